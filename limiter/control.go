@@ -1,0 +1,180 @@
+package limiter
+
+import (
+	"time"
+)
+
+// Window sizing: a window closes after at least one smoothed RTT (and
+// minWindow) and a handful of samples, or at once on the first drop.
+const (
+	minWindow     = time.Millisecond
+	maxNeed       = 10               // samples a window needs at most
+	baseDrift     = 30 * time.Second // time constant of the baseline RTT's upward drift
+	slowGrowRatio = 1.1              // below this RTT/base, slow start doubles
+	slowExitRatio = 1.5              // at or above it, slow start ends
+)
+
+// control is a host's concurrency limit and the sampling loop that moves it.
+// It is guarded by the host's mutex.
+type control struct {
+	min, max  float64
+	limit     float64
+	slowStart bool
+	alg       algorithm
+
+	// the open window
+	winStart    time.Time
+	n           int
+	sum         time.Duration
+	winInFlight int
+	drops       int
+	settle      bool // the window after a change shows the old limit: skip it
+
+	srtt    time.Duration // smoothed window mean RTT
+	base    time.Duration // baseline RTT: lowest window mean, drifting up slowly
+	safe    float64       // largest in-flight level slow start saw without queueing
+	lastCut time.Time
+
+	successesSince int // successes since pace last measured the success rate
+}
+
+// windowStats is what a closed window tells an algorithm.
+type windowStats struct {
+	start    time.Time
+	mean     time.Duration // mean RTT of the window's successes, 0 if none
+	base     time.Duration
+	inFlight int // highest in-flight count in the window
+	limit    float64
+	drop     bool
+}
+
+// algorithm moves the limit after slow start.
+type algorithm interface {
+	// window returns the new limit after a closed window.
+	window(w windowStats) float64
+	// reset re-seeds the algorithm at limit (after slow start, a clamp or a
+	// forced cut).
+	reset(limit float64)
+}
+
+func (c *control) init(cfg Config, now time.Time) {
+	c.min, c.max = float64(cfg.Min), float64(cfg.Max)
+	c.limit = float64(cfg.Initial)
+	c.winStart = now
+	c.alg = newAlgorithm(cfg)
+	c.slowStart = cfg.Algorithm != Fixed
+	c.alg.reset(c.limit)
+}
+
+func (c *control) intLimit() int { return int(c.limit) }
+
+func (c *control) need() int {
+	return min(maxNeed, max(2, int(c.limit)/2))
+}
+
+func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int) {
+	c.successesSince++
+	c.n++
+	c.sum += rtt
+	if c.n >= c.need() && now.Sub(c.winStart) >= max(minWindow, c.srtt) {
+		c.closeWindow(now, inFlight)
+	}
+}
+
+// onDrop closes the window at once unless the limit was cut less than an RTT
+// ago; it reports whether this drop cut the limit.
+func (c *control) onDrop(now time.Time, inFlight int) bool {
+	c.drops++
+	if !c.lastCut.IsZero() && now.Sub(c.lastCut) < max(minWindow, c.srtt) {
+		return false
+	}
+	c.closeWindow(now, inFlight)
+	return true
+}
+
+func (c *control) closeWindow(now time.Time, inFlight int) {
+	w := windowStats{start: c.winStart, inFlight: c.winInFlight, limit: c.limit, drop: c.drops > 0}
+	if c.n > 0 {
+		w.mean = c.sum / time.Duration(c.n)
+		c.observeRTT(now, w.mean)
+	}
+	w.base = c.base
+	old := c.limit
+	switch {
+	case w.drop:
+		c.decide(w)
+		c.lastCut = now
+	case c.settle:
+		// The window after a change mostly holds requests started under the
+		// old limit.
+	case w.mean > 0:
+		c.decide(w)
+	}
+	c.settle = c.limit != old
+	c.winStart, c.n, c.sum, c.drops = now, 0, 0, 0
+	c.winInFlight = inFlight
+}
+
+func (c *control) observeRTT(now time.Time, mean time.Duration) {
+	if c.srtt == 0 {
+		c.srtt = mean
+	} else {
+		c.srtt += (mean - c.srtt) / 4
+	}
+	switch {
+	case c.base == 0 || mean < c.base:
+		c.base = mean
+	default:
+		dt := now.Sub(c.winStart)
+		c.base += time.Duration(float64(mean-c.base) * min(1, float64(dt)/float64(baseDrift)))
+	}
+}
+
+// decide moves the limit after a window.
+func (c *control) decide(w windowStats) {
+	if c.slowStart {
+		c.slowStartWindow(w)
+		return
+	}
+	next := c.alg.window(w)
+	if w.drop && next > 0.9*w.limit {
+		// Every algorithm shrinks on a drop (Gradient2 ignores drops, Vegas
+		// barely reacts): enforce a cut and re-seed it there.
+		next = 0.9 * w.limit
+		c.alg.reset(next)
+	}
+	c.set(next)
+}
+
+func (c *control) slowStartWindow(w windowStats) {
+	ratio := 0.0
+	if w.mean > 0 && w.base > 0 {
+		ratio = float64(w.mean) / float64(w.base)
+	}
+	switch {
+	case w.drop || ratio >= slowExitRatio:
+		next := c.safe
+		if next == 0 || next >= w.limit {
+			next = w.limit / 2
+		}
+		c.slowStart = false
+		c.limit = max(c.min, min(c.max, next))
+		c.alg.reset(c.limit)
+	case w.inFlight < int(w.limit):
+		// The caller did not use the limit: growing it would prove nothing.
+	case ratio < slowGrowRatio:
+		c.safe = max(c.safe, float64(w.inFlight))
+		c.set(w.limit * 2)
+	default:
+		c.set(w.limit * 1.25)
+	}
+}
+
+// set clamps next to [min, max] and re-seeds the algorithm if it was clamped.
+func (c *control) set(next float64) {
+	clamped := max(c.min, min(c.max, next))
+	if clamped != next {
+		c.alg.reset(clamped)
+	}
+	c.limit = clamped
+}

@@ -1,0 +1,83 @@
+package limiter
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Gate closes the host's gate until the given time (a Retry-After): no
+// Acquire of this host returns before it. The time is capped at
+// now+Config.RetryAfterMax (with a warning); a time in the past is ignored,
+// and a gate never moves earlier.
+func (h *Host) Gate(until time.Time) {
+	now := h.l.clock.Now()
+	h.GateAt(now, until)
+}
+
+// GateAt is Gate at the time now.
+func (h *Host) GateAt(now, until time.Time) {
+	if !until.After(now) {
+		return
+	}
+	if limit := now.Add(h.l.cfg.RetryAfterMax); until.After(limit) {
+		h.l.log.Warn("limiter: gate capped at RetryAfterMax",
+			zap.String("host", h.key), zap.Duration("asked", until.Sub(now)), zap.Duration("cap", h.l.cfg.RetryAfterMax))
+		until = limit
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if until.After(h.gateUntil) {
+		h.gateUntil = until
+	}
+	h.pace.onGate(now, &h.ctl)
+	h.applyRateLocked(now)
+}
+
+// Quota is a quota announced by the server.
+type Quota struct {
+	Limit     int       // requests per window, 0 = unknown
+	Remaining int       // requests left until Reset
+	Reset     time.Time // when Remaining refills
+}
+
+// SetQuota applies an announced quota: the host's rate becomes Remaining
+// spread over the time to Reset (never above the ceiling), and Remaining == 0
+// closes the gate until Reset (capped like Gate). A Reset that is not in the
+// future clears the quota's rate; a negative Remaining is ignored.
+func (h *Host) SetQuota(q Quota) {
+	h.SetQuotaAt(h.l.clock.Now(), q)
+}
+
+// SetQuotaAt is SetQuota at the time now.
+func (h *Host) SetQuotaAt(now time.Time, q Quota) {
+	if q.Remaining < 0 {
+		h.l.log.Warn("limiter: quota with a negative Remaining ignored", zap.String("host", h.key))
+		return
+	}
+	if q.Remaining == 0 && q.Reset.After(now) {
+		h.GateAt(now, q.Reset)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.pace.setQuota(now, q)
+	h.applyRateLocked(now)
+}
+
+// SetCeiling lowers or raises this host's rate ceiling (e.g. a robots.txt
+// Crawl-delay), in requests/s; 0 goes back to Config.Rate. A negative or
+// non-finite rate is ignored with a warning.
+func (h *Host) SetCeiling(rate float64) {
+	now := h.l.clock.Now()
+	if !(rate >= 0) || rate > maxRate {
+		h.l.log.Warn("limiter: SetCeiling with an invalid rate ignored", zap.String("host", h.key), zap.Float64("rate", rate))
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if rate == 0 {
+		rate = h.l.cfg.Rate
+	}
+	h.pace.ceiling = rate
+	h.applyRateLocked(now)
+}

@@ -1,0 +1,262 @@
+package limiter
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/zap"
+)
+
+// Host is the state of one host: its gate, token bucket and concurrency
+// limit. Get it from Limiter.Host; it is safe for concurrent use. Most
+// callers use Acquire; event loops with their own time use TryAcquireAt.
+type Host struct {
+	key string
+	l   *Limiter
+
+	mu          sync.Mutex
+	inFlight    int
+	maxInFlight int
+	limit       int // int(ctl.limit), what Acquire compares inFlight with
+	ctl         control
+	waiters     []*waiter // FIFO; only the head tries to acquire
+
+	gateUntil time.Time // zero or past when open
+	pace      pace
+
+	successes, dropped, throttled, ignored int64
+}
+
+type waiter struct{ wake chan struct{} }
+
+func newHost(l *Limiter, key string, now time.Time) *Host {
+	h := &Host{key: key, l: l}
+	h.ctl.init(l.cfg, now)
+	h.limit = h.ctl.intLimit()
+	h.pace.init(l.cfg)
+	h.pace.apply(now)
+	return h
+}
+
+// TryAcquireAt is the non-blocking core of Acquire at the time now. When the
+// gate is open, a token is available and a concurrency slot is free, it takes
+// them and returns ok. Otherwise retryAt says when the gate or the bucket
+// allows the next try, or is zero when a permit must be released (or the
+// limit must grow) first. It does not queue: callers that mix it with Acquire
+// may overtake Acquire's waiters.
+func (h *Host) TryAcquireAt(now time.Time) (p Permit, retryAt time.Time, ok bool) {
+	h.mu.Lock()
+	p, retryAt, ok = h.tryLocked(now)
+	h.mu.Unlock()
+	return p, retryAt, ok
+}
+
+func (h *Host) tryLocked(now time.Time) (Permit, time.Time, bool) {
+	if now.Before(h.gateUntil) {
+		return Permit{}, h.gateUntil, false
+	}
+	if h.inFlight >= h.limit {
+		return Permit{}, time.Time{}, false
+	}
+	if h.pace.bucket != nil {
+		if at, ok := h.pace.take(now); !ok {
+			return Permit{}, at, false
+		}
+	}
+	h.inFlight++
+	if h.inFlight > h.maxInFlight {
+		h.maxInFlight = h.inFlight
+	}
+	if h.inFlight > h.ctl.winInFlight {
+		h.ctl.winInFlight = h.inFlight
+	}
+	return Permit{h: h, start: now}, time.Time{}, true
+}
+
+// Acquire blocks until the gate is open, a token is available and a
+// concurrency slot is free, and returns a Permit to release when the request
+// ends. Waiters are served in arrival order. It returns an error wrapping
+// ctx.Err() when ctx ends first.
+func (h *Host) Acquire(ctx context.Context) (Permit, error) {
+	if err := ctx.Err(); err != nil {
+		return Permit{}, fmt.Errorf("limiter: acquire %s: %w", h.key, err)
+	}
+	now := h.l.clock.Now()
+	h.mu.Lock()
+	if len(h.waiters) == 0 {
+		if p, _, ok := h.tryLocked(now); ok {
+			h.mu.Unlock()
+			return p, nil
+		}
+	}
+	w := &waiter{wake: make(chan struct{}, 1)}
+	h.waiters = append(h.waiters, w)
+	h.wakeHeadLocked()
+	h.mu.Unlock()
+	return h.wait(ctx, w)
+}
+
+// wait parks w until it is the head of the queue and acquires, or ctx ends.
+// Only the head tries, so at most one timer per host is armed at a time.
+func (h *Host) wait(ctx context.Context, w *waiter) (Permit, error) {
+	var timer clockwork.Timer
+	var timerC <-chan time.Time
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			h.mu.Lock()
+			h.removeWaiterLocked(w)
+			h.mu.Unlock()
+			return Permit{}, fmt.Errorf("limiter: acquire %s: %w", h.key, ctx.Err())
+		case <-w.wake:
+		case <-timerC:
+			timerC = nil
+		}
+		now := h.l.clock.Now()
+		h.mu.Lock()
+		if len(h.waiters) == 0 || h.waiters[0] != w {
+			h.mu.Unlock()
+			continue
+		}
+		p, retryAt, ok := h.tryLocked(now)
+		if ok {
+			h.waiters[0] = nil
+			h.waiters = h.waiters[1:]
+			h.wakeHeadLocked()
+			h.mu.Unlock()
+			return p, nil
+		}
+		h.mu.Unlock()
+		if retryAt.IsZero() {
+			continue // a release, a larger limit or a rate change wakes us
+		}
+		d := retryAt.Sub(now)
+		if timer == nil {
+			timer = h.l.clock.NewTimer(d)
+		} else {
+			timer.Stop()
+			timer.Reset(d)
+		}
+		timerC = timer.Chan()
+	}
+}
+
+func (h *Host) removeWaiterLocked(w *waiter) {
+	for i, x := range h.waiters {
+		if x == w {
+			h.waiters = append(h.waiters[:i], h.waiters[i+1:]...)
+			if i == 0 {
+				h.wakeHeadLocked()
+			}
+			return
+		}
+	}
+}
+
+// wakeHeadLocked tells the head waiter to try again.
+func (h *Host) wakeHeadLocked() {
+	if len(h.waiters) == 0 {
+		return
+	}
+	select {
+	case h.waiters[0].wake <- struct{}{}:
+	default:
+	}
+}
+
+func (h *Host) releaseAt(now, start time.Time, o Outcome) {
+	rtt := now.Sub(start)
+	if rtt < 0 {
+		rtt = 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.inFlight <= 0 {
+		h.l.log.Warn("limiter: release without a permit in flight", zap.String("host", h.key))
+		return
+	}
+	h.inFlight--
+	switch o {
+	case Success:
+		h.successes++
+		h.ctl.onSuccess(now, rtt, h.inFlight)
+	case Dropped:
+		h.dropped++
+		h.ctl.onDrop(now, h.inFlight)
+	case Throttled:
+		h.throttled++
+		if h.ctl.onDrop(now, h.inFlight) {
+			h.pace.onThrottle(now, &h.ctl)
+		}
+	case Ignored:
+		h.ignored++
+	default:
+		h.ignored++
+		h.l.log.Warn("limiter: release with an unknown outcome, counted as ignored", zap.String("host", h.key), zap.Int("outcome", int(o)))
+	}
+	if h.pace.onWindow(now, &h.ctl) {
+		h.applyRateLocked(now)
+	}
+	h.syncLimitLocked()
+	h.wakeHeadLocked()
+}
+
+// syncLimitLocked publishes a changed concurrency limit.
+func (h *Host) syncLimitLocked() {
+	n := h.ctl.intLimit()
+	if n != h.limit {
+		h.l.total.Add(int64(n - h.limit))
+		h.limit = n
+	}
+}
+
+func (h *Host) applyRateLocked(now time.Time) {
+	h.pace.apply(now)
+	h.wakeHeadLocked()
+}
+
+// Snapshot returns the host's current state.
+func (h *Host) Snapshot() Snapshot {
+	now := h.l.clock.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := Snapshot{
+		Key:         h.key,
+		Limit:       h.limit,
+		InFlight:    h.inFlight,
+		MaxInFlight: h.maxInFlight,
+		SlowStart:   h.ctl.slowStart,
+		Successes:   h.successes,
+		Dropped:     h.dropped,
+		Throttled:   h.throttled,
+		Ignored:     h.ignored,
+	}
+	if h.pace.bucket != nil {
+		s.Rate = float64(h.pace.bucket.Limit())
+	}
+	if now.Before(h.gateUntil) {
+		s.GateUntil = h.gateUntil
+	}
+	return s
+}
+
+// Snapshot is a host's state at one moment, for progress and metrics.
+type Snapshot struct {
+	Key         string
+	Rate        float64   // the bucket's current rate in requests/s; 0 means unlimited
+	Limit       int       // current concurrency limit
+	InFlight    int       // permits not yet released
+	MaxInFlight int       // largest in-flight count seen
+	GateUntil   time.Time // zero when open
+	SlowStart   bool      // the limit is still in slow start
+
+	Successes, Dropped, Throttled, Ignored int64
+}

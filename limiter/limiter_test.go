@@ -1,0 +1,95 @@
+package limiter
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func newTestLimiter(t *testing.T, cfg Config) (*Limiter, *clockwork.FakeClock) {
+	t.Helper()
+	clk := clockwork.NewFakeClockAt(epoch)
+	l, err := New(cfg, WithClock(clk))
+	require.NoError(t, err)
+	return l, clk
+}
+
+func TestNewRejectsBadConfigNamingTheField(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   Config
+		field string
+	}{
+		{"negative rate", Config{Rate: -1}, "Config.Rate"},
+		{"negative burst", Config{Burst: -1}, "Config.Burst"},
+		{"unknown algorithm", Config{Algorithm: "cubic"}, "Config.Algorithm"},
+		{"negative initial", Config{Initial: -1}, "Config.Initial"},
+		{"negative min", Config{Min: -2}, "Config.Min"},
+		{"negative max", Config{Max: -3}, "Config.Max"},
+		{"min above max", Config{Min: 10, Max: 5, Initial: 5}, "Config.Min"},
+		{"initial above max", Config{Initial: 300}, "Config.Initial"},
+		{"negative retry-after cap", Config{RetryAfterMax: -time.Second}, "Config.RetryAfterMax"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.cfg)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.field)
+		})
+	}
+}
+
+func TestZeroConfigGetsDefaults(t *testing.T) {
+	l, err := New(Config{})
+	require.NoError(t, err)
+	assert.Equal(t, DefaultInitial, l.Limit(), "Limit before any host")
+	h := l.Host("a:443")
+	assert.Same(t, h, l.Host("a:443"))
+	s := h.Snapshot()
+	assert.Equal(t, DefaultInitial, s.Limit)
+	assert.Zero(t, s.Rate, "no rate applies by default")
+	assert.True(t, s.SlowStart)
+}
+
+func TestAcquireNeverExceedsTheLimit(t *testing.T) {
+	l, _ := newTestLimiter(t, Config{Algorithm: Fixed, Initial: 3})
+	h := l.Host("h")
+	var ps []Permit
+	for range 3 {
+		p, err := h.Acquire(context.Background())
+		require.NoError(t, err)
+		ps = append(ps, p)
+	}
+	_, _, ok := h.TryAcquireAt(epoch)
+	assert.False(t, ok, "a fourth permit over a limit of 3")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := h.Acquire(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	got := make(chan error, 1)
+	go func() {
+		p, err := h.Acquire(context.Background())
+		if err == nil {
+			p.Release(Ignored)
+		}
+		got <- err
+	}()
+	ps[0].Release(Success)
+	require.NoError(t, <-got)
+	for _, p := range ps[1:] {
+		p.Release(Success)
+	}
+	assert.Equal(t, 0, h.Snapshot().InFlight)
+	assert.Equal(t, 3, h.Snapshot().MaxInFlight)
+}

@@ -1,0 +1,88 @@
+package limiter
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Outcome says what a request's answer tells about the host's load.
+type Outcome int
+
+// The outcomes a Permit is released with.
+const (
+	// Success did its work; its latency is a sample.
+	Success Outcome = iota + 1
+	// Ignored says nothing about load: 404, a request the caller cancelled.
+	Ignored
+	// Dropped is overload: 503, timeout, connection reset. The concurrency
+	// limit shrinks.
+	Dropped
+	// Throttled was refused for rate (429, quota-exhausted 403). The limit
+	// shrinks and, where no quota is announced, the host's rate is learnt
+	// (cut on throttle, probe upward slowly).
+	Throttled
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Success:
+		return "success"
+	case Ignored:
+		return "ignored"
+	case Dropped:
+		return "dropped"
+	case Throttled:
+		return "throttled"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// Permit allows one request to a host to run. It is a value (no allocation
+// per request). Release it exactly once; releasing the zero Permit does
+// nothing.
+type Permit struct {
+	h     *Host
+	start time.Time
+}
+
+// Release returns the permit's concurrency slot and reports the outcome. The
+// latency is measured from Acquire's return to Release by the Limiter's clock.
+func (p Permit) Release(o Outcome) {
+	if p.h == nil {
+		return
+	}
+	p.ReleaseAt(p.h.l.clock.Now(), o)
+}
+
+// ReleaseAt is Release at the time now: the non-blocking core's counterpart
+// of TryAcquireAt, for callers that keep their own (virtual) time.
+func (p Permit) ReleaseAt(now time.Time, o Outcome) {
+	if p.h == nil {
+		return
+	}
+	p.h.releaseAt(now, p.start, o)
+}
+
+// ErrThrottled marks an error caused by the remote host refusing for rate.
+var ErrThrottled = errors.New("throttled")
+
+// RetryAfterError says the host asked not to be called again before Until.
+// It matches ErrThrottled with errors.Is.
+type RetryAfterError struct {
+	Until time.Time
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	if e.Err == nil {
+		return "throttled: retry after " + e.Until.UTC().Format(time.RFC3339Nano)
+	}
+	return e.Err.Error() + ": retry after " + e.Until.UTC().Format(time.RFC3339Nano)
+}
+
+// Unwrap returns the underlying error.
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrThrottled.
+func (e *RetryAfterError) Is(target error) bool { return target == ErrThrottled }
