@@ -1,0 +1,299 @@
+package mockapi
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Handler is a mock API as an http.Handler, for use in-process (httptest,
+// another mux); Start serves one on a port. It must be closed to release the
+// requests it holds (queued, hanging, trickling a slow body).
+type Handler struct {
+	sc           Scenario
+	now          func() time.Time
+	clientHeader string
+	slots        *slots  // nil: unlimited
+	bucket       *bucket // nil: no quota
+	window       *window // nil: no header quota
+	rec          *recorder
+
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+// NewHandler validates cfg.Scenario and returns a Handler for it; the
+// scenario's clock starts now. cfg.Addr is not used.
+func NewHandler(cfg Config) (*Handler, error) {
+	sc := cfg.Scenario.withDefaults()
+	if err := sc.validate(); err != nil {
+		return nil, err
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
+	key := "remote-ip"
+	if cfg.ClientHeader != "" {
+		key = "header:" + http.CanonicalHeaderKey(cfg.ClientHeader)
+	}
+	h := &Handler{
+		sc: sc, now: now, clientHeader: cfg.ClientHeader,
+		rec:    newRecorder(&sc, key, start, now),
+		closed: make(chan struct{}),
+	}
+	if sc.Capacity.Slots > 0 {
+		h.slots = newSlots(sc.Capacity, start, now)
+	}
+	if sc.Quota.Rate > 0 {
+		h.bucket = newBucket(sc.Quota, start)
+	}
+	if sc.HeaderQuota.Limit > 0 {
+		h.window = newWindow(sc.HeaderQuota)
+	}
+	return h, nil
+}
+
+// Stats returns a snapshot of the ground truth; /__stats serves the same as JSON.
+func (h *Handler) Stats() Stats { return h.rec.snapshot() }
+
+// Close releases every request the handler holds: queued ones and those that
+// hang or trickle end at once (503, or the connection closes); later requests
+// get 503. It is safe to call more than once.
+func (h *Handler) Close() {
+	h.closeOnce.Do(func() { close(h.closed) })
+}
+
+// outcome is how a request was answered, for the recorder.
+type outcome struct {
+	status int   // 0: connection reset; 499: the client left first
+	fault  Fault // "" for none
+	whole  bool  // a complete, well-formed 200 body was written
+	abort  bool  // the connection could not be hijacked: abort the response instead
+}
+
+// statusClientGone is recorded when the client left before the answer (nginx's 499).
+const statusClientGone = 499
+
+// ServeHTTP serves the mock API: GET /items, /items/{id}, /private/items/{id},
+// /robots.txt and /__stats.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/__stats" {
+		writeJSON(w, http.StatusOK, h.Stats())
+		return
+	}
+	class, id, disallowed := classify(r.URL.Path)
+	client := h.client(r)
+	attempt := h.rec.arrive(client, class, r.URL.RequestURI(), id, disallowed)
+	out := h.serve(w, r, class, id, attempt, client)
+	h.rec.finish(out.status, out.fault, id, out.whole)
+	if out.abort {
+		panic(http.ErrAbortHandler) // net/http closes the connection quietly
+	}
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, class Class, id, attempt int, client string) outcome {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		return errorJSON(w, http.StatusMethodNotAllowed, r.Method+" is not allowed; use GET")
+	}
+	if out, ok := h.admit(w, class, client); !ok {
+		return out
+	}
+	switch {
+	case class == ClassRobots:
+		return h.serveRobots(w)
+	case class == ClassOther:
+		return errorJSON(w, http.StatusNotFound, "no such path: "+r.URL.Path)
+	case class == ClassDetail && (id < 1 || id > h.sc.Items):
+		return errorJSON(w, http.StatusNotFound, "no such item: "+r.URL.Path+" (ids are 1.."+strconv.Itoa(h.sc.Items)+")")
+	}
+	if h.slots != nil {
+		if !h.slots.acquire(r.Context().Done(), h.closed) {
+			if out, gone := h.interrupted(r); gone {
+				return out
+			}
+			return h.unavailable(w, client, "server at capacity")
+		}
+		defer h.slots.release()
+	}
+	if !h.wait(r, h.sc.latency(r.URL.RequestURI(), attempt)) {
+		out, _ := h.interrupted(r)
+		return out
+	}
+	if class == ClassDetail && h.sc.Faults.broken(id) {
+		out := errorJSON(w, http.StatusInternalServerError, "item "+strconv.Itoa(id)+" is broken")
+		out.fault = FaultBroken
+		return out
+	}
+	var fault Fault
+	if class == ClassDetail || h.sc.Faults.Pages {
+		fault = h.sc.Faults.decide(r.URL.RequestURI(), attempt)
+	}
+	if out := h.inject(w, r, fault); out != (outcome{}) {
+		return out
+	}
+	if class == ClassListing {
+		return h.servePage(w, r, fault)
+	}
+	return h.serveDetail(w, r, id, fault)
+}
+
+// admit applies the header quota and the token bucket (robots.txt only reads
+// them) and writes their headers; false means it answered 403 or 429.
+func (h *Handler) admit(w http.ResponseWriter, class Class, client string) (outcome, bool) {
+	t := h.now()
+	consume := class != ClassRobots
+	if h.window != nil {
+		ok, exhausted, reset := h.window.take(t, consume, w.Header())
+		if exhausted {
+			h.rec.tellWait(client, reset)
+		}
+		if !ok {
+			out := outcome{status: http.StatusForbidden}
+			writeJSON(w, out.status, map[string]string{
+				"message":           "API rate limit exceeded for " + client + ". The window resets at X-RateLimit-Reset.",
+				"documentation_url": "https://politely.invalid/docs/rate-limits",
+			})
+			return out, false
+		}
+	}
+	if h.bucket != nil {
+		ok, wait := h.bucket.take(t, consume, w.Header())
+		if !ok {
+			ra := max(1, seconds(wait))
+			w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
+			h.rec.tellWait(client, t.Add(time.Duration(ra)*time.Second))
+			return errorJSON(w, http.StatusTooManyRequests, "rate limit exceeded"), false
+		}
+	}
+	return outcome{}, true
+}
+
+// unavailable answers 503 with the capacity's Retry-After.
+func (h *Handler) unavailable(w http.ResponseWriter, client, why string) outcome {
+	ra := max(1, seconds(h.sc.Capacity.RetryAfter))
+	w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
+	h.rec.tellWait(client, h.now().Add(time.Duration(ra)*time.Second))
+	return errorJSON(w, http.StatusServiceUnavailable, why)
+}
+
+// wait sleeps for d; false if the client left or the handler closed first.
+func (h *Handler) wait(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+	case <-h.closed:
+	}
+	return false
+}
+
+// interrupted reports why a wait ended early: the client left (499, nothing
+// written) or the handler closed (503 written). gone is false if neither.
+func (h *Handler) interrupted(r *http.Request) (out outcome, gone bool) {
+	select {
+	case <-r.Context().Done():
+		return outcome{status: statusClientGone}, true
+	default:
+	}
+	select {
+	case <-h.closed:
+		return outcome{status: http.StatusServiceUnavailable}, true
+	default:
+		return outcome{}, false
+	}
+}
+
+func (h *Handler) serveRobots(w http.ResponseWriter) outcome {
+	var b strings.Builder
+	b.WriteString("User-agent: *\nDisallow: /private/\n")
+	if d := h.sc.Robots.CrawlDelay; d > 0 {
+		b.WriteString("Crawl-delay: " + strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "\n")
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(b.String()))
+	return outcome{status: http.StatusOK, whole: true}
+}
+
+func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, fault Fault) outcome {
+	body, next, bad := h.sc.page(r)
+	if bad != nil {
+		return errorJSON(w, http.StatusBadRequest, bad.Error())
+	}
+	if next != "" && h.sc.Pagination == PaginationLink {
+		w.Header().Set("Link", "<"+next+">; rel=\"next\"")
+	}
+	return h.writeBody(w, r, body, fault)
+}
+
+func (h *Handler) serveDetail(w http.ResponseWriter, r *http.Request, id int, fault Fault) outcome {
+	return h.writeBody(w, r, newDetail(id), fault)
+}
+
+// classify maps a path to its class, the item id of a detail path and
+// whether robots.txt disallows it.
+func classify(path string) (class Class, id int, disallowed bool) {
+	disallowed = strings.HasPrefix(path, "/private/")
+	switch {
+	case path == "/robots.txt":
+		return ClassRobots, 0, false
+	case path == "/items":
+		return ClassListing, 0, false
+	}
+	rest, ok := strings.CutPrefix(path, "/private")
+	if !ok {
+		rest = path
+	}
+	if s, ok := strings.CutPrefix(rest, "/items/"); ok {
+		n, err := strconv.Atoi(s)
+		if err == nil && s == strconv.Itoa(n) && n > 0 {
+			return ClassDetail, n, disallowed
+		}
+		return ClassDetail, -1, disallowed
+	}
+	return ClassOther, 0, disallowed
+}
+
+// client keys a request for EarlyRequests: Config.ClientHeader's value if
+// set and present, else the remote IP.
+func (h *Handler) client(r *http.Request) string {
+	if h.clientHeader != "" {
+		if v := r.Header.Get(h.clientHeader); v != "" {
+			return v
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only our own types are encoded; failing here is a bug in this package.
+		panic("mockapi: encode response: " + err.Error())
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func errorJSON(w http.ResponseWriter, status int, msg string) outcome {
+	writeJSON(w, status, map[string]string{"error": msg})
+	return outcome{status: status}
+}

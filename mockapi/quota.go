@@ -1,0 +1,118 @@
+package mockapi
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// bucket is the Quota model: a token bucket driven by the instants it is given.
+type bucket struct {
+	cfg Quota
+
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+func newBucket(cfg Quota, start time.Time) *bucket {
+	return &bucket{cfg: cfg, tokens: float64(cfg.Burst), last: start}
+}
+
+// take refills the bucket up to t and, if consume, spends a token. It writes
+// the quota headers for the state after the take and, when no token was left,
+// returns false and how long until one will be.
+func (b *bucket) take(t time.Time, consume bool, h http.Header) (bool, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if t.After(b.last) {
+		b.tokens = min(float64(b.cfg.Burst), b.tokens+t.Sub(b.last).Seconds()*b.cfg.Rate)
+		b.last = t
+	}
+	ok := true
+	if consume {
+		ok = b.tokens >= 1
+		if ok {
+			b.tokens--
+		}
+	}
+	full := seconds(time.Duration((float64(b.cfg.Burst) - b.tokens) / b.cfg.Rate * float64(time.Second)))
+	b.setHeaders(h, int(b.tokens), full, t)
+	if ok {
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / b.cfg.Rate * float64(time.Second))
+}
+
+func (b *bucket) setHeaders(h http.Header, remaining int, resetIn int64, t time.Time) {
+	limit := strconv.Itoa(b.cfg.Burst)
+	rem := strconv.Itoa(remaining)
+	if b.cfg.Headers == QuotaHeadersBoth || b.cfg.Headers == QuotaHeadersIETF {
+		h.Set("RateLimit-Limit", limit)
+		h.Set("RateLimit-Remaining", rem)
+		h.Set("RateLimit-Reset", strconv.FormatInt(resetIn, 10))
+	}
+	if b.cfg.Headers == QuotaHeadersBoth || b.cfg.Headers == QuotaHeadersX {
+		h.Set("X-RateLimit-Limit", limit)
+		h.Set("X-RateLimit-Remaining", rem)
+		h.Set("X-RateLimit-Reset", strconv.FormatInt(t.Unix()+resetIn, 10))
+	}
+}
+
+// window is the HeaderQuota model: a fixed window aligned to the Unix epoch.
+type window struct {
+	cfg HeaderQuota
+
+	mu    sync.Mutex
+	index int64 // which window used counts for
+	used  int
+}
+
+func newWindow(cfg HeaderQuota) *window {
+	return &window{cfg: cfg, index: math.MinInt64}
+}
+
+// take counts a request in the window holding t if consume and the window
+// has room, and writes the X-RateLimit-* headers. It returns whether the
+// request may proceed, whether the window is now used up, and when it ends.
+func (w *window) take(t time.Time, consume bool, h http.Header) (ok, exhausted bool, reset time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	length := w.cfg.Window.Nanoseconds()
+	idx := floorDiv(t.UnixNano(), length)
+	if idx != w.index {
+		w.index, w.used = idx, 0
+	}
+	ok = true
+	if consume {
+		ok = w.used < w.cfg.Limit
+		if ok {
+			w.used++
+		}
+	}
+	reset = time.Unix(0, (idx+1)*length)
+	h.Set("X-RateLimit-Limit", strconv.Itoa(w.cfg.Limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(w.cfg.Limit-w.used))
+	h.Set("X-RateLimit-Used", strconv.Itoa(w.used))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(seconds(time.Duration(reset.UnixNano())), 10))
+	h.Set("X-RateLimit-Resource", "core")
+	return ok, w.used >= w.cfg.Limit, reset
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// seconds rounds d up to whole seconds, as Retry-After and reset headers carry them.
+func seconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}

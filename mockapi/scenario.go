@@ -1,0 +1,315 @@
+package mockapi
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Scenario describes how a mock API behaves: its items, how the listing pages
+// through them, and the limits and faults it imposes. The zero value is a fast,
+// unlimited API of 1,000 items, 50 per page, paged by page number. Knobs left at
+// zero take the defaults documented on each field; a feature whose main knob is
+// zero (Capacity.Slots, Quota.Rate, HeaderQuota.Limit, every Faults rate) is off.
+type Scenario struct {
+	// Name identifies the scenario in /__stats; Preset names come from here.
+	Name string
+	// Description is one line for `politely mock --list` and reports.
+	Description string
+
+	// Items is how many items the listing returns, with ids 1..Items. Default 1,000.
+	Items int
+	// PerPage is the page size when the request has no per_page. Default 50.
+	PerPage int
+	// MaxPerPage caps a requested per_page. Default 1,000 (or PerPage if larger).
+	MaxPerPage int
+	// Pagination is the listing style. Default PaginationPage.
+	Pagination Pagination
+	// AnnounceTotal adds "total" (and "total_pages" for page numbers) to each page.
+	AnnounceTotal bool
+
+	// Latency is the base service time of a listing or detail request. Default 0.
+	Latency time.Duration
+	// Jitter spreads Latency uniformly over [Latency-Jitter, Latency+Jitter],
+	// decided per request by the fault hash so a seed repeats. Must not exceed Latency.
+	Jitter time.Duration
+
+	Capacity    Capacity
+	Quota       Quota
+	HeaderQuota HeaderQuota
+	Faults      Faults
+	Robots      Robots
+}
+
+// Pagination is a listing style; its values match the crawl config's
+// pagination.style so a scenario and a crawl config can name the same thing.
+type Pagination string
+
+// Listing styles. Every style accepts per_page; the listing ends with a short
+// page (page, offset) or with no next link, cursor or URL (the others).
+const (
+	// PaginationPage takes ?page=N (from 1); an empty page follows the last one.
+	PaginationPage Pagination = "page"
+	// PaginationOffset takes ?offset=K (from 0); an empty page follows the last one.
+	PaginationOffset Pagination = "offset"
+	// PaginationCursor takes ?cursor=C and answers "next_cursor" ("" on the last page).
+	PaginationCursor Pagination = "cursor"
+	// PaginationLink takes ?page=N and answers `Link: <url>; rel="next"` except on the last page.
+	PaginationLink Pagination = "link"
+	// PaginationNextURL takes ?page=N and answers "next" (an absolute URL, null on the last page).
+	PaginationNextURL Pagination = "next_url"
+)
+
+// Capacity models a server with a fixed number of workers: Slots requests are
+// served at once, up to Queue more wait in FIFO order (so their latency grows),
+// and anything beyond is answered 503 with a Retry-After.
+type Capacity struct {
+	// Slots is C, the requests served at once. 0 means unlimited (and Queue is ignored).
+	Slots int
+	// Queue is Q, the requests that may wait for a slot. Default 0: no waiting.
+	Queue int
+	// RetryAfter is announced on 503, rounded up to whole seconds. Default 1 s.
+	RetryAfter time.Duration
+	// Schedule changes Slots over time (a step down, a step up): each step
+	// applies from At after the server started until the next step.
+	Schedule []Step
+}
+
+// Step sets the capacity's slots from At after the server started.
+type Step struct {
+	At    time.Duration
+	Slots int
+}
+
+// Quota is a server-side token bucket shared by all clients: Rate requests per
+// second with Burst, 429 with Retry-After beyond it. Every response carries the
+// quota headers chosen by Headers: Limit is Burst, Remaining the whole tokens
+// left, Reset the whole seconds until the bucket is full again
+// (X-RateLimit-Reset is that instant in Unix seconds, as GitHub does).
+type Quota struct {
+	// Rate is R in requests per second. 0 turns the quota off.
+	Rate float64
+	// Burst is the bucket size. Default 1.
+	Burst int
+	// Headers chooses the header families sent. Default QuotaHeadersBoth.
+	Headers QuotaHeaders
+}
+
+// QuotaHeaders chooses which rate-limit header families a Quota announces.
+type QuotaHeaders int
+
+// Header families of a Quota.
+const (
+	// QuotaHeadersBoth sends RateLimit-* and X-RateLimit-*; it is the zero value.
+	QuotaHeadersBoth QuotaHeaders = iota
+	// QuotaHeadersIETF sends only RateLimit-Limit, -Remaining and -Reset.
+	QuotaHeadersIETF
+	// QuotaHeadersX sends only X-RateLimit-Limit, -Remaining and -Reset.
+	QuotaHeadersX
+	// QuotaHeadersNone sends no quota headers: the client learns from 429s alone.
+	QuotaHeadersNone
+)
+
+// HeaderQuota is a GitHub-style fixed window shared by all clients: Limit
+// requests per Window, announced only in X-RateLimit-Limit, -Remaining, -Used
+// and -Reset (Unix seconds); once the window is used up the answer is 403 with
+// a JSON message and no Retry-After until the window ends. Windows are aligned
+// to multiples of Window since the Unix epoch, so a 1 s window resets on whole seconds.
+type HeaderQuota struct {
+	// Limit is the requests allowed per window. 0 turns the header quota off.
+	Limit int
+	// Window is the window length. Default 1 minute.
+	Window time.Duration
+}
+
+// Faults injects failures into detail requests (and listing pages if Pages).
+// Whether attempt n at a URL fails, and how, is decided by hashing (Seed, path
+// and query, n), so the same seed gives the same faults. Faults are transient:
+// a URL only fails on its first TransientAttempts attempts, each with the
+// probabilities below (their sum must not exceed 1). Permanent is the fraction of
+// items that answer 500 to every attempt.
+type Faults struct {
+	Seed uint64
+	// Error500 is the probability of a 500 with a JSON error body.
+	Error500 float64
+	// Reset is the probability of a connection reset (hijacked, closed with RST).
+	Reset float64
+	// Hang is the probability of a hang: nothing is sent until HangMax, the
+	// client gives up or the server closes; then 504 if anyone still listens.
+	Hang float64
+	// Malformed is the probability of a 200 whose JSON body is cut short.
+	Malformed float64
+	// SlowBody is the probability of a 200 whose body trickles out over SlowBodyDuration.
+	SlowBody float64
+	// Permanent is the fraction of items that are broken for good (always 500).
+	Permanent float64
+	// TransientAttempts is how many first attempts per URL may fail. Default 2.
+	TransientAttempts int
+	// HangMax bounds a hang. Default 30 s.
+	HangMax time.Duration
+	// SlowBodyDuration is how long a slow body takes. Default 2 s.
+	SlowBodyDuration time.Duration
+	// Pages also applies the transient faults to listing pages (never Permanent).
+	Pages bool
+}
+
+// Robots shapes /robots.txt, which always disallows /private/ for every agent.
+type Robots struct {
+	// PrivateEvery puts every N-th item's detail_path under /private/ (ids that
+	// are multiples of N), so a polite crawler skips them. 0: none.
+	PrivateEvery int
+	// CrawlDelay, if positive, is announced as Crawl-delay in seconds.
+	CrawlDelay time.Duration
+}
+
+// Optimum is the best sustained goodput in requests per second the scenario
+// allows a client: the lowest of the quota rate, the header quota's
+// Limit/Window and the capacity's Slots/Latency (at the first schedule step);
+// +Inf when none applies.
+func (sc Scenario) Optimum() float64 {
+	sc = sc.withDefaults()
+	best := math.Inf(1)
+	if sc.Quota.Rate > 0 {
+		best = min(best, sc.Quota.Rate)
+	}
+	if sc.HeaderQuota.Limit > 0 {
+		best = min(best, float64(sc.HeaderQuota.Limit)/sc.HeaderQuota.Window.Seconds())
+	}
+	if sc.Capacity.Slots > 0 && sc.Latency > 0 {
+		best = min(best, float64(sc.Capacity.Slots)/sc.Latency.Seconds())
+	}
+	return best
+}
+
+func (sc Scenario) withDefaults() Scenario {
+	if sc.Items == 0 {
+		sc.Items = 1000
+	}
+	if sc.PerPage == 0 {
+		sc.PerPage = 50
+	}
+	if sc.MaxPerPage == 0 {
+		sc.MaxPerPage = max(1000, sc.PerPage)
+	}
+	if sc.Pagination == "" {
+		sc.Pagination = PaginationPage
+	}
+	if sc.Capacity.RetryAfter == 0 {
+		sc.Capacity.RetryAfter = time.Second
+	}
+	if sc.Quota.Burst == 0 {
+		sc.Quota.Burst = 1
+	}
+	if sc.HeaderQuota.Window == 0 {
+		sc.HeaderQuota.Window = time.Minute
+	}
+	if sc.Faults.TransientAttempts == 0 {
+		sc.Faults.TransientAttempts = 2
+	}
+	if sc.Faults.HangMax == 0 {
+		sc.Faults.HangMax = 30 * time.Second
+	}
+	if sc.Faults.SlowBodyDuration == 0 {
+		sc.Faults.SlowBodyDuration = 2 * time.Second
+	}
+	return sc
+}
+
+// validate checks a scenario with defaults applied and names the first bad field.
+func (sc Scenario) validate() error {
+	bad := func(field, want string, got any) error {
+		return fmt.Errorf("mockapi: scenario %q: %s must be %s, got %v", sc.Name, field, want, got)
+	}
+	switch {
+	case sc.Items < 0:
+		return bad("Items", ">= 0", sc.Items)
+	case sc.PerPage < 0:
+		return bad("PerPage", ">= 0", sc.PerPage)
+	case sc.MaxPerPage < sc.PerPage:
+		return bad("MaxPerPage", fmt.Sprintf(">= PerPage (%d)", sc.PerPage), sc.MaxPerPage)
+	case sc.Latency < 0:
+		return bad("Latency", ">= 0", sc.Latency)
+	case sc.Jitter < 0 || sc.Jitter > sc.Latency:
+		return bad("Jitter", fmt.Sprintf("between 0 and Latency (%v)", sc.Latency), sc.Jitter)
+	}
+	switch sc.Pagination {
+	case PaginationPage, PaginationOffset, PaginationCursor, PaginationLink, PaginationNextURL:
+	default:
+		return bad("Pagination", "one of page, offset, cursor, link, next_url", fmt.Sprintf("%q", sc.Pagination))
+	}
+	if err := sc.Capacity.validate(bad); err != nil {
+		return err
+	}
+	switch q := sc.Quota; {
+	case q.Rate < 0 || math.IsNaN(q.Rate) || math.IsInf(q.Rate, 0):
+		return bad("Quota.Rate", "a finite number >= 0", q.Rate)
+	case q.Burst < 0:
+		return bad("Quota.Burst", ">= 0", q.Burst)
+	case q.Headers < QuotaHeadersBoth || q.Headers > QuotaHeadersNone:
+		return bad("Quota.Headers", "a QuotaHeaders constant", int(q.Headers))
+	case sc.HeaderQuota.Limit < 0:
+		return bad("HeaderQuota.Limit", ">= 0", sc.HeaderQuota.Limit)
+	case sc.HeaderQuota.Window < time.Millisecond:
+		return bad("HeaderQuota.Window", ">= 1ms", sc.HeaderQuota.Window)
+	case sc.Robots.PrivateEvery < 0:
+		return bad("Robots.PrivateEvery", ">= 0", sc.Robots.PrivateEvery)
+	case sc.Robots.CrawlDelay < 0:
+		return bad("Robots.CrawlDelay", ">= 0", sc.Robots.CrawlDelay)
+	}
+	return sc.Faults.validate(bad)
+}
+
+func (c Capacity) validate(bad func(field, want string, got any) error) error {
+	switch {
+	case c.Slots < 0:
+		return bad("Capacity.Slots", ">= 0", c.Slots)
+	case c.Queue < 0:
+		return bad("Capacity.Queue", ">= 0", c.Queue)
+	case c.RetryAfter < 0:
+		return bad("Capacity.RetryAfter", ">= 0", c.RetryAfter)
+	case len(c.Schedule) > 0 && c.Slots == 0:
+		return bad("Capacity.Schedule", "empty when Capacity.Slots is 0 (unlimited)", len(c.Schedule))
+	}
+	var prev time.Duration = -1
+	for i, st := range c.Schedule {
+		field := fmt.Sprintf("Capacity.Schedule[%d]", i)
+		if st.At <= prev || st.At < 0 {
+			return bad(field+".At", "increasing and >= 0", st.At)
+		}
+		if st.Slots < 1 {
+			return bad(field+".Slots", ">= 1", st.Slots)
+		}
+		prev = st.At
+	}
+	return nil
+}
+
+func (f Faults) validate(bad func(field, want string, got any) error) error {
+	probs := []struct {
+		field string
+		p     float64
+	}{
+		{"Faults.Error500", f.Error500}, {"Faults.Reset", f.Reset}, {"Faults.Hang", f.Hang},
+		{"Faults.Malformed", f.Malformed}, {"Faults.SlowBody", f.SlowBody}, {"Faults.Permanent", f.Permanent},
+	}
+	sum := 0.0
+	for _, pr := range probs {
+		if !(pr.p >= 0 && pr.p <= 1) {
+			return bad(pr.field, "a probability in [0, 1]", pr.p)
+		}
+		if pr.field != "Faults.Permanent" {
+			sum += pr.p
+		}
+	}
+	switch {
+	case sum > 1+1e-9:
+		return bad("the sum of the Faults rates (without Permanent)", "<= 1", sum)
+	case f.TransientAttempts < 0:
+		return bad("Faults.TransientAttempts", ">= 0", f.TransientAttempts)
+	case f.HangMax < 0:
+		return bad("Faults.HangMax", ">= 0", f.HangMax)
+	case f.SlowBodyDuration < 0:
+		return bad("Faults.SlowBodyDuration", ">= 0", f.SlowBodyDuration)
+	}
+	return nil
+}

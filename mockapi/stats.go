@@ -1,0 +1,211 @@
+package mockapi
+
+import (
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Class is the kind of path a request was for, as counted in Stats.ByClass.
+type Class string
+
+// Path classes. Requests to /__stats are not counted at all.
+const (
+	ClassListing Class = "listing" // /items
+	ClassDetail  Class = "detail"  // /items/{id} and /private/items/{id}
+	ClassRobots  Class = "robots"  // /robots.txt
+	ClassOther   Class = "other"   // anything else (answered 404 or 405)
+)
+
+// Stats is the server's ground truth about the traffic it received. Counters
+// keyed by status count finished requests; the rest count arrivals.
+type Stats struct {
+	Scenario string    `json:"scenario"`
+	Started  time.Time `json:"started"`
+	// ClientKey says how "the client" of EarlyRequests is told apart:
+	// "remote-ip", or "header:NAME" when Config.ClientHeader is set.
+	ClientKey string `json:"client_key"`
+
+	// Requests counts every request that arrived (all classes).
+	Requests int64           `json:"requests"`
+	ByClass  map[Class]int64 `json:"by_class"`
+	// ByStatus counts finished requests by status code; 0 is a connection
+	// reset, which sends no status.
+	ByStatus map[int]int64 `json:"by_status"`
+	// Faults counts the faults injected, by kind.
+	Faults map[Fault]int64 `json:"faults"`
+
+	InFlight    int `json:"in_flight"`
+	MaxInFlight int `json:"max_in_flight"`
+
+	// EarlyRequests counts requests that arrived while their client had been
+	// told to wait: before the Retry-After of a 429 or 503 it was given had
+	// passed, or in a header-quota window it had been told was used up.
+	EarlyRequests int64 `json:"early_requests"`
+	// RobotsViolations counts requests to paths robots.txt disallows.
+	RobotsViolations int64 `json:"robots_violations"`
+
+	// Items is the number of items in the listing (ids 1..Items).
+	Items int `json:"items"`
+	// BrokenItems are the ids that answer 500 to every attempt, ascending.
+	BrokenItems []int `json:"broken_items"`
+	// DetailRequests counts detail requests per item id; DetailOK counts those
+	// answered 200 with a well-formed body. Ids never requested are absent.
+	DetailRequests map[int]int `json:"detail_requests"`
+	DetailOK       map[int]int `json:"detail_ok"`
+
+	// PerSecond is a time series, one entry per second since Started.
+	PerSecond []Second `json:"per_second"`
+}
+
+// Second is one second of traffic: requests finished in it by outcome, and
+// the most requests in flight when one arrived in it.
+type Second struct {
+	Requests    int64 `json:"requests"`
+	OK          int64 `json:"ok"`        // 2xx
+	Throttled   int64 `json:"throttled"` // 429, 503, and the header quota's 403
+	Errors      int64 `json:"errors"`    // everything else, resets included
+	MaxInFlight int   `json:"max_in_flight"`
+}
+
+// Throttled is the number of requests answered 429, 503 or 403 (the header
+// quota is the only source of 403).
+func (st Stats) Throttled() int64 {
+	return st.ByStatus[429] + st.ByStatus[503] + st.ByStatus[403]
+}
+
+// Unfetched returns, ascending, the item ids that never got a well-formed 200
+// detail answer.
+func (st Stats) Unfetched() []int {
+	var ids []int
+	for id := 1; id <= st.Items; id++ {
+		if st.DetailOK[id] == 0 {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// recorder keeps the counters behind Stats.
+type recorder struct {
+	now       func() time.Time
+	start     time.Time
+	scenario  string
+	clientKey string
+	items     int
+	broken    []int
+
+	mu             sync.Mutex
+	requests       int64
+	byClass        map[Class]int64
+	byStatus       map[int]int64
+	faults         map[Fault]int64
+	inFlight       int
+	maxInFlight    int
+	early          int64
+	robots         int64
+	attempts       map[string]int
+	waitUntil      map[string]time.Time
+	detailRequests map[int]int
+	detailOK       map[int]int
+	seconds        []Second
+}
+
+func newRecorder(sc *Scenario, clientKey string, start time.Time, now func() time.Time) *recorder {
+	r := &recorder{
+		now: now, start: start, scenario: sc.Name, clientKey: clientKey, items: sc.Items,
+		byClass: map[Class]int64{}, byStatus: map[int]int64{}, faults: map[Fault]int64{},
+		attempts: map[string]int{}, waitUntil: map[string]time.Time{},
+		detailRequests: map[int]int{}, detailOK: map[int]int{},
+	}
+	for id := 1; id <= sc.Items && sc.Faults.Permanent > 0; id++ {
+		if sc.Faults.broken(id) {
+			r.broken = append(r.broken, id)
+		}
+	}
+	return r
+}
+
+// arrive counts a request that arrived from client for key (path and query);
+// id is the item id of a detail request, else 0. It returns the attempt
+// number at key: 1 for the first request to it.
+func (r *recorder) arrive(client string, class Class, key string, id int, disallowed bool) int {
+	t := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.requests++
+	r.byClass[class]++
+	r.inFlight++
+	r.maxInFlight = max(r.maxInFlight, r.inFlight)
+	sec := r.second(t)
+	sec.MaxInFlight = max(sec.MaxInFlight, r.inFlight)
+	if until, ok := r.waitUntil[client]; ok && t.Before(until) {
+		r.early++
+	}
+	if disallowed {
+		r.robots++
+	}
+	if id > 0 && id <= r.items {
+		r.detailRequests[id]++
+	}
+	r.attempts[key]++
+	return r.attempts[key]
+}
+
+// finish counts the answer to a request: its status (0 for a reset), the
+// fault injected if any, and whether a whole, well-formed body was sent.
+func (r *recorder) finish(status int, fault Fault, id int, whole bool) {
+	t := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.inFlight--
+	r.byStatus[status]++
+	if fault != "" {
+		r.faults[fault]++
+	}
+	sec := r.second(t)
+	sec.Requests++
+	switch {
+	case status >= 200 && status < 300:
+		sec.OK++
+	case status == 429 || status == 503 || status == 403:
+		sec.Throttled++
+	default:
+		sec.Errors++
+	}
+	if id > 0 && status == 200 && whole {
+		r.detailOK[id]++
+	}
+}
+
+// tellWait notes that client was told not to send before until.
+func (r *recorder) tellWait(client string, until time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if until.After(r.waitUntil[client]) {
+		r.waitUntil[client] = until
+	}
+}
+
+// second returns the series entry for t, growing the series; r.mu is held.
+func (r *recorder) second(t time.Time) *Second {
+	i := max(0, int(t.Sub(r.start)/time.Second))
+	for len(r.seconds) <= i {
+		r.seconds = append(r.seconds, Second{})
+	}
+	return &r.seconds[i]
+}
+
+func (r *recorder) snapshot() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Stats{
+		Scenario: r.scenario, Started: r.start, ClientKey: r.clientKey,
+		Requests: r.requests, ByClass: maps.Clone(r.byClass), ByStatus: maps.Clone(r.byStatus),
+		Faults: maps.Clone(r.faults), InFlight: r.inFlight, MaxInFlight: r.maxInFlight,
+		EarlyRequests: r.early, RobotsViolations: r.robots, Items: r.items,
+		BrokenItems: slices.Clone(r.broken), DetailRequests: maps.Clone(r.detailRequests),
+		DetailOK: maps.Clone(r.detailOK), PerSecond: slices.Clone(r.seconds),
+	}
+}
