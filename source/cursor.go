@@ -18,7 +18,7 @@ const End Cursor = "end"
 //	offset:ORDINAL:OFFSET  Offsets
 //	token:ORDINAL:TOKEN    Tokens       (TOKEN as the API gave it)
 //	link:ORDINAL:URL       NextLinks
-//	loop:CURSOR            a paginator that stopped at a loop; resuming reports it again
+//	loop:PREV:CURSOR       a page whose cursor repeats page PREV; resuming reports the loop again
 //	index:I                Slice, Pull  (I counts items from 0)
 //	range:VALUE            Range        (the next value)
 //	line:LINE:OFFSET       Lines, JSONLines (line number from 1, byte offset of that line)
@@ -60,7 +60,9 @@ func show(c Cursor) string {
 	s := string(c)
 	prefix := ""
 	if rest, ok := strings.CutPrefix(s, loopPrefix); ok {
-		prefix, s = loopPrefix, rest
+		if prev, in, ok := strings.Cut(rest, ":"); ok {
+			prefix, s = loopPrefix+prev+":", in
+		}
 	}
 	rest, ok := strings.CutPrefix(s, "link:")
 	if !ok {

@@ -2,7 +2,6 @@ package source
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -190,12 +189,11 @@ func (s *lineSource[T]) fill() {
 // of the input. On an error, line and off still point at the failing line.
 func (s *lineSource[T]) readOne() (v T, ok bool, err error) {
 	for {
-		raw, n, err := s.readLine()
+		line, n, err := s.readLine()
 		if err != nil || n == 0 {
 			return v, false, err
 		}
-		line := bytes.TrimSuffix(bytes.TrimSuffix(raw, []byte{'\n'}), []byte{'\r'})
-		if !s.skipBlank || len(bytes.TrimSpace(line)) > 0 {
+		if !s.skipBlank || !blank(line) {
 			if v, err = s.decode(line); err != nil {
 				return v, false, fmt.Errorf("line %d (byte offset %d): %w", s.line, s.off, err)
 			}
@@ -209,8 +207,19 @@ func (s *lineSource[T]) readOne() (v T, ok bool, err error) {
 	}
 }
 
-// readLine reads one line with its ending, holding at most maxLine plus one
-// read buffer (64 KiB); n is its length in the input, 0 at the end.
+// blank reports whether line holds only JSON whitespace.
+func blank(line []byte) bool {
+	for _, c := range line {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// readLine reads one line, holding at most maxLine plus one read buffer
+// (64 KiB). It returns the line without "\n" or "\r\n" and n, its length in
+// the input with its ending; n is 0 at the end of the input.
 func (s *lineSource[T]) readLine() ([]byte, int, error) {
 	s.long = s.long[:0]
 	for {
@@ -230,17 +239,17 @@ func (s *lineSource[T]) readLine() ([]byte, int, error) {
 			s.long = append(s.long, frag...)
 			line = s.long
 		}
-		content := len(line)
-		if content > 0 && line[content-1] == '\n' {
-			content--
-			if content > 0 && line[content-1] == '\r' {
-				content--
+		n := len(line)
+		if n > 0 && line[n-1] == '\n' {
+			line = line[:n-1]
+			if len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
 			}
 		}
-		if content > s.maxLine {
+		if len(line) > s.maxLine {
 			return nil, 0, s.tooLong()
 		}
-		return line, len(line), nil
+		return line, n, nil
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // Page is what a caller's fetcher returns for one page.
@@ -140,8 +141,8 @@ func Tokens[T any](fetch func(ctx context.Context, token string) (Page[T], error
 // with each page's Next URL resolved against the URL of that page, until a
 // page's Next is "" or it is marked Last, or WithMaxPages pages have been
 // fetched. Empty pages with a link are skipped. A URL that was already fetched
-// in this run (compared as a string after resolution) ends the source with an
-// error wrapping ErrLoop.
+// in this run, or first (compared as strings after resolution), ends the source
+// with an error wrapping ErrLoop.
 //
 // Options: WithMaxPages, WithCursor (which overrides first).
 func NextLinks[T any](first string, fetch func(ctx context.Context, url string) (Page[T], error), opts ...Option) (*Paginator[T], error) {
@@ -158,6 +159,11 @@ func NextLinks[T any](first string, fetch func(ctx context.Context, url string) 
 		}
 	}
 	p.fetch = func(ctx context.Context, at position) (Page[T], error) { return fetch(ctx, at.s) }
+	if o.cursor != "" && first != "" {
+		// A link back to the first page (what some APIs answer for a bad
+		// cursor) is caught even after a resume.
+		p.seen.add(position{ord: 1, s: first})
+	}
 	return p, p.startAt(o, func(payload string) (position, error) {
 		if payload == "" {
 			return position{}, fmt.Errorf("cursor %q: empty URL", show(o.cursor))
@@ -191,7 +197,10 @@ func (p *Paginator[T]) startAt(o options, parse func(payload string) (position, 
 	case c == End:
 		p.done = true
 	default:
-		inner, isLoop := cutLoop(c)
+		inner, prev, isLoop, err := cutLoop(c)
+		if err != nil {
+			return fmt.Errorf("source: %s: WithCursor: %w", ctor, err)
+		}
 		ord, payload, err := parsePageCursor(inner, ck)
 		if err != nil {
 			return fmt.Errorf("source: %s: WithCursor: %w", ctor, err)
@@ -203,20 +212,35 @@ func (p *Paginator[T]) startAt(o options, parse func(payload string) (position, 
 		at.ord = ord
 		p.at = at
 		if isLoop {
-			p.loop = fmt.Errorf("page %d (cursor %s): %w: an earlier run stopped here because the cursor repeats",
-				ord, show(inner), ErrLoop)
+			p.loop = loopError(ord, inner, prev)
 		}
 	}
 	p.seen.add(p.at)
 	return nil
 }
 
-// cutLoop unwraps a loop marker cursor.
-func cutLoop(c Cursor) (Cursor, bool) {
-	if len(c) > len(loopPrefix) && string(c[:len(loopPrefix)]) == loopPrefix {
-		return c[len(loopPrefix):], true
+// loopCursor marks the cursor c of page ord as repeating page prev, so that a
+// run resumed there reports the loop again instead of walking it.
+func loopCursor(c Cursor, prev int) Cursor {
+	return Cursor(loopPrefix+strconv.Itoa(prev)+":") + c
+}
+
+// cutLoop unwraps a loop cursor "loop:PREV:CURSOR".
+func cutLoop(c Cursor) (inner Cursor, prev int, isLoop bool, err error) {
+	rest, ok := strings.CutPrefix(string(c), loopPrefix)
+	if !ok {
+		return c, 0, false, nil
 	}
-	return c, false
+	prevs, in, ok := strings.Cut(rest, ":")
+	if prev, err = strconv.Atoi(prevs); !ok || err != nil || prev < 1 {
+		return "", 0, false, fmt.Errorf("cursor %q: repeated page %q is not a positive integer", show(c), prevs)
+	}
+	return Cursor(in), prev, true, nil
+}
+
+// loopError reports that page ord, at cursor c, repeats page prev.
+func loopError(ord int, c Cursor, prev int) error {
+	return fmt.Errorf("page %d (cursor %s): %w: it repeats page %d", ord, show(c), ErrLoop, prev)
 }
 
 // Next returns the next item, fetching the next page when the held one is used
@@ -294,8 +318,8 @@ func (p *Paginator[T]) fetchNext(ctx context.Context) error {
 	default:
 		p.next = p.cursor(next)
 		if prev, dup := p.seen.add(next); dup {
-			p.loop = fmt.Errorf("page %d (cursor %s): %w: it repeats page %d", next.ord, show(p.next), ErrLoop, prev)
-			p.next = loopPrefix + p.next
+			p.loop = loopError(next.ord, p.next, prev)
+			p.next = loopCursor(p.next, prev)
 		}
 		p.at = next
 	}
