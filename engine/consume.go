@@ -1,0 +1,262 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/zap"
+
+	"github.com/politely/politely/limiter"
+)
+
+// poll returns the limit to follow, clamped to [1, maxLive].
+func (r *run[T]) poll() int64 {
+	return min(max(int64(r.limit()), 1), r.maxLive)
+}
+
+// resize starts consumers until as many live as the limit, and wakes the idle
+// ones when the limit dropped so that those one too many leave. Busy
+// consumers leave after their attempt.
+func (r *run[T]) resize() {
+	t := r.poll()
+	if old := r.target.Swap(t); t < old {
+		ch := make(chan struct{})
+		close(*r.resized.Swap(&ch))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for r.live.Load() < t {
+		i := r.free[len(r.free)-1]
+		r.free = r.free[:len(r.free)-1]
+		r.live.Add(1)
+		r.consumers.Add(1)
+		go r.consume(i)
+	}
+	if n := int(r.live.Load()); n > r.most {
+		r.most = n
+		r.log.Debug("engine: consumers", zap.Int("live", n))
+	}
+}
+
+// leave reports whether consumer i is one too many for the limit, and if so
+// takes it off the live ones. It tells the controller when the limit moved.
+func (r *run[T]) leave(i int) bool {
+	t := r.poll()
+	if t != r.target.Load() {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+	if r.live.Load() <= t {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.live.Load() <= t {
+		return false
+	}
+	r.live.Add(-1)
+	r.free = append(r.free, i)
+	return true
+}
+
+// consume runs attempts until the run stops or the limit drops below the
+// live consumers. It is consumer i and counts into slot i.
+func (r *run[T]) consume(i int) {
+	defer r.consumers.Done()
+	s := &r.slots[i]
+	var done int64 // items finished for good, not yet flushed
+	defer func() { r.flush(&done) }()
+	for !r.stopping.Load() {
+		var e entry[T]
+		select {
+		case e = <-r.queue:
+		default:
+			var ok bool
+			if e, ok = r.await(i, &done); !ok {
+				return
+			}
+		}
+		if r.attempt(s, &e) {
+			if done++; done == flushEvery {
+				r.flush(&done)
+			}
+		}
+		if r.leave(i) {
+			return
+		}
+	}
+	r.live.Add(-1)
+}
+
+// await waits for an item on the empty queue. It returns false when the run
+// stops (the consumer stays counted live until it returns) or when the
+// consumer leaves because the limit dropped.
+func (r *run[T]) await(i int, done *int64) (entry[T], bool) {
+	r.flush(done)
+	for {
+		if r.leave(i) {
+			return entry[T]{}, false
+		}
+		resized := r.resized.Load()
+		select {
+		case e := <-r.queue:
+			return e, true
+		case <-*resized:
+		case <-r.stop:
+			r.live.Add(-1)
+			return entry[T]{}, false
+		}
+	}
+}
+
+// attempt makes one attempt of e and decides what comes next: success,
+// failure for good, a retry, or, when the run stops, an unfinished item. It
+// reports whether e is finished for good.
+func (r *run[T]) attempt(s *slot, e *entry[T]) bool {
+	var permit limiter.Permit
+	var host *limiter.Host
+	if r.lim != nil {
+		host = r.lim.Host(r.key(e.item.Value))
+		p, err := host.Acquire(r.readCtx)
+		if err != nil { // only when the run stops
+			s.unfinished.Add(1)
+			r.report(e, ReasonInterrupted, e.err, nil)
+			return false
+		}
+		permit = p
+	}
+	e.attempts++
+	s.attempts.Add(1)
+	if e.attempts > 1 {
+		s.retries.Add(1)
+	}
+	s.busy.Store(true)
+	k, err, stack := r.call(e.item.Value)
+	s.busy.Store(false)
+	permit.Release(k.outcome())
+
+	switch k {
+	case kindSuccess:
+		s.succeeded.Add(1)
+		r.finish(e)
+		return true
+	case kindPanic:
+		s.panics.Add(1)
+		return r.fail(s, e, ReasonPanic, err, stack)
+	case kindPermanent:
+		return r.fail(s, e, ReasonPermanent, err, nil)
+	case kindCut:
+		s.unfinished.Add(1)
+		r.report(e, ReasonInterrupted, err, nil)
+		return false
+	case kindTimeout:
+		s.timeouts.Add(1)
+	case kindThrottled:
+		s.throttled.Add(1)
+	}
+	return r.retryLater(s, e, host, err, k)
+}
+
+// retryLater puts e, whose attempt failed with the retryable err, in the
+// retry queue, or fails it for good when it may not be retried.
+func (r *run[T]) retryLater(s *slot, e *entry[T], host *limiter.Host, err error, k kind) bool {
+	now := r.clock.Now()
+	at := now.Add(r.retry.backoff(e.attempts))
+	var ra *limiter.RetryAfterError
+	if k == kindThrottled && errors.As(err, &ra) {
+		if host != nil {
+			host.Gate(ra.Until)
+		}
+		if ra.Until.After(at) {
+			at = ra.Until
+		}
+	}
+	switch {
+	case r.stopping.Load():
+		s.unfinished.Add(1)
+		r.report(e, ReasonInterrupted, err, nil)
+		return false
+	case e.attempts >= r.retry.MaxAttempts:
+		return r.fail(s, e, ReasonAttempts, err, nil)
+	case k != kindThrottled && !r.budget.allow(now, r.read.Load()):
+		return r.fail(s, e, ReasonBudget, err, nil)
+	}
+	e.err = err
+	r.pending.Add(1)
+	select {
+	case r.retries <- waiting[T]{at: at, e: *e}:
+	case <-r.stop:
+		r.pending.Add(-1)
+		s.unfinished.Add(1)
+		r.report(e, ReasonInterrupted, err, nil)
+	}
+	return false
+}
+
+// fail finishes e for good without success.
+func (r *run[T]) fail(s *slot, e *entry[T], reason Reason, err error, stack []byte) bool {
+	s.failed.Add(1)
+	if ce := r.log.Check(zap.DebugLevel, "engine: item failed"); ce != nil {
+		ce.Write(zap.Stringer("reason", reason), zap.Int("attempts", e.attempts), zap.Error(err))
+	}
+	r.report(e, reason, err, stack)
+	r.finish(e)
+	return true
+}
+
+// finish tells the checkpointer that e is finished for good.
+func (r *run[T]) finish(e *entry[T]) {
+	if r.tracker == nil {
+		return
+	}
+	if err := r.tracker.finish(e.page, e.item.Index, true); err != nil {
+		r.abortWith(fmt.Errorf("checkpoint: %w", err))
+	}
+}
+
+// call runs the handler on v under the task timeout, recovering a panic, and
+// classifies the result.
+func (r *run[T]) call(v T) (kind, error, []byte) {
+	ctx := r.taskCtx
+	if r.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = clockwork.WithTimeout(ctx, r.clock, r.timeout)
+		defer cancel()
+	}
+	err, stack := r.protect(ctx, v)
+	switch {
+	case err == nil:
+		return kindSuccess, nil, nil
+	case stack != nil:
+		return kindPanic, err, stack
+	case r.taskCtx.Err() != nil:
+		return kindCut, err, nil
+	case IsPermanent(err):
+		return kindPermanent, err, nil
+	case errors.Is(err, limiter.ErrThrottled):
+		return kindThrottled, err, nil
+	}
+	if ctx != r.taskCtx {
+		select {
+		case <-ctx.Done(): // the timeout fired: taskCtx is live
+			return kindTimeout, err, nil
+		default:
+		}
+	}
+	return kindRetry, err, nil
+}
+
+// protect calls the handler, turning a panic into a *PanicError and its stack.
+func (r *run[T]) protect(ctx context.Context, v T) (err error, stack []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			err, stack = &PanicError{Value: p}, debug.Stack()
+		}
+	}()
+	return r.fn(ctx, v), nil
+}

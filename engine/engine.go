@@ -1,0 +1,309 @@
+// Package engine runs a source through a handler with an elastic pool of consumers that follows a limit.
+//
+// One producer reads the source only when the bounded queue has room; the
+// number of live consumers follows a limit (a *limiter.Limiter's, or any
+// func() int) as it changes; each attempt may have a timeout; failed
+// attempts are retried with capped exponential backoff and full jitter,
+// within a retry budget, no earlier than a Retry-After; a panicking handler
+// fails its item and the consumer lives on. Items that do not succeed reach a
+// failure sink, progress is reported at an interval, and the low-water mark
+// of the pages read is checkpointed so that an interrupted run can resume.
+//
+// Most callers want Run with WithLimiter, or WithLimitFunc when the handler's
+// HTTP client takes the permits itself.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/zap"
+
+	"github.com/politely/politely/limiter"
+	"github.com/politely/politely/source"
+)
+
+// entry is an item on its way through the run. It travels by value.
+type entry[T any] struct {
+	item     source.Item[T]
+	page     *page // nil unless checkpointing
+	attempts int
+	err      error // the last attempt's error
+}
+
+// run is the state of one call to Run.
+type run[T any] struct {
+	src     source.Source[T]
+	fn      func(context.Context, T) error
+	clock   clockwork.Clock
+	log     *zap.Logger
+	timeout time.Duration
+	retry   Retry
+	budget  *budget
+	lim     *limiter.Limiter
+	key     func(T) string
+	limit   func() int
+	maxLive int64
+	sink    func(Failure[T])
+	skip    func(source.Item[T]) bool
+	tracker *tracker // nil without a Checkpointer
+
+	queueSize   int
+	drain       time.Duration
+	progressFn  func(Progress)
+	progressIvl time.Duration
+
+	readCtx     context.Context // reading the source and waiting for permits; ends when the run stops
+	cancelRead  context.CancelFunc
+	taskCtx     context.Context // the handlers' context: ends only at the drain timeout
+	cancelTasks context.CancelFunc
+
+	queue    chan entry[T]
+	retries  chan waiting[T]               // consumers -> scheduler
+	room     chan struct{}                 // scheduler -> producer: fewer items wait for a retry
+	wake     chan struct{}                 // consumers -> controller: the limit changed
+	resized  atomic.Pointer[chan struct{}] // closed when the limit drops, to wake idle consumers
+	stop     chan struct{}                 // closed when the run stops
+	stopping atomic.Bool
+	drained  chan struct{} // closed when every item read is finished and the source ended
+	once     sync.Once
+	abortErr error // set once, before readCtx is cancelled
+	abort    sync.Once
+	sinkMu   sync.Mutex
+
+	wg        sync.WaitGroup // producer and scheduler
+	consumers sync.WaitGroup
+
+	mu       sync.Mutex // guards changes of live, free and most
+	live     atomic.Int64
+	target   atomic.Int64 // the clamped limit the controller last acted on
+	free     []int        // unused slots
+	most     int
+	slots    []slot
+	srcErr   error        // written by the producer before it ends
+	finished atomic.Int64 // items finished for good, flushed by consumers in batches
+
+	_            [64]byte
+	read         atomic.Int64 // items queued (not skipped); written by the producer only
+	_            [56]byte
+	producerDone atomic.Bool
+	skipped      atomic.Int64
+	pending      atomic.Int64 // items waiting for a retry
+	lost         atomic.Int64 // items left unfinished outside the consumers
+}
+
+// flushEvery is how many finished items a consumer counts before it adds them
+// to the shared counter; it also adds them whenever it finds the queue empty.
+const flushEvery = 64
+
+// Run reads src and calls fn for each item's value until the source ends
+// (io.EOF) and every item read has succeeded or failed for good, or until ctx
+// is cancelled.
+//
+// When ctx is cancelled, Run stops reading, lets the attempts in flight
+// finish for up to the drain timeout (then cancels their contexts), reports
+// every item not finished to the failure sink as ReasonInterrupted, and
+// returns Stats with Interrupted set and a nil error. A source error other
+// than io.EOF ends the reading: the items read before it are finished, and
+// Run returns the error wrapped. A checkpointer error ends the run like a
+// cancellation and is returned wrapped.
+//
+// The handler's context carries ctx's values but is not cancelled with it:
+// only by the task timeout and the drain timeout.
+func Run[T any](ctx context.Context, src source.Source[T], fn func(context.Context, T) error, opts ...Option) (Stats, error) {
+	if src == nil || fn == nil {
+		return Stats{}, errors.New("engine: Run needs a source and a handler")
+	}
+	s, err := newSettings(opts)
+	if err != nil {
+		return Stats{}, err
+	}
+	r, err := newRun(src, fn, s)
+	if err != nil {
+		return Stats{}, err
+	}
+	return r.run(ctx)
+}
+
+func newRun[T any](src source.Source[T], fn func(context.Context, T) error, s *settings) (*run[T], error) {
+	var item T
+	r := &run[T]{
+		src: src, fn: fn, clock: s.clock, log: s.log, timeout: s.timeout, retry: s.retry,
+		budget: newBudget(s.retry), limit: s.limitFunc, maxLive: int64(s.maxConsumers),
+		queueSize: s.queueSize, drain: s.drainTimeout, progressFn: s.progressFn, progressIvl: s.progressIvl,
+		queue:   make(chan entry[T], s.queueSize),
+		retries: make(chan waiting[T]),
+		room:    make(chan struct{}, 1),
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		drained: make(chan struct{}),
+		slots:   make([]slot, s.maxConsumers),
+		free:    make([]int, 0, s.maxConsumers),
+	}
+	for i := s.maxConsumers - 1; i >= 0; i-- {
+		r.free = append(r.free, i)
+	}
+	resized := make(chan struct{})
+	r.resized.Store(&resized)
+	if s.limiter != nil {
+		lb, ok := s.limiter.(limitedBy[T])
+		if !ok {
+			return nil, fmt.Errorf("engine: WithLimiter: the key function takes %s, the source yields %T", s.limiter.keyType(), item)
+		}
+		r.lim, r.key, r.limit = lb.l, lb.key, lb.l.Limit
+	}
+	if r.limit == nil {
+		r.limit = func() int { return DefaultConsumers }
+	}
+	if s.sink != nil {
+		sink, ok := s.sink.(func(Failure[T]))
+		if !ok {
+			return nil, fmt.Errorf("engine: WithFailureSink: the sink takes %s, the source yields %T", typeArg(s.sink), item)
+		}
+		r.sink = sink
+	}
+	if s.skip != nil {
+		skip, ok := s.skip.(func(source.Item[T]) bool)
+		if !ok {
+			return nil, fmt.Errorf("engine: WithSkip: the function takes %s, the source yields %T", typeArg(s.skip), item)
+		}
+		r.skip = skip
+	}
+	if s.checkpointer != nil {
+		r.tracker = &tracker{cp: s.checkpointer}
+	}
+	return r, nil
+}
+
+// typeArg names the type an option was built for, for error messages.
+func typeArg(v any) string { return fmt.Sprintf("%T", v) }
+
+func (r *run[T]) run(ctx context.Context) (Stats, error) {
+	start := r.clock.Now()
+	r.readCtx, r.cancelRead = context.WithCancel(ctx)
+	defer r.cancelRead()
+	r.taskCtx, r.cancelTasks = context.WithCancel(context.WithoutCancel(ctx))
+	defer r.cancelTasks()
+	r.budget.observe(start, 0)
+
+	r.wg.Add(2)
+	go r.produce()
+	go r.schedule()
+
+	poll := r.clock.NewTicker(pollInterval)
+	defer poll.Stop()
+	var progress <-chan time.Time
+	if r.progressFn != nil {
+		t := r.clock.NewTicker(r.progressIvl)
+		defer t.Stop()
+		progress = t.Chan()
+	}
+	var last Progress
+	r.resize()
+	interrupted := false
+loop:
+	for {
+		select {
+		case <-poll.Chan():
+			r.budget.observe(r.clock.Now(), r.read.Load())
+			r.resize()
+		case <-r.wake:
+			r.resize()
+		case <-progress:
+			r.progressFn(r.snapshot(start, &last))
+		case <-r.drained:
+			break loop
+		case <-r.readCtx.Done():
+			interrupted = true
+			break loop
+		}
+	}
+	r.shutdown(interrupted)
+
+	st := Stats{
+		Counts:       r.counts(),
+		Elapsed:      r.clock.Since(start),
+		MaxConsumers: r.most,
+		FinalLimit:   int(r.target.Load()),
+		Interrupted:  interrupted,
+	}
+	if r.progressFn != nil {
+		r.progressFn(r.snapshot(start, &last))
+	}
+	r.log.Info("engine: run ended",
+		zap.Int64("succeeded", st.Succeeded), zap.Int64("failed", st.Failed),
+		zap.Int64("unfinished", st.Unfinished), zap.Int64("retries", st.Retries),
+		zap.Duration("elapsed", st.Elapsed), zap.Bool("interrupted", interrupted))
+	switch {
+	case r.abortErr != nil:
+		return st, fmt.Errorf("engine: %w", r.abortErr)
+	case r.srcErr != nil:
+		return st, fmt.Errorf("engine: source: %w", r.srcErr)
+	}
+	return st, nil
+}
+
+// shutdown stops the run and joins every goroutine it started. When
+// interrupted, the attempts in flight get the drain timeout to finish.
+func (r *run[T]) shutdown(interrupted bool) {
+	r.stopping.Store(true)
+	close(r.stop)
+	r.cancelRead()
+	joined := make(chan struct{})
+	go func() {
+		r.consumers.Wait()
+		close(joined)
+	}()
+	if interrupted {
+		t := r.clock.NewTimer(r.drain)
+		select {
+		case <-joined:
+		case <-t.Chan():
+			r.log.Warn("engine: drain timeout: cancelling the attempts in flight", zap.Duration("drain_timeout", r.drain))
+			r.cancelTasks()
+			<-joined
+		}
+		t.Stop()
+	} else {
+		<-joined
+	}
+	r.wg.Wait()
+	for {
+		select {
+		case e := <-r.queue:
+			r.interrupted(e)
+		default:
+			return
+		}
+	}
+}
+
+// abortWith ends the run because of err, as a cancellation would.
+func (r *run[T]) abortWith(err error) {
+	r.abort.Do(func() {
+		r.abortErr = err
+		r.log.Warn("engine: stopping", zap.Error(err))
+		r.cancelRead()
+	})
+}
+
+// snapshot returns the progress now; prev is the previous snapshot, for the rate.
+func (r *run[T]) snapshot(start time.Time, prev *Progress) Progress {
+	p := Progress{
+		Counts:    r.counts(),
+		Elapsed:   r.clock.Since(start),
+		InFlight:  r.inFlight(),
+		Consumers: int(r.live.Load()),
+		Limit:     int(r.target.Load()),
+	}
+	if dt := (p.Elapsed - prev.Elapsed).Seconds(); dt > 0 {
+		p.Rate = float64(p.Succeeded+p.Failed-prev.Succeeded-prev.Failed) / dt
+	}
+	*prev = p
+	return p
+}

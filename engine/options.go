@@ -1,0 +1,314 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/zap"
+
+	"github.com/politely/politely/limiter"
+	"github.com/politely/politely/source"
+)
+
+// Defaults of the options.
+const (
+	DefaultQueueSize    = 256
+	DefaultMaxConsumers = 256
+	DefaultConsumers    = 4 // the limit followed when neither WithLimiter nor WithLimitFunc is given
+	DefaultDrainTimeout = 10 * time.Second
+)
+
+// pollInterval is how often the limit is read when no consumer finishes a
+// task (consumers also read it after each task).
+const pollInterval = 10 * time.Millisecond
+
+// Option configures a Run. Options are checked when Run starts; an invalid
+// one makes Run return an error that names it.
+type Option func(*settings)
+
+// settings collects the options before Run checks them. The typed options
+// (those that depend on the item type) are kept as any and checked by Run.
+type settings struct {
+	errs []error
+
+	queueSize    int
+	maxConsumers int
+	limitFunc    func() int
+	limiter      keyed // limitedBy[T]
+	timeout      time.Duration
+	retry        Retry
+	sink         any // func(Failure[T])
+	skip         any // func(source.Item[T]) bool
+	progressFn   func(Progress)
+	progressIvl  time.Duration
+	checkpointer Checkpointer
+	drainTimeout time.Duration
+	log          *zap.Logger
+	clock        clockwork.Clock
+}
+
+func (s *settings) fail(format string, args ...any) {
+	s.errs = append(s.errs, fmt.Errorf("engine: "+format, args...))
+}
+
+type limitedBy[T any] struct {
+	l   *limiter.Limiter
+	key func(T) string
+}
+
+// keyed lets Run name the key function's type when it does not fit the source.
+type keyed interface{ keyType() string }
+
+func (lb limitedBy[T]) keyType() string { return fmt.Sprintf("%T", lb.key) }
+
+// WithLimiter makes every attempt take a permit from l for the host key(item)
+// and release it with the attempt's outcome, and makes the number of
+// consumers follow l.Limit(). Use it when the handler does not go through a
+// layer that takes the permits itself (for that, see WithLimitFunc).
+func WithLimiter[T any](l *limiter.Limiter, key func(T) string) Option {
+	return func(s *settings) {
+		if l == nil || key == nil {
+			s.fail("WithLimiter: a limiter and a key function are required")
+			return
+		}
+		s.limiter = limitedBy[T]{l: l, key: key}
+	}
+}
+
+// WithLimitFunc makes the number of consumers follow limit(), read every few
+// milliseconds and after each task; it should be cheap. Use it when an inner
+// layer such as transport takes the permits: WithLimitFunc(l.Limit).
+func WithLimitFunc(limit func() int) Option {
+	return func(s *settings) {
+		if limit == nil {
+			s.fail("WithLimitFunc: the limit function is nil")
+			return
+		}
+		s.limitFunc = limit
+	}
+}
+
+// WithMaxConsumers caps the number of consumers (the limit is clamped to
+// [1, n]); default DefaultMaxConsumers.
+func WithMaxConsumers(n int) Option {
+	return func(s *settings) {
+		if n < 1 {
+			s.fail("WithMaxConsumers: %d must be >= 1", n)
+			return
+		}
+		s.maxConsumers = n
+	}
+}
+
+// WithQueueSize sets how many items may be read ahead of the consumers;
+// default DefaultQueueSize. The same number bounds the items waiting for a
+// retry: when that many wait, the source is not read.
+func WithQueueSize(n int) Option {
+	return func(s *settings) {
+		if n < 1 {
+			s.fail("WithQueueSize: %d must be >= 1", n)
+			return
+		}
+		s.queueSize = n
+	}
+}
+
+// WithTaskTimeout gives each attempt a context deadline d after it starts;
+// an attempt that fails after its deadline is a timeout, retried. Default:
+// none. A timeout costs one context per attempt.
+func WithTaskTimeout(d time.Duration) Option {
+	return func(s *settings) {
+		if d <= 0 {
+			s.fail("WithTaskTimeout: %v must be > 0", d)
+			return
+		}
+		s.timeout = d
+	}
+}
+
+// WithRetry sets the retry policy; zero fields keep their defaults.
+func WithRetry(r Retry) Option {
+	return func(s *settings) {
+		r, err := r.withDefaults()
+		if err != nil {
+			s.errs = append(s.errs, err)
+			return
+		}
+		s.retry = r
+	}
+}
+
+// WithFailureSink receives every item that did not succeed: failed for good,
+// or left unfinished by an interrupted run (ReasonInterrupted). Calls are
+// never concurrent; a slow sink slows the consumers down.
+func WithFailureSink[T any](sink func(Failure[T])) Option {
+	return func(s *settings) {
+		if sink == nil {
+			s.fail("WithFailureSink: the sink is nil")
+			return
+		}
+		s.sink = sink
+	}
+}
+
+// WithSkip makes the run skip the items for which skip returns true: they are
+// counted as Skipped and as finished for checkpoints. A resumed run uses it
+// to skip the items a Checkpointer recorded as done beyond the mark.
+func WithSkip[T any](skip func(source.Item[T]) bool) Option {
+	return func(s *settings) {
+		if skip == nil {
+			s.fail("WithSkip: the skip function is nil")
+			return
+		}
+		s.skip = skip
+	}
+}
+
+// WithProgress calls fn with a snapshot every interval and once when the run
+// ends, from the goroutine that called Run; fn should return quickly.
+func WithProgress(interval time.Duration, fn func(Progress)) Option {
+	return func(s *settings) {
+		if interval <= 0 || fn == nil {
+			s.fail("WithProgress: an interval > 0 and a function are required, got %v", interval)
+			return
+		}
+		s.progressIvl, s.progressFn = interval, fn
+	}
+}
+
+// WithCheckpoint makes the run report its progress through the source to c.
+func WithCheckpoint(c Checkpointer) Option {
+	return func(s *settings) {
+		if c == nil {
+			s.fail("WithCheckpoint: the checkpointer is nil")
+			return
+		}
+		s.checkpointer = c
+	}
+}
+
+// WithDrainTimeout sets how long, after ctx is cancelled, the attempts in
+// flight may run before their contexts are cancelled; default
+// DefaultDrainTimeout.
+func WithDrainTimeout(d time.Duration) Option {
+	return func(s *settings) {
+		if d <= 0 {
+			s.fail("WithDrainTimeout: %v must be > 0", d)
+			return
+		}
+		s.drainTimeout = d
+	}
+}
+
+// WithLogger sets the logger; default zap.NewNop(). Nothing is logged per
+// task above debug level.
+func WithLogger(l *zap.Logger) Option {
+	return func(s *settings) {
+		if l == nil {
+			s.fail("WithLogger: the logger is nil")
+			return
+		}
+		s.log = l
+	}
+}
+
+// WithClock sets the clock of timeouts, backoff, the retry budget, progress
+// and limit polling; default clockwork.NewRealClock().
+func WithClock(c clockwork.Clock) Option {
+	return func(s *settings) {
+		if c == nil {
+			s.fail("WithClock: the clock is nil")
+			return
+		}
+		s.clock = c
+	}
+}
+
+func newSettings(opts []Option) (*settings, error) {
+	s := &settings{
+		queueSize:    DefaultQueueSize,
+		maxConsumers: DefaultMaxConsumers,
+		drainTimeout: DefaultDrainTimeout,
+		log:          zap.NewNop(),
+		clock:        clockwork.NewRealClock(),
+	}
+	s.retry, _ = Retry{}.withDefaults()
+	for _, o := range opts {
+		if o == nil {
+			s.fail("a nil Option was given")
+			continue
+		}
+		o(s)
+	}
+	if s.limiter != nil && s.limitFunc != nil {
+		s.fail("WithLimiter and WithLimitFunc both set the limit to follow; use one")
+	}
+	return s, errors.Join(s.errs...)
+}
+
+// Retry is the retry policy: how many attempts, how long between them, and
+// how many retries the whole run may make. The zero value is the default
+// policy.
+//
+// The wait before retry n (n = 1 for the first retry) is drawn uniformly from
+// [0, min(Max, Base·2^(n-1))] ("full jitter"), and is never shorter than a
+// Retry-After carried by the error (*limiter.RetryAfterError).
+//
+// The budget: a retry is allowed only while the retries granted during the
+// last BudgetWindow stay below max(BudgetMin, BudgetRatio × the items read
+// from the source during that window). The window slides in tenths of
+// BudgetWindow. Throttled attempts (errors.Is limiter.ErrThrottled) retry
+// outside the budget: the limiter's gate and rate already pace them.
+type Retry struct {
+	MaxAttempts  int           // attempts per item, the first included; default 5; 1 means no retry
+	Base         time.Duration // default 250ms
+	Max          time.Duration // cap on one wait; default 30s
+	BudgetRatio  float64       // default 0.2; +Inf turns the budget off
+	BudgetMin    int           // retries always allowed per window; default 10
+	BudgetWindow time.Duration // default 10s
+}
+
+func (r Retry) withDefaults() (Retry, error) {
+	bad := func(field string, v any, want string) (Retry, error) {
+		return r, fmt.Errorf("engine: WithRetry: Retry.%s %v must be %s", field, v, want)
+	}
+	switch {
+	case r.MaxAttempts < 0:
+		return bad("MaxAttempts", r.MaxAttempts, ">= 0")
+	case r.Base < 0:
+		return bad("Base", r.Base, ">= 0")
+	case r.Max < 0:
+		return bad("Max", r.Max, ">= 0")
+	case r.BudgetRatio < 0 || math.IsNaN(r.BudgetRatio):
+		return bad("BudgetRatio", r.BudgetRatio, ">= 0")
+	case r.BudgetMin < 0:
+		return bad("BudgetMin", r.BudgetMin, ">= 0")
+	case r.BudgetWindow < 0:
+		return bad("BudgetWindow", r.BudgetWindow, ">= 0")
+	}
+	if r.MaxAttempts == 0 {
+		r.MaxAttempts = 5
+	}
+	if r.Base == 0 {
+		r.Base = 250 * time.Millisecond
+	}
+	if r.Max == 0 {
+		r.Max = 30 * time.Second
+	}
+	if r.BudgetRatio == 0 {
+		r.BudgetRatio = 0.2
+	}
+	if r.BudgetMin == 0 {
+		r.BudgetMin = 10
+	}
+	if r.BudgetWindow == 0 {
+		r.BudgetWindow = 10 * time.Second
+	}
+	if r.Base > r.Max {
+		return r, fmt.Errorf("engine: WithRetry: Retry.Base %v is above Retry.Max %v", r.Base, r.Max)
+	}
+	return r, nil
+}

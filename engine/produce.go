@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// produce reads the source onto the queue. It reads only when the queue has
+// room and fewer than queueSize items wait for a retry, so at most
+// 2·queueSize+1 items are read ahead of the attempts in flight.
+func (r *run[T]) produce() {
+	defer r.wg.Done()
+	defer func() {
+		r.producerDone.Store(true)
+		var none int64
+		r.flush(&none)
+	}()
+	var read int64
+	for {
+		for r.pending.Load() >= int64(r.queueSize) {
+			select {
+			case <-r.room:
+			case <-r.readCtx.Done():
+				return
+			}
+		}
+		it, err := r.src.Next(r.readCtx)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && r.readCtx.Err() == nil {
+				r.srcErr = err
+			}
+			return
+		}
+		e := entry[T]{item: it}
+		if r.tracker != nil {
+			if e.page, err = r.tracker.add(it.Page, it.Next, it.Index, it.Count); err != nil {
+				r.srcErr = err
+				return
+			}
+		}
+		if r.skip != nil && r.skip(it) {
+			r.skipped.Add(1)
+			if e.page != nil {
+				if err := r.tracker.finish(e.page, it.Index, false); err != nil {
+					r.abortWith(fmt.Errorf("checkpoint: %w", err))
+				}
+			}
+			continue
+		}
+		read++
+		r.read.Store(read)
+		select {
+		case r.queue <- e:
+		default:
+			select {
+			case r.queue <- e:
+			case <-r.readCtx.Done():
+				r.interrupted(e)
+				return
+			}
+		}
+	}
+}
+
+// flush adds a consumer's count of finished items to the run's, and ends the
+// run's work when every item read is finished and the source has ended.
+func (r *run[T]) flush(n *int64) {
+	if *n > 0 {
+		r.finished.Add(*n)
+		*n = 0
+	}
+	if r.producerDone.Load() && r.finished.Load() == r.read.Load() {
+		r.once.Do(func() { close(r.drained) })
+	}
+}
+
+// interrupted reports e, which the run stops before finishing, from outside
+// the consumers.
+func (r *run[T]) interrupted(e entry[T]) {
+	r.lost.Add(1)
+	r.report(&e, ReasonInterrupted, e.err, nil)
+}
+
+// report hands an item that did not succeed to the failure sink.
+func (r *run[T]) report(e *entry[T], reason Reason, err error, stack []byte) {
+	if r.sink == nil {
+		return
+	}
+	r.sinkMu.Lock()
+	defer r.sinkMu.Unlock()
+	r.sink(Failure[T]{Item: e.item, Reason: reason, Attempts: e.attempts, Err: err, Stack: stack})
+}

@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Counts are the item and attempt counters of a run. Once the run has ended,
+// Read == Skipped + Succeeded + Failed + Unfinished.
+type Counts struct {
+	Read       int64 // items read from the source, skipped ones included
+	Skipped    int64 // items skipped (WithSkip)
+	Succeeded  int64 // items whose handler returned nil
+	Failed     int64 // items failed for good (the sink got them)
+	Unfinished int64 // items left unfinished by an interrupted run (the sink got them as ReasonInterrupted)
+	Attempts   int64 // handler calls
+	Retries    int64 // attempts after an item's first
+	Throttled  int64 // attempts that failed with an error that Is limiter.ErrThrottled
+	Timeouts   int64 // attempts that failed after their task timeout
+	Panics     int64 // attempts whose handler panicked
+}
+
+// Progress is a snapshot of a running run, see WithProgress.
+type Progress struct {
+	Counts
+	Elapsed   time.Duration
+	InFlight  int     // handlers running now
+	Consumers int     // live consumers
+	Limit     int     // the limit the consumers follow, clamped to [1, max consumers]
+	Rate      float64 // items finished (succeeded or failed) per second since the previous snapshot
+}
+
+// Stats is what a run did.
+type Stats struct {
+	Counts
+	Elapsed      time.Duration
+	MaxConsumers int  // the most consumers live at once
+	FinalLimit   int  // the limit followed at the end, clamped
+	Interrupted  bool // the run stopped before finishing what it read: ctx was cancelled or the checkpointer failed
+}
+
+// slot holds the counters of one consumer. Each consumer writes only its own
+// slot, which sits on its own cache lines, so counting costs no contention;
+// a slot is reused by later consumers and its counts add up.
+type slot struct {
+	succeeded, failed, unfinished atomic.Int64
+	attempts, retries, throttled  atomic.Int64
+	timeouts, panics              atomic.Int64
+	busy                          atomic.Bool
+	_                             [128 - 8*8 - 4]byte
+}
+
+// counts sums the counters of the run so far.
+func (r *run[T]) counts() Counts {
+	var c Counts
+	for i := range r.slots {
+		s := &r.slots[i]
+		c.Succeeded += s.succeeded.Load()
+		c.Failed += s.failed.Load()
+		c.Unfinished += s.unfinished.Load()
+		c.Attempts += s.attempts.Load()
+		c.Retries += s.retries.Load()
+		c.Throttled += s.throttled.Load()
+		c.Timeouts += s.timeouts.Load()
+		c.Panics += s.panics.Load()
+	}
+	c.Skipped = r.skipped.Load()
+	c.Read = r.read.Load() + c.Skipped
+	c.Unfinished += r.lost.Load()
+	return c
+}
+
+func (r *run[T]) inFlight() int {
+	n := 0
+	for i := range r.slots {
+		if r.slots[i].busy.Load() {
+			n++
+		}
+	}
+	return n
+}
