@@ -10,7 +10,8 @@ import (
 
 // bucket is the Quota model: a token bucket driven by the instants it is given.
 type bucket struct {
-	cfg Quota
+	cfg    Quota
+	policy string // the RateLimit-Policy value
 
 	mu     sync.Mutex
 	tokens float64
@@ -18,7 +19,7 @@ type bucket struct {
 }
 
 func newBucket(cfg Quota, start time.Time) *bucket {
-	return &bucket{cfg: cfg, tokens: float64(cfg.Burst), last: start}
+	return &bucket{cfg: cfg, policy: policyOf(cfg), tokens: float64(cfg.Burst), last: start}
 }
 
 // take refills the bucket up to t and, if consume, spends a token. It writes
@@ -49,16 +50,26 @@ func (b *bucket) take(t time.Time, consume bool, h http.Header) (bool, time.Dura
 func (b *bucket) setHeaders(h http.Header, remaining int, resetIn int64, t time.Time) {
 	limit := strconv.Itoa(b.cfg.Burst)
 	rem := strconv.Itoa(remaining)
+	reset := strconv.FormatInt(resetIn, 10)
 	if b.cfg.Headers == QuotaHeadersBoth || b.cfg.Headers == QuotaHeadersIETF {
 		h.Set("RateLimit-Limit", limit)
 		h.Set("RateLimit-Remaining", rem)
-		h.Set("RateLimit-Reset", strconv.FormatInt(resetIn, 10))
+		h.Set("RateLimit-Reset", reset)
+		h.Set("RateLimit-Policy", b.policy)
+		h.Set("RateLimit", `"bucket";r=`+rem+";t="+reset)
 	}
 	if b.cfg.Headers == QuotaHeadersBoth || b.cfg.Headers == QuotaHeadersX {
 		h.Set("X-RateLimit-Limit", limit)
 		h.Set("X-RateLimit-Remaining", rem)
 		h.Set("X-RateLimit-Reset", strconv.FormatInt(t.Unix()+resetIn, 10))
 	}
+}
+
+// policyOf states the bucket's sustained rate as a RateLimit-Policy of q
+// requests per w whole seconds, w the shortest that holds the burst.
+func policyOf(q Quota) string {
+	w := max(1, int64(math.Ceil(float64(q.Burst)/q.Rate)))
+	return `"bucket";q=` + strconv.FormatInt(int64(q.Rate*float64(w)), 10) + ";w=" + strconv.FormatInt(w, 10)
 }
 
 // window is the HeaderQuota model: a fixed window aligned to the Unix epoch.

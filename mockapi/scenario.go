@@ -82,10 +82,15 @@ type Step struct {
 }
 
 // Quota is a server-side token bucket shared by all clients: Rate requests per
-// second with Burst, 429 with Retry-After beyond it. Every response carries the
-// quota headers chosen by Headers: Limit is Burst, Remaining the whole tokens
-// left, Reset the whole seconds until the bucket is full again
-// (X-RateLimit-Reset is that instant in Unix seconds, as GitHub does).
+// second with Burst, 429 with Retry-After (whole seconds until a token) beyond
+// it. Every response carries the quota headers chosen by Headers:
+// RateLimit-Limit and X-RateLimit-Limit are Burst, -Remaining the whole tokens
+// left, -Reset the whole seconds until the bucket is full again
+// (X-RateLimit-Reset is that instant in Unix seconds, as GitHub does). The IETF
+// family also carries the newer draft's fields: RateLimit-Policy
+// `"bucket";q=Q;w=W` (the sustained rate as Q per W seconds, W the shortest
+// whole number of seconds that holds Burst) and RateLimit `"bucket";r=R;t=T`
+// (remaining and reset as above).
 type Quota struct {
 	// Rate is R in requests per second. 0 turns the quota off.
 	Rate float64
@@ -102,7 +107,7 @@ type QuotaHeaders int
 const (
 	// QuotaHeadersBoth sends RateLimit-* and X-RateLimit-*; it is the zero value.
 	QuotaHeadersBoth QuotaHeaders = iota
-	// QuotaHeadersIETF sends only RateLimit-Limit, -Remaining and -Reset.
+	// QuotaHeadersIETF sends only RateLimit-Limit, -Remaining, -Reset, -Policy and RateLimit.
 	QuotaHeadersIETF
 	// QuotaHeadersX sends only X-RateLimit-Limit, -Remaining and -Reset.
 	QuotaHeadersX

@@ -1,0 +1,176 @@
+package mockapi
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestQuotaAnswers429WithRetryAfterAndHeadersOnEveryResponse(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Quota: Quota{Rate: 2, Burst: 2}}})
+	c := newClient(t, 10*time.Second)
+	unix := func(d time.Duration) string { return strconv.FormatInt(clk.Now().Add(d).Unix(), 10) }
+
+	steps := []struct {
+		name       string
+		advance    time.Duration
+		path       string
+		status     int
+		remaining  string
+		reset      string // RateLimit-Reset: whole seconds until the bucket is full
+		retryAfter string
+	}{
+		{"first token", 0, "/items/1", 200, "1", "1", ""},
+		{"last token", 0, "/items/2", 200, "0", "1", ""},
+		{"robots.txt only reads the bucket", 0, "/robots.txt", 200, "0", "1", ""},
+		{"bucket empty", 0, "/items/3", 429, "0", "1", "1"},
+		{"half a second refills one token", 500 * time.Millisecond, "/items/3", 200, "0", "1", ""},
+		{"empty again, told to wait", 0, "/items/4", 429, "0", "1", "1"},
+		{"a 404 carries the headers too", 2 * time.Second, "/nowhere", 404, "1", "1", ""},
+	}
+	for _, st := range steps {
+		clk.Advance(st.advance)
+		r := get(t, c, s.URL()+st.path)
+		assert.Equal(t, st.status, r.status, st.name)
+		assert.Equal(t, "2", r.header.Get("RateLimit-Limit"), st.name)
+		assert.Equal(t, st.remaining, r.header.Get("RateLimit-Remaining"), st.name)
+		assert.Equal(t, st.reset, r.header.Get("RateLimit-Reset"), st.name)
+		assert.Equal(t, `"bucket";q=2;w=1`, r.header.Get("RateLimit-Policy"), st.name)
+		assert.Equal(t, `"bucket";r=`+st.remaining+";t="+st.reset, r.header.Get("RateLimit"), st.name)
+		assert.Equal(t, "2", r.header.Get("X-RateLimit-Limit"), st.name)
+		assert.Equal(t, st.remaining, r.header.Get("X-RateLimit-Remaining"), st.name)
+		assert.Equal(t, unix(time.Second), r.header.Get("X-RateLimit-Reset"), st.name)
+		assert.Equal(t, st.retryAfter, r.header.Get("Retry-After"), st.name)
+	}
+
+	stats := s.Stats()
+	assert.Equal(t, map[int]int64{200: 4, 429: 2, 404: 1}, stats.ByStatus)
+	assert.Equal(t, int64(2), stats.Throttled())
+	// Both requests at 0.5 s came inside the first 429's Retry-After of 1 s
+	// (the 200 among them too); the 404 at 2.5 s came after the second's ended.
+	assert.Equal(t, int64(2), stats.EarlyRequests)
+}
+
+func TestQuotaHeaderFamiliesAreConfigurable(t *testing.T) {
+	ietf := []string{"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy", "RateLimit"}
+	x := []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
+	tests := []struct {
+		name       string
+		headers    QuotaHeaders
+		sent, none []string
+	}{
+		{"both by default", QuotaHeadersBoth, append(ietf, x...), nil},
+		{"IETF only", QuotaHeadersIETF, ietf, x},
+		{"X only", QuotaHeadersX, x, ietf},
+		{"none", QuotaHeadersNone, nil, append(ietf, x...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t, Config{Scenario: Scenario{Quota: Quota{Rate: 100, Burst: 5, Headers: tt.headers}}})
+			r := get(t, newClient(t, 10*time.Second), s.URL()+"/items")
+			require.Equal(t, http.StatusOK, r.status)
+			for _, h := range tt.sent {
+				assert.NotEmpty(t, r.header.Get(h), h)
+			}
+			for _, h := range tt.none {
+				assert.Empty(t, r.header.Get(h), h)
+			}
+		})
+	}
+}
+
+func TestBucketRefillsAtRateUpToBurst(t *testing.T) {
+	t0 := newFakeClock().Now()
+	b := newBucket(Quota{Rate: 10, Burst: 3}, t0)
+	steps := []struct {
+		at       time.Duration
+		ok       bool
+		wait     time.Duration
+		reset    string
+		policyOK bool
+	}{
+		{0, true, 0, "1", true},
+		{0, true, 0, "1", true},
+		{0, true, 0, "1", true},
+		{0, false, 100 * time.Millisecond, "1", true},
+		{50 * time.Millisecond, false, 50 * time.Millisecond, "1", true},
+		{100 * time.Millisecond, true, 0, "1", true},
+		{time.Hour, true, 0, "1", true}, // refills to the burst only: 3 - 1 left
+	}
+	for i, st := range steps {
+		h := http.Header{}
+		ok, wait := b.take(t0.Add(st.at), true, h)
+		assert.Equal(t, st.ok, ok, "step %d", i)
+		assert.InDelta(t, st.wait.Seconds(), wait.Seconds(), 1e-9, "step %d", i)
+		assert.Equal(t, st.reset, h.Get("RateLimit-Reset"), "step %d", i)
+	}
+	h := http.Header{}
+	b.take(t0.Add(time.Hour), false, h)
+	assert.Equal(t, "2", h.Get("RateLimit-Remaining"), "the last take left 2 of 3")
+	assert.Equal(t, `"bucket";q=10;w=1`, h.Get("RateLimit-Policy"))
+}
+
+func TestQuotaPolicyStatesTheSustainedRate(t *testing.T) {
+	tests := []struct {
+		name  string
+		quota Quota
+		want  string
+	}{
+		{"fast", Quota{Rate: 100, Burst: 10}, `"bucket";q=100;w=1`},
+		{"burst longer than a second", Quota{Rate: 2, Burst: 5}, `"bucket";q=6;w=3`},
+		{"slower than one a second", Quota{Rate: 0.5, Burst: 1}, `"bucket";q=1;w=2`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, policyOf(tt.quota))
+		})
+	}
+}
+
+func TestHeaderQuotaAnswers403WhenTheWindowIsUsedUp(t *testing.T) {
+	clk := newFakeClock() // on a whole minute, so on a 10 s window boundary
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{HeaderQuota: HeaderQuota{Limit: 3, Window: 10 * time.Second}}})
+	c := newClient(t, 10*time.Second)
+	windowEnd := strconv.FormatInt(clk.Now().Add(10*time.Second).Unix(), 10)
+
+	steps := []struct {
+		name            string
+		advance         time.Duration
+		path            string
+		status          int
+		remaining, used string
+		reset           string
+	}{
+		{"first", 0, "/items/1", 200, "2", "1", windowEnd},
+		{"robots.txt is not counted", time.Second, "/robots.txt", 200, "2", "1", windowEnd},
+		{"second", 0, "/items/2", 200, "1", "2", windowEnd},
+		{"last of the window", 0, "/items", 200, "0", "3", windowEnd},
+		{"used up", 8 * time.Second, "/items/3", 403, "0", "3", windowEnd},
+		{"next window", time.Second, "/items/3", 200, "2", "1",
+			strconv.FormatInt(clk.Now().Add(20*time.Second).Unix(), 10)},
+	}
+	for _, st := range steps {
+		clk.Advance(st.advance)
+		r := get(t, c, s.URL()+st.path)
+		assert.Equal(t, st.status, r.status, st.name)
+		assert.Equal(t, "3", r.header.Get("X-RateLimit-Limit"), st.name)
+		assert.Equal(t, st.remaining, r.header.Get("X-RateLimit-Remaining"), st.name)
+		assert.Equal(t, st.used, r.header.Get("X-RateLimit-Used"), st.name)
+		assert.Equal(t, st.reset, r.header.Get("X-RateLimit-Reset"), st.name)
+		assert.Empty(t, r.header.Get("RateLimit-Remaining"), "only X-RateLimit-* announce a header quota")
+		assert.Empty(t, r.header.Get("Retry-After"), st.name)
+		if st.status == http.StatusForbidden {
+			msg := decode[map[string]string](t, r.body)
+			assert.Contains(t, msg["message"], "API rate limit exceeded")
+			assert.Equal(t, "application/json", r.header.Get("Content-Type"))
+		}
+	}
+	stats := s.Stats()
+	assert.Equal(t, int64(1), stats.ByStatus[403])
+	assert.Equal(t, int64(1), stats.EarlyRequests, "the 403 came after the client was told Remaining: 0")
+}
