@@ -1,0 +1,266 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/politely/politely/limiter"
+)
+
+// The header families ParseQuota reads.
+const (
+	hRateLimit       = "RateLimit"
+	hRateLimitPolicy = "RateLimit-Policy"
+	hLimit           = "RateLimit-Limit"
+	hRemaining       = "RateLimit-Remaining"
+	hReset           = "RateLimit-Reset"
+	hXLimit          = "X-RateLimit-Limit"
+	hXRemaining      = "X-RateLimit-Remaining"
+	hXReset          = "X-RateLimit-Reset"
+)
+
+// Reset values of the RateLimit-Reset and X-RateLimit-Reset headers are read
+// by size, because servers disagree on their meaning: below epochSeconds a
+// value is a delay in seconds (no current server sends an epoch time before
+// 2001), below epochMillis it is a Unix time in seconds, and above it a Unix
+// time in milliseconds.
+const (
+	epochSeconds = 1e9
+	epochMillis  = 1e12
+)
+
+// MaxReset caps how far ahead a quota's Reset may be: no rate-limit window
+// in common use is longer than a month, and a hostile or mistaken value (a
+// year, a Unix time in the wrong unit) must not stall a host for good.
+const MaxReset = 31 * 24 * time.Hour
+
+// maxCount caps the counts put in a limiter.Quota, so that they fit an int
+// on every platform; a server announcing more has no useful limit anyway.
+const maxCount = math.MaxInt32
+
+// ParseQuota reads every quota header family of a response and returns the
+// tightest quota announced, measured at now, with ok true; ok is false when
+// no usable quota is announced. The families:
+//
+//   - RateLimit (`"default";r=50;t=30`) with RateLimit-Policy
+//     (`"default";q=100;w=60`, several policies allowed) from
+//     draft-ietf-httpapi-ratelimit-headers: each RateLimit member gives
+//     Remaining and Reset (t, or its policy's window when t is missing); its
+//     policy gives Limit. A policy no RateLimit member mentions counts as its
+//     whole quota over its window.
+//   - RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (older drafts).
+//   - X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset
+//     (GitHub and many others).
+//
+// Remaining and Reset are required in the last two families; a list value
+// such as "100, 100;w=60" counts by its first number. Both Reset headers
+// are read by size, since servers disagree: below 10^9 a delay in seconds,
+// below 10^12 a Unix time in seconds, above it a Unix time in milliseconds;
+// a fraction is allowed. Absolute times are taken on the server's clock: when
+// the response has a valid Date header, they are shifted by our clock's
+// offset from it.
+//
+// The tightest quota is the one allowing the lowest rate, Remaining over the
+// time to Reset (a time under a second counts as a second); on a tie the
+// later Reset wins. A quota whose Reset is not after now says nothing and is
+// skipped, and a Reset beyond MaxReset is capped there. Counts above 2^31-1
+// are capped there.
+//
+// A header that cannot be parsed is skipped, and err reports it (naming the
+// header, never its value), whether or not ok is true.
+func ParseQuota(h http.Header, now time.Time) (q limiter.Quota, ok bool, err error) {
+	var errs []error
+	consider := func(c limiter.Quota) {
+		if !c.Reset.After(now) {
+			return
+		}
+		if limit := now.Add(MaxReset); c.Reset.After(limit) {
+			c.Reset = limit
+		}
+		if !ok || tighter(c, q, now) {
+			q, ok = c, true
+		}
+	}
+	structured, err := structuredQuotas(h, now)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, c := range structured {
+		consider(c)
+	}
+	offset := serverOffset(h, now)
+	for _, fam := range [][3]string{{hLimit, hRemaining, hReset}, {hXLimit, hXRemaining, hXReset}} {
+		c, found, err := legacyQuota(h, now, offset, fam)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if found {
+			consider(c)
+		}
+	}
+	return q, ok, errors.Join(errs...)
+}
+
+// tighter reports whether a allows a lower rate than b, or the same rate with
+// a later reset.
+func tighter(a, b limiter.Quota, now time.Time) bool {
+	secs := func(q limiter.Quota) float64 { return max(q.Reset.Sub(now).Seconds(), 1) }
+	ra, rb := float64(a.Remaining)/secs(a), float64(b.Remaining)/secs(b)
+	if ra != rb {
+		return ra < rb
+	}
+	return a.Reset.After(b.Reset)
+}
+
+func structuredQuotas(h http.Header, now time.Time) ([]limiter.Quota, error) {
+	var errs []error
+	var policies []Policy
+	if v := h.Get(hRateLimitPolicy); v != "" {
+		ps, err := ParsePolicies(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", hRateLimitPolicy, err))
+		}
+		policies = ps
+	}
+	var limits []ServiceLimit
+	if v := h.Get(hRateLimit); v != "" {
+		ls, err := ParseRateLimit(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", hRateLimit, err))
+		}
+		limits = ls
+	}
+	var out []limiter.Quota
+	mentioned := make(map[string]bool, len(limits))
+	for _, sl := range limits {
+		mentioned[sl.Policy] = true
+		p, known := findPolicy(policies, sl.Policy)
+		limit := sl.Limit
+		if limit == 0 && known {
+			limit = p.Quota
+		}
+		reset := sl.Reset
+		if !sl.HasReset {
+			if !known || p.Window == 0 {
+				continue // no way to know when it refills
+			}
+			reset = p.Window
+		}
+		out = append(out, limiter.Quota{Limit: capCount(limit), Remaining: capCount(sl.Remaining), Reset: now.Add(reset)})
+	}
+	for _, p := range policies {
+		if !mentioned[p.Name] && p.Window > 0 {
+			out = append(out, limiter.Quota{Limit: capCount(p.Quota), Remaining: capCount(p.Quota), Reset: now.Add(p.Window)})
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func findPolicy(ps []Policy, name string) (Policy, bool) {
+	for _, p := range ps {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Policy{}, false
+}
+
+// legacyQuota reads one family of Limit/Remaining/Reset headers. found is
+// false when the family is absent or incomplete.
+func legacyQuota(h http.Header, now time.Time, offset time.Duration, names [3]string) (q limiter.Quota, found bool, err error) {
+	rv, sv := h.Get(names[1]), h.Get(names[2])
+	if rv == "" && sv == "" {
+		return q, false, nil
+	}
+	remaining, err := firstCount(rv)
+	if err != nil {
+		return q, false, fmt.Errorf("%s: %w", names[1], err)
+	}
+	reset, err := resetTime(sv, now, offset)
+	if err != nil {
+		return q, false, fmt.Errorf("%s: %w", names[2], err)
+	}
+	if lv := h.Get(names[0]); lv != "" {
+		limit, err := firstCount(lv)
+		if err != nil {
+			return q, false, fmt.Errorf("%s: %w", names[0], err)
+		}
+		q.Limit = capCount(limit)
+	}
+	q.Remaining, q.Reset = capCount(remaining), reset
+	return q, true, nil
+}
+
+// firstCount reads a non-negative integer, or the first member of a list
+// such as "100, 100;w=60". Values too long for an int64 are capped.
+func firstCount(v string) (int64, error) {
+	if i := strings.IndexAny(v, ",;"); i >= 0 {
+		v = v[:i]
+	}
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, errEmpty
+	}
+	if !allDigits(v) {
+		return 0, errNotNonNegative
+	}
+	v = strings.TrimLeft(v, "0")
+	if len(v) > 18 {
+		return math.MaxInt64, nil
+	}
+	var n int64
+	for i := range len(v) {
+		n = n*10 + int64(v[i]-'0')
+	}
+	return n, nil
+}
+
+// resetTime reads a Reset header by size (see ParseQuota).
+func resetTime(v string, now time.Time, offset time.Duration) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, errEmpty
+	}
+	whole, frac, hasFrac := strings.Cut(v, ".")
+	if !allDigits(whole) || (hasFrac && !allDigits(frac)) || whole == "" || (hasFrac && frac == "") {
+		return time.Time{}, errNotNonNegative
+	}
+	n, _ := firstCount(whole) // all digits: cannot fail
+	switch {
+	case n < epochSeconds:
+		d, _ := parseSeconds(v) // checked above: cannot fail
+		return now.Add(d), nil
+	case n < epochMillis:
+		var d time.Duration
+		if hasFrac {
+			d, _ = parseSeconds("0." + frac)
+		}
+		return time.Unix(n, 0).Add(d + offset), nil
+	default:
+		n = min(n, math.MaxInt64/int64(time.Millisecond)) // keeps UnixMilli's arithmetic in range
+		return time.UnixMilli(n).Add(offset), nil
+	}
+}
+
+// serverOffset is how far our clock is ahead of the server's, by its Date
+// header; 0 without a valid one. Date has a resolution of a second and is
+// truncated, so times converted with it err late, the polite side.
+func serverOffset(h http.Header, now time.Time) time.Duration {
+	v := h.Get("Date")
+	if v == "" {
+		return 0
+	}
+	d, err := http.ParseTime(v)
+	if err != nil {
+		return 0
+	}
+	return now.Sub(d)
+}
+
+func capCount(n int64) int {
+	return int(min(n, maxCount))
+}
