@@ -106,7 +106,7 @@ func TestParseQuota(t *testing.T) {
 		{name: "garbage limit is an error", h: header("RateLimit-Limit", "x", "RateLimit-Remaining", "1", "RateLimit-Reset", "5"),
 			wantErr: "RateLimit-Limit: not a non-negative number"},
 		{name: "a broken family does not hide a good one", ok: true,
-			h: header("RateLimit", `"a";r=oops`, "X-RateLimit-Remaining", "3", "X-RateLimit-Reset", "3"),
+			h:       header("RateLimit", `"a";r=oops`, "X-RateLimit-Remaining", "3", "X-RateLimit-Reset", "3"),
 			want:    limiter.Quota{Remaining: 3, Reset: now.Add(3 * time.Second)},
 			wantErr: "RateLimit: member 1: parameter r: not a non-negative integer"},
 		{name: "broken policy reported", h: header("RateLimit-Policy", `"a";w=1`),
