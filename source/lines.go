@@ -52,8 +52,9 @@ type lineSource[T any] struct {
 // The cursor of a line is "line:N:OFFSET" (its number from 1 and its byte
 // offset from where r was when Lines was called). Resuming at a cursor seeks
 // if r is an io.Seeker and otherwise reads and discards OFFSET bytes; either
-// way it checks that OFFSET starts a line. The last page's Next is the
-// position after it, so a source resumed there yields lines appended since.
+// way it checks that OFFSET starts a line (or is the end of the input). The
+// last page's Next is the position after it, so a source resumed there yields
+// the lines appended since (if the input ended with "\n").
 //
 // Options: WithGroup, WithMaxLineBytes, WithCursor.
 func Lines[T any](r io.Reader, decode func(line []byte) (T, error), opts ...Option) (Source[T], error) {
@@ -158,7 +159,6 @@ func (s *lineSource[T]) fill() {
 			s.end(err)
 			return
 		}
-		s.br = bufio.NewReaderSize(s.r, readBuffer)
 	}
 	clear(s.buf)
 	s.buf, s.bi = s.buf[:0], 0
@@ -258,9 +258,11 @@ func (s *lineSource[T]) tooLong() error {
 }
 
 // seek moves the reader to the resume offset and checks that a line starts
-// there (the byte before it is "\n").
+// there: the byte before it is "\n", or it is the end of the input (after a
+// last line without "\n"). It sets up s.br.
 func (s *lineSource[T]) seek() error {
 	if !s.resume {
+		s.br = bufio.NewReaderSize(s.r, readBuffer)
 		return nil
 	}
 	where := fmt.Sprintf("resume at line %d (byte offset %d)", s.line, s.off)
@@ -292,8 +294,14 @@ func (s *lineSource[T]) seek() error {
 		}
 		return fmt.Errorf("%s: %w", where, err)
 	}
+	s.br = bufio.NewReaderSize(s.r, readBuffer)
 	if b[0] != '\n' {
-		return fmt.Errorf("%s: no line starts there", where)
+		if _, err := s.br.Peek(1); !errors.Is(err, io.EOF) {
+			if err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+			return fmt.Errorf("%s: no line starts there", where)
+		}
 	}
 	return nil
 }
