@@ -1,0 +1,231 @@
+package crawl
+
+import (
+	"errors"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Defaults for keys the config file leaves out. Keys not listed here default
+// to their zero value, which the field docs explain.
+const (
+	DefaultStyleParamPage   = "page"   // pagination.param for style page
+	DefaultStyleParamOffset = "offset" // pagination.param for style offset
+	DefaultStyleParamCursor = "cursor" // pagination.param for style cursor
+	DefaultPageStart        = 1        // pagination.start for style page (offset starts at 0)
+	DefaultMethod           = "GET"    // task.method
+
+	DefaultBurst         = 1 // limits.burst: no burst above the rate
+	DefaultAlgorithm     = AIMD
+	DefaultInitial       = 4   // limits.concurrency.initial, clamped into [min, max]
+	DefaultMin           = 1   // limits.concurrency.min
+	DefaultMax           = 256 // limits.concurrency.max
+	DefaultTimeout       = 10 * time.Second
+	DefaultRetries       = 4
+	DefaultBackoffBase   = 250 * time.Millisecond
+	DefaultBackoffMax    = 30 * time.Second
+	DefaultMaxBody       = 10 << 20 // 10 MiB
+	DefaultRobots        = true
+	DefaultRetryAfterMax = 5 * time.Minute
+)
+
+// Config is one crawl, as described by a YAML file in the format of the
+// crawl-config spec: parsed strictly, validated, with defaults filled in and
+// templates and dot paths compiled. Get one from Load or Parse; a Config
+// built by hand skips that validation.
+//
+// Command-line flags override Output and State after parsing; CheckPaths
+// then checks what a run needs. Headers hold secrets: their String and JSON
+// forms show names only.
+type Config struct {
+	File string // the name given to Load or Parse, for errors found later
+
+	UserAgent  string     // user_agent, required: polite crawlers identify themselves
+	Source     Source     // source, required: the paginated listing
+	Task       *Task      // task: one request per item; nil = the items themselves are the output
+	Headers    Headers    // headers, sent with every request, after ${NAME} expansion
+	Limits     Limits     // limits, per host
+	Politeness Politeness // politeness
+
+	Output string // output: JSONL path; "" after Parse means --out must supply it
+	Failed string // failed as written; "" = derived from Output, see FailedPath
+	State  string // state directory; "" = no state, no resume
+
+	// Warnings are "file:line: key: message" lines about keys that are
+	// valid but have no effect (a pagination key the style does not use, as
+	// in the spec's own example); the CLI should log them.
+	Warnings []string
+}
+
+// Source is the paginated listing (key source).
+type Source struct {
+	URL        *url.URL   // url, required: absolute http or https, without user:password
+	Pagination Pagination // pagination
+	ItemsField DotPath    // items_field: where the items are in a page's JSON body; "" = the body is the array
+}
+
+// Style is a pagination style (pagination.style).
+type Style string
+
+// The pagination styles of the spec.
+const (
+	StyleLink    Style = "link"     // follow the Link: <…>; rel="next" header
+	StylePage    Style = "page"     // set param to start, start+1, …
+	StyleCursor  Style = "cursor"   // set param to the body's cursor_field
+	StyleNextURL Style = "next_url" // fetch the body's next_field URL
+	StyleOffset  Style = "offset"   // set param to start, start+step, …
+	StyleNone    Style = "none"     // one page
+)
+
+var styles = []Style{StyleLink, StylePage, StyleCursor, StyleNextURL, StyleOffset, StyleNone}
+
+// Pagination says how to go from one page of the listing to the next.
+// Keys that the style does not use are checked, then ignored with a warning
+// (Config.Warnings): the spec's example sets them all.
+type Pagination struct {
+	Style       Style   // style, required
+	Param       string  // param (page, offset, cursor): query parameter to set; default: the style's name
+	Start       int     // start (page: default 1; offset: default 0): first page number or offset, >= 0
+	Step        int     // step (offset): how far each page moves; 0 (default) = the number of items on the page
+	CursorField DotPath // cursor_field (cursor, required): where the next cursor is in the body
+	NextField   DotPath // next_field (next_url, required): where the next page's URL is in the body
+	MaxPages    int     // max_pages: 0 (default) = no limit
+}
+
+// Task is one request per listed item (key task).
+type Task struct {
+	URL    *Template // url, required; a relative result resolves against Source.URL (Template.Resolve)
+	Method string    // method: GET (default), HEAD, POST, PUT, PATCH, DELETE or OPTIONS, upper case
+}
+
+// Algorithm names an adaptive concurrency limit (limits.concurrency.algorithm).
+type Algorithm string
+
+// The algorithms of the spec.
+const (
+	AIMD      Algorithm = "aimd"
+	Gradient2 Algorithm = "gradient2"
+	Vegas     Algorithm = "vegas"
+	Fixed     Algorithm = "fixed" // the limit stays at Initial
+)
+
+var algorithms = []Algorithm{AIMD, Gradient2, Vegas, Fixed}
+
+// Limits apply per host (key limits).
+type Limits struct {
+	Rate        float64       // rate: requests per second, ceiling; 0 (default) = none (the server's headers still apply)
+	Burst       int           // burst: token bucket size, default 1; at least 1 when Rate > 0
+	Concurrency Concurrency   // concurrency
+	Timeout     time.Duration // timeout: per request, whole body included; default 10s
+	Retries     int           // retries: extra attempts after the first for retryable failures; default 4
+	Backoff     Backoff       // backoff
+	MaxBody     int64         // max_body in bytes: 10MiB, 512KiB, 1GiB, 300B or plain 4096; default 10MiB
+}
+
+// Concurrency bounds the adaptive concurrency limit (limits.concurrency).
+type Concurrency struct {
+	Algorithm Algorithm // algorithm: default aimd
+	Initial   int       // initial: default 4, clamped into [Min, Max]; must lie in [Min, Max] when given
+	Min       int       // min: default 1, at least 1
+	Max       int       // max: default 256, at least Min
+}
+
+// Backoff is the delay between retries (limits.backoff): exponential from
+// Base, never above Max.
+type Backoff struct {
+	Base time.Duration // base: default 250ms
+	Max  time.Duration // max: default 30s, at least Base
+}
+
+// Politeness is what the crawl owes the site beyond limits (key politeness).
+type Politeness struct {
+	Robots        bool          // robots: obey robots.txt Disallow and Crawl-delay for UserAgent; default true
+	RetryAfterMax time.Duration // retry_after_max: a longer Retry-After is capped to it; default 5m
+}
+
+// FailedPath is the failed file's path: Failed if set, else Output with
+// ".failed" before its extension ("out.jsonl" → "out.failed.jsonl", "out" →
+// "out.failed").
+func (c *Config) FailedPath() string {
+	if c.Failed != "" || c.Output == "" {
+		return c.Failed
+	}
+	dir, base := filepath.Split(c.Output)
+	ext := filepath.Ext(base)
+	if ext == base { // ".hidden" has no extension
+		ext = ""
+	}
+	return dir + strings.TrimSuffix(base, ext) + ".failed" + ext
+}
+
+// CheckPaths reports, as a *ConfigError, what a run cannot do without: an
+// output path (from the file or --out), and a failed path that differs from it.
+// Call it after applying command-line overrides.
+func (c *Config) CheckPaths() error {
+	if c.Output == "" {
+		return &ConfigError{File: c.File, Key: "output", Msg: "required (or pass --out)"}
+	}
+	if filepath.Clean(c.FailedPath()) == filepath.Clean(c.Output) {
+		return &ConfigError{File: c.File, Key: "failed", Msg: "must differ from output"}
+	}
+	return nil
+}
+
+// Load reads and parses the config file at path; see Parse. A file that
+// cannot be read is a *ConfigError too (bad usage, exit 2).
+func Load(path string, opts ...Option) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		msg := err.Error()
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			msg = pe.Err.Error()
+		}
+		return nil, &ConfigError{File: path, Msg: "cannot read: " + msg, Err: err}
+	}
+	return Parse(path, data, opts...)
+}
+
+// Option changes how Parse and Load work.
+type Option func(*options)
+
+type options struct {
+	lookupEnv func(string) (string, bool)
+}
+
+// WithLookupEnv sets where ${NAME} in header values is looked up; the
+// default is os.LookupEnv.
+func WithLookupEnv(lookup func(name string) (string, bool)) Option {
+	return func(o *options) { o.lookupEnv = lookup }
+}
+
+// Parse reads one YAML document, data, named name in errors. Decoding is
+// strict: unknown keys, wrong types, bad values and missing required keys
+// are errors. Every error is a
+// *ConfigError naming the file, the line (when the key is in the file) and
+// the dotted key; several are joined with errors.Join, so errors.As finds
+// the first. Header values never appear in errors.
+func Parse(name string, data []byte, opts ...Option) (*Config, error) {
+	o := options{lookupEnv: os.LookupEnv}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	root, err := parseDocument(name, data)
+	if err != nil {
+		return nil, err
+	}
+	raw, idx, err := decodeStrict(name, data, root)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{file: name, idx: idx, lookupEnv: o.lookupEnv}
+	cfg := b.build(raw)
+	if err := errors.Join(b.errs...); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
