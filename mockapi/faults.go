@@ -72,6 +72,17 @@ func (f Faults) broken(id int) bool {
 	return f.Permanent > 0 && unit(f.Seed, "broken", "", id) < f.Permanent
 }
 
+// brokenItems lists, ascending, the items broken for good.
+func (sc *Scenario) brokenItems() []int {
+	var ids []int
+	for id := 1; id <= sc.Items && sc.Faults.Permanent > 0; id++ {
+		if sc.Faults.broken(id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // latency is the service time of attempt n at key: base ± jitter, repeatable for a seed.
 func (sc *Scenario) latency(key string, n int) time.Duration {
 	if sc.Jitter == 0 {
@@ -101,7 +112,7 @@ func (h *Handler) inject(w http.ResponseWriter, r *http.Request, fault Fault) ou
 		return outcome{fault: fault}
 	case FaultHang:
 		if !h.wait(r, h.sc.Faults.HangMax) {
-			out, _ := h.interrupted(r)
+			out, _ := h.interrupted(w, r)
 			out.fault = fault
 			return out
 		}

@@ -102,6 +102,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, class Class, id,
 		w.Header().Set("Allow", "GET, HEAD")
 		return errorJSON(w, http.StatusMethodNotAllowed, r.Method+" is not allowed; use GET")
 	}
+	select {
+	case <-h.closed:
+		return errorJSON(w, http.StatusServiceUnavailable, "server closing")
+	default:
+	}
 	if out, ok := h.admit(w, class, client); !ok {
 		return out
 	}
@@ -115,7 +120,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, class Class, id,
 	}
 	if h.slots != nil {
 		if !h.slots.acquire(r.Context().Done(), h.closed) {
-			if out, gone := h.interrupted(r); gone {
+			if out, gone := h.interrupted(w, r); gone {
 				return out
 			}
 			return h.unavailable(w, client, "server at capacity")
@@ -123,7 +128,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, class Class, id,
 		defer h.slots.release()
 	}
 	if !h.wait(r, h.sc.latency(r.URL.RequestURI(), attempt)) {
-		out, _ := h.interrupted(r)
+		out, _ := h.interrupted(w, r)
 		return out
 	}
 	if class == ClassDetail && h.sc.Faults.broken(id) {
@@ -200,8 +205,8 @@ func (h *Handler) wait(r *http.Request, d time.Duration) bool {
 }
 
 // interrupted reports why a wait ended early: the client left (499, nothing
-// written) or the handler closed (503 written). gone is false if neither.
-func (h *Handler) interrupted(r *http.Request) (out outcome, gone bool) {
+// written) or the handler closed (503 written). ended is false if neither.
+func (h *Handler) interrupted(w http.ResponseWriter, r *http.Request) (out outcome, ended bool) {
 	select {
 	case <-r.Context().Done():
 		return outcome{status: statusClientGone}, true
@@ -209,7 +214,7 @@ func (h *Handler) interrupted(r *http.Request) (out outcome, gone bool) {
 	}
 	select {
 	case <-h.closed:
-		return outcome{status: http.StatusServiceUnavailable}, true
+		return errorJSON(w, http.StatusServiceUnavailable, "server closing"), true
 	default:
 		return outcome{}, false
 	}

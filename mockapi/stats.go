@@ -119,11 +119,7 @@ func newRecorder(sc *Scenario, clientKey string, start time.Time, now func() tim
 		attempts: map[string]int{}, waitUntil: map[string]time.Time{},
 		detailRequests: map[int]int{}, detailOK: map[int]int{},
 	}
-	for id := 1; id <= sc.Items && sc.Faults.Permanent > 0; id++ {
-		if sc.Faults.broken(id) {
-			r.broken = append(r.broken, id)
-		}
-	}
+	r.broken = sc.brokenItems()
 	return r
 }
 
