@@ -20,7 +20,7 @@ func TestEveryFaultKindThenTheRetrySucceeds(t *testing.T) {
 		faults  Faults
 		timeout time.Duration // the client's
 		// check looks at the first attempt: its response or error, and how long it took.
-		check func(t *testing.T, resp *http.Response, body []byte, err error, took time.Duration)
+		check  func(t *testing.T, resp *http.Response, body []byte, err error, took time.Duration)
 		fault  Fault
 		status int // as recorded by the server
 	}{
