@@ -71,7 +71,7 @@ func (r *run[T]) consume(i int) {
 	s := &r.slots[i]
 	var done int64 // items finished for good, not yet flushed
 	defer func() { r.flush(&done) }()
-	for !r.stopping.Load() {
+	for !r.stopped() {
 		var e entry[T]
 		select {
 		case e = <-r.queue:
@@ -107,7 +107,7 @@ func (r *run[T]) await(i int, done *int64) (entry[T], bool) {
 		case e := <-r.queue:
 			return e, true
 		case <-*resized:
-		case <-r.stop:
+		case <-r.done:
 			r.live.Add(-1)
 			return entry[T]{}, false
 		}
@@ -177,7 +177,7 @@ func (r *run[T]) retryLater(s *slot, e *entry[T], host *limiter.Host, err error,
 		}
 	}
 	switch {
-	case r.stopping.Load():
+	case r.stopped():
 		s.unfinished.Add(1)
 		r.report(e, ReasonInterrupted, err, nil)
 		return false
@@ -190,7 +190,7 @@ func (r *run[T]) retryLater(s *slot, e *entry[T], host *limiter.Host, err error,
 	r.pending.Add(1)
 	select {
 	case r.retries <- waiting[T]{at: at, e: *e}:
-	case <-r.stop:
+	case <-r.done:
 		r.pending.Add(-1)
 		s.unfinished.Add(1)
 		r.report(e, ReasonInterrupted, err, nil)

@@ -68,9 +68,8 @@ type run[T any] struct {
 	room     chan struct{}                 // scheduler -> producer: fewer items wait for a retry
 	wake     chan struct{}                 // consumers -> controller: the limit changed
 	resized  atomic.Pointer[chan struct{}] // closed when the limit drops, to wake idle consumers
-	stop     chan struct{}                 // closed when the run stops
-	stopping atomic.Bool
-	drained  chan struct{} // closed when every item read is finished and the source ended
+	done     <-chan struct{}               // readCtx.Done(): the run stops (ctx, an error, or the work is done)
+	drained  chan struct{}                 // closed when every item read is finished and the source ended
 	once     sync.Once
 	abortErr error // set once, before readCtx is cancelled
 	abort    sync.Once
@@ -140,7 +139,6 @@ func newRun[T any](src source.Source[T], fn func(context.Context, T) error, s *s
 		retries: make(chan waiting[T]),
 		room:    make(chan struct{}, 1),
 		wake:    make(chan struct{}, 1),
-		stop:    make(chan struct{}),
 		drained: make(chan struct{}),
 		slots:   make([]slot, s.maxConsumers),
 		free:    make([]int, 0, s.maxConsumers),
@@ -187,6 +185,7 @@ func (r *run[T]) run(ctx context.Context) (Stats, error) {
 	start := r.clock.Now()
 	r.readCtx, r.cancelRead = context.WithCancel(ctx)
 	defer r.cancelRead()
+	r.done = r.readCtx.Done()
 	r.taskCtx, r.cancelTasks = context.WithCancel(context.WithoutCancel(ctx))
 	defer r.cancelTasks()
 	r.budget.observe(start, 0)
@@ -251,8 +250,6 @@ loop:
 // shutdown stops the run and joins every goroutine it started. When
 // interrupted, the attempts in flight get the drain timeout to finish.
 func (r *run[T]) shutdown(interrupted bool) {
-	r.stopping.Store(true)
-	close(r.stop)
 	r.cancelRead()
 	joined := make(chan struct{})
 	go func() {
@@ -280,6 +277,16 @@ func (r *run[T]) shutdown(interrupted bool) {
 		default:
 			return
 		}
+	}
+}
+
+// stopped reports whether the run is stopping: consumers take no more items.
+func (r *run[T]) stopped() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -135,7 +135,7 @@ func (r *run[T]) schedule() {
 			}
 		case <-timer.Chan():
 			armed = time.Time{}
-		case <-r.stop:
+		case <-r.done:
 			for _, w := range h {
 				r.interrupted(w.e)
 			}

@@ -1,0 +1,242 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/politely/politely/source"
+)
+
+// waitFor polls cond for up to 10 s: long enough for a loaded 2-core machine,
+// and only a bound, never the behaviour under test.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	require.Eventually(t, cond, 10*time.Second, time.Millisecond, what)
+}
+
+// rounds makes handlers wait for the end of the round they started in.
+type rounds struct {
+	mu      sync.Mutex
+	cur     chan struct{}
+	n       int                   // the current round
+	started map[int]*atomic.Int64 // handlers started per round
+	running atomic.Int64
+	over    bool
+}
+
+func newRounds() *rounds {
+	return &rounds{cur: make(chan struct{}), n: 1, started: map[int]*atomic.Int64{1: {}}}
+}
+
+func (r *rounds) handler(ctx context.Context, _ int) error {
+	r.mu.Lock()
+	ch, started := r.cur, r.started[r.n]
+	r.mu.Unlock()
+	started.Add(1)
+	r.running.Add(1)
+	defer r.running.Add(-1)
+	<-ch
+	return nil
+}
+
+// next ends the current round and starts another.
+func (r *rounds) next() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.over {
+		return
+	}
+	close(r.cur)
+	r.cur = make(chan struct{})
+	r.n++
+	r.started[r.n] = &atomic.Int64{}
+}
+
+// end lets every handler, present and future, return at once.
+func (r *rounds) end() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.over {
+		r.over = true
+		close(r.cur)
+	}
+}
+
+func (r *rounds) inRound(n int) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.started[n].Load()
+}
+
+func TestConsumersFollowLimitDown50To5WithinOneTaskDuration(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var limit atomic.Int64
+	limit.Store(50)
+	rd := newRounds()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan Stats)
+	go func() {
+		st, err := Run(ctx, rangeOf(t, 100000, 1000), rd.handler, fixed(&limit), WithQueueSize(64))
+		assert.NoError(t, err)
+		done <- st
+	}()
+	waitFor(t, "50 handlers run", func() bool { return rd.running.Load() == 50 })
+
+	limit.Store(5)
+	rd.next() // every handler of round 1 returns: one task duration
+	waitFor(t, "5 handlers run in round 2", func() bool { return rd.inRound(2) == 5 })
+	waitFor(t, "round 1 is over", func() bool { return rd.running.Load() == 5 })
+	time.Sleep(50 * time.Millisecond) // give extra consumers a chance to show up; the check is below
+	assert.EqualValues(t, 5, rd.inRound(2), "no more than 5 handlers start after the drop")
+
+	limit.Store(20)
+	waitFor(t, "the pool grows back to 20", func() bool { return rd.inRound(2) == 20 })
+	time.Sleep(50 * time.Millisecond)
+	assert.EqualValues(t, 20, rd.inRound(2))
+
+	cancel()
+	rd.end()
+	st := <-done
+	assert.True(t, st.Interrupted)
+	assert.Equal(t, 50, st.MaxConsumers)
+	assert.Equal(t, 20, st.FinalLimit)
+	requireBalanced(t, st)
+}
+
+// feed is a source whose items the test sends one by one.
+type feed chan int
+
+func (f feed) Next(ctx context.Context) (source.Item[int], error) {
+	select {
+	case v := <-f:
+		return source.Item[int]{Value: v, Count: 1}, nil
+	case <-ctx.Done():
+		return source.Item[int]{}, ctx.Err()
+	}
+}
+
+func TestIdleConsumersLeaveWhenLimitDrops(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var limit atomic.Int64
+	limit.Store(10)
+	rd := newRounds()
+	var consumers atomic.Int64
+	src := make(feed)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan Stats)
+	go func() {
+		st, err := Run[int](ctx, src, rd.handler, fixed(&limit),
+			WithProgress(time.Millisecond, func(p Progress) { consumers.Store(int64(p.Consumers)) }))
+		assert.NoError(t, err)
+		done <- st
+	}()
+	waitFor(t, "10 idle consumers", func() bool { return consumers.Load() == 10 })
+	limit.Store(2)
+	waitFor(t, "idle consumers leave", func() bool { return consumers.Load() == 2 })
+	for i := range 10 {
+		src <- i
+	}
+	waitFor(t, "2 handlers run", func() bool { return rd.running.Load() == 2 })
+	time.Sleep(50 * time.Millisecond)
+	assert.EqualValues(t, 2, rd.inRound(1), "only the consumers within the limit take items")
+	cancel()
+	rd.end()
+	st := <-done
+	assert.EqualValues(t, 2, st.Succeeded)
+	requireBalanced(t, st)
+}
+
+func TestBackpressureBoundsReadAhead(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const queue = 5
+	src := &items{n: 1000, per: 10}
+	rd := newRounds()
+	done := make(chan Stats)
+	go func() {
+		st, err := Run[int](context.Background(), src, rd.handler, limitOf(2), WithQueueSize(queue))
+		assert.NoError(t, err)
+		done <- st
+	}()
+	waitFor(t, "2 handlers run", func() bool { return rd.running.Load() == 2 })
+	waitFor(t, "the queue fills", func() bool { return src.reads.Load() == 2+queue+1 })
+	time.Sleep(50 * time.Millisecond)
+	assert.EqualValues(t, 2+queue+1, src.reads.Load(), "read ahead: the queue plus the one item the producer holds")
+	rd.end()
+	st := <-done
+	assert.EqualValues(t, 1000, st.Succeeded)
+}
+
+func TestPanickingHandlerDoesNotCostConsumers(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const panics, limit = 100, 4
+	var together atomic.Int64
+	all := make(chan struct{})
+	var fs failures[int]
+	st, err := Run(context.Background(), rangeOf(t, panics+limit, 50), func(ctx context.Context, v int) error {
+		if v < panics {
+			panic("bad item")
+		}
+		// The last items only return once all four run at the same time:
+		// a consumer lost to a panic would leave them waiting.
+		if together.Add(1) == limit {
+			close(all)
+		}
+		select {
+		case <-all:
+			return nil
+		case <-time.After(10 * time.Second):
+			return Permanent(context.DeadlineExceeded)
+		}
+	}, limitOf(limit), fs.sink(), WithQueueSize(8))
+	require.NoError(t, err)
+	assert.EqualValues(t, limit, st.Succeeded, "the others ran %d at a time", limit)
+	assert.EqualValues(t, panics, st.Panics)
+	assert.EqualValues(t, panics, st.Failed)
+	assert.Equal(t, map[Reason]int{ReasonPanic: panics}, fs.byReason())
+	f := fs.all[0]
+	assert.Equal(t, 1, f.Attempts, "a panic is not retried")
+	assert.EqualError(t, f.Err, "handler panicked: bad item")
+	assert.Contains(t, string(f.Stack), "engine.TestPanickingHandlerDoesNotCostConsumers")
+	requireBalanced(t, st)
+}
+
+func TestCancelDrainsInFlightAndReportsTheRest(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	rd := newRounds()
+	var fs failures[int]
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		st  Stats
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := Run(ctx, rangeOf(t, 1000, 100), rd.handler, limitOf(3), WithQueueSize(10), fs.sink())
+		done <- result{st, err}
+	}()
+	waitFor(t, "3 handlers run", func() bool { return rd.running.Load() == 3 })
+	cancel()
+	select {
+	case <-done:
+		t.Fatal("Run returned before the attempts in flight finished")
+	case <-time.After(20 * time.Millisecond):
+	}
+	rd.next()
+	res := <-done
+	require.NoError(t, res.err)
+	st := res.st
+	assert.True(t, st.Interrupted)
+	assert.EqualValues(t, 3, st.Succeeded, "the attempts in flight finish")
+	assert.EqualValues(t, 3, rd.inRound(1))
+	assert.Zero(t, rd.inRound(2), "nothing starts after the cancellation")
+	assert.Positive(t, st.Unfinished)
+	assert.Equal(t, map[Reason]int{ReasonInterrupted: int(st.Unfinished)}, fs.byReason())
+	requireBalanced(t, st)
+}

@@ -1,0 +1,283 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/politely/politely/limiter"
+	"github.com/politely/politely/source"
+)
+
+// runAsync runs Run in a goroutine; the returned function waits for its result.
+func runAsync[T any](ctx context.Context, t *testing.T, src source.Source[T], fn func(context.Context, T) error, opts ...Option) func() (Stats, error) {
+	t.Helper()
+	type result struct {
+		st  Stats
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		st, err := Run[T](ctx, src, fn, opts...)
+		ch <- result{st, err}
+	}()
+	return func() (Stats, error) {
+		select {
+		case r := <-ch:
+			return r.st, r.err
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return")
+			return Stats{}, nil
+		}
+	}
+}
+
+// advanceUntil moves the fake clock by step until cond holds (at most 10 s of real time).
+func advanceUntil(t *testing.T, c *clockwork.FakeClock, step time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		require.True(t, time.Now().Before(deadline), "condition not reached")
+		c.Advance(step)
+		time.Sleep(100 * time.Microsecond) // let the run's goroutines see the new time
+	}
+}
+
+// attemptLog records when each attempt of a single item started, by the fake clock.
+type attemptLog struct {
+	mu    sync.Mutex
+	clock clockwork.Clock
+	at    []time.Time
+}
+
+func (a *attemptLog) add() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.at = append(a.at, a.clock.Now())
+	return len(a.at)
+}
+
+func (a *attemptLog) n() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.at)
+}
+
+func TestBackoffIsCappedExponentialWithJitter(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clock := clockwork.NewFakeClock()
+	log := &attemptLog{clock: clock}
+	const step = 5 * time.Millisecond
+	pol := Retry{MaxAttempts: 6, Base: 100 * time.Millisecond, Max: 300 * time.Millisecond}
+	wait := runAsync(context.Background(), t, rangeOf(t, 1, 1), func(context.Context, int) error {
+		if log.add() < 6 {
+			return errors.New("503")
+		}
+		return nil
+	}, WithClock(clock), WithRetry(pol), limitOf(1))
+	advanceUntil(t, clock, step, func() bool { return log.n() == 6 })
+	st, err := wait()
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, st.Succeeded)
+	assert.EqualValues(t, 5, st.Retries)
+	assert.EqualValues(t, 6, st.Attempts)
+	for i := 1; i < len(log.at); i++ {
+		ceil := min(pol.Max, pol.Base<<(i-1))
+		assert.LessOrEqual(t, log.at[i].Sub(log.at[i-1]), ceil+2*step, "wait before retry %d is at most %v", i, ceil)
+	}
+}
+
+func TestBackoffDrawsFromTheWholeRange(t *testing.T) {
+	r := Retry{Base: time.Second, Max: 8 * time.Second}
+	for n, ceil := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 70: 8 * time.Second} {
+		lo, hi := ceil, time.Duration(0)
+		for range 2000 {
+			d := r.backoff(n)
+			require.True(t, d >= 0 && d <= ceil, "retry %d waits %v, outside [0, %v]", n, d, ceil)
+			lo, hi = min(lo, d), max(hi, d)
+		}
+		assert.Less(t, lo, ceil/10, "retry %d: full jitter reaches near 0", n)
+		assert.Greater(t, hi, ceil*9/10, "retry %d: full jitter reaches near the cap", n)
+	}
+}
+
+func TestRetryAfterSetsTheEarliestNextAttempt(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clock := clockwork.NewFakeClock()
+	log := &attemptLog{clock: clock}
+	until := clock.Now().Add(5 * time.Second)
+	wait := runAsync(context.Background(), t, rangeOf(t, 1, 1), func(context.Context, int) error {
+		if log.add() == 1 {
+			return fmt.Errorf("GET /items/1: %w", &limiter.RetryAfterError{Until: until})
+		}
+		return nil
+	}, WithClock(clock), WithRetry(Retry{Base: time.Millisecond, Max: time.Millisecond}), limitOf(1))
+	advanceUntil(t, clock, 50*time.Millisecond, func() bool { return log.n() == 2 })
+	st, err := wait()
+	require.NoError(t, err)
+	assert.False(t, log.at[1].Before(until), "retried at %v, before the Retry-After %v", log.at[1], until)
+	assert.EqualValues(t, 1, st.Throttled)
+	assert.EqualValues(t, 1, st.Succeeded)
+}
+
+func TestRetryBudgetHoldsUnderAFailingService(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const n = 400
+	var fs failures[int]
+	pol := Retry{MaxAttempts: 50, Base: time.Nanosecond, Max: time.Nanosecond, BudgetRatio: 0.2, BudgetMin: 5, BudgetWindow: time.Hour}
+	st, err := Run(context.Background(), rangeOf(t, n, 100), func(context.Context, int) error {
+		return errors.New("500 internal server error")
+	}, WithRetry(pol), limitOf(4), fs.sink())
+	require.NoError(t, err)
+	assert.EqualValues(t, n, st.Failed)
+	assert.LessOrEqual(t, st.Retries, int64(0.2*n+5), "retries stay within 20%% of the items plus the minimum")
+	assert.GreaterOrEqual(t, st.Retries, int64(5), "the minimum is always allowed")
+	reasons := fs.byReason()
+	assert.Equal(t, n, reasons[ReasonBudget]+reasons[ReasonAttempts])
+	assert.Greater(t, reasons[ReasonBudget], n/2, "most items are refused a retry")
+}
+
+func TestBudgetWindowSlides(t *testing.T) {
+	start := time.Unix(1000, 0)
+	b := newBudget(Retry{BudgetRatio: 0.5, BudgetMin: 1, BudgetWindow: 10 * time.Second})
+	b.observe(start, 0)
+	// 10 items read: 5 retries allowed in the window.
+	granted := 0
+	for range 8 {
+		if b.allow(start.Add(time.Second), 10) {
+			granted++
+		}
+	}
+	assert.Equal(t, 5, granted)
+	// Eleven seconds later the first retries and reads have left the window:
+	// nothing new was read, so only the minimum remains.
+	later := start.Add(12 * time.Second)
+	assert.True(t, b.allow(later, 10))
+	assert.False(t, b.allow(later, 10))
+	// New reads make room again.
+	assert.True(t, b.allow(later.Add(time.Second), 20))
+}
+
+type notFound struct{}
+
+func (notFound) Error() string   { return "404 not found" }
+func (notFound) Permanent() bool { return true }
+
+type maybe struct{ permanent bool }
+
+func (m maybe) Error() string   { return "maybe" }
+func (m maybe) Permanent() bool { return m.permanent }
+
+func TestErrorTaxonomy(t *testing.T) {
+	base := errors.New("boom")
+	for _, tc := range []struct {
+		name     string
+		err      error
+		attempts int
+		reason   Reason
+	}{
+		{"Permanent", Permanent(base), 1, ReasonPermanent},
+		{"wrapped Permanent", fmt.Errorf("item 3: %w", Permanent(base)), 1, ReasonPermanent},
+		{"an error with Permanent() true", fmt.Errorf("GET: %w", notFound{}), 1, ReasonPermanent},
+		{"an error with Permanent() false", maybe{}, 3, ReasonAttempts},
+		{"unknown errors are retried", base, 3, ReasonAttempts},
+		{"throttled", limiter.ErrThrottled, 3, ReasonAttempts},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			var fs failures[int]
+			st, err := Run(context.Background(), rangeOf(t, 1, 1), func(context.Context, int) error { return tc.err },
+				WithRetry(Retry{MaxAttempts: 3, Base: time.Nanosecond, Max: time.Nanosecond}), fs.sink())
+			require.NoError(t, err)
+			require.Len(t, fs.all, 1)
+			assert.Equal(t, tc.reason, fs.all[0].Reason)
+			assert.Equal(t, tc.attempts, fs.all[0].Attempts)
+			assert.ErrorIs(t, fs.all[0].Err, tc.err)
+			assert.EqualValues(t, 1, st.Failed)
+		})
+	}
+	assert.Nil(t, Permanent(nil))
+	assert.True(t, errors.Is(Permanent(base), base))
+	assert.Equal(t, "boom", Permanent(base).Error())
+}
+
+func TestTaskTimeoutFires(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clock := clockwork.NewFakeClock()
+	var fs failures[int]
+	var started atomic.Int64
+	wait := runAsync(context.Background(), t, rangeOf(t, 1, 1), func(ctx context.Context, _ int) error {
+		started.Add(1)
+		<-ctx.Done()
+		return fmt.Errorf("GET /slow: %w", ctx.Err())
+	}, WithClock(clock), WithTaskTimeout(time.Second), WithRetry(Retry{MaxAttempts: 1}), limitOf(1), fs.sink())
+	waitFor(t, "the handler runs", func() bool { return started.Load() == 1 })
+	// The waiters: the controller's ticker and the task's deadline.
+	require.NoError(t, clock.BlockUntilContext(context.Background(), 2))
+	clock.Advance(999 * time.Millisecond)
+	assert.Empty(t, fs.all)
+	clock.Advance(time.Millisecond)
+	st, err := wait()
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, st.Timeouts)
+	assert.EqualValues(t, 1, st.Failed)
+	require.Len(t, fs.all, 1)
+	assert.Equal(t, ReasonAttempts, fs.all[0].Reason)
+	assert.ErrorIs(t, fs.all[0].Err, context.DeadlineExceeded)
+}
+
+func TestTimedOutAttemptIsRetried(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var attempts atomic.Int64
+	st, err := Run(context.Background(), rangeOf(t, 1, 1), func(ctx context.Context, _ int) error {
+		if attempts.Add(1) == 1 {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	}, WithTaskTimeout(10*time.Millisecond), WithRetry(Retry{Base: time.Millisecond, Max: time.Millisecond}))
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, st.Timeouts)
+	assert.EqualValues(t, 1, st.Succeeded)
+	assert.EqualValues(t, 2, st.Attempts)
+}
+
+func TestWaitingRetriesBoundReadAheadAndAreReportedOnCancel(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const queue = 3
+	clock := clockwork.NewFakeClock()
+	src := &items{n: 1000, per: 10}
+	var fs failures[int]
+	var attempts atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := runAsync(ctx, t, src, func(context.Context, int) error {
+		attempts.Add(1)
+		return errors.New("503")
+	}, WithClock(clock), WithRetry(Retry{Base: time.Hour, Max: time.Hour}), WithQueueSize(queue), limitOf(1), fs.sink())
+	// Every attempt fails and its retry waits an hour of a clock that does not move.
+	waitFor(t, "reading stops", func() bool {
+		r := src.reads.Load()
+		time.Sleep(20 * time.Millisecond)
+		return r == src.reads.Load() && attempts.Load() == r
+	})
+	assert.LessOrEqual(t, src.reads.Load(), int64(2*queue+2), "waiting retries hold the source back")
+	cancel()
+	st, err := wait()
+	require.NoError(t, err)
+	assert.True(t, st.Interrupted)
+	assert.Equal(t, src.reads.Load(), st.Unfinished, "every waiting retry is reported")
+	assert.Equal(t, map[Reason]int{ReasonInterrupted: int(st.Unfinished)}, fs.byReason())
+	for _, f := range fs.all {
+		assert.Equal(t, 1, f.Attempts)
+		assert.EqualError(t, f.Err, "503")
+	}
+}
