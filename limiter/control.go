@@ -35,7 +35,8 @@ type control struct {
 	safe    float64       // largest in-flight level slow start saw without queueing
 	lastCut time.Time
 
-	successesSince int // successes since pace last measured the success rate
+	coldSum time.Duration // sum of the first samples' RTTs, for the baseline
+	coldN   int
 }
 
 // windowStats is what a closed window tells an algorithm.
@@ -57,10 +58,9 @@ type algorithm interface {
 	reset(limit float64)
 }
 
-func (c *control) init(cfg Config, now time.Time) {
+func (c *control) init(cfg Config) {
 	c.min, c.max = float64(cfg.Min), float64(cfg.Max)
 	c.limit = float64(cfg.Initial)
-	c.winStart = now
 	c.alg = newAlgorithm(cfg)
 	c.slowStart = cfg.Algorithm != Fixed
 	c.alg.reset(c.limit)
@@ -73,10 +73,14 @@ func (c *control) need() int {
 }
 
 func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int) {
-	c.successesSince++
 	c.n++
 	c.sum += rtt
-	if c.n >= c.need() && now.Sub(c.winStart) >= max(minWindow, c.srtt) {
+	el := now.Sub(c.winStart)
+	if c.winStart.IsZero() || el < 0 {
+		// The first sample, or a clock that went back: start the window here.
+		c.winStart, el = now, 0
+	}
+	if c.n >= c.need() && el >= max(minWindow, c.srtt) {
 		c.closeWindow(now, inFlight)
 	}
 }
@@ -96,7 +100,7 @@ func (c *control) closeWindow(now time.Time, inFlight int) {
 	w := windowStats{start: c.winStart, inFlight: c.winInFlight, limit: c.limit, drop: c.drops > 0}
 	if c.n > 0 {
 		w.mean = c.sum / time.Duration(c.n)
-		c.observeRTT(now, w.mean)
+		c.observeRTT(now, w.mean, c.n)
 	}
 	w.base = c.base
 	old := c.limit
@@ -115,15 +119,22 @@ func (c *control) closeWindow(now time.Time, inFlight int) {
 	c.winInFlight = inFlight
 }
 
-func (c *control) observeRTT(now time.Time, mean time.Duration) {
+func (c *control) observeRTT(now time.Time, mean time.Duration, n int) {
 	if c.srtt == 0 {
 		c.srtt = mean
 	} else {
 		c.srtt += (mean - c.srtt) / 4
 	}
+	// The baseline follows lower window means half-way (a noisy low window
+	// must not set it alone), higher ones only with a long time constant.
+	// Until windows hold enough samples it is the mean of all samples.
 	switch {
-	case c.base == 0 || mean < c.base:
-		c.base = mean
+	case c.coldN < maxNeed*2:
+		c.coldSum += mean * time.Duration(n)
+		c.coldN += n
+		c.base = c.coldSum / time.Duration(c.coldN)
+	case mean < c.base:
+		c.base -= (c.base - mean) / 2
 	default:
 		dt := now.Sub(c.winStart)
 		c.base += time.Duration(float64(mean-c.base) * min(1, float64(dt)/float64(baseDrift)))

@@ -30,7 +30,7 @@ func (h *Host) GateAt(now, until time.Time) {
 	if until.After(h.gateUntil) {
 		h.gateUntil = until
 	}
-	h.pace.onGate(now, &h.ctl)
+	h.pace.onGate(now, h.gateUntil)
 	h.applyRateLocked(now)
 }
 

@@ -34,7 +34,7 @@ type waiter struct{ wake chan struct{} }
 
 func newHost(l *Limiter, key string, now time.Time) *Host {
 	h := &Host{key: key, l: l}
-	h.ctl.init(l.cfg, now)
+	h.ctl.init(l.cfg)
 	h.limit = h.ctl.intLimit()
 	h.pace.init(l.cfg)
 	h.pace.apply(now)
@@ -188,22 +188,21 @@ func (h *Host) releaseAt(now, start time.Time, o Outcome) {
 	case Success:
 		h.successes++
 		h.ctl.onSuccess(now, rtt, h.inFlight)
+		h.pace.onSuccess(start)
 	case Dropped:
 		h.dropped++
 		h.ctl.onDrop(now, h.inFlight)
 	case Throttled:
 		h.throttled++
-		if h.ctl.onDrop(now, h.inFlight) {
-			h.pace.onThrottle(now, &h.ctl)
-		}
+		h.pace.onThrottle(now, h.ctl.onDrop(now, h.inFlight), h.inFlight+1)
 	case Ignored:
 		h.ignored++
 	default:
 		h.ignored++
 		h.l.log.Warn("limiter: release with an unknown outcome, counted as ignored", zap.String("host", h.key), zap.Int("outcome", int(o)))
 	}
-	if h.pace.onWindow(now, &h.ctl) {
-		h.applyRateLocked(now)
+	if h.pace.onRelease(now) {
+		h.pace.apply(now)
 	}
 	h.syncLimitLocked()
 	h.wakeHeadLocked()

@@ -13,10 +13,12 @@ const maxRate = 1e9
 
 // Rate learning from Throttled outcomes when no quota is announced.
 const (
-	learnCut       = 0.9   // the learnt rate after a throttle, relative to the measured success rate
-	learnProbe     = 0.005 // upward probe per second while no throttle is seen
-	learnFreeProbe = 1.0   // upward probe per second when no Retry-After came with the throttles
-	goodputWindow  = 250 * time.Millisecond
+	learnCut      = 0.95                   // the learnt rate after a throttle, relative to the measured success rate
+	slowProbe     = 0.005                  // upward probe per second after throttles that came with a Retry-After
+	fastProbe     = 0.5                    // upward probe per second after throttles without one
+	forgetAt      = 2.0                    // a fast-learnt rate this far above the success rate is forgotten
+	goodputWindow = 250 * time.Millisecond // success rate measurement window
+	gateEvidence  = 10 * time.Millisecond  // a Gate this close to a throttle came with it
 )
 
 // pace is a host's rate: the lowest of the user's ceiling, the announced
@@ -33,11 +35,20 @@ type pace struct {
 	bucket   *rate.Limiter
 	drain    bool // drop saved-up tokens when the gate opens
 
-	// success rate measured over windows of goodputWindow
+	// success rate, measured over windows of goodputWindow
 	gpStart   time.Time
 	gpCount   int
 	goodput   float64
 	lastProbe time.Time
+
+	// rate learning
+	slow          bool      // the learnt rate came from throttles with a Retry-After
+	lastGate      time.Time // when Gate was last called
+	lastGateUntil time.Time // and until when
+	lastThrottle  time.Time // when a throttle last arrived
+	epStart       time.Time // start of the current episode: the end of the last learning gate, or the first request
+	epCount       int       // successes in the episode
+	cutInFlight   int       // in-flight count at the last throttle that cut the concurrency limit
 }
 
 func (p *pace) init(cfg Config) {
@@ -102,9 +113,14 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 	return now.Add(max(d, time.Nanosecond)), false
 }
 
-// onGate notes a pause: saved-up tokens must not burst out when it ends.
-func (p *pace) onGate(now time.Time, c *control) {
+// onGate notes a pause: saved-up tokens must not burst out when it ends,
+// and a throttle that came with it teaches the rate.
+func (p *pace) onGate(now, until time.Time) {
 	p.drain = p.bucket != nil && p.curBurst > 1
+	p.lastGate, p.lastGateUntil = now, until
+	if !p.lastThrottle.IsZero() && now.Sub(p.lastThrottle) <= gateEvidence {
+		p.learnFromGate(now, until)
+	}
 }
 
 func (p *pace) setQuota(now time.Time, q Quota) {
@@ -121,25 +137,66 @@ func (p *pace) setQuota(now time.Time, q Quota) {
 	p.learnt = 0 // an announced quota replaces what was learnt
 }
 
-// onThrottle cuts the learnt rate relative to the measured success rate.
-func (p *pace) onThrottle(now time.Time, c *control) {
-	if p.quota > 0 && now.Before(p.quotaEnd) {
-		return
+func (p *pace) quotaActive(now time.Time) bool { return p.quota > 0 && now.Before(p.quotaEnd) }
+
+func (p *pace) onSuccess(start time.Time) {
+	p.gpCount++
+	p.epCount++
+	if p.epStart.IsZero() {
+		p.epStart = start
 	}
-	gp := p.goodput
-	if gp == 0 {
-		return
-	}
-	r := learnCut * gp
-	if p.learnt == 0 || r < p.learnt {
-		p.learnt = r
-	}
-	p.lastProbe = now
 }
 
-// onWindow measures the success rate and probes the learnt rate upward; it
+// onThrottle learns from a throttle. With a Retry-After (a Gate now or just
+// before) the learnt rate follows what the server allowed while we were not
+// gated. Without one the throttle is first a concurrency signal: only when
+// throttles go on after the concurrency limit was cut (cut reports whether
+// this one cut it, inFlight is the count when it arrived) is a rate learnt,
+// relative to the recent success rate, and it probes upward fast so that it
+// gets out of the way of a concurrency limit that holds the line.
+func (p *pace) onThrottle(now time.Time, cut bool, inFlight int) {
+	p.lastThrottle = now
+	switch {
+	case p.quotaActive(now):
+	case !p.lastGate.IsZero() && now.Sub(p.lastGate) <= gateEvidence:
+		p.learnFromGate(now, p.lastGateUntil)
+	case !cut:
+	case p.slow || p.goodput == 0:
+	case p.cutInFlight > 0 && float64(inFlight) < 0.9*float64(p.cutInFlight):
+		r := learnCut * p.goodput
+		if p.learnt == 0 || r < p.learnt {
+			p.learnt = r
+		}
+		p.lastProbe = now
+	}
+	if cut {
+		p.cutInFlight = inFlight
+	}
+}
+
+// learnFromGate sets the learnt rate from the success rate of the episode
+// that ends now: since the end of the previous learning gate (or the first
+// request), until the gate that starts now and ends at until.
+func (p *pace) learnFromGate(now, until time.Time) {
+	if p.quotaActive(now) {
+		return
+	}
+	el := now.Sub(p.epStart)
+	if p.epStart.IsZero() || el < gateEvidence || p.epCount == 0 {
+		return
+	}
+	r := learnCut * float64(p.epCount) / el.Seconds()
+	if p.learnt == 0 || r < p.learnt || !p.slow {
+		p.learnt = r
+	}
+	p.slow = true
+	p.epStart, p.epCount = until, 0
+	p.lastProbe = until
+}
+
+// onRelease measures the success rate and probes the learnt rate upward; it
 // reports whether the rate to apply changed.
-func (p *pace) onWindow(now time.Time, c *control) bool {
+func (p *pace) onRelease(now time.Time) bool {
 	if p.gpStart.IsZero() {
 		p.gpStart = now
 	}
@@ -147,17 +204,21 @@ func (p *pace) onWindow(now time.Time, c *control) bool {
 	if el < goodputWindow {
 		return false
 	}
-	p.goodput = float64(c.successesSince) / el.Seconds()
-	c.successesSince = 0
+	p.goodput = float64(p.gpCount) / el.Seconds()
+	p.gpCount = 0
 	p.gpStart = now
 	if p.learnt == 0 {
-		return p.quota > 0 && !now.Before(p.quotaEnd)
+		return p.quota > 0 && !p.quotaActive(now)
 	}
 	dt := now.Sub(p.lastProbe).Seconds()
 	p.lastProbe = now
-	p.learnt *= 1 + learnProbe*dt
-	if p.learnt > 4*p.goodput {
-		p.learnt = 0 // far out of the way: forget it
+	if p.slow {
+		p.learnt *= 1 + slowProbe*dt
+	} else {
+		p.learnt *= 1 + fastProbe*dt
+		if p.learnt > forgetAt*p.goodput {
+			p.learnt = 0 // out of the way: the concurrency limit holds the line
+		}
 	}
 	return true
 }

@@ -1,0 +1,243 @@
+package limiter
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	simReport = flag.Bool("simreport", false, "print the simulation report for every algorithm")
+	simTrace  = flag.String("simtrace", "steps", "scenario TestSimulationTrace prints: capacity, steps, quota, quota429")
+	simAlg    = flag.String("simalg", "", "algorithm TestSimulationTrace uses")
+)
+
+const simSeed = 42
+
+// simResult holds a scenario's figures.
+type simResult struct {
+	to90       time.Duration // cold start to the first 100 ms bin at >= 90% of the optimum; -1 if never
+	steady     float64       // goodput over the steady part / optimum
+	rejected   float64       // 429s / attempts over the whole run
+	reHalve    time.Duration // after the step to 32 slots; -1 if never
+	reDouble   time.Duration // after the step to 128 slots
+	goodput    float64       // quota scenarios: successes / quota over the run
+	late429    int           // quota scenarios: 429s after the first response
+	attempts   int
+	successes  int
+	maxLimit   int
+	finalLimit int
+}
+
+func simLimiter(t testing.TB, alg Algorithm, initial int) *Host {
+	l, err := New(Config{Algorithm: alg, Initial: initial}, WithClock(clockwork.NewFakeClockAt(epoch)))
+	require.NoError(t, err)
+	return l.Host("sim")
+}
+
+func (s *sim) totals(from, to time.Duration) (attempts, successes, rejected int) {
+	for i := int(from / simBin); i < int(to/simBin) && i < len(s.bins); i++ {
+		attempts += s.bins[i].attempts
+		successes += s.bins[i].successes
+		rejected += s.bins[i].rejected
+	}
+	return
+}
+
+// firstAtLeast returns the end of the first bin from `from` whose goodput is at
+// least share of optimum, measured from `from`; -1 if none.
+func (s *sim) firstAtLeast(from, to time.Duration, optimum, share float64) time.Duration {
+	for i := int(from / simBin); i < int(to/simBin); i++ {
+		if float64(s.bins[i].successes)/simBin.Seconds() >= share*optimum {
+			return time.Duration(i+1)*simBin - from
+		}
+	}
+	return -1
+}
+
+// settledAfter returns how long after `from` the first bin ends that has
+// goodput of at least 90% of the optimum and at most 1% rejected, with the
+// rest of the phase (to `to`) meeting the same bounds on average; -1 if none.
+func (s *sim) settledAfter(from, to time.Duration, optimum float64) time.Duration {
+	good := func(att, ok, rej int, d time.Duration) bool {
+		return float64(ok)/d.Seconds() >= 0.9*optimum && float64(rej) <= 0.01*float64(att)
+	}
+	for i := int(from / simBin); i < int(to/simBin); i++ {
+		b := s.bins[i]
+		end := time.Duration(i+1) * simBin
+		att, ok, rej := s.totals(end, to)
+		if good(b.attempts, b.successes, b.rejected, simBin) && (end == to || good(att, ok, rej, to-end)) {
+			return end - from
+		}
+	}
+	return -1
+}
+
+func (s *sim) limits() (maxLimit, final int) {
+	for _, b := range s.bins {
+		maxLimit = max(maxLimit, b.limit)
+	}
+	return maxLimit, s.bins[len(s.bins)-2].limit
+}
+
+const capacityRun = 10 * time.Second
+
+// simCapacity runs model (a): 64 slots × 20 ms ±25%, 32 queued, 429 beyond.
+func simCapacity(t testing.TB, alg Algorithm, initial int) (simResult, *sim) {
+	srv := &capacityServer{slots: 64, queueCap: 32, service: 20 * time.Millisecond, rejectAfter: time.Millisecond}
+	s := newSim(simLimiter(t, alg, initial), srv, simSeed, capacityRun)
+	s.run()
+	const optimum = 3200
+	a, ok, rej := s.totals(0, capacityRun)
+	_, steadyOK, _ := s.totals(capacityRun/2, capacityRun)
+	r := simResult{
+		to90:      s.firstAtLeast(0, capacityRun, optimum, 0.9),
+		steady:    float64(steadyOK) / (capacityRun / 2).Seconds() / optimum,
+		rejected:  float64(rej) / float64(a),
+		attempts:  a,
+		successes: ok,
+	}
+	r.maxLimit, r.finalLimit = s.limits()
+	return r, s
+}
+
+const stepAt, stepRun = 10 * time.Second, 30 * time.Second
+
+// simSteps runs model (b): model (a) whose capacity halves to 32 slots at 10 s
+// and doubles to 128 slots at 20 s.
+func simSteps(t testing.TB, alg Algorithm, initial int) (simResult, *sim) {
+	srv := &capacityServer{slots: 64, queueCap: 32, service: 20 * time.Millisecond, rejectAfter: time.Millisecond}
+	s := newSim(simLimiter(t, alg, initial), srv, simSeed, stepRun)
+	s.after(stepAt, func() { srv.setSlots(s, 32) })
+	s.after(2*stepAt, func() { srv.setSlots(s, 128) })
+	s.run()
+	a, ok, rej := s.totals(0, stepRun)
+	r := simResult{
+		reHalve:   s.settledAfter(stepAt, 2*stepAt, 1600),
+		reDouble:  s.settledAfter(2*stepAt, stepRun, 6400),
+		rejected:  float64(rej) / float64(a),
+		attempts:  a,
+		successes: ok,
+	}
+	r.maxLimit, r.finalLimit = s.limits()
+	return r, s
+}
+
+const quotaRun = 30 * time.Second
+
+// simQuota runs model (c) (headers) or (d) (429 + Retry-After only): a 1,000
+// req/s token bucket with a burst of 100 (0.1 s of quota, like a proxy's
+// limit_req burst), 20 ms ±25% service, 429 beyond.
+func simQuota(t testing.TB, alg Algorithm, initial int, headers bool) (simResult, *sim) {
+	srv := &quotaServer{rate: 1000, burst: 100, tokens: 100, service: 20 * time.Millisecond, rejectAfter: time.Millisecond, headers: headers}
+	s := newSim(simLimiter(t, alg, initial), srv, simSeed, quotaRun)
+	s.run()
+	a, ok, rej := s.totals(0, quotaRun)
+	_, _, late := s.totals(simBin, quotaRun)
+	r := simResult{
+		goodput:   float64(ok) / quotaRun.Seconds() / 1000,
+		rejected:  float64(rej) / float64(a),
+		late429:   late,
+		attempts:  a,
+		successes: ok,
+	}
+	r.maxLimit, r.finalLimit = s.limits()
+	return r, s
+}
+
+func TestSimulationDefaultMeetsTargets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	t.Run("capacity", func(t *testing.T) {
+		r, _ := simCapacity(t, "", 0)
+		assert.Greater(t, r.to90, time.Duration(0), "reaches 90%% of the optimum")
+		assert.LessOrEqual(t, r.to90, 1200*time.Millisecond, "time to 90%% of the optimum")
+		assert.GreaterOrEqual(t, r.steady, 0.93, "steady-state share of the optimum")
+		assert.LessOrEqual(t, r.rejected, 0.015, "rejected share over the run")
+	})
+	t.Run("steps", func(t *testing.T) {
+		r, _ := simSteps(t, "", 0)
+		assert.GreaterOrEqual(t, r.reHalve, time.Duration(0), "re-converges after halving")
+		assert.LessOrEqual(t, r.reHalve, 1500*time.Millisecond, "re-convergence after halving")
+		assert.GreaterOrEqual(t, r.reDouble, time.Duration(0), "re-converges after doubling")
+		assert.LessOrEqual(t, r.reDouble, 1500*time.Millisecond, "re-convergence after doubling")
+	})
+	t.Run("quota with headers", func(t *testing.T) {
+		r, _ := simQuota(t, "", 0, true)
+		assert.GreaterOrEqual(t, r.goodput, 0.97, "share of the quota")
+		assert.LessOrEqual(t, r.late429, 2, "429s after the first response")
+	})
+	t.Run("quota with Retry-After only", func(t *testing.T) {
+		r, _ := simQuota(t, "", 0, false)
+		assert.GreaterOrEqual(t, r.goodput, 0.88, "share of the quota")
+		assert.LessOrEqual(t, r.rejected, 0.04, "429 share")
+	})
+}
+
+// TestSimulationReport prints every algorithm's figures:
+//
+//	go test ./limiter -run TestSimulationReport -simreport -v
+func TestSimulationReport(t *testing.T) {
+	if !*simReport {
+		t.Skip("run with -simreport")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| algorithm | (a) to 90%% | (a) steady | (a) rejected | (b) re-conv. ½ | (b) re-conv. 2× | (b) rejected | (c) goodput | (c) 429 | (c) late 429s | (d) goodput | (d) 429 |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, alg := range []Algorithm{"", AIMD, Gradient2, Vegas, Fixed} {
+		name := string(alg)
+		if name == "" {
+			name = "default"
+		}
+		a, _ := simCapacity(t, alg, 0)
+		st, _ := simSteps(t, alg, 0)
+		c, _ := simQuota(t, alg, 0, true)
+		d, _ := simQuota(t, alg, 0, false)
+		fmt.Fprintf(&b, "| %s | %s | %.1f%% | %.2f%% | %s | %s | %.2f%% | %.1f%% | %.2f%% | %d | %.1f%% | %.2f%% |\n",
+			name, dur(a.to90), 100*a.steady, 100*a.rejected, dur(st.reHalve), dur(st.reDouble), 100*st.rejected,
+			100*c.goodput, 100*c.rejected, c.late429, 100*d.goodput, 100*d.rejected)
+	}
+	t.Log("\n" + b.String())
+}
+
+func dur(d time.Duration) string {
+	if d < 0 {
+		return "never"
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
+}
+
+// TestSimulationTrace prints one scenario's bins, for tuning:
+//
+//	go test ./limiter -run TestSimulationTrace -simreport -v
+func TestSimulationTrace(t *testing.T) {
+	if !*simReport {
+		t.Skip("run with -simreport")
+	}
+	var s *sim
+	alg := Algorithm(*simAlg)
+	switch *simTrace {
+	case "capacity":
+		_, s = simCapacity(t, alg, 0)
+	case "steps":
+		_, s = simSteps(t, alg, 0)
+	case "quota":
+		_, s = simQuota(t, alg, 0, true)
+	case "quota429":
+		_, s = simQuota(t, alg, 0, false)
+	default:
+		t.Fatalf("unknown -simtrace %q", *simTrace)
+	}
+	var b strings.Builder
+	for i, x := range s.bins {
+		fmt.Fprintf(&b, "%5.1fs att %5d ok %5d rej %4d limit %4d inflight %4d rate %.0f\n", float64(i)*simBin.Seconds(), x.attempts, x.successes, x.rejected, x.limit, x.inFlight, x.rate)
+	}
+	t.Log("\n" + b.String())
+}

@@ -1,0 +1,274 @@
+package limiter
+
+import (
+	"container/heap"
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// A discrete-event simulation of one client host against a server model, in
+// virtual time, driving the limiter's non-blocking core (TryAcquireAt,
+// ReleaseAt, GateAt, SetQuotaAt). The client has an unlimited backlog and
+// starts a request whenever the limiter allows.
+
+const simBin = 100 * time.Millisecond
+
+type simReq struct {
+	permit Permit
+	start  time.Duration
+}
+
+// simResponse is what the client receives: the outcome the transport would
+// classify, and the headers' meaning.
+type simResponse struct {
+	outcome    Outcome
+	retryAfter time.Duration // > 0: a Retry-After (the client gates)
+	quota      *Quota        // non-nil: quota headers
+}
+
+type simEvent struct {
+	at   time.Duration
+	seq  int64
+	fn   func()
+	resp *simResponse
+	req  *simReq
+}
+
+type simQueue []*simEvent
+
+func (q simQueue) Len() int { return len(q) }
+func (q simQueue) Less(i, j int) bool {
+	if q[i].at != q[j].at {
+		return q[i].at < q[j].at
+	}
+	return q[i].seq < q[j].seq
+}
+func (q simQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *simQueue) Push(x any)   { *q = append(*q, x.(*simEvent)) }
+func (q *simQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+// simServer is a server model.
+type simServer interface {
+	// arrive handles a request arriving at s.now; it must eventually call
+	// s.respond for it.
+	arrive(s *sim, r *simReq)
+}
+
+type sim struct {
+	h      *Host
+	server simServer
+	rng    *rand.Rand
+	now    time.Duration
+	end    time.Duration
+	events simQueue
+	seq    int64
+	retry  time.Duration // a pending client retry event, 0 if none
+
+	bins []simBinStats
+	// limit trace: the host's limit at the end of each bin
+}
+
+type simBinStats struct {
+	attempts, successes, rejected, dropped int
+	limit, inFlight                        int
+	rate                                   float64
+}
+
+func newSim(h *Host, server simServer, seed uint64, end time.Duration) *sim {
+	return &sim{
+		h:      h,
+		server: server,
+		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		end:    end,
+		bins:   make([]simBinStats, int(end/simBin)+1),
+	}
+}
+
+func (s *sim) at(d time.Duration) time.Time { return epoch.Add(d) }
+
+func (s *sim) schedule(at time.Duration, e *simEvent) {
+	s.seq++
+	e.at, e.seq = at, s.seq
+	heap.Push(&s.events, e)
+}
+
+// after runs fn at the virtual time at.
+func (s *sim) after(at time.Duration, fn func()) { s.schedule(at, &simEvent{fn: fn}) }
+
+// respond delivers resp for r to the client at the virtual time at.
+func (s *sim) respond(at time.Duration, r *simReq, resp simResponse) {
+	s.schedule(at, &simEvent{req: r, resp: &resp})
+}
+
+func (s *sim) bin() *simBinStats { return &s.bins[min(len(s.bins)-1, int(s.now/simBin))] }
+
+func (s *sim) run() {
+	s.pump()
+	for len(s.events) > 0 {
+		e := heap.Pop(&s.events).(*simEvent)
+		if e.at > s.end {
+			break
+		}
+		s.now = e.at
+		switch {
+		case e.fn != nil:
+			e.fn()
+		case e.req != nil:
+			s.deliver(e.req, e.resp)
+		default: // the client's retry timer
+			if s.retry == e.at {
+				s.retry = 0
+			}
+		}
+		s.pump()
+		b := s.bin()
+		snap := s.h.Snapshot()
+		b.limit, b.inFlight, b.rate = snap.Limit, snap.InFlight, snap.Rate
+	}
+}
+
+func (s *sim) deliver(r *simReq, resp *simResponse) {
+	now := s.at(s.now)
+	b := s.bin()
+	if resp.quota != nil {
+		s.h.SetQuotaAt(now, *resp.quota)
+	}
+	if resp.retryAfter > 0 {
+		s.h.GateAt(now, now.Add(resp.retryAfter))
+	}
+	switch resp.outcome {
+	case Success:
+		b.successes++
+	case Throttled:
+		b.rejected++
+	case Dropped:
+		b.dropped++
+	}
+	r.permit.ReleaseAt(now, resp.outcome)
+}
+
+// pump starts requests while the limiter allows, and arms a retry at the time
+// it names.
+func (s *sim) pump() {
+	for {
+		p, retryAt, ok := s.h.TryAcquireAt(s.at(s.now))
+		if !ok {
+			if !retryAt.IsZero() {
+				at := retryAt.Sub(epoch)
+				if s.retry == 0 || at < s.retry {
+					s.retry = at
+					s.schedule(at, &simEvent{})
+				}
+			}
+			return
+		}
+		s.bin().attempts++
+		s.server.arrive(s, &simReq{permit: p, start: s.now})
+	}
+}
+
+// uniform returns d ± spread (uniformly).
+func (s *sim) uniform(d time.Duration, spread float64) time.Duration {
+	return time.Duration(float64(d) * (1 - spread + 2*spread*s.rng.Float64()))
+}
+
+// capacityServer: slots × service time, a FIFO queue, an immediate 429
+// beyond (no Retry-After, no headers).
+type capacityServer struct {
+	slots, queueCap int
+	service         time.Duration
+	rejectAfter     time.Duration // how long a 429 takes to reach the client
+	busy            int
+	queue           []*simReq
+}
+
+func (c *capacityServer) arrive(s *sim, r *simReq) {
+	switch {
+	case c.busy < c.slots:
+		c.serve(s, r)
+	case len(c.queue) < c.queueCap:
+		c.queue = append(c.queue, r)
+	default:
+		s.respond(s.now+c.rejectAfter, r, simResponse{outcome: Throttled})
+	}
+}
+
+func (c *capacityServer) serve(s *sim, r *simReq) {
+	c.busy++
+	done := s.now + s.uniform(c.service, 0.25)
+	s.after(done, func() {
+		c.busy--
+		s.respond(s.now, r, simResponse{outcome: Success})
+		c.startQueued(s)
+	})
+}
+
+func (c *capacityServer) startQueued(s *sim) {
+	for c.busy < c.slots && len(c.queue) > 0 {
+		r := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		c.serve(s, r)
+	}
+}
+
+// setSlots changes the capacity at the current time.
+func (c *capacityServer) setSlots(s *sim, n int) {
+	c.slots = n
+	c.startQueued(s)
+}
+
+// quotaServer: a token bucket quota in front of unlimited capacity. With
+// headers it announces the quota on every response (RateLimit-* style:
+// Remaining and the time until the bucket is full again, stamped when the
+// request is admitted); without, a 429 carries only a Retry-After in whole
+// seconds.
+type quotaServer struct {
+	rate        float64 // tokens/s
+	burst       float64
+	service     time.Duration
+	rejectAfter time.Duration
+	headers     bool
+
+	tokens float64
+	last   time.Duration
+}
+
+func (q *quotaServer) arrive(s *sim, r *simReq) {
+	q.tokens = math.Min(q.burst, q.tokens+q.rate*(s.now-q.last).Seconds())
+	q.last = s.now
+	admitted := q.tokens >= 1
+	if admitted {
+		q.tokens--
+	}
+	var quota *Quota
+	if q.headers {
+		untilFull := time.Duration((q.burst - q.tokens) / q.rate * float64(time.Second))
+		quota = &Quota{Limit: int(q.rate), Remaining: int(q.tokens)}
+		// The client turns the delta into a time when the answer arrives.
+		lat := q.rejectAfter
+		if admitted {
+			lat = s.uniform(q.service, 0.25)
+		}
+		quota.Reset = s.at(s.now + lat + untilFull)
+		resp := simResponse{outcome: Success, quota: quota}
+		if !admitted {
+			resp.outcome = Throttled
+		}
+		s.respond(s.now+lat, r, resp)
+		return
+	}
+	if admitted {
+		s.respond(s.now+s.uniform(q.service, 0.25), r, simResponse{outcome: Success})
+		return
+	}
+	wait := (1 - q.tokens) / q.rate
+	ra := time.Duration(math.Ceil(wait)) * time.Second
+	s.respond(s.now+q.rejectAfter, r, simResponse{outcome: Throttled, retryAfter: ra})
+}
