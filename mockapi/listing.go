@@ -141,7 +141,7 @@ func decodeCursor(c string) (int, *badRequest) {
 	if c == "" {
 		return 0, nil
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(c)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(c)
 	s, ok := strings.CutPrefix(string(raw), "o")
 	n, convErr := strconv.Atoi(s)
 	if err != nil || !ok || convErr != nil || n < 0 || s != strconv.Itoa(n) {

@@ -1,0 +1,86 @@
+package mockapi
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestStatsCountRequestsByClassStatusSecondAndItem(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Name: "counting", Items: 3}})
+	c := newClient(t, 10*time.Second)
+
+	for _, p := range []string{"/items", "/items/1", "/items/1", "/items/99", "/items/x", "/robots.txt", "/nowhere"} {
+		get(t, c, s.URL()+p)
+	}
+	resp, err := c.Post(s.URL()+"/items", "application/json", strings.NewReader("{}"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	clk.Advance(1500 * time.Millisecond)
+	get(t, c, s.URL()+"/items/2")
+
+	r := get(t, c, s.URL()+"/__stats")
+	require.Equal(t, http.StatusOK, r.status)
+	served := decode[Stats](t, r.body)
+	stats := s.Stats()
+	assert.Equal(t, stats.Requests, served.Requests, "/__stats serves Stats and is not counted")
+	assert.Equal(t, stats.ByStatus, served.ByStatus)
+	assert.Equal(t, stats.DetailRequests, served.DetailRequests)
+	assert.Equal(t, stats.PerSecond, served.PerSecond)
+
+	assert.Equal(t, "counting", stats.Scenario)
+	assert.Equal(t, "remote-ip", stats.ClientKey)
+	assert.Equal(t, int64(9), stats.Requests)
+	assert.Equal(t, map[Class]int64{ClassListing: 2, ClassDetail: 5, ClassRobots: 1, ClassOther: 1}, stats.ByClass)
+	assert.Equal(t, map[int]int64{200: 5, 404: 3, 405: 1}, stats.ByStatus)
+	assert.Equal(t, map[int]int{1: 2, 2: 1}, stats.DetailRequests, "unknown ids are not items")
+	assert.Equal(t, map[int]int{1: 2, 2: 1}, stats.DetailOK)
+	assert.Equal(t, []int{3}, stats.Unfetched())
+	assert.Equal(t, []Second{
+		{Requests: 8, OK: 4, Errors: 4, MaxInFlight: 1},
+		{Requests: 1, OK: 1, MaxInFlight: 1},
+	}, stats.PerSecond)
+	assert.Equal(t, 0, stats.InFlight)
+	assert.Equal(t, 1, stats.MaxInFlight)
+	assert.Equal(t, clk.Now().Add(-1500*time.Millisecond), stats.Started)
+}
+
+func TestStatsMaxInFlight(t *testing.T) {
+	s := startServer(t, Config{Scenario: Scenario{Latency: 300 * time.Millisecond}})
+	statuses := statuses(fire(t, newClient(t, 10*time.Second), s.URL(), 1, 5))
+	assert.Equal(t, map[int]int{200: 5}, statuses)
+	stats := s.Stats()
+	// All five overlap unless the machine took 300 ms to send them.
+	assert.Equal(t, 5, stats.MaxInFlight)
+	assert.Equal(t, 5, stats.PerSecond[0].MaxInFlight)
+}
+
+func TestEarlyRequestsAreKeyedByClientHeader(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, Config{Now: clk.Now, ClientHeader: "X-Client-ID", Scenario: Scenario{Quota: Quota{Rate: 1, Burst: 1}}})
+	c := newClient(t, 10*time.Second)
+	send := func(client string) int {
+		req, err := http.NewRequest(http.MethodGet, s.URL()+"/items/1", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Client-ID", client)
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, 200, send("a"))
+	assert.Equal(t, 429, send("a"), "a is told to wait")
+	assert.Equal(t, 429, send("b"), "the bucket is shared; b had not been told")
+	assert.Equal(t, 429, send("a"), "a comes back too early")
+	clk.Advance(time.Second)
+	assert.Equal(t, 200, send("b"), "Retry-After has passed")
+
+	stats := s.Stats()
+	assert.Equal(t, "header:X-Client-Id", stats.ClientKey)
+	assert.Equal(t, int64(1), stats.EarlyRequests)
+}
