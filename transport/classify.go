@@ -1,0 +1,96 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/politely/politely/limiter"
+)
+
+// reading is what a response's headers announce.
+type reading struct {
+	quota    limiter.Quota
+	hasQuota bool
+	retryAt  time.Time // from Retry-After; zero when absent, invalid or past
+	err      error     // headers that were present but could not be parsed
+}
+
+func read(h http.Header, now time.Time) reading {
+	var r reading
+	var qerr, rerr error
+	r.quota, r.hasQuota, qerr = ParseQuota(h, now)
+	if v := h.Get("Retry-After"); v != "" {
+		// An HTTP-date is on the server's clock, like an epoch reset.
+		offset := serverOffset(h, now)
+		var t time.Time
+		if t, rerr = ParseRetryAfter(v, now.Add(-offset)); rerr == nil && t.Add(offset).After(now) {
+			r.retryAt = t.Add(offset)
+		}
+		if rerr != nil {
+			rerr = fmt.Errorf("Retry-After: %w", rerr)
+		}
+	}
+	r.err = errors.Join(qerr, rerr)
+	return r
+}
+
+// verdict is what one exchange means for its host: the outcome the permit is
+// released with, and a time the host's gate must stay closed until (zero for
+// none).
+type verdict struct {
+	outcome limiter.Outcome
+	until   time.Time
+}
+
+// classify decides what a response with status code means. See the package
+// documentation for the table.
+func (r reading) classify(code int) verdict {
+	exhausted := r.hasQuota && r.quota.Remaining == 0
+	switch {
+	case code == http.StatusTooManyRequests:
+		v := verdict{outcome: limiter.Throttled, until: r.retryAt}
+		if exhausted && r.quota.Reset.After(v.until) {
+			v.until = r.quota.Reset
+		}
+		return v
+	case code == http.StatusForbidden && (exhausted || !r.retryAt.IsZero()):
+		v := verdict{outcome: limiter.Throttled, until: r.retryAt}
+		if exhausted && r.quota.Reset.After(v.until) {
+			v.until = r.quota.Reset
+		}
+		return v
+	case code == http.StatusServiceUnavailable || code == http.StatusBadGateway || code == http.StatusGatewayTimeout:
+		return verdict{outcome: limiter.Dropped, until: r.retryAt}
+	case code < 400:
+		return verdict{outcome: limiter.Success}
+	default:
+		return verdict{outcome: limiter.Ignored}
+	}
+}
+
+// classifyError decides what a failed exchange means: the caller's own
+// cancellation says nothing about the host; a timeout, a refused or reset
+// connection, or a connection closed mid-answer is overload; anything else
+// (a bad certificate, an unknown host, a malformed answer) says nothing
+// about load either.
+func classifyError(ctx context.Context, err error) limiter.Outcome {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		return limiter.Ignored
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return limiter.Dropped
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return limiter.Dropped
+	default:
+		return limiter.Ignored
+	}
+}

@@ -1,0 +1,232 @@
+// Package transport is an http.RoundTripper that makes every request wait
+// for its host's limiter and turns every answer into a signal for it.
+//
+// Wrap the client of any Go scraper and each request becomes polite: per-host
+// rate and adaptive concurrency, Retry-After gates and announced quotas.
+//
+//	client := &http.Client{Transport: transport.New(lim)}
+//
+// With colly, pass the same Transport to Collector.WithTransport.
+//
+// # What an answer means
+//
+// Quota headers are read on every response (see ParseQuota) and applied with
+// limiter.Host.SetQuota, so a quota that says nothing remains closes the
+// host's gate before the server has to refuse. Then the answer is classified:
+//
+//	1xx, 2xx, 3xx                          Success: its latency is a sample
+//	429                                    Throttled; gate until Retry-After
+//	403 with an exhausted quota or a       Throttled; gate until Retry-After
+//	  Retry-After (GitHub's secondary          or the quota's reset
+//	  limits)
+//	502, 503, 504                          Dropped; gate until Retry-After if given
+//	other 4xx, other 5xx (500, 501, ...)   Ignored: says nothing about load
+//	timeout, connection refused or reset,  Dropped
+//	  connection closed mid-answer
+//	request cancelled by its caller        Ignored
+//	other transport errors (DNS, TLS)      Ignored
+//
+// A Retry-After that is unparsable or negative is ignored with a warning;
+// one that is too long is capped by the limiter (Config.RetryAfterMax).
+//
+// # Permits and bodies
+//
+// The permit taken for a request is released once: when its body is read to
+// the end, fails, or is closed, so a slow body counts as in flight and the
+// latency sample covers the whole exchange; at once on a transport error or
+// when there is no body. Close every response body, as net/http requires: an
+// unclosed body holds its host's concurrency slot.
+//
+// # Retries
+//
+// The Transport never retries. Check turns a response into the error a
+// handler returns: nil, a *limiter.RetryAfterError for a throttle, or a
+// *StatusError that says whether it is Permanent.
+//
+// Nothing is logged per request above debug level, and no header value or
+// URL is ever logged: only the host key, the status code and the outcome.
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/zap"
+
+	"github.com/politely/politely/limiter"
+)
+
+// Transport is an http.RoundTripper that applies a limiter per host. Create
+// it with New; it is safe for concurrent use.
+type Transport struct {
+	lim   *limiter.Limiter
+	base  http.RoundTripper
+	log   *zap.Logger
+	clock clockwork.Clock
+	key   func(*http.Request) string
+}
+
+// Option configures a Transport.
+type Option func(*Transport)
+
+// WithBase sets the RoundTripper that sends the requests; default a clone of
+// http.DefaultTransport. nil keeps the default.
+func WithBase(rt http.RoundTripper) Option {
+	return func(t *Transport) {
+		if rt != nil {
+			t.base = rt
+		}
+	}
+}
+
+// WithLogger sets the logger; default zap.NewNop(). nil keeps the default.
+func WithLogger(l *zap.Logger) Option {
+	return func(t *Transport) {
+		if l != nil {
+			t.log = l
+		}
+	}
+}
+
+// WithClock sets the clock used to read relative times in headers
+// (Retry-After: 120, reset in 30 s). Give it the limiter's clock; default
+// clockwork.NewRealClock(). nil keeps the default.
+func WithClock(c clockwork.Clock) Option {
+	return func(t *Transport) {
+		if c != nil {
+			t.clock = c
+		}
+	}
+}
+
+// WithHostKey sets how a request is mapped to a limiter host; default
+// HostKey. A key function may, for example, put every subdomain of a site
+// under one key. A request whose key is "" fails.
+func WithHostKey(key func(*http.Request) string) Option {
+	return func(t *Transport) {
+		if key != nil {
+			t.key = key
+		}
+	}
+}
+
+// New returns a Transport that takes a permit from l for each request. It
+// panics if l is nil, a programming error like http.Handle with a nil
+// handler.
+func New(l *limiter.Limiter, opts ...Option) *Transport {
+	if l == nil {
+		panic("transport.New: nil *limiter.Limiter")
+	}
+	t := &Transport{lim: l, log: zap.NewNop(), clock: clockwork.NewRealClock(), key: HostKey}
+	for _, o := range opts {
+		o(t)
+	}
+	if t.base == nil {
+		t.base = defaultBase()
+	}
+	return t
+}
+
+func defaultBase() http.RoundTripper {
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		return dt.Clone()
+	}
+	return http.DefaultTransport
+}
+
+// HostKey is the default host key: the request URL's host in lower case,
+// without a trailing dot, with its port, the scheme's default port (80 for
+// http and ws, 443 for https and wss) when it has none, e.g.
+// "api.example.com:443" or "[::1]:8080". It is "" when the URL has no host.
+func HostKey(r *http.Request) string {
+	host := strings.TrimSuffix(strings.ToLower(r.URL.Hostname()), ".")
+	if host == "" {
+		return ""
+	}
+	port := r.URL.Port()
+	if port == "" {
+		switch strings.ToLower(r.URL.Scheme) {
+		case "https", "wss":
+			port = "443"
+		case "http", "ws":
+			port = "80"
+		default:
+			return host
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// RoundTrip waits for a permit of the request's host (or for the request's
+// context to end), sends the request with the base RoundTripper, applies the
+// answer's quota headers and gate to the host and releases the permit as the
+// package documentation describes. It returns the base's response and error
+// unchanged, except that the response body is wrapped.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL == nil {
+		closeRequestBody(req)
+		return nil, errors.New("transport: request has no URL")
+	}
+	key := t.key(req)
+	if key == "" {
+		closeRequestBody(req)
+		return nil, errors.New("transport: request URL has no host")
+	}
+	h := t.lim.Host(key)
+	permit, err := h.Acquire(req.Context())
+	if err != nil {
+		closeRequestBody(req)
+		return nil, fmt.Errorf("transport: %w", err)
+	}
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		o := classifyError(req.Context(), err)
+		permit.Release(o)
+		// The error itself is not logged: it may quote the server's bytes.
+		t.log.Debug("transport: exchange failed", zap.String("host", key), zap.Stringer("outcome", o))
+		return nil, err
+	}
+	now := t.clock.Now()
+	r := read(resp.Header, now)
+	if r.err != nil {
+		t.log.Warn("transport: response headers ignored", zap.String("host", key), zap.Error(r.err))
+	}
+	if r.hasQuota {
+		h.SetQuota(r.quota)
+	}
+	v := r.classify(resp.StatusCode)
+	if !v.until.IsZero() {
+		h.Gate(v.until)
+	}
+	if v.outcome != limiter.Success {
+		t.log.Debug("transport: not a success", zap.String("host", key), zap.Int("status", resp.StatusCode),
+			zap.Stringer("outcome", v.outcome), zap.Duration("gate", max(v.until.Sub(now), 0)))
+	}
+	if resp.Body == nil || resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
+		// Nothing to read, or a body that now carries another protocol.
+		permit.Release(v.outcome)
+		return resp, nil
+	}
+	resp.Body = &body{rc: resp.Body, permit: permit, outcome: v.outcome, ctx: req.Context()}
+	return resp, nil
+}
+
+// CloseIdleConnections closes the base RoundTripper's idle connections, if
+// it can; http.Client.CloseIdleConnections calls it.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// closeRequestBody honours RoundTrip's contract: the body is closed even when
+// the request is never sent.
+func closeRequestBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close() // nothing useful to do with the error of a body never sent
+	}
+}
