@@ -91,7 +91,7 @@ func ExamplePageNumbers() {
 // ends with ErrLoop instead of crawling forever.
 func ExampleNextLinks() {
 	pages := map[string]source.Page[string]{
-		"https://api.example/items":        {Items: []string{"a"}, Next: "/items?after=a"},
+		"https://api.example/items":         {Items: []string{"a"}, Next: "/items?after=a"},
 		"https://api.example/items?after=a": {Items: []string{"b"}, Next: "/items"},
 	}
 	fetch := func(_ context.Context, url string) (source.Page[string], error) {

@@ -85,4 +85,12 @@ func requirePages[T any](t *testing.T, items []Item[T]) {
 	}
 }
 
+// nilIfEmpty makes empty and nil slices compare equal.
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
 var errBoom = errors.New("boom")
