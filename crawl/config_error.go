@@ -2,6 +2,7 @@ package crawl
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -29,7 +30,7 @@ func (e *ConfigError) Error() string {
 	}
 	b.WriteString(": ")
 	if e.Key != "" {
-		b.WriteString(e.Key)
+		b.WriteString(printableKey(e.Key))
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
@@ -37,6 +38,17 @@ func (e *ConfigError) Error() string {
 }
 
 func (e *ConfigError) Unwrap() error { return e.Err }
+
+// printableKey quotes a key holding control characters (a quoted YAML key
+// may), so an error stays one line.
+func printableKey(key string) string {
+	for i := 0; i < len(key); i++ {
+		if key[i] < ' ' || key[i] == 0x7f {
+			return strconv.Quote(key)
+		}
+	}
+	return key
+}
 
 // suggest returns the known key closest to key, if it is close enough to be
 // a typo: same letters in another case, or at most a third of it (at least

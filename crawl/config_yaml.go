@@ -84,7 +84,7 @@ func decodeStrict(name string, data []byte, root *yaml.Node) (*rawConfig, *nodeI
 	return &raw, idx, nil
 }
 
-var reYAMLLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var reYAMLLine = regexp.MustCompile(`(?s)^(?:yaml: )?line (\d+): (.*)$`)
 
 // yamlError converts a syntax error ("yaml: line 3: did not find expected
 // key"); its text never holds a value from the file.
@@ -163,9 +163,9 @@ func (x *nodeIndex) line(path string) int {
 }
 
 var (
-	reUnknownKey = regexp.MustCompile(`^field (.*) not found in type \S+$`)
-	reDuplicate  = regexp.MustCompile(`^mapping key "(.*)" already defined at line (\d+)$`)
-	reWrongType  = regexp.MustCompile("^cannot unmarshal (\\S+)(?: `(.*)`)? into \\S+$")
+	reUnknownKey = regexp.MustCompile(`(?s)^field (.*) not found in type \S+$`)
+	reDuplicate  = regexp.MustCompile(`(?s)^mapping key "(.*)" already defined at line (\d+)$`)
+	reWrongType  = regexp.MustCompile("(?s)^cannot unmarshal (\\S+)(?: `(.*)`)? into \\S+$")
 )
 
 // translate turns one of yaml's "line N: …" decode messages into a ConfigError.

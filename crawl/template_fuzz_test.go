@@ -1,0 +1,69 @@
+package crawl
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// FuzzTemplate parses a template and expands it with every field set to
+// value: parse errors name a column inside the template, a lone {name}
+// round-trips through percent-decoding and emits only unreserved bytes and
+// escapes, and {+name} never emits a space, control or non-ASCII byte.
+// Seeds: testdata/fuzz/FuzzTemplate.
+func FuzzTemplate(f *testing.F) {
+	f.Fuzz(func(t *testing.T, tmpl, value string) {
+		tp, err := ParseTemplate(tmpl)
+		if err != nil {
+			var te *TemplateError
+			require.ErrorAs(t, err, &te)
+			require.True(t, te.Column >= 1 && te.Column <= len(tmpl)+1, "column %d of %d bytes", te.Column, len(tmpl))
+			return
+		}
+		require.Equal(t, tmpl, tp.String())
+		item := map[string]any{}
+		for _, p := range tp.parts {
+			if p.field != nil {
+				setPath(item, p.field.keys, value)
+			}
+		}
+		got, err := tp.Expand(item)
+		if err != nil {
+			require.Contains(t, err.Error(), "template ")
+			return
+		}
+		if len(tp.parts) == 1 && tp.parts[0].field != nil {
+			if tp.parts[0].reserved {
+				for i := 0; i < len(got); i++ {
+					require.True(t, got[i] > ' ' && got[i] < 0x7f, "byte %q in %q", got[i], got)
+				}
+				return
+			}
+			back, err := url.PathUnescape(got)
+			require.NoError(t, err)
+			require.Equal(t, value, back)
+			require.Empty(t, strings.Trim(got, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%"))
+		}
+	})
+}
+
+// setPath stores v at keys in m, making objects on the way; it leaves a
+// conflicting earlier value alone (Expand then reports the field).
+func setPath(m map[string]any, keys []string, v any) {
+	for _, k := range keys[:len(keys)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			if _, taken := m[k]; taken {
+				return
+			}
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
+	if _, taken := m[keys[len(keys)-1]]; !taken {
+		m[keys[len(keys)-1]] = v
+	}
+}
