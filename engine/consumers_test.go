@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -239,4 +240,114 @@ func TestCancelDrainsInFlightAndReportsTheRest(t *testing.T) {
 	assert.Positive(t, st.Unfinished)
 	assert.Equal(t, map[Reason]int{ReasonInterrupted: int(st.Unfinished)}, fs.byReason())
 	requireBalanced(t, st)
+}
+
+func TestDrainTimeoutCancelsTheAttemptsInFlight(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clock := clockwork.NewFakeClock()
+	var running atomic.Int64
+	var fs failures[int]
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := runAsync(ctx, t, rangeOf(t, 100, 10), func(ctx context.Context, _ int) error {
+		running.Add(1)
+		<-ctx.Done() // a handler that only stops when told to
+		return ctx.Err()
+	}, WithClock(clock), limitOf(3), WithDrainTimeout(time.Minute), fs.sink())
+	waitFor(t, "3 handlers run", func() bool { return running.Load() == 3 })
+	cancel()
+	// The waiters: the controller's ticker and the drain timer.
+	require.NoError(t, clock.BlockUntilContext(context.Background(), 2))
+	clock.Advance(time.Minute)
+	st, err := wait()
+	require.NoError(t, err)
+	assert.True(t, st.Interrupted)
+	assert.EqualValues(t, 3, st.Attempts)
+	assert.Zero(t, st.Succeeded+st.Failed)
+	assert.Equal(t, st.Read, st.Unfinished)
+	cut := 0
+	for _, f := range fs.all {
+		assert.Equal(t, ReasonInterrupted, f.Reason)
+		if f.Attempts == 1 {
+			cut++
+			assert.ErrorIs(t, f.Err, context.Canceled)
+		}
+	}
+	assert.Equal(t, 3, cut, "the attempts cut at the drain timeout are reported with their error")
+}
+
+func TestProgressIsReportedEveryIntervalAndAtTheEnd(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clock := clockwork.NewFakeClock()
+	rd := newRounds()
+	var mu sync.Mutex
+	var seen []Progress
+	wait := runAsync(context.Background(), t, rangeOf(t, 10, 10), rd.handler, WithClock(clock), limitOf(3),
+		WithProgress(time.Second, func(p Progress) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, p)
+		}))
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen)
+	}
+	waitFor(t, "3 handlers run", func() bool { return rd.running.Load() == 3 })
+	clock.Advance(time.Second)
+	waitFor(t, "a snapshot", func() bool { return count() == 1 })
+	mu.Lock()
+	p := seen[0]
+	mu.Unlock()
+	assert.Equal(t, 3, p.InFlight)
+	assert.Equal(t, 3, p.Consumers)
+	assert.Equal(t, 3, p.Limit)
+	assert.Equal(t, time.Second, p.Elapsed)
+	assert.Zero(t, p.Succeeded)
+
+	rd.end()
+	st, err := wait()
+	require.NoError(t, err)
+	require.Equal(t, 2, count(), "one more snapshot at the end")
+	last := seen[1]
+	assert.Equal(t, st.Counts, last.Counts)
+	assert.EqualValues(t, 10, last.Succeeded)
+	assert.Zero(t, last.InFlight)
+	assert.Zero(t, last.Consumers)
+}
+
+func TestSkippedItemsAreCountedNotRun(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var ran atomic.Int64
+	st, err := Run(context.Background(), rangeOf(t, 100, 10), func(context.Context, int) error {
+		ran.Add(1)
+		return nil
+	}, WithSkip(func(it source.Item[int]) bool { return it.Value%4 == 0 }))
+	require.NoError(t, err)
+	assert.EqualValues(t, 75, ran.Load())
+	assert.EqualValues(t, 25, st.Skipped)
+	assert.EqualValues(t, 100, st.Read)
+	requireBalanced(t, st)
+}
+
+func TestCursorLoopEndsTheRunCleanly(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	next := map[string]string{"": "b", "b": "c", "c": "b"} // c points back to b
+	src, err := source.Tokens(func(_ context.Context, token string) (source.Page[string], error) {
+		return source.Page[string]{Items: []string{token + "1", token + "2"}, Next: next[token]}, nil
+	})
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var got []string
+	st := newMemState()
+	stats, err := Run[string](context.Background(), src, func(_ context.Context, v string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, v)
+		return nil
+	}, WithCheckpoint(st))
+	require.ErrorIs(t, err, source.ErrLoop)
+	assert.ElementsMatch(t, []string{"1", "2", "b1", "b2", "c1", "c2"}, got, "each page before the loop is handled once")
+	assert.EqualValues(t, 6, stats.Succeeded)
+	assert.False(t, stats.Interrupted)
+	assert.Len(t, st.pages, 3, "the pages before the loop are checkpointed")
 }

@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/politely/politely/limiter"
+)
+
+// peak tracks the most handlers running at once.
+type peak struct{ now, max atomic.Int64 }
+
+func (p *peak) enter() {
+	n := p.now.Add(1)
+	for {
+		m := p.max.Load()
+		if n <= m || p.max.CompareAndSwap(m, n) {
+			return
+		}
+	}
+}
+
+func (p *peak) leave() { p.now.Add(-1) }
+
+func TestWithLimiterTakesAPermitPerAttemptAndReportsOutcomes(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	l, err := limiter.New(limiter.Config{Algorithm: limiter.Fixed, Initial: 3})
+	require.NoError(t, err)
+	var pk peak
+	var once sync.Map
+	var fs failures[int]
+	st, err := Run(context.Background(), rangeOf(t, 300, 50), func(_ context.Context, v int) error {
+		pk.enter()
+		defer pk.leave()
+		time.Sleep(50 * time.Microsecond)
+		switch {
+		case v%10 == 1:
+			if _, again := once.LoadOrStore(v, true); !again {
+				return fmt.Errorf("GET /items/%d: 429: %w", v, limiter.ErrThrottled)
+			}
+		case v%10 == 2:
+			if _, again := once.LoadOrStore(v, true); !again {
+				return errors.New("connection reset by peer")
+			}
+		case v%10 == 3:
+			return Permanent(errors.New("404 not found"))
+		}
+		return nil
+	}, WithLimiter(l, func(int) string { return "api.example.com:443" }), fs.sink(),
+		WithRetry(Retry{Base: time.Millisecond, Max: time.Millisecond, BudgetRatio: 1}))
+	require.NoError(t, err)
+	assert.LessOrEqual(t, pk.max.Load(), int64(3), "no more attempts at once than the limiter allows")
+	assert.Equal(t, 3, st.MaxConsumers, "consumers follow l.Limit()")
+	snap := l.Host("api.example.com:443").Snapshot()
+	assert.EqualValues(t, 270, snap.Successes)
+	assert.EqualValues(t, 30, snap.Throttled)
+	assert.EqualValues(t, 30, snap.Dropped)
+	assert.EqualValues(t, 30, snap.Ignored, "permanent errors say nothing about load")
+	assert.Zero(t, snap.InFlight, "every permit is released")
+	assert.EqualValues(t, 30, st.Throttled)
+	assert.EqualValues(t, 60, st.Retries)
+	assert.EqualValues(t, 30, st.Failed)
+}
+
+func TestRetryAfterGatesTheHost(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	l, err := limiter.New(limiter.Config{Algorithm: limiter.Fixed, Initial: 1})
+	require.NoError(t, err)
+	until := time.Now().Add(time.Hour)
+	var calls atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := runAsync(ctx, t, rangeOf(t, 5, 5), func(context.Context, int) error {
+		calls.Add(1)
+		return &limiter.RetryAfterError{Until: until, Err: errors.New("429")}
+	}, WithLimiter(l, func(int) string { return "h" }))
+	h := l.Host("h")
+	waitFor(t, "the host is gated", func() bool { return !h.Snapshot().GateUntil.IsZero() })
+	time.Sleep(20 * time.Millisecond)
+	assert.EqualValues(t, 1, calls.Load(), "no attempt to the host starts before the Retry-After")
+	cancel()
+	st, err := wait()
+	require.NoError(t, err)
+	assert.True(t, st.Interrupted)
+	assert.EqualValues(t, 5, st.Unfinished)
+}
