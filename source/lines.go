@@ -195,7 +195,7 @@ func (s *lineSource[T]) readOne() (v T, ok bool, err error) {
 		}
 		if !s.skipBlank || !blank(line) {
 			if v, err = s.decode(line); err != nil {
-				return v, false, fmt.Errorf("line %d (byte offset %d): %w", s.line, s.off, err)
+				return v, false, fmt.Errorf("line %d (byte offset %d): %w", s.line, s.off, notEOF(err))
 			}
 			ok = true
 		}

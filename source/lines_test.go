@@ -103,6 +103,14 @@ func TestLinesErrorsWrapCauses(t *testing.T) {
 	assert.EqualError(t, err, "line 2 (byte offset 2): read: boom")
 }
 
+func TestLinesDecodeErrorMatchingEOFIsNotTheEnd(t *testing.T) {
+	src, err := Lines(strings.NewReader("a\n"), func([]byte) (int, error) { return 0, io.EOF })
+	require.NoError(t, err)
+	_, err = src.Next(context.Background())
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	require.NotErrorIs(t, err, io.EOF)
+}
+
 type iotestErrReader struct{ err error }
 
 func (r iotestErrReader) Read([]byte) (int, error) { return 0, r.err }

@@ -246,7 +246,9 @@ func loopError(ord int, c Cursor, prev int) error {
 // Next returns the next item, fetching the next page when the held one is used
 // up. It returns io.EOF after the last item; any other error ends the source
 // and is returned again by every later call. A fetch error is wrapped with the
-// page and its cursor, e.g. "page 41 (cursor page:41:41): ...".
+// page and its cursor, e.g. "page 41 (cursor page:41:41): ..."; one that
+// matches io.EOF is turned into io.ErrUnexpectedEOF so that it cannot pass for
+// the end of the source.
 func (p *Paginator[T]) Next(ctx context.Context) (Item[T], error) {
 	for p.i >= len(p.items) {
 		if p.err != nil {
@@ -281,7 +283,7 @@ func (p *Paginator[T]) fetchNext(ctx context.Context) error {
 	cur := p.cursor(p.at)
 	pg, err := p.fetch(ctx, p.at)
 	if err != nil {
-		return fmt.Errorf("page %d (cursor %s): %w", p.at.ord, show(cur), err)
+		return fmt.Errorf("page %d (cursor %s): %w", p.at.ord, show(cur), notEOF(err))
 	}
 	next := position{ord: p.at.ord + 1}
 	last := pg.Last

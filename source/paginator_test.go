@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/url"
 	"strings"
@@ -139,6 +140,17 @@ func TestPaginatorMaxPagesCountsFromTheBeginningAfterResume(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"b", "c"}, values(items))
 	assert.Equal(t, []int{2, 3}, api.fetches)
+}
+
+func TestPaginatorFetchErrorMatchingEOFIsNotTheEnd(t *testing.T) {
+	p, err := PageNumbers(func(context.Context, int) (Page[int], error) {
+		return Page[int]{}, fmt.Errorf("decode body: %w", io.EOF)
+	})
+	require.NoError(t, err)
+	_, err = p.Next(context.Background())
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	require.NotErrorIs(t, err, io.EOF)
+	assert.EqualError(t, err, "page 1 (cursor page:1:1): unexpected EOF: decode body: EOF")
 }
 
 func TestPaginatorStopsOnCancelledContext(t *testing.T) {

@@ -12,6 +12,7 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 )
@@ -36,6 +37,16 @@ type Source[T any] interface {
 // ErrLoop reports a repeated cursor or URL; it is wrapped with the cursor in
 // the error that ends the source.
 var ErrLoop = errors.New("source: cursor loop")
+
+// notEOF keeps a caller's error from reading as the end of a source: an
+// error that matches io.EOF (an empty body decoded with encoding/json, say)
+// becomes one wrapping io.ErrUnexpectedEOF instead, keeping its text.
+func notEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: %v", io.ErrUnexpectedEOF, err)
+	}
+	return err
+}
 
 // All adapts src to a range-over-func sequence. It yields each item with a nil
 // error, stops silently at io.EOF, and yields a final zero item with the error
