@@ -204,7 +204,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if v.outcome != limiter.Success {
 		t.log.Debug("transport: not a success", zap.String("host", key), zap.Int("status", resp.StatusCode),
-			zap.Stringer("outcome", v.outcome), zap.Duration("gate", max(v.until.Sub(now), 0)))
+			zap.Stringer("outcome", v.outcome), zap.Duration("gate_asked", max(v.until.Sub(now), 0)))
 	}
 	if resp.Body == nil || resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
 		// Nothing to read, or a body that now carries another protocol.
