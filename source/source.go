@@ -1,12 +1,23 @@
 // Package source yields items lazily, page by page, with cursors that resume.
 //
 // A Source is pull-based: nothing is read or fetched until Next is called,
-// and paginators hold at most one page in memory. No goroutines are started.
+// paginators hold at most one page in memory, and no source starts a
+// goroutine (Pull runs its iter.Seq as a coroutine, stopped by Close).
 //
 // Every item carries two cursors: Page, which fetches the item's page again,
-// and Next, which resumes at the page after it. A consumer that finishes every
-// item of a page checkpoints Next; after a crash it restarts from the last
-// checkpointed cursor and sees exactly the items that were not yet checkpointed.
+// and Next, which resumes at the page after it (End when there is none). A
+// consumer that finishes every item of a page checkpoints Next; after a crash
+// it resumes there (WithCursor) and sees exactly the items after that page.
+//
+// Paginators (PageNumbers, Offsets, Tokens, NextLinks) wrap a caller's page
+// fetcher; retrying a failed fetch is the fetcher's job. The simple sources
+// (Slice, Pull, Range, Lines, JSONLines) group items into pages too: 1024 items
+// per page for the in-memory ones, so that they allocate nothing per item, and
+// one line per page for readers, so that a checkpoint loses no line.
+//
+// Next returns io.EOF after the last item. Any other error ends the source;
+// errors name the page or line and cursor where they happened, and a repeated
+// token or URL ends a paginator with an error wrapping ErrLoop.
 package source
 
 import (
