@@ -48,7 +48,7 @@ func unit(seed uint64, salt, key string, n int) float64 {
 // decide returns the fault for attempt n (from 1) at key, the request's path
 // and query, or "" for none.
 func (f Faults) decide(key string, n int) Fault {
-	if n > f.TransientAttempts {
+	if n > f.TransientAttempts || f.Error500+f.Reset+f.Hang+f.Malformed+f.SlowBody == 0 {
 		return ""
 	}
 	u := unit(f.Seed, "fault", key, n)

@@ -89,15 +89,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	class, id, disallowed := classify(r.URL.Path)
 	client := h.client(r)
-	attempt := h.rec.arrive(client, class, r.URL.RequestURI(), id, disallowed)
-	out := h.serve(w, r, class, id, attempt, client)
+	key := r.URL.RequestURI() // what faults and jitter are decided by, with the attempt
+	attempt := h.rec.arrive(client, class, key, id, disallowed)
+	out := h.serve(w, r, request{class: class, id: id, key: key, attempt: attempt, client: client})
 	h.rec.finish(out.status, out.fault, id, out.whole)
 	if out.abort {
 		panic(http.ErrAbortHandler) // net/http closes the connection quietly
 	}
 }
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, class Class, id, attempt int, client string) outcome {
+// request is what ServeHTTP learnt about a request before serving it.
+type request struct {
+	class   Class
+	id      int    // item id of a detail request, else 0 (-1 for a malformed id)
+	key     string // path and query
+	attempt int    // at key, from 1
+	client  string
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outcome {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		return errorJSON(w, http.StatusMethodNotAllowed, r.Method+" is not allowed; use GET")
@@ -107,15 +117,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, class Class, id,
 		return errorJSON(w, http.StatusServiceUnavailable, "server closing")
 	default:
 	}
-	if out, ok := h.admit(w, class, client); !ok {
+	if out, ok := h.admit(w, rq.class, rq.client); !ok {
 		return out
 	}
 	switch {
-	case class == ClassRobots:
+	case rq.class == ClassRobots:
 		return h.serveRobots(w)
-	case class == ClassOther:
+	case rq.class == ClassOther:
 		return errorJSON(w, http.StatusNotFound, "no such path: "+r.URL.Path)
-	case class == ClassDetail && (id < 1 || id > h.sc.Items):
+	case rq.class == ClassDetail && (rq.id < 1 || rq.id > h.sc.Items):
 		return errorJSON(w, http.StatusNotFound, "no such item: "+r.URL.Path+" (ids are 1.."+strconv.Itoa(h.sc.Items)+")")
 	}
 	if h.slots != nil {
@@ -123,30 +133,30 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, class Class, id,
 			if out, gone := h.interrupted(w, r); gone {
 				return out
 			}
-			return h.unavailable(w, client, "server at capacity")
+			return h.unavailable(w, rq.client, "server at capacity")
 		}
 		defer h.slots.release()
 	}
-	if !h.wait(r, h.sc.latency(r.URL.RequestURI(), attempt)) {
+	if !h.wait(r, h.sc.latency(rq.key, rq.attempt)) {
 		out, _ := h.interrupted(w, r)
 		return out
 	}
-	if class == ClassDetail && h.sc.Faults.broken(id) {
-		out := errorJSON(w, http.StatusInternalServerError, "item "+strconv.Itoa(id)+" is broken")
+	if rq.class == ClassDetail && h.sc.Faults.broken(rq.id) {
+		out := errorJSON(w, http.StatusInternalServerError, "item "+strconv.Itoa(rq.id)+" is broken")
 		out.fault = FaultBroken
 		return out
 	}
 	var fault Fault
-	if class == ClassDetail || h.sc.Faults.Pages {
-		fault = h.sc.Faults.decide(r.URL.RequestURI(), attempt)
+	if rq.class == ClassDetail || h.sc.Faults.Pages {
+		fault = h.sc.Faults.decide(rq.key, rq.attempt)
 	}
 	if out := h.inject(w, r, fault); out != (outcome{}) {
 		return out
 	}
-	if class == ClassListing {
+	if rq.class == ClassListing {
 		return h.servePage(w, r, fault)
 	}
-	return h.serveDetail(w, r, id, fault)
+	return h.writeBody(w, r, newDetail(rq.id), fault)
 }
 
 // admit applies the header quota and the token bucket (robots.txt only reads
@@ -241,10 +251,6 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, fault Fault)
 		w.Header().Set("Link", "<"+next+">; rel=\"next\"")
 	}
 	return h.writeBody(w, r, body, fault)
-}
-
-func (h *Handler) serveDetail(w http.ResponseWriter, r *http.Request, id int, fault Fault) outcome {
-	return h.writeBody(w, r, newDetail(id), fault)
 }
 
 // classify maps a path to its class, the item id of a detail path and
