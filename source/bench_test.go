@@ -133,3 +133,22 @@ func BenchmarkJSONLines(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSeenLiveHeap measures the live heap that loop detection keeps per
+// page after a million distinct URLs.
+func BenchmarkSeenLiveHeap(b *testing.B) {
+	const n = 1_000_000
+	for b.Loop() {
+		var s seen
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range n {
+			s.add(position{ord: i + 1, s: "https://api.example.com/v1/items?cursor=" + strconv.Itoa(i*7919)})
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "live-B/page")
+		runtime.KeepAlive(&s)
+	}
+}

@@ -50,7 +50,7 @@ type lineSource[T any] struct {
 // an error wrapping ErrLineTooLong, after reading at most that many bytes.
 //
 // The cursor of a line is "line:N:OFFSET" (its number from 1 and its byte
-// offset from where r was when Lines was called). Resuming at a cursor seeks
+// offset from where r was at the first Next). Resuming at a cursor seeks
 // if r is an io.Seeker and otherwise reads and discards OFFSET bytes; either
 // way it checks that OFFSET starts a line (or is the end of the input). The
 // last page's Next is the position after it, so a source resumed there yields
