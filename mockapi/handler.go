@@ -133,7 +133,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 			if out, gone := h.interrupted(w, r); gone {
 				return out
 			}
-			return h.unavailable(w, rq.client, "server at capacity")
+			return h.unavailable(w, rq.client)
 		}
 		defer h.slots.release()
 	}
@@ -191,11 +191,11 @@ func (h *Handler) admit(w http.ResponseWriter, class Class, client string) (outc
 }
 
 // unavailable answers 503 with the capacity's Retry-After.
-func (h *Handler) unavailable(w http.ResponseWriter, client, why string) outcome {
+func (h *Handler) unavailable(w http.ResponseWriter, client string) outcome {
 	ra := max(1, seconds(h.sc.Capacity.RetryAfter))
 	w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
 	h.rec.tellWait(client, h.now().Add(time.Duration(ra)*time.Second))
-	return errorJSON(w, http.StatusServiceUnavailable, why)
+	return errorJSON(w, http.StatusServiceUnavailable, "server at capacity")
 }
 
 // wait sleeps for d; false if the client left or the handler closed first.

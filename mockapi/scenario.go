@@ -3,6 +3,7 @@ package mockapi
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -137,7 +138,10 @@ type Faults struct {
 	Seed uint64
 	// Error500 is the probability of a 500 with a JSON error body.
 	Error500 float64
-	// Reset is the probability of a connection reset (hijacked, closed with RST).
+	// Reset is the probability of a connection reset (hijacked, closed with
+	// RST). Where the connection cannot be hijacked (HTTP/2, a
+	// ResponseRecorder) the handler panics with http.ErrAbortHandler instead,
+	// which a net/http server turns into a closed connection.
 	Reset float64
 	// Hang is the probability of a hang: nothing is sent until HangMax, the
 	// client gives up or the server closes; then 504 if anyone still listens.
@@ -199,6 +203,7 @@ func (sc Scenario) withDefaults() Scenario {
 	if sc.Pagination == "" {
 		sc.Pagination = PaginationPage
 	}
+	sc.Capacity.Schedule = slices.Clone(sc.Capacity.Schedule) // the caller may change theirs
 	if sc.Capacity.RetryAfter == 0 {
 		sc.Capacity.RetryAfter = time.Second
 	}

@@ -31,7 +31,7 @@ type Stats struct {
 	Requests int64           `json:"requests"`
 	ByClass  map[Class]int64 `json:"by_class"`
 	// ByStatus counts finished requests by status code; 0 is a connection
-	// reset, which sends no status.
+	// reset, which sends no status, and 499 a client that left before the answer.
 	ByStatus map[int]int64 `json:"by_status"`
 	// Faults counts the faults injected, by kind.
 	Faults map[Fault]int64 `json:"faults"`
