@@ -59,9 +59,21 @@ func (r *run[T]) leave(i int) bool {
 	if r.live.Load() <= t {
 		return false
 	}
+	r.exitLocked(i)
+	return true
+}
+
+// exitLocked takes consumer i off the live ones and frees its slot.
+func (r *run[T]) exitLocked(i int) {
 	r.live.Add(-1)
 	r.free = append(r.free, i)
-	return true
+}
+
+// exit is exitLocked for a consumer that stops with the run.
+func (r *run[T]) exit(i int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.exitLocked(i)
 }
 
 // consume runs attempts until the run stops or the limit drops below the
@@ -90,12 +102,11 @@ func (r *run[T]) consume(i int) {
 			return
 		}
 	}
-	r.live.Add(-1)
+	r.exit(i)
 }
 
-// await waits for an item on the empty queue. It returns false when the run
-// stops (the consumer stays counted live until it returns) or when the
-// consumer leaves because the limit dropped.
+// await waits for an item on the empty queue. It returns false when the
+// consumer leaves: the run stops, or the limit dropped.
 func (r *run[T]) await(i int, done *int64) (entry[T], bool) {
 	r.flush(done)
 	for {
@@ -108,7 +119,7 @@ func (r *run[T]) await(i int, done *int64) (entry[T], bool) {
 			return e, true
 		case <-*resized:
 		case <-r.done:
-			r.live.Add(-1)
+			r.exit(i)
 			return entry[T]{}, false
 		}
 	}

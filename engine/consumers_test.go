@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -350,4 +352,42 @@ func TestCursorLoopEndsTheRunCleanly(t *testing.T) {
 	assert.EqualValues(t, 6, stats.Succeeded)
 	assert.False(t, stats.Interrupted)
 	assert.Len(t, st.pages, 3, "the pages before the loop are checkpointed")
+}
+
+// TestChaosKeepsEveryItemAccountedFor runs with a limit that jumps at every
+// read, handlers that fail, panic and time out at random, and a cancellation
+// at a random moment: every item read is still accounted for exactly once.
+func TestChaosKeepsEveryItemAccountedFor(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	for round := range 20 {
+		var sunk atomic.Int64
+		ctx, cancel := context.WithCancel(context.Background())
+		stopAt := int64(rand.IntN(1000))
+		var calls atomic.Int64
+		st, err := Run(ctx, rangeOf(t, 1000, 50), func(ctx context.Context, v int) error {
+			if calls.Add(1) == stopAt {
+				cancel()
+			}
+			switch rand.IntN(20) {
+			case 0:
+				panic("chaos")
+			case 1:
+				return errors.New("retry me")
+			case 2:
+				return Permanent(errors.New("give up"))
+			case 3:
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			return nil
+		}, WithLimitFunc(func() int { return 1 + rand.IntN(20) }), WithMaxConsumers(16), WithQueueSize(8),
+			WithTaskTimeout(time.Millisecond), WithDrainTimeout(5*time.Millisecond),
+			WithRetry(Retry{Base: time.Microsecond, Max: 50 * time.Microsecond}),
+			WithFailureSink(func(Failure[int]) { sunk.Add(1) }))
+		cancel()
+		require.NoError(t, err)
+		requireBalanced(t, st)
+		require.Equal(t, st.Failed+st.Unfinished, sunk.Load(), "round %d: every item that did not succeed reaches the sink once", round)
+		require.LessOrEqual(t, st.MaxConsumers, 16)
+	}
 }

@@ -7,8 +7,7 @@ import (
 )
 
 // produce reads the source onto the queue. It reads only when the queue has
-// room and fewer than queueSize items wait for a retry, so at most
-// 2·queueSize+1 items are read ahead of the attempts in flight.
+// room and fewer than queueSize items wait for a retry.
 func (r *run[T]) produce() {
 	defer r.wg.Done()
 	defer func() {

@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/politely/politely/limiter"
+	"github.com/politely/politely/source"
+)
+
+func noop(context.Context, int) error { return nil }
+
+// benchRange is a source of n ints; source.Range allocates one cursor per page of 1024.
+func benchRange(b *testing.B, n int) source.Source[int] {
+	b.Helper()
+	src, err := source.Range(0, n, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return src
+}
+
+// BenchmarkRawPool is the baseline: one producer, a channel, n goroutines
+// calling a no-op, nothing else.
+func BenchmarkRawPool(b *testing.B) {
+	for _, n := range []int{4, runtime.GOMAXPROCS(0)} {
+		b.Run(fmt.Sprintf("goroutines=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			ch := make(chan int, DefaultQueueSize)
+			var wg sync.WaitGroup
+			for range n {
+				wg.Go(func() {
+					for v := range ch {
+						_ = noop(context.Background(), v)
+					}
+				})
+			}
+			for i := range b.N {
+				ch <- i
+			}
+			close(ch)
+			wg.Wait()
+		})
+	}
+}
+
+// BenchmarkEngine runs b.N no-op tasks through the whole engine.
+func BenchmarkEngine(b *testing.B) {
+	newLimiter := func(b *testing.B) *limiter.Limiter {
+		l, err := limiter.New(limiter.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return l
+	}
+	host := func(int) string { return "api.example.com:443" }
+	for _, tc := range []struct {
+		name string
+		opts func(b *testing.B) []Option
+	}{
+		{"adaptive-limiter", func(b *testing.B) []Option { return []Option{WithLimiter(newLimiter(b), host)} }},
+		{"adaptive-limiter+timeout", func(b *testing.B) []Option {
+			return []Option{WithLimiter(newLimiter(b), host), WithTaskTimeout(time.Minute)}
+		}},
+		{"limit-func=4", func(*testing.B) []Option { return []Option{limitOf(4)} }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			src := benchRange(b, b.N)
+			opts := tc.opts(b)
+			b.ResetTimer()
+			st, err := Run(context.Background(), src, noop, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if st.Succeeded != int64(b.N) {
+				b.Fatalf("succeeded %d of %d", st.Succeeded, b.N)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mtasks/s")
+			b.ReportMetric(float64(st.MaxConsumers), "consumers")
+		})
+	}
+}
+
+// BenchmarkPeakHeap runs 1 M and 10 M no-op tasks through the engine with the
+// adaptive limiter and reports the peak heap seen by a 5 ms sampler.
+func BenchmarkPeakHeap(b *testing.B) {
+	for _, n := range []int{1_000_000, 10_000_000} {
+		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				l, err := limiter.New(limiter.Config{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				stop := make(chan struct{})
+				peak := make(chan uint64)
+				go sampleHeap(stop, peak)
+				st, err := Run(context.Background(), benchRange(b, n), noop, WithLimiter(l, func(int) string { return "h" }))
+				close(stop)
+				p := <-peak
+				if err != nil || st.Succeeded != int64(n) {
+					b.Fatalf("succeeded %d of %d: %v", st.Succeeded, n, err)
+				}
+				b.ReportMetric(float64(p)/(1<<20), "peak-heap-MiB")
+				b.ReportMetric(float64(n)/st.Elapsed.Seconds()/1e6, "Mtasks/s")
+			}
+		})
+	}
+}
+
+// sampleHeap sends the largest heap-in-use figure seen until stop closes.
+func sampleHeap(stop <-chan struct{}, peak chan<- uint64) {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var most uint64
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		metrics.Read(s)
+		most = max(most, s[0].Value.Uint64())
+		select {
+		case <-stop:
+			peak <- most
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// BenchmarkFixedLimit50 runs 1,000 tasks of 100 ms with the limiter's limit
+// fixed at 50: the ideal is 2 s.
+func BenchmarkFixedLimit50(b *testing.B) {
+	for range b.N {
+		l, err := limiter.New(limiter.Config{Algorithm: limiter.Fixed, Initial: 50, Max: 50})
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := Run(context.Background(), benchRange(b, 1000), func(ctx context.Context, _ int) error {
+			time.Sleep(100 * time.Millisecond)
+			return nil
+		}, WithLimiter(l, func(int) string { return "h" }))
+		if err != nil || st.Succeeded != 1000 {
+			b.Fatalf("succeeded %d: %v", st.Succeeded, err)
+		}
+		b.ReportMetric(st.Elapsed.Seconds(), "s/run")
+		b.ReportMetric(100*(st.Elapsed.Seconds()/2-1), "%-over-ideal")
+	}
+}
