@@ -2,10 +2,13 @@ package source
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -99,6 +102,61 @@ func FuzzJSONLines(f *testing.F) {
 				} else {
 					require.EqualError(t, restErr, fullErr.Error())
 				}
+			}
+		}
+	})
+}
+
+// FuzzResumeCursor feeds arbitrary cursors to every source: each either
+// rejects the cursor at construction with an error naming WithCursor, or
+// resumes and yields a bounded run without panicking.
+func FuzzResumeCursor(f *testing.F) {
+	fetchNum := func(_ context.Context, n int) (Page[int], error) {
+		if n > 50 {
+			return Page[int]{}, nil
+		}
+		return Page[int]{Items: []int{n}}, nil
+	}
+	fetchStr := func(_ context.Context, s string) (Page[int], error) {
+		if len(s) > 20 {
+			return Page[int]{Items: []int{len(s)}}, nil
+		}
+		return Page[int]{Items: []int{len(s)}, Next: s + "x"}, nil
+	}
+	const input = "1\n2\r\n\n3"
+	builders := map[string]func(c Cursor) (Source[int], error){
+		"PageNumbers": func(c Cursor) (Source[int], error) { return PageNumbers(fetchNum, WithCursor(c), WithMaxPages(60)) },
+		"Offsets":     func(c Cursor) (Source[int], error) { return Offsets(fetchNum, WithCursor(c), WithMaxPages(60)) },
+		"Tokens":      func(c Cursor) (Source[int], error) { return Tokens(fetchStr, WithCursor(c), WithMaxPages(60)) },
+		"NextLinks": func(c Cursor) (Source[int], error) {
+			return NextLinks("http://h/", func(ctx context.Context, u string) (Page[int], error) {
+				return fetchStr(ctx, u)
+			}, WithCursor(c), WithMaxPages(60))
+		},
+		"Slice": func(c Cursor) (Source[int], error) { return Slice([]int{1, 2, 3}, WithCursor(c), WithGroup(2)) },
+		"Pull": func(c Cursor) (Source[int], error) {
+			return Pull(slices.Values([]int{1, 2, 3}), WithCursor(c), WithGroup(2))
+		},
+		"Range":     func(c Cursor) (Source[int], error) { return Range(-7, 20, 3, WithCursor(c), WithGroup(2)) },
+		"JSONLines": func(c Cursor) (Source[int], error) { return JSONLines[int](strings.NewReader(input), WithCursor(c)) },
+		"JSONLines/skip": func(c Cursor) (Source[int], error) {
+			return JSONLines[int](readerOnly{strings.NewReader(input)}, WithCursor(c))
+		},
+	}
+	f.Fuzz(func(t *testing.T, c string) {
+		for name, build := range builders {
+			src, err := build(Cursor(c))
+			if err != nil {
+				require.Contains(t, err.Error(), "WithCursor", name)
+				continue
+			}
+			items, err := drain(t, src)
+			require.LessOrEqual(t, len(items), 100, name)
+			if p, ok := src.(*Pulled[int]); ok {
+				require.NoError(t, p.Close())
+			}
+			if err != nil {
+				require.NotEmpty(t, err.Error(), name)
 			}
 		}
 	})
