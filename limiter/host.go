@@ -3,7 +3,9 @@ package limiter
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -24,8 +26,13 @@ type Host struct {
 	ctl         control
 	waiters     []*waiter // FIFO; only the head tries to acquire
 
-	gateUntil time.Time // zero or past when open
+	gateUntil time.Time // zero when open
 	pace      pace
+	// clocked is set while the gate is closed or a rate applies: only then
+	// does Acquire need the time before it decides.
+	clocked atomic.Bool
+	seq     uint64 // permits handed out, for latency sampling
+	mask    uint64 // a permit is timed when seq&mask == 0
 
 	successes, dropped, throttled, ignored int64
 }
@@ -38,6 +45,8 @@ func newHost(l *Limiter, key string, now time.Time) *Host {
 	h.limit = h.ctl.intLimit()
 	h.pace.init(l.cfg)
 	h.pace.apply(now)
+	h.syncClockedLocked()
+	h.setMaskLocked()
 	return h
 }
 
@@ -54,9 +63,19 @@ func (h *Host) TryAcquireAt(now time.Time) (p Permit, retryAt time.Time, ok bool
 	return p, retryAt, ok
 }
 
+// tryLocked takes a permit at now if it can. A zero now means the caller did
+// not read the clock; it is read here if the gate or the bucket needs it, and
+// the permit is then untimed unless sampling picks it.
 func (h *Host) tryLocked(now time.Time) (Permit, time.Time, bool) {
-	if now.Before(h.gateUntil) {
-		return Permit{}, h.gateUntil, false
+	if now.IsZero() && (!h.gateUntil.IsZero() || h.pace.bucket != nil) {
+		now = h.l.clock.Now()
+	}
+	if !h.gateUntil.IsZero() {
+		if now.Before(h.gateUntil) {
+			return Permit{}, h.gateUntil, false
+		}
+		h.gateUntil = time.Time{}
+		h.syncClockedLocked()
 	}
 	if h.inFlight >= h.limit {
 		return Permit{}, time.Time{}, false
@@ -73,7 +92,28 @@ func (h *Host) tryLocked(now time.Time) (Permit, time.Time, bool) {
 	if h.inFlight > h.ctl.winInFlight {
 		h.ctl.winInFlight = h.inFlight
 	}
+	h.seq++
 	return Permit{h: h, start: now}, time.Time{}, true
+}
+
+// sampledLocked reports whether the permit just handed out is to be timed.
+// At high limits one permit in mask+1 is enough for windows of a few dozen
+// samples, and saves a clock read at both ends of the others.
+func (h *Host) sampledLocked() bool { return h.seq&h.mask == 0 }
+
+func (h *Host) setMaskLocked() {
+	h.mask = 0
+	if k := h.limit / sampleTarget; k > 1 {
+		h.mask = 1<<(bits.Len(uint(k))-1) - 1
+	}
+}
+
+// sampleTarget is the number of timed permits a window of one RTT holds at
+// least, when the host runs at its limit.
+const sampleTarget = 16
+
+func (h *Host) syncClockedLocked() {
+	h.clocked.Store(!h.gateUntil.IsZero() || h.pace.bucket != nil)
 }
 
 // Acquire blocks until the gate is open, a token is available and a
@@ -84,11 +124,18 @@ func (h *Host) Acquire(ctx context.Context) (Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return Permit{}, fmt.Errorf("limiter: acquire %s: %w", h.key, err)
 	}
-	now := h.l.clock.Now()
+	var now time.Time
+	if h.clocked.Load() {
+		now = h.l.clock.Now()
+	}
 	h.mu.Lock()
 	if len(h.waiters) == 0 {
 		if p, _, ok := h.tryLocked(now); ok {
+			stamp := p.start.IsZero() && h.sampledLocked()
 			h.mu.Unlock()
+			if stamp {
+				p.start = h.l.clock.Now()
+			}
 			return p, nil
 		}
 	}
@@ -172,10 +219,12 @@ func (h *Host) wakeHeadLocked() {
 	}
 }
 
+// releaseAt ends a permit that started at start (zero: untimed) with o at
+// now (zero: not read yet; read here only if needed).
 func (h *Host) releaseAt(now, start time.Time, o Outcome) {
-	rtt := now.Sub(start)
-	if rtt < 0 {
-		rtt = 0
+	timed := !start.IsZero()
+	if now.IsZero() && (timed || o == Dropped || o == Throttled) {
+		now = h.l.clock.Now()
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -187,8 +236,10 @@ func (h *Host) releaseAt(now, start time.Time, o Outcome) {
 	switch o {
 	case Success:
 		h.successes++
-		h.ctl.onSuccess(now, rtt, h.inFlight)
 		h.pace.onSuccess(start)
+		if timed {
+			h.ctl.onSuccess(now, max(0, now.Sub(start)), h.inFlight)
+		}
 	case Dropped:
 		h.dropped++
 		h.ctl.onDrop(now, h.inFlight)
@@ -201,8 +252,9 @@ func (h *Host) releaseAt(now, start time.Time, o Outcome) {
 		h.ignored++
 		h.l.log.Warn("limiter: release with an unknown outcome, counted as ignored", zap.String("host", h.key), zap.Int("outcome", int(o)))
 	}
-	if h.pace.onRelease(now) {
+	if !now.IsZero() && h.pace.onRelease(now) {
 		h.pace.apply(now)
+		h.syncClockedLocked()
 	}
 	h.syncLimitLocked()
 	h.wakeHeadLocked()
@@ -214,11 +266,13 @@ func (h *Host) syncLimitLocked() {
 	if n != h.limit {
 		h.l.total.Add(int64(n - h.limit))
 		h.limit = n
+		h.setMaskLocked()
 	}
 }
 
 func (h *Host) applyRateLocked(now time.Time) {
 	h.pace.apply(now)
+	h.syncClockedLocked()
 	h.wakeHeadLocked()
 }
 
@@ -241,7 +295,7 @@ func (h *Host) Snapshot() Snapshot {
 	if h.pace.bucket != nil {
 		s.Rate = float64(h.pace.bucket.Limit())
 	}
-	if now.Before(h.gateUntil) {
+	if !h.gateUntil.IsZero() && now.Before(h.gateUntil) {
 		s.GateUntil = h.gateUntil
 	}
 	return s

@@ -43,16 +43,18 @@ func (o Outcome) String() string {
 // nothing.
 type Permit struct {
 	h     *Host
-	start time.Time
+	start time.Time // zero: untimed (latency sampling skipped this permit)
 }
 
 // Release returns the permit's concurrency slot and reports the outcome. The
-// latency is measured from Acquire's return to Release by the Limiter's clock.
+// latency is measured from Acquire's return to Release by the Limiter's
+// clock. At limits of 32 and more, Acquire times only a sample of the permits
+// (enough for every window) and the others' latency is not read.
 func (p Permit) Release(o Outcome) {
 	if p.h == nil {
 		return
 	}
-	p.ReleaseAt(p.h.l.clock.Now(), o)
+	p.h.releaseAt(time.Time{}, p.start, o)
 }
 
 // ReleaseAt is Release at the time now: the non-blocking core's counterpart
@@ -60,6 +62,9 @@ func (p Permit) Release(o Outcome) {
 func (p Permit) ReleaseAt(now time.Time, o Outcome) {
 	if p.h == nil {
 		return
+	}
+	if now.IsZero() {
+		now = p.h.l.clock.Now()
 	}
 	p.h.releaseAt(now, p.start, o)
 }
