@@ -108,8 +108,9 @@ func (s *sliceSource[T]) Next(ctx context.Context) (Item[T], error) {
 // and resuming at it skips i items of the sequence. Build one with Pull.
 //
 // The sequence runs as a coroutine between calls to Next. It is stopped at the
-// end of the sequence, at an error, and by Close; a caller that abandons a
-// Pulled before its end must call Close.
+// end of the sequence, at an error (a cancelled ctx included), and by Close; a
+// caller that abandons a Pulled before any of these must call Close, or the
+// coroutine leaks.
 type Pulled[T any] struct {
 	seq  iter.Seq[T]
 	pull func() (T, bool)
