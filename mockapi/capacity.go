@@ -27,17 +27,7 @@ func newSlots(cfg Capacity, start time.Time, now func() time.Time) *slots {
 }
 
 // size is the number of slots at instant t.
-func (s *slots) size(t time.Time) int {
-	n := s.cfg.Slots
-	since := t.Sub(s.start)
-	for _, st := range s.cfg.Schedule {
-		if since < st.At {
-			break
-		}
-		n = st.Slots
-	}
-	return n
-}
+func (s *slots) size(t time.Time) int { return s.cfg.slotsAt(t.Sub(s.start)) }
 
 // acquire takes a slot, waiting in the queue if all slots are busy and the
 // queue has room. It reports false when the request must be turned away (queue

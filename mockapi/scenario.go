@@ -172,10 +172,14 @@ type Robots struct {
 }
 
 // Optimum is the best sustained goodput in requests per second the scenario
-// allows a client: the lowest of the quota rate, the header quota's
-// Limit/Window and the capacity's Slots/Latency (at the first schedule step);
-// +Inf when none applies.
-func (sc Scenario) Optimum() float64 {
+// allows a client from the start: OptimumAt(0).
+func (sc Scenario) Optimum() float64 { return sc.OptimumAt(0) }
+
+// OptimumAt is the best sustained goodput in requests per second the scenario
+// allows a client at since after the server started: the lowest of the quota
+// rate, the header quota's Limit/Window and the capacity's slots (as the
+// schedule has them then) over Latency; +Inf when none applies.
+func (sc Scenario) OptimumAt(since time.Duration) float64 {
 	sc = sc.withDefaults()
 	best := math.Inf(1)
 	if sc.Quota.Rate > 0 {
@@ -185,9 +189,21 @@ func (sc Scenario) Optimum() float64 {
 		best = min(best, float64(sc.HeaderQuota.Limit)/sc.HeaderQuota.Window.Seconds())
 	}
 	if sc.Capacity.Slots > 0 && sc.Latency > 0 {
-		best = min(best, float64(sc.Capacity.Slots)/sc.Latency.Seconds())
+		best = min(best, float64(sc.Capacity.slotsAt(since))/sc.Latency.Seconds())
 	}
 	return best
+}
+
+// slotsAt is the number of slots at since after the server started.
+func (c Capacity) slotsAt(since time.Duration) int {
+	n := c.Slots
+	for _, st := range c.Schedule {
+		if since < st.At {
+			break
+		}
+		n = st.Slots
+	}
+	return n
 }
 
 func (sc Scenario) withDefaults() Scenario {

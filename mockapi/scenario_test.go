@@ -83,6 +83,9 @@ func TestPresetsAreValidAndServe(t *testing.T) {
 		})
 	}
 	assert.InDelta(t, 1600, mustPreset(t, "capacity").Optimum(), 1e-9)
+	step := mustPreset(t, "capacity-step")
+	assert.InDelta(t, 800, step.OptimumAt(15*time.Second), 1e-9, "stepped down to 16 slots")
+	assert.InDelta(t, 1600, step.OptimumAt(20*time.Second), 1e-9, "back up to 32")
 	assert.InDelta(t, 100, mustPreset(t, "quota").Optimum(), 1e-9)
 	assert.InDelta(t, 100, mustPreset(t, "header-quota").Optimum(), 1e-9)
 }
