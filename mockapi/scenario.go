@@ -46,8 +46,9 @@ type Scenario struct {
 // pagination.style so a scenario and a crawl config can name the same thing.
 type Pagination string
 
-// Listing styles. Every style accepts per_page; the listing ends with a short
-// page (page, offset) or with no next link, cursor or URL (the others).
+// Listing styles. Every style accepts per_page. A client of page or offset
+// stops at the first empty page; the others announce no next link, cursor or
+// URL on the last page.
 const (
 	// PaginationPage takes ?page=N (from 1); an empty page follows the last one.
 	PaginationPage Pagination = "page"
@@ -241,6 +242,9 @@ func (sc Scenario) withDefaults() Scenario {
 	return sc
 }
 
+// maxBrokenScan bounds the items scanned for broken ones when a server starts.
+const maxBrokenScan = 10_000_000
+
 // validate checks a scenario with defaults applied and names the first bad field.
 func (sc Scenario) validate() error {
 	bad := func(field, want string, got any) error {
@@ -249,6 +253,8 @@ func (sc Scenario) validate() error {
 	switch {
 	case sc.Items < 0:
 		return bad("Items", ">= 0", sc.Items)
+	case sc.Items > maxBrokenScan && sc.Faults.Permanent > 0:
+		return bad("Items", fmt.Sprintf("<= %d when Faults.Permanent is set (broken items are listed at start)", maxBrokenScan), sc.Items)
 	case sc.PerPage < 0:
 		return bad("PerPage", ">= 0", sc.PerPage)
 	case sc.MaxPerPage < sc.PerPage:
@@ -267,8 +273,8 @@ func (sc Scenario) validate() error {
 		return err
 	}
 	switch q := sc.Quota; {
-	case q.Rate < 0 || math.IsNaN(q.Rate) || math.IsInf(q.Rate, 0):
-		return bad("Quota.Rate", "a finite number >= 0", q.Rate)
+	case q.Rate != 0 && !(q.Rate >= 0.001 && q.Rate <= 1e9):
+		return bad("Quota.Rate", "0 (off) or between 0.001 and 1e9", q.Rate)
 	case q.Burst < 0:
 		return bad("Quota.Burst", ">= 0", q.Burst)
 	case q.Headers < QuotaHeadersBoth || q.Headers > QuotaHeadersNone:
@@ -277,6 +283,8 @@ func (sc Scenario) validate() error {
 		return bad("HeaderQuota.Limit", ">= 0", sc.HeaderQuota.Limit)
 	case sc.HeaderQuota.Window < time.Millisecond:
 		return bad("HeaderQuota.Window", ">= 1ms", sc.HeaderQuota.Window)
+	case sc.HeaderQuota.Limit > 0 && q.Rate > 0 && (q.Headers == QuotaHeadersBoth || q.Headers == QuotaHeadersX):
+		return bad("Quota.Headers", "QuotaHeadersIETF or QuotaHeadersNone when HeaderQuota is on too (both would send X-RateLimit-*)", int(q.Headers))
 	case sc.Robots.PrivateEvery < 0:
 		return bad("Robots.PrivateEvery", ">= 0", sc.Robots.PrivateEvery)
 	case sc.Robots.CrawlDelay < 0:

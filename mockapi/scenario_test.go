@@ -18,6 +18,7 @@ func TestNewHandlerRejectsBadScenariosNamingTheField(t *testing.T) {
 		want string
 	}{
 		{"negative items", Scenario{Items: -1}, "Items must be >= 0, got -1"},
+		{"too many items to scan for broken ones", Scenario{Items: 20_000_000, Faults: Faults{Permanent: 0.01}}, "Items must be <= 10000000 when Faults.Permanent is set"},
 		{"per page above max", Scenario{PerPage: 20, MaxPerPage: 10}, "MaxPerPage must be >= PerPage (20), got 10"},
 		{"jitter above latency", Scenario{Latency: time.Millisecond, Jitter: 2 * time.Millisecond}, "Jitter must be between 0 and Latency (1ms), got 2ms"},
 		{"unknown pagination", Scenario{Pagination: "pages"}, `Pagination must be one of page, offset, cursor, link, next_url, got "pages"`},
@@ -25,9 +26,11 @@ func TestNewHandlerRejectsBadScenariosNamingTheField(t *testing.T) {
 		{"schedule without slots", Scenario{Capacity: Capacity{Schedule: []Step{{At: time.Second, Slots: 1}}}}, "Capacity.Schedule must be empty when Capacity.Slots is 0"},
 		{"schedule out of order", Scenario{Capacity: Capacity{Slots: 1, Schedule: []Step{{At: 2 * time.Second, Slots: 1}, {At: time.Second, Slots: 2}}}}, "Capacity.Schedule[1].At must be increasing and >= 0, got 1s"},
 		{"schedule to zero slots", Scenario{Capacity: Capacity{Slots: 1, Schedule: []Step{{At: time.Second}}}}, "Capacity.Schedule[0].Slots must be >= 1, got 0"},
-		{"NaN rate", Scenario{Quota: Quota{Rate: math.NaN()}}, "Quota.Rate must be a finite number >= 0, got NaN"},
+		{"NaN rate", Scenario{Quota: Quota{Rate: math.NaN()}}, "Quota.Rate must be 0 (off) or between 0.001 and 1e9, got NaN"},
+		{"negative rate", Scenario{Quota: Quota{Rate: -1}}, "Quota.Rate must be 0 (off) or between 0.001 and 1e9, got -1"},
 		{"unknown headers", Scenario{Quota: Quota{Rate: 1, Headers: 9}}, "Quota.Headers must be a QuotaHeaders constant, got 9"},
 		{"tiny window", Scenario{HeaderQuota: HeaderQuota{Limit: 1, Window: time.Microsecond}}, "HeaderQuota.Window must be >= 1ms, got 1µs"},
+		{"two quotas in X-RateLimit-*", Scenario{Quota: Quota{Rate: 1}, HeaderQuota: HeaderQuota{Limit: 5}}, "Quota.Headers must be QuotaHeadersIETF or QuotaHeadersNone when HeaderQuota is on too"},
 		{"probability above 1", Scenario{Faults: Faults{Reset: 1.5}}, "Faults.Reset must be a probability in [0, 1], got 1.5"},
 		{"rates above 1 together", Scenario{Faults: Faults{Error500: 0.6, Hang: 0.6}}, "the sum of the Faults rates (without Permanent) must be <= 1, got 1.2"},
 		{"negative private every", Scenario{Robots: Robots{PrivateEvery: -1}}, "Robots.PrivateEvery must be >= 0, got -1"},
