@@ -20,6 +20,7 @@ type control struct {
 	min, max  float64
 	limit     float64
 	slowStart bool
+	fixed     bool // Fixed: the limit never moves
 	alg       algorithm
 
 	// the open window
@@ -62,7 +63,8 @@ func (c *control) init(cfg Config) {
 	c.min, c.max = float64(cfg.Min), float64(cfg.Max)
 	c.limit = float64(cfg.Initial)
 	c.alg = newAlgorithm(cfg)
-	c.slowStart = cfg.Algorithm != Fixed
+	c.fixed = cfg.Algorithm == Fixed
+	c.slowStart = !c.fixed
 	c.alg.reset(c.limit)
 }
 
@@ -148,9 +150,9 @@ func (c *control) decide(w windowStats) {
 		return
 	}
 	next := c.alg.window(w)
-	if w.drop && next > 0.9*w.limit {
-		// Every algorithm shrinks on a drop (Gradient2 ignores drops, Vegas
-		// barely reacts): enforce a cut and re-seed it there.
+	if w.drop && !c.fixed && next > 0.9*w.limit {
+		// Every adaptive algorithm shrinks on a drop (Gradient2 ignores
+		// drops, Vegas barely reacts): enforce a cut and re-seed it there.
 		next = 0.9 * w.limit
 		c.alg.reset(next)
 	}

@@ -246,6 +246,7 @@ func (h *Host) releaseAt(now, start time.Time, o Outcome) {
 	case Throttled:
 		h.throttled++
 		h.pace.onThrottle(now, h.ctl.onDrop(now, h.inFlight), h.inFlight+1)
+		h.applyRateLocked(now)
 	case Ignored:
 		h.ignored++
 	default:

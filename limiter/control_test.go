@@ -1,0 +1,212 @@
+package limiter
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// driver runs a host with the non-blocking core in virtual time: each round
+// fills the host to its limit, then releases every permit after latency with
+// the given outcome.
+type driver struct {
+	t   *testing.T
+	h   *Host
+	now time.Time
+}
+
+func newDriver(t *testing.T, cfg Config) *driver {
+	t.Helper()
+	l, _ := newTestLimiter(t, cfg)
+	return &driver{t: t, h: l.Host("h"), now: epoch}
+}
+
+func (d *driver) round(latency time.Duration, o Outcome) {
+	d.t.Helper()
+	var ps []Permit
+	for {
+		p, _, ok := d.h.TryAcquireAt(d.now)
+		if !ok {
+			break
+		}
+		ps = append(ps, p)
+	}
+	require.NotEmpty(d.t, ps, "no permit at all")
+	d.now = d.now.Add(latency)
+	for _, p := range ps {
+		p.ReleaseAt(d.now, o)
+	}
+}
+
+func (d *driver) rounds(n int, latency time.Duration, o Outcome) {
+	d.t.Helper()
+	for range n {
+		d.round(latency, o)
+	}
+}
+
+func (d *driver) limit() int { return d.h.Snapshot().Limit }
+
+// handOver ends slow start with one dropped request.
+func (d *driver) handOver() {
+	d.t.Helper()
+	d.rounds(4, 20*time.Millisecond, Success)
+	p, _, ok := d.h.TryAcquireAt(d.now)
+	require.True(d.t, ok)
+	d.now = d.now.Add(time.Millisecond)
+	p.ReleaseAt(d.now, Dropped)
+	require.False(d.t, d.h.Snapshot().SlowStart)
+	d.now = d.now.Add(100 * time.Millisecond) // past the one-cut-per-RTT guard
+}
+
+func TestSlowStartGrowsMultiplicativelyWhileRTTIsFlat(t *testing.T) {
+	d := newDriver(t, Config{})
+	require.Equal(t, 4, d.limit())
+	d.rounds(12, 20*time.Millisecond, Success)
+	s := d.h.Snapshot()
+	assert.True(t, s.SlowStart)
+	assert.GreaterOrEqual(t, s.Limit, 64, "12 flat RTTs from 4 (a settling window follows each change)")
+}
+
+func TestSlowStartHandsOverOnFirstDrop(t *testing.T) {
+	d := newDriver(t, Config{})
+	d.rounds(8, 20*time.Millisecond, Success)
+	before := d.limit()
+	require.Greater(t, before, 8)
+	p, _, ok := d.h.TryAcquireAt(d.now)
+	require.True(t, ok)
+	d.now = d.now.Add(time.Millisecond)
+	p.ReleaseAt(d.now, Dropped)
+	s := d.h.Snapshot()
+	assert.False(t, s.SlowStart, "slow start ends on the first drop")
+	assert.Less(t, s.Limit, before, "and cuts hard")
+	assert.GreaterOrEqual(t, s.Limit, before/2, "back to the last level without queueing")
+}
+
+func TestSlowStartEndsOnClearRTTRise(t *testing.T) {
+	d := newDriver(t, Config{})
+	d.rounds(6, 20*time.Millisecond, Success)
+	before := d.limit()
+	d.rounds(3, 60*time.Millisecond, Success)
+	s := d.h.Snapshot()
+	assert.False(t, s.SlowStart)
+	assert.LessOrEqual(t, s.Limit, before)
+}
+
+func TestDropCutsAtMostOncePerRTT(t *testing.T) {
+	d := newDriver(t, Config{Initial: 100, Max: 200})
+	d.handOver()
+	d.rounds(3, 20*time.Millisecond, Success)
+	before := d.limit()
+	var ps []Permit
+	for range 10 {
+		p, _, ok := d.h.TryAcquireAt(d.now)
+		require.True(t, ok)
+		ps = append(ps, p)
+	}
+	d.now = d.now.Add(time.Millisecond)
+	ps[0].ReleaseAt(d.now, Dropped)
+	cut := d.limit()
+	assert.Less(t, cut, before, "the first drop cuts at once")
+	for _, p := range ps[1:] {
+		p.ReleaseAt(d.now, Dropped)
+	}
+	assert.Equal(t, cut, d.limit(), "further drops within one RTT do not cut again")
+}
+
+func TestAlgorithmsMoveTheRightWay(t *testing.T) {
+	for _, alg := range []Algorithm{"", AIMD, Gradient2, Vegas} {
+		name := string(alg)
+		if name == "" {
+			name = "default"
+		}
+		t.Run(name+"/drops shrink the limit", func(t *testing.T) {
+			d := newDriver(t, Config{Algorithm: alg, Initial: 64, Max: 200})
+			d.handOver()
+			before := d.limit()
+			for range 3 {
+				d.round(20*time.Millisecond, Dropped)
+			}
+			assert.Less(t, d.limit(), before)
+		})
+		t.Run(name+"/flat latency at the limit grows it", func(t *testing.T) {
+			d := newDriver(t, Config{Algorithm: alg, Initial: 32, Max: 200})
+			d.handOver()
+			before := d.limit()
+			d.rounds(40, 20*time.Millisecond, Success)
+			assert.Greater(t, d.limit(), before)
+		})
+		if alg == AIMD {
+			continue // loss-based: latency is not one of its signals
+		}
+		t.Run(name+"/rising latency shrinks the limit", func(t *testing.T) {
+			d := newDriver(t, Config{Algorithm: alg, Initial: 64, Max: 200})
+			d.handOver()
+			d.rounds(40, 20*time.Millisecond, Success)
+			before := d.limit()
+			lat := 20 * time.Millisecond
+			for range 40 {
+				lat += lat / 10
+				d.round(lat, Success)
+			}
+			assert.Less(t, d.limit(), before)
+		})
+	}
+}
+
+func TestFixedKeepsInitial(t *testing.T) {
+	d := newDriver(t, Config{Algorithm: Fixed, Initial: 7})
+	d.rounds(20, 20*time.Millisecond, Success)
+	assert.Equal(t, 7, d.limit())
+	assert.False(t, d.h.Snapshot().SlowStart)
+	d.round(time.Millisecond, Dropped)
+	assert.Equal(t, 7, d.limit())
+}
+
+func TestLimitClampsToMinAndMax(t *testing.T) {
+	for _, alg := range []Algorithm{"", AIMD, Gradient2, Vegas} {
+		t.Run(string(alg)+"max", func(t *testing.T) {
+			d := newDriver(t, Config{Algorithm: alg, Initial: 2, Min: 2, Max: 12})
+			d.rounds(200, 20*time.Millisecond, Success)
+			assert.Equal(t, 12, d.limit())
+			assert.LessOrEqual(t, d.h.Snapshot().MaxInFlight, 12)
+		})
+		t.Run(string(alg)+"min", func(t *testing.T) {
+			d := newDriver(t, Config{Algorithm: alg, Initial: 10, Min: 3, Max: 12})
+			for range 100 {
+				d.round(20*time.Millisecond, Dropped)
+				d.now = d.now.Add(100 * time.Millisecond)
+			}
+			assert.Equal(t, 3, d.limit())
+		})
+	}
+}
+
+func TestNeverMoreInFlightThanTheLimit(t *testing.T) {
+	d := newDriver(t, Config{Max: 40})
+	lat := 10 * time.Millisecond
+	for i := range 200 {
+		o := Success
+		if i%17 == 0 {
+			o = Dropped
+		}
+		lat = time.Duration(10+i%30) * time.Millisecond
+		var ps []Permit
+		for {
+			p, _, ok := d.h.TryAcquireAt(d.now)
+			if !ok {
+				break
+			}
+			ps = append(ps, p)
+			s := d.h.Snapshot()
+			require.LessOrEqual(t, s.InFlight, s.Limit)
+		}
+		d.now = d.now.Add(lat)
+		for _, p := range ps {
+			p.ReleaseAt(d.now, o)
+		}
+	}
+	assert.LessOrEqual(t, d.h.Snapshot().MaxInFlight, 40)
+}

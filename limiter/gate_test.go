@@ -1,0 +1,276 @@
+package limiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// acquireAsync starts n goroutines that Acquire h and report when they got a
+// permit; it returns the channel of permits.
+func acquireAsync(t *testing.T, ctx context.Context, h *Host, n int, wg *sync.WaitGroup) <-chan Permit {
+	t.Helper()
+	got := make(chan Permit, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := h.Acquire(ctx)
+			if err == nil {
+				got <- p
+			}
+		}()
+	}
+	return got
+}
+
+func TestGateHoldsEveryRequestUntilRetryAfter(t *testing.T) {
+	l, clk := newTestLimiter(t, Config{Algorithm: Fixed, Initial: 8})
+	h := l.Host("h")
+	until := clk.Now().Add(5 * time.Second)
+	h.Gate(until)
+	require.Equal(t, until, h.Snapshot().GateUntil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	got := acquireAsync(t, ctx, h, 3, &wg)
+	require.NoError(t, clk.BlockUntilContext(ctx, 1), "the head waiter arms one timer")
+	_, _, ok := h.TryAcquireAt(clk.Now())
+	assert.False(t, ok)
+
+	clk.Advance(5*time.Second - time.Nanosecond)
+	require.NoError(t, clk.BlockUntilContext(ctx, 1))
+	assert.Empty(t, got, "no request starts before the gate opens")
+
+	clk.Advance(time.Nanosecond)
+	wg.Wait()
+	require.Len(t, got, 3, "every waiter starts once it opens")
+	for range 3 {
+		(<-got).Release(Success)
+	}
+	assert.True(t, h.Snapshot().GateUntil.IsZero())
+}
+
+func TestGateIsCappedIgnoresThePastAndNeverMovesEarlier(t *testing.T) {
+	l, clk := newTestLimiter(t, Config{RetryAfterMax: time.Minute})
+	h := l.Host("h")
+	now := clk.Now()
+
+	h.Gate(now.Add(-time.Second))
+	assert.True(t, h.Snapshot().GateUntil.IsZero(), "a time in the past is ignored")
+
+	h.Gate(now.Add(365 * 24 * time.Hour))
+	assert.Equal(t, now.Add(time.Minute), h.Snapshot().GateUntil, "a year is capped at RetryAfterMax")
+
+	h.Gate(now.Add(time.Second))
+	assert.Equal(t, now.Add(time.Minute), h.Snapshot().GateUntil, "a shorter gate does not reopen it")
+}
+
+func TestQuotaSpreadsRemainingOverTimeToReset(t *testing.T) {
+	tests := []struct {
+		name    string
+		ceiling float64
+		quota   Quota // Reset relative to epoch in seconds via resetIn
+		resetIn time.Duration
+		rate    float64
+		gated   bool
+	}{
+		{name: "50 left over 10 s", quota: Quota{Limit: 100, Remaining: 50}, resetIn: 10 * time.Second, rate: 5},
+		{name: "never above the ceiling", ceiling: 2, quota: Quota{Limit: 100, Remaining: 50}, resetIn: 10 * time.Second, rate: 2},
+		{name: "nothing left gates until reset", quota: Quota{Limit: 100, Remaining: 0}, resetIn: 3 * time.Second, gated: true},
+		{name: "a reset in the past clears it", quota: Quota{Limit: 100, Remaining: 50}, resetIn: -time.Second, rate: 0},
+		{name: "negative remaining is ignored", quota: Quota{Remaining: -5}, resetIn: time.Second, rate: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, clk := newTestLimiter(t, Config{Rate: tt.ceiling})
+			h := l.Host("h")
+			q := tt.quota
+			q.Reset = clk.Now().Add(tt.resetIn)
+			h.SetQuota(q)
+			s := h.Snapshot()
+			if tt.gated {
+				assert.Equal(t, q.Reset, s.GateUntil)
+				return
+			}
+			assert.True(t, s.GateUntil.IsZero())
+			if tt.rate == 0 && tt.ceiling == 0 {
+				assert.Zero(t, s.Rate)
+				return
+			}
+			assert.InDelta(t, tt.rate, s.Rate, 1e-9)
+		})
+	}
+}
+
+func TestQuotaPacesRequests(t *testing.T) {
+	l, clk := newTestLimiter(t, Config{})
+	h := l.Host("h")
+	now := clk.Now()
+	h.SetQuotaAt(now, Quota{Limit: 100, Remaining: 50, Reset: now.Add(10 * time.Second)}) // 5/s
+	p, _, ok := h.TryAcquireAt(now)
+	require.True(t, ok, "one token (burst 1)")
+	p.ReleaseAt(now, Success)
+	_, retryAt, ok := h.TryAcquireAt(now)
+	require.False(t, ok)
+	assert.Equal(t, now.Add(200*time.Millisecond), retryAt)
+	_, _, ok = h.TryAcquireAt(now.Add(200 * time.Millisecond))
+	assert.True(t, ok)
+}
+
+func TestAcquireWaitsForTheBucket(t *testing.T) {
+	l, clk := newTestLimiter(t, Config{Rate: 10, Burst: 1})
+	h := l.Host("h")
+	p, err := h.Acquire(context.Background())
+	require.NoError(t, err)
+	p.Release(Success)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	got := acquireAsync(t, ctx, h, 1, &wg)
+	require.NoError(t, clk.BlockUntilContext(ctx, 1))
+	assert.Empty(t, got)
+	clk.Advance(100 * time.Millisecond)
+	wg.Wait()
+	require.Len(t, got, 1)
+	(<-got).Release(Success)
+}
+
+func TestNoBurstAfterAGate(t *testing.T) {
+	l, clk := newTestLimiter(t, Config{Rate: 100, Burst: 10})
+	h := l.Host("h")
+	now := clk.Now()
+	h.GateAt(now, now.Add(time.Second))
+	open := now.Add(time.Second)
+	n := 0
+	for {
+		p, _, ok := h.TryAcquireAt(open)
+		if !ok {
+			break
+		}
+		p.ReleaseAt(open, Ignored)
+		n++
+	}
+	assert.Equal(t, 1, n, "the tokens saved up during the pause are dropped")
+}
+
+func TestSetCeiling(t *testing.T) {
+	l, _ := newTestLimiter(t, Config{Rate: 50})
+	h := l.Host("h")
+	assert.InDelta(t, 50, h.Snapshot().Rate, 1e-9)
+	h.SetCeiling(0.5) // Crawl-delay: 2
+	assert.InDelta(t, 0.5, h.Snapshot().Rate, 1e-9)
+	h.SetCeiling(-1)
+	assert.InDelta(t, 0.5, h.Snapshot().Rate, 1e-9, "an invalid ceiling is ignored")
+	h.SetCeiling(0)
+	assert.InDelta(t, 50, h.Snapshot().Rate, 1e-9, "0 goes back to Config.Rate")
+}
+
+func TestThrottleWithRetryAfterLearnsTheRate(t *testing.T) {
+	d := newDriver(t, Config{})
+	d.rounds(10, 20*time.Millisecond, Success)
+	require.Zero(t, d.h.Snapshot().Rate)
+	ok := d.h.Snapshot().Successes
+	p, _, got := d.h.TryAcquireAt(d.now)
+	require.True(t, got)
+	d.h.GateAt(d.now, d.now.Add(time.Second))
+	p.ReleaseAt(d.now, Throttled)
+	s := d.h.Snapshot()
+	elapsed := d.now.Sub(epoch).Seconds()
+	assert.Greater(t, s.Rate, 0.0, "a rate is learnt")
+	assert.Less(t, s.Rate, float64(ok)/elapsed, "below the success rate the server allowed")
+	assert.Equal(t, int64(1), s.Throttled)
+}
+
+func TestThrottleOrderWithGateDoesNotMatter(t *testing.T) {
+	d := newDriver(t, Config{})
+	d.rounds(10, 20*time.Millisecond, Success)
+	p, _, got := d.h.TryAcquireAt(d.now)
+	require.True(t, got)
+	p.ReleaseAt(d.now, Throttled) // transport may release before it gates
+	d.h.GateAt(d.now, d.now.Add(time.Second))
+	assert.Greater(t, d.h.Snapshot().Rate, 0.0)
+}
+
+func TestCancelledWaiterLeavesTheQueue(t *testing.T) {
+	l, _ := newTestLimiter(t, Config{Algorithm: Fixed, Initial: 1})
+	h := l.Host("h")
+	held, err := h.Acquire(context.Background())
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h.Acquire(ctx)
+		errc <- err
+	}()
+	waitWaiters(t, h, 1)
+	var wg sync.WaitGroup
+	got := acquireAsync(t, context.Background(), h, 1, &wg)
+	waitWaiters(t, h, 2)
+	cancel()
+	err = <-errc
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Contains(t, err.Error(), "h")
+
+	held.Release(Success)
+	wg.Wait()
+	(<-got).Release(Success)
+	assert.Equal(t, 0, h.Snapshot().InFlight)
+}
+
+func waitWaiters(t *testing.T, h *Host, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.waiters) == n
+	}, 5*time.Second, time.Millisecond)
+}
+
+func TestLimitSumsHostsAndSnapshotsAreSorted(t *testing.T) {
+	l, _ := newTestLimiter(t, Config{Initial: 5})
+	assert.Equal(t, 5, l.Limit())
+	l.Host("b")
+	l.Host("a")
+	l.Host("c")
+	assert.Equal(t, 15, l.Limit())
+	var keys []string
+	for _, s := range l.Snapshots() {
+		keys = append(keys, s.Key)
+	}
+	assert.Equal(t, []string{"a", "b", "c"}, keys)
+}
+
+func TestRetryAfterErrorIsThrottled(t *testing.T) {
+	until := epoch.Add(time.Minute)
+	inner := errors.New("429 from api.example.com")
+	err := fmt.Errorf("page 3: %w", &RetryAfterError{Until: until, Err: inner})
+	assert.ErrorIs(t, err, ErrThrottled)
+	assert.ErrorIs(t, err, inner)
+	var ra *RetryAfterError
+	require.ErrorAs(t, err, &ra)
+	assert.Equal(t, until, ra.Until)
+	assert.Contains(t, err.Error(), "retry after 2026-01-01T00:01:00Z")
+	assert.Equal(t, "throttled: retry after 2026-01-01T00:01:00Z", (&RetryAfterError{Until: until}).Error())
+}
+
+func TestReleaseWithUnknownOutcomeCountsAsIgnored(t *testing.T) {
+	l, clk := newTestLimiter(t, Config{})
+	h := l.Host("h")
+	p, _, ok := h.TryAcquireAt(clk.Now())
+	require.True(t, ok)
+	p.ReleaseAt(clk.Now(), Outcome(42))
+	s := h.Snapshot()
+	assert.Equal(t, int64(1), s.Ignored)
+	assert.Equal(t, 0, s.InFlight)
+	Permit{}.Release(Success) // the zero Permit does nothing
+}
