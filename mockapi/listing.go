@@ -101,7 +101,7 @@ func (sc *Scenario) page(r *http.Request) (body map[string]any, next string, bad
 		}
 	}
 	more := end < sc.Items
-	if more && pageNo > 0 {
+	if more && (sc.Pagination == PaginationLink || sc.Pagination == PaginationNextURL) {
 		q.Set("page", strconv.Itoa(pageNo+1))
 		next = (&url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}).String()
 	}

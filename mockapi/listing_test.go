@@ -107,3 +107,75 @@ func TestEveryPaginationStyleWalksToTheEndWithEveryItemOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestListingAnnouncesTheTotalWhenAsked(t *testing.T) {
+	tests := []struct {
+		name           string
+		style          Pagination
+		announce       bool
+		wantTotalPages bool
+	}{
+		{"page numbers", PaginationPage, true, true},
+		{"offset has no pages", PaginationOffset, true, false},
+		{"cursor has no pages", PaginationCursor, true, false},
+		{"not announced", PaginationLink, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t, Config{Scenario: Scenario{Items: 23, PerPage: 5, Pagination: tt.style, AnnounceTotal: tt.announce}})
+			p := decode[listingPage](t, get(t, newClient(t, 10*time.Second), s.URL()+"/items").body)
+			if !tt.announce {
+				assert.Nil(t, p.Total)
+				assert.Nil(t, p.TotalPages)
+				return
+			}
+			require.NotNil(t, p.Total)
+			assert.Equal(t, 23, *p.Total)
+			if tt.wantTotalPages {
+				require.NotNil(t, p.TotalPages)
+				assert.Equal(t, 5, *p.TotalPages)
+			} else {
+				assert.Nil(t, p.TotalPages)
+			}
+		})
+	}
+}
+
+func TestNextLinksKeepTheClientsQueryParameters(t *testing.T) {
+	for _, style := range []Pagination{PaginationLink, PaginationNextURL} {
+		t.Run(string(style), func(t *testing.T) {
+			s := startServer(t, Config{Scenario: Scenario{Items: 10, Pagination: style}})
+			r := get(t, newClient(t, 10*time.Second), s.URL()+"/items?per_page=4&api_key=k1")
+			want := s.URL() + "/items?api_key=k1&page=2&per_page=4"
+			if style == PaginationLink {
+				assert.Equal(t, "<"+want+`>; rel="next"`, r.header.Get("Link"))
+			} else {
+				p := decode[listingPage](t, r.body)
+				require.NotNil(t, p.Next)
+				assert.Equal(t, want, *p.Next)
+			}
+		})
+	}
+}
+
+func TestListingRejectsBadParametersNamingThem(t *testing.T) {
+	tests := []struct {
+		style Pagination
+		query string
+		want  string
+	}{
+		{PaginationPage, "page=0", `page must be an integer >= 1, got "0"`},
+		{PaginationPage, "page=two", `page must be an integer >= 1, got "two"`},
+		{PaginationPage, "per_page=1001", `per_page must be an integer from 1 to 1000, got "1001"`},
+		{PaginationOffset, "offset=-5", `offset must be an integer >= 0, got "-5"`},
+		{PaginationCursor, "cursor=zzz", `cursor "zzz" is not one this server issued`},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.style)+"/"+tt.query, func(t *testing.T) {
+			s := startServer(t, Config{Scenario: Scenario{Pagination: tt.style}})
+			r := get(t, newClient(t, 10*time.Second), s.URL()+"/items?"+tt.query)
+			assert.Equal(t, http.StatusBadRequest, r.status)
+			assert.Equal(t, tt.want, decode[map[string]string](t, r.body)["error"])
+		})
+	}
+}
