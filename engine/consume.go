@@ -183,8 +183,12 @@ func (r *run[T]) retryLater(s *slot, e *entry[T], host *limiter.Host, err error,
 		if host != nil {
 			host.Gate(ra.Until)
 		}
-		if ra.Until.After(at) {
-			at = ra.Until
+		until := ra.Until
+		if ceil := now.Add(r.retry.RetryAfterMax); until.After(ceil) {
+			until = ceil
+		}
+		if until.After(at) {
+			at = until
 		}
 	}
 	switch {

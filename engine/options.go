@@ -255,7 +255,8 @@ func newSettings(opts []Option) (*settings, error) {
 //
 // The wait before retry n (n = 1 for the first retry) is drawn uniformly from
 // [0, min(Max, Base·2^(n-1))] ("full jitter"), and is never shorter than a
-// Retry-After carried by the error (*limiter.RetryAfterError).
+// Retry-After carried by the error (*limiter.RetryAfterError), itself capped
+// at RetryAfterMax so that a hostile value cannot park an item for a year.
 //
 // The budget: a retry is allowed only while the retries granted during the
 // last BudgetWindow stay below max(BudgetMin, BudgetRatio × the items read
@@ -269,6 +270,8 @@ type Retry struct {
 	BudgetRatio  float64       // default 0.2; +Inf turns the budget off
 	BudgetMin    int           // retries always allowed per window; default 10
 	BudgetWindow time.Duration // default 10s
+
+	RetryAfterMax time.Duration // cap on the wait a Retry-After asks for; default limiter.DefaultRetryAfterMax (5m)
 }
 
 func (r Retry) withDefaults() (Retry, error) {
@@ -288,6 +291,8 @@ func (r Retry) withDefaults() (Retry, error) {
 		return bad("BudgetMin", r.BudgetMin, ">= 0")
 	case r.BudgetWindow < 0:
 		return bad("BudgetWindow", r.BudgetWindow, ">= 0")
+	case r.RetryAfterMax < 0:
+		return bad("RetryAfterMax", r.RetryAfterMax, ">= 0")
 	}
 	if r.MaxAttempts == 0 {
 		r.MaxAttempts = 5
@@ -306,6 +311,9 @@ func (r Retry) withDefaults() (Retry, error) {
 	}
 	if r.BudgetWindow == 0 {
 		r.BudgetWindow = 10 * time.Second
+	}
+	if r.RetryAfterMax == 0 {
+		r.RetryAfterMax = limiter.DefaultRetryAfterMax
 	}
 	if r.Base > r.Max {
 		return r, fmt.Errorf("engine: WithRetry: Retry.Base %v is above Retry.Max %v", r.Base, r.Max)

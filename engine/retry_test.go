@@ -281,3 +281,20 @@ func TestWaitingRetriesBoundReadAheadAndAreReportedOnCancel(t *testing.T) {
 		assert.EqualError(t, f.Err, "503")
 	}
 }
+
+func TestRetryAfterIsCapped(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clock := clockwork.NewFakeClock()
+	log := &attemptLog{clock: clock}
+	start := clock.Now()
+	wait := runAsync(context.Background(), t, rangeOf(t, 1, 1), func(context.Context, int) error {
+		if log.add() == 1 {
+			return &limiter.RetryAfterError{Until: start.Add(365 * 24 * time.Hour)}
+		}
+		return nil
+	}, WithClock(clock), WithRetry(Retry{Base: time.Millisecond, Max: time.Millisecond, RetryAfterMax: time.Minute}), limitOf(1))
+	advanceUntil(t, clock, time.Second, func() bool { return log.n() == 2 })
+	_, err := wait()
+	require.NoError(t, err)
+	assert.WithinRange(t, log.at[1], start.Add(time.Minute), start.Add(time.Minute+2*time.Second), "a year-long Retry-After waits the cap")
+}
