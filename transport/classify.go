@@ -25,7 +25,7 @@ func read(h http.Header, now time.Time) reading {
 	var r reading
 	var qerr, rerr error
 	r.quota, r.hasQuota, qerr = ParseQuota(h, now)
-	if v := h.Get("Retry-After"); v != "" {
+	if v := fRetryAfter.get(h); v != "" {
 		// An HTTP-date is on the server's clock, like an epoch reset.
 		offset := serverOffset(h, now)
 		var t time.Time
@@ -33,7 +33,7 @@ func read(h http.Header, now time.Time) reading {
 			r.retryAt = t.Add(offset)
 		}
 		if rerr != nil {
-			rerr = fmt.Errorf("Retry-After: %w", rerr)
+			rerr = fmt.Errorf("%s: %w", fRetryAfter.name, rerr)
 		}
 	}
 	r.err = errors.Join(qerr, rerr)

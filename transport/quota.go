@@ -5,22 +5,36 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/politely/politely/limiter"
 )
 
-// The header families ParseQuota reads.
-const (
-	hRateLimit       = "RateLimit"
-	hRateLimitPolicy = "RateLimit-Policy"
-	hLimit           = "RateLimit-Limit"
-	hRemaining       = "RateLimit-Remaining"
-	hReset           = "RateLimit-Reset"
-	hXLimit          = "X-RateLimit-Limit"
-	hXRemaining      = "X-RateLimit-Remaining"
-	hXReset          = "X-RateLimit-Reset"
+// field is a header: key in canonical form for a map lookup without
+// allocation, name as the specifications write it, for error messages.
+type field struct{ key, name string }
+
+func (f field) get(h http.Header) string {
+	if v := h[f.key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// The headers ParseQuota reads.
+var (
+	fRateLimit       = field{"Ratelimit", "RateLimit"}
+	fRateLimitPolicy = field{"Ratelimit-Policy", "RateLimit-Policy"}
+	fLimit           = field{"Ratelimit-Limit", "RateLimit-Limit"}
+	fRemaining       = field{"Ratelimit-Remaining", "RateLimit-Remaining"}
+	fReset           = field{"Ratelimit-Reset", "RateLimit-Reset"}
+	fXLimit          = field{"X-Ratelimit-Limit", "X-RateLimit-Limit"}
+	fXRemaining      = field{"X-Ratelimit-Remaining", "X-RateLimit-Remaining"}
+	fXReset          = field{"X-Ratelimit-Reset", "X-RateLimit-Reset"}
+	fRetryAfter      = field{"Retry-After", "Retry-After"}
+	fDate            = field{"Date", "Date"}
 )
 
 // Reset values of the RateLimit-Reset and X-RateLimit-Reset headers are read
@@ -92,9 +106,8 @@ func ParseQuota(h http.Header, now time.Time) (q limiter.Quota, ok bool, err err
 	for _, c := range structured {
 		consider(c)
 	}
-	offset := serverOffset(h, now)
-	for _, fam := range [][3]string{{hLimit, hRemaining, hReset}, {hXLimit, hXRemaining, hXReset}} {
-		c, found, err := legacyQuota(h, now, offset, fam)
+	for _, fam := range [...][3]field{{fLimit, fRemaining, fReset}, {fXLimit, fXRemaining, fXReset}} {
+		c, found, err := legacyQuota(h, now, fam)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -119,25 +132,23 @@ func tighter(a, b limiter.Quota, now time.Time) bool {
 func structuredQuotas(h http.Header, now time.Time) ([]limiter.Quota, error) {
 	var errs []error
 	var policies []Policy
-	if v := h.Get(hRateLimitPolicy); v != "" {
+	if v := fRateLimitPolicy.get(h); v != "" {
 		ps, err := ParsePolicies(v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", hRateLimitPolicy, err))
+			errs = append(errs, fmt.Errorf("%s: %w", fRateLimitPolicy.name, err))
 		}
 		policies = ps
 	}
 	var limits []ServiceLimit
-	if v := h.Get(hRateLimit); v != "" {
+	if v := fRateLimit.get(h); v != "" {
 		ls, err := ParseRateLimit(v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", hRateLimit, err))
+			errs = append(errs, fmt.Errorf("%s: %w", fRateLimit.name, err))
 		}
 		limits = ls
 	}
 	var out []limiter.Quota
-	mentioned := make(map[string]bool, len(limits))
 	for _, sl := range limits {
-		mentioned[sl.Policy] = true
 		p, known := findPolicy(policies, sl.Policy)
 		limit := sl.Limit
 		if limit == 0 && known {
@@ -153,7 +164,8 @@ func structuredQuotas(h http.Header, now time.Time) ([]limiter.Quota, error) {
 		out = append(out, limiter.Quota{Limit: capCount(limit), Remaining: capCount(sl.Remaining), Reset: now.Add(reset)})
 	}
 	for _, p := range policies {
-		if !mentioned[p.Name] && p.Window > 0 {
+		mentioned := slices.ContainsFunc(limits, func(sl ServiceLimit) bool { return sl.Policy == p.Name })
+		if !mentioned && p.Window > 0 {
 			out = append(out, limiter.Quota{Limit: capCount(p.Quota), Remaining: capCount(p.Quota), Reset: now.Add(p.Window)})
 		}
 	}
@@ -171,23 +183,23 @@ func findPolicy(ps []Policy, name string) (Policy, bool) {
 
 // legacyQuota reads one family of Limit/Remaining/Reset headers. found is
 // false when the family is absent or incomplete.
-func legacyQuota(h http.Header, now time.Time, offset time.Duration, names [3]string) (q limiter.Quota, found bool, err error) {
-	rv, sv := h.Get(names[1]), h.Get(names[2])
+func legacyQuota(h http.Header, now time.Time, names [3]field) (q limiter.Quota, found bool, err error) {
+	rv, sv := names[1].get(h), names[2].get(h)
 	if rv == "" && sv == "" {
 		return q, false, nil
 	}
 	remaining, err := firstCount(rv)
 	if err != nil {
-		return q, false, fmt.Errorf("%s: %w", names[1], err)
+		return q, false, fmt.Errorf("%s: %w", names[1].name, err)
 	}
-	reset, err := resetTime(sv, now, offset)
+	reset, err := resetTime(sv, now, h)
 	if err != nil {
-		return q, false, fmt.Errorf("%s: %w", names[2], err)
+		return q, false, fmt.Errorf("%s: %w", names[2].name, err)
 	}
-	if lv := h.Get(names[0]); lv != "" {
+	if lv := names[0].get(h); lv != "" {
 		limit, err := firstCount(lv)
 		if err != nil {
-			return q, false, fmt.Errorf("%s: %w", names[0], err)
+			return q, false, fmt.Errorf("%s: %w", names[0].name, err)
 		}
 		q.Limit = capCount(limit)
 	}
@@ -219,8 +231,9 @@ func firstCount(v string) (int64, error) {
 	return n, nil
 }
 
-// resetTime reads a Reset header by size (see ParseQuota).
-func resetTime(v string, now time.Time, offset time.Duration) (time.Time, error) {
+// resetTime reads a Reset header by size (see ParseQuota); an absolute time
+// is moved onto our clock by the offset of the Date header in h.
+func resetTime(v string, now time.Time, h http.Header) (time.Time, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}, errEmpty
@@ -239,10 +252,10 @@ func resetTime(v string, now time.Time, offset time.Duration) (time.Time, error)
 		if hasFrac {
 			d, _ = parseSeconds("0." + frac)
 		}
-		return time.Unix(n, 0).Add(d + offset), nil
+		return time.Unix(n, 0).Add(d + serverOffset(h, now)), nil
 	default:
 		n = min(n, math.MaxInt64/int64(time.Millisecond)) // keeps UnixMilli's arithmetic in range
-		return time.UnixMilli(n).Add(offset), nil
+		return time.UnixMilli(n).Add(serverOffset(h, now)), nil
 	}
 }
 
@@ -250,7 +263,7 @@ func resetTime(v string, now time.Time, offset time.Duration) (time.Time, error)
 // header; 0 without a valid one. Date has a resolution of a second and is
 // truncated, so times converted with it err late, the polite side.
 func serverOffset(h http.Header, now time.Time) time.Duration {
-	v := h.Get("Date")
+	v := fDate.get(h)
 	if v == "" {
 		return 0
 	}

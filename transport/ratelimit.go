@@ -57,7 +57,7 @@ func policyOf(it sfItem) (Policy, error) {
 		p.Quota = it.num
 	} else {
 		p.Name = it.str
-		q, ok := it.params["q"]
+		q, ok := it.param("q")
 		if !ok {
 			return Policy{}, errNoQuota
 		}
@@ -69,7 +69,7 @@ func policyOf(it sfItem) (Policy, error) {
 	if p.Quota < 0 {
 		return Policy{}, errors.New("quota: negative")
 	}
-	if w, ok := it.params["w"]; ok {
+	if w, ok := it.param("w"); ok {
 		d, err := paramSeconds(w, "w")
 		if err != nil {
 			return Policy{}, err
@@ -110,7 +110,7 @@ func serviceLimitOf(it sfItem) (ServiceLimit, error) {
 		return ServiceLimit{}, errors.New("a limit is a policy name with parameters")
 	}
 	sl := ServiceLimit{Policy: it.str}
-	r, ok := it.params["r"]
+	r, ok := it.param("r")
 	if !ok {
 		return ServiceLimit{}, errors.New("parameter r (remaining) missing")
 	}
@@ -118,7 +118,7 @@ func serviceLimitOf(it sfItem) (ServiceLimit, error) {
 		return ServiceLimit{}, errors.New("parameter r: not a non-negative integer")
 	}
 	sl.Remaining = r.num
-	if t, ok := it.params["t"]; ok {
+	if t, ok := it.param("t"); ok {
 		d, err := paramSeconds(t, "t")
 		if err != nil {
 			return ServiceLimit{}, err

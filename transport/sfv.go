@@ -25,11 +25,22 @@ type sfItem struct {
 	str    string // the string or token value
 	num    int64  // the integer value when isNum
 	isNum  bool
-	params map[string]sfParam
+	params []sfParam
+}
+
+// param returns the parameter key; RFC 8941: a repeated key's last value wins.
+func (it sfItem) param(key string) (sfParam, bool) {
+	for i := len(it.params) - 1; i >= 0; i-- {
+		if it.params[i].key == key {
+			return it.params[i], true
+		}
+	}
+	return sfParam{}, false
 }
 
 // sfParam is a parameter's value: an integer, or a string/token (isNum false).
 type sfParam struct {
+	key   string
 	num   int64
 	str   string
 	isNum bool
@@ -45,7 +56,8 @@ func parseSFList(value string) ([]sfItem, error) {
 	if p.done() {
 		return nil, errSFEmpty
 	}
-	var items []sfItem
+	items := make([]sfItem, 0, 4)
+	p.arena = make([]sfParam, 0, 8)
 	for {
 		it, err := p.member()
 		if err != nil {
@@ -68,8 +80,9 @@ func parseSFList(value string) ([]sfItem, error) {
 }
 
 type sfParser struct {
-	s string
-	i int
+	s     string
+	i     int
+	arena []sfParam // backs every item's params: one allocation for the field
 }
 
 func (p *sfParser) done() bool { return p.i >= len(p.s) }
@@ -98,8 +111,8 @@ func (p *sfParser) member() (sfItem, error) {
 	return it, err
 }
 
-func (p *sfParser) params() (map[string]sfParam, error) {
-	var params map[string]sfParam
+func (p *sfParser) params() ([]sfParam, error) {
+	start := len(p.arena)
 	for !p.done() && p.s[p.i] == ';' {
 		p.i++
 		for !p.done() && p.s[p.i] == ' ' {
@@ -118,12 +131,13 @@ func (p *sfParser) params() (map[string]sfParam, error) {
 			}
 			val = sfParam{num: v.num, str: v.str, isNum: v.isNum}
 		}
-		if params == nil {
-			params = make(map[string]sfParam, 2)
-		}
-		params[key] = val // RFC 8941: a repeated key's last value wins
+		val.key = key
+		p.arena = append(p.arena, val)
 	}
-	return params, nil
+	if len(p.arena) == start {
+		return nil, nil
+	}
+	return p.arena[start:len(p.arena):len(p.arena)], nil
 }
 
 func (p *sfParser) key() (string, error) {
@@ -224,6 +238,11 @@ func (p *sfParser) boolean() error {
 func (p *sfParser) str() (string, error) {
 	start := p.i
 	p.i++ // opening quote
+	if end := strings.IndexAny(p.s[p.i:], "\\\""); end >= 0 && p.s[p.i+end] == '"' && printable(p.s[p.i:p.i+end]) {
+		s := p.s[p.i : p.i+end] // the common case: no escape, no copy
+		p.i += end + 1
+		return s, nil
+	}
 	var b strings.Builder
 	for !p.done() {
 		c := p.s[p.i]
@@ -253,6 +272,15 @@ func (p *sfParser) token() string {
 		p.i++
 	}
 	return p.s[start:p.i]
+}
+
+func printable(s string) bool {
+	for i := range len(s) {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func isDigit(c byte) bool   { return '0' <= c && c <= '9' }
