@@ -10,7 +10,10 @@ import (
 
 // bucket is the Quota model: a token bucket driven by the instants it is given.
 type bucket struct {
-	cfg    Quota
+	cfg Quota
+	// The bucket is announced as a window of w whole seconds (the shortest
+	// that holds the burst) in which q requests refill.
+	w, q   int64
 	policy string // the RateLimit-Policy value
 
 	mu     sync.Mutex
@@ -19,7 +22,13 @@ type bucket struct {
 }
 
 func newBucket(cfg Quota, start time.Time) *bucket {
-	return &bucket{cfg: cfg, policy: policyOf(cfg), tokens: float64(cfg.Burst), last: start}
+	w := max(1, int64(math.Ceil(float64(cfg.Burst)/cfg.Rate)))
+	q := int64(cfg.Rate * float64(w))
+	return &bucket{
+		cfg: cfg, w: w, q: q,
+		policy: `"bucket";q=` + strconv.FormatInt(q, 10) + ";w=" + strconv.FormatInt(w, 10),
+		tokens: float64(cfg.Burst), last: start,
+	}
 }
 
 // take refills the bucket up to t and, if consume, spends a token. It writes
@@ -32,24 +41,22 @@ func (b *bucket) take(t time.Time, consume bool, h http.Header) (bool, time.Dura
 		b.tokens = min(float64(b.cfg.Burst), b.tokens+t.Sub(b.last).Seconds()*b.cfg.Rate)
 		b.last = t
 	}
-	ok := true
-	if consume {
-		ok = b.tokens >= 1
-		if ok {
+	if !consume || b.tokens >= 1 {
+		if consume {
 			b.tokens--
 		}
-	}
-	full := seconds(time.Duration((float64(b.cfg.Burst) - b.tokens) / b.cfg.Rate * float64(time.Second)))
-	b.setHeaders(h, int(b.tokens), full, t)
-	if ok {
+		// What the bucket allows over the next window: its tokens and the refill.
+		b.setHeaders(h, int64(b.tokens)+b.q, b.w)
 		return true, 0
 	}
-	return false, time.Duration((1 - b.tokens) / b.cfg.Rate * float64(time.Second))
+	wait := time.Duration((1 - b.tokens) / b.cfg.Rate * float64(time.Second))
+	b.setHeaders(h, 0, max(1, seconds(wait)))
+	return false, wait
 }
 
-func (b *bucket) setHeaders(h http.Header, remaining int, resetIn int64, t time.Time) {
-	limit := strconv.Itoa(b.cfg.Burst)
-	rem := strconv.Itoa(remaining)
+func (b *bucket) setHeaders(h http.Header, remaining, resetIn int64) {
+	limit := strconv.FormatInt(int64(b.cfg.Burst)+b.q, 10)
+	rem := strconv.FormatInt(remaining, 10)
 	reset := strconv.FormatInt(resetIn, 10)
 	if b.cfg.Headers == QuotaHeadersBoth || b.cfg.Headers == QuotaHeadersIETF {
 		h.Set("RateLimit-Limit", limit)
@@ -61,15 +68,8 @@ func (b *bucket) setHeaders(h http.Header, remaining int, resetIn int64, t time.
 	if b.cfg.Headers == QuotaHeadersBoth || b.cfg.Headers == QuotaHeadersX {
 		h.Set("X-RateLimit-Limit", limit)
 		h.Set("X-RateLimit-Remaining", rem)
-		h.Set("X-RateLimit-Reset", strconv.FormatInt(t.Unix()+resetIn, 10))
+		h.Set("X-RateLimit-Reset", reset)
 	}
-}
-
-// policyOf states the bucket's sustained rate as a RateLimit-Policy of q
-// requests per w whole seconds, w the shortest that holds the burst.
-func policyOf(q Quota) string {
-	w := max(1, int64(math.Ceil(float64(q.Burst)/q.Rate)))
-	return `"bucket";q=` + strconv.FormatInt(int64(q.Rate*float64(w)), 10) + ";w=" + strconv.FormatInt(w, 10)
 }
 
 // window is the HeaderQuota model: a fixed window aligned to the Unix epoch.

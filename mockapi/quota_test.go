@@ -12,40 +12,38 @@ import (
 
 func TestQuotaAnswers429WithRetryAfterAndHeadersOnEveryResponse(t *testing.T) {
 	clk := newFakeClock()
+	// 2 req/s, burst 2: announced as a 1 s window refilling 2, Limit 2+2.
 	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Quota: Quota{Rate: 2, Burst: 2}}})
 	c := newClient(t, 10*time.Second)
-	unix := func(d time.Duration) string { return strconv.FormatInt(clk.Now().Add(d).Unix(), 10) }
 
 	steps := []struct {
 		name       string
 		advance    time.Duration
 		path       string
 		status     int
-		remaining  string
-		reset      string // RateLimit-Reset: whole seconds until the bucket is full
+		remaining  string // tokens left + the 2 that refill in the next second
 		retryAfter string
 	}{
-		{"first token", 0, "/items/1", 200, "1", "1", ""},
-		{"last token", 0, "/items/2", 200, "0", "1", ""},
-		{"robots.txt only reads the bucket", 0, "/robots.txt", 200, "0", "1", ""},
-		{"bucket empty", 0, "/items/3", 429, "0", "1", "1"},
-		{"half a second refills one token", 500 * time.Millisecond, "/items/3", 200, "0", "1", ""},
-		{"empty again, told to wait", 0, "/items/4", 429, "0", "1", "1"},
-		{"a 404 carries the headers too", 2 * time.Second, "/nowhere", 404, "1", "1", ""},
+		{"first token", 0, "/items/1", 200, "3", ""},
+		{"last token", 0, "/items/2", 200, "2", ""},
+		{"robots.txt only reads the bucket", 0, "/robots.txt", 200, "2", ""},
+		{"bucket empty", 0, "/items/3", 429, "0", "1"},
+		{"half a second refills one token", 500 * time.Millisecond, "/items/3", 200, "2", ""},
+		{"empty again, told to wait", 0, "/items/4", 429, "0", "1"},
+		{"a 404 carries the headers too", 2 * time.Second, "/nowhere", 404, "3", ""},
 	}
 	for _, st := range steps {
 		clk.Advance(st.advance)
 		r := get(t, c, s.URL()+st.path)
 		assert.Equal(t, st.status, r.status, st.name)
-		assert.Equal(t, "2", r.header.Get("RateLimit-Limit"), st.name)
-		assert.Equal(t, st.remaining, r.header.Get("RateLimit-Remaining"), st.name)
-		assert.Equal(t, st.reset, r.header.Get("RateLimit-Reset"), st.name)
-		assert.Equal(t, `"bucket";q=2;w=1`, r.header.Get("RateLimit-Policy"), st.name)
-		assert.Equal(t, `"bucket";r=`+st.remaining+";t="+st.reset, r.header.Get("RateLimit"), st.name)
-		assert.Equal(t, "2", r.header.Get("X-RateLimit-Limit"), st.name)
-		assert.Equal(t, st.remaining, r.header.Get("X-RateLimit-Remaining"), st.name)
-		assert.Equal(t, unix(time.Second), r.header.Get("X-RateLimit-Reset"), st.name)
 		assert.Equal(t, st.retryAfter, r.header.Get("Retry-After"), st.name)
+		for _, family := range []string{"RateLimit-", "X-RateLimit-"} {
+			assert.Equal(t, "4", r.header.Get(family+"Limit"), st.name)
+			assert.Equal(t, st.remaining, r.header.Get(family+"Remaining"), st.name)
+			assert.Equal(t, "1", r.header.Get(family+"Reset"), "%s: the window, or the Retry-After on a 429", st.name)
+		}
+		assert.Equal(t, `"bucket";q=2;w=1`, r.header.Get("RateLimit-Policy"), st.name)
+		assert.Equal(t, `"bucket";r=`+st.remaining+";t=1", r.header.Get("RateLimit"), st.name)
 	}
 
 	stats := s.Stats()
@@ -88,31 +86,32 @@ func TestBucketRefillsAtRateUpToBurst(t *testing.T) {
 	t0 := newFakeClock().Now()
 	b := newBucket(Quota{Rate: 10, Burst: 3}, t0)
 	steps := []struct {
-		at       time.Duration
-		ok       bool
-		wait     time.Duration
-		reset    string
-		policyOK bool
+		at        time.Duration
+		ok        bool
+		wait      time.Duration
+		remaining string
 	}{
-		{0, true, 0, "1", true},
-		{0, true, 0, "1", true},
-		{0, true, 0, "1", true},
-		{0, false, 100 * time.Millisecond, "1", true},
-		{50 * time.Millisecond, false, 50 * time.Millisecond, "1", true},
-		{100 * time.Millisecond, true, 0, "1", true},
-		{time.Hour, true, 0, "1", true}, // refills to the burst only: 3 - 1 left
+		{0, true, 0, "12"},
+		{0, true, 0, "11"},
+		{0, true, 0, "10"},
+		{0, false, 100 * time.Millisecond, "0"},
+		{50 * time.Millisecond, false, 50 * time.Millisecond, "0"},
+		{100 * time.Millisecond, true, 0, "10"},
+		{time.Hour, true, 0, "12"}, // refills to the burst only
 	}
 	for i, st := range steps {
 		h := http.Header{}
 		ok, wait := b.take(t0.Add(st.at), true, h)
 		assert.Equal(t, st.ok, ok, "step %d", i)
 		assert.InDelta(t, st.wait.Seconds(), wait.Seconds(), 1e-9, "step %d", i)
-		assert.Equal(t, st.reset, h.Get("RateLimit-Reset"), "step %d", i)
+		assert.Equal(t, st.remaining, h.Get("RateLimit-Remaining"), "step %d", i)
+		assert.Equal(t, "1", h.Get("RateLimit-Reset"), "step %d", i)
 	}
 	h := http.Header{}
-	b.take(t0.Add(time.Hour), false, h)
-	assert.Equal(t, "2", h.Get("RateLimit-Remaining"), "the last take left 2 of 3")
-	assert.Equal(t, `"bucket";q=10;w=1`, h.Get("RateLimit-Policy"))
+	ok, _ := b.take(t0.Add(time.Hour), false, h)
+	assert.True(t, ok)
+	assert.Equal(t, "12", h.Get("RateLimit-Remaining"), "reading does not spend")
+	assert.Equal(t, "13", h.Get("RateLimit-Limit"))
 }
 
 func TestQuotaPolicyStatesTheSustainedRate(t *testing.T) {
@@ -127,7 +126,7 @@ func TestQuotaPolicyStatesTheSustainedRate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, policyOf(tt.quota))
+			assert.Equal(t, tt.want, newBucket(tt.quota, time.Time{}).policy)
 		})
 	}
 }

@@ -85,14 +85,18 @@ type Step struct {
 
 // Quota is a server-side token bucket shared by all clients: Rate requests per
 // second with Burst, 429 with Retry-After (whole seconds until a token) beyond
-// it. Every response carries the quota headers chosen by Headers:
-// RateLimit-Limit and X-RateLimit-Limit are Burst, -Remaining the whole tokens
-// left, -Reset the whole seconds until the bucket is full again
-// (X-RateLimit-Reset is that instant in Unix seconds, as GitHub does). The IETF
-// family also carries the newer draft's fields: RateLimit-Policy
-// `"bucket";q=Q;w=W` (the sustained rate as Q per W seconds, W the shortest
-// whole number of seconds that holds Burst) and RateLimit `"bucket";r=R;t=T`
-// (remaining and reset as above).
+// it. Every response carries the quota headers chosen by Headers, which
+// announce the bucket as a sliding window of W whole seconds (the shortest
+// that holds Burst) in which Q = Rate×W requests refill, so that a client that
+// spreads Remaining over Reset sends at Rate:
+//
+//   - RateLimit-Policy: "bucket";q=Q;w=W
+//   - RateLimit-Limit and X-RateLimit-Limit: Burst+Q, the most a window allows
+//   - -Remaining: what the next W seconds allow (whole tokens left + Q);
+//     0 on a 429
+//   - -Reset: W, or on a 429 the Retry-After; delay seconds in both families
+//     (the header quota's X-RateLimit-Reset is a Unix time, as GitHub's)
+//   - RateLimit: "bucket";r=Remaining;t=Reset
 type Quota struct {
 	// Rate is R in requests per second. 0 turns the quota off.
 	Rate float64
