@@ -10,8 +10,15 @@ import (
 )
 
 // Headers maps canonical header names to values, sent with every request.
+//
+// In the file, a value may hold ${NAME}: Parse replaces it with the
+// environment variable NAME (letters, digits, _), and a variable that is not
+// set is an error naming the header and the variable. "$$" is a literal "$"
+// (write "$${X}" for the text "${X}"); a "$" followed by anything else stays.
+//
 // Values often hold secrets (API tokens): every printed form of Headers
-// (fmt verbs, String, JSON) shows the names only. Use HTTPHeader to send them.
+// (fmt verbs, String, JSON) shows the names only, and no error shows a
+// value. Use HTTPHeader to send them.
 type Headers map[string]string
 
 // HTTPHeader returns a new http.Header holding the headers.

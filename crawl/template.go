@@ -191,7 +191,8 @@ func writeValue(b *strings.Builder, v any, reserved bool) error {
 
 // formatNumber renders a JSON number without exponent, and integers without
 // a fraction: "7" stays exact however long it is, "7.0" and "7e0" become "7",
-// "1.5e3" becomes "1500". Non-integral numbers go through float64.
+// "1.5e3" becomes "1500". Other forms go through float64, so an integer
+// written with a fraction or exponent keeps 15-17 significant digits.
 func formatNumber(n json.Number) string {
 	s := string(n)
 	if isDecimalInteger(s) {
@@ -199,7 +200,7 @@ func formatNumber(n json.Number) string {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return s // not a number the decoder would produce; inserted escaped as text
+		return s // beyond float64 (1e400): inserted as written
 	}
 	return strconv.FormatFloat(f, 'f', -1, 64)
 }
