@@ -219,3 +219,37 @@ func TestWaitEndsWithTheRequestContext(t *testing.T) {
 	assert.Equal(t, int32(1), hits.Load(), "the cancelled request never reached the server")
 	assert.Equal(t, 0, r.snapshot(t, srv).InFlight)
 }
+
+func TestSwitchingProtocolsReleasesAtOnceAndKeepsTheConnection(t *testing.T) {
+	r := newRig(t, oneSlot)
+	srv := r.server(t, func(w http.ResponseWriter, _ *http.Request) {
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		_ = rw.Flush()
+		_, _ = io.Copy(conn, rw) // echo until the client closes
+	})
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	resp, err := r.client.Do(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	s := r.snapshot(t, srv)
+	assert.Equal(t, 0, s.InFlight, "the exchange is over once the protocol switched")
+	assert.Equal(t, int64(1), s.Successes)
+
+	rwc, ok := resp.Body.(io.ReadWriteCloser)
+	require.True(t, ok, "the body is still the connection")
+	_, err = io.WriteString(rwc, "ping")
+	require.NoError(t, err)
+	buf := make([]byte, 4)
+	_, err = io.ReadFull(rwc, buf)
+	require.NoError(t, err)
+	assert.Equal(t, "ping", string(buf))
+	require.NoError(t, rwc.Close())
+}
