@@ -11,8 +11,9 @@ import (
 )
 
 // Handler is a mock API as an http.Handler, for use in-process (httptest,
-// another mux); Start serves one on a port. It must be closed to release the
-// requests it holds (queued, hanging, trickling a slow body).
+// another mux); Start serves one on a port. Close it before the server that
+// serves it, to release the requests it holds (queued, hanging, trickling a
+// slow body), or that server's graceful shutdown waits for them.
 type Handler struct {
 	sc           Scenario
 	now          func() time.Time

@@ -148,8 +148,8 @@ type Faults struct {
 	// ResponseRecorder) the handler panics with http.ErrAbortHandler instead,
 	// which a net/http server turns into a closed connection.
 	Reset float64
-	// Hang is the probability of a hang: nothing is sent until HangMax, the
-	// client gives up or the server closes; then 504 if anyone still listens.
+	// Hang is the probability of a hang: nothing is sent until HangMax (then
+	// 504), the client gives up (recorded as 499) or the server closes (503).
 	Hang float64
 	// Malformed is the probability of a 200 whose JSON body is cut short.
 	Malformed float64
