@@ -293,9 +293,7 @@ func (h *Host) Snapshot() Snapshot {
 		Throttled:   h.throttled,
 		Ignored:     h.ignored,
 	}
-	if h.pace.bucket != nil {
-		s.Rate = float64(h.pace.bucket.Limit())
-	}
+	s.Rate = h.pace.cur
 	if !h.gateUntil.IsZero() && now.Before(h.gateUntil) {
 		s.GateUntil = h.gateUntil
 	}

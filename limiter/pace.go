@@ -134,7 +134,7 @@ func (p *pace) setQuota(now time.Time, q Quota) {
 		p.quota = math.SmallestNonzeroFloat64
 	}
 	p.quotaEnd = q.Reset
-	p.learnt = 0 // an announced quota replaces what was learnt
+	p.learnt, p.slow = 0, false // an announced quota replaces what was learnt
 }
 
 func (p *pace) quotaActive(now time.Time) bool { return p.quota > 0 && now.Before(p.quotaEnd) }
@@ -207,10 +207,17 @@ func (p *pace) onRelease(now time.Time) bool {
 	p.goodput = float64(p.gpCount) / el.Seconds()
 	p.gpCount = 0
 	p.gpStart = now
+	if p.quota > 0 && !p.quotaActive(now) {
+		p.quota = 0 // the quota was reset: its rate no longer applies
+		return true
+	}
 	if p.learnt == 0 {
-		return p.quota > 0 && !p.quotaActive(now)
+		return false
 	}
 	dt := now.Sub(p.lastProbe).Seconds()
+	if dt <= 0 {
+		return false // still gated: probing starts when the gate opens
+	}
 	p.lastProbe = now
 	if p.slow {
 		p.learnt *= 1 + slowProbe*dt

@@ -135,7 +135,12 @@ const quotaRun = 30 * time.Second
 // req/s token bucket with a burst of 100 (0.1 s of quota, like a proxy's
 // limit_req burst), 20 ms ±25% service, 429 beyond.
 func simQuota(t testing.TB, alg Algorithm, initial int, headers bool) (simResult, *sim) {
-	srv := &quotaServer{rate: 1000, burst: 100, tokens: 100, service: 20 * time.Millisecond, rejectAfter: time.Millisecond, headers: headers}
+	return simQuotaBurst(t, alg, initial, headers, 100)
+}
+
+// simQuotaBurst is simQuota with another server burst.
+func simQuotaBurst(t testing.TB, alg Algorithm, initial int, headers bool, burst float64) (simResult, *sim) {
+	srv := &quotaServer{rate: 1000, burst: burst, tokens: burst, service: 20 * time.Millisecond, rejectAfter: time.Millisecond, headers: headers}
 	s := newSim(simLimiter(t, alg, initial), srv, simSeed, quotaRun)
 	s.run()
 	a, ok, rej := s.totals(0, quotaRun)
@@ -189,20 +194,28 @@ func TestSimulationReport(t *testing.T) {
 		t.Skip("run with -simreport")
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "| algorithm | (a) to 90%% | (a) steady | (a) rejected | (b) re-conv. ½ | (b) re-conv. 2× | (b) rejected | (c) goodput | (c) 429 | (c) late 429s | (d) goodput | (d) 429 |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-	for _, alg := range []Algorithm{"", AIMD, Gradient2, Vegas, Fixed} {
-		name := string(alg)
-		if name == "" {
-			name = "default"
-		}
-		a, _ := simCapacity(t, alg, 0)
-		st, _ := simSteps(t, alg, 0)
-		c, _ := simQuota(t, alg, 0, true)
-		d, _ := simQuota(t, alg, 0, false)
-		fmt.Fprintf(&b, "| %s | %s | %.1f%% | %.2f%% | %s | %s | %.2f%% | %.1f%% | %.2f%% | %d | %.1f%% | %.2f%% |\n",
-			name, dur(a.to90), 100*a.steady, 100*a.rejected, dur(st.reHalve), dur(st.reDouble), 100*st.rejected,
+	fmt.Fprintf(&b, "| algorithm | (a) to 90%% | (a) steady | (a) rejected | (a) max limit | (b) re-conv. ½ | (b) re-conv. 2× | (b) rejected | (c) goodput | (c) 429 | (c) 429s after 0.1 s | (d) goodput | (d) 429 |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	type row struct {
+		name    string
+		alg     Algorithm
+		initial int
+	}
+	for _, r := range []row{{"default", "", 0}, {"aimd", AIMD, 0}, {"gradient2", Gradient2, 0}, {"vegas", Vegas, 0}, {"fixed (Initial 4)", Fixed, 0}, {"fixed (Initial 80)", Fixed, 80}} {
+		a, _ := simCapacity(t, r.alg, r.initial)
+		st, _ := simSteps(t, r.alg, r.initial)
+		c, _ := simQuota(t, r.alg, r.initial, true)
+		d, _ := simQuota(t, r.alg, r.initial, false)
+		fmt.Fprintf(&b, "| %s | %s | %.1f%% | %.2f%% | %d | %s | %s | %.2f%% | %.1f%% | %.2f%% | %d | %.1f%% | %.2f%% |\n",
+			r.name, dur(a.to90), 100*a.steady, 100*a.rejected, a.maxLimit, dur(st.reHalve), dur(st.reDouble), 100*st.rejected,
 			100*c.goodput, 100*c.rejected, c.late429, 100*d.goodput, 100*d.rejected)
+	}
+	fmt.Fprintf(&b, "\nDefault strategy against the quota server with other server bursts:\n\n")
+	fmt.Fprintf(&b, "| server burst | (c) goodput | (c) 429 | (c) 429s after 0.1 s | (d) goodput | (d) 429 |\n|---|---|---|---|---|---|\n")
+	for _, burst := range []float64{10, 100, 1000} {
+		c, _ := simQuotaBurst(t, "", 0, true, burst)
+		d, _ := simQuotaBurst(t, "", 0, false, burst)
+		fmt.Fprintf(&b, "| %.0f | %.1f%% | %.2f%% | %d | %.1f%% | %.2f%% |\n", burst, 100*c.goodput, 100*c.rejected, c.late429, 100*d.goodput, 100*d.rejected)
 	}
 	t.Log("\n" + b.String())
 }
@@ -232,6 +245,8 @@ func TestSimulationTrace(t *testing.T) {
 		_, s = simQuota(t, alg, 0, true)
 	case "quota429":
 		_, s = simQuota(t, alg, 0, false)
+	case "quota429-burst10":
+		_, s = simQuotaBurst(t, alg, 0, false, 10)
 	default:
 		t.Fatalf("unknown -simtrace %q", *simTrace)
 	}
