@@ -23,6 +23,16 @@ func (f field) get(h http.Header) string {
 	return ""
 }
 
+// getList returns a structured-field list that may be split over several
+// header lines, joined as RFC 9110 section 5.3 allows.
+func (f field) getList(h http.Header) string {
+	v := h[f.key]
+	if len(v) > 1 {
+		return strings.Join(v, ", ")
+	}
+	return f.get(h)
+}
+
 // The headers ParseQuota reads.
 var (
 	fRateLimit       = field{"Ratelimit", "RateLimit"}
@@ -132,7 +142,7 @@ func tighter(a, b limiter.Quota, now time.Time) bool {
 func structuredQuotas(h http.Header, now time.Time) ([]limiter.Quota, error) {
 	var errs []error
 	var policies []Policy
-	if v := fRateLimitPolicy.get(h); v != "" {
+	if v := fRateLimitPolicy.getList(h); v != "" {
 		ps, err := ParsePolicies(v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", fRateLimitPolicy.name, err))
@@ -140,7 +150,7 @@ func structuredQuotas(h http.Header, now time.Time) ([]limiter.Quota, error) {
 		policies = ps
 	}
 	var limits []ServiceLimit
-	if v := fRateLimit.get(h); v != "" {
+	if v := fRateLimit.getList(h); v != "" {
 		ls, err := ParseRateLimit(v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", fRateLimit.name, err))
