@@ -38,11 +38,12 @@ func (it sfItem) param(key string) (sfParam, bool) {
 	return sfParam{}, false
 }
 
-// sfParam is a parameter's value: an integer, or a string/token (isNum false).
+// sfParam is a parameter: its key and, when it is an integer, its value. The
+// headers read here use only integer parameters; others are kept as
+// non-integers so that reading them as numbers fails.
 type sfParam struct {
 	key   string
 	num   int64
-	str   string
 	isNum bool
 }
 
@@ -129,7 +130,7 @@ func (p *sfParser) params() ([]sfParam, error) {
 			if err != nil {
 				return nil, fmt.Errorf("parameter value: %w", err)
 			}
-			val = sfParam{num: v.num, str: v.str, isNum: v.isNum}
+			val = sfParam{num: v.num, isNum: v.isNum}
 		}
 		val.key = key
 		p.arena = append(p.arena, val)
