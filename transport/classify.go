@@ -53,13 +53,8 @@ type verdict struct {
 func (r reading) classify(code int) verdict {
 	exhausted := r.hasQuota && r.quota.Remaining == 0
 	switch {
-	case code == http.StatusTooManyRequests:
-		v := verdict{outcome: limiter.Throttled, until: r.retryAt}
-		if exhausted && r.quota.Reset.After(v.until) {
-			v.until = r.quota.Reset
-		}
-		return v
-	case code == http.StatusForbidden && (exhausted || !r.retryAt.IsZero()):
+	case code == http.StatusTooManyRequests,
+		code == http.StatusForbidden && (exhausted || !r.retryAt.IsZero()):
 		v := verdict{outcome: limiter.Throttled, until: r.retryAt}
 		if exhausted && r.quota.Reset.After(v.until) {
 			v.until = r.quota.Reset
