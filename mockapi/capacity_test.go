@@ -46,7 +46,8 @@ func statuses(rs []reply) map[int]int {
 }
 
 func TestCapacityQueuesThenAnswers503WithRetryAfter(t *testing.T) {
-	const latency = 700 * time.Millisecond
+	t.Parallel()
+	const latency = time.Second
 	s := startServer(t, Config{Scenario: Scenario{
 		Latency:  latency,
 		Capacity: Capacity{Slots: 2, Queue: 2, RetryAfter: 1500 * time.Millisecond},
@@ -61,8 +62,9 @@ func TestCapacityQueuesThenAnswers503WithRetryAfter(t *testing.T) {
 		served = fire(t, c, s.URL(), 1, 4) // 2 in slots, 2 queued
 	}()
 	inFlight(t, s, 4)
+	fired := time.Now()
 	rejected := fire(t, c, s.URL(), 5, 2)
-	rejectedAfter := time.Since(start)
+	rejectedAfter := time.Since(fired)
 	<-done
 	servedAfter := time.Since(start)
 
@@ -70,7 +72,7 @@ func TestCapacityQueuesThenAnswers503WithRetryAfter(t *testing.T) {
 		assert.Equal(t, http.StatusServiceUnavailable, r.status)
 		assert.Equal(t, "2", r.header.Get("Retry-After"), "1.5 s rounds up to 2")
 	}
-	assert.Less(t, rejectedAfter, 2*latency, "a full queue is answered at once, not after the queue")
+	assert.Less(t, rejectedAfter, latency, "a full queue is answered at once, not after a service time")
 	assert.Equal(t, map[int]int{200: 4}, statuses(served))
 	assert.GreaterOrEqual(t, servedAfter, 2*latency, "the queued pair waits for a slot, then is served")
 
@@ -81,9 +83,10 @@ func TestCapacityQueuesThenAnswers503WithRetryAfter(t *testing.T) {
 }
 
 func TestCapacityScheduleStepsDownAndUp(t *testing.T) {
+	t.Parallel()
 	clk := newFakeClock()
 	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{
-		Latency: 300 * time.Millisecond,
+		Latency: time.Second, // the held request's: the others arrive while it is served
 		Capacity: Capacity{Slots: 1, Schedule: []Step{
 			{At: 10 * time.Second, Slots: 3},
 			{At: 20 * time.Second, Slots: 1},

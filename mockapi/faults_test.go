@@ -15,6 +15,7 @@ import (
 )
 
 func TestEveryFaultKindThenTheRetrySucceeds(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		faults  Faults
@@ -76,6 +77,7 @@ func TestEveryFaultKindThenTheRetrySucceeds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			tt.faults.TransientAttempts = 1
 			s := startServer(t, Config{Scenario: Scenario{Faults: tt.faults}})
 			timeout := tt.timeout
@@ -113,6 +115,7 @@ func TestEveryFaultKindThenTheRetrySucceeds(t *testing.T) {
 }
 
 func TestHangIsReleasedOnClose(t *testing.T) {
+	t.Parallel()
 	s, err := Start(Config{Scenario: Scenario{Faults: Faults{Hang: 1, HangMax: time.Minute}}})
 	require.NoError(t, err)
 	c := newClient(t, time.Minute)

@@ -51,11 +51,12 @@ func TestStatsCountRequestsByClassStatusSecondAndItem(t *testing.T) {
 }
 
 func TestStatsMaxInFlight(t *testing.T) {
-	s := startServer(t, Config{Scenario: Scenario{Latency: 300 * time.Millisecond}})
+	t.Parallel()
+	s := startServer(t, Config{Scenario: Scenario{Latency: time.Second}})
 	statuses := statuses(fire(t, newClient(t, 10*time.Second), s.URL(), 1, 5))
 	assert.Equal(t, map[int]int{200: 5}, statuses)
 	stats := s.Stats()
-	// All five overlap unless the machine took 300 ms to send them.
+	// All five overlap unless the machine took a second to send them.
 	assert.Equal(t, 5, stats.MaxInFlight)
 	assert.Equal(t, 5, stats.PerSecond[0].MaxInFlight)
 }
