@@ -68,6 +68,28 @@ func (p DotPath) LookupArray(v any) ([]any, error) {
 	return a, nil
 }
 
+// LookupText is Lookup for a value used as text, such as a cursor_field or
+// next_field value: a string as is, a number as a template would insert it
+// (no exponent, no ".0"), null as "". Other kinds are an error; a missing
+// key wraps ErrNotFound, as with Lookup.
+func (p DotPath) LookupText(v any) (string, error) {
+	got, err := p.Lookup(v)
+	if err != nil {
+		return "", err
+	}
+	switch x := got.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	}
+	var b strings.Builder
+	if err := writeValue(&b, got, true); err != nil {
+		return "", fmt.Errorf("dot path %q: want a string or number, found %s", p.raw, describeJSON(got))
+	}
+	return b.String(), nil
+}
+
 // lookup walks v; root names v in errors ("the body", "the item").
 func (p DotPath) lookup(v any, root string) (any, error) {
 	cur := v

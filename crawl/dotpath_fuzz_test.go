@@ -32,6 +32,17 @@ func FuzzDotPath(f *testing.F) {
 			require.True(t, strings.HasPrefix(err.Error(), "dot path "+strconv.Quote(path)+": "), err.Error())
 			return
 		}
+		text, err := p.LookupText(v)
+		switch g := got.(type) {
+		case string:
+			require.NoError(t, err)
+			require.Equal(t, g, text)
+		case json.Number:
+			require.NoError(t, err)
+			if _, rangeErr := strconv.ParseFloat(g.String(), 64); rangeErr == nil {
+				require.NotContains(t, strings.ToLower(text), "e", "numbers within float64 render without exponent")
+			}
+		}
 		if p.IsZero() {
 			require.Equal(t, v, got)
 			return

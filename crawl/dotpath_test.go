@@ -100,3 +100,31 @@ func TestParseDotPathRejectsEmptyNames(t *testing.T) {
 		})
 	}
 }
+
+func TestDotPathLookupText(t *testing.T) {
+	body := decodeItem(t, `{"s": "abc def", "n": 12345678901234567890, "f": 2.50, "e": 1e3, "null": null, "b": true, "o": {}, "a": []}`)
+	tests := []struct{ path, want, err string }{
+		{"s", "abc def", ""},
+		{"n", "12345678901234567890", ""},
+		{"f", "2.5", ""},
+		{"e", "1000", ""},
+		{"null", "", ""},
+		{"b", "true", ""},
+		{"o", "", `dot path "o": want a string or number, found an object`},
+		{"a", "", `dot path "a": want a string or number, found an array`},
+		{"missing", "", `dot path "missing": the body has no key "missing" (keys: a, b, e, f, n, null, o, s)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			got, err := mustDotPath(t, tt.path).LookupText(body)
+			if tt.err != "" {
+				assert.EqualError(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+	_, err := mustDotPath(t, "missing").LookupText(body)
+	assert.ErrorIs(t, err, ErrNotFound)
+}
