@@ -81,6 +81,7 @@ func (r *run[T]) exit(i int) {
 func (r *run[T]) consume(i int) {
 	defer r.consumers.Done()
 	s := &r.slots[i]
+	var hosts hostCache
 	var done int64 // items finished for good, not yet flushed
 	defer func() { r.flush(&done) }()
 	for !r.stopped() {
@@ -93,7 +94,7 @@ func (r *run[T]) consume(i int) {
 				return
 			}
 		}
-		if r.attempt(s, &e) {
+		if r.attempt(s, &hosts, &e) {
 			if done++; done == flushEvery {
 				r.flush(&done)
 			}
@@ -125,14 +126,28 @@ func (r *run[T]) await(i int, done *int64) (entry[T], bool) {
 	}
 }
 
+// hostCache keeps a consumer's last host: runs often hit one host, and the
+// cache saves the limiter's map lookup.
+type hostCache struct {
+	key  string
+	host *limiter.Host
+}
+
+func (c *hostCache) get(l *limiter.Limiter, key string) *limiter.Host {
+	if c.host == nil || key != c.key {
+		c.key, c.host = key, l.Host(key)
+	}
+	return c.host
+}
+
 // attempt makes one attempt of e and decides what comes next: success,
 // failure for good, a retry, or, when the run stops, an unfinished item. It
 // reports whether e is finished for good.
-func (r *run[T]) attempt(s *slot, e *entry[T]) bool {
+func (r *run[T]) attempt(s *slot, hosts *hostCache, e *entry[T]) bool {
 	var permit limiter.Permit
 	var host *limiter.Host
 	if r.lim != nil {
-		host = r.lim.Host(r.key(e.item.Value))
+		host = hosts.get(r.lim, r.key(e.item.Value))
 		p, err := host.Acquire(r.readCtx)
 		if err != nil { // only when the run stops
 			s.unfinished.Add(1)
