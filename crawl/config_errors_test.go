@@ -159,6 +159,10 @@ func TestParseRejectsBadConfigNamingFileLineAndKey(t *testing.T) {
 			`api.yaml:8: headers.Host: set by the HTTP client, cannot be configured`},
 		{"header value of the wrong type", minimalYAML + "headers:\n  X-Key: [a, b]\n",
 			`api.yaml:8: headers.X-Key: want a string, got a list`},
+		{"list as a key", minimalYAML + "headers: {[a]: b}\n",
+			`api.yaml:7: headers: keys must be plain names, not a list`},
+		{"wrong type in a merged mapping", minimalYAML + "limits:\n  <<: [{retries: x}]\n",
+			`api.yaml:8: limits.retries: want a whole number, got "x"`},
 		{"duplicate key", minimalYAML + "output: again.jsonl\n",
 			`api.yaml:7: output: given twice (first at line 6)`},
 		{"multi-document file", minimalYAML + "---\nuser_agent: y\n",
@@ -237,4 +241,10 @@ func TestLoadNamesTheFileItCannotRead(t *testing.T) {
 	var ce *ConfigError
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, "testdata/no-such-file.yaml: cannot read: no such file or directory", err.Error())
+}
+
+func TestTranslateHidesGoTypesInMessagesItDoesNotKnow(t *testing.T) {
+	idx := &nodeIndex{byPath: map[string]int{}}
+	ce := idx.translate("api.yaml", "line 4: field retries already set in type crawl.rawLimits")
+	assert.Equal(t, "api.yaml:4: field retries already set", ce.Error())
 }

@@ -118,13 +118,19 @@ func newNodeIndex(root *yaml.Node) *nodeIndex {
 
 // walk indexes mapping m. Aliases are not followed (their target is indexed
 // where it is written, so the lines still match), and a merge key's inline
-// mapping is indexed as part of m.
+// mappings are indexed as part of m.
 func (x *nodeIndex) walk(m *yaml.Node, prefix string) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		if k.Tag == "!!merge" {
-			if v.Kind == yaml.MappingNode {
-				x.walk(v, prefix)
+			merged := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				merged = v.Content
+			}
+			for _, mv := range merged {
+				if mv.Kind == yaml.MappingNode {
+					x.walk(mv, prefix)
+				}
 			}
 			continue
 		}
@@ -166,6 +172,7 @@ var (
 	reUnknownKey = regexp.MustCompile(`(?s)^field (.*) not found in type \S+$`)
 	reDuplicate  = regexp.MustCompile(`(?s)^mapping key "(.*)" already defined at line (\d+)$`)
 	reWrongType  = regexp.MustCompile("(?s)^cannot unmarshal (\\S+)(?: `(.*)`)? into \\S+$")
+	reGoType     = regexp.MustCompile(` (?:in type|into) \S+$`)
 )
 
 // translate turns one of yaml's "line N: …" decode messages into a ConfigError.
@@ -192,13 +199,15 @@ func (x *nodeIndex) translate(file, msg string) *ConfigError {
 	}
 	if m := reWrongType.FindStringSubmatch(msg); m != nil {
 		ce.Msg = "wrong type"
-		if e := x.findValue(ce.Line, m[1], m[2]); e != nil {
+		if e := x.findComplexKey(ce.Line, m[1]); e != nil {
+			ce.Key, ce.Msg = e.parent, "keys must be plain names, not "+describeNode(e.key, true)
+		} else if e := x.findValue(ce.Line, m[1], m[2]); e != nil {
 			ce.Key = e.path
 			ce.Msg = fmt.Sprintf("want %s, got %s", describeType(schemaType(e.path)), describeNode(e.value, isSecret(e.path)))
 		}
 		return ce
 	}
-	ce.Msg = msg
+	ce.Msg = reGoType.ReplaceAllString(msg, "") // a message this code does not know yet
 	return ce
 }
 
@@ -206,6 +215,16 @@ func (x *nodeIndex) translate(file, msg string) *ConfigError {
 func (x *nodeIndex) findKey(line int, name string) *nodeEntry {
 	for i := range x.entries {
 		if e := &x.entries[i]; e.key.Line == line && e.key.Value == name {
+			return e
+		}
+	}
+	return nil
+}
+
+// findComplexKey finds a list or mapping used as a key on line.
+func (x *nodeIndex) findComplexKey(line int, tag string) *nodeEntry {
+	for i := range x.entries {
+		if e := &x.entries[i]; e.key.Line == line && e.key.Kind != yaml.ScalarNode && e.key.ShortTag() == tag {
 			return e
 		}
 	}
