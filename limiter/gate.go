@@ -36,15 +36,18 @@ func (h *Host) GateAt(now, until time.Time) {
 
 // Quota is a quota announced by the server.
 type Quota struct {
-	Limit     int       // requests per window, 0 = unknown
-	Remaining int       // requests left until Reset
-	Reset     time.Time // when Remaining refills
+	Limit     int           // requests per window, 0 = unknown
+	Remaining int           // requests left until Reset
+	Reset     time.Time     // when Remaining refills
+	Window    time.Duration // the window Limit applies to (RateLimit-Policy's w), 0 = unknown
 }
 
 // SetQuota applies an announced quota: the host's rate becomes Remaining
-// spread over the time to Reset (never above the ceiling), and Remaining == 0
-// closes the gate until Reset (capped like Gate). A Reset that is not in the
-// future clears the quota's rate; a negative Remaining is ignored.
+// spread over the time to Reset (never above the ceiling, nor above
+// Limit/Window when both are known), and Remaining == 0 closes the gate until
+// Reset (capped like Gate). A Reset that is not in the future lifts the
+// quota's rate, or with a known window sets it to Limit/Window. A negative
+// Remaining is ignored with a warning.
 func (h *Host) SetQuota(q Quota) {
 	h.SetQuotaAt(h.l.clock.Now(), q)
 }

@@ -11,6 +11,10 @@ import (
 // skipped as if no rate applied.
 const maxRate = 1e9
 
+// maxWait bounds the wait for a token (the bucket's rate is at least
+// Remaining/(time to Reset), so it is never this slow unless a quota says so).
+const maxWait = 24 * time.Hour
+
 // Rate learning from Throttled outcomes when no quota is announced.
 const (
 	learnCut      = 0.95                   // the learnt rate after a throttle, relative to the measured success rate
@@ -109,8 +113,8 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 		return time.Time{}, true
 	}
 	missing := 1 - p.bucket.TokensAt(now)
-	d := time.Duration(math.Ceil(missing / p.cur * float64(time.Second)))
-	return now.Add(max(d, time.Nanosecond)), false
+	d := math.Ceil(missing / p.cur * float64(time.Second))
+	return now.Add(time.Duration(max(1, min(d, float64(maxWait))))), false
 }
 
 // onGate notes a pause: saved-up tokens must not burst out when it ends,
@@ -124,17 +128,27 @@ func (p *pace) onGate(now, until time.Time) {
 }
 
 func (p *pace) setQuota(now time.Time, q Quota) {
-	left := q.Reset.Sub(now)
-	if left <= 0 {
-		p.quota, p.quotaEnd = 0, time.Time{}
-		return
-	}
-	p.quota = float64(q.Remaining) / left.Seconds()
-	if p.quota == 0 {
-		p.quota = math.SmallestNonzeroFloat64
-	}
-	p.quotaEnd = q.Reset
 	p.learnt, p.slow = 0, false // an announced quota replaces what was learnt
+	var full float64            // the quota's own rate, when its window is known
+	if q.Limit > 0 && q.Window > 0 {
+		full = float64(q.Limit) / q.Window.Seconds()
+	}
+	left := q.Reset.Sub(now)
+	switch {
+	case left <= 0 && full > 0:
+		// Reset has passed: the refilled quota is spread over its window.
+		p.quota, p.quotaEnd = full, now.Add(q.Window)
+	case left <= 0 || q.Remaining == 0:
+		// Nothing to spread: a passed reset lifts the quota's rate, an
+		// exhausted quota gates the host until Reset instead.
+		p.quota, p.quotaEnd = 0, time.Time{}
+	default:
+		p.quota = float64(q.Remaining) / left.Seconds()
+		if full > 0 {
+			p.quota = min(p.quota, full)
+		}
+		p.quotaEnd = q.Reset
+	}
 }
 
 func (p *pace) quotaActive(now time.Time) bool { return p.quota > 0 && now.Before(p.quotaEnd) }

@@ -18,7 +18,7 @@ var (
 	simAlg    = flag.String("simalg", "", "algorithm TestSimulationTrace uses")
 )
 
-const simSeed = 42
+var simSeedFlag = flag.Uint64("simseed", 42, "seed of the simulations' service times")
 
 // simResult holds a scenario's figures.
 type simResult struct {
@@ -91,7 +91,7 @@ const capacityRun = 10 * time.Second
 // simCapacity runs model (a): 64 slots × 20 ms ±25%, 32 queued, 429 beyond.
 func simCapacity(t testing.TB, alg Algorithm, initial int) (simResult, *sim) {
 	srv := &capacityServer{slots: 64, queueCap: 32, service: 20 * time.Millisecond, rejectAfter: time.Millisecond}
-	s := newSim(simLimiter(t, alg, initial), srv, simSeed, capacityRun)
+	s := newSim(simLimiter(t, alg, initial), srv, *simSeedFlag, capacityRun)
 	s.run()
 	const optimum = 3200
 	a, ok, rej := s.totals(0, capacityRun)
@@ -113,7 +113,7 @@ const stepAt, stepRun = 10 * time.Second, 30 * time.Second
 // and doubles to 128 slots at 20 s.
 func simSteps(t testing.TB, alg Algorithm, initial int) (simResult, *sim) {
 	srv := &capacityServer{slots: 64, queueCap: 32, service: 20 * time.Millisecond, rejectAfter: time.Millisecond}
-	s := newSim(simLimiter(t, alg, initial), srv, simSeed, stepRun)
+	s := newSim(simLimiter(t, alg, initial), srv, *simSeedFlag, stepRun)
 	s.after(stepAt, func() { srv.setSlots(s, 32) })
 	s.after(2*stepAt, func() { srv.setSlots(s, 128) })
 	s.run()
@@ -141,7 +141,7 @@ func simQuota(t testing.TB, alg Algorithm, initial int, headers bool) (simResult
 // simQuotaBurst is simQuota with another server burst.
 func simQuotaBurst(t testing.TB, alg Algorithm, initial int, headers bool, burst float64) (simResult, *sim) {
 	srv := &quotaServer{rate: 1000, burst: burst, tokens: burst, service: 20 * time.Millisecond, rejectAfter: time.Millisecond, headers: headers}
-	s := newSim(simLimiter(t, alg, initial), srv, simSeed, quotaRun)
+	s := newSim(simLimiter(t, alg, initial), srv, *simSeedFlag, quotaRun)
 	s.run()
 	a, ok, rej := s.totals(0, quotaRun)
 	_, _, late := s.totals(simBin, quotaRun)

@@ -250,7 +250,7 @@ func (q *quotaServer) arrive(s *sim, r *simReq) {
 	var quota *Quota
 	if q.headers {
 		untilFull := time.Duration((q.burst - q.tokens) / q.rate * float64(time.Second))
-		quota = &Quota{Limit: int(q.rate), Remaining: int(q.tokens)}
+		quota = &Quota{Limit: int(q.rate), Remaining: int(q.tokens), Window: time.Second}
 		// The client turns the delta into a time when the answer arrives.
 		lat := q.rejectAfter
 		if admitted {
