@@ -105,7 +105,7 @@ func (b *builder) build(r *rawConfig) *Config {
 		State:  r.State,
 	}
 	switch {
-	case r.UserAgent == "":
+	case strings.TrimSpace(r.UserAgent) == "":
 		b.fail("user_agent", `required: polite crawlers identify themselves (e.g. "acme-sync/1.2 (+mailto:ops@acme.example)")`)
 	case !validHeaderValue(r.UserAgent):
 		b.fail("user_agent", "contains a control character")
@@ -275,6 +275,8 @@ func (b *builder) task(r *rawTask) *Task {
 	if r.URL == "" {
 		b.fail("task.url", `required: the URL template of an item's request (e.g. "{+detail_path}" or "/items/{id}")`)
 	} else if tmpl, err := ParseTemplate(r.URL); err != nil {
+		b.fail("task.url", "%v", err)
+	} else if err := tmpl.checkScheme(); err != nil {
 		b.fail("task.url", "%v", err)
 	} else {
 		t.URL = tmpl

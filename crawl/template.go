@@ -165,6 +165,21 @@ func (t *Template) Resolve(base *url.URL, item any) (*url.URL, error) {
 	return u, nil
 }
 
+// checkScheme refuses a template that starts with a scheme other than
+// http or https ("ftp://h/{id}"): it can never give a URL the crawl fetches.
+// Anything that depends on the item's fields is left to Resolve.
+func (t *Template) checkScheme() error {
+	lit, _, _ := strings.Cut(t.raw, "{")
+	i := strings.IndexAny(lit, ":/?#")
+	if i <= 0 || lit[i] != ':' {
+		return nil // relative, or the scheme comes from a field
+	}
+	if scheme := strings.ToLower(lit[:i]); scheme != "http" && scheme != "https" {
+		return fmt.Errorf("template %q: scheme %q is not http or https", t.raw, lit[:i])
+	}
+	return nil
+}
+
 // writeValue appends v's text, escaped for a simple or reserved expansion.
 func writeValue(b *strings.Builder, v any, reserved bool) error {
 	switch x := v.(type) {

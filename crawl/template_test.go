@@ -176,3 +176,27 @@ func BenchmarkTemplateBaseline(b *testing.B) {
 			item["id"].(json.Number).String(), url.PathEscape(item["name"].(string)))
 	}
 }
+
+func TestTemplateCheckSchemeRefusesOnlyLiteralNonHTTPSchemes(t *testing.T) {
+	tests := []struct{ tmpl, err string }{
+		{"/items/{id}", ""},
+		{"{+detail_url}", ""},
+		{"HTTPS://h/{id}", ""},
+		{"http://{host}/x", ""},
+		{"{scheme}://h/x", ""},
+		{"items/{id}?a=b:c", ""},
+		{"ftp://h/{id}", `template "ftp://h/{id}": scheme "ftp" is not http or https`},
+		{"mailto:{addr}", `template "mailto:{addr}": scheme "mailto" is not http or https`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tmpl, func(t *testing.T) {
+			tmpl, err := ParseTemplate(tt.tmpl)
+			require.NoError(t, err)
+			if tt.err == "" {
+				assert.NoError(t, tmpl.checkScheme())
+			} else {
+				assert.EqualError(t, tmpl.checkScheme(), tt.err)
+			}
+		})
+	}
+}
