@@ -18,8 +18,9 @@ type slots struct {
 }
 
 type slotWaiter struct {
-	ready   chan struct{}
-	granted bool // set under slots.mu when ready is closed
+	ready     chan struct{}
+	granted   bool      // set under slots.mu when ready is closed
+	grantedAt time.Time // real time of the grant, set with granted
 }
 
 func newSlots(cfg Capacity, start time.Time, now func() time.Time) *slots {
@@ -30,20 +31,22 @@ func newSlots(cfg Capacity, start time.Time, now func() time.Time) *slots {
 func (s *slots) size(t time.Time) int { return s.cfg.slotsAt(t.Sub(s.start)) }
 
 // acquire takes a slot, waiting in the queue if all slots are busy and the
-// queue has room. It reports false when the request must be turned away (queue
-// full) or stopped waiting because gone or closed was closed; the caller tells
-// these apart by checking the channels.
-func (s *slots) acquire(gone, closed <-chan struct{}) bool {
+// queue has room, and returns the real time the slot became its own: service
+// time counts from then, so a loaded scheduler's delay in waking a waiter
+// does not lengthen it. It reports false when the request must be turned away
+// (queue full) or stopped waiting because gone or closed was closed; the
+// caller tells these apart by checking the channels.
+func (s *slots) acquire(gone, closed <-chan struct{}) (time.Time, bool) {
 	s.mu.Lock()
 	s.grantLocked()
 	if s.inUse < s.size(s.now()) && len(s.waiters) == 0 {
 		s.inUse++
 		s.mu.Unlock()
-		return true
+		return time.Now(), true
 	}
 	if len(s.waiters) >= s.cfg.Queue {
 		s.mu.Unlock()
-		return false
+		return time.Time{}, false
 	}
 	w := &slotWaiter{ready: make(chan struct{})}
 	s.waiters = append(s.waiters, w)
@@ -51,7 +54,7 @@ func (s *slots) acquire(gone, closed <-chan struct{}) bool {
 
 	select {
 	case <-w.ready:
-		return true
+		return w.grantedAt, true
 	case <-gone:
 	case <-closed:
 	}
@@ -61,7 +64,7 @@ func (s *slots) acquire(gone, closed <-chan struct{}) bool {
 		// Granted while the wait ended: hand the slot on.
 		s.inUse--
 		s.grantLocked()
-		return false
+		return time.Time{}, false
 	}
 	for i, q := range s.waiters {
 		if q == w {
@@ -69,7 +72,7 @@ func (s *slots) acquire(gone, closed <-chan struct{}) bool {
 			break
 		}
 	}
-	return false
+	return time.Time{}, false
 }
 
 // release gives back a slot taken by acquire.
@@ -89,7 +92,7 @@ func (s *slots) grantLocked() {
 		w := s.waiters[0]
 		s.waiters[0] = nil
 		s.waiters = s.waiters[1:]
-		w.granted = true
+		w.granted, w.grantedAt = true, time.Now()
 		s.inUse++
 		close(w.ready)
 	}

@@ -141,13 +141,14 @@ func TestSlotsGrantWaitersInArrivalOrder(t *testing.T) {
 	clk := newFakeClock()
 	s := newSlots(Capacity{Slots: 1, Queue: 3, Schedule: []Step{{At: 10 * time.Second, Slots: 2}}}, clk.Now(), clk.Now)
 	never := make(chan struct{})
-	require.True(t, s.acquire(never, never))
+	_, ok := s.acquire(never, never)
+	require.True(t, ok)
 
 	granted := make(chan int, 3)
 	var wg sync.WaitGroup
 	for i := range 3 {
 		wg.Go(func() {
-			if s.acquire(never, never) {
+			if _, ok := s.acquire(never, never); ok {
 				granted <- i
 			}
 		})
@@ -157,7 +158,8 @@ func TestSlotsGrantWaitersInArrivalOrder(t *testing.T) {
 			return len(s.waiters) == i+1
 		}, 5*time.Second, time.Millisecond)
 	}
-	assert.False(t, s.acquire(never, never), "queue full")
+	_, ok = s.acquire(never, never)
+	assert.False(t, ok, "queue full")
 
 	s.release()
 	assert.Equal(t, 0, <-granted)
@@ -169,7 +171,8 @@ func TestSlotsGrantWaitersInArrivalOrder(t *testing.T) {
 	clk.Advance(10 * time.Second)
 	gone := make(chan struct{})
 	close(gone)
-	assert.False(t, s.acquire(gone, never))
+	_, ok = s.acquire(gone, never)
+	assert.False(t, ok)
 	assert.Equal(t, 2, <-granted)
 	wg.Wait()
 	s.release()
@@ -180,10 +183,14 @@ func TestSlotsGrantWaitersInArrivalOrder(t *testing.T) {
 func TestSlotsWaiterThatLeavesGivesUpItsPlace(t *testing.T) {
 	s := newSlots(Capacity{Slots: 1, Queue: 1}, time.Time{}, time.Now)
 	never := make(chan struct{})
-	require.True(t, s.acquire(never, never))
+	_, ok := s.acquire(never, never)
+	require.True(t, ok)
 	gone := make(chan struct{})
 	result := make(chan bool)
-	go func() { result <- s.acquire(gone, never) }()
+	go func() {
+		_, ok := s.acquire(gone, never)
+		result <- ok
+	}()
 	require.Eventually(t, func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()

@@ -129,8 +129,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 	case rq.class == ClassDetail && (rq.id < 1 || rq.id > h.sc.Items):
 		return errorJSON(w, http.StatusNotFound, "no such item: "+r.URL.Path+" (ids are 1.."+strconv.Itoa(h.sc.Items)+")")
 	}
+	served := time.Now() // when service starts, in real time
 	if h.slots != nil {
-		if !h.slots.acquire(r.Context().Done(), h.closed) {
+		var ok bool
+		if served, ok = h.slots.acquire(r.Context().Done(), h.closed); !ok {
 			if out, gone := h.interrupted(w, r); gone {
 				return out
 			}
@@ -138,7 +140,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 		}
 		defer h.slots.release()
 	}
-	if !h.wait(r, h.sc.latency(rq.key, rq.attempt)) {
+	if !h.wait(r, time.Until(served.Add(h.sc.latency(rq.key, rq.attempt)))) {
 		out, _ := h.interrupted(w, r)
 		return out
 	}
