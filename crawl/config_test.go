@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 )
 
 func TestLoadReadsTheSpecExampleVerbatim(t *testing.T) {
@@ -284,4 +286,29 @@ func TestParseFollowsAnchorsAndMergeKeys(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, cfg.Politeness.Robots)
 	assert.Equal(t, time.Second, cfg.Limits.Backoff.Base)
+}
+
+func BenchmarkParseSpecExample(b *testing.B) {
+	data, err := os.ReadFile("testdata/spec-example.yaml")
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse("api.yaml", data, WithLookupEnv(testEnv)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseBaseline is a plain, non-strict yaml.Unmarshal of the same
+// file, the ratio for BenchmarkParseSpecExample.
+func BenchmarkParseBaseline(b *testing.B) {
+	data, err := os.ReadFile("testdata/spec-example.yaml")
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		var raw rawConfig
+		if err := yaml.Unmarshal(data, &raw); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
