@@ -111,10 +111,12 @@ func (r *run[T]) consume(i int) {
 func (r *run[T]) await(i int, done *int64) (entry[T], bool) {
 	r.flush(done)
 	for {
+		// Load the channel before reading the limit: a drop after the read
+		// then closes the very channel this consumer waits on.
+		resized := r.resized.Load()
 		if r.leave(i) {
 			return entry[T]{}, false
 		}
-		resized := r.resized.Load()
 		select {
 		case e := <-r.queue:
 			return e, true

@@ -66,8 +66,18 @@ func (lb limitedBy[T]) keyType() string { return fmt.Sprintf("%T", lb.key) }
 
 // WithLimiter makes every attempt take a permit from l for the host key(item)
 // and release it with the attempt's outcome, and makes the number of
-// consumers follow l.Limit(). Use it when the handler does not go through a
-// layer that takes the permits itself (for that, see WithLimitFunc).
+// consumers follow l.Limit() (the sum over every host l has seen). Use it when
+// the handler does not go through a layer that takes the permits itself (for
+// that, see WithLimitFunc).
+//
+// Outcomes: nil is Success; an error that Is limiter.ErrThrottled is
+// Throttled, and a *limiter.RetryAfterError also gates the host until its
+// Until; the task timeout and any other error that is retried are Dropped
+// (overload); a permanent error, a panic and an attempt cut by the drain
+// timeout are Ignored.
+//
+// A consumer waits in Acquire while its item's host is gated or full, so with
+// several hosts a gated one can hold consumers that others could use.
 func WithLimiter[T any](l *limiter.Limiter, key func(T) string) Option {
 	return func(s *settings) {
 		if l == nil || key == nil {
