@@ -2,6 +2,7 @@ package mockapi
 
 import (
 	"math"
+	"net"
 	"net/http"
 	"slices"
 	"testing"
@@ -120,8 +121,14 @@ func TestStartReportsABadAddress(t *testing.T) {
 }
 
 func TestStartOnAGivenAddress(t *testing.T) {
-	first := startServer(t, Config{})
-	_, err := Start(Config{Addr: first.URL()[len("http://"):]})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	s := startServer(t, Config{Addr: addr})
+	assert.Equal(t, "http://"+addr, s.URL())
+	_, err = Start(Config{Addr: addr})
 	require.Error(t, err, "the port is taken")
-	assert.Regexp(t, `^http://127\.0\.0\.1:\d+$`, first.URL())
+	assert.Contains(t, err.Error(), "mockapi: listen on "+addr)
 }
