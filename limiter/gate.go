@@ -45,7 +45,7 @@ type Quota struct {
 // SetQuota applies an announced quota: the host's rate becomes Remaining
 // spread over the time to Reset (never above the ceiling, nor above
 // Limit/Window when both are known), and Remaining == 0 closes the gate until
-// Reset (capped like Gate). A Reset that is not in the future lifts the
+// Reset (capped like Gate; the spread is over at most RetryAfterMax). A Reset that is not in the future lifts the
 // quota's rate, or with a known window sets it to Limit/Window. A negative
 // Remaining is ignored with a warning.
 func (h *Host) SetQuota(q Quota) {
@@ -63,7 +63,7 @@ func (h *Host) SetQuotaAt(now time.Time, q Quota) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.pace.setQuota(now, q)
+	h.pace.setQuota(now, q, h.l.cfg.RetryAfterMax)
 	h.applyRateLocked(now)
 }
 

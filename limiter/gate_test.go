@@ -87,6 +87,9 @@ func TestQuotaSpreadsRemainingOverTimeToReset(t *testing.T) {
 		{name: "nothing left gates until reset", quota: Quota{Limit: 100, Remaining: 0}, resetIn: 3 * time.Second, gated: true},
 		{name: "a reset in the past clears it", quota: Quota{Limit: 100, Remaining: 50}, resetIn: -time.Second, rate: 0},
 		{name: "negative remaining is ignored", quota: Quota{Remaining: -5}, resetIn: time.Second, rate: 0},
+		{name: "capped at the window's rate", quota: Quota{Limit: 100, Remaining: 90, Window: 10 * time.Second}, resetIn: time.Second, rate: 10},
+		{name: "a reset a year away spreads over RetryAfterMax", quota: Quota{Remaining: 600}, resetIn: 365 * 24 * time.Hour, rate: 2},
+		{name: "a passed reset with a known window uses it", quota: Quota{Limit: 100, Remaining: 0, Window: 10 * time.Second}, resetIn: -time.Second, rate: 10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

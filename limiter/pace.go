@@ -127,7 +127,9 @@ func (p *pace) onGate(now, until time.Time) {
 	}
 }
 
-func (p *pace) setQuota(now time.Time, q Quota) {
+// setQuota applies q; horizon caps the time to Reset it spreads over (a
+// hostile Reset a year away must not slow the host to a request a day).
+func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration) {
 	p.learnt, p.slow = 0, false // an announced quota replaces what was learnt
 	var full float64            // the quota's own rate, when its window is known
 	if q.Limit > 0 && q.Window > 0 {
@@ -143,11 +145,12 @@ func (p *pace) setQuota(now time.Time, q Quota) {
 		// exhausted quota gates the host until Reset instead.
 		p.quota, p.quotaEnd = 0, time.Time{}
 	default:
+		left = min(left, horizon)
 		p.quota = float64(q.Remaining) / left.Seconds()
 		if full > 0 {
 			p.quota = min(p.quota, full)
 		}
-		p.quotaEnd = q.Reset
+		p.quotaEnd = now.Add(left)
 	}
 }
 
