@@ -202,3 +202,18 @@ func TestSlotsWaiterThatLeavesGivesUpItsPlace(t *testing.T) {
 	assert.Equal(t, 0, s.inUse)
 	assert.Empty(t, s.waiters)
 }
+
+func TestCloseReleasesServedAndQueuedRequests(t *testing.T) {
+	t.Parallel()
+	s, err := Start(Config{Scenario: Scenario{Latency: time.Minute, Capacity: Capacity{Slots: 1, Queue: 1}}})
+	require.NoError(t, err)
+	c := newClient(t, 2*time.Minute)
+	done := make(chan []reply)
+	go func() { done <- fire(t, c, s.URL(), 1, 2) }()
+	inFlight(t, s, 2)
+
+	start := time.Now()
+	require.NoError(t, s.Close())
+	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.Equal(t, map[int]int{503: 2}, statuses(<-done))
+}

@@ -233,3 +233,19 @@ func TestListingPagesFaultOnlyWhenAsked(t *testing.T) {
 		})
 	}
 }
+
+func TestJitterIsBoundedAndRepeatsForASeed(t *testing.T) {
+	sc := Scenario{Latency: 20 * time.Millisecond, Jitter: 5 * time.Millisecond, Faults: Faults{Seed: 5}}
+	seen := map[time.Duration]bool{}
+	for i := range 1000 {
+		key := "/items/" + strconv.Itoa(i)
+		d := sc.latency(key, 1)
+		assert.GreaterOrEqual(t, d, 15*time.Millisecond)
+		assert.LessOrEqual(t, d, 25*time.Millisecond)
+		assert.Equal(t, d, sc.latency(key, 1), "same seed, key and attempt")
+		seen[d] = true
+	}
+	assert.Greater(t, len(seen), 900, "spread, not constant")
+	fixed := Scenario{Latency: 20 * time.Millisecond}
+	assert.Equal(t, 20*time.Millisecond, fixed.latency("/items/1", 1), "no jitter")
+}
