@@ -1,0 +1,129 @@
+package benchmarks
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// Point is one sample of a time series: a value at an offset from the start of the run.
+type Point struct {
+	At    time.Duration
+	Value float64
+}
+
+// Series is one line of a panel, e.g. the concurrency limit of one strategy.
+type Series struct {
+	Name   string
+	Points []Point
+}
+
+// Panel is one quantity plotted over time (e.g. "concurrency limit"), with a line per series.
+// Its YLabel names the quantity and its unit.
+type Panel struct {
+	YLabel string
+	Series []Series
+}
+
+// plot sizes: wide enough to tell strategies apart, one band per panel.
+const (
+	plotWidth       = 24 * vg.Centimeter
+	plotPanelHeight = 9 * vg.Centimeter
+)
+
+// WritePlot writes a PNG of panels stacked vertically at path, sharing the time axis (seconds).
+// A series keeps its colour in every panel, so the legend of the first panel names them all.
+// It needs at least one panel, and every panel at least one series with points.
+func WritePlot(path, title string, panels ...Panel) error {
+	if path == "" {
+		return errors.New("write plot: empty path")
+	}
+	if len(panels) == 0 {
+		return fmt.Errorf("write plot %s: no panels", path)
+	}
+	colors := make(map[string]int)
+	plots := make([][]*plot.Plot, len(panels))
+	for i, pn := range panels {
+		p, err := panelPlot(pn, colors)
+		if err != nil {
+			return fmt.Errorf("write plot %s: panel %d (%q): %w", path, i+1, pn.YLabel, err)
+		}
+		if i == 0 {
+			p.Title.Text = title
+		}
+		if i == len(panels)-1 {
+			p.X.Label.Text = "time (s)"
+		}
+		plots[i] = []*plot.Plot{p}
+	}
+
+	img := vgimg.New(plotWidth, plotPanelHeight*vg.Length(len(panels)))
+	dc := draw.New(img)
+	tiles := draw.Tiles{
+		Rows: len(panels), Cols: 1,
+		PadX: vg.Millimeter, PadY: 4 * vg.Millimeter,
+		PadTop: 2 * vg.Millimeter, PadBottom: 2 * vg.Millimeter,
+		PadLeft: 2 * vg.Millimeter, PadRight: 4 * vg.Millimeter,
+	}
+	canvases := plot.Align(plots, tiles, dc)
+	for i := range plots {
+		plots[i][0].Draw(canvases[i][0])
+	}
+
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write plot: %w", err)
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write plot %s: encode png: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write plot: %w", err)
+	}
+	return nil
+}
+
+// panelPlot builds one panel; colors maps a series name to its colour index across panels.
+func panelPlot(pn Panel, colors map[string]int) (*plot.Plot, error) {
+	if len(pn.Series) == 0 {
+		return nil, errors.New("no series")
+	}
+	p := plot.New()
+	p.Y.Label.Text = pn.YLabel
+	p.Y.Min = 0
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	for _, s := range pn.Series {
+		if len(s.Points) == 0 {
+			return nil, fmt.Errorf("series %q has no points", s.Name)
+		}
+		xys := make(plotter.XYs, len(s.Points))
+		for j, pt := range s.Points {
+			xys[j] = plotter.XY{X: pt.At.Seconds(), Y: pt.Value}
+		}
+		line, err := plotter.NewLine(xys)
+		if err != nil {
+			return nil, fmt.Errorf("series %q: %w", s.Name, err)
+		}
+		idx, ok := colors[s.Name]
+		if !ok {
+			idx = len(colors)
+			colors[s.Name] = idx
+		}
+		line.Color = plotutil.Color(idx)
+		line.Dashes = plotutil.Dashes(idx / len(plotutil.DefaultColors))
+		line.Width = vg.Points(1.2)
+		p.Add(line)
+		p.Legend.Add(s.Name, line)
+	}
+	return p, nil
+}
