@@ -204,11 +204,12 @@ func WithLookupEnv(lookup func(name string) (string, bool)) Option {
 }
 
 // Parse reads one YAML document, data, named name in errors. Decoding is
-// strict: unknown keys, wrong types, bad values and missing required keys
-// are errors. Every error is a
-// *ConfigError naming the file, the line (when the key is in the file) and
-// the dotted key; several are joined with errors.Join, so errors.As finds
-// the first. Header values never appear in errors.
+// strict: unknown keys (with a "did you mean"), wrong types, bad values,
+// missing required keys, an empty file and a second document are errors.
+// Every error is a *ConfigError naming the file, the line (when the key is
+// in the file) and the dotted key (a YAML syntax error has only a line);
+// several are joined with errors.Join, so errors.As finds the first. Header
+// values never appear in errors.
 func Parse(name string, data []byte, opts ...Option) (*Config, error) {
 	o := options{lookupEnv: os.LookupEnv}
 	for _, opt := range opts {
