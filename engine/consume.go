@@ -77,27 +77,31 @@ func (r *run[T]) exit(i int) {
 }
 
 // consume runs attempts until the run stops or the limit drops below the
-// live consumers. It is consumer i and counts into slot i.
+// live consumers. It is consumer i: it counts in a tally of its own and adds
+// it to slot i every flushEvery attempts and whenever it goes idle or leaves.
 func (r *run[T]) consume(i int) {
 	defer r.consumers.Done()
 	s := &r.slots[i]
+	s.busy.Store(true)
+	var t tally
 	var hosts hostCache
-	var done int64 // items finished for good, not yet flushed
-	defer func() { r.flush(&done) }()
+	defer func() {
+		r.flush(s, &t)
+		s.busy.Store(false)
+	}()
 	for !r.stopped() {
 		var e entry[T]
 		select {
 		case e = <-r.queue:
 		default:
 			var ok bool
-			if e, ok = r.await(i, &done); !ok {
+			if e, ok = r.await(i, s, &t); !ok {
 				return
 			}
 		}
-		if r.attempt(s, &hosts, &e) {
-			if done++; done == flushEvery {
-				r.flush(&done)
-			}
+		r.attempt(&t, &hosts, &e)
+		if t.attempts >= flushEvery {
+			r.flush(s, &t)
 		}
 		if r.leave(i) {
 			return
@@ -106,10 +110,12 @@ func (r *run[T]) consume(i int) {
 	r.exit(i)
 }
 
-// await waits for an item on the empty queue. It returns false when the
-// consumer leaves: the run stops, or the limit dropped.
-func (r *run[T]) await(i int, done *int64) (entry[T], bool) {
-	r.flush(done)
+// await waits for an item on the empty queue, the consumer idle meanwhile.
+// It returns false when the consumer leaves: the run stops, or the limit
+// dropped.
+func (r *run[T]) await(i int, s *slot, t *tally) (entry[T], bool) {
+	r.flush(s, t)
+	s.busy.Store(false)
 	for {
 		// Load the channel before reading the limit: a drop after the read
 		// then closes the very channel this consumer waits on.
@@ -119,6 +125,7 @@ func (r *run[T]) await(i int, done *int64) (entry[T], bool) {
 		}
 		select {
 		case e := <-r.queue:
+			s.busy.Store(true)
 			return e, true
 		case <-*resized:
 		case <-r.done:
@@ -143,56 +150,55 @@ func (c *hostCache) get(l *limiter.Limiter, key string) *limiter.Host {
 }
 
 // attempt makes one attempt of e and decides what comes next: success,
-// failure for good, a retry, or, when the run stops, an unfinished item. It
-// reports whether e is finished for good.
-func (r *run[T]) attempt(s *slot, hosts *hostCache, e *entry[T]) bool {
+// failure for good, a retry, or, when the run stops, an unfinished item.
+func (r *run[T]) attempt(t *tally, hosts *hostCache, e *entry[T]) {
 	var permit limiter.Permit
 	var host *limiter.Host
 	if r.lim != nil {
 		host = hosts.get(r.lim, r.key(e.item.Value))
 		p, err := host.Acquire(r.readCtx)
 		if err != nil { // only when the run stops
-			s.unfinished.Add(1)
+			t.unfinished++
 			r.report(e, ReasonInterrupted, e.err, nil)
-			return false
+			return
 		}
 		permit = p
 	}
 	e.attempts++
-	s.attempts.Add(1)
+	t.attempts++
 	if e.attempts > 1 {
-		s.retries.Add(1)
+		t.retries++
 	}
-	s.busy.Store(true)
 	k, err, stack := r.call(e.item.Value)
-	s.busy.Store(false)
 	permit.Release(k.outcome())
 
 	switch k {
 	case kindSuccess:
-		s.succeeded.Add(1)
-		r.finish(e)
-		return true
+		t.succeeded++
+		r.finish(t, e)
+		return
 	case kindPanic:
-		s.panics.Add(1)
-		return r.fail(s, e, ReasonPanic, err, stack)
+		t.panics++
+		r.fail(t, e, ReasonPanic, err, stack)
+		return
 	case kindPermanent:
-		return r.fail(s, e, ReasonPermanent, err, nil)
+		r.fail(t, e, ReasonPermanent, err, nil)
+		return
 	case kindCut:
-		s.unfinished.Add(1)
+		t.unfinished++
 		r.report(e, ReasonInterrupted, err, nil)
-		return false
+		return
 	case kindTimeout:
-		s.timeouts.Add(1)
+		t.timeouts++
 	case kindThrottled:
-		s.throttled.Add(1)
+		t.throttled++
 	}
-	return r.retryLater(s, e, host, err, k)
+	r.retryLater(t, e, host, err, k)
 }
 
 // retryLater puts e, whose attempt failed with the retryable err, in the
 // retry queue, or fails it for good when it may not be retried.
-func (r *run[T]) retryLater(s *slot, e *entry[T], host *limiter.Host, err error, k kind) bool {
+func (r *run[T]) retryLater(t *tally, e *entry[T], host *limiter.Host, err error, k kind) {
 	now := r.clock.Now()
 	at := now.Add(r.retry.backoff(e.attempts))
 	var ra *limiter.RetryAfterError
@@ -210,13 +216,15 @@ func (r *run[T]) retryLater(s *slot, e *entry[T], host *limiter.Host, err error,
 	}
 	switch {
 	case r.stopped():
-		s.unfinished.Add(1)
+		t.unfinished++
 		r.report(e, ReasonInterrupted, err, nil)
-		return false
+		return
 	case e.attempts >= r.retry.MaxAttempts:
-		return r.fail(s, e, ReasonAttempts, err, nil)
+		r.fail(t, e, ReasonAttempts, err, nil)
+		return
 	case k != kindThrottled && !r.budget.allow(now, r.read.Load()):
-		return r.fail(s, e, ReasonBudget, err, nil)
+		r.fail(t, e, ReasonBudget, err, nil)
+		return
 	}
 	e.err = err
 	r.pending.Add(1)
@@ -224,25 +232,24 @@ func (r *run[T]) retryLater(s *slot, e *entry[T], host *limiter.Host, err error,
 	case r.retries <- waiting[T]{at: at, e: *e}:
 	case <-r.done:
 		r.pending.Add(-1)
-		s.unfinished.Add(1)
+		t.unfinished++
 		r.report(e, ReasonInterrupted, err, nil)
 	}
-	return false
 }
 
 // fail finishes e for good without success.
-func (r *run[T]) fail(s *slot, e *entry[T], reason Reason, err error, stack []byte) bool {
-	s.failed.Add(1)
+func (r *run[T]) fail(t *tally, e *entry[T], reason Reason, err error, stack []byte) {
+	t.failed++
 	if ce := r.log.Check(zap.DebugLevel, "engine: item failed"); ce != nil {
 		ce.Write(zap.Stringer("reason", reason), zap.Int("attempts", e.attempts), zap.Error(err))
 	}
 	r.report(e, reason, err, stack)
-	r.finish(e)
-	return true
+	r.finish(t, e)
 }
 
-// finish tells the checkpointer that e is finished for good.
-func (r *run[T]) finish(e *entry[T]) {
+// finish counts e as finished for good and tells the checkpointer.
+func (r *run[T]) finish(t *tally, e *entry[T]) {
+	t.finished++
 	if r.tracker == nil {
 		return
 	}

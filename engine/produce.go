@@ -12,8 +12,7 @@ func (r *run[T]) produce() {
 	defer r.wg.Done()
 	defer func() {
 		r.producerDone.Store(true)
-		var none int64
-		r.flush(&none)
+		r.checkDrained()
 	}()
 	var read int64
 	for {
@@ -62,13 +61,9 @@ func (r *run[T]) produce() {
 	}
 }
 
-// flush adds a consumer's count of finished items to the run's, and ends the
-// run's work when every item read is finished and the source has ended.
-func (r *run[T]) flush(n *int64) {
-	if *n > 0 {
-		r.finished.Add(*n)
-		*n = 0
-	}
+// checkDrained ends the run's work when every item read is finished and the
+// source has ended.
+func (r *run[T]) checkDrained() {
 	if r.producerDone.Load() && r.finished.Load() == r.read.Load() {
 		r.once.Do(func() { close(r.drained) })
 	}

@@ -20,11 +20,13 @@ type Counts struct {
 	Panics     int64 // attempts whose handler panicked
 }
 
-// Progress is a snapshot of a running run, see WithProgress.
+// Progress is a snapshot of a running run, see WithProgress. Consumers add
+// to the counts in batches (every 64 attempts, and whenever they go idle), so
+// a snapshot may lag by that much; the last one, at the end, is exact.
 type Progress struct {
 	Counts
 	Elapsed   time.Duration
-	InFlight  int     // handlers running now
+	InFlight  int     // consumers holding an item: running its handler, or waiting for its permit
 	Consumers int     // live consumers
 	Limit     int     // the limit the consumers follow, clamped to [1, max consumers]
 	Rate      float64 // items finished (succeeded or failed) per second since the previous snapshot
@@ -39,9 +41,36 @@ type Stats struct {
 	Interrupted  bool // the run stopped before finishing what it read: ctx was cancelled or the checkpointer failed
 }
 
+// tally is what a consumer counted since it last flushed.
+type tally struct {
+	succeeded, failed, unfinished int64
+	attempts, retries, throttled  int64
+	timeouts, panics              int64
+	finished                      int64 // items finished for good
+}
+
+// flush adds t to slot s and the run's count of finished items, and ends the
+// run's work if that was the last item.
+func (r *run[T]) flush(s *slot, t *tally) {
+	s.succeeded.Add(t.succeeded)
+	s.failed.Add(t.failed)
+	s.unfinished.Add(t.unfinished)
+	s.attempts.Add(t.attempts)
+	s.retries.Add(t.retries)
+	s.throttled.Add(t.throttled)
+	s.timeouts.Add(t.timeouts)
+	s.panics.Add(t.panics)
+	if t.finished > 0 {
+		r.finished.Add(t.finished)
+	}
+	*t = tally{}
+	r.checkDrained()
+}
+
 // slot holds the counters of one consumer. Each consumer writes only its own
 // slot, which sits on its own cache lines, so counting costs no contention;
-// a slot is reused by later consumers and its counts add up.
+// a slot is reused by later consumers and its counts add up. busy is false
+// while the consumer waits for an item.
 type slot struct {
 	succeeded, failed, unfinished atomic.Int64
 	attempts, retries, throttled  atomic.Int64
