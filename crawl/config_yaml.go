@@ -2,6 +2,7 @@ package crawl
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -307,7 +308,9 @@ func (x *nodeIndex) checkWholeNumbers(file string) error {
 	return errors.Join(errs...)
 }
 
-// keyHint suggests the known key closest to key under parent, or lists them.
+// keyHint suggests the known key closest to key under parent, or the place
+// where key belongs ("rate" at the top level belongs in limits), or lists
+// parent's keys.
 func keyHint(key, parent string) string {
 	known := knownKeys(schemaType(parent))
 	if len(known) == 0 {
@@ -316,7 +319,31 @@ func keyHint(key, parent string) string {
 	if s, ok := suggest(key, known); ok {
 		return fmt.Sprintf(" (did you mean %q?)", s)
 	}
+	if elsewhere := schemaPaths(reflect.TypeFor[rawConfig](), "", key); len(elsewhere) > 0 {
+		return " (it belongs under " + strings.Join(elsewhere, " or ") + ")"
+	}
 	return " (known keys: " + strings.Join(known, ", ") + ")"
+}
+
+// schemaPaths lists the parents of every key named key in the struct type t
+// and the structs below it; the top level is "the top level".
+func schemaPaths(t reflect.Type, prefix, key string) []string {
+	var found []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := yamlKey(f)
+		if name == key {
+			found = append(found, cmp.Or(prefix, "the top level"))
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct {
+			found = append(found, schemaPaths(ft, strings.TrimPrefix(prefix+"."+name, "."), key)...)
+		}
+	}
+	return found
 }
 
 func isSecret(path string) bool {
