@@ -21,8 +21,9 @@ func (h *Host) GateAt(now, until time.Time) {
 		return
 	}
 	if limit := now.Add(h.l.cfg.RetryAfterMax); until.After(limit) {
+		// The asked time is not logged: it comes from a response header.
 		h.l.log.Warn("limiter: gate capped at RetryAfterMax",
-			zap.String("host", h.key), zap.Duration("asked", until.Sub(now)), zap.Duration("cap", h.l.cfg.RetryAfterMax))
+			zap.String("host", h.key), zap.Duration("cap", h.l.cfg.RetryAfterMax))
 		until = limit
 	}
 	h.mu.Lock()

@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // acquireAsync starts n goroutines that Acquire h and report when they got a
@@ -276,4 +279,19 @@ func TestReleaseWithUnknownOutcomeCountsAsIgnored(t *testing.T) {
 	assert.Equal(t, int64(1), s.Ignored)
 	assert.Equal(t, 0, s.InFlight)
 	Permit{}.Release(Success) // the zero Permit does nothing
+}
+
+func TestCappedGateWarnsWithoutTheHeaderValue(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	clk := clockwork.NewFakeClockAt(epoch)
+	l, err := New(Config{RetryAfterMax: time.Minute}, WithClock(clk), WithLogger(zap.New(core)))
+	require.NoError(t, err)
+	l.Host("api.example.com:443").Gate(epoch.Add(31536000 * time.Second))
+	entries := logs.All()
+	require.Len(t, entries, 1)
+	assert.Contains(t, entries[0].Message, "capped")
+	assert.Equal(t, "api.example.com:443", entries[0].ContextMap()["host"])
+	for _, v := range entries[0].ContextMap() {
+		assert.NotContains(t, fmt.Sprint(v), "8760h", "the asked time is not logged")
+	}
 }
