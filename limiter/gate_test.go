@@ -295,3 +295,35 @@ func TestCappedGateWarnsWithoutTheHeaderValue(t *testing.T) {
 		assert.NotContains(t, fmt.Sprint(v), "8760h", "the asked time is not logged")
 	}
 }
+
+func TestThrottleReleasedLateInTheGateStillLearnsTheRate(t *testing.T) {
+	d := newDriver(t, Config{})
+	d.rounds(10, 20*time.Millisecond, Success)
+	p, _, got := d.h.TryAcquireAt(d.now)
+	require.True(t, got)
+	d.h.GateAt(d.now, d.now.Add(2*time.Second))
+	p.ReleaseAt(d.now.Add(500*time.Millisecond), Throttled) // the body was closed late
+	assert.Greater(t, d.h.Snapshot().Rate, 0.0)
+}
+
+func TestThrottleWithoutRetryAfterIsFirstAConcurrencySignal(t *testing.T) {
+	d := newDriver(t, Config{Initial: 40, Max: 100})
+	d.handOver()
+	d.rounds(20, 20*time.Millisecond, Success)
+	before := d.limit()
+	d.round(time.Millisecond, Throttled)
+	assert.Less(t, d.limit(), before, "the concurrency limit is cut")
+	assert.Zero(t, d.h.Snapshot().Rate, "no rate is learnt from one burst of 429s")
+}
+
+func TestThrottlesGoingOnBelowTheCutLearnARate(t *testing.T) {
+	d := newDriver(t, Config{Initial: 40, Max: 100})
+	d.handOver()
+	d.rounds(20, 20*time.Millisecond, Success)
+	d.round(time.Millisecond, Throttled)
+	d.now = d.now.Add(100 * time.Millisecond)
+	d.round(time.Millisecond, Throttled) // fewer in flight, still refused: a rate
+	s := d.h.Snapshot()
+	assert.Greater(t, s.Rate, 0.0)
+	assert.Zero(t, s.GateUntil)
+}

@@ -59,8 +59,8 @@
 // # Learning the rate from throttles
 //
 // Where no quota is announced, a Throttled outcome teaches the host's rate.
-// A throttle that comes with a Retry-After (a Gate within 10 ms of it, in
-// either order) sets the rate to 95% of the success rate over the episode
+// A throttle that comes with a Retry-After (released while a Gate holds, or
+// followed by a Gate within 10 ms) sets the rate to 95% of the success rate over the episode
 // that it ends (from the end of the previous such gate, or the first
 // request); it then probes upward by 0.5% a second. Every such throttle
 // costs a whole gate, so the probe is slow on purpose.

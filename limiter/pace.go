@@ -22,7 +22,7 @@ const (
 	fastProbe     = 0.5                    // upward probe per second after throttles without one
 	forgetAt      = 2.0                    // a fast-learnt rate this far above the success rate is forgotten
 	goodputWindow = 250 * time.Millisecond // success rate measurement window
-	gateEvidence  = 10 * time.Millisecond  // a Gate this close to a throttle came with it
+	gateEvidence  = 10 * time.Millisecond  // a Gate this soon after a throttle came with it
 )
 
 // pace is a host's rate: the lowest of the user's ceiling, the announced
@@ -175,7 +175,9 @@ func (p *pace) onThrottle(now time.Time, cut bool, inFlight int) {
 	p.lastThrottle = now
 	switch {
 	case p.quotaActive(now):
-	case !p.lastGate.IsZero() && now.Sub(p.lastGate) <= gateEvidence:
+	case !p.lastGate.IsZero() && (now.Before(p.lastGateUntil) || now.Sub(p.lastGate) <= gateEvidence):
+		// The gate came first (the transport releases when the body is
+		// closed, which may be a while after it gated).
 		p.learnFromGate(now, p.lastGateUntil)
 	case !cut:
 	case p.slow || p.goodput == 0:
