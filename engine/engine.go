@@ -113,7 +113,9 @@ const flushEvery = 64
 // cancellation and is returned wrapped.
 //
 // The handler's context carries ctx's values but is not cancelled with it:
-// only by the task timeout and the drain timeout.
+// only by the task timeout and the drain timeout. Run returns once every
+// goroutine it started has ended, so a handler that ignores its context, or
+// a source whose Next ignores ctx, holds Run up.
 func Run[T any](ctx context.Context, src source.Source[T], fn func(context.Context, T) error, opts ...Option) (Stats, error) {
 	if src == nil || fn == nil {
 		return Stats{}, errors.New("engine: Run needs a source and a handler")
