@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -222,4 +223,77 @@ func TestCheckpointErrorEndsTheRun(t *testing.T) {
 	assert.True(t, stats.Interrupted)
 	assert.Less(t, stats.Read, int64(100000))
 	requireBalanced(t, stats)
+}
+
+// TestChaosResumeFinishesEveryItemOnce interrupts a checkpointed run whose
+// handlers fail, panic and time out at random, resumes it from the mark with
+// the items done beyond it skipped, and checks that every item is finished
+// for good (succeeded, or failed for good) exactly once over the two runs,
+// and that no page is marked before all its items are finished.
+func TestChaosResumeFinishesEveryItemOnce(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const n, per = 2000, 50
+	for round := range 5 {
+		var finished [n]atomic.Int32
+		st := newMemState()
+		st.check = func(page source.Cursor) error {
+			var first int
+			if _, err := fmt.Sscanf(string(page), "range:%d", &first); err != nil {
+				return err
+			}
+			for v := first; v < min(first+per, n); v++ {
+				if finished[v].Load() == 0 {
+					return fmt.Errorf("page %s marked while item %d is unfinished", page, v)
+				}
+			}
+			return nil
+		}
+		sink := WithFailureSink(func(f Failure[int]) {
+			if f.Reason != ReasonInterrupted {
+				finished[f.Item.Value].Add(1)
+			}
+		})
+		handler := func(stop func(), calls *atomic.Int64, stopAt int64) func(context.Context, int) error {
+			return func(ctx context.Context, v int) error {
+				if calls.Add(1) == stopAt {
+					stop()
+				}
+				switch rand.IntN(25) {
+				case 0:
+					panic("chaos")
+				case 1, 2:
+					return errors.New("retry me")
+				case 3:
+					return Permanent(errors.New("give up"))
+				case 4:
+					<-ctx.Done()
+					return ctx.Err()
+				}
+				finished[v].Add(1)
+				return nil
+			}
+		}
+		opts := []Option{WithLimitFunc(func() int { return 1 + rand.IntN(12) }), WithQueueSize(16),
+			WithTaskTimeout(time.Millisecond), WithDrainTimeout(2 * time.Millisecond),
+			WithRetry(Retry{MaxAttempts: 3, Base: time.Microsecond, Max: 20 * time.Microsecond, BudgetRatio: math.Inf(1)}),
+			WithCheckpoint(st), sink}
+
+		ctx, cancel := context.WithCancel(context.Background())
+		var calls atomic.Int64
+		first, err := Run(ctx, rangeOf(t, n, per), handler(cancel, &calls, int64(200+rand.IntN(n))), opts...)
+		cancel()
+		require.NoError(t, err, "round %d", round)
+		requireBalanced(t, first)
+
+		src, err := source.Range(0, n, 1, source.WithGroup(per), source.WithCursor(st.mark))
+		require.NoError(t, err)
+		second, err := Run(context.Background(), src, handler(func() {}, &atomic.Int64{}, -1),
+			append(opts, WithSkip(st.skip))...)
+		require.NoError(t, err, "round %d", round)
+		requireBalanced(t, second)
+		for v := range finished {
+			require.EqualValues(t, 1, finished[v].Load(), "round %d: item %d finished for good once over both runs", round, v)
+		}
+		require.Equal(t, source.End, st.mark)
+	}
 }
