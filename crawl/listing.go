@@ -1,0 +1,222 @@
+package crawl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/politely/politely/engine"
+	"github.com/politely/politely/source"
+)
+
+// listed is one item of the listing with the URL of the page it came from.
+type listed struct {
+	Page string
+	Item any
+}
+
+// listing pages through source.url as its pagination style says, fetching
+// each page through the crawl's client with the crawl's retries.
+type listing struct {
+	cfg     *Config
+	fetch   *fetcher
+	retrier *retrier
+	log     *zap.Logger
+
+	pages atomic.Int64 // pages fetched
+	total atomic.Int64 // items the API announces, 0 when it does not
+}
+
+// totalFields are where APIs commonly announce how many items the listing
+// has; the first that holds a number is used for the progress line's ETA.
+var totalFields = []DotPath{totalPath("total"), totalPath("total_count"), totalPath("meta.total")}
+
+func totalPath(s string) DotPath {
+	p, err := ParseDotPath(s)
+	if err != nil {
+		panic(err) // only called with constants
+	}
+	return p
+}
+
+// page is one fetched page: its items and what says where the next one is.
+type page struct {
+	items []any
+	body  any
+	resp  response
+}
+
+// get fetches and decodes the page at rawURL, retried like a task.
+func (l *listing) get(ctx context.Context, rawURL string) (page, error) {
+	var p page
+	err := l.retrier.do(ctx, func(ctx context.Context) error {
+		resp, err := l.fetch.get(ctx, http.MethodGet, rawURL)
+		if err != nil {
+			return err
+		}
+		body, err := decodeJSON(resp)
+		if err != nil {
+			return err
+		}
+		items, err := l.cfg.Source.ItemsField.LookupArray(body)
+		if err != nil {
+			return engine.Permanent(fmt.Errorf("source.items_field: %w", err))
+		}
+		p = page{items: items, body: body, resp: resp}
+		return nil
+	})
+	if err != nil {
+		return page{}, fmt.Errorf("listing page %s: %w", redact(rawURL), err)
+	}
+	l.pages.Add(1)
+	if l.total.Load() == 0 {
+		for _, f := range totalFields {
+			if v, err := f.LookupText(p.body); err == nil {
+				if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+					l.total.Store(n)
+					break
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+// withParam returns source.url with the query parameter name set to value.
+func (l *listing) withParam(name, value string) string {
+	u := *l.cfg.Source.URL
+	q := u.Query()
+	q.Set(name, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func wrap(rawURL string, items []any) []listed {
+	out := make([]listed, len(items))
+	for i, it := range items {
+		out[i] = listed{Page: rawURL, Item: it}
+	}
+	return out
+}
+
+// source returns the listing as a source of items, with loops ending it
+// (see loopEnds).
+func (l *listing) source() (source.Source[listed], error) {
+	pg := l.cfg.Source.Pagination
+	first := l.cfg.Source.URL.String()
+	opts := []source.Option{source.WithMaxPages(pg.MaxPages)}
+	var (
+		src source.Source[listed]
+		err error
+	)
+	switch pg.Style {
+	case StyleLink, StyleNextURL:
+		src, err = source.NextLinks(first, func(ctx context.Context, rawURL string) (source.Page[listed], error) {
+			p, err := l.get(ctx, rawURL)
+			if err != nil {
+				return source.Page[listed]{}, err
+			}
+			next := nextLink(p.resp.header)
+			if pg.Style == StyleNextURL {
+				if next, err = lookupNext(p.body, pg.NextField, "source.pagination.next_field"); err != nil {
+					return source.Page[listed]{}, fmt.Errorf("listing page %s: %w", redact(rawURL), err)
+				}
+			}
+			return source.Page[listed]{Items: wrap(rawURL, p.items), Next: next}, nil
+		}, opts...)
+	case StyleCursor:
+		src, err = source.Tokens(func(ctx context.Context, token string) (source.Page[listed], error) {
+			rawURL := first
+			if token != "" {
+				rawURL = l.withParam(pg.Param, token)
+			}
+			p, err := l.get(ctx, rawURL)
+			if err != nil {
+				return source.Page[listed]{}, err
+			}
+			next, err := lookupNext(p.body, pg.CursorField, "source.pagination.cursor_field")
+			if err != nil {
+				return source.Page[listed]{}, fmt.Errorf("listing page %s: %w", redact(rawURL), err)
+			}
+			return source.Page[listed]{Items: wrap(rawURL, p.items), Next: next}, nil
+		}, opts...)
+	case StylePage, StyleOffset:
+		fetch := func(ctx context.Context, n int) (source.Page[listed], error) {
+			rawURL := l.withParam(pg.Param, strconv.Itoa(n))
+			p, err := l.get(ctx, rawURL)
+			if err != nil {
+				return source.Page[listed]{}, err
+			}
+			return source.Page[listed]{Items: wrap(rawURL, p.items)}, nil
+		}
+		opts = append(opts, source.WithStart(pg.Start))
+		if pg.Style == StylePage {
+			src, err = source.PageNumbers(fetch, opts...)
+		} else {
+			if pg.Step > 0 {
+				opts = append(opts, source.WithStep(pg.Step))
+			}
+			src, err = source.Offsets(fetch, opts...)
+		}
+	case StyleNone:
+		src, err = source.Tokens(func(ctx context.Context, _ string) (source.Page[listed], error) {
+			p, err := l.get(ctx, first)
+			if err != nil {
+				return source.Page[listed]{}, err
+			}
+			return source.Page[listed]{Items: wrap(first, p.items), Last: true}, nil
+		}, opts...)
+	default:
+		return nil, fmt.Errorf("source.pagination.style: unknown style %q", pg.Style)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing: %w", err)
+	}
+	return &loopEnds{src: src, log: l.log}, nil
+}
+
+// lookupNext reads a next cursor or URL from a page's body; a missing key or
+// null means there is no next page.
+func lookupNext(body any, p DotPath, key string) (string, error) {
+	v, err := p.LookupText(body)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", key, err)
+	}
+	return v, nil
+}
+
+// loopEnds ends the listing, with a warning, where the paginator finds a
+// repeated cursor or URL: the pages before it are complete, and the repeated
+// page is not fetched, so no item is listed twice.
+type loopEnds struct {
+	src source.Source[listed]
+	log *zap.Logger
+}
+
+func (s *loopEnds) Next(ctx context.Context) (source.Item[listed], error) {
+	it, err := s.src.Next(ctx)
+	if errors.Is(err, source.ErrLoop) {
+		s.log.Warn("the listing repeats a cursor or URL: it ends here", zap.Error(err))
+		return it, io.EOF
+	}
+	return it, err
+}
+
+// redact hides a URL's password for logs and errors.
+func redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}

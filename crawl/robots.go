@@ -1,0 +1,116 @@
+package crawl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+
+	"github.com/temoto/robotstxt"
+	"go.uber.org/zap"
+
+	"github.com/politely/politely/engine"
+	"github.com/politely/politely/limiter"
+	"github.com/politely/politely/transport"
+)
+
+// errDisallowed marks an item robots.txt forbids; it is never requested.
+var errDisallowed = engine.Permanent(errors.New("disallowed by robots.txt"))
+
+// robots fetches each origin's robots.txt once, through the crawl's client
+// and so through the host's limits, and answers whether a URL may be
+// fetched. Crawl-delay lowers the host's rate ceiling.
+//
+// What an answer means (RFC 9309 section 2.3.1): 2xx is parsed; any other
+// 4xx means there are no rules (allow all); a 5xx, or no answer at all, after
+// the crawl's retries, means the site is unreachable and everything on it is
+// disallowed. A robots.txt that cannot be parsed is treated as absent, with a
+// warning.
+type robots struct {
+	fetch   *fetcher
+	retrier *retrier
+	lim     *limiter.Limiter
+	agent   string
+	rate    float64 // limits.rate, the ceiling a Crawl-delay may only lower
+	log     *zap.Logger
+
+	mu      sync.Mutex
+	origins map[string]*origin
+}
+
+// origin is one scheme://host:port's rules; mu is held while they are fetched
+// so that concurrent tasks wait for the one fetch.
+type origin struct {
+	mu      sync.Mutex
+	fetched bool
+	data    *robotstxt.RobotsData
+}
+
+// allowed reports whether u may be fetched, fetching its robots.txt first if
+// needed. An error means ctx ended before the rules were known.
+func (r *robots) allowed(ctx context.Context, u *url.URL) (bool, error) {
+	key := u.Scheme + "://" + u.Host
+	r.mu.Lock()
+	o := r.origins[key]
+	if o == nil {
+		o = &origin{}
+		r.origins[key] = o
+	}
+	r.mu.Unlock()
+
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.fetched {
+		data, err := r.load(ctx, u)
+		if err != nil {
+			return false, err
+		}
+		o.data, o.fetched = data, true
+	}
+	return o.data.TestAgent(u.RequestURI(), r.agent), nil
+}
+
+// load fetches and parses the robots.txt of u's origin and applies its
+// Crawl-delay.
+func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, error) {
+	robotsURL := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/robots.txt"}).String()
+	status := 0
+	var body []byte
+	err := r.retrier.do(ctx, func(ctx context.Context) error {
+		resp, err := r.fetch.get(ctx, http.MethodGet, robotsURL)
+		var se *transport.StatusError
+		switch {
+		case err == nil:
+			status, body = resp.status, resp.body
+			return nil
+		case errors.As(err, &se) && se.Code < 500 && !se.Temporary():
+			status = se.Code // no rules: checked below without retrying
+			return nil
+		}
+		return err
+	})
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("robots.txt of %s: %w", u.Host, ctx.Err())
+	}
+	if err != nil {
+		r.log.Warn("robots.txt unreachable: disallowing the whole host (RFC 9309)",
+			zap.String("host", u.Host), zap.Error(err))
+		status = http.StatusServiceUnavailable
+	}
+	data, err := robotstxt.FromStatusAndBytes(status, body)
+	if err != nil {
+		r.log.Warn("robots.txt cannot be parsed: no rules applied", zap.String("host", u.Host), zap.Error(err))
+		data, _ = robotstxt.FromStatusAndBytes(http.StatusNotFound, nil)
+	}
+	if g := data.FindGroup(r.agent); g != nil && g.CrawlDelay > 0 {
+		rate := 1 / g.CrawlDelay.Seconds()
+		if r.rate == 0 || rate < r.rate {
+			r.lim.Host(transport.HostKey(&http.Request{URL: u})).SetCeiling(rate)
+			r.log.Info("robots.txt Crawl-delay lowers the rate ceiling",
+				zap.String("host", u.Host), zap.Duration("crawl_delay", g.CrawlDelay), zap.Float64("rate", rate))
+		}
+	}
+	return data, nil
+}

@@ -1,0 +1,246 @@
+package crawl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/politely/politely/engine"
+	"github.com/politely/politely/limiter"
+	"github.com/politely/politely/transport"
+)
+
+// Summary is what a crawl did, with the field names of the crawl-config
+// spec; the CLI prints it and writes it for --stats.
+type Summary struct {
+	Pages          int64   `json:"pages"`           // listing pages fetched
+	Items          int64   `json:"items"`           // items listed
+	Succeeded      int64   `json:"succeeded"`       // items done
+	Failed         int64   `json:"failed"`          // items failed for good (in the failed file)
+	Requests       int64   `json:"requests"`        // HTTP requests sent: pages, tasks, robots.txt, retries
+	Retries        int64   `json:"retries"`         // attempts after the first, of pages, tasks and robots.txt
+	Throttled      int64   `json:"throttled"`       // 429 and 503 answers, and 403s announcing an exhausted quota
+	MaxConcurrency int64   `json:"max_concurrency"` // most requests in flight at once
+	FinalLimit     int     `json:"final_limit"`     // the concurrency limit at the end
+	DurationS      float64 `json:"duration_s"`
+	Resumed        bool    `json:"resumed"`
+	Interrupted    bool    `json:"interrupted"`
+}
+
+// Progress is a snapshot of a running crawl, for a status line.
+type Progress struct {
+	Elapsed   time.Duration
+	Listed    int64   // items listed so far
+	Total     int64   // items the API announces; 0 when it does not
+	Succeeded int64   // items done
+	Failed    int64   // items failed for good
+	Rate      float64 // items finished per second, recently
+	Limit     int     // current concurrency limit
+	Throttled int64   // throttled answers so far
+	Retries   int64   // retries so far
+	Requests  int64   // requests sent so far
+}
+
+// ErrStateNotImplemented is returned (in a *ConfigError, exit 2) when a
+// config or --state asks for resumable state, which this version cannot
+// keep yet.
+var ErrStateNotImplemented = errors.New("resume is not implemented yet: remove state (and --state) to crawl without it")
+
+// RunOption wires Run to its environment.
+type RunOption func(*runOptions)
+
+type runOptions struct {
+	log      *zap.Logger
+	base     http.RoundTripper
+	reg      prometheus.Registerer
+	progress func(Progress)
+	interval time.Duration
+}
+
+// WithLogger sets the logger; default zap.NewNop(). No header value and no
+// URL password is ever logged.
+func WithLogger(l *zap.Logger) RunOption { return func(o *runOptions) { o.log = l } }
+
+// WithBaseTransport sets the RoundTripper that sends requests under the
+// limiter; default a clone of http.DefaultTransport.
+func WithBaseTransport(rt http.RoundTripper) RunOption { return func(o *runOptions) { o.base = rt } }
+
+// WithRegisterer registers the crawl's Prometheus metrics (politely_*) in
+// reg; default none.
+func WithRegisterer(reg prometheus.Registerer) RunOption { return func(o *runOptions) { o.reg = reg } }
+
+// WithProgress calls fn every interval while the crawl runs and once at the
+// end, from one goroutine; fn should return quickly.
+func WithProgress(interval time.Duration, fn func(Progress)) RunOption {
+	return func(o *runOptions) { o.interval, o.progress = interval, fn }
+}
+
+// Run crawls what cfg describes: it pages through the listing, requests each
+// item's task (or writes the items themselves), and writes the output and
+// failed files, until the listing ends and every item is done or failed for
+// good, or ctx is cancelled.
+//
+// Every request (robots.txt, listing pages, tasks) goes through one limiter
+// and one transport, so they share each host's rate and concurrency limits.
+// The error is a *ConfigError for a config that cannot run (the CLI's exit
+// 2), wraps ctx.Err() when the crawl was interrupted (Summary.Interrupted is
+// set), and otherwise says why the crawl could not run or finish, e.g. the
+// listing unreachable after its retries. The Summary is filled in either way.
+func Run(ctx context.Context, cfg *Config, opts ...RunOption) (Summary, error) {
+	o := runOptions{log: zap.NewNop(), interval: time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = zap.NewNop()
+	}
+	if o.interval <= 0 {
+		return Summary{}, fmt.Errorf("crawl: progress interval must be positive, got %v", o.interval)
+	}
+	if cfg.State != "" {
+		return Summary{}, &ConfigError{File: cfg.File, Key: "state", Msg: ErrStateNotImplemented.Error(), Err: ErrStateNotImplemented}
+	}
+	if err := cfg.CheckPaths(); err != nil {
+		return Summary{}, err
+	}
+	r, err := newRunner(cfg, o)
+	if err != nil {
+		return Summary{}, err
+	}
+	return r.run(ctx)
+}
+
+// runner is one crawl's wiring.
+type runner struct {
+	cfg     *Config
+	o       runOptions
+	lim     *limiter.Limiter
+	client  *http.Client
+	meter   *meter
+	fetch   *fetcher
+	retrier *retrier
+	robots  *robots // nil when politeness.robots is off
+	listing *listing
+	retry   engine.Retry
+
+	out, failed *lineWriter
+}
+
+func newRunner(cfg *Config, o runOptions) (*runner, error) {
+	lc := cfg.Limits
+	lim, err := limiter.New(limiter.Config{
+		Rate:          lc.Rate,
+		Burst:         lc.Burst,
+		Algorithm:     limiter.Algorithm(lc.Concurrency.Algorithm),
+		Initial:       lc.Concurrency.Initial,
+		Min:           lc.Concurrency.Min,
+		Max:           lc.Concurrency.Max,
+		RetryAfterMax: cfg.Politeness.RetryAfterMax,
+	}, limiter.WithLogger(o.log))
+	if err != nil {
+		return nil, fmt.Errorf("crawl: limits: %w", err)
+	}
+	m := &meter{}
+	if o.reg != nil {
+		if m.prom, err = registerMetrics(o.reg, lim); err != nil {
+			return nil, fmt.Errorf("crawl: %w", err)
+		}
+	}
+	base := o.base
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = lc.Concurrency.Max // reuse connections at any limit
+		base = t
+	}
+	client := &http.Client{Transport: transport.New(lim,
+		transport.WithBase(&wire{next: base, timeout: lc.Timeout, meter: m}),
+		transport.WithLogger(o.log))}
+	header := cfg.Headers.HTTPHeader()
+	header.Set("User-Agent", cfg.UserAgent)
+	if header.Get("Accept") == "" {
+		header.Set("Accept", "application/json")
+	}
+	r := &runner{cfg: cfg, o: o, lim: lim, client: client, meter: m,
+		fetch: &fetcher{client: client, header: header, maxBody: lc.MaxBody},
+		retry: engine.Retry{
+			MaxAttempts:   lc.Retries + 1,
+			Base:          lc.Backoff.Base,
+			Max:           lc.Backoff.Max,
+			RetryAfterMax: cfg.Politeness.RetryAfterMax,
+		},
+	}
+	r.retrier = &retrier{retry: r.retry, drain: lc.Timeout, log: o.log}
+	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log}
+	if cfg.Politeness.Robots {
+		r.robots = &robots{fetch: r.fetch, retrier: r.retrier, lim: lim, agent: cfg.UserAgent,
+			rate: lc.Rate, log: o.log, origins: map[string]*origin{}}
+	}
+	return r, nil
+}
+
+func (r *runner) run(ctx context.Context) (sum Summary, err error) {
+	began := time.Now()
+	defer r.client.CloseIdleConnections()
+	for _, w := range r.cfg.Warnings {
+		r.o.log.Warn("config: " + w)
+	}
+	if r.out, err = createLineWriter(r.cfg.Output); err != nil {
+		return Summary{}, fmt.Errorf("crawl: output: %w", err)
+	}
+	if r.failed, err = createLineWriter(r.cfg.FailedPath()); err != nil {
+		_ = r.out.Close()
+		return Summary{}, fmt.Errorf("crawl: failed file: %w", err)
+	}
+	// Flush both files every second so that a reader sees progress and a
+	// crash loses little; the final flush is Close's.
+	stopFlush := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopFlush:
+				return
+			case <-t.C:
+				_, _ = r.out.Flush() // an error sticks and is returned by Close
+				_, _ = r.failed.Flush()
+			}
+		}
+	})
+	defer func() {
+		close(stopFlush)
+		wg.Wait()
+		err = errors.Join(err, r.out.Close(), r.failed.Close())
+	}()
+
+	var st engine.Stats
+	st, err = r.crawl(ctx)
+	sum = Summary{
+		Pages:          r.listing.pages.Load(),
+		Items:          st.Read,
+		Succeeded:      st.Succeeded,
+		Failed:         st.Failed,
+		Requests:       r.meter.requests.Load(),
+		Retries:        st.Retries + r.retrier.retries.Load(),
+		Throttled:      r.meter.throttled.Load(),
+		MaxConcurrency: r.meter.maxInFlight.Load(),
+		FinalLimit:     st.FinalLimit,
+		DurationS:      math.Round(time.Since(began).Seconds()*1000) / 1000,
+		Interrupted:    st.Interrupted || ctx.Err() != nil,
+	}
+	if sum.FinalLimit == 0 {
+		sum.FinalLimit = r.lim.Limit()
+	}
+	if sum.Interrupted && ctx.Err() != nil {
+		err = fmt.Errorf("crawl interrupted: %w", errors.Join(ctx.Err(), err))
+	}
+	return sum, err
+}

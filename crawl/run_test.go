@@ -1,0 +1,78 @@
+package crawl
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/politely/politely/mockapi"
+)
+
+func TestRunFetchesEveryItemInEachPaginationStyle(t *testing.T) {
+	const items, perPage = 23, 5 // 5 pages, the last one short
+	tests := []struct {
+		name       string
+		mock       mockapi.Pagination
+		pagination string
+		query      string // per_page, when not 5
+		pages      int64
+	}{
+		{name: "link", mock: mockapi.PaginationLink, pagination: "    style: link", pages: 5},
+		{name: "next_url", mock: mockapi.PaginationNextURL, pagination: "    style: next_url\n    next_field: next", pages: 5},
+		{name: "cursor", mock: mockapi.PaginationCursor, pagination: "    style: cursor\n    cursor_field: next_cursor", pages: 5},
+		// page and offset stop at the first empty page, one past the last.
+		{name: "page", mock: mockapi.PaginationPage, pagination: "    style: page", pages: 6},
+		{name: "offset", mock: mockapi.PaginationOffset, pagination: "    style: offset", pages: 6},
+		{name: "none", mock: mockapi.PaginationPage, pagination: "    style: none", query: "100", pages: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startMock(t, mockapi.Scenario{Items: items, PerPage: perPage, Pagination: tt.mock})
+			perPageQ := "5"
+			if tt.query != "" {
+				perPageQ = tt.query
+			}
+			cfg := testConfig(t, srv.URL()+"/items?per_page="+perPageQ, tt.pagination, detailTask, nil)
+
+			sum, err := runTest(t, cfg)
+			require.NoError(t, err)
+
+			lines := readLines[outLine](t, cfg.Output)
+			assert.ElementsMatch(t, seq(items), ids(t, lines), "every item exactly once")
+			for _, l := range lines {
+				assert.Equal(t, 200, l.Status)
+				assert.Contains(t, l.URL, srv.URL()+"/items/")
+			}
+			assert.Empty(t, readLines[failedLine](t, cfg.FailedPath()))
+			assert.Equal(t, tt.pages, sum.Pages)
+			assert.Equal(t, int64(items), sum.Items)
+			assert.Equal(t, int64(items), sum.Succeeded)
+			// pages + details + robots.txt, nothing retried
+			assert.Equal(t, tt.pages+items+1, sum.Requests)
+			assert.Equal(t, srv.Stats().Requests, sum.Requests, "the server counted the same requests")
+			assert.Zero(t, sum.Retries)
+			assert.False(t, sum.Interrupted)
+			assert.Positive(t, sum.MaxConcurrency)
+			assert.Positive(t, sum.FinalLimit)
+		})
+	}
+}
+
+func TestRunWithoutTaskWritesTheItemsWithTheirPageURL(t *testing.T) {
+	srv := startMock(t, mockapi.Scenario{Items: 12, PerPage: 5, Pagination: mockapi.PaginationLink})
+	cfg := testConfig(t, srv.URL()+"/items", "    style: link", "", nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+
+	lines := readLines[outLine](t, cfg.Output)
+	assert.ElementsMatch(t, seq(12), ids(t, lines))
+	assert.Equal(t, srv.URL()+"/items", lines[0].URL, "the first page's items carry its URL")
+	assert.Equal(t, "/items/1", lines[0].Data["detail_path"])
+	assert.Zero(t, lines[0].Status, "no status without a task")
+	assert.Equal(t, Summary{Pages: 3, Items: 12, Succeeded: 12, Requests: 4, MaxConcurrency: sum.MaxConcurrency,
+		FinalLimit: sum.FinalLimit, DurationS: sum.DurationS}, sum)
+	assert.Zero(t, srv.Stats().ByClass[mockapi.ClassDetail])
+}

@@ -1,0 +1,162 @@
+package crawl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/politely/politely/engine"
+)
+
+// outputLine is a line of the output file: with a task, its URL, status and
+// body; without one, the page's URL and the item.
+type outputLine struct {
+	URL    string `json:"url"`
+	Status int    `json:"status,omitempty"`
+	Data   any    `json:"data"`
+}
+
+// failedLine is a line of the failed file.
+type failedLine struct {
+	URL      string `json:"url"`
+	Error    string `json:"error"`
+	Status   int    `json:"status"`
+	Attempts int    `json:"attempts"`
+}
+
+// crawl runs the listing through the engine and returns its stats.
+func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
+	if r.robots != nil {
+		ok, err := r.robots.allowed(ctx, r.cfg.Source.URL)
+		if err != nil {
+			return engine.Stats{}, err
+		}
+		if !ok {
+			return engine.Stats{}, fmt.Errorf("source.url %s: %w", r.cfg.Source.URL.Redacted(), errDisallowed)
+		}
+	}
+	src, err := r.listing.source()
+	if err != nil {
+		return engine.Stats{}, fmt.Errorf("crawl: %w", err)
+	}
+	// A write error (a full disk) ends the crawl: tasks cannot succeed
+	// without their output.
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var writeErr error
+	var writeOnce sync.Once
+	fail := func(err error) error {
+		writeOnce.Do(func() { writeErr = err; cancel(err) })
+		return engine.Permanent(err)
+	}
+
+	handle := func(ctx context.Context, it listed) error {
+		if r.cfg.Task == nil {
+			if err := r.out.WriteJSON(outputLine{URL: it.Page, Data: it.Item}); err != nil {
+				return fail(err)
+			}
+			return nil
+		}
+		u, err := r.cfg.Task.URL.Resolve(r.cfg.Source.URL, it.Item)
+		if err != nil {
+			return engine.Permanent(fmt.Errorf("task.url: %w", err))
+		}
+		if r.robots != nil {
+			ok, err := r.robots.allowed(ctx, u)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return errDisallowed
+			}
+		}
+		resp, err := r.fetch.get(ctx, r.cfg.Task.Method, u.String())
+		if err != nil {
+			return err
+		}
+		data, err := rawJSON(resp)
+		if err != nil {
+			return err
+		}
+		if err := r.out.WriteJSON(outputLine{URL: u.String(), Status: resp.status, Data: data}); err != nil {
+			return fail(err)
+		}
+		return nil
+	}
+
+	st, err := engine.Run(runCtx, src, handle,
+		engine.WithLimitFunc(r.lim.Limit),
+		engine.WithMaxConsumers(r.cfg.Limits.Concurrency.Max),
+		engine.WithRetry(r.retry),
+		engine.WithDrainTimeout(r.cfg.Limits.Timeout),
+		engine.WithLogger(r.o.log),
+		engine.WithFailureSink(func(f engine.Failure[listed]) {
+			if f.Reason == engine.ReasonInterrupted {
+				return // not failed for good: a resumed crawl does it again
+			}
+			if err := r.failed.WriteJSON(r.failedLine(f)); err != nil {
+				fail(err)
+			}
+		}),
+		engine.WithProgress(r.o.interval, r.progress),
+	)
+	if writeErr != nil {
+		return st, fmt.Errorf("crawl: %w", writeErr)
+	}
+	if err != nil {
+		return st, fmt.Errorf("crawl: %w", err)
+	}
+	return st, nil
+}
+
+// failedLine describes an item that failed for good.
+func (r *runner) failedLine(f engine.Failure[listed]) failedLine {
+	line := failedLine{URL: f.Item.Value.Page, Status: statusOf(f.Err), Attempts: f.Attempts}
+	if r.cfg.Task != nil {
+		if u, err := r.cfg.Task.URL.Resolve(r.cfg.Source.URL, f.Item.Value.Item); err == nil {
+			line.URL = u.String()
+		}
+	}
+	switch {
+	case errors.Is(f.Err, errDisallowed):
+		line.Error, line.Attempts = errDisallowed.Error(), 0
+	case f.Reason == engine.ReasonPanic:
+		line.Error = fmt.Sprintf("panic: %v", f.Err)
+		r.o.log.Error("task panicked", zap.String("url", redact(line.URL)), zap.ByteString("stack", f.Stack))
+	case f.Reason == engine.ReasonBudget:
+		line.Error = "retry budget exhausted: " + f.Err.Error()
+	case f.Err != nil:
+		line.Error = f.Err.Error()
+	default:
+		line.Error = f.Reason.String()
+	}
+	return line
+}
+
+// progress forwards the engine's snapshots to metrics and the caller.
+func (r *runner) progress(p engine.Progress) {
+	retries := p.Retries + r.retrier.retries.Load()
+	if m := r.meter.prom; m != nil {
+		m.retries.Store(retries)
+		m.succeeded.Store(p.Succeeded)
+		m.failed.Store(p.Failed)
+	}
+	if r.o.progress == nil {
+		return
+	}
+	r.o.progress(Progress{
+		Elapsed:   p.Elapsed,
+		Listed:    p.Read,
+		Total:     r.listing.total.Load(),
+		Succeeded: p.Succeeded,
+		Failed:    p.Failed,
+		Rate:      p.Rate,
+		Limit:     p.Limit,
+		Throttled: r.meter.throttled.Load(),
+		Retries:   retries,
+		Requests:  r.meter.requests.Load(),
+	})
+}
