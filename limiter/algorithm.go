@@ -21,6 +21,7 @@ func newAlgorithm(cfg Config) algorithm {
 		}}
 	case Gradient2:
 		return &coreAlgorithm{make: func(n int) core.Limit {
+			// Its only error is Min > Max, which New rejects.
 			l, _ := limit.NewGradient2Limit("limiter", n, cfg.Max, cfg.Min, nil, 0.2, 600, nil, nil)
 			return l
 		}}

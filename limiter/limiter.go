@@ -132,13 +132,17 @@ type Config struct {
 	// default strategy: a delay-based controller of this package that grows
 	// while the RTT stays near its baseline, holds while a small queue forms,
 	// shrinks in proportion to the RTT rise beyond that, and cuts on drops.
-	// Fixed keeps Initial and skips slow start.
+	// AIMD (backoff 0.9, +1 per window), Gradient2 (queue 4, smoothing 0.2,
+	// long window 600) and Vegas (the library's defaults) are
+	// go-concurrency-limits' algorithms. Fixed keeps Initial and skips slow
+	// start.
 	Algorithm Algorithm
-	// Initial is the initial concurrency limit; default 4.
+	// Initial is the initial concurrency limit; default 4 (brought into
+	// [Min, Max]).
 	Initial int
 	// Min is the lowest concurrency limit; default 1.
 	Min int
-	// Max is the highest concurrency limit; default 256.
+	// Max is the highest concurrency limit; default 256 (or Min, if higher).
 	Max int
 	// RetryAfterMax caps any gate; default 5m.
 	RetryAfterMax time.Duration
@@ -170,14 +174,14 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.RetryAfterMax < 0 {
 		return cfg, fmt.Errorf("limiter: Config.RetryAfterMax %v must be >= 0", cfg.RetryAfterMax)
 	}
-	if cfg.Initial == 0 {
-		cfg.Initial = DefaultInitial
-	}
 	if cfg.Min == 0 {
 		cfg.Min = DefaultMin
 	}
 	if cfg.Max == 0 {
-		cfg.Max = DefaultMax
+		cfg.Max = max(DefaultMax, cfg.Min)
+	}
+	if cfg.Initial == 0 {
+		cfg.Initial = min(max(DefaultInitial, cfg.Min), cfg.Max)
 	}
 	if cfg.RetryAfterMax == 0 {
 		cfg.RetryAfterMax = DefaultRetryAfterMax

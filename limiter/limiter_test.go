@@ -48,6 +48,26 @@ func TestNewRejectsBadConfigNamingTheField(t *testing.T) {
 	}
 }
 
+func TestDefaultsFollowMinAndMax(t *testing.T) {
+	tests := []struct {
+		name                string
+		cfg                 Config
+		initial, minL, maxL int
+	}{
+		{"zero", Config{}, 4, 1, 256},
+		{"min above the default initial", Config{Min: 10}, 10, 10, 256},
+		{"max below the default initial", Config{Max: 2}, 2, 1, 2},
+		{"min above the default max", Config{Min: 300}, 300, 300, 300},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.cfg.withDefaults()
+			require.NoError(t, err)
+			assert.Equal(t, []int{tt.initial, tt.minL, tt.maxL}, []int{got.Initial, got.Min, got.Max})
+		})
+	}
+}
+
 func TestZeroConfigGetsDefaults(t *testing.T) {
 	l, err := New(Config{})
 	require.NoError(t, err)
