@@ -1,6 +1,7 @@
 package crawl
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -69,9 +70,16 @@ func TestRunWithoutTaskWritesTheItemsWithTheirPageURL(t *testing.T) {
 
 	lines := readLines[outLine](t, cfg.Output)
 	assert.ElementsMatch(t, seq(12), ids(t, lines))
-	assert.Equal(t, srv.URL()+"/items", lines[0].URL, "the first page's items carry its URL")
-	assert.Equal(t, "/items/1", lines[0].Data["detail_path"])
-	assert.Zero(t, lines[0].Status, "no status without a task")
+	for _, l := range lines {
+		id := int(l.Data["id"].(float64))
+		want := srv.URL() + "/items"
+		if id > 5 {
+			want = fmt.Sprintf("%s/items?page=%d", srv.URL(), (id+4)/5)
+		}
+		assert.Equal(t, want, l.URL, "item %d carries its page's URL", id)
+		assert.Equal(t, fmt.Sprintf("/items/%d", id), l.Data["detail_path"])
+		assert.Zero(t, l.Status, "no status without a task")
+	}
 	assert.Equal(t, Summary{Pages: 3, Items: 12, Succeeded: 12, Requests: 4, MaxConcurrency: sum.MaxConcurrency,
 		FinalLimit: sum.FinalLimit, DurationS: sum.DurationS}, sum)
 	assert.Zero(t, srv.Stats().ByClass[mockapi.ClassDetail])
