@@ -148,3 +148,64 @@ func Example_scraper() {
 	// [{"id":1} {"id":2} {"id":3} {"id":4} {"id":6}]
 	// succeeded 5, failed 1, retries 1
 }
+
+// memory is a Checkpointer that keeps the state in memory; a real one
+// persists it (the crawl's state store uses bbolt).
+type memory struct {
+	mu   sync.Mutex
+	mark source.Cursor                  // resume the source here
+	done map[source.Cursor]map[int]bool // items done beyond the mark, by page
+}
+
+func (m *memory) Done(page source.Cursor, index int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done[page] == nil {
+		m.done[page] = map[int]bool{}
+	}
+	m.done[page][index] = true
+	return nil
+}
+
+func (m *memory) Mark(page, next source.Cursor) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.done, page)
+	m.mark = next
+	return nil
+}
+
+func (m *memory) skip(it source.Item[int]) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.done[it.Page][it.Index]
+}
+
+// A run interrupted half-way resumes where it stopped: the source starts at
+// the checkpointed mark, and the items finished beyond it are skipped.
+func ExampleCheckpointer() {
+	state := &memory{done: map[source.Cursor]map[int]bool{}}
+	handle := func(stop func()) func(context.Context, int) error {
+		return func(_ context.Context, v int) error {
+			fmt.Print(v, " ")
+			if v == 5 {
+				stop() // ^C while item 5 runs: it finishes, the rest waits
+			}
+			return nil
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	src, _ := source.Range(0, 10, 1, source.WithGroup(4)) // pages of 4 items
+	st, _ := engine.Run(ctx, src, handle(cancel), engine.WithLimitFunc(func() int { return 1 }),
+		engine.WithCheckpoint(state))
+	fmt.Printf("| interrupted %v, mark %s, done beyond it %v\n", st.Interrupted, state.mark, state.done)
+
+	src, _ = source.Range(0, 10, 1, source.WithGroup(4), source.WithCursor(state.mark))
+	st, _ = engine.Run(context.Background(), src, handle(func() {}), engine.WithLimitFunc(func() int { return 1 }),
+		engine.WithCheckpoint(state), engine.WithSkip(state.skip))
+	fmt.Printf("| skipped %d, mark %s\n", st.Skipped, state.mark)
+	// Output:
+	// 0 1 2 3 4 5 | interrupted true, mark range:4, done beyond it map[range:4:map[0:true 1:true]]
+	// 6 7 8 9 | skipped 2, mark end
+}
