@@ -71,7 +71,9 @@ type sim struct {
 	retry  time.Duration // a pending client retry event, 0 if none
 
 	bins []simBinStats
-	// limit trace: the host's limit at the end of each bin
+
+	answered     bool // a response reached the client
+	lateRejected int  // 429s that reached the client after the first response
 }
 
 type simBinStats struct {
@@ -147,10 +149,14 @@ func (s *sim) deliver(r *simReq, resp *simResponse) {
 		b.successes++
 	case Throttled:
 		b.rejected++
+		if s.answered {
+			s.lateRejected++
+		}
 	case Dropped:
 		b.dropped++
 	}
 	r.permit.ReleaseAt(now, resp.outcome)
+	s.answered = true
 }
 
 // pump starts requests while the limiter allows, and arms a retry at the time
