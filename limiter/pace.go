@@ -164,9 +164,10 @@ func (p *pace) onSuccess(start time.Time) {
 	}
 }
 
-// onThrottle learns from a throttle. With a Retry-After (a Gate now or just
-// before) the learnt rate follows what the server allowed while we were not
-// gated. Without one the throttle is first a concurrency signal: only when
+// onThrottle learns from a throttle. With a Retry-After (the throttle is
+// released while a gate holds, or within gateEvidence of the Gate call) the
+// learnt rate follows what the server allowed while we were not gated; a
+// Gate that follows the throttle is handled by onGate. Without one the throttle is first a concurrency signal: only when
 // throttles go on after the concurrency limit was cut (cut reports whether
 // this one cut it, inFlight is the count when it arrived) is a rate learnt,
 // relative to the recent success rate, and it probes upward fast so that it
