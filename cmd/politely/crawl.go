@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
+
+	"github.com/politely/politely/crawl"
+)
+
+// crawlFlags are politely crawl's flags, as the crawl spec lists them.
+type crawlFlags struct {
+	config      string
+	out         string
+	state       string
+	stats       string
+	metricsAddr string
+	logFormat   string
+	quiet       bool
+}
+
+func newCrawlCmd() *cobra.Command {
+	var f crawlFlags
+	cmd := &cobra.Command{
+		Use:   "crawl -c FILE",
+		Short: "Crawl the API a YAML config describes into JSON Lines",
+		Long: `Crawl the paginated API described by a YAML config file (see the crawl-config
+spec) politely: per-host rate and adaptive concurrency, Retry-After, quota
+headers and robots.txt honoured. Items go to the output file as JSON Lines,
+items that failed for good to the failed file, and a summary to stdout.
+
+Exit codes: 0 finished, 1 could not run or finish, 2 bad usage or config,
+130 interrupted.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCrawl(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.config, "config", "c", "", "the crawl's YAML config file (required)")
+	fl.StringVar(&f.out, "out", "", "output JSONL file; overrides the config's output")
+	fl.StringVar(&f.state, "state", "", "state directory for resuming; overrides the config's state")
+	fl.StringVar(&f.stats, "stats", "", "write the summary as JSON to this file when the crawl ends")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics while crawling")
+	fl.StringVar(&f.logFormat, "log-format", "console", "log format on stderr: console or json")
+	fl.BoolVar(&f.quiet, "quiet", false, "no live status line on stderr")
+	_ = cmd.MarkFlagRequired("config") // cannot fail: the flag exists
+	return cmd
+}
+
+// runCrawl runs one crawl and maps its result to the spec's exit codes.
+func runCrawl(ctx context.Context, f crawlFlags, stdout, stderr io.Writer) error {
+	log, err := newLogger(f.logFormat, stderr)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	defer func() { _ = log.Sync() }()
+
+	cfg, err := crawl.Load(f.config)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	if f.out != "" {
+		cfg.Output = f.out
+	}
+	if f.state != "" {
+		cfg.State = f.state
+	}
+
+	opts := []crawl.RunOption{crawl.WithLogger(log)}
+	if f.metricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		stop, err := serveMetrics(f.metricsAddr, reg, log)
+		if err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		defer stop()
+		opts = append(opts, crawl.WithRegisterer(reg))
+	}
+	var status *statusLine
+	if !f.quiet && isTerminal(stderr) {
+		status = &statusLine{w: stderr}
+		opts = append(opts, crawl.WithProgress(500*time.Millisecond, status.show))
+	}
+
+	sum, err := crawl.Run(ctx, cfg, opts...)
+	status.end()
+	return finishCrawl(sum, err, f.stats, stdout)
+}
+
+// finishCrawl prints the summary, writes the stats file and maps err to an
+// exit code.
+func finishCrawl(sum crawl.Summary, err error, statsPath string, stdout io.Writer) error {
+	var ce *crawl.ConfigError
+	if errors.As(err, &ce) {
+		return &exitError{code: exitUsage, err: err}
+	}
+	line, merr := json.Marshal(sum)
+	if merr != nil {
+		return &exitError{code: exitFailed, err: fmt.Errorf("summary: %w", merr)}
+	}
+	fmt.Fprintln(stdout, string(line))
+	if statsPath != "" {
+		if werr := os.WriteFile(statsPath, append(line, '\n'), 0o644); werr != nil {
+			err = errors.Join(err, fmt.Errorf("--stats: %w", werr))
+		}
+	}
+	switch {
+	case sum.Interrupted:
+		if err == nil {
+			err = errors.New("crawl interrupted")
+		}
+		return &exitError{code: exitInterrupted, err: err}
+	case err != nil:
+		return &exitError{code: exitFailed, err: err}
+	}
+	return nil
+}
+
+// newLogger returns a logger writing format ("console" or "json") to w.
+func newLogger(format string, w io.Writer) (*zap.Logger, error) {
+	var enc zapcore.Encoder
+	switch format {
+	case "console":
+		ec := zap.NewDevelopmentEncoderConfig()
+		ec.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+		enc = zapcore.NewConsoleEncoder(ec)
+	case "json":
+		enc = zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	default:
+		return nil, fmt.Errorf("--log-format: want console or json, got %q", format)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), zap.InfoLevel)), nil
+}
+
+// serveMetrics serves reg at http://addr/metrics until stop is called.
+func serveMetrics(addr string, reg *prometheus.Registry, log *zap.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", zap.Error(err))
+		}
+	})
+	log.Info("serving metrics", zap.String("url", "http://"+ln.Addr().String()+"/metrics"))
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx) // past the timeout, open scrapes are cut
+		_ = srv.Close()
+		wg.Wait()
+	}, nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// statusLine redraws one line of progress on a terminal. A nil *statusLine
+// does nothing.
+type statusLine struct {
+	w     io.Writer
+	shown bool
+}
+
+func (s *statusLine) show(p crawl.Progress) {
+	fmt.Fprint(s.w, "\r\033[K"+formatStatus(p))
+	s.shown = true
+}
+
+// end moves past the status line, so that what follows starts on its own line.
+func (s *statusLine) end() {
+	if s != nil && s.shown {
+		fmt.Fprintln(s.w)
+	}
+}
+
+// formatStatus is the status line's text: items done (of the announced
+// total, with an ETA, when the API announces one), rate, limit, throttled,
+// retries and failed items.
+func formatStatus(p crawl.Progress) string {
+	done := p.Succeeded + p.Failed
+	var b strings.Builder
+	if p.Total > 0 {
+		fmt.Fprintf(&b, "items %d/%d (%.0f%%)", done, p.Total, 100*float64(done)/float64(p.Total))
+	} else {
+		fmt.Fprintf(&b, "items %d", done)
+	}
+	fmt.Fprintf(&b, "  %.1f/s  limit %d  throttled %d  retries %d  errors %d", p.Rate, p.Limit, p.Throttled, p.Retries, p.Failed)
+	if p.Total > done && p.Rate > 0 {
+		eta := time.Duration(float64(p.Total-done) / p.Rate * float64(time.Second)).Round(time.Second)
+		fmt.Fprintf(&b, "  ETA %s", eta)
+	}
+	return b.String()
+}
