@@ -1,0 +1,338 @@
+package benchmarks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/politely/politely/engine"
+	"github.com/politely/politely/limiter"
+	"github.com/politely/politely/mockapi"
+	"github.com/politely/politely/source"
+	"github.com/politely/politely/transport"
+)
+
+// SampleInterval is how often a run samples its goodput and limit.
+const SampleInterval = 100 * time.Millisecond
+
+// Sample is one point of a run's time series.
+type Sample struct {
+	At    time.Duration `json:"at"`    // since the mock server started
+	Items int64         `json:"items"` // items succeeded so far
+	Limit int           `json:"limit"` // concurrency limit (the fixed consumers for fixed pools)
+}
+
+// Result is what one strategy did in one scenario: the runner's output and
+// the input of the report and the plots. Counts from the server are its
+// ground truth (/__stats), not the client's view.
+type Result struct {
+	Scenario string        `json:"scenario"`
+	Strategy string        `json:"strategy"`
+	Work     int           `json:"work"`
+	Items    int64         `json:"items"`   // items that succeeded
+	Elapsed  time.Duration `json:"elapsed"` // from the server's start to the last item (or the cap)
+	Capped   bool          `json:"capped"`  // the run hit the scenario's Cap before finishing
+
+	Failed    int64         `json:"failed"`     // items that failed for good (the net/http pool does not retry)
+	Requests  int64         `json:"requests"`   // requests the server answered
+	Throttled int64         `json:"throttled"`  // answered 429, 503 or 403
+	Errors    int64         `json:"errors"`     // answered otherwise, not 2xx (resets included)
+	Early     int64         `json:"early"`      // arrived while the client had been told to wait
+	ByStatus  map[int]int64 `json:"by_status"`  // the server's answers by status
+	MaxServer int           `json:"max_server"` // most requests in flight at the server
+	P50       time.Duration `json:"p50"`        // latency of successful requests, send to end of body
+	P99       time.Duration `json:"p99"`
+	Samples   []Sample      `json:"samples"`
+	// Optimum is the scenario's optimum over time (one level from the start and
+	// one per capacity step); empty when the service is unlimited.
+	Optimum []Level `json:"optimum"`
+	// Settle is left out of the steady state after the start and each step.
+	Settle time.Duration `json:"settle"`
+}
+
+// Level is the optimum goodput, in items/s, from At after the server started.
+type Level struct {
+	At     time.Duration `json:"at"`
+	PerSec float64       `json:"per_sec"`
+}
+
+// Option configures Run.
+type Option func(*runSettings)
+
+type runSettings struct {
+	log      *zap.Logger
+	onResult func(Result)
+}
+
+// WithLogger sets the logger of the client stack; default zap.NewNop().
+func WithLogger(l *zap.Logger) Option {
+	return func(s *runSettings) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
+
+// WithOnResult calls fn after each run, e.g. to print progress.
+func WithOnResult(fn func(Result)) Option { return func(s *runSettings) { s.onResult = fn } }
+
+// Run runs every strategy (and each scenario's Extra ones) in every scenario,
+// each against a fresh mock server on 127.0.0.1, one at a time. When ctx ends
+// it returns the results so far with ctx's error.
+func Run(ctx context.Context, suite []Scenario, strategies []Strategy, opts ...Option) ([]Result, error) {
+	s := runSettings{log: zap.NewNop()}
+	for _, o := range opts {
+		o(&s)
+	}
+	var results []Result
+	for _, sc := range suite {
+		for _, st := range append(append([]Strategy(nil), strategies...), sc.Extra...) {
+			if err := ctx.Err(); err != nil {
+				return results, fmt.Errorf("benchmarks: interrupted before %s/%s: %w", sc.Name, st.Name, err)
+			}
+			res, err := RunOne(ctx, sc, st, WithLogger(s.log))
+			if err != nil {
+				return results, err
+			}
+			results = append(results, res)
+			if s.onResult != nil {
+				s.onResult(res)
+			}
+		}
+	}
+	return results, nil
+}
+
+// RunOne runs one strategy in one scenario against a fresh mock server.
+func RunOne(ctx context.Context, sc Scenario, st Strategy, opts ...Option) (Result, error) {
+	s := runSettings{log: zap.NewNop()}
+	for _, o := range opts {
+		o(&s)
+	}
+	if sc.Work <= 0 || sc.Work > max(sc.Mock.Items, 1000) {
+		return Result{}, fmt.Errorf("benchmarks: scenario %s: work %d: want 1..items (%d)", sc.Name, sc.Work, sc.Mock.Items)
+	}
+	if sc.Cap <= 0 {
+		return Result{}, fmt.Errorf("benchmarks: scenario %s: cap %v: want > 0", sc.Name, sc.Cap)
+	}
+	srv, err := mockapi.Start(mockapi.Config{Scenario: sc.Mock, Addr: "127.0.0.1:0"})
+	if err != nil {
+		return Result{}, fmt.Errorf("benchmarks: %s/%s: start mock: %w", sc.Name, st.Name, err)
+	}
+	defer srv.Close()
+
+	c := newClient(srv.URL(), sc.Mock)
+	defer c.base.CloseIdleConnections()
+
+	var limitNow func() int
+	var work func(ctx context.Context) error
+	switch st.Kind {
+	case KindPolitely:
+		cfg := limiter.Config{Algorithm: st.Algorithm, Initial: st.Consumers}
+		lim, err := limiter.New(cfg, limiter.WithLogger(s.log))
+		if err != nil {
+			return Result{}, fmt.Errorf("benchmarks: %s/%s: %w", sc.Name, st.Name, err)
+		}
+		c.http.Transport = transport.New(lim, transport.WithBase(c), transport.WithLogger(s.log))
+		limitNow = lim.Limit
+		work = func(ctx context.Context) error {
+			return c.runEngine(ctx, sc.Work, s.log, engine.WithLimitFunc(lim.Limit), engine.WithMaxConsumers(limiter.DefaultMax))
+		}
+	case KindFixedPool:
+		if st.Consumers <= 0 {
+			return Result{}, fmt.Errorf("benchmarks: strategy %s: consumers %d: want > 0", st.Name, st.Consumers)
+		}
+		n := st.Consumers
+		limitNow = func() int { return n }
+		work = func(ctx context.Context) error {
+			return c.runEngine(ctx, sc.Work, s.log, engine.WithLimitFunc(limitNow), engine.WithMaxConsumers(n))
+		}
+	case KindNetHTTP:
+		if st.Consumers <= 0 {
+			return Result{}, fmt.Errorf("benchmarks: strategy %s: consumers %d: want > 0", st.Name, st.Consumers)
+		}
+		n := st.Consumers
+		limitNow = func() int { return n }
+		work = func(ctx context.Context) error { c.runPool(ctx, sc.Work, n); return nil }
+	default:
+		return Result{}, fmt.Errorf("benchmarks: strategy %s: unknown kind %v", st.Name, st.Kind)
+	}
+
+	started := srv.Stats().Started
+	runCtx, cancel := context.WithTimeout(ctx, sc.Cap)
+	defer cancel()
+
+	samples := make(chan []Sample, 1)
+	stop := make(chan struct{})
+	go func() { samples <- c.sample(started, limitNow, stop) }()
+	werr := work(runCtx)
+	end := time.Now()
+	close(stop)
+	series := <-samples
+	if werr != nil {
+		return Result{}, fmt.Errorf("benchmarks: %s/%s: %w", sc.Name, st.Name, werr)
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, fmt.Errorf("benchmarks: %s/%s: %w", sc.Name, st.Name, err)
+	}
+	series = append(series, Sample{At: end.Sub(started), Items: c.items.Load(), Limit: limitNow()})
+
+	stats := srv.Stats()
+	res := Result{
+		Scenario: sc.Name, Strategy: st.Name, Work: sc.Work,
+		Items: c.items.Load(), Elapsed: end.Sub(started), Capped: runCtx.Err() != nil,
+		Throttled: stats.Throttled(), Early: stats.EarlyRequests, ByStatus: stats.ByStatus,
+		MaxServer: stats.MaxInFlight, P50: c.latency.quantile(0.5), P99: c.latency.quantile(0.99),
+		Samples: series, Failed: c.failed.Load(), Settle: sc.Settle,
+	}
+	for code, n := range stats.ByStatus {
+		res.Requests += n
+		if (code < 200 || code > 299) && code != 429 && code != 503 && code != 403 {
+			res.Errors += n
+		}
+	}
+	if opt := sc.Optimum(0); !math.IsInf(opt, 1) {
+		res.Optimum = append(res.Optimum, Level{At: 0, PerSec: opt})
+		for _, at := range sc.Steps() {
+			res.Optimum = append(res.Optimum, Level{At: at, PerSec: sc.Optimum(at)})
+		}
+	}
+	return res, nil
+}
+
+// client sends the detail requests of a run and measures them: it is the base
+// RoundTripper under every stack, so each stack pays the same for measuring.
+type client struct {
+	url     string
+	mock    mockapi.Scenario
+	base    *http.Transport
+	http    *http.Client
+	items   atomic.Int64
+	failed  atomic.Int64
+	latency histogram
+}
+
+func newClient(url string, mock mockapi.Scenario) *client {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	// Enough idle connections for every consumer: net/http keeps 2 per host by
+	// default, and churning connections would measure the kernel, not the client.
+	base.MaxIdleConns = 2 * limiter.DefaultMax
+	base.MaxIdleConnsPerHost = 2 * limiter.DefaultMax
+	c := &client{url: url, mock: mock, base: base}
+	c.http = &http.Client{Transport: c}
+	return c
+}
+
+// RoundTrip sends r with the base transport and times the exchange until its body ends.
+func (c *client) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := c.base.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusOK {
+		resp.Body = &timedBody{ReadCloser: resp.Body, start: start, h: &c.latency}
+	}
+	return resp, nil
+}
+
+// timedBody records its request's latency when the body ends or is closed, once.
+type timedBody struct {
+	io.ReadCloser
+	start time.Time
+	h     *histogram
+	done  bool
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.end()
+	}
+	return n, err
+}
+
+func (b *timedBody) Close() error {
+	b.end()
+	return b.ReadCloser.Close()
+}
+
+func (b *timedBody) end() {
+	if !b.done {
+		b.done = true
+		b.h.record(time.Since(b.start))
+	}
+}
+
+// fetch gets the detail of item id; a non-2xx answer is the error transport.Check makes of it.
+func (c *client) fetch(ctx context.Context, id int) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+c.mock.DetailPath(id), nil)
+	if err != nil {
+		return engine.Permanent(err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	_, rerr := io.Copy(io.Discard, resp.Body)
+	cerr := resp.Body.Close()
+	if err := transport.Check(resp); err != nil {
+		return err
+	}
+	if err := errors.Join(rerr, cerr); err != nil {
+		return fmt.Errorf("item %d: read body: %w", id, err)
+	}
+	c.items.Add(1)
+	return nil
+}
+
+// runEngine fetches items 1..work through the engine.
+func (c *client) runEngine(ctx context.Context, work int, log *zap.Logger, opts ...engine.Option) error {
+	src, err := source.Range(1, work+1, 1)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, engine.WithLogger(log), engine.WithDrainTimeout(time.Second))
+	stats, err := engine.Run(ctx, src, c.fetch, opts...)
+	c.failed.Add(stats.Failed)
+	return err
+}
+
+// runPool fetches items 1..work with n goroutines and no retries: the bare net/http reference.
+func (c *client) runPool(ctx context.Context, work, n int) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for id := next.Add(1); id <= int64(work) && ctx.Err() == nil; id = next.Add(1) {
+				if err := c.fetch(ctx, int(id)); err != nil && ctx.Err() == nil {
+					c.failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// sample records the items done and the limit every SampleInterval until stop is closed.
+func (c *client) sample(started time.Time, limit func() int, stop <-chan struct{}) []Sample {
+	tick := time.NewTicker(SampleInterval)
+	defer tick.Stop()
+	series := []Sample{{At: time.Since(started), Items: c.items.Load(), Limit: limit()}}
+	for {
+		select {
+		case <-stop:
+			return series
+		case now := <-tick.C:
+			series = append(series, Sample{At: now.Sub(started), Items: c.items.Load(), Limit: limit()})
+		}
+	}
+}

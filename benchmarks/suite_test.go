@@ -1,0 +1,119 @@
+package benchmarks
+
+import (
+	"context"
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestQuickSuiteWritesEveryTableAndDecodablePlots runs the whole suite, every
+// strategy against fresh mock servers, at a fraction of the quick size.
+func TestQuickSuiteWritesEveryTableAndDecodablePlots(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every scenario against real servers")
+	}
+	suite, err := Suite(0.03)
+	require.NoError(t, err)
+	var seen []string
+	results, err := Run(context.Background(), suite, Strategies(), WithOnResult(func(r Result) {
+		seen = append(seen, r.Scenario+"/"+r.Strategy)
+	}))
+	require.NoError(t, err)
+	require.Len(t, results, len(suite)*len(Strategies())+2, "every strategy in every scenario, and the overhead pair")
+	assert.Len(t, seen, len(results))
+
+	for _, r := range results {
+		assert.Positive(t, r.Items, "%s/%s did some work", r.Scenario, r.Strategy)
+		assert.GreaterOrEqual(t, r.Requests, r.Items, "%s/%s: the server answered every item", r.Scenario, r.Strategy)
+		assert.LessOrEqual(t, r.Items, int64(r.Work))
+		assert.GreaterOrEqual(t, len(r.Samples), 2, "%s/%s: a time series", r.Scenario, r.Strategy)
+		if !r.Capped {
+			assert.Equal(t, int64(r.Work), r.Items+r.Failed, "%s/%s: an uncapped run finishes its work", r.Scenario, r.Strategy)
+		}
+		if r.Scenario == "fast" {
+			assert.Zero(t, r.Throttled+r.Errors, "the fast mock refuses nothing")
+			assert.Empty(t, r.Optimum)
+		} else {
+			assert.NotEmpty(t, r.Optimum)
+			assert.Positive(t, r.P50)
+		}
+	}
+
+	dir := t.TempDir()
+	rep := NewReport("go test", time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC), ThisMachine(), suite, results)
+	require.NoError(t, rep.Write(dir))
+
+	md, err := os.ReadFile(filepath.Join(dir, ReportFile))
+	require.NoError(t, err)
+	report := string(md)
+	assert.Contains(t, report, "- command: `go test`")
+	assert.Contains(t, report, "- date: 2026-11-25 03:00 UTC")
+	assert.Contains(t, report, "## Targets (issue 4)")
+	assert.Contains(t, report, "HTTP overhead: `politely-fixed-50`")
+	for _, sc := range suite {
+		section := report[strings.Index(report, "## "+sc.Name+"\n"):]
+		if next := strings.Index(section[3:], "\n## "); next >= 0 {
+			section = section[:next+3]
+		}
+		for _, st := range append(Strategies(), sc.Extra...) {
+			assert.Contains(t, section, "| "+st.Name+" | ", "%s table has a row for %s", sc.Name, st.Name)
+		}
+		assert.Contains(t, section, "!["+sc.Name+"]("+PlotFile(sc.Name)+")")
+
+		f, err := os.Open(filepath.Join(dir, PlotFile(sc.Name)))
+		require.NoError(t, err)
+		_, err = png.Decode(f)
+		require.NoError(t, f.Close())
+		require.NoError(t, err, "%s plot decodes", sc.Name)
+	}
+
+	data, err := os.ReadFile(filepath.Join(dir, ResultsFile))
+	require.NoError(t, err)
+	var back Report
+	require.NoError(t, json.Unmarshal(data, &back))
+	assert.Len(t, back.Results, len(results))
+	assert.Equal(t, rep.Targets(), back.Targets(), "the JSON keeps everything the report is made of")
+}
+
+func TestRunOneRejectsBadScenariosAndStrategies(t *testing.T) {
+	suite, err := Suite(0.03)
+	require.NoError(t, err)
+	sc := suite[0]
+	tests := []struct {
+		name string
+		sc   func(Scenario) Scenario
+		st   Strategy
+		want string
+	}{
+		{name: "no work", sc: func(s Scenario) Scenario { s.Work = 0; return s }, st: Strategies()[0], want: "work 0"},
+		{name: "no cap", sc: func(s Scenario) Scenario { s.Cap = 0; return s }, st: Strategies()[0], want: "cap 0s"},
+		{name: "fixed pool without consumers", sc: func(s Scenario) Scenario { return s }, st: Strategy{Name: "x", Kind: KindFixedPool}, want: "strategy x: consumers 0"},
+		{name: "unknown kind", sc: func(s Scenario) Scenario { return s }, st: Strategy{Name: "y"}, want: "strategy y: unknown kind Kind(0)"},
+		{name: "bad algorithm", sc: func(s Scenario) Scenario { return s }, st: Strategy{Name: "z", Kind: KindPolitely, Algorithm: "nope"}, want: "quota/z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := RunOne(context.Background(), tt.sc(sc), tt.st)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestRunStopsWhenItsContextEnds(t *testing.T) {
+	suite, err := Suite(0.03)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	results, err := Run(ctx, suite, Strategies())
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Empty(t, results)
+}
