@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/politely/politely/mockapi"
+)
+
+// mockFlags are politely mock's flags; a knob changes the preset only when given.
+type mockFlags struct {
+	scenario string
+	addr     string
+	list     bool
+
+	items        int
+	perPage      int
+	pagination   string
+	latency      time.Duration
+	jitter       time.Duration
+	slots        int
+	queue        int
+	rate         float64
+	burst        int
+	headerLimit  int
+	headerWindow time.Duration
+	seed         uint64
+}
+
+func newMockCmd() *cobra.Command {
+	var f mockFlags
+	cmd := &cobra.Command{
+		Use:   "mock --scenario NAME [knobs] [--addr 127.0.0.1:PORT]",
+		Short: "Serve a mock API (capacity, quota, header quota, faults) until interrupted",
+		Long: `Serve one of the mock API presets (see --list) on a local address and print
+its URL; the ground truth of what it received is at URL/__stats. Knobs change
+the preset. It stops on SIGINT or SIGTERM.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.list {
+				return listScenarios(cmd.OutOrStdout())
+			}
+			if f.scenario == "" {
+				return &exitError{code: exitUsage, err: fmt.Errorf("mock: --scenario is required (or --list)")}
+			}
+			sc, err := mockScenario(f, cmd.Flags())
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			return serveMock(cmd.Context(), sc, f.addr, cmd.OutOrStdout())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.scenario, "scenario", "", "the preset to serve (see --list)")
+	fl.StringVar(&f.addr, "addr", "127.0.0.1:0", "address to listen on; port 0 picks a free one")
+	fl.BoolVar(&f.list, "list", false, "list the presets and exit")
+	fl.IntVar(&f.items, "items", 0, "items in the listing")
+	fl.IntVar(&f.perPage, "per-page", 0, "listing page size")
+	fl.StringVar(&f.pagination, "pagination", "", "listing style: page, offset, cursor, link or next_url")
+	fl.DurationVar(&f.latency, "latency", 0, "base service time of a request")
+	fl.DurationVar(&f.jitter, "jitter", 0, "latency spread (at most --latency)")
+	fl.IntVar(&f.slots, "slots", 0, "capacity: requests served at once (0: unlimited)")
+	fl.IntVar(&f.queue, "queue", 0, "capacity: requests that may wait for a slot")
+	fl.Float64Var(&f.rate, "rate", 0, "quota: token bucket rate in requests/s (0: off)")
+	fl.IntVar(&f.burst, "burst", 0, "quota: token bucket burst")
+	fl.IntVar(&f.headerLimit, "header-limit", 0, "header quota: requests per window (0: off)")
+	fl.DurationVar(&f.headerWindow, "header-window", 0, "header quota: window length")
+	fl.Uint64Var(&f.seed, "seed", 0, "faults: seed of the injected faults")
+	return cmd
+}
+
+// mockScenario is the preset f names with the knobs that were given applied.
+func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
+	sc, err := mockapi.Preset(f.scenario)
+	if err != nil {
+		return sc, fmt.Errorf("mock: --scenario: %w", err)
+	}
+	set := func(name string, apply func()) {
+		if fl.Changed(name) {
+			apply()
+		}
+	}
+	set("items", func() { sc.Items = f.items })
+	set("per-page", func() { sc.PerPage = f.perPage })
+	set("pagination", func() { sc.Pagination = mockapi.Pagination(f.pagination) })
+	set("latency", func() { sc.Latency = f.latency })
+	set("jitter", func() { sc.Jitter = f.jitter })
+	set("slots", func() { sc.Capacity.Slots = f.slots })
+	set("queue", func() { sc.Capacity.Queue = f.queue })
+	set("rate", func() { sc.Quota.Rate = f.rate })
+	set("burst", func() { sc.Quota.Burst = f.burst })
+	set("header-limit", func() { sc.HeaderQuota.Limit = f.headerLimit })
+	set("header-window", func() { sc.HeaderQuota.Window = f.headerWindow })
+	set("seed", func() { sc.Faults.Seed = f.seed })
+	// NewHandler validates the scenario; a bad knob is a usage error, unlike
+	// an address that cannot be listened on.
+	h, err := mockapi.NewHandler(mockapi.Config{Scenario: sc})
+	if err != nil {
+		return sc, fmt.Errorf("mock: %w", err)
+	}
+	h.Close()
+	return sc, nil
+}
+
+// serveMock serves sc on addr until ctx ends, then prints what it received.
+func serveMock(ctx context.Context, sc mockapi.Scenario, addr string, stdout io.Writer) error {
+	srv, err := mockapi.Start(mockapi.Config{Scenario: sc, Addr: addr})
+	if err != nil {
+		return &exitError{code: exitFailed, err: fmt.Errorf("mock: %w", err)}
+	}
+	fmt.Fprintf(stdout, "mock API %q at %s (ground truth at %s/__stats); interrupt to stop\n", sc.Name, srv.URL(), srv.URL())
+	<-ctx.Done()
+	st := srv.Stats()
+	if err := srv.Close(); err != nil {
+		return &exitError{code: exitFailed, err: fmt.Errorf("mock: close: %w", err)}
+	}
+	fmt.Fprintf(stdout, "stopped: %d requests, %d throttled, max %d in flight\n", st.Requests, st.Throttled(), st.MaxInFlight)
+	return nil
+}
+
+func listScenarios(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, sc := range mockapi.Scenarios() {
+		fmt.Fprintf(tw, "%s\t%s\n", sc.Name, strings.TrimSpace(sc.Description))
+	}
+	return tw.Flush()
+}

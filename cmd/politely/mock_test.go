@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/politely/politely/mockapi"
+)
+
+// lockedBuffer is a bytes.Buffer a running command writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var mockURL = regexp.MustCompile(`at (http://127\.0\.0\.1:\d+) `)
+
+func TestMockServesThePresetUntilTheContextEnds(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"mock", "--scenario", "quota", "--rate", "50", "--addr", "127.0.0.1:0"}, &stdout, &stderr)
+	}()
+
+	var url string
+	require.Eventually(t, func() bool {
+		m := mockURL.FindStringSubmatch(stdout.String())
+		if m != nil {
+			url = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 10*time.Millisecond, "the URL is printed; stderr: %s", stderr.String())
+
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	resp, err := client.Get(url + "/items/1")
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, resp.Header.Get("RateLimit-Policy"), "q=50;", "the --rate knob reaches the quota")
+
+	resp, err = client.Get(url + "/__stats")
+	require.NoError(t, err)
+	var st mockapi.Stats
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, "quota", st.Scenario)
+	assert.Equal(t, int64(1), st.Requests)
+
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, exitOK, code, "stderr: %s", stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("mock did not stop after its context ended")
+	}
+	assert.Contains(t, stdout.String(), "stopped: 1 requests")
+}
+
+func TestMockWithACancelledContextPrintsItsURLAndStops(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	code, stdout, stderr := runCLI(t, ctx, "mock", "--scenario", "capacity")
+	assert.Equal(t, exitOK, code, "stderr: %s", stderr)
+	assert.Regexp(t, `mock API "capacity" at http://127\.0\.0\.1:\d+ `, stdout)
+	assert.Contains(t, stdout, "stopped: 0 requests")
+}
+
+func TestMockListsThePresets(t *testing.T) {
+	code, stdout, _ := runCLI(t, context.Background(), "mock", "--list")
+	assert.Equal(t, exitOK, code)
+	for _, sc := range mockapi.Scenarios() {
+		assert.Contains(t, stdout, sc.Name+" ")
+	}
+}
+
+func TestMockRejectsBadUsage(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{name: "no scenario", args: []string{"mock"}, code: exitUsage, want: "--scenario is required"},
+		{name: "unknown scenario", args: []string{"mock", "--scenario", "qouta"}, code: exitUsage, want: `unknown scenario "qouta" (known: capacity,`},
+		{name: "jitter above latency", args: []string{"mock", "--scenario", "quota", "--jitter", "50ms"}, code: exitUsage, want: "itter"},
+		{name: "unknown pagination", args: []string{"mock", "--scenario", "fast", "--pagination", "pages"}, code: exitUsage, want: "agination"},
+		{name: "address in use", args: []string{"mock", "--scenario", "fast", "--addr", busy.Addr().String()}, code: exitFailed, want: "address already in use"},
+		{name: "argument", args: []string{"mock", "quota"}, code: exitUsage, want: "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, ctx, tt.args...)
+			assert.Equal(t, tt.code, code, "stderr: %s", stderr)
+			assert.Contains(t, stderr, tt.want)
+		})
+	}
+}
