@@ -60,10 +60,22 @@
 //
 // Where no quota is announced, a Throttled outcome teaches the host's rate.
 // A throttle that comes with a Retry-After (released while a Gate holds, or
-// followed by a Gate within 10 ms) sets the rate to 95% of the success rate over the episode
-// that it ends (from the end of the previous such gate, or the first
-// request); it then probes upward by 0.5% a second. Every such throttle
-// costs a whole gate, so the probe is slow on purpose.
+// followed by a Gate within 10 ms) ends an episode: the time since the end
+// of the previous such gate (or since the first request). Every such
+// throttle costs a whole gate (Retry-After is often in whole seconds), so
+// the learning tries to need few of them:
+//
+//   - The first sets the rate to 95% of the episode's success rate. That
+//     rate comes from a client still ramping up, so it may be far from the
+//     server's: the rate then probes upward by 20% a second (while it is the
+//     binding limit) until a throttle comes while it paces the host.
+//   - A throttle while paced estimates the server's rate assuming its bucket
+//     held about 0.1 s of its rate when the gate ended: the episode's
+//     successes over its duration plus 0.1 s; and when the probe carried the
+//     rate across the server's during the episode, at least the rate at the
+//     end less the overshoot that draining such a bucket takes. The rate
+//     becomes 95% of that (and at most 95% of the rate that was refused), then
+//     probes upward by 0.1% a second.
 //
 // A throttle without a Retry-After is first a concurrency signal: in the
 // capacity model (slots and a queue, 429 beyond) 429s mean too many requests

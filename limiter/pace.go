@@ -17,12 +17,14 @@ const maxWait = 24 * time.Hour
 
 // Rate learning from Throttled outcomes when no quota is announced.
 const (
-	learnCut      = 0.95                   // the learnt rate after a throttle, relative to the measured success rate
-	slowProbe     = 0.005                  // upward probe per second after throttles that came with a Retry-After
-	fastProbe     = 0.5                    // upward probe per second after throttles without one
-	forgetAt      = 2.0                    // a fast-learnt rate this far above the success rate is forgotten
-	goodputWindow = 250 * time.Millisecond // success rate measurement window
-	gateEvidence  = 10 * time.Millisecond  // a Gate this soon after a throttle came with it
+	learnCut         = 0.95                   // the learnt rate after a throttle, relative to the estimated server rate
+	unconfirmedProbe = 0.2                    // upward probe per second until a throttle comes while paced by the learnt rate
+	slowProbe        = 0.001                  // upward probe per second after one has
+	serverBurst      = 100 * time.Millisecond // the server's burst assumed, in time at its rate
+	fastProbe        = 0.5                    // upward probe per second after throttles without a Retry-After
+	forgetAt         = 2.0                    // a fast-learnt rate this far above the success rate is forgotten
+	goodputWindow    = 250 * time.Millisecond // success rate measurement window
+	gateEvidence     = 10 * time.Millisecond  // a Gate this soon after a throttle came with it
 )
 
 // pace is a host's rate: the lowest of the user's ceiling, the announced
@@ -53,6 +55,8 @@ type pace struct {
 	epStart       time.Time // start of the current episode: the end of the last learning gate, or the first request
 	epCount       int       // successes in the episode
 	cutInFlight   int       // in-flight count at the last throttle that cut the concurrency limit
+	confirmed     bool      // a throttle came while the learnt rate paced the host
+	epLearnt      float64   // the learnt rate when the episode began
 }
 
 func (p *pace) init(cfg Config) {
@@ -130,8 +134,8 @@ func (p *pace) onGate(now, until time.Time) {
 // setQuota applies q; horizon caps the time to Reset it spreads over (a
 // hostile Reset a year away must not slow the host to a request a day).
 func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration) {
-	p.learnt, p.slow = 0, false // an announced quota replaces what was learnt
-	var full float64            // the quota's own rate, when its window is known
+	p.learnt, p.slow, p.confirmed = 0, false, false // an announced quota replaces what was learnt
+	var full float64                                // the quota's own rate, when its window is known
 	if q.Limit > 0 && q.Window > 0 {
 		full = float64(q.Limit) / q.Window.Seconds()
 	}
@@ -205,12 +209,32 @@ func (p *pace) learnFromGate(now, until time.Time) {
 	if p.epStart.IsZero() || el < gateEvidence || p.epCount == 0 {
 		return
 	}
-	r := learnCut * float64(p.epCount) / el.Seconds()
-	if p.learnt == 0 || r < p.learnt || !p.slow {
-		p.learnt = r
+	if p.learnt > 0 && p.slow {
+		// Paced by the learnt rate and still refused. Assume the server's
+		// bucket held about serverBurst of its rate when the gate ended:
+		// what it admitted over the episode is then at most that plus its
+		// rate over the episode, and a rate probing upward at g per second
+		// drains it when it is sqrt(2·serverBurst·g) above the server's.
+		g := slowProbe
+		if !p.confirmed {
+			g = unconfirmedProbe
+		}
+		over := 1 + math.Sqrt(2*serverBurst.Seconds()*g)
+		est := float64(p.epCount) / (el + serverBurst).Seconds()
+		if p.learnt >= over*p.epLearnt {
+			// The probe carried the rate across the server's during the
+			// episode: before that the server's bucket sat full, so the
+			// episode's success rate says little; the rate at the end does.
+			est = max(est, p.learnt/over)
+		}
+		// Refused at the learnt rate: whatever the estimate, go below it.
+		p.learnt = learnCut * min(est, p.learnt)
+		p.confirmed = true
+	} else {
+		p.learnt = learnCut * float64(p.epCount) / el.Seconds()
 	}
 	p.slow = true
-	p.epStart, p.epCount = until, 0
+	p.epStart, p.epCount, p.epLearnt = until, 0, p.learnt
 	p.lastProbe = until
 }
 
@@ -240,7 +264,12 @@ func (p *pace) onRelease(now time.Time) bool {
 	}
 	p.lastProbe = now
 	if p.slow {
-		p.learnt *= 1 + slowProbe*dt
+		switch {
+		case p.confirmed:
+			p.learnt *= 1 + slowProbe*dt
+		case p.goodput >= 0.8*p.learnt:
+			p.learnt *= 1 + unconfirmedProbe*dt
+		}
 	} else {
 		p.learnt *= 1 + fastProbe*dt
 		if p.learnt > forgetAt*p.goodput {

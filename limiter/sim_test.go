@@ -140,7 +140,12 @@ func simQuota(t testing.TB, alg Algorithm, initial int, headers bool) (simResult
 
 // simQuotaBurst is simQuota with another server burst.
 func simQuotaBurst(t testing.TB, alg Algorithm, initial int, headers bool, burst float64) (simResult, *sim) {
-	srv := &quotaServer{rate: 1000, burst: burst, tokens: burst, service: 20 * time.Millisecond, rejectAfter: time.Millisecond, headers: headers}
+	return simQuotaModel(t, alg, initial, headers, burst, 20*time.Millisecond)
+}
+
+// simQuotaModel is simQuota with another server burst and service time.
+func simQuotaModel(t testing.TB, alg Algorithm, initial int, headers bool, burst float64, service time.Duration) (simResult, *sim) {
+	srv := &quotaServer{rate: 1000, burst: burst, tokens: burst, service: service, rejectAfter: time.Millisecond, headers: headers}
 	s := newSim(simLimiter(t, alg, initial), srv, *simSeedFlag, quotaRun)
 	s.run()
 	a, ok, rej := s.totals(0, quotaRun)
@@ -209,12 +214,14 @@ func TestSimulationReport(t *testing.T) {
 			r.name, dur(a.to90), 100*a.steady, 100*a.rejected, a.maxLimit, dur(st.reHalve), dur(st.reDouble), 100*st.rejected,
 			100*c.goodput, 100*c.rejected, c.late429, 100*d.goodput, 100*d.rejected)
 	}
-	fmt.Fprintf(&b, "\nDefault strategy against the quota server with other server bursts:\n\n")
-	fmt.Fprintf(&b, "| server burst | (c) goodput | (c) 429 | (c) 429s after the first response | (d) goodput | (d) 429 |\n|---|---|---|---|---|---|\n")
-	for _, burst := range []float64{10, 100, 1000} {
-		c, _ := simQuotaBurst(t, "", 0, true, burst)
-		d, _ := simQuotaBurst(t, "", 0, false, burst)
-		fmt.Fprintf(&b, "| %.0f | %.1f%% | %.2f%% | %d | %.1f%% | %.2f%% |\n", burst, 100*c.goodput, 100*c.rejected, c.late429, 100*d.goodput, 100*d.rejected)
+	fmt.Fprintf(&b, "\nDefault strategy against the quota server with other bursts and service times (goodput / 429 share):\n\n")
+	fmt.Fprintf(&b, "| service | burst | (c) headers | (c) 429s after the first response | (d) Retry-After only |\n|---|---|---|---|---|\n")
+	for _, svc := range []time.Duration{5 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond} {
+		for _, burst := range []float64{10, 100, 1000} {
+			c, _ := simQuotaModel(t, "", 0, true, burst, svc)
+			d, _ := simQuotaModel(t, "", 0, false, burst, svc)
+			fmt.Fprintf(&b, "| %v | %.0f | %.1f%% / %.2f%% | %d | %.1f%% / %.2f%% |\n", svc, burst, 100*c.goodput, 100*c.rejected, c.late429, 100*d.goodput, 100*d.rejected)
+		}
 	}
 	t.Log("\n" + b.String())
 }
