@@ -26,7 +26,7 @@ func startMock(t *testing.T, sc mockapi.Scenario) *mockapi.Server {
 
 // crawlYAML is a config for tests: fast retries, short timeouts. The %s
 // verbs are, in order: source.url, the pagination block, the rest (task,
-// headers...) and the output path.
+// headers...), the limits block and the output path.
 const crawlYAML = `
 user_agent: "politely-test/1.0"
 source:
@@ -35,19 +35,28 @@ source:
 %s
   items_field: items
 %s
-limits:
+%s
+output: %q
+`
+
+// testLimits are the limits of testConfig.
+const testLimits = `limits:
   concurrency: {initial: 4, max: 32}
   timeout: 2s
   retries: 4
-  backoff: {base: 5ms, max: 50ms}
-output: %q
-`
+  backoff: {base: 5ms, max: 50ms}`
 
 // testConfig parses a crawlYAML config with env as the environment.
 func testConfig(t *testing.T, url, pagination, rest string, env map[string]string) *Config {
 	t.Helper()
+	return testConfigLimits(t, url, pagination, rest, testLimits, env)
+}
+
+// testConfigLimits is testConfig with other limits.
+func testConfigLimits(t *testing.T, url, pagination, rest, limits string, env map[string]string) *Config {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "out.jsonl")
-	cfg, err := Parse("test.yaml", fmt.Appendf(nil, crawlYAML, url, pagination, rest, out),
+	cfg, err := Parse("test.yaml", fmt.Appendf(nil, crawlYAML, url, pagination, rest, limits, out),
 		WithLookupEnv(func(name string) (string, bool) { v, ok := env[name]; return v, ok }))
 	require.NoError(t, err)
 	return cfg

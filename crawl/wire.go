@@ -41,6 +41,14 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// CloseIdleConnections closes the idle connections of the RoundTripper
+// under it, if it can; the transport above calls it when the crawl ends.
+func (w *wire) CloseIdleConnections() {
+	if c, ok := w.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // timedBody ends its request's timeout and records the exchange when the
 // body is closed.
 type timedBody struct {

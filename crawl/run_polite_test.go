@@ -1,0 +1,185 @@
+package crawl
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/politely/politely/mockapi"
+)
+
+func TestRunSkipsWhatRobotsDisallowAndObeysCrawlDelay(t *testing.T) {
+	srv := startMock(t, mockapi.Scenario{Items: 20, PerPage: 10,
+		Robots: mockapi.Robots{PrivateEvery: 4, CrawlDelay: 50 * time.Millisecond}})
+	cfg := testConfig(t, srv.URL()+"/items", "    style: page", detailTask, nil)
+	reg := prometheus.NewRegistry()
+
+	sum, err := runTest(t, cfg, WithRegisterer(reg))
+	require.NoError(t, err)
+
+	assert.ElementsMatch(t, seq(20, 4, 8, 12, 16, 20), ids(t, readLines[outLine](t, cfg.Output)))
+	failed := readLines[failedLine](t, cfg.FailedPath())
+	require.Len(t, failed, 5)
+	for _, f := range failed {
+		assert.Contains(t, f.URL, srv.URL()+"/private/items/")
+		assert.Equal(t, failedLine{URL: f.URL, Error: "disallowed by robots.txt"}, f, "never requested")
+	}
+	st := srv.Stats()
+	assert.Zero(t, st.RobotsViolations)
+	assert.Equal(t, int64(1), st.ByClass[mockapi.ClassRobots], "robots.txt fetched once")
+	assert.Equal(t, int64(15), sum.Succeeded)
+	assert.Equal(t, int64(5), sum.Failed)
+
+	// Crawl-delay 50ms is a ceiling of 20 requests/s on the host.
+	rate := gauge(t, reg, "politely_rate_limit")
+	assert.InDelta(t, 20, rate, 0.01)
+	assert.GreaterOrEqual(t, sum.DurationS, 0.5, "18 requests at 20/s take most of a second")
+}
+
+func TestRunRobotsAnswers(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		body    string
+		fetched bool // whether the detail is requested
+		listing bool // whether the listing may be read
+	}{
+		{name: "404 allows everything", status: 404, fetched: true, listing: true},
+		{name: "empty allows everything", status: 200, fetched: true, listing: true},
+		{name: "rules for another agent", status: 200, body: "User-agent: other\nDisallow: /\n", fetched: true, listing: true},
+		{name: "rules for this agent", status: 200, body: "User-agent: politely-test\nDisallow: /d/\n", listing: true},
+		{name: "500 is unreachable: disallow all (RFC 9309)", status: 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var details atomic.Int64
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/robots.txt":
+					w.WriteHeader(tt.status)
+					fmt.Fprint(w, tt.body)
+				case "/items":
+					fmt.Fprint(w, `{"items":[{"p":"/d/1"}]}`)
+				default:
+					details.Add(1)
+					fmt.Fprint(w, `{}`)
+				}
+			}))
+			defer api.Close()
+			cfg := testConfig(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"", nil)
+
+			sum, err := runTest(t, cfg)
+			if !tt.listing {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "disallowed by robots.txt")
+				assert.Zero(t, sum.Pages)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.fetched, details.Load() == 1)
+			assert.Equal(t, tt.fetched, sum.Succeeded == 1)
+		})
+	}
+}
+
+func TestRunHeaderQuotaDrawsNo403(t *testing.T) {
+	t.Parallel()
+	// GitHub style: 25 requests per 1 s window, 403 once used up. 60 items
+	// and 7 pages need three windows.
+	srv := startMock(t, mockapi.Scenario{Items: 60, PerPage: 10,
+		HeaderQuota: mockapi.HeaderQuota{Limit: 25, Window: time.Second}})
+	cfg := testConfig(t, srv.URL()+"/items", "    style: page", detailTask, nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+
+	st := srv.Stats()
+	assert.Zero(t, st.ByStatus[http.StatusForbidden], "no 403: %v", st.ByStatus)
+	assert.Zero(t, st.EarlyRequests)
+	assert.Empty(t, st.Unfetched())
+	assert.Equal(t, int64(60), sum.Succeeded)
+	assert.Zero(t, sum.Throttled)
+}
+
+func TestRunWaitsForRetryAfter(t *testing.T) {
+	t.Parallel()
+	// A bucket of 20 requests/s that announces nothing but its 429s'
+	// Retry-After (whole seconds). One request at a time, so that none is
+	// on its way while a 429 is answered: the server would count it early.
+	srv := startMock(t, mockapi.Scenario{Items: 20, PerPage: 20,
+		Quota: mockapi.Quota{Rate: 20, Burst: 2, Headers: mockapi.QuotaHeadersNone}})
+	cfg := testConfigLimits(t, srv.URL()+"/items", "    style: page", detailTask,
+		"limits:\n  concurrency: {algorithm: fixed, initial: 1, min: 1, max: 1}\n  backoff: {base: 5ms, max: 50ms}", nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+
+	st := srv.Stats()
+	assert.Empty(t, st.Unfetched(), "every item fetched")
+	assert.Zero(t, st.EarlyRequests, "nothing sent before a Retry-After passed: %+v", st.ByStatus)
+	assert.Positive(t, st.ByStatus[http.StatusTooManyRequests], "the test must draw 429s")
+	assert.Equal(t, st.ByStatus[http.StatusTooManyRequests], sum.Throttled)
+	assert.Equal(t, int64(20), sum.Succeeded)
+	assert.Positive(t, sum.Retries)
+}
+
+func TestRunServesMetrics(t *testing.T) {
+	srv := startMock(t, mockapi.Scenario{Items: 10, PerPage: 10})
+	cfg := testConfig(t, srv.URL()+"/items", "    style: page", detailTask, nil)
+	reg := prometheus.NewRegistry()
+
+	_, err := runTest(t, cfg, WithRegisterer(reg))
+	require.NoError(t, err)
+
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	names := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			switch {
+			case m.Counter != nil:
+				names[key] = m.Counter.GetValue()
+			case m.Gauge != nil:
+				names[key] = m.Gauge.GetValue()
+			case m.Histogram != nil:
+				names[key] = float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	host := strings.TrimPrefix(srv.URL(), "http://")
+	assert.Equal(t, 13.0, names["politely_requests_total,code=200,host="+host], "robots, 2 pages (the second empty), 10 details: %v", names)
+	assert.Equal(t, 13.0, names["politely_request_duration_seconds,host="+host])
+	assert.Equal(t, 10.0, names["politely_items_total,result=succeeded"])
+	assert.Equal(t, 0.0, names["politely_items_total,result=failed"])
+	assert.Equal(t, 0.0, names["politely_requests_in_flight"])
+	assert.Contains(t, names, "politely_retries_total")
+	assert.Positive(t, names["politely_concurrency_limit,host="+host])
+}
+
+// gauge returns the value of the single gauge called name in reg.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			require.Len(t, mf.GetMetric(), 1)
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
