@@ -10,7 +10,7 @@ const (
 	delayGrow   = 1.2  // RTT/base below which the limit grows
 	delayShrink = 1.4  // RTT/base above which the limit shrinks
 	delayStep   = 0.05 // growth per window, relative to the limit
-	delayDrop   = 0.8  // the limit after a drop, relative to it
+	delayDrop   = 0.85 // the limit after a drop, relative to it
 )
 
 func newAlgorithm(cfg Config) algorithm {

@@ -31,10 +31,10 @@ type control struct {
 	drops       int
 	settle      bool // the window after a change shows the old limit: skip it
 
-	srtt    time.Duration // smoothed window mean RTT
-	base    time.Duration // baseline RTT: lowest window mean, drifting up slowly
-	safe    float64       // largest in-flight level slow start saw without queueing
-	lastCut time.Time
+	srtt time.Duration // smoothed window mean RTT
+	base time.Duration // baseline RTT: lowest window mean, drifting up slowly
+	safe float64       // largest in-flight level slow start saw without queueing
+	cuts uint32        // windows closed by a drop; a permit carries the count at its start
 
 	coldSum time.Duration // sum of the first samples' RTTs, for the baseline
 	coldN   int
@@ -87,13 +87,16 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int) {
 	}
 }
 
-// onDrop closes the window at once unless the limit was cut less than an RTT
-// ago; it reports whether this drop cut the limit.
-func (c *control) onDrop(now time.Time, inFlight int) bool {
-	c.drops++
-	if !c.lastCut.IsZero() && now.Sub(c.lastCut) < max(minWindow, c.srtt) {
+// onDrop closes the window at once and cuts the limit, unless the dropped
+// request started before the last cut (epoch is the cut count when it
+// started): the cut already answered the load it was part of. So the limit
+// is cut when the first drop arrives, then at most once per RTT. It reports
+// whether this drop cut the limit.
+func (c *control) onDrop(now time.Time, inFlight int, epoch uint32) bool {
+	if epoch != c.cuts {
 		return false
 	}
+	c.drops++
 	c.closeWindow(now, inFlight)
 	return true
 }
@@ -109,7 +112,7 @@ func (c *control) closeWindow(now time.Time, inFlight int) {
 	switch {
 	case w.drop:
 		c.decide(w)
-		c.lastCut = now
+		c.cuts++
 	case c.settle:
 		// The window after a change mostly holds requests started under the
 		// old limit.

@@ -58,7 +58,7 @@ func (d *driver) handOver() {
 	d.now = d.now.Add(time.Millisecond)
 	p.ReleaseAt(d.now, Dropped)
 	require.False(d.t, d.h.Snapshot().SlowStart)
-	d.now = d.now.Add(100 * time.Millisecond) // past the one-cut-per-RTT guard
+	d.now = d.now.Add(100 * time.Millisecond)
 }
 
 func TestSlowStartGrowsMultiplicativelyWhileRTTIsFlat(t *testing.T) {
@@ -95,7 +95,7 @@ func TestSlowStartEndsOnClearRTTRise(t *testing.T) {
 	assert.LessOrEqual(t, s.Limit, before)
 }
 
-func TestDropCutsAtMostOncePerRTT(t *testing.T) {
+func TestDropCutsOnceForTheRequestsInFlightAtTheCut(t *testing.T) {
 	d := newDriver(t, Config{Initial: 100, Max: 200})
 	d.handOver()
 	d.rounds(3, 20*time.Millisecond, Success)
@@ -113,7 +113,14 @@ func TestDropCutsAtMostOncePerRTT(t *testing.T) {
 	for _, p := range ps[1:] {
 		p.ReleaseAt(d.now, Dropped)
 	}
-	assert.Equal(t, cut, d.limit(), "further drops within one RTT do not cut again")
+	assert.Equal(t, cut, d.limit(), "drops of requests sent before the cut do not cut again")
+
+	p, _, ok := d.h.TryAcquireAt(d.now)
+	require.True(t, ok)
+	d.now = d.now.Add(time.Millisecond)
+	p.ReleaseAt(d.now, Dropped)
+	assert.Less(t, d.limit(), cut, "a drop of a request sent after the cut cuts again")
+	assert.Equal(t, int64(1+11), d.h.Snapshot().Dropped, "every drop is counted (one ended slow start)")
 }
 
 func TestAlgorithmsMoveTheRightWay(t *testing.T) {

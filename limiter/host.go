@@ -93,7 +93,7 @@ func (h *Host) tryLocked(now time.Time) (Permit, time.Time, bool) {
 		h.ctl.winInFlight = h.inFlight
 	}
 	h.seq++
-	return Permit{h: h, start: now}, time.Time{}, true
+	return Permit{h: h, start: now, epoch: h.ctl.cuts}, time.Time{}, true
 }
 
 // sampledLocked reports whether the permit just handed out is to be timed.
@@ -219,9 +219,9 @@ func (h *Host) wakeHeadLocked() {
 	}
 }
 
-// releaseAt ends a permit that started at start (zero: untimed) with o at
-// now (zero: not read yet; read here only if needed).
-func (h *Host) releaseAt(now, start time.Time, o Outcome) {
+// releaseAt ends a permit that started at start (zero: untimed) after epoch
+// cuts with o at now (zero: not read yet; read here only if needed).
+func (h *Host) releaseAt(now, start time.Time, epoch uint32, o Outcome) {
 	timed := !start.IsZero()
 	if now.IsZero() && (timed || o == Dropped || o == Throttled) {
 		now = h.l.clock.Now()
@@ -242,10 +242,10 @@ func (h *Host) releaseAt(now, start time.Time, o Outcome) {
 		}
 	case Dropped:
 		h.dropped++
-		h.ctl.onDrop(now, h.inFlight)
+		h.ctl.onDrop(now, h.inFlight, epoch)
 	case Throttled:
 		h.throttled++
-		h.pace.onThrottle(now, h.ctl.onDrop(now, h.inFlight), h.inFlight+1)
+		h.pace.onThrottle(now, h.ctl.onDrop(now, h.inFlight, epoch), h.inFlight+1)
 		h.applyRateLocked(now)
 	case Ignored:
 		h.ignored++

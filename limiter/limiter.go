@@ -29,7 +29,9 @@
 // 10), so 20 ms requests get windows of about 20 ms and 1 s tasks windows of
 // about 1 s. A Dropped or Throttled outcome closes the window at once, even
 // one without a single success, so the limit is cut when the first drop
-// arrives, and then at most once per RTT. The window after a change is
+// arrives; drops of requests that started before that cut do not cut again
+// (the cut already answered the load they were part of), so a burst of 429s
+// costs one cut per RTT, not one per 429. The window after a change is
 // skipped: it mostly holds requests started under the old limit. At limits
 // of 32 and more only a sample of the permits is timed (at least 16 per
 // window), which spares two clock reads on the others.
@@ -46,7 +48,7 @@
 // The default strategy (Config.Algorithm "") is delay-based with a loss cut:
 // it grows by 5% a window while the mean RTT is below 1.2× the baseline and
 // the limit is used, holds between 1.2× and 1.4× (a small queue at the
-// server keeps it busy), shrinks in proportion beyond 1.4×, and cuts to 80%
+// server keeps it busy), shrinks in proportion beyond 1.4×, and cuts to 85%
 // on a drop. The baseline RTT follows lower window means half-way and drifts
 // up towards higher ones with a 30 s time constant. AIMD, Gradient2, Vegas
 // and Fixed are go-concurrency-limits' core.Limit algorithms, fed one sample

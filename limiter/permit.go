@@ -44,6 +44,7 @@ func (o Outcome) String() string {
 type Permit struct {
 	h     *Host
 	start time.Time // zero: untimed (latency sampling skipped this permit)
+	epoch uint32    // the host's cut count when the permit was taken
 }
 
 // Release returns the permit's concurrency slot and reports the outcome. The
@@ -54,7 +55,7 @@ func (p Permit) Release(o Outcome) {
 	if p.h == nil {
 		return
 	}
-	p.h.releaseAt(time.Time{}, p.start, o)
+	p.h.releaseAt(time.Time{}, p.start, p.epoch, o)
 }
 
 // ReleaseAt is Release at the time now: the non-blocking core's counterpart
@@ -66,7 +67,7 @@ func (p Permit) ReleaseAt(now time.Time, o Outcome) {
 	if now.IsZero() {
 		now = p.h.l.clock.Now()
 	}
-	p.h.releaseAt(now, p.start, o)
+	p.h.releaseAt(now, p.start, p.epoch, o)
 }
 
 // ErrThrottled marks an error caused by the remote host refusing for rate.

@@ -90,10 +90,15 @@ const capacityRun = 10 * time.Second
 
 // simCapacity runs model (a): 64 slots × 20 ms ±25%, 32 queued, 429 beyond.
 func simCapacity(t testing.TB, alg Algorithm, initial int) (simResult, *sim) {
-	srv := &capacityServer{slots: 64, queueCap: 32, service: 20 * time.Millisecond, rejectAfter: time.Millisecond}
+	return simCapacityModel(t, alg, initial, 32, 20*time.Millisecond)
+}
+
+// simCapacityModel is simCapacity with another queue and service time.
+func simCapacityModel(t testing.TB, alg Algorithm, initial, queue int, service time.Duration) (simResult, *sim) {
+	srv := &capacityServer{slots: 64, queueCap: queue, service: service, rejectAfter: time.Millisecond}
 	s := newSim(simLimiter(t, alg, initial), srv, *simSeedFlag, capacityRun)
 	s.run()
-	const optimum = 3200
+	optimum := 64 / service.Seconds()
 	a, ok, rej := s.totals(0, capacityRun)
 	_, steadyOK, _ := s.totals(capacityRun/2, capacityRun)
 	r := simResult{
@@ -213,6 +218,18 @@ func TestSimulationReport(t *testing.T) {
 		fmt.Fprintf(&b, "| %s | %s | %.1f%% | %.2f%% | %d | %s | %s | %.2f%% | %.1f%% | %.2f%% | %d | %.1f%% | %.2f%% |\n",
 			r.name, dur(a.to90), 100*a.steady, 100*a.rejected, a.maxLimit, dur(st.reHalve), dur(st.reDouble), 100*st.rejected,
 			100*c.goodput, 100*c.rejected, c.late429, 100*d.goodput, 100*d.rejected)
+	}
+	fmt.Fprintf(&b, "\nThe capacity model with other queues and service times (to 90%% / steady / rejected):\n\n")
+	fmt.Fprintf(&b, "| service | queue | default | aimd | gradient2 | vegas |\n|---|---|---|---|---|---|\n")
+	for _, svc := range []time.Duration{5 * time.Millisecond, 20 * time.Millisecond, 100 * time.Millisecond} {
+		for _, q := range []int{0, 32, 128} {
+			fmt.Fprintf(&b, "| %v | %d |", svc, q)
+			for _, alg := range []Algorithm{"", AIMD, Gradient2, Vegas} {
+				a, _ := simCapacityModel(t, alg, 0, q, svc)
+				fmt.Fprintf(&b, " %s / %.1f%% / %.2f%% |", dur(a.to90), 100*a.steady, 100*a.rejected)
+			}
+			fmt.Fprintf(&b, "\n")
+		}
 	}
 	fmt.Fprintf(&b, "\nDefault strategy against the quota server with other bursts and service times (goodput / 429 share):\n\n")
 	fmt.Fprintf(&b, "| service | burst | (c) headers | (c) 429s after the first response | (d) Retry-After only |\n|---|---|---|---|---|\n")
