@@ -60,10 +60,17 @@ func (r *retrier) do(ctx context.Context, fn func(context.Context) error) error 
 		return nil
 	case failure != nil:
 		if failure.Reason == engine.ReasonBudget {
-			return fmt.Errorf("retry budget exhausted after %d attempts: %w", failure.Attempts, failure.Err)
+			return fmt.Errorf("retry budget exhausted after %s: %w", attempts(failure.Attempts), failure.Err)
 		}
-		return fmt.Errorf("after %d attempts: %w", failure.Attempts, failure.Err)
+		return fmt.Errorf("after %s: %w", attempts(failure.Attempts), failure.Err)
 	default:
 		return errNoFailure
 	}
+}
+
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }

@@ -117,6 +117,13 @@ func Run(ctx context.Context, cfg *Config, opts ...RunOption) (Summary, error) {
 	return r.run(ctx)
 }
 
+// maxDrain caps how long requests in flight may go on once the crawl is
+// interrupted: long enough for most to finish and be written, short enough
+// for an operator who pressed Ctrl-C.
+const maxDrain = 5 * time.Second
+
+func drainTimeout(timeout time.Duration) time.Duration { return min(timeout, maxDrain) }
+
 // runner is one crawl's wiring.
 type runner struct {
 	cfg     *Config
@@ -169,14 +176,18 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 	}
 	r := &runner{cfg: cfg, o: o, lim: lim, client: client, meter: m,
 		fetch: &fetcher{client: client, header: header, maxBody: lc.MaxBody},
+		// Every item gets its retries: the engine's run-wide retry budget
+		// is off, since the limiter already paces retries (a 503 or a
+		// timeout cuts the concurrency limit, a 429 closes the gate).
 		retry: engine.Retry{
+			BudgetRatio:   math.Inf(1),
 			MaxAttempts:   lc.Retries + 1,
 			Base:          lc.Backoff.Base,
 			Max:           lc.Backoff.Max,
 			RetryAfterMax: cfg.Politeness.RetryAfterMax,
 		},
 	}
-	r.retrier = &retrier{retry: r.retry, drain: lc.Timeout, log: o.log}
+	r.retrier = &retrier{retry: r.retry, drain: drainTimeout(lc.Timeout), log: o.log}
 	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log}
 	if cfg.Politeness.Robots {
 		r.robots = &robots{fetch: r.fetch, retrier: r.retrier, lim: lim, agent: cfg.UserAgent,

@@ -91,7 +91,7 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 		engine.WithLimitFunc(r.lim.Limit),
 		engine.WithMaxConsumers(r.cfg.Limits.Concurrency.Max),
 		engine.WithRetry(r.retry),
-		engine.WithDrainTimeout(r.cfg.Limits.Timeout),
+		engine.WithDrainTimeout(drainTimeout(r.cfg.Limits.Timeout)),
 		engine.WithLogger(r.o.log),
 		engine.WithFailureSink(func(f engine.Failure[listed]) {
 			if f.Reason == engine.ReasonInterrupted {
