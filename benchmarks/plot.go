@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"errors"
 	"fmt"
+	"image/color"
 	"os"
 	"time"
 
@@ -24,6 +25,8 @@ type Point struct {
 type Series struct {
 	Name   string
 	Points []Point
+	// Reference draws the line black and dashed, e.g. an optimum the others are measured against.
+	Reference bool
 }
 
 // Panel is one quantity plotted over time (e.g. "concurrency limit"), with a line per series.
@@ -39,7 +42,7 @@ const (
 	plotPanelHeight = 9 * vg.Centimeter
 )
 
-// WritePlot writes a PNG of panels stacked vertically at path, sharing the time axis (seconds).
+// WritePlot writes a PNG of panels stacked vertically at path, sharing one time axis (seconds).
 // A series keeps its colour in every panel, so the legend of the first panel names them all.
 // It needs at least one panel, and every panel at least one series with points.
 func WritePlot(path, title string, panels ...Panel) error {
@@ -63,6 +66,14 @@ func WritePlot(path, title string, panels ...Panel) error {
 			p.X.Label.Text = "time (s)"
 		}
 		plots[i] = []*plot.Plot{p}
+	}
+	// One time axis for every panel, so that they line up.
+	xmin, xmax := plots[0][0].X.Min, plots[0][0].X.Max
+	for _, row := range plots[1:] {
+		xmin, xmax = min(xmin, row[0].X.Min), max(xmax, row[0].X.Max)
+	}
+	for _, row := range plots {
+		row[0].X.Min, row[0].X.Max = xmin, xmax
 	}
 
 	img := vgimg.New(plotWidth, plotPanelHeight*vg.Length(len(panels)))
@@ -114,14 +125,19 @@ func panelPlot(pn Panel, colors map[string]int) (*plot.Plot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("series %q: %w", s.Name, err)
 		}
-		idx, ok := colors[s.Name]
-		if !ok {
-			idx = len(colors)
-			colors[s.Name] = idx
-		}
-		line.Color = plotutil.Color(idx)
-		line.Dashes = plotutil.Dashes(idx / len(plotutil.DefaultColors))
 		line.Width = vg.Points(1.2)
+		if s.Reference {
+			line.Color = color.Black
+			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		} else {
+			idx, ok := colors[s.Name]
+			if !ok {
+				idx = len(colors)
+				colors[s.Name] = idx
+			}
+			line.Color = plotutil.Color(idx)
+			line.Dashes = plotutil.Dashes(idx / len(plotutil.DefaultColors))
+		}
 		p.Add(line)
 		p.Legend.Add(s.Name, line)
 	}

@@ -28,6 +28,7 @@ func TestWritePlotWritesADecodablePNGWithABandPerPanel(t *testing.T) {
 	}}
 	goodput := Panel{YLabel: "throughput (req/s)", Series: []Series{
 		{Name: "vegas", Points: ramp(50, 100*time.Millisecond, func(i int) float64 { return 30 * float64(i) })},
+		{Name: "optimum", Reference: true, Points: []Point{{0, 1600}, {5 * time.Second, 1600}}},
 	}}
 
 	require.NoError(t, WritePlot(path, "capacity 32 x 20 ms", limit, goodput))

@@ -153,7 +153,7 @@ func writeTable(w io.Writer, rs []Result) {
 		}
 	}
 	fmt.Fprint(w, " max limit | server max in flight | early |\n|---|")
-	cols := 9 + len(steps)
+	cols := 10 + len(steps)
 	if limited {
 		cols += 3
 	}
@@ -176,6 +176,29 @@ func writeTable(w io.Writer, rs []Result) {
 		}
 		fmt.Fprintf(w, " %d | %d | %d |\n", r.maxLimit(), r.MaxServer, r.Early)
 	}
+}
+
+func maxElapsed(rs []Result) time.Duration {
+	var m time.Duration
+	for _, r := range rs {
+		m = max(m, r.Elapsed)
+	}
+	return m
+}
+
+// optimumSeries is the optimum as a step line up to end, for plots.
+func (r Result) optimumSeries(end time.Duration) []Point {
+	var pts []Point
+	for i, l := range r.Optimum {
+		if i > 0 {
+			pts = append(pts, Point{At: l.At, Value: r.Optimum[i-1].PerSec})
+		}
+		pts = append(pts, Point{At: l.At, Value: l.PerSec})
+	}
+	if len(pts) > 0 {
+		pts = append(pts, Point{At: end, Value: pts[len(pts)-1].Value})
+	}
+	return pts
 }
 
 func (r Result) maxLimit() int {
@@ -233,7 +256,7 @@ func t90Text(r Result, from time.Duration) string {
 
 // WritePlots writes a PNG per scenario into dir (see PlotFile): the
 // concurrency limit and the goodput (mean over 0.5 s) over time, one line per
-// strategy. It returns the paths written.
+// strategy, and the optimum where there is one. It returns the paths written.
 func (rep Report) WritePlots(dir string) ([]string, error) {
 	var paths []string
 	for _, sc := range rep.Scenarios {
@@ -248,6 +271,9 @@ func (rep Report) WritePlots(dir string) ([]string, error) {
 			if g := r.GoodputSeries(T90Window); len(g) > 0 {
 				goodput.Series = append(goodput.Series, Series{Name: r.Strategy, Points: g})
 			}
+		}
+		if opt := rs[0].optimumSeries(maxElapsed(rs)); len(opt) > 0 && len(goodput.Series) > 0 {
+			goodput.Series = append(goodput.Series, Series{Name: "optimum", Points: opt, Reference: true})
 		}
 		panels := []Panel{limit}
 		if len(goodput.Series) > 0 {

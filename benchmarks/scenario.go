@@ -133,13 +133,18 @@ func Suite(scale float64) ([]Scenario, error) {
 	quota := preset("quota")
 	capacity := preset("capacity")
 	step := preset("capacity-step")
-	for i := range step.Capacity.Schedule {
-		step.Capacity.Schedule[i].At = time.Duration(float64(step.Capacity.Schedule[i].At) * scale)
-	}
 	header := preset("header-quota")
 	if scale < 1 {
+		sched := step.Capacity.Schedule
+		parts := make([]string, len(sched))
+		for i := range sched {
+			sched[i].At = time.Duration(float64(sched[i].At) * scale)
+			parts[i] = fmt.Sprintf("%d slots at %s", sched[i].Slots, sched[i].At)
+		}
+		step.Description = "capacity, stepping to " + strings.Join(parts, ", then ")
 		// A 5 s window would let a short run take its whole work in one burst.
 		header.HeaderQuota = mockapi.HeaderQuota{Limit: 100, Window: time.Second}
+		header.Description = "GitHub style: 100 requests per 1 s window in X-RateLimit-* headers, 403 when used up (optimum 100 req/s)"
 	}
 	fast := preset("fast")
 

@@ -68,6 +68,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newCrawlCmd(),
 		newMockCmd(),
+		newBenchCmd(),
 	)
 	return root
 }
