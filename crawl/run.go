@@ -41,8 +41,9 @@ type Progress struct {
 	Total     int64   // items the API announces; 0 when it does not
 	Succeeded int64   // items done
 	Failed    int64   // items failed for good
-	Rate      float64 // items finished per second, recently
+	Rate      float64 // items finished per second since the previous snapshot
 	Limit     int     // current concurrency limit
+	InFlight  int64   // requests in flight now
 	Throttled int64   // throttled answers so far
 	Retries   int64   // retries so far
 	Requests  int64   // requests sent so far
@@ -136,6 +137,7 @@ type runner struct {
 	robots  *robots // nil when politeness.robots is off
 	listing *listing
 	retry   engine.Retry
+	done    done
 
 	out, failed *lineWriter
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -58,6 +60,7 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 			if err := r.out.WriteJSON(outputLine{URL: it.Page, Data: it.Item}); err != nil {
 				return fail(err)
 			}
+			r.done.succeeded.Add(1)
 			return nil
 		}
 		u, err := r.cfg.Task.URL.Resolve(r.cfg.Source.URL, it.Item)
@@ -84,6 +87,7 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 		if err := r.out.WriteJSON(outputLine{URL: u.String(), Status: resp.status, Data: data}); err != nil {
 			return fail(err)
 		}
+		r.done.succeeded.Add(1)
 		return nil
 	}
 
@@ -100,6 +104,7 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 			if err := r.failed.WriteJSON(r.failedLine(f)); err != nil {
 				fail(err)
 			}
+			r.done.failed.Add(1)
 		}),
 		engine.WithProgress(r.o.interval, r.progress),
 	)
@@ -136,25 +141,42 @@ func (r *runner) failedLine(f engine.Failure[listed]) failedLine {
 	return line
 }
 
+// done counts items as their lines are written, for progress: the engine's
+// own counts may lag behind while a run is going on.
+type done struct {
+	succeeded, failed atomic.Int64
+
+	// The previous snapshot, for the rate; only progress touches them.
+	lastAt    time.Duration
+	lastItems int64
+}
+
 // progress forwards the engine's snapshots to metrics and the caller.
 func (r *runner) progress(p engine.Progress) {
 	retries := p.Retries + r.retrier.retries.Load()
+	succeeded, failed := r.done.succeeded.Load(), r.done.failed.Load()
 	if m := r.meter.prom; m != nil {
 		m.retries.Store(retries)
-		m.succeeded.Store(p.Succeeded)
-		m.failed.Store(p.Failed)
+		m.succeeded.Store(succeeded)
+		m.failed.Store(failed)
 	}
 	if r.o.progress == nil {
 		return
 	}
+	var rate float64
+	if dt := p.Elapsed - r.done.lastAt; dt > 0 {
+		rate = float64(succeeded+failed-r.done.lastItems) / dt.Seconds()
+	}
+	r.done.lastAt, r.done.lastItems = p.Elapsed, succeeded+failed
 	r.o.progress(Progress{
 		Elapsed:   p.Elapsed,
 		Listed:    p.Read,
 		Total:     r.listing.total.Load(),
-		Succeeded: p.Succeeded,
-		Failed:    p.Failed,
-		Rate:      p.Rate,
+		Succeeded: succeeded,
+		Failed:    failed,
+		Rate:      rate,
 		Limit:     p.Limit,
+		InFlight:  r.meter.inFlight.Load(),
 		Throttled: r.meter.throttled.Load(),
 		Retries:   retries,
 		Requests:  r.meter.requests.Load(),

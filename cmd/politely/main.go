@@ -67,6 +67,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newCrawlCmd(),
+		newDemoCmd(),
 		newMockCmd(),
 		newBenchCmd(),
 	)
