@@ -69,7 +69,7 @@
 //
 //   - The first sets the rate to 95% of the episode's success rate. That
 //     rate comes from a client still ramping up, so it may be far from the
-//     server's: the rate then probes upward by 50% a second (while it is the
+//     server's: the rate then probes upward by 30% a second (while it is the
 //     binding limit) until a throttle comes while it paces the host.
 //   - A throttle while paced estimates the server's rate assuming its bucket
 //     held about 0.1 s of its rate when the gate ended: the episode's

@@ -18,7 +18,7 @@ const maxWait = 24 * time.Hour
 // Rate learning from Throttled outcomes when no quota is announced.
 const (
 	learnCut         = 0.95                   // the learnt rate after a throttle, relative to the estimated server rate
-	unconfirmedProbe = 0.5                    // upward probe per second until a throttle comes while paced by the learnt rate
+	unconfirmedProbe = 0.3                    // upward probe per second until a throttle comes while paced by the learnt rate
 	slowProbe        = 0.001                  // upward probe per second after one has
 	serverBurst      = 100 * time.Millisecond // the server's burst assumed, in time at its rate
 	fastProbe        = 0.5                    // upward probe per second after throttles without a Retry-After
