@@ -107,6 +107,7 @@ func (rep Report) WriteMarkdown(w io.Writer) error {
 		"no limiter); the others are the engine over transport over limiter with that algorithm "+
 		"(`%s` is the limiter's \"\").\n\n", Baseline, Default)
 
+	rep.writeHeadline(bw)
 	p("## Targets (issue 4)\n\n| target | measured | verdict |\n|---|---|---|\n")
 	for _, t := range rep.Targets() {
 		verdict := "met"
@@ -135,6 +136,44 @@ func (rep Report) WriteMarkdown(w io.Writer) error {
 		p("\n![%s](%s)\n\n", sc.Name, PlotFile(sc.Name))
 	}
 	return bw.Flush()
+}
+
+// writeHeadline writes the default strategy against the baseline, a row per scenario.
+func (rep Report) writeHeadline(w io.Writer) {
+	fmt.Fprintf(w, "## Headline: %s against %s\n\n", Default, Baseline)
+	fmt.Fprintf(w, "| scenario | optimum (items/s) | %[1]s items/s | × optimum | throttled | T90 cold | %[2]s items/s | × optimum | throttled | T90 cold |\n", Default, Baseline)
+	fmt.Fprint(w, "|---|", strings.Repeat("---:|", 9), "\n")
+	cells := func(r Result, ok bool) string {
+		if !ok {
+			return "– | – | – | –"
+		}
+		ratio, t90 := "–", "–"
+		if r.Limited() {
+			ratio, t90 = fmt.Sprintf("%.3f", r.Ratio()), t90Text(r, 0)
+		}
+		capped := ""
+		if r.Capped {
+			capped = " (capped)"
+		}
+		return fmt.Sprintf("%.0f%s | %s | %.2f%% | %s", r.Goodput(), capped, ratio, r.ThrottledPct(), t90)
+	}
+	for _, sc := range rep.Scenarios {
+		d, okD := rep.find(sc.Name, Default)
+		b, okB := rep.find(sc.Name, Baseline)
+		if !okD && !okB {
+			continue
+		}
+		ref := d
+		if !okD {
+			ref = b
+		}
+		opt := "unlimited"
+		if ref.Limited() {
+			opt = optimumText(ref)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", sc.Name, opt, cells(d, okD), cells(b, okB))
+	}
+	fmt.Fprintln(w)
 }
 
 // writeTable writes one scenario's table.
