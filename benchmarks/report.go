@@ -202,6 +202,9 @@ func writeTable(w io.Writer, rs []Result) {
 		if r.Capped {
 			items += fmt.Sprintf(" of %d (capped)", r.Work)
 		}
+		if r.Failed > 0 {
+			items += fmt.Sprintf(", %d failed", r.Failed)
+		}
 		fmt.Fprintf(w, "| %s | %s | %.2f s | %.0f |", r.Strategy, items, r.Elapsed.Seconds(), r.Goodput())
 		if limited {
 			fmt.Fprintf(w, " %.3f | %s |", r.Ratio(), ratioText(r.SteadyRatio()))
