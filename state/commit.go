@@ -1,6 +1,7 @@
 package state
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,7 +17,7 @@ import (
 type batch struct {
 	updates  int
 	done     map[source.Cursor][]int // items done beyond the mark, by page; may repeat an index
-	drop     []source.Cursor         // marked pages whose done records are in the db
+	drop     []string                // pageKeys of marked pages whose done records are in the db
 	mark     source.Cursor
 	marked   bool
 	counters map[string]int64 // nil: unchanged
@@ -56,9 +57,11 @@ func (s *Store) Mark(page, next source.Cursor) error {
 		return s.err
 	}
 	delete(s.batch.done, page)
-	if s.stored[page] {
-		delete(s.stored, page)
-		s.batch.drop = append(s.batch.drop, page)
+	if len(s.stored) > 0 {
+		if k := string(pageKey(page)); s.stored[k] {
+			delete(s.stored, k)
+			s.batch.drop = append(s.batch.drop, k)
+		}
 	}
 	s.batch.mark, s.batch.marked = next, true
 	s.updatedLocked()
@@ -138,7 +141,7 @@ func (s *Store) prepare() (*commit, error) {
 	c := &commit{b: s.batch, j: s.journal}
 	s.batch.reset()
 	for page := range c.b.done {
-		s.stored[page] = true
+		s.stored[string(pageKey(page))] = true
 	}
 	if s.journal != nil {
 		var err error
@@ -187,9 +190,9 @@ func (s *Store) fail(err error) error {
 // write applies b and the files' lengths to the state in tx.
 func write(tx *bolt.Tx, b *batch, files []fileState) error {
 	done := tx.Bucket(bucketDone)
-	for _, page := range b.drop {
-		if err := done.DeleteBucket(pageKey(page)); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-			return fmt.Errorf("drop done records of page %q: %w", page, err)
+	for _, k := range b.drop {
+		if err := done.DeleteBucket([]byte(k)); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			return fmt.Errorf("drop done records of page %q: %w", k[1:], err)
 		}
 	}
 	for page, idx := range b.done {
@@ -239,4 +242,15 @@ func write(tx *bolt.Tx, b *batch, files []fileState) error {
 	return nil
 }
 
-func pageKey(page source.Cursor) []byte { return append([]byte{'p'}, page...) }
+// pageKey is the name of page's bucket of done records: "p" and the cursor,
+// or "h" and its SHA-256 when the cursor (a next-page URL, say) is too long
+// to be a bbolt key.
+func pageKey(page source.Cursor) []byte {
+	if len(page) > maxCursorKey {
+		h := sha256.Sum256([]byte(page))
+		return append([]byte{'h'}, h[:]...)
+	}
+	return append([]byte{'p'}, page...)
+}
+
+const maxCursorKey = 1024

@@ -113,7 +113,7 @@ func TestEngineRunKilledAtRandomMomentsWritesEveryItemOnce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	dir := t.TempDir()
 	group := 1 + rng.IntN(64) // the pages must be the same in every run, as a config's are
-	var resumedWithProgress int
+	var resumedWithProgress, killedRuns int
 	for round := 0; ; round++ {
 		require.LessOrEqual(t, round, kills+1, "the run after the kills finishes")
 		s, j := journalOf(t, dir, WithCommitEvery(1+rng.IntN(40)), WithCommitInterval(time.Hour))
@@ -131,7 +131,7 @@ func TestEngineRunKilledAtRandomMomentsWritesEveryItemOnce(t *testing.T) {
 
 		killAt := int64(-1)
 		if round < kills {
-			killAt = 1 + rng.Int64N(n/3)
+			killAt = 50 + rng.Int64N(n/kills) // late enough for group commits, early enough for every kill to happen
 		}
 		var handled atomic.Int64
 		var killed atomic.Bool
@@ -162,6 +162,7 @@ func TestEngineRunKilledAtRandomMomentsWritesEveryItemOnce(t *testing.T) {
 			engine.WithRetry(engine.Retry{MaxAttempts: 1}),
 		)
 		if killed.Load() {
+			killedRuns++
 			require.ErrorIs(t, err, ErrClosed, "the run ends at its next update of the state")
 			if rng.IntN(2) == 0 {
 				appendRaw(t, filepath.Join(dir, "out.jsonl"), `{"item":99999,"pa`)
@@ -173,6 +174,7 @@ func TestEngineRunKilledAtRandomMomentsWritesEveryItemOnce(t *testing.T) {
 		require.NoError(t, s.Finish())
 		require.NoError(t, s.Close())
 	}
+	assert.Equal(t, kills, killedRuns)
 	assert.Greater(t, resumedWithProgress, kills/2, "most runs resumed from a committed state")
 
 	got := map[string]int{}

@@ -43,13 +43,13 @@ type Resume struct {
 	Lines    map[string]int64 // lines below each file's committed offset
 	Counters map[string]int64 // as last given to SetCounters and committed
 
-	done map[source.Cursor]map[int]struct{}
+	done map[string]map[int]struct{} // by pageKey
 }
 
 // IsDone reports whether item index of page was done beyond the mark: a
 // resumed run skips it (engine.WithSkip).
 func (r Resume) IsDone(page source.Cursor, index int) bool {
-	_, ok := r.done[page][index]
+	_, ok := r.done[string(pageKey(page))][index]
 	return ok
 }
 
@@ -82,9 +82,9 @@ func guard(fn func() error) (err error) {
 // load checks the state's version and fingerprint (writing both into a
 // fresh state) and reads what a run
 // resumes from, with the pages that have done records.
-func load(db *bolt.DB, path, fingerprint string) (Resume, map[source.Cursor]bool, error) {
+func load(db *bolt.DB, path, fingerprint string) (Resume, map[string]bool, error) {
 	var res Resume
-	stored := map[source.Cursor]bool{}
+	stored := map[string]bool{}
 	err := guard(func() error {
 		return db.Update(func(tx *bolt.Tx) error {
 			meta, err := tx.CreateBucketIfNotExists(bucketMeta)
@@ -132,8 +132,9 @@ func load(db *bolt.DB, path, fingerprint string) (Resume, map[source.Cursor]bool
 	}
 }
 
-// read fills r from a state written by an earlier run.
-func (r *Resume) read(tx *bolt.Tx, stored map[source.Cursor]bool) error {
+// read fills r from a state written by an earlier run, and stored with the
+// keys of the pages that have done records.
+func (r *Resume) read(tx *bolt.Tx, stored map[string]bool) error {
 	meta := tx.Bucket(bucketMeta)
 	r.Cursor = source.Cursor(meta.Get(keyMark))
 	r.Finished = meta.Get(keyFinished) != nil
@@ -171,22 +172,21 @@ func (r *Resume) read(tx *bolt.Tx, stored map[source.Cursor]bool) error {
 	if err != nil {
 		return err
 	}
-	r.done = map[source.Cursor]map[int]struct{}{}
+	r.done = map[string]map[int]struct{}{}
 	return buckets["done"].ForEachBucket(func(k []byte) error {
-		if len(k) == 0 || k[0] != 'p' {
+		if len(k) == 0 || (k[0] != 'p' && k[0] != 'h') {
 			return fmt.Errorf("%w: done bucket %q", ErrCorrupt, k)
 		}
-		page := source.Cursor(k[1:])
 		set := map[int]struct{}{}
 		err := buckets["done"].Bucket(k).ForEach(func(i, _ []byte) error {
 			if len(i) != 4 {
-				return fmt.Errorf("%w: done index of page %q: %d bytes, want 4", ErrCorrupt, page, len(i))
+				return fmt.Errorf("%w: done index of page %q: %d bytes, want 4", ErrCorrupt, k[1:], len(i))
 			}
 			set[int(binary.BigEndian.Uint32(i))] = struct{}{}
 			return nil
 		})
-		r.done[page] = set
-		stored[page] = true
+		r.done[string(k)] = set
+		stored[string(k)] = true
 		return err
 	})
 }

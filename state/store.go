@@ -33,8 +33,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/zap"
-
-	"github.com/politely/politely/source"
 )
 
 // FileName is the name of the bbolt file inside a state directory.
@@ -122,7 +120,7 @@ type Store struct {
 
 	mu      sync.Mutex
 	batch   batch
-	stored  map[source.Cursor]bool // pages with done records in the db (or in a commit under way)
+	stored  map[string]bool // pageKeys of the pages with done records in the db (or in a commit under way)
 	journal *Journal
 	err     error // sticky: the first write or commit error, or ErrClosed
 	closing bool

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,6 +111,28 @@ func TestMarkDropsThePagesDoneRecords(t *testing.T) {
 		return nil
 	}))
 	require.NoError(t, s.Close())
+}
+
+func TestLongCursorsAreKept(t *testing.T) {
+	dir := t.TempDir()
+	long := source.Cursor("http://api.test/items?after=" + strings.Repeat("x", 40<<10)) // longer than a bbolt key
+	s := open(t, dir)
+	require.NoError(t, s.Done(long, 3))
+	require.NoError(t, s.Done(long+"y", 1))
+	require.NoError(t, s.Close())
+
+	s = open(t, dir)
+	r := s.Resume()
+	assert.True(t, r.IsDone(long, 3))
+	assert.False(t, r.IsDone(long, 1))
+	assert.True(t, r.IsDone(long+"y", 1))
+	require.NoError(t, s.Mark(long, long+"y"))
+	require.NoError(t, s.Close())
+
+	s = open(t, dir)
+	defer func() { require.NoError(t, s.Close()) }()
+	assert.Equal(t, long+"y", s.Resume().Cursor)
+	assert.Equal(t, 1, s.Resume().DoneCount(), "the long page's records were dropped by its Mark")
 }
 
 func TestFinishIsKeptAcrossRuns(t *testing.T) {
