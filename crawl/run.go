@@ -189,7 +189,10 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 			RetryAfterMax: cfg.Politeness.RetryAfterMax,
 		},
 	}
-	r.retrier = &retrier{retry: r.retry, drain: drainTimeout(lc.Timeout), log: o.log}
+	// The one-request engine runs of pages and robots.txt would each log
+	// their end at info level: only their warnings are worth reading.
+	r.retrier = &retrier{retry: r.retry, drain: drainTimeout(lc.Timeout),
+		log: o.log.WithOptions(zap.IncreaseLevel(zap.WarnLevel))}
 	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log}
 	if cfg.Politeness.Robots {
 		r.robots = &robots{fetch: r.fetch, retrier: r.retrier, lim: lim, agent: cfg.UserAgent,
@@ -204,6 +207,8 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 	for _, w := range r.cfg.Warnings {
 		r.o.log.Warn("config: " + w)
 	}
+	r.o.log.Info("crawl starting", zap.String("source", r.cfg.Source.URL.Redacted()),
+		zap.String("output", r.cfg.Output), zap.String("failed", r.cfg.FailedPath()))
 	if r.out, err = createLineWriter(r.cfg.Output); err != nil {
 		return Summary{}, fmt.Errorf("crawl: output: %w", err)
 	}
