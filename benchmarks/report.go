@@ -102,7 +102,10 @@ func (rep Report) WriteMarkdown(w io.Writer) error {
 		"and errors are the server's ground truth (`/__stats`) as a share of its answers; latency is that "+
 		"of successful requests, from sending to the end of the body. × optimum is items over what the "+
 		"optimum allows in the run's time; steady leaves out %s after the start and each capacity step. "+
-		"T90 is when goodput first holds 90%% of the optimum over %s.\n\n", settleOf(rep.Results), T90Window)
+		"T90 is when goodput first holds 90%% of the optimum over %s (from the start, or from a step). "+
+		"Max limit is the highest concurrency limit sampled; early counts requests that arrived while "+
+		"the server had told the client to wait (before a Retry-After, or in a used-up quota window).\n\n",
+		settleOf(rep.Results), T90Window)
 	p("Strategies: `%s` is the classic pattern (the engine with 50 consumers and a plain net/http client, "+
 		"no limiter); the others are the engine over transport over limiter with that algorithm "+
 		"(`%s` is the limiter's \"\").\n\n", Baseline, Default)
