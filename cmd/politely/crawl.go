@@ -85,11 +85,12 @@ func runCrawl(ctx context.Context, f crawlFlags, stdout, stderr io.Writer) error
 	opts := []crawl.RunOption{crawl.WithLogger(log)}
 	if f.metricsAddr != "" {
 		reg := prometheus.NewRegistry()
-		stop, err := serveMetrics(f.metricsAddr, reg, log)
+		addr, stop, err := serveMetrics(f.metricsAddr, reg)
 		if err != nil {
 			return &exitError{code: exitUsage, err: err}
 		}
 		defer stop()
+		log.Info("serving metrics", zap.String("url", "http://"+addr+"/metrics"))
 		opts = append(opts, crawl.WithRegisterer(reg))
 	}
 	var status *statusLine
@@ -148,23 +149,19 @@ func newLogger(format string, w io.Writer) (*zap.Logger, error) {
 	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), zap.InfoLevel)), nil
 }
 
-// serveMetrics serves reg at http://addr/metrics until stop is called.
-func serveMetrics(addr string, reg *prometheus.Registry, log *zap.Logger) (stop func(), err error) {
+// serveMetrics serves reg at http://addr/metrics until stop is called, and
+// returns the address it listens on (addr may ask for port 0).
+func serveMetrics(addr string, reg *prometheus.Registry) (bound string, stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("--metrics-addr: %w", err)
+		return "", nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server", zap.Error(err))
-		}
-	})
-	log.Info("serving metrics", zap.String("url", "http://"+ln.Addr().String()+"/metrics"))
-	return func() {
+	wg.Go(func() { _ = srv.Serve(ln) }) // returns ErrServerClosed once stopped
+	return ln.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx) // past the timeout, open scrapes are cut

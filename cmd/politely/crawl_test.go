@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,9 +13,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/politely/politely/crawl"
 	"github.com/politely/politely/mockapi"
@@ -58,6 +62,7 @@ func runCLI(t *testing.T, ctx context.Context, args ...string) (code int, stdout
 }
 
 func TestCrawlExitsZeroAndWritesTheSummary(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // runs last: after the mock API closed
 	srv := startMockAPI(t, mockapi.Scenario{Items: 20, PerPage: 8, Pagination: mockapi.PaginationLink})
 	cfgPath, dir := writeConfig(t, srv.URL()+"/items", "")
 	out := filepath.Join(dir, "items.jsonl")
@@ -136,6 +141,7 @@ func TestCrawlExitsTwoOnBadUsageAndConfig(t *testing.T) {
 }
 
 func TestCrawlExitsOneThirtyWhenInterrupted(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	srv := startMockAPI(t, mockapi.Scenario{Items: 5})
 	cfgPath, dir := writeConfig(t, srv.URL()+"/items", "")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -216,4 +222,37 @@ func TestStatusLineRedrawsOneLine(t *testing.T) {
 		"\r\033[Kitems 2  0.0/s  limit 1  throttled 0  retries 0  errors 0\n", b.String())
 	var none *statusLine
 	none.end() // off: does nothing
+}
+
+func TestServeMetricsServesTheRegistryUntilStopped(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "politely_test_total", Help: "a test counter"})
+	reg.MustRegister(c)
+	c.Add(3)
+
+	addr, stop, err := serveMetrics("127.0.0.1:0", reg)
+	require.NoError(t, err)
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, resp.Body.Close())
+	require.NoError(t, err)
+	assert.Contains(t, string(body), "politely_test_total 3")
+	client.CloseIdleConnections()
+
+	stop()
+	_, err = client.Get("http://" + addr + "/metrics")
+	assert.Error(t, err, "stopped")
+}
+
+func TestCrawlServesMetricsWhileItRuns(t *testing.T) {
+	srv := startMockAPI(t, mockapi.Scenario{Items: 5})
+	cfgPath, dir := writeConfig(t, srv.URL()+"/items", "")
+
+	code, _, stderr := runCLI(t, context.Background(), "crawl", "-c", cfgPath, "--out", filepath.Join(dir, "o.jsonl"),
+		"--metrics-addr", "127.0.0.1:0", "--log-format", "json", "--quiet")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Regexp(t, `"msg":"serving metrics","url":"http://127\.0\.0\.1:\d+/metrics"`, stderr)
 }

@@ -12,11 +12,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/politely/politely/crawl"
 )
 
 func TestDemoCrawlsTheMockAPIAndWritesAPlot(t *testing.T) {
+	defer goleak.VerifyNone(t)
 	dir := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
