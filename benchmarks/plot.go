@@ -36,6 +36,15 @@ type Panel struct {
 	Series []Series
 }
 
+// palette is Tableau 10: colours told apart easily, also in print.
+var palette = []color.Color{
+	color.RGBA{R: 0x4e, G: 0x79, B: 0xa7, A: 0xff}, color.RGBA{R: 0xf2, G: 0x8e, B: 0x2b, A: 0xff},
+	color.RGBA{R: 0xe1, G: 0x57, B: 0x59, A: 0xff}, color.RGBA{R: 0x76, G: 0xb7, B: 0xb2, A: 0xff},
+	color.RGBA{R: 0x59, G: 0xa1, B: 0x4f, A: 0xff}, color.RGBA{R: 0xed, G: 0xc9, B: 0x48, A: 0xff},
+	color.RGBA{R: 0xb0, G: 0x7a, B: 0xa1, A: 0xff}, color.RGBA{R: 0xff, G: 0x9d, B: 0xa7, A: 0xff},
+	color.RGBA{R: 0x9c, G: 0x75, B: 0x5f, A: 0xff}, color.RGBA{R: 0xba, G: 0xb0, B: 0xac, A: 0xff},
+}
+
 // plot sizes: wide enough to tell strategies apart, one band per panel.
 const (
 	plotWidth       = 24 * vg.Centimeter
@@ -68,7 +77,7 @@ func WritePlot(path, title string, panels ...Panel) error {
 		plots[i] = []*plot.Plot{p}
 	}
 	// One time axis for every panel, so that they line up.
-	xmin, xmax := plots[0][0].X.Min, plots[0][0].X.Max
+	xmin, xmax := min(0, plots[0][0].X.Min), plots[0][0].X.Max
 	for _, row := range plots[1:] {
 		xmin, xmax = min(xmin, row[0].X.Min), max(xmax, row[0].X.Max)
 	}
@@ -135,8 +144,8 @@ func panelPlot(pn Panel, colors map[string]int) (*plot.Plot, error) {
 				idx = len(colors)
 				colors[s.Name] = idx
 			}
-			line.Color = plotutil.Color(idx)
-			line.Dashes = plotutil.Dashes(idx / len(plotutil.DefaultColors))
+			line.Color = palette[idx%len(palette)]
+			line.Dashes = plotutil.Dashes(idx / len(palette))
 		}
 		p.Add(line)
 		p.Legend.Add(s.Name, line)
