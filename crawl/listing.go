@@ -123,11 +123,11 @@ func (l *listing) source() (source.Source[listed], error) {
 			if err != nil {
 				return source.Page[listed]{}, err
 			}
-			next := nextLink(p.resp.header)
-			if pg.Style == StyleNextURL {
-				if next, err = lookupNext(p.body, pg.NextField, "source.pagination.next_field"); err != nil {
-					return source.Page[listed]{}, fmt.Errorf("listing page %s: %w", redact(rawURL), err)
-				}
+			var next string
+			if pg.Style == StyleLink {
+				next = nextLink(p.resp.header)
+			} else if next, err = lookupNext(p.body, pg.NextField, "source.pagination.next_field"); err != nil {
+				return source.Page[listed]{}, fmt.Errorf("listing page %s: %w", redact(rawURL), err)
 			}
 			return source.Page[listed]{Items: wrap(rawURL, p.items), Next: next}, nil
 		}, opts...)

@@ -90,6 +90,12 @@ func WithProgress(interval time.Duration, fn func(Progress)) RunOption {
 //
 // Every request (robots.txt, listing pages, tasks) goes through one limiter
 // and one transport, so they share each host's rate and concurrency limits.
+// limits.timeout runs from when a request holds its host's permit to the end
+// of its body: waiting for a Retry-After gate does not use it up. Pages and
+// robots.txt are retried as tasks are. With politeness.robots, each origin's
+// robots.txt is fetched once: a 4xx means no rules, and a 5xx or no answer
+// after the retries means the whole host is disallowed (RFC 9309); a
+// disallowed source.url ends the crawl with an error.
 // The error is a *ConfigError for a config that cannot run (the CLI's exit
 // 2), wraps ctx.Err() when the crawl was interrupted (Summary.Interrupted is
 // set), and otherwise says why the crawl could not run or finish, e.g. the
