@@ -1,8 +1,10 @@
 package crawl
 
 import (
+	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -83,4 +85,31 @@ func TestRunWithoutTaskWritesTheItemsWithTheirPageURL(t *testing.T) {
 	assert.Equal(t, Summary{Pages: 3, Items: 12, Succeeded: 12, Requests: 4, MaxConcurrency: sum.MaxConcurrency,
 		FinalLimit: sum.FinalLimit, DurationS: sum.DurationS}, sum)
 	assert.Zero(t, srv.Stats().ByClass[mockapi.ClassDetail])
+}
+
+func TestRunReportsProgressWithTheAnnouncedTotal(t *testing.T) {
+	srv := startMock(t, mockapi.Scenario{Items: 30, PerPage: 10, AnnounceTotal: true})
+	cfg := testConfig(t, srv.URL()+"/items", "    style: page", detailTask, nil)
+	var snaps []Progress // calls are never concurrent
+
+	sum, err := runTest(t, cfg, WithProgress(5*time.Millisecond, func(p Progress) { snaps = append(snaps, p) }))
+	require.NoError(t, err)
+
+	require.NotEmpty(t, snaps)
+	last := snaps[len(snaps)-1]
+	assert.Equal(t, int64(30), last.Total, "the mock's total")
+	assert.Equal(t, int64(30), last.Listed)
+	assert.Equal(t, int64(30), last.Succeeded, "the last snapshot is taken at the end")
+	assert.Equal(t, sum.Requests, last.Requests)
+	assert.Zero(t, last.InFlight)
+	for i := 1; i < len(snaps); i++ {
+		assert.GreaterOrEqual(t, snaps[i].Succeeded, snaps[i-1].Succeeded)
+		assert.GreaterOrEqual(t, snaps[i].Rate, 0.0)
+	}
+}
+
+func TestRunRefusesABadProgressInterval(t *testing.T) {
+	cfg := testConfig(t, "http://127.0.0.1:1/items", "    style: none", "", nil)
+	_, err := Run(context.Background(), cfg, WithProgress(0, func(Progress) {}))
+	assert.ErrorContains(t, err, "progress interval must be positive")
 }
