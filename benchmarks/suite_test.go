@@ -20,11 +20,12 @@ func TestQuickSuiteWritesEveryTableAndDecodablePlots(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every scenario against real servers")
 	}
-	suite, err := Suite(0.03)
+	suite, err := Suite(0.02)
 	require.NoError(t, err)
 	var seen []string
 	results, err := Run(context.Background(), suite, Strategies(), WithOnResult(func(r Result) {
 		seen = append(seen, r.Scenario+"/"+r.Strategy)
+		t.Logf("%s/%s: %d items in %v", r.Scenario, r.Strategy, r.Items, r.Elapsed)
 	}))
 	require.NoError(t, err)
 	require.Len(t, results, len(suite)*len(Strategies())+2, "every strategy in every scenario, and the overhead pair")
