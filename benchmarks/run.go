@@ -39,7 +39,7 @@ type Result struct {
 	Work     int           `json:"work"`
 	Items    int64         `json:"items"`   // items that succeeded
 	Elapsed  time.Duration `json:"elapsed"` // from the server's start to the last item (or the cap)
-	Capped   bool          `json:"capped"`  // the run hit the scenario's Cap before finishing
+	Capped   bool          `json:"capped"`  // the run hit the scenario's Cap before finishing its work
 
 	Failed    int64         `json:"failed"`     // items that failed for good (the net/http pool does not retry)
 	Requests  int64         `json:"requests"`   // requests the server answered
@@ -117,8 +117,12 @@ func RunOne(ctx context.Context, sc Scenario, st Strategy, opts ...Option) (Resu
 	for _, o := range opts {
 		o(&s)
 	}
-	if sc.Work <= 0 || sc.Work > max(sc.Mock.Items, 1000) {
-		return Result{}, fmt.Errorf("benchmarks: scenario %s: work %d: want 1..items (%d)", sc.Name, sc.Work, sc.Mock.Items)
+	items := sc.Mock.Items
+	if items == 0 {
+		items = 1000 // mockapi's default
+	}
+	if sc.Work <= 0 || sc.Work > items {
+		return Result{}, fmt.Errorf("benchmarks: scenario %s: work %d: want 1..items (%d)", sc.Name, sc.Work, items)
 	}
 	if sc.Cap <= 0 {
 		return Result{}, fmt.Errorf("benchmarks: scenario %s: cap %v: want > 0", sc.Name, sc.Cap)
@@ -128,51 +132,19 @@ func RunOne(ctx context.Context, sc Scenario, st Strategy, opts ...Option) (Resu
 		return Result{}, fmt.Errorf("benchmarks: %s/%s: start mock: %w", sc.Name, st.Name, err)
 	}
 	defer srv.Close()
-
 	c := newClient(srv.URL(), sc.Mock)
 	defer c.base.CloseIdleConnections()
-
-	var limitNow func() int
-	var work func(ctx context.Context) error
-	switch st.Kind {
-	case KindPolitely:
-		cfg := limiter.Config{Algorithm: st.Algorithm, Initial: st.Consumers}
-		lim, err := limiter.New(cfg, limiter.WithLogger(s.log))
-		if err != nil {
-			return Result{}, fmt.Errorf("benchmarks: %s/%s: %w", sc.Name, st.Name, err)
-		}
-		c.http.Transport = transport.New(lim, transport.WithBase(c), transport.WithLogger(s.log))
-		limitNow = lim.Limit
-		work = func(ctx context.Context) error {
-			return c.runEngine(ctx, sc.Work, s.log, engine.WithLimitFunc(lim.Limit), engine.WithMaxConsumers(limiter.DefaultMax))
-		}
-	case KindFixedPool:
-		if st.Consumers <= 0 {
-			return Result{}, fmt.Errorf("benchmarks: strategy %s: consumers %d: want > 0", st.Name, st.Consumers)
-		}
-		n := st.Consumers
-		limitNow = func() int { return n }
-		work = func(ctx context.Context) error {
-			return c.runEngine(ctx, sc.Work, s.log, engine.WithLimitFunc(limitNow), engine.WithMaxConsumers(n))
-		}
-	case KindNetHTTP:
-		if st.Consumers <= 0 {
-			return Result{}, fmt.Errorf("benchmarks: strategy %s: consumers %d: want > 0", st.Name, st.Consumers)
-		}
-		n := st.Consumers
-		limitNow = func() int { return n }
-		work = func(ctx context.Context) error { c.runPool(ctx, sc.Work, n); return nil }
-	default:
-		return Result{}, fmt.Errorf("benchmarks: strategy %s: unknown kind %v", st.Name, st.Kind)
+	limit, work, err := c.stack(st, sc.Work, s.log)
+	if err != nil {
+		return Result{}, fmt.Errorf("benchmarks: %s/%s: %w", sc.Name, st.Name, err)
 	}
 
 	started := srv.Stats().Started
 	runCtx, cancel := context.WithTimeout(ctx, sc.Cap)
 	defer cancel()
-
 	samples := make(chan []Sample, 1)
 	stop := make(chan struct{})
-	go func() { samples <- c.sample(started, limitNow, stop) }()
+	go func() { samples <- c.sample(started, limit, stop) }()
 	werr := work(runCtx)
 	end := time.Now()
 	close(stop)
@@ -183,16 +155,50 @@ func RunOne(ctx context.Context, sc Scenario, st Strategy, opts ...Option) (Resu
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("benchmarks: %s/%s: %w", sc.Name, st.Name, err)
 	}
-	series = append(series, Sample{At: end.Sub(started), Items: c.items.Load(), Limit: limitNow()})
+	done := c.items.Load()
+	series = append(series, Sample{At: end.Sub(started), Items: done, Limit: limit()})
+	return c.result(sc, st, srv.Stats(), series, end.Sub(started)), nil
+}
 
-	stats := srv.Stats()
+// stack builds the client stack of st: what to sample as its limit, and the
+// work that fetches items 1..work through it.
+func (c *client) stack(st Strategy, work int, log *zap.Logger) (limit func() int, run func(context.Context) error, err error) {
+	switch st.Kind {
+	case KindPolitely:
+		lim, err := limiter.New(limiter.Config{Algorithm: st.Algorithm, Initial: st.Consumers}, limiter.WithLogger(log))
+		if err != nil {
+			return nil, nil, err
+		}
+		c.http.Transport = transport.New(lim, transport.WithBase(c), transport.WithLogger(log))
+		return lim.Limit, func(ctx context.Context) error {
+			return c.runEngine(ctx, work, log, engine.WithLimitFunc(lim.Limit), engine.WithMaxConsumers(limiter.DefaultMax))
+		}, nil
+	case KindFixedPool, KindNetHTTP:
+		if st.Consumers <= 0 {
+			return nil, nil, fmt.Errorf("strategy %s: consumers %d: want > 0", st.Name, st.Consumers)
+		}
+		n := st.Consumers
+		limit = func() int { return n }
+		if st.Kind == KindNetHTTP {
+			return limit, func(ctx context.Context) error { c.runPool(ctx, work, n); return nil }, nil
+		}
+		return limit, func(ctx context.Context) error {
+			return c.runEngine(ctx, work, log, engine.WithLimitFunc(limit), engine.WithMaxConsumers(n))
+		}, nil
+	}
+	return nil, nil, fmt.Errorf("strategy %s: unknown kind %v", st.Name, st.Kind)
+}
+
+// result puts a run's measures together with the server's ground truth.
+func (c *client) result(sc Scenario, st Strategy, stats mockapi.Stats, series []Sample, elapsed time.Duration) Result {
 	res := Result{
 		Scenario: sc.Name, Strategy: st.Name, Work: sc.Work,
-		Items: c.items.Load(), Elapsed: end.Sub(started), Capped: runCtx.Err() != nil,
+		Items: c.items.Load(), Failed: c.failed.Load(), Elapsed: elapsed,
 		Throttled: stats.Throttled(), Early: stats.EarlyRequests, ByStatus: stats.ByStatus,
 		MaxServer: stats.MaxInFlight, P50: c.latency.quantile(0.5), P99: c.latency.quantile(0.99),
-		Samples: series, Failed: c.failed.Load(), Settle: sc.Settle,
+		Samples: series, Settle: sc.Settle,
 	}
+	res.Capped = res.Items+res.Failed < int64(sc.Work)
 	for code, n := range stats.ByStatus {
 		res.Requests += n
 		if (code < 200 || code > 299) && code != 429 && code != 503 && code != 403 {
@@ -205,7 +211,7 @@ func RunOne(ctx context.Context, sc Scenario, st Strategy, opts ...Option) (Resu
 			res.Optimum = append(res.Optimum, Level{At: at, PerSec: sc.Optimum(at)})
 		}
 	}
-	return res, nil
+	return res
 }
 
 // client sends the detail requests of a run and measures them: it is the base

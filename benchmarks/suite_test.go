@@ -99,6 +99,7 @@ func TestRunOneRejectsBadScenariosAndStrategies(t *testing.T) {
 		want string
 	}{
 		{name: "no work", sc: func(s Scenario) Scenario { s.Work = 0; return s }, st: Strategies()[0], want: "work 0"},
+		{name: "more work than items", sc: func(s Scenario) Scenario { s.Work = s.Mock.Items + 1; return s }, st: Strategies()[0], want: "want 1..items (1000000)"},
 		{name: "no cap", sc: func(s Scenario) Scenario { s.Cap = 0; return s }, st: Strategies()[0], want: "cap 0s"},
 		{name: "fixed pool without consumers", sc: func(s Scenario) Scenario { return s }, st: Strategy{Name: "x", Kind: KindFixedPool}, want: "strategy x: consumers 0"},
 		{name: "unknown kind", sc: func(s Scenario) Scenario { return s }, st: Strategy{Name: "y"}, want: "strategy y: unknown kind Kind(0)"},
