@@ -147,26 +147,48 @@ func TestRunFailsATaskWhoseTemplateCannotExpand(t *testing.T) {
 	assert.Equal(t, int64(1), sum.Failed)
 }
 
-func TestRunEndsTheListingAtACursorLoop(t *testing.T) {
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Query().Get("cursor") {
-		case "":
-			fmt.Fprint(w, `{"items":[{"id":1},{"id":2}],"next":"A"}`)
-		default: // "A" points at itself
-			fmt.Fprint(w, `{"items":[{"id":3}],"next":"A"}`)
-		}
-	}))
-	defer api.Close()
-	var logs syncBuffer
-	cfg := testConfig(t, api.URL+"/items", "    style: cursor\n    cursor_field: next", "politeness: {robots: false}", nil)
+func TestRunEndsTheListingAtALoop(t *testing.T) {
+	// Page "" lists items 1 and 2 and points at page A; page A lists item 3
+	// and points at itself.
+	tests := []struct {
+		name       string
+		pagination string
+		next       func(base string) (header, body string) // of page A
+	}{
+		{name: "cursor", pagination: "    style: cursor\n    param: p\n    cursor_field: next",
+			next: func(string) (string, string) { return "", `"A"` }},
+		{name: "next_url", pagination: "    style: next_url\n    next_field: next",
+			next: func(base string) (string, string) { return "", fmt.Sprintf("%q", base+"?p=A") }},
+		{name: "link", pagination: "    style: link",
+			next: func(base string) (string, string) { return "<" + base + "?p=A>; rel=\"next\"", "null" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var api *httptest.Server
+			api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				header, next := tt.next(api.URL + "/items")
+				if header != "" {
+					w.Header().Set("Link", header)
+				}
+				if r.URL.Query().Get("p") == "" {
+					fmt.Fprintf(w, `{"items":[{"id":1},{"id":2}],"next":%s}`, next)
+					return
+				}
+				fmt.Fprintf(w, `{"items":[{"id":3}],"next":%s}`, next)
+			}))
+			defer api.Close()
+			var logs syncBuffer
+			cfg := testConfig(t, api.URL+"/items", tt.pagination, "politeness: {robots: false}", nil)
 
-	sum, err := runTest(t, cfg, WithLogger(zap.New(zapcore.NewCore(
-		zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &logs, zap.DebugLevel))))
-	require.NoError(t, err)
+			sum, err := runTest(t, cfg, WithLogger(zap.New(zapcore.NewCore(
+				zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &logs, zap.DebugLevel))))
+			require.NoError(t, err)
 
-	assert.ElementsMatch(t, seq(3), ids(t, readLines[outLine](t, cfg.Output)), "no item twice")
-	assert.Equal(t, int64(2), sum.Pages)
-	assert.Contains(t, logs.String(), "the listing repeats a cursor or URL")
+			assert.ElementsMatch(t, seq(3), ids(t, readLines[outLine](t, cfg.Output)), "no item twice")
+			assert.Equal(t, int64(2), sum.Pages, "the repeated page is not fetched")
+			assert.Contains(t, logs.String(), "the listing repeats a cursor or URL")
+		})
+	}
 }
 
 func TestRunFailsWhenTheListingIsUnreachable(t *testing.T) {
