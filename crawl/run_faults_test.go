@@ -295,3 +295,18 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestRunFailsAtOnceWhenItemsFieldIsNotAList(t *testing.T) {
+	var pages atomic.Int64
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pages.Add(1)
+		fmt.Fprint(w, `{"items":{"id":1}}`)
+	}))
+	defer api.Close()
+	cfg := testConfig(t, api.URL+"/items", "    style: none", "politeness: {robots: false}", nil)
+
+	_, err := runTest(t, cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "after 1 attempt: source.items_field:")
+	assert.Equal(t, int64(1), pages.Load(), "a page of the wrong shape is not retried")
+}
