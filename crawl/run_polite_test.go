@@ -183,3 +183,24 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+func TestRunCapsAHostileRetryAfter(t *testing.T) {
+	var once atomic.Bool
+	api := faultAPI(t, []string{"/a"}, func(w http.ResponseWriter, r *http.Request) {
+		if once.CompareAndSwap(false, true) {
+			w.Header().Set("Retry-After", "31536000") // a year
+			http.Error(w, "come back next year", http.StatusTooManyRequests)
+			return
+		}
+		fmt.Fprint(w, `{"ok":true}`)
+	})
+	cfg := testConfig(t, api.URL+"/items", "    style: none",
+		"task:\n  url: \"{+p}\"\npoliteness:\n  retry_after_max: 300ms", nil)
+
+	began := time.Now()
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), sum.Succeeded)
+	assert.Equal(t, int64(1), sum.Throttled)
+	assert.Less(t, time.Since(began), 10*time.Second, "the year was capped at retry_after_max")
+}
