@@ -49,6 +49,7 @@ func TestBenchRejectsBadUsage(t *testing.T) {
 }
 
 func TestBenchInterruptedWritesWhatFinishedAndExits130(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	out := filepath.Join(t.TempDir(), "bench")
