@@ -16,10 +16,14 @@ import (
 	"github.com/politely/politely/source"
 )
 
-// listed is one item of the listing with the URL of the page it came from.
+// listed is one item of the listing with the URL of the page it came from,
+// and its place in the listing (the source's page cursor and index), which
+// a crawl with state records it done under.
 type listed struct {
-	Page string
-	Item any
+	Page   string
+	Item   any
+	Cursor source.Cursor
+	Index  int
 }
 
 // listing pages through source.url as its pagination style says, fetching
@@ -106,12 +110,15 @@ func wrap(rawURL string, items []any) []listed {
 	return out
 }
 
-// source returns the listing as a source of items, with loops ending it
-// (see loopEnds).
-func (l *listing) source() (source.Source[listed], error) {
+// source returns the listing as a source of items, from cursor from ("" is
+// the beginning), with loops ending it (see loopEnds).
+func (l *listing) source(from source.Cursor) (source.Source[listed], error) {
 	pg := l.cfg.Source.Pagination
 	first := l.cfg.Source.URL.String()
 	opts := []source.Option{source.WithMaxPages(pg.MaxPages)}
+	if from != "" {
+		opts = append(opts, source.WithCursor(from))
+	}
 	var (
 		src source.Source[listed]
 		err error
@@ -209,6 +216,7 @@ func (s *loopEnds) Next(ctx context.Context) (source.Item[listed], error) {
 		s.log.Warn("the listing repeats a cursor or URL: it ends here", zap.Error(err))
 		return it, io.EOF
 	}
+	it.Value.Cursor, it.Value.Index = it.Page, it.Index
 	return it, err
 }
 

@@ -49,11 +49,6 @@ type Progress struct {
 	Requests  int64   // requests sent so far
 }
 
-// ErrStateNotImplemented is returned (in a *ConfigError, exit 2) when a
-// config or --state asks for resumable state, which this version cannot
-// keep yet.
-var ErrStateNotImplemented = errors.New("resume is not implemented yet: remove state (and --state) to crawl without it")
-
 // RunOption wires Run to its environment.
 type RunOption func(*runOptions)
 
@@ -63,6 +58,8 @@ type runOptions struct {
 	reg      prometheus.Registerer
 	progress func(Progress)
 	interval time.Duration
+
+	resetState bool
 }
 
 // WithLogger sets the logger; default zap.NewNop(). No header value and no
@@ -96,6 +93,15 @@ func WithProgress(interval time.Duration, fn func(Progress)) RunOption {
 // robots.txt is fetched once: a 4xx means no rules, and a 5xx or no answer
 // after the retries means the whole host is disallowed (RFC 9309); a
 // disallowed source.url ends the crawl with an error.
+// With cfg.State the crawl keeps its progress there (package state) and a
+// run after an interruption or a crash (kill -9 included) resumes: the
+// output and failed files are truncated to what the state committed and
+// the work after it is done again, so every item ends up in them exactly
+// once; the Summary then counts the whole crawl and says Resumed. A crawl
+// that finished does nothing when run again. A state written for a config
+// that crawls something else is refused (a *ConfigError wrapping
+// ErrStateMismatch); WithResetState starts over.
+//
 // The error is a *ConfigError for a config that cannot run (the CLI's exit
 // 2), wraps ctx.Err() when the crawl was interrupted (Summary.Interrupted is
 // set), and otherwise says why the crawl could not run or finish, e.g. the
@@ -110,9 +116,6 @@ func Run(ctx context.Context, cfg *Config, opts ...RunOption) (Summary, error) {
 	}
 	if o.interval <= 0 {
 		return Summary{}, fmt.Errorf("crawl: progress interval must be positive, got %v", o.interval)
-	}
-	if cfg.State != "" {
-		return Summary{}, &ConfigError{File: cfg.File, Key: "state", Msg: ErrStateNotImplemented.Error(), Err: ErrStateNotImplemented}
 	}
 	if err := cfg.CheckPaths(); err != nil {
 		return Summary{}, err
@@ -144,8 +147,12 @@ type runner struct {
 	listing *listing
 	retry   engine.Retry
 	done    done
+	began   time.Time
 
-	out, failed *lineWriter
+	out, failed *lineWriter // without state
+	stopFlush   chan struct{}
+	flushing    sync.WaitGroup
+	state       *resumed // with state: the files are its journal's
 }
 
 func newRunner(cfg *Config, o runOptions) (*runner, error) {
@@ -208,42 +215,42 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 }
 
 func (r *runner) run(ctx context.Context) (sum Summary, err error) {
-	began := time.Now()
+	r.began = time.Now()
 	defer r.client.CloseIdleConnections()
 	for _, w := range r.cfg.Warnings {
 		r.o.log.Warn("config: " + w)
 	}
 	r.o.log.Info("crawl starting", zap.String("source", r.cfg.Source.URL.Redacted()),
 		zap.String("output", r.cfg.Output), zap.String("failed", r.cfg.FailedPath()))
-	if r.out, err = createLineWriter(r.cfg.Output); err != nil {
-		return Summary{}, fmt.Errorf("crawl: output: %w", err)
-	}
-	if r.failed, err = createLineWriter(r.cfg.FailedPath()); err != nil {
-		_ = r.out.Close()
-		return Summary{}, fmt.Errorf("crawl: failed file: %w", err)
-	}
-	// Flush both files every second so that a reader sees progress and a
-	// crash loses little; the final flush is Close's.
-	stopFlush := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-stopFlush:
-				return
-			case <-t.C:
-				_, _ = r.out.Flush() // an error sticks and is returned by Close
-				_, _ = r.failed.Flush()
-			}
+	if r.cfg.State != "" {
+		if r.state, err = r.openState(); err != nil {
+			return Summary{}, err
 		}
-	})
-	defer func() {
-		close(stopFlush)
-		wg.Wait()
-		err = errors.Join(err, r.out.Close(), r.failed.Close())
-	}()
+		if r.state.from.Finished {
+			r.o.log.Info("the crawl finished in an earlier run: nothing to do", zap.String("state", r.cfg.State))
+			if err := r.state.store.Close(); err != nil {
+				return Summary{}, fmt.Errorf("crawl: %w", err)
+			}
+			return finishedSummary(r.state.from), nil
+		}
+		if err = r.state.openJournal(r.cfg); err != nil {
+			_ = r.state.store.Close() // nothing was written yet
+			return Summary{}, err
+		}
+		r.done.succeeded.Store(r.state.from.Lines[fileOutput])
+		r.done.failed.Store(r.state.from.Lines[fileFailed])
+		r.done.lastItems = r.done.succeeded.Load() + r.done.failed.Load()
+		defer func() {
+			if cerr := r.state.store.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("crawl: %w", cerr))
+			}
+		}()
+	} else {
+		if err = r.createFiles(); err != nil {
+			return Summary{}, err
+		}
+		defer func() { err = errors.Join(err, r.closeFiles()) }()
+	}
 
 	var st engine.Stats
 	st, err = r.crawl(ctx)
@@ -257,14 +264,60 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 		Throttled:      r.meter.throttled.Load(),
 		MaxConcurrency: r.meter.maxInFlight.Load(),
 		FinalLimit:     st.FinalLimit,
-		DurationS:      math.Round(time.Since(began).Seconds()*1000) / 1000,
+		DurationS:      math.Round(time.Since(r.began).Seconds()*1000) / 1000,
 		Interrupted:    st.Interrupted || ctx.Err() != nil,
 	}
 	if sum.FinalLimit == 0 {
 		sum.FinalLimit = r.lim.Limit()
 	}
+	if r.state != nil {
+		totals := r.counters(sum.Retries)
+		serr := r.state.store.SetCounters(totals)
+		if err == nil && !sum.Interrupted {
+			serr = errors.Join(serr, r.state.store.Finish())
+		}
+		if serr != nil {
+			err = errors.Join(err, fmt.Errorf("crawl: %w", serr))
+		}
+		sum = r.state.wholeCrawl(sum, totals, st.Unfinished)
+	}
 	if sum.Interrupted && ctx.Err() != nil {
 		err = fmt.Errorf("crawl interrupted: %w", errors.Join(ctx.Err(), err))
 	}
 	return sum, err
+}
+
+// createFiles creates the output and failed files of a crawl without state,
+// and starts flushing them every second so that a reader sees progress and
+// a crash loses little; closeFiles stops that and makes the final flush.
+func (r *runner) createFiles() error {
+	var err error
+	if r.out, err = createLineWriter(r.cfg.Output); err != nil {
+		return fmt.Errorf("crawl: output: %w", err)
+	}
+	if r.failed, err = createLineWriter(r.cfg.FailedPath()); err != nil {
+		_ = r.out.Close()
+		return fmt.Errorf("crawl: failed file: %w", err)
+	}
+	r.stopFlush = make(chan struct{})
+	r.flushing.Go(func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-r.stopFlush:
+				return
+			case <-t.C:
+				_, _ = r.out.Flush() // an error sticks and is returned by Close
+				_, _ = r.failed.Flush()
+			}
+		}
+	})
+	return nil
+}
+
+func (r *runner) closeFiles() error {
+	close(r.stopFlush)
+	r.flushing.Wait()
+	return errors.Join(r.out.Close(), r.failed.Close())
 }

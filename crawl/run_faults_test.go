@@ -243,15 +243,6 @@ func TestRunNeverLogsHeaderValues(t *testing.T) {
 	assert.NotContains(t, failed[0].Error, secret)
 }
 
-func TestRunRefusesStateUntilResumeExists(t *testing.T) {
-	cfg := testConfig(t, "http://127.0.0.1:1/items", "    style: none", "state: st/", nil)
-	_, err := Run(context.Background(), cfg)
-	var ce *ConfigError
-	require.ErrorAs(t, err, &ce)
-	assert.Equal(t, "state", ce.Key)
-	assert.ErrorIs(t, err, ErrStateNotImplemented)
-}
-
 func TestRunStopsWhenCancelled(t *testing.T) {
 	arrived := make(chan struct{}, 16)
 	api := faultAPI(t, []string{"/a", "/b", "/c"}, func(w http.ResponseWriter, r *http.Request) {

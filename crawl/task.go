@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/politely/politely/engine"
+	"github.com/politely/politely/source"
 )
 
 // outputLine is a line of the output file: with a task, its URL, status and
@@ -40,7 +41,11 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 			return engine.Stats{}, fmt.Errorf("source.url %s: %w", r.cfg.Source.URL.Redacted(), errDisallowed)
 		}
 	}
-	src, err := r.listing.source()
+	var from source.Cursor
+	if r.state != nil {
+		from = r.state.from.Cursor
+	}
+	src, err := r.listing.source(from)
 	if err != nil {
 		return engine.Stats{}, fmt.Errorf("crawl: %w", err)
 	}
@@ -57,7 +62,7 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 
 	handle := func(ctx context.Context, it listed) error {
 		if r.cfg.Task == nil {
-			if err := r.out.WriteJSON(outputLine{URL: it.Page, Data: it.Item}); err != nil {
+			if err := r.writeOutput(it, outputLine{URL: it.Page, Data: it.Item}); err != nil {
 				return fail(err)
 			}
 			r.done.succeeded.Add(1)
@@ -84,14 +89,14 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 		if err != nil {
 			return err
 		}
-		if err := r.out.WriteJSON(outputLine{URL: u.String(), Status: resp.status, Data: data}); err != nil {
+		if err := r.writeOutput(it, outputLine{URL: u.String(), Status: resp.status, Data: data}); err != nil {
 			return fail(err)
 		}
 		r.done.succeeded.Add(1)
 		return nil
 	}
 
-	st, err := engine.Run(runCtx, src, handle,
+	opts := []engine.Option{
 		engine.WithLimitFunc(r.lim.Limit),
 		engine.WithMaxConsumers(r.cfg.Limits.Concurrency.Max),
 		engine.WithRetry(r.retry),
@@ -101,13 +106,17 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 			if f.Reason == engine.ReasonInterrupted {
 				return // not failed for good: a resumed crawl does it again
 			}
-			if err := r.failed.WriteJSON(r.failedLine(f)); err != nil {
+			if err := r.writeFailed(f.Item.Value, r.failedLine(f)); err != nil {
 				fail(err)
 			}
 			r.done.failed.Add(1)
 		}),
 		engine.WithProgress(r.o.interval, r.progress),
-	)
+	}
+	if r.state != nil {
+		opts = append(opts, r.state.engineOptions()...)
+	}
+	st, err := engine.Run(runCtx, src, handle, opts...)
 	if writeErr != nil {
 		return st, fmt.Errorf("crawl: %w", writeErr)
 	}
@@ -154,6 +163,9 @@ type done struct {
 // progress forwards the engine's snapshots to metrics and the caller.
 func (r *runner) progress(p engine.Progress) {
 	retries := p.Retries + r.retrier.retries.Load()
+	if r.state != nil {
+		_ = r.state.store.SetCounters(r.counters(retries)) // an error sticks: the next checkpoint ends the run with it
+	}
 	succeeded, failed := r.done.succeeded.Load(), r.done.failed.Load()
 	if m := r.meter.prom; m != nil {
 		m.retries.Store(retries)

@@ -1,0 +1,175 @@
+package crawl
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/politely/politely/engine"
+	"github.com/politely/politely/source"
+	"github.com/politely/politely/state"
+)
+
+// ErrStateMismatch is wrapped by the *ConfigError (exit 2) of a crawl whose
+// state was written by a config that crawls something else.
+var ErrStateMismatch = errors.New("config changed since this state was written; use --reset-state to start over")
+
+// WithResetState makes Run delete the config's state before it starts, so
+// that the crawl starts over (--reset-state).
+func WithResetState() RunOption { return func(o *runOptions) { o.resetState = true } }
+
+// The names of the journal's files in the state, and the order of the lines
+// Journal.Append takes.
+const (
+	fileOutput = "output"
+	fileFailed = "failed"
+)
+
+// resumed is what a crawl with state carries over from its earlier runs.
+type resumed struct {
+	store   *state.Store
+	journal *state.Journal
+	from    state.Resume
+}
+
+// counter names in the state: the summary's totals of the earlier runs.
+const (
+	counterPages       = "pages"
+	counterRequests    = "requests"
+	counterRetries     = "retries"
+	counterThrottled   = "throttled"
+	counterMaxInFlight = "max_concurrency"
+	counterDurationMS  = "duration_ms"
+)
+
+// openState opens cfg.State (reset first when asked), mapping its errors to
+// what the CLI shows: a changed config is a *ConfigError (exit 2), a damaged
+// state says how to start over.
+func (r *runner) openState() (*resumed, error) {
+	dir := r.cfg.State
+	if r.o.resetState {
+		if err := state.Reset(dir); err != nil {
+			return nil, fmt.Errorf("crawl: --reset-state: %w", err)
+		}
+	}
+	st, err := state.Open(dir, r.cfg.Fingerprint(), state.WithLogger(r.o.log))
+	var me *state.MismatchError
+	switch {
+	case errors.As(err, &me):
+		return nil, &ConfigError{File: r.cfg.File, Key: "state", Msg: ErrStateMismatch.Error() + " (" + me.Path + ")", Err: ErrStateMismatch}
+	case errors.Is(err, state.ErrCorrupt):
+		return nil, fmt.Errorf("crawl: %w; use --reset-state to start over", err)
+	case err != nil:
+		return nil, fmt.Errorf("crawl: %w", err)
+	}
+	res := &resumed{store: st, from: st.Resume()}
+	if res.from.Resumed {
+		r.o.log.Info("resuming", zap.String("state", st.Path()), zap.Bool("finished", res.from.Finished),
+			zap.Int64("succeeded", res.from.Lines[fileOutput]), zap.Int64("failed", res.from.Lines[fileFailed]),
+			zap.Int("done_beyond_mark", res.from.DoneCount()))
+	}
+	return res, nil
+}
+
+// openJournal opens the output and failed files through the state's
+// journal: truncated to what the state committed.
+func (res *resumed) openJournal(cfg *Config) error {
+	j, err := res.store.OpenJournal(state.File{Name: fileOutput, Path: cfg.Output},
+		state.File{Name: fileFailed, Path: cfg.FailedPath()})
+	if err != nil {
+		return fmt.Errorf("crawl: %w", err)
+	}
+	res.journal = j
+	return nil
+}
+
+// engineOptions make the run checkpoint to the state and skip what an
+// earlier run did beyond its mark.
+func (res *resumed) engineOptions() []engine.Option {
+	from := res.from
+	return []engine.Option{
+		engine.WithCheckpoint(res.store),
+		engine.WithSkip(func(it source.Item[listed]) bool { return from.IsDone(it.Page, it.Index) }),
+	}
+}
+
+// writeOutput appends an item's output line: through the journal, which
+// records the item done with it, or to the plain output file.
+func (r *runner) writeOutput(it listed, v outputLine) error {
+	if r.state == nil {
+		return r.out.WriteJSON(v)
+	}
+	line, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode output line: %w", err)
+	}
+	return r.state.journal.Append(it.Cursor, it.Index, line)
+}
+
+// writeFailed appends an item's failed line, as writeOutput does.
+func (r *runner) writeFailed(it listed, v failedLine) error {
+	if r.state == nil {
+		return r.failed.WriteJSON(v)
+	}
+	line, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode failed line: %w", err)
+	}
+	return r.state.journal.Append(it.Cursor, it.Index, nil, line)
+}
+
+// counters are the totals to keep in the state: the earlier runs' plus this
+// run's so far.
+func (r *runner) counters(retries int64) map[string]int64 {
+	base := map[string]int64{}
+	if r.state != nil {
+		base = r.state.from.Counters
+	}
+	return map[string]int64{
+		counterPages:       base[counterPages] + r.listing.pages.Load(),
+		counterRequests:    base[counterRequests] + r.meter.requests.Load(),
+		counterRetries:     base[counterRetries] + retries,
+		counterThrottled:   base[counterThrottled] + r.meter.throttled.Load(),
+		counterMaxInFlight: max(base[counterMaxInFlight], r.meter.maxInFlight.Load()),
+		counterDurationMS:  base[counterDurationMS] + time.Since(r.began).Milliseconds(),
+	}
+}
+
+// finishedSummary is the summary of a crawl that an earlier run finished:
+// nothing is fetched again.
+func finishedSummary(from state.Resume) Summary {
+	c := from.Counters
+	return Summary{
+		Pages:          c[counterPages],
+		Items:          from.Lines[fileOutput] + from.Lines[fileFailed],
+		Succeeded:      from.Lines[fileOutput],
+		Failed:         from.Lines[fileFailed],
+		Requests:       c[counterRequests],
+		Retries:        c[counterRetries],
+		Throttled:      c[counterThrottled],
+		MaxConcurrency: c[counterMaxInFlight],
+		DurationS:      math.Round(float64(c[counterDurationMS])) / 1000,
+		Resumed:        true,
+	}
+}
+
+// wholeCrawl turns this run's summary into the whole crawl's: the counts
+// the state carried over are added, and the items are the lines written
+// (every run's) plus those left unfinished now.
+func (res *resumed) wholeCrawl(sum Summary, totals map[string]int64, unfinished int64) Summary {
+	sum.Succeeded = res.journal.Lines(0)
+	sum.Failed = res.journal.Lines(1)
+	sum.Items = sum.Succeeded + sum.Failed + unfinished
+	sum.Pages = totals[counterPages]
+	sum.Requests = totals[counterRequests]
+	sum.Retries = totals[counterRetries]
+	sum.Throttled = totals[counterThrottled]
+	sum.MaxConcurrency = totals[counterMaxInFlight]
+	sum.DurationS = float64(totals[counterDurationMS]) / 1000
+	sum.Resumed = res.from.Resumed
+	return sum
+}

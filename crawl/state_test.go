@@ -1,0 +1,184 @@
+package crawl
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/politely/politely/mockapi"
+	"github.com/politely/politely/state"
+)
+
+// stateMock is a slow enough API for a crawl to be interrupted in the
+// middle, with some items broken for good.
+func stateMock(t *testing.T) *mockapi.Server {
+	t.Helper()
+	return startMock(t, mockapi.Scenario{Items: 240, PerPage: 20, Latency: 5 * time.Millisecond,
+		Faults: mockapi.Faults{Seed: 3, Permanent: 0.05}})
+}
+
+// stateConfig is a config with state in its own directory, crawling srv.
+func stateConfig(t *testing.T, srv *mockapi.Server, query string) *Config {
+	t.Helper()
+	cfg := testConfigLimits(t, srv.URL()+"/items"+query, "    style: page", detailTask, `limits:
+  concurrency: {initial: 4, max: 16}
+  timeout: 2s
+  retries: 1
+  backoff: {base: 5ms, max: 20ms}`, nil)
+	cfg.State = filepath.Join(filepath.Dir(cfg.Output), "state")
+	return cfg
+}
+
+// interrupt runs cfg and cancels it once at least n items are done.
+func interrupt(t *testing.T, cfg *Config, n int64) Summary {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sum, err := Run(ctx, cfg, WithProgress(5*time.Millisecond, func(p Progress) {
+		if p.Succeeded+p.Failed >= n {
+			cancel()
+		}
+	}))
+	require.ErrorIs(t, err, context.Canceled)
+	require.True(t, sum.Interrupted)
+	return sum
+}
+
+// requireCrawled checks that the output and failed files hold every item
+// of srv exactly once, and that sum counts them.
+func requireCrawled(t *testing.T, srv *mockapi.Server, cfg *Config, sum Summary) {
+	t.Helper()
+	st := srv.Stats()
+	require.NotEmpty(t, st.BrokenItems, "the seed must break some items")
+	assert.ElementsMatch(t, seq(st.Items, st.BrokenItems...), ids(t, readLines[outLine](t, cfg.Output)), "every item once")
+	failed := readLines[failedLine](t, cfg.FailedPath())
+	assert.Len(t, failed, len(st.BrokenItems))
+	assert.Equal(t, int64(st.Items-len(st.BrokenItems)), sum.Succeeded)
+	assert.Equal(t, int64(len(st.BrokenItems)), sum.Failed)
+	assert.Equal(t, int64(st.Items), sum.Items)
+	assert.False(t, sum.Interrupted)
+}
+
+func TestRunWithStateResumesAnInterruptedCrawl(t *testing.T) {
+	srv := stateMock(t)
+	cfg := stateConfig(t, srv, "")
+	first := interrupt(t, cfg, 60)
+	assert.False(t, first.Resumed)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+	assert.True(t, sum.Resumed)
+	requireCrawled(t, srv, cfg, sum)
+	assert.GreaterOrEqual(t, sum.Requests, srv.Stats().Requests-first.Requests, "the whole crawl's requests")
+	assert.LessOrEqual(t, sum.Requests, srv.Stats().Requests)
+	details := 0
+	for _, n := range srv.Stats().DetailRequests {
+		details += n
+	}
+	broken := len(srv.Stats().BrokenItems)
+	// Each broken item takes 2 attempts; an item may be fetched again only if
+	// it was in flight or uncommitted when the first run stopped.
+	assert.Less(t, details, srv.Stats().Items+broken+int(first.MaxConcurrency)+64, "the first run's work was kept")
+}
+
+func TestRunWithStateDoesNothingOnceFinished(t *testing.T) {
+	srv := stateMock(t)
+	cfg := stateConfig(t, srv, "")
+	first, err := runTest(t, cfg)
+	require.NoError(t, err)
+	requireCrawled(t, srv, cfg, first)
+	output, err := os.ReadFile(cfg.Output)
+	require.NoError(t, err)
+	requests := srv.Stats().Requests
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, requests, srv.Stats().Requests, "nothing fetched")
+	assert.True(t, sum.Resumed)
+	requireCrawled(t, srv, cfg, sum)
+	assert.Equal(t, first.Requests, sum.Requests)
+	assert.Equal(t, first.Pages, sum.Pages)
+	again, err := os.ReadFile(cfg.Output)
+	require.NoError(t, err)
+	assert.Equal(t, output, again)
+}
+
+func TestRunWithStateRefusesAChangedConfig(t *testing.T) {
+	srv := stateMock(t)
+	cfg := stateConfig(t, srv, "")
+	interrupt(t, cfg, 20)
+
+	changed := stateConfig(t, srv, "?per_page=30")
+	changed.State, changed.Output = cfg.State, cfg.Output
+	_, err := runTest(t, changed)
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "state", ce.Key)
+	require.ErrorIs(t, err, ErrStateMismatch)
+	assert.Contains(t, err.Error(), "config changed since this state was written; use --reset-state to start over")
+
+	sum, err := runTest(t, changed, WithResetState())
+	require.NoError(t, err)
+	assert.False(t, sum.Resumed, "--reset-state starts over")
+	requireCrawled(t, srv, changed, sum)
+}
+
+func TestRunWithADamagedStateSaysHowToStartOver(t *testing.T) {
+	srv := stateMock(t)
+	cfg := stateConfig(t, srv, "")
+	interrupt(t, cfg, 20)
+	output, err := os.ReadFile(cfg.Output)
+	require.NoError(t, err)
+	db := filepath.Join(cfg.State, state.FileName)
+	require.NoError(t, os.WriteFile(db, []byte(strings.Repeat("not a bbolt file ", 1000)), 0o644))
+
+	_, err = runTest(t, cfg)
+	require.ErrorIs(t, err, state.ErrCorrupt)
+	assert.Contains(t, err.Error(), db)
+	assert.Contains(t, err.Error(), "use --reset-state to start over")
+	again, err := os.ReadFile(cfg.Output)
+	require.NoError(t, err)
+	assert.Equal(t, output, again, "the output is left alone")
+
+	sum, err := runTest(t, cfg, WithResetState())
+	require.NoError(t, err)
+	assert.False(t, sum.Resumed)
+	requireCrawled(t, srv, cfg, sum)
+}
+
+func TestRunWithAnUnusableStateDirectoryLosesNothing(t *testing.T) {
+	srv := stateMock(t)
+	cfg := stateConfig(t, srv, "")
+	require.NoError(t, os.WriteFile(cfg.Output, []byte("{\"kept\":1}\n"), 0o644))
+	blocker := filepath.Join(filepath.Dir(cfg.Output), "blocker")
+	require.NoError(t, os.WriteFile(blocker, nil, 0o644))
+	cfg.State = filepath.Join(blocker, "state") // a directory below a file cannot be made
+
+	_, err := runTest(t, cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), cfg.State)
+	out, err := os.ReadFile(cfg.Output)
+	require.NoError(t, err)
+	assert.Equal(t, "{\"kept\":1}\n", string(out), "the output is left alone")
+	assert.Zero(t, srv.Stats().Requests, "nothing fetched")
+}
+
+func TestRunWithStateInUseFailsFast(t *testing.T) {
+	srv := stateMock(t)
+	cfg := stateConfig(t, srv, "")
+	held, err := state.Open(cfg.State, cfg.Fingerprint())
+	require.NoError(t, err)
+	defer func() { require.NoError(t, held.Close()) }()
+
+	began := time.Now()
+	_, err = runTest(t, cfg)
+	require.ErrorIs(t, err, state.ErrInUse)
+	assert.Less(t, time.Since(began), 20*time.Second)
+	assert.Zero(t, srv.Stats().Requests)
+}
