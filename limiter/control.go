@@ -1,13 +1,17 @@
 package limiter
 
 import (
+	"math/bits"
 	"time"
 )
 
 // Window sizing: a window closes after at least one smoothed RTT (and
-// minWindow) and a handful of samples, or at once on the first drop.
+// minWindow: a shorter window says nothing useful about a network service)
+// and a handful of samples, or at once on the first drop.
 const (
 	minWindow     = time.Millisecond
+	sampleTarget  = 32               // timed permits a window holds at least, at a steady rate
+	maxMask       = 1<<20 - 1        // at least one permit in 2^20 is timed
 	maxNeed       = 10               // samples a window needs at most
 	baseDrift     = 30 * time.Second // time constant of the baseline RTT's upward drift
 	slowGrowRatio = 1.1              // below this RTT/base, slow start doubles
@@ -22,6 +26,11 @@ type control struct {
 	slowStart bool
 	fixed     bool // Fixed: the limit never moves
 	alg       algorithm
+
+	// latency sampling: a permit is timed when its seq&mask == 0
+	seq    uint64 // permits handed out
+	winSeq uint64 // seq when the open window started
+	mask   uint64
 
 	// the open window
 	winStart    time.Time
@@ -74,6 +83,31 @@ func (c *control) need() int {
 	return min(maxNeed, max(2, int(c.limit)/2))
 }
 
+// onStart counts a permit handed out, inFlight being the count with it.
+func (c *control) onStart(inFlight int) {
+	c.seq++
+	c.winInFlight = max(c.winInFlight, inFlight)
+}
+
+// sampled reports whether the last permit handed out is to be timed. Callers
+// that read the clock anyway (TryAcquireAt) time every permit.
+func (c *control) sampled() bool { return c.seq&c.mask == 0 }
+
+// span is the shortest duration of a window.
+func (c *control) span() time.Duration { return max(minWindow, c.srtt) }
+
+// resample sets the share of permits to time from the rate at which the
+// window that started el ago handed them out: a window of span at that rate
+// then holds sampleTarget to 2×sampleTarget timed permits. Tasks much shorter
+// than minWindow, or many permits in flight, are timed one in a power of two.
+func (c *control) resample(el time.Duration) {
+	per := float64(c.seq-c.winSeq) * float64(c.span()) / float64(el)
+	c.mask = 0
+	if k := min(per/sampleTarget, maxMask); k >= 2 {
+		c.mask = 1<<(bits.Len64(uint64(k))-1) - 1
+	}
+}
+
 func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int) {
 	c.n++
 	c.sum += rtt
@@ -81,8 +115,9 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int) {
 	if c.winStart.IsZero() || el < 0 {
 		// The first sample, or a clock that went back: start the window here.
 		c.winStart, el = now, 0
+		c.winSeq = c.seq
 	}
-	if c.n >= c.need() && el >= max(minWindow, c.srtt) {
+	if c.n >= c.need() && el >= c.span() {
 		c.closeWindow(now, inFlight)
 	}
 }
@@ -120,7 +155,12 @@ func (c *control) closeWindow(now time.Time, inFlight int) {
 		c.decide(w)
 	}
 	c.settle = c.limit != old
+	if !w.drop {
+		// A window closed early by a drop is too short to tell the rate.
+		c.resample(now.Sub(c.winStart))
+	}
 	c.winStart, c.n, c.sum, c.drops = now, 0, 0, 0
+	c.winSeq = c.seq
 	c.winInFlight = inFlight
 }
 

@@ -3,7 +3,6 @@ package limiter
 import (
 	"context"
 	"fmt"
-	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,8 +30,6 @@ type Host struct {
 	// clocked is set while the gate is closed or a rate applies: only then
 	// does Acquire need the time before it decides.
 	clocked atomic.Bool
-	seq     uint64 // permits handed out, for latency sampling
-	mask    uint64 // a permit is timed when seq&mask == 0
 
 	successes, dropped, throttled, ignored int64
 }
@@ -46,7 +43,6 @@ func newHost(l *Limiter, key string, now time.Time) *Host {
 	h.pace.init(l.cfg)
 	h.pace.apply(now)
 	h.syncClockedLocked()
-	h.setMaskLocked()
 	return h
 }
 
@@ -89,28 +85,9 @@ func (h *Host) tryLocked(now time.Time) (Permit, time.Time, bool) {
 	if h.inFlight > h.maxInFlight {
 		h.maxInFlight = h.inFlight
 	}
-	if h.inFlight > h.ctl.winInFlight {
-		h.ctl.winInFlight = h.inFlight
-	}
-	h.seq++
+	h.ctl.onStart(h.inFlight)
 	return Permit{h: h, start: now, epoch: h.ctl.cuts}, time.Time{}, true
 }
-
-// sampledLocked reports whether the permit just handed out is to be timed.
-// At high limits one permit in mask+1 is enough for windows of a few dozen
-// samples, and saves a clock read at both ends of the others.
-func (h *Host) sampledLocked() bool { return h.seq&h.mask == 0 }
-
-func (h *Host) setMaskLocked() {
-	h.mask = 0
-	if k := h.limit / sampleTarget; k > 1 {
-		h.mask = 1<<(bits.Len(uint(k))-1) - 1
-	}
-}
-
-// sampleTarget is the number of timed permits a window of one RTT holds at
-// least, when the host runs at its limit.
-const sampleTarget = 16
 
 func (h *Host) syncClockedLocked() {
 	h.clocked.Store(!h.gateUntil.IsZero() || h.pace.bucket != nil)
@@ -131,9 +108,14 @@ func (h *Host) Acquire(ctx context.Context) (Permit, error) {
 	h.mu.Lock()
 	if len(h.waiters) == 0 {
 		if p, _, ok := h.tryLocked(now); ok {
-			stamp := p.start.IsZero() && h.sampledLocked()
+			sampled := h.ctl.sampled()
 			h.mu.Unlock()
-			if stamp {
+			switch {
+			case !sampled:
+				// The time was read for the gate or the bucket only: an
+				// untimed permit spares Release a clock read.
+				p.start = time.Time{}
+			case p.start.IsZero():
 				p.start = h.l.clock.Now()
 			}
 			return p, nil
@@ -267,7 +249,6 @@ func (h *Host) syncLimitLocked() {
 	if n != h.limit {
 		h.l.total.Add(int64(n - h.limit))
 		h.limit = n
-		h.setMaskLocked()
 	}
 }
 

@@ -32,9 +32,17 @@
 // arrives; drops of requests that started before that cut do not cut again
 // (the cut already answered the load they were part of), so a burst of 429s
 // costs one cut per RTT, not one per 429. The window after a change is
-// skipped: it mostly holds requests started under the old limit. At limits
-// of 32 and more only a sample of the permits is timed (at least 16 per
-// window), which spares two clock reads on the others.
+// skipped: it mostly holds requests started under the old limit.
+//
+// A window lasts at least 1 ms, however short the tasks: a shorter one says
+// nothing useful about a network service. A window needs only a handful of
+// timed samples, so once windows hold more than 64 permits (many in flight,
+// or tasks far shorter than 1 ms) Acquire times one permit in a power of two,
+// chosen from the rate at which the last window handed them out so that a
+// window holds 32 to 64 timed permits. The others cost no clock read (under
+// a rate Acquire still reads it for the bucket). Drops close a window
+// whether or not their permit was timed. TryAcquireAt's permits are always
+// timed: their caller gives the time.
 //
 // A cold host starts in slow start: the limit doubles every other window
 // while the window's mean RTT stays within 10% of the baseline, grows by a

@@ -49,8 +49,8 @@ type Permit struct {
 
 // Release returns the permit's concurrency slot and reports the outcome. The
 // latency is measured from Acquire's return to Release by the Limiter's
-// clock. At limits of 32 and more, Acquire times only a sample of the permits
-// (enough for every window) and the others' latency is not read.
+// clock. When windows hold more than 64 permits, Acquire times only a sample
+// of them (32 to 64 per window) and the others' latency is not read.
 func (p Permit) Release(o Outcome) {
 	if p.h == nil {
 		return
