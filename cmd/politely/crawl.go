@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +34,7 @@ type crawlFlags struct {
 	metricsAddr string
 	logFormat   string
 	quiet       bool
+	resetState  bool
 }
 
 func newCrawlCmd() *cobra.Command {
@@ -44,8 +47,15 @@ spec) politely: per-host rate and adaptive concurrency, Retry-After, quota
 headers and robots.txt honoured. Items go to the output file as JSON Lines,
 items that failed for good to the failed file, and a summary to stdout.
 
-Exit codes: 0 finished, 1 could not run or finish, 2 bad usage or config,
-130 interrupted.`,
+With a state directory (state: in the config, or --state) the crawl can be
+stopped at any moment, even with kill -9, and run again with the same command:
+it continues where it stopped, and every item ends up in the output exactly
+once. The first SIGINT or SIGTERM stops reading the listing, lets the requests
+in flight finish (up to limits.timeout, at most 5s) and saves the state; a
+second one exits at once (the next run still resumes).
+
+Exit codes: 0 finished, 1 could not run or finish, 2 bad usage or config (a
+config changed since its state was written included), 130 interrupted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCrawl(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -55,6 +65,7 @@ Exit codes: 0 finished, 1 could not run or finish, 2 bad usage or config,
 	fl.StringVarP(&f.config, "config", "c", "", "the crawl's YAML config file (required)")
 	fl.StringVar(&f.out, "out", "", "output JSONL file; overrides the config's output")
 	fl.StringVar(&f.state, "state", "", "state directory for resuming; overrides the config's state")
+	fl.BoolVar(&f.resetState, "reset-state", false, "delete the state and start the crawl over")
 	fl.StringVar(&f.stats, "stats", "", "write the summary as JSON to this file when the crawl ends")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics while crawling")
 	fl.StringVar(&f.logFormat, "log-format", "console", "log format on stderr: console or json")
@@ -82,7 +93,13 @@ func runCrawl(ctx context.Context, f crawlFlags, stdout, stderr io.Writer) error
 		cfg.State = f.state
 	}
 
+	if f.resetState && cfg.State == "" {
+		return &exitError{code: exitUsage, err: errors.New("--reset-state: no state to reset (give state: in the config or --state)")}
+	}
 	opts := []crawl.RunOption{crawl.WithLogger(log)}
+	if f.resetState {
+		opts = append(opts, crawl.WithResetState())
+	}
 	if f.metricsAddr != "" {
 		reg := prometheus.NewRegistry()
 		addr, stop, err := serveMetrics(f.metricsAddr, reg)
@@ -99,9 +116,44 @@ func runCrawl(ctx context.Context, f crawlFlags, stdout, stderr io.Writer) error
 		opts = append(opts, crawl.WithProgress(500*time.Millisecond, status.show))
 	}
 
+	ctx, stop := onSignals(ctx, log)
+	defer stop()
 	sum, err := crawl.Run(ctx, cfg, opts...)
 	status.end()
 	return finishCrawl(sum, err, f.stats, stdout)
+}
+
+// onSignals returns a context cancelled at the first SIGINT or SIGTERM, so
+// that the crawl stops reading, drains and saves its state, and exits the
+// process at once, with code 130, at the second. stop ends the watch.
+func onSignals(ctx context.Context, log *zap.Logger) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		log.Warn("interrupted: finishing the requests in flight and saving the state; interrupt again to exit at once")
+		cancel()
+		select {
+		case <-sigs:
+			log.Warn("interrupted again: exiting at once; the next run resumes from the last saved state")
+			_ = log.Sync()
+			os.Exit(exitInterrupted)
+		case <-done:
+		}
+	})
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		wg.Wait()
+		cancel()
+	}
 }
 
 // finishCrawl prints the summary, writes the stats file and maps err to an

@@ -126,8 +126,7 @@ func TestCrawlExitsTwoOnBadUsageAndConfig(t *testing.T) {
 		{name: "missing file", args: []string{"crawl", "-c", filepath.Join(dir, "nope.yaml")}, msg: "nope.yaml"},
 		{name: "no -c", args: []string{"crawl"}, msg: `"config" not set`},
 		{name: "no output", args: []string{"crawl", "-c", noOutput}, msg: "output"},
-		{name: "state is not implemented", args: []string{"crawl", "-c", good, "--state", filepath.Join(dir, "st")},
-			msg: "state: resume is not implemented yet"},
+		{name: "reset without state", args: []string{"crawl", "-c", good, "--reset-state"}, msg: "--reset-state: no state to reset"},
 		{name: "bad log format", args: []string{"crawl", "-c", good, "--log-format", "xml"}, msg: "--log-format"},
 		{name: "bad metrics address", args: []string{"crawl", "-c", good, "--metrics-addr", "nohost:notaport"}, msg: "--metrics-addr"},
 	}
