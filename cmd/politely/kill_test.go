@@ -145,7 +145,7 @@ func TestCrawlKilledAtRandomMomentsWritesEveryItemOnce(t *testing.T) {
 		limits string
 	}{
 		{"capacity", 3000, "limits:\n  timeout: 2s\n  retries: 6\n  backoff: {base: 5ms, max: 100ms}\n  concurrency: {initial: 8, max: 64}\n"},
-		{"faults", 1500, "limits:\n  timeout: 1s\n  retries: 4\n  backoff: {base: 5ms, max: 50ms}\n  concurrency: {initial: 8, max: 64}\n"},
+		{"faults", 2000, "limits:\n  timeout: 1s\n  retries: 4\n  backoff: {base: 5ms, max: 50ms}\n  concurrency: {initial: 8, max: 64}\n"},
 	} {
 		t.Run(tc.preset, func(t *testing.T) {
 			t.Parallel()
@@ -176,7 +176,7 @@ task:
 				select {
 				case <-p.done:
 					t.Fatalf("the crawl ended before kill %d: add items; stderr:\n%s", killed+1, p.stderr.String())
-				case <-time.After(time.Duration(50+rng.IntN(350)) * time.Millisecond):
+				case <-time.After(time.Duration(40+rng.IntN(300)) * time.Millisecond):
 				}
 				require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 				p.wait(t, 10*time.Second)
