@@ -182,3 +182,25 @@ func TestRunWithStateInUseFailsFast(t *testing.T) {
 	assert.Less(t, time.Since(began), 20*time.Second)
 	assert.Zero(t, srv.Stats().Requests)
 }
+
+func TestRunWithStateOnAFullDiskLosesNothing(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full to simulate a full disk")
+	}
+	srv := stateMock(t)
+	cfg := stateConfig(t, srv, "")
+	output := cfg.Output
+	cfg.Failed = filepath.Join(filepath.Dir(output), "failed.jsonl")
+	cfg.Output = "/dev/full" // every write fails with ENOSPC
+
+	_, err := runTest(t, cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "/dev/full")
+	assert.Contains(t, err.Error(), "no space left on device")
+
+	cfg.Output = output // the same crawl, with room: the state counted nothing that was lost
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+	assert.True(t, sum.Resumed)
+	requireCrawled(t, srv, cfg, sum)
+}
