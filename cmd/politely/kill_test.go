@@ -207,35 +207,41 @@ task:
 	}
 }
 
-// TestCrawlDrainsOnSIGINTAndResumes interrupts the binary once: it drains,
-// saves its state and exits 130; run again, it finishes the crawl.
-func TestCrawlDrainsOnSIGINTAndResumes(t *testing.T) {
+// TestCrawlDrainsOnASignalAndResumes interrupts the binary once (SIGINT,
+// SIGTERM): it drains, saves its state and exits 130; run again, it
+// finishes the crawl.
+func TestCrawlDrainsOnASignalAndResumes(t *testing.T) {
 	bin := buildPolitely(t)
-	sc := mockapi.Scenario{Items: 600, PerPage: 50, Pagination: mockapi.PaginationLink, Latency: 20 * time.Millisecond,
-		Faults: mockapi.Faults{Seed: 5, Permanent: 0.02}}
-	srv := startMockAPI(t, sc)
-	cfg, dir := writeConfig(t, srv.URL()+"/items", "")
-	out := filepath.Join(dir, "out.jsonl")
-	args := []string{"-c", cfg, "--out", out, "--state", filepath.Join(dir, "state")}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			sc := mockapi.Scenario{Items: 600, PerPage: 50, Pagination: mockapi.PaginationLink, Latency: 20 * time.Millisecond,
+				Faults: mockapi.Faults{Seed: 5, Permanent: 0.02}}
+			srv := startMockAPI(t, sc)
+			cfg, dir := writeConfig(t, srv.URL()+"/items", "")
+			out := filepath.Join(dir, "out.jsonl")
+			args := []string{"-c", cfg, "--out", out, "--state", filepath.Join(dir, "state")}
 
-	p := startCrawl(t, bin, args...)
-	waitForLines(t, p, out)
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
-	p.wait(t, 20*time.Second)
-	require.Equal(t, exitInterrupted, p.cmd.ProcessState.ExitCode(), p.stderr.String())
-	first := p.summary(t)
-	assert.True(t, first.Interrupted)
-	assert.Less(t, first.Succeeded+first.Failed, int64(sc.Items), "interrupted before the end")
-	assert.Contains(t, p.stderr.String(), "interrupt again to exit at once")
-	assert.Len(t, jsonLines(t, out), int(first.Succeeded), "the drained items were written and committed")
+			p := startCrawl(t, bin, args...)
+			waitForLines(t, p, out)
+			require.NoError(t, p.cmd.Process.Signal(sig))
+			p.wait(t, 20*time.Second)
+			require.Equal(t, exitInterrupted, p.cmd.ProcessState.ExitCode(), p.stderr.String())
+			first := p.summary(t)
+			assert.True(t, first.Interrupted)
+			assert.Less(t, first.Succeeded+first.Failed, int64(sc.Items), "interrupted before the end")
+			assert.Contains(t, p.stderr.String(), "interrupt again to exit at once")
+			assert.Len(t, jsonLines(t, out), int(first.Succeeded), "the drained items were written and committed")
 
-	p = startCrawl(t, bin, args...)
-	p.wait(t, 60*time.Second)
-	require.Equal(t, exitOK, p.cmd.ProcessState.ExitCode(), p.stderr.String())
-	sum := p.summary(t)
-	assert.True(t, sum.Resumed)
-	assert.Equal(t, int64(sc.Items), sum.Succeeded+sum.Failed)
-	requireEveryItemOnce(t, srv, sc, out, filepath.Join(dir, "out.failed.jsonl"))
+			p = startCrawl(t, bin, args...)
+			p.wait(t, 60*time.Second)
+			require.Equal(t, exitOK, p.cmd.ProcessState.ExitCode(), p.stderr.String())
+			sum := p.summary(t)
+			assert.True(t, sum.Resumed)
+			assert.Equal(t, int64(sc.Items), sum.Succeeded+sum.Failed)
+			requireEveryItemOnce(t, srv, sc, out, filepath.Join(dir, "out.failed.jsonl"))
+		})
+	}
 }
 
 // TestCrawlExitsAtOnceOnASecondSIGINT interrupts twice a crawl whose hung
