@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/politely/politely/source"
 )
@@ -95,6 +96,12 @@ func openJournalFile(f File, res Resume) (*journalFile, error) {
 	if !ok {
 		fd, err := os.OpenFile(f.Path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
 		if err != nil {
+			return nil, fmt.Errorf("state: journal %s: %w", f.Name, err)
+		}
+		// The state will count bytes of this file: its name must outlive a
+		// power loss as its bytes do.
+		if err := syncDir(filepath.Dir(f.Path)); err != nil {
+			_ = fd.Close()
 			return nil, fmt.Errorf("state: journal %s: %w", f.Name, err)
 		}
 		return &journalFile{name: f.Name, path: f.Path, f: fd}, nil

@@ -163,9 +163,16 @@ func Open(dir, fingerprint string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("state: create directory %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, FileName)
+	_, statErr := os.Stat(path)
 	db, err := openDB(path, o)
 	if err != nil {
 		return nil, err
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		if err := syncDir(dir); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
 	}
 	res, stored, err := load(db, path, fingerprint)
 	if err != nil {

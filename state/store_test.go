@@ -319,3 +319,11 @@ func errNotDir(t *testing.T) error {
 	require.True(t, errors.As(err, &pe))
 	return pe.Err
 }
+
+func TestSyncDirNamesAMissingDirectory(t *testing.T) {
+	require.NoError(t, syncDir(t.TempDir()))
+	missing := filepath.Join(t.TempDir(), "missing")
+	err := syncDir(missing)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	assert.Contains(t, err.Error(), missing)
+}
