@@ -265,7 +265,9 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 		MaxConcurrency: r.meter.maxInFlight.Load(),
 		FinalLimit:     st.FinalLimit,
 		DurationS:      math.Round(time.Since(r.began).Seconds()*1000) / 1000,
-		Interrupted:    st.Interrupted || ctx.Err() != nil,
+		// Only the caller interrupts: a run the engine stopped for a write
+		// or state error could not finish (exit 1, not 130).
+		Interrupted: ctx.Err() != nil,
 	}
 	if sum.FinalLimit == 0 {
 		sum.FinalLimit = r.lim.Limit()

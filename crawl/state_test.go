@@ -193,10 +193,11 @@ func TestRunWithStateOnAFullDiskLosesNothing(t *testing.T) {
 	cfg.Failed = filepath.Join(filepath.Dir(output), "failed.jsonl")
 	cfg.Output = "/dev/full" // every write fails with ENOSPC
 
-	_, err := runTest(t, cfg)
+	first, err := runTest(t, cfg)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "/dev/full")
 	assert.Contains(t, err.Error(), "no space left on device")
+	assert.False(t, first.Interrupted, "a full disk is a failure, not an interruption")
 
 	cfg.Output = output // the same crawl, with room: the state counted nothing that was lost
 	sum, err := runTest(t, cfg)
