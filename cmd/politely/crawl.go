@@ -76,7 +76,15 @@ config changed since its state was written included), 130 interrupted.`,
 
 // runCrawl runs one crawl and maps its result to the spec's exit codes.
 func runCrawl(ctx context.Context, f crawlFlags, stdout, stderr io.Writer) error {
-	log, err := newLogger(f.logFormat, stderr)
+	// On a terminal the logs go through the status line, which keeps itself
+	// below them instead of being overwritten by them.
+	var status *statusLine
+	logTo := stderr
+	if !f.quiet && isTerminal(stderr) {
+		status = &statusLine{w: stderr}
+		logTo = status
+	}
+	log, err := newLogger(f.logFormat, logTo)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
@@ -110,9 +118,7 @@ func runCrawl(ctx context.Context, f crawlFlags, stdout, stderr io.Writer) error
 		log.Info("serving metrics", zap.String("url", "http://"+addr+"/metrics"))
 		opts = append(opts, crawl.WithRegisterer(reg))
 	}
-	var status *statusLine
-	if !f.quiet && isTerminal(stderr) {
-		status = &statusLine{w: stderr}
+	if status != nil {
 		opts = append(opts, crawl.WithProgress(500*time.Millisecond, status.show))
 	}
 
@@ -228,22 +234,47 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// statusLine redraws one line of progress on a terminal. A nil *statusLine
-// does nothing.
+// statusLine redraws one line of progress at the bottom of a terminal.
+// Log output written through it appears above the line, which is redrawn
+// after it. A nil *statusLine does nothing.
 type statusLine struct {
-	w     io.Writer
-	shown bool
+	mu   sync.Mutex
+	w    io.Writer
+	line string // the line shown, "" when none
 }
 
 func (s *statusLine) show(p crawl.Progress) {
-	fmt.Fprint(s.w, "\r\033[K"+formatStatus(p))
-	s.shown = true
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.line = formatStatus(p)
+	fmt.Fprint(s.w, "\r\033[K"+s.line)
 }
 
-// end moves past the status line, so that what follows starts on its own line.
+// Write writes p above the status line: it clears the line, writes p and
+// draws the line again.
+func (s *statusLine) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.line == "" {
+		return s.w.Write(p)
+	}
+	fmt.Fprint(s.w, "\r\033[K")
+	n, err := s.w.Write(p)
+	fmt.Fprint(s.w, s.line)
+	return n, err
+}
+
+// end leaves the last status line on screen and moves past it, so that what
+// follows starts on its own line.
 func (s *statusLine) end() {
-	if s != nil && s.shown {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.line != "" {
 		fmt.Fprintln(s.w)
+		s.line = ""
 	}
 }
 

@@ -223,6 +223,25 @@ func TestStatusLineRedrawsOneLine(t *testing.T) {
 	none.end() // off: does nothing
 }
 
+func TestStatusLineKeepsLogLinesAboveIt(t *testing.T) {
+	var b bytes.Buffer
+	s := &statusLine{w: &b}
+	_, err := s.Write([]byte("before any status\n"))
+	require.NoError(t, err)
+	s.show(crawl.Progress{Succeeded: 1, Limit: 1})
+	_, err = s.Write([]byte("a warning\n"))
+	require.NoError(t, err)
+	s.end()
+	_, err = s.Write([]byte("after the end\n"))
+	require.NoError(t, err)
+	line := "items 1  0.0/s  limit 1  throttled 0  retries 0  errors 0"
+	assert.Equal(t, "before any status\n"+
+		"\r\033[K"+line+ // drawn
+		"\r\033[Ka warning\n"+line+ // cleared, the log line, drawn again below it
+		"\n"+ // end: the last line stays
+		"after the end\n", b.String())
+}
+
 func TestServeMetricsServesTheRegistryUntilStopped(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	reg := prometheus.NewRegistry()
