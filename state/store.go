@@ -24,9 +24,11 @@ package state
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -233,6 +235,9 @@ func verify(path string, o options) error {
 			if fi.Size() < tx.Size() {
 				return fmt.Errorf("%w: %d bytes, its pages need %d", ErrCorrupt, fi.Size(), tx.Size())
 			}
+			if err := checkFreelist(path); err != nil {
+				return err
+			}
 			var first error
 			for err := range tx.Check() { // drained: Check's goroutine sends every error
 				if first == nil {
@@ -261,11 +266,10 @@ func openError(path string, o options, err error) error {
 		return fmt.Errorf("state: %s: %w: %v", path, ErrCorrupt, pe.v)
 	case errors.Is(err, berrors.ErrTimeout):
 		return fmt.Errorf("state: %s: %w (waited %v for its lock)", path, ErrInUse, o.lock)
-	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
-		errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrInvalidMapping):
-		return fmt.Errorf("state: %s: %w: %w", path, ErrCorrupt, err)
-	default:
+	case errors.As(err, new(*fs.PathError)), errors.As(err, new(syscall.Errno)):
 		return fmt.Errorf("state: open %s: %w", path, err)
+	default: // bbolt's own errors are about what it read: invalid pages, a file too short
+		return fmt.Errorf("state: %s: %w: %w", path, ErrCorrupt, err)
 	}
 }
 

@@ -219,6 +219,8 @@ func validState(t *testing.T) (string, int64) {
 			require.NoError(t, s.Done(source.Cursor(fmt.Sprintf("page-%d", p)), i))
 		}
 	}
+	require.NoError(t, s.Mark("page-0", "page-1"))
+	require.NoError(t, s.SetCounters(map[string]int64{"requests": 5}))
 	require.NoError(t, s.Commit())
 	var root int64
 	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
@@ -258,6 +260,24 @@ func TestOpenRefusesADamagedStateFile(t *testing.T) {
 				junk[i] = 0xff
 			}
 			_, err = f.WriteAt(junk, page*int64(os.Getpagesize()))
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+		}},
+		{"a freelist page running past the file", func(t *testing.T, path string, _ int64) {
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			require.NoError(t, err)
+			m0, ok0, err := readMeta(f, 0)
+			require.NoError(t, err)
+			m1, ok1, err := readMeta(f, int64(os.Getpagesize()))
+			require.NoError(t, err)
+			require.True(t, ok0 && ok1)
+			m := m0
+			if m1.txid > m0.txid {
+				m = m1
+			}
+			require.NotEqual(t, noFreelist, m.freelist)
+			// A header that is right but for its overflow: 2³¹ pages.
+			_, err = f.WriteAt([]byte{0xff, 0xff, 0xff, 0x7f}, int64(m.freelist*m.pageSize)+12)
 			require.NoError(t, err)
 			require.NoError(t, f.Close())
 		}},
