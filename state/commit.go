@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,6 +20,7 @@ type batch struct {
 	done     map[source.Cursor][]int // items done beyond the mark, by page; may repeat an index
 	drop     []string                // pageKeys of marked pages whose done records are in the db
 	mark     source.Cursor
+	marks    int64 // the store's Mark calls, when marked
 	marked   bool
 	counters map[string]int64 // nil: unchanged
 	finished bool
@@ -63,7 +65,8 @@ func (s *Store) Mark(page, next source.Cursor) error {
 			s.batch.drop = append(s.batch.drop, k)
 		}
 	}
-	s.batch.mark, s.batch.marked = next, true
+	s.marks++
+	s.batch.mark, s.batch.marks, s.batch.marked = next, s.marks, true
 	s.updatedLocked()
 	return nil
 }
@@ -100,8 +103,8 @@ func (s *Store) loop() {
 
 // Commit commits what changed since the last commit, now: it writes the
 // journal's buffered lines, fsyncs its files, then commits one bbolt
-// transaction with the done records, the mark, the files' offsets, the
-// counters and the finished flag. Group commits call it; a caller needs it
+// transaction with the done records, the mark and the number of marks, the
+// files' offsets, the counters (SetCountersFunc) and the finished flag. Group commits call it; a caller needs it
 // only to bound what a crash loses at a moment of its choosing.
 //
 // A failure is sticky: every later call to the store returns it, and the
@@ -116,7 +119,13 @@ func (s *Store) Commit() error {
 	if err := c.sync(); err != nil {
 		return s.fail(err)
 	}
-	return s.apply(c)
+	if err := s.apply(c); err != nil {
+		return err
+	}
+	if s.o.after != nil {
+		s.o.after()
+	}
+	return nil
 }
 
 // commit is one commit under way: the batch and the files' lengths taken
@@ -149,10 +158,28 @@ func (s *Store) prepare() (*commit, error) {
 			return nil, s.failLocked(err)
 		}
 	}
+	if s.counters != nil {
+		counters, err := takeCounters(s.counters)
+		if err != nil {
+			return nil, s.failLocked(err)
+		}
+		if !maps.Equal(counters, s.counted) {
+			c.b.counters, s.counted = counters, counters
+		}
+	}
 	if c.b.empty() && !slices.ContainsFunc(c.files, func(f fileState) bool { return f.changed }) {
 		return nil, nil
 	}
 	return c, nil
+}
+
+// takeCounters calls fn and checks what it returned.
+func takeCounters(fn func() map[string]int64) (map[string]int64, error) {
+	c := fn()
+	if _, ok := c[""]; ok {
+		return nil, errors.New("state: counters: empty counter name")
+	}
+	return maps.Clone(c), nil
 }
 
 // sync fsyncs the files that grew. Lines appended after prepare may be
@@ -211,6 +238,9 @@ func write(tx *bolt.Tx, b *batch, files []fileState) error {
 	if b.marked {
 		if err := meta.Put(keyMark, []byte(b.mark)); err != nil {
 			return fmt.Errorf("mark: %w", err)
+		}
+		if err := meta.Put(keyMarks, binary.BigEndian.AppendUint64(nil, uint64(b.marks))); err != nil {
+			return fmt.Errorf("marks: %w", err)
 		}
 	}
 	if b.finished {

@@ -16,8 +16,8 @@ import (
 const schemaVersion = "1"
 
 // The layout: meta holds the version, the fingerprint, the mark (the cursor
-// to resume at; absent before the first page is marked) and the finished
-// flag; files maps a journal file's name to its committed offset and line
+// to resume at; absent before the first page is marked), the number of Mark
+// calls (8 bytes; absent before the first) and the finished flag; files maps a journal file's name to its committed offset and line
 // count (16 bytes); counters maps a name to a value (8 bytes); done holds
 // one bucket per page ("p" + cursor, since a bucket name cannot be empty)
 // whose keys are the indexes (4 bytes) of its items done beyond the mark.
@@ -30,6 +30,7 @@ var (
 	keyVersion     = []byte("version")
 	keyFingerprint = []byte("fingerprint")
 	keyMark        = []byte("mark")
+	keyMarks       = []byte("marks")
 	keyFinished    = []byte("finished")
 )
 
@@ -39,9 +40,10 @@ type Resume struct {
 	Resumed  bool          // the state existed when Open was called
 	Finished bool          // the earlier run finished: nothing is left to do
 	Cursor   source.Cursor // start the source here (source.WithCursor); "" is the beginning
+	Marks    int64         // Mark calls committed: with the engine, the pages with items wholly done before Cursor
 	Offsets  map[string]int64
 	Lines    map[string]int64 // lines below each file's committed offset
-	Counters map[string]int64 // as last given to SetCounters and committed
+	Counters map[string]int64 // as SetCountersFunc's function last returned them to a commit
 
 	done map[string]map[int]struct{} // by pageKey
 }
@@ -138,6 +140,14 @@ func (r *Resume) read(tx *bolt.Tx, stored map[string]bool) error {
 	meta := tx.Bucket(bucketMeta)
 	r.Cursor = source.Cursor(meta.Get(keyMark))
 	r.Finished = meta.Get(keyFinished) != nil
+	if v := meta.Get(keyMarks); v != nil {
+		if len(v) != 8 {
+			return fmt.Errorf("%w: marks: %d bytes, want 8", ErrCorrupt, len(v))
+		}
+		if r.Marks = int64(binary.BigEndian.Uint64(v)); r.Marks < 0 {
+			return fmt.Errorf("%w: marks: %d", ErrCorrupt, r.Marks)
+		}
+	}
 	buckets := map[string]*bolt.Bucket{}
 	for _, name := range [][]byte{bucketFiles, bucketCounters, bucketDone} {
 		b := tx.Bucket(name)

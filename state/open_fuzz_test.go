@@ -23,7 +23,8 @@ func FuzzOpen(f *testing.F) {
 			f.Fatal(err)
 		}
 	}
-	if err := errors.Join(s.Mark("p0", "p1"), s.SetCounters(map[string]int64{"requests": 9}), s.Close()); err != nil {
+	s.SetCountersFunc(func() map[string]int64 { return map[string]int64{"requests": 9} })
+	if err := errors.Join(s.Mark("p0", "p1"), s.Close()); err != nil {
 		f.Fatal(err)
 	}
 	valid, err := os.ReadFile(filepath.Join(dir, FileName))

@@ -3,8 +3,9 @@
 // A Store holds what a run needs to resume after a crash: the source cursor
 // after the last page whose items are all done (engine's Mark), the items
 // done since (engine's Done), the committed length and line count of each
-// file a Journal appends to, the caller's counters, the fingerprint of the
-// config that wrote it, and whether the run finished.
+// file a Journal appends to, how many pages were marked, the caller's
+// counters, the fingerprint of the config that wrote it, and whether the run
+// finished.
 //
 // Changes are batched and committed together ("group commit") every
 // CommitEvery updates or CommitInterval, whichever comes first, and on
@@ -15,7 +16,10 @@
 // respect to commits, so the lines below a committed offset are exactly
 // those of the items the same commit records as done. On resume the files
 // are truncated to the committed offsets, dropping a partial line and
-// anything not committed, and the work after them is done again.
+// anything not committed, and the work after them is done again. The
+// caller's counters (SetCountersFunc) are taken in the same step as the
+// lines, so a crash right after a commit leaves counters exactly as fresh
+// as the lines it counted.
 //
 // Most callers want Open, Resume, OpenJournal, then engine.WithCheckpoint(s),
 // Journal.Append from the handler, and Finish or Close at the end.
@@ -88,6 +92,7 @@ type options struct {
 	clock    clockwork.Clock
 	log      *zap.Logger
 	maxSize  int // bbolt's MaxSize; set by tests to provoke a full store
+	after    func()
 }
 
 // WithCommitEvery sets how many updates (Append, Done, Mark calls) trigger a
@@ -109,6 +114,14 @@ func WithClock(c clockwork.Clock) Option { return func(o *options) { o.clock = c
 // WithLogger sets the logger; default zap.NewNop().
 func WithLogger(l *zap.Logger) Option { return func(o *options) { o.log = l } }
 
+// WithAfterCommit calls fn after each commit that wrote something, from the
+// committing goroutine, before any other commit can start: the state file
+// and the journal's files below their committed offsets are then exactly
+// what a crash right after this commit would leave, e.g. to copy them. Lines
+// appended meanwhile may follow the offsets, as after a crash. fn must not
+// call Commit, Finish or Close.
+func WithAfterCommit(fn func()) Option { return func(o *options) { o.after = fn } }
+
 // Store is a crawl's progress, kept in dir/state.db. It implements
 // engine.Checkpointer. Get one from Open; it is safe for concurrent use, and
 // must be closed with Close (or Finish then Close).
@@ -120,12 +133,15 @@ type Store struct {
 
 	commitMu sync.Mutex // one commit at a time; taken before mu
 
-	mu      sync.Mutex
-	batch   batch
-	stored  map[string]bool // pageKeys of the pages with done records in the db (or in a commit under way)
-	journal *Journal
-	err     error // sticky: the first write or commit error, or ErrClosed
-	closing bool
+	mu       sync.Mutex
+	batch    batch
+	stored   map[string]bool // pageKeys of the pages with done records in the db (or in a commit under way)
+	journal  *Journal
+	marks    int64                   // Mark calls, those of earlier runs included
+	counters func() map[string]int64 // nil: none kept
+	counted  map[string]int64        // the counters of the last commit that took them
+	err      error                   // sticky: the first write or commit error, or ErrClosed
+	closing  bool
 
 	kick chan struct{}
 	stop chan struct{}
@@ -181,7 +197,7 @@ func Open(dir, fingerprint string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	s := &Store{path: path, db: db, o: o, start: res, stored: stored,
+	s := &Store{path: path, db: db, o: o, start: res, stored: stored, marks: res.Marks, counted: res.Counters,
 		kick: make(chan struct{}, 1), stop: make(chan struct{})}
 	s.batch.reset()
 	s.wg.Go(s.loop)
@@ -280,24 +296,18 @@ func (s *Store) Path() string { return s.path }
 // earlier run committed.
 func (s *Store) Resume() Resume { return s.start }
 
-// SetCounters replaces the counters kept for a resumed run's summary; the
-// next commit stores a copy. Counters are the caller's: the store does not
-// interpret them.
-func (s *Store) SetCounters(c map[string]int64) error {
-	cp := make(map[string]int64, len(c))
-	for k, v := range c {
-		if k == "" {
-			return errors.New("state: SetCounters: empty counter name")
-		}
-		cp[k] = v
-	}
+// SetCountersFunc makes every commit keep the counters fn returns, e.g. a
+// crawl's request count for its summary after a resume. Each commit calls fn
+// once, in the same step as it takes the journal's lines and the done
+// records (under the lock that Append holds), so the counters it stores are
+// at least as fresh as the work it records; a commit with nothing else to
+// write still stores counters that changed. fn must be quick and must not
+// call the store. Counters are the caller's: the store does not interpret
+// them, and an empty name fails the commit.
+func (s *Store) SetCountersFunc(fn func() map[string]int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	s.batch.counters = cp
-	return nil
+	s.counters = fn
 }
 
 // Finish records that the run finished and commits. A run that opens a

@@ -65,7 +65,7 @@ func TestOpenResumesWhatWasCommitted(t *testing.T) {
 	require.NoError(t, s.Done("p3", 4))
 	require.NoError(t, s.Done("p3", 1))
 	require.NoError(t, s.Done("", 0)) // the first page's cursor is ""
-	require.NoError(t, s.SetCounters(map[string]int64{"requests": 12, "neg": -3}))
+	s.SetCountersFunc(func() map[string]int64 { return map[string]int64{"requests": 12, "neg": -3} })
 	require.NoError(t, s.Close())
 
 	s = open(t, dir)
@@ -74,6 +74,7 @@ func TestOpenResumesWhatWasCommitted(t *testing.T) {
 	assert.True(t, r.Resumed)
 	assert.False(t, r.Finished)
 	assert.Equal(t, source.Cursor("p2"), r.Cursor)
+	assert.Equal(t, int64(1), r.Marks)
 	assert.Equal(t, 3, r.DoneCount())
 	assert.True(t, r.IsDone("p3", 4))
 	assert.True(t, r.IsDone("p3", 1))
@@ -220,7 +221,7 @@ func validState(t *testing.T) (string, int64) {
 		}
 	}
 	require.NoError(t, s.Mark("page-0", "page-1"))
-	require.NoError(t, s.SetCounters(map[string]int64{"requests": 5}))
+	s.SetCountersFunc(func() map[string]int64 { return map[string]int64{"requests": 5} })
 	require.NoError(t, s.Commit())
 	var root int64
 	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
