@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,11 +15,25 @@ import (
 
 	"github.com/politely/politely/engine"
 	"github.com/politely/politely/limiter"
+	"github.com/politely/politely/state"
 	"github.com/politely/politely/transport"
 )
 
 // Summary is what a crawl did, with the field names of the crawl-config
 // spec; the CLI prints it and writes it for --stats.
+//
+// A resumed crawl (Resumed) counts the whole crawl, every run included.
+// Items, Succeeded and Failed are exact: the lines of the output and failed
+// files. Pages counts each page of the listing once: the pages whose items
+// the earlier runs all finished (the resumed run starts after them; an empty
+// page among them is not counted) plus those this run fetched, so a finished
+// crawl counts the listing's pages, and a page fetched again after a resume
+// because some of its items were not done is counted once. Requests,
+// Retries, Throttled and DurationS (each run's wall time) add up every run
+// up to its last commit of the state: a run killed (kill -9) loses what it
+// did after its last commit, work that the next run does, and counts, again.
+// So Requests is at least the requests behind the items' lines, and at most
+// what the server saw. MaxConcurrency is the most of any run.
 type Summary struct {
 	Pages          int64   `json:"pages"`           // listing pages fetched
 	Items          int64   `json:"items"`           // items listed
@@ -60,6 +75,7 @@ type runOptions struct {
 	interval time.Duration
 
 	resetState bool
+	stateOpts  []state.Option
 }
 
 // WithLogger sets the logger; default zap.NewNop(). No header value and no
@@ -148,6 +164,9 @@ type runner struct {
 	retry   engine.Retry
 	done    done
 	began   time.Time
+
+	engineRetries atomic.Int64 // the engine's retries as of its last progress snapshot, then its final count
+	took          atomic.Int64 // this run's milliseconds once it has ended; 0 while it runs
 
 	out, failed *lineWriter // without state
 	stopFlush   chan struct{}
@@ -240,6 +259,7 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 		r.done.succeeded.Store(r.state.from.Lines[fileOutput])
 		r.done.failed.Store(r.state.from.Lines[fileFailed])
 		r.done.lastItems = r.done.succeeded.Load() + r.done.failed.Load()
+		r.state.store.SetCountersFunc(r.totals)
 		defer func() {
 			if cerr := r.state.store.Close(); cerr != nil {
 				err = errors.Join(err, fmt.Errorf("crawl: %w", cerr))
@@ -273,15 +293,16 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 		sum.FinalLimit = r.lim.Limit()
 	}
 	if r.state != nil {
-		totals := r.counters(sum.Retries)
-		serr := r.state.store.SetCounters(totals)
+		// From here the counters the commits take no longer move: the
+		// summary shows what the last commit keeps.
+		r.engineRetries.Store(st.Retries)
+		r.took.Store(max(1, time.Since(r.began).Milliseconds()))
 		if err == nil && !sum.Interrupted {
-			serr = errors.Join(serr, r.state.store.Finish())
+			if ferr := r.state.store.Finish(); ferr != nil {
+				err = errors.Join(err, fmt.Errorf("crawl: %w", ferr))
+			}
 		}
-		if serr != nil {
-			err = errors.Join(err, fmt.Errorf("crawl: %w", serr))
-		}
-		sum = r.state.wholeCrawl(sum, totals, st.Unfinished)
+		sum = r.state.wholeCrawl(sum, r.totals(), st.Unfinished)
 	}
 	if sum.Interrupted && ctx.Err() != nil {
 		err = fmt.Errorf("crawl interrupted: %w", errors.Join(ctx.Err(), err))

@@ -22,6 +22,13 @@ var ErrStateMismatch = errors.New("config changed since this state was written; 
 // that the crawl starts over (--reset-state).
 func WithResetState() RunOption { return func(o *runOptions) { o.resetState = true } }
 
+// WithStateOptions passes opts to state.Open when the crawl has a state,
+// after the crawl's logger: e.g. state.WithCommitInterval to bound what a
+// crash loses, or state.WithAfterCommit.
+func WithStateOptions(opts ...state.Option) RunOption {
+	return func(o *runOptions) { o.stateOpts = append(o.stateOpts, opts...) }
+}
+
 // The names of the journal's files in the state, and the order of the lines
 // Journal.Append takes.
 const (
@@ -36,7 +43,8 @@ type resumed struct {
 	from    state.Resume
 }
 
-// counter names in the state: the summary's totals of the earlier runs.
+// counter names in the state: the summary's totals of the crawl so far,
+// which every commit takes (see runner.totals).
 const (
 	counterPages       = "pages"
 	counterRequests    = "requests"
@@ -56,7 +64,7 @@ func (r *runner) openState() (*resumed, error) {
 			return nil, fmt.Errorf("crawl: --reset-state: %w", err)
 		}
 	}
-	st, err := state.Open(dir, r.cfg.Fingerprint(), state.WithLogger(r.o.log))
+	st, err := state.Open(dir, r.cfg.Fingerprint(), append([]state.Option{state.WithLogger(r.o.log)}, r.o.stateOpts...)...)
 	var me *state.MismatchError
 	switch {
 	case errors.As(err, &me):
@@ -122,20 +130,32 @@ func (r *runner) writeFailed(it listed, v failedLine) error {
 	return r.state.journal.Append(it.Cursor, it.Index, nil, line)
 }
 
-// counters are the totals to keep in the state: the earlier runs' plus this
-// run's so far.
-func (r *runner) counters(retries int64) map[string]int64 {
-	base := map[string]int64{}
+// totals are the whole crawl's counters so far: the earlier runs' plus this
+// run's. Every commit of the state takes them (SetCountersFunc) with the
+// lines it commits, so a run killed right after a commit has counted every
+// request and retry behind those lines; what it did after its last commit is
+// neither kept nor counted, and a resumed run does it again. pages are the
+// pages the earlier runs marked (every item done, each page once: a resumed
+// run starts after them) plus the pages this run fetched, which a finished
+// crawl makes the number of pages of the listing. Retries of tasks are the
+// engine's as of its last progress snapshot, until the run ends.
+func (r *runner) totals() map[string]int64 {
+	var from state.Resume
 	if r.state != nil {
-		base = r.state.from.Counters
+		from = r.state.from
+	}
+	base := from.Counters
+	took := r.took.Load()
+	if took == 0 {
+		took = time.Since(r.began).Milliseconds()
 	}
 	return map[string]int64{
-		counterPages:       base[counterPages] + r.listing.pages.Load(),
+		counterPages:       from.Marks + r.listing.pages.Load(),
 		counterRequests:    base[counterRequests] + r.meter.requests.Load(),
-		counterRetries:     base[counterRetries] + retries,
+		counterRetries:     base[counterRetries] + r.engineRetries.Load() + r.retrier.retries.Load(),
 		counterThrottled:   base[counterThrottled] + r.meter.throttled.Load(),
 		counterMaxInFlight: max(base[counterMaxInFlight], r.meter.maxInFlight.Load()),
-		counterDurationMS:  base[counterDurationMS] + time.Since(r.began).Milliseconds(),
+		counterDurationMS:  base[counterDurationMS] + took,
 	}
 }
 

@@ -162,10 +162,8 @@ type done struct {
 
 // progress forwards the engine's snapshots to metrics and the caller.
 func (r *runner) progress(p engine.Progress) {
+	r.engineRetries.Store(p.Retries)
 	retries := p.Retries + r.retrier.retries.Load()
-	if r.state != nil {
-		_ = r.state.store.SetCounters(r.counters(retries)) // an error sticks: the next checkpoint ends the run with it
-	}
 	succeeded, failed := r.done.succeeded.Load(), r.done.failed.Load()
 	if m := r.meter.prom; m != nil {
 		m.retries.Store(retries)
