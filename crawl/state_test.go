@@ -1,9 +1,13 @@
 package crawl
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -204,4 +208,98 @@ func TestRunWithStateOnAFullDiskLosesNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, sum.Resumed)
 	requireCrawled(t, srv, cfg, sum)
+}
+
+// committedIDs reads the item ids that the state in dir committed lines for:
+// the ids of the output's lines and of the failed file's URLs below their
+// committed offsets.
+func committedIDs(t *testing.T, cfg *Config, srv *mockapi.Server) []int {
+	t.Helper()
+	st, err := state.Open(cfg.State, cfg.Fingerprint())
+	require.NoError(t, err)
+	res := st.Resume()
+	require.NoError(t, st.Close())
+	var out []int
+	for _, f := range []struct{ name, path string }{{fileOutput, cfg.Output}, {fileFailed, cfg.FailedPath()}} {
+		b, err := os.ReadFile(f.path)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, int64(len(b)), res.Offsets[f.name])
+		for l := range strings.Lines(string(b[:res.Offsets[f.name]])) {
+			var line outLine
+			require.NoError(t, json.Unmarshal([]byte(l), &line))
+			if f.name == fileOutput {
+				out = append(out, ids(t, []outLine{line})...)
+				continue
+			}
+			id, err := strconv.Atoi(strings.TrimPrefix(line.URL, srv.URL()+"/items/"))
+			require.NoError(t, err, "failed line %q", l)
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// TestRunKilledRightAfterACommitCountsItsWork copies a crawl's state and
+// files right after one of its commits, as a kill -9 at that moment would
+// leave them, and resumes from the copy: the whole crawl's summary counts
+// the requests behind every committed line, each listing page once, and
+// every item exactly once.
+func TestRunKilledRightAfterACommitCountsItsWork(t *testing.T) {
+	srv := stateMock(t)
+	cfg := stateConfig(t, srv, "")
+	killed := *cfg
+	dir := t.TempDir()
+	killed.State, killed.Output = filepath.Join(dir, "state"), filepath.Join(dir, "out.jsonl")
+	killed.Failed = filepath.Join(dir, "out.failed.jsonl")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var atCopy mockapi.Stats
+	copied := false
+	afterCommit := func() { // the committer's goroutine: no other commit runs meanwhile
+		b, err := os.ReadFile(cfg.Output)
+		if copied || err != nil || bytes.Count(b, []byte("\n")) < 60 {
+			return
+		}
+		copied = true
+		atCopy = srv.Stats()
+		// The state first: the files only grow past what it committed.
+		for _, c := range [][2]string{{filepath.Join(cfg.State, state.FileName), filepath.Join(killed.State, state.FileName)},
+			{cfg.Output, killed.Output}, {cfg.FailedPath(), killed.Failed}} {
+			b, err := os.ReadFile(c[0])
+			if err == nil {
+				err = errors.Join(os.MkdirAll(filepath.Dir(c[1]), 0o755), os.WriteFile(c[1], b, 0o644))
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		cancel()
+	}
+	_, err := Run(ctx, cfg, WithStateOptions(state.WithCommitInterval(10*time.Millisecond), state.WithAfterCommit(afterCommit)))
+	require.ErrorIs(t, err, context.Canceled)
+	require.True(t, copied, "the crawl ended before the copy")
+
+	committed := committedIDs(t, &killed, srv)
+	require.NotEmpty(t, committed)
+	// The requests behind the committed lines: each item's detail requests,
+	// all sent before its line, and its page's.
+	behind, pages := 0, map[int]bool{}
+	for _, id := range committed {
+		behind += atCopy.DetailRequests[id]
+		pages[(id-1)/20] = true
+	}
+	behind += len(pages)
+	before := srv.Stats().Requests
+
+	sum, err := runTest(t, &killed)
+	require.NoError(t, err)
+	assert.True(t, sum.Resumed)
+	requireCrawled(t, srv, &killed, sum)
+	after := srv.Stats()
+	assert.GreaterOrEqual(t, sum.Requests, int64(behind)+after.Requests-before,
+		"the killed run's requests behind its committed lines, and all of the last run's")
+	assert.LessOrEqual(t, sum.Requests, after.Requests)
+	assert.Equal(t, int64(240/20+1), sum.Pages, "each page once, and the empty page that ends the listing")
+	assert.Positive(t, sum.DurationS)
 }
