@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -135,7 +136,8 @@ func jsonLines(t *testing.T, path string) [][]byte {
 // with state against the capacity and faults mock APIs, SIGKILLs it at
 // random moments, then lets it finish: every item is in the output (or,
 // broken for good, in the failed file) exactly once, and the last run's
-// summary counts the whole crawl.
+// summary counts the whole crawl: each listing page once, and at least the
+// requests behind the lines.
 func TestCrawlKilledAtRandomMomentsWritesEveryItemOnce(t *testing.T) {
 	bin := buildPolitely(t)
 	const kills = 10
@@ -202,7 +204,20 @@ task:
 			assert.Equal(t, int64(sc.Items)-broken, sum.Succeeded)
 			assert.Equal(t, broken, sum.Failed)
 			assert.LessOrEqual(t, sum.Requests, srv.Stats().Requests, "requests of killed runs after their last commit are not counted")
-			assert.Positive(t, sum.Pages)
+			// Each run's commits count the requests behind the lines they
+			// commit: a request per listing page, one per output line, and
+			// a failed line's attempts.
+			pages := int64((sc.Items + cmp.Or(sc.PerPage, 50) - 1) / cmp.Or(sc.PerPage, 50)) // the mock's default page size
+			behind := pages + sum.Succeeded
+			for _, l := range jsonLines(t, filepath.Join(dir, "out.failed.jsonl")) {
+				var line struct {
+					Attempts int64 `json:"attempts"`
+				}
+				require.NoError(t, json.Unmarshal(l, &line), "failed line %q", l)
+				behind += line.Attempts
+			}
+			assert.GreaterOrEqual(t, sum.Requests, behind, "the requests behind every line, whichever run wrote it")
+			assert.Equal(t, pages, sum.Pages, "each page of the listing once")
 		})
 	}
 }
