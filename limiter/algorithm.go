@@ -60,11 +60,11 @@ type delayAlgorithm struct{}
 
 func (a *delayAlgorithm) window(w windowStats) float64 {
 	l := w.limit
-	ratio := float64(w.mean) / float64(w.base)
+	ratio := w.ratio()
 	switch {
 	case w.drop:
 		l *= delayDrop
-	case w.mean == 0 || w.base == 0:
+	case ratio == 0:
 	case ratio > delayShrink:
 		l *= max(0.5, delayGrow/ratio)
 	case ratio < delayGrow && w.inFlight >= int(l):

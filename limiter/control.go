@@ -16,6 +16,16 @@ const (
 	baseDrift     = 30 * time.Second // time constant of the baseline RTT's upward drift
 	slowGrowRatio = 1.1              // below this RTT/base, slow start doubles
 	slowExitRatio = 1.5              // at or above it, slow start ends
+
+	// queueBase is the smallest baseline RTT/base ratios are taken against.
+	// On a service faster than that, the RTT's rise is measured against
+	// queueBase, so the default strategy's 1.2× growth threshold is a rise
+	// of 1 ms (and slow start doubles below 0.5 ms of rise): on a loaded
+	// machine the RTT of a ~40 µs service rises by that much from goroutine
+	// and CPU scheduling alone (Linux's minimum time slice is 0.75 ms × (1 +
+	// log2 CPUs)), which is noise, not a queue at the server. Services of
+	// 5 ms and slower are not affected.
+	queueBase = 5 * time.Millisecond
 )
 
 // control is a host's concurrency limit and the sampling loop that moves it.
@@ -57,6 +67,15 @@ type windowStats struct {
 	inFlight int // highest in-flight count in the window
 	limit    float64
 	drop     bool
+}
+
+// ratio is the window's RTT rise as a ratio to the baseline (see
+// queueBase), or 0 if the window has no RTT or there is no baseline yet.
+func (w windowStats) ratio() float64 {
+	if w.mean == 0 || w.base == 0 {
+		return 0
+	}
+	return 1 + float64(w.mean-w.base)/float64(max(w.base, queueBase))
 }
 
 // algorithm moves the limit after slow start.
@@ -203,10 +222,7 @@ func (c *control) decide(w windowStats) {
 }
 
 func (c *control) slowStartWindow(w windowStats) {
-	ratio := 0.0
-	if w.mean > 0 && w.base > 0 {
-		ratio = float64(w.mean) / float64(w.base)
-	}
+	ratio := w.ratio()
 	switch {
 	case w.drop || ratio >= slowExitRatio:
 		next := c.safe

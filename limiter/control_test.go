@@ -217,3 +217,40 @@ func TestNeverMoreInFlightThanTheLimit(t *testing.T) {
 	}
 	assert.LessOrEqual(t, d.h.Snapshot().MaxInFlight, 40)
 }
+
+// roundsLoad runs n rounds whose latency is a function of the permits in the
+// round (the host filled to its limit).
+func (d *driver) roundsLoad(n int, latency func(inFlight int) time.Duration) {
+	d.t.Helper()
+	for range n {
+		var ps []Permit
+		for {
+			p, _, ok := d.h.TryAcquireAt(d.now)
+			if !ok {
+				break
+			}
+			ps = append(ps, p)
+		}
+		require.NotEmpty(d.t, ps, "no permit at all")
+		d.now = d.now.Add(latency(len(ps)))
+		for _, p := range ps {
+			p.ReleaseAt(d.now, Success)
+		}
+	}
+}
+
+func TestSubMillisecondRTTRiseIsNotQueueing(t *testing.T) {
+	// A ~40 µs service whose RTT grows by 14 µs per request in flight (CPU
+	// scheduling on a loaded machine): 64 in flight add 0.9 ms, under the
+	// 1 ms that counts as queueing.
+	noise := func(n int) time.Duration { return 40*time.Microsecond + time.Duration(n)*14*time.Microsecond }
+	// The same service behind a real queue: 0.2 ms per request in flight.
+	queue := func(n int) time.Duration { return 40*time.Microsecond + time.Duration(n)*200*time.Microsecond }
+	d := newDriver(t, Config{})
+	d.roundsLoad(3000, noise)
+	grown := d.limit()
+	assert.GreaterOrEqual(t, grown, 48, "scheduling noise does not hold the limit down")
+	d.roundsLoad(300, queue)
+	assert.Less(t, d.limit(), grown/2, "milliseconds of queueing shrink it")
+	assert.GreaterOrEqual(t, d.limit(), 5, "to a rise of about 1 ms")
+}
