@@ -163,10 +163,9 @@ type runner struct {
 	listing *listing
 	retry   engine.Retry
 	done    done
+	tries   tries
 	began   time.Time
-
-	engineRetries atomic.Int64 // the engine's retries as of its last progress snapshot, then its final count
-	took          atomic.Int64 // this run's milliseconds once it has ended; 0 while it runs
+	took    atomic.Int64 // with state, this run's milliseconds once it has ended; 0 while it runs
 
 	out, failed *lineWriter // without state
 	stopFlush   chan struct{}
@@ -280,7 +279,7 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 		Succeeded:      st.Succeeded,
 		Failed:         st.Failed,
 		Requests:       r.meter.requests.Load(),
-		Retries:        st.Retries + r.retrier.retries.Load(),
+		Retries:        r.tries.retries.Load() + r.retrier.retries.Load(),
 		Throttled:      r.meter.throttled.Load(),
 		MaxConcurrency: r.meter.maxInFlight.Load(),
 		FinalLimit:     st.FinalLimit,
@@ -295,7 +294,6 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 	if r.state != nil {
 		// From here the counters the commits take no longer move: the
 		// summary shows what the last commit keeps.
-		r.engineRetries.Store(st.Retries)
 		r.took.Store(max(1, time.Since(r.began).Milliseconds()))
 		if err == nil && !sum.Interrupted {
 			if ferr := r.state.store.Finish(); ferr != nil {

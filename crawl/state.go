@@ -137,8 +137,7 @@ func (r *runner) writeFailed(it listed, v failedLine) error {
 // neither kept nor counted, and a resumed run does it again. pages are the
 // pages the earlier runs marked (every item done, each page once: a resumed
 // run starts after them) plus the pages this run fetched, which a finished
-// crawl makes the number of pages of the listing. Retries of tasks are the
-// engine's as of its last progress snapshot, until the run ends.
+// crawl makes the number of pages of the listing.
 func (r *runner) totals() map[string]int64 {
 	var from state.Resume
 	if r.state != nil {
@@ -152,7 +151,7 @@ func (r *runner) totals() map[string]int64 {
 	return map[string]int64{
 		counterPages:       from.Marks + r.listing.pages.Load(),
 		counterRequests:    base[counterRequests] + r.meter.requests.Load(),
-		counterRetries:     base[counterRetries] + r.engineRetries.Load() + r.retrier.retries.Load(),
+		counterRetries:     base[counterRetries] + r.tries.retries.Load() + r.retrier.retries.Load(),
 		counterThrottled:   base[counterThrottled] + r.meter.throttled.Load(),
 		counterMaxInFlight: max(base[counterMaxInFlight], r.meter.maxInFlight.Load()),
 		counterDurationMS:  base[counterDurationMS] + took,

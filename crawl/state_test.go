@@ -301,5 +301,10 @@ func TestRunKilledRightAfterACommitCountsItsWork(t *testing.T) {
 		"the killed run's requests behind its committed lines, and all of the last run's")
 	assert.LessOrEqual(t, sum.Requests, after.Requests)
 	assert.Equal(t, int64(240/20+1), sum.Pages, "each page once, and the empty page that ends the listing")
+	var retried int64
+	for _, l := range readLines[failedLine](t, killed.FailedPath()) {
+		retried += int64(l.Attempts - 1)
+	}
+	assert.GreaterOrEqual(t, sum.Retries, retried, "the retries behind every failed line, whichever run wrote it")
 	assert.Positive(t, sum.DurationS)
 }

@@ -61,10 +61,12 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 	}
 
 	handle := func(ctx context.Context, it listed) error {
+		r.tries.start(it)
 		if r.cfg.Task == nil {
 			if err := r.writeOutput(it, outputLine{URL: it.Page, Data: it.Item}); err != nil {
 				return fail(err)
 			}
+			r.tries.end(it)
 			r.done.succeeded.Add(1)
 			return nil
 		}
@@ -92,6 +94,7 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 		if err := r.writeOutput(it, outputLine{URL: u.String(), Status: resp.status, Data: data}); err != nil {
 			return fail(err)
 		}
+		r.tries.end(it)
 		r.done.succeeded.Add(1)
 		return nil
 	}
@@ -103,6 +106,7 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 		engine.WithDrainTimeout(drainTimeout(r.cfg.Limits.Timeout)),
 		engine.WithLogger(r.o.log),
 		engine.WithFailureSink(func(f engine.Failure[listed]) {
+			r.tries.end(f.Item.Value)
 			if f.Reason == engine.ReasonInterrupted {
 				return // not failed for good: a resumed crawl does it again
 			}
@@ -150,6 +154,44 @@ func (r *runner) failedLine(f engine.Failure[listed]) failedLine {
 	return line
 }
 
+// tries counts the handler's attempts per item while the item is going on,
+// for a live count of the tasks' retries (attempts after an item's first,
+// as the engine counts them at its end) that the state's commits take with
+// the lines they commit.
+type tries struct {
+	mu      sync.Mutex
+	started map[itemKey]struct{} // items attempted and not finished
+	retries atomic.Int64
+}
+
+// itemKey is an item's place in the listing, unique in a run.
+type itemKey struct {
+	page  source.Cursor
+	index int
+}
+
+// start counts an attempt of it, a retry if it was attempted before.
+func (t *tries) start(it listed) {
+	k := itemKey{it.Cursor, it.Index}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.started[k]; ok {
+		t.retries.Add(1)
+		return
+	}
+	if t.started == nil {
+		t.started = map[itemKey]struct{}{}
+	}
+	t.started[k] = struct{}{}
+}
+
+// end forgets it, which is finished (or left unfinished) for good.
+func (t *tries) end(it listed) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.started, itemKey{it.Cursor, it.Index})
+}
+
 // done counts items as their lines are written, for progress: the engine's
 // own counts may lag behind while a run is going on.
 type done struct {
@@ -162,8 +204,7 @@ type done struct {
 
 // progress forwards the engine's snapshots to metrics and the caller.
 func (r *runner) progress(p engine.Progress) {
-	r.engineRetries.Store(p.Retries)
-	retries := p.Retries + r.retrier.retries.Load()
+	retries := r.tries.retries.Load() + r.retrier.retries.Load()
 	succeeded, failed := r.done.succeeded.Load(), r.done.failed.Load()
 	if m := r.meter.prom; m != nil {
 		m.retries.Store(retries)

@@ -208,15 +208,17 @@ task:
 			// commit: a request per listing page, one per output line, and
 			// a failed line's attempts.
 			pages := int64((sc.Items + cmp.Or(sc.PerPage, 50) - 1) / cmp.Or(sc.PerPage, 50)) // the mock's default page size
-			behind := pages + sum.Succeeded
+			behind, retried := pages+sum.Succeeded, int64(0)
 			for _, l := range jsonLines(t, filepath.Join(dir, "out.failed.jsonl")) {
 				var line struct {
 					Attempts int64 `json:"attempts"`
 				}
 				require.NoError(t, json.Unmarshal(l, &line), "failed line %q", l)
 				behind += line.Attempts
+				retried += line.Attempts - 1
 			}
 			assert.GreaterOrEqual(t, sum.Requests, behind, "the requests behind every line, whichever run wrote it")
+			assert.GreaterOrEqual(t, sum.Retries, retried, "the retries behind every failed line")
 			assert.Equal(t, pages, sum.Pages, "each page of the listing once")
 		})
 	}
