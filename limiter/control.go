@@ -14,8 +14,8 @@ const (
 	maxMask       = 1<<20 - 1        // at least one permit in 2^20 is timed
 	maxNeed       = 10               // samples a window needs at most
 	baseDrift     = 30 * time.Second // time constant of the baseline RTT's upward drift
-	slowGrowRatio = 1.1              // below this RTT/base, slow start doubles
-	slowExitRatio = 1.5              // at or above it, slow start ends
+	slowGrowRatio = 1.1              // below this RTT/base, slow start doubles; at or above it, slow start ends
+	slowExitRatio = 1.5              // at or above it, slow start falls back to the last level without queueing
 
 	// queueBase is the smallest baseline RTT/base ratios are taken against.
 	// On a service faster than that, the RTT's rise is measured against
@@ -238,7 +238,14 @@ func (c *control) slowStartWindow(w windowStats) {
 		c.safe = max(c.safe, float64(w.inFlight))
 		c.set(w.limit * 2)
 	default:
-		c.set(w.limit * 1.25)
+		// A queue has started to form at the server: any further growth
+		// could pass its slots + queue, and the overload answer may close
+		// the gate for a whole Retry-After. End slow start at the level the
+		// RTT rise says runs without a queue (Little's law: the in-flight
+		// level over the RTT ratio), or the last level seen without one.
+		c.slowStart = false
+		c.limit = max(c.min, min(c.max, max(c.safe, w.limit/ratio)))
+		c.alg.reset(c.limit)
 	}
 }
 

@@ -95,6 +95,17 @@ func TestSlowStartEndsOnClearRTTRise(t *testing.T) {
 	assert.LessOrEqual(t, s.Limit, before)
 }
 
+func TestSlowStartEndsWithoutGrowingOnceTheRTTStartsToRise(t *testing.T) {
+	d := newDriver(t, Config{})
+	d.rounds(6, 20*time.Millisecond, Success)
+	before := d.limit()
+	d.rounds(3, 25*time.Millisecond, Success) // 1.25×: a queue is forming
+	s := d.h.Snapshot()
+	assert.False(t, s.SlowStart, "a rising RTT ends slow start")
+	assert.LessOrEqual(t, s.Limit, before, "without growing past the level that made the queue")
+	assert.GreaterOrEqual(t, s.Limit, before/2, "to about the level without a queue")
+}
+
 func TestDropCutsOnceForTheRequestsInFlightAtTheCut(t *testing.T) {
 	d := newDriver(t, Config{Initial: 100, Max: 200})
 	d.handOver()

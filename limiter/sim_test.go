@@ -14,7 +14,7 @@ import (
 
 var (
 	simReport = flag.Bool("simreport", false, "print the simulation report for every algorithm")
-	simTrace  = flag.String("simtrace", "steps", "scenario TestSimulationTrace prints: capacity, steps, quota, quota429")
+	simTrace  = flag.String("simtrace", "steps", "scenario TestSimulationTrace prints: capacity, capacity503, steps, quota, quota429, quota429-burst10")
 	simAlg    = flag.String("simalg", "", "algorithm TestSimulationTrace uses")
 )
 
@@ -23,8 +23,10 @@ var simSeedFlag = flag.Uint64("simseed", 42, "seed of the simulations' service t
 // simResult holds a scenario's figures.
 type simResult struct {
 	to90       time.Duration // cold start to the first 100 ms bin at >= 90% of the optimum; -1 if never
+	held90     time.Duration // cold start to the first bin from which the run holds 90% (settledAfter); -1 if never
 	steady     float64       // goodput over the steady part / optimum
 	rejected   float64       // 429s / attempts over the whole run
+	dropped    float64       // 503s / attempts over the whole run
 	reHalve    time.Duration // after the step to 32 slots; -1 if never
 	reDouble   time.Duration // after the step to 128 slots
 	goodput    float64       // quota scenarios: successes / quota over the run
@@ -48,6 +50,14 @@ func (s *sim) totals(from, to time.Duration) (attempts, successes, rejected int)
 		rejected += s.bins[i].rejected
 	}
 	return
+}
+
+// droppedTotal is the number of Dropped answers over the whole run.
+func (s *sim) droppedTotal() (n int) {
+	for _, b := range s.bins {
+		n += b.dropped
+	}
+	return n
 }
 
 // firstAtLeast returns the end of the first bin from `from` whose goodput is at
@@ -95,16 +105,33 @@ func simCapacity(t testing.TB, alg Algorithm, initial int) (simResult, *sim) {
 
 // simCapacityModel is simCapacity with another queue and service time.
 func simCapacityModel(t testing.TB, alg Algorithm, initial, queue int, service time.Duration) (simResult, *sim) {
-	srv := &capacityServer{slots: 64, queueCap: queue, service: service, rejectAfter: time.Millisecond}
-	s := newSim(simLimiter(t, alg, initial), srv, *simSeedFlag, capacityRun)
+	srv := &capacityServer{slots: 64, queueCap: queue, service: service, full: simResponse{outcome: Throttled}, rejectAfter: time.Millisecond}
+	return simCapacityServer(t, alg, initial, srv, *simSeedFlag)
+}
+
+// simCapacity503 runs model (e), the capacity mock of politely bench: 32
+// slots × 20 ms ±25%, 32 queued, and beyond that a 503 with Retry-After: 1,
+// which the client answers as the transport does: it gates the host for 1 s
+// and releases with Dropped. The optimum is 1,600 req/s.
+func simCapacity503(t testing.TB, alg Algorithm, initial int, seed uint64) (simResult, *sim) {
+	srv := &capacityServer{slots: 32, queueCap: 32, service: 20 * time.Millisecond,
+		full: simResponse{outcome: Dropped, retryAfter: time.Second}, rejectAfter: time.Millisecond}
+	return simCapacityServer(t, alg, initial, srv, seed)
+}
+
+// simCapacityServer runs a capacity server for capacityRun.
+func simCapacityServer(t testing.TB, alg Algorithm, initial int, srv *capacityServer, seed uint64) (simResult, *sim) {
+	s := newSim(simLimiter(t, alg, initial), srv, seed, capacityRun)
 	s.run()
-	optimum := 64 / service.Seconds()
+	optimum := float64(srv.slots) / srv.service.Seconds()
 	a, ok, rej := s.totals(0, capacityRun)
 	_, steadyOK, _ := s.totals(capacityRun/2, capacityRun)
 	r := simResult{
 		to90:      s.firstAtLeast(0, capacityRun, optimum, 0.9),
+		held90:    s.settledAfter(0, capacityRun, optimum),
 		steady:    float64(steadyOK) / (capacityRun / 2).Seconds() / optimum,
 		rejected:  float64(rej) / float64(a),
+		dropped:   float64(s.droppedTotal()) / float64(a),
 		attempts:  a,
 		successes: ok,
 	}
@@ -117,7 +144,7 @@ const stepAt, stepRun = 10 * time.Second, 30 * time.Second
 // simSteps runs model (b): model (a) whose capacity halves to 32 slots at 10 s
 // and doubles to 128 slots at 20 s.
 func simSteps(t testing.TB, alg Algorithm, initial int) (simResult, *sim) {
-	srv := &capacityServer{slots: 64, queueCap: 32, service: 20 * time.Millisecond, rejectAfter: time.Millisecond}
+	srv := &capacityServer{slots: 64, queueCap: 32, service: 20 * time.Millisecond, full: simResponse{outcome: Throttled}, rejectAfter: time.Millisecond}
 	s := newSim(simLimiter(t, alg, initial), srv, *simSeedFlag, stepRun)
 	s.after(stepAt, func() { srv.setSlots(s, 32) })
 	s.after(2*stepAt, func() { srv.setSlots(s, 128) })
@@ -176,6 +203,18 @@ func TestSimulationDefaultMeetsTargets(t *testing.T) {
 		assert.GreaterOrEqual(t, r.steady, 0.93, "steady-state share of the optimum")
 		assert.LessOrEqual(t, r.rejected, 0.015, "rejected share over the run")
 	})
+	t.Run("capacity with 503 and Retry-After", func(t *testing.T) {
+		// Slow start must stop before the server's slots + queue: one 503
+		// closes the gate for a second. Several seeds: the overshoot
+		// depended on the service times' draw.
+		for _, seed := range []uint64{*simSeedFlag, 1, 2, 3, 7, 99} {
+			r, _ := simCapacity503(t, "", 0, seed)
+			assert.GreaterOrEqual(t, r.held90, time.Duration(0), "seed %d: holds 90%% of the optimum", seed)
+			assert.LessOrEqual(t, r.held90, time.Second, "seed %d: time from which the run holds 90%% of the optimum", seed)
+			assert.GreaterOrEqual(t, r.steady, 0.95, "seed %d: steady-state share of the optimum", seed)
+			assert.Zero(t, r.dropped, "seed %d: 503 share", seed)
+		}
+	})
 	t.Run("steps", func(t *testing.T) {
 		r, _ := simSteps(t, "", 0)
 		assert.GreaterOrEqual(t, r.reHalve, time.Duration(0), "re-converges after halving")
@@ -218,6 +257,12 @@ func TestSimulationReport(t *testing.T) {
 		fmt.Fprintf(&b, "| %s | %s | %.1f%% | %.2f%% | %d | %s | %s | %.2f%% | %.1f%% | %.2f%% | %d | %.1f%% | %.2f%% |\n",
 			r.name, dur(a.to90), 100*a.steady, 100*a.rejected, a.maxLimit, dur(st.reHalve), dur(st.reDouble), 100*st.rejected,
 			100*c.goodput, 100*c.rejected, c.late429, 100*d.goodput, 100*d.rejected)
+	}
+	fmt.Fprintf(&b, "\nModel (e), politely bench's capacity mock: 32 slots × 20 ms ±25%%, 32 queued, 503 + Retry-After: 1 beyond (optimum 1,600/s):\n\n")
+	fmt.Fprintf(&b, "| algorithm | to 90%% | holds 90%% from | steady | 503 | max limit |\n|---|---|---|---|---|---|\n")
+	for _, r := range []row{{"default", "", 0}, {"aimd", AIMD, 0}, {"gradient2", Gradient2, 0}, {"vegas", Vegas, 0}, {"fixed (Initial 50)", Fixed, 50}} {
+		e, _ := simCapacity503(t, r.alg, r.initial, *simSeedFlag)
+		fmt.Fprintf(&b, "| %s | %s | %s | %.1f%% | %.2f%% | %d |\n", r.name, dur(e.to90), dur(e.held90), 100*e.steady, 100*e.dropped, e.maxLimit)
 	}
 	fmt.Fprintf(&b, "\nThe capacity model with other queues and service times (to 90%% / steady / rejected):\n\n")
 	fmt.Fprintf(&b, "| service | queue | default | aimd | gradient2 | vegas |\n|---|---|---|---|---|---|\n")
@@ -262,6 +307,8 @@ func TestSimulationTrace(t *testing.T) {
 	switch *simTrace {
 	case "capacity":
 		_, s = simCapacity(t, alg, 0)
+	case "capacity503":
+		_, s = simCapacity503(t, alg, 0, *simSeedFlag)
 	case "steps":
 		_, s = simSteps(t, alg, 0)
 	case "quota":

@@ -184,12 +184,13 @@ func (s *sim) uniform(d time.Duration, spread float64) time.Duration {
 	return time.Duration(float64(d) * (1 - spread + 2*spread*s.rng.Float64()))
 }
 
-// capacityServer: slots × service time, a FIFO queue, an immediate 429
-// beyond (no Retry-After, no headers).
+// capacityServer: slots × service time, a FIFO queue, and beyond it an
+// immediate full answer (a 429 with no headers, or a 503 with Retry-After).
 type capacityServer struct {
 	slots, queueCap int
 	service         time.Duration
-	rejectAfter     time.Duration // how long a 429 takes to reach the client
+	full            simResponse   // the answer to a request beyond the queue
+	rejectAfter     time.Duration // how long that answer takes to reach the client
 	busy            int
 	queue           []*simReq
 }
@@ -201,7 +202,7 @@ func (c *capacityServer) arrive(s *sim, r *simReq) {
 	case len(c.queue) < c.queueCap:
 		c.queue = append(c.queue, r)
 	default:
-		s.respond(s.now+c.rejectAfter, r, simResponse{outcome: Throttled})
+		s.respond(s.now+c.rejectAfter, r, c.full)
 	}
 }
 
