@@ -45,13 +45,20 @@
 // timed: their caller gives the time.
 //
 // A cold host starts in slow start: the limit doubles every other window
-// while the window's mean RTT stays within 10% of the baseline, grows by a
-// quarter while it is within 50%, and on the first drop or an RTT rise of
-// 50% falls back to the largest in-flight level seen without queueing and
-// hands over to the chosen algorithm. Falling back to that level, rather than
-// halving the overshoot, is what lets slow start be fast (90% of the
-// optimum in 0.4 s in the simulation) without paying for the overshoot with
-// rejected requests (0.1% over the run).
+// while the window's mean RTT stays within 10% of the baseline. Once the RTT
+// rises 10% or more (a queue is forming at the server), slow start ends
+// without growing further, at the in-flight level the rise says runs
+// without a queue (the limit over the RTT ratio) or the largest level seen
+// without queueing, whichever is higher; on the first drop or a rise of 50%
+// it falls back to that largest level. Stopping when the queue starts to
+// form keeps slow start below the server's slots + queue, where an overload
+// answer with a Retry-After would close the gate for a whole second.
+//
+// RTT rises are measured against a baseline of at least 5 ms: on a faster
+// service a rise under 1 ms (0.5 ms for slow start's doubling) is taken as
+// scheduling noise, not queueing, so the default strategy's thresholds below
+// are rises of 1 ms and 2 ms there. Services of 5 ms and slower are not
+// affected.
 //
 // The default strategy (Config.Algorithm "") is delay-based with a loss cut:
 // it grows by 5% a window while the mean RTT is below 1.2× the baseline and
@@ -99,8 +106,9 @@
 //
 // sim_test.go runs the limiter in virtual time against a capacity server
 // (64 slots × 20 ms ±25%, 32 queued, 429 beyond), the same with capacity
-// halving and doubling, and a 1,000 req/s quota with and without quota
-// headers. TestSimulationDefaultMeetsTargets holds the default strategy to
+// halving and doubling, a 1,000 req/s quota with and without quota headers,
+// and politely bench's capacity mock (32 slots, 32 queued, 503 with a 1 s
+// Retry-After beyond). TestSimulationDefaultMeetsTargets holds the default strategy to
 // the targets; "go test ./limiter -run TestSimulationReport -simreport -v"
 // prints every algorithm's figures.
 package limiter
