@@ -50,10 +50,11 @@ type control struct {
 	drops       int
 	settle      bool // the window after a change shows the old limit: skip it
 
-	srtt time.Duration // smoothed window mean RTT
-	base time.Duration // baseline RTT: lowest window mean, drifting up slowly
-	safe float64       // largest in-flight level slow start saw without queueing
-	cuts uint32        // windows closed by a drop; a permit carries the count at its start
+	srtt   time.Duration // smoothed window mean RTT
+	base   time.Duration // baseline RTT: lowest window mean, drifting up slowly
+	safe   float64       // largest in-flight level slow start saw without queueing
+	rising bool          // slow start's last used window showed the RTT rising
+	cuts   uint32        // windows closed by a drop; a permit carries the count at its start
 
 	coldSum time.Duration // sum of the first samples' RTTs, for the baseline
 	coldN   int
@@ -236,7 +237,12 @@ func (c *control) slowStartWindow(w windowStats) {
 		// The caller did not use the limit: growing it would prove nothing.
 	case ratio < slowGrowRatio:
 		c.safe = max(c.safe, float64(w.inFlight))
+		c.rising = false
 		c.set(w.limit * 2)
+	case !c.rising:
+		// The RTT has risen: a queue may be forming at the server, or the
+		// window was noisy. Hold the limit for a window to tell them apart.
+		c.rising = true
 	default:
 		// A queue has started to form at the server: any further growth
 		// could pass its slots + queue, and the overload answer may close

@@ -106,6 +106,19 @@ func TestSlowStartEndsWithoutGrowingOnceTheRTTStartsToRise(t *testing.T) {
 	assert.GreaterOrEqual(t, s.Limit, before/2, "to about the level without a queue")
 }
 
+func TestSlowStartRidesOutOneNoisyWindow(t *testing.T) {
+	d := newDriver(t, Config{})
+	d.rounds(6, 20*time.Millisecond, Success)
+	before := d.limit()
+	d.round(25*time.Millisecond, Success) // one window 1.25× the baseline
+	assert.True(t, d.h.Snapshot().SlowStart, "one window with a higher RTT does not end slow start")
+	assert.Equal(t, before, d.limit(), "but holds the limit")
+	d.rounds(4, 20*time.Millisecond, Success)
+	s := d.h.Snapshot()
+	assert.True(t, s.SlowStart)
+	assert.Greater(t, s.Limit, before, "flat RTTs after it double the limit again")
+}
+
 func TestDropCutsOnceForTheRequestsInFlightAtTheCut(t *testing.T) {
 	d := newDriver(t, Config{Initial: 100, Max: 200})
 	d.handOver()
