@@ -46,11 +46,12 @@
 //
 // A cold host starts in slow start: the limit doubles every other window
 // while the window's mean RTT stays within 10% of the baseline. Once the RTT
-// rises 10% or more (a queue is forming at the server), slow start ends
-// without growing further, at the in-flight level the rise says runs
-// without a queue (the limit over the RTT ratio) or the largest level seen
-// without queueing, whichever is higher; on the first drop or a rise of 50%
-// it falls back to that largest level. Stopping when the queue starts to
+// rises 10% or more (a queue is forming at the server) it stops growing: it
+// holds the limit for a window (one noisy window does not end it), and if
+// the next window's RTT is up too, slow start ends at the in-flight level
+// the rise says runs without a queue (the limit over the RTT ratio) or the
+// largest level seen without queueing, whichever is higher. On the first
+// drop or a rise of 50% it falls back to that largest level. Stopping when the queue starts to
 // form keeps slow start below the server's slots + queue, where an overload
 // answer with a Retry-After would close the gate for a whole second.
 //
