@@ -100,7 +100,7 @@ func (res *resumed) openJournal(cfg *Config) error {
 func (res *resumed) engineOptions() []engine.Option {
 	from := res.from
 	return []engine.Option{
-		engine.WithCheckpoint(res.store),
+		engine.WithCheckpoint(res.journal), // Append records each item with its line
 		engine.WithSkip(func(it source.Item[listed]) bool { return from.IsDone(it.Page, it.Index) }),
 	}
 }

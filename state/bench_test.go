@@ -48,7 +48,7 @@ func BenchmarkLineWriterBaseline(b *testing.B) {
 }
 
 // BenchmarkJournalAppend is the same with state, as the engine drives it:
-// per item an Append, then a Done (or a Mark for a page's last item), with
+// per item an Append, then the journal's Done (or Mark for a page's last item), with
 // the default group commits (each fsyncs the file and commits to bbolt)
 // running in the background and the last one in Close, inside the timing.
 func BenchmarkJournalAppend(b *testing.B) {
@@ -65,7 +65,7 @@ func BenchmarkJournalAppend(b *testing.B) {
 	b.SetBytes(int64(len(benchLine) + 1))
 	i := 0
 	for b.Loop() {
-		item(b, s, j, i)
+		item(b, j, i)
 		i++
 	}
 	if err := s.Close(); err != nil {
@@ -90,7 +90,7 @@ func BenchmarkJournalAppendParallel(b *testing.B) {
 	b.SetBytes(int64(len(benchLine) + 1))
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			item(b, s, j, int(next.Add(1)-1))
+			item(b, j, int(next.Add(1)-1))
 		}
 	})
 	if err := s.Close(); err != nil {
@@ -98,16 +98,16 @@ func BenchmarkJournalAppendParallel(b *testing.B) {
 	}
 }
 
-func item(b *testing.B, s *Store, j *Journal, i int) {
+func item(b *testing.B, j *Journal, i int) {
 	page, index := benchPages[(i/100)%len(benchPages)], i%100
 	if err := j.Append(page, index, benchLine); err != nil {
 		b.Fatal(err)
 	}
 	var err error
 	if index == 99 {
-		err = s.Mark(page, benchPages[(i/100+1)%len(benchPages)])
+		err = j.Mark(page, benchPages[(i/100+1)%len(benchPages)])
 	} else {
-		err = s.Done(page, index)
+		err = j.Done(page, index)
 	}
 	if err != nil {
 		b.Fatal(err)
@@ -131,7 +131,7 @@ func BenchmarkCommit(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		for range 500 { // 1000 updates
-			item(b, s, j, i)
+			item(b, j, i)
 			i++
 		}
 		b.StartTimer()

@@ -177,6 +177,16 @@ func (j *Journal) Append(page source.Cursor, index int, lines ...[]byte) error {
 	return nil
 }
 
+// Done is the engine.Checkpointer's Done for a run whose lines go through
+// the journal: Append already recorded the item together with its line, so
+// there is nothing to add. An item finished without a line is not recorded
+// and a resumed run does it again: it wrote nothing that could be duplicated.
+func (j *Journal) Done(source.Cursor, int) error { return nil }
+
+// Mark is the store's Mark: the journal is the whole engine.Checkpointer of
+// a run that writes through it.
+func (j *Journal) Mark(page, next source.Cursor) error { return j.s.Mark(page, next) }
+
 // Lines returns the number of lines appended to file i (in OpenJournal's
 // order), those of earlier runs that the state committed included.
 func (j *Journal) Lines(i int) int64 {

@@ -307,3 +307,30 @@ func TestJournalAppendsWholeLines(t *testing.T) {
 	assert.Equal(t, map[string]int64{"output": 2, "failed": 1}, r.Lines)
 	assert.Equal(t, map[string]int64{"output": int64(len("small\n") + len(big) + 1), "failed": 2}, r.Offsets)
 }
+
+func TestJournalAsCheckpointerRecordsEachItemOnce(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, fp, WithCommitEvery(1<<30), WithCommitInterval(1<<62))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	j, err := s.OpenJournal(File{Name: "output", Path: filepath.Join(dir, "out.jsonl")})
+	require.NoError(t, err)
+
+	// As a run drives it: each item's line through Append, then the
+	// engine's Done on the journal.
+	for i := range 3 {
+		require.NoError(t, j.Append("p", i, []byte(`{"i":`+strconv.Itoa(i)+`}`)))
+		require.NoError(t, j.Done("p", i))
+	}
+	s.mu.Lock()
+	updates, done := s.batch.updates, s.batch.done["p"]
+	s.mu.Unlock()
+	assert.Equal(t, 3, updates, "one update per item, so a batch of N commits every N items")
+	assert.Equal(t, []int{0, 1, 2}, done)
+
+	require.NoError(t, j.Mark("p", "q"))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	assert.Equal(t, source.Cursor("q"), s.batch.mark, "Mark is the store's")
+	assert.Empty(t, s.batch.done["p"], "a marked page needs no done records")
+}
