@@ -16,62 +16,19 @@ import (
 // -cpu sets GOMAXPROCS; RunParallel starts that many goroutines.
 func BenchmarkAcquireRelease(b *testing.B) {
 	b.Run("limiter", func(b *testing.B) {
-		l, err := New(Config{Initial: 256, Min: 64, Max: 256})
-		if err != nil {
-			b.Fatal(err)
-		}
+		l := benchLimiter(b, Config{Initial: 256, Min: 64, Max: 256})
 		h := l.Host("bench:443")
-		ctx := context.Background()
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				p, err := h.Acquire(ctx)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				p.Release(Success)
-			}
-		})
+		benchAcquireRelease(b, func(ctx context.Context) (Permit, error) { return h.Acquire(ctx) })
 		b.ReportMetric(float64(h.Snapshot().Limit), "limit")
 	})
 	b.Run("limiter-with-rate", func(b *testing.B) {
 		// A ceiling far above what is reached: the bucket is on the path.
-		l, err := New(Config{Initial: 256, Min: 64, Max: 256, Rate: 1e8, Burst: 1000})
-		if err != nil {
-			b.Fatal(err)
-		}
-		h := l.Host("bench:443")
-		ctx := context.Background()
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				p, err := h.Acquire(ctx)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				p.Release(Success)
-			}
-		})
+		h := benchLimiter(b, Config{Initial: 256, Min: 64, Max: 256, Rate: 1e8, Burst: 1000}).Host("bench:443")
+		benchAcquireRelease(b, func(ctx context.Context) (Permit, error) { return h.Acquire(ctx) })
 	})
 	b.Run("limiter-by-key", func(b *testing.B) {
-		l, err := New(Config{Initial: 256, Min: 64, Max: 256})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx := context.Background()
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				p, err := l.Acquire(ctx, "bench:443")
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				p.Release(Success)
-			}
-		})
+		l := benchLimiter(b, Config{Initial: 256, Min: 64, Max: 256})
+		benchAcquireRelease(b, func(ctx context.Context) (Permit, error) { return l.Acquire(ctx, "bench:443") })
 	})
 	b.Run("channel-semaphore", func(b *testing.B) {
 		sem := make(chan struct{}, 256)
@@ -82,5 +39,31 @@ func BenchmarkAcquireRelease(b *testing.B) {
 				<-sem
 			}
 		})
+	})
+}
+
+func benchLimiter(b *testing.B, cfg Config) *Limiter {
+	b.Helper()
+	l, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l
+}
+
+// benchAcquireRelease runs acquire + Release(Success) from RunParallel's
+// goroutines.
+func benchAcquireRelease(b *testing.B, acquire func(context.Context) (Permit, error)) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			p, err := acquire(ctx)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			p.Release(Success)
+		}
 	})
 }
