@@ -52,15 +52,7 @@ func BenchmarkLineWriterBaseline(b *testing.B) {
 // the default group commits (each fsyncs the file and commits to bbolt)
 // running in the background and the last one in Close, inside the timing.
 func BenchmarkJournalAppend(b *testing.B) {
-	dir := b.TempDir()
-	s, err := Open(dir, fp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	j, err := s.OpenJournal(File{Name: "output", Path: filepath.Join(dir, "out.jsonl")})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, j := benchJournal(b)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchLine) + 1))
 	i := 0
@@ -76,15 +68,7 @@ func BenchmarkJournalAppend(b *testing.B) {
 // BenchmarkJournalAppendParallel is BenchmarkJournalAppend with concurrent
 // consumers (GOMAXPROCS of them), which contend for the store's lock.
 func BenchmarkJournalAppendParallel(b *testing.B) {
-	dir := b.TempDir()
-	s, err := Open(dir, fp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	j, err := s.OpenJournal(File{Name: "output", Path: filepath.Join(dir, "out.jsonl")})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, j := benchJournal(b)
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchLine) + 1))
@@ -117,15 +101,7 @@ func item(b *testing.B, j *Journal, i int) {
 // BenchmarkCommit is one group commit of 1000 items (the default batch),
 // fsyncs and bbolt transaction included: what the committer spends.
 func BenchmarkCommit(b *testing.B) {
-	dir := b.TempDir()
-	s, err := Open(dir, fp, WithCommitEvery(1<<30), WithCommitInterval(1<<62))
-	if err != nil {
-		b.Fatal(err)
-	}
-	j, err := s.OpenJournal(File{Name: "output", Path: filepath.Join(dir, "out.jsonl")})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, j := benchJournal(b, WithCommitEvery(1<<30), WithCommitInterval(1<<62))
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -142,4 +118,20 @@ func BenchmarkCommit(b *testing.B) {
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// benchJournal opens a store in a fresh directory and its journal of one
+// output file.
+func benchJournal(b *testing.B, opts ...Option) (*Store, *Journal) {
+	b.Helper()
+	dir := b.TempDir()
+	s, err := Open(dir, fp, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	j, err := s.OpenJournal(File{Name: "output", Path: filepath.Join(dir, "out.jsonl")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, j
 }
