@@ -71,7 +71,13 @@ func CheckAt(resp *http.Response, now time.Time) error {
 	if resp == nil {
 		return errors.New("transport: Check of a nil *http.Response")
 	}
-	v := read(resp.Header, now).classify(resp.StatusCode)
+	// The transport has applied the headers already; here they only matter
+	// for the codes whose verdict they change.
+	var r reading
+	if headersDecide(resp.StatusCode) {
+		r = read(resp.Header, now)
+	}
+	v := r.classify(resp.StatusCode)
 	if v.outcome == limiter.Success {
 		return nil
 	}

@@ -155,3 +155,53 @@ func TestClassifyError(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckOfASuccessReadsNoHeaders(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	resp := &http.Response{StatusCode: http.StatusOK, Header: http.Header{
+		"Ratelimit":        {`"default";r=50;t=30`},
+		"Ratelimit-Policy": {`"default";q=100;w=60`},
+		"Retry-After":      {"5"},
+	}}
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := CheckAt(resp, now); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs, "the transport applied the headers already; a 2xx is a success whatever they say")
+}
+
+func TestHeadersDecideOnlyWhereTheyChangeTheVerdict(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	headers := []http.Header{
+		{"Retry-After": {"7"}},
+		{"X-Ratelimit-Limit": {"60"}, "X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {"1700000100"}},
+		{"Ratelimit": {`"default";r=0;t=30`}, "Ratelimit-Policy": {`"default";q=100;w=60`}},
+		{"Ratelimit-Limit": {"10"}, "Ratelimit-Remaining": {"3"}, "Ratelimit-Reset": {"9"}},
+	}
+	for code := 100; code < 600; code++ {
+		if headersDecide(code) {
+			continue
+		}
+		for _, h := range headers {
+			assert.Equal(t, reading{}.classify(code), read(h, now).classify(code), "code %d, headers %v", code, h)
+		}
+	}
+}
+
+// BenchmarkCheck is Check of a 2xx that carries quota headers, as a handler
+// calls it after every request:
+//
+//	go test ./transport -run '^$' -bench Check -benchmem
+func BenchmarkCheck(b *testing.B) {
+	resp := &http.Response{StatusCode: http.StatusOK, Header: http.Header{
+		"Ratelimit":        {`"default";r=50;t=30`},
+		"Ratelimit-Policy": {`"default";q=100;w=60`},
+	}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Check(resp); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -48,6 +48,17 @@ type verdict struct {
 	until   time.Time
 }
 
+// headersDecide reports whether classify's verdict for code depends on the
+// headers: for any other code a reading without them gives the same verdict.
+func headersDecide(code int) bool {
+	switch code {
+	case http.StatusForbidden, http.StatusTooManyRequests,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
 // classify decides what a response with status code means. See the package
 // documentation for the table.
 func (r reading) classify(code int) verdict {
