@@ -18,9 +18,9 @@ type Handler struct {
 	sc           Scenario
 	now          func() time.Time
 	clientHeader string
-	slots        *slots  // nil: unlimited
-	bucket       *bucket // nil: no quota
-	window       *window // nil: no header quota
+	slots        *slots        // nil: unlimited
+	bucket       *bucket       // nil: no quota
+	header       headerLimiter // nil: no header quota
 	rec          *recorder
 
 	closed    chan struct{}
@@ -55,7 +55,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		h.bucket = newBucket(sc.Quota, start)
 	}
 	if sc.HeaderQuota.Limit > 0 {
-		h.window = newWindow(sc.HeaderQuota)
+		h.header = newHeaderLimiter(sc.HeaderQuota, start)
 	}
 	return h, nil
 }
@@ -167,18 +167,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 func (h *Handler) admit(w http.ResponseWriter, class Class, client string) (outcome, bool) {
 	t := h.now()
 	consume := class != ClassRobots
-	if h.window != nil {
-		ok, exhausted, reset := h.window.take(t, consume, w.Header())
-		if exhausted {
-			h.rec.tellWait(client, reset)
+	if h.header != nil {
+		v := h.header.take(t, consume, w.Header())
+		if !v.until.IsZero() {
+			h.rec.tellWait(client, v.until)
 		}
-		if !ok {
-			out := outcome{status: http.StatusForbidden}
-			writeJSON(w, out.status, map[string]string{
+		switch v.status {
+		case http.StatusForbidden:
+			writeJSON(w, v.status, map[string]string{
 				"message":           "API rate limit exceeded for " + client + ". The window resets at X-RateLimit-Reset.",
 				"documentation_url": "https://politely.invalid/docs/rate-limits",
 			})
-			return out, false
+			return outcome{status: v.status}, false
+		case http.StatusTooManyRequests:
+			return errorJSON(w, v.status, "rate limit exceeded"), false
 		}
 	}
 	if h.bucket != nil {

@@ -9,7 +9,7 @@
 // /private/items/{id} (details), /robots.txt (disallows /private/), and
 // /__stats (Stats as JSON; not counted).
 //
-// A request passes, in order: the header quota (403), the token bucket (429),
+// A request passes, in order: the header quota (403 or 429), the token bucket (429),
 // the capacity (503 when slots and queue are full), the service latency, and
 // the faults. robots.txt only reads the quotas, for its headers.
 //

@@ -68,10 +68,24 @@ func Scenarios() []Scenario {
 		},
 		{
 			Name:        "header-quota",
-			Description: "GitHub style: 500 requests per 5 s window in X-RateLimit-* headers, 403 when used up (optimum 100 req/s)",
+			Description: "GitHub style fixed window: 500 requests per 5 s in X-RateLimit-* headers, 403 when used up (optimum 100 req/s)",
 			Items:       1_000_000,
 			Latency:     5 * time.Millisecond,
 			HeaderQuota: HeaderQuota{Limit: 500, Window: 5 * time.Second},
+		},
+		{
+			Name:        "header-quota-sliding",
+			Description: "sliding-window counter: 500 requests per 5 s in X-RateLimit-* headers (Remaining counts the previous window's weighted share), 429 + Retry-After: 5 beyond (optimum 100 req/s)",
+			Items:       1_000_000,
+			Latency:     5 * time.Millisecond,
+			HeaderQuota: HeaderQuota{Limit: 500, Window: 5 * time.Second, Kind: HeaderQuotaSliding},
+		},
+		{
+			Name:        "header-quota-token-bucket",
+			Description: "token bucket: 100 req/s, burst 20, X-RateLimit-Remaining = tokens, -Reset = seconds until full, 429 + Retry-After beyond (optimum 100 req/s)",
+			Items:       1_000_000,
+			Latency:     5 * time.Millisecond,
+			HeaderQuota: HeaderQuota{Limit: 100, Window: time.Second, Kind: HeaderQuotaTokenBucket, Burst: 20},
 		},
 		{
 			Name:        "quota",
@@ -79,6 +93,13 @@ func Scenarios() []Scenario {
 			Items:       1_000_000,
 			Latency:     5 * time.Millisecond,
 			Quota:       Quota{Rate: 100, Burst: 10},
+		},
+		{
+			Name:        "quota-no-headers",
+			Description: "token bucket 100 req/s, burst 10, 429 + Retry-After beyond, no quota headers: the client learns from 429s alone",
+			Items:       1_000_000,
+			Latency:     5 * time.Millisecond,
+			Quota:       Quota{Rate: 100, Burst: 10, Headers: QuotaHeadersNone},
 		},
 	}
 }

@@ -72,54 +72,6 @@ func (b *bucket) setHeaders(h http.Header, remaining, resetIn int64) {
 	}
 }
 
-// window is the HeaderQuota model: a fixed window aligned to the Unix epoch.
-type window struct {
-	cfg HeaderQuota
-
-	mu    sync.Mutex
-	index int64 // which window used counts for
-	used  int
-}
-
-func newWindow(cfg HeaderQuota) *window {
-	return &window{cfg: cfg, index: math.MinInt64}
-}
-
-// take counts a request in the window holding t if consume and the window
-// has room, and writes the X-RateLimit-* headers. It returns whether the
-// request may proceed, whether the window is now used up, and when it ends.
-func (w *window) take(t time.Time, consume bool, h http.Header) (ok, exhausted bool, reset time.Time) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	length := w.cfg.Window.Nanoseconds()
-	idx := floorDiv(t.UnixNano(), length)
-	if idx != w.index {
-		w.index, w.used = idx, 0
-	}
-	ok = true
-	if consume {
-		ok = w.used < w.cfg.Limit
-		if ok {
-			w.used++
-		}
-	}
-	reset = time.Unix(0, (idx+1)*length)
-	h.Set("X-RateLimit-Limit", strconv.Itoa(w.cfg.Limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(w.cfg.Limit-w.used))
-	h.Set("X-RateLimit-Used", strconv.Itoa(w.used))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(seconds(time.Duration(reset.UnixNano())), 10))
-	h.Set("X-RateLimit-Resource", "core")
-	return ok, w.used >= w.cfg.Limit, reset
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
-
 // seconds rounds d up to whole seconds, as Retry-After and reset headers carry them.
 func seconds(d time.Duration) int64 {
 	if d <= 0 {

@@ -173,3 +173,81 @@ func TestHeaderQuotaAnswers403WhenTheWindowIsUsedUp(t *testing.T) {
 	assert.Equal(t, int64(1), stats.ByStatus[403])
 	assert.Equal(t, int64(1), stats.EarlyRequests, "the 403 came after the client was told Remaining: 0")
 }
+
+func TestSlidingHeaderQuotaCountsThePreviousWindowsWeightedShare(t *testing.T) {
+	clk := newFakeClock() // on a whole minute, so on a 10 s window boundary
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{HeaderQuota: HeaderQuota{Limit: 4, Window: 10 * time.Second, Kind: HeaderQuotaSliding}}})
+	c := newClient(t, 10*time.Second)
+	end := func(w int) string {
+		return strconv.FormatInt(clk.Now().Add(time.Duration(w)*10*time.Second).Unix(), 10)
+	}
+	firstEnd, secondEnd := end(1), end(2)
+
+	steps := []struct {
+		name       string
+		advance    time.Duration
+		path       string
+		status     int
+		remaining  string
+		reset      string
+		retryAfter string
+	}{
+		{"first", 0, "/items/1", 200, "3", firstEnd, ""},
+		{"robots.txt is not counted", 0, "/robots.txt", 200, "3", firstEnd, ""},
+		{"second", 0, "/items/2", 200, "2", firstEnd, ""},
+		{"third", 0, "/items/3", 200, "1", firstEnd, ""},
+		{"fourth", 0, "/items/4", 200, "0", firstEnd, ""},
+		{"over the limit", time.Second, "/items/5", 429, "0", firstEnd, "10"},
+		// At 12.5 s the first window's 4 requests still weigh 4 × 0.75 = 3.
+		{"the previous window still counts", 11500 * time.Millisecond, "/items/5", 200, "0", secondEnd, ""},
+		{"and refuses the next", 0, "/items/6", 429, "0", secondEnd, "10"},
+		// At 17.5 s the weight is 0.25: 1 + 1 = 2 counted.
+		{"its weight falls during the window", 5 * time.Second, "/items/6", 200, "1", secondEnd, ""},
+	}
+	for _, st := range steps {
+		clk.Advance(st.advance)
+		r := get(t, c, s.URL()+st.path)
+		assert.Equal(t, st.status, r.status, st.name)
+		assert.Equal(t, "4", r.header.Get("X-RateLimit-Limit"), st.name)
+		assert.Equal(t, st.remaining, r.header.Get("X-RateLimit-Remaining"), st.name)
+		assert.Equal(t, st.reset, r.header.Get("X-RateLimit-Reset"), st.name)
+		assert.Equal(t, st.retryAfter, r.header.Get("Retry-After"), st.name)
+	}
+	stats := s.Stats()
+	assert.Equal(t, int64(2), stats.ByStatus[429])
+	assert.Equal(t, int64(1), stats.EarlyRequests, "the request at 17.5 s came within the Retry-After of the 429 at 12.5 s")
+}
+
+func TestTokenBucketHeaderQuotaAnnouncesTokensAndTimeUntilFull(t *testing.T) {
+	clk := newFakeClock()
+	// 10 per second, burst 2.
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{HeaderQuota: HeaderQuota{Limit: 10, Window: time.Second, Kind: HeaderQuotaTokenBucket, Burst: 2}}})
+	c := newClient(t, 10*time.Second)
+
+	steps := []struct {
+		name             string
+		advance          time.Duration
+		status           int
+		remaining, reset string
+		retryAfter       string
+	}{
+		{"first token", 0, 200, "1", "1", ""},
+		{"last token", 0, 200, "0", "1", ""},
+		{"empty: a token in 100 ms, said in whole seconds", 0, 429, "0", "1", "1"},
+		{"100 ms refills one", 100 * time.Millisecond, 200, "0", "1", ""},
+		{"a second refills to the burst only", time.Second, 200, "1", "1", ""},
+		{"full again", time.Second, 200, "1", "1", ""},
+	}
+	for i, st := range steps {
+		clk.Advance(st.advance)
+		r := get(t, c, s.URL()+"/items/"+strconv.Itoa(i+1))
+		assert.Equal(t, st.status, r.status, st.name)
+		assert.Equal(t, "10", r.header.Get("X-RateLimit-Limit"), st.name)
+		assert.Equal(t, st.remaining, r.header.Get("X-RateLimit-Remaining"), st.name)
+		assert.Equal(t, st.reset, r.header.Get("X-RateLimit-Reset"), st.name)
+		assert.Equal(t, st.retryAfter, r.header.Get("Retry-After"), st.name)
+	}
+	r := get(t, c, s.URL()+"/robots.txt")
+	assert.Equal(t, "1", r.header.Get("X-RateLimit-Remaining"), "robots.txt only reads the bucket")
+	assert.Equal(t, int64(1), s.Stats().ByStatus[429])
+}

@@ -121,17 +121,47 @@ const (
 	QuotaHeadersNone
 )
 
-// HeaderQuota is a GitHub-style fixed window shared by all clients: Limit
-// requests per Window, announced only in X-RateLimit-Limit, -Remaining, -Used
-// and -Reset (Unix seconds); once the window is used up the answer is 403 with
-// a JSON message and no Retry-After until the window ends. Windows are aligned
-// to multiples of Window since the Unix epoch, so a 1 s window resets on whole seconds.
+// HeaderQuota is a quota shared by all clients that announces itself only
+// in X-RateLimit-* headers: Limit requests per Window, counted as Kind says.
+// Windows are aligned to multiples of Window since the Unix epoch, so a 1 s
+// window resets on whole seconds.
 type HeaderQuota struct {
 	// Limit is the requests allowed per window. 0 turns the header quota off.
 	Limit int
 	// Window is the window length. Default 1 minute.
 	Window time.Duration
+	// Kind is how requests are counted and announced. Default HeaderQuotaFixed.
+	Kind HeaderQuotaKind
+	// Burst is the bucket size of HeaderQuotaTokenBucket (others ignore it). Default Limit.
+	Burst int
 }
+
+// HeaderQuotaKind is how a HeaderQuota counts requests and what its headers
+// say. Its values are the names `politely mock --header-kind` takes.
+type HeaderQuotaKind string
+
+// Header quota kinds, each built like a common server-side limiter.
+const (
+	// HeaderQuotaFixed is GitHub's: a fixed window; X-RateLimit-Limit,
+	// -Remaining, -Used, -Reset (the window's end in Unix seconds) and
+	// -Resource; once the window is used up, 403 with a JSON message and no
+	// Retry-After until it ends. It is the zero value.
+	HeaderQuotaFixed HeaderQuotaKind = "fixed"
+	// HeaderQuotaSliding is a sliding-window counter (the design of go-chi's
+	// httprate and many middlewares): a request counts the current window's
+	// requests plus the previous window's weighted by how much of it lies
+	// within one Window of now. X-RateLimit-Remaining is Limit minus that
+	// count, X-RateLimit-Reset the current window's end in Unix seconds
+	// (where the count does not drop to zero); beyond the limit, 429 with
+	// Retry-After: Window.
+	HeaderQuotaSliding HeaderQuotaKind = "sliding"
+	// HeaderQuotaTokenBucket is a token bucket (the GCRA of redis_rate and
+	// many gateways): Burst tokens refilled at Limit per Window.
+	// X-RateLimit-Limit is Limit, -Remaining the whole tokens left, -Reset
+	// the seconds until the bucket is full again; with no token left, 429
+	// with Retry-After: the whole seconds until one.
+	HeaderQuotaTokenBucket HeaderQuotaKind = "token-bucket"
+)
 
 // Faults injects failures into detail requests (and listing pages if Pages).
 // Whether attempt n at a URL fails, and how, is decided by hashing (Seed, path
@@ -234,6 +264,12 @@ func (sc Scenario) withDefaults() Scenario {
 	if sc.HeaderQuota.Window == 0 {
 		sc.HeaderQuota.Window = time.Minute
 	}
+	if sc.HeaderQuota.Kind == "" {
+		sc.HeaderQuota.Kind = HeaderQuotaFixed
+	}
+	if sc.HeaderQuota.Burst == 0 {
+		sc.HeaderQuota.Burst = sc.HeaderQuota.Limit
+	}
 	if sc.Faults.TransientAttempts == 0 {
 		sc.Faults.TransientAttempts = 2
 	}
@@ -287,6 +323,10 @@ func (sc Scenario) validate() error {
 		return bad("HeaderQuota.Limit", ">= 0", sc.HeaderQuota.Limit)
 	case sc.HeaderQuota.Window < time.Millisecond:
 		return bad("HeaderQuota.Window", ">= 1ms", sc.HeaderQuota.Window)
+	case !slices.Contains([]HeaderQuotaKind{HeaderQuotaFixed, HeaderQuotaSliding, HeaderQuotaTokenBucket}, sc.HeaderQuota.Kind):
+		return bad("HeaderQuota.Kind", "one of fixed, sliding, token-bucket", fmt.Sprintf("%q", sc.HeaderQuota.Kind))
+	case sc.HeaderQuota.Burst < 0:
+		return bad("HeaderQuota.Burst", ">= 0", sc.HeaderQuota.Burst)
 	case sc.HeaderQuota.Limit > 0 && q.Rate > 0 && (q.Headers == QuotaHeadersBoth || q.Headers == QuotaHeadersX):
 		return bad("Quota.Headers", "QuotaHeadersIETF or QuotaHeadersNone when HeaderQuota is on too (both would send X-RateLimit-*)", int(q.Headers))
 	case sc.Robots.PrivateEvery < 0:

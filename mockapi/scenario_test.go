@@ -31,6 +31,8 @@ func TestNewHandlerRejectsBadScenariosNamingTheField(t *testing.T) {
 		{"negative rate", Scenario{Quota: Quota{Rate: -1}}, "Quota.Rate must be 0 (off) or between 0.001 and 1e9, got -1"},
 		{"unknown headers", Scenario{Quota: Quota{Rate: 1, Headers: 9}}, "Quota.Headers must be a QuotaHeaders constant, got 9"},
 		{"tiny window", Scenario{HeaderQuota: HeaderQuota{Limit: 1, Window: time.Microsecond}}, "HeaderQuota.Window must be >= 1ms, got 1µs"},
+		{"unknown header quota kind", Scenario{HeaderQuota: HeaderQuota{Limit: 1, Kind: "leaky"}}, `HeaderQuota.Kind must be one of fixed, sliding, token-bucket, got "leaky"`},
+		{"negative header burst", Scenario{HeaderQuota: HeaderQuota{Limit: 1, Burst: -1}}, "HeaderQuota.Burst must be >= 0, got -1"},
 		{"two quotas in X-RateLimit-*", Scenario{Quota: Quota{Rate: 1}, HeaderQuota: HeaderQuota{Limit: 5}}, "Quota.Headers must be QuotaHeadersIETF or QuotaHeadersNone when HeaderQuota is on too"},
 		{"probability above 1", Scenario{Faults: Faults{Reset: 1.5}}, "Faults.Reset must be a probability in [0, 1], got 1.5"},
 		{"rates above 1 together", Scenario{Faults: Faults{Error500: 0.6, Hang: 0.6}}, "the sum of the Faults rates (without Permanent) must be <= 1, got 1.2"},
@@ -72,7 +74,8 @@ func TestPresetsAreValidAndServe(t *testing.T) {
 		names = append(names, sc.Name)
 	}
 	assert.True(t, slices.IsSorted(names), "sorted by name: %v", names)
-	for _, want := range []string{"capacity", "capacity-step", "demo", "fast", "faults", "header-quota", "quota"} {
+	for _, want := range []string{"capacity", "capacity-step", "demo", "fast", "faults", "header-quota",
+		"header-quota-sliding", "header-quota-token-bucket", "quota", "quota-no-headers"} {
 		assert.Contains(t, names, want)
 	}
 	for _, sc := range all {
@@ -92,6 +95,9 @@ func TestPresetsAreValidAndServe(t *testing.T) {
 	assert.InDelta(t, 1600, step.OptimumAt(20*time.Second), 1e-9, "back up to 32")
 	assert.InDelta(t, 100, mustPreset(t, "quota").Optimum(), 1e-9)
 	assert.InDelta(t, 100, mustPreset(t, "header-quota").Optimum(), 1e-9)
+	assert.InDelta(t, 100, mustPreset(t, "header-quota-sliding").Optimum(), 1e-9)
+	assert.InDelta(t, 100, mustPreset(t, "header-quota-token-bucket").Optimum(), 1e-9)
+	assert.InDelta(t, 100, mustPreset(t, "quota-no-headers").Optimum(), 1e-9)
 }
 
 func mustPreset(t *testing.T, name string) Scenario {

@@ -41,7 +41,7 @@ type Stats struct {
 
 	// EarlyRequests counts requests that arrived while their client had been
 	// told to wait: before the Retry-After of a 429 or 503 it was given had
-	// passed, or in a header-quota window it had been told was used up.
+	// passed, or in a fixed header-quota window it had been told was used up.
 	EarlyRequests int64 `json:"early_requests"`
 	// RobotsViolations counts requests to paths robots.txt disallows.
 	RobotsViolations int64 `json:"robots_violations"`

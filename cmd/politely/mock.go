@@ -31,6 +31,8 @@ type mockFlags struct {
 	burst        int
 	headerLimit  int
 	headerWindow time.Duration
+	headerKind   string
+	headerBurst  int
 	seed         uint64
 }
 
@@ -72,6 +74,8 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.IntVar(&f.burst, "burst", 0, "quota: token bucket burst")
 	fl.IntVar(&f.headerLimit, "header-limit", 0, "header quota: requests per window (0: off)")
 	fl.DurationVar(&f.headerWindow, "header-window", 0, "header quota: window length")
+	fl.StringVar(&f.headerKind, "header-kind", "", "header quota: fixed, sliding or token-bucket")
+	fl.IntVar(&f.headerBurst, "header-burst", 0, "header quota: token-bucket size")
 	fl.Uint64Var(&f.seed, "seed", 0, "faults: seed of the injected faults")
 	return cmd
 }
@@ -98,6 +102,8 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("burst", func() { sc.Quota.Burst = f.burst })
 	set("header-limit", func() { sc.HeaderQuota.Limit = f.headerLimit })
 	set("header-window", func() { sc.HeaderQuota.Window = f.headerWindow })
+	set("header-kind", func() { sc.HeaderQuota.Kind = mockapi.HeaderQuotaKind(f.headerKind) })
+	set("header-burst", func() { sc.HeaderQuota.Burst = f.headerBurst })
 	set("seed", func() { sc.Faults.Seed = f.seed })
 	// NewHandler validates the scenario; a bad knob is a usage error, unlike
 	// an address that cannot be listened on.

@@ -120,6 +120,7 @@ func TestMockRejectsBadUsage(t *testing.T) {
 		{name: "no scenario", args: []string{"mock"}, code: exitUsage, want: "--scenario is required"},
 		{name: "unknown scenario", args: []string{"mock", "--scenario", "qouta"}, code: exitUsage, want: `unknown scenario "qouta" (known: capacity,`},
 		{name: "jitter above latency", args: []string{"mock", "--scenario", "quota", "--jitter", "50ms"}, code: exitUsage, want: "itter"},
+		{name: "unknown header quota kind", args: []string{"mock", "--scenario", "header-quota", "--header-kind", "leaky"}, code: exitUsage, want: "HeaderQuota.Kind must be one of fixed, sliding, token-bucket"},
 		{name: "unknown pagination", args: []string{"mock", "--scenario", "fast", "--pagination", "pages"}, code: exitUsage, want: "agination"},
 		{name: "address in use", args: []string{"mock", "--scenario", "fast", "--addr", busy.Addr().String()}, code: exitFailed, want: "address already in use"},
 		{name: "argument", args: []string{"mock", "quota"}, code: exitUsage, want: "unknown command"},
