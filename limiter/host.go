@@ -24,6 +24,7 @@ type Host struct {
 	limit       int // int(ctl.limit), what Acquire compares inFlight with
 	ctl         control
 	waiters     []*waiter // FIFO; only the head tries to acquire
+	out         ledger    // the permits out, to catch a second Release
 
 	gateUntil time.Time // zero when open
 	pace      pace
@@ -86,7 +87,8 @@ func (h *Host) tryLocked(now time.Time) (Permit, time.Time, bool) {
 		h.maxInFlight = h.inFlight
 	}
 	h.ctl.onStart(h.inFlight)
-	return Permit{h: h, start: now, epoch: h.ctl.cuts}, time.Time{}, true
+	slot, gen := h.out.open()
+	return Permit{h: h, start: now, epoch: h.ctl.cuts, slot: slot, gen: gen}, time.Time{}, true
 }
 
 func (h *Host) syncClockedLocked() {
@@ -110,15 +112,7 @@ func (h *Host) Acquire(ctx context.Context) (Permit, error) {
 		if p, _, ok := h.tryLocked(now); ok {
 			sampled := h.ctl.sampled()
 			h.mu.Unlock()
-			switch {
-			case !sampled:
-				// The time was read for the gate or the bucket only: an
-				// untimed permit spares Release a clock read.
-				p.start = time.Time{}
-			case p.start.IsZero():
-				p.start = h.l.clock.Now()
-			}
-			return p, nil
+			return h.stamp(p, sampled), nil
 		}
 	}
 	w := &waiter{wake: make(chan struct{}, 1)}
@@ -201,18 +195,18 @@ func (h *Host) wakeHeadLocked() {
 	}
 }
 
-// releaseAt ends a permit that started at start (zero: untimed) after epoch
-// cuts with o at now (zero: not read yet; read here only if needed).
-func (h *Host) releaseAt(now, start time.Time, epoch uint32, o Outcome) {
+// releaseAt ends the permit p with o at now (zero: not read yet; read here
+// only if needed). It panics if p was released already.
+func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
+	start, epoch := p.start, p.epoch
 	timed := !start.IsZero()
 	if now.IsZero() && (timed || o == Dropped || o == Throttled) {
 		now = h.l.clock.Now()
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.inFlight <= 0 {
-		h.l.log.Warn("limiter: release without a permit in flight", zap.String("host", h.key))
-		return
+	if !h.out.close(p.slot, p.gen) {
+		panic("limiter: a Permit of host " + h.key + " was released twice")
 	}
 	h.inFlight--
 	switch o {

@@ -39,12 +39,14 @@ func (o Outcome) String() string {
 }
 
 // Permit allows one request to a host to run. It is a value (no allocation
-// per request). Release it exactly once; releasing the zero Permit does
-// nothing.
+// per request). Release it exactly once: a second Release of the same permit
+// (or of a copy) panics. Releasing the zero Permit does nothing.
 type Permit struct {
 	h     *Host
 	start time.Time // zero: untimed (latency sampling skipped this permit)
 	epoch uint32    // the host's cut count when the permit was taken
+	slot  uint32    // the permit's entry in the host's ledger
+	gen   uint32
 }
 
 // Release returns the permit's concurrency slot and reports the outcome. The
@@ -55,7 +57,7 @@ func (p Permit) Release(o Outcome) {
 	if p.h == nil {
 		return
 	}
-	p.h.releaseAt(time.Time{}, p.start, p.epoch, o)
+	p.h.releaseAt(time.Time{}, p, o)
 }
 
 // ReleaseAt is Release at the time now: the non-blocking core's counterpart
@@ -67,7 +69,7 @@ func (p Permit) ReleaseAt(now time.Time, o Outcome) {
 	if now.IsZero() {
 		now = p.h.l.clock.Now()
 	}
-	p.h.releaseAt(now, p.start, p.epoch, o)
+	p.h.releaseAt(now, p, o)
 }
 
 // ErrThrottled marks an error caused by the remote host refusing for rate.

@@ -1,0 +1,115 @@
+package limiter
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestHandoffGivesItsPermitToTheFirstTakerOfItsHostOnly(t *testing.T) {
+	l, _ := newTestLimiter(t, Config{Initial: 2, Algorithm: Fixed})
+	a, b := l.Host("a:80"), l.Host("b:80")
+	p, err := a.Acquire(context.Background())
+	require.NoError(t, err)
+	ho := NewHandoff(context.Background(), p)
+
+	_, ok := TakePermit(ho, b)
+	assert.False(t, ok, "another host's request acquires its own permit")
+	got, ok := TakePermit(context.WithValue(ho, struct{}{}, 1), a)
+	require.True(t, ok, "a derived context carries the handoff")
+	_, ok = TakePermit(ho, a)
+	assert.False(t, ok, "the permit is taken once")
+	_, ok = ho.Reclaim()
+	assert.False(t, ok, "a taken permit is released by its taker")
+	got.Release(Success)
+	assert.Equal(t, 0, a.Snapshot().InFlight)
+}
+
+func TestHandoffReclaimedIsNotTakenAnyMore(t *testing.T) {
+	l, _ := newTestLimiter(t, Config{})
+	h := l.Host("a:80")
+	p, _, ok := h.TryAcquire()
+	require.True(t, ok)
+	ho := NewHandoff(context.Background(), p)
+	back, ok := ho.Reclaim()
+	require.True(t, ok)
+	_, ok = TakePermit(ho, h)
+	assert.False(t, ok)
+	back.Release(Ignored)
+	assert.Equal(t, 0, h.Snapshot().InFlight)
+}
+
+func TestTakePermitWithoutHandoff(t *testing.T) {
+	l, _ := newTestLimiter(t, Config{})
+	_, ok := TakePermit(context.Background(), l.Host("a:80"))
+	assert.False(t, ok)
+}
+
+func TestSecondReleaseOfAPermitPanicsNamingTheHost(t *testing.T) {
+	l, _ := newTestLimiter(t, Config{Initial: 2, Algorithm: Fixed})
+	h := l.Host("api.example.com:443")
+	p, err := h.Acquire(context.Background())
+	require.NoError(t, err)
+	q, err := h.Acquire(context.Background())
+	require.NoError(t, err)
+	p.Release(Success)
+	assert.PanicsWithValue(t, "limiter: a Permit of host api.example.com:443 was released twice", func() { p.Release(Success) })
+	assert.Equal(t, 1, h.Snapshot().InFlight, "the second release freed nothing")
+	// A new permit reuses p's slot: p's copy is still caught.
+	r, err := h.Acquire(context.Background())
+	require.NoError(t, err)
+	assert.Panics(t, func() { p.ReleaseAt(epoch, Dropped) })
+	q.Release(Success)
+	r.Release(Success)
+	assert.Equal(t, 0, h.Snapshot().InFlight)
+}
+
+func TestTryAcquireWaitsBehindAcquiresWaiters(t *testing.T) {
+	l, _ := newTestLimiter(t, Config{Initial: 1, Algorithm: Fixed})
+	h := l.Host("a:80")
+	p, _, ok := h.TryAcquire()
+	require.True(t, ok)
+	_, at, ok := h.TryAcquire()
+	assert.False(t, ok)
+	assert.True(t, at.IsZero(), "at its limit: try again after a release")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan Permit)
+	go func() {
+		w, err := h.Acquire(ctx)
+		if err == nil {
+			got <- w
+		}
+	}()
+	require.Eventually(t, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.waiters) == 1
+	}, 5*time.Second, time.Millisecond)
+	p.Release(Success)
+	w := <-got
+	_, _, ok = h.TryAcquire()
+	assert.False(t, ok)
+	w.Release(Success)
+	q, _, ok := h.TryAcquire()
+	require.True(t, ok)
+	q.Release(Success)
+}
+
+func TestTryAcquireSaysWhenTheGateOpens(t *testing.T) {
+	l, clk := newTestLimiter(t, Config{})
+	h := l.Host("a:80")
+	until := clk.Now().Add(3e9)
+	h.Gate(until)
+	_, at, ok := h.TryAcquire()
+	assert.False(t, ok)
+	assert.Equal(t, until, at)
+	clk.Advance(3e9)
+	p, _, ok := h.TryAcquire()
+	require.True(t, ok)
+	p.Release(Success)
+}

@@ -1,0 +1,41 @@
+package limiter
+
+import "time"
+
+// TryAcquire is the non-blocking Acquire, for schedulers that keep their
+// work out of goroutines while a host may not start: it takes a permit as
+// Acquire would, or returns when to try again as TryAcquireAt does (zero:
+// after a release). Unlike TryAcquireAt it reads the clock only when the
+// gate, the bucket or latency sampling needs it, and it does not overtake
+// Acquire's waiters: while any wait it fails with a zero retryAt.
+func (h *Host) TryAcquire() (p Permit, retryAt time.Time, ok bool) {
+	var now time.Time
+	if h.clocked.Load() {
+		now = h.l.clock.Now()
+	}
+	h.mu.Lock()
+	if len(h.waiters) > 0 {
+		h.mu.Unlock()
+		return Permit{}, time.Time{}, false
+	}
+	p, retryAt, ok = h.tryLocked(now)
+	sampled := ok && h.ctl.sampled()
+	h.mu.Unlock()
+	if !ok {
+		return Permit{}, retryAt, false
+	}
+	return h.stamp(p, sampled), time.Time{}, true
+}
+
+// stamp times a permit that sampling picked, and leaves the others untimed:
+// when the time was read for the gate or the bucket only, an untimed permit
+// spares Release a clock read.
+func (h *Host) stamp(p Permit, sampled bool) Permit {
+	switch {
+	case !sampled:
+		p.start = time.Time{}
+	case p.start.IsZero():
+		p.start = h.l.clock.Now()
+	}
+	return p
+}
