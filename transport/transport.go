@@ -162,7 +162,9 @@ func HostKey(r *http.Request) string {
 }
 
 // RoundTrip waits for a permit of the request's host (or for the request's
-// context to end), sends the request with the base RoundTripper, applies the
+// context to end), or uses the one a limiter.Handoff in the request's context
+// holds for that host (an engine run WithLimiter puts one in its handler's
+// context, taken before the handler was called), sends the request with the base RoundTripper, applies the
 // answer's quota headers and gate to the host and releases the permit as the
 // package documentation describes. It returns the base's response and error
 // unchanged, except that the response body is wrapped.
@@ -177,10 +179,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("transport: request URL has no host")
 	}
 	h := t.lim.Host(key)
-	permit, err := h.Acquire(req.Context())
-	if err != nil {
-		closeRequestBody(req)
-		return nil, fmt.Errorf("transport: %w", err)
+	permit, held := limiter.TakePermit(req.Context(), h)
+	if !held {
+		var err error
+		if permit, err = h.Acquire(req.Context()); err != nil {
+			closeRequestBody(req)
+			return nil, fmt.Errorf("transport: %w", err)
+		}
 	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
