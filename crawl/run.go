@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -220,10 +221,7 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 			RetryAfterMax: cfg.Politeness.RetryAfterMax,
 		},
 	}
-	// The one-request engine runs of pages and robots.txt would each log
-	// their end at info level: only their warnings are worth reading.
-	r.retrier = &retrier{retry: r.retry, drain: drainTimeout(lc.Timeout),
-		log: o.log.WithOptions(zap.IncreaseLevel(zap.WarnLevel))}
+	r.retrier = &retrier{retry: r.retry, clock: clockwork.NewRealClock()}
 	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log}
 	if cfg.Politeness.Robots {
 		r.robots = &robots{fetch: r.fetch, retrier: r.retrier, lim: lim, agent: cfg.UserAgent,

@@ -200,19 +200,10 @@ func (r *run[T]) attempt(t *tally, hosts *hostCache, e *entry[T]) {
 // retry queue, or fails it for good when it may not be retried.
 func (r *run[T]) retryLater(t *tally, e *entry[T], host *limiter.Host, err error, k kind) {
 	now := r.clock.Now()
-	at := now.Add(r.retry.backoff(e.attempts))
+	at := r.retry.next(now, e.attempts, err)
 	var ra *limiter.RetryAfterError
-	if k == kindThrottled && errors.As(err, &ra) {
-		if host != nil {
-			host.Gate(ra.Until)
-		}
-		until := ra.Until
-		if ceil := now.Add(r.retry.RetryAfterMax); until.After(ceil) {
-			until = ceil
-		}
-		if until.After(at) {
-			at = until
-		}
+	if host != nil && k == kindThrottled && errors.As(err, &ra) {
+		host.Gate(ra.Until)
 	}
 	switch {
 	case r.stopped():

@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -257,76 +256,4 @@ func newSettings(opts []Option) (*settings, error) {
 		s.fail("WithLimiter and WithLimitFunc both set the limit to follow; use one")
 	}
 	return s, errors.Join(s.errs...)
-}
-
-// Retry is the retry policy: how many attempts, how long between them, and
-// how many retries the whole run may make. The zero value is the default
-// policy.
-//
-// The wait before retry n (n = 1 for the first retry) is drawn uniformly from
-// [0, min(Max, Base·2^(n-1))] ("full jitter"), and is never shorter than a
-// Retry-After carried by the error (*limiter.RetryAfterError), itself capped
-// at RetryAfterMax so that a hostile value cannot park an item for a year.
-//
-// The budget: a retry is allowed only while the retries granted during the
-// last BudgetWindow stay below max(BudgetMin, BudgetRatio × the items read
-// from the source during that window). The window slides in tenths of
-// BudgetWindow. Throttled attempts (errors.Is limiter.ErrThrottled) retry
-// outside the budget: the limiter's gate and rate already pace them.
-type Retry struct {
-	MaxAttempts  int           // attempts per item, the first included; default 5; 1 means no retry
-	Base         time.Duration // default 250ms
-	Max          time.Duration // cap on one wait; default 30s
-	BudgetRatio  float64       // default 0.2; +Inf turns the budget off
-	BudgetMin    int           // retries always allowed per window; default 10
-	BudgetWindow time.Duration // default 10s
-
-	RetryAfterMax time.Duration // cap on the wait a Retry-After asks for; default limiter.DefaultRetryAfterMax (5m)
-}
-
-func (r Retry) withDefaults() (Retry, error) {
-	bad := func(field string, v any, want string) (Retry, error) {
-		return r, fmt.Errorf("engine: WithRetry: Retry.%s %v must be %s", field, v, want)
-	}
-	switch {
-	case r.MaxAttempts < 0:
-		return bad("MaxAttempts", r.MaxAttempts, ">= 0")
-	case r.Base < 0:
-		return bad("Base", r.Base, ">= 0")
-	case r.Max < 0:
-		return bad("Max", r.Max, ">= 0")
-	case r.BudgetRatio < 0 || math.IsNaN(r.BudgetRatio):
-		return bad("BudgetRatio", r.BudgetRatio, ">= 0")
-	case r.BudgetMin < 0:
-		return bad("BudgetMin", r.BudgetMin, ">= 0")
-	case r.BudgetWindow < 0:
-		return bad("BudgetWindow", r.BudgetWindow, ">= 0")
-	case r.RetryAfterMax < 0:
-		return bad("RetryAfterMax", r.RetryAfterMax, ">= 0")
-	}
-	if r.MaxAttempts == 0 {
-		r.MaxAttempts = 5
-	}
-	if r.Base == 0 {
-		r.Base = 250 * time.Millisecond
-	}
-	if r.Max == 0 {
-		r.Max = 30 * time.Second
-	}
-	if r.BudgetRatio == 0 {
-		r.BudgetRatio = 0.2
-	}
-	if r.BudgetMin == 0 {
-		r.BudgetMin = 10
-	}
-	if r.BudgetWindow == 0 {
-		r.BudgetWindow = 10 * time.Second
-	}
-	if r.RetryAfterMax == 0 {
-		r.RetryAfterMax = limiter.DefaultRetryAfterMax
-	}
-	if r.Base > r.Max {
-		return r, fmt.Errorf("engine: WithRetry: Retry.Base %v is above Retry.Max %v", r.Base, r.Max)
-	}
-	return r, nil
 }

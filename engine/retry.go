@@ -2,11 +2,152 @@ package engine
 
 import (
 	"container/heap"
+	"context"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/politely/politely/limiter"
 )
+
+// Retry is the retry policy: how many attempts, how long between them, and
+// how many retries the whole run may make. The zero value is the default
+// policy. Run applies it to every item (WithRetry); Do applies it to one call.
+//
+// The wait before retry n (n = 1 for the first retry) is drawn uniformly from
+// [0, min(Max, Base·2^(n-1))] ("full jitter"), and is never shorter than a
+// Retry-After carried by the error (*limiter.RetryAfterError), itself capped
+// at RetryAfterMax so that a hostile value cannot park an item for a year.
+//
+// The budget: a retry is allowed only while the retries granted during the
+// last BudgetWindow stay below max(BudgetMin, BudgetRatio × the items read
+// from the source during that window). The window slides in tenths of
+// BudgetWindow. Throttled attempts (errors.Is limiter.ErrThrottled) retry
+// outside the budget: the limiter's gate and rate already pace them.
+type Retry struct {
+	MaxAttempts  int           // attempts per item, the first included; default 5; 1 means no retry
+	Base         time.Duration // default 250ms
+	Max          time.Duration // cap on one wait; default 30s
+	BudgetRatio  float64       // default 0.2; +Inf turns the budget off
+	BudgetMin    int           // retries always allowed per window; default 10
+	BudgetWindow time.Duration // default 10s
+
+	RetryAfterMax time.Duration // cap on the wait a Retry-After asks for; default limiter.DefaultRetryAfterMax (5m)
+}
+
+func (r Retry) withDefaults() (Retry, error) {
+	bad := func(field string, v any, want string) (Retry, error) {
+		return r, fmt.Errorf("engine: WithRetry: Retry.%s %v must be %s", field, v, want)
+	}
+	switch {
+	case r.MaxAttempts < 0:
+		return bad("MaxAttempts", r.MaxAttempts, ">= 0")
+	case r.Base < 0:
+		return bad("Base", r.Base, ">= 0")
+	case r.Max < 0:
+		return bad("Max", r.Max, ">= 0")
+	case r.BudgetRatio < 0 || math.IsNaN(r.BudgetRatio):
+		return bad("BudgetRatio", r.BudgetRatio, ">= 0")
+	case r.BudgetMin < 0:
+		return bad("BudgetMin", r.BudgetMin, ">= 0")
+	case r.BudgetWindow < 0:
+		return bad("BudgetWindow", r.BudgetWindow, ">= 0")
+	case r.RetryAfterMax < 0:
+		return bad("RetryAfterMax", r.RetryAfterMax, ">= 0")
+	}
+	if r.MaxAttempts == 0 {
+		r.MaxAttempts = 5
+	}
+	if r.Base == 0 {
+		r.Base = 250 * time.Millisecond
+	}
+	if r.Max == 0 {
+		r.Max = 30 * time.Second
+	}
+	if r.BudgetRatio == 0 {
+		r.BudgetRatio = 0.2
+	}
+	if r.BudgetMin == 0 {
+		r.BudgetMin = 10
+	}
+	if r.BudgetWindow == 0 {
+		r.BudgetWindow = 10 * time.Second
+	}
+	if r.RetryAfterMax == 0 {
+		r.RetryAfterMax = limiter.DefaultRetryAfterMax
+	}
+	if r.Base > r.Max {
+		return r, fmt.Errorf("engine: WithRetry: Retry.Base %v is above Retry.Max %v", r.Base, r.Max)
+	}
+	return r, nil
+}
+
+// Do calls fn until it returns nil or a permanent error (see Permanent), or
+// until it has been called MaxAttempts times, waiting on clock before each
+// retry as the policy says (see next). It is the loop for one request that
+// needs the policy's retries; Run applies the same policy to its items
+// without holding a consumer while an item waits. The budget is Run's alone:
+// Do does not consult it.
+//
+// It returns nil, the permanent error, or the last attempt's error. When ctx
+// ends first, it returns ctx.Err() wrapped, with the last attempt's error if
+// there was one.
+func (r Retry) Do(ctx context.Context, clock clockwork.Clock, fn func(context.Context) error) error {
+	r, err := r.withDefaults()
+	if err != nil {
+		return err
+	}
+	var last error
+	for n := 1; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return stopped(err, last)
+		}
+		last = fn(ctx)
+		if last == nil || IsPermanent(last) || n >= r.MaxAttempts {
+			return last
+		}
+		if ctx.Err() != nil {
+			continue // reported at the top of the loop
+		}
+		now := clock.Now()
+		t := clock.NewTimer(r.next(now, n, last).Sub(now))
+		select {
+		case <-t.Chan():
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+}
+
+func stopped(ctxErr, last error) error {
+	if last == nil {
+		return ctxErr
+	}
+	return fmt.Errorf("%w (last attempt: %w)", ctxErr, last)
+}
+
+// next returns when retry n (n >= 1) of an attempt that failed with err at
+// now may start: after the backoff, and no earlier than a Retry-After that
+// err carries, capped at RetryAfterMax.
+func (r Retry) next(now time.Time, n int, err error) time.Time {
+	at := now.Add(r.backoff(n))
+	var ra *limiter.RetryAfterError
+	if errors.As(err, &ra) {
+		until := ra.Until
+		if ceil := now.Add(r.RetryAfterMax); until.After(ceil) {
+			until = ceil
+		}
+		if until.After(at) {
+			at = until
+		}
+	}
+	return at
+}
 
 // backoff returns the wait before retry n (n >= 1): full jitter over
 // [0, min(Max, Base·2^(n-1))].
