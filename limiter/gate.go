@@ -26,6 +26,9 @@ func (h *Host) GateAt(now, until time.Time) {
 			zap.String("host", h.key), zap.Duration("cap", h.l.cfg.RetryAfterMax))
 		until = limit
 	}
+	if h.l.shared != nil {
+		h.shareGate(until)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if until.After(h.gateUntil) {

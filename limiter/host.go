@@ -98,8 +98,17 @@ func (h *Host) syncClockedLocked() {
 // Acquire blocks until the gate is open, a token is available and a
 // concurrency slot is free, and returns a Permit to release when the request
 // ends. Waiters are served in arrival order. It returns an error wrapping
-// ctx.Err() when ctx ends first.
+// ctx.Err() when ctx ends first. With WithShared, the shared gate and rate
+// must allow the request too.
 func (h *Host) Acquire(ctx context.Context) (Permit, error) {
+	if h.l.shared != nil {
+		return h.acquireShared(ctx)
+	}
+	return h.acquire(ctx)
+}
+
+// acquire is Acquire under this process's own limits.
+func (h *Host) acquire(ctx context.Context) (Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return Permit{}, fmt.Errorf("limiter: acquire %s: %w", h.key, err)
 	}

@@ -247,6 +247,9 @@ type Limiter struct {
 	mu    sync.Mutex
 	count atomic.Int64 // hosts created
 	total atomic.Int64 // sum of every host's concurrency limit
+
+	shared    Shared // nil: this process's limits only
+	sharedErr sharedState
 }
 
 // New returns a Limiter for cfg, or an error naming the first invalid field.
