@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/politely/politely/limiter"
 )
 
 // Defaults for keys the config file leaves out. Keys not listed here default
@@ -19,11 +21,11 @@ const (
 	DefaultPageStart        = 1        // pagination.start for style page (offset starts at 0)
 	DefaultMethod           = "GET"    // task.method
 
-	DefaultBurst         = 1 // limits.burst: no burst above the rate
-	DefaultAlgorithm     = AIMD
-	DefaultInitial       = 4   // limits.concurrency.initial, clamped into [min, max]
-	DefaultMin           = 1   // limits.concurrency.min
-	DefaultMax           = 256 // limits.concurrency.max
+	DefaultBurst         = 1                        // limits.burst: no burst above the rate
+	DefaultAlgorithm     = limiter.DefaultAlgorithm // limits.concurrency.algorithm: auto
+	DefaultInitial       = limiter.DefaultInitial   // limits.concurrency.initial, clamped into [min, max]
+	DefaultMin           = limiter.DefaultMin       // limits.concurrency.min
+	DefaultMax           = limiter.DefaultMax       // limits.concurrency.max
 	DefaultTimeout       = 10 * time.Second
 	DefaultRetries       = 4
 	DefaultBackoffBase   = 250 * time.Millisecond
@@ -102,19 +104,6 @@ type Task struct {
 	Method string    // method: GET (default), HEAD, POST, PUT, PATCH, DELETE or OPTIONS, upper case
 }
 
-// Algorithm names an adaptive concurrency limit (limits.concurrency.algorithm).
-type Algorithm string
-
-// The algorithms of the spec.
-const (
-	AIMD      Algorithm = "aimd"
-	Gradient2 Algorithm = "gradient2"
-	Vegas     Algorithm = "vegas"
-	Fixed     Algorithm = "fixed" // the limit stays at Initial
-)
-
-var algorithms = []Algorithm{AIMD, Gradient2, Vegas, Fixed}
-
 // Limits apply per host (key limits).
 type Limits struct {
 	Rate        float64       // rate: requests per second, ceiling; 0 (default) = none (the server's headers still apply)
@@ -128,10 +117,10 @@ type Limits struct {
 
 // Concurrency bounds the adaptive concurrency limit (limits.concurrency).
 type Concurrency struct {
-	Algorithm Algorithm // algorithm: default aimd
-	Initial   int       // initial: default 4, clamped into [Min, Max]; must lie in [Min, Max] when given
-	Min       int       // min: default 1, at least 1
-	Max       int       // max: default 256, at least Min
+	Algorithm limiter.Algorithm // algorithm: one of limiter.Algorithms(); default auto
+	Initial   int               // initial: default 4, clamped into [Min, Max]; must lie in [Min, Max] when given
+	Min       int               // min: default 1, at least 1
+	Max       int               // max: default 256, at least Min
 }
 
 // Backoff is the delay between retries (limits.backoff): exponential from

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/politely/politely/limiter"
 )
 
 // yamlDuration and yamlSize hold durations and sizes as written; the builder
@@ -326,10 +328,11 @@ func (b *builder) concurrency(r *rawConcurrency) Concurrency {
 	const ck = "limits.concurrency"
 	c := Concurrency{Algorithm: DefaultAlgorithm, Min: DefaultMin, Max: DefaultMax}
 	if r.Algorithm != "" {
-		c.Algorithm = Algorithm(r.Algorithm)
-		if !slices.Contains(algorithms, c.Algorithm) {
-			b.fail(ck+".algorithm", "%q is not one of aimd|gradient2|vegas|fixed", r.Algorithm)
+		a, err := limiter.ParseAlgorithm(r.Algorithm)
+		if err != nil {
+			b.fail(ck+".algorithm", "%v", err)
 		}
+		c.Algorithm = a
 	}
 	ok := true
 	if r.Min != nil {
@@ -353,7 +356,11 @@ func (b *builder) concurrency(r *rawConcurrency) Concurrency {
 		ok = false
 	}
 	if r.Initial == nil {
-		c.Initial = min(max(DefaultInitial, c.Min), c.Max)
+		if ok {
+			// The limiter's own default, brought into [min, max].
+			lc, _ := limiter.Config{Min: c.Min, Max: c.Max}.WithDefaults() // min and max are valid here
+			c.Initial = lc.Initial
+		}
 		return c
 	}
 	c.Initial = *r.Initial

@@ -130,7 +130,7 @@ func TestParseRejectsBadConfigNamingFileLineAndKey(t *testing.T) {
 		{"initial below min", minimalYAML + "limits:\n  concurrency:\n    min: 4\n    initial: 2\n",
 			`api.yaml:10: limits.concurrency.initial: 2 is outside [min, max] = [4, 256]`},
 		{"unknown algorithm", minimalYAML + "limits:\n  concurrency:\n    algorithm: bbr\n",
-			`api.yaml:9: limits.concurrency.algorithm: "bbr" is not one of aimd|gradient2|vegas|fixed`},
+			`api.yaml:9: limits.concurrency.algorithm: "bbr" is not one of auto|aimd|gradient2|vegas|fixed`},
 		{"relative source url", strings.Replace(minimalYAML, "http://127.0.0.1:8080/items", "/items", 1),
 			`api.yaml:3: source.url: "/items" is not an absolute http or https URL`},
 		{"ftp source url", strings.Replace(minimalYAML, "http://127.0.0.1:8080/items", "ftp://h/items", 1),

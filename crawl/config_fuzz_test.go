@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/politely/politely/limiter"
 )
 
 const fuzzSecret = "fuzz-SECRET-value"
@@ -38,7 +40,7 @@ func FuzzParse(f *testing.F) {
 		require.Nil(t, cfg.Source.URL.User)
 		require.Contains(t, styles, cfg.Source.Pagination.Style)
 		c := cfg.Limits.Concurrency
-		require.Contains(t, algorithms, c.Algorithm)
+		require.Contains(t, limiter.Algorithms(), c.Algorithm)
 		require.True(t, 1 <= c.Min && c.Min <= c.Initial && c.Initial <= c.Max, "concurrency %+v", c)
 		require.Positive(t, cfg.Limits.Timeout)
 		require.Positive(t, cfg.Limits.MaxBody)

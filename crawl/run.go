@@ -179,7 +179,7 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 	lim, err := limiter.New(limiter.Config{
 		Rate:          lc.Rate,
 		Burst:         lc.Burst,
-		Algorithm:     limiter.Algorithm(lc.Concurrency.Algorithm),
+		Algorithm:     lc.Concurrency.Algorithm,
 		Initial:       lc.Concurrency.Initial,
 		Min:           lc.Concurrency.Min,
 		Max:           lc.Concurrency.Max,

@@ -131,14 +131,38 @@ import (
 // Algorithm names the concurrency limit algorithm used after slow start.
 type Algorithm string
 
-// The algorithms that can be chosen in Config.Algorithm. The zero value ""
-// selects the package's default strategy, described on Config.Algorithm.
+// The algorithms that can be chosen in Config.Algorithm; Algorithms lists
+// them. The zero value "" is Auto.
 const (
+	// Auto is the package's own strategy, the default: see Config.Algorithm.
+	Auto      Algorithm = "auto"
 	AIMD      Algorithm = "aimd"
 	Gradient2 Algorithm = "gradient2"
 	Vegas     Algorithm = "vegas"
 	Fixed     Algorithm = "fixed"
 )
+
+// DefaultAlgorithm is the algorithm a zero Config.Algorithm selects.
+const DefaultAlgorithm = Auto
+
+// Algorithms returns the names Config.Algorithm accepts, the default first.
+func Algorithms() []Algorithm { return []Algorithm{Auto, AIMD, Gradient2, Vegas, Fixed} }
+
+// ParseAlgorithm returns the Algorithm named s ("" is DefaultAlgorithm), or
+// an error that lists the names it accepts.
+func ParseAlgorithm(s string) (Algorithm, error) {
+	if s == "" {
+		return DefaultAlgorithm, nil
+	}
+	if a := Algorithm(s); slices.Contains(Algorithms(), a) {
+		return a, nil
+	}
+	names := make([]string, 0, 5)
+	for _, a := range Algorithms() {
+		names = append(names, string(a))
+	}
+	return "", fmt.Errorf("%q is not one of %s", s, strings.Join(names, "|"))
+}
 
 // Defaults applied to zero Config fields.
 const (
@@ -159,10 +183,10 @@ type Config struct {
 	// refused us is not hit by a burst), and rate/10 (at least 1) under the
 	// user's ceiling.
 	Burst int
-	// Algorithm is the concurrency algorithm after slow start. "" is the
-	// default strategy: a delay-based controller of this package that grows
-	// while the RTT stays near its baseline, holds while a small queue forms,
-	// shrinks in proportion to the RTT rise beyond that, and cuts on drops.
+	// Algorithm is the concurrency algorithm after slow start; default
+	// Auto, a delay-based controller of this package that grows while the
+	// RTT stays near its baseline, holds while a small queue forms, shrinks
+	// in proportion to the RTT rise beyond that, and cuts on drops.
 	// AIMD (backoff 0.9, +1 per window), Gradient2 (queue 4, smoothing 0.2,
 	// long window 600) and Vegas (the library's defaults) are
 	// go-concurrency-limits' algorithms. Fixed keeps Initial and skips slow
@@ -179,14 +203,14 @@ type Config struct {
 	RetryAfterMax time.Duration
 }
 
-// withDefaults returns cfg with its zero fields defaulted, or an error naming
-// the first invalid field.
-func (cfg Config) withDefaults() (Config, error) {
-	switch cfg.Algorithm {
-	case "", AIMD, Gradient2, Vegas, Fixed:
-	default:
-		return cfg, fmt.Errorf("limiter: Config.Algorithm %q is not one of %q, %q, %q, %q or \"\"", cfg.Algorithm, AIMD, Gradient2, Vegas, Fixed)
+// WithDefaults returns cfg with its zero fields set to their defaults (as
+// New applies them), or an error naming the first invalid field.
+func (cfg Config) WithDefaults() (Config, error) {
+	a, err := ParseAlgorithm(string(cfg.Algorithm))
+	if err != nil {
+		return cfg, fmt.Errorf("limiter: Config.Algorithm %w", err)
 	}
+	cfg.Algorithm = a
 	if cfg.Rate < 0 || math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) {
 		return cfg, fmt.Errorf("limiter: Config.Rate %v must be a finite number >= 0", cfg.Rate)
 	}
@@ -254,7 +278,7 @@ type Limiter struct {
 
 // New returns a Limiter for cfg, or an error naming the first invalid field.
 func New(cfg Config, opts ...Option) (*Limiter, error) {
-	cfg, err := cfg.withDefaults()
+	cfg, err := cfg.WithDefaults()
 	if err != nil {
 		return nil, err
 	}

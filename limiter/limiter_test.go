@@ -61,11 +61,28 @@ func TestDefaultsFollowMinAndMax(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.cfg.withDefaults()
+			got, err := tt.cfg.WithDefaults()
 			require.NoError(t, err)
 			assert.Equal(t, []int{tt.initial, tt.minL, tt.maxL}, []int{got.Initial, got.Min, got.Max})
 		})
 	}
+}
+
+func TestAlgorithmsAreParsedByName(t *testing.T) {
+	for _, a := range Algorithms() {
+		got, err := ParseAlgorithm(string(a))
+		require.NoError(t, err)
+		assert.Equal(t, a, got)
+	}
+	got, err := ParseAlgorithm("")
+	require.NoError(t, err)
+	assert.Equal(t, Auto, got, "the empty name is the default")
+	assert.Equal(t, DefaultAlgorithm, Algorithms()[0], "the default is listed first")
+	_, err = ParseAlgorithm("cubic")
+	assert.EqualError(t, err, `"cubic" is not one of auto|aimd|gradient2|vegas|fixed`)
+	cfg, err := Config{}.WithDefaults()
+	require.NoError(t, err)
+	assert.Equal(t, Auto, cfg.Algorithm)
 }
 
 func TestZeroConfigGetsDefaults(t *testing.T) {
