@@ -202,6 +202,7 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 	}
 	client := &http.Client{Transport: transport.New(lim,
 		transport.WithBase(&wire{next: base, timeout: lc.Timeout, meter: m}),
+		transport.WithObserver(m.observe),
 		transport.WithLogger(o.log))}
 	header := cfg.Headers.HTTPHeader()
 	header.Set("User-Agent", cfg.UserAgent)

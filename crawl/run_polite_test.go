@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -203,4 +204,48 @@ func TestRunCapsAHostileRetryAfter(t *testing.T) {
 	assert.Equal(t, int64(1), sum.Succeeded)
 	assert.Equal(t, int64(1), sum.Throttled)
 	assert.Less(t, time.Since(began), 10*time.Second, "the year was capped at retry_after_max")
+}
+
+func TestRunCountsThrottledAnswersAsTheSpecSays(t *testing.T) {
+	var first sync.Map // path -> answered once
+	api := faultAPI(t, []string{"/503", "/403-quota", "/403", "/502", "/429"}, func(w http.ResponseWriter, r *http.Request) {
+		if _, again := first.LoadOrStore(r.URL.Path, true); again {
+			fmt.Fprint(w, `{"ok":true}`)
+			return
+		}
+		switch r.URL.Path {
+		case "/503":
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		case "/403-quota":
+			w.Header().Set("X-RateLimit-Remaining", "0")
+			w.Header().Set("X-RateLimit-Reset", "1")
+			http.Error(w, "quota exhausted", http.StatusForbidden)
+		case "/403":
+			http.Error(w, "forbidden", http.StatusForbidden)
+		case "/502":
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+		case "/429":
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+		}
+	})
+	cfg := testConfig(t, api.URL+"/items", "    style: none",
+		"task:\n  url: \"{+p}\"\npoliteness:\n  retry_after_max: 300ms", nil)
+	reg := prometheus.NewRegistry()
+
+	sum, err := runTest(t, cfg, WithRegisterer(reg))
+	require.NoError(t, err)
+	assert.Equal(t, int64(4), sum.Succeeded, "all but the plain 403, which is permanent")
+	assert.Equal(t, int64(1), sum.Failed)
+	assert.Equal(t, int64(3), sum.Throttled, "the 503, the 429 and the 403 announcing an exhausted quota")
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	var throttled float64
+	for _, mf := range mfs {
+		if mf.GetName() == "politely_throttled_total" {
+			for _, m := range mf.GetMetric() {
+				throttled += m.GetCounter().GetValue()
+			}
+		}
+	}
+	assert.Equal(t, 3.0, throttled, "the metric counts what the summary counts")
 }

@@ -2,21 +2,20 @@ package crawl
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
 
-	"github.com/politely/politely/limiter"
 	"github.com/politely/politely/transport"
 )
 
 // wire is the RoundTripper under the limiter's transport: it sees a request
 // only once the request holds its host's permit, so it times the request
 // itself (limits.timeout: whole body included, waiting for a permit not
-// included) and counts what was really sent and how much was in flight.
+// included) and counts what was really sent and how much was in flight. The
+// transport reports how each exchange ended to the meter (meter.observe).
 type wire struct {
 	next    http.RoundTripper
 	timeout time.Duration
@@ -26,18 +25,12 @@ type wire struct {
 func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(req.Context(), w.timeout)
 	w.meter.start()
-	began := time.Now()
 	resp, err := w.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		cancel()
-		w.meter.finish(transport.HostKey(req), 0, time.Since(began), false)
 		return nil, err
 	}
-	throttled := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable ||
-		resp.StatusCode == http.StatusForbidden && errors.Is(transport.Check(resp), limiter.ErrThrottled)
-	resp.Body = &timedBody{ReadCloser: resp.Body, cancel: cancel, done: func() {
-		w.meter.finish(transport.HostKey(req), resp.StatusCode, time.Since(began), throttled)
-	}}
+	resp.Body = &timedBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
 }
 
@@ -49,21 +42,15 @@ func (w *wire) CloseIdleConnections() {
 	}
 }
 
-// timedBody ends its request's timeout and records the exchange when the
-// body is closed.
+// timedBody ends its request's timeout when the body is closed.
 type timedBody struct {
 	io.ReadCloser
 	cancel func()
-	done   func()
-	closed atomic.Bool
 }
 
 func (b *timedBody) Close() error {
 	err := b.ReadCloser.Close()
-	if b.closed.CompareAndSwap(false, true) {
-		b.cancel()
-		b.done()
-	}
+	b.cancel()
 	return err
 }
 
@@ -91,10 +78,10 @@ func (m *meter) start() {
 	}
 }
 
-// finish records an exchange that ended; code 0 is a transport error.
-func (m *meter) finish(host string, code int, took time.Duration, throttled bool) {
+// observe records an exchange that ended, with the transport's verdict.
+func (m *meter) observe(x transport.Exchange) {
 	m.inFlight.Add(-1)
-	if throttled {
+	if x.Throttled {
 		m.throttled.Add(1)
 	}
 	if m.prom == nil {
@@ -102,12 +89,12 @@ func (m *meter) finish(host string, code int, took time.Duration, throttled bool
 	}
 	m.prom.inFlight.Dec()
 	label := "error"
-	if code != 0 {
-		label = strconv.Itoa(code)
+	if x.Status != 0 {
+		label = strconv.Itoa(x.Status)
 	}
-	m.prom.requests.WithLabelValues(host, label).Inc()
-	m.prom.latency.WithLabelValues(host).Observe(took.Seconds())
-	if throttled {
-		m.prom.throttled.WithLabelValues(host).Inc()
+	m.prom.requests.WithLabelValues(x.Host, label).Inc()
+	m.prom.latency.WithLabelValues(x.Host).Observe(x.Latency.Seconds())
+	if x.Throttled {
+		m.prom.throttled.WithLabelValues(x.Host).Inc()
 	}
 }

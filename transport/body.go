@@ -11,20 +11,19 @@ import (
 // body holds its request's permit until it is read to the end, fails or is
 // closed, whichever comes first, and then releases it exactly once.
 type body struct {
-	rc      io.ReadCloser
-	permit  limiter.Permit
-	outcome limiter.Outcome // what the status and headers said
-	ctx     context.Context // the request's, to tell a cancellation from a failure
-	done    atomic.Bool
+	rc   io.ReadCloser
+	ex   exchange        // its verdict is what the status and headers said
+	ctx  context.Context // the request's, to tell a cancellation from a failure
+	done atomic.Bool
 }
 
 func (b *body) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	switch {
 	case err == io.EOF:
-		b.release(b.outcome)
+		b.release(b.ex.v.outcome)
 	case err != nil:
-		o := b.outcome
+		o := b.ex.v.outcome
 		if o == limiter.Success {
 			// The headers were fine but the answer broke off: judge the break.
 			o = classifyError(b.ctx, err)
@@ -39,12 +38,12 @@ func (b *body) Read(p []byte) (int, error) {
 // its answer.
 func (b *body) Close() error {
 	err := b.rc.Close()
-	b.release(b.outcome)
+	b.release(b.ex.v.outcome)
 	return err
 }
 
 func (b *body) release(o limiter.Outcome) {
 	if b.done.CompareAndSwap(false, true) {
-		b.permit.Release(o)
+		b.ex.release(o)
 	}
 }

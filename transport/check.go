@@ -62,8 +62,10 @@ func (e *StatusError) Permanent() bool { return !e.Temporary() }
 //   - a *StatusError otherwise, whose Permanent() says whether to give up:
 //     a 404 is permanent, a 500 is not.
 //
-// Check reads only the status and headers, never the body. It uses the real
-// clock; CheckAt takes the time.
+// Check reads only the status and headers, never the body. For a response
+// of a Transport it takes the Transport's verdict, made when the answer came;
+// otherwise it classifies the status and headers itself, as the Transport
+// would. It uses the real clock; CheckAt takes the time.
 func Check(resp *http.Response) error { return CheckAt(resp, time.Now()) }
 
 // CheckAt is Check at the time now.
@@ -71,13 +73,7 @@ func CheckAt(resp *http.Response, now time.Time) error {
 	if resp == nil {
 		return errors.New("transport: Check of a nil *http.Response")
 	}
-	// The transport has applied the headers already; here they only matter
-	// for the codes whose verdict they change.
-	var r reading
-	if headersDecide(resp.StatusCode) {
-		r = read(resp.Header, now)
-	}
-	v := r.classify(resp.StatusCode)
+	v := verdictOf(resp, now)
 	if v.outcome == limiter.Success {
 		return nil
 	}
@@ -93,4 +89,18 @@ func CheckAt(resp *http.Response, now time.Time) error {
 		until = limit
 	}
 	return &limiter.RetryAfterError{Until: until, Err: se}
+}
+
+// verdictOf is the verdict a Transport gave resp when its body still carries
+// it, and otherwise resp's classification at now; the headers are read only
+// for the codes whose verdict they change.
+func verdictOf(resp *http.Response, now time.Time) verdict {
+	if b, ok := resp.Body.(*body); ok && b.ex.status == resp.StatusCode {
+		return b.ex.v
+	}
+	var r reading
+	if headersDecide(resp.StatusCode) {
+		r = read(resp.Header, now)
+	}
+	return r.classify(resp.StatusCode)
 }

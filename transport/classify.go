@@ -41,11 +41,12 @@ func read(h http.Header, now time.Time) reading {
 }
 
 // verdict is what one exchange means for its host: the outcome the permit is
-// released with, and a time the host's gate must stay closed until (zero for
-// none).
+// released with, a time the host's gate must stay closed until (zero for
+// none), and whether the server refused for rate or load (Exchange.Throttled).
 type verdict struct {
-	outcome limiter.Outcome
-	until   time.Time
+	outcome   limiter.Outcome
+	until     time.Time
+	throttled bool
 }
 
 // headersDecide reports whether classify's verdict for code depends on the
@@ -66,12 +67,14 @@ func (r reading) classify(code int) verdict {
 	switch {
 	case code == http.StatusTooManyRequests,
 		code == http.StatusForbidden && (exhausted || !r.retryAt.IsZero()):
-		v := verdict{outcome: limiter.Throttled, until: r.retryAt}
+		v := verdict{outcome: limiter.Throttled, until: r.retryAt, throttled: true}
 		if exhausted && r.quota.Reset.After(v.until) {
 			v.until = r.quota.Reset
 		}
 		return v
-	case code == http.StatusServiceUnavailable || code == http.StatusBadGateway || code == http.StatusGatewayTimeout:
+	case code == http.StatusServiceUnavailable:
+		return verdict{outcome: limiter.Dropped, until: r.retryAt, throttled: true}
+	case code == http.StatusBadGateway || code == http.StatusGatewayTimeout:
 		return verdict{outcome: limiter.Dropped, until: r.retryAt}
 	case code < 400:
 		return verdict{outcome: limiter.Success}

@@ -29,6 +29,10 @@
 // A Retry-After that is unparsable or negative is ignored with a warning;
 // one that is too long is capped by the limiter (Config.RetryAfterMax).
 //
+// This is the one place an answer is judged: WithObserver reports each
+// exchange with its verdict, and Check reuses it. Exchange.Throttled marks
+// the answers that refused for rate or load: 429, 503 and a throttling 403.
+//
 // # Permits and bodies
 //
 // The permit taken for a request is released once: when its body is read to
@@ -68,6 +72,8 @@ type Transport struct {
 	log   *zap.Logger
 	clock clockwork.Clock
 	key   func(*http.Request) string
+
+	observe func(Exchange) // nil without WithObserver
 }
 
 // Option configures a Transport.
@@ -187,10 +193,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("transport: %w", err)
 		}
 	}
+	ex := exchange{t: t, permit: permit, host: key}
+	if t.observe != nil {
+		ex.began = t.clock.Now()
+	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		o := classifyError(req.Context(), err)
-		permit.Release(o)
+		ex.release(o)
 		// The error itself is not logged: it may quote the server's bytes.
 		t.log.Debug("transport: exchange failed", zap.String("host", key), zap.Stringer("outcome", o))
 		return nil, err
@@ -203,20 +213,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if r.hasQuota {
 		h.SetQuota(r.quota)
 	}
-	v := r.classify(resp.StatusCode)
-	if !v.until.IsZero() {
-		h.Gate(v.until)
+	ex.status, ex.v = resp.StatusCode, r.classify(resp.StatusCode)
+	if !ex.v.until.IsZero() {
+		h.Gate(ex.v.until)
 	}
-	if v.outcome != limiter.Success {
+	if ex.v.outcome != limiter.Success {
 		t.log.Debug("transport: not a success", zap.String("host", key), zap.Int("status", resp.StatusCode),
-			zap.Stringer("outcome", v.outcome), zap.Duration("gate_asked", max(v.until.Sub(now), 0)))
+			zap.Stringer("outcome", ex.v.outcome), zap.Duration("gate_asked", max(ex.v.until.Sub(now), 0)))
 	}
 	if resp.Body == nil || resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
 		// Nothing to read, or a body that now carries another protocol.
-		permit.Release(v.outcome)
+		ex.release(ex.v.outcome)
 		return resp, nil
 	}
-	resp.Body = &body{rc: resp.Body, permit: permit, outcome: v.outcome, ctx: req.Context()}
+	resp.Body = &body{rc: resp.Body, ex: ex, ctx: req.Context()}
 	return resp, nil
 }
 
