@@ -118,6 +118,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 		return errorJSON(w, http.StatusServiceUnavailable, "server closing")
 	default:
 	}
+	if out, ok := h.blackout(w, rq.client); !ok {
+		return out
+	}
 	if out, ok := h.admit(w, rq.class, rq.client); !ok {
 		return out
 	}
@@ -195,12 +198,30 @@ func (h *Handler) admit(w http.ResponseWriter, class Class, client string) (outc
 	return outcome{}, true
 }
 
-// unavailable answers 503 with the capacity's Retry-After.
-func (h *Handler) unavailable(w http.ResponseWriter, client string) outcome {
-	ra := max(1, seconds(h.sc.Capacity.RetryAfter))
+// blackout answers 503 with a Retry-After until the blackout's end while it
+// lasts; false means it answered.
+func (h *Handler) blackout(w http.ResponseWriter, client string) (outcome, bool) {
+	t := h.now()
+	b := h.sc.Blackout
+	if !b.active(t.Sub(h.rec.start)) {
+		return outcome{}, true
+	}
+	ra := max(1, seconds(h.rec.start.Add(b.At+b.For).Sub(t)))
 	w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
-	h.rec.tellWait(client, h.now().Add(time.Duration(ra)*time.Second))
-	return errorJSON(w, http.StatusServiceUnavailable, "server at capacity")
+	h.rec.tellWait(client, t.Add(time.Duration(ra)*time.Second))
+	return errorJSON(w, http.StatusServiceUnavailable, "down for maintenance"), false
+}
+
+// unavailable answers beyond the capacity's queue: its status, with its
+// Retry-After unless NoRetryAfter.
+func (h *Handler) unavailable(w http.ResponseWriter, client string) outcome {
+	c := h.sc.Capacity
+	if !c.NoRetryAfter {
+		ra := max(1, seconds(c.RetryAfter))
+		w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
+		h.rec.tellWait(client, h.now().Add(time.Duration(ra)*time.Second))
+	}
+	return errorJSON(w, c.Status, "server at capacity")
 }
 
 // wait sleeps for d; false if the client left or the handler closed first.

@@ -3,6 +3,7 @@ package mockapi
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 )
@@ -15,6 +16,16 @@ var ErrUnknownScenario = errors.New("unknown scenario")
 // returns fresh values the caller may change.
 func Scenarios() []Scenario {
 	return []Scenario{
+		{
+			Name:        "blackout",
+			Description: "capacity, answering every request 503 + Retry-After until the end of a maintenance window from 1 s to 3 s; every 50th item private",
+			Items:       1_000_000,
+			Latency:     20 * time.Millisecond,
+			Jitter:      5 * time.Millisecond,
+			Capacity:    Capacity{Slots: 32, Queue: 32, RetryAfter: time.Second},
+			Blackout:    Blackout{At: time.Second, For: 2 * time.Second},
+			Robots:      Robots{PrivateEvery: 50},
+		},
 		{
 			Name:        "capacity",
 			Description: "32 slots x 20 ms +/- 5 ms, 32 more queued, 503 + Retry-After beyond (optimum 1,600 req/s)",
@@ -33,6 +44,14 @@ func Scenarios() []Scenario {
 				{At: 10 * time.Second, Slots: 16},
 				{At: 20 * time.Second, Slots: 32},
 			}},
+		},
+		{
+			Name:        "capacity-tight",
+			Description: "16 slots x 20 ms +/- 5 ms, 4 more queued, 503 + Retry-After beyond (optimum 800 req/s)",
+			Items:       1_000_000,
+			Latency:     20 * time.Millisecond,
+			Jitter:      5 * time.Millisecond,
+			Capacity:    Capacity{Slots: 16, Queue: 4, RetryAfter: time.Second},
 		},
 		{
 			Name:          "demo",
@@ -86,6 +105,14 @@ func Scenarios() []Scenario {
 			Items:       1_000_000,
 			Latency:     5 * time.Millisecond,
 			HeaderQuota: HeaderQuota{Limit: 100, Window: time.Second, Kind: HeaderQuotaTokenBucket, Burst: 20},
+		},
+		{
+			Name:        "inflight-429",
+			Description: "an in-flight cap: 32 slots x 20 ms +/- 5 ms, nothing queued, 429 without Retry-After beyond (optimum 1,600 req/s)",
+			Items:       1_000_000,
+			Latency:     20 * time.Millisecond,
+			Jitter:      5 * time.Millisecond,
+			Capacity:    Capacity{Slots: 32, Status: http.StatusTooManyRequests, NoRetryAfter: true},
 		},
 		{
 			Name:        "quota",

@@ -3,6 +3,7 @@ package mockapi
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"time"
 )
@@ -40,6 +41,7 @@ type Scenario struct {
 	HeaderQuota HeaderQuota
 	Faults      Faults
 	Robots      Robots
+	Blackout    Blackout
 }
 
 // Pagination is a listing style; its values match the crawl config's
@@ -64,7 +66,8 @@ const (
 
 // Capacity models a server with a fixed number of workers: Slots requests are
 // served at once, up to Queue more wait in FIFO order (so their latency grows),
-// and anything beyond is answered 503 with a Retry-After.
+// and anything beyond is answered 503 with a Retry-After (or as Status and
+// NoRetryAfter say: an in-flight cap answering 429 without one).
 type Capacity struct {
 	// Slots is C, the requests served at once. 0 means unlimited (and Queue is ignored).
 	Slots int
@@ -72,6 +75,10 @@ type Capacity struct {
 	Queue int
 	// RetryAfter is announced on 503, rounded up to whole seconds. Default 1 s.
 	RetryAfter time.Duration
+	// Status is the answer beyond the queue: 503 or 429. Default 503.
+	Status int
+	// NoRetryAfter sends the answer beyond the queue without a Retry-After.
+	NoRetryAfter bool
 	// Schedule changes Slots over time (a step down, a step up): each step
 	// applies from At after the server started until the next step.
 	Schedule []Step
@@ -197,6 +204,19 @@ type Faults struct {
 	Pages bool
 }
 
+// Blackout is a maintenance window: from At after the server started, for
+// For, every request (robots.txt and the listing included) is answered 503
+// with a Retry-After of the whole seconds left until the window ends.
+type Blackout struct {
+	At  time.Duration
+	For time.Duration // 0 turns the blackout off
+}
+
+// active reports whether since after the server started lies in the blackout.
+func (b Blackout) active(since time.Duration) bool {
+	return b.For > 0 && since >= b.At && since < b.At+b.For
+}
+
 // Robots shapes /robots.txt, which always disallows /private/ for every agent.
 type Robots struct {
 	// PrivateEvery puts every N-th item's detail_path under /private/ (ids that
@@ -213,9 +233,13 @@ func (sc Scenario) Optimum() float64 { return sc.OptimumAt(0) }
 // OptimumAt is the best sustained goodput in requests per second the scenario
 // allows a client at since after the server started: the lowest of the quota
 // rate, the header quota's Limit/Window and the capacity's slots (as the
-// schedule has them then) over Latency; +Inf when none applies.
+// schedule has them then) over Latency; 0 in a blackout; +Inf when none
+// applies.
 func (sc Scenario) OptimumAt(since time.Duration) float64 {
 	sc = sc.withDefaults()
+	if sc.Blackout.active(since) {
+		return 0
+	}
 	best := math.Inf(1)
 	if sc.Quota.Rate > 0 {
 		best = min(best, sc.Quota.Rate)
@@ -257,6 +281,9 @@ func (sc Scenario) withDefaults() Scenario {
 	sc.Capacity.Schedule = slices.Clone(sc.Capacity.Schedule) // the caller may change theirs
 	if sc.Capacity.RetryAfter == 0 {
 		sc.Capacity.RetryAfter = time.Second
+	}
+	if sc.Capacity.Status == 0 {
+		sc.Capacity.Status = http.StatusServiceUnavailable
 	}
 	if sc.Quota.Burst == 0 {
 		sc.Quota.Burst = 1
@@ -333,6 +360,8 @@ func (sc Scenario) validate() error {
 		return bad("Robots.PrivateEvery", ">= 0", sc.Robots.PrivateEvery)
 	case sc.Robots.CrawlDelay < 0:
 		return bad("Robots.CrawlDelay", ">= 0", sc.Robots.CrawlDelay)
+	case sc.Blackout.At < 0 || sc.Blackout.For < 0:
+		return bad("Blackout", "a window with At >= 0 and For >= 0", fmt.Sprintf("%+v", sc.Blackout))
 	}
 	return sc.Faults.validate(bad)
 }
@@ -345,6 +374,8 @@ func (c Capacity) validate(bad func(field, want string, got any) error) error {
 		return bad("Capacity.Queue", ">= 0", c.Queue)
 	case c.RetryAfter < 0:
 		return bad("Capacity.RetryAfter", ">= 0", c.RetryAfter)
+	case c.Status != http.StatusServiceUnavailable && c.Status != http.StatusTooManyRequests:
+		return bad("Capacity.Status", "503 or 429", c.Status)
 	case len(c.Schedule) > 0 && c.Slots == 0:
 		return bad("Capacity.Schedule", "empty when Capacity.Slots is 0 (unlimited)", len(c.Schedule))
 	}

@@ -117,7 +117,7 @@ func TestPresetNamesTheKnownOnesForAnUnknownName(t *testing.T) {
 	_, err := Preset("capacty")
 	require.ErrorIs(t, err, ErrUnknownScenario)
 	assert.Contains(t, err.Error(), `"capacty"`)
-	assert.Contains(t, err.Error(), "capacity, capacity-step, demo")
+	assert.Contains(t, err.Error(), "capacity, capacity-step, capacity-tight, demo")
 }
 
 func TestStartReportsABadAddress(t *testing.T) {

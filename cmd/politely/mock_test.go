@@ -118,7 +118,7 @@ func TestMockRejectsBadUsage(t *testing.T) {
 		want string
 	}{
 		{name: "no scenario", args: []string{"mock"}, code: exitUsage, want: "--scenario is required"},
-		{name: "unknown scenario", args: []string{"mock", "--scenario", "qouta"}, code: exitUsage, want: `unknown scenario "qouta" (known: capacity,`},
+		{name: "unknown scenario", args: []string{"mock", "--scenario", "qouta"}, code: exitUsage, want: `unknown scenario "qouta" (known: blackout, capacity,`},
 		{name: "jitter above latency", args: []string{"mock", "--scenario", "quota", "--jitter", "50ms"}, code: exitUsage, want: "itter"},
 		{name: "unknown header quota kind", args: []string{"mock", "--scenario", "header-quota", "--header-kind", "leaky"}, code: exitUsage, want: "HeaderQuota.Kind must be one of fixed, sliding, token-bucket"},
 		{name: "unknown pagination", args: []string{"mock", "--scenario", "fast", "--pagination", "pages"}, code: exitUsage, want: "agination"},
