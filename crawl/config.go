@@ -19,6 +19,7 @@ const (
 	DefaultStyleParamOffset = "offset" // pagination.param for style offset
 	DefaultStyleParamCursor = "cursor" // pagination.param for style cursor
 	DefaultPageStart        = 1        // pagination.start for style page (offset starts at 0)
+	DefaultMaxEmptyPages    = 10       // pagination.max_empty_pages
 	DefaultMethod           = "GET"    // task.method
 
 	DefaultBurst         = 1                        // limits.burst: no burst above the rate
@@ -46,12 +47,14 @@ const (
 type Config struct {
 	File string // the name given to Load or Parse, for errors found later
 
-	UserAgent  string     // user_agent, required: polite crawlers identify themselves
-	Source     Source     // source, required: the paginated listing
-	Task       *Task      // task: one request per item; nil = the items themselves are the output
-	Headers    Headers    // headers, sent with every request, after ${NAME} expansion
-	Limits     Limits     // limits, per host
-	Politeness Politeness // politeness
+	UserAgent string  // user_agent, required: polite crawlers identify themselves
+	Source    Source  // source, required: the paginated listing
+	Task      *Task   // task: one request per item; nil = the items themselves are the output
+	Headers   Headers // headers, after ${NAME} expansion: sent only to HeaderHosts
+	// HeaderHosts (header_hosts) get Headers; default: Source.URL's host.
+	HeaderHosts HeaderHosts
+	Limits      Limits     // limits, per host
+	Politeness  Politeness // politeness
 
 	Output string // output: JSONL path; "" after Parse means --out must supply it
 	Failed string // failed as written; "" = derived from Output, see FailedPath
@@ -96,6 +99,9 @@ type Pagination struct {
 	CursorField DotPath // cursor_field (cursor, required): where the next cursor is in the body
 	NextField   DotPath // next_field (next_url, required): where the next page's URL is in the body
 	MaxPages    int     // max_pages: 0 (default) = no limit
+	// MaxEmptyPages (max_empty_pages): this many pages in a row without
+	// items end the listing, with a warning; default 10, at least 1.
+	MaxEmptyPages int
 }
 
 // Task is one request per listed item (key task).

@@ -22,15 +22,16 @@ type (
 // (unknown-key errors and type descriptions are read from them). Pointers
 // tell a key left out (default) from one set to zero.
 type rawConfig struct {
-	UserAgent  string            `yaml:"user_agent"`
-	Source     *rawSource        `yaml:"source"`
-	Task       *rawTask          `yaml:"task"`
-	Headers    map[string]string `yaml:"headers"`
-	Limits     rawLimits         `yaml:"limits"`
-	Politeness rawPoliteness     `yaml:"politeness"`
-	Output     string            `yaml:"output"`
-	Failed     string            `yaml:"failed"`
-	State      string            `yaml:"state"`
+	UserAgent   string            `yaml:"user_agent"`
+	Source      *rawSource        `yaml:"source"`
+	Task        *rawTask          `yaml:"task"`
+	Headers     map[string]string `yaml:"headers"`
+	HeaderHosts []string          `yaml:"header_hosts"`
+	Limits      rawLimits         `yaml:"limits"`
+	Politeness  rawPoliteness     `yaml:"politeness"`
+	Output      string            `yaml:"output"`
+	Failed      string            `yaml:"failed"`
+	State       string            `yaml:"state"`
 }
 
 type rawSource struct {
@@ -40,13 +41,14 @@ type rawSource struct {
 }
 
 type rawPagination struct {
-	Style       string `yaml:"style"`
-	Param       string `yaml:"param"`
-	Start       *int   `yaml:"start"`
-	Step        *int   `yaml:"step"`
-	CursorField string `yaml:"cursor_field"`
-	NextField   string `yaml:"next_field"`
-	MaxPages    int    `yaml:"max_pages"`
+	Style         string `yaml:"style"`
+	Param         string `yaml:"param"`
+	Start         *int   `yaml:"start"`
+	Step          *int   `yaml:"step"`
+	CursorField   string `yaml:"cursor_field"`
+	NextField     string `yaml:"next_field"`
+	MaxPages      int    `yaml:"max_pages"`
+	MaxEmptyPages *int   `yaml:"max_empty_pages"`
 }
 
 type rawTask struct {
@@ -117,6 +119,7 @@ func (b *builder) build(r *rawConfig) *Config {
 	c.Source = b.source(r.Source)
 	c.Task = b.task(r.Task)
 	c.Headers = b.headers(r.Headers)
+	c.HeaderHosts = b.headerHosts(r.HeaderHosts, c.Source.URL)
 	c.Limits = b.limits(&r.Limits)
 	c.Politeness = b.politeness(&r.Politeness)
 	c.Warnings = b.warnings
@@ -214,6 +217,13 @@ func (b *builder) pagination(r *rawPagination) Pagination {
 		p.Step = b.nonNegative(pk+".step", *r.Step)
 	}
 	p.MaxPages = b.nonNegative(pk+".max_pages", r.MaxPages)
+	p.MaxEmptyPages = DefaultMaxEmptyPages
+	if r.MaxEmptyPages != nil {
+		if p.MaxEmptyPages = *r.MaxEmptyPages; p.MaxEmptyPages < 1 {
+			b.fail(pk+".max_empty_pages", "must be at least 1, got %d", p.MaxEmptyPages)
+			p.MaxEmptyPages = DefaultMaxEmptyPages
+		}
+	}
 	p.CursorField = b.dotPath(pk+".cursor_field", r.CursorField)
 	p.NextField = b.dotPath(pk+".next_field", r.NextField)
 	if p.Style == StyleCursor && r.CursorField == "" {

@@ -25,7 +25,7 @@ func TestLoadReadsTheSpecExampleVerbatim(t *testing.T) {
 	assert.Equal(t, "http://127.0.0.1:8080/items?per_page=50", cfg.Source.URL.String())
 	// style link uses none of param, start, step, cursor_field, next_field:
 	// they are ignored, with a warning each.
-	assert.Equal(t, Pagination{Style: StyleLink}, cfg.Source.Pagination)
+	assert.Equal(t, Pagination{Style: StyleLink, MaxEmptyPages: 10}, cfg.Source.Pagination)
 	require.Len(t, cfg.Warnings, 5)
 	assert.Equal(t, `testdata/spec-example.yaml:7: source.pagination.param: not used by style "link" (only by page, cursor, offset); ignored`, cfg.Warnings[0])
 	assert.Equal(t, "items", cfg.Source.ItemsField.String())
@@ -33,6 +33,7 @@ func TestLoadReadsTheSpecExampleVerbatim(t *testing.T) {
 	assert.Equal(t, "{+detail_path}", cfg.Task.URL.String())
 	assert.Equal(t, "GET", cfg.Task.Method)
 	assert.Equal(t, http.Header{"Authorization": {"Bearer tok-SECRET-123"}}, cfg.Headers.HTTPHeader())
+	assert.Equal(t, HeaderHosts{"api.example.com:80", "api.example.com:443"}, cfg.HeaderHosts)
 	assert.Equal(t, Limits{
 		Rate:        50,
 		Burst:       10,
@@ -94,11 +95,16 @@ func TestParsePaginationStylesAndTheirDefaults(t *testing.T) {
 			Pagination{Style: StyleCursor, Param: "cursor", CursorField: mustDotPath(t, "meta.next_cursor")}},
 		{"next_url", "{style: next_url, next_field: links.next}",
 			Pagination{Style: StyleNextURL, NextField: mustDotPath(t, "links.next")}},
+		{"max_empty_pages", "{style: cursor, cursor_field: c, max_empty_pages: 3}",
+			Pagination{Style: StyleCursor, Param: "cursor", CursorField: mustDotPath(t, "c"), MaxEmptyPages: 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, err := parseTest(strings.Replace(minimalYAML, "\n    style: link", " "+tt.pagination, 1))
 			require.NoError(t, err)
+			if tt.want.MaxEmptyPages == 0 {
+				tt.want.MaxEmptyPages = DefaultMaxEmptyPages
+			}
 			assert.Equal(t, tt.want, cfg.Source.Pagination)
 			assert.Empty(t, cfg.Warnings)
 		})

@@ -8,25 +8,53 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 
 	"github.com/politely/politely/engine"
 	"github.com/politely/politely/transport"
 )
 
 // fetcher sends the crawl's requests: every one through the same client (so
-// through the same limiter), with the config's headers and User-Agent, and
-// reads bodies up to max_body.
+// through the same limiter), with the User-Agent and Accept, the config's
+// headers only to header_hosts, and reads bodies up to max_body. It follows
+// redirects itself, one request per hop, so that every hop goes through its
+// host's limiter and robots.txt and gets its own host's headers.
 type fetcher struct {
-	client  *http.Client
-	header  http.Header
+	client  *http.Client // does not follow redirects (see noRedirects)
+	header  http.Header  // the config's headers, User-Agent and Accept: for trusted hosts
+	plain   http.Header  // User-Agent and Accept: for every other host and robots.txt
+	trusted HeaderHosts
 	maxBody int64
+	// allowed checks each redirect target against robots.txt; nil when
+	// politeness.robots is off.
+	allowed func(context.Context, *url.URL) (bool, error)
 }
+
+// newFetcher returns a fetcher sending requests with client.
+func newFetcher(client *http.Client, cfg *Config) *fetcher {
+	plain := http.Header{}
+	plain.Set("User-Agent", cfg.UserAgent)
+	plain.Set("Accept", "application/json")
+	if accept := cfg.Headers["Accept"]; accept != "" {
+		plain.Set("Accept", accept)
+	}
+	header := cfg.Headers.HTTPHeader()
+	header.Set("User-Agent", cfg.UserAgent)
+	header.Set("Accept", plain.Get("Accept"))
+	return &fetcher{client: client, header: header, plain: plain, trusted: cfg.HeaderHosts, maxBody: cfg.Limits.MaxBody}
+}
+
+// noRedirects is the crawl client's CheckRedirect: the fetcher follows
+// redirects itself.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // response is an answer whose status says success and whose body was read.
 type response struct {
 	status int
 	header http.Header
 	body   []byte
+	url    *url.URL // where the answer came from: the last hop's URL
+	hops   int      // redirects followed
 }
 
 // attemptError is a failed attempt with the last status seen (0 when no
@@ -49,21 +77,100 @@ func statusOf(err error) int {
 	return 0
 }
 
-// get sends one request to rawURL and returns its answer when the status is
-// a success. Errors are *attemptError; a body over max_body is permanent,
-// other failures follow transport.Check (a 404 is permanent, a 500 or a reset
-// is retried, a 429 waits for its Retry-After).
+// get sends one request to rawURL, following redirects, and returns the
+// answer when its status is a success. With robots.txt obeyed, rawURL and
+// every redirect target are checked first: a disallowed rawURL is
+// errDisallowed and never requested. Errors are *attemptError; a body over
+// max_body and a redirect that must not be followed (see nextHop, and a
+// target robots.txt disallows) are permanent, other failures follow
+// transport.Check (a 404 is permanent, a 500 or a reset is retried, a 429
+// waits for its Retry-After).
 func (f *fetcher) get(ctx context.Context, method, rawURL string) (response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, nil)
+	return f.follow(ctx, method, rawURL, true)
+}
+
+// getRobots is get for a robots.txt: it never carries the config's
+// headers, and its redirects are not checked against robots.txt.
+func (f *fetcher) getRobots(ctx context.Context, rawURL string) (response, error) {
+	return f.follow(ctx, http.MethodGet, rawURL, false)
+}
+
+func (f *fetcher) follow(ctx context.Context, method, rawURL string, checked bool) (response, error) {
+	u, err := url.Parse(rawURL)
 	if err != nil {
 		return response{}, &attemptError{err: engine.Permanent(err)}
 	}
-	req.Header = f.header.Clone()
+	if err := f.check(ctx, u, checked, 0); err != nil {
+		return response{}, err
+	}
+	chain := []*url.URL{u}
+	for {
+		resp, err := f.send(ctx, method, u, checked && f.trusted.Trusts(u))
+		if err != nil {
+			return response{}, err
+		}
+		if !isRedirect(resp.StatusCode) {
+			r, err := f.read(resp)
+			r.url, r.hops = u, len(chain)-1
+			return r, err
+		}
+		code := resp.StatusCode
+		discard(resp)
+		next, err := nextHop(chain, resp.Header.Get("Location"))
+		if err != nil {
+			return response{}, &attemptError{status: code, err: engine.Permanent(err)}
+		}
+		if err := f.check(ctx, next, checked, code); err != nil {
+			return response{}, err
+		}
+		method = redirectMethod(method, code)
+		u = next
+		chain = append(chain, u)
+	}
+}
+
+// check asks robots.txt whether u may be fetched, when checked and robots.txt
+// is obeyed; code is the status of the redirect that led to u, 0 for the
+// first URL.
+func (f *fetcher) check(ctx context.Context, u *url.URL, checked bool, code int) error {
+	if !checked || f.allowed == nil {
+		return nil
+	}
+	ok, err := f.allowed(ctx, u)
+	switch {
+	case err != nil:
+		return &attemptError{status: code, err: err}
+	case ok:
+		return nil
+	case code == 0:
+		return errDisallowed
+	}
+	return &attemptError{status: code, err: engine.Permanent(errRedirectDisallowed)}
+}
+
+// send sends one request to u, with the config's headers when withHeaders.
+// No Referer is ever sent.
+func (f *fetcher) send(ctx context.Context, method string, u *url.URL, withHeaders bool) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, &attemptError{err: engine.Permanent(err)}
+	}
+	if withHeaders {
+		req.Header = f.header.Clone()
+	} else {
+		req.Header = f.plain.Clone()
+	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return response{}, &attemptError{err: err}
+		return nil, &attemptError{err: err}
 	}
-	defer resp.Body.Close() // releases the host's permit
+	return resp, nil
+}
+
+// read checks resp's status and reads its body, and closes it (which
+// releases the host's permit).
+func (f *fetcher) read(resp *http.Response) (response, error) {
+	defer resp.Body.Close()
 	if err := transport.Check(resp); err != nil {
 		return response{}, &attemptError{status: resp.StatusCode, err: err}
 	}
@@ -76,6 +183,15 @@ func (f *fetcher) get(ctx context.Context, method, rawURL string) (response, err
 			err: engine.Permanent(fmt.Errorf("body larger than max_body (%d bytes)", f.maxBody))}
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: body}, nil
+}
+
+// discard reads a little of a redirect's body, so that its connection can
+// be reused, and closes it, which releases the host's permit before the
+// next hop asks for one.
+func discard(resp *http.Response) {
+	const most = 4 << 10
+	_, _ = io.CopyN(io.Discard, resp.Body, most)
+	_ = resp.Body.Close()
 }
 
 // decodeJSON decodes a body, keeping numbers exact (json.Number) so that

