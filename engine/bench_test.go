@@ -49,6 +49,17 @@ func BenchmarkRawPool(b *testing.B) {
 	}
 }
 
+// hosts1000 spreads the items over 1,000 hosts.
+func hosts1000(v int) string { return hostNames[v%len(hostNames)] }
+
+var hostNames = func() []string {
+	s := make([]string, 1000)
+	for i := range s {
+		s[i] = fmt.Sprintf("host-%d.example.com:443", i)
+	}
+	return s
+}()
+
 // BenchmarkEngine runs b.N no-op tasks through the whole engine.
 func BenchmarkEngine(b *testing.B) {
 	newLimiter := func(b *testing.B) *limiter.Limiter {
@@ -64,6 +75,7 @@ func BenchmarkEngine(b *testing.B) {
 		opts func(b *testing.B) []Option
 	}{
 		{"adaptive-limiter", func(b *testing.B) []Option { return []Option{WithLimiter(newLimiter(b), host)} }},
+		{"adaptive-limiter/hosts=1000", func(b *testing.B) []Option { return []Option{WithLimiter(newLimiter(b), hosts1000)} }},
 		{"adaptive-limiter+timeout", func(b *testing.B) []Option {
 			return []Option{WithLimiter(newLimiter(b), host), WithTaskTimeout(time.Minute)}
 		}},

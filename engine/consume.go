@@ -90,16 +90,28 @@ func (r *run[T]) consume(i int) {
 		s.busy.Store(false)
 	}()
 	for !r.stopped() {
-		var e entry[T]
-		select {
-		case e = <-r.queue:
-		default:
-			var ok bool
-			if e, ok = r.await(i, s, &t); !ok {
-				return
+		var tk task[T]
+		if r.rooms != nil {
+			var ok, full bool
+			if tk, ok, full = r.next(&hosts); !ok {
+				if tk, ok = r.awaitRoom(i, s, &t, &hosts, full); !ok {
+					return
+				}
+			}
+		} else {
+			select {
+			case tk.e = <-r.queue:
+			default:
+				var ok bool
+				if tk.e, ok = r.await(i, s, &t); !ok {
+					return
+				}
 			}
 		}
-		r.attempt(&t, &hosts, &e)
+		r.attempt(&t, &tk)
+		if r.rooms != nil {
+			r.giveBack(&tk)
+		}
 		if t.attempts >= flushEvery {
 			r.flush(s, &t)
 		}
@@ -135,42 +147,51 @@ func (r *run[T]) await(i int, s *slot, t *tally) (entry[T], bool) {
 	}
 }
 
-// hostCache keeps a consumer's last host: runs often hit one host, and the
-// cache saves the limiter's map lookup.
-type hostCache struct {
-	key  string
-	host *limiter.Host
-}
-
-func (c *hostCache) get(l *limiter.Limiter, key string) *limiter.Host {
-	if c.host == nil || key != c.key {
-		c.key, c.host = key, l.Host(key)
-	}
-	return c.host
-}
-
-// attempt makes one attempt of e and decides what comes next: success,
-// failure for good, a retry, or, when the run stops, an unfinished item.
-func (r *run[T]) attempt(t *tally, hosts *hostCache, e *entry[T]) {
-	var permit limiter.Permit
-	var host *limiter.Host
-	if r.lim != nil {
-		host = hosts.get(r.lim, r.key(e.item.Value))
-		p, err := host.Acquire(r.readCtx)
-		if err != nil { // only when the run stops
-			t.unfinished++
-			r.report(e, ReasonInterrupted, e.err, nil)
-			return
+// awaitRoom waits, idle, until a room may start a task: an item arrives (read
+// only while the rooms have space), a room's time comes or a release wakes
+// it. It returns false when the consumer leaves, as await does.
+func (r *run[T]) awaitRoom(i int, s *slot, t *tally, hosts *hostCache, full bool) (task[T], bool) {
+	r.flush(s, t)
+	s.busy.Store(false)
+	for {
+		resized := r.resized.Load()
+		if r.leave(i) {
+			return task[T]{}, false
 		}
-		permit = p
+		queue := r.queue
+		if full {
+			queue = nil
+		}
+		select {
+		case e := <-queue:
+			r.add(e)
+		case <-r.idleWake:
+		case <-*resized:
+			continue
+		case <-r.done:
+			r.exit(i)
+			return task[T]{}, false
+		}
+		var tk task[T]
+		var ok bool
+		if tk, ok, full = r.next(hosts); ok {
+			s.busy.Store(true)
+			return tk, true
+		}
 	}
+}
+
+// attempt makes one attempt of tk's item, with the permit taken for it, and
+// decides what comes next: success, failure for good, a retry, or, when the
+// run stops, an unfinished item.
+func (r *run[T]) attempt(t *tally, tk *task[T]) {
+	e, host := &tk.e, tk.host
 	e.attempts++
 	t.attempts++
 	if e.attempts > 1 {
 		t.retries++
 	}
-	k, err, stack := r.call(e.item.Value)
-	permit.Release(k.outcome())
+	k, err, stack := r.call(e.item.Value, host, tk.permit)
 
 	switch k {
 	case kindSuccess:
@@ -250,15 +271,37 @@ func (r *run[T]) finish(t *tally, e *entry[T]) {
 }
 
 // call runs the handler on v under the task timeout, recovering a panic, and
-// classifies the result.
-func (r *run[T]) call(v T) (kind, error, []byte) {
+// classifies the result. With a host, the handler's context hands the permit
+// over (limiter.Handoff) to the first request to that host, which then
+// releases it; otherwise call releases it with the attempt's outcome.
+func (r *run[T]) call(v T, host *limiter.Host, permit limiter.Permit) (kind, error, []byte) {
 	ctx := r.taskCtx
 	if r.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = clockwork.WithTimeout(ctx, r.clock, r.timeout)
 		defer cancel()
 	}
-	err, stack := r.protect(ctx, v)
+	var ho *limiter.Handoff
+	if host != nil {
+		ho = limiter.NewHandoff(ctx, permit)
+	}
+	k, err, stack := r.classify(ctx, ho, v)
+	if ho != nil {
+		if p, ok := ho.Reclaim(); ok {
+			p.Release(k.outcome())
+		}
+	}
+	return k, err, stack
+}
+
+// classify calls the handler under ctx (or ho, which wraps it) and says what
+// its result was.
+func (r *run[T]) classify(ctx context.Context, ho *limiter.Handoff, v T) (kind, error, []byte) {
+	hctx := ctx
+	if ho != nil {
+		hctx = ho
+	}
+	err, stack := r.protect(hctx, v)
 	switch {
 	case err == nil:
 		return kindSuccess, nil, nil

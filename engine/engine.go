@@ -9,8 +9,11 @@
 // failure sink, progress is reported at an interval, and the low-water mark
 // of the pages read is checkpointed so that an interrupted run can resume.
 //
-// Most callers want Run with WithLimiter, or WithLimitFunc when the handler's
-// HTTP client takes the permits itself.
+// WithLimiter, items whose host may not start wait in that host's waiting
+// room, not in a consumer, and the permit taken for an attempt is handed to
+// the handler's first request to that host through its context.
+//
+// Most callers want Run with WithLimiter.
 package engine
 
 import (
@@ -52,6 +55,11 @@ type run[T any] struct {
 	sink    func(Failure[T])
 	skip    func(source.Item[T]) bool
 	tracker *tracker // nil without a Checkpointer
+
+	rooms    *rooms[T] // the hosts' waiting rooms, with a limiter; guarded by roomsMu
+	roomsMu  sync.Mutex
+	idleWake chan struct{} // rooms -> idle consumers: a room may start
+	rearm    chan struct{} // rooms -> alarm: an earlier time to wake rooms at
 
 	queueSize   int
 	drain       time.Duration
@@ -156,6 +164,9 @@ func newRun[T any](src source.Source[T], fn func(context.Context, T) error, s *s
 			return nil, fmt.Errorf("engine: WithLimiter: the key function takes %s, the source yields %T", s.limiter.keyType(), item)
 		}
 		r.lim, r.key, r.limit = lb.l, lb.key, lb.l.Limit
+		r.rooms = &rooms[T]{byKey: map[string]*room[T]{}}
+		r.idleWake = make(chan struct{}, 1)
+		r.rearm = make(chan struct{}, 1)
 	}
 	if r.limit == nil {
 		r.limit = func() int { return DefaultConsumers }
@@ -195,6 +206,10 @@ func (r *run[T]) run(ctx context.Context) (Stats, error) {
 	r.wg.Add(2)
 	go r.produce()
 	go r.schedule()
+	if r.rooms != nil {
+		r.wg.Add(1)
+		go r.alarm()
+	}
 
 	poll := r.clock.NewTicker(pollInterval)
 	defer poll.Stop()
@@ -272,6 +287,9 @@ func (r *run[T]) shutdown(interrupted bool) {
 		<-joined
 	}
 	r.wg.Wait()
+	if r.rooms != nil {
+		r.closeRooms()
+	}
 	for {
 		select {
 		case e := <-r.queue:

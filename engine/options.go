@@ -64,19 +64,22 @@ type keyed interface{ keyType() string }
 func (lb limitedBy[T]) keyType() string { return fmt.Sprintf("%T", lb.key) }
 
 // WithLimiter makes every attempt take a permit from l for the host key(item)
-// and release it with the attempt's outcome, and makes the number of
-// consumers follow l.Limit() (the sum over every host l has seen). Use it when
-// the handler does not go through a layer that takes the permits itself (for
-// that, see WithLimitFunc).
+// before its handler is called, and makes the number of consumers follow
+// l.Limit() (the sum over every host l has seen). An item whose host may not
+// start now (gated, out of tokens, at its concurrency limit) waits in that
+// host's waiting room without holding a consumer, and consumers serve the
+// hosts that can start in turn, so a gated or slow host does not hold up the
+// others. An empty key means the item needs no permit. Give l and the run
+// the same clock.
 //
-// Outcomes: nil is Success; an error that Is limiter.ErrThrottled is
-// Throttled, and a *limiter.RetryAfterError also gates the host until its
+// The handler's context is a limiter.Handoff: the first request to the same
+// host made under it (through transport, for one) uses the permit and
+// releases it with its own outcome. A permit no request took is released
+// with the attempt's outcome:
+// nil is Success; an error that Is limiter.ErrThrottled is Throttled, and a *limiter.RetryAfterError also gates the host until its
 // Until; the task timeout and any other error that is retried are Dropped
 // (overload); a permanent error, a panic and an attempt cut by the drain
 // timeout are Ignored.
-//
-// A consumer waits in Acquire while its item's host is gated or full, so with
-// several hosts a gated one can hold consumers that others could use.
 func WithLimiter[T any](l *limiter.Limiter, key func(T) string) Option {
 	return func(s *settings) {
 		if l == nil || key == nil {
@@ -88,8 +91,9 @@ func WithLimiter[T any](l *limiter.Limiter, key func(T) string) Option {
 }
 
 // WithLimitFunc makes the number of consumers follow limit(), read every few
-// milliseconds and after each task; it should be cheap. Use it when an inner
-// layer such as transport takes the permits: WithLimitFunc(l.Limit).
+// milliseconds and after each task; it should be cheap. Use it when the items
+// have no host and an inner layer such as transport takes the permits:
+// WithLimitFunc(l.Limit). Items then wait for their permits in the consumers.
 func WithLimitFunc(limit func() int) Option {
 	return func(s *settings) {
 		if limit == nil {
@@ -114,7 +118,9 @@ func WithMaxConsumers(n int) Option {
 
 // WithQueueSize sets how many items may be read ahead of the consumers;
 // default DefaultQueueSize. The same number bounds the items waiting for a
-// retry: when that many wait, the source is not read.
+// retry (when that many wait, the source is not read) and, WithLimiter, the
+// items in the hosts' waiting rooms: a run over many hosts where some push
+// back wants it large enough to reach the others' items past theirs.
 func WithQueueSize(n int) Option {
 	return func(s *settings) {
 		if n < 1 {

@@ -26,7 +26,7 @@ type Counts struct {
 type Progress struct {
 	Counts
 	Elapsed   time.Duration
-	InFlight  int     // consumers holding an item: running its handler, or waiting for its permit
+	InFlight  int     // consumers holding an item: running its handler (or, WithLimitFunc, waiting for its permit)
 	Consumers int     // live consumers
 	Limit     int     // the limit the consumers follow, clamped to [1, max consumers]
 	Rate      float64 // items finished (succeeded or failed) per second since the previous snapshot

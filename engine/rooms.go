@@ -1,0 +1,381 @@
+package engine
+
+import (
+	"container/heap"
+	"sync/atomic"
+	"time"
+
+	"github.com/politely/politely/limiter"
+)
+
+// A run WithLimiter keeps a waiting room per host: an item whose host may not
+// start a request now (its gate is closed, its bucket is empty or it is at its
+// concurrency limit) waits in its host's room and holds no consumer.
+// Consumers take the permit before they call the handler, from the rooms in
+// turn (round robin), so a gated or slow host does not hold up the others.
+// The rooms hold queueSize items together (and at most one more per consumer
+// that took an item from the queue as they filled); a room exists only while
+// it holds items, so their memory follows the items, not the hosts seen.
+
+// roomState says where a room is.
+type roomState uint8
+
+const (
+	roomReady   roomState = iota + 1 // in the ring: its host may be able to start
+	roomTimed                        // in the heap: its host may start at its time
+	roomBlocked                      // waits for a release: woken by one of ours, or polled
+)
+
+// room is one host's waiting room. It exists while it holds items.
+type room[T any] struct {
+	key   string
+	host  *limiter.Host
+	items fifo[entry[T]]
+	state roomState
+	at    time.Time // roomTimed: when to try again
+	index int       // roomTimed: its place in the heap
+}
+
+// task is an item with the permit taken for it.
+type task[T any] struct {
+	e      entry[T]
+	key    string
+	host   *limiter.Host // nil when the item needs no permit (its key is "")
+	permit limiter.Permit
+}
+
+// rooms holds the waiting rooms of a run. Its fields are guarded by the run's
+// roomsMu; held and ready mirror the item count and the ring's length for
+// consumers that look without the lock.
+type rooms[T any] struct {
+	byKey map[string]*room[T]
+	ring  fifo[*room[T]] // ready rooms, served in turn
+	timed roomHeap[T]
+	swept []*room[T] // blocked rooms, polled every pollInterval (may hold stale entries)
+	armed time.Time  // when the alarm fires; zero when it waits for no time
+	spare []*room[T] // forgotten rooms kept for reuse, at most maxSpare
+
+	held, ready atomic.Int64
+}
+
+// maxSpare bounds the rooms kept for reuse: a run over many hosts makes and
+// forgets a room per item otherwise.
+const maxSpare = 1024
+
+// hostCache keeps a consumer's last host: runs often hit one host, and the
+// cache saves the limiter's map lookup.
+type hostCache struct {
+	key  string
+	host *limiter.Host
+}
+
+func (c *hostCache) get(l *limiter.Limiter, key string) *limiter.Host {
+	if c.host == nil || key != c.key {
+		c.key, c.host = key, l.Host(key)
+	}
+	return c.host
+}
+
+// next returns the next task a consumer may start. While no room is ready it
+// takes the queue's next item and starts it at once if its host may start
+// (most items, when no host pushes back); an item whose host may not start
+// goes to its room. When nothing may start now, ok is false and full says
+// whether the rooms hold as many items as they may.
+func (r *run[T]) next(hc *hostCache) (t task[T], ok, full bool) {
+	rs := r.rooms
+	if rs.ready.Load() == 0 && rs.held.Load() < int64(r.queueSize) {
+		select {
+		case e := <-r.queue:
+			if t, ok = r.direct(hc, e); ok {
+				return t, true, false
+			}
+		default:
+			if rs.held.Load() == 0 {
+				return t, false, false
+			}
+		}
+	}
+	r.roomsMu.Lock()
+	defer r.roomsMu.Unlock()
+	for {
+		if t, ok = r.serveLocked(); ok {
+			if rs.ring.len() > 0 {
+				r.signal() // more is ready: wake another idle consumer
+			}
+			return t, true, false
+		}
+		if rs.held.Load() >= int64(r.queueSize) {
+			return t, false, true
+		}
+		select {
+		case e := <-r.queue:
+			r.addLocked(r.key(e.item.Value), e, nil, false, time.Time{})
+		default:
+			return t, false, false
+		}
+	}
+}
+
+// direct takes a permit for e if its host may start now, or else puts e in
+// its host's room.
+func (r *run[T]) direct(hc *hostCache, e entry[T]) (task[T], bool) {
+	key := r.key(e.item.Value)
+	if key == "" {
+		return task[T]{e: e}, true
+	}
+	h := hc.get(r.lim, key)
+	p, at, ok := h.TryAcquire()
+	if ok {
+		return task[T]{e: e, key: key, host: h, permit: p}, true
+	}
+	r.roomsMu.Lock()
+	defer r.roomsMu.Unlock()
+	r.addLocked(key, e, h, true, at)
+	return task[T]{}, false
+}
+
+// add puts an item a waiting consumer took from the queue in its room.
+func (r *run[T]) add(e entry[T]) {
+	r.roomsMu.Lock()
+	defer r.roomsMu.Unlock()
+	r.addLocked(r.key(e.item.Value), e, nil, false, time.Time{})
+}
+
+// addLocked puts e in the room of key. A new room is ready, or, when its host
+// h was just tried and refused, parked until at.
+func (r *run[T]) addLocked(key string, e entry[T], h *limiter.Host, refused bool, at time.Time) {
+	rs := r.rooms
+	rs.held.Add(1)
+	if rm := rs.byKey[key]; rm != nil {
+		rm.items.push(e)
+		return
+	}
+	rm := rs.room(key)
+	if h == nil && key != "" {
+		h = r.lim.Host(key)
+	}
+	rm.host = h
+	rm.items.push(e)
+	rs.byKey[key] = rm
+	if refused {
+		r.parkLocked(rm, at)
+		return
+	}
+	r.readyLocked(rm)
+}
+
+func (r *run[T]) readyLocked(rm *room[T]) {
+	rm.state = roomReady
+	r.rooms.ring.push(rm)
+	r.rooms.ready.Add(1)
+}
+
+// serveLocked tries the ready rooms in turn and takes the first permit one
+// can have, with that room's first item. Rooms whose host may not start move
+// to the heap (a time is known) or wait for a release.
+func (r *run[T]) serveLocked() (task[T], bool) {
+	rs := r.rooms
+	for rs.ring.len() > 0 {
+		rm := rs.ring.pop()
+		rs.ready.Add(-1)
+		var p limiter.Permit
+		if rm.host != nil {
+			var at time.Time
+			var ok bool
+			if p, at, ok = rm.host.TryAcquire(); !ok {
+				r.parkLocked(rm, at)
+				continue
+			}
+		}
+		e := rm.items.pop()
+		rs.held.Add(-1)
+		t := task[T]{e: e, key: rm.key, host: rm.host, permit: p}
+		if rm.items.len() > 0 {
+			r.readyLocked(rm)
+		} else {
+			rs.forget(rm)
+		}
+		return t, true
+	}
+	return task[T]{}, false
+}
+
+// parkLocked makes rm wait until at, or for a release when at is zero.
+func (r *run[T]) parkLocked(rm *room[T], at time.Time) {
+	rs := r.rooms
+	if at.IsZero() {
+		rm.state = roomBlocked
+		rs.swept = append(rs.swept, rm)
+		at = r.clock.Now().Add(pollInterval)
+	} else {
+		rm.state, rm.at = roomTimed, at
+		heap.Push(&rs.timed, rm)
+	}
+	if rs.armed.IsZero() || at.Before(rs.armed) {
+		rs.armed = at
+		select {
+		case r.rearm <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// giveBack tells the rooms that an attempt of t has ended: its host's room,
+// if it waits for a release, is tried again.
+func (r *run[T]) giveBack(t *task[T]) {
+	if t.host == nil || r.rooms.held.Load() == 0 {
+		return
+	}
+	r.roomsMu.Lock()
+	defer r.roomsMu.Unlock()
+	if rm := r.rooms.byKey[t.key]; rm != nil && rm.state == roomBlocked {
+		r.readyLocked(rm)
+		r.signal()
+	}
+}
+
+// room returns an empty room for key, reused if one is spare.
+func (rs *rooms[T]) room(key string) *room[T] {
+	n := len(rs.spare)
+	if n == 0 {
+		return &room[T]{key: key}
+	}
+	rm := rs.spare[n-1]
+	rs.spare[n-1] = nil
+	rs.spare = rs.spare[:n-1]
+	rm.key = key
+	return rm
+}
+
+// forget drops rm, now empty, from the rooms.
+func (rs *rooms[T]) forget(rm *room[T]) {
+	delete(rs.byKey, rm.key)
+	buf := rm.items.buf[:0]
+	*rm = room[T]{}
+	if len(rs.spare) < maxSpare && cap(buf) <= 64 {
+		rm.items.buf = buf
+		rs.spare = append(rs.spare, rm)
+	}
+}
+
+// signal wakes one idle consumer, if one waits.
+func (r *run[T]) signal() {
+	select {
+	case r.idleWake <- struct{}{}:
+	default:
+	}
+}
+
+// alarm wakes the rooms whose time has come and, every pollInterval, the
+// blocked ones (their host may be held by requests outside the run).
+func (r *run[T]) alarm() {
+	defer r.wg.Done()
+	timer := r.clock.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		r.roomsMu.Lock()
+		at := r.rooms.armed
+		r.roomsMu.Unlock()
+		if !at.IsZero() {
+			timer.Reset(max(0, at.Sub(r.clock.Now())))
+		}
+		select {
+		case <-timer.Chan():
+			r.wakeDue(r.clock.Now())
+		case <-r.rearm:
+			timer.Stop()
+		case <-r.done:
+			return
+		}
+	}
+}
+
+// wakeDue puts the rooms due at now, and the blocked ones, back in the ring.
+func (r *run[T]) wakeDue(now time.Time) {
+	r.roomsMu.Lock()
+	defer r.roomsMu.Unlock()
+	rs := r.rooms
+	woke := false
+	for rs.timed.Len() > 0 && !rs.timed[0].at.After(now) {
+		r.readyLocked(heap.Pop(&rs.timed).(*room[T]))
+		woke = true
+	}
+	for i, rm := range rs.swept {
+		if rm.state == roomBlocked { // else woken already, or forgotten
+			r.readyLocked(rm)
+			woke = true
+		}
+		rs.swept[i] = nil
+	}
+	rs.swept = rs.swept[:0]
+	rs.armed = time.Time{}
+	if rs.timed.Len() > 0 {
+		rs.armed = rs.timed[0].at
+	}
+	if woke {
+		r.signal()
+	}
+}
+
+// closeRooms reports every item left in the rooms as interrupted, once the
+// consumers have stopped.
+func (r *run[T]) closeRooms() {
+	r.roomsMu.Lock()
+	defer r.roomsMu.Unlock()
+	for _, rm := range r.rooms.byKey {
+		for rm.items.len() > 0 {
+			r.interrupted(rm.items.pop())
+		}
+	}
+	r.rooms.held.Store(0)
+}
+
+type roomHeap[T any] []*room[T]
+
+func (h roomHeap[T]) Len() int           { return len(h) }
+func (h roomHeap[T]) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h roomHeap[T]) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *roomHeap[T]) Push(x any) {
+	rm := x.(*room[T])
+	rm.index = len(*h)
+	*h = append(*h, rm)
+}
+func (h *roomHeap[T]) Pop() any {
+	old := *h
+	rm := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return rm
+}
+
+// fifo is a queue on a slice that reuses its space.
+type fifo[E any] struct {
+	buf  []E
+	head int
+}
+
+func (q *fifo[E]) len() int { return len(q.buf) - q.head }
+
+func (q *fifo[E]) push(e E) {
+	if q.head > 0 && len(q.buf) == cap(q.buf) && q.head >= len(q.buf)/2 {
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:])
+		q.buf, q.head = q.buf[:n], 0
+	}
+	q.buf = append(q.buf, e)
+}
+
+func (q *fifo[E]) pop() E {
+	var zero E
+	e := q.buf[q.head]
+	q.buf[q.head] = zero
+	q.head++
+	if q.head == len(q.buf) {
+		q.buf, q.head = q.buf[:0], 0
+	}
+	return e
+}

@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/politely/politely/limiter"
+	"github.com/politely/politely/source"
+)
+
+func TestAGatedHostHoldsNoConsumer(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clk := clockwork.NewFakeClock()
+	l, err := limiter.New(limiter.Config{Algorithm: limiter.Fixed, Initial: 1}, limiter.WithClock(clk))
+	require.NoError(t, err)
+	hostOf := func(v int) string { return fmt.Sprintf("h%d", v%5) } // h0 is gated
+	until := clk.Now().Add(time.Hour)
+	l.Host("h0").Gate(until)
+	var healthy, gated atomic.Int64
+	var early atomic.Bool
+	wait := runAsync(context.Background(), t, rangeOf(t, 200, 20), func(_ context.Context, v int) error {
+		if hostOf(v) != "h0" {
+			healthy.Add(1)
+			return nil
+		}
+		if clk.Now().Before(until) {
+			early.Store(true)
+		}
+		gated.Add(1)
+		return nil
+	}, WithLimiter(l, hostOf), WithClock(clk))
+	waitFor(t, "every healthy host's items are done while h0 is gated", func() bool { return healthy.Load() == 160 })
+	assert.Zero(t, gated.Load())
+	clk.Advance(time.Hour)
+	waitFor(t, "h0's items are done once its gate opens", func() bool {
+		clk.Advance(time.Millisecond)
+		return gated.Load() == 40
+	})
+	st, err := wait()
+	require.NoError(t, err)
+	assert.EqualValues(t, 200, st.Succeeded)
+	assert.False(t, early.Load(), "no request to h0 before its Retry-After")
+}
+
+// counting counts the items read from a source.
+type counting[T any] struct {
+	source.Source[T]
+	n atomic.Int64
+}
+
+func (c *counting[T]) Next(ctx context.Context) (source.Item[T], error) {
+	it, err := c.Source.Next(ctx)
+	if err == nil {
+		c.n.Add(1)
+	}
+	return it, err
+}
+
+func TestRoomsHoldAtMostTheQueueSize(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	l, err := limiter.New(limiter.Config{})
+	require.NoError(t, err)
+	l.Host("gated").Gate(time.Now().Add(time.Hour))
+	src := &counting[int]{Source: rangeOf(t, 10_000, 100)}
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := runAsync(ctx, t, src, func(context.Context, int) error { return nil },
+		WithLimiter(l, func(int) string { return "gated" }), WithQueueSize(10))
+	waitFor(t, "the rooms and the queue fill up", func() bool { return src.n.Load() >= 20 })
+	time.Sleep(50 * time.Millisecond)
+	// 10 in the rooms (and one more per consumer, 4 here, that took an item
+	// as they filled), 10 on the queue, one in the producer's hand.
+	assert.LessOrEqual(t, src.n.Load(), int64(25))
+	cancel()
+	st, err := wait()
+	require.NoError(t, err)
+	assert.Equal(t, src.n.Load(), st.Unfinished, "every item read is reported")
+	assert.Zero(t, st.Attempts)
+}
+
+func TestTheHandlerHandsItsPermitToTheFirstRequestOfItsHost(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	l, err := limiter.New(limiter.Config{Algorithm: limiter.Fixed, Initial: 2})
+	require.NoError(t, err)
+	h := l.Host("api:443")
+	var taken atomic.Int64
+	st, err := Run(context.Background(), rangeOf(t, 100, 10), func(ctx context.Context, v int) error {
+		if v%2 == 1 {
+			return nil // no request: the engine releases the permit
+		}
+		p, ok := limiter.TakePermit(ctx, h)
+		if !ok {
+			return errors.New("no permit in the handler's context")
+		}
+		taken.Add(1)
+		p.Release(limiter.Throttled) // the request's own verdict, not the handler's nil
+		return nil
+	}, WithLimiter(l, func(int) string { return "api:443" }))
+	require.NoError(t, err)
+	assert.EqualValues(t, 100, st.Succeeded)
+	assert.EqualValues(t, 50, taken.Load())
+	snap := h.Snapshot()
+	assert.EqualValues(t, 50, snap.Throttled, "the taker's outcome counts")
+	assert.EqualValues(t, 50, snap.Successes, "the engine released only the permits nobody took")
+	assert.Zero(t, snap.InFlight)
+}
+
+func TestItemsWithAnEmptyKeyNeedNoPermit(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	l, err := limiter.New(limiter.Config{})
+	require.NoError(t, err)
+	l.Host("").Gate(time.Now().Add(time.Hour))
+	st, err := Run(context.Background(), rangeOf(t, 50, 10), func(context.Context, int) error { return nil },
+		WithLimiter(l, func(int) string { return "" }))
+	require.NoError(t, err)
+	assert.EqualValues(t, 50, st.Succeeded)
+}
