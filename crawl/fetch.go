@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"unicode/utf8"
 
 	"github.com/politely/politely/engine"
 	"github.com/politely/politely/transport"
@@ -210,18 +211,20 @@ func decodeJSON(r response) (any, error) {
 	return v, nil
 }
 
-// rawJSON checks a task's body and returns it for the output line as it is;
-// an empty body (HEAD, 204) is null.
-func rawJSON(r response) (json.RawMessage, error) {
+// rawJSON checks a task's body and returns it for the output line, with
+// each invalid UTF-8 byte replaced by U+FFFD, and how many were; an empty
+// body (HEAD, 204) is null.
+func rawJSON(r response) (json.RawMessage, int, error) {
 	if len(bytes.TrimSpace(r.body)) == 0 {
-		return json.RawMessage("null"), nil
+		return json.RawMessage("null"), 0, nil
 	}
 	if !json.Valid(r.body) {
 		_, err := decodeJSON(r) // for the parser's message
 		if err == nil {
 			err = &attemptError{status: r.status, err: errors.New("malformed JSON body")}
 		}
-		return nil, err
+		return nil, 0, err
 	}
-	return json.RawMessage(r.body), nil
+	body, n := replaceInvalidUTF8(r.body, utf8.RuneError)
+	return json.RawMessage(body), n, nil
 }

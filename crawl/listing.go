@@ -65,13 +65,16 @@ func (l *listing) get(ctx context.Context, rawURL string) (page, error) {
 		if err != nil {
 			return err
 		}
-		body, err := decodeJSON(resp)
+		body, mark, err := decodeMarked(resp)
 		if err != nil {
 			return err
 		}
 		items, err := l.cfg.Source.ItemsField.LookupArray(body)
 		if err != nil {
 			return engine.Permanent(fmt.Errorf("source.items_field: %w", err))
+		}
+		if mark != 0 {
+			body = l.unmarkPage(rawURL, items, body, mark)
 		}
 		p = page{items: items, body: body, resp: resp}
 		return nil

@@ -79,9 +79,13 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 		if err != nil {
 			return err
 		}
-		data, err := rawJSON(resp)
+		data, replaced, err := rawJSON(resp)
 		if err != nil {
 			return err
+		}
+		if replaced > 0 {
+			r.o.log.Warn("the answer holds invalid UTF-8: written with U+FFFD",
+				zap.String("url", redact(u.String())), zap.Int("bytes", replaced))
 		}
 		line := outputLine{URL: u.String(), Status: resp.status, Data: data}
 		if resp.hops > 0 {

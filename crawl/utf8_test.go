@@ -1,0 +1,110 @@
+package crawl
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// invalidBody is a JSON text whose strings and keys hold invalid UTF-8.
+const invalidBody = "{\"a\":\"\xff\xfe bad\",\"k\xc3\":\"ok\",\"n\":[\"\xed\xa0\x80\"]}"
+
+// assertValidLines checks that every line of the file is valid UTF-8 JSON.
+func assertValidLines(t *testing.T, path string) [][]byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	for _, l := range lines {
+		assert.True(t, utf8.Valid(l), "line %q", l)
+		assert.True(t, json.Valid(l), "line %q", l)
+	}
+	return lines
+}
+
+func TestRunWritesInvalidUTF8AsReplacementCharacters(t *testing.T) {
+	tests := []struct {
+		name string
+		task string
+		// data picks the object from an output line
+		data func(line map[string]any) map[string]any
+	}{
+		{name: "task", task: "task:\n  url: \"{+p}\"", data: func(l map[string]any) map[string]any { return l["data"].(map[string]any) }},
+		{name: "listing only", data: func(l map[string]any) map[string]any { return l["data"].(map[string]any)["v"].(map[string]any) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/items":
+					if tt.task != "" {
+						fmt.Fprint(w, `{"items":[{"p":"/d/1"},{"p":"/d/2"},{"p":"/d/3"}]}`)
+						return
+					}
+					fmt.Fprintf(w, `{"items":[{"p":"/d/1","v":%s},{"p":"/d/2","v":{"a":"fine \ufffd"}},{"p":"/d/3","v":%s}]}`, invalidBody, invalidBody)
+				case "/d/2":
+					fmt.Fprint(w, `{"a":"fine \ufffd"}`)
+				case "/robots.txt":
+					http.NotFound(w, r)
+				default:
+					fmt.Fprint(w, invalidBody)
+				}
+			})
+			cfg := testConfig(t, api.URL+"/items", "    style: none", tt.task, nil)
+			core, logs := observer.New(zapcore.WarnLevel)
+
+			sum, err := runTest(t, cfg, WithLogger(zap.New(core)))
+			require.NoError(t, err)
+			require.Equal(t, int64(3), sum.Succeeded)
+
+			lines := assertValidLines(t, cfg.Output)
+			require.Len(t, lines, 3)
+			var fixed int
+			for _, raw := range lines {
+				var l map[string]any
+				require.NoError(t, json.Unmarshal(raw, &l))
+				d := tt.data(l)
+				if d["a"] == "fine \ufffd" {
+					continue
+				}
+				fixed++
+				assert.Equal(t, map[string]any{"a": "\ufffd\ufffd bad", "k\ufffd": "ok", "n": []any{"\ufffd\ufffd\ufffd"}}, d)
+			}
+			assert.Equal(t, 2, fixed)
+			warned := logs.FilterMessageSnippet("invalid UTF-8")
+			assert.Equal(t, 2, warned.Len(), "one warning per item, none for the valid one: %v", logs.All())
+			for _, e := range warned.All() {
+				assert.NotContains(t, fmt.Sprint(e.ContextMap()), "bad", "no body content in the log")
+			}
+		})
+	}
+}
+
+func TestReplaceInvalidUTF8(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"plain", "plain"},
+		{"\xff", "\ufffd"},
+		{"a\xc3", "a\ufffd"},
+		{"\xe2\x82", "\ufffd\ufffd"},
+		{"é\xffé", "é\ufffdé"},
+	}
+	for _, tt := range tests {
+		got, n := replaceInvalidUTF8([]byte(tt.in), utf8.RuneError)
+		assert.Equal(t, tt.want, string(got), "%q", tt.in)
+		var fromJSON string
+		require.NoError(t, json.Unmarshal([]byte(`"`+tt.in+`"`), &fromJSON))
+		assert.Equal(t, fromJSON, string(got), "as encoding/json decodes %q", tt.in)
+		assert.Equal(t, bytes.Count(got, []byte("\ufffd")), n)
+	}
+}
