@@ -1,0 +1,272 @@
+package redisstate
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/politely/politely/internal/redistest"
+	"github.com/politely/politely/limiter"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const fpA, fpB = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+func open(t *testing.T, url, fp, worker string, opts ...Option) *Crawl {
+	t.Helper()
+	c, err := Open(context.Background(), url, fp, append([]Option{WithWorker(worker)}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestOpenRefusesAnotherConfigUntilReset(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	a := open(t, srv.URL(), fpA, "w1")
+	_, err := Open(ctx, srv.URL(), fpB)
+	var me *MismatchError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, fpA, me.Stored)
+	_, err = Open(ctx, srv.URL(), fpB, Observing())
+	require.ErrorAs(t, err, &me)
+
+	require.NoError(t, Reset(ctx, a.Client(), fpB))
+	n, err := a.Client().Keys(ctx, "politely:*").Result()
+	require.NoError(t, err)
+	assert.Empty(t, n, "reset deletes the old crawl's keys")
+	open(t, srv.URL(), fpB, "w2")
+}
+
+func TestUnreachableRedisNamesTheURLWithoutItsPassword(t *testing.T) {
+	_, err := Open(context.Background(), "redis://user:s3cret@127.0.0.1:1/0", fpA)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "127.0.0.1:1")
+	assert.Contains(t, err.Error(), "unreachable")
+	assert.NotContains(t, err.Error(), "s3cret")
+}
+
+func TestListingLeaseIsExclusiveAndLapsesWhenItsHolderStops(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	a := open(t, srv.URL(), fpA, "a", WithLeaseTTL(300*time.Millisecond))
+	b := open(t, srv.URL(), fpA, "b", WithLeaseTTL(300*time.Millisecond))
+
+	l, ok, err := a.TakeLease(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "", l.Cursor)
+	_, err = a.AddPage(ctx, "", "p2", false, [][]byte{[]byte("x1"), []byte("x2")})
+	require.NoError(t, err)
+
+	_, ok, err = b.TakeLease(ctx)
+	require.NoError(t, err)
+	assert.False(t, ok, "a holds the lease")
+	_, err = b.AddPage(ctx, "p2", "p3", false, [][]byte{[]byte("y")})
+	assert.ErrorIs(t, err, ErrLeaseLost)
+
+	time.Sleep(400 * time.Millisecond) // a stops renewing: the lease lapses
+	l, ok, err = b.TakeLease(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "p2", l.Cursor, "b continues from the stored cursor")
+	assert.ErrorIs(t, a.RenewLease(ctx), ErrLeaseLost)
+
+	// A retried store of the same page adds nothing twice.
+	for range 2 {
+		n, err := b.AddPage(ctx, "p2", "", true, [][]byte{[]byte("x3")})
+		require.NoError(t, err)
+		assert.EqualValues(t, 3, n)
+	}
+	st, err := b.Status(ctx)
+	require.NoError(t, err)
+	assert.True(t, st.Exhausted)
+	assert.EqualValues(t, 2, st.Pages)
+	assert.EqualValues(t, 3, st.Items.Listed)
+	_, ok, err = a.TakeLease(ctx)
+	require.NoError(t, err)
+	assert.True(t, ok)
+}
+
+func TestAnItemTakenTwiceIsStoredOnce(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	a := open(t, srv.URL(), fpA, "a", WithVisibility(100*time.Millisecond))
+	b := open(t, srv.URL(), fpA, "b", WithVisibility(100*time.Millisecond))
+	_, _, err := a.TakeLease(ctx)
+	require.NoError(t, err)
+	_, err = a.AddPage(ctx, "", "", true, [][]byte{[]byte("only")})
+	require.NoError(t, err)
+
+	got, err := a.Read(ctx, 10, 10*time.Millisecond)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, "only", string(got[0].Payload))
+
+	time.Sleep(1100 * time.Millisecond) // past the visibility timeout and the claim interval: a went silent
+	again, err := b.Read(ctx, 10, 10*time.Millisecond)
+	require.NoError(t, err)
+	require.Len(t, again, 1, "b takes over the item of the silent worker")
+	assert.Equal(t, got[0].ID, again[0].ID)
+
+	stored, err := b.Finish(ctx, again[0].ID, []byte(`{"n":1}`), false)
+	require.NoError(t, err)
+	assert.True(t, stored)
+	stored, err = a.Finish(ctx, got[0].ID, []byte(`{"n":1}`), false)
+	require.NoError(t, err)
+	assert.False(t, stored, "the late copy writes nothing")
+
+	done, err := a.Finished(ctx)
+	require.NoError(t, err)
+	assert.True(t, done)
+	dir := t.TempDir()
+	out, failed, err := a.Export(ctx, filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "failed.jsonl"))
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, out)
+	assert.EqualValues(t, 0, failed)
+	data, err := os.ReadFile(filepath.Join(dir, "out.jsonl"))
+	require.NoError(t, err)
+	assert.Equal(t, "{\"n\":1}\n", string(data))
+}
+
+func TestHoldKeepsALiveWorkersItemsAndGivebackFreesThem(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	a := open(t, srv.URL(), fpA, "a", WithVisibility(300*time.Millisecond))
+	b := open(t, srv.URL(), fpA, "b", WithVisibility(300*time.Millisecond))
+	_, _, err := a.TakeLease(ctx)
+	require.NoError(t, err)
+	_, err = a.AddPage(ctx, "", "", true, [][]byte{[]byte("1")})
+	require.NoError(t, err)
+	got, err := a.Read(ctx, 10, 10*time.Millisecond)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	for range 6 {
+		time.Sleep(200 * time.Millisecond)
+		require.NoError(t, a.Hold(ctx, []string{got[0].ID}))
+	}
+	b.lastClaim.Store(0)
+	none, err := b.Read(ctx, 10, 10*time.Millisecond)
+	require.NoError(t, err)
+	assert.Empty(t, none, "a still holds its item")
+
+	require.NoError(t, a.Giveback(ctx, []string{got[0].ID}))
+	b.lastClaim.Store(0)
+	freed, err := b.Read(ctx, 10, 10*time.Millisecond)
+	require.NoError(t, err)
+	assert.Len(t, freed, 1)
+}
+
+func TestRedisRestartWithAOFLosesNothingFinished(t *testing.T) {
+	srv := redistest.Start(t, true)
+	ctx := context.Background()
+	c := open(t, srv.URL(), fpA, "a", WithOutage(20*time.Second))
+	_, _, err := c.TakeLease(ctx)
+	require.NoError(t, err)
+	var items [][]byte
+	for i := range 20 {
+		items = append(items, fmt.Appendf(nil, "%d", i))
+	}
+	_, err = c.AddPage(ctx, "", "", true, items)
+	require.NoError(t, err)
+	got, err := c.Read(ctx, 20, 10*time.Millisecond)
+	require.NoError(t, err)
+	require.Len(t, got, 20)
+	for _, e := range got[:10] {
+		_, err := c.Finish(ctx, e.ID, e.Payload, false)
+		require.NoError(t, err)
+	}
+
+	// Redis goes down for a while; the calls made meanwhile wait it out.
+	finished := make(chan error, 1)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		for _, e := range got[10:] {
+			if _, err := c.Finish(ctx, e.ID, e.Payload, false); err != nil {
+				finished <- err
+				return
+			}
+		}
+		finished <- nil
+	}()
+	srv.Restart(500 * time.Millisecond)
+	require.NoError(t, <-finished)
+
+	done, err := c.Finished(ctx)
+	require.NoError(t, err)
+	assert.True(t, done)
+	dir := t.TempDir()
+	n, _, err := c.Export(ctx, filepath.Join(dir, "out"), filepath.Join(dir, "failed"))
+	require.NoError(t, err)
+	assert.EqualValues(t, 20, n)
+	data, err := os.ReadFile(filepath.Join(dir, "out"))
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	seen := map[string]bool{}
+	for _, l := range lines {
+		assert.False(t, seen[l], "line %s twice", l)
+		seen[l] = true
+	}
+	assert.Len(t, seen, 20)
+}
+
+func TestSharedGateClosesTheHostForEveryWorker(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	a := NewShared(open(t, srv.URL(), fpA, "a"))
+	b := NewShared(open(t, srv.URL(), fpA, "b"))
+	require.NoError(t, a.Gate(ctx, "api:443", time.Now().Add(2*time.Second)))
+	wait, err := b.Allow(ctx, "api:443", limiter.SharedRate{})
+	require.NoError(t, err)
+	assert.Greater(t, wait, time.Second)
+	wait, err = b.Allow(ctx, "other:443", limiter.SharedRate{})
+	require.NoError(t, err)
+	assert.Zero(t, wait)
+}
+
+func TestSharedRateHoldsAllWorkersTogether(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	ws := []*Shared{NewShared(open(t, srv.URL(), fpA, "a")), NewShared(open(t, srv.URL(), fpA, "b"))}
+	r := limiter.SharedRate{Ceiling: 10, Burst: 1}
+	allowed := 0
+	start := time.Now()
+	for time.Since(start) < 500*time.Millisecond {
+		for _, w := range ws {
+			wait, err := w.Allow(ctx, "api:443", r)
+			require.NoError(t, err)
+			if wait == 0 {
+				allowed++
+			}
+		}
+	}
+	// 10/s with a burst of 1 over 0.5 s: 5 or 6 together, however many ask.
+	assert.InDelta(t, 6, allowed, 1.5)
+}
+
+func TestSharedLearntRateIsTheWorkersSum(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	a := NewShared(open(t, srv.URL(), fpA, "a"))
+	b := NewShared(open(t, srv.URL(), fpA, "b"))
+	_, err := a.Allow(ctx, "h", limiter.SharedRate{Learnt: 30, Burst: 1})
+	require.NoError(t, err)
+	_, err = b.Allow(ctx, "h", limiter.SharedRate{Learnt: 20, Burst: 1})
+	require.NoError(t, err)
+	a.view("h").fetched = time.Time{}
+	_, err = a.Allow(ctx, "h", limiter.SharedRate{Learnt: 30, Burst: 1})
+	require.NoError(t, err)
+	st, err := a.c.Status(ctx)
+	require.NoError(t, err)
+	require.Len(t, st.Hosts, 1)
+	assert.InDelta(t, 50, st.Hosts[0].Rate, 0.01)
+}
