@@ -42,7 +42,7 @@ type ItemCounts struct {
 // HostStatus is a host's shared politeness.
 type HostStatus struct {
 	Host      string    `json:"host"`
-	Rate      float64   `json:"rate"`                 // requests/s for all workers together; 0 = no rate applies
+	Rate      float64   `json:"rate"`                // requests/s for all workers together; 0 = no rate applies
 	GateUntil time.Time `json:"gate_until,omitzero"` // zero when the gate is open
 }
 
