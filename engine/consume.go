@@ -78,7 +78,7 @@ func (r *run[T]) exit(i int) {
 
 // consume runs attempts until the run stops or the limit drops below the
 // live consumers. It is consumer i: it counts in a tally of its own and adds
-// it to slot i every flushEvery attempts and whenever it goes idle or leaves.
+// it to slot i every r.flushEvery attempts and whenever it goes idle or leaves.
 func (r *run[T]) consume(i int) {
 	defer r.consumers.Done()
 	s := &r.slots[i]
@@ -112,7 +112,7 @@ func (r *run[T]) consume(i int) {
 		if r.rooms != nil {
 			r.giveBack(&tk)
 		}
-		if t.attempts >= flushEvery {
+		if t.attempts >= r.flushEvery {
 			r.flush(s, &t)
 		}
 		if r.leave(i) {
@@ -191,7 +191,7 @@ func (r *run[T]) attempt(t *tally, tk *task[T]) {
 	if e.attempts > 1 {
 		t.retries++
 	}
-	k, err, stack := r.call(e.item.Value, host, tk.permit)
+	k, err, stack := r.call(e.item.Value, e.attempts, host, tk.permit)
 
 	switch k {
 	case kindSuccess:
@@ -270,12 +270,13 @@ func (r *run[T]) finish(t *tally, e *entry[T]) {
 	}
 }
 
-// call runs the handler on v under the task timeout, recovering a panic, and
-// classifies the result. With a host, the handler's context hands the permit
-// over (limiter.Handoff) to the first request to that host, which then
-// releases it; otherwise call releases it with the attempt's outcome.
-func (r *run[T]) call(v T, host *limiter.Host, permit limiter.Permit) (kind, error, []byte) {
-	ctx := r.taskCtx
+// call runs attempt n of the handler on v under the task timeout, recovering
+// a panic, and classifies the result. With a host, the handler's context
+// hands the permit over (limiter.Handoff) to the first request to that host,
+// which then releases it; otherwise call releases it with the attempt's
+// outcome.
+func (r *run[T]) call(v T, n int, host *limiter.Host, permit limiter.Permit) (kind, error, []byte) {
+	ctx := withAttempt(r.taskCtx, n)
 	if r.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = clockwork.WithTimeout(ctx, r.clock, r.timeout)
@@ -314,7 +315,7 @@ func (r *run[T]) classify(ctx context.Context, ho *limiter.Handoff, v T) (kind, 
 	case errors.Is(err, limiter.ErrThrottled):
 		return kindThrottled, err, nil
 	}
-	if ctx != r.taskCtx {
+	if r.timeout > 0 {
 		select {
 		case <-ctx.Done(): // the timeout fired: taskCtx is live
 			return kindTimeout, err, nil

@@ -391,3 +391,48 @@ func TestChaosKeepsEveryItemAccountedFor(t *testing.T) {
 		require.LessOrEqual(t, st.MaxConsumers, 16)
 	}
 }
+
+func TestProgressCountsEveryAttemptThatReturned(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clock := clockwork.NewFakeClock()
+	release := make(chan struct{})
+	var blocked atomic.Bool
+	snaps := make(chan Progress, 2)
+	wait := runAsync(context.Background(), t, rangeOf(t, 20, 20), func(_ context.Context, v int) error {
+		if v == 5 {
+			blocked.Store(true)
+			<-release
+		}
+		return nil
+	}, WithClock(clock), limitOf(1), WithProgress(time.Second, func(p Progress) { snaps <- p }))
+
+	waitFor(t, "the sixth item's handler runs", blocked.Load)
+	clock.Advance(time.Second)
+	p := <-snaps
+	assert.EqualValues(t, 5, p.Succeeded, "the five items before it, although the consumer never went idle")
+	assert.EqualValues(t, 5, p.Attempts, "the attempt in flight is not counted yet")
+	close(release)
+	_, err := wait()
+	require.NoError(t, err)
+	assert.EqualValues(t, 20, (<-snaps).Succeeded)
+}
+
+func TestAttemptNumbersTheHandlersCalls(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var mu sync.Mutex
+	seen := map[int][]int{}
+	st, err := Run(context.Background(), rangeOf(t, 3, 3), func(ctx context.Context, v int) error {
+		mu.Lock()
+		seen[v] = append(seen[v], Attempt(ctx))
+		n := len(seen[v])
+		mu.Unlock()
+		if n <= v {
+			return errors.New("not yet")
+		}
+		return nil
+	}, WithRetry(Retry{Base: time.Microsecond, Max: time.Microsecond}))
+	require.NoError(t, err)
+	assert.Equal(t, map[int][]int{0: {1}, 1: {1, 2}, 2: {1, 2, 3}}, seen)
+	assert.EqualValues(t, 3, st.Retries)
+	assert.Equal(t, 1, Attempt(context.Background()), "outside a run")
+}

@@ -65,6 +65,7 @@ type run[T any] struct {
 	drain       time.Duration
 	progressFn  func(Progress)
 	progressIvl time.Duration
+	flushEvery  int64 // flushEvery, or 1 with progressFn
 
 	readCtx     context.Context // reading the source and waiting for permits; ends when the run stops
 	cancelRead  context.CancelFunc
@@ -104,8 +105,10 @@ type run[T any] struct {
 	lost         atomic.Int64 // items left unfinished outside the consumers
 }
 
-// flushEvery is how many finished items a consumer counts before it adds them
-// to the shared counter; it also adds them whenever it finds the queue empty.
+// flushEvery is how many attempts a consumer counts before it adds them to
+// its slot and the shared counter; it also adds them whenever it finds the
+// queue empty. A run that reports progress adds them after every attempt, so
+// that every snapshot is exact.
 const flushEvery = 64
 
 // Run reads src and calls fn for each item's value until the source ends
@@ -145,16 +148,20 @@ func newRun[T any](src source.Source[T], fn func(context.Context, T) error, s *s
 		src: src, fn: fn, clock: s.clock, log: s.log, timeout: s.timeout, retry: s.retry,
 		budget: newBudget(s.retry), limit: s.limitFunc, maxLive: int64(s.maxConsumers),
 		queueSize: s.queueSize, drain: s.drainTimeout, progressFn: s.progressFn, progressIvl: s.progressIvl,
-		queue:   make(chan entry[T], s.queueSize),
-		retries: make(chan waiting[T]),
-		room:    make(chan struct{}, 1),
-		wake:    make(chan struct{}, 1),
-		drained: make(chan struct{}),
-		slots:   make([]slot, s.maxConsumers),
-		free:    make([]int, 0, s.maxConsumers),
+		flushEvery: flushEvery,
+		queue:      make(chan entry[T], s.queueSize),
+		retries:    make(chan waiting[T]),
+		room:       make(chan struct{}, 1),
+		wake:       make(chan struct{}, 1),
+		drained:    make(chan struct{}),
+		slots:      make([]slot, s.maxConsumers),
+		free:       make([]int, 0, s.maxConsumers),
 	}
 	for i := s.maxConsumers - 1; i >= 0; i-- {
 		r.free = append(r.free, i)
+	}
+	if r.progressFn != nil {
+		r.flushEvery = 1
 	}
 	resized := make(chan struct{})
 	r.resized.Store(&resized)

@@ -183,7 +183,9 @@ func WithSkip[T any](skip func(source.Item[T]) bool) Option {
 }
 
 // WithProgress calls fn with a snapshot every interval and once when the run
-// ends, from the goroutine that called Run; fn should return quickly.
+// ends, from the goroutine that called Run; fn should return quickly. With
+// it, consumers add to the counts after every attempt instead of in batches,
+// so that each snapshot is exact.
 func WithProgress(interval time.Duration, fn func(Progress)) Option {
 	return func(s *settings) {
 		if interval <= 0 || fn == nil {

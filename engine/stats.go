@@ -21,8 +21,8 @@ type Counts struct {
 }
 
 // Progress is a snapshot of a running run, see WithProgress. Consumers add
-// to the counts in batches (every 64 attempts, and whenever they go idle), so
-// a snapshot may lag by that much; the last one, at the end, is exact.
+// to the counts after every attempt, so a snapshot counts every attempt that
+// had returned when it was taken.
 type Progress struct {
 	Counts
 	Elapsed   time.Duration
