@@ -164,10 +164,12 @@ type runner struct {
 	robots  *robots // nil when politeness.robots is off
 	listing *listing
 	retry   engine.Retry
-	done    done
-	tries   tries
-	began   time.Time
-	took    atomic.Int64 // with state, this run's milliseconds once it has ended; 0 while it runs
+	writes  writeStop
+	// Tasks' attempts after an item's first (engine.Attempt), counted as
+	// they start.
+	taskRetries atomic.Int64
+	began       time.Time
+	took        atomic.Int64 // with state, this run's milliseconds once it has ended; 0 while it runs
 
 	out, failed *lineWriter // without state
 	stopFlush   chan struct{}
@@ -252,9 +254,6 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 			_ = r.state.store.Close() // nothing was written yet
 			return Summary{}, err
 		}
-		r.done.succeeded.Store(r.state.from.Lines[fileOutput])
-		r.done.failed.Store(r.state.from.Lines[fileFailed])
-		r.done.lastItems = r.done.succeeded.Load() + r.done.failed.Load()
 		r.state.store.SetCountersFunc(r.totals)
 		defer func() {
 			if cerr := r.state.store.Close(); cerr != nil {
@@ -276,7 +275,7 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 		Succeeded:      st.Succeeded,
 		Failed:         st.Failed,
 		Requests:       r.meter.requests.Load(),
-		Retries:        r.tries.retries.Load() + r.retrier.retries.Load(),
+		Retries:        r.retries(),
 		Throttled:      r.meter.throttled.Load(),
 		MaxConcurrency: r.meter.maxInFlight.Load(),
 		FinalLimit:     st.FinalLimit,

@@ -151,7 +151,7 @@ func (r *runner) totals() map[string]int64 {
 	return map[string]int64{
 		counterPages:       from.Marks + r.listing.pages.Load(),
 		counterRequests:    base[counterRequests] + r.meter.requests.Load(),
-		counterRetries:     base[counterRetries] + r.tries.retries.Load() + r.retrier.retries.Load(),
+		counterRetries:     base[counterRetries] + r.retries(),
 		counterThrottled:   base[counterThrottled] + r.meter.throttled.Load(),
 		counterMaxInFlight: max(base[counterMaxInFlight], r.meter.maxInFlight.Load()),
 		counterDurationMS:  base[counterDurationMS] + took,

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -33,14 +31,8 @@ type failedLine struct {
 
 // crawl runs the listing through the engine and returns its stats.
 func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
-	if r.robots != nil {
-		ok, err := r.robots.allowed(ctx, r.cfg.Source.URL)
-		if err != nil {
-			return engine.Stats{}, err
-		}
-		if !ok {
-			return engine.Stats{}, fmt.Errorf("source.url %s: %w", r.cfg.Source.URL.Redacted(), errDisallowed)
-		}
+	if err := r.sourceAllowed(ctx); err != nil {
+		return engine.Stats{}, err
 	}
 	var from source.Cursor
 	if r.state != nil {
@@ -50,84 +42,124 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 	if err != nil {
 		return engine.Stats{}, fmt.Errorf("crawl: %w", err)
 	}
-	// A write error (a full disk) ends the crawl: tasks cannot succeed
-	// without their output.
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var writeErr error
-	var writeOnce sync.Once
-	fail := func(err error) error {
-		writeOnce.Do(func() { writeErr = err; cancel(err) })
-		return engine.Permanent(err)
+	r.writes.cancel = cancel
+	st, err := engine.Run(runCtx, src, r.handle, r.engineOptions()...)
+	if werr := r.writes.err(); werr != nil {
+		return st, fmt.Errorf("crawl: %w", werr)
 	}
+	if err != nil {
+		return st, fmt.Errorf("crawl: %w", err)
+	}
+	return st, nil
+}
 
-	handle := func(ctx context.Context, it listed) error {
-		r.tries.start(it)
-		if r.cfg.Task == nil {
-			if err := r.writeOutput(it, outputLine{URL: it.Page, Data: it.Item}); err != nil {
-				return fail(err)
-			}
-			r.tries.end(it)
-			r.done.succeeded.Add(1)
-			return nil
-		}
-		u, err := r.cfg.Task.URL.Resolve(r.cfg.Source.URL, it.Item)
-		if err != nil {
-			return engine.Permanent(fmt.Errorf("task.url: %w", err))
-		}
-		resp, err := r.fetch.get(ctx, r.cfg.Task.Method, u.String())
-		if err != nil {
-			return err
-		}
-		data, replaced, err := rawJSON(resp)
-		if err != nil {
-			return err
-		}
-		if replaced > 0 {
-			r.o.log.Warn("the answer holds invalid UTF-8: written with U+FFFD",
-				zap.String("url", redact(u.String())), zap.Int("bytes", replaced))
-		}
-		line := outputLine{URL: u.String(), Status: resp.status, Data: data}
-		if resp.hops > 0 {
-			line.FinalURL = resp.url.String()
-		}
-		if err := r.writeOutput(it, line); err != nil {
-			return fail(err)
-		}
-		r.tries.end(it)
-		r.done.succeeded.Add(1)
+// sourceAllowed checks source.url against its robots.txt, when the crawl
+// follows it.
+func (r *runner) sourceAllowed(ctx context.Context) error {
+	if r.robots == nil {
 		return nil
 	}
+	ok, err := r.robots.allowed(ctx, r.cfg.Source.URL)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("source.url %s: %w", r.cfg.Source.URL.Redacted(), errDisallowed)
+	}
+	return nil
+}
 
+// engineOptions wire the engine to the crawl: its limit, retries, sink,
+// progress and, with state, checkpoints.
+func (r *runner) engineOptions() []engine.Option {
 	opts := []engine.Option{
 		engine.WithLimitFunc(r.lim.Limit),
 		engine.WithMaxConsumers(r.cfg.Limits.Concurrency.Max),
 		engine.WithRetry(r.retry),
 		engine.WithDrainTimeout(drainTimeout(r.cfg.Limits.Timeout)),
 		engine.WithLogger(r.o.log),
-		engine.WithFailureSink(func(f engine.Failure[listed]) {
-			r.tries.end(f.Item.Value)
-			if f.Reason == engine.ReasonInterrupted {
-				return // not failed for good: a resumed crawl does it again
-			}
-			if err := r.writeFailed(f.Item.Value, r.failedLine(f)); err != nil {
-				fail(err)
-			}
-			r.done.failed.Add(1)
-		}),
+		engine.WithFailureSink(r.failedForGood),
 		engine.WithProgress(r.o.interval, r.progress),
 	}
 	if r.state != nil {
 		opts = append(opts, r.state.engineOptions()...)
 	}
-	st, err := engine.Run(runCtx, src, handle, opts...)
-	if writeErr != nil {
-		return st, fmt.Errorf("crawl: %w", writeErr)
+	return opts
+}
+
+// writeStop ends the crawl at the first write error (a full disk): tasks
+// cannot succeed without their output.
+type writeStop struct {
+	once   sync.Once
+	first  error
+	cancel context.CancelCauseFunc // the engine run's
+}
+
+// fail records err, if it is the first, stops the run, and returns err as
+// the task's permanent error.
+func (w *writeStop) fail(err error) error {
+	w.once.Do(func() { w.first = err; w.cancel(err) })
+	return engine.Permanent(err)
+}
+
+// err is the first write error; read it once the run has ended.
+func (w *writeStop) err() error { return w.first }
+
+// handle is the engine's handler: it writes the item's output line, from
+// the item itself or from its task's answer.
+func (r *runner) handle(ctx context.Context, it listed) error {
+	if engine.Attempt(ctx) > 1 {
+		r.taskRetries.Add(1)
 	}
+	line := outputLine{URL: it.Page, Data: it.Item}
+	if r.cfg.Task != nil {
+		var err error
+		if line, err = r.task(ctx, it); err != nil {
+			return err
+		}
+	}
+	if err := r.writeOutput(it, line); err != nil {
+		return r.writes.fail(err)
+	}
+	return nil
+}
+
+// task requests the item's task and returns its output line.
+func (r *runner) task(ctx context.Context, it listed) (outputLine, error) {
+	u, err := r.cfg.Task.URL.Resolve(r.cfg.Source.URL, it.Item)
 	if err != nil {
-		return st, fmt.Errorf("crawl: %w", err)
+		return outputLine{}, engine.Permanent(fmt.Errorf("task.url: %w", err))
 	}
-	return st, nil
+	resp, err := r.fetch.get(ctx, r.cfg.Task.Method, u.String())
+	if err != nil {
+		return outputLine{}, err
+	}
+	data, replaced, err := rawJSON(resp)
+	if err != nil {
+		return outputLine{}, err
+	}
+	if replaced > 0 {
+		r.o.log.Warn("the answer holds invalid UTF-8: written with U+FFFD",
+			zap.String("url", redact(u.String())), zap.Int("bytes", replaced))
+	}
+	line := outputLine{URL: u.String(), Status: resp.status, Data: data}
+	if resp.hops > 0 {
+		line.FinalURL = resp.url.String()
+	}
+	return line, nil
+}
+
+// failedForGood is the engine's failure sink: it writes the failed line of
+// an item that failed for good.
+func (r *runner) failedForGood(f engine.Failure[listed]) {
+	if f.Reason == engine.ReasonInterrupted {
+		return // not failed for good: a resumed crawl does it again
+	}
+	if err := r.writeFailed(f.Item.Value, r.failedLine(f)); err != nil {
+		r.writes.fail(err)
+	}
 }
 
 // failedLine describes an item that failed for good.
@@ -154,58 +186,20 @@ func (r *runner) failedLine(f engine.Failure[listed]) failedLine {
 	return line
 }
 
-// tries counts the handler's attempts per item while the item is going on,
-// for a live count of the tasks' retries (attempts after an item's first,
-// as the engine counts them at its end) that the state's commits take with
-// the lines they commit.
-type tries struct {
-	mu      sync.Mutex
-	started map[itemKey]struct{} // items attempted and not finished
-	retries atomic.Int64
-}
+// retries counts the attempts after the first of tasks, pages and
+// robots.txt so far: live, so that the state's commits take the retries
+// behind the lines they commit.
+func (r *runner) retries() int64 { return r.taskRetries.Load() + r.retrier.retries.Load() }
 
-// itemKey is an item's place in the listing, unique in a run.
-type itemKey struct {
-	page  source.Cursor
-	index int
-}
-
-// start counts an attempt of it, a retry if it was attempted before.
-func (t *tries) start(it listed) {
-	k := itemKey{it.Cursor, it.Index}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, ok := t.started[k]; ok {
-		t.retries.Add(1)
-		return
-	}
-	if t.started == nil {
-		t.started = map[itemKey]struct{}{}
-	}
-	t.started[k] = struct{}{}
-}
-
-// end forgets it, which is finished (or left unfinished) for good.
-func (t *tries) end(it listed) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.started, itemKey{it.Cursor, it.Index})
-}
-
-// done counts items as their lines are written, for progress: the engine's
-// own counts may lag behind while a run is going on.
-type done struct {
-	succeeded, failed atomic.Int64
-
-	// The previous snapshot, for the rate; only progress touches them.
-	lastAt    time.Duration
-	lastItems int64
-}
-
-// progress forwards the engine's snapshots to metrics and the caller.
+// progress forwards the engine's snapshots to metrics and the caller. A
+// resumed crawl's items count those of the earlier runs too.
 func (r *runner) progress(p engine.Progress) {
-	retries := r.tries.retries.Load() + r.retrier.retries.Load()
-	succeeded, failed := r.done.succeeded.Load(), r.done.failed.Load()
+	succeeded, failed := p.Succeeded, p.Failed
+	if r.state != nil {
+		succeeded += r.state.from.Lines[fileOutput]
+		failed += r.state.from.Lines[fileFailed]
+	}
+	retries := r.retries()
 	if m := r.meter.prom; m != nil {
 		m.retries.Store(retries)
 		m.succeeded.Store(succeeded)
@@ -214,18 +208,13 @@ func (r *runner) progress(p engine.Progress) {
 	if r.o.progress == nil {
 		return
 	}
-	var rate float64
-	if dt := p.Elapsed - r.done.lastAt; dt > 0 {
-		rate = float64(succeeded+failed-r.done.lastItems) / dt.Seconds()
-	}
-	r.done.lastAt, r.done.lastItems = p.Elapsed, succeeded+failed
 	r.o.progress(Progress{
 		Elapsed:   p.Elapsed,
 		Listed:    p.Read,
 		Total:     r.listing.total.Load(),
 		Succeeded: succeeded,
 		Failed:    failed,
-		Rate:      rate,
+		Rate:      p.Rate,
 		Limit:     p.Limit,
 		InFlight:  r.meter.inFlight.Load(),
 		Throttled: r.meter.throttled.Load(),
