@@ -192,3 +192,25 @@ func pct(n, of int64) float64 {
 	}
 	return 100 * float64(n) / float64(of)
 }
+
+// RatioUntil is the items done in the first d of the run over what the
+// optimum allows in it, with the items at d interpolated between samples; 0
+// when unlimited or d is past the run's end.
+func (r Result) RatioUntil(d time.Duration) float64 {
+	exp := r.expected(0, d)
+	if exp <= 0 || d > r.Elapsed {
+		return 0
+	}
+	var items float64
+	for i, s := range r.Samples {
+		if s.At >= d {
+			items = float64(s.Items)
+			if i > 0 {
+				p := r.Samples[i-1]
+				items = float64(p.Items) + float64(s.Items-p.Items)*float64(d-p.At)/float64(s.At-p.At)
+			}
+			break
+		}
+	}
+	return items / exp
+}

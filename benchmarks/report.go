@@ -84,7 +84,7 @@ func (rep Report) find(scenario, strategy string) (Result, bool) {
 func PlotFile(scenario string) string { return scenario + ".png" }
 
 // WriteMarkdown writes the report: the machine, the command and the date, the
-// targets of issue 4 with their verdicts, and a table and a plot per scenario.
+// targets with their verdicts, and a table and a plot per scenario.
 func (rep Report) WriteMarkdown(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
@@ -103,15 +103,18 @@ func (rep Report) WriteMarkdown(w io.Writer) error {
 		"of successful requests, from sending to the end of the body. × optimum is items over what the "+
 		"optimum allows in the run's time; steady leaves out %s after the start and each capacity step. "+
 		"T90 is when goodput first holds 90%% of the optimum over %s (from the start, or from a step). "+
-		"Max limit is the highest concurrency limit sampled; early counts requests that arrived while "+
-		"the server had told the client to wait (before a Retry-After, or in a used-up quota window).\n\n",
+		"Max limit is the highest concurrency limit sampled; early counts requests the client sent after "+
+		"it had received an answer telling it to wait (before a Retry-After's time, or before the "+
+		"X-RateLimit-Reset of an answer with X-RateLimit-Remaining: 0); early at server counts those that "+
+		"arrived after the server had told the client, the ones already on their way included.\n\n",
 		settleOf(rep.Results), T90Window)
 	p("Strategies: `%s` is the classic pattern (the engine with 50 consumers and a plain net/http client, "+
 		"no limiter); the others are the engine over transport over limiter with that algorithm "+
 		"(`%s` is the limiter's \"\").\n\n", Baseline, Default)
 
 	rep.writeHeadline(bw)
-	p("## Targets (issue 4)\n\n| target | measured | verdict |\n|---|---|---|\n")
+	rep.writeCrawlHeadline(bw)
+	p("## Targets\n\n| target | measured | verdict |\n|---|---|---|\n")
 	for _, t := range rep.Targets() {
 		verdict := "met"
 		if !t.Met {
@@ -132,6 +135,7 @@ func (rep Report) WriteMarkdown(w io.Writer) error {
 		}
 		p("\n\n")
 		writeTable(bw, rs)
+		rep.writeCrawlNotes(bw, sc.Name)
 		if o, ok := rep.overhead(); ok && sc.Name == o.scenario {
 			p("\nHTTP overhead: `%s` makes %.0f items/s, `%s` %.0f items/s: %.1f%% of the bare pool.\n",
 				OverheadPolitely, o.politely, OverheadNetHTTP, o.netHTTP, 100*o.politely/o.netHTTP)
@@ -182,7 +186,12 @@ func (rep Report) writeHeadline(w io.Writer) {
 // writeTable writes one scenario's table.
 func writeTable(w io.Writer, rs []Result) {
 	limited := rs[0].Limited()
-	steps := rs[0].Steps()
+	var steps []time.Duration // a T90 column for each step to a non-zero optimum
+	for _, s := range rs[0].Steps() {
+		if rs[0].OptimumAt(s) > 0 {
+			steps = append(steps, s)
+		}
+	}
 	fmt.Fprint(w, "| strategy | items | time | items/s |")
 	if limited {
 		fmt.Fprint(w, " × optimum | steady |")
@@ -194,8 +203,8 @@ func writeTable(w io.Writer, rs []Result) {
 			fmt.Fprintf(w, " T90 after %s |", s)
 		}
 	}
-	fmt.Fprint(w, " max limit | server max in flight | early |\n|---|")
-	cols := 10 + len(steps)
+	fmt.Fprint(w, " max limit | server max in flight | early | early at server |\n|---|")
+	cols := 11 + len(steps)
 	if limited {
 		cols += 3
 	}
@@ -219,7 +228,7 @@ func writeTable(w io.Writer, rs []Result) {
 				fmt.Fprintf(w, " %s |", t90Text(r, s))
 			}
 		}
-		fmt.Fprintf(w, " %d | %d | %d |\n", r.maxLimit(), r.MaxServer, r.Early)
+		fmt.Fprintf(w, " %d | %d | %d | %d |\n", r.maxLimit(), r.MaxServer, r.Early, r.EarlyAtServer)
 	}
 }
 

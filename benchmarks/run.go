@@ -41,16 +41,25 @@ type Result struct {
 	Elapsed  time.Duration `json:"elapsed"` // from the server's start to the last item (or the cap)
 	Capped   bool          `json:"capped"`  // the run hit the scenario's Cap before finishing its work
 
-	Failed    int64         `json:"failed"`     // items that failed for good (the net/http pool does not retry)
-	Requests  int64         `json:"requests"`   // requests the server answered
-	Throttled int64         `json:"throttled"`  // answered 429, 503 or 403
-	Errors    int64         `json:"errors"`     // answered otherwise, not 2xx (resets included)
-	Early     int64         `json:"early"`      // arrived while the client had been told to wait
-	ByStatus  map[int]int64 `json:"by_status"`  // the server's answers by status
-	MaxServer int           `json:"max_server"` // most requests in flight at the server
-	P50       time.Duration `json:"p50"`        // latency of successful requests, send to end of body
-	P99       time.Duration `json:"p99"`
-	Samples   []Sample      `json:"samples"`
+	Failed    int64 `json:"failed"`    // items that failed for good (the net/http pool does not retry)
+	Requests  int64 `json:"requests"`  // requests the server answered
+	Throttled int64 `json:"throttled"` // answered 429, 503 or 403
+	Errors    int64 `json:"errors"`    // answered otherwise, not 2xx (resets included)
+	Early     int64 `json:"early"`     // sent while an answer the client had received told it to wait (see waits)
+	// EarlyAtServer counts the requests that arrived while the server had told
+	// the client to wait, those on their way when it answered included.
+	EarlyAtServer int64 `json:"early_at_server"`
+	// Lost counts the items a crawl neither wrote nor reported failed, Twice
+	// those it wrote more than once; RobotsViolations the requests to paths
+	// robots.txt disallows.
+	Lost             int64         `json:"lost,omitempty"`
+	Twice            int64         `json:"twice,omitempty"`
+	RobotsViolations int64         `json:"robots_violations,omitempty"`
+	ByStatus         map[int]int64 `json:"by_status"`  // the server's answers by status
+	MaxServer        int           `json:"max_server"` // most requests in flight at the server
+	P50              time.Duration `json:"p50"`        // latency of successful requests, send to end of body
+	P99              time.Duration `json:"p99"`
+	Samples          []Sample      `json:"samples"`
 	// Optimum is the scenario's optimum over time (one level from the start and
 	// one per capacity step); empty when the service is unlimited.
 	Optimum []Level `json:"optimum"`
@@ -94,7 +103,11 @@ func Run(ctx context.Context, suite []Scenario, strategies []Strategy, opts ...O
 	}
 	var results []Result
 	for _, sc := range suite {
-		for _, st := range append(append([]Strategy(nil), strategies...), sc.Extra...) {
+		run := strategies
+		if sc.Strategies != nil {
+			run = sc.Strategies
+		}
+		for _, st := range append(append([]Strategy(nil), run...), sc.Extra...) {
 			if err := ctx.Err(); err != nil {
 				return results, fmt.Errorf("benchmarks: interrupted before %s/%s: %w", sc.Name, st.Name, err)
 			}
@@ -173,6 +186,14 @@ func (c *client) stack(st Strategy, work int, log *zap.Logger) (limit func() int
 		return lim.Limit, func(ctx context.Context) error {
 			return c.runEngine(ctx, work, log, engine.WithLimitFunc(lim.Limit), engine.WithMaxConsumers(limiter.DefaultMax))
 		}, nil
+	case KindCrawl:
+		if st.Crawl == nil {
+			return nil, nil, fmt.Errorf("strategy %s: no crawler", st.Name)
+		}
+		var lim atomic.Int64
+		return func() int { return int(lim.Load()) }, func(ctx context.Context) error {
+			return c.runCrawl(ctx, st, &lim)
+		}, nil
 	case KindFixedPool, KindNetHTTP:
 		if st.Consumers <= 0 {
 			return nil, nil, fmt.Errorf("strategy %s: consumers %d: want > 0", st.Name, st.Consumers)
@@ -194,11 +215,19 @@ func (c *client) result(sc Scenario, st Strategy, stats mockapi.Stats, series []
 	res := Result{
 		Scenario: sc.Name, Strategy: st.Name, Work: sc.Work,
 		Items: c.items.Load(), Failed: c.failed.Load(), Elapsed: elapsed,
-		Throttled: stats.Throttled(), Early: stats.EarlyRequests, ByStatus: stats.ByStatus,
+		Throttled: stats.Throttled(), Early: c.waits.early.Load(), EarlyAtServer: stats.EarlyRequests, ByStatus: stats.ByStatus,
 		MaxServer: stats.MaxInFlight, P50: c.latency.quantile(0.5), P99: c.latency.quantile(0.99),
 		Samples: series, Settle: sc.Settle,
 	}
 	res.Capped = res.Items+res.Failed < int64(sc.Work)
+	perItem := 1.0 // the optimum's share that fetches items
+	if st.Kind == KindCrawl {
+		perItem = crawlOptimum(sc.Mock.PerPage)
+		res.Twice, res.RobotsViolations = c.duplicates.Load(), stats.RobotsViolations
+		if !res.Capped {
+			res.Lost = max(0, int64(sc.Work)-res.Items-res.Failed+res.Twice)
+		}
+	}
 	for code, n := range stats.ByStatus {
 		res.Requests += n
 		if (code < 200 || code > 299) && code != 429 && code != 503 && code != 403 {
@@ -206,9 +235,9 @@ func (c *client) result(sc Scenario, st Strategy, stats mockapi.Stats, series []
 		}
 	}
 	if opt := sc.Optimum(0); !math.IsInf(opt, 1) {
-		res.Optimum = append(res.Optimum, Level{At: 0, PerSec: opt})
+		res.Optimum = append(res.Optimum, Level{At: 0, PerSec: perItem * opt})
 		for _, at := range sc.Steps() {
-			res.Optimum = append(res.Optimum, Level{At: at, PerSec: sc.Optimum(at)})
+			res.Optimum = append(res.Optimum, Level{At: at, PerSec: perItem * sc.Optimum(at)})
 		}
 	}
 	return res
@@ -217,13 +246,15 @@ func (c *client) result(sc Scenario, st Strategy, stats mockapi.Stats, series []
 // client sends the detail requests of a run and measures them: it is the base
 // RoundTripper under every stack, so each stack pays the same for measuring.
 type client struct {
-	url     string
-	mock    mockapi.Scenario
-	base    *http.Transport
-	http    *http.Client
-	items   atomic.Int64
-	failed  atomic.Int64
-	latency histogram
+	url        string
+	mock       mockapi.Scenario
+	base       *http.Transport
+	http       *http.Client
+	items      atomic.Int64
+	failed     atomic.Int64
+	duplicates atomic.Int64 // lines of a crawl's files for an item already seen
+	latency    histogram
+	waits      waits
 }
 
 func newClient(url string, mock mockapi.Scenario) *client {
@@ -240,10 +271,12 @@ func newClient(url string, mock mockapi.Scenario) *client {
 // RoundTrip sends r with the base transport and times the exchange until its body ends.
 func (c *client) RoundTrip(r *http.Request) (*http.Response, error) {
 	start := time.Now()
+	c.waits.send(start)
 	resp, err := c.base.RoundTrip(r)
 	if err != nil {
 		return nil, err
 	}
+	c.waits.answer(time.Now(), resp.Header)
 	if resp.StatusCode == http.StatusOK {
 		resp.Body = &timedBody{ReadCloser: resp.Body, start: start, h: &c.latency}
 	}

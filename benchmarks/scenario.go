@@ -25,18 +25,26 @@ type Scenario struct {
 	Settle time.Duration
 	// Extra strategies run only in this scenario (the HTTP overhead reference).
 	Extra []Strategy
+	// Strategies, when set, run in this scenario instead of those Run is given
+	// (the crawl scenarios' CrawlStrategies).
+	Strategies []Strategy
 }
 
 // Optimum is the best goodput the scenario allows at since after the server started,
 // in items/s; +Inf for an unlimited service.
 func (sc Scenario) Optimum(since time.Duration) float64 { return sc.Mock.OptimumAt(since) }
 
-// Steps are the times after the server started at which the capacity changes.
+// Steps are the times after the server started at which the optimum
+// changes: each capacity step, and a blackout's start and end.
 func (sc Scenario) Steps() []time.Duration {
-	steps := make([]time.Duration, 0, len(sc.Mock.Capacity.Schedule))
+	steps := make([]time.Duration, 0, len(sc.Mock.Capacity.Schedule)+2)
 	for _, st := range sc.Mock.Capacity.Schedule {
 		steps = append(steps, st.At)
 	}
+	if b := sc.Mock.Blackout; b.For > 0 {
+		steps = append(steps, b.At, b.At+b.For)
+	}
+	slices.Sort(steps)
 	return steps
 }
 
@@ -52,6 +60,9 @@ const (
 	// KindNetHTTP is a bare fixed pool of goroutines sharing a plain net/http
 	// client, no engine: the reference of the HTTP overhead comparison.
 	KindNetHTTP
+	// KindCrawl is the whole crawler, `politely crawl` through Strategy.Crawl:
+	// robots.txt, the listing, a request per item and the output files.
+	KindCrawl
 )
 
 func (k Kind) String() string {
@@ -62,6 +73,8 @@ func (k Kind) String() string {
 		return "fixed-pool"
 	case KindNetHTTP:
 		return "net/http"
+	case KindCrawl:
+		return "crawl"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -75,6 +88,9 @@ type Strategy struct {
 	// Consumers is the fixed concurrency of KindFixedPool and KindNetHTTP, and
 	// the initial limit of KindPolitely (0: limiter.DefaultInitial).
 	Consumers int
+	// Crawl runs KindCrawl's crawls; State gives them a state directory.
+	Crawl Crawler
+	State bool
 }
 
 // Baseline is the name of the strategy every other is compared with.

@@ -57,7 +57,7 @@ func TestQuickSuiteWritesEveryTableAndDecodablePlots(t *testing.T) {
 	report := string(md)
 	assert.Contains(t, report, "- command: `go test`")
 	assert.Contains(t, report, "- date: 2026-11-25 03:00 UTC")
-	assert.Contains(t, report, "## Targets (issue 4)")
+	assert.Contains(t, report, "## Targets\n")
 	assert.Contains(t, report, "## Headline: default against fixed-50")
 	for _, sc := range suite {
 		assert.Contains(t, report, "| "+sc.Name+" | ", "headline row of %s", sc.Name)

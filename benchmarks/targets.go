@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Target is one of issue 4's targets with what the run measured.
+// Target is one target of the bench, named by what it asks, with what the
+// run measured.
 type Target struct {
 	Name     string
 	Measured string
@@ -31,8 +32,8 @@ func (rep Report) overhead() (overhead, bool) {
 	return overhead{}, false
 }
 
-// Targets checks the default strategy against issue 4's targets, for the
-// scenarios the report holds.
+// Targets checks the default strategy against the engine's targets and
+// `politely crawl` against the crawl's, for the scenarios the report holds.
 func (rep Report) Targets() []Target {
 	var ts []Target
 	if r, ok := rep.find("quota", Default); ok {
@@ -97,5 +98,5 @@ func (rep Report) Targets() []Target {
 			Met:      o.politely >= 0.8*o.netHTTP,
 		})
 	}
-	return ts
+	return append(ts, rep.crawlTargets()...)
 }

@@ -27,13 +27,21 @@ func newBenchCmd() *cobra.Command {
 	var f benchFlags
 	cmd := &cobra.Command{
 		Use:   "bench [--quick] [--out DIR] [--scenario NAME...]",
-		Short: "Measure every strategy against the mock API scenarios; write a report and plots",
-		Long: `Run each scenario (quota, capacity, capacity-step, header-quota, fast) with
-each strategy (the fixed-50 baseline, aimd, gradient2, vegas, the default), each
-against a fresh mock server on 127.0.0.1, and write REPORT.md (a table per
-scenario and issue 4's targets), results.json and a PNG per scenario into --out.
+		Short: "Measure the strategies and politely crawl against the mock API scenarios; write a report and plots",
+		Long: `Run each engine scenario (quota, capacity, capacity-step, header-quota, fast)
+with each strategy (the fixed-50 baseline, aimd, gradient2, vegas, the default),
+and each crawl scenario (crawl-capacity, crawl-capacity-tight,
+crawl-inflight-429, crawl-quota-no-headers, crawl-header-fixed,
+crawl-header-sliding, crawl-header-token-bucket, crawl-blackout, crawl-fast)
+with politely crawl's default config from a cold start, without and with
+state, next to the engine's default strategy on the same items (--quick
+runs the crawl without state only, but for the blackout and the fast mock).
+Each run is
+against a fresh mock server on 127.0.0.1. Write REPORT.md (a table per
+scenario and the targets with their verdicts), results.json and a PNG per
+scenario into --out.
 
-The full run takes about 8 minutes; --quick about 40 s.`,
+The full run takes about 13 minutes; --quick about a minute.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBench(cmd.Context(), f, benchCommandLine(cmd), cmd.OutOrStdout())
@@ -80,6 +88,14 @@ func runBench(ctx context.Context, f benchFlags, command string, stdout io.Write
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("bench: --scale: %w", err)}
 	}
+	crawls, err := benchmarks.CrawlSuite(scale, benchCrawler)
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("bench: --scale: %w", err)}
+	}
+	if f.quick {
+		crawls = benchmarks.QuickCrawls(crawls)
+	}
+	suite = append(suite, crawls...)
 	if suite, err = benchmarks.Select(suite, f.scenarios); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("bench: --scenario: %w", err)}
 	}

@@ -58,3 +58,22 @@ func TestBenchInterruptedWritesWhatFinishedAndExits130(t *testing.T) {
 	assert.Contains(t, stderr, "interrupted before fast/fixed-50")
 	assert.FileExists(t, filepath.Join(out, "REPORT.md"))
 }
+
+func TestBenchCrawlsEndToEndNextToTheEngine(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	out := filepath.Join(t.TempDir(), "bench")
+	code, stdout, stderr := runCLI(t, context.Background(), "bench", "--scale", "0.02", "--scenario", "crawl-capacity,crawl-blackout", "--out", out)
+	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	for _, row := range []string{"crawl-capacity engine ", "crawl-capacity crawl ", "crawl-capacity crawl+state ", "crawl-blackout crawl+state "} {
+		assert.Contains(t, stdout, row)
+	}
+	assert.Contains(t, stdout, "crawl+state sends no early request, loses no item, writes none twice, fetches nothing robots.txt disallows: 0 early, 0 lost, 0 twice, 0 robots violations")
+
+	md, err := os.ReadFile(filepath.Join(out, "REPORT.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "## `politely crawl` against its engine")
+	assert.Contains(t, string(md), "| crawl-capacity | ")
+	assert.Contains(t, string(md), "`crawl`: 0 lost, 0 written twice, 0 robots violations;")
+	assert.NotContains(t, string(md), "issue")
+	assert.FileExists(t, filepath.Join(out, "crawl-blackout.png"))
+}
