@@ -157,19 +157,6 @@ func (c *Config) FailedPath() string {
 	return dir + strings.TrimSuffix(base, ext) + ".failed" + ext
 }
 
-// CheckPaths reports, as a *ConfigError, what a run cannot do without: an
-// output path (from the file or --out), and a failed path that differs from it.
-// Call it after applying command-line overrides.
-func (c *Config) CheckPaths() error {
-	if c.Output == "" {
-		return &ConfigError{File: c.File, Key: "output", Msg: "required (or pass --out)"}
-	}
-	if filepath.Clean(c.FailedPath()) == filepath.Clean(c.Output) {
-		return &ConfigError{File: c.File, Key: "failed", Msg: "must differ from output"}
-	}
-	return nil
-}
-
 // Load reads and parses the config file at path; see Parse. A file that
 // cannot be read is a *ConfigError too (bad usage, exit 2).
 func Load(path string, opts ...Option) (*Config, error) {
