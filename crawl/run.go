@@ -210,11 +210,11 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 		CheckRedirect: noRedirects}
 	r := &runner{cfg: cfg, o: o, lim: lim, client: client, meter: m,
 		fetch: newFetcher(client, cfg),
-		// Every item gets its retries: the engine's run-wide retry budget
-		// is off, since the limiter already paces retries (a 503 or a
-		// timeout cuts the concurrency limit, a 429 closes the gate).
+		// The engine's retry budget (its default: retries at most a fifth
+		// of the items read over 10 s, beyond ten) protects a failing
+		// server from a storm of retries: it delays them, no item fails
+		// for it. Throttled answers are paced by the limiter instead.
 		retry: engine.Retry{
-			BudgetRatio:   math.Inf(1),
 			MaxAttempts:   lc.Retries + 1,
 			Base:          lc.Backoff.Base,
 			Max:           lc.Backoff.Max,

@@ -176,8 +176,6 @@ func (r *runner) failedLine(f engine.Failure[listed]) failedLine {
 	case f.Reason == engine.ReasonPanic:
 		line.Error = fmt.Sprintf("panic: %v", f.Err)
 		r.o.log.Error("task panicked", zap.String("url", redact(line.URL)), zap.ByteString("stack", f.Stack))
-	case f.Reason == engine.ReasonBudget:
-		line.Error = "retry budget exhausted: " + f.Err.Error()
 	case f.Err != nil:
 		line.Error = f.Err.Error()
 	default:

@@ -234,14 +234,11 @@ func (r *run[T]) retryLater(t *tally, e *entry[T], host *limiter.Host, err error
 	case e.attempts >= r.retry.MaxAttempts:
 		r.fail(t, e, ReasonAttempts, err, nil)
 		return
-	case k != kindThrottled && !r.budget.allow(now, r.read.Load()):
-		r.fail(t, e, ReasonBudget, err, nil)
-		return
 	}
 	e.err = err
 	r.pending.Add(1)
 	select {
-	case r.retries <- waiting[T]{at: at, e: *e}:
+	case r.retries <- waiting[T]{at: at, e: *e, budgeted: k != kindThrottled}:
 	case <-r.done:
 		r.pending.Add(-1)
 		t.unfinished++

@@ -53,8 +53,6 @@ const (
 	ReasonPanic
 	// ReasonAttempts: every allowed attempt failed with a retryable error.
 	ReasonAttempts
-	// ReasonBudget: a retry was refused by the run's retry budget.
-	ReasonBudget
 	// ReasonInterrupted: the run stopped before the item was finished: it was
 	// queued, waiting to be retried, or its attempt was cut at the drain
 	// timeout. It is not finished, so a checkpoint never counts it as done and
@@ -70,8 +68,6 @@ func (r Reason) String() string {
 		return "handler panicked"
 	case ReasonAttempts:
 		return "attempts exhausted"
-	case ReasonBudget:
-		return "retry budget exhausted"
 	case ReasonInterrupted:
 		return "interrupted"
 	}

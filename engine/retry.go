@@ -24,10 +24,15 @@ import (
 // Retry-After carried by the error (*limiter.RetryAfterError), itself capped
 // at RetryAfterMax so that a hostile value cannot park an item for a year.
 //
-// The budget: a retry is allowed only while the retries granted during the
-// last BudgetWindow stay below max(BudgetMin, BudgetRatio × the items read
-// from the source during that window). The window slides in tenths of
-// BudgetWindow. Throttled attempts (errors.Is limiter.ErrThrottled) retry
+// The budget: a retry starts only while the retries granted during the last
+// BudgetWindow stay below max(BudgetMin, BudgetRatio × the items read from
+// the source during that window); the window slides in tenths of
+// BudgetWindow. A retry the budget has no room for waits, without holding a
+// consumer or the source back, and asks again at the next tenth: so under a
+// storm of failures retries add at most BudgetRatio to the load while new
+// items go on, and no item fails for want of budget. Once the source has
+// ended, no new item can take a retry's place, and retries go as their
+// backoff says. Throttled attempts (errors.Is limiter.ErrThrottled) retry
 // outside the budget: the limiter's gate and rate already pace them.
 type Retry struct {
 	MaxAttempts  int           // attempts per item, the first included; default 5; 1 means no retry
@@ -200,6 +205,12 @@ func (b *budget) advance(now time.Time, read int64) {
 	}
 }
 
+// next is when the window slides next after now: when the budget may have
+// room again.
+func (b *budget) next(now time.Time) time.Time {
+	return time.Unix(0, (now.UnixNano()/b.width+1)*b.width)
+}
+
 // allow reports whether one more retry fits the budget, and counts it if so.
 func (b *budget) allow(now time.Time, read int64) bool {
 	if math.IsInf(b.ratio, 1) {
@@ -224,6 +235,10 @@ func (b *budget) allow(now time.Time, read int64) bool {
 type waiting[T any] struct {
 	at time.Time
 	e  entry[T]
+	// budgeted: the retry needs the budget's grant before it starts.
+	// parked: the budget refused it once; it no longer counts in pending,
+	// so that it does not hold the source back.
+	budgeted, parked bool
 }
 
 type retryHeap[T any] []waiting[T]
@@ -241,9 +256,9 @@ func (h *retryHeap[T]) Pop() any {
 }
 
 // schedule owns the items waiting for a retry: it takes them from r.retries,
-// puts each back on the queue once its time has come, and when the run stops
-// reports the ones still waiting as interrupted. A waiting item never holds
-// a consumer.
+// puts each back on the queue once its time has come and the budget grants
+// it, and when the run stops reports the ones still waiting as interrupted.
+// A waiting item never holds a consumer.
 func (r *run[T]) schedule() {
 	defer r.wg.Done()
 	var h retryHeap[T]
@@ -256,23 +271,29 @@ func (r *run[T]) schedule() {
 		var next entry[T]
 		if len(h) > 0 {
 			now := r.clock.Now()
-			if at := h[0].at; !at.After(now) {
-				out, next = r.queue, h[0].e
-			} else if !armed.Equal(at) {
-				timer.Reset(at.Sub(now))
-				armed = at
+			if w := &h[0]; !w.at.After(now) {
+				if w.budgeted && !r.producerDone.Load() && !r.budget.allow(now, r.read.Load()) {
+					if !w.parked {
+						w.parked = true
+						r.unpend()
+					}
+					w.at = r.budget.next(now)
+					heap.Fix(&h, 0)
+					continue
+				}
+				w.budgeted = false
+				out, next = r.queue, w.e
+			} else if !armed.Equal(w.at) {
+				timer.Reset(w.at.Sub(now))
+				armed = w.at
 			}
 		}
 		select {
 		case w := <-r.retries:
 			heap.Push(&h, w)
 		case out <- next:
-			heap.Pop(&h)
-			if r.pending.Add(-1) < int64(r.queueSize) {
-				select {
-				case r.room <- struct{}{}:
-				default:
-				}
+			if w := heap.Pop(&h).(waiting[T]); !w.parked {
+				r.unpend()
 			}
 		case <-timer.Chan():
 			armed = time.Time{}
@@ -281,6 +302,17 @@ func (r *run[T]) schedule() {
 				r.interrupted(w.e)
 			}
 			return
+		}
+	}
+}
+
+// unpend takes an item off the pending ones, and tells the producer when that
+// makes room to read.
+func (r *run[T]) unpend() {
+	if r.pending.Add(-1) < int64(r.queueSize) {
+		select {
+		case r.room <- struct{}{}:
+		default:
 		}
 	}
 }

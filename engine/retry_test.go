@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -137,21 +138,66 @@ func TestRetryAfterSetsTheEarliestNextAttempt(t *testing.T) {
 	assert.EqualValues(t, 1, st.Succeeded)
 }
 
-func TestRetryBudgetHoldsUnderAFailingService(t *testing.T) {
+// heldOpen yields items 0..n-1, then waits for end to be closed before it
+// ends: a source whose end the test decides.
+type heldOpen struct {
+	n     int
+	reads atomic.Int64
+	end   chan struct{}
+}
+
+func (s *heldOpen) Next(ctx context.Context) (source.Item[int], error) {
+	if i := int(s.reads.Load()); i < s.n {
+		s.reads.Add(1)
+		return source.Item[int]{Value: i, Count: 1}, nil
+	}
+	select {
+	case <-s.end:
+		return source.Item[int]{}, io.EOF
+	case <-ctx.Done():
+		return source.Item[int]{}, ctx.Err()
+	}
+}
+
+func TestRetryBudgetDelaysRetriesWithoutFailingItemsOrHoldingTheSourceBack(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	const n = 400
+	const n = 100
+	clock := clockwork.NewFakeClock()
+	src := &heldOpen{n: n, end: make(chan struct{})}
+	var mu sync.Mutex
+	tried := map[int]bool{}
+	var attempts atomic.Int64
 	var fs failures[int]
-	pol := Retry{MaxAttempts: 50, Base: time.Nanosecond, Max: time.Nanosecond, BudgetRatio: 0.2, BudgetMin: 5, BudgetWindow: time.Hour}
-	st, err := Run(context.Background(), rangeOf(t, n, 100), func(context.Context, int) error {
-		return errors.New("500 internal server error")
-	}, WithRetry(pol), limitOf(4), fs.sink())
+	// Every item fails its first attempt; a retry is allowed for a tenth of
+	// the items read in the last 10 s.
+	pol := Retry{Base: time.Millisecond, Max: time.Millisecond, BudgetRatio: 0.1, BudgetMin: 1, BudgetWindow: 10 * time.Second}
+	wait := runAsync(context.Background(), t, src, func(_ context.Context, v int) error {
+		attempts.Add(1)
+		mu.Lock()
+		defer mu.Unlock()
+		if !tried[v] {
+			tried[v] = true
+			return errors.New("500 internal server error")
+		}
+		return nil
+	}, WithClock(clock), WithRetry(pol), WithQueueSize(8), limitOf(4), fs.sink())
+
+	advanceUntil(t, clock, time.Millisecond, func() bool { return attempts.Load() == n+n/10 })
+	assert.EqualValues(t, n, src.reads.Load(), "retries waiting for the budget do not hold the source back")
+	for range 20 { // two more seconds of the window: still no room
+		clock.Advance(100 * time.Millisecond)
+		time.Sleep(time.Millisecond)
+	}
+	assert.EqualValues(t, n+n/10, attempts.Load(), "the budget allows a tenth of the items read")
+	assert.Empty(t, fs.all, "no item fails for want of budget")
+
+	close(src.end) // no new item can take a retry's place: the rest go
+	advanceUntil(t, clock, 100*time.Millisecond, func() bool { return attempts.Load() == 2*n })
+	st, err := wait()
 	require.NoError(t, err)
-	assert.EqualValues(t, n, st.Failed)
-	assert.LessOrEqual(t, st.Retries, int64(0.2*n+5), "retries stay within 20%% of the items plus the minimum")
-	assert.GreaterOrEqual(t, st.Retries, int64(5), "the minimum is always allowed")
-	reasons := fs.byReason()
-	assert.Equal(t, n, reasons[ReasonBudget]+reasons[ReasonAttempts])
-	assert.Greater(t, reasons[ReasonBudget], n/2, "most items are refused a retry")
+	assert.EqualValues(t, n, st.Succeeded)
+	assert.EqualValues(t, n, st.Retries)
+	assert.Zero(t, st.Failed)
 }
 
 func TestBudgetWindowSlides(t *testing.T) {
