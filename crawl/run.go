@@ -75,6 +75,7 @@ type runOptions struct {
 	progress func(Progress)
 	interval time.Duration
 	now      func() time.Time
+	live     *LiveSummary
 
 	resetState bool
 	stateOpts  []state.Option
@@ -164,6 +165,7 @@ type runner struct {
 	robots  *robots // nil when politeness.robots is off
 	listing *listing
 	retry   engine.Retry
+	last    atomic.Pointer[engine.Progress] // the engine's last progress snapshot, for current
 	writes  writeStop
 	// Tasks' attempts after an item's first (engine.Attempt), counted as
 	// they start.
@@ -267,6 +269,10 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 		defer func() { err = errors.Join(err, r.closeFiles()) }()
 	}
 
+	if r.o.live != nil {
+		current := r.current
+		r.o.live.current.Store(&current)
+	}
 	var st engine.Stats
 	st, err = r.crawl(ctx)
 	sum = Summary{

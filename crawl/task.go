@@ -192,6 +192,7 @@ func (r *runner) retries() int64 { return r.taskRetries.Load() + r.retrier.retri
 // progress forwards the engine's snapshots to metrics and the caller. A
 // resumed crawl's items count those of the earlier runs too.
 func (r *runner) progress(p engine.Progress) {
+	r.last.Store(&p)
 	succeeded, failed := p.Succeeded, p.Failed
 	if r.state != nil {
 		succeeded += r.state.from.Lines[fileOutput]

@@ -35,6 +35,7 @@ type crawlFlags struct {
 	logFormat   string
 	quiet       bool
 	resetState  bool
+	check       bool
 }
 
 func newCrawlCmd() *cobra.Command {
@@ -52,7 +53,11 @@ stopped at any moment, even with kill -9, and run again with the same command:
 it continues where it stopped, and every item ends up in the output exactly
 once. The first SIGINT or SIGTERM stops reading the listing, lets the requests
 in flight finish (up to limits.timeout, at most 5s) and saves the state; a
-second one exits at once (the next run still resumes).
+second one exits at once (the next run still resumes), still printing the
+summary and writing --stats from the counters so far.
+
+--check validates the config and that the output, failed, state and --stats
+paths can be written, sends no request, and exits 0 or 2.
 
 Exit codes: 0 finished, 1 could not run or finish, 2 bad usage or config (a
 config changed since its state was written included), 130 interrupted.`,
@@ -70,6 +75,7 @@ config changed since its state was written included), 130 interrupted.`,
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics while crawling")
 	fl.StringVar(&f.logFormat, "log-format", "console", "log format on stderr: console or json")
 	fl.BoolVar(&f.quiet, "quiet", false, "no live status line on stderr")
+	fl.BoolVar(&f.check, "check", false, "validate the config and its paths, send no request, exit 0 (valid) or 2")
 	_ = cmd.MarkFlagRequired("config") // cannot fail: the flag exists
 	return cmd
 }
@@ -104,6 +110,21 @@ func runCrawl(ctx context.Context, f crawlFlags, stdout, stderr io.Writer) error
 	if f.resetState && cfg.State == "" {
 		return &exitError{code: exitUsage, err: errors.New("--reset-state: no state to reset (give state: in the config or --state)")}
 	}
+	if err := cfg.CheckPaths(); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	if f.stats != "" {
+		if err := crawl.CheckWritable(f.stats); err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--stats: %w", err)}
+		}
+	}
+	if f.check {
+		for _, w := range cfg.Warnings {
+			log.Warn("config: " + w)
+		}
+		fmt.Fprintf(stdout, "%s: valid; output %s, failed %s\n", f.config, cfg.Output, cfg.FailedPath())
+		return nil
+	}
 	opts := []crawl.RunOption{crawl.WithLogger(log)}
 	if f.resetState {
 		opts = append(opts, crawl.WithResetState())
@@ -122,17 +143,56 @@ func runCrawl(ctx context.Context, f crawlFlags, stdout, stderr io.Writer) error
 		opts = append(opts, crawl.WithProgress(500*time.Millisecond, status.show))
 	}
 
-	ctx, stop := onSignals(ctx, log)
+	var live crawl.LiveSummary
+	opts = append(opts, crawl.WithLiveSummary(&live))
+	rep := &reporter{stats: f.stats, stdout: stdout}
+	ctx, stop := onSignals(ctx, log, func() {
+		if sum, ok := live.Summary(); ok {
+			status.end()
+			_ = rep.report(sum) // exiting at once: an error here has nowhere to go but the log
+		}
+	})
 	defer stop()
 	sum, err := crawl.Run(ctx, cfg, opts...)
 	status.end()
-	return finishCrawl(sum, err, f.stats, stdout)
+	return finishCrawl(sum, err, rep)
+}
+
+// reporter prints the summary and writes it to the --stats file, once: the
+// crawl's end and a second interrupt may race to do it.
+type reporter struct {
+	mu     sync.Mutex
+	done   bool
+	stats  string
+	stdout io.Writer
+}
+
+// report prints sum and writes the stats file, unless that was done.
+func (r *reporter) report(sum crawl.Summary) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		return nil
+	}
+	r.done = true
+	line, err := json.Marshal(sum)
+	if err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	fmt.Fprintln(r.stdout, string(line))
+	if r.stats != "" {
+		if err := os.WriteFile(r.stats, append(line, '\n'), 0o644); err != nil {
+			return fmt.Errorf("--stats: %w", err)
+		}
+	}
+	return nil
 }
 
 // onSignals returns a context cancelled at the first SIGINT or SIGTERM, so
-// that the crawl stops reading, drains and saves its state, and exits the
-// process at once, with code 130, at the second. stop ends the watch.
-func onSignals(ctx context.Context, log *zap.Logger) (_ context.Context, stop func()) {
+// that the crawl stops reading, drains and saves its state; at the second it
+// calls last (which reports the summary so far) and exits the process at
+// once, with code 130. stop ends the watch.
+func onSignals(ctx context.Context, log *zap.Logger, last func()) (_ context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -149,6 +209,7 @@ func onSignals(ctx context.Context, log *zap.Logger) (_ context.Context, stop fu
 		select {
 		case <-sigs:
 			log.Warn("interrupted again: exiting at once; the next run resumes from the last saved state")
+			last()
 			_ = log.Sync()
 			os.Exit(exitInterrupted)
 		case <-done:
@@ -162,22 +223,14 @@ func onSignals(ctx context.Context, log *zap.Logger) (_ context.Context, stop fu
 	}
 }
 
-// finishCrawl prints the summary, writes the stats file and maps err to an
-// exit code.
-func finishCrawl(sum crawl.Summary, err error, statsPath string, stdout io.Writer) error {
+// finishCrawl reports the summary and maps err to an exit code.
+func finishCrawl(sum crawl.Summary, err error, rep *reporter) error {
 	var ce *crawl.ConfigError
 	if errors.As(err, &ce) {
 		return &exitError{code: exitUsage, err: err}
 	}
-	line, merr := json.Marshal(sum)
-	if merr != nil {
-		return &exitError{code: exitFailed, err: fmt.Errorf("summary: %w", merr)}
-	}
-	fmt.Fprintln(stdout, string(line))
-	if statsPath != "" {
-		if werr := os.WriteFile(statsPath, append(line, '\n'), 0o644); werr != nil {
-			err = errors.Join(err, fmt.Errorf("--stats: %w", werr))
-		}
+	if rerr := rep.report(sum); rerr != nil {
+		err = errors.Join(err, rerr)
 	}
 	switch {
 	case sum.Interrupted:

@@ -102,7 +102,7 @@ func runDemo(ctx context.Context, dir string, quiet bool, stdout, stderr io.Writ
 			}
 		}))
 	status.end()
-	if err := finishCrawl(sum, err, "", stdout); err != nil {
+	if err := finishCrawl(sum, err, &reporter{stdout: stdout}); err != nil {
 		return err
 	}
 

@@ -278,16 +278,28 @@ func TestCrawlExitsAtOnceOnASecondSIGINT(t *testing.T) {
 	out := filepath.Join(dir, "out.jsonl")
 	args := []string{"-c", cfg, "--out", out, "--state", filepath.Join(dir, "state")}
 
-	p := startCrawl(t, bin, args...)
+	stats := filepath.Join(dir, "stats.json")
+	p := startCrawl(t, bin, append(args, "--stats", stats)...)
 	waitForLines(t, p, out)
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
 	time.Sleep(100 * time.Millisecond) // not an assertion: lets the first signal be handled first
 	second := time.Now()
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM)) // GNU timeout's second signal
 	p.wait(t, 20*time.Second)
 	assert.Equal(t, exitInterrupted, p.cmd.ProcessState.ExitCode(), p.stderr.String())
 	assert.Less(t, time.Since(second), 3*time.Second, "the drain (up to 5s) was cut short")
 	assert.Contains(t, p.stderr.String(), "interrupted again: exiting at once")
+	// The summary so far is still printed and written.
+	printed := p.summary(t)
+	data, err := os.ReadFile(stats)
+	require.NoError(t, err, "--stats is written on the second signal")
+	var written crawl.Summary
+	require.NoError(t, json.Unmarshal(data, &written))
+	assert.Equal(t, printed, written)
+	assert.True(t, written.Interrupted)
+	assert.Positive(t, written.Requests)
+	assert.Positive(t, written.Pages)
+	assert.LessOrEqual(t, written.Requests, slow.Stats().Requests, "no more requests than the server received")
 	require.NoError(t, slow.Close())
 
 	sc.Faults = mockapi.Faults{}
