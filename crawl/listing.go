@@ -14,6 +14,7 @@ import (
 
 	"github.com/politely/politely/engine"
 	"github.com/politely/politely/source"
+	"github.com/politely/politely/transport"
 )
 
 // listed is one item of the listing with the URL of the page it came from,
@@ -61,7 +62,8 @@ type page struct {
 func (l *listing) get(ctx context.Context, rawURL string) (page, error) {
 	var p page
 	err := l.retrier.do(ctx, func(ctx context.Context) error {
-		resp, err := l.fetch.get(ctx, http.MethodGet, rawURL)
+		// A page takes its own time, unlike the items' requests.
+		resp, err := l.fetch.get(transport.Auxiliary(ctx), http.MethodGet, rawURL)
 		if err != nil {
 			return err
 		}

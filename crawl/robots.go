@@ -87,7 +87,8 @@ func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, e
 	status := 0
 	var body []byte
 	err := r.retrier.do(ctx, func(ctx context.Context) error {
-		resp, err := r.fetch.getRobots(ctx, robotsURL)
+		// Answered at once, robots.txt says nothing about the work's latency.
+		resp, err := r.fetch.getRobots(transport.Auxiliary(ctx), robotsURL)
 		var se *transport.StatusError
 		switch {
 		case err == nil:

@@ -1,6 +1,7 @@
 package limiter
 
 import (
+	"math"
 	"math/bits"
 	"time"
 )
@@ -14,17 +15,13 @@ const (
 	maxMask       = 1<<20 - 1        // at least one permit in 2^20 is timed
 	maxNeed       = 10               // samples a window needs at most
 	baseDrift     = 30 * time.Second // time constant of the baseline RTT's upward drift
-	slowGrowRatio = 1.1              // below this RTT/base, slow start doubles; at or above it, slow start ends
+	slowGrowRatio = 1.1              // below this RTT/base (beyond the noise), slow start grows; at or above it, it ends
 	slowExitRatio = 1.5              // at or above it, slow start falls back to the last level without queueing
+	slowStep      = 1.15             // slow start's growth per window over the level that runs without a queue
 
-	// queueBase is the smallest baseline RTT/base ratios are taken against.
-	// On a service faster than that, the RTT's rise is measured against
-	// queueBase, so the default strategy's 1.2× growth threshold is a rise
-	// of 1 ms (and slow start doubles below 0.5 ms of rise): on a loaded
-	// machine the RTT of a ~40 µs service rises by that much from goroutine
-	// and CPU scheduling alone (Linux's minimum time slice is 0.75 ms × (1 +
-	// log2 CPUs)), which is noise, not a queue at the server. Services of
-	// 5 ms and slower are not affected.
+	// queueBase is the smallest baseline RTT/base ratios are taken against:
+	// on a faster service, a rise under 1 ms (the default strategy's 1.2×)
+	// is scheduling noise on a loaded machine, not a queue at the server.
 	queueBase = 5 * time.Millisecond
 )
 
@@ -46,6 +43,7 @@ type control struct {
 	winStart    time.Time
 	n           int
 	sum         time.Duration
+	sumSq       float64 // of the samples in nanoseconds, for the mean's standard error
 	winInFlight int
 	drops       int
 	settle      bool // the window after a change shows the old limit: skip it
@@ -55,6 +53,7 @@ type control struct {
 	safe   float64       // largest in-flight level slow start saw without queueing
 	rising bool          // slow start's last used window showed the RTT rising
 	cuts   uint32        // windows closed by a drop; a permit carries the count at its start
+	level  uint32        // changes of the limit; a permit carries the count at its start
 
 	coldSum time.Duration // sum of the first samples' RTTs, for the baseline
 	coldN   int
@@ -64,6 +63,7 @@ type control struct {
 type windowStats struct {
 	start    time.Time
 	mean     time.Duration // mean RTT of the window's successes, 0 if none
+	stderr   time.Duration // the mean's standard error, 0 with fewer than two successes
 	base     time.Duration
 	inFlight int // highest in-flight count in the window
 	limit    float64
@@ -128,9 +128,16 @@ func (c *control) resample(el time.Duration) {
 	}
 }
 
-func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int) {
+// onSuccess adds a latency sample of a permit that started at level. In
+// slow start only permits started under the current limit count: the others
+// show the load of a lower one.
+func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, level uint32) {
+	if c.slowStart && level != c.level {
+		return
+	}
 	c.n++
 	c.sum += rtt
+	c.sumSq += float64(rtt) * float64(rtt)
 	el := now.Sub(c.winStart)
 	if c.winStart.IsZero() || el < 0 {
 		// The first sample, or a clock that went back: start the window here.
@@ -160,6 +167,10 @@ func (c *control) closeWindow(now time.Time, inFlight int) {
 	w := windowStats{start: c.winStart, inFlight: c.winInFlight, limit: c.limit, drop: c.drops > 0}
 	if c.n > 0 {
 		w.mean = c.sum / time.Duration(c.n)
+		if c.n > 1 {
+			m := float64(w.mean)
+			w.stderr = time.Duration(math.Sqrt(max(0, c.sumSq/float64(c.n)-m*m) / float64(c.n-1)))
+		}
 		c.observeRTT(now, w.mean, c.n)
 	}
 	w.base = c.base
@@ -168,18 +179,21 @@ func (c *control) closeWindow(now time.Time, inFlight int) {
 	case w.drop:
 		c.decide(w)
 		c.cuts++
-	case c.settle:
+	case c.settle && !c.slowStart:
 		// The window after a change mostly holds requests started under the
-		// old limit.
+		// old limit (slow start counts only those started under the new one).
 	case w.mean > 0:
 		c.decide(w)
 	}
 	c.settle = c.limit != old
+	if c.settle {
+		c.level++
+	}
 	if !w.drop {
 		// A window closed early by a drop is too short to tell the rate.
 		c.resample(now.Sub(c.winStart))
 	}
-	c.winStart, c.n, c.sum, c.drops = now, 0, 0, 0
+	c.winStart, c.n, c.sum, c.sumSq, c.drops = now, 0, 0, 0, 0
 	c.winSeq = c.seq
 	c.winInFlight = inFlight
 }
@@ -224,6 +238,10 @@ func (c *control) decide(w windowStats) {
 
 func (c *control) slowStartWindow(w windowStats) {
 	ratio := w.ratio()
+	if w.mean-w.base <= 2*w.stderr {
+		// Within the noise of the window's few samples: no rise.
+		ratio = min(ratio, 1)
+	}
 	switch {
 	case w.drop || ratio >= slowExitRatio:
 		next := c.safe
@@ -238,7 +256,12 @@ func (c *control) slowStartWindow(w windowStats) {
 	case ratio < slowGrowRatio:
 		c.safe = max(c.safe, float64(w.inFlight))
 		c.rising = false
-		c.set(w.limit * 2)
+		// Grow by slowStep over the level that runs without a queue (the
+		// in-flight level over the RTT ratio, by Little's law), so that a
+		// server whose queue holds a quarter of its slots is never sent more
+		// than slots + queue: that answer may close the gate for a whole
+		// Retry-After.
+		c.set(max(w.limit+1, slowStep*float64(w.inFlight)/max(1, ratio)))
 	case !c.rising:
 		// The RTT has risen: a queue may be forming at the server, or the
 		// window was noisy. Hold the limit for a window to tell them apart.

@@ -64,10 +64,16 @@ func (d *driver) handOver() {
 func TestSlowStartGrowsMultiplicativelyWhileRTTIsFlat(t *testing.T) {
 	d := newDriver(t, Config{})
 	require.Equal(t, 4, d.limit())
-	d.rounds(12, 20*time.Millisecond, Success)
+	var limits []int
+	for range 24 {
+		d.round(20*time.Millisecond, Success)
+		limits = append(limits, d.limit())
+	}
 	s := d.h.Snapshot()
 	assert.True(t, s.SlowStart)
-	assert.GreaterOrEqual(t, s.Limit, 64, "12 flat RTTs from 4 (a settling window follows each change)")
+	t.Logf("limits: %v", limits)
+	assert.GreaterOrEqual(t, s.Limit, 64, "24 flat RTTs from 4")
+	assert.LessOrEqual(t, s.Limit, 4*(1<<8), "grows by slowStep per window, not faster")
 }
 
 func TestSlowStartHandsOverOnFirstDrop(t *testing.T) {
@@ -277,4 +283,76 @@ func TestSubMillisecondRTTRiseIsNotQueueing(t *testing.T) {
 	d.roundsLoad(300, queue)
 	assert.Less(t, d.limit(), grown/2, "milliseconds of queueing shrink it")
 	assert.GreaterOrEqual(t, d.limit(), 5, "to a rise of about 1 ms")
+}
+
+func TestUnsampledPermitsDoNotSetTheBaseline(t *testing.T) {
+	// A robots.txt answered at once, then work that takes 20 ms: sampled,
+	// the fast answer would set a baseline the work seems to rise far above.
+	for _, tt := range []struct {
+		name      string
+		unsampled bool
+		slowStart bool
+	}{
+		{"sampled", false, false},
+		{"unsampled", true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newDriver(t, Config{})
+			for range 2 {
+				p, _, ok := d.h.TryAcquireAt(d.now)
+				require.True(t, ok)
+				if tt.unsampled {
+					p = p.Unsampled()
+				}
+				assert.Equal(t, !tt.unsampled, p.Sampled())
+				d.now = d.now.Add(100 * time.Microsecond)
+				p.ReleaseAt(d.now, Success)
+			}
+			d.rounds(6, 20*time.Millisecond, Success)
+			assert.Equal(t, tt.slowStart, d.h.Snapshot().SlowStart)
+		})
+	}
+}
+
+func TestExcludingLeavesConnectionSetupOutOfTheSample(t *testing.T) {
+	d := newDriver(t, Config{})
+	d.rounds(6, 20*time.Millisecond, Success)
+	before := d.limit()
+	// Every request of a window opens a new connection that takes 40 ms
+	// before the 20 ms of work: excluded, the RTT stays flat.
+	for range 4 {
+		var ps []Permit
+		for {
+			p, _, ok := d.h.TryAcquireAt(d.now)
+			if !ok {
+				break
+			}
+			ps = append(ps, p.Excluding(40*time.Millisecond))
+		}
+		d.now = d.now.Add(60 * time.Millisecond)
+		for _, p := range ps {
+			p.ReleaseAt(d.now, Success)
+		}
+	}
+	s := d.h.Snapshot()
+	assert.True(t, s.SlowStart, "connection setup is not a queue at the server")
+	assert.Greater(t, s.Limit, before)
+	assert.Equal(t, Permit{}, Permit{}.Excluding(time.Second), "the zero Permit stays zero")
+}
+
+func TestSlowStartCountsOnlyPermitsStartedUnderTheCurrentLimit(t *testing.T) {
+	d := newDriver(t, Config{})
+	d.rounds(6, 20*time.Millisecond, Success)
+	// A permit taken long ago under a lower limit comes back slow: it says
+	// nothing about the current level.
+	old, _, ok := d.h.TryAcquireAt(d.now)
+	require.True(t, ok)
+	d.rounds(3, 20*time.Millisecond, Success)
+	before := d.limit()
+	d.now = d.now.Add(time.Millisecond)
+	old.ReleaseAt(d.now, Success)
+	d.rounds(2, 20*time.Millisecond, Success)
+	s := d.h.Snapshot()
+	assert.True(t, s.SlowStart)
+	assert.Greater(t, s.Limit, before)
 }

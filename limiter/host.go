@@ -88,7 +88,7 @@ func (h *Host) tryLocked(now time.Time) (Permit, time.Time, bool) {
 	}
 	h.ctl.onStart(h.inFlight)
 	slot, gen := h.out.open()
-	return Permit{h: h, start: now, epoch: h.ctl.cuts, slot: slot, gen: gen}, time.Time{}, true
+	return Permit{h: h, start: now, epoch: h.ctl.cuts, level: h.ctl.level, slot: slot, gen: gen}, time.Time{}, true
 }
 
 func (h *Host) syncClockedLocked() {
@@ -223,13 +223,16 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		h.successes++
 		h.pace.onSuccess(start)
 		if timed {
-			h.ctl.onSuccess(now, max(0, now.Sub(start)), h.inFlight)
+			h.ctl.onSuccess(now, max(0, now.Sub(start)), h.inFlight, p.level)
 		}
 	case Dropped:
 		h.dropped++
 		h.ctl.onDrop(now, h.inFlight, epoch)
 	case Throttled:
 		h.throttled++
+		if h.ctl.srtt > 0 {
+			h.pace.sendRate = float64(h.inFlight+1) / h.ctl.srtt.Seconds()
+		}
 		h.pace.onThrottle(now, h.ctl.onDrop(now, h.inFlight, epoch), h.inFlight+1)
 		h.applyRateLocked(now)
 	case Ignored:

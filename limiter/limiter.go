@@ -16,102 +16,56 @@
 //
 // A host's bucket rate (golang.org/x/time/rate) is the lowest of the user's
 // ceiling (Config.Rate, [Host.SetCeiling]), the rate an announced quota
-// allows ([Host.SetQuota]: Remaining spread over the time to Reset), and the
-// rate learnt from Throttled outcomes. With none of them the bucket is
-// skipped entirely. A gate is a "paused until" time checked before a token is
-// taken; the bucket's rate is never set to 0, and tokens saved up during a
-// pause are dropped when it ends, so no burst follows a Retry-After.
+// allows ([Host.SetQuota]), and the rate learnt from Throttled outcomes. With
+// none of them the bucket is skipped entirely. A gate is a "paused until"
+// time checked before a token is taken; the bucket's rate is never set to 0,
+// and tokens saved up during a pause are dropped when it ends, so no burst
+// follows a Retry-After.
+//
+// Where no quota is announced, a throttle with a Retry-After teaches the
+// rate: the first sets it to 95% of what the server allowed since the start
+// (or of the rate the client was sending at, if it was still ramping up),
+// then the rate probes upward by 30% a second; a throttle while paced sets
+// it to 95% of the server's rate estimated from the successes since the last
+// gate, after which it probes by 0.1% a second (30% again if that episode
+// was too short to tell). A throttle without a Retry-After is first a
+// concurrency signal; a rate is learnt only when throttles go on at a lower
+// in-flight count than the last cut, and it is forgotten once it is twice
+// the success rate.
 //
 // # Concurrency
 //
-// Samples are grouped in windows sized from the host's smoothed RTT: a window
-// closes after one smoothed RTT once it holds a handful of samples (up to
-// 10), so 20 ms requests get windows of about 20 ms and 1 s tasks windows of
-// about 1 s. A Dropped or Throttled outcome closes the window at once, even
-// one without a single success, so the limit is cut when the first drop
-// arrives; drops of requests that started before that cut do not cut again
-// (the cut already answered the load they were part of), so a burst of 429s
-// costs one cut per RTT, not one per 429. The window after a change is
-// skipped: it mostly holds requests started under the old limit.
+// Latency samples are grouped in windows of about one smoothed RTT (at
+// least 1 ms and a handful of samples, up to 10); a Dropped or Throttled
+// outcome closes the window at once and cuts the limit, at most once per
+// RTT (drops of requests started before a cut do not cut again). When many
+// permits are out, Acquire times only 32 to 64 of them per window. A permit
+// whose latency is not like the host's work is released unsampled
+// ([Permit.Unsampled], [Permit.Excluding]).
 //
-// A window lasts at least 1 ms, however short the tasks: a shorter one says
-// nothing useful about a network service. A window needs only a handful of
-// timed samples, so once windows hold more than 64 permits (many in flight,
-// or tasks far shorter than 1 ms) Acquire times one permit in a power of two,
-// chosen from the rate at which the last window handed them out so that a
-// window holds 32 to 64 timed permits. The others cost no clock read (under
-// a rate Acquire still reads it for the bucket). Drops close a window
-// whether or not their permit was timed. TryAcquireAt's permits are always
-// timed: their caller gives the time.
+// A cold host starts in slow start: each window whose RTT stays within 10%
+// of the baseline (beyond its own noise) raises the limit to 1.15× the
+// in-flight level that runs without a queue, counting only the permits
+// started under the current limit. So the limit does not jump, as doubling
+// would, past a server's slots plus a queue of 15% of them, where an
+// overload answer with a Retry-After would close the gate. A rise of 10% held for two windows ends
+// slow start at the level the rise says runs without a queue (the in-flight
+// level over the RTT ratio); a drop or a rise of 50% ends it at the largest
+// level seen without queueing.
 //
-// A cold host starts in slow start: the limit doubles every other window
-// while the window's mean RTT stays within 10% of the baseline. Once the RTT
-// rises 10% or more (a queue is forming at the server) it stops growing: it
-// holds the limit for a window (one noisy window does not end it), and if
-// the next window's RTT is up too, slow start ends at the in-flight level
-// the rise says runs without a queue (the limit over the RTT ratio) or the
-// largest level seen without queueing, whichever is higher. On the first
-// drop or a rise of 50% it falls back to that largest level. Stopping when the queue starts to
-// form keeps slow start below the server's slots + queue, where an overload
-// answer with a Retry-After would close the gate for a whole second.
+// RTT rises are measured against a baseline of at least 5 ms, so on a faster
+// service a rise under 1 ms is taken as scheduling noise, not queueing.
 //
-// RTT rises are measured against a baseline of at least 5 ms: on a faster
-// service a rise under 1 ms (0.5 ms for slow start's doubling) is taken as
-// scheduling noise, not queueing, so the default strategy's thresholds below
-// are rises of 1 ms and 2 ms there. Services of 5 ms and slower are not
-// affected.
-//
-// The default strategy (Config.Algorithm "") is delay-based with a loss cut:
-// it grows by 5% a window while the mean RTT is below 1.2× the baseline and
-// the limit is used, holds between 1.2× and 1.4× (a small queue at the
-// server keeps it busy), shrinks in proportion beyond 1.4×, and cuts to 85%
-// on a drop. The baseline RTT follows lower window means half-way and drifts
-// up towards higher ones with a 30 s time constant. AIMD, Gradient2, Vegas
-// and Fixed are go-concurrency-limits' core.Limit algorithms, fed one sample
-// per window (the window's mean RTT, its highest in-flight count and whether
-// it saw a drop) and re-seeded after slow start and when clamped to
-// [Min, Max]; after a window with a drop every adaptive algorithm ends at
-// most at 90% of its limit (Gradient2 ignores drops and Vegas barely reacts,
-// so the cut is enforced). Fixed keeps Initial and skips slow start.
-//
-// # Learning the rate from throttles
-//
-// Where no quota is announced, a Throttled outcome teaches the host's rate.
-// A throttle that comes with a Retry-After (released while a Gate holds, or
-// followed by a Gate within 10 ms) ends an episode: the time since the end
-// of the previous such gate (or since the first request). Every such
-// throttle costs a whole gate (Retry-After is often in whole seconds), so
-// the learning tries to need few of them:
-//
-//   - The first sets the rate to 95% of the episode's success rate. That
-//     rate comes from a client still ramping up, so it may be far from the
-//     server's: the rate then probes upward by 30% a second (while it is the
-//     binding limit) until a throttle comes while it paces the host.
-//   - A throttle while paced estimates the server's rate assuming its bucket
-//     held about 0.1 s of its rate when the gate ended: the episode's
-//     successes over its duration plus 0.1 s; and when the probe carried the
-//     rate across the server's during the episode, at least the rate at the
-//     end less the overshoot that draining such a bucket takes. The rate
-//     becomes 95% of that (and at most 95% of the rate that was refused), then
-//     probes upward by 0.1% a second.
-//
-// A throttle without a Retry-After is first a concurrency signal: in the
-// capacity model (slots and a queue, 429 beyond) 429s mean too many requests
-// in flight, and cutting the concurrency limit ends them. A rate is learnt
-// only when throttles go on at a lower in-flight count than the last one that
-// cut the limit; it is then 95% of the recent success rate, probes upward by
-// 50% a second, and is forgotten once it is twice the success rate. So it
-// never lingers below what a concurrency limit that holds the line achieves.
-//
-// # Simulation
-//
-// sim_test.go runs the limiter in virtual time against a capacity server
-// (64 slots × 20 ms ±25%, 32 queued, 429 beyond), the same with capacity
-// halving and doubling, a 1,000 req/s quota with and without quota headers,
-// and politely bench's capacity mock (32 slots, 32 queued, 503 with a 1 s
-// Retry-After beyond). TestSimulationDefaultMeetsTargets holds the default strategy to
-// the targets; "go test ./limiter -run TestSimulationReport -simreport -v"
-// prints every algorithm's figures.
+// After slow start the default strategy ([Auto]) is delay-based with a loss
+// cut: it grows by 5% a window while the mean RTT is below 1.2× the baseline
+// and the limit is used, holds between 1.2× and 1.4× (a small queue keeps
+// the server busy), shrinks in proportion beyond 1.4×, and cuts to 85% on a
+// drop. The baseline follows lower window means half-way and drifts up
+// towards higher ones with a 30 s time constant. AIMD, Gradient2, Vegas and
+// Fixed are go-concurrency-limits' algorithms, fed one sample per window and
+// re-seeded after slow start and when clamped to [Min, Max]; after a drop
+// every adaptive algorithm ends at most at 90% of its limit. Fixed keeps
+// Initial and skips slow start.
 package limiter
 
 import (

@@ -25,6 +25,7 @@ const (
 	forgetAt         = 2.0                    // a fast-learnt rate this far above the success rate is forgotten
 	goodputWindow    = 250 * time.Millisecond // success rate measurement window
 	gateEvidence     = 10 * time.Millisecond  // a Gate this soon after a throttle came with it
+	confirmEpisode   = 10 * serverBurst       // an episode this long confirms the learnt rate
 )
 
 // pace is a host's rate: the lowest of the user's ceiling, the announced
@@ -57,6 +58,7 @@ type pace struct {
 	cutInFlight   int       // in-flight count at the last throttle that cut the concurrency limit
 	confirmed     bool      // a throttle came while the learnt rate paced the host
 	epLearnt      float64   // the learnt rate when the episode began
+	sendRate      float64   // requests in flight over the smoothed RTT when the last throttle came
 }
 
 func (p *pace) init(cfg Config) {
@@ -229,9 +231,16 @@ func (p *pace) learnFromGate(now, until time.Time) {
 		}
 		// Refused at the learnt rate: whatever the estimate, go below it.
 		p.learnt = learnCut * min(est, p.learnt)
-		p.confirmed = true
+		// The estimate assumes a server burst of serverBurst: only an
+		// episode many times longer makes it reliable enough to probe slowly
+		// from; a shorter one keeps probing fast, or a rate learnt too low
+		// would stay there.
+		p.confirmed = el >= confirmEpisode
 	} else {
-		p.learnt = learnCut * float64(p.epCount) / el.Seconds()
+		// A client still ramping up when refused under-states the server's
+		// rate over the episode: the rate it was sending at says more (but
+		// it also drained the server's burst, so at most half as much again).
+		p.learnt = learnCut * max(float64(p.epCount)/el.Seconds(), min(p.sendRate, 1.5*float64(p.epCount)/el.Seconds()))
 	}
 	p.slow = true
 	p.epStart, p.epCount, p.epLearnt = until, 0, p.learnt

@@ -45,6 +45,7 @@ type Permit struct {
 	h     *Host
 	start time.Time // zero: untimed (latency sampling skipped this permit)
 	epoch uint32    // the host's cut count when the permit was taken
+	level uint32    // the host's count of limit changes when the permit was taken
 	slot  uint32    // the permit's entry in the host's ledger
 	gen   uint32
 }
@@ -59,6 +60,33 @@ func (p Permit) Release(o Outcome) {
 	}
 	p.h.releaseAt(time.Time{}, p, o)
 }
+
+// Unsampled returns p with its latency left out of the host's samples, for a
+// request that is not like the host's work (a robots.txt, a listing page):
+// answered much faster or slower than the work, it would mislead the RTT
+// baseline and slow start. Its release still counts for the concurrency
+// limit, drops, throttles and the rate. Release the returned permit instead
+// of p.
+func (p Permit) Unsampled() Permit {
+	p.start = time.Time{}
+	return p
+}
+
+// Excluding returns p with d left out of its latency sample, for time the
+// request spent on something other than the host's work, such as opening a
+// connection (DNS, TCP and TLS handshakes cost round trips that a reused
+// connection does not). A permit whose latency is not sampled is returned
+// unchanged. Release the returned permit instead of p.
+func (p Permit) Excluding(d time.Duration) Permit {
+	if !p.start.IsZero() && d > 0 {
+		p.start = p.start.Add(d)
+	}
+	return p
+}
+
+// Sampled reports whether p's latency will be a sample of its host's RTT
+// (Acquire times only a share of permits when many are in flight).
+func (p Permit) Sampled() bool { return !p.start.IsZero() }
 
 // ReleaseAt is Release at the time now: the non-blocking core's counterpart
 // of TryAcquireAt, for callers that keep their own (virtual) time.

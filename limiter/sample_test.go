@@ -147,8 +147,8 @@ func TestAcquireReadsTheClockForASampleOfShortTasks(t *testing.T) {
 		warm, n  phase
 		maxReads float64 // per permit, after warm
 	}{
-		{"adaptive limit", Config{}, phase{500, 20 * time.Microsecond}, phase{500, 20 * time.Microsecond}, 0.05},
-		{"adaptive limit and a rate", Config{Rate: 1e8, Burst: 1000}, phase{500, 20 * time.Microsecond}, phase{500, 20 * time.Microsecond}, 1.05},
+		{"adaptive limit", Config{}, phase{2000, 20 * time.Microsecond}, phase{500, 20 * time.Microsecond}, 0.05},
+		{"adaptive limit and a rate", Config{Rate: 1e8, Burst: 1000}, phase{2000, 20 * time.Microsecond}, phase{500, 20 * time.Microsecond}, 1.05},
 		{"fixed limit of 4", Config{Algorithm: Fixed}, phase{2000, time.Microsecond}, phase{3000, time.Microsecond}, 0.05},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package limiter
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 
 var (
 	simReport = flag.Bool("simreport", false, "print the simulation report for every algorithm")
-	simTrace  = flag.String("simtrace", "steps", "scenario TestSimulationTrace prints: capacity, capacity503, steps, quota, quota429, quota429-burst10")
+	simTrace  = flag.String("simtrace", "steps", "scenario TestSimulationTrace prints: capacity, capacity503, tight, steps, quota, quota429, quota429-burst10, quota429-burst10-5ms")
 	simAlg    = flag.String("simalg", "", "algorithm TestSimulationTrace uses")
 )
 
@@ -309,6 +310,10 @@ func TestSimulationTrace(t *testing.T) {
 		_, s = simCapacity(t, alg, 0)
 	case "capacity503":
 		_, s = simCapacity503(t, alg, 0, *simSeedFlag)
+	case "tight":
+		srv := &capacityServer{slots: 16, queueCap: 4, service: 20 * time.Millisecond,
+			full: simResponse{outcome: Dropped, retryAfter: time.Second}, rejectAfter: time.Millisecond}
+		_, s = simCapacityServer(t, alg, 0, srv, *simSeedFlag)
 	case "steps":
 		_, s = simSteps(t, alg, 0)
 	case "quota":
@@ -317,6 +322,8 @@ func TestSimulationTrace(t *testing.T) {
 		_, s = simQuota(t, alg, 0, false)
 	case "quota429-burst10":
 		_, s = simQuotaBurst(t, alg, 0, false, 10)
+	case "quota429-burst10-5ms":
+		_, s = simQuotaModel(t, alg, 0, false, 10, 5*time.Millisecond)
 	default:
 		t.Fatalf("unknown -simtrace %q", *simTrace)
 	}
@@ -325,4 +332,67 @@ func TestSimulationTrace(t *testing.T) {
 		fmt.Fprintf(&b, "%5.1fs att %5d ok %5d rej %4d limit %4d inflight %4d rate %.0f\n", float64(i)*simBin.Seconds(), x.attempts, x.successes, x.rejected, x.limit, x.inFlight, x.rate)
 	}
 	t.Log("\n" + b.String())
+}
+
+// crawlRun is the length of a crawl that takes 2.5 s at the optimum.
+const crawlRun = 2500 * time.Millisecond
+
+// capacityClass is a capacity server with a 503 + Retry-After: 1 beyond its
+// queue, as the crawl targets describe them.
+type capacityClass struct {
+	slots, queue int
+	service      time.Duration
+}
+
+func (c capacityClass) String() string {
+	return fmt.Sprintf("%d slots, %d queued, %v", c.slots, c.queue, c.service)
+}
+
+// simCrawlCapacity runs c from a cold start for crawlRun and returns the
+// goodput over the whole run as a share of the optimum, the time to the
+// first 100 ms at 90% of it, and the 503 share of attempts.
+func simCrawlCapacity(t testing.TB, alg Algorithm, c capacityClass, seed uint64) (share float64, to90 time.Duration, dropped float64) {
+	srv := &capacityServer{slots: c.slots, queueCap: c.queue, service: c.service,
+		full: simResponse{outcome: Dropped, retryAfter: time.Second}, rejectAfter: time.Millisecond}
+	s := newSim(simLimiter(t, alg, 0), srv, seed, crawlRun)
+	s.run()
+	optimum := float64(c.slots) / c.service.Seconds()
+	a, ok, _ := s.totals(0, crawlRun)
+	return float64(ok) / crawlRun.Seconds() / optimum, s.firstAtLeast(0, crawlRun, optimum, 0.9), float64(s.droppedTotal()) / float64(a)
+}
+
+// TestSimulationCapacityClasses prints the default strategy's crawl figures
+// against capacity servers of both classes with several sizes:
+//
+//	go test ./limiter -run TestSimulationCapacityClasses -simreport -v
+func TestSimulationCapacityClasses(t *testing.T) {
+	if !*simReport {
+		t.Skip("run with -simreport")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| server | goodput over 2.5 s (median, min of 5 seeds) | to 90%% (max) | 503 (max) |\n|---|---|---|---|\n")
+	for _, c := range capacityClasses {
+		worst, slowest, most := 1.0, time.Duration(0), 0.0
+		var shares []float64
+		for _, seed := range []uint64{1, 2, 3, 7, 42} {
+			share, to90, dropped := simCrawlCapacity(t, Algorithm(*simAlg), c, seed)
+			shares = append(shares, share)
+			worst, most = min(worst, share), max(most, dropped)
+			if to90 < 0 || slowest < 0 {
+				slowest = -1
+			} else {
+				slowest = max(slowest, to90)
+			}
+		}
+		slices.Sort(shares)
+		fmt.Fprintf(&b, "| %v | %.1f%%, %.1f%% | %s | %.2f%% |\n", c, 100*shares[2], 100*worst, dur(slowest), 100*most)
+	}
+	t.Log("\n" + b.String())
+}
+
+var capacityClasses = []capacityClass{
+	{32, 32, 20 * time.Millisecond}, {16, 16, 20 * time.Millisecond}, {64, 64, 20 * time.Millisecond},
+	{32, 32, 50 * time.Millisecond}, {8, 8, 20 * time.Millisecond}, {128, 128, 5 * time.Millisecond},
+	{16, 4, 20 * time.Millisecond}, {32, 8, 20 * time.Millisecond}, {8, 2, 20 * time.Millisecond},
+	{64, 16, 20 * time.Millisecond}, {16, 4, 50 * time.Millisecond}, {40, 10, 10 * time.Millisecond},
 }

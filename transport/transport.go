@@ -41,6 +41,14 @@
 // when there is no body. Close every response body, as net/http requires: an
 // unclosed body holds its host's concurrency slot.
 //
+// # Latency samples
+//
+// A permit's latency is a sample for its host's concurrency limit, so it
+// should time the host's work alone. Requests made with an Auxiliary
+// context (a robots.txt, a listing page) are no samples; the time a sampled
+// request waits for its connection (a new one's DNS, TCP and TLS handshakes)
+// is left out of its sample.
+//
 // # Retries
 //
 // The Transport never retries. Check turns a response into the error a
@@ -193,11 +201,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("transport: %w", err)
 		}
 	}
+	sent, permit, setup := sampleOnly(req, permit, t.clock)
 	ex := exchange{t: t, permit: permit, host: key}
 	if t.observe != nil {
 		ex.began = t.clock.Now()
 	}
-	resp, err := t.base.RoundTrip(req)
+	resp, err := t.base.RoundTrip(sent)
+	if setup != nil {
+		ex.permit = ex.permit.Excluding(setup.took())
+	}
 	if err != nil {
 		o := classifyError(req.Context(), err)
 		ex.release(o)
