@@ -117,15 +117,17 @@ func wrap(rawURL string, items []any) []listed {
 
 // source returns the listing as a source of items, from cursor from ("" is
 // the beginning), with loops ending it (see loopEnds).
-func (l *listing) source(from source.Cursor) (source.Source[listed], error) {
+func (l *listing) source(from source.Cursor) (*loopEnds, error) {
 	pg := l.cfg.Source.Pagination
 	first := l.cfg.Source.URL.String()
-	opts := []source.Option{source.WithMaxPages(pg.MaxPages)}
+	// The next page is fetched while the items of the one before are
+	// worked on, so a slow page does not leave the consumers idle.
+	opts := []source.Option{source.WithMaxPages(pg.MaxPages), source.WithPrefetch()}
 	if from != "" {
 		opts = append(opts, source.WithCursor(from))
 	}
 	var (
-		src source.Source[listed]
+		src *source.Paginator[listed]
 		err error
 	)
 	switch pg.Style {
@@ -211,9 +213,12 @@ func lookupNext(body any, p DotPath, key string) (string, error) {
 // repeated cursor or URL: the pages before it are complete, and the repeated
 // page is not fetched, so no item is listed twice.
 type loopEnds struct {
-	src source.Source[listed]
+	src *source.Paginator[listed]
 	log *zap.Logger
 }
+
+// Close stops the page fetched ahead, if any, and waits for it.
+func (s *loopEnds) Close() { s.src.Close() }
 
 func (s *loopEnds) Next(ctx context.Context) (source.Item[listed], error) {
 	it, err := s.src.Next(ctx)

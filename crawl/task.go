@@ -42,6 +42,7 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 	if err != nil {
 		return engine.Stats{}, fmt.Errorf("crawl: %w", err)
 	}
+	defer src.Close()
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	r.writes.cancel = cancel

@@ -19,6 +19,7 @@ const (
 	optCursor
 	optGroup
 	optMaxLineBytes
+	optPrefetch
 )
 
 var optionNames = map[optionKey]string{
@@ -28,6 +29,7 @@ var optionNames = map[optionKey]string{
 	optCursor:       "WithCursor",
 	optGroup:        "WithGroup",
 	optMaxLineBytes: "WithMaxLineBytes",
+	optPrefetch:     "WithPrefetch",
 }
 
 type options struct {
@@ -38,6 +40,7 @@ type options struct {
 	cursor       Cursor
 	group        int
 	maxLineBytes int
+	prefetch     bool
 }
 
 // WithMaxPages ends a paginator with io.EOF after page n, counted from the
@@ -59,6 +62,18 @@ func WithStart(n int) Option {
 // than the page size without being at the end.
 func WithStep(n int) Option {
 	return func(o *options) { o.set |= optStep; o.step = n }
+}
+
+// WithPrefetch makes a paginator fetch the next page in a goroutine of its
+// own while the items of the page it holds are read, so that a slow page does
+// not keep the reader waiting. At most one page is fetched ahead (so two are
+// held), under the context of the Next call that got the page before it, and
+// never beyond the last page, WithMaxPages or a repeated cursor; the fetcher
+// is still never called twice at once. A paginator built with WithPrefetch
+// must be closed (Close), which stops a fetch ahead and waits for it.
+// Cursors, errors and what is yielded are the same as without it.
+func WithPrefetch() Option {
+	return func(o *options) { o.set |= optPrefetch; o.prefetch = true }
 }
 
 // WithCursor resumes a source at c, a cursor taken from an Item's Page or
@@ -94,7 +109,7 @@ func buildOptions(what string, allowed optionKey, opts []Option) (options, error
 	}
 	if bad := o.set &^ allowed; bad != 0 {
 		var names []string
-		for k := optMaxPages; k <= optMaxLineBytes; k <<= 1 {
+		for k := optMaxPages; k <= optPrefetch; k <<= 1 {
 			if bad&k != 0 {
 				names = append(names, optionNames[k])
 			}

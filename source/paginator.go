@@ -58,8 +58,9 @@ type position struct {
 
 // Paginator is a Source over the pages of a caller-supplied fetcher. It
 // fetches a page only when Next is called and the previous page is used up,
-// so at most one page is held in memory, and it starts no goroutines. It is
-// not safe for concurrent use; the engine calls Next from one goroutine.
+// so at most one page is held in memory, and it starts no goroutines; with
+// WithPrefetch it fetches the next page ahead instead. It is not safe for
+// concurrent use; the engine calls Next from one goroutine.
 //
 // Build one with PageNumbers, Offsets, Tokens or NextLinks. The zero value is
 // not usable.
@@ -78,6 +79,18 @@ type Paginator[T any] struct {
 	i          int
 	page, next Cursor
 	err        error // sticky: the error that ended the source
+
+	prefetch bool
+	ahead    *ahead[T] // the page being fetched ahead; nil when none
+}
+
+// ahead is a page fetched in a goroutine of its own (WithPrefetch).
+type ahead[T any] struct {
+	at     position
+	cancel context.CancelFunc
+	done   chan struct{} // closed when pg and err are set
+	pg     Page[T]
+	err    error
 }
 
 // PageNumbers paginates by page number: fetch is called with the start page
@@ -86,7 +99,7 @@ type Paginator[T any] struct {
 //
 // Options: WithMaxPages, WithStart, WithCursor.
 func PageNumbers[T any](fetch func(ctx context.Context, page int) (Page[T], error), opts ...Option) (*Paginator[T], error) {
-	p, o, err := newPaginator[T](kindPage, fetch == nil, optMaxPages|optStart|optCursor, opts)
+	p, o, err := newPaginator[T](kindPage, fetch == nil, optMaxPages|optStart|optCursor|optPrefetch, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +120,7 @@ func PageNumbers[T any](fetch func(ctx context.Context, page int) (Page[T], erro
 //
 // Options: WithMaxPages, WithStart, WithStep, WithCursor.
 func Offsets[T any](fetch func(ctx context.Context, offset int) (Page[T], error), opts ...Option) (*Paginator[T], error) {
-	p, o, err := newPaginator[T](kindOffset, fetch == nil, optMaxPages|optStart|optStep|optCursor, opts)
+	p, o, err := newPaginator[T](kindOffset, fetch == nil, optMaxPages|optStart|optStep|optCursor|optPrefetch, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +140,7 @@ func Offsets[T any](fetch func(ctx context.Context, offset int) (Page[T], error)
 //
 // Options: WithMaxPages, WithCursor.
 func Tokens[T any](fetch func(ctx context.Context, token string) (Page[T], error), opts ...Option) (*Paginator[T], error) {
-	p, o, err := newPaginator[T](kindToken, fetch == nil, optMaxPages|optCursor, opts)
+	p, o, err := newPaginator[T](kindToken, fetch == nil, optMaxPages|optCursor|optPrefetch, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +159,7 @@ func Tokens[T any](fetch func(ctx context.Context, token string) (Page[T], error
 //
 // Options: WithMaxPages, WithCursor (which overrides first).
 func NextLinks[T any](first string, fetch func(ctx context.Context, url string) (Page[T], error), opts ...Option) (*Paginator[T], error) {
-	p, o, err := newPaginator[T](kindLink, fetch == nil, optMaxPages|optCursor, opts)
+	p, o, err := newPaginator[T](kindLink, fetch == nil, optMaxPages|optCursor|optPrefetch, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +198,7 @@ func newPaginator[T any](k kind, nilFetch bool, allowed optionKey, opts []Option
 	if err != nil {
 		return nil, o, err
 	}
-	return &Paginator[T]{kind: k, maxPages: o.maxPages}, o, nil
+	return &Paginator[T]{kind: k, maxPages: o.maxPages, prefetch: o.prefetch}, o, nil
 }
 
 // startAt positions p at the beginning (first) or at the resume cursor.
@@ -281,7 +294,7 @@ func (p *Paginator[T]) fetchNext(ctx context.Context) error {
 		return err
 	}
 	cur := p.cursor(p.at)
-	pg, err := p.fetch(ctx, p.at)
+	pg, err := p.get(ctx, p.at)
 	if err != nil {
 		return fmt.Errorf("page %d (cursor %s): %w", p.at.ord, show(cur), notEOF(err))
 	}
@@ -324,8 +337,51 @@ func (p *Paginator[T]) fetchNext(ctx context.Context) error {
 			p.next = loopCursor(p.next, prev)
 		}
 		p.at = next
+		if p.prefetch && (p.maxPages == 0 || next.ord <= p.maxPages) && p.loop == nil {
+			p.fetchAhead(ctx, next)
+		}
 	}
 	return nil
+}
+
+// get returns the page at: the one fetched ahead if it is that page, else
+// one fetched now.
+func (p *Paginator[T]) get(ctx context.Context, at position) (Page[T], error) {
+	a := p.ahead
+	if a == nil || a.at != at {
+		p.Close()
+		return p.fetch(ctx, at)
+	}
+	select {
+	case <-a.done:
+	case <-ctx.Done():
+		return Page[T]{}, ctx.Err()
+	}
+	p.ahead = nil
+	a.cancel()
+	return a.pg, a.err
+}
+
+// fetchAhead starts fetching the page at in a goroutine of its own.
+func (p *Paginator[T]) fetchAhead(ctx context.Context, at position) {
+	ctx, cancel := context.WithCancel(ctx)
+	a := &ahead[T]{at: at, cancel: cancel, done: make(chan struct{})}
+	p.ahead = a
+	go func() {
+		defer close(a.done)
+		a.pg, a.err = p.fetch(ctx, at)
+	}()
+}
+
+// Close stops a page being fetched ahead (WithPrefetch) and waits for its
+// fetcher to return. It does nothing without WithPrefetch, and may be called
+// more than once; a Next after it fetches the page again.
+func (p *Paginator[T]) Close() {
+	if a := p.ahead; a != nil {
+		a.cancel()
+		<-a.done
+		p.ahead = nil
+	}
 }
 
 // cursor encodes the cursor of the page at.

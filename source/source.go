@@ -2,7 +2,9 @@
 //
 // A Source is pull-based: nothing is read or fetched until Next is called,
 // paginators hold at most one page in memory, and no source starts a
-// goroutine (Pull runs its iter.Seq as a coroutine, stopped by Close).
+// goroutine (Pull runs its iter.Seq as a coroutine, stopped by Close), except
+// a paginator WithPrefetch, which fetches the next page in one while the held
+// page is read, and is closed too.
 //
 // Every item carries two cursors: Page, which fetches the item's page again,
 // and Next, which resumes at the page after it (End when there is none). A
