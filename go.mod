@@ -3,6 +3,7 @@ module github.com/politely/politely
 go 1.26.0
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/jonboulle/clockwork v0.5.0
 	github.com/platinummonkey/go-concurrency-limits v0.8.0

@@ -6,21 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"golang.org/x/term"
 
 	"github.com/politely/politely/crawl"
 )
@@ -33,6 +26,7 @@ type crawlFlags struct {
 	stats       string
 	metricsAddr string
 	logFormat   string
+	logLevel    string
 	quiet       bool
 	resetState  bool
 	check       bool
@@ -74,6 +68,7 @@ config changed since its state was written included), 130 interrupted.`,
 	fl.StringVar(&f.stats, "stats", "", "write the summary as JSON to this file when the crawl ends")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics while crawling")
 	fl.StringVar(&f.logFormat, "log-format", "console", "log format on stderr: console or json")
+	fl.StringVar(&f.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
 	fl.BoolVar(&f.quiet, "quiet", false, "no live status line on stderr")
 	fl.BoolVar(&f.check, "check", false, "validate the config and its paths, send no request, exit 0 (valid) or 2")
 	_ = cmd.MarkFlagRequired("config") // cannot fail: the flag exists
@@ -90,7 +85,11 @@ func runCrawl(ctx context.Context, f crawlFlags, stdout, stderr io.Writer) error
 		status = &statusLine{w: stderr}
 		logTo = status
 	}
-	log, err := newLogger(f.logFormat, logTo)
+	level, err := parseLevel(f.logLevel)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	log, err := newLogger(f.logFormat, level, logTo)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
@@ -130,7 +129,7 @@ func runCrawl(ctx context.Context, f crawlFlags, stdout, stderr io.Writer) error
 		opts = append(opts, crawl.WithResetState())
 	}
 	if f.metricsAddr != "" {
-		reg := prometheus.NewRegistry()
+		reg := newMetricsRegistry()
 		addr, stop, err := serveMetrics(f.metricsAddr, reg)
 		if err != nil {
 			return &exitError{code: exitUsage, err: err}
@@ -242,110 +241,4 @@ func finishCrawl(sum crawl.Summary, err error, rep *reporter) error {
 		return &exitError{code: exitFailed, err: err}
 	}
 	return nil
-}
-
-// newLogger returns a logger writing format ("console" or "json") to w.
-func newLogger(format string, w io.Writer) (*zap.Logger, error) {
-	var enc zapcore.Encoder
-	switch format {
-	case "console":
-		ec := zap.NewDevelopmentEncoderConfig()
-		ec.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
-		enc = zapcore.NewConsoleEncoder(ec)
-	case "json":
-		enc = zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
-	default:
-		return nil, fmt.Errorf("--log-format: want console or json, got %q", format)
-	}
-	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), zap.InfoLevel)), nil
-}
-
-// serveMetrics serves reg at http://addr/metrics until stop is called, and
-// returns the address it listens on (addr may ask for port 0).
-func serveMetrics(addr string, reg *prometheus.Registry) (bound string, stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("--metrics-addr: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = srv.Serve(ln) }) // returns ErrServerClosed once stopped
-	return ln.Addr().String(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx) // past the timeout, open scrapes are cut
-		_ = srv.Close()
-		wg.Wait()
-	}, nil
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// statusLine redraws one line of progress at the bottom of a terminal.
-// Log output written through it appears above the line, which is redrawn
-// after it. A nil *statusLine does nothing.
-type statusLine struct {
-	mu   sync.Mutex
-	w    io.Writer
-	line string // the line shown, "" when none
-}
-
-func (s *statusLine) show(p crawl.Progress) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.line = formatStatus(p)
-	fmt.Fprint(s.w, "\r\033[K"+s.line)
-}
-
-// Write writes p above the status line: it clears the line, writes p and
-// draws the line again.
-func (s *statusLine) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.line == "" {
-		return s.w.Write(p)
-	}
-	fmt.Fprint(s.w, "\r\033[K")
-	n, err := s.w.Write(p)
-	fmt.Fprint(s.w, s.line)
-	return n, err
-}
-
-// end leaves the last status line on screen and moves past it, so that what
-// follows starts on its own line.
-func (s *statusLine) end() {
-	if s == nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.line != "" {
-		fmt.Fprintln(s.w)
-		s.line = ""
-	}
-}
-
-// formatStatus is the status line's text: items done (of the announced
-// total, with an ETA, when the API announces one), rate, limit, throttled,
-// retries and failed items.
-func formatStatus(p crawl.Progress) string {
-	done := p.Succeeded + p.Failed
-	var b strings.Builder
-	if p.Total > 0 {
-		fmt.Fprintf(&b, "items %d/%d (%.0f%%)", done, p.Total, 100*float64(done)/float64(p.Total))
-	} else {
-		fmt.Fprintf(&b, "items %d", done)
-	}
-	fmt.Fprintf(&b, "  %.1f/s  limit %d  throttled %d  retries %d  errors %d", p.Rate, p.Limit, p.Throttled, p.Retries, p.Failed)
-	if p.Total > done && p.Rate > 0 {
-		eta := time.Duration(float64(p.Total-done) / p.Rate * float64(time.Second)).Round(time.Second)
-		fmt.Fprintf(&b, "  ETA %s", eta)
-	}
-	return b.String()
 }

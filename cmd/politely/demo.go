@@ -85,7 +85,7 @@ func runDemo(ctx context.Context, dir string, quiet bool, stdout, stderr io.Writ
 	fmt.Fprintf(stdout, "demo: mock API %q at %s (%s)\n", sc.Name, srv.URL(), sc.Description)
 	fmt.Fprintf(stdout, "demo: crawling into %s\n", dir)
 
-	log, err := newLogger("console", stderr)
+	log, err := newLogger("console", zap.InfoLevel, stderr)
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}

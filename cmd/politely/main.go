@@ -61,9 +61,11 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "politely",
 		Short:         "Crawl HTTP APIs politely, with adaptive concurrency and rate limits",
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("politely {{.Version}}\n")
 	root.AddCommand(
 		newVersionCmd(),
 		newCrawlCmd(),
