@@ -58,6 +58,20 @@ type response struct {
 	hops   int      // redirects followed
 }
 
+// resolve resolves a link found in the answer (a next page's URL) against
+// the URL the answer came from, when it was redirected; otherwise it is left
+// to the caller, which resolves it against the URL it asked for.
+func (r response) resolve(link string) string {
+	if r.hops == 0 || link == "" {
+		return link
+	}
+	ref, err := url.Parse(link)
+	if err != nil {
+		return link // the caller reports it
+	}
+	return r.url.ResolveReference(ref).String()
+}
+
 // attemptError is a failed attempt with the last status seen (0 when no
 // answer came), for the failed file. Whether it is retried is decided by the
 // error it wraps.

@@ -130,6 +130,7 @@ func (l *listing) source(from source.Cursor) (*loopEnds, error) {
 		src *source.Paginator[listed]
 		err error
 	)
+	ends := &pageEnds{maxEmpty: pg.MaxEmptyPages, log: l.log}
 	switch pg.Style {
 	case StyleLink, StyleNextURL:
 		src, err = source.NextLinks(first, func(ctx context.Context, rawURL string) (source.Page[listed], error) {
@@ -137,12 +138,16 @@ func (l *listing) source(from source.Cursor) (*loopEnds, error) {
 			if err != nil {
 				return source.Page[listed]{}, err
 			}
+			if ends.end(rawURL, p.items) {
+				return source.Page[listed]{Last: true}, nil
+			}
 			var next string
 			if pg.Style == StyleLink {
 				next = nextLink(p.resp.header)
 			} else if next, err = lookupNext(p.body, pg.NextField, "source.pagination.next_field"); err != nil {
 				return source.Page[listed]{}, fmt.Errorf("listing page %s: %w", redact(rawURL), err)
 			}
+			next = p.resp.resolve(next)
 			return source.Page[listed]{Items: wrap(rawURL, p.items), Next: next}, nil
 		}, opts...)
 	case StyleCursor:
@@ -154,6 +159,9 @@ func (l *listing) source(from source.Cursor) (*loopEnds, error) {
 			p, err := l.get(ctx, rawURL)
 			if err != nil {
 				return source.Page[listed]{}, err
+			}
+			if ends.end(rawURL, p.items) {
+				return source.Page[listed]{Last: true}, nil
 			}
 			next, err := lookupNext(p.body, pg.CursorField, "source.pagination.cursor_field")
 			if err != nil {
@@ -167,6 +175,9 @@ func (l *listing) source(from source.Cursor) (*loopEnds, error) {
 			p, err := l.get(ctx, rawURL)
 			if err != nil {
 				return source.Page[listed]{}, err
+			}
+			if ends.end(rawURL, p.items) {
+				return source.Page[listed]{Last: true}, nil
 			}
 			return source.Page[listed]{Items: wrap(rawURL, p.items)}, nil
 		}

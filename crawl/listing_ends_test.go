@@ -1,0 +1,108 @@
+package crawl
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// endlessAPI serves a listing that never ends by itself: page n (from the
+// query parameter p, cursor c or the path of a next link) is page(n); every
+// page links to page n+1.
+func endlessAPI(t *testing.T, page func(n int) string) *recorder {
+	t.Helper()
+	var api *recorder
+	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/robots.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		if n == 0 {
+			n = 1
+		}
+		w.Header().Set("Link", fmt.Sprintf(`</items?n=%d>; rel="next"`, n+1))
+		fmt.Fprintf(w, `{"items":%s,"cursor":"%d","next":"/items?n=%d"}`, page(n), n+1, n+1)
+	})
+	return api
+}
+
+func itemsPage(ids ...int) string {
+	s := "["
+	for i, id := range ids {
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprintf(`{"id":%d}`, id)
+	}
+	return s + "]"
+}
+
+func TestRunEndsAListingThatGoesOnWithoutItems(t *testing.T) {
+	tests := []struct {
+		name       string
+		pagination string
+		page       func(n int) string
+		wantPages  int   // page requests the server receives
+		wantIDs    []int // items listed
+		warning    string
+	}{
+		{name: "empty pages with fresh cursors", pagination: "    style: cursor\n    param: n\n    cursor_field: cursor",
+			page: func(int) string { return "[]" }, wantPages: 10, warning: "no items on too many pages"},
+		{name: "empty pages with fresh links, max_empty_pages 3", pagination: "    style: link\n    max_empty_pages: 3",
+			page: func(int) string { return "[]" }, wantPages: 3, warning: "no items on too many pages"},
+		{name: "empty pages between pages with items do not end it",
+			pagination: "    style: next_url\n    next_field: next\n    max_empty_pages: 3",
+			page: func(n int) string {
+				if n == 1 || n == 4 {
+					return itemsPage(n)
+				}
+				return "[]"
+			}, wantPages: 7, wantIDs: []int{1, 4}, warning: "no items on too many pages"},
+		{name: "page numbers past the end repeat the last page", pagination: "    style: page\n    param: n",
+			page:      func(n int) string { return itemsPage(2*min(n, 3)-1, 2*min(n, 3)) },
+			wantPages: 4, wantIDs: []int{1, 2, 3, 4, 5, 6}, warning: "repeats the previous page's items"},
+		{name: "cursors that repeat the items", pagination: "    style: cursor\n    param: n\n    cursor_field: cursor",
+			page: func(n int) string { return itemsPage(7, 8) }, wantPages: 2, wantIDs: []int{7, 8}, warning: "repeats the previous page's items"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := endlessAPI(t, tt.page)
+			cfg := testConfig(t, api.URL+"/items", tt.pagination, "", nil)
+			core, logs := observer.New(zapcore.WarnLevel)
+
+			sum, err := runTest(t, cfg, WithLogger(zap.New(core)))
+			require.NoError(t, err)
+
+			assert.Equal(t, tt.wantPages, api.count("/items"), "pages requested: %v", api.paths())
+			assert.Equal(t, int64(tt.wantPages), sum.Pages)
+			var got []int
+			for _, l := range readLines[outLine](t, cfg.Output) {
+				got = append(got, int(l.Data["id"].(float64)))
+			}
+			assert.ElementsMatch(t, tt.wantIDs, got, "every item once")
+			assert.Equal(t, 1, logs.FilterMessageSnippet(tt.warning).Len(), "%v", logs.All())
+		})
+	}
+}
+
+func TestPageEndsCountsEmptyPagesInARow(t *testing.T) {
+	e := &pageEnds{maxEmpty: 2, log: zap.NewNop()}
+	assert.False(t, e.end("u", nil))
+	assert.False(t, e.end("u", []any{"a"}), "items reset the count")
+	assert.False(t, e.end("u", nil))
+	assert.True(t, e.end("u", nil))
+
+	e = &pageEnds{maxEmpty: 10, log: zap.NewNop()}
+	assert.False(t, e.end("u", []any{map[string]any{"a": 1, "b": 2}}))
+	assert.False(t, e.end("u", nil))
+	assert.False(t, e.end("u", []any{map[string]any{"b": 2, "a": 1}}), "an empty page between: not the previous page")
+	assert.True(t, e.end("u", []any{map[string]any{"a": 1, "b": 2}}), "the same items in another key order")
+}
