@@ -45,7 +45,7 @@ func TestParsePolicies(t *testing.T) {
 		{name: "trailing comma", value: `"a";q=1,`, wantErr: "trailing comma"},
 		{name: "unterminated string", value: `"a;q=1`, wantErr: "unterminated string"},
 		{name: "dictionary member", value: `a=1`, wantErr: "not key=value"},
-		{name: "garbage", value: `@@@`, wantErr: "unsupported value at offset 0"},
+		{name: "garbage", value: `$$$`, wantErr: "unsupported value at offset 0"},
 		{name: "uppercase parameter key", value: `"a";Q=1`, wantErr: "parameter key expected at offset 4"},
 	}
 	for _, tt := range tests {

@@ -5,16 +5,17 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
-// This file parses the subset of RFC 8941 structured fields that the
-// RateLimit and RateLimit-Policy headers use: a list of items, each a string,
-// token or integer, with parameters. A token followed by "=" is read as a
-// dictionary member (key=value), so the dictionary form of older drafts
-// ("limit=100, remaining=50, reset=5") parses too. Decimals, byte sequences
-// and booleans parse (a server may send them in parameters we do not read)
-// but are not integers; inner lists are not used by these headers and are
-// errors.
+// This file parses the subset of RFC 9651 structured fields (which extends
+// RFC 8941) that the RateLimit and RateLimit-Policy headers use: a list of
+// items, each a string, display string, token or integer, with parameters. A
+// token followed by "=" is read as a dictionary member (key=value), so the
+// dictionary form of older drafts ("limit=100, remaining=50, reset=5")
+// parses too. Decimals, byte sequences, booleans and dates parse (a server
+// may send them in parameters we do not read) but are not integers; inner
+// lists are not used by these headers and are errors.
 
 // sfMaxDigits is RFC 8941's limit on an sf-integer: 15 digits always fit an int64.
 const sfMaxDigits = 15
@@ -175,6 +176,11 @@ func (p *sfParser) bareItem() (sfBare, error) {
 		return sfBare{}, p.byteSequence()
 	case c == '?':
 		return sfBare{}, p.boolean()
+	case c == '@':
+		return sfBare{}, p.date()
+	case c == '%':
+		s, err := p.displayString()
+		return sfBare{str: s}, err
 	default:
 		return sfBare{}, fmt.Errorf("unsupported value at offset %d", p.i)
 	}
@@ -226,6 +232,67 @@ func (p *sfParser) byteSequence() error {
 	}
 	p.i++
 	return nil
+}
+
+// date parses an RFC 9651 date, "@" and an integer of seconds since the
+// epoch; no field here reads one as a number.
+func (p *sfParser) date() error {
+	start := p.i
+	p.i++
+	if p.done() || (p.s[p.i] != '-' && !isDigit(p.s[p.i])) {
+		return fmt.Errorf("bad date at offset %d", start)
+	}
+	v, err := p.number()
+	if err != nil {
+		return err
+	}
+	if !v.isNum {
+		return fmt.Errorf("date at offset %d is not an integer", start)
+	}
+	return nil
+}
+
+// displayString parses an RFC 9651 display string, %"..." with non-ASCII
+// bytes written as lower-case %xx, which must decode to valid UTF-8.
+func (p *sfParser) displayString() (string, error) {
+	start := p.i
+	p.i++
+	if p.done() || p.s[p.i] != '"' {
+		return "", fmt.Errorf("bad display string at offset %d", start)
+	}
+	p.i++
+	var b []byte
+	for !p.done() {
+		c := p.s[p.i]
+		p.i++
+		switch {
+		case c < 0x20 || c > 0x7e:
+			return "", fmt.Errorf("non-printable character in display string at offset %d", p.i-1)
+		case c == '%':
+			if p.i+2 > len(p.s) || !isLCHex(p.s[p.i]) || !isLCHex(p.s[p.i+1]) {
+				return "", fmt.Errorf("bad escape in display string at offset %d", p.i-1)
+			}
+			b = append(b, unhex(p.s[p.i])<<4|unhex(p.s[p.i+1]))
+			p.i += 2
+		case c == '"':
+			if !utf8.Valid(b) {
+				return "", fmt.Errorf("display string at offset %d is not valid UTF-8", start)
+			}
+			return string(b), nil
+		default:
+			b = append(b, c)
+		}
+	}
+	return "", fmt.Errorf("unterminated display string at offset %d", start)
+}
+
+func isLCHex(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' }
+
+func unhex(c byte) byte {
+	if isDigit(c) {
+		return c - '0'
+	}
+	return c - 'a' + 10
 }
 
 func (p *sfParser) boolean() error {
