@@ -1,6 +1,7 @@
 package crawl
 
 import (
+	"iter"
 	"net/http"
 	"strings"
 )
@@ -58,20 +59,75 @@ func endOfValue(s string) int {
 	return len(s)
 }
 
-// relHasNext reports whether params (`; rel="next last"; title=…`) has a rel
-// parameter listing "next".
+// relHasNext reports whether the first rel parameter of params
+// (`; rel="next last"; title=…`) lists the relation type "next". RFC 8288
+// section 3.3: a rel after the first is ignored.
 func relHasNext(params string) bool {
-	for p := range strings.SplitSeq(params, ";") {
-		name, value, ok := strings.Cut(p, "=")
-		if !ok || !strings.EqualFold(strings.TrimSpace(name), "rel") {
+	for name, value := range linkParams(params) {
+		if !strings.EqualFold(name, "rel") {
 			continue
 		}
-		value = strings.Trim(strings.TrimSpace(value), `"`)
 		for _, rel := range strings.Fields(value) {
 			if strings.EqualFold(rel, "next") {
 				return true
 			}
 		}
+		return false
 	}
 	return false
+}
+
+// linkParams yields the link-params of params, name and value (a quoted
+// value unquoted), split at each ';' outside a quoted string.
+func linkParams(params string) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for params != "" {
+			var p string
+			p, params = cutParam(params)
+			name, value, _ := strings.Cut(p, "=")
+			if name = strings.TrimSpace(name); name == "" {
+				continue
+			}
+			if !yield(name, unquote(strings.TrimSpace(value))) {
+				return
+			}
+		}
+	}
+}
+
+// cutParam cuts s at its first ';' outside a quoted string.
+func cutParam(s string) (param, rest string) {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && quoted:
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == ';' && !quoted:
+			return s[:i], s[i+1:]
+		}
+	}
+	return s, ""
+}
+
+// unquote returns the text of a quoted-string (RFC 9110 section 5.6.4,
+// backslash escapes removed), or v itself when it is not quoted.
+func unquote(v string) string {
+	if !strings.HasPrefix(v, `"`) {
+		return v
+	}
+	var b strings.Builder
+	for i := 1; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '\\' && i+1 < len(v):
+			i++
+			b.WriteByte(v[i])
+		case c == '"':
+			return b.String()
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }

@@ -31,6 +31,14 @@ func TestNextLinkFindsRelNext(t *testing.T) {
 		{name: "unclosed bracket", values: []string{`<https://a/1; rel="next"`}},
 		{name: "garbage then a link", values: []string{`junk; rel="next", <https://a/2>; rel="next"`}, want: "https://a/2"},
 		{name: "empty target", values: []string{`<>; rel="next"`}},
+		{name: "only the first rel counts", values: []string{`<https://a/1>; rel="prev"; rel="next", <https://a/2>; rel=next; rel=prev`},
+			want: "https://a/2"},
+		{name: "semicolon inside a quoted title", values: []string{`<https://a/1>; title="x; rel=next"; rel="prev", <https://a/2>; rel="next"`},
+			want: "https://a/2"},
+		{name: "rel=next inside a quoted title only", values: []string{`<https://a/1>; title="a; rel=next, b"`}},
+		{name: "escaped quote in a title", values: []string{`<https://a/1>; title="say \"hi\"; rel=next"; rel="prev", <https://a/2>; rel="next"`},
+			want: "https://a/2"},
+		{name: "rel among other params", values: []string{`<https://a/2>; type="application/json"; REL="last next"; title=x`}, want: "https://a/2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
