@@ -113,3 +113,47 @@ func TestTryAcquireSaysWhenTheGateOpens(t *testing.T) {
 	require.True(t, ok)
 	p.Release(Success)
 }
+
+func TestAdmitWaitsForAGateClosedAfterThePermitWasTaken(t *testing.T) {
+	l, clk := newTestLimiter(t, Config{})
+	h := l.Host("a:80")
+	p, _, ok := h.TryAcquire()
+	require.True(t, ok)
+	until := clk.Now().Add(2 * time.Second)
+	h.Gate(until)
+	admitted := make(chan time.Time)
+	go func() {
+		q, err := h.Admit(context.Background(), p)
+		if err == nil {
+			admitted <- clk.Now()
+			q.Release(Success)
+		}
+	}()
+	require.NoError(t, clk.BlockUntilContext(context.Background(), 1))
+	clk.Advance(2 * time.Second)
+	assert.False(t, (<-admitted).Before(until), "no request before the Retry-After")
+}
+
+func TestAdmitReleasesThePermitWhenTheContextEnds(t *testing.T) {
+	l, clk := newTestLimiter(t, Config{})
+	h := l.Host("a:80")
+	p, _, ok := h.TryAcquire()
+	require.True(t, ok)
+	h.Gate(clk.Now().Add(time.Hour))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := h.Admit(ctx, p)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Zero(t, h.Snapshot().InFlight)
+}
+
+func TestAdmitPassesAPermitOfAnOpenHost(t *testing.T) {
+	l, _ := newTestLimiter(t, Config{})
+	h := l.Host("a:80")
+	p, _, ok := h.TryAcquire()
+	require.True(t, ok)
+	q, err := h.Admit(context.Background(), p)
+	require.NoError(t, err)
+	q.Release(Success)
+	assert.Zero(t, h.Snapshot().InFlight)
+}

@@ -51,6 +51,11 @@ func (h *Host) acquireShared(ctx context.Context) (Permit, error) {
 	if err != nil {
 		return p, err
 	}
+	return h.admitShared(ctx, p)
+}
+
+// admitShared waits until the shared gate and rate allow p's request.
+func (h *Host) admitShared(ctx context.Context, p Permit) (Permit, error) {
 	waited := false
 	for {
 		h.mu.Lock()

@@ -1,6 +1,10 @@
 package limiter
 
-import "time"
+import (
+	"context"
+	"fmt"
+	"time"
+)
 
 // TryAcquire is the non-blocking Acquire, for schedulers that keep their
 // work out of goroutines while a host may not start: it takes a permit as
@@ -38,4 +42,31 @@ func (h *Host) stamp(p Permit, sampled bool) Permit {
 		p.start = h.l.clock.Now()
 	}
 	return p
+}
+
+// Admit readies a permit taken before its request was ready to go (by
+// TryAcquire, then handed off): it waits while a gate closed since then (a
+// Retry-After that arrived meanwhile) is still closed, and with WithShared
+// until the shared gate and rate allow the request, as Acquire does. If ctx
+// ends first it releases p (Ignored) and returns an error wrapping ctx.Err().
+func (h *Host) Admit(ctx context.Context, p Permit) (Permit, error) {
+	for h.clocked.Load() {
+		h.mu.Lock()
+		until := h.gateUntil
+		h.mu.Unlock()
+		now := h.l.clock.Now()
+		if until.IsZero() || !now.Before(until) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			p.Release(Ignored)
+			return Permit{}, fmt.Errorf("limiter: acquire %s: %w", h.key, ctx.Err())
+		case <-h.l.clock.After(until.Sub(now)):
+		}
+	}
+	if h.l.shared != nil {
+		return h.admitShared(ctx, p)
+	}
+	return p, nil
 }
