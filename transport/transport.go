@@ -178,7 +178,8 @@ func HostKey(r *http.Request) string {
 // RoundTrip waits for a permit of the request's host (or for the request's
 // context to end), or uses the one a limiter.Handoff in the request's context
 // holds for that host (an engine run WithLimiter puts one in its handler's
-// context, taken before the handler was called), sends the request with the base RoundTripper, applies the
+// context, taken before the handler was called; it still waits for a gate
+// closed since, see limiter.Host.Admit), sends the request with the base RoundTripper, applies the
 // answer's quota headers and gate to the host and releases the permit as the
 // package documentation describes. It returns the base's response and error
 // unchanged, except that the response body is wrapped.
@@ -194,12 +195,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	h := t.lim.Host(key)
 	permit, held := limiter.TakePermit(req.Context(), h)
-	if !held {
-		var err error
-		if permit, err = h.Acquire(req.Context()); err != nil {
-			closeRequestBody(req)
-			return nil, fmt.Errorf("transport: %w", err)
-		}
+	var err error
+	if held {
+		permit, err = h.Admit(req.Context(), permit)
+	} else {
+		permit, err = h.Acquire(req.Context())
+	}
+	if err != nil {
+		closeRequestBody(req)
+		return nil, fmt.Errorf("transport: %w", err)
 	}
 	sent, permit, setup := sampleOnly(req, permit, t.clock)
 	ex := exchange{t: t, permit: permit, host: key}
