@@ -26,12 +26,17 @@ type detail struct {
 }
 
 // DetailPath is the path of item id's detail endpoint in scenario sc:
-// /items/{id}, or /private/items/{id} for the items Robots.PrivateEvery hides.
+// /items/{id}, or /private/items/{id} for the items Robots.PrivateEvery hides;
+// with DetailHosts, the absolute URL of that path on one of them.
 func (sc Scenario) DetailPath(id int) string {
+	p := "/items/" + strconv.Itoa(id)
 	if n := sc.Robots.PrivateEvery; n > 0 && id%n == 0 {
-		return "/private/items/" + strconv.Itoa(id)
+		p = "/private" + p
 	}
-	return "/items/" + strconv.Itoa(id)
+	if n := len(sc.DetailHosts); n > 0 {
+		p = "http://" + sc.DetailHosts[id%n] + p
+	}
+	return p
 }
 
 func newDetail(id int) detail {

@@ -179,3 +179,11 @@ func TestListingRejectsBadParametersNamingThem(t *testing.T) {
 		})
 	}
 }
+
+func TestDetailHostsSpreadTheItemsOverOtherServers(t *testing.T) {
+	sc := Scenario{DetailHosts: []string{"127.0.0.1:1", "localhost:2"}, Robots: Robots{PrivateEvery: 3}}
+	assert.Equal(t, "http://localhost:2/items/1", sc.DetailPath(1))
+	assert.Equal(t, "http://127.0.0.1:1/items/2", sc.DetailPath(2))
+	assert.Equal(t, "http://127.0.0.1:1/private/items/6", sc.DetailPath(6))
+	assert.Equal(t, "/items/1", Scenario{}.DetailPath(1))
+}

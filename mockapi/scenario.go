@@ -42,6 +42,12 @@ type Scenario struct {
 	Faults      Faults
 	Robots      Robots
 	Blackout    Blackout
+
+	// DetailHosts, when set, spreads the items' detail endpoints over other
+	// servers: item id's detail_path is the absolute URL
+	// http://DetailHosts[id mod len]/items/{id} (each "host:port"), for a
+	// crawl over many hosts. Empty: detail paths are on this server.
+	DetailHosts []string
 }
 
 // Pagination is a listing style; its values match the crawl config's

@@ -34,6 +34,9 @@ type mockFlags struct {
 	headerKind   string
 	headerBurst  int
 	seed         uint64
+	blackoutAt   time.Duration
+	blackoutFor  time.Duration
+	detailHosts  []string
 }
 
 func newMockCmd() *cobra.Command {
@@ -77,6 +80,9 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.StringVar(&f.headerKind, "header-kind", "", "header quota: fixed, sliding or token-bucket")
 	fl.IntVar(&f.headerBurst, "header-burst", 0, "header quota: token-bucket size")
 	fl.Uint64Var(&f.seed, "seed", 0, "faults: seed of the injected faults")
+	fl.DurationVar(&f.blackoutAt, "blackout-at", 0, "blackout: when the 503 window starts, after the server started")
+	fl.DurationVar(&f.blackoutFor, "blackout-for", 0, "blackout: how long every request is answered 503 + Retry-After (0: off)")
+	fl.StringSliceVar(&f.detailHosts, "detail-hosts", nil, "HOST:PORT,...: put the items' detail URLs on these servers, in turn")
 	return cmd
 }
 
@@ -105,6 +111,9 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("header-kind", func() { sc.HeaderQuota.Kind = mockapi.HeaderQuotaKind(f.headerKind) })
 	set("header-burst", func() { sc.HeaderQuota.Burst = f.headerBurst })
 	set("seed", func() { sc.Faults.Seed = f.seed })
+	set("blackout-at", func() { sc.Blackout.At = f.blackoutAt })
+	set("blackout-for", func() { sc.Blackout.For = f.blackoutFor })
+	set("detail-hosts", func() { sc.DetailHosts = f.detailHosts })
 	// NewHandler validates the scenario; a bad knob is a usage error, unlike
 	// an address that cannot be listened on.
 	h, err := mockapi.NewHandler(mockapi.Config{Scenario: sc})
