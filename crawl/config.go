@@ -27,6 +27,7 @@ const (
 	DefaultInitial       = limiter.DefaultInitial   // limits.concurrency.initial, clamped into [min, max]
 	DefaultMin           = limiter.DefaultMin       // limits.concurrency.min
 	DefaultMax           = limiter.DefaultMax       // limits.concurrency.max
+	DefaultMaxTotal      = 1024                     // limits.concurrency.max_total
 	DefaultTimeout       = 10 * time.Second
 	DefaultRetries       = 4
 	DefaultBackoffBase   = 250 * time.Millisecond
@@ -127,6 +128,9 @@ type Concurrency struct {
 	Initial   int               // initial: default 4, clamped into [Min, Max]; must lie in [Min, Max] when given
 	Min       int               // min: default 1, at least 1
 	Max       int               // max: default 256, at least Min
+	// MaxTotal (max_total) caps all hosts together: the crawl's consumers,
+	// so its requests in flight; default 1024, at least 1.
+	MaxTotal int
 }
 
 // Backoff is the delay between retries (limits.backoff): exponential from

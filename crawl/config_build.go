@@ -71,6 +71,7 @@ type rawConcurrency struct {
 	Initial   *int   `yaml:"initial"`
 	Min       *int   `yaml:"min"`
 	Max       *int   `yaml:"max"`
+	MaxTotal  *int   `yaml:"max_total"`
 }
 
 type rawBackoff struct {
@@ -336,7 +337,12 @@ func (b *builder) limits(r *rawLimits) Limits {
 
 func (b *builder) concurrency(r *rawConcurrency) Concurrency {
 	const ck = "limits.concurrency"
-	c := Concurrency{Algorithm: DefaultAlgorithm, Min: DefaultMin, Max: DefaultMax}
+	c := Concurrency{Algorithm: DefaultAlgorithm, Min: DefaultMin, Max: DefaultMax, MaxTotal: DefaultMaxTotal}
+	if r.MaxTotal != nil {
+		if c.MaxTotal = *r.MaxTotal; c.MaxTotal < 1 {
+			b.fail(ck+".max_total", "must be at least 1, got %d", c.MaxTotal)
+		}
+	}
 	if r.Algorithm != "" {
 		a, err := limiter.ParseAlgorithm(r.Algorithm)
 		if err != nil {

@@ -76,7 +76,7 @@ func TestParseRejectsBadConfigNamingFileLineAndKey(t *testing.T) {
 		{"fraction where a whole number goes", minimalYAML + "limits:\n  retries: 1.5\n",
 			`api.yaml:8: limits.retries: want a whole number, got the number 1.5`},
 		{"list where a mapping goes", minimalYAML + "limits:\n  concurrency: [1, 2]\n",
-			`api.yaml:8: limits.concurrency: want a mapping with keys algorithm, initial, min, max, got a list`},
+			`api.yaml:8: limits.concurrency: want a mapping with keys algorithm, initial, min, max, max_total, got a list`},
 		{"scalar where a mapping goes", "user_agent: x\nsource: http://h/\n",
 			`api.yaml:2: source: want a mapping with keys url, pagination, items_field, got "http://h/"`},
 		{"mapping where a string goes", minimalYAML + "state: {dir: x}\n",

@@ -34,7 +34,7 @@ output: items.jsonl
 	fmt.Println(cfg.FailedPath())
 	// Output:
 	// cursor cursor meta.next_cursor
-	// 20 1 {auto 4 1 32} 10s
+	// 20 1 {auto 4 1 32 1024} 10s
 	// {Authorization: [redacted]}
 	// items.failed.jsonl
 }

@@ -37,7 +37,7 @@ func TestLoadReadsTheSpecExampleVerbatim(t *testing.T) {
 	assert.Equal(t, Limits{
 		Rate:        50,
 		Burst:       10,
-		Concurrency: Concurrency{Algorithm: limiter.Auto, Initial: 4, Min: 1, Max: 256},
+		Concurrency: Concurrency{Algorithm: limiter.Auto, Initial: 4, Min: 1, Max: 256, MaxTotal: 1024},
 		Timeout:     10 * time.Second,
 		Retries:     4,
 		Backoff:     Backoff{Base: 250 * time.Millisecond, Max: 30 * time.Second},
@@ -60,7 +60,7 @@ func TestParseFillsDefaults(t *testing.T) {
 	assert.Equal(t, Limits{
 		Rate:        0,
 		Burst:       DefaultBurst,
-		Concurrency: Concurrency{Algorithm: DefaultAlgorithm, Initial: DefaultInitial, Min: DefaultMin, Max: DefaultMax},
+		Concurrency: Concurrency{Algorithm: DefaultAlgorithm, Initial: DefaultInitial, Min: DefaultMin, Max: DefaultMax, MaxTotal: DefaultMaxTotal},
 		Timeout:     DefaultTimeout,
 		Retries:     DefaultRetries,
 		Backoff:     Backoff{Base: DefaultBackoffBase, Max: DefaultBackoffMax},
@@ -124,11 +124,11 @@ func TestParseClampsTheDefaultInitialLimitIntoItsBounds(t *testing.T) {
 		concurrency string
 		want        Concurrency
 	}{
-		{"max below default initial", "{max: 2}", Concurrency{Algorithm: limiter.Auto, Initial: 2, Min: 1, Max: 2}},
-		{"min above default initial", "{min: 8}", Concurrency{Algorithm: limiter.Auto, Initial: 8, Min: 8, Max: 256}},
-		{"fixed", "{algorithm: fixed, initial: 16}", Concurrency{Algorithm: limiter.Fixed, Initial: 16, Min: 1, Max: 256}},
-		{"vegas", "{algorithm: vegas}", Concurrency{Algorithm: limiter.Vegas, Initial: 4, Min: 1, Max: 256}},
-		{"gradient2", "{algorithm: gradient2}", Concurrency{Algorithm: limiter.Gradient2, Initial: 4, Min: 1, Max: 256}},
+		{"max below default initial", "{max: 2}", Concurrency{Algorithm: limiter.Auto, Initial: 2, Min: 1, Max: 2, MaxTotal: 1024}},
+		{"min above default initial", "{min: 8}", Concurrency{Algorithm: limiter.Auto, Initial: 8, Min: 8, Max: 256, MaxTotal: 1024}},
+		{"fixed", "{algorithm: fixed, initial: 16}", Concurrency{Algorithm: limiter.Fixed, Initial: 16, Min: 1, Max: 256, MaxTotal: 1024}},
+		{"vegas", "{algorithm: vegas}", Concurrency{Algorithm: limiter.Vegas, Initial: 4, Min: 1, Max: 256, MaxTotal: 1024}},
+		{"gradient2", "{algorithm: gradient2}", Concurrency{Algorithm: limiter.Gradient2, Initial: 4, Min: 1, Max: 256, MaxTotal: 1024}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 
 	"go.uber.org/zap"
 
 	"github.com/politely/politely/engine"
 	"github.com/politely/politely/source"
+	"github.com/politely/politely/transport"
 )
 
 // outputLine is a line of the output file: with a task, its URL, status and
@@ -76,8 +78,9 @@ func (r *runner) sourceAllowed(ctx context.Context) error {
 // progress and, with state, checkpoints.
 func (r *runner) engineOptions() []engine.Option {
 	opts := []engine.Option{
-		engine.WithLimitFunc(r.lim.Limit),
-		engine.WithMaxConsumers(r.cfg.Limits.Concurrency.Max),
+		r.limitedBy(),
+		engine.WithMaxConsumers(r.cfg.Limits.Concurrency.MaxTotal),
+		engine.WithQueueSize(queueSize(r.cfg.Limits.Concurrency.MaxTotal)),
 		engine.WithRetry(r.retry),
 		engine.WithDrainTimeout(drainTimeout(r.cfg.Limits.Timeout)),
 		engine.WithLogger(r.o.log),
@@ -162,6 +165,33 @@ func (r *runner) failedForGood(f engine.Failure[listed]) {
 		r.writes.fail(err)
 	}
 }
+
+// limitedBy makes the engine take each task's permit for its URL's host
+// before the handler runs, so that a task whose host may not start (gated,
+// out of tokens, at its limit) waits in that host's room instead of holding
+// a consumer; the task's request then uses that permit. Without a task the
+// items make no request.
+func (r *runner) limitedBy() engine.Option {
+	if r.cfg.Task == nil {
+		return engine.WithLimitFunc(r.lim.Limit)
+	}
+	return engine.WithLimiter(r.lim, r.hostKey)
+}
+
+// hostKey is the limiter key of it's task URL, or "" (no permit) when it does
+// not resolve: the handler then fails the item for good.
+func (r *runner) hostKey(it listed) string {
+	u, err := r.cfg.Task.URL.Resolve(r.cfg.Source.URL, it.Item)
+	if err != nil {
+		return ""
+	}
+	return transport.HostKey(&http.Request{URL: u})
+}
+
+// queueSize is how many items the crawl reads ahead and keeps in the hosts'
+// waiting rooms: enough that the items of hosts that can go on are reached
+// past those of a gated one.
+func queueSize(maxTotal int) int { return max(engine.DefaultQueueSize, 4*maxTotal) }
 
 // failedLine describes an item that failed for good.
 func (r *runner) failedLine(f engine.Failure[listed]) failedLine {
