@@ -155,3 +155,34 @@ func TestParseRefusesBadHeaderHosts(t *testing.T) {
 		})
 	}
 }
+
+func TestRunSendsNoHeadersToAListingPageOnAnotherHost(t *testing.T) {
+	other := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/robots.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, `{"items":[{"id":2}]}`)
+	})
+	api := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/robots.txt":
+			http.NotFound(w, r)
+		case "/items":
+			w.Header().Set("Link", fmt.Sprintf(`<%s/page2>; rel="next"`, other.localhostURL()))
+			fmt.Fprint(w, `{"items":[{"id":1}]}`)
+		}
+	})
+	cfg := testConfig(t, api.URL+"/items", "    style: link", secretHeaders, secretEnv)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), sum.Items)
+	assert.Equal(t, []string{"/robots.txt", "/page2"}, other.paths())
+	for _, s := range other.requests() {
+		assert.False(t, carriesSecrets(s), "%s got the headers", s.Path)
+	}
+	for _, s := range api.requests() {
+		assert.Equal(t, s.Path != "/robots.txt", carriesSecrets(s), s.Path)
+	}
+}

@@ -1,11 +1,16 @@
 package crawl
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -246,6 +251,82 @@ func FuzzNextHop(f *testing.F) {
 		for _, c := range chain {
 			if sameURL(c, next.String()) {
 				t.Fatalf("loop to %v allowed", next)
+			}
+		}
+	})
+}
+
+// onlyTo is a RoundTripper that sends requests to one host:port only and
+// records every request it is given, sent or not: a fuzzed redirect must
+// never reach the network beyond the test's own server.
+type onlyTo struct {
+	host string
+	next http.RoundTripper
+	mu   sync.Mutex
+	reqs []*http.Request
+}
+
+func (o *onlyTo) RoundTrip(req *http.Request) (*http.Response, error) {
+	o.mu.Lock()
+	o.reqs = append(o.reqs, req)
+	o.mu.Unlock()
+	if req.URL.Host != o.host {
+		return nil, errors.New("test: host not served")
+	}
+	return o.next.RoundTrip(req)
+}
+
+// FuzzFollowRedirect: whatever Location a server answers (once, or at every
+// hop), the fetcher sends at most 11 requests, all http(s), never a
+// configured header to another host, and never a Referer.
+func FuzzFollowRedirect(f *testing.F) {
+	f.Add("/elsewhere", false)
+	f.Add("//localhost:1/x", false)
+	f.Add("http://127.0.0.1:1/x", true)
+	f.Add("file:///etc/passwd", false)
+	f.Add("/start", true)
+	f.Add("/start?n=1#x", true)
+	f.Add("gopher://h/", false)
+	f.Add("%2e%2e/%zz", true)
+	var location atomic.Value
+	location.Store("")
+	var everyHop atomic.Bool // else only /once redirects
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/once" && !everyHop.Load() {
+			fmt.Fprint(w, `{}`)
+			return
+		}
+		w.Header()["Location"] = []string{location.Load().(string)}
+		w.WriteHeader(http.StatusFound)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	defer base.CloseIdleConnections()
+
+	f.Fuzz(func(t *testing.T, loc string, always bool) {
+		if strings.ContainsAny(loc, "\r\n\x00") {
+			return // not a header value a server can send
+		}
+		location.Store(loc)
+		everyHop.Store(always)
+		rt := &onlyTo{host: host, next: base}
+		cfg := &Config{UserAgent: "fuzz/1.0", Headers: Headers{"Authorization": "Bearer s"},
+			HeaderHosts: HeaderHosts{host}, Limits: Limits{MaxBody: 1 << 10}}
+		fe := newFetcher(&http.Client{Transport: rt, CheckRedirect: noRedirects}, cfg)
+		_, _ = fe.get(context.Background(), http.MethodGet, srv.URL+"/once")
+		if len(rt.reqs) > maxRedirects+1 {
+			t.Fatalf("%d requests", len(rt.reqs))
+		}
+		for _, r := range rt.reqs {
+			if r.URL.Scheme != "http" && r.URL.Scheme != "https" {
+				t.Fatalf("a request to %q", r.URL.Scheme)
+			}
+			if r.Header.Get("Referer") != "" {
+				t.Fatalf("Referer sent to %s", r.URL)
+			}
+			if hostKey(r.URL) != host && r.Header.Get("Authorization") != "" {
+				t.Fatalf("the header went to %s", r.URL.Host)
 			}
 		}
 	})
