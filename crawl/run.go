@@ -109,9 +109,17 @@ func WithProgress(interval time.Duration, fn func(Progress)) RunOption {
 // limits.timeout runs from when a request holds its host's permit to the end
 // of its body: waiting for a Retry-After gate does not use it up. Pages and
 // robots.txt are retried as tasks are. With politeness.robots, each origin's
-// robots.txt is fetched once: a 4xx means no rules, and a 5xx or no answer
-// after the retries means the whole host is disallowed (RFC 9309); a
+// robots.txt is fetched once a day: a 4xx means no rules, and a 5xx or no
+// answer after the retries means the whole host is disallowed (RFC 9309); a
 // disallowed source.url ends the crawl with an error.
+// The config's headers go only to header_hosts; every other request,
+// robots.txt included, carries User-Agent and Accept only, and none carries
+// a Referer. Redirects are followed up to 10 hops, one request per hop
+// through its host's limits and robots.txt; a loop, a non-http(s) target or
+// an 11th hop fails the item for good. The listing also ends, with a
+// warning, at a repeated cursor or URL, at a page repeating the previous
+// page's items, and after max_empty_pages pages in a row without items.
+// Before anything else, CheckPaths checks that the files can be written.
 // With cfg.State the crawl keeps its progress there (package state) and a
 // run after an interruption or a crash (kill -9 included) resumes: the
 // output and failed files are truncated to what the state committed and
