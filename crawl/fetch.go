@@ -226,8 +226,9 @@ func decodeJSON(r response) (any, error) {
 }
 
 // rawJSON checks a task's body and returns it for the output line, with
-// each invalid UTF-8 byte replaced by U+FFFD, and how many were; an empty
-// body (HEAD, 204) is null.
+// each invalid UTF-8 byte and each lone surrogate escape replaced by U+FFFD
+// (as decoding a listing's items does), and how many were; an empty body
+// (HEAD, 204) is null.
 func rawJSON(r response) (json.RawMessage, int, error) {
 	if len(bytes.TrimSpace(r.body)) == 0 {
 		return json.RawMessage("null"), 0, nil
@@ -240,5 +241,6 @@ func rawJSON(r response) (json.RawMessage, int, error) {
 		return nil, 0, err
 	}
 	body, n := replaceInvalidUTF8(r.body, utf8.RuneError)
-	return json.RawMessage(body), n, nil
+	body, lone := replaceLoneSurrogates(body)
+	return json.RawMessage(body), n + lone, nil
 }

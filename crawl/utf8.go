@@ -117,3 +117,61 @@ func (l *listing) unmarkPage(rawURL string, items []any, body any, mark rune) an
 	body, _ = unmark(body, mark)
 	return body
 }
+
+// replaceLoneSurrogates returns the JSON text b with each \u escape of a
+// UTF-16 surrogate that is not part of a pair replaced by \ufffd (as
+// encoding/json decodes it), and how many were replaced; b itself when it
+// has none. Such an escape is valid JSON syntax but no character: a reader
+// that turns strings into UTF-8 may reject it. b must be valid JSON, where a
+// backslash only starts an escape inside a string.
+func replaceLoneSurrogates(b []byte) ([]byte, int) {
+	if !bytes.Contains(b, []byte(`\ud`)) && !bytes.Contains(b, []byte(`\uD`)) {
+		return b, 0
+	}
+	var out []byte
+	n, copied := 0, 0
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if b[i+1] != 'u' || i+6 > len(b) {
+			i++ // a two-byte escape such as \\ or \"
+			continue
+		}
+		r := hex4(b[i+2 : i+6])
+		switch {
+		case r >= 0xD800 && r <= 0xDBFF && i+12 <= len(b) && b[i+6] == '\\' && b[i+7] == 'u' &&
+			hex4(b[i+8:i+12]) >= 0xDC00 && hex4(b[i+8:i+12]) <= 0xDFFF:
+			i += 11 // a pair: one character
+		case r >= 0xD800 && r <= 0xDFFF:
+			out = append(append(out, b[copied:i]...), `\ufffd`...)
+			copied = i + 6
+			n++
+			i += 5
+		default:
+			i += 5
+		}
+	}
+	if n == 0 {
+		return b, 0
+	}
+	return append(out, b[copied:]...), n
+}
+
+// hex4 is the value of four hex digits, or -1.
+func hex4(h []byte) rune {
+	var r rune
+	for _, c := range h {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return -1
+		}
+	}
+	return r
+}

@@ -16,8 +16,9 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 )
 
-// invalidBody is a JSON text whose strings and keys hold invalid UTF-8.
-const invalidBody = "{\"a\":\"\xff\xfe bad\",\"k\xc3\":\"ok\",\"n\":[\"\xed\xa0\x80\"]}"
+// invalidBody is a JSON text whose strings and keys hold invalid UTF-8,
+// and a lone surrogate escape.
+const invalidBody = "{\"a\":\"\xff\xfe bad\",\"k\xc3\":\"ok\",\"n\":[\"\xed\xa0\x80\"],\"s\":\"\\ud800\"}"
 
 // assertValidLines checks that every line of the file is valid UTF-8 JSON.
 func assertValidLines(t *testing.T, path string) [][]byte {
@@ -78,7 +79,8 @@ func TestRunWritesInvalidUTF8AsReplacementCharacters(t *testing.T) {
 					continue
 				}
 				fixed++
-				assert.Equal(t, map[string]any{"a": "\ufffd\ufffd bad", "k\ufffd": "ok", "n": []any{"\ufffd\ufffd\ufffd"}}, d)
+				assert.Equal(t, map[string]any{"a": "\ufffd\ufffd bad", "k\ufffd": "ok", "n": []any{"\ufffd\ufffd\ufffd"}, "s": "\ufffd"}, d)
+				assert.NotContains(t, string(raw), `\ud800`, "no lone surrogate")
 			}
 			assert.Equal(t, 2, fixed)
 			warned := logs.FilterMessageSnippet("invalid UTF-8")
@@ -107,4 +109,51 @@ func TestReplaceInvalidUTF8(t *testing.T) {
 		assert.Equal(t, fromJSON, string(got), "as encoding/json decodes %q", tt.in)
 		assert.Equal(t, bytes.Count(got, []byte("\ufffd")), n)
 	}
+}
+
+func TestReplaceLoneSurrogates(t *testing.T) {
+	tests := []struct {
+		in, want string
+		n        int
+	}{
+		{in: `{"a":"plain"}`, want: `{"a":"plain"}`},
+		{in: `{"a":"\ud83d\ude00"}`, want: `{"a":"\ud83d\ude00"}`},
+		{in: `{"a":"\ud800"}`, want: `{"a":"\ufffd"}`, n: 1},
+		{in: `{"a":"\uDC00x\uD83D"}`, want: `{"a":"\ufffdx\ufffd"}`, n: 2},
+		{in: `{"a":"\\ud800"}`, want: `{"a":"\\ud800"}`},
+		{in: `{"\ud800":"\ud800\ud800\udc00"}`, want: `{"\ufffd":"\ufffd\ud800\udc00"}`, n: 2},
+		{in: `["\u00e9\ud7ff\ue000"]`, want: `["\u00e9\ud7ff\ue000"]`},
+	}
+	for _, tt := range tests {
+		got, n := replaceLoneSurrogates([]byte(tt.in))
+		assert.Equal(t, tt.want, string(got), tt.in)
+		assert.Equal(t, tt.n, n, tt.in)
+		// The result decodes as encoding/json decodes the input.
+		var in, out any
+		require.NoError(t, json.Unmarshal([]byte(tt.in), &in))
+		require.NoError(t, json.Unmarshal(got, &out))
+		assert.Equal(t, in, out, tt.in)
+	}
+}
+
+// FuzzReplaceLoneSurrogates: any valid JSON text keeps its meaning (as
+// encoding/json decodes it) and is left with no lone surrogate escape.
+func FuzzReplaceLoneSurrogates(f *testing.F) {
+	for _, s := range []string{`"\ud800"`, `{"a":"\\\ud83d\ude00\udc00"}`, `["\uD800\uDBFF\uDFFF"]`, `1`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !json.Valid([]byte(s)) {
+			return
+		}
+		got, _ := replaceLoneSurrogates([]byte(s))
+		require.True(t, json.Valid(got), "%q -> %q", s, got)
+		var in, out any
+		require.NoError(t, json.Unmarshal([]byte(s), &in))
+		require.NoError(t, json.Unmarshal(got, &out))
+		assert.Equal(t, in, out, "%q -> %q", s, got)
+		again, n := replaceLoneSurrogates(got)
+		assert.Zero(t, n, "%q", got)
+		assert.Equal(t, got, again)
+	})
 }
