@@ -25,6 +25,7 @@ type listed struct {
 	Item   any
 	Cursor source.Cursor
 	Index  int
+	ID     string // with Redis: the item's entry in the crawl's stream
 }
 
 // listing pages through source.url as its pagination style says, fetching

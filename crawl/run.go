@@ -17,6 +17,7 @@ import (
 	"github.com/politely/politely/engine"
 	"github.com/politely/politely/limiter"
 	"github.com/politely/politely/state"
+	"github.com/politely/politely/state/redisstate"
 	"github.com/politely/politely/transport"
 )
 
@@ -79,6 +80,9 @@ type runOptions struct {
 
 	resetState bool
 	stateOpts  []state.Option
+
+	redisURL, worker string            // WithRedis
+	redis            *redisstate.Crawl // opened by Run
 }
 
 // WithLogger sets the logger; default zap.NewNop(). No header value and no
@@ -147,8 +151,18 @@ func Run(ctx context.Context, cfg *Config, opts ...RunOption) (Summary, error) {
 	if err := cfg.CheckPaths(); err != nil {
 		return Summary{}, err
 	}
+	if o.redisURL != "" {
+		c, err := openRedis(ctx, cfg, o)
+		if err != nil {
+			return Summary{}, err
+		}
+		o.redis = c
+	}
 	r, err := newRunner(cfg, o)
 	if err != nil {
+		if o.redis != nil {
+			_ = o.redis.Close()
+		}
 		return Summary{}, err
 	}
 	return r.run(ctx)
@@ -184,7 +198,8 @@ type runner struct {
 	out, failed *lineWriter // without state
 	stopFlush   chan struct{}
 	flushing    sync.WaitGroup
-	state       *resumed // with state: the files are its journal's
+	state       *resumed     // with state: the files are its journal's
+	dist        *distributed // with Redis: the items and their lines are there
 }
 
 func newRunner(cfg *Config, o runOptions) (*runner, error) {
@@ -197,7 +212,7 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 		Min:           lc.Concurrency.Min,
 		Max:           lc.Concurrency.Max,
 		RetryAfterMax: cfg.Politeness.RetryAfterMax,
-	}, limiter.WithLogger(o.log))
+	}, append([]limiter.Option{limiter.WithLogger(o.log)}, o.sharedOption()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("crawl: limits: %w", err)
 	}
@@ -231,6 +246,9 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 			RetryAfterMax: cfg.Politeness.RetryAfterMax,
 		},
 	}
+	if o.redis != nil {
+		r.dist = &distributed{c: o.redis}
+	}
 	r.retrier = &retrier{retry: r.retry, clock: clockwork.NewRealClock()}
 	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log}
 	if cfg.Politeness.Robots {
@@ -249,6 +267,9 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 	}
 	r.o.log.Info("crawl starting", zap.String("source", r.cfg.Source.URL.Redacted()),
 		zap.String("output", r.cfg.Output), zap.String("failed", r.cfg.FailedPath()))
+	if r.dist != nil {
+		return r.runDistributed(ctx)
+	}
 	if r.cfg.State != "" {
 		if r.state, err = r.openState(); err != nil {
 			return Summary{}, err

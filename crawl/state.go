@@ -108,6 +108,13 @@ func (res *resumed) engineOptions() []engine.Option {
 // writeOutput appends an item's output line: through the journal, which
 // records the item done with it, or to the plain output file.
 func (r *runner) writeOutput(it listed, v outputLine) error {
+	if r.dist != nil {
+		line, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encode output line: %w", err)
+		}
+		return r.dist.finish(it, line, false)
+	}
 	if r.state == nil {
 		return r.out.WriteJSON(v)
 	}
@@ -120,6 +127,13 @@ func (r *runner) writeOutput(it listed, v outputLine) error {
 
 // writeFailed appends an item's failed line, as writeOutput does.
 func (r *runner) writeFailed(it listed, v failedLine) error {
+	if r.dist != nil {
+		line, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encode failed line: %w", err)
+		}
+		return r.dist.finish(it, line, true)
+	}
 	if r.state == nil {
 		return r.failed.WriteJSON(v)
 	}

@@ -45,10 +45,14 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 		return engine.Stats{}, fmt.Errorf("crawl: %w", err)
 	}
 	defer src.Close()
+	var read source.Source[listed] = src
+	if r.dist != nil {
+		read = &streamItems{r: r, batch: redisBatch}
+	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	r.writes.cancel = cancel
-	st, err := engine.Run(runCtx, src, r.handle, r.engineOptions()...)
+	st, err := engine.Run(runCtx, read, r.handle, r.engineOptions()...)
 	if werr := r.writes.err(); werr != nil {
 		return st, fmt.Errorf("crawl: %w", werr)
 	}
@@ -89,6 +93,11 @@ func (r *runner) engineOptions() []engine.Option {
 	}
 	if r.state != nil {
 		opts = append(opts, r.state.engineOptions()...)
+	}
+	if r.dist != nil {
+		// Items read ahead are this worker's until it finishes them: few,
+		// so that the others share the last ones.
+		opts = append(opts, engine.WithQueueSize(2*redisBatch))
 	}
 	return opts
 }

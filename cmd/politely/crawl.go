@@ -30,6 +30,8 @@ type crawlFlags struct {
 	quiet       bool
 	resetState  bool
 	check       bool
+	redis       string
+	worker      string
 }
 
 func newCrawlCmd() *cobra.Command {
@@ -71,6 +73,8 @@ config changed since its state was written included), 130 interrupted.`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
 	fl.BoolVar(&f.quiet, "quiet", false, "no live status line on stderr")
 	fl.BoolVar(&f.check, "check", false, "validate the config and its paths, send no request, exit 0 (valid) or 2")
+	fl.StringVar(&f.redis, "redis", "", "work on the crawl shared through this Redis (redis://[:PASSWORD@]HOST:PORT/DB) with every process of the same config; politely export writes its files")
+	fl.StringVar(&f.worker, "worker", "", "this process's name in Redis (default: host name and PID)")
 	_ = cmd.MarkFlagRequired("config") // cannot fail: the flag exists
 	return cmd
 }
@@ -106,7 +110,10 @@ func runCrawl(ctx context.Context, f crawlFlags, stdout, stderr io.Writer) error
 		cfg.State = f.state
 	}
 
-	if f.resetState && cfg.State == "" {
+	if f.worker != "" && f.redis == "" {
+		return &exitError{code: exitUsage, err: errors.New("--worker: needs --redis")}
+	}
+	if f.resetState && cfg.State == "" && f.redis == "" {
 		return &exitError{code: exitUsage, err: errors.New("--reset-state: no state to reset (give state: in the config or --state)")}
 	}
 	if err := cfg.CheckPaths(); err != nil {
@@ -127,6 +134,9 @@ func runCrawl(ctx context.Context, f crawlFlags, stdout, stderr io.Writer) error
 	opts := []crawl.RunOption{crawl.WithLogger(log)}
 	if f.resetState {
 		opts = append(opts, crawl.WithResetState())
+	}
+	if f.redis != "" {
+		opts = append(opts, crawl.WithRedis(f.redis, f.worker))
 	}
 	if f.metricsAddr != "" {
 		reg := newMetricsRegistry()

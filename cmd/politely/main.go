@@ -69,6 +69,8 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newCrawlCmd(),
+		newExportCmd(),
+		newStatusCmd(),
 		newDemoCmd(),
 		newMockCmd(),
 		newBenchCmd(),

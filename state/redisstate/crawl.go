@@ -152,7 +152,7 @@ func Connect(ctx context.Context, rawURL string) (*redis.Client, error) {
 		// The parser's error may quote the URL: it is not passed on.
 		return nil, fmt.Errorf("redis URL %s: not a redis:// or rediss:// URL", safe)
 	}
-	opt.MaxRetries = 0 // the callers retry with their own backoff
+	opt.MaxRetries = -1 // the callers retry with their own backoff, and log it
 	quietOnce.Do(func() { redis.SetLogger(quiet{}) })
 	rdb := redis.NewClient(opt)
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)

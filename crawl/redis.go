@@ -1,0 +1,416 @@
+package crawl
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/politely/politely/limiter"
+	"github.com/politely/politely/source"
+	"github.com/politely/politely/state/redisstate"
+)
+
+// WithRedis makes the crawl one worker of a crawl shared through the Redis
+// at url (package redisstate): the listing, the items, their output lines
+// and each host's rate and gate live there, and any number of processes
+// with the same config work on it together. worker names this process ("":
+// host name and PID). The output and failed files are written by Export.
+func WithRedis(url, worker string) RunOption {
+	return func(o *runOptions) { o.redisURL, o.worker = url, worker }
+}
+
+// distributed is a crawl's Redis side, as one worker runs it.
+type distributed struct {
+	c    *redisstate.Crawl
+	held held
+	dead atomic.Pointer[error] // the walker's error that ends the crawl
+	sent counters              // what the heartbeats have added to the crawl's counters
+}
+
+// counters are a worker's request counts, as the last heartbeat added them.
+type counters struct{ requests, retries, throttled int64 }
+
+// openRedis joins the crawl cfg names in the Redis the options give: a
+// changed config is a *ConfigError (exit 2), Redis unreachable an error
+// naming the URL without its password.
+func openRedis(ctx context.Context, cfg *Config, o runOptions) (*redisstate.Crawl, error) {
+	if o.resetState {
+		rdb, err := redisstate.Connect(ctx, o.redisURL)
+		if err != nil {
+			return nil, fmt.Errorf("crawl: %w", err)
+		}
+		err = redisstate.Reset(ctx, rdb, cfg.Fingerprint())
+		_ = rdb.Close()
+		if err != nil {
+			return nil, fmt.Errorf("crawl: --reset-state: %w", err)
+		}
+	}
+	c, err := OpenRedis(ctx, cfg, o.redisURL, redisstate.WithWorker(o.worker), redisstate.WithLogger(o.log),
+		redisstate.WithVisibility(Visibility(cfg)))
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// OpenRedis opens the crawl cfg names in the Redis at url, with the CLI's
+// errors: a database holding a crawl of another config is a *ConfigError
+// wrapping ErrStateMismatch.
+func OpenRedis(ctx context.Context, cfg *Config, url string, opts ...redisstate.Option) (*redisstate.Crawl, error) {
+	c, err := redisstate.Open(ctx, url, cfg.Fingerprint(), opts...)
+	var me *redisstate.MismatchError
+	switch {
+	case errors.As(err, &me):
+		return nil, &ConfigError{File: cfg.File, Key: "source", Msg: ErrStateMismatch.Error() + " (" + me.Error() + ")", Err: ErrStateMismatch}
+	case err != nil:
+		return nil, fmt.Errorf("crawl: %w", err)
+	}
+	return c, nil
+}
+
+// Visibility is how long an item taken by a worker that went silent waits
+// before another worker takes it: twice limits.timeout.
+func Visibility(cfg *Config) time.Duration { return 2 * cfg.Limits.Timeout }
+
+// sharedOption makes the limiter share each host's rate and gate through
+// Redis when the crawl runs on it.
+func (o runOptions) sharedOption() []limiter.Option {
+	if o.redis == nil {
+		return nil
+	}
+	return []limiter.Option{limiter.WithShared(redisstate.NewShared(o.redis))}
+}
+
+// runDistributed is run for a worker of a crawl in Redis: it walks the
+// listing when it holds the lease, works on the items, and ends when the
+// crawl is finished (every worker then exits 0), or when ctx ends (its items
+// are handed back to the others).
+func (r *runner) runDistributed(ctx context.Context) (Summary, error) {
+	d := r.dist
+	c := d.c
+	defer c.Close()
+	r.o.log.Info("joined the crawl in redis", zap.String("redis", c.URL()), zap.String("worker", c.Worker()))
+	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { r.keepAlive(bg) })
+	wg.Go(func() {
+		if err := r.walk(bg); err != nil && bg.Err() == nil {
+			d.dead.Store(&err)
+		}
+	})
+
+	st, err := r.crawl(ctx)
+	stopBg()
+	wg.Wait()
+
+	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if ids := d.held.all(); len(ids) > 0 {
+		if gerr := c.Giveback(end, ids); gerr != nil {
+			r.o.log.Warn("could not hand unfinished items back: others take them after the visibility timeout", zap.Error(gerr))
+		}
+	}
+	if herr := r.heartbeat(end); herr != nil {
+		err = errors.Join(err, fmt.Errorf("crawl: %w", herr))
+	}
+	_ = c.Leave(end)
+	sum := Summary{
+		Requests:       r.meter.requests.Load(),
+		Retries:        r.taskRetries.Load() + r.retrier.retries.Load(),
+		Throttled:      r.meter.throttled.Load(),
+		MaxConcurrency: r.meter.maxInFlight.Load(),
+		FinalLimit:     st.FinalLimit,
+		DurationS:      math.Round(time.Since(r.began).Seconds()*1000) / 1000,
+		Interrupted:    ctx.Err() != nil,
+	}
+	if sum.FinalLimit == 0 {
+		sum.FinalLimit = r.lim.Limit()
+	}
+	// The crawl's figures, every worker's included.
+	if cs, serr := c.Status(end); serr == nil {
+		sum.Pages, sum.Succeeded, sum.Failed = cs.Pages, cs.Items.Done, cs.Items.Failed
+		sum.Items = cs.Items.Listed
+		sum.Requests, sum.Retries, sum.Throttled = cs.Requests, cs.Retries, cs.Throttled
+	} else if err == nil {
+		err = fmt.Errorf("crawl: %w", serr)
+	}
+	if sum.Interrupted {
+		err = fmt.Errorf("crawl interrupted: %w", errors.Join(ctx.Err(), err))
+	} else if err == nil {
+		r.o.log.Info("the crawl is finished: politely export writes its output and failed files")
+	}
+	return sum, err
+}
+
+// keepAlive sends the worker's heartbeat and holds its items (so that no
+// other worker takes them while it works on them) until ctx ends.
+func (r *runner) keepAlive(ctx context.Context) {
+	d := r.dist
+	hb := d.c.Heartbeats()
+	hold := max(time.Second, d.c.Visibility()/3)
+	t := time.NewTicker(min(hb, hold))
+	defer t.Stop()
+	var lastHold time.Time
+	for {
+		if err := r.heartbeat(ctx); err != nil && ctx.Err() == nil {
+			r.o.log.Warn("heartbeat failed", zap.Error(err))
+		}
+		if time.Since(lastHold) >= hold {
+			lastHold = time.Now()
+			if err := d.c.Hold(ctx, d.held.all()); err != nil && ctx.Err() == nil {
+				r.o.log.Warn("could not hold this worker's items", zap.Error(err))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// heartbeat tells Redis this worker is alive and adds its counters.
+func (r *runner) heartbeat(ctx context.Context) error {
+	d := r.dist
+	now := counters{requests: r.meter.requests.Load(), retries: r.taskRetries.Load() + r.retrier.retries.Load(),
+		throttled: r.meter.throttled.Load()}
+	delta := map[string]int64{"requests": now.requests - d.sent.requests, "retries": now.retries - d.sent.retries,
+		"throttled": now.throttled - d.sent.throttled}
+	if err := d.c.Heartbeat(ctx, delta); err != nil {
+		return err
+	}
+	d.sent = now
+	return nil
+}
+
+// walk takes the listing lease whenever it is free and walks the listing
+// from the cursor in Redis, until the listing is exhausted or ctx ends.
+func (r *runner) walk(ctx context.Context) error {
+	c := r.dist.c
+	for {
+		l, ok, err := c.TakeLease(ctx)
+		switch {
+		case err != nil:
+			return err
+		case ok && l.Exhausted:
+			return nil
+		case ok:
+			err := r.walkLease(ctx, l.Cursor)
+			if errors.Is(err, redisstate.ErrLeaseLost) {
+				r.o.log.Warn("lost the listing lease: another worker continues the listing")
+				continue
+			}
+			// Done, stopped or failed: the lease goes to the next worker at once.
+			end, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = c.ReleaseLease(end)
+			cancel()
+			if err != nil || ctx.Err() != nil {
+				return err
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(c.LeaseTTL() / 2):
+		}
+	}
+}
+
+// walkLease walks the listing from cursor under the lease, renewing it,
+// and stores each page's items with the next cursor in one step. It stops
+// adding pages while the backlog of unfinished items is large.
+func (r *runner) walkLease(ctx context.Context, cursor string) error {
+	c := r.dist.c
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel(nil)
+	wg.Go(func() {
+		t := time.NewTicker(c.LeaseTTL() / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := c.RenewLease(ctx); err != nil && ctx.Err() == nil {
+					cancel(err)
+					return
+				}
+			}
+		}
+	})
+	r.o.log.Info("walking the listing", zap.String("from", cursor))
+	src, err := r.listing.source(source.Cursor(cursor))
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	highWater := int64(max(1000, 4*r.cfg.Limits.Concurrency.Max))
+	var page [][]byte
+	for {
+		it, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return c.Exhaust(ctx, cursor)
+		}
+		if err != nil {
+			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+				return cause
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		b, err := json.Marshal(stored{Page: it.Value.Page, Item: it.Value.Item})
+		if err != nil {
+			return fmt.Errorf("listing: encode an item of %s: %w", redact(it.Value.Page), err)
+		}
+		page = append(page, b)
+		if it.Index < it.Count-1 {
+			continue
+		}
+		backlog, err := c.AddPage(ctx, cursor, string(it.Next), it.Next == "", page)
+		if err != nil {
+			return err
+		}
+		cursor, page = string(it.Next), nil
+		if it.Next == "" {
+			return nil
+		}
+		for backlog > highWater {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(200 * time.Millisecond):
+			}
+			if backlog, err = c.Backlog(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// stored is an item as it travels through Redis.
+type stored struct {
+	Page string `json:"p"`
+	Item any    `json:"i"`
+}
+
+// streamItems is the engine's source in Redis mode: the items of the stream,
+// taken in batches, until the crawl is finished.
+type streamItems struct {
+	r     *runner
+	buf   []redisstate.Entry
+	batch int
+}
+
+// readBlock is how long a read waits for an item before it checks whether
+// the crawl is finished.
+const readBlock = 500 * time.Millisecond
+
+func (s *streamItems) Next(ctx context.Context) (source.Item[listed], error) {
+	d := s.r.dist
+	for {
+		if len(s.buf) > 0 {
+			e := s.buf[0]
+			s.buf = s.buf[1:]
+			var v stored
+			dec := json.NewDecoder(bytes.NewReader(e.Payload))
+			dec.UseNumber()
+			if err := dec.Decode(&v); err != nil {
+				line, _ := json.Marshal(failedLine{Error: "the item stored in redis is unreadable: " + err.Error()})
+				if _, err := d.c.Finish(ctx, e.ID, line, true); err != nil {
+					return source.Item[listed]{}, err
+				}
+				d.held.drop(e.ID)
+				continue
+			}
+			// The entry's ID is the item's place in the crawl (tries counts
+			// attempts by it).
+			l := listed{Page: v.Page, Item: v.Item, Cursor: source.Cursor(e.ID), ID: e.ID}
+			return source.Item[listed]{Value: l, Count: 1, Page: l.Cursor}, nil
+		}
+		if errp := d.dead.Load(); errp != nil {
+			return source.Item[listed]{}, *errp
+		}
+		if ctx.Err() != nil {
+			return source.Item[listed]{}, ctx.Err()
+		}
+		got, err := d.c.Read(ctx, s.batch, readBlock)
+		if err != nil {
+			return source.Item[listed]{}, err
+		}
+		if len(got) == 0 {
+			done, err := d.c.Finished(ctx)
+			if err != nil {
+				return source.Item[listed]{}, err
+			}
+			if done {
+				return source.Item[listed]{}, io.EOF
+			}
+			continue
+		}
+		for _, e := range got {
+			d.held.add(e.ID)
+		}
+		s.buf = got
+	}
+}
+
+// finish stores an item's line in Redis, marking it done (or failed) for
+// good, unless another worker finished it first.
+func (d *distributed) finish(it listed, line []byte, failed bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), redisstate.DefaultOutage+time.Minute)
+	defer cancel()
+	if _, err := d.c.Finish(ctx, it.ID, line, failed); err != nil {
+		return err
+	}
+	d.held.drop(it.ID)
+	return nil
+}
+
+// held is the set of items this worker took and has not finished.
+type held struct {
+	mu  sync.Mutex
+	ids map[string]struct{}
+}
+
+func (h *held) add(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ids == nil {
+		h.ids = map[string]struct{}{}
+	}
+	h.ids[id] = struct{}{}
+}
+
+func (h *held) drop(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.ids, id)
+}
+
+func (h *held) all() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.ids))
+	for id := range h.ids {
+		out = append(out, id)
+	}
+	return out
+}
+
+// redisBatch is how many items a worker takes from the stream at once.
+const redisBatch = 32
