@@ -13,7 +13,8 @@ import (
 // CheckPaths reports, as a *ConfigError naming the key, what would keep a
 // run from writing its files, before anything is written or requested:
 // output missing (neither in the file nor from --out); failed equal to
-// output; output or failed equal to, or inside, the state directory; a
+// output; output or failed equal to the config file, or to or inside the
+// state directory; a
 // file whose directory is missing or not writable, or that is a directory
 // or cannot be written; a state path that is not a directory or cannot be
 // created. It creates nothing (a probe file is removed at once). Call it
@@ -25,6 +26,14 @@ func (c *Config) CheckPaths() error {
 	out, failed := absPath(c.Output), absPath(c.FailedPath())
 	if out == failed {
 		return &ConfigError{File: c.File, Key: "failed", Msg: "must differ from output"}
+	}
+	if c.File != "" {
+		cfgFile := absPath(c.File)
+		for _, f := range []struct{ key, path string }{{"output", out}, {"failed", failed}} {
+			if f.path == cfgFile {
+				return &ConfigError{File: c.File, Key: f.key, Msg: fmt.Sprintf("%s is the config file", f.path)}
+			}
+		}
 	}
 	if c.State != "" {
 		st := absPath(c.State)
@@ -44,6 +53,28 @@ func (c *Config) CheckPaths() error {
 		if err := CheckWritable(f.path); err != nil {
 			return &ConfigError{File: c.File, Key: f.key, Msg: err.Error(), Err: err}
 		}
+	}
+	return nil
+}
+
+// CheckOtherPath reports, as an error naming key (a flag such as
+// "--stats"), why a file the caller writes next to the crawl's could not be
+// written at path: it is the config file, the output, failed or state path,
+// inside the state directory, or not writable (see CheckWritable).
+func (c *Config) CheckOtherPath(key, path string) error {
+	p := absPath(path)
+	named := []struct{ what, path string }{{"the output file", c.Output}, {"the failed file", c.FailedPath()},
+		{"the config file", c.File}, {"the state directory", c.State}}
+	for _, n := range named {
+		if n.path != "" && absPath(n.path) == p {
+			return fmt.Errorf("%s: %s is %s", key, path, n.what)
+		}
+	}
+	if c.State != "" && within(p, absPath(c.State)) {
+		return fmt.Errorf("%s: %s is inside the state directory", key, path)
+	}
+	if err := CheckWritable(path); err != nil {
+		return fmt.Errorf("%s: %w", key, err)
 	}
 	return nil
 }

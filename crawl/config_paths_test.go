@@ -45,6 +45,7 @@ func TestCheckPathsNamesTheKeyAndLeavesNothingBehind(t *testing.T) {
 		{name: "failed equals output", output: "out.jsonl", failed: "./out.jsonl", key: "failed", message: "must differ from output"},
 		{name: "state is a file", setup: func(d string) { touch(t, d, "st") }, output: "out.jsonl", state: "st", key: "state", message: "is not a directory"},
 		{name: "state under a file", setup: func(d string) { touch(t, d, "f") }, output: "out.jsonl", state: "f/st", key: "state", message: "f is not a directory"},
+		{name: "output is the config file", setup: func(d string) { touch(t, d, "api.yaml") }, output: "api.yaml", key: "output", message: "is the config file"},
 		{name: "output's directory is a file", setup: func(d string) { touch(t, d, "f") }, output: "f/out.jsonl", key: "output", message: "f is not a directory"},
 	}
 	if os.Geteuid() != 0 { // root writes anywhere
@@ -68,6 +69,7 @@ func TestCheckPathsNamesTheKeyAndLeavesNothingBehind(t *testing.T) {
 			before := listDir(t, dir)
 			cfg, err := parseTest(minimalYAML)
 			require.NoError(t, err)
+			cfg.File = filepath.Join(dir, "api.yaml")
 			at := func(p string) string {
 				if p == "" {
 					return ""
@@ -80,7 +82,7 @@ func TestCheckPathsNamesTheKeyAndLeavesNothingBehind(t *testing.T) {
 			require.ErrorAs(t, cfg.CheckPaths(), &ce)
 			assert.Equal(t, tt.key, ce.Key)
 			assert.Contains(t, ce.Error(), tt.message)
-			assert.True(t, strings.HasPrefix(ce.Error(), "api.yaml: "+tt.key+": "), ce.Error())
+			assert.True(t, strings.HasPrefix(ce.Error(), cfg.File+": "+tt.key+": "), ce.Error())
 
 			// Run refuses the same way, without a request or a file.
 			api := startRecorder(t, func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })

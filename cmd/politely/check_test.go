@@ -65,6 +65,10 @@ func TestCrawlRefusesUnwritablePathsNamingTheKey(t *testing.T) {
 			msg: "output: " + state + " is the state directory"},
 		{name: "output inside the state directory", args: []string{"--out", filepath.Join(state, "o.jsonl"), "--state", state},
 			msg: "output: " + filepath.Join(state, "o.jsonl") + " is inside the state directory"},
+		{name: "stats is the output", args: []string{"--out", filepath.Join(dir, "o.jsonl"), "--stats", filepath.Join(dir, "o.jsonl")},
+			msg: "--stats: " + filepath.Join(dir, "o.jsonl") + " is the output file"},
+		{name: "output is the config file", args: []string{"--out", cfgPath},
+			msg: "output: " + cfgPath + " is the config file"},
 		{name: "stats in a missing directory", args: []string{"--out", filepath.Join(dir, "o.jsonl"), "--stats", filepath.Join(dir, "no", "s.json")},
 			msg: "--stats: directory " + filepath.Join(dir, "no") + " does not exist"},
 	}

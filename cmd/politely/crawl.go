@@ -120,8 +120,8 @@ func runCrawl(ctx context.Context, f crawlFlags, stdout, stderr io.Writer) error
 		return &exitError{code: exitUsage, err: err}
 	}
 	if f.stats != "" {
-		if err := crawl.CheckWritable(f.stats); err != nil {
-			return &exitError{code: exitUsage, err: fmt.Errorf("--stats: %w", err)}
+		if err := cfg.CheckOtherPath("--stats", f.stats); err != nil {
+			return &exitError{code: exitUsage, err: err}
 		}
 	}
 	if f.check {
