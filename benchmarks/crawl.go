@@ -103,7 +103,7 @@ func CrawlSuite(scale float64, c Crawler) ([]Scenario, error) {
 	}
 	blackout := mk("crawl-blackout", "blackout", 6, func(m *mockapi.Scenario) {
 		m.Blackout.At, m.Blackout.For = seconds(1), seconds(2)
-		m.Description = fmt.Sprintf("capacity (32 slots x 20 ms, 32 queued), answering every request 503 + Retry-After from %s to %s (maintenance); every 50th item private",
+		m.Description = fmt.Sprintf("capacity, every request answered 503 + Retry-After from %s to %s; every 50th item private",
 			m.Blackout.At, m.Blackout.At+m.Blackout.For)
 	})
 	// The blackout's targets need a finished crawl (lost items), however slow
