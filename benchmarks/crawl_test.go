@@ -117,4 +117,14 @@ func TestQuickCrawlsKeepTheRowsTheirTargetsNeed(t *testing.T) {
 		}
 	}
 	assert.Len(t, suite[0].Strategies, 3, "the suite given is left as it was")
+	for i, sc := range QuickCrawls(suite) {
+		if sc.Name == "crawl-quota-no-headers" {
+			assert.Equal(t, suite[i].Work/3, sc.Work, "a run of %d items at 100/s is cut to a third", suite[i].Work)
+			assert.Equal(t, sc.Work, sc.Mock.Items)
+			assert.Less(t, sc.Cap, suite[i].Cap)
+		}
+		if sc.Name == "crawl-capacity" {
+			assert.Equal(t, suite[i].Work, sc.Work, "a run under a second keeps its work")
+		}
+	}
 }
