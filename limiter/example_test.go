@@ -56,8 +56,9 @@ func ExampleHost_SetQuota() {
 	l, _ := limiter.New(limiter.Config{}, limiter.WithClock(clk))
 	h := l.Host("api.github.com:443")
 
-	// X-RateLimit-Remaining: 600, reset in 60 s.
-	h.SetQuota(limiter.Quota{Limit: 5000, Remaining: 600, Reset: clk.Now().Add(time.Minute)})
+	// X-RateLimit-Limit: 5000, X-RateLimit-Remaining: 850, reset in 60 s:
+	// until a Reset shows the quota refills then, 5000/20 stay in reserve.
+	h.SetQuota(limiter.Quota{Limit: 5000, Remaining: 850, Reset: clk.Now().Add(time.Minute)})
 	fmt.Println(h.Snapshot().Rate, "requests/s")
 	// Output: 10 requests/s
 }

@@ -46,12 +46,21 @@ type Quota struct {
 	Window    time.Duration // the window Limit applies to (RateLimit-Policy's w), 0 = unknown
 }
 
-// SetQuota applies an announced quota: the host's rate becomes Remaining
-// spread over the time to Reset (never above the ceiling, nor above
-// Limit/Window when both are known), and Remaining == 0 closes the gate until
-// Reset (capped like Gate; the spread is over at most RetryAfterMax). A Reset that is not in the future lifts the
-// quota's rate, or with a known window sets it to Limit/Window. A negative
-// Remaining is ignored with a warning.
+// SetQuota applies an announced quota. The host learns from successive
+// quotas how this one refills: where Remaining jumps back up when Reset
+// passes (a fixed window), the rate is Remaining spread over the time to
+// Reset and Remaining == 0 closes the gate until Reset; where it climbs
+// before Reset or does not jump at it (a token bucket, a sliding window),
+// the rate is the quota's steady rate (Limit over the window between
+// Resets, or the refill measured from Remaining and the requests sent) plus
+// what Remaining holds above a reserve of Limit/20, and Remaining == 0
+// pauses for one request's worth. Until it knows, it reads the quota as a
+// fixed window. The rate is
+// never above the ceiling, nor above Limit/Window when both are known, and
+// the spread is over at most RetryAfterMax; gates are capped like Gate. A
+// Reset that is not in the future lifts the quota's rate, or with a known
+// window sets it to Limit/Window. A negative Remaining is ignored with a
+// warning.
 func (h *Host) SetQuota(q Quota) {
 	h.SetQuotaAt(h.l.clock.Now(), q)
 }
@@ -62,13 +71,13 @@ func (h *Host) SetQuotaAt(now time.Time, q Quota) {
 		h.l.log.Warn("limiter: quota with a negative Remaining ignored", zap.String("host", h.key))
 		return
 	}
-	if q.Remaining == 0 && q.Reset.After(now) {
-		h.GateAt(now, q.Reset)
-	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.pace.setQuota(now, q, h.l.cfg.RetryAfterMax)
+	pause := h.pace.setQuota(now, q, h.l.cfg.RetryAfterMax, h.ctl.seq, h.inFlight)
 	h.applyRateLocked(now)
+	h.mu.Unlock()
+	if !pause.IsZero() {
+		h.GateAt(now, pause)
+	}
 }
 
 // SetCeiling lowers or raises this host's rate ceiling (e.g. a robots.txt

@@ -85,7 +85,7 @@ func TestQuotaSpreadsRemainingOverTimeToReset(t *testing.T) {
 		rate    float64
 		gated   bool
 	}{
-		{name: "50 left over 10 s", quota: Quota{Limit: 100, Remaining: 50}, resetIn: 10 * time.Second, rate: 5},
+		{name: "50 left over 10 s, less Limit/20 until a Reset shows the refill", quota: Quota{Limit: 100, Remaining: 50}, resetIn: 10 * time.Second, rate: 4.5},
 		{name: "never above the ceiling", ceiling: 2, quota: Quota{Limit: 100, Remaining: 50}, resetIn: 10 * time.Second, rate: 2},
 		{name: "nothing left gates until reset", quota: Quota{Limit: 100, Remaining: 0}, resetIn: 3 * time.Second, gated: true},
 		{name: "a reset in the past clears it", quota: Quota{Limit: 100, Remaining: 50}, resetIn: -time.Second, rate: 0},
@@ -120,7 +120,7 @@ func TestQuotaPacesRequests(t *testing.T) {
 	l, clk := newTestLimiter(t, Config{})
 	h := l.Host("h")
 	now := clk.Now()
-	h.SetQuotaAt(now, Quota{Limit: 100, Remaining: 50, Reset: now.Add(10 * time.Second)}) // 5/s
+	h.SetQuotaAt(now, Quota{Limit: 100, Remaining: 55, Reset: now.Add(10 * time.Second)}) // (55-5)/10 s = 5/s
 	p, _, ok := h.TryAcquireAt(now)
 	require.True(t, ok, "one token (burst 1)")
 	p.ReleaseAt(now, Success)

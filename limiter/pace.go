@@ -58,7 +58,9 @@ type pace struct {
 	cutInFlight   int       // in-flight count at the last throttle that cut the concurrency limit
 	confirmed     bool      // a throttle came while the learnt rate paced the host
 	epLearnt      float64   // the learnt rate when the episode began
-	sendRate      float64   // requests in flight over the smoothed RTT when the last throttle came
+
+	reader   quotaReader // how the announced quota refills
+	sendRate float64     // requests in flight over the smoothed RTT when the last throttle came
 }
 
 func (p *pace) init(cfg Config) {
@@ -133,31 +135,24 @@ func (p *pace) onGate(now, until time.Time) {
 	}
 }
 
-// setQuota applies q; horizon caps the time to Reset it spreads over (a
+// setQuota applies q, seen at now after sent permits were handed out with
+// inFlight not yet released, and returns until when the host must pause
+// (zero: no pause). horizon caps the time to Reset a quota is spread over (a
 // hostile Reset a year away must not slow the host to a request a day).
-func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration) {
+func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration, sent uint64, inFlight int) time.Time {
 	p.learnt, p.slow, p.confirmed = 0, false, false // an announced quota replaces what was learnt
-	var full float64                                // the quota's own rate, when its window is known
-	if q.Limit > 0 && q.Window > 0 {
-		full = float64(q.Limit) / q.Window.Seconds()
-	}
-	left := q.Reset.Sub(now)
-	switch {
-	case left <= 0 && full > 0:
-		// Reset has passed: the refilled quota is spread over its window.
-		p.quota, p.quotaEnd = full, now.Add(q.Window)
-	case left <= 0 || q.Remaining == 0:
-		// Nothing to spread: a passed reset lifts the quota's rate, an
-		// exhausted quota gates the host until Reset instead.
+	if !q.Reset.After(now) {
+		// A passed reset lifts the quota's rate, or with a known window
+		// spreads the refilled quota over it.
 		p.quota, p.quotaEnd = 0, time.Time{}
-	default:
-		left = min(left, horizon)
-		p.quota = float64(q.Remaining) / left.Seconds()
-		if full > 0 {
-			p.quota = min(p.quota, full)
+		if q.Limit > 0 && q.Window > 0 {
+			p.quota, p.quotaEnd = float64(q.Limit)/q.Window.Seconds(), now.Add(q.Window)
 		}
-		p.quotaEnd = now.Add(left)
+		return time.Time{}
 	}
+	rate, end, pause := p.reader.observe(now, q, sent, inFlight, horizon)
+	p.quota, p.quotaEnd = rate, end
+	return pause
 }
 
 func (p *pace) quotaActive(now time.Time) bool { return p.quota > 0 && now.Before(p.quotaEnd) }

@@ -15,7 +15,7 @@ import (
 
 var (
 	simReport = flag.Bool("simreport", false, "print the simulation report for every algorithm")
-	simTrace  = flag.String("simtrace", "steps", "scenario TestSimulationTrace prints: capacity, capacity503, tight, steps, quota, quota429, quota429-burst10, quota429-burst10-5ms")
+	simTrace  = flag.String("simtrace", "steps", "scenario TestSimulationTrace prints: capacity, capacity503, tight, steps, quota, quota429, quota429-burst10, quota429-burst10-5ms, header-fixed, header-sliding, header-bucket")
 	simAlg    = flag.String("simalg", "", "algorithm TestSimulationTrace uses")
 )
 
@@ -322,6 +322,11 @@ func TestSimulationTrace(t *testing.T) {
 		_, s = simQuota(t, alg, 0, false)
 	case "quota429-burst10":
 		_, s = simQuotaBurst(t, alg, 0, false, 10)
+	case "header-fixed", "header-sliding", "header-bucket":
+		srv := *headerServers[map[string]int{"header-fixed": 0, "header-sliding": 5, "header-bucket": 5}[*simTrace]]
+		srv.tokens = srv.burst
+		s = newSim(simLimiter(t, alg, 0), &srv, *simSeedFlag, headerRun)
+		s.run()
 	case "quota429-burst10-5ms":
 		_, s = simQuotaModel(t, alg, 0, false, 10, 5*time.Millisecond)
 	default:

@@ -138,7 +138,8 @@ func (s *sim) run() {
 func (s *sim) deliver(r *simReq, resp *simResponse) {
 	now := s.at(s.now)
 	b := s.bin()
-	if resp.quota != nil {
+	if resp.quota != nil && resp.quota.Reset.After(now) {
+		// As the transport does: a quota whose Reset has passed says nothing.
 		s.h.SetQuotaAt(now, *resp.quota)
 	}
 	if resp.retryAfter > 0 {

@@ -1,0 +1,176 @@
+package limiter
+
+import "time"
+
+// Reading announced quotas: what Remaining = 0 means depends on how the
+// server refills, which its headers do not say, so a host learns it.
+const (
+	refillSpan   = 250 * time.Millisecond  // the shortest span the refill rate is measured over
+	quotaReserve = 20                      // a continuous quota is paced to keep Limit/quotaReserve in Remaining
+	movingReset  = 1500 * time.Millisecond // a Reset that moved this far within a window is no window's end
+	resetSlack   = time.Second             // how late a Reset in Unix seconds may be read (the Date header's rounding)
+	resetJitter  = 10 * time.Millisecond   // how much earlier a Reset may be read than the one before it in the same window
+)
+
+// refill is how an announced quota was seen to refill.
+type refill int
+
+const (
+	refillUnknown    refill = iota
+	refillAtReset           // Remaining jumps back up when Reset passes: a fixed window
+	refillContinuous        // Remaining climbs before Reset, or does not jump at it: a sliding window or a token bucket
+)
+
+// quotaReader learns, from the quotas a host announces one response after
+// another, how the quota refills and at what rate, and turns each into the
+// rate to pace the host at and whether it must pause.
+type quotaReader struct {
+	mode    refill
+	moving  bool          // Reset moves with every answer (the time until a bucket is full), not a window's end
+	window  time.Duration // the distance between successive windows' Resets, 0 = not seen
+	curMin  time.Time     // the earliest Reset seen in the current window
+	prevMin time.Time     // and in the window before
+	at      time.Time     // when the last quota was seen
+	reset   time.Time     // the last Reset seen
+	first   time.Time     // the first Reset of the current run of Resets moving forward in small steps
+	jumped  bool          // Remaining jumped back up during that run
+	rem     int           // the last Remaining seen
+	most    int           // the highest Remaining seen, for a Limit the server does not give
+
+	// the refill rate: Remaining's rise plus the requests sent, over time
+	anchorAt   time.Time
+	anchorRem  int
+	anchorSent uint64
+	rate       float64
+}
+
+// observe reads q, announced at now after sent permits were handed out with
+// inFlight of them not yet released. It returns the rate the quota allows
+// (0: none) until end, and the time the host must pause until (zero: none).
+func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int, horizon time.Duration) (rate float64, end, pause time.Time) {
+	r.classify(now, q, inFlight)
+	r.measure(now, q, sent)
+	r.at, r.reset, r.rem, r.most = now, q.Reset, q.Remaining, max(r.most, q.Remaining)
+
+	limit := q.Limit
+	if limit == 0 {
+		limit = r.most
+	}
+	window := q.Window
+	if window == 0 {
+		window = r.window
+	}
+	left := min(q.Reset.Sub(now), horizon)
+	reserve := max(1, limit/quotaReserve)
+	if r.mode == refillContinuous {
+		end = now.Add(max(left, time.Second, window))
+		if window > 0 && !r.moving && limit > reserve {
+			// A sliding window: Remaining reacts a window late to the rate
+			// (the previous window weighs in), so pace at its steady rate
+			// less the reserve, which keeps Remaining above it.
+			rate = float64(limit-reserve) / window.Seconds()
+		} else {
+			// A bucket: pace at the refill rate, plus what Remaining holds
+			// above the reserve, so Remaining settles at the reserve. While
+			// it stays full the refill hides behind the bucket's cap.
+			rate = max(r.rate/2, r.rate+float64(q.Remaining-reserve))
+			if q.Remaining >= r.most {
+				rate = max(rate, 2*r.rate)
+			}
+		}
+		if q.Remaining == 0 && rate > 0 {
+			// It refills before Reset: wait for one request's worth.
+			pause = now.Add(min(left, time.Duration(float64(time.Second)/rate)))
+		}
+		return rate, end, pause
+	}
+	if q.Remaining == 0 {
+		return 0, time.Time{}, q.Reset
+	}
+	spread := q.Remaining
+	if r.mode == refillUnknown && q.Limit >= quotaReserve {
+		// Until a Reset shows the quota refills then, keep the reserve: a
+		// sliding window used up at its Reset stays used up after it.
+		spread = max(1, spread-reserve)
+	}
+	rate = float64(spread) / left.Seconds()
+	if q.Limit > 0 && q.Window > 0 {
+		rate = min(rate, float64(q.Limit)/q.Window.Seconds())
+	}
+	return rate, now.Add(left), time.Time{}
+}
+
+// classify learns how the quota refills from q and the last quota seen.
+func (r *quotaReader) classify(now time.Time, q Quota, inFlight int) {
+	if r.reset.IsZero() {
+		r.first = q.Reset
+		return
+	}
+	if q.Remaining-r.rem > max(r.most/2, 2*inFlight+1) {
+		// Remaining jumped back: a window's refill (a one-second window,
+		// whose Reset read through the Date header moves like a bucket's).
+		r.jumped = true
+	}
+	if q.Reset.Before(r.curMin) || r.curMin.IsZero() {
+		r.curMin = q.Reset
+	}
+	d := q.Reset.Sub(r.reset)
+	switch {
+	case r.moving:
+	case d < -resetJitter:
+		// Back: a Reset in Unix seconds, shifted by the Date header's
+		// rounding, which wraps every second.
+		r.first, r.jumped = q.Reset, false
+	case d >= time.Second/2 && !now.Add(resetSlack).Before(r.reset):
+		// A Reset passed and the next window began.
+		r.first, r.jumped = q.Reset, false
+		if !r.prevMin.IsZero() {
+			// The earliest Reset of each window is the least shifted by
+			// the Date header's rounding: their distance is the window.
+			r.window = max(r.window, r.curMin.Sub(r.prevMin))
+		}
+		r.prevMin, r.curMin = r.curMin, q.Reset
+		// Only a window used up to its end, seen again right after it,
+		// shows whether Remaining jumps back at Reset.
+		if r.rem > r.most/2 || r.reset.Sub(r.at) > d/4+resetSlack || now.Sub(r.reset) > d/4 {
+			return
+		}
+		switch {
+		case q.Remaining-r.rem > max(r.most/2, inFlight+1):
+			r.mode = refillAtReset
+		case q.Remaining-r.rem <= max(r.most/8, 2*inFlight+1):
+			r.mode = refillContinuous
+		}
+	case d >= time.Second/2:
+		r.first, r.jumped = q.Reset, false
+	case q.Reset.Sub(r.first) > movingReset && !r.jumped:
+		// Reset keeps moving away in small steps: the time until a bucket
+		// is full, not a window's end.
+		r.mode, r.moving = refillContinuous, true
+	}
+}
+
+// measure updates the refill rate: over spans of at least refillSpan, what
+// Remaining rose plus what was sent is what the server refilled.
+func (r *quotaReader) measure(now time.Time, q Quota, sent uint64) {
+	el := now.Sub(r.anchorAt)
+	if r.anchorAt.IsZero() || el < 0 || (r.mode == refillAtReset && !now.Before(r.reset)) {
+		r.anchor(now, q, sent)
+		return
+	}
+	if el < refillSpan {
+		return
+	}
+	refilled := q.Remaining - r.anchorRem + int(sent-r.anchorSent)
+	s := max(0, float64(refilled)/el.Seconds())
+	if r.rate == 0 {
+		r.rate = s
+	} else {
+		r.rate = (r.rate + s) / 2
+	}
+	r.anchor(now, q, sent)
+}
+
+func (r *quotaReader) anchor(now time.Time, q Quota, sent uint64) {
+	r.anchorAt, r.anchorRem, r.anchorSent = now, q.Remaining, sent
+}

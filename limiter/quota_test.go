@@ -1,0 +1,55 @@
+package limiter
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// feed shows r the quotas a server of 100 per window of 5 s announces to a
+// client sending 20 requests a second, one answer every 50 ms, from epoch.
+func feed(r *quotaReader, remaining func(at time.Duration, sent int) int, reset func(at time.Duration) time.Time, d time.Duration) (rate float64, pause time.Time) {
+	sent := 0
+	for at := time.Duration(0); at < d; at += 50 * time.Millisecond {
+		sent++
+		q := Quota{Limit: 100, Remaining: remaining(at, sent), Reset: reset(at)}
+		rate, _, pause = r.observe(epoch.Add(at), q, uint64(sent), 1, time.Hour)
+	}
+	return rate, pause
+}
+
+func windowEnd(at time.Duration) time.Time { return epoch.Add(at.Truncate(5*time.Second) + 5*time.Second) }
+
+func TestQuotaReaderTellsAFixedWindowByItsJumpAtReset(t *testing.T) {
+	var r quotaReader
+	// 20 a second use up 100 by 5 s: Remaining falls to 0, then refills.
+	remaining := func(at time.Duration, _ int) int { return max(0, 100-int((at%(5*time.Second))/(50*time.Millisecond))-1) }
+	_, pause := feed(&r, remaining, windowEnd, 4999*time.Millisecond)
+	assert.Equal(t, refillUnknown, r.mode)
+	assert.Equal(t, windowEnd(0), pause, "Remaining 0 closes the gate until Reset")
+	feed(&r, remaining, windowEnd, 6*time.Second)
+	assert.Equal(t, refillAtReset, r.mode)
+}
+
+func TestQuotaReaderTellsASlidingWindowByNoJumpAtReset(t *testing.T) {
+	var r quotaReader
+	// The previous window still counts after Reset: no jump.
+	remaining := func(at time.Duration, _ int) int { return max(0, 5-int(at/time.Second)) }
+	feed(&r, remaining, windowEnd, 11*time.Second)
+	assert.Equal(t, refillContinuous, r.mode)
+	rate, _, pause := r.observe(epoch.Add(11*time.Second), Quota{Limit: 100, Remaining: 0, Reset: windowEnd(11 * time.Second)}, 300, 1, time.Hour)
+	assert.InDelta(t, 19, rate, 1e-9, "the window's steady rate less a reserve of Limit/20")
+	assert.Less(t, pause.Sub(epoch.Add(11*time.Second)), time.Second, "Remaining 0 pauses for one request, not until Reset")
+}
+
+func TestQuotaReaderTellsABucketByItsMovingReset(t *testing.T) {
+	var r quotaReader
+	// A bucket announces the seconds until it is full: Reset moves on.
+	reset := func(at time.Duration) time.Time { return epoch.Add(at + time.Second) }
+	remaining := func(_ time.Duration, _ int) int { return 10 }
+	feed(&r, remaining, reset, 3*time.Second)
+	assert.Equal(t, refillContinuous, r.mode)
+	assert.True(t, r.moving)
+	assert.InDelta(t, 20, r.rate, 1, "Remaining held while 20 a second were sent: it refills 20 a second at least")
+}

@@ -1,0 +1,154 @@
+package limiter
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// headerServer is a quota announced only in headers, counted like one of the
+// common server-side limiters (see mockapi.HeaderQuotaKind): a fixed window
+// (GitHub: Reset is the window's end in Unix seconds, 403 when used up), a
+// sliding-window counter (Remaining counts the previous window's weighted
+// share, Reset is the current window's end, 429 + Retry-After: Window
+// beyond) or a token bucket (Remaining is the tokens, Reset the whole
+// seconds until full, 429 + Retry-After: the seconds until a token).
+type headerServer struct {
+	kind    string // "fixed", "sliding" or "bucket"
+	limit   int
+	window  time.Duration
+	burst   float64 // bucket only
+	service time.Duration
+
+	index      int64 // windows since the epoch
+	curr, prev int
+	tokens     float64
+	last       time.Duration
+}
+
+func (h *headerServer) optimum() float64 { return float64(h.limit) / h.window.Seconds() }
+
+func (h *headerServer) arrive(s *sim, r *simReq) {
+	t := s.at(s.now)
+	q := &Quota{Limit: h.limit}
+	ok := true
+	var retry time.Duration
+	switch h.kind {
+	case "bucket":
+		rate := h.optimum()
+		h.tokens = math.Min(h.burst, h.tokens+rate*(s.now-h.last).Seconds())
+		h.last = s.now
+		if ok = h.tokens >= 1; ok {
+			h.tokens--
+		} else {
+			retry = time.Duration(math.Ceil((1-h.tokens)/rate)) * time.Second
+		}
+		q.Remaining = int(h.tokens)
+		full := time.Duration(math.Ceil((h.burst-h.tokens)/rate)) * time.Second
+		q.Reset = t.Add(full) // a delay: read when the answer arrives, below
+	default:
+		w := h.window.Nanoseconds()
+		idx := t.UnixNano() / w
+		switch {
+		case idx == h.index:
+		case idx == h.index+1:
+			h.prev, h.curr = h.curr, 0
+		default:
+			h.prev, h.curr = 0, 0
+		}
+		h.index = idx
+		count := float64(h.curr)
+		if h.kind == "sliding" {
+			count += float64(h.prev) * float64((idx+1)*w-t.UnixNano()) / float64(w)
+		}
+		if ok = count+1 <= float64(h.limit); ok {
+			h.curr++
+			count++
+		} else if h.kind == "sliding" {
+			retry = h.window
+		}
+		q.Remaining = max(0, h.limit-int(math.Ceil(count-1e-9)))
+		q.Reset = time.Unix(0, (idx+1)*w)
+	}
+	lat := s.uniform(h.service, 0.25)
+	resp := simResponse{outcome: Success, quota: q, retryAfter: retry}
+	if !ok {
+		resp.outcome, lat = Throttled, time.Millisecond
+	}
+	if h.kind == "bucket" {
+		q.Reset = q.Reset.Add(lat)
+	} else {
+		// A Unix time on the server's clock, moved onto ours by the Date
+		// header, which is truncated to the second.
+		at := t.Add(lat)
+		q.Reset = q.Reset.Add(at.Sub(at.Truncate(time.Second)))
+	}
+	s.respond(s.now+lat, r, resp)
+}
+
+const headerRun = 30 * time.Second
+
+// simHeaderQuota runs srv from a cold start for headerRun and returns the
+// goodput as a share of its steady rate and the refused share of attempts.
+func simHeaderQuota(t testing.TB, srv *headerServer, seed uint64) (share, refused float64) {
+	srv.tokens = srv.burst
+	s := newSim(simLimiter(t, "", 0), srv, seed, headerRun)
+	s.run()
+	a, ok, rej := s.totals(0, headerRun)
+	return float64(ok) / headerRun.Seconds() / srv.optimum(), float64(rej) / float64(a)
+}
+
+var headerServers = []*headerServer{
+	{kind: "fixed", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
+	{kind: "fixed", limit: 600, window: time.Minute, service: 20 * time.Millisecond},
+	{kind: "fixed", limit: 25, window: time.Second, service: 20 * time.Millisecond},
+	{kind: "sliding", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
+	{kind: "sliding", limit: 100, window: time.Second, service: 20 * time.Millisecond},
+	{kind: "sliding", limit: 1200, window: 10 * time.Second, service: 50 * time.Millisecond},
+	{kind: "bucket", limit: 100, window: time.Second, burst: 20, service: 5 * time.Millisecond},
+	{kind: "bucket", limit: 10, window: time.Second, burst: 10, service: 20 * time.Millisecond},
+	{kind: "bucket", limit: 1000, window: time.Second, burst: 100, service: 20 * time.Millisecond},
+}
+
+func TestSimulationHeaderQuotasMeetTargets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, srv := range headerServers {
+		name := fmt.Sprintf("%s %d per %v", srv.kind, srv.limit, srv.window)
+		t.Run(name, func(t *testing.T) {
+			c := *srv
+			share, refused := simHeaderQuota(t, &c, *simSeedFlag)
+			t.Logf("%.1f%% of the steady rate, %.2f%% refused", 100*share, 100*refused)
+			allowed := 1.0
+			if srv.kind == "fixed" {
+				// Reset in Unix seconds is read up to 1 s late: a used-up
+				// window waits that much longer.
+				allowed = srv.window.Seconds() / (srv.window + time.Second).Seconds()
+			}
+			assert.GreaterOrEqual(t, share, 0.9*allowed, "share of what the quota allows after Reset's rounding")
+			assert.LessOrEqual(t, refused, 0.01, "refused share")
+		})
+	}
+}
+
+// TestSimulationHeaderQuotaReport prints the figures of every header quota model:
+//
+//	go test ./limiter -run TestSimulationHeaderQuotaReport -simreport -v
+func TestSimulationHeaderQuotaReport(t *testing.T) {
+	if !*simReport {
+		t.Skip("run with -simreport")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| server | service | goodput over 30 s | refused |\n|---|---|---|---|\n")
+	for _, srv := range headerServers {
+		c := *srv
+		share, refused := simHeaderQuota(t, &c, *simSeedFlag)
+		fmt.Fprintf(&b, "| %s %d per %v (burst %.0f) | %v | %.1f%% | %.2f%% |\n", srv.kind, srv.limit, srv.window, srv.burst, srv.service, 100*share, 100*refused)
+	}
+	t.Log("\n" + b.String())
+}
