@@ -19,12 +19,16 @@ func feed(r *quotaReader, remaining func(at time.Duration, sent int) int, reset 
 	return rate, pause
 }
 
-func windowEnd(at time.Duration) time.Time { return epoch.Add(at.Truncate(5*time.Second) + 5*time.Second) }
+func windowEnd(at time.Duration) time.Time {
+	return epoch.Add(at.Truncate(5*time.Second) + 5*time.Second)
+}
 
 func TestQuotaReaderTellsAFixedWindowByItsJumpAtReset(t *testing.T) {
 	var r quotaReader
 	// 20 a second use up 100 by 5 s: Remaining falls to 0, then refills.
-	remaining := func(at time.Duration, _ int) int { return max(0, 100-int((at%(5*time.Second))/(50*time.Millisecond))-1) }
+	remaining := func(at time.Duration, _ int) int {
+		return max(0, 100-int((at%(5*time.Second))/(50*time.Millisecond))-1)
+	}
 	_, pause := feed(&r, remaining, windowEnd, 4999*time.Millisecond)
 	assert.Equal(t, refillUnknown, r.mode)
 	assert.Equal(t, windowEnd(0), pause, "Remaining 0 closes the gate until Reset")
