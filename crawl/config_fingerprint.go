@@ -8,12 +8,13 @@ import (
 )
 
 // Fingerprint is a stable hash (64 hex digits) of what the config crawls:
-// source.url, every source.pagination key (style, param, start, step,
-// cursor_field, next_field, max_pages), source.items_field, task.url and
+// source.url, the source.pagination keys style, param, start, step,
+// cursor_field, next_field and max_pages, source.items_field, task.url and
 // task.method, after defaults, so leaving a key out or writing its default
 // gives the same fingerprint. Nothing else counts: user_agent, headers
-// (tokens rotate), limits, politeness and the output, failed and state paths
-// can change between runs that share a state.
+// (tokens rotate), header_hosts, max_empty_pages (it only stops a listing
+// that gives nothing), limits, politeness and the output, failed and state
+// paths can change between runs that share a state.
 func (c *Config) Fingerprint() string {
 	p := c.Source.Pagination
 	srcURL, task, taskURL, method := "", "no task", "", ""
