@@ -9,7 +9,8 @@ import (
 	"strings"
 )
 
-// Headers maps canonical header names to values, sent with every request.
+// Headers maps canonical header names to values, sent with every request
+// to Config.HeaderHosts (see HeaderHosts).
 //
 // In the file, a value may hold ${NAME}: Parse replaces it with the
 // environment variable NAME (letters, digits, _), and a variable that is not
