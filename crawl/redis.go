@@ -30,10 +30,13 @@ func WithRedis(url, worker string) RunOption {
 
 // distributed is a crawl's Redis side, as one worker runs it.
 type distributed struct {
-	c    *redisstate.Crawl
-	held held
-	dead atomic.Pointer[error] // the walker's error that ends the crawl
-	sent counters              // what the heartbeats have added to the crawl's counters
+	c        *redisstate.Crawl
+	lines    chan redisstate.Line // to the finisher
+	finished atomic.Int64         // lines the finisher stored (or found stored)
+	room     chan struct{}        // the finisher let go of items
+	held     held
+	dead     atomic.Pointer[error] // the walker's error that ends the crawl
+	sent     counters              // what the heartbeats have added to the crawl's counters
 }
 
 // counters are a worker's request counts, as the last heartbeat added them.
@@ -104,13 +107,20 @@ func (r *runner) runDistributed(ctx context.Context) (Summary, error) {
 	wg.Go(func() { r.keepAlive(bg) })
 	wg.Go(func() {
 		if err := r.walk(bg); err != nil && bg.Err() == nil {
-			d.dead.Store(&err)
+			d.dead.CompareAndSwap(nil, &err)
 		}
 	})
+	var finishing sync.WaitGroup
+	finishing.Go(d.finisher)
 
 	st, err := r.crawl(ctx)
+	close(d.lines)
+	finishing.Wait()
 	stopBg()
 	wg.Wait()
+	if errp := d.dead.Load(); errp != nil && err == nil {
+		err = fmt.Errorf("crawl: %w", *errp)
+	}
 
 	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -311,14 +321,40 @@ type stored struct {
 // streamItems is the engine's source in Redis mode: the items of the stream,
 // taken in batches, until the crawl is finished.
 type streamItems struct {
-	r     *runner
-	buf   []redisstate.Entry
-	batch int
+	r   *runner
+	buf []redisstate.Entry
+
+	// The worker's pace, in items finished per second, sets how many items
+	// it holds: about two seconds of work, so that it keeps busy without
+	// holding back items the others could do at the end of the crawl.
+	lastAt time.Time
+	lastN  int64
+	pace   float64
 }
+
+// holdLimit is how many items the worker may hold now (read and not
+// finished): about two seconds of its work, at least minHold.
+func (s *streamItems) holdLimit() int {
+	now := time.Now()
+	if dt := now.Sub(s.lastAt); dt >= 250*time.Millisecond {
+		n := s.r.dist.finished.Load()
+		if !s.lastAt.IsZero() {
+			s.pace = 0.5*s.pace + 0.5*float64(n-s.lastN)/dt.Seconds()
+		}
+		s.lastAt, s.lastN = now, n
+	}
+	return min(maxHold, max(minHold, int(2*s.pace)))
+}
+
+// The bounds of holdLimit.
+const (
+	minHold = 32
+	maxHold = 4 * redisBatch
+)
 
 // readBlock is how long a read waits for an item before it checks whether
 // the crawl is finished.
-const readBlock = 500 * time.Millisecond
+const readBlock = 100 * time.Millisecond
 
 func (s *streamItems) Next(ctx context.Context) (source.Item[listed], error) {
 	d := s.r.dist
@@ -348,7 +384,16 @@ func (s *streamItems) Next(ctx context.Context) (source.Item[listed], error) {
 		if ctx.Err() != nil {
 			return source.Item[listed]{}, ctx.Err()
 		}
-		got, err := d.c.Read(ctx, s.batch, readBlock)
+		limit := s.holdLimit()
+		if held := d.held.len(); held >= limit {
+			select {
+			case <-ctx.Done():
+			case <-d.room:
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		got, err := d.c.Read(ctx, min(redisBatch, limit-d.held.len()), readBlock)
 		if err != nil {
 			return source.Item[listed]{}, err
 		}
@@ -369,16 +414,59 @@ func (s *streamItems) Next(ctx context.Context) (source.Item[listed], error) {
 	}
 }
 
-// finish stores an item's line in Redis, marking it done (or failed) for
-// good, unless another worker finished it first.
+// finish hands an item's line to the finisher, which stores it in Redis,
+// marking the item done (or failed) for good unless another worker finished
+// it first. The item stays this worker's until then: a crash before the
+// store leaves it to another worker, which does it again.
 func (d *distributed) finish(it listed, line []byte, failed bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), redisstate.DefaultOutage+time.Minute)
-	defer cancel()
-	if _, err := d.c.Finish(ctx, it.ID, line, failed); err != nil {
-		return err
+	if errp := d.dead.Load(); errp != nil {
+		return *errp
 	}
-	d.held.drop(it.ID)
+	d.lines <- redisstate.Line{ID: it.ID, Line: line, Failed: failed}
 	return nil
+}
+
+// finishBatch is the most lines the finisher stores in one round trip.
+const finishBatch = 256
+
+// finisher stores the lines finish hands it, in batches of what arrived
+// while the previous batch was being stored, until lines is closed and
+// drained. A store that fails for good ends the crawl.
+func (d *distributed) finisher() {
+	batch := make([]redisstate.Line, 0, finishBatch)
+	for l := range d.lines {
+		batch = append(batch[:0], l)
+	more:
+		for len(batch) < finishBatch {
+			select {
+			case l, ok := <-d.lines:
+				if !ok {
+					break more
+				}
+				batch = append(batch, l)
+			default:
+				break more
+			}
+		}
+		if d.dead.Load() != nil {
+			continue // the crawl is ending: these items go to other workers
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), redisstate.DefaultOutage+time.Minute)
+		_, err := d.c.FinishAll(ctx, batch)
+		cancel()
+		if err != nil {
+			d.dead.CompareAndSwap(nil, &err)
+			continue
+		}
+		for _, l := range batch {
+			d.held.drop(l.ID)
+		}
+		d.finished.Add(int64(len(batch)))
+		select {
+		case d.room <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // held is the set of items this worker took and has not finished.
@@ -402,6 +490,12 @@ func (h *held) drop(id string) {
 	delete(h.ids, id)
 }
 
+func (h *held) len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.ids)
+}
+
 func (h *held) all() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -413,4 +507,4 @@ func (h *held) all() []string {
 }
 
 // redisBatch is how many items a worker takes from the stream at once.
-const redisBatch = 32
+const redisBatch = 128

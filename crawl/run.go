@@ -247,7 +247,8 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 		},
 	}
 	if o.redis != nil {
-		r.dist = &distributed{c: o.redis}
+		r.dist = &distributed{c: o.redis, lines: make(chan redisstate.Line, 4*finishBatch),
+			room: make(chan struct{}, 1)}
 	}
 	r.retrier = &retrier{retry: r.retry, clock: clockwork.NewRealClock()}
 	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log}

@@ -47,7 +47,7 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 	defer src.Close()
 	var read source.Source[listed] = src
 	if r.dist != nil {
-		read = &streamItems{r: r, batch: redisBatch}
+		read = &streamItems{r: r}
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -95,9 +95,8 @@ func (r *runner) engineOptions() []engine.Option {
 		opts = append(opts, r.state.engineOptions()...)
 	}
 	if r.dist != nil {
-		// Items read ahead are this worker's until it finishes them: few,
-		// so that the others share the last ones.
-		opts = append(opts, engine.WithQueueSize(2*redisBatch))
+		// The items read ahead are bounded by streamItems' hold limit.
+		opts = append(opts, engine.WithQueueSize(maxHold))
 	}
 	return opts
 }

@@ -21,6 +21,7 @@ type benchFlags struct {
 	out       string
 	scenarios []string
 	scale     float64
+	redis     string
 }
 
 func newBenchCmd() *cobra.Command {
@@ -52,6 +53,7 @@ The full run takes about 13 minutes; --quick about a minute.`,
 	fl.StringVar(&f.out, "out", "bench", "directory for REPORT.md, results.json and the plots")
 	fl.StringSliceVar(&f.scenarios, "scenario", nil, "run only these scenarios (repeat or separate by commas)")
 	fl.Float64Var(&f.scale, "scale", 0, "size of the runs as a fraction of the full ones (tests)")
+	fl.StringVar(&f.redis, "redis", "", "instead of the suite, compare 1, 2 and 4 politely crawl --redis processes on this Redis against the quota, capacity and fast mocks (REDIS.md, a plot per mock)")
 	_ = fl.MarkHidden("scale") // cannot fail: the flag exists
 	cmd.MarkFlagsMutuallyExclusive("quick", "scale")
 	return cmd
@@ -83,6 +85,9 @@ func runBench(ctx context.Context, f benchFlags, command string, stdout io.Write
 		scale = benchmarks.QuickScale
 	case f.scale != 0:
 		scale = f.scale
+	}
+	if f.redis != "" {
+		return runRedisBench(ctx, f.redis, f.out, scale, f.scenarios, stdout)
 	}
 	suite, err := benchmarks.Suite(scale)
 	if err != nil {

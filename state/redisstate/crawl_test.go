@@ -270,3 +270,27 @@ func TestSharedLearntRateIsTheWorkersSum(t *testing.T) {
 	require.Len(t, st.Hosts, 1)
 	assert.InDelta(t, 50, st.Hosts[0].Rate, 0.01)
 }
+
+func TestFinishAllStoresEachLineOnceInItsList(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	c := open(t, srv.URL(), fpA, "a")
+	_, _, err := c.TakeLease(ctx)
+	require.NoError(t, err)
+	_, err = c.AddPage(ctx, "", "", true, [][]byte{[]byte("1"), []byte("2"), []byte("3")})
+	require.NoError(t, err)
+	got, err := c.Read(ctx, 10, 10*time.Millisecond)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	stored, err := c.FinishAll(ctx, []Line{{ID: got[0].ID, Line: []byte("ok1")}, {ID: got[1].ID, Line: []byte("bad2"), Failed: true}})
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true, true}, stored)
+	stored, err = c.FinishAll(ctx, []Line{{ID: got[0].ID, Line: []byte("ok1")}, {ID: got[2].ID, Line: []byte("ok3")}})
+	require.NoError(t, err)
+	assert.Equal(t, []bool{false, true}, stored, "an item finished already is not stored again")
+	st, err := c.Status(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, st.Items.Done)
+	assert.EqualValues(t, 1, st.Items.Failed)
+	assert.True(t, st.Finished)
+}

@@ -107,6 +107,62 @@ func (c *Crawl) Finish(ctx context.Context, id string, line []byte, failed bool)
 	return stored, err
 }
 
+// Line is an item's line for FinishAll.
+type Line struct {
+	ID     string // the item's entry, as Read returned it
+	Line   []byte
+	Failed bool // the line goes to the failed list
+}
+
+// finishAllScript is finishScript for many items at once: ARGV holds the
+// group, then an (id, line, failed flag) triple per item. It returns a
+// string with '1' for each item whose line it stored and '0' for the others.
+var finishAllScript = redis.NewScript(`
+local ok, out, failed, done = {}, {}, {}, {}
+for i = 2, #ARGV, 3 do
+  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
+    done[#done + 1] = ARGV[i]
+    if ARGV[i + 2] == '1' then failed[#failed + 1] = ARGV[i + 1] else out[#out + 1] = ARGV[i + 1] end
+    ok[#ok + 1] = '1'
+  else
+    ok[#ok + 1] = '0'
+  end
+end
+if #done > 0 then redis.call('XDEL', KEYS[1], unpack(done)) end
+if #out > 0 then
+  redis.call('RPUSH', KEYS[2], unpack(out))
+  redis.call('HINCRBY', KEYS[4], 'succeeded', #out)
+end
+if #failed > 0 then
+  redis.call('RPUSH', KEYS[3], unpack(failed))
+  redis.call('HINCRBY', KEYS[4], 'failed', #failed)
+end
+return table.concat(ok)
+`)
+
+// FinishAll is Finish for many items in one step and one round trip:
+// stored[i] says whether lines[i] was written.
+func (c *Crawl) FinishAll(ctx context.Context, lines []Line) (stored []bool, err error) {
+	args := make([]any, 0, 1+3*len(lines))
+	args = append(args, Group)
+	for _, l := range lines {
+		args = append(args, l.ID, l.Line, boolArg(l.Failed))
+	}
+	keys := []string{c.key("items"), c.key("out"), c.key("failed"), c.key("meta")}
+	err = c.retry.do(ctx, "store items' lines", func(ctx context.Context) error {
+		flags, err := finishAllScript.Run(ctx, c.rdb, keys, args...).Text()
+		if err != nil {
+			return err
+		}
+		stored = make([]bool, len(lines))
+		for i := range stored {
+			stored[i] = i < len(flags) && flags[i] == '1'
+		}
+		return nil
+	})
+	return stored, err
+}
+
 // Hold tells the other workers that this worker still works on ids: their
 // visibility timeout starts again. Items finished meanwhile are skipped.
 func (c *Crawl) Hold(ctx context.Context, ids []string) error {
