@@ -26,8 +26,8 @@ type fetcher struct {
 	plain   http.Header  // User-Agent and Accept: for every other host and robots.txt
 	trusted HeaderHosts
 	maxBody int64
-	// allowed checks each redirect target against robots.txt; nil when
-	// politeness.robots is off.
+	// allowed checks a URL against robots.txt, before its request and
+	// before each redirect hop; nil when politeness.robots is off.
 	allowed func(context.Context, *url.URL) (bool, error)
 }
 
@@ -101,26 +101,35 @@ func statusOf(err error) int {
 // transport.Check (a 404 is permanent, a 500 or a reset is retried, a 429
 // waits for its Retry-After).
 func (f *fetcher) get(ctx context.Context, method, rawURL string) (response, error) {
-	return f.follow(ctx, method, rawURL, true)
+	return f.follow(ctx, method, rawURL, crawled)
 }
 
 // getRobots is get for a robots.txt: it never carries the config's
 // headers, and its redirects are not checked against robots.txt.
 func (f *fetcher) getRobots(ctx context.Context, rawURL string) (response, error) {
-	return f.follow(ctx, http.MethodGet, rawURL, false)
+	return f.follow(ctx, http.MethodGet, rawURL, robotsTxt)
 }
 
-func (f *fetcher) follow(ctx context.Context, method, rawURL string, checked bool) (response, error) {
+// requestKind says what a request carries and what it is checked against.
+type requestKind int
+
+const (
+	crawled   requestKind = iota + 1 // a page or a task: headers to header_hosts, every URL checked against robots.txt
+	robotsTxt                        // a robots.txt: User-Agent and Accept only, not checked
+)
+
+// follow sends method rawURL and follows its redirects, as get describes.
+func (f *fetcher) follow(ctx context.Context, method, rawURL string, kind requestKind) (response, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return response{}, &attemptError{err: engine.Permanent(err)}
 	}
-	if err := f.check(ctx, u, checked, 0); err != nil {
+	if err := f.check(ctx, u, kind, 0); err != nil {
 		return response{}, err
 	}
 	chain := []*url.URL{u}
 	for {
-		resp, err := f.send(ctx, method, u, checked && f.trusted.Trusts(u))
+		resp, err := f.send(ctx, method, u, kind == crawled && f.trusted.Trusts(u))
 		if err != nil {
 			return response{}, err
 		}
@@ -135,7 +144,7 @@ func (f *fetcher) follow(ctx context.Context, method, rawURL string, checked boo
 		if err != nil {
 			return response{}, &attemptError{status: code, err: engine.Permanent(err)}
 		}
-		if err := f.check(ctx, next, checked, code); err != nil {
+		if err := f.check(ctx, next, kind, code); err != nil {
 			return response{}, err
 		}
 		method = redirectMethod(method, code)
@@ -144,11 +153,11 @@ func (f *fetcher) follow(ctx context.Context, method, rawURL string, checked boo
 	}
 }
 
-// check asks robots.txt whether u may be fetched, when checked and robots.txt
-// is obeyed; code is the status of the redirect that led to u, 0 for the
-// first URL.
-func (f *fetcher) check(ctx context.Context, u *url.URL, checked bool, code int) error {
-	if !checked || f.allowed == nil {
+// check asks robots.txt whether u may be fetched, for a crawled request when
+// robots.txt is obeyed; code is the status of the redirect that led to u, 0
+// for the first URL.
+func (f *fetcher) check(ctx context.Context, u *url.URL, kind requestKind, code int) error {
+	if kind != crawled || f.allowed == nil {
 		return nil
 	}
 	ok, err := f.allowed(ctx, u)
