@@ -267,7 +267,7 @@ func TestCrawlDrainsOnASignalAndResumes(t *testing.T) {
 func TestCrawlExitsAtOnceOnASecondSIGINT(t *testing.T) {
 	bin := buildPolitely(t)
 	sc := mockapi.Scenario{Items: 300, PerPage: 50, Pagination: mockapi.PaginationLink,
-		Faults: mockapi.Faults{Seed: 9, Hang: 0.5, TransientAttempts: 1, HangMax: time.Minute}}
+		Faults: mockapi.Faults{Seed: 9, Hang: 0.25, TransientAttempts: 1, HangMax: time.Minute}}
 	slow, err := mockapi.Start(mockapi.Config{Scenario: sc})
 	require.NoError(t, err)
 	addr := strings.TrimPrefix(slow.URL(), "http://")
