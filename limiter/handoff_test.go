@@ -157,3 +157,29 @@ func TestAdmitPassesAPermitOfAnOpenHost(t *testing.T) {
 	q.Release(Success)
 	assert.Zero(t, h.Snapshot().InFlight)
 }
+
+func TestAcquireAuxiliaryNeedsNoSlotButWaitsForTheGate(t *testing.T) {
+	l, clk := newTestLimiter(t, Config{Initial: 1, Algorithm: Fixed})
+	h := l.Host("a:80")
+	p, _, ok := h.TryAcquire()
+	require.True(t, ok, "the only slot is taken")
+	aux, err := h.AcquireAuxiliary(context.Background())
+	require.NoError(t, err, "a robots.txt needs no slot")
+	assert.Equal(t, 2, h.Snapshot().InFlight)
+	aux.Release(Success)
+	p.Release(Success)
+
+	until := clk.Now().Add(time.Second)
+	h.Gate(until)
+	got := make(chan time.Time)
+	go func() {
+		q, err := h.AcquireAuxiliary(context.Background())
+		if err == nil {
+			got <- clk.Now()
+			q.Release(Success)
+		}
+	}()
+	require.NoError(t, clk.BlockUntilContext(context.Background(), 1))
+	clk.Advance(time.Second)
+	assert.False(t, (<-got).Before(until))
+}

@@ -64,6 +64,12 @@ func (h *Host) TryAcquireAt(now time.Time) (p Permit, retryAt time.Time, ok bool
 // not read the clock; it is read here if the gate or the bucket needs it, and
 // the permit is then untimed unless sampling picks it.
 func (h *Host) tryLocked(now time.Time) (Permit, time.Time, bool) {
+	return h.takeLocked(now, true)
+}
+
+// takeLocked is tryLocked; without needSlot it does not wait for a
+// concurrency slot (see AcquireAuxiliary).
+func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool) {
 	if now.IsZero() && (!h.gateUntil.IsZero() || h.pace.bucket != nil) {
 		now = h.l.clock.Now()
 	}
@@ -74,7 +80,7 @@ func (h *Host) tryLocked(now time.Time) (Permit, time.Time, bool) {
 		h.gateUntil = time.Time{}
 		h.syncClockedLocked()
 	}
-	if h.inFlight >= h.limit {
+	if needSlot && h.inFlight >= h.limit {
 		return Permit{}, time.Time{}, false
 	}
 	if h.pace.bucket != nil {

@@ -47,8 +47,9 @@ func (h *Host) stamp(p Permit, sampled bool) Permit {
 // Admit readies a permit taken before its request was ready to go (by
 // TryAcquire, then handed off): it waits while a gate closed since then (a
 // Retry-After that arrived meanwhile) is still closed, and with WithShared
-// until the shared gate and rate allow the request, as Acquire does. If ctx
-// ends first it releases p (Ignored) and returns an error wrapping ctx.Err().
+// until the shared gate and rate allow the request, as Acquire does. A timed
+// permit's latency is then measured from Admit's return. If ctx ends first it
+// releases p (Ignored) and returns an error wrapping ctx.Err().
 func (h *Host) Admit(ctx context.Context, p Permit) (Permit, error) {
 	for h.clocked.Load() {
 		h.mu.Lock()
@@ -65,8 +66,42 @@ func (h *Host) Admit(ctx context.Context, p Permit) (Permit, error) {
 		case <-h.l.clock.After(until.Sub(now)):
 		}
 	}
+	if !p.start.IsZero() {
+		// The latency sample starts now: the time since the permit was
+		// taken was the caller's, not the host's.
+		p.start = h.l.clock.Now()
+	}
 	if h.l.shared != nil {
 		return h.admitShared(ctx, p)
 	}
 	return p, nil
+}
+
+// AcquireAuxiliary is Acquire for the few requests a host's work waits on (a
+// robots.txt, a listing page): it waits for the gate and a token, and with
+// WithShared for the shared gate and rate, but not for a concurrency slot,
+// so that work holding every slot while it waits on such a request cannot
+// deadlock. Its permit counts in flight like any other; its latency is not a
+// sample.
+func (h *Host) AcquireAuxiliary(ctx context.Context) (Permit, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return Permit{}, fmt.Errorf("limiter: acquire %s: %w", h.key, err)
+		}
+		now := h.l.clock.Now()
+		h.mu.Lock()
+		p, at, ok := h.takeLocked(now, false)
+		h.mu.Unlock()
+		if ok {
+			p = p.Unsampled()
+			if h.l.shared != nil {
+				return h.admitShared(ctx, p)
+			}
+			return p, nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-h.l.clock.After(at.Sub(now)):
+		}
+	}
 }
