@@ -16,10 +16,12 @@ type auxiliaryKey struct{}
 
 // Auxiliary returns a context whose requests are not like their host's work
 // (a robots.txt, a listing page of the items to fetch): they take permits,
-// wait for gates and report throttles, drops and quota headers like any
-// request, but their latency is not a sample for the host's concurrency
-// limit, so a robots.txt answered at once or a slow listing page does not
-// mislead its RTT baseline and slow start.
+// wait for gates and tokens and report throttles, drops and quota headers
+// like any request, but their latency is not a sample for the host's
+// concurrency limit, so a robots.txt answered at once or a slow listing page
+// does not mislead its RTT baseline and slow start; and they wait for no
+// concurrency slot (limiter.Host.AcquireAuxiliary), so tasks that hold every
+// slot of a host while they wait for its robots.txt do not deadlock.
 func Auxiliary(ctx context.Context) context.Context {
 	return context.WithValue(ctx, auxiliaryKey{}, true)
 }

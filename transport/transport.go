@@ -60,6 +60,7 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -179,9 +180,11 @@ func HostKey(r *http.Request) string {
 // context to end), or uses the one a limiter.Handoff in the request's context
 // holds for that host (an engine run WithLimiter puts one in its handler's
 // context, taken before the handler was called; it still waits for a gate
-// closed since, see limiter.Host.Admit), sends the request with the base RoundTripper, applies the
-// answer's quota headers and gate to the host and releases the permit as the
-// package documentation describes. It returns the base's response and error
+// closed since, see limiter.Host.Admit), sends the request with the base
+// RoundTripper, applies the answer's quota headers and gate to the host and
+// releases the permit as the package documentation describes. An auxiliary
+// request (see Auxiliary) takes no handed-off permit and waits for no
+// concurrency slot, only for the gate and a token. It returns the base's response and error
 // unchanged, except that the response body is wrapped.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL == nil {
@@ -194,13 +197,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("transport: request URL has no host")
 	}
 	h := t.lim.Host(key)
-	permit, held := limiter.TakePermit(req.Context(), h)
-	var err error
-	if held {
-		permit, err = h.Admit(req.Context(), permit)
-	} else {
-		permit, err = h.Acquire(req.Context())
-	}
+	permit, err := acquire(req.Context(), h)
 	if err != nil {
 		closeRequestBody(req)
 		return nil, fmt.Errorf("transport: %w", err)
@@ -244,6 +241,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = &body{rc: resp.Body, ex: ex, ctx: req.Context()}
 	return resp, nil
+}
+
+// acquire takes the permit of a request to h under ctx: an auxiliary
+// request's (see Auxiliary) waits for the gate and a token only; otherwise
+// the one a Handoff in ctx holds for h, readied by Admit, or a new one.
+func acquire(ctx context.Context, h *limiter.Host) (limiter.Permit, error) {
+	if isAuxiliary(ctx) {
+		return h.AcquireAuxiliary(ctx)
+	}
+	if p, held := limiter.TakePermit(ctx, h); held {
+		return h.Admit(ctx, p)
+	}
+	return h.Acquire(ctx)
 }
 
 // CloseIdleConnections closes the base RoundTripper's idle connections, if
