@@ -101,7 +101,11 @@ func runBench(ctx context.Context, f benchFlags, command string, stdout io.Write
 		crawls = benchmarks.QuickCrawls(crawls)
 	}
 	suite = append(suite, crawls...)
-	if suite, err = benchmarks.Select(suite, f.scenarios); err != nil {
+	names, manyHosts := takeManyHosts(f.scenarios)
+	if manyHosts && len(names) == 0 && len(f.scenarios) > 0 {
+		return runManyHosts(ctx, scale, f.out, stdout)
+	}
+	if suite, err = benchmarks.Select(suite, names); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("bench: --scenario: %w", err)}
 	}
 	date := time.Now()
@@ -126,6 +130,12 @@ func runBench(ctx context.Context, f benchFlags, command string, stdout io.Write
 		fmt.Fprintf(stdout, "%-6s %s: %s\n", verdict, t.Name, t.Measured)
 	}
 	fmt.Fprintf(stdout, "\nreport: %s\n", filepath.Join(f.out, benchmarks.ReportFile))
+	if manyHosts && runErr == nil {
+		fmt.Fprintln(stdout)
+		if err := runManyHosts(ctx, scale, f.out, stdout); err != nil {
+			return err
+		}
+	}
 	if runErr != nil {
 		return &exitError{code: exitInterrupted, err: fmt.Errorf("bench: %w (the report holds the runs that finished)", runErr)}
 	}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestBenchManyHostsCrawlsEveryHostAndWritesItsTable(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	out := filepath.Join(t.TempDir(), "bench")
+	code, stdout, stderr := runCLI(t, context.Background(), "bench", "--scale", "0.05", "--scenario", "many-hosts", "--out", out)
+	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	assert.Contains(t, stdout, "met many hosts: nothing lost: 0 items lost")
+	assert.Contains(t, stdout, "met many hosts: the gated host receives nothing before its Retry-After")
+	md, err := os.ReadFile(filepath.Join(out, "many-hosts.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "| blackout |")
+	assert.Contains(t, string(md), "| slow |")
+	assert.NoFileExists(t, filepath.Join(out, "REPORT.md"), "only the many-host scenario ran")
+}
+
+func TestTakeManyHosts(t *testing.T) {
+	names, ok := takeManyHosts(nil)
+	assert.True(t, ok, "a full run includes it")
+	assert.Empty(t, names)
+	names, ok = takeManyHosts([]string{"quota", "many-hosts", "fast"})
+	assert.True(t, ok)
+	assert.Equal(t, []string{"quota", "fast"}, names)
+	names, ok = takeManyHosts([]string{"quota"})
+	assert.False(t, ok)
+	assert.Equal(t, []string{"quota"}, names)
+}
