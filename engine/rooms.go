@@ -76,23 +76,22 @@ func (c *hostCache) get(l *limiter.Limiter, key string) *limiter.Host {
 	return c.host
 }
 
-// next returns the next task a consumer may start. While no room is ready it
-// takes the queue's next item and starts it at once if its host may start
+// next returns the next task a consumer may start. While the rooms are empty
+// it takes the queue's next item and starts it at once if its host may start
 // (most items, when no host pushes back); an item whose host may not start
-// goes to its room. When nothing may start now, ok is false and full says
-// whether the rooms hold as many items as they may.
+// goes to its room. Otherwise every item goes through its room, so that none
+// overtakes the items of its host that wait. When nothing may start now, ok
+// is false and full says whether the rooms hold as many items as they may.
 func (r *run[T]) next(hc *hostCache) (t task[T], ok, full bool) {
 	rs := r.rooms
-	if rs.ready.Load() == 0 && rs.held.Load() < int64(r.queueSize) {
+	if rs.held.Load() == 0 {
 		select {
 		case e := <-r.queue:
 			if t, ok = r.direct(hc, e); ok {
 				return t, true, false
 			}
 		default:
-			if rs.held.Load() == 0 {
-				return t, false, false
-			}
+			return t, false, false
 		}
 	}
 	r.roomsMu.Lock()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -122,4 +124,25 @@ func TestItemsWithAnEmptyKeyNeedNoPermit(t *testing.T) {
 		WithLimiter(l, func(int) string { return "" }))
 	require.NoError(t, err)
 	assert.EqualValues(t, 50, st.Succeeded)
+}
+
+func TestAHostsItemsStartInTheOrderTheyWereRead(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	l, err := limiter.New(limiter.Config{Algorithm: limiter.Fixed, Initial: 1})
+	require.NoError(t, err)
+	var mu sync.Mutex
+	order := map[string][]int{}
+	hostOf := func(v int) string { return fmt.Sprintf("h%d", v%3) }
+	st, err := Run(context.Background(), rangeOf(t, 300, 30), func(_ context.Context, v int) error {
+		mu.Lock()
+		order[hostOf(v)] = append(order[hostOf(v)], v)
+		mu.Unlock()
+		time.Sleep(50 * time.Microsecond)
+		return nil
+	}, WithLimiter(l, hostOf))
+	require.NoError(t, err)
+	assert.EqualValues(t, 300, st.Succeeded)
+	for h, vs := range order {
+		assert.True(t, slices.IsSorted(vs), "%s started out of order: %v", h, vs)
+	}
 }
