@@ -81,7 +81,7 @@ func (h *Host) SetQuotaAt(now time.Time, q Quota) {
 }
 
 // SetCeiling lowers or raises this host's rate ceiling (e.g. a robots.txt
-// Crawl-delay), in requests/s; 0 goes back to Config.Rate. A negative or
+// Crawl-delay), in requests/s; 0 goes back to the host's Config.Rate. A negative or
 // non-finite rate is ignored with a warning.
 func (h *Host) SetCeiling(rate float64) {
 	now := h.l.clock.Now()
@@ -92,7 +92,7 @@ func (h *Host) SetCeiling(rate float64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if rate == 0 {
-		rate = h.l.cfg.Rate
+		rate = h.rate
 	}
 	h.pace.ceiling = rate
 	h.applyRateLocked(now)

@@ -33,15 +33,17 @@ type Host struct {
 	clocked atomic.Bool
 
 	successes, dropped, throttled, ignored int64
+	rate                                   float64 // the configured ceiling, Config.Rate
 }
 
 type waiter struct{ wake chan struct{} }
 
 func newHost(l *Limiter, key string, now time.Time) *Host {
-	h := &Host{key: key, l: l}
-	h.ctl.init(l.cfg)
+	cfg := l.configFor(key)
+	h := &Host{key: key, l: l, rate: cfg.Rate}
+	h.ctl.init(cfg)
 	h.limit = h.ctl.intLimit()
-	h.pace.init(l.cfg)
+	h.pace.init(cfg)
 	h.pace.apply(now)
 	h.syncClockedLocked()
 	return h

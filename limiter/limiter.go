@@ -228,6 +228,8 @@ type Limiter struct {
 
 	shared    Shared // nil: this process's limits only
 	sharedErr sharedState
+
+	hostCfgs map[string]Config // WithHostConfigs
 }
 
 // New returns a Limiter for cfg, or an error naming the first invalid field.
@@ -245,6 +247,9 @@ func New(cfg Config, opts ...Option) (*Limiter, error) {
 	}
 	if l.log == nil {
 		l.log = zap.NewNop()
+	}
+	if err := l.checkHostConfigs(); err != nil {
+		return nil, err
 	}
 	return l, nil
 }
