@@ -134,7 +134,7 @@ func (f *fetcher) follow(ctx context.Context, method, rawURL string, kind reques
 			return response{}, err
 		}
 		if !isRedirect(resp.StatusCode) {
-			r, err := f.read(resp)
+			r, err := f.read(resp, kind)
 			r.url, r.hops = u, len(chain)-1
 			return r, err
 		}
@@ -191,18 +191,32 @@ func (f *fetcher) send(ctx context.Context, method string, u *url.URL, withHeade
 	return resp, nil
 }
 
+// robotsParseLimit is the least of a robots.txt that is read whatever
+// max_body says (RFC 9309 section 2.5: at least 500 KiB); a longer one is
+// cut there, not refused.
+const robotsParseLimit = 500 << 10
+
 // read checks resp's status and reads its body, and closes it (which
-// releases the host's permit).
-func (f *fetcher) read(resp *http.Response) (response, error) {
+// releases the host's permit). A body over max_body fails for good, except
+// a robots.txt's, which is cut at the larger of max_body and
+// robotsParseLimit.
+func (f *fetcher) read(resp *http.Response, kind requestKind) (response, error) {
 	defer resp.Body.Close()
 	if err := transport.Check(resp); err != nil {
 		return response{}, &attemptError{status: resp.StatusCode, err: err}
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, f.maxBody+1))
+	limit := f.maxBody
+	if kind == robotsTxt {
+		limit = max(limit, robotsParseLimit)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return response{}, &attemptError{status: resp.StatusCode, err: fmt.Errorf("read body: %w", err)}
 	}
-	if int64(len(body)) > f.maxBody {
+	if int64(len(body)) > limit {
+		if kind == robotsTxt {
+			return response{status: resp.StatusCode, header: resp.Header, body: body[:limit]}, nil
+		}
 		return response{}, &attemptError{status: resp.StatusCode,
 			err: engine.Permanent(fmt.Errorf("body larger than max_body (%d bytes)", f.maxBody))}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,4 +43,28 @@ func TestRobotsRulesAreFetchedAgainAfter24Hours(t *testing.T) {
 	now = now.Add(time.Second)
 	assert.True(t, allowed(), "rules 24h old are fetched again")
 	assert.Equal(t, 2, api.count("/robots.txt"))
+}
+
+func TestRobotsTxtLargerThanMaxBodyIsReadTo500KiB(t *testing.T) {
+	big := "User-agent: *\nDisallow: /private\n" + strings.Repeat("# padding\n", 300<<10/10) + "Disallow: /late\n"
+	require.Greater(t, len(big), 300<<10)
+	api := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/robots.txt":
+			fmt.Fprint(w, big)
+			fmt.Fprint(w, strings.Repeat("# more padding after the limit\n", 1<<20/30)+"Disallow: /\n")
+		case "/items":
+			fmt.Fprint(w, `{"items":[{"p":"/ok"},{"p":"/private/x"},{"p":"/late/y"}]}`)
+		default:
+			fmt.Fprint(w, `{}`)
+		}
+	})
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"", "limits:\n  max_body: 64KiB", nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err, "a robots.txt over max_body does not disallow the host")
+	assert.Equal(t, int64(1), sum.Succeeded, "only /ok: the rules within the first 500 KiB apply, the Disallow: / after them does not")
+	assert.Equal(t, 0, api.count("/private"))
+	assert.Equal(t, 0, api.count("/late"))
+	assert.Equal(t, 1, api.count("/ok"))
 }
