@@ -385,7 +385,8 @@ func (s *streamItems) Next(ctx context.Context) (source.Item[listed], error) {
 			return source.Item[listed]{}, ctx.Err()
 		}
 		limit := s.holdLimit()
-		if held := d.held.len(); held >= limit {
+		// Below half the limit, not at once: reads take several items.
+		if held := d.held.len(); held > limit/2 {
 			select {
 			case <-ctx.Done():
 			case <-d.room:
@@ -426,8 +427,14 @@ func (d *distributed) finish(it listed, line []byte, failed bool) error {
 	return nil
 }
 
-// finishBatch is the most lines the finisher stores in one round trip.
-const finishBatch = 256
+// finishBatch is the most lines the finisher stores in one round trip, and
+// finishGather how long it gathers lines before it stores them: a line
+// waits that much longer (in memory, its item still this worker's) so that
+// a slow crawl stores several per round trip too.
+const (
+	finishBatch  = 256
+	finishGather = 50 * time.Millisecond
+)
 
 // finisher stores the lines finish hands it, in batches of what arrived
 // while the previous batch was being stored, until lines is closed and
@@ -436,6 +443,7 @@ func (d *distributed) finisher() {
 	batch := make([]redisstate.Line, 0, finishBatch)
 	for l := range d.lines {
 		batch = append(batch[:0], l)
+		gather := time.NewTimer(finishGather)
 	more:
 		for len(batch) < finishBatch {
 			select {
@@ -444,10 +452,11 @@ func (d *distributed) finisher() {
 					break more
 				}
 				batch = append(batch, l)
-			default:
+			case <-gather.C:
 				break more
 			}
 		}
+		gather.Stop()
 		if d.dead.Load() != nil {
 			continue // the crawl is ending: these items go to other workers
 		}

@@ -16,9 +16,11 @@ import (
 // own limits.
 type Shared interface {
 	// Allow counts one request to key against the shared rate built from r
-	// and returns 0, or returns how long to wait before asking again: until
-	// key's shared gate opens, or until the shared rate allows a request.
-	Allow(ctx context.Context, key string, r SharedRate) (wait time.Duration, err error)
+	// and returns how long it must wait before it starts: 0 to start now.
+	// With again set, the wait is for key's shared gate and the request
+	// asks again after it; otherwise it starts after the wait (its place
+	// under the shared rate is booked).
+	Allow(ctx context.Context, key string, r SharedRate) (wait time.Duration, again bool, err error)
 	// Gate closes key's gate for every process until the given time; a gate
 	// never moves earlier.
 	Gate(ctx context.Context, key string, until time.Time) error
@@ -65,7 +67,7 @@ func (h *Host) admitShared(ctx context.Context, p Permit) (Permit, error) {
 		}
 		h.mu.Unlock()
 		cctx, cancel := context.WithTimeout(ctx, sharedTimeout)
-		wait, err := h.l.shared.Allow(cctx, h.key, r)
+		wait, again, err := h.l.shared.Allow(cctx, h.key, r)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -85,6 +87,9 @@ func (h *Host) admitShared(ctx context.Context, p Permit) (Permit, error) {
 			p.Release(Ignored)
 			return Permit{}, fmt.Errorf("limiter: acquire %s: %w", h.key, ctx.Err())
 		case <-h.l.clock.After(wait):
+		}
+		if !again {
+			break
 		}
 	}
 	if waited && !p.start.IsZero() {

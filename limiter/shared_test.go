@@ -23,22 +23,22 @@ type sharedStore struct {
 	err   error
 }
 
-func (s *sharedStore) Allow(_ context.Context, key string, r SharedRate) (time.Duration, error) {
+func (s *sharedStore) Allow(_ context.Context, key string, r SharedRate) (time.Duration, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rates = append(s.rates, r)
 	if s.err != nil {
-		return 0, s.err
+		return 0, false, s.err
 	}
 	if g := s.gates[key]; g.After(s.clk.Now()) {
-		return g.Sub(s.clk.Now()), nil
+		return g.Sub(s.clk.Now()), true, nil
 	}
 	if len(s.waits) > 0 {
 		w := s.waits[0]
 		s.waits = s.waits[1:]
-		return w, nil
+		return w, false, nil
 	}
-	return 0, nil
+	return 0, false, nil
 }
 
 func (s *sharedStore) Gate(_ context.Context, key string, until time.Time) error {
@@ -120,6 +120,7 @@ func TestSharedWaitIsNotCountedInTheLatency(t *testing.T) {
 		assert.Equal(t, clk.Now(), p.start)
 	}
 	p.Release(Success)
+	assert.Len(t, s.rates, 1, "a booked wait is not asked again")
 }
 
 func TestSharedStoreDownGoesOnUnderOwnLimits(t *testing.T) {

@@ -54,10 +54,11 @@ type hostView struct {
 	mu        sync.Mutex
 	fetched   time.Time
 	gate      time.Time
-	others    float64 // the sum of the other live workers' learnt rates
-	unknown   bool    // a live worker sends to the host without a learnt rate
-	published float64 // this worker's learnt rate as last published
-	applied   float64 // the shared rate as last published in the hosts hash
+	others    float64   // the sum of the other live workers' learnt rates
+	unknown   bool      // a live worker sends to the host without a learnt rate
+	published float64   // this worker's learnt rate as last published
+	applied   float64   // the shared rate as last published in the hosts hash
+	refused   time.Time // when the GCRA last made a request wait
 }
 
 func (s *Shared) view(key string) *hostView {
@@ -71,36 +72,73 @@ func (s *Shared) view(key string) *hostView {
 	return v
 }
 
-// Allow implements limiter.Shared.
-func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (time.Duration, error) {
+// Allow implements limiter.Shared: a request the GCRA refuses books the
+// next free place instead of asking again, so that waiting requests do not
+// poll Redis; while the host's rate is contended, requests book at once
+// (one round trip each).
+func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (time.Duration, bool, error) {
 	v := s.view(key)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	now := s.now()
 	if now.Sub(v.fetched) >= refresh || r.Learnt != v.published {
 		if err := s.refresh(ctx, key, v, r, now); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 	}
 	if v.gate.After(now) {
-		return v.gate.Sub(now), nil
+		return v.gate.Sub(now), true, nil
 	}
 	rate := v.rate(r)
 	if rate <= 0 {
-		return 0, nil
+		return 0, false, nil
 	}
 	// redis_rate takes whole requests per period: a period of 1000 s keeps
 	// three decimals of the rate.
 	lim := redis_rate.Limit{Rate: max(1, int(math.Round(rate*1000))), Period: 1000 * time.Second, Burst: max(1, r.Burst)}
-	res, err := s.gc.Allow(ctx, s.c.key("host:"+key), lim)
+	gcra := s.c.key("host:" + key)
+	if now.Sub(v.refused) > contended {
+		res, err := s.gc.Allow(ctx, gcra, lim)
+		if err != nil {
+			return 0, false, err
+		}
+		if res.Allowed > 0 {
+			return 0, false, nil
+		}
+		v.refused = now
+	}
+	wait, err := reserveScript.Run(ctx, s.c.rdb, []string{"rate:" + gcra}, lim.Burst, lim.Rate, lim.Period.Seconds()).Float64()
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	if res.Allowed > 0 {
-		return 0, nil
+	if wait > 0 {
+		v.refused = now
 	}
-	return max(res.RetryAfter, time.Millisecond), nil
+	return time.Duration(wait * float64(time.Second)), false, nil
 }
+
+// contended is how long after a refusal requests book their place at once.
+const contended = time.Second
+
+// reserveScript books the next place under redis_rate's GCRA (the same key
+// and arithmetic as its allow script): it always counts the request and
+// returns how long, in seconds, it waits for its place.
+var reserveScript = redis.NewScript(`
+redis.replicate_commands()
+local burst = tonumber(ARGV[1])
+local emission_interval = tonumber(ARGV[3]) / tonumber(ARGV[2])
+local burst_offset = emission_interval * burst
+local jan_1_2017 = 1483228800
+local now = redis.call("TIME")
+now = (now[1] - jan_1_2017) + (now[2] / 1000000)
+local tat = redis.call("GET", KEYS[1])
+if not tat then tat = now else tat = tonumber(tat) end
+tat = math.max(tat, now)
+local new_tat = tat + emission_interval
+local wait = math.max(0, new_tat - burst_offset - now)
+redis.call("SET", KEYS[1], new_tat, "EX", math.ceil(new_tat - now))
+return tostring(wait)
+`)
 
 // refresh reads key's gate and the other workers' learnt rates, and
 // publishes this worker's learnt rate and the rate in force, in one round
