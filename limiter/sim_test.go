@@ -329,6 +329,10 @@ func TestSimulationTrace(t *testing.T) {
 		s.run()
 	case "quota429-burst10-5ms":
 		_, s = simQuotaModel(t, alg, 0, false, 10, 5*time.Millisecond)
+	case "quota-no-headers":
+		srv := &quotaServer{rate: 100, burst: 10, tokens: 10, service: 5 * time.Millisecond, rejectAfter: time.Millisecond}
+		s = newSim(simLimiter(t, alg, 0), srv, *simSeedFlag, quotaRun)
+		s.run()
 	default:
 		t.Fatalf("unknown -simtrace %q", *simTrace)
 	}
@@ -400,4 +404,36 @@ var capacityClasses = []capacityClass{
 	{32, 32, 50 * time.Millisecond}, {8, 8, 20 * time.Millisecond}, {128, 128, 5 * time.Millisecond},
 	{16, 4, 20 * time.Millisecond}, {32, 8, 20 * time.Millisecond}, {8, 2, 20 * time.Millisecond},
 	{64, 16, 20 * time.Millisecond}, {16, 4, 50 * time.Millisecond}, {40, 10, 10 * time.Millisecond},
+}
+
+// simQuotaNoHeaders runs politely mock's quota-no-headers from a cold start:
+// rate req/s, a burst, 429 + Retry-After in whole seconds beyond, no quota
+// headers. It returns the goodput over 10 s and over 30 s as shares of the
+// rate, and the 429 share.
+func simQuotaNoHeaders(t testing.TB, rate, burst float64, service time.Duration, seed uint64) (over10, over30, rejected float64) {
+	srv := &quotaServer{rate: rate, burst: burst, tokens: burst, service: service, rejectAfter: time.Millisecond}
+	s := newSim(simLimiter(t, "", 0), srv, seed, quotaRun)
+	s.run()
+	_, ok10, _ := s.totals(0, 10*time.Second)
+	a, ok, rej := s.totals(0, quotaRun)
+	return float64(ok10) / 10 / rate, float64(ok) / quotaRun.Seconds() / rate, float64(rej) / float64(a)
+}
+
+// TestSimulationQuotaNoHeadersReport prints the quota-without-headers figures:
+//
+//	go test ./limiter -run TestSimulationQuotaNoHeadersReport -simreport -v
+func TestSimulationQuotaNoHeadersReport(t *testing.T) {
+	if !*simReport {
+		t.Skip("run with -simreport")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| rate | burst | service | over 10 s | over 30 s | 429 |\n|---|---|---|---|---|---|\n")
+	for _, c := range []struct {
+		rate, burst float64
+		service     time.Duration
+	}{{100, 10, 5 * time.Millisecond}, {100, 10, 50 * time.Millisecond}, {20, 5, 20 * time.Millisecond}, {1000, 10, 20 * time.Millisecond}, {1000, 100, 20 * time.Millisecond}, {500, 50, 5 * time.Millisecond}} {
+		o10, o30, rej := simQuotaNoHeaders(t, c.rate, c.burst, c.service, *simSeedFlag)
+		fmt.Fprintf(&b, "| %.0f | %.0f | %v | %.1f%% | %.1f%% | %.2f%% |\n", c.rate, c.burst, c.service, 100*o10, 100*o30, 100*rej)
+	}
+	t.Log("\n" + b.String())
 }
