@@ -54,8 +54,11 @@ type Config struct {
 	Headers   Headers // headers, after ${NAME} expansion: sent only to HeaderHosts
 	// HeaderHosts (header_hosts) get Headers; default: Source.URL's host.
 	HeaderHosts HeaderHosts
-	Limits      Limits     // limits, per host
-	Politeness  Politeness // politeness
+	Limits      Limits // limits, per host
+	// Hosts (hosts) override Limits for some hosts, keyed by host or
+	// host:port in lower case; see LimitsFor.
+	Hosts      map[string]Limits
+	Politeness Politeness // politeness
 
 	Output string // output: JSONL path; "" after Parse means --out must supply it
 	Failed string // failed as written; "" = derived from Output, see FailedPath

@@ -22,16 +22,17 @@ type (
 // (unknown-key errors and type descriptions are read from them). Pointers
 // tell a key left out (default) from one set to zero.
 type rawConfig struct {
-	UserAgent   string            `yaml:"user_agent"`
-	Source      *rawSource        `yaml:"source"`
-	Task        *rawTask          `yaml:"task"`
-	Headers     map[string]string `yaml:"headers"`
-	HeaderHosts []string          `yaml:"header_hosts"`
-	Limits      rawLimits         `yaml:"limits"`
-	Politeness  rawPoliteness     `yaml:"politeness"`
-	Output      string            `yaml:"output"`
-	Failed      string            `yaml:"failed"`
-	State       string            `yaml:"state"`
+	UserAgent   string               `yaml:"user_agent"`
+	Source      *rawSource           `yaml:"source"`
+	Task        *rawTask             `yaml:"task"`
+	Headers     map[string]string    `yaml:"headers"`
+	HeaderHosts []string             `yaml:"header_hosts"`
+	Limits      rawLimits            `yaml:"limits"`
+	Hosts       map[string]rawLimits `yaml:"hosts"`
+	Politeness  rawPoliteness        `yaml:"politeness"`
+	Output      string               `yaml:"output"`
+	Failed      string               `yaml:"failed"`
+	State       string               `yaml:"state"`
 }
 
 type rawSource struct {
@@ -122,6 +123,7 @@ func (b *builder) build(r *rawConfig) *Config {
 	c.Headers = b.headers(r.Headers)
 	c.HeaderHosts = b.headerHosts(r.HeaderHosts, c.Source.URL)
 	c.Limits = b.limits(&r.Limits)
+	c.Hosts = b.hosts(r)
 	c.Politeness = b.politeness(&r.Politeness)
 	c.Warnings = b.warnings
 	return c
@@ -303,12 +305,14 @@ func (b *builder) task(r *rawTask) *Task {
 	return t
 }
 
-func (b *builder) limits(r *rawLimits) Limits {
-	const lk = "limits"
+func (b *builder) limits(r *rawLimits) Limits { return b.limitsAt("limits", r) }
+
+// limitsAt builds the limits at key lk: "limits", or a host's under hosts.
+func (b *builder) limitsAt(lk string, r *rawLimits) Limits {
 	l := Limits{
 		Rate:        r.Rate,
 		Burst:       DefaultBurst,
-		Concurrency: b.concurrency(&r.Concurrency),
+		Concurrency: b.concurrency(lk+".concurrency", &r.Concurrency),
 		Timeout:     b.duration(lk+".timeout", r.Timeout, DefaultTimeout),
 		Retries:     DefaultRetries,
 		Backoff: Backoff{
@@ -323,20 +327,19 @@ func (b *builder) limits(r *rawLimits) Limits {
 	if r.Burst != nil {
 		l.Burst = b.nonNegative(lk+".burst", *r.Burst)
 		if *r.Burst == 0 && r.Rate > 0 {
-			b.fail(lk+".burst", "must be at least 1 when limits.rate is set (a bucket of 0 never lets a request through)")
+			b.fail(lk+".burst", "must be at least 1 when %s.rate is set (a bucket of 0 never lets a request through)", lk)
 		}
 	}
 	if r.Retries != nil {
 		l.Retries = b.nonNegative(lk+".retries", *r.Retries)
 	}
 	if l.Backoff.Max < l.Backoff.Base {
-		b.fail(lk+".backoff.max", "%v is less than limits.backoff.base (%v)", l.Backoff.Max, l.Backoff.Base)
+		b.fail(lk+".backoff.max", "%v is less than %s.backoff.base (%v)", l.Backoff.Max, lk, l.Backoff.Base)
 	}
 	return l
 }
 
-func (b *builder) concurrency(r *rawConcurrency) Concurrency {
-	const ck = "limits.concurrency"
+func (b *builder) concurrency(ck string, r *rawConcurrency) Concurrency {
 	c := Concurrency{Algorithm: DefaultAlgorithm, Min: DefaultMin, Max: DefaultMax, MaxTotal: DefaultMaxTotal}
 	if r.MaxTotal != nil {
 		if c.MaxTotal = *r.MaxTotal; c.MaxTotal < 1 {

@@ -175,6 +175,35 @@ const maxDrain = 5 * time.Second
 
 func drainTimeout(timeout time.Duration) time.Duration { return min(timeout, maxDrain) }
 
+// limiterConfig is the limiter's Config for limits l.
+func limiterConfig(l Limits, p Politeness) limiter.Config {
+	return limiter.Config{
+		Rate:          l.Rate,
+		Burst:         l.Burst,
+		Algorithm:     l.Concurrency.Algorithm,
+		Initial:       l.Concurrency.Initial,
+		Min:           l.Concurrency.Min,
+		Max:           l.Concurrency.Max,
+		RetryAfterMax: p.RetryAfterMax,
+	}
+}
+
+// hostTimeouts are the timeouts of the hosts whose own differs from
+// limits.timeout, keyed as in Config.Hosts. A request's host key matches
+// host:port first, then the host.
+func hostTimeouts(cfg *Config) map[string]time.Duration {
+	var out map[string]time.Duration
+	for h, l := range cfg.Hosts {
+		if l.Timeout != cfg.Limits.Timeout {
+			if out == nil {
+				out = map[string]time.Duration{}
+			}
+			out[h] = l.Timeout
+		}
+	}
+	return out
+}
+
 // runner is one crawl's wiring.
 type runner struct {
 	cfg     *Config
@@ -204,15 +233,12 @@ type runner struct {
 
 func newRunner(cfg *Config, o runOptions) (*runner, error) {
 	lc := cfg.Limits
-	lim, err := limiter.New(limiter.Config{
-		Rate:          lc.Rate,
-		Burst:         lc.Burst,
-		Algorithm:     lc.Concurrency.Algorithm,
-		Initial:       lc.Concurrency.Initial,
-		Min:           lc.Concurrency.Min,
-		Max:           lc.Concurrency.Max,
-		RetryAfterMax: cfg.Politeness.RetryAfterMax,
-	}, append([]limiter.Option{limiter.WithLogger(o.log)}, o.sharedOption()...)...)
+	hostCfgs := make(map[string]limiter.Config, len(cfg.Hosts))
+	for h, l := range cfg.Hosts {
+		hostCfgs[h] = limiterConfig(l, cfg.Politeness)
+	}
+	lim, err := limiter.New(limiterConfig(lc, cfg.Politeness),
+		append([]limiter.Option{limiter.WithLogger(o.log), limiter.WithHostConfigs(hostCfgs)}, o.sharedOption()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("crawl: limits: %w", err)
 	}
@@ -229,7 +255,7 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 		base = t
 	}
 	client := &http.Client{Transport: transport.New(lim,
-		transport.WithBase(&wire{next: base, timeout: lc.Timeout, meter: m}),
+		transport.WithBase(&wire{next: base, timeout: lc.Timeout, hosts: hostTimeouts(cfg), meter: m}),
 		transport.WithObserver(m.observe),
 		transport.WithLogger(o.log)),
 		CheckRedirect: noRedirects}

@@ -13,17 +13,27 @@ import (
 
 // wire is the RoundTripper under the limiter's transport: it sees a request
 // only once the request holds its host's permit, so it times the request
-// itself (limits.timeout: whole body included, waiting for a permit not
-// included) and counts what was really sent and how much was in flight. The
+// itself (limits.timeout, or its host's under hosts: whole body included,
+// waiting for a permit not included) and counts what was really sent and how much was in flight. The
 // transport reports how each exchange ended to the meter (meter.observe).
 type wire struct {
 	next    http.RoundTripper
 	timeout time.Duration
+	hosts   map[string]time.Duration // timeouts of the hosts whose own differs, by host key
 	meter   *meter
 }
 
 func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(req.Context(), w.timeout)
+	timeout := w.timeout
+	if len(w.hosts) > 0 {
+		key := transport.HostKey(req)
+		if d, ok := w.hosts[key]; ok {
+			timeout = d
+		} else if d, ok := w.hosts[req.URL.Hostname()]; ok {
+			timeout = d
+		}
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), timeout)
 	w.meter.start()
 	resp, err := w.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {

@@ -1,0 +1,93 @@
+package crawl
+
+import (
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// hostOnlyLimits are the keys of limits that apply to the whole crawl, with why.
+var hostOnlyLimits = map[string]string{
+	"retries":               "applies to the whole crawl: set limits.retries",
+	"backoff":               "applies to the whole crawl: set limits.backoff",
+	"backoff.base":          "applies to the whole crawl: set limits.backoff",
+	"backoff.max":           "applies to the whole crawl: set limits.backoff",
+	"max_body":              "applies to the whole crawl: set limits.max_body",
+	"concurrency.max_total": "is the ceiling of all hosts together: set limits.concurrency.max_total",
+}
+
+// hosts builds the per-host overrides of limits (key hosts): each host's
+// limits are limits with the keys its mapping sets replaced.
+func (b *builder) hosts(r *rawConfig) map[string]Limits {
+	if len(r.Hosts) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(r.Hosts))
+	for name := range r.Hosts {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	out := make(map[string]Limits, len(names))
+	for _, name := range names {
+		hk := "hosts." + name
+		key, ok := hostName(name)
+		if !ok {
+			b.fail(hk, "%q is not a host or host:port (e.g. cdn.example.com or cdn.example.com:8443)", name)
+			continue
+		}
+		for k, why := range hostOnlyLimits {
+			if b.idx.has(hk + "." + k) {
+				b.fail(hk+"."+k, "cannot be set per host: it %s", why)
+			}
+		}
+		if _, dup := out[key]; dup {
+			b.fail(hk, "names the same host as another key of hosts")
+			continue
+		}
+		h := r.Hosts[name]
+		merged := r.Limits
+		set := func(k string, apply func()) {
+			if b.idx.has(hk + "." + k) {
+				apply()
+			}
+		}
+		set("rate", func() { merged.Rate = h.Rate })
+		set("burst", func() { merged.Burst = h.Burst })
+		set("concurrency.algorithm", func() { merged.Concurrency.Algorithm = h.Concurrency.Algorithm })
+		set("concurrency.initial", func() { merged.Concurrency.Initial = h.Concurrency.Initial })
+		set("concurrency.min", func() { merged.Concurrency.Min = h.Concurrency.Min })
+		set("concurrency.max", func() { merged.Concurrency.Max = h.Concurrency.Max })
+		set("timeout", func() { merged.Timeout = h.Timeout })
+		out[key] = b.limitsAt(hk, &merged)
+	}
+	return out
+}
+
+// hostName checks a key of hosts and returns it in the form host keys take:
+// lower case, without a trailing dot.
+func hostName(name string) (string, bool) {
+	key := strings.TrimSuffix(strings.ToLower(name), ".")
+	u, err := url.Parse("http://" + key)
+	if err != nil || u.Host != key || u.Hostname() == "" || u.User != nil {
+		return "", false
+	}
+	if _, port, err := net.SplitHostPort(key); err == nil && port == "" {
+		return "", false
+	}
+	return key, true
+}
+
+// LimitsFor returns the limits of the host key (host:port, as the transport
+// keys hosts): its entry in Hosts (by host:port, then by host), or Limits.
+func (c *Config) LimitsFor(key string) Limits {
+	if l, ok := c.Hosts[key]; ok {
+		return l
+	}
+	if host, _, err := net.SplitHostPort(key); err == nil {
+		if l, ok := c.Hosts[host]; ok {
+			return l
+		}
+	}
+	return c.Limits
+}

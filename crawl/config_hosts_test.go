@@ -1,0 +1,76 @@
+package crawl
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/politely/politely/limiter"
+)
+
+func TestHostsOverrideTheLimitsTheySet(t *testing.T) {
+	cfg, err := parseTest(minimalYAML + `limits:
+  rate: 50
+  timeout: 10s
+  concurrency: {max: 64, max_total: 100}
+hosts:
+  CDN.example.com.: {rate: 20, concurrency: {max: 8}}
+  "api.example.com:8443": {timeout: 2s, concurrency: {algorithm: fixed, initial: 3}}
+`)
+	require.NoError(t, err)
+	cdn := cfg.LimitsFor("cdn.example.com:443")
+	assert.Equal(t, 20.0, cdn.Rate)
+	assert.Equal(t, 8, cdn.Concurrency.Max)
+	assert.Equal(t, 4, cdn.Concurrency.Initial)
+	assert.Equal(t, 10*time.Second, cdn.Timeout, "not set for the host: limits' own")
+	api := cfg.LimitsFor("api.example.com:8443")
+	assert.Equal(t, limiter.Fixed, api.Concurrency.Algorithm)
+	assert.Equal(t, 3, api.Concurrency.Initial)
+	assert.Equal(t, 64, api.Concurrency.Max)
+	assert.Equal(t, 50.0, api.Rate)
+	assert.Equal(t, 2*time.Second, api.Timeout)
+	assert.Equal(t, cfg.Limits, cfg.LimitsFor("api.example.com:443"), "another port of a host:port key")
+	assert.Equal(t, cfg.Limits, cfg.LimitsFor("other.example.com:443"))
+	assert.Equal(t, 100, cfg.Limits.Concurrency.MaxTotal)
+}
+
+func TestHostsRejectsWhatCannotBePerHost(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"retries", "hosts:\n  cdn.example.com: {retries: 2}\n",
+			"api.yaml:8: hosts.cdn.example.com.retries: cannot be set per host: it applies to the whole crawl: set limits.retries"},
+		{"max_total", "hosts:\n  cdn.example.com: {concurrency: {max_total: 2}}\n",
+			"api.yaml:8: hosts.cdn.example.com.concurrency.max_total: cannot be set per host"},
+		{"not a host", "hosts:\n  \"http://cdn.example.com/\": {rate: 1}\n",
+			`is not a host or host:port`},
+		{"bad value", "hosts:\n  cdn.example.com: {concurrency: {min: 0}}\n",
+			"api.yaml:8: hosts.cdn.example.com.concurrency.min: must be at least 1, got 0"},
+		{"unknown key", "hosts:\n  cdn.example.com: {rat: 1}\n",
+			"api.yaml:8: hosts.cdn.example.com.rat: unknown key"},
+		{"max total zero", "limits: {concurrency: {max_total: 0}}\n",
+			"limits.concurrency.max_total: must be at least 1, got 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseTest(minimalYAML + tt.yaml)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestRunnerGivesHostsTheirOwnLimitsAndTimeouts(t *testing.T) {
+	cfg, err := parseTest(minimalYAML + `hosts:
+  cdn.example.com: {timeout: 2s, concurrency: {algorithm: fixed, initial: 3}}
+`)
+	require.NoError(t, err)
+	r, err := newRunner(cfg, runOptions{log: zap.NewNop()})
+	require.NoError(t, err)
+	assert.Equal(t, 3, r.lim.Host("cdn.example.com:443").Snapshot().Limit)
+	assert.Equal(t, cfg.Limits.Concurrency.Initial, r.lim.Host("api.example.com:443").Snapshot().Limit)
+	assert.Equal(t, map[string]time.Duration{"cdn.example.com": 2 * time.Second}, hostTimeouts(cfg))
+}
