@@ -23,7 +23,8 @@ import (
 type fetcher struct {
 	client  *http.Client // does not follow redirects (see noRedirects)
 	header  http.Header  // the config's headers, User-Agent and Accept: for trusted hosts
-	plain   http.Header  // User-Agent and Accept: for every other host and robots.txt
+	plain   http.Header  // User-Agent and Accept: for every other host
+	robots  http.Header  // User-Agent and Accept: text/plain: for robots.txt
 	trusted HeaderHosts
 	maxBody int64
 	// allowed checks a URL against robots.txt, before its request and
@@ -42,7 +43,11 @@ func newFetcher(client *http.Client, cfg *Config) *fetcher {
 	header := cfg.Headers.HTTPHeader()
 	header.Set("User-Agent", cfg.UserAgent)
 	header.Set("Accept", plain.Get("Accept"))
-	return &fetcher{client: client, header: header, plain: plain, trusted: cfg.HeaderHosts, maxBody: cfg.Limits.MaxBody}
+	robots := http.Header{}
+	robots.Set("User-Agent", cfg.UserAgent)
+	robots.Set("Accept", "text/plain, */*;q=0.5") // an API's Accept could draw a 406, which reads as no rules
+	return &fetcher{client: client, header: header, plain: plain, robots: robots,
+		trusted: cfg.HeaderHosts, maxBody: cfg.Limits.MaxBody}
 }
 
 // noRedirects is the crawl client's CheckRedirect: the fetcher follows
@@ -129,7 +134,7 @@ func (f *fetcher) follow(ctx context.Context, method, rawURL string, kind reques
 	}
 	chain := []*url.URL{u}
 	for {
-		resp, err := f.send(ctx, method, u, kind == crawled && f.trusted.Trusts(u))
+		resp, err := f.send(ctx, method, u, f.headerFor(kind, u))
 		if err != nil {
 			return response{}, err
 		}
@@ -172,18 +177,26 @@ func (f *fetcher) check(ctx context.Context, u *url.URL, kind requestKind, code 
 	return &attemptError{status: code, err: engine.Permanent(errRedirectDisallowed)}
 }
 
-// send sends one request to u, with the config's headers when withHeaders.
-// No Referer is ever sent.
-func (f *fetcher) send(ctx context.Context, method string, u *url.URL, withHeaders bool) (*http.Response, error) {
+// headerFor is the header of a request of kind to u: the config's headers
+// only for a crawled request to one of header_hosts.
+func (f *fetcher) headerFor(kind requestKind, u *url.URL) http.Header {
+	switch {
+	case kind == robotsTxt:
+		return f.robots
+	case f.trusted.Trusts(u):
+		return f.header
+	}
+	return f.plain
+}
+
+// send sends one request to u with a copy of header. No Referer is ever
+// sent.
+func (f *fetcher) send(ctx context.Context, method string, u *url.URL, header http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
 	if err != nil {
 		return nil, &attemptError{err: engine.Permanent(err)}
 	}
-	if withHeaders {
-		req.Header = f.header.Clone()
-	} else {
-		req.Header = f.plain.Clone()
-	}
+	req.Header = header.Clone()
 	resp, err := f.client.Do(req)
 	if err != nil {
 		return nil, &attemptError{err: err}
