@@ -34,6 +34,9 @@ type Host struct {
 
 	successes, dropped, throttled, ignored int64
 	rate                                   float64 // the configured ceiling, Config.Rate
+
+	used bool        // acquired since the idle sweep last passed (see idle.go)
+	gone atomic.Bool // forgotten by the Limiter: Host(key) makes a new one
 }
 
 type waiter struct{ wake chan struct{} }
@@ -90,6 +93,7 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 			return Permit{}, at, false
 		}
 	}
+	h.used = true
 	h.inFlight++
 	if h.inFlight > h.maxInFlight {
 		h.maxInFlight = h.inFlight
@@ -261,7 +265,9 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 func (h *Host) syncLimitLocked() {
 	n := h.ctl.intLimit()
 	if n != h.limit {
-		h.l.total.Add(int64(n - h.limit))
+		if !h.gone.Load() {
+			h.l.total.Add(int64(n - h.limit))
+		}
 		h.limit = n
 	}
 }

@@ -214,8 +214,8 @@ func WithClock(c clockwork.Clock) Option { return func(l *Limiter) { l.clock = c
 // WithLogger sets the logger; default zap.NewNop().
 func WithLogger(lg *zap.Logger) Option { return func(l *Limiter) { l.log = lg } }
 
-// Limiter holds the per-host state of every host it has seen. It is safe for
-// concurrent use; hosts are never forgotten.
+// Limiter holds the per-host state of the hosts it has seen. It is safe for
+// concurrent use; beyond WithMaxHosts hosts, idle ones are forgotten.
 type Limiter struct {
 	cfg   Config
 	clock clockwork.Clock
@@ -230,6 +230,7 @@ type Limiter struct {
 	sharedErr sharedState
 
 	hostCfgs map[string]Config // WithHostConfigs
+	idle     idleHosts         // guarded by mu
 }
 
 // New returns a Limiter for cfg, or an error naming the first invalid field.
@@ -238,7 +239,7 @@ func New(cfg Config, opts ...Option) (*Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Limiter{cfg: cfg, clock: clockwork.NewRealClock(), log: zap.NewNop()}
+	l := &Limiter{cfg: cfg, clock: clockwork.NewRealClock(), log: zap.NewNop(), idle: idleHosts{max: DefaultMaxHosts}}
 	for _, o := range opts {
 		o(l)
 	}
@@ -249,6 +250,9 @@ func New(cfg Config, opts ...Option) (*Limiter, error) {
 		l.log = zap.NewNop()
 	}
 	if err := l.checkHostConfigs(); err != nil {
+		return nil, err
+	}
+	if err := l.idle.check(); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -269,6 +273,7 @@ func (l *Limiter) Host(key string) *Host {
 	l.total.Add(int64(h.limit))
 	l.count.Add(1)
 	l.hosts.Store(h.key, h)
+	l.keepLocked(h)
 	return h
 }
 
