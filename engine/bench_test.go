@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/metrics"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -162,5 +163,37 @@ func BenchmarkFixedLimit50(b *testing.B) {
 		}
 		b.ReportMetric(st.Elapsed.Seconds(), "s/run")
 		b.ReportMetric(100*(st.Elapsed.Seconds()/2-1), "%-over-ideal")
+	}
+}
+
+// BenchmarkDistinctHostsHeap runs a no-op task for each of n distinct hosts
+// through the engine with the adaptive limiter and reports the peak heap:
+// the limiter forgets idle hosts beyond limiter.DefaultMaxHosts, so it stays
+// flat from 10 k to 1 M hosts.
+func BenchmarkDistinctHostsHeap(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				l, err := limiter.New(limiter.Config{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				stop := make(chan struct{})
+				peak := make(chan uint64)
+				go sampleHeap(stop, peak)
+				st, err := Run(context.Background(), benchRange(b, n), noop,
+					WithLimiter(l, func(v int) string { return "host-" + strconv.Itoa(v) + ".example.com:443" }))
+				close(stop)
+				p := <-peak
+				if err != nil || st.Succeeded != int64(n) {
+					b.Fatalf("succeeded %d of %d: %v", st.Succeeded, n, err)
+				}
+				b.ReportMetric(float64(p)/(1<<20), "peak-heap-MiB")
+				b.ReportMetric(float64(len(l.Snapshots())), "hosts-kept")
+				b.ReportMetric(float64(n)/st.Elapsed.Seconds()/1e6, "Mtasks/s")
+			}
+		})
 	}
 }

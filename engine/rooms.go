@@ -70,7 +70,7 @@ type hostCache struct {
 }
 
 func (c *hostCache) get(l *limiter.Limiter, key string) *limiter.Host {
-	if c.host == nil || key != c.key {
+	if c.host == nil || key != c.key || c.host.Forgotten() {
 		c.key, c.host = key, l.Host(key)
 	}
 	return c.host
@@ -179,6 +179,9 @@ func (r *run[T]) serveLocked() (task[T], bool) {
 		rs.ready.Add(-1)
 		var p limiter.Permit
 		if rm.host != nil {
+			if rm.host.Forgotten() {
+				rm.host = r.lim.Host(rm.key)
+			}
 			var at time.Time
 			var ok bool
 			if p, at, ok = rm.host.TryAcquire(); !ok {
