@@ -1,0 +1,54 @@
+package crawl
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/politely/politely/internal/redistest"
+	"github.com/politely/politely/mockapi"
+	"github.com/politely/politely/state/redisstate"
+)
+
+func TestWorkersOnRedisFinishTheCrawlTogetherEachItemOnce(t *testing.T) {
+	rs := redistest.Start(t, false)
+	const items = 300
+	srv := startMock(t, mockapi.Scenario{Items: items, PerPage: 20, Pagination: mockapi.PaginationLink,
+		Latency: 2 * time.Millisecond, Faults: mockapi.Faults{Seed: 3, Permanent: 0.03}})
+	cfg := testConfig(t, srv.URL()+"/items", "    style: link", detailTask, nil)
+	broken := len(srv.Stats().BrokenItems)
+
+	sums := make([]Summary, 3)
+	var wg sync.WaitGroup
+	for i := range sums {
+		wg.Go(func() {
+			var err error
+			sums[i], err = runTest(t, cfg, WithRedis(rs.URL(), "w"+string(rune('a'+i))))
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	for _, sum := range sums {
+		assert.EqualValues(t, items, sum.Succeeded+sum.Failed, "each worker's summary counts the whole crawl")
+		assert.False(t, sum.Interrupted)
+	}
+
+	c, err := OpenRedis(context.Background(), cfg, rs.URL(), redisstate.Observing())
+	require.NoError(t, err)
+	defer c.Close()
+	out, failed, err := c.Export(context.Background(), cfg.Output, cfg.FailedPath())
+	require.NoError(t, err)
+	assert.EqualValues(t, items-broken, out)
+	assert.EqualValues(t, broken, failed)
+	lines := readLines[outLine](t, cfg.Output)
+	assert.ElementsMatch(t, seq(items, srv.Stats().BrokenItems...), ids(t, lines), "every item exactly once")
+	st, err := c.Status(context.Background())
+	require.NoError(t, err)
+	assert.True(t, st.Finished)
+	assert.Empty(t, st.Workers, "every worker left")
+	assert.EqualValues(t, 15, st.Pages)
+}
