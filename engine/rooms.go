@@ -2,6 +2,7 @@ package engine
 
 import (
 	"container/heap"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,7 @@ type rooms[T any] struct {
 	spare []*room[T] // forgotten rooms kept for reuse, at most maxSpare
 
 	held, ready atomic.Int64
+	index       sync.Map // key -> struct{}: the keys of byKey, for consumers that look without the lock
 }
 
 // maxSpare bounds the rooms kept for reuse: a run over many hosts makes and
@@ -76,22 +78,24 @@ func (c *hostCache) get(l *limiter.Limiter, key string) *limiter.Host {
 	return c.host
 }
 
-// next returns the next task a consumer may start. While the rooms are empty
-// it takes the queue's next item and starts it at once if its host may start
-// (most items, when no host pushes back); an item whose host may not start
-// goes to its room. Otherwise every item goes through its room, so that none
-// overtakes the items of its host that wait. When nothing may start now, ok
+// next returns the next task a consumer may start. While no room is ready it
+// takes the queue's next item and starts it at once if its host has no room
+// and may start (most items, when no host pushes back); otherwise the item
+// goes to its host's room, so that none overtakes the items of its host that
+// wait. When nothing may start now, ok
 // is false and full says whether the rooms hold as many items as they may.
 func (r *run[T]) next(hc *hostCache) (t task[T], ok, full bool) {
 	rs := r.rooms
-	if rs.held.Load() == 0 {
+	if rs.ready.Load() == 0 && rs.held.Load() < int64(r.queueSize) {
 		select {
 		case e := <-r.queue:
 			if t, ok = r.direct(hc, e); ok {
 				return t, true, false
 			}
 		default:
-			return t, false, false
+			if rs.held.Load() == 0 {
+				return t, false, false
+			}
 		}
 	}
 	r.roomsMu.Lock()
@@ -115,12 +119,19 @@ func (r *run[T]) next(hc *hostCache) (t task[T], ok, full bool) {
 	}
 }
 
-// direct takes a permit for e if its host may start now, or else puts e in
-// its host's room.
+// direct takes a permit for e if its host has no room (no item of its host
+// waits) and may start now, or else puts e in its host's room.
 func (r *run[T]) direct(hc *hostCache, e entry[T]) (task[T], bool) {
 	key := r.key(e.item.Value)
 	if key == "" {
 		return task[T]{e: e}, true
+	}
+	rs := r.rooms
+	if rs.held.Load() > 0 {
+		if _, waits := rs.index.Load(key); waits {
+			r.add(e)
+			return task[T]{}, false
+		}
 	}
 	h := hc.get(r.lim, key)
 	p, at, ok := h.TryAcquire()
@@ -156,6 +167,7 @@ func (r *run[T]) addLocked(key string, e entry[T], h *limiter.Host, refused bool
 	rm.host = h
 	rm.items.push(e)
 	rs.byKey[key] = rm
+	rs.index.Store(key, struct{}{})
 	if refused {
 		r.parkLocked(rm, at)
 		return
@@ -252,6 +264,7 @@ func (rs *rooms[T]) room(key string) *room[T] {
 // forget drops rm, now empty, from the rooms.
 func (rs *rooms[T]) forget(rm *room[T]) {
 	delete(rs.byKey, rm.key)
+	rs.index.Delete(rm.key)
 	buf := rm.items.buf[:0]
 	*rm = room[T]{}
 	if len(rs.spare) < maxSpare && cap(buf) <= 64 {
