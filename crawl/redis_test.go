@@ -2,6 +2,8 @@ package crawl
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -51,4 +53,44 @@ func TestWorkersOnRedisFinishTheCrawlTogetherEachItemOnce(t *testing.T) {
 	assert.True(t, st.Finished)
 	assert.Empty(t, st.Workers, "every worker left")
 	assert.EqualValues(t, 15, st.Pages)
+}
+
+// BenchmarkRunOnRedis is a whole crawl (4,000 items, no rate, 32 in flight)
+// as one worker on Redis, next to the same crawl without it.
+func BenchmarkRunOnRedis(b *testing.B) {
+	rs := redistest.Start(b, false)
+	srv, err := mockapi.Start(mockapi.Config{Scenario: mockapi.Scenario{Items: 4000, PerPage: 100}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	for _, onRedis := range []bool{false, true} {
+		b.Run(map[bool]string{false: "embedded", true: "redis"}[onRedis], func(b *testing.B) {
+			var items int64
+			var elapsed time.Duration
+			for b.Loop() {
+				dir := b.TempDir()
+				cfg, err := Parse("bench.yaml", fmt.Appendf(nil, crawlYAML, srv.URL()+"/items", "    style: page", detailTask,
+					"limits:\n  concurrency: {algorithm: fixed, initial: 32, max: 32}\n  timeout: 5s", filepath.Join(dir, "out.jsonl")))
+				if err != nil {
+					b.Fatal(err)
+				}
+				var opts []RunOption
+				if onRedis {
+					opts = append(opts, WithRedis(rs.URL(), "bench"), WithResetState())
+				}
+				began := time.Now()
+				sum, err := Run(context.Background(), cfg, opts...)
+				elapsed += time.Since(began)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if sum.Succeeded != 4000 {
+					b.Fatalf("succeeded %d of 4000", sum.Succeeded)
+				}
+				items += sum.Succeeded
+			}
+			b.ReportMetric(float64(items)/elapsed.Seconds(), "items/s")
+		})
+	}
 }
