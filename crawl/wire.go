@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,12 @@ import (
 // itself (limits.timeout, or its host's under hosts: whole body included,
 // waiting for a permit not included) and counts what was really sent and how much was in flight. The
 // transport reports how each exchange ended to the meter (meter.observe).
+//
+// A request counts as sent once the base RoundTripper has written it to a
+// connection, when an answer came, or when the network failed it (a refused
+// connection, a timeout): one that its caller cancelled before it was
+// written (an interrupted crawl's) never reached the server and is not
+// counted.
 type wire struct {
 	next    http.RoundTripper
 	timeout time.Duration
@@ -35,11 +42,17 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), timeout)
 	w.meter.start()
+	s := &sending{m: w.meter}
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: s.wrote})
 	resp, err := w.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		cancel()
+		if req.Context().Err() == nil {
+			s.sent() // an attempt the network failed
+		}
 		return nil, err
 	}
+	s.sent() // an answer came: it was sent, whether or not its write was traced
 	resp.Body = &timedBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
 }
@@ -64,8 +77,29 @@ func (b *timedBody) Close() error {
 	return err
 }
 
+// sending counts its request in the meter once, when it is first known to
+// be sent: a base RoundTripper may write a request more than once (net/http
+// retries an idempotent one whose reused connection broke).
+type sending struct {
+	m    *meter
+	once atomic.Bool
+}
+
+func (s *sending) wrote(i httptrace.WroteRequestInfo) {
+	if i.Err == nil {
+		s.sent()
+	}
+}
+
+func (s *sending) sent() {
+	if s.once.CompareAndSwap(false, true) {
+		s.m.requests.Add(1)
+	}
+}
+
 // meter counts requests for the summary and, when a registerer was given,
-// for Prometheus.
+// for Prometheus: requests those sent (see wire), inFlight those that hold
+// their permit past the transport, from start to observe.
 type meter struct {
 	requests    atomic.Int64
 	throttled   atomic.Int64
@@ -82,7 +116,6 @@ func (m *meter) start() {
 			break
 		}
 	}
-	m.requests.Add(1)
 	if m.prom != nil {
 		m.prom.inFlight.Inc()
 	}
