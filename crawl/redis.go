@@ -101,7 +101,12 @@ func (r *runner) runDistributed(ctx context.Context) (Summary, error) {
 	d := r.dist
 	c := d.c
 	defer c.Close()
-	r.o.log.Info("joined the crawl in redis", zap.String("redis", c.URL()), zap.String("worker", c.Worker()))
+	joined, err := c.Status(ctx)
+	if err != nil {
+		return Summary{}, fmt.Errorf("crawl: %w", err)
+	}
+	r.o.log.Info("joined the crawl in redis", zap.String("redis", c.URL()), zap.String("worker", c.Worker()),
+		zap.Int64("listed", joined.Items.Listed), zap.Int64("done", joined.Items.Done), zap.Int64("failed", joined.Items.Failed))
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { r.keepAlive(bg) })
@@ -141,6 +146,7 @@ func (r *runner) runDistributed(ctx context.Context) (Summary, error) {
 		FinalLimit:     st.FinalLimit,
 		DurationS:      math.Round(time.Since(r.began).Seconds()*1000) / 1000,
 		Interrupted:    ctx.Err() != nil,
+		Resumed:        joined.Items.Listed > 0, // joined a crawl under way
 	}
 	if sum.FinalLimit == 0 {
 		sum.FinalLimit = r.lim.Limit()
