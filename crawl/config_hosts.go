@@ -13,7 +13,6 @@ var hostOnlyLimits = map[string]string{
 	"backoff":               "applies to the whole crawl: set limits.backoff",
 	"backoff.base":          "applies to the whole crawl: set limits.backoff",
 	"backoff.max":           "applies to the whole crawl: set limits.backoff",
-	"max_body":              "applies to the whole crawl: set limits.max_body",
 	"concurrency.max_total": "is the ceiling of all hosts together: set limits.concurrency.max_total",
 }
 
@@ -59,6 +58,7 @@ func (b *builder) hosts(r *rawConfig) map[string]Limits {
 		set("concurrency.min", func() { merged.Concurrency.Min = h.Concurrency.Min })
 		set("concurrency.max", func() { merged.Concurrency.Max = h.Concurrency.Max })
 		set("timeout", func() { merged.Timeout = h.Timeout })
+		set("max_body", func() { merged.MaxBody = h.MaxBody })
 		out[key] = b.limitsAt(hk, &merged)
 	}
 	return out
@@ -90,4 +90,19 @@ func (c *Config) LimitsFor(key string) Limits {
 		}
 	}
 	return c.Limits
+}
+
+// hostMaxBodies are the max_body of the hosts whose own differs from
+// limits.max_body, keyed as in Config.Hosts.
+func hostMaxBodies(cfg *Config) map[string]int64 {
+	var out map[string]int64
+	for h, l := range cfg.Hosts {
+		if l.MaxBody != cfg.Limits.MaxBody {
+			if out == nil {
+				out = map[string]int64{}
+			}
+			out[h] = l.MaxBody
+		}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package crawl
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ func TestHostsOverrideTheLimitsTheySet(t *testing.T) {
   concurrency: {max: 64, max_total: 100}
 hosts:
   CDN.example.com.: {rate: 20, concurrency: {max: 8}}
-  "api.example.com:8443": {timeout: 2s, concurrency: {algorithm: fixed, initial: 3}}
+  "api.example.com:8443": {timeout: 2s, max_body: 1KiB, concurrency: {algorithm: fixed, initial: 3}}
 `)
 	require.NoError(t, err)
 	cdn := cfg.LimitsFor("cdn.example.com:443")
@@ -32,6 +33,8 @@ hosts:
 	assert.Equal(t, 64, api.Concurrency.Max)
 	assert.Equal(t, 50.0, api.Rate)
 	assert.Equal(t, 2*time.Second, api.Timeout)
+	assert.Equal(t, int64(1024), api.MaxBody)
+	assert.Equal(t, map[string]int64{"api.example.com:8443": 1024}, hostMaxBodies(cfg))
 	assert.Equal(t, cfg.Limits, cfg.LimitsFor("api.example.com:443"), "another port of a host:port key")
 	assert.Equal(t, cfg.Limits, cfg.LimitsFor("other.example.com:443"))
 	assert.Equal(t, 100, cfg.Limits.Concurrency.MaxTotal)
@@ -73,4 +76,23 @@ func TestRunnerGivesHostsTheirOwnLimitsAndTimeouts(t *testing.T) {
 	assert.Equal(t, 3, r.lim.Host("cdn.example.com:443").Snapshot().Limit)
 	assert.Equal(t, cfg.Limits.Concurrency.Initial, r.lim.Host("api.example.com:443").Snapshot().Limit)
 	assert.Equal(t, map[string]time.Duration{"cdn.example.com": 2 * time.Second}, hostTimeouts(cfg))
+}
+
+func TestBodyLimitIsTheHostsOwn(t *testing.T) {
+	f := &fetcher{maxBody: 100, hosts: map[string]int64{"cdn.example.com": 10, "api.example.com:8443": 20}}
+	tests := []struct {
+		url  string
+		want int64
+	}{
+		{"http://CDN.example.com/a", 10},
+		{"https://cdn.example.com:8443/a", 10},
+		{"https://api.example.com:8443/a", 20},
+		{"https://api.example.com/a", 100},
+	}
+	for _, tt := range tests {
+		req, err := http.NewRequest(http.MethodGet, tt.url, nil)
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, f.bodyLimit(req), tt.url)
+	}
+	assert.Equal(t, int64(100), f.bodyLimit(nil))
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/politely/politely/engine"
@@ -27,6 +28,7 @@ type fetcher struct {
 	robots  http.Header  // User-Agent and Accept: text/plain: for robots.txt
 	trusted HeaderHosts
 	maxBody int64
+	hosts   map[string]int64 // max_body of the hosts (keyed as Config.Hosts) whose own differs
 	// allowed checks a URL against robots.txt, before its request and
 	// before each redirect hop; nil when politeness.robots is off.
 	allowed func(context.Context, *url.URL) (bool, error)
@@ -47,7 +49,7 @@ func newFetcher(client *http.Client, cfg *Config) *fetcher {
 	robots.Set("User-Agent", cfg.UserAgent)
 	robots.Set("Accept", "text/plain, */*;q=0.5") // an API's Accept could draw a 406, which reads as no rules
 	return &fetcher{client: client, header: header, plain: plain, robots: robots,
-		trusted: cfg.HeaderHosts, maxBody: cfg.Limits.MaxBody}
+		trusted: cfg.HeaderHosts, maxBody: cfg.Limits.MaxBody, hosts: hostMaxBodies(cfg)}
 }
 
 // noRedirects is the crawl client's CheckRedirect: the fetcher follows
@@ -218,7 +220,8 @@ func (f *fetcher) read(resp *http.Response, kind requestKind) (response, error) 
 	if err := transport.Check(resp); err != nil {
 		return response{}, &attemptError{status: resp.StatusCode, err: err}
 	}
-	limit := f.maxBody
+	maxBody := f.bodyLimit(resp.Request)
+	limit := maxBody
 	if kind == robotsTxt {
 		limit = max(limit, robotsParseLimit)
 	}
@@ -231,9 +234,24 @@ func (f *fetcher) read(resp *http.Response, kind requestKind) (response, error) 
 			return response{status: resp.StatusCode, header: resp.Header, body: body[:limit]}, nil
 		}
 		return response{}, &attemptError{status: resp.StatusCode,
-			err: engine.Permanent(fmt.Errorf("body larger than max_body (%d bytes)", f.maxBody))}
+			err: engine.Permanent(fmt.Errorf("body larger than max_body (%d bytes)", maxBody))}
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: body}, nil
+}
+
+// bodyLimit is max_body for the request's host: its own under hosts, or
+// limits.max_body.
+func (f *fetcher) bodyLimit(req *http.Request) int64 {
+	if len(f.hosts) == 0 || req == nil || req.URL == nil {
+		return f.maxBody
+	}
+	if n, ok := f.hosts[transport.HostKey(req)]; ok {
+		return n
+	}
+	if n, ok := f.hosts[strings.TrimSuffix(strings.ToLower(req.URL.Hostname()), ".")]; ok {
+		return n
+	}
+	return f.maxBody
 }
 
 // discard reads a little of a redirect's body, so that its connection can

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -36,7 +37,7 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 		key := transport.HostKey(req)
 		if d, ok := w.hosts[key]; ok {
 			timeout = d
-		} else if d, ok := w.hosts[req.URL.Hostname()]; ok {
+		} else if d, ok := w.hosts[strings.TrimSuffix(strings.ToLower(req.URL.Hostname()), ".")]; ok {
 			timeout = d
 		}
 	}
