@@ -88,7 +88,7 @@ func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, e
 	var body []byte
 	err := r.retrier.do(ctx, func(ctx context.Context) error {
 		// Answered at once, robots.txt says nothing about the work's latency.
-		resp, err := r.fetch.getRobots(transport.Auxiliary(ctx), robotsURL)
+		resp, err := r.fetch.getRobots(transport.Prerequisite(ctx), robotsURL)
 		var se *transport.StatusError
 		switch {
 		case err == nil:

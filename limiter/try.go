@@ -78,7 +78,7 @@ func (h *Host) Admit(ctx context.Context, p Permit) (Permit, error) {
 }
 
 // AcquireAuxiliary is Acquire for the few requests a host's work waits on (a
-// robots.txt, a listing page): it waits for the gate and a token, and with
+// robots.txt): it waits for the gate and a token, and with
 // WithShared for the shared gate and rate, but not for a concurrency slot,
 // so that work holding every slot while it waits on such a request cannot
 // deadlock. Its permit counts in flight like any other; its latency is not a

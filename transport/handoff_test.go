@@ -56,3 +56,23 @@ func TestRoundTripToAnotherHostAcquiresItsOwnPermit(t *testing.T) {
 	back.Release(limiter.Ignored)
 	assert.Equal(t, int64(1), r.snapshot(t, srv).Successes)
 }
+
+func TestAuxiliaryRequestsLeaveTheHandedOffPermitToTheTask(t *testing.T) {
+	r := newRig(t, limiter.Config{Initial: 1, Algorithm: limiter.Fixed})
+	srv := r.server(t, func(w http.ResponseWriter, _ *http.Request) {})
+	u, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	p, _, ok := r.lim.Host(u.Host).TryAcquire()
+	require.True(t, ok, "the task holds the host's only slot")
+	ho := limiter.NewHandoff(context.Background(), p)
+
+	// A prerequisite (robots.txt) needs no slot: it does not wait for the task.
+	req, err := http.NewRequestWithContext(Prerequisite(ho), http.MethodGet, srv.URL+"/robots.txt", nil)
+	require.NoError(t, err)
+	resp, err := r.client.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	back, ok := ho.Reclaim()
+	require.True(t, ok, "the prerequisite left the task's permit alone")
+	back.Release(limiter.Ignored)
+}

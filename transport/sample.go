@@ -19,16 +19,36 @@ type auxiliaryKey struct{}
 // wait for gates and tokens and report throttles, drops and quota headers
 // like any request, but their latency is not a sample for the host's
 // concurrency limit, so a robots.txt answered at once or a slow listing page
-// does not mislead its RTT baseline and slow start; and they wait for no
-// concurrency slot (limiter.Host.AcquireAuxiliary), so tasks that hold every
-// slot of a host while they wait for its robots.txt do not deadlock.
+// does not mislead its RTT baseline and slow start; and they never take a
+// permit handed off through the context (limiter.Handoff): that one is the
+// task's.
 func Auxiliary(ctx context.Context) context.Context {
-	return context.WithValue(ctx, auxiliaryKey{}, true)
+	return context.WithValue(ctx, auxiliaryKey{}, auxiliary)
 }
 
+// Prerequisite returns a context whose requests are auxiliary (see
+// Auxiliary) and are what other requests to their host wait for (a
+// robots.txt): they wait for the gate and a token but for no concurrency
+// slot (limiter.Host.AcquireAuxiliary), so that tasks holding every slot of
+// a host while they wait for its robots.txt do not deadlock.
+func Prerequisite(ctx context.Context) context.Context {
+	return context.WithValue(ctx, auxiliaryKey{}, prerequisite)
+}
+
+// The kinds of auxiliary requests.
+const (
+	auxiliary    = 1
+	prerequisite = 2
+)
+
 func isAuxiliary(ctx context.Context) bool {
-	aux, _ := ctx.Value(auxiliaryKey{}).(bool)
-	return aux
+	aux, _ := ctx.Value(auxiliaryKey{}).(int)
+	return aux != 0
+}
+
+func isPrerequisite(ctx context.Context) bool {
+	aux, _ := ctx.Value(auxiliaryKey{}).(int)
+	return aux == prerequisite
 }
 
 // connSetup measures how long a request waited for its connection: the

@@ -183,8 +183,9 @@ func HostKey(r *http.Request) string {
 // closed since, see limiter.Host.Admit), sends the request with the base
 // RoundTripper, applies the answer's quota headers and gate to the host and
 // releases the permit as the package documentation describes. An auxiliary
-// request (see Auxiliary) takes no handed-off permit and waits for no
-// concurrency slot, only for the gate and a token. It returns the base's response and error
+// request (see Auxiliary) takes no handed-off permit; a prerequisite (see
+// Prerequisite) waits for no concurrency slot either, only for the gate and
+// a token. It returns the base's response and error
 // unchanged, except that the response body is wrapped.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL == nil {
@@ -243,12 +244,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// acquire takes the permit of a request to h under ctx: an auxiliary
-// request's (see Auxiliary) waits for the gate and a token only; otherwise
-// the one a Handoff in ctx holds for h, readied by Admit, or a new one.
+// acquire takes the permit of a request to h under ctx: a prerequisite's
+// (see Prerequisite) waits for the gate and a token only; an auxiliary
+// request's is a new one; otherwise the one a Handoff in ctx holds for h,
+// readied by Admit, or a new one.
 func acquire(ctx context.Context, h *limiter.Host) (limiter.Permit, error) {
-	if isAuxiliary(ctx) {
+	switch {
+	case isPrerequisite(ctx):
 		return h.AcquireAuxiliary(ctx)
+	case isAuxiliary(ctx):
+		return h.Acquire(ctx)
 	}
 	if p, held := limiter.TakePermit(ctx, h); held {
 		return h.Admit(ctx, p)
