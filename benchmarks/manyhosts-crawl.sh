@@ -32,7 +32,7 @@ mock() {
 	"$mockbin" mock --addr 127.0.0.1:0 "$@" >"$work/$name.out" 2>&1 &
 	pids="$pids $!"
 	for _ in $(seq 100); do
-		url=$(sed -n 's/^mock API "[^"]*" at \(http:[^ ]*\) .*/\1/p' "$work/$name.out")
+		url=$(sed -n 's/^mock API "[^"]*" at \(http:[^ ]*\) .*/\1/p' "$work/$name.out" 2>/dev/null || true)
 		[ -n "$url" ] && return 0
 		sleep 0.1
 	done
