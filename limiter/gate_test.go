@@ -53,6 +53,11 @@ func TestGateHoldsEveryRequestUntilRetryAfter(t *testing.T) {
 	assert.Empty(t, got, "no request starts before the gate opens")
 
 	clk.Advance(time.Nanosecond)
+	// The restart paces them (8 permits over restartSpread: one per 1.25 ms).
+	for range 2 {
+		require.NoError(t, clk.BlockUntilContext(ctx, 1))
+		clk.Advance(restartSpread / 8)
+	}
 	wg.Wait()
 	require.Len(t, got, 3, "every waiter starts once it opens")
 	for range 3 {
@@ -166,6 +171,87 @@ func TestNoBurstAfterAGate(t *testing.T) {
 		n++
 	}
 	assert.Equal(t, 1, n, "the tokens saved up during the pause are dropped")
+}
+
+// warmRTT gives h a smoothed RTT of rtt: n permits started rtt/n apart from
+// now, each released rtt after its start with Success. It returns the time
+// the last was released.
+func warmRTT(t *testing.T, h *Host, now time.Time, n int, rtt time.Duration) time.Time {
+	t.Helper()
+	step := rtt / time.Duration(n)
+	ps := make([]Permit, 0, n)
+	for i := range n {
+		p, _, ok := h.TryAcquireAt(now.Add(time.Duration(i) * step))
+		require.True(t, ok)
+		ps = append(ps, p)
+	}
+	for i, p := range ps {
+		p.ReleaseAt(now.Add(time.Duration(i)*step+rtt), Success)
+	}
+	require.Equal(t, rtt, h.ctl.srtt)
+	return now.Add(time.Duration(n-1)*step + rtt)
+}
+
+func TestRequestsRestartPacedWhenAGateOpens(t *testing.T) {
+	l, clk := newTestLimiter(t, Config{Algorithm: Fixed, Initial: 16})
+	h := l.Host("h")
+	now := warmRTT(t, h, clk.Now(), 16, 20*time.Millisecond)
+	open := now.Add(time.Second)
+	h.GateAt(now, open)
+
+	// A client with 16 requests parked asks as often as it may: the limit's
+	// worth is spread over one RTT, not sent the instant the gate opens.
+	var starts []time.Duration
+	at := open
+	for len(starts) < 16 {
+		p, retryAt, ok := h.TryAcquireAt(at)
+		if !ok {
+			require.False(t, retryAt.IsZero(), "the restart names when the next may start")
+			require.True(t, retryAt.After(at))
+			at = retryAt
+			continue
+		}
+		starts = append(starts, at.Sub(open))
+		defer p.ReleaseAt(at, Ignored)
+	}
+	within := func(d time.Duration) (n int) {
+		for _, s := range starts {
+			if s < d {
+				n++
+			}
+		}
+		return n
+	}
+	assert.Equal(t, 1, within(time.Millisecond), "one permit the instant the gate opens")
+	assert.LessOrEqual(t, within(5*time.Millisecond), 5, "16 over 20 ms: about 4 in the first 5 ms")
+	assert.LessOrEqual(t, within(10*time.Millisecond), 9, "about 8 in the first 10 ms")
+	assert.Less(t, starts[15], 20*time.Millisecond, "all of them within one RTT: the limit is not lowered")
+}
+
+func TestParkedWaitersAreLetThroughPacedWhenAGateOpens(t *testing.T) {
+	l, clk := newTestLimiter(t, Config{Algorithm: Fixed, Initial: 8})
+	h := l.Host("h")
+	now := warmRTT(t, h, clk.Now(), 8, 20*time.Millisecond)
+	clk.Advance(now.Sub(clk.Now()))
+	h.Gate(now.Add(time.Second))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	got := acquireAsync(t, ctx, h, 8, &wg)
+	require.NoError(t, clk.BlockUntilContext(ctx, 1), "the head waiter arms one timer")
+	clk.Advance(time.Second)
+	// 8 permits over 20 ms: one every 2.5 ms.
+	for i := 1; i < 8; i++ {
+		require.NoError(t, clk.BlockUntilContext(ctx, 1), "the next head waits for its place")
+		assert.Len(t, got, i, "one more waiter let through every 2.5 ms")
+		clk.Advance(2500 * time.Microsecond)
+	}
+	wg.Wait()
+	require.Len(t, got, 8)
+	for range 8 {
+		(<-got).Release(Ignored)
+	}
 }
 
 func TestSetCeiling(t *testing.T) {

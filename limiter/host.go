@@ -28,6 +28,7 @@ type Host struct {
 
 	gateUntil time.Time // zero when open
 	pace      pace
+	restart   restart // paces the first permits after the gate opens, when no rate does
 	// clocked is set while the gate is closed or a rate applies: only then
 	// does Acquire need the time before it decides.
 	clocked atomic.Bool
@@ -75,7 +76,7 @@ func (h *Host) tryLocked(now time.Time) (Permit, time.Time, bool) {
 // takeLocked is tryLocked; without needSlot it does not wait for a
 // concurrency slot (see AcquireAuxiliary).
 func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool) {
-	if now.IsZero() && (!h.gateUntil.IsZero() || h.pace.bucket != nil) {
+	if now.IsZero() && h.clockedLocked() {
 		now = h.l.clock.Now()
 	}
 	if !h.gateUntil.IsZero() {
@@ -83,14 +84,27 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 			return Permit{}, h.gateUntil, false
 		}
 		h.gateUntil = time.Time{}
+		if h.pace.bucket == nil {
+			h.restart.begin(h.limit, h.ctl.srtt)
+		}
 		h.syncClockedLocked()
 	}
 	if needSlot && h.inFlight >= h.limit {
 		return Permit{}, time.Time{}, false
 	}
-	if h.pace.bucket != nil {
+	switch {
+	case h.pace.bucket != nil:
+		h.restart.stop()
 		if at, ok := h.pace.take(now); !ok {
 			return Permit{}, at, false
+		}
+	case h.restart.active():
+		at, ok := h.restart.take(now)
+		if !ok {
+			return Permit{}, at, false
+		}
+		if !h.restart.active() {
+			h.syncClockedLocked()
 		}
 	}
 	h.used = true
@@ -103,9 +117,13 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 	return Permit{h: h, start: now, epoch: h.ctl.cuts, level: h.ctl.level, slot: slot, gen: gen}, time.Time{}, true
 }
 
-func (h *Host) syncClockedLocked() {
-	h.clocked.Store(!h.gateUntil.IsZero() || h.pace.bucket != nil)
+// clockedLocked reports whether the gate, the bucket or a restart needs the
+// time to decide.
+func (h *Host) clockedLocked() bool {
+	return !h.gateUntil.IsZero() || h.pace.bucket != nil || h.restart.active()
 }
+
+func (h *Host) syncClockedLocked() { h.clocked.Store(h.clockedLocked()) }
 
 // Acquire blocks until the gate is open, a token is available and a
 // concurrency slot is free, and returns a Permit to release when the request

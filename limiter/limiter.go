@@ -20,7 +20,10 @@
 // none of them the bucket is skipped entirely. A gate is a "paused until"
 // time checked before a token is taken; the bucket's rate is never set to 0,
 // and tokens saved up during a pause are dropped when it ends, so no burst
-// follows a Retry-After.
+// follows a Retry-After. On a host that no rate paces, the first permits
+// after a gate opens are paced too: the concurrency limit's worth is spread
+// over one smoothed RTT (10 ms before the host has one), so requests parked
+// during the gate start one after the other, not together.
 //
 // Where no quota is announced, a throttle with a Retry-After teaches the
 // rate: the first sets it to 95% of what the server allowed since the start

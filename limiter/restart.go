@@ -1,0 +1,54 @@
+package limiter
+
+import (
+	"math"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// restartSpread is the time a restart spreads a full concurrency limit over
+// when the host has no RTT yet.
+const restartSpread = 10 * time.Millisecond
+
+// restart paces the first requests after a gate opens on a host that no rate
+// paces: the concurrency limit's worth of permits is spread over one
+// smoothed RTT (burst 1), the rate at which that limit runs anyway once its
+// requests come back, instead of all of them at the instant the gate opens.
+type restart struct {
+	bucket *rate.Limiter
+	left   int // permits still paced; 0: no restart under way
+	r      float64
+}
+
+// begin starts pacing n permits over spread (restartSpread if zero).
+func (s *restart) begin(n int, spread time.Duration) {
+	if n <= 1 {
+		s.left = 0
+		return
+	}
+	if spread <= 0 {
+		spread = restartSpread
+	}
+	s.r = float64(n) / spread.Seconds()
+	s.bucket = rate.NewLimiter(rate.Limit(s.r), 1) // full: the first permit goes at once
+	s.left = n
+}
+
+func (s *restart) active() bool { return s.left > 0 }
+
+// stop ends the restart (a rate now paces the host).
+func (s *restart) stop() { s.left, s.bucket = 0, nil }
+
+// take takes the restart's next place at now, or returns when it comes.
+func (s *restart) take(now time.Time) (time.Time, bool) {
+	if s.bucket.AllowN(now, 1) {
+		if s.left--; s.left == 0 {
+			s.bucket = nil
+		}
+		return time.Time{}, true
+	}
+	missing := 1 - s.bucket.TokensAt(now)
+	d := math.Ceil(missing / s.r * float64(time.Second))
+	return now.Add(time.Duration(max(1, d))), false
+}
