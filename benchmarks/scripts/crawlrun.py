@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Run `politely crawl` (default config, cold start) against `politely mock` and print goodput over
 the optimum, T90, throttled answers and early requests, as benchmarks/RESULTS.md records them.
+Kept only as the command behind the historical rows of RESULTS.md's "Crawl end to end" section
+(measured at c411710 and the day's after builds); `politely bench --scenario crawl-...` reports the same
+figures and is the command for new ones.
 usage: crawlrun.py BIN SCENARIO OPTIMUM [--robots on|off] [--alg X] [--items N] [--mock "--slots 16 --queue 4"] [--mockbin BIN]"""
 import argparse, json, os, re, shutil, subprocess, sys, tempfile, threading, time, urllib.request
 ap = argparse.ArgumentParser()
