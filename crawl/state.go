@@ -95,14 +95,10 @@ func (res *resumed) openJournal(cfg *Config) error {
 	return nil
 }
 
-// engineOptions make the run checkpoint to the state and skip what an
-// earlier run did beyond its mark.
-func (res *resumed) engineOptions() []engine.Option {
+// skipDone makes the run skip what an earlier run did beyond its mark.
+func (res *resumed) skipDone(j engine.Job[listed]) engine.Job[listed] {
 	from := res.from
-	return []engine.Option{
-		engine.WithCheckpoint(res.journal), // Append records each item with its line
-		engine.WithSkip(func(it source.Item[listed]) bool { return from.IsDone(it.Page, it.Index) }),
-	}
+	return j.WithSkip(func(it source.Item[listed]) bool { return from.IsDone(it.Page, it.Index) })
 }
 
 // writeOutput appends an item's output line: through the journal, which

@@ -52,7 +52,7 @@ func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	r.writes.cancel = cancel
-	st, err := engine.Run(runCtx, read, r.handle, r.engineOptions()...)
+	st, err := r.job(read).Run(runCtx, r.engineOptions()...)
 	if werr := r.writes.err(); werr != nil {
 		return st, fmt.Errorf("crawl: %w", werr)
 	}
@@ -78,21 +78,41 @@ func (r *runner) sourceAllowed(ctx context.Context) error {
 	return nil
 }
 
-// engineOptions wire the engine to the crawl: its limit, retries, sink,
-// progress and, with state, checkpoints.
+// job runs r.handle over src with the settings typed by the item: the tasks'
+// hosts, the failure sink and, with state, the items an earlier run did.
+//
+// With a task, the engine takes each task's permit for its URL's host before
+// the handler runs, so that a task whose host may not start (gated, out of
+// tokens, at its limit) waits in that host's room instead of holding a
+// consumer; the task's request then uses that permit.
+func (r *runner) job(src source.Source[listed]) engine.Job[listed] {
+	j := engine.NewJob(src, r.handle).WithFailureSink(r.failedForGood)
+	if r.cfg.Task != nil {
+		j = j.WithLimiter(r.lim, r.hostKey)
+	}
+	if r.state != nil {
+		j = r.state.skipDone(j)
+	}
+	return j
+}
+
+// engineOptions wire the engine to the crawl: its limit, retries, progress
+// and, with state, checkpoints.
 func (r *runner) engineOptions() []engine.Option {
 	opts := []engine.Option{
-		r.limitedBy(),
 		engine.WithMaxConsumers(r.cfg.Limits.Concurrency.MaxTotal),
 		engine.WithQueueSize(queueSize(r.cfg.Limits.Concurrency.MaxTotal)),
 		engine.WithRetry(r.retry),
 		engine.WithDrainTimeout(drainTimeout(r.cfg.Limits.Timeout)),
 		engine.WithLogger(r.o.log),
-		engine.WithFailureSink(r.failedForGood),
 		engine.WithProgress(r.o.interval, r.progress),
 	}
+	if r.cfg.Task == nil {
+		// Without a task the items make no request: the limit alone counts.
+		opts = append(opts, engine.WithLimitFunc(r.lim.Limit))
+	}
 	if r.state != nil {
-		opts = append(opts, r.state.engineOptions()...)
+		opts = append(opts, engine.WithCheckpoint(r.state.journal)) // Append records each item with its line
 	}
 	if r.dist != nil {
 		// The items read ahead are bounded by streamItems' hold limit.
@@ -172,18 +192,6 @@ func (r *runner) failedForGood(f engine.Failure[listed]) {
 	if err := r.writeFailed(f.Item.Value, r.failedLine(f)); err != nil {
 		r.writes.fail(err)
 	}
-}
-
-// limitedBy makes the engine take each task's permit for its URL's host
-// before the handler runs, so that a task whose host may not start (gated,
-// out of tokens, at its limit) waits in that host's room instead of holding
-// a consumer; the task's request then uses that permit. Without a task the
-// items make no request.
-func (r *runner) limitedBy() engine.Option {
-	if r.cfg.Task == nil {
-		return engine.WithLimitFunc(r.lim.Limit)
-	}
-	return engine.WithLimiter(r.lim, r.hostKey)
 }
 
 // hostKey is the limiter key of it's task URL, or "" (no permit) when it does

@@ -73,21 +73,20 @@ func BenchmarkEngine(b *testing.B) {
 	host := func(int) string { return "api.example.com:443" }
 	for _, tc := range []struct {
 		name string
-		opts func(b *testing.B) []Option
+		job  func(b *testing.B, j Job[int]) Job[int]
+		opts []Option
 	}{
-		{"adaptive-limiter", func(b *testing.B) []Option { return []Option{WithLimiter(newLimiter(b), host)} }},
-		{"adaptive-limiter/hosts=1000", func(b *testing.B) []Option { return []Option{WithLimiter(newLimiter(b), hosts1000)} }},
-		{"adaptive-limiter+timeout", func(b *testing.B) []Option {
-			return []Option{WithLimiter(newLimiter(b), host), WithTaskTimeout(time.Minute)}
-		}},
-		{"limit-func=4", func(*testing.B) []Option { return []Option{limitOf(4)} }},
+		{"adaptive-limiter", func(b *testing.B, j Job[int]) Job[int] { return j.WithLimiter(newLimiter(b), host) }, nil},
+		{"adaptive-limiter/hosts=1000", func(b *testing.B, j Job[int]) Job[int] { return j.WithLimiter(newLimiter(b), hosts1000) }, nil},
+		{"adaptive-limiter+timeout", func(b *testing.B, j Job[int]) Job[int] { return j.WithLimiter(newLimiter(b), host) },
+			[]Option{WithTaskTimeout(time.Minute)}},
+		{"limit-func=4", func(_ *testing.B, j Job[int]) Job[int] { return j }, []Option{limitOf(4)}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
-			src := benchRange(b, b.N)
-			opts := tc.opts(b)
+			job := tc.job(b, NewJob(benchRange(b, b.N), noop))
 			b.ResetTimer()
-			st, err := Run(context.Background(), src, noop, opts...)
+			st, err := job.Run(context.Background(), tc.opts...)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -115,7 +114,7 @@ func BenchmarkPeakHeap(b *testing.B) {
 				stop := make(chan struct{})
 				peak := make(chan uint64)
 				go sampleHeap(stop, peak)
-				st, err := Run(context.Background(), benchRange(b, n), noop, WithLimiter(l, func(int) string { return "h" }))
+				st, err := NewJob(benchRange(b, n), noop).WithLimiter(l, func(int) string { return "h" }).Run(context.Background())
 				close(stop)
 				p := <-peak
 				if err != nil || st.Succeeded != int64(n) {
@@ -154,10 +153,10 @@ func BenchmarkFixedLimit50(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		st, err := Run(context.Background(), benchRange(b, 1000), func(ctx context.Context, _ int) error {
+		st, err := NewJob(benchRange(b, 1000), func(ctx context.Context, _ int) error {
 			time.Sleep(100 * time.Millisecond)
 			return nil
-		}, WithLimiter(l, func(int) string { return "h" }))
+		}).WithLimiter(l, func(int) string { return "h" }).Run(context.Background())
 		if err != nil || st.Succeeded != 1000 {
 			b.Fatalf("succeeded %d: %v", st.Succeeded, err)
 		}
@@ -183,8 +182,7 @@ func BenchmarkDistinctHostsHeap(b *testing.B) {
 				stop := make(chan struct{})
 				peak := make(chan uint64)
 				go sampleHeap(stop, peak)
-				st, err := Run(context.Background(), benchRange(b, n), noop,
-					WithLimiter(l, func(v int) string { return "host-" + strconv.Itoa(v) + ".example.com:443" }))
+				st, err := NewJob(benchRange(b, n), noop).WithLimiter(l, func(v int) string { return "host-" + strconv.Itoa(v) + ".example.com:443" }).Run(context.Background())
 				close(stop)
 				p := <-peak
 				if err != nil || st.Succeeded != int64(n) {

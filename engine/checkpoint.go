@@ -13,9 +13,10 @@ import (
 // item is not finished), never concurrently.
 //
 // The state is a low-water mark and a set of items done beyond it. To resume,
-// start the source at the last mark and skip (WithSkip) the items recorded by
-// Done since. Calls are made on the consumers' path: an implementation should
-// be quick, e.g. batch its writes. An error ends the run.
+// start the source at the last mark and skip (Job.WithSkip) the items
+// recorded by Done since. Calls are made on the consumers' path: an
+// implementation should be quick, e.g. batch its writes. An error ends the
+// run.
 type Checkpointer interface {
 	// Done records that item index of page finished while its page, or an
 	// earlier one, still has unfinished items.

@@ -161,14 +161,14 @@ func TestCheckpointedRunMarksOnlyFinishedPages(t *testing.T) {
 		return nil
 	}
 	var fs failures[int]
-	stats, err := Run(context.Background(), rangeOf(t, n, 100), func(_ context.Context, v int) error {
+	stats, err := NewJob(rangeOf(t, n, 100), func(_ context.Context, v int) error {
 		time.Sleep(time.Duration(rand.IntN(100)) * time.Microsecond)
 		finished.Store(v, true)
 		if v%97 == 0 {
 			return Permanent(errors.New("410 gone")) // failed for good is finished too
 		}
 		return nil
-	}, limitOf(8), WithCheckpoint(st), fs.sink())
+	}).WithFailureSink(fs.add).Run(context.Background(), limitOf(8), WithCheckpoint(st))
 	require.NoError(t, err)
 	assert.Len(t, st.pages, n/100)
 	assert.Equal(t, source.End, st.mark)
@@ -200,8 +200,8 @@ func TestResumeDoesEveryItemExactlyOnce(t *testing.T) {
 
 	src, err := source.Range(0, n, 1, source.WithGroup(64), source.WithCursor(st.mark))
 	require.NoError(t, err)
-	second, err := Run(context.Background(), src, handler(func() {}, &atomic.Int64{}), limitOf(8),
-		WithCheckpoint(st), WithSkip(st.skip))
+	second, err := NewJob(src, handler(func() {}, &atomic.Int64{})).WithSkip(st.skip).Run(context.Background(), limitOf(8),
+		WithCheckpoint(st))
 	require.NoError(t, err)
 	for v := range handled {
 		require.EqualValues(t, 1, handled[v].Load(), "item %d", v)
@@ -216,8 +216,8 @@ func TestCheckpointErrorEndsTheRun(t *testing.T) {
 	st := newMemState()
 	st.fail = errors.New("bbolt: database not open")
 	var fs failures[int]
-	stats, err := Run(context.Background(), rangeOf(t, 100000, 10), func(context.Context, int) error { return nil },
-		limitOf(2), WithCheckpoint(st), fs.sink())
+	stats, err := NewJob(rangeOf(t, 100000, 10), func(context.Context, int) error { return nil }).WithFailureSink(fs.add).Run(context.Background(),
+		limitOf(2), WithCheckpoint(st))
 	require.ErrorIs(t, err, st.fail)
 	assert.Contains(t, err.Error(), "engine: checkpoint: bbolt")
 	assert.True(t, stats.Interrupted)
@@ -248,11 +248,11 @@ func TestChaosResumeFinishesEveryItemOnce(t *testing.T) {
 			}
 			return nil
 		}
-		sink := WithFailureSink(func(f Failure[int]) {
+		sink := func(f Failure[int]) {
 			if f.Reason != ReasonInterrupted {
 				finished[f.Item.Value].Add(1)
 			}
-		})
+		}
 		handler := func(stop func(), calls *atomic.Int64, stopAt int64) func(context.Context, int) error {
 			return func(ctx context.Context, v int) error {
 				if calls.Add(1) == stopAt {
@@ -276,19 +276,18 @@ func TestChaosResumeFinishesEveryItemOnce(t *testing.T) {
 		opts := []Option{WithLimitFunc(func() int { return 1 + rand.IntN(12) }), WithQueueSize(16),
 			WithTaskTimeout(time.Millisecond), WithDrainTimeout(2 * time.Millisecond),
 			WithRetry(Retry{MaxAttempts: 3, Base: time.Microsecond, Max: 20 * time.Microsecond, BudgetRatio: math.Inf(1)}),
-			WithCheckpoint(st), sink}
+			WithCheckpoint(st)}
 
 		ctx, cancel := context.WithCancel(context.Background())
 		var calls atomic.Int64
-		first, err := Run(ctx, rangeOf(t, n, per), handler(cancel, &calls, int64(200+rand.IntN(n))), opts...)
+		first, err := NewJob(rangeOf(t, n, per), handler(cancel, &calls, int64(200+rand.IntN(n)))).WithFailureSink(sink).Run(ctx, opts...)
 		cancel()
 		require.NoError(t, err, "round %d", round)
 		requireBalanced(t, first)
 
 		src, err := source.Range(0, n, 1, source.WithGroup(per), source.WithCursor(st.mark))
 		require.NoError(t, err)
-		second, err := Run(context.Background(), src, handler(func() {}, &atomic.Int64{}, -1),
-			append(opts, WithSkip(st.skip))...)
+		second, err := NewJob(src, handler(func() {}, &atomic.Int64{}, -1)).WithFailureSink(sink).WithSkip(st.skip).Run(context.Background(), opts...)
 		require.NoError(t, err, "round %d", round)
 		requireBalanced(t, second)
 		for v := range finished {

@@ -182,7 +182,7 @@ func TestPanickingHandlerDoesNotCostConsumers(t *testing.T) {
 	var together atomic.Int64
 	all := make(chan struct{})
 	var fs failures[int]
-	st, err := Run(context.Background(), rangeOf(t, panics+limit, 50), func(ctx context.Context, v int) error {
+	st, err := NewJob(rangeOf(t, panics+limit, 50), func(ctx context.Context, v int) error {
 		if v < panics {
 			panic("bad item")
 		}
@@ -197,7 +197,7 @@ func TestPanickingHandlerDoesNotCostConsumers(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			return Permanent(context.DeadlineExceeded)
 		}
-	}, limitOf(limit), fs.sink(), WithQueueSize(8))
+	}).WithFailureSink(fs.add).Run(context.Background(), limitOf(limit), WithQueueSize(8))
 	require.NoError(t, err)
 	assert.EqualValues(t, limit, st.Succeeded, "the others ran %d at a time", limit)
 	assert.EqualValues(t, panics, st.Panics)
@@ -221,7 +221,7 @@ func TestCancelDrainsInFlightAndReportsTheRest(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		st, err := Run(ctx, rangeOf(t, 1000, 100), rd.handler, limitOf(3), WithQueueSize(10), fs.sink())
+		st, err := NewJob(rangeOf(t, 1000, 100), rd.handler).WithFailureSink(fs.add).Run(ctx, limitOf(3), WithQueueSize(10))
 		done <- result{st, err}
 	}()
 	waitFor(t, "3 handlers run", func() bool { return rd.running.Load() == 3 })
@@ -250,11 +250,11 @@ func TestDrainTimeoutCancelsTheAttemptsInFlight(t *testing.T) {
 	var running atomic.Int64
 	var fs failures[int]
 	ctx, cancel := context.WithCancel(context.Background())
-	wait := runAsync(ctx, t, rangeOf(t, 100, 10), func(ctx context.Context, _ int) error {
+	wait := runAsync(ctx, t, NewJob(rangeOf(t, 100, 10), func(ctx context.Context, _ int) error {
 		running.Add(1)
 		<-ctx.Done() // a handler that only stops when told to
 		return ctx.Err()
-	}, WithClock(clock), limitOf(3), WithDrainTimeout(time.Minute), fs.sink())
+	}).WithFailureSink(fs.add), WithClock(clock), limitOf(3), WithDrainTimeout(time.Minute))
 	waitFor(t, "3 handlers run", func() bool { return running.Load() == 3 })
 	cancel()
 	// The waiters: the controller's ticker and the drain timer.
@@ -283,7 +283,7 @@ func TestProgressIsReportedEveryIntervalAndAtTheEnd(t *testing.T) {
 	rd := newRounds()
 	var mu sync.Mutex
 	var seen []Progress
-	wait := runAsync(context.Background(), t, rangeOf(t, 10, 10), rd.handler, WithClock(clock), limitOf(3),
+	wait := runAsync(context.Background(), t, NewJob(rangeOf(t, 10, 10), rd.handler), WithClock(clock), limitOf(3),
 		WithProgress(time.Second, func(p Progress) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -320,10 +320,10 @@ func TestProgressIsReportedEveryIntervalAndAtTheEnd(t *testing.T) {
 func TestSkippedItemsAreCountedNotRun(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	var ran atomic.Int64
-	st, err := Run(context.Background(), rangeOf(t, 100, 10), func(context.Context, int) error {
+	st, err := NewJob(rangeOf(t, 100, 10), func(context.Context, int) error {
 		ran.Add(1)
 		return nil
-	}, WithSkip(func(it source.Item[int]) bool { return it.Value%4 == 0 }))
+	}).WithSkip(func(it source.Item[int]) bool { return it.Value%4 == 0 }).Run(context.Background())
 	require.NoError(t, err)
 	assert.EqualValues(t, 75, ran.Load())
 	assert.EqualValues(t, 25, st.Skipped)
@@ -364,7 +364,7 @@ func TestChaosKeepsEveryItemAccountedFor(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		stopAt := int64(rand.IntN(1000))
 		var calls atomic.Int64
-		st, err := Run(ctx, rangeOf(t, 1000, 50), func(ctx context.Context, v int) error {
+		st, err := NewJob(rangeOf(t, 1000, 50), func(ctx context.Context, v int) error {
 			if calls.Add(1) == stopAt {
 				cancel()
 			}
@@ -380,10 +380,9 @@ func TestChaosKeepsEveryItemAccountedFor(t *testing.T) {
 				return ctx.Err()
 			}
 			return nil
-		}, WithLimitFunc(func() int { return 1 + rand.IntN(20) }), WithMaxConsumers(16), WithQueueSize(8),
+		}).WithFailureSink(func(Failure[int]) { sunk.Add(1) }).Run(ctx, WithLimitFunc(func() int { return 1 + rand.IntN(20) }), WithMaxConsumers(16), WithQueueSize(8),
 			WithTaskTimeout(time.Millisecond), WithDrainTimeout(5*time.Millisecond),
-			WithRetry(Retry{Base: time.Microsecond, Max: 50 * time.Microsecond}),
-			WithFailureSink(func(Failure[int]) { sunk.Add(1) }))
+			WithRetry(Retry{Base: time.Microsecond, Max: 50 * time.Microsecond}))
 		cancel()
 		require.NoError(t, err)
 		requireBalanced(t, st)
@@ -398,13 +397,13 @@ func TestProgressCountsEveryAttemptThatReturned(t *testing.T) {
 	release := make(chan struct{})
 	var blocked atomic.Bool
 	snaps := make(chan Progress, 2)
-	wait := runAsync(context.Background(), t, rangeOf(t, 20, 20), func(_ context.Context, v int) error {
+	wait := runAsync(context.Background(), t, NewJob(rangeOf(t, 20, 20), func(_ context.Context, v int) error {
 		if v == 5 {
 			blocked.Store(true)
 			<-release
 		}
 		return nil
-	}, WithClock(clock), limitOf(1), WithProgress(time.Second, func(p Progress) { snaps <- p }))
+	}), WithClock(clock), limitOf(1), WithProgress(time.Second, func(p Progress) { snaps <- p }))
 
 	waitFor(t, "the sixth item's handler runs", blocked.Load)
 	clock.Advance(time.Second)

@@ -9,11 +9,14 @@
 // failure sink, progress is reported at an interval, and the low-water mark
 // of the pages read is checkpointed so that an interrupted run can resume.
 //
-// WithLimiter, items whose host may not start wait in that host's waiting
-// room, not in a consumer, and the permit taken for an attempt is handed to
-// the handler's first request to that host through its context.
+// With Job.WithLimiter, items whose host may not start wait in that host's
+// waiting room, not in a consumer, and the permit taken for an attempt is
+// handed to the handler's first request to that host through its context.
 //
-// Most callers want Run with WithLimiter.
+// The settings that depend on the item type (the host of an item, the failure
+// sink, the items to skip) are a Job's methods, so the compiler checks them
+// against the source; the others are Options. Most callers want
+// NewJob(src, fn).WithLimiter(l, key).Run(ctx, opts...).
 package engine
 
 import (
@@ -128,25 +131,29 @@ const flushEvery = 64
 // goroutine it started has ended, so a handler that ignores its context, or
 // a source whose Next ignores ctx, holds Run up.
 func Run[T any](ctx context.Context, src source.Source[T], fn func(context.Context, T) error, opts ...Option) (Stats, error) {
-	if src == nil || fn == nil {
+	return NewJob(src, fn).Run(ctx, opts...)
+}
+
+// Run runs the job as the function Run does, with the job's settings and opts.
+func (j Job[T]) Run(ctx context.Context, opts ...Option) (Stats, error) {
+	if j.src == nil || j.fn == nil {
 		return Stats{}, errors.New("engine: Run needs a source and a handler")
 	}
 	s, err := newSettings(opts)
-	if err != nil {
+	if j.lim != nil && s.limitFunc != nil {
+		err = errors.Join(err, errors.New("engine: WithLimiter and WithLimitFunc both set the limit to follow; use one"))
+	}
+	if err = errors.Join(j.err, err); err != nil {
 		return Stats{}, err
 	}
-	r, err := newRun(src, fn, s)
-	if err != nil {
-		return Stats{}, err
-	}
-	return r.run(ctx)
+	return newRun(j, s).run(ctx)
 }
 
-func newRun[T any](src source.Source[T], fn func(context.Context, T) error, s *settings) (*run[T], error) {
-	var item T
+func newRun[T any](j Job[T], s *settings) *run[T] {
 	r := &run[T]{
-		src: src, fn: fn, clock: s.clock, log: s.log, timeout: s.timeout, retry: s.retry,
+		src: j.src, fn: j.fn, clock: s.clock, log: s.log, timeout: s.timeout, retry: s.retry,
 		budget: newBudget(s.retry), limit: s.limitFunc, maxLive: int64(s.maxConsumers),
+		sink: j.sink, skip: j.skip,
 		queueSize: s.queueSize, drain: s.drainTimeout, progressFn: s.progressFn, progressIvl: s.progressIvl,
 		flushEvery: flushEvery,
 		queue:      make(chan entry[T], s.queueSize),
@@ -165,12 +172,8 @@ func newRun[T any](src source.Source[T], fn func(context.Context, T) error, s *s
 	}
 	resized := make(chan struct{})
 	r.resized.Store(&resized)
-	if s.limiter != nil {
-		lb, ok := s.limiter.(limitedBy[T])
-		if !ok {
-			return nil, fmt.Errorf("engine: WithLimiter: the key function takes %s, the source yields %T", s.limiter.keyType(), item)
-		}
-		r.lim, r.key, r.limit = lb.l, lb.key, lb.l.Limit
+	if j.lim != nil {
+		r.lim, r.key, r.limit = j.lim, j.key, j.lim.Limit
 		r.rooms = &rooms[T]{byKey: map[string]*room[T]{}}
 		r.idleWake = make(chan struct{}, 1)
 		r.rearm = make(chan struct{}, 1)
@@ -178,28 +181,11 @@ func newRun[T any](src source.Source[T], fn func(context.Context, T) error, s *s
 	if r.limit == nil {
 		r.limit = func() int { return DefaultConsumers }
 	}
-	if s.sink != nil {
-		sink, ok := s.sink.(func(Failure[T]))
-		if !ok {
-			return nil, fmt.Errorf("engine: WithFailureSink: the sink takes %s, the source yields %T", typeArg(s.sink), item)
-		}
-		r.sink = sink
-	}
-	if s.skip != nil {
-		skip, ok := s.skip.(func(source.Item[T]) bool)
-		if !ok {
-			return nil, fmt.Errorf("engine: WithSkip: the function takes %s, the source yields %T", typeArg(s.skip), item)
-		}
-		r.skip = skip
-	}
 	if s.checkpointer != nil {
 		r.tracker = &tracker{cp: s.checkpointer}
 	}
-	return r, nil
+	return r
 }
-
-// typeArg names the type an option was built for, for error messages.
-func typeArg(v any) string { return fmt.Sprintf("%T", v) }
 
 func (r *run[T]) run(ctx context.Context) (Stats, error) {
 	start := r.clock.Now()

@@ -38,8 +38,6 @@ type failures[T any] struct {
 	all []Failure[T]
 }
 
-func (f *failures[T]) sink() Option { return WithFailureSink(f.add) }
-
 func (f *failures[T]) add(x Failure[T]) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -105,10 +103,6 @@ func TestOptionsAreValidated(t *testing.T) {
 		{"drain timeout", WithDrainTimeout(-time.Second), "WithDrainTimeout"},
 		{"progress", WithProgress(0, func(Progress) {}), "WithProgress"},
 		{"nil limit func", WithLimitFunc(nil), "WithLimitFunc"},
-		{"nil limiter", WithLimiter[int](nil, func(int) string { return "" }), "WithLimiter"},
-		{"limiter key of another type", WithLimiter(l, func(string) string { return "" }), "WithLimiter: the key function takes func(string) string, the source yields int"},
-		{"sink of another type", WithFailureSink(func(Failure[string]) {}), "WithFailureSink: the sink takes func(engine.Failure[string])"},
-		{"skip of another type", WithSkip(func(source.Item[string]) bool { return false }), "WithSkip"},
 		{"retry attempts", WithRetry(Retry{MaxAttempts: -1}), "Retry.MaxAttempts -1"},
 		{"retry base above max", WithRetry(Retry{Base: time.Minute, Max: time.Second}), "Retry.Base 1m0s is above Retry.Max 1s"},
 		{"retry ratio", WithRetry(Retry{BudgetRatio: -0.5}), "Retry.BudgetRatio"},
@@ -129,14 +123,37 @@ func TestOptionsAreValidated(t *testing.T) {
 		})
 	}
 	t.Run("two limits", func(t *testing.T) {
-		_, err := Run(context.Background(), rangeOf(t, 3, 10), func(context.Context, int) error { return nil },
-			WithLimiter(l, func(int) string { return "h" }), limitOf(2))
+		_, err := NewJob(rangeOf(t, 3, 10), func(context.Context, int) error { return nil }).WithLimiter(l, func(int) string { return "h" }).Run(context.Background(), limitOf(2))
 		require.ErrorContains(t, err, "WithLimiter and WithLimitFunc")
 	})
 	t.Run("no source", func(t *testing.T) {
 		_, err := Run[int](context.Background(), nil, func(context.Context, int) error { return nil })
 		require.ErrorContains(t, err, "source")
 	})
+}
+
+// TestJobSettingsAreValidated covers the settings a Job checks when it runs.
+// A setting for another item type is not among them: it does not compile,
+// e.g. NewJob(rangeOf(t, 3, 10), handle).WithFailureSink(func(Failure[string]) {})
+// fails with "cannot use func(Failure[string]) {} (value of type
+// func(Failure[string])) as func(Failure[int]) value in argument to ...".
+func TestJobSettingsAreValidated(t *testing.T) {
+	handle := func(context.Context, int) error { return nil }
+	for _, tc := range []struct {
+		name string
+		job  func(Job[int]) Job[int]
+		want string
+	}{
+		{"nil limiter", func(j Job[int]) Job[int] { return j.WithLimiter(nil, func(int) string { return "" }) }, "WithLimiter: a limiter and a key function are required"},
+		{"nil sink", func(j Job[int]) Job[int] { return j.WithFailureSink(nil) }, "WithFailureSink: the sink is nil"},
+		{"nil skip", func(j Job[int]) Job[int] { return j.WithSkip(nil) }, "WithSkip: the skip function is nil"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := tc.job(NewJob(rangeOf(t, 3, 10), handle)).Run(context.Background())
+			require.ErrorContains(t, err, "engine: "+tc.want)
+			assert.Zero(t, st.Read, "no item may be read with a bad setting")
+		})
+	}
 }
 
 // items is a source of n items on pages of per items, whose Next calls

@@ -31,7 +31,7 @@ func Example() {
 	}
 	var mu sync.Mutex
 	var upper []string
-	st, err := engine.Run(context.Background(), words, func(_ context.Context, w string) error {
+	st, err := engine.NewJob(words, func(_ context.Context, w string) error {
 		if w == "" {
 			return engine.Permanent(errors.New("empty word"))
 		}
@@ -39,11 +39,10 @@ func Example() {
 		defer mu.Unlock()
 		upper = append(upper, strings.ToUpper(w))
 		return nil
-	},
-		engine.WithLimitFunc(func() int { return 2 }),
-		engine.WithFailureSink(func(f engine.Failure[string]) {
-			fmt.Printf("item %d failed for good (%v): %v\n", f.Item.Index, f.Reason, f.Err)
-		}))
+	}).WithFailureSink(func(f engine.Failure[string]) { // the source's type: a Failure[int] sink would not compile
+		fmt.Printf("item %d failed for good (%v): %v\n", f.Item.Index, f.Reason, f.Err)
+	}).Run(context.Background(),
+		engine.WithLimitFunc(func() int { return 2 }))
 	if err != nil {
 		panic(err)
 	}
@@ -121,7 +120,7 @@ func Example_scraper() {
 
 	var mu sync.Mutex
 	var details []string
-	st, err := engine.Run(context.Background(), listing, func(ctx context.Context, id int) error {
+	st, err := engine.NewJob(listing, func(ctx context.Context, id int) error {
 		body, err := get(ctx, fmt.Sprintf("%s/items/%d", api.URL, id))
 		if err != nil {
 			return err
@@ -130,13 +129,12 @@ func Example_scraper() {
 		defer mu.Unlock()
 		details = append(details, string(body))
 		return nil
-	},
+	}).WithFailureSink(func(f engine.Failure[int]) {
+		fmt.Printf("item %d: %v after %d attempt(s): %v\n", f.Item.Value, f.Reason, f.Attempts, f.Err)
+	}).Run(context.Background(),
 		engine.WithLimitFunc(lim.Limit),
 		engine.WithTaskTimeout(10*time.Second),
-		engine.WithRetry(engine.Retry{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond}),
-		engine.WithFailureSink(func(f engine.Failure[int]) {
-			fmt.Printf("item %d: %v after %d attempt(s): %v\n", f.Item.Value, f.Reason, f.Attempts, f.Err)
-		}))
+		engine.WithRetry(engine.Retry{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond}))
 	if err != nil {
 		panic(err)
 	}
@@ -202,8 +200,8 @@ func ExampleCheckpointer() {
 	fmt.Printf("| interrupted %v, mark %s, done beyond it %v\n", st.Interrupted, state.mark, state.done)
 
 	src, _ = source.Range(0, 10, 1, source.WithGroup(4), source.WithCursor(state.mark))
-	st, _ = engine.Run(context.Background(), src, handle(func() {}), engine.WithLimitFunc(func() int { return 1 }),
-		engine.WithCheckpoint(state), engine.WithSkip(state.skip))
+	st, _ = engine.NewJob(src, handle(func() {})).WithSkip(state.skip).Run(context.Background(), engine.WithLimitFunc(func() int { return 1 }),
+		engine.WithCheckpoint(state))
 	fmt.Printf("| skipped %d, mark %s\n", st.Skipped, state.mark)
 	// Output:
 	// 0 1 2 3 4 5 | interrupted true, mark range:4, done beyond it map[range:4:map[0:true 1:true]]

@@ -75,7 +75,7 @@ func (r Reason) String() string {
 }
 
 // Failure describes an item that did not succeed, as given to the sink set
-// with WithFailureSink.
+// with Job.WithFailureSink.
 type Failure[T any] struct {
 	Item     source.Item[T]
 	Reason   Reason

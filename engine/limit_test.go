@@ -38,7 +38,7 @@ func TestWithLimiterTakesAPermitPerAttemptAndReportsOutcomes(t *testing.T) {
 	var pk peak
 	var once sync.Map
 	var fs failures[int]
-	st, err := Run(context.Background(), rangeOf(t, 300, 50), func(_ context.Context, v int) error {
+	st, err := NewJob(rangeOf(t, 300, 50), func(_ context.Context, v int) error {
 		pk.enter()
 		defer pk.leave()
 		time.Sleep(50 * time.Microsecond)
@@ -55,7 +55,7 @@ func TestWithLimiterTakesAPermitPerAttemptAndReportsOutcomes(t *testing.T) {
 			return Permanent(errors.New("404 not found"))
 		}
 		return nil
-	}, WithLimiter(l, func(int) string { return "api.example.com:443" }), fs.sink(),
+	}).WithLimiter(l, func(int) string { return "api.example.com:443" }).WithFailureSink(fs.add).Run(context.Background(),
 		WithRetry(Retry{Base: time.Millisecond, Max: time.Millisecond, BudgetRatio: 1}))
 	require.NoError(t, err)
 	assert.LessOrEqual(t, pk.max.Load(), int64(3), "no more attempts at once than the limiter allows")
@@ -78,10 +78,10 @@ func TestRetryAfterGatesTheHost(t *testing.T) {
 	until := time.Now().Add(time.Hour)
 	var calls atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
-	wait := runAsync(ctx, t, rangeOf(t, 5, 5), func(context.Context, int) error {
+	wait := runAsync(ctx, t, NewJob(rangeOf(t, 5, 5), func(context.Context, int) error {
 		calls.Add(1)
 		return &limiter.RetryAfterError{Until: until, Err: errors.New("429")}
-	}, WithLimiter(l, func(int) string { return "h" }))
+	}).WithLimiter(l, func(int) string { return "h" }))
 	h := l.Host("h")
 	waitFor(t, "the host is gated", func() bool { return !h.Snapshot().GateUntil.IsZero() })
 	time.Sleep(20 * time.Millisecond)

@@ -7,16 +7,13 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
-
-	"github.com/politely/politely/limiter"
-	"github.com/politely/politely/source"
 )
 
 // Defaults of the options.
 const (
 	DefaultQueueSize    = 256
 	DefaultMaxConsumers = 256
-	DefaultConsumers    = 4 // the limit followed when neither WithLimiter nor WithLimitFunc is given
+	DefaultConsumers    = 4 // the limit followed when neither Job.WithLimiter nor WithLimitFunc is given
 	DefaultDrainTimeout = 10 * time.Second
 )
 
@@ -24,23 +21,21 @@ const (
 // task (consumers also read it after each task).
 const pollInterval = 10 * time.Millisecond
 
-// Option configures a Run. Options are checked when Run starts; an invalid
-// one makes Run return an error that names it.
+// Option configures a Run with a setting that does not depend on the item
+// type (those are a Job's methods). Options are checked when Run starts; an
+// invalid one makes Run return an error that names it.
 type Option func(*settings)
 
-// settings collects the options before Run checks them. The typed options
-// (those that depend on the item type) are kept as any and checked by Run.
+// settings collects the options before Run checks them. The settings that
+// depend on the item type are a Job's.
 type settings struct {
 	errs []error
 
 	queueSize    int
 	maxConsumers int
 	limitFunc    func() int
-	limiter      keyed // limitedBy[T]
 	timeout      time.Duration
 	retry        Retry
-	sink         any // func(Failure[T])
-	skip         any // func(source.Item[T]) bool
 	progressFn   func(Progress)
 	progressIvl  time.Duration
 	checkpointer Checkpointer
@@ -51,43 +46,6 @@ type settings struct {
 
 func (s *settings) fail(format string, args ...any) {
 	s.errs = append(s.errs, fmt.Errorf("engine: "+format, args...))
-}
-
-type limitedBy[T any] struct {
-	l   *limiter.Limiter
-	key func(T) string
-}
-
-// keyed lets Run name the key function's type when it does not fit the source.
-type keyed interface{ keyType() string }
-
-func (lb limitedBy[T]) keyType() string { return fmt.Sprintf("%T", lb.key) }
-
-// WithLimiter makes every attempt take a permit from l for the host key(item)
-// before its handler is called, and makes the number of consumers follow
-// l.Limit() (the sum over every host l has seen). An item whose host may not
-// start now (gated, out of tokens, at its concurrency limit) waits in that
-// host's waiting room without holding a consumer, and consumers serve the
-// hosts that can start in turn, so a gated or slow host does not hold up the
-// others. An empty key means the item needs no permit. Give l and the run
-// the same clock.
-//
-// The handler's context is a limiter.Handoff: the first request to the same
-// host made under it (through transport, for one) uses the permit and
-// releases it with its own outcome. A permit no request took is released
-// with the attempt's outcome:
-// nil is Success; an error that Is limiter.ErrThrottled is Throttled, and a *limiter.RetryAfterError also gates the host until its
-// Until; the task timeout and any other error that is retried are Dropped
-// (overload); a permanent error, a panic and an attempt cut by the drain
-// timeout are Ignored.
-func WithLimiter[T any](l *limiter.Limiter, key func(T) string) Option {
-	return func(s *settings) {
-		if l == nil || key == nil {
-			s.fail("WithLimiter: a limiter and a key function are required")
-			return
-		}
-		s.limiter = limitedBy[T]{l: l, key: key}
-	}
 }
 
 // WithLimitFunc makes the number of consumers follow limit(), read every few
@@ -118,9 +76,10 @@ func WithMaxConsumers(n int) Option {
 
 // WithQueueSize sets how many items may be read ahead of the consumers;
 // default DefaultQueueSize. The same number bounds the items waiting for a
-// retry (when that many wait, the source is not read) and, WithLimiter, the
-// items in the hosts' waiting rooms: a run over many hosts where some push
-// back wants it large enough to reach the others' items past theirs.
+// retry (when that many wait, the source is not read) and, with
+// Job.WithLimiter, the items in the hosts' waiting rooms: a run over many
+// hosts where some push back wants it large enough to reach the others'
+// items past theirs.
 func WithQueueSize(n int) Option {
 	return func(s *settings) {
 		if n < 1 {
@@ -153,32 +112,6 @@ func WithRetry(r Retry) Option {
 			return
 		}
 		s.retry = r
-	}
-}
-
-// WithFailureSink receives every item that did not succeed: failed for good,
-// or left unfinished by an interrupted run (ReasonInterrupted). Calls are
-// never concurrent; a slow sink slows the consumers down.
-func WithFailureSink[T any](sink func(Failure[T])) Option {
-	return func(s *settings) {
-		if sink == nil {
-			s.fail("WithFailureSink: the sink is nil")
-			return
-		}
-		s.sink = sink
-	}
-}
-
-// WithSkip makes the run skip the items for which skip returns true: they are
-// counted as Skipped and as finished for checkpoints. A resumed run uses it
-// to skip the items a Checkpointer recorded as done beyond the mark.
-func WithSkip[T any](skip func(source.Item[T]) bool) Option {
-	return func(s *settings) {
-		if skip == nil {
-			s.fail("WithSkip: the skip function is nil")
-			return
-		}
-		s.skip = skip
 	}
 }
 
@@ -259,9 +192,6 @@ func newSettings(opts []Option) (*settings, error) {
 			continue
 		}
 		o(s)
-	}
-	if s.limiter != nil && s.limitFunc != nil {
-		s.fail("WithLimiter and WithLimitFunc both set the limit to follow; use one")
 	}
 	return s, errors.Join(s.errs...)
 }

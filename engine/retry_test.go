@@ -20,7 +20,7 @@ import (
 )
 
 // runAsync runs Run in a goroutine; the returned function waits for its result.
-func runAsync[T any](ctx context.Context, t *testing.T, src source.Source[T], fn func(context.Context, T) error, opts ...Option) func() (Stats, error) {
+func runAsync[T any](ctx context.Context, t *testing.T, job Job[T], opts ...Option) func() (Stats, error) {
 	t.Helper()
 	type result struct {
 		st  Stats
@@ -28,7 +28,7 @@ func runAsync[T any](ctx context.Context, t *testing.T, src source.Source[T], fn
 	}
 	ch := make(chan result, 1)
 	go func() {
-		st, err := Run[T](ctx, src, fn, opts...)
+		st, err := job.Run(ctx, opts...)
 		ch <- result{st, err}
 	}()
 	return func() (Stats, error) {
@@ -87,12 +87,12 @@ func TestBackoffIsCappedExponentialWithJitter(t *testing.T) {
 	log := &attemptLog{clock: clock}
 	const step = 5 * time.Millisecond
 	pol := Retry{MaxAttempts: 6, Base: 100 * time.Millisecond, Max: 300 * time.Millisecond}
-	wait := runAsync(context.Background(), t, rangeOf(t, 1, 1), func(context.Context, int) error {
+	wait := runAsync(context.Background(), t, NewJob(rangeOf(t, 1, 1), func(context.Context, int) error {
 		if log.add() < 6 {
 			return errors.New("503")
 		}
 		return nil
-	}, WithClock(clock), WithRetry(pol), limitOf(1))
+	}), WithClock(clock), WithRetry(pol), limitOf(1))
 	advanceUntil(t, clock, step, func() bool { return log.n() == 6 })
 	st, err := wait()
 	require.NoError(t, err)
@@ -124,12 +124,12 @@ func TestRetryAfterSetsTheEarliestNextAttempt(t *testing.T) {
 	clock := clockwork.NewFakeClock()
 	log := &attemptLog{clock: clock}
 	until := clock.Now().Add(5 * time.Second)
-	wait := runAsync(context.Background(), t, rangeOf(t, 1, 1), func(context.Context, int) error {
+	wait := runAsync(context.Background(), t, NewJob(rangeOf(t, 1, 1), func(context.Context, int) error {
 		if log.add() == 1 {
 			return fmt.Errorf("GET /items/1: %w", &limiter.RetryAfterError{Until: until})
 		}
 		return nil
-	}, WithClock(clock), WithRetry(Retry{Base: time.Millisecond, Max: time.Millisecond}), limitOf(1))
+	}), WithClock(clock), WithRetry(Retry{Base: time.Millisecond, Max: time.Millisecond}), limitOf(1))
 	advanceUntil(t, clock, 50*time.Millisecond, func() bool { return log.n() == 2 })
 	st, err := wait()
 	require.NoError(t, err)
@@ -171,7 +171,7 @@ func TestRetryBudgetDelaysRetriesWithoutFailingItemsOrHoldingTheSourceBack(t *te
 	// Every item fails its first attempt; a retry is allowed for a tenth of
 	// the items read in the last 10 s.
 	pol := Retry{Base: time.Millisecond, Max: time.Millisecond, BudgetRatio: 0.1, BudgetMin: 1, BudgetWindow: 10 * time.Second}
-	wait := runAsync(context.Background(), t, src, func(_ context.Context, v int) error {
+	wait := runAsync(context.Background(), t, NewJob(src, func(_ context.Context, v int) error {
 		attempts.Add(1)
 		mu.Lock()
 		defer mu.Unlock()
@@ -180,7 +180,7 @@ func TestRetryBudgetDelaysRetriesWithoutFailingItemsOrHoldingTheSourceBack(t *te
 			return errors.New("500 internal server error")
 		}
 		return nil
-	}, WithClock(clock), WithRetry(pol), WithQueueSize(8), limitOf(4), fs.sink())
+	}).WithFailureSink(fs.add), WithClock(clock), WithRetry(pol), WithQueueSize(8), limitOf(4))
 
 	advanceUntil(t, clock, time.Millisecond, func() bool { return attempts.Load() == n+n/10 })
 	assert.EqualValues(t, n, src.reads.Load(), "retries waiting for the budget do not hold the source back")
@@ -249,8 +249,8 @@ func TestErrorTaxonomy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t)
 			var fs failures[int]
-			st, err := Run(context.Background(), rangeOf(t, 1, 1), func(context.Context, int) error { return tc.err },
-				WithRetry(Retry{MaxAttempts: 3, Base: time.Nanosecond, Max: time.Nanosecond}), fs.sink())
+			st, err := NewJob(rangeOf(t, 1, 1), func(context.Context, int) error { return tc.err }).WithFailureSink(fs.add).Run(context.Background(),
+				WithRetry(Retry{MaxAttempts: 3, Base: time.Nanosecond, Max: time.Nanosecond}))
 			require.NoError(t, err)
 			require.Len(t, fs.all, 1)
 			assert.Equal(t, tc.reason, fs.all[0].Reason)
@@ -269,11 +269,11 @@ func TestTaskTimeoutFires(t *testing.T) {
 	clock := clockwork.NewFakeClock()
 	var fs failures[int]
 	var started atomic.Int64
-	wait := runAsync(context.Background(), t, rangeOf(t, 1, 1), func(ctx context.Context, _ int) error {
+	wait := runAsync(context.Background(), t, NewJob(rangeOf(t, 1, 1), func(ctx context.Context, _ int) error {
 		started.Add(1)
 		<-ctx.Done()
 		return fmt.Errorf("GET /slow: %w", ctx.Err())
-	}, WithClock(clock), WithTaskTimeout(time.Second), WithRetry(Retry{MaxAttempts: 1}), limitOf(1), fs.sink())
+	}).WithFailureSink(fs.add), WithClock(clock), WithTaskTimeout(time.Second), WithRetry(Retry{MaxAttempts: 1}), limitOf(1))
 	waitFor(t, "the handler runs", func() bool { return started.Load() == 1 })
 	// The waiters: the controller's ticker and the task's deadline.
 	require.NoError(t, clock.BlockUntilContext(context.Background(), 2))
@@ -313,10 +313,10 @@ func TestWaitingRetriesBoundReadAheadAndAreReportedOnCancel(t *testing.T) {
 	var fs failures[int]
 	var attempts atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
-	wait := runAsync(ctx, t, src, func(context.Context, int) error {
+	wait := runAsync(ctx, t, NewJob(src, func(context.Context, int) error {
 		attempts.Add(1)
 		return errors.New("503")
-	}, WithClock(clock), WithRetry(Retry{Base: time.Hour, Max: time.Hour}), WithQueueSize(queue), limitOf(1), fs.sink())
+	}).WithFailureSink(fs.add), WithClock(clock), WithRetry(Retry{Base: time.Hour, Max: time.Hour}), WithQueueSize(queue), limitOf(1))
 	// Every attempt fails and its retry waits an hour of a clock that does not move.
 	waitFor(t, "reading stops", func() bool {
 		r := src.reads.Load()
@@ -341,12 +341,12 @@ func TestRetryAfterIsCapped(t *testing.T) {
 	clock := clockwork.NewFakeClock()
 	log := &attemptLog{clock: clock}
 	start := clock.Now()
-	wait := runAsync(context.Background(), t, rangeOf(t, 1, 1), func(context.Context, int) error {
+	wait := runAsync(context.Background(), t, NewJob(rangeOf(t, 1, 1), func(context.Context, int) error {
 		if log.add() == 1 {
 			return &limiter.RetryAfterError{Until: start.Add(365 * 24 * time.Hour)}
 		}
 		return nil
-	}, WithClock(clock), WithRetry(Retry{Base: time.Millisecond, Max: time.Millisecond, RetryAfterMax: time.Minute}), limitOf(1))
+	}), WithClock(clock), WithRetry(Retry{Base: time.Millisecond, Max: time.Millisecond, RetryAfterMax: time.Minute}), limitOf(1))
 	advanceUntil(t, clock, time.Second, func() bool { return log.n() == 2 })
 	_, err := wait()
 	require.NoError(t, err)

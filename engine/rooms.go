@@ -9,9 +9,10 @@ import (
 	"github.com/politely/politely/limiter"
 )
 
-// A run WithLimiter keeps a waiting room per host: an item whose host may not
-// start a request now (its gate is closed, its bucket is empty or it is at its
-// concurrency limit) waits in its host's room and holds no consumer.
+// A run with Job.WithLimiter keeps a waiting room per host: an item whose
+// host may not start a request now (its gate is closed, its bucket is empty
+// or it is at its concurrency limit) waits in its host's room and holds no
+// consumer.
 // Consumers take the permit before they call the handler, from the rooms in
 // turn (round robin), so a gated or slow host does not hold up the others.
 // The rooms hold queueSize items together (and at most one more per consumer

@@ -29,7 +29,7 @@ func TestAGatedHostHoldsNoConsumer(t *testing.T) {
 	l.Host("h0").Gate(until)
 	var healthy, gated atomic.Int64
 	var early atomic.Bool
-	wait := runAsync(context.Background(), t, rangeOf(t, 200, 20), func(_ context.Context, v int) error {
+	wait := runAsync(context.Background(), t, NewJob(rangeOf(t, 200, 20), func(_ context.Context, v int) error {
 		if hostOf(v) != "h0" {
 			healthy.Add(1)
 			return nil
@@ -39,7 +39,7 @@ func TestAGatedHostHoldsNoConsumer(t *testing.T) {
 		}
 		gated.Add(1)
 		return nil
-	}, WithLimiter(l, hostOf), WithClock(clk))
+	}).WithLimiter(l, hostOf), WithClock(clk))
 	waitFor(t, "every healthy host's items are done while h0 is gated", func() bool { return healthy.Load() == 160 })
 	assert.Zero(t, gated.Load())
 	clk.Advance(time.Hour)
@@ -74,8 +74,7 @@ func TestRoomsHoldAtMostTheQueueSize(t *testing.T) {
 	l.Host("gated").Gate(time.Now().Add(time.Hour))
 	src := &counting[int]{Source: rangeOf(t, 10_000, 100)}
 	ctx, cancel := context.WithCancel(context.Background())
-	wait := runAsync(ctx, t, src, func(context.Context, int) error { return nil },
-		WithLimiter(l, func(int) string { return "gated" }), WithQueueSize(10))
+	wait := runAsync(ctx, t, NewJob(src, func(context.Context, int) error { return nil }).WithLimiter(l, func(int) string { return "gated" }), WithQueueSize(10))
 	waitFor(t, "the rooms and the queue fill up", func() bool { return src.n.Load() >= 20 })
 	time.Sleep(50 * time.Millisecond)
 	// 10 in the rooms (and one more per consumer, 4 here, that took an item
@@ -94,7 +93,7 @@ func TestTheHandlerHandsItsPermitToTheFirstRequestOfItsHost(t *testing.T) {
 	require.NoError(t, err)
 	h := l.Host("api:443")
 	var taken atomic.Int64
-	st, err := Run(context.Background(), rangeOf(t, 100, 10), func(ctx context.Context, v int) error {
+	st, err := NewJob(rangeOf(t, 100, 10), func(ctx context.Context, v int) error {
 		if v%2 == 1 {
 			return nil // no request: the engine releases the permit
 		}
@@ -105,7 +104,7 @@ func TestTheHandlerHandsItsPermitToTheFirstRequestOfItsHost(t *testing.T) {
 		taken.Add(1)
 		p.Release(limiter.Throttled) // the request's own verdict, not the handler's nil
 		return nil
-	}, WithLimiter(l, func(int) string { return "api:443" }))
+	}).WithLimiter(l, func(int) string { return "api:443" }).Run(context.Background())
 	require.NoError(t, err)
 	assert.EqualValues(t, 100, st.Succeeded)
 	assert.EqualValues(t, 50, taken.Load())
@@ -120,8 +119,7 @@ func TestItemsWithAnEmptyKeyNeedNoPermit(t *testing.T) {
 	l, err := limiter.New(limiter.Config{})
 	require.NoError(t, err)
 	l.Host("").Gate(time.Now().Add(time.Hour))
-	st, err := Run(context.Background(), rangeOf(t, 50, 10), func(context.Context, int) error { return nil },
-		WithLimiter(l, func(int) string { return "" }))
+	st, err := NewJob(rangeOf(t, 50, 10), func(context.Context, int) error { return nil }).WithLimiter(l, func(int) string { return "" }).Run(context.Background())
 	require.NoError(t, err)
 	assert.EqualValues(t, 50, st.Succeeded)
 }
@@ -133,13 +131,13 @@ func TestAHostsItemsStartInTheOrderTheyWereRead(t *testing.T) {
 	var mu sync.Mutex
 	order := map[string][]int{}
 	hostOf := func(v int) string { return fmt.Sprintf("h%d", v%3) }
-	st, err := Run(context.Background(), rangeOf(t, 300, 30), func(_ context.Context, v int) error {
+	st, err := NewJob(rangeOf(t, 300, 30), func(_ context.Context, v int) error {
 		mu.Lock()
 		order[hostOf(v)] = append(order[hostOf(v)], v)
 		mu.Unlock()
 		time.Sleep(50 * time.Microsecond)
 		return nil
-	}, WithLimiter(l, hostOf))
+	}).WithLimiter(l, hostOf).Run(context.Background())
 	require.NoError(t, err)
 	assert.EqualValues(t, 300, st.Succeeded)
 	for h, vs := range order {

@@ -9,7 +9,7 @@ import (
 // Read == Skipped + Succeeded + Failed + Unfinished.
 type Counts struct {
 	Read       int64 // items read from the source, skipped ones included
-	Skipped    int64 // items skipped (WithSkip)
+	Skipped    int64 // items skipped (Job.WithSkip)
 	Succeeded  int64 // items whose handler returned nil
 	Failed     int64 // items failed for good (the sink got them)
 	Unfinished int64 // items left unfinished by an interrupted run (the sink got them as ReasonInterrupted)

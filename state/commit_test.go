@@ -141,26 +141,23 @@ func TestEngineRunKilledAtRandomMomentsWritesEveryItemOnce(t *testing.T) {
 				crash(t, s)
 			}
 		}
-		st, err := engine.Run(context.Background(), placed{src}, func(_ context.Context, v rec) error {
+		st, err := engine.NewJob(placed{src}, func(_ context.Context, v rec) error {
 			kill()
 			out, failed := engineLine(v.n)
 			if failed != nil {
 				return engine.Permanent(errors.New("bad item"))
 			}
 			return j.Append(v.page, v.index, out)
-		},
+		}).WithSkip(func(it source.Item[rec]) bool { return r.IsDone(it.Page, it.Index) }).WithFailureSink(func(f engine.Failure[rec]) {
+			if f.Reason == engine.ReasonInterrupted {
+				return
+			}
+			_, failed := engineLine(f.Item.Value.n)
+			_ = j.Append(f.Item.Page, f.Item.Index, nil, failed) // an error stops the run through the checkpointer
+		}).Run(context.Background(),
 			engine.WithCheckpoint(s),
-			engine.WithSkip(func(it source.Item[rec]) bool { return r.IsDone(it.Page, it.Index) }),
-			engine.WithFailureSink(func(f engine.Failure[rec]) {
-				if f.Reason == engine.ReasonInterrupted {
-					return
-				}
-				_, failed := engineLine(f.Item.Value.n)
-				_ = j.Append(f.Item.Page, f.Item.Index, nil, failed) // an error stops the run through the checkpointer
-			}),
 			engine.WithLimitFunc(func() int { return 8 }),
-			engine.WithRetry(engine.Retry{MaxAttempts: 1}),
-		)
+			engine.WithRetry(engine.Retry{MaxAttempts: 1}))
 		if killed.Load() {
 			killedRuns++
 			require.ErrorIs(t, err, ErrClosed, "the run ends at its next update of the state")

@@ -56,11 +56,10 @@ func Example() {
 		if err != nil {
 			panic(err)
 		}
-		st, err := engine.Run(context.Background(), jobs{src}, func(_ context.Context, v job) error {
+		st, err := engine.NewJob(jobs{src}, func(_ context.Context, v job) error {
 			return j.Append(v.page, v.index, strconv.AppendInt([]byte(`{"n":`), int64(v.n), 10))
-		},
-			engine.WithCheckpoint(s),
-			engine.WithSkip(func(it source.Item[job]) bool { return r.IsDone(it.Page, it.Index) }))
+		}).WithSkip(func(it source.Item[job]) bool { return r.IsDone(it.Page, it.Index) }).Run(context.Background(),
+			engine.WithCheckpoint(s))
 		if err != nil {
 			panic(err)
 		}

@@ -49,7 +49,7 @@ type Resume struct {
 }
 
 // IsDone reports whether item index of page was done beyond the mark: a
-// resumed run skips it (engine.WithSkip).
+// resumed run skips it (engine.Job.WithSkip).
 func (r Resume) IsDone(page source.Cursor, index int) bool {
 	_, ok := r.done[string(pageKey(page))][index]
 	return ok

@@ -178,9 +178,9 @@ func HostKey(r *http.Request) string {
 
 // RoundTrip waits for a permit of the request's host (or for the request's
 // context to end), or uses the one a limiter.Handoff in the request's context
-// holds for that host (an engine run WithLimiter puts one in its handler's
-// context, taken before the handler was called; it still waits for a gate
-// closed since, see limiter.Host.Admit), sends the request with the base
+// holds for that host (an engine run with Job.WithLimiter puts one in its
+// handler's context, taken before the handler was called; it still waits for
+// a gate closed since, see limiter.Host.Admit), sends the request with the base
 // RoundTripper, applies the answer's quota headers and gate to the host and
 // releases the permit as the package documentation describes. An auxiliary
 // request (see Auxiliary) takes no handed-off permit; a prerequisite (see
