@@ -78,6 +78,9 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 				rate = max(rate, 2*r.rate)
 			}
 		}
+		if q.Limit > 0 && q.Window > 0 {
+			rate = min(rate, float64(q.Limit)/q.Window.Seconds())
+		}
 		if q.Remaining == 0 && rate > 0 {
 			// It refills before Reset: wait for one request's worth.
 			pause = now.Add(min(left, time.Duration(float64(time.Second)/rate)))

@@ -57,3 +57,20 @@ func TestQuotaReaderTellsABucketByItsMovingReset(t *testing.T) {
 	assert.True(t, r.moving)
 	assert.InDelta(t, 20, r.rate, 1, "Remaining held while 20 a second were sent: it refills 20 a second at least")
 }
+
+func TestQuotaReaderPacesABucketWithAPolicyAtMostAtLimitOverWindow(t *testing.T) {
+	var r quotaReader
+	// A bucket of 100 a second that announces, like a RateLimit-Policy of
+	// q=100;w=1, what it allows over the next second: its tokens plus the
+	// refill. Remaining stays near 100 while the client keeps up, which read
+	// as tokens above the refill would pace the host at twice the quota.
+	var rate float64
+	for i := 0; i < 300; i++ {
+		at := time.Duration(i) * 10 * time.Millisecond
+		q := Quota{Limit: 100, Window: time.Second, Remaining: 105, Reset: epoch.Add(at + time.Second)}
+		rate, _, _ = r.observe(epoch.Add(at), q, uint64(i+1), 1, time.Hour)
+	}
+	assert.True(t, r.moving, "a Reset that moves on with every answer is a bucket's")
+	assert.LessOrEqual(t, rate, 100.0, "never above the policy's Limit/Window")
+	assert.Greater(t, rate, 90.0)
+}

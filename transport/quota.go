@@ -171,12 +171,16 @@ func structuredQuotas(h http.Header, now time.Time) ([]limiter.Quota, error) {
 			}
 			reset = p.Window
 		}
-		out = append(out, limiter.Quota{Limit: capCount(limit), Remaining: capCount(sl.Remaining), Reset: now.Add(reset)})
+		var window time.Duration
+		if known && limit == p.Quota {
+			window = p.Window // the policy's window is the one this Limit applies to
+		}
+		out = append(out, limiter.Quota{Limit: capCount(limit), Remaining: capCount(sl.Remaining), Reset: now.Add(reset), Window: window})
 	}
 	for _, p := range policies {
 		mentioned := slices.ContainsFunc(limits, func(sl ServiceLimit) bool { return sl.Policy == p.Name })
 		if !mentioned && p.Window > 0 {
-			out = append(out, limiter.Quota{Limit: capCount(p.Quota), Remaining: capCount(p.Quota), Reset: now.Add(p.Window)})
+			out = append(out, limiter.Quota{Limit: capCount(p.Quota), Remaining: capCount(p.Quota), Reset: now.Add(p.Window), Window: p.Window})
 		}
 	}
 	return out, errors.Join(errs...)

@@ -33,30 +33,30 @@ func TestParseQuota(t *testing.T) {
 		{name: "no headers", h: header()},
 		{name: "RateLimit with its policy", ok: true,
 			h:    header("RateLimit-Policy", `"default";q=100;w=60`, "RateLimit", `"default";r=50;t=30`),
-			want: limiter.Quota{Limit: 100, Remaining: 50, Reset: now.Add(30 * time.Second)}},
+			want: limiter.Quota{Limit: 100, Remaining: 50, Reset: now.Add(30 * time.Second), Window: time.Minute}},
 		{name: "RateLimit without policy: limit unknown", ok: true,
 			h:    header("RateLimit", `"default";r=50;t=30`),
 			want: limiter.Quota{Remaining: 50, Reset: now.Add(30 * time.Second)}},
 		{name: "RateLimit without t uses the policy window", ok: true,
 			h:    header("RateLimit-Policy", `"default";q=100;w=60`, "RateLimit", `"default";r=5`),
-			want: limiter.Quota{Limit: 100, Remaining: 5, Reset: now.Add(time.Minute)}},
+			want: limiter.Quota{Limit: 100, Remaining: 5, Reset: now.Add(time.Minute), Window: time.Minute}},
 		{name: "RateLimit without t and without policy says nothing",
 			h: header("RateLimit", `"default";r=5`)},
 		{name: "policy alone: its quota over its window", ok: true,
 			h:    header("RateLimit-Policy", `"default";q=100;w=60`),
-			want: limiter.Quota{Limit: 100, Remaining: 100, Reset: now.Add(time.Minute)}},
+			want: limiter.Quota{Limit: 100, Remaining: 100, Reset: now.Add(time.Minute), Window: time.Minute}},
 		{name: "several policies: the tightest wins", ok: true,
 			h:    header("RateLimit-Policy", `"burst";q=100;w=1, "daily";q=86400;w=86400, "hourly";q=1800;w=3600`),
-			want: limiter.Quota{Limit: 1800, Remaining: 1800, Reset: now.Add(time.Hour)}},
+			want: limiter.Quota{Limit: 1800, Remaining: 1800, Reset: now.Add(time.Hour), Window: time.Hour}},
 		{name: "policies over several header lines", ok: true,
 			h:    header("RateLimit-Policy", `"burst";q=100;w=1`, "RateLimit-Policy", `"hourly";q=1800;w=3600`),
-			want: limiter.Quota{Limit: 1800, Remaining: 1800, Reset: now.Add(time.Hour)}},
+			want: limiter.Quota{Limit: 1800, Remaining: 1800, Reset: now.Add(time.Hour), Window: time.Hour}},
 		{name: "older unnamed policies", ok: true,
 			h:    header("RateLimit-Policy", `10;w=1, 50;w=60`),
-			want: limiter.Quota{Limit: 50, Remaining: 50, Reset: now.Add(time.Minute)}},
+			want: limiter.Quota{Limit: 50, Remaining: 50, Reset: now.Add(time.Minute), Window: time.Minute}},
 		{name: "exhausted limit beats an unmentioned policy", ok: true,
 			h:    header("RateLimit-Policy", `"a";q=10;w=1, "b";q=1000;w=3600`, "RateLimit", `"a";r=0;t=1`),
-			want: limiter.Quota{Limit: 10, Remaining: 0, Reset: now.Add(time.Second)}},
+			want: limiter.Quota{Limit: 10, Remaining: 0, Reset: now.Add(time.Second), Window: time.Second}},
 		{name: "two exhausted limits: the later reset wins", ok: true,
 			h:    header("RateLimit", `"a";r=0;t=1, "b";r=0;t=20`),
 			want: limiter.Quota{Remaining: 0, Reset: now.Add(20 * time.Second)}},
@@ -128,6 +128,7 @@ func TestParseQuota(t *testing.T) {
 			if ok {
 				assert.Equal(t, tt.want.Limit, got.Limit, "Limit")
 				assert.Equal(t, tt.want.Remaining, got.Remaining, "Remaining")
+				assert.Equal(t, tt.want.Window, got.Window, "Window")
 				assert.True(t, tt.want.Reset.Equal(got.Reset), "Reset: got %v, want %v", got.Reset, tt.want.Reset)
 			}
 		})
