@@ -78,15 +78,78 @@ func (r *rounds) inRound(n int) int64 {
 	return r.started[n].Load()
 }
 
+// polls runs a run's controller in step with the test: the run's clock is
+// fake, and each step advances it by one poll interval and waits until the
+// controller has handled the tick (its progress function, called from the
+// controller, hands a snapshot to the test).
+type polls struct {
+	clock   *clockwork.FakeClock
+	snaps   chan Progress
+	stop    chan struct{}
+	started bool
+}
+
+func newPolls() *polls {
+	return &polls{clock: clockwork.NewFakeClock(), snaps: make(chan Progress), stop: make(chan struct{})}
+}
+
+// options give the run the fake clock and the progress function.
+func (p *polls) options() []Option {
+	return []Option{WithClock(p.clock), WithProgress(pollInterval, func(s Progress) {
+		select {
+		case p.snaps <- s:
+		case <-p.stop: // the run ends: its last report is not awaited
+		}
+	})}
+}
+
+// step advances n poll intervals, one at a time, and returns the snapshot
+// taken at the last: every poll before it has been handled.
+func (p *polls) step(t *testing.T, n int) Progress {
+	t.Helper()
+	if !p.started {
+		// The poll and progress tickers: a tick before they exist is lost.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, p.clock.BlockUntilContext(ctx, 2), "the run starts its tickers")
+		p.started = true
+	}
+	var s Progress
+	for range n {
+		p.clock.Advance(pollInterval)
+		select {
+		case s = <-p.snaps:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the controller did not handle a poll")
+		}
+	}
+	return s
+}
+
+// until steps until cond holds, for at most 1000 polls.
+func (p *polls) until(t *testing.T, what string, cond func(Progress) bool) {
+	t.Helper()
+	for range 1000 {
+		if cond(p.step(t, 1)) {
+			return
+		}
+	}
+	t.Fatalf("%s: not after 1000 polls", what)
+}
+
+// end lets the run end without the test taking its reports.
+func (p *polls) end() { close(p.stop) }
+
 func TestConsumersFollowLimitDown50To5WithinOneTaskDuration(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	var limit atomic.Int64
 	limit.Store(50)
 	rd := newRounds()
+	pl := newPolls()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan Stats)
 	go func() {
-		st, err := Run(ctx, rangeOf(t, 100000, 1000), rd.handler, fixed(&limit), WithQueueSize(64))
+		st, err := Run(ctx, rangeOf(t, 100000, 1000), rd.handler, append(pl.options(), fixed(&limit), WithQueueSize(64))...)
 		assert.NoError(t, err)
 		done <- st
 	}()
@@ -96,14 +159,15 @@ func TestConsumersFollowLimitDown50To5WithinOneTaskDuration(t *testing.T) {
 	rd.next() // every handler of round 1 returns: one task duration
 	waitFor(t, "5 handlers run in round 2", func() bool { return rd.inRound(2) == 5 })
 	waitFor(t, "round 1 is over", func() bool { return rd.running.Load() == 5 })
-	time.Sleep(50 * time.Millisecond) // give extra consumers a chance to show up; the check is below
+	pl.step(t, 5) // the controller reads the limit 5 times: no extra consumer may show up
 	assert.EqualValues(t, 5, rd.inRound(2), "no more than 5 handlers start after the drop")
 
 	limit.Store(20)
-	waitFor(t, "the pool grows back to 20", func() bool { return rd.inRound(2) == 20 })
-	time.Sleep(50 * time.Millisecond)
+	pl.until(t, "the pool grows back to 20", func(Progress) bool { return rd.inRound(2) == 20 })
+	pl.step(t, 5)
 	assert.EqualValues(t, 20, rd.inRound(2))
 
+	pl.end()
 	cancel()
 	rd.end()
 	st := <-done
@@ -130,25 +194,25 @@ func TestIdleConsumersLeaveWhenLimitDrops(t *testing.T) {
 	var limit atomic.Int64
 	limit.Store(10)
 	rd := newRounds()
-	var consumers atomic.Int64
+	pl := newPolls()
 	src := make(feed)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan Stats)
 	go func() {
-		st, err := Run[int](ctx, src, rd.handler, fixed(&limit),
-			WithProgress(time.Millisecond, func(p Progress) { consumers.Store(int64(p.Consumers)) }))
+		st, err := Run[int](ctx, src, rd.handler, append(pl.options(), fixed(&limit))...)
 		assert.NoError(t, err)
 		done <- st
 	}()
-	waitFor(t, "10 idle consumers", func() bool { return consumers.Load() == 10 })
+	pl.until(t, "10 idle consumers", func(p Progress) bool { return p.Consumers == 10 })
 	limit.Store(2)
-	waitFor(t, "idle consumers leave", func() bool { return consumers.Load() == 2 })
+	pl.until(t, "idle consumers leave", func(p Progress) bool { return p.Consumers == 2 })
 	for i := range 10 {
 		src <- i
 	}
 	waitFor(t, "2 handlers run", func() bool { return rd.running.Load() == 2 })
-	time.Sleep(50 * time.Millisecond)
+	pl.step(t, 5) // the controller reads the limit 5 times: no extra consumer may take an item
 	assert.EqualValues(t, 2, rd.inRound(1), "only the consumers within the limit take items")
+	pl.end()
 	cancel()
 	rd.end()
 	st := <-done
@@ -214,6 +278,7 @@ func TestCancelDrainsInFlightAndReportsTheRest(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	rd := newRounds()
 	var fs failures[int]
+	clock := clockwork.NewFakeClock() // the drain timeout does not pass unless the test says so
 	ctx, cancel := context.WithCancel(context.Background())
 	type result struct {
 		st  Stats
@@ -221,15 +286,19 @@ func TestCancelDrainsInFlightAndReportsTheRest(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		st, err := NewJob(rangeOf(t, 1000, 100), rd.handler).WithFailureSink(fs.add).Run(ctx, limitOf(3), WithQueueSize(10))
+		st, err := NewJob(rangeOf(t, 1000, 100), rd.handler).WithFailureSink(fs.add).Run(ctx, WithClock(clock), limitOf(3), WithQueueSize(10))
 		done <- result{st, err}
 	}()
 	waitFor(t, "3 handlers run", func() bool { return rd.running.Load() == 3 })
 	cancel()
+	// The poll ticker and the drain timer: Run waits for the attempts in flight.
+	waitCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	require.NoError(t, clock.BlockUntilContext(waitCtx, 2), "Run waits with the drain timeout")
 	select {
 	case <-done:
 		t.Fatal("Run returned before the attempts in flight finished")
-	case <-time.After(20 * time.Millisecond):
+	default:
 	}
 	rd.next()
 	res := <-done
