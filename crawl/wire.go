@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -19,11 +18,12 @@ import (
 // waiting for a permit not included) and counts what was really sent and how much was in flight. The
 // transport reports how each exchange ended to the meter (meter.observe).
 //
-// A request counts as sent once the base RoundTripper has written it to a
-// connection, when an answer came, or when the network failed it (a refused
-// connection, a timeout): one that its caller cancelled before it was
-// written (an interrupted crawl's) never reached the server and is not
-// counted.
+// A request counts as sent when its answer came, or when the network failed
+// it while its caller still waited (a refused connection, a timeout, a
+// reset). One its caller cancelled first (an interrupted crawl's) is not
+// counted: whether it reached the server is unknown (net/http reports a
+// request written once it is in the connection's buffer, before the flush
+// that a cancel can stop), and requests never exceed what the server saw.
 type wire struct {
 	next    http.RoundTripper
 	timeout time.Duration
@@ -43,17 +43,14 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), timeout)
 	w.meter.start()
-	s := &sending{m: w.meter}
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: s.wrote})
 	resp, err := w.next.RoundTrip(req.WithContext(ctx))
+	if err == nil || req.Context().Err() == nil {
+		w.meter.requests.Add(1)
+	}
 	if err != nil {
 		cancel()
-		if req.Context().Err() == nil {
-			s.sent() // an attempt the network failed
-		}
 		return nil, err
 	}
-	s.sent() // an answer came: it was sent, whether or not its write was traced
 	resp.Body = &timedBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
 }
@@ -76,26 +73,6 @@ func (b *timedBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
 	return err
-}
-
-// sending counts its request in the meter once, when it is first known to
-// be sent: a base RoundTripper may write a request more than once (net/http
-// retries an idempotent one whose reused connection broke).
-type sending struct {
-	m    *meter
-	once atomic.Bool
-}
-
-func (s *sending) wrote(i httptrace.WroteRequestInfo) {
-	if i.Err == nil {
-		s.sent()
-	}
-}
-
-func (s *sending) sent() {
-	if s.once.CompareAndSwap(false, true) {
-		s.m.requests.Add(1)
-	}
 }
 
 // meter counts requests for the summary and, when a registerer was given,

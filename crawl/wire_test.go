@@ -14,9 +14,9 @@ import (
 )
 
 // TestWireCountsOnlyTheRequestsTheServerGets sends one request that is
-// answered and one whose context ended before it was written (a crawl
-// interrupted after the request took its permit): the summary's requests
-// are the server's.
+// answered and one whose context ended before it was sent (a crawl
+// interrupted after the request took its permit), then one to a closed port:
+// the summary's requests are the server's, and a failed attempt counts.
 func TestWireCountsOnlyTheRequestsTheServerGets(t *testing.T) {
 	var served atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -43,6 +43,11 @@ func TestWireCountsOnlyTheRequestsTheServerGets(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 
 	assert.Equal(t, int64(1), served.Load())
-	assert.Equal(t, served.Load(), m.requests.Load(), "a request cancelled before it was written is not counted")
-	assert.Equal(t, int64(2), m.inFlight.Load(), "both held their permit past the transport until observed")
+	assert.Equal(t, served.Load(), m.requests.Load(), "a request cancelled before it was sent is not counted")
+
+	srv.Close()
+	_, err = w.RoundTrip(req)
+	require.Error(t, err, "connection refused")
+	assert.Equal(t, int64(2), m.requests.Load(), "an attempt the network failed is counted")
+	assert.Equal(t, int64(3), m.inFlight.Load(), "each held its permit past the transport until observed")
 }
