@@ -14,6 +14,11 @@ import (
 // before the X-RateLimit-Reset (a Unix time) of an answer that said
 // X-RateLimit-Remaining: 0. Unlike the server's count, a request already on
 // its way when the server answered is not early: the client could not know.
+// It is an upper bound of what the limiter let through: "sent" is when a
+// request reaches this RoundTripper, the lowest layer, and a request the
+// limiter let go before the answer came, but that got here only after it (a
+// loaded machine can hold a goroutine between the two for milliseconds),
+// counts as early too.
 type waits struct {
 	until atomic.Int64 // UnixNano before which no request should be sent
 	early atomic.Int64
