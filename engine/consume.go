@@ -221,7 +221,11 @@ func (r *run[T]) attempt(t *tally, tk *task[T]) {
 // retry queue, or fails it for good when it may not be retried.
 func (r *run[T]) retryLater(t *tally, e *entry[T], host *limiter.Host, err error, k kind) {
 	now := r.clock.Now()
-	at := r.retry.next(now, e.attempts, err)
+	policy := r.retry
+	if r.retryFor != nil {
+		policy = r.retryOf(e.item.Value)
+	}
+	at := policy.next(now, e.attempts, err)
 	var ra *limiter.RetryAfterError
 	if host != nil && k == kindThrottled && errors.As(err, &ra) {
 		host.Gate(ra.Until)
@@ -231,7 +235,7 @@ func (r *run[T]) retryLater(t *tally, e *entry[T], host *limiter.Host, err error
 		t.unfinished++
 		r.report(e, ReasonInterrupted, err, nil)
 		return
-	case e.attempts >= r.retry.MaxAttempts:
+	case e.attempts >= policy.MaxAttempts:
 		r.fail(t, e, ReasonAttempts, err, nil)
 		return
 	}
@@ -244,6 +248,26 @@ func (r *run[T]) retryLater(t *tally, e *entry[T], host *limiter.Host, err error
 		t.unfinished++
 		r.report(e, ReasonInterrupted, err, nil)
 	}
+}
+
+// retryOf is the run's policy with the MaxAttempts, Base and Max that
+// Job.WithRetryFor gives v, where they are above zero.
+func (r *run[T]) retryOf(v T) Retry {
+	policy := r.retry
+	own, ok := r.retryFor(v)
+	if !ok {
+		return policy
+	}
+	if own.MaxAttempts > 0 {
+		policy.MaxAttempts = own.MaxAttempts
+	}
+	if own.Base > 0 {
+		policy.Base = own.Base
+	}
+	if own.Max > 0 {
+		policy.Max = own.Max
+	}
+	return policy
 }
 
 // fail finishes e for good without success.

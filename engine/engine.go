@@ -44,20 +44,21 @@ type entry[T any] struct {
 
 // run is the state of one call to Run.
 type run[T any] struct {
-	src     source.Source[T]
-	fn      func(context.Context, T) error
-	clock   clockwork.Clock
-	log     *zap.Logger
-	timeout time.Duration
-	retry   Retry
-	budget  *budget
-	lim     *limiter.Limiter
-	key     func(T) string
-	limit   func() int
-	maxLive int64
-	sink    func(Failure[T])
-	skip    func(source.Item[T]) bool
-	tracker *tracker // nil without a Checkpointer
+	src      source.Source[T]
+	fn       func(context.Context, T) error
+	clock    clockwork.Clock
+	log      *zap.Logger
+	timeout  time.Duration
+	retry    Retry
+	retryFor func(T) (Retry, bool) // nil: retry for every item
+	budget   *budget
+	lim      *limiter.Limiter
+	key      func(T) string
+	limit    func() int
+	maxLive  int64
+	sink     func(Failure[T])
+	skip     func(source.Item[T]) bool
+	tracker  *tracker // nil without a Checkpointer
 
 	rooms    *rooms[T] // the hosts' waiting rooms, with a limiter; guarded by roomsMu
 	roomsMu  sync.Mutex
@@ -153,7 +154,7 @@ func newRun[T any](j Job[T], s *settings) *run[T] {
 	r := &run[T]{
 		src: j.src, fn: j.fn, clock: s.clock, log: s.log, timeout: s.timeout, retry: s.retry,
 		budget: newBudget(s.retry), limit: s.limitFunc, maxLive: int64(s.maxConsumers),
-		sink: j.sink, skip: j.skip,
+		sink: j.sink, skip: j.skip, retryFor: j.retryFor,
 		queueSize: s.queueSize, drain: s.drainTimeout, progressFn: s.progressFn, progressIvl: s.progressIvl,
 		flushEvery: flushEvery,
 		queue:      make(chan entry[T], s.queueSize),

@@ -24,7 +24,10 @@ type Job[T any] struct {
 	key  func(T) string
 	sink func(Failure[T])
 	skip func(source.Item[T]) bool
-	err  error // the invalid settings, reported by Run
+	// retryFor gives an item its own MaxAttempts, Base and Max; nil: the
+	// run's policy for every item.
+	retryFor func(T) (Retry, bool)
+	err      error // the invalid settings, reported by Run
 }
 
 // NewJob returns a Job that calls fn for each item of src.
@@ -81,5 +84,19 @@ func (j Job[T]) WithSkip(skip func(source.Item[T]) bool) Job[T] {
 		return j.fail("WithSkip: the skip function is nil")
 	}
 	j.skip = skip
+	return j
+}
+
+// WithRetryFor gives the items for which f returns true their own attempts
+// and backoff: the MaxAttempts, Base and Max of the Retry f returns, each
+// one that is not above zero keeping the run's (WithRetry). The rest of the
+// policy (the retry budget, RetryAfterMax) stays the run's. f is called each
+// time an item's attempt fails and may be retried; a caller that gives
+// values from a validated config does not need them checked again.
+func (j Job[T]) WithRetryFor(f func(T) (Retry, bool)) Job[T] {
+	if f == nil {
+		return j.fail("WithRetryFor: the function is nil")
+	}
+	j.retryFor = f
 	return j
 }

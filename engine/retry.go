@@ -17,7 +17,8 @@ import (
 
 // Retry is the retry policy: how many attempts, how long between them, and
 // how many retries the whole run may make. The zero value is the default
-// policy. Run applies it to every item (WithRetry); Do applies it to one call.
+// policy. Run applies it to every item (WithRetry), with the attempts and
+// backoff Job.WithRetryFor gives an item; Do applies it to one call.
 //
 // The wait before retry n (n = 1 for the first retry) is drawn uniformly from
 // [0, min(Max, Base·2^(n-1))] ("full jitter"), and is never shorter than a

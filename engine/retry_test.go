@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -351,4 +352,56 @@ func TestRetryAfterIsCapped(t *testing.T) {
 	_, err := wait()
 	require.NoError(t, err)
 	assert.WithinRange(t, log.at[1], start.Add(time.Minute), start.Add(time.Minute+time.Second), "a year-long Retry-After waits the cap")
+}
+
+func TestRetryForGivesEachItemItsHostsAttemptsAndBackoff(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clock := clockwork.NewFakeClock()
+	const step = 5 * time.Millisecond
+	// Items 0 and 2 are of host "a" (one attempt), item 1 of host "b" (three
+	// attempts, 100 ms backoff); the run's own policy would wait up to an
+	// hour between attempts. Only one item waits for a retry, so the clock
+	// never moves while an attempt runs (advanceUntil).
+	hostOf := func(v int) string { return map[bool]string{true: "a", false: "b"}[v != 1] }
+	own := map[string]Retry{"a": {MaxAttempts: 1}, "b": {MaxAttempts: 3, Base: 100 * time.Millisecond, Max: 100 * time.Millisecond}}
+	var mu sync.Mutex
+	at := map[int][]time.Time{}
+	var attempts atomic.Int64
+	var failed sync.Map // item -> Failure
+	job := NewJob(rangeOf(t, 3, 1), func(_ context.Context, v int) error {
+		mu.Lock()
+		at[v] = append(at[v], clock.Now())
+		mu.Unlock()
+		attempts.Add(1)
+		return errors.New("500")
+	}).WithRetryFor(func(v int) (Retry, bool) {
+		r, ok := own[hostOf(v)]
+		return r, ok
+	}).WithFailureSink(func(f Failure[int]) { failed.Store(f.Item.Value, f) })
+	wait := runAsync(context.Background(), t, job, WithClock(clock),
+		WithRetry(Retry{MaxAttempts: 5, Base: time.Hour, Max: time.Hour, BudgetRatio: math.Inf(1)}), limitOf(2))
+	advanceUntil(t, clock, step, func() bool { return attempts.Load() == 2*1+3 })
+	st, err := wait()
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, st.Failed)
+	assert.EqualValues(t, 5, st.Attempts)
+	for v := range 3 {
+		want := map[string]int{"a": 1, "b": 3}[hostOf(v)]
+		f, ok := failed.Load(v)
+		require.True(t, ok, "item %d reached the sink", v)
+		assert.Equal(t, ReasonAttempts, f.(Failure[int]).Reason)
+		assert.Equal(t, want, f.(Failure[int]).Attempts, "item %d of host %s", v, hostOf(v))
+		require.Len(t, at[v], want)
+		for i := 1; i < len(at[v]); i++ {
+			assert.Less(t, at[v][i].Sub(at[v][i-1]), 100*time.Millisecond+step, "item %d waits its host's backoff", v)
+		}
+	}
+}
+
+func TestRetryForKeepsTheRunsPolicyWhereItGivesNone(t *testing.T) {
+	r := &run[int]{retry: Retry{MaxAttempts: 5, Base: time.Second, Max: time.Minute, RetryAfterMax: time.Hour}}
+	r.retryFor = func(v int) (Retry, bool) { return Retry{MaxAttempts: 2, Max: 2 * time.Second}, v == 1 }
+	assert.Equal(t, r.retry, r.retryOf(0), "no policy of its own")
+	assert.Equal(t, Retry{MaxAttempts: 2, Base: time.Second, Max: 2 * time.Second, RetryAfterMax: time.Hour}, r.retryOf(1),
+		"its MaxAttempts and Max, the run's Base and RetryAfterMax")
 }
