@@ -3,6 +3,7 @@ package limiter
 import (
 	"context"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Handoff is a context that carries a permit down a call: a scheduler that
@@ -52,4 +53,29 @@ func TakePermit(ctx context.Context, h *Host) (Permit, bool) {
 		return Permit{}, false
 	}
 	return c.p, true
+}
+
+// handoffBatch is how many Handoffs one allocation of Handoffs holds: as many
+// as fit in 512 bytes, the largest object the allocator gives no header (7
+// Handoffs of 72 bytes). Few, because a used Handoff keeps its permit's host
+// in memory until its whole batch is garbage: a run over many distinct hosts
+// keeps a forgotten host at most that much longer.
+const handoffBatch = 512 / int(unsafe.Sizeof(Handoff{}))
+
+// Handoffs makes Handoffs many at a time, for a caller that makes one
+// per call (an engine consumer, one per attempt): one allocation serves
+// several calls. Each Handoff is still used for one call only, so a
+// context retained past its call never sees a later call's permit; it keeps
+// its batch in memory meanwhile. A Handoffs is not safe for concurrent use.
+type Handoffs struct{ buf []Handoff }
+
+// New returns a Handoff of p under parent, as NewHandoff does.
+func (s *Handoffs) New(parent context.Context, p Permit) *Handoff {
+	if len(s.buf) == 0 {
+		s.buf = make([]Handoff, handoffBatch)
+	}
+	c := &s.buf[0]
+	s.buf = s.buf[1:]
+	c.Context, c.p = parent, p
+	return c
 }

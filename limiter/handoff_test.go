@@ -183,3 +183,27 @@ func TestAcquireAuxiliaryNeedsNoSlotButWaitsForTheGate(t *testing.T) {
 	clk.Advance(time.Second)
 	assert.False(t, (<-got).Before(until))
 }
+
+func TestHandoffsMakeADistinctHandoffPerCall(t *testing.T) {
+	l, _ := newTestLimiter(t, Config{Initial: 4, Algorithm: Fixed})
+	h := l.Host("a:80")
+	var hs Handoffs
+	var old *Handoff
+	for i := range 2*handoffBatch + 1 { // crosses two batches
+		p, _, ok := h.TryAcquire()
+		require.True(t, ok)
+		ho := hs.New(context.Background(), p)
+		require.NotSame(t, old, ho)
+		if old != nil {
+			_, ok := TakePermit(old, h)
+			require.False(t, ok, "call %d: a context kept from the call before does not take this call's permit", i)
+		}
+		got, ok := TakePermit(ho, h)
+		require.True(t, ok)
+		got.Release(Success)
+		_, ok = ho.Reclaim()
+		require.False(t, ok)
+		old = ho
+	}
+	assert.Equal(t, 0, h.Snapshot().InFlight)
+}
