@@ -85,6 +85,7 @@ func (r *run[T]) consume(i int) {
 	s.busy.Store(true)
 	var t tally
 	var hosts hostCache
+	var handoffs limiter.Handoffs
 	defer func() {
 		r.flush(s, &t)
 		s.busy.Store(false)
@@ -108,7 +109,7 @@ func (r *run[T]) consume(i int) {
 				}
 			}
 		}
-		r.attempt(&t, &tk)
+		r.attempt(&t, &tk, &handoffs)
 		if r.rooms != nil {
 			r.giveBack(&tk)
 		}
@@ -183,15 +184,15 @@ func (r *run[T]) awaitRoom(i int, s *slot, t *tally, hosts *hostCache, full bool
 
 // attempt makes one attempt of tk's item, with the permit taken for it, and
 // decides what comes next: success, failure for good, a retry, or, when the
-// run stops, an unfinished item.
-func (r *run[T]) attempt(t *tally, tk *task[T]) {
+// run stops, an unfinished item. ho makes the attempt's Handoff.
+func (r *run[T]) attempt(t *tally, tk *task[T], ho *limiter.Handoffs) {
 	e, host := &tk.e, tk.host
 	e.attempts++
 	t.attempts++
 	if e.attempts > 1 {
 		t.retries++
 	}
-	k, err, stack := r.call(e.item.Value, e.attempts, host, tk.permit)
+	k, err, stack := r.call(e.item.Value, e.attempts, host, tk.permit, ho)
 
 	switch k {
 	case kindSuccess:
@@ -295,8 +296,8 @@ func (r *run[T]) finish(t *tally, e *entry[T]) {
 // a panic, and classifies the result. With a host, the handler's context
 // hands the permit over (limiter.Handoff) to the first request to that host,
 // which then releases it; otherwise call releases it with the attempt's
-// outcome.
-func (r *run[T]) call(v T, n int, host *limiter.Host, permit limiter.Permit) (kind, error, []byte) {
+// outcome. hs makes the Handoff.
+func (r *run[T]) call(v T, n int, host *limiter.Host, permit limiter.Permit, hs *limiter.Handoffs) (kind, error, []byte) {
 	ctx := withAttempt(r.taskCtx, n)
 	if r.timeout > 0 {
 		var cancel context.CancelFunc
@@ -305,7 +306,7 @@ func (r *run[T]) call(v T, n int, host *limiter.Host, permit limiter.Permit) (ki
 	}
 	var ho *limiter.Handoff
 	if host != nil {
-		ho = limiter.NewHandoff(ctx, permit)
+		ho = hs.New(ctx, permit)
 	}
 	k, err, stack := r.classify(ctx, ho, v)
 	if ho != nil {
