@@ -76,6 +76,14 @@ func (r *run[T]) exit(i int) {
 	r.exitLocked(i)
 }
 
+// kept is the state of consumer i that its slot's later consumers reuse (the
+// limit moves often, and consumers come and go with it): its host cache and
+// its Handoffs' batch. Only the slot's consumer touches it.
+type kept struct {
+	hosts    hostCache
+	handoffs limiter.Handoffs
+}
+
 // consume runs attempts until the run stops or the limit drops below the
 // live consumers. It is consumer i: it counts in a tally of its own and adds
 // it to slot i every r.flushEvery attempts and whenever it goes idle or leaves.
@@ -84,8 +92,7 @@ func (r *run[T]) consume(i int) {
 	s := &r.slots[i]
 	s.busy.Store(true)
 	var t tally
-	var hosts hostCache
-	var handoffs limiter.Handoffs
+	k := &r.kept[i]
 	defer func() {
 		r.flush(s, &t)
 		s.busy.Store(false)
@@ -94,8 +101,8 @@ func (r *run[T]) consume(i int) {
 		var tk task[T]
 		if r.rooms != nil {
 			var ok, full bool
-			if tk, ok, full = r.next(&hosts); !ok {
-				if tk, ok = r.awaitRoom(i, s, &t, &hosts, full); !ok {
+			if tk, ok, full = r.next(&k.hosts); !ok {
+				if tk, ok = r.awaitRoom(i, s, &t, &k.hosts, full); !ok {
 					return
 				}
 			}
@@ -109,7 +116,7 @@ func (r *run[T]) consume(i int) {
 				}
 			}
 		}
-		r.attempt(&t, &tk, &handoffs)
+		r.attempt(&t, &tk, &k.handoffs)
 		if r.rooms != nil {
 			r.giveBack(&tk)
 		}

@@ -97,6 +97,7 @@ type run[T any] struct {
 	free     []int        // unused slots
 	most     int
 	slots    []slot
+	kept     []kept       // a slot's consumer state, kept for its later consumers
 	srcErr   error        // written by the producer before it ends
 	finished atomic.Int64 // items finished for good, flushed by consumers in batches
 
@@ -163,6 +164,7 @@ func newRun[T any](j Job[T], s *settings) *run[T] {
 		wake:       make(chan struct{}, 1),
 		drained:    make(chan struct{}),
 		slots:      make([]slot, s.maxConsumers),
+		kept:       make([]kept, s.maxConsumers),
 		free:       make([]int, 0, s.maxConsumers),
 	}
 	for i := s.maxConsumers - 1; i >= 0; i-- {
