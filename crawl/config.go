@@ -56,7 +56,8 @@ type Config struct {
 	HeaderHosts HeaderHosts
 	Limits      Limits // limits, per host
 	// Hosts (hosts) override Limits for some hosts, keyed by host or
-	// host:port in lower case; see LimitsFor.
+	// host:port in lower case; see LimitsFor. A host's retries and backoff
+	// apply to the tasks to it; listing pages and robots.txt follow Limits'.
 	Hosts      map[string]Limits
 	Politeness Politeness // politeness
 

@@ -9,10 +9,6 @@ import (
 
 // hostOnlyLimits are the keys of limits that apply to the whole crawl, with why.
 var hostOnlyLimits = map[string]string{
-	"retries":               "applies to the whole crawl: set limits.retries",
-	"backoff":               "applies to the whole crawl: set limits.backoff",
-	"backoff.base":          "applies to the whole crawl: set limits.backoff",
-	"backoff.max":           "applies to the whole crawl: set limits.backoff",
 	"concurrency.max_total": "is the ceiling of all hosts together: set limits.concurrency.max_total",
 }
 
@@ -59,6 +55,9 @@ func (b *builder) hosts(r *rawConfig) map[string]Limits {
 		set("concurrency.max", func() { merged.Concurrency.Max = h.Concurrency.Max })
 		set("timeout", func() { merged.Timeout = h.Timeout })
 		set("max_body", func() { merged.MaxBody = h.MaxBody })
+		set("retries", func() { merged.Retries = h.Retries })
+		set("backoff.base", func() { merged.Backoff.Base = h.Backoff.Base })
+		set("backoff.max", func() { merged.Backoff.Max = h.Backoff.Max })
 		out[key] = b.limitsAt(hk, &merged)
 	}
 	return out
@@ -81,15 +80,25 @@ func hostName(name string) (string, bool) {
 // LimitsFor returns the limits of the host key (host:port, as the transport
 // keys hosts): its entry in Hosts (by host:port, then by host), or Limits.
 func (c *Config) LimitsFor(key string) Limits {
-	if l, ok := c.Hosts[key]; ok {
+	if l, ok := byHostKey(c.Hosts, key); ok {
 		return l
 	}
+	return c.Limits
+}
+
+// byHostKey returns the value of the host key (host:port) in m, keyed as
+// Config.Hosts: by host:port, then by host.
+func byHostKey[V any](m map[string]V, key string) (V, bool) {
+	if v, ok := m[key]; ok {
+		return v, true
+	}
 	if host, _, err := net.SplitHostPort(key); err == nil {
-		if l, ok := c.Hosts[host]; ok {
-			return l
+		if v, ok := m[host]; ok {
+			return v, true
 		}
 	}
-	return c.Limits
+	var zero V
+	return zero, false
 }
 
 // hostMaxBodies are the max_body of the hosts whose own differs from

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"github.com/politely/politely/engine"
 	"github.com/politely/politely/limiter"
 )
 
@@ -40,12 +41,45 @@ hosts:
 	assert.Equal(t, 100, cfg.Limits.Concurrency.MaxTotal)
 }
 
+func TestHostsOverrideRetriesAndBackoff(t *testing.T) {
+	cfg, err := parseTest(minimalYAML + `limits:
+  retries: 2
+  backoff: {base: 100ms, max: 10s}
+hosts:
+  flaky.example.com: {retries: 6, backoff: {max: 1m}}
+  "fast.example.com:8443": {retries: 0}
+  slow.example.com: {backoff: {base: 1s}}
+`)
+	require.NoError(t, err)
+	flaky := cfg.LimitsFor("flaky.example.com:443")
+	assert.Equal(t, 6, flaky.Retries)
+	assert.Equal(t, Backoff{Base: 100 * time.Millisecond, Max: time.Minute}, flaky.Backoff, "base not set for the host: limits' own")
+	fast := cfg.LimitsFor("fast.example.com:8443")
+	assert.Equal(t, 0, fast.Retries)
+	assert.Equal(t, cfg.Limits.Backoff, fast.Backoff)
+	slow := cfg.LimitsFor("slow.example.com:443")
+	assert.Equal(t, 2, slow.Retries)
+	assert.Equal(t, Backoff{Base: time.Second, Max: 10 * time.Second}, slow.Backoff)
+	assert.Equal(t, map[string]engine.Retry{
+		"flaky.example.com":     {MaxAttempts: 7, Base: 100 * time.Millisecond, Max: time.Minute, RetryAfterMax: DefaultRetryAfterMax},
+		"fast.example.com:8443": {MaxAttempts: 1, Base: 100 * time.Millisecond, Max: 10 * time.Second, RetryAfterMax: DefaultRetryAfterMax},
+		"slow.example.com":      {MaxAttempts: 3, Base: time.Second, Max: 10 * time.Second, RetryAfterMax: DefaultRetryAfterMax},
+	}, hostRetries(cfg))
+	plain, err := parseTest(minimalYAML)
+	require.NoError(t, err)
+	assert.Equal(t, plain.Fingerprint(), cfg.Fingerprint(), "retries and backoff change nothing that is crawled")
+}
+
 func TestHostsRejectsWhatCannotBePerHost(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"retries", "hosts:\n  cdn.example.com: {retries: 2}\n",
-			"api.yaml:8: hosts.cdn.example.com.retries: cannot be set per host: it applies to the whole crawl: set limits.retries"},
+		{"negative retries", "hosts:\n  cdn.example.com: {retries: -1}\n",
+			"api.yaml:8: hosts.cdn.example.com.retries: must not be negative, got -1"},
+		{"bad backoff", "hosts:\n  cdn.example.com:\n    backoff: {base: soon}\n",
+			"api.yaml:9: hosts.cdn.example.com.backoff.base:"},
+		{"backoff max under base", "hosts:\n  cdn.example.com:\n    backoff: {base: 2s, max: 1s}\n",
+			"api.yaml:9: hosts.cdn.example.com.backoff.max: 1s is less than hosts.cdn.example.com.backoff.base (2s)"},
 		{"max_total", "hosts:\n  cdn.example.com: {concurrency: {max_total: 2}}\n",
 			"api.yaml:8: hosts.cdn.example.com.concurrency.max_total: cannot be set per host"},
 		{"not a host", "hosts:\n  \"http://cdn.example.com/\": {rate: 1}\n",

@@ -204,6 +204,32 @@ func hostTimeouts(cfg *Config) map[string]time.Duration {
 	return out
 }
 
+// taskRetry is the engine's retry policy for limits l: its attempts and
+// backoff, with the crawl's cap on Retry-After.
+func taskRetry(l Limits, p Politeness) engine.Retry {
+	return engine.Retry{
+		MaxAttempts:   l.Retries + 1,
+		Base:          l.Backoff.Base,
+		Max:           l.Backoff.Max,
+		RetryAfterMax: p.RetryAfterMax,
+	}
+}
+
+// hostRetries are the retry policies of the hosts whose retries or backoff
+// differ from limits', keyed as in Config.Hosts.
+func hostRetries(cfg *Config) map[string]engine.Retry {
+	var out map[string]engine.Retry
+	for h, l := range cfg.Hosts {
+		if l.Retries != cfg.Limits.Retries || l.Backoff != cfg.Limits.Backoff {
+			if out == nil {
+				out = map[string]engine.Retry{}
+			}
+			out[h] = taskRetry(l, cfg.Politeness)
+		}
+	}
+	return out
+}
+
 // runner is one crawl's wiring.
 type runner struct {
 	cfg     *Config
@@ -216,8 +242,11 @@ type runner struct {
 	robots  *robots // nil when politeness.robots is off
 	listing *listing
 	retry   engine.Retry
-	last    atomic.Pointer[engine.Progress] // the engine's last progress snapshot, for current
-	writes  writeStop
+	// hostRetries are the tasks' policies of the hosts whose own differs
+	// from retry (hostRetries).
+	hostRetries map[string]engine.Retry
+	last        atomic.Pointer[engine.Progress] // the engine's last progress snapshot, for current
+	writes      writeStop
 	// Tasks' attempts after an item's first (engine.Attempt), counted as
 	// they start.
 	taskRetries atomic.Int64
@@ -265,12 +294,8 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 		// of the items read over 10 s, beyond ten) protects a failing
 		// server from a storm of retries: it delays them, no item fails
 		// for it. Throttled answers are paced by the limiter instead.
-		retry: engine.Retry{
-			MaxAttempts:   lc.Retries + 1,
-			Base:          lc.Backoff.Base,
-			Max:           lc.Backoff.Max,
-			RetryAfterMax: cfg.Politeness.RetryAfterMax,
-		},
+		retry:       taskRetry(lc, cfg.Politeness),
+		hostRetries: hostRetries(cfg),
 	}
 	if o.redis != nil {
 		r.dist = &distributed{c: o.redis, lines: make(chan redisstate.Line, 4*finishBatch),

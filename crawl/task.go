@@ -84,11 +84,15 @@ func (r *runner) sourceAllowed(ctx context.Context) error {
 // With a task, the engine takes each task's permit for its URL's host before
 // the handler runs, so that a task whose host may not start (gated, out of
 // tokens, at its limit) waits in that host's room instead of holding a
-// consumer; the task's request then uses that permit.
+// consumer; the task's request then uses that permit. A task whose host has
+// retries or backoff of its own under hosts is retried as they say.
 func (r *runner) job(src source.Source[listed]) engine.Job[listed] {
 	j := engine.NewJob(src, r.handle).WithFailureSink(r.failedForGood)
 	if r.cfg.Task != nil {
 		j = j.WithLimiter(r.lim, r.hostKey)
+		if len(r.hostRetries) > 0 {
+			j = j.WithRetryFor(r.taskRetry)
+		}
 	}
 	if r.state != nil {
 		j = r.state.skipDone(j)
@@ -202,6 +206,12 @@ func (r *runner) hostKey(it listed) string {
 		return ""
 	}
 	return transport.HostKey(&http.Request{URL: u})
+}
+
+// taskRetry is the retry policy of the host of it's task URL, when hosts
+// gives that host retries or backoff of its own.
+func (r *runner) taskRetry(it listed) (engine.Retry, bool) {
+	return byHostKey(r.hostRetries, r.hostKey(it))
 }
 
 // queueSize is how many items the crawl reads ahead and keeps in the hosts'
