@@ -141,7 +141,11 @@ func (r *run[T]) direct(hc *hostCache, e entry[T]) (task[T], bool) {
 	}
 	r.roomsMu.Lock()
 	defer r.roomsMu.Unlock()
-	r.addLocked(key, e, h, true, at)
+	// Refused for a slot (a zero at), the room is made ready, not parked: the
+	// permit may have been released since TryAcquire, and that release's
+	// giveBack, finding no room, woke nobody. The next serve tries again
+	// under the lock, where a release cannot be missed.
+	r.addLocked(key, e, h, !at.IsZero(), at)
 	return task[T]{}, false
 }
 
