@@ -54,9 +54,12 @@ type Quota struct {
 // the rate is the quota's steady rate (Limit over the window between
 // Resets, or the refill measured from Remaining and the requests sent) plus
 // what Remaining holds above a reserve of Limit/20, and Remaining == 0
-// pauses for one request's worth. Until it knows, it reads the quota as a
-// fixed window. The rate is
-// never above the ceiling, nor above Limit/Window when both are known, and
+// pauses for one request's worth. A bucket whose Remaining stays at least
+// the refill until Reset counts what it allows until Reset, refill
+// included: it is spread, less one, over the time to Reset. Until it
+// knows, it reads the quota as a fixed window. The rate is never above the
+// ceiling, nor above Limit/Window when both are known (but for that last
+// spread, the server's own figure), and
 // the spread is over at most RetryAfterMax; gates are capped like Gate. A
 // Reset that is not in the future lifts the quota's rate, or with a known
 // window sets it to Limit/Window. A negative Remaining is ignored with a

@@ -37,6 +37,12 @@ type quotaReader struct {
 	rem     int           // the last Remaining seen
 	most    int           // the highest Remaining seen, for a Limit the server does not give
 
+	// Remaining held at least the refill until Reset since allowSince: it
+	// counts what is allowed until Reset, refill included (allowance), not
+	// the tokens above it
+	allowSince time.Time
+	allowance  bool
+
 	// the refill rate: Remaining's rise plus the requests sent, over time
 	anchorAt   time.Time
 	anchorRem  int
@@ -62,14 +68,24 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 	}
 	left := min(q.Reset.Sub(now), horizon)
 	reserve := max(1, limit/quotaReserve)
+	r.learnAllowance(now, q, left)
 	if r.mode == refillContinuous {
 		end = now.Add(max(left, time.Second, window))
-		if window > 0 && !r.moving && limit > reserve {
+		switch {
+		case r.allowance:
+			// Remaining already counts the refill until Reset: spread it
+			// over that time, less one, like a window's. Each answer
+			// spreads it anew, so a pacer that wakes late finds the
+			// tokens it left unused added to the rate. It is the server's
+			// own figure for the time to Reset: Limit/Window does not cap
+			// it.
+			rate = float64(max(1, q.Remaining-1)) / left.Seconds()
+		case window > 0 && !r.moving && limit > reserve:
 			// A sliding window: Remaining reacts a window late to the rate
 			// (the previous window weighs in), so pace at its steady rate
 			// less the reserve, which keeps Remaining above it.
 			rate = float64(limit-reserve) / window.Seconds()
-		} else {
+		default:
 			// A bucket: pace at the refill rate, plus what Remaining holds
 			// above the reserve, so Remaining settles at the reserve. While
 			// it stays full the refill hides behind the bucket's cap.
@@ -78,7 +94,7 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 				rate = max(rate, 2*r.rate)
 			}
 		}
-		if q.Limit > 0 && q.Window > 0 {
+		if q.Limit > 0 && q.Window > 0 && !r.allowance {
 			rate = min(rate, float64(q.Limit)/q.Window.Seconds())
 		}
 		if q.Remaining == 0 && rate > 0 {
@@ -151,6 +167,28 @@ func (r *quotaReader) classify(now time.Time, q Quota, inFlight int) {
 		// is full, not a window's end.
 		r.mode, r.moving = refillContinuous, true
 	}
+}
+
+// learnAllowance learns whether a bucket's Remaining counts what it allows
+// until Reset (its tokens plus the refill until then) rather than its tokens:
+// read as tokens, that Remaining would pace the host at twice the refill.
+// Tokens kept at a reserve stay far below the refill until Reset; an
+// allowance does not fall below it while the client keeps up. So Remaining
+// at least 0.9 of the measured refill over the time to Reset, answer after
+// answer for that time (and at least a second), is an allowance; one answer
+// below it that is not a refusal is tokens again.
+func (r *quotaReader) learnAllowance(now time.Time, q Quota, left time.Duration) {
+	if !r.moving || r.rate == 0 || q.Remaining == 0 {
+		return
+	}
+	if float64(q.Remaining) < 0.9*r.rate*left.Seconds() {
+		r.allowSince, r.allowance = time.Time{}, false
+		return
+	}
+	if r.allowSince.IsZero() {
+		r.allowSince = now
+	}
+	r.allowance = now.Sub(r.allowSince) >= max(left, time.Second)
 }
 
 // measure updates the refill rate: over spans of at least refillSpan, what

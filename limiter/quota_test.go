@@ -58,12 +58,13 @@ func TestQuotaReaderTellsABucketByItsMovingReset(t *testing.T) {
 	assert.InDelta(t, 20, r.rate, 1, "Remaining held while 20 a second were sent: it refills 20 a second at least")
 }
 
-func TestQuotaReaderPacesABucketWithAPolicyAtMostAtLimitOverWindow(t *testing.T) {
+func TestQuotaReaderPacesABucketWithAPolicyAtWhatItAllowsUntilReset(t *testing.T) {
 	var r quotaReader
 	// A bucket of 100 a second that announces, like a RateLimit-Policy of
 	// q=100;w=1, what it allows over the next second: its tokens plus the
 	// refill. Remaining stays near 100 while the client keeps up, which read
-	// as tokens above the refill would pace the host at twice the quota.
+	// as tokens above the refill would pace the host at twice the quota; held
+	// at Limit/Window it leaves no margin for a pacer that wakes late.
 	var rate float64
 	for i := 0; i < 300; i++ {
 		at := time.Duration(i) * 10 * time.Millisecond
@@ -71,6 +72,31 @@ func TestQuotaReaderPacesABucketWithAPolicyAtMostAtLimitOverWindow(t *testing.T)
 		rate, _, _ = r.observe(epoch.Add(at), q, uint64(i+1), 1, time.Hour)
 	}
 	assert.True(t, r.moving, "a Reset that moves on with every answer is a bucket's")
-	assert.LessOrEqual(t, rate, 100.0, "never above the policy's Limit/Window")
-	assert.Greater(t, rate, 90.0)
+	assert.True(t, r.allowance, "Remaining stays at the refill until Reset")
+	assert.InDelta(t, 104, rate, 1e-9, "Remaining less one over the second to Reset, not twice the quota")
+}
+
+func TestQuotaReaderReadsARemainingThatCountsTheRefillAsAnAllowance(t *testing.T) {
+	// The same bucket of 100 a second in X-RateLimit-* headers alone: no
+	// policy, Limit is its burst plus the refill. Remaining stays at the
+	// refill until Reset while the client sends at the refill: it is what the
+	// server allows until Reset, not tokens above the refill.
+	var r quotaReader
+	var rate float64
+	for i := 0; i < 300; i++ {
+		at := time.Duration(i) * 10 * time.Millisecond
+		q := Quota{Limit: 110, Remaining: 105, Reset: epoch.Add(at + time.Second)}
+		rate, _, _ = r.observe(epoch.Add(at), q, uint64(i+1), 1, time.Hour)
+	}
+	assert.True(t, r.allowance)
+	assert.InDelta(t, 104, rate, 1e-9, "Remaining less one over the time to Reset, not the refill on top")
+
+	// A bucket that keeps its tokens at the reserve is read as tokens again.
+	for i := 300; i < 400; i++ {
+		at := time.Duration(i) * 10 * time.Millisecond
+		q := Quota{Limit: 110, Remaining: 5, Reset: epoch.Add(at + time.Second)}
+		rate, _, _ = r.observe(epoch.Add(at), q, uint64(i+1), 1, time.Hour)
+	}
+	assert.False(t, r.allowance)
+	assert.Greater(t, rate, 90.0, "the refill, plus what Remaining holds above the reserve")
 }

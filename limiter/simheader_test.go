@@ -37,8 +37,9 @@ func (h *headerServer) arrive(s *sim, r *simReq) {
 	q := &Quota{Limit: h.limit}
 	ok := true
 	var retry time.Duration
-	switch h.kind {
-	case "bucket":
+	allowance := strings.HasPrefix(h.kind, "allowance")
+	switch {
+	case h.kind == "bucket" || allowance:
 		rate := h.optimum()
 		h.tokens = math.Min(h.burst, h.tokens+rate*(s.now-h.last).Seconds())
 		h.last = s.now
@@ -49,6 +50,19 @@ func (h *headerServer) arrive(s *sim, r *simReq) {
 		}
 		q.Remaining = int(h.tokens)
 		full := time.Duration(math.Ceil((h.burst-h.tokens)/rate)) * time.Second
+		if allowance {
+			full = time.Duration(math.Ceil(h.window.Seconds())) * time.Second
+			if ok {
+				q.Remaining += int(rate * full.Seconds())
+			} else {
+				full = retry
+			}
+			if h.kind == "allowance" {
+				q.Window = full
+			} else {
+				q.Limit += int(h.burst)
+			}
+		}
 		q.Reset = t.Add(full) // a delay: read when the answer arrives, below
 	default:
 		w := h.window.Nanoseconds()
@@ -79,7 +93,7 @@ func (h *headerServer) arrive(s *sim, r *simReq) {
 	if !ok {
 		resp.outcome, lat = Throttled, time.Millisecond
 	}
-	if h.kind == "bucket" {
+	if h.kind == "bucket" || allowance {
 		q.Reset = q.Reset.Add(lat)
 	} else {
 		// A Unix time on the server's clock, moved onto ours by the Date
@@ -112,6 +126,9 @@ var headerServers = []*headerServer{
 	{kind: "bucket", limit: 100, window: time.Second, burst: 20, service: 5 * time.Millisecond},
 	{kind: "bucket", limit: 10, window: time.Second, burst: 10, service: 20 * time.Millisecond},
 	{kind: "bucket", limit: 1000, window: time.Second, burst: 100, service: 20 * time.Millisecond},
+	{kind: "allowance", limit: 100, window: time.Second, burst: 10, service: 5 * time.Millisecond},
+	{kind: "allowance-x", limit: 100, window: time.Second, burst: 10, service: 5 * time.Millisecond},
+	{kind: "allowance-x", limit: 10, window: time.Second, burst: 10, service: 20 * time.Millisecond},
 }
 
 func TestSimulationHeaderQuotasMeetTargets(t *testing.T) {
