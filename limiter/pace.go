@@ -93,8 +93,13 @@ func (p *pace) apply(now time.Time) {
 	burst := p.cfgBurst
 	if burst == 0 {
 		burst = 1
-		if fromCeiling {
+		switch {
+		case fromCeiling:
 			burst = max(1, int(r/10))
+		case r == p.quota && p.reader.spare > 1:
+			// The server holds tokens beyond its refill: a pacer that
+			// wakes late may catch up on half of them.
+			burst = p.reader.spare / 2
 		}
 	}
 	switch {

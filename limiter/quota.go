@@ -42,6 +42,7 @@ type quotaReader struct {
 	// the tokens above it
 	allowSince time.Time
 	allowance  bool
+	spare      int // an allowance's requests beyond the refill until Reset: the tokens the server holds now
 
 	// the refill rate: Remaining's rise plus the requests sent, over time
 	anchorAt   time.Time
@@ -68,6 +69,7 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 	}
 	left := min(q.Reset.Sub(now), horizon)
 	reserve := max(1, limit/quotaReserve)
+	r.spare = 0
 	r.learnAllowance(now, q, left)
 	if r.mode == refillContinuous {
 		end = now.Add(max(left, time.Second, window))
@@ -80,6 +82,7 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 			// own figure for the time to Reset: Limit/Window does not cap
 			// it.
 			rate = float64(max(1, q.Remaining-1)) / left.Seconds()
+			r.spare = q.Remaining - 1 - int(r.rate*left.Seconds())
 		case window > 0 && !r.moving && limit > reserve:
 			// A sliding window: Remaining reacts a window late to the rate
 			// (the previous window weighs in), so pace at its steady rate

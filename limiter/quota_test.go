@@ -100,3 +100,16 @@ func TestQuotaReaderReadsARemainingThatCountsTheRefillAsAnAllowance(t *testing.T
 	assert.False(t, r.allowance)
 	assert.Greater(t, rate, 90.0, "the refill, plus what Remaining holds above the reserve")
 }
+
+func TestPaceHoldsHalfAnAllowancesSpareTokens(t *testing.T) {
+	// An allowance of 100 a second whose Remaining holds 9 beyond the refill
+	// and the one kept: a pacer that wakes late may catch up on 4 of them.
+	var p pace
+	for i := 0; i < 300; i++ {
+		at := epoch.Add(time.Duration(i) * 10 * time.Millisecond)
+		p.setQuota(at, Quota{Limit: 110, Remaining: 110, Reset: at.Add(time.Second)}, time.Hour, uint64(i+1), 1)
+		p.apply(at)
+	}
+	assert.Equal(t, 4, p.curBurst)
+	assert.InDelta(t, 109, p.cur, 1e-9)
+}
