@@ -181,7 +181,9 @@ func (r *quotaReader) classify(now time.Time, q Quota, inFlight int) {
 // answer for that time (and at least a second), is an allowance; one answer
 // below it that is not a refusal is tokens again.
 func (r *quotaReader) learnAllowance(now time.Time, q Quota, left time.Duration) {
-	if !r.moving || r.rate == 0 || q.Remaining == 0 {
+	if !r.moving || r.rate == 0 || q.Remaining == 0 || q.Remaining >= r.most {
+		// A bucket at its highest may hide its refill behind its cap:
+		// the refill measured is then only what was sent.
 		return
 	}
 	if float64(q.Remaining) < 0.9*r.rate*left.Seconds() {

