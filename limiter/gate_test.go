@@ -54,10 +54,16 @@ func TestGateHoldsEveryRequestUntilRetryAfter(t *testing.T) {
 
 	clk.Advance(time.Nanosecond)
 	// The restart paces them (8 permits over restartSpread: one per 1.25 ms).
-	for range 2 {
-		require.NoError(t, clk.BlockUntilContext(ctx, 1))
+	// How many pacing steps the three need depends on when each goroutine
+	// reaches its wait, so the clock moves on one step at a time until all
+	// three have started; none may start while the gate is shut, checked above.
+	require.Eventually(t, func() bool {
+		if len(got) == 3 {
+			return true
+		}
 		clk.Advance(restartSpread / 8)
-	}
+		return false
+	}, 8*time.Second, time.Millisecond, "every waiter starts once it opens")
 	wg.Wait()
 	require.Len(t, got, 3, "every waiter starts once it opens")
 	for range 3 {
