@@ -87,7 +87,11 @@ func TestHostsRejectsWhatCannotBePerHost(t *testing.T) {
 		{"bad value", "hosts:\n  cdn.example.com: {concurrency: {min: 0}}\n",
 			"api.yaml:8: hosts.cdn.example.com.concurrency.min: must be at least 1, got 0"},
 		{"unknown key", "hosts:\n  cdn.example.com: {rat: 1}\n",
-			"api.yaml:8: hosts.cdn.example.com.rat: unknown key"},
+			`api.yaml:8: hosts.cdn.example.com.rat: unknown key (did you mean "rate"?)`},
+		{"unknown key one level down in a dotted host", "hosts:\n  cdn.example.com: {concurrency: {mx: 2}}\n",
+			`api.yaml:8: hosts.cdn.example.com.concurrency.mx: unknown key (did you mean "max"?)`},
+		{"wrong type one level down in a dotted host", "hosts:\n  cdn.example.com:\n    concurrency: {max: [2]}\n",
+			"api.yaml:9: hosts.cdn.example.com.concurrency.max: want a whole number"},
 		{"max total zero", "limits: {concurrency: {max_total: 0}}\n",
 			"limits.concurrency.max_total: must be at least 1, got 0"},
 	}

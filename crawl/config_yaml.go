@@ -103,6 +103,11 @@ func yamlError(name string, err error) error {
 type nodeEntry struct {
 	path, parent string
 	key, value   *yaml.Node
+	// typ is the Go type rawConfig decodes value into, and parentType that of
+	// the mapping holding key (nil for keys rawConfig does not know). They
+	// are found while walking the document, where a map key's end is known
+	// even when the key holds dots (hosts.cdn.example.com.rate).
+	typ, parentType reflect.Type
 }
 
 // nodeIndex lists the document's keys in order, with their dotted paths.
@@ -113,14 +118,14 @@ type nodeIndex struct {
 
 func newNodeIndex(root *yaml.Node) *nodeIndex {
 	x := &nodeIndex{byPath: make(map[string]int)}
-	x.walk(root, "")
+	x.walk(root, "", reflect.TypeFor[rawConfig]())
 	return x
 }
 
 // walk indexes mapping m. Aliases are not followed (their target is indexed
 // where it is written, so the lines still match), and a merge key's inline
 // mappings are indexed as part of m.
-func (x *nodeIndex) walk(m *yaml.Node, prefix string) {
+func (x *nodeIndex) walk(m *yaml.Node, prefix string, t reflect.Type) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		if k.Tag == "!!merge" {
@@ -130,7 +135,7 @@ func (x *nodeIndex) walk(m *yaml.Node, prefix string) {
 			}
 			for _, mv := range merged {
 				if mv.Kind == yaml.MappingNode {
-					x.walk(mv, prefix)
+					x.walk(mv, prefix, t)
 				}
 			}
 			continue
@@ -142,9 +147,10 @@ func (x *nodeIndex) walk(m *yaml.Node, prefix string) {
 		if _, dup := x.byPath[path]; !dup {
 			x.byPath[path] = len(x.entries)
 		}
-		x.entries = append(x.entries, nodeEntry{path: path, parent: prefix, key: k, value: v})
+		typ := childType(t, k.Value)
+		x.entries = append(x.entries, nodeEntry{path: path, parent: prefix, key: k, value: v, typ: typ, parentType: t})
 		if v.Kind == yaml.MappingNode {
-			x.walk(v, path)
+			x.walk(v, path, typ)
 		}
 	}
 }
@@ -187,7 +193,7 @@ func (x *nodeIndex) translate(file, msg string) *ConfigError {
 		ce.Key, ce.Msg = m[1], "unknown key"
 		if e := x.findKey(ce.Line, m[1]); e != nil {
 			ce.Key = e.path
-			ce.Msg += keyHint(m[1], e.parent)
+			ce.Msg += keyHint(m[1], e.parentType)
 		}
 		return ce
 	}
@@ -204,7 +210,7 @@ func (x *nodeIndex) translate(file, msg string) *ConfigError {
 			ce.Key, ce.Msg = e.parent, "keys must be plain names, not "+describeNode(e.key, true)
 		} else if e := x.findValue(ce.Line, m[1], m[2]); e != nil {
 			ce.Key = e.path
-			ce.Msg = fmt.Sprintf("want %s, got %s", describeType(schemaType(e.path)), describeNode(e.value, isSecret(e.path)))
+			ce.Msg = fmt.Sprintf("want %s, got %s", describeType(e.typ), describeNode(e.value, isSecret(e.path)))
 		}
 		return ce
 	}
@@ -253,7 +259,7 @@ func (x *nodeIndex) findValue(line int, tag, shown string) *nodeEntry {
 		if e.value.ShortTag() != tag || v != shown {
 			continue
 		}
-		if !accepts(schemaType(e.path), e.value) {
+		if !accepts(e.typ, e.value) {
 			return e
 		}
 		if match == nil {
@@ -297,7 +303,7 @@ func (x *nodeIndex) checkWholeNumbers(file string) error {
 		if e.value.ShortTag() != "!!float" || len(errs) == maxReported {
 			continue
 		}
-		if t := schemaType(e.path); t == nil || t.Kind() != reflect.Int {
+		if t := e.typ; t == nil || t.Kind() != reflect.Int {
 			continue
 		}
 		if f, err := strconv.ParseFloat(e.value.Value, 64); err != nil || f != math.Trunc(f) {
@@ -308,11 +314,11 @@ func (x *nodeIndex) checkWholeNumbers(file string) error {
 	return errors.Join(errs...)
 }
 
-// keyHint suggests the known key closest to key under parent, or the place
-// where key belongs ("rate" at the top level belongs in limits), or lists
-// parent's keys.
-func keyHint(key, parent string) string {
-	known := knownKeys(schemaType(parent))
+// keyHint suggests the known key closest to key in a mapping of type parent,
+// or the place where key belongs ("rate" at the top level belongs in limits),
+// or lists parent's keys.
+func keyHint(key string, parent reflect.Type) string {
+	known := knownKeys(parent)
 	if len(known) == 0 {
 		return ""
 	}
@@ -355,30 +361,29 @@ var (
 	sizeType     = reflect.TypeFor[yamlSize]()
 )
 
-// schemaType is the Go type rawConfig decodes path into, or nil.
-func schemaType(path string) reflect.Type {
-	t := reflect.TypeFor[rawConfig]()
-	for {
-		for t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		if path == "" {
-			return t
-		}
-		switch t.Kind() {
-		case reflect.Struct:
-			seg, rest, _ := strings.Cut(path, ".")
-			f, ok := fieldByKey(t, seg)
-			if !ok {
-				return nil
-			}
-			t, path = f.Type, rest
-		case reflect.Map:
-			t, path = t.Elem(), "" // map keys are free text, dots included
-		default:
+// childType is the Go type a mapping of type t decodes its key into (pointers
+// taken off), or nil: a struct's field, a map's element (map keys are free
+// text, dots included).
+func childType(t reflect.Type, key string) reflect.Type {
+	if t == nil {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		f, ok := fieldByKey(t, key)
+		if !ok {
 			return nil
 		}
+		t = f.Type
+	case reflect.Map:
+		t = t.Elem()
+	default:
+		return nil
 	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
 }
 
 func fieldByKey(t reflect.Type, key string) (reflect.StructField, bool) {
