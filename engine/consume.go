@@ -100,9 +100,9 @@ func (r *run[T]) consume(i int) {
 	for !r.stopped() {
 		var tk task[T]
 		if r.rooms != nil {
-			var ok, full bool
-			if tk, ok, full = r.next(&k.hosts); !ok {
-				if tk, ok = r.awaitRoom(i, s, &t, &k.hosts, full); !ok {
+			var ok bool
+			if tk, ok = r.next(&k.hosts); !ok {
+				if tk, ok = r.awaitRoom(i, s, &t, &k.hosts); !ok {
 					return
 				}
 			}
@@ -155,10 +155,10 @@ func (r *run[T]) await(i int, s *slot, t *tally) (entry[T], bool) {
 	}
 }
 
-// awaitRoom waits, idle, until a room may start a task: an item arrives (read
-// only while the rooms have space), a room's time comes or a release wakes
-// it. It returns false when the consumer leaves, as await does.
-func (r *run[T]) awaitRoom(i int, s *slot, t *tally, hosts *hostCache, full bool) (task[T], bool) {
+// awaitRoom waits, idle, until a room may start a task: an item arrives on
+// the queue, a room's time comes or a release wakes it (each signals
+// idleWake). It returns false when the consumer leaves, as await does.
+func (r *run[T]) awaitRoom(i int, s *slot, t *tally, hosts *hostCache) (task[T], bool) {
 	r.flush(s, t)
 	s.busy.Store(false)
 	for {
@@ -166,13 +166,7 @@ func (r *run[T]) awaitRoom(i int, s *slot, t *tally, hosts *hostCache, full bool
 		if r.leave(i) {
 			return task[T]{}, false
 		}
-		queue := r.queue
-		if full {
-			queue = nil
-		}
 		select {
-		case e := <-queue:
-			r.add(e)
 		case <-r.idleWake:
 		case <-*resized:
 			continue
@@ -180,9 +174,7 @@ func (r *run[T]) awaitRoom(i int, s *slot, t *tally, hosts *hostCache, full bool
 			r.exit(i)
 			return task[T]{}, false
 		}
-		var tk task[T]
-		var ok bool
-		if tk, ok, full = r.next(hosts); ok {
+		if tk, ok := r.next(hosts); ok {
 			s.busy.Store(true)
 			return tk, true
 		}

@@ -62,7 +62,8 @@ type run[T any] struct {
 
 	rooms    *rooms[T] // the hosts' waiting rooms, with a limiter; guarded by roomsMu
 	roomsMu  sync.Mutex
-	idleWake chan struct{} // rooms -> idle consumers: a room may start
+	takeMu   sync.Mutex    // with rooms: held to take items from the queue, and taken before roomsMu
+	idleWake chan struct{} // rooms, producer, scheduler -> idle consumers: a room may start, or an item arrived
 	rearm    chan struct{} // rooms -> alarm: an earlier time to wake rooms at
 
 	queueSize   int

@@ -46,8 +46,9 @@ func (j Job[T]) fail(format string, args ...any) Job[T] {
 // start now (gated, out of tokens, at its concurrency limit) waits in that
 // host's waiting room without holding a consumer, and consumers serve the
 // hosts that can start in turn, so a gated or slow host does not hold up the
-// others. An empty key means the item needs no permit. Give l and the run
-// the same clock.
+// others. A host's items take their permits in the order they were read (a
+// retried item joins the queue again). An empty key means the item needs no
+// permit. Give l and the run the same clock.
 //
 // The handler's context is a limiter.Handoff: the first request to the same
 // host made under it (through transport, for one) uses the permit and

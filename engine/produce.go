@@ -58,6 +58,16 @@ func (r *run[T]) produce() {
 				return
 			}
 		}
+		r.arrived()
+	}
+}
+
+// arrived tells the rooms' idle consumers that an item is on the queue: with
+// rooms they wait on idleWake, not on the queue, so that items are taken only
+// under takeMu.
+func (r *run[T]) arrived() {
+	if r.rooms != nil {
+		r.signal()
 	}
 }
 

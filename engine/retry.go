@@ -293,6 +293,7 @@ func (r *run[T]) schedule() {
 		case w := <-r.retries:
 			heap.Push(&h, w)
 		case out <- next:
+			r.arrived()
 			if w := heap.Pop(&h).(waiting[T]); !w.parked {
 				r.unpend()
 			}

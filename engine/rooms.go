@@ -2,7 +2,6 @@ package engine
 
 import (
 	"container/heap"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,8 +46,9 @@ type task[T any] struct {
 }
 
 // rooms holds the waiting rooms of a run. Its fields are guarded by the run's
-// roomsMu; held and ready mirror the item count and the ring's length for
-// consumers that look without the lock.
+// roomsMu, and byKey changes only under takeMu too, so that a consumer
+// holding takeMu reads it without roomsMu; held and ready mirror the item
+// count and the ring's length for consumers that look without a lock.
 type rooms[T any] struct {
 	byKey map[string]*room[T]
 	ring  fifo[*room[T]] // ready rooms, served in turn
@@ -58,7 +58,6 @@ type rooms[T any] struct {
 	spare []*room[T] // forgotten rooms kept for reuse, at most maxSpare
 
 	held, ready atomic.Int64
-	index       sync.Map // key -> struct{}: the keys of byKey, for consumers that look without the lock
 }
 
 // maxSpare bounds the rooms kept for reuse: a run over many hosts makes and
@@ -83,19 +82,24 @@ func (c *hostCache) get(l *limiter.Limiter, key string) *limiter.Host {
 // takes the queue's next item and starts it at once if its host has no room
 // and may start (most items, when no host pushes back); otherwise the item
 // goes to its host's room, so that none overtakes the items of its host that
-// wait. When nothing may start now, ok
-// is false and full says whether the rooms hold as many items as they may.
-func (r *run[T]) next(hc *hostCache) (t task[T], ok, full bool) {
+// wait. Items are taken from the queue only under takeMu, and each is started
+// or put in its room before the lock is let go, so a host's items start in
+// the order they were read (retries aside). ok is false when nothing may
+// start now.
+func (r *run[T]) next(hc *hostCache) (t task[T], ok bool) {
 	rs := r.rooms
+	r.takeMu.Lock()
+	defer r.takeMu.Unlock()
 	if rs.ready.Load() == 0 && rs.held.Load() < int64(r.queueSize) {
 		select {
 		case e := <-r.queue:
 			if t, ok = r.direct(hc, e); ok {
-				return t, true, false
+				r.more()
+				return t, true
 			}
 		default:
 			if rs.held.Load() == 0 {
-				return t, false, false
+				return t, false
 			}
 		}
 	}
@@ -103,25 +107,31 @@ func (r *run[T]) next(hc *hostCache) (t task[T], ok, full bool) {
 	defer r.roomsMu.Unlock()
 	for {
 		if t, ok = r.serveLocked(); ok {
-			if rs.ring.len() > 0 {
-				r.signal() // more is ready: wake another idle consumer
-			}
-			return t, true, false
+			r.more()
+			return t, true
 		}
 		if rs.held.Load() >= int64(r.queueSize) {
-			return t, false, true
+			return t, false
 		}
 		select {
 		case e := <-r.queue:
 			r.addLocked(r.key(e.item.Value), e, nil, false, time.Time{})
 		default:
-			return t, false, false
+			return t, false
 		}
 	}
 }
 
+// more wakes an idle consumer when work is left for it: an item on the queue
+// or a ready room.
+func (r *run[T]) more() {
+	if len(r.queue) > 0 || r.rooms.ready.Load() > 0 {
+		r.signal()
+	}
+}
+
 // direct takes a permit for e if its host has no room (no item of its host
-// waits) and may start now, or else puts e in its host's room.
+// waits) and may start now, or else puts e in its host's room. takeMu is held.
 func (r *run[T]) direct(hc *hostCache, e entry[T]) (task[T], bool) {
 	key := r.key(e.item.Value)
 	if key == "" {
@@ -129,8 +139,10 @@ func (r *run[T]) direct(hc *hostCache, e entry[T]) (task[T], bool) {
 	}
 	rs := r.rooms
 	if rs.held.Load() > 0 {
-		if _, waits := rs.index.Load(key); waits {
-			r.add(e)
+		if rs.byKey[key] != nil {
+			r.roomsMu.Lock()
+			r.addLocked(key, e, nil, false, time.Time{})
+			r.roomsMu.Unlock()
 			return task[T]{}, false
 		}
 	}
@@ -149,14 +161,7 @@ func (r *run[T]) direct(hc *hostCache, e entry[T]) (task[T], bool) {
 	return task[T]{}, false
 }
 
-// add puts an item a waiting consumer took from the queue in its room.
-func (r *run[T]) add(e entry[T]) {
-	r.roomsMu.Lock()
-	defer r.roomsMu.Unlock()
-	r.addLocked(r.key(e.item.Value), e, nil, false, time.Time{})
-}
-
-// addLocked puts e in the room of key. A new room is ready, or, when its host
+// addLocked puts e in the room of key; takeMu and roomsMu are held. A new room is ready, or, when its host
 // h was just tried and refused, parked until at.
 func (r *run[T]) addLocked(key string, e entry[T], h *limiter.Host, refused bool, at time.Time) {
 	rs := r.rooms
@@ -172,7 +177,6 @@ func (r *run[T]) addLocked(key string, e entry[T], h *limiter.Host, refused bool
 	rm.host = h
 	rm.items.push(e)
 	rs.byKey[key] = rm
-	rs.index.Store(key, struct{}{})
 	if refused {
 		r.parkLocked(rm, at)
 		return
@@ -269,7 +273,6 @@ func (rs *rooms[T]) room(key string) *room[T] {
 // forget drops rm, now empty, from the rooms.
 func (rs *rooms[T]) forget(rm *room[T]) {
 	delete(rs.byKey, rm.key)
-	rs.index.Delete(rm.key)
 	buf := rm.items.buf[:0]
 	*rm = room[T]{}
 	if len(rs.spare) < maxSpare && cap(buf) <= 64 {
@@ -278,7 +281,8 @@ func (rs *rooms[T]) forget(rm *room[T]) {
 	}
 }
 
-// signal wakes one idle consumer, if one waits.
+// signal wakes one idle consumer, if one waits: a room may start, or an item
+// arrived on the queue.
 func (r *run[T]) signal() {
 	select {
 	case r.idleWake <- struct{}{}:

@@ -125,14 +125,6 @@ func TestItemsWithAnEmptyKeyNeedNoPermit(t *testing.T) {
 }
 
 func TestAHostsItemsStartInTheOrderTheyWereRead(t *testing.T) {
-	// Known race, not fixed yet: two consumers that take items of the same
-	// host from the queue at once can start the later one first (the earlier
-	// one goes to the room once it finds the host full). Under -race on a
-	// loaded machine this fails about one run in seven. What rooms guarantee
-	// is that no item overtakes an item of its host already waiting in the
-	// room; a total order needs the queue's item and the permit taken together
-	// (a read sequence per host, or one lock over both).
-	t.Skip("known race: items of one host taken from the queue by two consumers at once may start out of order")
 	defer goleak.VerifyNone(t)
 	l, err := limiter.New(limiter.Config{Algorithm: limiter.Fixed, Initial: 1})
 	require.NoError(t, err)
