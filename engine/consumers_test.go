@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,6 +24,23 @@ import (
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	require.Eventually(t, cond, 10*time.Second, time.Millisecond, what)
+}
+
+// parkedIn counts the goroutines parked on a channel send or a select with
+// fn on their stack: a producer parked there reads no more until a consumer
+// takes an item.
+func parkedIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		header, _, _ := strings.Cut(g, "\n")
+		parked := strings.Contains(header, "[select") || strings.Contains(header, "[chan send")
+		if parked && strings.Contains(g, fn) {
+			n++
+		}
+	}
+	return n
 }
 
 // rounds makes handlers wait for the end of the round they started in.
@@ -232,8 +251,9 @@ func TestBackpressureBoundsReadAhead(t *testing.T) {
 		done <- st
 	}()
 	waitFor(t, "2 handlers run", func() bool { return rd.running.Load() == 2 })
-	waitFor(t, "the queue fills", func() bool { return src.reads.Load() == 2+queue+1 })
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, "the producer waits for room on the queue", func() bool {
+		return src.reads.Load() >= 2+queue+1 && parkedIn("engine.(*run[...]).produce") == 1
+	})
 	assert.EqualValues(t, 2+queue+1, src.reads.Load(), "read ahead: the queue plus the one item the producer holds")
 	rd.end()
 	st := <-done

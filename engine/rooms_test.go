@@ -75,8 +75,12 @@ func TestRoomsHoldAtMostTheQueueSize(t *testing.T) {
 	src := &counting[int]{Source: rangeOf(t, 10_000, 100)}
 	ctx, cancel := context.WithCancel(context.Background())
 	wait := runAsync(ctx, t, NewJob(src, func(context.Context, int) error { return nil }).WithLimiter(l, func(int) string { return "gated" }), WithQueueSize(10))
-	waitFor(t, "the rooms and the queue fill up", func() bool { return src.n.Load() >= 20 })
-	time.Sleep(50 * time.Millisecond)
+	// Once the producer waits for room on the queue and the consumers (the
+	// limiter's initial 4) wait for a room to start, nothing more is read.
+	waitFor(t, "the rooms and the queue fill up, and the producer and consumers wait", func() bool {
+		return src.n.Load() >= 20 && parkedIn("engine.(*run[...]).produce") == 1 &&
+			parkedIn("engine.(*run[...]).awaitRoom") == limiter.DefaultInitial
+	})
 	// 10 in the rooms (and one more per consumer, 4 here, that took an item
 	// as they filled), 10 on the queue, one in the producer's hand.
 	assert.LessOrEqual(t, src.n.Load(), int64(25))
