@@ -45,7 +45,7 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	w.meter.start()
 	resp, err := w.next.RoundTrip(req.WithContext(ctx))
 	if err == nil || req.Context().Err() == nil {
-		w.meter.requests.Add(1)
+		w.meter.sent(req, resp)
 	}
 	if err != nil {
 		cancel()
@@ -76,8 +76,9 @@ func (b *timedBody) Close() error {
 }
 
 // meter counts requests for the summary and, when a registerer was given,
-// for Prometheus: requests those sent (see wire), inFlight those that hold
-// their permit past the transport, from start to observe.
+// for Prometheus: requests (and politely_requests_total) those sent (see
+// wire), inFlight those that hold their permit past the transport, from
+// start to observe.
 type meter struct {
 	requests    atomic.Int64
 	throttled   atomic.Int64
@@ -99,6 +100,20 @@ func (m *meter) start() {
 	}
 }
 
+// sent counts a request sent (see wire), with its answer's status; resp is
+// nil when the network failed it.
+func (m *meter) sent(req *http.Request, resp *http.Response) {
+	m.requests.Add(1)
+	if m.prom == nil {
+		return
+	}
+	label := "error"
+	if resp != nil {
+		label = strconv.Itoa(resp.StatusCode)
+	}
+	m.prom.requests.WithLabelValues(transport.HostKey(req), label).Inc()
+}
+
 // observe records an exchange that ended, with the transport's verdict.
 func (m *meter) observe(x transport.Exchange) {
 	m.inFlight.Add(-1)
@@ -109,11 +124,6 @@ func (m *meter) observe(x transport.Exchange) {
 		return
 	}
 	m.prom.inFlight.Dec()
-	label := "error"
-	if x.Status != 0 {
-		label = strconv.Itoa(x.Status)
-	}
-	m.prom.requests.WithLabelValues(x.Host, label).Inc()
 	m.prom.latency.WithLabelValues(x.Host).Observe(x.Latency.Seconds())
 	if x.Throttled {
 		m.prom.throttled.WithLabelValues(x.Host).Inc()

@@ -9,8 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/politely/politely/limiter"
+	"github.com/politely/politely/transport"
 )
 
 // TestWireCountsOnlyTheRequestsTheServerGets sends one request that is
@@ -50,4 +54,81 @@ func TestWireCountsOnlyTheRequestsTheServerGets(t *testing.T) {
 	require.Error(t, err, "connection refused")
 	assert.Equal(t, int64(2), m.requests.Load(), "an attempt the network failed is counted")
 	assert.Equal(t, int64(3), m.inFlight.Load(), "each held its permit past the transport until observed")
+}
+
+// roundTripFunc is an http.RoundTripper made of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestRequestsMetricCountsWhatTheSummaryCounts sends, through the crawl's
+// stack (transport over wire), one request that is answered, one whose
+// caller cancelled it after it took its permit and before it was sent, and
+// one to a closed port: politely_requests_total counts the answered one and
+// the refused one, as the summary's requests do, and not the cancelled one.
+func TestRequestsMetricCountsWhatTheSummaryCounts(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		served.Add(1)
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	defer base.CloseIdleConnections()
+	lim, err := limiter.New(limiter.Config{})
+	require.NoError(t, err)
+	reg := prometheus.NewRegistry()
+	m := &meter{}
+	m.prom, err = registerMetrics(reg, lim)
+	require.NoError(t, err)
+	var cancelFirst atomic.Pointer[context.CancelFunc]
+	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if c := cancelFirst.Load(); c != nil {
+			(*c)() // the caller gives up after the permit, before the request is sent
+		}
+		return base.RoundTrip(r)
+	})
+	client := &http.Client{Transport: transport.New(lim,
+		transport.WithBase(&wire{next: next, timeout: 10 * time.Second, meter: m}),
+		transport.WithObserver(m.observe))}
+	get := func(ctx context.Context, url string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		require.NoError(t, err)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
+	}
+
+	require.NoError(t, get(context.Background(), srv.URL))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancelFirst.Store(&cancel)
+	require.ErrorIs(t, get(ctx, srv.URL), context.Canceled)
+	cancelFirst.Store(nil)
+	srv.Close()
+	require.Error(t, get(context.Background(), srv.URL), "connection refused")
+
+	host := transport.HostKey(httptest.NewRequest(http.MethodGet, srv.URL, nil))
+	assert.Equal(t, int64(1), served.Load())
+	assert.Equal(t, int64(2), m.requests.Load(), "the summary: the answered and the refused request")
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	byCode := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "politely_requests_total" {
+			continue
+		}
+		for _, c := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range c.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			assert.Equal(t, host, labels["host"])
+			byCode[labels["code"]] += c.GetCounter().GetValue()
+		}
+	}
+	assert.Equal(t, map[string]float64{"200": 1, "error": 1}, byCode, "the answered and the refused request, not the cancelled one")
+	assert.Equal(t, int64(0), m.inFlight.Load(), "every exchange observed")
 }
