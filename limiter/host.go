@@ -113,8 +113,14 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 		h.maxInFlight = h.inFlight
 	}
 	h.ctl.onStart(h.inFlight)
+	if h.pace.learn.recording(h.ctl.seq) {
+		if now.IsZero() {
+			now = h.l.clock.Now()
+		}
+		h.pace.learn.sent(now, h.ctl.seq)
+	}
 	slot, gen := h.out.open()
-	return Permit{h: h, start: now, epoch: h.ctl.cuts, level: h.ctl.level, slot: slot, gen: gen}, time.Time{}, true
+	return Permit{h: h, start: now, seq: uint32(h.ctl.seq), epoch: h.ctl.cuts, level: h.ctl.level, slot: slot, gen: gen}, time.Time{}, true
 }
 
 // clockedLocked reports whether the gate, the bucket or a restart needs the
@@ -251,7 +257,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	switch o {
 	case Success:
 		h.successes++
-		h.pace.onSuccess(start)
+		h.pace.onSuccess()
 		if timed {
 			h.ctl.onSuccess(now, max(0, now.Sub(start)), h.inFlight, p.level)
 		}
@@ -263,7 +269,8 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		if h.ctl.srtt > 0 {
 			h.pace.sendRate = float64(h.inFlight+1) / h.ctl.srtt.Seconds()
 		}
-		h.pace.onThrottle(now, h.ctl.onDrop(now, h.inFlight, epoch), h.inFlight+1)
+		h.pace.rtt = h.ctl.srtt
+		h.pace.onThrottle(now, h.seqOf(p), h.ctl.onDrop(now, h.inFlight, epoch), h.inFlight+1)
 		h.applyRateLocked(now)
 	case Ignored:
 		h.ignored++
@@ -277,6 +284,12 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	}
 	h.syncLimitLocked()
 	h.wakeHeadLocked()
+}
+
+// seqOf returns the number of the request p was taken for (the host's
+// count of permits when it was taken).
+func (h *Host) seqOf(p Permit) uint64 {
+	return h.ctl.seq - uint64(uint32(h.ctl.seq)-p.seq)
 }
 
 // syncLimitLocked publishes a changed concurrency limit.

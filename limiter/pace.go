@@ -17,14 +17,17 @@ const maxWait = 24 * time.Hour
 
 // Rate learning from Throttled outcomes when no quota is announced.
 const (
-	learnCut         = 0.95                   // the learnt rate after a throttle, relative to the estimated server rate
+	learnCut      = 0.95                   // the learnt rate after a throttle without a Retry-After, relative to the success rate
+	slowProbe     = 0.001                  // upward probe per second of a rate learnt from throttles with a Retry-After
+	fastProbe     = 0.5                    // upward probe per second after throttles without a Retry-After
+	forgetAt      = 2.0                    // a fast-learnt rate this far above the success rate is forgotten
+	goodputWindow = 250 * time.Millisecond // success rate measurement window
+	gateEvidence  = 10 * time.Millisecond  // a Gate this soon after a throttle came with it
+	probeStep     = 5 * time.Millisecond   // a probe's rate grows at most this often
+
+	// Where the learner is unsure (see learner):
 	unconfirmedProbe = 0.3                    // upward probe per second until a throttle comes while paced by the learnt rate
-	slowProbe        = 0.001                  // upward probe per second after one has
 	serverBurst      = 100 * time.Millisecond // the server's burst assumed, in time at its rate
-	fastProbe        = 0.5                    // upward probe per second after throttles without a Retry-After
-	forgetAt         = 2.0                    // a fast-learnt rate this far above the success rate is forgotten
-	goodputWindow    = 250 * time.Millisecond // success rate measurement window
-	gateEvidence     = 10 * time.Millisecond  // a Gate this soon after a throttle came with it
 	confirmEpisode   = 10 * serverBurst       // an episode this long confirms the learnt rate
 )
 
@@ -53,14 +56,20 @@ type pace struct {
 	lastGate      time.Time // when Gate was last called
 	lastGateUntil time.Time // and until when
 	lastThrottle  time.Time // when a throttle last arrived
-	epStart       time.Time // start of the current episode: the end of the last learning gate, or the first request
-	epCount       int       // successes in the episode
+	throttleSeq   uint64    // and the number of the request it refused
 	cutInFlight   int       // in-flight count at the last throttle that cut the concurrency limit
-	confirmed     bool      // a throttle came while the learnt rate paced the host
+	learn         learner   // the server's rate and burst, from throttles with a Retry-After
+	epStart       time.Time // start of the current episode: the end of the last learning gate
+	epCount       int       // successes in the episode
 	epLearnt      float64   // the learnt rate when the episode began
+	confirmed     bool      // a throttle came while the learnt rate paced the host, after an episode long enough
+	probing       bool      // the learnt rate is a probe that doubles while it is used
+	probeAt       time.Time // when the probe last grew
+	bound         bool      // the bucket refused a token since probeAt
 
-	reader   quotaReader // how the announced quota refills
-	sendRate float64     // requests in flight over the smoothed RTT when the last throttle came
+	reader   quotaReader   // how the announced quota refills
+	sendRate float64       // requests in flight over the smoothed RTT when the last throttle came
+	rtt      time.Duration // the smoothed RTT then
 }
 
 func (p *pace) init(cfg Config) {
@@ -100,6 +109,8 @@ func (p *pace) apply(now time.Time) {
 			// The server holds tokens beyond its refill: a pacer that
 			// wakes late may catch up on half of them.
 			burst = p.reader.spare / 2
+		case r == p.learnt && p.slow && !p.probing:
+			burst = p.learn.pacerBurst()
 		}
 	}
 	switch {
@@ -122,9 +133,16 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 		p.bucket.SetBurstAt(now, p.curBurst)
 		p.drain = false
 	}
+	if p.probing && p.grow(now) {
+		p.apply(now)
+		if p.bucket == nil {
+			return time.Time{}, true
+		}
+	}
 	if p.bucket.AllowN(now, 1) {
 		return time.Time{}, true
 	}
+	p.bound = true
 	missing := 1 - p.bucket.TokensAt(now)
 	d := math.Ceil(missing / p.cur * float64(time.Second))
 	return now.Add(time.Duration(max(1, min(d, float64(maxWait))))), false
@@ -136,7 +154,7 @@ func (p *pace) onGate(now, until time.Time) {
 	p.drain = p.bucket != nil && p.curBurst > 1
 	p.lastGate, p.lastGateUntil = now, until
 	if !p.lastThrottle.IsZero() && now.Sub(p.lastThrottle) <= gateEvidence {
-		p.learnFromGate(now, until)
+		p.learnFromGate(now, p.throttleSeq, until)
 	}
 }
 
@@ -145,7 +163,7 @@ func (p *pace) onGate(now, until time.Time) {
 // (zero: no pause). horizon caps the time to Reset a quota is spread over (a
 // hostile Reset a year away must not slow the host to a request a day).
 func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration, sent uint64, inFlight int) time.Time {
-	p.learnt, p.slow, p.confirmed = 0, false, false // an announced quota replaces what was learnt
+	p.learnt, p.slow, p.probing = 0, false, false // an announced quota replaces what was learnt
 	if !q.Reset.After(now) {
 		// A passed reset lifts the quota's rate, or with a known window
 		// spreads the refilled quota over it.
@@ -162,30 +180,25 @@ func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration, sent uint
 
 func (p *pace) quotaActive(now time.Time) bool { return p.quota > 0 && now.Before(p.quotaEnd) }
 
-func (p *pace) onSuccess(start time.Time) {
-	p.gpCount++
-	p.epCount++
-	if p.epStart.IsZero() {
-		p.epStart = start
-	}
-}
+func (p *pace) onSuccess() { p.gpCount++; p.epCount++ }
 
-// onThrottle learns from a throttle. With a Retry-After (the throttle is
-// released while a gate holds, or within gateEvidence of the Gate call) the
-// learnt rate follows what the server allowed while we were not gated; a
-// Gate that follows the throttle is handled by onGate. Without one the throttle is first a concurrency signal: only when
-// throttles go on after the concurrency limit was cut (cut reports whether
-// this one cut it, inFlight is the count when it arrived) is a rate learnt,
-// relative to the recent success rate, and it probes upward fast so that it
-// gets out of the way of a concurrency limit that holds the line.
-func (p *pace) onThrottle(now time.Time, cut bool, inFlight int) {
-	p.lastThrottle = now
+// onThrottle learns from a throttle of the request numbered seq. With a
+// Retry-After (the throttle is released while a gate holds, or within
+// gateEvidence of the Gate call) the learner learns from it; a Gate that
+// follows the throttle is handled by onGate. Without one the throttle is
+// first a concurrency signal: only when throttles go on after the
+// concurrency limit was cut (cut reports whether this one cut it, inFlight
+// is the count when it arrived) is a rate learnt, relative to the recent
+// success rate, and it probes upward fast so that it gets out of the way of
+// a concurrency limit that holds the line.
+func (p *pace) onThrottle(now time.Time, seq uint64, cut bool, inFlight int) {
+	p.lastThrottle, p.throttleSeq = now, seq
 	switch {
 	case p.quotaActive(now):
 	case !p.lastGate.IsZero() && (now.Before(p.lastGateUntil) || now.Sub(p.lastGate) <= gateEvidence):
 		// The gate came first (the transport releases when the body is
 		// closed, which may be a while after it gated).
-		p.learnFromGate(now, p.lastGateUntil)
+		p.learnFromGate(now, seq, p.lastGateUntil)
 	case !cut:
 	case p.slow || p.goodput == 0:
 	case p.cutInFlight > 0 && float64(inFlight) < 0.9*float64(p.cutInFlight):
@@ -200,51 +213,87 @@ func (p *pace) onThrottle(now time.Time, cut bool, inFlight int) {
 	}
 }
 
-// learnFromGate sets the learnt rate from the success rate of the episode
-// that ends now: since the end of the previous learning gate (or the first
-// request), until the gate that starts now and ends at until.
-func (p *pace) learnFromGate(now, until time.Time) {
+// learnFromGate learns from the request numbered seq, refused at now with a
+// gate until until: the first such throttle starts a probe from until, the
+// next ones set the rate the learner fits.
+func (p *pace) learnFromGate(now time.Time, seq uint64, until time.Time) {
 	if p.quotaActive(now) {
 		return
 	}
-	el := now.Sub(p.epStart)
-	if p.epStart.IsZero() || el < gateEvidence || p.epCount == 0 {
+	cur := 0.0
+	if p.slow {
+		cur = p.learnt
+	}
+	r, first, ok := p.learn.throttled(now, seq, until, cur, p.rtt)
+	if !ok {
 		return
 	}
-	if p.learnt > 0 && p.slow {
-		// Paced by the learnt rate and still refused. Assume the server's
-		// bucket held about serverBurst of its rate when the gate ended:
-		// what it admitted over the episode is then at most that plus its
-		// rate over the episode, and a rate probing upward at g per second
-		// drains it when it is sqrt(2·serverBurst·g) above the server's.
-		g := slowProbe
-		if !p.confirmed {
-			g = unconfirmedProbe
-		}
-		over := 1 + math.Sqrt(2*serverBurst.Seconds()*g)
-		est := float64(p.epCount) / (el + serverBurst).Seconds()
-		if p.learnt >= over*p.epLearnt {
-			// The probe carried the rate across the server's during the
-			// episode: before that the server's bucket sat full, so the
-			// episode's success rate says little; the rate at the end does.
-			est = max(est, p.learnt/over)
-		}
-		// Refused at the learnt rate: whatever the estimate, go below it.
-		p.learnt = learnCut * min(est, p.learnt)
-		// The estimate assumes a server burst of serverBurst: only an
-		// episode many times longer makes it reliable enough to probe slowly
-		// from; a shorter one keeps probing fast, or a rate learnt too low
-		// would stay there.
-		p.confirmed = el >= confirmEpisode
-	} else {
-		// A client still ramping up when refused under-states the server's
-		// rate over the episode: the rate it was sending at says more (but
-		// it also drained the server's burst, so at most half as much again).
-		p.learnt = learnCut * max(float64(p.epCount)/el.Seconds(), min(p.sendRate, 1.5*float64(p.epCount)/el.Seconds()))
+	switch {
+	case first && p.learn.unsure:
+		// A client still ramping up when refused under-states the
+		// server's rate over the episode: the rate it was sending at says
+		// more (but it also drained the server's burst, so at most half as
+		// much again).
+		el := now.Sub(p.learn.firstAt).Seconds()
+		ep := float64(p.epCount) / el
+		p.learnt, p.confirmed = learnCut*max(ep, min(p.sendRate, 1.5*ep)), false
+	case p.learn.unsure:
+		p.estimate(now)
+	default:
+		p.learnt, p.probing, p.confirmed = r, first, !first
 	}
 	p.slow = true
 	p.epStart, p.epCount, p.epLearnt = until, 0, p.learnt
-	p.lastProbe = until
+	p.probeAt, p.bound, p.lastProbe = until, false, until
+}
+
+// estimate sets the learnt rate, where the learner is unsure, from the
+// success rate of the episode that ends now. Paced by the learnt rate and
+// still refused, assume the server's bucket held about serverBurst of its
+// rate when the gate ended: what it admitted over the episode is then at
+// most that plus its rate over the episode, and a rate probing upward at g
+// per second drains it when it is sqrt(2·serverBurst·g) above the server's.
+func (p *pace) estimate(now time.Time) {
+	el := now.Sub(p.epStart)
+	if el < gateEvidence || p.epCount == 0 {
+		p.learnt *= learnCut
+		return
+	}
+	g := slowProbe
+	if !p.confirmed {
+		g = unconfirmedProbe
+	}
+	over := 1 + math.Sqrt(2*serverBurst.Seconds()*g)
+	est := float64(p.epCount) / (el + serverBurst).Seconds()
+	if p.probing || p.learnt >= over*p.epLearnt {
+		// The probe carried the rate across the server's during the
+		// episode: before that the server's bucket sat full, so the
+		// episode's success rate says little; the rate at the end does.
+		est = max(est, p.learnt/over)
+	}
+	p.learnt = learnCut * min(est, p.learnt)
+	p.probing = false
+	// The estimate assumes a server burst of serverBurst: only an episode
+	// many times longer makes it reliable enough to probe slowly from; a
+	// shorter one keeps probing fast, or a rate learnt too low would stay
+	// there.
+	p.confirmed = el >= confirmEpisode
+}
+
+// grow doubles a probe every probeDouble that the host used its rate
+// (the bucket refused a token), and reports whether the rate changed.
+func (p *pace) grow(now time.Time) bool {
+	dt := now.Sub(p.probeAt)
+	if dt < probeStep {
+		return false
+	}
+	p.probeAt = now
+	if !p.bound {
+		return false
+	}
+	p.bound = false
+	p.learnt *= math.Exp2(dt.Seconds() / probeDouble.Seconds())
+	return true
 }
 
 // onRelease measures the success rate and probes the learnt rate upward; it
@@ -272,14 +321,15 @@ func (p *pace) onRelease(now time.Time) bool {
 		return false // still gated: probing starts when the gate opens
 	}
 	p.lastProbe = now
-	if p.slow {
-		switch {
-		case p.confirmed:
-			p.learnt *= 1 + slowProbe*dt
-		case p.goodput >= 0.8*p.learnt:
+	switch {
+	case p.probing:
+	case p.slow && p.confirmed:
+		p.learnt *= 1 + slowProbe*dt
+	case p.slow:
+		if p.goodput >= 0.8*p.learnt {
 			p.learnt *= 1 + unconfirmedProbe*dt
 		}
-	} else {
+	default:
 		p.learnt *= 1 + fastProbe*dt
 		if p.learnt > forgetAt*p.goodput {
 			p.learnt = 0 // out of the way: the concurrency limit holds the line

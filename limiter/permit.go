@@ -44,6 +44,7 @@ func (o Outcome) String() string {
 type Permit struct {
 	h     *Host
 	start time.Time // zero: untimed (latency sampling skipped this permit)
+	seq   uint32    // the low bits of the host's count of permits when it was taken
 	epoch uint32    // the host's cut count when the permit was taken
 	level uint32    // the host's count of limit changes when the permit was taken
 	slot  uint32    // the permit's entry in the host's ledger

@@ -437,3 +437,26 @@ func TestSimulationQuotaNoHeadersReport(t *testing.T) {
 	}
 	t.Log("\n" + b.String())
 }
+
+// TestSimulationQuotaWithoutHeadersSettlesInTwoThrottles holds the rate
+// learning on politely mock's quota-no-headers (100/s, burst 10, 429 +
+// Retry-After: 1): the cold start's throttle tells the burst, a probe finds
+// the rate at the second throttle, and at most one more throttle follows
+// (none at two of these seeds; a 1 s gate at the others, the fit having
+// come out a little high).
+func TestSimulationQuotaWithoutHeadersSettlesInTwoThrottles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, seed := range []uint64{*simSeedFlag, 1, 2, 3, 7, 99} {
+		srv := &quotaServer{rate: 100, burst: 10, tokens: 10, service: 5 * time.Millisecond, rejectAfter: time.Millisecond}
+		s := newSim(simLimiter(t, "", 0), srv, seed, quotaRun)
+		s.run()
+		_, ok10, _ := s.totals(0, 10*time.Second)
+		_, _, late := s.totals(3*time.Second, quotaRun)
+		assert.GreaterOrEqual(t, float64(ok10)/10/100, 0.74, "seed %d: share of the quota over 10 s", seed)
+		assert.LessOrEqual(t, late, 2, "seed %d: 429s after the second throttle's gate", seed)
+		assert.InDelta(t, 95, s.h.Snapshot().Rate, 6, "seed %d: the learnt rate, about the server's", seed)
+		assert.Contains(t, []int{4, 5}, s.h.pace.curBurst, "seed %d: the pacer's burst, about half the server's", seed)
+	}
+}

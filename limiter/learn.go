@@ -1,0 +1,249 @@
+package limiter
+
+import (
+	"math"
+	"time"
+)
+
+// Learning a server's rate from throttles that close a gate (a Retry-After)
+// where no quota is announced.
+const (
+	probeDouble  = 150 * time.Millisecond // while the host uses its rate, a probe doubles it this often
+	maxSends     = 2048                   // the request starts a record keeps
+	fitMargin    = 0.99                   // the rate paced at, relative to the lowest that fits
+	coldThrottle = 4                      // a first throttle within this many RTTs of the first request came from a cold start's burst
+)
+
+// learner learns the rate and burst of a server taken for a token bucket,
+// from when requests started and which were refused. Its inputs are sent
+// (each request's start, numbered in order) and throttled (a refused
+// request's number, when its refusal came and the gate it closed); its
+// outputs are the rates throttled returns and pacerBurst.
+//
+// The first throttle bounds the burst: at most the requests admitted
+// before it. Each later one tells the rate: the lowest at which a bucket,
+// refilled during the last gate, admits every request started since that
+// gate ended, at the times they started. At the second, the burst is taken
+// as the first throttle's requests less what the bucket refilled while they
+// were sent at that rate; where that refill is more than half of them (the
+// client did not start with a burst, so it may have sent below the rate for
+// a while), the burst is not known and the learner is unsure.
+type learner struct {
+	firstAt time.Time     // the first request's start
+	first   bool          // a throttle was seen: s1, t1 and burst are set
+	s1      float64       // requests admitted before the first throttle
+	t1      time.Duration // from the first request to that throttle
+	burst   float64       // the server's burst
+	known   bool          // the burst is known: the first throttle's requests were mostly the burst
+	unsure  bool          // they were not: the burst is not known, and fit's rates are not to be trusted
+
+	cur record // the requests since the last learning gate ended
+}
+
+// record holds the requests started since from, the end of a gate that
+// lasted gate (< 0: the bucket is taken as full at from, the record having
+// dropped what came before).
+type record struct {
+	from  time.Time
+	gate  time.Duration
+	seq0  uint64          // the number of sends[0]
+	sends []time.Duration // each request's start, since from
+}
+
+// recording reports whether sent wants the request numbered seq.
+func (l *learner) recording(seq uint64) bool { return seq == 1 || l.cur.sends != nil }
+
+// sent notes that the request numbered seq started at now.
+func (l *learner) sent(now time.Time, seq uint64) {
+	if seq == 1 {
+		l.firstAt = now
+	}
+	c := &l.cur
+	if c.sends == nil {
+		return
+	}
+	if len(c.sends) == 0 {
+		c.seq0 = seq
+	}
+	if seq != c.seq0+uint64(len(c.sends)) {
+		return
+	}
+	if len(c.sends) == maxSends {
+		// Keep the later half, from a bucket taken as full: a lower bound
+		// of what it held.
+		h := maxSends / 2
+		base := c.sends[h]
+		for i, s := range c.sends[h:] {
+			c.sends[i] = s - base
+		}
+		c.sends = c.sends[:maxSends-h]
+		c.from, c.gate, c.seq0 = c.from.Add(base), -1, c.seq0+uint64(h)
+	}
+	c.sends = append(c.sends, max(0, now.Sub(c.from)))
+}
+
+// throttled learns from the request numbered seq, refused at now with a gate
+// until until, cur being the rate the host was paced at (0: none). It
+// returns the rate to pace the host at from until, and first, set when it
+// is the first throttle (rtt is the host's smoothed RTT then) (the rate is then a probe's start: the burst is
+// bounded, the rate not known). ok is false when the request started before
+// the record, e.g. while the previous refusal was on its way: it was refused
+// for the same reason.
+func (l *learner) throttled(now time.Time, seq uint64, until time.Time, cur float64, rtt time.Duration) (rate float64, first, ok bool) {
+	gate := until.Sub(now)
+	if !l.first {
+		if l.firstAt.IsZero() || seq == 0 {
+			return 0, false, false
+		}
+		l.first = true
+		l.s1, l.t1 = float64(seq-1), now.Sub(l.firstAt)
+		l.burst = max(1, l.s1)
+		// A throttle later than a few round trips after the first request
+		// did not come from a burst sent at a cold start.
+		l.unsure = rtt > 0 && l.t1 > coldThrottle*rtt
+		l.restart(until, gate)
+		// What the server admitted over the episode and its gate: a start
+		// from which doubling finds the rate in a few steps.
+		return max(1, l.s1) / (l.t1 + gate).Seconds(), true, true
+	}
+	c := &l.cur
+	if l.unsure {
+		// Without a record: a refusal that arrives before the last
+		// gate ended was refused for the throttle that closed it.
+		if now.Before(c.from) {
+			return 0, false, false
+		}
+		l.restart(until, gate)
+		return 0, false, true
+	}
+	if len(c.sends) == 0 || seq < c.seq0 {
+		return 0, false, false
+	}
+	n := min(int(seq-c.seq0), len(c.sends))
+	var r float64
+	switch {
+	case l.unsure:
+	case l.known:
+		r = c.lowest(l.burst, n)
+	default:
+		r = l.fit(n)
+		l.known = r*l.t1.Seconds() <= l.s1/2
+		l.unsure = !l.known
+	}
+	l.restart(until, gate)
+	rate = fitMargin * r
+	if cur > 0 {
+		rate = min(rate, fitMargin*cur)
+	}
+	if rate <= 0 {
+		rate = cur / 2
+	}
+	return rate, false, true
+}
+
+// restart begins a new record at until, after a gate of gate, with the
+// next request that starts (none start while the gate is closed; a request
+// refused before that one was refused for the throttle just learnt from).
+func (l *learner) restart(until time.Time, gate time.Duration) {
+	if l.unsure {
+		l.cur = record{from: until}
+		return
+	}
+	if l.cur.sends == nil {
+		l.cur.sends = make([]time.Duration, 0, 64)
+	}
+	l.cur.from, l.cur.gate, l.cur.sends = until, gate, l.cur.sends[:0]
+}
+
+// fit returns the lowest rate at which a bucket admits the record's first n
+// requests, with the burst that goes with it (left in l.burst): at most s1
+// less the refill at that rate over t1, but at least the smallest with
+// which the record is consistent (a bucket admitting the first n requests
+// must be able to refuse request n).
+func (l *learner) fit(n int) float64 {
+	c := &l.cur
+	top := max(1, l.s1+1)
+	b := bisect(1, top, func(b float64) bool { return l.s1+0.5-c.lowest(b, n)*l.t1.Seconds() >= b })
+	if n < len(c.sends) {
+		fits := func(b float64) bool { return c.lowest(b, n) < c.lowest(b, n+1) }
+		if !fits(b) {
+			b = max(b, bisect(1, top, func(b float64) bool { return !fits(b) }))
+			if !fits(b) {
+				b = min(top, b+0.05)
+			}
+		}
+	}
+	l.burst = b
+	return c.lowest(b, n)
+}
+
+// bisect returns the largest x in [lo, hi], to 0.05, at which ok holds,
+// assuming ok holds below some x and not above it; lo if it holds nowhere.
+func bisect(lo, hi float64, ok func(float64) bool) float64 {
+	if ok(hi) {
+		return hi
+	}
+	if !ok(lo) {
+		return lo
+	}
+	for hi-lo > 0.05 {
+		mid := (lo + hi) / 2
+		if ok(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// admits reports whether a bucket of burst b refilling at r admits the
+// record's first n requests.
+func (c *record) admits(b, r float64, n int) bool {
+	tokens := b
+	if c.gate >= 0 {
+		tokens = min(b, 1+r*c.gate.Seconds())
+	}
+	var at time.Duration
+	for _, s := range c.sends[:n] {
+		tokens = min(b, tokens+r*(s-at).Seconds())
+		at = s
+		if tokens < 1 {
+			return false
+		}
+		tokens--
+	}
+	return true
+}
+
+// lowest returns the lowest rate at which a bucket of burst b admits the
+// record's first n requests (0 for none).
+func (c *record) lowest(b float64, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	hi := float64(n)/max(c.sends[n-1].Seconds(), 1e-3) + 1
+	for i := 0; i < 64 && !c.admits(b, hi, n); i++ {
+		hi *= 2
+	}
+	lo := 0.0
+	for range 32 {
+		mid := (lo + hi) / 2
+		if c.admits(b, mid, n) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
+// pacerBurst is the burst a pacer under the learnt rate may use: half the
+// server's, so that a pacer that woke late catches up on tokens the server
+// holds.
+func (l *learner) pacerBurst() int {
+	if !l.known {
+		return 1
+	}
+	return max(1, int(math.Floor(l.burst/2)))
+}
