@@ -25,13 +25,21 @@
 // over one smoothed RTT (10 ms before the host has one), so requests parked
 // during the gate start one after the other, not together.
 //
-// Where no quota is announced, a throttle with a Retry-After teaches the
-// rate: the first sets it to 95% of what the server allowed since the start
-// (or of the rate the client was sending at, if it was still ramping up),
-// then the rate probes upward by 30% a second; a throttle while paced sets
-// it to 95% of the server's rate estimated from the successes since the last
-// gate, after which it probes by 0.1% a second (30% again if that episode
-// was too short to tell). A throttle without a Retry-After is first a
+// Where no quota is announced, throttles with a Retry-After teach the rate,
+// the server taken for a token bucket. When the first comes within a few
+// RTTs of the first request (a cold start's burst), it tells the server's
+// burst; after its gate the rate starts at what the server admitted over
+// that time and doubles every 150 ms while the host uses it, and the next
+// throttle sets it to 99% of the lowest rate at which a bucket of that
+// burst, refilled during the gate, admits every request sent since, at the
+// times they started; the pacer then keeps half the burst, and the rate
+// probes upward by 0.1% a second. Otherwise the first throttle sets it to
+// 95% of what the server allowed since the start (or of the rate the client
+// was sending at, if it was still ramping up), then the rate probes upward
+// by 30% a second; a throttle while paced sets it to 95% of the server's
+// rate estimated from the successes since the last gate, after which it
+// probes by 0.1% a second (30% again if that episode was too short to
+// tell). A throttle without a Retry-After is first a
 // concurrency signal; a rate is learnt only when throttles go on at a lower
 // in-flight count than the last cut, and it is forgotten once it is twice
 // the success rate.
