@@ -96,6 +96,9 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 			if q.Remaining >= r.most {
 				rate = max(rate, 2*r.rate)
 			}
+			// The server holds Remaining now, less what the requests in
+			// flight take: a pacer that wakes late may catch up on half.
+			r.spare = q.Remaining - inFlight
 		}
 		if q.Limit > 0 && q.Window > 0 && !r.allowance {
 			rate = min(rate, float64(q.Limit)/q.Window.Seconds())
