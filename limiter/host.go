@@ -113,11 +113,11 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 		h.maxInFlight = h.inFlight
 	}
 	h.ctl.onStart(h.inFlight)
-	if h.pace.learn.recording(h.ctl.seq) {
+	if h.pace.learn.recording(h.ctl.seq, !needSlot) {
 		if now.IsZero() {
 			now = h.l.clock.Now()
 		}
-		h.pace.learn.sent(now, h.ctl.seq)
+		h.pace.learn.sent(now, h.ctl.seq, !needSlot)
 	}
 	slot, gen := h.out.open()
 	return Permit{h: h, start: now, seq: uint32(h.ctl.seq), epoch: h.ctl.cuts, level: h.ctl.level, slot: slot, gen: gen}, time.Time{}, true

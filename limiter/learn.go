@@ -30,6 +30,8 @@ const (
 // a while), the burst is not known and the learner is unsure.
 type learner struct {
 	firstAt time.Time     // the first request's start
+	aux     uint64        // 1 if the first request was auxiliary
+	workAt  time.Time     // the first request that was not auxiliary
 	first   bool          // a throttle was seen: s1, t1 and burst are set
 	s1      float64       // requests admitted before the first throttle
 	t1      time.Duration // from the first request to that throttle
@@ -37,7 +39,10 @@ type learner struct {
 	known   bool          // the burst is known: the first throttle's requests were mostly the burst
 	unsure  bool          // they were not: the burst is not known, and fit's rates are not to be trusted
 
-	cur record // the requests since the last learning gate ended
+	cur     record // the requests since the last learning gate ended
+	prev    record // the record before, closed by the throttle learnt from
+	refused uint64 // the number of the request that throttle refused
+	fits    int    // the records learnt from
 }
 
 // record holds the requests started since from, the end of a gate that
@@ -50,13 +55,25 @@ type record struct {
 	sends []time.Duration // each request's start, since from
 }
 
-// recording reports whether sent wants the request numbered seq.
-func (l *learner) recording(seq uint64) bool { return seq == 1 || l.cur.sends != nil }
+// recording reports whether sent wants the request numbered seq, aux if it
+// is auxiliary.
+func (l *learner) recording(seq uint64, aux bool) bool {
+	return seq == 1 || l.cur.sends != nil || (!aux && l.workAt.IsZero())
+}
 
-// sent notes that the request numbered seq started at now.
-func (l *learner) sent(now time.Time, seq uint64) {
+// sent notes that the request numbered seq started at now. An auxiliary
+// request (a robots.txt, a listing page) counts as a request, but for a
+// first one: a crawl's robots.txt, which servers commonly leave out of
+// their quotas.
+func (l *learner) sent(now time.Time, seq uint64, aux bool) {
 	if seq == 1 {
 		l.firstAt = now
+		if aux {
+			l.aux = 1
+		}
+	}
+	if !aux && l.workAt.IsZero() {
+		l.workAt = now
 	}
 	c := &l.cur
 	if c.sends == nil {
@@ -95,12 +112,12 @@ func (l *learner) throttled(now time.Time, seq uint64, until time.Time, cur floa
 		if l.firstAt.IsZero() || seq == 0 {
 			return 0, false, false
 		}
-		l.first = true
-		l.s1, l.t1 = float64(seq-1), now.Sub(l.firstAt)
+		l.first, l.refused = true, seq
+		l.s1, l.t1 = float64(seq-1-min(seq-1, l.aux)), now.Sub(l.firstAt)
 		l.burst = max(1, l.s1)
 		// A throttle later than a few round trips after the first request
-		// did not come from a burst sent at a cold start.
-		l.unsure = rtt > 0 && l.t1 > coldThrottle*rtt
+		// of the host's work did not come from a burst sent at a cold start.
+		l.unsure = rtt > 0 && now.Sub(l.workAt) > coldThrottle*rtt
 		l.restart(until, gate)
 		// What the server admitted over the episode and its gate: a start
 		// from which doubling finds the rate in a few steps.
@@ -116,43 +133,65 @@ func (l *learner) throttled(now time.Time, seq uint64, until time.Time, cur floa
 		l.restart(until, gate)
 		return 0, false, true
 	}
+	if seq < l.refused && (l.fits == 0 || seq >= l.prev.seq0) {
+		// Refused before the request learnt from, answered after it (the
+		// answers of requests in flight together come in any order): that
+		// one was not the first refused.
+		l.refused = seq
+		if l.fits == 0 {
+			l.s1 = float64(seq - 1 - min(seq-1, l.aux))
+			return 0, false, false
+		}
+		return l.learn(&l.prev, int(seq-l.prev.seq0), cur), false, true
+	}
 	if len(c.sends) == 0 || seq < c.seq0 {
 		return 0, false, false
 	}
-	n := min(int(seq-c.seq0), len(c.sends))
+	l.refused = seq
+	rate = l.learn(c, min(int(seq-c.seq0), len(c.sends)), cur)
+	l.restart(until, gate)
+	return rate, false, true
+}
+
+// learn returns the rate to pace at from the record c, whose request n was
+// refused, the host having been paced at cur.
+func (l *learner) learn(c *record, n int, cur float64) float64 {
 	var r float64
 	switch {
-	case l.unsure:
-	case l.known:
-		r = c.lowest(l.burst, n)
-	default:
-		r = l.fit(n)
+	case l.fits == 0 || (l.fits == 1 && c == &l.prev):
+		r = l.fit(c, n)
 		l.known = r*l.t1.Seconds() <= l.s1/2
 		l.unsure = !l.known
+	case l.known:
+		r = c.lowest(l.burst, n)
 	}
-	l.restart(until, gate)
-	rate = fitMargin * r
+	if c == &l.cur {
+		l.fits++
+	}
+	rate := fitMargin * r
 	if cur > 0 {
 		rate = min(rate, fitMargin*cur)
 	}
 	if rate <= 0 {
 		rate = cur / 2
 	}
-	return rate, false, true
+	return rate
 }
 
-// restart begins a new record at until, after a gate of gate, with the
-// next request that starts (none start while the gate is closed; a request
-// refused before that one was refused for the throttle just learnt from).
+// restart closes the current record, kept for refusals that come late, and
+// begins a new one at until, after a gate of gate, with the next request
+// that starts (none start while the gate is closed; a request refused
+// after the one learnt from was refused for the same throttle).
 func (l *learner) restart(until time.Time, gate time.Duration) {
 	if l.unsure {
-		l.cur = record{from: until}
+		l.cur, l.prev = record{from: until}, record{}
 		return
 	}
+	l.prev, l.cur = l.cur, record{sends: l.prev.sends[:0]}
 	if l.cur.sends == nil {
 		l.cur.sends = make([]time.Duration, 0, 64)
 	}
-	l.cur.from, l.cur.gate, l.cur.sends = until, gate, l.cur.sends[:0]
+	l.cur.from, l.cur.gate = until, gate
 }
 
 // fit returns the lowest rate at which a bucket admits the record's first n
@@ -160,8 +199,7 @@ func (l *learner) restart(until time.Time, gate time.Duration) {
 // less the refill at that rate over t1, but at least the smallest with
 // which the record is consistent (a bucket admitting the first n requests
 // must be able to refuse request n).
-func (l *learner) fit(n int) float64 {
-	c := &l.cur
+func (l *learner) fit(c *record, n int) float64 {
 	top := max(1, l.s1+1)
 	b := bisect(1, top, func(b float64) bool { return l.s1+0.5-c.lowest(b, n)*l.t1.Seconds() >= b })
 	if n < len(c.sends) {
