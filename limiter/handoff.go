@@ -56,8 +56,8 @@ func TakePermit(ctx context.Context, h *Host) (Permit, bool) {
 }
 
 // handoffBatch is how many Handoffs one allocation of Handoffs holds: as many
-// as fit in 512 bytes, the largest object the allocator gives no header (7
-// Handoffs of 72 bytes). Few, because a used Handoff keeps its permit's host
+// as fit in 512 bytes, the largest object the allocator gives no header (6
+// Handoffs of 80 bytes). Few, because a used Handoff keeps its permit's host
 // in memory until its whole batch is garbage: a run over many distinct hosts
 // keeps a forgotten host at most that much longer.
 const handoffBatch = 512 / int(unsafe.Sizeof(Handoff{}))
