@@ -257,7 +257,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	switch o {
 	case Success:
 		h.successes++
-		h.pace.onSuccess()
+		h.pace.onSuccess(h.seqOf(p))
 		if timed {
 			h.ctl.onSuccess(now, max(0, now.Sub(start)), h.inFlight, p.level)
 		}

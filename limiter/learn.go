@@ -16,12 +16,13 @@ const (
 
 // learner learns the rate and burst of a server taken for a token bucket,
 // from when requests started and which were refused. Its inputs are sent
-// (each request's start, numbered in order) and throttled (a refused
-// request's number, when its refusal came and the gate it closed); its
-// outputs are the rates throttled returns and pacerBurst.
+// (each request's start, numbered in order), succeeded (a request's
+// number) and throttled (a refused request's number, when its refusal came
+// and the gate it closed); its outputs are the rates throttled and settle
+// return, and pacerBurst.
 //
 // The first throttle bounds the burst: at most the requests admitted
-// before it. Each later one tells the rate: the lowest at which a bucket,
+// before it (the successes of the requests sent before its gate). Each later one tells the rate: the lowest at which a bucket,
 // refilled during the last gate, admits every request started since that
 // gate ended, at the times they started. At the second, the burst is taken
 // as the first throttle's requests less what the bucket refilled while they
@@ -33,26 +34,29 @@ type learner struct {
 	aux     uint64        // 1 if the first request was auxiliary
 	workAt  time.Time     // the first request that was not auxiliary
 	first   bool          // a throttle was seen: s1, t1 and burst are set
-	s1      float64       // requests admitted before the first throttle
+	s1      float64       // requests admitted before the first throttle, once known
 	t1      time.Duration // from the first request to that throttle
 	burst   float64       // the server's burst
 	known   bool          // the burst is known: the first throttle's requests were mostly the burst
 	unsure  bool          // they were not: the burst is not known, and fit's rates are not to be trusted
 
-	cur     record // the requests since the last learning gate ended
-	prev    record // the record before, closed by the throttle learnt from
-	refused uint64 // the number of the request that throttle refused
-	fits    int    // the records learnt from
+	s1ok    int     // successes of the requests sent before the first throttle
+	cur     record  // the requests since the last learning gate ended
+	prev    record  // the record before, closed by the last throttle
+	pending bool    // prev is to be learnt from when the gate ends
+	cur0    float64 // the rate paced at when prev was closed
+	fits    int     // the records learnt from
 }
 
 // record holds the requests started since from, the end of a gate that
 // lasted gate (< 0: the bucket is taken as full at from, the record having
 // dropped what came before).
 type record struct {
-	from  time.Time
-	gate  time.Duration
-	seq0  uint64          // the number of sends[0]
-	sends []time.Duration // each request's start, since from
+	from    time.Time
+	gate    time.Duration
+	seq0    uint64          // the number of sends[0]
+	sends   []time.Duration // each request's start, since from
+	refused uint64          // once closed: the number of the first request refused
 }
 
 // recording reports whether sent wants the request numbered seq, aux if it
@@ -100,28 +104,31 @@ func (l *learner) sent(now time.Time, seq uint64, aux bool) {
 }
 
 // throttled learns from the request numbered seq, refused at now with a gate
-// until until, cur being the rate the host was paced at (0: none). It
-// returns the rate to pace the host at from until, and first, set when it
-// is the first throttle (rtt is the host's smoothed RTT then) (the rate is then a probe's start: the burst is
-// bounded, the rate not known). ok is false when the request started before
-// the record, e.g. while the previous refusal was on its way: it was refused
-// for the same reason.
+// until until, cur being the rate the host was paced at (0: none) and rtt
+// the host's smoothed RTT. At the first throttle it returns a probe's start
+// and first set (the burst is bounded, the rate not known); at a later one
+// it closes the record, returns cur, and settle tells the rate when the
+// gate has ended. ok is false when there is nothing to learn: the request
+// started before the record (it was refused for the throttle already
+// learnt from), or it is a late answer that only corrects the record.
 func (l *learner) throttled(now time.Time, seq uint64, until time.Time, cur float64, rtt time.Duration) (rate float64, first, ok bool) {
 	gate := until.Sub(now)
 	if !l.first {
 		if l.firstAt.IsZero() || seq == 0 {
 			return 0, false, false
 		}
-		l.first, l.refused = true, seq
-		l.s1, l.t1 = float64(seq-1-min(seq-1, l.aux)), now.Sub(l.firstAt)
-		l.burst = max(1, l.s1)
+		l.first, l.t1 = true, now.Sub(l.firstAt)
 		// A throttle later than a few round trips after the first request
 		// of the host's work did not come from a burst sent at a cold start.
 		l.unsure = rtt > 0 && now.Sub(l.workAt) > coldThrottle*rtt
 		l.restart(until, gate)
 		// What the server admitted over the episode and its gate: a start
 		// from which doubling finds the rate in a few steps.
-		return max(1, l.s1) / (l.t1 + gate).Seconds(), true, true
+		// (The successes of the requests sent before it are not all in
+		// yet: those sent before it were admitted, but for a first
+		// auxiliary one.)
+		sent := float64(seq - 1 - min(seq-1, l.aux))
+		return max(1, sent, l.admitted()) / (l.t1 + gate).Seconds(), true, true
 	}
 	c := &l.cur
 	if l.unsure {
@@ -133,41 +140,48 @@ func (l *learner) throttled(now time.Time, seq uint64, until time.Time, cur floa
 		l.restart(until, gate)
 		return 0, false, true
 	}
-	if seq < l.refused && (l.fits == 0 || seq >= l.prev.seq0) {
-		// Refused before the request learnt from, answered after it (the
-		// answers of requests in flight together come in any order): that
-		// one was not the first refused.
-		l.refused = seq
-		if l.fits == 0 {
-			l.s1 = float64(seq - 1 - min(seq-1, l.aux))
-			return 0, false, false
-		}
-		return l.learn(&l.prev, int(seq-l.prev.seq0), cur), false, true
-	}
-	if len(c.sends) == 0 || seq < c.seq0 {
+	if l.prev.holds(seq) && seq < l.prev.refused {
+		// Refused before the request the record was closed at, answered
+		// after it (the answers of requests in flight together come in
+		// any order): that one was not the first refused.
+		l.prev.refused = seq
 		return 0, false, false
 	}
-	l.refused = seq
-	rate = l.learn(c, min(int(seq-c.seq0), len(c.sends)), cur)
+	if !c.holds(seq) {
+		return 0, false, false
+	}
+	c.refused = seq
 	l.restart(until, gate)
-	return rate, false, true
+	l.pending, l.cur0 = true, cur
+	return cur, false, true
 }
 
-// learn returns the rate to pace at from the record c, whose request n was
-// refused, the host having been paced at cur.
-func (l *learner) learn(c *record, n int, cur float64) float64 {
+// admitted is what the server admitted before the first throttle: the
+// successes of the requests sent before it, but for a first auxiliary one.
+func (l *learner) admitted() float64 {
+	return float64(l.s1ok) - float64(min(l.s1ok, int(l.aux)))
+}
+
+// settle returns the rate to pace at from the record the last throttle
+// closed, once its gate has ended (its requests' answers are in by then,
+// whatever order they came in), and whether there was one to learn from.
+func (l *learner) settle() (float64, bool) {
+	if !l.pending {
+		return 0, false
+	}
+	l.pending = false
+	c, cur := &l.prev, l.cur0
+	n := min(int(c.refused-c.seq0), len(c.sends))
 	var r float64
-	switch {
-	case l.fits == 0 || (l.fits == 1 && c == &l.prev):
+	if l.fits == 0 {
+		l.s1 = l.admitted()
 		r = l.fit(c, n)
 		l.known = r*l.t1.Seconds() <= l.s1/2
 		l.unsure = !l.known
-	case l.known:
+	} else {
 		r = c.lowest(l.burst, n)
 	}
-	if c == &l.cur {
-		l.fits++
-	}
+	l.fits++
 	rate := fitMargin * r
 	if cur > 0 {
 		rate = min(rate, fitMargin*cur)
@@ -175,13 +189,25 @@ func (l *learner) learn(c *record, n int, cur float64) float64 {
 	if rate <= 0 {
 		rate = cur / 2
 	}
-	return rate
+	return rate, true
 }
 
-// restart closes the current record, kept for refusals that come late, and
+// succeeded notes that the request numbered seq succeeded: the server
+// admitted it.
+func (l *learner) succeeded(seq uint64) {
+	if !l.first || (l.fits == 0 && !l.pending && !l.cur.holds(seq)) {
+		l.s1ok++
+	}
+}
+
+// holds reports whether the request numbered seq is in the record.
+func (c *record) holds(seq uint64) bool {
+	return len(c.sends) > 0 && seq >= c.seq0 && seq < c.seq0+uint64(len(c.sends))
+}
+
+// restart closes the current record, kept until its answers are in, and
 // begins a new one at until, after a gate of gate, with the next request
-// that starts (none start while the gate is closed; a request refused
-// after the one learnt from was refused for the same throttle).
+// that starts (none start while the gate is closed).
 func (l *learner) restart(until time.Time, gate time.Duration) {
 	if l.unsure {
 		l.cur, l.prev = record{from: until}, record{}

@@ -64,6 +64,7 @@ type pace struct {
 	epLearnt      float64   // the learnt rate when the episode began
 	confirmed     bool      // a throttle came while the learnt rate paced the host, after an episode long enough
 	probing       bool      // the learnt rate is a probe that doubles while it is used
+	fallback      float64   // the rate estimated from the last episode, should the learner turn unsure
 	probeAt       time.Time // when the probe last grew
 	bound         bool      // the bucket refused a token since probeAt
 
@@ -133,6 +134,17 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 		p.bucket.SetBurstAt(now, p.curBurst)
 		p.drain = false
 	}
+	if p.learn.pending {
+		// The gate a throttle closed has ended: learn from its record.
+		if r, ok := p.learn.settle(); ok {
+			if p.learn.unsure || r <= 0 {
+				r = p.fallback
+			}
+			p.learnt, p.probing, p.confirmed = r, false, !p.learn.unsure || p.confirmed
+			p.lastProbe = now
+			p.apply(now)
+		}
+	}
 	if p.probing && p.grow(now) {
 		p.apply(now)
 		if p.bucket == nil {
@@ -180,7 +192,11 @@ func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration, sent uint
 
 func (p *pace) quotaActive(now time.Time) bool { return p.quota > 0 && now.Before(p.quotaEnd) }
 
-func (p *pace) onSuccess() { p.gpCount++; p.epCount++ }
+func (p *pace) onSuccess(seq uint64) {
+	p.gpCount++
+	p.epCount++
+	p.learn.succeeded(seq)
+}
 
 // onThrottle learns from a throttle of the request numbered seq. With a
 // Retry-After (the throttle is released while a gate holds, or within
@@ -239,8 +255,13 @@ func (p *pace) learnFromGate(now time.Time, seq uint64, until time.Time) {
 		p.learnt, p.confirmed = learnCut*max(ep, min(p.sendRate, 1.5*ep)), false
 	case p.learn.unsure:
 		p.estimate(now)
+	case first:
+		p.learnt, p.probing, p.confirmed = r, true, false
 	default:
-		p.learnt, p.probing, p.confirmed = r, first, !first
+		// The learner fits its record when the gate ends; should it then
+		// turn unsure, the episode's estimate applies.
+		p.estimate(now)
+		p.fallback, p.learnt = p.learnt, r
 	}
 	p.slow = true
 	p.epStart, p.epCount, p.epLearnt = until, 0, p.learnt
