@@ -15,8 +15,9 @@ import (
 
 var (
 	simReport = flag.Bool("simreport", false, "print the simulation report for every algorithm")
-	simTrace  = flag.String("simtrace", "steps", "scenario TestSimulationTrace prints: capacity, capacity503, tight, steps, quota, quota429, quota429-burst10, quota429-burst10-5ms, header-fixed, header-sliding, header-bucket")
+	simTrace  = flag.String("simtrace", "steps", "scenario TestSimulationTrace prints: capacity, capacity503, tight, steps, quota, quota429, quota429-burst10, quota429-burst10-5ms, header-fixed, header-sliding, header-bucket, class")
 	simAlg    = flag.String("simalg", "", "algorithm TestSimulationTrace uses")
+	simClass  = flag.Int("simclass", 0, "index in capacityClasses of the server -simtrace class runs")
 )
 
 var simSeedFlag = flag.Uint64("simseed", 42, "seed of the simulations' service times")
@@ -329,6 +330,9 @@ func TestSimulationTrace(t *testing.T) {
 		s.run()
 	case "quota429-burst10-5ms":
 		_, s = simQuotaModel(t, alg, 0, false, 10, 5*time.Millisecond)
+	case "class":
+		s = newSim(simLimiter(t, alg, 0), capacityClasses[*simClass].server(), *simSeedFlag, crawlRun)
+		s.run()
 	case "quota-no-headers":
 		srv := &quotaServer{rate: 100, burst: 10, tokens: 10, service: 5 * time.Millisecond, rejectAfter: time.Millisecond}
 		s = newSim(simLimiter(t, alg, 0), srv, *simSeedFlag, quotaRun)
@@ -346,32 +350,65 @@ func TestSimulationTrace(t *testing.T) {
 // crawlRun is the length of a crawl that takes 2.5 s at the optimum.
 const crawlRun = 2500 * time.Millisecond
 
-// capacityClass is a capacity server with a 503 + Retry-After: 1 beyond its
-// queue, as the crawl targets describe them.
+// capacityClass is a server of the crawl targets' classes: a capacity server
+// with a 503 + Retry-After: 1 beyond its queue, or an in-flight cap that
+// answers 429 without Retry-After beyond its slots (queue 0).
 type capacityClass struct {
 	slots, queue int
 	service      time.Duration
+	constant     bool // every request takes service exactly (else ±25%)
+	cap429       bool // an in-flight cap answering 429 without Retry-After
 }
 
 func (c capacityClass) String() string {
-	return fmt.Sprintf("%d slots, %d queued, %v", c.slots, c.queue, c.service)
+	s := fmt.Sprintf("%d slots + %d queued × %v", c.slots, c.queue, c.service)
+	switch {
+	case c.cap429:
+		s = fmt.Sprintf("in-flight cap %d × %v, 429", c.slots, c.service)
+	case c.queue*4 <= c.slots:
+		s += " (tight)"
+	}
+	if c.constant {
+		s += ", constant"
+	}
+	return s
 }
 
-// simCrawlCapacity runs c from a cold start for crawlRun and returns the
-// goodput over the whole run as a share of the optimum, the time to the
-// first 100 ms at 90% of it, and the 503 share of attempts.
-func simCrawlCapacity(t testing.TB, alg Algorithm, c capacityClass, seed uint64) (share float64, to90 time.Duration, dropped float64) {
-	srv := &capacityServer{slots: c.slots, queueCap: c.queue, service: c.service,
+// server returns the class's server model.
+func (c capacityClass) server() *capacityServer {
+	srv := &capacityServer{slots: c.slots, queueCap: c.queue, service: c.service, constant: c.constant,
 		full: simResponse{outcome: Dropped, retryAfter: time.Second}, rejectAfter: time.Millisecond}
-	s := newSim(simLimiter(t, alg, 0), srv, seed, crawlRun)
+	if c.cap429 {
+		srv.queueCap, srv.full = 0, simResponse{outcome: Throttled}
+	}
+	return srv
+}
+
+// crawlFigures are a class's figures over one cold-start run.
+type crawlFigures struct {
+	share   float64       // goodput over the run / optimum
+	to90    time.Duration // to the first 100 ms bin at 90% of the optimum; -1 if never
+	refused float64       // 503s and 429s / attempts
+}
+
+// simCrawlCapacity runs c from a cold start for crawlRun.
+func simCrawlCapacity(t testing.TB, alg Algorithm, c capacityClass, seed uint64) crawlFigures {
+	s := newSim(simLimiter(t, alg, 0), c.server(), seed, crawlRun)
 	s.run()
 	optimum := float64(c.slots) / c.service.Seconds()
-	a, ok, _ := s.totals(0, crawlRun)
-	return float64(ok) / crawlRun.Seconds() / optimum, s.firstAtLeast(0, crawlRun, optimum, 0.9), float64(s.droppedTotal()) / float64(a)
+	a, ok, rej := s.totals(0, crawlRun)
+	return crawlFigures{
+		share:   float64(ok) / crawlRun.Seconds() / optimum,
+		to90:    s.firstAtLeast(0, crawlRun, optimum, 0.9),
+		refused: float64(s.droppedTotal()+rej) / float64(a),
+	}
 }
 
-// TestSimulationCapacityClasses prints the default strategy's crawl figures
-// against capacity servers of both classes with several sizes:
+var simClassSeeds = []uint64{1, 2, 3, 7, 42, 99, 1234}
+
+// TestSimulationCapacityClasses prints the default strategy's figures over a
+// crawl 2.5 s long at the optimum, from a cold start, against servers of the
+// crawl targets' classes, median and worst of 7 seeds:
 //
 //	go test ./limiter -run TestSimulationCapacityClasses -simreport -v
 func TestSimulationCapacityClasses(t *testing.T) {
@@ -379,31 +416,67 @@ func TestSimulationCapacityClasses(t *testing.T) {
 		t.Skip("run with -simreport")
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "| server | goodput over 2.5 s (median, min of 5 seeds) | to 90%% (max) | 503 (max) |\n|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| server | goodput over 2.5 s: median, worst | to 90%%: median, worst | 503/429: median, worst |\n|---|---|---|---|\n")
 	for _, c := range capacityClasses {
-		worst, slowest, most := 1.0, time.Duration(0), 0.0
-		var shares []float64
-		for _, seed := range []uint64{1, 2, 3, 7, 42} {
-			share, to90, dropped := simCrawlCapacity(t, Algorithm(*simAlg), c, seed)
-			shares = append(shares, share)
-			worst, most = min(worst, share), max(most, dropped)
-			if to90 < 0 || slowest < 0 {
-				slowest = -1
-			} else {
-				slowest = max(slowest, to90)
+		var shares, refused []float64
+		var to90 []time.Duration
+		for _, seed := range simClassSeeds {
+			f := simCrawlCapacity(t, Algorithm(*simAlg), c, seed)
+			shares, refused = append(shares, f.share), append(refused, f.refused)
+			if f.to90 < 0 {
+				f.to90 = time.Hour // never: the worst
 			}
+			to90 = append(to90, f.to90)
 		}
 		slices.Sort(shares)
-		fmt.Fprintf(&b, "| %v | %.1f%%, %.1f%% | %s | %.2f%% |\n", c, 100*shares[2], 100*worst, dur(slowest), 100*most)
+		slices.Sort(refused)
+		slices.Sort(to90)
+		mid, last := len(shares)/2, len(shares)-1
+		fmt.Fprintf(&b, "| %v | %.1f%%, %.1f%% | %s, %s | %.2f%%, %.2f%% |\n", c, 100*shares[mid], 100*shares[0],
+			durOrNever(to90[mid]), durOrNever(to90[last]), 100*refused[mid], 100*refused[last])
 	}
 	t.Log("\n" + b.String())
 }
 
+func durOrNever(d time.Duration) string {
+	if d >= time.Hour {
+		return "never"
+	}
+	return fmt.Sprintf("%.2f s", d.Seconds())
+}
+
+// capacityClasses spans the crawl targets' classes: capacity servers with a
+// queue from a quarter of their slots to more than their slots, 4 to 128
+// slots, 5 to 100 ms; in-flight caps from 8 to 100.
 var capacityClasses = []capacityClass{
-	{32, 32, 20 * time.Millisecond}, {16, 16, 20 * time.Millisecond}, {64, 64, 20 * time.Millisecond},
-	{32, 32, 50 * time.Millisecond}, {8, 8, 20 * time.Millisecond}, {128, 128, 5 * time.Millisecond},
-	{16, 4, 20 * time.Millisecond}, {32, 8, 20 * time.Millisecond}, {8, 2, 20 * time.Millisecond},
-	{64, 16, 20 * time.Millisecond}, {16, 4, 50 * time.Millisecond}, {40, 10, 10 * time.Millisecond},
+	{slots: 4, queue: 4, service: 20 * time.Millisecond},
+	{slots: 4, queue: 4, service: 20 * time.Millisecond, constant: true},
+	{slots: 8, queue: 8, service: 20 * time.Millisecond},
+	{slots: 16, queue: 16, service: 20 * time.Millisecond},
+	{slots: 32, queue: 32, service: 20 * time.Millisecond},
+	{slots: 32, queue: 64, service: 20 * time.Millisecond},
+	{slots: 64, queue: 64, service: 20 * time.Millisecond},
+	{slots: 128, queue: 128, service: 20 * time.Millisecond},
+	{slots: 128, queue: 128, service: 5 * time.Millisecond},
+	{slots: 32, queue: 32, service: 5 * time.Millisecond},
+	{slots: 32, queue: 32, service: 50 * time.Millisecond},
+	{slots: 32, queue: 32, service: 100 * time.Millisecond},
+	{slots: 4, queue: 1, service: 20 * time.Millisecond},
+	{slots: 8, queue: 2, service: 20 * time.Millisecond},
+	{slots: 12, queue: 3, service: 20 * time.Millisecond},
+	{slots: 16, queue: 4, service: 20 * time.Millisecond},
+	{slots: 24, queue: 6, service: 20 * time.Millisecond},
+	{slots: 32, queue: 8, service: 20 * time.Millisecond},
+	{slots: 64, queue: 16, service: 20 * time.Millisecond},
+	{slots: 128, queue: 32, service: 5 * time.Millisecond},
+	{slots: 16, queue: 4, service: 50 * time.Millisecond},
+	{slots: 40, queue: 10, service: 10 * time.Millisecond},
+	{slots: 16, queue: 4, service: 100 * time.Millisecond},
+	{slots: 8, service: 20 * time.Millisecond, cap429: true},
+	{slots: 32, service: 20 * time.Millisecond, cap429: true},
+	{slots: 100, service: 20 * time.Millisecond, cap429: true},
+	{slots: 32, service: 5 * time.Millisecond, cap429: true},
+	{slots: 32, service: 50 * time.Millisecond, cap429: true},
 }
 
 // simQuotaNoHeaders runs politely mock's quota-no-headers from a cold start:

@@ -190,6 +190,7 @@ func (s *sim) uniform(d time.Duration, spread float64) time.Duration {
 type capacityServer struct {
 	slots, queueCap int
 	service         time.Duration
+	constant        bool          // every request takes service exactly (else ±25%)
 	full            simResponse   // the answer to a request beyond the queue
 	rejectAfter     time.Duration // how long that answer takes to reach the client
 	busy            int
@@ -209,7 +210,10 @@ func (c *capacityServer) arrive(s *sim, r *simReq) {
 
 func (c *capacityServer) serve(s *sim, r *simReq) {
 	c.busy++
-	done := s.now + s.uniform(c.service, 0.25)
+	done := s.now + c.service
+	if !c.constant {
+		done = s.now + s.uniform(c.service, 0.25)
+	}
 	s.after(done, func() {
 		c.busy--
 		s.respond(s.now, r, simResponse{outcome: Success})
