@@ -54,6 +54,10 @@ type control struct {
 	rising bool          // slow start's last used window showed the RTT rising
 	cuts   uint32        // windows closed by a drop; a permit carries the count at its start
 	level  uint32        // changes of the limit; a permit carries the count at its start
+	// filling is set while slow start's raised limit is being filled, filled
+	// once it is full: the permits that fill it may find free slots a full
+	// limit would not, so slow start counts only those started after it.
+	filling, filled bool
 
 	coldSum time.Duration // sum of the first samples' RTTs, for the baseline
 	coldN   int
@@ -107,6 +111,15 @@ func (c *control) need() int {
 func (c *control) onStart(inFlight int) {
 	c.seq++
 	c.winInFlight = max(c.winInFlight, inFlight)
+	if c.filled {
+		// This permit takes the slot of one that ended, under the load the
+		// full limit makes.
+		c.level++
+		c.filled = false
+	}
+	if c.filling && inFlight >= int(c.limit) {
+		c.filling, c.filled = false, true
+	}
 }
 
 // sampled reports whether the last permit handed out is to be timed. Callers
@@ -171,7 +184,7 @@ func (c *control) closeWindow(now time.Time, inFlight int) {
 			m := float64(w.mean)
 			w.stderr = time.Duration(math.Sqrt(max(0, c.sumSq/float64(c.n)-m*m) / float64(c.n-1)))
 		}
-		c.observeRTT(now, w.mean, c.n)
+		c.observeRTT(now, w.mean, c.n, w.stderr)
 	}
 	w.base = c.base
 	old := c.limit
@@ -188,6 +201,7 @@ func (c *control) closeWindow(now time.Time, inFlight int) {
 	c.settle = c.limit != old
 	if c.settle {
 		c.level++
+		c.filling, c.filled = c.slowStart && c.limit > old, false
 	}
 	if !w.drop {
 		// A window closed early by a drop is too short to tell the rate.
@@ -198,7 +212,7 @@ func (c *control) closeWindow(now time.Time, inFlight int) {
 	c.winInFlight = inFlight
 }
 
-func (c *control) observeRTT(now time.Time, mean time.Duration, n int) {
+func (c *control) observeRTT(now time.Time, mean time.Duration, n int, stderr time.Duration) {
 	if c.srtt == 0 {
 		c.srtt = mean
 	} else {
@@ -208,7 +222,9 @@ func (c *control) observeRTT(now time.Time, mean time.Duration, n int) {
 	// must not set it alone), higher ones only with a long time constant.
 	// Until windows hold enough samples it is the mean of all samples.
 	switch {
-	case c.coldN < maxNeed*2:
+	case c.coldN < maxNeed*2 && (c.coldN == 0 || mean-c.base <= max(2*stderr, time.Duration((slowGrowRatio-1)*float64(max(c.base, queueBase))))):
+		// A window that shows a rise (slow start passed the server's slots)
+		// must not raise the baseline it is measured against.
 		c.coldSum += mean * time.Duration(n)
 		c.coldN += n
 		c.base = c.coldSum / time.Duration(c.coldN)
