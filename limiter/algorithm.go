@@ -1,16 +1,21 @@
 package limiter
 
 import (
+	"time"
+
 	"github.com/platinummonkey/go-concurrency-limits/core"
 	"github.com/platinummonkey/go-concurrency-limits/limit"
 )
 
 // Default strategy tuning (see Config.Algorithm).
 const (
-	delayGrow   = 1.2  // RTT/base below which the limit grows
-	delayShrink = 1.4  // RTT/base above which the limit shrinks
-	delayStep   = 0.05 // growth per window, relative to the limit
-	delayDrop   = 0.85 // the limit after a drop, relative to it
+	delayGrow   = 1.2              // RTT/base of which a larger rise shrinks the limit in proportion
+	delayHold   = 1.1              // RTT/base from which the limit does not probe past the last drop's
+	holdFloor   = time.Millisecond // a smaller rise is scheduling noise, not a queue (see queueBase)
+	delayProbe  = 4                // windows just below the last drop's limit before probing beyond it
+	delayShrink = 1.4              // RTT/base above which the limit shrinks
+	delayStep   = 0.05             // growth per window, relative to the limit
+	delayDrop   = 0.85             // the limit after a drop, relative to it
 )
 
 func newAlgorithm(cfg Config) algorithm {
@@ -53,25 +58,52 @@ func (a *coreAlgorithm) window(w windowStats) float64 {
 
 func (a *coreAlgorithm) reset(n float64) { a.lim = a.make(max(1, int(n))) }
 
+// knee does nothing: go-concurrency-limits' algorithms keep no such level.
+func (a *coreAlgorithm) knee(float64) {}
+
 // delayAlgorithm is the default strategy: grow while the RTT stays near its
 // baseline, hold while a small queue forms, shrink in proportion to the RTT
-// rise beyond that, cut on drops.
-type delayAlgorithm struct{}
+// rise beyond that, cut on drops. It remembers the limit of the last drop:
+// after a cut it returns quickly to just below it, and probes beyond it only
+// after a few windows there, since a server that answers overload before
+// any queue shows (an in-flight cap) gives no other warning.
+type delayAlgorithm struct {
+	wmax float64 // the limit when the last drop came, 0 if none
+	at   int     // windows spent just below wmax since the last probe
+}
 
 func (a *delayAlgorithm) window(w windowStats) float64 {
 	l := w.limit
 	ratio := w.ratio()
 	switch {
 	case w.drop:
+		a.wmax, a.at = l, 0
 		l *= delayDrop
 	case ratio == 0:
 	case ratio > delayShrink:
 		l *= max(0.5, delayGrow/ratio)
-	case ratio < delayGrow && w.inFlight >= int(l):
+	case w.inFlight < int(l) || ratio >= delayGrow:
+	case l+1 < a.wmax:
+		// Back towards the level of the last drop, half the way a window.
+		l = min(a.wmax-1, max(l+max(1, l*delayStep), l+(a.wmax-1-l)/2))
+	case a.wmax > 0 && l < a.wmax+1 && (a.at < delayProbe || ratio >= delayHold && w.mean-w.base >= max(holdFloor, 2*w.stderr)):
+		// Just below the last drop: probe beyond it only now and then, and
+		// not while a queue shows (a small one may be all the server has).
+		a.at++
+	default:
+		a.at = 0
 		l += max(1, l*delayStep)
 	}
 	return l
 }
 
-// reset does nothing: the strategy keeps no state of its own.
-func (a *delayAlgorithm) reset(float64) {}
+// knee takes the level where slow start ended as that of a drop.
+func (a *delayAlgorithm) knee(l float64) { a.wmax, a.at = l, 0 }
+
+// reset forgets the last drop's level when the limit is re-seeded far
+// below it.
+func (a *delayAlgorithm) reset(l float64) {
+	if l < a.wmax*delayDrop*delayDrop {
+		a.wmax, a.at = 0, 0
+	}
+}

@@ -90,6 +90,8 @@ type algorithm interface {
 	// reset re-seeds the algorithm at limit (after slow start, a clamp or a
 	// forced cut).
 	reset(limit float64)
+	// knee tells it the limit at which slow start saw a queue form.
+	knee(limit float64)
 }
 
 func (c *control) init(cfg Config) {
@@ -142,10 +144,10 @@ func (c *control) resample(el time.Duration) {
 }
 
 // onSuccess adds a latency sample of a permit that started at level. In
-// slow start only permits started under the current limit count: the others
-// show the load of a lower one.
+// slow start only permits started once the current limit was full count:
+// the others show the load of a lower one.
 func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, level uint32) {
-	if c.slowStart && level != c.level {
+	if c.slowStart && (level != c.level || c.filling || c.filled) {
 		return
 	}
 	c.n++
@@ -218,18 +220,22 @@ func (c *control) observeRTT(now time.Time, mean time.Duration, n int, stderr ti
 	} else {
 		c.srtt += (mean - c.srtt) / 4
 	}
-	// The baseline follows lower window means half-way (a noisy low window
-	// must not set it alone), higher ones only with a long time constant.
-	// Until windows hold enough samples it is the mean of all samples.
+	// The baseline follows lower window means a quarter of the way (a
+	// noisy low window must not set it alone, nor the lowest few pull it
+	// below the host's usual RTT), higher ones only with a long time
+	// constant.
+	// Until windows hold enough samples it is the mean of all samples
+	// but those of windows that rose beyond the noise.
+	rise := max(2*stderr, time.Duration((slowGrowRatio-1)*float64(max(c.base, queueBase))))
 	switch {
-	case c.coldN < maxNeed*2 && (c.coldN == 0 || mean-c.base <= max(2*stderr, time.Duration((slowGrowRatio-1)*float64(max(c.base, queueBase))))):
+	case c.coldN < maxNeed*2 && (c.coldN == 0 || mean-c.base <= rise):
 		// A window that shows a rise (slow start passed the server's slots)
 		// must not raise the baseline it is measured against.
 		c.coldSum += mean * time.Duration(n)
 		c.coldN += n
 		c.base = c.coldSum / time.Duration(c.coldN)
 	case mean < c.base:
-		c.base -= (c.base - mean) / 2
+		c.base -= (c.base - mean) / 4
 	default:
 		dt := now.Sub(c.winStart)
 		c.base += time.Duration(float64(mean-c.base) * min(1, float64(dt)/float64(baseDrift)))
@@ -291,6 +297,7 @@ func (c *control) slowStartWindow(w windowStats) {
 		c.slowStart = false
 		c.limit = max(c.min, min(c.max, max(c.safe, w.limit/ratio)))
 		c.alg.reset(c.limit)
+		c.alg.knee(w.limit)
 	}
 }
 

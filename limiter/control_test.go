@@ -65,20 +65,22 @@ func TestSlowStartGrowsMultiplicativelyWhileRTTIsFlat(t *testing.T) {
 	d := newDriver(t, Config{})
 	require.Equal(t, 4, d.limit())
 	var limits []int
-	for range 24 {
+	// Each raised limit takes a round to fill (all permits start at once
+	// here), then a round to measure.
+	for range 48 {
 		d.round(20*time.Millisecond, Success)
 		limits = append(limits, d.limit())
 	}
 	s := d.h.Snapshot()
 	assert.True(t, s.SlowStart)
 	t.Logf("limits: %v", limits)
-	assert.GreaterOrEqual(t, s.Limit, 64, "24 flat RTTs from 4")
+	assert.GreaterOrEqual(t, s.Limit, 64, "48 flat RTTs from 4")
 	assert.LessOrEqual(t, s.Limit, 4*(1<<8), "grows by slowStep per window, not faster")
 }
 
 func TestSlowStartHandsOverOnFirstDrop(t *testing.T) {
 	d := newDriver(t, Config{})
-	d.rounds(8, 20*time.Millisecond, Success)
+	d.rounds(16, 20*time.Millisecond, Success)
 	before := d.limit()
 	require.Greater(t, before, 8)
 	p, _, ok := d.h.TryAcquireAt(d.now)
@@ -355,4 +357,46 @@ func TestSlowStartCountsOnlyPermitsStartedUnderTheCurrentLimit(t *testing.T) {
 	s := d.h.Snapshot()
 	assert.True(t, s.SlowStart)
 	assert.Greater(t, s.Limit, before)
+}
+
+func TestSlowStartLeavesOutThePermitsThatFillARaisedLimit(t *testing.T) {
+	d := newDriver(t, Config{})
+	before := d.limit()
+	for d.limit() == before {
+		d.round(20*time.Millisecond, Success)
+	}
+	raised := d.limit()
+	// The permits that fill the raised limit find free slots and come back
+	// as fast as before; those started once it is full queue at the server.
+	d.round(20*time.Millisecond, Success)
+	d.rounds(2, 40*time.Millisecond, Success)
+	s := d.h.Snapshot()
+	assert.False(t, s.SlowStart, "the queue ends slow start")
+	assert.LessOrEqual(t, s.MaxInFlight, raised, "the fast permits that filled the limit did not raise it again")
+}
+
+func TestDefaultClimbsBackBelowTheLastDropAndProbesPastItRarely(t *testing.T) {
+	a := &delayAlgorithm{}
+	const base = 20 * time.Millisecond
+	window := func(l float64, mean time.Duration, drop bool) float64 {
+		return a.window(windowStats{mean: mean, base: base, inFlight: int(l), limit: l, drop: drop})
+	}
+	l := window(40, base, true)
+	require.InDelta(t, 34, l, 0.01, "a drop cuts to 85%")
+	n := 0
+	for ; l < 39 && n < 10; n++ {
+		l = window(l, base, false)
+	}
+	assert.LessOrEqual(t, n, 3, "back in three windows")
+	assert.InDelta(t, 39, l, 0.01, "just below the drop's limit")
+	for range 4 {
+		l = window(l, base, false)
+	}
+	assert.InDelta(t, 39, l, 0.01, "no probe past it for four windows")
+	for range 20 {
+		l = window(l, base*115/100, false)
+	}
+	assert.InDelta(t, 39, l, 0.01, "nor while a small queue shows")
+	l = window(l, base, false)
+	assert.Greater(t, l, 40.0, "then a probe past it")
 }

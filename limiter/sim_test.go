@@ -224,6 +224,23 @@ func TestSimulationDefaultMeetsTargets(t *testing.T) {
 		assert.GreaterOrEqual(t, r.reDouble, time.Duration(0), "re-converges after doubling")
 		assert.LessOrEqual(t, r.reDouble, 1500*time.Millisecond, "re-convergence after doubling")
 	})
+	t.Run("a queue of 4 at a constant service", func(t *testing.T) {
+		// Slow start must see the queue that its fill permits did not.
+		c := capacityClass{slots: 4, queue: 4, service: 20 * time.Millisecond, constant: true}
+		for _, seed := range simClassSeeds {
+			f := simCrawlCapacity(t, "", c, seed)
+			assert.GreaterOrEqual(t, f.share, 0.95, "seed %d: share of the optimum", seed)
+			assert.Zero(t, f.refused, "seed %d: 503 share", seed)
+		}
+	})
+	t.Run("in-flight cap answering 429 without Retry-After", func(t *testing.T) {
+		c := capacityClass{slots: 32, service: 20 * time.Millisecond, cap429: true}
+		for _, seed := range simClassSeeds {
+			f := simCrawlCapacity(t, "", c, seed)
+			assert.GreaterOrEqual(t, f.share, 0.8, "seed %d: share of the optimum over 2.5 s", seed)
+			assert.LessOrEqual(t, f.refused, 0.01, "seed %d: 429 share", seed)
+		}
+	})
 	t.Run("quota with headers", func(t *testing.T) {
 		r, _ := simQuota(t, "", 0, true)
 		assert.GreaterOrEqual(t, r.goodput, 0.97, "share of the quota")
