@@ -75,18 +75,21 @@ type delayAlgorithm struct {
 func (a *delayAlgorithm) window(w windowStats) float64 {
 	l := w.limit
 	ratio := w.ratio()
+	// A move needs the window and the smoothed RTT to agree: a single
+	// noisy window neither grows the limit past a small queue nor cuts it.
+	hi, lo := max(ratio, w.smoothRatio()), min(ratio, w.smoothRatio())
 	switch {
 	case w.drop:
 		a.wmax, a.at = l, 0
 		l *= delayDrop
 	case ratio == 0:
-	case ratio > delayShrink:
-		l *= max(0.5, delayGrow/ratio)
-	case w.inFlight < int(l) || ratio >= delayGrow:
+	case lo > delayShrink:
+		l *= max(0.5, delayGrow/lo)
+	case w.inFlight < int(l) || hi >= delayGrow:
 	case l+1 < a.wmax:
 		// Back towards the level of the last drop, half the way a window.
 		l = min(a.wmax-1, max(l+max(1, l*delayStep), l+(a.wmax-1-l)/2))
-	case a.wmax > 0 && l < a.wmax+1 && (a.at < delayProbe || ratio >= delayHold && w.mean-w.base >= max(holdFloor, 2*w.stderr)):
+	case a.wmax > 0 && l < a.wmax+1 && (a.at < delayProbe || hi >= delayHold && w.mean-w.base >= max(holdFloor, 2*w.stderr)):
 		// Just below the last drop: probe beyond it only now and then, and
 		// not while a queue shows (a small one may be all the server has).
 		a.at++

@@ -69,18 +69,25 @@ type windowStats struct {
 	mean     time.Duration // mean RTT of the window's successes, 0 if none
 	stderr   time.Duration // the mean's standard error, 0 with fewer than two successes
 	base     time.Duration
-	inFlight int // highest in-flight count in the window
+	srtt     time.Duration // the smoothed mean RTT, this window's included
+	inFlight int           // highest in-flight count in the window
 	limit    float64
 	drop     bool
 }
 
 // ratio is the window's RTT rise as a ratio to the baseline (see
 // queueBase), or 0 if the window has no RTT or there is no baseline yet.
-func (w windowStats) ratio() float64 {
-	if w.mean == 0 || w.base == 0 {
+func (w windowStats) ratio() float64 { return w.rise(w.mean) }
+
+// smoothRatio is ratio for the smoothed RTT: it moves a quarter of the way
+// to each window's, so one noisy window does not swing it.
+func (w windowStats) smoothRatio() float64 { return w.rise(w.srtt) }
+
+func (w windowStats) rise(rtt time.Duration) float64 {
+	if rtt == 0 || w.base == 0 {
 		return 0
 	}
-	return 1 + float64(w.mean-w.base)/float64(max(w.base, queueBase))
+	return 1 + float64(rtt-w.base)/float64(max(w.base, queueBase))
 }
 
 // algorithm moves the limit after slow start.
@@ -188,7 +195,7 @@ func (c *control) closeWindow(now time.Time, inFlight int) {
 		}
 		c.observeRTT(now, w.mean, c.n, w.stderr)
 	}
-	w.base = c.base
+	w.base, w.srtt = c.base, c.srtt
 	old := c.limit
 	switch {
 	case w.drop:
@@ -260,6 +267,14 @@ func (c *control) decide(w windowStats) {
 
 func (c *control) slowStartWindow(w windowStats) {
 	ratio := w.ratio()
+	// Growth divides by a rise within the noise too: past the server's
+	// slots, a window may show less of a rise than there is. Not by a
+	// window too noisy to tell a rise of a tenth (one that mixes two
+	// latencies).
+	grow := 1.0
+	if ratio >= 1+(slowGrowRatio-1)/5 && float64(w.stderr) < (slowGrowRatio-1)*float64(w.base) {
+		grow = ratio
+	}
 	if w.mean-w.base <= 2*w.stderr {
 		// Within the noise of the window's few samples: no rise.
 		ratio = min(ratio, 1)
@@ -283,7 +298,7 @@ func (c *control) slowStartWindow(w windowStats) {
 		// server whose queue holds a quarter of its slots is never sent more
 		// than slots + queue: that answer may close the gate for a whole
 		// Retry-After.
-		c.set(max(w.limit+1, slowStep*float64(w.inFlight)/max(1, ratio)))
+		c.set(max(w.limit+1, slowStep*float64(w.inFlight)/grow))
 	case !c.rising:
 		// The RTT has risen: a queue may be forming at the server, or the
 		// window was noisy. Hold the limit for a window to tell them apart.
