@@ -56,14 +56,15 @@
 //
 // A cold host starts in slow start: each window whose RTT stays within 10%
 // of the baseline (beyond its own noise) raises the limit to 1.15× the
-// in-flight level that runs without a queue, counting only the permits
-// started once the current limit was full (those that fill a raised limit
-// may find free slots that a full one would not). So the limit does not jump, as doubling
-// would, past a server's slots plus a queue of 15% of them, where an
-// overload answer with a Retry-After would close the gate. A rise of 10% held for two windows ends
-// slow start at the level the rise says runs without a queue (the in-flight
-// level over the RTT ratio); a drop or a rise of 50% ends it at the largest
-// level seen without queueing.
+// in-flight level that runs without a queue (the in-flight level over the
+// window's RTT ratio, a rise within the noise included), counting only the
+// permits started once the current limit was full (those that fill a raised
+// limit may find free slots that a full one would not). So the limit does
+// not jump, as doubling would, past a server's slots plus a queue of 15% of
+// them, where an overload answer with a Retry-After would close the gate. A
+// rise of 10% held for two windows ends slow start at the level the rise
+// says runs without a queue (the in-flight level over the RTT ratio); a drop
+// or a rise of 50% ends it at the largest level seen without queueing.
 //
 // RTT rises are measured against a baseline of at least 5 ms, so on a faster
 // service a rise under 1 ms is taken as scheduling noise, not queueing.
@@ -72,13 +73,15 @@
 // cut: it grows by 5% a window while the mean RTT is below 1.2× the baseline
 // and the limit is used, holds between 1.2× and 1.4× (a small queue keeps
 // the server busy), shrinks in proportion beyond 1.4×, and cuts to 85% on a
-// drop. It keeps the limit of the last drop (or where slow start saw a queue
-// form): below it, it climbs back half the way a window; just below it, it
-// probes beyond it only after four windows and not while the RTT is 1.1× the
-// baseline or more (a server whose queue is a quarter of its slots shows no
-// more than 1.25×). The baseline follows lower window means a quarter of the
-// way and drifts up towards higher ones with a 30 s time constant; until 20
-// samples it is their mean, leaving out windows that rose beyond the noise. AIMD, Gradient2, Vegas and
+// drop; it grows or shrinks only when the window's RTT and the smoothed RTT
+// agree. It keeps the limit of the last drop (or where slow start saw a
+// queue form): below it, it climbs back half the way a window; just below
+// it, it probes beyond it only after four windows and not while the RTT is
+// 1.1× the baseline or more (a server whose queue is a quarter of its slots
+// shows no more than 1.25×). The baseline follows lower window means a
+// quarter of the way and drifts up towards higher ones with a 30 s time
+// constant; until 20 samples it is their mean, leaving out windows that rose
+// beyond the noise. AIMD, Gradient2, Vegas and
 // Fixed are go-concurrency-limits' algorithms, fed one sample per window and
 // re-seeded after slow start and when clamped to [Min, Max]; after a drop
 // every adaptive algorithm ends at most at 90% of its limit. Fixed keeps
