@@ -10,35 +10,51 @@ import (
 )
 
 // Shared is a host's politeness shared with other processes: a rate
-// enforced for all of them together and a gate any of them can close. The
-// Limiter calls it outside the host's lock; an implementation talks to a
-// store such as Redis. Errors are logged and the process goes on under its
-// own limits.
+// enforced for all of them together, a gate any of them can close, and a
+// rate they learn together from throttles. The Limiter calls it outside the
+// host's lock; an implementation talks to a store such as Redis and bounds
+// its own round trips, so that a store that hangs does not hold requests
+// for long. Errors are logged and the process goes on under its own limits.
 type Shared interface {
 	// Allow counts one request to key against the shared rate built from r
-	// and returns how long it must wait before it starts: 0 to start now.
-	// With again set, the wait is for key's shared gate and the request
-	// asks again after it; otherwise it starts after the wait (its place
-	// under the shared rate is booked).
-	Allow(ctx context.Context, key string, r SharedRate) (wait time.Duration, again bool, err error)
+	// and says how long it must wait before it starts.
+	Allow(ctx context.Context, key string, r SharedRate) (SharedAnswer, error)
 	// Gate closes key's gate for every process until the given time; a gate
-	// never moves earlier.
-	Gate(ctx context.Context, key string, until time.Time) error
+	// never moves earlier. r is the host as this process sees it now.
+	Gate(ctx context.Context, key string, until time.Time, r SharedRate) error
 }
 
-// SharedRate is what a host's rate is made of, as this process sees it. The
-// shared rate is the lowest of the ceiling, the quota and what every process
-// learnt together.
+// SharedRate is what a host's rate is made of, as this process sees it, and
+// what this process tells the others to learn from. The shared rate is the
+// lowest of the ceiling, the quota and the rate learnt together.
 type SharedRate struct {
 	Ceiling float64 // the user's ceiling, requests/s; 0 = none
 	Quota   float64 // the rate an announced quota allows now; 0 = none
-	Learnt  float64 // the rate this process learnt from throttles; 0 = none
 	Burst   int     // the local bucket's burst; 0 when no rate applies
+
+	// This process's answers from the host so far: successes, and throttles
+	// that may teach a rate (refusals for rate while no quota is announced).
+	Successes, Throttles int64
+
+	// Booked says the request has waited for its place under the shared
+	// rate: it asks only whether the shared gate lets it go.
+	Booked bool
 }
 
-// sharedTimeout bounds each call to the Shared store, so that a store that
-// hangs does not hold requests for longer than this.
-const sharedTimeout = 2 * time.Second
+// SharedAnswer is Allow's answer.
+type SharedAnswer struct {
+	// Wait is how long the request waits before it starts: 0 to start now.
+	Wait time.Duration
+	// Again says the wait is for the shared gate (or part of it) and the
+	// request asks again after it; otherwise its place under the shared rate
+	// is booked, and after the wait it asks again, Booked, whether the gate
+	// closed meanwhile.
+	Again bool
+	// Learnt is the rate the processes learnt together from throttles with
+	// a Retry-After (0: none yet). It replaces what this process learnt
+	// from its own share of the answers.
+	Learnt float64
+}
 
 // WithShared makes every Acquire also ask s (after the host's own gate,
 // bucket and concurrency limit allow it) and every Gate close s's gate too.
@@ -58,17 +74,11 @@ func (h *Host) acquireShared(ctx context.Context) (Permit, error) {
 
 // admitShared waits until the shared gate and rate allow p's request.
 func (h *Host) admitShared(ctx context.Context, p Permit) (Permit, error) {
-	waited := false
+	waited, booked := false, false
 	for {
-		h.mu.Lock()
-		r := SharedRate{Ceiling: h.pace.ceiling, Learnt: h.pace.learnt, Burst: h.pace.curBurst}
-		if h.pace.quotaActive(h.l.clock.Now()) {
-			r.Quota = h.pace.quota
-		}
-		h.mu.Unlock()
-		cctx, cancel := context.WithTimeout(ctx, sharedTimeout)
-		wait, again, err := h.l.shared.Allow(cctx, h.key, r)
-		cancel()
+		r := h.sharedRate()
+		r.Booked = booked
+		a, err := h.l.shared.Allow(ctx, h.key, r)
 		if err != nil {
 			if ctx.Err() != nil {
 				p.Release(Ignored)
@@ -78,7 +88,8 @@ func (h *Host) admitShared(ctx context.Context, p Permit) (Permit, error) {
 			break
 		}
 		h.l.sharedOK()
-		if wait <= 0 {
+		h.useSharedLearnt(a.Learnt)
+		if a.Wait <= 0 {
 			break
 		}
 		waited = true
@@ -86,11 +97,11 @@ func (h *Host) admitShared(ctx context.Context, p Permit) (Permit, error) {
 		case <-ctx.Done():
 			p.Release(Ignored)
 			return Permit{}, fmt.Errorf("limiter: acquire %s: %w", h.key, ctx.Err())
-		case <-h.l.clock.After(wait):
+		case <-h.l.clock.After(a.Wait):
 		}
-		if !again {
-			break
-		}
+		// After a gate the place is booked anew: places booked before it
+		// would all start when it opens.
+		booked = !a.Again
 	}
 	if waited && !p.start.IsZero() {
 		p.start = h.l.clock.Now()
@@ -98,11 +109,37 @@ func (h *Host) admitShared(ctx context.Context, p Permit) (Permit, error) {
 	return p, nil
 }
 
+// sharedRate is the host as this process sees it now.
+func (h *Host) sharedRate() SharedRate {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := SharedRate{Ceiling: h.pace.ceiling, Burst: h.pace.curBurst, Successes: h.successes, Throttles: h.throttled}
+	if h.pace.quotaActive(h.l.clock.Now()) {
+		r.Quota, r.Throttles = h.pace.quota, 0
+	}
+	return r
+}
+
+// useSharedLearnt paces the host by the rate learnt together (when there is
+// one) instead of the rate this process learnt from its own share of the
+// answers, which would hold it below the shared rate.
+func (h *Host) useSharedLearnt(learnt float64) {
+	if learnt <= 0 {
+		return
+	}
+	now := h.l.clock.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.pace.learnt == learnt || h.pace.quotaActive(now) {
+		return
+	}
+	h.pace.learnt, h.pace.slow = learnt, true
+	h.applyRateLocked(now)
+}
+
 // shareGate closes the shared gate of h until until.
 func (h *Host) shareGate(until time.Time) {
-	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
-	defer cancel()
-	if err := h.l.shared.Gate(ctx, h.key, until); err != nil {
+	if err := h.l.shared.Gate(context.Background(), h.key, until, h.sharedRate()); err != nil {
 		h.l.sharedFailed(h.key, err)
 		return
 	}

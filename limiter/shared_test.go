@@ -12,38 +12,40 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// sharedStore is an in-memory Shared: a gate per key and a scripted list of
-// waits that Allow returns in turn.
+// sharedStore is an in-memory Shared: a gate per key, a scripted list of
+// waits that Allow returns in turn, and a learnt rate.
 type sharedStore struct {
-	clk   clockwork.Clock
-	mu    sync.Mutex
-	gates map[string]time.Time
-	waits []time.Duration
-	rates []SharedRate
-	err   error
+	clk    clockwork.Clock
+	mu     sync.Mutex
+	gates  map[string]time.Time
+	waits  []time.Duration
+	rates  []SharedRate
+	learnt float64
+	err    error
 }
 
-func (s *sharedStore) Allow(_ context.Context, key string, r SharedRate) (time.Duration, bool, error) {
+func (s *sharedStore) Allow(_ context.Context, key string, r SharedRate) (SharedAnswer, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rates = append(s.rates, r)
 	if s.err != nil {
-		return 0, false, s.err
+		return SharedAnswer{}, s.err
 	}
 	if g := s.gates[key]; g.After(s.clk.Now()) {
-		return g.Sub(s.clk.Now()), true, nil
+		return SharedAnswer{Wait: g.Sub(s.clk.Now()), Again: true, Learnt: s.learnt}, nil
 	}
-	if len(s.waits) > 0 {
+	if len(s.waits) > 0 && !r.Booked {
 		w := s.waits[0]
 		s.waits = s.waits[1:]
-		return w, false, nil
+		return SharedAnswer{Wait: w, Learnt: s.learnt}, nil
 	}
-	return 0, false, nil
+	return SharedAnswer{Learnt: s.learnt}, nil
 }
 
-func (s *sharedStore) Gate(_ context.Context, key string, until time.Time) error {
+func (s *sharedStore) Gate(_ context.Context, key string, until time.Time, r SharedRate) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.rates = append(s.rates, r)
 	if s.err != nil {
 		return s.err
 	}
@@ -67,7 +69,7 @@ func newSharedLimiter(t *testing.T, cfg Config) (*Limiter, *clockwork.FakeClock,
 
 func TestSharedGateHoldsAcquireUntilItOpens(t *testing.T) {
 	l, clk, s := newSharedLimiter(t, Config{Algorithm: Fixed, Initial: 4})
-	require.NoError(t, s.Gate(context.Background(), "h", clk.Now().Add(3*time.Second)))
+	require.NoError(t, s.Gate(context.Background(), "h", clk.Now().Add(3*time.Second), SharedRate{}))
 	got := make(chan error, 1)
 	go func() {
 		p, err := l.Acquire(context.Background(), "h")
@@ -101,7 +103,30 @@ func TestSharedRateCarriesCeilingAndQuota(t *testing.T) {
 	require.Len(t, s.rates, 1)
 	assert.Equal(t, 50.0, s.rates[0].Ceiling)
 	assert.InDelta(t, 10.0, s.rates[0].Quota, 0.01)
-	assert.Zero(t, s.rates[0].Learnt)
+}
+
+func TestSharedRateCarriesTheAnswersToLearnFrom(t *testing.T) {
+	l, clk, s := newSharedLimiter(t, Config{Algorithm: Fixed, Initial: 4})
+	h := l.Host("h")
+	for _, o := range []Outcome{Success, Success, Throttled, Success} {
+		p, err := h.Acquire(context.Background())
+		require.NoError(t, err)
+		p.Release(o)
+	}
+	h.Gate(clk.Now().Add(time.Second))
+	last := s.rates[len(s.rates)-1]
+	assert.EqualValues(t, 3, last.Successes)
+	assert.EqualValues(t, 1, last.Throttles)
+}
+
+func TestSharedLearntRatePacesTheHost(t *testing.T) {
+	l, _, s := newSharedLimiter(t, Config{Algorithm: Fixed, Initial: 4})
+	s.learnt = 40
+	h := l.Host("h")
+	p, err := h.Acquire(context.Background())
+	require.NoError(t, err)
+	p.Release(Success)
+	assert.InDelta(t, 40, h.Snapshot().Rate, 0.001, "the rate learnt together replaces this process's")
 }
 
 func TestSharedWaitIsNotCountedInTheLatency(t *testing.T) {
@@ -120,7 +145,37 @@ func TestSharedWaitIsNotCountedInTheLatency(t *testing.T) {
 		assert.Equal(t, clk.Now(), p.start)
 	}
 	p.Release(Success)
-	assert.Len(t, s.rates, 1, "a booked wait is not asked again")
+	require.Len(t, s.rates, 2)
+	assert.True(t, s.rates[1].Booked, "after a booked wait the request asks only for the gate")
+}
+
+func TestAGateClosedDuringABookedWaitHoldsTheRequest(t *testing.T) {
+	l, clk, s := newSharedLimiter(t, Config{Algorithm: Fixed})
+	s.waits = []time.Duration{time.Second}
+	got := make(chan error, 1)
+	go func() {
+		p, err := l.Acquire(context.Background(), "h")
+		p.Release(Success)
+		got <- err
+	}()
+	require.NoError(t, clk.BlockUntilContext(context.Background(), 1))
+	// Another process closes the gate while the request waits for its place.
+	s.mu.Lock()
+	s.gates = map[string]time.Time{"h": clk.Now().Add(3 * time.Second)}
+	s.mu.Unlock()
+	clk.Advance(time.Second)
+	require.NoError(t, clk.BlockUntilContext(context.Background(), 1))
+	select {
+	case <-got:
+		t.Fatal("the request started while the shared gate was closed")
+	default:
+	}
+	clk.Advance(2 * time.Second)
+	require.NoError(t, <-got)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last := s.rates[len(s.rates)-1]
+	assert.False(t, last.Booked, "after the gate the request books its place anew")
 }
 
 func TestSharedStoreDownGoesOnUnderOwnLimits(t *testing.T) {

@@ -224,14 +224,14 @@ func TestSharedGateClosesTheHostForEveryWorker(t *testing.T) {
 	ctx := context.Background()
 	a := NewShared(open(t, srv.URL(), fpA, "a"))
 	b := NewShared(open(t, srv.URL(), fpA, "b"))
-	require.NoError(t, a.Gate(ctx, "api:443", time.Now().Add(2*time.Second)))
-	wait, again, err := b.Allow(ctx, "api:443", limiter.SharedRate{})
+	require.NoError(t, a.Gate(ctx, "api:443", time.Now().Add(2*time.Second), limiter.SharedRate{}))
+	got, err := b.Allow(ctx, "api:443", limiter.SharedRate{})
 	require.NoError(t, err)
-	assert.Greater(t, wait, time.Second)
-	assert.True(t, again, "a gate is asked again after it opens")
-	wait, _, err = b.Allow(ctx, "other:443", limiter.SharedRate{})
+	assert.Equal(t, refresh, got.Wait, "a request held by the gate asks again every refresh interval")
+	assert.True(t, got.Again)
+	got, err = b.Allow(ctx, "other:443", limiter.SharedRate{})
 	require.NoError(t, err)
-	assert.Zero(t, wait)
+	assert.Zero(t, got.Wait)
 }
 
 func TestSharedRateHoldsAllWorkersTogether(t *testing.T) {
@@ -244,10 +244,10 @@ func TestSharedRateHoldsAllWorkersTogether(t *testing.T) {
 	var waits []time.Duration
 	for range 10 {
 		for _, w := range ws {
-			wait, again, err := w.Allow(ctx, "api:443", r)
+			got, err := w.Allow(ctx, "api:443", r)
 			require.NoError(t, err)
-			require.False(t, again)
-			waits = append(waits, wait)
+			require.False(t, got.Again)
+			waits = append(waits, got.Wait)
 		}
 	}
 	assert.Zero(t, waits[0])
@@ -255,22 +255,102 @@ func TestSharedRateHoldsAllWorkersTogether(t *testing.T) {
 	assert.InDelta(t, 1.9, last.Seconds(), 0.1, "the 20th request waits for its place at 10/s")
 }
 
-func TestSharedLearntRateIsTheWorkersSum(t *testing.T) {
+// clocked returns a Shared of worker whose clock reads *now.
+func clocked(t *testing.T, url, worker string, now *time.Time) *Shared {
+	s := NewShared(open(t, url, fpA, worker))
+	s.now = func() time.Time { return *now }
+	return s
+}
+
+func TestSharedRateIsLearntFromEveryWorkersSuccesses(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	a := NewShared(open(t, srv.URL(), fpA, "a"))
-	b := NewShared(open(t, srv.URL(), fpA, "b"))
-	_, _, err := a.Allow(ctx, "h", limiter.SharedRate{Learnt: 30, Burst: 1})
-	require.NoError(t, err)
-	_, _, err = b.Allow(ctx, "h", limiter.SharedRate{Learnt: 20, Burst: 1})
-	require.NoError(t, err)
-	a.view("h").fetched = time.Time{}
-	_, _, err = a.Allow(ctx, "h", limiter.SharedRate{Learnt: 30, Burst: 1})
-	require.NoError(t, err)
+	now := time.Now()
+	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
+	allow := func(s *Shared, r limiter.SharedRate) limiter.SharedAnswer {
+		t.Helper()
+		got, err := s.Allow(ctx, "h", r)
+		require.NoError(t, err)
+		return got
+	}
+	allow(a, limiter.SharedRate{})
+	allow(b, limiter.SharedRate{})
+	// Two seconds at 100/s between them; then a's request is refused with
+	// a gate of one second, and b learns of the gate.
+	now = now.Add(2 * time.Second)
+	allow(b, limiter.SharedRate{Successes: 90})
+	require.NoError(t, a.Gate(ctx, "h", now.Add(time.Second), limiter.SharedRate{Successes: 110}))
+	now = now.Add(refresh)
+	assert.True(t, allow(b, limiter.SharedRate{Successes: 90}).Again)
+
+	// The gate opens: b, first, closes the episode, but nobody has reported
+	// the throttle yet; a does, and learns for both.
+	now = now.Add(time.Second - refresh)
+	assert.Zero(t, allow(b, limiter.SharedRate{Successes: 90}).Learnt)
+	learnt := allow(a, limiter.SharedRate{Successes: 110, Throttles: 1}).Learnt
+	assert.InDelta(t, learntCut*200/(2+serverBurst.Seconds()), learnt, 0.01)
+	now = now.Add(refresh)
+	assert.InDelta(t, learnt*(1+probeUnconfirmed*refresh.Seconds()), allow(b, limiter.SharedRate{Successes: 90}).Learnt, 0.01)
+
 	st, err := a.c.Status(ctx)
 	require.NoError(t, err)
 	require.Len(t, st.Hosts, 1)
-	assert.InDelta(t, 50, st.Hosts[0].Rate, 0.01)
+	assert.InDelta(t, learnt, st.Hosts[0].Rate, 1, "status shows the rate in force")
+}
+
+func TestSharedRateLearntIsNeverAboveTheRateThatWasRefused(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	a := clocked(t, srv.URL(), "a", &now)
+	episode := func(successes int64, gate time.Duration) float64 {
+		t.Helper()
+		require.NoError(t, a.Gate(ctx, "h", now.Add(gate), limiter.SharedRate{Successes: successes}))
+		now = now.Add(gate)
+		got, err := a.Allow(ctx, "h", limiter.SharedRate{Successes: successes, Throttles: successes})
+		require.NoError(t, err)
+		return got.Learnt
+	}
+	_, err := a.Allow(ctx, "h", limiter.SharedRate{})
+	require.NoError(t, err)
+	now = now.Add(time.Second)
+	first := episode(100, time.Second)
+	// Paced at first, refused after 10 ms with more successes than that
+	// rate allows: the rate goes below first, whatever the estimate.
+	now = now.Add(10 * time.Millisecond)
+	second := episode(300, time.Second)
+	assert.Less(t, second, first)
+	assert.InDelta(t, learntCut*first, second, 0.5)
+	// Paced at second and refused after ten seconds with few successes: the
+	// workers sent less than the rate, which says little of the server's.
+	now = now.Add(10 * time.Second)
+	third := episode(310, time.Second)
+	paced := second * (1 + probeConfirmed*10)
+	assert.InDelta(t, learntCut*learntFloor*paced, third, 0.5)
+}
+
+func TestSharedGateWithoutAThrottleTeachesNothing(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	a := clocked(t, srv.URL(), "a", &now)
+	_, err := a.Allow(ctx, "h", limiter.SharedRate{})
+	require.NoError(t, err)
+	now = now.Add(time.Second)
+	// A 503 with a Retry-After: the gate closes, but no throttle follows.
+	require.NoError(t, a.Gate(ctx, "h", now.Add(time.Second), limiter.SharedRate{Successes: 50}))
+	now = now.Add(time.Second)
+	got, err := a.Allow(ctx, "h", limiter.SharedRate{Successes: 50})
+	require.NoError(t, err)
+	assert.Zero(t, got.Learnt)
+	// The next episode starts when that gate opened: a throttle after it
+	// learns from its successes alone.
+	now = now.Add(time.Second)
+	require.NoError(t, a.Gate(ctx, "h", now.Add(time.Second), limiter.SharedRate{Successes: 80}))
+	now = now.Add(time.Second)
+	got, err = a.Allow(ctx, "h", limiter.SharedRate{Successes: 80, Throttles: 1})
+	require.NoError(t, err)
+	assert.InDelta(t, learntCut*30/(1+serverBurst.Seconds()), got.Learnt, 0.01)
 }
 
 func TestFinishAllStoresEachLineOnceInItsList(t *testing.T) {

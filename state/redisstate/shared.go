@@ -2,10 +2,8 @@ package redisstate
 
 import (
 	"context"
-	"errors"
 	"math"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,12 +18,20 @@ import (
 // announced quota and the rate the workers learnt together, and a gate per
 // host that any worker closes for all. Get it from NewShared.
 //
-// The rate learnt together is the sum of the workers' learnt rates (each
-// learns from its own share of the traffic), known once every live worker
-// that sends to the host has learnt one. Each worker reads a host's gate and
-// the others' learnt rates at most every refresh interval, in one round
-// trip with the publication of its own; a gate this worker closes applies
-// to it at once.
+// The rate is learnt crawl-wide, from episodes: an episode runs from the end
+// of a gate (or the first request) until a throttle closes the gate again.
+// The workers add their successes to a count in Redis (in the round trip
+// that reads the host's gate and learnt rate, at most every refresh
+// interval, and when they close the gate). When the gate that ended an
+// episode opens, every worker has added the successes of the requests it
+// sent before it knew of the gate: over the episode's length, they are the
+// rate the server allowed. Once a worker reports the throttle, the rate
+// becomes learntCut of that. An episode paced by the learnt rate and still
+// refused learns no more than that rate, and no less than learntFloor of
+// it (fewer successes say the workers sent less, not that the server
+// allowed less). The rate then grows, by probeUnconfirmed a second until a
+// throttle comes at it and probeConfirmed after. A gate this worker closes
+// applies to it at once.
 type Shared struct {
 	c   *Crawl
 	gc  *redis_rate.Limiter
@@ -35,12 +41,22 @@ type Shared struct {
 	hosts map[string]*hostView
 }
 
-// refresh is how often a worker reads a host's shared gate and learnt rates.
-const refresh = 200 * time.Millisecond
+// refresh is how often a worker reads a host's shared gate and learnt rate,
+// and adds its successes to the crawl's count.
+const refresh = 50 * time.Millisecond
 
-// learntTTL is how long a worker's learnt rate counts after it published it
-// (it republishes every refresh while it sends).
-const learntTTL = 5 * time.Second
+// roundTrip bounds each of Shared's round trips, so that a Redis that hangs
+// does not hold requests for long.
+const roundTrip = 2 * time.Second
+
+// Learning the rate from the workers' successes.
+const (
+	learntCut        = 0.98                   // the rate learnt, relative to the episode's success rate
+	serverBurst      = 100 * time.Millisecond // the server's burst assumed, in time at its rate
+	probeUnconfirmed = 0.02                   // the learnt rate's growth per second until a throttle comes at it
+	probeConfirmed   = 0.001                  // and after
+	learntFloor      = 0.8                    // a throttle at the learnt rate cuts it to at least this share (then learntCut)
+)
 
 var _ limiter.Shared = (*Shared)(nil)
 
@@ -51,14 +67,15 @@ func NewShared(c *Crawl) *Shared {
 
 // hostView is what this worker knows of a host's shared state.
 type hostView struct {
-	mu        sync.Mutex
-	fetched   time.Time
-	gate      time.Time
-	others    float64   // the sum of the other live workers' learnt rates
-	unknown   bool      // a live worker sends to the host without a learnt rate
-	published float64   // this worker's learnt rate as last published
-	applied   float64   // the shared rate as last published in the hosts hash
-	refused   time.Time // when the GCRA last made a request wait
+	mu         sync.Mutex
+	fetched    time.Time
+	refreshing bool // a refresh is under way: the others use the view as it is
+	gate       time.Time
+	learnt     float64   // the rate learnt together, with its growth until fetched
+	successes  int64     // this worker's successes as last added to the crawl's count
+	throttles  int64     // and its throttles
+	applied    float64   // the shared rate as last published in the hosts hash
+	refused    time.Time // when the GCRA last made a request wait
 }
 
 func (s *Shared) view(key string) *hostView {
@@ -66,7 +83,7 @@ func (s *Shared) view(key string) *hostView {
 	defer s.mu.Unlock()
 	v := s.hosts[key]
 	if v == nil {
-		v = &hostView{published: -1, applied: -1}
+		v = &hostView{applied: -1}
 		s.hosts[key] = v
 	}
 	return v
@@ -75,46 +92,56 @@ func (s *Shared) view(key string) *hostView {
 // Allow implements limiter.Shared: a request the GCRA refuses books the
 // next free place instead of asking again, so that waiting requests do not
 // poll Redis; while the host's rate is contended, requests book at once
-// (one round trip each).
-func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (time.Duration, bool, error) {
+// (one round trip each). A request held by the gate asks again at least
+// every refresh interval, so that its worker adds its successes to the
+// crawl's count while the gate is closed.
+func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (limiter.SharedAnswer, error) {
 	v := s.view(key)
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	now := s.now()
-	if now.Sub(v.fetched) >= refresh || r.Learnt != v.published {
-		if err := s.refresh(ctx, key, v, r, now); err != nil {
-			return 0, false, err
-		}
+	if err := s.refreshIfDue(ctx, key, v, r, now); err != nil {
+		return limiter.SharedAnswer{}, err
 	}
-	if v.gate.After(now) {
-		return v.gate.Sub(now), true, nil
+	v.mu.Lock()
+	gate, learnt := v.gate, v.learnt
+	rate := lowest(r.Ceiling, r.Quota, learnt)
+	contendedNow := now.Sub(v.refused) <= contended
+	v.mu.Unlock()
+	if gate.After(now) {
+		return limiter.SharedAnswer{Wait: min(gate.Sub(now), refresh), Again: true, Learnt: learnt}, nil
 	}
-	rate := v.rate(r)
-	if rate <= 0 {
-		return 0, false, nil
+	if rate <= 0 || r.Booked {
+		return limiter.SharedAnswer{Learnt: learnt}, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, roundTrip)
+	defer cancel()
 	// redis_rate takes whole requests per period: a period of 1000 s keeps
 	// three decimals of the rate.
 	lim := redis_rate.Limit{Rate: max(1, int(math.Round(rate*1000))), Period: 1000 * time.Second, Burst: max(1, r.Burst)}
 	gcra := s.c.key("host:" + key)
-	if now.Sub(v.refused) > contended {
+	if !contendedNow {
 		res, err := s.gc.Allow(ctx, gcra, lim)
 		if err != nil {
-			return 0, false, err
+			return limiter.SharedAnswer{}, err
 		}
 		if res.Allowed > 0 {
-			return 0, false, nil
+			return limiter.SharedAnswer{Learnt: learnt}, nil
 		}
-		v.refused = now
+		s.refusedAt(v, now)
 	}
 	wait, err := reserveScript.Run(ctx, s.c.rdb, []string{"rate:" + gcra}, lim.Burst, lim.Rate, lim.Period.Seconds()).Float64()
 	if err != nil {
-		return 0, false, err
+		return limiter.SharedAnswer{}, err
 	}
 	if wait > 0 {
-		v.refused = now
+		s.refusedAt(v, now)
 	}
-	return time.Duration(wait * float64(time.Second)), false, nil
+	return limiter.SharedAnswer{Wait: time.Duration(wait * float64(time.Second)), Learnt: learnt}, nil
+}
+
+func (s *Shared) refusedAt(v *hostView, now time.Time) {
+	v.mu.Lock()
+	v.refused = now
+	v.mu.Unlock()
 }
 
 // contended is how long after a refusal requests book their place at once.
@@ -140,79 +167,149 @@ redis.call("SET", KEYS[1], new_tat, "EX", math.ceil(new_tat - now))
 return tostring(wait)
 `)
 
-// refresh reads key's gate and the other workers' learnt rates, and
-// publishes this worker's learnt rate and the rate in force, in one round
-// trip. The caller holds v.mu.
-func (s *Shared) refresh(ctx context.Context, key string, v *hostView, r limiter.SharedRate, now time.Time) error {
-	pipe := s.c.rdb.Pipeline()
-	gate := pipe.Get(ctx, s.c.key("gate:"+key))
-	learntKey := s.c.key("learnt:" + key)
-	mine := strconv.FormatFloat(r.Learnt, 'g', 6, 64) + "|" + strconv.FormatInt(now.Add(learntTTL).UnixMilli(), 10)
-	pipe.HSet(ctx, learntKey, s.c.o.worker, mine)
-	pipe.PExpire(ctx, learntKey, time.Hour)
-	all := pipe.HGetAll(ctx, learntKey)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+// refreshIfDue refreshes v when the refresh interval has passed since the
+// last one, or the gate it knew of has opened since (the rate learnt from
+// the episode it ended is known then), unless another request is refreshing
+// it: that one's view is as good.
+func (s *Shared) refreshIfDue(ctx context.Context, key string, v *hostView, r limiter.SharedRate, now time.Time) error {
+	v.mu.Lock()
+	due := now.Sub(v.fetched) >= refresh || (v.fetched.Before(v.gate) && !now.Before(v.gate))
+	if !due || v.refreshing {
+		v.mu.Unlock()
+		return nil
+	}
+	v.refreshing = true
+	v.mu.Unlock()
+	err := s.learn(ctx, key, v, r, now, time.Time{})
+	v.mu.Lock()
+	v.refreshing = false
+	v.mu.Unlock()
+	return err
+}
+
+// learnScript adds a worker's successes to a host's count, closes the
+// episode whose gate has opened, learns from it once a throttle is reported,
+// and with a gate time (ARGV[4] > 0) closes the gate and ends the episode
+// now. It returns the gate, the learnt rate, when it started to grow and how
+// fast it grows.
+//
+// KEYS: the gate, the host's learning hash (ok: the successes; from, base:
+// the episode's start and the count then; end, until: when the throttle
+// ended it and its gate opens; n, el, paced: a closed episode's successes,
+// length and pacing rate, until it is learnt from; thr: a throttle was
+// reported for it; rate, grows, probe). ARGV: now (ms), successes and
+// throttles to add, the gate (ms, 0: none), learntCut, serverBurst (s),
+// learntProbe before and after a throttle at the learnt rate, learntFloor.
+var learnScript = redis.NewScript(`
+local G, L = KEYS[1], KEYS[2]
+local now, dok, dthr, gu = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if dok > 0 then redis.call('HINCRBY', L, 'ok', dok) end
+redis.call('HSETNX', L, 'from', now)
+local f = redis.call('HMGET', L, 'ok', 'from', 'base', 'end', 'until', 'rate', 'grows', 'probe', 'n', 'el', 'paced', 'thr')
+local ok, from, base = tonumber(f[1] or '0'), tonumber(f[2]), tonumber(f[3] or '0')
+local e, u = tonumber(f[4] or '0'), tonumber(f[5] or '0')
+local rate, grows, probe = tonumber(f[6] or '0'), tonumber(f[7] or '0'), tonumber(f[8] or '0')
+local n, el, paced, thr = tonumber(f[9] or '-1'), tonumber(f[10] or '0'), tonumber(f[11] or '0'), f[12] == '1'
+if e > 0 and now >= u then
+  n, el, paced = ok - base, e - from, rate * (1 + probe * math.max(0, e - grows) / 1000)
+  from, base, e = u, ok, 0
+  redis.call('HSET', L, 'from', from, 'base', base, 'end', 0, 'n', n, 'el', el, 'paced', paced)
+end
+if gu > 0 then
+  if gu > tonumber(redis.call('GET', G) or '0') then redis.call('SET', G, gu, 'PXAT', gu) end
+  if e == 0 then
+    redis.call('HSET', L, 'end', now, 'until', gu)
+    redis.call('HDEL', L, 'thr', 'n', 'el', 'paced')
+    n, thr = -1, false
+  elseif gu > u then
+    redis.call('HSET', L, 'until', gu)
+  end
+end
+if dthr > 0 and not thr then
+  redis.call('HSET', L, 'thr', '1')
+  thr = true
+end
+if thr and n >= 0 then
+  local est = n / (math.max(el, 1) / 1000 + tonumber(ARGV[6]))
+  probe = tonumber(ARGV[7])
+  if paced > 0 then
+    est = math.min(math.max(est, tonumber(ARGV[9]) * paced), paced)
+    probe = tonumber(ARGV[8])
+  end
+  rate, grows = tonumber(ARGV[5]) * est, from
+  redis.call('HSET', L, 'rate', rate, 'grows', grows, 'probe', probe)
+  redis.call('HDEL', L, 'n', 'el', 'paced', 'thr')
+end
+redis.call('PEXPIRE', L, 3600000)
+return {redis.call('GET', G) or '', tostring(rate), tostring(grows), tostring(probe)}
+`)
+
+// learn runs learnScript for this worker: it adds the successes and
+// throttles r counts beyond those added before, and with a non-zero gate
+// closes the gate until then. It updates v with the gate and the rate.
+func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.SharedRate, now, gate time.Time) error {
+	v.mu.Lock()
+	dok, dthr := r.Successes-v.successes, r.Throttles-v.throttles
+	if dok < 0 || dthr < 0 {
+		// The limiter forgot the host and counts afresh.
+		dok, dthr = max(0, r.Successes), max(0, r.Throttles)
+	}
+	v.successes, v.throttles = r.Successes, r.Throttles
+	v.mu.Unlock()
+	var gateMS int64
+	if !gate.IsZero() {
+		gateMS = gate.UnixMilli()
+	}
+	ctx, cancel := context.WithTimeout(ctx, roundTrip)
+	defer cancel()
+	res, err := learnScript.Run(ctx, s.c.rdb, []string{s.c.key("gate:" + key), s.c.key("learn:" + key)},
+		now.UnixMilli(), dok, dthr, gateMS, learntCut, serverBurst.Seconds(), probeUnconfirmed, probeConfirmed, learntFloor).StringSlice()
+	if err != nil {
+		v.mu.Lock()
+		v.successes, v.throttles = v.successes-dok, v.throttles-dthr // added next time
+		v.mu.Unlock()
 		return err
 	}
-	v.fetched, v.published = now, r.Learnt
-	v.gate = time.Time{}
-	if ms, err := strconv.ParseInt(gate.Val(), 10, 64); err == nil {
-		v.gate = time.UnixMilli(ms)
+	var g time.Time
+	if ms, err := strconv.ParseInt(res[0], 10, 64); err == nil {
+		g = time.UnixMilli(ms)
 	}
-	v.others, v.unknown = 0, false
-	for w, val := range all.Val() {
-		if w == s.c.o.worker {
-			continue
-		}
-		rateText, untilText, ok := strings.Cut(val, "|")
-		if !ok {
-			continue
-		}
-		until, err1 := strconv.ParseInt(untilText, 10, 64)
-		lr, err2 := strconv.ParseFloat(rateText, 64)
-		if err1 != nil || err2 != nil || now.UnixMilli() > until {
-			continue // a worker that stopped sending, or a record that is not ours
-		}
-		if lr <= 0 {
-			v.unknown = true
-		}
-		v.others += lr
+	learnt, _ := strconv.ParseFloat(res[1], 64)
+	grows, _ := strconv.ParseFloat(res[2], 64)
+	probe, _ := strconv.ParseFloat(res[3], 64)
+	learnt *= 1 + probe*max(0, now.Sub(time.UnixMilli(int64(grows))).Seconds())
+	v.mu.Lock()
+	v.fetched = now
+	if g.After(v.gate) {
+		v.gate = g
 	}
-	if rate := v.rate(r); rate != v.applied {
+	v.learnt = learnt
+	rate := lowest(r.Ceiling, r.Quota, learnt)
+	publish := rate != v.applied
+	v.applied = rate
+	v.mu.Unlock()
+	if publish {
 		// For status only: a failure is not worth failing the request for.
-		if err := s.c.rdb.HSet(ctx, s.c.key("hosts"), key, strconv.FormatFloat(rate, 'f', 3, 64)).Err(); err == nil {
-			v.applied = rate
+		if err := s.c.rdb.HSet(ctx, s.c.key("hosts"), key, strconv.FormatFloat(rate, 'f', 3, 64)).Err(); err != nil {
+			v.mu.Lock()
+			v.applied = -1
+			v.mu.Unlock()
 		}
 	}
 	return nil
 }
 
-// rate is the shared rate built from r and what the other workers learnt.
-func (v *hostView) rate(r limiter.SharedRate) float64 {
-	rate := lowest(r.Ceiling, r.Quota)
-	if !v.unknown && r.Learnt > 0 {
-		rate = lowest(rate, r.Learnt+v.others)
-	}
-	return rate
-}
-
-// gateScript moves a host's gate later, never earlier; the key expires when
-// the gate opens.
-var gateScript = redis.NewScript(`
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[1]) end
-return 0
-`)
-
-// Gate implements limiter.Shared.
-func (s *Shared) Gate(ctx context.Context, key string, until time.Time) error {
+// Gate implements limiter.Shared: it closes the gate for every worker and
+// ends the host's episode now, adding this worker's successes to the count
+// first.
+func (s *Shared) Gate(ctx context.Context, key string, until time.Time, r limiter.SharedRate) error {
 	v := s.view(key)
 	v.mu.Lock()
 	if until.After(v.gate) {
 		v.gate = until
 	}
 	v.mu.Unlock()
-	return gateScript.Run(ctx, s.c.rdb, []string{s.c.key("gate:" + key)}, until.UnixMilli()).Err()
+	return s.learn(ctx, key, v, r, s.now(), until)
 }
 
 // lowest is the lowest of the positive rates, 0 when none is.
