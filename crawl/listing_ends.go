@@ -1,8 +1,8 @@
 package crawl
 
 import (
-	"crypto/sha256"
 	"encoding/json"
+	"reflect"
 	"sync"
 
 	"go.uber.org/zap"
@@ -18,10 +18,9 @@ type pageEnds struct {
 	maxEmpty int
 	log      *zap.Logger
 
-	mu      sync.Mutex
-	empty   int               // pages in a row without items
-	prev    [sha256.Size]byte // the previous page's items, hashed
-	hasPrev bool              // whether prev holds a page with items
+	mu    sync.Mutex
+	empty int   // pages in a row without items
+	prev  []any // the previous page's items; nil after a page without items
 }
 
 // end reports whether the listing ends at the page at rawURL, which holds
@@ -31,7 +30,7 @@ func (e *pageEnds) end(rawURL string, items []any) bool {
 	defer e.mu.Unlock()
 	if len(items) == 0 {
 		e.empty++
-		e.hasPrev = false
+		e.prev = nil
 		if e.empty >= e.maxEmpty {
 			e.log.Warn("the listing gave no items on too many pages in a row: it ends here",
 				zap.Int("max_empty_pages", e.maxEmpty), zap.String("page", redact(rawURL)))
@@ -40,22 +39,45 @@ func (e *pageEnds) end(rawURL string, items []any) bool {
 		return false
 	}
 	e.empty = 0
-	sum, ok := hashItems(items)
-	if ok && e.hasPrev && sum == e.prev {
+	if e.prev != nil && sameJSON(items, e.prev) {
 		e.log.Warn("a listing page repeats the previous page's items: the listing ends here",
 			zap.String("page", redact(rawURL)), zap.Int("items", len(items)))
 		return true
 	}
-	e.prev, e.hasPrev = sum, ok
+	e.prev = items
 	return false
 }
 
-// hashItems hashes items by their JSON form (object keys sorted, so equal
-// items hash alike); ok is false if they cannot be encoded.
-func hashItems(items []any) (sum [sha256.Size]byte, ok bool) {
-	data, err := json.Marshal(items)
-	if err != nil {
-		return sum, false
+// sameJSON reports whether a and b, values decoded from JSON (numbers as
+// json.Number), are the same JSON value: object keys in any order, arrays in
+// the same order, equal scalars of the same type. It stops at the first
+// difference, so pages that differ cost little to compare.
+func sameJSON(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			if w, ok := y[k]; !ok || !sameJSON(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !sameJSON(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case nil, string, json.Number, bool, float64:
+		return a == b
 	}
-	return sha256.Sum256(data), true
+	return reflect.DeepEqual(a, b)
 }

@@ -1,9 +1,11 @@
 package crawl
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -105,4 +107,35 @@ func TestPageEndsCountsEmptyPagesInARow(t *testing.T) {
 	assert.False(t, e.end("u", nil))
 	assert.False(t, e.end("u", []any{map[string]any{"b": 2, "a": 1}}), "an empty page between: not the previous page")
 	assert.True(t, e.end("u", []any{map[string]any{"a": 1, "b": 2}}), "the same items in another key order")
+}
+
+func TestSameJSONComparesDecodedValuesAsTheirJSONForms(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b string
+		want bool
+	}{
+		{name: "objects in another key order", a: `{"a":1,"b":[1,{"c":null}]}`, b: `{"b":[1,{"c":null}],"a":1}`, want: true},
+		{name: "a difference deep down", a: `[{"a":{"b":[1,2,3]}}]`, b: `[{"a":{"b":[1,2,4]}}]`},
+		{name: "arrays in another order", a: `[1,2]`, b: `[2,1]`},
+		{name: "a number and its string", a: `{"id":1}`, b: `{"id":"1"}`},
+		{name: "numbers written differently", a: `[1.0]`, b: `[1]`},
+		{name: "null and a missing key", a: `{"a":null}`, b: `{"b":null}`},
+		{name: "one key more", a: `{"a":1}`, b: `{"a":1,"b":2}`},
+		{name: "false and null", a: `[false]`, b: `[null]`},
+		{name: "equal scalars", a: `["x",true,null,2.5]`, b: `["x",true,null,2.5]`, want: true},
+	}
+	decode := func(s string) any {
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		var v any
+		require.NoError(t, dec.Decode(&v))
+		return v
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, sameJSON(decode(tt.a), decode(tt.b)))
+			assert.Equal(t, tt.want, sameJSON(decode(tt.b), decode(tt.a)), "either way round")
+		})
+	}
 }
