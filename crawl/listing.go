@@ -26,6 +26,9 @@ type listed struct {
 	Cursor source.Cursor
 	Index  int
 	ID     string // with Redis: the item's entry in the crawl's stream
+	// target is the item's task URL, resolved with its page; nil without a
+	// task, and for items read from Redis (see runner.target).
+	target *target
 }
 
 // listing pages through source.url as its pagination style says, fetching
@@ -108,10 +111,21 @@ func (l *listing) withParam(name, value string) string {
 	return u.String()
 }
 
-func wrap(rawURL string, items []any) []listed {
+// wrap makes the listed items of the page at rawURL, with their task URLs
+// when the crawl has a task: resolved here, once, while the consumers work
+// on the page before.
+func (l *listing) wrap(rawURL string, items []any) []listed {
 	out := make([]listed, len(items))
+	var targets []target
+	if l.cfg.Task != nil {
+		targets = make([]target, len(items))
+	}
 	for i, it := range items {
 		out[i] = listed{Page: rawURL, Item: it}
+		if targets != nil {
+			targets[i] = resolveTarget(l.cfg, it)
+			out[i].target = &targets[i]
+		}
 	}
 	return out
 }
@@ -149,7 +163,7 @@ func (l *listing) source(from source.Cursor) (*loopEnds, error) {
 				return source.Page[listed]{}, fmt.Errorf("listing page %s: %w", redact(rawURL), err)
 			}
 			next = p.resp.resolve(next)
-			return source.Page[listed]{Items: wrap(rawURL, p.items), Next: next}, nil
+			return source.Page[listed]{Items: l.wrap(rawURL, p.items), Next: next}, nil
 		}, opts...)
 	case StyleCursor:
 		src, err = source.Tokens(func(ctx context.Context, token string) (source.Page[listed], error) {
@@ -168,7 +182,7 @@ func (l *listing) source(from source.Cursor) (*loopEnds, error) {
 			if err != nil {
 				return source.Page[listed]{}, fmt.Errorf("listing page %s: %w", redact(rawURL), err)
 			}
-			return source.Page[listed]{Items: wrap(rawURL, p.items), Next: next}, nil
+			return source.Page[listed]{Items: l.wrap(rawURL, p.items), Next: next}, nil
 		}, opts...)
 	case StylePage, StyleOffset:
 		fetch := func(ctx context.Context, n int) (source.Page[listed], error) {
@@ -180,7 +194,7 @@ func (l *listing) source(from source.Cursor) (*loopEnds, error) {
 			if ends.end(rawURL, p.items) {
 				return source.Page[listed]{Last: true}, nil
 			}
-			return source.Page[listed]{Items: wrap(rawURL, p.items)}, nil
+			return source.Page[listed]{Items: l.wrap(rawURL, p.items)}, nil
 		}
 		opts = append(opts, source.WithStart(pg.Start))
 		if pg.Style == StylePage {
@@ -197,7 +211,7 @@ func (l *listing) source(from source.Cursor) (*loopEnds, error) {
 			if err != nil {
 				return source.Page[listed]{}, err
 			}
-			return source.Page[listed]{Items: wrap(first, p.items), Last: true}, nil
+			return source.Page[listed]{Items: l.wrap(first, p.items), Last: true}, nil
 		}, opts...)
 	default:
 		return nil, fmt.Errorf("source.pagination.style: unknown style %q", pg.Style)

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
+	"net/url"
 	"sync"
 
 	"go.uber.org/zap"
 
 	"github.com/politely/politely/engine"
 	"github.com/politely/politely/source"
-	"github.com/politely/politely/transport"
 )
 
 // outputLine is a line of the output file: with a task, its URL, status and
@@ -162,13 +161,39 @@ func (r *runner) handle(ctx context.Context, it listed) error {
 	return nil
 }
 
+// target is an item's task URL.
+type target struct {
+	url *url.URL
+	raw string // url's String
+	key string // url's host key (transport.HostKey)
+	err error  // why the task URL does not resolve; the others are then zero
+}
+
+// resolveTarget resolves the task URL of item.
+func resolveTarget(cfg *Config, item any) target {
+	u, err := cfg.Task.URL.Resolve(cfg.Source.URL, item)
+	if err != nil {
+		return target{err: err}
+	}
+	return target{url: u, raw: u.String(), key: hostKey(u)}
+}
+
+// target is it's task URL: resolved with its page, or now for an item that
+// was not (read from Redis).
+func (r *runner) target(it listed) target {
+	if it.target != nil {
+		return *it.target
+	}
+	return resolveTarget(r.cfg, it.Item)
+}
+
 // task requests the item's task and returns its output line.
 func (r *runner) task(ctx context.Context, it listed) (outputLine, error) {
-	u, err := r.cfg.Task.URL.Resolve(r.cfg.Source.URL, it.Item)
-	if err != nil {
-		return outputLine{}, engine.Permanent(fmt.Errorf("task.url: %w", err))
+	t := r.target(it)
+	if t.err != nil {
+		return outputLine{}, engine.Permanent(fmt.Errorf("task.url: %w", t.err))
 	}
-	resp, err := r.fetch.get(ctx, r.cfg.Task.Method, u.String())
+	resp, err := r.fetch.get(ctx, r.cfg.Task.Method, t.raw)
 	if err != nil {
 		return outputLine{}, err
 	}
@@ -178,9 +203,9 @@ func (r *runner) task(ctx context.Context, it listed) (outputLine, error) {
 	}
 	if replaced > 0 {
 		r.o.log.Warn("the answer holds invalid UTF-8: written with U+FFFD",
-			zap.String("url", redact(u.String())), zap.Int("bytes", replaced))
+			zap.String("url", redact(t.raw)), zap.Int("bytes", replaced))
 	}
-	line := outputLine{URL: u.String(), Status: resp.status, Data: data}
+	line := outputLine{URL: t.raw, Status: resp.status, Data: data}
 	if resp.hops > 0 {
 		line.FinalURL = resp.url.String()
 	}
@@ -200,13 +225,7 @@ func (r *runner) failedForGood(f engine.Failure[listed]) {
 
 // hostKey is the limiter key of it's task URL, or "" (no permit) when it does
 // not resolve: the handler then fails the item for good.
-func (r *runner) hostKey(it listed) string {
-	u, err := r.cfg.Task.URL.Resolve(r.cfg.Source.URL, it.Item)
-	if err != nil {
-		return ""
-	}
-	return transport.HostKey(&http.Request{URL: u})
-}
+func (r *runner) hostKey(it listed) string { return r.target(it).key }
 
 // taskRetry is the retry policy of the host of it's task URL, when hosts
 // gives that host retries or backoff of its own.
@@ -223,8 +242,8 @@ func queueSize(maxTotal int) int { return max(engine.DefaultQueueSize, 4*maxTota
 func (r *runner) failedLine(f engine.Failure[listed]) failedLine {
 	line := failedLine{URL: f.Item.Value.Page, Status: statusOf(f.Err), Attempts: f.Attempts}
 	if r.cfg.Task != nil {
-		if u, err := r.cfg.Task.URL.Resolve(r.cfg.Source.URL, f.Item.Value.Item); err == nil {
-			line.URL = u.String()
+		if t := r.target(f.Item.Value); t.err == nil {
+			line.URL = t.raw
 		}
 	}
 	switch {
