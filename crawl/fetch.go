@@ -27,6 +27,7 @@ type fetcher struct {
 	plain   http.Header  // User-Agent and Accept: for every other host
 	robots  http.Header  // User-Agent and Accept: text/plain: for robots.txt
 	trusted HeaderHosts
+	extra   bool // whether the config has headers: else header is plain
 	maxBody int64
 	hosts   map[string]int64 // max_body of the hosts (keyed as Config.Hosts) whose own differs
 	// allowed checks a URL against robots.txt, before its request and
@@ -49,7 +50,7 @@ func newFetcher(client *http.Client, cfg *Config) *fetcher {
 	robots.Set("User-Agent", cfg.UserAgent)
 	robots.Set("Accept", "text/plain, */*;q=0.5") // an API's Accept could draw a 406, which reads as no rules
 	return &fetcher{client: client, header: header, plain: plain, robots: robots,
-		trusted: cfg.HeaderHosts, maxBody: cfg.Limits.MaxBody, hosts: hostMaxBodies(cfg)}
+		trusted: cfg.HeaderHosts, extra: len(cfg.Headers) > 0, maxBody: cfg.Limits.MaxBody, hosts: hostMaxBodies(cfg)}
 }
 
 // noRedirects is the crawl client's CheckRedirect: the fetcher follows
@@ -127,16 +128,17 @@ const (
 
 // follow sends method rawURL and follows its redirects, as get describes.
 func (f *fetcher) follow(ctx context.Context, method, rawURL string, kind requestKind) (response, error) {
-	u, err := url.Parse(rawURL)
+	req, err := newRequest(ctx, method, rawURL)
 	if err != nil {
-		return response{}, &attemptError{err: engine.Permanent(err)}
+		return response{}, err
 	}
+	u := req.URL
 	if err := f.check(ctx, u, kind, 0); err != nil {
 		return response{}, err
 	}
 	chain := []*url.URL{u}
 	for {
-		resp, err := f.send(ctx, method, u, f.headerFor(kind, u))
+		resp, err := f.send(req, f.headerFor(kind, u))
 		if err != nil {
 			return response{}, err
 		}
@@ -155,9 +157,22 @@ func (f *fetcher) follow(ctx context.Context, method, rawURL string, kind reques
 			return response{}, err
 		}
 		method = redirectMethod(method, code)
-		u = next
+		if req, err = newRequest(ctx, method, next.String()); err != nil {
+			return response{}, err
+		}
+		u = req.URL
 		chain = append(chain, u)
 	}
+}
+
+// newRequest is a request of method to rawURL, without a body; an error is
+// a permanent *attemptError.
+func newRequest(ctx context.Context, method, rawURL string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, nil)
+	if err != nil {
+		return nil, &attemptError{err: engine.Permanent(err)}
+	}
+	return req, nil
 }
 
 // check asks robots.txt whether u may be fetched, for a crawled request when
@@ -185,20 +200,18 @@ func (f *fetcher) headerFor(kind requestKind, u *url.URL) http.Header {
 	switch {
 	case kind == robotsTxt:
 		return f.robots
-	case f.trusted.Trusts(u):
+	case f.extra && f.trusted.Trusts(u):
 		return f.header
 	}
 	return f.plain
 }
 
-// send sends one request to u with a copy of header. No Referer is ever
-// sent.
-func (f *fetcher) send(ctx context.Context, method string, u *url.URL, header http.Header) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
-	if err != nil {
-		return nil, &attemptError{err: engine.Permanent(err)}
-	}
-	req.Header = header.Clone()
+// send sends req with header, which it shares with the other requests of
+// its kind: no RoundTripper changes a request's header (http.RoundTripper's
+// contract), and http.Client copies it before adding anything. No Referer is
+// ever sent.
+func (f *fetcher) send(req *http.Request, header http.Header) (*http.Response, error) {
+	req.Header = header
 	resp, err := f.client.Do(req)
 	if err != nil {
 		return nil, &attemptError{err: err}
@@ -225,7 +238,7 @@ func (f *fetcher) read(resp *http.Response, kind requestKind) (response, error) 
 	if kind == robotsTxt {
 		limit = max(limit, robotsParseLimit)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	body, err := readBody(resp.Body, limit+1, resp.ContentLength)
 	if err != nil {
 		return response{}, &attemptError{status: resp.StatusCode, err: fmt.Errorf("read body: %w", err)}
 	}
@@ -237,6 +250,32 @@ func (f *fetcher) read(resp *http.Response, kind requestKind) (response, error) 
 			err: engine.Permanent(fmt.Errorf("body larger than max_body (%d bytes)", maxBody))}
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: body}, nil
+}
+
+// readBody reads r to its end or to most bytes, into a buffer of size bytes
+// when size is known (a Content-Length) and at most most.
+func readBody(r io.Reader, most, size int64) ([]byte, error) {
+	if size < 0 || size >= most {
+		return io.ReadAll(io.LimitReader(r, most))
+	}
+	// One byte more than announced, so that the end is read without
+	// growing the buffer (a body longer than announced still is read whole,
+	// up to most).
+	b := make([]byte, 0, size+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		switch {
+		case err == io.EOF:
+			return b, nil
+		case err != nil:
+			return b, err
+		case int64(len(b)) >= most:
+			return b[:most], nil
+		case len(b) == cap(b):
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // bodyLimit is max_body for the request's host: its own under hosts, or
