@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/temoto/robotstxt"
@@ -41,25 +42,34 @@ type robots struct {
 	now     func() time.Time // the clock of the rules' age
 
 	mu      sync.Mutex
-	origins map[string]*origin
+	origins map[originKey]*origin
 }
 
 // robotsTTL is how long a robots.txt is used before it is fetched again:
 // RFC 9309 asks crawlers not to keep one longer than 24 hours.
 const robotsTTL = 24 * time.Hour
 
-// origin is one scheme://host:port's rules; mu is held while they are fetched
-// so that concurrent tasks wait for the one fetch.
+// originKey is a scheme and host:port.
+type originKey struct{ scheme, host string }
+
+// origin is one scheme://host:port's rules; mu is held while they are
+// fetched so that concurrent tasks wait for the one fetch, and rules are
+// read without it.
 type origin struct {
-	mu      sync.Mutex
-	fetched time.Time // zero until the rules are known
+	mu    sync.Mutex
+	rules atomic.Pointer[rules] // nil until the rules are known
+}
+
+// rules are an origin's robots.txt as fetched at a time.
+type rules struct {
+	fetched time.Time
 	data    *robotstxt.RobotsData
 }
 
 // allowed reports whether u may be fetched, fetching its robots.txt first if
 // needed. An error means ctx ended before the rules were known.
 func (r *robots) allowed(ctx context.Context, u *url.URL) (bool, error) {
-	key := u.Scheme + "://" + u.Host
+	key := originKey{u.Scheme, u.Host}
 	r.mu.Lock()
 	o := r.origins[key]
 	if o == nil {
@@ -68,16 +78,32 @@ func (r *robots) allowed(ctx context.Context, u *url.URL) (bool, error) {
 	}
 	r.mu.Unlock()
 
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if now := r.now(); o.fetched.IsZero() || now.Sub(o.fetched) >= robotsTTL {
-		data, err := r.load(ctx, u)
-		if err != nil {
+	rl := o.rules.Load()
+	if rl == nil || r.now().Sub(rl.fetched) >= robotsTTL {
+		var err error
+		if rl, err = r.fetchRules(ctx, o, u); err != nil {
 			return false, err
 		}
-		o.data, o.fetched = data, now
 	}
-	return o.data.TestAgent(u.RequestURI(), r.agent), nil
+	return rl.data.TestAgent(u.RequestURI(), r.agent), nil
+}
+
+// fetchRules fetches the rules of o, u's origin, unless another task did
+// while this one waited for them.
+func (r *robots) fetchRules(ctx context.Context, o *origin, u *url.URL) (*rules, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := r.now()
+	if rl := o.rules.Load(); rl != nil && now.Sub(rl.fetched) < robotsTTL {
+		return rl, nil
+	}
+	data, err := r.load(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	rl := &rules{fetched: now, data: data}
+	o.rules.Store(rl)
+	return rl, nil
 }
 
 // load fetches and parses the robots.txt of u's origin and applies its
