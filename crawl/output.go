@@ -37,7 +37,12 @@ func (w *lineWriter) WriteJSON(v any) error {
 	if err != nil {
 		return fmt.Errorf("encode line for %s: %w", w.path, err)
 	}
-	line = append(line, '\n')
+	return w.WriteLine(append(line, '\n'))
+}
+
+// WriteLine appends line, one JSON line ending with '\n'; it does not keep
+// line.
+func (w *lineWriter) WriteLine(line []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -105,20 +106,34 @@ func (res *resumed) skipDone(j engine.Job[listed]) engine.Job[listed] {
 // records the item done with it, or to the plain output file.
 func (r *runner) writeOutput(it listed, v outputLine) error {
 	if r.dist != nil {
-		line, err := json.Marshal(v)
+		line, err := v.appendLine(nil) // kept until its batch is sent
 		if err != nil {
 			return fmt.Errorf("encode output line: %w", err)
 		}
-		return r.dist.finish(it, line, false)
+		return r.dist.finish(it, line[:len(line)-1], false)
 	}
-	if r.state == nil {
-		return r.out.WriteJSON(v)
-	}
-	line, err := json.Marshal(v)
+	buf := linePool.Get().(*[]byte)
+	defer putLine(buf)
+	line, err := v.appendLine((*buf)[:0])
+	*buf = line
 	if err != nil {
 		return fmt.Errorf("encode output line: %w", err)
 	}
-	return r.state.journal.Append(it.Cursor, it.Index, line)
+	if r.state == nil {
+		return r.out.WriteLine(line)
+	}
+	return r.state.journal.Append(it.Cursor, it.Index, line[:len(line)-1])
+}
+
+// linePool holds the buffers output lines are encoded into: the plain
+// output file and the journal copy a line, so its buffer serves the next.
+var linePool = sync.Pool{New: func() any { return new([]byte) }}
+
+// putLine gives buf back to linePool, unless a large answer grew it.
+func putLine(buf *[]byte) {
+	if cap(*buf) <= 64<<10 {
+		linePool.Put(buf)
+	}
 }
 
 // writeFailed appends an item's failed line, as writeOutput does.

@@ -1,0 +1,89 @@
+package crawl
+
+import (
+	"encoding/json"
+	"strconv"
+)
+
+// appendLine appends l to dst as one JSON line, byte for byte what
+// json.Marshal writes for it, newline included. A task's line (Data a
+// json.RawMessage checked by rawJSON) is written without reflection;
+// an item's goes through json.Marshal.
+func (l outputLine) appendLine(dst []byte) ([]byte, error) {
+	data, ok := l.Data.(json.RawMessage)
+	if !ok {
+		b, err := json.Marshal(l)
+		if err != nil {
+			return dst, err
+		}
+		return append(append(dst, b...), '\n'), nil
+	}
+	dst = append(dst, `{"url":`...)
+	dst = appendJSONString(dst, l.URL)
+	if l.Status != 0 {
+		dst = append(dst, `,"status":`...)
+		dst = strconv.AppendInt(dst, int64(l.Status), 10)
+	}
+	dst = append(dst, `,"data":`...)
+	if data == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = appendCompactJSON(dst, data)
+	}
+	if l.FinalURL != "" {
+		dst = append(dst, `,"final_url":`...)
+		dst = appendJSONString(dst, l.FinalURL)
+	}
+	return append(dst, "}\n"...), nil
+}
+
+// appendJSONString appends s as json.Marshal quotes it: at once when it is
+// printable ASCII that needs no escape (any URL's String), else through
+// json.Marshal.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always encodes
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// appendCompactJSON appends the valid JSON text src as json.Marshal writes a
+// json.RawMessage: without the whitespace between tokens, and with <, >, &,
+// U+2028 and U+2029 escaped. src must be valid JSON (json.Valid).
+func appendCompactJSON(dst, src []byte) []byte {
+	const hex = "0123456789abcdef"
+	inString := false
+	start := 0
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case c == '<' || c == '>' || c == '&':
+			dst = append(dst, src[start:i]...)
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			start = i + 1
+		case c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8:
+			dst = append(dst, src[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[src[i+2]&0xF])
+			i += 2
+			start = i + 1
+		case inString:
+			switch c {
+			case '\\':
+				i++ // the escaped character: ASCII in valid JSON
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			dst = append(dst, src[start:i]...)
+			start = i + 1
+		}
+	}
+	return append(dst, src[start:]...)
+}
