@@ -12,6 +12,7 @@ const (
 	maxSends     = 2048                   // the request starts a record keeps
 	fitMargin    = 0.99                   // the rate paced at, relative to the lowest that fits
 	coldThrottle = 4                      // a first throttle within this many RTTs of the first request came from a cold start's burst
+	minFit       = 8                      // the fewest requests a record must hold to fit a rate
 )
 
 // learner learns the rate and burst of a server taken for a token bucket,
@@ -176,7 +177,9 @@ func (l *learner) settle() (float64, bool) {
 	if l.fits == 0 {
 		l.s1 = l.admitted()
 		r = l.fit(c, n)
-		l.known = r*l.t1.Seconds() <= l.s1/2
+		// Too few requests, or a first throttle whose requests were
+		// mostly refill, tell neither the burst nor the rate.
+		l.known = n >= minFit && r*l.t1.Seconds() <= l.s1/2
 		l.unsure = !l.known
 	} else {
 		r = c.lowest(l.burst, n)

@@ -24,6 +24,7 @@ const (
 	goodputWindow = 250 * time.Millisecond // success rate measurement window
 	gateEvidence  = 10 * time.Millisecond  // a Gate this soon after a throttle came with it
 	probeStep     = 5 * time.Millisecond   // a probe's rate grows at most this often
+	probeSends    = 0.5                    // and doubles over this many requests at least
 
 	// Where the learner is unsure (see learner):
 	unconfirmedProbe = 0.3                    // upward probe per second until a throttle comes while paced by the learnt rate
@@ -313,7 +314,9 @@ func (p *pace) grow(now time.Time) bool {
 		return false
 	}
 	p.bound = false
-	p.learnt *= math.Exp2(dt.Seconds() / probeDouble.Seconds())
+	// At least probeSends requests a doubling, so that a low rate does
+	// not double many times between two of its requests.
+	p.learnt *= math.Exp2(dt.Seconds() / max(probeDouble.Seconds(), probeSends/p.learnt))
 	return true
 }
 
