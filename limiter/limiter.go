@@ -27,19 +27,21 @@
 //
 // Where no quota is announced, throttles with a Retry-After teach the rate,
 // the server taken for a token bucket. When the first comes within a few
-// RTTs of the first request (a cold start's burst), it tells the server's
-// burst; after its gate the rate starts at what the server admitted over
-// that time and doubles every 150 ms while the host uses it, and the next
-// throttle sets it to 99% of the lowest rate at which a bucket of that
-// burst, refilled during the gate, admits every request sent since, at the
-// times they started; the pacer then keeps half the burst, and the rate
-// probes upward by 0.1% a second. Otherwise the first throttle sets it to
-// 95% of what the server allowed since the start (or of the rate the client
-// was sending at, if it was still ramping up), then the rate probes upward
-// by 30% a second; a throttle while paced sets it to 95% of the server's
-// rate estimated from the successes since the last gate, after which it
-// probes by 0.1% a second (30% again if that episode was too short to
-// tell). A throttle without a Retry-After is first a
+// RTTs of the first request of the host's work (a cold start's burst), the
+// successes before it tell the server's burst; after its gate the rate
+// starts at what the server admitted over that time and doubles every
+// 150 ms while the host uses it, and when the next throttle's gate ends the
+// rate is set to 99% of the lowest at which a bucket of that burst,
+// refilled during the gate, admits every request sent since, at the times
+// they started; the pacer then keeps half the burst, and the rate probes
+// upward by 0.1% a second. Otherwise (and where that record held fewer than
+// 8 requests, or the burst came out mostly refill) the first throttle sets
+// it to 95% of what the server allowed since the start (or of the rate the
+// client was sending at, if it was still ramping up), then the rate probes
+// upward by 30% a second; a throttle while paced sets it to 95% of the
+// server's rate estimated from the successes since the last gate, after
+// which it probes by 0.1% a second (30% again if that episode was too short
+// to tell). A throttle without a Retry-After is first a
 // concurrency signal; a rate is learnt only when throttles go on at a lower
 // in-flight count than the last cut, and it is forgotten once it is twice
 // the success rate.
