@@ -1,0 +1,104 @@
+package limiter
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// bucketAt is a server's token bucket of 100/s with a burst of 10, full at
+// epoch: admit reports whether it admits a request at t.
+type bucketAt struct {
+	tokens float64
+	last   time.Time
+}
+
+func (b *bucketAt) admit(t time.Time) bool {
+	b.tokens = min(10, b.tokens+100*t.Sub(b.last).Seconds())
+	b.last = t
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// coldThenSteady feeds l what that bucket does with a cold start's burst of
+// requests 0.5 ms apart, until the first refusal (answered 1 ms later,
+// with a 1 s gate), then with requests every 5 ms from the gate's end. It
+// returns the gate's end, when the first refusal after it was answered and
+// that request's number.
+func coldThenSteady(t *testing.T, l *learner) (until, at time.Time, refused uint64) {
+	t.Helper()
+	b := bucketAt{tokens: 10, last: epoch}
+	seq := uint64(0)
+	for {
+		seq++
+		sent := epoch.Add(time.Duration(seq-1) * 500 * time.Microsecond)
+		l.sent(sent, seq, false)
+		if !b.admit(sent) {
+			until = sent.Add(time.Millisecond + time.Second)
+			r, first, ok := l.throttled(sent.Add(time.Millisecond), seq, until, 0, 5*time.Millisecond)
+			require.True(t, ok)
+			require.True(t, first)
+			assert.InDelta(t, 10, r, 1, "the probe starts at what the server admitted over the episode and its gate")
+			break
+		}
+		l.succeeded(seq)
+	}
+	for i := 0; ; i++ {
+		seq++
+		sent := until.Add(time.Duration(i) * 5 * time.Millisecond)
+		l.sent(sent, seq, false)
+		if !b.admit(sent) {
+			// One more is on its way when the refusal comes back.
+			seq++
+			l.sent(sent.Add(time.Millisecond), seq, false)
+			return until, sent.Add(time.Millisecond), seq - 1
+		}
+		l.succeeded(seq)
+	}
+}
+
+func TestLearnerFitsTheRateAtTheSecondThrottle(t *testing.T) {
+	var l learner
+	_, at, seq := coldThenSteady(t, &l)
+	_, first, ok := l.throttled(at, seq, at.Add(time.Second), 200, 5*time.Millisecond)
+	require.True(t, ok)
+	assert.False(t, first)
+	r, ok := l.settle()
+	require.True(t, ok)
+	assert.True(t, l.known)
+	assert.InDelta(t, 97, r, 4, "99% of the server's rate")
+	assert.InDelta(t, 10, l.burst, 1, "the server's burst")
+	assert.Contains(t, []int{4, 5}, l.pacerBurst(), "half the server's burst")
+}
+
+func TestLearnerTakesTheFirstRefusedRequestWhateverOrderTheAnswersCameIn(t *testing.T) {
+	inOrder, late := learner{}, learner{}
+	_, at, seq := coldThenSteady(t, &inOrder)
+	coldThenSteady(t, &late)
+	_, _, ok := inOrder.throttled(at, seq, at.Add(time.Second), 200, 5*time.Millisecond)
+	require.True(t, ok)
+	// The next request's refusal comes first, the first refused one's after.
+	_, _, ok = late.throttled(at, seq+1, at.Add(time.Second), 200, 5*time.Millisecond)
+	require.True(t, ok)
+	_, _, ok = late.throttled(at.Add(time.Millisecond), seq, at.Add(time.Second), 200, 5*time.Millisecond)
+	assert.False(t, ok, "a late answer only corrects the record")
+	want, _ := inOrder.settle()
+	got, _ := late.settle()
+	assert.InDelta(t, want, got, 1e-9)
+}
+
+func TestLearnerIsUnsureOfAFirstThrottleLongAfterTheFirstRequest(t *testing.T) {
+	var l learner
+	l.sent(epoch, 1, false)
+	l.succeeded(1)
+	_, first, ok := l.throttled(epoch.Add(time.Second), 2, epoch.Add(2*time.Second), 0, 20*time.Millisecond)
+	require.True(t, ok)
+	assert.True(t, first)
+	assert.True(t, l.unsure, "a second after the first request, 50 RTTs: not a cold start's burst")
+	assert.False(t, l.recording(3, false), "an unsure learner keeps no record")
+}
