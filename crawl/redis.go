@@ -273,7 +273,7 @@ func (r *runner) walkLease(ctx context.Context, cursor string) error {
 		return err
 	}
 	defer src.Close()
-	highWater := int64(max(1000, 4*r.cfg.Limits.Concurrency.Max))
+	highWater := int64(max(minBacklog, 4*r.cfg.Limits.Concurrency.Max))
 	var page [][]byte
 	for {
 		it, err := src.Next(ctx)
@@ -309,7 +309,7 @@ func (r *runner) walkLease(ctx context.Context, cursor string) error {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(backlogPoll):
 			}
 			if backlog, err = c.Backlog(ctx); err != nil {
 				return err
@@ -317,6 +317,15 @@ func (r *runner) walkLease(ctx context.Context, cursor string) error {
 		}
 	}
 }
+
+// The walker stops adding pages while more than minBacklog items (or four
+// times limits.concurrency.max) are listed and not finished, and looks
+// again every backlogPoll: a fast crawl finishes thousands of items a
+// second, and must not run out while the walker waits.
+const (
+	minBacklog  = 4000
+	backlogPoll = 50 * time.Millisecond
+)
 
 // stored is an item as it travels through Redis.
 type stored struct {
