@@ -285,7 +285,9 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 	}
 	v.learnt = learnt
 	rate := lowest(r.Ceiling, r.Quota, learnt)
-	publish := rate != v.applied
+	// The learnt rate grows a little at every refresh: it is published
+	// when it moved by a hundredth.
+	publish := math.Abs(rate-v.applied) > v.applied/100 || (rate == 0) != (v.applied == 0)
 	v.applied = rate
 	v.mu.Unlock()
 	if publish {
