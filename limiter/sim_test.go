@@ -532,8 +532,8 @@ func TestSimulationQuotaNoHeadersReport(t *testing.T) {
 // learning on politely mock's quota-no-headers (100/s, burst 10, 429 +
 // Retry-After: 1): the cold start's throttle tells the burst, a probe finds
 // the rate at the second throttle, and at most one more throttle follows
-// (none at two of these seeds; a 1 s gate at the others, the fit having
-// come out a little high).
+// (none at two of these seeds; at the others the rate fitted is the
+// server's, and the slow probe above it brings a 429 after 19-27 s).
 func TestSimulationQuotaWithoutHeadersSettlesInTwoThrottles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulation")
