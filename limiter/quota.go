@@ -7,7 +7,7 @@ import "time"
 const (
 	refillSpan   = 250 * time.Millisecond  // the shortest span the refill rate is measured over
 	quotaReserve = 20                      // a continuous quota is paced to keep Limit/quotaReserve in Remaining
-	movingReset  = 1100 * time.Millisecond // a Reset that moved this far within a window is no window's end
+	movingReset  = 1500 * time.Millisecond // a Reset that moved this far within a window is no window's end
 	resetSlack   = time.Second             // how late a Reset in Unix seconds may be read (the Date header's rounding)
 	resetJitter  = 10 * time.Millisecond   // how much earlier a Reset may be read than the one before it in the same window
 )
