@@ -356,7 +356,9 @@ func TestRetryAfterIsCapped(t *testing.T) {
 	advanceUntil(t, clock, time.Second, func() bool { return log.n() == 2 })
 	_, err := wait()
 	require.NoError(t, err)
-	assert.WithinRange(t, log.at[1], start.Add(time.Minute), start.Add(time.Minute+time.Second), "a year-long Retry-After waits the cap")
+	// The clock moves in 1 s steps and can move a few more before the retry
+	// reads it on a loaded machine: the cap, not a year, is what is asserted.
+	assert.WithinRange(t, log.at[1], start.Add(time.Minute), start.Add(time.Minute+5*time.Second), "a year-long Retry-After waits the cap")
 }
 
 func TestRetryForGivesEachItemItsHostsAttemptsAndBackoff(t *testing.T) {
