@@ -22,14 +22,7 @@ import (
 // interrupted after the request took its permit), then one to a closed port:
 // the summary's requests are the server's, and a failed attempt counts.
 func TestWireCountsOnlyTheRequestsTheServerGets(t *testing.T) {
-	var served atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		served.Add(1)
-		_, _ = io.WriteString(w, "ok")
-	}))
-	defer srv.Close()
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	defer base.CloseIdleConnections()
+	srv, served, base := countingServer(t)
 	m := &meter{}
 	w := &wire{next: base, timeout: 10 * time.Second, meter: m}
 
@@ -56,6 +49,21 @@ func TestWireCountsOnlyTheRequestsTheServerGets(t *testing.T) {
 	assert.Equal(t, int64(3), m.inFlight.Load(), "each held its permit past the transport until observed")
 }
 
+// countingServer starts a server answering "ok" that counts the requests it
+// gets, and a transport of its own for the test; both stop with the test.
+func countingServer(t *testing.T) (*httptest.Server, *atomic.Int64, *http.Transport) {
+	t.Helper()
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		served.Add(1)
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(base.CloseIdleConnections)
+	return srv, &served, base
+}
+
 // roundTripFunc is an http.RoundTripper made of a function.
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
@@ -67,14 +75,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // one to a closed port: politely_requests_total counts the answered one and
 // the refused one, as the summary's requests do, and not the cancelled one.
 func TestRequestsMetricCountsWhatTheSummaryCounts(t *testing.T) {
-	var served atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		served.Add(1)
-		_, _ = io.WriteString(w, "ok")
-	}))
-	defer srv.Close()
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	defer base.CloseIdleConnections()
+	srv, served, base := countingServer(t)
 	lim, err := limiter.New(limiter.Config{})
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
