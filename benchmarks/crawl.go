@@ -127,13 +127,14 @@ func CrawlSuite(scale float64, c Crawler) ([]Scenario, error) {
 func crawlOptimum(perPage int) float64 { return float64(perPage) / float64(perPage+1) }
 
 // runCrawl runs st's crawl of the first work items against the mock at url,
-// in a temporary directory, and counts the lines it wrote.
+// in a temporary directory, and leaves counting the lines it wrote to
+// c.tally: the crawl's clock stops when it returns, as a user's does when
+// `politely crawl` exits, not after the bench has read its files.
 func (c *client) runCrawl(ctx context.Context, st Strategy, limit *atomic.Int64) error {
 	dir, err := os.MkdirTemp("", "politely-bench-crawl-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
 	job := CrawlJob{
 		URL: c.url, Pagination: c.mock.Pagination,
 		Output: filepath.Join(dir, "out.jsonl"), Failed: filepath.Join(dir, "failed.jsonl"),
@@ -150,9 +151,14 @@ func (c *client) runCrawl(ctx context.Context, st Strategy, limit *atomic.Int64)
 		job.State = filepath.Join(dir, "state")
 	}
 	if err := st.Crawl(ctx, job); err != nil && ctx.Err() == nil {
+		_ = os.RemoveAll(dir)
 		return fmt.Errorf("crawl: %w", err)
 	}
-	return c.countLines(job)
+	c.tally = func() error {
+		defer os.RemoveAll(dir)
+		return c.countLines(job)
+	}
+	return nil
 }
 
 // countLines sets the items done and failed from the crawl's files, the

@@ -162,11 +162,18 @@ func RunOne(ctx context.Context, sc Scenario, st Strategy, opts ...Option) (Resu
 	end := time.Now()
 	close(stop)
 	series := <-samples
+	var terr error
+	if c.tally != nil {
+		terr = c.tally() // before any return: it removes the crawl's files
+	}
 	if werr != nil {
 		return Result{}, fmt.Errorf("benchmarks: %s/%s: %w", sc.Name, st.Name, werr)
 	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("benchmarks: %s/%s: %w", sc.Name, st.Name, err)
+	}
+	if terr != nil {
+		return Result{}, fmt.Errorf("benchmarks: %s/%s: %w", sc.Name, st.Name, terr)
 	}
 	done := c.items.Load()
 	series = append(series, Sample{At: end.Sub(started), Items: done, Limit: limit()})
@@ -253,8 +260,11 @@ type client struct {
 	items      atomic.Int64
 	failed     atomic.Int64
 	duplicates atomic.Int64 // lines of a crawl's files for an item already seen
-	latency    histogram
-	waits      waits
+	// tally, set by a crawl's run, counts the lines of its files once its
+	// clock has stopped (items, failed and duplicates).
+	tally   func() error
+	latency histogram
+	waits   waits
 }
 
 func newClient(url string, mock mockapi.Scenario) *client {
