@@ -30,13 +30,14 @@ func WithRedis(url, worker string) RunOption {
 
 // distributed is a crawl's Redis side, as one worker runs it.
 type distributed struct {
-	c        *redisstate.Crawl
-	lines    chan redisstate.Line // to the finisher
-	finished atomic.Int64         // lines the finisher stored (or found stored)
-	room     chan struct{}        // the finisher let go of items
-	held     held
-	dead     atomic.Pointer[error] // the walker's error that ends the crawl
-	sent     counters              // what the heartbeats have added to the crawl's counters
+	c         *redisstate.Crawl
+	lines     chan redisstate.Line // to the finisher
+	finishing atomic.Int64         // lines handed to the finisher
+	finished  atomic.Int64         // lines the finisher stored (or found stored)
+	room      chan struct{}        // the engine finished an item
+	held      held
+	dead      atomic.Pointer[error] // the walker's error that ends the crawl
+	sent      counters              // what the heartbeats have added to the crawl's counters
 }
 
 // counters are a worker's request counts, as the last heartbeat added them.
@@ -289,7 +290,11 @@ func (r *runner) walkLease(ctx context.Context, cursor string) error {
 			}
 			return err
 		}
-		b, err := json.Marshal(stored{Page: it.Value.Page, Item: it.Value.Item})
+		st := stored{Page: it.Value.Page, Item: it.Value.Item}
+		if t := it.Value.target; t != nil && t.err == nil {
+			st.URL, st.Host = t.raw, t.key
+		}
+		b, err := json.Marshal(st)
 		if err != nil {
 			return fmt.Errorf("listing: encode an item of %s: %w", redact(it.Value.Page), err)
 		}
@@ -327,10 +332,41 @@ const (
 	backlogPoll = 50 * time.Millisecond
 )
 
-// stored is an item as it travels through Redis.
+// stored is an item as it travels through Redis: with a task, its task URL
+// and host key as the walker resolved them, so that workers do not resolve
+// them again.
 type stored struct {
 	Page string `json:"p"`
 	Item any    `json:"i"`
+	URL  string `json:"u,omitempty"`
+	Host string `json:"h,omitempty"`
+}
+
+// decodeStored decodes an item read from Redis. The item itself is decoded
+// only when the crawl needs it: without a task (it is the output), or
+// without a resolved task URL.
+func decodeStored(payload []byte, task bool) (listed, error) {
+	var v struct {
+		stored
+		Item json.RawMessage `json:"i"`
+	}
+	if err := json.Unmarshal(payload, &v); err != nil {
+		return listed{}, err
+	}
+	l := listed{Page: v.Page}
+	if task && v.URL != "" {
+		l.target = &target{raw: v.URL, key: v.Host}
+		return l, nil
+	}
+	if len(v.Item) == 0 {
+		return l, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(v.Item))
+	dec.UseNumber()
+	if err := dec.Decode(&l.Item); err != nil {
+		return listed{}, err
+	}
+	return l, nil
 }
 
 // streamItems is the engine's source in Redis mode: the items of the stream,
@@ -340,23 +376,34 @@ type streamItems struct {
 	buf []redisstate.Entry
 
 	// The worker's pace, in items finished per second, sets how many items
-	// it holds: about two seconds of work, so that it keeps busy without
-	// holding back items the others could do at the end of the crawl.
-	lastAt time.Time
-	lastN  int64
-	pace   float64
+	// it works on at once: about two seconds of work, so that it keeps busy
+	// without holding back items the others could do at the end of the
+	// crawl. Until the pace is measured, a read takes redisBatch items.
+	lastAt   time.Time
+	lastN    int64
+	pace     float64
+	measured bool
 }
 
-// holdLimit is how many items the worker may hold now (read and not
-// finished): about two seconds of its work, at least minHold.
+// holdLimit is how many items the worker may work on now (read and not
+// finished by the engine; lines waiting to be stored do not count): about
+// two seconds of its work, within [minHold, maxHold].
 func (s *streamItems) holdLimit() int {
 	now := time.Now()
-	if dt := now.Sub(s.lastAt); dt >= 250*time.Millisecond {
-		n := s.r.dist.finished.Load()
-		if !s.lastAt.IsZero() {
-			s.pace = 0.5*s.pace + 0.5*float64(n-s.lastN)/dt.Seconds()
+	switch dt := now.Sub(s.lastAt); {
+	case s.lastAt.IsZero():
+		s.lastAt, s.lastN = now, s.r.dist.finishing.Load()
+	case dt >= 250*time.Millisecond:
+		n := s.r.dist.finishing.Load()
+		rate := float64(n-s.lastN) / dt.Seconds()
+		if s.measured {
+			rate = 0.5*s.pace + 0.5*rate
 		}
+		s.pace, s.measured = rate, true
 		s.lastAt, s.lastN = now, n
+	}
+	if !s.measured {
+		return redisBatch
 	}
 	return min(maxHold, max(minHold, int(2*s.pace)))
 }
@@ -364,7 +411,7 @@ func (s *streamItems) holdLimit() int {
 // The bounds of holdLimit.
 const (
 	minHold = 32
-	maxHold = 4 * redisBatch
+	maxHold = 16 * redisBatch
 )
 
 // readBlock is how long a read waits for an item before it checks whether
@@ -377,10 +424,8 @@ func (s *streamItems) Next(ctx context.Context) (source.Item[listed], error) {
 		if len(s.buf) > 0 {
 			e := s.buf[0]
 			s.buf = s.buf[1:]
-			var v stored
-			dec := json.NewDecoder(bytes.NewReader(e.Payload))
-			dec.UseNumber()
-			if err := dec.Decode(&v); err != nil {
+			l, err := decodeStored(e.Payload, s.r.cfg.Task != nil)
+			if err != nil {
 				line, _ := json.Marshal(failedLine{Error: "the item stored in redis is unreadable: " + err.Error()})
 				if _, err := d.c.Finish(ctx, e.ID, line, true); err != nil {
 					return source.Item[listed]{}, err
@@ -390,7 +435,7 @@ func (s *streamItems) Next(ctx context.Context) (source.Item[listed], error) {
 			}
 			// The entry's ID is the item's place in the crawl (tries counts
 			// attempts by it).
-			l := listed{Page: v.Page, Item: v.Item, Cursor: source.Cursor(e.ID), ID: e.ID}
+			l.Cursor, l.ID = source.Cursor(e.ID), e.ID
 			return source.Item[listed]{Value: l, Count: 1, Page: l.Cursor}, nil
 		}
 		if errp := d.dead.Load(); errp != nil {
@@ -401,7 +446,7 @@ func (s *streamItems) Next(ctx context.Context) (source.Item[listed], error) {
 		}
 		limit := s.holdLimit()
 		// Below half the limit, not at once: reads take several items.
-		if held := d.held.len(); held > limit/2 {
+		if d.working() > limit/2 {
 			select {
 			case <-ctx.Done():
 			case <-d.room:
@@ -409,7 +454,7 @@ func (s *streamItems) Next(ctx context.Context) (source.Item[listed], error) {
 			}
 			continue
 		}
-		got, err := d.c.Read(ctx, min(redisBatch, limit-d.held.len()), readBlock)
+		got, err := d.c.Read(ctx, min(redisBatch, limit-d.working()), readBlock)
 		if err != nil {
 			return source.Item[listed]{}, err
 		}
@@ -438,8 +483,19 @@ func (d *distributed) finish(it listed, line []byte, failed bool) error {
 	if errp := d.dead.Load(); errp != nil {
 		return *errp
 	}
+	d.finishing.Add(1)
+	select {
+	case d.room <- struct{}{}:
+	default:
+	}
 	d.lines <- redisstate.Line{ID: it.ID, Line: line, Failed: failed}
 	return nil
+}
+
+// working is how many items this worker took that the engine has not
+// finished yet (those whose lines wait to be stored are not counted).
+func (d *distributed) working() int {
+	return d.held.len() - int(d.finishing.Load()-d.finished.Load())
 }
 
 // finishBatch is the most lines the finisher stores in one round trip, and
@@ -486,10 +542,6 @@ func (d *distributed) finisher() {
 			d.held.drop(l.ID)
 		}
 		d.finished.Add(int64(len(batch)))
-		select {
-		case d.room <- struct{}{}:
-		default:
-		}
 	}
 }
 
