@@ -383,6 +383,8 @@ type streamItems struct {
 	lastN    int64
 	pace     float64
 	measured bool
+
+	dry bool // the last read got fewer items than it asked for
 }
 
 // holdLimit is how many items the worker may work on now (read and not
@@ -454,18 +456,24 @@ func (s *streamItems) Next(ctx context.Context) (source.Item[listed], error) {
 			}
 			continue
 		}
-		got, err := d.c.Read(ctx, min(redisBatch, limit-d.working()), readBlock)
-		if err != nil {
-			return source.Item[listed]{}, err
-		}
-		if len(got) == 0 {
-			done, err := d.c.Finished(ctx)
+		if s.dry {
+			// The stream ran dry: the items left may all be this worker's,
+			// and then the crawl ends when the engine has finished them.
+			none, err := d.c.NothingLeft(ctx)
 			if err != nil {
 				return source.Item[listed]{}, err
 			}
-			if done {
+			if none {
 				return source.Item[listed]{}, io.EOF
 			}
+		}
+		want := min(redisBatch, limit-d.working())
+		got, err := d.c.Read(ctx, want, readBlock)
+		if err != nil {
+			return source.Item[listed]{}, err
+		}
+		s.dry = len(got) < want
+		if len(got) == 0 {
 			continue
 		}
 		for _, e := range got {

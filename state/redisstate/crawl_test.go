@@ -376,3 +376,42 @@ func TestFinishAllStoresEachLineOnceInItsList(t *testing.T) {
 	assert.EqualValues(t, 1, st.Items.Failed)
 	assert.True(t, st.Finished)
 }
+
+func TestNothingLeftOnceTheListingIsExhaustedAndEveryItemLeftIsThisWorkers(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	a := open(t, srv.URL(), fpA, "a")
+	b := open(t, srv.URL(), fpA, "b")
+	none := func(c *Crawl) bool {
+		t.Helper()
+		n, err := c.NothingLeft(ctx)
+		require.NoError(t, err)
+		return n
+	}
+	_, _, err := a.TakeLease(ctx)
+	require.NoError(t, err)
+	_, err = a.AddPage(ctx, "", "p2", false, [][]byte{[]byte("1"), []byte("2"), []byte("3")})
+	require.NoError(t, err)
+	mine, err := a.Read(ctx, 2, 10*time.Millisecond)
+	require.NoError(t, err)
+	require.Len(t, mine, 2)
+	assert.False(t, none(a), "the listing goes on")
+
+	require.NoError(t, a.Exhaust(ctx, "p2"))
+	assert.False(t, none(a), "an item nobody took is left")
+	theirs, err := b.Read(ctx, 10, 10*time.Millisecond)
+	require.NoError(t, err)
+	require.Len(t, theirs, 1)
+	assert.False(t, none(a), "b's item is left")
+	assert.False(t, none(b), "a's items are left")
+
+	_, err = b.Finish(ctx, theirs[0].ID, []byte("3"), false)
+	require.NoError(t, err)
+	assert.True(t, none(a), "only a's own items are left")
+	assert.False(t, none(b))
+
+	_, err = a.FinishAll(ctx, []Line{{ID: mine[0].ID, Line: []byte("1")}, {ID: mine[1].ID, Line: []byte("2")}})
+	require.NoError(t, err)
+	assert.True(t, none(a))
+	assert.True(t, none(b), "the crawl is finished")
+}

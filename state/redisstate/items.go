@@ -209,6 +209,31 @@ func (c *Crawl) Finished(ctx context.Context) (bool, error) {
 	return done, err
 }
 
+// nothingLeftScript returns 1 when the listing is exhausted and every item
+// left in the stream is pending with the worker ARGV[2] (none left
+// included), else 0.
+var nothingLeftScript = redis.NewScript(`
+if redis.call('HGET', KEYS[2], 'exhausted') ~= '1' then return 0 end
+local n = redis.call('XLEN', KEYS[1])
+if n == 0 then return 1 end
+local p = redis.call('XPENDING', KEYS[1], ARGV[1])
+if p[1] == n and #p[4] == 1 and p[4][1][1] == ARGV[2] then return 1 end
+return 0
+`)
+
+// NothingLeft reports whether there is nothing left for this worker to
+// read: the listing is exhausted and every unfinished item is this
+// worker's. The crawl is finished once it has finished those.
+func (c *Crawl) NothingLeft(ctx context.Context) (bool, error) {
+	var none bool
+	err := c.retry.do(ctx, "check whether items are left", func(ctx context.Context) error {
+		n, err := nothingLeftScript.Run(ctx, c.rdb, []string{c.key("items"), c.key("meta")}, Group, c.o.worker).Int()
+		none = n == 1
+		return err
+	})
+	return none, err
+}
+
 // Heartbeat records that this worker is alive, and adds counters (e.g.
 // requests sent since the last call) to the crawl's.
 func (c *Crawl) Heartbeat(ctx context.Context, counters map[string]int64) error {
