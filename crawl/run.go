@@ -281,6 +281,7 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = lc.Concurrency.Max // reuse connections at any limit
+		t.MaxIdleConns = lc.Concurrency.MaxTotal   // and over many hosts (net/http keeps 100)
 		base = t
 	}
 	client := &http.Client{Transport: transport.New(lim,
