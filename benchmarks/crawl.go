@@ -29,6 +29,7 @@ type CrawlJob struct {
 	Output     string             // the output file
 	Failed     string             // the failed file
 	State      string             // the state directory; "" for a crawl without state
+	Config     string             // more of the crawl config (YAML lines), or ""
 	// Base is the RoundTripper under the crawl's limiter: the bench's, which
 	// times every request as it does for the engine-level runs.
 	Base http.RoundTripper

@@ -22,6 +22,7 @@ type benchFlags struct {
 	scenarios []string
 	scale     float64
 	redis     string
+	hosts     benchmarks.ManyHostsShape
 }
 
 func newBenchCmd() *cobra.Command {
@@ -54,6 +55,7 @@ The full run takes about 13 minutes; --quick about a minute.`,
 	fl.StringSliceVar(&f.scenarios, "scenario", nil, "run only these scenarios (repeat or separate by commas)")
 	fl.Float64Var(&f.scale, "scale", 0, "size of the runs as a fraction of the full ones (tests)")
 	fl.StringVar(&f.redis, "redis", "", "instead of the suite, compare 1, 2 and 4 politely crawl --redis processes on this Redis against the quota, capacity and fast mocks (REDIS.md, a plot per mock)")
+	addManyHostsFlags(fl, &f.hosts)
 	_ = fl.MarkHidden("scale") // cannot fail: the flag exists
 	cmd.MarkFlagsMutuallyExclusive("quick", "scale")
 	return cmd
@@ -103,7 +105,7 @@ func runBench(ctx context.Context, f benchFlags, command string, stdout io.Write
 	suite = append(suite, crawls...)
 	names, manyHosts := takeManyHosts(f.scenarios)
 	if manyHosts && len(names) == 0 && len(f.scenarios) > 0 {
-		return runManyHosts(ctx, scale, f.out, stdout)
+		return runManyHosts(ctx, scale, f.hosts, f.out, stdout)
 	}
 	if suite, err = benchmarks.Select(suite, names); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("bench: --scenario: %w", err)}
@@ -132,7 +134,7 @@ func runBench(ctx context.Context, f benchFlags, command string, stdout io.Write
 	fmt.Fprintf(stdout, "\nreport: %s\n", filepath.Join(f.out, benchmarks.ReportFile))
 	if manyHosts && runErr == nil {
 		fmt.Fprintln(stdout)
-		if err := runManyHosts(ctx, scale, f.out, stdout); err != nil {
+		if err := runManyHosts(ctx, scale, f.hosts, f.out, stdout); err != nil {
 			return err
 		}
 	}

@@ -11,7 +11,8 @@ import (
 
 // benchCrawlConfig is the config of the bench's crawls: what a new user
 // writes, every other key at its default. The verbs are the mock's URL, the
-// pagination style, the output and failed paths, and the state line.
+// pagination style, the output and failed paths, and the state line and
+// the job's own lines.
 const benchCrawlConfig = `user_agent: "politely-bench/1.0 (+https://github.com/politely/politely)"
 source:
   url: "%s/items"
@@ -33,7 +34,7 @@ func benchCrawler(ctx context.Context, job benchmarks.CrawlJob) error {
 	if job.State != "" {
 		state = fmt.Sprintf("state: %q\n", job.State)
 	}
-	cfg, err := crawl.Parse("bench.yaml", fmt.Appendf(nil, benchCrawlConfig, job.URL, job.Pagination, job.Output, job.Failed, state))
+	cfg, err := crawl.Parse("bench.yaml", fmt.Appendf(nil, benchCrawlConfig, job.URL, job.Pagination, job.Output, job.Failed, state+job.Config))
 	if err != nil {
 		return fmt.Errorf("the bench's crawl config: %w", err)
 	}

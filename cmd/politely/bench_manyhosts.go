@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/spf13/pflag"
+
 	"github.com/politely/politely/benchmarks"
 )
 
@@ -24,12 +26,22 @@ func takeManyHosts(names []string) ([]string, bool) {
 	return slices.Delete(slices.Clone(names), i, i+1), true
 }
 
+// addManyHostsFlags adds the flags that shape the many-host scenario.
+func addManyHostsFlags(fl *pflag.FlagSet, shape *benchmarks.ManyHostsShape) {
+	fl.IntVar(&shape.Healthy, "hosts", 0, "many-hosts: healthy hosts (default 8)")
+	fl.IntVar(&shape.Gated, "gated", 0, "many-hosts: hosts in a blackout from their start (default 1; -1 for none)")
+	fl.IntVar(&shape.Slow, "slow", 0, "many-hosts: hosts taking 1s per request (default 1; -1 for none)")
+	fl.DurationVar(&shape.Latency, "latency", 0, "many-hosts: a healthy host's service time (default 20ms: 200 req/s over 4 slots)")
+	fl.IntVar(&shape.MaxTotal, "max-total", 0, "many-hosts: the crawl's limits.concurrency.max_total (default: the config's)")
+	fl.BoolVar(&shape.Mixed, "mixed", false, "many-hosts: every second healthy host has half the capacity")
+}
+
 // runManyHosts runs the many-host scenario with politely crawl, prints its
 // table and targets and writes them to many-hosts.md in out.
-func runManyHosts(ctx context.Context, scale float64, out string, stdout io.Writer) error {
-	mh, err := benchmarks.NewManyHosts(scale)
+func runManyHosts(ctx context.Context, scale float64, shape benchmarks.ManyHostsShape, out string, stdout io.Writer) error {
+	mh, err := benchmarks.NewManyHosts(scale, shape)
 	if err != nil {
-		return &exitError{code: exitUsage, err: fmt.Errorf("bench: --scale: %w", err)}
+		return &exitError{code: exitUsage, err: fmt.Errorf("bench: many hosts: %w", err)}
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return &exitError{code: exitFailed, err: fmt.Errorf("bench: %w", err)}
