@@ -7,7 +7,8 @@ import "time"
 const (
 	refillSpan   = 250 * time.Millisecond  // the shortest span the refill rate is measured over
 	quotaReserve = 20                      // a continuous quota is paced to keep Limit/quotaReserve in Remaining
-	movingReset  = 1500 * time.Millisecond // a Reset that moved this far within a window is no window's end
+	movingReset  = refillSpan              // a Reset that moved this far in small steps may be a bucket's
+	spreadSpan   = 1900 * time.Millisecond // the longest span a continuous refill is looked for in: at most two ends of windows of a second or more
 	resetSlack   = time.Second             // how late a Reset in Unix seconds may be read (the Date header's rounding)
 	resetJitter  = 10 * time.Millisecond   // how much earlier a Reset may be read than the one before it in the same window
 )
@@ -33,7 +34,7 @@ type quotaReader struct {
 	at      time.Time     // when the last quota was seen
 	reset   time.Time     // the last Reset seen
 	first   time.Time     // the first Reset of the current run of Resets moving forward in small steps
-	jumped  bool          // Remaining jumped back up during that run
+	spread  spread        // how the quota refilled during that run
 	rem     int           // the last Remaining seen
 	most    int           // the highest Remaining seen, for a Limit the server does not give
 
@@ -55,7 +56,7 @@ type quotaReader struct {
 // inFlight of them not yet released. It returns the rate the quota allows
 // (0: none) until end, and the time the host must pause until (zero: none).
 func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int, horizon time.Duration) (rate float64, end, pause time.Time) {
-	r.classify(now, q, inFlight)
+	r.classify(now, q, sent, inFlight)
 	r.measure(now, q, sent)
 	r.at, r.reset, r.rem, r.most = now, q.Reset, q.Remaining, max(r.most, q.Remaining)
 
@@ -92,8 +93,10 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 			// A bucket: pace at the refill rate, plus what Remaining holds
 			// above the reserve, so Remaining settles at the reserve. While
 			// it stays full the refill hides behind the bucket's cap.
+			// A bucket smaller than the reserve keeps a quarter of it.
+			reserve = max(1, min(reserve, r.most/4))
 			rate = max(r.rate/2, r.rate+float64(q.Remaining-reserve))
-			if q.Remaining >= r.most {
+			if r.full(q.Remaining) {
 				rate = max(rate, 2*r.rate)
 			}
 			// The server holds Remaining now, less what the requests in
@@ -126,18 +129,19 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 }
 
 // classify learns how the quota refills from q and the last quota seen.
-func (r *quotaReader) classify(now time.Time, q Quota, inFlight int) {
+func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int) {
 	if r.reset.IsZero() {
 		r.first = q.Reset
+		r.spread.restart(now, int64(q.Remaining)+int64(sent))
 		return
 	}
-	if q.Remaining-r.rem > max(r.most/2, 2*inFlight+1) {
-		// Remaining jumped back: a window's refill (a one-second window,
-		// whose Reset read through the Date header moves like a bucket's).
-		r.jumped = true
-	}
+	r.spread.observe(now, int64(q.Remaining)+int64(sent), inFlight)
 	if q.Reset.Before(r.curMin) || r.curMin.IsZero() {
 		r.curMin = q.Reset
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = r.most
 	}
 	d := q.Reset.Sub(r.reset)
 	switch {
@@ -145,10 +149,12 @@ func (r *quotaReader) classify(now time.Time, q Quota, inFlight int) {
 	case d < -resetJitter:
 		// Back: a Reset in Unix seconds, shifted by the Date header's
 		// rounding, which wraps every second.
-		r.first, r.jumped = q.Reset, false
+		r.first = q.Reset
+		r.spread.restart(now, int64(q.Remaining)+int64(sent))
 	case d >= time.Second/2 && !now.Add(resetSlack).Before(r.reset):
 		// A Reset passed and the next window began.
-		r.first, r.jumped = q.Reset, false
+		r.first = q.Reset
+		r.spread.restart(now, int64(q.Remaining)+int64(sent))
 		if !r.prevMin.IsZero() {
 			// The earliest Reset of each window is the least shifted by
 			// the Date header's rounding: their distance is the window.
@@ -163,16 +169,64 @@ func (r *quotaReader) classify(now time.Time, q Quota, inFlight int) {
 		switch {
 		case q.Remaining-r.rem > max(r.most/2, inFlight+1):
 			r.mode = refillAtReset
-		case q.Remaining-r.rem <= max(r.most/8, 2*inFlight+1):
+		case q.Remaining-r.rem <= max(r.most/8, 2*inFlight+1) && 2*(q.Remaining-r.rem) < limit-r.rem-inFlight-1:
+			// No jump, and less than half of what a window's end would
+			// give back beyond the requests in flight.
 			r.mode = refillContinuous
 		}
 	case d >= time.Second/2:
-		r.first, r.jumped = q.Reset, false
-	case q.Reset.Sub(r.first) > movingReset && !r.jumped:
-		// Reset keeps moving away in small steps: the time until a bucket
-		// is full, not a window's end.
+		r.first = q.Reset
+		r.spread.restart(now, int64(q.Remaining)+int64(sent))
+	case q.Reset.Sub(r.first) > movingReset && r.spread.continuous():
+		// Reset keeps moving away in small steps and the quota refilled
+		// between answers, not at one instant: the time until a bucket is
+		// full, not a window's end (a window of a second whose Reset in
+		// Unix seconds is read through the Date header moves like it, but
+		// refills all at once).
 		r.mode, r.moving = refillContinuous, true
 	}
+}
+
+// spread tells a quota that refills between answers (a token bucket, a
+// sliding window) from one that refills at one instant (a fixed window's
+// end) by the answers' Remaining plus the requests sent: over a span with no
+// refill it moves only by the requests on their way (counted by the server
+// or not yet), and a window's end raises it in one step (a few, when the
+// answers around it come in another order).
+type spread struct {
+	at     time.Time // the span's start
+	x0, x  int64     // Remaining plus the requests sent, at the span's start and at the last answer
+	top    [2]int64  // the two largest rises from one answer to the next in the span
+	flight int       // the most requests in flight seen in the span
+}
+
+// restart begins a span at now, where Remaining plus the requests sent is x.
+func (s *spread) restart(now time.Time, x int64) {
+	*s = spread{at: now, x0: x, x: x}
+}
+
+// observe notes an answer at now, x being its Remaining plus the requests
+// sent, with inFlight requests on their way. A span lasts at most
+// spreadSpan, so it holds the ends of at most two windows of a second or
+// more.
+func (s *spread) observe(now time.Time, x int64, inFlight int) {
+	if s.at.IsZero() || now.Sub(s.at) >= spreadSpan || now.Before(s.at) {
+		s.restart(now, x)
+	}
+	if d := x - s.x; d > s.top[1] {
+		s.top[1] = d
+		if d > s.top[0] {
+			s.top[0], s.top[1] = d, s.top[0]
+		}
+	}
+	s.x, s.flight = x, max(s.flight, inFlight)
+}
+
+// continuous reports whether the span's refill, less its two largest steps
+// (the ends of two windows), is more than the requests in flight can account
+// for.
+func (s *spread) continuous() bool {
+	return s.x-s.x0-s.top[0]-s.top[1] >= int64(2*s.flight+3)
 }
 
 // learnAllowance learns whether a bucket's Remaining counts what it allows
@@ -212,13 +266,23 @@ func (r *quotaReader) measure(now time.Time, q Quota, sent uint64) {
 	}
 	refilled := q.Remaining - r.anchorRem + int(sent-r.anchorSent)
 	s := max(0, float64(refilled)/el.Seconds())
-	if r.rate == 0 {
+	switch {
+	case r.rate == 0:
 		r.rate = s
-	} else {
+	case r.full(q.Remaining) && r.full(r.anchorRem):
+		// Full at both ends (but for the request answered): the refill
+		// hid behind the cap, and s (what was sent) only bounds it from
+		// below.
+		r.rate = max(r.rate, s)
+	default:
 		r.rate = (r.rate + s) / 2
 	}
 	r.anchor(now, q, sent)
 }
+
+// full reports whether Remaining rem is the highest seen, but for the
+// request it answers.
+func (r *quotaReader) full(rem int) bool { return rem > 0 && rem+1 >= r.most }
 
 func (r *quotaReader) anchor(now time.Time, q Quota, sent uint64) {
 	r.anchorAt, r.anchorRem, r.anchorSent = now, q.Remaining, sent

@@ -58,6 +58,39 @@ func TestQuotaReaderTellsABucketByItsMovingReset(t *testing.T) {
 	assert.InDelta(t, 20, r.rate, 1, "Remaining held while 20 a second were sent: it refills 20 a second at least")
 }
 
+func TestQuotaReaderTellsAOneSecondWindowFromABucketByHowRemainingRefills(t *testing.T) {
+	// A window of 100 a second whose Reset, in Unix seconds, is read
+	// through the Date header: one second from every answer, like a
+	// bucket's. The client uses a fifth of each window, so Remaining rises
+	// by only 20 when a window ends; two requests are on their way, and
+	// the answers around a window's end come in another order.
+	for _, lag := range []int{0, 1, 2} {
+		var r quotaReader
+		for i := range 200 { // 10 s, an answer every 50 ms
+			at := time.Duration(i) * 50 * time.Millisecond
+			used := int(at%time.Second/(50*time.Millisecond)) + 1
+			if i%20 < lag && i > 20 {
+				used = 20 // an answer from the window before, late
+			}
+			q := Quota{Limit: 100, Remaining: 100 - used, Reset: epoch.Add(at + time.Second)}
+			r.observe(epoch.Add(at), q, uint64(i+3), 2, time.Hour)
+		}
+		assert.False(t, r.moving, "lag %d: a window that refills at one instant is no bucket", lag)
+		assert.NotEqual(t, refillContinuous, r.mode, "lag %d", lag)
+	}
+
+	// A bucket of 20 refilling 100 a second, with the same headers, while
+	// the client sends 14 a second: Remaining stays full.
+	var r quotaReader
+	for i := range 20 {
+		at := time.Duration(i) * 70 * time.Millisecond
+		q := Quota{Limit: 100, Remaining: 19, Reset: epoch.Add(at + time.Second)}
+		r.observe(epoch.Add(at), q, uint64(i+1), 1, time.Hour)
+	}
+	assert.True(t, r.moving, "Remaining held while 14 requests a second were sent: it refills between answers")
+	assert.Equal(t, refillContinuous, r.mode)
+}
+
 func TestQuotaReaderPacesABucketWithAPolicyAtWhatItAllowsUntilReset(t *testing.T) {
 	var r quotaReader
 	// A bucket of 100 a second that announces, like a RateLimit-Policy of
