@@ -1,7 +1,6 @@
 package crawl
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -275,10 +274,15 @@ func (r *runner) walkLease(ctx context.Context, cursor string) error {
 	}
 	defer src.Close()
 	highWater := int64(max(minBacklog, 4*r.cfg.Limits.Concurrency.Max))
+	store := pageStore{c: c}
+	defer store.wait()
 	var page [][]byte
 	for {
 		it, err := src.Next(ctx)
 		if errors.Is(err, io.EOF) {
+			if _, err := store.wait(); err != nil {
+				return err
+			}
 			return c.Exhaust(ctx, cursor)
 		}
 		if err != nil {
@@ -290,11 +294,7 @@ func (r *runner) walkLease(ctx context.Context, cursor string) error {
 			}
 			return err
 		}
-		st := stored{Page: it.Value.Page, Item: it.Value.Item}
-		if t := it.Value.target; t != nil && t.err == nil {
-			st.URL, st.Host = t.raw, t.key
-		}
-		b, err := json.Marshal(st)
+		b, err := encodeStored(it.Value)
 		if err != nil {
 			return fmt.Errorf("listing: encode an item of %s: %w", redact(it.Value.Page), err)
 		}
@@ -302,13 +302,14 @@ func (r *runner) walkLease(ctx context.Context, cursor string) error {
 		if it.Index < it.Count-1 {
 			continue
 		}
-		backlog, err := c.AddPage(ctx, cursor, string(it.Next), it.Next == "", page)
+		backlog, err := store.add(ctx, cursor, string(it.Next), it.Next == "", page)
 		if err != nil {
 			return err
 		}
 		cursor, page = string(it.Next), nil
 		if it.Next == "" {
-			return nil
+			_, err := store.wait()
+			return err
 		}
 		for backlog > highWater {
 			select {
@@ -323,6 +324,48 @@ func (r *runner) walkLease(ctx context.Context, cursor string) error {
 	}
 }
 
+// pageStore stores the walker's pages in the background, one at a time and
+// in order (a page goes once the one before it is stored), so that the
+// walker fetches and encodes the next page meanwhile.
+type pageStore struct {
+	c       *redisstate.Crawl
+	storing chan pageStored // the page being stored; nil when none is
+}
+
+// pageStored is the outcome of storing a page: the backlog after it.
+type pageStored struct {
+	backlog int64
+	err     error
+}
+
+// add waits until the page before is stored, then starts storing this one
+// (fetched from from; see Crawl.AddPage). It returns the backlog after the
+// page before, or its error.
+func (p *pageStore) add(ctx context.Context, from, next string, last bool, items [][]byte) (int64, error) {
+	backlog, err := p.wait()
+	if err != nil {
+		return 0, err
+	}
+	done := make(chan pageStored, 1)
+	p.storing = done
+	go func() {
+		b, err := p.c.AddPage(ctx, from, next, last, items)
+		done <- pageStored{backlog: b, err: err}
+	}()
+	return backlog, nil
+}
+
+// wait waits until the page being stored (if any) is, and returns the
+// backlog after it.
+func (p *pageStore) wait() (int64, error) {
+	if p.storing == nil {
+		return 0, nil
+	}
+	res := <-p.storing
+	p.storing = nil
+	return res.backlog, res.err
+}
+
 // The walker stops adding pages while more than minBacklog items (or four
 // times limits.concurrency.max) are listed and not finished, and looks
 // again every backlogPoll: a fast crawl finishes thousands of items a
@@ -331,43 +374,6 @@ const (
 	minBacklog  = 4000
 	backlogPoll = 50 * time.Millisecond
 )
-
-// stored is an item as it travels through Redis: with a task, its task URL
-// and host key as the walker resolved them, so that workers do not resolve
-// them again.
-type stored struct {
-	Page string `json:"p"`
-	Item any    `json:"i"`
-	URL  string `json:"u,omitempty"`
-	Host string `json:"h,omitempty"`
-}
-
-// decodeStored decodes an item read from Redis. The item itself is decoded
-// only when the crawl needs it: without a task (it is the output), or
-// without a resolved task URL.
-func decodeStored(payload []byte, task bool) (listed, error) {
-	var v struct {
-		stored
-		Item json.RawMessage `json:"i"`
-	}
-	if err := json.Unmarshal(payload, &v); err != nil {
-		return listed{}, err
-	}
-	l := listed{Page: v.Page}
-	if task && v.URL != "" {
-		l.target = &target{raw: v.URL, key: v.Host}
-		return l, nil
-	}
-	if len(v.Item) == 0 {
-		return l, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(v.Item))
-	dec.UseNumber()
-	if err := dec.Decode(&l.Item); err != nil {
-		return listed{}, err
-	}
-	return l, nil
-}
 
 // streamItems is the engine's source in Redis mode: the items of the stream,
 // taken in batches, until the crawl is finished.

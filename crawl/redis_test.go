@@ -2,7 +2,6 @@ package crawl
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -94,29 +93,4 @@ func BenchmarkRunOnRedis(b *testing.B) {
 			b.ReportMetric(float64(items)/elapsed.Seconds(), "items/s")
 		})
 	}
-}
-
-func TestDecodeStoredTakesTheWalkersTaskURLAndDecodesTheItemOnlyWhenNeeded(t *testing.T) {
-	withURL := []byte(`{"p":"http://a/items?page=2","i":{"id":7},"u":"http://a/items/7","h":"a:80"}`)
-	l, err := decodeStored(withURL, true)
-	require.NoError(t, err)
-	assert.Equal(t, "http://a/items?page=2", l.Page)
-	require.NotNil(t, l.target)
-	assert.Equal(t, target{raw: "http://a/items/7", key: "a:80"}, *l.target)
-	assert.Nil(t, l.Item, "the item is not decoded when its task URL is known")
-
-	// Without a task the item is the output: decoded, numbers kept as written.
-	l, err = decodeStored(withURL, false)
-	require.NoError(t, err)
-	assert.Nil(t, l.target)
-	assert.Equal(t, map[string]any{"id": json.Number("7")}, l.Item)
-
-	// An entry stored without a task URL (or by an older worker) is resolved by the worker.
-	l, err = decodeStored([]byte(`{"p":"http://a/items","i":{"id":12345678901234567890}}`), true)
-	require.NoError(t, err)
-	assert.Nil(t, l.target)
-	assert.Equal(t, map[string]any{"id": json.Number("12345678901234567890")}, l.Item)
-
-	_, err = decodeStored([]byte(`{"p":`), true)
-	assert.Error(t, err)
 }
