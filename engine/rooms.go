@@ -270,12 +270,16 @@ func (rs *rooms[T]) room(key string) *room[T] {
 	return rm
 }
 
-// forget drops rm, now empty, from the rooms.
+// forget drops rm, now empty, from the rooms. Its buffer is kept for the
+// next room when it is small, or when no other room is spare: a run over
+// one host empties its room whenever the consumers catch up with the
+// source, and would otherwise grow a new buffer for every page; at most one
+// spare buffer is larger than 64 items.
 func (rs *rooms[T]) forget(rm *room[T]) {
 	delete(rs.byKey, rm.key)
 	buf := rm.items.buf[:0]
 	*rm = room[T]{}
-	if len(rs.spare) < maxSpare && cap(buf) <= 64 {
+	if len(rs.spare) < maxSpare && (cap(buf) <= 64 || len(rs.spare) == 0) {
 		rm.items.buf = buf
 		rs.spare = append(rs.spare, rm)
 	}
