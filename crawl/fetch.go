@@ -326,7 +326,7 @@ func rawJSON(r response) (json.RawMessage, int, error) {
 	if len(bytes.TrimSpace(r.body)) == 0 {
 		return json.RawMessage("null"), 0, nil
 	}
-	if !json.Valid(r.body) {
+	if !validJSON(r.body) {
 		_, err := decodeJSON(r) // for the parser's message
 		if err == nil {
 			err = &attemptError{status: r.status, err: errors.New("malformed JSON body")}

@@ -54,7 +54,7 @@ func appendJSONString(dst []byte, s string) []byte {
 
 // appendCompactJSON appends the valid JSON text src as json.Marshal writes a
 // json.RawMessage: without the whitespace between tokens, and with <, >, &,
-// U+2028 and U+2029 escaped. src must be valid JSON (json.Valid).
+// U+2028 and U+2029 escaped. src must be valid JSON (validJSON).
 func appendCompactJSON(dst, src []byte) []byte {
 	const hex = "0123456789abcdef"
 	inString := false
