@@ -8,11 +8,12 @@ import (
 // Learning a server's rate from throttles that close a gate (a Retry-After)
 // where no quota is announced.
 const (
-	probeDouble  = 150 * time.Millisecond // while the host uses its rate, a probe doubles it this often
+	probeDouble  = 100 * time.Millisecond // while the host uses its rate, a probe doubles it this often
 	maxSends     = 2048                   // the request starts a record keeps
 	fitMargin    = 0.99                   // the rate paced at, relative to the lowest that fits
 	coldThrottle = 4                      // a first throttle within this many RTTs of the first request came from a cold start's burst
 	minFit       = 8                      // the fewest requests a record must hold to fit a rate
+	probeStart   = 2.0                    // a probe starts at this many times what the server admitted over the first throttle's episode and gate
 )
 
 // learner learns the rate and burst of a server taken for a token bucket,
@@ -123,13 +124,13 @@ func (l *learner) throttled(now time.Time, seq uint64, until time.Time, cur floa
 		// of the host's work did not come from a burst sent at a cold start.
 		l.unsure = rtt > 0 && now.Sub(l.workAt) > coldThrottle*rtt
 		l.restart(until, gate)
-		// What the server admitted over the episode and its gate: a start
-		// from which doubling finds the rate in a few steps.
+		// Twice what the server admitted over the episode and its gate: a
+		// start from which doubling finds the rate in a few steps.
 		// (The successes of the requests sent before it are not all in
 		// yet: those sent before it were admitted, but for a first
 		// auxiliary one.)
 		sent := float64(seq - 1 - min(seq-1, l.aux))
-		return max(1, sent, l.admitted()) / (l.t1 + gate).Seconds(), true, true
+		return probeStart * max(1, sent, l.admitted()) / (l.t1 + gate).Seconds(), true, true
 	}
 	c := &l.cur
 	if l.unsure {

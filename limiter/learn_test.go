@@ -43,7 +43,7 @@ func coldThenSteady(t *testing.T, l *learner) (until, at time.Time, refused uint
 			r, first, ok := l.throttled(sent.Add(time.Millisecond), seq, until, 0, 5*time.Millisecond)
 			require.True(t, ok)
 			require.True(t, first)
-			assert.InDelta(t, 10, r, 1, "the probe starts at what the server admitted over the episode and its gate")
+			assert.InDelta(t, 2*10, r, 2, "the probe starts at twice what the server admitted over the episode and its gate")
 			break
 		}
 		l.succeeded(seq)

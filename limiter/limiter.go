@@ -29,8 +29,8 @@
 // the server taken for a token bucket. When the first comes within a few
 // RTTs of the first request of the host's work (a cold start's burst), the
 // successes before it tell the server's burst; after its gate the rate
-// starts at what the server admitted over that time and doubles every
-// 150 ms while the host uses it, and when the next throttle's gate ends the
+// starts at twice what the server admitted over that time and doubles every
+// 100 ms while the host uses it, and when the next throttle's gate ends the
 // rate is set to 99% of the lowest at which a bucket of that burst,
 // refilled during the gate, admits every request sent since, at the times
 // they started; the pacer then keeps half the burst, and the rate probes
