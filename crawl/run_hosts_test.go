@@ -64,3 +64,9 @@ func TestRunRetriesEachTaskAsItsHostSays(t *testing.T) {
 	assert.Equal(t, map[string]int{api.URL + "/task/1": 1, api.URL + "/task/2": 1, otherURL + "/task/3": 3, otherURL + "/task/4": 3},
 		attempts, "the failed lines give each item's attempts")
 }
+
+func TestALowerMaxTotalKeepsTheDefaultReadAhead(t *testing.T) {
+	assert.Equal(t, 4*DefaultMaxTotal, queueSize(1), "a gentle crawl holds as many items of its gated hosts as the default one")
+	assert.Equal(t, queueSize(DefaultMaxTotal), queueSize(100))
+	assert.Equal(t, 4*4096, queueSize(4096), "a larger max_total reads further ahead")
+}

@@ -235,8 +235,9 @@ func (r *runner) taskRetry(it listed) (engine.Retry, bool) {
 
 // queueSize is how many items the crawl reads ahead and keeps in the hosts'
 // waiting rooms: enough that the items of hosts that can go on are reached
-// past those of a gated one.
-func queueSize(maxTotal int) int { return max(engine.DefaultQueueSize, 4*maxTotal) }
+// past those of a gated one, however low max_total is (a gentler crawl does
+// not hold fewer items of its gated hosts).
+func queueSize(maxTotal int) int { return 4 * max(DefaultMaxTotal, maxTotal) }
 
 // failedLine describes an item that failed for good.
 func (r *runner) failedLine(f engine.Failure[listed]) failedLine {
