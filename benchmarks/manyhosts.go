@@ -243,7 +243,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 			h.Items = unit
 		}
 		h.Optimum = sc.OptimumAt(mh.Blackout)
-		if share > 0 && roles[i] != RoleBlackout {
+		if share > 0 && roles[i] == RoleHealthy {
 			h.Optimum = min(h.Optimum, share/sc.Latency.Seconds())
 		}
 		h.Ideal = time.Duration(float64(h.Items) / h.Optimum * float64(time.Second))
@@ -276,9 +276,9 @@ const maxIdleConns = 1024
 
 // fairShare is the requests in service each host that is not gated gets
 // when MaxTotal is shared out evenly over them (0 without MaxTotal): with a
-// ceiling below the hosts' sum, a healthy or slow host's optimum is at most
-// this share. A gated host's is not: by the end of its blackout, most others
-// are done.
+// ceiling below the hosts' sum, a healthy host's optimum is at most this
+// share. A gated or slow host's is not: by the end of a blackout, or of the
+// healthy hosts' items, most others are done.
 func (mh ManyHosts) fairShare() float64 {
 	if mh.MaxTotal == 0 {
 		return 0
@@ -369,7 +369,7 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 	fmt.Fprintf(&b, "## %s\n\n%d healthy hosts (%d slots x %v, %d queued, 503 + Retry-After beyond%s), %d answering 503 + Retry-After for their first %v, %d taking %v per request; separate mock servers on 127.0.0.1, crawled by `politely crawl`'s default config",
 		ManyHostsName, mh.Healthy, mh.Slots, mh.Latency, mh.Queue, mixed, mh.Gated, mh.Blackout, mh.Slow, mh.SlowLatency)
 	if mh.MaxTotal > 0 {
-		fmt.Fprintf(&b, " with max_total %d (the optimum of a host that is not gated is at most its even share of it, %.1f in service)", mh.MaxTotal, mh.fairShare())
+		fmt.Fprintf(&b, " with max_total %d (a healthy host's optimum is at most its even share of it among the hosts that are not gated, %.1f in service)", mh.MaxTotal, mh.fairShare())
 	}
 	b.WriteString(".\n\n")
 	b.WriteString("| host | role | items | done | last done | goodput/s | optimum/s | ratio | early requests | most in flight |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
