@@ -43,6 +43,9 @@ var (
 	fXLimit          = field{"X-Ratelimit-Limit", "X-RateLimit-Limit"}
 	fXRemaining      = field{"X-Ratelimit-Remaining", "X-RateLimit-Remaining"}
 	fXReset          = field{"X-Ratelimit-Reset", "X-RateLimit-Reset"}
+	fXDashLimit      = field{"X-Rate-Limit-Limit", "X-Rate-Limit-Limit"}
+	fXDashRemaining  = field{"X-Rate-Limit-Remaining", "X-Rate-Limit-Remaining"}
+	fXDashReset      = field{"X-Rate-Limit-Reset", "X-Rate-Limit-Reset"}
 	fRetryAfter      = field{"Retry-After", "Retry-After"}
 	fDate            = field{"Date", "Date"}
 )
@@ -79,9 +82,12 @@ const maxCount = math.MaxInt32
 //   - RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (older drafts).
 //   - X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset
 //     (GitHub and many others).
+//   - X-Rate-Limit-Limit, X-Rate-Limit-Remaining and X-Rate-Limit-Reset
+//     (Twitter's API and others).
 //
-// Remaining and Reset are required in the last two families; a list value
-// such as "100, 100;w=60" counts by its first number. Both Reset headers
+// Remaining and Reset are required in the last three families; a list value
+// such as "100, 100;w=60" counts by its first number, and a count with a
+// fraction ("599.0", as Reddit sends) by its whole part. Both Reset headers
 // are read by size, since servers disagree: below 10^9 a delay in seconds,
 // below 10^12 a Unix time in seconds, above it a Unix time in milliseconds;
 // a fraction is allowed. Absolute times are taken on the server's clock: when
@@ -116,7 +122,7 @@ func ParseQuota(h http.Header, now time.Time) (q limiter.Quota, ok bool, err err
 	for _, c := range structured {
 		consider(c)
 	}
-	for _, fam := range [...][3]field{{fLimit, fRemaining, fReset}, {fXLimit, fXRemaining, fXReset}} {
+	for _, fam := range [...][3]field{{fLimit, fRemaining, fReset}, {fXLimit, fXRemaining, fXReset}, {fXDashLimit, fXDashRemaining, fXDashReset}} {
 		c, found, err := legacyQuota(h, now, fam)
 		if err != nil {
 			errs = append(errs, err)
@@ -222,7 +228,8 @@ func legacyQuota(h http.Header, now time.Time, names [3]field) (q limiter.Quota,
 }
 
 // firstCount reads a non-negative integer, or the first member of a list
-// such as "100, 100;w=60". Values too long for an int64 are capped.
+// such as "100, 100;w=60"; of a decimal ("599.0") it keeps the whole part.
+// Values too long for an int64 are capped.
 func firstCount(v string) (int64, error) {
 	if i := strings.IndexAny(v, ",;"); i >= 0 {
 		v = v[:i]
@@ -230,6 +237,9 @@ func firstCount(v string) (int64, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, errEmpty
+	}
+	if whole, frac, ok := strings.Cut(v, "."); ok && whole != "" && frac != "" && allDigits(frac) {
+		v = whole
 	}
 	if !allDigits(v) {
 		return 0, errNotNonNegative

@@ -78,6 +78,14 @@ func TestParseQuota(t *testing.T) {
 		{name: "X-RateLimit epoch milliseconds", ok: true,
 			h:    header("X-RateLimit-Remaining", "1", "X-RateLimit-Reset", epochPlus(2)+"500"),
 			want: limiter.Quota{Remaining: 1, Reset: now.Add(2500 * time.Millisecond)}},
+		{name: "X-Rate-Limit (Twitter) epoch seconds", ok: true,
+			h:    header("X-Rate-Limit-Limit", "900", "X-Rate-Limit-Remaining", "899", "X-Rate-Limit-Reset", epochPlus(900)),
+			want: limiter.Quota{Limit: 900, Remaining: 899, Reset: now.Add(15 * time.Minute)}},
+		{name: "decimal counts (Reddit) by their whole part", ok: true,
+			h:    header("X-RateLimit-Remaining", "598.0", "X-RateLimit-Used", "2", "X-RateLimit-Reset", "421"),
+			want: limiter.Quota{Remaining: 598, Reset: now.Add(421 * time.Second)}},
+		{name: "a count with an empty fraction is an error", h: header("X-RateLimit-Remaining", "5.", "X-RateLimit-Reset", "5"),
+			wantErr: "X-RateLimit-Remaining: not a non-negative number"},
 		{name: "X-RateLimit delta seconds tolerated", ok: true,
 			h:    header("X-RateLimit-Remaining", "10", "X-RateLimit-Reset", "60"),
 			want: limiter.Quota{Remaining: 10, Reset: now.Add(time.Minute)}},
@@ -141,6 +149,7 @@ func FuzzParseQuota(f *testing.F) {
 		h := header("RateLimit", rl, "RateLimit-Policy", policy,
 			"RateLimit-Limit", limit, "RateLimit-Remaining", remaining, "RateLimit-Reset", reset,
 			"X-RateLimit-Limit", xlimit, "X-RateLimit-Remaining", xremaining, "X-RateLimit-Reset", xreset,
+			"X-Rate-Limit-Limit", limit, "X-Rate-Limit-Remaining", xremaining, "X-Rate-Limit-Reset", reset,
 			"Date", date)
 		q, ok, _ := ParseQuota(h, now)
 		if !ok {
