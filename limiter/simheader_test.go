@@ -18,7 +18,7 @@ import (
 // beyond) or a token bucket (Remaining is the tokens, Reset the whole
 // seconds until full, 429 + Retry-After: the seconds until a token).
 type headerServer struct {
-	kind    string // "fixed", "sliding" or "bucket"
+	kind    string // "fixed", "sliding" or "bucket"; "fixed-delta" and "sliding-delta" send Reset as whole seconds until the window ends
 	limit   int
 	window  time.Duration
 	burst   float64 // bucket only
@@ -76,13 +76,13 @@ func (h *headerServer) arrive(s *sim, r *simReq) {
 		}
 		h.index = idx
 		count := float64(h.curr)
-		if h.kind == "sliding" {
+		if strings.HasPrefix(h.kind, "sliding") {
 			count += float64(h.prev) * float64((idx+1)*w-t.UnixNano()) / float64(w)
 		}
 		if ok = count+1 <= float64(h.limit); ok {
 			h.curr++
 			count++
-		} else if h.kind == "sliding" {
+		} else if strings.HasPrefix(h.kind, "sliding") {
 			retry = h.window
 		}
 		q.Remaining = max(0, h.limit-int(math.Ceil(count-1e-9)))
@@ -93,9 +93,15 @@ func (h *headerServer) arrive(s *sim, r *simReq) {
 	if !ok {
 		resp.outcome, lat = Throttled, time.Millisecond
 	}
-	if h.kind == "bucket" || allowance {
+	switch {
+	case h.kind == "bucket" || allowance:
 		q.Reset = q.Reset.Add(lat)
-	} else {
+	case strings.HasSuffix(h.kind, "-delta"):
+		// RateLimit-Reset as the whole seconds until the window's end,
+		// read when the answer arrives.
+		left := time.Duration(math.Ceil(q.Reset.Sub(t).Seconds())) * time.Second
+		q.Reset = t.Add(lat + left)
+	default:
 		// A Unix time on the server's clock, moved onto ours by the Date
 		// header, which is truncated to the second.
 		at := t.Add(lat)
@@ -125,6 +131,11 @@ var headerServers = []*headerServer{
 	{kind: "fixed", limit: 100, window: time.Second, service: 5 * time.Millisecond},
 	{kind: "fixed", limit: 1000, window: time.Second, service: 20 * time.Millisecond},
 	{kind: "sliding", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
+	// RateLimit-Reset as whole seconds until the window's end (the IETF
+	// draft's delay).
+	{kind: "fixed-delta", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
+	{kind: "fixed-delta", limit: 100, window: time.Second, service: 5 * time.Millisecond},
+	{kind: "sliding-delta", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
 	{kind: "sliding", limit: 100, window: time.Second, service: 20 * time.Millisecond},
 	{kind: "sliding", limit: 1200, window: 10 * time.Second, service: 50 * time.Millisecond},
 	{kind: "bucket", limit: 100, window: time.Second, burst: 20, service: 5 * time.Millisecond},
@@ -156,7 +167,7 @@ func TestSimulationHeaderQuotasMeetTargets(t *testing.T) {
 			share, refused := simHeaderQuota(t, &c, *simSeedFlag)
 			t.Logf("%.1f%% of the steady rate, %.2f%% refused", 100*share, 100*refused)
 			allowed := 1.0
-			if srv.kind == "fixed" {
+			if strings.HasPrefix(srv.kind, "fixed") {
 				// Reset in Unix seconds is read up to 1 s late: a used-up
 				// window waits that much longer.
 				allowed = srv.window.Seconds() / (srv.window + time.Second).Seconds()
