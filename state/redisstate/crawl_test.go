@@ -415,3 +415,42 @@ func TestNothingLeftOnceTheListingIsExhaustedAndEveryItemLeftIsThisWorkers(t *te
 	assert.True(t, none(a))
 	assert.True(t, none(b), "the crawl is finished")
 }
+
+func TestFinishAllStoresAnItemTwiceInABatchOnceAndSkipsWhatAnotherWorkerFinished(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	a := open(t, srv.URL(), fpA, "a")
+	b := open(t, srv.URL(), fpA, "b")
+	_, _, err := a.TakeLease(ctx)
+	require.NoError(t, err)
+	_, err = a.AddPage(ctx, "", "", true, [][]byte{[]byte("1"), []byte("2"), []byte("3"), []byte("4")})
+	require.NoError(t, err)
+	got, err := a.Read(ctx, 10, 10*time.Millisecond)
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	// b took item 2 over (as after a visibility timeout) and finished it first.
+	require.NoError(t, b.claim(ctx, []string{got[1].ID}, 0))
+	stored, err := b.Finish(ctx, got[1].ID, []byte("b2"), false)
+	require.NoError(t, err)
+	require.True(t, stored)
+
+	stored2, err := a.FinishAll(ctx, []Line{{ID: got[0].ID, Line: []byte("a1")}, {ID: got[1].ID, Line: []byte("a2")},
+		{ID: got[0].ID, Line: []byte("a1 again")}, {ID: got[2].ID, Line: []byte("a3"), Failed: true}})
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true, false, false, true}, stored2)
+	all, err := a.FinishAll(ctx, []Line{{ID: got[3].ID, Line: []byte("a4")}})
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true}, all)
+
+	out, err := a.Client().LRange(ctx, a.key("out"), 0, -1).Result()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"b2", "a1", "a4"}, out)
+	failed, err := a.Client().LRange(ctx, a.key("failed"), 0, -1).Result()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a3"}, failed)
+	st, err := a.Status(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, st.Items.Done)
+	assert.EqualValues(t, 1, st.Items.Failed)
+	assert.True(t, st.Finished)
+}
