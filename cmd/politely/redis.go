@@ -187,6 +187,8 @@ func formatCrawlStatus(st redisstate.Status) string {
 	var b strings.Builder
 	state := "running"
 	switch {
+	case !st.Started:
+		state = "not started: no worker has joined it in this Redis"
 	case st.Finished:
 		state = "finished"
 	case st.Exhausted:

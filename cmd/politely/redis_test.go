@@ -160,3 +160,24 @@ func TestRedisCrawlRefusesAChangedConfigUntilReset(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, string(b), "sort=id&sort=id")
 }
+
+func TestRedisStatusOfACrawlNoWorkerJoinedSaysItIsNotStarted(t *testing.T) {
+	rs := redistest.Start(t, false)
+	srv := startMockAPI(t, mockapi.Scenario{Items: 5, Pagination: mockapi.PaginationLink})
+	cfg, dir := writeConfig(t, srv.URL()+"/items", "")
+	code, stdout, stderr := runCLI(t, context.Background(), "status", "-c", cfg, "--redis", rs.URL())
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "(not started")
+	code, stdout, stderr = runCLI(t, context.Background(), "status", "-c", cfg, "--redis", rs.URL(), "--json")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, `"started":false`)
+
+	code, _, stderr = runCLI(t, context.Background(), "crawl", "-c", cfg, "--redis", rs.URL(), "--quiet", "--out", filepath.Join(dir, "o"))
+	require.Equal(t, exitOK, code, stderr)
+	code, stdout, stderr = runCLI(t, context.Background(), "status", "-c", cfg, "--redis", rs.URL())
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "(finished)")
+	code, stdout, stderr = runCLI(t, context.Background(), "status", "-c", cfg, "--redis", rs.URL(), "--json")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, `"started":true`)
+}

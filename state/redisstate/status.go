@@ -18,6 +18,7 @@ import (
 // Status is a crawl's progress as Redis holds it.
 type Status struct {
 	Fingerprint string       `json:"fingerprint"`
+	Started     bool         `json:"started"`   // a worker joined the crawl: Redis holds it
 	Finished    bool         `json:"finished"`  // the listing is exhausted and every item done or failed for good
 	Exhausted   bool         `json:"exhausted"` // the listing has ended
 	Pages       int64        `json:"pages"`     // listing pages stored
@@ -63,6 +64,7 @@ func (c *Crawl) Status(ctx context.Context) (Status, error) {
 		}
 		m := meta.Val()
 		n := func(k string) int64 { v, _ := strconv.ParseInt(m[k], 10, 64); return v }
+		st.Started = len(m) > 0
 		st.Exhausted = m["exhausted"] == "1"
 		st.Pages, st.Items.Listed = n("pages"), n("listed")
 		st.Items.Done, st.Items.Failed = n("succeeded"), n("failed")
