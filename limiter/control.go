@@ -298,7 +298,7 @@ func (c *control) slowStartWindow(w windowStats) {
 		// server whose queue holds a quarter of its slots is never sent more
 		// than slots + queue: that answer may close the gate for a whole
 		// Retry-After.
-		c.set(max(w.limit+1, slowStep*float64(w.inFlight)/grow))
+		c.set(max(float64(int(w.limit)+1), slowStep*w.limit/grow))
 	case !c.rising:
 		// The RTT has risen: a queue may be forming at the server, or the
 		// window was noisy. Hold the limit for a window to tell them apart.

@@ -97,7 +97,9 @@ type phase struct {
 // through Acquire (which times one permit in a power of two once windows hold
 // more than 64 permits) and through TryAcquireAt (which times every permit).
 // With a constant latency per phase the limit takes the same value after every
-// round, in slow start, after it and when the tasks get 3× slower. When they
+// round, in slow start and after it. When the tasks get 3× slower, the window
+// at the change holds a different mix of both latencies in each loop, so the
+// limit the rise cuts to may differ by one (72 against 71). When they
 // get 2,000× slower, the sampled loop learns it from its first timed permit
 // and its windows then hold other permits, so its limit may be a round or two
 // early or late.
@@ -107,11 +109,12 @@ func TestSampledTimingMovesTheLimitLikeTimingEveryPermit(t *testing.T) {
 		initial int
 		phases  []phase
 		shift   int // rounds by which the limit may be early or late
+		off     int // by how much the limit may differ from the timed loop's
 	}{
-		{"short tasks, then 3× slower", 0, []phase{{400, 50 * time.Microsecond}, {200, 150 * time.Microsecond}}, 0},
-		{"network latency at high limits, then 3× slower", 0, []phase{{60, 20 * time.Millisecond}, {40, 60 * time.Millisecond}}, 0},
-		{"very short tasks, then network latency", 0, []phase{{400, 10 * time.Microsecond}, {100, 20 * time.Millisecond}}, 2},
-		{"very short tasks at a high limit, then network latency", 128, []phase{{300, 10 * time.Microsecond}, {60, 20 * time.Millisecond}}, 1},
+		{"short tasks, then 3× slower", 0, []phase{{400, 50 * time.Microsecond}, {200, 150 * time.Microsecond}}, 0, 0},
+		{"network latency at high limits, then 3× slower", 0, []phase{{60, 20 * time.Millisecond}, {40, 60 * time.Millisecond}}, 0, 1},
+		{"very short tasks, then network latency", 0, []phase{{400, 10 * time.Microsecond}, {100, 20 * time.Millisecond}}, 2, 0},
+		{"very short tasks at a high limit, then network latency", 128, []phase{{300, 10 * time.Microsecond}, {60, 20 * time.Millisecond}}, 1, 0},
 	}
 	for _, alg := range []Algorithm{"", AIMD, Gradient2, Vegas} {
 		for _, tt := range tests {
@@ -122,12 +125,12 @@ func TestSampledTimingMovesTheLimitLikeTimingEveryPermit(t *testing.T) {
 				want := timed.run(tt.phases...)
 				got := sampled.run(tt.phases...)
 				require.Len(t, got, len(want))
-				if tt.shift == 0 {
+				if tt.shift == 0 && tt.off == 0 {
 					assert.Equal(t, want, got)
 				}
 				for i := range got {
 					near := want[max(0, i-tt.shift):min(len(want), i+tt.shift+1)]
-					if !slices.Contains(near, got[i]) {
+					if !slices.ContainsFunc(near, func(w int) bool { return w-got[i] <= tt.off && got[i]-w <= tt.off }) {
 						t.Fatalf("round %d: limit %d, timing every permit gave %v within %d rounds", i, got[i], near, tt.shift)
 					}
 				}
