@@ -9,13 +9,14 @@ import (
 
 // Default strategy tuning (see Config.Algorithm).
 const (
-	delayGrow   = 1.2              // RTT/base of which a larger rise shrinks the limit in proportion
-	delayHold   = 1.1              // RTT/base from which the limit does not probe past the last drop's
-	holdFloor   = time.Millisecond // a smaller rise is scheduling noise, not a queue (see queueBase)
-	delayProbe  = 4                // windows just below the last drop's limit before probing beyond it
-	delayShrink = 1.4              // RTT/base above which the limit shrinks
-	delayStep   = 0.05             // growth per window, relative to the limit
-	delayDrop   = 0.85             // the limit after a drop, relative to it
+	delayGrow     = 1.2              // RTT/base of which a larger rise shrinks the limit in proportion
+	delayHold     = 1.1              // RTT/base from which the limit does not probe past the last drop's
+	holdFloor     = time.Millisecond // a smaller rise is scheduling noise, not a queue (see queueBase)
+	delayProbe    = 4                // windows just below the last drop's limit before probing beyond it
+	delayProbeMax = 64               // at most, after drops at that limit again and again
+	delayShrink   = 1.4              // RTT/base above which the limit shrinks
+	delayStep     = 0.05             // growth per window, relative to the limit
+	delayDrop     = 0.85             // the limit after a drop, relative to it
 )
 
 func newAlgorithm(cfg Config) algorithm {
@@ -66,10 +67,13 @@ func (a *coreAlgorithm) knee(float64) {}
 // rise beyond that, cut on drops. It remembers the limit of the last drop:
 // after a cut it returns quickly to just below it, and probes beyond it only
 // after a few windows there, since a server that answers overload before
-// any queue shows (an in-flight cap) gives no other warning.
+// any queue shows (an in-flight cap) gives no other warning. Each probe
+// refused at that level again doubles the windows before the next one.
+// A refusal that closed no gate cuts only to just below its level.
 type delayAlgorithm struct {
-	wmax float64 // the limit when the last drop came, 0 if none
-	at   int     // windows spent just below wmax since the last probe
+	wmax  float64 // the limit when the last drop came, 0 if none
+	at    int     // windows spent just below wmax since the last probe
+	probe int     // windows to spend there before probing: doubles while drops come back at wmax
 }
 
 func (a *delayAlgorithm) window(w windowStats) float64 {
@@ -80,8 +84,19 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 	hi, lo := max(ratio, w.smoothRatio()), min(ratio, w.smoothRatio())
 	switch {
 	case w.drop:
+		if a.wmax > 0 && l <= a.wmax+1 {
+			// A probe past the last drop's level was refused again: probe
+			// less often.
+			a.probe = min(2*a.probe, delayProbeMax)
+		} else {
+			a.probe = delayProbe
+		}
 		a.wmax, a.at = l, 0
-		l *= delayDrop
+		if w.refused > 0 {
+			// A refusal without a gate (an in-flight cap) names its level.
+			a.wmax = min(l, float64(w.refused))
+		}
+		l = max(l*delayDrop, min(l-1, float64(w.refused-1)))
 	case ratio == 0:
 	case lo > delayShrink:
 		l *= max(0.5, delayGrow/lo)
@@ -89,7 +104,7 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 	case l+1 < a.wmax:
 		// Back towards the level of the last drop, half the way a window.
 		l = min(a.wmax-1, max(l+max(1, l*delayStep), l+(a.wmax-1-l)/2))
-	case a.wmax > 0 && l < a.wmax+1 && (a.at < delayProbe || hi >= delayHold && w.mean-w.base >= max(holdFloor, 2*w.stderr)):
+	case a.wmax > 0 && l < a.wmax+1 && (a.at < a.probe || hi >= delayHold && w.mean-w.base >= max(holdFloor, 2*w.stderr)):
 		// Just below the last drop: probe beyond it only now and then, and
 		// not while a queue shows (a small one may be all the server has).
 		a.at++
@@ -101,7 +116,7 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 }
 
 // knee takes the level where slow start ended as that of a drop.
-func (a *delayAlgorithm) knee(l float64) { a.wmax, a.at = l, 0 }
+func (a *delayAlgorithm) knee(l float64) { a.wmax, a.at, a.probe = l, 0, max(a.probe, delayProbe) }
 
 // reset forgets the last drop's level when the limit is re-seeded far
 // below it.

@@ -59,6 +59,11 @@ type control struct {
 	// limit would not, so slow start counts only those started after it.
 	filling, filled bool
 
+	// refused is the in-flight count, the refused request's included, of a
+	// throttle that closed no gate (an in-flight cap's 429), for the window
+	// it closes; 0 if none.
+	refused int
+
 	coldSum time.Duration // sum of the first samples' RTTs, for the baseline
 	coldN   int
 }
@@ -73,6 +78,7 @@ type windowStats struct {
 	inFlight int           // highest in-flight count in the window
 	limit    float64
 	drop     bool
+	refused  int // see control.refused
 }
 
 // ratio is the window's RTT rise as a ratio to the baseline (see
@@ -82,6 +88,16 @@ func (w windowStats) ratio() float64 { return w.rise(w.mean) }
 // smoothRatio is ratio for the smoothed RTT: it moves a quarter of the way
 // to each window's, so one noisy window does not swing it.
 func (w windowStats) smoothRatio() float64 { return w.rise(w.srtt) }
+
+// cut is the highest limit after a drop: 0.9× the limit, or just below the
+// level of a refusal that closed no gate, if that is higher.
+func (w windowStats) cut() float64 {
+	c := 0.9 * w.limit
+	if w.refused > 0 {
+		c = max(c, min(w.limit-1, float64(w.refused-1)))
+	}
+	return c
+}
 
 func (w windowStats) rise(rtt time.Duration) float64 {
 	if rtt == 0 || w.base == 0 {
@@ -171,6 +187,29 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, leve
 	}
 }
 
+// refusedAt notes that a request was refused for load at the in-flight
+// count level, with no gate closed: the server's cap is below level, and a
+// refusal there costs no gate, so the limit that follows it need not fall
+// further than below level (see onDrop).
+func (c *control) refusedAt(level int) { c.refused = level }
+
+// lowerToRefusal takes a refusal noted by refusedAt that the last cut
+// already answered: several requests past the server's cap were out, and
+// the first refusal back may have been the highest of them. The limit goes
+// just below the level of this one if that is lower, without a new cut.
+func (c *control) lowerToRefusal() {
+	level := c.refused
+	c.refused = 0
+	if level == 0 || c.slowStart || c.fixed || float64(level-1) >= c.limit {
+		return
+	}
+	c.limit = max(c.min, float64(level-1))
+	c.alg.reset(c.limit)
+	c.alg.knee(float64(level))
+	c.settle = true
+	c.level++
+}
+
 // onDrop closes the window at once and cuts the limit, unless the dropped
 // request started before the last cut (epoch is the cut count when it
 // started): the cut already answered the load it was part of. So the limit
@@ -178,6 +217,7 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, leve
 // whether this drop cut the limit.
 func (c *control) onDrop(now time.Time, inFlight int, epoch uint32) bool {
 	if epoch != c.cuts {
+		c.lowerToRefusal()
 		return false
 	}
 	c.drops++
@@ -186,7 +226,8 @@ func (c *control) onDrop(now time.Time, inFlight int, epoch uint32) bool {
 }
 
 func (c *control) closeWindow(now time.Time, inFlight int) {
-	w := windowStats{start: c.winStart, inFlight: c.winInFlight, limit: c.limit, drop: c.drops > 0}
+	w := windowStats{start: c.winStart, inFlight: c.winInFlight, limit: c.limit, drop: c.drops > 0, refused: c.refused}
+	c.refused = 0
 	if c.n > 0 {
 		w.mean = c.sum / time.Duration(c.n)
 		if c.n > 1 {
@@ -256,10 +297,10 @@ func (c *control) decide(w windowStats) {
 		return
 	}
 	next := c.alg.window(w)
-	if w.drop && !c.fixed && next > 0.9*w.limit {
+	if cut := w.cut(); w.drop && !c.fixed && next > cut {
 		// Every adaptive algorithm shrinks on a drop (Gradient2 ignores
 		// drops, Vegas barely reacts): enforce a cut and re-seed it there.
-		next = 0.9 * w.limit
+		next = cut
 		c.alg.reset(next)
 	}
 	c.set(next)
@@ -288,6 +329,12 @@ func (c *control) slowStartWindow(w windowStats) {
 		c.slowStart = false
 		c.limit = max(c.min, min(c.max, next))
 		c.alg.reset(c.limit)
+		if w.refused > 0 {
+			// Just below the refused level, which is where probing starts.
+			c.limit = max(c.min, min(c.max, max(c.limit, w.cut())))
+			c.alg.reset(c.limit)
+			c.alg.knee(float64(w.refused))
+		}
 	case w.inFlight < int(w.limit):
 		// The caller did not use the limit: growing it would prove nothing.
 	case ratio < slowGrowRatio:

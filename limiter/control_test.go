@@ -400,3 +400,61 @@ func TestDefaultClimbsBackBelowTheLastDropAndProbesPastItRarely(t *testing.T) {
 	l = window(l, base, false)
 	assert.Greater(t, l, 40.0, "then a probe past it")
 }
+
+func TestRefusalWithoutGateHoldsTheLimitJustBelowItsLevel(t *testing.T) {
+	throttle := func(d *driver, gate bool) {
+		t.Helper()
+		var ps []Permit
+		for {
+			p, _, ok := d.h.TryAcquireAt(d.now)
+			if !ok {
+				break
+			}
+			ps = append(ps, p)
+		}
+		require.Len(t, ps, 8, "Initial")
+		d.now = d.now.Add(time.Millisecond)
+		if gate {
+			d.h.GateAt(d.now, d.now.Add(time.Second))
+		}
+		// The refusal of the request at in-flight 8 comes back first, then
+		// that of another the cut already answered, at in-flight 7.
+		ps[7].ReleaseAt(d.now, Throttled)
+		first := d.h.Snapshot()
+		ps[6].ReleaseAt(d.now, Throttled)
+		second := d.h.Snapshot()
+		for _, p := range ps[:6] {
+			p.ReleaseAt(d.now, Success)
+		}
+		assert.False(t, first.SlowStart, "slow start ends on the first refusal")
+		if gate {
+			assert.Equal(t, 4, first.Limit, "a gated throttle halves the limit")
+			assert.Equal(t, 4, second.Limit, "once")
+			return
+		}
+		assert.Equal(t, 7, first.Limit, "just below the refused level")
+		assert.Equal(t, 6, second.Limit, "just below the lower refused level, without a new cut")
+	}
+	throttle(newDriver(t, Config{Initial: 8}), false)
+	throttle(newDriver(t, Config{Initial: 8}), true)
+}
+
+func TestDefaultProbesLessOftenWhileProbesAreRefused(t *testing.T) {
+	a := &delayAlgorithm{}
+	const base = 20 * time.Millisecond
+	window := func(l float64, drop bool, refused int) float64 {
+		return a.window(windowStats{mean: base, base: base, inFlight: int(l), limit: l, drop: drop, refused: refused})
+	}
+	l := window(33, true, 33)
+	require.InDelta(t, 32, l, 0.01, "a refusal without a gate cuts to just below its level")
+	for _, wait := range []int{4, 8, 16, 32, 64, 64} {
+		for i := range wait {
+			l = window(l, false, 0)
+			require.InDelta(t, 32, l, 0.01, "window %d of %d: no probe yet", i+1, wait)
+		}
+		l = window(l, false, 0)
+		require.Greater(t, l, 33.0, "a probe after %d windows", wait)
+		l = window(l, true, 33)
+		require.InDelta(t, 32, l, 0.01, "the probe refused at the same level")
+	}
+}

@@ -270,6 +270,9 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 			h.pace.sendRate = float64(h.inFlight+1) / h.ctl.srtt.Seconds()
 		}
 		h.pace.rtt = h.ctl.srtt
+		if h.gateUntil.IsZero() || !now.Before(h.gateUntil) {
+			h.ctl.refusedAt(h.inFlight + 1)
+		}
 		h.pace.onThrottle(now, h.seqOf(p), h.ctl.onDrop(now, h.inFlight, epoch), h.inFlight+1)
 		h.applyRateLocked(now)
 	case Ignored:
