@@ -58,6 +58,22 @@ func TestQuotaReaderTellsABucketByItsMovingReset(t *testing.T) {
 	assert.InDelta(t, 20, r.rate, 1, "Remaining held while 20 a second were sent: it refills 20 a second at least")
 }
 
+func TestQuotaReaderDoesNotTakeASmallWindowForASlidingOne(t *testing.T) {
+	// A window of 5 a second, of which the client uses 3: Remaining rises
+	// by 2 when a window ends, within what the requests in flight could
+	// hide, and less than a sliding window's "no jump" would allow of a
+	// large quota. It is no evidence of a continuous refill.
+	var r quotaReader
+	for w := range 6 {
+		for i := range 3 {
+			at := time.Duration(w)*time.Second + time.Duration(i)*250*time.Millisecond
+			q := Quota{Limit: 5, Remaining: 4 - i, Reset: epoch.Add(time.Duration(w+1) * time.Second)}
+			r.observe(epoch.Add(at), q, uint64(3*w+i+1), 1, time.Hour)
+		}
+	}
+	assert.NotEqual(t, refillContinuous, r.mode)
+}
+
 func TestQuotaReaderTellsAOneSecondWindowFromABucketByHowRemainingRefills(t *testing.T) {
 	// A window of 100 a second whose Reset, in Unix seconds, is read
 	// through the Date header: one second from every answer, like a
