@@ -528,6 +528,35 @@ func TestSimulationQuotaNoHeadersReport(t *testing.T) {
 	t.Log("\n" + b.String())
 }
 
+// TestSimulationQuotaWithoutRetryAfterReport prints the default strategy's
+// figures against a rate quota whose 429 carries neither quota headers nor a
+// Retry-After (a class the crawl targets do not name; an in-flight cap's 429
+// looks the same), seeds 1 and 42:
+//
+//	go test ./limiter -run TestSimulationQuotaWithoutRetryAfterReport -simreport -v
+func TestSimulationQuotaWithoutRetryAfterReport(t *testing.T) {
+	if !*simReport {
+		t.Skip("run with -simreport")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| rate | burst | service | seed | over 10 s | over 30 s | 429 | limit at the end |\n|---|---|---|---|---|---|---|---|\n")
+	for _, c := range []struct {
+		rate, burst float64
+		service     time.Duration
+	}{{100, 10, 5 * time.Millisecond}, {100, 10, 50 * time.Millisecond}, {20, 5, 20 * time.Millisecond}, {1000, 100, 20 * time.Millisecond}, {500, 50, 100 * time.Millisecond}} {
+		for _, seed := range []uint64{1, 42} {
+			srv := &quotaServer{rate: c.rate, burst: c.burst, tokens: c.burst, service: c.service, rejectAfter: time.Millisecond, noWait: true}
+			s := newSim(simLimiter(t, "", 0), srv, seed, quotaRun)
+			s.run()
+			_, ok10, _ := s.totals(0, 10*time.Second)
+			a, ok, rej := s.totals(0, quotaRun)
+			fmt.Fprintf(&b, "| %.0f | %.0f | %v | %d | %.1f%% | %.1f%% | %.2f%% | %d |\n", c.rate, c.burst, c.service, seed,
+				100*float64(ok10)/10/c.rate, 100*float64(ok)/quotaRun.Seconds()/c.rate, 100*float64(rej)/float64(a), s.h.Snapshot().Limit)
+		}
+	}
+	t.Log("\n" + b.String())
+}
+
 // TestSimulationQuotaWithoutHeadersSettlesInTwoThrottles holds the rate
 // learning on politely mock's quota-no-headers (100/s, burst 10, 429 +
 // Retry-After: 1): the cold start's throttle tells the burst, a probe finds

@@ -247,6 +247,7 @@ type quotaServer struct {
 	service     time.Duration
 	rejectAfter time.Duration
 	headers     bool
+	noWait      bool // without headers, a 429 carries no Retry-After either
 
 	tokens float64
 	last   time.Duration
@@ -278,6 +279,10 @@ func (q *quotaServer) arrive(s *sim, r *simReq) {
 	}
 	if admitted {
 		s.respond(s.now+s.uniform(q.service, 0.25), r, simResponse{outcome: Success})
+		return
+	}
+	if q.noWait {
+		s.respond(s.now+q.rejectAfter, r, simResponse{outcome: Throttled})
 		return
 	}
 	wait := (1 - q.tokens) / q.rate
