@@ -42,6 +42,8 @@ type Stats struct {
 	// EarlyRequests counts requests that arrived while their client had been
 	// told to wait: before the Retry-After of a 429 or 503 it was given had
 	// passed, or in a fixed header-quota window it had been told was used up.
+	// It counts at arrival, from when the answer left the server: a request
+	// already on its way then (sent before the client could know) counts too.
 	EarlyRequests int64 `json:"early_requests"`
 	// RobotsViolations counts requests to paths robots.txt disallows.
 	RobotsViolations int64 `json:"robots_violations"`

@@ -4,6 +4,9 @@ the optimum, T90, throttled answers and early requests, as benchmarks/RESULTS.md
 Kept only as the command behind the historical rows of RESULTS.md's "Crawl end to end" section
 (measured at c411710 and the day's after builds); `politely bench --scenario crawl-...` reports the same
 figures and is the command for new ones.
+Its "early" is the mock's count at arrival (the bench's "early at server"): it includes requests already
+on their way when the server answered 429; the bench's "early" (sent after the answer was received) is
+the politeness figure.
 usage: crawlrun.py BIN SCENARIO OPTIMUM [--robots on|off] [--alg X] [--items N] [--mock "--slots 16 --queue 4"] [--mockbin BIN]"""
 import argparse, json, os, re, shutil, subprocess, sys, tempfile, threading, time, urllib.request
 ap = argparse.ArgumentParser()
