@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/politely/politely/crawl"
+	"github.com/politely/politely/state/redisstate"
 )
 
 // crawlFlags are politely crawl's flags, as the crawl spec lists them.
@@ -110,6 +111,11 @@ func runCrawl(ctx context.Context, f crawlFlags, stdout, stderr io.Writer) error
 		cfg.State = f.state
 	}
 
+	if f.redis != "" {
+		if err := redisstate.CheckURL(f.redis); err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--redis: %w", err)}
+		}
+	}
 	if f.worker != "" && f.redis == "" {
 		return &exitError{code: exitUsage, err: errors.New("--worker: needs --redis")}
 	}

@@ -110,9 +110,12 @@ func runExport(ctx context.Context, f exportFlags, stdout, stderr io.Writer) err
 }
 
 // openObserver opens the crawl cfg names in Redis without joining it, with
-// the exit codes of crawl: 2 for Redis holding another config's crawl, 1 for
-// Redis unreachable.
+// the exit codes of crawl: 2 for a URL that is not Redis's or Redis holding
+// another config's crawl, 1 for Redis unreachable.
 func openObserver(ctx context.Context, cfg *crawl.Config, url string, log *zap.Logger) (*redisstate.Crawl, error) {
+	if err := redisstate.CheckURL(url); err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("--redis: %w", err)}
+	}
 	c, err := crawl.OpenRedis(ctx, cfg, url, redisstate.Observing(), redisstate.WithLogger(log))
 	var ce *crawl.ConfigError
 	switch {

@@ -127,6 +127,19 @@ func TestCrawlWithUnreachableRedisExits1NamingItWithoutThePassword(t *testing.T)
 	}
 }
 
+func TestARedisURLThatIsNotRedisIsBadUsage(t *testing.T) {
+	srv := startMockAPI(t, mockapi.Scenario{Items: 5, Pagination: mockapi.PaginationLink})
+	cfg, dir := writeConfig(t, srv.URL()+"/items", "")
+	for _, cmd := range [][]string{{"crawl", "--out", filepath.Join(dir, "o")}, {"status"}, {"export", "--out", filepath.Join(dir, "o")}} {
+		code, stdout, stderr := runCLI(t, context.Background(), append(cmd, "-c", cfg, "--redis", "http://:hunter2@127.0.0.1:6379/0")...)
+		assert.Equal(t, exitUsage, code, cmd)
+		assert.Contains(t, stderr, "--redis: redis URL http://:xxxxx@127.0.0.1:6379/0: not a redis:// or rediss:// URL", cmd)
+		assert.NotContains(t, stderr, "hunter2", cmd)
+		assert.Empty(t, stdout, "no summary of a crawl that never started")
+	}
+	assert.Zero(t, srv.Stats().Requests, "no request was sent")
+}
+
 func TestRedisCrawlRefusesAChangedConfigUntilReset(t *testing.T) {
 	rs := redistest.Start(t, false)
 	srv := startMockAPI(t, mockapi.Scenario{Items: 30, PerPage: 10, Pagination: mockapi.PaginationLink})

@@ -143,14 +143,30 @@ func Redact(rawURL string) string {
 	return u.Redacted()
 }
 
+// CheckURL reports whether rawURL is a Redis URL Connect can use, with an
+// error that names it without its password: a command checks it before it
+// starts, as bad usage.
+func CheckURL(rawURL string) error {
+	_, err := parseURL(rawURL)
+	return err
+}
+
+func parseURL(rawURL string) (*redis.Options, error) {
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		// The parser's error may quote the URL: it is not passed on.
+		return nil, fmt.Errorf("redis URL %s: not a redis:// or rediss:// URL", Redact(rawURL))
+	}
+	return opt, nil
+}
+
 // Connect parses rawURL and pings Redis. Its errors name the URL without its
 // password.
 func Connect(ctx context.Context, rawURL string) (*redis.Client, error) {
 	safe := Redact(rawURL)
-	opt, err := redis.ParseURL(rawURL)
+	opt, err := parseURL(rawURL)
 	if err != nil {
-		// The parser's error may quote the URL: it is not passed on.
-		return nil, fmt.Errorf("redis URL %s: not a redis:// or rediss:// URL", safe)
+		return nil, err
 	}
 	opt.MaxRetries = -1 // the callers retry with their own backoff, and log it
 	quietOnce.Do(func() { redis.SetLogger(quiet{}) })
