@@ -436,10 +436,48 @@ func TestThrottlesGoingOnBelowTheCutLearnARate(t *testing.T) {
 	d := newDriver(t, Config{Initial: 40, Max: 100})
 	d.handOver()
 	d.rounds(20, 20*time.Millisecond, Success)
-	d.round(time.Millisecond, Throttled)
+	d.round(time.Millisecond, Throttled) // refusals back at every level down to 1
+	require.Equal(t, 1, d.limit(), "the limit at its floor")
 	d.now = d.now.Add(100 * time.Millisecond)
 	d.round(time.Millisecond, Throttled) // fewer in flight, still refused: a rate
 	s := d.h.Snapshot()
 	assert.Greater(t, s.Rate, 0.0)
-	assert.Zero(t, s.GateUntil)
+	assert.Equal(t, d.now.Add(bareWait), s.GateUntil, "a short pause of its own")
+}
+
+func TestThrottleWithoutRetryAfterAtTheFloorPauses(t *testing.T) {
+	d := newDriver(t, Config{Initial: 1, Max: 1})
+	d.rounds(5, 20*time.Millisecond, Success)
+	d.round(time.Millisecond, Throttled)
+	assert.Equal(t, d.now.Add(bareWait), d.h.Snapshot().GateUntil, "the first pause")
+	assert.Greater(t, d.h.Snapshot().Rate, 0.0, "a rate is learnt")
+	wait := bareWait
+	for range 7 {
+		d.now = d.now.Add(wait)
+		d.round(time.Millisecond, Throttled) // no success since the pause ended: it was too short
+		wait = min(2*wait, bareWaitMax)
+		assert.Equal(t, d.now.Add(wait), d.h.Snapshot().GateUntil, "it doubles, up to bareWaitMax")
+	}
+	assert.Equal(t, bareWaitMax, wait)
+	d.now = d.now.Add(wait)
+	d.round(20*time.Millisecond, Success)
+	d.now = d.now.Add(time.Second)
+	d.round(time.Millisecond, Throttled)
+	assert.Equal(t, d.now.Add(bareWait), d.h.Snapshot().GateUntil, "a success in between: the first pause again")
+}
+
+func TestThrottleAtTheFloorKeepsARealRetryAfter(t *testing.T) {
+	d := newDriver(t, Config{Initial: 1, Max: 1})
+	d.rounds(5, 20*time.Millisecond, Success)
+	p, _, ok := d.h.TryAcquireAt(d.now)
+	require.True(t, ok)
+	d.now = d.now.Add(time.Millisecond)
+	until := d.now.Add(2 * time.Second)
+	d.h.GateAt(d.now, until)
+	p.ReleaseAt(d.now, Throttled)
+	assert.Equal(t, until, d.h.Snapshot().GateUntil, "the server's Retry-After holds")
+	d.now = d.now.Add(time.Second)
+	_, retryAt, ok := d.h.TryAcquireAt(d.now)
+	assert.False(t, ok, "nothing is sent before it")
+	assert.Equal(t, until, retryAt)
 }

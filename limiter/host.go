@@ -273,7 +273,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		if h.gateUntil.IsZero() || !now.Before(h.gateUntil) {
 			h.ctl.refusedAt(h.inFlight + 1)
 		}
-		h.pace.onThrottle(now, h.seqOf(p), h.ctl.onDrop(now, h.inFlight, epoch), h.inFlight+1)
+		h.throttleLocked(now, p)
 		h.applyRateLocked(now)
 	case Ignored:
 		h.ignored++
@@ -287,6 +287,16 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	}
 	h.syncLimitLocked()
 	h.wakeHeadLocked()
+}
+
+// throttleLocked cuts the concurrency limit for the throttle of p at now
+// and lets the rate side learn from it; a pause it closes holds the gate.
+func (h *Host) throttleLocked(now time.Time, p Permit) {
+	cut := h.ctl.onDrop(now, h.inFlight, p.epoch)
+	floor := h.ctl.limit <= h.ctl.min
+	if until := h.pace.onThrottle(now, h.seqOf(p), cut, floor, h.inFlight+1); until.After(h.gateUntil) {
+		h.gateUntil = until
+	}
 }
 
 // seqOf returns the number of the request p was taken for (the host's

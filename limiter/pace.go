@@ -30,6 +30,12 @@ const (
 	unconfirmedProbe = 0.3                    // upward probe per second until a throttle comes while paced by the learnt rate
 	serverBurst      = 100 * time.Millisecond // the server's burst assumed, in time at its rate
 	confirmEpisode   = 10 * serverBurst       // an episode this long confirms the learnt rate
+
+	// A throttle without a Retry-After that a rate explains closes a pause
+	// of its own: bareWait at first, doubling while no request succeeds
+	// between two of them, up to bareWaitMax.
+	bareWait    = 100 * time.Millisecond
+	bareWaitMax = 3200 * time.Millisecond
 )
 
 // pace is a host's rate: the lowest of the user's ceiling, the announced
@@ -53,21 +59,22 @@ type pace struct {
 	lastProbe time.Time
 
 	// rate learning
-	slow          bool      // the learnt rate came from throttles with a Retry-After
-	lastGate      time.Time // when Gate was last called
-	lastGateUntil time.Time // and until when
-	lastThrottle  time.Time // when a throttle last arrived
-	throttleSeq   uint64    // and the number of the request it refused
-	cutInFlight   int       // in-flight count at the last throttle that cut the concurrency limit
-	learn         learner   // the server's rate and burst, from throttles with a Retry-After
-	epStart       time.Time // start of the current episode: the end of the last learning gate
-	epCount       int       // successes in the episode
-	epLearnt      float64   // the learnt rate when the episode began
-	confirmed     bool      // a throttle came while the learnt rate paced the host, after an episode long enough
-	probing       bool      // the learnt rate is a probe that doubles while it is used
-	fallback      float64   // the rate estimated from the last episode, should the learner turn unsure
-	probeAt       time.Time // when the probe last grew
-	bound         bool      // the bucket refused a token since probeAt
+	slow          bool          // the learnt rate came from throttles with a Retry-After or a pause of their own
+	lastGate      time.Time     // when Gate was last called
+	lastGateUntil time.Time     // and until when
+	lastThrottle  time.Time     // when a throttle last arrived
+	throttleSeq   uint64        // and the number of the request it refused
+	cutInFlight   int           // in-flight count at the last throttle that cut the concurrency limit
+	bareWait      time.Duration // the pause the last throttle without a Retry-After closed
+	learn         learner       // the server's rate and burst, from throttles with a Retry-After or a pause of their own
+	epStart       time.Time     // start of the current episode: the end of the last learning gate
+	epCount       int           // successes in the episode
+	epLearnt      float64       // the learnt rate when the episode began
+	confirmed     bool          // a throttle came while the learnt rate paced the host, after an episode long enough
+	probing       bool          // the learnt rate is a probe that doubles while it is used
+	fallback      float64       // the rate estimated from the last episode, should the learner turn unsure
+	probeAt       time.Time     // when the probe last grew
+	bound         bool          // the bucket refused a token since probeAt
 
 	reader   quotaReader   // how the announced quota refills
 	sendRate float64       // requests in flight over the smoothed RTT when the last throttle came
@@ -199,17 +206,22 @@ func (p *pace) onSuccess(seq uint64) {
 	p.learn.succeeded(seq)
 }
 
-// onThrottle learns from a throttle of the request numbered seq. With a
-// Retry-After (the throttle is released while a gate holds, or within
-// gateEvidence of the Gate call) the learner learns from it; a Gate that
-// follows the throttle is handled by onGate. Without one the throttle is
-// first a concurrency signal: only when throttles go on after the
-// concurrency limit was cut (cut reports whether this one cut it, inFlight
-// is the count when it arrived) is a rate learnt, relative to the recent
-// success rate, and it probes upward fast so that it gets out of the way of
-// a concurrency limit that holds the line.
-func (p *pace) onThrottle(now time.Time, seq uint64, cut bool, inFlight int) {
+// onThrottle learns from a throttle of the request numbered seq and returns
+// the end of a pause it closes (zero: none). With a Retry-After (the
+// throttle is released while a gate holds, or within gateEvidence of the
+// Gate call) the learner learns from it; a Gate that follows the throttle
+// is handled by onGate. Without one the throttle is first a concurrency
+// signal (cut reports whether this one cut the concurrency limit, inFlight
+// is the count when it arrived). When it cut a limit already at its floor
+// (floor), the server limits a rate, not concurrency: the throttle closes a
+// pause of its own (see bareWait) and teaches the rate as one with a
+// Retry-After does. When throttles go on at fewer requests in flight than
+// the last cut saw, a rate is learnt relative to the recent success rate,
+// and it probes upward fast so that it gets out of the way of a
+// concurrency limit that holds the line.
+func (p *pace) onThrottle(now time.Time, seq uint64, cut, floor bool, inFlight int) time.Time {
 	p.lastThrottle, p.throttleSeq = now, seq
+	var until time.Time
 	switch {
 	case p.quotaActive(now):
 	case !p.lastGate.IsZero() && (now.Before(p.lastGateUntil) || now.Sub(p.lastGate) <= gateEvidence):
@@ -217,6 +229,8 @@ func (p *pace) onThrottle(now time.Time, seq uint64, cut bool, inFlight int) {
 		// closed, which may be a while after it gated).
 		p.learnFromGate(now, seq, p.lastGateUntil)
 	case !cut:
+	case floor:
+		until = p.pause(now)
 	case p.slow || p.goodput == 0:
 	case p.cutInFlight > 0 && float64(inFlight) < 0.9*float64(p.cutInFlight):
 		r := learnCut * p.goodput
@@ -228,6 +242,22 @@ func (p *pace) onThrottle(now time.Time, seq uint64, cut bool, inFlight int) {
 	if cut {
 		p.cutInFlight = inFlight
 	}
+	return until
+}
+
+// pause closes a pause at now for a throttle without a Retry-After and
+// returns its end: bareWait, or twice the last one if no request succeeded
+// since that ended (it was too short for the server to admit one). The
+// throttle teaches the rate as if the pause were its Retry-After.
+func (p *pace) pause(now time.Time) time.Time {
+	if p.bareWait == 0 || p.epCount > 0 {
+		p.bareWait = bareWait
+	} else {
+		p.bareWait = min(2*p.bareWait, bareWaitMax)
+	}
+	until := now.Add(p.bareWait)
+	p.onGate(now, until)
+	return until
 }
 
 // learnFromGate learns from the request numbered seq, refused at now with a
