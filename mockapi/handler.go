@@ -189,9 +189,11 @@ func (h *Handler) admit(w http.ResponseWriter, class Class, client string) (outc
 	if h.bucket != nil {
 		ok, wait := h.bucket.take(t, consume, w.Header())
 		if !ok {
-			ra := max(1, seconds(wait))
-			w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
-			h.rec.tellWait(client, t.Add(time.Duration(ra)*time.Second))
+			if !h.sc.Quota.NoRetryAfter {
+				ra := max(1, seconds(wait))
+				w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
+				h.rec.tellWait(client, t.Add(time.Duration(ra)*time.Second))
+			}
 			return errorJSON(w, http.StatusTooManyRequests, "rate limit exceeded"), false
 		}
 	}

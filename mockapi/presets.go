@@ -128,6 +128,13 @@ func Scenarios() []Scenario {
 			Latency:     5 * time.Millisecond,
 			Quota:       Quota{Rate: 100, Burst: 10, Headers: QuotaHeadersNone},
 		},
+		{
+			Name:        "quota-no-retry-after",
+			Description: "token bucket 100 req/s, burst 10, a bare 429 beyond (no Retry-After, no quota headers): the client learns the rate from 429s that say nothing",
+			Items:       1_000_000,
+			Latency:     5 * time.Millisecond,
+			Quota:       Quota{Rate: 100, Burst: 10, Headers: QuotaHeadersNone, NoRetryAfter: true},
+		},
 	}
 }
 

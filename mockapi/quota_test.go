@@ -251,3 +251,18 @@ func TestTokenBucketHeaderQuotaAnnouncesTokensAndTimeUntilFull(t *testing.T) {
 	assert.Equal(t, "1", r.header.Get("X-RateLimit-Remaining"), "robots.txt only reads the bucket")
 	assert.Equal(t, int64(1), s.Stats().ByStatus[429])
 }
+
+func TestQuotaWithoutRetryAfterAnswersABare429(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Quota: Quota{Rate: 2, Burst: 1, Headers: QuotaHeadersNone, NoRetryAfter: true}}})
+	c := newClient(t, 10*time.Second)
+	require.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/1").status)
+	r := get(t, c, s.URL()+"/items/2")
+	assert.Equal(t, http.StatusTooManyRequests, r.status)
+	assert.Empty(t, r.header.Get("Retry-After"))
+	assert.Empty(t, r.header.Get("RateLimit"))
+	clk.Advance(500 * time.Millisecond)
+	r = get(t, c, s.URL()+"/items/2")
+	assert.Equal(t, http.StatusOK, r.status, "half a second refills the token")
+	assert.Zero(t, s.Stats().EarlyRequests, "no wait was asked, so none came early")
+}

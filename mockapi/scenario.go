@@ -117,6 +117,8 @@ type Quota struct {
 	Burst int
 	// Headers chooses the header families sent. Default QuotaHeadersBoth.
 	Headers QuotaHeaders
+	// NoRetryAfter sends the 429 beyond the burst without a Retry-After.
+	NoRetryAfter bool
 }
 
 // QuotaHeaders chooses which rate-limit header families a Quota announces.

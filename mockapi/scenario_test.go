@@ -75,7 +75,7 @@ func TestPresetsAreValidAndServe(t *testing.T) {
 	}
 	assert.True(t, slices.IsSorted(names), "sorted by name: %v", names)
 	for _, want := range []string{"capacity", "capacity-step", "demo", "fast", "faults", "header-quota",
-		"header-quota-sliding", "header-quota-token-bucket", "quota", "quota-no-headers"} {
+		"header-quota-sliding", "header-quota-token-bucket", "quota", "quota-no-headers", "quota-no-retry-after"} {
 		assert.Contains(t, names, want)
 	}
 	for _, sc := range all {
