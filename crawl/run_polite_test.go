@@ -133,6 +133,28 @@ func TestRunWaitsForRetryAfter(t *testing.T) {
 	assert.Positive(t, sum.Retries)
 }
 
+func TestRunPacesARateQuotaWhoseRefusalsSayNothing(t *testing.T) {
+	t.Parallel()
+	// 100 requests/s, burst 10, and beyond a bare 429: no Retry-After, no
+	// quota headers. The crawl's limit falls to its floor and every answer
+	// comes back at once: without a pause of its own the crawl sent several
+	// times the quota, most of it refused, until a listing page had spent its
+	// attempts and the crawl failed.
+	srv := startMock(t, mockapi.Scenario{Items: 200, PerPage: 50,
+		Quota: mockapi.Quota{Rate: 100, Burst: 10, Headers: mockapi.QuotaHeadersNone, NoRetryAfter: true}})
+	cfg := testConfig(t, srv.URL()+"/items", "    style: page", detailTask, nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+
+	st := srv.Stats()
+	assert.Empty(t, st.Unfetched(), "every item fetched")
+	assert.Equal(t, int64(200), sum.Succeeded)
+	refused := st.ByStatus[http.StatusTooManyRequests]
+	assert.Positive(t, refused, "the test must draw 429s")
+	assert.Less(t, float64(refused), 0.1*float64(st.Requests), "at most a tenth refused: %v", st.ByStatus)
+}
+
 func TestRunServesMetrics(t *testing.T) {
 	srv := startMock(t, mockapi.Scenario{Items: 10, PerPage: 10})
 	cfg := testConfig(t, srv.URL()+"/items", "    style: page", detailTask, nil)
