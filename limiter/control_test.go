@@ -25,18 +25,23 @@ func newDriver(t *testing.T, cfg Config) *driver {
 
 func (d *driver) round(latency time.Duration, o Outcome) {
 	d.t.Helper()
-	var ps []Permit
-	for {
-		p, _, ok := d.h.TryAcquireAt(d.now)
-		if !ok {
-			break
-		}
-		ps = append(ps, p)
-	}
+	ps := d.takeAll()
 	require.NotEmpty(d.t, ps, "no permit at all")
 	d.now = d.now.Add(latency)
 	for _, p := range ps {
 		p.ReleaseAt(d.now, o)
+	}
+}
+
+// takeAll takes every permit the host gives at d.now.
+func (d *driver) takeAll() []Permit {
+	var ps []Permit
+	for {
+		p, _, ok := d.h.TryAcquireAt(d.now)
+		if !ok {
+			return ps
+		}
+		ps = append(ps, p)
 	}
 }
 
@@ -255,14 +260,7 @@ func TestNeverMoreInFlightThanTheLimit(t *testing.T) {
 func (d *driver) roundsLoad(n int, latency func(inFlight int) time.Duration) {
 	d.t.Helper()
 	for range n {
-		var ps []Permit
-		for {
-			p, _, ok := d.h.TryAcquireAt(d.now)
-			if !ok {
-				break
-			}
-			ps = append(ps, p)
-		}
+		ps := d.takeAll()
 		require.NotEmpty(d.t, ps, "no permit at all")
 		d.now = d.now.Add(latency(len(ps)))
 		for _, p := range ps {
@@ -404,14 +402,7 @@ func TestDefaultClimbsBackBelowTheLastDropAndProbesPastItRarely(t *testing.T) {
 func TestRefusalWithoutGateHoldsTheLimitJustBelowItsLevel(t *testing.T) {
 	throttle := func(d *driver, gate bool) {
 		t.Helper()
-		var ps []Permit
-		for {
-			p, _, ok := d.h.TryAcquireAt(d.now)
-			if !ok {
-				break
-			}
-			ps = append(ps, p)
-		}
+		ps := d.takeAll()
 		require.Len(t, ps, 8, "Initial")
 		d.now = d.now.Add(time.Millisecond)
 		if gate {
