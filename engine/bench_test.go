@@ -186,7 +186,8 @@ func BenchmarkFixedLimit50(b *testing.B) {
 // with the limiter still held (after a collection), peak-live-MiB the
 // largest live heap a collection marked during the run, and peak-heap-MiB
 // the largest heap in use, garbage not yet collected included (with GOGC's
-// default up to twice the live heap).
+// default up to twice the live heap). peak-rss-MiB is the process's peak
+// resident set during the run (Linux only), the memory a user sees taken.
 func BenchmarkDistinctHostsHeap(b *testing.B) {
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
@@ -197,6 +198,7 @@ func BenchmarkDistinctHostsHeap(b *testing.B) {
 					b.Fatal(err)
 				}
 				base := liveHeap()
+				rss := resetPeakRSS()
 				stop := make(chan struct{})
 				peak := make(chan heapPeaks)
 				go sampleHeap(stop, peak)
@@ -210,6 +212,9 @@ func BenchmarkDistinctHostsHeap(b *testing.B) {
 				b.ReportMetric(float64(live-min(live, base))/(1<<20), "live-heap-MiB")
 				b.ReportMetric(float64(p.live-min(p.live, base))/(1<<20), "peak-live-MiB")
 				b.ReportMetric(float64(p.inUse-min(p.inUse, base))/(1<<20), "peak-heap-MiB")
+				if most, ok := peakRSS(); ok && rss {
+					b.ReportMetric(float64(most)/(1<<20), "peak-rss-MiB")
+				}
 				b.ReportMetric(float64(len(l.Snapshots())), "hosts-kept")
 				b.ReportMetric(float64(n)/st.Elapsed.Seconds()/1e6, "Mtasks/s")
 			}
