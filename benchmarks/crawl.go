@@ -115,6 +115,7 @@ func CrawlSuite(scale float64, c Crawler) ([]Scenario, error) {
 		mk("crawl-capacity-tight", "capacity-tight", 2.5, nil),
 		mk("crawl-inflight-429", "inflight-429", 2.5, nil),
 		mk("crawl-quota-no-headers", "quota-no-headers", 30, nil),
+		mk("crawl-quota-no-retry-after", "quota-no-retry-after", 30, nil),
 		mk("crawl-header-fixed", "header-quota", 15, oneSecondWindow),
 		mk("crawl-header-sliding", "header-quota-sliding", 15, oneSecondWindow),
 		mk("crawl-header-token-bucket", "header-quota-token-bucket", 15, nil),

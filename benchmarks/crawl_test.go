@@ -29,9 +29,10 @@ func TestCrawlSuiteSizesEachCrawlByItsTarget(t *testing.T) {
 	assert.Equal(t, 4000, work["crawl-capacity"], "2.5 s at 1,600 items/s")
 	assert.Equal(t, 2000, work["crawl-capacity-tight"], "2.5 s at 800 items/s")
 	assert.Equal(t, 3000, work["crawl-quota-no-headers"], "30 s at 100 items/s")
+	assert.Equal(t, 3000, work["crawl-quota-no-retry-after"], "30 s at 100 items/s")
 	assert.Equal(t, 1500, work["crawl-header-fixed"], "15 s at 100 items/s")
 	assert.Equal(t, 50_000, work["crawl-fast"])
-	assert.Len(t, suite, 9)
+	assert.Len(t, suite, 10)
 
 	quick, err := CrawlSuite(QuickScale, noCrawl)
 	require.NoError(t, err)
