@@ -76,7 +76,7 @@ type pace struct {
 	probeAt       time.Time     // when the probe last grew
 	bound         bool          // the bucket refused a token since probeAt
 
-	reader   quotaReader   // how the announced quota refills
+	reader   *quotaReader  // how the announced quota refills; made at the first quota, which few hosts announce
 	sendRate float64       // requests in flight over the smoothed RTT when the last throttle came
 	rtt      time.Duration // the smoothed RTT then
 }
@@ -114,7 +114,7 @@ func (p *pace) apply(now time.Time) {
 		switch {
 		case fromCeiling:
 			burst = max(1, int(r/10))
-		case r == p.quota && p.reader.spare > 1:
+		case r == p.quota && p.reader != nil && p.reader.spare > 1:
 			// The server holds tokens beyond its refill: a pacer that
 			// wakes late may catch up on half of them.
 			burst = p.reader.spare / 2
@@ -192,6 +192,9 @@ func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration, sent uint
 			p.quota, p.quotaEnd = float64(q.Limit)/q.Window.Seconds(), now.Add(q.Window)
 		}
 		return time.Time{}
+	}
+	if p.reader == nil {
+		p.reader = new(quotaReader)
 	}
 	rate, end, pause := p.reader.observe(now, q, sent, inFlight, horizon)
 	p.quota, p.quotaEnd = rate, end
