@@ -42,12 +42,17 @@ type learner struct {
 	known   bool          // the burst is known: the first throttle's requests were mostly the burst
 	unsure  bool          // they were not: the burst is not known, and fit's rates are not to be trusted
 
-	s1ok    int     // successes of the requests sent before the first throttle
-	cur     record  // the requests since the last learning gate ended
-	prev    record  // the record before, closed by the last throttle
-	pending bool    // prev is to be learnt from when the gate ends
-	cur0    float64 // the rate paced at when prev was closed
-	fits    int     // the records learnt from
+	s1ok     int     // successes of the requests sent before the first throttle
+	*records         // made at the first throttle, which most hosts never see
+	pending  bool    // prev is to be learnt from when the gate ends
+	cur0     float64 // the rate paced at when prev was closed
+	fits     int     // the records learnt from
+}
+
+// records are the learner's records of request starts.
+type records struct {
+	cur  record // the requests since the last learning gate ended
+	prev record // the record before, closed by the last throttle
 }
 
 // record holds the requests started since from, the end of a gate that
@@ -64,7 +69,7 @@ type record struct {
 // recording reports whether sent wants the request numbered seq, aux if it
 // is auxiliary.
 func (l *learner) recording(seq uint64, aux bool) bool {
-	return seq == 1 || l.cur.sends != nil || (!aux && l.workAt.IsZero())
+	return seq == 1 || (l.records != nil && l.cur.sends != nil) || (!aux && l.workAt.IsZero())
 }
 
 // sent notes that the request numbered seq started at now. An auxiliary
@@ -80,6 +85,9 @@ func (l *learner) sent(now time.Time, seq uint64, aux bool) {
 	}
 	if !aux && l.workAt.IsZero() {
 		l.workAt = now
+	}
+	if l.records == nil {
+		return
 	}
 	c := &l.cur
 	if c.sends == nil {
@@ -213,6 +221,9 @@ func (c *record) holds(seq uint64) bool {
 // begins a new one at until, after a gate of gate, with the next request
 // that starts (none start while the gate is closed).
 func (l *learner) restart(until time.Time, gate time.Duration) {
+	if l.records == nil {
+		l.records = new(records)
+	}
 	if l.unsure {
 		l.cur, l.prev = record{from: until}, record{}
 		return
