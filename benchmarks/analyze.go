@@ -193,24 +193,32 @@ func pct(n, of int64) float64 {
 	return 100 * float64(n) / float64(of)
 }
 
-// RatioUntil is the items done in the first d of the run over what the
-// optimum allows in it, with the items at d interpolated between samples; 0
-// when unlimited or d is past the run's end.
+// RatioUntil is the requests the run needed that the server answered in
+// the first d of the run (the items done, and a crawl's listing pages) over
+// what the optimum allows in it, with the count at d interpolated between
+// samples; 0 when unlimited or d is past the run's end. Over a whole crawl
+// that reads one page per PerItem's share of items it is Ratio; over a part
+// of it, it counts the pages read ahead as the server did.
 func (r Result) RatioUntil(d time.Duration) float64 {
 	exp := r.expected(0, d)
 	if exp <= 0 || d > r.Elapsed {
 		return 0
 	}
-	var items float64
+	perItem := r.PerItem
+	if perItem <= 0 {
+		perItem = 1
+	}
+	done := func(s Sample) float64 { return float64(s.Items) + float64(s.Pages) }
+	var n float64
 	for i, s := range r.Samples {
 		if s.At >= d {
-			items = float64(s.Items)
+			n = done(s)
 			if i > 0 {
 				p := r.Samples[i-1]
-				items = float64(p.Items) + float64(s.Items-p.Items)*float64(d-p.At)/float64(s.At-p.At)
+				n = done(p) + (done(s)-done(p))*float64(d-p.At)/float64(s.At-p.At)
 			}
 			break
 		}
 	}
-	return items / exp
+	return n * perItem / exp
 }

@@ -61,6 +61,28 @@ func TestRatioUntilInterpolatesBetweenSamples(t *testing.T) {
 	assert.Zero(t, r.RatioUntil(2*time.Second), "past the run's end")
 }
 
+func TestRatioUntilCountsTheListingPagesACrawlReadAhead(t *testing.T) {
+	// A crawl under 101 requests/s, one listing page per 100 items: its
+	// optimum is 100 items/s. It reads 3 pages in its first 0.1 s, then
+	// 10 items per 100 ms.
+	r := synthetic(100, 0, 100, 100, 100, 100)
+	r.PerItem = crawlOptimum(100)
+	for i := range r.Samples {
+		if i > 0 {
+			r.Samples[i].Pages = 3
+		}
+	}
+	assert.InDelta(t, 43.0/50.5, r.RatioUntil(500*ms), 1e-9, "40 items and 3 pages of 50.5 requests")
+	r.Samples[len(r.Samples)-1].Pages, r.Samples[len(r.Samples)-1].Items = 4, 400
+	assert.InDelta(t, 404.0/(101*0.5), r.RatioUntil(500*ms), 1e-9)
+	r.Elapsed = 5 * time.Second
+	for i := range r.Samples {
+		r.Samples[i].At *= 10
+	}
+	r.Items = 400
+	assert.InDelta(t, r.Ratio(), r.RatioUntil(5*time.Second), 1e-9, "a page per 100 items: the whole run's ratio")
+}
+
 func TestCrawlTargetsJudgeTheCrawlRow(t *testing.T) {
 	fast := synthetic(1000, repeat(1000, 25)...)
 	slow := synthetic(1000, append([]float64{0, 0, 0, 0}, repeat(1000, 21)...)...)

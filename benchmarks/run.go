@@ -25,9 +25,10 @@ const SampleInterval = 100 * time.Millisecond
 
 // Sample is one point of a run's time series.
 type Sample struct {
-	At    time.Duration `json:"at"`    // since the mock server started
-	Items int64         `json:"items"` // items succeeded so far
-	Limit int           `json:"limit"` // concurrency limit (the fixed consumers for fixed pools)
+	At    time.Duration `json:"at"`              // since the mock server started
+	Items int64         `json:"items"`           // items succeeded so far
+	Limit int           `json:"limit"`           // concurrency limit (the fixed consumers for fixed pools)
+	Pages int64         `json:"pages,omitempty"` // listing pages answered 200 so far (a crawl's)
 }
 
 // Result is what one strategy did in one scenario: the runner's output and
@@ -63,6 +64,9 @@ type Result struct {
 	// Optimum is the scenario's optimum over time (one level from the start and
 	// one per capacity step); empty when the service is unlimited.
 	Optimum []Level `json:"optimum"`
+	// PerItem is the optimum's share of requests that fetch items: below 1
+	// for a crawl, which also reads listing pages; 0 means 1.
+	PerItem float64 `json:"per_item,omitempty"`
 	// Settle is left out of the steady state after the start and each step.
 	Settle time.Duration `json:"settle"`
 }
@@ -176,7 +180,7 @@ func RunOne(ctx context.Context, sc Scenario, st Strategy, opts ...Option) (Resu
 		return Result{}, fmt.Errorf("benchmarks: %s/%s: %w", sc.Name, st.Name, terr)
 	}
 	done := c.items.Load()
-	series = append(series, Sample{At: end.Sub(started), Items: done, Limit: limit()})
+	series = append(series, Sample{At: end.Sub(started), Items: done, Limit: limit(), Pages: c.pages.Load()})
 	return c.result(sc, st, srv.Stats(), series, end.Sub(started)), nil
 }
 
@@ -230,6 +234,7 @@ func (c *client) result(sc Scenario, st Strategy, stats mockapi.Stats, series []
 	perItem := 1.0 // the optimum's share that fetches items
 	if st.Kind == KindCrawl {
 		perItem = crawlOptimum(sc.Mock.PerPage)
+		res.PerItem = perItem
 		res.Twice, res.RobotsViolations = c.duplicates.Load(), stats.RobotsViolations
 		if !res.Capped {
 			res.Lost = max(0, int64(sc.Work)-res.Items-res.Failed+res.Twice)
@@ -258,6 +263,7 @@ type client struct {
 	base       *http.Transport
 	http       *http.Client
 	items      atomic.Int64
+	pages      atomic.Int64 // listing pages answered 200
 	failed     atomic.Int64
 	duplicates atomic.Int64 // lines of a crawl's files for an item already seen
 	// tally, set by a crawl's run, counts the lines of its files once its
@@ -287,6 +293,9 @@ func (c *client) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	c.waits.answer(time.Now(), resp.Header)
+	if resp.StatusCode == http.StatusOK && r.URL.Path == "/items" {
+		c.pages.Add(1)
+	}
 	if resp.StatusCode == http.StatusOK {
 		resp.Body = &timedBody{ReadCloser: resp.Body, start: start, h: &c.latency}
 	}
@@ -375,13 +384,13 @@ func (c *client) runPool(ctx context.Context, work, n int) {
 func (c *client) sample(started time.Time, limit func() int, stop <-chan struct{}) []Sample {
 	tick := time.NewTicker(SampleInterval)
 	defer tick.Stop()
-	series := []Sample{{At: time.Since(started), Items: c.items.Load(), Limit: limit()}}
+	series := []Sample{{At: time.Since(started), Items: c.items.Load(), Limit: limit(), Pages: c.pages.Load()}}
 	for {
 		select {
 		case <-stop:
 			return series
 		case now := <-tick.C:
-			series = append(series, Sample{At: now.Sub(started), Items: c.items.Load(), Limit: limit()})
+			series = append(series, Sample{At: now.Sub(started), Items: c.items.Load(), Limit: limit(), Pages: c.pages.Load()})
 		}
 	}
 }
