@@ -28,18 +28,29 @@ const ManyHostsName = "many-hosts"
 // `politely crawl`'s default config (with MaxTotal as
 // limits.concurrency.max_total when set). Healthy hosts have Slots slots of
 // Latency with Queue queued (503 + Retry-After beyond); with Mixed, every
-// second one has half of them. Gated hosts are in a blackout from their start
-// (503 + Retry-After until it ends), and slow hosts take SlowLatency per
-// request (Slots slots, SlowItems items each).
+// second one has half of them, and with Spread > 1 their service times
+// spread evenly on a log scale from Latency to Spread x Latency. Gated hosts
+// are in a blackout from their start (503 + Retry-After until it ends), and
+// slow hosts take SlowLatency per request (Slots slots, SlowItems items
+// each). Quota hosts serve QuotaRate requests a second (burst QuotaBurst) and
+// answer a bare 429 beyond it (no Retry-After, no quota headers). Black holes
+// never answer an item (BlackHoleItems each): each attempt waits for the
+// crawl's timeout, which the config's hosts: sets to BlackHoleTimeout for them.
 type ManyHosts struct {
 	Healthy, Gated, Slow int           // hosts of each role
-	ItemsPerHost         int           // items of each healthy and gated host
+	Quota, BlackHoles    int           // hosts of each role
+	ItemsPerHost         int           // items of each healthy, gated and quota host
 	Slots, Queue         int           // every host's capacity
 	Mixed                bool          // every second healthy host has half the slots and queue
 	Latency              time.Duration // a healthy or gated host's service time
+	Spread               float64       // the slowest healthy host's service time over Latency (<= 1: all the same)
 	Blackout             time.Duration // a gated host answers 503 for this long after it starts
 	SlowLatency          time.Duration // a slow host's service time
 	SlowItems            int           // each slow host's items
+	QuotaRate            float64       // a quota host's requests per second
+	QuotaBurst           int           // and its bucket
+	BlackHoleItems       int           // each black hole's items
+	BlackHoleTimeout     time.Duration // a black hole's timeout in the config's hosts:
 	MaxTotal             int           // limits.concurrency.max_total; 0 leaves the default
 	Cap                  time.Duration // the run stops after this long
 }
@@ -48,7 +59,10 @@ type ManyHosts struct {
 // the default (8 healthy hosts of 20 ms, one gated, one slow).
 type ManyHostsShape struct {
 	Healthy, Gated, Slow int           // hosts of each role; -1 for none gated or slow
+	Quota, BlackHoles    int           // hosts behind a bare-429 rate quota, hosts that never answer (default none)
 	Latency              time.Duration // a healthy host's service time
+	Spread               float64       // the slowest healthy host's service time over Latency (default 1)
+	Blackout             time.Duration // a gated host's blackout (default 5 s at scale 1)
 	MaxTotal             int           // limits.concurrency.max_total
 	Mixed                bool          // every second healthy host has half the capacity
 }
@@ -61,8 +75,9 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	if !(scale > 0 && scale <= 1) {
 		return ManyHosts{}, fmt.Errorf("benchmarks: scale %v: want 0 < scale <= 1", scale)
 	}
-	if shape.Healthy < 0 || shape.Gated < -1 || shape.Slow < -1 || shape.Latency < 0 || shape.MaxTotal < 0 {
-		return ManyHosts{}, fmt.Errorf("benchmarks: many hosts: %+v: want no count below zero (-1 for none gated or slow) and a latency of 0 or more", shape)
+	if shape.Healthy < 0 || shape.Gated < -1 || shape.Slow < -1 || shape.Quota < 0 || shape.BlackHoles < 0 ||
+		shape.Latency < 0 || shape.Blackout < 0 || shape.MaxTotal < 0 || shape.Spread < 0 || math.IsNaN(shape.Spread) || math.IsInf(shape.Spread, 0) {
+		return ManyHosts{}, fmt.Errorf("benchmarks: many hosts: %+v: want no count below zero (-1 for none gated or slow), a latency and blackout of 0 or more and a finite spread of 0 or more", shape)
 	}
 	pick := func(n, def int) int {
 		switch n {
@@ -78,19 +93,25 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	d := func(s float64) time.Duration { return time.Duration(s * scale * float64(time.Second)) }
 	// 2.5 s of a host's pace at scale 1.
 	items := int(2.5 * scale * slots * float64(time.Second) / float64(latency))
+	blackout := cmp.Or(shape.Blackout, max(time.Second, d(5)).Round(time.Second))
+	spread := max(1, shape.Spread)
 	return ManyHosts{
 		Healthy: pick(shape.Healthy, 8), Gated: pick(shape.Gated, 1), Slow: pick(shape.Slow, 1),
-		ItemsPerHost: max(20, items), Slots: slots, Queue: 4, Mixed: shape.Mixed, Latency: latency,
-		Blackout: max(time.Second, d(5)).Round(time.Second), SlowLatency: time.Second, SlowItems: max(4, int(24*scale)),
-		MaxTotal: shape.MaxTotal, Cap: d(40) + 10*time.Second + 10*time.Duration(items)*latency/slots,
+		Quota: shape.Quota, BlackHoles: shape.BlackHoles,
+		ItemsPerHost: max(20, items), Slots: slots, Queue: 4, Mixed: shape.Mixed, Latency: latency, Spread: spread,
+		Blackout: blackout, SlowLatency: time.Second, SlowItems: max(4, int(24*scale)),
+		QuotaRate: 100, QuotaBurst: 10, BlackHoleItems: 4, BlackHoleTimeout: max(500*time.Millisecond, d(2)),
+		MaxTotal: shape.MaxTotal, Cap: d(40) + blackout + 10*time.Second + time.Duration(10*spread*float64(items)*float64(latency)/slots),
 	}, nil
 }
 
 // Host roles in a ManyHostsResult.
 const (
-	RoleHealthy  = "healthy"
-	RoleBlackout = "blackout"
-	RoleSlow     = "slow"
+	RoleHealthy   = "healthy"
+	RoleBlackout  = "blackout"
+	RoleSlow      = "slow"
+	RoleQuota     = "quota"
+	RoleBlackHole = "black hole"
 )
 
 // HostResult is what one host of the many-host scenario got.
@@ -126,7 +147,8 @@ type ManyHostsResult struct {
 	Elapsed  time.Duration // the whole crawl, listing included
 	Ideal    time.Duration // the slowest host's Ideal
 	Listed   time.Duration // when the listing's last page was read, after the crawl started
-	Lost     int           // items not done
+	Lost     int           // items not done, but for black holes'
+	GaveUp   int           // black holes' items not done (none can be)
 	Err      error         // the crawl's error, if any
 }
 
@@ -171,18 +193,32 @@ func (r ManyHostsResult) GatedEarly() int64 {
 // temporary directory under dir and measures each host.
 func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (ManyHostsResult, error) {
 	res := ManyHostsResult{Scenario: mh}
-	if mh.Healthy+mh.Gated+mh.Slow == 0 {
+	if mh.Healthy+mh.Gated+mh.Slow+mh.Quota+mh.BlackHoles == 0 {
 		return res, fmt.Errorf("benchmarks: %s: no hosts", ManyHostsName)
 	}
-	// The listing's rotation has every healthy and gated host per times and
-	// every slow one once; unit items per place in it.
-	per, unit := 1, mh.ItemsPerHost
+	// The listing's rotation has each host as many times as its items take
+	// places of unit items: the fewest items of a role present.
+	unit := mh.ItemsPerHost
 	if mh.Slow > 0 {
-		per, unit = max(1, mh.ItemsPerHost/mh.SlowItems), mh.SlowItems
+		unit = min(unit, mh.SlowItems)
 	}
-	fast := mh.Healthy + mh.Gated
-	places := fast*per + mh.Slow
-	items := places * unit
+	if mh.BlackHoles > 0 {
+		unit = min(unit, mh.BlackHoleItems)
+	}
+	places := func(role string) int {
+		switch role {
+		case RoleSlow:
+			return max(1, mh.SlowItems/unit)
+		case RoleBlackHole:
+			return max(1, mh.BlackHoleItems/unit)
+		}
+		return max(1, mh.ItemsPerHost/unit)
+	}
+	n := 0
+	for _, role := range mh.roles() {
+		n += places(role)
+	}
+	items := n * unit
 	servers, roles, scs, err := mh.start(items)
 	defer func() {
 		for _, s := range servers {
@@ -198,10 +234,13 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		hosts[i] = u.Host
 	}
 	var rotation []string
-	for range per {
-		rotation = append(rotation, hosts[:fast]...)
+	for round := 0; len(rotation) < n; round++ {
+		for i, role := range roles {
+			if round < places(role) {
+				rotation = append(rotation, hosts[i])
+			}
+		}
 	}
-	rotation = append(rotation, hosts[fast:]...)
 	listing, err := mockapi.Start(mockapi.Config{Scenario: mockapi.Scenario{
 		Name: ManyHostsName, Items: items, PerPage: crawlPerPage, DetailHosts: rotation}})
 	if err != nil {
@@ -221,10 +260,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 	defer rec.next.CloseIdleConnections()
 	cctx, cancel := context.WithTimeout(ctx, mh.Cap)
 	defer cancel()
-	var config string
-	if mh.MaxTotal > 0 {
-		config = fmt.Sprintf("limits: {concurrency: {max_total: %d}}\n", mh.MaxTotal)
-	}
+	config := mh.config(hosts, roles)
 	start := time.Now()
 	res.Err = c(cctx, CrawlJob{URL: listing.URL(), Pagination: mockapi.PaginationPage,
 		Output: filepath.Join(work, "out.jsonl"), Failed: filepath.Join(work, "out.failed.jsonl"),
@@ -237,18 +273,20 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 	share := mh.fairShare()
 	var busy time.Duration
 	for i, s := range servers[:len(roles)] {
-		h := HostResult{Host: hosts[i], Role: roles[i], Items: per * unit}
+		h := HostResult{Host: hosts[i], Role: roles[i], Items: places(roles[i]) * unit}
 		sc, st := scs[i], s.Stats()
-		if roles[i] == RoleSlow {
-			h.Items = unit
-		}
 		h.Optimum = sc.OptimumAt(mh.Blackout)
 		if share > 0 && roles[i] == RoleHealthy {
 			h.Optimum = min(h.Optimum, share/sc.Latency.Seconds())
 		}
 		h.Ideal = time.Duration(float64(h.Items) / h.Optimum * float64(time.Second))
-		if roles[i] == RoleBlackout {
+		switch roles[i] {
+		case RoleBlackout:
 			h.Ideal += mh.Blackout
+		case RoleBlackHole:
+			// Its items all at once, each attempt until the timeout,
+			// each retry after the longest backoff.
+			h.Optimum, h.Ideal = 0, time.Duration(1+crawlRetries)*mh.BlackHoleTimeout+crawlBackoffBase*(1<<crawlRetries-1)
 		}
 		times := rec.at[hosts[i]]
 		h.Done = len(times)
@@ -256,10 +294,14 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 			h.Last = slices.MaxFunc(times, time.Time.Compare).Sub(start)
 		}
 		h.Early, h.Served = st.EarlyRequests, st.MaxInFlight
-		res.Lost += h.Items - min(h.Done, h.Items)
+		if roles[i] == RoleBlackHole {
+			res.GaveUp += h.Items - min(h.Done, h.Items)
+		} else {
+			res.Lost += h.Items - min(h.Done, h.Items)
+			busy += time.Duration(h.Items) * sc.Latency
+		}
 		res.Ideal = max(res.Ideal, h.Ideal)
 		res.Hosts = append(res.Hosts, h)
-		busy += time.Duration(h.Items) * sc.Latency
 	}
 	if mh.MaxTotal > 0 { // every item's service time, MaxTotal at a time
 		res.Ideal = max(res.Ideal, busy/time.Duration(mh.MaxTotal))
@@ -268,6 +310,44 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		return res, fmt.Errorf("benchmarks: %s: crawl: %w", ManyHostsName, res.Err)
 	}
 	return res, nil
+}
+
+// politely crawl's default limits.retries and limits.backoff.base.
+const (
+	crawlRetries     = 4
+	crawlBackoffBase = 250 * time.Millisecond
+)
+
+// config is the crawl's config beyond the bench's defaults, for the hosts
+// (host:port) of roles.
+func (mh ManyHosts) config(hosts, roles []string) string {
+	var b strings.Builder
+	if mh.MaxTotal > 0 {
+		fmt.Fprintf(&b, "limits: {concurrency: {max_total: %d}}\n", mh.MaxTotal)
+	}
+	if mh.BlackHoles > 0 {
+		b.WriteString("hosts:\n")
+	}
+	for i, role := range roles {
+		if role == RoleBlackHole {
+			fmt.Fprintf(&b, "  %q: {timeout: %v}\n", hosts[i], mh.BlackHoleTimeout)
+		}
+	}
+	return b.String()
+}
+
+// roles lists the role of each host, in the order start starts them.
+func (mh ManyHosts) roles() []string {
+	var roles []string
+	for _, r := range []struct {
+		role string
+		n    int
+	}{{RoleHealthy, mh.Healthy}, {RoleBlackout, mh.Gated}, {RoleQuota, mh.Quota}, {RoleSlow, mh.Slow}, {RoleBlackHole, mh.BlackHoles}} {
+		for range r.n {
+			roles = append(roles, r.role)
+		}
+	}
+	return roles
 }
 
 // maxIdleConns is the idle connections politely crawl keeps over all hosts
@@ -283,12 +363,11 @@ func (mh ManyHosts) fairShare() float64 {
 	if mh.MaxTotal == 0 {
 		return 0
 	}
-	return float64(mh.MaxTotal) / float64(max(1, mh.Healthy+mh.Slow))
+	return float64(mh.MaxTotal) / float64(max(1, mh.Healthy+mh.Slow+mh.Quota+mh.BlackHoles))
 }
 
-// start starts the detail hosts of the items ids 1..items: the healthy ones,
-// the gated ones, then the slow ones; roles and scs list their roles and
-// scenarios in that order.
+// start starts the detail hosts of the items ids 1..items in the order roles
+// lists them; roles and scs list their roles and scenarios.
 func (mh ManyHosts) start(items int) (servers []*mockapi.Server, roles []string, scs []mockapi.Scenario, err error) {
 	base := mockapi.Scenario{Items: items, Latency: mh.Latency, Capacity: mockapi.Capacity{Slots: mh.Slots, Queue: mh.Queue}}
 	add := func(role string, sc mockapi.Scenario) {
@@ -303,22 +382,30 @@ func (mh ManyHosts) start(items int) (servers []*mockapi.Server, roles []string,
 		}
 		servers, roles, scs = append(servers, s), append(roles, role), append(scs, sc)
 	}
-	for i := range mh.Healthy {
+	healthy := 0
+	for _, role := range mh.roles() {
 		sc := base
-		if mh.Mixed && i%2 == 1 {
-			sc.Capacity.Slots, sc.Capacity.Queue = max(1, mh.Slots/2), mh.Queue/2
+		switch role {
+		case RoleHealthy:
+			if mh.Mixed && healthy%2 == 1 {
+				sc.Capacity.Slots, sc.Capacity.Queue = max(1, mh.Slots/2), mh.Queue/2
+			}
+			if mh.Spread > 1 && mh.Healthy > 1 {
+				f := math.Pow(mh.Spread, float64(healthy)/float64(mh.Healthy-1))
+				sc.Latency = time.Duration(f * float64(mh.Latency)).Round(time.Millisecond)
+			}
+			healthy++
+		case RoleBlackout:
+			sc.Blackout = mockapi.Blackout{For: mh.Blackout}
+		case RoleQuota:
+			sc.Quota = mockapi.Quota{Rate: mh.QuotaRate, Burst: mh.QuotaBurst, Headers: mockapi.QuotaHeadersNone, NoRetryAfter: true}
+		case RoleSlow:
+			sc.Latency = mh.SlowLatency
+		case RoleBlackHole:
+			// Every attempt hangs until the client gives up (or an hour).
+			sc.Faults = mockapi.Faults{Hang: 1, TransientAttempts: math.MaxInt32, HangMax: time.Hour}
 		}
-		add(RoleHealthy, sc)
-	}
-	blackout := base
-	blackout.Blackout = mockapi.Blackout{For: mh.Blackout}
-	for range mh.Gated {
-		add(RoleBlackout, blackout)
-	}
-	slow := base
-	slow.Latency = mh.SlowLatency
-	for range mh.Slow {
-		add(RoleSlow, slow)
+		add(role, sc)
 	}
 	return servers, roles, scs, err
 }
@@ -366,19 +453,36 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 	if mh.Mixed {
 		mixed = ", every second one with half of them"
 	}
-	fmt.Fprintf(&b, "## %s\n\n%d healthy hosts (%d slots x %v, %d queued, 503 + Retry-After beyond%s), %d answering 503 + Retry-After for their first %v, %d taking %v per request; separate mock servers on 127.0.0.1, crawled by `politely crawl`'s default config",
+	if mh.Spread > 1 {
+		mixed += fmt.Sprintf(", service times spread up to %.3gx", mh.Spread)
+	}
+	fmt.Fprintf(&b, "## %s\n\n%d healthy hosts (%d slots x %v, %d queued, 503 + Retry-After beyond%s), %d answering 503 + Retry-After for their first %v, %d taking %v per request",
 		ManyHostsName, mh.Healthy, mh.Slots, mh.Latency, mh.Queue, mixed, mh.Gated, mh.Blackout, mh.Slow, mh.SlowLatency)
+	if mh.Quota > 0 {
+		fmt.Fprintf(&b, ", %d behind a quota of %.0f req/s (burst %d) answering a bare 429 beyond it", mh.Quota, mh.QuotaRate, mh.QuotaBurst)
+	}
+	if mh.BlackHoles > 0 {
+		fmt.Fprintf(&b, ", %d never answering (%d items each; limits.timeout %v)", mh.BlackHoles, mh.BlackHoleItems, mh.BlackHoleTimeout)
+	}
+	b.WriteString("; separate mock servers on 127.0.0.1, crawled by `politely crawl`'s default config")
 	if mh.MaxTotal > 0 {
 		fmt.Fprintf(&b, " with max_total %d (a healthy host's optimum is at most its even share of it among the hosts that are not gated, %.1f in service)", mh.MaxTotal, mh.fairShare())
 	}
 	b.WriteString(".\n\n")
 	b.WriteString("| host | role | items | done | last done | goodput/s | optimum/s | ratio | early requests | most in flight |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, h := range r.Hosts {
-		g := h.Goodput(mh.Blackout)
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.2fs | %.0f | %.0f | %.0f%% | %d | %d |\n",
-			h.Host, h.Role, h.Items, h.Done, h.Last.Seconds(), g, h.Optimum, 100*g/h.Optimum, h.Early, h.Served)
+		g, ratio := h.Goodput(mh.Blackout), "-"
+		if h.Optimum > 0 {
+			ratio = fmt.Sprintf("%.0f%%", 100*g/h.Optimum)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.2fs | %.0f | %.0f | %s | %d | %d |\n",
+			h.Host, h.Role, h.Items, h.Done, h.Last.Seconds(), g, h.Optimum, ratio, h.Early, h.Served)
 	}
-	fmt.Fprintf(&b, "\ncrawl: %.2fs, ideal %.2fs (%.2fx); listing read by %.2fs; items lost: %d\n\n", r.Elapsed.Seconds(), r.Ideal.Seconds(), r.TimeRatio(), r.Listed.Seconds(), r.Lost)
+	fmt.Fprintf(&b, "\ncrawl: %.2fs, ideal %.2fs (%.2fx); listing read by %.2fs; items lost: %d", r.Elapsed.Seconds(), r.Ideal.Seconds(), r.TimeRatio(), r.Listed.Seconds(), r.Lost)
+	if mh.BlackHoles > 0 {
+		fmt.Fprintf(&b, "; black holes' items given up: %d", r.GaveUp)
+	}
+	b.WriteString("\n\n")
 	for _, t := range r.Targets() {
 		verdict := "met"
 		if !t.Met {

@@ -37,3 +37,31 @@ func TestNewManyHostsRejectsANegativeShape(t *testing.T) {
 	_, err := NewManyHosts(2, ManyHostsShape{})
 	assert.ErrorContains(t, err, "scale")
 }
+
+func TestNewManyHostsTakesTheShapesBeyondGatedAndSlow(t *testing.T) {
+	mh, err := NewManyHosts(1, ManyHostsShape{Healthy: 4, Quota: 2, BlackHoles: 3, Spread: 10, Blackout: time.Minute})
+	require.NoError(t, err)
+	assert.Equal(t, 2, mh.Quota)
+	assert.Equal(t, 3, mh.BlackHoles)
+	assert.Equal(t, 10.0, mh.Spread)
+	assert.Equal(t, time.Minute, mh.Blackout)
+	assert.Equal(t, 2*time.Second, mh.BlackHoleTimeout)
+	assert.Greater(t, mh.Cap, time.Minute+10*time.Second, "the run outlasts the blackout")
+	assert.Equal(t, []string{RoleHealthy, RoleHealthy, RoleHealthy, RoleHealthy, RoleBlackout, RoleQuota, RoleQuota, RoleSlow,
+		RoleBlackHole, RoleBlackHole, RoleBlackHole}, mh.roles())
+	assert.InDelta(t, 0.0, mh.fairShare(), 0, "no max_total")
+
+	config := mh.config([]string{"a:1", "b:2", "c:3"}, []string{RoleHealthy, RoleBlackHole, RoleBlackHole})
+	assert.Equal(t, "hosts:\n  \"b:2\": {timeout: 2s}\n  \"c:3\": {timeout: 2s}\n", config, "only the black holes time out sooner")
+
+	mh, err = NewManyHosts(1, ManyHostsShape{})
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, mh.Spread, "the default: every healthy host alike")
+	assert.Equal(t, 5*time.Second, mh.Blackout)
+	assert.Empty(t, mh.config(nil, mh.roles()))
+
+	for _, shape := range []ManyHostsShape{{Quota: -1}, {BlackHoles: -1}, {Blackout: -time.Second}, {Spread: -2}} {
+		_, err := NewManyHosts(1, shape)
+		assert.ErrorContains(t, err, "want no count below zero", "%+v", shape)
+	}
+}

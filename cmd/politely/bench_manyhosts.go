@@ -31,7 +31,11 @@ func addManyHostsFlags(fl *pflag.FlagSet, shape *benchmarks.ManyHostsShape) {
 	fl.IntVar(&shape.Healthy, "hosts", 0, "many-hosts: healthy hosts (default 8)")
 	fl.IntVar(&shape.Gated, "gated", 0, "many-hosts: hosts in a blackout from their start (default 1; -1 for none)")
 	fl.IntVar(&shape.Slow, "slow", 0, "many-hosts: hosts taking 1s per request (default 1; -1 for none)")
+	fl.IntVar(&shape.Quota, "quota-hosts", 0, "many-hosts: hosts behind a rate quota of 100 req/s answering a bare 429 (no Retry-After, no headers) beyond it")
+	fl.IntVar(&shape.BlackHoles, "black-holes", 0, "many-hosts: hosts that never answer an item (4 items each, a 2s timeout for them in the config's hosts:)")
 	fl.DurationVar(&shape.Latency, "latency", 0, "many-hosts: a healthy host's service time (default 20ms: 200 req/s over 4 slots)")
+	fl.Float64Var(&shape.Spread, "latency-spread", 0, "many-hosts: the slowest healthy host's service time over --latency, the others spread between (default 1: all the same)")
+	fl.DurationVar(&shape.Blackout, "blackout", 0, "many-hosts: a gated host's blackout (default 5s)")
 	fl.IntVar(&shape.MaxTotal, "max-total", 0, "many-hosts: the crawl's limits.concurrency.max_total (default: the config's)")
 	fl.BoolVar(&shape.Mixed, "mixed", false, "many-hosts: every second healthy host has half the capacity")
 }

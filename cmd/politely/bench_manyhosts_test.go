@@ -56,3 +56,17 @@ func TestBenchManyHostsTakesItsShapeFromTheFlags(t *testing.T) {
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, stderr, "want no count below zero")
 }
+
+func TestBenchManyHostsRunsQuotaHostsBlackHolesAndSpreadLatencies(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	out := filepath.Join(t.TempDir(), "bench")
+	code, stdout, stderr := runCLI(t, context.Background(), "bench", "--scale", "0.05", "--scenario", "many-hosts",
+		"--hosts", "3", "--gated", "1", "--slow", "-1", "--quota-hosts", "1", "--black-holes", "1", "--latency-spread", "4", "--blackout", "2s", "--out", out)
+	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	assert.Contains(t, stdout, "met many hosts: nothing lost: 0 items lost")
+	assert.Contains(t, stdout, "black holes' items given up: 4")
+	assert.Contains(t, stdout, "service times spread up to 4x), 1 answering 503 + Retry-After for their first 2s")
+	assert.Contains(t, stdout, "1 behind a quota of 100 req/s (burst 10) answering a bare 429 beyond it, 1 never answering (4 items each")
+	assert.Equal(t, 1, strings.Count(stdout, "| quota |"))
+	assert.Equal(t, 1, strings.Count(stdout, "| black hole | 4 | 0 |"))
+}
