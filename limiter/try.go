@@ -13,6 +13,19 @@ import (
 // gate, the bucket or latency sampling needs it, and it does not overtake
 // Acquire's waiters: while any wait it fails with a zero retryAt.
 func (h *Host) TryAcquire() (p Permit, retryAt time.Time, ok bool) {
+	p, start, retryAt, ok := h.TryAcquireUntimed()
+	if start {
+		p = p.Started()
+	}
+	return p, retryAt, ok
+}
+
+// TryAcquireUntimed is TryAcquire for a caller that starts a permit's latency
+// sample itself, when its request begins, so that it does not read the clock
+// while it holds locks of its own: when sampling picked the permit and no
+// time was read for it, p comes back untimed and start is true, and
+// p.Started() makes it a sample.
+func (h *Host) TryAcquireUntimed() (p Permit, start bool, retryAt time.Time, ok bool) {
 	var now time.Time
 	if h.clocked.Load() {
 		now = h.l.clock.Now()
@@ -20,15 +33,27 @@ func (h *Host) TryAcquire() (p Permit, retryAt time.Time, ok bool) {
 	h.mu.Lock()
 	if len(h.waiters) > 0 {
 		h.mu.Unlock()
-		return Permit{}, time.Time{}, false
+		return Permit{}, false, time.Time{}, false
 	}
 	p, retryAt, ok = h.tryLocked(now)
 	sampled := ok && h.ctl.sampled()
 	h.mu.Unlock()
 	if !ok {
-		return Permit{}, retryAt, false
+		return Permit{}, false, retryAt, false
 	}
-	return h.stamp(p, sampled), time.Time{}, true
+	if !sampled {
+		return p.Unsampled(), false, time.Time{}, true
+	}
+	return p, p.start.IsZero(), time.Time{}, true
+}
+
+// Started returns p with its latency sampled from now, by its limiter's
+// clock, to its release.
+func (p Permit) Started() Permit {
+	if p.h != nil {
+		p.start = p.h.l.clock.Now()
+	}
+	return p
 }
 
 // stamp times a permit that sampling picked, and leaves the others untimed:
