@@ -191,6 +191,9 @@ func (r *run[T]) attempt(t *tally, tk *task[T], ho *limiter.Handoffs) {
 	if e.attempts > 1 {
 		t.retries++
 	}
+	if tk.start {
+		tk.permit = tk.permit.Started()
+	}
 	k, err, stack := r.call(e.item.Value, e.attempts, host, tk.permit, ho)
 
 	switch k {

@@ -14,6 +14,8 @@ import (
 // consumer.
 // Consumers take the permit before they call the handler, from the rooms in
 // turn (round robin), so a gated or slow host does not hold up the others.
+// A sampled permit's clock starts with the attempt, not under the lock that
+// takes it.
 // The rooms hold queueSize items together (and at most one more per consumer
 // that took an item from the queue as they filled); a room exists only while
 // it holds items, so their memory follows the items, not the hosts seen.
@@ -43,6 +45,7 @@ type task[T any] struct {
 	key    string
 	host   *limiter.Host // nil when the item needs no permit (its key is "")
 	permit limiter.Permit
+	start  bool // the permit's latency sample starts with the attempt (limiter.Host.TryAcquireUntimed)
 }
 
 // rooms holds the waiting rooms of a run. Its fields are guarded by the run's
@@ -147,9 +150,9 @@ func (r *run[T]) direct(hc *hostCache, e entry[T]) (task[T], bool) {
 		}
 	}
 	h := hc.get(r.lim, key)
-	p, at, ok := h.TryAcquire()
+	p, start, at, ok := h.TryAcquireUntimed()
 	if ok {
-		return task[T]{e: e, key: key, host: h, permit: p}, true
+		return task[T]{e: e, key: key, host: h, permit: p, start: start}, true
 	}
 	r.roomsMu.Lock()
 	defer r.roomsMu.Unlock()
@@ -199,20 +202,21 @@ func (r *run[T]) serveLocked() (task[T], bool) {
 		rm := rs.ring.pop()
 		rs.ready.Add(-1)
 		var p limiter.Permit
+		var start bool
 		if rm.host != nil {
 			if rm.host.Forgotten() {
 				rm.host = r.lim.Host(rm.key)
 			}
 			var at time.Time
 			var ok bool
-			if p, at, ok = rm.host.TryAcquire(); !ok {
+			if p, start, at, ok = rm.host.TryAcquireUntimed(); !ok {
 				r.parkLocked(rm, at)
 				continue
 			}
 		}
 		e := rm.items.pop()
 		rs.held.Add(-1)
-		t := task[T]{e: e, key: rm.key, host: rm.host, permit: p}
+		t := task[T]{e: e, key: rm.key, host: rm.host, permit: p, start: start}
 		if rm.items.len() > 0 {
 			r.readyLocked(rm)
 		} else {

@@ -118,6 +118,33 @@ func TestTheHandlerHandsItsPermitToTheFirstRequestOfItsHost(t *testing.T) {
 	assert.Zero(t, snap.InFlight)
 }
 
+func TestAHandlersPermitIsTimedWhenTheLimiterSamplesIt(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	// The limiter's clock stands still: no window closes, so every permit
+	// stays sampled.
+	l, err := limiter.New(limiter.Config{}, limiter.WithClock(clockwork.NewFakeClock()))
+	require.NoError(t, err)
+	h := l.Host("api:443")
+	var timed, untimed atomic.Int64
+	st, err := NewJob(rangeOf(t, 100, 10), func(ctx context.Context, v int) error {
+		p, ok := limiter.TakePermit(ctx, h)
+		if !ok {
+			return errors.New("no permit in the handler's context")
+		}
+		if p.Sampled() {
+			timed.Add(1)
+		} else {
+			untimed.Add(1)
+		}
+		p.Release(limiter.Success)
+		return nil
+	}).WithLimiter(l, func(int) string { return "api:443" }).Run(context.Background())
+	require.NoError(t, err)
+	assert.EqualValues(t, 100, st.Succeeded)
+	assert.EqualValues(t, 100, timed.Load())
+	assert.Zero(t, untimed.Load())
+}
+
 func TestItemsWithAnEmptyKeyNeedNoPermit(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	l, err := limiter.New(limiter.Config{})
