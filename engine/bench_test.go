@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"runtime/metrics"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/politely/politely/internal/peakmem"
 	"github.com/politely/politely/limiter"
 	"github.com/politely/politely/source"
 )
@@ -111,52 +111,17 @@ func BenchmarkPeakHeap(b *testing.B) {
 					b.Fatal(err)
 				}
 				runtime.GC()
-				stop := make(chan struct{})
-				peak := make(chan heapPeaks)
-				go sampleHeap(stop, peak)
+				w := peakmem.Start()
 				st, err := NewJob(benchRange(b, n), noop).WithLimiter(l, func(int) string { return "h" }).Run(context.Background())
-				close(stop)
-				p := <-peak
+				p := w.Stop()
 				if err != nil || st.Succeeded != int64(n) {
 					b.Fatalf("succeeded %d of %d: %v", st.Succeeded, n, err)
 				}
-				b.ReportMetric(float64(p.inUse)/(1<<20), "peak-heap-MiB")
+				b.ReportMetric(peakmem.MiB(p.InUse, 0), "peak-heap-MiB")
 				b.ReportMetric(float64(n)/st.Elapsed.Seconds()/1e6, "Mtasks/s")
 			}
 		})
 	}
-}
-
-// heapPeaks is what sampleHeap saw: the largest heap in use (live objects
-// and garbage the collector has not freed yet, up to GOGC's goal) and the
-// largest live heap a collection marked.
-type heapPeaks struct{ inUse, live uint64 }
-
-// sampleHeap sends the largest heap figures seen until stop closes.
-func sampleHeap(stop <-chan struct{}, peak chan<- heapPeaks) {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
-	var most heapPeaks
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for {
-		metrics.Read(s)
-		most.inUse = max(most.inUse, s[0].Value.Uint64())
-		most.live = max(most.live, s[1].Value.Uint64())
-		select {
-		case <-stop:
-			peak <- most
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// liveHeap collects and returns the live heap.
-func liveHeap() uint64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }
 
 // BenchmarkFixedLimit50 runs 1,000 tasks of 100 ms with the limiter's limit
@@ -197,23 +162,18 @@ func BenchmarkDistinctHostsHeap(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				base := liveHeap()
-				rss := resetPeakRSS()
-				stop := make(chan struct{})
-				peak := make(chan heapPeaks)
-				go sampleHeap(stop, peak)
+				base := peakmem.LiveHeap()
+				w := peakmem.Start()
 				st, err := NewJob(benchRange(b, n), noop).WithLimiter(l, func(v int) string { return "host-" + strconv.Itoa(v) + ".example.com:443" }).Run(context.Background())
-				close(stop)
-				p := <-peak
+				p := w.Stop()
 				if err != nil || st.Succeeded != int64(n) {
 					b.Fatalf("succeeded %d of %d: %v", st.Succeeded, n, err)
 				}
-				live := liveHeap()
-				b.ReportMetric(float64(live-min(live, base))/(1<<20), "live-heap-MiB")
-				b.ReportMetric(float64(p.live-min(p.live, base))/(1<<20), "peak-live-MiB")
-				b.ReportMetric(float64(p.inUse-min(p.inUse, base))/(1<<20), "peak-heap-MiB")
-				if most, ok := peakRSS(); ok && rss {
-					b.ReportMetric(float64(most)/(1<<20), "peak-rss-MiB")
+				b.ReportMetric(peakmem.MiB(peakmem.LiveHeap(), base), "live-heap-MiB")
+				b.ReportMetric(peakmem.MiB(p.Live, base), "peak-live-MiB")
+				b.ReportMetric(peakmem.MiB(p.InUse, base), "peak-heap-MiB")
+				if p.RSS > 0 {
+					b.ReportMetric(peakmem.MiB(p.RSS, 0), "peak-rss-MiB")
 				}
 				b.ReportMetric(float64(len(l.Snapshots())), "hosts-kept")
 				b.ReportMetric(float64(n)/st.Elapsed.Seconds()/1e6, "Mtasks/s")
