@@ -3,6 +3,7 @@ package crawl
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +23,7 @@ import (
 // redirects itself, one request per hop, so that every hop goes through its
 // host's limiter and robots.txt and gets its own host's headers.
 type fetcher struct {
-	client  *http.Client // does not follow redirects (see noRedirects)
+	client  *http.Client // its Transport sends each request; it does not follow redirects (see noRedirects)
 	header  http.Header  // the config's headers, User-Agent and Accept: for trusted hosts
 	plain   http.Header  // User-Agent and Accept: for every other host
 	robots  http.Header  // User-Agent and Accept: text/plain: for robots.txt
@@ -208,15 +209,59 @@ func (f *fetcher) headerFor(kind requestKind, u *url.URL) http.Header {
 
 // send sends req with header, which it shares with the other requests of
 // its kind: no RoundTripper changes a request's header (http.RoundTripper's
-// contract), and http.Client copies it before adding anything. No Referer is
-// ever sent.
+// contract). No Referer is ever sent.
+//
+// It calls the client's Transport itself, as http.Client.Do would for a
+// client that follows no redirects, keeps no cookies and has no timeout of
+// its own (the crawl's): credentials in the URL go as Basic authorization
+// (unless header has its own Authorization), an error is a *url.Error for
+// the URL without its password, and a response without a body gets an
+// empty one. Do also copies the header for the redirects it follows, a copy
+// per request that the crawl, following redirects itself, does not need.
 func (f *fetcher) send(req *http.Request, header http.Header) (*http.Response, error) {
 	req.Header = header
-	resp, err := f.client.Do(req)
+	if u := req.URL.User; u != nil && header.Get("Authorization") == "" {
+		password, _ := u.Password()
+		req.Header = header.Clone()
+		req.SetBasicAuth(u.Username(), password)
+	}
+	resp, err := f.client.Transport.RoundTrip(req)
+	if err == nil && resp == nil {
+		err = errors.New("http: the transport returned neither a response nor an error")
+	}
 	if err != nil {
-		return nil, &attemptError{err: err}
+		if tlsErr, ok := err.(tls.RecordHeaderError); ok && string(tlsErr.RecordHeader[:]) == "HTTP/" {
+			err = http.ErrSchemeMismatch
+		}
+		return nil, &attemptError{err: &url.Error{Op: urlErrorOp(req.Method), URL: stripPassword(req.URL), Err: err}}
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
 	}
 	return resp, nil
+}
+
+// urlErrorOp is the Op of a request's *url.Error, as http.Client names it:
+// "Get" for GET.
+func urlErrorOp(method string) string {
+	if method == "" {
+		return "Get"
+	}
+	for i := 0; i < len(method); i++ {
+		if method[i] >= utf8.RuneSelf {
+			return method
+		}
+	}
+	return method[:1] + strings.ToLower(method[1:])
+}
+
+// stripPassword is u with its password, if any, written as ***, as
+// http.Client writes the URL of its errors.
+func stripPassword(u *url.URL) string {
+	if _, set := u.User.Password(); set {
+		return strings.Replace(u.String(), u.User.String()+"@", u.User.Username()+":***@", 1)
+	}
+	return u.String()
 }
 
 // robotsParseLimit is the least of a robots.txt that is read whatever
