@@ -1,6 +1,12 @@
 package crawl
 
 import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -38,4 +44,47 @@ func TestReadBodyReadsToTheEndOrTheMostWhateverTheAnnouncedSize(t *testing.T) {
 	}
 	_, err := readBody(iotest.ErrReader(assert.AnError), 10, 5)
 	assert.ErrorIs(t, err, assert.AnError)
+}
+
+// TestSendDoesWhatHTTPClientDoWould checks the fetcher's send against what
+// http.Client.Do does for the crawl's client: credentials in the URL sent as
+// Basic authorization unless the header has its own, and a failed request
+// reported as a *url.Error naming the URL without its password.
+func TestSendDoesWhatHTTPClientDoWould(t *testing.T) {
+	auth := make(chan string, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth <- r.Header.Get("Authorization")
+		fmt.Fprint(w, `{}`)
+	}))
+	defer srv.Close()
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	defer base.CloseIdleConnections()
+	withUser := strings.Replace(srv.URL, "http://", "http://me:hunter2@", 1)
+
+	fe := newFetcher(&http.Client{Transport: base, CheckRedirect: noRedirects}, &Config{UserAgent: "test/1.0", Limits: Limits{MaxBody: 1 << 10}})
+	_, err := fe.get(context.Background(), http.MethodGet, withUser+"/x")
+	require.NoError(t, err)
+	assert.Equal(t, "Basic "+base64.StdEncoding.EncodeToString([]byte("me:hunter2")), <-auth)
+	assert.Empty(t, fe.plain.Get("Authorization"), "the shared header is left as it was")
+
+	own := newFetcher(&http.Client{Transport: base, CheckRedirect: noRedirects},
+		&Config{UserAgent: "test/1.0", Limits: Limits{MaxBody: 1 << 10}, Headers: Headers{"Authorization": "Bearer s"}, HeaderHosts: HeaderHosts{strings.TrimPrefix(srv.URL, "http://")}})
+	_, err = own.get(context.Background(), http.MethodGet, withUser+"/x")
+	require.NoError(t, err)
+	assert.Equal(t, "Bearer s", <-auth, "the header's own Authorization wins")
+
+	failing := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, assert.AnError })}
+	_, err = newFetcher(failing, &Config{UserAgent: "test/1.0", Limits: Limits{MaxBody: 1 << 10}}).get(context.Background(), http.MethodPost, withUser+"/x")
+	var uerr *url.Error
+	require.ErrorAs(t, err, &uerr)
+	assert.ErrorIs(t, err, assert.AnError)
+	assert.Equal(t, "Post", uerr.Op)
+	assert.Equal(t, strings.Replace(srv.URL, "http://", "http://me:***@", 1)+"/x", uerr.URL)
+	assert.NotContains(t, err.Error(), "hunter2")
+	clientErr := func() error {
+		req, _ := http.NewRequest(http.MethodPost, withUser+"/x", nil)
+		_, err := failing.Do(req)
+		return err
+	}()
+	assert.Equal(t, clientErr.Error(), err.Error(), "the same message as http.Client's")
 }
