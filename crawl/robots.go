@@ -60,11 +60,30 @@ type origin struct {
 	rules atomic.Pointer[rules] // nil until the rules are known
 }
 
-// rules are an origin's robots.txt as fetched at a time.
+// rules are an origin's robots.txt as fetched at a time, with the group
+// that applies to the crawl's user agent (nil: everything is disallowed).
 type rules struct {
 	fetched time.Time
-	data    *robotstxt.RobotsData
+	group   *robotstxt.Group
 }
+
+// disallowAll is the rules robotstxt gives a robots.txt that answered 5xx:
+// nothing may be fetched, whatever the group.
+var disallowAll, _ = robotstxt.FromStatusAndBytes(http.StatusServiceUnavailable, nil)
+
+// newRules are data's rules for agent, fetched at fetched: what
+// data.TestAgent(path, agent) would answer for every path, with the group
+// found once.
+func newRules(fetched time.Time, data *robotstxt.RobotsData, agent string) *rules {
+	rl := &rules{fetched: fetched}
+	if data != disallowAll {
+		rl.group = data.FindGroup(agent)
+	}
+	return rl
+}
+
+// allows reports whether the rules allow the request URI path.
+func (rl *rules) allows(path string) bool { return rl.group != nil && rl.group.Test(path) }
 
 // allowed reports whether u may be fetched, fetching its robots.txt first if
 // needed. An error means ctx ended before the rules were known.
@@ -85,7 +104,7 @@ func (r *robots) allowed(ctx context.Context, u *url.URL) (bool, error) {
 			return false, err
 		}
 	}
-	return rl.data.TestAgent(u.RequestURI(), r.agent), nil
+	return rl.allows(u.RequestURI()), nil
 }
 
 // fetchRules fetches the rules of o, u's origin, unless another task did
@@ -101,7 +120,7 @@ func (r *robots) fetchRules(ctx context.Context, o *origin, u *url.URL) (*rules,
 	if err != nil {
 		return nil, err
 	}
-	rl := &rules{fetched: now, data: data}
+	rl := newRules(now, data, r.agent)
 	o.rules.Store(rl)
 	return rl, nil
 }

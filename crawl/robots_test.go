@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/temoto/robotstxt"
 	"go.uber.org/zap"
 )
 
@@ -67,4 +68,25 @@ func TestRobotsTxtLargerThanMaxBodyIsReadTo500KiB(t *testing.T) {
 	assert.Equal(t, 0, api.count("/private"))
 	assert.Equal(t, 0, api.count("/late"))
 	assert.Equal(t, 1, api.count("/ok"))
+}
+
+// FuzzRulesAllowAsTestAgent checks that the rules kept for the crawl's
+// agent (its group found once) answer for every path what robotstxt's
+// TestAgent answers, for every status a robots.txt can come with.
+func FuzzRulesAllowAsTestAgent(f *testing.F) {
+	f.Add(200, "User-agent: *\nDisallow: /private/\n", "politely/1.0", "/private/x")
+	f.Add(200, "User-agent: politely\nDisallow: /\n\nUser-agent: *\nAllow: /\n", "Politely/1.0 (+https://x)", "/a?b=c")
+	f.Add(200, "User-agent: *\nDisallow: /*.json$\nAllow: /a/b.json\n", "bot", "/a/b.json")
+	f.Add(200, "", "bot", "/")
+	f.Add(404, "", "bot", "/x")
+	f.Add(503, "", "bot", "/x")
+	f.Fuzz(func(t *testing.T, status int, body, agent, path string) {
+		data, err := robotstxt.FromStatusAndBytes(status, []byte(body))
+		if err != nil {
+			return // the crawl reads it as a 404
+		}
+		if got, want := newRules(time.Time{}, data, agent).allows(path), data.TestAgent(path, agent); got != want {
+			t.Fatalf("status %d, agent %q, path %q: allows %v, TestAgent %v", status, agent, path, got, want)
+		}
+	})
 }
