@@ -110,13 +110,31 @@ func statusOf(err error) int {
 // transport.Check (a 404 is permanent, a 500 or a reset is retried, a 429
 // waits for its Retry-After).
 func (f *fetcher) get(ctx context.Context, method, rawURL string) (response, error) {
-	return f.follow(ctx, method, rawURL, crawled)
+	req, err := newRequest(ctx, method, rawURL)
+	if err != nil {
+		return response{}, err
+	}
+	return f.follow(ctx, req, crawled)
+}
+
+// getURL is get for a URL already parsed (a task's, resolved when its page
+// was read), which it does not parse again.
+func (f *fetcher) getURL(ctx context.Context, method string, u *url.URL) (response, error) {
+	req, err := requestTo(ctx, method, u)
+	if err != nil {
+		return response{}, err
+	}
+	return f.follow(ctx, req, crawled)
 }
 
 // getRobots is get for a robots.txt: it never carries the config's
 // headers, and its redirects are not checked against robots.txt.
 func (f *fetcher) getRobots(ctx context.Context, rawURL string) (response, error) {
-	return f.follow(ctx, http.MethodGet, rawURL, robotsTxt)
+	req, err := newRequest(ctx, http.MethodGet, rawURL)
+	if err != nil {
+		return response{}, err
+	}
+	return f.follow(ctx, req, robotsTxt)
 }
 
 // requestKind says what a request carries and what it is checked against.
@@ -127,13 +145,9 @@ const (
 	robotsTxt                        // a robots.txt: User-Agent and Accept only, not checked
 )
 
-// follow sends method rawURL and follows its redirects, as get describes.
-func (f *fetcher) follow(ctx context.Context, method, rawURL string, kind requestKind) (response, error) {
-	req, err := newRequest(ctx, method, rawURL)
-	if err != nil {
-		return response{}, err
-	}
-	u := req.URL
+// follow sends req and follows its redirects, as get describes.
+func (f *fetcher) follow(ctx context.Context, req *http.Request, kind requestKind) (response, error) {
+	method, u := req.Method, req.URL
 	if err := f.check(ctx, u, kind, 0); err != nil {
 		return response{}, err
 	}
@@ -173,6 +187,20 @@ func newRequest(ctx context.Context, method, rawURL string) (*http.Request, erro
 	if err != nil {
 		return nil, &attemptError{err: engine.Permanent(err)}
 	}
+	return req, nil
+}
+
+// requestTo is newRequest for a URL already parsed: the request gets a
+// copy of u, without an empty port, and its Host is the copy's, as
+// http.NewRequest sets them.
+func requestTo(ctx context.Context, method string, u *url.URL) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "/", nil)
+	if err != nil {
+		return nil, &attemptError{err: engine.Permanent(err)}
+	}
+	cp := *u
+	cp.Host = strings.TrimSuffix(cp.Host, ":") // an empty port is dropped
+	req.URL, req.Host = &cp, cp.Host
 	return req, nil
 }
 

@@ -88,3 +88,31 @@ func TestSendDoesWhatHTTPClientDoWould(t *testing.T) {
 	}()
 	assert.Equal(t, clientErr.Error(), err.Error(), "the same message as http.Client's")
 }
+
+// FuzzRequestToIsNewRequest checks that a request made from a task's parsed
+// URL (requestTo) goes where one made from its text would: the same URL,
+// request URI and Host.
+func FuzzRequestToIsNewRequest(f *testing.F) {
+	for _, ref := range []string{"/items/1", "a%2Fb?x=1#f", "//Host:/p", "../x/./y?", "http://[::1]:/a%20b", "https://u:p@h:8443/%7e?q=%zz", "/a;b=c/%2f%2F"} {
+		f.Add(ref)
+	}
+	base, err := url.Parse("http://api.example.com:8080/v1/items?page=2")
+	require.NoError(f, err)
+	f.Fuzz(func(t *testing.T, ref string) {
+		r, err := url.Parse(ref)
+		if err != nil {
+			return
+		}
+		u := base.ResolveReference(r)
+		want, err := newRequest(context.Background(), http.MethodGet, u.String())
+		if err != nil {
+			return // a task URL that does not parse again fails before its request either way
+		}
+		got, err := requestTo(context.Background(), http.MethodGet, u)
+		require.NoError(t, err)
+		assert.Equal(t, want.URL.String(), got.URL.String())
+		assert.Equal(t, want.URL.RequestURI(), got.URL.RequestURI())
+		assert.Equal(t, want.Host, got.Host)
+		assert.NotSame(t, u, got.URL, "the request has its own copy")
+	})
+}

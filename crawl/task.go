@@ -163,10 +163,10 @@ func (r *runner) handle(ctx context.Context, it listed) error {
 
 // target is an item's task URL.
 type target struct {
-	url *url.URL
-	raw string // url's String
-	key string // url's host key (transport.HostKey)
-	err error  // why the task URL does not resolve; the others are then zero
+	url *url.URL // nil for an item read from Redis: raw is then the URL
+	raw string   // url's String
+	key string   // url's host key (transport.HostKey)
+	err error    // why the task URL does not resolve; the others are then zero
 }
 
 // resolveTarget resolves the task URL of item.
@@ -193,7 +193,13 @@ func (r *runner) task(ctx context.Context, it listed) (outputLine, error) {
 	if t.err != nil {
 		return outputLine{}, engine.Permanent(fmt.Errorf("task.url: %w", t.err))
 	}
-	resp, err := r.fetch.get(ctx, r.cfg.Task.Method, t.raw)
+	var resp response
+	var err error
+	if t.url != nil {
+		resp, err = r.fetch.getURL(ctx, r.cfg.Task.Method, t.url)
+	} else {
+		resp, err = r.fetch.get(ctx, r.cfg.Task.Method, t.raw) // read from Redis as text
+	}
 	if err != nil {
 		return outputLine{}, err
 	}
