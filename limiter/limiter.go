@@ -154,10 +154,13 @@ type Config struct {
 	// Rate is the requests/s ceiling per host; 0 means no ceiling (a server
 	// quota and the learnt rate still apply).
 	Rate float64
-	// Burst is the token bucket's burst; 0 means 1 when the rate comes from a
-	// quota or was learnt from throttling (pacing, so a server that just
-	// refused us is not hit by a burst), and rate/10 (at least 1) under the
-	// user's ceiling.
+	// Burst is the token bucket's burst under the user's ceiling (Rate, or
+	// Host.SetCeiling); 0 means rate/10, at least 1. Under a rate that comes
+	// from a quota or was learnt from throttling, the burst is the limiter's
+	// own: 1 (pacing, so a server that just refused us is not hit by a
+	// burst), or half of what the server is known to hold beyond its rate
+	// (so a pacer that woke late catches up); while a ceiling is set, at
+	// most Burst.
 	Burst int
 	// Algorithm is the concurrency algorithm after slow start; default
 	// Auto, a delay-based controller of this package that grows while the

@@ -108,19 +108,23 @@ func (p *pace) apply(now time.Time) {
 		p.bucket, p.cur = nil, 0
 		return
 	}
-	burst := p.cfgBurst
-	if burst == 0 {
-		burst = 1
-		switch {
-		case fromCeiling:
+	burst := 1
+	switch {
+	case fromCeiling:
+		burst = p.cfgBurst
+		if burst == 0 {
 			burst = max(1, int(r/10))
-		case r == p.quota && p.reader != nil && p.reader.spare > 1:
-			// The server holds tokens beyond its refill: a pacer that
-			// wakes late may catch up on half of them.
-			burst = p.reader.spare / 2
-		case r == p.learnt && p.slow && !p.probing:
-			burst = p.learn.pacerBurst()
 		}
+	case r == p.quota && p.reader != nil && p.reader.spare > 1:
+		// The server holds tokens beyond its refill: a pacer that
+		// wakes late may catch up on half of them.
+		burst = p.reader.spare / 2
+	case r == p.learnt && p.slow && !p.probing:
+		burst = p.learn.pacerBurst()
+	}
+	if !fromCeiling && p.ceiling > 0 && p.cfgBurst > 0 {
+		// Under the user's ceiling, no burst beyond the user's.
+		burst = min(burst, p.cfgBurst)
 	}
 	switch {
 	case p.bucket == nil:

@@ -173,3 +173,34 @@ func TestPaceHoldsHalfAnAllowancesSpareTokens(t *testing.T) {
 	assert.Contains(t, []int{3, 4}, p.curBurst)
 	assert.InDelta(t, 107, p.cur, 1e-9)
 }
+
+func TestPaceTakesTheUsersBurstForTheUsersCeilingOnly(t *testing.T) {
+	// The same allowance as above, under each config: Burst is the burst
+	// of the user's ceiling, and caps a server's while a ceiling is set.
+	for _, c := range []struct {
+		cfg   Config
+		burst []int
+		rate  float64
+	}{
+		{Config{Burst: 1}, []int{3, 4}, 107},         // no ceiling: the pacer's own burst
+		{Config{Burst: 20}, []int{3, 4}, 107},        // nor a larger one
+		{Config{Rate: 500, Burst: 2}, []int{2}, 107}, // under a ceiling, at most the user's
+		{Config{Rate: 500}, []int{3, 4}, 107},        // Burst 0 caps nothing
+		{Config{Rate: 50, Burst: 1}, []int{1}, 50},   // the ceiling binds: the user's burst
+		{Config{Rate: 50}, []int{5}, 50},             // rate/10
+	} {
+		var p pace
+		p.init(c.cfg)
+		for i := 0; i < 300; i++ {
+			at := epoch.Add(time.Duration(i) * 10 * time.Millisecond)
+			rem := 108
+			if i == 0 {
+				rem = 110
+			}
+			p.setQuota(at, Quota{Limit: 110, Remaining: rem, Reset: at.Add(time.Second)}, time.Hour, uint64(i+1), 1)
+			p.apply(at)
+		}
+		assert.Contains(t, c.burst, p.curBurst, "%+v", c.cfg)
+		assert.InDelta(t, c.rate, p.cur, 1e-9, "%+v", c.cfg)
+	}
+}
