@@ -1,6 +1,7 @@
 package crawl
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,7 +44,17 @@ type robots struct {
 
 	mu      sync.Mutex
 	origins map[originKey]*origin
+	max     int         // the origins kept; 0 means maxOrigins
+	ring    []originKey // the origins kept, for the sweep that forgets them
+	hand    int
 }
+
+// maxOrigins is how many origins' rules a crawl keeps by default, as many
+// as the limiter keeps hosts: beyond it each new origin forgets one not
+// used since the sweep last passed it (or, after 8 tries, the one under
+// the hand), so a crawl over any number of hosts holds a bounded number of
+// rules. A forgotten origin's robots.txt is fetched again if it comes back.
+const maxOrigins = limiter.DefaultMaxHosts
 
 // robotsTTL is how long a robots.txt is used before it is fetched again:
 // RFC 9309 asks crawlers not to keep one longer than 24 hours.
@@ -58,6 +69,7 @@ type originKey struct{ scheme, host string }
 type origin struct {
 	mu    sync.Mutex
 	rules atomic.Pointer[rules] // nil until the rules are known
+	used  atomic.Bool           // asked for since the sweep last passed it
 }
 
 // rules are an origin's robots.txt as fetched at a time, with the group
@@ -93,9 +105,12 @@ func (r *robots) allowed(ctx context.Context, u *url.URL) (bool, error) {
 	o := r.origins[key]
 	if o == nil {
 		o = &origin{}
-		r.origins[key] = o
+		r.keepLocked(key, o)
 	}
 	r.mu.Unlock()
+	if !o.used.Load() {
+		o.used.Store(true)
+	}
 
 	rl := o.rules.Load()
 	if rl == nil || r.now().Sub(rl.fetched) >= robotsTTL {
@@ -105,6 +120,29 @@ func (r *robots) allowed(ctx context.Context, u *url.URL) (bool, error) {
 		}
 	}
 	return rl.allows(u.RequestURI()), nil
+}
+
+// keepLocked adds o, the origin of key, forgetting another beyond the
+// maximum. r.mu is held.
+func (r *robots) keepLocked(key originKey, o *origin) {
+	r.origins[key] = o
+	if len(r.ring) < cmp.Or(r.max, maxOrigins) {
+		r.ring = append(r.ring, key)
+		return
+	}
+	for tries := 0; ; tries++ {
+		r.hand %= len(r.ring)
+		old := r.origins[r.ring[r.hand]]
+		if tries < 8 && old.used.Load() {
+			old.used.Store(false)
+			r.hand++
+			continue
+		}
+		delete(r.origins, r.ring[r.hand])
+		r.ring[r.hand] = key
+		r.hand++
+		return
+	}
 }
 
 // fetchRules fetches the rules of o, u's origin, unless another task did

@@ -90,3 +90,44 @@ func FuzzRulesAllowAsTestAgent(f *testing.F) {
 		}
 	})
 }
+
+func TestRobotsKeepsABoundedNumberOfOrigins(t *testing.T) {
+	var apis []*recorder
+	var urls []*url.URL
+	for range 3 {
+		api := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, "User-agent: *\nDisallow: /a\n")
+		})
+		u, err := url.Parse(api.URL + "/b")
+		require.NoError(t, err)
+		apis, urls = append(apis, api), append(urls, u)
+	}
+	cfg := testConfig(t, apis[0].URL+"/items", "    style: none", "", nil)
+	r, err := newRunner(cfg, runOptions{log: zap.NewNop(), interval: time.Second, now: time.Now})
+	require.NoError(t, err)
+	defer r.client.CloseIdleConnections()
+	r.robots.max = 2
+	allowed := func(i int) {
+		ok, err := r.robots.allowed(context.Background(), urls[i])
+		require.NoError(t, err)
+		assert.True(t, ok)
+		assert.LessOrEqual(t, len(r.robots.origins), 2)
+	}
+	fetched := func() []int {
+		return []int{apis[0].count("/robots.txt"), apis[1].count("/robots.txt"), apis[2].count("/robots.txt")}
+	}
+
+	allowed(0)
+	allowed(1)
+	allowed(2)
+	assert.Equal(t, []int{1, 1, 1}, fetched())
+	allowed(2)
+	allowed(1)
+	assert.Equal(t, []int{1, 1, 1}, fetched(), "the first origin was forgotten, the others kept")
+	allowed(0)
+	assert.Equal(t, []int{2, 1, 1}, fetched(), "a forgotten origin's robots.txt is fetched again")
+	allowed(2)
+	assert.Equal(t, []int{2, 1, 1}, fetched(), "both others were asked for since the sweep passed them: the sweep went round and forgot the second")
+	allowed(1)
+	assert.Equal(t, []int{2, 2, 1}, fetched())
+}
