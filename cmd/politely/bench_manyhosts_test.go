@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +14,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/politely/politely/benchmarks"
+	"github.com/politely/politely/internal/peakmem"
+	"github.com/politely/politely/mockapi"
 )
 
 func TestBenchManyHostsCrawlsEveryHostAndWritesItsTable(t *testing.T) {
@@ -69,4 +77,63 @@ func TestBenchManyHostsRunsQuotaHostsBlackHolesAndSpreadLatencies(t *testing.T) 
 	assert.Contains(t, stdout, "1 behind a quota of 100 req/s (burst 10) answering a bare 429 beyond it, 1 never answering (4 items each")
 	assert.Equal(t, 1, strings.Count(stdout, "| quota |"))
 	assert.Equal(t, 1, strings.Count(stdout, "| black hole | 4 | 0 |"))
+}
+
+// BenchmarkCrawlDistinctHosts crawls, with politely crawl's default config,
+// a listing of one item on each of n distinct hosts ("h1.many.test:80" and
+// on; every connection goes to one mock server on 127.0.0.1), robots.txt
+// included, and reports the memory the crawl took: the limiter forgets idle
+// hosts beyond its table, so the figures stay flat with n. live-heap-MiB is
+// the heap after the crawl, peak-heap-MiB the largest heap in use during it
+// (garbage not yet collected included), peak-rss-MiB the process's peak
+// resident set (Linux only), mock server included.
+func BenchmarkCrawlDistinctHosts(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 30_000} {
+		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+			hosts := make([]string, n)
+			for i := range hosts {
+				hosts[i] = fmt.Sprintf("h%d.many.test:80", i)
+			}
+			srv, err := mockapi.Start(mockapi.Config{Scenario: mockapi.Scenario{Name: "distinct-hosts", Items: n, PerPage: 100, DetailHosts: hosts}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close()
+			base := http.DefaultTransport.(*http.Transport).Clone()
+			addr := strings.TrimPrefix(srv.URL(), "http://")
+			var d net.Dialer
+			base.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, network, addr)
+			}
+			defer base.CloseIdleConnections()
+			for range b.N {
+				dir := b.TempDir()
+				before := peakmem.LiveHeap()
+				w := peakmem.Start()
+				err := benchCrawler(context.Background(), benchmarks.CrawlJob{URL: srv.URL(), Pagination: mockapi.PaginationPage,
+					Output: filepath.Join(dir, "out.jsonl"), Failed: filepath.Join(dir, "failed.jsonl"), Base: base, Progress: func(int64, int) {}})
+				p := w.Stop()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if lines := countLines(b, filepath.Join(dir, "out.jsonl")); lines != n {
+					b.Fatalf("%d lines of %d items", lines, n)
+				}
+				b.ReportMetric(peakmem.MiB(peakmem.LiveHeap(), before), "live-heap-MiB")
+				b.ReportMetric(peakmem.MiB(p.InUse, before), "peak-heap-MiB")
+				if p.RSS > 0 {
+					b.ReportMetric(peakmem.MiB(p.RSS, 0), "peak-rss-MiB")
+				}
+			}
+		})
+	}
+}
+
+// countLines counts the lines of the file at path.
+func countLines(b *testing.B, path string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return bytes.Count(data, []byte("\n"))
 }
