@@ -273,11 +273,8 @@ func (c *control) observeRTT(now time.Time, mean time.Duration, n int, stderr ti
 	// below the host's usual RTT), higher ones only with a long time
 	// constant.
 	// Until windows hold enough samples it is the mean of all samples
-	// but those of windows that rose beyond the noise, or by half the way
-	// to slowExitRatio however noisy they are (a window that mixes the
-	// service time with a queue's).
-	b := float64(max(c.base, queueBase))
-	rise := max(min(2*stderr, time.Duration((slowExitRatio-1)/2*b)), time.Duration((slowGrowRatio-1)*b))
+	// but those of windows that rose beyond the noise.
+	rise := max(2*stderr, time.Duration((slowGrowRatio-1)*float64(max(c.base, queueBase))))
 	switch {
 	case c.coldN < maxNeed*2 && (c.coldN == 0 || mean-c.base <= rise):
 		// A window that shows a rise (slow start passed the server's slots)
@@ -320,15 +317,8 @@ func (c *control) slowStartWindow(w windowStats) {
 		grow = ratio
 	}
 	if w.mean-w.base <= 2*w.stderr {
-		// Within the noise of the window's few samples: no rise. But a
-		// rise to slowExitRatio holds the limit for a window, as a rise
-		// does: a window that noisy may mix the service time with a
-		// queue's, or hold one stalled answer.
-		if ratio >= slowExitRatio {
-			ratio = slowGrowRatio
-		} else {
-			ratio = min(ratio, 1)
-		}
+		// Within the noise of the window's few samples: no rise.
+		ratio = min(ratio, 1)
 	}
 	switch {
 	case w.drop || ratio >= slowExitRatio:
@@ -339,10 +329,6 @@ func (c *control) slowStartWindow(w windowStats) {
 		c.slowStart = false
 		c.limit = max(c.min, min(c.max, next))
 		c.alg.reset(c.limit)
-		// The algorithm returns towards this level and probes past it only
-		// now and then, as after a drop: the server's slots + queue may be
-		// just above the level that runs without a queue.
-		c.alg.knee(w.limit)
 		if w.refused > 0 {
 			// Just below the refused level, which is where probing starts.
 			c.limit = max(c.min, min(c.max, max(c.limit, w.cut())))

@@ -98,53 +98,6 @@ func TestSlowStartHandsOverOnFirstDrop(t *testing.T) {
 	assert.GreaterOrEqual(t, s.Limit, before/2, "back to the last level without queueing")
 }
 
-func TestSlowStartHandsTheDroppedLevelToTheAlgorithm(t *testing.T) {
-	d := newDriver(t, Config{})
-	d.rounds(16, 20*time.Millisecond, Success)
-	dropped := d.limit()
-	p, _, ok := d.h.TryAcquireAt(d.now)
-	require.True(t, ok)
-	d.now = d.now.Add(time.Millisecond)
-	p.ReleaseAt(d.now, Dropped)
-	require.False(t, d.h.Snapshot().SlowStart)
-	var limits []int
-	for range 8 {
-		d.round(20*time.Millisecond, Success)
-		limits = append(limits, d.limit())
-	}
-	t.Logf("dropped at %d, then %v", dropped, limits)
-	for i, l := range limits {
-		assert.Less(t, l, dropped, "round %d: back to just below the dropped level, no further yet", i+1)
-	}
-}
-
-func TestSlowStartEndsOnNoisyWindowsThatRoseByHalf(t *testing.T) {
-	d := newDriver(t, Config{})
-	d.rounds(6, 20*time.Millisecond, Success)
-	before := d.limit()
-	// Windows whose requests took 20 ms or 45 ms (a queue behind most of
-	// them): their mean rose by more than half, within twice their few
-	// samples' standard error.
-	for range 3 {
-		ps := d.takeAll()
-		require.NotEmpty(t, ps)
-		for i, p := range ps {
-			if i < len(ps)/4 {
-				p.ReleaseAt(d.now.Add(20*time.Millisecond), Success)
-			}
-		}
-		for i, p := range ps {
-			if i >= len(ps)/4 {
-				p.ReleaseAt(d.now.Add(45*time.Millisecond), Success)
-			}
-		}
-		d.now = d.now.Add(45 * time.Millisecond)
-	}
-	s := d.h.Snapshot()
-	assert.False(t, s.SlowStart, "rises by half end slow start however noisy the windows")
-	assert.LessOrEqual(t, s.Limit, before)
-}
-
 func TestSlowStartEndsOnClearRTTRise(t *testing.T) {
 	d := newDriver(t, Config{})
 	d.rounds(6, 20*time.Millisecond, Success)

@@ -233,28 +233,6 @@ func TestSimulationDefaultMeetsTargets(t *testing.T) {
 			assert.Zero(t, f.refused, "seed %d: 503 share", seed)
 		}
 	})
-	t.Run("small tight servers", func(t *testing.T) {
-		// Slow start must end below slots + queue when the one level past
-		// the slots already shows the queue, and the algorithm must not
-		// climb straight back to the level that did: each 503 closes the
-		// gate for a second.
-		for _, c := range []capacityClass{
-			{slots: 4, queue: 1, service: 20 * time.Millisecond},
-			{slots: 8, queue: 2, service: 20 * time.Millisecond},
-		} {
-			var shares, refused []float64
-			for _, seed := range simClassSeeds {
-				f := simCrawlCapacity(t, "", c, seed)
-				shares, refused = append(shares, f.share), append(refused, f.refused)
-			}
-			slices.Sort(shares)
-			slices.Sort(refused)
-			mid := len(shares) / 2
-			assert.GreaterOrEqual(t, shares[mid], 0.9, "%v: median share of the optimum", c)
-			assert.LessOrEqual(t, refused[mid], 0.005, "%v: median 503 share", c)
-			assert.LessOrEqual(t, refused[len(refused)-1], 0.03, "%v: worst 503 share", c)
-		}
-	})
 	t.Run("in-flight cap answering 429 without Retry-After", func(t *testing.T) {
 		c := capacityClass{slots: 32, service: 20 * time.Millisecond, cap429: true}
 		for _, seed := range simClassSeeds {
