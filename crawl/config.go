@@ -22,7 +22,7 @@ const (
 	DefaultMaxEmptyPages    = 10       // pagination.max_empty_pages
 	DefaultMethod           = "GET"    // task.method
 
-	DefaultBurst         = 1                        // limits.burst: no burst above the rate
+	DefaultBurst         = 1                        // limits.burst: no burst above limits.rate
 	DefaultAlgorithm     = limiter.DefaultAlgorithm // limits.concurrency.algorithm: auto
 	DefaultInitial       = limiter.DefaultInitial   // limits.concurrency.initial, clamped into [min, max]
 	DefaultMin           = limiter.DefaultMin       // limits.concurrency.min
@@ -118,7 +118,7 @@ type Task struct {
 // Limits apply per host (key limits).
 type Limits struct {
 	Rate        float64       // rate: requests per second, ceiling; 0 (default) = none (the server's headers still apply)
-	Burst       int           // burst: token bucket size, default 1; at least 1 when Rate > 0
+	Burst       int           // burst: the token bucket's size under rate, default 1; at least 1 when Rate > 0 (a rate the server announces or teaches keeps the limiter's own, at most this while rate is set)
 	Concurrency Concurrency   // concurrency
 	Timeout     time.Duration // timeout: per request, whole body included; default 10s
 	Retries     int           // retries: extra attempts after the first for retryable failures; default 4
