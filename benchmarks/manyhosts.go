@@ -276,7 +276,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		h := HostResult{Host: hosts[i], Role: roles[i], Items: places(roles[i]) * unit}
 		sc, st := scs[i], s.Stats()
 		h.Optimum = sc.OptimumAt(mh.Blackout)
-		if share > 0 && roles[i] == RoleHealthy {
+		if roles[i] == RoleHealthy {
 			h.Optimum = min(h.Optimum, share/sc.Latency.Seconds())
 		}
 		h.Ideal = time.Duration(float64(h.Items) / h.Optimum * float64(time.Second))
@@ -303,9 +303,8 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		res.Ideal = max(res.Ideal, h.Ideal)
 		res.Hosts = append(res.Hosts, h)
 	}
-	if mh.MaxTotal > 0 { // every item's service time, MaxTotal at a time
-		res.Ideal = max(res.Ideal, busy/time.Duration(mh.MaxTotal))
-	}
+	// Every item's service time, max_total at a time.
+	res.Ideal = max(res.Ideal, busy/time.Duration(cmp.Or(mh.MaxTotal, maxIdleConns)))
 	if res.Err != nil && !errors.Is(res.Err, context.DeadlineExceeded) {
 		return res, fmt.Errorf("benchmarks: %s: crawl: %w", ManyHostsName, res.Err)
 	}
@@ -355,15 +354,12 @@ func (mh ManyHosts) roles() []string {
 const maxIdleConns = 1024
 
 // fairShare is the requests in service each host that is not gated gets
-// when MaxTotal is shared out evenly over them (0 without MaxTotal): with a
-// ceiling below the hosts' sum, a healthy host's optimum is at most this
-// share. A gated or slow host's is not: by the end of a blackout, or of the
-// healthy hosts' items, most others are done.
+// when max_total (MaxTotal, or its default) is shared out evenly over them:
+// with a ceiling below the hosts' sum (300 hosts of 4 slots pass the
+// default), a healthy host's optimum is at most this share. A gated host's
+// is not: by the end of its blackout most others are done.
 func (mh ManyHosts) fairShare() float64 {
-	if mh.MaxTotal == 0 {
-		return 0
-	}
-	return float64(mh.MaxTotal) / float64(max(1, mh.Healthy+mh.Slow+mh.Quota+mh.BlackHoles))
+	return float64(cmp.Or(mh.MaxTotal, maxIdleConns)) / float64(max(1, mh.Healthy+mh.Slow+mh.Quota+mh.BlackHoles))
 }
 
 // start starts the detail hosts of the items ids 1..items in the order roles

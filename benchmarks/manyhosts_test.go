@@ -49,7 +49,7 @@ func TestNewManyHostsTakesTheShapesBeyondGatedAndSlow(t *testing.T) {
 	assert.Greater(t, mh.Cap, time.Minute+10*time.Second, "the run outlasts the blackout")
 	assert.Equal(t, []string{RoleHealthy, RoleHealthy, RoleHealthy, RoleHealthy, RoleBlackout, RoleQuota, RoleQuota, RoleSlow,
 		RoleBlackHole, RoleBlackHole, RoleBlackHole}, mh.roles())
-	assert.InDelta(t, 0.0, mh.fairShare(), 0, "no max_total")
+	assert.InDelta(t, 102.4, mh.fairShare(), 1e-9, "max_total's default, 1,024, over the 10 hosts that are not gated")
 
 	config := mh.config([]string{"a:1", "b:2", "c:3"}, []string{RoleHealthy, RoleBlackHole, RoleBlackHole})
 	assert.Equal(t, "hosts:\n  \"b:2\": {timeout: 2s}\n  \"c:3\": {timeout: 2s}\n", config, "only the black holes time out sooner")
