@@ -160,6 +160,16 @@ func TestPaceHoldsHalfAnAllowancesSpareTokens(t *testing.T) {
 	// An allowance of 100 a second whose Remaining holds 7 beyond the refill
 	// and the one kept: a pacer that wakes late may catch up on 3 of them.
 	var p pace
+	paceThreeSecondsOfSpare(&p)
+	// Half of 7, or of 8 as the refill measured over the first fall reads a little low.
+	assert.Contains(t, []int{3, 4}, p.curBurst)
+	assert.InDelta(t, 107, p.cur, 1e-9)
+}
+
+// paceThreeSecondsOfSpare gives p 3 s of an allowance of 100 a second
+// whose Remaining holds 7 beyond the refill and the one kept, a request
+// every 10 ms.
+func paceThreeSecondsOfSpare(p *pace) {
 	for i := 0; i < 300; i++ {
 		at := epoch.Add(time.Duration(i) * 10 * time.Millisecond)
 		rem := 108
@@ -169,9 +179,6 @@ func TestPaceHoldsHalfAnAllowancesSpareTokens(t *testing.T) {
 		p.setQuota(at, Quota{Limit: 110, Remaining: rem, Reset: at.Add(time.Second)}, time.Hour, uint64(i+1), 1)
 		p.apply(at)
 	}
-	// Half of 7, or of 8 as the refill measured over the first fall reads a little low.
-	assert.Contains(t, []int{3, 4}, p.curBurst)
-	assert.InDelta(t, 107, p.cur, 1e-9)
 }
 
 func TestPaceTakesTheUsersBurstForTheUsersCeilingOnly(t *testing.T) {
@@ -191,15 +198,7 @@ func TestPaceTakesTheUsersBurstForTheUsersCeilingOnly(t *testing.T) {
 	} {
 		var p pace
 		p.init(c.cfg)
-		for i := 0; i < 300; i++ {
-			at := epoch.Add(time.Duration(i) * 10 * time.Millisecond)
-			rem := 108
-			if i == 0 {
-				rem = 110
-			}
-			p.setQuota(at, Quota{Limit: 110, Remaining: rem, Reset: at.Add(time.Second)}, time.Hour, uint64(i+1), 1)
-			p.apply(at)
-		}
+		paceThreeSecondsOfSpare(&p)
 		assert.Contains(t, c.burst, p.curBurst, "%+v", c.cfg)
 		assert.InDelta(t, c.rate, p.cur, 1e-9, "%+v", c.cfg)
 	}
