@@ -79,7 +79,7 @@ type run[T any] struct {
 
 	queue    chan entry[T]
 	retries  chan waiting[T]               // consumers -> scheduler
-	room     chan struct{}                 // scheduler -> producer: fewer items wait for a retry
+	room     chan struct{}                 // scheduler, rooms -> producer: fewer items wait for a retry, or the rooms hold fewer
 	wake     chan struct{}                 // consumers -> controller: the limit changed
 	resized  atomic.Pointer[chan struct{}] // closed when the limit drops, to wake idle consumers
 	done     <-chan struct{}               // readCtx.Done(): the run stops (ctx, an error, or the work is done)

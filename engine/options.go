@@ -76,8 +76,9 @@ func WithMaxConsumers(n int) Option {
 
 // WithQueueSize sets how many items may be read ahead of the consumers;
 // default DefaultQueueSize. The same number bounds the items waiting for a
-// retry (when that many wait, the source is not read) and, with
-// Job.WithLimiter, the items in the hosts' waiting rooms: a run over many
+// retry (when that many wait, the source is not read). With
+// Job.WithLimiter, the hosts' waiting rooms and the queue hold twice that
+// together, all of it in the rooms when hosts push back: a run over many
 // hosts where some push back wants it large enough to reach the others'
 // items past theirs.
 func WithQueueSize(n int) Option {

@@ -7,7 +7,8 @@ import (
 )
 
 // produce reads the source onto the queue. It reads only when the queue has
-// room and fewer than queueSize items wait for a retry.
+// room, fewer than queueSize items wait for a retry and, with rooms, the rooms
+// and the queue hold fewer than they may together (roomsHold).
 func (r *run[T]) produce() {
 	defer r.wg.Done()
 	defer func() {
@@ -16,7 +17,7 @@ func (r *run[T]) produce() {
 	}()
 	var read int64
 	for {
-		for r.pending.Load() >= int64(r.queueSize) {
+		for r.pending.Load() >= int64(r.queueSize) || r.roomsFull() {
 			select {
 			case <-r.room:
 			case <-r.readCtx.Done():

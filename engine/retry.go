@@ -312,9 +312,6 @@ func (r *run[T]) schedule() {
 // makes room to read.
 func (r *run[T]) unpend() {
 	if r.pending.Add(-1) < int64(r.queueSize) {
-		select {
-		case r.room <- struct{}{}:
-		default:
-		}
+		r.readMore()
 	}
 }

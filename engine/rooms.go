@@ -16,9 +16,13 @@ import (
 // turn (round robin), so a gated or slow host does not hold up the others.
 // A sampled permit's clock starts with the attempt, not under the lock that
 // takes it.
-// The rooms hold queueSize items together (and at most one more per consumer
-// that took an item from the queue as they filled); a room exists only while
-// it holds items, so their memory follows the items, not the hosts seen.
+// The rooms and the queue hold 2 x queueSize items together (and at most one
+// more per consumer that took an item from the queue as they filled): the
+// producer reads only while they hold fewer, and the rooms take from the
+// queue while they hold fewer themselves, so that when hosts push back their
+// items end up in the rooms, not in the queue's order, and the items of the
+// hosts that may start are reached past theirs. A room exists only while it
+// holds items, so their memory follows the items, not the hosts seen.
 
 // roomState says where a room is.
 type roomState uint8
@@ -93,9 +97,12 @@ func (r *run[T]) next(hc *hostCache) (t task[T], ok bool) {
 	rs := r.rooms
 	r.takeMu.Lock()
 	defer r.takeMu.Unlock()
-	if rs.ready.Load() == 0 && rs.held.Load() < int64(r.queueSize) {
+	if rs.ready.Load() == 0 && rs.held.Load() < r.roomsHold() {
 		select {
 		case e := <-r.queue:
+			if rs.held.Load() > 0 {
+				r.readMore() // the producer may wait for the rooms and the queue to hold fewer
+			}
 			if t, ok = r.direct(hc, e); ok {
 				r.more()
 				return t, true
@@ -113,7 +120,7 @@ func (r *run[T]) next(hc *hostCache) (t task[T], ok bool) {
 			r.more()
 			return t, true
 		}
-		if rs.held.Load() >= int64(r.queueSize) {
+		if rs.held.Load() >= r.roomsHold() {
 			return t, false
 		}
 		select {
@@ -122,6 +129,23 @@ func (r *run[T]) next(hc *hostCache) (t task[T], ok bool) {
 		default:
 			return t, false
 		}
+	}
+}
+
+// roomsHold is how many items the rooms and the queue hold together at most.
+func (r *run[T]) roomsHold() int64 { return 2 * int64(r.queueSize) }
+
+// roomsFull reports whether the rooms and the queue hold as many items as
+// they may: the producer then waits.
+func (r *run[T]) roomsFull() bool {
+	return r.rooms != nil && r.rooms.held.Load()+int64(len(r.queue)) >= r.roomsHold()
+}
+
+// readMore tells the producer that it may read again, if it waits.
+func (r *run[T]) readMore() {
+	select {
+	case r.room <- struct{}{}:
+	default:
 	}
 }
 
@@ -215,7 +239,9 @@ func (r *run[T]) serveLocked() (task[T], bool) {
 			}
 		}
 		e := rm.items.pop()
-		rs.held.Add(-1)
+		if rs.held.Add(-1)+int64(len(r.queue)) < r.roomsHold() {
+			r.readMore()
+		}
 		t := task[T]{e: e, key: rm.key, host: rm.host, permit: p, start: start}
 		if rm.items.len() > 0 {
 			r.readyLocked(rm)

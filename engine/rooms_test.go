@@ -67,7 +67,7 @@ func (c *counting[T]) Next(ctx context.Context) (source.Item[T], error) {
 	return it, err
 }
 
-func TestRoomsHoldAtMostTheQueueSize(t *testing.T) {
+func TestRoomsAndQueueHoldAtMostTwiceTheQueueSize(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	l, err := limiter.New(limiter.Config{})
 	require.NoError(t, err)
@@ -81,14 +81,44 @@ func TestRoomsHoldAtMostTheQueueSize(t *testing.T) {
 		return src.n.Load() >= 20 && parkedIn("engine.(*run[...]).produce") == 1 &&
 			parkedIn("engine.(*run[...]).awaitRoom") == limiter.DefaultInitial
 	})
-	// 10 in the rooms (and one more per consumer, 4 here, that took an item
-	// as they filled), 10 on the queue, one in the producer's hand.
+	// 20 in the rooms and on the queue together (and one more per consumer,
+	// 4 here, that took an item as they filled), one in the producer's hand.
 	assert.LessOrEqual(t, src.n.Load(), int64(25))
 	cancel()
 	st, err := wait()
 	require.NoError(t, err)
 	assert.Equal(t, src.n.Load(), st.Unfinished, "every item read is reported")
 	assert.Zero(t, st.Attempts)
+}
+
+// A listing whose first items are a gated host's: with a queue of 4, the
+// rooms take all 7 of them and reach the healthy host's item behind them,
+// where a queue in listing order would hold it until the gate opens.
+func TestAHostsItemIsReachedPastTheItemsOfAGatedHost(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	l, err := limiter.New(limiter.Config{})
+	require.NoError(t, err)
+	l.Host("gated").Gate(time.Now().Add(time.Hour))
+	hostOf := func(v int) string {
+		if v < 7 {
+			return "gated"
+		}
+		return "healthy"
+	}
+	var healthy atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := runAsync(ctx, t, NewJob(rangeOf(t, 8, 8), func(_ context.Context, v int) error {
+		if hostOf(v) == "healthy" {
+			healthy.Add(1)
+		}
+		return nil
+	}).WithLimiter(l, hostOf), WithQueueSize(4))
+	waitFor(t, "the healthy host's item is done while the gated host's 7 wait", func() bool { return healthy.Load() == 1 })
+	cancel()
+	st, err := wait()
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, st.Succeeded)
+	assert.EqualValues(t, 7, st.Unfinished, "the gated host's items are reported")
 }
 
 func TestTheHandlerHandsItsPermitToTheFirstRequestOfItsHost(t *testing.T) {
