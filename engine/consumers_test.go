@@ -145,13 +145,17 @@ func (p *polls) step(t *testing.T, n int) Progress {
 	return s
 }
 
-// until steps until cond holds, for at most 1000 polls.
+// until steps until cond holds, for at most 1000 polls. Between polls it
+// waits a millisecond of real time, so that on a loaded machine the
+// goroutines cond awaits (consumers that leave, say) get to run before the
+// polls run out.
 func (p *polls) until(t *testing.T, what string, cond func(Progress) bool) {
 	t.Helper()
 	for range 1000 {
 		if cond(p.step(t, 1)) {
 			return
 		}
+		time.Sleep(time.Millisecond)
 	}
 	t.Fatalf("%s: not after 1000 polls", what)
 }
