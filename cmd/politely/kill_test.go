@@ -61,13 +61,22 @@ func startCrawl(t *testing.T, bin string, args ...string) *process {
 	return p
 }
 
-// wait waits for the process to end, up to d.
+// wait waits for the process to end, up to d. A crawl still running then
+// is sent SIGQUIT, so that the failure shows where each of its goroutines
+// waits (the Go runtime prints their stacks to stderr and exits).
 func (p *process) wait(t *testing.T, d time.Duration) {
 	t.Helper()
 	select {
 	case <-p.done:
 	case <-time.After(d):
-		t.Fatalf("the crawl did not end within %v; stderr:\n%s", d, p.stderr.String())
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		t.Fatalf("the crawl did not end within %v; its stderr, with its goroutines' stacks at SIGQUIT:\n%s", d, p.stderr.String())
 	}
 }
 
