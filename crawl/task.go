@@ -239,10 +239,11 @@ func (r *runner) taskRetry(it listed) (engine.Retry, bool) {
 	return byHostKey(r.hostRetries, r.hostKey(it))
 }
 
-// queueSize is how many items the crawl reads ahead and keeps in the hosts'
-// waiting rooms: enough that the items of hosts that can go on are reached
-// past those of a gated one, however low max_total is (a gentler crawl does
-// not hold fewer items of its gated hosts).
+// queueSize is the engine's queue size for the crawl: the engine reads
+// ahead, into its queue and the hosts' waiting rooms together, up to twice
+// it (engine.WithQueueSize), enough that the items of hosts that can go on
+// are reached past those of a gated or slow one, however low max_total is
+// (a gentler crawl does not hold fewer items of its gated hosts).
 func queueSize(maxTotal int) int { return 4 * max(DefaultMaxTotal, maxTotal) }
 
 // failedLine describes an item that failed for good.
