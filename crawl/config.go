@@ -37,6 +37,10 @@ const (
 	DefaultRetryAfterMax = 5 * time.Minute
 )
 
+// DefaultUnresponsiveAfter is limits.unresponsive_after, the default of
+// Nutch's fetcher.max.exceptions.per.queue.
+const DefaultUnresponsiveAfter = 5
+
 // Config is one crawl, as described by a YAML file in the format of the
 // crawl-config spec: parsed strictly, validated, with defaults filled in and
 // templates and dot paths compiled. Get one from Load or Parse; a Config
@@ -124,6 +128,13 @@ type Limits struct {
 	Retries     int           // retries: extra attempts after the first for retryable failures; default 4
 	Backoff     Backoff       // backoff
 	MaxBody     int64         // max_body in bytes: 10MiB, 512KiB, 1GiB, 300B or plain 4096; default 10MiB
+	// UnresponsiveAfter (unresponsive_after): a host whose last this many
+	// requests got no answer (a timeout, a refused or reset connection), over
+	// at least its timeout from the first failing, is unresponsive: its tasks
+	// fail for good without a request, but for one at a time that tries it
+	// again (after backoff.base, doubling up to backoff.max), until it
+	// answers; default 5, 0 = never.
+	UnresponsiveAfter int
 }
 
 // Concurrency bounds the adaptive concurrency limit (limits.concurrency).

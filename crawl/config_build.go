@@ -65,6 +65,8 @@ type rawLimits struct {
 	Retries     *int           `yaml:"retries"`
 	Backoff     rawBackoff     `yaml:"backoff"`
 	MaxBody     yamlSize       `yaml:"max_body"`
+	// UnresponsiveAfter is limits.unresponsive_after.
+	UnresponsiveAfter *int `yaml:"unresponsive_after"`
 }
 
 type rawConcurrency struct {
@@ -319,7 +321,8 @@ func (b *builder) limitsAt(lk string, r *rawLimits) Limits {
 			Base: b.duration(lk+".backoff.base", r.Backoff.Base, DefaultBackoffBase),
 			Max:  b.duration(lk+".backoff.max", r.Backoff.Max, DefaultBackoffMax),
 		},
-		MaxBody: b.size(lk+".max_body", r.MaxBody, DefaultMaxBody),
+		MaxBody:           b.size(lk+".max_body", r.MaxBody, DefaultMaxBody),
+		UnresponsiveAfter: DefaultUnresponsiveAfter,
 	}
 	if math.IsNaN(r.Rate) || math.IsInf(r.Rate, 0) || r.Rate < 0 {
 		b.fail(lk+".rate", "must be a number of requests per second >= 0 (0 = no ceiling), got %v", r.Rate)
@@ -332,6 +335,9 @@ func (b *builder) limitsAt(lk string, r *rawLimits) Limits {
 	}
 	if r.Retries != nil {
 		l.Retries = b.nonNegative(lk+".retries", *r.Retries)
+	}
+	if r.UnresponsiveAfter != nil {
+		l.UnresponsiveAfter = b.nonNegative(lk+".unresponsive_after", *r.UnresponsiveAfter)
 	}
 	if l.Backoff.Max < l.Backoff.Base {
 		b.fail(lk+".backoff.max", "%v is less than %s.backoff.base (%v)", l.Backoff.Max, lk, l.Backoff.Base)

@@ -55,6 +55,7 @@ func (b *builder) hosts(r *rawConfig) map[string]Limits {
 		set("concurrency.max", func() { merged.Concurrency.Max = h.Concurrency.Max })
 		set("timeout", func() { merged.Timeout = h.Timeout })
 		set("max_body", func() { merged.MaxBody = h.MaxBody })
+		set("unresponsive_after", func() { merged.UnresponsiveAfter = h.UnresponsiveAfter })
 		set("retries", func() { merged.Retries = h.Retries })
 		set("backoff.base", func() { merged.Backoff.Base = h.Backoff.Base })
 		set("backoff.max", func() { merged.Backoff.Max = h.Backoff.Max })

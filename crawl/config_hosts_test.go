@@ -46,19 +46,21 @@ func TestHostsOverrideRetriesAndBackoff(t *testing.T) {
   retries: 2
   backoff: {base: 100ms, max: 10s}
 hosts:
-  flaky.example.com: {retries: 6, backoff: {max: 1m}}
+  flaky.example.com: {retries: 6, backoff: {max: 1m}, unresponsive_after: 0}
   "fast.example.com:8443": {retries: 0}
   slow.example.com: {backoff: {base: 1s}}
 `)
 	require.NoError(t, err)
 	flaky := cfg.LimitsFor("flaky.example.com:443")
 	assert.Equal(t, 6, flaky.Retries)
+	assert.Equal(t, 0, flaky.UnresponsiveAfter, "never held unresponsive")
 	assert.Equal(t, Backoff{Base: 100 * time.Millisecond, Max: time.Minute}, flaky.Backoff, "base not set for the host: limits' own")
 	fast := cfg.LimitsFor("fast.example.com:8443")
 	assert.Equal(t, 0, fast.Retries)
 	assert.Equal(t, cfg.Limits.Backoff, fast.Backoff)
 	slow := cfg.LimitsFor("slow.example.com:443")
 	assert.Equal(t, 2, slow.Retries)
+	assert.Equal(t, DefaultUnresponsiveAfter, slow.UnresponsiveAfter)
 	assert.Equal(t, Backoff{Base: time.Second, Max: 10 * time.Second}, slow.Backoff)
 	assert.Equal(t, map[string]engine.Retry{
 		"flaky.example.com":     {MaxAttempts: 7, Base: 100 * time.Millisecond, Max: time.Minute, RetryAfterMax: DefaultRetryAfterMax},
@@ -76,6 +78,8 @@ func TestHostsRejectsWhatCannotBePerHost(t *testing.T) {
 	}{
 		{"negative retries", "hosts:\n  cdn.example.com: {retries: -1}\n",
 			"api.yaml:8: hosts.cdn.example.com.retries: must not be negative, got -1"},
+		{"negative unresponsive_after", "hosts:\n  cdn.example.com: {unresponsive_after: -2}\n",
+			"api.yaml:8: hosts.cdn.example.com.unresponsive_after: must not be negative, got -2"},
 		{"bad backoff", "hosts:\n  cdn.example.com:\n    backoff: {base: soon}\n",
 			"api.yaml:9: hosts.cdn.example.com.backoff.base:"},
 		{"backoff max under base", "hosts:\n  cdn.example.com:\n    backoff: {base: 2s, max: 1s}\n",

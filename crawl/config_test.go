@@ -42,6 +42,8 @@ func TestLoadReadsTheSpecExampleVerbatim(t *testing.T) {
 		Retries:     4,
 		Backoff:     Backoff{Base: 250 * time.Millisecond, Max: 30 * time.Second},
 		MaxBody:     10 << 20,
+
+		UnresponsiveAfter: DefaultUnresponsiveAfter, // not in the spec's example
 	}, cfg.Limits)
 	assert.Equal(t, Politeness{Robots: true, RetryAfterMax: 5 * time.Minute}, cfg.Politeness)
 	assert.Equal(t, "out.jsonl", cfg.Output)
@@ -65,6 +67,8 @@ func TestParseFillsDefaults(t *testing.T) {
 		Retries:     DefaultRetries,
 		Backoff:     Backoff{Base: DefaultBackoffBase, Max: DefaultBackoffMax},
 		MaxBody:     DefaultMaxBody,
+
+		UnresponsiveAfter: DefaultUnresponsiveAfter,
 	}, cfg.Limits)
 	assert.Equal(t, Politeness{Robots: DefaultRobots, RetryAfterMax: DefaultRetryAfterMax}, cfg.Politeness)
 	assert.Equal(t, "out.failed.jsonl", cfg.FailedPath())
@@ -72,9 +76,10 @@ func TestParseFillsDefaults(t *testing.T) {
 }
 
 func TestParseKeepsExplicitZeros(t *testing.T) {
-	cfg, err := parseTest(minimalYAML + "limits:\n  retries: 0\n  burst: 0\npoliteness:\n  robots: false\n")
+	cfg, err := parseTest(minimalYAML + "limits:\n  retries: 0\n  burst: 0\n  unresponsive_after: 0\npoliteness:\n  robots: false\n")
 	require.NoError(t, err)
 	assert.Equal(t, 0, cfg.Limits.Retries)
+	assert.Equal(t, 0, cfg.Limits.UnresponsiveAfter, "unresponsive_after 0: no host is ever held unresponsive")
 	assert.Equal(t, 0, cfg.Limits.Burst, "burst 0 is allowed without a rate")
 	assert.False(t, cfg.Politeness.Robots)
 }

@@ -245,6 +245,7 @@ type runner struct {
 	// hostRetries are the tasks' policies of the hosts whose own differs
 	// from retry (hostRetries).
 	hostRetries map[string]engine.Retry
+	silent      *silences                       // fails the tasks of unresponsive hosts; nil when no host can be
 	last        atomic.Pointer[engine.Progress] // the engine's last progress snapshot, for current
 	writes      writeStop
 	// Tasks' attempts after an item's first (engine.Attempt), counted as
@@ -284,8 +285,9 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 		t.MaxIdleConns = lc.Concurrency.MaxTotal   // and over many hosts (net/http keeps 100)
 		base = t
 	}
+	silent := newSilences(cfg, o.now, o.log)
 	client := &http.Client{Transport: transport.New(lim,
-		transport.WithBase(&wire{next: base, timeout: lc.Timeout, hosts: hostTimeouts(cfg), meter: m}),
+		transport.WithBase(&wire{next: base, timeout: lc.Timeout, hosts: hostTimeouts(cfg), meter: m, silent: silent}),
 		transport.WithObserver(m.observe),
 		transport.WithLogger(o.log)),
 		CheckRedirect: noRedirects}
@@ -297,6 +299,7 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 		// for it. Throttled answers are paced by the limiter instead.
 		retry:       taskRetry(lc, cfg.Politeness),
 		hostRetries: hostRetries(cfg),
+		silent:      silent,
 	}
 	if o.redis != nil {
 		r.dist = &distributed{c: o.redis, lines: make(chan redisstate.Line, 4*finishBatch),

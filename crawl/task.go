@@ -193,12 +193,18 @@ func (r *runner) task(ctx context.Context, it listed) (outputLine, error) {
 	if t.err != nil {
 		return outputLine{}, engine.Permanent(fmt.Errorf("task.url: %w", t.err))
 	}
+	probe, err := r.silent.admit(t.key)
+	if err != nil {
+		return outputLine{}, &attemptError{err: err}
+	}
 	var resp response
-	var err error
 	if t.url != nil {
 		resp, err = r.fetch.getURL(ctx, r.cfg.Task.Method, t.url)
 	} else {
 		resp, err = r.fetch.get(ctx, r.cfg.Task.Method, t.raw) // read from Redis as text
+	}
+	if probe {
+		r.silent.probed(t.key)
 	}
 	if err != nil {
 		return outputLine{}, err
@@ -257,6 +263,8 @@ func (r *runner) failedLine(f engine.Failure[listed]) failedLine {
 	switch {
 	case errors.Is(f.Err, errDisallowed):
 		line.Error, line.Attempts = errDisallowed.Error(), 0
+	case errors.Is(f.Err, errUnresponsive):
+		line.Error, line.Attempts = f.Err.Error(), f.Attempts-1 // the last attempt sent nothing
 	case f.Reason == engine.ReasonPanic:
 		line.Error = fmt.Sprintf("panic: %v", f.Err)
 		r.o.log.Error("task panicked", zap.String("url", redact(line.URL)), zap.ByteString("stack", f.Stack))

@@ -29,6 +29,7 @@ type wire struct {
 	timeout time.Duration
 	hosts   map[string]time.Duration // timeouts of the hosts whose own differs, by host key
 	meter   *meter
+	silent  *silences // told whether each request got an answer; nil when no host is ever unresponsive
 }
 
 func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -48,9 +49,13 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 		w.meter.sent(req, resp)
 	}
 	if err != nil {
+		if req.Context().Err() == nil {
+			w.silent.unanswered(req, timeout)
+		}
 		cancel()
 		return nil, err
 	}
+	w.silent.answered(req)
 	resp.Body = &timedBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
 }

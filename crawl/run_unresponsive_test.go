@@ -1,0 +1,163 @@
+package crawl
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// itemsOn is a listing page's body: items whose p is base + /task/N for
+// each N in ids.
+func itemsOn(base string, ids ...int) string {
+	var items []string
+	for _, id := range ids {
+		items = append(items, fmt.Sprintf(`{"p":"%s/task/%d"}`, base, id))
+	}
+	return strings.Join(items, ",")
+}
+
+// TestRunFailsTheItemsOfAnUnresponsiveHostWithoutSendingThem lists 20 tasks
+// on a host that answers and 20 on one that never does (each request ends at
+// the 200 ms timeout). Without the unresponsive rule, each of the silent
+// host's items would get 5 requests (limits.retries 4) at a concurrency that
+// every timeout cuts; with it (the default, after 5), the host gets fewer
+// requests than it has items, its items go to the failed file, and the other
+// host's are all done.
+func TestRunFailsTheItemsOfAnUnresponsiveHostWithoutSendingThem(t *testing.T) {
+	hole := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/robots.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		<-r.Context().Done() // never answers: the client gives up
+	})
+	holeURL := hole.localhostURL()
+	var api *recorder
+	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/items":
+			ids := seq(20)
+			fmt.Fprintf(w, `{"items":[%s,%s]}`, itemsOn(api.URL, ids...), itemsOn(holeURL, ids...))
+		case strings.HasPrefix(r.URL.Path, "/task/"):
+			fmt.Fprint(w, `{"ok":true}`)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"\n",
+		"limits:\n  concurrency: {initial: 4, max: 32}\n  timeout: 200ms\n  retries: 4\n  backoff: {base: 5ms, max: 50ms}", nil)
+	core, logs := observer.New(zapcore.WarnLevel)
+
+	sum, err := runTest(t, cfg, WithLogger(zap.New(core)))
+	require.NoError(t, err)
+	assert.Equal(t, int64(20), sum.Succeeded)
+	assert.Equal(t, int64(20), sum.Failed, "nothing lost: the silent host's items are in the failed file")
+	assert.Len(t, readLines[outLine](t, cfg.Output), 20)
+
+	unresponsive := 0
+	for _, f := range readLines[failedLine](t, cfg.FailedPath()) {
+		assert.True(t, strings.HasPrefix(f.URL, holeURL+"/task/"), f.URL)
+		assert.Zero(t, f.Status)
+		if strings.Contains(f.Error, "host unresponsive") {
+			unresponsive++
+			assert.Less(t, f.Attempts, 5, "an item failed at once made fewer requests than its retries allow")
+		}
+	}
+	assert.Positive(t, unresponsive, "items failed because their host is unresponsive")
+	assert.Less(t, hole.count("/task/"), 20, "fewer requests than items")
+	assert.Equal(t, 1, logs.FilterMessageSnippet("host unresponsive").Len(), "%v", logs.All())
+}
+
+// TestRunTriesAnUnresponsiveHostAgainAndCrawlsItWhenItAnswers lists, on
+// page 1, tasks of a host that does not answer them, and on page 2, served
+// once those have failed, tasks that it answers. The host is unresponsive
+// after 3 requests over its 100 ms timeout; once the time of its next try has
+// come (the test moves the crawl's clock an hour on), the first of page 2's
+// tasks tries it, and it and every task after it are done: a host that
+// answers again is crawled again.
+func TestRunTriesAnUnresponsiveHostAgainAndCrawlsItWhenItAnswers(t *testing.T) {
+	host := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/robots.txt":
+			http.NotFound(w, r)
+		case strings.HasPrefix(r.URL.Path, "/task/1"): // page 1's: 11..16
+			<-r.Context().Done()
+		default:
+			fmt.Fprint(w, `{"ok":true}`)
+		}
+	})
+	hostURL := host.localhostURL()
+	hostKey := strings.TrimPrefix(hostURL, "http://")
+	release := make(chan struct{})
+	var api *recorder
+	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/items":
+			fmt.Fprintf(w, `{"items":[%s],"next":"/items2"}`, itemsOn(hostURL, 11, 12, 13, 14, 15, 16))
+		case "/items2":
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+			fmt.Fprintf(w, `{"items":[%s]}`, itemsOn(hostURL, 21, 22, 23, 24))
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: next_url\n    next_field: next", fmt.Sprintf(
+		"task:\n  url: \"{+p}\"\nhosts:\n  %q: {timeout: 100ms, unresponsive_after: 3, concurrency: {initial: 1, max: 1}}\n  127.0.0.1: {timeout: 30s}\n", hostKey),
+		"limits:\n  timeout: 2s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}", nil)
+
+	var ahead atomic.Int64 // how far the crawl's clock is ahead of the real one
+	clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	var pageOneFailed atomic.Bool
+	failedOnce := make(chan struct{})
+	core, logs := observer.New(zapcore.InfoLevel)
+	r, err := newRunner(cfg, runOptions{log: zap.New(core), now: clock, interval: 5 * time.Millisecond,
+		progress: func(p Progress) {
+			// Every attempt of page 1's items has ended, so no request
+			// to the host is under way: its next try's time is set.
+			if p.Failed == 6 && pageOneFailed.CompareAndSwap(false, true) {
+				close(failedOnce)
+			}
+		}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := r.run(ctx); done <- err }()
+
+	select {
+	case <-failedOnce:
+	case err := <-done:
+		t.Fatalf("the crawl ended before page 1's items failed: %v", err)
+	case <-ctx.Done():
+		t.Fatal("page 1's items did not fail")
+	}
+	ahead.Store(int64(time.Hour)) // past the host's next try
+	close(release)
+	require.NoError(t, <-done)
+
+	var got []string
+	for _, l := range readLines[outLine](t, cfg.Output) {
+		got = append(got, l.URL)
+	}
+	assert.ElementsMatch(t, []string{hostURL + "/task/21", hostURL + "/task/22", hostURL + "/task/23", hostURL + "/task/24"}, got,
+		"page 2's tasks are all done once the host answers")
+	failed := readLines[failedLine](t, cfg.FailedPath())
+	assert.Len(t, failed, 6, "page 1's tasks failed: nothing lost")
+	assert.Equal(t, 1, logs.FilterMessageSnippet("host unresponsive").Len(), "%v", logs.All())
+	assert.Equal(t, 1, logs.FilterMessageSnippet("host answers again").Len(), "%v", logs.All())
+	assert.Equal(t, 4, host.count("/task/2"), "one request for each of page 2's tasks")
+}

@@ -1,0 +1,166 @@
+package crawl
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/politely/politely/engine"
+)
+
+// silentHost is a host of the silences tests, with a clock they move.
+type silentHost struct {
+	s   *silences
+	key string
+	req *http.Request
+	now time.Time
+}
+
+func newSilentHost(t *testing.T, cfg *Config, rawURL string) *silentHost {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	require.NoError(t, err)
+	h := &silentHost{key: hostKey(u), req: &http.Request{URL: u}, now: time.Unix(1_000_000, 0)}
+	h.s = newSilences(cfg, func() time.Time { return h.now }, zap.NewNop())
+	require.NotNil(t, h.s)
+	return h
+}
+
+// miss records a request to the host that got no answer, now.
+func (h *silentHost) miss() { h.s.unanswered(h.req, time.Second) }
+
+// admitted says whether a task may be sent to the host now.
+func (h *silentHost) admitted(t *testing.T) bool {
+	t.Helper()
+	probe, err := h.s.admit(h.key)
+	if err != nil {
+		require.ErrorIs(t, err, errUnresponsive)
+		require.True(t, engine.IsPermanent(err), "an unresponsive host's task fails for good")
+		require.False(t, probe)
+		return false
+	}
+	return true
+}
+
+// silencesConfig has unresponsive_after 3, a timeout of 1 s (as miss says)
+// and a backoff from 1 s to 4 s.
+func silencesConfig(t *testing.T, extra string) *Config {
+	t.Helper()
+	return testConfigLimits(t, "http://127.0.0.1:1/items", "    style: none", "task:\n  url: \"{+p}\"\n"+extra,
+		"limits:\n  unresponsive_after: 3\n  timeout: 1s\n  backoff: {base: 1s, max: 4s}", nil)
+}
+
+func TestSilencesHoldAHostUnresponsiveOnceItsLastRequestsGotNoAnswerForATimeout(t *testing.T) {
+	h := newSilentHost(t, silencesConfig(t, ""), "http://127.0.0.1:9/a")
+	for range 5 {
+		h.miss()
+	}
+	h.now = h.now.Add(time.Second - time.Millisecond)
+	h.miss()
+	assert.True(t, h.admitted(t), "requests in flight together that time out together do not make a host unresponsive")
+
+	h.now = h.now.Add(time.Millisecond)
+	h.miss() // a timeout after the first failed: sent after it
+	assert.False(t, h.admitted(t), "its last requests got no answer, over a timeout")
+	assert.False(t, h.admitted(t))
+
+	other, err := url.Parse("http://127.0.0.1:10/a")
+	require.NoError(t, err)
+	probe, err := h.s.admit(hostKey(other))
+	assert.NoError(t, err, "another port is another host")
+	assert.False(t, probe)
+}
+
+func TestSilencesForgetAHostsMissesWhenItAnswers(t *testing.T) {
+	h := newSilentHost(t, silencesConfig(t, ""), "http://127.0.0.1:9/a")
+	h.miss()
+	h.miss()
+	h.s.answered(h.req) // a 500 or a 404 is an answer too
+	h.now = h.now.Add(time.Hour)
+	h.miss()
+	h.miss()
+	assert.True(t, h.admitted(t), "two requests without an answer since the last answer")
+	assert.Equal(t, int64(1), h.s.tracked.Load())
+
+	h.s.answered(h.req)
+	assert.Zero(t, h.s.tracked.Load(), "no entry is kept for a host that answers")
+}
+
+func TestSilencesTryAnUnresponsiveHostAgainAtBackingOffTimes(t *testing.T) {
+	h := newSilentHost(t, silencesConfig(t, ""), "http://127.0.0.1:9/a")
+	h.miss()
+	h.now = h.now.Add(time.Second)
+	h.miss()
+	h.miss()
+	require.False(t, h.admitted(t))
+
+	for _, wait := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
+		h.now = h.now.Add(wait - time.Millisecond)
+		assert.False(t, h.admitted(t), "no try before %v", wait)
+		h.now = h.now.Add(time.Millisecond)
+		probe, err := h.s.admit(h.key)
+		require.NoError(t, err, "one task tries the host again after %v", wait)
+		assert.True(t, probe)
+		assert.False(t, h.admitted(t), "one try at a time")
+		h.miss()
+		h.s.probed(h.key)
+	}
+
+	h.now = h.now.Add(4 * time.Second)
+	probe, err := h.s.admit(h.key)
+	require.NoError(t, err)
+	require.True(t, probe)
+	h.s.answered(h.req)
+	h.s.probed(h.key)
+	assert.True(t, h.admitted(t), "a host that answers again is responsive at once")
+	assert.True(t, h.admitted(t))
+}
+
+func TestSilencesTakeEachHostsOwnThreshold(t *testing.T) {
+	cfg := silencesConfig(t, "hosts:\n  127.0.0.1:9: {unresponsive_after: 0}\n  localhost: {unresponsive_after: 1}\n")
+	never := newSilentHost(t, cfg, "http://127.0.0.1:9/a")
+	for range 10 {
+		never.miss()
+		never.now = never.now.Add(time.Second)
+	}
+	assert.True(t, never.admitted(t), "unresponsive_after 0: never")
+
+	soon := newSilentHost(t, cfg, "http://localhost:9/a")
+	soon.miss()
+	assert.True(t, soon.admitted(t), "one request is not enough: the host was silent for less than a timeout")
+	soon.now = soon.now.Add(time.Second)
+	soon.miss()
+	assert.False(t, soon.admitted(t))
+
+	off := testConfigLimits(t, "http://127.0.0.1:1/items", "    style: none", "", "limits:\n  unresponsive_after: 0", nil)
+	assert.Nil(t, newSilences(off, time.Now, zap.NewNop()), "nothing to track when no host can be unresponsive")
+}
+
+func TestSilencesKeepABoundedNumberOfHosts(t *testing.T) {
+	h := newSilentHost(t, silencesConfig(t, ""), "http://127.0.0.1:9/a")
+	for i := range maxSilent + 100 {
+		u := &url.URL{Scheme: "http", Host: "10.0.0.1:" + strconv.Itoa(i+1)}
+		h.s.unanswered(&http.Request{URL: u}, time.Second)
+	}
+	h.s.mu.Lock()
+	n := len(h.s.byKey)
+	h.s.mu.Unlock()
+	assert.Equal(t, maxSilent, n)
+	assert.Equal(t, int64(maxSilent), h.s.tracked.Load())
+}
+
+func TestAFailedLineOfAnUnresponsiveHostCountsTheRequestsSent(t *testing.T) {
+	r := &runner{cfg: &Config{}}
+	err := &attemptError{err: engine.Permanent(fmt.Errorf("%w: 127.0.0.1:9: its last 5 requests got no answer", errUnresponsive))}
+	line := r.failedLine(engine.Failure[listed]{Reason: engine.ReasonPermanent, Attempts: 3, Err: err})
+	assert.Equal(t, 2, line.Attempts, "the last attempt sent nothing")
+	assert.Equal(t, err.Error(), line.Error)
+	assert.Zero(t, line.Status)
+}
