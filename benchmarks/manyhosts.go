@@ -63,6 +63,8 @@ type ManyHostsShape struct {
 	Latency              time.Duration // a healthy host's service time
 	Spread               float64       // the slowest healthy host's service time over Latency (default 1)
 	Blackout             time.Duration // a gated host's blackout (default 5 s at scale 1)
+	BlackHoleItems       int           // each black hole's items (default 4)
+	BlackHoleTimeout     time.Duration // a black hole's timeout in the config's hosts: (default 2 s at scale 1)
 	MaxTotal             int           // limits.concurrency.max_total
 	Mixed                bool          // every second healthy host has half the capacity
 }
@@ -75,9 +77,10 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	if !(scale > 0 && scale <= 1) {
 		return ManyHosts{}, fmt.Errorf("benchmarks: scale %v: want 0 < scale <= 1", scale)
 	}
-	if shape.Healthy < 0 || shape.Gated < -1 || shape.Slow < -1 || shape.Quota < 0 || shape.BlackHoles < 0 ||
-		shape.Latency < 0 || shape.Blackout < 0 || shape.MaxTotal < 0 || shape.Spread < 0 || math.IsNaN(shape.Spread) || math.IsInf(shape.Spread, 0) {
-		return ManyHosts{}, fmt.Errorf("benchmarks: many hosts: %+v: want no count below zero (-1 for none gated or slow), a latency and blackout of 0 or more and a finite spread of 0 or more", shape)
+	if shape.Healthy < 0 || shape.Gated < -1 || shape.Slow < -1 || shape.Quota < 0 || shape.BlackHoles < 0 || shape.BlackHoleItems < 0 ||
+		shape.Latency < 0 || shape.Blackout < 0 || shape.BlackHoleTimeout < 0 || shape.MaxTotal < 0 ||
+		shape.Spread < 0 || math.IsNaN(shape.Spread) || math.IsInf(shape.Spread, 0) {
+		return ManyHosts{}, fmt.Errorf("benchmarks: many hosts: %+v: want no count below zero (-1 for none gated or slow), a latency, blackout and timeout of 0 or more and a finite spread of 0 or more", shape)
 	}
 	pick := func(n, def int) int {
 		switch n {
@@ -95,13 +98,15 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	items := int(2.5 * scale * slots * float64(time.Second) / float64(latency))
 	blackout := cmp.Or(shape.Blackout, max(time.Second, d(5)).Round(time.Second))
 	spread := max(1, shape.Spread)
+	holeTimeout := cmp.Or(shape.BlackHoleTimeout, max(500*time.Millisecond, d(2)))
 	return ManyHosts{
 		Healthy: pick(shape.Healthy, 8), Gated: pick(shape.Gated, 1), Slow: pick(shape.Slow, 1),
 		Quota: shape.Quota, BlackHoles: shape.BlackHoles,
 		ItemsPerHost: max(20, items), Slots: slots, Queue: 4, Mixed: shape.Mixed, Latency: latency, Spread: spread,
 		Blackout: blackout, SlowLatency: time.Second, SlowItems: max(4, int(24*scale)),
-		QuotaRate: 100, QuotaBurst: 10, BlackHoleItems: 4, BlackHoleTimeout: max(500*time.Millisecond, d(2)),
-		MaxTotal: shape.MaxTotal, Cap: d(40) + blackout + 10*time.Second + time.Duration(10*spread*float64(items)*float64(latency)/slots),
+		QuotaRate: 100, QuotaBurst: 10, BlackHoleItems: cmp.Or(shape.BlackHoleItems, 4), BlackHoleTimeout: holeTimeout,
+		MaxTotal: shape.MaxTotal, Cap: d(40) + blackout + 10*time.Second + time.Duration(10*spread*float64(items)*float64(latency)/slots) +
+			blackHoleIdeal(holeTimeout),
 	}, nil
 }
 
@@ -286,7 +291,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		case RoleBlackHole:
 			// Its items all at once, each attempt until the timeout,
 			// each retry after the longest backoff.
-			h.Optimum, h.Ideal = 0, time.Duration(1+crawlRetries)*mh.BlackHoleTimeout+crawlBackoffBase*(1<<crawlRetries-1)
+			h.Optimum, h.Ideal = 0, blackHoleIdeal(mh.BlackHoleTimeout)
 		}
 		times := rec.at[hosts[i]]
 		h.Done = len(times)
@@ -316,6 +321,13 @@ const (
 	crawlRetries     = 4
 	crawlBackoffBase = 250 * time.Millisecond
 )
+
+// blackHoleIdeal is the least time a black hole's items take when each one
+// is tried as often as the crawl's retries allow: every attempt until
+// timeout, each retry after the longest backoff.
+func blackHoleIdeal(timeout time.Duration) time.Duration {
+	return time.Duration(1+crawlRetries)*timeout + crawlBackoffBase*(1<<crawlRetries-1)
+}
 
 // config is the crawl's config beyond the bench's defaults, for the hosts
 // (host:port) of roles.

@@ -59,8 +59,16 @@ func TestNewManyHostsTakesTheShapesBeyondGatedAndSlow(t *testing.T) {
 	assert.Equal(t, 1.0, mh.Spread, "the default: every healthy host alike")
 	assert.Equal(t, 5*time.Second, mh.Blackout)
 	assert.Empty(t, mh.config(nil, mh.roles()))
+	assert.Equal(t, 4, mh.BlackHoleItems)
 
-	for _, shape := range []ManyHostsShape{{Quota: -1}, {BlackHoles: -1}, {Blackout: -time.Second}, {Spread: -2}} {
+	mh, err = NewManyHosts(1, ManyHostsShape{BlackHoles: 2, BlackHoleItems: 500, BlackHoleTimeout: 10 * time.Second})
+	require.NoError(t, err)
+	assert.Equal(t, 500, mh.BlackHoleItems)
+	assert.Equal(t, 10*time.Second, mh.BlackHoleTimeout)
+	assert.Greater(t, mh.Cap, blackHoleIdeal(10*time.Second), "the run outlasts the black holes' ideal")
+
+	for _, shape := range []ManyHostsShape{{Quota: -1}, {BlackHoles: -1}, {Blackout: -time.Second}, {Spread: -2},
+		{BlackHoleItems: -1}, {BlackHoleTimeout: -time.Second}} {
 		_, err := NewManyHosts(1, shape)
 		assert.ErrorContains(t, err, "want no count below zero", "%+v", shape)
 	}
