@@ -379,6 +379,17 @@ func discard(resp *http.Response) {
 // large IDs insert into templates unchanged. A malformed body is a retryable
 // error: a body cut short by a failing server may come whole next time.
 func decodeJSON(r response) (any, error) {
+	if validJSON(r.body) {
+		return decodeValidJSON(r.body), nil
+	}
+	return decodeJSONWithDecoder(r)
+}
+
+// decodeJSONWithDecoder is decodeJSON through encoding/json's Decoder, for
+// a body validJSON refuses: its error says where the body is malformed
+// (and a body that is one value followed by a closing bracket decodes, as
+// the Decoder's More allows).
+func decodeJSONWithDecoder(r response) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	dec.UseNumber()
 	var v any

@@ -1,0 +1,228 @@
+package crawl
+
+import (
+	"encoding/json"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// decodeValidJSON decodes b, a text validJSON accepts, into the value
+// encoding/json's Decoder with UseNumber gives for it: map[string]any,
+// []any, string, json.Number, bool or nil. Strings are unquoted as
+// encoding/json unquotes them (a lone surrogate escape and each byte that is
+// not UTF-8 become U+FFFD), a repeated key keeps its last value, and an
+// empty array is an empty slice, not nil. It reads b in one pass of a byte
+// loop, without the scanner's call per byte that encoding/json makes twice
+// (once to find the value's end, once to decode it): a listing page is
+// decoded for every hundred or so items.
+func decodeValidJSON(b []byte) any {
+	d := jsonDecoder{b: b}
+	d.space()
+	return d.value()
+}
+
+// jsonDecoder reads b, valid JSON, from i.
+type jsonDecoder struct {
+	b    []byte
+	i    int
+	keys map[string]string // the object keys decoded so far, so that items share theirs
+}
+
+func (d *jsonDecoder) space() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+// value reads the value at i and the space after it.
+func (d *jsonDecoder) value() any {
+	var v any
+	switch c := d.b[d.i]; c {
+	case '{':
+		v = d.object()
+	case '[':
+		v = d.array()
+	case '"':
+		v = d.string()
+	case 't':
+		v, d.i = true, d.i+len("true")
+	case 'f':
+		v, d.i = false, d.i+len("false")
+	case 'n':
+		d.i += len("null")
+	default:
+		v = d.number()
+	}
+	d.space()
+	return v
+}
+
+func (d *jsonDecoder) object() map[string]any {
+	m := make(map[string]any)
+	d.i++
+	d.space()
+	if d.b[d.i] == '}' {
+		d.i++
+		return m
+	}
+	for {
+		k := d.key()
+		d.space()
+		d.i++ // ':'
+		d.space()
+		m[k] = d.value()
+		if d.b[d.i] == '}' {
+			d.i++
+			return m
+		}
+		d.i++ // ','
+		d.space()
+	}
+}
+
+func (d *jsonDecoder) array() []any {
+	a := make([]any, 0)
+	d.i++
+	d.space()
+	if d.b[d.i] == ']' {
+		d.i++
+		return a
+	}
+	for {
+		a = append(a, d.value())
+		if d.b[d.i] == ']' {
+			d.i++
+			return a
+		}
+		d.i++ // ','
+		d.space()
+	}
+}
+
+// key reads an object's key: a string, the same string for the same plain
+// key of every object of b.
+func (d *jsonDecoder) key() string {
+	raw, plain := d.quoted()
+	if !plain {
+		return unquoteJSON(raw)
+	}
+	if k, ok := d.keys[string(raw)]; ok {
+		return k
+	}
+	if d.keys == nil {
+		d.keys = make(map[string]string)
+	}
+	k := string(raw)
+	d.keys[k] = k
+	return k
+}
+
+func (d *jsonDecoder) string() string {
+	raw, plain := d.quoted()
+	if plain {
+		return string(raw)
+	}
+	return unquoteJSON(raw)
+}
+
+// quoted reads a string and returns what is between its quotes, and whether
+// that is its text as it is: no escape, and UTF-8.
+func (d *jsonDecoder) quoted() ([]byte, bool) {
+	start := d.i + 1
+	plain := true
+	i := start
+	for ; d.b[i] != '"'; i++ {
+		switch c := d.b[i]; {
+		case c == '\\':
+			plain = false
+			i++ // the escaped byte; a \u's hex digits are no quote
+		case c >= utf8.RuneSelf:
+			plain = false
+		}
+	}
+	d.i = i + 1
+	raw := d.b[start:i]
+	if !plain && !hasEscape(raw) && utf8.Valid(raw) {
+		plain = true
+	}
+	return raw, plain
+}
+
+func hasEscape(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *jsonDecoder) number() json.Number {
+	start := d.i
+	for d.i < len(d.b) && isNumberByte(d.b[d.i]) {
+		d.i++
+	}
+	return json.Number(d.b[start:d.i])
+}
+
+// isNumberByte reports whether c may be part of a number.
+func isNumberByte(c byte) bool {
+	return isDigit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
+}
+
+// unquoteJSON is the text of a valid string's contents s, as encoding/json
+// unquotes it: escapes decoded, a surrogate escape that is not half of a
+// pair and each byte that is not UTF-8 replaced by U+FFFD.
+func unquoteJSON(s []byte) string {
+	out := make([]byte, 0, len(s)+utf8.UTFMax)
+	for r := 0; r < len(s); {
+		c := s[r]
+		switch {
+		case c == '\\':
+			r++
+			switch s[r] {
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				rr := hex4(s[r+1 : r+5])
+				r += 5
+				if utf16.IsSurrogate(rr) {
+					if r+6 <= len(s) && s[r] == '\\' && s[r+1] == 'u' {
+						if dec := utf16.DecodeRune(rr, hex4(s[r+2:r+6])); dec != utf8.RuneError {
+							out = utf8.AppendRune(out, dec)
+							r += 6
+							continue
+						}
+					}
+					rr = utf8.RuneError
+				}
+				out = utf8.AppendRune(out, rr)
+				continue
+			default: // '"', '\\', '/'
+				out = append(out, s[r])
+			}
+			r++
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			r++
+		default:
+			rr, size := utf8.DecodeRune(s[r:])
+			out = utf8.AppendRune(out, rr)
+			r += size
+		}
+	}
+	return string(out)
+}
