@@ -66,6 +66,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
@@ -158,6 +159,9 @@ func defaultBase() http.RoundTripper {
 // http and ws, 443 for https and wss) when it has none, e.g.
 // "api.example.com:443" or "[::1]:8080". It is "" when the URL has no host.
 func HostKey(r *http.Request) string {
+	if isHostKey(r.URL.Host) {
+		return r.URL.Host
+	}
 	host := strings.TrimSuffix(strings.ToLower(r.URL.Hostname()), ".")
 	if host == "" {
 		return ""
@@ -174,6 +178,36 @@ func HostKey(r *http.Request) string {
 		}
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// isHostKey reports whether a URL's Host is its own HostKey already, as the
+// Host of most URLs is: a port of digits after an ASCII host in lower case
+// without a trailing dot, bracketed if and only if it holds a colon (an IPv6
+// address). HostKey then takes it as it is instead of building it again.
+func isHostKey(h string) bool {
+	colon := strings.LastIndexByte(h, ':')
+	if colon <= 0 || colon == len(h)-1 {
+		return false
+	}
+	for i := colon + 1; i < len(h); i++ {
+		if h[i] < '0' || h[i] > '9' {
+			return false
+		}
+	}
+	host := h[:colon]
+	bracketed := len(host) >= 2 && host[0] == '[' && host[len(host)-1] == ']'
+	if bracketed {
+		host = host[1 : len(host)-1]
+	}
+	if host == "" || host[len(host)-1] == '.' || strings.IndexByte(host, ':') >= 0 != bracketed {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // RoundTrip waits for a permit of the request's host (or for the request's

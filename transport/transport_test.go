@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -106,6 +107,45 @@ func TestHostKey(t *testing.T) {
 			assert.Equal(t, tt.want, HostKey(req))
 		})
 	}
+}
+
+// FuzzHostKeyIsBuiltHostKey checks that HostKey, which takes a plain Host as
+// it is, gives for every Host and scheme the key built from the URL's
+// hostname and port.
+func FuzzHostKeyIsBuiltHostKey(f *testing.F) {
+	for _, h := range []string{"127.0.0.1:8080", "api.example.com:443", "API.example.com:443", "example.com.:80",
+		"[::1]:9000", "[2001:DB8::1]:443", "[::1]", "::1:80", "[abc]:80", "[]:80", ":80", "example.com:", "example.com",
+		"a[b:80", "[a:b]]:80", "x:0080", "x:8a", "caf\u00e9.example:80", "ex\xc3\xa9.example:80", "[fe80::1%25en0]:80", ""} {
+		f.Add("http", h)
+	}
+	f.Add("https", "example.com")
+	f.Add("wss", "Example.com.")
+	f.Add("ftp", "example.com:21")
+	f.Fuzz(func(t *testing.T, scheme, host string) {
+		u := &url.URL{Scheme: scheme, Host: host}
+		assert.Equal(t, builtHostKey(u), HostKey(&http.Request{URL: u}), "scheme %q, host %q", scheme, host)
+	})
+}
+
+// builtHostKey is HostKey as its documentation says it, built from the URL's
+// parts for every URL.
+func builtHostKey(u *url.URL) string {
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		switch strings.ToLower(u.Scheme) {
+		case "https", "wss":
+			port = "443"
+		case "http", "ws":
+			port = "80"
+		default:
+			return host
+		}
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func TestNewPanicsOnNilLimiter(t *testing.T) {
