@@ -15,6 +15,15 @@ func (r Result) Goodput() float64 {
 	return float64(r.Items) / r.Elapsed.Seconds()
 }
 
+// CPUPerItem is the process's CPU time per item that succeeded; 0 when
+// either is unknown.
+func (r Result) CPUPerItem() time.Duration {
+	if r.Items <= 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.Items)
+}
+
 // Limited reports whether the scenario has a finite optimum.
 func (r Result) Limited() bool { return len(r.Optimum) > 0 }
 

@@ -61,9 +61,16 @@ func (rep Report) crawlTargets() []Target {
 	c, ok1 := rep.find("crawl-fast", CrawlDefault)
 	e, ok2 := rep.find("crawl-fast", Engine)
 	if ok1 && ok2 && e.Goodput() > 0 {
+		measured := fmt.Sprintf("%.0f vs %.0f items/s (%.1f%%)", c.Goodput(), e.Goodput(), 100*c.Goodput()/e.Goodput())
+		if cc, ec := c.CPUPerItem(), e.CPUPerItem(); cc > 0 && ec > 0 {
+			// On a CPU-bound mock the items/s follow the CPU per item, which
+			// other processes' load moves far less than the items/s.
+			measured += fmt.Sprintf("; CPU per item %.1f vs %.1f µs (engine / crawl %.1f%%)",
+				micros(cc), micros(ec), 100*float64(ec)/float64(cc))
+		}
 		ts = append(ts, Target{
 			Name:     "fast mock: crawl ≥ 90% of the engine-level default's items/s in the same run",
-			Measured: fmt.Sprintf("%.0f vs %.0f items/s (%.1f%%)", c.Goodput(), e.Goodput(), 100*c.Goodput()/e.Goodput()),
+			Measured: measured,
 			Met:      c.Goodput() >= 0.9*e.Goodput(),
 		})
 	}
@@ -144,3 +151,6 @@ func (rep Report) writeCrawlNotes(w io.Writer, scenario string) {
 		fmt.Fprint(w, ".\n")
 	}
 }
+
+// micros is d in microseconds.
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

@@ -111,6 +111,9 @@ func TestCrawlTargetsJudgeTheCrawlRow(t *testing.T) {
 	assert.Equal(t, "0 early, 1 lost, 0 twice, 0 robots violations", got[2].Measured)
 	assert.True(t, got[3].Met, got[3].Measured)
 	assert.Equal(t, "950 vs 1000 items/s (95.0%)", got[3].Measured)
+	rep.Results[3].CPU, rep.Results[4].CPU = 100*time.Millisecond, 118750*time.Microsecond
+	assert.Equal(t, "950 vs 1000 items/s (95.0%); CPU per item 125.0 vs 100.0 µs (engine / crawl 80.0%)",
+		rep.Targets()[3].Measured, "the CPU per item beside, where it was read")
 
 	var md bytes.Buffer
 	require.NoError(t, rep.WriteMarkdown(&md))

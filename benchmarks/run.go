@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/politely/politely/engine"
+	"github.com/politely/politely/internal/cputime"
 	"github.com/politely/politely/limiter"
 	"github.com/politely/politely/mockapi"
 	"github.com/politely/politely/source"
@@ -69,6 +70,10 @@ type Result struct {
 	PerItem float64 `json:"per_item,omitempty"`
 	// Settle is left out of the steady state after the start and each step.
 	Settle time.Duration `json:"settle"`
+	// CPU is the process's CPU time (user and system, every goroutine's, the
+	// mock server's included) while the work ran; 0 where it is not read
+	// (cputime.Known). Per item it hardly moves with the machine's load.
+	CPU time.Duration `json:"cpu,omitempty"`
 }
 
 // Level is the optimum goodput, in items/s, from At after the server started.
@@ -162,8 +167,9 @@ func RunOne(ctx context.Context, sc Scenario, st Strategy, opts ...Option) (Resu
 	samples := make(chan []Sample, 1)
 	stop := make(chan struct{})
 	go func() { samples <- c.sample(started, limit, stop) }()
+	cpuBegan := cputime.Process()
 	werr := work(runCtx)
-	end := time.Now()
+	end, cpu := time.Now(), cputime.Process()-cpuBegan
 	close(stop)
 	series := <-samples
 	var terr error
@@ -181,7 +187,9 @@ func RunOne(ctx context.Context, sc Scenario, st Strategy, opts ...Option) (Resu
 	}
 	done := c.items.Load()
 	series = append(series, Sample{At: end.Sub(started), Items: done, Limit: limit(), Pages: c.pages.Load()})
-	return c.result(sc, st, srv.Stats(), series, end.Sub(started)), nil
+	res := c.result(sc, st, srv.Stats(), series, end.Sub(started))
+	res.CPU = cpu
+	return res, nil
 }
 
 // stack builds the client stack of st: what to sample as its limit, and the

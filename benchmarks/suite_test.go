@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/politely/politely/internal/cputime"
 )
 
 // TestQuickSuiteWritesEveryTableAndDecodablePlots runs the whole suite, every
@@ -36,6 +38,9 @@ func TestQuickSuiteWritesEveryTableAndDecodablePlots(t *testing.T) {
 		assert.GreaterOrEqual(t, r.Requests, r.Items, "%s/%s: the server answered every item", r.Scenario, r.Strategy)
 		assert.LessOrEqual(t, r.Items, int64(r.Work))
 		assert.GreaterOrEqual(t, len(r.Samples), 2, "%s/%s: a time series", r.Scenario, r.Strategy)
+		if cputime.Known {
+			assert.Positive(t, r.CPU, "%s/%s: the CPU time the work took", r.Scenario, r.Strategy)
+		}
 		if !r.Capped {
 			assert.Equal(t, int64(r.Work), r.Items+r.Failed, "%s/%s: an uncapped run finishes its work", r.Scenario, r.Strategy)
 		}

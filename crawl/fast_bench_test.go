@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/politely/politely/engine"
+	"github.com/politely/politely/internal/cputime"
 	"github.com/politely/politely/limiter"
 	"github.com/politely/politely/mockapi"
 	"github.com/politely/politely/source"
@@ -43,10 +44,10 @@ func BenchmarkRunFastMock(b *testing.B) {
 		b.ReportAllocs()
 		var elapsed, cpu time.Duration
 		for b.Loop() {
-			began, cpuBegan := time.Now(), cpuTime(b)
+			began, cpuBegan := time.Now(), cputime.Process()
 			runEngineBaseline(b, srv.URL(), sc)
 			elapsed += time.Since(began)
-			cpu += cpuTime(b) - cpuBegan
+			cpu += cputime.Process() - cpuBegan
 		}
 		reportFast(b, elapsed, cpu)
 	})
@@ -76,10 +77,10 @@ output: %q
 				if err != nil {
 					b.Fatal(err)
 				}
-				began, cpuBegan := time.Now(), cpuTime(b)
+				began, cpuBegan := time.Now(), cputime.Process()
 				sum, err := Run(context.Background(), cfg)
 				elapsed += time.Since(began)
-				cpu += cpuTime(b) - cpuBegan
+				cpu += cputime.Process() - cpuBegan
 				if err != nil {
 					b.Fatal(err)
 				}

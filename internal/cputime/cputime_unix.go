@@ -1,18 +1,18 @@
 //go:build unix
 
-package crawl
+package cputime
 
 import (
 	"syscall"
-	"testing"
 	"time"
 )
 
-// cpuTime is the CPU time (user and system) the process has used.
-func cpuTime(b *testing.B) time.Duration {
+const known = true
+
+func process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
+		return 0 // RUSAGE_SELF with a valid pointer does not fail
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
