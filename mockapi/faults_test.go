@@ -234,6 +234,23 @@ func TestListingPagesFaultOnlyWhenAsked(t *testing.T) {
 	}
 }
 
+func TestRobotsTxtFaultsOnlyWhenAsked(t *testing.T) {
+	tests := []struct {
+		name   string
+		robots bool
+		status int
+	}{
+		{"never by default", false, http.StatusOK},
+		{"when asked", true, http.StatusInternalServerError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t, Config{Scenario: Scenario{Faults: Faults{Error500: 1, Robots: tt.robots}}})
+			assert.Equal(t, tt.status, get(t, newClient(t, 10*time.Second), s.URL()+"/robots.txt").status)
+		})
+	}
+}
+
 func TestJitterIsBoundedAndRepeatsForASeed(t *testing.T) {
 	sc := Scenario{Latency: 20 * time.Millisecond, Jitter: 5 * time.Millisecond, Faults: Faults{Seed: 5}}
 	seen := map[time.Duration]bool{}

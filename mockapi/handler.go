@@ -126,6 +126,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 	}
 	switch {
 	case rq.class == ClassRobots:
+		if h.sc.Faults.Robots {
+			if out := h.inject(w, r, h.sc.Faults.decide(rq.key, rq.attempt)); out != (outcome{}) {
+				return out
+			}
+		}
 		return h.serveRobots(w)
 	case rq.class == ClassOther:
 		return errorJSON(w, http.StatusNotFound, "no such path: "+r.URL.Path)

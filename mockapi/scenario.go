@@ -210,6 +210,9 @@ type Faults struct {
 	SlowBodyDuration time.Duration
 	// Pages also applies the transient faults to listing pages (never Permanent).
 	Pages bool
+	// Robots also applies them to robots.txt: a host that hangs every
+	// request hangs its robots.txt too.
+	Robots bool
 }
 
 // Blackout is a maintenance window: from At after the server started, for
