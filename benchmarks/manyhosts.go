@@ -51,6 +51,7 @@ type ManyHosts struct {
 	QuotaBurst           int           // and its bucket
 	BlackHoleItems       int           // each black hole's items
 	BlackHoleTimeout     time.Duration // a black hole's timeout in the config's hosts:
+	DeadRobots           bool          // black holes hang their robots.txt too
 	MaxTotal             int           // limits.concurrency.max_total; 0 leaves the default
 	Cap                  time.Duration // the run stops after this long
 }
@@ -65,6 +66,7 @@ type ManyHostsShape struct {
 	Blackout             time.Duration // a gated host's blackout (default 5 s at scale 1)
 	BlackHoleItems       int           // each black hole's items (default 4)
 	BlackHoleTimeout     time.Duration // a black hole's timeout in the config's hosts: (default 2 s at scale 1)
+	DeadRobots           bool          // black holes hang their robots.txt too (default: they answer it)
 	MaxTotal             int           // limits.concurrency.max_total
 	Mixed                bool          // every second healthy host has half the capacity
 }
@@ -104,7 +106,7 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 		Quota: shape.Quota, BlackHoles: shape.BlackHoles,
 		ItemsPerHost: max(20, items), Slots: slots, Queue: 4, Mixed: shape.Mixed, Latency: latency, Spread: spread,
 		Blackout: blackout, SlowLatency: time.Second, SlowItems: max(4, int(24*scale)),
-		QuotaRate: 100, QuotaBurst: 10, BlackHoleItems: cmp.Or(shape.BlackHoleItems, 4), BlackHoleTimeout: holeTimeout,
+		QuotaRate: 100, QuotaBurst: 10, BlackHoleItems: cmp.Or(shape.BlackHoleItems, 4), BlackHoleTimeout: holeTimeout, DeadRobots: shape.DeadRobots,
 		MaxTotal: shape.MaxTotal, Cap: d(40) + blackout + 10*time.Second + time.Duration(10*spread*float64(items)*float64(latency)/slots) +
 			blackHoleIdeal(holeTimeout),
 	}, nil
@@ -411,7 +413,7 @@ func (mh ManyHosts) start(items int) (servers []*mockapi.Server, roles []string,
 			sc.Latency = mh.SlowLatency
 		case RoleBlackHole:
 			// Every attempt hangs until the client gives up (or an hour).
-			sc.Faults = mockapi.Faults{Hang: 1, TransientAttempts: math.MaxInt32, HangMax: time.Hour}
+			sc.Faults = mockapi.Faults{Hang: 1, TransientAttempts: math.MaxInt32, HangMax: time.Hour, Robots: mh.DeadRobots}
 		}
 		add(role, sc)
 	}
@@ -471,6 +473,9 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 	}
 	if mh.BlackHoles > 0 {
 		fmt.Fprintf(&b, ", %d never answering (%d items each; limits.timeout %v)", mh.BlackHoles, mh.BlackHoleItems, mh.BlackHoleTimeout)
+		if mh.DeadRobots {
+			b.WriteString(" nor their robots.txt")
+		}
 	}
 	b.WriteString("; separate mock servers on 127.0.0.1, crawled by `politely crawl`'s default config")
 	if mh.MaxTotal > 0 {

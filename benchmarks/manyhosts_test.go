@@ -64,6 +64,7 @@ func TestNewManyHostsTakesTheShapesBeyondGatedAndSlow(t *testing.T) {
 	mh, err = NewManyHosts(1, ManyHostsShape{BlackHoles: 2, BlackHoleItems: 500, BlackHoleTimeout: 10 * time.Second})
 	require.NoError(t, err)
 	assert.Equal(t, 500, mh.BlackHoleItems)
+	assert.False(t, mh.DeadRobots)
 	assert.Equal(t, 10*time.Second, mh.BlackHoleTimeout)
 	assert.Greater(t, mh.Cap, blackHoleIdeal(10*time.Second), "the run outlasts the black holes' ideal")
 

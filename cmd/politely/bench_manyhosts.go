@@ -35,6 +35,7 @@ func addManyHostsFlags(fl *pflag.FlagSet, shape *benchmarks.ManyHostsShape) {
 	fl.IntVar(&shape.BlackHoles, "black-holes", 0, "many-hosts: hosts that never answer an item (see --black-hole-items, --black-hole-timeout)")
 	fl.IntVar(&shape.BlackHoleItems, "black-hole-items", 0, "many-hosts: each black hole's items (default 4)")
 	fl.DurationVar(&shape.BlackHoleTimeout, "black-hole-timeout", 0, "many-hosts: the black holes' timeout, in the config's hosts: (default 2s)")
+	fl.BoolVar(&shape.DeadRobots, "black-hole-robots", false, "many-hosts: the black holes never answer their robots.txt either (default: they answer it)")
 	fl.DurationVar(&shape.Latency, "latency", 0, "many-hosts: a healthy host's service time (default 20ms: 200 req/s over 4 slots)")
 	fl.Float64Var(&shape.Spread, "latency-spread", 0, "many-hosts: the slowest healthy host's service time over --latency, the others spread between (default 1: all the same)")
 	fl.DurationVar(&shape.Blackout, "blackout", 0, "many-hosts: a gated host's blackout (default 5s)")
