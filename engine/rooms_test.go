@@ -205,3 +205,35 @@ func TestAHostsItemsStartInTheOrderTheyWereRead(t *testing.T) {
 		assert.True(t, slices.IsSorted(vs), "%s started out of order: %v", h, vs)
 	}
 }
+
+// Many hosts at a limit of 1 keep their rooms coming and going while
+// consumers take items: direct looks a host's room up under takeMu, a release
+// (giveBack) under roomsMu, and rooms are made and forgotten under both. Under
+// -race this catches a room table changed under one of the locks only.
+func TestRoomsComeAndGoWhileConsumersTakeAndReleaseItems(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	l, err := limiter.New(limiter.Config{Algorithm: limiter.Fixed, Initial: 1})
+	require.NoError(t, err)
+	const hosts, n = 16, 4000
+	hostOf := func(v int) string { return fmt.Sprintf("h%d", v%hosts) }
+	var inFlight [hosts]atomic.Int64
+	var done [n]atomic.Int64
+	var over atomic.Bool
+	st, err := NewJob(rangeOf(t, n, 50), func(_ context.Context, v int) error {
+		if inFlight[v%hosts].Add(1) > 1 {
+			over.Store(true)
+		}
+		done[v].Add(1)
+		if v%3 == 0 {
+			time.Sleep(20 * time.Microsecond) // a release while others are taken
+		}
+		inFlight[v%hosts].Add(-1)
+		return nil
+	}).WithLimiter(l, hostOf).Run(context.Background())
+	require.NoError(t, err)
+	assert.EqualValues(t, n, st.Succeeded)
+	assert.False(t, over.Load(), "a host ran more attempts at once than its limit of 1")
+	for v := range done {
+		require.EqualValues(t, 1, done[v].Load(), "item %d", v)
+	}
+}
