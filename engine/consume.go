@@ -101,10 +101,10 @@ func (r *run[T]) consume(i int) {
 		var tk task[T]
 		if r.rooms != nil {
 			var ok bool
-			if tk, ok = r.next(&k.hosts); !ok {
-				if tk, ok = r.awaitRoom(i, s, &t, &k.hosts); !ok {
-					return
-				}
+			if tk, ok = r.next(&k.hosts); ok {
+				r.more()
+			} else if tk, ok = r.awaitRoom(i, s, &t, &k.hosts); !ok {
+				return
 			}
 		} else {
 			select {
@@ -157,25 +157,47 @@ func (r *run[T]) await(i int, s *slot, t *tally) (entry[T], bool) {
 
 // awaitRoom waits, idle, until a room may start a task: an item arrives on
 // the queue, a room's time comes or a release wakes it (each signals
-// idleWake). It returns false when the consumer leaves, as await does.
+// idleWake). The consumer counts itself idle, then looks again before it
+// parks: work published after its last look then finds it counted and
+// signals. A consumer woken by a signal counts as searching (see signal)
+// until it has looked. It returns false when the consumer leaves, as await
+// does.
 func (r *run[T]) awaitRoom(i int, s *slot, t *tally, hosts *hostCache) (task[T], bool) {
 	r.flush(s, t)
 	s.busy.Store(false)
 	for {
-		resized := r.resized.Load()
-		if r.leave(i) {
-			return task[T]{}, false
-		}
-		select {
-		case <-r.idleWake:
-		case <-*resized:
-			continue
-		case <-r.done:
-			r.exit(i)
-			return task[T]{}, false
+		r.idle.Add(1)
+		if r.canTake() {
+			r.idle.Add(-1)
+		} else {
+			resized := r.resized.Load()
+			if r.leave(i) {
+				r.idle.Add(-1)
+				return task[T]{}, false
+			}
+			select {
+			case <-r.idleWake:
+				r.idle.Add(-1)
+				tk, ok := r.next(hosts)
+				r.searching.Add(-1) // counted by the signal
+				if ok {
+					s.busy.Store(true)
+					r.more()
+					return tk, true
+				}
+				continue
+			case <-*resized:
+				r.idle.Add(-1)
+				continue
+			case <-r.done:
+				r.idle.Add(-1)
+				r.exit(i)
+				return task[T]{}, false
+			}
 		}
 		if tk, ok := r.next(hosts); ok {
 			s.busy.Store(true)
+			r.more()
 			return tk, true
 		}
 	}

@@ -60,11 +60,13 @@ type run[T any] struct {
 	skip     func(source.Item[T]) bool
 	tracker  *tracker // nil without a Checkpointer
 
-	rooms    *rooms[T] // the hosts' waiting rooms, with a limiter; guarded by roomsMu
-	roomsMu  sync.Mutex
-	takeMu   sync.Mutex    // with rooms: held to take items from the queue, and taken before roomsMu
-	idleWake chan struct{} // rooms, producer, scheduler -> idle consumers: a room may start, or an item arrived
-	rearm    chan struct{} // rooms -> alarm: an earlier time to wake rooms at
+	rooms     *rooms[T] // the hosts' waiting rooms, with a limiter; guarded by roomsMu
+	roomsMu   sync.Mutex
+	takeMu    sync.Mutex    // with rooms: held to take items from the queue, and taken before roomsMu
+	idleWake  chan struct{} // rooms, producer, scheduler -> idle consumers: a room may start, or an item arrived
+	idle      atomic.Int64  // consumers that wait in awaitRoom, or are about to
+	searching atomic.Int64  // consumers woken by signal that have not looked for a task yet
+	rearm     chan struct{} // rooms -> alarm: an earlier time to wake rooms at
 
 	queueSize   int
 	drain       time.Duration

@@ -104,7 +104,6 @@ func (r *run[T]) next(hc *hostCache) (t task[T], ok bool) {
 				r.readMore() // the producer may wait for the rooms and the queue to hold fewer
 			}
 			if t, ok = r.direct(hc, e); ok {
-				r.more()
 				return t, true
 			}
 		default:
@@ -117,7 +116,6 @@ func (r *run[T]) next(hc *hostCache) (t task[T], ok bool) {
 	defer r.roomsMu.Unlock()
 	for {
 		if t, ok = r.serveLocked(); ok {
-			r.more()
 			return t, true
 		}
 		if rs.held.Load() >= r.roomsHold() {
@@ -155,6 +153,13 @@ func (r *run[T]) more() {
 	if len(r.queue) > 0 || r.rooms.ready.Load() > 0 {
 		r.signal()
 	}
+}
+
+// canTake reports whether next may find a task: a ready room, or an item on
+// the queue that the rooms may take.
+func (r *run[T]) canTake() bool {
+	rs := r.rooms
+	return rs.ready.Load() > 0 || (len(r.queue) > 0 && rs.held.Load() < r.roomsHold())
 }
 
 // direct takes a permit for e if its host has no room (no item of its host
@@ -315,12 +320,23 @@ func (rs *rooms[T]) forget(rm *room[T]) {
 	}
 }
 
-// signal wakes one idle consumer, if one waits: a room may start, or an item
-// arrived on the queue.
+// signal wakes one idle consumer, if one waits and no consumer woken before
+// still searches: a room may start, or an item arrived on the queue. The
+// woken consumer counts as searching from the signal until it has looked for
+// a task, so that work that arrives meanwhile wakes no other: consumers that
+// keep finding work take it without a wake-up, and idle ones are woken one
+// at a time while work is left. A token left on idleWake while no consumer
+// waits in select counts as searching until the next consumer to park takes
+// it.
 func (r *run[T]) signal() {
+	if r.idle.Load() == 0 || r.searching.Load() > 0 {
+		return
+	}
+	r.searching.Add(1)
 	select {
 	case r.idleWake <- struct{}{}:
 	default:
+		r.searching.Add(-1)
 	}
 }
 
