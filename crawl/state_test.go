@@ -247,6 +247,11 @@ func committedIDs(t *testing.T, cfg *Config, srv *mockapi.Server) []int {
 func TestRunKilledRightAfterACommitCountsItsWork(t *testing.T) {
 	srv := stateMock(t)
 	cfg := stateConfig(t, srv, "")
+	// At most 4 in flight, the crawl lasts about 300 ms, four times as long
+	// as its first 60 lines take: the commit that copies them comes well
+	// before its end even when the committer lags under load (at 16 in
+	// flight a loaded machine once let the whole crawl end first).
+	cfg.Limits.Concurrency.Initial, cfg.Limits.Concurrency.Max = 2, 4
 	killed := *cfg
 	dir := t.TempDir()
 	killed.State, killed.Output = filepath.Join(dir, "state"), filepath.Join(dir, "out.jsonl")
