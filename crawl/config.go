@@ -39,7 +39,7 @@ const (
 
 // DefaultUnresponsiveAfter is limits.unresponsive_after. Nutch's
 // fetcher.max.exceptions.per.queue is the same kind of threshold (off, -1,
-// in Nutch's own defaults; 5 is a value its users commonly set).
+// in Nutch's own defaults).
 const DefaultUnresponsiveAfter = 5
 
 // Config is one crawl, as described by a YAML file in the format of the
