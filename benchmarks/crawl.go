@@ -119,6 +119,7 @@ func CrawlSuite(scale float64, c Crawler) ([]Scenario, error) {
 		mk("crawl-header-fixed", "header-quota", 15, oneSecondWindow),
 		mk("crawl-header-sliding", "header-quota-sliding", 15, oneSecondWindow),
 		mk("crawl-header-token-bucket", "header-quota-token-bucket", 15, nil),
+		mk("crawl-header-token-bucket-1", "header-quota-token-bucket-1", 15, nil),
 		blackout,
 		mk("crawl-fast", "fast", 10, nil),
 	}, nil

@@ -40,7 +40,7 @@ func (rep Report) crawlTargets() []Target {
 	check("crawl-quota-no-headers", "quota without headers (burst 10, 429 + Retry-After in whole seconds): crawl ≥ 90% of the quota over a crawl 30 s long at the optimum and ≥ 80% over its first third, ≤ 1% 429", quota)
 	check("crawl-quota-no-retry-after", "quota answering a bare 429 (burst 10, no Retry-After, no quota headers): crawl ≥ 90% of the quota over a crawl 30 s long at the optimum and ≥ 80% over its first third, ≤ 1% 429", quota)
 	for _, q := range []struct{ scenario, kind string }{
-		{"crawl-header-fixed", "fixed window"}, {"crawl-header-sliding", "sliding window"}, {"crawl-header-token-bucket", "token bucket"},
+		{"crawl-header-fixed", "fixed window"}, {"crawl-header-sliding", "sliding window"}, {"crawl-header-token-bucket", "token bucket"}, {"crawl-header-token-bucket-1", "token bucket of one token"},
 	} {
 		check(q.scenario, "header quota, "+q.kind+": crawl ≥ 90% of what it allows, ≤ 1% 429 or 403",
 			func(r Result) (string, bool) {

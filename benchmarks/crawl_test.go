@@ -31,8 +31,9 @@ func TestCrawlSuiteSizesEachCrawlByItsTarget(t *testing.T) {
 	assert.Equal(t, 3000, work["crawl-quota-no-headers"], "30 s at 100 items/s")
 	assert.Equal(t, 3000, work["crawl-quota-no-retry-after"], "30 s at 100 items/s")
 	assert.Equal(t, 1500, work["crawl-header-fixed"], "15 s at 100 items/s")
+	assert.Equal(t, 1500, work["crawl-header-token-bucket-1"], "15 s at 100 items/s")
 	assert.Equal(t, 50_000, work["crawl-fast"])
-	assert.Len(t, suite, 10)
+	assert.Len(t, suite, 11)
 
 	quick, err := CrawlSuite(QuickScale, noCrawl)
 	require.NoError(t, err)

@@ -54,7 +54,10 @@ type Quota struct {
 // the rate is the quota's steady rate (Limit over the window between
 // Resets, or the refill measured from Remaining and the requests sent) plus
 // what Remaining holds above a reserve of Limit/20, and Remaining == 0
-// pauses for one request's worth. A bucket whose Remaining stays at least
+// pauses for one request's worth. A bucket whose Remaining was never above
+// 1 (a bucket of a token or two, which says 0 or 1 whatever the rate it is
+// sent at) tells no rate: the host learns it from its throttles, as where
+// no quota is announced. A bucket whose Remaining stays at least
 // the refill until Reset counts what it allows until Reset, refill
 // included: it is spread, less one, over the time to Reset. Until it
 // knows, it reads the quota as a fixed window. The rate is never above the

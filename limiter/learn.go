@@ -243,6 +243,17 @@ func (l *learner) restart(until time.Time, gate time.Duration) {
 func (l *learner) fit(c *record, n int) float64 {
 	top := max(1, l.s1+1)
 	b := bisect(1, top, func(b float64) bool { return l.s1+0.5-c.lowest(b, n)*l.t1.Seconds() >= b })
+	// A server's bucket holds whole tokens: of the bounds a token apart
+	// (it admitted s1 requests and refused the next, less the refill over
+	// t1), b is the middle, and the whole number between them the
+	// nearest. That holds where the refill over t1 is under half a token
+	// (t1 runs to the refusal's answer, not to the refused request's
+	// start, so a larger refill is over-stated). The half a token of slack
+	// would let a bucket of one or two admit a short gap, and the rate
+	// fitted to it fall far under the server's.
+	if c.lowest(b, n)*l.t1.Seconds() <= 0.5 {
+		b = max(1, math.Round(b))
+	}
 	if n < len(c.sends) {
 		fits := func(b float64) bool { return c.lowest(b, n) < c.lowest(b, n+1) }
 		if !fits(b) {

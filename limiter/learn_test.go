@@ -102,3 +102,35 @@ func TestLearnerIsUnsureOfAFirstThrottleLongAfterTheFirstRequest(t *testing.T) {
 	assert.True(t, l.unsure, "a second after the first request, 50 RTTs: not a cold start's burst")
 	assert.False(t, l.recording(3, false), "an unsure learner keeps no record")
 }
+
+func TestLearnerTakesTheServersBurstForWholeTokens(t *testing.T) {
+	// A bucket of one token refilling 20 a second, full at epoch: of a cold
+	// start's 4 requests sent together it admits one. After the gate,
+	// requests 60, 55 and 50 ms apart are admitted and the next, 45 ms
+	// later, refused. A burst of 1.4 (the bound's half a token) would fit
+	// 14 a second to that record; one token fits 20.
+	var l learner
+	for seq := uint64(1); seq <= 4; seq++ {
+		l.sent(epoch, seq, false)
+	}
+	l.succeeded(1)
+	until := epoch.Add(time.Millisecond + time.Second)
+	_, first, ok := l.throttled(epoch.Add(time.Millisecond), 2, until, 0, 5*time.Millisecond)
+	require.True(t, ok)
+	require.True(t, first)
+	at, seq := until, uint64(4)
+	for _, gap := range []time.Duration{0, 60, 55, 50, 45} {
+		at = at.Add(gap * time.Millisecond)
+		seq++
+		l.sent(at, seq, false)
+		if gap != 45 {
+			l.succeeded(seq)
+		}
+	}
+	_, _, ok = l.throttled(at.Add(time.Millisecond), seq, at.Add(time.Second), 40, 5*time.Millisecond)
+	require.True(t, ok)
+	r, ok := l.settle()
+	require.True(t, ok)
+	assert.InDelta(t, 1, l.burst, 1e-9, "the server's burst")
+	assert.InDelta(t, 0.99*20, r, 0.1, "99% of the server's rate")
+}

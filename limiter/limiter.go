@@ -25,8 +25,10 @@
 // over one smoothed RTT (10 ms before the host has one), so requests parked
 // during the gate start one after the other, not together.
 //
-// Where no quota is announced, throttles with a Retry-After teach the rate,
-// the server taken for a token bucket. When the first comes within a few
+// Where no quota is announced (or only a bucket of a token or two, whose
+// Remaining says nothing of its rate), throttles with a Retry-After teach
+// the rate, the server taken for a token bucket, whose burst is whole
+// tokens. When the first comes within a few
 // RTTs of the first request of the host's work (a cold start's burst), the
 // successes before it tell the server's burst; after its gate the rate
 // starts at twice what the server admitted over that time and doubles every

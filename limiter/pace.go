@@ -187,8 +187,8 @@ func (p *pace) onGate(now, until time.Time) {
 // (zero: no pause). horizon caps the time to Reset a quota is spread over (a
 // hostile Reset a year away must not slow the host to a request a day).
 func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration, sent uint64, inFlight int) time.Time {
-	p.learnt, p.slow, p.probing = 0, false, false // an announced quota replaces what was learnt
 	if !q.Reset.After(now) {
+		p.forget()
 		// A passed reset lifts the quota's rate, or with a known window
 		// spreads the refilled quota over it.
 		p.quota, p.quotaEnd = 0, time.Time{}
@@ -201,9 +201,19 @@ func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration, sent uint
 		p.reader = new(quotaReader)
 	}
 	rate, end, pause := p.reader.observe(now, q, sent, inFlight, horizon)
+	if rate > 0 && p.reader.most > 1 {
+		// A quota that held more than a token or two tells the rate;
+		// a smaller one may be a bucket of a token or two, whose rate
+		// only its refusals teach.
+		p.forget()
+	}
 	p.quota, p.quotaEnd = rate, end
 	return pause
 }
+
+// forget drops the learnt rate: an announced quota that tells a rate
+// replaces it.
+func (p *pace) forget() { p.learnt, p.slow, p.probing = 0, false, false }
 
 func (p *pace) quotaActive(now time.Time) bool { return p.quota > 0 && now.Before(p.quotaEnd) }
 

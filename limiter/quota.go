@@ -73,6 +73,13 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 	r.spare = 0
 	r.learnAllowance(now, q, left)
 	if r.mode == refillContinuous {
+		if r.most <= 1 {
+			// A bucket of a token or two says Remaining 0 or 1 whatever
+			// the rate it is sent at: its refill shows only in its
+			// refusals, which teach the rate as where no quota is
+			// announced.
+			return 0, time.Time{}, time.Time{}
+		}
 		end = now.Add(max(left, time.Second, window))
 		switch {
 		case r.allowance:
@@ -161,6 +168,13 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 			r.window = max(r.window, r.curMin.Sub(r.prevMin))
 		}
 		r.prevMin, r.curMin = r.curMin, q.Reset
+		if r.most <= 1 && q.Remaining <= 1 && q.Limit > 2*(inFlight+2) {
+			// Remaining never above 1, a window's end not giving back
+			// Limit: a bucket of a token or two, whose Reset is when it
+			// is full.
+			r.mode = refillContinuous
+			return
+		}
 		// Only a window used up to its end, seen again right after it,
 		// shows whether Remaining jumps back at Reset.
 		if r.rem > r.most/2 || r.reset.Sub(r.at) > d/4+resetSlack || now.Sub(r.reset) > d/4 {

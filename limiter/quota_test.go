@@ -203,3 +203,38 @@ func TestPaceTakesTheUsersBurstForTheUsersCeilingOnly(t *testing.T) {
 		assert.InDelta(t, c.rate, p.cur, 1e-9, "%+v", c.cfg)
 	}
 }
+
+func TestQuotaReaderLeavesABucketOfOneTokenToItsRefusals(t *testing.T) {
+	// A bucket of one token refilling 100 a second: Remaining 0 after every
+	// request whatever the rate, Reset the whole second until it is full.
+	// Its refill is not what was sent: the reader says no rate, so neither
+	// a pause of a request's worth nor a refill measured from the sends
+	// slows the host further with every answer.
+	var r quotaReader
+	var rate float64
+	var pause time.Time
+	for i := range 300 {
+		at := epoch.Add(time.Duration(i) * 10 * time.Millisecond)
+		rate, _, pause = r.observe(at, Quota{Limit: 100, Remaining: 0, Reset: at.Add(time.Second)}, uint64(i+1), 1, time.Hour)
+	}
+	assert.Equal(t, refillContinuous, r.mode)
+	assert.Zero(t, rate)
+	assert.True(t, pause.IsZero())
+}
+
+func TestPaceKeepsTheLearntRateUnderABucketOfOneToken(t *testing.T) {
+	// A rate learnt from throttles stays while the quota announced cannot
+	// tell one; a quota that held more replaces it.
+	var p pace
+	p.learnt, p.slow = 80, true
+	at := epoch
+	for i := range 300 {
+		at = epoch.Add(time.Duration(i) * 12 * time.Millisecond)
+		p.setQuota(at, Quota{Limit: 100, Remaining: 0, Reset: at.Add(time.Second)}, time.Hour, uint64(i+1), 1)
+	}
+	p.apply(at)
+	assert.InDelta(t, 80, p.cur, 1e-9, "the learnt rate paces the host")
+
+	p.setQuota(at, Quota{Limit: 100, Remaining: 50, Reset: at.Add(time.Second)}, time.Hour, 301, 1)
+	assert.Zero(t, p.learnt, "a quota of 50 tells the rate")
+}

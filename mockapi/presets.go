@@ -107,6 +107,13 @@ func Scenarios() []Scenario {
 			HeaderQuota: HeaderQuota{Limit: 100, Window: time.Second, Kind: HeaderQuotaTokenBucket, Burst: 20},
 		},
 		{
+			Name:        "header-quota-token-bucket-1",
+			Description: "token bucket of one token: 100 req/s, burst 1, X-RateLimit-Remaining = tokens (0 after every request), -Reset = seconds until full, 429 + Retry-After beyond (optimum 100 req/s)",
+			Items:       1_000_000,
+			Latency:     5 * time.Millisecond,
+			HeaderQuota: HeaderQuota{Limit: 100, Window: time.Second, Kind: HeaderQuotaTokenBucket, Burst: 1},
+		},
+		{
 			Name:        "inflight-429",
 			Description: "an in-flight cap: 32 slots x 20 ms +/- 5 ms, nothing queued, 429 without Retry-After beyond (optimum 1,600 req/s)",
 			Items:       1_000_000,

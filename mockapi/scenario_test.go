@@ -75,7 +75,7 @@ func TestPresetsAreValidAndServe(t *testing.T) {
 	}
 	assert.True(t, slices.IsSorted(names), "sorted by name: %v", names)
 	for _, want := range []string{"capacity", "capacity-step", "demo", "fast", "faults", "header-quota",
-		"header-quota-sliding", "header-quota-token-bucket", "quota", "quota-no-headers", "quota-no-retry-after"} {
+		"header-quota-sliding", "header-quota-token-bucket", "header-quota-token-bucket-1", "quota", "quota-no-headers", "quota-no-retry-after"} {
 		assert.Contains(t, names, want)
 	}
 	for _, sc := range all {
@@ -97,6 +97,7 @@ func TestPresetsAreValidAndServe(t *testing.T) {
 	assert.InDelta(t, 100, mustPreset(t, "header-quota").Optimum(), 1e-9)
 	assert.InDelta(t, 100, mustPreset(t, "header-quota-sliding").Optimum(), 1e-9)
 	assert.InDelta(t, 100, mustPreset(t, "header-quota-token-bucket").Optimum(), 1e-9)
+	assert.InDelta(t, 100, mustPreset(t, "header-quota-token-bucket-1").Optimum(), 1e-9)
 	assert.InDelta(t, 100, mustPreset(t, "quota-no-headers").Optimum(), 1e-9)
 }
 

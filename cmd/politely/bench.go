@@ -35,7 +35,7 @@ with each strategy (the fixed-50 baseline, aimd, gradient2, vegas, the default),
 and each crawl scenario (crawl-capacity, crawl-capacity-tight,
 crawl-inflight-429, crawl-quota-no-headers, crawl-quota-no-retry-after,
 crawl-header-fixed, crawl-header-sliding, crawl-header-token-bucket,
-crawl-blackout, crawl-fast)
+crawl-header-token-bucket-1, crawl-blackout, crawl-fast)
 with politely crawl's default config from a cold start, without and with
 state, next to the engine's default strategy on the same items (--quick
 runs the crawl without state only, but for the blackout and the fast mock).
