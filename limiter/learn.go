@@ -13,6 +13,7 @@ const (
 	fitMargin    = 0.99                   // the rate paced at, relative to the lowest that fits
 	coldThrottle = 4                      // a first throttle within this many RTTs of the first request came from a cold start's burst
 	minFit       = 8                      // the fewest requests a record must hold to fit a rate
+	minFitOne    = 3                      // or against a bucket of one token
 	probeStart   = 2.0                    // a probe starts at this many times what the server admitted over the first throttle's episode and gate
 )
 
@@ -187,8 +188,10 @@ func (l *learner) settle() (float64, bool) {
 		l.s1 = l.admitted()
 		r = l.fit(c, n)
 		// Too few requests, or a first throttle whose requests were
-		// mostly refill, tell neither the burst nor the rate.
-		l.known = n >= minFit && r*l.t1.Seconds() <= l.s1/2
+		// mostly refill, tell neither the burst nor the rate. Against a
+		// bucket of one token each gap between two admitted requests
+		// bounds the rate: three requests tell it.
+		l.known = (n >= minFit || (l.s1 <= 1 && n >= minFitOne)) && r*l.t1.Seconds() <= l.s1/2
 		l.unsure = !l.known
 	} else {
 		r = c.lowest(l.burst, n)

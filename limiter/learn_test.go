@@ -103,13 +103,13 @@ func TestLearnerIsUnsureOfAFirstThrottleLongAfterTheFirstRequest(t *testing.T) {
 	assert.False(t, l.recording(3, false), "an unsure learner keeps no record")
 }
 
-func TestLearnerTakesTheServersBurstForWholeTokens(t *testing.T) {
-	// A bucket of one token refilling 20 a second, full at epoch: of a cold
-	// start's 4 requests sent together it admits one. After the gate,
-	// requests 60, 55 and 50 ms apart are admitted and the next, 45 ms
-	// later, refused. A burst of 1.4 (the bound's half a token) would fit
-	// 14 a second to that record; one token fits 20.
-	var l learner
+// oneTokenThenProbe feeds l what a bucket of one token refilling 20 a
+// second, full at epoch, does: of a cold start's 4 requests sent together
+// it admits one. After the 1 s gate, requests 60, 55 and 50 ms apart are
+// admitted and the next, 45 ms later, refused. It returns the rate settle
+// tells.
+func oneTokenThenProbe(t *testing.T, l *learner) float64 {
+	t.Helper()
 	for seq := uint64(1); seq <= 4; seq++ {
 		l.sent(epoch, seq, false)
 	}
@@ -131,6 +131,23 @@ func TestLearnerTakesTheServersBurstForWholeTokens(t *testing.T) {
 	require.True(t, ok)
 	r, ok := l.settle()
 	require.True(t, ok)
+	return r
+}
+
+func TestLearnerTakesTheServersBurstForWholeTokens(t *testing.T) {
+	// A burst of 1.4 (the bound's half a token) would fit 14 a second to
+	// that record; one token fits 20.
+	var l learner
+	r := oneTokenThenProbe(t, &l)
 	assert.InDelta(t, 1, l.burst, 1e-9, "the server's burst")
 	assert.InDelta(t, 0.99*20, r, 0.1, "99% of the server's rate")
+}
+
+func TestLearnerKnowsTheRateOfABucketOfOneTokenFromAFewRequests(t *testing.T) {
+	// Each gap between two admitted requests bounds a bucket of one token's
+	// rate: 4 requests tell it, where a larger bucket's takes 8.
+	var l learner
+	oneTokenThenProbe(t, &l)
+	assert.True(t, l.known)
+	assert.False(t, l.unsure)
 }

@@ -37,8 +37,8 @@
 // refilled during the gate, admits every request sent since, at the times
 // they started; the pacer then keeps half the burst, and the rate probes
 // upward by 0.1% a second. Otherwise (and where that record held fewer than
-// 8 requests, or the burst came out mostly refill) the first throttle sets
-// it to 95% of what the server allowed since the start (or of the rate the
+// 8 requests, 3 against a burst of one token, or the burst came out mostly
+// refill) the first throttle sets it to 95% of what the server allowed since the start (or of the rate the
 // client was sending at, if it was still ramping up), then the rate probes
 // upward by 30% a second; a throttle while paced sets it to 95% of the
 // server's rate estimated from the successes since the last gate, after
