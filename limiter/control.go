@@ -52,8 +52,18 @@ type control struct {
 	base   time.Duration // baseline RTT: lowest window mean, drifting up slowly
 	safe   float64       // largest in-flight level slow start saw without queueing
 	rising bool          // slow start's last used window showed the RTT rising
-	cuts   uint32        // windows closed by a drop; a permit carries the count at its start
-	level  uint32        // changes of the limit; a permit carries the count at its start
+	// exitAt is the limit at which slow start last ended on a rising RTT,
+	// while a window without a queue at about that level may still show
+	// the rise was noise (see resume); 0 if none. lastExit is the last
+	// such limit.
+	exitAt, lastExit float64
+	// strictAt is the level at which slow start ended before it resumed,
+	// 0 if it never resumed: from there a resumed slow start takes a rise
+	// within the noise as a rise, and grows by half its step up to
+	// slowStep times that level.
+	strictAt float64
+	cuts     uint32 // windows closed by a drop; a permit carries the count at its start
+	level    uint32 // changes of the limit; a permit carries the count at its start
 	// filling is set while slow start's raised limit is being filled, filled
 	// once it is full: the permits that fill it may find free slots a full
 	// limit would not, so slow start counts only those started after it.
@@ -296,6 +306,11 @@ func (c *control) decide(w windowStats) {
 		c.slowStartWindow(w)
 		return
 	}
+	if w.drop {
+		c.exitAt = 0
+	} else if c.resume(w) {
+		return
+	}
 	next := c.alg.window(w)
 	if cut := w.cut(); w.drop && !c.fixed && next > cut {
 		// Every adaptive algorithm shrinks on a drop (Gradient2 ignores
@@ -316,12 +331,15 @@ func (c *control) slowStartWindow(w windowStats) {
 	if ratio >= 1+(slowGrowRatio-1)/5 && float64(w.stderr) < (slowGrowRatio-1)*float64(w.base) {
 		grow = ratio
 	}
-	if w.mean-w.base <= 2*w.stderr {
+	if w.mean-w.base <= 2*w.stderr && (c.strictAt == 0 || w.limit < c.strictAt) {
 		// Within the noise of the window's few samples: no rise.
 		ratio = min(ratio, 1)
 	}
 	switch {
 	case w.drop || ratio >= slowExitRatio:
+		if !w.drop {
+			c.exited(w.limit)
+		}
 		next := c.safe
 		if next == 0 || next >= w.limit {
 			next = w.limit / 2
@@ -345,7 +363,18 @@ func (c *control) slowStartWindow(w windowStats) {
 		// server whose queue holds a quarter of its slots is never sent more
 		// than slots + queue: that answer may close the gate for a whole
 		// Retry-After.
-		c.set(max(float64(int(w.limit)+1), slowStep*w.limit/grow))
+		next := max(float64(int(w.limit)+1), slowStep*w.limit/grow)
+		if w.limit < slowStep*c.strictAt {
+			// Resumed, and not yet clear of the level that showed a rise:
+			// half the step, and not a whole request more where that is
+			// less, so that a rise that was real costs no more than a small
+			// queue.
+			next = max(w.limit, (1+(slowStep-1)/2)*w.limit/grow)
+			if w.limit < c.strictAt {
+				next = max(next, float64(int(w.limit)+1))
+			}
+		}
+		c.set(next)
 	case !c.rising:
 		// The RTT has risen: a queue may be forming at the server, or the
 		// window was noisy. Hold the limit for a window to tell them apart.
@@ -357,10 +386,55 @@ func (c *control) slowStartWindow(w windowStats) {
 		// RTT rise says runs without a queue (Little's law: the in-flight
 		// level over the RTT ratio), or the last level seen without one.
 		c.slowStart = false
+		c.exited(w.limit)
 		c.limit = max(c.min, min(c.max, max(c.safe, w.limit/ratio)))
 		c.alg.reset(c.limit)
-		c.alg.knee(w.limit)
+		if c.strictAt == 0 || w.limit < slowStep*c.strictAt {
+			// The first rise, or the same one back at about its level.
+			c.alg.knee(w.limit)
+		}
+		// Else slow start resumed and grew well past the level where it
+		// first ended: the knee stays there, as it would have without the
+		// resume, rather than move up to a rise that may be noise again.
 	}
+}
+
+// exited notes that slow start ended at limit on a rising RTT. A rise on a
+// loaded client (a stall that delays every answer for a few ms) looks like
+// a queue at the server; resume tells them apart. Slow start may resume
+// again only after it ended at a level slowStep times higher than any
+// before, so a rise that comes back at about the same level ends it for
+// good.
+func (c *control) exited(limit float64) {
+	c.exitAt = 0
+	if limit >= slowStep*c.lastExit {
+		c.exitAt, c.lastExit = limit, limit
+	}
+}
+
+// resume restarts slow start after it ended on a rising RTT (exitAt), if
+// w, a window that used the limit at one below that level or more, shows
+// no rise beyond the noise: the rise was not a queue at the server (as
+// HyStart++ returns to slow start when the RTT falls back). It grows the
+// limit as slow start would from w and reports whether it did.
+func (c *control) resume(w windowStats) bool {
+	if c.exitAt == 0 || w.inFlight < int(w.limit) || int(w.limit) < int(c.exitAt)-1 {
+		return false
+	}
+	if r := w.ratio(); r >= 1+(slowGrowRatio-1)/2 && (r >= slowGrowRatio || w.mean-w.base > 2*w.stderr) {
+		// A rise, within the noise or not, or one beyond the noise even if
+		// smaller than slow start's.
+		return false
+	}
+	exit := float64(int(c.exitAt))
+	c.exitAt, c.strictAt = 0, exit
+	c.slowStart, c.rising = true, false
+	c.slowStartWindow(w)
+	if w.limit < exit {
+		// Back to the level that showed the rise first, to see it again.
+		c.limit = min(c.limit, exit)
+	}
+	return true
 }
 
 // set clamps next to [min, max] and re-seeds the algorithm if it was clamped.

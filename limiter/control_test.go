@@ -132,6 +132,46 @@ func TestSlowStartRidesOutOneNoisyWindow(t *testing.T) {
 	assert.Greater(t, s.Limit, before, "flat RTTs after it double the limit again")
 }
 
+func TestSlowStartResumesAfterARiseThatDoesNotLast(t *testing.T) {
+	d := newDriver(t, Config{})
+	d.rounds(6, 20*time.Millisecond, Success)
+	before := d.limit()
+	d.rounds(3, 25*time.Millisecond, Success) // a stall on the client, say
+	require.False(t, d.h.Snapshot().SlowStart, "a rising RTT ends slow start")
+	resumed := false
+	for range 8 {
+		d.round(20*time.Millisecond, Success)
+		resumed = resumed || d.h.Snapshot().SlowStart
+	}
+	assert.True(t, resumed, "the RTT back at its baseline near the level of the rise resumes slow start")
+	d.rounds(16, 20*time.Millisecond, Success)
+	assert.True(t, d.h.Snapshot().SlowStart)
+	assert.Greater(t, d.limit(), 2*before, "and slow start grows the limit again")
+}
+
+func TestSlowStartEndsForGoodWhenTheRiseComesBack(t *testing.T) {
+	d := newDriver(t, Config{})
+	d.rounds(6, 20*time.Millisecond, Success)
+	before := d.limit()
+	// A server whose queue forms past before-1 in flight.
+	latency := func(inFlight int) time.Duration {
+		if inFlight >= before {
+			return 25 * time.Millisecond
+		}
+		return 20 * time.Millisecond
+	}
+	slow := 0
+	for range 40 {
+		d.roundsLoad(1, latency)
+		if d.h.Snapshot().SlowStart {
+			slow++
+		}
+	}
+	assert.False(t, d.h.Snapshot().SlowStart, "the same rise at the same level ends slow start again")
+	assert.LessOrEqual(t, slow, 6, "after one resume at most")
+	assert.LessOrEqual(t, d.limit(), before+1, "and the limit stays about the level of the rise")
+}
+
 func TestDropCutsOnceForTheRequestsInFlightAtTheCut(t *testing.T) {
 	d := newDriver(t, Config{Initial: 100, Max: 200})
 	d.handOver()

@@ -20,7 +20,10 @@ var (
 	simClass  = flag.Int("simclass", 0, "index in capacityClasses of the server -simtrace class runs")
 )
 
-var simSeedFlag = flag.Uint64("simseed", 42, "seed of the simulations' service times")
+var (
+	simSeedFlag = flag.Uint64("simseed", 42, "seed of the simulations' service times")
+	simLoad     = flag.Duration("simload", 0, "TestSimulationCapacityClasses and -simtrace class: the client stalls for 2-15 ms once per this on average (a loaded machine); 0: never")
+)
 
 // simResult holds a scenario's figures.
 type simResult struct {
@@ -241,6 +244,21 @@ func TestSimulationDefaultMeetsTargets(t *testing.T) {
 			assert.LessOrEqual(t, f.refused, 0.005, "seed %d: 429 share", seed)
 		}
 	})
+	t.Run("a loaded client", func(t *testing.T) {
+		// Stalls of 2-15 ms, one per 200 ms on average, look like a queue
+		// to a window: slow start may end far below the server's slots,
+		// and must resume rather than climb from there 5% at a time. A
+		// tight server must still see no 503.
+		for _, seed := range simClassSeeds {
+			c := capacityClass{slots: 128, queue: 128, service: 20 * time.Millisecond}
+			f := simCrawlCapacityLoaded(t, "", c, seed, 200*time.Millisecond)
+			assert.GreaterOrEqual(t, f.share, 0.5, "%v, seed %d: share of the optimum over 2.5 s", c, seed)
+			c = capacityClass{slots: 16, queue: 4, service: 20 * time.Millisecond}
+			f = simCrawlCapacityLoaded(t, "", c, seed, 200*time.Millisecond)
+			assert.GreaterOrEqual(t, f.share, 0.8, "%v, seed %d: share of the optimum over 2.5 s", c, seed)
+			assert.Zero(t, f.refused, "%v, seed %d: 503 share", c, seed)
+		}
+	})
 	t.Run("quota with headers", func(t *testing.T) {
 		r, _ := simQuota(t, "", 0, true)
 		assert.GreaterOrEqual(t, r.goodput, 0.97, "share of the quota")
@@ -349,6 +367,9 @@ func TestSimulationTrace(t *testing.T) {
 		_, s = simQuotaModel(t, alg, 0, false, 10, 5*time.Millisecond)
 	case "class":
 		s = newSim(simLimiter(t, alg, 0), capacityClasses[*simClass].server(), *simSeedFlag, crawlRun)
+		if *simLoad > 0 {
+			s.loadStalls(*simSeedFlag, *simLoad, 2*time.Millisecond, 15*time.Millisecond)
+		}
 		s.run()
 	case "quota-no-headers":
 		srv := &quotaServer{rate: 100, burst: 10, tokens: 10, service: 5 * time.Millisecond, rejectAfter: time.Millisecond}
@@ -408,9 +429,19 @@ type crawlFigures struct {
 	refused float64       // 503s and 429s / attempts
 }
 
-// simCrawlCapacity runs c from a cold start for crawlRun.
+// simCrawlCapacity runs c from a cold start for crawlRun, on a client
+// loaded as -simload says.
 func simCrawlCapacity(t testing.TB, alg Algorithm, c capacityClass, seed uint64) crawlFigures {
+	return simCrawlCapacityLoaded(t, alg, c, seed, *simLoad)
+}
+
+// simCrawlCapacityLoaded is simCrawlCapacity on a client that stalls for
+// 2-15 ms once per load on average; never if load is 0.
+func simCrawlCapacityLoaded(t testing.TB, alg Algorithm, c capacityClass, seed uint64, load time.Duration) crawlFigures {
 	s := newSim(simLimiter(t, alg, 0), c.server(), seed, crawlRun)
+	if load > 0 {
+		s.loadStalls(seed, load, 2*time.Millisecond, 15*time.Millisecond)
+	}
 	s.run()
 	optimum := float64(c.slots) / c.service.Seconds()
 	a, ok, rej := s.totals(0, crawlRun)

@@ -74,6 +74,10 @@ type sim struct {
 
 	answered     bool // a response reached the client
 	lateRejected int  // 429s that reached the client after the first response
+
+	// stalls are intervals [from, to) in which the client does not run (a
+	// loaded machine): responses that arrive then are handled at to.
+	stalls [][2]time.Duration
 }
 
 type simBinStats struct {
@@ -122,6 +126,10 @@ func (s *sim) run() {
 		case e.fn != nil:
 			e.fn()
 		case e.req != nil:
+			if to := s.stalledUntil(s.now); to > s.now {
+				s.schedule(to, e)
+				continue
+			}
 			s.deliver(e.req, e.resp)
 		default: // the client's retry timer
 			if s.retry == e.at {
@@ -132,6 +140,33 @@ func (s *sim) run() {
 		b := s.bin()
 		snap := s.h.Snapshot()
 		b.limit, b.inFlight, b.rate = snap.Limit, snap.InFlight, snap.Rate
+	}
+}
+
+// stalledUntil returns the end of the stall that holds now, or now if none.
+func (s *sim) stalledUntil(now time.Duration) time.Duration {
+	for _, st := range s.stalls {
+		if now >= st[0] && now < st[1] {
+			return st[1]
+		}
+	}
+	return now
+}
+
+// loadStalls adds stalls from now on until the run's end: one every mean
+// apart on average (exponentially), each of a length drawn uniformly from
+// [short, long], from a generator of its own seed so that the service
+// times' draw is the same as without them.
+func (s *sim) loadStalls(seed uint64, mean, short, long time.Duration) {
+	rng := rand.New(rand.NewPCG(seed^0x5eed, seed))
+	for at := time.Duration(0); ; {
+		at += time.Duration(rng.ExpFloat64() * float64(mean))
+		if at >= s.end {
+			return
+		}
+		d := short + time.Duration(rng.Float64()*float64(long-short))
+		s.stalls = append(s.stalls, [2]time.Duration{at, at + d})
+		at += d
 	}
 }
 
