@@ -288,7 +288,7 @@ func (r *run[T]) giveBack(t *task[T]) {
 	defer r.roomsMu.Unlock()
 	if rm := r.rooms.byKey[t.key]; rm != nil && rm.state == roomBlocked {
 		r.readyLocked(rm)
-		r.signal()
+		r.wakeIdle()
 	}
 }
 
@@ -329,7 +329,17 @@ func (rs *rooms[T]) forget(rm *room[T]) {
 // waits in select counts as searching until the next consumer to park takes
 // it.
 func (r *run[T]) signal() {
-	if r.idle.Load() == 0 || r.searching.Load() > 0 {
+	if r.searching.Load() > 0 {
+		return
+	}
+	r.wakeIdle()
+}
+
+// wakeIdle wakes one idle consumer, if one waits, whether or not one woken
+// before still searches: a release or a room's time made a room ready, and
+// each such room wants a consumer of its own at once.
+func (r *run[T]) wakeIdle() {
+	if r.idle.Load() == 0 {
 		return
 	}
 	r.searching.Add(1)
@@ -388,7 +398,7 @@ func (r *run[T]) wakeDue(now time.Time) {
 		rs.armed = rs.timed[0].at
 	}
 	if woke {
-		r.signal()
+		r.wakeIdle()
 	}
 }
 
