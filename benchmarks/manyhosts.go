@@ -36,9 +36,13 @@ const ManyHostsName = "many-hosts"
 // answer a bare 429 beyond it (no Retry-After, no quota headers). Black holes
 // never answer an item (BlackHoleItems each): each attempt waits for the
 // crawl's timeout, which the config's hosts: sets to BlackHoleTimeout for them.
+// Flaky hosts answer as healthy ones but for a FlakyHang share of their
+// requests, which hang until the crawl's timeout (BlackHoleTimeout too),
+// whatever the attempt (FlakyItems each; robots.txt always answers).
 type ManyHosts struct {
 	Healthy, Gated, Slow int           // hosts of each role
 	Quota, BlackHoles    int           // hosts of each role
+	Flaky                int           // hosts of each role
 	ItemsPerHost         int           // items of each healthy, gated and quota host
 	Slots, Queue         int           // every host's capacity
 	Mixed                bool          // every second healthy host has half the slots and queue
@@ -50,8 +54,10 @@ type ManyHosts struct {
 	QuotaRate            float64       // a quota host's requests per second
 	QuotaBurst           int           // and its bucket
 	BlackHoleItems       int           // each black hole's items
-	BlackHoleTimeout     time.Duration // a black hole's timeout in the config's hosts:
+	BlackHoleTimeout     time.Duration // a black hole's and a flaky host's timeout in the config's hosts:
 	DeadRobots           bool          // black holes hang their robots.txt too
+	FlakyItems           int           // each flaky host's items
+	FlakyHang            float64       // the share of a flaky host's requests that hang
 	MaxTotal             int           // limits.concurrency.max_total; 0 leaves the default
 	Cap                  time.Duration // the run stops after this long
 }
@@ -61,11 +67,14 @@ type ManyHosts struct {
 type ManyHostsShape struct {
 	Healthy, Gated, Slow int           // hosts of each role; -1 for none gated or slow
 	Quota, BlackHoles    int           // hosts behind a bare-429 rate quota, hosts that never answer (default none)
+	Flaky                int           // hosts whose requests hang now and then (default none)
+	FlakyItems           int           // each flaky host's items (default 40)
+	FlakyHang            float64       // the share of a flaky host's requests that hang (default 0.4)
 	Latency              time.Duration // a healthy host's service time
 	Spread               float64       // the slowest healthy host's service time over Latency (default 1)
 	Blackout             time.Duration // a gated host's blackout (default 5 s at scale 1)
 	BlackHoleItems       int           // each black hole's items (default 4)
-	BlackHoleTimeout     time.Duration // a black hole's timeout in the config's hosts: (default 2 s at scale 1)
+	BlackHoleTimeout     time.Duration // a black hole's and a flaky host's timeout in the config's hosts: (default 2 s at scale 1)
 	DeadRobots           bool          // black holes hang their robots.txt too (default: they answer it)
 	MaxTotal             int           // limits.concurrency.max_total
 	Mixed                bool          // every second healthy host has half the capacity
@@ -81,8 +90,9 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	}
 	if shape.Healthy < 0 || shape.Gated < -1 || shape.Slow < -1 || shape.Quota < 0 || shape.BlackHoles < 0 || shape.BlackHoleItems < 0 ||
 		shape.Latency < 0 || shape.Blackout < 0 || shape.BlackHoleTimeout < 0 || shape.MaxTotal < 0 ||
-		shape.Spread < 0 || math.IsNaN(shape.Spread) || math.IsInf(shape.Spread, 0) {
-		return ManyHosts{}, fmt.Errorf("benchmarks: many hosts: %+v: want no count below zero (-1 for none gated or slow), a latency, blackout and timeout of 0 or more and a finite spread of 0 or more", shape)
+		shape.Spread < 0 || math.IsNaN(shape.Spread) || math.IsInf(shape.Spread, 0) ||
+		shape.Flaky < 0 || shape.FlakyItems < 0 || !(shape.FlakyHang >= 0 && shape.FlakyHang < 1) {
+		return ManyHosts{}, fmt.Errorf("benchmarks: many hosts: %+v: want no count below zero (-1 for none gated or slow), a latency, blackout and timeout of 0 or more, a finite spread of 0 or more and a flaky hang share in [0, 1)", shape)
 	}
 	pick := func(n, def int) int {
 		switch n {
@@ -101,14 +111,15 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	blackout := cmp.Or(shape.Blackout, max(time.Second, d(5)).Round(time.Second))
 	spread := max(1, shape.Spread)
 	holeTimeout := cmp.Or(shape.BlackHoleTimeout, max(500*time.Millisecond, d(2)))
+	flakyItems, flakyHang := cmp.Or(shape.FlakyItems, 40), cmp.Or(shape.FlakyHang, 0.4)
 	return ManyHosts{
 		Healthy: pick(shape.Healthy, 8), Gated: pick(shape.Gated, 1), Slow: pick(shape.Slow, 1),
-		Quota: shape.Quota, BlackHoles: shape.BlackHoles,
+		Quota: shape.Quota, BlackHoles: shape.BlackHoles, Flaky: shape.Flaky, FlakyItems: flakyItems, FlakyHang: flakyHang,
 		ItemsPerHost: max(20, items), Slots: slots, Queue: 4, Mixed: shape.Mixed, Latency: latency, Spread: spread,
 		Blackout: blackout, SlowLatency: time.Second, SlowItems: max(4, int(24*scale)),
 		QuotaRate: 100, QuotaBurst: 10, BlackHoleItems: cmp.Or(shape.BlackHoleItems, 4), BlackHoleTimeout: holeTimeout, DeadRobots: shape.DeadRobots,
 		MaxTotal: shape.MaxTotal, Cap: d(40) + blackout + 10*time.Second + time.Duration(10*spread*float64(items)*float64(latency)/slots) +
-			blackHoleIdeal(holeTimeout),
+			blackHoleIdeal(holeTimeout) + flakySerial(shape.Flaky, flakyItems, flakyHang, holeTimeout),
 	}, nil
 }
 
@@ -119,6 +130,7 @@ const (
 	RoleSlow      = "slow"
 	RoleQuota     = "quota"
 	RoleBlackHole = "black hole"
+	RoleFlaky     = "flaky"
 )
 
 // HostResult is what one host of the many-host scenario got.
@@ -154,8 +166,9 @@ type ManyHostsResult struct {
 	Elapsed  time.Duration // the whole crawl, listing included
 	Ideal    time.Duration // the slowest host's Ideal
 	Listed   time.Duration // when the listing's last page was read, after the crawl started
-	Lost     int           // items not done, but for black holes'
+	Lost     int           // items not done, but for black holes' and flaky hosts'
 	GaveUp   int           // black holes' items not done (none can be)
+	Flaky    flakyFailed   // flaky hosts' items not done, by why
 	Err      error         // the crawl's error, if any
 }
 
@@ -212,12 +225,17 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 	if mh.BlackHoles > 0 {
 		unit = min(unit, mh.BlackHoleItems)
 	}
+	if mh.Flaky > 0 {
+		unit = min(unit, mh.FlakyItems)
+	}
 	places := func(role string) int {
 		switch role {
 		case RoleSlow:
 			return max(1, mh.SlowItems/unit)
 		case RoleBlackHole:
 			return max(1, mh.BlackHoleItems/unit)
+		case RoleFlaky:
+			return max(1, mh.FlakyItems/unit)
 		}
 		return max(1, mh.ItemsPerHost/unit)
 	}
@@ -273,6 +291,9 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		Output: filepath.Join(work, "out.jsonl"), Failed: filepath.Join(work, "out.failed.jsonl"),
 		Config: config, Base: rec, Progress: func(int64, int) {}})
 	res.Elapsed = time.Since(start)
+	if res.Flaky, err = countFlakyFailed(filepath.Join(work, "out.failed.jsonl"), hosts, roles); err != nil {
+		return res, err
+	}
 
 	if pages := rec.at[strings.TrimPrefix(listing.URL(), "http://")]; len(pages) > 0 {
 		res.Listed = slices.MaxFunc(pages, time.Time.Compare).Sub(start)
@@ -290,7 +311,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		switch roles[i] {
 		case RoleBlackout:
 			h.Ideal += mh.Blackout
-		case RoleBlackHole:
+		case RoleBlackHole, RoleFlaky:
 			// Its items all at once, each attempt until the timeout,
 			// each retry after the longest backoff.
 			h.Optimum, h.Ideal = 0, blackHoleIdeal(mh.BlackHoleTimeout)
@@ -301,9 +322,11 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 			h.Last = slices.MaxFunc(times, time.Time.Compare).Sub(start)
 		}
 		h.Early, h.Served = st.EarlyRequests, st.MaxInFlight
-		if roles[i] == RoleBlackHole {
+		switch roles[i] {
+		case RoleBlackHole:
 			res.GaveUp += h.Items - min(h.Done, h.Items)
-		} else {
+		case RoleFlaky:
+		default:
 			res.Lost += h.Items - min(h.Done, h.Items)
 			busy += time.Duration(h.Items) * sc.Latency
 		}
@@ -338,11 +361,11 @@ func (mh ManyHosts) config(hosts, roles []string) string {
 	if mh.MaxTotal > 0 {
 		fmt.Fprintf(&b, "limits: {concurrency: {max_total: %d}}\n", mh.MaxTotal)
 	}
-	if mh.BlackHoles > 0 {
+	if mh.BlackHoles+mh.Flaky > 0 {
 		b.WriteString("hosts:\n")
 	}
 	for i, role := range roles {
-		if role == RoleBlackHole {
+		if role == RoleBlackHole || role == RoleFlaky {
 			fmt.Fprintf(&b, "  %q: {timeout: %v}\n", hosts[i], mh.BlackHoleTimeout)
 		}
 	}
@@ -355,7 +378,7 @@ func (mh ManyHosts) roles() []string {
 	for _, r := range []struct {
 		role string
 		n    int
-	}{{RoleHealthy, mh.Healthy}, {RoleBlackout, mh.Gated}, {RoleQuota, mh.Quota}, {RoleSlow, mh.Slow}, {RoleBlackHole, mh.BlackHoles}} {
+	}{{RoleHealthy, mh.Healthy}, {RoleBlackout, mh.Gated}, {RoleQuota, mh.Quota}, {RoleSlow, mh.Slow}, {RoleBlackHole, mh.BlackHoles}, {RoleFlaky, mh.Flaky}} {
 		for range r.n {
 			roles = append(roles, r.role)
 		}
@@ -373,7 +396,7 @@ const maxIdleConns = 1024
 // default), a healthy host's optimum is at most this share. A gated host's
 // is not: by the end of its blackout most others are done.
 func (mh ManyHosts) fairShare() float64 {
-	return float64(cmp.Or(mh.MaxTotal, maxIdleConns)) / float64(max(1, mh.Healthy+mh.Slow+mh.Quota+mh.BlackHoles))
+	return float64(cmp.Or(mh.MaxTotal, maxIdleConns)) / float64(max(1, mh.Healthy+mh.Slow+mh.Quota+mh.BlackHoles+mh.Flaky))
 }
 
 // start starts the detail hosts of the items ids 1..items in the order roles
@@ -414,6 +437,9 @@ func (mh ManyHosts) start(items int) (servers []*mockapi.Server, roles []string,
 		case RoleBlackHole:
 			// Every attempt hangs until the client gives up (or an hour).
 			sc.Faults = mockapi.Faults{Hang: 1, TransientAttempts: math.MaxInt32, HangMax: time.Hour, Robots: mh.DeadRobots}
+		case RoleFlaky:
+			// The same attempts of the same items hang in every run.
+			sc.Faults = mockapi.Faults{Hang: mh.FlakyHang, TransientAttempts: math.MaxInt32, HangMax: time.Hour}
 		}
 		add(role, sc)
 	}
@@ -477,6 +503,9 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 			b.WriteString(" nor their robots.txt")
 		}
 	}
+	if mh.Flaky > 0 {
+		fmt.Fprintf(&b, ", %d hanging %.0f%% of their requests (%d items each; limits.timeout %v)", mh.Flaky, 100*mh.FlakyHang, mh.FlakyItems, mh.BlackHoleTimeout)
+	}
 	b.WriteString("; separate mock servers on 127.0.0.1, crawled by `politely crawl`'s default config")
 	if mh.MaxTotal > 0 {
 		fmt.Fprintf(&b, " with max_total %d (a healthy host's optimum is at most its even share of it among the hosts that are not gated, %.1f in service)", mh.MaxTotal, mh.fairShare())
@@ -495,6 +524,9 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 	if mh.BlackHoles > 0 {
 		fmt.Fprintf(&b, "; black holes' items given up: %d", r.GaveUp)
 	}
+	if mh.Flaky > 0 {
+		fmt.Fprintf(&b, "; flaky hosts' items failed: %d after every attempt, %d as unresponsive", r.Flaky.Attempts, r.Flaky.Unresponsive)
+	}
 	b.WriteString("\n\n")
 	for _, t := range r.Targets() {
 		verdict := "met"
@@ -510,7 +542,7 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 // Targets are the many-host scenario's targets with their verdicts.
 func (r ManyHostsResult) Targets() []Target {
 	worst := r.WorstHealthyRatio()
-	return []Target{
+	ts := []Target{
 		{Name: "many hosts: every healthy host keeps >= 85% of its optimum while others are gated or slow",
 			Measured: fmt.Sprintf("worst healthy host %.0f%%, %d of %d at >= 85%%", 100*worst, r.healthyAt(0.85), r.Scenario.Healthy), Met: worst >= 0.85},
 		{Name: "many hosts: the crawl ends within 1.3x the ideal time",
@@ -519,4 +551,9 @@ func (r ManyHostsResult) Targets() []Target {
 			Measured: fmt.Sprintf("%d early requests", r.GatedEarly()), Met: r.GatedEarly() == 0},
 		{Name: "many hosts: nothing lost", Measured: fmt.Sprintf("%d items lost", r.Lost), Met: r.Lost == 0 && r.Err == nil},
 	}
+	if r.Scenario.Flaky > 0 {
+		ts = append(ts, Target{Name: "many hosts: a flaky host's items fail only when every attempt went unanswered, never as unresponsive",
+			Measured: fmt.Sprintf("%d failed as unresponsive", r.Flaky.Unresponsive), Met: r.Flaky.Unresponsive == 0})
+	}
+	return ts
 }

@@ -1,6 +1,9 @@
 package benchmarks
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,4 +76,47 @@ func TestNewManyHostsTakesTheShapesBeyondGatedAndSlow(t *testing.T) {
 		_, err := NewManyHosts(1, shape)
 		assert.ErrorContains(t, err, "want no count below zero", "%+v", shape)
 	}
+}
+
+func TestNewManyHostsTakesFlakyHosts(t *testing.T) {
+	mh, err := NewManyHosts(1, ManyHostsShape{Flaky: 2})
+	require.NoError(t, err)
+	assert.Equal(t, 2, mh.Flaky)
+	assert.Equal(t, 40, mh.FlakyItems)
+	assert.Equal(t, 0.4, mh.FlakyHang)
+	assert.Equal(t, []string{RoleFlaky, RoleFlaky}, mh.roles()[len(mh.roles())-2:])
+	assert.Equal(t, "hosts:\n  \"b:2\": {timeout: 2s}\n", mh.config([]string{"a:1", "b:2"}, []string{RoleHealthy, RoleFlaky}),
+		"a flaky host times out as a black hole does")
+
+	mh, err = NewManyHosts(1, ManyHostsShape{Flaky: 1, FlakyItems: 200, FlakyHang: 0.3})
+	require.NoError(t, err)
+	assert.Equal(t, 200, mh.FlakyItems)
+	assert.Equal(t, 0.3, mh.FlakyHang)
+	assert.Greater(t, mh.Cap, flakySerial(1, 200, 0.3, 2*time.Second), "the run outlasts the flaky host's items one at a time")
+
+	for _, shape := range []ManyHostsShape{{Flaky: -1}, {FlakyItems: -1}, {FlakyHang: 1}, {FlakyHang: -0.1}} {
+		_, err := NewManyHosts(1, shape)
+		assert.ErrorContains(t, err, "want no count below zero", "%+v", shape)
+	}
+}
+
+func TestCountFlakyFailedCountsTheFlakyHostsLinesByWhy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.failed.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte(strings.Join([]string{
+		`{"url":"http://127.0.0.1:2/items/1","error":"host unresponsive: 127.0.0.1:2: its last 5 requests got no answer","status":0,"attempts":2}`,
+		`{"url":"http://127.0.0.1:2/items/2","error":"after 5 attempts: context deadline exceeded","status":0,"attempts":5}`,
+		`{"url":"http://127.0.0.1:2/items/3","error":"host unresponsive: 127.0.0.1:2: its last 5 requests got no answer","status":0,"attempts":0}`,
+		`{"url":"http://127.0.0.1:1/items/4","error":"host unresponsive: 127.0.0.1:1: its last 5 requests got no answer","status":0,"attempts":1}`,
+	}, "\n")+"\n"), 0o644))
+	n, err := countFlakyFailed(path, []string{"127.0.0.1:1", "127.0.0.1:2"}, []string{RoleBlackHole, RoleFlaky})
+	require.NoError(t, err)
+	assert.Equal(t, flakyFailed{Attempts: 1, Unresponsive: 2}, n, "the black hole's line is not counted")
+
+	n, err = countFlakyFailed(filepath.Join(t.TempDir(), "none.jsonl"), []string{"127.0.0.1:2"}, []string{RoleFlaky})
+	require.NoError(t, err)
+	assert.Zero(t, n, "no failed file: nothing failed")
+
+	require.NoError(t, os.WriteFile(path, []byte("{not json\n"), 0o644))
+	_, err = countFlakyFailed(path, []string{"127.0.0.1:2"}, []string{RoleFlaky})
+	assert.ErrorContains(t, err, "failed file")
 }

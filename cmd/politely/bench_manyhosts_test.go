@@ -69,7 +69,8 @@ func TestBenchManyHostsRunsQuotaHostsBlackHolesAndSpreadLatencies(t *testing.T) 
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	out := filepath.Join(t.TempDir(), "bench")
 	code, stdout, stderr := runCLI(t, context.Background(), "bench", "--scale", "0.05", "--scenario", "many-hosts",
-		"--hosts", "3", "--gated", "1", "--slow", "-1", "--quota-hosts", "1", "--black-holes", "1", "--latency-spread", "4", "--blackout", "2s", "--out", out)
+		"--hosts", "3", "--gated", "1", "--slow", "-1", "--quota-hosts", "1", "--black-holes", "1", "--latency-spread", "4", "--blackout", "2s",
+		"--flaky-hosts", "1", "--flaky-items", "4", "--flaky-hang", "0.25", "--out", out)
 	require.Equal(t, exitOK, code, "stderr: %s", stderr)
 	assert.Contains(t, stdout, "met many hosts: nothing lost: 0 items lost")
 	assert.Contains(t, stdout, "black holes' items given up: 4")
@@ -77,6 +78,9 @@ func TestBenchManyHostsRunsQuotaHostsBlackHolesAndSpreadLatencies(t *testing.T) 
 	assert.Contains(t, stdout, "1 behind a quota of 100 req/s (burst 10) answering a bare 429 beyond it, 1 never answering (4 items each")
 	assert.Equal(t, 1, strings.Count(stdout, "| quota |"))
 	assert.Equal(t, 1, strings.Count(stdout, "| black hole | 4 | 0 |"))
+	assert.Contains(t, stdout, "1 hanging 25% of their requests (4 items each; limits.timeout 500ms)")
+	assert.Equal(t, 1, strings.Count(stdout, "| flaky | 4 |"))
+	assert.Contains(t, stdout, "; flaky hosts' items failed: ")
 }
 
 // BenchmarkCrawlDistinctHosts crawls, with politely crawl's default config,
