@@ -322,6 +322,9 @@ func (h *Host) applyRateLocked(now time.Time) {
 	h.wakeHeadLocked()
 }
 
+// Key returns the host's key.
+func (h *Host) Key() string { return h.key }
+
 // Snapshot returns the host's current state.
 func (h *Host) Snapshot() Snapshot {
 	now := h.l.clock.Now()
