@@ -77,10 +77,9 @@ func (r *run[T]) exit(i int) {
 }
 
 // kept is the state of consumer i that its slot's later consumers reuse (the
-// limit moves often, and consumers come and go with it): its host cache and
-// its Handoffs' batch. Only the slot's consumer touches it.
+// limit moves often, and consumers come and go with it): its Handoffs'
+// batch. Only the slot's consumer touches it.
 type kept struct {
-	hosts    hostCache
 	handoffs limiter.Handoffs
 }
 
@@ -101,9 +100,9 @@ func (r *run[T]) consume(i int) {
 		var tk task[T]
 		if r.rooms != nil {
 			var ok bool
-			if tk, ok = r.next(&k.hosts); ok {
+			if tk, ok = r.next(); ok {
 				r.more()
-			} else if tk, ok = r.awaitRoom(i, s, &t, &k.hosts); !ok {
+			} else if tk, ok = r.awaitRoom(i, s, &t); !ok {
 				return
 			}
 		} else {
@@ -162,7 +161,7 @@ func (r *run[T]) await(i int, s *slot, t *tally) (entry[T], bool) {
 // signals. A consumer woken by a signal counts as searching (see signal)
 // until it has looked. It returns false when the consumer leaves, as await
 // does.
-func (r *run[T]) awaitRoom(i int, s *slot, t *tally, hosts *hostCache) (task[T], bool) {
+func (r *run[T]) awaitRoom(i int, s *slot, t *tally) (task[T], bool) {
 	r.flush(s, t)
 	s.busy.Store(false)
 	for {
@@ -178,7 +177,7 @@ func (r *run[T]) awaitRoom(i int, s *slot, t *tally, hosts *hostCache) (task[T],
 			select {
 			case <-r.idleWake:
 				r.idle.Add(-1)
-				tk, ok := r.next(hosts)
+				tk, ok := r.next()
 				r.searching.Add(-1) // counted by the signal
 				if ok {
 					s.busy.Store(true)
@@ -195,7 +194,7 @@ func (r *run[T]) awaitRoom(i int, s *slot, t *tally, hosts *hostCache) (task[T],
 				return task[T]{}, false
 			}
 		}
-		if tk, ok := r.next(hosts); ok {
+		if tk, ok := r.next(); ok {
 			s.busy.Store(true)
 			r.more()
 			return tk, true

@@ -63,6 +63,7 @@ type run[T any] struct {
 	rooms     *rooms[T] // the hosts' waiting rooms, with a limiter; guarded by roomsMu
 	roomsMu   sync.Mutex
 	takeMu    sync.Mutex    // with rooms: held to take items from the queue, and taken before roomsMu
+	hosts     *hostTable    // with rooms: the hosts of the items taken; guarded by takeMu
 	idleWake  chan struct{} // rooms, producer, scheduler -> idle consumers: a room may start, or an item arrived
 	idle      atomic.Int64  // consumers that wait in awaitRoom, or are about to
 	searching atomic.Int64  // consumers woken by signal that have not looked for a task yet
@@ -181,6 +182,7 @@ func newRun[T any](j Job[T], s *settings) *run[T] {
 	if j.lim != nil {
 		r.lim, r.key, r.limit = j.lim, j.key, j.lim.Limit
 		r.rooms = &rooms[T]{byKey: map[string]*room[T]{}}
+		r.hosts = newHostTable(j.lim, maxTabled)
 		r.idleWake = make(chan struct{}, 1)
 		r.rearm = make(chan struct{}, 1)
 	}

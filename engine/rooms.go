@@ -71,20 +71,6 @@ type rooms[T any] struct {
 // forgets a room per item otherwise.
 const maxSpare = 1024
 
-// hostCache keeps a consumer's last host: runs often hit one host, and the
-// cache saves the limiter's map lookup.
-type hostCache struct {
-	key  string
-	host *limiter.Host
-}
-
-func (c *hostCache) get(l *limiter.Limiter, key string) *limiter.Host {
-	if c.host == nil || key != c.key || c.host.Forgotten() {
-		c.key, c.host = key, l.Host(key)
-	}
-	return c.host
-}
-
 // next returns the next task a consumer may start. While no room is ready it
 // takes the queue's next item and starts it at once if its host has no room
 // and may start (most items, when no host pushes back); otherwise the item
@@ -93,7 +79,7 @@ func (c *hostCache) get(l *limiter.Limiter, key string) *limiter.Host {
 // or put in its room before the lock is let go, so a host's items start in
 // the order they were read (retries aside). ok is false when nothing may
 // start now.
-func (r *run[T]) next(hc *hostCache) (t task[T], ok bool) {
+func (r *run[T]) next() (t task[T], ok bool) {
 	rs := r.rooms
 	r.takeMu.Lock()
 	defer r.takeMu.Unlock()
@@ -103,7 +89,7 @@ func (r *run[T]) next(hc *hostCache) (t task[T], ok bool) {
 			if rs.held.Load() > 0 {
 				r.readMore() // the producer may wait for the rooms and the queue to hold fewer
 			}
-			if t, ok = r.direct(hc, e); ok {
+			if t, ok = r.direct(e); ok {
 				return t, true
 			}
 		default:
@@ -164,7 +150,7 @@ func (r *run[T]) canTake() bool {
 
 // direct takes a permit for e if its host has no room (no item of its host
 // waits) and may start now, or else puts e in its host's room. takeMu is held.
-func (r *run[T]) direct(hc *hostCache, e entry[T]) (task[T], bool) {
+func (r *run[T]) direct(e entry[T]) (task[T], bool) {
 	key := r.key(e.item.Value)
 	if key == "" {
 		return task[T]{e: e}, true
@@ -178,7 +164,7 @@ func (r *run[T]) direct(hc *hostCache, e entry[T]) (task[T], bool) {
 			return task[T]{}, false
 		}
 	}
-	h := hc.get(r.lim, key)
+	h := r.hosts.get(key)
 	p, start, at, ok := h.TryAcquireUntimed()
 	if ok {
 		return task[T]{e: e, key: key, host: h, permit: p, start: start}, true
@@ -204,7 +190,7 @@ func (r *run[T]) addLocked(key string, e entry[T], h *limiter.Host, refused bool
 	}
 	rm := rs.room(key)
 	if h == nil && key != "" {
-		h = r.lim.Host(key)
+		h = r.hosts.get(key)
 	}
 	rm.host = h
 	rm.items.push(e)
@@ -234,7 +220,7 @@ func (r *run[T]) serveLocked() (task[T], bool) {
 		var start bool
 		if rm.host != nil {
 			if rm.host.Forgotten() {
-				rm.host = r.lim.Host(rm.key)
+				rm.host = r.hosts.get(rm.key)
 			}
 			var at time.Time
 			var ok bool
