@@ -2,9 +2,11 @@ package engine
 
 import "github.com/politely/politely/limiter"
 
-// maxTabled bounds the hosts a run's hostTable holds: as many as a Limiter
-// keeps by default.
-const maxTabled = limiter.DefaultMaxHosts
+// maxTabled bounds the hosts a run's hostTable holds. It is well under what
+// a Limiter keeps by default (limiter.DefaultMaxHosts), so that the table
+// holds few hosts the Limiter forgot: the hosts found since the table last
+// started afresh are among the Limiter's most recent.
+const maxTabled = 4096
 
 // hostTable finds the limiter's Host of a key for a run's consumers, which
 // look hosts up under takeMu, so that a plain map serves them: cheaper than
