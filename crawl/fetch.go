@@ -109,22 +109,26 @@ func statusOf(err error) int {
 // target robots.txt disallows) are permanent, other failures follow
 // transport.Check (a 404 is permanent, a 500 or a reset is retried, a 429
 // waits for its Retry-After).
-func (f *fetcher) get(ctx context.Context, method, rawURL string) (response, error) {
+//
+// The body is read into into's buffer when into is not nil (growing it,
+// and keeping the grown buffer in into), so that it can be reused once the
+// answer is no longer needed; with a nil into it is a buffer of its own.
+func (f *fetcher) get(ctx context.Context, method, rawURL string, into *[]byte) (response, error) {
 	req, err := newRequest(ctx, method, rawURL)
 	if err != nil {
 		return response{}, err
 	}
-	return f.follow(ctx, req, crawled)
+	return f.follow(ctx, req, crawled, into)
 }
 
 // getURL is get for a URL already parsed (a task's, resolved when its page
 // was read), which it does not parse again.
-func (f *fetcher) getURL(ctx context.Context, method string, u *url.URL) (response, error) {
+func (f *fetcher) getURL(ctx context.Context, method string, u *url.URL, into *[]byte) (response, error) {
 	req, err := requestTo(ctx, method, u)
 	if err != nil {
 		return response{}, err
 	}
-	return f.follow(ctx, req, crawled)
+	return f.follow(ctx, req, crawled, into)
 }
 
 // getRobots is get for a robots.txt: it never carries the config's
@@ -134,7 +138,7 @@ func (f *fetcher) getRobots(ctx context.Context, rawURL string) (response, error
 	if err != nil {
 		return response{}, err
 	}
-	return f.follow(ctx, req, robotsTxt)
+	return f.follow(ctx, req, robotsTxt, nil)
 }
 
 // requestKind says what a request carries and what it is checked against.
@@ -146,7 +150,7 @@ const (
 )
 
 // follow sends req and follows its redirects, as get describes.
-func (f *fetcher) follow(ctx context.Context, req *http.Request, kind requestKind) (response, error) {
+func (f *fetcher) follow(ctx context.Context, req *http.Request, kind requestKind, into *[]byte) (response, error) {
 	method, u := req.Method, req.URL
 	if err := f.check(ctx, u, kind, 0); err != nil {
 		return response{}, err
@@ -158,7 +162,7 @@ func (f *fetcher) follow(ctx context.Context, req *http.Request, kind requestKin
 			return response{}, err
 		}
 		if !isRedirect(resp.StatusCode) {
-			r, err := f.read(resp, kind)
+			r, err := f.read(resp, kind, into)
 			r.url, r.hops = u, len(chain)-1
 			return r, err
 		}
@@ -300,8 +304,9 @@ const robotsParseLimit = 500 << 10
 // read checks resp's status and reads its body, and closes it (which
 // releases the host's permit). A body over max_body fails for good, except
 // a robots.txt's, which is cut at the larger of max_body and
-// robotsParseLimit.
-func (f *fetcher) read(resp *http.Response, kind requestKind) (response, error) {
+// robotsParseLimit. The body is read into into's buffer, when into is not
+// nil (see get).
+func (f *fetcher) read(resp *http.Response, kind requestKind, into *[]byte) (response, error) {
 	defer resp.Body.Close()
 	if err := transport.Check(resp); err != nil {
 		return response{}, &attemptError{status: resp.StatusCode, err: err}
@@ -311,7 +316,14 @@ func (f *fetcher) read(resp *http.Response, kind requestKind) (response, error) 
 	if kind == robotsTxt {
 		limit = max(limit, robotsParseLimit)
 	}
-	body, err := readBody(resp.Body, limit+1, resp.ContentLength)
+	var buf []byte
+	if into != nil {
+		buf = *into
+	}
+	body, err := readBody(buf, resp.Body, limit+1, resp.ContentLength)
+	if into != nil {
+		*into = body
+	}
 	if err != nil {
 		return response{}, &attemptError{status: resp.StatusCode, err: fmt.Errorf("read body: %w", err)}
 	}
@@ -325,18 +337,29 @@ func (f *fetcher) read(resp *http.Response, kind requestKind) (response, error) 
 	return response{status: resp.StatusCode, header: resp.Header, body: body}, nil
 }
 
-// readBody reads r to its end or to most bytes, into a buffer of size bytes
-// when size is known (a Content-Length) and at most most.
-func readBody(r io.Reader, most, size int64) ([]byte, error) {
-	if size < 0 || size >= most {
-		return io.ReadAll(io.LimitReader(r, most))
+// readBody reads r to its end or to most bytes, into buf's space (reused
+// from its start; a larger buffer when it is too small) and returns what it
+// read. When size is known (a Content-Length) and under most, a buffer of
+// size+1 bytes is made if buf is smaller: one byte more than announced, so
+// that the end is read without growing it (a body longer than announced
+// still is read whole, up to most).
+func readBody(buf []byte, r io.Reader, most, size int64) ([]byte, error) {
+	b := buf[:0]
+	switch {
+	case size >= 0 && size < most && int64(cap(b)) <= size:
+		b = make([]byte, 0, size+1)
+	case cap(b) == 0:
+		b = make([]byte, 0, min(most, 512)) // io.ReadAll's first buffer
 	}
-	// One byte more than announced, so that the end is read without
-	// growing the buffer (a body longer than announced still is read whole,
-	// up to most).
-	b := make([]byte, 0, size+1)
 	for {
-		n, err := r.Read(b[len(b):cap(b)])
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		room := b[len(b):cap(b)]
+		if left := most - int64(len(b)); int64(len(room)) > left {
+			room = room[:left]
+		}
+		n, err := r.Read(room)
 		b = b[:len(b)+n]
 		switch {
 		case err == io.EOF:
@@ -344,9 +367,7 @@ func readBody(r io.Reader, most, size int64) ([]byte, error) {
 		case err != nil:
 			return b, err
 		case int64(len(b)) >= most:
-			return b[:most], nil
-		case len(b) == cap(b):
-			b = append(b, 0)[:len(b)]
+			return b, nil
 		}
 	}
 }

@@ -67,7 +67,7 @@ func (l *listing) get(ctx context.Context, rawURL string) (page, error) {
 	var p page
 	err := l.retrier.do(ctx, func(ctx context.Context) error {
 		// A page takes its own time, unlike the items' requests.
-		resp, err := l.fetch.get(transport.Auxiliary(ctx), http.MethodGet, rawURL)
+		resp, err := l.fetch.get(transport.Auxiliary(ctx), http.MethodGet, rawURL, nil)
 		if err != nil {
 			return err
 		}

@@ -314,7 +314,7 @@ func FuzzFollowRedirect(f *testing.F) {
 		cfg := &Config{UserAgent: "fuzz/1.0", Headers: Headers{"Authorization": "Bearer s"},
 			HeaderHosts: HeaderHosts{host}, Limits: Limits{MaxBody: 1 << 10}}
 		fe := newFetcher(&http.Client{Transport: rt, CheckRedirect: noRedirects}, cfg)
-		_, _ = fe.get(context.Background(), http.MethodGet, srv.URL+"/once")
+		_, _ = fe.get(context.Background(), http.MethodGet, srv.URL+"/once", nil)
 		if len(rt.reqs) > maxRedirects+1 {
 			t.Fatalf("%d requests", len(rt.reqs))
 		}

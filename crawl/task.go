@@ -150,8 +150,12 @@ func (r *runner) handle(ctx context.Context, it listed) error {
 	}
 	line := outputLine{URL: it.Page, Data: it.Item}
 	if r.cfg.Task != nil {
+		// The answer is read into a buffer of answers, which its line
+		// copies: the buffer serves the next task once the line is written.
+		into := answers.Get().(*[]byte)
+		defer putAnswer(into)
 		var err error
-		if line, err = r.task(ctx, it); err != nil {
+		if line, err = r.task(ctx, it, into); err != nil {
 			return err
 		}
 	}
@@ -187,8 +191,19 @@ func (r *runner) target(it listed) target {
 	return resolveTarget(r.cfg, it.Item)
 }
 
-// task requests the item's task and returns its output line.
-func (r *runner) task(ctx context.Context, it listed) (outputLine, error) {
+// answers holds the buffers tasks' answers are read into (see handle).
+var answers = sync.Pool{New: func() any { return new([]byte) }}
+
+// putAnswer gives buf back to answers, unless a large answer grew it.
+func putAnswer(buf *[]byte) {
+	if cap(*buf) <= 64<<10 {
+		answers.Put(buf)
+	}
+}
+
+// task requests the item's task and returns its output line, whose data is
+// the answer as read into into's buffer (see fetcher.get).
+func (r *runner) task(ctx context.Context, it listed, into *[]byte) (outputLine, error) {
 	t := r.target(it)
 	if t.err != nil {
 		return outputLine{}, engine.Permanent(fmt.Errorf("task.url: %w", t.err))
@@ -199,9 +214,9 @@ func (r *runner) task(ctx context.Context, it listed) (outputLine, error) {
 	}
 	var resp response
 	if t.url != nil {
-		resp, err = r.fetch.getURL(ctx, r.cfg.Task.Method, t.url)
+		resp, err = r.fetch.getURL(ctx, r.cfg.Task.Method, t.url, into)
 	} else {
-		resp, err = r.fetch.get(ctx, r.cfg.Task.Method, t.raw) // read from Redis as text
+		resp, err = r.fetch.get(ctx, r.cfg.Task.Method, t.raw, into) // read from Redis as text
 	}
 	if probe {
 		r.silent.probed(t.key)
