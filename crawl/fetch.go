@@ -124,11 +124,7 @@ func (f *fetcher) get(ctx context.Context, method, rawURL string, into *[]byte) 
 // getURL is get for a URL already parsed (a task's, resolved when its page
 // was read), which it does not parse again.
 func (f *fetcher) getURL(ctx context.Context, method string, u *url.URL, into *[]byte) (response, error) {
-	req, err := requestTo(ctx, method, u)
-	if err != nil {
-		return response{}, err
-	}
-	return f.follow(ctx, req, crawled, into)
+	return f.follow(ctx, requestTo(ctx, method, u), crawled, into)
 }
 
 // getRobots is get for a robots.txt: it never carries the config's
@@ -196,17 +192,20 @@ func newRequest(ctx context.Context, method, rawURL string) (*http.Request, erro
 
 // requestTo is newRequest for a URL already parsed: the request gets a
 // copy of u, without an empty port, and its Host is the copy's, as
-// http.NewRequest sets them.
-func requestTo(ctx context.Context, method string, u *url.URL) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, method, "/", nil)
-	if err != nil {
-		return nil, &attemptError{err: engine.Permanent(err)}
-	}
+// http.NewRequest sets them. It is made from blankRequest rather than by
+// http.NewRequestWithContext, which would parse a URL and make a header
+// only for them to be replaced: its header is nil until send sets it.
+func requestTo(ctx context.Context, method string, u *url.URL) *http.Request {
+	req := blankRequest.WithContext(ctx)
 	cp := *u
 	cp.Host = strings.TrimSuffix(cp.Host, ":") // an empty port is dropped
-	req.URL, req.Host = &cp, cp.Host
-	return req, nil
+	req.Method, req.URL, req.Host = method, &cp, cp.Host
+	return req
 }
+
+// blankRequest is a request as http.NewRequest makes one without a body,
+// before its method, URL, Host and header: requestTo's template.
+var blankRequest = &http.Request{Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
 
 // check asks robots.txt whether u may be fetched, for a crawled request when
 // robots.txt is obeyed; code is the status of the redirect that led to u, 0
