@@ -157,12 +157,29 @@ func (t *Template) Resolve(base *url.URL, item any) (*url.URL, error) {
 		return nil, fmt.Errorf("template %q: expanded to an invalid URL: %w", t.raw, err)
 	}
 	if base != nil {
-		u = base.ResolveReference(u)
+		u = resolveReference(base, u)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("template %q: expanded to %q, not an absolute http(s) URL", t.raw, u.Redacted())
 	}
 	return u, nil
+}
+
+// resolveReference is base.ResolveReference(ref) for ref a URL of its own
+// (it may change it): a reference that is an absolute path without dot
+// segments ("/items/7", most tasks' URLs) takes base's scheme, user and
+// host in place, which is what ResolveReference makes of it, without its
+// copy and its rebuilding of the path; any other goes through it.
+func resolveReference(base, ref *url.URL) *url.URL {
+	if ref.Scheme != "" || ref.Host != "" || ref.User != nil || ref.Opaque != "" {
+		return base.ResolveReference(ref)
+	}
+	p := ref.EscapedPath()
+	if !strings.HasPrefix(p, "/") || strings.Contains(p, "/.") || p != ref.RawPath && ref.RawPath != "" {
+		return base.ResolveReference(ref)
+	}
+	ref.Scheme, ref.User, ref.Host = base.Scheme, base.User, base.Host
+	return ref
 }
 
 // checkScheme refuses a template that starts with a scheme other than

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -66,4 +67,41 @@ func setPath(m map[string]any, keys []string, v any) {
 	if _, taken := m[keys[len(keys)-1]]; !taken {
 		m[keys[len(keys)-1]] = v
 	}
+}
+
+// FuzzResolveReferenceIsURLs checks resolveReference against
+// url.URL.ResolveReference for every reference and base.
+func FuzzResolveReferenceIsURLs(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"http://api.example.com:8080/v1/items?page=2", "/items/7"},
+		{"http://api.example.com/v1/items", "/a//b/"},
+		{"https://u:p@h/x/y", "/a/./b/../c"},
+		{"http://h/x", "/%2e%2E/x"},
+		{"http://h/x", "/a%2Fb?x=1#f%20g"},
+		{"http://h/x", "/a;b=c/%2f%2F?"},
+		{"http://h/x", "//other/p"},
+		{"http://h/x", "rel/p"},
+		{"http://h/x", "/"},
+		{"http://h/x", "/ü/%zz"},
+		{"http://h/x", "/a b"},
+		{"http://[::1]:80/", "/p#"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, rawBase, rawRef string) {
+		base, err := url.Parse(rawBase)
+		if err != nil {
+			return
+		}
+		ref, err := url.Parse(rawRef)
+		if err != nil {
+			return
+		}
+		want := base.ResolveReference(ref)
+		ref2, err := url.Parse(rawRef)
+		require.NoError(t, err)
+		got := resolveReference(base, ref2)
+		assert.Equal(t, *want, *got, "base %q, reference %q", rawBase, rawRef)
+		assert.Equal(t, want.String(), got.String())
+	})
 }
