@@ -245,7 +245,11 @@ func (h *Host) wakeHeadLocked() {
 func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	start, epoch := p.start, p.epoch
 	timed := !start.IsZero()
-	if now.IsZero() && (timed || o == Dropped || o == Throttled) {
+	switch {
+	case !now.IsZero():
+	case timed:
+		now = start.Add(h.l.since(start))
+	case o == Dropped || o == Throttled:
 		now = h.l.clock.Now()
 	}
 	h.mu.Lock()

@@ -236,7 +236,9 @@ type Option func(*Limiter)
 
 // WithClock sets the clock every host reads and waits on; default
 // clockwork.NewRealClock().
-func WithClock(c clockwork.Clock) Option { return func(l *Limiter) { l.clock = c } }
+func WithClock(c clockwork.Clock) Option {
+	return func(l *Limiter) { l.clock, l.realClock = c, false }
+}
 
 // WithLogger sets the logger; default zap.NewNop().
 func WithLogger(lg *zap.Logger) Option { return func(l *Limiter) { l.log = lg } }
@@ -244,9 +246,10 @@ func WithLogger(lg *zap.Logger) Option { return func(l *Limiter) { l.log = lg } 
 // Limiter holds the per-host state of the hosts it has seen. It is safe for
 // concurrent use; beyond WithMaxHosts hosts, idle ones are forgotten.
 type Limiter struct {
-	cfg   Config
-	clock clockwork.Clock
-	log   *zap.Logger
+	cfg       Config
+	clock     clockwork.Clock
+	realClock bool // the default clock: since reads the monotonic clock alone
+	log       *zap.Logger
 
 	hosts sync.Map // string -> *Host
 	mu    sync.Mutex
@@ -266,7 +269,7 @@ func New(cfg Config, opts ...Option) (*Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Limiter{cfg: cfg, clock: clockwork.NewRealClock(), log: zap.NewNop(), idle: idleHosts{max: DefaultMaxHosts}}
+	l := &Limiter{cfg: cfg, clock: clockwork.NewRealClock(), realClock: true, log: zap.NewNop(), idle: idleHosts{max: DefaultMaxHosts}}
 	for _, o := range opts {
 		o(l)
 	}
@@ -283,6 +286,16 @@ func New(cfg Config, opts ...Option) (*Limiter, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// since returns the time elapsed since t by the Limiter's clock. With the
+// real clock and a t read from it, that reads the monotonic clock alone,
+// about half the cost of Now, which reads the wall clock too.
+func (l *Limiter) since(t time.Time) time.Duration {
+	if l.realClock {
+		return time.Since(t)
+	}
+	return l.clock.Since(t)
 }
 
 // Host returns the state of the host key, creating it on first use. Callers

@@ -130,3 +130,20 @@ func TestAcquireNeverExceedsTheLimit(t *testing.T) {
 	assert.Equal(t, 0, h.Snapshot().InFlight)
 	assert.Equal(t, 3, h.Snapshot().MaxInFlight)
 }
+
+func TestSinceReadsTheLimitersClock(t *testing.T) {
+	clk := clockwork.NewFakeClockAt(epoch)
+	l, err := New(Config{}, WithClock(clk))
+	require.NoError(t, err)
+	start := clk.Now()
+	clk.Advance(3 * time.Second)
+	assert.Equal(t, 3*time.Second, l.since(start), "a clock given by WithClock")
+	assert.Equal(t, clk.Now(), start.Add(l.since(start)))
+
+	real, err := New(Config{})
+	require.NoError(t, err)
+	before := time.Now()
+	end := before.Add(real.since(before))
+	assert.False(t, end.Before(before))
+	assert.False(t, time.Now().Before(end), "the real clock")
+}

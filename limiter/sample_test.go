@@ -23,6 +23,11 @@ func (c *countingClock) Now() time.Time {
 	return c.FakeClock.Now()
 }
 
+func (c *countingClock) Since(t time.Time) time.Duration {
+	c.reads.Add(1)
+	return c.FakeClock.Since(t)
+}
+
 // roundDriver drives a host in rounds like driver, either through Acquire
 // and Release (blocking: the host reads the clock itself and times a sample
 // of the permits) or through TryAcquireAt and ReleaseAt (every permit timed).
