@@ -33,12 +33,13 @@ const (
 // client did not start with a burst, so it may have sent below the rate for
 // a while), the burst is not known and the learner is unsure.
 type learner struct {
-	firstAt time.Time     // the first request's start
-	aux     uint64        // 1 if the first request was auxiliary
-	workAt  time.Time     // the first request that was not auxiliary
+	base    uint64        // the first throttle's episode holds the requests numbered above base
+	firstAt time.Time     // the episode's first request's start
+	aux     uint64        // 1 if the host's first request was auxiliary and is in the episode
+	workAt  time.Time     // the episode's first request that was not auxiliary
 	first   bool          // a throttle was seen: s1, t1 and burst are set
 	s1      float64       // requests admitted before the first throttle, once known
-	t1      time.Duration // from the first request to that throttle
+	t1      time.Duration // from the episode's first request to that throttle
 	burst   float64       // the server's burst
 	known   bool          // the burst is known: the first throttle's requests were mostly the burst
 	unsure  bool          // they were not: the burst is not known, and fit's rates are not to be trusted
@@ -70,7 +71,7 @@ type record struct {
 // recording reports whether sent wants the request numbered seq, aux if it
 // is auxiliary.
 func (l *learner) recording(seq uint64, aux bool) bool {
-	return seq == 1 || (l.records != nil && l.cur.sends != nil) || (!aux && l.workAt.IsZero())
+	return seq == l.base+1 || (l.records != nil && l.cur.sends != nil) || (!aux && l.workAt.IsZero())
 }
 
 // sent notes that the request numbered seq started at now. An auxiliary
@@ -78,9 +79,9 @@ func (l *learner) recording(seq uint64, aux bool) bool {
 // first one: a crawl's robots.txt, which servers commonly leave out of
 // their quotas.
 func (l *learner) sent(now time.Time, seq uint64, aux bool) {
-	if seq == 1 {
+	if seq == l.base+1 {
 		l.firstAt = now
-		if aux {
+		if aux && seq == 1 {
 			l.aux = 1
 		}
 	}
@@ -125,20 +126,25 @@ func (l *learner) sent(now time.Time, seq uint64, aux bool) {
 func (l *learner) throttled(now time.Time, seq uint64, until time.Time, cur float64, rtt time.Duration) (rate float64, first, ok bool) {
 	gate := until.Sub(now)
 	if !l.first {
-		if l.firstAt.IsZero() || seq == 0 {
+		if l.firstAt.IsZero() || seq <= l.base {
 			return 0, false, false
 		}
 		l.first, l.t1 = true, now.Sub(l.firstAt)
 		// A throttle later than a few round trips after the first request
 		// of the host's work did not come from a burst sent at a cold start.
-		l.unsure = rtt > 0 && now.Sub(l.workAt) > coldThrottle*rtt
+		work := l.workAt
+		if work.IsZero() {
+			work = l.firstAt
+		}
+		l.unsure = rtt > 0 && now.Sub(work) > coldThrottle*rtt
 		l.restart(until, gate)
 		// Twice what the server admitted over the episode and its gate: a
 		// start from which doubling finds the rate in a few steps.
 		// (The successes of the requests sent before it are not all in
 		// yet: those sent before it were admitted, but for a first
 		// auxiliary one.)
-		sent := float64(seq - 1 - min(seq-1, l.aux))
+		n := seq - l.base - 1
+		sent := float64(n - min(n, l.aux))
 		return probeStart * max(1, sent, l.admitted()) / (l.t1 + gate).Seconds(), true, true
 	}
 	c := &l.cur
@@ -167,6 +173,20 @@ func (l *learner) throttled(now time.Time, seq uint64, until time.Time, cur floa
 	return cur, false, true
 }
 
+// paused restarts the first throttle's episode after a pause that no
+// throttle closed (a quota that said nothing remains), taken when seq
+// requests were sent and none but the last is in flight: the server's
+// bucket refilled during it, so the episode is the requests sent after it.
+// A first throttle of a request sent before it (a cold start's burst, in
+// flight when the pause began) would belong to the episode before: with
+// requests in flight the episode is kept.
+func (l *learner) paused(seq uint64, inFlight int) {
+	if l.first || inFlight > 1 {
+		return
+	}
+	l.base, l.firstAt, l.workAt, l.aux, l.s1ok = seq, time.Time{}, time.Time{}, 0, 0
+}
+
 // admitted is what the server admitted before the first throttle: the
 // successes of the requests sent before it, but for a first auxiliary one.
 func (l *learner) admitted() float64 {
@@ -190,8 +210,10 @@ func (l *learner) settle() (float64, bool) {
 		// Too few requests, or a first throttle whose requests were
 		// mostly refill, tell neither the burst nor the rate. Against a
 		// bucket of one token each gap between two admitted requests
-		// bounds the rate: three requests tell it.
-		l.known = (n >= minFit || (l.s1 <= 1 && n >= minFitOne)) && r*l.t1.Seconds() <= l.s1/2
+		// bounds the rate: three requests tell it. A bucket that admitted
+		// one request and refused the next holds one token, however much
+		// it refilled in between.
+		l.known = (n >= minFit || (l.s1 <= 1 && n >= minFitOne)) && (l.s1 == 1 || r*l.t1.Seconds() <= l.s1/2)
 		l.unsure = !l.known
 	} else {
 		r = c.lowest(l.burst, n)
@@ -210,7 +232,7 @@ func (l *learner) settle() (float64, bool) {
 // succeeded notes that the request numbered seq succeeded: the server
 // admitted it.
 func (l *learner) succeeded(seq uint64) {
-	if !l.first || (l.fits == 0 && !l.pending && !l.cur.holds(seq)) {
+	if seq > l.base && (!l.first || (l.fits == 0 && !l.pending && !l.cur.holds(seq))) {
 		l.s1ok++
 	}
 }

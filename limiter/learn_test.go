@@ -151,3 +151,63 @@ func TestLearnerKnowsTheRateOfABucketOfOneTokenFromAFewRequests(t *testing.T) {
 	assert.True(t, l.known)
 	assert.False(t, l.unsure)
 }
+
+func TestLearnerStartsTheFirstEpisodeAfterAPauseNoThrottleClosed(t *testing.T) {
+	// A crawl against a bucket of one token refilling 100 a second: its
+	// robots.txt (outside the quota) and first listing page go alone, and
+	// the page's answer says nothing remains, which pauses the host for a
+	// second. Then two pages go 6 ms apart and the second is refused. The
+	// episode is those two: the bucket refilled during the pause.
+	var l learner
+	l.sent(epoch, 1, true)
+	l.succeeded(1)
+	l.sent(epoch.Add(time.Millisecond), 2, true)
+	l.paused(2, 1)
+	l.succeeded(2)
+	resumed := epoch.Add(time.Second)
+	l.sent(resumed, 3, true)
+	l.succeeded(3)
+	l.sent(resumed.Add(6*time.Millisecond), 4, true)
+	until := resumed.Add(7*time.Millisecond + time.Second)
+	_, first, ok := l.throttled(resumed.Add(7*time.Millisecond), 4, until, 0, 0)
+	require.True(t, ok)
+	require.True(t, first)
+	assert.Equal(t, 7*time.Millisecond, l.t1, "the episode starts after the pause")
+	assert.InDelta(t, 1, l.admitted(), 1e-9, "the server admitted one request after the pause")
+	// The probe: requests 12, 11 and 10.5 ms apart are admitted, the next,
+	// 9 ms later, refused.
+	at, seq := until, uint64(4)
+	for _, gap := range []time.Duration{0, 12000, 11000, 10500, 9000} {
+		at = at.Add(gap * time.Microsecond)
+		seq++
+		l.sent(at, seq, false)
+		if gap != 9000 {
+			l.succeeded(seq)
+		}
+	}
+	_, _, ok = l.throttled(at.Add(time.Millisecond), seq, at.Add(time.Second), 120, 5*time.Millisecond)
+	require.True(t, ok)
+	r, ok := l.settle()
+	require.True(t, ok)
+	// Over the 7 ms of the first throttle such a bucket refills most of a
+	// token: the burst is known all the same.
+	assert.True(t, l.known, "a bucket that admitted one request and refused the next holds one token")
+	assert.InDelta(t, 1, l.burst, 1e-9)
+	assert.InDelta(t, 0.99/0.0105, r, 0.1, "99% of the rate the closest admitted requests show")
+}
+
+func TestLearnerKeepsTheColdStartsEpisodeAcrossAPauseWithRequestsInFlight(t *testing.T) {
+	// A cold start's burst of 4 to a bucket of one token: the first answer
+	// says nothing remains and pauses the host, the other three, sent
+	// before the pause, are refused after it began. They are the episode.
+	var l learner
+	for seq := uint64(1); seq <= 4; seq++ {
+		l.sent(epoch, seq, false)
+	}
+	l.paused(4, 4)
+	l.succeeded(1)
+	_, first, ok := l.throttled(epoch.Add(time.Millisecond), 2, epoch.Add(time.Second), 0, 5*time.Millisecond)
+	require.True(t, ok)
+	assert.True(t, first)
+	assert.Equal(t, time.Millisecond, l.t1)
+}

@@ -208,6 +208,9 @@ func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration, sent uint
 		p.forget()
 	}
 	p.quota, p.quotaEnd = rate, end
+	if !pause.IsZero() {
+		p.learn.paused(sent, inFlight)
+	}
 	return pause
 }
 

@@ -72,6 +72,11 @@ type sim struct {
 
 	bins []simBinStats
 
+	// crawlStart sends one request alone before any other, as a crawl
+	// sends its first listing page before the items it lists.
+	crawlStart bool
+	sent       int // requests started
+
 	answered     bool // a response reached the client
 	lateRejected int  // 429s that reached the client after the first response
 
@@ -199,6 +204,9 @@ func (s *sim) deliver(r *simReq, resp *simResponse) {
 // it names.
 func (s *sim) pump() {
 	for {
+		if s.crawlStart && !s.answered && s.sent > 0 {
+			return
+		}
 		p, retryAt, ok := s.h.TryAcquireAt(s.at(s.now))
 		if !ok {
 			if !retryAt.IsZero() {
@@ -211,6 +219,7 @@ func (s *sim) pump() {
 			return
 		}
 		s.bin().attempts++
+		s.sent++
 		s.server.arrive(s, &simReq{permit: p, start: s.now})
 	}
 }
