@@ -285,7 +285,10 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 		t.MaxIdleConns = lc.Concurrency.MaxTotal   // and over many hosts (net/http keeps 100)
 		base = t
 	}
-	silent := newSilences(cfg, o.now, o.log)
+	silent := newSilences(cfg, o.now, func(key string) int64 {
+		s := lim.Host(key).Snapshot()
+		return s.Successes + s.Throttled
+	}, o.log)
 	client := &http.Client{Transport: transport.New(lim,
 		transport.WithBase(&wire{next: base, timeout: lc.Timeout, hosts: hostTimeouts(cfg), meter: m, silent: silent}),
 		transport.WithObserver(m.observe),

@@ -3,6 +3,7 @@ package crawl
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -21,30 +22,42 @@ var errUnresponsive = errors.New("host unresponsive")
 // silences finds the hosts that stopped answering, so that a crawl does not
 // spend a timeout on each of their items, one attempt after another.
 //
-// A host whose last limits.unresponsive_after requests got no answer at all
-// (a timeout, a refused or reset connection), over at least its
-// limits.timeout from the first of them failing, is unresponsive: its tasks fail at once, for good,
-// without a request, but for one task at a time that tries it again:
-// backoff.base after it became unresponsive, then twice as long after each
-// try that got no answer, up to backoff.max, so that a short outage is over
-// for the crawl soon after it is over for the host, and a dead host gets a
-// request every backoff.max. Any answer, whatever its status, makes it
-// responsive again and clears its count, so a host that answers now and
-// then is never held to be unresponsive, nor one whose requests in flight
-// time out together once (a request that times out a timeout after the
-// first was sent after it failed).
+// A host is unresponsive when its last requests got no answer at all (a
+// timeout, a refused or reset connection), every one of them sent since its
+// last answer, at least limits.unresponsive_after of them in a row, over at
+// least its limits.timeout from the first of them failing. A request already
+// in flight when the host last answered says nothing of whether it answers
+// now (at a host that hangs some of its requests, the hung ones are what is
+// left in flight): it counts in the host's history, not in the run. A host
+// that left requests unanswered before needs a longer run: one that a host
+// missing as large a share of its recent requests (the last ~100, the older
+// weighing less) would give less than once in 10,000 runs, up to 14 in a
+// row (a host missing 40% needs 11). Requests in flight that time out
+// together once (a client stall, a server's GC pause) never make a host
+// unresponsive.
+//
+// The tasks of an unresponsive host fail at once, for good, without a
+// request, but for one task at a time that tries it again: backoff.base
+// after it became unresponsive, then twice as long after each try that got
+// no answer, up to backoff.max, so that a short outage is over for the crawl
+// soon after it is over for the host, and a dead host gets a request every
+// backoff.max. Any answer, whatever its status, makes it responsive again.
 //
 // Every request counts (pages, robots.txt and tasks: the wire reports each
 // one's end); only tasks fail at once (the handler asks admit before it
 // sends one): a listing page keeps its retries. Entries are kept only for
-// the hosts whose last request got no answer, at most maxSilent of them, so
-// the memory does not grow with the hosts seen; while none is kept, a
-// request costs an atomic load.
+// the hosts that missed a request lately (until their misses weigh less than
+// missesForgotten), at most maxSilent of them, so the memory does not grow
+// with the hosts seen; while none is kept, a request costs an atomic load.
 type silences struct {
 	after   int               // limits.unresponsive_after; 0 = never
 	backoff Backoff           // limits.backoff: when an unresponsive host is tried again
 	hosts   map[string]Limits // the hosts whose own unresponsive_after or backoff differs, keyed as Config.Hosts
 	now     func() time.Time
+	// answers is how many answers (a success or a throttle: the
+	// limiter's count, its robots.txt's included) the host key got before,
+	// asked when a host first misses a request; nil: none known.
+	answers func(key string) int64
 	log     *zap.Logger
 	tracked atomic.Int64 // len(byKey)
 
@@ -52,14 +65,68 @@ type silences struct {
 	byKey map[string]*silence
 }
 
-// silence is a host's requests in a row without an answer.
+// silence is a host's recent history and its requests in a row without an
+// answer.
 type silence struct {
-	misses  int
-	first   time.Time     // when the first of them failed
-	down    bool          // unresponsive: its requests fail without being sent
-	wait    time.Duration // down: from its last unanswered request to its next try
-	probeAt time.Time     // down: when one request may go to try it again
-	probing bool          // down: that request is under way
+	answered, missed float64       // its requests before the run, each weighing historyDecay times the next
+	lastAnswer       time.Time     // zero: it has not answered since its entry was made, nor before as far as is known
+	made             time.Time     // set when it had answered before its entry was made, at an unknown time
+	run              int           // misses in a row of requests sent since lastAnswer
+	first            time.Time     // when the first of them failed
+	down             bool          // unresponsive: its requests fail without being sent
+	wait             time.Duration // down: from its last unanswered request to its next try
+	probeAt          time.Time     // down: when one request may go to try it again
+	probing          bool          // down: that request is under way
+}
+
+const (
+	// historyDecay is how much less a host's request counts in its history
+	// than the one after it: its last ~100 requests count.
+	historyDecay = 0.99
+	// historyCap is the most a history holds, all its requests weighed.
+	historyCap = 1 / (1 - historyDecay)
+	// unlikelyRun is the chance below which a run of misses is too long for
+	// a host that answered as often as its history says.
+	unlikelyRun = 1e-4
+	// maxMissShare bounds the share of misses the run is judged against:
+	// a host that answers half of its requests or fewer is held
+	// unresponsive after 14 in a row at most.
+	maxMissShare = 0.5
+	// missesForgotten is the weight of misses below which a host that
+	// answers is no longer kept.
+	missesForgotten = 0.05
+)
+
+// record adds a request that ended before the current run to the history.
+func (e *silence) record(answered bool) {
+	e.answered *= historyDecay
+	e.missed *= historyDecay
+	if answered {
+		e.answered++
+	} else {
+		e.missed++
+	}
+}
+
+// endRun adds the run of misses that an answer ended to the history, then
+// the answer.
+func (e *silence) endRun() {
+	d := math.Pow(historyDecay, float64(e.run))
+	e.answered *= d
+	e.missed = e.missed*d + (1-d)*historyCap
+	e.run = 0
+	e.record(true)
+}
+
+// runNeeded is the misses in a row that make the host unresponsive: after,
+// or as many as a host missing the history's share of requests would give
+// less than once in 1/unlikelyRun runs.
+func (e *silence) runNeeded(after int) int {
+	if e.missed == 0 {
+		return after
+	}
+	share := min(maxMissShare, e.missed/(e.answered+e.missed))
+	return max(after, int(math.Ceil(math.Log(unlikelyRun)/math.Log(share)-1e-9)))
 }
 
 // maxSilent bounds the hosts a crawl keeps counts for, as the limiter
@@ -68,8 +135,8 @@ const maxSilent = limiter.DefaultMaxHosts
 
 // newSilences returns the tracker for cfg, or nil when no host is ever held
 // to be unresponsive (unresponsive_after 0 everywhere).
-func newSilences(cfg *Config, now func() time.Time, log *zap.Logger) *silences {
-	s := &silences{after: cfg.Limits.UnresponsiveAfter, backoff: cfg.Limits.Backoff, now: now, log: log,
+func newSilences(cfg *Config, now func() time.Time, answers func(key string) int64, log *zap.Logger) *silences {
+	s := &silences{after: cfg.Limits.UnresponsiveAfter, backoff: cfg.Limits.Backoff, now: now, answers: answers, log: log,
 		byKey: map[string]*silence{}}
 	on := s.after > 0
 	for h, l := range cfg.Hosts {
@@ -115,7 +182,7 @@ func (s *silences) admit(key string) (probe bool, err error) {
 		return true, nil
 	}
 	return false, engine.Permanent(fmt.Errorf("%w: %s: its last %d requests got no answer (timeout or failed connection)",
-		errUnresponsive, key, e.misses))
+		errUnresponsive, key, e.run))
 }
 
 // probed says that the task admit let through to try the host key again
@@ -134,6 +201,7 @@ func (s *silences) answered(req *http.Request) {
 		return
 	}
 	key := transport.HostKey(req)
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.byKey[key]
@@ -143,12 +211,17 @@ func (s *silences) answered(req *http.Request) {
 	if e.down {
 		s.log.Info("host answers again", zap.String("host", key))
 	}
-	delete(s.byKey, key)
-	s.tracked.Add(-1)
+	e.endRun()
+	e.lastAnswer, e.down, e.wait, e.probeAt = now, false, 0, time.Time{}
+	if e.missed < missesForgotten {
+		delete(s.byKey, key)
+		s.tracked.Add(-1)
+	}
 }
 
-// unanswered records that req, whose timeout was timeout, got no answer.
-func (s *silences) unanswered(req *http.Request, timeout time.Duration) {
+// unanswered records that req, sent at sent with the timeout timeout, got
+// no answer.
+func (s *silences) unanswered(req *http.Request, sent time.Time, timeout time.Duration) {
 	if s == nil {
 		return
 	}
@@ -158,17 +231,38 @@ func (s *silences) unanswered(req *http.Request, timeout time.Duration) {
 		return
 	}
 	now := s.now()
+	var answers int64
+	if s.answers != nil {
+		answers = s.answers(key) // before the lock: it takes the limiter host's
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.byKey[key]
 	if e == nil {
 		s.makeRoom()
-		e = &silence{first: now}
+		e = &silence{}
+		if answers > 1 {
+			// It answered more than its robots.txt before, when is not
+			// known: the requests in flight now may have been sent
+			// before or after, and count in neither the run nor the
+			// history.
+			e.answered, e.lastAnswer, e.made = min(float64(answers), historyCap), now, now
+		}
 		s.byKey[key] = e
 		s.tracked.Add(1)
 	}
-	e.misses++
-	if e.misses < after || now.Sub(e.first) < timeout {
+	switch {
+	case sent.Before(e.made):
+		return
+	case sent.Before(e.lastAnswer):
+		e.record(false)
+		return
+	}
+	if e.run == 0 {
+		e.first = now
+	}
+	e.run++
+	if e.run < e.runNeeded(after) || now.Sub(e.first) < timeout {
 		return
 	}
 	if e.down {
@@ -176,7 +270,7 @@ func (s *silences) unanswered(req *http.Request, timeout time.Duration) {
 	} else {
 		e.down, e.wait = true, backoff.Base
 		s.log.Warn("host unresponsive: its tasks fail without a request until it answers again",
-			zap.String("host", key), zap.Int("requests_unanswered", e.misses))
+			zap.String("host", key), zap.Int("requests_unanswered", e.run))
 	}
 	e.probeAt = now.Add(e.wait)
 }

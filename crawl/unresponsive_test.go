@@ -17,10 +17,11 @@ import (
 
 // silentHost is a host of the silences tests, with a clock they move.
 type silentHost struct {
-	s   *silences
-	key string
-	req *http.Request
-	now time.Time
+	s       *silences
+	key     string
+	req     *http.Request
+	now     time.Time
+	answers int64 // what the limiter says the host answered before its entry
 }
 
 func newSilentHost(t *testing.T, cfg *Config, rawURL string) *silentHost {
@@ -28,13 +29,17 @@ func newSilentHost(t *testing.T, cfg *Config, rawURL string) *silentHost {
 	u, err := url.Parse(rawURL)
 	require.NoError(t, err)
 	h := &silentHost{key: hostKey(u), req: &http.Request{URL: u}, now: time.Unix(1_000_000, 0)}
-	h.s = newSilences(cfg, func() time.Time { return h.now }, zap.NewNop())
+	h.s = newSilences(cfg, func() time.Time { return h.now }, func(string) int64 { return h.answers }, zap.NewNop())
 	require.NotNil(t, h.s)
 	return h
 }
 
-// miss records a request to the host that got no answer, now.
-func (h *silentHost) miss() { h.s.unanswered(h.req, time.Second) }
+// miss records a request to the host that got no answer, now, sent now.
+func (h *silentHost) miss() { h.s.unanswered(h.req, h.now, time.Second) }
+
+// missSentAt records a request to the host sent at sent that got no answer,
+// now.
+func (h *silentHost) missSentAt(sent time.Time) { h.s.unanswered(h.req, sent, time.Second) }
 
 // admitted says whether a task may be sent to the host now.
 func (h *silentHost) admitted(t *testing.T) bool {
@@ -78,19 +83,99 @@ func TestSilencesHoldAHostUnresponsiveOnceItsLastRequestsGotNoAnswerForATimeout(
 	assert.False(t, probe)
 }
 
-func TestSilencesForgetAHostsMissesWhenItAnswers(t *testing.T) {
+func TestSilencesCountTheMissesSinceTheHostsLastAnswer(t *testing.T) {
 	h := newSilentHost(t, silencesConfig(t, ""), "http://127.0.0.1:9/a")
 	h.miss()
 	h.miss()
 	h.s.answered(h.req) // a 500 or a 404 is an answer too
 	h.now = h.now.Add(time.Hour)
 	h.miss()
+	h.now = h.now.Add(time.Second)
 	h.miss()
 	assert.True(t, h.admitted(t), "two requests without an answer since the last answer")
 	assert.Equal(t, int64(1), h.s.tracked.Load())
 
+	answers := 0
+	for h.s.tracked.Load() > 0 && answers < 1000 {
+		h.s.answered(h.req)
+		answers++
+	}
+	assert.Greater(t, answers, 200, "a host that missed requests lately is kept")
+	assert.Less(t, answers, 1000, "a host that answered its last few hundred requests is forgotten")
+}
+
+func TestSilencesCountNoRequestSentBeforeTheHostLastAnswered(t *testing.T) {
+	h := newSilentHost(t, silencesConfig(t, ""), "http://127.0.0.1:9/a")
+	h.answers = 50 // its first miss: the limiter says it answered before
+	sent := h.now
+	h.now = h.now.Add(time.Second)
+	for range 8 {
+		h.missSentAt(sent) // in flight together: a host that hangs some requests leaves these
+	}
+	h.now = h.now.Add(time.Second)
+	h.missSentAt(sent)
+	assert.True(t, h.admitted(t), "requests in flight since before it last answered say nothing of it now")
+
 	h.s.answered(h.req)
-	assert.Zero(t, h.s.tracked.Load(), "no entry is kept for a host that answers")
+	sent = h.now
+	h.now = h.now.Add(time.Second)
+	for range 8 {
+		h.missSentAt(sent)
+	}
+	assert.True(t, h.admitted(t), "sent before its last answer")
+
+	h.now = h.now.Add(time.Second)
+	for range 3 {
+		h.miss()
+		h.now = h.now.Add(time.Second)
+	}
+	h.miss()
+	h.now = h.now.Add(time.Second)
+	h.miss()
+	assert.False(t, h.admitted(t), "its requests sent since it last answered went unanswered, over a timeout")
+}
+
+func TestSilencesCountEveryRequestOfAHostThatAnsweredOnlyItsRobotsTxt(t *testing.T) {
+	h := newSilentHost(t, silencesConfig(t, ""), "http://127.0.0.1:9/a")
+	h.answers = 1 // its robots.txt
+	sent := h.now
+	h.now = h.now.Add(time.Second)
+	h.missSentAt(sent)
+	h.missSentAt(sent)
+	h.now = h.now.Add(time.Second)
+	h.miss()
+	assert.False(t, h.admitted(t), "a host that answered nothing but its robots.txt is unresponsive as one that never answered")
+}
+
+func TestSilencesAskALongerRunOfAHostThatLeftRequestsUnansweredBefore(t *testing.T) {
+	h := newSilentHost(t, silencesConfig(t, ""), "http://127.0.0.1:9/a")
+	for i := range 200 { // 40% of its requests hang, one at a time
+		if i%5 < 2 {
+			h.miss()
+			h.now = h.now.Add(time.Second)
+			continue
+		}
+		h.s.answered(h.req)
+	}
+	for range 10 {
+		h.miss()
+		h.now = h.now.Add(time.Second)
+	}
+	assert.True(t, h.admitted(t), "10 in a row happen at a host that misses 40%% of its requests: 1 in 10,000 runs")
+	h.miss()
+	assert.False(t, h.admitted(t), "11 in a row do not")
+
+	dead := newSilentHost(t, silencesConfig(t, ""), "http://127.0.0.1:9/a")
+	for range 20 {
+		dead.s.answered(dead.req)
+		dead.miss()
+		dead.now = dead.now.Add(time.Second)
+	}
+	for range 14 {
+		dead.miss()
+		dead.now = dead.now.Add(time.Second)
+	}
+	assert.False(t, dead.admitted(t), "a host that answered half its requests is unresponsive after 14 in a row")
 }
 
 func TestSilencesTryAnUnresponsiveHostAgainAtBackingOffTimes(t *testing.T) {
@@ -140,14 +225,14 @@ func TestSilencesTakeEachHostsOwnThreshold(t *testing.T) {
 	assert.False(t, soon.admitted(t))
 
 	off := testConfigLimits(t, "http://127.0.0.1:1/items", "    style: none", "", "limits:\n  unresponsive_after: 0", nil)
-	assert.Nil(t, newSilences(off, time.Now, zap.NewNop()), "nothing to track when no host can be unresponsive")
+	assert.Nil(t, newSilences(off, time.Now, nil, zap.NewNop()), "nothing to track when no host can be unresponsive")
 }
 
 func TestSilencesKeepABoundedNumberOfHosts(t *testing.T) {
 	h := newSilentHost(t, silencesConfig(t, ""), "http://127.0.0.1:9/a")
 	for i := range maxSilent + 100 {
 		u := &url.URL{Scheme: "http", Host: "10.0.0.1:" + strconv.Itoa(i+1)}
-		h.s.unanswered(&http.Request{URL: u}, time.Second)
+		h.s.unanswered(&http.Request{URL: u}, h.now, time.Second)
 	}
 	h.s.mu.Lock()
 	n := len(h.s.byKey)

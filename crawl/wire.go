@@ -42,6 +42,10 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 			timeout = d
 		}
 	}
+	var sent time.Time
+	if w.silent != nil {
+		sent = w.silent.now()
+	}
 	ctx, cancel := context.WithTimeout(req.Context(), timeout)
 	w.meter.start()
 	resp, err := w.next.RoundTrip(req.WithContext(ctx))
@@ -50,7 +54,7 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if err != nil {
 		if req.Context().Err() == nil {
-			w.silent.unanswered(req, timeout)
+			w.silent.unanswered(req, sent, timeout)
 		}
 		cancel()
 		return nil, err
