@@ -33,9 +33,16 @@ var errDisallowed = engine.Permanent(errors.New("disallowed by robots.txt"))
 // the crawl's retries, means the site is unreachable and everything on it is
 // disallowed. A robots.txt that cannot be parsed is treated as absent, with a
 // warning. The request never carries the config's headers.
+//
+// A host that is unresponsive (see silences) is unreachable too, for as long
+// as it is: its robots.txt is not retried once the host is, nor fetched but
+// by the task that tries the host again, and a request waiting for its rules
+// fails as the host's tasks do, for good; no rules are kept, so they are
+// fetched when the host answers again.
 type robots struct {
 	fetch   *fetcher
 	retrier *retrier
+	silent  *silences // nil when no host is ever unresponsive
 	lim     *limiter.Limiter
 	agent   string
 	rate    float64 // limits.rate, the ceiling a Crawl-delay may only lower
@@ -98,7 +105,8 @@ func newRules(fetched time.Time, data *robotstxt.RobotsData, agent string) *rule
 func (rl *rules) allows(path string) bool { return rl.group != nil && rl.group.Test(path) }
 
 // allowed reports whether u may be fetched, fetching its robots.txt first if
-// needed. An error means ctx ended before the rules were known.
+// needed. An error means ctx ended before the rules were known, or that u's
+// host is unresponsive (a permanent error wrapping errUnresponsive).
 func (r *robots) allowed(ctx context.Context, u *url.URL) (bool, error) {
 	key := originKey{u.Scheme, u.Host}
 	r.mu.Lock()
@@ -166,10 +174,19 @@ func (r *robots) fetchRules(ctx context.Context, o *origin, u *url.URL) (*rules,
 // load fetches and parses the robots.txt of u's origin and applies its
 // Crawl-delay.
 func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, error) {
+	key := hostKey(u)
+	if err := r.silent.down(key); err != nil && !isProbe(ctx) {
+		return nil, err
+	}
 	robotsURL := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/robots.txt"}).String()
 	status := 0
 	var body []byte
+	tried := false
 	err := r.retrier.do(ctx, func(ctx context.Context) error {
+		if err := r.silent.down(key); err != nil && tried {
+			return err // its next try is a task's
+		}
+		tried = true
 		// Answered at once, robots.txt says nothing about the work's latency.
 		resp, err := r.fetch.getRobots(transport.Prerequisite(ctx), robotsURL)
 		var se *transport.StatusError
@@ -190,6 +207,9 @@ func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, e
 		return nil, fmt.Errorf("robots.txt of %s: %w", u.Host, ctx.Err())
 	}
 	if err != nil {
+		if derr := r.silent.down(key); derr != nil {
+			return nil, derr
+		}
 		r.log.Warn("robots.txt unreachable: disallowing the whole host (RFC 9309)",
 			zap.String("host", u.Host), zap.Error(err))
 		status = http.StatusServiceUnavailable

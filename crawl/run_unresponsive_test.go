@@ -161,3 +161,120 @@ func TestRunTriesAnUnresponsiveHostAgainAndCrawlsItWhenItAnswers(t *testing.T) {
 	assert.Equal(t, 1, logs.FilterMessageSnippet("host answers again").Len(), "%v", logs.All())
 	assert.Equal(t, 4, host.count("/task/2"), "one request for each of page 2's tasks")
 }
+
+// TestRunFailsTheItemsOfAHostThatAnswersNotEvenItsRobotsTxtAsUnresponsive
+// lists 20 tasks on a host that answers nothing, its robots.txt included,
+// unresponsive after 2 requests over its 100 ms timeout. Its robots.txt is
+// tried until then, not for all of its 5 attempts, and its items fail as
+// the items of an unresponsive host, not as disallowed by robots.txt.
+func TestRunFailsTheItemsOfAHostThatAnswersNotEvenItsRobotsTxtAsUnresponsive(t *testing.T) {
+	hole := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // never answers: the client gives up
+	})
+	holeURL := hole.localhostURL()
+	var api *recorder
+	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/items":
+			ids := seq(20)
+			fmt.Fprintf(w, `{"items":[%s,%s]}`, itemsOn(api.URL, ids...), itemsOn(holeURL, ids...))
+		case strings.HasPrefix(r.URL.Path, "/task/"):
+			fmt.Fprint(w, `{"ok":true}`)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", fmt.Sprintf(
+		"task:\n  url: \"{+p}\"\nhosts:\n  %q: {timeout: 100ms, unresponsive_after: 2, backoff: {base: 1m, max: 1m}}\n",
+		strings.TrimPrefix(holeURL, "http://")),
+		"limits:\n  timeout: 10s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}", nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(20), sum.Succeeded)
+	assert.Equal(t, int64(20), sum.Failed, "nothing lost: the silent host's items are in the failed file")
+	for _, f := range readLines[failedLine](t, cfg.FailedPath()) {
+		assert.True(t, strings.HasPrefix(f.URL, holeURL+"/task/"), f.URL)
+		assert.Contains(t, f.Error, "host unresponsive", "its robots.txt got no answer: the host is unresponsive")
+		assert.Zero(t, f.Attempts, "no task was sent")
+	}
+	assert.Equal(t, 2, hole.count("/robots.txt"), "robots.txt is tried until the host is unresponsive, then by its next try")
+	assert.Zero(t, hole.count("/task/"))
+}
+
+// TestRunCrawlsAHostWhoseRobotsTxtAnswersAgain lists, on page 1, tasks of a
+// host whose robots.txt gets no answer, and on page 2, served once those
+// have failed, tasks of the same host, whose robots.txt answers by then. The
+// unreachable robots.txt is not kept: the task that tries the host again
+// fetches it, and every task of page 2 is done.
+func TestRunCrawlsAHostWhoseRobotsTxtAnswersAgain(t *testing.T) {
+	var robotsHang atomic.Bool
+	robotsHang.Store(true)
+	host := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/robots.txt" && robotsHang.Load():
+			<-r.Context().Done()
+		case r.URL.Path == "/robots.txt":
+			http.NotFound(w, r)
+		default:
+			fmt.Fprint(w, `{"ok":true}`)
+		}
+	})
+	hostURL := host.localhostURL()
+	hostKey := strings.TrimPrefix(hostURL, "http://")
+	release := make(chan struct{})
+	var api *recorder
+	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/items":
+			fmt.Fprintf(w, `{"items":[%s],"next":"/items2"}`, itemsOn(hostURL, 11, 12, 13, 14, 15, 16))
+		case "/items2":
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+			fmt.Fprintf(w, `{"items":[%s]}`, itemsOn(hostURL, 21, 22, 23, 24))
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: next_url\n    next_field: next", fmt.Sprintf(
+		"task:\n  url: \"{+p}\"\nhosts:\n  %q: {timeout: 100ms, unresponsive_after: 2}\n  127.0.0.1: {timeout: 30s}\n", hostKey),
+		"limits:\n  timeout: 2s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}", nil)
+
+	var ahead atomic.Int64 // how far the crawl's clock is ahead of the real one
+	clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	var pageOneFailed atomic.Bool
+	failedOnce := make(chan struct{})
+	r, err := newRunner(cfg, runOptions{log: zap.NewNop(), now: clock, interval: 5 * time.Millisecond,
+		progress: func(p Progress) {
+			if p.Failed == 6 && pageOneFailed.CompareAndSwap(false, true) {
+				close(failedOnce)
+			}
+		}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := r.run(ctx); done <- err }()
+
+	select {
+	case <-failedOnce:
+	case err := <-done:
+		t.Fatalf("the crawl ended before page 1's items failed: %v", err)
+	case <-ctx.Done():
+		t.Fatal("page 1's items did not fail")
+	}
+	robotsHang.Store(false)
+	ahead.Store(int64(time.Hour)) // past the host's next try
+	close(release)
+	require.NoError(t, <-done)
+
+	assert.Len(t, readLines[outLine](t, cfg.Output), 4, "page 2's tasks are all done once the host answers")
+	for _, f := range readLines[failedLine](t, cfg.FailedPath()) {
+		assert.Contains(t, f.Error, "host unresponsive", "page 1's tasks: their robots.txt got no answer")
+	}
+	assert.Equal(t, 4, host.count("/task/2"), "one request for each of page 2's tasks")
+	assert.Zero(t, host.count("/task/1"), "none for page 1's")
+}

@@ -212,6 +212,9 @@ func (r *runner) task(ctx context.Context, it listed, into *[]byte) (outputLine,
 	if err != nil {
 		return outputLine{}, &attemptError{err: err}
 	}
+	if probe {
+		ctx = withProbe(ctx) // its robots.txt may be fetched
+	}
 	var resp response
 	if t.url != nil {
 		resp, err = r.fetch.getURL(ctx, r.cfg.Task.Method, t.url, into)

@@ -1,6 +1,7 @@
 package crawl
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -181,9 +182,39 @@ func (s *silences) admit(key string) (probe bool, err error) {
 		e.probing = true
 		return true, nil
 	}
-	return false, engine.Permanent(fmt.Errorf("%w: %s: its last %d requests got no answer (timeout or failed connection)",
+	return false, refusal(key, e)
+}
+
+// refusal is the permanent error of a request not sent to the host key,
+// unresponsive as e says.
+func refusal(key string, e *silence) error {
+	return engine.Permanent(fmt.Errorf("%w: %s: its last %d requests got no answer (timeout or failed connection)",
 		errUnresponsive, key, e.run))
 }
+
+// down returns the refusal of a request to the host key when the host is
+// unresponsive, else nil.
+func (s *silences) down(key string) error {
+	if s == nil || s.tracked.Load() == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.byKey[key]; e != nil && e.down {
+		return refusal(key, e)
+	}
+	return nil
+}
+
+// probeKey marks the context of the task admit let through to try an
+// unresponsive host again.
+type probeKey struct{}
+
+// withProbe marks ctx as the context of a task that tries its host again.
+func withProbe(ctx context.Context) context.Context { return context.WithValue(ctx, probeKey{}, true) }
+
+// isProbe reports whether ctx is a task's that tries its host again.
+func isProbe(ctx context.Context) bool { return ctx.Value(probeKey{}) != nil }
 
 // probed says that the task admit let through to try the host key again
 // has ended (its answer or failure already recorded): another may go in time.
