@@ -385,12 +385,17 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 		// From here the counters the commits take no longer move: the
 		// summary shows what the last commit keeps.
 		r.took.Store(max(1, time.Since(r.began).Milliseconds()))
-		if err == nil && !sum.Interrupted {
+		left := r.state.left.Load()
+		if left > 0 {
+			r.o.log.Warn("items of unresponsive hosts left for the next run: run the same command again to try them",
+				zap.Int64("items", left))
+		}
+		if err == nil && !sum.Interrupted && left == 0 {
 			if ferr := r.state.store.Finish(); ferr != nil {
 				err = errors.Join(err, fmt.Errorf("crawl: %w", ferr))
 			}
 		}
-		sum = r.state.wholeCrawl(sum, r.totals(), st.Unfinished)
+		sum = r.state.wholeCrawl(sum, r.totals(), st.Unfinished+left)
 	}
 	if sum.Interrupted && ctx.Err() != nil {
 		err = fmt.Errorf("crawl interrupted: %w", errors.Join(ctx.Err(), err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -277,4 +278,79 @@ func TestRunCrawlsAHostWhoseRobotsTxtAnswersAgain(t *testing.T) {
 	}
 	assert.Equal(t, 4, host.count("/task/2"), "one request for each of page 2's tasks")
 	assert.Zero(t, host.count("/task/1"), "none for page 1's")
+}
+
+// TestRunWithStateLeavesTheItemsOfAnUnresponsiveHostForTheNextRun crawls,
+// with state, a listing of two pages whose first holds tasks of a host that
+// does not answer them. Their items are left for the next run: not in the
+// failed file, the state not finished. Run again once the host answers, the
+// crawl does them, and only them: every item is in the output once.
+func TestRunWithStateLeavesTheItemsOfAnUnresponsiveHostForTheNextRun(t *testing.T) {
+	var dead atomic.Bool
+	dead.Store(true)
+	hole := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/robots.txt":
+			http.NotFound(w, r)
+		case dead.Load():
+			<-r.Context().Done()
+		default:
+			fmt.Fprint(w, `{"ok":true}`)
+		}
+	})
+	holeURL := hole.localhostURL()
+	var api *recorder
+	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/items":
+			fmt.Fprintf(w, `{"items":[%s,%s],"next":"/items2"}`, itemsOn(holeURL, seq(5)...), itemsOn(api.URL, seq(5)...))
+		case r.URL.Path == "/items2":
+			fmt.Fprintf(w, `{"items":[%s]}`, itemsOn(api.URL, 6, 7, 8, 9, 10))
+		case strings.HasPrefix(r.URL.Path, "/task/"):
+			fmt.Fprint(w, `{"ok":true}`)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: next_url\n    next_field: next", fmt.Sprintf(
+		"task:\n  url: \"{+p}\"\nhosts:\n  %q: {timeout: 100ms, unresponsive_after: 2, retries: 50, backoff: {base: 5ms, max: 200ms}}\n",
+		strings.TrimPrefix(holeURL, "http://")),
+		"limits:\n  timeout: 2s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}", nil)
+	cfg.State = filepath.Join(filepath.Dir(cfg.Output), "state")
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(10), sum.Succeeded)
+	assert.Zero(t, sum.Failed, "left for the next run, not failed")
+	assert.Equal(t, int64(15), sum.Items, "the items left count as unfinished")
+	assert.Empty(t, readLines[failedLine](t, cfg.FailedPath()))
+	require.Equal(t, 10, api.count("/task/"))
+	holeTried := hole.count("/task/")
+
+	dead.Store(false)
+	sum, err = runTest(t, cfg)
+	require.NoError(t, err)
+	assert.True(t, sum.Resumed)
+	assert.Equal(t, int64(15), sum.Succeeded, "the whole crawl's")
+	assert.Zero(t, sum.Failed)
+	assert.Equal(t, int64(15), sum.Items)
+	var got []string
+	for _, l := range readLines[outLine](t, cfg.Output) {
+		got = append(got, l.URL)
+	}
+	var want []string
+	for i := range 5 {
+		want = append(want, fmt.Sprintf("%s/task/%d", holeURL, i+1))
+	}
+	for i := range 10 {
+		want = append(want, fmt.Sprintf("%s/task/%d", api.URL, i+1))
+	}
+	assert.ElementsMatch(t, want, got, "every item once")
+	assert.Equal(t, 10, api.count("/task/"), "the items done are not requested again")
+	assert.Equal(t, 5, hole.count("/task/")-holeTried, "the items left, once each")
+
+	sum, err = runTest(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(15), sum.Succeeded, "finished: nothing to do")
+	assert.Equal(t, 10, api.count("/task/"))
 }

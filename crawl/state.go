@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -41,7 +42,36 @@ const (
 type resumed struct {
 	store   *state.Store
 	journal *state.Journal
+	marks   *heldMarks // the engine's checkpointer: journal's
 	from    state.Resume
+	left    atomic.Int64 // items left for the next run (see leave)
+}
+
+// heldMarks is the journal as the engine's checkpointer, but that it marks
+// no page once an item was left for the next run: a resumed run then lists
+// that item's page again, and skips the items done since, which the journal
+// recorded with their lines.
+type heldMarks struct {
+	*state.Journal
+	held atomic.Bool
+}
+
+// Mark is the journal's Mark until an item is left for the next run.
+func (h *heldMarks) Mark(page, next source.Cursor) error {
+	if h.held.Load() {
+		return nil
+	}
+	return h.Journal.Mark(page, next)
+}
+
+// leave leaves an item for the next run, unfinished, instead of writing its
+// failed line: its host was unresponsive, which says nothing of the item,
+// and a crawl run again tries it again (as Nutch leaves the URLs of a host
+// that failed to its next round). Call it from the failure sink, before the
+// engine finishes the item.
+func (res *resumed) leave() {
+	res.marks.held.Store(true)
+	res.left.Add(1)
 }
 
 // counter names in the state: the summary's totals of the crawl so far,
@@ -92,7 +122,7 @@ func (res *resumed) openJournal(cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("crawl: %w", err)
 	}
-	res.journal = j
+	res.journal, res.marks = j, &heldMarks{Journal: j}
 	return nil
 }
 

@@ -115,7 +115,7 @@ func (r *runner) engineOptions() []engine.Option {
 		opts = append(opts, engine.WithLimitFunc(r.lim.Limit))
 	}
 	if r.state != nil {
-		opts = append(opts, engine.WithCheckpoint(r.state.journal)) // Append records each item with its line
+		opts = append(opts, engine.WithCheckpoint(r.state.marks)) // Append records each item with its line
 	}
 	if r.dist != nil {
 		// The items read ahead are bounded by streamItems' hold limit.
@@ -248,6 +248,10 @@ func (r *runner) failedForGood(f engine.Failure[listed]) {
 	if f.Reason == engine.ReasonInterrupted {
 		return // not failed for good: a resumed crawl does it again
 	}
+	if r.state != nil && errors.Is(f.Err, errUnresponsive) {
+		r.state.leave() // a resumed crawl tries it again
+		return
+	}
 	if err := r.writeFailed(f.Item.Value, r.failedLine(f)); err != nil {
 		r.writes.fail(err)
 	}
@@ -306,7 +310,7 @@ func (r *runner) progress(p engine.Progress) {
 	succeeded, failed := p.Succeeded, p.Failed
 	if r.state != nil {
 		succeeded += r.state.from.Lines[fileOutput]
-		failed += r.state.from.Lines[fileFailed]
+		failed += r.state.from.Lines[fileFailed] - r.state.left.Load()
 	}
 	retries := r.retries()
 	if m := r.meter.prom; m != nil {
