@@ -120,7 +120,7 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 		h.pace.learn.sent(now, h.ctl.seq, !needSlot)
 	}
 	slot, gen := h.out.open()
-	return Permit{h: h, start: now, seq: uint32(h.ctl.seq), epoch: h.ctl.cuts, level: h.ctl.level, slot: slot, gen: gen}, time.Time{}, true
+	return Permit{h: h, start: now, seq: uint32(h.ctl.seq), epoch: h.ctl.cuts, level: h.ctl.level, slot: slot, gen: gen, busy: uint32(h.inFlight)}, time.Time{}, true
 }
 
 // clockedLocked reports whether the gate, the bucket or a restart needs the
@@ -261,7 +261,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	switch o {
 	case Success:
 		h.successes++
-		h.pace.onSuccess(h.seqOf(p))
+		h.pace.onSuccess(h.seqOf(p), int(p.busy))
 		if timed {
 			h.ctl.onSuccess(now, max(0, now.Sub(start)), h.inFlight, p.level)
 		}
@@ -298,7 +298,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 func (h *Host) throttleLocked(now time.Time, p Permit) {
 	cut := h.ctl.onDrop(now, h.inFlight, p.epoch)
 	floor := h.ctl.limit <= h.ctl.min
-	if until := h.pace.onThrottle(now, h.seqOf(p), cut, floor, h.inFlight+1); until.After(h.gateUntil) {
+	if until := h.pace.onThrottle(now, h.seqOf(p), cut, floor, h.inFlight+1, int(p.busy)); until.After(h.gateUntil) {
 		h.gateUntil = until
 	}
 }

@@ -220,7 +220,9 @@ func (p *pace) forget() { p.learnt, p.slow, p.probing = 0, false, false }
 
 func (p *pace) quotaActive(now time.Time) bool { return p.quota > 0 && now.Before(p.quotaEnd) }
 
-func (p *pace) onSuccess(seq uint64) {
+// onSuccess notes that the request numbered seq, started with started
+// requests in flight (its own included), succeeded.
+func (p *pace) onSuccess(seq uint64, started int) {
 	p.gpCount++
 	p.epCount++
 	p.learn.succeeded(seq)
@@ -232,14 +234,15 @@ func (p *pace) onSuccess(seq uint64) {
 // Gate call) the learner learns from it; a Gate that follows the throttle
 // is handled by onGate. Without one the throttle is first a concurrency
 // signal (cut reports whether this one cut the concurrency limit, inFlight
-// is the count when it arrived). When it cut a limit already at its floor
+// is the count when it arrived, started the count the refused request
+// started with, its own included). When it cut a limit already at its floor
 // (floor), the server limits a rate, not concurrency: the throttle closes a
 // pause of its own (see bareWait) and teaches the rate as one with a
 // Retry-After does. When throttles go on at fewer requests in flight than
 // the last cut saw, a rate is learnt relative to the recent success rate,
 // and it probes upward fast so that it gets out of the way of a
 // concurrency limit that holds the line.
-func (p *pace) onThrottle(now time.Time, seq uint64, cut, floor bool, inFlight int) time.Time {
+func (p *pace) onThrottle(now time.Time, seq uint64, cut, floor bool, inFlight, started int) time.Time {
 	p.lastThrottle, p.throttleSeq = now, seq
 	var until time.Time
 	switch {

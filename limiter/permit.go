@@ -49,6 +49,7 @@ type Permit struct {
 	level uint32    // the host's count of limit changes when the permit was taken
 	slot  uint32    // the permit's entry in the host's ledger
 	gen   uint32
+	busy  uint32 // the host's requests in flight, this one's included, when it was taken
 }
 
 // Release returns the permit's concurrency slot and reports the outcome. The
