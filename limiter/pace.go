@@ -36,6 +36,10 @@ const (
 	// between two of them, up to bareWaitMax.
 	bareWait    = 100 * time.Millisecond
 	bareWaitMax = 3200 * time.Millisecond
+
+	// capSlack is how far below the level of the refusals the last cut
+	// answered an in-flight cap's refusal may start (see capped).
+	capSlack = 0.9
 )
 
 // pace is a host's rate: the lowest of the user's ceiling, the announced
@@ -65,6 +69,8 @@ type pace struct {
 	lastThrottle  time.Time     // when a throttle last arrived
 	throttleSeq   uint64        // and the number of the request it refused
 	cutInFlight   int           // in-flight count at the last throttle that cut the concurrency limit
+	refusedLow    int           // the fewest in flight a refused request started with, of those the last cut answered (see capped)
+	admittedHigh  int           // successes since that cut that started with at least refusedLow in flight
 	bareWait      time.Duration // the pause the last throttle without a Retry-After closed
 	learn         learner       // the server's rate and burst, from throttles with a Retry-After or a pause of their own
 	epStart       time.Time     // start of the current episode: the end of the last learning gate
@@ -223,6 +229,9 @@ func (p *pace) quotaActive(now time.Time) bool { return p.quota > 0 && now.Befor
 // onSuccess notes that the request numbered seq, started with started
 // requests in flight (its own included), succeeded.
 func (p *pace) onSuccess(seq uint64, started int) {
+	if p.refusedLow > 0 && started >= p.refusedLow {
+		p.admittedHigh++
+	}
 	p.gpCount++
 	p.epCount++
 	p.learn.succeeded(seq)
@@ -239,7 +248,8 @@ func (p *pace) onSuccess(seq uint64, started int) {
 // (floor), the server limits a rate, not concurrency: the throttle closes a
 // pause of its own (see bareWait) and teaches the rate as one with a
 // Retry-After does. When throttles go on at fewer requests in flight than
-// the last cut saw, a rate is learnt relative to the recent success rate,
+// the last cut saw, and not at a level the server refused before (see
+// capped), a rate is learnt relative to the recent success rate,
 // and it probes upward fast so that it gets out of the way of a
 // concurrency limit that holds the line.
 func (p *pace) onThrottle(now time.Time, seq uint64, cut, floor bool, inFlight, started int) time.Time {
@@ -255,17 +265,38 @@ func (p *pace) onThrottle(now time.Time, seq uint64, cut, floor bool, inFlight, 
 	case floor:
 		until = p.pause(now)
 	case p.slow || p.goodput == 0:
-	case p.cutInFlight > 0 && float64(inFlight) < 0.9*float64(p.cutInFlight):
+	case p.cutInFlight > 0 && float64(inFlight) < 0.9*float64(p.cutInFlight) && !p.capped(started):
 		r := learnCut * p.goodput
 		if p.learnt == 0 || r < p.learnt {
 			p.learnt = r
 		}
 		p.lastProbe = now
 	}
-	if cut {
-		p.cutInFlight = inFlight
+	switch {
+	case cut:
+		p.cutInFlight, p.refusedLow, p.admittedHigh = inFlight, started, 0
+	case started > 0 && started < p.refusedLow:
+		p.refusedLow = started
 	}
 	return until
+}
+
+// capped reports whether a refused request that started with started
+// requests in flight (its own included) reads as refused by an in-flight
+// cap rather than by a rate: a request the last cut answered was refused
+// starting with about as few (capSlack), and fewer than that many requests
+// have started with as many since and succeeded. A cap refuses by the count
+// in flight, whatever the rate: it refuses the requests that start above
+// its level and none below it, so its refusals come back at the same level,
+// cut after cut (a little lower at times: a request counts the answers
+// still on their way back, which the server no longer holds). A rate quota
+// refuses by time, whatever the count: it refuses at a level it admitted
+// for a round trip, once its tokens run out. The count in flight when the
+// refusal arrives does not tell them apart: after an overshoot past a cap,
+// the requests the cut stopped drain away, and the refusals of those sent
+// past it arrive with ever fewer in flight.
+func (p *pace) capped(started int) bool {
+	return p.refusedLow > 0 && float64(started) >= capSlack*float64(p.refusedLow) && p.admittedHigh < p.refusedLow
 }
 
 // pause closes a pause at now for a throttle without a Retry-After and

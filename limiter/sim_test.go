@@ -495,7 +495,7 @@ func durOrNever(d time.Duration) string {
 
 // capacityClasses spans the crawl targets' classes: capacity servers with a
 // queue from a quarter of their slots to more than their slots, 4 to 128
-// slots, 5 to 100 ms; in-flight caps from 8 to 100.
+// slots, 5 to 100 ms; in-flight caps from 8 to 256, 5 to 100 ms.
 var capacityClasses = []capacityClass{
 	{slots: 4, queue: 4, service: 20 * time.Millisecond},
 	{slots: 4, queue: 4, service: 20 * time.Millisecond, constant: true},
@@ -525,6 +525,8 @@ var capacityClasses = []capacityClass{
 	{slots: 100, service: 20 * time.Millisecond, cap429: true},
 	{slots: 32, service: 5 * time.Millisecond, cap429: true},
 	{slots: 32, service: 50 * time.Millisecond, cap429: true},
+	{slots: 32, service: 100 * time.Millisecond, cap429: true},
+	{slots: 256, service: 20 * time.Millisecond, cap429: true},
 }
 
 // simQuotaNoHeaders runs politely mock's quota-no-headers from a cold start:

@@ -237,6 +237,7 @@ type capacityServer struct {
 	constant        bool          // every request takes service exactly (else ±25%)
 	full            simResponse   // the answer to a request beyond the queue
 	rejectAfter     time.Duration // how long that answer takes to reach the client
+	back            time.Duration // how long a success takes to reach the client once its slot is free
 	busy            int
 	queue           []*simReq
 }
@@ -260,7 +261,7 @@ func (c *capacityServer) serve(s *sim, r *simReq) {
 	}
 	s.after(done, func() {
 		c.busy--
-		s.respond(s.now, r, simResponse{outcome: Success})
+		s.respond(s.now+c.back, r, simResponse{outcome: Success})
 		c.startQueued(s)
 	})
 }
