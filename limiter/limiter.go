@@ -45,8 +45,11 @@
 // which it probes by 0.1% a second (30% again if that episode was too short
 // to tell). A throttle without a Retry-After is first a
 // concurrency signal; a rate is learnt only when throttles go on at a lower
-// in-flight count than the last cut, and it is forgotten once it is twice
-// the success rate.
+// in-flight count than the last cut, and the refused request started with
+// fewer in flight than the refusals that cut answered (0.9× the lowest), or
+// at a level that was admitted since: an in-flight cap refuses by the count
+// in flight, so its refusals start at the same level again. A learnt rate
+// is forgotten once it is twice the success rate.
 //
 // # Concurrency
 //
