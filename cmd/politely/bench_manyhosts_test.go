@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -90,9 +91,14 @@ func TestBenchManyHostsRunsQuotaHostsBlackHolesAndSpreadLatencies(t *testing.T) 
 // hosts beyond its table, so the figures stay flat with n. live-heap-MiB is
 // the heap after the crawl, peak-heap-MiB the largest heap in use during it
 // (garbage not yet collected included), peak-rss-MiB the process's peak
-// resident set (Linux only), mock server included.
+// resident set (Linux only), mock server included. -distinct-hosts adds a
+// row of that many hosts (a million take minutes).
 func BenchmarkCrawlDistinctHosts(b *testing.B) {
-	for _, n := range []int{1_000, 10_000, 30_000} {
+	rows := []int{1_000, 10_000, 30_000}
+	if *distinctHosts > 0 {
+		rows = append(rows, *distinctHosts)
+	}
+	for _, n := range rows {
 		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
 			hosts := make([]string, n)
 			for i := range hosts {
@@ -132,6 +138,9 @@ func BenchmarkCrawlDistinctHosts(b *testing.B) {
 		})
 	}
 }
+
+// distinctHosts is BenchmarkCrawlDistinctHosts' extra row.
+var distinctHosts = flag.Int("distinct-hosts", 0, "BenchmarkCrawlDistinctHosts: also crawl one item on each of this many hosts")
 
 // countLines counts the lines of the file at path.
 func countLines(b *testing.B, path string) int {
