@@ -168,7 +168,8 @@ type ManyHostsResult struct {
 	Listed   time.Duration // when the listing's last page was read, after the crawl started
 	Lost     int           // items not done, but for black holes' and flaky hosts'
 	GaveUp   int           // black holes' items not done (none can be)
-	Flaky    flakyFailed   // flaky hosts' items not done, by why
+	Holes    failedByWhy   // black holes' items in the failed file, by why
+	Flaky    failedByWhy   // flaky hosts' items in the failed file, by why
 	Err      error         // the crawl's error, if any
 }
 
@@ -291,7 +292,11 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		Output: filepath.Join(work, "out.jsonl"), Failed: filepath.Join(work, "out.failed.jsonl"),
 		Config: config, Base: rec, Progress: func(int64, int) {}})
 	res.Elapsed = time.Since(start)
-	if res.Flaky, err = countFlakyFailed(filepath.Join(work, "out.failed.jsonl"), hosts, roles); err != nil {
+	failed := filepath.Join(work, "out.failed.jsonl")
+	if res.Flaky, err = countFailed(failed, hosts, roles, RoleFlaky); err != nil {
+		return res, err
+	}
+	if res.Holes, err = countFailed(failed, hosts, roles, RoleBlackHole); err != nil {
 		return res, err
 	}
 
@@ -522,7 +527,8 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 	}
 	fmt.Fprintf(&b, "\ncrawl: %.2fs, ideal %.2fs (%.2fx); listing read by %.2fs; items lost: %d", r.Elapsed.Seconds(), r.Ideal.Seconds(), r.TimeRatio(), r.Listed.Seconds(), r.Lost)
 	if mh.BlackHoles > 0 {
-		fmt.Fprintf(&b, "; black holes' items given up: %d", r.GaveUp)
+		fmt.Fprintf(&b, "; black holes' items given up: %d (%d as unresponsive, %d disallowed by robots.txt, %d after every attempt)",
+			r.GaveUp, r.Holes.Unresponsive, r.Holes.Disallowed, r.Holes.Attempts)
 	}
 	if mh.Flaky > 0 {
 		fmt.Fprintf(&b, "; flaky hosts' items failed: %d after every attempt, %d as unresponsive", r.Flaky.Attempts, r.Flaky.Unresponsive)

@@ -12,28 +12,33 @@ import (
 	"time"
 )
 
-// flakyFailed counts the flaky hosts' items in the crawl's failed file, by
-// why they failed.
-type flakyFailed struct {
-	Attempts     int // every attempt failed (each of them hung): a patient crawl fails these too
+// failedByWhy counts the items of the hosts of a role in the crawl's failed
+// file, by why they failed.
+type failedByWhy struct {
+	Attempts     int // every attempt failed (at a flaky host each of them hung: a patient crawl fails these too)
 	Unresponsive int // failed as the crawl held the host to be unresponsive
+	Disallowed   int // failed as robots.txt disallowed them (an unreachable robots.txt does)
 }
 
 // errUnresponsivePrefix starts the error of a failed line whose item was not
 // sent because its host was held to be unresponsive.
 const errUnresponsivePrefix = "host unresponsive"
 
-// countFlakyFailed reads the failed file at path and counts the lines of
-// the flaky hosts among hosts (host:port, whose roles are roles).
-func countFlakyFailed(path string, hosts, roles []string) (flakyFailed, error) {
-	var n flakyFailed
-	flaky := map[string]bool{}
-	for i, role := range roles {
-		if role == RoleFlaky {
-			flaky[hosts[i]] = true
+// errDisallowed is the error of a failed line whose item robots.txt
+// disallows.
+const errDisallowed = "disallowed by robots.txt"
+
+// countFailed reads the failed file at path and counts the lines of the
+// hosts of role among hosts (host:port, whose roles are roles).
+func countFailed(path string, hosts, roles []string, role string) (failedByWhy, error) {
+	var n failedByWhy
+	of := map[string]bool{}
+	for i, r := range roles {
+		if r == role {
+			of[hosts[i]] = true
 		}
 	}
-	if len(flaky) == 0 {
+	if len(of) == 0 {
 		return n, nil
 	}
 	f, err := os.Open(path)
@@ -55,12 +60,13 @@ func countFlakyFailed(path string, hosts, roles []string) (flakyFailed, error) {
 			return n, fmt.Errorf("benchmarks: %s: failed file %s: %w", ManyHostsName, path, err)
 		}
 		u, err := url.Parse(line.URL)
-		if err != nil || !flaky[u.Host] {
-			continue
-		}
-		if strings.HasPrefix(line.Error, errUnresponsivePrefix) {
+		switch {
+		case err != nil || !of[u.Host]:
+		case strings.HasPrefix(line.Error, errUnresponsivePrefix):
 			n.Unresponsive++
-		} else {
+		case line.Error == errDisallowed:
+			n.Disallowed++
+		default:
 			n.Attempts++
 		}
 	}

@@ -100,23 +100,27 @@ func TestNewManyHostsTakesFlakyHosts(t *testing.T) {
 	}
 }
 
-func TestCountFlakyFailedCountsTheFlakyHostsLinesByWhy(t *testing.T) {
+func TestCountFailedCountsTheLinesOfARolesHostsByWhy(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out.failed.jsonl")
 	require.NoError(t, os.WriteFile(path, []byte(strings.Join([]string{
 		`{"url":"http://127.0.0.1:2/items/1","error":"host unresponsive: 127.0.0.1:2: its last 5 requests got no answer","status":0,"attempts":2}`,
 		`{"url":"http://127.0.0.1:2/items/2","error":"after 5 attempts: context deadline exceeded","status":0,"attempts":5}`,
 		`{"url":"http://127.0.0.1:2/items/3","error":"host unresponsive: 127.0.0.1:2: its last 5 requests got no answer","status":0,"attempts":0}`,
 		`{"url":"http://127.0.0.1:1/items/4","error":"host unresponsive: 127.0.0.1:1: its last 5 requests got no answer","status":0,"attempts":1}`,
+		`{"url":"http://127.0.0.1:1/items/5","error":"disallowed by robots.txt","status":0,"attempts":0}`,
 	}, "\n")+"\n"), 0o644))
-	n, err := countFlakyFailed(path, []string{"127.0.0.1:1", "127.0.0.1:2"}, []string{RoleBlackHole, RoleFlaky})
+	n, err := countFailed(path, []string{"127.0.0.1:1", "127.0.0.1:2"}, []string{RoleBlackHole, RoleFlaky}, RoleFlaky)
 	require.NoError(t, err)
-	assert.Equal(t, flakyFailed{Attempts: 1, Unresponsive: 2}, n, "the black hole's line is not counted")
+	assert.Equal(t, failedByWhy{Attempts: 1, Unresponsive: 2}, n, "the black hole's line is not counted")
+	n, err = countFailed(path, []string{"127.0.0.1:1", "127.0.0.1:2"}, []string{RoleBlackHole, RoleFlaky}, RoleBlackHole)
+	require.NoError(t, err)
+	assert.Equal(t, failedByWhy{Unresponsive: 1, Disallowed: 1}, n)
 
-	n, err = countFlakyFailed(filepath.Join(t.TempDir(), "none.jsonl"), []string{"127.0.0.1:2"}, []string{RoleFlaky})
+	n, err = countFailed(filepath.Join(t.TempDir(), "none.jsonl"), []string{"127.0.0.1:2"}, []string{RoleFlaky}, RoleFlaky)
 	require.NoError(t, err)
 	assert.Zero(t, n, "no failed file: nothing failed")
 
 	require.NoError(t, os.WriteFile(path, []byte("{not json\n"), 0o644))
-	_, err = countFlakyFailed(path, []string{"127.0.0.1:2"}, []string{RoleFlaky})
+	_, err = countFailed(path, []string{"127.0.0.1:2"}, []string{RoleFlaky}, RoleFlaky)
 	assert.ErrorContains(t, err, "failed file")
 }
