@@ -76,6 +76,13 @@ type control struct {
 
 	coldSum time.Duration // sum of the first samples' RTTs, for the baseline
 	coldN   int
+
+	// watch follows slow start's level for permits that waited in a queue
+	// (see levelWatch). due is set while a slow-start window that has its
+	// answers waits until its level's first permits can be told from ones
+	// that waited.
+	watch levelWatch
+	due   bool
 }
 
 // windowStats is what a closed window tells an algorithm.
@@ -89,6 +96,9 @@ type windowStats struct {
 	limit    float64
 	drop     bool
 	refused  int // see control.refused
+	// waited is, in slow start, the level's permits over those that did not
+	// wait in a queue (see levelWatch), 0 if none waited.
+	waited float64
 }
 
 // ratio is the window's RTT rise as a ratio to the baseline (see
@@ -176,16 +186,28 @@ func (c *control) resample(el time.Duration) {
 	}
 }
 
-// onSuccess adds a latency sample of a permit that started at level. In
-// slow start only permits started once the current limit was full count:
+// onSuccess adds a latency sample of the permit seq that started at level.
+// In slow start only permits started once the current limit was full count:
 // the others show the load of a lower one.
-func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, level uint32) {
-	if c.slowStart && (level != c.level || c.filling || c.filled) {
-		return
+func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq uint64, level uint32) {
+	if c.slowStart {
+		c.watch.mark(now, c.seq, max(c.base, queueBase)/8)
+		if c.due {
+			// The window has its answers; a permit of its level that
+			// comes back late shows a queue.
+			if seq > c.watch.from && rtt >= c.stragglerWait() {
+				c.watch.late++
+			}
+			if c.watch.ready(now, c.seq, c.stragglerWait()) {
+				c.closeWindow(now, inFlight)
+			}
+			return
+		}
+		if level != c.level || c.filling || c.filled {
+			return
+		}
 	}
-	c.n++
-	c.sum += rtt
-	c.sumSq += float64(rtt) * float64(rtt)
+	c.add(rtt)
 	el := now.Sub(c.winStart)
 	if c.winStart.IsZero() || el < 0 {
 		// The first sample, or a clock that went back: start the window here.
@@ -193,8 +215,33 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, leve
 		c.winSeq = c.seq
 	}
 	if c.n >= c.need() && el >= c.span() {
+		if c.slowStart && c.base >= queueBase && c.steady() {
+			// Answers this alike come from requests that start and end
+			// together: those that waited come back a service time later.
+			c.due = true
+			if !c.watch.ready(now, c.seq, c.stragglerWait()) {
+				return
+			}
+		}
 		c.closeWindow(now, inFlight)
 	}
+}
+
+// steady reports whether the open window's answers took about the same
+// time: their spread is under steadySpread of their mean.
+func (c *control) steady() bool {
+	if c.n < 3 {
+		return false
+	}
+	m := float64(c.sum) / float64(c.n)
+	return c.sumSq/float64(c.n)-m*m < steadySpread*steadySpread*m*m
+}
+
+// add adds a latency sample to the open window.
+func (c *control) add(rtt time.Duration) {
+	c.n++
+	c.sum += rtt
+	c.sumSq += float64(rtt) * float64(rtt)
 }
 
 // refusedAt notes that a request was refused for load at the in-flight
@@ -237,7 +284,10 @@ func (c *control) onDrop(now time.Time, inFlight int, epoch uint32) bool {
 
 func (c *control) closeWindow(now time.Time, inFlight int) {
 	w := windowStats{start: c.winStart, inFlight: c.winInFlight, limit: c.limit, drop: c.drops > 0, refused: c.refused}
-	c.refused = 0
+	if c.slowStart && !w.drop && c.due {
+		w.waited = c.watch.waited(now, c.stragglerWait())
+	}
+	c.refused, c.due = 0, false
 	if c.n > 0 {
 		w.mean = c.sum / time.Duration(c.n)
 		if c.n > 1 {
@@ -269,6 +319,9 @@ func (c *control) closeWindow(now time.Time, inFlight int) {
 	}
 	c.winStart, c.n, c.sum, c.sumSq, c.drops = now, 0, 0, 0, 0
 	c.winSeq = c.seq
+	if c.slowStart {
+		c.watch.reset(c.seq)
+	}
 	c.winInFlight = inFlight
 }
 
@@ -334,6 +387,12 @@ func (c *control) slowStartWindow(w windowStats) {
 	if w.mean-w.base <= 2*w.stderr && (c.strictAt == 0 || w.limit < c.strictAt) {
 		// Within the noise of the window's few samples: no rise.
 		ratio = min(ratio, 1)
+	}
+	if w.waited > 0 {
+		// Some of the level's requests waited a whole service time or so:
+		// a queue, however few samples the window holds.
+		ratio = max(ratio, slowGrowRatio, w.waited)
+		grow = max(grow, ratio)
 	}
 	switch {
 	case w.drop || ratio >= slowExitRatio:
@@ -429,6 +488,7 @@ func (c *control) resume(w windowStats) bool {
 	exit := float64(int(c.exitAt))
 	c.exitAt, c.strictAt = 0, exit
 	c.slowStart, c.rising = true, false
+	c.watch.reset(c.seq)
 	c.slowStartWindow(w)
 	if w.limit < exit {
 		// Back to the level that showed the rise first, to see it again.

@@ -258,12 +258,15 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		panic("limiter: a Permit of host " + h.key + " was released twice")
 	}
 	h.inFlight--
+	if h.ctl.slowStart {
+		h.ctl.watch.returned(h.seqOf(p))
+	}
 	switch o {
 	case Success:
 		h.successes++
 		h.pace.onSuccess(h.seqOf(p), int(p.busy))
 		if timed {
-			h.ctl.onSuccess(now, max(0, now.Sub(start)), h.inFlight, p.level)
+			h.ctl.onSuccess(now, max(0, now.Sub(start)), h.inFlight, h.seqOf(p), p.level)
 		}
 	case Dropped:
 		h.dropped++

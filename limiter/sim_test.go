@@ -236,6 +236,20 @@ func TestSimulationDefaultMeetsTargets(t *testing.T) {
 			assert.Zero(t, f.refused, "seed %d: 503 share", seed)
 		}
 	})
+	t.Run("tight servers at a steady service time", func(t *testing.T) {
+		// The requests beyond the slots wait a whole service time and come
+		// back after the answers a slow-start window closes on: slow start
+		// must wait for them rather than read no queue.
+		for _, c := range []capacityClass{
+			{slots: 8, queue: 2, service: 20 * time.Millisecond, constant: true},
+			{slots: 16, queue: 4, service: 20 * time.Millisecond, constant: true},
+			{slots: 32, queue: 8, service: 20 * time.Millisecond, constant: true},
+		} {
+			f := simCrawlCapacity(t, "", c, *simSeedFlag)
+			assert.GreaterOrEqual(t, f.share, 0.85, "%v: share of the optimum over 2.5 s", c)
+			assert.Zero(t, f.refused, "%v: 503 share", c)
+		}
+	})
 	t.Run("in-flight cap answering 429 without Retry-After", func(t *testing.T) {
 		c := capacityClass{slots: 32, service: 20 * time.Millisecond, cap429: true}
 		for _, seed := range simClassSeeds {
@@ -495,7 +509,8 @@ func durOrNever(d time.Duration) string {
 
 // capacityClasses spans the crawl targets' classes: capacity servers with a
 // queue from a quarter of their slots to more than their slots, 4 to 128
-// slots, 5 to 100 ms; in-flight caps from 8 to 256, 5 to 100 ms.
+// slots, 5 to 100 ms, service times ±25% or steady; in-flight caps from 8
+// to 256, 5 to 100 ms.
 var capacityClasses = []capacityClass{
 	{slots: 4, queue: 4, service: 20 * time.Millisecond},
 	{slots: 4, queue: 4, service: 20 * time.Millisecond, constant: true},
@@ -527,6 +542,12 @@ var capacityClasses = []capacityClass{
 	{slots: 32, service: 50 * time.Millisecond, cap429: true},
 	{slots: 32, service: 100 * time.Millisecond, cap429: true},
 	{slots: 256, service: 20 * time.Millisecond, cap429: true},
+	// Tight servers whose service time is steady: the requests beyond their
+	// slots wait a whole service time and come back after the answers a
+	// slow-start window closes on.
+	{slots: 8, queue: 2, service: 20 * time.Millisecond, constant: true},
+	{slots: 16, queue: 4, service: 20 * time.Millisecond, constant: true},
+	{slots: 32, queue: 8, service: 20 * time.Millisecond, constant: true},
 }
 
 // simQuotaNoHeaders runs politely mock's quota-no-headers from a cold start:

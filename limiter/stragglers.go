@@ -1,0 +1,128 @@
+package limiter
+
+import (
+	"math"
+	"time"
+)
+
+// steadySpread is the spread of a slow-start window's answers (standard
+// deviation over mean) under which its level's requests are taken to start
+// and end together: a server with steady service times, where requests
+// beyond its slots wait a whole service time instead of spreading the wait
+// over every request.
+const steadySpread = 0.02
+
+// stragglerAge is how many baselines a permit of a steady level may take
+// before it counts as one that waited in a queue: well beyond the spread of
+// such a level's answers, well short of the whole service time a queued
+// request waits on top of its own.
+const stragglerAge = 1.25
+
+// maxWatched bounds the permits a level's watch follows.
+const maxWatched = 1 << 14
+
+// levelWatch follows the permits handed out since slow start last closed a
+// window: which have come back, and when they started. A window closes on
+// the first answers of its level, the fastest. When a server's service
+// times are steady, the level's requests start and end together, and past
+// the server's slots the requests beyond them wait in its queue for a whole
+// service time: every one of them comes back after that window closed, and
+// the level reads as having no queue. So a window whose answers are that
+// alike (steadySpread) waits until the level's first permits have been out
+// stragglerAge baselines (or all its permits are back), and the level's
+// permits still out then or back only after that are taken as requests that
+// waited (see control.slowStartWindow).
+type levelWatch struct {
+	from  uint64   // the seq before the level's first permit
+	back  []uint64 // bit i: the permit of seq from+1+i came back
+	backN uint64   // the permits after from that came back
+	late  int      // the permits after from that came back stragglerAge baselines or more after they started, while a window waited
+	marks []seqMark
+}
+
+// seqMark says that the permits up to seq started at or before at.
+type seqMark struct {
+	at  time.Time
+	seq uint64
+}
+
+// reset starts watching the permits after seq.
+func (w *levelWatch) reset(seq uint64) {
+	w.from, w.backN, w.late = seq, 0, 0
+	w.back = w.back[:0]
+	w.marks = w.marks[:0]
+}
+
+// returned notes that the permit of seq came back, whatever its outcome.
+func (w *levelWatch) returned(seq uint64) {
+	if seq <= w.from || seq-w.from > maxWatched {
+		return
+	}
+	i := seq - w.from - 1
+	for uint64(len(w.back)) <= i/64 {
+		w.back = append(w.back, 0)
+	}
+	if w.back[i/64]&(1<<(i%64)) == 0 {
+		w.back[i/64] |= 1 << (i % 64)
+		w.backN++
+	}
+}
+
+// mark notes at now that the permits up to seq have started, at most once
+// per gap.
+func (w *levelWatch) mark(now time.Time, seq uint64, gap time.Duration) {
+	if seq <= w.from {
+		return
+	}
+	if n := len(w.marks); n > 0 && (now.Sub(w.marks[n-1].at) < gap || w.marks[n-1].seq == seq) {
+		return
+	}
+	w.marks = append(w.marks, seqMark{at: now, seq: seq})
+}
+
+// ready reports whether the permits up to seq, the last one handed out,
+// can be told from ones that waited: all have come back, or the first have
+// been out for age.
+func (w *levelWatch) ready(now time.Time, seq uint64, age time.Duration) bool {
+	return w.backN >= seq-w.from || len(w.marks) > 0 && now.Sub(w.marks[0].at) >= age
+}
+
+// stragglers returns how many of the permits that started age or more
+// before now are still out, and how many permits started that long ago.
+func (w *levelWatch) stragglers(now time.Time, age time.Duration) (out, started int) {
+	prev := w.from
+	for _, m := range w.marks {
+		if now.Sub(m.at) < age {
+			break
+		}
+		for seq := prev + 1; seq <= m.seq && seq-w.from <= maxWatched; seq++ {
+			started++
+			i := seq - w.from - 1
+			if i/64 >= uint64(len(w.back)) || w.back[i/64]&(1<<(i%64)) == 0 {
+				out++
+			}
+		}
+		prev = m.seq
+	}
+	return out, started
+}
+
+// waited returns the level's permits judged over those that did not wait
+// in a queue, at now: 0 if none waited.
+func (w *levelWatch) waited(now time.Time, age time.Duration) float64 {
+	out, judged := w.stragglers(now, age)
+	switch n := out + w.late; {
+	case n == 0:
+		return 0
+	case n >= judged:
+		return slowExitRatio
+	default:
+		return float64(judged) / float64(judged-n)
+	}
+}
+
+// stragglerWait is the age of a straggler: stragglerAge baselines (see
+// queueBase).
+func (c *control) stragglerWait() time.Duration {
+	return time.Duration(math.Round(stragglerAge * float64(max(c.base, queueBase))))
+}
