@@ -72,6 +72,11 @@
 // rise of 10% held for two windows ends slow start at the level the rise
 // says runs without a queue (the in-flight level over the RTT ratio); a drop
 // or a rise of 50% ends it at the largest level seen without queueing.
+// When a window's answers agree within 2% (a server with steady service
+// times, whose requests start and end together), the requests beyond its
+// slots come back a whole service time after the rest: such a window waits
+// until the level's first permits are 1.25 baselines old, and the permits
+// still out then, or back only after that, count as a rise.
 //
 // RTT rises are measured against a baseline of at least 5 ms, so on a faster
 // service a rise under 1 ms is taken as scheduling noise, not queueing.
