@@ -168,10 +168,10 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 			r.window = max(r.window, r.curMin.Sub(r.prevMin))
 		}
 		r.prevMin, r.curMin = r.curMin, q.Reset
-		if r.most <= 1 && q.Remaining <= 1 && q.Limit > 2*(inFlight+2) {
-			// Remaining never above 1, a window's end not giving back
-			// Limit: a bucket of a token or two, whose Reset is when it
-			// is full.
+		if held := max(1, r.most); q.Remaining <= held && 4*held < q.Limit && q.Limit > 2*(inFlight+2) {
+			// Remaining never above a quarter of Limit, a window's end
+			// giving back no more than was held before: a bucket of a few
+			// tokens, whose Reset is when it is full.
 			r.mode = refillContinuous
 			return
 		}

@@ -238,3 +238,35 @@ func TestPaceKeepsTheLearntRateUnderABucketOfOneToken(t *testing.T) {
 	p.setQuota(at, Quota{Limit: 100, Remaining: 50, Reset: at.Add(time.Second)}, time.Hour, 301, 1)
 	assert.Zero(t, p.learnt, "a quota of 50 tells the rate")
 }
+
+func TestQuotaReaderTakesABucketOfAFewTokensForOne(t *testing.T) {
+	// A bucket of 5 tokens refilling 100 a second, asked once a second (as
+	// a fixed window's reading of its first answer paces it): Remaining 4
+	// after every request, Reset the whole second until it is full. A
+	// window's end that gives back nothing beyond the 4 it held, of a Limit
+	// of 100, is a bucket's: it is paced at its refill, not at a request a
+	// second.
+	var r quotaReader
+	var rate float64
+	for i := range 4 {
+		at := epoch.Add(time.Duration(i) * time.Second)
+		rate, _, _ = r.observe(at, Quota{Limit: 100, Remaining: 4, Reset: at.Add(time.Second)}, uint64(i+1), 1, time.Hour)
+	}
+	assert.Equal(t, refillContinuous, r.mode)
+	assert.Greater(t, rate, 2.0, "more than the request a second the reading of a fixed window allows")
+}
+
+func TestQuotaReaderKeepsAFixedWindowThatGivesBackItsLimit(t *testing.T) {
+	// A fixed window of 100 a second used up by others but for 4, whose
+	// end gives back its Limit: still a fixed window.
+	var r quotaReader
+	for i := range 4 {
+		at := epoch.Add(time.Duration(i) * time.Second)
+		rem := 4
+		if i%2 == 1 {
+			rem = 99
+		}
+		r.observe(at, Quota{Limit: 100, Remaining: rem, Reset: at.Add(time.Second)}, uint64(i+1), 1, time.Hour)
+	}
+	assert.NotEqual(t, refillContinuous, r.mode)
+}

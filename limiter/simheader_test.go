@@ -193,11 +193,13 @@ func TestSimulationHeaderQuotaReport(t *testing.T) {
 		t.Skip("run with -simreport")
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "| server | service | goodput over 30 s | refused |\n|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| server | service | goodput over 30 s | refused | the first request alone: goodput | refused |\n|---|---|---|---|---|---|\n")
 	for _, srv := range append(headerServers, headerServersMissed...) {
 		c := *srv
 		share, refused := simHeaderQuota(t, &c, *simSeedFlag)
-		fmt.Fprintf(&b, "| %s %d per %v (burst %.0f) | %v | %.1f%% | %.2f%% |\n", srv.kind, srv.limit, srv.window, srv.burst, srv.service, 100*share, 100*refused)
+		c = *srv
+		cshare, crefused := simHeaderQuotaStart(t, &c, *simSeedFlag, true)
+		fmt.Fprintf(&b, "| %s %d per %v (burst %.0f) | %v | %.1f%% | %.2f%% | %.1f%% | %.2f%% |\n", srv.kind, srv.limit, srv.window, srv.burst, srv.service, 100*share, 100*refused, 100*cshare, 100*crefused)
 	}
 	t.Log("\n" + b.String())
 }
@@ -246,6 +248,25 @@ func TestSimulationBucketsOfOneTokenAreLearntAfterACrawlsFirstRequest(t *testing
 			share, refused := simHeaderQuotaStart(t, &c, seed, true)
 			assert.GreaterOrEqual(t, share, 0.75, "%d/s burst %.0f, seed %d: share of the quota", srv.limit, srv.burst, seed)
 			assert.LessOrEqual(t, refused, 0.01, "%d/s burst %.0f, seed %d: refused share", srv.limit, srv.burst, seed)
+		}
+	}
+}
+
+// TestSimulationBucketsOfAFewTokensAreNotReadAsFixedWindows holds buckets
+// of 5 tokens at 100 and 200 a second when the first request goes alone, as
+// a crawl's first listing page does: Remaining 4 of a Limit of 100 or 200,
+// read as a fixed window, paced the host at one request a second (0.5-1% of
+// the quota) until a window's end showed it gave back no more than it held.
+func TestSimulationBucketsOfAFewTokensAreNotReadAsFixedWindows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, limit := range []int{100, 200} {
+		for _, seed := range []uint64{*simSeedFlag, 1} {
+			srv := &headerServer{kind: "bucket", limit: limit, window: time.Second, burst: 5, service: 5 * time.Millisecond}
+			share, refused := simHeaderQuotaStart(t, srv, seed, true)
+			assert.GreaterOrEqual(t, share, 0.85, "%d/s burst 5, seed %d: share of the quota", limit, seed)
+			assert.LessOrEqual(t, refused, 0.01, "%d/s burst 5, seed %d: refused share", limit, seed)
 		}
 	}
 }
