@@ -211,3 +211,29 @@ func TestLearnerKeepsTheColdStartsEpisodeAcrossAPauseWithRequestsInFlight(t *tes
 	assert.True(t, first)
 	assert.Equal(t, time.Millisecond, l.t1)
 }
+
+func TestPaceProbesNoHigherThanTheRateARecordWasRefusedAt(t *testing.T) {
+	// Refused at 100 a second and paced at 99 since: a slow probe of 0.1%
+	// a second would cross 100 again in 10 s and draw the next refusal.
+	var p pace
+	p.learnt, p.slow, p.confirmed, p.refusedAt = 99, true, true, 100
+	at := epoch
+	p.lastProbe = at
+	for range 120 {
+		at = at.Add(250 * time.Millisecond)
+		p.gpCount = 25
+		p.onRelease(at)
+	}
+	assert.Less(t, p.learnt, 100.0, "a minute later, still under the rate refused")
+	assert.Greater(t, p.learnt, 99.4, "probed up to the bound")
+
+	// Without a refusal of a fitted record the probe goes on.
+	p = pace{learnt: 99, slow: true, confirmed: true, lastProbe: epoch}
+	at = epoch
+	for range 120 {
+		at = at.Add(250 * time.Millisecond)
+		p.gpCount = 25
+		p.onRelease(at)
+	}
+	assert.Greater(t, p.learnt, 100.0)
+}

@@ -19,6 +19,7 @@ const maxWait = 24 * time.Hour
 const (
 	learnCut      = 0.95                   // the learnt rate after a throttle without a Retry-After, relative to the success rate
 	slowProbe     = 0.001                  // upward probe per second of a rate learnt from throttles with a Retry-After
+	refusalCap    = 0.995                  // and the most it probes to, relative to the last rate a fitted record was refused at
 	fastProbe     = 0.5                    // upward probe per second after throttles without a Retry-After
 	forgetAt      = 2.0                    // a fast-learnt rate this far above the success rate is forgotten
 	goodputWindow = 250 * time.Millisecond // success rate measurement window
@@ -79,6 +80,7 @@ type pace struct {
 	confirmed     bool          // a throttle came while the learnt rate paced the host, after an episode long enough
 	probing       bool          // the learnt rate is a probe that doubles while it is used
 	fallback      float64       // the rate estimated from the last episode, should the learner turn unsure
+	refusedAt     float64       // the learnt rate the last fitted record was refused at (0: none), rising slowly
 	probeAt       time.Time     // when the probe last grew
 	bound         bool          // the bucket refused a token since probeAt
 
@@ -161,6 +163,9 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 				r = p.fallback
 			}
 			p.learnt, p.probing, p.confirmed = r, false, !p.learn.unsure || p.confirmed
+			if !p.learn.unsure {
+				p.refusedAt = p.learn.cur0
+			}
 			p.lastProbe = now
 			p.apply(now)
 		}
@@ -407,6 +412,21 @@ func (p *pace) estimate(now time.Time) {
 	p.confirmed = el >= confirmEpisode
 }
 
+// probeBelowRefusal returns the learnt rate probed slowly upward over dt
+// seconds, but not past refusalCap of the last rate a fitted record was
+// refused at: a server's bucket refused it, so probing past it again only
+// draws the next refusal and its gate (at a slow probe a gate every few
+// seconds). That bound itself rises a tenth as fast, so that a server that
+// raises its rate is followed, slowly.
+func (p *pace) probeBelowRefusal(dt float64) float64 {
+	r := p.learnt * (1 + slowProbe*dt)
+	if p.refusedAt == 0 {
+		return r
+	}
+	p.refusedAt *= 1 + slowProbe/10*dt
+	return min(r, max(p.learnt, refusalCap*p.refusedAt))
+}
+
 // grow doubles a probe every probeDouble that the host used its rate
 // (the bucket refused a token), and reports whether the rate changed.
 func (p *pace) grow(now time.Time) bool {
@@ -453,7 +473,7 @@ func (p *pace) onRelease(now time.Time) bool {
 	switch {
 	case p.probing:
 	case p.slow && p.confirmed:
-		p.learnt *= 1 + slowProbe*dt
+		p.learnt = p.probeBelowRefusal(dt)
 	case p.slow:
 		if p.goodput >= 0.8*p.learnt {
 			p.learnt *= 1 + unconfirmedProbe*dt
