@@ -38,7 +38,9 @@ var errDisallowed = engine.Permanent(errors.New("disallowed by robots.txt"))
 // as it is: its robots.txt is not retried once the host is, nor fetched but
 // by the task that tries the host again, and a request waiting for its rules
 // fails as the host's tasks do, for good; no rules are kept, so they are
-// fetched when the host answers again.
+// fetched when the host answers again. A robots.txt whose last attempt got
+// no answer at all (a refused connection as much as a timeout) makes its host
+// unresponsive at once.
 type robots struct {
 	fetch   *fetcher
 	retrier *retrier
@@ -207,7 +209,7 @@ func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, e
 		return nil, fmt.Errorf("robots.txt of %s: %w", u.Host, ctx.Err())
 	}
 	if err != nil {
-		if derr := r.silent.down(key); derr != nil {
+		if derr := r.silent.giveUp(key); derr != nil {
 			return nil, derr
 		}
 		r.log.Warn("robots.txt unreachable: disallowing the whole host (RFC 9309)",

@@ -3,6 +3,7 @@ package crawl
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -353,4 +354,38 @@ func TestRunWithStateLeavesTheItemsOfAnUnresponsiveHostForTheNextRun(t *testing.
 	require.NoError(t, err)
 	assert.Equal(t, int64(15), sum.Succeeded, "finished: nothing to do")
 	assert.Equal(t, 10, api.count("/task/"))
+}
+
+// TestRunFailsTheItemsOfAHostThatRefusesConnectionsAsUnresponsive lists 20
+// tasks on a host where nothing listens: every connection is refused at
+// once, its robots.txt's included. After robots.txt's attempts the host is
+// unresponsive, not disallowed for the rest of the crawl: its items fail as
+// the items of an unresponsive host.
+func TestRunFailsTheItemsOfAHostThatRefusesConnectionsAsUnresponsive(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closedURL := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now
+	var api *recorder
+	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/items":
+			fmt.Fprintf(w, `{"items":[%s,%s]}`, itemsOn(api.URL, seq(20)...), itemsOn(closedURL, seq(20)...))
+		case strings.HasPrefix(r.URL.Path, "/task/"):
+			fmt.Fprint(w, `{"ok":true}`)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"\n",
+		"limits:\n  timeout: 10s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}", nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(20), sum.Succeeded)
+	assert.Equal(t, int64(20), sum.Failed)
+	for _, f := range readLines[failedLine](t, cfg.FailedPath()) {
+		assert.True(t, strings.HasPrefix(f.URL, closedURL+"/task/"), f.URL)
+		assert.Contains(t, f.Error, "host unresponsive", "its robots.txt got no answer: the host is unresponsive, not disallowing")
+	}
 }

@@ -206,6 +206,32 @@ func (s *silences) down(key string) error {
 	return nil
 }
 
+// giveUp makes the host key unresponsive now if its last request got no
+// answer (its robots.txt got none after all its attempts), and returns the
+// refusal of its requests; nil when it answered last, or is never held to be
+// unresponsive.
+func (s *silences) giveUp(key string) error {
+	if s == nil {
+		return nil
+	}
+	after, backoff := s.limits(key)
+	if after == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.byKey[key]
+	if e == nil || e.run == 0 {
+		return nil
+	}
+	if !e.down {
+		e.down, e.wait, e.probeAt = true, backoff.Base, s.now().Add(backoff.Base)
+		s.log.Warn("host unresponsive: its tasks fail without a request until it answers again",
+			zap.String("host", key), zap.Int("requests_unanswered", e.run))
+	}
+	return refusal(key, e)
+}
+
 // probeKey marks the context of the task admit let through to try an
 // unresponsive host again.
 type probeKey struct{}
