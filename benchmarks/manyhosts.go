@@ -39,10 +39,12 @@ const ManyHostsName = "many-hosts"
 // Flaky hosts answer as healthy ones but for a FlakyHang share of their
 // requests, which hang until the crawl's timeout (BlackHoleTimeout too),
 // whatever the attempt (FlakyItems each; robots.txt always answers).
+// Refusing hosts refuse every connection (nothing listens on their port;
+// BlackHoleItems each), as a host that is down does.
 type ManyHosts struct {
 	Healthy, Gated, Slow int           // hosts of each role
 	Quota, BlackHoles    int           // hosts of each role
-	Flaky                int           // hosts of each role
+	Flaky, Refusing      int           // hosts of each role
 	ItemsPerHost         int           // items of each healthy, gated and quota host
 	Slots, Queue         int           // every host's capacity
 	Mixed                bool          // every second healthy host has half the slots and queue
@@ -68,6 +70,7 @@ type ManyHostsShape struct {
 	Healthy, Gated, Slow int           // hosts of each role; -1 for none gated or slow
 	Quota, BlackHoles    int           // hosts behind a bare-429 rate quota, hosts that never answer (default none)
 	Flaky                int           // hosts whose requests hang now and then (default none)
+	Refusing             int           // hosts that refuse every connection (default none; BlackHoleItems each)
 	FlakyItems           int           // each flaky host's items (default 40)
 	FlakyHang            float64       // the share of a flaky host's requests that hang (default 0.4)
 	Latency              time.Duration // a healthy host's service time
@@ -91,7 +94,7 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	if shape.Healthy < 0 || shape.Gated < -1 || shape.Slow < -1 || shape.Quota < 0 || shape.BlackHoles < 0 || shape.BlackHoleItems < 0 ||
 		shape.Latency < 0 || shape.Blackout < 0 || shape.BlackHoleTimeout < 0 || shape.MaxTotal < 0 ||
 		shape.Spread < 0 || math.IsNaN(shape.Spread) || math.IsInf(shape.Spread, 0) ||
-		shape.Flaky < 0 || shape.FlakyItems < 0 || !(shape.FlakyHang >= 0 && shape.FlakyHang < 1) {
+		shape.Flaky < 0 || shape.FlakyItems < 0 || shape.Refusing < 0 || !(shape.FlakyHang >= 0 && shape.FlakyHang < 1) {
 		return ManyHosts{}, fmt.Errorf("benchmarks: many hosts: %+v: want no count below zero (-1 for none gated or slow), a latency, blackout and timeout of 0 or more, a finite spread of 0 or more and a flaky hang share in [0, 1)", shape)
 	}
 	pick := func(n, def int) int {
@@ -114,7 +117,7 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	flakyItems, flakyHang := cmp.Or(shape.FlakyItems, 40), cmp.Or(shape.FlakyHang, 0.4)
 	return ManyHosts{
 		Healthy: pick(shape.Healthy, 8), Gated: pick(shape.Gated, 1), Slow: pick(shape.Slow, 1),
-		Quota: shape.Quota, BlackHoles: shape.BlackHoles, Flaky: shape.Flaky, FlakyItems: flakyItems, FlakyHang: flakyHang,
+		Quota: shape.Quota, BlackHoles: shape.BlackHoles, Flaky: shape.Flaky, FlakyItems: flakyItems, FlakyHang: flakyHang, Refusing: shape.Refusing,
 		ItemsPerHost: max(20, items), Slots: slots, Queue: 4, Mixed: shape.Mixed, Latency: latency, Spread: spread,
 		Blackout: blackout, SlowLatency: time.Second, SlowItems: max(4, int(24*scale)),
 		QuotaRate: 100, QuotaBurst: 10, BlackHoleItems: cmp.Or(shape.BlackHoleItems, 4), BlackHoleTimeout: holeTimeout, DeadRobots: shape.DeadRobots,
@@ -131,6 +134,7 @@ const (
 	RoleQuota     = "quota"
 	RoleBlackHole = "black hole"
 	RoleFlaky     = "flaky"
+	RoleRefusing  = "refusing"
 )
 
 // HostResult is what one host of the many-host scenario got.
@@ -169,6 +173,7 @@ type ManyHostsResult struct {
 	Lost     int           // items not done, but for black holes' and flaky hosts'
 	GaveUp   int           // black holes' items not done (none can be)
 	Holes    failedByWhy   // black holes' items in the failed file, by why
+	Refused  failedByWhy   // refusing hosts' items in the failed file, by why
 	Flaky    failedByWhy   // flaky hosts' items in the failed file, by why
 	Err      error         // the crawl's error, if any
 }
@@ -223,7 +228,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 	if mh.Slow > 0 {
 		unit = min(unit, mh.SlowItems)
 	}
-	if mh.BlackHoles > 0 {
+	if mh.BlackHoles+mh.Refusing > 0 {
 		unit = min(unit, mh.BlackHoleItems)
 	}
 	if mh.Flaky > 0 {
@@ -233,7 +238,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		switch role {
 		case RoleSlow:
 			return max(1, mh.SlowItems/unit)
-		case RoleBlackHole:
+		case RoleBlackHole, RoleRefusing:
 			return max(1, mh.BlackHoleItems/unit)
 		case RoleFlaky:
 			return max(1, mh.FlakyItems/unit)
@@ -299,6 +304,9 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 	if res.Holes, err = countFailed(failed, hosts, roles, RoleBlackHole); err != nil {
 		return res, err
 	}
+	if res.Refused, err = countFailed(failed, hosts, roles, RoleRefusing); err != nil {
+		return res, err
+	}
 
 	if pages := rec.at[strings.TrimPrefix(listing.URL(), "http://")]; len(pages) > 0 {
 		res.Listed = slices.MaxFunc(pages, time.Time.Compare).Sub(start)
@@ -320,6 +328,8 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 			// Its items all at once, each attempt until the timeout,
 			// each retry after the longest backoff.
 			h.Optimum, h.Ideal = 0, blackHoleIdeal(mh.BlackHoleTimeout)
+		case RoleRefusing:
+			h.Optimum, h.Ideal = 0, blackHoleIdeal(0) // each attempt refused at once
 		}
 		times := rec.at[hosts[i]]
 		h.Done = len(times)
@@ -328,7 +338,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		}
 		h.Early, h.Served = st.EarlyRequests, st.MaxInFlight
 		switch roles[i] {
-		case RoleBlackHole:
+		case RoleBlackHole, RoleRefusing:
 			res.GaveUp += h.Items - min(h.Done, h.Items)
 		case RoleFlaky:
 		default:
@@ -383,7 +393,7 @@ func (mh ManyHosts) roles() []string {
 	for _, r := range []struct {
 		role string
 		n    int
-	}{{RoleHealthy, mh.Healthy}, {RoleBlackout, mh.Gated}, {RoleQuota, mh.Quota}, {RoleSlow, mh.Slow}, {RoleBlackHole, mh.BlackHoles}, {RoleFlaky, mh.Flaky}} {
+	}{{RoleHealthy, mh.Healthy}, {RoleBlackout, mh.Gated}, {RoleQuota, mh.Quota}, {RoleSlow, mh.Slow}, {RoleBlackHole, mh.BlackHoles}, {RoleFlaky, mh.Flaky}, {RoleRefusing, mh.Refusing}} {
 		for range r.n {
 			roles = append(roles, r.role)
 		}
@@ -401,7 +411,7 @@ const maxIdleConns = 1024
 // default), a healthy host's optimum is at most this share. A gated host's
 // is not: by the end of its blackout most others are done.
 func (mh ManyHosts) fairShare() float64 {
-	return float64(cmp.Or(mh.MaxTotal, maxIdleConns)) / float64(max(1, mh.Healthy+mh.Slow+mh.Quota+mh.BlackHoles+mh.Flaky))
+	return float64(cmp.Or(mh.MaxTotal, maxIdleConns)) / float64(max(1, mh.Healthy+mh.Slow+mh.Quota+mh.BlackHoles+mh.Flaky+mh.Refusing))
 }
 
 // start starts the detail hosts of the items ids 1..items in the order roles
@@ -447,6 +457,9 @@ func (mh ManyHosts) start(items int) (servers []*mockapi.Server, roles []string,
 			sc.Faults = mockapi.Faults{Hang: mh.FlakyHang, TransientAttempts: math.MaxInt32, HangMax: time.Hour}
 		}
 		add(role, sc)
+		if role == RoleRefusing && err == nil {
+			err = servers[len(servers)-1].Close() // nothing listens on its port from now on
+		}
 	}
 	return servers, roles, scs, err
 }
@@ -508,6 +521,9 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 			b.WriteString(" nor their robots.txt")
 		}
 	}
+	if mh.Refusing > 0 {
+		fmt.Fprintf(&b, ", %d refusing every connection (%d items each)", mh.Refusing, mh.BlackHoleItems)
+	}
 	if mh.Flaky > 0 {
 		fmt.Fprintf(&b, ", %d hanging %.0f%% of their requests (%d items each; limits.timeout %v)", mh.Flaky, 100*mh.FlakyHang, mh.FlakyItems, mh.BlackHoleTimeout)
 	}
@@ -526,9 +542,18 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 			h.Host, h.Role, h.Items, h.Done, h.Last.Seconds(), g, h.Optimum, ratio, h.Early, h.Served)
 	}
 	fmt.Fprintf(&b, "\ncrawl: %.2fs, ideal %.2fs (%.2fx); listing read by %.2fs; items lost: %d", r.Elapsed.Seconds(), r.Ideal.Seconds(), r.TimeRatio(), r.Listed.Seconds(), r.Lost)
-	if mh.BlackHoles > 0 {
-		fmt.Fprintf(&b, "; black holes' items given up: %d (%d as unresponsive, %d disallowed by robots.txt, %d after every attempt)",
-			r.GaveUp, r.Holes.Unresponsive, r.Holes.Disallowed, r.Holes.Attempts)
+	if mh.BlackHoles+mh.Refusing > 0 {
+		fmt.Fprintf(&b, "; black holes' and refusing hosts' items given up: %d", r.GaveUp)
+	}
+	for _, g := range []struct {
+		n    int
+		name string
+		why  failedByWhy
+	}{{mh.BlackHoles, "black holes", r.Holes}, {mh.Refusing, "refusing hosts", r.Refused}} {
+		if g.n > 0 {
+			fmt.Fprintf(&b, "; %s' items failed: %d as unresponsive, %d disallowed by robots.txt, %d after every attempt",
+				g.name, g.why.Unresponsive, g.why.Disallowed, g.why.Attempts)
+		}
 	}
 	if mh.Flaky > 0 {
 		fmt.Fprintf(&b, "; flaky hosts' items failed: %d after every attempt, %d as unresponsive", r.Flaky.Attempts, r.Flaky.Unresponsive)
