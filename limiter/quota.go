@@ -168,7 +168,7 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 			r.window = max(r.window, r.curMin.Sub(r.prevMin))
 		}
 		r.prevMin, r.curMin = r.curMin, q.Reset
-		if held := max(1, r.most); q.Remaining <= held && 4*held < q.Limit && q.Limit > 2*(inFlight+2) {
+		if r.small(q) && q.Limit > 2*(inFlight+2) {
 			// Remaining never above a quarter of Limit, a window's end
 			// giving back no more than was held before: a bucket of a few
 			// tokens, whose Reset is when it is full.
@@ -198,7 +198,21 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 		// Unix seconds is read through the Date header moves like it, but
 		// refills all at once).
 		r.mode, r.moving = refillContinuous, true
+	case q.Reset.Sub(r.first) > 2*resetSlack && r.small(q):
+		// Reset moved away in small steps further than a window's end
+		// read through the Date header moves, with Remaining a few of
+		// Limit all along: a bucket of a few tokens asked too slowly for
+		// its refill to show between answers.
+		r.mode, r.moving = refillContinuous, true
 	}
+}
+
+// small reports whether q holds no more than the most seen before (at least
+// one), under a quarter of its Limit: a bucket of a few tokens, or a window
+// others have used up.
+func (r *quotaReader) small(q Quota) bool {
+	held := max(1, r.most)
+	return q.Remaining <= held && 4*held < q.Limit
 }
 
 // spread tells a quota that refills between answers (a token bucket, a

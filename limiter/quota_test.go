@@ -270,3 +270,16 @@ func TestQuotaReaderKeepsAFixedWindowThatGivesBackItsLimit(t *testing.T) {
 	}
 	assert.NotEqual(t, refillContinuous, r.mode)
 }
+
+func TestQuotaReaderTakesABucketOfAFewTokensAskedOftenForOne(t *testing.T) {
+	// A bucket of 5 tokens refilling 20 a second, asked 3 times a second:
+	// Remaining 4 of 20 after every request, Reset a second away. No
+	// window's end shows, but Reset moves on further than a window's end
+	// read through the Date header does.
+	var r quotaReader
+	for i := range 9 {
+		at := epoch.Add(time.Duration(i) * time.Second / 3)
+		r.observe(at, Quota{Limit: 20, Remaining: 4, Reset: at.Add(time.Second)}, uint64(i+1), 1, time.Hour)
+	}
+	assert.Equal(t, refillContinuous, r.mode)
+}

@@ -253,17 +253,20 @@ func TestSimulationBucketsOfOneTokenAreLearntAfterACrawlsFirstRequest(t *testing
 }
 
 // TestSimulationBucketsOfAFewTokensAreNotReadAsFixedWindows holds buckets
-// of 5 tokens at 100 and 200 a second when the first request goes alone, as
-// a crawl's first listing page does: Remaining 4 of a Limit of 100 or 200,
-// read as a fixed window, paced the host at one request a second (0.5-1% of
-// the quota) until a window's end showed it gave back no more than it held.
+// of 5 tokens at 20, 100 and 200 a second when the first request goes
+// alone, as a crawl's first listing page does: Remaining 4 of a Limit of
+// 20 to 200, read as a fixed window, paced the host at one to three
+// requests a second (0.5-15% of the quota).
 func TestSimulationBucketsOfAFewTokensAreNotReadAsFixedWindows(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulation")
 	}
-	for _, limit := range []int{100, 200} {
+	for _, limit := range []int{20, 100, 200} {
 		for _, seed := range []uint64{*simSeedFlag, 1} {
 			srv := &headerServer{kind: "bucket", limit: limit, window: time.Second, burst: 5, service: 5 * time.Millisecond}
+			if limit == 20 {
+				srv.service = 20 * time.Millisecond
+			}
 			share, refused := simHeaderQuotaStart(t, srv, seed, true)
 			assert.GreaterOrEqual(t, share, 0.85, "%d/s burst 5, seed %d: share of the quota", limit, seed)
 			assert.LessOrEqual(t, refused, 0.01, "%d/s burst 5, seed %d: refused share", limit, seed)
