@@ -29,11 +29,14 @@ var errUnresponsive = errors.New("host unresponsive")
 // least its limits.timeout from the first of them failing. A request already
 // in flight when the host last answered says nothing of whether it answers
 // now (at a host that hangs some of its requests, the hung ones are what is
-// left in flight): it counts in the host's history, not in the run. A host
-// that left requests unanswered before needs a longer run: one that a host
-// missing as large a share of its recent requests (the last ~100, the older
-// weighing less) would give less than once in 10,000 runs, up to 14 in a
-// row (a host missing 40% needs 11). Requests in flight that time out
+// left in flight): it counts in the host's history, not in the run. When a
+// host first misses a request after it answered more than its robots.txt
+// (the limiter's count), when it last answered is not known: its requests
+// then in flight count in neither. A host that left requests unanswered
+// before needs a longer run: one that a host missing as large a share of
+// its recent requests (the last ~100, the older weighing less) would give
+// less than once in 10,000 runs, up to 14 in a row (a host missing 40%
+// needs 11). Requests in flight that time out
 // together once (a client stall, a server's GC pause) never make a host
 // unresponsive.
 //
