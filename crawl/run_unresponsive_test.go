@@ -389,3 +389,50 @@ func TestRunFailsTheItemsOfAHostThatRefusesConnectionsAsUnresponsive(t *testing.
 		assert.Contains(t, f.Error, "host unresponsive", "its robots.txt got no answer: the host is unresponsive, not disallowing")
 	}
 }
+
+// TestRunFailsTheItemsOfAHostThatSendsHeadersAndThenNothing lists 20 tasks
+// on a host that answers every task with its headers and the start of a
+// body, then nothing until the 200 ms timeout cuts it: a body the timeout
+// cut short is no answer, so the host is unresponsive as one that sends
+// nothing, and its items fail without each taking its 5 timeouts.
+func TestRunFailsTheItemsOfAHostThatSendsHeadersAndThenNothing(t *testing.T) {
+	pit := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/robots.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprint(w, `{"ok":`)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	pitURL := pit.localhostURL()
+	var api *recorder
+	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/items":
+			fmt.Fprintf(w, `{"items":[%s,%s]}`, itemsOn(api.URL, seq(20)...), itemsOn(pitURL, seq(20)...))
+		case strings.HasPrefix(r.URL.Path, "/task/"):
+			fmt.Fprint(w, `{"ok":true}`)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"\n",
+		"limits:\n  concurrency: {initial: 4, max: 32}\n  timeout: 200ms\n  retries: 4\n  backoff: {base: 5ms, max: 50ms}", nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(20), sum.Succeeded)
+	assert.Equal(t, int64(20), sum.Failed, "nothing lost: the host's items are in the failed file")
+	unresponsive := 0
+	for _, f := range readLines[failedLine](t, cfg.FailedPath()) {
+		assert.True(t, strings.HasPrefix(f.URL, pitURL+"/task/"), f.URL)
+		if strings.Contains(f.Error, "host unresponsive") {
+			unresponsive++
+		}
+	}
+	assert.Positive(t, unresponsive, "items failed because their host is unresponsive")
+	assert.Less(t, pit.count("/task/"), 50, "fewer requests than 5 for each item (100 before)")
+}

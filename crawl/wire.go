@@ -59,8 +59,8 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 		cancel()
 		return nil, err
 	}
-	w.silent.answered(req)
-	resp.Body = &timedBody{ReadCloser: resp.Body, cancel: cancel}
+	resp.Body = &timedBody{ReadCloser: resp.Body, cancel: cancel,
+		heard: heard{silent: w.silent, req: req, ctx: ctx, sent: sent, timeout: timeout}}
 	return resp, nil
 }
 
@@ -76,10 +76,36 @@ func (w *wire) CloseIdleConnections() {
 type timedBody struct {
 	io.ReadCloser
 	cancel func()
+	heard
+}
+
+// heard tells the silences whether a request got its answer: a body whose
+// reading the request's timeout cut short is no answer (a host that sends
+// its headers and then nothing is as silent as one that sends nothing), one
+// closed otherwise is.
+type heard struct {
+	silent  *silences // nil when no host is ever unresponsive
+	req     *http.Request
+	ctx     context.Context // the request's, with its timeout
+	sent    time.Time
+	timeout time.Duration
+	told    atomic.Bool
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.silent != nil &&
+		b.ctx.Err() == context.DeadlineExceeded && b.req.Context().Err() == nil && b.told.CompareAndSwap(false, true) {
+		b.silent.unanswered(b.req, b.sent, b.timeout)
+	}
+	return n, err
 }
 
 func (b *timedBody) Close() error {
 	err := b.ReadCloser.Close()
+	if b.silent != nil && b.told.CompareAndSwap(false, true) {
+		b.silent.answered(b.req)
+	}
 	b.cancel()
 	return err
 }
