@@ -131,12 +131,12 @@ type Limits struct {
 	MaxBody     int64         // max_body in bytes: 10MiB, 512KiB, 1GiB, 300B or plain 4096; default 10MiB
 	// UnresponsiveAfter (unresponsive_after): a host whose last this many
 	// requests sent since its last answer got no answer (a timeout, a refused
-	// or reset connection), over at least its timeout from the first failing,
-	// is unresponsive (more of them for a host that left requests unanswered
-	// before, see silences): its tasks
-	// fail for good without a request, but for one at a time that tries it
-	// again (after backoff.base, doubling up to backoff.max), until it
-	// answers; default 5, 0 = never.
+	// or reset connection, a body the timeout cut short), over at least its
+	// timeout from the first failing, is unresponsive (more of them for a host
+	// that left requests unanswered before, see silences): its tasks fail for
+	// good without a request, but for one at a time that tries it again (after
+	// backoff.base, doubling up to backoff.max), until it answers; default 5,
+	// 0 = never.
 	UnresponsiveAfter int
 }
 

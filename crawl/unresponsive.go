@@ -24,9 +24,10 @@ var errUnresponsive = errors.New("host unresponsive")
 // spend a timeout on each of their items, one attempt after another.
 //
 // A host is unresponsive when its last requests got no answer at all (a
-// timeout, a refused or reset connection), every one of them sent since its
-// last answer, at least limits.unresponsive_after of them in a row, over at
-// least its limits.timeout from the first of them failing. A request already
+// timeout, a refused or reset connection, a body the timeout cut short),
+// every one of them sent since its last answer, at least
+// limits.unresponsive_after of them in a row, over at least its
+// limits.timeout from the first of them failing. A request already
 // in flight when the host last answered says nothing of whether it answers
 // now (at a host that hangs some of its requests, the hung ones are what is
 // left in flight): it counts in the host's history, not in the run. When a
