@@ -40,11 +40,14 @@ const ManyHostsName = "many-hosts"
 // requests, which hang until the crawl's timeout (BlackHoleTimeout too),
 // whatever the attempt (FlakyItems each; robots.txt always answers).
 // Refusing hosts refuse every connection (nothing listens on their port;
-// BlackHoleItems each), as a host that is down does.
+// BlackHoleItems each), as a host that is down does. Tarpits answer every
+// item with its headers and the start of a body, then nothing until the
+// crawl's timeout (BlackHoleTimeout; BlackHoleItems each).
 type ManyHosts struct {
 	Healthy, Gated, Slow int           // hosts of each role
 	Quota, BlackHoles    int           // hosts of each role
 	Flaky, Refusing      int           // hosts of each role
+	Tarpits              int           // hosts of each role
 	ItemsPerHost         int           // items of each healthy, gated and quota host
 	Slots, Queue         int           // every host's capacity
 	Mixed                bool          // every second healthy host has half the slots and queue
@@ -71,6 +74,7 @@ type ManyHostsShape struct {
 	Quota, BlackHoles    int           // hosts behind a bare-429 rate quota, hosts that never answer (default none)
 	Flaky                int           // hosts whose requests hang now and then (default none)
 	Refusing             int           // hosts that refuse every connection (default none; BlackHoleItems each)
+	Tarpits              int           // hosts that send headers and then nothing (default none; BlackHoleItems each)
 	FlakyItems           int           // each flaky host's items (default 40)
 	FlakyHang            float64       // the share of a flaky host's requests that hang (default 0.4)
 	Latency              time.Duration // a healthy host's service time
@@ -94,7 +98,7 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	if shape.Healthy < 0 || shape.Gated < -1 || shape.Slow < -1 || shape.Quota < 0 || shape.BlackHoles < 0 || shape.BlackHoleItems < 0 ||
 		shape.Latency < 0 || shape.Blackout < 0 || shape.BlackHoleTimeout < 0 || shape.MaxTotal < 0 ||
 		shape.Spread < 0 || math.IsNaN(shape.Spread) || math.IsInf(shape.Spread, 0) ||
-		shape.Flaky < 0 || shape.FlakyItems < 0 || shape.Refusing < 0 || !(shape.FlakyHang >= 0 && shape.FlakyHang < 1) {
+		shape.Flaky < 0 || shape.FlakyItems < 0 || shape.Refusing < 0 || shape.Tarpits < 0 || !(shape.FlakyHang >= 0 && shape.FlakyHang < 1) {
 		return ManyHosts{}, fmt.Errorf("benchmarks: many hosts: %+v: want no count below zero (-1 for none gated or slow), a latency, blackout and timeout of 0 or more, a finite spread of 0 or more and a flaky hang share in [0, 1)", shape)
 	}
 	pick := func(n, def int) int {
@@ -117,7 +121,7 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	flakyItems, flakyHang := cmp.Or(shape.FlakyItems, 40), cmp.Or(shape.FlakyHang, 0.4)
 	return ManyHosts{
 		Healthy: pick(shape.Healthy, 8), Gated: pick(shape.Gated, 1), Slow: pick(shape.Slow, 1),
-		Quota: shape.Quota, BlackHoles: shape.BlackHoles, Flaky: shape.Flaky, FlakyItems: flakyItems, FlakyHang: flakyHang, Refusing: shape.Refusing,
+		Quota: shape.Quota, BlackHoles: shape.BlackHoles, Flaky: shape.Flaky, FlakyItems: flakyItems, FlakyHang: flakyHang, Refusing: shape.Refusing, Tarpits: shape.Tarpits,
 		ItemsPerHost: max(20, items), Slots: slots, Queue: 4, Mixed: shape.Mixed, Latency: latency, Spread: spread,
 		Blackout: blackout, SlowLatency: time.Second, SlowItems: max(4, int(24*scale)),
 		QuotaRate: 100, QuotaBurst: 10, BlackHoleItems: cmp.Or(shape.BlackHoleItems, 4), BlackHoleTimeout: holeTimeout, DeadRobots: shape.DeadRobots,
@@ -135,6 +139,7 @@ const (
 	RoleBlackHole = "black hole"
 	RoleFlaky     = "flaky"
 	RoleRefusing  = "refusing"
+	RoleTarpit    = "tarpit"
 )
 
 // HostResult is what one host of the many-host scenario got.
@@ -174,6 +179,7 @@ type ManyHostsResult struct {
 	GaveUp   int           // black holes' items not done (none can be)
 	Holes    failedByWhy   // black holes' items in the failed file, by why
 	Refused  failedByWhy   // refusing hosts' items in the failed file, by why
+	Tarpit   failedByWhy   // tarpits' items in the failed file, by why
 	Flaky    failedByWhy   // flaky hosts' items in the failed file, by why
 	Err      error         // the crawl's error, if any
 }
@@ -228,7 +234,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 	if mh.Slow > 0 {
 		unit = min(unit, mh.SlowItems)
 	}
-	if mh.BlackHoles+mh.Refusing > 0 {
+	if mh.BlackHoles+mh.Refusing+mh.Tarpits > 0 {
 		unit = min(unit, mh.BlackHoleItems)
 	}
 	if mh.Flaky > 0 {
@@ -238,7 +244,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		switch role {
 		case RoleSlow:
 			return max(1, mh.SlowItems/unit)
-		case RoleBlackHole, RoleRefusing:
+		case RoleBlackHole, RoleRefusing, RoleTarpit:
 			return max(1, mh.BlackHoleItems/unit)
 		case RoleFlaky:
 			return max(1, mh.FlakyItems/unit)
@@ -307,6 +313,9 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 	if res.Refused, err = countFailed(failed, hosts, roles, RoleRefusing); err != nil {
 		return res, err
 	}
+	if res.Tarpit, err = countFailed(failed, hosts, roles, RoleTarpit); err != nil {
+		return res, err
+	}
 
 	if pages := rec.at[strings.TrimPrefix(listing.URL(), "http://")]; len(pages) > 0 {
 		res.Listed = slices.MaxFunc(pages, time.Time.Compare).Sub(start)
@@ -324,7 +333,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		switch roles[i] {
 		case RoleBlackout:
 			h.Ideal += mh.Blackout
-		case RoleBlackHole, RoleFlaky:
+		case RoleBlackHole, RoleFlaky, RoleTarpit:
 			// Its items all at once, each attempt until the timeout,
 			// each retry after the longest backoff.
 			h.Optimum, h.Ideal = 0, blackHoleIdeal(mh.BlackHoleTimeout)
@@ -338,7 +347,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		}
 		h.Early, h.Served = st.EarlyRequests, st.MaxInFlight
 		switch roles[i] {
-		case RoleBlackHole, RoleRefusing:
+		case RoleBlackHole, RoleRefusing, RoleTarpit:
 			res.GaveUp += h.Items - min(h.Done, h.Items)
 		case RoleFlaky:
 		default:
@@ -376,11 +385,11 @@ func (mh ManyHosts) config(hosts, roles []string) string {
 	if mh.MaxTotal > 0 {
 		fmt.Fprintf(&b, "limits: {concurrency: {max_total: %d}}\n", mh.MaxTotal)
 	}
-	if mh.BlackHoles+mh.Flaky > 0 {
+	if mh.BlackHoles+mh.Flaky+mh.Tarpits > 0 {
 		b.WriteString("hosts:\n")
 	}
 	for i, role := range roles {
-		if role == RoleBlackHole || role == RoleFlaky {
+		if role == RoleBlackHole || role == RoleFlaky || role == RoleTarpit {
 			fmt.Fprintf(&b, "  %q: {timeout: %v}\n", hosts[i], mh.BlackHoleTimeout)
 		}
 	}
@@ -393,7 +402,7 @@ func (mh ManyHosts) roles() []string {
 	for _, r := range []struct {
 		role string
 		n    int
-	}{{RoleHealthy, mh.Healthy}, {RoleBlackout, mh.Gated}, {RoleQuota, mh.Quota}, {RoleSlow, mh.Slow}, {RoleBlackHole, mh.BlackHoles}, {RoleFlaky, mh.Flaky}, {RoleRefusing, mh.Refusing}} {
+	}{{RoleHealthy, mh.Healthy}, {RoleBlackout, mh.Gated}, {RoleQuota, mh.Quota}, {RoleSlow, mh.Slow}, {RoleBlackHole, mh.BlackHoles}, {RoleFlaky, mh.Flaky}, {RoleRefusing, mh.Refusing}, {RoleTarpit, mh.Tarpits}} {
 		for range r.n {
 			roles = append(roles, r.role)
 		}
@@ -411,7 +420,7 @@ const maxIdleConns = 1024
 // default), a healthy host's optimum is at most this share. A gated host's
 // is not: by the end of its blackout most others are done.
 func (mh ManyHosts) fairShare() float64 {
-	return float64(cmp.Or(mh.MaxTotal, maxIdleConns)) / float64(max(1, mh.Healthy+mh.Slow+mh.Quota+mh.BlackHoles+mh.Flaky+mh.Refusing))
+	return float64(cmp.Or(mh.MaxTotal, maxIdleConns)) / float64(max(1, mh.Healthy+mh.Slow+mh.Quota+mh.BlackHoles+mh.Flaky+mh.Refusing+mh.Tarpits))
 }
 
 // start starts the detail hosts of the items ids 1..items in the order roles
@@ -452,6 +461,9 @@ func (mh ManyHosts) start(items int) (servers []*mockapi.Server, roles []string,
 		case RoleBlackHole:
 			// Every attempt hangs until the client gives up (or an hour).
 			sc.Faults = mockapi.Faults{Hang: 1, TransientAttempts: math.MaxInt32, HangMax: time.Hour, Robots: mh.DeadRobots}
+		case RoleTarpit:
+			// Headers and a tenth of the body, then the rest over an hour.
+			sc.Faults = mockapi.Faults{SlowBody: 1, TransientAttempts: math.MaxInt32, SlowBodyDuration: time.Hour}
 		case RoleFlaky:
 			// The same attempts of the same items hang in every run.
 			sc.Faults = mockapi.Faults{Hang: mh.FlakyHang, TransientAttempts: math.MaxInt32, HangMax: time.Hour}
@@ -524,6 +536,9 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 	if mh.Refusing > 0 {
 		fmt.Fprintf(&b, ", %d refusing every connection (%d items each)", mh.Refusing, mh.BlackHoleItems)
 	}
+	if mh.Tarpits > 0 {
+		fmt.Fprintf(&b, ", %d sending their headers and then nothing (%d items each; limits.timeout %v)", mh.Tarpits, mh.BlackHoleItems, mh.BlackHoleTimeout)
+	}
 	if mh.Flaky > 0 {
 		fmt.Fprintf(&b, ", %d hanging %.0f%% of their requests (%d items each; limits.timeout %v)", mh.Flaky, 100*mh.FlakyHang, mh.FlakyItems, mh.BlackHoleTimeout)
 	}
@@ -542,14 +557,14 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 			h.Host, h.Role, h.Items, h.Done, h.Last.Seconds(), g, h.Optimum, ratio, h.Early, h.Served)
 	}
 	fmt.Fprintf(&b, "\ncrawl: %.2fs, ideal %.2fs (%.2fx); listing read by %.2fs; items lost: %d", r.Elapsed.Seconds(), r.Ideal.Seconds(), r.TimeRatio(), r.Listed.Seconds(), r.Lost)
-	if mh.BlackHoles+mh.Refusing > 0 {
-		fmt.Fprintf(&b, "; black holes' and refusing hosts' items given up: %d", r.GaveUp)
+	if mh.BlackHoles+mh.Refusing+mh.Tarpits > 0 {
+		fmt.Fprintf(&b, "; black holes', refusing hosts' and tarpits' items given up: %d", r.GaveUp)
 	}
 	for _, g := range []struct {
 		n    int
 		name string
 		why  failedByWhy
-	}{{mh.BlackHoles, "black holes", r.Holes}, {mh.Refusing, "refusing hosts", r.Refused}} {
+	}{{mh.BlackHoles, "black holes", r.Holes}, {mh.Refusing, "refusing hosts", r.Refused}, {mh.Tarpits, "tarpits", r.Tarpit}} {
 		if g.n > 0 {
 			fmt.Fprintf(&b, "; %s' items failed: %d as unresponsive, %d disallowed by robots.txt, %d after every attempt",
 				g.name, g.why.Unresponsive, g.why.Disallowed, g.why.Attempts)

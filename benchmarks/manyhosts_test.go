@@ -94,13 +94,15 @@ func TestNewManyHostsTakesFlakyHosts(t *testing.T) {
 	assert.Equal(t, 0.3, mh.FlakyHang)
 	assert.Greater(t, mh.Cap, flakySerial(1, 200, 0.3, 2*time.Second), "the run outlasts the flaky host's items one at a time")
 
-	mh, err = NewManyHosts(1, ManyHostsShape{Healthy: 1, Gated: -1, Slow: -1, Refusing: 2, Flaky: 1})
+	mh, err = NewManyHosts(1, ManyHostsShape{Healthy: 1, Gated: -1, Slow: -1, Refusing: 2, Flaky: 1, Tarpits: 1})
 	require.NoError(t, err)
-	assert.Equal(t, []string{RoleHealthy, RoleFlaky, RoleRefusing, RoleRefusing}, mh.roles())
+	assert.Equal(t, []string{RoleHealthy, RoleFlaky, RoleRefusing, RoleRefusing, RoleTarpit}, mh.roles())
+	assert.Equal(t, "hosts:\n  \"c:3\": {timeout: 2s}\n", mh.config([]string{"a:1", "b:2", "c:3"}, []string{RoleHealthy, RoleRefusing, RoleTarpit}),
+		"a tarpit times out as a black hole does")
 	assert.Equal(t, "hosts:\n  \"b:2\": {timeout: 2s}\n", mh.config([]string{"a:1", "b:2", "c:3"}, []string{RoleHealthy, RoleFlaky, RoleRefusing}),
 		"a refusing host needs no timeout of its own")
 
-	for _, shape := range []ManyHostsShape{{Flaky: -1}, {FlakyItems: -1}, {FlakyHang: 1}, {FlakyHang: -0.1}, {Refusing: -1}} {
+	for _, shape := range []ManyHostsShape{{Flaky: -1}, {FlakyItems: -1}, {FlakyHang: 1}, {FlakyHang: -0.1}, {Refusing: -1}, {Tarpits: -1}} {
 		_, err := NewManyHosts(1, shape)
 		assert.ErrorContains(t, err, "want no count below zero", "%+v", shape)
 	}

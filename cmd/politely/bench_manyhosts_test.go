@@ -71,10 +71,11 @@ func TestBenchManyHostsRunsQuotaHostsBlackHolesAndSpreadLatencies(t *testing.T) 
 	out := filepath.Join(t.TempDir(), "bench")
 	code, stdout, stderr := runCLI(t, context.Background(), "bench", "--scale", "0.05", "--scenario", "many-hosts",
 		"--hosts", "3", "--gated", "1", "--slow", "-1", "--quota-hosts", "1", "--black-holes", "1", "--latency-spread", "4", "--blackout", "2s",
-		"--flaky-hosts", "1", "--flaky-items", "4", "--flaky-hang", "0.25", "--refusing-hosts", "1", "--out", out)
+		"--flaky-hosts", "1", "--flaky-items", "4", "--flaky-hang", "0.25", "--refusing-hosts", "1", "--tarpits", "1", "--out", out)
 	require.Equal(t, exitOK, code, "stderr: %s", stderr)
 	assert.Contains(t, stdout, "met many hosts: nothing lost: 0 items lost")
-	assert.Contains(t, stdout, "black holes' and refusing hosts' items given up: 8; black holes' items failed: ")
+	assert.Contains(t, stdout, "black holes', refusing hosts' and tarpits' items given up: 12; black holes' items failed: ")
+	assert.Equal(t, 1, strings.Count(stdout, "| tarpit | 4 | 0 |"))
 	assert.Contains(t, stdout, "; refusing hosts' items failed: 4 as unresponsive, 0 disallowed by robots.txt, 0 after every attempt")
 	assert.Equal(t, 1, strings.Count(stdout, "| refusing | 4 | 0 |"))
 	assert.Contains(t, stdout, "service times spread up to 4x), 1 answering 503 + Retry-After for their first 2s")
