@@ -136,7 +136,8 @@ func WithProgress(interval time.Duration, fn func(Progress)) RunOption {
 // The error is a *ConfigError for a config that cannot run (the CLI's exit
 // 2), wraps ctx.Err() when the crawl was interrupted (Summary.Interrupted is
 // set), and otherwise says why the crawl could not run or finish, e.g. the
-// listing unreachable after its retries. The Summary is filled in either way.
+// listing unreachable after its retries, or items of unresponsive hosts left
+// for the next run (ErrItemsLeft). The Summary is filled in either way.
 func Run(ctx context.Context, cfg *Config, opts ...RunOption) (Summary, error) {
 	o := runOptions{log: zap.NewNop(), interval: time.Second, now: time.Now}
 	for _, opt := range opts {
@@ -386,13 +387,13 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 		// summary shows what the last commit keeps.
 		r.took.Store(max(1, time.Since(r.began).Milliseconds()))
 		left := r.state.left.Load()
-		if left > 0 {
-			r.o.log.Warn("items of unresponsive hosts left for the next run: run the same command again to try them",
-				zap.Int64("items", left))
-		}
-		if err == nil && !sum.Interrupted && left == 0 {
+		switch {
+		case err != nil || sum.Interrupted:
+		case left > 0:
+			err = fmt.Errorf("crawl: %d %w", left, ErrItemsLeft)
+		default:
 			if ferr := r.state.store.Finish(); ferr != nil {
-				err = errors.Join(err, fmt.Errorf("crawl: %w", ferr))
+				err = fmt.Errorf("crawl: %w", ferr)
 			}
 		}
 		sum = r.state.wholeCrawl(sum, r.totals(), st.Unfinished+left)

@@ -320,7 +320,8 @@ func TestRunWithStateLeavesTheItemsOfAnUnresponsiveHostForTheNextRun(t *testing.
 	cfg.State = filepath.Join(filepath.Dir(cfg.Output), "state")
 
 	sum, err := runTest(t, cfg)
-	require.NoError(t, err)
+	require.ErrorIs(t, err, ErrItemsLeft, "not finished")
+	assert.Contains(t, err.Error(), "crawl: 5 items of unresponsive hosts left for the next run")
 	assert.Equal(t, int64(10), sum.Succeeded)
 	assert.Zero(t, sum.Failed, "left for the next run, not failed")
 	assert.Equal(t, int64(15), sum.Items, "the items left count as unfinished")

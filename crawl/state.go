@@ -20,6 +20,11 @@ import (
 // state was written by a config that crawls something else.
 var ErrStateMismatch = errors.New("config changed since this state was written; use --reset-state to start over")
 
+// ErrItemsLeft is Run's error when a crawl with state ended with items left
+// for the next run (their host was unresponsive): the crawl is not finished,
+// and running it again tries them. The Summary is whole.
+var ErrItemsLeft = errors.New("items of unresponsive hosts left for the next run: run the same command again to try them")
+
 // WithResetState makes Run delete the config's state before it starts, so
 // that the crawl starts over (--reset-state).
 func WithResetState() RunOption { return func(o *runOptions) { o.resetState = true } }
