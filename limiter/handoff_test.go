@@ -134,55 +134,6 @@ func TestAdmitWaitsForAGateClosedAfterThePermitWasTaken(t *testing.T) {
 	assert.False(t, (<-admitted).Before(until), "no request before the Retry-After")
 }
 
-func TestAdmitSpacesThePermitsOfAHostPacedOneTokenAtATime(t *testing.T) {
-	// 100 a second, one token at a time: permits are taken 10 ms apart.
-	// The first reaches Admit 8 ms late: the second, on time, leaves 10 ms
-	// after it, not 2 ms.
-	l, clk := newTestLimiter(t, Config{Rate: 100, Burst: 1})
-	h := l.Host("a:80")
-	first, _, ok := h.TryAcquire()
-	require.True(t, ok)
-	clk.Advance(8 * time.Millisecond)
-	q, err := h.Admit(context.Background(), first)
-	require.NoError(t, err)
-	left := clk.Now()
-	clk.Advance(2 * time.Millisecond)
-	second, _, ok := h.TryAcquire()
-	require.True(t, ok, "the bucket's next token")
-	admitted := make(chan time.Time)
-	go func() {
-		r, err := h.Admit(context.Background(), second)
-		if err == nil {
-			admitted <- clk.Now()
-			r.Release(Success)
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	require.NoError(t, clk.BlockUntilContext(ctx, 1), "the second permit waits")
-	clk.Advance(8 * time.Millisecond)
-	assert.Equal(t, left.Add(10*time.Millisecond), <-admitted, "the interval after the first permit left")
-	q.Release(Success)
-}
-
-func TestAdmitDoesNotSpaceAHostWithABurst(t *testing.T) {
-	l, clk := newTestLimiter(t, Config{Rate: 100, Burst: 2})
-	h := l.Host("a:80")
-	var ps [2]Permit
-	for i := range ps {
-		p, _, ok := h.TryAcquire()
-		require.True(t, ok)
-		ps[i] = p
-	}
-	start := clk.Now()
-	for _, p := range ps {
-		q, err := h.Admit(context.Background(), p)
-		require.NoError(t, err)
-		q.Release(Success)
-	}
-	assert.Equal(t, start, clk.Now())
-}
-
 func TestAdmitReleasesThePermitWhenTheContextEnds(t *testing.T) {
 	l, clk := newTestLimiter(t, Config{})
 	h := l.Host("a:80")

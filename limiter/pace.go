@@ -84,8 +84,6 @@ type pace struct {
 	probeAt       time.Time     // when the probe last grew
 	bound         bool          // the bucket refused a token since probeAt
 
-	admitted time.Time // when the last permit Admit readied left, on a host paced one token at a time
-
 	reader   *quotaReader  // how the announced quota refills; made at the first quota, which few hosts announce
 	sendRate float64       // requests in flight over the smoothed RTT when the last throttle came
 	rtt      time.Duration // the smoothed RTT then
@@ -183,25 +181,6 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 	missing := 1 - p.bucket.TokensAt(now)
 	d := math.Ceil(missing / p.cur * float64(time.Second))
 	return now.Add(time.Duration(max(1, min(d, float64(maxWait))))), false
-}
-
-// space returns when a permit readied at now may leave, so that permits
-// readied one after another leave at least the bucket's interval apart
-// where it holds one token (zero: at once), and notes that it left then.
-// The bucket spaces the permits when they are taken; a permit taken on time
-// and readied late would otherwise leave just before the next one, and a
-// server's bucket of one token refuses the second.
-func (p *pace) space(now time.Time) time.Time {
-	if p.bucket == nil || p.curBurst != 1 {
-		return time.Time{}
-	}
-	at := p.admitted.Add(time.Duration(float64(time.Second) / p.cur))
-	if !at.After(now) {
-		p.admitted = now
-		return time.Time{}
-	}
-	p.admitted = at
-	return at
 }
 
 // onGate notes a pause: saved-up tokens must not burst out when it ends,

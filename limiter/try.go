@@ -71,29 +71,17 @@ func (h *Host) stamp(p Permit, sampled bool) Permit {
 
 // Admit readies a permit taken before its request was ready to go (by
 // TryAcquire, then handed off): it waits while a gate closed since then (a
-// Retry-After that arrived meanwhile) is still closed, on a host paced one
-// token at a time until the pacer's interval has passed since the last
-// permit it admitted (a permit that reached Admit late must not leave just
-// before the next one), and with WithShared until the shared gate and rate
-// allow the request, as Acquire does. A timed
+// Retry-After that arrived meanwhile) is still closed, and with WithShared
+// until the shared gate and rate allow the request, as Acquire does. A timed
 // permit's latency is then measured from Admit's return. If ctx ends first it
 // releases p (Ignored) and returns an error wrapping ctx.Err().
 func (h *Host) Admit(ctx context.Context, p Permit) (Permit, error) {
-	spaced := false
 	for h.clocked.Load() {
-		now := h.l.clock.Now()
 		h.mu.Lock()
 		until := h.gateUntil
-		switch {
-		case !until.IsZero() && now.Before(until):
-			spaced = false
-		case spaced:
-			until = time.Time{}
-		default:
-			until, spaced = h.pace.space(now), true
-		}
 		h.mu.Unlock()
-		if until.IsZero() {
+		now := h.l.clock.Now()
+		if until.IsZero() || !now.Before(until) {
 			break
 		}
 		select {
