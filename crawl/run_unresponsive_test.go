@@ -34,6 +34,66 @@ func itemsOn(base string, ids ...int) string {
 // host's items would get 5 requests (limits.retries 4) at a concurrency that
 // every timeout cuts; with it (the default, after 5), the host gets fewer
 // requests than it has items, its items go to the failed file, and the other
+
+// startTwoPageListing starts a listing of two pages of tasks on hostURL:
+// page 1 lists tasks 11 to 16, page 2, served once release is closed, tasks
+// 21 to 24.
+func startTwoPageListing(t *testing.T, hostURL string) (api *recorder, release chan struct{}) {
+	release = make(chan struct{})
+	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/items":
+			fmt.Fprintf(w, `{"items":[%s],"next":"/items2"}`, itemsOn(hostURL, 11, 12, 13, 14, 15, 16))
+		case "/items2":
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+			fmt.Fprintf(w, `{"items":[%s]}`, itemsOn(hostURL, 21, 22, 23, 24))
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	return api, release
+}
+
+// crawlPastPageOnesFailures crawls cfg, a startTwoPageListing's, until page
+// 1's 6 items have failed; then it calls then, moves the crawl's clock an
+// hour on (past the host's next try), releases page 2 and awaits the crawl's
+// end, which must be without error.
+func crawlPastPageOnesFailures(t *testing.T, cfg *Config, log *zap.Logger, release chan struct{}, then func()) {
+	var ahead atomic.Int64 // how far the crawl's clock is ahead of the real one
+	clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	var pageOneFailed atomic.Bool
+	failedOnce := make(chan struct{})
+	r, err := newRunner(cfg, runOptions{log: log, now: clock, interval: 5 * time.Millisecond,
+		progress: func(p Progress) {
+			// Every attempt of page 1's items has ended, so no request
+			// to the host is under way: its next try's time is set.
+			if p.Failed == 6 && pageOneFailed.CompareAndSwap(false, true) {
+				close(failedOnce)
+			}
+		}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := r.run(ctx); done <- err }()
+
+	select {
+	case <-failedOnce:
+	case err := <-done:
+		t.Fatalf("the crawl ended before page 1's items failed: %v", err)
+	case <-ctx.Done():
+		t.Fatal("page 1's items did not fail")
+	}
+	then()
+	ahead.Store(int64(time.Hour))
+	close(release)
+	require.NoError(t, <-done)
+}
+
 // host's are all done.
 func TestRunFailsTheItemsOfAnUnresponsiveHostWithoutSendingThem(t *testing.T) {
 	hole := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
@@ -100,56 +160,13 @@ func TestRunTriesAnUnresponsiveHostAgainAndCrawlsItWhenItAnswers(t *testing.T) {
 	})
 	hostURL := host.localhostURL()
 	hostKey := strings.TrimPrefix(hostURL, "http://")
-	release := make(chan struct{})
-	var api *recorder
-	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/items":
-			fmt.Fprintf(w, `{"items":[%s],"next":"/items2"}`, itemsOn(hostURL, 11, 12, 13, 14, 15, 16))
-		case "/items2":
-			select {
-			case <-release:
-			case <-r.Context().Done():
-				return
-			}
-			fmt.Fprintf(w, `{"items":[%s]}`, itemsOn(hostURL, 21, 22, 23, 24))
-		default:
-			http.NotFound(w, r)
-		}
-	})
+	api, release := startTwoPageListing(t, hostURL)
 	cfg := testConfigLimits(t, api.URL+"/items", "    style: next_url\n    next_field: next", fmt.Sprintf(
 		"task:\n  url: \"{+p}\"\nhosts:\n  %q: {timeout: 100ms, unresponsive_after: 3, concurrency: {initial: 1, max: 1}}\n  127.0.0.1: {timeout: 30s}\n", hostKey),
 		"limits:\n  timeout: 2s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}", nil)
 
-	var ahead atomic.Int64 // how far the crawl's clock is ahead of the real one
-	clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
-	var pageOneFailed atomic.Bool
-	failedOnce := make(chan struct{})
 	core, logs := observer.New(zapcore.InfoLevel)
-	r, err := newRunner(cfg, runOptions{log: zap.New(core), now: clock, interval: 5 * time.Millisecond,
-		progress: func(p Progress) {
-			// Every attempt of page 1's items has ended, so no request
-			// to the host is under way: its next try's time is set.
-			if p.Failed == 6 && pageOneFailed.CompareAndSwap(false, true) {
-				close(failedOnce)
-			}
-		}})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { _, err := r.run(ctx); done <- err }()
-
-	select {
-	case <-failedOnce:
-	case err := <-done:
-		t.Fatalf("the crawl ended before page 1's items failed: %v", err)
-	case <-ctx.Done():
-		t.Fatal("page 1's items did not fail")
-	}
-	ahead.Store(int64(time.Hour)) // past the host's next try
-	close(release)
-	require.NoError(t, <-done)
+	crawlPastPageOnesFailures(t, cfg, zap.New(core), release, func() {})
 
 	var got []string
 	for _, l := range readLines[outLine](t, cfg.Output) {
@@ -224,54 +241,12 @@ func TestRunCrawlsAHostWhoseRobotsTxtAnswersAgain(t *testing.T) {
 	})
 	hostURL := host.localhostURL()
 	hostKey := strings.TrimPrefix(hostURL, "http://")
-	release := make(chan struct{})
-	var api *recorder
-	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/items":
-			fmt.Fprintf(w, `{"items":[%s],"next":"/items2"}`, itemsOn(hostURL, 11, 12, 13, 14, 15, 16))
-		case "/items2":
-			select {
-			case <-release:
-			case <-r.Context().Done():
-				return
-			}
-			fmt.Fprintf(w, `{"items":[%s]}`, itemsOn(hostURL, 21, 22, 23, 24))
-		default:
-			http.NotFound(w, r)
-		}
-	})
+	api, release := startTwoPageListing(t, hostURL)
 	cfg := testConfigLimits(t, api.URL+"/items", "    style: next_url\n    next_field: next", fmt.Sprintf(
 		"task:\n  url: \"{+p}\"\nhosts:\n  %q: {timeout: 100ms, unresponsive_after: 2}\n  127.0.0.1: {timeout: 30s}\n", hostKey),
 		"limits:\n  timeout: 2s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}", nil)
 
-	var ahead atomic.Int64 // how far the crawl's clock is ahead of the real one
-	clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
-	var pageOneFailed atomic.Bool
-	failedOnce := make(chan struct{})
-	r, err := newRunner(cfg, runOptions{log: zap.NewNop(), now: clock, interval: 5 * time.Millisecond,
-		progress: func(p Progress) {
-			if p.Failed == 6 && pageOneFailed.CompareAndSwap(false, true) {
-				close(failedOnce)
-			}
-		}})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { _, err := r.run(ctx); done <- err }()
-
-	select {
-	case <-failedOnce:
-	case err := <-done:
-		t.Fatalf("the crawl ended before page 1's items failed: %v", err)
-	case <-ctx.Done():
-		t.Fatal("page 1's items did not fail")
-	}
-	robotsHang.Store(false)
-	ahead.Store(int64(time.Hour)) // past the host's next try
-	close(release)
-	require.NoError(t, <-done)
+	crawlPastPageOnesFailures(t, cfg, zap.NewNop(), release, func() { robotsHang.Store(false) })
 
 	assert.Len(t, readLines[outLine](t, cfg.Output), 4, "page 2's tasks are all done once the host answers")
 	for _, f := range readLines[failedLine](t, cfg.FailedPath()) {
