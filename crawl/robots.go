@@ -40,7 +40,12 @@ var errDisallowed = engine.Permanent(errors.New("disallowed by robots.txt"))
 // fails as the host's tasks do, for good; no rules are kept, so they are
 // fetched when the host answers again. A robots.txt whose last attempt got
 // no answer at all (a refused connection as much as a timeout) makes its host
-// unresponsive at once.
+// unresponsive at once. When robots.txt's first attempt got no answer from a
+// host that has answered nothing yet, the attempts that would make it
+// unresponsive (limits.unresponsive_after, within its retries) go together,
+// each with its timeout, and the first answer is used: a dead host costs
+// the crawl two timeouts, not one per attempt, and a host that leaves some
+// requests hanging is as likely as before to answer one of them.
 type robots struct {
 	fetch   *fetcher
 	retrier *retrier
@@ -181,30 +186,27 @@ func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, e
 		return nil, err
 	}
 	robotsURL := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/robots.txt"}).String()
-	status := 0
-	var body []byte
-	tried := false
+	var got robotsAnswer
+	tries, most := 0, max(1, r.retrier.retry.MaxAttempts)
 	err := r.retrier.do(ctx, func(ctx context.Context) error {
-		if err := r.silent.down(key); err != nil && tried {
+		if err := r.silent.down(key); err != nil && tries > 0 {
 			return err // its next try is a task's
 		}
-		tried = true
-		// Answered at once, robots.txt says nothing about the work's latency.
-		resp, err := r.fetch.getRobots(transport.Prerequisite(ctx), robotsURL)
-		var se *transport.StatusError
-		switch {
-		case err == nil:
-			status, body = resp.status, resp.body
-			return nil
-		case errors.As(err, &se) && se.Code < 500 && !se.Temporary():
-			status = se.Code // no rules: checked below without retrying
-			return nil
-		case unfollowable(err):
-			status = http.StatusNotFound // unavailable: no rules
-			return nil
+		n := 1
+		if tries > 0 {
+			// Those that would make a host that never answered unresponsive, at once.
+			n = max(1, min(most-tries, r.silent.missesToGo(key)))
+			r.retrier.retries.Add(int64(n - 1))
+		}
+		tries++
+		var err error
+		got, err = r.fetchTogether(ctx, robotsURL, n)
+		if tries += n - 1; err != nil && tries >= most {
+			return engine.Permanent(err) // no attempt is left
 		}
 		return err
 	})
+	status, body := got.status, got.body
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("robots.txt of %s: %w", u.Host, ctx.Err())
 	}
@@ -230,4 +232,62 @@ func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, e
 		}
 	}
 	return data, nil
+}
+
+// robotsAnswer is what a robots.txt's request was answered: the status whose
+// rules apply and the body.
+type robotsAnswer struct {
+	status int
+	body   []byte
+}
+
+// fetchOnce sends one request for robotsURL: an error when it got no
+// answer, or one to retry (a 5xx); a status that means no rules (a 4xx, a
+// redirect that cannot be followed) is an answer.
+func (r *robots) fetchOnce(ctx context.Context, robotsURL string) (robotsAnswer, error) {
+	// Answered at once, robots.txt says nothing about the work's latency.
+	resp, err := r.fetch.getRobots(transport.Prerequisite(ctx), robotsURL)
+	var se *transport.StatusError
+	switch {
+	case err == nil:
+		return robotsAnswer{resp.status, resp.body}, nil
+	case errors.As(err, &se) && se.Code < 500 && !se.Temporary():
+		return robotsAnswer{status: se.Code}, nil // no rules: checked by the caller without retrying
+	case unfollowable(err):
+		return robotsAnswer{status: http.StatusNotFound}, nil // unavailable: no rules
+	}
+	return robotsAnswer{}, err
+}
+
+// fetchTogether sends n requests for robotsURL at once (one, unless its
+// host never answered: see robots.load) and returns the first answer; the
+// others are then cancelled. Without one it returns the last error.
+func (r *robots) fetchTogether(ctx context.Context, robotsURL string, n int) (robotsAnswer, error) {
+	if n == 1 {
+		return r.fetchOnce(ctx, robotsURL)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		got robotsAnswer
+		err error
+	}
+	results := make(chan result, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			got, err := r.fetchOnce(ctx, robotsURL)
+			results <- result{got, err}
+		})
+	}
+	defer wg.Wait()
+	var last error
+	for range n {
+		res := <-results
+		if res.err == nil {
+			return res.got, nil // the deferred cancel ends the others
+		}
+		last = res.err
+	}
+	return robotsAnswer{}, last
 }

@@ -236,6 +236,23 @@ func (s *silences) giveUp(key string) error {
 	return refusal(key, e)
 }
 
+// missesToGo is how many more requests without an answer make the host key
+// unresponsive, when its last requests got none and nothing is known of an
+// answer before them; 0 otherwise.
+func (s *silences) missesToGo(key string) int {
+	if s == nil || s.tracked.Load() == 0 {
+		return 0
+	}
+	after, _ := s.limits(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.byKey[key]
+	if e == nil || e.run == 0 || e.answered > 0 || !e.lastAnswer.IsZero() || !e.made.IsZero() {
+		return 0
+	}
+	return max(0, e.runNeeded(after)-e.run)
+}
+
 // probeKey marks the context of the task admit let through to try an
 // unresponsive host again.
 type probeKey struct{}
