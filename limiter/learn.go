@@ -217,11 +217,25 @@ func (l *learner) settle() (float64, bool) {
 		l.unsure = !l.known
 	} else {
 		r = c.lowest(l.burst, n)
+		if n > 0 && c.admits(l.burst, 0, n) {
+			// A bucket admits these requests at any rate (the token it
+			// held when the gate ended): the record bounds the rate from
+			// below by nothing, and its refusal says only that the rate
+			// paced at was not under the server's, as a record fitted at
+			// that rate says.
+			r = cur
+		}
 	}
 	l.fits++
 	rate := fitMargin * r
 	if cur > 0 {
 		rate = min(rate, fitMargin*cur)
+		if l.fits > 1 {
+			// A record fitted under a burst the server no longer has
+			// may bound the rate far under it: one record cuts a
+			// fitted rate by half at most, as an empty one does.
+			rate = max(rate, cur/2)
+		}
 	}
 	if rate <= 0 {
 		rate = cur / 2

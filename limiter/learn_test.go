@@ -152,6 +152,58 @@ func TestLearnerKnowsTheRateOfABucketOfOneTokenFromAFewRequests(t *testing.T) {
 	assert.False(t, l.unsure)
 }
 
+// nextRecord feeds l, whose last throttle's gate ended at from, requests
+// started gaps after one another from from, numbered from seq on, every one
+// admitted but the last, refused 1 ms after it started with another 1 s
+// gate, and returns the rate settle tells then, cur being the rate paced at.
+func nextRecord(t *testing.T, l *learner, from time.Time, seq uint64, cur float64, gaps ...time.Duration) float64 {
+	t.Helper()
+	at := from
+	for i, gap := range gaps {
+		at = at.Add(gap)
+		l.sent(at, seq, false)
+		if i < len(gaps)-1 {
+			l.succeeded(seq)
+			seq++
+		}
+	}
+	_, first, ok := l.throttled(at.Add(time.Millisecond), seq, at.Add(time.Millisecond+time.Second), cur, 5*time.Millisecond)
+	require.True(t, ok)
+	require.False(t, first)
+	r, ok := l.settle()
+	require.True(t, ok)
+	return r
+}
+
+func TestLearnerKeepsTheRateWhereTheGateEndedOnOneAdmittedRequest(t *testing.T) {
+	// A bucket of one token holds a token when the gate ends whatever its
+	// rate: one request admitted and the next refused bound the rate from
+	// below by nothing. That record once fitted 2e-7 a second, and the
+	// host waited a day for its next token.
+	var l learner
+	cur := oneTokenThenProbe(t, &l)
+	require.True(t, l.known)
+	from := l.cur.from
+	r := nextRecord(t, &l, from, 10, cur, 0, 45*time.Millisecond)
+	assert.InDelta(t, 0.99*cur, r, 1e-6, "the rate paced at, less the fit's margin")
+}
+
+func TestLearnerCutsAFittedRateByHalfAtMost(t *testing.T) {
+	// A bucket of 10 refilling 100 a second, fitted, then a record as
+	// from a bucket of 2: two requests admitted after the gate and the
+	// third refused. Under a burst of 10 the gate refilled them at any rate
+	// above one a second.
+	var l learner
+	_, at, seq := coldThenSteady(t, &l)
+	_, _, ok := l.throttled(at, seq, at.Add(time.Second), 200, 5*time.Millisecond)
+	require.True(t, ok)
+	cur, ok := l.settle()
+	require.True(t, ok)
+	require.True(t, l.known)
+	r := nextRecord(t, &l, at.Add(time.Second), seq+2, cur, 0, 10*time.Millisecond, 10*time.Millisecond)
+	assert.InDelta(t, cur/2, r, 1e-6, "half the rate fitted before")
+}
+
 func TestLearnerStartsTheFirstEpisodeAfterAPauseNoThrottleClosed(t *testing.T) {
 	// A crawl against a bucket of one token refilling 100 a second: its
 	// robots.txt (outside the quota) and first listing page go alone, and
