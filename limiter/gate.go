@@ -38,6 +38,21 @@ func (h *Host) GateAt(now, until time.Time) {
 	h.applyRateLocked(now)
 }
 
+// longWait is the shortest wait for a host's next request that is logged: a
+// crawl must not sit silent behind a server's long pause or slow rate.
+const longWait = 30 * time.Second
+
+// noteWaitLocked warns, once per wait, that the host's next request waits
+// from now until at for the reason why, when that is longWait or more.
+func (h *Host) noteWaitLocked(now, at time.Time, why string) {
+	if at.Sub(now) < longWait || !at.After(h.pace.warned) {
+		return
+	}
+	h.pace.warned = at
+	h.l.log.Warn("limiter: host waits for its next request",
+		zap.String("host", h.key), zap.String("why", why), zap.Duration("wait", at.Sub(now).Round(time.Second)))
+}
+
 // Quota is a quota announced by the server.
 type Quota struct {
 	Limit     int           // requests per window, 0 = unknown

@@ -412,6 +412,59 @@ func TestCappedGateWarnsWithoutTheHeaderValue(t *testing.T) {
 	}
 }
 
+func TestHostWaitsNoLongerThanRetryAfterMaxForATokenAndSaysSo(t *testing.T) {
+	// A learnt rate of a request every 60 days (a record that once fitted
+	// 2e-7 a second) paces the host at a request per RetryAfterMax, and
+	// the host warns of the wait, naming itself, once.
+	core, logs := observer.New(zap.WarnLevel)
+	clk := clockwork.NewFakeClockAt(epoch)
+	l, err := New(Config{RetryAfterMax: time.Minute}, WithClock(clk), WithLogger(zap.New(core)))
+	require.NoError(t, err)
+	h := l.Host("api.example.com:443")
+	h.mu.Lock()
+	h.pace.learnt, h.pace.slow = 2e-7, true
+	h.applyRateLocked(epoch)
+	h.mu.Unlock()
+	p, _, ok := h.TryAcquireAt(epoch)
+	require.True(t, ok, "the bucket starts with a token")
+	p.ReleaseAt(epoch.Add(5*time.Millisecond), Success)
+	now := epoch.Add(10 * time.Millisecond)
+	_, at, ok := h.TryAcquireAt(now)
+	require.False(t, ok)
+	assert.False(t, at.After(epoch.Add(time.Minute+time.Millisecond)), "the next token within RetryAfterMax, not %v", at.Sub(now))
+	_, _, ok = h.TryAcquireAt(now.Add(time.Second))
+	require.False(t, ok)
+	entries := logs.All()
+	require.Len(t, entries, 1, "one warning for one wait")
+	assert.Equal(t, "api.example.com:443", entries[0].ContextMap()["host"])
+	assert.Equal(t, "rate", entries[0].ContextMap()["why"])
+	p, _, ok = h.TryAcquireAt(at)
+	require.True(t, ok)
+	p.ReleaseAt(at, Success)
+
+	// A gate of 45 s (a Retry-After, or a quota used up until its Reset) is
+	// told as well.
+	h.GateAt(at, at.Add(45*time.Second))
+	_, _, ok = h.TryAcquireAt(at.Add(time.Millisecond))
+	require.False(t, ok)
+	entries = logs.All()
+	require.Len(t, entries, 2)
+	assert.Equal(t, "gate", entries[1].ContextMap()["why"])
+	assert.Equal(t, 45*time.Second, entries[1].ContextMap()["wait"])
+}
+
+func TestHostDoesNotWarnOfAShortWait(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	clk := clockwork.NewFakeClockAt(epoch)
+	l, err := New(Config{}, WithClock(clk), WithLogger(zap.New(core)))
+	require.NoError(t, err)
+	h := l.Host("api.example.com:443")
+	h.GateAt(epoch, epoch.Add(5*time.Second))
+	_, _, ok := h.TryAcquireAt(epoch.Add(time.Millisecond))
+	require.False(t, ok)
+	assert.Empty(t, logs.All())
+}
+
 func TestThrottleReleasedLateInTheGateStillLearnsTheRate(t *testing.T) {
 	d := newDriver(t, Config{})
 	d.rounds(10, 20*time.Millisecond, Success)

@@ -81,6 +81,7 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 	}
 	if !h.gateUntil.IsZero() {
 		if now.Before(h.gateUntil) {
+			h.noteWaitLocked(now, h.gateUntil, "gate")
 			return Permit{}, h.gateUntil, false
 		}
 		h.gateUntil = time.Time{}
@@ -96,6 +97,7 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 	case h.pace.bucket != nil:
 		h.restart.stop()
 		if at, ok := h.pace.take(now); !ok {
+			h.noteWaitLocked(now, at, "rate")
 			return Permit{}, at, false
 		}
 	case h.restart.active():

@@ -11,8 +11,8 @@ import (
 // skipped as if no rate applied.
 const maxRate = 1e9
 
-// maxWait bounds the wait for a token (the bucket's rate is at least
-// Remaining/(time to Reset), so it is never this slow unless a quota says so).
+// maxWait bounds the wait for a token (a quota's or a learnt rate is at
+// least the floor, so only a user's ceiling is ever this slow).
 const maxWait = 24 * time.Hour
 
 // Rate learning from Throttled outcomes when no quota is announced.
@@ -49,6 +49,7 @@ const (
 type pace struct {
 	cfgBurst int
 	ceiling  float64 // user's ceiling, 0 = none
+	floor    float64 // the lowest rate a quota or a learnt rate paces at: a request per RetryAfterMax
 	quota    float64 // rate the announced quota allows, 0 = none
 	quotaEnd time.Time
 	learnt   float64 // rate learnt from throttles, 0 = none
@@ -85,6 +86,7 @@ type pace struct {
 	bound         bool          // the bucket refused a token since probeAt
 
 	reader   *quotaReader  // how the announced quota refills; made at the first quota, which few hosts announce
+	warned   time.Time     // the end of the last long wait the host warned of (see noteWait)
 	sendRate float64       // requests in flight over the smoothed RTT when the last throttle came
 	rtt      time.Duration // the smoothed RTT then
 }
@@ -92,16 +94,22 @@ type pace struct {
 func (p *pace) init(cfg Config) {
 	p.cfgBurst = cfg.Burst
 	p.ceiling = cfg.Rate
+	if cfg.RetryAfterMax > 0 {
+		p.floor = 1 / cfg.RetryAfterMax.Seconds()
+	}
 }
 
 // effective returns the rate to apply and whether it comes from the ceiling.
+// A quota's or a learnt rate is at least the floor: no server's headers or
+// refusals hold a host longer between two requests than the longest gate
+// the user allows (the user's own ceiling may).
 func (p *pace) effective(now time.Time) (float64, bool) {
 	r, fromCeiling := p.ceiling, true
-	if p.quota > 0 && now.Before(p.quotaEnd) && (r == 0 || p.quota < r) {
-		r, fromCeiling = p.quota, false
+	if q := max(p.quota, p.floor); p.quota > 0 && now.Before(p.quotaEnd) && (r == 0 || q < r) {
+		r, fromCeiling = q, false
 	}
-	if p.learnt > 0 && (r == 0 || p.learnt < r) {
-		r, fromCeiling = p.learnt, false
+	if l := max(p.learnt, p.floor); p.learnt > 0 && (r == 0 || l < r) {
+		r, fromCeiling = l, false
 	}
 	if r > maxRate {
 		r = 0
