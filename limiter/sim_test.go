@@ -548,6 +548,10 @@ var capacityClasses = []capacityClass{
 	{slots: 8, queue: 2, service: 20 * time.Millisecond, constant: true},
 	{slots: 16, queue: 4, service: 20 * time.Millisecond, constant: true},
 	{slots: 32, queue: 8, service: 20 * time.Millisecond, constant: true},
+	{slots: 12, queue: 3, service: 20 * time.Millisecond, constant: true},
+	{slots: 40, queue: 10, service: 10 * time.Millisecond, constant: true},
+	{slots: 32, queue: 32, service: 20 * time.Millisecond, constant: true},
+	{slots: 100, service: 100 * time.Millisecond, cap429: true},
 }
 
 // simQuotaNoHeaders runs politely mock's quota-no-headers from a cold start:

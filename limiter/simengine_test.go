@@ -83,6 +83,10 @@ type sim struct {
 	// stalls are intervals [from, to) in which the client does not run (a
 	// loaded machine): responses that arrive then are handled at to.
 	stalls [][2]time.Duration
+
+	// onAnswer, if set, sees each answer as it reaches the client, before
+	// the limiter does.
+	onAnswer func(r *simReq, o Outcome)
 }
 
 type simBinStats struct {
@@ -195,6 +199,9 @@ func (s *sim) deliver(r *simReq, resp *simResponse) {
 		}
 	case Dropped:
 		b.dropped++
+	}
+	if s.onAnswer != nil {
+		s.onAnswer(r, resp.outcome)
 	}
 	r.permit.ReleaseAt(now, resp.outcome)
 	s.answered = true
