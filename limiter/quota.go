@@ -168,10 +168,12 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 			r.window = max(r.window, r.curMin.Sub(r.prevMin))
 		}
 		r.prevMin, r.curMin = r.curMin, q.Reset
-		if r.small(q) && q.Limit > 2*(inFlight+2) {
+		if r.small(q) && q.Remaining+inFlight < q.Limit {
 			// Remaining never above a quarter of Limit, a window's end
-			// giving back no more than was held before: a bucket of a few
-			// tokens, whose Reset is when it is full.
+			// giving back no more than was held before, nor what a fixed
+			// window's Limit gives back to the requests of this client
+			// it may count (this one and those in flight): a bucket of a
+			// few tokens, whose Reset is when it is full.
 			r.mode = refillContinuous
 			return
 		}

@@ -283,3 +283,30 @@ func TestQuotaReaderTakesABucketOfAFewTokensAskedOftenForOne(t *testing.T) {
 	}
 	assert.Equal(t, refillContinuous, r.mode)
 }
+
+func TestQuotaReaderTakesABucketOfTwoTokensUnderASmallLimitForOne(t *testing.T) {
+	// A bucket of 2 tokens refilling 5 a second, asked once a second (as a
+	// fixed window's reading of its first answer paces it): Remaining 1 of
+	// a Limit of 5 after every request. A fixed window of 5 gives back 4
+	// at its end to a client with this one request counted in it; this one
+	// gives back nothing beyond the token it held, so it is a bucket,
+	// however small its Limit (it was paced at a request a second: 20%).
+	var r quotaReader
+	for i := range 4 {
+		at := epoch.Add(time.Duration(i) * time.Second)
+		r.observe(at, Quota{Limit: 5, Remaining: 1, Reset: at.Add(time.Second)}, uint64(i+1), 1, time.Hour)
+	}
+	assert.Equal(t, refillContinuous, r.mode)
+}
+
+func TestQuotaReaderKeepsASmallFixedWindowThatItsOwnRequestsUsedUp(t *testing.T) {
+	// A fixed window of 5 whose end comes while 3 more of this client's
+	// requests are on their way: they are counted in the new window with
+	// this one, so Remaining 1 is no sign of a bucket.
+	var r quotaReader
+	for i := range 4 {
+		at := epoch.Add(time.Duration(i) * time.Second)
+		r.observe(at, Quota{Limit: 5, Remaining: 1, Reset: at.Add(time.Second)}, uint64(4*i+4), 4, time.Hour)
+	}
+	assert.NotEqual(t, refillContinuous, r.mode)
+}
