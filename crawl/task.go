@@ -225,7 +225,7 @@ func (r *runner) task(ctx context.Context, it listed, into *[]byte) (outputLine,
 		r.silent.probed(t.key)
 	}
 	if err != nil {
-		return outputLine{}, err
+		return outputLine{}, r.lastAttempt(ctx, it, t.key, err)
 	}
 	data, replaced, err := rawJSON(resp)
 	if err != nil {
@@ -240,6 +240,37 @@ func (r *runner) task(ctx context.Context, it listed, into *[]byte) (outputLine,
 		line.FinalURL = resp.url.String()
 	}
 	return line, nil
+}
+
+// lastAttempt is the error of a task's attempt that failed with err: the
+// refusal of an unresponsive host instead, when err was the item's last
+// attempt and it and the host's requests before it got no answer, as many
+// in a row as make the host unresponsive (see silences.giveUpOnLast), so
+// that the item is left for the next run with state, or fails as its host's
+// other tasks do, rather than for good with its own error.
+func (r *runner) lastAttempt(ctx context.Context, it listed, key string, err error) error {
+	if r.silent == nil || engine.IsPermanent(err) || engine.Attempt(ctx) < r.attemptsOf(it) {
+		return err
+	}
+	if derr := r.silent.giveUpOnLast(key); derr != nil {
+		return &attemptError{err: sentLast{derr}}
+	}
+	return err
+}
+
+// sentLast is the refusal of a task whose own last attempt was sent (and got
+// no answer): the failed line counts it.
+type sentLast struct{ error }
+
+func (e sentLast) Unwrap() error { return e.error }
+
+// attemptsOf is the attempts the item may take: its host's under hosts, or
+// limits.retries + 1.
+func (r *runner) attemptsOf(it listed) int {
+	if p, ok := r.taskRetry(it); ok && p.MaxAttempts > 0 {
+		return p.MaxAttempts
+	}
+	return r.retry.MaxAttempts
 }
 
 // failedForGood is the engine's failure sink: it writes the failed line of
@@ -286,7 +317,10 @@ func (r *runner) failedLine(f engine.Failure[listed]) failedLine {
 	case errors.Is(f.Err, errDisallowed):
 		line.Error, line.Attempts = errDisallowed.Error(), 0
 	case errors.Is(f.Err, errUnresponsive):
-		line.Error, line.Attempts = f.Err.Error(), f.Attempts-1 // the last attempt sent nothing
+		line.Error = f.Err.Error()
+		if !errors.As(f.Err, new(sentLast)) {
+			line.Attempts-- // the last attempt sent nothing
+		}
 	case f.Reason == engine.ReasonPanic:
 		line.Error = fmt.Sprintf("panic: %v", f.Err)
 		r.o.log.Error("task panicked", zap.String("url", redact(line.URL)), zap.ByteString("stack", f.Stack))

@@ -215,6 +215,21 @@ func (s *silences) down(key string) error {
 // refusal of its requests; nil when it answered last, or is never held to be
 // unresponsive.
 func (s *silences) giveUp(key string) error {
+	return s.giveUpIf(key, func(e *silence, _ int) bool { return e.run > 0 })
+}
+
+// giveUpOnLast is giveUp for a task whose last attempt got no answer: the
+// host is made unresponsive if its last requests got none, as many in a row
+// as make it so, however short the time they span (a refused connection
+// fails at once). Else the task fails with its own error.
+func (s *silences) giveUpOnLast(key string) error {
+	return s.giveUpIf(key, func(e *silence, after int) bool { return e.run > 0 && e.run >= e.runNeeded(after) })
+}
+
+// giveUpIf makes the host key unresponsive now if enough says so of its
+// entry and unresponsive_after, and returns the refusal of its requests;
+// nil otherwise.
+func (s *silences) giveUpIf(key string, enough func(e *silence, after int) bool) error {
 	if s == nil {
 		return nil
 	}
@@ -225,7 +240,7 @@ func (s *silences) giveUp(key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.byKey[key]
-	if e == nil || e.run == 0 {
+	if e == nil || !enough(e, after) {
 		return nil
 	}
 	if !e.down {
