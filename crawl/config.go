@@ -42,6 +42,10 @@ const (
 // in Nutch's own defaults).
 const DefaultUnresponsiveAfter = 5
 
+// DefaultUnresponsiveRuns is limits.unresponsive_runs: as Nutch's
+// db.fetch.retry.max (3), after which a URL that kept failing is gone.
+const DefaultUnresponsiveRuns = 3
+
 // Config is one crawl, as described by a YAML file in the format of the
 // crawl-config spec: parsed strictly, validated, with defaults filled in and
 // templates and dot paths compiled. Get one from Load or Parse; a Config
@@ -138,6 +142,12 @@ type Limits struct {
 	// backoff.base, doubling up to backoff.max), until it answers; default 5,
 	// 0 = never.
 	UnresponsiveAfter int
+	// UnresponsiveRuns (unresponsive_runs): with state, how many runs of the
+	// crawl may leave the items of unresponsive hosts for the next run; in
+	// a run after that many did, they fail for good (the failed file) and
+	// the crawl can finish. Default 3; 0 = never left, failed at once as
+	// without state. The whole crawl's (limits only, not per host).
+	UnresponsiveRuns int
 }
 
 // Concurrency bounds the adaptive concurrency limit (limits.concurrency).

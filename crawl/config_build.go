@@ -67,6 +67,8 @@ type rawLimits struct {
 	MaxBody     yamlSize       `yaml:"max_body"`
 	// UnresponsiveAfter is limits.unresponsive_after.
 	UnresponsiveAfter *int `yaml:"unresponsive_after"`
+	// UnresponsiveRuns is limits.unresponsive_runs.
+	UnresponsiveRuns *int `yaml:"unresponsive_runs"`
 }
 
 type rawConcurrency struct {
@@ -323,6 +325,7 @@ func (b *builder) limitsAt(lk string, r *rawLimits) Limits {
 		},
 		MaxBody:           b.size(lk+".max_body", r.MaxBody, DefaultMaxBody),
 		UnresponsiveAfter: DefaultUnresponsiveAfter,
+		UnresponsiveRuns:  DefaultUnresponsiveRuns,
 	}
 	if math.IsNaN(r.Rate) || math.IsInf(r.Rate, 0) || r.Rate < 0 {
 		b.fail(lk+".rate", "must be a number of requests per second >= 0 (0 = no ceiling), got %v", r.Rate)
@@ -338,6 +341,9 @@ func (b *builder) limitsAt(lk string, r *rawLimits) Limits {
 	}
 	if r.UnresponsiveAfter != nil {
 		l.UnresponsiveAfter = b.nonNegative(lk+".unresponsive_after", *r.UnresponsiveAfter)
+	}
+	if r.UnresponsiveRuns != nil {
+		l.UnresponsiveRuns = b.nonNegative(lk+".unresponsive_runs", *r.UnresponsiveRuns)
 	}
 	if l.Backoff.Max < l.Backoff.Base {
 		b.fail(lk+".backoff.max", "%v is less than %s.backoff.base (%v)", l.Backoff.Max, lk, l.Backoff.Base)

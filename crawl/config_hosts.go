@@ -10,6 +10,7 @@ import (
 // hostOnlyLimits are the keys of limits that apply to the whole crawl, with why.
 var hostOnlyLimits = map[string]string{
 	"concurrency.max_total": "is the ceiling of all hosts together: set limits.concurrency.max_total",
+	"unresponsive_runs":     "counts the runs of the whole crawl: set limits.unresponsive_runs",
 }
 
 // hosts builds the per-host overrides of limits (key hosts): each host's

@@ -86,6 +86,8 @@ func TestHostsRejectsWhatCannotBePerHost(t *testing.T) {
 			"api.yaml:9: hosts.cdn.example.com.backoff.max: 1s is less than hosts.cdn.example.com.backoff.base (2s)"},
 		{"max_total", "hosts:\n  cdn.example.com: {concurrency: {max_total: 2}}\n",
 			"api.yaml:8: hosts.cdn.example.com.concurrency.max_total: cannot be set per host"},
+		{"unresponsive_runs", "hosts:\n  cdn.example.com: {unresponsive_runs: 1}\n",
+			"api.yaml:8: hosts.cdn.example.com.unresponsive_runs: cannot be set per host"},
 		{"not a host", "hosts:\n  \"http://cdn.example.com/\": {rate: 1}\n",
 			`is not a host or host:port`},
 		{"bad value", "hosts:\n  cdn.example.com: {concurrency: {min: 0}}\n",

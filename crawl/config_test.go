@@ -44,6 +44,7 @@ func TestLoadReadsTheSpecExampleVerbatim(t *testing.T) {
 		MaxBody:     10 << 20,
 
 		UnresponsiveAfter: DefaultUnresponsiveAfter, // not in the spec's example
+		UnresponsiveRuns:  DefaultUnresponsiveRuns,
 	}, cfg.Limits)
 	assert.Equal(t, Politeness{Robots: true, RetryAfterMax: 5 * time.Minute}, cfg.Politeness)
 	assert.Equal(t, "out.jsonl", cfg.Output)
@@ -69,6 +70,7 @@ func TestParseFillsDefaults(t *testing.T) {
 		MaxBody:     DefaultMaxBody,
 
 		UnresponsiveAfter: DefaultUnresponsiveAfter,
+		UnresponsiveRuns:  DefaultUnresponsiveRuns,
 	}, cfg.Limits)
 	assert.Equal(t, Politeness{Robots: DefaultRobots, RetryAfterMax: DefaultRetryAfterMax}, cfg.Politeness)
 	assert.Equal(t, "out.failed.jsonl", cfg.FailedPath())
@@ -76,10 +78,11 @@ func TestParseFillsDefaults(t *testing.T) {
 }
 
 func TestParseKeepsExplicitZeros(t *testing.T) {
-	cfg, err := parseTest(minimalYAML + "limits:\n  retries: 0\n  burst: 0\n  unresponsive_after: 0\npoliteness:\n  robots: false\n")
+	cfg, err := parseTest(minimalYAML + "limits:\n  retries: 0\n  burst: 0\n  unresponsive_after: 0\n  unresponsive_runs: 0\npoliteness:\n  robots: false\n")
 	require.NoError(t, err)
 	assert.Equal(t, 0, cfg.Limits.Retries)
 	assert.Equal(t, 0, cfg.Limits.UnresponsiveAfter, "unresponsive_after 0: no host is ever held unresponsive")
+	assert.Equal(t, 0, cfg.Limits.UnresponsiveRuns, "unresponsive_runs 0: no item is left for the next run")
 	assert.Equal(t, 0, cfg.Limits.Burst, "burst 0 is allowed without a rate")
 	assert.False(t, cfg.Politeness.Robots)
 }

@@ -390,7 +390,8 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 		switch {
 		case err != nil || sum.Interrupted:
 		case left > 0:
-			err = fmt.Errorf("crawl: %d %w", left, ErrItemsLeft)
+			err = fmt.Errorf("crawl: %d %w (left by %d of at most limits.unresponsive_runs %d runs; then they fail for good)",
+				left, ErrItemsLeft, r.state.from.Counters[counterRunsLeft]+1, r.cfg.Limits.UnresponsiveRuns)
 		default:
 			if ferr := r.state.store.Finish(); ferr != nil {
 				err = fmt.Errorf("crawl: %w", ferr)

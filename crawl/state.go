@@ -69,6 +69,13 @@ func (h *heldMarks) Mark(page, next source.Cursor) error {
 	return h.Journal.Mark(page, next)
 }
 
+// mayLeave reports whether items of unresponsive hosts may still be left
+// for the next run: fewer than limits.unresponsive_runs earlier runs left
+// some. Past that bound they fail for good, so that a host that stays dead
+// does not keep the crawl from finishing, as Nutch marks a URL gone after
+// db.fetch.retry.max rounds and Heritrix fails it after max-retries.
+func (res *resumed) mayLeave(runs int) bool { return res.from.Counters[counterRunsLeft] < int64(runs) }
+
 // leave leaves an item for the next run, unfinished, instead of writing its
 // failed line: its host was unresponsive, which says nothing of the item,
 // and a crawl run again tries it again (as Nutch leaves the URLs of a host
@@ -88,6 +95,7 @@ const (
 	counterThrottled   = "throttled"
 	counterMaxInFlight = "max_concurrency"
 	counterDurationMS  = "duration_ms"
+	counterRunsLeft    = "runs_left" // the runs that left items for the next (see mayLeave)
 )
 
 // openState opens cfg.State (reset first when asked), mapping its errors to
@@ -215,7 +223,16 @@ func (r *runner) totals() map[string]int64 {
 		counterThrottled:   base[counterThrottled] + r.meter.throttled.Load(),
 		counterMaxInFlight: max(base[counterMaxInFlight], r.meter.maxInFlight.Load()),
 		counterDurationMS:  base[counterDurationMS] + took,
+		counterRunsLeft:    base[counterRunsLeft] + r.leftNow(),
 	}
+}
+
+// leftNow is 1 when this run left items for the next, else 0.
+func (r *runner) leftNow() int64 {
+	if r.state != nil && r.state.left.Load() > 0 {
+		return 1
+	}
+	return 0
 }
 
 // finishedSummary is the summary of a crawl that an earlier run finished:

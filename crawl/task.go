@@ -279,7 +279,7 @@ func (r *runner) failedForGood(f engine.Failure[listed]) {
 	if f.Reason == engine.ReasonInterrupted {
 		return // not failed for good: a resumed crawl does it again
 	}
-	if r.state != nil && errors.Is(f.Err, errUnresponsive) {
+	if r.state != nil && errors.Is(f.Err, errUnresponsive) && r.state.mayLeave(r.cfg.Limits.UnresponsiveRuns) {
 		r.state.leave() // a resumed crawl tries it again
 		return
 	}
