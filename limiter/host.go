@@ -35,6 +35,7 @@ type Host struct {
 
 	successes, dropped, throttled, ignored int64
 	rate                                   float64 // the configured ceiling, Config.Rate
+	okSeq                                  uint64  // the highest number of a request that succeeded (see Overtaken)
 
 	used bool        // acquired since the idle sweep last passed (see idle.go)
 	gone atomic.Bool // forgotten by the Limiter: Host(key) makes a new one
@@ -266,6 +267,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	switch o {
 	case Success:
 		h.successes++
+		h.okSeq = max(h.okSeq, h.seqOf(p))
 		h.pace.onSuccess(h.seqOf(p), int(p.busy))
 		if timed {
 			h.ctl.onSuccess(now, max(0, now.Sub(start)), h.inFlight, h.seqOf(p), p.level)
