@@ -43,6 +43,7 @@ type learner struct {
 	burst   float64       // the server's burst
 	known   bool          // the burst is known: the first throttle's requests were mostly the burst
 	unsure  bool          // they were not: the burst is not known, and fit's rates are not to be trusted
+	weak    int           // the records in a row (but for empty ones) that bounded the rate from below by nothing
 
 	s1ok     int     // successes of the requests sent before the first throttle
 	*records         // made at the first throttle, which most hosts never see
@@ -217,23 +218,41 @@ func (l *learner) settle() (float64, bool) {
 		l.unsure = !l.known
 	} else {
 		r = c.lowest(l.burst, n)
-		if n > 0 && c.admits(l.burst, 0, n) {
-			// A bucket admits these requests at any rate (the token it
-			// held when the gate ended): the record bounds the rate from
-			// below by nothing, and its refusal says only that the rate
-			// paced at was not under the server's, as a record fitted at
-			// that rate says.
-			r = cur
-		}
 	}
 	l.fits++
+	weak := l.weak
+	l.weak = 0
+	if l.fits > 1 && c.admits(l.burst, 0, n) {
+		// A bucket admits these requests at any rate (none, or the token
+		// it held when the gate ended): the record bounds the rate from
+		// below by nothing.
+		l.weak = weak + 1
+		switch {
+		case cur <= 0:
+			return 0, true
+		case n == 0:
+			// Refused as the gate ended: the server is down, or its
+			// Retry-After too short for a token. The gates hold the
+			// host; an outage of many must not take its rate away.
+			l.weak = weak
+			return cur, true
+		case weak == 0:
+			// Its refusal says only that the rate paced at was not
+			// under the server's, as a record fitted at that rate says
+			// (once, it may be the timing of two requests).
+			return fitMargin * cur, true
+		default:
+			// Again: the server's rate has fallen under it.
+			return cur / 2, true
+		}
+	}
 	rate := fitMargin * r
 	if cur > 0 {
 		rate = min(rate, fitMargin*cur)
 		if l.fits > 1 {
 			// A record fitted under a burst the server no longer has
 			// may bound the rate far under it: one record cuts a
-			// fitted rate by half at most, as an empty one does.
+			// fitted rate by half at most.
 			rate = max(rate, cur/2)
 		}
 	}

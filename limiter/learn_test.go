@@ -188,6 +188,40 @@ func TestLearnerKeepsTheRateWhereTheGateEndedOnOneAdmittedRequest(t *testing.T) 
 	assert.InDelta(t, 0.99*cur, r, 1e-6, "the rate paced at, less the fit's margin")
 }
 
+func TestLearnerKeepsTheRateThroughAnOutage(t *testing.T) {
+	// A server down for a while answers every request 429 + Retry-After:
+	// 1, the first after each gate too. Each record bounds nothing: the
+	// rate fitted before stays (halving it at each gate left a host paced
+	// at a request per RetryAfterMax once the server was back).
+	var l learner
+	cur := oneTokenThenProbe(t, &l)
+	seq := uint64(10)
+	for range 20 {
+		r := nextRecord(t, &l, l.cur.from, seq, cur, 0)
+		assert.InDelta(t, cur, r, 1e-9)
+		seq++
+	}
+	// Back: one request admitted and the next refused is timing, once.
+	r := nextRecord(t, &l, l.cur.from, seq, cur, 0, 45*time.Millisecond)
+	assert.InDelta(t, 0.99*cur, r, 1e-9)
+}
+
+func TestLearnerHalvesTheRateWhenRecordsOfOneRequestRepeat(t *testing.T) {
+	// A bucket of one token whose rate fell to a tenth: after each gate
+	// it admits the token it holds and refuses the next request.
+	var l learner
+	cur := oneTokenThenProbe(t, &l)
+	r1 := nextRecord(t, &l, l.cur.from, 10, cur, 0, 50*time.Millisecond)
+	assert.InDelta(t, 0.99*cur, r1, 1e-9, "once may be the timing of two requests")
+	r2 := nextRecord(t, &l, l.cur.from, 12, r1, 0, 50*time.Millisecond)
+	assert.InDelta(t, r1/2, r2, 1e-9, "twice in a row: the rate fell")
+	r3 := nextRecord(t, &l, l.cur.from, 14, r2, 0, 100*time.Millisecond)
+	assert.InDelta(t, r2/2, r3, 1e-9)
+	// A record that bounds the rate again ends the run.
+	r4 := nextRecord(t, &l, l.cur.from, 16, r3, 0, 250*time.Millisecond, 250*time.Millisecond, 100*time.Millisecond)
+	assert.InDelta(t, 0.99*4, r4, 0.01, "99% of the gaps' rate")
+}
+
 func TestLearnerCutsAFittedRateByHalfAtMost(t *testing.T) {
 	// A bucket of 10 refilling 100 a second, fitted, then a record as
 	// from a bucket of 2: two requests admitted after the gate and the
