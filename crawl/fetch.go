@@ -34,6 +34,9 @@ type fetcher struct {
 	// allowed checks a URL against robots.txt, before its request and
 	// before each redirect hop; nil when politeness.robots is off.
 	allowed func(context.Context, *url.URL) (bool, error)
+	// silent admits a task's redirect hop to another host as that host's
+	// own tasks are (see hopAdmitted); nil when no host is ever unresponsive.
+	silent *silences
 }
 
 // newFetcher returns a fetcher sending requests with client.
@@ -114,17 +117,29 @@ func statusOf(err error) int {
 // and keeping the grown buffer in into), so that it can be reused once the
 // answer is no longer needed; with a nil into it is a buffer of its own.
 func (f *fetcher) get(ctx context.Context, method, rawURL string, into *[]byte) (response, error) {
+	return f.getAs(ctx, method, rawURL, crawled, into)
+}
+
+// getTask is get for a task's URL (one read from Redis as text): see
+// getURL.
+func (f *fetcher) getTask(ctx context.Context, method, rawURL string, into *[]byte) (response, error) {
+	return f.getAs(ctx, method, rawURL, task, into)
+}
+
+// getAs is get for a request of kind.
+func (f *fetcher) getAs(ctx context.Context, method, rawURL string, kind requestKind, into *[]byte) (response, error) {
 	req, err := newRequest(ctx, method, rawURL)
 	if err != nil {
 		return response{}, err
 	}
-	return f.follow(ctx, req, crawled, into)
+	return f.follow(ctx, req, kind, into)
 }
 
-// getURL is get for a URL already parsed (a task's, resolved when its page
-// was read), which it does not parse again.
+// getURL is get for a task's URL already parsed (resolved when its page
+// was read), which it does not parse again. A redirect hop to another host
+// is admitted as that host's own tasks are (see hopAdmitted).
 func (f *fetcher) getURL(ctx context.Context, method string, u *url.URL, into *[]byte) (response, error) {
-	return f.follow(ctx, requestTo(ctx, method, u), crawled, into)
+	return f.follow(ctx, requestTo(ctx, method, u), task, into)
 }
 
 // getRobots is get for a robots.txt: it never carries the config's
@@ -141,7 +156,8 @@ func (f *fetcher) getRobots(ctx context.Context, rawURL string) (response, error
 type requestKind int
 
 const (
-	crawled   requestKind = iota + 1 // a page or a task: headers to header_hosts, every URL checked against robots.txt
+	crawled   requestKind = iota + 1 // a page: headers to header_hosts, every URL checked against robots.txt
+	task                             // a task: as a page, and a hop to another host is admitted as its tasks are
 	robotsTxt                        // a robots.txt: User-Agent and Accept only, not checked
 )
 
@@ -168,6 +184,15 @@ func (f *fetcher) follow(ctx context.Context, req *http.Request, kind requestKin
 		if err != nil {
 			return response{}, &attemptError{status: code, err: engine.Permanent(err)}
 		}
+		if kind == task {
+			var probe string
+			if ctx, probe, err = f.hopAdmitted(ctx, u, next); err != nil {
+				return response{}, &attemptError{status: code, err: err}
+			}
+			if probe != "" {
+				defer f.silent.probed(probe)
+			}
+		}
 		if err := f.check(ctx, next, kind, code); err != nil {
 			return response{}, err
 		}
@@ -178,6 +203,27 @@ func (f *fetcher) follow(ctx context.Context, req *http.Request, kind requestKin
 		u = req.URL
 		chain = append(chain, u)
 	}
+}
+
+// hopAdmitted admits a task's redirect hop from u to next, on another host,
+// as that host's own tasks are (see silences.admit): an unresponsive host's
+// refusal, unless the hop is to try it again, whose host key it then
+// returns with ctx marked as a probe's (the caller calls probed when the
+// task ends). Without it, every hop to a host that stopped answering would
+// take a whole timeout, one after another at its cut concurrency.
+func (f *fetcher) hopAdmitted(ctx context.Context, u, next *url.URL) (context.Context, string, error) {
+	key := hostKey(next)
+	if f.silent == nil || key == hostKey(u) {
+		return ctx, "", nil
+	}
+	probe, err := f.silent.admit(key)
+	switch {
+	case err != nil:
+		return ctx, "", sentLast{err} // the attempt sent its first request
+	case probe:
+		return withProbe(ctx), key, nil
+	}
+	return ctx, "", nil
 }
 
 // newRequest is a request of method to rawURL, without a body; an error is
@@ -211,7 +257,7 @@ var blankRequest = &http.Request{Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1
 // robots.txt is obeyed; code is the status of the redirect that led to u, 0
 // for the first URL.
 func (f *fetcher) check(ctx context.Context, u *url.URL, kind requestKind, code int) error {
-	if kind != crawled || f.allowed == nil {
+	if kind == robotsTxt || f.allowed == nil {
 		return nil
 	}
 	ok, err := f.allowed(ctx, u)

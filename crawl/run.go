@@ -309,6 +309,7 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 		r.dist = &distributed{c: o.redis, lines: make(chan redisstate.Line, 4*finishBatch),
 			room: make(chan struct{}, 1)}
 	}
+	r.fetch.silent = silent
 	r.retrier = &retrier{retry: r.retry, clock: clockwork.NewRealClock()}
 	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log}
 	if cfg.Politeness.Robots {

@@ -219,7 +219,7 @@ func (r *runner) task(ctx context.Context, it listed, into *[]byte) (outputLine,
 	if t.url != nil {
 		resp, err = r.fetch.getURL(ctx, r.cfg.Task.Method, t.url, into)
 	} else {
-		resp, err = r.fetch.get(ctx, r.cfg.Task.Method, t.raw, into) // read from Redis as text
+		resp, err = r.fetch.getTask(ctx, r.cfg.Task.Method, t.raw, into) // read from Redis as text
 	}
 	if probe {
 		r.silent.probed(t.key)
