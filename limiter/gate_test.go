@@ -422,7 +422,7 @@ func TestHostWaitsNoLongerThanRetryAfterMaxForATokenAndSaysSo(t *testing.T) {
 	require.NoError(t, err)
 	h := l.Host("api.example.com:443")
 	h.mu.Lock()
-	h.pace.learnt, h.pace.slow = 2e-7, true
+	h.pace.learnt, h.pace.pushed().slow = 2e-7, true
 	h.applyRateLocked(epoch)
 	h.mu.Unlock()
 	p, _, ok := h.TryAcquireAt(epoch)

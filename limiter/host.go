@@ -277,10 +277,11 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		h.ctl.onDrop(now, h.inFlight, epoch)
 	case Throttled:
 		h.throttled++
+		pb := h.pace.pushed()
 		if h.ctl.srtt > 0 {
-			h.pace.sendRate = float64(h.inFlight+1) / h.ctl.srtt.Seconds()
+			pb.sendRate = float64(h.inFlight+1) / h.ctl.srtt.Seconds()
 		}
-		h.pace.rtt = h.ctl.srtt
+		pb.rtt = h.ctl.srtt
 		if h.gateUntil.IsZero() || !now.Before(h.gateUntil) {
 			h.ctl.refusedAt(h.inFlight + 1)
 		}

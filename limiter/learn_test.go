@@ -301,7 +301,7 @@ func TestLearnerKeepsTheColdStartsEpisodeAcrossAPauseWithRequestsInFlight(t *tes
 func TestPaceProbesNoHigherThanTheRateARecordWasRefusedAt(t *testing.T) {
 	// Refused at 100 a second and paced at 99 since: a slow probe of 0.1%
 	// a second would cross 100 again in 10 s and draw the next refusal.
-	var p pace
+	p := pace{pushback: new(pushback)}
 	p.learnt, p.slow, p.confirmed, p.refusedAt = 99, true, true, 100
 	at := epoch
 	p.lastProbe = at
@@ -314,7 +314,7 @@ func TestPaceProbesNoHigherThanTheRateARecordWasRefusedAt(t *testing.T) {
 	assert.Greater(t, p.learnt, 99.4, "probed up to the bound")
 
 	// Without a refusal of a fitted record the probe goes on.
-	p = pace{learnt: 99, slow: true, confirmed: true, lastProbe: epoch}
+	p = pace{learnt: 99, pushback: &pushback{slow: true, confirmed: true, lastProbe: epoch}}
 	at = epoch
 	for range 120 {
 		at = at.Add(250 * time.Millisecond)

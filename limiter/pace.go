@@ -50,8 +50,6 @@ type pace struct {
 	cfgBurst int
 	ceiling  float64 // user's ceiling, 0 = none
 	floor    float64 // the lowest rate a quota or a learnt rate paces at: a request per RetryAfterMax
-	quota    float64 // rate the announced quota allows, 0 = none
-	quotaEnd time.Time
 	learnt   float64 // rate learnt from throttles, 0 = none
 	cur      float64 // the bucket's rate, 0 = no bucket
 	curBurst int
@@ -59,9 +57,25 @@ type pace struct {
 	drain    bool // drop saved-up tokens when the gate opens
 
 	// success rate, measured over windows of goodputWindow
-	gpStart   time.Time
-	gpCount   int
-	goodput   float64
+	gpStart time.Time
+	gpCount int
+	goodput float64
+
+	epCount int     // successes in the episode (see pushback.epStart)
+	learn   learner // the server's rate and burst, from throttles with a Retry-After or a pause of their own
+
+	// *pushback is made when the host first pushes back (a throttle, a
+	// gate, an announced quota), which most hosts never do: until then its
+	// fields read as zero, and a host's memory stays small.
+	*pushback
+}
+
+// pushback is the state of a host's rate that only a host that pushed back
+// needs: the announced quota and the learning of a rate from throttles.
+// While it is nil, learnt is 0 and no quota applies.
+type pushback struct {
+	quota     float64 // rate the announced quota allows, 0 = none
+	quotaEnd  time.Time
 	lastProbe time.Time
 
 	// rate learning
@@ -74,9 +88,7 @@ type pace struct {
 	refusedLow    int           // the fewest in flight a refused request started with, of those the last cut answered (see capped)
 	admittedHigh  int           // successes since that cut that started with at least refusedLow in flight
 	bareWait      time.Duration // the pause the last throttle without a Retry-After closed
-	learn         learner       // the server's rate and burst, from throttles with a Retry-After or a pause of their own
 	epStart       time.Time     // start of the current episode: the end of the last learning gate
-	epCount       int           // successes in the episode
 	epLearnt      float64       // the learnt rate when the episode began
 	confirmed     bool          // a throttle came while the learnt rate paced the host, after an episode long enough
 	probing       bool          // the learnt rate is a probe that doubles while it is used
@@ -89,6 +101,14 @@ type pace struct {
 	warned   time.Time     // the end of the last long wait the host warned of (see noteWait)
 	sendRate float64       // requests in flight over the smoothed RTT when the last throttle came
 	rtt      time.Duration // the smoothed RTT then
+}
+
+// pushed returns the host's pushback state, made on first need.
+func (p *pace) pushed() *pushback {
+	if p.pushback == nil {
+		p.pushback = new(pushback)
+	}
+	return p.pushback
 }
 
 func (p *pace) init(cfg Config) {
@@ -105,8 +125,10 @@ func (p *pace) init(cfg Config) {
 // the user allows (the user's own ceiling may).
 func (p *pace) effective(now time.Time) (float64, bool) {
 	r, fromCeiling := p.ceiling, true
-	if q := max(p.quota, p.floor); p.quota > 0 && now.Before(p.quotaEnd) && (r == 0 || q < r) {
-		r, fromCeiling = q, false
+	if p.quotaActive(now) {
+		if q := max(p.quota, p.floor); r == 0 || q < r {
+			r, fromCeiling = q, false
+		}
 	}
 	if l := max(p.learnt, p.floor); p.learnt > 0 && (r == 0 || l < r) {
 		r, fromCeiling = l, false
@@ -131,11 +153,11 @@ func (p *pace) apply(now time.Time) {
 		if burst == 0 {
 			burst = max(1, int(r/10))
 		}
-	case r == p.quota && p.reader != nil && p.reader.spare > 1:
+	case p.pushback != nil && r == p.quota && p.reader != nil && p.reader.spare > 1:
 		// The server holds tokens beyond its refill: a pacer that
 		// wakes late may catch up on half of them.
 		burst = p.reader.spare / 2
-	case r == p.learnt && p.slow && !p.probing:
+	case p.pushback != nil && r == p.learnt && p.slow && !p.probing:
 		burst = p.learn.pacerBurst()
 	}
 	if !fromCeiling && p.ceiling > 0 && p.cfgBurst > 0 {
@@ -162,7 +184,7 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 		p.bucket.SetBurstAt(now, p.curBurst)
 		p.drain = false
 	}
-	if p.learn.pending {
+	if p.learn.pending && p.pushback != nil {
 		// The gate a throttle closed has ended: learn from its record.
 		if r, ok := p.learn.settle(); ok {
 			if p.learn.unsure || r <= 0 {
@@ -176,7 +198,7 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 			p.apply(now)
 		}
 	}
-	if p.probing && p.grow(now) {
+	if p.pushback != nil && p.probing && p.grow(now) {
 		p.apply(now)
 		if p.bucket == nil {
 			return time.Time{}, true
@@ -185,7 +207,9 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 	if p.bucket.AllowN(now, 1) {
 		return time.Time{}, true
 	}
-	p.bound = true
+	if p.pushback != nil {
+		p.bound = true
+	}
 	missing := 1 - p.bucket.TokensAt(now)
 	d := math.Ceil(missing / p.cur * float64(time.Second))
 	return now.Add(time.Duration(max(1, min(d, float64(maxWait))))), false
@@ -194,6 +218,7 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 // onGate notes a pause: saved-up tokens must not burst out when it ends,
 // and a throttle that came with it teaches the rate.
 func (p *pace) onGate(now, until time.Time) {
+	p.pushed()
 	p.drain = p.bucket != nil && p.curBurst > 1
 	p.lastGate, p.lastGateUntil = now, until
 	if !p.lastThrottle.IsZero() && now.Sub(p.lastThrottle) <= gateEvidence {
@@ -206,6 +231,7 @@ func (p *pace) onGate(now, until time.Time) {
 // (zero: no pause). horizon caps the time to Reset a quota is spread over (a
 // hostile Reset a year away must not slow the host to a request a day).
 func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration, sent uint64, inFlight int) time.Time {
+	p.pushed()
 	if !q.Reset.After(now) {
 		p.forget()
 		// A passed reset lifts the quota's rate, or with a known window
@@ -237,12 +263,14 @@ func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration, sent uint
 // replaces it.
 func (p *pace) forget() { p.learnt, p.slow, p.probing = 0, false, false }
 
-func (p *pace) quotaActive(now time.Time) bool { return p.quota > 0 && now.Before(p.quotaEnd) }
+func (p *pace) quotaActive(now time.Time) bool {
+	return p.pushback != nil && p.quota > 0 && now.Before(p.quotaEnd)
+}
 
 // onSuccess notes that the request numbered seq, started with started
 // requests in flight (its own included), succeeded.
 func (p *pace) onSuccess(seq uint64, started int) {
-	if p.refusedLow > 0 && started >= p.refusedLow {
+	if p.pushback != nil && p.refusedLow > 0 && started >= p.refusedLow {
 		p.admittedHigh++
 	}
 	p.gpCount++
@@ -266,6 +294,7 @@ func (p *pace) onSuccess(seq uint64, started int) {
 // and it probes upward fast so that it gets out of the way of a
 // concurrency limit that holds the line.
 func (p *pace) onThrottle(now time.Time, seq uint64, cut, floor bool, inFlight, started int) time.Time {
+	p.pushed()
 	p.lastThrottle, p.throttleSeq = now, seq
 	var until time.Time
 	switch {
@@ -445,6 +474,9 @@ func (p *pace) onRelease(now time.Time) bool {
 	p.goodput = float64(p.gpCount) / el.Seconds()
 	p.gpCount = 0
 	p.gpStart = now
+	if p.pushback == nil {
+		return false // no quota, nothing learnt
+	}
 	if p.quota > 0 && !p.quotaActive(now) {
 		p.quota = 0 // the quota was reset: its rate no longer applies
 		return true

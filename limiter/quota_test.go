@@ -225,7 +225,7 @@ func TestQuotaReaderLeavesABucketOfOneTokenToItsRefusals(t *testing.T) {
 func TestPaceKeepsTheLearntRateUnderABucketOfOneToken(t *testing.T) {
 	// A rate learnt from throttles stays while the quota announced cannot
 	// tell one; a quota that held more replaces it.
-	var p pace
+	p := pace{pushback: new(pushback)}
 	p.learnt, p.slow = 80, true
 	at := epoch
 	for i := range 300 {

@@ -133,7 +133,7 @@ func (h *Host) useSharedLearnt(learnt float64) {
 	if h.pace.learnt == learnt || h.pace.quotaActive(now) {
 		return
 	}
-	h.pace.learnt, h.pace.slow = learnt, true
+	h.pace.learnt, h.pace.pushed().slow = learnt, true
 	h.applyRateLocked(now)
 }
 
