@@ -32,7 +32,13 @@ type control struct {
 	limit     float64
 	slowStart bool
 	fixed     bool // Fixed: the limit never moves
-	alg       algorithm
+	settle    bool // the window after a change shows the old limit: skip it
+	rising    bool // slow start's last used window showed the RTT rising
+	// filling is set while slow start's raised limit is being filled, filled
+	// once it is full: the permits that fill it may find free slots a full
+	// limit would not, so slow start counts only those started after it.
+	filling, filled bool
+	alg             algorithm
 
 	// latency sampling: a permit is timed when its seq&mask == 0
 	seq    uint64 // permits handed out
@@ -46,12 +52,10 @@ type control struct {
 	sumSq       float64 // of the samples in nanoseconds, for the mean's standard error
 	winInFlight int
 	drops       int
-	settle      bool // the window after a change shows the old limit: skip it
 
-	srtt   time.Duration // smoothed window mean RTT
-	base   time.Duration // baseline RTT: lowest window mean, drifting up slowly
-	safe   float64       // largest in-flight level slow start saw without queueing
-	rising bool          // slow start's last used window showed the RTT rising
+	srtt time.Duration // smoothed window mean RTT
+	base time.Duration // baseline RTT: lowest window mean, drifting up slowly
+	safe float64       // largest in-flight level slow start saw without queueing
 	// exitAt is the limit at which slow start last ended on a rising RTT,
 	// while a window without a queue at about that level may still show
 	// the rise was noise (see resume); 0 if none. lastExit is the last
@@ -64,10 +68,6 @@ type control struct {
 	strictAt float64
 	cuts     uint32 // windows closed by a drop; a permit carries the count at its start
 	level    uint32 // changes of the limit; a permit carries the count at its start
-	// filling is set while slow start's raised limit is being filled, filled
-	// once it is full: the permits that fill it may find free slots a full
-	// limit would not, so slow start counts only those started after it.
-	filling, filled bool
 
 	// refused is the in-flight count, the refused request's included, of a
 	// throttle that closed no gate (an in-flight cap's 429), for the window

@@ -35,19 +35,19 @@ const (
 type learner struct {
 	base    uint64        // the first throttle's episode holds the requests numbered above base
 	firstAt time.Time     // the episode's first request's start
-	aux     uint64        // 1 if the host's first request was auxiliary and is in the episode
 	workAt  time.Time     // the episode's first request that was not auxiliary
-	first   bool          // a throttle was seen: s1, t1 and burst are set
 	s1      float64       // requests admitted before the first throttle, once known
 	t1      time.Duration // from the episode's first request to that throttle
 	burst   float64       // the server's burst
+	first   bool          // a throttle was seen: s1, t1 and burst are set
 	known   bool          // the burst is known: the first throttle's requests were mostly the burst
 	unsure  bool          // they were not: the burst is not known, and fit's rates are not to be trusted
+	pending bool          // records.prev is to be learnt from when the gate ends
+	aux     uint8         // 1 if the host's first request was auxiliary and is in the episode
 	weak    int           // the records in a row (but for empty ones) that bounded the rate from below by nothing
 
 	s1ok     int     // successes of the requests sent before the first throttle
 	*records         // made at the first throttle, which most hosts never see
-	pending  bool    // prev is to be learnt from when the gate ends
 	cur0     float64 // the rate paced at when prev was closed
 	fits     int     // the records learnt from
 }
@@ -145,7 +145,7 @@ func (l *learner) throttled(now time.Time, seq uint64, until time.Time, cur floa
 		// yet: those sent before it were admitted, but for a first
 		// auxiliary one.)
 		n := seq - l.base - 1
-		sent := float64(n - min(n, l.aux))
+		sent := float64(n - min(n, uint64(l.aux)))
 		return probeStart * max(1, sent, l.admitted()) / (l.t1 + gate).Seconds(), true, true
 	}
 	c := &l.cur
