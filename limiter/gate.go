@@ -113,7 +113,7 @@ func (h *Host) SetCeiling(rate float64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if rate == 0 {
-		rate = h.rate
+		rate = h.configuredRate()
 	}
 	h.pace.ceiling = rate
 	h.applyRateLocked(now)

@@ -34,8 +34,7 @@ type Host struct {
 	clocked atomic.Bool
 
 	successes, dropped, throttled, ignored int64
-	rate                                   float64 // the configured ceiling, Config.Rate
-	okSeq                                  uint64  // the highest number of a request that succeeded (see Overtaken)
+	okSeq                                  uint64 // the highest number of a request that succeeded (see Overtaken)
 
 	used bool        // acquired since the idle sweep last passed (see idle.go)
 	gone atomic.Bool // forgotten by the Limiter: Host(key) makes a new one
@@ -45,7 +44,7 @@ type waiter struct{ wake chan struct{} }
 
 func newHost(l *Limiter, key string, now time.Time) *Host {
 	cfg := l.configFor(key)
-	h := &Host{key: key, l: l, rate: cfg.Rate}
+	h := &Host{key: key, l: l}
 	h.ctl.init(cfg)
 	h.limit = h.ctl.intLimit()
 	h.pace.init(cfg)

@@ -49,3 +49,7 @@ func (l *Limiter) configFor(key string) Config {
 	}
 	return l.cfg
 }
+
+// configuredRate is the host's rate ceiling as configured (Config.Rate),
+// which SetCeiling may have changed since.
+func (h *Host) configuredRate() float64 { return h.l.configFor(h.key).Rate }

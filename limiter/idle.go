@@ -81,7 +81,7 @@ func (h *Host) forget(now time.Time) bool {
 	switch {
 	case h.inFlight > 0 || len(h.waiters) > 0,
 		!h.gateUntil.IsZero() && now.Before(h.gateUntil),
-		p.learnt > 0 || p.quotaActive(now) || p.ceiling != h.rate,
+		p.learnt > 0 || p.quotaActive(now) || p.ceiling != h.configuredRate(),
 		p.bucket != nil && p.bucket.TokensAt(now) < float64(p.curBurst):
 		return false
 	}

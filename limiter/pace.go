@@ -54,7 +54,6 @@ type pace struct {
 	cur      float64 // the bucket's rate, 0 = no bucket
 	curBurst int
 	bucket   *rate.Limiter
-	drain    bool // drop saved-up tokens when the gate opens
 
 	// success rate, measured over windows of goodputWindow
 	gpStart time.Time
@@ -77,6 +76,7 @@ type pushback struct {
 	quota     float64 // rate the announced quota allows, 0 = none
 	quotaEnd  time.Time
 	lastProbe time.Time
+	drain     bool // drop saved-up tokens when the gate opens
 
 	// rate learning
 	slow          bool          // the learnt rate came from throttles with a Retry-After or a pause of their own
@@ -178,7 +178,7 @@ func (p *pace) apply(now time.Time) {
 
 // take takes a token at now, or returns when one will be available.
 func (p *pace) take(now time.Time) (time.Time, bool) {
-	if p.drain {
+	if p.pushback != nil && p.drain {
 		// Cap what was saved up during the pause at one token.
 		p.bucket.SetBurstAt(now, 1)
 		p.bucket.SetBurstAt(now, p.curBurst)
