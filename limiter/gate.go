@@ -43,7 +43,9 @@ func (h *Host) GateAt(now, until time.Time) {
 const longWait = 30 * time.Second
 
 // noteWaitLocked warns, once per wait, that the host's next request waits
-// from now until at for the reason why, when that is longWait or more.
+// from now until at for the reason why, when that is longWait or more. A
+// wait the user's own ceiling (or a robots.txt Crawl-delay) sets is not
+// told.
 func (h *Host) noteWaitLocked(now, at time.Time, why string) {
 	if at.Sub(now) < longWait || !at.After(h.pace.warned) {
 		return

@@ -453,6 +453,24 @@ func TestHostWaitsNoLongerThanRetryAfterMaxForATokenAndSaysSo(t *testing.T) {
 	assert.Equal(t, 45*time.Second, entries[1].ContextMap()["wait"])
 }
 
+func TestHostDoesNotWarnOfTheUsersOwnSlowRate(t *testing.T) {
+	// A Crawl-delay of a minute: the user's ceiling, not the server's
+	// doing.
+	core, logs := observer.New(zap.WarnLevel)
+	clk := clockwork.NewFakeClockAt(epoch)
+	l, err := New(Config{}, WithClock(clk), WithLogger(zap.New(core)))
+	require.NoError(t, err)
+	h := l.Host("api.example.com:443")
+	h.SetCeiling(1.0 / 60)
+	p, _, ok := h.TryAcquireAt(epoch)
+	require.True(t, ok)
+	p.ReleaseAt(epoch.Add(time.Millisecond), Success)
+	_, at, ok := h.TryAcquireAt(epoch.Add(2 * time.Millisecond))
+	require.False(t, ok)
+	assert.Greater(t, at.Sub(epoch), 30*time.Second)
+	assert.Empty(t, logs.All())
+}
+
 func TestHostDoesNotWarnOfAShortWait(t *testing.T) {
 	core, logs := observer.New(zap.WarnLevel)
 	clk := clockwork.NewFakeClockAt(epoch)

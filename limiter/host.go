@@ -97,7 +97,9 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 	case h.pace.bucket != nil:
 		h.restart.stop()
 		if at, ok := h.pace.take(now); !ok {
-			h.noteWaitLocked(now, at, "rate")
+			if _, fromCeiling := h.pace.effective(now); !fromCeiling {
+				h.noteWaitLocked(now, at, "rate")
+			}
 			return Permit{}, at, false
 		}
 	case h.restart.active():
