@@ -471,19 +471,25 @@ func decodeJSONWithDecoder(r response) (any, error) {
 // rawJSON checks a task's body and returns it for the output line, with
 // each invalid UTF-8 byte and each lone surrogate escape replaced by U+FFFD
 // (as decoding a listing's items does), and how many were; an empty body
-// (HEAD, 204) is null.
-func rawJSON(r response) (json.RawMessage, int, error) {
+// (HEAD, 204) is null. plain says that the body is already as the line
+// writes it (see scanJSON): it is then returned without the whitespace
+// around it, with nothing to replace.
+func rawJSON(r response) (data json.RawMessage, plain bool, replaced int, err error) {
 	if len(bytes.TrimSpace(r.body)) == 0 {
-		return json.RawMessage("null"), 0, nil
+		return json.RawMessage("null"), true, 0, nil
 	}
-	if !validJSON(r.body) {
+	value, plain, ok := scanJSON(r.body)
+	if !ok {
 		_, err := decodeJSON(r) // for the parser's message
 		if err == nil {
 			err = &attemptError{status: r.status, err: errors.New("malformed JSON body")}
 		}
-		return nil, 0, err
+		return nil, false, 0, err
+	}
+	if plain {
+		return json.RawMessage(value), true, 0, nil
 	}
 	body, n := replaceInvalidUTF8(r.body, utf8.RuneError)
 	body, lone := replaceLoneSurrogates(body)
-	return json.RawMessage(body), n + lone, nil
+	return json.RawMessage(body), false, n + lone, nil
 }

@@ -35,7 +35,7 @@ func BenchmarkRawJSON(b *testing.B) {
 		b.SetBytes(int64(len(r.body)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, n, err := rawJSON(r); err != nil || n != 0 {
+			if _, _, n, err := rawJSON(r); err != nil || n != 0 {
 				b.Fatal(err, n)
 			}
 		}

@@ -10,19 +10,39 @@ const maxJSONDepth = 10000
 // not), in one byte loop instead of the scanner's call per byte: a task's
 // answer is checked before its line is written.
 func validJSON(b []byte) bool {
-	v := jsonValidator{b: b}
-	v.space()
-	if !v.value(0) {
-		return false
-	}
-	v.space()
-	return v.i == len(b)
+	_, _, ok := scanJSON(b)
+	return ok
 }
 
-// jsonValidator reads b from i.
+// scanJSON is validJSON that also returns the value without the whitespace
+// around it, and whether that value is plain: ASCII without
+// whitespace between its tokens, without \u escapes and without <, > or &,
+// so that it is already what json.Marshal writes for it as a
+// json.RawMessage and holds nothing the output line replaces (see rawJSON).
+func scanJSON(b []byte) (value []byte, plain, ok bool) {
+	v := jsonValidator{b: b}
+	v.space()
+	start := v.i
+	v.spaced = false
+	if !v.value(0) {
+		return nil, false, false
+	}
+	end, plain := v.i, !v.spaced && !v.notable
+	v.space()
+	if v.i != len(b) {
+		return nil, false, false
+	}
+	return b[start:end], plain, true
+}
+
+// jsonValidator reads b from i. spaced and notable say whether it skipped
+// whitespace, and whether it read a string holding a byte from 0x80, <, >, &
+// or a \u escape (see scanJSON).
 type jsonValidator struct {
-	b []byte
-	i int
+	b       []byte
+	i       int
+	spaced  bool
+	notable bool
 }
 
 func (v *jsonValidator) space() {
@@ -30,6 +50,7 @@ func (v *jsonValidator) space() {
 		switch v.b[v.i] {
 		case ' ', '\t', '\n', '\r':
 			v.i++
+			v.spaced = true
 		default:
 			return
 		}
@@ -131,13 +152,16 @@ func (v *jsonValidator) array(depth int) bool {
 func (v *jsonValidator) string() bool {
 	b := v.b
 	for i := v.i + 1; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '"':
+		switch stringByte[b[i]] {
+		case plainByte:
+		case quoteByte:
 			v.i = i + 1
 			return true
-		case c < 0x20:
+		case controlByte:
 			return false
-		case c == '\\':
+		case notableByte:
+			v.notable = true
+		case backslashByte:
 			i++
 			if i >= len(b) {
 				return false
@@ -148,6 +172,7 @@ func (v *jsonValidator) string() bool {
 				if i+4 >= len(b) || hex4(b[i+1:i+5]) < 0 {
 					return false
 				}
+				v.notable = true
 				i += 4
 			default:
 				return false
@@ -156,6 +181,28 @@ func (v *jsonValidator) string() bool {
 	}
 	return false
 }
+
+// What a byte inside a string is to jsonValidator.string.
+const (
+	plainByte     = iota
+	quoteByte     // the closing quote
+	backslashByte // an escape's start
+	controlByte   // below 0x20: not allowed
+	notableByte   // <, >, & or from 0x80 (see scanJSON)
+)
+
+// stringByte is what each byte is inside a string.
+var stringByte = func() (t [256]uint8) {
+	for c := range 0x20 {
+		t[c] = controlByte
+	}
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = notableByte
+	}
+	t['<'], t['>'], t['&'] = notableByte, notableByte, notableByte
+	t['"'], t['\\'] = quoteByte, backslashByte
+	return t
+}()
 
 // number reads a number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func (v *jsonValidator) number() bool {

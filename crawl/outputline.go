@@ -7,7 +7,8 @@ import (
 
 // appendLine appends l to dst as one JSON line, byte for byte what
 // json.Marshal writes for it, newline included. A task's line (Data a
-// json.RawMessage checked by rawJSON) is written without reflection;
+// json.RawMessage checked by rawJSON) is written without reflection, and
+// without compacting a Data that rawJSON found plain;
 // an item's goes through json.Marshal.
 func (l outputLine) appendLine(dst []byte) ([]byte, error) {
 	data, ok := l.Data.(json.RawMessage)
@@ -25,9 +26,12 @@ func (l outputLine) appendLine(dst []byte) ([]byte, error) {
 		dst = strconv.AppendInt(dst, int64(l.Status), 10)
 	}
 	dst = append(dst, `,"data":`...)
-	if data == nil {
+	switch {
+	case data == nil:
 		dst = append(dst, "null"...)
-	} else {
+	case l.plain:
+		dst = append(dst, data...)
+	default:
 		dst = appendCompactJSON(dst, data)
 	}
 	if l.FinalURL != "" {

@@ -1,8 +1,10 @@
 package crawl
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,6 +30,42 @@ func FuzzOutputLineIsWhatJSONMarshalWrites(f *testing.F) {
 		got, err := l.appendLine(nil)
 		require.NoError(t, err)
 		assert.Equal(t, string(want)+"\n", string(got))
+	})
+}
+
+// FuzzTaskLineIsTheCheckedAnswer checks that a task's line made from its
+// answer as rawJSON returns it is byte for byte what json.Marshal writes for
+// the whole answer made valid UTF-8 without lone surrogates, with as many
+// replaced: a plain answer, copied as it is, gives the line a compacted one
+// does.
+func FuzzTaskLineIsTheCheckedAnswer(f *testing.F) {
+	for _, s := range []string{
+		`{"id":7,"name":"item-7","description":"Item number 7 of the politely mock API.","price":7.99,"tags":["mock","group-0"]}` + "\n",
+		" {\"a\":1}", `{"a": 1}`, `["<"]`, `["a&b"]`, `{"k":">"}`, `"caf` + "\u00e9" + `"`, `"\u00e9"`, `"\ud800"`,
+		`"\\ud800"`, `"line` + "\u2028" + `"`, "\"\xff\"", `[1,2.5e3,-0,true,false,null,{}]`, ``, " \t", `{"a":1`, `01`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		data, plain, replaced, err := rawJSON(response{status: 200, body: body})
+		fixed, n := replaceInvalidUTF8(body, utf8.RuneError)
+		fixed, lone := replaceLoneSurrogates(fixed)
+		switch {
+		case len(bytes.TrimSpace(body)) == 0:
+			fixed = []byte("null")
+		case !json.Valid(body):
+			require.Error(t, err, "%q", body)
+			return
+		}
+		require.NoError(t, err, "%q", body)
+		want, err := json.Marshal(outputLine{URL: "http://h/items/1", Status: 200, Data: json.RawMessage(fixed)})
+		require.NoError(t, err)
+		got, err := outputLine{URL: "http://h/items/1", Status: 200, Data: data, plain: plain}.appendLine(nil)
+		require.NoError(t, err)
+		assert.Equal(t, string(want)+"\n", string(got), "%q, plain %v", body, plain)
+		if len(bytes.TrimSpace(body)) > 0 {
+			assert.Equal(t, n+lone, replaced, "%q", body)
+		}
 	})
 }
 

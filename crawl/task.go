@@ -20,6 +20,9 @@ type outputLine struct {
 	Status   int    `json:"status,omitempty"`
 	Data     any    `json:"data"`
 	FinalURL string `json:"final_url,omitempty"` // where a redirected task's answer came from
+	// plain says that Data, a json.RawMessage, is already as json.Marshal
+	// writes it (rawJSON): the line copies it as it is.
+	plain bool
 }
 
 // failedLine is a line of the failed file.
@@ -227,7 +230,7 @@ func (r *runner) task(ctx context.Context, it listed, into *[]byte) (outputLine,
 	if err != nil {
 		return outputLine{}, r.lastAttempt(ctx, it, t.key, err)
 	}
-	data, replaced, err := rawJSON(resp)
+	data, plain, replaced, err := rawJSON(resp)
 	if err != nil {
 		return outputLine{}, err
 	}
@@ -235,7 +238,7 @@ func (r *runner) task(ctx context.Context, it listed, into *[]byte) (outputLine,
 		r.o.log.Warn("the answer holds invalid UTF-8: written with U+FFFD",
 			zap.String("url", redact(t.raw)), zap.Int("bytes", replaced))
 	}
-	line := outputLine{URL: t.raw, Status: resp.status, Data: data}
+	line := outputLine{URL: t.raw, Status: resp.status, Data: data, plain: plain}
 	if resp.hops > 0 {
 		line.FinalURL = resp.url.String()
 	}
