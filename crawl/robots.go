@@ -61,6 +61,10 @@ type robots struct {
 	max     int         // the origins kept; 0 means maxOrigins
 	ring    []originKey // the origins kept, for the sweep that forgets them
 	hand    int
+	// last is the origin asked for last, found without the lock: a crawl
+	// asks for the same origin item after item. It is set under mu with
+	// each origin that is looked up, so it is never one that was forgotten.
+	last atomic.Pointer[origin]
 }
 
 // maxOrigins is how many origins' rules a crawl keeps by default, as many
@@ -81,6 +85,7 @@ type originKey struct{ scheme, host string }
 // fetched so that concurrent tasks wait for the one fetch, and rules are
 // read without it.
 type origin struct {
+	key   originKey
 	mu    sync.Mutex
 	rules atomic.Pointer[rules] // nil until the rules are known
 	used  atomic.Bool           // asked for since the sweep last passed it
@@ -116,13 +121,16 @@ func (rl *rules) allows(path string) bool { return rl.group != nil && rl.group.T
 // host is unresponsive (a permanent error wrapping errUnresponsive).
 func (r *robots) allowed(ctx context.Context, u *url.URL) (bool, error) {
 	key := originKey{u.Scheme, u.Host}
-	r.mu.Lock()
-	o := r.origins[key]
-	if o == nil {
-		o = &origin{}
-		r.keepLocked(key, o)
+	o := r.last.Load()
+	if o == nil || o.key != key {
+		r.mu.Lock()
+		if o = r.origins[key]; o == nil {
+			o = &origin{key: key}
+			r.keepLocked(key, o)
+		}
+		r.last.Store(o)
+		r.mu.Unlock()
 	}
-	r.mu.Unlock()
 	if !o.used.Load() {
 		o.used.Store(true)
 	}
