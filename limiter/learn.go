@@ -44,12 +44,12 @@ type learner struct {
 	unsure  bool          // they were not: the burst is not known, and fit's rates are not to be trusted
 	pending bool          // records.prev is to be learnt from when the gate ends
 	aux     uint8         // 1 if the host's first request was auxiliary and is in the episode
-	weak    int           // the records in a row (but for empty ones) that bounded the rate from below by nothing
 
 	s1ok     int     // successes of the requests sent before the first throttle
 	*records         // made at the first throttle, which most hosts never see
 	cur0     float64 // the rate paced at when prev was closed
 	fits     int     // the records learnt from
+	weak     int     // the records in a row (but for empty ones) that bounded the rate from below by nothing
 }
 
 // records are the learner's records of request starts.

@@ -26,6 +26,7 @@ const (
 	gateEvidence  = 10 * time.Millisecond  // a Gate this soon after a throttle came with it
 	probeStep     = 5 * time.Millisecond   // a probe's rate grows at most this often
 	probeSends    = 0.5                    // and doubles over this many requests at least
+	afterGate     = 1.5                    // the interval after a gate's first permit, in intervals, for a pacer of one token at a time
 
 	// Where the learner is unsure (see learner):
 	unconfirmedProbe = 0.3                    // upward probe per second until a throttle comes while paced by the learnt rate
@@ -76,7 +77,8 @@ type pushback struct {
 	quota     float64 // rate the announced quota allows, 0 = none
 	quotaEnd  time.Time
 	lastProbe time.Time
-	drain     bool // drop saved-up tokens when the gate opens
+	drain     bool  // drop saved-up tokens when the gate opens
+	stretch   uint8 // a pacer of one token at a time after a gate: 1 = its first permit is to go, 2 = the next one's interval is stretched
 
 	// rate learning
 	slow          bool          // the learnt rate came from throttles with a Retry-After or a pause of their own
@@ -168,7 +170,11 @@ func (p *pace) apply(now time.Time) {
 	case p.bucket == nil:
 		p.bucket = rate.NewLimiter(rate.Limit(r), burst)
 	case r != p.cur || burst != p.curBurst:
-		p.bucket.SetLimitAt(now, rate.Limit(r))
+		lim := r
+		if p.pushback != nil && p.stretch == 2 {
+			lim /= afterGate
+		}
+		p.bucket.SetLimitAt(now, rate.Limit(lim))
 		if burst != p.curBurst {
 			p.bucket.SetBurstAt(now, burst)
 		}
@@ -205,14 +211,32 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 		}
 	}
 	if p.bucket.AllowN(now, 1) {
+		if p.pushback != nil && p.stretch != 0 {
+			p.stretchAfterGate(now)
+		}
 		return time.Time{}, true
 	}
 	if p.pushback != nil {
 		p.bound = true
 	}
 	missing := 1 - p.bucket.TokensAt(now)
-	d := math.Ceil(missing / p.cur * float64(time.Second))
+	d := math.Ceil(missing / float64(p.bucket.Limit()) * float64(time.Second))
 	return now.Add(time.Duration(max(1, min(d, float64(maxWait))))), false
+}
+
+// stretchAfterGate stretches the interval after a gate's first permit by
+// half (afterGate), and ends the stretch at the next permit. A client's first
+// request after a pause may reach the server later than the next one does
+// (a runtime or a connection woken from idle): a bucket of one token then
+// sees the two closer than the pacer spaced them, and refuses the second.
+func (p *pace) stretchAfterGate(now time.Time) {
+	if p.stretch == 1 {
+		p.bucket.SetLimitAt(now, rate.Limit(p.cur/afterGate))
+		p.stretch = 2
+		return
+	}
+	p.bucket.SetLimitAt(now, rate.Limit(p.cur))
+	p.stretch = 0
 }
 
 // onGate notes a pause: saved-up tokens must not burst out when it ends,
@@ -220,6 +244,9 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 func (p *pace) onGate(now, until time.Time) {
 	p.pushed()
 	p.drain = p.bucket != nil && p.curBurst > 1
+	if p.bucket != nil && p.curBurst == 1 && p.stretch == 0 && p.learn.known && p.learn.burst < 2 {
+		p.stretch = 1
+	}
 	p.lastGate, p.lastGateUntil = now, until
 	if !p.lastThrottle.IsZero() && now.Sub(p.lastThrottle) <= gateEvidence {
 		p.learnFromGate(now, p.throttleSeq, until)

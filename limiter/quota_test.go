@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // feed shows r the quotas a server of 100 per window of 5 s announces to a
@@ -309,4 +310,52 @@ func TestQuotaReaderKeepsASmallFixedWindowThatItsOwnRequestsUsedUp(t *testing.T)
 		r.observe(at, Quota{Limit: 5, Remaining: 1, Reset: at.Add(time.Second)}, uint64(4*i+4), 4, time.Hour)
 	}
 	assert.NotEqual(t, refillContinuous, r.mode)
+}
+
+func TestPaceStretchesTheIntervalAfterAGatesFirstPermitForABucketOfOneToken(t *testing.T) {
+	// Paced at 100 a second against a bucket known to hold one token: the
+	// first permit after a gate goes at once, the next 15 ms after it (a
+	// first request that reaches the server late must not bring the two
+	// closer than the server's 10 ms), and the rest 10 ms apart.
+	var p pace
+	p.pushed()
+	p.learn.known, p.learn.burst = true, 1
+	p.learnt, p.slow = 100, true
+	at := epoch
+	p.apply(at)
+	_, ok := p.take(at)
+	require.True(t, ok)
+	p.onGate(at, at.Add(time.Second))
+	at = at.Add(time.Second)
+	_, ok = p.take(at)
+	require.True(t, ok, "the gate's first permit")
+	p.learnt = 100.1 // a probe step applied meanwhile keeps the stretch
+	p.apply(at.Add(time.Millisecond))
+	next, ok := p.take(at.Add(2 * time.Millisecond))
+	require.False(t, ok)
+	assert.InDelta(t, 15, next.Sub(at).Seconds()*1000, 0.1, "ms after the first")
+	at = at.Add(15 * time.Millisecond)
+	_, ok = p.take(at)
+	require.True(t, ok)
+	next, ok = p.take(at.Add(time.Millisecond))
+	require.False(t, ok)
+	assert.InDelta(t, 10, next.Sub(at).Seconds()*1000, 0.1, "ms: the interval again")
+}
+
+func TestPaceDoesNotStretchAfterAGateWhereTheBurstIsNotOneToken(t *testing.T) {
+	var p pace
+	p.pushed()
+	p.learn.known, p.learn.burst = true, 10
+	p.learnt, p.slow = 100, true
+	at := epoch
+	p.apply(at)
+	_, ok := p.take(at)
+	require.True(t, ok)
+	p.onGate(at, at.Add(time.Second))
+	at = at.Add(time.Second)
+	_, ok = p.take(at)
+	require.True(t, ok)
+	next, ok := p.take(at.Add(time.Millisecond))
+	require.False(t, ok)
+	assert.InDelta(t, 10, next.Sub(at).Seconds()*1000, 0.1)
 }

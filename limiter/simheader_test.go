@@ -372,11 +372,11 @@ func TestSimulationBucketOfOneTokenKeepsGoingWhenTheFirstGapAfterAGateIsRefused(
 	a, ok, rej := s.totals(0, headerRun)
 	share := float64(ok) / headerRun.Seconds() / srv.optimum()
 	t.Logf("%.1f%% of the quota, %d of %d refused", 100*share, rej, a)
-	// Every gate's record is such a one: the host takes its rate to have
-	// fallen and halves it, until the late request no longer matters
-	// (about 40%, where a rate fallen under the one paced at must be
-	// found in a few gates, not in hundreds).
-	assert.Greater(t, share, 0.3, "share of the quota over 30 s")
+	// The interval after a gate's first permit is stretched by half: the
+	// late request no longer brings the next one closer than the server's
+	// interval (without that, every gate's record read as a fallen rate
+	// and halved it: 40%).
+	assert.Greater(t, share, 0.75, "share of the quota over 30 s")
 	_, late, _ := s.totals(headerRun-5*time.Second, headerRun)
 	assert.Greater(t, late, 100, "requests admitted in the last 5 s")
 }
