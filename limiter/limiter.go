@@ -36,7 +36,12 @@
 // rate is set to 99% of the lowest at which a bucket of that burst,
 // refilled during the gate, admits every request sent since, at the times
 // they started; the pacer then keeps half the burst, and the rate probes
-// upward by 0.1% a second. Otherwise (and where that record held fewer than
+// upward by 0.1% a second. A later record that such a bucket admits at any
+// rate tells no rate: refused as its gate ended (the server down), it keeps
+// the rate; with only the one request the refilled token admitted, it cuts
+// 1%, and halves the rate when the next record does the same; no record
+// cuts more than half. Against a bucket of one token the interval after a
+// gate's first permit is stretched by half. Otherwise (and where that record held fewer than
 // 8 requests, 3 against a burst of one token, or the burst came out mostly
 // refill) the first throttle sets it to 95% of what the server allowed since the start (or of the rate the
 // client was sending at, if it was still ramping up), then the rate probes
@@ -49,7 +54,10 @@
 // fewer in flight than the refusals that cut answered (0.9× the lowest), or
 // at a level that was admitted since: an in-flight cap refuses by the count
 // in flight, so its refusals start at the same level again. A learnt rate
-// is forgotten once it is twice the success rate.
+// is forgotten once it is twice the success rate. No quota's or learnt rate
+// paces a host slower than a request per Config.RetryAfterMax, and a host
+// whose next request waits 30 s or more for a gate or for such a rate logs
+// a warning naming it and the wait.
 //
 // # Concurrency
 //
@@ -188,7 +196,8 @@ type Config struct {
 	Min int
 	// Max is the highest concurrency limit; default 256 (or Min, if higher).
 	Max int
-	// RetryAfterMax caps any gate; default 5m.
+	// RetryAfterMax caps any gate, and the wait between two requests that
+	// a quota's or a learnt rate sets; default 5m.
 	RetryAfterMax time.Duration
 }
 
