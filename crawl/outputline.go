@@ -6,12 +6,16 @@ import (
 )
 
 // appendLine appends l to dst as one JSON line, byte for byte what
-// json.Marshal writes for it, newline included. A task's line (Data a
-// json.RawMessage checked by rawJSON) is written without reflection, and
-// without compacting a Data that rawJSON found plain;
-// an item's goes through json.Marshal.
+// json.Marshal writes for it with its answer, if any, as Data, newline
+// included. A task's line (its answer, or a Data that is a
+// json.RawMessage, valid JSON) is written without reflection, and without
+// compacting an answer that rawJSON found plain; an item's goes through
+// json.Marshal.
 func (l outputLine) appendLine(dst []byte) ([]byte, error) {
-	data, ok := l.Data.(json.RawMessage)
+	data, ok := l.answer, l.answer != nil
+	if !ok {
+		data, ok = l.Data.(json.RawMessage)
+	}
 	if !ok {
 		b, err := json.Marshal(l)
 		if err != nil {

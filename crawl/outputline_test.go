@@ -60,7 +60,7 @@ func FuzzTaskLineIsTheCheckedAnswer(f *testing.F) {
 		require.NoError(t, err, "%q", body)
 		want, err := json.Marshal(outputLine{URL: "http://h/items/1", Status: 200, Data: json.RawMessage(fixed)})
 		require.NoError(t, err)
-		got, err := outputLine{URL: "http://h/items/1", Status: 200, Data: data, plain: plain}.appendLine(nil)
+		got, err := outputLine{URL: "http://h/items/1", Status: 200, answer: data, plain: plain}.appendLine(nil)
 		require.NoError(t, err)
 		assert.Equal(t, string(want)+"\n", string(got), "%q, plain %v", body, plain)
 		if len(bytes.TrimSpace(body)) > 0 {

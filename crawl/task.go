@@ -2,6 +2,7 @@ package crawl
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -20,9 +21,12 @@ type outputLine struct {
 	Status   int    `json:"status,omitempty"`
 	Data     any    `json:"data"`
 	FinalURL string `json:"final_url,omitempty"` // where a redirected task's answer came from
-	// plain says that Data, a json.RawMessage, is already as json.Marshal
-	// writes it (rawJSON): the line copies it as it is.
-	plain bool
+	// answer is a task's answer as rawJSON returns it: the line's data, in
+	// place of Data (in an interface it would cost an allocation per line).
+	// plain says that it is already as json.Marshal writes it: the line
+	// copies it as it is.
+	answer json.RawMessage
+	plain  bool
 }
 
 // failedLine is a line of the failed file.
@@ -238,7 +242,7 @@ func (r *runner) task(ctx context.Context, it listed, into *[]byte) (outputLine,
 		r.o.log.Warn("the answer holds invalid UTF-8: written with U+FFFD",
 			zap.String("url", redact(t.raw)), zap.Int("bytes", replaced))
 	}
-	line := outputLine{URL: t.raw, Status: resp.status, Data: data, plain: plain}
+	line := outputLine{URL: t.raw, Status: resp.status, answer: data, plain: plain}
 	if resp.hops > 0 {
 		line.FinalURL = resp.url.String()
 	}
