@@ -47,7 +47,7 @@ type ManyHosts struct {
 	Healthy, Gated, Slow int           // hosts of each role
 	Quota, BlackHoles    int           // hosts of each role
 	Flaky, Refusing      int           // hosts of each role
-	Tarpits              int           // hosts of each role
+	Tarpits, Redirecting int           // hosts of each role
 	ItemsPerHost         int           // items of each healthy, gated and quota host
 	Slots, Queue         int           // every host's capacity
 	Mixed                bool          // every second healthy host has half the slots and queue
@@ -75,6 +75,7 @@ type ManyHostsShape struct {
 	Flaky                int           // hosts whose requests hang now and then (default none)
 	Refusing             int           // hosts that refuse every connection (default none; BlackHoleItems each)
 	Tarpits              int           // hosts that send headers and then nothing (default none; BlackHoleItems each)
+	Redirecting          int           // hosts that redirect each item to the first black hole (default none; BlackHoleItems each; one black hole at least)
 	FlakyItems           int           // each flaky host's items (default 40)
 	FlakyHang            float64       // the share of a flaky host's requests that hang (default 0.4)
 	Latency              time.Duration // a healthy host's service time
@@ -98,7 +99,7 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	if shape.Healthy < 0 || shape.Gated < -1 || shape.Slow < -1 || shape.Quota < 0 || shape.BlackHoles < 0 || shape.BlackHoleItems < 0 ||
 		shape.Latency < 0 || shape.Blackout < 0 || shape.BlackHoleTimeout < 0 || shape.MaxTotal < 0 ||
 		shape.Spread < 0 || math.IsNaN(shape.Spread) || math.IsInf(shape.Spread, 0) ||
-		shape.Flaky < 0 || shape.FlakyItems < 0 || shape.Refusing < 0 || shape.Tarpits < 0 || !(shape.FlakyHang >= 0 && shape.FlakyHang < 1) {
+		shape.Flaky < 0 || shape.FlakyItems < 0 || shape.Refusing < 0 || shape.Tarpits < 0 || shape.Redirecting < 0 || !(shape.FlakyHang >= 0 && shape.FlakyHang < 1) {
 		return ManyHosts{}, fmt.Errorf("benchmarks: many hosts: %+v: want no count below zero (-1 for none gated or slow), a latency, blackout and timeout of 0 or more, a finite spread of 0 or more and a flaky hang share in [0, 1)", shape)
 	}
 	pick := func(n, def int) int {
@@ -121,13 +122,22 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	flakyItems, flakyHang := cmp.Or(shape.FlakyItems, 40), cmp.Or(shape.FlakyHang, 0.4)
 	return ManyHosts{
 		Healthy: pick(shape.Healthy, 8), Gated: pick(shape.Gated, 1), Slow: pick(shape.Slow, 1),
-		Quota: shape.Quota, BlackHoles: shape.BlackHoles, Flaky: shape.Flaky, FlakyItems: flakyItems, FlakyHang: flakyHang, Refusing: shape.Refusing, Tarpits: shape.Tarpits,
+		Quota: shape.Quota, BlackHoles: blackHoles(shape), Redirecting: shape.Redirecting, Flaky: shape.Flaky, FlakyItems: flakyItems, FlakyHang: flakyHang, Refusing: shape.Refusing, Tarpits: shape.Tarpits,
 		ItemsPerHost: max(20, items), Slots: slots, Queue: 4, Mixed: shape.Mixed, Latency: latency, Spread: spread,
 		Blackout: blackout, SlowLatency: time.Second, SlowItems: max(4, int(24*scale)),
 		QuotaRate: 100, QuotaBurst: 10, BlackHoleItems: cmp.Or(shape.BlackHoleItems, 4), BlackHoleTimeout: holeTimeout, DeadRobots: shape.DeadRobots,
 		MaxTotal: shape.MaxTotal, Cap: d(40) + blackout + 10*time.Second + time.Duration(10*spread*float64(items)*float64(latency)/slots) +
 			blackHoleIdeal(holeTimeout) + flakySerial(shape.Flaky, flakyItems, flakyHang, holeTimeout),
 	}, nil
+}
+
+// blackHoles is the shape's black holes: one at least when hosts redirect
+// to one.
+func blackHoles(shape ManyHostsShape) int {
+	if shape.Redirecting > 0 {
+		return max(1, shape.BlackHoles)
+	}
+	return shape.BlackHoles
 }
 
 // Host roles in a ManyHostsResult.
@@ -140,6 +150,7 @@ const (
 	RoleFlaky     = "flaky"
 	RoleRefusing  = "refusing"
 	RoleTarpit    = "tarpit"
+	RoleRedirect  = "redirecting"
 )
 
 // HostResult is what one host of the many-host scenario got.
@@ -180,6 +191,7 @@ type ManyHostsResult struct {
 	Holes    failedByWhy   // black holes' items in the failed file, by why
 	Refused  failedByWhy   // refusing hosts' items in the failed file, by why
 	Tarpit   failedByWhy   // tarpits' items in the failed file, by why
+	Redirect failedByWhy   // redirecting hosts' items in the failed file, by why
 	Flaky    failedByWhy   // flaky hosts' items in the failed file, by why
 	Err      error         // the crawl's error, if any
 }
@@ -234,7 +246,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 	if mh.Slow > 0 {
 		unit = min(unit, mh.SlowItems)
 	}
-	if mh.BlackHoles+mh.Refusing+mh.Tarpits > 0 {
+	if mh.BlackHoles+mh.Refusing+mh.Tarpits+mh.Redirecting > 0 {
 		unit = min(unit, mh.BlackHoleItems)
 	}
 	if mh.Flaky > 0 {
@@ -244,7 +256,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		switch role {
 		case RoleSlow:
 			return max(1, mh.SlowItems/unit)
-		case RoleBlackHole, RoleRefusing, RoleTarpit:
+		case RoleBlackHole, RoleRefusing, RoleTarpit, RoleRedirect:
 			return max(1, mh.BlackHoleItems/unit)
 		case RoleFlaky:
 			return max(1, mh.FlakyItems/unit)
@@ -316,6 +328,9 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 	if res.Tarpit, err = countFailed(failed, hosts, roles, RoleTarpit); err != nil {
 		return res, err
 	}
+	if res.Redirect, err = countFailed(failed, hosts, roles, RoleRedirect); err != nil {
+		return res, err
+	}
 
 	if pages := rec.at[strings.TrimPrefix(listing.URL(), "http://")]; len(pages) > 0 {
 		res.Listed = slices.MaxFunc(pages, time.Time.Compare).Sub(start)
@@ -333,7 +348,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		switch roles[i] {
 		case RoleBlackout:
 			h.Ideal += mh.Blackout
-		case RoleBlackHole, RoleFlaky, RoleTarpit:
+		case RoleBlackHole, RoleFlaky, RoleTarpit, RoleRedirect:
 			// Its items all at once, each attempt until the timeout,
 			// each retry after the longest backoff.
 			h.Optimum, h.Ideal = 0, blackHoleIdeal(mh.BlackHoleTimeout)
@@ -347,7 +362,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		}
 		h.Early, h.Served = st.EarlyRequests, st.MaxInFlight
 		switch roles[i] {
-		case RoleBlackHole, RoleRefusing, RoleTarpit:
+		case RoleBlackHole, RoleRefusing, RoleTarpit, RoleRedirect:
 			res.GaveUp += h.Items - min(h.Done, h.Items)
 		case RoleFlaky:
 		default:
@@ -402,7 +417,7 @@ func (mh ManyHosts) roles() []string {
 	for _, r := range []struct {
 		role string
 		n    int
-	}{{RoleHealthy, mh.Healthy}, {RoleBlackout, mh.Gated}, {RoleQuota, mh.Quota}, {RoleSlow, mh.Slow}, {RoleBlackHole, mh.BlackHoles}, {RoleFlaky, mh.Flaky}, {RoleRefusing, mh.Refusing}, {RoleTarpit, mh.Tarpits}} {
+	}{{RoleHealthy, mh.Healthy}, {RoleBlackout, mh.Gated}, {RoleQuota, mh.Quota}, {RoleSlow, mh.Slow}, {RoleBlackHole, mh.BlackHoles}, {RoleFlaky, mh.Flaky}, {RoleRefusing, mh.Refusing}, {RoleTarpit, mh.Tarpits}, {RoleRedirect, mh.Redirecting}} {
 		for range r.n {
 			roles = append(roles, r.role)
 		}
@@ -420,7 +435,7 @@ const maxIdleConns = 1024
 // default), a healthy host's optimum is at most this share. A gated host's
 // is not: by the end of its blackout most others are done.
 func (mh ManyHosts) fairShare() float64 {
-	return float64(cmp.Or(mh.MaxTotal, maxIdleConns)) / float64(max(1, mh.Healthy+mh.Slow+mh.Quota+mh.BlackHoles+mh.Flaky+mh.Refusing+mh.Tarpits))
+	return float64(cmp.Or(mh.MaxTotal, maxIdleConns)) / float64(max(1, mh.Healthy+mh.Slow+mh.Quota+mh.BlackHoles+mh.Flaky+mh.Refusing+mh.Tarpits+mh.Redirecting))
 }
 
 // start starts the detail hosts of the items ids 1..items in the order roles
@@ -439,7 +454,7 @@ func (mh ManyHosts) start(items int) (servers []*mockapi.Server, roles []string,
 		}
 		servers, roles, scs = append(servers, s), append(roles, role), append(scs, sc)
 	}
-	healthy := 0
+	healthy, firstHole := 0, "" // the redirecting hosts' target: started before them
 	for _, role := range mh.roles() {
 		sc := base
 		switch role {
@@ -467,8 +482,14 @@ func (mh ManyHosts) start(items int) (servers []*mockapi.Server, roles []string,
 		case RoleFlaky:
 			// The same attempts of the same items hang in every run.
 			sc.Faults = mockapi.Faults{Hang: mh.FlakyHang, TransientAttempts: math.MaxInt32, HangMax: time.Hour}
+		case RoleRedirect:
+			sc.RedirectTo = firstHole
 		}
 		add(role, sc)
+		if role == RoleBlackHole && firstHole == "" && err == nil {
+			u, _ := url.Parse(servers[len(servers)-1].URL()) // Start's URL parses
+			firstHole = u.Host
+		}
 		if role == RoleRefusing && err == nil {
 			err = servers[len(servers)-1].Close() // nothing listens on its port from now on
 		}
@@ -509,97 +530,4 @@ func (b *doneBody) Read(p []byte) (int, error) {
 		b.once.Do(b.done)
 	}
 	return n, err
-}
-
-// WriteManyHosts writes the result as a Markdown table and the targets.
-func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
-	mh := r.Scenario
-	var b strings.Builder
-	mixed := ""
-	if mh.Mixed {
-		mixed = ", every second one with half of them"
-	}
-	if mh.Spread > 1 {
-		mixed += fmt.Sprintf(", service times spread up to %.3gx", mh.Spread)
-	}
-	fmt.Fprintf(&b, "## %s\n\n%d healthy hosts (%d slots x %v, %d queued, 503 + Retry-After beyond%s), %d answering 503 + Retry-After for their first %v, %d taking %v per request",
-		ManyHostsName, mh.Healthy, mh.Slots, mh.Latency, mh.Queue, mixed, mh.Gated, mh.Blackout, mh.Slow, mh.SlowLatency)
-	if mh.Quota > 0 {
-		fmt.Fprintf(&b, ", %d behind a quota of %.0f req/s (burst %d) answering a bare 429 beyond it", mh.Quota, mh.QuotaRate, mh.QuotaBurst)
-	}
-	if mh.BlackHoles > 0 {
-		fmt.Fprintf(&b, ", %d never answering (%d items each; limits.timeout %v)", mh.BlackHoles, mh.BlackHoleItems, mh.BlackHoleTimeout)
-		if mh.DeadRobots {
-			b.WriteString(" nor their robots.txt")
-		}
-	}
-	if mh.Refusing > 0 {
-		fmt.Fprintf(&b, ", %d refusing every connection (%d items each)", mh.Refusing, mh.BlackHoleItems)
-	}
-	if mh.Tarpits > 0 {
-		fmt.Fprintf(&b, ", %d sending their headers and then nothing (%d items each; limits.timeout %v)", mh.Tarpits, mh.BlackHoleItems, mh.BlackHoleTimeout)
-	}
-	if mh.Flaky > 0 {
-		fmt.Fprintf(&b, ", %d hanging %.0f%% of their requests (%d items each; limits.timeout %v)", mh.Flaky, 100*mh.FlakyHang, mh.FlakyItems, mh.BlackHoleTimeout)
-	}
-	b.WriteString("; separate mock servers on 127.0.0.1, crawled by `politely crawl`'s default config")
-	if mh.MaxTotal > 0 {
-		fmt.Fprintf(&b, " with max_total %d (a healthy host's optimum is at most its even share of it among the hosts that are not gated, %.1f in service)", mh.MaxTotal, mh.fairShare())
-	}
-	b.WriteString(".\n\n")
-	b.WriteString("| host | role | items | done | last done | goodput/s | optimum/s | ratio | early requests | most in flight |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	for _, h := range r.Hosts {
-		g, ratio := h.Goodput(mh.Blackout), "-"
-		if h.Optimum > 0 {
-			ratio = fmt.Sprintf("%.0f%%", 100*g/h.Optimum)
-		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.2fs | %.0f | %.0f | %s | %d | %d |\n",
-			h.Host, h.Role, h.Items, h.Done, h.Last.Seconds(), g, h.Optimum, ratio, h.Early, h.Served)
-	}
-	fmt.Fprintf(&b, "\ncrawl: %.2fs, ideal %.2fs (%.2fx); listing read by %.2fs; items lost: %d", r.Elapsed.Seconds(), r.Ideal.Seconds(), r.TimeRatio(), r.Listed.Seconds(), r.Lost)
-	if mh.BlackHoles+mh.Refusing+mh.Tarpits > 0 {
-		fmt.Fprintf(&b, "; black holes', refusing hosts' and tarpits' items given up: %d", r.GaveUp)
-	}
-	for _, g := range []struct {
-		n    int
-		name string
-		why  failedByWhy
-	}{{mh.BlackHoles, "black holes", r.Holes}, {mh.Refusing, "refusing hosts", r.Refused}, {mh.Tarpits, "tarpits", r.Tarpit}} {
-		if g.n > 0 {
-			fmt.Fprintf(&b, "; %s' items failed: %d as unresponsive, %d disallowed by robots.txt, %d after every attempt",
-				g.name, g.why.Unresponsive, g.why.Disallowed, g.why.Attempts)
-		}
-	}
-	if mh.Flaky > 0 {
-		fmt.Fprintf(&b, "; flaky hosts' items failed: %d after every attempt, %d as unresponsive", r.Flaky.Attempts, r.Flaky.Unresponsive)
-	}
-	b.WriteString("\n\n")
-	for _, t := range r.Targets() {
-		verdict := "met"
-		if !t.Met {
-			verdict = "MISSED"
-		}
-		fmt.Fprintf(&b, "- %s %s: %s\n", verdict, t.Name, t.Measured)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// Targets are the many-host scenario's targets with their verdicts.
-func (r ManyHostsResult) Targets() []Target {
-	worst := r.WorstHealthyRatio()
-	ts := []Target{
-		{Name: "many hosts: every healthy host keeps >= 85% of its optimum while others are gated or slow",
-			Measured: fmt.Sprintf("worst healthy host %.0f%%, %d of %d at >= 85%%", 100*worst, r.healthyAt(0.85), r.Scenario.Healthy), Met: worst >= 0.85},
-		{Name: "many hosts: the crawl ends within 1.3x the ideal time",
-			Measured: fmt.Sprintf("%.2fs of %.2fs ideal (%.2fx)", r.Elapsed.Seconds(), r.Ideal.Seconds(), r.TimeRatio()), Met: r.TimeRatio() <= 1.3},
-		{Name: "many hosts: a gated host receives nothing before its Retry-After",
-			Measured: fmt.Sprintf("%d early requests", r.GatedEarly()), Met: r.GatedEarly() == 0},
-		{Name: "many hosts: nothing lost", Measured: fmt.Sprintf("%d items lost", r.Lost), Met: r.Lost == 0 && r.Err == nil},
-	}
-	if r.Scenario.Flaky > 0 {
-		ts = append(ts, Target{Name: "many hosts: a flaky host's items fail only when every attempt went unanswered, never as unresponsive",
-			Measured: fmt.Sprintf("%d failed as unresponsive", r.Flaky.Unresponsive), Met: r.Flaky.Unresponsive == 0})
-	}
-	return ts
 }

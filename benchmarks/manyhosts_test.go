@@ -102,7 +102,11 @@ func TestNewManyHostsTakesFlakyHosts(t *testing.T) {
 	assert.Equal(t, "hosts:\n  \"b:2\": {timeout: 2s}\n", mh.config([]string{"a:1", "b:2", "c:3"}, []string{RoleHealthy, RoleFlaky, RoleRefusing}),
 		"a refusing host needs no timeout of its own")
 
-	for _, shape := range []ManyHostsShape{{Flaky: -1}, {FlakyItems: -1}, {FlakyHang: 1}, {FlakyHang: -0.1}, {Refusing: -1}, {Tarpits: -1}} {
+	mh, err = NewManyHosts(1, ManyHostsShape{Healthy: 1, Gated: -1, Slow: -1, Redirecting: 2})
+	require.NoError(t, err)
+	assert.Equal(t, []string{RoleHealthy, RoleBlackHole, RoleRedirect, RoleRedirect}, mh.roles(), "a black hole for them to redirect to")
+
+	for _, shape := range []ManyHostsShape{{Flaky: -1}, {FlakyItems: -1}, {FlakyHang: 1}, {FlakyHang: -0.1}, {Refusing: -1}, {Tarpits: -1}, {Redirecting: -1}} {
 		_, err := NewManyHosts(1, shape)
 		assert.ErrorContains(t, err, "want no count below zero", "%+v", shape)
 	}

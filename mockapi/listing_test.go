@@ -187,3 +187,14 @@ func TestDetailHostsSpreadTheItemsOverOtherServers(t *testing.T) {
 	assert.Equal(t, "http://127.0.0.1:1/private/items/6", sc.DetailPath(6))
 	assert.Equal(t, "/items/1", Scenario{}.DetailPath(1))
 }
+
+func TestRedirectToAnswersEveryDetailRequestWithARedirectToTheOtherServer(t *testing.T) {
+	s := startServer(t, Config{Scenario: Scenario{Items: 3, RedirectTo: "localhost:9"}})
+	c := newClient(t, 10*time.Second)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	r := get(t, c, s.URL()+"/items/2?x=1")
+	assert.Equal(t, http.StatusFound, r.status)
+	assert.Equal(t, "http://localhost:9/items/2?x=1", r.header.Get("Location"))
+	assert.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items").status, "the listing is served")
+	assert.Equal(t, http.StatusNotFound, get(t, c, s.URL()+"/items/4").status, "no such item")
+}

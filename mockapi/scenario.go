@@ -48,6 +48,10 @@ type Scenario struct {
 	// http://DetailHosts[id mod len]/items/{id} (each "host:port"), for a
 	// crawl over many hosts. Empty: detail paths are on this server.
 	DetailHosts []string
+	// RedirectTo, when set ("host:port"), answers every detail request at
+	// once with a 302 to the same path and query on that server: a front
+	// whose items live on another host.
+	RedirectTo string
 }
 
 // Pagination is a listing style; its values match the crawl config's

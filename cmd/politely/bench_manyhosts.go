@@ -38,6 +38,7 @@ func addManyHostsFlags(fl *pflag.FlagSet, shape *benchmarks.ManyHostsShape) {
 	fl.BoolVar(&shape.DeadRobots, "black-hole-robots", false, "many-hosts: the black holes never answer their robots.txt either (default: they answer it)")
 	fl.IntVar(&shape.Refusing, "refusing-hosts", 0, "many-hosts: hosts that refuse every connection, as a host that is down does (--black-hole-items each)")
 	fl.IntVar(&shape.Tarpits, "tarpits", 0, "many-hosts: hosts that answer every item with its headers and then nothing until the timeout (--black-hole-items each, --black-hole-timeout)")
+	fl.IntVar(&shape.Redirecting, "redirecting-hosts", 0, "many-hosts: hosts that redirect each of their items to a black hole, as a front whose origin is down (--black-hole-items each; one black hole at least)")
 	fl.IntVar(&shape.Flaky, "flaky-hosts", 0, "many-hosts: hosts that answer as healthy ones but hang a share of their requests (see --flaky-hang, --flaky-items; their timeout is --black-hole-timeout)")
 	fl.IntVar(&shape.FlakyItems, "flaky-items", 0, "many-hosts: each flaky host's items (default 40)")
 	fl.Float64Var(&shape.FlakyHang, "flaky-hang", 0, "many-hosts: the share of a flaky host's requests that hang until the crawl's timeout, whatever the attempt (default 0.4)")

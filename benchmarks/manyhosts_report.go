@@ -1,0 +1,103 @@
+package benchmarks
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteManyHosts writes the result as a Markdown table and the targets.
+func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
+	mh := r.Scenario
+	var b strings.Builder
+	mixed := ""
+	if mh.Mixed {
+		mixed = ", every second one with half of them"
+	}
+	if mh.Spread > 1 {
+		mixed += fmt.Sprintf(", service times spread up to %.3gx", mh.Spread)
+	}
+	fmt.Fprintf(&b, "## %s\n\n%d healthy hosts (%d slots x %v, %d queued, 503 + Retry-After beyond%s), %d answering 503 + Retry-After for their first %v, %d taking %v per request",
+		ManyHostsName, mh.Healthy, mh.Slots, mh.Latency, mh.Queue, mixed, mh.Gated, mh.Blackout, mh.Slow, mh.SlowLatency)
+	if mh.Quota > 0 {
+		fmt.Fprintf(&b, ", %d behind a quota of %.0f req/s (burst %d) answering a bare 429 beyond it", mh.Quota, mh.QuotaRate, mh.QuotaBurst)
+	}
+	if mh.BlackHoles > 0 {
+		fmt.Fprintf(&b, ", %d never answering (%d items each; limits.timeout %v)", mh.BlackHoles, mh.BlackHoleItems, mh.BlackHoleTimeout)
+		if mh.DeadRobots {
+			b.WriteString(" nor their robots.txt")
+		}
+	}
+	if mh.Refusing > 0 {
+		fmt.Fprintf(&b, ", %d refusing every connection (%d items each)", mh.Refusing, mh.BlackHoleItems)
+	}
+	if mh.Tarpits > 0 {
+		fmt.Fprintf(&b, ", %d sending their headers and then nothing (%d items each; limits.timeout %v)", mh.Tarpits, mh.BlackHoleItems, mh.BlackHoleTimeout)
+	}
+	if mh.Redirecting > 0 {
+		fmt.Fprintf(&b, ", %d redirecting each item to the first black hole (%d items each)", mh.Redirecting, mh.BlackHoleItems)
+	}
+	if mh.Flaky > 0 {
+		fmt.Fprintf(&b, ", %d hanging %.0f%% of their requests (%d items each; limits.timeout %v)", mh.Flaky, 100*mh.FlakyHang, mh.FlakyItems, mh.BlackHoleTimeout)
+	}
+	b.WriteString("; separate mock servers on 127.0.0.1, crawled by `politely crawl`'s default config")
+	if mh.MaxTotal > 0 {
+		fmt.Fprintf(&b, " with max_total %d (a healthy host's optimum is at most its even share of it among the hosts that are not gated, %.1f in service)", mh.MaxTotal, mh.fairShare())
+	}
+	b.WriteString(".\n\n")
+	b.WriteString("| host | role | items | done | last done | goodput/s | optimum/s | ratio | early requests | most in flight |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, h := range r.Hosts {
+		g, ratio := h.Goodput(mh.Blackout), "-"
+		if h.Optimum > 0 {
+			ratio = fmt.Sprintf("%.0f%%", 100*g/h.Optimum)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.2fs | %.0f | %.0f | %s | %d | %d |\n",
+			h.Host, h.Role, h.Items, h.Done, h.Last.Seconds(), g, h.Optimum, ratio, h.Early, h.Served)
+	}
+	fmt.Fprintf(&b, "\ncrawl: %.2fs, ideal %.2fs (%.2fx); listing read by %.2fs; items lost: %d", r.Elapsed.Seconds(), r.Ideal.Seconds(), r.TimeRatio(), r.Listed.Seconds(), r.Lost)
+	if mh.BlackHoles+mh.Refusing+mh.Tarpits > 0 {
+		fmt.Fprintf(&b, "; black holes', refusing hosts', tarpits' and redirecting hosts' items given up: %d", r.GaveUp)
+	}
+	for _, g := range []struct {
+		n    int
+		name string
+		why  failedByWhy
+	}{{mh.BlackHoles, "black holes", r.Holes}, {mh.Refusing, "refusing hosts", r.Refused}, {mh.Tarpits, "tarpits", r.Tarpit}, {mh.Redirecting, "redirecting hosts", r.Redirect}} {
+		if g.n > 0 {
+			fmt.Fprintf(&b, "; %s' items failed: %d as unresponsive, %d disallowed by robots.txt, %d after every attempt",
+				g.name, g.why.Unresponsive, g.why.Disallowed, g.why.Attempts)
+		}
+	}
+	if mh.Flaky > 0 {
+		fmt.Fprintf(&b, "; flaky hosts' items failed: %d after every attempt, %d as unresponsive", r.Flaky.Attempts, r.Flaky.Unresponsive)
+	}
+	b.WriteString("\n\n")
+	for _, t := range r.Targets() {
+		verdict := "met"
+		if !t.Met {
+			verdict = "MISSED"
+		}
+		fmt.Fprintf(&b, "- %s %s: %s\n", verdict, t.Name, t.Measured)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Targets are the many-host scenario's targets with their verdicts.
+func (r ManyHostsResult) Targets() []Target {
+	worst := r.WorstHealthyRatio()
+	ts := []Target{
+		{Name: "many hosts: every healthy host keeps >= 85% of its optimum while others are gated or slow",
+			Measured: fmt.Sprintf("worst healthy host %.0f%%, %d of %d at >= 85%%", 100*worst, r.healthyAt(0.85), r.Scenario.Healthy), Met: worst >= 0.85},
+		{Name: "many hosts: the crawl ends within 1.3x the ideal time",
+			Measured: fmt.Sprintf("%.2fs of %.2fs ideal (%.2fx)", r.Elapsed.Seconds(), r.Ideal.Seconds(), r.TimeRatio()), Met: r.TimeRatio() <= 1.3},
+		{Name: "many hosts: a gated host receives nothing before its Retry-After",
+			Measured: fmt.Sprintf("%d early requests", r.GatedEarly()), Met: r.GatedEarly() == 0},
+		{Name: "many hosts: nothing lost", Measured: fmt.Sprintf("%d items lost", r.Lost), Met: r.Lost == 0 && r.Err == nil},
+	}
+	if r.Scenario.Flaky > 0 {
+		ts = append(ts, Target{Name: "many hosts: a flaky host's items fail only when every attempt went unanswered, never as unresponsive",
+			Measured: fmt.Sprintf("%d failed as unresponsive", r.Flaky.Unresponsive), Met: r.Flaky.Unresponsive == 0})
+	}
+	return ts
+}
