@@ -78,6 +78,7 @@ type silence struct {
 	made             time.Time     // set when it had answered before its entry was made, at an unknown time
 	run              int           // misses in a row of requests sent since lastAnswer
 	first            time.Time     // when the first of them failed
+	slow             bool          // one of them took half its timeout or more (not a refusal)
 	down             bool          // unresponsive: its requests fail without being sent
 	wait             time.Duration // down: from its last unanswered request to its next try
 	probeAt          time.Time     // down: when one request may go to try it again
@@ -220,10 +221,12 @@ func (s *silences) giveUp(key string) error {
 
 // giveUpOnLast is giveUp for a task whose last attempt got no answer: the
 // host is made unresponsive if its last requests got none, as many in a row
-// as make it so, however short the time they span (a refused connection
-// fails at once). Else the task fails with its own error.
+// as make it so, each failing at once (a refused or reset connection), however
+// short the time they span. Requests that time out together (a burst queued
+// behind hung ones) still need the time the rule asks. Else the task fails
+// with its own error.
 func (s *silences) giveUpOnLast(key string) error {
-	return s.giveUpIf(key, func(e *silence, after int) bool { return e.run > 0 && e.run >= e.runNeeded(after) })
+	return s.giveUpIf(key, func(e *silence, after int) bool { return e.run > 0 && !e.slow && e.run >= e.runNeeded(after) })
 }
 
 // giveUpIf makes the host key unresponsive now if enough says so of its
@@ -352,9 +355,10 @@ func (s *silences) unanswered(req *http.Request, sent time.Time, timeout time.Du
 		return
 	}
 	if e.run == 0 {
-		e.first = now
+		e.first, e.slow = now, false
 	}
 	e.run++
+	e.slow = e.slow || now.Sub(sent) >= timeout/2
 	if e.run < e.runNeeded(after) || now.Sub(e.first) < timeout {
 		return
 	}

@@ -249,3 +249,26 @@ func TestAFailedLineOfAnUnresponsiveHostCountsTheRequestsSent(t *testing.T) {
 	assert.Equal(t, err.Error(), line.Error)
 	assert.Zero(t, line.Status)
 }
+
+// TestGiveUpOnLastTakesRefusalsButNotABurstOfTimeouts: at an item's last
+// attempt, misses in a row that each failed at once (refused connections)
+// make the host unresponsive however short the time they span; as many
+// timeouts of requests sent together (a burst queued behind hung ones) do
+// not, as the rule itself would not before they span the timeout.
+func TestGiveUpOnLastTakesRefusalsButNotABurstOfTimeouts(t *testing.T) {
+	timedOut := newSilentHost(t, silencesConfig(t, ""), "http://burst.example/")
+	for range 3 {
+		timedOut.missSentAt(timedOut.now.Add(-time.Second)) // each took its whole timeout
+	}
+	assert.NoError(t, timedOut.s.giveUpOnLast(timedOut.key), "requests that timed out together")
+	assert.True(t, timedOut.admitted(t))
+
+	refused := newSilentHost(t, silencesConfig(t, ""), "http://refused.example/")
+	refused.miss()
+	refused.miss()
+	assert.NoError(t, refused.s.giveUpOnLast(refused.key), "fewer than unresponsive_after")
+	refused.miss()
+	err := refused.s.giveUpOnLast(refused.key)
+	require.ErrorIs(t, err, errUnresponsive, "3 refusals in a row, at once")
+	assert.False(t, refused.admitted(t))
+}
