@@ -223,8 +223,19 @@ func (f *fetcher) hopAdmitted(ctx context.Context, u, next *url.URL) (context.Co
 	case probe:
 		return withProbe(ctx), key, nil
 	}
-	return ctx, "", nil
+	return withHop(ctx), "", nil
 }
+
+// hopKey marks the context of a redirect hop admitted to another host (see
+// hopAdmitted): the wire refuses it if that host became unresponsive while
+// the hop waited for its permit.
+type hopKey struct{}
+
+// withHop marks ctx as a redirect hop's.
+func withHop(ctx context.Context) context.Context { return context.WithValue(ctx, hopKey{}, true) }
+
+// isHop reports whether ctx is a redirect hop's.
+func isHop(ctx context.Context) bool { return ctx.Value(hopKey{}) != nil }
 
 // newRequest is a request of method to rawURL, without a body; an error is
 // a permanent *attemptError.

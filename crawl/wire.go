@@ -33,6 +33,9 @@ type wire struct {
 }
 
 func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := w.hopRefused(req); err != nil {
+		return nil, err
+	}
 	timeout := w.timeout
 	if len(w.hosts) > 0 {
 		key := transport.HostKey(req)
@@ -62,6 +65,19 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = &timedBody{ReadCloser: resp.Body, cancel: cancel,
 		heard: heard{silent: w.silent, req: req, ctx: ctx, sent: sent, timeout: timeout}}
 	return resp, nil
+}
+
+// hopRefused is the refusal of a redirect hop (see fetcher.hopAdmitted) to a
+// host that became unresponsive while the hop waited for its permit, unless
+// it is the hop that tries the host again; nil for any other request.
+func (w *wire) hopRefused(req *http.Request) error {
+	if w.silent == nil || w.silent.tracked.Load() == 0 || !isHop(req.Context()) || isProbe(req.Context()) {
+		return nil
+	}
+	if err := w.silent.down(transport.HostKey(req)); err != nil {
+		return sentLast{err} // the task sent its first request
+	}
+	return nil
 }
 
 // CloseIdleConnections closes the idle connections of the RoundTripper
