@@ -16,13 +16,7 @@ import (
 // do, but for one at a time that tries it again, instead of each hop taking
 // a whole timeout, attempt after attempt.
 func TestRunSendsNoRedirectHopToAnUnresponsiveHost(t *testing.T) {
-	hole := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/robots.txt" {
-			http.NotFound(w, r)
-			return
-		}
-		<-r.Context().Done()
-	})
+	hole := startSilentHost(t, true)
 	holeURL := hole.localhostURL()
 	var api *recorder
 	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {

@@ -26,18 +26,7 @@ func TestRunAsksAHostThatNeverAnsweredForItsRobotsTxtAtOnce(t *testing.T) {
 		<-r.Context().Done() // never answers: the client gives up
 	})
 	holeURL := hole.localhostURL()
-	var api *recorder
-	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == "/items":
-			ids := seq(10)
-			fmt.Fprintf(w, `{"items":[%s,%s]}`, itemsOn(api.URL, ids...), itemsOn(holeURL, ids...))
-		case strings.HasPrefix(r.URL.Path, "/task/"):
-			fmt.Fprint(w, `{"ok":true}`)
-		default:
-			http.NotFound(w, r)
-		}
-	})
+	api := startListingWith(t, 10, holeURL)
 	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", fmt.Sprintf(
 		"task:\n  url: \"{+p}\"\nhosts:\n  %q: {timeout: 500ms, backoff: {base: 1m, max: 1m}}\n",
 		strings.TrimPrefix(holeURL, "http://")),

@@ -28,13 +28,6 @@ func itemsOn(base string, ids ...int) string {
 	return strings.Join(items, ",")
 }
 
-// TestRunFailsTheItemsOfAnUnresponsiveHostWithoutSendingThem lists 20 tasks
-// on a host that answers and 20 on one that never does (each request ends at
-// the 200 ms timeout). Without the unresponsive rule, each of the silent
-// host's items would get 5 requests (limits.retries 4) at a concurrency that
-// every timeout cuts; with it (the default, after 5), the host gets fewer
-// requests than it has items, its items go to the failed file, and the other
-
 // startTwoPageListing starts a listing of two pages of tasks on hostURL:
 // page 1 lists tasks 11 to 16, page 2, served once release is closed, tasks
 // 21 to 24.
@@ -94,28 +87,48 @@ func crawlPastPageOnesFailures(t *testing.T, cfg *Config, log *zap.Logger, relea
 	require.NoError(t, <-done)
 }
 
-// host's are all done.
-func TestRunFailsTheItemsOfAnUnresponsiveHostWithoutSendingThem(t *testing.T) {
-	hole := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/robots.txt" {
-			http.NotFound(w, r)
-			return
-		}
-		<-r.Context().Done() // never answers: the client gives up
-	})
-	holeURL := hole.localhostURL()
+// startListingWith starts a listing of one page: n tasks on itself, which
+// answer {"ok":true}, then n tasks on other.
+func startListingWith(t *testing.T, n int, other string) *recorder {
 	var api *recorder
 	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/items":
-			ids := seq(20)
-			fmt.Fprintf(w, `{"items":[%s,%s]}`, itemsOn(api.URL, ids...), itemsOn(holeURL, ids...))
+			ids := seq(n)
+			fmt.Fprintf(w, `{"items":[%s,%s]}`, itemsOn(api.URL, ids...), itemsOn(other, ids...))
 		case strings.HasPrefix(r.URL.Path, "/task/"):
 			fmt.Fprint(w, `{"ok":true}`)
 		default:
 			http.NotFound(w, r)
 		}
 	})
+	return api
+}
+
+// startSilentHost starts a host that answers no request: each ends at the
+// client's timeout. Its robots.txt answers 404 if robotsAnswers, else it is
+// as silent as the rest.
+func startSilentHost(t *testing.T, robotsAnswers bool) *recorder {
+	return startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if robotsAnswers && r.URL.Path == "/robots.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		<-r.Context().Done() // never answers: the client gives up
+	})
+}
+
+// TestRunFailsTheItemsOfAnUnresponsiveHostWithoutSendingThem lists 20 tasks
+// on a host that answers and 20 on one that never does (each request ends at
+// the 200 ms timeout). Without the unresponsive rule, each of the silent
+// host's items would get 5 requests (limits.retries 4) at a concurrency that
+// every timeout cuts; with it (the default, after 5), the host gets fewer
+// requests than it has items, its items go to the failed file, and the other
+// host's are all done.
+func TestRunFailsTheItemsOfAnUnresponsiveHostWithoutSendingThem(t *testing.T) {
+	hole := startSilentHost(t, true)
+	holeURL := hole.localhostURL()
+	api := startListingWith(t, 20, holeURL)
 	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"\n",
 		"limits:\n  concurrency: {initial: 4, max: 32}\n  timeout: 200ms\n  retries: 4\n  backoff: {base: 5ms, max: 50ms}", nil)
 	core, logs := observer.New(zapcore.WarnLevel)
@@ -187,22 +200,9 @@ func TestRunTriesAnUnresponsiveHostAgainAndCrawlsItWhenItAnswers(t *testing.T) {
 // tried until then, not for all of its 5 attempts, and its items fail as
 // the items of an unresponsive host, not as disallowed by robots.txt.
 func TestRunFailsTheItemsOfAHostThatAnswersNotEvenItsRobotsTxtAsUnresponsive(t *testing.T) {
-	hole := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		<-r.Context().Done() // never answers: the client gives up
-	})
+	hole := startSilentHost(t, false)
 	holeURL := hole.localhostURL()
-	var api *recorder
-	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == "/items":
-			ids := seq(20)
-			fmt.Fprintf(w, `{"items":[%s,%s]}`, itemsOn(api.URL, ids...), itemsOn(holeURL, ids...))
-		case strings.HasPrefix(r.URL.Path, "/task/"):
-			fmt.Fprint(w, `{"ok":true}`)
-		default:
-			http.NotFound(w, r)
-		}
-	})
+	api := startListingWith(t, 20, holeURL)
 	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", fmt.Sprintf(
 		"task:\n  url: \"{+p}\"\nhosts:\n  %q: {timeout: 100ms, unresponsive_after: 2, backoff: {base: 1m, max: 1m}}\n",
 		strings.TrimPrefix(holeURL, "http://")),
@@ -342,17 +342,7 @@ func TestRunFailsTheItemsOfAHostThatRefusesConnectionsAsUnresponsive(t *testing.
 	require.NoError(t, err)
 	closedURL := "http://" + ln.Addr().String()
 	require.NoError(t, ln.Close()) // nothing listens there now
-	var api *recorder
-	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == "/items":
-			fmt.Fprintf(w, `{"items":[%s,%s]}`, itemsOn(api.URL, seq(20)...), itemsOn(closedURL, seq(20)...))
-		case strings.HasPrefix(r.URL.Path, "/task/"):
-			fmt.Fprint(w, `{"ok":true}`)
-		default:
-			http.NotFound(w, r)
-		}
-	})
+	api := startListingWith(t, 20, closedURL)
 	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"\n",
 		"limits:\n  timeout: 10s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}", nil)
 
@@ -384,17 +374,7 @@ func TestRunFailsTheItemsOfAHostThatSendsHeadersAndThenNothing(t *testing.T) {
 		<-r.Context().Done()
 	})
 	pitURL := pit.localhostURL()
-	var api *recorder
-	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == "/items":
-			fmt.Fprintf(w, `{"items":[%s,%s]}`, itemsOn(api.URL, seq(20)...), itemsOn(pitURL, seq(20)...))
-		case strings.HasPrefix(r.URL.Path, "/task/"):
-			fmt.Fprint(w, `{"ok":true}`)
-		default:
-			http.NotFound(w, r)
-		}
-	})
+	api := startListingWith(t, 20, pitURL)
 	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"\n",
 		"limits:\n  concurrency: {initial: 4, max: 32}\n  timeout: 200ms\n  retries: 4\n  backoff: {base: 5ms, max: 50ms}", nil)
 

@@ -16,13 +16,7 @@ import (
 // the crawl's config with state and limits.unresponsive_runs runs.
 func deadHostListing(t *testing.T, runs int) (cfg *Config, hole *recorder) {
 	t.Helper()
-	hole = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/robots.txt" {
-			http.NotFound(w, r)
-			return
-		}
-		<-r.Context().Done()
-	})
+	hole = startSilentHost(t, true)
 	holeURL := hole.localhostURL()
 	var api *recorder
 	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
