@@ -397,12 +397,18 @@ func TestReleaseWithUnknownOutcomeCountsAsIgnored(t *testing.T) {
 	Permit{}.Release(Success) // the zero Permit does nothing
 }
 
-func TestCappedGateWarnsWithoutTheHeaderValue(t *testing.T) {
+// warnLoggedHost returns the host api.example.com:443 of a Limiter of cfg
+// on a fake clock at epoch, and the warnings its logger records.
+func warnLoggedHost(t *testing.T, cfg Config) (*Host, *observer.ObservedLogs) {
 	core, logs := observer.New(zap.WarnLevel)
-	clk := clockwork.NewFakeClockAt(epoch)
-	l, err := New(Config{RetryAfterMax: time.Minute}, WithClock(clk), WithLogger(zap.New(core)))
+	l, err := New(cfg, WithClock(clockwork.NewFakeClockAt(epoch)), WithLogger(zap.New(core)))
 	require.NoError(t, err)
-	l.Host("api.example.com:443").Gate(epoch.Add(31536000 * time.Second))
+	return l.Host("api.example.com:443"), logs
+}
+
+func TestCappedGateWarnsWithoutTheHeaderValue(t *testing.T) {
+	h, logs := warnLoggedHost(t, Config{RetryAfterMax: time.Minute})
+	h.Gate(epoch.Add(31536000 * time.Second))
 	entries := logs.All()
 	require.Len(t, entries, 1)
 	assert.Contains(t, entries[0].Message, "capped")
@@ -416,11 +422,7 @@ func TestHostWaitsNoLongerThanRetryAfterMaxForATokenAndSaysSo(t *testing.T) {
 	// A learnt rate of a request every 60 days (a record that once fitted
 	// 2e-7 a second) paces the host at a request per RetryAfterMax, and
 	// the host warns of the wait, naming itself, once.
-	core, logs := observer.New(zap.WarnLevel)
-	clk := clockwork.NewFakeClockAt(epoch)
-	l, err := New(Config{RetryAfterMax: time.Minute}, WithClock(clk), WithLogger(zap.New(core)))
-	require.NoError(t, err)
-	h := l.Host("api.example.com:443")
+	h, logs := warnLoggedHost(t, Config{RetryAfterMax: time.Minute})
 	h.mu.Lock()
 	h.pace.learnt, h.pace.pushed().slow = 2e-7, true
 	h.applyRateLocked(epoch)
@@ -456,11 +458,7 @@ func TestHostWaitsNoLongerThanRetryAfterMaxForATokenAndSaysSo(t *testing.T) {
 func TestHostDoesNotWarnOfTheUsersOwnSlowRate(t *testing.T) {
 	// A Crawl-delay of a minute: the user's ceiling, not the server's
 	// doing.
-	core, logs := observer.New(zap.WarnLevel)
-	clk := clockwork.NewFakeClockAt(epoch)
-	l, err := New(Config{}, WithClock(clk), WithLogger(zap.New(core)))
-	require.NoError(t, err)
-	h := l.Host("api.example.com:443")
+	h, logs := warnLoggedHost(t, Config{})
 	h.SetCeiling(1.0 / 60)
 	p, _, ok := h.TryAcquireAt(epoch)
 	require.True(t, ok)
@@ -472,11 +470,7 @@ func TestHostDoesNotWarnOfTheUsersOwnSlowRate(t *testing.T) {
 }
 
 func TestHostDoesNotWarnOfAShortWait(t *testing.T) {
-	core, logs := observer.New(zap.WarnLevel)
-	clk := clockwork.NewFakeClockAt(epoch)
-	l, err := New(Config{}, WithClock(clk), WithLogger(zap.New(core)))
-	require.NoError(t, err)
-	h := l.Host("api.example.com:443")
+	h, logs := warnLoggedHost(t, Config{})
 	h.GateAt(epoch, epoch.Add(5*time.Second))
 	_, _, ok := h.TryAcquireAt(epoch.Add(time.Millisecond))
 	require.False(t, ok)

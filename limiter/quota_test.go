@@ -312,14 +312,13 @@ func TestQuotaReaderKeepsASmallFixedWindowThatItsOwnRequestsUsedUp(t *testing.T)
 	assert.NotEqual(t, refillContinuous, r.mode)
 }
 
-func TestPaceStretchesTheIntervalAfterAGatesFirstPermitForABucketOfOneToken(t *testing.T) {
-	// Paced at 100 a second against a bucket known to hold one token: the
-	// first permit after a gate goes at once, the next 15 ms after it (a
-	// first request that reaches the server late must not bring the two
-	// closer than the server's 10 ms), and the rest 10 ms apart.
-	var p pace
+// paceAfterAGatesFirstPermit returns a pace of 100 a second against a bucket
+// known to hold burst tokens, after a 1 s gate and the gate's first permit,
+// and when that permit went.
+func paceAfterAGatesFirstPermit(t *testing.T, burst float64) (*pace, time.Time) {
+	p := new(pace)
 	p.pushed()
-	p.learn.known, p.learn.burst = true, 1
+	p.learn.known, p.learn.burst = true, burst
 	p.learnt, p.slow = 100, true
 	at := epoch
 	p.apply(at)
@@ -329,6 +328,15 @@ func TestPaceStretchesTheIntervalAfterAGatesFirstPermitForABucketOfOneToken(t *t
 	at = at.Add(time.Second)
 	_, ok = p.take(at)
 	require.True(t, ok, "the gate's first permit")
+	return p, at
+}
+
+func TestPaceStretchesTheIntervalAfterAGatesFirstPermitForABucketOfOneToken(t *testing.T) {
+	// Paced at 100 a second against a bucket known to hold one token: the
+	// first permit after a gate goes at once, the next 15 ms after it (a
+	// first request that reaches the server late must not bring the two
+	// closer than the server's 10 ms), and the rest 10 ms apart.
+	p, at := paceAfterAGatesFirstPermit(t, 1)
 	p.learnt = 100.1 // a probe step applied meanwhile keeps the stretch
 	p.apply(at.Add(time.Millisecond))
 	next, ok := p.take(at.Add(2 * time.Millisecond))
@@ -343,18 +351,7 @@ func TestPaceStretchesTheIntervalAfterAGatesFirstPermitForABucketOfOneToken(t *t
 }
 
 func TestPaceDoesNotStretchAfterAGateWhereTheBurstIsNotOneToken(t *testing.T) {
-	var p pace
-	p.pushed()
-	p.learn.known, p.learn.burst = true, 10
-	p.learnt, p.slow = 100, true
-	at := epoch
-	p.apply(at)
-	_, ok := p.take(at)
-	require.True(t, ok)
-	p.onGate(at, at.Add(time.Second))
-	at = at.Add(time.Second)
-	_, ok = p.take(at)
-	require.True(t, ok)
+	p, at := paceAfterAGatesFirstPermit(t, 10)
 	next, ok := p.take(at.Add(time.Millisecond))
 	require.False(t, ok)
 	assert.InDelta(t, 10, next.Sub(at).Seconds()*1000, 0.1)
