@@ -29,9 +29,7 @@ func TestRunSendsNoRedirectHopToAnUnresponsiveHost(t *testing.T) {
 			http.NotFound(w, r)
 		}
 	})
-	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", fmt.Sprintf(
-		"task:\n  url: \"{+p}\"\nhosts:\n  %q: {timeout: 200ms, backoff: {base: 1m, max: 1m}}\n",
-		strings.TrimPrefix(holeURL, "http://")),
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", taskOnHost(holeURL, "timeout: 200ms, backoff: {base: 1m, max: 1m}"),
 		"limits:\n  concurrency: {initial: 4, max: 32}\n  timeout: 10s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}", nil)
 
 	sum, err := runTest(t, cfg)

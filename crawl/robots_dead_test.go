@@ -27,9 +27,7 @@ func TestRunAsksAHostThatNeverAnsweredForItsRobotsTxtAtOnce(t *testing.T) {
 	})
 	holeURL := hole.localhostURL()
 	api := startListingWith(t, 10, holeURL)
-	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", fmt.Sprintf(
-		"task:\n  url: \"{+p}\"\nhosts:\n  %q: {timeout: 500ms, backoff: {base: 1m, max: 1m}}\n",
-		strings.TrimPrefix(holeURL, "http://")),
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", taskOnHost(holeURL, "timeout: 500ms, backoff: {base: 1m, max: 1m}"),
 		"limits:\n  timeout: 10s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}", nil)
 
 	sum, err := runTest(t, cfg)
@@ -69,8 +67,7 @@ func TestRunCrawlsAHostWhoseRobotsTxtHangsAtFirst(t *testing.T) {
 		}
 		http.NotFound(w, r)
 	})
-	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", fmt.Sprintf(
-		"task:\n  url: \"{+p}\"\nhosts:\n  %q: {timeout: 200ms}\n", strings.TrimPrefix(hostURL, "http://")),
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", taskOnHost(hostURL, "timeout: 200ms"),
 		"limits:\n  timeout: 10s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}", nil)
 
 	sum, err := runTest(t, cfg)

@@ -87,6 +87,13 @@ func crawlPastPageOnesFailures(t *testing.T, cfg *Config, log *zap.Logger, relea
 	require.NoError(t, <-done)
 }
 
+// taskOnHost is a config's task and hosts sections: the task URL is the
+// item's p, and the host of hostURL has settings (a YAML flow mapping's
+// body).
+func taskOnHost(hostURL, settings string) string {
+	return fmt.Sprintf("task:\n  url: \"{+p}\"\nhosts:\n  %q: {%s}\n", strings.TrimPrefix(hostURL, "http://"), settings)
+}
+
 // startListingWith starts a listing of one page: n tasks on itself, which
 // answer {"ok":true}, then n tasks on other.
 func startListingWith(t *testing.T, n int, other string) *recorder {
@@ -203,9 +210,7 @@ func TestRunFailsTheItemsOfAHostThatAnswersNotEvenItsRobotsTxtAsUnresponsive(t *
 	hole := startSilentHost(t, false)
 	holeURL := hole.localhostURL()
 	api := startListingWith(t, 20, holeURL)
-	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", fmt.Sprintf(
-		"task:\n  url: \"{+p}\"\nhosts:\n  %q: {timeout: 100ms, unresponsive_after: 2, backoff: {base: 1m, max: 1m}}\n",
-		strings.TrimPrefix(holeURL, "http://")),
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", taskOnHost(holeURL, "timeout: 100ms, unresponsive_after: 2, backoff: {base: 1m, max: 1m}"),
 		"limits:\n  timeout: 10s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}", nil)
 
 	sum, err := runTest(t, cfg)
@@ -288,9 +293,7 @@ func TestRunWithStateLeavesTheItemsOfAnUnresponsiveHostForTheNextRun(t *testing.
 			http.NotFound(w, r)
 		}
 	})
-	cfg := testConfigLimits(t, api.URL+"/items", "    style: next_url\n    next_field: next", fmt.Sprintf(
-		"task:\n  url: \"{+p}\"\nhosts:\n  %q: {timeout: 100ms, unresponsive_after: 2, retries: 50, backoff: {base: 5ms, max: 200ms}}\n",
-		strings.TrimPrefix(holeURL, "http://")),
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: next_url\n    next_field: next", taskOnHost(holeURL, "timeout: 100ms, unresponsive_after: 2, retries: 50, backoff: {base: 5ms, max: 200ms}"),
 		"limits:\n  timeout: 2s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}", nil)
 	cfg.State = filepath.Join(filepath.Dir(cfg.Output), "state")
 

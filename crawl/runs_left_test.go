@@ -29,9 +29,7 @@ func deadHostListing(t *testing.T, runs int) (cfg *Config, hole *recorder) {
 			http.NotFound(w, r)
 		}
 	})
-	cfg = testConfigLimits(t, api.URL+"/items", "    style: none", fmt.Sprintf(
-		"task:\n  url: \"{+p}\"\nhosts:\n  %q: {timeout: 100ms, unresponsive_after: 2}\n",
-		strings.TrimPrefix(holeURL, "http://")),
+	cfg = testConfigLimits(t, api.URL+"/items", "    style: none", taskOnHost(holeURL, "timeout: 100ms, unresponsive_after: 2"),
 		fmt.Sprintf("limits:\n  timeout: 2s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}\n  unresponsive_runs: %d", runs), nil)
 	cfg.State = filepath.Join(filepath.Dir(cfg.Output), "state")
 	return cfg, hole
