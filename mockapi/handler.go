@@ -91,8 +91,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	class, id, disallowed := classify(r.URL.Path)
 	client := h.client(r)
 	key := r.URL.RequestURI() // what faults and jitter are decided by, with the attempt
-	attempt := h.rec.arrive(client, class, key, id, disallowed)
-	out := h.serve(w, r, request{class: class, id: id, key: key, attempt: attempt, client: client})
+	cn := connOf(r)
+	attempt := h.rec.arrive(client, cn, class, key, id, disallowed)
+	out := h.serve(w, r, request{class: class, id: id, key: key, attempt: attempt, client: client, conn: cn})
 	h.rec.finish(out.status, out.fault, id, out.whole)
 	if out.abort {
 		panic(http.ErrAbortHandler) // net/http closes the connection quietly
@@ -106,6 +107,7 @@ type request struct {
 	key     string // path and query
 	attempt int    // at key, from 1
 	client  string
+	conn    *conn // nil when not served by Start's server
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outcome {
@@ -118,10 +120,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 		return errorJSON(w, http.StatusServiceUnavailable, "server closing")
 	default:
 	}
-	if out, ok := h.blackout(w, rq.client); !ok {
+	if out, ok := h.blackout(w, rq); !ok {
 		return out
 	}
-	if out, ok := h.admit(w, rq.class, rq.client); !ok {
+	if out, ok := h.admit(w, rq); !ok {
 		return out
 	}
 	switch {
@@ -149,7 +151,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 			if out, gone := h.interrupted(w, r); gone {
 				return out
 			}
-			return h.unavailable(w, rq.client)
+			return h.unavailable(w, rq)
 		}
 		defer h.slots.release()
 	}
@@ -177,18 +179,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 
 // admit applies the header quota and the token bucket (robots.txt only reads
 // them) and writes their headers; false means it answered 403 or 429.
-func (h *Handler) admit(w http.ResponseWriter, class Class, client string) (outcome, bool) {
+func (h *Handler) admit(w http.ResponseWriter, rq request) (outcome, bool) {
 	t := h.now()
-	consume := class != ClassRobots
+	consume := rq.class != ClassRobots
 	if h.header != nil {
 		v := h.header.take(t, consume, w.Header())
 		if !v.until.IsZero() {
-			h.rec.tellWait(client, v.until)
+			h.rec.tellWait(rq.client, rq.conn, v.until)
 		}
 		switch v.status {
 		case http.StatusForbidden:
 			writeJSON(w, v.status, map[string]string{
-				"message":           "API rate limit exceeded for " + client + ". The window resets at X-RateLimit-Reset.",
+				"message":           "API rate limit exceeded for " + rq.client + ". The window resets at X-RateLimit-Reset.",
 				"documentation_url": "https://politely.invalid/docs/rate-limits",
 			})
 			return outcome{status: v.status}, false
@@ -202,7 +204,7 @@ func (h *Handler) admit(w http.ResponseWriter, class Class, client string) (outc
 			if !h.sc.Quota.NoRetryAfter {
 				ra := max(1, seconds(wait))
 				w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
-				h.rec.tellWait(client, t.Add(time.Duration(ra)*time.Second))
+				h.rec.tellWait(rq.client, rq.conn, t.Add(time.Duration(ra)*time.Second))
 			}
 			return errorJSON(w, http.StatusTooManyRequests, "rate limit exceeded"), false
 		}
@@ -212,7 +214,7 @@ func (h *Handler) admit(w http.ResponseWriter, class Class, client string) (outc
 
 // blackout answers 503 with a Retry-After until the blackout's end while it
 // lasts; false means it answered.
-func (h *Handler) blackout(w http.ResponseWriter, client string) (outcome, bool) {
+func (h *Handler) blackout(w http.ResponseWriter, rq request) (outcome, bool) {
 	t := h.now()
 	b := h.sc.Blackout
 	if !b.active(t.Sub(h.rec.start)) {
@@ -220,18 +222,18 @@ func (h *Handler) blackout(w http.ResponseWriter, client string) (outcome, bool)
 	}
 	ra := max(1, seconds(h.rec.start.Add(b.At+b.For).Sub(t)))
 	w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
-	h.rec.tellWait(client, t.Add(time.Duration(ra)*time.Second))
+	h.rec.tellWait(rq.client, rq.conn, t.Add(time.Duration(ra)*time.Second))
 	return errorJSON(w, http.StatusServiceUnavailable, "down for maintenance"), false
 }
 
 // unavailable answers beyond the capacity's queue: its status, with its
 // Retry-After unless NoRetryAfter.
-func (h *Handler) unavailable(w http.ResponseWriter, client string) outcome {
+func (h *Handler) unavailable(w http.ResponseWriter, rq request) outcome {
 	c := h.sc.Capacity
 	if !c.NoRetryAfter {
 		ra := max(1, seconds(c.RetryAfter))
 		w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
-		h.rec.tellWait(client, h.now().Add(time.Duration(ra)*time.Second))
+		h.rec.tellWait(rq.client, rq.conn, h.now().Add(time.Duration(ra)*time.Second))
 	}
 	return errorJSON(w, c.Status, "server at capacity")
 }

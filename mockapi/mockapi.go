@@ -73,7 +73,7 @@ func Start(cfg Config) (*Server, error) {
 	s := &Server{
 		h:      h,
 		ln:     ln,
-		srv:    &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
+		srv:    &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ConnContext: h.connContext},
 		served: make(chan error, 1),
 	}
 	go func() { s.served <- s.srv.Serve(ln) }()

@@ -42,8 +42,13 @@ type Stats struct {
 	// EarlyRequests counts requests that arrived while their client had been
 	// told to wait: before the Retry-After of a 429 or 503 it was given had
 	// passed, or in a fixed header-quota window it had been told was used up.
-	// It counts at arrival, from when the answer left the server: a request
-	// already on its way then (sent before the client could know) counts too.
+	// A request on the connection that carried that answer, after it, counts:
+	// the client had read the answer. On another connection, one that arrives
+	// within inFlightSlack of the answer, or is the first on a connection the
+	// server had accepted before it, may have been sent before the client got
+	// the answer (it was on its way, or the client opened the connection for
+	// it) and does not count. Outside Start's server every request in the
+	// wait counts, those on their way included.
 	EarlyRequests int64 `json:"early_requests"`
 	// RobotsViolations counts requests to paths robots.txt disallows.
 	RobotsViolations int64 `json:"robots_violations"`
@@ -105,10 +110,10 @@ type recorder struct {
 	faults         map[Fault]int64
 	inFlight       int
 	maxInFlight    int
-	early          int64
+	earlyRequests  int64
 	robots         int64
 	attempts       map[string]int
-	waitUntil      map[string]time.Time
+	waits          map[string]wait
 	detailRequests map[int]int
 	detailOK       map[int]int
 	seconds        []Second
@@ -118,17 +123,28 @@ func newRecorder(sc *Scenario, clientKey string, start time.Time, now func() tim
 	r := &recorder{
 		now: now, start: start, scenario: sc.Name, clientKey: clientKey, items: sc.Items,
 		byClass: map[Class]int64{}, byStatus: map[int]int64{}, faults: map[Fault]int64{},
-		attempts: map[string]int{}, waitUntil: map[string]time.Time{},
+		attempts: map[string]int{}, waits: map[string]wait{},
 		detailRequests: map[int]int{}, detailOK: map[int]int{},
 	}
 	r.broken = sc.brokenItems()
 	return r
 }
 
-// arrive counts a request that arrived from client for key (path and query);
-// id is the item id of a detail request, else 0. It returns the attempt
-// number at key: 1 for the first request to it.
-func (r *recorder) arrive(client string, class Class, key string, id int, disallowed bool) int {
+// inFlightSlack is how long after an answer a request on another connection
+// may arrive that its client sent before the answer reached it: a round trip
+// on a loaded machine, where a request sent first can reach the handler
+// after an answer written later.
+const inFlightSlack = 5 * time.Millisecond
+
+// wait is what a client was told: not to send before until, first at told
+// (answers that lengthened the wait came later).
+type wait struct{ told, until time.Time }
+
+// arrive counts a request that arrived from client on cn (nil outside
+// Start's server) for key (path and query); id is the item id of a detail
+// request, else 0. It returns the attempt number at key: 1 for the first
+// request to it.
+func (r *recorder) arrive(client string, cn *conn, class Class, key string, id int, disallowed bool) int {
 	t := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -138,8 +154,12 @@ func (r *recorder) arrive(client string, class Class, key string, id int, disall
 	r.maxInFlight = max(r.maxInFlight, r.inFlight)
 	sec := r.second(t)
 	sec.MaxInFlight = max(sec.MaxInFlight, r.inFlight)
-	if until, ok := r.waitUntil[client]; ok && t.Before(until) {
-		r.early++
+	first := cn != nil && !cn.used
+	if cn != nil {
+		cn.used = true
+	}
+	if r.early(client, cn, first, t) {
+		r.earlyRequests++
 	}
 	if disallowed {
 		r.robots++
@@ -177,13 +197,43 @@ func (r *recorder) finish(status int, fault Fault, id int, whole bool) {
 	}
 }
 
-// tellWait notes that client was told not to send before until.
-func (r *recorder) tellWait(client string, until time.Time) {
+// early says whether a request from client arriving at t on cn, the first
+// on it or not, came while the client had been told to wait (see
+// Stats.EarlyRequests); r.mu is held.
+func (r *recorder) early(client string, cn *conn, first bool, t time.Time) bool {
+	w := r.waits[client]
+	switch {
+	case !t.Before(w.until):
+		return false
+	case cn == nil:
+		return true
+	case t.Before(cn.until):
+		return true // the client read the answer on this connection first
+	case t.Sub(w.told) < inFlightSlack:
+		return false
+	default:
+		return !first || !cn.accepted.Before(w.told)
+	}
+}
+
+// tellWait notes that client was told on cn (nil outside Start's server),
+// now, not to send before until.
+func (r *recorder) tellWait(client string, cn *conn, until time.Time) {
+	t := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if until.After(r.waitUntil[client]) {
-		r.waitUntil[client] = until
+	if cn != nil && until.After(cn.until) {
+		cn.until = until
 	}
+	w := r.waits[client]
+	if !until.After(w.until) {
+		return
+	}
+	if !t.Before(w.until) { // no wait stood: this answer is the first to tell
+		w.told = t
+	}
+	w.until = until
+	r.waits[client] = w
 }
 
 // second returns the series entry for t, growing the series; r.mu is held.
@@ -202,7 +252,7 @@ func (r *recorder) snapshot() Stats {
 		Scenario: r.scenario, Started: r.start, ClientKey: r.clientKey,
 		Requests: r.requests, ByClass: maps.Clone(r.byClass), ByStatus: maps.Clone(r.byStatus),
 		Faults: maps.Clone(r.faults), InFlight: r.inFlight, MaxInFlight: r.maxInFlight,
-		EarlyRequests: r.early, RobotsViolations: r.robots, Items: r.items,
+		EarlyRequests: r.earlyRequests, RobotsViolations: r.robots, Items: r.items,
 		BrokenItems: slices.Clone(r.broken), DetailRequests: maps.Clone(r.detailRequests),
 		DetailOK: maps.Clone(r.detailOK), PerSecond: slices.Clone(r.seconds),
 	}

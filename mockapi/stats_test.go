@@ -77,6 +77,7 @@ func TestEarlyRequestsAreKeyedByClientHeader(t *testing.T) {
 	assert.Equal(t, 200, send("a"))
 	assert.Equal(t, 429, send("a"), "a is told to wait")
 	assert.Equal(t, 429, send("b"), "the bucket is shared; b had not been told")
+	clk.Advance(inFlightSlack) // later than a request on its way when the answer left
 	assert.Equal(t, 429, send("a"), "a comes back too early")
 	clk.Advance(time.Second)
 	assert.Equal(t, 200, send("b"), "Retry-After has passed")
@@ -84,4 +85,53 @@ func TestEarlyRequestsAreKeyedByClientHeader(t *testing.T) {
 	stats := s.Stats()
 	assert.Equal(t, "header:X-Client-Id", stats.ClientKey)
 	assert.Equal(t, int64(1), stats.EarlyRequests)
+}
+
+// A request that reached the server after an answer told its client to wait,
+// but that the client sent before it got the answer, is not early: the cold
+// start of a crawl sends a few requests at once, and one the server refuses
+// first can tell the client to wait while the others are on their way (a
+// trace of a crawl of 5 req/s, burst 2: two requests sent 0.7 and 1.2 ms
+// before the 429 was written reached the handler 0.1 and 0.3 ms after it).
+func TestEarlyRequestsLeaveOutThoseOnTheirWayWhenTheAnswerLeft(t *testing.T) {
+	clk := newFakeClock()
+	r := newRecorder(&Scenario{}, "remote-ip", clk.Now(), clk.Now)
+	opened := &conn{accepted: clk.Now()} // opened for a request of the cold start
+	idle := &conn{accepted: clk.Now(), used: true}
+	answered := &conn{accepted: clk.Now(), used: true}
+	clk.Advance(time.Millisecond)
+	r.tellWait("c", answered, clk.Now().Add(time.Second))
+
+	arrive := func(cn *conn) { r.arrive("c", cn, ClassDetail, "/items/1", 1, false) }
+	arrive(idle)     // on its way: within a round trip of the answer, on another connection
+	arrive(answered) // after the answer on its own connection: the client had read it
+	clk.Advance(10 * time.Millisecond)
+	arrive(opened)                     // the first request on a connection opened before the answer
+	arrive(&conn{accepted: clk.Now()}) // a connection opened after it
+	arrive(idle)                       // a round trip after the answer
+	arrive(nil)                        // outside Start's server every request in the wait counts
+	assert.EqualValues(t, 4, r.snapshot().EarlyRequests)
+	clk.Advance(time.Second)
+	arrive(opened)
+	assert.EqualValues(t, 4, r.snapshot().EarlyRequests, "after the wait")
+}
+
+// Start's server tells connections apart: a request on the connection that
+// carried the answer, after it, is early at once; one on another connection
+// within a round trip of the answer may have been on its way.
+func TestEarlyRequestsOnTheAnswersConnectionCountAtOnce(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Quota: Quota{Rate: 1, Burst: 1}}})
+	one := func() *http.Client { // one connection, kept alive: the next request waits for it
+		tr := &http.Transport{MaxConnsPerHost: 1}
+		t.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	}
+	c, other := one(), one()
+	assert.Equal(t, 200, get(t, c, s.URL()+"/items/1").status)
+	assert.Equal(t, 429, get(t, c, s.URL()+"/items/2").status, "told to wait")
+	assert.Equal(t, 429, get(t, other, s.URL()+"/items/2").status, "another connection, at once")
+	assert.EqualValues(t, 0, s.Stats().EarlyRequests)
+	assert.Equal(t, 429, get(t, c, s.URL()+"/items/2").status, "the answer's connection, at once")
+	assert.EqualValues(t, 1, s.Stats().EarlyRequests)
 }

@@ -1,0 +1,30 @@
+package mockapi
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"time"
+)
+
+// conn is what the server knows of a connection, for Stats.EarlyRequests;
+// the recorder's lock guards it.
+type conn struct {
+	accepted time.Time // when the server accepted it
+	used     bool      // a request came on it
+	until    time.Time // an answer sent on it told its client not to send before until
+}
+
+type connKey struct{}
+
+// connContext notes when the server accepted a connection (http.Server.ConnContext).
+func (h *Handler) connContext(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, &conn{accepted: h.now()})
+}
+
+// connOf returns r's connection, or nil when the handler is served by a
+// server other than Start's.
+func connOf(r *http.Request) *conn {
+	c, _ := r.Context().Value(connKey{}).(*conn)
+	return c
+}
