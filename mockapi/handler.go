@@ -184,6 +184,9 @@ func (h *Handler) admit(w http.ResponseWriter, rq request) (outcome, bool) {
 	consume := rq.class != ClassRobots
 	if h.header != nil {
 		v := h.header.take(t, consume, w.Header())
+		if v.status != 0 {
+			h.retryAfterAsDate(w.Header(), t)
+		}
 		if !v.until.IsZero() {
 			h.rec.tellWait(rq.client, rq.conn, v.until)
 		}
@@ -202,9 +205,10 @@ func (h *Handler) admit(w http.ResponseWriter, rq request) (outcome, bool) {
 		ok, wait := h.bucket.take(t, consume, w.Header())
 		if !ok {
 			if !h.sc.Quota.NoRetryAfter {
-				ra := max(1, seconds(wait))
-				w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
-				h.rec.tellWait(rq.client, rq.conn, t.Add(time.Duration(ra)*time.Second))
+				if h.sc.Quota.RetryAfter > 0 {
+					wait = h.sc.Quota.RetryAfter
+				}
+				h.rec.tellWait(rq.client, rq.conn, h.retryAfter(w.Header(), t, wait))
 			}
 			return errorJSON(w, http.StatusTooManyRequests, "rate limit exceeded"), false
 		}
@@ -220,9 +224,7 @@ func (h *Handler) blackout(w http.ResponseWriter, rq request) (outcome, bool) {
 	if !b.active(t.Sub(h.rec.start)) {
 		return outcome{}, true
 	}
-	ra := max(1, seconds(h.rec.start.Add(b.At+b.For).Sub(t)))
-	w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
-	h.rec.tellWait(rq.client, rq.conn, t.Add(time.Duration(ra)*time.Second))
+	h.rec.tellWait(rq.client, rq.conn, h.retryAfter(w.Header(), t, h.rec.start.Add(b.At+b.For).Sub(t)))
 	return errorJSON(w, http.StatusServiceUnavailable, "down for maintenance"), false
 }
 
@@ -231,11 +233,30 @@ func (h *Handler) blackout(w http.ResponseWriter, rq request) (outcome, bool) {
 func (h *Handler) unavailable(w http.ResponseWriter, rq request) outcome {
 	c := h.sc.Capacity
 	if !c.NoRetryAfter {
-		ra := max(1, seconds(c.RetryAfter))
-		w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
-		h.rec.tellWait(rq.client, rq.conn, h.now().Add(time.Duration(ra)*time.Second))
+		h.rec.tellWait(rq.client, rq.conn, h.retryAfter(w.Header(), h.now(), c.RetryAfter))
 	}
 	return errorJSON(w, c.Status, "server at capacity")
+}
+
+// retryAfter sets Retry-After to d rounded up to whole seconds (at least
+// one) from t, as delay-seconds or, with RetryAfterDate, as an HTTP-date,
+// and returns the instant it tells the client.
+func (h *Handler) retryAfter(hdr http.Header, t time.Time, d time.Duration) time.Time {
+	ra := max(1, seconds(d))
+	hdr.Set("Retry-After", strconv.FormatInt(ra, 10))
+	h.retryAfterAsDate(hdr, t)
+	return t.Add(time.Duration(ra) * time.Second)
+}
+
+// retryAfterAsDate rewrites a delay-seconds Retry-After in hdr, written at
+// t, as the HTTP-date it ends at when the scenario says RetryAfterDate.
+func (h *Handler) retryAfterAsDate(hdr http.Header, t time.Time) {
+	if !h.sc.RetryAfterDate {
+		return
+	}
+	if secs, err := strconv.ParseInt(hdr.Get("Retry-After"), 10, 64); err == nil {
+		hdr.Set("Retry-After", t.Add(time.Duration(secs)*time.Second).UTC().Format(http.TimeFormat))
+	}
 }
 
 // wait sleeps for d; false if the client left or the handler closed first.

@@ -266,3 +266,58 @@ func TestQuotaWithoutRetryAfterAnswersABare429(t *testing.T) {
 	assert.Equal(t, http.StatusOK, r.status, "half a second refills the token")
 	assert.Zero(t, s.Stats().EarlyRequests, "no wait was asked, so none came early")
 }
+
+func TestQuotaWithAFixedRetryAfterAnnouncesItAndCountsEarlyAgainstIt(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Quota: Quota{Rate: 10, Burst: 1, Headers: QuotaHeadersNone, RetryAfter: 5 * time.Second}}})
+	c := newClient(t, 10*time.Second)
+	require.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/1").status)
+	r := get(t, c, s.URL()+"/items/2")
+	require.Equal(t, http.StatusTooManyRequests, r.status)
+	assert.Equal(t, "5", r.header.Get("Retry-After"), "the fixed penalty, not the 0.1 s until a token")
+	clk.Advance(time.Second)
+	assert.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/2").status, "the bucket itself has refilled")
+	assert.EqualValues(t, 1, s.Stats().EarlyRequests, "a request 1 s after a Retry-After of 5 s is early")
+	clk.Advance(5 * time.Second)
+	get(t, c, s.URL()+"/items/3")
+	assert.EqualValues(t, 1, s.Stats().EarlyRequests)
+}
+
+func TestRetryAfterDateSendsTheInstantAsAnHTTPDate(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{
+		RetryAfterDate: true,
+		Quota:          Quota{Rate: 1, Burst: 1, Headers: QuotaHeadersNone},
+		Blackout:       Blackout{At: 10 * time.Second, For: 2500 * time.Millisecond},
+	}})
+	c := newClient(t, 10*time.Second)
+	require.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/1").status)
+
+	r := get(t, c, s.URL()+"/items/2")
+	require.Equal(t, http.StatusTooManyRequests, r.status)
+	at, err := http.ParseTime(r.header.Get("Retry-After"))
+	require.NoError(t, err, "the quota's Retry-After is an HTTP-date")
+	assert.Equal(t, clk.Now().Add(time.Second).Truncate(time.Second).Unix(), at.Unix())
+
+	clk.Advance(10 * time.Second)
+	r = get(t, c, s.URL()+"/items/3")
+	require.Equal(t, http.StatusServiceUnavailable, r.status)
+	at, err = http.ParseTime(r.header.Get("Retry-After"))
+	require.NoError(t, err, "the blackout's Retry-After is an HTTP-date")
+	assert.Equal(t, clk.Now().Add(3*time.Second).Truncate(time.Second).Unix(), at.Unix(), "the 2.5 s left, rounded up")
+}
+
+func TestRetryAfterDateAppliesToTheHeaderQuotasRefusal(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{
+		RetryAfterDate: true,
+		HeaderQuota:    HeaderQuota{Limit: 1, Window: time.Second, Kind: HeaderQuotaTokenBucket},
+	}})
+	c := newClient(t, 10*time.Second)
+	require.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/1").status)
+	r := get(t, c, s.URL()+"/items/2")
+	require.Equal(t, http.StatusTooManyRequests, r.status)
+	at, err := http.ParseTime(r.header.Get("Retry-After"))
+	require.NoError(t, err)
+	assert.Equal(t, clk.Now().Add(time.Second).Truncate(time.Second).Unix(), at.Unix())
+}

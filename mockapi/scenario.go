@@ -52,6 +52,10 @@ type Scenario struct {
 	// once with a 302 to the same path and query on that server: a front
 	// whose items live on another host.
 	RedirectTo string
+	// RetryAfterDate sends every Retry-After as an HTTP-date (the instant
+	// the delay ends, truncated to the second as servers format it) instead
+	// of delay-seconds; the response's Date header is the server's clock.
+	RetryAfterDate bool
 }
 
 // Pagination is a listing style; its values match the crawl config's
@@ -123,6 +127,10 @@ type Quota struct {
 	Headers QuotaHeaders
 	// NoRetryAfter sends the 429 beyond the burst without a Retry-After.
 	NoRetryAfter bool
+	// RetryAfter, if positive, is the Retry-After of every 429 (rounded up
+	// to whole seconds), as a limiter that announces a fixed penalty sends
+	// it; 0 announces the whole seconds until the next token.
+	RetryAfter time.Duration
 }
 
 // QuotaHeaders chooses which rate-limit header families a Quota announces.
@@ -359,6 +367,8 @@ func (sc Scenario) validate() error {
 		return bad("Quota.Rate", "0 (off) or between 0.001 and 1e9", q.Rate)
 	case q.Burst < 0:
 		return bad("Quota.Burst", ">= 0", q.Burst)
+	case q.RetryAfter < 0:
+		return bad("Quota.RetryAfter", ">= 0", q.RetryAfter)
 	case q.Headers < QuotaHeadersBoth || q.Headers > QuotaHeadersNone:
 		return bad("Quota.Headers", "a QuotaHeaders constant", int(q.Headers))
 	case sc.HeaderQuota.Limit < 0:

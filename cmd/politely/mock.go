@@ -37,6 +37,9 @@ type mockFlags struct {
 	blackoutAt   time.Duration
 	blackoutFor  time.Duration
 	detailHosts  []string
+	retryAfter   time.Duration
+	raDate       bool
+	quotaHeaders string
 }
 
 func newMockCmd() *cobra.Command {
@@ -82,6 +85,9 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.Uint64Var(&f.seed, "seed", 0, "faults: seed of the injected faults")
 	fl.DurationVar(&f.blackoutAt, "blackout-at", 0, "blackout: when the 503 window starts, after the server started")
 	fl.DurationVar(&f.blackoutFor, "blackout-for", 0, "blackout: how long every request is answered 503 + Retry-After (0: off)")
+	fl.DurationVar(&f.retryAfter, "retry-after", 0, "capacity and quota: the Retry-After beyond them (quota default: the seconds until a token)")
+	fl.BoolVar(&f.raDate, "retry-after-date", false, "send every Retry-After as an HTTP-date instead of seconds")
+	fl.StringVar(&f.quotaHeaders, "quota-headers", "", "quota: the header families sent: both, ietf (RateLimit, RateLimit-Policy), x (X-RateLimit-*) or none")
 	fl.StringSliceVar(&f.detailHosts, "detail-hosts", nil, "HOST:PORT,...: put the items' detail URLs on these servers, in turn")
 	return cmd
 }
@@ -114,6 +120,15 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("blackout-at", func() { sc.Blackout.At = f.blackoutAt })
 	set("blackout-for", func() { sc.Blackout.For = f.blackoutFor })
 	set("detail-hosts", func() { sc.DetailHosts = f.detailHosts })
+	set("retry-after", func() { sc.Capacity.RetryAfter, sc.Quota.RetryAfter = f.retryAfter, f.retryAfter })
+	set("retry-after-date", func() { sc.RetryAfterDate = f.raDate })
+	if fl.Changed("quota-headers") {
+		h, ok := quotaHeaderFamilies[f.quotaHeaders]
+		if !ok {
+			return sc, fmt.Errorf("mock: --quota-headers must be both, ietf, x or none, got %q", f.quotaHeaders)
+		}
+		sc.Quota.Headers = h
+	}
 	// NewHandler validates the scenario; a bad knob is a usage error, unlike
 	// an address that cannot be listened on.
 	h, err := mockapi.NewHandler(mockapi.Config{Scenario: sc})
@@ -122,6 +137,11 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	}
 	h.Close()
 	return sc, nil
+}
+
+// quotaHeaderFamilies are --quota-headers' values.
+var quotaHeaderFamilies = map[string]mockapi.QuotaHeaders{
+	"both": mockapi.QuotaHeadersBoth, "ietf": mockapi.QuotaHeadersIETF, "x": mockapi.QuotaHeadersX, "none": mockapi.QuotaHeadersNone,
 }
 
 // serveMock serves sc on addr until ctx ends, then prints what it received.

@@ -104,6 +104,26 @@ func TestMockListsThePresets(t *testing.T) {
 	}
 }
 
+func TestMockKnobsForRetryAfterAndQuotaHeadersChangeThePreset(t *testing.T) {
+	f := mockFlags{scenario: "quota", retryAfter: 5 * time.Second, raDate: true, quotaHeaders: "ietf"}
+	fl := newMockCmd().Flags()
+	for _, name := range []string{"retry-after", "retry-after-date", "quota-headers"} {
+		fl.Lookup(name).Changed = true
+	}
+	sc, err := mockScenario(f, fl)
+	require.NoError(t, err)
+	assert.Equal(t, 5*time.Second, sc.Quota.RetryAfter)
+	assert.Equal(t, 5*time.Second, sc.Capacity.RetryAfter)
+	assert.True(t, sc.RetryAfterDate)
+	assert.Equal(t, mockapi.QuotaHeadersIETF, sc.Quota.Headers)
+
+	sc, err = mockScenario(mockFlags{scenario: "quota"}, newMockCmd().Flags())
+	require.NoError(t, err)
+	assert.Zero(t, sc.Quota.RetryAfter, "a knob not given leaves the preset as it is")
+	assert.False(t, sc.RetryAfterDate)
+	assert.Equal(t, mockapi.QuotaHeadersBoth, sc.Quota.Headers)
+}
+
 func TestMockRejectsBadUsage(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -122,6 +142,8 @@ func TestMockRejectsBadUsage(t *testing.T) {
 		{name: "jitter above latency", args: []string{"mock", "--scenario", "quota", "--jitter", "50ms"}, code: exitUsage, want: "itter"},
 		{name: "unknown header quota kind", args: []string{"mock", "--scenario", "header-quota", "--header-kind", "leaky"}, code: exitUsage, want: "HeaderQuota.Kind must be one of fixed, sliding, token-bucket"},
 		{name: "unknown pagination", args: []string{"mock", "--scenario", "fast", "--pagination", "pages"}, code: exitUsage, want: "agination"},
+		{name: "unknown quota header family", args: []string{"mock", "--scenario", "quota", "--quota-headers", "draft"}, code: exitUsage, want: `--quota-headers must be both, ietf, x or none, got "draft"`},
+		{name: "negative retry-after", args: []string{"mock", "--scenario", "quota", "--retry-after", "-1s"}, code: exitUsage, want: "RetryAfter must be >= 0"},
 		{name: "address in use", args: []string{"mock", "--scenario", "fast", "--addr", busy.Addr().String()}, code: exitFailed, want: "address already in use"},
 		{name: "argument", args: []string{"mock", "quota"}, code: exitUsage, want: "unknown command"},
 	}
