@@ -90,7 +90,8 @@ const maxCount = math.MaxInt32
 // fraction ("599.0", as Reddit sends) by its whole part. Both Reset headers
 // are read by size, since servers disagree: below 10^9 a delay in seconds,
 // below 10^12 a Unix time in seconds, above it a Unix time in milliseconds;
-// a fraction is allowed. Absolute times are taken on the server's clock: when
+// a fraction is allowed. A Reset that is not a number may be an HTTP-date or
+// an RFC 3339 time. Absolute times are taken on the server's clock: when
 // the response has a valid Date header, they are shifted by our clock's
 // offset from it.
 //
@@ -264,6 +265,9 @@ func resetTime(v string, now time.Time, h http.Header) (time.Time, error) {
 	}
 	whole, frac, hasFrac := strings.Cut(v, ".")
 	if !allDigits(whole) || (hasFrac && !allDigits(frac)) || whole == "" || (hasFrac && frac == "") {
+		if t, ok := resetDate(v); ok {
+			return t.Add(serverOffset(h, now)), nil
+		}
 		return time.Time{}, errNotNonNegative
 	}
 	n, _ := firstCount(whole) // all digits: cannot fail
@@ -281,6 +285,20 @@ func resetTime(v string, now time.Time, h http.Header) (time.Time, error) {
 		n = min(n, math.MaxInt64/int64(time.Millisecond)) // keeps UnixMilli's arithmetic in range
 		return time.UnixMilli(n).Add(serverOffset(h, now)), nil
 	}
+}
+
+// resetDate reads a Reset sent as a date and time: an HTTP-date
+// ("Tue, 05 Nov 2019 12:15:00 GMT") or an RFC 3339 time
+// ("2019-11-05T12:15:00Z", "2019-11-05T12:15:00.5+01:00"), as some APIs send
+// the window's end.
+func resetDate(v string) (time.Time, bool) {
+	if t, err := http.ParseTime(v); err == nil {
+		return t, true
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, true
+	}
+	return time.Time{}, false
 }
 
 // serverOffset is how far our clock is ahead of the server's, by its Date

@@ -93,6 +93,18 @@ func TestParseQuota(t *testing.T) {
 			h: header("Date", now.Add(-10*time.Second).Format(http.TimeFormat),
 				"X-RateLimit-Remaining", "0", "X-RateLimit-Reset", strconv.FormatInt(now.Unix()-10+30, 10)),
 			want: limiter.Quota{Remaining: 0, Reset: now.Add(30 * time.Second)}},
+		{name: "X-RateLimit-Reset as an RFC 3339 time", ok: true,
+			h:    header("X-RateLimit-Remaining", "0", "X-RateLimit-Reset", now.Add(90*time.Second).UTC().Format(time.RFC3339)),
+			want: limiter.Quota{Remaining: 0, Reset: now.Add(90 * time.Second)}},
+		{name: "RateLimit-Reset as an RFC 3339 time with an offset and a fraction", ok: true,
+			h:    header("RateLimit-Remaining", "3", "RateLimit-Reset", now.Add(2500*time.Millisecond).In(time.FixedZone("", 3600)).Format(time.RFC3339Nano)),
+			want: limiter.Quota{Remaining: 3, Reset: now.Add(2500 * time.Millisecond)}},
+		{name: "X-RateLimit-Reset as an HTTP-date on a server clock 10 s behind ours", ok: true,
+			h: header("Date", now.Add(-10*time.Second).Format(http.TimeFormat),
+				"X-RateLimit-Remaining", "0", "X-RateLimit-Reset", now.Add(20*time.Second).UTC().Format(http.TimeFormat)),
+			want: limiter.Quota{Remaining: 0, Reset: now.Add(30 * time.Second)}},
+		{name: "a date in the past says nothing",
+			h: header("X-RateLimit-Remaining", "0", "X-RateLimit-Reset", now.Add(-time.Minute).UTC().Format(time.RFC3339))},
 		{name: "epoch reset in the past says nothing", h: header("X-RateLimit-Remaining", "0", "X-RateLimit-Reset", epoch)},
 		{name: "zero delta says nothing", h: header("RateLimit-Remaining", "0", "RateLimit-Reset", "0")},
 		{name: "a year is capped at MaxReset", ok: true,
@@ -145,6 +157,7 @@ func TestParseQuota(t *testing.T) {
 
 func FuzzParseQuota(f *testing.F) {
 	f.Add(`"default";r=50;t=30`, `"default";q=100;w=60`, "100", "7", "20", "5000", "4999", "1764043200", "")
+	f.Add("", "", "", "", "2026-11-25T03:00:30.5+01:00", "", "0", "Wed, 25 Nov 2026 03:01:00 GMT", "Wed, 25 Nov 2026 02:59:50 GMT")
 	f.Fuzz(func(t *testing.T, rl, policy, limit, remaining, reset, xlimit, xremaining, xreset, date string) {
 		h := header("RateLimit", rl, "RateLimit-Policy", policy,
 			"RateLimit-Limit", limit, "RateLimit-Remaining", remaining, "RateLimit-Reset", reset,
