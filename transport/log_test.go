@@ -69,3 +69,38 @@ func TestHeaderValuesAndURLsAreNeverLogged(t *testing.T) {
 	assert.True(t, warned, "the broken headers should have been warned about")
 	assert.GreaterOrEqual(t, len(entries), 3, "debug entries for the refusals")
 }
+
+func TestAHeaderBrokenOnEveryResponseIsWarnedAboutOncePerHost(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	r := newRig(t, limiter.Config{}, WithLogger(zap.New(core)))
+	broken := func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-RateLimit-Remaining", "-1")
+		w.Header().Set("X-RateLimit-Reset", "60")
+	}
+	a, b := r.server(t, broken), r.server(t, broken)
+	drive(r.fc, time.Minute, func() {
+		for _, u := range []string{a.URL, a.URL, a.URL, a.URL, b.URL, b.URL} {
+			resp, err := r.client.Get(u)
+			if assert.NoError(t, err) {
+				assert.NoError(t, resp.Body.Close())
+			}
+		}
+	})
+
+	warned := map[string]int{}
+	debug := 0
+	for _, e := range logs.FilterMessageSnippet("response headers ignored").All() {
+		switch e.Level {
+		case zapcore.WarnLevel:
+			warned[e.ContextMap()["host"].(string)]++
+			assert.Equal(t, "X-RateLimit-Remaining: not a non-negative number", e.ContextMap()["error"])
+		case zapcore.DebugLevel:
+			debug++
+		}
+	}
+	assert.Len(t, warned, 2, "each host is warned about: %v", warned)
+	for host, n := range warned {
+		assert.Equal(t, 1, n, "host %s warned once", host)
+	}
+	assert.Equal(t, 4, debug, "the repeats are logged at debug level")
+}

@@ -84,6 +84,7 @@ type Transport struct {
 	key   func(*http.Request) string
 
 	observe func(Exchange) // nil without WithObserver
+	badHdr  headerWarnings
 }
 
 // Option configures a Transport.
@@ -256,7 +257,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	now := t.clock.Now()
 	r := read(resp.Header, now)
 	if r.err != nil {
-		t.log.Warn("transport: response headers ignored", zap.String("host", key), zap.Error(r.err))
+		t.badHdr.log(t.log, key, r.err)
 	}
 	if r.hasQuota {
 		h.SetQuota(r.quota)
