@@ -237,6 +237,7 @@ type runner struct {
 	o       runOptions
 	lim     *limiter.Limiter
 	client  *http.Client
+	wire    *wire // under client's limiter
 	meter   *meter
 	fetch   *fetcher
 	retrier *retrier
@@ -290,12 +291,13 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 		s := lim.Host(key).Snapshot()
 		return s.Successes + s.Throttled
 	}, o.log)
+	w := &wire{next: base, timeout: lc.Timeout, hosts: hostTimeouts(cfg), meter: m, silent: silent}
 	client := &http.Client{Transport: transport.New(lim,
-		transport.WithBase(&wire{next: base, timeout: lc.Timeout, hosts: hostTimeouts(cfg), meter: m, silent: silent}),
+		transport.WithBase(w),
 		transport.WithObserver(m.observe),
 		transport.WithLogger(o.log)),
 		CheckRedirect: noRedirects}
-	r := &runner{cfg: cfg, o: o, lim: lim, client: client, meter: m,
+	r := &runner{cfg: cfg, o: o, lim: lim, client: client, wire: w, meter: m,
 		fetch: newFetcher(client, cfg),
 		// The engine's retry budget (its default: retries at most a fifth
 		// of the items read over 10 s, beyond ten) protects a failing
@@ -323,6 +325,7 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 	r.began = time.Now()
 	defer r.client.CloseIdleConnections()
+	defer r.wire.deadlines.release()
 	for _, w := range r.cfg.Warnings {
 		r.o.log.Warn("config: " + w)
 	}

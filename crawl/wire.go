@@ -30,6 +30,8 @@ type wire struct {
 	hosts   map[string]time.Duration // timeouts of the hosts whose own differs, by host key
 	meter   *meter
 	silent  *silences // told whether each request got an answer; nil when no host is ever unresponsive
+
+	deadlines deadlines // the requests in flight, each under its timeout
 }
 
 func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -49,7 +51,7 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	if w.silent != nil {
 		sent = w.silent.now()
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), timeout)
+	ctx := w.deadlines.start(req.Context(), timeout)
 	w.meter.start()
 	resp, err := w.next.RoundTrip(req.WithContext(ctx))
 	if err == nil || req.Context().Err() == nil {
@@ -59,11 +61,12 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 		if req.Context().Err() == nil {
 			w.silent.unanswered(req, sent, timeout)
 		}
-		cancel()
+		w.deadlines.end(ctx, context.Canceled)
 		return nil, err
 	}
-	resp.Body = &timedBody{ReadCloser: resp.Body, cancel: cancel,
-		heard: heard{silent: w.silent, req: req, ctx: ctx, sent: sent, timeout: timeout}}
+	ctx.ReadCloser = resp.Body
+	ctx.heard = heard{silent: w.silent, req: req, sent: sent, timeout: timeout}
+	resp.Body = ctx
 	return resp, nil
 }
 
@@ -88,13 +91,6 @@ func (w *wire) CloseIdleConnections() {
 	}
 }
 
-// timedBody ends its request's timeout when the body is closed.
-type timedBody struct {
-	io.ReadCloser
-	cancel func()
-	heard
-}
-
 // heard tells the silences whether a request got its answer: a body whose
 // reading the request's timeout cut short is no answer (a host that sends
 // its headers and then nothing is as silent as one that sends nothing), one
@@ -102,27 +98,28 @@ type timedBody struct {
 type heard struct {
 	silent  *silences // nil when no host is ever unresponsive
 	req     *http.Request
-	ctx     context.Context // the request's, with its timeout
 	sent    time.Time
 	timeout time.Duration
 	told    atomic.Bool
 }
 
-func (b *timedBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF && b.silent != nil &&
-		b.ctx.Err() == context.DeadlineExceeded && b.req.Context().Err() == nil && b.told.CompareAndSwap(false, true) {
-		b.silent.unanswered(b.req, b.sent, b.timeout)
+// Read reads the answer's body (timed is its body once it came).
+func (c *timed) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && c.silent != nil &&
+		c.Err() == context.DeadlineExceeded && c.req.Context().Err() == nil && c.told.CompareAndSwap(false, true) {
+		c.silent.unanswered(c.req, c.sent, c.timeout)
 	}
 	return n, err
 }
 
-func (b *timedBody) Close() error {
-	err := b.ReadCloser.Close()
-	if b.silent != nil && b.told.CompareAndSwap(false, true) {
-		b.silent.answered(b.req)
+// Close closes the answer's body and ends the request's timeout.
+func (c *timed) Close() error {
+	err := c.ReadCloser.Close()
+	if c.silent != nil && c.told.CompareAndSwap(false, true) {
+		c.silent.answered(c.req)
 	}
-	b.cancel()
+	c.d.end(c, context.Canceled)
 	return err
 }
 
