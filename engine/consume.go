@@ -19,7 +19,8 @@ func (r *run[T]) poll() int64 {
 
 // resize starts consumers until as many live as the limit, and wakes the idle
 // ones when the limit dropped so that those one too many leave. Busy
-// consumers leave after their attempt.
+// consumers leave after their attempt. With rooms it starts one, and more
+// only as work waits for them (see fill).
 func (r *run[T]) resize() {
 	t := r.poll()
 	if old := r.target.Swap(t); t < old {
@@ -28,16 +29,54 @@ func (r *run[T]) resize() {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for r.live.Load() < t {
-		i := r.free[len(r.free)-1]
-		r.free = r.free[:len(r.free)-1]
-		r.live.Add(1)
-		r.consumers.Add(1)
-		go r.consume(i)
+	n := t
+	if r.rooms != nil {
+		n = 1
+		r.fillLocked()
 	}
+	for r.live.Load() < n {
+		r.startLocked()
+	}
+}
+
+// startLocked starts a consumer in a free slot; r.mu is held.
+func (r *run[T]) startLocked() {
+	i := r.free[len(r.free)-1]
+	r.free = r.free[:len(r.free)-1]
+	r.live.Add(1)
+	r.consumers.Add(1)
+	go r.consume(i)
 	if n := int(r.live.Load()); n > r.most {
 		r.most = n
 		r.log.Debug("engine: consumers", zap.Int("live", n))
+	}
+}
+
+// fill starts a consumer for work that waits (its caller has just made it
+// visible: an item on the queue, a ready room) when every live consumer
+// holds a task and fewer live than the limit. A consumer that holds none
+// looks for work before it parks (awaitRoom), so it finds this work, and a
+// consumer that takes a task looks for more work after it counts itself as
+// holding one (consume), so one of the two sees the other: work never waits
+// for a consumer while the limit allows one more. So a run over rooms keeps
+// as many consumers as its handlers keep busy, not as many as the limit: a
+// run of quick handlers over many hosts, whose limits add up to hundreds,
+// needs a few.
+func (r *run[T]) fill() {
+	if r.holding.Load() < r.live.Load() || r.live.Load() >= r.target.Load() || !r.canTake() {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fillLocked()
+}
+
+// fillLocked is fill with r.mu held. The work must still wait (a consumer
+// may have taken it since it was made visible), and a stopped run starts no
+// consumer: its consumers are being joined.
+func (r *run[T]) fillLocked() {
+	if r.holding.Load() >= r.live.Load() && r.live.Load() < r.target.Load() && r.canTake() && !r.stopped() {
+		r.startLocked()
 	}
 }
 
@@ -100,11 +139,13 @@ func (r *run[T]) consume(i int) {
 		var tk task[T]
 		if r.rooms != nil {
 			var ok bool
-			if tk, ok = r.next(); ok {
-				r.more()
-			} else if tk, ok = r.awaitRoom(i, s, &t); !ok {
-				return
+			if tk, ok = r.next(); !ok {
+				if tk, ok = r.awaitRoom(i, s, &t); !ok {
+					return
+				}
 			}
+			r.holding.Add(1)
+			r.more()
 		} else {
 			select {
 			case tk.e = <-r.queue:
@@ -117,6 +158,7 @@ func (r *run[T]) consume(i int) {
 		}
 		r.attempt(&t, &tk, &k.handoffs)
 		if r.rooms != nil {
+			r.holding.Add(-1)
 			r.giveBack(&tk)
 		}
 		if t.attempts >= r.flushEvery {
@@ -181,7 +223,6 @@ func (r *run[T]) awaitRoom(i int, s *slot, t *tally) (task[T], bool) {
 				r.searching.Add(-1) // counted by the signal
 				if ok {
 					s.busy.Store(true)
-					r.more()
 					return tk, true
 				}
 				continue
@@ -196,7 +237,6 @@ func (r *run[T]) awaitRoom(i int, s *slot, t *tally) (task[T], bool) {
 		}
 		if tk, ok := r.next(); ok {
 			s.busy.Store(true)
-			r.more()
 			return tk, true
 		}
 	}

@@ -10,8 +10,9 @@
 // of the pages read is checkpointed so that an interrupted run can resume.
 //
 // With Job.WithLimiter, items whose host may not start wait in that host's
-// waiting room, not in a consumer, and the permit taken for an attempt is
-// handed to the handler's first request to that host through its context.
+// waiting room, not in a consumer, the permit taken for an attempt is
+// handed to the handler's first request to that host through its context,
+// and consumers start as work waits for them, up to the limit.
 //
 // The settings that depend on the item type (the host of an item, the failure
 // sink, the items to skip) are a Job's methods, so the compiler checks them
@@ -67,6 +68,7 @@ type run[T any] struct {
 	idleWake  chan struct{} // rooms, producer, scheduler -> idle consumers: a room may start, or an item arrived
 	idle      atomic.Int64  // consumers that wait in awaitRoom, or are about to
 	searching atomic.Int64  // consumers woken by signal that have not looked for a task yet
+	holding   atomic.Int64  // consumers that hold a task: from taking it until its attempt ended
 	rearm     chan struct{} // rooms -> alarm: an earlier time to wake rooms at
 
 	queueSize   int

@@ -41,8 +41,11 @@ func (j Job[T]) fail(format string, args ...any) Job[T] {
 }
 
 // WithLimiter makes every attempt take a permit from l for the host key(item)
-// before its handler is called, and makes the number of consumers follow
-// l.Limit() (the sum over every host l has seen). An item whose host may not
+// before its handler is called, and bounds the number of consumers by
+// l.Limit() (the sum over every host l has seen). Consumers start as work
+// waits for them: one, and another whenever an item could start and every
+// live consumer holds a task, so a run keeps as many as its handlers keep
+// busy (quick handlers over many hosts need a few). An item whose host may not
 // start now (gated, out of tokens, at its concurrency limit) waits in that
 // host's waiting room without holding a consumer, and consumers serve the
 // hosts that can start in turn, so a gated or slow host does not hold up the

@@ -314,8 +314,10 @@ func (rs *rooms[T]) forget(rm *room[T]) {
 // at a time while work is left. A token left on idleWake while no consumer
 // waits in select counts as searching until the next consumer to park takes
 // it.
+// When no consumer is idle, it starts one if the limit allows (fill).
 func (r *run[T]) signal() {
 	if r.searching.Load() > 0 {
+		r.fill()
 		return
 	}
 	r.wakeIdle()
@@ -323,17 +325,18 @@ func (r *run[T]) signal() {
 
 // wakeIdle wakes one idle consumer, if one waits, whether or not one woken
 // before still searches: a release or a room's time made a room ready, and
-// each such room wants a consumer of its own at once.
+// each such room wants a consumer of its own at once. When every consumer
+// holds a task, it starts one if the limit allows (fill).
 func (r *run[T]) wakeIdle() {
-	if r.idle.Load() == 0 {
-		return
+	if r.idle.Load() > 0 {
+		r.searching.Add(1)
+		select {
+		case r.idleWake <- struct{}{}:
+		default:
+			r.searching.Add(-1)
+		}
 	}
-	r.searching.Add(1)
-	select {
-	case r.idleWake <- struct{}{}:
-	default:
-		r.searching.Add(-1)
-	}
+	r.fill()
 }
 
 // alarm wakes the rooms whose time has come and, every pollInterval, the
