@@ -298,9 +298,9 @@ func (rs *rooms[T]) room(key string) *room[T] {
 // spare buffer is larger than 64 items.
 func (rs *rooms[T]) forget(rm *room[T]) {
 	delete(rs.byKey, rm.key)
-	buf := rm.items.buf[:0]
+	buf := rm.items.buf // empty: pop cleared its entries
 	*rm = room[T]{}
-	if len(rs.spare) < maxSpare && (cap(buf) <= 64 || len(rs.spare) == 0) {
+	if len(rs.spare) < maxSpare && (len(buf) <= 64 || len(rs.spare) == 0) {
 		rm.items.buf = buf
 		rs.spare = append(rs.spare, rm)
 	}
@@ -423,32 +423,4 @@ func (h *roomHeap[T]) Pop() any {
 	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
 	return rm
-}
-
-// fifo is a queue on a slice that reuses its space.
-type fifo[E any] struct {
-	buf  []E
-	head int
-}
-
-func (q *fifo[E]) len() int { return len(q.buf) - q.head }
-
-func (q *fifo[E]) push(e E) {
-	if q.head > 0 && len(q.buf) == cap(q.buf) && q.head >= len(q.buf)/2 {
-		n := copy(q.buf, q.buf[q.head:])
-		clear(q.buf[n:])
-		q.buf, q.head = q.buf[:n], 0
-	}
-	q.buf = append(q.buf, e)
-}
-
-func (q *fifo[E]) pop() E {
-	var zero E
-	e := q.buf[q.head]
-	q.buf[q.head] = zero
-	q.head++
-	if q.head == len(q.buf) {
-		q.buf, q.head = q.buf[:0], 0
-	}
-	return e
 }
