@@ -312,6 +312,41 @@ func TestThrottleWithRetryAfterLearnsTheRate(t *testing.T) {
 	assert.Equal(t, int64(1), s.Throttled)
 }
 
+func TestARequestRefusedAloneWithRetryAfterDoesNotCutTheLimit(t *testing.T) {
+	for _, o := range []Outcome{Dropped, Throttled} { // a 503 and a 429, each with a Retry-After
+		d := newDriver(t, Config{Initial: 8, Max: 100})
+		before := d.limit()
+		p, _, got := d.h.TryAcquireAt(d.now) // a host's first request, in a blackout
+		require.True(t, got)
+		q, _, got := d.h.TryAcquireAt(d.now) // taken while it was under way
+		require.True(t, got)
+		d.h.GateAt(d.now, d.now.Add(time.Second))
+		p.ReleaseAt(d.now, o)
+		assert.Equal(t, before, d.limit(), "%v: it says when to come back, not how many at once", o)
+		q.ReleaseAt(d.now, o)
+		assert.Less(t, d.limit(), before, "%v: refused after it started with another in flight: cut", o)
+	}
+}
+
+func TestAHostsFirstRefusalWithRetryAfterDoesNotCutTheLimit(t *testing.T) {
+	d := newDriver(t, Config{Initial: 8, Max: 100})
+	before := d.limit()
+	var work [2]Permit // items' permits, waiting on the robots.txt
+	for i := range work {
+		var got bool
+		work[i], _, got = d.h.TryAcquireAt(d.now)
+		require.True(t, got)
+	}
+	robots, err := d.h.AcquireAuxiliary(context.Background())
+	require.NoError(t, err)
+	d.h.GateAt(d.now, d.now.Add(time.Second))
+	robots.ReleaseAt(d.now, Dropped) // a 503 with a Retry-After: the host is in a blackout
+	assert.Equal(t, before, d.limit(), "nothing was answered yet, nothing refused before")
+	work[0].Release(Ignored)
+	work[1].ReleaseAt(d.now, Dropped)
+	assert.Less(t, d.limit(), before, "a second refusal, of a request that started with another: cut")
+}
+
 func TestThrottleOrderWithGateDoesNotMatter(t *testing.T) {
 	d := newDriver(t, Config{})
 	d.rounds(10, 20*time.Millisecond, Success)

@@ -273,7 +273,9 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		}
 	case Dropped:
 		h.dropped++
-		h.ctl.onDrop(now, h.inFlight, epoch)
+		if !h.refusedAloneLocked(now, p) {
+			h.ctl.onDrop(now, h.inFlight, epoch)
+		}
 	case Throttled:
 		h.throttled++
 		pb := h.pace.pushed()
@@ -301,13 +303,30 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 }
 
 // throttleLocked cuts the concurrency limit for the throttle of p at now
-// and lets the rate side learn from it; a pause it closes holds the gate.
+// (see refusedAloneLocked) and lets the rate side learn from it; a pause it
+// closes holds the gate.
 func (h *Host) throttleLocked(now time.Time, p Permit) {
-	cut := h.ctl.onDrop(now, h.inFlight, p.epoch)
+	cut := false
+	if !h.refusedAloneLocked(now, p) {
+		cut = h.ctl.onDrop(now, h.inFlight, p.epoch)
+	}
 	floor := h.ctl.limit <= h.ctl.min
 	if until := h.pace.onThrottle(now, h.seqOf(p), cut, floor, h.inFlight+1, int(p.busy)); until.After(h.gateUntil) {
 		h.gateUntil = until
 	}
+}
+
+// refusedAloneLocked reports whether the refusal of p at now, already
+// counted, says when to come back but nothing of how many requests at once
+// the host serves: it came with a Retry-After (the gate holds), and p's
+// request started with no other in flight, or it is the host's first
+// refusal, before any answer, of a request unlike its work (an unsampled
+// permit: a blackout's answer to the robots.txt that the work holding
+// permits waits on). It cuts no concurrency limit; a server that refuses a
+// burst of work for its concurrency refuses one that started with others.
+func (h *Host) refusedAloneLocked(now time.Time, p Permit) bool {
+	first := p.start.IsZero() && h.successes == 0 && h.dropped+h.throttled == 1
+	return now.Before(h.gateUntil) && (p.busy <= 1 || first)
 }
 
 // seqOf returns the number of the request p was taken for (the host's
