@@ -32,14 +32,21 @@ var errUnresponsive = errors.New("host unresponsive")
 // now (at a host that hangs some of its requests, the hung ones are what is
 // left in flight): it counts in the host's history, not in the run. When a
 // host first misses a request after it answered more than its robots.txt
-// (the limiter's count), when it last answered is not known: its requests
-// then in flight count in neither. A host that left requests unanswered
-// before needs a longer run: one that a host missing as large a share of
-// its recent requests (the last ~100, the older weighing less) would give
-// less than once in 10,000 runs, up to 14 in a row (a host missing 40%
-// needs 11). Requests in flight that time out
-// together once (a client stall, a server's GC pause) never make a host
-// unresponsive.
+// (the limiter's count), when it last answered is not known: that miss
+// counts in its history only, and its other requests then in flight in
+// neither (a host hanging some of its requests misses them one at a time,
+// each in its history; a host that stops answering leaves all of them, and
+// they would make its history ask a longer run). A host that left requests
+// unanswered before needs a longer run: one that a host missing as large a
+// share of its recent requests (the last ~100, the older weighing less)
+// would give less than once in 10,000 runs, up to 14 in a row (a host
+// missing 40% needs 11), and when that is more than unresponsive_after, as
+// many bursts: a burst is the misses of the requests sent before its first
+// miss failed, the ones that were hanging together (at a host that hangs
+// some of its requests, those queued behind the hung ones time out
+// together, and tell one thing: it did not answer for a while). Requests in
+// flight that time out together once (a client stall, a server's GC pause)
+// never make a host unresponsive.
 //
 // The tasks of an unresponsive host fail at once, for good, without a
 // request, but for one task at a time that tries it again: backoff.base
@@ -78,6 +85,8 @@ type silence struct {
 	made             time.Time     // set when it had answered before its entry was made, at an unknown time
 	run              int           // misses in a row of requests sent since lastAnswer
 	first            time.Time     // when the first of them failed
+	events           int           // of the run: misses of requests sent after the last event began, one per burst
+	eventAt          time.Time     // when the run's last event began (its first miss failed)
 	slow             bool          // one of them took half its timeout or more (not a refusal)
 	down             bool          // unresponsive: its requests fail without being sent
 	wait             time.Duration // down: from its last unanswered request to its next try
@@ -334,7 +343,8 @@ func (s *silences) unanswered(req *http.Request, sent time.Time, timeout time.Du
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.byKey[key]
-	if e == nil {
+	fresh := e == nil
+	if fresh {
 		s.makeRoom()
 		e = &silence{}
 		if answers > 1 {
@@ -349,17 +359,23 @@ func (s *silences) unanswered(req *http.Request, sent time.Time, timeout time.Du
 	}
 	switch {
 	case sent.Before(e.made):
+		if fresh {
+			e.record(false)
+		}
 		return
 	case sent.Before(e.lastAnswer):
 		e.record(false)
 		return
 	}
 	if e.run == 0 {
-		e.first, e.slow = now, false
+		e.first, e.slow, e.events = now, false, 0
 	}
 	e.run++
 	e.slow = e.slow || now.Sub(sent) >= timeout/2
-	if e.run < e.runNeeded(after) || now.Sub(e.first) < timeout {
+	if e.events == 0 || !sent.Before(e.eventAt) {
+		e.events, e.eventAt = e.events+1, now
+	}
+	if need := e.runNeeded(after); e.run < need || now.Sub(e.first) < timeout || need > after && e.events < need {
 		return
 	}
 	if e.down {

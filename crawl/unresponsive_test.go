@@ -147,9 +147,11 @@ func TestSilencesCountEveryRequestOfAHostThatAnsweredOnlyItsRobotsTxt(t *testing
 	assert.False(t, h.admitted(t), "a host that answered nothing but its robots.txt is unresponsive as one that never answered")
 }
 
-func TestSilencesAskALongerRunOfAHostThatLeftRequestsUnansweredBefore(t *testing.T) {
+// hangingShare is a host of the silences tests that left 40% of its last 200
+// requests unanswered, one at a time.
+func hangingShare(t *testing.T) *silentHost {
 	h := newSilentHost(t, silencesConfig(t, ""), "http://127.0.0.1:9/a")
-	for i := range 200 { // 40% of its requests hang, one at a time
+	for i := range 200 {
 		if i%5 < 2 {
 			h.miss()
 			h.now = h.now.Add(time.Second)
@@ -157,6 +159,11 @@ func TestSilencesAskALongerRunOfAHostThatLeftRequestsUnansweredBefore(t *testing
 		}
 		h.s.answered(h.req)
 	}
+	return h
+}
+
+func TestSilencesAskALongerRunOfAHostThatLeftRequestsUnansweredBefore(t *testing.T) {
+	h := hangingShare(t)
 	for range 10 {
 		h.miss()
 		h.now = h.now.Add(time.Second)
@@ -271,4 +278,72 @@ func TestGiveUpOnLastTakesRefusalsButNotABurstOfTimeouts(t *testing.T) {
 	err := refused.s.giveUpOnLast(refused.key)
 	require.ErrorIs(t, err, errUnresponsive, "3 refusals in a row, at once")
 	assert.False(t, refused.admitted(t))
+}
+
+func TestSilencesTakeABurstOfAHangingHostsRequestsThatHungTogetherAsOne(t *testing.T) {
+	h := hangingShare(t)
+	start := h.now
+	for i := range 30 { // sent 100 ms apart, each failing its 1 s timeout later: 3 bursts
+		sent := start.Add(time.Duration(i) * 100 * time.Millisecond)
+		h.now = sent.Add(time.Second)
+		h.missSentAt(sent)
+	}
+	assert.True(t, h.admitted(t), "30 misses over 3 s, but 3 bursts of requests hanging together")
+	for range 7 { // each sent when the one before failed
+		h.missSentAt(h.now)
+		h.now = h.now.Add(time.Second)
+	}
+	assert.True(t, h.admitted(t), "10 bursts in a row happen at a host that misses 40%% of its requests")
+	h.missSentAt(h.now)
+	assert.False(t, h.admitted(t), "11 do not")
+}
+
+func TestSilencesCountEveryMissOfAHostThatNeverMissedBefore(t *testing.T) {
+	h := newSilentHost(t, silencesConfig(t, ""), "http://127.0.0.1:9/a")
+	start := h.now
+	for i := range 3 { // sent together, each failing its 1 s timeout later
+		sent := start.Add(time.Duration(i) * time.Millisecond)
+		h.now = sent.Add(time.Second)
+		h.missSentAt(sent)
+	}
+	assert.True(t, h.admitted(t), "3 misses within less than the timeout")
+	h.now = h.now.Add(time.Second)
+	h.missSentAt(h.now.Add(-time.Second))
+	assert.False(t, h.admitted(t), "a dead host is found in two timeouts, its first burst counting every request")
+}
+
+func TestSilencesRememberTheMissesOfAHostWhoseHungRequestsWereSentBeforeItsLastAnswer(t *testing.T) {
+	h := newSilentHost(t, silencesConfig(t, ""), "http://127.0.0.1:9/a")
+	h.answers = 100      // it answered before it first missed a request
+	for i := range 200 { // 40% of its requests hang while others are answered
+		if i%5 < 2 {
+			h.missSentAt(h.now.Add(-time.Second))
+		} else {
+			h.s.answered(h.req)
+		}
+		h.now = h.now.Add(100 * time.Millisecond)
+	}
+	for range 5 { // each sent when the one before failed
+		h.missSentAt(h.now)
+		h.now = h.now.Add(time.Second)
+	}
+	assert.True(t, h.admitted(t), "5 in a row happen at a host that misses 40%% of its requests")
+}
+
+func TestSilencesFindAHostThatStopsAnsweringAsSoonWhateverWasInFlight(t *testing.T) {
+	h := newSilentHost(t, silencesConfig(t, ""), "http://127.0.0.1:9/a")
+	h.answers = 30 // it answered 30 requests, then stopped with 8 in flight
+	for range 8 {
+		h.missSentAt(h.now.Add(-time.Second))
+	}
+	sent := h.now
+	h.now = h.now.Add(time.Second)
+	for range 3 { // the next ones, sent together: one burst
+		h.missSentAt(sent)
+	}
+	assert.True(t, h.admitted(t), "3 misses within less than the timeout")
+	h.missSentAt(h.now)
+	h.now = h.now.Add(time.Second)
+	h.missSentAt(h.now.Add(-time.Second))
+	assert.False(t, h.admitted(t), "unresponsive_after misses over the timeout: the 8 in flight ask no longer run")
 }
