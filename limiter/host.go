@@ -34,6 +34,7 @@ type Host struct {
 	clocked atomic.Bool
 
 	successes, dropped, throttled, ignored int64
+	okSeq                                  uint64 // the highest number of a request that succeeded (see Overtaken)
 
 	used bool        // acquired since the idle sweep last passed (see idle.go)
 	gone atomic.Bool // forgotten by the Limiter: Host(key) makes a new one
@@ -267,6 +268,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	switch o {
 	case Success:
 		h.successes++
+		h.okSeq = max(h.okSeq, h.seqOf(p))
 		h.pace.onSuccess(h.seqOf(p), int(p.busy))
 		if timed {
 			h.ctl.onSuccess(now, max(0, now.Sub(start)), h.inFlight, h.seqOf(p), p.level)
