@@ -83,6 +83,22 @@ func (r reading) classify(code int) verdict {
 	}
 }
 
+// classifyFailure is classifyError for the exchange of permit: a timeout of
+// a request that a request sent after it overtook (see
+// limiter.Permit.Overtaken) is a lost request, Ignored: the host answers,
+// and a host that leaves a share of its requests hanging is not cut to a
+// concurrency of one or two by them. A timeout with no later answer is a
+// queue, Dropped.
+func classifyFailure(ctx context.Context, err error, permit limiter.Permit) limiter.Outcome {
+	o := classifyError(ctx, err)
+	var ne net.Error
+	timeout := errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+	if o == limiter.Dropped && timeout && permit.Overtaken() {
+		return limiter.Ignored
+	}
+	return o
+}
+
 // classifyError decides what a failed exchange means: the caller's own
 // cancellation says nothing about the host; a timeout, a refused or reset
 // connection, or a connection closed mid-answer is overload; anything else

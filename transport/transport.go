@@ -23,6 +23,8 @@
 //	other 4xx, other 5xx (500, 501, ...)   Ignored: says nothing about load
 //	timeout, connection refused or reset,  Dropped
 //	  connection closed mid-answer
+//	timeout of a request that a later one  Ignored: lost, not queued
+//	  overtook (limiter.Permit.Overtaken)
 //	request cancelled by its caller        Ignored
 //	other transport errors (DNS, TLS)      Ignored
 //
@@ -248,7 +250,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		ex.permit = ex.permit.Excluding(setup.took())
 	}
 	if err != nil {
-		o := classifyError(req.Context(), err)
+		o := classifyFailure(req.Context(), err, ex.permit)
 		ex.release(o)
 		// The error itself is not logged: it may quote the server's bytes.
 		t.log.Debug("transport: exchange failed", zap.String("host", key), zap.Stringer("outcome", o))
