@@ -1,0 +1,99 @@
+package benchmarks
+
+import (
+	"math"
+	"time"
+)
+
+// Host roles in a ManyHostsResult.
+const (
+	RoleHealthy   = "healthy"
+	RoleBlackout  = "blackout"
+	RoleSlow      = "slow"
+	RoleQuota     = "quota"
+	RoleBlackHole = "black hole"
+	RoleFlaky     = "flaky"
+	RoleRefusing  = "refusing"
+	RoleTarpit    = "tarpit"
+	RoleRedirect  = "redirecting"
+)
+
+// HostResult is what one host of the many-host scenario got.
+type HostResult struct {
+	Host    string        // host:port
+	Role    string        // RoleHealthy, RoleBlackout or RoleSlow
+	Items   int           // its items
+	Done    int           // its items answered 200
+	Last    time.Duration // when its last item was done, after the crawl started
+	Ideal   time.Duration // the least time its items need (a blackout included)
+	Optimum float64       // its best goodput in items/s
+	Early   int64         // requests that arrived while it had told the client to wait
+	Served  int           // most requests it had in flight
+}
+
+// Goodput is the host's items per second from when it could serve (after a
+// blackout) to its last item.
+func (h HostResult) Goodput(blackout time.Duration) float64 {
+	from := time.Duration(0)
+	if h.Role == RoleBlackout {
+		from = blackout
+	}
+	if h.Last <= from {
+		return 0
+	}
+	return float64(h.Done) / (h.Last - from).Seconds()
+}
+
+// ManyHostsResult is a run of the many-host scenario.
+type ManyHostsResult struct {
+	Scenario ManyHosts
+	Hosts    []HostResult
+	Elapsed  time.Duration // the whole crawl, listing included
+	Ideal    time.Duration // the slowest host's Ideal
+	Listed   time.Duration // when the listing's last page was read, after the crawl started
+	Lost     int           // items not done, but for black holes' and flaky hosts'
+	GaveUp   int           // black holes' items not done (none can be)
+	Holes    failedByWhy   // black holes' items in the failed file, by why
+	Refused  failedByWhy   // refusing hosts' items in the failed file, by why
+	Tarpit   failedByWhy   // tarpits' items in the failed file, by why
+	Redirect failedByWhy   // redirecting hosts' items in the failed file, by why
+	Flaky    failedByWhy   // flaky hosts' items in the failed file, by why
+	Err      error         // the crawl's error, if any
+}
+
+// WorstHealthyRatio is the lowest goodput over optimum of the healthy hosts.
+func (r ManyHostsResult) WorstHealthyRatio() float64 {
+	worst := math.Inf(1)
+	for _, h := range r.Hosts {
+		if h.Role == RoleHealthy {
+			worst = min(worst, h.Goodput(0)/h.Optimum)
+		}
+	}
+	return worst
+}
+
+// healthyAt counts the healthy hosts that kept at least ratio of their optimum.
+func (r ManyHostsResult) healthyAt(ratio float64) int {
+	n := 0
+	for _, h := range r.Hosts {
+		if h.Role == RoleHealthy && h.Goodput(0)/h.Optimum >= ratio {
+			n++
+		}
+	}
+	return n
+}
+
+// TimeRatio is the crawl's time over the ideal.
+func (r ManyHostsResult) TimeRatio() float64 { return r.Elapsed.Seconds() / r.Ideal.Seconds() }
+
+// GatedEarly is the number of requests the gated hosts received before the
+// Retry-After they had given.
+func (r ManyHostsResult) GatedEarly() int64 {
+	var n int64
+	for _, h := range r.Hosts {
+		if h.Role == RoleBlackout {
+			n += h.Early
+		}
+	}
+	return n
+}

@@ -1,0 +1,275 @@
+package benchmarks
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/politely/politely/limiter"
+	"github.com/politely/politely/mockapi"
+)
+
+// RunManyHosts starts the scenario's servers, crawls them with c in a
+// temporary directory under dir and measures each host.
+func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (ManyHostsResult, error) {
+	res := ManyHostsResult{Scenario: mh}
+	if mh.Healthy+mh.Gated+mh.Slow+mh.Quota+mh.BlackHoles == 0 {
+		return res, fmt.Errorf("benchmarks: %s: no hosts", ManyHostsName)
+	}
+	// The listing's rotation has each host as many times as its items take
+	// places of unit items: the fewest items of a role present.
+	unit := mh.ItemsPerHost
+	if mh.Slow > 0 {
+		unit = min(unit, mh.SlowItems)
+	}
+	if mh.BlackHoles+mh.Refusing+mh.Tarpits+mh.Redirecting > 0 {
+		unit = min(unit, mh.BlackHoleItems)
+	}
+	if mh.Flaky > 0 {
+		unit = min(unit, mh.FlakyItems)
+	}
+	places := func(role string) int {
+		switch role {
+		case RoleSlow:
+			return max(1, mh.SlowItems/unit)
+		case RoleBlackHole, RoleRefusing, RoleTarpit, RoleRedirect:
+			return max(1, mh.BlackHoleItems/unit)
+		case RoleFlaky:
+			return max(1, mh.FlakyItems/unit)
+		}
+		return max(1, mh.ItemsPerHost/unit)
+	}
+	n := 0
+	for _, role := range mh.roles() {
+		n += places(role)
+	}
+	items := n * unit
+	servers, roles, scs, err := mh.start(items)
+	defer func() {
+		for _, s := range servers {
+			_ = s.Close() // the run's figures are taken
+		}
+	}()
+	if err != nil {
+		return res, err
+	}
+	hosts := make([]string, len(roles))
+	for i, s := range servers {
+		u, _ := url.Parse(s.URL()) // Start's URL parses
+		hosts[i] = u.Host
+	}
+	var rotation []string
+	for round := 0; len(rotation) < n; round++ {
+		for i, role := range roles {
+			if round < places(role) {
+				rotation = append(rotation, hosts[i])
+			}
+		}
+	}
+	listing, err := mockapi.Start(mockapi.Config{Scenario: mockapi.Scenario{
+		Name: ManyHostsName, Items: items, PerPage: crawlPerPage, DetailHosts: rotation}})
+	if err != nil {
+		return res, fmt.Errorf("benchmarks: %s: listing: %w", ManyHostsName, err)
+	}
+	servers = append(servers, listing)
+
+	work, err := os.MkdirTemp(dir, "many-hosts-*")
+	if err != nil {
+		return res, fmt.Errorf("benchmarks: %s: %w", ManyHostsName, err)
+	}
+	defer os.RemoveAll(work)
+	rec := &doneTimes{next: http.DefaultTransport.(*http.Transport).Clone(), at: map[string][]time.Time{}}
+	// As politely crawl's own transport: an idle connection kept for every
+	// request in flight, on every host.
+	rec.next.MaxIdleConns, rec.next.MaxIdleConnsPerHost = cmp.Or(mh.MaxTotal, maxIdleConns), limiter.DefaultMax
+	defer rec.next.CloseIdleConnections()
+	cctx, cancel := context.WithTimeout(ctx, mh.Cap)
+	defer cancel()
+	config := mh.config(hosts, roles)
+	start := time.Now()
+	res.Err = c(cctx, CrawlJob{URL: listing.URL(), Pagination: mockapi.PaginationPage,
+		Output: filepath.Join(work, "out.jsonl"), Failed: filepath.Join(work, "out.failed.jsonl"),
+		Config: config, Base: rec, Progress: func(int64, int) {}})
+	res.Elapsed = time.Since(start)
+	failed := filepath.Join(work, "out.failed.jsonl")
+	if res.Flaky, err = countFailed(failed, hosts, roles, RoleFlaky); err != nil {
+		return res, err
+	}
+	if res.Holes, err = countFailed(failed, hosts, roles, RoleBlackHole); err != nil {
+		return res, err
+	}
+	if res.Refused, err = countFailed(failed, hosts, roles, RoleRefusing); err != nil {
+		return res, err
+	}
+	if res.Tarpit, err = countFailed(failed, hosts, roles, RoleTarpit); err != nil {
+		return res, err
+	}
+	if res.Redirect, err = countFailed(failed, hosts, roles, RoleRedirect); err != nil {
+		return res, err
+	}
+
+	if pages := rec.at[strings.TrimPrefix(listing.URL(), "http://")]; len(pages) > 0 {
+		res.Listed = slices.MaxFunc(pages, time.Time.Compare).Sub(start)
+	}
+	share := mh.fairShare()
+	var busy time.Duration
+	for i, s := range servers[:len(roles)] {
+		h := HostResult{Host: hosts[i], Role: roles[i], Items: places(roles[i]) * unit}
+		sc, st := scs[i], s.Stats()
+		h.Optimum = sc.OptimumAt(mh.Blackout)
+		if roles[i] == RoleHealthy {
+			h.Optimum = min(h.Optimum, share/sc.Latency.Seconds())
+		}
+		h.Ideal = time.Duration(float64(h.Items) / h.Optimum * float64(time.Second))
+		switch roles[i] {
+		case RoleBlackout:
+			h.Ideal += mh.Blackout
+		case RoleBlackHole, RoleFlaky, RoleTarpit, RoleRedirect:
+			// Its items all at once, each attempt until the timeout,
+			// each retry after the longest backoff.
+			h.Optimum, h.Ideal = 0, blackHoleIdeal(mh.BlackHoleTimeout)
+		case RoleRefusing:
+			h.Optimum, h.Ideal = 0, blackHoleIdeal(0) // each attempt refused at once
+		}
+		times := rec.at[hosts[i]]
+		h.Done = len(times)
+		if h.Done > 0 {
+			h.Last = slices.MaxFunc(times, time.Time.Compare).Sub(start)
+		}
+		h.Early, h.Served = st.EarlyRequests, st.MaxInFlight
+		switch roles[i] {
+		case RoleBlackHole, RoleRefusing, RoleTarpit, RoleRedirect:
+			res.GaveUp += h.Items - min(h.Done, h.Items)
+		case RoleFlaky:
+		default:
+			res.Lost += h.Items - min(h.Done, h.Items)
+			busy += time.Duration(h.Items) * sc.Latency
+		}
+		res.Ideal = max(res.Ideal, h.Ideal)
+		res.Hosts = append(res.Hosts, h)
+	}
+	// Every item's service time, max_total at a time.
+	res.Ideal = max(res.Ideal, busy/time.Duration(cmp.Or(mh.MaxTotal, maxIdleConns)))
+	if res.Err != nil && !errors.Is(res.Err, context.DeadlineExceeded) {
+		return res, fmt.Errorf("benchmarks: %s: crawl: %w", ManyHostsName, res.Err)
+	}
+	return res, nil
+}
+
+// politely crawl's default limits.retries and limits.backoff.base.
+const (
+	crawlRetries     = 4
+	crawlBackoffBase = 250 * time.Millisecond
+)
+
+// blackHoleIdeal is the least time a black hole's items take when each one
+// is tried as often as the crawl's retries allow: every attempt until
+// timeout, each retry after the longest backoff.
+func blackHoleIdeal(timeout time.Duration) time.Duration {
+	return time.Duration(1+crawlRetries)*timeout + crawlBackoffBase*(1<<crawlRetries-1)
+}
+
+// start starts the detail hosts of the items ids 1..items in the order roles
+// lists them; roles and scs list their roles and scenarios.
+func (mh ManyHosts) start(items int) (servers []*mockapi.Server, roles []string, scs []mockapi.Scenario, err error) {
+	base := mockapi.Scenario{Items: items, Latency: mh.Latency, Capacity: mockapi.Capacity{Slots: mh.Slots, Queue: mh.Queue}}
+	add := func(role string, sc mockapi.Scenario) {
+		if err != nil {
+			return
+		}
+		var s *mockapi.Server
+		sc.Name = ManyHostsName + "-" + role
+		if s, err = mockapi.Start(mockapi.Config{Scenario: sc}); err != nil {
+			err = fmt.Errorf("benchmarks: %s: %s host: %w", ManyHostsName, role, err)
+			return
+		}
+		servers, roles, scs = append(servers, s), append(roles, role), append(scs, sc)
+	}
+	healthy, firstHole := 0, "" // the redirecting hosts' target: started before them
+	for _, role := range mh.roles() {
+		sc := base
+		switch role {
+		case RoleHealthy:
+			if mh.Mixed && healthy%2 == 1 {
+				sc.Capacity.Slots, sc.Capacity.Queue = max(1, mh.Slots/2), mh.Queue/2
+			}
+			if mh.Spread > 1 && mh.Healthy > 1 {
+				f := math.Pow(mh.Spread, float64(healthy)/float64(mh.Healthy-1))
+				sc.Latency = time.Duration(f * float64(mh.Latency)).Round(time.Millisecond)
+			}
+			healthy++
+		case RoleBlackout:
+			sc.Blackout = mockapi.Blackout{For: mh.Blackout}
+		case RoleQuota:
+			sc.Quota = mockapi.Quota{Rate: mh.QuotaRate, Burst: mh.QuotaBurst, Headers: mockapi.QuotaHeadersNone, NoRetryAfter: true}
+		case RoleSlow:
+			sc.Latency = mh.SlowLatency
+		case RoleBlackHole:
+			// Every attempt hangs until the client gives up (or an hour).
+			sc.Faults = mockapi.Faults{Hang: 1, TransientAttempts: math.MaxInt32, HangMax: time.Hour, Robots: mh.DeadRobots}
+		case RoleTarpit:
+			// Headers and a tenth of the body, then the rest over an hour.
+			sc.Faults = mockapi.Faults{SlowBody: 1, TransientAttempts: math.MaxInt32, SlowBodyDuration: time.Hour}
+		case RoleFlaky:
+			// The same attempts of the same items hang in every run.
+			sc.Faults = mockapi.Faults{Hang: mh.FlakyHang, TransientAttempts: math.MaxInt32, HangMax: time.Hour}
+		case RoleRedirect:
+			sc.RedirectTo = firstHole
+		}
+		add(role, sc)
+		if role == RoleBlackHole && firstHole == "" && err == nil {
+			u, _ := url.Parse(servers[len(servers)-1].URL()) // Start's URL parses
+			firstHole = u.Host
+		}
+		if role == RoleRefusing && err == nil {
+			err = servers[len(servers)-1].Close() // nothing listens on its port from now on
+		}
+	}
+	return servers, roles, scs, err
+}
+
+// doneTimes is the crawl's base RoundTripper: it records, per host, when
+// each listing page or detail request answered 200.
+type doneTimes struct {
+	next *http.Transport
+	mu   sync.Mutex
+	at   map[string][]time.Time
+}
+
+func (d *doneTimes) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := d.next.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusOK && strings.HasPrefix(r.URL.Path, "/items") {
+		resp.Body = &doneBody{ReadCloser: resp.Body, done: func() {
+			d.mu.Lock()
+			d.at[r.URL.Host] = append(d.at[r.URL.Host], time.Now())
+			d.mu.Unlock()
+		}}
+	}
+	return resp, err
+}
+
+// doneBody calls done once, when its body has been read to the end.
+type doneBody struct {
+	io.ReadCloser
+	done func()
+	once sync.Once
+}
+
+func (b *doneBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.once.Do(b.done)
+	}
+	return n, err
+}
