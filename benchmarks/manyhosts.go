@@ -21,7 +21,9 @@ const ManyHostsName = "many-hosts"
 // are in a blackout from their start (503 + Retry-After until it ends), and
 // slow hosts take SlowLatency per request (Slots slots, SlowItems items
 // each). Quota hosts serve QuotaRate requests a second (burst QuotaBurst) and
-// answer a bare 429 beyond it (no Retry-After, no quota headers). Black holes
+// answer a bare 429 beyond it (no Retry-After, no quota headers), or with
+// QuotaHeaders announce the quota (RateLimit-* and X-RateLimit-*) and send a
+// Retry-After with the 429. Black holes
 // never answer an item (BlackHoleItems each): each attempt waits for the
 // crawl's timeout, which the config's hosts: sets to BlackHoleTimeout for them.
 // Flaky hosts answer as healthy ones but for a FlakyHang share of their
@@ -46,6 +48,7 @@ type ManyHosts struct {
 	SlowItems            int           // each slow host's items
 	QuotaRate            float64       // a quota host's requests per second
 	QuotaBurst           int           // and its bucket
+	QuotaHeaders         bool          // quota hosts announce their quota and send a Retry-After with a 429
 	BlackHoleItems       int           // each black hole's items
 	BlackHoleTimeout     time.Duration // a black hole's and a flaky host's timeout in the config's hosts:
 	DeadRobots           bool          // black holes hang their robots.txt too
@@ -74,6 +77,7 @@ type ManyHostsShape struct {
 	DeadRobots           bool          // black holes hang their robots.txt too (default: they answer it)
 	MaxTotal             int           // limits.concurrency.max_total
 	Mixed                bool          // every second healthy host has half the capacity
+	QuotaHeaders         bool          // quota hosts announce their quota and send a Retry-After with a 429 (default: a bare 429)
 }
 
 // NewManyHosts is the scenario at scale (0 < scale <= 1) in shape: by default
@@ -113,7 +117,7 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 		Quota: shape.Quota, BlackHoles: blackHoles(shape), Redirecting: shape.Redirecting, Flaky: shape.Flaky, FlakyItems: flakyItems, FlakyHang: flakyHang, Refusing: shape.Refusing, Tarpits: shape.Tarpits,
 		ItemsPerHost: max(20, items), Slots: slots, Queue: 4, Mixed: shape.Mixed, Latency: latency, Spread: spread,
 		Blackout: blackout, SlowLatency: time.Second, SlowItems: max(4, int(24*scale)),
-		QuotaRate: 100, QuotaBurst: 10, BlackHoleItems: cmp.Or(shape.BlackHoleItems, 4), BlackHoleTimeout: holeTimeout, DeadRobots: shape.DeadRobots,
+		QuotaRate: 100, QuotaBurst: 10, QuotaHeaders: shape.QuotaHeaders, BlackHoleItems: cmp.Or(shape.BlackHoleItems, 4), BlackHoleTimeout: holeTimeout, DeadRobots: shape.DeadRobots,
 		MaxTotal: shape.MaxTotal, Cap: d(40) + blackout + 10*time.Second + time.Duration(10*spread*float64(items)*float64(latency)/slots) +
 			blackHoleIdeal(holeTimeout) + flakySerial(shape.Flaky, flakyItems, flakyHang, holeTimeout),
 	}, nil

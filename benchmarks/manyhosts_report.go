@@ -20,7 +20,11 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 	fmt.Fprintf(&b, "## %s\n\n%d healthy hosts (%d slots x %v, %d queued, 503 + Retry-After beyond%s), %d answering 503 + Retry-After for their first %v, %d taking %v per request",
 		ManyHostsName, mh.Healthy, mh.Slots, mh.Latency, mh.Queue, mixed, mh.Gated, mh.Blackout, mh.Slow, mh.SlowLatency)
 	if mh.Quota > 0 {
-		fmt.Fprintf(&b, ", %d behind a quota of %.0f req/s (burst %d) answering a bare 429 beyond it", mh.Quota, mh.QuotaRate, mh.QuotaBurst)
+		beyond := "a bare 429"
+		if mh.QuotaHeaders {
+			beyond = "429 + Retry-After, announcing it in RateLimit-* and X-RateLimit-* headers,"
+		}
+		fmt.Fprintf(&b, ", %d behind a quota of %.0f req/s (burst %d) answering %s beyond it", mh.Quota, mh.QuotaRate, mh.QuotaBurst, beyond)
 	}
 	if mh.BlackHoles > 0 {
 		fmt.Fprintf(&b, ", %d never answering (%d items each; limits.timeout %v)", mh.BlackHoles, mh.BlackHoleItems, mh.BlackHoleTimeout)

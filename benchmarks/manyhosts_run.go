@@ -213,6 +213,9 @@ func (mh ManyHosts) start(items int) (servers []*mockapi.Server, roles []string,
 			sc.Blackout = mockapi.Blackout{For: mh.Blackout}
 		case RoleQuota:
 			sc.Quota = mockapi.Quota{Rate: mh.QuotaRate, Burst: mh.QuotaBurst, Headers: mockapi.QuotaHeadersNone, NoRetryAfter: true}
+			if mh.QuotaHeaders {
+				sc.Quota.Headers, sc.Quota.NoRetryAfter = mockapi.QuotaHeadersBoth, false
+			}
 		case RoleSlow:
 			sc.Latency = mh.SlowLatency
 		case RoleBlackHole:

@@ -32,6 +32,7 @@ func addManyHostsFlags(fl *pflag.FlagSet, shape *benchmarks.ManyHostsShape) {
 	fl.IntVar(&shape.Gated, "gated", 0, "many-hosts: hosts in a blackout from their start (default 1; -1 for none)")
 	fl.IntVar(&shape.Slow, "slow", 0, "many-hosts: hosts taking 1s per request (default 1; -1 for none)")
 	fl.IntVar(&shape.Quota, "quota-hosts", 0, "many-hosts: hosts behind a rate quota of 100 req/s answering a bare 429 (no Retry-After, no headers) beyond it")
+	fl.BoolVar(&shape.QuotaHeaders, "quota-headers", false, "many-hosts: the quota hosts announce their quota (RateLimit-* and X-RateLimit-* headers) and send a Retry-After with their 429")
 	fl.IntVar(&shape.BlackHoles, "black-holes", 0, "many-hosts: hosts that never answer an item (see --black-hole-items, --black-hole-timeout)")
 	fl.IntVar(&shape.BlackHoleItems, "black-hole-items", 0, "many-hosts: each black hole's items (default 4)")
 	fl.DurationVar(&shape.BlackHoleTimeout, "black-hole-timeout", 0, "many-hosts: the black holes' and flaky hosts' timeout, in the config's hosts: (default 2s)")
