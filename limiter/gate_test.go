@@ -566,6 +566,31 @@ func TestThrottleWithoutRetryAfterAtTheFloorPauses(t *testing.T) {
 	assert.Equal(t, d.now.Add(bareWait), d.h.Snapshot().GateUntil, "a success in between: the first pause again")
 }
 
+func TestThrottleWithoutRetryAfterOneAtATimePauses(t *testing.T) {
+	// Cuts walk the limit down from 3; once one request at a time is all it
+	// lets out (a limit between 1 and 2), a request refused alone says a
+	// rate, as at the floor.
+	d := newDriver(t, Config{Initial: 3, Max: 3})
+	d.handOver()
+	d.rounds(20, 20*time.Millisecond, Success)
+	require.Equal(t, 3, d.limit())
+	for range 10 {
+		p, _, ok := d.h.TryAcquireAt(d.now)
+		require.True(t, ok)
+		d.now = d.now.Add(time.Millisecond)
+		p.ReleaseAt(d.now, Throttled)
+		if d.limit() > 1 {
+			require.Zero(t, d.h.Snapshot().GateUntil, "a cut, no pause, while the limit lets two out")
+			d.now = d.now.Add(100 * time.Millisecond)
+			continue
+		}
+		assert.Greater(t, d.h.ctl.limit, 1.0, "a limit between 1 and 2")
+		assert.Equal(t, d.now.Add(bareWait), d.h.Snapshot().GateUntil, "one at a time, refused alone: a pause")
+		return
+	}
+	t.Fatal("the limit never came down to one at a time")
+}
+
 func TestThrottleAtTheFloorKeepsARealRetryAfter(t *testing.T) {
 	d := newDriver(t, Config{Initial: 1, Max: 1})
 	d.rounds(5, 20*time.Millisecond, Success)

@@ -306,13 +306,16 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 
 // throttleLocked cuts the concurrency limit for the throttle of p at now
 // (see refusedAloneLocked) and lets the rate side learn from it; a pause it
-// closes holds the gate.
+// closes holds the gate. A limit that lets no more requests in flight than
+// its floor does is at its floor too, when the refused request started and
+// came back alone (a limit cut to between 1 and 2 sends one at a time): the
+// server limits a rate, not concurrency.
 func (h *Host) throttleLocked(now time.Time, p Permit) {
 	cut := false
 	if !h.refusedAloneLocked(now, p) {
 		cut = h.ctl.onDrop(now, h.inFlight, p.epoch)
 	}
-	floor := h.ctl.limit <= h.ctl.min
+	floor := h.ctl.limit <= h.ctl.min || h.ctl.intLimit() <= int(h.ctl.min) && p.busy == 1 && h.inFlight == 0
 	if until := h.pace.onThrottle(now, h.seqOf(p), cut, floor, h.inFlight+1, int(p.busy)); until.After(h.gateUntil) {
 		h.gateUntil = until
 	}
