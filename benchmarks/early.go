@@ -12,8 +12,9 @@ import (
 // waits counts, as the client sees it, the requests sent while an answer it
 // had already received told it to wait: before a Retry-After's time, or
 // before the X-RateLimit-Reset (a Unix time) of an answer that said
-// X-RateLimit-Remaining: 0. Unlike the server's count, a request already on
-// its way when the server answered is not early: the client could not know.
+// X-RateLimit-Remaining: 0. A request already on its way when the answer
+// arrived is not early: the client could not know (the server, which cannot
+// see when a request was sent, tells such requests apart only roughly).
 // It is an upper bound of what the limiter let through: "sent" is when a
 // request reaches this RoundTripper, the lowest layer, and a request the
 // limiter let go before the answer came, but that got here only after it (a

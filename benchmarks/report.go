@@ -106,7 +106,8 @@ func (rep Report) WriteMarkdown(w io.Writer) error {
 		"Max limit is the highest concurrency limit sampled; early counts requests the client sent after "+
 		"it had received an answer telling it to wait (before a Retry-After's time, or before the "+
 		"X-RateLimit-Reset of an answer with X-RateLimit-Remaining: 0); early at server counts those that "+
-		"arrived after the server had told the client, the ones already on their way included.\n\n",
+		"arrived after the server had told the client (on another connection, not those within 5 ms of the "+
+		"answer or first on a connection opened before it: they may have been on their way).\n\n",
 		settleOf(rep.Results), T90Window)
 	p("Strategies: `%s` is the classic pattern (the engine with 50 consumers and a plain net/http client, "+
 		"no limiter); the others are the engine over transport over limiter with that algorithm "+

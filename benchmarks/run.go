@@ -49,7 +49,8 @@ type Result struct {
 	Errors    int64 `json:"errors"`    // answered otherwise, not 2xx (resets included)
 	Early     int64 `json:"early"`     // sent while an answer the client had received told it to wait (see waits)
 	// EarlyAtServer counts the requests that arrived while the server had told
-	// the client to wait, those on their way when it answered included.
+	// the client to wait, as the mock tells them from those that may have been
+	// on their way (mockapi.Stats.EarlyRequests).
 	EarlyAtServer int64 `json:"early_at_server"`
 	// Lost counts the items a crawl neither wrote nor reported failed, Twice
 	// those it wrote more than once; RobotsViolations the requests to paths
