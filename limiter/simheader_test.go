@@ -18,7 +18,7 @@ import (
 // beyond) or a token bucket (Remaining is the tokens, Reset the whole
 // seconds until full, 429 + Retry-After: the seconds until a token).
 type headerServer struct {
-	kind    string // "fixed", "sliding" or "bucket"; "fixed-delta" and "sliding-delta" send Reset as whole seconds until the window ends
+	kind    string // "fixed", "sliding" or "bucket"; "fixed-delta" and "sliding-delta" send Reset as whole seconds until the window ends, "fixed-exact" and "sliding-exact" a Reset read exactly
 	limit   int
 	window  time.Duration
 	burst   float64 // bucket only
@@ -96,6 +96,10 @@ func (h *headerServer) arrive(s *sim, r *simReq) {
 	switch {
 	case h.kind == "bucket" || allowance:
 		q.Reset = q.Reset.Add(lat)
+	case strings.HasSuffix(h.kind, "-exact"):
+		// A Reset read exactly (a fractional delay, or a Date on time).
+	case strings.HasSuffix(h.kind, "-exact"):
+		// A Reset read exactly: a fractional delay, or a Date on time.
 	case strings.HasSuffix(h.kind, "-delta"):
 		// RateLimit-Reset as the whole seconds until the window's end,
 		// read when the answer arrives.
@@ -157,10 +161,19 @@ var headerServers = []*headerServer{
 // reported. A window of 5 a second draws a refusal or two (an answer written
 // across a second's end reads its Reset a second early); a bucket of one
 // token says Remaining 0 after every request, so only its 429s tell its rate.
+// A sliding window whose Reset is read exactly (a fractional delay, or a Date
+// header that happens to be fresh) is refused at its first window's end and
+// gated a whole window: its Reset read up to a second late, as through a
+// truncated Date header, lets the previous window's share decay first; a
+// fixed window of a second read exactly gets ~100% where read late it gets
+// ~60%.
 var headerServersMissed = []*headerServer{
 	{kind: "fixed", limit: 5, window: time.Second, service: 20 * time.Millisecond},
 	{kind: "bucket", limit: 5, window: time.Second, burst: 1, service: 20 * time.Millisecond},
 	{kind: "bucket", limit: 200, window: time.Second, burst: 1, service: 5 * time.Millisecond},
+	{kind: "sliding-exact", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
+	{kind: "sliding-exact", limit: 300, window: 10 * time.Second, service: 5 * time.Millisecond},
+	{kind: "fixed-exact", limit: 50, window: time.Second, service: 5 * time.Millisecond},
 }
 
 func TestSimulationHeaderQuotasMeetTargets(t *testing.T) {
