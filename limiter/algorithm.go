@@ -17,6 +17,8 @@ const (
 	delayShrink   = 1.4              // RTT/base above which the limit shrinks
 	delayStep     = 0.05             // growth per window, relative to the limit
 	delayDrop     = 0.85             // the limit after a drop, relative to it
+	gateProbe     = 16               // gates' lengths to stay below a level refused with a gate before probing it
+	gateProbeMax  = 128              // at most, after refusals at that level again and again
 )
 
 func newAlgorithm(cfg Config) algorithm {
@@ -62,6 +64,9 @@ func (a *coreAlgorithm) reset(n float64) { a.lim = a.make(max(1, int(n))) }
 // knee does nothing: go-concurrency-limits' algorithms keep no such level.
 func (a *coreAlgorithm) knee(float64) {}
 
+// gated does nothing: go-concurrency-limits' algorithms keep no such level.
+func (a *coreAlgorithm) gated(windowStats, time.Time, float64) {}
+
 // delayAlgorithm is the default strategy: grow while the RTT stays near its
 // baseline, hold while a small queue forms, shrink in proportion to the RTT
 // rise beyond that, cut on drops. It remembers the limit of the last drop:
@@ -70,10 +75,23 @@ func (a *coreAlgorithm) knee(float64) {}
 // any queue shows (an in-flight cap) gives no other warning. Each probe
 // refused at that level again doubles the windows before the next one.
 // A refusal that closed no gate cuts only to just below its level.
+//
+// A refusal that closed a gate costs the whole gate, which may be hundreds
+// of windows on a fast server: the limit then stays below the level refused
+// until gateProbe times the gate has passed since the gate's end (twice as
+// long each time the probe is refused at that level again, up to
+// gateProbeMax times), so that gates take a small share of the time. Only
+// a refusal just past the highest level served is taken as the capacity's
+// end (see gated).
 type delayAlgorithm struct {
 	wmax  float64 // the limit when the last drop came, 0 if none
 	at    int     // windows spent just below wmax since the last probe
 	probe int     // windows to spend there before probing: doubles while drops come back at wmax
+
+	served    float64       // highest in-flight level of a window without a drop
+	gateLevel float64       // permits in use at the last drop that closed a gate at the capacity's end, 0 if none
+	gateUntil time.Time     // the limit stays below gateLevel until then
+	gateWait  time.Duration // from that gate's end to gateUntil
 }
 
 func (a *delayAlgorithm) window(w windowStats) float64 {
@@ -82,6 +100,9 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 	// A move needs the window and the smoothed RTT to agree: a single
 	// noisy window neither grows the limit past a small queue nor cuts it.
 	hi, lo := max(ratio, w.smoothRatio()), min(ratio, w.smoothRatio())
+	if !w.drop && w.mean > 0 {
+		a.served = max(a.served, float64(w.inFlight))
+	}
 	switch {
 	case w.drop:
 		if a.wmax > 0 && l <= a.wmax+1 {
@@ -112,7 +133,36 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 		a.at = 0
 		l += max(1, l*delayStep)
 	}
+	if hold := max(w.limit, a.gateLevel-1); a.gateLevel > 0 && l > hold && w.start.Before(a.gateUntil) {
+		// Not past a level refused with a gate before its time; the windows
+		// spent below it count as those before a probe.
+		l, a.at = hold, a.probe
+	}
 	return l
+}
+
+// gated takes the level of a drop that closed a gate of w.gate at now, if
+// it was one growth step above the highest level served without a drop
+// (served, or one a window showed): the level where the server's capacity
+// ends. A refusal at a level already served, or with none served yet, says
+// nothing about the level (a blackout refuses them all). The limit does not
+// reach that level again for gateProbe gates' lengths after the gate, or
+// twice the last wait if the drop came back at that level.
+func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
+	a.served = max(a.served, served)
+	level := float64(int(w.limit))
+	if w.inFlight > 0 {
+		level = min(level, float64(w.inFlight))
+	}
+	if a.served == 0 || level <= a.served || level > a.served*(1+delayStep)+1 {
+		return
+	}
+	wait := gateProbe * w.gate
+	if a.gateLevel > 0 && level >= a.gateLevel-1 && level <= a.gateLevel+1 {
+		wait = max(wait, min(2*a.gateWait, gateProbeMax*w.gate))
+	}
+	a.gateLevel, a.gateWait = level, wait
+	a.gateUntil = now.Add(w.gate + wait)
 }
 
 // knee takes the level where slow start ended as that of a drop.

@@ -73,6 +73,9 @@ type control struct {
 	// throttle that closed no gate (an in-flight cap's 429), for the window
 	// it closes; 0 if none.
 	refused int
+	// gateEnd is the host's gate when a drop was released (see gated): a
+	// drop whose answer closed a gate ends before it.
+	gateEnd time.Time
 
 	coldSum time.Duration // sum of the first samples' RTTs, for the baseline
 	coldN   int
@@ -96,6 +99,9 @@ type windowStats struct {
 	limit    float64
 	drop     bool
 	refused  int // see control.refused
+	// gate is how long the gate the window's drop closed lasts from the
+	// drop, 0 if it closed none.
+	gate time.Duration
 	// waited is, in slow start, the level's permits over those that did not
 	// wait in a queue (see levelWatch), 0 if none waited.
 	waited float64
@@ -135,6 +141,10 @@ type algorithm interface {
 	reset(limit float64)
 	// knee tells it the limit at which slow start saw a queue form.
 	knee(limit float64)
+	// gated tells it that a drop at w.limit closed a gate of w.gate, in
+	// slow start or not; served is the highest level slow start saw
+	// without a queue.
+	gated(w windowStats, now time.Time, served float64)
 }
 
 func (c *control) init(cfg Config) {
@@ -287,7 +297,10 @@ func (c *control) closeWindow(now time.Time, inFlight int) {
 	if c.slowStart && !w.drop && c.due {
 		w.waited = c.watch.waited(now, c.stragglerWait())
 	}
-	c.refused, c.due = 0, false
+	if w.drop && c.gateEnd.After(now) {
+		w.gate = c.gateEnd.Sub(now)
+	}
+	c.refused, c.due, c.gateEnd = 0, false, time.Time{}
 	if c.n > 0 {
 		w.mean = c.sum / time.Duration(c.n)
 		if c.n > 1 {
@@ -300,6 +313,9 @@ func (c *control) closeWindow(now time.Time, inFlight int) {
 	old := c.limit
 	switch {
 	case w.drop:
+		if w.gate > 0 && !c.fixed {
+			c.alg.gated(w, now, c.safe)
+		}
 		c.decide(w)
 		c.cuts++
 	case c.settle && !c.slowStart:

@@ -489,3 +489,90 @@ func TestDefaultProbesLessOftenWhileProbesAreRefused(t *testing.T) {
 		require.InDelta(t, 32, l, 0.01, "the probe refused at the same level")
 	}
 }
+
+func TestDefaultProbesPastALevelRefusedWithAGateOnlyAfterManyGates(t *testing.T) {
+	a := &delayAlgorithm{}
+	const base, gate = 20 * time.Millisecond, time.Second
+	now := epoch
+	window := func(l float64, drop bool) float64 {
+		now = now.Add(base)
+		return a.window(windowStats{start: now, mean: base, base: base, inFlight: int(l), limit: l, drop: drop})
+	}
+	refuse := func(l float64) float64 {
+		now = now.Add(base)
+		w := windowStats{start: now, mean: base, base: base, inFlight: int(l), limit: l, drop: true, gate: gate}
+		a.gated(w, now, 4)
+		l = a.window(w)
+		now = now.Add(gate)
+		return l
+	}
+	l := refuse(5)
+	for _, wait := range []time.Duration{gateProbe * gate, 2 * gateProbe * gate, 4 * gateProbe * gate, gateProbeMax * gate, gateProbeMax * gate} {
+		until := now.Add(wait)
+		for now.Add(base).Before(until) {
+			l = window(l, false)
+			require.Less(t, l, 5.0, "%v of %v after the gate: no probe yet", now.Sub(until.Add(-wait)), wait)
+		}
+		for i := 0; i < 10 && l < 5; i++ {
+			l = window(l, false)
+		}
+		require.GreaterOrEqual(t, l, 5.0, "a probe %v after the gate", wait)
+		l = refuse(5)
+	}
+}
+
+func TestDefaultHoldsTheLimitBelowALevelADropWithAGateRefused(t *testing.T) {
+	d := newDriver(t, Config{Initial: 4})
+	d.rounds(4, 20*time.Millisecond, Success)
+	ps := d.takeAll()
+	level := len(ps)
+	require.Greater(t, level, 4, "slow start grew the limit")
+	d.now = d.now.Add(20 * time.Millisecond)
+	d.h.GateAt(d.now, d.now.Add(time.Second))
+	ps[level-1].ReleaseAt(d.now, Dropped)
+	for _, p := range ps[:level-1] {
+		p.ReleaseAt(d.now, Success)
+	}
+	d.now = d.now.Add(time.Second)
+	probe := d.now.Add(gateProbe * time.Second)
+	highest := 0
+	for d.now.Before(probe.Add(-100 * time.Millisecond)) {
+		d.round(20*time.Millisecond, Success)
+		highest = max(highest, d.limit())
+	}
+	assert.Equal(t, level-1, highest, "back just below the refused level, and no higher before gateProbe gates' time")
+	for i := 0; i < 50 && d.limit() < level; i++ {
+		d.round(20*time.Millisecond, Success)
+	}
+	assert.GreaterOrEqual(t, d.limit(), level, "a probe past it after that")
+}
+
+func TestDefaultTakesAGatedDropAsTheCapacitysEndOnlyJustPastTheLevelServed(t *testing.T) {
+	const base, gate = 20 * time.Millisecond, 3 * time.Second
+	for _, c := range []struct {
+		name          string
+		served, level float64
+		held          bool
+	}{
+		{"nothing served yet (a blackout from the start)", 0, 4, false},
+		{"at a level served (a blackout later)", 8, 8, false},
+		{"far past the level served", 16, 21, false},
+		{"one step past the level served", 8, 9, true},
+	} {
+		a := &delayAlgorithm{}
+		now := epoch
+		w := windowStats{start: now, mean: base, base: base, inFlight: int(c.level), limit: c.level, drop: true, gate: gate}
+		a.gated(w, now, c.served)
+		l := a.window(w)
+		now = now.Add(gate)
+		for range 20 {
+			now = now.Add(base)
+			l = a.window(windowStats{start: now, mean: base, base: base, inFlight: int(l), limit: l})
+		}
+		if c.held {
+			assert.Less(t, l, c.level, c.name)
+		} else {
+			assert.GreaterOrEqual(t, l, c.level, c.name)
+		}
+	}
+}

@@ -276,6 +276,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	case Dropped:
 		h.dropped++
 		if !h.refusedAloneLocked(now, p) {
+			h.ctl.gateEnd = h.gateUntil
 			h.ctl.onDrop(now, h.inFlight, epoch)
 		}
 	case Throttled:

@@ -250,6 +250,25 @@ func TestSimulationDefaultMeetsTargets(t *testing.T) {
 			assert.Zero(t, f.refused, "%v: 503 share", c)
 		}
 	})
+	t.Run("tight servers with no queue and short service times", func(t *testing.T) {
+		// Each 503 closes a 1 s gate, hundreds of service times: after the
+		// cold start's, the limit must not probe past the refused level
+		// again within the run.
+		const run = 10 * time.Second
+		for _, c := range []capacityClass{
+			{slots: 4, service: 2 * time.Millisecond, constant: true},
+			{slots: 8, queue: 1, service: 5 * time.Millisecond},
+		} {
+			for _, seed := range simClassSeeds[:3] {
+				s := newSim(simLimiter(t, "", 0), c.server(), seed, run)
+				s.run()
+				_, ok, _ := s.totals(0, run)
+				share := float64(ok) / run.Seconds() / (float64(c.slots) / c.service.Seconds())
+				assert.GreaterOrEqual(t, share, 0.85, "%v, seed %d: share of the optimum over %v", c, seed, run)
+				assert.LessOrEqual(t, s.droppedTotal(), 1, "%v, seed %d: 503s", c, seed)
+			}
+		}
+	})
 	t.Run("in-flight cap answering 429 without Retry-After", func(t *testing.T) {
 		c := capacityClass{slots: 32, service: 20 * time.Millisecond, cap429: true}
 		for _, seed := range simClassSeeds {
@@ -508,9 +527,8 @@ func durOrNever(d time.Duration) string {
 }
 
 // capacityClasses spans the crawl targets' classes: capacity servers with a
-// queue from a quarter of their slots to more than their slots, 4 to 128
-// slots, 5 to 100 ms, service times ±25% or steady; in-flight caps from 8
-// to 256, 5 to 100 ms.
+// queue from none to more than their slots, 4 to 128 slots, 2 to 100 ms,
+// service times ±25% or steady; in-flight caps from 8 to 256, 5 to 100 ms.
 var capacityClasses = []capacityClass{
 	{slots: 4, queue: 4, service: 20 * time.Millisecond},
 	{slots: 4, queue: 4, service: 20 * time.Millisecond, constant: true},
@@ -552,6 +570,12 @@ var capacityClasses = []capacityClass{
 	{slots: 40, queue: 10, service: 10 * time.Millisecond, constant: true},
 	{slots: 32, queue: 32, service: 20 * time.Millisecond, constant: true},
 	{slots: 100, service: 100 * time.Millisecond, cap429: true},
+	// Tight servers with no queue (or one) and short service times: each
+	// 503 closes a 1 s gate that costs hundreds of service times.
+	{slots: 4, service: 2 * time.Millisecond, constant: true},
+	{slots: 4, queue: 1, service: 5 * time.Millisecond},
+	{slots: 8, queue: 1, service: 5 * time.Millisecond, constant: true},
+	{slots: 8, service: 5 * time.Millisecond},
 }
 
 // simQuotaNoHeaders runs politely mock's quota-no-headers from a cold start:
