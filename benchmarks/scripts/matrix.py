@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""Run `politely crawl` as a user does (only the listing, the task URL and the output set; every
+limit at its default; a cold start) against `politely mock` servers built with parameters the bench
+does not use, and print one line per run: goodput over what the server allowed, throttled answers,
+early requests, lost and duplicated items, wall time, T90 for capacity rows, and a verdict.
+
+usage: matrix.py BIN [--mockbin BIN] [--rows REGEX] [--runs N] [--lock] [--t90] [--json FILE] [--list] [--self-test]
+Without --rows it runs the QUICK rows (about 10 minutes without waiting for the lock).
+
+Every run is bounded: a crawl that has not ended after its row's time limit is killed and reported
+as KILLED-AT-LIMIT (a stall, or a crawl far below the server's rate). One crawl runs at a time; with --lock each run takes /tmp/politely-measure.lock.
+
+What a row measures:
+- ideal: the least time the server allows for the 2xx answers the crawl got (listing pages and
+  details): capacity N/(slots/latency); a token bucket (N-burst)/rate; a fixed window the start of
+  the window in which the N-th request fits; a sliding window the first window's end plus
+  (N-limit)/(limit/window) (windows are aligned to the Unix epoch, as the mock's are); many hosts
+  the slowest host's own ideal. goodput = ideal / the crawl's duration_s. Rows whose ideal is under
+  a second are judged on throttling, early and lost only (goodput is then noise).
+- thr%: 429 + 503 + 403 over every request the servers received.
+- early: the mocks' count of requests that arrived before a Retry-After or a used-up fixed window
+  (at arrival: it includes requests already on their way when the answer left).
+- lost: items neither written to the output nor to the failed file; dup: ids written twice.
+- T90 (capacity rows, with --t90 only): when detail 200s over the next 200 ms first reach 90% of the
+  optimum. The poll costs the mock a snapshot of its per-item maps every 0.1 s, which grows with the
+  items: on rows of 20,000 items it may slow the server it measures.
+"""
+import argparse, fcntl, json, math, os, re, shutil, subprocess, sys, tempfile, threading, time, urllib.request
+
+# Each row: (name, main mock's scenario and knobs, items, model, detail hosts [(scenario, knobs)], limit s)
+# model: ('cap', slots, latency_s[, blackout_s]) | ('bucket', rate, burst) | ('fixed'|'sliding', limit, window_s)
+#        | ('tb', rate, burst) | ('none',)
+ROWS = [
+    # capacity: slots x latency, queue, jitter
+    ('cap-4x2ms-q0', 'capacity', '--slots 4 --queue 0 --latency 2ms --jitter 0s', 6000, ('cap', 4, 0.002), [], 60),
+    ('cap-8x5ms-q1', 'capacity', '--slots 8 --queue 1 --latency 5ms --jitter 0s', 6000, ('cap', 8, 0.005), [], 60),
+    ('cap-8x100ms-q16', 'capacity', '--slots 8 --queue 16 --latency 100ms --jitter 50ms', 600, ('cap', 8, 0.1), [], 60),
+    ('cap-64x20ms-q8', 'capacity', '--slots 64 --queue 8 --latency 20ms --jitter 10ms', 12000, ('cap', 64, 0.02), [], 60),
+    ('cap-64x100ms-q128', 'capacity', '--slots 64 --queue 128 --latency 100ms --jitter 0s', 4000, ('cap', 64, 0.1), [], 60),
+    ('cap-128x20ms-q256', 'capacity', '--slots 128 --queue 256 --latency 20ms --jitter 10ms', 20000, ('cap', 128, 0.02), [], 60),
+    ('cap-4x300ms-q0', 'capacity', '--slots 4 --queue 0 --latency 300ms --jitter 150ms', 200, ('cap', 4, 0.3), [], 60),
+    ('inflight-8x5ms', 'inflight-429', '--slots 8 --latency 5ms --jitter 0s', 6000, ('cap', 8, 0.005), [], 60),
+    ('inflight-64x20ms', 'inflight-429', '--slots 64 --latency 20ms --jitter 10ms', 12000, ('cap', 64, 0.02), [], 60),
+    # quotas without headers: rate, burst
+    ('nohdr-3-b1', 'quota-no-headers', '--rate 3 --burst 1', 60, ('bucket', 3, 1), [], 60),
+    ('nohdr-20-b5', 'quota-no-headers', '--rate 20 --burst 5', 400, ('bucket', 20, 5), [], 60),
+    ('nohdr-50-b50', 'quota-no-headers', '--rate 50 --burst 50', 1000, ('bucket', 50, 50), [], 60),
+    ('nohdr-300-b5', 'quota-no-headers', '--rate 300 --burst 5', 6000, ('bucket', 300, 5), [], 60),
+    ('nohdr-1000-b50', 'quota-no-headers', '--rate 1000 --burst 50', 12000, ('bucket', 1000, 50), [], 60),
+    ('bare429-20-b5', 'quota-no-retry-after', '--rate 20 --burst 5', 400, ('bucket', 20, 5), [], 60),
+    ('bare429-300-b50', 'quota-no-retry-after', '--rate 300 --burst 50', 6000, ('bucket', 300, 50), [], 60),
+    ('nohdr-20-ra5', 'quota-no-headers', '--rate 20 --burst 5 --retry-after 5s', 400, ('bucket', 20, 5), [], 60),
+    ('nohdr-50-radate', 'quota-no-headers', '--rate 50 --burst 10 --retry-after-date', 1000, ('bucket', 50, 10), [], 60),
+    ('ietf-only-50-b10', 'quota', '--rate 50 --burst 10 --quota-headers ietf', 1000, ('bucket', 50, 10), [], 60),
+    # IETF RateLimit / RateLimit-Policy and X-RateLimit-* from a token bucket
+    ('ietf-20-b5', 'quota', '--rate 20 --burst 5', 400, ('bucket', 20, 5), [], 60),
+    ('ietf-300-b50', 'quota', '--rate 300 --burst 50', 6000, ('bucket', 300, 50), [], 60),
+    # header quotas: kind, limit, window
+    ('fixed-50/1s', 'header-quota', '--header-limit 50 --header-window 1s', 1000, ('fixed', 50, 1), [], 60),
+    ('fixed-300/10s', 'header-quota', '--header-limit 300 --header-window 10s', 1000, ('fixed', 300, 10), [], 60),
+    ('fixed-200/60s', 'header-quota', '--header-limit 200 --header-window 60s', 150, ('none',), [], 60),
+    ('sliding-50/1s', 'header-quota-sliding', '--header-limit 50 --header-window 1s', 1000, ('sliding', 50, 1), [], 60),
+    ('sliding-300/10s', 'header-quota-sliding', '--header-limit 300 --header-window 10s', 1000, ('sliding', 300, 10), [], 60),
+    ('tb-20/1s-b5', 'header-quota-token-bucket', '--header-limit 20 --header-window 1s --header-burst 5', 400, ('tb', 20, 5), [], 60),
+    ('tb-300/1s-b50', 'header-quota-token-bucket', '--header-limit 300 --header-window 1s --header-burst 50', 6000, ('tb', 300, 50), [], 60),
+    ('tb-600/60s-b10', 'header-quota-token-bucket', '--header-limit 600 --header-window 60s --header-burst 10', 200, ('tb', 10, 10), [], 60),
+    # the bench's header quotas, as a guard for changes made for the rows above
+    ('bench-fixed-500/5s', 'header-quota', '', 2000, ('fixed', 500, 5), [], 60),
+    ('bench-sliding-500/5s', 'header-quota-sliding', '', 2000, ('sliding', 500, 5), [], 60),
+    ('bench-tb-100-b20', 'header-quota-token-bucket', '', 2000, ('tb', 100, 20), [], 60),
+    ('bench-tb-100-b1', 'header-quota-token-bucket-1', '', 1500, ('tb', 100, 1), [], 60),
+    # blackouts, faults, pagination, item counts
+    ('blackout-0s+2s', 'blackout', '--blackout-at 0s --blackout-for 2s', 4000, ('cap', 32, 0.02, 2), [], 60),
+    ('blackout-2s+5s', 'blackout', '--blackout-at 2s --blackout-for 5s', 8000, ('cap', 32, 0.02, 5), [], 60),
+    ('blackout-date-1s+3s', 'blackout', '--blackout-at 1s --blackout-for 3s --retry-after-date', 4000, ('cap', 32, 0.02, 3), [], 60),
+    ('tight-16q2-ra5', 'capacity', '--slots 16 --queue 2 --retry-after 5s', 4000, ('cap', 16, 0.02), [], 60),
+    ('faults-seed7', 'faults', '--seed 7', 2000, ('none',), [], 90),
+    ('cursor-200', 'capacity', '--pagination cursor --items 200', 200, ('cap', 32, 0.02), [], 30),
+    ('link-20000', 'capacity', '--pagination link --items 20000', 20000, ('cap', 32, 0.02), [], 60),
+    ('next_url-quota', 'quota', '--pagination next_url --rate 50 --burst 10', 500, ('bucket', 50, 10), [], 60),
+    ('offset-tight', 'capacity-tight', '--pagination offset --slots 8 --queue 2', 2000, ('cap', 8, 0.02), [], 60),
+    # many hosts of different kinds behind one listing
+    ('hosts-mixed4', 'fast', '--items 800', 800, ('hosts',), [
+        ('capacity', '--slots 8 --queue 8 --latency 20ms'),
+        ('quota-no-headers', '--rate 50 --burst 5'),
+        ('header-quota-token-bucket', '--header-limit 50 --header-window 1s --header-burst 10'),
+        ('blackout', '--blackout-at 0s --blackout-for 3s --slots 8 --queue 8')], 60),
+    ('hosts-mixed4-tb-alone', 'header-quota-token-bucket', '--header-limit 50 --header-window 1s --header-burst 10', 200, ('tb', 50, 10), [], 30),
+    ('hosts-mixed4-quota-alone', 'quota-no-headers', '--rate 50 --burst 5', 200, ('bucket', 50, 5), [], 30),
+    ('hosts-8-slow', 'fast', '--items 1600', 1600, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms')] * 7 + [
+        ('capacity', '--slots 4 --queue 4 --latency 300ms')], 90),
+]
+
+
+def ideal(model, n, dur, t0):
+    """The least seconds the server allows for n 2xx answers, from a fresh server at unix time t0."""
+    k = model[0]
+    if k == 'cap':  # a fourth member is a blackout's length, during which nothing is served
+        return n / (model[1] / model[2]) + (model[3] if len(model) > 3 else 0)
+    if k in ('bucket', 'tb'):
+        return max(0, n - model[2]) / model[1]
+    if k == 'fixed':
+        lim, w = model[1], model[2]
+        windows = math.ceil(n / lim)
+        return max(0.0, (math.floor(t0 / w) + windows - 1) * w - t0)
+    if k == 'sliding':  # the first window allows limit; after its end, limit/window
+        lim, w = model[1], model[2]
+        if n <= lim:
+            return 0.0
+        return (math.floor(t0 / w) + 1) * w - t0 + (n - lim) / (lim / w)
+    return 0.0
+
+
+# The rows `matrix.py BIN` runs without --rows: one or two of each class, about 10 minutes in all.
+QUICK = ['cap-4x2ms-q0', 'cap-8x5ms-q1', 'cap-64x20ms-q8', 'inflight-64x20ms', 'nohdr-3-b1', 'nohdr-300-b5',
+         'bare429-20-b5', 'nohdr-20-ra5', 'ietf-20-b5', 'fixed-50/1s', 'sliding-300/10s', 'tb-20/1s-b5',
+         'blackout-2s+5s', 'blackout-date-1s+3s', 'faults-seed7', 'cursor-200', 'hosts-mixed4', 'hosts-8-slow']
+
+
+def self_test():
+    """Checks the ideal times against figures worked by hand."""
+    assert ideal(('cap', 32, 0.02), 3200, 0, 0) == 2.0
+    assert ideal(('cap', 32, 0.02, 3), 3200, 0, 0) == 5.0
+    assert ideal(('bucket', 100, 10), 1010, 0, 0) == 10.0
+    assert ideal(('bucket', 100, 10), 5, 0, 0) == 0
+    assert ideal(('fixed', 50, 1), 50, 0, 100.25) == 0       # fits the first window
+    assert abs(ideal(('fixed', 50, 1), 120, 0, 100.25) - 1.75) < 1e-9  # the third window starts at 102
+    assert abs(ideal(('sliding', 300, 10), 600, 0, 104) - 16.0) < 1e-9  # 6 s to the first window's end, then 10 s
+    assert host_model('capacity', '--slots 8 --latency 5ms') == ('cap', 8, 0.005, 0)
+    assert host_model('blackout', '--blackout-for 3s') == ('cap', 32, 0.02, 3.0)
+    assert host_model('quota-no-headers', '--rate 50 --burst 5') == ('bucket', 50.0, 5)
+    assert host_model('header-quota-token-bucket', '--header-limit 600 --header-window 60s --header-burst 10') == ('tb', 10.0, 10)
+    assert all(any(r[0] == q for r in ROWS) for q in QUICK), 'QUICK names a row that does not exist'
+    assert len({r[0] for r in ROWS}) == len(ROWS), 'two rows share a name'
+    print('self-test ok')
+
+
+def start_mock(binary, scenario, knobs, items=None, hosts=None):
+    args = [binary, 'mock', '--scenario', scenario] + knobs.split()
+    if items is not None and '--items' not in knobs:
+        args += ['--items', str(items)]
+    if hosts:
+        args += ['--detail-hosts', ','.join(hosts)]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    m = re.search(r'at (http://\S+) ', line)
+    if not m:
+        p.kill()
+        raise RuntimeError(f'mock did not start: {args}: {line} {p.stderr.read()}')
+    return p, m.group(1)
+
+
+def stats(url):
+    return json.load(urllib.request.urlopen(url + '/__stats', timeout=5))
+
+
+def run(binary, row, mockbin, lock, t90_poll=False):
+    name, scenario, knobs, items, model, detail, limit = row
+    d = tempfile.mkdtemp(prefix='matrix-')
+    mocks = []
+    lockf = None
+    if lock:  # held from the mocks' start: their blackouts and windows run from then
+        lockf = open('/tmp/politely-measure.lock', 'a')
+        fcntl.flock(lockf, fcntl.LOCK_EX)
+    try:
+        hosts = []
+        for sc, kn in detail:
+            p, u = start_mock(mockbin, sc, kn)
+            mocks.append((p, u, sc, kn))
+            hosts.append(u[len('http://'):])
+        p, url = start_mock(mockbin, scenario, knobs, items, hosts)
+        mocks.insert(0, (p, url, scenario, knobs))
+        style = re.search(r'--pagination (\S+)', knobs)
+        style = style.group(1) if style else 'page'
+        pag = {'page': '{style: page}', 'offset': '{style: offset, param: offset}',
+               'cursor': '{style: cursor, param: cursor, cursor_field: next_cursor}',
+               'link': '{style: link}', 'next_url': '{style: next_url, next_field: next}'}[style]
+        open(f'{d}/c.yaml', 'w').write(f'''user_agent: "matrix/1.0"
+source:
+  url: "{url}/items?per_page=100"
+  pagination: {pag}
+  items_field: items
+task:
+  url: "{{+detail_path}}"
+output: {d}/out.jsonl
+''')
+        samples, stop = [], [False]
+
+        def poll():
+            while not stop[0]:
+                try:
+                    st = stats(url)
+                    samples.append((time.monotonic(), int(st['by_status'].get('200', 0))))
+                except Exception:
+                    pass
+                time.sleep(0.1)
+        th = threading.Thread(target=poll if model[0] == 'cap' and t90_poll else (lambda: None))
+        cmd = [binary, 'crawl', '-c', f'{d}/c.yaml', '--quiet', '--stats', f'{d}/s.json']
+        load = open('/proc/loadavg').read().split()[0]
+        t0m, t0 = time.monotonic(), time.time()
+        th.start()
+        stalled = False
+        with open(f'{d}/stderr', 'w') as errf:
+            cr = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errf)
+            try:
+                rc = cr.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                cr.kill(); cr.wait(); rc, stalled = 'killed', True
+        wall = time.monotonic() - t0m
+        stop[0] = True; th.join()
+        sts = [stats(m[1]) for m in mocks]
+        s = json.load(open(f'{d}/s.json')) if os.path.exists(f'{d}/s.json') else {}
+        dur = s.get('duration_s', wall)
+        ids, lines = set(), 0
+        if os.path.exists(f'{d}/out.jsonl'):
+            for ln in open(f'{d}/out.jsonl'):
+                lines += 1
+                m = re.search(r'/items/(\d+)', json.loads(ln)['url'])
+                ids.add(int(m.group(1)))
+        failed = 0
+        fpath = f'{d}/out.failed.jsonl'
+        fids = set()
+        if os.path.exists(fpath):
+            for ln in open(fpath):
+                failed += 1
+                m = re.search(r'/items/(\d+)', json.loads(ln)['url'])
+                if m:
+                    fids.add(int(m.group(1)))
+        lost = items - len(ids | fids)
+        req = sum(st['requests'] for st in sts)
+        thr = sum(int(st['by_status'].get(c, 0)) for st in sts for c in ('429', '503', '403'))
+        early = sum(st['early_requests'] for st in sts)
+        okn = lambda st: sum(int(v) for c, v in st['by_status'].items() if c.startswith('2'))
+        if model[0] == 'hosts':
+            ide = max([0.0] + [ideal(host_model(sc, kn), okn(st), dur, t0) for (_, _, sc, kn), st in zip(mocks[1:], sts[1:])])
+        else:
+            ide = ideal(model, okn(sts[0]), dur, t0)
+        t90 = None
+        if model[0] == 'cap':
+            opt = model[1] / model[2]
+            for i, (ti, oi) in enumerate(samples):
+                for tj, oj in samples[i + 1:]:
+                    if tj - ti >= 0.2:
+                        if (oj - oi) / (tj - ti) >= 0.9 * opt:
+                            t90 = round(ti - t0m, 2)
+                        break
+                if t90 is not None:
+                    break
+        res = dict(row=name, t0=round(t0, 3), rc=rc, items=items, out=lines, failed=failed, lost=lost, dup=lines - len(ids),
+                   dur=round(dur, 2), ideal=round(ide, 2), goodput=round(100 * ide / dur, 1) if dur else None,
+                   t90=t90, requests=req, thr=thr, thr_pct=round(100 * thr / max(1, req), 2), early=early,
+                   robots_viol=sum(st['robots_violations'] for st in sts), load=load,
+                   stderr=open(f'{d}/stderr').read()[-400:] if rc not in (0,) else '')
+        if model[0] == 'hosts':  # each detail host: its 2xx, refusals, early, and the second its last 2xx came in
+            res['hosts'] = [dict(host=f'{sc} {kn}', ok=okn(st), thr=sum(int(st['by_status'].get(c, 0)) for c in ('429', '503', '403')),
+                                 early=st['early_requests'], ideal=round(ideal(host_model(sc, kn), okn(st), dur, t0), 2),
+                                 last_ok_s=max([i + 1 for i, sec in enumerate(st['per_second']) if sec['ok']] or [0]))
+                            for (_, _, sc, kn), st in zip(mocks[1:], sts[1:])]
+        bad = []
+        if stalled:
+            bad.append('KILLED-AT-LIMIT')
+        if rc not in (0,) and not stalled:
+            bad.append(f'rc={rc}')
+        if res['thr_pct'] > 1:
+            bad.append('throttled>1%')
+        if early:
+            bad.append('early')
+        if lost or res['dup']:
+            bad.append('lost/dup')
+        if ide >= 1 and res['goodput'] < 80:
+            bad.append('goodput<80%')
+        if res['robots_viol']:
+            bad.append('robots')
+        res['verdict'] = ' '.join(bad) or 'ok'
+        return res
+    finally:
+        for m in mocks:
+            m[0].terminate()
+            try:
+                m[0].wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                m[0].kill()
+        shutil.rmtree(d, ignore_errors=True)
+        if lockf:
+            lockf.close()
+
+
+def host_model(scenario, knobs):
+    """The model of a detail host from its preset and knobs (only what ROWS uses)."""
+    g = lambda k, dflt: re.search(rf'--{k} (\S+)', knobs).group(1) if f'--{k} ' in knobs else dflt
+    dur = lambda v: float(v[:-2]) / 1000 if v.endswith('ms') else float(v[:-1])
+    if scenario in ('capacity', 'blackout'):
+        out = float(dur(g('blackout-for', '2s'))) if scenario == 'blackout' else 0
+        return ('cap', int(g('slots', 32)), dur(g('latency', '20ms')), out)
+    if scenario.startswith('quota'):
+        return ('bucket', float(g('rate', 100)), int(g('burst', 10)))
+    if scenario == 'header-quota-token-bucket':
+        return ('tb', float(g('header-limit', 100)) / dur(g('header-window', '1s')), int(g('header-burst', 20)))
+    return ('none',)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('bin')
+    ap.add_argument('--mockbin', default='')
+    ap.add_argument('--rows', default='', help='a regex of row names (default: the QUICK rows)')
+    ap.add_argument('--self-test', action='store_true')
+    ap.add_argument('--t90', action='store_true', help="poll the mock's /__stats every 0.1 s for capacity rows' T90")
+    ap.add_argument('--runs', type=int, default=1)
+    ap.add_argument('--lock', action='store_true')
+    ap.add_argument('--json', default='')
+    ap.add_argument('--list', action='store_true')
+    a = ap.parse_args()
+    if a.self_test:
+        self_test()
+        return
+    rows = [r for r in ROWS if re.search(a.rows, r[0])] if a.rows else [r for r in ROWS if r[0] in QUICK]
+    if a.list:
+        for r in rows:
+            print(r[0], r[1], r[2], r[3])
+        return
+    out = open(a.json, 'a') if a.json else None
+    for r in rows:
+        for _ in range(a.runs):
+            res = run(a.bin, r, a.mockbin or a.bin, a.lock, a.t90)
+            res['bin'] = a.bin
+            print(f"{res['row']:20s} gp={res['goodput']}% ideal={res['ideal']}s dur={res['dur']}s t90={res['t90']} "
+                  f"thr={res['thr_pct']}% early={res['early']} lost={res['lost']} dup={res['dup']} "
+                  f"failed={res['failed']} load={res['load']} -> {res['verdict']}", flush=True)
+            for h in res.get('hosts', []):
+                print(f"   {h['host']:70s} ok={h['ok']} thr={h['thr']} early={h['early']} ideal={h['ideal']}s last_ok<={h['last_ok_s']}s", flush=True)
+            if res['stderr']:
+                print('   stderr:', res['stderr'].replace('\n', ' | ')[-300:], flush=True)
+            if out:
+                out.write(json.dumps(res) + '\n'); out.flush()
+
+
+if __name__ == '__main__':
+    main()
