@@ -81,14 +81,15 @@ func (a *coreAlgorithm) gated(windowStats, time.Time, float64) {}
 // until gateProbe times the gate has passed since the gate's end (twice as
 // long each time the probe is refused at that level again, up to
 // gateProbeMax times), so that gates take a small share of the time. Only
-// a refusal just past the highest level served is taken as the capacity's
-// end (see gated).
+// a second refusal just past the highest level served is taken as the
+// capacity's end (see gated).
 type delayAlgorithm struct {
 	wmax  float64 // the limit when the last drop came, 0 if none
 	at    int     // windows spent just below wmax since the last probe
 	probe int     // windows to spend there before probing: doubles while drops come back at wmax
 
 	served    float64       // highest in-flight level of a window without a drop
+	seen      float64       // the level of the last such drop not yet taken as the capacity's end
 	gateLevel float64       // permits in use at the last drop that closed a gate at the capacity's end, 0 if none
 	gateUntil time.Time     // the limit stays below gateLevel until then
 	gateWait  time.Duration // from that gate's end to gateUntil
@@ -143,8 +144,8 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 
 // gated takes the level of a drop that closed a gate of w.gate at now, if
 // it was one growth step above the highest level served without a drop
-// (served, or one a window showed): the level where the server's capacity
-// ends. A refusal at a level already served, or with none served yet, says
+// (served, or one a window showed) and a drop came at that level before:
+// the level where the server's capacity ends. A refusal at a level already served, or with none served yet, says
 // nothing about the level (a blackout refuses them all). The limit does not
 // reach that level again for gateProbe gates' lengths after the gate, or
 // twice the last wait if the drop came back at that level.
@@ -155,6 +156,12 @@ func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 		level = min(level, float64(w.inFlight))
 	}
 	if a.served == 0 || level <= a.served || level > a.served*(1+delayStep)+1 {
+		return
+	}
+	if a.seen == 0 || level < a.seen-1 || level > a.seen+1 {
+		// The first refusal there: a blackout's may come at any level
+		// once; a capacity's end refuses at the same level again.
+		a.seen = level
 		return
 	}
 	wait := gateProbe * w.gate

@@ -507,6 +507,8 @@ func TestDefaultProbesPastALevelRefusedWithAGateOnlyAfterManyGates(t *testing.T)
 		return l
 	}
 	l := refuse(5)
+	l = window(l, false)
+	l = refuse(5) // the second refusal at that level
 	for _, wait := range []time.Duration{gateProbe * gate, 2 * gateProbe * gate, 4 * gateProbe * gate, gateProbeMax * gate, gateProbeMax * gate} {
 		until := now.Add(wait)
 		for now.Add(base).Before(until) {
@@ -527,13 +529,22 @@ func TestDefaultHoldsTheLimitBelowALevelADropWithAGateRefused(t *testing.T) {
 	ps := d.takeAll()
 	level := len(ps)
 	require.Greater(t, level, 4, "slow start grew the limit")
-	d.now = d.now.Add(20 * time.Millisecond)
-	d.h.GateAt(d.now, d.now.Add(time.Second))
-	ps[level-1].ReleaseAt(d.now, Dropped)
-	for _, p := range ps[:level-1] {
-		p.ReleaseAt(d.now, Success)
+	refuse := func(ps []Permit) {
+		d.now = d.now.Add(20 * time.Millisecond)
+		d.h.GateAt(d.now, d.now.Add(time.Second))
+		ps[len(ps)-1].ReleaseAt(d.now, Dropped)
+		for _, p := range ps[:len(ps)-1] {
+			p.ReleaseAt(d.now, Success)
+		}
+		d.now = d.now.Add(time.Second)
 	}
-	d.now = d.now.Add(time.Second)
+	refuse(ps)
+	for d.limit() < level {
+		d.round(20*time.Millisecond, Success)
+	}
+	ps = d.takeAll()
+	require.Len(t, ps, level, "back at the refused level")
+	refuse(ps) // the second refusal there
 	probe := d.now.Add(gateProbe * time.Second)
 	highest := 0
 	for d.now.Before(probe.Add(-100 * time.Millisecond)) {
@@ -562,6 +573,7 @@ func TestDefaultTakesAGatedDropAsTheCapacitysEndOnlyJustPastTheLevelServed(t *te
 		a := &delayAlgorithm{}
 		now := epoch
 		w := windowStats{start: now, mean: base, base: base, inFlight: int(c.level), limit: c.level, drop: true, gate: gate}
+		a.gated(w, now, c.served) // the first refusal at that level
 		a.gated(w, now, c.served)
 		l := a.window(w)
 		now = now.Add(gate)

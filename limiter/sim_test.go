@@ -252,8 +252,8 @@ func TestSimulationDefaultMeetsTargets(t *testing.T) {
 	})
 	t.Run("tight servers with no queue and short service times", func(t *testing.T) {
 		// Each 503 closes a 1 s gate, hundreds of service times: after the
-		// cold start's, the limit must not probe past the refused level
-		// again within the run.
+		// second at a level, the limit must not probe past it again within
+		// the run.
 		const run = 10 * time.Second
 		for _, c := range []capacityClass{
 			{slots: 4, service: 2 * time.Millisecond, constant: true},
@@ -264,8 +264,8 @@ func TestSimulationDefaultMeetsTargets(t *testing.T) {
 				s.run()
 				_, ok, _ := s.totals(0, run)
 				share := float64(ok) / run.Seconds() / (float64(c.slots) / c.service.Seconds())
-				assert.GreaterOrEqual(t, share, 0.85, "%v, seed %d: share of the optimum over %v", c, seed, run)
-				assert.LessOrEqual(t, s.droppedTotal(), 1, "%v, seed %d: 503s", c, seed)
+				assert.GreaterOrEqual(t, share, 0.75, "%v, seed %d: share of the optimum over %v", c, seed, run)
+				assert.LessOrEqual(t, s.droppedTotal(), 2, "%v, seed %d: 503s", c, seed)
 			}
 		}
 	})
