@@ -41,6 +41,8 @@ ROWS = [
     ('cap-4x300ms-q0', 'capacity', '--slots 4 --queue 0 --latency 300ms --jitter 150ms', 200, ('cap', 4, 0.3), [], 60),
     ('inflight-8x5ms', 'inflight-429', '--slots 8 --latency 5ms --jitter 0s', 6000, ('cap', 8, 0.005), [], 60),
     ('inflight-64x20ms', 'inflight-429', '--slots 64 --latency 20ms --jitter 10ms', 12000, ('cap', 64, 0.02), [], 60),
+    # the client's own ceiling on this machine for the big capacity rows' item counts: no limit at all
+    ('fast-12000', 'fast', '', 12000, ('none',), [], 60),
     # quotas without headers: rate, burst
     ('nohdr-3-b1', 'quota-no-headers', '--rate 3 --burst 1', 60, ('bucket', 3, 1), [], 60),
     ('nohdr-20-b5', 'quota-no-headers', '--rate 20 --burst 5', 400, ('bucket', 20, 5), [], 60),
