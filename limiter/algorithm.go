@@ -145,10 +145,11 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 // gated takes the level of a drop that closed a gate of w.gate at now, if
 // it was one growth step above the highest level served without a drop
 // (served, or one a window showed) and a drop came at that level before:
-// the level where the server's capacity ends. A refusal at a level already served, or with none served yet, says
-// nothing about the level (a blackout refuses them all). The limit does not
-// reach that level again for gateProbe gates' lengths after the gate, or
-// twice the last wait if the drop came back at that level.
+// the level where the server's capacity ends. A refusal at a level already
+// served, or with none served yet, says nothing about the level (a
+// blackout refuses them all). The limit does not reach that level again
+// for gateProbe gates' lengths after the gate, or twice the last wait if
+// the drop came back at that level.
 func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 	a.served = max(a.served, served)
 	level := float64(int(w.limit))

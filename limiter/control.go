@@ -73,9 +73,6 @@ type control struct {
 	// throttle that closed no gate (an in-flight cap's 429), for the window
 	// it closes; 0 if none.
 	refused int
-	// gateEnd is the host's gate when a drop was released (see gated): a
-	// drop whose answer closed a gate ends before it.
-	gateEnd time.Time
 
 	coldSum time.Duration // sum of the first samples' RTTs, for the baseline
 	coldN   int
@@ -209,7 +206,7 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 				c.watch.late++
 			}
 			if c.watch.ready(now, c.seq, c.stragglerWait()) {
-				c.closeWindow(now, inFlight)
+				c.closeWindow(now, inFlight, 0)
 			}
 			return
 		}
@@ -233,7 +230,7 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 				return
 			}
 		}
-		c.closeWindow(now, inFlight)
+		c.closeWindow(now, inFlight, 0)
 	}
 }
 
@@ -281,26 +278,34 @@ func (c *control) lowerToRefusal() {
 // request started before the last cut (epoch is the cut count when it
 // started): the cut already answered the load it was part of. So the limit
 // is cut when the first drop arrives, then at most once per RTT. It reports
-// whether this drop cut the limit.
-func (c *control) onDrop(now time.Time, inFlight int, epoch uint32) bool {
+// whether this drop cut the limit. gateEnd is the host's gate as the drop
+// was released (zero if none): a drop whose answer closed a gate ends
+// before it (see gated).
+func (c *control) onDrop(now time.Time, inFlight int, epoch uint32, gateEnd time.Time) bool {
 	if epoch != c.cuts {
 		c.lowerToRefusal()
 		return false
 	}
 	c.drops++
-	c.closeWindow(now, inFlight)
+	var gate time.Duration
+	if gateEnd.After(now) {
+		gate = gateEnd.Sub(now)
+	}
+	c.closeWindow(now, inFlight, gate)
 	return true
 }
 
-func (c *control) closeWindow(now time.Time, inFlight int) {
+// closeWindow closes the open window at now; gate is how long the gate
+// that a drop closing it closed lasts from now, 0 if none.
+func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration) {
 	w := windowStats{start: c.winStart, inFlight: c.winInFlight, limit: c.limit, drop: c.drops > 0, refused: c.refused}
 	if c.slowStart && !w.drop && c.due {
 		w.waited = c.watch.waited(now, c.stragglerWait())
 	}
-	if w.drop && c.gateEnd.After(now) {
-		w.gate = c.gateEnd.Sub(now)
+	if w.drop {
+		w.gate = gate
 	}
-	c.refused, c.due, c.gateEnd = 0, false, time.Time{}
+	c.refused, c.due = 0, false
 	if c.n > 0 {
 		w.mean = c.sum / time.Duration(c.n)
 		if c.n > 1 {

@@ -276,8 +276,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	case Dropped:
 		h.dropped++
 		if !h.refusedAloneLocked(now, p) {
-			h.ctl.gateEnd = h.gateUntil
-			h.ctl.onDrop(now, h.inFlight, epoch)
+			h.ctl.onDrop(now, h.inFlight, epoch, h.gateUntil)
 		}
 	case Throttled:
 		h.throttled++
@@ -314,7 +313,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 func (h *Host) throttleLocked(now time.Time, p Permit) {
 	cut := false
 	if !h.refusedAloneLocked(now, p) {
-		cut = h.ctl.onDrop(now, h.inFlight, p.epoch)
+		cut = h.ctl.onDrop(now, h.inFlight, p.epoch, time.Time{})
 	}
 	floor := h.ctl.limit <= h.ctl.min || h.ctl.intLimit() <= int(h.ctl.min) && p.busy == 1 && h.inFlight == 0
 	if until := h.pace.onThrottle(now, h.seqOf(p), cut, floor, h.inFlight+1, int(p.busy)); until.After(h.gateUntil) {
