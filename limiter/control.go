@@ -38,7 +38,11 @@ type control struct {
 	// once it is full: the permits that fill it may find free slots a full
 	// limit would not, so slow start counts only those started after it.
 	filling, filled bool
-	alg             algorithm
+	// due is set while a slow-start window that has its answers waits until
+	// its level's first permits can be told from ones that waited (see
+	// watch). With the flags above, so that it takes no word of its own.
+	due bool
+	alg algorithm
 
 	// latency sampling: a permit is timed when its seq&mask == 0
 	seq    uint64 // permits handed out
@@ -78,11 +82,8 @@ type control struct {
 	coldN   int
 
 	// watch follows slow start's level for permits that waited in a queue
-	// (see levelWatch). due is set while a slow-start window that has its
-	// answers waits until its level's first permits can be told from ones
-	// that waited.
+	// (see levelWatch); see due.
 	watch levelWatch
-	due   bool
 }
 
 // windowStats is what a closed window tells an algorithm.
