@@ -38,6 +38,10 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if now == nil {
 		now = time.Now
 	}
+	if off := sc.ClockOffset; off != 0 {
+		real := now
+		now = func() time.Time { return real().Add(off) }
+	}
 	start := now()
 	key := "remote-ip"
 	if cfg.ClientHeader != "" {
@@ -111,6 +115,9 @@ type request struct {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outcome {
+	if h.sc.ClockOffset != 0 { // net/http writes Date from the real clock unless it is set
+		w.Header().Set("Date", h.now().UTC().Format(http.TimeFormat))
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		return errorJSON(w, http.StatusMethodNotAllowed, r.Method+" is not allowed; use GET")

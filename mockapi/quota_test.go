@@ -321,3 +321,42 @@ func TestRetryAfterDateAppliesToTheHeaderQuotasRefusal(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, clk.Now().Add(time.Second).Truncate(time.Second).Unix(), at.Unix())
 }
+
+func TestClockOffsetPutsDateWindowsAndRetryAfterDatesOnTheServersClock(t *testing.T) {
+	for _, off := range []time.Duration{7 * time.Second, -7 * time.Second} {
+		t.Run(off.String(), func(t *testing.T) {
+			clk := newFakeClock()
+			clk.Advance(250 * time.Millisecond)
+			s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{
+				ClockOffset:    off,
+				RetryAfterDate: true,
+				HeaderQuota:    HeaderQuota{Limit: 1, Window: 10 * time.Second, Kind: HeaderQuotaFixed},
+				Blackout:       Blackout{At: 30 * time.Second, For: 2 * time.Second},
+			}})
+			c := newClient(t, 10*time.Second)
+			server := clk.Now().Add(off)
+
+			r := get(t, c, s.URL()+"/items/1")
+			require.Equal(t, http.StatusOK, r.status)
+			date, err := http.ParseTime(r.header.Get("Date"))
+			require.NoError(t, err)
+			assert.Equal(t, server.Truncate(time.Second).Unix(), date.Unix(), "Date is the server's clock")
+			windowEnd := server.Truncate(10 * time.Second).Add(10 * time.Second)
+			assert.Equal(t, strconv.FormatInt(windowEnd.Unix(), 10), r.header.Get("X-RateLimit-Reset"),
+				"the fixed window is aligned to the epoch on the server's clock")
+
+			clk.Advance(windowEnd.Sub(server) - time.Millisecond)
+			require.Equal(t, http.StatusForbidden, get(t, c, s.URL()+"/items/2").status, "the window has not ended on the server's clock")
+			assert.Equal(t, int64(1), s.Stats().EarlyRequests, "early by the server's clock")
+			clk.Advance(time.Millisecond)
+			require.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/3").status)
+
+			clk.Advance(server.Add(30 * time.Second).Sub(clk.Now().Add(off)))
+			r = get(t, c, s.URL()+"/items/4")
+			require.Equal(t, http.StatusServiceUnavailable, r.status)
+			at, err := http.ParseTime(r.header.Get("Retry-After"))
+			require.NoError(t, err)
+			assert.Equal(t, server.Add(32*time.Second).Truncate(time.Second).Unix(), at.Unix(), "the Retry-After date is on the server's clock")
+		})
+	}
+}

@@ -56,6 +56,12 @@ type Scenario struct {
 	// the delay ends, truncated to the second as servers format it) instead
 	// of delay-seconds; the response's Date header is the server's clock.
 	RetryAfterDate bool
+	// ClockOffset puts the server's clock this far ahead of real time
+	// (negative: behind), as a server whose clock is not synchronised: its
+	// Date header and everything it computes from time (windows aligned to
+	// the Unix epoch, epoch Resets, Retry-After dates, Stats' early count)
+	// read that clock. Durations it sends are unchanged. Default 0.
+	ClockOffset time.Duration
 }
 
 // Pagination is a listing style; its values match the crawl config's

@@ -40,6 +40,7 @@ type mockFlags struct {
 	retryAfter   time.Duration
 	raDate       bool
 	quotaHeaders string
+	clockOffset  time.Duration
 }
 
 func newMockCmd() *cobra.Command {
@@ -88,6 +89,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.DurationVar(&f.retryAfter, "retry-after", 0, "capacity and quota: the Retry-After beyond them (quota default: the seconds until a token)")
 	fl.BoolVar(&f.raDate, "retry-after-date", false, "send every Retry-After as an HTTP-date instead of seconds")
 	fl.StringVar(&f.quotaHeaders, "quota-headers", "", "quota: the header families sent: both, ietf (RateLimit, RateLimit-Policy), x (X-RateLimit-*) or none")
+	fl.DurationVar(&f.clockOffset, "clock-offset", 0, "the server's clock ahead of ours (negative: behind), in its Date header, windows, Resets and Retry-After dates")
 	fl.StringSliceVar(&f.detailHosts, "detail-hosts", nil, "HOST:PORT,...: put the items' detail URLs on these servers, in turn")
 	return cmd
 }
@@ -122,6 +124,7 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("detail-hosts", func() { sc.DetailHosts = f.detailHosts })
 	set("retry-after", func() { sc.Capacity.RetryAfter, sc.Quota.RetryAfter = f.retryAfter, f.retryAfter })
 	set("retry-after-date", func() { sc.RetryAfterDate = f.raDate })
+	set("clock-offset", func() { sc.ClockOffset = f.clockOffset })
 	if fl.Changed("quota-headers") {
 		h, ok := quotaHeaderFamilies[f.quotaHeaders]
 		if !ok {

@@ -104,10 +104,10 @@ func TestMockListsThePresets(t *testing.T) {
 	}
 }
 
-func TestMockKnobsForRetryAfterAndQuotaHeadersChangeThePreset(t *testing.T) {
-	f := mockFlags{scenario: "quota", retryAfter: 5 * time.Second, raDate: true, quotaHeaders: "ietf"}
+func TestMockKnobsForRetryAfterQuotaHeadersAndClockChangeThePreset(t *testing.T) {
+	f := mockFlags{scenario: "quota", retryAfter: 5 * time.Second, raDate: true, quotaHeaders: "ietf", clockOffset: -3 * time.Second}
 	fl := newMockCmd().Flags()
-	for _, name := range []string{"retry-after", "retry-after-date", "quota-headers"} {
+	for _, name := range []string{"retry-after", "retry-after-date", "quota-headers", "clock-offset"} {
 		fl.Lookup(name).Changed = true
 	}
 	sc, err := mockScenario(f, fl)
@@ -116,12 +116,14 @@ func TestMockKnobsForRetryAfterAndQuotaHeadersChangeThePreset(t *testing.T) {
 	assert.Equal(t, 5*time.Second, sc.Capacity.RetryAfter)
 	assert.True(t, sc.RetryAfterDate)
 	assert.Equal(t, mockapi.QuotaHeadersIETF, sc.Quota.Headers)
+	assert.Equal(t, -3*time.Second, sc.ClockOffset)
 
 	sc, err = mockScenario(mockFlags{scenario: "quota"}, newMockCmd().Flags())
 	require.NoError(t, err)
 	assert.Zero(t, sc.Quota.RetryAfter, "a knob not given leaves the preset as it is")
 	assert.False(t, sc.RetryAfterDate)
 	assert.Equal(t, mockapi.QuotaHeadersBoth, sc.Quota.Headers)
+	assert.Zero(t, sc.ClockOffset)
 }
 
 func TestMockRejectsBadUsage(t *testing.T) {
