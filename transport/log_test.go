@@ -74,7 +74,7 @@ func TestAHeaderBrokenOnEveryResponseIsWarnedAboutOncePerHost(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	r := newRig(t, limiter.Config{}, WithLogger(zap.New(core)))
 	broken := func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("X-RateLimit-Remaining", "-1")
+		w.Header().Set("X-RateLimit-Remaining", "lots")
 		w.Header().Set("X-RateLimit-Reset", "60")
 	}
 	a, b := r.server(t, broken), r.server(t, broken)

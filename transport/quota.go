@@ -86,8 +86,9 @@ const maxCount = math.MaxInt32
 //     (Twitter's API and others).
 //
 // Remaining and Reset are required in the last three families; a list value
-// such as "100, 100;w=60" counts by its first number, and a count with a
-// fraction ("599.0", as Reddit sends) by its whole part. Both Reset headers
+// such as "100, 100;w=60" counts by its first number, a count with a
+// fraction ("599.0", as Reddit sends) by its whole part, and a negative
+// Remaining (limiters that count refused requests send "-1", "-2", ...) as 0. Both Reset headers
 // are read by size, since servers disagree: below 10^9 a delay in seconds,
 // below 10^12 a Unix time in seconds, above it a Unix time in milliseconds;
 // a fraction is allowed. A Reset that is not a number may be an HTTP-date or
@@ -209,7 +210,7 @@ func legacyQuota(h http.Header, now time.Time, names [3]field) (q limiter.Quota,
 	if rv == "" && sv == "" {
 		return q, false, nil
 	}
-	remaining, err := firstCount(rv)
+	remaining, err := remainingCount(rv)
 	if err != nil {
 		return q, false, fmt.Errorf("%s: %w", names[1].name, err)
 	}
@@ -254,6 +255,19 @@ func firstCount(v string) (int64, error) {
 		n = n*10 + int64(v[i]-'0')
 	}
 	return n, nil
+}
+
+// remainingCount reads a Remaining header as firstCount does, except that a
+// negative count ("-1", "-3"), as limiters that go on counting refused
+// requests send, reads as 0: the quota is used up until Reset.
+func remainingCount(v string) (int64, error) {
+	if rest, neg := strings.CutPrefix(strings.TrimSpace(v), "-"); neg {
+		if _, err := firstCount(rest); err != nil || strings.HasPrefix(rest, "-") {
+			return 0, errNotNonNegative
+		}
+		return 0, nil
+	}
+	return firstCount(v)
 }
 
 // resetTime reads a Reset header by size (see ParseQuota); an absolute time
