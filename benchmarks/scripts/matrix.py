@@ -27,6 +27,11 @@ What a row measures:
 """
 import argparse, fcntl, json, math, os, re, shutil, subprocess, sys, tempfile, threading, time, urllib.request
 
+# The four kinds of hosts-mixed4, repeated for the rows of hundreds of hosts.
+MIXED = [('capacity', '--slots 8 --queue 8 --latency 20ms'), ('quota-no-headers', '--rate 50 --burst 5'),
+         ('header-quota-token-bucket', '--header-limit 50 --header-window 1s --header-burst 10'),
+         ('blackout', '--blackout-at 0s --blackout-for 3s --slots 8 --queue 8')]
+
 # Each row: (name, main mock's scenario and knobs, items, model, detail hosts [(scenario, knobs)], limit s)
 # model: ('cap', slots, latency_s[, blackout_s]) | ('bucket', rate, burst) | ('fixed'|'sliding', limit, window_s)
 #        | ('tb', rate, burst) | ('none',)
@@ -91,6 +96,30 @@ ROWS = [
     ('hosts-mixed4-quota-alone', 'quota-no-headers', '--rate 50 --burst 5', 200, ('bucket', 50, 5), [], 30),
     ('hosts-8-slow', 'fast', '--items 1600', 1600, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms')] * 7 + [
         ('capacity', '--slots 4 --queue 4 --latency 300ms')], 90),
+    # hundreds of detail hosts of mixed kinds, and faults spread over many hosts (each host is a mock process)
+    ('hosts-200-mixed', 'fast', '--items 8000', 8000, ('hosts',), MIXED * 40, 120),
+    ('hosts-100-faults', 'fast', '--items 4000', 4000, ('hosts',), [('faults', f'--seed {k}') for k in range(1, 101)], 120),
+    ('hosts-300-cap', 'fast', '--items 6000', 6000, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms')] * 299 + [
+        ('capacity', '--slots 4 --queue 4 --latency 300ms')], 120),
+    # a server whose clock is ahead of ours or behind it: Date, windows, Resets and Retry-After dates on its clock
+    ('skew+3-fixed-50/1s', 'header-quota', '--header-limit 50 --header-window 1s --clock-offset 3s', 1000, ('fixed', 50, 1), [], 60),
+    ('skew-3-fixed-50/1s', 'header-quota', '--header-limit 50 --header-window 1s --clock-offset -3s', 1000, ('fixed', 50, 1), [], 60),
+    ('skew+5-fixed-300/10s', 'header-quota', '--header-limit 300 --header-window 10s --clock-offset 5s', 1000, ('fixed', 300, 10), [], 60),
+    ('skew-5-fixed-300/10s', 'header-quota', '--header-limit 300 --header-window 10s --clock-offset -5s', 1000, ('fixed', 300, 10), [], 60),
+    ('skew+5-sliding-300/10s', 'header-quota-sliding', '--header-limit 300 --header-window 10s --clock-offset 5s', 1000, ('sliding', 300, 10), [], 60),
+    ('skew-5-sliding-300/10s', 'header-quota-sliding', '--header-limit 300 --header-window 10s --clock-offset -5s', 1000, ('sliding', 300, 10), [], 60),
+    ('skew+30-nohdr-radate', 'quota-no-headers', '--rate 50 --burst 10 --retry-after-date --clock-offset 30s', 1000, ('bucket', 50, 10), [], 60),
+    ('skew-30-nohdr-radate', 'quota-no-headers', '--rate 50 --burst 10 --retry-after-date --clock-offset -30s', 1000, ('bucket', 50, 10), [], 60),
+    ('skew+5-blackout-date', 'blackout', '--blackout-at 1s --blackout-for 3s --retry-after-date --clock-offset 5s', 4000, ('cap', 32, 0.02, 3), [], 60),
+    ('skew-5-blackout-date', 'blackout', '--blackout-at 1s --blackout-for 3s --retry-after-date --clock-offset -5s', 4000, ('cap', 32, 0.02, 3), [], 60),
+    ('skew+5-ietf-20-b5', 'quota', '--rate 20 --burst 5 --clock-offset 5s', 400, ('bucket', 20, 5), [], 60),
+    # windows of 60 s crossed during the crawl
+    ('fixed-100/60s', 'header-quota', '--header-limit 100 --header-window 60s', 250, ('fixed', 100, 60), [], 200),
+    ('sliding-100/60s', 'header-quota-sliding', '--header-limit 100 --header-window 60s', 250, ('sliding', 100, 60), [], 200),
+    # listing styles and item counts
+    ('offset-20000', 'capacity', '--pagination offset', 20000, ('cap', 32, 0.02), [], 60),
+    ('next_url-200-tb', 'header-quota-token-bucket', '--pagination next_url --header-limit 20 --header-window 1s --header-burst 5', 200, ('tb', 20, 5), [], 60),
+    ('cursor-20000-quota', 'quota', '--pagination cursor --rate 1000 --burst 50', 20000, ('bucket', 1000, 50), [], 60),
 ]
 
 
@@ -167,7 +196,7 @@ def run(binary, row, mockbin, lock, t90_poll=False):
     try:
         hosts = []
         for sc, kn in detail:
-            p, u = start_mock(mockbin, sc, kn)
+            p, u = start_mock(mockbin, sc, kn, items)
             mocks.append((p, u, sc, kn))
             hosts.append(u[len('http://'):])
         p, url = start_mock(mockbin, scenario, knobs, items, hosts)
@@ -235,8 +264,9 @@ output: {d}/out.jsonl
         okn = lambda st: sum(int(v) for c, v in st['by_status'].items() if c.startswith('2'))
         if model[0] == 'hosts':
             ide = max([0.0] + [ideal(host_model(sc, kn), okn(st), dur, t0) for (_, _, sc, kn), st in zip(mocks[1:], sts[1:])])
-        else:
-            ide = ideal(model, okn(sts[0]), dur, t0)
+        else:  # windows are aligned on the server's clock
+            skew = re.search(r'--clock-offset (-?\d+)s', knobs)
+            ide = ideal(model, okn(sts[0]), dur, t0 + (int(skew.group(1)) if skew else 0))
         t90 = None
         if model[0] == 'cap':
             opt = model[1] / model[2]
@@ -252,6 +282,8 @@ output: {d}/out.jsonl
                    dur=round(dur, 2), ideal=round(ide, 2), goodput=round(100 * ide / dur, 1) if dur else None,
                    t90=t90, requests=req, thr=thr, thr_pct=round(100 * thr / max(1, req), 2), early=early,
                    robots_viol=sum(st['robots_violations'] for st in sts), load=load,
+                   max_in_flight=sts[0]['max_in_flight'],
+                   per_second=[(sec['ok'], sec['throttled'], sec.get('max_in_flight', 0)) for sec in sts[0]['per_second']],
                    stderr=open(f'{d}/stderr').read()[-400:] if rc not in (0,) else '')
         if model[0] == 'hosts':  # each detail host: its 2xx, refusals, early, and the second its last 2xx came in
             res['hosts'] = [dict(host=f'{sc} {kn}', ok=okn(st), thr=sum(int(st['by_status'].get(c, 0)) for c in ('429', '503', '403')),
