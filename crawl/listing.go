@@ -77,7 +77,7 @@ func (l *listing) get(ctx context.Context, rawURL string) (page, error) {
 		}
 		items, err := l.cfg.Source.ItemsField.LookupArray(body)
 		if err != nil {
-			return engine.Permanent(fmt.Errorf("source.items_field: %w", err))
+			return engine.Permanent(fmt.Errorf("source.items_field: %w%s", err, arrayHint(body)))
 		}
 		if mark != 0 {
 			body = l.unmarkPage(rawURL, items, body, mark)
