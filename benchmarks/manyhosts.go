@@ -23,7 +23,10 @@ const ManyHostsName = "many-hosts"
 // each). Quota hosts serve QuotaRate requests a second (burst QuotaBurst) and
 // answer a bare 429 beyond it (no Retry-After, no quota headers), or with
 // QuotaHeaders announce the quota (RateLimit-* and X-RateLimit-*) and send a
-// Retry-After with the 429. Black holes
+// Retry-After with the 429. Faulty hosts answer as healthy ones but for a
+// FaultyShare of their first FaultyAttempts attempts at an item, each a 500,
+// a reset connection or a body cut short in equal parts (a later attempt
+// answers). Black holes
 // never answer an item (BlackHoleItems each): each attempt waits for the
 // crawl's timeout, which the config's hosts: sets to BlackHoleTimeout for them.
 // Flaky hosts answer as healthy ones but for a FlakyHang share of their
@@ -38,7 +41,9 @@ type ManyHosts struct {
 	Quota, BlackHoles    int           // hosts of each role
 	Flaky, Refusing      int           // hosts of each role
 	Tarpits, Redirecting int           // hosts of each role
-	ItemsPerHost         int           // items of each healthy, gated and quota host
+	Faulty               int           // hosts of each role
+	ItemsPerHost         int           // items of each healthy, faulty, gated and quota host
+	Grouped              bool          // the listing lists each host's items together, the hosts that are not healthy first
 	Slots, Queue         int           // every host's capacity
 	Mixed                bool          // every second healthy host has half the slots and queue
 	Latency              time.Duration // a healthy or gated host's service time
@@ -54,6 +59,7 @@ type ManyHosts struct {
 	DeadRobots           bool          // black holes hang their robots.txt too
 	FlakyItems           int           // each flaky host's items
 	FlakyHang            float64       // the share of a flaky host's requests that hang
+	FaultyShare          float64       // the share of a faulty host's first attempts that fail
 	MaxTotal             int           // limits.concurrency.max_total; 0 leaves the default
 	Cap                  time.Duration // the run stops after this long
 }
@@ -67,6 +73,10 @@ type ManyHostsShape struct {
 	Refusing             int           // hosts that refuse every connection (default none; BlackHoleItems each)
 	Tarpits              int           // hosts that send headers and then nothing (default none; BlackHoleItems each)
 	Redirecting          int           // hosts that redirect each item to the first black hole (default none; BlackHoleItems each; one black hole at least)
+	Faulty               int           // healthy hosts whose first attempts fail now and then: a 500, a reset, a body cut short (default none)
+	FaultyShare          float64       // the share of a faulty host's first faultyAttempts attempts that fail (default 0.3)
+	ItemsPerHost         int           // each healthy, faulty, gated and quota host's items (default 2.5 s of a healthy host's pace, 20 at least)
+	Grouped              bool          // the listing lists each host's items together, the hosts that are not healthy first (default: the hosts in turn)
 	FlakyItems           int           // each flaky host's items (default 40)
 	FlakyHang            float64       // the share of a flaky host's requests that hang (default 0.4)
 	Latency              time.Duration // a healthy host's service time
@@ -91,8 +101,9 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	if shape.Healthy < 0 || shape.Gated < -1 || shape.Slow < -1 || shape.Quota < 0 || shape.BlackHoles < 0 || shape.BlackHoleItems < 0 ||
 		shape.Latency < 0 || shape.Blackout < 0 || shape.BlackHoleTimeout < 0 || shape.MaxTotal < 0 ||
 		shape.Spread < 0 || math.IsNaN(shape.Spread) || math.IsInf(shape.Spread, 0) ||
-		shape.Flaky < 0 || shape.FlakyItems < 0 || shape.Refusing < 0 || shape.Tarpits < 0 || shape.Redirecting < 0 || !(shape.FlakyHang >= 0 && shape.FlakyHang < 1) {
-		return ManyHosts{}, fmt.Errorf("benchmarks: many hosts: %+v: want no count below zero (-1 for none gated or slow), a latency, blackout and timeout of 0 or more, a finite spread of 0 or more and a flaky hang share in [0, 1)", shape)
+		shape.Flaky < 0 || shape.FlakyItems < 0 || shape.Refusing < 0 || shape.Tarpits < 0 || shape.Redirecting < 0 || !(shape.FlakyHang >= 0 && shape.FlakyHang < 1) ||
+		shape.Faulty < 0 || shape.ItemsPerHost < 0 || !(shape.FaultyShare >= 0 && shape.FaultyShare <= 1) {
+		return ManyHosts{}, fmt.Errorf("benchmarks: many hosts: %+v: want no count below zero (-1 for none gated or slow), a latency, blackout and timeout of 0 or more, a finite spread of 0 or more, a flaky hang share in [0, 1) and a faulty share in [0, 1]", shape)
 	}
 	pick := func(n, def int) int {
 		switch n {
@@ -107,7 +118,7 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	const slots = 4
 	d := func(s float64) time.Duration { return time.Duration(s * scale * float64(time.Second)) }
 	// 2.5 s of a host's pace at scale 1.
-	items := int(2.5 * scale * slots * float64(time.Second) / float64(latency))
+	items := cmp.Or(shape.ItemsPerHost, max(20, int(2.5*scale*slots*float64(time.Second)/float64(latency))))
 	blackout := cmp.Or(shape.Blackout, max(time.Second, d(5)).Round(time.Second))
 	spread := max(1, shape.Spread)
 	holeTimeout := cmp.Or(shape.BlackHoleTimeout, max(500*time.Millisecond, d(2)))
@@ -115,7 +126,8 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	return ManyHosts{
 		Healthy: pick(shape.Healthy, 8), Gated: pick(shape.Gated, 1), Slow: pick(shape.Slow, 1),
 		Quota: shape.Quota, BlackHoles: blackHoles(shape), Redirecting: shape.Redirecting, Flaky: shape.Flaky, FlakyItems: flakyItems, FlakyHang: flakyHang, Refusing: shape.Refusing, Tarpits: shape.Tarpits,
-		ItemsPerHost: max(20, items), Slots: slots, Queue: 4, Mixed: shape.Mixed, Latency: latency, Spread: spread,
+		Faulty: shape.Faulty, FaultyShare: cmp.Or(shape.FaultyShare, 0.3), Grouped: shape.Grouped,
+		ItemsPerHost: items, Slots: slots, Queue: 4, Mixed: shape.Mixed, Latency: latency, Spread: spread,
 		Blackout: blackout, SlowLatency: time.Second, SlowItems: max(4, int(24*scale)),
 		QuotaRate: 100, QuotaBurst: 10, QuotaHeaders: shape.QuotaHeaders, BlackHoleItems: cmp.Or(shape.BlackHoleItems, 4), BlackHoleTimeout: holeTimeout, DeadRobots: shape.DeadRobots,
 		MaxTotal: shape.MaxTotal, Cap: d(40) + blackout + 10*time.Second + time.Duration(10*spread*float64(items)*float64(latency)/slots) +
@@ -156,7 +168,7 @@ func (mh ManyHosts) roles() []string {
 	for _, r := range []struct {
 		role string
 		n    int
-	}{{RoleHealthy, mh.Healthy}, {RoleBlackout, mh.Gated}, {RoleQuota, mh.Quota}, {RoleSlow, mh.Slow}, {RoleBlackHole, mh.BlackHoles}, {RoleFlaky, mh.Flaky}, {RoleRefusing, mh.Refusing}, {RoleTarpit, mh.Tarpits}, {RoleRedirect, mh.Redirecting}} {
+	}{{RoleHealthy, mh.Healthy}, {RoleFaulty, mh.Faulty}, {RoleBlackout, mh.Gated}, {RoleQuota, mh.Quota}, {RoleSlow, mh.Slow}, {RoleBlackHole, mh.BlackHoles}, {RoleFlaky, mh.Flaky}, {RoleRefusing, mh.Refusing}, {RoleTarpit, mh.Tarpits}, {RoleRedirect, mh.Redirecting}} {
 		for range r.n {
 			roles = append(roles, r.role)
 		}
@@ -174,5 +186,5 @@ const maxIdleConns = 1024
 // default), a healthy host's optimum is at most this share. A gated host's
 // is not: by the end of its blackout most others are done.
 func (mh ManyHosts) fairShare() float64 {
-	return float64(cmp.Or(mh.MaxTotal, maxIdleConns)) / float64(max(1, mh.Healthy+mh.Slow+mh.Quota+mh.BlackHoles+mh.Flaky+mh.Refusing+mh.Tarpits+mh.Redirecting))
+	return float64(cmp.Or(mh.MaxTotal, maxIdleConns)) / float64(max(1, mh.Healthy+mh.Faulty+mh.Slow+mh.Quota+mh.BlackHoles+mh.Flaky+mh.Refusing+mh.Tarpits+mh.Redirecting))
 }

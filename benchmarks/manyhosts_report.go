@@ -41,10 +41,17 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 	if mh.Redirecting > 0 {
 		fmt.Fprintf(&b, ", %d redirecting each item to the first black hole (%d items each)", mh.Redirecting, mh.BlackHoleItems)
 	}
+	if mh.Faulty > 0 {
+		fmt.Fprintf(&b, ", %d as the healthy ones but failing %.0f%% of an item's first %d attempts (a 500, a reset or a body cut short)", mh.Faulty, 100*mh.FaultyShare, faultyAttempts)
+	}
 	if mh.Flaky > 0 {
 		fmt.Fprintf(&b, ", %d hanging %.0f%% of their requests (%d items each; limits.timeout %v)", mh.Flaky, 100*mh.FlakyHang, mh.FlakyItems, mh.BlackHoleTimeout)
 	}
-	b.WriteString("; separate mock servers on 127.0.0.1, crawled by `politely crawl`'s default config")
+	b.WriteString("; separate mock servers on 127.0.0.1")
+	if mh.Grouped {
+		b.WriteString(", the listing holding each host's items together (the hosts that are not healthy first)")
+	}
+	b.WriteString(", crawled by `politely crawl`'s default config")
 	if mh.MaxTotal > 0 {
 		fmt.Fprintf(&b, " with max_total %d (a healthy host's optimum is at most its even share of it among the hosts that are not gated, %.1f in service)", mh.MaxTotal, mh.fairShare())
 	}

@@ -8,6 +8,7 @@ import (
 // Host roles in a ManyHostsResult.
 const (
 	RoleHealthy   = "healthy"
+	RoleFaulty    = "faulty"
 	RoleBlackout  = "blackout"
 	RoleSlow      = "slow"
 	RoleQuota     = "quota"

@@ -69,14 +69,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		u, _ := url.Parse(s.URL()) // Start's URL parses
 		hosts[i] = u.Host
 	}
-	var rotation []string
-	for round := 0; len(rotation) < n; round++ {
-		for i, role := range roles {
-			if round < places(role) {
-				rotation = append(rotation, hosts[i])
-			}
-		}
-	}
+	rotation := mh.rotation(hosts, roles, places, unit)
 	listing, err := mockapi.Start(mockapi.Config{Scenario: mockapi.Scenario{
 		Name: ManyHostsName, Items: items, PerPage: crawlPerPage, DetailHosts: rotation}})
 	if err != nil {
@@ -128,7 +121,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		h := HostResult{Host: hosts[i], Role: roles[i], Items: places(roles[i]) * unit}
 		sc, st := scs[i], s.Stats()
 		h.Optimum = sc.OptimumAt(mh.Blackout)
-		if roles[i] == RoleHealthy {
+		if roles[i] == RoleHealthy || roles[i] == RoleFaulty {
 			h.Optimum = min(h.Optimum, share/sc.Latency.Seconds())
 		}
 		h.Ideal = time.Duration(float64(h.Items) / h.Optimum * float64(time.Second))
@@ -165,6 +158,48 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		return res, fmt.Errorf("benchmarks: %s: crawl: %w", ManyHostsName, res.Err)
 	}
 	return res, nil
+}
+
+// faultyAttempts is how many first attempts at a faulty host's item may
+// fail: fewer than the crawl's, so that none of its items is lost.
+const faultyAttempts = 2
+
+// rotation lists the detail host of each place of unit items in the listing
+// (see mockapi.Scenario.DetailHosts: item id goes to rotation[id mod its
+// length]): the hosts in turn, each as often as places says; with Grouped,
+// each host's items one after another, the hosts that are not healthy
+// first, so that their items are read before the healthy hosts'.
+func (mh ManyHosts) rotation(hosts, roles []string, places func(role string) int, unit int) []string {
+	var rotation []string
+	if !mh.Grouped {
+		n := 0
+		for _, role := range roles {
+			n += places(role)
+		}
+		for round := 0; len(rotation) < n; round++ {
+			for i, role := range roles {
+				if round < places(role) {
+					rotation = append(rotation, hosts[i])
+				}
+			}
+		}
+		return rotation
+	}
+	var order []string // item 1's host first
+	for _, healthy := range []bool{false, true} {
+		for i, role := range roles {
+			if (role == RoleHealthy) == healthy {
+				for range places(role) * unit {
+					order = append(order, hosts[i])
+				}
+			}
+		}
+	}
+	rotation = make([]string, len(order))
+	for k, h := range order {
+		rotation[(k+1)%len(order)] = h // item k+1
+	}
+	return rotation
 }
 
 // politely crawl's default limits.retries and limits.backoff.base.
@@ -209,6 +244,10 @@ func (mh ManyHosts) start(items int) (servers []*mockapi.Server, roles []string,
 				sc.Latency = time.Duration(f * float64(mh.Latency)).Round(time.Millisecond)
 			}
 			healthy++
+		case RoleFaulty:
+			// A third of the failures each: a 500, a reset, a body cut short.
+			f := mh.FaultyShare / 3
+			sc.Faults = mockapi.Faults{Error500: f, Reset: f, Malformed: f, TransientAttempts: faultyAttempts}
 		case RoleBlackout:
 			sc.Blackout = mockapi.Blackout{For: mh.Blackout}
 		case RoleQuota:

@@ -136,3 +136,42 @@ func TestCountFailedCountsTheLinesOfARolesHostsByWhy(t *testing.T) {
 	_, err = countFailed(path, []string{"127.0.0.1:2"}, []string{RoleFlaky}, RoleFlaky)
 	assert.ErrorContains(t, err, "failed file")
 }
+
+func TestNewManyHostsTakesFaultyHostsAndItemsPerHost(t *testing.T) {
+	mh, err := NewManyHosts(1, ManyHostsShape{Healthy: 2, Faulty: 2, Gated: -1, Slow: -1, ItemsPerHost: 4})
+	require.NoError(t, err)
+	assert.Equal(t, 4, mh.ItemsPerHost)
+	assert.Equal(t, 0.3, mh.FaultyShare)
+	assert.Equal(t, []string{RoleHealthy, RoleHealthy, RoleFaulty, RoleFaulty}, mh.roles())
+	assert.InDelta(t, 256, mh.fairShare(), 1e-9, "a faulty host takes its share as a healthy one")
+	assert.Empty(t, mh.config([]string{"a:1", "b:2", "c:3", "d:4"}, mh.roles()), "a faulty host keeps the default timeout")
+	assert.Less(t, faultyAttempts, 1+crawlRetries, "an item's last attempts answer: none of a faulty host's items is lost")
+
+	for _, shape := range []ManyHostsShape{{Faulty: -1}, {ItemsPerHost: -1}, {FaultyShare: -0.1}, {FaultyShare: 1.5}} {
+		_, err := NewManyHosts(1, shape)
+		assert.ErrorContains(t, err, "want no count below zero", "%+v", shape)
+	}
+}
+
+func TestRotationListsTheHostsInTurnOrEachHostsItemsTogether(t *testing.T) {
+	hosts, roles := []string{"a:1", "b:2", "g:3"}, []string{RoleHealthy, RoleHealthy, RoleBlackout}
+	places := func(role string) int {
+		if role == RoleBlackout {
+			return 1
+		}
+		return 2
+	}
+	mh := ManyHosts{}
+	assert.Equal(t, []string{"a:1", "b:2", "g:3", "a:1", "b:2"}, mh.rotation(hosts, roles, places, 3),
+		"in turn: one place (unit items, one per lap) each round while a host has places left")
+
+	mh.Grouped = true
+	rotation := mh.rotation(hosts, roles, places, 2)
+	require.Len(t, rotation, 10, "an entry per item")
+	var listed []string // the host of items 1..10, as the listing gives them
+	for id := 1; id <= len(rotation); id++ {
+		listed = append(listed, rotation[id%len(rotation)])
+	}
+	assert.Equal(t, []string{"g:3", "g:3", "a:1", "a:1", "a:1", "a:1", "b:2", "b:2", "b:2", "b:2"}, listed,
+		"each host's items together, the gated host's first")
+}
