@@ -144,8 +144,8 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 
 // gated takes the level of a drop that closed a gate of w.gate at now, if
 // it was one growth step above the highest level served without a drop
-// (served, or one a window showed) and a drop came at that level before:
-// the level where the server's capacity ends. A refusal at a level already
+// (served, or one a window showed) and the last such drop came at that
+// level or one above: the level where the server's capacity ends. A refusal at a level already
 // served, or with none served yet, says nothing about the level (a
 // blackout refuses them all). The limit does not reach that level again
 // for gateProbe gates' lengths after the gate, or twice the last wait if
@@ -159,9 +159,12 @@ func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 	if a.served == 0 || level <= a.served || level > a.served*(1+delayStep)+1 {
 		return
 	}
-	if a.seen == 0 || level < a.seen-1 || level > a.seen+1 {
+	if a.seen == 0 || level < a.seen-1 || level > a.seen {
 		// The first refusal there: a blackout's may come at any level
-		// once; a capacity's end refuses at the same level again.
+		// once; a capacity's end refuses at the same level again, or one
+		// below. A limit that got past the level of the last refusal
+		// before it was refused (a ramp through a server that flaps)
+		// names a new level.
 		a.seen = level
 		return
 	}

@@ -558,6 +558,32 @@ func TestDefaultHoldsTheLimitBelowALevelADropWithAGateRefused(t *testing.T) {
 	assert.GreaterOrEqual(t, d.limit(), level, "a probe past it after that")
 }
 
+func TestDefaultDoesNotTakeGatedDropsAtRisingLevelsAsTheCapacitysEnd(t *testing.T) {
+	// A server that flaps refuses a ramp wherever it has got to: after the
+	// first gate the limit comes back and passes the level refused, and
+	// the next refusal comes one level higher. A capacity's end would have
+	// refused the level it refused before.
+	const base, gate = 20 * time.Millisecond, time.Second
+	a := &delayAlgorithm{}
+	now := epoch
+	refuse := func(level, served float64) float64 {
+		w := windowStats{start: now, mean: base, base: base, inFlight: int(level), limit: level, drop: true, gate: gate}
+		a.gated(w, now, served)
+		l := a.window(w)
+		now = now.Add(gate)
+		return l
+	}
+	refuse(8, 7)
+	l := refuse(9, 8)
+	highest := l
+	for range 40 {
+		now = now.Add(base)
+		l = a.window(windowStats{start: now, mean: base, base: base, inFlight: int(l), limit: l})
+		highest = max(highest, l)
+	}
+	assert.GreaterOrEqual(t, highest, 10.0, "the limit grows past the levels refused")
+}
+
 func TestDefaultTakesAGatedDropAsTheCapacitysEndOnlyJustPastTheLevelServed(t *testing.T) {
 	const base, gate = 20 * time.Millisecond, 3 * time.Second
 	for _, c := range []struct {
