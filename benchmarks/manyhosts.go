@@ -31,7 +31,8 @@ const ManyHostsName = "many-hosts"
 // crawl's timeout, which the config's hosts: sets to BlackHoleTimeout for them.
 // Flaky hosts answer as healthy ones but for a FlakyHang share of their
 // requests, which hang until the crawl's timeout (BlackHoleTimeout too),
-// whatever the attempt (FlakyItems each; robots.txt always answers).
+// whatever the attempt (FlakyItems each; robots.txt always answers), and
+// with FlakyDies every request from that long after their start.
 // Refusing hosts refuse every connection (nothing listens on their port;
 // BlackHoleItems each), as a host that is down does. Tarpits answer every
 // item with its headers and the start of a body, then nothing until the
@@ -59,6 +60,7 @@ type ManyHosts struct {
 	DeadRobots           bool          // black holes hang their robots.txt too
 	FlakyItems           int           // each flaky host's items
 	FlakyHang            float64       // the share of a flaky host's requests that hang
+	FlakyDies            time.Duration // a flaky host leaves every request hanging from this long after its start (0: never)
 	FaultyShare          float64       // the share of a faulty host's first attempts that fail
 	MaxTotal             int           // limits.concurrency.max_total; 0 leaves the default
 	Cap                  time.Duration // the run stops after this long
@@ -79,6 +81,7 @@ type ManyHostsShape struct {
 	Grouped              bool          // the listing lists each host's items together, the hosts that are not healthy first (default: the hosts in turn)
 	FlakyItems           int           // each flaky host's items (default 40)
 	FlakyHang            float64       // the share of a flaky host's requests that hang (default 0.4)
+	FlakyDies            time.Duration // flaky hosts stop answering anything this long after their start (default never)
 	Latency              time.Duration // a healthy host's service time
 	Spread               float64       // the slowest healthy host's service time over Latency (default 1)
 	Blackout             time.Duration // a gated host's blackout (default 5 s at scale 1)
@@ -102,7 +105,7 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 		shape.Latency < 0 || shape.Blackout < 0 || shape.BlackHoleTimeout < 0 || shape.MaxTotal < 0 ||
 		shape.Spread < 0 || math.IsNaN(shape.Spread) || math.IsInf(shape.Spread, 0) ||
 		shape.Flaky < 0 || shape.FlakyItems < 0 || shape.Refusing < 0 || shape.Tarpits < 0 || shape.Redirecting < 0 || !(shape.FlakyHang >= 0 && shape.FlakyHang < 1) ||
-		shape.Faulty < 0 || shape.ItemsPerHost < 0 || !(shape.FaultyShare >= 0 && shape.FaultyShare <= 1) {
+		shape.Faulty < 0 || shape.ItemsPerHost < 0 || shape.FlakyDies < 0 || !(shape.FaultyShare >= 0 && shape.FaultyShare <= 1) {
 		return ManyHosts{}, fmt.Errorf("benchmarks: many hosts: %+v: want no count below zero (-1 for none gated or slow), a latency, blackout and timeout of 0 or more, a finite spread of 0 or more, a flaky hang share in [0, 1) and a faulty share in [0, 1]", shape)
 	}
 	pick := func(n, def int) int {
@@ -125,7 +128,7 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	flakyItems, flakyHang := cmp.Or(shape.FlakyItems, 40), cmp.Or(shape.FlakyHang, 0.4)
 	return ManyHosts{
 		Healthy: pick(shape.Healthy, 8), Gated: pick(shape.Gated, 1), Slow: pick(shape.Slow, 1),
-		Quota: shape.Quota, BlackHoles: blackHoles(shape), Redirecting: shape.Redirecting, Flaky: shape.Flaky, FlakyItems: flakyItems, FlakyHang: flakyHang, Refusing: shape.Refusing, Tarpits: shape.Tarpits,
+		Quota: shape.Quota, BlackHoles: blackHoles(shape), Redirecting: shape.Redirecting, Flaky: shape.Flaky, FlakyItems: flakyItems, FlakyHang: flakyHang, FlakyDies: shape.FlakyDies, Refusing: shape.Refusing, Tarpits: shape.Tarpits,
 		Faulty: shape.Faulty, FaultyShare: cmp.Or(shape.FaultyShare, 0.3), Grouped: shape.Grouped,
 		ItemsPerHost: items, Slots: slots, Queue: 4, Mixed: shape.Mixed, Latency: latency, Spread: spread,
 		Blackout: blackout, SlowLatency: time.Second, SlowItems: max(4, int(24*scale)),

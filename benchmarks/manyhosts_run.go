@@ -75,7 +75,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 	if err != nil {
 		return res, fmt.Errorf("benchmarks: %s: listing: %w", ManyHostsName, err)
 	}
-	servers = append(servers, listing)
+	servers = append(servers, hostServer(listing))
 
 	work, err := os.MkdirTemp(dir, "many-hosts-*")
 	if err != nil {
@@ -217,19 +217,26 @@ func blackHoleIdeal(timeout time.Duration) time.Duration {
 
 // start starts the detail hosts of the items ids 1..items in the order roles
 // lists them; roles and scs list their roles and scenarios.
-func (mh ManyHosts) start(items int) (servers []*mockapi.Server, roles []string, scs []mockapi.Scenario, err error) {
+func (mh ManyHosts) start(items int) (servers []hostServer, roles []string, scs []mockapi.Scenario, err error) {
 	base := mockapi.Scenario{Items: items, Latency: mh.Latency, Capacity: mockapi.Capacity{Slots: mh.Slots, Queue: mh.Queue}}
 	add := func(role string, sc mockapi.Scenario) {
 		if err != nil {
 			return
 		}
-		var s *mockapi.Server
 		sc.Name = ManyHostsName + "-" + role
-		if s, err = mockapi.Start(mockapi.Config{Scenario: sc}); err != nil {
-			err = fmt.Errorf("benchmarks: %s: %s host: %w", ManyHostsName, role, err)
+		s, serr := mockapi.Start(mockapi.Config{Scenario: sc})
+		if serr != nil {
+			err = fmt.Errorf("benchmarks: %s: %s host: %w", ManyHostsName, role, serr)
 			return
 		}
-		servers, roles, scs = append(servers, s), append(roles, role), append(scs, sc)
+		var hs hostServer = s
+		if role == RoleFlaky && mh.FlakyDies > 0 {
+			if hs, err = startDying(s, mh.FlakyDies); err != nil {
+				_ = s.Close() // not started
+				return
+			}
+		}
+		servers, roles, scs = append(servers, hs), append(roles, role), append(scs, sc)
 	}
 	healthy, firstHole := 0, "" // the redirecting hosts' target: started before them
 	for _, role := range mh.roles() {

@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/politely/politely/mockapi"
 )
 
 func TestNewManyHostsKeepsTheDefaultShapeAndTakesAnother(t *testing.T) {
@@ -174,4 +177,34 @@ func TestRotationListsTheHostsInTurnOrEachHostsItemsTogether(t *testing.T) {
 	}
 	assert.Equal(t, []string{"g:3", "g:3", "a:1", "a:1", "a:1", "a:1", "b:2", "b:2", "b:2", "b:2"}, listed,
 		"each host's items together, the gated host's first")
+}
+
+func TestADyingHostPassesRequestsOnThenLeavesThemHanging(t *testing.T) {
+	get := func(d *dyingHost, timeout time.Duration) (int, error) {
+		c := &http.Client{Timeout: timeout}
+		resp, err := c.Get(d.URL() + "/items/1")
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	for _, tc := range []struct {
+		after, timeout time.Duration
+		alive          bool
+	}{{time.Hour, 5 * time.Second, true}, {0, 200 * time.Millisecond, false}} {
+		s, err := mockapi.Start(mockapi.Config{Scenario: mockapi.Scenario{Items: 1}})
+		require.NoError(t, err)
+		d, err := startDying(s, tc.after)
+		require.NoError(t, err)
+		code, err := get(d, tc.timeout)
+		if tc.alive {
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusOK, code, "alive: passed on to the mock")
+		} else {
+			assert.ErrorContains(t, err, "Client.Timeout", "dead: nothing comes back")
+			assert.NotEqual(t, d.URL(), s.URL(), "the front has its own address")
+		}
+		require.NoError(t, d.Close())
+	}
 }

@@ -43,6 +43,7 @@ func addManyHostsFlags(fl *pflag.FlagSet, shape *benchmarks.ManyHostsShape) {
 	fl.IntVar(&shape.Flaky, "flaky-hosts", 0, "many-hosts: hosts that answer as healthy ones but hang a share of their requests (see --flaky-hang, --flaky-items; their timeout is --black-hole-timeout)")
 	fl.IntVar(&shape.FlakyItems, "flaky-items", 0, "many-hosts: each flaky host's items (default 40)")
 	fl.Float64Var(&shape.FlakyHang, "flaky-hang", 0, "many-hosts: the share of a flaky host's requests that hang until the crawl's timeout, whatever the attempt (default 0.4)")
+	fl.DurationVar(&shape.FlakyDies, "flaky-dies", 0, "many-hosts: the flaky hosts stop answering anything (every request hangs) this long after their start (default never)")
 	fl.IntVar(&shape.Faulty, "faulty-hosts", 0, "many-hosts: hosts that answer as healthy ones but fail a share of an item's first two attempts with a 500, a reset connection or a body cut short (see --faulty-share)")
 	fl.Float64Var(&shape.FaultyShare, "faulty-share", 0, "many-hosts: the share of a faulty host's first two attempts at an item that fail (default 0.3)")
 	fl.IntVar(&shape.ItemsPerHost, "items-per-host", 0, "many-hosts: each healthy, faulty, gated and quota host's items (default 2.5s of a healthy host's pace, 20 at least)")
