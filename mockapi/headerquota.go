@@ -60,6 +60,10 @@ func (w *fixedWindow) take(t time.Time, consume bool, h http.Header) headerVerdi
 	if w.used >= w.cfg.Limit {
 		v.until = reset // Remaining: 0 tells the client to wait for Reset
 	}
+	if w.cfg.IETF {
+		setIETF(h, w.cfg, w.cfg.Limit-w.used, reset.Sub(t))
+		return v
+	}
 	h.Set("X-RateLimit-Limit", strconv.Itoa(w.cfg.Limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(w.cfg.Limit-w.used))
 	h.Set("X-RateLimit-Used", strconv.Itoa(w.used))
@@ -107,8 +111,13 @@ func (w *slidingWindow) take(t time.Time, consume bool, h http.Header) headerVer
 		}
 	}
 	reset := time.Unix(0, (idx+1)*length)
+	remaining := max(0, w.cfg.Limit-int(math.Ceil(count-1e-9)))
+	if w.cfg.IETF {
+		setIETF(h, w.cfg, remaining, reset.Sub(t))
+		return v
+	}
 	h.Set("X-RateLimit-Limit", strconv.Itoa(w.cfg.Limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(0, w.cfg.Limit-int(math.Ceil(count-1e-9)))))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
 	h.Set("X-RateLimit-Reset", strconv.FormatInt(seconds(time.Duration(reset.UnixNano())), 10))
 	return v
 }
@@ -143,10 +152,21 @@ func (b *gcra) take(t time.Time, consume bool, h http.Header) headerVerdict {
 		}
 	}
 	full := time.Duration((float64(b.cfg.Burst) - b.tokens) / b.rate * float64(time.Second))
+	if b.cfg.IETF {
+		setIETF(h, b.cfg, int(b.tokens), full)
+		return v
+	}
 	h.Set("X-RateLimit-Limit", strconv.Itoa(b.cfg.Limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(int(b.tokens)))
 	h.Set("X-RateLimit-Reset", strconv.FormatInt(seconds(full), 10))
 	return v
+}
+
+// setIETF writes a header quota's state as HeaderQuota.IETF says: remaining
+// requests, resetIn until they refill.
+func setIETF(h http.Header, cfg HeaderQuota, remaining int, resetIn time.Duration) {
+	h.Set("RateLimit-Policy", `"window";q=`+strconv.Itoa(cfg.Limit)+";w="+strconv.FormatInt(max(1, seconds(cfg.Window)), 10))
+	h.Set("RateLimit", `"window";r=`+strconv.Itoa(remaining)+";t="+strconv.FormatInt(seconds(resetIn), 10))
 }
 
 func floorDiv(a, b int64) int64 {

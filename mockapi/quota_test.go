@@ -360,3 +360,37 @@ func TestClockOffsetPutsDateWindowsAndRetryAfterDatesOnTheServersClock(t *testin
 		})
 	}
 }
+
+func TestHeaderQuotaIETFAnnouncesEachKindInRateLimitAndPolicy(t *testing.T) {
+	for _, tt := range []struct {
+		kind   HeaderQuotaKind
+		policy string
+		// after 3 requests 2.5 s into a 10 s window (the clock starts on a window's start)
+		rateLimit string
+		status    int // of the third request
+	}{
+		{HeaderQuotaFixed, `"window";q=2;w=10`, `"window";r=0;t=8`, http.StatusForbidden},
+		{HeaderQuotaSliding, `"window";q=2;w=10`, `"window";r=0;t=8`, http.StatusTooManyRequests},
+		// 2 tokens refilled at 0.2/s: 0.5 left after 2.5 s and two requests, full in 7.5 s
+		{HeaderQuotaTokenBucket, `"window";q=2;w=10`, `"window";r=0;t=8`, http.StatusTooManyRequests},
+	} {
+		t.Run(string(tt.kind), func(t *testing.T) {
+			clk := newFakeClock()
+			s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{
+				HeaderQuota: HeaderQuota{Limit: 2, Window: 10 * time.Second, Kind: tt.kind, IETF: true}}})
+			c := newClient(t, 10*time.Second)
+			r := get(t, c, s.URL()+"/items/1")
+			require.Equal(t, http.StatusOK, r.status)
+			assert.Equal(t, tt.policy, r.header.Get("RateLimit-Policy"))
+			clk.Advance(2500 * time.Millisecond)
+			require.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/2").status)
+			r = get(t, c, s.URL()+"/items/3")
+			assert.Equal(t, tt.status, r.status)
+			assert.Equal(t, tt.policy, r.header.Get("RateLimit-Policy"))
+			assert.Equal(t, tt.rateLimit, r.header.Get("RateLimit"))
+			for _, x := range []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} {
+				assert.Empty(t, r.header.Get(x), "IETF replaces %s", x)
+			}
+		})
+	}
+}

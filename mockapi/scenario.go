@@ -167,6 +167,12 @@ type HeaderQuota struct {
 	Kind HeaderQuotaKind
 	// Burst is the bucket size of HeaderQuotaTokenBucket (others ignore it). Default Limit.
 	Burst int
+	// IETF announces the quota in RateLimit-Policy (`"window";q=Limit;w=`
+	// the window in whole seconds) and RateLimit (`"window";r=`Remaining`;t=`
+	// the whole seconds until Reset, rounded up) of
+	// draft-ietf-httpapi-ratelimit-headers instead of X-RateLimit-*, as
+	// gateways that implement the draft do. Refusals are unchanged.
+	IETF bool
 }
 
 // HeaderQuotaKind is how a HeaderQuota counts requests and what its headers

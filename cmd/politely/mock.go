@@ -33,6 +33,7 @@ type mockFlags struct {
 	headerWindow time.Duration
 	headerKind   string
 	headerBurst  int
+	headerIETF   bool
 	seed         uint64
 	blackoutAt   time.Duration
 	blackoutFor  time.Duration
@@ -83,6 +84,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.DurationVar(&f.headerWindow, "header-window", 0, "header quota: window length")
 	fl.StringVar(&f.headerKind, "header-kind", "", "header quota: fixed, sliding or token-bucket")
 	fl.IntVar(&f.headerBurst, "header-burst", 0, "header quota: token-bucket size")
+	fl.BoolVar(&f.headerIETF, "header-ietf", false, "header quota: announce it in RateLimit and RateLimit-Policy instead of X-RateLimit-*")
 	fl.Uint64Var(&f.seed, "seed", 0, "faults: seed of the injected faults")
 	fl.DurationVar(&f.blackoutAt, "blackout-at", 0, "blackout: when the 503 window starts, after the server started")
 	fl.DurationVar(&f.blackoutFor, "blackout-for", 0, "blackout: how long every request is answered 503 + Retry-After (0: off)")
@@ -118,6 +120,7 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("header-window", func() { sc.HeaderQuota.Window = f.headerWindow })
 	set("header-kind", func() { sc.HeaderQuota.Kind = mockapi.HeaderQuotaKind(f.headerKind) })
 	set("header-burst", func() { sc.HeaderQuota.Burst = f.headerBurst })
+	set("header-ietf", func() { sc.HeaderQuota.IETF = f.headerIETF })
 	set("seed", func() { sc.Faults.Seed = f.seed })
 	set("blackout-at", func() { sc.Blackout.At = f.blackoutAt })
 	set("blackout-for", func() { sc.Blackout.For = f.blackoutFor })

@@ -118,12 +118,20 @@ func TestMockKnobsForRetryAfterQuotaHeadersAndClockChangeThePreset(t *testing.T)
 	assert.Equal(t, mockapi.QuotaHeadersIETF, sc.Quota.Headers)
 	assert.Equal(t, -3*time.Second, sc.ClockOffset)
 
+	f = mockFlags{scenario: "header-quota-sliding", headerIETF: true}
+	fl = newMockCmd().Flags()
+	fl.Lookup("header-ietf").Changed = true
+	sc, err = mockScenario(f, fl)
+	require.NoError(t, err)
+	assert.True(t, sc.HeaderQuota.IETF)
+
 	sc, err = mockScenario(mockFlags{scenario: "quota"}, newMockCmd().Flags())
 	require.NoError(t, err)
 	assert.Zero(t, sc.Quota.RetryAfter, "a knob not given leaves the preset as it is")
 	assert.False(t, sc.RetryAfterDate)
 	assert.Equal(t, mockapi.QuotaHeadersBoth, sc.Quota.Headers)
 	assert.Zero(t, sc.ClockOffset)
+	assert.False(t, sc.HeaderQuota.IETF)
 }
 
 func TestMockRejectsBadUsage(t *testing.T) {
