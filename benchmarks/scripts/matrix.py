@@ -113,6 +113,12 @@ ROWS = [
     ('skew+5-blackout-date', 'blackout', '--blackout-at 1s --blackout-for 3s --retry-after-date --clock-offset 5s', 4000, ('cap', 32, 0.02, 3), [], 60),
     ('skew-5-blackout-date', 'blackout', '--blackout-at 1s --blackout-for 3s --retry-after-date --clock-offset -5s', 4000, ('cap', 32, 0.02, 3), [], 60),
     ('skew+5-ietf-20-b5', 'quota', '--rate 20 --burst 5 --clock-offset 5s', 400, ('bucket', 20, 5), [], 60),
+    # header quotas announced in IETF RateLimit / RateLimit-Policy (t: whole seconds to Reset) instead of X-RateLimit-*
+    ('ietfw-fixed-50/1s', 'header-quota', '--header-ietf --header-limit 50 --header-window 1s', 1000, ('fixed', 50, 1), [], 60),
+    ('ietfw-fixed-300/10s', 'header-quota', '--header-ietf --header-limit 300 --header-window 10s', 1000, ('fixed', 300, 10), [], 60),
+    ('ietfw-sliding-300/10s', 'header-quota-sliding', '--header-ietf --header-limit 300 --header-window 10s', 1000, ('sliding', 300, 10), [], 60),
+    ('ietfw-tb-20/1s-b5', 'header-quota-token-bucket', '--header-ietf --header-limit 20 --header-window 1s --header-burst 5', 400, ('tb', 20, 5), [], 60),
+    ('ietfw-fixed-100/60s', 'header-quota', '--header-ietf --header-limit 100 --header-window 60s', 250, ('fixed', 100, 60), [], 200),
     # windows of 60 s crossed during the crawl
     ('fixed-100/60s', 'header-quota', '--header-limit 100 --header-window 60s', 250, ('fixed', 100, 60), [], 200),
     ('sliding-100/60s', 'header-quota-sliding', '--header-limit 100 --header-window 60s', 250, ('sliding', 100, 60), [], 200),
@@ -282,7 +288,7 @@ output: {d}/out.jsonl
                    dur=round(dur, 2), ideal=round(ide, 2), goodput=round(100 * ide / dur, 1) if dur else None,
                    t90=t90, requests=req, thr=thr, thr_pct=round(100 * thr / max(1, req), 2), early=early,
                    robots_viol=sum(st['robots_violations'] for st in sts), load=load,
-                   max_in_flight=sts[0]['max_in_flight'],
+                   max_in_flight=sts[0]['max_in_flight'], final_limit=s.get('final_limit'), max_limit=s.get('max_concurrency'),
                    per_second=[(sec['ok'], sec['throttled'], sec.get('max_in_flight', 0)) for sec in sts[0]['per_second']],
                    stderr=open(f'{d}/stderr').read()[-400:] if rc not in (0,) else '')
         if model[0] == 'hosts':  # each detail host: its 2xx, refusals, early, and the second its last 2xx came in
@@ -360,7 +366,7 @@ def main():
             res['bin'] = a.bin
             print(f"{res['row']:20s} gp={res['goodput']}% ideal={res['ideal']}s dur={res['dur']}s t90={res['t90']} "
                   f"thr={res['thr_pct']}% early={res['early']} lost={res['lost']} dup={res['dup']} "
-                  f"failed={res['failed']} load={res['load']} -> {res['verdict']}", flush=True)
+                  f"failed={res['failed']} limit={res['final_limit']}/{res['max_limit']} load={res['load']} -> {res['verdict']}", flush=True)
             for h in res.get('hosts', []):
                 print(f"   {h['host']:70s} ok={h['ok']} thr={h['thr']} early={h['early']} ideal={h['ideal']}s last_ok<={h['last_ok_s']}s", flush=True)
             if res['stderr']:
