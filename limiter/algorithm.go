@@ -19,6 +19,7 @@ const (
 	delayDrop     = 0.85             // the limit after a drop, relative to it
 	gateProbe     = 16               // gates' lengths to stay below a level refused with a gate before probing it
 	gateProbeMax  = 128              // at most, after refusals at that level again and again
+	gateHoldMax   = 5 * time.Minute  // and at most this long, unless gateProbe gates are longer
 )
 
 func newAlgorithm(cfg Config) algorithm {
@@ -80,7 +81,8 @@ func (a *coreAlgorithm) gated(windowStats, time.Time, float64) {}
 // of windows on a fast server: the limit then stays below the level refused
 // until gateProbe times the gate has passed since the gate's end (twice as
 // long each time the probe is refused at that level again, up to
-// gateProbeMax times), so that gates take a small share of the time. Only
+// gateProbeMax times or gateHoldMax, whichever is shorter, but never less
+// than gateProbe times), so that gates take a small share of the time. Only
 // a second refusal just past the highest level served is taken as the
 // capacity's end (see gated).
 type delayAlgorithm struct {
@@ -170,7 +172,7 @@ func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 	}
 	wait := gateProbe * w.gate
 	if a.gateLevel > 0 && level >= a.gateLevel-1 && level <= a.gateLevel+1 {
-		wait = max(wait, min(2*a.gateWait, gateProbeMax*w.gate))
+		wait = max(wait, min(2*a.gateWait, gateProbeMax*w.gate, gateHoldMax))
 	}
 	a.gateLevel, a.gateWait = level, wait
 	a.gateUntil = now.Add(w.gate + wait)

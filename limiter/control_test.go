@@ -491,35 +491,48 @@ func TestDefaultProbesLessOftenWhileProbesAreRefused(t *testing.T) {
 }
 
 func TestDefaultProbesPastALevelRefusedWithAGateOnlyAfterManyGates(t *testing.T) {
-	a := &delayAlgorithm{}
-	const base, gate = 20 * time.Millisecond, time.Second
-	now := epoch
-	window := func(l float64, drop bool) float64 {
-		now = now.Add(base)
-		return a.window(windowStats{start: now, mean: base, base: base, inFlight: int(l), limit: l, drop: drop})
-	}
-	refuse := func(l float64) float64 {
-		now = now.Add(base)
-		w := windowStats{start: now, mean: base, base: base, inFlight: int(l), limit: l, drop: true, gate: gate}
-		a.gated(w, now, 4)
-		l = a.window(w)
-		now = now.Add(gate)
-		return l
-	}
-	l := refuse(5)
-	l = window(l, false)
-	l = refuse(5) // the second refusal at that level
-	for _, wait := range []time.Duration{gateProbe * gate, 2 * gateProbe * gate, 4 * gateProbe * gate, gateProbeMax * gate, gateProbeMax * gate} {
-		until := now.Add(wait)
-		for now.Add(base).Before(until) {
-			l = window(l, false)
-			require.Less(t, l, 5.0, "%v of %v after the gate: no probe yet", now.Sub(until.Add(-wait)), wait)
+	// The wait doubles while probes are refused there, up to gateProbeMax
+	// gates or gateHoldMax, but is never shorter than gateProbe gates.
+	for _, c := range []struct {
+		gate  time.Duration
+		waits []time.Duration
+	}{
+		{time.Second, []time.Duration{gateProbe * time.Second, 2 * gateProbe * time.Second, 4 * gateProbe * time.Second, gateProbeMax * time.Second, gateProbeMax * time.Second}},
+		{10 * time.Second, []time.Duration{160 * time.Second, gateHoldMax, gateHoldMax}},
+		{time.Minute, []time.Duration{gateProbe * time.Minute, gateProbe * time.Minute}},
+	} {
+		a := &delayAlgorithm{}
+		const base = 20 * time.Millisecond
+		gate := c.gate
+		step := max(base, gate/50) // windows apart
+		now := epoch
+		window := func(l float64, drop bool) float64 {
+			now = now.Add(step)
+			return a.window(windowStats{start: now, mean: base, base: base, inFlight: int(l), limit: l, drop: drop})
 		}
-		for i := 0; i < 10 && l < 5; i++ {
-			l = window(l, false)
+		refuse := func(l float64) float64 {
+			now = now.Add(base)
+			w := windowStats{start: now, mean: base, base: base, inFlight: int(l), limit: l, drop: true, gate: gate}
+			a.gated(w, now, 4)
+			l = a.window(w)
+			now = now.Add(gate)
+			return l
 		}
-		require.GreaterOrEqual(t, l, 5.0, "a probe %v after the gate", wait)
-		l = refuse(5)
+		l := refuse(5)
+		l = window(l, false)
+		l = refuse(5) // the second refusal at that level
+		for _, wait := range c.waits {
+			until := now.Add(wait)
+			for now.Add(step).Before(until) {
+				l = window(l, false)
+				require.Less(t, l, 5.0, "gate %v: %v of %v after the gate: no probe yet", gate, now.Sub(until.Add(-wait)), wait)
+			}
+			for i := 0; i < 10 && l < 5; i++ {
+				l = window(l, false)
+			}
+			require.GreaterOrEqual(t, l, 5.0, "gate %v: a probe %v after the gate", gate, wait)
+			l = refuse(5)
+		}
 	}
 }
 
