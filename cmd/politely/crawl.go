@@ -170,6 +170,9 @@ func runCrawl(ctx context.Context, f crawlFlags, stdout, stderr io.Writer) error
 	defer stop()
 	sum, err := crawl.Run(ctx, cfg, opts...)
 	status.end()
+	if err == nil {
+		warnAllFailed(log, sum, cfg.FailedPath())
+	}
 	return finishCrawl(sum, err, rep)
 }
 
