@@ -1,6 +1,7 @@
 package limiter
 
 import (
+	"math"
 	"time"
 
 	"github.com/platinummonkey/go-concurrency-limits/core"
@@ -86,15 +87,14 @@ func (a *coreAlgorithm) gated(windowStats, time.Time, float64) {}
 // a second refusal just past the highest level served is taken as the
 // capacity's end (see gated).
 type delayAlgorithm struct {
-	wmax  float64 // the limit when the last drop came, 0 if none
-	at    int     // windows spent just below wmax since the last probe
-	probe int     // windows to spend there before probing: doubles while drops come back at wmax
-
-	served    float64       // highest in-flight level of a window without a drop
-	seen      float64       // the level of the last such drop not yet taken as the capacity's end
-	gateLevel float64       // permits in use at the last drop that closed a gate at the capacity's end, 0 if none
-	gateUntil time.Time     // the limit stays below gateLevel until then
-	gateWait  time.Duration // from that gate's end to gateUntil
+	wmax      float64 // the limit when the last drop came, 0 if none
+	gateUntil int64   // Unix nanoseconds: the limit stays below gateLevel until then
+	served    int32   // highest in-flight level of a window without a drop
+	seen      int32   // the level of the last such drop not yet taken as the capacity's end
+	gateLevel int32   // permits in use at the last drop that closed a gate at the capacity's end, 0 if none
+	at        uint16  // windows spent just below wmax since the last probe
+	probe     uint8   // windows to spend there before probing: doubles while drops come back at wmax
+	gateTimes uint8   // the wait before gateUntil was gateProbe gates doubled this many times
 }
 
 func (a *delayAlgorithm) window(w windowStats) float64 {
@@ -104,7 +104,7 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 	// noisy window neither grows the limit past a small queue nor cuts it.
 	hi, lo := max(ratio, w.smoothRatio()), min(ratio, w.smoothRatio())
 	if !w.drop && w.mean > 0 {
-		a.served = max(a.served, float64(w.inFlight))
+		a.served = max(a.served, int32(w.inFlight))
 	}
 	switch {
 	case w.drop:
@@ -128,18 +128,18 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 	case l+1 < a.wmax:
 		// Back towards the level of the last drop, half the way a window.
 		l = min(a.wmax-1, max(l+max(1, l*delayStep), l+(a.wmax-1-l)/2))
-	case a.wmax > 0 && l < a.wmax+1 && (a.at < a.probe || hi >= delayHold && w.mean-w.base >= max(holdFloor, 2*w.stderr)):
+	case a.wmax > 0 && l < a.wmax+1 && (a.at < uint16(a.probe) || hi >= delayHold && w.mean-w.base >= max(holdFloor, 2*w.stderr)):
 		// Just below the last drop: probe beyond it only now and then, and
 		// not while a queue shows (a small one may be all the server has).
-		a.at++
+		a.at = min(a.at+1, math.MaxUint16-1)
 	default:
 		a.at = 0
 		l += max(1, l*delayStep)
 	}
-	if hold := max(w.limit, a.gateLevel-1); a.gateLevel > 0 && l > hold && w.start.Before(a.gateUntil) {
+	if hold := max(w.limit, float64(a.gateLevel-1)); a.gateLevel > 0 && l > hold && w.start.UnixNano() < a.gateUntil {
 		// Not past a level refused with a gate before its time; the windows
 		// spent below it count as those before a probe.
-		l, a.at = hold, a.probe
+		l, a.at = hold, uint16(a.probe)
 	}
 	return l
 }
@@ -147,18 +147,18 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 // gated takes the level of a drop that closed a gate of w.gate at now, if
 // it was one growth step above the highest level served without a drop
 // (served, or one a window showed) and the last such drop came at that
-// level or one above: the level where the server's capacity ends. A refusal at a level already
-// served, or with none served yet, says nothing about the level (a
-// blackout refuses them all). The limit does not reach that level again
-// for gateProbe gates' lengths after the gate, or twice the last wait if
-// the drop came back at that level.
+// level or one above: the level where the server's capacity ends. A
+// refusal at a level already served, or with none served yet, says nothing
+// about the level (a blackout refuses them all). The limit does not reach
+// that level again for gateProbe gates' lengths after the gate, or twice
+// the last wait if the drop came back at that level.
 func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
-	a.served = max(a.served, served)
-	level := float64(int(w.limit))
+	a.served = max(a.served, int32(served))
+	level := int32(w.limit)
 	if w.inFlight > 0 {
-		level = min(level, float64(w.inFlight))
+		level = min(level, int32(w.inFlight))
 	}
-	if a.served == 0 || level <= a.served || level > a.served*(1+delayStep)+1 {
+	if a.served == 0 || level <= a.served || float64(level) > float64(a.served)*(1+delayStep)+1 {
 		return
 	}
 	if a.seen == 0 || level < a.seen-1 || level > a.seen {
@@ -170,12 +170,16 @@ func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 		a.seen = level
 		return
 	}
-	wait := gateProbe * w.gate
 	if a.gateLevel > 0 && level >= a.gateLevel-1 && level <= a.gateLevel+1 {
-		wait = max(wait, min(2*a.gateWait, gateProbeMax*w.gate, gateHoldMax))
+		if gateProbe<<(a.gateTimes+1) <= gateProbeMax {
+			a.gateTimes++
+		}
+	} else {
+		a.gateTimes = 0
 	}
-	a.gateLevel, a.gateWait = level, wait
-	a.gateUntil = now.Add(w.gate + wait)
+	wait := max(gateProbe*w.gate, min(time.Duration(gateProbe<<a.gateTimes)*w.gate, gateHoldMax))
+	a.gateLevel = level
+	a.gateUntil = now.Add(w.gate + wait).UnixNano()
 }
 
 // knee takes the level where slow start ended as that of a drop.

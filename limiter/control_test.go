@@ -3,6 +3,7 @@ package limiter
 import (
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -626,4 +627,10 @@ func TestDefaultTakesAGatedDropAsTheCapacitysEndOnlyJustPastTheLevelServed(t *te
 			assert.GreaterOrEqual(t, l, c.level, c.name)
 		}
 	}
+}
+
+// The default strategy's state is allocated once per host, beside the Host:
+// 32 bytes is its size class.
+func TestDefaultStrategysStateFitsTheSizeClassOf32Bytes(t *testing.T) {
+	assert.LessOrEqual(t, unsafe.Sizeof(delayAlgorithm{}), uintptr(32))
 }
