@@ -152,7 +152,12 @@ func (b *builder) httpURL(key, s string) *url.URL {
 		b.fail(key, "required: the absolute http(s) URL of the first page")
 		return nil
 	}
+	noScheme := !strings.Contains(s, "://") && !strings.HasPrefix(s, "/")
 	u, err := url.Parse(s)
+	if err != nil && noScheme {
+		b.fail(key, "not an absolute http or https URL: %s", schemeHint)
+		return nil
+	}
 	if err != nil {
 		if ue, ok := err.(*url.Error); ok {
 			err = ue.Err
@@ -165,11 +170,20 @@ func (b *builder) httpURL(key, s string) *url.URL {
 		return nil
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if noScheme {
+			b.fail(key, "%q is not an absolute http or https URL: %s", s, schemeHint)
+			return nil
+		}
 		b.fail(key, "%q is not an absolute http or https URL", s)
 		return nil
 	}
 	return u
 }
+
+// schemeHint ends httpURL's error for a URL written without its scheme
+// ("127.0.0.1:8080/items", "example.com/items"), which Go's parser reports in
+// its own words ("first path segment in URL cannot contain colon").
+const schemeHint = `it has no scheme; write "http://" or "https://" before the host`
 
 func (b *builder) dotPath(key, s string) DotPath {
 	p, err := ParseDotPath(s)
