@@ -456,10 +456,19 @@ func discard(resp *http.Response) {
 // large IDs insert into templates unchanged. A malformed body is a retryable
 // error: a body cut short by a failing server may come whole next time.
 func decodeJSON(r response) (any, error) {
+	v, _, err := decodePage(r, nil)
+	return v, err
+}
+
+// decodePage is decodeJSON with a listing page's items as k says (see
+// decodeValidPage), and the text of the items' array when k is not nil.
+func decodePage(r response, k *itemKeys) (any, []byte, error) {
 	if validJSON(r.body) {
-		return decodeValidJSON(r.body), nil
+		v, items := decodeValidPage(r.body, k)
+		return v, items, nil
 	}
-	return decodeJSONWithDecoder(r)
+	v, err := decodeJSONWithDecoder(r)
+	return v, nil, err
 }
 
 // decodeJSONWithDecoder is decodeJSON through encoding/json's Decoder, for

@@ -16,9 +16,30 @@ import (
 // (once to find the value's end, once to decode it): a listing page is
 // decoded for every hundred or so items.
 func decodeValidJSON(b []byte) any {
-	d := jsonDecoder{b: b}
+	v, _ := decodeValidPage(b, nil)
+	return v
+}
+
+// itemKeys is what a listing page's items are decoded with when the crawl
+// reads only some of their keys (a task's URL names them): the objects of
+// the array at items_field keep only those keys, and the rest of the page is
+// decoded whole.
+type itemKeys struct {
+	way  []string            // items_field's keys, from the body down
+	keep map[string]struct{} // the keys an item's object keeps
+}
+
+// decodeValidPage is decodeValidJSON with the items as k says (every key
+// when k is nil), and the text of the items' array (the last one read where
+// items_field leads to more than one); nil when k is nil or the page has no
+// array there.
+func decodeValidPage(b []byte, k *itemKeys) (any, []byte) {
+	d := jsonDecoder{b: b, items: k}
+	if k != nil {
+		d.way, d.onWay = k.way, true
+	}
 	d.space()
-	return d.value()
+	return d.value(), d.itemsText
 }
 
 // jsonDecoder reads b, valid JSON, from i.
@@ -26,6 +47,11 @@ type jsonDecoder struct {
 	b    []byte
 	i    int
 	keys map[string]string // the object keys decoded so far, so that items share theirs
+
+	items     *itemKeys // nil: every item decoded whole
+	onWay     bool      // the value read next is on items_field's way...
+	way       []string  // ...with these keys left of it
+	itemsText []byte    // the items' array, read whole
 }
 
 func (d *jsonDecoder) space() {
@@ -63,6 +89,8 @@ func (d *jsonDecoder) value() any {
 }
 
 func (d *jsonDecoder) object() map[string]any {
+	on, way := d.onWay, d.way
+	d.onWay = false
 	m := make(map[string]any)
 	d.i++
 	d.space()
@@ -75,7 +103,11 @@ func (d *jsonDecoder) object() map[string]any {
 		d.space()
 		d.i++ // ':'
 		d.space()
+		if on && len(way) > 0 && k == way[0] {
+			d.onWay, d.way = true, way[1:]
+		}
 		m[k] = d.value()
+		d.onWay = false
 		if d.b[d.i] == '}' {
 			d.i++
 			return m
@@ -86,21 +118,105 @@ func (d *jsonDecoder) object() map[string]any {
 }
 
 func (d *jsonDecoder) array() []any {
+	items := d.onWay && len(d.way) == 0
+	d.onWay = false
+	start := d.i
 	a := make([]any, 0)
 	d.i++
 	d.space()
 	if d.b[d.i] == ']' {
 		d.i++
+		if items {
+			d.itemsText = d.b[start:d.i]
+		}
 		return a
 	}
 	for {
-		a = append(a, d.value())
+		if items && d.b[d.i] == '{' {
+			a = append(a, d.item())
+		} else {
+			a = append(a, d.value())
+		}
 		if d.b[d.i] == ']' {
 			d.i++
+			if items {
+				d.itemsText = d.b[start:d.i]
+			}
 			return a
 		}
 		d.i++ // ','
 		d.space()
+	}
+}
+
+// item reads an item's object with only the keys of d.items.keep, and the
+// space after it; the other keys' values are passed over, not decoded. An
+// object without every kept key is read whole, for the error that names
+// what it has.
+func (d *jsonDecoder) item() map[string]any {
+	m := make(map[string]any, len(d.items.keep))
+	open := d.i
+	d.i++
+	d.space()
+	for d.b[d.i] != '}' {
+		start := d.i
+		raw, plain := d.quoted()
+		d.space()
+		d.i++ // ':'
+		d.space()
+		_, keep := d.items.keep[string(raw)]
+		if !plain {
+			_, keep = d.items.keep[unquoteJSON(raw)]
+		}
+		if keep {
+			d.i = start
+			k := d.key()
+			d.space()
+			d.i++ // ':'
+			d.space()
+			m[k] = d.value()
+		} else {
+			d.skip()
+		}
+		if d.b[d.i] == ',' {
+			d.i++
+			d.space()
+		}
+	}
+	if len(m) < len(d.items.keep) {
+		d.i = open
+		m = d.object()
+	} else {
+		d.i++
+	}
+	d.space()
+	return m
+}
+
+// skip passes over the value at i, and the space after it.
+func (d *jsonDecoder) skip() {
+	depth := 0
+	for {
+		switch c := d.b[d.i]; {
+		case c == '"':
+			d.quoted()
+		case c == '{' || c == '[':
+			depth++
+			d.i++
+		case c == '}' || c == ']':
+			depth--
+			d.i++
+		case depth == 0: // a number or a literal
+			for d.i < len(d.b) && (isNumberByte(d.b[d.i]) || 'a' <= d.b[d.i] && d.b[d.i] <= 'z') {
+				d.i++
+			}
+		default: // space, ',' or ':' within an array or object
+			d.i++
+		}
+		if depth == 0 {
+			d.space()
+			return
+		}
 	}
 }
 

@@ -73,3 +73,83 @@ func BenchmarkDecodeListingPage(b *testing.B) {
 		})
 	}
 }
+
+// FuzzDecodePageKeepsTheItemsKeys checks that a page decoded with itemKeys
+// is the page decoded whole with the objects of the array at the way holding
+// only the kept keys, and that the items' text is that array's.
+func FuzzDecodePageKeepsTheItemsKeys(f *testing.F) {
+	page := `{"items":[{"id":1,"name":"a","detail_path":"/items/1","x":{"y":[1,"}"]}},{"id":2,"detail_path":"/items/2"}],"total":2}`
+	f.Add([]byte(page), "items", "detail_path")
+	f.Add([]byte(page), "items", "id,x")
+	f.Add([]byte(page), "", "id")
+	f.Add([]byte(`[{"a":1,"b":true,"c":null,"d":-1.5e3,"e":"\"]}"}, 7, [1], {"a":{}}]`), "", "a")
+	f.Add([]byte(`{"data":{"list":[{"k\u00e9y":1,"key":2, "a" : [ {"b":"c"} ] }]},"data":{"list":[]}}`), "data.list", "kéy,a")
+	f.Add([]byte(`{"items":[{"a":1,"a":2}],"items":[{"a":3,"b":4}]}`), "items", "a")
+	f.Add([]byte(`{"items":{"0":[{"a":1}]}}`), "items.0", "a")
+	f.Fuzz(func(t *testing.T, b []byte, way, keep string) {
+		whole, err := decodeJSONWithDecoder(response{body: b})
+		if err != nil || !validJSON(b) {
+			return
+		}
+		k := &itemKeys{keep: map[string]struct{}{}}
+		if way != "" {
+			k.way = strings.Split(way, ".")
+		}
+		for _, key := range strings.Split(keep, ",") {
+			k.keep[key] = struct{}{}
+		}
+		got, items, err := decodePage(response{body: b}, k)
+		require.NoError(t, err)
+		assert.Equal(t, keepItemsKeys(whole, k.way, true, k.keep), got, "%q", b)
+		if arr, ok := lookupWay(whole, k.way).([]any); ok {
+			require.NotNil(t, items, "%q", b)
+			assert.Equal(t, arr, decodeValidJSON(items), "%q", b)
+		}
+	})
+}
+
+// keepItemsKeys is v with the objects of the array at way keeping only keep,
+// those that hold every key of keep.
+func keepItemsKeys(v any, way []string, on bool, keep map[string]struct{}) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for key, e := range x {
+			out[key] = keepItemsKeys(e, way[min(1, len(way)):], on && len(way) > 0 && key == way[0], keep)
+		}
+		return out
+	case []any:
+		if !on || len(way) > 0 {
+			return x
+		}
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = e
+			if m, ok := e.(map[string]any); ok {
+				kept := map[string]any{}
+				for key, val := range m {
+					if _, ok := keep[key]; ok {
+						kept[key] = val
+					}
+				}
+				if len(kept) == len(keep) {
+					out[i] = kept // else whole
+				}
+			}
+		}
+		return out
+	}
+	return v
+}
+
+// lookupWay is the value at way's object keys in v, nil if there is none.
+func lookupWay(v any, way []string) any {
+	for _, key := range way {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[key]
+	}
+	return v
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net/http"
 	"net/url"
@@ -38,6 +39,7 @@ type listing struct {
 	fetch   *fetcher
 	retrier *retrier
 	log     *zap.Logger
+	keys    *itemKeys // the items' keys decoded; nil: every key (see itemKeysOf)
 
 	pages atomic.Int64 // pages fetched
 	total atomic.Int64 // items the API announces, 0 when it does not
@@ -55,11 +57,15 @@ func totalPath(s string) DotPath {
 	return p
 }
 
+// pageSeed seeds the hash of a page's items (page.print).
+var pageSeed = maphash.MakeSeed()
+
 // page is one fetched page: its items and what says where the next one is.
 type page struct {
 	items []any
 	body  any
 	resp  response
+	print uint64 // with keys: the items' text hashed, to tell a repeated page (see pageEnds)
 }
 
 // get fetches and decodes the page at rawURL, retried like a task.
@@ -71,7 +77,7 @@ func (l *listing) get(ctx context.Context, rawURL string) (page, error) {
 		if err != nil {
 			return err
 		}
-		body, mark, err := decodeMarked(resp)
+		body, itemsText, mark, err := decodeMarked(resp, l.keys)
 		if err != nil {
 			return err
 		}
@@ -83,6 +89,9 @@ func (l *listing) get(ctx context.Context, rawURL string) (page, error) {
 			body = l.unmarkPage(rawURL, items, body, mark)
 		}
 		p = page{items: items, body: body, resp: resp}
+		if itemsText != nil {
+			p.print = maphash.Bytes(pageSeed, itemsText)
+		}
 		return nil
 	})
 	if err != nil {
@@ -153,7 +162,7 @@ func (l *listing) source(from source.Cursor) (*loopEnds, error) {
 			if err != nil {
 				return source.Page[listed]{}, err
 			}
-			if ends.end(rawURL, p.items) {
+			if ends.end(rawURL, p) {
 				return source.Page[listed]{Last: true}, nil
 			}
 			var next string
@@ -175,7 +184,7 @@ func (l *listing) source(from source.Cursor) (*loopEnds, error) {
 			if err != nil {
 				return source.Page[listed]{}, err
 			}
-			if ends.end(rawURL, p.items) {
+			if ends.end(rawURL, p) {
 				return source.Page[listed]{Last: true}, nil
 			}
 			next, err := lookupNext(p.body, pg.CursorField, "source.pagination.cursor_field")
@@ -191,7 +200,7 @@ func (l *listing) source(from source.Cursor) (*loopEnds, error) {
 			if err != nil {
 				return source.Page[listed]{}, err
 			}
-			if ends.end(rawURL, p.items) {
+			if ends.end(rawURL, p) {
 				return source.Page[listed]{Last: true}, nil
 			}
 			return source.Page[listed]{Items: l.wrap(rawURL, p.items)}, nil

@@ -20,14 +20,15 @@ type pageEnds struct {
 
 	mu    sync.Mutex
 	empty int   // pages in a row without items
-	prev  []any // the previous page's items; nil after a page without items
+	prev  *page // the previous page; nil after a page without items
 }
 
 // end reports whether the listing ends at the page at rawURL, which holds
 // items; the page's items are then not listed, and a warning says why.
-func (e *pageEnds) end(rawURL string, items []any) bool {
+func (e *pageEnds) end(rawURL string, p page) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	items := p.items
 	if len(items) == 0 {
 		e.empty++
 		e.prev = nil
@@ -39,13 +40,23 @@ func (e *pageEnds) end(rawURL string, items []any) bool {
 		return false
 	}
 	e.empty = 0
-	if e.prev != nil && sameJSON(items, e.prev) {
+	if e.prev != nil && sameItems(p, *e.prev) {
 		e.log.Warn("a listing page repeats the previous page's items: the listing ends here",
 			zap.String("page", redact(rawURL)), zap.Int("items", len(items)))
 		return true
 	}
-	e.prev = items
+	e.prev = &page{items: items, print: p.print}
 	return false
+}
+
+// sameItems reports whether pages a and b list the same items: their items'
+// text hashes the same when the items were decoded with only some of their
+// keys (see itemKeys), their items are the same JSON values otherwise.
+func sameItems(a, b page) bool {
+	if a.print != 0 || b.print != 0 {
+		return a.print == b.print && len(a.items) == len(b.items)
+	}
+	return sameJSON(a.items, b.items)
 }
 
 // sameJSON reports whether a and b, values decoded from JSON (numbers as

@@ -97,16 +97,16 @@ func TestRunEndsAListingThatGoesOnWithoutItems(t *testing.T) {
 
 func TestPageEndsCountsEmptyPagesInARow(t *testing.T) {
 	e := &pageEnds{maxEmpty: 2, log: zap.NewNop()}
-	assert.False(t, e.end("u", nil))
-	assert.False(t, e.end("u", []any{"a"}), "items reset the count")
-	assert.False(t, e.end("u", nil))
-	assert.True(t, e.end("u", nil))
+	assert.False(t, e.end("u", page{}))
+	assert.False(t, e.end("u", page{items: []any{"a"}}), "items reset the count")
+	assert.False(t, e.end("u", page{}))
+	assert.True(t, e.end("u", page{}))
 
 	e = &pageEnds{maxEmpty: 10, log: zap.NewNop()}
-	assert.False(t, e.end("u", []any{map[string]any{"a": 1, "b": 2}}))
-	assert.False(t, e.end("u", nil))
-	assert.False(t, e.end("u", []any{map[string]any{"b": 2, "a": 1}}), "an empty page between: not the previous page")
-	assert.True(t, e.end("u", []any{map[string]any{"a": 1, "b": 2}}), "the same items in another key order")
+	assert.False(t, e.end("u", page{items: []any{map[string]any{"a": 1, "b": 2}}}))
+	assert.False(t, e.end("u", page{}))
+	assert.False(t, e.end("u", page{items: []any{map[string]any{"b": 2, "a": 1}}}), "an empty page between: not the previous page")
+	assert.True(t, e.end("u", page{items: []any{map[string]any{"a": 1, "b": 2}}}), "the same items in another key order")
 }
 
 func TestSameJSONComparesDecodedValuesAsTheirJSONForms(t *testing.T) {
@@ -138,4 +138,37 @@ func TestSameJSONComparesDecodedValuesAsTheirJSONForms(t *testing.T) {
 			assert.Equal(t, tt.want, sameJSON(decode(tt.b), decode(tt.a)), "either way round")
 		})
 	}
+}
+
+func TestRunWithATaskTellsARepeatedPageByItsItemsNotByTheirTaskURLs(t *testing.T) {
+	// Every item's task URL is the same: pages differ only in keys the task
+	// does not read, which a crawl with a task does not decode.
+	page := func(n int) string {
+		n = min(n, 3)
+		return fmt.Sprintf(`[{"id":%d,"kind":"a"},{"id":%d,"kind":"a"}]`, 2*n-1, 2*n)
+	}
+	api := endlessAPI(t, page)
+	cfg := testConfig(t, api.URL+"/items", "    style: page\n    param: n", "task:\n  url: \"/detail/{kind}\"", nil)
+	core, logs := observer.New(zapcore.WarnLevel)
+
+	sum, err := runTest(t, cfg, WithLogger(zap.New(core)))
+	require.NoError(t, err)
+
+	assert.Equal(t, 4, api.count("/items"), "pages requested: %v", api.paths())
+	assert.Equal(t, 6, api.count("/detail/a"), "one task per item of pages 1-3")
+	assert.Equal(t, int64(6), sum.Succeeded)
+	assert.Equal(t, 1, logs.FilterMessageSnippet("repeats the previous page's items").Len(), "%v", logs.All())
+}
+
+func TestRunWithATaskNamesAnItemsKeysWhenItLacksTheTasksField(t *testing.T) {
+	api := endlessAPI(t, func(int) string { return `[{"id":1,"path":"/d/1","x":{"y":2}},{"id":2,"detail":"/d/2"}]` })
+	cfg := testConfig(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+detail}\"", nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+
+	assert.Equal(t, int64(1), sum.Succeeded)
+	failed := readLines[failedLine](t, cfg.FailedPath())
+	require.Len(t, failed, 1)
+	assert.Contains(t, failed[0].Error, `dot path "detail": the item has no key "detail" (keys: id, path, x)`)
 }

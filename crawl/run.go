@@ -313,7 +313,7 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 	}
 	r.fetch.silent = silent
 	r.retrier = &retrier{retry: r.retry, clock: clockwork.NewRealClock()}
-	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log}
+	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log, keys: itemKeysOf(cfg, r.dist != nil)}
 	if cfg.Politeness.Robots {
 		r.robots = &robots{fetch: r.fetch, retrier: r.retrier, silent: silent, lim: lim, agent: cfg.UserAgent,
 			rate: lc.Rate, log: o.log, now: o.now, origins: map[originKey]*origin{}}

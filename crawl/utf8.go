@@ -87,20 +87,21 @@ func unmarkString(s string, mark rune) (string, int) {
 	return strings.ReplaceAll(s, m, string(utf8.RuneError)), n
 }
 
-// decodeMarked decodes r's body as decodeJSON does; its invalid UTF-8 bytes
-// decode to mark, which is 0 when the body is valid (see unmarkPage).
-func decodeMarked(r response) (any, rune, error) {
+// decodeMarked decodes a listing page's body r as decodePage does with k;
+// its invalid UTF-8 bytes decode to mark, which is 0 when the body is valid
+// (see unmarkPage).
+func decodeMarked(r response, k *itemKeys) (any, []byte, rune, error) {
 	if utf8.Valid(r.body) {
-		v, err := decodeJSON(r)
-		return v, 0, err
+		v, items, err := decodePage(r, k)
+		return v, items, 0, err
 	}
 	mark, ok := invalidMark(r.body)
 	if !ok {
 		mark = utf8.RuneError // a hostile body holding every mark: replaced, but not told apart
 	}
 	r.body, _ = replaceInvalidUTF8(r.body, mark)
-	v, err := decodeJSON(r)
-	return v, mark, err
+	v, items, err := decodePage(r, k)
+	return v, items, mark, err
 }
 
 // unmarkPage replaces mark (from decodeMarked) with U+FFFD in a page's
