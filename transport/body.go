@@ -26,7 +26,7 @@ func (b *body) Read(p []byte) (int, error) {
 		o := b.ex.v.outcome
 		if o == limiter.Success {
 			// The headers were fine but the answer broke off: judge the break.
-			o = classifyFailure(b.ctx, err, b.ex.permit)
+			o = classifyFailure(b.ctx, err, b.ex.permit, b.ex.t.clock.Since(b.ex.began))
 		}
 		b.release(o)
 	}

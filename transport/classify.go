@@ -83,17 +83,19 @@ func (r reading) classify(code int) verdict {
 	}
 }
 
-// classifyFailure is classifyError for the exchange of permit: a timeout of
-// a request that a request sent after it overtook (see
-// limiter.Permit.Overtaken) is a lost request, Ignored: the host answers,
-// and a host that leaves a share of its requests hanging is not cut to a
-// concurrency of one or two by them. A timeout with no later answer is a
-// queue, Dropped.
-func classifyFailure(ctx context.Context, err error, permit limiter.Permit) limiter.Outcome {
+// classifyFailure is classifyError for the exchange of permit, unanswered
+// after waited: a timeout of a request that a request sent after it
+// overtook (see limiter.Permit.Overtaken), or that waited many times as long
+// as its host's answers take (limiter.Permit.Outwaited), is a lost request,
+// Ignored: the host answers, and a host that leaves a share of its requests
+// hanging is not cut to a concurrency of one by them. A timeout at a host
+// whose answers took about as long, or that has not answered, is a queue,
+// Dropped.
+func classifyFailure(ctx context.Context, err error, permit limiter.Permit, waited time.Duration) limiter.Outcome {
 	o := classifyError(ctx, err)
 	var ne net.Error
 	timeout := errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
-	if o == limiter.Dropped && timeout && permit.Overtaken() {
+	if o == limiter.Dropped && timeout && (permit.Overtaken() || permit.Outwaited(waited)) {
 		return limiter.Ignored
 	}
 	return o

@@ -42,7 +42,7 @@ type exchange struct {
 	host   string
 	status int       // 0 until an answer came
 	v      verdict   // the answer's; zero until an answer came
-	began  time.Time // only with an observer
+	began  time.Time // when the request was sent
 }
 
 // release releases the permit with o and reports the exchange.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -94,6 +95,46 @@ func TestATimeoutWithoutALaterAnswerIsADrop(t *testing.T) {
 	s := r.lim.Host(hostOf(t, url)).Snapshot()
 	assert.Equal(t, int64(1), s.Dropped)
 	assert.Zero(t, s.Ignored)
+}
+
+// TestATimeoutFarLongerThanTheHostsAnswersIsALostRequest: at a host whose
+// answers take 20 ms, a request sent after them that nothing overtook and
+// that waits a second is lost, Ignored; one that waits 100 ms (five of the
+// host's answers) is a queue, Dropped.
+func TestATimeoutFarLongerThanTheHostsAnswersIsALostRequest(t *testing.T) {
+	for _, tc := range []struct {
+		wait time.Duration
+		want limiter.Outcome
+	}{{time.Second, limiter.Ignored}, {100 * time.Millisecond, limiter.Dropped}} {
+		t.Run(tc.wait.String(), func(t *testing.T) {
+			r := newRig(t, limiter.Config{Initial: 4, Max: 8})
+			arrived := make(chan struct{}, 1)
+			srv := r.server(t, func(w http.ResponseWriter, req *http.Request) {
+				if req.URL.Path == "/hang" {
+					arrived <- struct{}{}
+					<-req.Context().Done()
+					return
+				}
+				r.fc.Advance(20 * time.Millisecond) // the answer takes 20 ms
+				fmt.Fprint(w, "ok")
+			})
+			for range 40 {
+				code, err := r.get(srv.URL + "/ok")
+				require.NoError(t, err)
+				require.Equal(t, http.StatusOK, code)
+			}
+			hangThenTimeOut(t, r, srv.URL, arrived, func() { r.fc.Advance(tc.wait) })
+			s := r.lim.Host(hostOf(t, srv.URL)).Snapshot()
+			assert.Equal(t, int64(40), s.Successes)
+			if tc.want == limiter.Ignored {
+				assert.Equal(t, int64(1), s.Ignored, "lost")
+				assert.Zero(t, s.Dropped)
+			} else {
+				assert.Equal(t, int64(1), s.Dropped, "queued")
+				assert.Zero(t, s.Ignored)
+			}
+		})
+	}
 }
 
 // hostOf is the host key of rawURL, a 127.0.0.1 server's.

@@ -24,7 +24,9 @@
 //	timeout, connection refused or reset,  Dropped
 //	  connection closed mid-answer
 //	timeout of a request that a later one  Ignored: lost, not queued
-//	  overtook (limiter.Permit.Overtaken)
+//	  overtook (limiter.Permit.Overtaken),
+//	  or that waited 8x the host's
+//	  smoothed RTT (Permit.Outwaited)
 //	request cancelled by its caller        Ignored
 //	other transport errors (DNS, TLS)      Ignored
 //
@@ -241,16 +243,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("transport: %w", err)
 	}
 	sent, permit, setup := sampleOnly(req, permit, t.clock)
-	ex := exchange{t: t, permit: permit, host: key}
-	if t.observe != nil {
-		ex.began = t.clock.Now()
-	}
+	ex := exchange{t: t, permit: permit, host: key, began: t.clock.Now()}
 	resp, err := t.base.RoundTrip(sent)
 	if setup != nil {
 		ex.permit = ex.permit.Excluding(setup.took())
 	}
 	if err != nil {
-		o := classifyFailure(req.Context(), err, ex.permit)
+		o := classifyFailure(req.Context(), err, ex.permit, t.clock.Since(ex.began))
 		ex.release(o)
 		// The error itself is not logged: it may quote the server's bytes.
 		t.log.Debug("transport: exchange failed", zap.String("host", key), zap.Stringer("outcome", o))
