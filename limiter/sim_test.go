@@ -292,6 +292,25 @@ func TestSimulationDefaultMeetsTargets(t *testing.T) {
 			assert.Zero(t, f.refused, "%v, seed %d: 503 share", c, seed)
 		}
 	})
+	t.Run("a server with room whose service times spread widely", func(t *testing.T) {
+		// Slow start's baseline, taken from each level's fastest answers,
+		// sits a third below what a whole window reads at ±50%: the limit
+		// must not shrink to one request at a time and stay there. (Some
+		// runs still hold at the level where slow start ended too soon.)
+		const run = 10 * time.Second
+		c := capacityClass{slots: 128, queue: 256, service: 20 * time.Millisecond, spread: 0.5}
+		var shares []float64
+		for _, seed := range simClassSeeds {
+			s := newSim(simLimiter(t, "", 0), c.server(), seed, run)
+			s.run()
+			_, ok, _ := s.totals(0, run)
+			share := float64(ok) / run.Seconds() / (float64(c.slots) / c.service.Seconds())
+			assert.GreaterOrEqual(t, share, 0.2, "%v, seed %d: share of the optimum over %v", c, seed, run)
+			shares = append(shares, share)
+		}
+		slices.Sort(shares)
+		assert.GreaterOrEqual(t, shares[len(shares)/2], 0.85, "%v: median share of the optimum over %v", c, run)
+	})
 	t.Run("quota with headers", func(t *testing.T) {
 		r, _ := simQuota(t, "", 0, true)
 		assert.GreaterOrEqual(t, r.goodput, 0.97, "share of the quota")
@@ -427,8 +446,9 @@ const crawlRun = 2500 * time.Millisecond
 type capacityClass struct {
 	slots, queue int
 	service      time.Duration
-	constant     bool // every request takes service exactly (else ±25%)
-	cap429       bool // an in-flight cap answering 429 without Retry-After
+	constant     bool    // every request takes service exactly (else ± spread)
+	spread       float64 // the service times' spread, ±25% if 0
+	cap429       bool    // an in-flight cap answering 429 without Retry-After
 }
 
 func (c capacityClass) String() string {
@@ -442,12 +462,15 @@ func (c capacityClass) String() string {
 	if c.constant {
 		s += ", constant"
 	}
+	if c.spread != 0 {
+		s += fmt.Sprintf(" ± %.0f%%", 100*c.spread)
+	}
 	return s
 }
 
 // server returns the class's server model.
 func (c capacityClass) server() *capacityServer {
-	srv := &capacityServer{slots: c.slots, queueCap: c.queue, service: c.service, constant: c.constant,
+	srv := &capacityServer{slots: c.slots, queueCap: c.queue, service: c.service, constant: c.constant, spread: c.spread,
 		full: simResponse{outcome: Dropped, retryAfter: time.Second}, rejectAfter: time.Millisecond}
 	if c.cap429 {
 		srv.queueCap, srv.full = 0, simResponse{outcome: Throttled}
@@ -576,6 +599,11 @@ var capacityClasses = []capacityClass{
 	{slots: 4, queue: 1, service: 5 * time.Millisecond},
 	{slots: 8, queue: 1, service: 5 * time.Millisecond, constant: true},
 	{slots: 8, service: 5 * time.Millisecond},
+	// A server with room whose service times spread widely: slow start's
+	// baseline, taken from each level's fastest answers, sits a third
+	// below what a whole window reads.
+	{slots: 128, queue: 256, service: 20 * time.Millisecond, spread: 0.5},
+	{slots: 32, queue: 32, service: 20 * time.Millisecond, spread: 0.5},
 }
 
 // simQuotaNoHeaders runs politely mock's quota-no-headers from a cold start:

@@ -241,7 +241,8 @@ func (s *sim) uniform(d time.Duration, spread float64) time.Duration {
 type capacityServer struct {
 	slots, queueCap int
 	service         time.Duration
-	constant        bool          // every request takes service exactly (else ±25%)
+	constant        bool          // every request takes service exactly (else ± spread)
+	spread          float64       // the service times' spread, ±25% if 0
 	full            simResponse   // the answer to a request beyond the queue
 	rejectAfter     time.Duration // how long that answer takes to reach the client
 	back            time.Duration // how long a success takes to reach the client once its slot is free
@@ -264,7 +265,11 @@ func (c *capacityServer) serve(s *sim, r *simReq) {
 	c.busy++
 	done := s.now + c.service
 	if !c.constant {
-		done = s.now + s.uniform(c.service, 0.25)
+		spread := c.spread
+		if spread == 0 {
+			spread = 0.25
+		}
+		done = s.now + s.uniform(c.service, spread)
 	}
 	s.after(done, func() {
 		c.busy--
