@@ -25,7 +25,7 @@ What a row measures:
   optimum. The poll costs the mock a snapshot of its per-item maps every 0.1 s, which grows with the
   items: on rows of 20,000 items it may slow the server it measures.
 """
-import argparse, fcntl, json, math, os, re, shutil, subprocess, sys, tempfile, threading, time, urllib.request
+import argparse, datetime, fcntl, json, math, os, re, shutil, subprocess, sys, tempfile, threading, time, urllib.request
 
 # The four kinds of hosts-mixed4, repeated for the rows of hundreds of hosts.
 MIXED = [('capacity', '--slots 8 --queue 8 --latency 20ms'), ('quota-no-headers', '--rate 50 --burst 5'),
@@ -163,8 +163,12 @@ def self_test():
     assert ideal(('fixed', 50, 1), 50, 0, 100.25) == 0       # fits the first window
     assert abs(ideal(('fixed', 50, 1), 120, 0, 100.25) - 1.75) < 1e-9  # the third window starts at 102
     assert abs(ideal(('sliding', 300, 10), 600, 0, 104) - 16.0) < 1e-9  # 6 s to the first window's end, then 10 s
+    assert abs(started({'started': '2026-11-30T13:25:49.123456789Z'}) - 1796045149.123456789) < 1e-6
+    assert abs(started({'started': '2026-11-30T14:25:49+01:00'}) - 1796045149) < 1e-6
     assert host_model('capacity', '--slots 8 --latency 5ms') == ('cap', 8, 0.005, 0)
-    assert host_model('blackout', '--blackout-for 3s') == ('cap', 32, 0.02, 3.0)
+    assert host_model('blackout', '--blackout-at 0s --blackout-for 3s') == ('cap', 32, 0.02, 3.0)
+    assert host_model('blackout', '--blackout-for 3s') == ('cap', 32, 0.02, 4.0)  # the preset's blackout starts at 1 s
+    assert host_model('blackout', '--blackout-at 0s --blackout-for 3s', {'started': '2026-11-30T13:25:49Z'}, 1796045150.5) == ('cap', 32, 0.02, 1.5)
     assert host_model('quota-no-headers', '--rate 50 --burst 5') == ('bucket', 50.0, 5)
     assert host_model('header-quota-token-bucket', '--header-limit 600 --header-window 60s --header-burst 10') == ('tb', 10.0, 10)
     assert all(any(r[0] == q for r in ROWS) for q in QUICK), 'QUICK names a row that does not exist'
@@ -269,7 +273,7 @@ output: {d}/out.jsonl
         early = sum(st['early_requests'] for st in sts)
         okn = lambda st: sum(int(v) for c, v in st['by_status'].items() if c.startswith('2'))
         if model[0] == 'hosts':
-            ide = max([0.0] + [ideal(host_model(sc, kn), okn(st), dur, t0) for (_, _, sc, kn), st in zip(mocks[1:], sts[1:])])
+            ide = max([0.0] + [ideal(host_model(sc, kn, st, t0), okn(st), dur, t0) for (_, _, sc, kn), st in zip(mocks[1:], sts[1:])])
         else:  # windows are aligned on the server's clock
             skew = re.search(r'--clock-offset (-?\d+)s', knobs)
             ide = ideal(model, okn(sts[0]), dur, t0 + (int(skew.group(1)) if skew else 0))
@@ -293,8 +297,8 @@ output: {d}/out.jsonl
                    stderr=open(f'{d}/stderr').read()[-400:] if rc not in (0,) else '')
         if model[0] == 'hosts':  # each detail host: its 2xx, refusals, early, and the second its last 2xx came in
             res['hosts'] = [dict(host=f'{sc} {kn}', ok=okn(st), thr=sum(int(st['by_status'].get(c, 0)) for c in ('429', '503', '403')),
-                                 early=st['early_requests'], ideal=round(ideal(host_model(sc, kn), okn(st), dur, t0), 2),
-                                 last_ok_s=max([i + 1 for i, sec in enumerate(st['per_second']) if sec['ok']] or [0]))
+                                 early=st['early_requests'], ideal=round(ideal(host_model(sc, kn, st, t0), okn(st), dur, t0), 2),
+                                 last_ok_s=round(max([i + 1 for i, sec in enumerate(st['per_second']) if sec['ok']] or [0]) + started(st) - t0, 1))
                             for (_, _, sc, kn), st in zip(mocks[1:], sts[1:])]
         bad = []
         if stalled:
@@ -325,12 +329,23 @@ output: {d}/out.jsonl
             lockf.close()
 
 
-def host_model(scenario, knobs):
-    """The model of a detail host from its preset and knobs (only what ROWS uses)."""
+def started(st):
+    """The unix time a mock's Stats say it started (its per-second series counts from then)."""
+    m = re.match(r'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$', st['started'])
+    base = datetime.datetime.fromisoformat(m.group(1) + ('+00:00' if m.group(3) == 'Z' else m.group(3)))
+    return base.timestamp() + float(m.group(2) or 0)
+
+
+def host_model(scenario, knobs, st=None, t0=0):
+    """The model of a detail host from its preset and knobs (only what ROWS uses). With its Stats st and the
+    crawl's start t0, a blackout counts from the crawl's start only what was left of it then (the mocks start
+    one after another, each blackout from its own start)."""
     g = lambda k, dflt: re.search(rf'--{k} (\S+)', knobs).group(1) if f'--{k} ' in knobs else dflt
     dur = lambda v: float(v[:-2]) / 1000 if v.endswith('ms') else float(v[:-1])
     if scenario in ('capacity', 'blackout'):
-        out = float(dur(g('blackout-for', '2s'))) if scenario == 'blackout' else 0
+        out = dur(g('blackout-at', '1s')) + dur(g('blackout-for', '2s')) if scenario == 'blackout' else 0
+        if out and st is not None:
+            out = max(0.0, out - (t0 - started(st)))
         return ('cap', int(g('slots', 32)), dur(g('latency', '20ms')), out)
     if scenario.startswith('quota'):
         return ('bucket', float(g('rate', 100)), int(g('burst', 10)))
@@ -368,7 +383,7 @@ def main():
                   f"thr={res['thr_pct']}% early={res['early']} lost={res['lost']} dup={res['dup']} "
                   f"failed={res['failed']} limit={res['final_limit']}/{res['max_limit']} load={res['load']} -> {res['verdict']}", flush=True)
             for h in res.get('hosts', []):
-                print(f"   {h['host']:70s} ok={h['ok']} thr={h['thr']} early={h['early']} ideal={h['ideal']}s last_ok<={h['last_ok_s']}s", flush=True)
+                print(f"   {h['host']:70s} ok={h['ok']} thr={h['thr']} early={h['early']} ideal={h['ideal']}s last_ok<={h['last_ok_s']}s after the crawl's start", flush=True)
             if res['stderr']:
                 print('   stderr:', res['stderr'].replace('\n', ' | ')[-300:], flush=True)
             if out:
