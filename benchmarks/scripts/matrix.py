@@ -17,6 +17,8 @@ What a row measures:
   (N-limit)/(limit/window) (windows are aligned to the Unix epoch, as the mock's are); many hosts
   the slowest host's own ideal. goodput = ideal / the crawl's duration_s. Rows whose ideal is under
   a second are judged on throttling, early and lost only (goodput is then noise).
+- avg (window rows): the same 2xx over the window's average rate, limit/window, as `politely bench` measures its
+  header quotas; goodput counts a window's whole limit as usable at its start.
 - thr%: 429 + 503 + 403 over every request the servers received.
 - early: the mocks' count of requests that arrived before a Retry-After or a used-up fixed window
   (at arrival: it includes requests already on their way when the answer left).
@@ -277,6 +279,8 @@ output: {d}/out.jsonl
         else:  # windows are aligned on the server's clock
             skew = re.search(r'--clock-offset (-?\d+)s', knobs)
             ide = ideal(model, okn(sts[0]), dur, t0 + (int(skew.group(1)) if skew else 0))
+        # the bench's measure of a window: its average rate, limit/window, with no burst at a window's start
+        avg = round(100 * okn(sts[0]) / (model[1] / model[2]) / dur, 1) if model[0] in ('fixed', 'sliding') and dur else None
         t90 = None
         if model[0] == 'cap':
             opt = model[1] / model[2]
@@ -289,7 +293,7 @@ output: {d}/out.jsonl
                 if t90 is not None:
                     break
         res = dict(row=name, t0=round(t0, 3), rc=rc, items=items, out=lines, failed=failed, lost=lost, dup=lines - len(ids),
-                   dur=round(dur, 2), ideal=round(ide, 2), goodput=round(100 * ide / dur, 1) if dur else None,
+                   dur=round(dur, 2), ideal=round(ide, 2), goodput=round(100 * ide / dur, 1) if dur else None, avg_rate_pct=avg,
                    t90=t90, requests=req, thr=thr, thr_pct=round(100 * thr / max(1, req), 2), early=early,
                    robots_viol=sum(st['robots_violations'] for st in sts), load=load,
                    max_in_flight=sts[0]['max_in_flight'], final_limit=s.get('final_limit'), max_limit=s.get('max_concurrency'),
@@ -379,7 +383,7 @@ def main():
         for _ in range(a.runs):
             res = run(a.bin, r, a.mockbin or a.bin, a.lock, a.t90)
             res['bin'] = a.bin
-            print(f"{res['row']:20s} gp={res['goodput']}% ideal={res['ideal']}s dur={res['dur']}s t90={res['t90']} "
+            print(f"{res['row']:20s} gp={res['goodput']}%{' avg=%s%%' % res['avg_rate_pct'] if res['avg_rate_pct'] else ''} ideal={res['ideal']}s dur={res['dur']}s t90={res['t90']} "
                   f"thr={res['thr_pct']}% early={res['early']} lost={res['lost']} dup={res['dup']} "
                   f"failed={res['failed']} limit={res['final_limit']}/{res['max_limit']} load={res['load']} -> {res['verdict']}", flush=True)
             for h in res.get('hosts', []):
