@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // blipServer is a capacity server that also refuses, with a 503 and a
@@ -100,4 +102,25 @@ func TestSimulationBlipReport(t *testing.T) {
 		fmt.Fprintf(&b, "\n")
 	}
 	t.Log("\n" + b.String())
+}
+
+// TestSimulationAServerThatFlapsDuringTheRampIsNotHeld: a server that
+// refuses once at 100 ms of a cold start and again at 1.2 s, as the limit
+// is back at about the level of the first refusal after its gate, is not
+// read as one whose capacity ends there.
+func TestSimulationAServerThatFlapsDuringTheRampIsNotHeld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	const run = 10 * time.Second
+	ms := time.Millisecond
+	for _, c := range []capacityClass{
+		{slots: 32, queue: 32, service: 20 * time.Millisecond},
+		{slots: 16, queue: 4, service: 20 * time.Millisecond},
+	} {
+		for _, seed := range simClassSeeds {
+			share, _ := simBlips(t, c, seed, run, time.Second, [2]time.Duration{100 * ms, 101 * ms}, [2]time.Duration{1200 * ms, 1201 * ms})
+			assert.GreaterOrEqual(t, share, 0.6, "%v, seed %d: share of the optimum over %v", c, seed, run)
+		}
+	}
 }
