@@ -76,6 +76,43 @@ func countFailed(path string, hosts, roles []string, role string) (failedByWhy, 
 	return n, nil
 }
 
+// countWritten reads the crawl's output file at path and counts, per host
+// (host:port), the distinct URLs of its lines: the items the crawl wrote. An
+// answer the bench's transport saw read to its end may still be refused by
+// the crawl (a 200 whose JSON is cut short) and retried.
+func countWritten(path string) (map[string]int, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("benchmarks: %s: %w", ManyHostsName, err)
+	}
+	defer f.Close()
+	seen := map[string]bool{}
+	n := map[string]int{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var line struct {
+			URL string `json:"url"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			return nil, fmt.Errorf("benchmarks: %s: output file %s: %w", ManyHostsName, path, err)
+		}
+		u, err := url.Parse(line.URL)
+		if err != nil || seen[line.URL] {
+			continue
+		}
+		seen[line.URL] = true
+		n[u.Host]++
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("benchmarks: %s: output file %s: %w", ManyHostsName, path, err)
+	}
+	return n, nil
+}
+
 // flakySerial bounds the time n flaky hosts of items each take when the
 // crawl sends them one request at a time: hang of every attempt hangs until
 // timeout, and each is retried after up to a second of backoff.

@@ -24,7 +24,7 @@ type HostResult struct {
 	Host    string        // host:port
 	Role    string        // RoleHealthy, RoleBlackout or RoleSlow
 	Items   int           // its items
-	Done    int           // its items answered 200
+	Done    int           // its items answered 200 and written to the output
 	Last    time.Duration // when its last item was done, after the crawl started
 	Ideal   time.Duration // the least time its items need (a blackout included)
 	Optimum float64       // its best goodput in items/s

@@ -112,6 +112,10 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		return res, err
 	}
 
+	written, err := countWritten(filepath.Join(work, "out.jsonl"))
+	if err != nil {
+		return res, err
+	}
 	if pages := rec.at[strings.TrimPrefix(listing.URL(), "http://")]; len(pages) > 0 {
 		res.Listed = slices.MaxFunc(pages, time.Time.Compare).Sub(start)
 	}
@@ -136,7 +140,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 			h.Optimum, h.Ideal = 0, blackHoleIdeal(0) // each attempt refused at once
 		}
 		times := rec.at[hosts[i]]
-		h.Done = len(times)
+		h.Done = min(len(times), written[hosts[i]]) // a 200 cut short was read to its end, then retried
 		if h.Done > 0 {
 			h.Last = slices.MaxFunc(times, time.Time.Compare).Sub(start)
 		}

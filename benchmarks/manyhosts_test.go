@@ -208,3 +208,24 @@ func TestADyingHostPassesRequestsOnThenLeavesThemHanging(t *testing.T) {
 		require.NoError(t, d.Close())
 	}
 }
+
+func TestCountWrittenCountsEachHostsDistinctURLs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte(strings.Join([]string{
+		`{"url":"http://127.0.0.1:1/items/1","status":200,"data":{"id":1}}`,
+		`{"url":"http://127.0.0.1:1/items/2","status":200,"data":{"id":2}}`,
+		`{"url":"http://127.0.0.1:1/items/2","status":200,"data":{"id":2}}`,
+		`{"url":"http://127.0.0.1:2/items/3","status":200,"data":{"id":3}}`,
+	}, "\n")+"\n"), 0o644))
+	n, err := countWritten(path)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"127.0.0.1:1": 2, "127.0.0.1:2": 1}, n, "a line written twice counts once")
+
+	n, err = countWritten(filepath.Join(t.TempDir(), "none.jsonl"))
+	require.NoError(t, err)
+	assert.Empty(t, n, "no output: nothing written")
+
+	require.NoError(t, os.WriteFile(path, []byte("{not json\n"), 0o644))
+	_, err = countWritten(path)
+	assert.ErrorContains(t, err, "output file")
+}
