@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,6 +254,21 @@ func TestRunKilledRightAfterACommitCountsItsWork(t *testing.T) {
 	// before its end even when the committer lags under load (at 16 in
 	// flight a loaded machine once let the whole crawl end first).
 	cfg.Limits.Concurrency.Initial, cfg.Limits.Concurrency.Max = 2, 4
+	// Past 150 answers (of ~265) requests wait for the copy's cancel, so the
+	// crawl cannot end before a commit with 60 lines, however the committer
+	// lags (on a loaded CI machine the whole crawl once ended first).
+	var answered atomic.Int64
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	held := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if answered.Load() >= 150 {
+			<-r.Context().Done()
+			return nil, r.Context().Err()
+		}
+		resp, err := tr.RoundTrip(r)
+		answered.Add(1)
+		return resp, err
+	})
 	killed := *cfg
 	dir := t.TempDir()
 	killed.State, killed.Output = filepath.Join(dir, "state"), filepath.Join(dir, "out.jsonl")
@@ -281,7 +298,8 @@ func TestRunKilledRightAfterACommitCountsItsWork(t *testing.T) {
 		}
 		cancel()
 	}
-	_, err := Run(ctx, cfg, WithStateOptions(state.WithCommitInterval(10*time.Millisecond), state.WithAfterCommit(afterCommit)))
+	_, err := Run(ctx, cfg, WithBaseTransport(held),
+		WithStateOptions(state.WithCommitInterval(10*time.Millisecond), state.WithAfterCommit(afterCommit)))
 	require.ErrorIs(t, err, context.Canceled)
 	require.True(t, copied, "the crawl ended before the copy")
 
