@@ -99,7 +99,7 @@ ROWS = [
     ('hosts-8-slow', 'fast', '--items 1600', 1600, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms')] * 7 + [
         ('capacity', '--slots 4 --queue 4 --latency 300ms')], 90),
     # hundreds of detail hosts of mixed kinds, and faults spread over many hosts (each host is a mock process)
-    ('hosts-200-mixed', 'fast', '--items 8000', 8000, ('hosts',), MIXED * 40, 120),
+    ('hosts-160-mixed', 'fast', '--items 8000', 8000, ('hosts',), MIXED * 40, 120),
     ('hosts-100-faults', 'fast', '--items 4000', 4000, ('hosts',), [('faults', f'--seed {k}') for k in range(1, 101)], 120),
     ('hosts-300-cap', 'fast', '--items 6000', 6000, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms')] * 299 + [
         ('capacity', '--slots 4 --queue 4 --latency 300ms')], 120),
