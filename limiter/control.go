@@ -42,10 +42,7 @@ type control struct {
 	// its level's first permits can be told from ones that waited (see
 	// watch). With the flags above, so that it takes no word of its own.
 	due bool
-	// anchor counts down the windows after slow start ended in which the
-	// baseline may be taken again from a whole window (see reanchor).
-	anchor uint8
-	alg    algorithm
+	alg algorithm
 
 	// latency sampling: a permit is timed when its seq&mask == 0
 	seq    uint64 // permits handed out
@@ -319,7 +316,7 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration) {
 		c.observeRTT(now, w.mean, c.n, w.stderr)
 	}
 	w.base, w.srtt = c.base, c.srtt
-	old, slow := c.limit, c.slowStart
+	old := c.limit
 	switch {
 	case w.drop:
 		if w.gate > 0 && !c.fixed {
@@ -332,9 +329,6 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration) {
 		// old limit (slow start counts only those started under the new one).
 	case w.mean > 0:
 		c.decide(w)
-	}
-	if slow && !c.slowStart {
-		c.anchor = anchorWindows
 	}
 	c.settle = c.limit != old
 	if c.settle {
@@ -381,41 +375,11 @@ func (c *control) observeRTT(now time.Time, mean time.Duration, n int, stderr ti
 	}
 }
 
-// anchorWindows is how many windows after slow start's end may take the
-// baseline again (see reanchor).
-const anchorWindows = 32
-
-// reanchor takes the baseline from w, one of the first windows after slow
-// start ended, when w kept at most half as many requests in flight as a
-// level slow start saw without a queue and still reads a rise that shrinks
-// the limit (delayShrink). Slow start's windows close on each level's first
-// answers, the fastest, so its baseline sits below the mean RTT of a level
-// without a queue, the more so the wider the service times spread (a third
-// below at ±50%). A window after slow start holds every answer: read against
-// that baseline, a server with room looks queued, the limit shrinks window
-// after window towards one request at a time, and the baseline's slow upward
-// drift (baseDrift) takes tens of seconds to free it. At half a level that
-// ran without a queue, no queue holds such a rise up. It happens at most
-// once after each end of slow start, and not on a baseline under queueBase
-// (tasks of microseconds, whose bias is no concern; a change to network
-// latency from there is the drift's).
-func (c *control) reanchor(w *windowStats) {
-	if w.drop || w.mean == 0 || w.base < queueBase || 2*w.inFlight > int(c.safe) || w.ratio() < delayShrink || w.mean-w.base <= 2*w.stderr {
-		return
-	}
-	c.base, w.base = w.mean, w.mean
-	c.anchor = 0
-}
-
 // decide moves the limit after a window.
 func (c *control) decide(w windowStats) {
 	if c.slowStart {
 		c.slowStartWindow(w)
 		return
-	}
-	if c.anchor > 0 {
-		c.anchor--
-		c.reanchor(&w)
 	}
 	if w.drop {
 		c.exitAt = 0
