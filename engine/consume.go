@@ -164,36 +164,11 @@ func (r *run[T]) consume(i int) {
 		if t.attempts >= r.flushEvery {
 			r.flush(s, &t)
 		}
-		if r.leave(i) || r.rooms != nil && r.retire(i) {
+		if r.leave(i) {
 			return
 		}
 	}
 	r.exit(i)
-}
-
-// spareConsumers is how many consumers that hold no task a run with rooms
-// keeps when one more ends an attempt (see retire).
-const spareConsumers = 2
-
-// retire takes consumer i, which has just ended an attempt, off the live
-// ones when at least spareConsumers others hold no task: they look for work
-// or wait for it, and take what this one would have. So with rooms the
-// consumers follow demand down as fill follows it up (a consumer preempted
-// while it holds a task looks to fill like a busy one, so the count would
-// only creep up). No work is left without a consumer: a consumer that takes
-// a task looks for more (more), which starts one when every live one holds
-// a task. r.mu orders the consumers that retire at once.
-func (r *run[T]) retire(i int) bool {
-	if r.live.Load()-r.holding.Load()-1 < spareConsumers {
-		return false
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.live.Load()-r.holding.Load()-1 < spareConsumers {
-		return false
-	}
-	r.exitLocked(i)
-	return true
 }
 
 // await waits for an item on the empty queue, the consumer idle meanwhile.

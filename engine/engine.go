@@ -12,8 +12,7 @@
 // With Job.WithLimiter, items whose host may not start wait in that host's
 // waiting room, not in a consumer, the permit taken for an attempt is
 // handed to the handler's first request to that host through its context,
-// and consumers start as work waits for them, up to the limit, and leave
-// when others wait for work without them.
+// and consumers start as work waits for them, up to the limit.
 //
 // The settings that depend on the item type (the host of an item, the failure
 // sink, the items to skip) are a Job's methods, so the compiler checks them

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -224,63 +222,5 @@ func TestConsumersStartUpToTheLimitWhileEveryOneHoldsATask(t *testing.T) {
 	}).WithLimiter(l, func(v int) string { return []string{"a", "b", "c"}[v%hosts] }).Run(context.Background())
 	require.NoError(t, err)
 	assert.EqualValues(t, 60, st.Succeeded, "the first six ran at once")
-	assert.Equal(t, hosts*limit, st.MaxConsumers)
-}
-
-// goroutinesIn counts the goroutines with fn on their stack, whatever they
-// wait on.
-func goroutinesIn(fn string) int {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), fn+"(")
-}
-
-// Six handlers hold their consumers until all six run, twice, with no work
-// between: after the first six return, the consumers that find two others
-// without a task leave, so two are left waiting for work; the second six
-// start four again.
-func TestConsumersLeaveWhenOthersWaitForWork(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	const hosts, limit = 3, 2
-	l, err := limiter.New(limiter.Config{Algorithm: limiter.Fixed, Initial: limit})
-	require.NoError(t, err)
-	for _, h := range []string{"a", "b", "c"} {
-		l.Host(h)
-	}
-	var together atomic.Int64
-	all := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
-	src := make(feed)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	wait := runAsync(ctx, t, NewJob[int](src, func(ctx context.Context, v int) error {
-		round := all[v/(hosts*limit)]
-		if together.Add(1)%(hosts*limit) == 0 {
-			close(round)
-		}
-		select {
-		case <-round:
-			return nil
-		case <-time.After(10 * time.Second):
-			return Permanent(context.DeadlineExceeded)
-		}
-	}).WithLimiter(l, func(v int) string { return []string{"a", "b", "c"}[v%hosts] }))
-	const consumer = "engine.(*run[...]).consume"
-	for v := range hosts * limit {
-		src <- v
-	}
-	waitFor(t, "two consumers left, both waiting for work", func() bool {
-		return goroutinesIn(consumer) == 2 && parkedIn("engine.(*run[...]).awaitRoom") == 2
-	})
-	for v := hosts * limit; v < 2*hosts*limit; v++ {
-		src <- v
-	}
-	waitFor(t, "two consumers left again", func() bool {
-		return together.Load() == 2*hosts*limit && goroutinesIn(consumer) == 2 && parkedIn("engine.(*run[...]).awaitRoom") == 2
-	})
-	cancel()
-	st, err := wait()
-	require.NoError(t, err)
-	assert.EqualValues(t, 2*hosts*limit, st.Succeeded)
-	assert.Zero(t, st.Unfinished)
 	assert.Equal(t, hosts*limit, st.MaxConsumers)
 }
