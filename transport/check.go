@@ -100,7 +100,7 @@ func verdictOf(resp *http.Response, now time.Time) verdict {
 	}
 	var r reading
 	if headersDecide(resp.StatusCode) {
-		r = read(resp.Header, now)
+		r = read(resp.Header, now, clockRef{h: resp.Header, now: now})
 	}
 	return r.classify(resp.StatusCode)
 }

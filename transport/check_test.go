@@ -108,12 +108,13 @@ func TestRetryAfterDateIsReadOnTheServerClock(t *testing.T) {
 	// The server's clock is 2 minutes behind ours: its "30 s from now" is
 	// 30 s from our now, not 90 s in our past.
 	serverNow := now.Add(-2 * time.Minute)
-	r := read(header("Date", serverNow.Format(http.TimeFormat),
-		"Retry-After", serverNow.Add(30*time.Second).Format(http.TimeFormat)), now)
+	h := header("Date", serverNow.Format(http.TimeFormat), "Retry-After", serverNow.Add(30*time.Second).Format(http.TimeFormat))
+	r := read(h, now, clockRef{h: h, now: now})
 	require.NoError(t, r.err)
 	assert.Equal(t, now.Add(30*time.Second), r.retryAt)
 
-	r = read(header("Date", "not a date", "Retry-After", "30"), now)
+	h = header("Date", "not a date", "Retry-After", "30")
+	r = read(h, now, clockRef{h: h, now: now})
 	require.NoError(t, r.err)
 	assert.Equal(t, now.Add(30*time.Second), r.retryAt, "a delay does not depend on Date")
 }
@@ -184,7 +185,7 @@ func TestHeadersDecideOnlyWhereTheyChangeTheVerdict(t *testing.T) {
 			continue
 		}
 		for _, h := range headers {
-			assert.Equal(t, reading{}.classify(code), read(h, now).classify(code), "code %d, headers %v", code, h)
+			assert.Equal(t, reading{}.classify(code), read(h, now, clockRef{h: h, now: now}).classify(code), "code %d, headers %v", code, h)
 		}
 	}
 }

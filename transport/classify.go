@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,13 +22,18 @@ type reading struct {
 	err      error     // headers that were present but could not be parsed
 }
 
-func read(h http.Header, now time.Time) reading {
+// read reads the answer h received at now; clock gives the server's clock
+// offset, asked only for absolute times.
+func read(h http.Header, now time.Time, clock clockRef) reading {
 	var r reading
 	var qerr, rerr error
-	r.quota, r.hasQuota, qerr = ParseQuota(h, now)
+	r.quota, r.hasQuota, qerr = parseQuota(h, now, clock)
 	if v := fRetryAfter.get(h); v != "" {
 		// An HTTP-date is on the server's clock, like an epoch reset.
-		offset := serverOffset(h, now)
+		var offset time.Duration
+		if tv := strings.TrimSpace(v); tv != "" && !isDigit(tv[0]) {
+			offset = clock.offset()
+		}
 		var t time.Time
 		if t, rerr = ParseRetryAfter(v, now.Add(-offset)); rerr == nil && t.Add(offset).After(now) {
 			r.retryAt = t.Add(offset)

@@ -105,6 +105,11 @@ const maxCount = math.MaxInt32
 // A header that cannot be parsed is skipped, and err reports it (naming the
 // header, never its value), whether or not ok is true.
 func ParseQuota(h http.Header, now time.Time) (q limiter.Quota, ok bool, err error) {
+	return parseQuota(h, now, clockRef{h: h, now: now})
+}
+
+// parseQuota is ParseQuota with the server's clock offset from clock.
+func parseQuota(h http.Header, now time.Time, clock clockRef) (q limiter.Quota, ok bool, err error) {
 	var errs []error
 	consider := func(c limiter.Quota) {
 		if !c.Reset.After(now) {
@@ -125,7 +130,7 @@ func ParseQuota(h http.Header, now time.Time) (q limiter.Quota, ok bool, err err
 		consider(c)
 	}
 	for _, fam := range [...][3]field{{fLimit, fRemaining, fReset}, {fXLimit, fXRemaining, fXReset}, {fXDashLimit, fXDashRemaining, fXDashReset}} {
-		c, found, err := legacyQuota(h, now, fam)
+		c, found, err := legacyQuota(h, now, fam, clock)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -205,7 +210,7 @@ func findPolicy(ps []Policy, name string) (Policy, bool) {
 
 // legacyQuota reads one family of Limit/Remaining/Reset headers. found is
 // false when the family is absent or incomplete.
-func legacyQuota(h http.Header, now time.Time, names [3]field) (q limiter.Quota, found bool, err error) {
+func legacyQuota(h http.Header, now time.Time, names [3]field, clock clockRef) (q limiter.Quota, found bool, err error) {
 	rv, sv := names[1].get(h), names[2].get(h)
 	if rv == "" && sv == "" {
 		return q, false, nil
@@ -214,7 +219,7 @@ func legacyQuota(h http.Header, now time.Time, names [3]field) (q limiter.Quota,
 	if err != nil {
 		return q, false, fmt.Errorf("%s: %w", names[1].name, err)
 	}
-	reset, err := resetTime(sv, now, h)
+	reset, err := resetTime(sv, now, clock)
 	if err != nil {
 		return q, false, fmt.Errorf("%s: %w", names[2].name, err)
 	}
@@ -271,8 +276,8 @@ func remainingCount(v string) (int64, error) {
 }
 
 // resetTime reads a Reset header by size (see ParseQuota); an absolute time
-// is moved onto our clock by the offset of the Date header in h.
-func resetTime(v string, now time.Time, h http.Header) (time.Time, error) {
+// is moved onto our clock by the server's offset from clock.
+func resetTime(v string, now time.Time, clock clockRef) (time.Time, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}, errEmpty
@@ -280,7 +285,7 @@ func resetTime(v string, now time.Time, h http.Header) (time.Time, error) {
 	whole, frac, hasFrac := strings.Cut(v, ".")
 	if !allDigits(whole) || (hasFrac && !allDigits(frac)) || whole == "" || (hasFrac && frac == "") {
 		if t, ok := resetDate(v); ok {
-			return t.Add(serverOffset(h, now)), nil
+			return t.Add(clock.offset()), nil
 		}
 		return time.Time{}, errNotNonNegative
 	}
@@ -294,10 +299,10 @@ func resetTime(v string, now time.Time, h http.Header) (time.Time, error) {
 		if hasFrac {
 			d, _ = parseSeconds("0." + frac)
 		}
-		return time.Unix(n, 0).Add(d + serverOffset(h, now)), nil
+		return time.Unix(n, 0).Add(d + clock.offset()), nil
 	default:
 		n = min(n, math.MaxInt64/int64(time.Millisecond)) // keeps UnixMilli's arithmetic in range
-		return time.UnixMilli(n).Add(serverOffset(h, now)), nil
+		return time.UnixMilli(n).Add(clock.offset()), nil
 	}
 }
 
@@ -315,19 +320,20 @@ func resetDate(v string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// serverOffset is how far our clock is ahead of the server's, by its Date
-// header; 0 without a valid one. Date has a resolution of a second and is
-// truncated, so times converted with it err late, the polite side.
-func serverOffset(h http.Header, now time.Time) time.Duration {
+// dateOffset is how far our clock at now is ahead of the server's, by the
+// Date header of its answer h; ok is false without a valid one. Date has a
+// resolution of a second and is truncated, so times converted with it err
+// late, the polite side (see serverClocks).
+func dateOffset(h http.Header, now time.Time) (time.Duration, bool) {
 	v := fDate.get(h)
 	if v == "" {
-		return 0
+		return 0, false
 	}
 	d, err := http.ParseTime(v)
 	if err != nil {
-		return 0
+		return 0, false
 	}
-	return now.Sub(d)
+	return now.Sub(d), true
 }
 
 func capCount(n int64) int {

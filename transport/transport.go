@@ -89,6 +89,7 @@ type Transport struct {
 
 	observe func(Exchange) // nil without WithObserver
 	badHdr  headerWarnings
+	clocks  serverClocks
 }
 
 // Option configures a Transport.
@@ -256,7 +257,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	now := t.clock.Now()
-	r := read(resp.Header, now)
+	r := read(resp.Header, now, clockRef{clocks: &t.clocks, host: key, h: resp.Header, now: now})
 	if r.err != nil {
 		t.badHdr.log(t.log, key, r.err)
 	}
