@@ -29,6 +29,7 @@ type quotaReader struct {
 	mode    refill
 	moving  bool          // Reset moves with every answer (the time until a bucket is full), not a window's end
 	window  time.Duration // the distance between successive windows' Resets, 0 = not seen
+	span    time.Duration // until then, the distance between the Resets of a window and the next, where Remaining did not jump
 	curMin  time.Time     // the earliest Reset seen in the current window
 	prevMin time.Time     // and in the window before
 	at      time.Time     // when the last quota was seen
@@ -67,6 +68,9 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 	window := q.Window
 	if window == 0 {
 		window = r.window
+	}
+	if window == 0 {
+		window = r.span
 	}
 	left := min(q.Reset.Sub(now), horizon)
 	reserve := max(1, limit/quotaReserve)
@@ -187,8 +191,9 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 			r.mode = refillAtReset
 		case q.Remaining-r.rem <= max(r.most/8, 2*inFlight+1) && 2*(q.Remaining-r.rem) < limit-r.rem-inFlight-1:
 			// No jump, and less than half of what a window's end would
-			// give back beyond the requests in flight.
-			r.mode = refillContinuous
+			// give back beyond the requests in flight: a sliding window,
+			// whose length the two Resets bound until two ends show it.
+			r.mode, r.span = refillContinuous, d
 		}
 	case d >= time.Second/2:
 		r.first = q.Reset

@@ -48,6 +48,24 @@ func TestQuotaReaderTellsASlidingWindowByNoJumpAtReset(t *testing.T) {
 	assert.Less(t, pause.Sub(epoch.Add(11*time.Second)), time.Second, "Remaining 0 pauses for one request, not until Reset")
 }
 
+func TestQuotaReaderPacesASlidingWindowFromItsFirstEnd(t *testing.T) {
+	var r quotaReader
+	// This client's 20 a second use up the window's 100 by its end, read
+	// exactly; right after it the previous window still counts whole. The
+	// refill measured so far is none (a window's Remaining only falls), so
+	// a bucket's reading would leave the host unpaced: the one window seen
+	// is its length until two ends show it.
+	remaining := func(at time.Duration, sent int) int {
+		if at >= 5*time.Second {
+			return 0
+		}
+		return max(0, 100-sent)
+	}
+	rate, _ := feed(&r, remaining, windowEnd, 5100*time.Millisecond)
+	require.Equal(t, refillContinuous, r.mode)
+	assert.InDelta(t, 19, rate, 1e-9, "the window's steady rate less a reserve of Limit/20")
+}
+
 func TestQuotaReaderTellsABucketByItsMovingReset(t *testing.T) {
 	var r quotaReader
 	// A bucket announces the seconds until it is full: Reset moves on.
