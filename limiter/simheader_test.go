@@ -18,7 +18,7 @@ import (
 // beyond) or a token bucket (Remaining is the tokens, Reset the whole
 // seconds until full, 429 + Retry-After: the seconds until a token).
 type headerServer struct {
-	kind    string // "fixed", "sliding" or "bucket"; "fixed-delta" and "sliding-delta" send Reset as whole seconds until the window ends, "fixed-exact" and "sliding-exact" a Reset read exactly
+	kind    string // "fixed", "sliding" or "bucket"; "fixed-delta" and "sliding-delta" send Reset as whole seconds until the window ends, "fixed-exact" and "sliding-exact" a Reset read exactly, "fixed-clock" and "sliding-clock" a Reset read with the lowest Date offset seen
 	limit   int
 	window  time.Duration
 	burst   float64 // bucket only
@@ -28,6 +28,8 @@ type headerServer struct {
 	curr, prev int
 	tokens     float64
 	last       time.Duration
+	clock      time.Duration // "-clock": the lowest Date offset seen
+	clocked    bool          // and whether one was
 }
 
 func (h *headerServer) optimum() float64 { return float64(h.limit) / h.window.Seconds() }
@@ -97,9 +99,17 @@ func (h *headerServer) arrive(s *sim, r *simReq) {
 	case h.kind == "bucket" || allowance:
 		q.Reset = q.Reset.Add(lat)
 	case strings.HasSuffix(h.kind, "-exact"):
-		// A Reset read exactly (a fractional delay, or a Date on time).
-	case strings.HasSuffix(h.kind, "-exact"):
 		// A Reset read exactly: a fractional delay, or a Date on time.
+	case strings.HasSuffix(h.kind, "-clock"):
+		// A Unix time moved onto our clock by the lowest offset the
+		// host's truncated Date headers showed so far (the transport's
+		// estimate): late by the least fraction of a second an answer
+		// was sent at.
+		at := t.Add(lat)
+		if off := at.Sub(at.Truncate(time.Second)); !h.clocked || off < h.clock {
+			h.clock, h.clocked = off, true
+		}
+		q.Reset = q.Reset.Add(h.clock)
 	case strings.HasSuffix(h.kind, "-delta"):
 		// RateLimit-Reset as the whole seconds until the window's end,
 		// read when the answer arrives.
@@ -155,25 +165,37 @@ var headerServers = []*headerServer{
 	{kind: "allowance", limit: 100, window: time.Second, burst: 10, service: 5 * time.Millisecond},
 	{kind: "allowance-x", limit: 100, window: time.Second, burst: 10, service: 5 * time.Millisecond},
 	{kind: "allowance-x", limit: 10, window: time.Second, burst: 10, service: 20 * time.Millisecond},
+	// A Reset in Unix seconds read exactly (a fractional delay, or a Date
+	// that happens to be fresh), or with the lowest offset a host's Date
+	// headers showed so far (the transport's reading): a sliding window is
+	// paced from its first end, the distance between its two Resets being
+	// its length until two ends show it, and a fixed window of a second
+	// is no longer waited for up to a second past its end.
+	{kind: "sliding-exact", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
+	{kind: "sliding-exact", limit: 300, window: 10 * time.Second, service: 5 * time.Millisecond},
+	{kind: "fixed-exact", limit: 50, window: time.Second, service: 5 * time.Millisecond},
+	{kind: "fixed-clock", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
+	{kind: "fixed-clock", limit: 50, window: time.Second, service: 5 * time.Millisecond},
+	{kind: "fixed-clock", limit: 100, window: time.Second, service: 5 * time.Millisecond},
+	{kind: "fixed-clock", limit: 1000, window: time.Second, service: 20 * time.Millisecond},
+	{kind: "fixed-clock", limit: 25, window: time.Second, service: 20 * time.Millisecond},
+	{kind: "fixed-clock", limit: 300, window: 10 * time.Second, service: 5 * time.Millisecond},
+	{kind: "fixed-clock", limit: 600, window: time.Minute, service: 20 * time.Millisecond},
+	{kind: "sliding-clock", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
+	{kind: "sliding-clock", limit: 300, window: 10 * time.Second, service: 5 * time.Millisecond},
+	{kind: "sliding-clock", limit: 50, window: time.Second, service: 5 * time.Millisecond},
+	{kind: "sliding-clock", limit: 100, window: time.Second, service: 20 * time.Millisecond},
+	{kind: "sliding-clock", limit: 1200, window: 10 * time.Second, service: 50 * time.Millisecond},
 }
 
 // headerServersMissed are servers of the class that miss the targets: only
 // reported. A window of 5 a second draws a refusal or two (an answer written
 // across a second's end reads its Reset a second early); a bucket of one
 // token says Remaining 0 after every request, so only its 429s tell its rate.
-// A sliding window whose Reset is read exactly (a fractional delay, or a Date
-// header that happens to be fresh) is refused at its first window's end and
-// gated a whole window: its Reset read up to a second late, as through a
-// truncated Date header, lets the previous window's share decay first; a
-// fixed window of a second read exactly gets ~100% where read late it gets
-// ~60%.
 var headerServersMissed = []*headerServer{
 	{kind: "fixed", limit: 5, window: time.Second, service: 20 * time.Millisecond},
 	{kind: "bucket", limit: 5, window: time.Second, burst: 1, service: 20 * time.Millisecond},
 	{kind: "bucket", limit: 200, window: time.Second, burst: 1, service: 5 * time.Millisecond},
-	{kind: "sliding-exact", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
-	{kind: "sliding-exact", limit: 300, window: 10 * time.Second, service: 5 * time.Millisecond},
-	{kind: "fixed-exact", limit: 50, window: time.Second, service: 5 * time.Millisecond},
 }
 
 func TestSimulationHeaderQuotasMeetTargets(t *testing.T) {
