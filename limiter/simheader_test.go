@@ -30,6 +30,7 @@ type headerServer struct {
 	last       time.Duration
 	clock      time.Duration // "-clock": the lowest Date offset seen
 	clocked    bool          // and whether one was
+	phase      time.Duration // how far into one of the server's windows the run starts
 }
 
 func (h *headerServer) optimum() float64 { return float64(h.limit) / h.window.Seconds() }
@@ -68,7 +69,8 @@ func (h *headerServer) arrive(s *sim, r *simReq) {
 		q.Reset = t.Add(full) // a delay: read when the answer arrives, below
 	default:
 		w := h.window.Nanoseconds()
-		idx := t.UnixNano() / w
+		at := t.UnixNano() + h.phase.Nanoseconds()
+		idx := at / w
 		switch {
 		case idx == h.index:
 		case idx == h.index+1:
@@ -79,7 +81,7 @@ func (h *headerServer) arrive(s *sim, r *simReq) {
 		h.index = idx
 		count := float64(h.curr)
 		if strings.HasPrefix(h.kind, "sliding") {
-			count += float64(h.prev) * float64((idx+1)*w-t.UnixNano()) / float64(w)
+			count += float64(h.prev) * float64((idx+1)*w-at) / float64(w)
 		}
 		if ok = count+1 <= float64(h.limit); ok {
 			h.curr++
@@ -88,7 +90,7 @@ func (h *headerServer) arrive(s *sim, r *simReq) {
 			retry = h.window
 		}
 		q.Remaining = max(0, h.limit-int(math.Ceil(count-1e-9)))
-		q.Reset = time.Unix(0, (idx+1)*w)
+		q.Reset = time.Unix(0, (idx+1)*w-h.phase.Nanoseconds())
 	}
 	lat := s.uniform(h.service, 0.25)
 	resp := simResponse{outcome: Success, quota: q, retryAfter: retry}
@@ -414,4 +416,44 @@ func TestSimulationBucketOfOneTokenKeepsGoingWhenTheFirstGapAfterAGateIsRefused(
 	assert.Greater(t, share, 0.75, "share of the quota over 30 s")
 	_, late, _ := s.totals(headerRun-5*time.Second, headerRun)
 	assert.Greater(t, late, 100, "requests admitted in the last 5 s")
+}
+
+// TestSimulationHeaderQuotaPhaseReport prints windowed quotas whose first
+// window ends early in the run (windows are aligned to the server's clock, a
+// crawl starts at any phase of one), the first request alone; the optimum is
+// the steady rate, so a run that starts late in a window gets its first
+// window's quota in less than a window's time and reads above 100%:
+//
+//	go test ./limiter -run TestSimulationHeaderQuotaPhaseReport -simreport -v
+func TestSimulationHeaderQuotaPhaseReport(t *testing.T) {
+	if !*simReport {
+		t.Skip("run with -simreport")
+	}
+	phases := []float64{0, 0.2, 0.5, 0.8, 0.95}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| server | service |")
+	for _, ph := range phases {
+		fmt.Fprintf(&b, " started %.0f%% into a window: goodput, refused |", 100*ph)
+	}
+	fmt.Fprintf(&b, "\n|---|---|%s\n", strings.Repeat("---|", len(phases)))
+	for _, srv := range []*headerServer{
+		{kind: "sliding-clock", limit: 300, window: 10 * time.Second, service: 5 * time.Millisecond},
+		{kind: "sliding-clock", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
+		{kind: "sliding-clock", limit: 50, window: time.Second, service: 5 * time.Millisecond},
+		{kind: "sliding", limit: 300, window: 10 * time.Second, service: 5 * time.Millisecond},
+		{kind: "sliding", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
+		{kind: "fixed-clock", limit: 300, window: 10 * time.Second, service: 5 * time.Millisecond},
+		{kind: "fixed-clock", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
+		{kind: "fixed", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
+	} {
+		fmt.Fprintf(&b, "| %s %d per %v | %v |", srv.kind, srv.limit, srv.window, srv.service)
+		for _, ph := range phases {
+			c := *srv
+			c.phase = time.Duration(ph * float64(srv.window))
+			share, refused := simHeaderQuotaStart(t, &c, *simSeedFlag, true)
+			fmt.Fprintf(&b, " %.1f%%, %.2f%% |", 100*share, 100*refused)
+		}
+		b.WriteString("\n")
+	}
+	t.Log("\n" + b.String())
 }
