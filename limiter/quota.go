@@ -100,6 +100,9 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 			// (the previous window weighs in), so pace at its steady rate
 			// less the reserve, which keeps Remaining above it.
 			rate = float64(limit-reserve) / window.Seconds()
+			// What Remaining holds above the reserve the server admits
+			// now: a pacer that wakes late may catch up on half of it.
+			r.spare = q.Remaining - reserve - inFlight
 		default:
 			// A bucket: pace at the refill rate, plus what Remaining holds
 			// above the reserve, so Remaining settles at the reserve. While
