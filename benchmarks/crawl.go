@@ -1,9 +1,7 @@
 package benchmarks
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -171,30 +169,13 @@ func (c *client) countLines(job CrawlJob) error {
 	seen := map[string]bool{}
 	var lines [2]int64
 	for i, path := range []string{job.Output, job.Failed} {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var l struct {
-				URL string `json:"url"`
-			}
-			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-				_ = f.Close()
-				return fmt.Errorf("%s: a line that is not JSON: %w", filepath.Base(path), err)
-			}
+		err := eachLine(path, false, func(l urlLine) {
 			lines[i]++
 			if seen[l.URL] {
 				c.duplicates.Add(1)
 			}
 			seen[l.URL] = true
-		}
-		err = sc.Err()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+		})
 		if err != nil {
 			return err
 		}

@@ -1,13 +1,8 @@
 package benchmarks
 
 import (
-	"bufio"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 )
@@ -41,24 +36,10 @@ func countFailed(path string, hosts, roles []string, role string) (failedByWhy, 
 	if len(of) == 0 {
 		return n, nil
 	}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return n, nil
-	}
-	if err != nil {
-		return n, fmt.Errorf("benchmarks: %s: %w", ManyHostsName, err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var line struct {
-			URL   string `json:"url"`
-			Error string `json:"error"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			return n, fmt.Errorf("benchmarks: %s: failed file %s: %w", ManyHostsName, path, err)
-		}
+	err := eachLine(path, true, func(line struct {
+		URL   string `json:"url"`
+		Error string `json:"error"`
+	}) {
 		u, err := url.Parse(line.URL)
 		switch {
 		case err != nil || !of[u.Host]:
@@ -69,9 +50,9 @@ func countFailed(path string, hosts, roles []string, role string) (failedByWhy, 
 		default:
 			n.Attempts++
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return n, fmt.Errorf("benchmarks: %s: failed file %s: %w", ManyHostsName, path, err)
+	})
+	if err != nil {
+		return n, fmt.Errorf("benchmarks: %s: failed file: %w", ManyHostsName, err)
 	}
 	return n, nil
 }
@@ -81,34 +62,18 @@ func countFailed(path string, hosts, roles []string, role string) (failedByWhy, 
 // answer the bench's transport saw read to its end may still be refused by
 // the crawl (a 200 whose JSON is cut short) and retried.
 func countWritten(path string) (map[string]int, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("benchmarks: %s: %w", ManyHostsName, err)
-	}
-	defer f.Close()
 	seen := map[string]bool{}
 	n := map[string]int{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var line struct {
-			URL string `json:"url"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			return nil, fmt.Errorf("benchmarks: %s: output file %s: %w", ManyHostsName, path, err)
-		}
+	err := eachLine(path, true, func(line urlLine) {
 		u, err := url.Parse(line.URL)
 		if err != nil || seen[line.URL] {
-			continue
+			return
 		}
 		seen[line.URL] = true
 		n[u.Host]++
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("benchmarks: %s: output file %s: %w", ManyHostsName, path, err)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("benchmarks: %s: output file: %w", ManyHostsName, err)
 	}
 	return n, nil
 }
