@@ -83,13 +83,20 @@ func (sc *Scenario) brokenItems() []int {
 	return ids
 }
 
-// latency is the service time of attempt n at key: base ± jitter, repeatable for a seed.
-func (sc *Scenario) latency(key string, n int) time.Duration {
-	if sc.Jitter == 0 {
-		return sc.Latency
+// latency is the service time of attempt n at key, since after the server
+// started: base ± jitter, drifted, SlowFactor times longer for the slow
+// share; repeatable for a seed.
+func (sc *Scenario) latency(key string, n int, since time.Duration) time.Duration {
+	d := sc.Latency
+	if sc.Jitter > 0 {
+		u := unit(sc.Faults.Seed, "jitter", key, n)
+		d += time.Duration((2*u - 1) * float64(sc.Jitter))
 	}
-	u := unit(sc.Faults.Seed, "jitter", key, n)
-	return sc.Latency + time.Duration((2*u-1)*float64(sc.Jitter))
+	d = sc.driftedAt(d, since)
+	if sc.SlowShare > 0 && unit(sc.Faults.Seed, "slow", key, n) < sc.SlowShare {
+		d = time.Duration(float64(d) * sc.SlowFactor)
+	}
+	return d
 }
 
 // inject answers with a fault that replaces the response (500, reset, hang);

@@ -256,13 +256,43 @@ func TestJitterIsBoundedAndRepeatsForASeed(t *testing.T) {
 	seen := map[time.Duration]bool{}
 	for i := range 1000 {
 		key := "/items/" + strconv.Itoa(i)
-		d := sc.latency(key, 1)
+		d := sc.latency(key, 1, 0)
 		assert.GreaterOrEqual(t, d, 15*time.Millisecond)
 		assert.LessOrEqual(t, d, 25*time.Millisecond)
-		assert.Equal(t, d, sc.latency(key, 1), "same seed, key and attempt")
+		assert.Equal(t, d, sc.latency(key, 1, 0), "same seed, key and attempt")
 		seen[d] = true
 	}
 	assert.Greater(t, len(seen), 900, "spread, not constant")
 	fixed := Scenario{Latency: 20 * time.Millisecond}
-	assert.Equal(t, 20*time.Millisecond, fixed.latency("/items/1", 1), "no jitter")
+	assert.Equal(t, 20*time.Millisecond, fixed.latency("/items/1", 1, 0), "no jitter")
+}
+
+func TestLatencyDriftsWithTimeAndASlowShareIsSlowerByItsFactor(t *testing.T) {
+	drift := Scenario{Latency: 20 * time.Millisecond, LatencyDrift: time.Millisecond}
+	assert.Equal(t, 20*time.Millisecond, drift.latency("/items/1", 1, 0))
+	assert.Equal(t, 80*time.Millisecond, drift.latency("/items/1", 1, time.Minute), "1 ms more each second")
+	faster := Scenario{Latency: 20 * time.Millisecond, LatencyDrift: -time.Millisecond}
+	assert.Equal(t, 10*time.Millisecond, faster.latency("/items/1", 1, 10*time.Second))
+	assert.Zero(t, faster.latency("/items/1", 1, time.Minute), "never below zero")
+
+	bimodal := Scenario{Latency: 20 * time.Millisecond, SlowShare: 0.1, Faults: Faults{Seed: 3}}.withDefaults()
+	slow := 0
+	for i := range 10_000 {
+		key := "/items/" + strconv.Itoa(i)
+		d := bimodal.latency(key, 1, 0)
+		require.Contains(t, []time.Duration{20 * time.Millisecond, 200 * time.Millisecond}, d, key)
+		assert.Equal(t, d, bimodal.latency(key, 1, 0), "same seed, key and attempt")
+		if d > 20*time.Millisecond {
+			slow++
+		}
+	}
+	assert.InDelta(t, 1000, slow, 100, "a tenth of the requests, 10x slower")
+}
+
+func TestListingLatencyServesPagesAtTheirOwnPace(t *testing.T) {
+	h, err := NewHandler(Config{Scenario: Scenario{Latency: 5 * time.Millisecond, ListingLatency: time.Second}})
+	require.NoError(t, err)
+	defer h.Close()
+	assert.Equal(t, time.Second, h.serviceTime(request{class: ClassListing, key: "/items?page=1", attempt: 1}))
+	assert.Equal(t, 5*time.Millisecond, h.serviceTime(request{class: ClassDetail, key: "/items/1", attempt: 1}))
 }

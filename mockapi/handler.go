@@ -162,7 +162,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 		}
 		defer h.slots.release()
 	}
-	if !h.wait(r, time.Until(served.Add(h.sc.latency(rq.key, rq.attempt)))) {
+	if !h.wait(r, time.Until(served.Add(h.serviceTime(rq)))) {
 		out, _ := h.interrupted(w, r)
 		return out
 	}
@@ -184,6 +184,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 	return h.writeBody(w, r, newDetail(rq.id), fault)
 }
 
+// serviceTime is how long rq is served once it holds a slot.
+func (h *Handler) serviceTime(rq request) time.Duration {
+	if rq.class == ClassListing && h.sc.ListingLatency > 0 {
+		return h.sc.ListingLatency
+	}
+	return h.sc.latency(rq.key, rq.attempt, h.now().Sub(h.rec.start))
+}
+
 // admit applies the header quota and the token bucket (robots.txt only reads
 // them) and writes their headers; false means it answered 403 or 429.
 func (h *Handler) admit(w http.ResponseWriter, rq request) (outcome, bool) {
@@ -191,8 +199,8 @@ func (h *Handler) admit(w http.ResponseWriter, rq request) (outcome, bool) {
 	consume := rq.class != ClassRobots
 	if h.header != nil {
 		v := h.header.take(t, consume, w.Header())
-		if v.status != 0 {
-			h.retryAfterAsDate(w.Header(), t)
+		if until, ok := h.sendRetryAfter(w.Header(), t); ok {
+			v.until = until
 		}
 		if !v.until.IsZero() {
 			h.rec.tellWait(rq.client, rq.conn, v.until)
@@ -246,24 +254,33 @@ func (h *Handler) unavailable(w http.ResponseWriter, rq request) outcome {
 }
 
 // retryAfter sets Retry-After to d rounded up to whole seconds (at least
-// one) from t, as delay-seconds or, with RetryAfterDate, as an HTTP-date,
-// and returns the instant it tells the client.
+// one) from t, sent as sendRetryAfter says, and returns the instant it tells
+// the client.
 func (h *Handler) retryAfter(hdr http.Header, t time.Time, d time.Duration) time.Time {
-	ra := max(1, seconds(d))
-	hdr.Set("Retry-After", strconv.FormatInt(ra, 10))
-	h.retryAfterAsDate(hdr, t)
-	return t.Add(time.Duration(ra) * time.Second)
+	hdr.Set("Retry-After", strconv.FormatInt(max(1, seconds(d)), 10))
+	until, _ := h.sendRetryAfter(hdr, t)
+	return until
 }
 
-// retryAfterAsDate rewrites a delay-seconds Retry-After in hdr, written at
-// t, as the HTTP-date it ends at when the scenario says RetryAfterDate.
-func (h *Handler) retryAfterAsDate(hdr http.Header, t time.Time) {
-	if !h.sc.RetryAfterDate {
-		return
+// sendRetryAfter rewrites the delay-seconds Retry-After in hdr, written at
+// t, as the scenario sends it: moved by RetryAfterShift (a delay not above
+// zero is "0") and, with RetryAfterDate, as the HTTP-date it ends at (which
+// the shift may put in the past). It returns the instant the value now
+// tells the client, or false if hdr has no delay-seconds Retry-After.
+func (h *Handler) sendRetryAfter(hdr http.Header, t time.Time) (time.Time, bool) {
+	secs, err := strconv.ParseInt(hdr.Get("Retry-After"), 10, 64)
+	if err != nil {
+		return time.Time{}, false
 	}
-	if secs, err := strconv.ParseInt(hdr.Get("Retry-After"), 10, 64); err == nil {
-		hdr.Set("Retry-After", t.Add(time.Duration(secs)*time.Second).UTC().Format(http.TimeFormat))
+	secs += int64(h.sc.RetryAfterShift / time.Second)
+	until := t.Add(time.Duration(secs) * time.Second)
+	if h.sc.RetryAfterDate {
+		hdr.Set("Retry-After", until.UTC().Format(http.TimeFormat))
+		return until, true
 	}
+	secs = max(0, secs)
+	hdr.Set("Retry-After", strconv.FormatInt(secs, 10))
+	return t.Add(time.Duration(secs) * time.Second), true
 }
 
 // wait sleeps for d; false if the client left or the handler closed first.

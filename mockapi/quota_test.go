@@ -394,3 +394,46 @@ func TestHeaderQuotaIETFAnnouncesEachKindInRateLimitAndPolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestRetryAfterShiftSendsZeroOrADateInThePast(t *testing.T) {
+	clk := newFakeClock()
+	c := newClient(t, 10*time.Second)
+	quota := startServer(t, Config{Now: clk.Now, Scenario: Scenario{
+		RetryAfterShift: -time.Second, Quota: Quota{Rate: 1, Burst: 1, Headers: QuotaHeadersNone},
+	}})
+	require.Equal(t, http.StatusOK, get(t, c, quota.URL()+"/items/1").status)
+	r := get(t, c, quota.URL()+"/items/2")
+	require.Equal(t, http.StatusTooManyRequests, r.status)
+	assert.Equal(t, "0", r.header.Get("Retry-After"), "the quota's 1 s, a second sooner")
+	get(t, c, quota.URL()+"/items/2")
+	assert.Zero(t, quota.Stats().EarlyRequests, "a retry at once is what Retry-After: 0 allows")
+
+	capacity := startServer(t, Config{Scenario: Scenario{
+		RetryAfterShift: -time.Second,
+		Latency:         time.Second, // the held request's, so that the next one is turned away
+		Capacity:        Capacity{Slots: 1, RetryAfter: 3 * time.Second},
+	}})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		get(t, c, capacity.URL()+"/items/1")
+	}()
+	inFlight(t, capacity, 1)
+	r = get(t, c, capacity.URL()+"/items/2")
+	<-done
+	require.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.Equal(t, "2", r.header.Get("Retry-After"), "the capacity's 3 s, a second sooner")
+
+	past := startServer(t, Config{Now: clk.Now, Scenario: Scenario{
+		RetryAfterShift: -5 * time.Second, RetryAfterDate: true,
+		HeaderQuota: HeaderQuota{Limit: 1, Window: time.Second, Kind: HeaderQuotaTokenBucket},
+	}})
+	require.Equal(t, http.StatusOK, get(t, c, past.URL()+"/items/1").status)
+	r = get(t, c, past.URL()+"/items/2")
+	require.Equal(t, http.StatusTooManyRequests, r.status)
+	at, err := http.ParseTime(r.header.Get("Retry-After"))
+	require.NoError(t, err)
+	assert.Equal(t, clk.Now().Add(-4*time.Second).Truncate(time.Second).Unix(), at.Unix(), "1 s to a token, 5 s sooner: 4 s in the past")
+	get(t, c, past.URL()+"/items/2")
+	assert.Zero(t, past.Stats().EarlyRequests, "a date in the past asks for no wait")
+}

@@ -35,6 +35,19 @@ type Scenario struct {
 	// Jitter spreads Latency uniformly over [Latency-Jitter, Latency+Jitter],
 	// decided per request by the fault hash so a seed repeats. Must not exceed Latency.
 	Jitter time.Duration
+	// LatencyDrift is added to the service time for every second since the
+	// server started (negative: taken off, never below zero): a server that
+	// slows down, or speeds up, over a long crawl. Default 0.
+	LatencyDrift time.Duration
+	// SlowShare is the fraction of requests, decided per request by the
+	// fault hash, served SlowFactor times slower: a bimodal server whose
+	// answers are mostly fast. Default 0.
+	SlowShare float64
+	// SlowFactor multiplies the service time of the SlowShare requests. Default 10.
+	SlowFactor float64
+	// ListingLatency, when positive, is the service time of a listing page
+	// in place of the above: a listing slower (or faster) than the details.
+	ListingLatency time.Duration
 
 	Capacity    Capacity
 	Quota       Quota
@@ -62,6 +75,12 @@ type Scenario struct {
 	// the Unix epoch, epoch Resets, Retry-After dates, Stats' early count)
 	// read that clock. Durations it sends are unchanged. Default 0.
 	ClockOffset time.Duration
+	// RetryAfterShift moves every Retry-After the server sends by this much
+	// (whole seconds; negative: sooner than its limit frees up), as a
+	// hurried or buggy server does: a delay that falls to zero or below is
+	// sent as "0", and with RetryAfterDate a date that may lie in the past.
+	// The early count reads what was sent. Default 0.
+	RetryAfterShift time.Duration
 }
 
 // Pagination is a listing style; its values match the crawl config's
@@ -282,10 +301,22 @@ func (sc Scenario) OptimumAt(since time.Duration) float64 {
 	if sc.HeaderQuota.Limit > 0 {
 		best = min(best, float64(sc.HeaderQuota.Limit)/sc.HeaderQuota.Window.Seconds())
 	}
-	if sc.Capacity.Slots > 0 && sc.Latency > 0 {
-		best = min(best, float64(sc.Capacity.slotsAt(since))/sc.Latency.Seconds())
+	if l := sc.meanLatencyAt(since); sc.Capacity.Slots > 0 && l > 0 {
+		best = min(best, float64(sc.Capacity.slotsAt(since))/l.Seconds())
 	}
 	return best
+}
+
+// meanLatencyAt is a detail request's mean service time at since after the
+// server started: Latency with its drift, lengthened by the slow share.
+func (sc Scenario) meanLatencyAt(since time.Duration) time.Duration {
+	l := sc.driftedAt(sc.Latency, since)
+	return time.Duration(float64(l) * (1 - sc.SlowShare + sc.SlowShare*sc.SlowFactor))
+}
+
+// driftedAt is d plus LatencyDrift for each second of since, never below zero.
+func (sc Scenario) driftedAt(d, since time.Duration) time.Duration {
+	return max(0, d+time.Duration(float64(sc.LatencyDrift)*since.Seconds()))
 }
 
 // slotsAt is the number of slots at since after the server started.
@@ -314,6 +345,9 @@ func (sc Scenario) withDefaults() Scenario {
 		sc.Pagination = PaginationPage
 	}
 	sc.Capacity.Schedule = slices.Clone(sc.Capacity.Schedule) // the caller may change theirs
+	if sc.SlowFactor == 0 {
+		sc.SlowFactor = 10
+	}
 	if sc.Capacity.RetryAfter == 0 {
 		sc.Capacity.RetryAfter = time.Second
 	}
@@ -365,6 +399,14 @@ func (sc Scenario) validate() error {
 		return bad("Latency", ">= 0", sc.Latency)
 	case sc.Jitter < 0 || sc.Jitter > sc.Latency:
 		return bad("Jitter", fmt.Sprintf("between 0 and Latency (%v)", sc.Latency), sc.Jitter)
+	case !(sc.SlowShare >= 0 && sc.SlowShare <= 1):
+		return bad("SlowShare", "a fraction in [0, 1]", sc.SlowShare)
+	case !(sc.SlowFactor >= 1 && sc.SlowFactor <= 1000):
+		return bad("SlowFactor", "between 1 and 1000", sc.SlowFactor)
+	case sc.ListingLatency < 0:
+		return bad("ListingLatency", ">= 0", sc.ListingLatency)
+	case sc.RetryAfterShift%time.Second != 0:
+		return bad("RetryAfterShift", "whole seconds", sc.RetryAfterShift)
 	}
 	switch sc.Pagination {
 	case PaginationPage, PaginationOffset, PaginationCursor, PaginationLink, PaginationNextURL:

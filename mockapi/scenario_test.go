@@ -37,6 +37,10 @@ func TestNewHandlerRejectsBadScenariosNamingTheField(t *testing.T) {
 		{"probability above 1", Scenario{Faults: Faults{Reset: 1.5}}, "Faults.Reset must be a probability in [0, 1], got 1.5"},
 		{"rates above 1 together", Scenario{Faults: Faults{Error500: 0.6, Hang: 0.6}}, "the sum of the Faults rates (without Permanent) must be <= 1, got 1.2"},
 		{"negative private every", Scenario{Robots: Robots{PrivateEvery: -1}}, "Robots.PrivateEvery must be >= 0, got -1"},
+		{"slow share above 1", Scenario{SlowShare: 1.5}, "SlowShare must be a fraction in [0, 1], got 1.5"},
+		{"slow factor below 1", Scenario{SlowShare: 0.1, SlowFactor: 0.5}, "SlowFactor must be between 1 and 1000, got 0.5"},
+		{"negative listing latency", Scenario{ListingLatency: -time.Second}, "ListingLatency must be >= 0, got -1s"},
+		{"retry-after shift in parts of a second", Scenario{RetryAfterShift: -1500 * time.Millisecond}, "RetryAfterShift must be whole seconds, got -1.5s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,12 +63,16 @@ func TestOptimumIsTheTightestLimit(t *testing.T) {
 		{"quota", Scenario{Quota: Quota{Rate: 100}}, 100},
 		{"header quota", Scenario{HeaderQuota: HeaderQuota{Limit: 500, Window: 5 * time.Second}}, 100},
 		{"quota below capacity", Scenario{Latency: 20 * time.Millisecond, Capacity: Capacity{Slots: 32}, Quota: Quota{Rate: 200}}, 200},
+		// a tenth served 10x slower: a mean of 0.9 x 20 + 0.1 x 200 = 38 ms
+		{"capacity, a slow share", Scenario{Latency: 20 * time.Millisecond, SlowShare: 0.1, Capacity: Capacity{Slots: 32}}, 32 / 0.038},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.InDelta(t, tt.want, tt.sc.Optimum(), 1e-9)
+			assert.InDelta(t, tt.want, tt.sc.Optimum(), 1e-6)
 		})
 	}
+	drifting := Scenario{Latency: 20 * time.Millisecond, LatencyDrift: 2 * time.Millisecond, Capacity: Capacity{Slots: 32}}
+	assert.InDelta(t, 800, drifting.OptimumAt(10*time.Second), 1e-6, "20 ms + 10 s x 2 ms/s = 40 ms")
 }
 
 func TestPresetsAreValidAndServe(t *testing.T) {

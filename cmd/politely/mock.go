@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -42,6 +43,14 @@ type mockFlags struct {
 	raDate       bool
 	quotaHeaders string
 	clockOffset  time.Duration
+	raShift      time.Duration
+	slotsAt      []string
+	drift        time.Duration
+	slowShare    float64
+	slowFactor   float64
+	listingLat   time.Duration
+	slowBody     float64
+	slowBodyFor  time.Duration
 }
 
 func newMockCmd() *cobra.Command {
@@ -92,6 +101,14 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.BoolVar(&f.raDate, "retry-after-date", false, "send every Retry-After as an HTTP-date instead of seconds")
 	fl.StringVar(&f.quotaHeaders, "quota-headers", "", "quota: the header families sent: both, ietf (RateLimit, RateLimit-Policy), x (X-RateLimit-*) or none")
 	fl.DurationVar(&f.clockOffset, "clock-offset", 0, "the server's clock ahead of ours (negative: behind), in its Date header, windows, Resets and Retry-After dates")
+	fl.DurationVar(&f.raShift, "retry-after-shift", 0, "move every Retry-After by this many whole seconds (negative: sooner, down to 0 or a date in the past)")
+	fl.StringSliceVar(&f.slotsAt, "slots-at", nil, "AT=SLOTS,...: capacity: change the slots at these times after the start (e.g. 5s=16,15s=32)")
+	fl.DurationVar(&f.drift, "latency-drift", 0, "add this to the service time for every second since the start (negative: take it off)")
+	fl.Float64Var(&f.slowShare, "slow-share", 0, "the share of requests served --slow-factor times slower (a bimodal server)")
+	fl.Float64Var(&f.slowFactor, "slow-factor", 0, "how many times slower the --slow-share requests are (default 10)")
+	fl.DurationVar(&f.listingLat, "listing-latency", 0, "service time of a listing page, in place of --latency")
+	fl.Float64Var(&f.slowBody, "slow-body", 0, "faults: the share of detail answers whose body trickles out over --slow-body-for")
+	fl.DurationVar(&f.slowBodyFor, "slow-body-for", 0, "faults: how long a slow body takes")
 	fl.StringSliceVar(&f.detailHosts, "detail-hosts", nil, "HOST:PORT,...: put the items' detail URLs on these servers, in turn")
 	return cmd
 }
@@ -128,6 +145,20 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("retry-after", func() { sc.Capacity.RetryAfter, sc.Quota.RetryAfter = f.retryAfter, f.retryAfter })
 	set("retry-after-date", func() { sc.RetryAfterDate = f.raDate })
 	set("clock-offset", func() { sc.ClockOffset = f.clockOffset })
+	set("retry-after-shift", func() { sc.RetryAfterShift = f.raShift })
+	set("latency-drift", func() { sc.LatencyDrift = f.drift })
+	set("slow-share", func() { sc.SlowShare = f.slowShare })
+	set("slow-factor", func() { sc.SlowFactor = f.slowFactor })
+	set("listing-latency", func() { sc.ListingLatency = f.listingLat })
+	set("slow-body", func() { sc.Faults.SlowBody = f.slowBody })
+	set("slow-body-for", func() { sc.Faults.SlowBodyDuration = f.slowBodyFor })
+	if fl.Changed("slots-at") {
+		steps, err := slotSteps(f.slotsAt)
+		if err != nil {
+			return sc, err
+		}
+		sc.Capacity.Schedule = steps
+	}
 	if fl.Changed("quota-headers") {
 		h, ok := quotaHeaderFamilies[f.quotaHeaders]
 		if !ok {
@@ -143,6 +174,21 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	}
 	h.Close()
 	return sc, nil
+}
+
+// slotSteps parses --slots-at's AT=SLOTS values into a capacity schedule.
+func slotSteps(vals []string) ([]mockapi.Step, error) {
+	steps := make([]mockapi.Step, 0, len(vals))
+	for _, v := range vals {
+		at, n, ok := strings.Cut(v, "=")
+		d, derr := time.ParseDuration(at)
+		slots, serr := strconv.Atoi(n)
+		if !ok || derr != nil || serr != nil {
+			return nil, fmt.Errorf("mock: --slots-at wants AT=SLOTS values such as 5s=16, got %q", v)
+		}
+		steps = append(steps, mockapi.Step{At: d, Slots: slots})
+	}
+	return steps, nil
 }
 
 // quotaHeaderFamilies are --quota-headers' values.

@@ -134,6 +134,25 @@ func TestMockKnobsForRetryAfterQuotaHeadersAndClockChangeThePreset(t *testing.T)
 	assert.False(t, sc.HeaderQuota.IETF)
 }
 
+func TestMockKnobsForChangingSlowAndHurriedServersChangeThePreset(t *testing.T) {
+	f := mockFlags{scenario: "capacity", slotsAt: []string{"5s=16", "15s=32"}, drift: time.Millisecond, slowShare: 0.1,
+		slowFactor: 20, listingLat: time.Second, slowBody: 1, slowBodyFor: 200 * time.Millisecond, raShift: -time.Second}
+	fl := newMockCmd().Flags()
+	for _, name := range []string{"slots-at", "latency-drift", "slow-share", "slow-factor", "listing-latency", "slow-body", "slow-body-for", "retry-after-shift"} {
+		fl.Lookup(name).Changed = true
+	}
+	sc, err := mockScenario(f, fl)
+	require.NoError(t, err)
+	assert.Equal(t, []mockapi.Step{{At: 5 * time.Second, Slots: 16}, {At: 15 * time.Second, Slots: 32}}, sc.Capacity.Schedule)
+	assert.Equal(t, time.Millisecond, sc.LatencyDrift)
+	assert.InDelta(t, 0.1, sc.SlowShare, 1e-12)
+	assert.InDelta(t, 20, sc.SlowFactor, 1e-12)
+	assert.Equal(t, time.Second, sc.ListingLatency)
+	assert.InDelta(t, 1, sc.Faults.SlowBody, 1e-12)
+	assert.Equal(t, 200*time.Millisecond, sc.Faults.SlowBodyDuration)
+	assert.Equal(t, -time.Second, sc.RetryAfterShift)
+}
+
 func TestMockRejectsBadUsage(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -154,6 +173,10 @@ func TestMockRejectsBadUsage(t *testing.T) {
 		{name: "unknown pagination", args: []string{"mock", "--scenario", "fast", "--pagination", "pages"}, code: exitUsage, want: "agination"},
 		{name: "unknown quota header family", args: []string{"mock", "--scenario", "quota", "--quota-headers", "draft"}, code: exitUsage, want: `--quota-headers must be both, ietf, x or none, got "draft"`},
 		{name: "negative retry-after", args: []string{"mock", "--scenario", "quota", "--retry-after", "-1s"}, code: exitUsage, want: "RetryAfter must be >= 0"},
+		{name: "slots-at without slots", args: []string{"mock", "--scenario", "capacity", "--slots-at", "5s"}, code: exitUsage, want: `--slots-at wants AT=SLOTS values such as 5s=16, got "5s"`},
+		{name: "slots-at to zero", args: []string{"mock", "--scenario", "capacity", "--slots-at", "5s=0"}, code: exitUsage, want: "Capacity.Schedule[0].Slots must be >= 1, got 0"},
+		{name: "slow share above 1", args: []string{"mock", "--scenario", "capacity", "--slow-share", "2"}, code: exitUsage, want: "SlowShare must be a fraction in [0, 1], got 2"},
+		{name: "retry-after shift in parts of a second", args: []string{"mock", "--scenario", "quota", "--retry-after-shift", "-500ms"}, code: exitUsage, want: "RetryAfterShift must be whole seconds, got -500ms"},
 		{name: "address in use", args: []string{"mock", "--scenario", "fast", "--addr", busy.Addr().String()}, code: exitFailed, want: "address already in use"},
 		{name: "argument", args: []string{"mock", "quota"}, code: exitUsage, want: "unknown command"},
 	}
