@@ -128,12 +128,60 @@ ROWS = [
     ('offset-20000', 'capacity', '--pagination offset', 20000, ('cap', 32, 0.02), [], 60),
     ('next_url-200-tb', 'header-quota-token-bucket', '--pagination next_url --header-limit 20 --header-window 1s --header-burst 5', 200, ('tb', 20, 5), [], 60),
     ('cursor-20000-quota', 'quota', '--pagination cursor --rate 1000 --burst 50', 20000, ('bucket', 1000, 50), [], 60),
+    # a capacity that changes mid-crawl: halved at 3 s, whole again at 8 s (queue as given, 503 + Retry-After beyond)
+    ('step-32q32-half', 'capacity', '--slots-at 3s=16,8s=32', 16000, ('capsched', 0.02, [(0, 32), (3, 16), (8, 32)]), [], 60),
+    ('step-32q8-half', 'capacity', '--queue 8 --slots-at 3s=16,8s=32', 16000, ('capsched', 0.02, [(0, 32), (3, 16), (8, 32)]), [], 60),
+    ('step-64q16-quarter', 'capacity', '--slots 64 --queue 16 --jitter 0s --slots-at 3s=16,8s=64', 24000, ('capsched', 0.02, [(0, 64), (3, 16), (8, 64)]), [], 60),
+    # service times that drift over a long crawl: 20 -> 80 ms over 60 s, and 80 -> 20 ms
+    ('drift-up-16x20ms+1ms/s', 'capacity', '--slots 16 --queue 16 --latency-drift 1ms', 22000, ('capdrift', 16, 0.02, 0.001), [], 120),
+    ('drift-down-16x80ms-1ms/s', 'capacity', '--slots 16 --queue 16 --latency 80ms --jitter 5ms --latency-drift -1ms', 22000, ('capdrift', 16, 0.08, -0.001), [], 120),
+    # bimodal: a tenth of the answers 10x slower (mean 38 ms at 20 ms)
+    ('bimodal-32q32-10%x10', 'capacity', '--slow-share 0.1', 8000, ('cap', 32, 0.038), [], 60),
+    ('bimodal-16q4-10%x10', 'capacity-tight', '--slow-share 0.1', 4000, ('cap', 16, 0.038), [], 60),
+    ('bimodal-inflight-32-10%x10', 'inflight-429', '--slow-share 0.1', 8000, ('cap', 32, 0.038), [], 60),
+    # a slow body: headers after 20 ms, the body trickled over 200 ms more, a slot held all along
+    ('slowbody-32q32-200ms', 'capacity', '--slow-body 1 --slow-body-for 200ms', 1500, ('cap', 32, 0.2), [], 60),
+    ('slowbody-16q4-200ms', 'capacity-tight', '--slow-body 1 --slow-body-for 200ms', 800, ('cap', 16, 0.2), [], 60),
+    # Retry-After: 0, and Retry-After as an HTTP-date in the past
+    ('ra0-tight-16q4', 'capacity-tight', '--retry-after-shift -1s', 4000, ('cap', 16, 0.02), [], 60),
+    ('ra0-nohdr-50-b10', 'quota-no-headers', '--rate 50 --burst 10 --retry-after-shift -1s', 1000, ('bucket', 50, 10), [], 60),
+    ('rapast-nohdr-50-b10', 'quota-no-headers', '--rate 50 --burst 10 --retry-after-date --retry-after-shift -5s', 1000, ('bucket', 50, 10), [], 60),
+    ('ra0-blackout-2s+5s', 'blackout', '--blackout-at 2s --blackout-for 5s --retry-after-shift -1s', 8000, ('cap', 32, 0.02, 5), [], 60),
+    # 429 while the headers say Remaining > 0: a limit the headers do not describe (per endpoint, per IP, secondary)
+    ('hidden-50-b10-under-tb1000', 'header-quota-token-bucket', '--header-limit 1000 --header-window 1s --header-burst 100 --rate 50 --burst 10 --quota-headers none', 1000, ('bucket', 50, 10), [], 60),
+    ('hidden-bare-50-b10-under-tb1000', 'quota-no-retry-after', '--header-kind token-bucket --header-limit 1000 --header-window 1s --header-burst 100 --rate 50 --burst 10', 1000, ('bucket', 50, 10), [], 60),
+    ('hidden-200-b20-under-fixed5000/10s', 'header-quota', '--header-limit 5000 --header-window 10s --rate 200 --burst 20 --quota-headers none', 4000, ('bucket', 200, 20), [], 60),
+    # a quota and a capacity on one host
+    ('capq-32q32-quota500', 'capacity', '--rate 500 --burst 10 --quota-headers none', 5000, ('bucket', 500, 10), [], 60),
+    ('capq-8q8-quota600', 'capacity', '--slots 8 --queue 8 --rate 600 --burst 50 --quota-headers none', 4000, ('cap', 8, 0.02), [], 60),
+    ('capq-16q4-hdrquota500', 'quota', '--slots 16 --queue 4 --latency 20ms --jitter 5ms --rate 500 --burst 20', 5000, ('bucket', 500, 20), [], 60),
+    # a listing slower than the details: 1 s a page of 100
+    ('slowlist-1s-page', 'capacity', '--listing-latency 1s', 1500, ('listing', 1.0, 100, True), [], 60),
+    ('slowlist-1s-cursor', 'capacity', '--listing-latency 1s --pagination cursor', 1500, ('listing', 1.0, 100, False), [], 60),
 ]
 
 
-def ideal(model, n, dur, t0):
-    """The least seconds the server allows for n 2xx answers, from a fresh server at unix time t0."""
+def ideal(model, n, dur, t0, ran=0.0):
+    """The least seconds the server allows for n 2xx answers, from a fresh server at unix time t0 (ran: the
+    seconds the server had run by then, for servers that change with time)."""
     k = model[0]
+    if k == 'capsched':  # latency, [(from s, slots)]: integrate the capacity from the crawl's start
+        lat, steps = model[1], model[2]
+        t, left = ran, float(n)
+        for i, (at, slots) in enumerate(steps):
+            end = steps[i + 1][0] if i + 1 < len(steps) else math.inf
+            if end <= t:
+                continue
+            rate = slots / lat
+            if left <= rate * (end - t):
+                return t + left / rate - ran
+            left -= rate * (end - t)
+            t = end
+    if k == 'capdrift':  # slots, latency at the server's start, drift in s per s: n = slots/d * ln(l(T)/l(ran))
+        slots, l0, d = model[1], model[2] + model[3] * ran, model[3]
+        return n * l0 / slots if d == 0 else l0 * (math.exp(n * d / slots) - 1) / d
+    if k == 'listing':  # page s, per page, an empty page after the last: the pages one after another
+        return (math.ceil(n / model[2]) + (1 if model[3] else 0)) * model[1]
     if k == 'cap':  # a fourth member is a blackout's length, during which nothing is served
         return n / (model[1] / model[2]) + (model[3] if len(model) > 3 else 0)
     if k in ('bucket', 'tb'):
@@ -173,6 +221,11 @@ def self_test():
     assert host_model('blackout', '--blackout-at 0s --blackout-for 3s', {'started': '2026-11-30T13:25:49Z'}, 1796045150.5) == ('cap', 32, 0.02, 1.5)
     assert host_model('quota-no-headers', '--rate 50 --burst 5') == ('bucket', 50.0, 5)
     assert host_model('header-quota-token-bucket', '--header-limit 600 --header-window 60s --header-burst 10') == ('tb', 10.0, 10)
+    assert abs(ideal(('capsched', 0.02, [(0, 32), (3, 16), (8, 32)]), 1600 * 3 + 800 * 5 + 1600, 0, 0) - 9.0) < 1e-9
+    assert abs(ideal(('capsched', 0.02, [(0, 32), (3, 16), (8, 32)]), 800, 0, 0, 4.0) - 1.0) < 1e-9  # from 4 s: 800/s
+    assert abs(ideal(('capdrift', 16, 0.02, 0.001), 16000 * math.log(4), 0, 0) - 60.0) < 1e-9  # 20 -> 80 ms
+    assert abs(ideal(('capdrift', 16, 0.02, 0), 800, 0, 0) - 1.0) < 1e-9
+    assert ideal(('listing', 1.0, 100, True), 1500, 0, 0) == 16.0
     assert all(any(r[0] == q for r in ROWS) for q in QUICK), 'QUICK names a row that does not exist'
     assert len({r[0] for r in ROWS}) == len(ROWS), 'two rows share a name'
     print('self-test ok')
@@ -278,7 +331,8 @@ output: {d}/out.jsonl
             ide = max([0.0] + [ideal(host_model(sc, kn, st, t0), okn(st), dur, t0) for (_, _, sc, kn), st in zip(mocks[1:], sts[1:])])
         else:  # windows are aligned on the server's clock
             skew = re.search(r'--clock-offset (-?\d+)s', knobs)
-            ide = ideal(model, okn(sts[0]), dur, t0 + (int(skew.group(1)) if skew else 0))
+            n = items if model[0] == 'listing' else okn(sts[0])
+            ide = ideal(model, n, dur, t0 + (int(skew.group(1)) if skew else 0), t0 - started(sts[0]))
         # the bench's measure of a window: its average rate, limit/window, with no burst at a window's start
         avg = round(100 * okn(sts[0]) / (model[1] / model[2]) / dur, 1) if model[0] in ('fixed', 'sliding') and dur else None
         t90 = None
