@@ -59,14 +59,15 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 		fmt.Fprintf(&b, " with max_total %d (a healthy host's optimum is at most its even share of it among the hosts that are not gated, %.1f in service)", mh.MaxTotal, mh.fairShare())
 	}
 	b.WriteString(".\n\n")
-	b.WriteString("| host | role | items | done | last done | goodput/s | optimum/s | ratio | early requests | most in flight |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| host | role | items | done | first listed | last done | goodput/s | optimum/s | ratio | ratio from listed | early requests | 429/503 | most in flight (server) | most open (crawl) | slots + queue |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, h := range r.Hosts {
-		g, ratio := h.Goodput(mh.Blackout), "-"
+		g, ratio, listed := h.Goodput(mh.Blackout), "-", "-"
 		if h.Optimum > 0 {
 			ratio = fmt.Sprintf("%.0f%%", 100*g/h.Optimum)
+			listed = fmt.Sprintf("%.0f%%", 100*h.GoodputListed(mh.Blackout)/h.Optimum)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.2fs | %.0f | %.0f | %s | %d | %d |\n",
-			h.Host, h.Role, h.Items, h.Done, h.Last.Seconds(), g, h.Optimum, ratio, h.Early, h.Served)
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.2fs | %.2fs | %.0f | %.0f | %s | %s | %d | %d | %d | %d | %d |\n",
+			h.Host, h.Role, h.Items, h.Done, h.FirstListed.Seconds(), h.Last.Seconds(), g, h.Optimum, ratio, listed, h.Early, h.Refused, h.Served, h.Sent, h.Capacity)
 	}
 	fmt.Fprintf(&b, "\ncrawl: %.2fs, ideal %.2fs (%.2fx); listing read by %.2fs; items lost: %d", r.Elapsed.Seconds(), r.Ideal.Seconds(), r.TimeRatio(), r.Listed.Seconds(), r.Lost)
 	if mh.BlackHoles+mh.Refusing+mh.Tarpits > 0 {
@@ -104,13 +105,16 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 func (r ManyHostsResult) Targets() []Target {
 	worst := r.WorstHealthyRatio()
 	ts := []Target{
-		{Name: "many hosts: every healthy host keeps >= 85% of its optimum while others are gated or slow",
-			Measured: fmt.Sprintf("worst healthy host %.0f%%, %d of %d at >= 85%%", 100*worst, r.healthyAt(0.85), r.Scenario.Healthy), Met: worst >= 0.85},
+		{Name: "many hosts: every healthy host keeps >= 85% of its optimum while others are gated or slow (counted from the crawl's start)",
+			Measured: fmt.Sprintf("worst healthy host %.0f%%, %d of %d at >= 85%%; counted from its first item's listing page instead: worst %.0f%%",
+				100*worst, r.healthyAt(0.85), r.Scenario.Healthy, 100*r.WorstHealthyListedRatio()), Met: worst >= 0.85},
 		{Name: "many hosts: the crawl ends within 1.3x the ideal time",
 			Measured: fmt.Sprintf("%.2fs of %.2fs ideal (%.2fx)", r.Elapsed.Seconds(), r.Ideal.Seconds(), r.TimeRatio()), Met: r.TimeRatio() <= 1.3},
 		{Name: "many hosts: a gated host receives nothing before its Retry-After",
 			Measured: fmt.Sprintf("%d early requests", r.GatedEarly()), Met: r.GatedEarly() == 0},
 		{Name: "many hosts: nothing lost", Measured: fmt.Sprintf("%d items lost", r.Lost), Met: r.Lost == 0 && r.Err == nil},
+		{Name: "many hosts: the crawl never has more requests open at a host than its slots and queue",
+			Measured: fmt.Sprintf("most beyond them: %d", r.MostSentOverCapacity()), Met: r.MostSentOverCapacity() == 0},
 	}
 	if r.Scenario.Flaky > 0 && r.Scenario.FlakyDies == 0 {
 		ts = append(ts, Target{Name: "many hosts: a flaky host's items fail only when every attempt went unanswered, never as unresponsive",

@@ -21,15 +21,22 @@ const (
 
 // HostResult is what one host of the many-host scenario got.
 type HostResult struct {
-	Host    string        // host:port
-	Role    string        // RoleHealthy, RoleBlackout or RoleSlow
-	Items   int           // its items
-	Done    int           // its items answered 200 and written to the output
-	Last    time.Duration // when its last item was done, after the crawl started
-	Ideal   time.Duration // the least time its items need (a blackout included)
-	Optimum float64       // its best goodput in items/s
-	Early   int64         // requests that arrived while it had told the client to wait
-	Served  int           // most requests it had in flight
+	Host     string        // host:port
+	Role     string        // RoleHealthy, RoleBlackout or RoleSlow
+	Items    int           // its items
+	Done     int           // its items answered 200 and written to the output
+	Last     time.Duration // when its last item was done, after the crawl started
+	Ideal    time.Duration // the least time its items need (a blackout included)
+	Optimum  float64       // its best goodput in items/s
+	Early    int64         // requests that arrived while it had told the client to wait
+	Served   int           // most requests it had in flight, as it counted them
+	Sent     int           // most requests the crawl had open to it at once (sent, answer not yet read to its end)
+	Refused  int64         // its 429 and 503 answers
+	Capacity int           // its slots and queue (0: unlimited)
+
+	// FirstListed is when the listing page holding its first item was
+	// read, after the crawl started (0 if not read).
+	FirstListed time.Duration
 }
 
 // Goodput is the host's items per second from when it could serve (after a
@@ -38,6 +45,23 @@ func (h HostResult) Goodput(blackout time.Duration) float64 {
 	from := time.Duration(0)
 	if h.Role == RoleBlackout {
 		from = blackout
+	}
+	if h.Last <= from {
+		return 0
+	}
+	return float64(h.Done) / (h.Last - from).Seconds()
+}
+
+// GoodputListed is the host's items per second from when its first item
+// was listed (or, for a gated host, its blackout's end if later) to its last
+// item: the pace it kept once it had work, without the listing's and
+// robots.txt's wait before it. Goodput, from the crawl's start, is the
+// figure a user's stopwatch reads; this one tells the host's own pace from
+// the crawl's start-up.
+func (h HostResult) GoodputListed(blackout time.Duration) float64 {
+	from := h.FirstListed
+	if h.Role == RoleBlackout {
+		from = max(from, blackout)
 	}
 	if h.Last <= from {
 		return 0
@@ -71,6 +95,30 @@ func (r ManyHostsResult) WorstHealthyRatio() float64 {
 		}
 	}
 	return worst
+}
+
+// WorstHealthyListedRatio is the lowest goodput over optimum of the healthy
+// hosts, each counted from when its first item was listed (GoodputListed).
+func (r ManyHostsResult) WorstHealthyListedRatio() float64 {
+	worst := math.Inf(1)
+	for _, h := range r.Hosts {
+		if h.Role == RoleHealthy {
+			worst = min(worst, h.GoodputListed(0)/h.Optimum)
+		}
+	}
+	return worst
+}
+
+// MostSentOverCapacity is the most requests the crawl had open at once to a
+// host beyond that host's slots and queue (0: never more).
+func (r ManyHostsResult) MostSentOverCapacity() int {
+	over := 0
+	for _, h := range r.Hosts {
+		if h.Capacity > 0 {
+			over = max(over, h.Sent-h.Capacity)
+		}
+	}
+	return over
 }
 
 // healthyAt counts the healthy hosts that kept at least ratio of their optimum.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -82,7 +83,8 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		return res, fmt.Errorf("benchmarks: %s: %w", ManyHostsName, err)
 	}
 	defer os.RemoveAll(work)
-	rec := &doneTimes{next: http.DefaultTransport.(*http.Transport).Clone(), at: map[string][]time.Time{}}
+	rec := &doneTimes{next: http.DefaultTransport.(*http.Transport).Clone(), at: map[string][]time.Time{},
+		pages: map[int]time.Time{}, open: map[string]*openCount{}}
 	// As politely crawl's own transport: an idle connection kept for every
 	// request in flight, on every host.
 	rec.next.MaxIdleConns, rec.next.MaxIdleConnsPerHost = cmp.Or(mh.MaxTotal, maxIdleConns), limiter.DefaultMax
@@ -145,6 +147,16 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 			h.Last = slices.MaxFunc(times, time.Time.Compare).Sub(start)
 		}
 		h.Early, h.Served = st.EarlyRequests, st.MaxInFlight
+		h.Refused = st.Throttled()
+		if sc.Capacity.Slots > 0 {
+			h.Capacity = sc.Capacity.Slots + sc.Capacity.Queue
+		}
+		if oc := rec.open[hosts[i]]; oc != nil {
+			h.Sent = oc.most
+		}
+		if at, ok := rec.pages[firstPage(rotation, hosts[i])]; ok {
+			h.FirstListed = at.Sub(start)
+		}
 		switch roles[i] {
 		case RoleBlackHole, RoleRefusing, RoleTarpit, RoleRedirect:
 			res.GaveUp += h.Items - min(h.Done, h.Items)
@@ -292,37 +304,99 @@ func (mh ManyHosts) start(items int) (servers []hostServer, roles []string, scs 
 	return servers, roles, scs, err
 }
 
-// doneTimes is the crawl's base RoundTripper: it records, per host, when
-// each listing page or detail request answered 200.
-type doneTimes struct {
-	next *http.Transport
-	mu   sync.Mutex
-	at   map[string][]time.Time
+// firstPage is the listing page (from 1) that holds the first item whose
+// detail host is host, with rotation as mockapi.Scenario.DetailHosts; 0 if
+// none does.
+func firstPage(rotation []string, host string) int {
+	first := 0 // the least item id k >= 1 with rotation[k mod len] == host
+	for i, h := range rotation {
+		if h == host {
+			k := i
+			if k == 0 {
+				k = len(rotation)
+			}
+			if first == 0 || k < first {
+				first = k
+			}
+		}
+	}
+	if first == 0 {
+		return 0
+	}
+	return (first-1)/crawlPerPage + 1
 }
+
+// doneTimes is the crawl's base RoundTripper: it records, per host, when
+// each listing page or detail request answered 200, when each listing page
+// (its page query) was read, and the most requests the crawl had open at
+// each host at once (from the request's start to its body's end or close).
+type doneTimes struct {
+	next  *http.Transport
+	mu    sync.Mutex
+	at    map[string][]time.Time
+	pages map[int]time.Time
+	open  map[string]*openCount
+}
+
+// openCount is a host's requests open at the base RoundTripper, and the most
+// at once.
+type openCount struct{ now, most int }
 
 func (d *doneTimes) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := d.next.RoundTrip(r)
-	if err == nil && resp.StatusCode == http.StatusOK && strings.HasPrefix(r.URL.Path, "/items") {
-		resp.Body = &doneBody{ReadCloser: resp.Body, done: func() {
-			d.mu.Lock()
-			d.at[r.URL.Host] = append(d.at[r.URL.Host], time.Now())
-			d.mu.Unlock()
-		}}
+	host := r.URL.Host
+	d.mu.Lock()
+	oc := d.open[host]
+	if oc == nil {
+		oc = &openCount{}
+		d.open[host] = oc
 	}
-	return resp, err
+	oc.now++
+	oc.most = max(oc.most, oc.now)
+	d.mu.Unlock()
+	var closeOnce sync.Once
+	closed := func() { closeOnce.Do(func() { d.mu.Lock(); oc.now--; d.mu.Unlock() }) }
+	resp, err := d.next.RoundTrip(r)
+	if err != nil {
+		closed()
+		return resp, err
+	}
+	body := &doneBody{ReadCloser: resp.Body, ended: closed}
+	if resp.StatusCode == http.StatusOK && strings.HasPrefix(r.URL.Path, "/items") {
+		page, perr := strconv.Atoi(r.URL.Query().Get("page"))
+		body.done = func() {
+			now := time.Now()
+			d.mu.Lock()
+			d.at[host] = append(d.at[host], now)
+			if perr == nil {
+				d.pages[page] = now
+			}
+			d.mu.Unlock()
+		}
+	}
+	resp.Body = body
+	return resp, nil
 }
 
-// doneBody calls done once, when its body has been read to the end.
+// doneBody calls done (if set) once, when its body has been read to the end,
+// and ended once, at its end, a read error or its close.
 type doneBody struct {
 	io.ReadCloser
-	done func()
-	once sync.Once
+	done, ended func()
+	once        sync.Once
 }
 
 func (b *doneBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF {
+	if err == io.EOF && b.done != nil {
 		b.once.Do(b.done)
 	}
+	if err != nil {
+		b.ended()
+	}
 	return n, err
+}
+
+func (b *doneBody) Close() error {
+	b.ended()
+	return b.ReadCloser.Close()
 }

@@ -1,9 +1,11 @@
 package benchmarks
 
 import (
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -228,4 +230,50 @@ func TestCountWrittenCountsEachHostsDistinctURLs(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("{not json\n"), 0o644))
 	_, err = countWritten(path)
 	assert.ErrorContains(t, err, "output file")
+}
+
+func TestFirstPageIsTheListingPageOfAHostsFirstItem(t *testing.T) {
+	// Item id k's host is rotation[k mod len]: items 1, 2, 3, 4 go to b, c, a, b.
+	rotation := []string{"a:1", "b:2", "c:3"}
+	assert.Equal(t, 1, firstPage(rotation, "b:2"), "item 1")
+	assert.Equal(t, 1, firstPage(rotation, "a:1"), "item 3")
+	assert.Equal(t, 0, firstPage(rotation, "d:4"), "no item")
+	long := make([]string, 3*crawlPerPage)
+	for i := range long {
+		long[i] = "x:1"
+	}
+	long[0], long[crawlPerPage+5] = "last:1", "mid:1"
+	assert.Equal(t, 3, firstPage(long, "last:1"), "item 3 x crawlPerPage, the last of page 3")
+	assert.Equal(t, 2, firstPage(long, "mid:1"), "item crawlPerPage + 5")
+}
+
+func TestDoneTimesCountsTheRequestsOpenAtAHostUntilTheirBodiesEnd(t *testing.T) {
+	srv, err := mockapi.Start(mockapi.Config{Scenario: mockapi.Scenario{Name: "open", Items: 300, PerPage: crawlPerPage}})
+	require.NoError(t, err)
+	defer srv.Close()
+	rec := &doneTimes{next: http.DefaultTransport.(*http.Transport).Clone(), at: map[string][]time.Time{},
+		pages: map[int]time.Time{}, open: map[string]*openCount{}}
+	defer rec.next.CloseIdleConnections()
+	c := &http.Client{Transport: rec}
+	var open []*http.Response
+	for page := 1; page <= 3; page++ {
+		resp, err := c.Get(srv.URL() + "/items?page=" + strconv.Itoa(page))
+		require.NoError(t, err)
+		open = append(open, resp)
+	}
+	for _, resp := range open {
+		_, err := io.Copy(io.Discard, resp.Body)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+	}
+	resp, err := c.Get(srv.URL() + "/items?page=4")
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close()) // closed unread: no longer open, not done
+	host := strings.TrimPrefix(srv.URL(), "http://")
+	require.Contains(t, rec.open, host)
+	assert.Equal(t, 3, rec.open[host].most, "three bodies open at once, then one")
+	assert.Equal(t, 0, rec.open[host].now, "every body read or closed")
+	assert.Len(t, rec.at[host], 3, "three read to their end")
+	assert.Len(t, rec.pages, 3, "pages 1-3 read; page 4 closed unread")
+	assert.NotContains(t, rec.pages, 4)
 }
