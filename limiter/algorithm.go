@@ -1,7 +1,6 @@
 package limiter
 
 import (
-	"math"
 	"time"
 
 	"github.com/platinummonkey/go-concurrency-limits/core"
@@ -85,16 +84,24 @@ func (a *coreAlgorithm) gated(windowStats, time.Time, float64) {}
 // gateProbeMax times or gateHoldMax, whichever is shorter, but never less
 // than gateProbe times), so that gates take a small share of the time. Only
 // a second refusal just past the highest level served is taken as the
-// capacity's end (see gated).
+// capacity's end (see gated). After such a refusal the limit goes back to
+// the highest level served, not to just below the refused one, and steps
+// towards a level refused with a gate one request at a time. A server that
+// has refused with a gate past the levels it served may have a queue too
+// small to show a rise before it refuses: there a level whose RTT rose to
+// delayGrow is taken as that of a drop.
 type delayAlgorithm struct {
-	wmax      float64 // the limit when the last drop came, 0 if none
+	wmax      float64 // the limit when the last drop came (see window), 0 if none
 	gateUntil int64   // Unix nanoseconds: the limit stays below gateLevel until then
 	served    int32   // highest in-flight level of a window without a drop
 	seen      int32   // the level of the last such drop not yet taken as the capacity's end
 	gateLevel int32   // permits in use at the last drop that closed a gate at the capacity's end, 0 if none
-	at        uint16  // windows spent just below wmax since the last probe
+	at        uint8   // windows spent just below wmax since the last probe, up to delayProbeMax
 	probe     uint8   // windows to spend there before probing: doubles while drops come back at wmax
 	gateTimes uint8   // the wait before gateUntil was gateProbe gates doubled this many times
+	// refusedPast is set once a refusal with a gate came past every level
+	// served (see gated).
+	refusedPast bool
 }
 
 func (a *delayAlgorithm) window(w windowStats) float64 {
@@ -121,27 +128,56 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 			a.wmax = min(l, float64(w.refused))
 		}
 		l = max(l*delayDrop, min(l-1, float64(w.refused-1)))
+		if w.gate > 0 && a.served > 0 && float64(a.served)+1 < a.wmax {
+			// A refusal with a gate past the highest level served: back
+			// to that level, which was served, not to just below the
+			// refused one, which a growth step may have overshot.
+			a.wmax = float64(a.served) + 1
+		}
 	case ratio == 0:
 	case lo > delayShrink:
 		l *= max(0.5, delayGrow/lo)
-	case w.inFlight < int(l) || hi >= delayGrow:
+	case w.inFlight < int(l):
+	case hi >= delayGrow:
+		if a.refusedPast && l > a.wmax && lo >= delayGrow {
+			// A server that refused with a gate past the levels it served
+			// may refuse before a queue shows more than this rise: a level
+			// where the window and the smoothed RTT both show it is probed
+			// past as that of a drop.
+			a.knee(l)
+		}
 	case l+1 < a.wmax:
 		// Back towards the level of the last drop, half the way a window.
 		l = min(a.wmax-1, max(l+max(1, l*delayStep), l+(a.wmax-1-l)/2))
-	case a.wmax > 0 && l < a.wmax+1 && (a.at < uint16(a.probe) || hi >= delayHold && w.mean-w.base >= max(holdFloor, 2*w.stderr)):
+	case a.wmax > 0 && l < a.wmax+1 && (a.at < a.probe || hi >= delayHold && w.mean-w.base >= max(holdFloor, 2*w.stderr)):
 		// Just below the last drop: probe beyond it only now and then, and
 		// not while a queue shows (a small one may be all the server has).
-		a.at = min(a.at+1, math.MaxUint16-1)
+		a.at = min(a.at+1, delayProbeMax)
 	default:
 		a.at = 0
-		l += max(1, l*delayStep)
+		l = a.grow(l)
 	}
 	if hold := max(w.limit, float64(a.gateLevel-1)); a.gateLevel > 0 && l > hold && w.start.UnixNano() < a.gateUntil {
 		// Not past a level refused with a gate before its time; the windows
 		// spent below it count as those before a probe.
-		l, a.at = hold, uint16(a.probe)
+		l, a.at = hold, a.probe
 	}
 	return l
+}
+
+// grow returns the limit l grown by a step, or by one request where the
+// step would reach one below a level refused with a gate that l is below
+// (the last refusal not yet taken as the capacity's end, or the level
+// held): a server refuses there again, and a smaller overshoot is refused
+// at the same level, which confirms it (see gated).
+func (a *delayAlgorithm) grow(l float64) float64 {
+	next := l + max(1, l*delayStep)
+	for _, level := range [...]int32{a.seen, a.gateLevel} {
+		if level > 0 && l < float64(level) && next >= float64(level-1) {
+			next = l + 1
+		}
+	}
+	return next
 }
 
 // gated takes the level of a drop that closed a gate of w.gate at now, if
@@ -151,14 +187,20 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 // refusal at a level already served, or with none served yet, says nothing
 // about the level (a blackout refuses them all). The limit does not reach
 // that level again for gateProbe gates' lengths after the gate, or twice
-// the last wait if the drop came back at that level.
+// the last wait if the drop came back at that level. Any refusal with a
+// gate past every level served marks the server as one that may refuse
+// before its queue shows (refusedPast).
 func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 	a.served = max(a.served, int32(served))
 	level := int32(w.limit)
 	if w.inFlight > 0 {
 		level = min(level, int32(w.inFlight))
 	}
-	if a.served == 0 || level <= a.served || float64(level) > float64(a.served)*(1+delayStep)+1 {
+	if a.served == 0 || level <= a.served {
+		return
+	}
+	a.refusedPast = true
+	if float64(level) > float64(a.served)*(1+delayStep)+1 {
 		return
 	}
 	if a.seen == 0 || level < a.seen-1 || level > a.seen {

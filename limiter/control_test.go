@@ -629,6 +629,64 @@ func TestDefaultTakesAGatedDropAsTheCapacitysEndOnlyJustPastTheLevelServed(t *te
 	}
 }
 
+func TestDefaultGoesBackToTheLevelServedAfterAGatedRefusalAndStepsTowardsItByOne(t *testing.T) {
+	// A growth step from 72 took the limit to 76, past a server that holds
+	// 72: back to 72, which was served, not to 75, and then one request
+	// at a time towards 76.
+	const base, gate = 20 * time.Millisecond, time.Second
+	a := &delayAlgorithm{}
+	now := epoch
+	window := func(l float64) float64 {
+		now = now.Add(base)
+		return a.window(windowStats{start: now, mean: base, base: base, inFlight: int(l), limit: l})
+	}
+	window(72)
+	w := windowStats{start: now, mean: base, base: base, inFlight: 76, limit: 76, drop: true, gate: gate}
+	a.gated(w, now, 0)
+	l := a.window(w)
+	now = now.Add(gate)
+	require.Less(t, l, 72.0, "a drop cuts the limit")
+	for n := 0; l < 72 && n < 5; n++ {
+		l = window(l)
+	}
+	for range delayProbe {
+		require.InDelta(t, 72, l, 0.01, "back at the level served, and no higher for a few windows")
+		l = window(l)
+	}
+	for n := 0; l < 76 && n < 40; n++ {
+		next := window(l)
+		require.LessOrEqual(t, next, l+1, "from %v: one request at a time", l)
+		l = next
+	}
+	assert.InDelta(t, 76, l, 0.01, "up to the refused level, which refuses again if it is the capacity's end")
+}
+
+func TestDefaultProbesPastARiseLikePastADropOnAServerThatRefusedPastItsLevels(t *testing.T) {
+	// On a server that refused with a gate past the levels it served, a
+	// level where the RTT rose to delayGrow is held while a smaller rise
+	// shows; elsewhere the limit grows as soon as the rise is under it.
+	const base = 20 * time.Millisecond
+	rose := func(refusedPast bool) float64 {
+		a := &delayAlgorithm{}
+		now := epoch
+		if refusedPast {
+			a.gated(windowStats{start: now, mean: base, base: base, inFlight: 60, limit: 60, drop: true, gate: time.Second}, now, 40)
+		}
+		window := func(l float64, mean time.Duration) float64 {
+			now = now.Add(base)
+			return a.window(windowStats{start: now, mean: mean, srtt: mean, base: base, inFlight: int(l), limit: l})
+		}
+		l := window(50, base*125/100)
+		require.InDelta(t, 50, l, 0.01, "a rise to delayGrow holds the limit")
+		for range 20 {
+			l = window(l, base*115/100)
+		}
+		return l
+	}
+	assert.InDelta(t, 50, rose(true), 0.01, "held while a rise of delayHold shows")
+	assert.Greater(t, rose(false), 50.0, "grows on a server that never refused past its levels")
+}
+
 // The default strategy's state is allocated once per host, beside the Host:
 // 32 bytes is its size class.
 func TestDefaultStrategysStateFitsTheSizeClassOf32Bytes(t *testing.T) {

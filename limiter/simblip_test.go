@@ -124,3 +124,21 @@ func TestSimulationAServerThatFlapsDuringTheRampIsNotHeld(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulationATightServerIsNotRefusedAgainAndAgain: a server whose queue
+// (slots/8) shows too small a rise to stop the limit before it refuses with
+// a gate is refused a few times over a cold 10 s crawl, not once every
+// couple of seconds: after a refusal the limit goes back to the level it
+// served and steps towards the refused one request at a time, so that the
+// next refusal confirms the capacity's end.
+func TestSimulationATightServerIsNotRefusedAgainAndAgain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	const run = 10 * time.Second
+	c := capacityClass{slots: 64, queue: 8, service: 20 * time.Millisecond}
+	for _, seed := range simClassSeeds {
+		share, _ := simBlips(t, c, seed, run, time.Second)
+		assert.GreaterOrEqual(t, share, 0.7, "%v, seed %d: share of the optimum over %v", c, seed, run)
+	}
+}
