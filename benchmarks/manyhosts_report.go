@@ -59,15 +59,15 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 		fmt.Fprintf(&b, " with max_total %d (a healthy host's optimum is at most its even share of it among the hosts that are not gated, %.1f in service)", mh.MaxTotal, mh.fairShare())
 	}
 	b.WriteString(".\n\n")
-	b.WriteString("| host | role | items | done | first listed | last done | goodput/s | optimum/s | ratio | ratio from listed | early requests | 429/503 | most in flight (server) | most open (crawl) | slots + queue |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| host | role | items | done | first listed | first sent | first item sent | first done | last done | goodput/s | optimum/s | ratio | ratio from listed | early requests | 429/503 | most in flight (server) | most open (crawl) | slots + queue |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, h := range r.Hosts {
 		g, ratio, listed := h.Goodput(mh.Blackout), "-", "-"
 		if h.Optimum > 0 {
 			ratio = fmt.Sprintf("%.0f%%", 100*g/h.Optimum)
 			listed = fmt.Sprintf("%.0f%%", 100*h.GoodputListed(mh.Blackout)/h.Optimum)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.2fs | %.2fs | %.0f | %.0f | %s | %s | %d | %d | %d | %d | %d |\n",
-			h.Host, h.Role, h.Items, h.Done, h.FirstListed.Seconds(), h.Last.Seconds(), g, h.Optimum, ratio, listed, h.Early, h.Refused, h.Served, h.Sent, h.Capacity)
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.2fs | %.2fs | %.2fs | %.2fs | %.2fs | %.0f | %.0f | %s | %s | %d | %d | %d | %d | %d |\n",
+			h.Host, h.Role, h.Items, h.Done, h.FirstListed.Seconds(), h.FirstSent.Seconds(), h.FirstItemSent.Seconds(), h.FirstDone.Seconds(), h.Last.Seconds(), g, h.Optimum, ratio, listed, h.Early, h.Refused, h.Served, h.Sent, h.Capacity)
 	}
 	fmt.Fprintf(&b, "\ncrawl: %.2fs, ideal %.2fs (%.2fx); listing read by %.2fs; items lost: %d", r.Elapsed.Seconds(), r.Ideal.Seconds(), r.TimeRatio(), r.Listed.Seconds(), r.Lost)
 	if mh.BlackHoles+mh.Refusing+mh.Tarpits > 0 {

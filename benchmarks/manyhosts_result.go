@@ -35,8 +35,10 @@ type HostResult struct {
 	Capacity int           // its slots and queue (0: unlimited)
 
 	// FirstListed is when the listing page holding its first item was
-	// read, after the crawl started (0 if not read).
-	FirstListed time.Duration
+	// read, after the crawl started (0 if not read); FirstSent when its
+	// first request (its robots.txt) was sent, FirstItemSent its first
+	// item's, and FirstDone when its first item was done (0 if none).
+	FirstListed, FirstSent, FirstItemSent, FirstDone time.Duration
 }
 
 // Goodput is the host's items per second from when it could serve (after a

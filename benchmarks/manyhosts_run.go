@@ -157,6 +157,15 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		if at, ok := rec.pages[firstPage(rotation, hosts[i])]; ok {
 			h.FirstListed = at.Sub(start)
 		}
+		if oc := rec.open[hosts[i]]; oc != nil && !oc.first.IsZero() {
+			h.FirstSent = oc.first.Sub(start)
+		}
+		if oc := rec.open[hosts[i]]; oc != nil && !oc.firstItem.IsZero() {
+			h.FirstItemSent = oc.firstItem.Sub(start)
+		}
+		if len(times) > 0 {
+			h.FirstDone = slices.MinFunc(times, time.Time.Compare).Sub(start)
+		}
 		switch roles[i] {
 		case RoleBlackHole, RoleRefusing, RoleTarpit, RoleRedirect:
 			res.GaveUp += h.Items - min(h.Done, h.Items)
@@ -338,17 +347,23 @@ type doneTimes struct {
 	open  map[string]*openCount
 }
 
-// openCount is a host's requests open at the base RoundTripper, and the most
-// at once.
-type openCount struct{ now, most int }
+// openCount is a host's requests open at the base RoundTripper, the most at
+// once, and when its first request and its first item's were sent.
+type openCount struct {
+	now, most        int
+	first, firstItem time.Time
+}
 
 func (d *doneTimes) RoundTrip(r *http.Request) (*http.Response, error) {
-	host := r.URL.Host
+	host, now := r.URL.Host, time.Now()
 	d.mu.Lock()
 	oc := d.open[host]
 	if oc == nil {
-		oc = &openCount{}
+		oc = &openCount{first: now}
 		d.open[host] = oc
+	}
+	if oc.firstItem.IsZero() && strings.HasPrefix(r.URL.Path, "/items/") {
+		oc.firstItem = now
 	}
 	oc.now++
 	oc.most = max(oc.most, oc.now)
