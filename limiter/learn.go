@@ -12,6 +12,7 @@ const (
 	maxSends     = 2048                   // the request starts a record keeps
 	fitMargin    = 0.99                   // the rate paced at, relative to the lowest that fits
 	coldThrottle = 4                      // a first throttle within this many RTTs of the first request came from a cold start's burst
+	coldGate     = 20                     // or within its gate over this (see throttled)
 	minFit       = 8                      // the fewest requests a record must hold to fit a rate
 	minFitOne    = 3                      // or against a bucket of one token
 	probeStart   = 2.0                    // a probe starts at this many times what the server admitted over the first throttle's episode and gate
@@ -132,12 +133,22 @@ func (l *learner) throttled(now time.Time, seq uint64, until time.Time, cur floa
 		}
 		l.first, l.t1 = true, now.Sub(l.firstAt)
 		// A throttle later than a few round trips after the first request
-		// of the host's work did not come from a burst sent at a cold start.
+		// of the host's work, and later than a twentieth of its gate, did
+		// not come from a burst sent at a cold start. The twentieth holds
+		// where round trips are short (a server near the client, whose
+		// cold start is paced by the client's own supply of work, not by
+		// its answers): should such an episode have been mostly the
+		// server's rate and not its burst, the probe, from twice what the
+		// server admitted over the episode and the gate, reaches that rate
+		// within four doublings; an episode that was mostly burst, read as
+		// a client's ramp, sends at once far above the rate and costs a
+		// whole gate.
 		work := l.workAt
 		if work.IsZero() {
 			work = l.firstAt
 		}
-		l.unsure = rtt > 0 && now.Sub(work) > coldThrottle*rtt
+		el := now.Sub(work)
+		l.unsure = rtt > 0 && el > coldThrottle*rtt && el > gate/coldGate
 		l.restart(until, gate)
 		// Twice what the server admitted over the episode and its gate: a
 		// start from which doubling finds the rate in a few steps.

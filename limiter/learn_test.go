@@ -323,3 +323,37 @@ func TestPaceProbesNoHigherThanTheRateARecordWasRefusedAt(t *testing.T) {
 	}
 	assert.Greater(t, p.learnt, 100.0)
 }
+
+func TestLearnerTakesAFirstThrottleWithinATwentiethOfItsGateForABurst(t *testing.T) {
+	// A server 1 ms away whose 100/s bucket of 10 refuses a cold start
+	// whose requests the client's own work spaced 2 ms apart: the refusal
+	// comes 22 ms (22 RTTs) after the first request, a fiftieth of its 1 s
+	// gate.
+	var l learner
+	b := bucketAt{tokens: 10, last: epoch}
+	seq := uint64(0)
+	for {
+		seq++
+		sent := epoch.Add(time.Duration(seq-1) * 2 * time.Millisecond)
+		l.sent(sent, seq, false)
+		if !b.admit(sent) {
+			now := sent.Add(time.Millisecond)
+			r, first, ok := l.throttled(now, seq, now.Add(time.Second), 0, time.Millisecond)
+			require.True(t, ok)
+			require.True(t, first)
+			assert.False(t, l.unsure, "the episode is read as the server's burst")
+			assert.InDelta(t, 2*12, r, 3, "the probe starts at twice what the server admitted over the episode and its gate")
+			assert.True(t, l.recording(seq+1, false), "the learner records the requests after the gate")
+			break
+		}
+		l.succeeded(seq)
+	}
+	// Later than a twentieth of its gate, the same episode is a ramp's.
+	var late learner
+	late.sent(epoch, 1, false)
+	late.succeeded(1)
+	now := epoch.Add(60 * time.Millisecond)
+	_, _, ok := late.throttled(now, 2, now.Add(time.Second), 0, time.Millisecond)
+	require.True(t, ok)
+	assert.True(t, late.unsure, "60 ms into the work, past a twentieth of a 1 s gate and 4 RTTs")
+}
