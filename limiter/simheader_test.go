@@ -31,6 +31,7 @@ type headerServer struct {
 	clock      time.Duration // "-clock": the lowest Date offset seen
 	clocked    bool          // and whether one was
 	phase      time.Duration // how far into one of the server's windows the run starts
+	policy     bool          // the quota announces its window (RateLimit-Policy's w) in Quota.Window
 }
 
 func (h *headerServer) optimum() float64 { return float64(h.limit) / h.window.Seconds() }
@@ -91,6 +92,9 @@ func (h *headerServer) arrive(s *sim, r *simReq) {
 		}
 		q.Remaining = max(0, h.limit-int(math.Ceil(count-1e-9)))
 		q.Reset = time.Unix(0, (idx+1)*w-h.phase.Nanoseconds())
+	}
+	if h.policy {
+		q.Window = h.window
 	}
 	lat := s.uniform(h.service, 0.25)
 	resp := simResponse{outcome: Success, quota: q, retryAfter: retry}
@@ -445,8 +449,19 @@ func TestSimulationHeaderQuotaPhaseReport(t *testing.T) {
 		{kind: "fixed-clock", limit: 300, window: 10 * time.Second, service: 5 * time.Millisecond},
 		{kind: "fixed-clock", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
 		{kind: "fixed", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond},
+		// Announced in IETF RateLimit and RateLimit-Policy: the window
+		// is known, Reset is whole seconds until it ends.
+		{kind: "fixed-delta", limit: 300, window: 10 * time.Second, service: 5 * time.Millisecond, policy: true},
+		{kind: "fixed-delta", limit: 500, window: 5 * time.Second, service: 5 * time.Millisecond, policy: true},
+		{kind: "fixed-delta", limit: 50, window: time.Second, service: 5 * time.Millisecond, policy: true},
+		{kind: "sliding-delta", limit: 300, window: 10 * time.Second, service: 5 * time.Millisecond, policy: true},
+		{kind: "fixed-delta", limit: 300, window: 10 * time.Second, service: 5 * time.Millisecond},
 	} {
-		fmt.Fprintf(&b, "| %s %d per %v | %v |", srv.kind, srv.limit, srv.window, srv.service)
+		policy := ""
+		if srv.policy {
+			policy = " (policy)"
+		}
+		fmt.Fprintf(&b, "| %s%s %d per %v | %v |", srv.kind, policy, srv.limit, srv.window, srv.service)
 		for _, ph := range phases {
 			c := *srv
 			c.phase = time.Duration(ph * float64(srv.window))
