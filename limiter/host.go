@@ -44,7 +44,9 @@ type waiter struct{ wake chan struct{} }
 
 func newHost(l *Limiter, key string, now time.Time) *Host {
 	cfg := l.configFor(key)
-	h := &Host{key: key, l: l}
+	// A host is made for a request to come: the idle sweep passes it once
+	// (see WithMaxHosts) however long that request waits in a queue.
+	h := &Host{key: key, l: l, used: true}
 	h.ctl.init(cfg)
 	h.limit = h.ctl.intLimit()
 	h.pace.init(cfg)

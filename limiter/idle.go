@@ -59,9 +59,13 @@ func (l *Limiter) keepLocked(h *Host) {
 			ih.hand++
 			continue
 		}
+		// The newest host takes x's place, behind the hand: the sweep
+		// passes it after the others, not at once, as it would a host
+		// that has waited since it was made.
 		last := len(ih.ring) - 1
 		ih.ring[ih.hand], ih.ring[last] = ih.ring[last], nil
 		ih.ring = ih.ring[:last]
+		ih.hand++
 		l.hosts.Delete(x.key)
 		l.count.Add(-1)
 		forgot++

@@ -59,3 +59,27 @@ func TestWithMaxHostsZeroNeverForgets(t *testing.T) {
 	_, err = New(Config{}, WithMaxHosts(-1))
 	assert.ErrorContains(t, err, "WithMaxHosts(-1)")
 }
+
+// A scheduler finds a host when it reads an item, and takes the item's
+// permit after the items read before it: the hosts it found meanwhile must
+// not forget it before its first request, while they are a few against the
+// hosts kept.
+func TestANewHostIsNotForgottenBeforeItsFirstRequest(t *testing.T) {
+	l, err := New(Config{Algorithm: Fixed, Initial: 2}, WithMaxHosts(100))
+	require.NoError(t, err)
+	const ahead = 10 // hosts found before their first request, the newest last
+	var waiting []*Host
+	for i := range 2000 {
+		waiting = append(waiting, l.Host(fmt.Sprintf("h%d:80", i)))
+		if len(waiting) < ahead {
+			continue
+		}
+		h := waiting[0]
+		waiting = waiting[1:]
+		require.False(t, h.Forgotten(), "host %s forgotten before its first request", h.Key())
+		p, err := h.Acquire(context.Background())
+		require.NoError(t, err)
+		p.Release(Success)
+	}
+	assert.LessOrEqual(t, len(l.Snapshots()), 102, "about WithMaxHosts hosts are kept")
+}
