@@ -41,6 +41,10 @@ type entry[T any] struct {
 	page     *page // nil unless checkpointing
 	attempts int
 	err      error // the last attempt's error
+	// With rooms, the item's key and its host, met when the producer read
+	// it (nil when the key is ""; got again if the limiter forgot it).
+	key  string
+	host *limiter.Host
 }
 
 // run is the state of one call to Run.
@@ -64,7 +68,7 @@ type run[T any] struct {
 	rooms     *rooms[T] // the hosts' waiting rooms, with a limiter; guarded by roomsMu
 	roomsMu   sync.Mutex
 	takeMu    sync.Mutex    // with rooms: held to take items from the queue, and taken before roomsMu
-	hosts     *hostTable    // with rooms: the hosts of the items taken; guarded by takeMu
+	hosts     *hostTable    // with rooms: the hosts of the items read; the producer's
 	idleWake  chan struct{} // rooms, producer, scheduler -> idle consumers: a room may start, or an item arrived
 	idle      atomic.Int64  // consumers that wait in awaitRoom, or are about to
 	searching atomic.Int64  // consumers woken by signal that have not looked for a task yet

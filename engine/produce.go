@@ -32,6 +32,7 @@ func (r *run[T]) produce() {
 			return
 		}
 		e := entry[T]{item: it}
+		r.meet(&e)
 		if r.tracker != nil {
 			if e.page, err = r.tracker.add(it.Page, it.Next, it.Index, it.Count); err != nil {
 				r.srcErr = err
@@ -60,6 +61,20 @@ func (r *run[T]) produce() {
 			}
 		}
 		r.arrived()
+	}
+}
+
+// meet finds the host of e's item, with rooms, as the item is read: the
+// consumers' limit (the sum of the hosts' limits) then counts every host
+// whose items wait, not only those the consumers reached. A listing that
+// holds each host's items together would otherwise show its hosts one at a
+// time, each after the items of the one before.
+func (r *run[T]) meet(e *entry[T]) {
+	if r.rooms == nil {
+		return
+	}
+	if e.key = r.key(e.item.Value); e.key != "" {
+		e.host = r.hosts.get(e.key)
 	}
 }
 

@@ -238,3 +238,29 @@ func TestRoomsComeAndGoWhileConsumersTakeAndReleaseItems(t *testing.T) {
 		require.EqualValues(t, 1, done[v].Load(), "item %d", v)
 	}
 }
+
+// A listing that holds each host's items together: the consumers' limit
+// counts every host whose items were read, so every host starts its limit's
+// worth of items at once, and not only the first host, whose items fill the
+// consumers while the next hosts' wait behind them on the queue.
+func TestAListingThatGroupsHostsStartsEveryHostAtOnce(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const hosts, perHost, limit = 5, 10, 2
+	l, err := limiter.New(limiter.Config{Algorithm: limiter.Fixed, Initial: limit})
+	require.NoError(t, err)
+	hostOf := func(v int) string { return fmt.Sprintf("h%d", v/perHost) }
+	var pk peak
+	release := make(chan struct{})
+	wait := runAsync(context.Background(), t, NewJob(rangeOf(t, hosts*perHost, 10), func(_ context.Context, v int) error {
+		pk.enter()
+		defer pk.leave()
+		<-release
+		return nil
+	}).WithLimiter(l, hostOf), WithQueueSize(hosts*perHost))
+	waitFor(t, "every host's limit of items in flight at once", func() bool { return pk.now.Load() == hosts*limit })
+	close(release)
+	st, err := wait()
+	require.NoError(t, err)
+	assert.EqualValues(t, hosts*perHost, st.Succeeded)
+	assert.EqualValues(t, hosts*limit, pk.max.Load())
+}
