@@ -19,6 +19,15 @@ const (
 	slowExitRatio = 1.5              // at or above it, slow start falls back to the last level without queueing
 	slowStep      = 1.15             // slow start's growth per window over the level that runs without a queue
 
+	// inProcessRTT: a host whose baseline RTT is below it answers in-process
+	// work (no network round trip is this short, even on loopback), and
+	// times one permit in inProcessMask+1 however few it hands out per
+	// window: a rise that counts is queueBase/10 or more, hundreds of such
+	// RTTs, and reading the clock for each of its permits costs more than
+	// the work.
+	inProcessRTT  = 10 * time.Microsecond
+	inProcessMask = 15
+
 	// queueBase is the smallest baseline RTT/base ratios are taken against:
 	// on a faster service, a rise under 1 ms (the default strategy's 1.2×)
 	// is scheduling noise on a loaded machine, not a queue at the server.
@@ -185,12 +194,16 @@ func (c *control) span() time.Duration { return max(minWindow, c.srtt) }
 // resample sets the share of permits to time from the rate at which the
 // window that started el ago handed them out: a window of span at that rate
 // then holds sampleTarget to 2×sampleTarget timed permits. Tasks much shorter
-// than minWindow, or many permits in flight, are timed one in a power of two.
+// than minWindow, or many permits in flight, are timed one in a power of two,
+// and so is in-process work (see inProcessRTT).
 func (c *control) resample(el time.Duration) {
 	per := float64(c.seq-c.winSeq) * float64(c.span()) / float64(el)
 	c.mask = 0
 	if k := min(per/sampleTarget, maxMask); k >= 2 {
 		c.mask = 1<<(bits.Len64(uint64(k))-1) - 1
+	}
+	if c.base > 0 && c.base < inProcessRTT {
+		c.mask = max(c.mask, inProcessMask)
 	}
 }
 

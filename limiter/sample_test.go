@@ -200,3 +200,47 @@ func TestSamplingFollowsASlowdownFromTheFirstTimedPermit(t *testing.T) {
 	}
 	assert.LessOrEqual(t, rounds, k/4+1, "a sampling period (k permits, k/4 rounds) and one round")
 }
+
+// TestInProcessWorkIsTimedOneInSixteenHoweverFewPermitsAWindowHolds: a host
+// that hands out a few permits per 1 ms window times every one of them when
+// its requests cross a network, and one in inProcessMask+1 when its work
+// takes microseconds (a scheduler's no-op tasks spread over many hosts).
+func TestInProcessWorkIsTimedOneInSixteenHoweverFewPermitsAWindowHolds(t *testing.T) {
+	tests := []struct {
+		name        string
+		work, gap   time.Duration
+		readsPerOne float64 // clock reads per permit, after the first windows
+	}{
+		{"in-process work", 2 * time.Microsecond, 200 * time.Microsecond, 2.0 / (inProcessMask + 1)},
+		{"a request over loopback", 50 * time.Microsecond, 200 * time.Microsecond, 2},
+		{"a request over a network", 2 * time.Millisecond, 0, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &countingClock{FakeClock: clockwork.NewFakeClockAt(epoch)}
+			l, err := New(Config{Algorithm: Fixed, Initial: 1}, WithClock(clk))
+			require.NoError(t, err)
+			h := l.Host("h")
+			one := func() {
+				p, err := h.Acquire(context.Background())
+				require.NoError(t, err)
+				clk.Advance(tt.work)
+				p.Release(Success)
+				clk.Advance(tt.gap)
+			}
+			for range 200 {
+				one()
+			}
+			before := clk.reads.Load()
+			const n = 1600
+			for range n {
+				one()
+			}
+			assert.InDelta(t, tt.readsPerOne, float64(clk.reads.Load()-before)/n, 0.01)
+			h.mu.Lock()
+			srtt := h.ctl.srtt
+			h.mu.Unlock()
+			assert.Equal(t, tt.work, srtt, "the sampled permits still tell the RTT")
+		})
+	}
+}
