@@ -134,10 +134,12 @@ ROWS = [
     ('step-64q16-quarter', 'capacity', '--slots 64 --queue 16 --jitter 0s --slots-at 3s=16,8s=64', 24000, ('capsched', 0.02, [(0, 64), (3, 16), (8, 64)]), [], 60),
     # service times that drift over a long crawl: 20 -> 80 ms over 60 s, and 80 -> 20 ms
     ('drift-up-16x20ms+1ms/s', 'capacity', '--slots 16 --queue 16 --latency-drift 1ms', 22000, ('capdrift', 16, 0.02, 0.001), [], 120),
+    ('drift-up-8x20ms+0.3ms/s', 'capacity', '--slots 8 --queue 8 --latency-drift 300us', 17000, ('capdrift', 8, 0.02, 0.0003), [], 120),
     ('drift-down-16x80ms-1ms/s', 'capacity', '--slots 16 --queue 16 --latency 80ms --jitter 5ms --latency-drift -1ms', 22000, ('capdrift', 16, 0.08, -0.001), [], 120),
     # bimodal: a tenth of the answers 10x slower (mean 38 ms at 20 ms)
     ('bimodal-32q32-10%x10', 'capacity', '--slow-share 0.1', 8000, ('cap', 32, 0.038), [], 60),
     ('bimodal-16q4-10%x10', 'capacity-tight', '--slow-share 0.1', 4000, ('cap', 16, 0.038), [], 60),
+    ('bimodal-nolimit-10%x10', 'fast', '--latency 20ms --slow-share 0.1', 8000, ('none',), [], 60),
     ('bimodal-inflight-32-10%x10', 'inflight-429', '--slow-share 0.1', 8000, ('cap', 32, 0.038), [], 60),
     # a slow body: headers after 20 ms, the body trickled over 200 ms more, a slot held all along
     ('slowbody-32q32-200ms', 'capacity', '--slow-body 1 --slow-body-for 200ms', 1500, ('cap', 32, 0.2), [], 60),
