@@ -83,7 +83,17 @@ func (s *Store) updatedLocked() {
 	}
 }
 
-// loop commits every interval, and whenever a batch fills up, until Close.
+// wakeWriter tells the committer goroutine that a journal buffer waits to
+// be written. The caller holds s.mu.
+func (s *Store) wakeWriter() {
+	select {
+	case s.write <- struct{}{}:
+	default:
+	}
+}
+
+// loop commits every interval, and whenever a batch fills up, until Close;
+// in between it writes out the journal's full buffers.
 func (s *Store) loop() {
 	t := s.o.clock.NewTicker(s.o.interval)
 	defer t.Stop()
@@ -91,6 +101,15 @@ func (s *Store) loop() {
 		select {
 		case <-s.stop:
 			return
+		case <-s.write:
+			s.mu.Lock()
+			j := s.journal
+			s.mu.Unlock()
+			if err := j.writeOut(); err != nil {
+				// Sticky, as a commit's.
+				s.o.log.Debug("state journal write failed", zap.Error(err))
+			}
+			continue
 		case <-s.kick:
 		case <-t.Chan():
 		}
@@ -137,7 +156,7 @@ type commit struct {
 }
 
 // prepare takes the batch and the files' lengths in one step, under the lock
-// that Append holds while it writes a line and records its item: so the
+// that Append holds while it appends a line and records its item: so the
 // bytes below each offset are exactly the lines of the items in this commit
 // and the ones before it. It returns nil when nothing changed. The caller
 // holds commitMu.
@@ -153,10 +172,7 @@ func (s *Store) prepare() (*commit, error) {
 		s.stored[string(pageKey(page))] = true
 	}
 	if s.journal != nil {
-		var err error
-		if c.files, err = s.journal.flushLocked(); err != nil {
-			return nil, s.failLocked(err)
-		}
+		c.files = s.journal.takeLocked()
 	}
 	if s.counters != nil {
 		counters, err := takeCounters(s.counters)
@@ -182,9 +198,15 @@ func takeCounters(fn func() map[string]int64) (map[string]int64, error) {
 	return maps.Clone(c), nil
 }
 
-// sync fsyncs the files that grew. Lines appended after prepare may be
-// synced too: the state does not count them, and a resume truncates them.
+// sync writes out the journal's lines that prepare took, and fsyncs the
+// files that grew. Lines appended after prepare may be written and synced
+// too: the state does not count them, and a resume truncates them.
 func (c *commit) sync() error {
+	if c.j != nil {
+		if err := c.j.writeOut(); err != nil {
+			return err
+		}
+	}
 	for _, f := range c.files {
 		if f.changed {
 			if err := f.file.Sync(); err != nil {

@@ -7,12 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/politely/politely/source"
 )
 
-// flushAt is how many buffered bytes of a file an Append writes out; a
-// commit writes out the rest.
+// flushAt is how many buffered bytes of a file an Append hands to the
+// store's committer goroutine to write out; a commit writes out the rest.
 const flushAt = 64 << 10
 
 // File is a file a Journal appends lines to.
@@ -24,20 +25,30 @@ type File struct {
 // Journal appends lines to files on behalf of a Store, so that an item's
 // line and the record that the item is done are committed together. Get one
 // from Store.OpenJournal; the Store's Close closes it.
+//
+// Append only copies a line into memory: the files are written by the
+// store's committer goroutine (a full buffer at once, the rest at each
+// commit), never under the lock Append takes. A write can wait on the file
+// system (an append waits while a commit's fsync holds the file system's
+// journal), and every item finishing meanwhile would wait with it.
 type Journal struct {
 	s     *Store
 	files []*journalFile
+	wmu   sync.Mutex // one writer of the files at a time, so buffers reach them in order
 }
 
-// journalFile is one file of a journal. Its fields are guarded by the
-// store's mu, except committed, which only commits touch (under commitMu).
+// journalFile is one file of a journal. buf, queued, spare, appended and
+// lines are guarded by the store's mu; committed only commits touch (under
+// commitMu). Only the journal's writer (under wmu) writes to f.
 type journalFile struct {
 	name, path string
 	f          *os.File
-	buf        []byte
-	written    int64 // bytes handed to f
-	lines      int64 // lines appended, buffered ones included
-	committed  int64 // offset of the last commit
+	buf        []byte   // lines appended since the last hand-off
+	queued     [][]byte // buffers handed off and not written yet, oldest first
+	spare      []byte   // a written buffer, for buf to reuse
+	appended   int64    // bytes appended, written or not: where the next line starts
+	lines      int64    // lines appended, unwritten ones included
+	committed  int64    // offset of the last commit
 }
 
 // fileState is a file's length and line count as a commit records them.
@@ -131,7 +142,7 @@ func openJournalFile(f File, res Resume) (*journalFile, error) {
 	if _, err := fd.Seek(0, io.SeekEnd); err != nil {
 		return fail(fmt.Errorf("state: journal %s: %w", f.Name, err))
 	}
-	return &journalFile{name: f.Name, path: f.Path, f: fd, written: off, lines: res.Lines[f.Name], committed: off}, nil
+	return &journalFile{name: f.Name, path: f.Path, f: fd, appended: off, lines: res.Lines[f.Name], committed: off}, nil
 }
 
 // Append records that item index of page is done and appends its lines,
@@ -165,11 +176,11 @@ func (j *Journal) Append(page source.Cursor, index int, lines ...[]byte) error {
 		}
 		f := j.files[i]
 		f.buf = append(append(f.buf, l...), '\n')
+		f.appended += int64(len(l)) + 1
 		f.lines++
 		if len(f.buf) >= flushAt {
-			if err := f.writeLocked(); err != nil {
-				return s.failLocked(err)
-			}
+			f.queueLocked()
+			s.wakeWriter()
 		}
 	}
 	s.batch.done[page] = append(s.batch.done[page], index)
@@ -195,31 +206,59 @@ func (j *Journal) Lines(i int) int64 {
 	return j.files[i].lines
 }
 
-// writeLocked hands f's buffer to the file. The caller holds the store's mu.
-func (f *journalFile) writeLocked() error {
-	n, err := f.f.Write(f.buf)
-	f.written += int64(n)
-	f.buf = f.buf[:0]
-	if err != nil {
-		return fmt.Errorf("state: journal %s: write %s: %w", f.name, f.path, err)
-	}
-	return nil
+// queueLocked hands f's buffer to the writer (see writeOut). The caller
+// holds the store's mu.
+func (f *journalFile) queueLocked() {
+	f.queued = append(f.queued, f.buf)
+	f.buf, f.spare = f.spare[:0], nil
 }
 
-// flushLocked writes every buffer out and returns the files' states for a
-// commit. The caller holds the store's mu.
-func (j *Journal) flushLocked() ([]fileState, error) {
+// takeLocked hands every buffer to the writer and returns the files' states
+// for a commit: the offsets of the lines appended so far, which the commit
+// writes out (writeOut) before it fsyncs. The caller holds the store's mu.
+func (j *Journal) takeLocked() []fileState {
 	out := make([]fileState, len(j.files))
 	for i, f := range j.files {
 		if len(f.buf) > 0 {
-			if err := f.writeLocked(); err != nil {
-				return nil, err
+			f.queueLocked()
+		}
+		out[i] = fileState{name: f.name, path: f.path, file: f.f, offset: f.appended, lines: f.lines,
+			changed: f.appended != f.committed}
+	}
+	return out
+}
+
+// writeOut writes the buffers handed off so far to their files, each file's
+// in the order they were appended. Once a write failed nothing more is
+// written: the store's sticky error is returned, and a resumed run truncates
+// the files to the last commit.
+func (j *Journal) writeOut() error {
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	s := j.s
+	for _, f := range j.files {
+		s.mu.Lock()
+		bufs, err := f.queued, s.err
+		f.queued = nil
+		s.mu.Unlock()
+		for _, b := range bufs {
+			if err != nil {
+				return err
+			}
+			if _, werr := f.f.Write(b); werr != nil {
+				err = s.fail(fmt.Errorf("state: journal %s: write %s: %w", f.name, f.path, werr))
 			}
 		}
-		out[i] = fileState{name: f.name, path: f.path, file: f.f, offset: f.written, lines: f.lines,
-			changed: f.written != f.committed}
+		if err != nil {
+			return err
+		}
+		if last := len(bufs) - 1; last >= 0 && cap(bufs[last]) <= 2*flushAt {
+			s.mu.Lock()
+			f.spare = bufs[last][:0]
+			s.mu.Unlock()
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // committed notes the offsets a commit recorded.

@@ -143,9 +143,10 @@ type Store struct {
 	err      error                   // sticky: the first write or commit error, or ErrClosed
 	closing  bool
 
-	kick chan struct{}
-	stop chan struct{}
-	wg   sync.WaitGroup
+	kick  chan struct{}
+	write chan struct{} // a journal buffer waits to be written (see Journal)
+	stop  chan struct{}
+	wg    sync.WaitGroup
 }
 
 // Open opens the state in dir, creating dir and the state when they do not
@@ -198,7 +199,7 @@ func Open(dir, fingerprint string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{path: path, db: db, o: o, start: res, stored: stored, marks: res.Marks, counted: res.Counters,
-		kick: make(chan struct{}, 1), stop: make(chan struct{})}
+		kick: make(chan struct{}, 1), write: make(chan struct{}, 1), stop: make(chan struct{})}
 	s.batch.reset()
 	s.wg.Go(s.loop)
 	o.log.Debug("state opened", zap.String("path", path), zap.Bool("resumed", res.Resumed),
