@@ -18,6 +18,7 @@ const (
 	slowGrowRatio = 1.1              // below this RTT/base (beyond the noise), slow start grows; at or above it, it ends
 	slowExitRatio = 1.5              // at or above it, slow start falls back to the last level without queueing
 	slowStep      = 1.15             // slow start's growth per window over the level that runs without a queue
+	freeRead      = 1.15             // RTT/base at which a whole window of a level without a queue is read, once shown to be one
 
 	// inProcessRTT: a host whose baseline RTT is below it answers in-process
 	// work (no network round trip is this short, even on loopback), and
@@ -67,7 +68,7 @@ type control struct {
 	drops       int
 
 	srtt time.Duration // smoothed window mean RTT
-	base time.Duration // baseline RTT: lowest window mean, drifting up slowly
+	base time.Duration // baseline RTT: lowest window mean, drifting up slowly; raised where a rise proved no queue (see undoShrink)
 	safe float64       // largest in-flight level slow start saw without queueing
 	// exitAt is the limit at which slow start last ended on a rising RTT,
 	// while a window without a queue at about that level may still show
@@ -85,10 +86,15 @@ type control struct {
 	// refused is the in-flight count, the refused request's included, of a
 	// throttle that closed no gate (an in-flight cap's 429), for the window
 	// it closes; 0 if none.
-	refused int
+	refused int32
+	coldN   int32         // the first samples, for the baseline
+	coldSum time.Duration // and the sum of their RTTs
 
-	coldSum time.Duration // sum of the first samples' RTTs, for the baseline
-	coldN   int
+	// shrunkFrom is the limit before the default strategy last lowered it
+	// without a drop, and shrunkRTT the mean RTT of the window that made it
+	// do so, until the next window tells whether the cut relieved a queue
+	// (see undoShrink); 0 if none.
+	shrunkFrom, shrunkRTT float32
 
 	// watch follows slow start's level for permits that waited in a queue
 	// (see levelWatch); see due.
@@ -269,14 +275,14 @@ func (c *control) add(rtt time.Duration) {
 // count level, with no gate closed: the server's cap is below level, and a
 // refusal there costs no gate, so the limit that follows it need not fall
 // further than below level (see onDrop).
-func (c *control) refusedAt(level int) { c.refused = level }
+func (c *control) refusedAt(level int) { c.refused = int32(level) }
 
 // lowerToRefusal takes a refusal noted by refusedAt that the last cut
 // already answered: several requests past the server's cap were out, and
 // the first refusal back may have been the highest of them. The limit goes
 // just below the level of this one if that is lower, without a new cut.
 func (c *control) lowerToRefusal() {
-	level := c.refused
+	level := int(c.refused)
 	c.refused = 0
 	if level == 0 || c.slowStart || c.fixed || float64(level-1) >= c.limit {
 		return
@@ -312,7 +318,7 @@ func (c *control) onDrop(now time.Time, inFlight int, epoch uint32, gateEnd time
 // closeWindow closes the open window at now; gate is how long the gate
 // that a drop closing it closed lasts from now, 0 if none.
 func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration) {
-	w := windowStats{start: c.winStart, inFlight: c.winInFlight, limit: c.limit, drop: c.drops > 0, refused: c.refused}
+	w := windowStats{start: c.winStart, inFlight: c.winInFlight, limit: c.limit, drop: c.drops > 0, refused: int(c.refused)}
 	if c.slowStart && !w.drop && c.due {
 		w.waited = c.watch.waited(now, c.stragglerWait())
 	}
@@ -378,7 +384,7 @@ func (c *control) observeRTT(now time.Time, mean time.Duration, n int, stderr ti
 		// A window that shows a rise (slow start passed the server's slots)
 		// must not raise the baseline it is measured against.
 		c.coldSum += mean * time.Duration(n)
-		c.coldN += n
+		c.coldN += int32(n)
 		c.base = c.coldSum / time.Duration(c.coldN)
 	case mean < c.base:
 		c.base -= (c.base - mean) / 4
@@ -396,10 +402,22 @@ func (c *control) decide(w windowStats) {
 	}
 	if w.drop {
 		c.exitAt = 0
-	} else if c.resume(w) {
+	} else if c.resume(w) || c.undoShrink(w) {
 		return
 	}
+	c.shrunkFrom = 0
 	next := c.alg.window(w)
+	if _, own := c.alg.(*delayAlgorithm); own && !w.drop && next < w.limit && w.mean > 0 && w.base >= queueBase {
+		// The default strategy reads the RTT against this baseline (the
+		// others keep their own): a cut for a rise is checked.
+		if w.inFlight <= 1 {
+			// A request alone waits behind none of ours: the rise is
+			// the server's own time, not a queue a cut would relieve.
+			c.base = max(c.base, time.Duration(float64(w.mean)/freeRead))
+			return
+		}
+		c.shrunkFrom, c.shrunkRTT = float32(w.limit), float32(w.mean)
+	}
 	if cut := w.cut(); w.drop && !c.fixed && next > cut {
 		// Every adaptive algorithm shrinks on a drop (Gradient2 ignores
 		// drops, Vegas barely reacts): enforce a cut and re-seed it there.
@@ -529,6 +547,36 @@ func (c *control) resume(w windowStats) bool {
 		// Back to the level that showed the rise first, to see it again.
 		c.limit = min(c.limit, exit)
 	}
+	return true
+}
+
+// undoShrink takes back the default strategy's last cut made without a
+// drop if w, the first window after it, shows that the cut relieved no
+// queue: a queue's RTT falls with the in-flight count, and w's held within
+// half that fall, by a margin beyond w's noise. The rise that made the cut
+// was then the baseline's: slow start takes it from each level's fastest
+// answers, far below a whole window's mean when service times spread
+// widely (a third below at ±50%), so that a server with room reads as
+// queued and each cut leads to the next, down to one request at a time.
+// The limit goes back, the baseline rises so that w reads freeRead, and
+// the level is taken as a knee: the limit probes past it only as past a
+// drop's. It reports whether it undid a cut.
+func (c *control) undoShrink(w windowStats) bool {
+	from, rtt := float64(c.shrunkFrom), float64(c.shrunkRTT)
+	c.shrunkFrom = 0
+	if from == 0 || w.mean == 0 {
+		return false
+	}
+	half := rtt * (1 - w.limit/from) / 2
+	if math.Abs(rtt-float64(w.mean)) >= half || 2*float64(w.stderr) > half {
+		// It fell (a queue), or rose on (a server slowing down, which a
+		// cut answers too), or w cannot tell.
+		return false
+	}
+	c.base = max(c.base, time.Duration(float64(w.mean)/freeRead))
+	c.alg.reset(from)
+	c.alg.knee(from)
+	c.set(from)
 	return true
 }
 

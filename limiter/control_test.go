@@ -692,3 +692,25 @@ func TestDefaultProbesPastARiseLikePastADropOnAServerThatRefusedPastItsLevels(t 
 func TestDefaultStrategysStateFitsTheSizeClassOf32Bytes(t *testing.T) {
 	assert.LessOrEqual(t, unsafe.Sizeof(delayAlgorithm{}), uintptr(32))
 }
+
+func TestARiseAtOneRequestInFlightIsNotReadAsAQueue(t *testing.T) {
+	// A limit at one request at a time whose answers read 1.5× a baseline
+	// slow start took too low: no queue of ours can hold one request up,
+	// so the baseline follows and the limit grows again.
+	var c control
+	c.init(Config{Initial: 1, Min: 1, Max: 100})
+	c.slowStart, c.coldN = false, maxNeed*2
+	c.base, c.srtt = 20*time.Millisecond, 30*time.Millisecond
+	now := epoch
+	for range 40 {
+		for range c.intLimit() {
+			c.onStart(c.intLimit())
+		}
+		for range c.intLimit() {
+			now = now.Add(30 * time.Millisecond)
+			c.onSuccess(now, 30*time.Millisecond, 0, c.seq, c.level)
+		}
+	}
+	assert.GreaterOrEqual(t, c.base, 26*time.Millisecond, "the baseline follows the lone requests' RTT")
+	assert.Greater(t, c.intLimit(), 1, "the limit grows again")
+}

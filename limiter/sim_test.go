@@ -292,6 +292,24 @@ func TestSimulationDefaultMeetsTargets(t *testing.T) {
 			assert.Zero(t, f.refused, "%v, seed %d: 503 share", c, seed)
 		}
 	})
+	t.Run("a server with room whose service times spread widely", func(t *testing.T) {
+		// Slow start's baseline comes from each level's fastest answers,
+		// a third below a whole window's mean at ±50%: the server must
+		// not be read as queued and cut, window after window, towards one
+		// request at a time with no refusal.
+		const run = 4 * time.Second
+		c := capacityClass{slots: 128, queue: 256, service: 20 * time.Millisecond, spread: 0.5}
+		for _, seed := range simClassSeeds {
+			s := newSim(simLimiter(t, "", 0), c.server(), seed, run)
+			s.run()
+			lowest := s.bins[10].limit
+			for _, b := range s.bins[10 : len(s.bins)-1] {
+				lowest = min(lowest, b.limit)
+			}
+			assert.GreaterOrEqual(t, lowest, 16, "seed %d: the lowest limit from 1 s on", seed)
+			assert.Zero(t, s.droppedTotal(), "seed %d: 503s", seed)
+		}
+	})
 	t.Run("quota with headers", func(t *testing.T) {
 		r, _ := simQuota(t, "", 0, true)
 		assert.GreaterOrEqual(t, r.goodput, 0.97, "share of the quota")
