@@ -101,7 +101,11 @@
 // shows no more than 1.25×). The baseline follows lower window means a
 // quarter of the way and drifts up towards higher ones with a 30 s time
 // constant; until 20 samples it is their mean, leaving out windows that rose
-// beyond the noise. AIMD, Gradient2, Vegas and
+// beyond the noise. A cut for a rise is taken back when the next window's
+// RTT held within half the fall a queue would show: the limit returns, is
+// kept as a knee, and the baseline rises so that the window reads 1.15×. A
+// window with one request in flight raises the baseline so rather than cut
+// (a request alone waits behind none of ours). AIMD, Gradient2, Vegas and
 // Fixed are go-concurrency-limits' algorithms, fed one sample per window and
 // re-seeded after slow start and when clamped to [Min, Max]; after a drop
 // every adaptive algorithm ends at most at 90% of its limit. Fixed keeps
