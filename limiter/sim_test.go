@@ -310,6 +310,26 @@ func TestSimulationDefaultMeetsTargets(t *testing.T) {
 			assert.Zero(t, s.droppedTotal(), "seed %d: 503s", seed)
 		}
 	})
+	t.Run("a server that slows down by itself", func(t *testing.T) {
+		// Its service time grows by 1 ms a second with no refusal: a rise
+		// that no cut relieves is not read as our queue, window after
+		// window, down to one request at a time.
+		const run = 20 * time.Second
+		srv := capacityClass{slots: 16, queue: 16, service: 20 * time.Millisecond}
+		for _, seed := range simClassSeeds[:4] {
+			c := srv.server()
+			c.drift = time.Millisecond
+			s := newSim(simLimiter(t, "", 0), c, seed, run)
+			s.run()
+			var sum int
+			last := s.bins[len(s.bins)/2 : len(s.bins)-1]
+			for _, b := range last {
+				sum += b.limit
+			}
+			assert.GreaterOrEqual(t, float64(sum)/float64(len(last)), 10.0, "seed %d: the mean limit over the last %v", seed, run/2)
+			assert.Zero(t, s.droppedTotal(), "seed %d: 503s", seed)
+		}
+	})
 	t.Run("quota with headers", func(t *testing.T) {
 		r, _ := simQuota(t, "", 0, true)
 		assert.GreaterOrEqual(t, r.goodput, 0.97, "share of the quota")
@@ -448,6 +468,7 @@ type capacityClass struct {
 	constant     bool    // every request takes service exactly (else ± spread)
 	spread       float64 // the service times' spread, ±25% if 0
 	cap429       bool    // an in-flight cap answering 429 without Retry-After
+	slowShare    float64 // the share of requests served slowTimes slower, 0 if none
 }
 
 func (c capacityClass) String() string {
@@ -464,12 +485,15 @@ func (c capacityClass) String() string {
 	if c.spread != 0 {
 		s += fmt.Sprintf(" ± %.0f%%", 100*c.spread)
 	}
+	if c.slowShare != 0 {
+		s += fmt.Sprintf(", %.0f%% %d× slower", 100*c.slowShare, slowTimes)
+	}
 	return s
 }
 
 // server returns the class's server model.
 func (c capacityClass) server() *capacityServer {
-	srv := &capacityServer{slots: c.slots, queueCap: c.queue, service: c.service, constant: c.constant, spread: c.spread,
+	srv := &capacityServer{slots: c.slots, queueCap: c.queue, service: c.service, constant: c.constant, spread: c.spread, slowShare: c.slowShare,
 		full: simResponse{outcome: Dropped, retryAfter: time.Second}, rejectAfter: time.Millisecond}
 	if c.cap429 {
 		srv.queueCap, srv.full = 0, simResponse{outcome: Throttled}

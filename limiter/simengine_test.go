@@ -236,6 +236,9 @@ func (s *sim) uniform(d time.Duration, spread float64) time.Duration {
 	return time.Duration(float64(d) * (1 - spread + 2*spread*s.rng.Float64()))
 }
 
+// slowTimes is how much slower a capacityServer serves its slowShare.
+const slowTimes = 10
+
 // capacityServer: slots × service time, a FIFO queue, and beyond it an
 // immediate full answer (a 429 with no headers, or a 503 with Retry-After).
 type capacityServer struct {
@@ -243,6 +246,8 @@ type capacityServer struct {
 	service         time.Duration
 	constant        bool          // every request takes service exactly (else ± spread)
 	spread          float64       // the service times' spread, ±25% if 0
+	slowShare       float64       // the share of requests served slowTimes slower (a heavy tail), 0 if none
+	drift           time.Duration // added to the service time per second since the start (a server that slows down)
 	full            simResponse   // the answer to a request beyond the queue
 	rejectAfter     time.Duration // how long that answer takes to reach the client
 	back            time.Duration // how long a success takes to reach the client once its slot is free
@@ -263,13 +268,17 @@ func (c *capacityServer) arrive(s *sim, r *simReq) {
 
 func (c *capacityServer) serve(s *sim, r *simReq) {
 	c.busy++
-	done := s.now + c.service
+	service := c.service + time.Duration(float64(c.drift)*s.now.Seconds())
+	done := s.now + service
 	if !c.constant {
 		spread := c.spread
 		if spread == 0 {
 			spread = 0.25
 		}
-		done = s.now + s.uniform(c.service, spread)
+		done = s.now + s.uniform(service, spread)
+	}
+	if c.slowShare > 0 && s.rng.Float64() < c.slowShare {
+		done = s.now + slowTimes*(done-s.now)
 	}
 	s.after(done, func() {
 		c.busy--
