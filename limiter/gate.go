@@ -82,8 +82,11 @@ type Quota struct {
 // spread, the server's own figure), and
 // the spread is over at most RetryAfterMax; gates are capped like Gate. A
 // Reset that is not in the future lifts the quota's rate, or with a known
-// window sets it to Limit/Window. A negative Remaining is ignored with a
-// warning.
+// window sets it to Limit/Window. A throttle that comes while the quota
+// held more than the requests in flight could take shows a limit the
+// headers do not describe: the host learns it as where no quota is
+// announced, keeps it under later quotas and paces at the lower of the
+// two. A negative Remaining is ignored with a warning.
 func (h *Host) SetQuota(q Quota) {
 	h.SetQuotaAt(h.l.clock.Now(), q)
 }

@@ -100,6 +100,7 @@ type pushback struct {
 	bound         bool          // the bucket refused a token since probeAt
 
 	reader   *quotaReader  // how the announced quota refills; made at the first quota, which few hosts announce
+	hidden   bool          // a throttle came while the announced quota held more than the requests in flight: a limit its headers do not describe
 	warned   time.Time     // the end of the last long wait the host warned of (see noteWait)
 	sendRate float64       // requests in flight over the smoothed RTT when the last throttle came
 	rtt      time.Duration // the smoothed RTT then
@@ -273,7 +274,7 @@ func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration, sent uint
 		p.reader = new(quotaReader)
 	}
 	rate, end, pause := p.reader.observe(now, q, sent, inFlight, horizon)
-	if rate > 0 && p.reader.most > 1 {
+	if rate > 0 && p.reader.most > 1 && !p.hidden {
 		// A quota that held more than a token or two tells the rate;
 		// a smaller one may be a bucket of a token or two, whose rate
 		// only its refusals teach.
@@ -323,9 +324,16 @@ func (p *pace) onSuccess(seq uint64, started int) {
 func (p *pace) onThrottle(now time.Time, seq uint64, cut, floor bool, inFlight, started int) time.Time {
 	p.pushed()
 	p.lastThrottle, p.throttleSeq = now, seq
+	if p.quotaActive(now) && p.reader != nil && p.reader.rem > inFlight {
+		// Refused while the quota said more remained than the requests
+		// in flight could take: a limit its headers do not describe
+		// (a per-endpoint or secondary one). Learn it as where no
+		// quota is announced, and pace at the lower of the two.
+		p.hidden = true
+	}
 	var until time.Time
 	switch {
-	case p.quotaActive(now):
+	case p.quotaActive(now) && !p.hidden:
 	case !p.lastGate.IsZero() && (now.Before(p.lastGateUntil) || now.Sub(p.lastGate) <= gateEvidence):
 		// The gate came first (the transport releases when the body is
 		// closed, which may be a while after it gated).
@@ -387,7 +395,7 @@ func (p *pace) pause(now time.Time) time.Time {
 // gate until until: the first such throttle starts a probe from until, the
 // next ones set the rate the learner fits.
 func (p *pace) learnFromGate(now time.Time, seq uint64, until time.Time) {
-	if p.quotaActive(now) {
+	if p.quotaActive(now) && !p.hidden {
 		return
 	}
 	cur := 0.0

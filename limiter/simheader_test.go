@@ -472,3 +472,49 @@ func TestSimulationHeaderQuotaPhaseReport(t *testing.T) {
 	}
 	t.Log("\n" + b.String())
 }
+
+// hiddenServer is a header quota that does not bind (h) in front of a
+// bucket its headers do not describe (a per-endpoint or secondary limit):
+// rate a second, burst tokens, 429 + Retry-After: 1 s beyond, with the
+// header quota's figures on the refusal.
+type hiddenServer struct {
+	h                   *headerServer
+	rate, burst, tokens float64
+	last                time.Duration
+}
+
+func (x *hiddenServer) arrive(s *sim, r *simReq) {
+	x.tokens = math.Min(x.burst, x.tokens+x.rate*(s.now-x.last).Seconds())
+	x.last = s.now
+	if x.tokens >= 1 {
+		x.tokens--
+		x.h.arrive(s, r)
+		return
+	}
+	q := &Quota{Limit: x.h.limit, Remaining: int(x.h.tokens), Reset: s.at(s.now + time.Millisecond + time.Second)}
+	s.respond(s.now+time.Millisecond, r, simResponse{outcome: Throttled, quota: q, retryAfter: time.Second})
+}
+
+func TestSimulationALimitTheHeadersDoNotDescribeIsLearnt(t *testing.T) {
+	// A header bucket of 1,000/s burst 100 that never binds, in front of
+	// a hidden 50/s bucket of 10: the refusals come while Remaining says
+	// ~100 remain. Learnt as where no quota is announced, the host is
+	// paced at the hidden rate (it was paced by the headers alone: each
+	// gate ended in a burst that emptied the hidden bucket again).
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, seed := range []uint64{*simSeedFlag, 1, 7} {
+		h := &headerServer{kind: "bucket", limit: 1000, window: time.Second, burst: 100, service: 5 * time.Millisecond}
+		h.tokens = h.burst
+		srv := &hiddenServer{h: h, rate: 50, burst: 10, tokens: 10}
+		s := newSim(simLimiter(t, "", 0), srv, seed, headerRun)
+		s.crawlStart = true
+		s.run()
+		a, ok, rej := s.totals(0, headerRun)
+		share := float64(ok) / headerRun.Seconds() / srv.rate
+		t.Logf("seed %d: %.1f%% of the hidden rate, %d of %d refused", seed, 100*share, rej, a)
+		assert.GreaterOrEqual(t, share, 0.8, "seed %d: share of the hidden rate over 30 s", seed)
+		assert.LessOrEqual(t, float64(rej)/float64(a), 0.01, "seed %d: refused share", seed)
+	}
+}
