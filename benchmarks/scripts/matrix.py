@@ -148,6 +148,7 @@ ROWS = [
     ('ra0-tight-16q4', 'capacity-tight', '--retry-after-shift -1s', 4000, ('cap', 16, 0.02), [], 60),
     ('ra0-nohdr-50-b10', 'quota-no-headers', '--rate 50 --burst 10 --retry-after-shift -1s', 1000, ('bucket', 50, 10), [], 60),
     ('rapast-nohdr-50-b10', 'quota-no-headers', '--rate 50 --burst 10 --retry-after-date --retry-after-shift -5s', 1000, ('bucket', 50, 10), [], 60),
+    ('ra0all-blackout-2s+5s', 'blackout', '--blackout-at 2s --blackout-for 5s --retry-after-shift -10s', 8000, ('cap', 32, 0.02, 5), [], 60),
     ('ra0-blackout-2s+5s', 'blackout', '--blackout-at 2s --blackout-for 5s --retry-after-shift -1s', 8000, ('cap', 32, 0.02, 5), [], 60),
     # 429 while the headers say Remaining > 0: a limit the headers do not describe (per endpoint, per IP, secondary)
     ('hidden-50-b10-under-tb1000', 'header-quota-token-bucket', '--header-limit 1000 --header-window 1s --header-burst 100 --rate 50 --burst 10 --quota-headers none', 1000, ('bucket', 50, 10), [], 60),
