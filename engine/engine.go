@@ -41,10 +41,6 @@ type entry[T any] struct {
 	page     *page // nil unless checkpointing
 	attempts int
 	err      error // the last attempt's error
-	// With rooms, the item's key and its host, met when the producer read
-	// it (nil when the key is ""; got again if the limiter forgot it).
-	key  string
-	host *limiter.Host
 }
 
 // run is the state of one call to Run.
@@ -68,7 +64,8 @@ type run[T any] struct {
 	rooms     *rooms[T] // the hosts' waiting rooms, with a limiter; guarded by roomsMu
 	roomsMu   sync.Mutex
 	takeMu    sync.Mutex    // with rooms: held to take items from the queue, and taken before roomsMu
-	hosts     *hostTable    // with rooms: the hosts of the items read; the producer's
+	hosts     *hostTable    // with rooms: the hosts of the items taken; guarded by takeMu
+	met       *hostTable    // with rooms: the hosts of the items read; the producer's
 	idleWake  chan struct{} // rooms, producer, scheduler -> idle consumers: a room may start, or an item arrived
 	idle      atomic.Int64  // consumers that wait in awaitRoom, or are about to
 	searching atomic.Int64  // consumers woken by signal that have not looked for a task yet
@@ -189,6 +186,7 @@ func newRun[T any](j Job[T], s *settings) *run[T] {
 		r.lim, r.key, r.limit = j.lim, j.key, j.lim.Limit
 		r.rooms = &rooms[T]{byKey: map[string]*room[T]{}}
 		r.hosts = newHostTable(j.lim, maxTabled)
+		r.met = newHostTable(j.lim, maxTabled)
 		r.idleWake = make(chan struct{}, 1)
 		r.rearm = make(chan struct{}, 1)
 	}

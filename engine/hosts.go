@@ -8,12 +8,12 @@ import "github.com/politely/politely/limiter"
 // started afresh are among the Limiter's most recent.
 const maxTabled = 4096
 
-// hostTable finds the limiter's Host of a key for a run's producer, the only
-// goroutine that looks hosts up in it, so that a plain map serves it: cheaper
-// than the Limiter's table, which is safe for concurrent use. The last host
-// found answers a run over one host without a hash. A host the Limiter forgot
-// is got again. The table starts afresh once it holds max hosts, so its
-// memory does not follow the hosts a run sees.
+// hostTable finds the limiter's Host of a key for a run's consumers, which
+// look hosts up under takeMu, so that a plain map serves them: cheaper than
+// the Limiter's table, which is safe for concurrent use. The last host found
+// answers a run over one host without a hash. A host the Limiter forgot is
+// got again. The table starts afresh once it holds max hosts, so its memory
+// does not follow the hosts a run sees. Guarded by takeMu.
 type hostTable struct {
 	l     *limiter.Limiter
 	max   int

@@ -42,8 +42,9 @@ func (j Job[T]) fail(format string, args ...any) Job[T] {
 
 // WithLimiter makes every attempt take a permit from l for the host key(item)
 // before its handler is called, and bounds the number of consumers by
-// l.Limit() (the sum over every host l has seen; the run shows l an item's
-// host as it reads the item, before the item waits). Consumers start as work
+// l.Limit() (the sum over every host l has seen; the run shows l the host of
+// an item that follows another of the same host as it reads it, before the
+// item waits). Consumers start as work
 // waits for them: one, and another whenever an item could start and every
 // live consumer holds a task, so a run keeps as many as its handlers keep
 // busy (quick handlers over many hosts need a few). An item whose host may not

@@ -16,6 +16,7 @@ func (r *run[T]) produce() {
 		r.checkDrained()
 	}()
 	var read int64
+	var prev string // the previous item's key, for meet
 	for {
 		for r.pending.Load() >= int64(r.queueSize) || r.roomsFull() {
 			select {
@@ -32,7 +33,7 @@ func (r *run[T]) produce() {
 			return
 		}
 		e := entry[T]{item: it}
-		r.meet(&e)
+		r.meet(&e, &prev)
 		if r.tracker != nil {
 			if e.page, err = r.tracker.add(it.Page, it.Next, it.Index, it.Count); err != nil {
 				r.srcErr = err
@@ -64,18 +65,22 @@ func (r *run[T]) produce() {
 	}
 }
 
-// meet finds the host of e's item, with rooms, as the item is read: the
-// consumers' limit (the sum of the hosts' limits) then counts every host
-// whose items wait, not only those the consumers reached. A listing that
-// holds each host's items together would otherwise show its hosts one at a
-// time, each after the items of the one before.
-func (r *run[T]) meet(e *entry[T]) {
+// meet shows the limiter the host of an item that follows another of the
+// same host, as the producer reads it: the consumers' limit (the sum of the
+// hosts' limits) then counts the hosts of a listing that holds each host's
+// items together, whose hosts the consumers would otherwise reach one at a
+// time, each after the items of the one before. The hosts of a listing that
+// takes them in turn the consumers reach as soon, and meet spares the
+// lookup. prev is the previous item's key.
+func (r *run[T]) meet(e *entry[T], prev *string) {
 	if r.rooms == nil {
 		return
 	}
-	if e.key = r.key(e.item.Value); e.key != "" {
-		e.host = r.hosts.get(e.key)
+	key := r.key(e.item.Value)
+	if key != "" && key == *prev {
+		r.met.get(key)
 	}
+	*prev = key
 }
 
 // arrived tells the rooms' idle consumers that an item is on the queue: with

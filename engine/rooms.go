@@ -109,7 +109,7 @@ func (r *run[T]) next() (t task[T], ok bool) {
 		}
 		select {
 		case e := <-r.queue:
-			r.addLocked(e, nil, false, time.Time{})
+			r.addLocked(r.key(e.item.Value), e, nil, false, time.Time{})
 		default:
 			return t, false
 		}
@@ -151,7 +151,7 @@ func (r *run[T]) canTake() bool {
 // direct takes a permit for e if its host has no room (no item of its host
 // waits) and may start now, or else puts e in its host's room. takeMu is held.
 func (r *run[T]) direct(e entry[T]) (task[T], bool) {
-	key := e.key
+	key := r.key(e.item.Value)
 	if key == "" {
 		return task[T]{e: e}, true
 	}
@@ -159,12 +159,12 @@ func (r *run[T]) direct(e entry[T]) (task[T], bool) {
 	if rs.held.Load() > 0 {
 		if rs.byKey[key] != nil {
 			r.roomsMu.Lock()
-			r.addLocked(e, nil, false, time.Time{})
+			r.addLocked(key, e, nil, false, time.Time{})
 			r.roomsMu.Unlock()
 			return task[T]{}, false
 		}
 	}
-	h := r.hostOf(&e)
+	h := r.hosts.get(key)
 	p, start, at, ok := h.TryAcquireUntimed()
 	if ok {
 		return task[T]{e: e, key: key, host: h, permit: p, start: start}, true
@@ -175,33 +175,22 @@ func (r *run[T]) direct(e entry[T]) (task[T], bool) {
 	// permit may have been released since TryAcquire, and that release's
 	// giveBack, finding no room, woke nobody. The next serve tries again
 	// under the lock, where a release cannot be missed.
-	r.addLocked(e, h, !at.IsZero(), at)
+	r.addLocked(key, e, h, !at.IsZero(), at)
 	return task[T]{}, false
 }
 
-// hostOf returns the host of e's item (its key is not ""): the one met when
-// it was read, or the limiter's new one if the limiter forgot it since.
-func (r *run[T]) hostOf(e *entry[T]) *limiter.Host {
-	if e.host.Forgotten() {
-		e.host = r.lim.Host(e.key)
-	}
-	return e.host
-}
-
-// addLocked puts e in its host's room; takeMu and roomsMu are held. A new
-// room is ready, or, when its host h was just tried and refused, parked
-// until at.
-func (r *run[T]) addLocked(e entry[T], h *limiter.Host, refused bool, at time.Time) {
+// addLocked puts e in the room of key; takeMu and roomsMu are held. A new room is ready, or, when its host
+// h was just tried and refused, parked until at.
+func (r *run[T]) addLocked(key string, e entry[T], h *limiter.Host, refused bool, at time.Time) {
 	rs := r.rooms
 	rs.held.Add(1)
-	key := e.key
 	if rm := rs.byKey[key]; rm != nil {
 		rm.items.push(e)
 		return
 	}
 	rm := rs.room(key)
 	if h == nil && key != "" {
-		h = r.hostOf(&e)
+		h = r.hosts.get(key)
 	}
 	rm.host = h
 	rm.items.push(e)
@@ -231,7 +220,7 @@ func (r *run[T]) serveLocked() (task[T], bool) {
 		var start bool
 		if rm.host != nil {
 			if rm.host.Forgotten() {
-				rm.host = r.lim.Host(rm.key)
+				rm.host = r.hosts.get(rm.key)
 			}
 			var at time.Time
 			var ok bool
