@@ -591,6 +591,66 @@ func TestThrottleWithoutRetryAfterOneAtATimePauses(t *testing.T) {
 	t.Fatal("the limit never came down to one at a time")
 }
 
+func TestDropWithoutAGateAtTheFloorPauses(t *testing.T) {
+	// A server that answers every request at once with a 503 and no
+	// Retry-After (or one of 0): at one request at a time, the next would
+	// go as soon as the last came back.
+	d := newDriver(t, Config{Initial: 1, Max: 1})
+	d.rounds(5, 20*time.Millisecond, Success)
+	d.answered(time.Millisecond)
+	assert.Equal(t, d.now.Add(bareWait), d.h.Snapshot().GateUntil, "the first pause")
+	_, _, ok := d.h.TryAcquireAt(d.now.Add(bareWait - time.Nanosecond))
+	assert.False(t, ok, "no request during the pause")
+	wait := bareWait
+	for range 7 {
+		d.now = d.now.Add(wait)
+		d.answered(time.Millisecond) // no success since the pause ended
+		wait = min(2*wait, bareWaitMax)
+		assert.Equal(t, d.now.Add(wait), d.h.Snapshot().GateUntil, "it doubles, up to bareWaitMax")
+	}
+	assert.Equal(t, bareWaitMax, wait)
+	assert.Zero(t, d.h.Snapshot().Rate, "a drop teaches no rate")
+	d.now = d.now.Add(wait)
+	d.round(20*time.Millisecond, Success)
+	d.now = d.now.Add(time.Second)
+	d.answered(time.Millisecond)
+	assert.Equal(t, d.now.Add(bareWait), d.h.Snapshot().GateUntil, "a success in between: the first pause again")
+}
+
+// answered takes the host's one permit at d.now and releases it Dropped for
+// an answer after latency.
+func (d *driver) answered(latency time.Duration) {
+	d.t.Helper()
+	p, _, ok := d.h.TryAcquireAt(d.now)
+	require.True(d.t, ok, "no permit")
+	d.now = d.now.Add(latency)
+	p.Answered().ReleaseAt(d.now, Dropped)
+}
+
+func TestDropAboveTheFloorWithAGateOrUnansweredClosesNoPauseOfItsOwn(t *testing.T) {
+	d := newDriver(t, Config{Algorithm: Fixed, Initial: 8})
+	d.rounds(5, 20*time.Millisecond, Success)
+	for _, p := range d.takeAll() {
+		p.Answered().ReleaseAt(d.now.Add(time.Millisecond), Dropped)
+	}
+	assert.Zero(t, d.h.Snapshot().GateUntil, "eight at a time: no pause, a limit answers it")
+
+	d = newDriver(t, Config{Initial: 1, Max: 1})
+	d.rounds(5, 20*time.Millisecond, Success)
+	d.round(time.Millisecond, Dropped)
+	assert.Zero(t, d.h.Snapshot().GateUntil, "a refused connection or a timeout: the crawl's rule for unresponsive hosts paces it")
+
+	d = newDriver(t, Config{Initial: 1, Max: 1})
+	d.rounds(5, 20*time.Millisecond, Success)
+	p, _, ok := d.h.TryAcquireAt(d.now)
+	require.True(t, ok)
+	d.now = d.now.Add(time.Millisecond)
+	until := d.now.Add(2 * time.Second)
+	d.h.Gate(until)
+	p.Answered().ReleaseAt(d.now, Dropped)
+	assert.Equal(t, until, d.h.Snapshot().GateUntil, "the server's Retry-After, not a pause of ours")
+}
+
 func TestThrottleAtTheFloorKeepsARealRetryAfter(t *testing.T) {
 	d := newDriver(t, Config{Initial: 1, Max: 1})
 	d.rounds(5, 20*time.Millisecond, Success)

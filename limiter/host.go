@@ -280,6 +280,9 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		if !h.refusedAloneLocked(now, p) {
 			h.ctl.onDrop(now, h.inFlight, epoch, h.gateUntil)
 		}
+		if p.answered {
+			h.pauseDropLocked(now, p)
+		}
 	case Throttled:
 		h.throttled++
 		pb := h.pace.pushed()
@@ -317,10 +320,31 @@ func (h *Host) throttleLocked(now time.Time, p Permit) {
 	if !h.refusedAloneLocked(now, p) {
 		cut = h.ctl.onDrop(now, h.inFlight, p.epoch, time.Time{})
 	}
-	floor := h.ctl.limit <= h.ctl.min || h.ctl.intLimit() <= int(h.ctl.min) && p.busy == 1 && h.inFlight == 0
-	if until := h.pace.onThrottle(now, h.seqOf(p), cut, floor, h.inFlight+1, int(p.busy)); until.After(h.gateUntil) {
+	if until := h.pace.onThrottle(now, h.seqOf(p), cut, h.atFloorLocked(p), h.inFlight+1, int(p.busy)); until.After(h.gateUntil) {
 		h.gateUntil = until
 	}
+}
+
+// atFloorLocked reports whether the host sends one request at a time for
+// the refusal of p, already counted: its limit is at its floor, or a limit
+// that lets no more in flight than the floor does (a limit cut to between 1
+// and 2) when p's request started and came back alone.
+func (h *Host) atFloorLocked(p Permit) bool {
+	return h.ctl.limit <= h.ctl.min || h.ctl.intLimit() <= int(h.ctl.min) && p.busy == 1 && h.inFlight == 0
+}
+
+// pauseDropLocked closes a pause of its own at now for the drop of p, an
+// answer (see Permit.Answered) already counted, that came with no gate
+// while the host sends one request at a time. The pause doubles while no
+// request succeeds, as a 429's without a Retry-After does (see
+// pace.dropPause); it teaches no rate, as a drop says nothing of one. A
+// timeout or a refused connection closes none: the crawl's rule for
+// unresponsive hosts paces those.
+func (h *Host) pauseDropLocked(now time.Time, p Permit) {
+	if now.Before(h.gateUntil) || !h.atFloorLocked(p) {
+		return
+	}
+	h.gateUntil = h.pace.dropPause(now, h.successes)
 }
 
 // refusedAloneLocked reports whether the refusal of p at now, already

@@ -90,6 +90,8 @@ type pushback struct {
 	refusedLow    int           // the fewest in flight a refused request started with, of those the last cut answered (see capped)
 	admittedHigh  int           // successes since that cut that started with at least refusedLow in flight
 	bareWait      time.Duration // the pause the last throttle without a Retry-After closed
+	dropWait      time.Duration // the pause the last drop without a gate closed at the floor (see dropPause)
+	dropOK        int64         // the host's successes when it closed
 	epStart       time.Time     // start of the current episode: the end of the last learning gate
 	epLearnt      float64       // the learnt rate when the episode began
 	confirmed     bool          // a throttle came while the learnt rate paced the host, after an episode long enough
@@ -389,6 +391,22 @@ func (p *pace) pause(now time.Time) time.Time {
 	until := now.Add(p.bareWait)
 	p.onGate(now, until)
 	return until
+}
+
+// dropPause closes a pause at now for a drop without a gate at the floor
+// (see Host.pauseDropLocked) and returns its end: bareWait, or twice the last
+// one if the host's count of successes is still ok, what it was when that
+// one closed (the pause was too short for the server to recover). Unlike
+// pause it teaches no rate.
+func (p *pace) dropPause(now time.Time, ok int64) time.Time {
+	pb := p.pushed()
+	if pb.dropWait == 0 || ok != pb.dropOK {
+		pb.dropWait = bareWait
+	} else {
+		pb.dropWait = min(2*pb.dropWait, bareWaitMax)
+	}
+	pb.dropOK = ok
+	return now.Add(pb.dropWait)
 }
 
 // learnFromGate learns from the request numbered seq, refused at now with a

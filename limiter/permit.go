@@ -50,6 +50,8 @@ type Permit struct {
 	slot  uint32    // the permit's entry in the host's ledger
 	gen   uint32
 	busy  uint32 // the host's requests in flight, this one's included, when it was taken
+
+	answered bool // released for an answer the server sent (see Answered)
 }
 
 // Release returns the permit's concurrency slot and reports the outcome. The
@@ -71,6 +73,19 @@ func (p Permit) Release(o Outcome) {
 // of p.
 func (p Permit) Unsampled() Permit {
 	p.start = time.Time{}
+	return p
+}
+
+// Answered returns p marked as released for an answer the server sent,
+// such as a 503 without a usable Retry-After, rather than for a timeout or
+// a refused or reset connection. Released Dropped while the host sends one
+// request at a time and no gate holds, such an answer closes a pause of its
+// own, as a 429 without a Retry-After does: a server that answers every
+// request at once with a bare 503 would otherwise get the next request as
+// soon as the last came back, thousands a second. Release the returned
+// permit instead of p.
+func (p Permit) Answered() Permit {
+	p.answered = true
 	return p
 }
 

@@ -267,6 +267,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ex.status, ex.v = resp.StatusCode, r.classify(resp.StatusCode)
 	if !ex.v.until.IsZero() {
 		h.Gate(ex.v.until)
+	} else if ex.v.outcome == limiter.Dropped {
+		ex.permit = ex.permit.Answered()
 	}
 	if ex.v.outcome != limiter.Success {
 		t.log.Debug("transport: not a success", zap.String("host", key), zap.Int("status", resp.StatusCode),

@@ -355,3 +355,31 @@ func TestOtherHostsAreUnaffected(t *testing.T) {
 	require.NoError(t, <-aDone)
 	assert.Equal(t, int32(2), aHits.Load())
 }
+
+func TestA503WithoutAWaitAtOneRequestAtATimeClosesAPauseButARefusedConnectionDoesNot(t *testing.T) {
+	// A server that is down and answers at once with a bare 503 (or one
+	// whose Retry-After is 0) would get the next request as soon as the
+	// last came back: thousands a second from one request at a time.
+	for _, retryAfter := range []string{"", "0"} {
+		r := newRig(t, limiter.Config{Initial: 1, Max: 1})
+		srv := r.server(t, func(w http.ResponseWriter, _ *http.Request) {
+			if retryAfter != "" {
+				w.Header().Set("Retry-After", retryAfter)
+			}
+			w.WriteHeader(http.StatusServiceUnavailable)
+		})
+		code, err := r.get(srv.URL)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusServiceUnavailable, code)
+		until := r.snapshot(t, srv).GateUntil
+		assert.True(t, until.After(r.fc.Now()), "Retry-After %q: a pause of its own", retryAfter)
+		assert.False(t, until.After(r.fc.Now().Add(time.Second)), "Retry-After %q: a short one at first", retryAfter)
+	}
+
+	r := newRig(t, limiter.Config{Initial: 1, Max: 1})
+	srv := r.server(t, func(http.ResponseWriter, *http.Request) {})
+	srv.Close() // its port now refuses connections
+	_, err := r.get(srv.URL)
+	require.Error(t, err)
+	assert.Zero(t, r.snapshot(t, srv).GateUntil, "a refused connection: the crawl's rule for unresponsive hosts paces it")
+}
