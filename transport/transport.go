@@ -19,7 +19,9 @@
 //	403 with an exhausted quota or a       Throttled; gate until Retry-After
 //	  Retry-After (GitHub's secondary          or the quota's reset
 //	  limits)
-//	502, 503, 504                          Dropped; gate until Retry-After if given
+//	502, 503, 504                          Dropped; gate until Retry-After if given;
+//	                                         without one, at one request at a time,
+//	                                         a pause of the host's own (Permit.Answered)
 //	other 4xx, other 5xx (500, 501, ...)   Ignored: says nothing about load
 //	timeout, connection refused or reset,  Dropped
 //	  connection closed mid-answer
