@@ -90,22 +90,21 @@ type ManyHostsResult struct {
 
 // WorstHealthyRatio is the lowest goodput over optimum of the healthy hosts.
 func (r ManyHostsResult) WorstHealthyRatio() float64 {
-	worst := math.Inf(1)
-	for _, h := range r.Hosts {
-		if h.Role == RoleHealthy {
-			worst = min(worst, h.Goodput(0)/h.Optimum)
-		}
-	}
-	return worst
+	return r.worstHealthy(HostResult.Goodput)
 }
 
 // WorstHealthyListedRatio is the lowest goodput over optimum of the healthy
 // hosts, each counted from when its first item was listed (GoodputListed).
 func (r ManyHostsResult) WorstHealthyListedRatio() float64 {
+	return r.worstHealthy(HostResult.GoodputListed)
+}
+
+// worstHealthy is the lowest goodput(h, 0) over optimum of the healthy hosts.
+func (r ManyHostsResult) worstHealthy(goodput func(HostResult, time.Duration) float64) float64 {
 	worst := math.Inf(1)
 	for _, h := range r.Hosts {
 		if h.Role == RoleHealthy {
-			worst = min(worst, h.GoodputListed(0)/h.Optimum)
+			worst = min(worst, goodput(h, 0)/h.Optimum)
 		}
 	}
 	return worst
