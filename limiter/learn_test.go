@@ -357,3 +357,38 @@ func TestLearnerTakesAFirstThrottleWithinATwentiethOfItsGateForABurst(t *testing
 	require.True(t, ok)
 	assert.True(t, late.unsure, "60 ms into the work, past a twentieth of a 1 s gate and 4 RTTs")
 }
+
+func TestPaceTakesATokenWhenSettlingARecordLeavesNoBucket(t *testing.T) {
+	// Paced at 100/s when a gate ended; the record learnt from says nothing
+	// of the rate, and the learnt rate falls back to a rate past maxRate:
+	// the bucket is gone, and the token is taken at once.
+	p := pace{learnt: 100, pushback: &pushback{slow: true, fallback: 2 * maxRate}}
+	p.apply(epoch)
+	require.NotNil(t, p.bucket)
+	p.drain = true
+	p.learn.records, p.learn.pending, p.learn.fits = new(records), true, 1
+	var ok bool
+	require.NotPanics(t, func() { _, ok = p.take(epoch) })
+	assert.True(t, ok)
+	assert.Nil(t, p.bucket, "no bucket above maxRate")
+	assert.False(t, p.drain)
+}
+
+func TestPaceProbeDoesNotGrowWhileTheHostIsIdle(t *testing.T) {
+	// A probe at 100/s whose bucket refused a token, then no request for
+	// 10 s (the crawl waited on a slow listing page): the next request
+	// doubles it at most twice, not 2^100 times.
+	p := pace{learnt: 100, pushback: &pushback{slow: true, probing: true, probeAt: epoch, bound: true}}
+	p.apply(epoch)
+	require.NotNil(t, p.bucket)
+	_, ok := p.take(epoch.Add(10 * time.Second))
+	assert.True(t, ok)
+	assert.InDelta(t, 400, p.learnt, 1)
+	require.NotNil(t, p.bucket)
+
+	// A host that used its rate doubles it every probeDouble.
+	p = pace{learnt: 100, pushback: &pushback{slow: true, probing: true, probeAt: epoch, bound: true}}
+	p.apply(epoch)
+	p.take(epoch.Add(probeDouble))
+	assert.InDelta(t, 200, p.learnt, 1)
+}

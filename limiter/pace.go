@@ -26,6 +26,7 @@ const (
 	gateEvidence  = 10 * time.Millisecond  // a Gate this soon after a throttle came with it
 	probeStep     = 5 * time.Millisecond   // a probe's rate grows at most this often
 	probeSends    = 0.5                    // and doubles over this many requests at least
+	maxProbeSteps = 2                      // and at most this many times between two of its requests
 	afterGate     = 1.5                    // the interval after a gate's first permit, in intervals, for a pacer of one token at a time
 
 	// Where the learner is unsure (see learner):
@@ -186,11 +187,15 @@ func (p *pace) apply(now time.Time) {
 }
 
 // take takes a token at now, or returns when one will be available.
+// Settling or growing a learnt rate may take the effective rate past
+// maxRate, which leaves no bucket: the token is then taken at once.
 func (p *pace) take(now time.Time) (time.Time, bool) {
 	if p.pushback != nil && p.drain {
 		// Cap what was saved up during the pause at one token.
-		p.bucket.SetBurstAt(now, 1)
-		p.bucket.SetBurstAt(now, p.curBurst)
+		if p.bucket != nil {
+			p.bucket.SetBurstAt(now, 1)
+			p.bucket.SetBurstAt(now, p.curBurst)
+		}
 		p.drain = false
 	}
 	if p.learn.pending && p.pushback != nil {
@@ -209,9 +214,9 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 	}
 	if p.pushback != nil && p.probing && p.grow(now) {
 		p.apply(now)
-		if p.bucket == nil {
-			return time.Time{}, true
-		}
+	}
+	if p.bucket == nil {
+		return time.Time{}, true
 	}
 	if p.bucket.AllowN(now, 1) {
 		if p.pushback != nil && p.stretch != 0 {
@@ -509,8 +514,10 @@ func (p *pace) grow(now time.Time) bool {
 	}
 	p.bound = false
 	// At least probeSends requests a doubling, so that a low rate does
-	// not double many times between two of its requests.
-	p.learnt *= math.Exp2(dt.Seconds() / max(probeDouble.Seconds(), probeSends/p.learnt))
+	// not double many times between two of its requests. A host that used
+	// its rate took a token at least every two doublings (a request every
+	// 1/learnt seconds): a longer step was idle, and doubles no more.
+	p.learnt *= math.Exp2(min(maxProbeSteps, dt.Seconds()/max(probeDouble.Seconds(), probeSends/p.learnt)))
 	return true
 }
 
