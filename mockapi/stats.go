@@ -62,6 +62,12 @@ type Stats struct {
 	DetailRequests map[int]int `json:"detail_requests"`
 	DetailOK       map[int]int `json:"detail_ok"`
 
+	// FirstDetail is when the first detail request arrived and LastDetailOK
+	// when the last 2xx detail answer was finished (zero: none yet): a host's
+	// share of a many-host crawl is timed by them.
+	FirstDetail  time.Time `json:"first_detail"`
+	LastDetailOK time.Time `json:"last_detail_ok"`
+
 	// PerSecond is a time series, one entry per second since Started.
 	PerSecond []Second `json:"per_second"`
 }
@@ -116,6 +122,8 @@ type recorder struct {
 	waits          map[string]wait
 	detailRequests map[int]int
 	detailOK       map[int]int
+	firstDetail    time.Time
+	lastDetailOK   time.Time
 	seconds        []Second
 }
 
@@ -167,6 +175,9 @@ func (r *recorder) arrive(client string, cn *conn, class Class, key string, id i
 	if id > 0 && id <= r.items {
 		r.detailRequests[id]++
 	}
+	if class == ClassDetail && r.firstDetail.IsZero() {
+		r.firstDetail = t
+	}
 	r.attempts[key]++
 	return r.attempts[key]
 }
@@ -194,6 +205,9 @@ func (r *recorder) finish(status int, fault Fault, id int, whole bool) {
 	}
 	if id > 0 && status == 200 && whole {
 		r.detailOK[id]++
+	}
+	if id > 0 && status >= 200 && status < 300 {
+		r.lastDetailOK = t
 	}
 }
 
@@ -254,6 +268,7 @@ func (r *recorder) snapshot() Stats {
 		Faults: maps.Clone(r.faults), InFlight: r.inFlight, MaxInFlight: r.maxInFlight,
 		EarlyRequests: r.earlyRequests, RobotsViolations: r.robots, Items: r.items,
 		BrokenItems: slices.Clone(r.broken), DetailRequests: maps.Clone(r.detailRequests),
-		DetailOK: maps.Clone(r.detailOK), PerSecond: slices.Clone(r.seconds),
+		DetailOK: maps.Clone(r.detailOK), FirstDetail: r.firstDetail, LastDetailOK: r.lastDetailOK,
+		PerSecond: slices.Clone(r.seconds),
 	}
 }

@@ -50,6 +50,31 @@ func TestStatsCountRequestsByClassStatusSecondAndItem(t *testing.T) {
 	assert.Equal(t, clk.Now().Add(-1500*time.Millisecond), stats.Started)
 }
 
+func TestStatsTimeTheFirstDetailRequestAndTheLastDetailOK(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Name: "timing", Items: 3}})
+	c := newClient(t, 10*time.Second)
+
+	get(t, c, s.URL()+"/items")
+	assert.True(t, s.Stats().FirstDetail.IsZero(), "a listing page is not a detail")
+	assert.True(t, s.Stats().LastDetailOK.IsZero())
+	clk.Advance(200 * time.Millisecond)
+	first := clk.Now()
+	get(t, c, s.URL()+"/items/1")
+	clk.Advance(300 * time.Millisecond)
+	last := clk.Now()
+	get(t, c, s.URL()+"/items/2")
+	clk.Advance(400 * time.Millisecond)
+	get(t, c, s.URL()+"/items/99") // 404: not an answer that counts
+	get(t, c, s.URL()+"/items")
+
+	stats := s.Stats()
+	assert.Equal(t, first, stats.FirstDetail)
+	assert.Equal(t, last, stats.LastDetailOK)
+	served := decode[Stats](t, get(t, c, s.URL()+"/__stats").body)
+	assert.True(t, served.LastDetailOK.Equal(last), "/__stats carries them")
+}
+
 func TestStatsMaxInFlight(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Config{Scenario: Scenario{Latency: time.Second}})
