@@ -67,7 +67,7 @@ func (w *fixedWindow) take(t time.Time, consume bool, h http.Header) headerVerdi
 	h.Set("X-RateLimit-Limit", strconv.Itoa(w.cfg.Limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(w.cfg.Limit-w.used))
 	h.Set("X-RateLimit-Used", strconv.Itoa(w.used))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(seconds(time.Duration(reset.UnixNano())), 10))
+	h.Set("X-RateLimit-Reset", resetValue(w.cfg.Reset, HeaderResetEpoch, t, reset))
 	h.Set("X-RateLimit-Resource", "core")
 	return v
 }
@@ -118,7 +118,7 @@ func (w *slidingWindow) take(t time.Time, consume bool, h http.Header) headerVer
 	}
 	h.Set("X-RateLimit-Limit", strconv.Itoa(w.cfg.Limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(seconds(time.Duration(reset.UnixNano())), 10))
+	h.Set("X-RateLimit-Reset", resetValue(w.cfg.Reset, HeaderResetEpoch, t, reset))
 	return v
 }
 
@@ -158,8 +158,21 @@ func (b *gcra) take(t time.Time, consume bool, h http.Header) headerVerdict {
 	}
 	h.Set("X-RateLimit-Limit", strconv.Itoa(b.cfg.Limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(int(b.tokens)))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(seconds(full), 10))
+	h.Set("X-RateLimit-Reset", resetValue(b.cfg.Reset, HeaderResetDelta, t, t.Add(full)))
 	return v
+}
+
+// resetValue is X-RateLimit-Reset for a reset at reset, seen at t, in form
+// (or dflt, the kind's own, when form is unset): the Unix second at or after
+// reset, or the whole seconds from t until it.
+func resetValue(form, dflt HeaderResetForm, t, reset time.Time) string {
+	if form == "" {
+		form = dflt
+	}
+	if form == HeaderResetDelta {
+		return strconv.FormatInt(seconds(reset.Sub(t)), 10)
+	}
+	return strconv.FormatInt(seconds(time.Duration(reset.UnixNano())), 10)
 }
 
 // setIETF writes a header quota's state as HeaderQuota.IETF says: remaining

@@ -437,3 +437,30 @@ func TestRetryAfterShiftSendsZeroOrADateInThePast(t *testing.T) {
 	get(t, c, past.URL()+"/items/2")
 	assert.Zero(t, past.Stats().EarlyRequests, "a date in the past asks for no wait")
 }
+
+func TestHeaderQuotaResetFormIsConfigurable(t *testing.T) {
+	for _, tc := range []struct {
+		kind  HeaderQuotaKind
+		form  HeaderResetForm
+		reset func(now time.Time) string // after 2.5 s of a 10 s window holding 2
+	}{
+		{HeaderQuotaFixed, "", func(now time.Time) string { return strconv.FormatInt(now.Add(7500*time.Millisecond).Unix(), 10) }},
+		{HeaderQuotaFixed, HeaderResetDelta, func(time.Time) string { return "8" }},
+		{HeaderQuotaSliding, HeaderResetDelta, func(time.Time) string { return "8" }},
+		{HeaderQuotaTokenBucket, "", func(time.Time) string { return "5" }},
+		{HeaderQuotaTokenBucket, HeaderResetEpoch, func(now time.Time) string { return strconv.FormatInt(now.Add(5*time.Second).Unix()+1, 10) }}, // 7.5 s into the minute, rounded up
+	} {
+		t.Run(string(tc.kind)+"-"+string(tc.form), func(t *testing.T) {
+			clk := newFakeClock() // on a whole minute, so on a 10 s window boundary
+			s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{HeaderQuota: HeaderQuota{
+				Limit: 2, Window: 10 * time.Second, Kind: tc.kind, Burst: 2, Reset: tc.form}}})
+			c := newClient(t, 10*time.Second)
+			clk.Advance(2500 * time.Millisecond)
+			r := get(t, c, s.URL()+"/items/1") // a token bucket of 2 per 10 s is full again 5 s later
+			require.Equal(t, http.StatusOK, r.status)
+			assert.Equal(t, tc.reset(clk.Now()), r.header.Get("X-RateLimit-Reset"))
+		})
+	}
+	_, err := NewHandler(Config{Scenario: Scenario{HeaderQuota: HeaderQuota{Limit: 2, Window: time.Second, Reset: "unix"}}})
+	assert.ErrorContains(t, err, "HeaderQuota.Reset")
+}

@@ -192,7 +192,22 @@ type HeaderQuota struct {
 	// draft-ietf-httpapi-ratelimit-headers instead of X-RateLimit-*, as
 	// gateways that implement the draft do. Refusals are unchanged.
 	IETF bool
+	// Reset is the form of X-RateLimit-Reset: HeaderResetEpoch (the Unix
+	// second of the reset) or HeaderResetDelta (the whole seconds until it,
+	// rounded up). Default: the kind's own (epoch for fixed and sliding
+	// windows, delta for the token bucket). IETF's t is always delta.
+	Reset HeaderResetForm
 }
+
+// HeaderResetForm is how X-RateLimit-Reset tells the reset's time. Its values
+// are the names `politely mock --header-reset` takes.
+type HeaderResetForm string
+
+// Forms of X-RateLimit-Reset.
+const (
+	HeaderResetEpoch HeaderResetForm = "epoch"
+	HeaderResetDelta HeaderResetForm = "delta"
+)
 
 // HeaderQuotaKind is how a HeaderQuota counts requests and what its headers
 // say. Its values are the names `politely mock --header-kind` takes.
@@ -431,6 +446,8 @@ func (sc Scenario) validate() error {
 		return bad("HeaderQuota.Window", ">= 1ms", sc.HeaderQuota.Window)
 	case !slices.Contains([]HeaderQuotaKind{HeaderQuotaFixed, HeaderQuotaSliding, HeaderQuotaTokenBucket}, sc.HeaderQuota.Kind):
 		return bad("HeaderQuota.Kind", "one of fixed, sliding, token-bucket", fmt.Sprintf("%q", sc.HeaderQuota.Kind))
+	case !slices.Contains([]HeaderResetForm{"", HeaderResetEpoch, HeaderResetDelta}, sc.HeaderQuota.Reset):
+		return bad("HeaderQuota.Reset", "epoch or delta", fmt.Sprintf("%q", sc.HeaderQuota.Reset))
 	case sc.HeaderQuota.Burst < 0:
 		return bad("HeaderQuota.Burst", ">= 0", sc.HeaderQuota.Burst)
 	case sc.HeaderQuota.Limit > 0 && q.Rate > 0 && (q.Headers == QuotaHeadersBoth || q.Headers == QuotaHeadersX):

@@ -35,6 +35,7 @@ type mockFlags struct {
 	headerKind   string
 	headerBurst  int
 	headerIETF   bool
+	headerReset  string
 	seed         uint64
 	blackoutAt   time.Duration
 	blackoutFor  time.Duration
@@ -93,6 +94,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.DurationVar(&f.headerWindow, "header-window", 0, "header quota: window length")
 	fl.StringVar(&f.headerKind, "header-kind", "", "header quota: fixed, sliding or token-bucket")
 	fl.IntVar(&f.headerBurst, "header-burst", 0, "header quota: token-bucket size")
+	fl.StringVar(&f.headerReset, "header-reset", "", "header quota: X-RateLimit-Reset as epoch (the Unix second) or delta (seconds until it); default: the kind's own")
 	fl.BoolVar(&f.headerIETF, "header-ietf", false, "header quota: announce it in RateLimit and RateLimit-Policy instead of X-RateLimit-*")
 	fl.Uint64Var(&f.seed, "seed", 0, "faults: seed of the injected faults")
 	fl.DurationVar(&f.blackoutAt, "blackout-at", 0, "blackout: when the 503 window starts, after the server started")
@@ -138,6 +140,7 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("header-kind", func() { sc.HeaderQuota.Kind = mockapi.HeaderQuotaKind(f.headerKind) })
 	set("header-burst", func() { sc.HeaderQuota.Burst = f.headerBurst })
 	set("header-ietf", func() { sc.HeaderQuota.IETF = f.headerIETF })
+	set("header-reset", func() { sc.HeaderQuota.Reset = mockapi.HeaderResetForm(f.headerReset) })
 	set("seed", func() { sc.Faults.Seed = f.seed })
 	set("blackout-at", func() { sc.Blackout.At = f.blackoutAt })
 	set("blackout-for", func() { sc.Blackout.For = f.blackoutFor })

@@ -118,12 +118,14 @@ func TestMockKnobsForRetryAfterQuotaHeadersAndClockChangeThePreset(t *testing.T)
 	assert.Equal(t, mockapi.QuotaHeadersIETF, sc.Quota.Headers)
 	assert.Equal(t, -3*time.Second, sc.ClockOffset)
 
-	f = mockFlags{scenario: "header-quota-sliding", headerIETF: true}
+	f = mockFlags{scenario: "header-quota-sliding", headerIETF: true, headerReset: "delta"}
 	fl = newMockCmd().Flags()
 	fl.Lookup("header-ietf").Changed = true
+	fl.Lookup("header-reset").Changed = true
 	sc, err = mockScenario(f, fl)
 	require.NoError(t, err)
 	assert.True(t, sc.HeaderQuota.IETF)
+	assert.Equal(t, mockapi.HeaderResetDelta, sc.HeaderQuota.Reset)
 
 	sc, err = mockScenario(mockFlags{scenario: "quota"}, newMockCmd().Flags())
 	require.NoError(t, err)
@@ -132,6 +134,7 @@ func TestMockKnobsForRetryAfterQuotaHeadersAndClockChangeThePreset(t *testing.T)
 	assert.Equal(t, mockapi.QuotaHeadersBoth, sc.Quota.Headers)
 	assert.Zero(t, sc.ClockOffset)
 	assert.False(t, sc.HeaderQuota.IETF)
+	assert.Empty(t, sc.HeaderQuota.Reset)
 }
 
 func TestMockKnobsForChangingSlowAndHurriedServersChangeThePreset(t *testing.T) {
@@ -170,6 +173,7 @@ func TestMockRejectsBadUsage(t *testing.T) {
 		{name: "unknown scenario", args: []string{"mock", "--scenario", "qouta"}, code: exitUsage, want: `unknown scenario "qouta" (known: blackout, capacity,`},
 		{name: "jitter above latency", args: []string{"mock", "--scenario", "quota", "--jitter", "50ms"}, code: exitUsage, want: "itter"},
 		{name: "unknown header quota kind", args: []string{"mock", "--scenario", "header-quota", "--header-kind", "leaky"}, code: exitUsage, want: "HeaderQuota.Kind must be one of fixed, sliding, token-bucket"},
+		{name: "unknown reset form", args: []string{"mock", "--scenario", "header-quota", "--header-reset", "unix"}, code: exitUsage, want: `HeaderQuota.Reset must be epoch or delta, got "unix"`},
 		{name: "unknown pagination", args: []string{"mock", "--scenario", "fast", "--pagination", "pages"}, code: exitUsage, want: "agination"},
 		{name: "unknown quota header family", args: []string{"mock", "--scenario", "quota", "--quota-headers", "draft"}, code: exitUsage, want: `--quota-headers must be both, ietf, x or none, got "draft"`},
 		{name: "negative retry-after", args: []string{"mock", "--scenario", "quota", "--retry-after", "-1s"}, code: exitUsage, want: "RetryAfter must be >= 0"},
