@@ -27,7 +27,7 @@ What a row measures:
   optimum. The poll costs the mock a snapshot of its per-item maps every 0.1 s, which grows with the
   items: on rows of 20,000 items it may slow the server it measures.
 """
-import argparse, datetime, fcntl, json, math, os, re, shutil, subprocess, sys, tempfile, threading, time, urllib.request
+import argparse, datetime, random, fcntl, json, math, os, re, shutil, subprocess, sys, tempfile, threading, time, urllib.request
 
 # The four kinds of hosts-mixed4, repeated for the rows of hundreds of hosts.
 MIXED = [('capacity', '--slots 8 --queue 8 --latency 20ms'), ('quota-no-headers', '--rate 50 --burst 5'),
@@ -161,6 +161,57 @@ ROWS = [
     # a listing slower than the details: 1 s a page of 100
     ('slowlist-1s-page', 'capacity', '--listing-latency 1s', 1500, ('listing', 1.0, 100, True), [], 60),
     ('slowlist-1s-cursor', 'capacity', '--listing-latency 1s --pagination cursor', 1500, ('listing', 1.0, 100, False), [], 60),
+    # many hosts unlike the bench's (session 12). Detail knobs --x-*: matrix.py's own (xknobs): --x-weight K or A-B
+    # (K items a round of the listing, or drawn in A..B per host), --x-down-at S (the process is killed S s after
+    # the crawl's start: connections refused), --x-sick 1 (not a healthy host); --servers N: N hosts from one process.
+    # Capacities 1 + 4 + 64 slots in one listing, items in proportion (each host 2 s at its optimum) or equal
+    ('hosts-1+4+64-prop', 'fast', '', 6900, ('hosts',), [
+        ('capacity', '--slots 1 --queue 1 --latency 20ms --jitter 5ms'), ('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 4'),
+        ('capacity', '--slots 64 --queue 64 --latency 20ms --jitter 5ms --x-weight 64')], 60),
+    ('hosts-1+4+64-equal', 'fast', '', 600, ('hosts',), [
+        ('capacity', '--slots 1 --queue 1 --latency 20ms --jitter 5ms'), ('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms'),
+        ('capacity', '--slots 64 --queue 64 --latency 20ms --jitter 5ms')], 60),
+    # a host at 1 s a request among seven fast ones (each fast host 1 s of work, the slow one 10 s)
+    ('hosts-7+slow1s', 'fast', '', 1440, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 5')] * 7 + [
+        ('capacity', '--slots 4 --queue 4 --latency 1s --jitter 0s --x-sick 1')], 90),
+    # a header quota among capacity hosts (each host 3 s of work)
+    ('hosts-3cap+fixed100/1s', 'fast', '', 3900, ('hosts',), [('capacity', '--slots 8 --queue 8 --latency 20ms --jitter 5ms --x-weight 4')] * 3 + [
+        ('header-quota', '--header-limit 100 --header-window 1s')], 60),
+    ('hosts-3cap+tb100-b10', 'fast', '', 3900, ('hosts',), [('capacity', '--slots 8 --queue 8 --latency 20ms --jitter 5ms --x-weight 4')] * 3 + [
+        ('header-quota-token-bucket', '--header-limit 100 --header-window 1s --header-burst 10')], 60),
+    ('hosts-3cap+nohdr100-b10', 'fast', '', 3900, ('hosts',), [('capacity', '--slots 8 --queue 8 --latency 20ms --jitter 5ms --x-weight 4')] * 3 + [
+        ('quota-no-headers', '--rate 100 --burst 10')], 60),
+    # hundreds to thousands of short hosts, 1-5 items each, grouped (each host's items together) or spread
+    ('hosts-200x1-5-grouped', 'fast', '', 0, ('hosts',), [('capacity', '--servers 200 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 1-5')], 90),
+    ('hosts-200x1-5-spread', 'fast', '', 0, ('hosts', 'shuffle'), [('capacity', '--servers 200 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 1-5')], 90),
+    ('hosts-2000x1-5-grouped', 'fast', '', 0, ('hosts',), [('capacity', '--servers 2000 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 1-5')], 120),
+    ('hosts-2000x1-5-spread', 'fast', '', 0, ('hosts', 'shuffle'), [('capacity', '--servers 2000 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 1-5')], 120),
+    # hosts that go down mid-crawl (killed: connections refused from then on)
+    ('hosts-7+down1s', 'fast', '', 1600, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms')] * 7 + [
+        ('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-down-at 1')], 90),
+    ('hosts-50+10down', 'fast', '', 6000, ('hosts',), [('capacity', '--servers 50 --slots 4 --queue 4 --latency 20ms --jitter 5ms'),
+        ('capacity', '--servers 10 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-down-at 2')], 120),
+    # single hosts at other latencies, slots and queues (each 2.5 s at its optimum where the client can go so fast)
+    ('cap-32x2ms-q32', 'capacity', '--slots 32 --queue 32 --latency 2ms --jitter 1ms', 20000, ('cap', 32, 0.002), [], 60),
+    ('cap-32x200ms-q32', 'capacity', '--slots 32 --queue 32 --latency 200ms --jitter 50ms', 400, ('cap', 32, 0.2), [], 60),
+    ('cap-8x20ms-q4', 'capacity', '--slots 8 --queue 4 --latency 20ms --jitter 5ms', 1000, ('cap', 8, 0.02), [], 60),
+    ('cap-8x20ms-q1', 'capacity', '--slots 8 --queue 1 --latency 20ms --jitter 5ms', 1000, ('cap', 8, 0.02), [], 60),
+    ('cap-256x20ms-q128', 'capacity', '--slots 256 --queue 128 --latency 20ms --jitter 5ms', 25000, ('cap', 256, 0.02), [], 60),
+    ('cap-256x20ms-q32', 'capacity', '--slots 256 --queue 32 --latency 20ms --jitter 5ms', 25000, ('cap', 256, 0.02), [], 60),
+    ('cap-256x200ms-q32', 'capacity', '--slots 256 --queue 32 --latency 200ms --jitter 50ms', 3200, ('cap', 256, 0.2), [], 60),
+    # quotas without headers at other rates and bursts
+    ('nohdr-10-b1', 'quota-no-headers', '--rate 10 --burst 1', 200, ('bucket', 10, 1), [], 60),
+    ('nohdr-10-b50', 'quota-no-headers', '--rate 10 --burst 50', 250, ('bucket', 10, 50), [], 60),
+    ('nohdr-1000-b1', 'quota-no-headers', '--rate 1000 --burst 1', 12000, ('bucket', 1000, 1), [], 60),
+    # Retry-After as an HTTP-date on a tight capacity and a quota at another rate
+    ('radate-tight-16q4', 'capacity-tight', '--retry-after-date', 4000, ('cap', 16, 0.02), [], 60),
+    ('radate-nohdr-200-b1', 'quota-no-headers', '--rate 200 --burst 1 --retry-after-date', 4000, ('bucket', 200, 1), [], 60),
+    # X-RateLimit-Reset as seconds until the reset where the kind sends the Unix second, and the reverse
+    ('fixed-50/1s-delta', 'header-quota', '--header-limit 50 --header-window 1s --header-reset delta', 1000, ('fixed', 50, 1), [], 60),
+    ('fixed-300/10s-delta', 'header-quota', '--header-limit 300 --header-window 10s --header-reset delta', 1000, ('fixed', 300, 10), [], 60),
+    ('sliding-300/10s-delta', 'header-quota-sliding', '--header-limit 300 --header-window 10s --header-reset delta', 1000, ('sliding', 300, 10), [], 60),
+    ('tb-20/1s-b5-epoch', 'header-quota-token-bucket', '--header-limit 20 --header-window 1s --header-burst 5 --header-reset epoch', 400, ('tb', 20, 5), [], 60),
+    ('tb-300/1s-b50-epoch', 'header-quota-token-bucket', '--header-limit 300 --header-window 1s --header-burst 50 --header-reset epoch', 6000, ('tb', 300, 50), [], 60),
 ]
 
 
@@ -223,6 +274,9 @@ def self_test():
     assert host_model('blackout', '--blackout-for 3s') == ('cap', 32, 0.02, 4.0)  # the preset's blackout starts at 1 s
     assert host_model('blackout', '--blackout-at 0s --blackout-for 3s', {'started': '2026-11-30T13:25:49Z'}, 1796045150.5) == ('cap', 32, 0.02, 1.5)
     assert host_model('quota-no-headers', '--rate 50 --burst 5') == ('bucket', 50.0, 5)
+    assert host_model('header-quota', '--header-limit 100 --header-window 1s') == ('fixed', 100, 1.0)
+    assert [e[4] for e in expand([('capacity', '--servers 3 --x-weight 2'), ('capacity', '--x-weight 1-5 --x-sick 1')])] == [2, 2, 2, 2]  # seed 1 draws 2 from 1..5
+    assert xknobs('--slots 4 --x-down-at 1 --queue 4') == ('--slots 4 --queue 4', {'down-at': '1'})
     assert host_model('header-quota-token-bucket', '--header-limit 600 --header-window 60s --header-burst 10') == ('tb', 10.0, 10)
     assert abs(ideal(('capsched', 0.02, [(0, 32), (3, 16), (8, 32)]), 1600 * 3 + 800 * 5 + 1600, 0, 0) - 9.0) < 1e-9
     assert abs(ideal(('capsched', 0.02, [(0, 32), (3, 16), (8, 32)]), 800, 0, 0, 4.0) - 1.0) < 1e-9  # from 4 s: 800/s
@@ -235,18 +289,48 @@ def self_test():
 
 
 def start_mock(binary, scenario, knobs, items=None, hosts=None):
+    """Starts one mock process; with --servers N in knobs it serves N hosts. Returns the process and its URLs."""
     args = [binary, 'mock', '--scenario', scenario] + knobs.split()
     if items is not None and '--items' not in knobs:
         args += ['--items', str(items)]
     if hosts:
         args += ['--detail-hosts', ','.join(hosts)]
+    n = int(re.search(r'--servers (\d+)', knobs).group(1)) if '--servers ' in knobs else 1
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    m = re.search(r'at (http://\S+) ', line)
-    if not m:
-        p.kill()
-        raise RuntimeError(f'mock did not start: {args}: {line} {p.stderr.read()}')
-    return p, m.group(1)
+    urls = []
+    for _ in range(n):
+        line = p.stdout.readline()
+        m = re.search(r'at (http://\S+) ', line)
+        if not m:
+            p.kill()
+            raise RuntimeError(f'mock did not start: {args}: {line} {p.stderr.read()}')
+        urls.append(m.group(1))
+    return p, urls
+
+
+def xknobs(knobs):
+    """Splits matrix.py's own knobs (--x-NAME VALUE: weight, down-at, sick) from the mock's."""
+    x = dict(re.findall(r'--x-(\S+) (\S+)', knobs))
+    return re.sub(r'\s*--x-\S+ \S+', '', knobs).strip(), x
+
+
+def expand(detail, seed=1):
+    """The detail hosts of a row, one entry per host: (group index, scenario, knobs, x, weight). A group's
+    --servers N makes N hosts; --x-weight K or A-B gives each host K items a round (A..B drawn by seed)."""
+    rng, out = random.Random(seed), []
+    for g, (sc, kn) in enumerate(detail):
+        kn, x = xknobs(kn)
+        n = int(re.search(r'--servers (\d+)', kn).group(1)) if '--servers ' in kn else 1
+        for _ in range(n):
+            w = x.get('weight', '1')
+            w = rng.randint(*map(int, w.split('-'))) if '-' in w else int(w)
+            out.append((g, sc, kn, x, w))
+    return out
+
+
+def when(ts):
+    """A Stats time as unix seconds, or None for Go's zero time."""
+    return None if not ts or ts.startswith('0001-') else started({'started': ts})
 
 
 def stats(url):
@@ -256,19 +340,27 @@ def stats(url):
 def run(binary, row, mockbin, lock, t90_poll=False):
     name, scenario, knobs, items, model, detail, limit = row
     d = tempfile.mkdtemp(prefix='matrix-')
-    mocks = []
+    mocks, procs = [], {}
     lockf = None
     if lock:  # held from the mocks' start: their blackouts and windows run from then
         lockf = open('/tmp/politely-measure.lock', 'a')
         fcntl.flock(lockf, fcntl.LOCK_EX)
     try:
-        hosts = []
-        for sc, kn in detail:
-            p, u = start_mock(mockbin, sc, kn, items)
-            mocks.append((p, u, sc, kn))
-            hosts.append(u[len('http://'):])
-        p, url = start_mock(mockbin, scenario, knobs, items, hosts)
-        mocks.insert(0, (p, url, scenario, knobs))
+        ex = expand(detail)
+        if not items:  # one item per host and weight: each host's items once round the listing
+            items = sum(e[4] for e in ex)
+        for g, (sc, kn) in enumerate(detail):
+            procs[g] = start_mock(mockbin, sc, xknobs(kn)[0], items)
+        hosts, seen = [], {}
+        for g, sc, kn, x, w in ex:
+            k = seen[g] = seen.get(g, -1) + 1
+            p, urls = procs[g]
+            mocks.append((p, urls[k], sc, kn, x))
+            hosts += [urls[k][len('http://'):]] * w
+        if len(model) > 1 and model[1] == 'shuffle':  # each host's items spread over the listing
+            random.Random(2).shuffle(hosts)
+        p, (url,) = start_mock(mockbin, scenario, knobs, items, hosts)
+        mocks.insert(0, (p, url, scenario, knobs, {}))
         style = re.search(r'--pagination (\S+)', knobs)
         style = style.group(1) if style else 'page'
         pag = {'page': '{style: page}', 'offset': '{style: offset, param: offset}',
@@ -299,15 +391,30 @@ output: {d}/out.jsonl
         t0m, t0 = time.monotonic(), time.time()
         th.start()
         stalled = False
+        downs, final = [], {}  # hosts that go down mid-crawl: their ground truth is read just before
+        for g in sorted({e[0] for e in ex if 'down-at' in e[3]}):
+            at = float(ex[[e[0] for e in ex].index(g)][3]['down-at'].rstrip('s'))
+
+            def down(g=g):
+                for m in mocks[1:]:
+                    if m[0] is procs[g][0]:
+                        final[m[1]] = stats(m[1])
+                procs[g][0].kill()
+            downs.append(threading.Timer(at, down))
         with open(f'{d}/stderr', 'w') as errf:
             cr = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errf)
+            for tm in downs:
+                tm.start()
             try:
                 rc = cr.wait(timeout=limit)
             except subprocess.TimeoutExpired:
                 cr.kill(); cr.wait(); rc, stalled = 'killed', True
         wall = time.monotonic() - t0m
         stop[0] = True; th.join()
-        sts = [stats(m[1]) for m in mocks]
+        for tm in downs:
+            tm.cancel()
+            tm.join()
+        sts = [final[m[1]] if m[1] in final else stats(m[1]) for m in mocks]
         s = json.load(open(f'{d}/s.json')) if os.path.exists(f'{d}/s.json') else {}
         dur = s.get('duration_s', wall)
         ids, lines = set(), 0
@@ -331,7 +438,7 @@ output: {d}/out.jsonl
         early = sum(st['early_requests'] for st in sts)
         okn = lambda st: sum(int(v) for c, v in st['by_status'].items() if c.startswith('2'))
         if model[0] == 'hosts':
-            ide = max([0.0] + [ideal(host_model(sc, kn, st, t0), okn(st), dur, t0) for (_, _, sc, kn), st in zip(mocks[1:], sts[1:])])
+            ide = max([0.0] + [ideal(host_model(sc, kn, st, t0), okn(st), dur, t0) for (_, _, sc, kn, _), st in zip(mocks[1:], sts[1:])])
         else:  # windows are aligned on the server's clock
             skew = re.search(r'--clock-offset (-?\d+)s', knobs)
             n = items if model[0] == 'listing' else okn(sts[0])
@@ -356,11 +463,20 @@ output: {d}/out.jsonl
                    max_in_flight=sts[0]['max_in_flight'], final_limit=s.get('final_limit'), max_limit=s.get('max_concurrency'),
                    per_second=[(sec['ok'], sec['throttled'], sec.get('max_in_flight', 0)) for sec in sts[0]['per_second']],
                    stderr=open(f'{d}/stderr').read()[-400:] if rc not in (0,) else '')
-        if model[0] == 'hosts':  # each detail host: its 2xx, refusals, early, and the second its last 2xx came in
-            res['hosts'] = [dict(host=f'{sc} {kn}', ok=okn(st), thr=sum(int(st['by_status'].get(c, 0)) for c in ('429', '503', '403')),
-                                 early=st['early_requests'], ideal=round(ideal(host_model(sc, kn, st, t0), okn(st), dur, t0), 2),
-                                 last_ok_s=round(max([i + 1 for i, sec in enumerate(st['per_second']) if sec['ok']] or [0]) + started(st) - t0, 1))
-                            for (_, _, sc, kn), st in zip(mocks[1:], sts[1:])]
+        if model[0] == 'hosts':  # each detail host: its 2xx, refusals, early, first detail request and last 2xx
+            res['hosts'] = []
+            for (_, u, sc, kn, x), st in zip(mocks[1:], sts[1:]):
+                hi, first, last = ideal(host_model(sc, kn, st, t0), okn(st), dur, t0), when(st.get('first_detail')), when(st.get('last_detail_ok'))
+                res['hosts'].append(dict(
+                    host=f'{sc} {kn}', ok=okn(st), thr=sum(int(st['by_status'].get(c, 0)) for c in ('429', '503', '403')),
+                    early=st['early_requests'], ideal=round(hi, 3), healthy='sick' not in x and 'down-at' not in x and sc != 'blackout',
+                    first_s=round(first - t0, 3) if first else None, last_ok_s=round(last - t0, 3) if last else None,
+                    share=round(100 * hi / (last - t0), 1) if last and last > t0 and hi > 0 else None))
+            # a host's share is judged where its optimum is long enough to time (0.5 s: ~10 of the client's ramps)
+            hs = [h for h in res['hosts'] if h['healthy'] and h['share'] is not None and h['ideal'] >= 0.5]
+            res['worst_healthy'] = min([h['share'] for h in hs], default=None)
+            res['healthy_85'] = f"{sum(h['share'] >= 85 for h in hs)}/{len(hs)}"
+            res['over_ideal'] = round(dur / ide, 2) if ide > 0 else None
         bad = []
         if stalled:
             bad.append('KILLED-AT-LIMIT')
@@ -376,15 +492,19 @@ output: {d}/out.jsonl
             bad.append('goodput<80%')
         if res['robots_viol']:
             bad.append('robots')
+        if model[0] == 'hosts' and ide >= 1 and res['worst_healthy'] is not None and res['worst_healthy'] < 85:
+            bad.append('healthy<85%')
+        if model[0] == 'hosts' and ide >= 1 and res['over_ideal'] > 1.3:
+            bad.append('crawl>1.3x')
         res['verdict'] = ' '.join(bad) or 'ok'
         return res
     finally:
-        for m in mocks:
-            m[0].terminate()
+        for p in {m[0] for m in mocks} | {v[0] for v in procs.values()}:
+            p.terminate()
             try:
-                m[0].wait(timeout=5)
+                p.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                m[0].kill()
+                p.kill()
         shutil.rmtree(d, ignore_errors=True)
         if lockf:
             lockf.close()
@@ -410,6 +530,8 @@ def host_model(scenario, knobs, st=None, t0=0):
         return ('cap', int(g('slots', 32)), dur(g('latency', '20ms')), out)
     if scenario.startswith('quota'):
         return ('bucket', float(g('rate', 100)), int(g('burst', 10)))
+    if scenario in ('header-quota', 'header-quota-sliding'):
+        return ('fixed' if scenario == 'header-quota' else 'sliding', int(g('header-limit', 500)), dur(g('header-window', '5s')))
     if scenario == 'header-quota-token-bucket':
         return ('tb', float(g('header-limit', 100)) / dur(g('header-window', '1s')), int(g('header-burst', 20)))
     return ('none',)
@@ -443,8 +565,22 @@ def main():
             print(f"{res['row']:20s} gp={res['goodput']}%{' avg=%s%%' % res['avg_rate_pct'] if res['avg_rate_pct'] else ''} ideal={res['ideal']}s dur={res['dur']}s t90={res['t90']} "
                   f"thr={res['thr_pct']}% early={res['early']} lost={res['lost']} dup={res['dup']} "
                   f"failed={res['failed']} limit={res['final_limit']}/{res['max_limit']} load={res['load']} -> {res['verdict']}", flush=True)
+            if 'hosts' in res:
+                print(f"   hosts={len(res['hosts'])} worst healthy share={res['worst_healthy']}% healthy>=85%: {res['healthy_85']} "
+                      f"crawl/ideal={res['over_ideal']}x", flush=True)
+            groups = {}
             for h in res.get('hosts', []):
-                print(f"   {h['host']:70s} ok={h['ok']} thr={h['thr']} early={h['early']} ideal={h['ideal']}s last_ok<={h['last_ok_s']}s after the crawl's start", flush=True)
+                groups.setdefault(h['host'], []).append(h)
+            for name, hs in groups.items():  # one line a host, or a group's spread when it has many
+                if len(hs) <= 3:
+                    for h in hs:
+                        print(f"   {name:70s} ok={h['ok']} thr={h['thr']} early={h['early']} ideal={h['ideal']}s first={h['first_s']}s "
+                              f"last_ok={h['last_ok_s']}s share={h['share']}%", flush=True)
+                    continue
+                q = lambda k: sorted(h[k] for h in hs if h[k] is not None)
+                pct = lambda v: (v[0], v[len(v) // 2], v[-1]) if v else None
+                print(f"   {len(hs)} x {name:60s} ok={sum(h['ok'] for h in hs)} thr={sum(h['thr'] for h in hs)} early={sum(h['early'] for h in hs)} "
+                      f"first min/med/max={pct(q('first_s'))} last_ok={pct(q('last_ok_s'))} share={pct(q('share'))}", flush=True)
             if res['stderr']:
                 print('   stderr:', res['stderr'].replace('\n', ' | ')[-300:], flush=True)
             if out:
