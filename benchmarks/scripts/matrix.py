@@ -181,10 +181,16 @@ ROWS = [
         ('header-quota-token-bucket', '--header-limit 100 --header-window 1s --header-burst 10')], 60),
     ('hosts-3cap+nohdr100-b10', 'fast', '', 3900, ('hosts',), [('capacity', '--slots 8 --queue 8 --latency 20ms --jitter 5ms --x-weight 4')] * 3 + [
         ('quota-no-headers', '--rate 100 --burst 10')], 60),
+    # the hosts above alone, for comparison (the same items)
+    ('alone-cap-1x20ms-q1', 'capacity', '--slots 1 --queue 1 --latency 20ms --jitter 5ms', 100, ('cap', 1, 0.02), [], 60),
+    ('alone-fixed-100/1s', 'header-quota', '--header-limit 100 --header-window 1s', 300, ('fixed', 100, 1), [], 60),
+    ('alone-tb-100/1s-b10', 'header-quota-token-bucket', '--header-limit 100 --header-window 1s --header-burst 10', 300, ('tb', 100, 10), [], 60),
+    ('alone-nohdr-100-b10', 'quota-no-headers', '--rate 100 --burst 10', 300, ('bucket', 100, 10), [], 60),
     # hundreds to thousands of short hosts, 1-5 items each, grouped (each host's items together) or spread
     ('hosts-200x1-5-grouped', 'fast', '', 0, ('hosts',), [('capacity', '--servers 200 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 1-5')], 90),
     ('hosts-200x1-5-spread', 'fast', '', 0, ('hosts', 'shuffle'), [('capacity', '--servers 200 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 1-5')], 90),
     ('hosts-2000x1-5-grouped', 'fast', '', 0, ('hosts',), [('capacity', '--servers 2000 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 1-5')], 120),
+    ('hosts-2000x1-5-grouped-norobots', 'fast', '--x-robots off', 0, ('hosts',), [('capacity', '--servers 2000 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 1-5')], 120),
     ('hosts-2000x1-5-spread', 'fast', '', 0, ('hosts', 'shuffle'), [('capacity', '--servers 2000 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 1-5')], 120),
     # hosts that go down mid-crawl (killed: connections refused from then on)
     ('hosts-7+down1s', 'fast', '', 1600, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms')] * 7 + [
@@ -359,6 +365,7 @@ def run(binary, row, mockbin, lock, t90_poll=False):
             hosts += [urls[k][len('http://'):]] * w
         if len(model) > 1 and model[1] == 'shuffle':  # each host's items spread over the listing
             random.Random(2).shuffle(hosts)
+        knobs, xmain = xknobs(knobs)  # --x-robots off: the one row setting that is not a default (a diagnosis)
         p, (url,) = start_mock(mockbin, scenario, knobs, items, hosts)
         mocks.insert(0, (p, url, scenario, knobs, {}))
         style = re.search(r'--pagination (\S+)', knobs)
@@ -374,7 +381,7 @@ source:
 task:
   url: "{{+detail_path}}"
 output: {d}/out.jsonl
-''')
+''' + ('politeness:\n  robots: false\n' if xmain.get('robots') == 'off' else ''))
         samples, stop = [], [False]
 
         def poll():
@@ -468,7 +475,7 @@ output: {d}/out.jsonl
             for (_, u, sc, kn, x), st in zip(mocks[1:], sts[1:]):
                 hi, first, last = ideal(host_model(sc, kn, st, t0), okn(st), dur, t0), when(st.get('first_detail')), when(st.get('last_detail_ok'))
                 res['hosts'].append(dict(
-                    host=f'{sc} {kn}', ok=okn(st), thr=sum(int(st['by_status'].get(c, 0)) for c in ('429', '503', '403')),
+                    host=f'{sc} {kn}' + ''.join(f' [{k} {v}]' for k, v in x.items() if k != 'weight'), ok=okn(st), thr=sum(int(st['by_status'].get(c, 0)) for c in ('429', '503', '403')),
                     early=st['early_requests'], ideal=round(hi, 3), healthy='sick' not in x and 'down-at' not in x and sc != 'blackout',
                     first_s=round(first - t0, 3) if first else None, last_ok_s=round(last - t0, 3) if last else None,
                     share=round(100 * hi / (last - t0), 1) if last and last > t0 and hi > 0 else None))
