@@ -164,13 +164,16 @@ func (b *gcra) take(t time.Time, consume bool, h http.Header) headerVerdict {
 
 // resetValue is X-RateLimit-Reset for a reset at reset, seen at t, in form
 // (or dflt, the kind's own, when form is unset): the Unix second at or after
-// reset, or the whole seconds from t until it.
+// reset (or millisecond), or the whole seconds from t until it.
 func resetValue(form, dflt HeaderResetForm, t, reset time.Time) string {
 	if form == "" {
 		form = dflt
 	}
-	if form == HeaderResetDelta {
+	switch form {
+	case HeaderResetDelta:
 		return strconv.FormatInt(seconds(reset.Sub(t)), 10)
+	case HeaderResetEpochMillis:
+		return strconv.FormatInt((reset.UnixNano()+int64(time.Millisecond)-1)/int64(time.Millisecond), 10)
 	}
 	return strconv.FormatInt(seconds(time.Duration(reset.UnixNano())), 10)
 }

@@ -448,6 +448,7 @@ func TestHeaderQuotaResetFormIsConfigurable(t *testing.T) {
 		{HeaderQuotaFixed, HeaderResetDelta, func(time.Time) string { return "8" }},
 		{HeaderQuotaSliding, HeaderResetDelta, func(time.Time) string { return "8" }},
 		{HeaderQuotaTokenBucket, "", func(time.Time) string { return "5" }},
+		{HeaderQuotaFixed, HeaderResetEpochMillis, func(now time.Time) string { return strconv.FormatInt(now.Add(7500*time.Millisecond).UnixMilli(), 10) }},
 		{HeaderQuotaTokenBucket, HeaderResetEpoch, func(now time.Time) string { return strconv.FormatInt(now.Add(5*time.Second).Unix()+1, 10) }}, // 7.5 s into the minute, rounded up
 	} {
 		t.Run(string(tc.kind)+"-"+string(tc.form), func(t *testing.T) {

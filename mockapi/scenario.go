@@ -193,8 +193,8 @@ type HeaderQuota struct {
 	// gateways that implement the draft do. Refusals are unchanged.
 	IETF bool
 	// Reset is the form of X-RateLimit-Reset: HeaderResetEpoch (the Unix
-	// second of the reset) or HeaderResetDelta (the whole seconds until it,
-	// rounded up). Default: the kind's own (epoch for fixed and sliding
+	// second of the reset), HeaderResetEpochMillis (its Unix millisecond) or
+	// HeaderResetDelta (the whole seconds until it, rounded up). Default: the kind's own (epoch for fixed and sliding
 	// windows, delta for the token bucket). IETF's t is always delta.
 	Reset HeaderResetForm
 }
@@ -205,8 +205,9 @@ type HeaderResetForm string
 
 // Forms of X-RateLimit-Reset.
 const (
-	HeaderResetEpoch HeaderResetForm = "epoch"
-	HeaderResetDelta HeaderResetForm = "delta"
+	HeaderResetEpoch       HeaderResetForm = "epoch"
+	HeaderResetEpochMillis HeaderResetForm = "epoch-ms"
+	HeaderResetDelta       HeaderResetForm = "delta"
 )
 
 // HeaderQuotaKind is how a HeaderQuota counts requests and what its headers
@@ -446,8 +447,8 @@ func (sc Scenario) validate() error {
 		return bad("HeaderQuota.Window", ">= 1ms", sc.HeaderQuota.Window)
 	case !slices.Contains([]HeaderQuotaKind{HeaderQuotaFixed, HeaderQuotaSliding, HeaderQuotaTokenBucket}, sc.HeaderQuota.Kind):
 		return bad("HeaderQuota.Kind", "one of fixed, sliding, token-bucket", fmt.Sprintf("%q", sc.HeaderQuota.Kind))
-	case !slices.Contains([]HeaderResetForm{"", HeaderResetEpoch, HeaderResetDelta}, sc.HeaderQuota.Reset):
-		return bad("HeaderQuota.Reset", "epoch or delta", fmt.Sprintf("%q", sc.HeaderQuota.Reset))
+	case !slices.Contains([]HeaderResetForm{"", HeaderResetEpoch, HeaderResetEpochMillis, HeaderResetDelta}, sc.HeaderQuota.Reset):
+		return bad("HeaderQuota.Reset", "epoch, epoch-ms or delta", fmt.Sprintf("%q", sc.HeaderQuota.Reset))
 	case sc.HeaderQuota.Burst < 0:
 		return bad("HeaderQuota.Burst", ">= 0", sc.HeaderQuota.Burst)
 	case sc.HeaderQuota.Limit > 0 && q.Rate > 0 && (q.Headers == QuotaHeadersBoth || q.Headers == QuotaHeadersX):

@@ -216,6 +216,7 @@ ROWS = [
     ('fixed-50/1s-delta', 'header-quota', '--header-limit 50 --header-window 1s --header-reset delta', 1000, ('fixed', 50, 1), [], 60),
     ('fixed-300/10s-delta', 'header-quota', '--header-limit 300 --header-window 10s --header-reset delta', 1000, ('fixed', 300, 10), [], 60),
     ('sliding-300/10s-delta', 'header-quota-sliding', '--header-limit 300 --header-window 10s --header-reset delta', 1000, ('sliding', 300, 10), [], 60),
+    ('fixed-50/1s-epochms', 'header-quota', '--header-limit 50 --header-window 1s --header-reset epoch-ms', 1000, ('fixed', 50, 1), [], 60),
     ('tb-20/1s-b5-epoch', 'header-quota-token-bucket', '--header-limit 20 --header-window 1s --header-burst 5 --header-reset epoch', 400, ('tb', 20, 5), [], 60),
     ('tb-300/1s-b50-epoch', 'header-quota-token-bucket', '--header-limit 300 --header-window 1s --header-burst 50 --header-reset epoch', 6000, ('tb', 300, 50), [], 60),
 ]

@@ -20,6 +20,7 @@ type mockFlags struct {
 	scenario string
 	addr     string
 	list     bool
+	servers  int
 
 	items        int
 	perPage      int
@@ -74,11 +75,15 @@ the preset. It stops on SIGINT or SIGTERM.`,
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-			return serveMock(cmd.Context(), sc, f.addr, cmd.OutOrStdout())
+			if f.servers < 1 || f.servers > 1 && !strings.HasSuffix(f.addr, ":0") {
+				return &exitError{code: exitUsage, err: fmt.Errorf("mock: --servers must be >= 1, and more than one needs --addr with port 0, got %d at %s", f.servers, f.addr)}
+			}
+			return serveMock(cmd.Context(), sc, f.addr, f.servers, cmd.OutOrStdout())
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.scenario, "scenario", "", "the preset to serve (see --list)")
+	fl.IntVar(&f.servers, "servers", 1, "serve this many independent servers of the preset, each on its own port with its own state and ground truth, one line each (many hosts from one process)")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:0", "address to listen on; port 0 picks a free one")
 	fl.BoolVar(&f.list, "list", false, "list the presets and exit")
 	fl.IntVar(&f.items, "items", 0, "items in the listing")
@@ -94,7 +99,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.DurationVar(&f.headerWindow, "header-window", 0, "header quota: window length")
 	fl.StringVar(&f.headerKind, "header-kind", "", "header quota: fixed, sliding or token-bucket")
 	fl.IntVar(&f.headerBurst, "header-burst", 0, "header quota: token-bucket size")
-	fl.StringVar(&f.headerReset, "header-reset", "", "header quota: X-RateLimit-Reset as epoch (the Unix second) or delta (seconds until it); default: the kind's own")
+	fl.StringVar(&f.headerReset, "header-reset", "", "header quota: X-RateLimit-Reset as epoch (the Unix second), epoch-ms (the Unix millisecond) or delta (seconds until it); default: the kind's own")
 	fl.BoolVar(&f.headerIETF, "header-ietf", false, "header quota: announce it in RateLimit and RateLimit-Policy instead of X-RateLimit-*")
 	fl.Uint64Var(&f.seed, "seed", 0, "faults: seed of the injected faults")
 	fl.DurationVar(&f.blackoutAt, "blackout-at", 0, "blackout: when the 503 window starts, after the server started")
@@ -199,19 +204,33 @@ var quotaHeaderFamilies = map[string]mockapi.QuotaHeaders{
 	"both": mockapi.QuotaHeadersBoth, "ietf": mockapi.QuotaHeadersIETF, "x": mockapi.QuotaHeadersX, "none": mockapi.QuotaHeadersNone,
 }
 
-// serveMock serves sc on addr until ctx ends, then prints what it received.
-func serveMock(ctx context.Context, sc mockapi.Scenario, addr string, stdout io.Writer) error {
-	srv, err := mockapi.Start(mockapi.Config{Scenario: sc, Addr: addr})
-	if err != nil {
-		return &exitError{code: exitFailed, err: fmt.Errorf("mock: %w", err)}
+// serveMock serves sc on addr (n servers, each on a port of its own, when n >
+// 1) until ctx ends, then prints what they received.
+func serveMock(ctx context.Context, sc mockapi.Scenario, addr string, n int, stdout io.Writer) error {
+	srvs := make([]*mockapi.Server, 0, n)
+	defer func() { // on a failed start; Close is idempotent
+		for _, srv := range srvs {
+			srv.Close()
+		}
+	}()
+	for range n {
+		srv, err := mockapi.Start(mockapi.Config{Scenario: sc, Addr: addr})
+		if err != nil {
+			return &exitError{code: exitFailed, err: fmt.Errorf("mock: %w", err)}
+		}
+		srvs = append(srvs, srv)
 	}
-	fmt.Fprintf(stdout, "mock API %q at %s (ground truth at %s/__stats); interrupt to stop\n", sc.Name, srv.URL(), srv.URL())
+	for _, srv := range srvs {
+		fmt.Fprintf(stdout, "mock API %q at %s (ground truth at %s/__stats); interrupt to stop\n", sc.Name, srv.URL(), srv.URL())
+	}
 	<-ctx.Done()
-	st := srv.Stats()
-	if err := srv.Close(); err != nil {
-		return &exitError{code: exitFailed, err: fmt.Errorf("mock: close: %w", err)}
+	for _, srv := range srvs {
+		st := srv.Stats()
+		if err := srv.Close(); err != nil {
+			return &exitError{code: exitFailed, err: fmt.Errorf("mock: close: %w", err)}
+		}
+		fmt.Fprintf(stdout, "stopped: %d requests, %d throttled, max %d in flight\n", st.Requests, st.Throttled(), st.MaxInFlight)
 	}
-	fmt.Fprintf(stdout, "stopped: %d requests, %d throttled, max %d in flight\n", st.Requests, st.Throttled(), st.MaxInFlight)
 	return nil
 }
 

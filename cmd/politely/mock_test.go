@@ -86,6 +86,51 @@ func TestMockServesThePresetUntilTheContextEnds(t *testing.T) {
 	assert.Contains(t, stdout.String(), "stopped: 1 requests")
 }
 
+func TestMockServesManyIndependentServersFromOneProcess(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"mock", "--scenario", "capacity", "--servers", "3", "--items", "5"}, &stdout, &stderr)
+	}()
+
+	var urls [][]string
+	require.Eventually(t, func() bool {
+		urls = mockURL.FindAllStringSubmatch(stdout.String(), -1)
+		return len(urls) == 3
+	}, 10*time.Second, 10*time.Millisecond, "one URL a server; stderr: %s", stderr.String())
+	assert.Len(t, map[string]bool{urls[0][1]: true, urls[1][1]: true, urls[2][1]: true}, 3, "each on its own port")
+
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	for range 2 {
+		resp, err := client.Get(urls[1][1] + "/items/1")
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, resp.Body.Close())
+	}
+	for i, want := range []int64{0, 2, 0} {
+		resp, err := client.Get(urls[i][1] + "/__stats")
+		require.NoError(t, err)
+		var st mockapi.Stats
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+		require.NoError(t, resp.Body.Close())
+		assert.Equal(t, want, st.Requests, "server %d counts only its own requests", i)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, exitOK, code, "stderr: %s", stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("mock did not stop after its context ended")
+	}
+	assert.Equal(t, 3, bytes.Count([]byte(stdout.String()), []byte("stopped: ")))
+}
+
 func TestMockWithACancelledContextPrintsItsURLAndStops(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -173,7 +218,7 @@ func TestMockRejectsBadUsage(t *testing.T) {
 		{name: "unknown scenario", args: []string{"mock", "--scenario", "qouta"}, code: exitUsage, want: `unknown scenario "qouta" (known: blackout, capacity,`},
 		{name: "jitter above latency", args: []string{"mock", "--scenario", "quota", "--jitter", "50ms"}, code: exitUsage, want: "itter"},
 		{name: "unknown header quota kind", args: []string{"mock", "--scenario", "header-quota", "--header-kind", "leaky"}, code: exitUsage, want: "HeaderQuota.Kind must be one of fixed, sliding, token-bucket"},
-		{name: "unknown reset form", args: []string{"mock", "--scenario", "header-quota", "--header-reset", "unix"}, code: exitUsage, want: `HeaderQuota.Reset must be epoch or delta, got "unix"`},
+		{name: "unknown reset form", args: []string{"mock", "--scenario", "header-quota", "--header-reset", "unix"}, code: exitUsage, want: `HeaderQuota.Reset must be epoch, epoch-ms or delta, got "unix"`},
 		{name: "unknown pagination", args: []string{"mock", "--scenario", "fast", "--pagination", "pages"}, code: exitUsage, want: "agination"},
 		{name: "unknown quota header family", args: []string{"mock", "--scenario", "quota", "--quota-headers", "draft"}, code: exitUsage, want: `--quota-headers must be both, ietf, x or none, got "draft"`},
 		{name: "negative retry-after", args: []string{"mock", "--scenario", "quota", "--retry-after", "-1s"}, code: exitUsage, want: "RetryAfter must be >= 0"},
@@ -182,6 +227,8 @@ func TestMockRejectsBadUsage(t *testing.T) {
 		{name: "slow share above 1", args: []string{"mock", "--scenario", "capacity", "--slow-share", "2"}, code: exitUsage, want: "SlowShare must be a fraction in [0, 1], got 2"},
 		{name: "retry-after shift in parts of a second", args: []string{"mock", "--scenario", "quota", "--retry-after-shift", "-500ms"}, code: exitUsage, want: "RetryAfterShift must be whole seconds, got -500ms"},
 		{name: "address in use", args: []string{"mock", "--scenario", "fast", "--addr", busy.Addr().String()}, code: exitFailed, want: "address already in use"},
+		{name: "servers on a fixed port", args: []string{"mock", "--scenario", "fast", "--servers", "2", "--addr", "127.0.0.1:8080"}, code: exitUsage, want: "more than one needs --addr with port 0"},
+		{name: "no servers", args: []string{"mock", "--scenario", "fast", "--servers", "0"}, code: exitUsage, want: "--servers must be >= 1"},
 		{name: "argument", args: []string{"mock", "quota"}, code: exitUsage, want: "unknown command"},
 	}
 	for _, tt := range tests {
