@@ -191,12 +191,16 @@ ROWS = [
     ('hosts-200x1-5-spread', 'fast', '', 0, ('hosts', 'shuffle'), [('capacity', '--servers 200 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 1-5')], 90),
     ('hosts-2000x1-5-grouped', 'fast', '', 0, ('hosts',), [('capacity', '--servers 2000 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 1-5')], 120),
     ('hosts-2000x1-5-grouped-norobots', 'fast', '--x-robots off', 0, ('hosts',), [('capacity', '--servers 2000 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 1-5')], 120),
+    ('hosts-2000x1-5-grouped-nolimit', 'fast', '', 0, ('hosts',), [('fast', '--servers 2000 --x-weight 1-5')], 120),
+    ('hosts-2000x1-5-grouped-8proc', 'fast', '', 0, ('hosts',), [('capacity', '--servers 250 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 1-5')] * 8, 120),
     ('hosts-2000x1-5-spread', 'fast', '', 0, ('hosts', 'shuffle'), [('capacity', '--servers 2000 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 1-5')], 120),
     # hosts that go down mid-crawl (killed: connections refused from then on)
     ('hosts-7+down1s', 'fast', '', 1600, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms')] * 7 + [
         ('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-down-at 1')], 90),
     ('hosts-50+10down', 'fast', '', 6000, ('hosts',), [('capacity', '--servers 50 --slots 4 --queue 4 --latency 20ms --jitter 5ms'),
         ('capacity', '--servers 10 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-down-at 2')], 120),
+    ('hosts-50+10', 'fast', '', 6000, ('hosts',), [('capacity', '--servers 50 --slots 4 --queue 4 --latency 20ms --jitter 5ms'),
+        ('capacity', '--servers 10 --slots 4 --queue 4 --latency 20ms --jitter 5ms')], 120),
     # single hosts at other latencies, slots and queues (each 2.5 s at its optimum where the client can go so fast)
     ('cap-32x2ms-q32', 'capacity', '--slots 32 --queue 32 --latency 2ms --jitter 1ms', 20000, ('cap', 32, 0.002), [], 60),
     ('cap-32x200ms-q32', 'capacity', '--slots 32 --queue 32 --latency 200ms --jitter 50ms', 400, ('cap', 32, 0.2), [], 60),
@@ -479,7 +483,9 @@ output: {d}/out.jsonl
                     host=f'{sc} {kn}' + ''.join(f' [{k} {v}]' for k, v in x.items() if k != 'weight'), ok=okn(st), thr=sum(int(st['by_status'].get(c, 0)) for c in ('429', '503', '403')),
                     early=st['early_requests'], ideal=round(hi, 3), healthy='sick' not in x and 'down-at' not in x and sc != 'blackout',
                     first_s=round(first - t0, 3) if first else None, last_ok_s=round(last - t0, 3) if last else None,
-                    share=round(100 * hi / (last - t0), 1) if last and last > t0 and hi > 0 else None))
+                    share=round(100 * hi / (last - t0), 1) if last and last > t0 and hi > 0 else None,
+                    per_second=[(sec['ok'], sec['throttled'], sec.get('max_in_flight', 0)) for sec in st['per_second']],
+                    started=round(started(st) - t0, 3)))
             # a host's share is judged where its optimum is long enough to time (0.5 s: ~10 of the client's ramps)
             hs = [h for h in res['hosts'] if h['healthy'] and h['share'] is not None and h['ideal'] >= 0.5]
             res['worst_healthy'] = min([h['share'] for h in hs], default=None)
