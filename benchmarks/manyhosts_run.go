@@ -249,6 +249,15 @@ func (mh ManyHosts) start(items int) (servers []hostServer, roles []string, scs 
 			return
 		}
 		sc.Name = ManyHostsName + "-" + role
+		if role == RoleRefusing {
+			r, rerr := startRefusing() // its port held, never listened on, until the run's end
+			if rerr != nil {
+				err = rerr
+				return
+			}
+			servers, roles, scs = append(servers, r), append(roles, role), append(scs, sc)
+			return
+		}
 		s, serr := mockapi.Start(mockapi.Config{Scenario: sc})
 		if serr != nil {
 			err = fmt.Errorf("benchmarks: %s: %s host: %w", ManyHostsName, role, serr)
@@ -305,9 +314,6 @@ func (mh ManyHosts) start(items int) (servers []hostServer, roles []string, scs 
 		if role == RoleBlackHole && firstHole == "" && err == nil {
 			u, _ := url.Parse(servers[len(servers)-1].URL()) // Start's URL parses
 			firstHole = u.Host
-		}
-		if role == RoleRefusing && err == nil {
-			err = servers[len(servers)-1].Close() // nothing listens on its port from now on
 		}
 	}
 	return servers, roles, scs, err
