@@ -18,14 +18,16 @@ import (
 var (
 	traceMock    = flag.String("crawltrace", "", "TestCrawlTrace: the mock preset to crawl (e.g. inflight-429)")
 	traceSeconds = flag.Float64("crawltracesecs", 2.5, "TestCrawlTrace: the crawl's length at the mock's optimum, in seconds")
+	traceTick    = flag.Duration("crawltracetick", 100*time.Millisecond, "TestCrawlTrace: how often to print the host")
 )
 
 // TestCrawlTrace crawls a mock preset as politely bench's crawl rows do (the
 // bench's config, 100 items a page, a cold start) and prints what its host
-// was at every 100 ms: answers so far and in the last 100 ms, the
-// concurrency limit, the requests in flight at the client and at the
-// server, the learnt or announced rate, the throttles so far and whether
-// slow start or a gate held:
+// was at every 100 ms (-crawltracetick): answers so far and in the last
+// tick, the concurrency limit, the requests in flight at the client and at
+// the server, the learnt or announced rate, the throttles so far and whether
+// slow start or a gate held; and when the server saw its first robots.txt,
+// listing and detail request:
 //
 //	go test ./crawl -run TestCrawlTrace -crawltrace inflight-429 -v
 func TestCrawlTrace(t *testing.T) {
@@ -55,14 +57,16 @@ failed: %q
 
 	key := strings.TrimPrefix(srv.URL(), "http://")
 	var b strings.Builder
-	fmt.Fprintf(&b, "| s | answers | in 100 ms | limit | in flight | at the server | rate | throttled | |\n|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| s | answers | in the tick | limit | in flight | at the server | rate | throttled | |\n|---|---|---|---|---|---|---|---|---|\n")
 	start := time.Now()
+	var firsts strings.Builder
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
+		tick := time.NewTicker(*traceTick)
 		defer tick.Stop()
 		var last int64
+		seen := map[mockapi.Class]bool{}
 		for {
 			select {
 			case <-stop:
@@ -70,6 +74,13 @@ failed: %q
 			case <-tick.C:
 			}
 			h := r.lim.Host(key).Snapshot()
+			st := srv.Stats()
+			for _, c := range []mockapi.Class{mockapi.ClassRobots, mockapi.ClassListing, mockapi.ClassDetail} {
+				if !seen[c] && st.ByClass[c] > 0 {
+					seen[c] = true
+					fmt.Fprintf(&firsts, "first %s request by %.3f s; ", c, time.Since(start).Seconds())
+				}
+			}
 			note := ""
 			switch {
 			case !h.GateUntil.IsZero():
@@ -77,8 +88,8 @@ failed: %q
 			case h.SlowStart:
 				note = "slow start"
 			}
-			fmt.Fprintf(&b, "| %.1f | %d | %d | %d | %d | %d | %.0f | %d | %s |\n", time.Since(start).Seconds(), h.Successes,
-				h.Successes-last, h.Limit, h.InFlight, srv.Stats().InFlight, h.Rate, h.Throttled, note)
+			fmt.Fprintf(&b, "| %.2f | %d | %d | %d | %d | %d | %.0f | %d | %s |\n", time.Since(start).Seconds(), h.Successes,
+				h.Successes-last, h.Limit, h.InFlight, st.InFlight, h.Rate, h.Throttled, note)
 			last = h.Successes
 		}
 	}()
@@ -88,6 +99,6 @@ failed: %q
 	<-done
 	require.NoError(t, err)
 	opt := sc.Optimum() * 100 / 101 // one listing request per 100 items
-	t.Logf("\n%s\n%d items in %.2f s: %.1f%% of the optimum; answers by status %v", b.String(), sum.Succeeded,
-		elapsed.Seconds(), 100*float64(sum.Succeeded)/elapsed.Seconds()/opt, srv.Stats().ByStatus)
+	t.Logf("\n%s\n%s\n%d items in %.2f s: %.1f%% of the optimum; answers by status %v", b.String(), firsts.String(),
+		sum.Succeeded, elapsed.Seconds(), 100*float64(sum.Succeeded)/elapsed.Seconds()/opt, srv.Stats().ByStatus)
 }
