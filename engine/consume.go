@@ -80,6 +80,22 @@ func (r *run[T]) fillLocked() {
 	}
 }
 
+// raise sets the consumers' target to the limit read afresh when that is
+// higher. A host met for the first time raises the limit (the sum of the
+// hosts' limits), and fill then starts consumers for its items at once, not
+// at the controller's next poll: a listing in turn would otherwise start its
+// hosts a poll apart for each step of their initial limit (4, 16, 64, 256,
+// 1,024 consumers).
+func (r *run[T]) raise() {
+	t := r.poll()
+	for {
+		old := r.target.Load()
+		if t <= old || r.target.CompareAndSwap(old, t) {
+			return
+		}
+	}
+}
+
 // leave reports whether consumer i is one too many for the limit, and if so
 // takes it off the live ones. It tells the controller when the limit moved.
 func (r *run[T]) leave(i int) bool {

@@ -187,6 +187,7 @@ func newRun[T any](j Job[T], s *settings) *run[T] {
 		r.rooms = &rooms[T]{byKey: map[string]*room[T]{}}
 		r.hosts = newHostTable(j.lim, maxTabled)
 		r.met = newHostTable(j.lim, maxTabled)
+		r.hosts.found, r.met.found = r.raise, r.raise
 		r.idleWake = make(chan struct{}, 1)
 		r.rearm = make(chan struct{}, 1)
 	}

@@ -19,6 +19,7 @@ type hostTable struct {
 	max   int
 	last  *limiter.Host
 	byKey map[string]*limiter.Host
+	found func() // called after a host not in the table was got; may be nil
 }
 
 func newHostTable(l *limiter.Limiter, max int) *hostTable {
@@ -37,6 +38,9 @@ func (t *hostTable) get(key string) *limiter.Host {
 			clear(t.byKey)
 		}
 		t.byKey[h.Key()] = h
+		if t.found != nil {
+			t.found()
+		}
 	}
 	t.last = h
 	return h

@@ -264,3 +264,25 @@ func TestAListingThatGroupsHostsStartsEveryHostAtOnce(t *testing.T) {
 	assert.EqualValues(t, hosts*perHost, st.Succeeded)
 	assert.EqualValues(t, hosts*limit, pk.max.Load())
 }
+
+func TestConsumersStartAsNewHostsRaiseTheLimitWithoutWaitingForItsPoll(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const hosts, limit = 20, 2
+	l, err := limiter.New(limiter.Config{Algorithm: limiter.Fixed, Initial: limit})
+	require.NoError(t, err)
+	var pk peak
+	release := make(chan struct{})
+	// The run's clock never moves, so the controller never polls the limit:
+	// a consumer that meets a new host raises it, and the next starts at once.
+	wait := runAsync(context.Background(), t, NewJob(rangeOf(t, hosts, 10), func(_ context.Context, v int) error {
+		pk.enter()
+		defer pk.leave()
+		<-release
+		return nil
+	}).WithLimiter(l, func(v int) string { return fmt.Sprintf("h%d", v) }), WithClock(clockwork.NewFakeClock()), WithQueueSize(hosts))
+	waitFor(t, "every host's item in flight at once", func() bool { return pk.now.Load() == hosts })
+	close(release)
+	st, err := wait()
+	require.NoError(t, err)
+	assert.EqualValues(t, hosts, st.Succeeded)
+}
