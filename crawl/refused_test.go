@@ -2,7 +2,6 @@ package crawl
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -18,10 +17,7 @@ import (
 // fails at once, far within it.
 func refusingHostListing(t *testing.T) (cfg *Config, api *recorder, closedURL string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	closedURL = "http://" + ln.Addr().String()
-	require.NoError(t, ln.Close()) // nothing listens there now
+	closedURL = "http://" + refusingAddr(t)
 	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/items":

@@ -3,7 +3,6 @@ package crawl
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -341,10 +340,7 @@ func TestRunWithStateLeavesTheItemsOfAnUnresponsiveHostForTheNextRun(t *testing.
 // unresponsive, not disallowed for the rest of the crawl: its items fail as
 // the items of an unresponsive host.
 func TestRunFailsTheItemsOfAHostThatRefusesConnectionsAsUnresponsive(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	closedURL := "http://" + ln.Addr().String()
-	require.NoError(t, ln.Close()) // nothing listens there now
+	closedURL := "http://" + refusingAddr(t)
 	api := startListingWith(t, 20, closedURL)
 	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"\n",
 		"limits:\n  timeout: 10s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}", nil)

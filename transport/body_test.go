@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -154,11 +153,10 @@ func TestBodyCutShortIsDropped(t *testing.T) {
 
 func TestTransportErrorReleasesAtOnce(t *testing.T) {
 	r := newRig(t, limiter.Config{})
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	srv.Close() // nothing listens any more: connection refused
-	_, err := r.client.Get(srv.URL)
+	addr := refusingAddr(t)
+	_, err := r.client.Get("http://" + addr)
 	require.Error(t, err)
-	s := r.snapshot(t, srv)
+	s := r.lim.Host(addr).Snapshot()
 	assert.Equal(t, 0, s.InFlight)
 	assert.Equal(t, int64(1), s.Dropped)
 }

@@ -3,7 +3,6 @@ package transport
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -107,11 +106,7 @@ func TestObserverSeesEachRedirectHop(t *testing.T) {
 func TestObserverSeesAnExchangeWithoutAnswer(t *testing.T) {
 	var seen exchanges
 	r := newRig(t, limiter.Config{}, WithObserver(seen.observe))
-	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL
-	srv.Close() // nothing listens: the connection is refused
-
-	_, err := r.client.Get(url)
+	_, err := r.client.Get("http://" + refusingAddr(t))
 	require.Error(t, err)
 	require.Len(t, seen.all(), 1)
 	x := seen.all()[0]
