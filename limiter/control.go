@@ -19,6 +19,7 @@ const (
 	slowExitRatio = 1.5              // at or above it, slow start falls back to the last level without queueing
 	slowStep      = 1.15             // slow start's growth per window over the level that runs without a queue
 	freeRead      = 1.15             // RTT/base at which a whole window of a level without a queue is read, once shown to be one
+	tailRatio     = 4                // RTT/base from which an answer is one of a heavy tail's, unless most are (see foldTail)
 
 	// inProcessRTT: a host whose baseline RTT is below it answers in-process
 	// work (no network round trip is this short, even on loopback), and
@@ -61,11 +62,16 @@ type control struct {
 
 	// the open window
 	winStart    time.Time
-	n           int
 	sum         time.Duration
 	sumSq       float64 // of the samples in nanoseconds, for the mean's standard error
-	winInFlight int
-	drops       int
+	n           int32
+	winInFlight int32
+	drops       int32
+	// tailN answers of the open window took tailRatio baselines or more,
+	// tailSum in all: they are left out of its mean while they are no more
+	// than half of it (see foldTail).
+	tailN   int32
+	tailSum time.Duration
 
 	srtt time.Duration // smoothed window mean RTT
 	base time.Duration // baseline RTT: lowest window mean, drifting up slowly; raised where a rise proved no queue (see undoShrink)
@@ -178,7 +184,7 @@ func (c *control) need() int {
 // onStart counts a permit handed out, inFlight being the count with it.
 func (c *control) onStart(inFlight int) {
 	c.seq++
-	c.winInFlight = max(c.winInFlight, inFlight)
+	c.winInFlight = max(c.winInFlight, int32(inFlight))
 	if c.filled {
 		// This permit takes the slot of one that ended, under the load the
 		// full limit makes.
@@ -241,7 +247,7 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 		c.winStart, el = now, 0
 		c.winSeq = c.seq
 	}
-	if c.n >= c.need() && el >= c.span() {
+	if int(c.n+c.tailN) >= c.need() && el >= c.span() {
 		if c.slowStart && c.base >= queueBase && c.steady() {
 			// Answers this alike come from requests that start and end
 			// together: those that waited come back a service time later.
@@ -264,8 +270,15 @@ func (c *control) steady() bool {
 	return c.sumSq/float64(c.n)-m*m < steadySpread*steadySpread*m*m
 }
 
-// add adds a latency sample to the open window.
+// add adds a latency sample to the open window. After slow start, an
+// answer of tailRatio baselines or more is kept apart (see foldTail); slow
+// start's windows close on their level's first answers, before a tail's.
 func (c *control) add(rtt time.Duration) {
+	if !c.slowStart && c.base > 0 && rtt >= c.tailAt() {
+		c.tailN++
+		c.tailSum += rtt
+		return
+	}
 	c.n++
 	c.sum += rtt
 	c.sumSq += float64(rtt) * float64(rtt)
@@ -318,7 +331,7 @@ func (c *control) onDrop(now time.Time, inFlight int, epoch uint32, gateEnd time
 // closeWindow closes the open window at now; gate is how long the gate
 // that a drop closing it closed lasts from now, 0 if none.
 func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration) {
-	w := windowStats{start: c.winStart, inFlight: c.winInFlight, limit: c.limit, drop: c.drops > 0, refused: int(c.refused)}
+	w := windowStats{start: c.winStart, inFlight: int(c.winInFlight), limit: c.limit, drop: c.drops > 0, refused: int(c.refused)}
 	if c.slowStart && !w.drop && c.due {
 		w.waited = c.watch.waited(now, c.stragglerWait())
 	}
@@ -326,13 +339,15 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration) {
 		w.gate = gate
 	}
 	c.refused, c.due = 0, false
+	c.foldTail()
 	if c.n > 0 {
+		n := float64(c.n)
 		w.mean = c.sum / time.Duration(c.n)
 		if c.n > 1 {
 			m := float64(w.mean)
-			w.stderr = time.Duration(math.Sqrt(max(0, c.sumSq/float64(c.n)-m*m) / float64(c.n-1)))
+			w.stderr = time.Duration(math.Sqrt(max(0, c.sumSq/n-m*m) / (n - 1)))
 		}
-		c.observeRTT(now, w.mean, c.n, w.stderr)
+		c.observeRTT(now, w.mean, int(c.n), w.stderr)
 	}
 	w.base, w.srtt = c.base, c.srtt
 	old := c.limit
@@ -359,11 +374,34 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration) {
 		c.resample(now.Sub(c.winStart))
 	}
 	c.winStart, c.n, c.sum, c.sumSq, c.drops = now, 0, 0, 0, 0
+	c.tailN, c.tailSum = 0, 0
 	c.winSeq = c.seq
 	if c.slowStart {
 		c.watch.reset(c.seq)
 	}
-	c.winInFlight = inFlight
+	c.winInFlight = int32(inFlight)
+}
+
+// tailAt is the RTT from which an answer is one of the server's slow few:
+// tailRatio baselines (see queueBase).
+func (c *control) tailAt() time.Duration {
+	return c.base + time.Duration((tailRatio-1)*float64(max(c.base, queueBase)))
+}
+
+// foldTail takes the open window's slow answers into its mean when they are
+// most of it: a queue of ours delays every answer that waits in it, a
+// server's heavy tail only some, and a few answers ten times slower than
+// the rest would read as a queue in the mean of all.
+func (c *control) foldTail() {
+	if c.tailN == 0 || c.tailN <= c.n {
+		return
+	}
+	// The tail's own spread is not kept: its answers count at their mean.
+	m := float64(c.tailSum) / float64(c.tailN)
+	c.n += c.tailN
+	c.sum += c.tailSum
+	c.sumSq += float64(c.tailN) * m * m
+	c.tailN, c.tailSum = 0, 0
 }
 
 func (c *control) observeRTT(now time.Time, mean time.Duration, n int, stderr time.Duration) {

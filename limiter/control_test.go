@@ -714,3 +714,38 @@ func TestARiseAtOneRequestInFlightIsNotReadAsAQueue(t *testing.T) {
 	assert.GreaterOrEqual(t, c.base, 26*time.Millisecond, "the baseline follows the lone requests' RTT")
 	assert.Greater(t, c.intLimit(), 1, "the limit grows again")
 }
+
+func TestAFewAnswersTenTimesSlowerAreNotReadAsAQueueButAllAnswersSlowerAre(t *testing.T) {
+	// A server with a heavy tail: one answer in ten takes ten times as
+	// long. The window's mean reads 1.9× the baseline, but no queue of
+	// ours holds up the other nine. A queue delays every answer: here 25
+	// slots of 20 ms, and the requests beyond them wait their turn, 4× at
+	// 100 in flight.
+	run := func(rtt func(c *control, i int) time.Duration) int {
+		var c control
+		c.init(Config{Initial: 100, Min: 1, Max: 100})
+		c.slowStart, c.coldN = false, maxNeed*2
+		c.base, c.srtt = 20*time.Millisecond, 20*time.Millisecond
+		now := epoch
+		for range 40 {
+			l := c.intLimit()
+			for range l {
+				c.onStart(l)
+			}
+			for i := range l {
+				now = now.Add(time.Millisecond)
+				c.onSuccess(now, rtt(&c, i), l, c.seq, c.level)
+			}
+		}
+		return c.intLimit()
+	}
+	tail := run(func(_ *control, i int) time.Duration {
+		if i%10 == 9 {
+			return 200 * time.Millisecond
+		}
+		return 20 * time.Millisecond
+	})
+	assert.Equal(t, 100, tail, "a heavy tail does not cut the limit")
+	queue := run(func(c *control, _ int) time.Duration { return 20 * time.Millisecond * time.Duration(c.intLimit()) / 25 })
+	assert.Less(t, queue, 40, "a queue that delays every answer 4× cuts it")
+}

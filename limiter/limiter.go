@@ -88,6 +88,10 @@
 //
 // RTT rises are measured against a baseline of at least 5 ms, so on a faster
 // service a rise under 1 ms is taken as scheduling noise, not queueing.
+// After slow start, a window's RTT is the mean of its answers but those
+// that took 4× the baseline or more, unless those are most of the window:
+// a queue delays every answer that waits in it, a server's heavy tail (a
+// few answers many times slower than the rest) only some.
 //
 // After slow start the default strategy ([Auto]) is delay-based with a loss
 // cut: it grows by 5% a window while the mean RTT is below 1.2× the baseline

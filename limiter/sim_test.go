@@ -330,6 +330,24 @@ func TestSimulationDefaultMeetsTargets(t *testing.T) {
 			assert.Zero(t, s.droppedTotal(), "seed %d: 503s", seed)
 		}
 	})
+	t.Run("a server with a heavy tail", func(t *testing.T) {
+		// A tenth of its answers take ten times as long: a window's mean
+		// reads about twice the baseline with no queue at all, and must
+		// not cut the limit, window after window, towards one request at a
+		// time. A tight server must still see no 503.
+		const run = 10 * time.Second
+		for _, c := range []tailClass{
+			{slots: 32, queue: 32, service: 20 * time.Millisecond, slowShare: 0.1},
+			{slots: 16, queue: 4, service: 20 * time.Millisecond, slowShare: 0.1},
+		} {
+			for _, seed := range simClassSeeds[:4] {
+				f := simTail(t, c, seed, run, 0)
+				assert.GreaterOrEqual(t, f.share, 0.8, "%v, seed %d: share of the optimum, the slow answers' time counted", c, seed)
+				assert.GreaterOrEqual(t, f.lowest, c.slots/2, "%v, seed %d: the lowest limit from 1 s on", c, seed)
+				assert.Zero(t, f.refused, "%v, seed %d: 503 share", c, seed)
+			}
+		}
+	})
 	t.Run("quota with headers", func(t *testing.T) {
 		r, _ := simQuota(t, "", 0, true)
 		assert.GreaterOrEqual(t, r.goodput, 0.97, "share of the quota")

@@ -247,6 +247,7 @@ type capacityServer struct {
 	constant        bool          // every request takes service exactly (else ± spread)
 	spread          float64       // the service times' spread, ±25% if 0
 	slowShare       float64       // the share of requests served slowTimes slower (a heavy tail), 0 if none
+	slowFactor      float64       // how much slower that share is served, slowTimes if 0
 	drift           time.Duration // added to the service time per second since the start (a server that slows down)
 	full            simResponse   // the answer to a request beyond the queue
 	rejectAfter     time.Duration // how long that answer takes to reach the client
@@ -278,7 +279,11 @@ func (c *capacityServer) serve(s *sim, r *simReq) {
 		done = s.now + s.uniform(service, spread)
 	}
 	if c.slowShare > 0 && s.rng.Float64() < c.slowShare {
-		done = s.now + slowTimes*(done-s.now)
+		k := c.slowFactor
+		if k == 0 {
+			k = slowTimes
+		}
+		done = s.now + time.Duration(k*float64(done-s.now))
 	}
 	s.after(done, func() {
 		c.busy--

@@ -12,7 +12,7 @@ import (
 func sample(h *Host) (int, time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.ctl.n, h.ctl.sum
+	return int(h.ctl.n), h.ctl.sum
 }
 
 func TestTryAcquireUntimedLeavesTheSamplesStartToTheCaller(t *testing.T) {
