@@ -274,7 +274,8 @@ func (h *Handler) sendRetryAfter(hdr http.Header, t time.Time) (time.Time, bool)
 	}
 	secs += int64(h.sc.RetryAfterShift / time.Second)
 	until := t.Add(time.Duration(secs) * time.Second)
-	if h.sc.RetryAfterDate {
+	if h.sc.RetryAfterDate { // a date tells whole seconds: the client is told the second it names
+		until = until.Truncate(time.Second)
 		hdr.Set("Retry-After", until.UTC().Format(http.TimeFormat))
 		return until, true
 	}

@@ -307,6 +307,29 @@ func TestRetryAfterDateSendsTheInstantAsAnHTTPDate(t *testing.T) {
 	assert.Equal(t, clk.Now().Add(3*time.Second).Truncate(time.Second).Unix(), at.Unix(), "the 2.5 s left, rounded up")
 }
 
+func TestRetryAfterDateCountsAsEarlyOnlyRequestsBeforeTheSecondItNames(t *testing.T) {
+	clk := newFakeClock()
+	clk.Advance(250 * time.Millisecond) // the token is due at 1.25 s; the date can only say 1 s
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{
+		RetryAfterDate: true,
+		Quota:          Quota{Rate: 1, Burst: 1, Headers: QuotaHeadersNone},
+	}})
+	c := newClient(t, 10*time.Second)
+	require.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/1").status)
+	r := get(t, c, s.URL()+"/items/2")
+	require.Equal(t, http.StatusTooManyRequests, r.status)
+	at, err := http.ParseTime(r.header.Get("Retry-After"))
+	require.NoError(t, err)
+	assert.Equal(t, clk.Now().Add(time.Second).Truncate(time.Second).Unix(), at.Unix())
+
+	clk.Advance(700 * time.Millisecond) // 0.95 s: before the date
+	get(t, c, s.URL()+"/items/3")
+	assert.Equal(t, int64(1), s.Stats().EarlyRequests)
+	clk.Advance(100 * time.Millisecond) // 1.05 s: after the date, before the token
+	get(t, c, s.URL()+"/items/4")
+	assert.Equal(t, int64(1), s.Stats().EarlyRequests, "a client that waited for the date it was given is not early")
+}
+
 func TestRetryAfterDateAppliesToTheHeaderQuotasRefusal(t *testing.T) {
 	clk := newFakeClock()
 	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{
