@@ -20,6 +20,7 @@ const (
 	gateProbe     = 16               // gates' lengths to stay below a level refused with a gate before probing it
 	gateProbeMax  = 128              // at most, after refusals at that level again and again
 	gateHoldMax   = 5 * time.Minute  // and at most this long, unless gateProbe gates are longer
+	gateOnce      = 8                // gates' lengths to stay below a level refused once at the in-flight peak
 )
 
 func newAlgorithm(cfg Config) algorithm {
@@ -99,10 +100,16 @@ type delayAlgorithm struct {
 	at        uint8   // windows spent just below wmax since the last probe, up to delayProbeMax
 	probe     uint8   // windows to spend there before probing: doubles while drops come back at wmax
 	gateTimes uint8   // the wait before gateUntil was gateProbe gates doubled this many times
-	// refusedPast is set once a refusal with a gate came past every level
-	// served (see gated).
-	refusedPast bool
+	// flags holds refusedPast, set once a refusal with a gate came past
+	// every level served, and heldOnce, set while the limit stays below
+	// gateLevel for a single refusal at the in-flight peak (see gated).
+	flags uint8
 }
+
+const (
+	refusedPast uint8 = 1 << iota
+	heldOnce
+)
 
 func (a *delayAlgorithm) window(w windowStats) float64 {
 	l := w.limit
@@ -139,7 +146,7 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 		l *= max(0.5, delayGrow/lo)
 	case w.inFlight < int(l):
 	case hi >= delayGrow:
-		if a.refusedPast && l > a.wmax && lo >= delayGrow {
+		if a.flags&refusedPast != 0 && l > a.wmax && lo >= delayGrow {
 			// A server that refused with a gate past the levels it served
 			// may refuse before a queue shows more than this rise: a level
 			// where the window and the smoothed RTT both show it is probed
@@ -199,7 +206,7 @@ func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 	if a.served == 0 || level <= a.served {
 		return
 	}
-	a.refusedPast = true
+	a.flags |= refusedPast
 	if float64(level) > float64(a.served)*(1+delayStep)+1 {
 		return
 	}
@@ -210,9 +217,17 @@ func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 		// before it was refused (a ramp through a server that flaps)
 		// names a new level.
 		a.seen = level
+		if w.peak {
+			// A refusal of a request sent as the in-flight count first
+			// rose to its peak is where a capacity's end refuses, and a
+			// flap seldom: the level is held for gateOnce gates, so
+			// that a small server's cold start pays a single gate.
+			a.gateLevel, a.flags = level, a.flags|heldOnce
+			a.gateUntil = now.Add(w.gate + gateOnce*w.gate).UnixNano()
+		}
 		return
 	}
-	if a.gateLevel > 0 && level >= a.gateLevel-1 && level <= a.gateLevel+1 {
+	if a.gateLevel > 0 && level >= a.gateLevel-1 && level <= a.gateLevel+1 && a.flags&heldOnce == 0 {
 		if gateProbe<<(a.gateTimes+1) <= gateProbeMax {
 			a.gateTimes++
 		}
@@ -220,7 +235,7 @@ func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 		a.gateTimes = 0
 	}
 	wait := max(gateProbe*w.gate, min(time.Duration(gateProbe<<a.gateTimes)*w.gate, gateHoldMax))
-	a.gateLevel = level
+	a.gateLevel, a.flags = level, a.flags&^heldOnce
 	a.gateUntil = now.Add(w.gate + wait).UnixNano()
 }
 

@@ -121,6 +121,10 @@ type windowStats struct {
 	// gate is how long the gate the window's drop closed lasts from the
 	// drop, 0 if it closed none.
 	gate time.Duration
+	// peak is set if the window's drop was of a request that went out
+	// within a moment of the host's in-flight count first reaching its
+	// highest.
+	peak bool
 	// waited is, in slow start, the level's permits over those that did not
 	// wait in a queue (see levelWatch), 0 if none waited.
 	waited float64
@@ -232,7 +236,7 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 				c.watch.late++
 			}
 			if c.watch.ready(now, c.seq, c.stragglerWait()) {
-				c.closeWindow(now, inFlight, 0)
+				c.closeWindow(now, inFlight, 0, false)
 			}
 			return
 		}
@@ -256,7 +260,7 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 				return
 			}
 		}
-		c.closeWindow(now, inFlight, 0)
+		c.closeWindow(now, inFlight, 0, false)
 	}
 }
 
@@ -313,8 +317,9 @@ func (c *control) lowerToRefusal() {
 // is cut when the first drop arrives, then at most once per RTT. It reports
 // whether this drop cut the limit. gateEnd is the host's gate as the drop
 // was released (zero if none): a drop whose answer closed a gate ends
-// before it (see gated).
-func (c *control) onDrop(now time.Time, inFlight int, epoch uint32, gateEnd time.Time) bool {
+// before it (see gated). peak is set if the dropped request went out as
+// the host's in-flight count first reached its highest (see windowStats).
+func (c *control) onDrop(now time.Time, inFlight int, epoch uint32, gateEnd time.Time, peak bool) bool {
 	if epoch != c.cuts {
 		c.lowerToRefusal()
 		return false
@@ -324,14 +329,15 @@ func (c *control) onDrop(now time.Time, inFlight int, epoch uint32, gateEnd time
 	if gateEnd.After(now) {
 		gate = gateEnd.Sub(now)
 	}
-	c.closeWindow(now, inFlight, gate)
+	c.closeWindow(now, inFlight, gate, peak)
 	return true
 }
 
 // closeWindow closes the open window at now; gate is how long the gate
-// that a drop closing it closed lasts from now, 0 if none.
-func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration) {
-	w := windowStats{start: c.winStart, inFlight: int(c.winInFlight), limit: c.limit, drop: c.drops > 0, refused: int(c.refused)}
+// that a drop closing it closed lasts from now, 0 if none, and peak
+// whether the dropped request went out at the host's in-flight peak.
+func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, peak bool) {
+	w := windowStats{start: c.winStart, inFlight: int(c.winInFlight), limit: c.limit, drop: c.drops > 0, refused: int(c.refused), peak: peak}
 	if c.slowStart && !w.drop && c.due {
 		w.waited = c.watch.waited(now, c.stragglerWait())
 	}

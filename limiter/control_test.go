@@ -5,6 +5,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -748,4 +749,65 @@ func TestAFewAnswersTenTimesSlowerAreNotReadAsAQueueButAllAnswersSlowerAre(t *te
 	assert.Equal(t, 100, tail, "a heavy tail does not cut the limit")
 	queue := run(func(c *control, _ int) time.Duration { return 20 * time.Millisecond * time.Duration(c.intLimit()) / 25 })
 	assert.Less(t, queue, 40, "a queue that delays every answer 4× cuts it")
+}
+
+func TestDefaultHoldsALevelRefusedOnceAtThePeakForGateOnceGates(t *testing.T) {
+	// A refusal of a request sent as the in-flight count first rose to 9
+	// keeps the limit at 8 for gateOnce gates after its gate; a refusal at
+	// 9 sent at any other moment lets it step back to 9 at once, where a
+	// second refusal would confirm the level.
+	const base, gate = 20 * time.Millisecond, time.Second
+	for _, peak := range []bool{true, false} {
+		a := &delayAlgorithm{}
+		now := epoch
+		w := windowStats{start: now, mean: base, base: base, inFlight: 9, limit: 9, drop: true, gate: gate, peak: peak}
+		a.gated(w, now, 8)
+		a.window(w)
+		l := 8.0
+		now = now.Add(gate)
+		reached := time.Duration(-1)
+		for now.Before(epoch.Add((gateOnce + 3) * gate)) {
+			now = now.Add(base)
+			l = a.window(windowStats{start: now, mean: base, base: base, inFlight: int(l), limit: l})
+			if l >= 9 && reached < 0 {
+				reached = now.Sub(epoch)
+			}
+		}
+		if peak {
+			assert.GreaterOrEqual(t, reached, (gateOnce+1)*gate, "refused at the peak: 9 not before gateOnce gates after the gate")
+		} else {
+			assert.Less(t, reached, gate+time.Second/2, "refused elsewhere: back to 9 soon after the gate")
+		}
+		assert.GreaterOrEqual(t, l, 9.0, "peak %v: a probe of 9 in the end", peak)
+	}
+}
+
+func TestADropSentAsTheInFlightCountFirstReachedItsPeakIsMarked(t *testing.T) {
+	// Four requests run; a fifth, sent as the count first reaches 5, is
+	// refused with a gate; a later refusal at 5 is not at the peak.
+	clock := clockwork.NewFakeClockAt(epoch)
+	l, err := New(Config{Initial: 5, Min: 1, Max: 10}, WithClock(clock))
+	require.NoError(t, err)
+	h := l.Host("h")
+	var ps []Permit
+	for range 5 {
+		p, _, ok := h.TryAcquireAt(clock.Now())
+		require.True(t, ok)
+		ps = append(ps, p)
+	}
+	h.mu.Lock()
+	h.ctl.base = 20 * time.Millisecond
+	assert.True(t, h.atPeakLocked(ps[4]), "sent as the count first reached 5")
+	h.mu.Unlock()
+	clock.Advance(20 * time.Millisecond)
+	ps[4].ReleaseAt(clock.Now(), Success)
+	p, _, ok := h.TryAcquireAt(clock.Now())
+	require.True(t, ok)
+	h.mu.Lock()
+	assert.False(t, h.atPeakLocked(p), "5 again, 20 ms after the peak")
+	h.mu.Unlock()
+	p.ReleaseAt(clock.Now(), Ignored)
+	for _, p := range ps[:4] {
+		p.ReleaseAt(clock.Now(), Success)
+	}
 }

@@ -18,20 +18,24 @@ type Host struct {
 	key string
 	l   *Limiter
 
-	mu          sync.Mutex
-	inFlight    int
-	maxInFlight int
-	limit       int // int(ctl.limit), what Acquire compares inFlight with
-	ctl         control
-	waiters     []*waiter // FIFO; only the head tries to acquire
-	out         ledger    // the permits out, to catch a second Release
+	mu       sync.Mutex
+	inFlight int
+	// peakAt is when, in Unix nanoseconds, the permit that took inFlight
+	// to maxInFlight, the highest it has been, was taken, or sent if it
+	// was handed off first (see Admit).
+	peakAt  int64
+	limit   int // int(ctl.limit), what Acquire compares inFlight with
+	ctl     control
+	waiters []*waiter // FIFO; only the head tries to acquire
+	out     ledger    // the permits out, to catch a second Release
 
 	gateUntil time.Time // zero when open
 	pace      pace
 	restart   restart // paces the first permits after the gate opens, when no rate does
 	// clocked is set while the gate is closed or a rate applies: only then
 	// does Acquire need the time before it decides.
-	clocked atomic.Bool
+	clocked     atomic.Bool
+	maxInFlight int32
 
 	successes, dropped, throttled, ignored int64
 	okSeq                                  uint64 // the highest number of a request that succeeded (see Overtaken)
@@ -115,8 +119,13 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 	}
 	h.used = true
 	h.inFlight++
-	if h.inFlight > h.maxInFlight {
-		h.maxInFlight = h.inFlight
+	peak := h.inFlight > int(h.maxInFlight)
+	if peak {
+		h.maxInFlight = int32(h.inFlight)
+		if now.IsZero() {
+			now = h.l.clock.Now()
+		}
+		h.peakAt = now.UnixNano()
 	}
 	h.ctl.onStart(h.inFlight)
 	if h.pace.learn.recording(h.ctl.seq, !needSlot) {
@@ -126,7 +135,7 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 		h.pace.learn.sent(now, h.ctl.seq, !needSlot)
 	}
 	slot, gen := h.out.open()
-	return Permit{h: h, start: now, seq: uint32(h.ctl.seq), epoch: h.ctl.cuts, level: h.ctl.level, slot: slot, gen: gen, busy: uint32(h.inFlight)}, time.Time{}, true
+	return Permit{h: h, start: now, seq: uint32(h.ctl.seq), epoch: h.ctl.cuts, level: h.ctl.level, slot: slot, gen: gen, busy: uint32(h.inFlight), peak: peak}, time.Time{}, true
 }
 
 // clockedLocked reports whether the gate, the bucket or a restart needs the
@@ -278,7 +287,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	case Dropped:
 		h.dropped++
 		if !h.refusedAloneLocked(now, p) {
-			h.ctl.onDrop(now, h.inFlight, epoch, h.gateUntil)
+			h.ctl.onDrop(now, h.inFlight, epoch, h.gateUntil, h.atPeakLocked(p))
 		}
 		if p.answered {
 			h.pauseDropLocked(now, p)
@@ -318,7 +327,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 func (h *Host) throttleLocked(now time.Time, p Permit) {
 	cut := false
 	if !h.refusedAloneLocked(now, p) {
-		cut = h.ctl.onDrop(now, h.inFlight, p.epoch, time.Time{})
+		cut = h.ctl.onDrop(now, h.inFlight, p.epoch, time.Time{}, false)
 	}
 	if until := h.pace.onThrottle(now, h.seqOf(p), cut, h.atFloorLocked(p), h.inFlight+1, int(p.busy)); until.After(h.gateUntil) {
 		h.gateUntil = until
@@ -360,6 +369,24 @@ func (h *Host) refusedAloneLocked(now time.Time, p Permit) bool {
 	return now.Before(h.gateUntil) && (p.busy <= 1 || first)
 }
 
+// atPeakLocked reports whether p's request took the host's in-flight
+// count to its highest, or, timed and sent at that count, went out within a
+// moment of the one that did: a server's capacity ends where the count
+// first rises past it, and refuses a request sent then, while a server that
+// flaps refuses one at any time and mostly below the peak. The moment is
+// the tolerance slow start gives a level's first permits.
+func (h *Host) atPeakLocked(p Permit) bool {
+	if p.peak && int(p.busy) == int(h.maxInFlight) {
+		return true
+	}
+	if p.start.IsZero() || int(p.busy) != int(h.maxInFlight) {
+		return false
+	}
+	d := p.start.UnixNano() - h.peakAt
+	tol := int64(max(h.ctl.base, queueBase) / 8)
+	return d >= -tol && d <= tol
+}
+
 // seqOf returns the number of the request p was taken for (the host's
 // count of permits when it was taken).
 func (h *Host) seqOf(p Permit) uint64 {
@@ -395,7 +422,7 @@ func (h *Host) Snapshot() Snapshot {
 		Key:         h.key,
 		Limit:       h.limit,
 		InFlight:    h.inFlight,
-		MaxInFlight: h.maxInFlight,
+		MaxInFlight: int(h.maxInFlight),
 		SlowStart:   h.ctl.slowStart,
 		Successes:   h.successes,
 		Dropped:     h.dropped,

@@ -52,6 +52,7 @@ type Permit struct {
 	busy  uint32 // the host's requests in flight, this one's included, when it was taken
 
 	answered bool // released for an answer the server sent (see Answered)
+	peak     bool // taken as the host's in-flight count rose past any it had reached
 }
 
 // Release returns the permit's concurrency slot and reports the outcome. The

@@ -142,3 +142,26 @@ func TestSimulationATightServerIsNotRefusedAgainAndAgain(t *testing.T) {
 		assert.GreaterOrEqual(t, share, 0.7, "%v, seed %d: share of the optimum over %v", c, seed, run)
 	}
 }
+
+// TestSimulationASmallServerWithoutAQueuePaysOneGatePerColdStart: a server
+// of 4 to 8 slots with a queue of 0 or 1 refuses slow start's first step
+// past it with a 503 + Retry-After: 1; the limit then stays below that
+// level for the rest of a cold 2.5 s crawl instead of stepping into it
+// again right after the gate.
+func TestSimulationASmallServerWithoutAQueuePaysOneGatePerColdStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, c := range []capacityClass{
+		{slots: 4, service: 2 * time.Millisecond, constant: true},
+		{slots: 4, queue: 1, service: 5 * time.Millisecond},
+		{slots: 8, queue: 1, service: 5 * time.Millisecond, constant: true},
+		{slots: 8, service: 5 * time.Millisecond},
+	} {
+		for _, seed := range simClassSeeds {
+			s := newSim(simLimiter(t, "", 0), c.server(), seed, crawlRun)
+			s.run()
+			assert.LessOrEqual(t, s.droppedTotal(), 1, "%v, seed %d: 503s over a cold %v", c, seed, crawlRun)
+		}
+	}
+}

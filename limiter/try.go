@@ -95,6 +95,14 @@ func (h *Host) Admit(ctx context.Context, p Permit) (Permit, error) {
 		// The latency sample starts now: the time since the permit was
 		// taken was the caller's, not the host's.
 		p.start = h.l.clock.Now()
+		if p.peak {
+			// So does the host's peak (see atPeakLocked).
+			h.mu.Lock()
+			if int(p.busy) == int(h.maxInFlight) {
+				h.peakAt = p.start.UnixNano()
+			}
+			h.mu.Unlock()
+		}
 	}
 	if h.l.shared != nil {
 		return h.admitShared(ctx, p)
