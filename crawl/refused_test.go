@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/politely/politely/internal/refusing"
 )
 
 // refusingHostListing starts a listing of 10 tasks on a host that answers
@@ -17,7 +19,7 @@ import (
 // fails at once, far within it.
 func refusingHostListing(t *testing.T) (cfg *Config, api *recorder, closedURL string) {
 	t.Helper()
-	closedURL = "http://" + refusingAddr(t)
+	closedURL = "http://" + refusing.Addr(t)
 	api = startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/items":

@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/politely/politely/internal/refusing"
 	"github.com/politely/politely/mockapi"
 )
 
@@ -51,16 +50,6 @@ const testLimits = `limits:
 func testConfig(t *testing.T, url, pagination, rest string, env map[string]string) *Config {
 	t.Helper()
 	return testConfigLimits(t, url, pagination, rest, testLimits, env)
-}
-
-// refusingAddr holds a port on 127.0.0.1 that refuses every connection
-// until the test's end, and returns its host:port.
-func refusingAddr(t *testing.T) string {
-	t.Helper()
-	p, err := refusing.Hold()
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = p.Close() })
-	return p.Addr()
 }
 
 // testConfigLimits is testConfig with other limits.

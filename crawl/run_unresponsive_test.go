@@ -15,6 +15,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/politely/politely/internal/refusing"
 )
 
 // itemsOn is a listing page's body: items whose p is base + /task/N for
@@ -340,7 +342,7 @@ func TestRunWithStateLeavesTheItemsOfAnUnresponsiveHostForTheNextRun(t *testing.
 // unresponsive, not disallowed for the rest of the crawl: its items fail as
 // the items of an unresponsive host.
 func TestRunFailsTheItemsOfAHostThatRefusesConnectionsAsUnresponsive(t *testing.T) {
-	closedURL := "http://" + refusingAddr(t)
+	closedURL := "http://" + refusing.Addr(t)
 	api := startListingWith(t, 20, closedURL)
 	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"\n",
 		"limits:\n  timeout: 10s\n  retries: 4\n  backoff: {base: 5ms, max: 20ms}", nil)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/politely/politely/internal/refusing"
 	"github.com/politely/politely/limiter"
 )
 
@@ -153,7 +154,7 @@ func TestBodyCutShortIsDropped(t *testing.T) {
 
 func TestTransportErrorReleasesAtOnce(t *testing.T) {
 	r := newRig(t, limiter.Config{})
-	addr := refusingAddr(t)
+	addr := refusing.Addr(t)
 	_, err := r.client.Get("http://" + addr)
 	require.Error(t, err)
 	s := r.lim.Host(addr).Snapshot()

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/politely/politely/internal/refusing"
 	"github.com/politely/politely/limiter"
 )
 
@@ -106,7 +107,7 @@ func TestObserverSeesEachRedirectHop(t *testing.T) {
 func TestObserverSeesAnExchangeWithoutAnswer(t *testing.T) {
 	var seen exchanges
 	r := newRig(t, limiter.Config{}, WithObserver(seen.observe))
-	_, err := r.client.Get("http://" + refusingAddr(t))
+	_, err := r.client.Get("http://" + refusing.Addr(t))
 	require.Error(t, err)
 	require.Len(t, seen.all(), 1)
 	x := seen.all()[0]

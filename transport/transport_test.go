@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/politely/politely/internal/refusing"
 	"github.com/politely/politely/limiter"
 )
 
@@ -59,16 +58,6 @@ func (r *rig) snapshot(t *testing.T, srv *httptest.Server) limiter.Snapshot {
 	u, err := url.Parse(srv.URL)
 	require.NoError(t, err)
 	return r.lim.Host(u.Host).Snapshot()
-}
-
-// refusingAddr holds a port on 127.0.0.1 that refuses every connection
-// until the test's end, and returns its host:port.
-func refusingAddr(t *testing.T) string {
-	t.Helper()
-	p, err := refusing.Hold()
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = p.Close() })
-	return p.Addr()
 }
 
 // get sends a GET and reads and closes the body; it returns the status code.
