@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,96 +40,100 @@ func (l *lockedBuffer) String() string {
 
 var mockURL = regexp.MustCompile(`at (http://127\.0\.0\.1:\d+) `)
 
-func TestMockServesThePresetUntilTheContextEnds(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+// mockRun is `politely mock` running in a goroutine until stop.
+type mockRun struct {
+	stdout, stderr lockedBuffer
+	cancel         context.CancelFunc
+	done           chan int
+	client         *http.Client
+}
+
+// startMock runs `politely mock` with args and waits until it printed n
+// servers' URLs, which it returns.
+func startMock(t *testing.T, n int, args ...string) (*mockRun, []string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr lockedBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"mock", "--scenario", "quota", "--rate", "50", "--addr", "127.0.0.1:0"}, &stdout, &stderr)
-	}()
-
-	var url string
-	require.Eventually(t, func() bool {
-		m := mockURL.FindStringSubmatch(stdout.String())
-		if m != nil {
-			url = m[1]
-		}
-		return m != nil
-	}, 10*time.Second, 10*time.Millisecond, "the URL is printed; stderr: %s", stderr.String())
-
 	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
-	resp, err := client.Get(url + "/items/1")
+	m := &mockRun{cancel: cancel, done: make(chan int, 1), client: &http.Client{Transport: tr, Timeout: 5 * time.Second}}
+	t.Cleanup(tr.CloseIdleConnections)
+	t.Cleanup(cancel)
+	go func() { m.done <- run(ctx, append([]string{"mock"}, args...), &m.stdout, &m.stderr) }()
+
+	var urls []string
+	require.Eventually(t, func() bool {
+		urls = urls[:0]
+		for _, u := range mockURL.FindAllStringSubmatch(m.stdout.String(), -1) {
+			urls = append(urls, u[1])
+		}
+		return len(urls) == n
+	}, 10*time.Second, 10*time.Millisecond, "one URL a server; stderr: %s", m.stderr.String())
+	return m, urls
+}
+
+// get fetches url and reads its body to the end.
+func (m *mockRun) get(t *testing.T, url string) *http.Response {
+	t.Helper()
+	resp, err := m.client.Get(url)
 	require.NoError(t, err)
 	_, _ = io.Copy(io.Discard, resp.Body)
 	require.NoError(t, resp.Body.Close())
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Contains(t, resp.Header.Get("RateLimit-Policy"), "q=50;", "the --rate knob reaches the quota")
+	return resp
+}
 
-	resp, err = client.Get(url + "/__stats")
+// stats reads the /__stats of the server at url.
+func (m *mockRun) stats(t *testing.T, url string) mockapi.Stats {
+	t.Helper()
+	resp, err := m.client.Get(url + "/__stats")
 	require.NoError(t, err)
 	var st mockapi.Stats
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
 	require.NoError(t, resp.Body.Close())
-	assert.Equal(t, "quota", st.Scenario)
-	assert.Equal(t, int64(1), st.Requests)
+	return st
+}
 
-	cancel()
+// stop ends the mock's context and waits for it to exit 0; it returns what
+// the mock printed.
+func (m *mockRun) stop(t *testing.T) string {
+	t.Helper()
+	m.client.CloseIdleConnections()
+	m.cancel()
 	select {
-	case code := <-done:
-		assert.Equal(t, exitOK, code, "stderr: %s", stderr.String())
+	case code := <-m.done:
+		assert.Equal(t, exitOK, code, "stderr: %s", m.stderr.String())
 	case <-time.After(10 * time.Second):
 		t.Fatal("mock did not stop after its context ended")
 	}
-	assert.Contains(t, stdout.String(), "stopped: 1 requests")
+	return m.stdout.String()
+}
+
+func TestMockServesThePresetUntilTheContextEnds(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	m, urls := startMock(t, 1, "--scenario", "quota", "--rate", "50", "--addr", "127.0.0.1:0")
+
+	resp := m.get(t, urls[0]+"/items/1")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, resp.Header.Get("RateLimit-Policy"), "q=50;", "the --rate knob reaches the quota")
+
+	st := m.stats(t, urls[0])
+	assert.Equal(t, "quota", st.Scenario)
+	assert.Equal(t, int64(1), st.Requests)
+
+	assert.Contains(t, m.stop(t), "stopped: 1 requests")
 }
 
 func TestMockServesManyIndependentServersFromOneProcess(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr lockedBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"mock", "--scenario", "capacity", "--servers", "3", "--items", "5"}, &stdout, &stderr)
-	}()
+	m, urls := startMock(t, 3, "--scenario", "capacity", "--servers", "3", "--items", "5")
+	assert.Len(t, map[string]bool{urls[0]: true, urls[1]: true, urls[2]: true}, 3, "each on its own port")
 
-	var urls [][]string
-	require.Eventually(t, func() bool {
-		urls = mockURL.FindAllStringSubmatch(stdout.String(), -1)
-		return len(urls) == 3
-	}, 10*time.Second, 10*time.Millisecond, "one URL a server; stderr: %s", stderr.String())
-	assert.Len(t, map[string]bool{urls[0][1]: true, urls[1][1]: true, urls[2][1]: true}, 3, "each on its own port")
-
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	for range 2 {
-		resp, err := client.Get(urls[1][1] + "/items/1")
-		require.NoError(t, err)
-		_, _ = io.Copy(io.Discard, resp.Body)
-		require.NoError(t, resp.Body.Close())
+		m.get(t, urls[1]+"/items/1")
 	}
 	for i, want := range []int64{0, 2, 0} {
-		resp, err := client.Get(urls[i][1] + "/__stats")
-		require.NoError(t, err)
-		var st mockapi.Stats
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
-		require.NoError(t, resp.Body.Close())
-		assert.Equal(t, want, st.Requests, "server %d counts only its own requests", i)
+		assert.Equal(t, want, m.stats(t, urls[i]).Requests, "server %d counts only its own requests", i)
 	}
 
-	cancel()
-	select {
-	case code := <-done:
-		assert.Equal(t, exitOK, code, "stderr: %s", stderr.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("mock did not stop after its context ended")
-	}
-	assert.Equal(t, 3, bytes.Count([]byte(stdout.String()), []byte("stopped: ")))
+	assert.Equal(t, 3, strings.Count(m.stop(t), "stopped: "))
 }
 
 func TestMockWithACancelledContextPrintsItsURLAndStops(t *testing.T) {
