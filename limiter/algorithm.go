@@ -101,14 +101,18 @@ type delayAlgorithm struct {
 	probe     uint8   // windows to spend there before probing: doubles while drops come back at wmax
 	gateTimes uint8   // the wait before gateUntil was gateProbe gates doubled this many times
 	// flags holds refusedPast, set once a refusal with a gate came past
-	// every level served, and heldOnce, set while the limit stays below
-	// gateLevel for a single refusal at the in-flight peak (see gated).
+	// every level served, heldOnce, set while the limit stays below
+	// gateLevel for a single refusal at the in-flight peak, and coldHold,
+	// set while that refusal came before anything was served and the
+	// cold start's other answers may still show it was no capacity's end
+	// (see gated and coldAnswer).
 	flags uint8
 }
 
 const (
 	refusedPast uint8 = 1 << iota
 	heldOnce
+	coldHold
 )
 
 func (a *delayAlgorithm) window(w windowStats) float64 {
@@ -191,17 +195,34 @@ func (a *delayAlgorithm) grow(l float64) float64 {
 // it was one growth step above the highest level served without a drop
 // (served, or one a window showed) and the last such drop came at that
 // level or one above: the level where the server's capacity ends. A
-// refusal at a level already served, or with none served yet, says nothing
-// about the level (a blackout refuses them all). The limit does not reach
+// refusal at a level already served says nothing about the level (a
+// blackout refuses them all); the host's first refusal, with none served
+// yet, of a request sent with others in flight is held on trust (see
+// coldAnswer). The limit does not reach
 // that level again for gateProbe gates' lengths after the gate, or twice
 // the last wait if the drop came back at that level. Any refusal with a
 // gate past every level served marks the server as one that may refuse
 // before its queue shows (refusedPast).
 func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 	a.served = max(a.served, int32(served))
+	a.flags &^= coldHold
 	level := int32(w.limit)
 	if w.inFlight > 0 {
 		level = min(level, int32(w.inFlight))
+	}
+	if a.served == 0 && w.first >= 2 {
+		// A cold start's first requests went out together, more than a
+		// server of a slot or two takes: it refuses those past its slots
+		// and queue, and the limit would step back into that level right
+		// after the gate. The level of the refused request is held
+		// as a refusal at the peak, on trust until the others' answers
+		// tell a capacity (those below it served, those above refused)
+		// from a blackout or a flap (see coldAnswer).
+		level = min(level, int32(w.first))
+		a.seen, a.gateLevel = level, level
+		a.flags |= heldOnce | coldHold
+		a.gateUntil = now.Add(w.gate + gateOnce*w.gate).UnixNano()
+		return
 	}
 	if a.served == 0 || level <= a.served {
 		return
@@ -237,6 +258,26 @@ func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 	wait := max(gateProbe*w.gate, min(time.Duration(gateProbe<<a.gateTimes)*w.gate, gateHoldMax))
 	a.gateLevel, a.flags = level, a.flags&^heldOnce
 	a.gateUntil = now.Add(w.gate + wait).UnixNano()
+}
+
+// coldAnswer takes the answer to a request taken at the in-flight count
+// busy while a level refused at a cold start is held on trust (coldHold):
+// a refusal of a request sent alone means a blackout, which refuses every
+// level, and a success above the held level a flap; either ends the hold.
+// A refusal below the level lowers it (the cold start's refusals come back
+// in any order), and a success at it raises it by one: the server frees a
+// slot as it sends an answer the client has not read yet, so that a
+// request the client counts one higher finds it.
+func (a *delayAlgorithm) coldAnswer(busy int32, refused bool) {
+	switch {
+	case refused && busy <= 1, !refused && busy > a.gateLevel:
+		a.seen, a.gateLevel, a.gateUntil = 0, 0, 0
+		a.flags &^= heldOnce | coldHold
+	case !refused && busy == a.gateLevel:
+		a.seen, a.gateLevel = busy+1, busy+1
+	case refused && busy < a.gateLevel:
+		a.seen, a.gateLevel = busy, busy
+	}
 }
 
 // knee takes the level where slow start ended as that of a drop.

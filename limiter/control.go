@@ -125,6 +125,10 @@ type windowStats struct {
 	// within a moment of the host's in-flight count first reaching its
 	// highest.
 	peak bool
+	// first is, if the window's drop is the first the host ever had, the
+	// host's in-flight count, the dropped request's included, when that
+	// request was taken; 0 otherwise.
+	first int
 	// waited is, in slow start, the level's permits over those that did not
 	// wait in a queue (see levelWatch), 0 if none waited.
 	waited float64
@@ -236,7 +240,7 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 				c.watch.late++
 			}
 			if c.watch.ready(now, c.seq, c.stragglerWait()) {
-				c.closeWindow(now, inFlight, 0, false)
+				c.closeWindow(now, inFlight, 0, false, 0)
 			}
 			return
 		}
@@ -260,7 +264,7 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 				return
 			}
 		}
-		c.closeWindow(now, inFlight, 0, false)
+		c.closeWindow(now, inFlight, 0, false, 0)
 	}
 }
 
@@ -319,7 +323,7 @@ func (c *control) lowerToRefusal() {
 // was released (zero if none): a drop whose answer closed a gate ends
 // before it (see gated). peak is set if the dropped request went out as
 // the host's in-flight count first reached its highest (see windowStats).
-func (c *control) onDrop(now time.Time, inFlight int, epoch uint32, gateEnd time.Time, peak bool) bool {
+func (c *control) onDrop(now time.Time, inFlight int, epoch uint32, gateEnd time.Time, peak bool, first int) bool {
 	if epoch != c.cuts {
 		c.lowerToRefusal()
 		return false
@@ -329,15 +333,40 @@ func (c *control) onDrop(now time.Time, inFlight int, epoch uint32, gateEnd time
 	if gateEnd.After(now) {
 		gate = gateEnd.Sub(now)
 	}
-	c.closeWindow(now, inFlight, gate, peak)
+	c.closeWindow(now, inFlight, gate, peak, first)
 	return true
 }
 
+// answered tells the default strategy that a request taken at the
+// in-flight count busy came back, refused for load or not, while it holds
+// a level refused at a cold start on trust (see delayAlgorithm.coldAnswer).
+func (c *control) answered(busy int, refused bool) {
+	if a, own := c.alg.(*delayAlgorithm); own && a.flags&coldHold != 0 {
+		a.coldAnswer(int32(busy), refused)
+		c.belowColdHold()
+	}
+}
+
+// belowColdHold brings the limit below a level the default strategy holds
+// for a refusal at a cold start (see delayAlgorithm.gated): the limit that
+// slow start falls back to after a refusal with nothing served may be at
+// that level or above it.
+func (c *control) belowColdHold() {
+	a, own := c.alg.(*delayAlgorithm)
+	if !own || a.flags&coldHold == 0 || c.limit < float64(a.gateLevel) {
+		return
+	}
+	c.limit = max(c.min, float64(a.gateLevel-1))
+	c.alg.reset(c.limit)
+}
+
 // closeWindow closes the open window at now; gate is how long the gate
-// that a drop closing it closed lasts from now, 0 if none, and peak
-// whether the dropped request went out at the host's in-flight peak.
-func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, peak bool) {
-	w := windowStats{start: c.winStart, inFlight: int(c.winInFlight), limit: c.limit, drop: c.drops > 0, refused: int(c.refused), peak: peak}
+// that a drop closing it closed lasts from now, 0 if none, peak whether
+// the dropped request went out at the host's in-flight peak, and first the
+// in-flight count when it was taken if it is the host's first drop (see
+// windowStats).
+func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, peak bool, first int) {
+	w := windowStats{start: c.winStart, inFlight: int(c.winInFlight), limit: c.limit, drop: c.drops > 0, refused: int(c.refused), peak: peak, first: first}
 	if c.slowStart && !w.drop && c.due {
 		w.waited = c.watch.waited(now, c.stragglerWait())
 	}
@@ -363,6 +392,7 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 			c.alg.gated(w, now, c.safe)
 		}
 		c.decide(w)
+		c.belowColdHold()
 		c.cuts++
 	case c.settle && !c.slowStart:
 		// The window after a change mostly holds requests started under the

@@ -811,3 +811,48 @@ func TestADropSentAsTheInFlightCountFirstReachedItsPeakIsMarked(t *testing.T) {
 		p.ReleaseAt(clock.Now(), Success)
 	}
 }
+
+func TestDefaultHoldsAColdStartsRefusalUntilItsBurstShowsABlackoutOrAFlap(t *testing.T) {
+	// Nothing served yet, the request taken at 3 in flight is refused with a
+	// gate: the limit stays at 2 for gateOnce gates, unless the burst's
+	// other answers show a blackout (a request sent alone refused) or a
+	// flap (one sent above 3 served). A refusal below 3 lowers the level,
+	// a success at 3 raises it by one.
+	const base, gate = 20 * time.Millisecond, time.Second
+	type answer struct {
+		busy    int32 // in flight when the request was taken
+		refused bool
+	}
+	for _, c := range []struct {
+		name    string
+		answers []answer
+		held    int32 // the level held, 0 if none
+	}{
+		{name: "capacity", answers: []answer{{4, true}, {1, false}, {2, false}}, held: 3},
+		{name: "refusals in any order", answers: []answer{{2, true}, {1, false}}, held: 2},
+		{name: "a slot freed before its answer was read", answers: []answer{{2, true}, {2, false}}, held: 3},
+		{name: "blackout", answers: []answer{{4, true}, {1, true}, {2, true}}},
+		{name: "flap", answers: []answer{{1, false}, {4, false}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := &delayAlgorithm{}
+			now := epoch
+			w := windowStats{start: now, inFlight: 4, limit: 4, drop: true, gate: gate, first: 3}
+			a.gated(w, now, 0)
+			require.Equal(t, int32(3), a.gateLevel, "held at once")
+			for _, x := range c.answers {
+				a.coldAnswer(x.busy, x.refused)
+			}
+			assert.Equal(t, c.held, a.gateLevel)
+			if c.held == 0 {
+				return
+			}
+			l := float64(c.held - 1)
+			for now.Before(epoch.Add(gateOnce * gate)) {
+				now = now.Add(base)
+				l = a.window(windowStats{start: now, mean: base, base: base, inFlight: int(l), limit: l})
+				require.Less(t, l, float64(c.held), "not back to the refused level before gateOnce gates")
+			}
+		})
+	}
+}

@@ -279,6 +279,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	switch o {
 	case Success:
 		h.successes++
+		h.ctl.answered(int(p.busy), false)
 		h.okSeq = max(h.okSeq, h.seqOf(p))
 		h.pace.onSuccess(h.seqOf(p), int(p.busy))
 		if timed {
@@ -286,8 +287,13 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		}
 	case Dropped:
 		h.dropped++
+		h.ctl.answered(int(p.busy), true)
 		if !h.refusedAloneLocked(now, p) {
-			h.ctl.onDrop(now, h.inFlight, epoch, h.gateUntil, h.atPeakLocked(p))
+			first := 0
+			if h.dropped == 1 {
+				first = int(p.busy)
+			}
+			h.ctl.onDrop(now, h.inFlight, epoch, h.gateUntil, h.atPeakLocked(p), first)
 		}
 		if p.answered {
 			h.pauseDropLocked(now, p)
@@ -327,7 +333,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 func (h *Host) throttleLocked(now time.Time, p Permit) {
 	cut := false
 	if !h.refusedAloneLocked(now, p) {
-		cut = h.ctl.onDrop(now, h.inFlight, p.epoch, time.Time{}, false)
+		cut = h.ctl.onDrop(now, h.inFlight, p.epoch, time.Time{}, false, 0)
 	}
 	if until := h.pace.onThrottle(now, h.seqOf(p), cut, h.atFloorLocked(p), h.inFlight+1, int(p.busy)); until.After(h.gateUntil) {
 		h.gateUntil = until
