@@ -57,6 +57,38 @@ func TestBlackoutAnswers503WithRetryAfterUntilItEnds(t *testing.T) {
 	assert.Zero(t, Scenario{Blackout: Blackout{At: time.Second, For: time.Second}}.OptimumAt(1500*time.Millisecond))
 }
 
+func TestBlackoutAsAStormOf500sWithoutRetryAfter(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Blackout: Blackout{
+		At: time.Second, For: 2 * time.Second, Status: http.StatusInternalServerError, NoRetryAfter: true,
+	}}})
+	c := newClient(t, 10*time.Second)
+
+	steps := []struct {
+		name    string
+		advance time.Duration
+		status  int
+	}{
+		{"before the window", 0, 200},
+		{"at its start", time.Second, 500},
+		{"again at once: nothing told it to wait", 0, 500},
+		{"after it", 2 * time.Second, 200},
+	}
+	for _, st := range steps {
+		clk.Advance(st.advance)
+		r := get(t, c, s.URL()+"/items/1")
+		require.Equal(t, st.status, r.status, st.name)
+		assert.Empty(t, r.header.Get("Retry-After"), st.name)
+	}
+	stats := s.Stats()
+	assert.Zero(t, stats.EarlyRequests, "without a Retry-After no request is early")
+	assert.EqualValues(t, 2, stats.ByStatus[500])
+	assert.Zero(t, stats.Throttled(), "a 500 is not a throttle")
+
+	_, err := NewHandler(Config{Scenario: Scenario{Blackout: Blackout{For: time.Second, Status: 429}}})
+	assert.ErrorContains(t, err, "Blackout.Status")
+}
+
 func TestCapacityStatusMustBe503Or429(t *testing.T) {
 	_, err := NewHandler(Config{Scenario: Scenario{Capacity: Capacity{Slots: 1, Status: 500}}})
 	assert.ErrorContains(t, err, "Capacity.Status")

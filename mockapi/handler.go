@@ -231,16 +231,18 @@ func (h *Handler) admit(w http.ResponseWriter, rq request) (outcome, bool) {
 	return outcome{}, true
 }
 
-// blackout answers 503 with a Retry-After until the blackout's end while it
-// lasts; false means it answered.
+// blackout answers its status (503) with a Retry-After until the blackout's
+// end (unless NoRetryAfter) while it lasts; false means it answered.
 func (h *Handler) blackout(w http.ResponseWriter, rq request) (outcome, bool) {
 	t := h.now()
 	b := h.sc.Blackout
 	if !b.active(t.Sub(h.rec.start)) {
 		return outcome{}, true
 	}
-	h.rec.tellWait(rq.client, rq.conn, h.retryAfter(w.Header(), t, h.rec.start.Add(b.At+b.For).Sub(t)))
-	return errorJSON(w, http.StatusServiceUnavailable, "down for maintenance"), false
+	if !b.NoRetryAfter {
+		h.rec.tellWait(rq.client, rq.conn, h.retryAfter(w.Header(), t, h.rec.start.Add(b.At+b.For).Sub(t)))
+	}
+	return errorJSON(w, b.Status, "down for maintenance"), false
 }
 
 // unavailable answers beyond the capacity's queue: its status, with its

@@ -276,10 +276,15 @@ type Faults struct {
 
 // Blackout is a maintenance window: from At after the server started, for
 // For, every request (robots.txt and the listing included) is answered 503
-// with a Retry-After of the whole seconds left until the window ends.
+// with a Retry-After of the whole seconds left until the window ends (or as
+// Status and NoRetryAfter say: a storm of 500s that tells nothing).
 type Blackout struct {
 	At  time.Duration
 	For time.Duration // 0 turns the blackout off
+	// Status is the answer during the window: 500, 502, 503 or 504. Default 503.
+	Status int
+	// NoRetryAfter answers without a Retry-After.
+	NoRetryAfter bool
 }
 
 // active reports whether since after the server started lies in the blackout.
@@ -370,6 +375,9 @@ func (sc Scenario) withDefaults() Scenario {
 	if sc.Capacity.Status == 0 {
 		sc.Capacity.Status = http.StatusServiceUnavailable
 	}
+	if sc.Blackout.Status == 0 {
+		sc.Blackout.Status = http.StatusServiceUnavailable
+	}
 	if sc.Quota.Burst == 0 {
 		sc.Quota.Burst = 1
 	}
@@ -459,6 +467,8 @@ func (sc Scenario) validate() error {
 		return bad("Robots.CrawlDelay", ">= 0", sc.Robots.CrawlDelay)
 	case sc.Blackout.At < 0 || sc.Blackout.For < 0:
 		return bad("Blackout", "a window with At >= 0 and For >= 0", fmt.Sprintf("%+v", sc.Blackout))
+	case !slices.Contains([]int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}, sc.Blackout.Status):
+		return bad("Blackout.Status", "500, 502, 503 or 504", sc.Blackout.Status)
 	}
 	return sc.Faults.validate(bad)
 }

@@ -22,37 +22,39 @@ type mockFlags struct {
 	list     bool
 	servers  int
 
-	items        int
-	perPage      int
-	pagination   string
-	latency      time.Duration
-	jitter       time.Duration
-	slots        int
-	queue        int
-	rate         float64
-	burst        int
-	headerLimit  int
-	headerWindow time.Duration
-	headerKind   string
-	headerBurst  int
-	headerIETF   bool
-	headerReset  string
-	seed         uint64
-	blackoutAt   time.Duration
-	blackoutFor  time.Duration
-	detailHosts  []string
-	retryAfter   time.Duration
-	raDate       bool
-	quotaHeaders string
-	clockOffset  time.Duration
-	raShift      time.Duration
-	slotsAt      []string
-	drift        time.Duration
-	slowShare    float64
-	slowFactor   float64
-	listingLat   time.Duration
-	slowBody     float64
-	slowBodyFor  time.Duration
+	items          int
+	perPage        int
+	pagination     string
+	latency        time.Duration
+	jitter         time.Duration
+	slots          int
+	queue          int
+	rate           float64
+	burst          int
+	headerLimit    int
+	headerWindow   time.Duration
+	headerKind     string
+	headerBurst    int
+	headerIETF     bool
+	headerReset    string
+	seed           uint64
+	blackoutAt     time.Duration
+	blackoutFor    time.Duration
+	blackoutStatus int
+	blackoutNoRA   bool
+	detailHosts    []string
+	retryAfter     time.Duration
+	raDate         bool
+	quotaHeaders   string
+	clockOffset    time.Duration
+	raShift        time.Duration
+	slotsAt        []string
+	drift          time.Duration
+	slowShare      float64
+	slowFactor     float64
+	listingLat     time.Duration
+	slowBody       float64
+	slowBodyFor    time.Duration
 }
 
 func newMockCmd() *cobra.Command {
@@ -104,6 +106,8 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.Uint64Var(&f.seed, "seed", 0, "faults: seed of the injected faults")
 	fl.DurationVar(&f.blackoutAt, "blackout-at", 0, "blackout: when the 503 window starts, after the server started")
 	fl.DurationVar(&f.blackoutFor, "blackout-for", 0, "blackout: how long every request is answered 503 + Retry-After (0: off)")
+	fl.IntVar(&f.blackoutStatus, "blackout-status", 0, "blackout: the answer during the window: 500, 502, 503 or 504 (default 503)")
+	fl.BoolVar(&f.blackoutNoRA, "blackout-no-retry-after", false, "blackout: answer without a Retry-After")
 	fl.DurationVar(&f.retryAfter, "retry-after", 0, "capacity and quota: the Retry-After beyond them (quota default: the seconds until a token)")
 	fl.BoolVar(&f.raDate, "retry-after-date", false, "send every Retry-After as an HTTP-date instead of seconds")
 	fl.StringVar(&f.quotaHeaders, "quota-headers", "", "quota: the header families sent: both, ietf (RateLimit, RateLimit-Policy), x (X-RateLimit-*) or none")
@@ -149,6 +153,8 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("seed", func() { sc.Faults.Seed = f.seed })
 	set("blackout-at", func() { sc.Blackout.At = f.blackoutAt })
 	set("blackout-for", func() { sc.Blackout.For = f.blackoutFor })
+	set("blackout-status", func() { sc.Blackout.Status = f.blackoutStatus })
+	set("blackout-no-retry-after", func() { sc.Blackout.NoRetryAfter = f.blackoutNoRA })
 	set("detail-hosts", func() { sc.DetailHosts = f.detailHosts })
 	set("retry-after", func() { sc.Capacity.RetryAfter, sc.Quota.RetryAfter = f.retryAfter, f.retryAfter })
 	set("retry-after-date", func() { sc.RetryAfterDate = f.raDate })

@@ -189,9 +189,11 @@ func TestMockKnobsForRetryAfterQuotaHeadersAndClockChangeThePreset(t *testing.T)
 
 func TestMockKnobsForChangingSlowAndHurriedServersChangeThePreset(t *testing.T) {
 	f := mockFlags{scenario: "capacity", slotsAt: []string{"5s=16", "15s=32"}, drift: time.Millisecond, slowShare: 0.1,
-		slowFactor: 20, listingLat: time.Second, slowBody: 1, slowBodyFor: 200 * time.Millisecond, raShift: -time.Second}
+		slowFactor: 20, listingLat: time.Second, slowBody: 1, slowBodyFor: 200 * time.Millisecond, raShift: -time.Second,
+		blackoutStatus: 500, blackoutNoRA: true}
 	fl := newMockCmd().Flags()
-	for _, name := range []string{"slots-at", "latency-drift", "slow-share", "slow-factor", "listing-latency", "slow-body", "slow-body-for", "retry-after-shift"} {
+	for _, name := range []string{"slots-at", "latency-drift", "slow-share", "slow-factor", "listing-latency", "slow-body", "slow-body-for", "retry-after-shift",
+		"blackout-status", "blackout-no-retry-after"} {
 		fl.Lookup(name).Changed = true
 	}
 	sc, err := mockScenario(f, fl)
@@ -204,6 +206,8 @@ func TestMockKnobsForChangingSlowAndHurriedServersChangeThePreset(t *testing.T) 
 	assert.InDelta(t, 1, sc.Faults.SlowBody, 1e-12)
 	assert.Equal(t, 200*time.Millisecond, sc.Faults.SlowBodyDuration)
 	assert.Equal(t, -time.Second, sc.RetryAfterShift)
+	assert.Equal(t, 500, sc.Blackout.Status)
+	assert.True(t, sc.Blackout.NoRetryAfter)
 }
 
 func TestMockRejectsBadUsage(t *testing.T) {
@@ -229,6 +233,7 @@ func TestMockRejectsBadUsage(t *testing.T) {
 		{name: "negative retry-after", args: []string{"mock", "--scenario", "quota", "--retry-after", "-1s"}, code: exitUsage, want: "RetryAfter must be >= 0"},
 		{name: "slots-at without slots", args: []string{"mock", "--scenario", "capacity", "--slots-at", "5s"}, code: exitUsage, want: `--slots-at wants AT=SLOTS values such as 5s=16, got "5s"`},
 		{name: "slots-at to zero", args: []string{"mock", "--scenario", "capacity", "--slots-at", "5s=0"}, code: exitUsage, want: "Capacity.Schedule[0].Slots must be >= 1, got 0"},
+		{name: "blackout as a 429", args: []string{"mock", "--scenario", "blackout", "--blackout-status", "429"}, code: exitUsage, want: "Blackout.Status must be 500, 502, 503 or 504, got 429"},
 		{name: "slow share above 1", args: []string{"mock", "--scenario", "capacity", "--slow-share", "2"}, code: exitUsage, want: "SlowShare must be a fraction in [0, 1], got 2"},
 		{name: "retry-after shift in parts of a second", args: []string{"mock", "--scenario", "quota", "--retry-after-shift", "-500ms"}, code: exitUsage, want: "RetryAfterShift must be whole seconds, got -500ms"},
 		{name: "address in use", args: []string{"mock", "--scenario", "fast", "--addr", busy.Addr().String()}, code: exitFailed, want: "address already in use"},
