@@ -223,6 +223,43 @@ ROWS = [
     ('fixed-50/1s-epochms', 'header-quota', '--header-limit 50 --header-window 1s --header-reset epoch-ms', 1000, ('fixed', 50, 1), [], 60),
     ('tb-20/1s-b5-epoch', 'header-quota-token-bucket', '--header-limit 20 --header-window 1s --header-burst 5 --header-reset epoch', 400, ('tb', 20, 5), [], 60),
     ('tb-300/1s-b50-epoch', 'header-quota-token-bucket', '--header-limit 300 --header-window 1s --header-burst 50 --header-reset epoch', 6000, ('tb', 300, 50), [], 60),
+    # session 13. A capacity that halves or doubles at 3 s and stays so (the queue stays as it was)
+    ('stay-32q32-halve', 'capacity', '--slots-at 3s=16', 8000, ('capsched', 0.02, [(0, 32), (3, 16)]), [], 60),
+    ('stay-64q64-halve', 'capacity', '--slots 64 --queue 64 --slots-at 3s=32', 14000, ('capsched', 0.02, [(0, 64), (3, 32)]), [], 60),
+    ('stay-16q16-double', 'capacity', '--slots 16 --queue 16 --slots-at 3s=32', 8000, ('capsched', 0.02, [(0, 16), (3, 32)]), [], 60),
+    ('stay-32q32-double', 'capacity', '--slots-at 3s=64', 12000, ('capsched', 0.02, [(0, 32), (3, 64)]), [], 60),
+    # a concurrency cap and a quota without headers on one host: the quota binds (8 x 20 ms = 400/s), the cap binds (80/s)
+    ('capq-8q8-quota100', 'capacity', '--slots 8 --queue 8 --rate 100 --burst 10 --quota-headers none', 1000, ('bucket', 100, 10), [], 60),
+    ('capq-8x100ms-q8-quota100', 'capacity', '--slots 8 --queue 8 --latency 100ms --jitter 0s --rate 100 --burst 10 --quota-headers none', 600, ('cap', 8, 0.1), [], 60),
+    ('nohdr-100-b10-1000', 'quota-no-headers', '--rate 100 --burst 10', 1000, ('bucket', 100, 10), [], 60),
+    ('capq-8q0-quota100', 'capacity', '--slots 8 --queue 0 --rate 100 --burst 10 --quota-headers none', 1000, ('bucket', 100, 10), [], 60),
+    # a listing of 0.5 s a page, details fast
+    ('slowlist-0.5s-page', 'capacity', '--listing-latency 500ms', 2000, ('listing', 0.5, 100, True), [], 60),
+    ('slowlist-0.5s-link', 'capacity', '--listing-latency 500ms --pagination link', 2000, ('listing', 0.5, 100, False), [], 60),
+    # one host of eight sends Retry-After: 30 (longer than the others' work) or Retry-After: 0 for 3 s
+    ('hosts-7+ra30', 'fast', '', 2880, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 10')] * 7 + [
+        ('blackout', '--blackout-at 0s --blackout-for 1s --retry-after-shift 29s --slots 4 --queue 4 --x-sick 1')], 90),
+    ('hosts-7+ra0-3s', 'fast', '', 2880, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 10')] * 7 + [
+        ('blackout', '--blackout-at 0s --blackout-for 3s --retry-after-shift -10s --slots 4 --queue 4 --x-sick 1')], 90),
+    # a storm of 500s without Retry-After for 2 s, on a single host and on one host of eight
+    ('storm500-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 500 --blackout-no-retry-after', 8000, ('cap', 32, 0.02, 2), [], 60),
+    ('hosts-7+storm500', 'fast', '', 3200, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 10')] * 7 + [
+        ('capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 500 --blackout-no-retry-after --slots 4 --queue 4 --x-weight 10 --x-sick 1')], 90),
+    # GitHub style: 403 + X-RateLimit-Remaining: 0 and no Retry-After, short windows
+    ('fixed403-30/2s', 'header-quota', '--header-limit 30 --header-window 2s', 300, ('fixed', 30, 2), [], 60),
+    ('fixed403-10/1s', 'header-quota', '--header-limit 10 --header-window 1s', 150, ('fixed', 10, 1), [], 60),
+    # 500 ms and 2 ms service times
+    ('cap-16x500ms-q16', 'capacity', '--slots 16 --queue 16 --latency 500ms --jitter 100ms', 160, ('cap', 16, 0.5), [], 60),
+    ('cap-64x500ms-q64', 'capacity', '--slots 64 --queue 64 --latency 500ms --jitter 100ms', 640, ('cap', 64, 0.5), [], 60),
+    ('cap-8x2ms-q8', 'capacity', '--slots 8 --queue 8 --latency 2ms --jitter 1ms', 10000, ('cap', 8, 0.002), [], 60),
+    # a user who sets per-host limits: max_total 16 over four hosts of 8 + 8 (each then 4: 5 s, twice the hosts' ideal),
+    # concurrency max 4 on one of two 32 + 32 hosts (it: 5 s at 200/s), a rate of 20/s on one of two fast hosts (5 s)
+    ('user-maxtotal16-4x8q8', 'fast', '', 4000, ('hosts',), [('capacity', '--slots 8 --queue 8 --latency 20ms --jitter 5ms')] * 4, 60,
+        'limits:\n  concurrency:\n    max_total: 16\n'),
+    ('user-host-max4-2x32q32', 'fast', '', 2000, ('hosts',), [('capacity', '--latency 20ms --jitter 5ms')] * 2, 60,
+        'hosts:\n  "{h0}":\n    concurrency:\n      max: 4\n'),
+    ('user-host-rate20-2xfast', 'fast', '', 200, ('hosts',), [('fast', '')] * 2, 60,
+        'hosts:\n  "{h0}":\n    rate: 20\n'),
 ]
 
 
@@ -348,8 +385,9 @@ def stats(url):
     return json.load(urllib.request.urlopen(url + '/__stats', timeout=5))
 
 
-def run(binary, row, mockbin, lock, t90_poll=False):
-    name, scenario, knobs, items, model, detail, limit = row
+def run(binary, row, mockbin, lock, t90_poll=False, trace=False):
+    name, scenario, knobs, items, model, detail, limit = row[:7]
+    extra = row[7] if len(row) > 7 else ''  # YAML a user adds; {h0}, {h1}...: the detail hosts' host:port in order
     d = tempfile.mkdtemp(prefix='matrix-')
     mocks, procs = [], {}
     lockf = None
@@ -362,11 +400,12 @@ def run(binary, row, mockbin, lock, t90_poll=False):
             items = sum(e[4] for e in ex)
         for g, (sc, kn) in enumerate(detail):
             procs[g] = start_mock(mockbin, sc, xknobs(kn)[0], items)
-        hosts, seen = [], {}
+        hosts, seen, addrs = [], {}, []
         for g, sc, kn, x, w in ex:
             k = seen[g] = seen.get(g, -1) + 1
             p, urls = procs[g]
             mocks.append((p, urls[k], sc, kn, x))
+            addrs.append(urls[k][len('http://'):])
             hosts += [urls[k][len('http://'):]] * w
         if len(model) > 1 and model[1] == 'shuffle':  # each host's items spread over the listing
             random.Random(2).shuffle(hosts)
@@ -386,18 +425,21 @@ source:
 task:
   url: "{{+detail_path}}"
 output: {d}/out.jsonl
-''' + ('politeness:\n  robots: false\n' if xmain.get('robots') == 'off' else ''))
+''' + ('politeness:\n  robots: false\n' if xmain.get('robots') == 'off' else '')
+            + extra.format(**{f'h{i}': a for i, a in enumerate(addrs)}))
         samples, stop = [], [False]
 
         def poll():
             while not stop[0]:
                 try:
                     st = stats(url)
-                    samples.append((time.monotonic(), int(st['by_status'].get('200', 0))))
+                    samples.append((time.monotonic(), int(st['by_status'].get('200', 0)), st['throttled'] if 'throttled' in st else
+                                    sum(int(v) for c, v in st['by_status'].items() if c in ('429', '503', '403')),
+                                    sum(int(v) for c, v in st['by_status'].items() if c.startswith('5') and c != '503'), st['in_flight']))
                 except Exception:
                     pass
                 time.sleep(0.1)
-        th = threading.Thread(target=poll if model[0] == 'cap' and t90_poll else (lambda: None))
+        th = threading.Thread(target=poll if (model[0] == 'cap' and t90_poll) or trace else (lambda: None))
         cmd = [binary, 'crawl', '-c', f'{d}/c.yaml', '--quiet', '--stats', f'{d}/s.json']
         load = open('/proc/loadavg').read().split()[0]
         t0m, t0 = time.monotonic(), time.time()
@@ -460,8 +502,8 @@ output: {d}/out.jsonl
         t90 = None
         if model[0] == 'cap':
             opt = model[1] / model[2]
-            for i, (ti, oi) in enumerate(samples):
-                for tj, oj in samples[i + 1:]:
+            for i, (ti, oi, *_) in enumerate(samples):
+                for tj, oj, *_ in samples[i + 1:]:
                     if tj - ti >= 0.2:
                         if (oj - oi) / (tj - ti) >= 0.9 * opt:
                             t90 = round(ti - t0m, 2)
@@ -474,14 +516,17 @@ output: {d}/out.jsonl
                    robots_viol=sum(st['robots_violations'] for st in sts), load=load,
                    max_in_flight=sts[0]['max_in_flight'], final_limit=s.get('final_limit'), max_limit=s.get('max_concurrency'),
                    per_second=[(sec['ok'], sec['throttled'], sec.get('max_in_flight', 0)) for sec in sts[0]['per_second']],
+                   e5xx=sum(int(v) for st in sts for c, v in st['by_status'].items() if c.startswith('5') and c != '503'),
                    stderr=open(f'{d}/stderr').read()[-400:] if rc not in (0,) else '')
+        if trace:  # the main mock per 100 ms from the crawl's start: 2xx, throttled, other 5xx, in flight at the sample
+            res['trace'] = [(round(a[0] - t0m, 1), a[1] - b[1], a[2] - b[2], a[3] - b[3], a[4]) for b, a in zip(samples, samples[1:])]
         if model[0] == 'hosts':  # each detail host: its 2xx, refusals, early, first detail request and last 2xx
             res['hosts'] = []
             for (_, u, sc, kn, x), st in zip(mocks[1:], sts[1:]):
                 hi, first, last = ideal(host_model(sc, kn, st, t0), okn(st), dur, t0), when(st.get('first_detail')), when(st.get('last_detail_ok'))
                 res['hosts'].append(dict(
                     host=f'{sc} {kn}' + ''.join(f' [{k} {v}]' for k, v in x.items() if k != 'weight'), ok=okn(st), thr=sum(int(st['by_status'].get(c, 0)) for c in ('429', '503', '403')),
-                    early=st['early_requests'], ideal=round(hi, 3), healthy='sick' not in x and 'down-at' not in x and sc != 'blackout',
+                    early=st['early_requests'], ideal=round(hi, 3), max_in_flight=st['max_in_flight'], requests=st['requests'], healthy='sick' not in x and 'down-at' not in x and sc != 'blackout',
                     first_s=round(first - t0, 3) if first else None, last_ok_s=round(last - t0, 3) if last else None,
                     share=round(100 * hi / (last - t0), 1) if last and last > t0 and hi > 0 else None,
                     per_second=[(sec['ok'], sec['throttled'], sec.get('max_in_flight', 0)) for sec in st['per_second']],
@@ -558,6 +603,7 @@ def main():
     ap.add_argument('--rows', default='', help='a regex of row names (default: the QUICK rows)')
     ap.add_argument('--self-test', action='store_true')
     ap.add_argument('--t90', action='store_true', help="poll the mock's /__stats every 0.1 s for capacity rows' T90")
+    ap.add_argument('--trace', action='store_true', help="poll the main mock's /__stats every 0.1 s and print 2xx/throttled/5xx/in-flight per 100 ms")
     ap.add_argument('--runs', type=int, default=1)
     ap.add_argument('--lock', action='store_true')
     ap.add_argument('--json', default='')
@@ -574,11 +620,11 @@ def main():
     out = open(a.json, 'a') if a.json else None
     for r in rows:
         for _ in range(a.runs):
-            res = run(a.bin, r, a.mockbin or a.bin, a.lock, a.t90)
+            res = run(a.bin, r, a.mockbin or a.bin, a.lock, a.t90, a.trace)
             res['bin'] = a.bin
             print(f"{res['row']:20s} gp={res['goodput']}%{' avg=%s%%' % res['avg_rate_pct'] if res['avg_rate_pct'] else ''} ideal={res['ideal']}s dur={res['dur']}s t90={res['t90']} "
                   f"thr={res['thr_pct']}% early={res['early']} lost={res['lost']} dup={res['dup']} "
-                  f"failed={res['failed']} limit={res['final_limit']}/{res['max_limit']} load={res['load']} -> {res['verdict']}", flush=True)
+                  f"failed={res['failed']} 5xx={res['e5xx']} limit={res['final_limit']}/{res['max_limit']} load={res['load']} -> {res['verdict']}", flush=True)
             if 'hosts' in res:
                 print(f"   hosts={len(res['hosts'])} worst healthy share={res['worst_healthy']}% healthy>=85%: {res['healthy_85']} "
                       f"crawl/ideal={res['over_ideal']}x", flush=True)
@@ -589,12 +635,14 @@ def main():
                 if len(hs) <= 3:
                     for h in hs:
                         print(f"   {name:70s} ok={h['ok']} thr={h['thr']} early={h['early']} ideal={h['ideal']}s first={h['first_s']}s "
-                              f"last_ok={h['last_ok_s']}s share={h['share']}%", flush=True)
+                              f"last_ok={h['last_ok_s']}s share={h['share']}% maxinfl={h['max_in_flight']} req={h['requests']}", flush=True)
                     continue
                 q = lambda k: sorted(h[k] for h in hs if h[k] is not None)
                 pct = lambda v: (v[0], v[len(v) // 2], v[-1]) if v else None
                 print(f"   {len(hs)} x {name:60s} ok={sum(h['ok'] for h in hs)} thr={sum(h['thr'] for h in hs)} early={sum(h['early'] for h in hs)} "
                       f"first min/med/max={pct(q('first_s'))} last_ok={pct(q('last_ok_s'))} share={pct(q('share'))}", flush=True)
+            if res.get('trace'):
+                print('   per 100 ms (2xx/thr/5xx/inflight):', ' '.join(f'{t}:{o}/{th}/{e}/{f}' for t, o, th, e, f in res['trace']), flush=True)
             if res['stderr']:
                 print('   stderr:', res['stderr'].replace('\n', ' | ')[-300:], flush=True)
             if out:
