@@ -226,6 +226,7 @@ ROWS = [
     # session 13. A capacity that halves or doubles at 3 s and stays so (the queue stays as it was)
     ('stay-32q32-halve', 'capacity', '--slots-at 3s=16', 8000, ('capsched', 0.02, [(0, 32), (3, 16)]), [], 60),
     ('stay-64q64-halve', 'capacity', '--slots 64 --queue 64 --slots-at 3s=32', 14000, ('capsched', 0.02, [(0, 64), (3, 32)]), [], 60),
+    ('stay-32q4-halve', 'capacity', '--queue 4 --slots-at 3s=16', 8000, ('capsched', 0.02, [(0, 32), (3, 16)]), [], 60),
     ('stay-16q16-double', 'capacity', '--slots 16 --queue 16 --slots-at 3s=32', 8000, ('capsched', 0.02, [(0, 16), (3, 32)]), [], 60),
     ('stay-32q32-double', 'capacity', '--slots-at 3s=64', 12000, ('capsched', 0.02, [(0, 32), (3, 64)]), [], 60),
     # a concurrency cap and a quota without headers on one host: the quota binds (8 x 20 ms = 400/s), the cap binds (80/s)
@@ -239,6 +240,7 @@ ROWS = [
     # one host of eight sends Retry-After: 30 (longer than the others' work) or Retry-After: 0 for 3 s
     ('hosts-7+ra30', 'fast', '', 2880, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 10')] * 7 + [
         ('blackout', '--blackout-at 0s --blackout-for 1s --retry-after-shift 29s --slots 4 --queue 4 --x-sick 1')], 90),
+    ('hosts-7-control', 'fast', '', 2800, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 10')] * 7, 90),
     ('hosts-7+ra0-3s', 'fast', '', 2880, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 10')] * 7 + [
         ('blackout', '--blackout-at 0s --blackout-for 3s --retry-after-shift -10s --slots 4 --queue 4 --x-sick 1')], 90),
     # a storm of 500s without Retry-After for 2 s, on a single host and on one host of eight
