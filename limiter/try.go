@@ -76,20 +76,9 @@ func (h *Host) stamp(p Permit, sampled bool) Permit {
 // permit's latency is then measured from Admit's return. If ctx ends first it
 // releases p (Ignored) and returns an error wrapping ctx.Err().
 func (h *Host) Admit(ctx context.Context, p Permit) (Permit, error) {
-	for h.clocked.Load() {
-		h.mu.Lock()
-		until := h.gateUntil
-		h.mu.Unlock()
-		now := h.l.clock.Now()
-		if until.IsZero() || !now.Before(until) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			p.Release(Ignored)
-			return Permit{}, fmt.Errorf("limiter: acquire %s: %w", h.key, ctx.Err())
-		case <-h.l.clock.After(until.Sub(now)):
-		}
+	if _, err := h.AwaitGate(ctx); err != nil {
+		p.Release(Ignored)
+		return Permit{}, err
 	}
 	if !p.start.IsZero() {
 		// The latency sample starts now: the time since the permit was
@@ -108,6 +97,30 @@ func (h *Host) Admit(ctx context.Context, p Permit) (Permit, error) {
 		return h.admitShared(ctx, p)
 	}
 	return p, nil
+}
+
+// AwaitGate waits while the host's gate is closed, for a request whose permit
+// was taken before a Retry-After closed it and that is not on the wire yet
+// (Admit's wait; a request that waited for a connection meanwhile). It
+// reports whether it waited, and returns an error wrapping ctx.Err() if ctx
+// ended first. An open gate costs it no clock read.
+func (h *Host) AwaitGate(ctx context.Context) (waited bool, err error) {
+	for h.clocked.Load() {
+		h.mu.Lock()
+		until := h.gateUntil
+		h.mu.Unlock()
+		now := h.l.clock.Now()
+		if until.IsZero() || !now.Before(until) {
+			break
+		}
+		waited = true
+		select {
+		case <-ctx.Done():
+			return true, fmt.Errorf("limiter: acquire %s: %w", h.key, ctx.Err())
+		case <-h.l.clock.After(until.Sub(now)):
+		}
+	}
+	return waited, nil
 }
 
 // AcquireAuxiliary is Acquire for the few requests a host's work waits on (a

@@ -3,11 +3,6 @@ package transport
 import (
 	"context"
 	"net/http"
-	"net/http/httptrace"
-	"sync/atomic"
-	"time"
-
-	"github.com/jonboulle/clockwork"
 
 	"github.com/politely/politely/limiter"
 )
@@ -51,44 +46,11 @@ func isPrerequisite(ctx context.Context) bool {
 	return aux == prerequisite
 }
 
-// connSetup measures how long a request waited for its connection: the
-// handshakes of a new one (DNS, TCP, TLS), or a wait for an idle one. That
-// time is not the host's work, and the first requests of every new
-// connection would otherwise look like a queue forming at the server.
-type connSetup struct {
-	clock    clockwork.Clock
-	trace    httptrace.ClientTrace
-	get, got atomic.Int64 // UnixNano of GetConn and GotConn; 0 until called
-}
-
-// traceSetup returns req with a trace that measures its connection setup.
-func traceSetup(req *http.Request, clock clockwork.Clock) (*http.Request, *connSetup) {
-	s := &connSetup{clock: clock}
-	s.trace.GetConn = func(string) { s.get.Store(s.clock.Now().UnixNano()) }
-	s.trace.GotConn = func(httptrace.GotConnInfo) { s.got.Store(s.clock.Now().UnixNano()) }
-	return req.WithContext(httptrace.WithClientTrace(req.Context(), &s.trace)), s
-}
-
-// took is the setup time measured, or 0 when the base RoundTripper did not
-// report getting a connection.
-func (s *connSetup) took() time.Duration {
-	get, got := s.get.Load(), s.got.Load()
-	if get == 0 || got < get {
-		return 0
-	}
-	return time.Duration(got - get)
-}
-
 // sampleOnly adjusts permit so its latency sample covers only the host's
-// work on req; it returns the request to send and, when a trace was added,
-// what it measures.
-func sampleOnly(req *http.Request, permit limiter.Permit, clock clockwork.Clock) (*http.Request, limiter.Permit, *connSetup) {
-	switch {
-	case isAuxiliary(req.Context()):
-		return req, permit.Unsampled(), nil
-	case permit.Sampled():
-		req, setup := traceSetup(req, clock)
-		return req, permit, setup
+// work: an auxiliary request's is no sample.
+func sampleOnly(req *http.Request, permit limiter.Permit) limiter.Permit {
+	if isAuxiliary(req.Context()) {
+		return permit.Unsampled()
 	}
-	return req, permit, nil
+	return permit
 }

@@ -21,9 +21,7 @@ func TestAuxiliaryRequestsAreNotLatencySamples(t *testing.T) {
 	req, err := http.NewRequestWithContext(Auxiliary(context.Background()), http.MethodGet, "http://a/robots.txt", nil)
 	require.NoError(t, err)
 
-	sent, p, setup := sampleOnly(req, p, r.fc)
-	assert.Same(t, req, sent)
-	assert.Nil(t, setup)
+	p = sampleOnly(req, p)
 	assert.False(t, p.Sampled(), "robots.txt and listing pages do not feed the RTT baseline")
 	p.Release(limiter.Success)
 	assert.Equal(t, int64(1), r.lim.Host("a:80").Snapshot().Successes, "but count as requests")
@@ -36,8 +34,8 @@ func TestConnectionSetupIsLeftOutOfTheSample(t *testing.T) {
 	req, err := http.NewRequest(http.MethodGet, "http://a/items/1", nil)
 	require.NoError(t, err)
 
-	sent, p, setup := sampleOnly(req, p, r.fc)
-	require.NotNil(t, setup)
+	p = sampleOnly(req, p)
+	sent, setup := watchConn(req, r.lim.Host("a:80"), p.Sampled(), r.fc)
 	assert.Zero(t, setup.took(), "no connection asked for yet")
 	trace := httptrace.ContextClientTrace(sent.Context())
 	require.NotNil(t, trace)
@@ -49,14 +47,17 @@ func TestConnectionSetupIsLeftOutOfTheSample(t *testing.T) {
 	p.Release(limiter.Success)
 }
 
-func TestUntimedPermitsGetNoTrace(t *testing.T) {
+func TestUntimedPermitsAreNotTimed(t *testing.T) {
 	r := newRig(t, limiter.Config{})
 	p, _, ok := r.lim.Host("a:80").TryAcquireAt(r.fc.Now())
 	require.True(t, ok)
 	req, err := http.NewRequest(http.MethodGet, "http://a/items/1", nil)
 	require.NoError(t, err)
-	sent, q, setup := sampleOnly(req, p.Unsampled(), r.fc)
-	assert.Same(t, req, sent, "an untimed permit costs no trace")
-	assert.Nil(t, setup)
-	q.Release(limiter.Success)
+	sent, setup := watchConn(req, r.lim.Host("a:80"), p.Unsampled().Sampled(), r.fc)
+	trace := httptrace.ContextClientTrace(sent.Context())
+	require.NotNil(t, trace)
+	assert.Nil(t, trace.GetConn, "an untimed permit reads no clock for its connection")
+	trace.GotConn(httptrace.GotConnInfo{})
+	assert.Zero(t, setup.took())
+	p.Release(limiter.Success)
 }

@@ -223,7 +223,9 @@ func isHostKey(h string) bool {
 // holds for that host (an engine run with Job.WithLimiter puts one in its
 // handler's context, taken before the handler was called; it still waits for
 // a gate closed since, see limiter.Host.Admit), sends the request with the base
-// RoundTripper, applies the answer's quota headers and gate to the host and
+// RoundTripper (a request that was still waiting for its connection when a
+// Retry-After closed its host's gate waits for the gate before it is
+// written), applies the answer's quota headers and gate to the host and
 // releases the permit as the package documentation describes. An auxiliary
 // request (see Auxiliary) takes no handed-off permit; a prerequisite (see
 // Prerequisite) waits for no concurrency slot either, only for the gate and
@@ -245,14 +247,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeRequestBody(req)
 		return nil, fmt.Errorf("transport: %w", err)
 	}
-	sent, permit, setup := sampleOnly(req, permit, t.clock)
+	permit = sampleOnly(req, permit)
+	sent, watch := watchConn(req, h, permit.Sampled(), t.clock)
 	ex := exchange{t: t, permit: permit, host: key, began: t.clock.Now()}
 	resp, err := t.base.RoundTrip(sent)
-	if setup != nil {
-		ex.permit = ex.permit.Excluding(setup.took())
+	if watch.timed {
+		ex.permit = ex.permit.Excluding(watch.took())
 	}
 	if err != nil {
 		o := classifyFailure(req.Context(), err, ex.permit, t.clock.Since(ex.began))
+		if watch.held.Load() {
+			// It waited at the gate with its connection, and its caller
+			// or its timeout gave up meanwhile: nothing the host did.
+			o = limiter.Ignored
+		}
 		ex.release(o)
 		// The error itself is not logged: it may quote the server's bytes.
 		t.log.Debug("transport: exchange failed", zap.String("host", key), zap.Stringer("outcome", o))
