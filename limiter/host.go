@@ -3,6 +3,7 @@ package limiter
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,8 +41,13 @@ type Host struct {
 	successes, dropped, throttled, ignored int64
 	okSeq                                  uint64 // the highest number of a request that succeeded (see Overtaken)
 
-	used bool        // acquired since the idle sweep last passed (see idle.go)
-	gone atomic.Bool // forgotten by the Limiter: Host(key) makes a new one
+	used bool // acquired since the idle sweep last passed (see idle.go)
+	// errOpen is set from a run of server errors as long as the limit until
+	// the next success, and errRun counts the errors since that success, up
+	// to its most (see erroredLocked); they fill used's padding.
+	errOpen bool
+	errRun  uint16
+	gone    atomic.Bool // forgotten by the Limiter: Host(key) makes a new one
 }
 
 type waiter struct{ wake chan struct{} }
@@ -96,7 +102,7 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 		}
 		h.syncClockedLocked()
 	}
-	if needSlot && h.inFlight >= h.limit {
+	if needSlot && (h.inFlight >= h.limit || h.errOpen && h.inFlight > 0) {
 		return Permit{}, time.Time{}, false
 	}
 	switch {
@@ -264,7 +270,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	case !now.IsZero():
 	case timed:
 		now = start.Add(h.l.since(start))
-	case o == Dropped || o == Throttled:
+	case o == Dropped || o == Throttled || o == Errored:
 		now = h.l.clock.Now()
 	}
 	h.mu.Lock()
@@ -278,6 +284,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	}
 	switch o {
 	case Success:
+		h.errRun, h.errOpen = 0, false
 		h.successes++
 		h.ctl.answered(int(p.busy), false)
 		h.okSeq = max(h.okSeq, h.seqOf(p))
@@ -312,6 +319,8 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		h.applyRateLocked(now)
 	case Ignored:
 		h.ignored++
+	case Errored:
+		h.erroredLocked(now, p)
 	default:
 		h.ignored++
 		h.l.log.Warn("limiter: release with an unknown outcome, counted as ignored", zap.String("host", h.key), zap.Int("outcome", int(o)))
@@ -322,6 +331,45 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	}
 	h.syncLimitLocked()
 	h.wakeHeadLocked()
+}
+
+// errorRun is the shortest run of server errors read as overload (see
+// Errored), for a host whose limit is below it.
+const errorRun = 4
+
+// erroredLocked counts the server error of p at now in the host's run of
+// them. Until the run, with no success between, is as long as the host's
+// limit (and errorRun) it says nothing: a share of failing pages among
+// answers that succeed never makes such a run, a server that fails
+// everything makes it within one round trip. The error that completes it
+// is a drop (the limit shrinks once) and opens the host as a circuit
+// breaker does: a pause (the doubling one of a 503 without Retry-After,
+// see pace.dropPause), then one request at a time until one succeeds, each
+// error of such a probe doubling the pause. The other requests of the run
+// that were in flight when it opened change nothing: they teach no level,
+// since a server in trouble fails every level alike.
+func (h *Host) erroredLocked(now time.Time, p Permit) {
+	if h.errRun < math.MaxUint16 {
+		h.errRun++
+	}
+	switch {
+	case !h.errOpen && int(h.errRun) < max(errorRun, min(h.limit, math.MaxUint16)):
+		h.ignored++
+		return
+	case !h.errOpen:
+		h.errOpen = true
+		h.dropped++
+		h.ctl.onDrop(now, h.inFlight, p.epoch, time.Time{}, false, 0)
+	case now.Before(h.gateUntil):
+		h.ignored++
+		return
+	default:
+		h.dropped++
+	}
+	if until := h.pace.dropPause(now, h.successes); until.After(h.gateUntil) {
+		h.gateUntil = until
+	}
+	h.syncClockedLocked()
 }
 
 // throttleLocked cuts the concurrency limit for the throttle of p at now

@@ -22,6 +22,14 @@ const (
 	// shrinks and, where no quota is announced, the host's rate is learnt
 	// (cut on throttle, probe upward slowly).
 	Throttled
+	// Errored is a server error (500): alone it says nothing about load, a
+	// page the server fails to render. A run of them with no success between
+	// that is as long as the host's limit (at least 4) is a server in
+	// trouble: the limit shrinks once, and the host pauses, then sends one
+	// request at a time until one succeeds (see Host.Snapshot's Dropped). A
+	// server that answers errors at once would otherwise be asked again as
+	// fast as it answers.
+	Errored
 )
 
 func (o Outcome) String() string {
@@ -34,6 +42,8 @@ func (o Outcome) String() string {
 		return "dropped"
 	case Throttled:
 		return "throttled"
+	case Errored:
+		return "errored"
 	}
 	return fmt.Sprintf("Outcome(%d)", int(o))
 }

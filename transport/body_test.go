@@ -252,3 +252,25 @@ func TestSwitchingProtocolsReleasesAtOnceAndKeepsTheConnection(t *testing.T) {
 	assert.Equal(t, "ping", string(buf))
 	require.NoError(t, rwc.Close())
 }
+
+func TestARunOfServerErrorsPausesTheHost(t *testing.T) {
+	r := newRig(t, limiter.Config{Algorithm: limiter.Fixed, Initial: 1, Max: 1})
+	srv := r.server(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, "body")
+	})
+	for range 3 {
+		code, err := r.get(srv.URL)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusInternalServerError, code)
+	}
+	s := r.snapshot(t, srv)
+	assert.Equal(t, int64(3), s.Ignored, "three errors in a row: not yet a run")
+	assert.Zero(t, s.GateUntil)
+	code, err := r.get(srv.URL)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusInternalServerError, code)
+	s = r.snapshot(t, srv)
+	assert.Equal(t, int64(1), s.Dropped, "the fourth makes a run: overload")
+	assert.True(t, s.GateUntil.After(r.fc.Now()), "one request at a time: the host pauses, as for a 503 without Retry-After")
+}

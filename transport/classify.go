@@ -84,9 +84,19 @@ func (r reading) classify(code int) verdict {
 		return verdict{outcome: limiter.Dropped, until: r.retryAt}
 	case code < 400:
 		return verdict{outcome: limiter.Success}
+	case serverError(code):
+		return verdict{outcome: limiter.Errored}
 	default:
 		return verdict{outcome: limiter.Ignored}
 	}
+}
+
+// serverError reports whether code is a server error that a server in
+// trouble answers (500, 507, a proxy's 52x), not one that names a request
+// it will never serve (501 Not Implemented, 505 HTTP Version Not
+// Supported). 502, 503 and 504 are classified before it.
+func serverError(code int) bool {
+	return code >= 500 && code <= 599 && code != http.StatusNotImplemented && code != http.StatusHTTPVersionNotSupported
 }
 
 // classifyFailure is classifyError for the exchange of permit, unanswered

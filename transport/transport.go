@@ -22,7 +22,11 @@
 //	502, 503, 504                          Dropped; gate until Retry-After if given;
 //	                                         without one, at one request at a time,
 //	                                         a pause of the host's own (Permit.Answered)
-//	other 4xx, other 5xx (500, 501, ...)   Ignored: says nothing about load
+//	500 and other 5xx but 501 and 505      Errored: alone says nothing about load;
+//	                                         a run as long as the host's limit with
+//	                                         no success between reads as overload
+//	                                         (see limiter.Errored)
+//	other 4xx, 501, 505                    Ignored: says nothing about load
 //	timeout, connection refused or reset,  Dropped
 //	  connection closed mid-answer
 //	timeout of a request that a later one  Ignored: lost, not queued
