@@ -68,10 +68,12 @@ type page struct {
 	print uint64 // with keys: the items' text hashed, to tell a repeated page (see pageEnds)
 }
 
-// get fetches and decodes the page at rawURL, retried like a task.
+// get fetches and decodes the page at rawURL, retried like a task and,
+// past the task's attempts, until the backoff's max has passed since its
+// first attempt: the rest of the listing is reached only through it.
 func (l *listing) get(ctx context.Context, rawURL string) (page, error) {
 	var p page
-	err := l.retrier.do(ctx, func(ctx context.Context) error {
+	err := l.retrier.doPatiently(ctx, l.retrier.retry.Max, func(ctx context.Context) error {
 		// A page takes its own time, unlike the items' requests.
 		resp, err := l.fetch.get(transport.Auxiliary(ctx), http.MethodGet, rawURL, nil)
 		if err != nil {

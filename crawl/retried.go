@@ -2,8 +2,11 @@ package crawl
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
+	"time"
 
 	"github.com/jonboulle/clockwork"
 
@@ -23,13 +26,39 @@ type retrier struct {
 // returns nil or the last attempt's error with the number of attempts.
 // A cancelled ctx returns an error wrapping ctx.Err().
 func (r *retrier) do(ctx context.Context, fn func(context.Context) error) error {
+	return r.doPatiently(ctx, 0, fn)
+}
+
+// doPatiently is do for a request the crawl cannot go on without, a
+// listing page (the pages after it are reached only through it): a
+// retryable failure is retried past the policy's attempts, on its backoff,
+// until patience has passed since the first attempt, so that a storm of
+// errors shorter than that does not end the crawl.
+func (r *retrier) doPatiently(ctx context.Context, patience time.Duration, fn func(context.Context) error) error {
+	retry, most := r.retry, r.retry.MaxAttempts
+	if most == 0 {
+		most = 5 // engine.Retry's default
+	}
+	if patience > 0 {
+		retry.MaxAttempts = math.MaxInt32
+	}
+	start := r.clock.Now()
 	n := 0
-	err := r.retry.Do(ctx, r.clock, func(ctx context.Context) error {
+	var gaveUp error
+	err := retry.Do(ctx, r.clock, func(ctx context.Context) error {
 		if n++; n > 1 {
 			r.retries.Add(1)
 		}
-		return fn(ctx)
+		err := fn(ctx)
+		if patience > 0 && err != nil && !engine.IsPermanent(err) && n >= most && r.clock.Since(start) >= patience {
+			gaveUp = err
+			return engine.Permanent(err)
+		}
+		return err
 	})
+	if gaveUp != nil && errors.Is(err, gaveUp) {
+		err = gaveUp
+	}
 	switch {
 	case err == nil:
 		return nil

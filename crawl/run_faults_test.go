@@ -198,13 +198,46 @@ func TestRunFailsWhenTheListingIsUnreachable(t *testing.T) {
 	cfg := testConfigLimits(t, url+"/items", "    style: page", "politeness: {robots: false}",
 		"limits:\n  retries: 2\n  backoff: {base: 1ms, max: 2ms}", nil)
 
+	start := time.Now()
 	sum, err := runTest(t, cfg)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "listing page "+url+"/items?page=1: after 3 attempts")
+	assert.Contains(t, err.Error(), "listing page "+url+"/items?page=1: after ")
 	assert.Contains(t, err.Error(), "connection refused")
-	assert.Equal(t, int64(3), sum.Requests)
-	assert.Equal(t, int64(2), sum.Retries)
+	assert.GreaterOrEqual(t, sum.Requests, int64(3), "its attempts, then more until backoff.max has passed")
+	assert.Equal(t, sum.Requests-1, sum.Retries)
+	assert.Less(t, time.Since(start), 10*time.Second, "patience is backoff.max: 2 ms")
 	assert.False(t, sum.Interrupted)
+}
+
+// TestRunWaitsOutAListingPageThatFailsForAWhile serves the listing's second
+// page with 500s for its first 300 ms: more than the three attempts a task
+// gets, less than backoff.max. The page is retried until it answers, and
+// nothing is lost.
+func TestRunWaitsOutAListingPageThatFailsForAWhile(t *testing.T) {
+	var first atomic.Int64
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("page") {
+		case "1":
+			fmt.Fprint(w, `{"items":[{"id":1},{"id":2}]}`)
+		case "2":
+			first.CompareAndSwap(0, time.Now().UnixNano())
+			if time.Since(time.Unix(0, first.Load())) < 300*time.Millisecond {
+				http.Error(w, "storm", http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprint(w, `{"items":[{"id":3}]}`)
+		default:
+			fmt.Fprint(w, `{"items":[]}`)
+		}
+	}))
+	defer api.Close()
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: page", "politeness: {robots: false}",
+		"limits:\n  retries: 2\n  backoff: {base: 1ms, max: 20s}", nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, seq(3), ids(t, readLines[outLine](t, cfg.Output)))
+	assert.Greater(t, sum.Retries, int64(2), "more than a task's attempts")
 }
 
 func TestRunNeverLogsHeaderValues(t *testing.T) {

@@ -104,11 +104,11 @@ func TestCrawlExitsOneWhenTheListingIsUnreachable(t *testing.T) {
 	code, stdout, stderr := runCLI(t, context.Background(), "crawl", "-c", cfgPath, "--out", filepath.Join(dir, "o.jsonl"), "--quiet")
 	assert.Equal(t, exitFailed, code)
 	assert.Contains(t, stderr, "listing page")
-	assert.Contains(t, stderr, "after 3 attempts: http 500")
+	assert.Regexp(t, `after \d+ attempts: http 500`, stderr)
 	var sum crawl.Summary
 	require.NoError(t, json.Unmarshal([]byte(stdout), &sum))
-	assert.Equal(t, int64(4), sum.Requests, "robots.txt and three attempts at the first page")
-	assert.Equal(t, int64(2), sum.Retries)
+	assert.GreaterOrEqual(t, sum.Requests, int64(4), "robots.txt and three attempts at the first page, then more until backoff.max has passed")
+	assert.Equal(t, sum.Requests-2, sum.Retries)
 }
 
 func TestCrawlExitsTwoOnBadUsageAndConfig(t *testing.T) {
