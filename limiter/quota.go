@@ -149,6 +149,9 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 		r.spread.restart(now, int64(q.Remaining)+int64(sent))
 		return
 	}
+	// The answers since the last window began, without this one, and
+	// whether they all named the same Reset.
+	within, still := r.spread, r.reset.Sub(r.first) <= resetJitter
 	r.spread.observe(now, int64(q.Remaining)+int64(sent), inFlight)
 	if q.Reset.Before(r.curMin) || r.curMin.IsZero() {
 		r.curMin = q.Reset
@@ -175,6 +178,27 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 			r.window = max(r.window, r.curMin.Sub(r.prevMin))
 		}
 		r.prevMin, r.curMin = r.curMin, q.Reset
+		if r.mode != refillContinuous && still && within.refilled() {
+			// Remaining plus the requests sent rose within the window
+			// that ended, every answer naming the same Reset: the quota
+			// refilled before its Reset, which a fixed window never does
+			// (a bucket emptied and asked again only once it refilled
+			// looks like one). A quota that never held half its
+			// Limit and was still at its highest when the window ended
+			// refilled faster than it was used: a bucket of fewer
+			// tokens than its Limit, whose Reset (when it is full) is
+			// read in whole seconds. Its refill is measured, like a
+			// bucket's whose Reset moves. Otherwise a sliding window
+			// (used near its Limit, it holds few), or a bucket of its
+			// Limit's size, paced at its steady rate.
+			r.mode = refillContinuous
+			if limit := q.Limit; limit > 0 && 2*r.most <= limit && r.full(r.rem) {
+				r.moving = true
+			} else {
+				r.span = d
+			}
+			return
+		}
 		if r.small(q) && q.Remaining+inFlight < q.Limit {
 			// Remaining never above a quarter of Limit, a window's end
 			// giving back no more than was held before, nor what a fixed
@@ -258,6 +282,13 @@ func (s *spread) observe(now time.Time, x int64, inFlight int) {
 		}
 	}
 	s.x, s.flight = x, max(s.flight, inFlight)
+}
+
+// refilled reports whether the span's refill is more than the requests in
+// flight can account for: over a span within one window, a quota that
+// refills only at the window's end cannot rise by more than them.
+func (s *spread) refilled() bool {
+	return !s.at.IsZero() && s.x-s.x0 >= int64(s.flight+2)
 }
 
 // continuous reports whether the span's refill, less its two largest steps
