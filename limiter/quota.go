@@ -39,6 +39,15 @@ type quotaReader struct {
 	rem     int           // the last Remaining seen
 	most    int           // the highest Remaining seen, for a Limit the server does not give
 
+	// the answers that first showed a window's refill, the last two: where
+	// Reset is rounded to whole seconds ahead (a delay), they tell when a
+	// window really ends; unless Remaining plus the requests sent rose
+	// since one (refillsBetween), from jumpX
+	jumpAt, jumpPrev time.Time
+	jumpX            int64
+	jumpFlight       int // the most requests in flight since jumpAt
+	refillsBetween   bool
+
 	// Remaining held at least the refill until Reset since allowSince: it
 	// counts what is allowed until Reset, refill included (allowance), not
 	// the tokens above it
@@ -129,6 +138,9 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 	if q.Remaining == 0 {
 		return 0, time.Time{}, q.Reset
 	}
+	if next, ok := r.nextEnd(now); ok && next.Before(q.Reset) {
+		left = min(left, next.Sub(now))
+	}
 	spread := q.Remaining
 	if r.mode == refillUnknown && q.Limit >= quotaReserve {
 		// Until a Reset shows the quota refills then, keep the reserve: a
@@ -153,6 +165,15 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 	// whether they all named the same Reset.
 	within, still := r.spread, r.reset.Sub(r.first) <= resetJitter
 	r.spread.observe(now, int64(q.Remaining)+int64(sent), inFlight)
+	r.jumpFlight = max(r.jumpFlight, inFlight)
+	switch x := int64(q.Remaining) + int64(sent); {
+	case !within.at.IsZero() && x-within.x > int64(max(inFlight, within.flight)+1):
+		r.jumpPrev, r.jumpAt, r.jumpX, r.jumpFlight = r.jumpAt, now, x, inFlight
+	case !r.jumpAt.IsZero() && x-r.jumpX > int64(r.jumpFlight+1):
+		// It refilled after a window's refill, before the next: a
+		// bucket emptied and asked again once it refilled.
+		r.refillsBetween = true
+	}
 	if q.Reset.Before(r.curMin) || r.curMin.IsZero() {
 		r.curMin = q.Reset
 	}
@@ -239,6 +260,27 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 		// its refill to show between answers.
 		r.mode, r.moving = refillContinuous, true
 	}
+}
+
+// nextEnd returns when the window in progress at now ends, told by the
+// last two refills seen (ok false without them): windows of whole seconds,
+// each starting at the first answer that showed its refill, which is at or
+// after the instant it refilled. A Reset sent as whole seconds until the
+// window's end (a 1 s window's "1") names a time up to a second later.
+func (r *quotaReader) nextEnd(now time.Time) (time.Time, bool) {
+	if r.jumpPrev.IsZero() || r.refillsBetween {
+		return time.Time{}, false
+	}
+	d := r.jumpAt.Sub(r.jumpPrev)
+	w := d.Round(time.Second)
+	if w < time.Second || (d-w).Abs() > w/20 {
+		return time.Time{}, false
+	}
+	next := r.jumpAt.Add(w)
+	if next.After(now) {
+		return next, true
+	}
+	return next.Add(now.Sub(next).Truncate(w) + w), true
 }
 
 // small reports whether q holds no more than the most seen before (at least

@@ -527,6 +527,36 @@ func TestSimulationALimitTheHeadersDoNotDescribeIsLearnt(t *testing.T) {
 	}
 }
 
+// TestSimulationWindowsOfASecondAreUsedWhenResetIsRoundedUp holds fixed
+// windows of a second whose Reset names a time up to a second after the
+// window's end: whole seconds until it ("1" all along), or a Unix second
+// read through each answer's own Date. Remaining spread over that second
+// with every answer used 60% of each window; the refills seen tell when a
+// window really ends. A window's first requests go before its refill shows,
+// and Limit/20 is kept in reserve until a used-up window's end shows that
+// it refills then: 85-93%.
+func TestSimulationWindowsOfASecondAreUsedWhenResetIsRoundedUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, srv := range []*headerServer{
+		{kind: "fixed-delta", limit: 100, window: time.Second, service: 5 * time.Millisecond},
+		{kind: "fixed-delta", limit: 50, window: time.Second, service: 5 * time.Millisecond, policy: true},
+		{kind: "fixed-delta", limit: 25, window: time.Second, service: 20 * time.Millisecond},
+		{kind: "fixed", limit: 100, window: time.Second, service: 5 * time.Millisecond},
+		{kind: "fixed", limit: 1000, window: time.Second, service: 20 * time.Millisecond},
+		{kind: "fixed", limit: 25, window: time.Second, service: 20 * time.Millisecond},
+	} {
+		for _, crawl := range []bool{false, true} {
+			c := *srv
+			share, refused := simHeaderQuotaStart(t, &c, *simSeedFlag, crawl)
+			name := fmt.Sprintf("%s %d per %v, the first request alone %v", srv.kind, srv.limit, srv.window, crawl)
+			assert.GreaterOrEqual(t, share, 0.85, "%s: share of the quota", name)
+			assert.LessOrEqual(t, refused, 0.01, "%s: refused share", name)
+		}
+	}
+}
+
 // epochBuckets are header token buckets whose Reset is the Unix second at
 // which they are full (read through the Date header), not the seconds until
 // then: a bucket of a few tokens names a second up to one ahead whatever the
