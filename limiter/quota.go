@@ -135,14 +135,22 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 		}
 		return rate, end, pause
 	}
+	next, ended := r.nextEnd(now)
+	ended = ended && next.Before(q.Reset)
 	if q.Remaining == 0 {
+		if ended {
+			return 0, time.Time{}, next
+		}
 		return 0, time.Time{}, q.Reset
 	}
-	if next, ok := r.nextEnd(now); ok && next.Before(q.Reset) {
-		left = min(left, next.Sub(now))
-	}
 	spread := q.Remaining
-	if r.mode == refillUnknown && q.Limit >= quotaReserve {
+	switch {
+	case ended:
+		// The refills seen show when it refills: what the requests in
+		// flight will take is spent already.
+		left = min(left, next.Sub(now))
+		spread = max(1, spread-inFlight)
+	case r.mode == refillUnknown && q.Limit >= quotaReserve:
 		// Until a Reset shows the quota refills then, keep the reserve: a
 		// sliding window used up at its Reset stays used up after it.
 		spread = max(1, spread-reserve)
