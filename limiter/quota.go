@@ -336,9 +336,10 @@ func (s *spread) observe(now time.Time, x int64, inFlight int) {
 
 // refilled reports whether the span's refill is more than the requests in
 // flight can account for: over a span within one window, a quota that
-// refills only at the window's end cannot rise by more than them.
+// refills only at the window's end cannot rise by more than them (less the
+// one answered).
 func (s *spread) refilled() bool {
-	return !s.at.IsZero() && s.x-s.x0 >= int64(s.flight+2)
+	return !s.at.IsZero() && s.x-s.x0 > int64(s.flight)
 }
 
 // continuous reports whether the span's refill, less its two largest steps
