@@ -11,6 +11,7 @@ const (
 	spreadSpan   = 1900 * time.Millisecond // the longest span a continuous refill is looked for in: at most two ends of windows of a second or more
 	resetSlack   = time.Second             // how late a Reset in Unix seconds may be read (the Date header's rounding)
 	resetJitter  = 10 * time.Millisecond   // how much earlier a Reset may be read than the one before it in the same window
+	fullSpan     = 1500 * time.Millisecond // how far a bucket kept full names its Reset in Unix seconds, read through the Date header
 )
 
 // refill is how an announced quota was seen to refill.
@@ -192,6 +193,14 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 	d := q.Reset.Sub(r.reset)
 	switch {
 	case r.moving:
+	case r.mode != refillContinuous && still && d.Abs() <= resetJitter && r.spread.refilled() &&
+		q.Limit > 0 && 2*max(r.most, q.Remaining) <= q.Limit && r.full(q.Remaining) && q.Reset.Sub(now) < fullSpan:
+		// Remaining plus the requests sent rose within the window in
+		// progress while it stayed at its highest, under half its
+		// Limit, and full again by the next second: a bucket of fewer
+		// tokens than its Limit (see below), told without waiting for
+		// the window's end.
+		r.mode, r.moving = refillContinuous, true
 	case d < -resetJitter:
 		// Back: a Reset in Unix seconds, shifted by the Date header's
 		// rounding, which wraps every second.
