@@ -196,7 +196,8 @@ func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, e
 	robotsURL := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/robots.txt"}).String()
 	var got robotsAnswer
 	tries, most := 0, max(1, r.retrier.retry.MaxAttempts)
-	err := r.retrier.do(ctx, func(ctx context.Context) error {
+	start, patience := r.retrier.clock.Now(), r.retrier.retry.Max
+	err := r.retrier.doPatiently(ctx, patience, func(ctx context.Context) error {
 		if err := r.silent.down(key); err != nil && tries > 0 {
 			return err // its next try is a task's
 		}
@@ -209,7 +210,7 @@ func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, e
 		tries++
 		var err error
 		got, err = r.fetchTogether(ctx, robotsURL, n)
-		if tries += n - 1; err != nil && tries >= most {
+		if tries += n - 1; err != nil && tries >= most && !(answered(err) && r.retrier.clock.Since(start) < patience) {
 			return engine.Permanent(err) // no attempt is left
 		}
 		return err
@@ -240,6 +241,16 @@ func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, e
 		}
 	}
 	return data, nil
+}
+
+// answered reports whether err is a robots.txt's answer to retry (a 5xx, a
+// 429): its host answers, and a robots.txt that fails for a while (a
+// deploy, a storm of errors) is worth waiting for, like a listing page
+// (see retrier.doPatiently), rather than disallowing the whole host. A
+// host that does not answer at all has the unresponsive rule instead.
+func answered(err error) bool {
+	var se *transport.StatusError
+	return errors.As(err, &se)
 }
 
 // robotsAnswer is what a robots.txt's request was answered: the status whose

@@ -112,10 +112,12 @@ func WithProgress(interval time.Duration, fn func(Progress)) RunOption {
 // and one transport, so they share each host's rate and concurrency limits.
 // limits.timeout runs from when a request holds its host's permit to the end
 // of its body: waiting for a Retry-After gate does not use it up. Pages and
-// robots.txt are retried as tasks are. With politeness.robots, each origin's
-// robots.txt is fetched once a day: a 4xx means no rules, and a 5xx or no
-// answer after the retries means the whole host is disallowed (RFC 9309); a
-// disallowed source.url ends the crawl with an error.
+// robots.txt are retried as tasks are, and a page or a robots.txt that the
+// server answers with an error (a 5xx, a 429) past the tasks' attempts
+// until backoff.max has passed since its first. With politeness.robots, each
+// origin's robots.txt is fetched once a day: a 4xx means no rules, and a
+// 5xx or no answer after the retries means the whole host is disallowed
+// (RFC 9309); a disallowed source.url ends the crawl with an error.
 // The config's headers go only to header_hosts; every other request,
 // robots.txt included, carries User-Agent and Accept only, and none carries
 // a Referer. Redirects are followed up to 10 hops, one request per hop

@@ -271,3 +271,38 @@ func TestRunCountsThrottledAnswersAsTheSpecSays(t *testing.T) {
 	}
 	assert.Equal(t, 3.0, throttled, "the metric counts what the summary counts")
 }
+
+// TestRunWaitsOutARobotsTxtThatFailsForAWhile serves robots.txt with 503s
+// for its first 300 ms (a deploy): more than the three attempts a task
+// gets, less than backoff.max. robots.txt is asked again until it answers,
+// and the crawl goes on instead of disallowing the whole host.
+func TestRunWaitsOutARobotsTxtThatFailsForAWhile(t *testing.T) {
+	t.Parallel()
+	var first atomic.Int64
+	var details atomic.Int64
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/robots.txt":
+			first.CompareAndSwap(0, time.Now().UnixNano())
+			if time.Since(time.Unix(0, first.Load())) < 300*time.Millisecond {
+				http.Error(w, "deploying", http.StatusServiceUnavailable)
+				return
+			}
+			http.NotFound(w, r)
+		case "/items":
+			fmt.Fprint(w, `{"items":[{"p":"/d/1"}]}`)
+		default:
+			details.Add(1)
+			fmt.Fprint(w, `{}`)
+		}
+	}))
+	defer api.Close()
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"",
+		"limits:\n  retries: 2\n  backoff: {base: 1ms, max: 20s}", nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), details.Load())
+	assert.Equal(t, int64(1), sum.Succeeded)
+	assert.Greater(t, sum.Retries, int64(2), "more than a task's attempts")
+}
