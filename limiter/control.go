@@ -20,6 +20,7 @@ const (
 	slowStep      = 1.15             // slow start's growth per window over the level that runs without a queue
 	freeRead      = 1.15             // RTT/base at which a whole window of a level without a queue is read, once shown to be one
 	tailRatio     = 4                // RTT/base from which an answer is one of a heavy tail's, unless most are (see foldTail)
+	minFold       = 8                // answers a window needs before its slow ones are taken for a queue (see foldTooSoon)
 
 	// inProcessRTT: a host whose baseline RTT is below it answers in-process
 	// work (no network round trip is this short, even on loopback), and
@@ -255,7 +256,7 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 		c.winStart, el = now, 0
 		c.winSeq = c.seq
 	}
-	if int(c.n+c.tailN) >= c.need() && el >= c.span() {
+	if int(c.n+c.tailN) >= c.need() && el >= c.span() && !c.foldTooSoon() {
 		if c.slowStart && c.base >= queueBase && c.steady() {
 			// Answers this alike come from requests that start and end
 			// together: those that waited come back a service time later.
@@ -422,6 +423,16 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 // tailRatio baselines (see queueBase).
 func (c *control) tailAt() time.Duration {
 	return c.base + time.Duration((tailRatio-1)*float64(max(c.base, queueBase)))
+}
+
+// foldTooSoon reports whether the open window's slow answers outnumber
+// the rest in too few answers to tell a queue from a heavy tail (a tail
+// whose slow answers are a fifth of all makes half of three answers slow
+// one window in ten): the window stays open for more. Only where every
+// permit is timed (a low rate): a window of sampled permits that holds few
+// answers shows a rate that fell, and its first slow answers tell it.
+func (c *control) foldTooSoon() bool {
+	return c.mask == 0 && c.tailN > c.n && c.n+c.tailN < minFold
 }
 
 // foldTail takes the open window's slow answers into its mean when they are

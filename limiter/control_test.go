@@ -856,3 +856,36 @@ func TestDefaultHoldsAColdStartsRefusalUntilItsBurstShowsABlackoutOrAFlap(t *tes
 		})
 	}
 }
+
+func TestAFewAnswersOfAHeavyTailTogetherAtALowLimitAreNotReadAsAQueue(t *testing.T) {
+	// A server with a heavy tail, 4 requests out: three answers in ten
+	// take five times as long, and they come back together, so that a
+	// window of the few answers a low limit makes is mostly slow. The
+	// window waits for more answers before it reads them as a queue. A
+	// queue of ours delays every answer, and is read.
+	const base, out = 20 * time.Millisecond, 4
+	run := func(slow func(i int) bool) int {
+		var c control
+		c.init(Config{Initial: out, Min: 1, Max: out})
+		c.slowStart, c.coldN = false, maxNeed*2
+		c.base, c.srtt = base, base
+		now := epoch
+		for i := range out {
+			c.onStart(i + 1)
+		}
+		lowest := c.intLimit()
+		for i := range 2000 {
+			rtt := base
+			if slow(i) {
+				rtt = 5 * base
+			}
+			now = now.Add(base / out)
+			c.onSuccess(now, rtt, out-1, c.seq, c.level)
+			c.onStart(out)
+			lowest = min(lowest, c.intLimit())
+		}
+		return lowest
+	}
+	assert.Equal(t, out, run(func(i int) bool { return i%10 >= 3 && i%10 <= 5 }), "three slow answers in ten, together: the limit holds")
+	assert.Less(t, run(func(int) bool { return true }), out, "every answer slower: a queue, the limit is cut")
+}
