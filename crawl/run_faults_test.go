@@ -214,14 +214,13 @@ func TestRunFailsWhenTheListingIsUnreachable(t *testing.T) {
 // gets, less than backoff.max. The page is retried until it answers, and
 // nothing is lost.
 func TestRunWaitsOutAListingPageThatFailsForAWhile(t *testing.T) {
-	var first atomic.Int64
+	failing := failingFor(300 * time.Millisecond)
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Query().Get("page") {
 		case "1":
 			fmt.Fprint(w, `{"items":[{"id":1},{"id":2}]}`)
 		case "2":
-			first.CompareAndSwap(0, time.Now().UnixNano())
-			if time.Since(time.Unix(0, first.Load())) < 300*time.Millisecond {
+			if failing() {
 				http.Error(w, "storm", http.StatusInternalServerError)
 				return
 			}

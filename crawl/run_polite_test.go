@@ -62,21 +62,11 @@ func TestRunRobotsAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var details atomic.Int64
-			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				switch r.URL.Path {
-				case "/robots.txt":
-					w.WriteHeader(tt.status)
-					fmt.Fprint(w, tt.body)
-				case "/items":
-					fmt.Fprint(w, `{"items":[{"p":"/d/1"}]}`)
-				default:
-					details.Add(1)
-					fmt.Fprint(w, `{}`)
-				}
-			}))
-			defer api.Close()
-			cfg := testConfig(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"", nil)
+			api, details := oneItemAPI(t, func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(tt.status)
+				fmt.Fprint(w, tt.body)
+			})
+			cfg := testConfig(t, api+"/items", "    style: none", "task:\n  url: \"{+p}\"", nil)
 
 			sum, err := runTest(t, cfg)
 			if !tt.listing {
@@ -278,26 +268,15 @@ func TestRunCountsThrottledAnswersAsTheSpecSays(t *testing.T) {
 // and the crawl goes on instead of disallowing the whole host.
 func TestRunWaitsOutARobotsTxtThatFailsForAWhile(t *testing.T) {
 	t.Parallel()
-	var first atomic.Int64
-	var details atomic.Int64
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/robots.txt":
-			first.CompareAndSwap(0, time.Now().UnixNano())
-			if time.Since(time.Unix(0, first.Load())) < 300*time.Millisecond {
-				http.Error(w, "deploying", http.StatusServiceUnavailable)
-				return
-			}
-			http.NotFound(w, r)
-		case "/items":
-			fmt.Fprint(w, `{"items":[{"p":"/d/1"}]}`)
-		default:
-			details.Add(1)
-			fmt.Fprint(w, `{}`)
+	failing := failingFor(300 * time.Millisecond)
+	api, details := oneItemAPI(t, func(w http.ResponseWriter, r *http.Request) {
+		if failing() {
+			http.Error(w, "deploying", http.StatusServiceUnavailable)
+			return
 		}
-	}))
-	defer api.Close()
-	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"",
+		http.NotFound(w, r)
+	})
+	cfg := testConfigLimits(t, api+"/items", "    style: none", "task:\n  url: \"{+p}\"",
 		"limits:\n  retries: 2\n  backoff: {base: 1ms, max: 20s}", nil)
 
 	sum, err := runTest(t, cfg)
@@ -305,4 +284,35 @@ func TestRunWaitsOutARobotsTxtThatFailsForAWhile(t *testing.T) {
 	assert.Equal(t, int64(1), details.Load())
 	assert.Equal(t, int64(1), sum.Succeeded)
 	assert.Greater(t, sum.Retries, int64(2), "more than a task's attempts")
+}
+
+// oneItemAPI starts a listing of one item, a task at /d/1, whose robots.txt
+// robots answers; it returns the server's URL and the count of task
+// requests.
+func oneItemAPI(t *testing.T, robots http.HandlerFunc) (string, *atomic.Int64) {
+	t.Helper()
+	details := new(atomic.Int64)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/robots.txt":
+			robots(w, r)
+		case "/items":
+			fmt.Fprint(w, `{"items":[{"p":"/d/1"}]}`)
+		default:
+			details.Add(1)
+			fmt.Fprint(w, `{}`)
+		}
+	}))
+	t.Cleanup(api.Close)
+	return api.URL, details
+}
+
+// failingFor returns a func that reports true for d from its first call:
+// a server's outage that starts with the first request it gets.
+func failingFor(d time.Duration) func() bool {
+	var first atomic.Int64
+	return func() bool {
+		first.CompareAndSwap(0, time.Now().UnixNano())
+		return time.Since(time.Unix(0, first.Load())) < d
+	}
 }
