@@ -586,14 +586,27 @@ func (c *control) slowStartWindow(w windowStats) {
 		c.exited(w.limit)
 		c.limit = max(c.min, min(c.max, max(c.safe, w.limit/ratio)))
 		c.alg.reset(c.limit)
-		if c.strictAt == 0 || w.limit < slowStep*c.strictAt {
+		if (c.strictAt == 0 || w.limit < slowStep*c.strictAt) && c.kneeRise(w, ratio) {
 			// The first rise, or the same one back at about its level.
 			c.alg.knee(w.limit)
 		}
 		// Else slow start resumed and grew well past the level where it
 		// first ended: the knee stays there, as it would have without the
 		// resume, rather than move up to a rise that may be noise again.
+		// Or the rise fell short of one the default strategy stops
+		// growing at, by more than its noise: slow start's baseline, taken
+		// from each level's fastest answers, sits below a whole window's
+		// mean, and a server with room may read so at any level; the
+		// default strategy's own rule then tells a queue from it.
 	}
+}
+
+// kneeRise reports whether w's rise, ratio, which ended slow start, is one
+// to take as a knee: requests of the level were seen waiting, or the rise
+// is within a standard error of the default strategy's delayGrow or beyond
+// it (see slowStartWindow).
+func (c *control) kneeRise(w windowStats, ratio float64) bool {
+	return w.waited > 0 || ratio+float64(w.stderr)/float64(max(w.base, queueBase)) >= delayGrow
 }
 
 // exited notes that slow start ended at limit on a rising RTT. A rise on a

@@ -889,3 +889,28 @@ func TestAFewAnswersOfAHeavyTailTogetherAtALowLimitAreNotReadAsAQueue(t *testing
 	assert.Equal(t, out, run(func(i int) bool { return i%10 >= 3 && i%10 <= 5 }), "three slow answers in ten, together: the limit holds")
 	assert.Less(t, run(func(int) bool { return true }), out, "every answer slower: a queue, the limit is cut")
 }
+
+func TestSlowStartTakesOnlyARiseNearTheDefaultsOwnAsAKnee(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rtt  time.Duration
+		knee bool
+	}{
+		{"a rise of a tenth: the baseline's bias, the default strategy tells", 22400 * time.Microsecond, false},
+		{"a rise of a quarter: a queue, probed past as a drop's level", 25 * time.Millisecond, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDriver(t, Config{})
+			d.rounds(8, 20*time.Millisecond, Success)
+			for d.h.Snapshot().SlowStart {
+				d.round(tc.rtt, Success)
+			}
+			alg := d.h.ctl.alg.(*delayAlgorithm)
+			if tc.knee {
+				assert.Positive(t, alg.wmax, "the level where slow start ended is a knee")
+			} else {
+				assert.Zero(t, alg.wmax, "no knee")
+			}
+		})
+	}
+}
