@@ -240,6 +240,7 @@ ROWS = [
     # one host of eight sends Retry-After: 30 (longer than the others' work) or Retry-After: 0 for 3 s
     ('hosts-7+ra30', 'fast', '', 2880, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 10')] * 7 + [
         ('blackout', '--blackout-at 0s --blackout-for 1s --retry-after-shift 29s --slots 4 --queue 4 --x-sick 1')], 90),
+    ('ra0-blackout-0s+3s', 'blackout', '--blackout-at 0s --blackout-for 3s --retry-after-shift -10s', 4000, ('cap', 32, 0.02, 3), [], 60),
     ('hosts-7-control', 'fast', '', 2800, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 10')] * 7, 90),
     ('hosts-7+ra0-3s', 'fast', '', 2880, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 10')] * 7 + [
         ('blackout', '--blackout-at 0s --blackout-for 3s --retry-after-shift -10s --slots 4 --queue 4 --x-sick 1')], 90),
