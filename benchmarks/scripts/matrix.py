@@ -261,6 +261,13 @@ ROWS = [
         'limits:\n  concurrency:\n    max_total: 16\n'),
     ('user-host-max4-2x32q32', 'fast', '', 2000, ('hosts',), [('capacity', '--latency 20ms --jitter 5ms')] * 2, 60,
         'hosts:\n  "{h0}":\n    concurrency:\n      max: 4\n'),
+    # a user who starts high on a tight server, caps the rate under a quota, or caps Retry-After under a host's 30 s
+    ('user-initial64-cap8q1', 'capacity', '--slots 8 --queue 1 --latency 20ms --jitter 5ms', 1000, ('cap', 8, 0.02), [], 60,
+        'limits:\n  concurrency:\n    initial: 64\n'),
+    ('user-rate50-nohdr100', 'quota-no-headers', '--rate 100 --burst 10', 500, ('bucket', 50, 10), [], 60, 'limits:\n  rate: 50\n'),
+    ('user-ramax5-hosts-7+ra30', 'fast', '', 2880, ('hosts',), [('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 10')] * 7 + [
+        ('blackout', '--blackout-at 0s --blackout-for 1s --retry-after-shift 29s --slots 4 --queue 4 --x-sick 1')], 90,
+        'politeness:\n  retry_after_max: 5s\n'),
     ('user-host-rate20-2xfast', 'fast', '', 200, ('hosts',), [('fast', '')] * 2, 60,
         'hosts:\n  "{h0}":\n    rate: 20\n'),
 ]
