@@ -314,13 +314,7 @@ func TestRetryAfterDateCountsAsEarlyOnlyRequestsBeforeTheSecondItNames(t *testin
 		RetryAfterDate: true,
 		Quota:          Quota{Rate: 1, Burst: 1, Headers: QuotaHeadersNone},
 	}})
-	c := newClient(t, 10*time.Second)
-	require.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/1").status)
-	r := get(t, c, s.URL()+"/items/2")
-	require.Equal(t, http.StatusTooManyRequests, r.status)
-	at, err := http.ParseTime(r.header.Get("Retry-After"))
-	require.NoError(t, err)
-	assert.Equal(t, clk.Now().Add(time.Second).Truncate(time.Second).Unix(), at.Unix())
+	c := refusedWithADate(t, s, clk)
 
 	clk.Advance(700 * time.Millisecond) // 0.95 s: before the date
 	get(t, c, s.URL()+"/items/3")
@@ -336,13 +330,7 @@ func TestRetryAfterDateAppliesToTheHeaderQuotasRefusal(t *testing.T) {
 		RetryAfterDate: true,
 		HeaderQuota:    HeaderQuota{Limit: 1, Window: time.Second, Kind: HeaderQuotaTokenBucket},
 	}})
-	c := newClient(t, 10*time.Second)
-	require.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/1").status)
-	r := get(t, c, s.URL()+"/items/2")
-	require.Equal(t, http.StatusTooManyRequests, r.status)
-	at, err := http.ParseTime(r.header.Get("Retry-After"))
-	require.NoError(t, err)
-	assert.Equal(t, clk.Now().Add(time.Second).Truncate(time.Second).Unix(), at.Unix())
+	refusedWithADate(t, s, clk)
 }
 
 func TestClockOffsetPutsDateWindowsAndRetryAfterDatesOnTheServersClock(t *testing.T) {
@@ -487,4 +475,20 @@ func TestHeaderQuotaResetFormIsConfigurable(t *testing.T) {
 	}
 	_, err := NewHandler(Config{Scenario: Scenario{HeaderQuota: HeaderQuota{Limit: 2, Window: time.Second, Reset: "unix"}}})
 	assert.ErrorContains(t, err, "HeaderQuota.Reset")
+}
+
+// refusedWithADate sends s two requests, of which its one token lets the
+// first through, and checks that the second is refused with a Retry-After
+// HTTP-date: the second after the token is due, the date's own truncation.
+// It returns the client for more requests.
+func refusedWithADate(t *testing.T, s *Server, clk *fakeClock) *http.Client {
+	t.Helper()
+	c := newClient(t, 10*time.Second)
+	require.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/1").status)
+	r := get(t, c, s.URL()+"/items/2")
+	require.Equal(t, http.StatusTooManyRequests, r.status)
+	at, err := http.ParseTime(r.header.Get("Retry-After"))
+	require.NoError(t, err)
+	assert.Equal(t, clk.Now().Add(time.Second).Truncate(time.Second).Unix(), at.Unix())
+	return c
 }
