@@ -134,7 +134,11 @@ func (h *Handler) inject(w http.ResponseWriter, r *http.Request, fault Fault) ou
 // or trickled out over Faults.SlowBodyDuration if FaultSlowBody.
 func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, v any, fault Fault) outcome {
 	if fault != FaultMalformed && fault != FaultSlowBody {
-		writeJSON(w, http.StatusOK, v)
+		if h.sc.Gzip && acceptsGzip(r) {
+			writeGzipJSON(w, http.StatusOK, v)
+		} else {
+			writeJSON(w, http.StatusOK, v)
+		}
 		return outcome{status: http.StatusOK, whole: true}
 	}
 	b, err := json.Marshal(v)

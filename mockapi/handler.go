@@ -1,6 +1,8 @@
 package mockapi
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -118,6 +120,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 	if h.sc.ClockOffset != 0 { // net/http writes Date from the real clock unless it is set
 		w.Header().Set("Date", h.now().UTC().Format(http.TimeFormat))
 	}
+	if h.sc.CloseConnections {
+		w.Header().Set("Connection", "close")
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		return errorJSON(w, http.StatusMethodNotAllowed, r.Method+" is not allowed; use GET")
@@ -181,7 +186,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 	if rq.class == ClassListing {
 		return h.servePage(w, r, fault)
 	}
-	return h.writeBody(w, r, newDetail(rq.id), fault)
+	d := newDetail(rq.id)
+	d.pad(h.sc.BodySize)
+	return h.writeBody(w, r, d, fault)
 }
 
 // serviceTime is how long rq is served once it holds a slot.
@@ -395,4 +402,33 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func errorJSON(w http.ResponseWriter, status int, msg string) outcome {
 	writeJSON(w, status, map[string]string{"error": msg})
 	return outcome{status: status}
+}
+
+// acceptsGzip reports whether r's Accept-Encoding lists gzip (without q=0).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.ReplaceAll(params, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
+}
+
+// writeGzipJSON is writeJSON with the body gzip-compressed.
+func writeGzipJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("mockapi: encode response: " + err.Error())
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write(b) // a bytes.Buffer does not fail
+	_ = zw.Close()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Encoding", "gzip")
+	w.Header().Set("Vary", "Accept-Encoding")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
 }

@@ -2,6 +2,7 @@ package mockapi
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -23,6 +24,7 @@ type detail struct {
 	Description string   `json:"description"`
 	Price       float64  `json:"price"`
 	Tags        []string `json:"tags"`
+	Padding     string   `json:"padding,omitempty"`
 }
 
 // DetailPath is the path of item id's detail endpoint in scenario sc:
@@ -46,6 +48,17 @@ func newDetail(id int) detail {
 		Description: "Item number " + strconv.Itoa(id) + " of the politely mock API.",
 		Price:       float64(id%1000) + 0.99,
 		Tags:        []string{"mock", "group-" + strconv.Itoa(id%7)},
+	}
+}
+
+// pad fills Padding so that d encodes to about size bytes of JSON.
+func (d *detail) pad(size int) {
+	if size <= 0 {
+		return
+	}
+	b, _ := json.Marshal(d) // a detail always encodes
+	if n := size - len(b) - len(`,"padding":""`); n > 0 {
+		d.Padding = strings.Repeat("x", n)
 	}
 }
 
@@ -93,9 +106,13 @@ func (sc *Scenario) page(r *http.Request) (body map[string]any, next string, bad
 		body["page"] = n
 	}
 	offset = min(offset, sc.Items)
-	end := min(sc.Items, offset+perPage)
-	items := make([]listItem, 0, max(0, end-offset))
-	for id := offset + 1; id <= end; id++ {
+	start := offset
+	if offset > 0 && offset < sc.Items { // a page past the end stays empty
+		start = max(0, offset-sc.PageOverlap)
+	}
+	end := min(sc.Items, start+perPage)
+	items := make([]listItem, 0, max(0, end-start))
+	for id := start + 1; id <= end; id++ {
 		items = append(items, listItem{ID: id, Name: "item-" + strconv.Itoa(id), DetailPath: sc.DetailPath(id)})
 	}
 	body["items"] = items

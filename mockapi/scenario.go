@@ -75,6 +75,21 @@ type Scenario struct {
 	// the Unix epoch, epoch Resets, Retry-After dates, Stats' early count)
 	// read that clock. Durations it sends are unchanged. Default 0.
 	ClockOffset time.Duration
+	// BodySize, when positive, pads every detail answer with a "padding"
+	// field so that its JSON body is about this many bytes: large answers.
+	BodySize int
+	// Gzip compresses listing and detail answers (Content-Encoding: gzip)
+	// when the request accepts gzip.
+	Gzip bool
+	// CloseConnections answers every request with "Connection: close": a
+	// server (or a proxy in front of it) that refuses keep-alive, so every
+	// request opens a new connection.
+	CloseConnections bool
+	// PageOverlap makes every listing page after the first start this many
+	// items before where the previous page ended (its size unchanged), as a
+	// listing does whose items shift while it is paged: ids repeat across
+	// pages. Keep it below the page size, or a cursor does not move. Default 0.
+	PageOverlap int
 	// RetryAfterShift moves every Retry-After the server sends by this much
 	// (whole seconds; negative: sooner than its limit frees up), as a
 	// hurried or buggy server does: a delay that falls to zero or below is
@@ -406,6 +421,9 @@ func (sc Scenario) withDefaults() Scenario {
 const maxBrokenScan = 10_000_000
 
 // validate checks a scenario with defaults applied and names the first bad field.
+// maxBodySize bounds BodySize: a mock answer larger than 64 MiB tests the machine, not a client.
+const maxBodySize = 64 << 20
+
 func (sc Scenario) validate() error {
 	bad := func(field, want string, got any) error {
 		return fmt.Errorf("mockapi: scenario %q: %s must be %s, got %v", sc.Name, field, want, got)
@@ -431,6 +449,10 @@ func (sc Scenario) validate() error {
 		return bad("ListingLatency", ">= 0", sc.ListingLatency)
 	case sc.RetryAfterShift%time.Second != 0:
 		return bad("RetryAfterShift", "whole seconds", sc.RetryAfterShift)
+	case sc.BodySize < 0 || sc.BodySize > maxBodySize:
+		return bad("BodySize", fmt.Sprintf("between 0 and %d", maxBodySize), sc.BodySize)
+	case sc.PageOverlap < 0:
+		return bad("PageOverlap", ">= 0", sc.PageOverlap)
 	}
 	switch sc.Pagination {
 	case PaginationPage, PaginationOffset, PaginationCursor, PaginationLink, PaginationNextURL:

@@ -55,6 +55,12 @@ type mockFlags struct {
 	listingLat     time.Duration
 	slowBody       float64
 	slowBodyFor    time.Duration
+	crawlDelay     time.Duration
+	redirectTo     string
+	bodySize       int
+	gzip           bool
+	connClose      bool
+	pageOverlap    int
 }
 
 func newMockCmd() *cobra.Command {
@@ -120,6 +126,12 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.DurationVar(&f.listingLat, "listing-latency", 0, "service time of a listing page, in place of --latency")
 	fl.Float64Var(&f.slowBody, "slow-body", 0, "faults: the share of detail answers whose body trickles out over --slow-body-for")
 	fl.DurationVar(&f.slowBodyFor, "slow-body-for", 0, "faults: how long a slow body takes")
+	fl.DurationVar(&f.crawlDelay, "crawl-delay", 0, "announce this Crawl-delay in robots.txt")
+	fl.StringVar(&f.redirectTo, "redirect-to", "", "HOST:PORT[/PREFIX]: answer every detail request with a 302 to the same path on that server (under PREFIX, e.g. /private)")
+	fl.IntVar(&f.bodySize, "body-size", 0, "pad every detail answer to about this many bytes")
+	fl.BoolVar(&f.gzip, "gzip", false, "gzip listing and detail answers for clients that accept it")
+	fl.BoolVar(&f.connClose, "connection-close", false, "answer every request with Connection: close (no keep-alive)")
+	fl.IntVar(&f.pageOverlap, "page-overlap", 0, "start every listing page after the first this many items early (ids repeat across pages)")
 	fl.StringSliceVar(&f.detailHosts, "detail-hosts", nil, "HOST:PORT,...: put the items' detail URLs on these servers, in turn")
 	return cmd
 }
@@ -166,6 +178,12 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("listing-latency", func() { sc.ListingLatency = f.listingLat })
 	set("slow-body", func() { sc.Faults.SlowBody = f.slowBody })
 	set("slow-body-for", func() { sc.Faults.SlowBodyDuration = f.slowBodyFor })
+	set("crawl-delay", func() { sc.Robots.CrawlDelay = f.crawlDelay })
+	set("redirect-to", func() { sc.RedirectTo = f.redirectTo })
+	set("body-size", func() { sc.BodySize = f.bodySize })
+	set("gzip", func() { sc.Gzip = f.gzip })
+	set("connection-close", func() { sc.CloseConnections = f.connClose })
+	set("page-overlap", func() { sc.PageOverlap = f.pageOverlap })
 	if fl.Changed("slots-at") {
 		steps, err := slotSteps(f.slotsAt)
 		if err != nil {

@@ -210,6 +210,27 @@ func TestMockKnobsForChangingSlowAndHurriedServersChangeThePreset(t *testing.T) 
 	assert.True(t, sc.Blackout.NoRetryAfter)
 }
 
+func TestMockKnobsForBodiesConnectionsRedirectsAndRobotsChangeThePreset(t *testing.T) {
+	f := mockFlags{scenario: "capacity", crawlDelay: 100 * time.Millisecond, redirectTo: "127.0.0.1:9/private", bodySize: 1 << 20,
+		gzip: true, connClose: true, pageOverlap: 10}
+	fl := newMockCmd().Flags()
+	for _, name := range []string{"crawl-delay", "redirect-to", "body-size", "gzip", "connection-close", "page-overlap"} {
+		fl.Lookup(name).Changed = true
+	}
+	sc, err := mockScenario(f, fl)
+	require.NoError(t, err)
+	assert.Equal(t, 100*time.Millisecond, sc.Robots.CrawlDelay)
+	assert.Equal(t, "127.0.0.1:9/private", sc.RedirectTo)
+	assert.Equal(t, 1<<20, sc.BodySize)
+	assert.True(t, sc.Gzip)
+	assert.True(t, sc.CloseConnections)
+	assert.Equal(t, 10, sc.PageOverlap)
+
+	f.bodySize = -1
+	_, err = mockScenario(f, fl)
+	assert.ErrorContains(t, err, "BodySize")
+}
+
 func TestMockRejectsBadUsage(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

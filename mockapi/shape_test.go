@@ -1,0 +1,89 @@
+package mockapi
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestBodySizePadsEveryDetailAnswerToAboutThatSize(t *testing.T) {
+	s := startServer(t, Config{Scenario: Scenario{Items: 3, BodySize: 100_000}})
+	c := newClient(t, 10*time.Second)
+	r := get(t, c, s.URL()+"/items/2")
+	require.Equal(t, http.StatusOK, r.status)
+	assert.InDelta(t, 100_000, len(r.body), 16)
+	d := decode[detail](t, r.body)
+	assert.Equal(t, 2, d.ID)
+	assert.Less(t, len(get(t, c, s.URL()+"/items").body), 1000, "listing pages are not padded")
+
+	_, err := NewHandler(Config{Scenario: Scenario{BodySize: -1}})
+	assert.ErrorContains(t, err, "BodySize")
+}
+
+func TestGzipCompressesAnswersForClientsThatAcceptIt(t *testing.T) {
+	s := startServer(t, Config{Scenario: Scenario{Items: 3, Gzip: true, BodySize: 10_000}})
+	tr := &http.Transport{DisableCompression: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+
+	req, err := http.NewRequest(http.MethodGet, s.URL()+"/items/1", nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, "gzip", resp.Header.Get("Content-Encoding"))
+	assert.Less(t, len(raw), 1000, "10 kB of padding compresses")
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	require.NoError(t, err)
+	plain, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	assert.Equal(t, 1, decode[detail](t, plain).ID)
+
+	r := get(t, c, s.URL()+"/items/1") // no Accept-Encoding
+	assert.Empty(t, r.header.Get("Content-Encoding"))
+	assert.Equal(t, 1, decode[detail](t, r.body).ID)
+}
+
+func TestCloseConnectionsAnswersEveryRequestOnAConnectionOfItsOwn(t *testing.T) {
+	s := startServer(t, Config{Scenario: Scenario{Items: 3, CloseConnections: true}})
+	c := newClient(t, 10*time.Second)
+	for _, path := range []string{"/robots.txt", "/items", "/items/1", "/items/9"} {
+		reused := false
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, s.URL()+path, nil)
+		require.NoError(t, err)
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		assert.True(t, resp.Close, "%s: Connection: close", path)
+		assert.False(t, reused, "%s: on a new connection", path)
+	}
+}
+
+func TestPageOverlapRepeatsTheEndOfThePreviousPage(t *testing.T) {
+	s := startServer(t, Config{Scenario: Scenario{Items: 25, PerPage: 10, PageOverlap: 3}})
+	c := newClient(t, 10*time.Second)
+	ids := func(page string) []int {
+		var out []int
+		for _, it := range decode[listingPage](t, get(t, c, s.URL()+"/items?page="+page).body).Items {
+			out = append(out, it.ID)
+		}
+		return out
+	}
+	assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, ids("1"))
+	assert.Equal(t, []int{8, 9, 10, 11, 12, 13, 14, 15, 16, 17}, ids("2"))
+	assert.Equal(t, []int{18, 19, 20, 21, 22, 23, 24, 25}, ids("3"))
+	assert.Empty(t, ids("4"), "the page after the last is empty")
+}
