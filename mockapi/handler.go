@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -24,6 +25,7 @@ type Handler struct {
 	bucket       *bucket       // nil: no quota
 	header       headerLimiter // nil: no header quota
 	rec          *recorder
+	padding      string // Scenario.BodySize of "x", shared by every padded answer
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -53,6 +55,9 @@ func NewHandler(cfg Config) (*Handler, error) {
 		sc: sc, now: now, clientHeader: cfg.ClientHeader,
 		rec:    newRecorder(&sc, key, start, now),
 		closed: make(chan struct{}),
+	}
+	if sc.BodySize > 0 {
+		h.padding = strings.Repeat("x", sc.BodySize)
 	}
 	if sc.Capacity.Slots > 0 {
 		h.slots = newSlots(sc.Capacity, start, now)
@@ -187,7 +192,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 		return h.servePage(w, r, fault)
 	}
 	d := newDetail(rq.id)
-	d.pad(h.sc.BodySize)
+	d.pad(h.sc.BodySize, h.padding)
 	return h.writeBody(w, r, d, fault)
 }
 
@@ -415,6 +420,13 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
+// gzipWriters are reused: a new gzip.Writer allocates ~800 kB, which made the
+// mock, not the client, the bottleneck of a crawl of compressed answers.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // a valid level never fails
+	return zw
+}}
+
 // writeGzipJSON is writeJSON with the body gzip-compressed.
 func writeGzipJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
@@ -422,9 +434,11 @@ func writeGzipJSON(w http.ResponseWriter, status int, v any) {
 		panic("mockapi: encode response: " + err.Error())
 	}
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&buf)
 	_, _ = zw.Write(b) // a bytes.Buffer does not fail
 	_ = zw.Close()
+	gzipWriters.Put(zw)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Encoding", "gzip")
 	w.Header().Set("Vary", "Accept-Encoding")

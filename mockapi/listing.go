@@ -51,14 +51,15 @@ func newDetail(id int) detail {
 	}
 }
 
-// pad fills Padding so that d encodes to about size bytes of JSON.
-func (d *detail) pad(size int) {
+// pad fills Padding from fill (a run of "x" at least size long) so that d
+// encodes to about size bytes of JSON.
+func (d *detail) pad(size int, fill string) {
 	if size <= 0 {
 		return
 	}
 	b, _ := json.Marshal(d) // a detail always encodes
 	if n := size - len(b) - len(`,"padding":""`); n > 0 {
-		d.Padding = strings.Repeat("x", n)
+		d.Padding = fill[:min(n, len(fill))]
 	}
 }
 
