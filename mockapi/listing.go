@@ -103,14 +103,22 @@ func (sc *Scenario) page(r *http.Request) (body map[string]any, next string, bad
 			return nil, "", bad
 		}
 		pageNo = n
-		offset = (min(n, sc.Items/perPage+2) - 1) * perPage // pages past the end are empty
+		offset = (min(n, sc.Items+2) - 1) * perPage // pages past the end are empty
 		body["page"] = n
 	}
-	offset = min(offset, sc.Items)
+	// With an overlap of k, the n-th page of page numbers and offsets starts
+	// (n-1)*k items early and a cursor k before its page: items enter the
+	// listing's head while it is paged, and every id is still listed.
+	k := min(sc.PageOverlap, perPage-1)
 	start := offset
-	if offset > 0 && offset < sc.Items { // a page past the end stays empty
-		start = max(0, offset-sc.PageOverlap)
+	if k > 0 && offset > 0 {
+		if sc.Pagination == PaginationCursor {
+			start = offset - k
+		} else {
+			start = offset - offset/perPage*k
+		}
 	}
+	start = min(start, sc.Items)
 	end := min(sc.Items, start+perPage)
 	items := make([]listItem, 0, max(0, end-start))
 	for id := start + 1; id <= end; id++ {

@@ -87,8 +87,9 @@ type Scenario struct {
 	CloseConnections bool
 	// PageOverlap makes every listing page after the first start this many
 	// items before where the previous page ended (its size unchanged), as a
-	// listing does whose items shift while it is paged: ids repeat across
-	// pages. Keep it below the page size, or a cursor does not move. Default 0.
+	// listing does into whose head items are inserted while it is paged: ids
+	// repeat across pages, and the listing takes more pages to reach its
+	// last item. At most the page size less one. Default 0.
 	PageOverlap int
 	// RetryAfterShift moves every Retry-After the server sends by this much
 	// (whole seconds; negative: sooner than its limit frees up), as a

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"strconv"
 	"testing"
 	"time"
 
@@ -72,18 +73,45 @@ func TestCloseConnectionsAnswersEveryRequestOnAConnectionOfItsOwn(t *testing.T) 
 	}
 }
 
-func TestPageOverlapRepeatsTheEndOfThePreviousPage(t *testing.T) {
-	s := startServer(t, Config{Scenario: Scenario{Items: 25, PerPage: 10, PageOverlap: 3}})
-	c := newClient(t, 10*time.Second)
-	ids := func(page string) []int {
-		var out []int
-		for _, it := range decode[listingPage](t, get(t, c, s.URL()+"/items?page="+page).body).Items {
-			out = append(out, it.ID)
-		}
-		return out
+func TestPageOverlapRepeatsTheEndOfThePreviousPageAndStillListsEveryItem(t *testing.T) {
+	for _, style := range []Pagination{PaginationPage, PaginationOffset, PaginationCursor} {
+		t.Run(string(style), func(t *testing.T) {
+			s := startServer(t, Config{Scenario: Scenario{Items: 25, PerPage: 10, PageOverlap: 3, Pagination: style}})
+			c := newClient(t, 10*time.Second)
+			var pages [][]int
+			next, offset := "page=1", 0
+			for len(pages) < 10 {
+				p := decode[listingPage](t, get(t, c, s.URL()+"/items?"+next).body)
+				var ids []int
+				for _, it := range p.Items {
+					ids = append(ids, it.ID)
+				}
+				if len(ids) == 0 {
+					break
+				}
+				pages = append(pages, ids)
+				switch style {
+				case PaginationPage:
+					next = "page=" + strconv.Itoa(len(pages)+1)
+				case PaginationOffset:
+					offset += len(ids)
+					next = "offset=" + strconv.Itoa(offset)
+				case PaginationCursor:
+					if *p.NextCursor == "" {
+						pages = append(pages, nil)
+						next = ""
+					} else {
+						next = "cursor=" + *p.NextCursor
+					}
+				}
+				if next == "" {
+					break
+				}
+			}
+			assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, pages[0])
+			assert.Equal(t, []int{8, 9, 10, 11, 12, 13, 14, 15, 16, 17}, pages[1])
+			assert.Equal(t, []int{15, 16, 17, 18, 19, 20, 21, 22, 23, 24}, pages[2])
+			assert.Equal(t, []int{22, 23, 24, 25}, pages[3])
+		})
 	}
-	assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, ids("1"))
-	assert.Equal(t, []int{8, 9, 10, 11, 12, 13, 14, 15, 16, 17}, ids("2"))
-	assert.Equal(t, []int{18, 19, 20, 21, 22, 23, 24, 25}, ids("3"))
-	assert.Empty(t, ids("4"), "the page after the last is empty")
 }
