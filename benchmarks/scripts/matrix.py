@@ -270,6 +270,27 @@ ROWS = [
         'politeness:\n  retry_after_max: 5s\n'),
     ('user-host-rate20-2xfast', 'fast', '', 200, ('hosts',), [('fast', '')] * 2, 60,
         'hosts:\n  "{h0}":\n    rate: 20\n'),
+    # session 14. Connection: close on every answer (no keep-alive), gzip, large answers, ids repeated across pages
+    ('ctl-cap-32q32', 'capacity', '', 4000, ('cap', 32, 0.02), [], 60),
+    ('ctl-cap-8x2ms-q8', 'capacity', '--slots 8 --queue 8 --latency 2ms --jitter 1ms', 10000, ('cap', 8, 0.002), [], 60),
+    ('connclose-32q32', 'capacity', '--connection-close', 4000, ('cap', 32, 0.02), [], 60),
+    ('connclose-16q4', 'capacity-tight', '--connection-close', 4000, ('cap', 16, 0.02), [], 60),
+    ('connclose-8x2ms-q8', 'capacity', '--slots 8 --queue 8 --latency 2ms --jitter 1ms --connection-close', 10000, ('cap', 8, 0.002), [], 60),
+    ('gzip-32q32', 'capacity', '--gzip --body-size 20000', 4000, ('cap', 32, 0.02), [], 60),
+    ('body20k-32q32', 'capacity', '--body-size 20000', 4000, ('cap', 32, 0.02), [], 60),
+    ('body1MB-4x100ms-q4', 'capacity', '--slots 4 --queue 4 --latency 100ms --jitter 20ms --body-size 1000000', 200, ('cap', 4, 0.1), [], 60),
+    ('body1MB-16x20ms-q16', 'capacity', '--slots 16 --queue 16 --body-size 1000000', 400, ('cap', 16, 0.02), [], 60),
+    ('body100k-32q32', 'capacity', '--body-size 100000', 4000, ('cap', 32, 0.02), [], 60),
+    ('overlap10-32q32', 'capacity', '--page-overlap 10', 4000, ('cap', 32, 0.02), [], 60),
+    ('overlap10-cursor', 'capacity', '--page-overlap 10 --pagination cursor', 4000, ('cap', 32, 0.02), [], 60),
+    # a body dripped slowly on every answer (2 s), on a server of many slots: the slot is held all along
+    ('slowbody-all-64x2s', 'capacity', '--slots 64 --queue 64 --slow-body 1 --slow-body-for 2s', 640, ('cap', 64, 2.02), [], 60),
+    ('cap-64x2s-q64', 'capacity', '--slots 64 --queue 64 --latency 2s --jitter 0s', 640, ('cap', 64, 2.0), [], 60),
+    # Crawl-delay in robots.txt: 0.1 s (10/s) on a server that could serve 1,600/s
+    ('crawldelay-0.1s', 'capacity', '--crawl-delay 100ms', 100, ('bucket', 10, 1), [], 60),
+    # Retry-After of an hour on a 429 (as seconds and as a date): capped at retry_after_max (5 min); the row stops at 20 s
+    ('ra1h-nohdr-20-b5', 'quota-no-headers', '--rate 20 --burst 5 --retry-after 3600s', 300, ('bucket', 20, 5), [], 20),
+    ('ra1hdate-nohdr-20-b5', 'quota-no-headers', '--rate 20 --burst 5 --retry-after 3600s --retry-after-date', 300, ('bucket', 20, 5), [], 20),
 ]
 
 
