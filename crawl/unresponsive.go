@@ -92,6 +92,7 @@ type silence struct {
 	wait             time.Duration // down: from its last unanswered request to its next try
 	probeAt          time.Time     // down: when one request may go to try it again
 	probing          bool          // down: that request is under way
+	start            bool          // made by a miss of its robots.txt when the host had answered nothing (the limiter's count), and has answered only its robots.txt since
 }
 
 const (
@@ -124,8 +125,17 @@ func (e *silence) record(answered bool) {
 }
 
 // endRun adds the run of misses that an answer ended to the history, then
-// the answer.
+// the answer. A run of a host's first request, its robots.txt, before it had
+// answered anything (start) is left out: a robots.txt that timed out while
+// the crawl started hundreds of hosts at once tells of the crawl's start
+// more than of how often the host leaves requests unanswered, and a history
+// holding that one miss among the few answers of its robots.txt would ask a
+// host that then answers nothing for a longer run, in as many bursts, than
+// its tasks' attempts last.
 func (e *silence) endRun() {
+	if e.start && e.lastAnswer.IsZero() {
+		e.run = 0
+	}
 	d := math.Pow(historyDecay, float64(e.run))
 	e.answered *= d
 	e.missed = e.missed*d + (1-d)*historyCap
@@ -318,7 +328,12 @@ func (s *silences) answered(req *http.Request) {
 	}
 	e.endRun()
 	e.lastAnswer, e.down, e.wait, e.probeAt = now, false, 0, time.Time{}
-	if e.missed < missesForgotten {
+	// Until it answers more than its robots.txt, the entry of a host whose
+	// robots.txt missed at its start is kept: its next misses are judged from
+	// its answer, not from the limiter's count of answers (which holds every
+	// robots.txt tried together).
+	e.start = e.start && req.URL.Path == "/robots.txt"
+	if e.missed < missesForgotten && !e.start {
 		delete(s.byKey, key)
 		s.tracked.Add(-1)
 	}
@@ -346,7 +361,7 @@ func (s *silences) unanswered(req *http.Request, sent time.Time, timeout time.Du
 	fresh := e == nil
 	if fresh {
 		s.makeRoom()
-		e = &silence{}
+		e = &silence{start: answers == 0 && req.URL.Path == "/robots.txt"}
 		if answers > 1 {
 			// It answered more than its robots.txt before, when is not
 			// known: the requests in flight now may have been sent

@@ -347,3 +347,22 @@ func TestSilencesFindAHostThatStopsAnsweringAsSoonWhateverWasInFlight(t *testing
 	h.missSentAt(h.now.Add(-time.Second))
 	assert.False(t, h.admitted(t), "unresponsive_after misses over the timeout: the 8 in flight ask no longer run")
 }
+
+func TestSilencesLeaveOutOfTheHistoryAMissOfTheRobotsTxtOfAHostThatHadAnsweredNothing(t *testing.T) {
+	h := newSilentHost(t, silencesConfig(t, ""), "http://127.0.0.1:9/a")
+	robots := &http.Request{URL: &url.URL{Scheme: "http", Host: h.req.URL.Host, Path: "/robots.txt"}}
+	h.now = h.now.Add(time.Second)
+	h.s.unanswered(robots, h.now.Add(-time.Second), time.Second) // sent while the crawl started hundreds of hosts
+	for range 4 {
+		h.s.answered(robots) // tried again, 4 together, answered
+	}
+	h.answers = 4 // the limiter's count
+	for range 2 { // then nothing: each sent when the one before failed
+		h.now = h.now.Add(time.Second)
+		h.missSentAt(h.now.Add(-time.Second))
+	}
+	assert.True(t, h.admitted(t), "2 in a row")
+	h.now = h.now.Add(time.Second)
+	h.missSentAt(h.now.Add(-time.Second))
+	assert.False(t, h.admitted(t), "unresponsive_after in a row over the timeout, as for a host that never missed: its first miss is its start's")
+}
