@@ -393,3 +393,33 @@ func TestRunFailsTheItemsOfAHostThatSendsHeadersAndThenNothing(t *testing.T) {
 	assert.Positive(t, unresponsive, "items failed because their host is unresponsive")
 	assert.Less(t, pit.count("/task/"), 50, "fewer requests than 5 for each item (100 before)")
 }
+
+// TestRunFailsATaskWhoseTryOfAnUnresponsiveHostGotNoAnswer lists one task on
+// a host that answers only its robots.txt, unresponsive after 3 requests
+// over its 50 ms timeout; the task may take 10 attempts. Its first 3 make
+// the host unresponsive; when its next one tries the host again and gets no
+// answer either, it fails as an unresponsive host's tasks do, rather than
+// trying the host again at its own backoff until its attempts are spent,
+// which held the crawl's end as long.
+func TestRunFailsATaskWhoseTryOfAnUnresponsiveHostGotNoAnswer(t *testing.T) {
+	for range 4 {
+		hole := startSilentHost(t, true)
+		holeURL := hole.localhostURL()
+		api := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `{"items":[%s]}`, itemsOn(holeURL, 1))
+		})
+		cfg := testConfigLimits(t, api.URL+"/items", "    style: none", fmt.Sprintf(
+			"task:\n  url: \"{+p}\"\nhosts:\n  %q: {timeout: 50ms, unresponsive_after: 3, concurrency: {initial: 1, max: 1}}\n",
+			strings.TrimPrefix(holeURL, "http://")),
+			"limits:\n  retries: 9\n  backoff: {base: 20ms, max: 10s}", nil)
+
+		sum, err := runTest(t, cfg)
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), sum.Failed)
+		for _, f := range readLines[failedLine](t, cfg.FailedPath()) {
+			assert.Contains(t, f.Error, "host unresponsive")
+			assert.LessOrEqual(t, f.Attempts, 4, "3 misses, then one try of the host or none")
+		}
+		assert.LessOrEqual(t, hole.count("/task/"), 4)
+	}
+}

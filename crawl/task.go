@@ -232,6 +232,15 @@ func (r *runner) task(ctx context.Context, it listed, into *[]byte) (outputLine,
 		r.silent.probed(t.key)
 	}
 	if err != nil {
+		if probe && !engine.IsPermanent(err) {
+			// The try got no answer: the task fails as the host's other
+			// tasks do, rather than trying it again at its own backoff
+			// until its attempts are spent; the host's next try is
+			// another task's.
+			if derr := r.silent.down(t.key); derr != nil {
+				return outputLine{}, &attemptError{err: sentLast{derr}}
+			}
+		}
 		return outputLine{}, r.lastAttempt(ctx, it, t.key, err)
 	}
 	data, plain, replaced, err := rawJSON(resp)
