@@ -263,12 +263,13 @@ func TestRunCountsThrottledAnswersAsTheSpecSays(t *testing.T) {
 }
 
 // TestRunWaitsOutARobotsTxtThatFailsForAWhile serves robots.txt with 503s
-// for its first 300 ms (a deploy): more than the three attempts a task
-// gets, less than backoff.max. robots.txt is asked again until it answers,
+// for its first second (a deploy): more than the three attempts a task
+// gets (the host pauses 100 ms, doubling, after each), less than
+// backoff.max. robots.txt is asked again until it answers,
 // and the crawl goes on instead of disallowing the whole host.
 func TestRunWaitsOutARobotsTxtThatFailsForAWhile(t *testing.T) {
 	t.Parallel()
-	failing := failingFor(300 * time.Millisecond)
+	failing := failingFor(time.Second)
 	api, details := oneItemAPI(t, func(w http.ResponseWriter, r *http.Request) {
 		if failing() {
 			http.Error(w, "deploying", http.StatusServiceUnavailable)

@@ -627,6 +627,39 @@ func (d *driver) answered(latency time.Duration) {
 	p.Answered().ReleaseAt(d.now, Dropped)
 }
 
+// TestADropOfARequestAloneCutsNoLimitAndPauses: a server out for a few
+// seconds answers a crawl's robots.txt, sent alone, with a 503 and no
+// Retry-After (or one of 0) at every attempt. A request refused alone says
+// the server is down, not that it takes fewer at once: the limit and slow
+// start are as before, each refusal pauses the host (doubling), and once
+// the server is back the work climbs from there.
+func TestADropOfARequestAloneCutsNoLimitAndPauses(t *testing.T) {
+	d := newDriver(t, Config{})
+	initial := d.limit()
+	wait := bareWait
+	for range 5 {
+		d.answered(time.Millisecond)
+		assert.Equal(t, d.now.Add(wait), d.h.Snapshot().GateUntil, "a pause, doubling while nothing succeeds")
+		d.now = d.now.Add(wait)
+		wait = min(2*wait, bareWaitMax)
+	}
+	assert.Equal(t, initial, d.limit(), "no concurrency limit cut")
+	assert.True(t, d.h.Snapshot().SlowStart, "slow start is still on")
+	fresh := newDriver(t, Config{})
+	fresh.rounds(10, 20*time.Millisecond, Success)
+	d.rounds(10, 20*time.Millisecond, Success)
+	assert.GreaterOrEqual(t, d.limit(), fresh.limit()-1, "once the server is back the work climbs as on a fresh host")
+
+	// The same refusal of a request that had company cuts as before.
+	d = newDriver(t, Config{})
+	ps := d.takeAll()
+	require.Greater(t, len(ps), 1)
+	d.now = d.now.Add(time.Millisecond)
+	ps[len(ps)-1].Answered().ReleaseAt(d.now, Dropped)
+	assert.Less(t, d.limit(), initial, "a refusal among others cuts")
+	assert.False(t, d.h.Snapshot().SlowStart)
+}
+
 func TestDropAboveTheFloorWithAGateOrUnansweredClosesNoPauseOfItsOwn(t *testing.T) {
 	d := newDriver(t, Config{Algorithm: Fixed, Initial: 8})
 	d.rounds(5, 20*time.Millisecond, Success)

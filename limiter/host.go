@@ -295,7 +295,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	case Dropped:
 		h.dropped++
 		h.ctl.answered(int(p.busy), true)
-		if !h.refusedAloneLocked(now, p) {
+		if !h.refusedAloneLocked(now, p) && !h.droppedAloneLocked(p) {
 			first := 0
 			if h.dropped == 1 {
 				first = int(p.busy)
@@ -404,10 +404,24 @@ func (h *Host) atFloorLocked(p Permit) bool {
 // timeout or a refused connection closes none: the crawl's rule for
 // unresponsive hosts paces those.
 func (h *Host) pauseDropLocked(now time.Time, p Permit) {
-	if now.Before(h.gateUntil) || !h.atFloorLocked(p) {
+	if now.Before(h.gateUntil) || !h.atFloorLocked(p) && !h.droppedAloneLocked(p) {
 		return
 	}
 	h.gateUntil = h.pace.dropPause(now, h.successes)
+}
+
+// droppedAloneLocked reports whether p's drop, already counted, is a
+// server's answer to a request that started and came back with no other
+// of the host's in flight: a server that
+// refuses one request at a time is down or shedding everything, not
+// full, so the drop cuts no concurrency limit and leaves slow start on
+// (a server out for a few seconds refused the crawl's robots.txt alone:
+// the work, once it is back, would climb from a limit of one, additively,
+// for seconds). It pauses the host instead, as a drop at the floor does
+// (see pauseDropLocked); the burst that follows the pause, if the server
+// still refuses it, cuts as any drop does.
+func (h *Host) droppedAloneLocked(p Permit) bool {
+	return p.answered && p.busy <= 1 && h.inFlight == 0
 }
 
 // refusedAloneLocked reports whether the refusal of p at now, already

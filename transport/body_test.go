@@ -85,10 +85,12 @@ func TestOutcomesReachTheLimiter(t *testing.T) {
 		{name: "404", code: 404, want: limiter.Ignored},
 		{name: "500", code: 500, want: limiter.Ignored},
 		{name: "501", code: 501, want: limiter.Ignored},
-		{name: "502", code: 502, want: limiter.Dropped},
-		{name: "503", code: 503, want: limiter.Dropped},
+		// A 502, 503 or 504 without Retry-After to a request alone pauses its
+		// host for 100 ms (doubling while nothing succeeds).
+		{name: "502", code: 502, want: limiter.Dropped, gate: 100 * time.Millisecond},
+		{name: "503", code: 503, want: limiter.Dropped, gate: 100 * time.Millisecond},
 		{name: "503 with Retry-After", code: 503, headers: []string{"Retry-After", "7"}, want: limiter.Dropped, gate: 7 * time.Second},
-		{name: "504", code: 504, want: limiter.Dropped},
+		{name: "504", code: 504, want: limiter.Dropped, gate: 100 * time.Millisecond},
 		{name: "429", code: 429, want: limiter.Throttled},
 		{name: "429 with Retry-After", code: 429, headers: []string{"Retry-After", "3"}, want: limiter.Throttled, gate: 3 * time.Second},
 		{name: "429 with a Retry-After of a year is capped by the limiter", code: 429,
