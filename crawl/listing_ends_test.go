@@ -155,8 +155,9 @@ func TestRunWithATaskTellsARepeatedPageByItsItemsNotByTheirTaskURLs(t *testing.T
 	require.NoError(t, err)
 
 	assert.Equal(t, 4, api.count("/items"), "pages requested: %v", api.paths())
-	assert.Equal(t, 6, api.count("/detail/a"), "one task per item of pages 1-3")
-	assert.Equal(t, int64(6), sum.Succeeded)
+	assert.Equal(t, 1, api.count("/detail/a"), "the six items of pages 1-3 share one task URL: fetched once")
+	assert.Equal(t, int64(1), sum.Succeeded)
+	assert.Equal(t, int64(5), sum.Repeated)
 	assert.Equal(t, 1, logs.FilterMessageSnippet("repeats the previous page's items").Len(), "%v", logs.All())
 }
 

@@ -151,6 +151,9 @@ func (r *runner) runDistributed(ctx context.Context) (Summary, error) {
 	if sum.FinalLimit == 0 {
 		sum.FinalLimit = r.lim.Limit()
 	}
+	if r.repeats != nil {
+		sum.Repeated = r.repeats.n.Load() // the listing this worker walked
+	}
 	// The crawl's figures, every worker's included.
 	if cs, serr := c.Status(end); serr == nil {
 		sum.Pages, sum.Succeeded, sum.Failed = cs.Pages, cs.Items.Done, cs.Items.Failed
@@ -294,11 +297,15 @@ func (r *runner) walkLease(ctx context.Context, cursor string) error {
 			}
 			return err
 		}
-		b, err := encodeStored(it.Value)
-		if err != nil {
-			return fmt.Errorf("listing: encode an item of %s: %w", redact(it.Value.Page), err)
+		// A repeat of an item this walker stored is not stored again (see
+		// repeats); one stored by a walker before a lease changed hands is.
+		if !r.repeated(it.Value) {
+			b, err := encodeStored(it.Value)
+			if err != nil {
+				return fmt.Errorf("listing: encode an item of %s: %w", redact(it.Value.Page), err)
+			}
+			page = append(page, b)
 		}
-		page = append(page, b)
 		if it.Index < it.Count-1 {
 			continue
 		}

@@ -55,6 +55,39 @@ func TestWorkersOnRedisFinishTheCrawlTogetherEachItemOnce(t *testing.T) {
 	assert.EqualValues(t, 15, st.Pages)
 }
 
+// A listing that repeats items (every page starts 10 items before where
+// the last one ended) stores each item once in the shared crawl.
+func TestWorkersOnRedisStoreAnItemTheListingRepeatsOnce(t *testing.T) {
+	rs := redistest.Start(t, false)
+	const items = 200
+	srv := startMock(t, mockapi.Scenario{Items: items, PerPage: 40, PageOverlap: 10})
+	cfg := testConfig(t, srv.URL()+"/items?per_page=40", "    style: page", detailTask, nil)
+
+	var wg sync.WaitGroup
+	repeated := make([]int64, 2)
+	for i := range repeated {
+		wg.Go(func() {
+			sum, err := runTest(t, cfg, WithRedis(rs.URL(), "w"+string(rune('a'+i))))
+			assert.NoError(t, err)
+			assert.EqualValues(t, items, sum.Succeeded)
+			repeated[i] = sum.Repeated
+		})
+	}
+	wg.Wait()
+	assert.Positive(t, repeated[0]+repeated[1], "the listing must repeat items")
+
+	c, err := OpenRedis(context.Background(), cfg, rs.URL(), redisstate.Observing())
+	require.NoError(t, err)
+	defer c.Close()
+	out, _, err := c.Export(context.Background(), cfg.Output, cfg.FailedPath())
+	require.NoError(t, err)
+	assert.EqualValues(t, items, out)
+	assert.ElementsMatch(t, seq(items), ids(t, readLines[outLine](t, cfg.Output)), "every item exactly once")
+	for id, n := range srv.Stats().DetailRequests {
+		assert.Equal(t, 1, n, "detail requests of item %d", id)
+	}
+}
+
 // BenchmarkRunOnRedis is a whole crawl (4,000 items, no rate, 32 in flight)
 // as one worker on Redis, next to the same crawl without it.
 func BenchmarkRunOnRedis(b *testing.B) {

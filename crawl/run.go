@@ -49,6 +49,10 @@ type Summary struct {
 	DurationS      float64 `json:"duration_s"`
 	Resumed        bool    `json:"resumed"`
 	Interrupted    bool    `json:"interrupted"`
+	// Repeated counts the items this run did not fetch because an item
+	// listed before them had the same task URL (a listing that shifts while
+	// it is paged repeats items): each is fetched and written once.
+	Repeated int64 `json:"repeated,omitempty"`
 }
 
 // Progress is a snapshot of a running crawl, for a status line.
@@ -263,6 +267,7 @@ type runner struct {
 	flushing    sync.WaitGroup
 	state       *resumed     // with state: the files are its journal's
 	dist        *distributed // with Redis: the items and their lines are there
+	repeats     *repeats     // with a task: the task URLs taken (see repeated)
 }
 
 func newRunner(cfg *Config, o runOptions) (*runner, error) {
@@ -316,6 +321,9 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 	r.fetch.silent = silent
 	r.retrier = &retrier{retry: r.retry, clock: clockwork.NewRealClock()}
 	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log, keys: itemKeysOf(cfg, r.dist != nil)}
+	if cfg.Task != nil {
+		r.repeats = newRepeats()
+	}
 	if cfg.Politeness.Robots {
 		r.robots = &robots{fetch: r.fetch, retrier: r.retrier, silent: silent, lim: lim, agent: cfg.UserAgent,
 			rate: lc.Rate, log: o.log, now: o.now, origins: map[originKey]*origin{}}
@@ -384,6 +392,11 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 		// Only the caller interrupts: a run the engine stopped for a write
 		// or state error could not finish (exit 1, not 130).
 		Interrupted: ctx.Err() != nil,
+	}
+	if r.repeats != nil {
+		// Items counts each item once; the listing's repeats are apart.
+		sum.Repeated = r.repeats.n.Load()
+		sum.Items -= sum.Repeated
 	}
 	if sum.FinalLimit == 0 {
 		sum.FinalLimit = r.lim.Limit()

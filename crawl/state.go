@@ -140,9 +140,13 @@ func (res *resumed) openJournal(cfg *Config) error {
 }
 
 // skipDone makes the run skip what an earlier run did beyond its mark.
-func (res *resumed) skipDone(j engine.Job[listed]) engine.Job[listed] {
+func (res *resumed) skipDone(j engine.Job[listed], repeated func(listed) bool) engine.Job[listed] {
 	from := res.from
-	return j.WithSkip(func(it source.Item[listed]) bool { return from.IsDone(it.Page, it.Index) })
+	return j.WithSkip(func(it source.Item[listed]) bool {
+		// An item done before is taken too: an item repeating it later in
+		// the listing is then skipped as a repeat.
+		return repeated(it.Value) || from.IsDone(it.Page, it.Index)
+	})
 }
 
 // writeOutput appends an item's output line: through the journal, which

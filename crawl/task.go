@@ -101,7 +101,10 @@ func (r *runner) job(src source.Source[listed]) engine.Job[listed] {
 		}
 	}
 	if r.state != nil {
-		j = r.state.skipDone(j)
+		j = r.state.skipDone(j, r.repeated)
+	} else if r.repeats != nil && r.dist == nil {
+		// With Redis the walker skips the repeats as it stores the items.
+		j = j.WithSkip(func(it source.Item[listed]) bool { return r.repeated(it.Value) })
 	}
 	return j
 }
