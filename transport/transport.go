@@ -262,8 +262,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		o := classifyFailure(req.Context(), err, ex.permit, t.clock.Since(ex.began))
 		if watch.held.Load() {
 			// It waited at the gate with its connection, and its caller
-			// or its timeout gave up meanwhile: nothing the host did.
+			// or its timeout gave up meanwhile: nothing the host did. The
+			// error is the context's, as a wait for the permit's is, not
+			// the connection's that closing it may have made (which a
+			// caller would take for the host failing).
 			o = limiter.Ignored
+			if cerr := req.Context().Err(); cerr != nil && !errors.Is(err, cerr) {
+				err = fmt.Errorf("transport: waiting for the host's gate with a connection: %w", cerr)
+			}
 		}
 		ex.release(o)
 		// The error itself is not logged: it may quote the server's bytes.
