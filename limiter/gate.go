@@ -26,16 +26,18 @@ func (h *Host) GateAt(now, until time.Time) {
 			zap.String("host", h.key), zap.Duration("cap", h.l.cfg.RetryAfterMax))
 		until = limit
 	}
-	if h.l.shared != nil {
-		h.shareGate(until)
-	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if until.After(h.gateUntil) {
 		h.gateUntil = until
 	}
 	h.pace.onGate(now, h.gateUntil)
 	h.applyRateLocked(now)
+	h.mu.Unlock()
+	// Shared after it holds here: this process's requests that read the
+	// shared gate meanwhile find it already known (see sharedGate).
+	if h.l.shared != nil {
+		h.shareGate(until)
+	}
 }
 
 // longWait is the shortest wait for a host's next request that is logged: a

@@ -54,6 +54,9 @@ type SharedAnswer struct {
 	// a Retry-After (0: none yet). It replaces what this process learnt
 	// from its own share of the answers.
 	Learnt float64
+	// Gate is when the shared gate opens, while it is closed (zero: open
+	// or not told).
+	Gate time.Time
 }
 
 // WithShared makes every Acquire also ask s (after the host's own gate,
@@ -69,11 +72,16 @@ func (h *Host) acquireShared(ctx context.Context) (Permit, error) {
 	if err != nil {
 		return p, err
 	}
-	return h.admitShared(ctx, p)
+	return h.admitShared(ctx, p, h.acquire)
 }
 
-// admitShared waits until the shared gate and rate allow p's request.
-func (h *Host) admitShared(ctx context.Context, p Permit) (Permit, error) {
+// admitShared waits until the shared gate and rate allow p's request. With
+// reacquire (p holds a concurrency slot), a request held by a shared gate
+// that another process closed gives its slot back and takes a new permit
+// through the host's own gate (see sharedGate): the permits held when the
+// gate closed would all start the instant it opens, past the limit the gate
+// cut.
+func (h *Host) admitShared(ctx context.Context, p Permit, reacquire func(context.Context) (Permit, error)) (Permit, error) {
 	waited, booked := false, false
 	for {
 		r := h.sharedRate()
@@ -93,6 +101,15 @@ func (h *Host) admitShared(ctx context.Context, p Permit) (Permit, error) {
 			break
 		}
 		waited = true
+		if a.Again && reacquire != nil && h.sharedGate(a.Gate) {
+			p.Release(Ignored)
+			np, err := reacquire(ctx)
+			if err != nil {
+				return Permit{}, err
+			}
+			p, booked = np, false
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			p.Release(Ignored)
@@ -107,6 +124,38 @@ func (h *Host) admitShared(ctx context.Context, p Permit) (Permit, error) {
 		p.start = h.l.clock.Now()
 	}
 	return p, nil
+}
+
+// sharedGate applies the shared gate, open at until, to the host's own gate,
+// and reports whether the host's gate is closed now. A gate this process
+// did not know of (another process's throttle closed it) cuts the host's
+// concurrency limit as a drop does: the processes together sent more than
+// the server takes, and each one's limit is its share of the sum; without
+// the cut, every process would start its whole limit again when the gate
+// opens. The host's own gate then paces the reopening (see restart).
+func (h *Host) sharedGate(until time.Time) bool {
+	if until.IsZero() {
+		return false
+	}
+	now := h.l.clock.Now()
+	if !until.After(now) {
+		return false
+	}
+	if limit := now.Add(h.l.cfg.RetryAfterMax); until.After(limit) {
+		until = limit
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	known := now.Before(h.gateUntil)
+	if until.After(h.gateUntil) {
+		h.gateUntil = until
+	}
+	if !known {
+		h.ctl.onDrop(now, h.inFlight, h.ctl.cuts, time.Time{}, false, 0)
+		h.syncLimitLocked()
+	}
+	h.syncClockedLocked()
+	return true
 }
 
 // sharedRate is the host as this process sees it now.

@@ -32,7 +32,7 @@ func (s *sharedStore) Allow(_ context.Context, key string, r SharedRate) (Shared
 		return SharedAnswer{}, s.err
 	}
 	if g := s.gates[key]; g.After(s.clk.Now()) {
-		return SharedAnswer{Wait: g.Sub(s.clk.Now()), Again: true, Learnt: s.learnt}, nil
+		return SharedAnswer{Wait: g.Sub(s.clk.Now()), Again: true, Learnt: s.learnt, Gate: g}, nil
 	}
 	if len(s.waits) > 0 && !r.Booked {
 		w := s.waits[0]
@@ -83,6 +83,44 @@ func TestSharedGateHoldsAcquireUntilItOpens(t *testing.T) {
 	default:
 	}
 	clk.Advance(3 * time.Second)
+	require.NoError(t, <-got)
+}
+
+func TestAnotherProcesssSharedGateCutsTheLimitAndHoldsTheSlot(t *testing.T) {
+	l, clk, s := newSharedLimiter(t, Config{Initial: 10})
+	h := l.Host("h")
+	until := clk.Now().Add(time.Second)
+	require.NoError(t, s.Gate(context.Background(), "h", until, SharedRate{}))
+	got := make(chan error, 1)
+	go func() {
+		p, err := h.Acquire(context.Background())
+		p.Release(Success)
+		got <- err
+	}()
+	require.NoError(t, clk.BlockUntilContext(context.Background(), 1))
+	snap := h.Snapshot()
+	assert.Less(t, snap.Limit, 10, "the processes together sent more than the server takes: this one's share is cut")
+	assert.Equal(t, until, snap.GateUntil, "the host's own gate holds the request")
+	assert.Zero(t, snap.InFlight, "a request held by the gate holds no slot")
+	clk.Advance(time.Second)
+	require.NoError(t, <-got)
+	assert.Equal(t, snap.Limit, h.Snapshot().Limit, "one gate, one cut")
+}
+
+func TestOwnGateReadBackFromTheStoreCutsNothingMore(t *testing.T) {
+	l, clk, _ := newSharedLimiter(t, Config{Initial: 10})
+	h := l.Host("h")
+	h.Gate(clk.Now().Add(time.Second))
+	limit := h.Snapshot().Limit
+	got := make(chan error, 1)
+	go func() {
+		p, err := h.Acquire(context.Background())
+		p.Release(Success)
+		got <- err
+	}()
+	require.NoError(t, clk.BlockUntilContext(context.Background(), 1))
+	assert.Equal(t, limit, h.Snapshot().Limit)
+	clk.Advance(time.Second)
 	require.NoError(t, <-got)
 }
 

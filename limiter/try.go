@@ -94,7 +94,7 @@ func (h *Host) Admit(ctx context.Context, p Permit) (Permit, error) {
 		}
 	}
 	if h.l.shared != nil {
-		return h.admitShared(ctx, p)
+		return h.admitShared(ctx, p, h.acquire)
 	}
 	return p, nil
 }
@@ -141,7 +141,7 @@ func (h *Host) AcquireAuxiliary(ctx context.Context) (Permit, error) {
 		if ok {
 			p = p.Unsampled()
 			if h.l.shared != nil {
-				return h.admitShared(ctx, p)
+				return h.admitShared(ctx, p, nil)
 			}
 			return p, nil
 		}

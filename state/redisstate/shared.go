@@ -107,7 +107,7 @@ func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (l
 	contendedNow := now.Sub(v.refused) <= contended
 	v.mu.Unlock()
 	if gate.After(now) {
-		return limiter.SharedAnswer{Wait: min(gate.Sub(now), refresh), Again: true, Learnt: learnt}, nil
+		return limiter.SharedAnswer{Wait: min(gate.Sub(now), refresh), Again: true, Learnt: learnt, Gate: gate}, nil
 	}
 	if rate <= 0 || r.Booked {
 		return limiter.SharedAnswer{Learnt: learnt}, nil
