@@ -132,6 +132,9 @@ type Crawl struct {
 	retry  retrier
 
 	lastClaim atomic.Int64 // UnixNano of Read's last XAUTOCLAIM
+
+	closeMu  sync.Mutex
+	onClosed []func() // stops what runs beside the client (Shared's subscription)
 }
 
 // Redact returns rawURL without its password, for messages.
@@ -302,7 +305,23 @@ func (c *Crawl) Visibility() time.Duration { return c.o.visibility }
 func (c *Crawl) Client() *redis.Client { return c.rdb }
 
 // Close closes the connection to Redis.
-func (c *Crawl) Close() error { return c.rdb.Close() }
+func (c *Crawl) Close() error {
+	c.closeMu.Lock()
+	fs := c.onClosed
+	c.onClosed = nil
+	c.closeMu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+	return c.rdb.Close()
+}
+
+// atClose makes Close call f first.
+func (c *Crawl) atClose(f func()) {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	c.onClosed = append(c.onClosed, f)
+}
 
 // Reset deletes the keys of the crawl named fingerprint and of the crawl the
 // database holds, if another, so that the next Open starts over.

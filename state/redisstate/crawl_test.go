@@ -234,6 +234,23 @@ func TestSharedGateClosesTheHostForEveryWorker(t *testing.T) {
 	assert.Zero(t, got.Wait)
 }
 
+func TestSharedGateIsPushedToTheOtherWorkersBeforeTheirRefresh(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
+	got, err := b.Allow(ctx, "api:443", limiter.SharedRate{})
+	require.NoError(t, err)
+	require.Zero(t, got.Wait)
+	// b's view is fresh (its clock stands still): only the push tells it.
+	until := now.Add(time.Second)
+	require.NoError(t, a.Gate(ctx, "api:443", until, limiter.SharedRate{}))
+	assert.Eventually(t, func() bool {
+		got, err := b.Allow(ctx, "api:443", limiter.SharedRate{})
+		return err == nil && got.Again && got.Gate.Equal(time.UnixMilli(until.UnixMilli()))
+	}, 5*time.Second, 5*time.Millisecond)
+}
+
 func TestSharedRateHoldsAllWorkersTogether(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()

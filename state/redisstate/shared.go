@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +32,8 @@ import (
 // it (fewer successes say the workers sent less, not that the server
 // allowed less). The rate then grows, by probeUnconfirmed a second until a
 // throttle comes at it and probeConfirmed after. A gate this worker closes
-// applies to it at once.
+// applies to it at once; a gate another worker closes reaches this one
+// pushed (Redis pub/sub), not only at its next refresh.
 type Shared struct {
 	c   *Crawl
 	gc  *redis_rate.Limiter
@@ -60,9 +62,44 @@ const (
 
 var _ limiter.Shared = (*Shared)(nil)
 
-// NewShared returns the shared politeness of c's crawl.
+// NewShared returns the shared politeness of c's crawl. It listens for the
+// gates the other workers close until c is closed.
 func NewShared(c *Crawl) *Shared {
-	return &Shared{c: c, gc: redis_rate.NewLimiter(c.rdb), now: time.Now, hosts: map[string]*hostView{}}
+	s := &Shared{c: c, gc: redis_rate.NewLimiter(c.rdb), now: time.Now, hosts: map[string]*hostView{}}
+	sub := c.rdb.Subscribe(context.Background(), c.key("gates"))
+	done := make(chan struct{})
+	go s.listen(sub.Channel(), done)
+	c.atClose(func() {
+		_ = sub.Close()
+		<-done
+	})
+	return s
+}
+
+// listen applies the gates pushed on ch ("UNIXMS HOST", published by
+// learnScript when a gate closes or moves later) to the hosts' views, until
+// ch is closed: a request this worker sends after a gate another worker
+// closed learns of it at once, not at its next refresh (requests sent in
+// that time would reach the server inside the Retry-After). A missed
+// message costs nothing more than that: the refresh reads the gate too.
+func (s *Shared) listen(ch <-chan *redis.Message, done chan<- struct{}) {
+	defer close(done)
+	for m := range ch {
+		ms, key, ok := strings.Cut(m.Payload, " ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(ms, 10, 64)
+		if err != nil {
+			continue
+		}
+		v := s.view(key)
+		v.mu.Lock()
+		if g := time.UnixMilli(n); g.After(v.gate) {
+			v.gate = g
+		}
+		v.mu.Unlock()
+	}
 }
 
 // hostView is what this worker knows of a host's shared state.
@@ -197,9 +234,10 @@ func (s *Shared) refreshIfDue(ctx context.Context, key string, v *hostView, r li
 // the episode's start and the count then; end, until: when the throttle
 // ended it and its gate opens; n, el, paced: a closed episode's successes,
 // length and pacing rate, until it is learnt from; thr: a throttle was
-// reported for it; rate, grows, probe). ARGV: now (ms), successes and
-// throttles to add, the gate (ms, 0: none), learntCut, serverBurst (s),
-// learntProbe before and after a throttle at the learnt rate, learntFloor.
+// reported for it; rate, grows, probe), the channel a gate closed is
+// published on ("UNIXMS HOST"). ARGV: now (ms), successes and throttles to
+// add, the gate (ms, 0: none), learntCut, serverBurst (s), learntProbe
+// before and after a throttle at the learnt rate, learntFloor, the host.
 var learnScript = redis.NewScript(`
 local G, L = KEYS[1], KEYS[2]
 local now, dok, dthr, gu = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -216,7 +254,10 @@ if e > 0 and now >= u then
   redis.call('HSET', L, 'from', from, 'base', base, 'end', 0, 'n', n, 'el', el, 'paced', paced)
 end
 if gu > 0 then
-  if gu > tonumber(redis.call('GET', G) or '0') then redis.call('SET', G, gu, 'PXAT', gu) end
+  if gu > tonumber(redis.call('GET', G) or '0') then
+    redis.call('SET', G, gu, 'PXAT', gu)
+    redis.call('PUBLISH', KEYS[3], ARGV[4] .. ' ' .. ARGV[10])
+  end
   if e == 0 then
     redis.call('HSET', L, 'end', now, 'until', gu)
     redis.call('HDEL', L, 'thr', 'n', 'el', 'paced')
@@ -262,8 +303,8 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 	}
 	ctx, cancel := context.WithTimeout(ctx, roundTrip)
 	defer cancel()
-	res, err := learnScript.Run(ctx, s.c.rdb, []string{s.c.key("gate:" + key), s.c.key("learn:" + key)},
-		now.UnixMilli(), dok, dthr, gateMS, learntCut, serverBurst.Seconds(), probeUnconfirmed, probeConfirmed, learntFloor).StringSlice()
+	res, err := learnScript.Run(ctx, s.c.rdb, []string{s.c.key("gate:" + key), s.c.key("learn:" + key), s.c.key("gates")},
+		now.UnixMilli(), dok, dthr, gateMS, learntCut, serverBurst.Seconds(), probeUnconfirmed, probeConfirmed, learntFloor, key).StringSlice()
 	if err != nil {
 		v.mu.Lock()
 		v.successes, v.throttles = v.successes-dok, v.throttles-dthr // added next time
