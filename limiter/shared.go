@@ -129,10 +129,12 @@ func (h *Host) admitShared(ctx context.Context, p Permit, reacquire func(context
 // sharedGate applies the shared gate, open at until, to the host's own gate,
 // and reports whether the host's gate is closed now. A gate this process
 // did not know of (another process's throttle closed it) cuts the host's
-// concurrency limit as a drop does: the processes together sent more than
-// the server takes, and each one's limit is its share of the sum; without
-// the cut, every process would start its whole limit again when the gate
-// opens. The host's own gate then paces the reopening (see restart).
+// concurrency limit as a drop that closed that gate does (the level it
+// held is remembered as a refusal's, see delayAlgorithm.gated): the
+// processes together sent more than the server takes, and each one's limit
+// is its share of the sum; without the cut, every process would start its
+// whole limit again when the gate opens, and grow back past its share. The
+// host's own gate then paces the reopening (see restart).
 func (h *Host) sharedGate(until time.Time) bool {
 	if until.IsZero() {
 		return false
@@ -151,7 +153,7 @@ func (h *Host) sharedGate(until time.Time) bool {
 		h.gateUntil = until
 	}
 	if !known {
-		h.ctl.onDrop(now, h.inFlight, h.ctl.cuts, time.Time{}, false, 0)
+		h.ctl.onDrop(now, h.inFlight, h.ctl.cuts, h.gateUntil, false, 0)
 		h.syncLimitLocked()
 	}
 	h.syncClockedLocked()
