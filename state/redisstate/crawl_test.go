@@ -97,6 +97,35 @@ func TestListingLeaseIsExclusiveAndLapsesWhenItsHolderStops(t *testing.T) {
 	assert.True(t, ok)
 }
 
+// The items a dead worker held are taken back a batch after another, as
+// fast as the survivor reads, not one batch per claim interval.
+func TestTheItemsOfASilentWorkerAreTakenBackBatchAfterBatch(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	a := open(t, srv.URL(), fpA, "a", WithVisibility(100*time.Millisecond))
+	b := open(t, srv.URL(), fpA, "b", WithVisibility(100*time.Millisecond))
+	_, _, err := a.TakeLease(ctx)
+	require.NoError(t, err)
+	page := make([][]byte, 50)
+	for i := range page {
+		page[i] = fmt.Appendf(nil, "item %d", i)
+	}
+	_, err = a.AddPage(ctx, "", "", true, page)
+	require.NoError(t, err)
+	held, err := a.Read(ctx, 50, 10*time.Millisecond)
+	require.NoError(t, err)
+	require.Len(t, held, 50)
+
+	time.Sleep(1100 * time.Millisecond) // past the visibility timeout and the claim interval: a went silent
+	taken := 0
+	for range 5 { // five batches of 10, read back to back
+		got, err := b.Read(ctx, 10, 10*time.Millisecond)
+		require.NoError(t, err)
+		taken += len(got)
+	}
+	assert.Equal(t, 50, taken, "every item of the silent worker, a batch per read")
+}
+
 func TestAnItemTakenTwiceIsStoredOnce(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()

@@ -25,6 +25,13 @@ func (c *Crawl) Read(ctx context.Context, count int, block time.Duration) ([]Ent
 	if last := c.lastClaim.Load(); time.Since(time.Unix(0, last)) >= claimEvery {
 		c.lastClaim.Store(time.Now().UnixNano())
 		out, err = c.autoclaim(ctx, count)
+		if err == nil && len(out) >= count {
+			// A whole batch: a dead worker's read-ahead may hold many
+			// more, so the next Read claims again at once, and its items
+			// are taken back as fast as this worker works, not a batch a
+			// second.
+			c.lastClaim.Store(0)
+		}
 		if err != nil || len(out) > 0 {
 			return out, err
 		}
