@@ -54,7 +54,10 @@ type control struct {
 	// its level's first permits can be told from ones that waited (see
 	// watch). With the flags above, so that it takes no word of its own.
 	due bool
-	alg algorithm
+	// coldN is the first samples taken for the baseline, up to maxNeed*2
+	// or a little more (see observeRTT); in the bools' padding.
+	coldN uint8
+	alg   algorithm
 
 	// latency sampling: a permit is timed when its seq&mask == 0
 	seq    uint64 // permits handed out
@@ -94,8 +97,10 @@ type control struct {
 	// throttle that closed no gate (an in-flight cap's 429), for the window
 	// it closes; 0 if none.
 	refused int32
-	coldN   int32         // the first samples, for the baseline
-	coldSum time.Duration // and the sum of their RTTs
+	// lowest is the host's fastest answer, in microseconds, 0 if none (see
+	// floorRise).
+	lowest  int32
+	coldSum time.Duration // the sum of the RTTs of the first samples (coldN)
 
 	// shrunkFrom is the limit before the default strategy last lowered it
 	// without a drop, and shrunkRTT the mean RTT of the window that made it
@@ -133,6 +138,10 @@ type windowStats struct {
 	// waited is, in slow start, the level's permits over those that did not
 	// wait in a queue (see levelWatch), 0 if none waited.
 	waited float64
+	// floorRise is, in slow start, how far the window's fastest answer
+	// rose over the host's fastest beyond its noise, 0 if not (see
+	// floorRise).
+	floorRise time.Duration
 }
 
 // ratio is the window's RTT rise as a ratio to the baseline (see
@@ -232,6 +241,7 @@ func (c *control) resample(el time.Duration) {
 // In slow start only permits started once the current limit was full count:
 // the others show the load of a lower one.
 func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq uint64, level uint32) {
+	c.noteFastest(rtt, !c.slowStart || !c.due && level == c.level && !c.filling && !c.filled)
 	if c.slowStart {
 		c.watch.mark(now, c.seq, max(c.base, queueBase)/8)
 		if c.due {
@@ -371,6 +381,9 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 	if c.slowStart && !w.drop && c.due {
 		w.waited = c.watch.waited(now, c.stragglerWait())
 	}
+	if c.slowStart && !w.drop {
+		w.floorRise = c.floorRise()
+	}
 	if w.drop {
 		w.gate = gate
 	}
@@ -413,6 +426,7 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 	c.winStart, c.n, c.sum, c.sumSq, c.drops = now, 0, 0, 0, 0
 	c.tailN, c.tailSum = 0, 0
 	c.winSeq = c.seq
+	c.watch.fastest = 0
 	if c.slowStart {
 		c.watch.reset(c.seq)
 	}
@@ -469,8 +483,9 @@ func (c *control) observeRTT(now time.Time, mean time.Duration, n int, stderr ti
 		// A window that shows a rise (slow start passed the server's slots)
 		// must not raise the baseline it is measured against.
 		c.coldSum += mean * time.Duration(n)
-		c.coldN += int32(n)
-		c.base = c.coldSum / time.Duration(c.coldN)
+		cold := int(c.coldN) + n
+		c.base = c.coldSum / time.Duration(cold)
+		c.coldN = uint8(min(cold, math.MaxUint8))
 	case mean < c.base:
 		c.base -= (c.base - mean) / 4
 	default:
@@ -530,6 +545,14 @@ func (c *control) slowStartWindow(w windowStats) {
 		// Some of the level's requests waited a whole service time or so:
 		// a queue, however few samples the window holds.
 		ratio = max(ratio, slowGrowRatio, w.waited)
+		grow = max(grow, ratio)
+	}
+	if w.floorRise > 0 && w.mean < w.base {
+		// The level's fastest answer rose though its mean reads below the
+		// baseline: a queue that a baseline raised by a loaded client
+		// hides.
+		c.rebase(&w)
+		ratio = max(ratio, w.ratio(), slowGrowRatio)
 		grow = max(grow, ratio)
 	}
 	switch {

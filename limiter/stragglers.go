@@ -36,8 +36,11 @@ type levelWatch struct {
 	from  uint64   // the seq before the level's first permit
 	back  []uint64 // bit i: the permit of seq from+1+i came back
 	backN uint64   // the permits after from that came back
-	late  int      // the permits after from that came back stragglerAge baselines or more after they started, while a window waited
-	marks []seqMark
+	late  int32    // the permits after from that came back stragglerAge baselines or more after they started, while a window waited
+	// fastest is the open window's fastest answer, in microseconds, 0 if
+	// none (see control.floorRise).
+	fastest int32
+	marks   []seqMark
 }
 
 // seqMark says that the permits up to seq started at or before at.
@@ -111,7 +114,7 @@ func (w *levelWatch) stragglers(now time.Time, age time.Duration) (out, started 
 // in a queue, at now: 0 if none waited.
 func (w *levelWatch) waited(now time.Time, age time.Duration) float64 {
 	out, judged := w.stragglers(now, age)
-	switch n := out + w.late; {
+	switch n := out + int(w.late); {
 	case n == 0:
 		return 0
 	case n >= judged:

@@ -1,0 +1,87 @@
+package limiter
+
+import (
+	"math"
+	"time"
+)
+
+// floorNoise is how many times its expected offset a window's fastest
+// answer must rise over the host's fastest before the rise is taken for a
+// queue: n answers spread evenly over a width W (the window's standard
+// deviation times √12) have their fastest about W/(n+1) above the lowest a
+// server gives, so a rise of floorNoise such offsets comes by chance in
+// about one window in e^floorNoise·n/(n+1).
+const floorNoise = 2
+
+// floorRatio is the least a window's fastest answer must rise to, over
+// the host's fastest, to be read as a queue's: a window of a few answers
+// may by chance hold none of a server's fastest.
+const floorRatio = 1.25
+
+// minFloorN is the answers a window needs before its fastest one is read.
+const minFloorN = 4
+
+// micros is d in whole microseconds, at least 1, as the floor's fields
+// keep it.
+func micros(d time.Duration) int32 {
+	return int32(max(1, min(d/time.Microsecond, math.MaxInt32)))
+}
+
+// noteFastest takes a success's RTT into the host's fastest answer and,
+// if it counts in the open window, the window's.
+func (c *control) noteFastest(rtt time.Duration, inWindow bool) {
+	us := micros(rtt)
+	if c.lowest == 0 || us < c.lowest {
+		c.lowest = us
+	}
+	if inWindow && (c.watch.fastest == 0 || us < c.watch.fastest) {
+		c.watch.fastest = us
+	}
+}
+
+// floorRise returns how far the open window's fastest answer rose over the
+// host's fastest, if by more than the window's noise (see floorNoise), than
+// queueBase (a loaded machine's stall delays every answer by a few ms) and
+// than floorRatio times that fastest, else 0. Past a server's slots every
+// request of a level waits behind others, so the level's fastest answer
+// rises with the queue. A client loaded at its cold start delays every
+// answer by a varying amount: the baseline, taken from those answers, then
+// sits above what a level with a queue shows once the load lifts, and the
+// mean does not show the queue, while the fastest answer against the
+// fastest since does (HyStart++ compares rounds' fastest RTTs for the same
+// reason).
+func (c *control) floorRise() time.Duration {
+	if c.n < minFloorN || c.lowest == 0 || c.watch.fastest == 0 || c.base < queueBase {
+		return 0
+	}
+	n := float64(c.n)
+	m := float64(c.sum) / n
+	sd := math.Sqrt(max(0, c.sumSq/n-m*m))
+	rise := time.Duration(c.watch.fastest-c.lowest) * time.Microsecond
+	noise := time.Duration(floorNoise * math.Sqrt(12) * sd / (n + 1))
+	lowest := time.Duration(c.lowest) * time.Microsecond
+	if rise <= max(noise, queueBase) || rise <= time.Duration((floorRatio-1)*float64(lowest)) {
+		return 0
+	}
+	return rise
+}
+
+// rebase lowers the baseline to w's mean less the rise of its fastest
+// answer (see floorRise), the part of the level's RTT that is no queue,
+// where that answer rose while w's mean fell below the baseline beyond
+// twice its standard error: the sign of a baseline taken from a client
+// loaded at its cold start, once the load has lifted. The cold start's
+// samples are then done with. A fall alone says less: slow start's
+// windows hold a level's first answers, its fastest, which on a server
+// whose service times spread widely fall well below the mean of all.
+func (c *control) rebase(w *windowStats) {
+	if w.floorRise == 0 || w.base-w.mean <= 2*w.stderr {
+		return
+	}
+	b := w.mean - w.floorRise
+	if b <= 0 || b >= c.base {
+		return
+	}
+	c.base, w.base = b, b
+	c.coldN = math.MaxUint8
+}

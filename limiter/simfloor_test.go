@@ -1,0 +1,109 @@
+package limiter
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// loadedServer is a capacity server met by a client loaded at its cold
+// start (many other hosts starting at once): each answer reaches the
+// client extra later, extra drawn uniformly from [lo, hi] until until,
+// then from [lo2, hi2].
+type loadedServer struct {
+	*capacityServer
+	lo, hi, lo2, hi2 time.Duration
+	until            time.Duration
+}
+
+func (l *loadedServer) arrive(s *sim, r *simReq) {
+	lo, hi := l.lo, l.hi
+	if s.now >= l.until {
+		lo, hi = l.lo2, l.hi2
+	}
+	l.capacityServer.back = lo + time.Duration(s.rng.Float64()*float64(hi-lo))
+	l.capacityServer.arrive(s, r)
+}
+
+// TestSimulationASmallServerMetByALoadedColdStartIsNotPushedPastItsQueue:
+// a server of 4 slots + 4 queued × 20 ms whose answers reach a loaded
+// client 20-50 ms late for the first 400 ms, then 0-10 ms. Slow start's
+// baseline, taken from the loaded answers, sits above what 8 in flight
+// (4 of them queued) shows once the load lifts; the level's fastest answer,
+// against the fastest since, shows the queue, and most cold starts stop
+// there instead of paying a 1 s gate at 9 (39 of 40 did).
+func TestSimulationASmallServerMetByALoadedColdStartIsNotPushedPastItsQueue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	c := capacityClass{slots: 4, queue: 4, service: 20 * time.Millisecond}
+	gated := 0
+	for seed := uint64(1); seed <= 40; seed++ {
+		srv := &loadedServer{capacityServer: c.server(), lo: 20 * time.Millisecond, hi: 50 * time.Millisecond,
+			until: 400 * time.Millisecond, lo2: 0, hi2: 10 * time.Millisecond}
+		s := newSim(simLimiter(t, "", 0), srv, seed, time.Second)
+		s.crawlStart = true
+		if gatesOf(s) > 0 {
+			gated++
+		}
+	}
+	assert.LessOrEqual(t, gated, 30, "cold starts of 40 that paid a gate")
+}
+
+// TestFloorRiseReadsAQueueNotAServersSpread: a window whose fastest answer
+// rose well over the host's fastest reads as a queue; one whose answers
+// spread widely from the host's fastest up does not, nor one too small to
+// tell.
+func TestFloorRiseReadsAQueueNotAServersSpread(t *testing.T) {
+	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	for _, tc := range []struct {
+		name    string
+		lowest  float64
+		answers []float64
+		queue   bool
+	}{
+		{"8 in flight on 4 slots after a loaded start", 18.5, []float64{36.8, 37.5, 34.7, 38.9, 37.0}, true},
+		{"the level's first answers, a queue forming", 20.7, []float64{34.3, 26.7, 29.9, 34.5, 34.0, 35.2}, true},
+		{"service times of 10-30 ms, no queue", 10.3, []float64{12.1, 25.0, 17.4, 11.2, 29.0, 14.3}, false},
+		{"a window of a few lucky-slow answers", 15.0, []float64{17.2, 17.9, 17.4, 16.6}, false},
+		{"too few answers", 18.5, []float64{36.8, 37.5, 34.7}, false},
+		{"a fast service and a stall of a few ms", 5.0, []float64{9.0, 9.5, 9.2, 9.8, 9.1}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c control
+			c.base = 40 * time.Millisecond
+			c.noteFastest(ms(tc.lowest), false)
+			for _, a := range tc.answers {
+				c.noteFastest(ms(a), true)
+				c.add(ms(a))
+			}
+			assert.Equal(t, tc.queue, c.floorRise() > 0, "floor rise %v", c.floorRise())
+		})
+	}
+}
+
+// TestRebaseLowersABaselineALoadedClientRaised: a slow-start window whose
+// fastest answer rose while its mean fell below the baseline takes the
+// baseline down to its mean less that rise; a rise alone or a fall alone
+// leaves it.
+func TestRebaseLowersABaselineALoadedClientRaised(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name       string
+		mean, rise time.Duration
+		want       time.Duration
+	}{
+		{"rise and fall", 37 * ms, 14 * ms, 23 * ms},
+		{"a rise, the mean above the baseline", 45 * ms, 14 * ms, 40 * ms},
+		{"a fall, no rise", 30 * ms, 0, 40 * ms},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := control{base: 40 * ms}
+			w := windowStats{mean: tc.mean, stderr: ms, base: c.base, floorRise: tc.rise}
+			c.rebase(&w)
+			assert.Equal(t, tc.want, c.base)
+			assert.Equal(t, tc.want, w.base)
+		})
+	}
+}
