@@ -9,8 +9,10 @@ import (
 // answer must rise over the host's fastest before the rise is taken for a
 // queue: n answers spread evenly over a width W (the window's standard
 // deviation times √12) have their fastest about W/(n+1) above the lowest a
-// server gives, so a rise of floorNoise such offsets comes by chance in
-// about one window in e^floorNoise·n/(n+1).
+// server gives, and a rise of floorNoise such offsets comes by chance in
+// about one window in e^(floorNoise·n/(n+1)); the rise must also pass
+// queueBase and floorRatio, and the mean read below the baseline, before
+// slow start acts on it.
 const floorNoise = 2
 
 // floorRatio is the least a window's fastest answer must rise to, over
