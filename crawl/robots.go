@@ -96,6 +96,9 @@ type origin struct {
 type rules struct {
 	fetched time.Time
 	group   *robotstxt.Group
+	// unreachable is why the robots.txt could not be had (its attempts'
+	// last error), which disallows the whole host; nil when it answered.
+	unreachable error
 }
 
 // disallowAll is the rules robotstxt gives a robots.txt that answered 5xx:
@@ -177,27 +180,44 @@ func (r *robots) fetchRules(ctx context.Context, o *origin, u *url.URL) (*rules,
 	if rl := o.rules.Load(); rl != nil && now.Sub(rl.fetched) < robotsTTL {
 		return rl, nil
 	}
-	data, err := r.load(ctx, u)
+	data, unreachable, err := r.load(ctx, u)
 	if err != nil {
 		return nil, err
 	}
 	rl := newRules(now, data, r.agent)
+	rl.unreachable = unreachable
 	o.rules.Store(rl)
 	return rl, nil
 }
 
+// unreachable is why the robots.txt of u's origin could not be had, if its
+// rules are known and it could not (they then disallow the whole host).
+func (r *robots) unreachable(u *url.URL) error {
+	r.mu.Lock()
+	o := r.origins[originKey{u.Scheme, u.Host}]
+	r.mu.Unlock()
+	if o == nil {
+		return nil
+	}
+	if rl := o.rules.Load(); rl != nil {
+		return rl.unreachable
+	}
+	return nil
+}
+
 // load fetches and parses the robots.txt of u's origin and applies its
-// Crawl-delay.
-func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, error) {
+// Crawl-delay. unreachable is the last attempt's error when it could not be
+// had (the rules then disallow everything).
+func (r *robots) load(ctx context.Context, u *url.URL) (data *robotstxt.RobotsData, unreachable, err error) {
 	key := hostKey(u)
 	if err := r.silent.down(key); err != nil && !isProbe(ctx) {
-		return nil, err
+		return nil, nil, err
 	}
 	robotsURL := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/robots.txt"}).String()
 	var got robotsAnswer
 	tries, most := 0, max(1, r.retrier.retry.MaxAttempts)
 	start, patience := r.retrier.clock.Now(), r.retrier.retry.Max
-	err := r.retrier.doPatiently(ctx, patience, func(ctx context.Context) error {
+	err = r.retrier.doPatiently(ctx, patience, func(ctx context.Context) error {
 		if err := r.silent.down(key); err != nil && tries > 0 {
 			return err // its next try is a task's
 		}
@@ -217,17 +237,17 @@ func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, e
 	})
 	status, body := got.status, got.body
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("robots.txt of %s: %w", u.Host, ctx.Err())
+		return nil, nil, fmt.Errorf("robots.txt of %s: %w", u.Host, ctx.Err())
 	}
 	if err != nil {
 		if derr := r.silent.giveUp(key); derr != nil {
-			return nil, derr
+			return nil, nil, derr
 		}
 		r.log.Warn("robots.txt unreachable: disallowing the whole host (RFC 9309)",
 			zap.String("host", u.Host), zap.Error(err))
-		status = http.StatusServiceUnavailable
+		status, unreachable = http.StatusServiceUnavailable, err
 	}
-	data, err := robotstxt.FromStatusAndBytes(status, body)
+	data, err = robotstxt.FromStatusAndBytes(status, body)
 	if err != nil {
 		r.log.Warn("robots.txt cannot be parsed: no rules applied", zap.String("host", u.Host), zap.Error(err))
 		data, _ = robotstxt.FromStatusAndBytes(http.StatusNotFound, nil)
@@ -240,7 +260,7 @@ func (r *robots) load(ctx context.Context, u *url.URL) (*robotstxt.RobotsData, e
 				zap.String("host", u.Host), zap.Duration("crawl_delay", g.CrawlDelay), zap.Float64("rate", rate))
 		}
 	}
-	return data, nil
+	return data, unreachable, nil
 }
 
 // answered reports whether err is a robots.txt's answer to retry (a 5xx, a

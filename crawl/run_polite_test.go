@@ -72,6 +72,12 @@ func TestRunRobotsAnswers(t *testing.T) {
 			if !tt.listing {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), "disallowed by robots.txt")
+				if tt.status >= 500 {
+					assert.Contains(t, err.Error(), "robots.txt could not be had (", "says the robots.txt failed, not that a rule forbids it")
+					assert.Contains(t, err.Error(), "http 500")
+				} else {
+					assert.NotContains(t, err.Error(), "could not be had")
+				}
 				assert.Zero(t, sum.Pages)
 				return
 			}

@@ -79,6 +79,11 @@ func (r *runner) sourceAllowed(ctx context.Context) error {
 		return err
 	}
 	if !ok {
+		if why := r.robots.unreachable(r.cfg.Source.URL); why != nil {
+			// Not a rule of the site's: say what happened.
+			return fmt.Errorf("source.url %s: its host's robots.txt could not be had (%v), which disallows the whole host (RFC 9309): %w",
+				r.cfg.Source.URL.Redacted(), why, errDisallowed)
+		}
 		return fmt.Errorf("source.url %s: %w", r.cfg.Source.URL.Redacted(), errDisallowed)
 	}
 	return nil
