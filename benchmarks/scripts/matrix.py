@@ -286,6 +286,9 @@ ROWS = [
     # a body dripped slowly on every answer (2 s), on a server of many slots: the slot is held all along
     ('slowbody-all-64x2s', 'capacity', '--slots 64 --queue 64 --slow-body 1 --slow-body-for 2s', 640, ('cap', 64, 2.02), [], 60),
     ('cap-64x2s-q64', 'capacity', '--slots 64 --queue 64 --latency 2s --jitter 0s', 640, ('cap', 64, 2.0), [], 60),
+    # 503 with a Retry-After HTTP-date already past, on a tight server (the client must not read it as "now, all of you")
+    ('rapast-tight-16q4', 'capacity-tight', '--retry-after-date --retry-after-shift -5s', 4000, ('cap', 16, 0.02), [], 60),
+    ('rapast-8x20ms-q1', 'capacity', '--slots 8 --queue 1 --latency 20ms --jitter 5ms --retry-after-date --retry-after-shift -5s', 1000, ('cap', 8, 0.02), [], 60),
     # Crawl-delay in robots.txt: 0.1 s (10/s) on a server that could serve 1,600/s
     ('crawldelay-0.1s', 'capacity', '--crawl-delay 100ms', 100, ('bucket', 10, 1), [], 60),
     # Retry-After of an hour on a 429 (as seconds and as a date): capped at retry_after_max (5 min); the row stops at 20 s
