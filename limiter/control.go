@@ -21,6 +21,7 @@ const (
 	freeRead      = 1.15             // RTT/base at which a whole window of a level without a queue is read, once shown to be one
 	tailRatio     = 4                // RTT/base from which an answer is one of a heavy tail's, unless most are (see foldTail)
 	minFold       = 8                // answers a window needs before its slow ones are taken for a queue (see foldTooSoon)
+	stallJump     = 2.0              // a window's RTT over the smoothed one from which it may be a client's stall (see stalled)
 
 	// inProcessRTT: a host whose baseline RTT is below it answers in-process
 	// work (no network round trip is this short, even on loopback), and
@@ -388,7 +389,8 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		w.gate = gate
 	}
 	c.refused, c.due = 0, false
-	c.foldTail()
+	folded := c.foldTail()
+	stall := false
 	if c.n > 0 {
 		n := float64(c.n)
 		w.mean = c.sum / time.Duration(c.n)
@@ -396,11 +398,14 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 			m := float64(w.mean)
 			w.stderr = time.Duration(math.Sqrt(max(0, c.sumSq/n-m*m) / (n - 1)))
 		}
+		stall = !w.drop && c.stalled(folded, w.mean)
 		c.observeRTT(now, w.mean, int(c.n), w.stderr)
 	}
 	w.base, w.srtt = c.base, c.srtt
 	old := c.limit
 	switch {
+	case stall:
+		// The limit does not move.
 	case w.drop:
 		if w.gate > 0 && !c.fixed {
 			c.alg.gated(w, now, c.safe)
@@ -419,6 +424,7 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		c.level++
 		c.filling, c.filled = c.slowStart && c.limit > old, false
 	}
+	c.settle = c.settle || stall
 	if !w.drop {
 		// A window closed early by a drop is too short to tell the rate.
 		c.resample(now.Sub(c.winStart))
@@ -431,6 +437,32 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		c.watch.reset(c.seq)
 	}
 	c.winInFlight = int32(inFlight)
+}
+
+// stalled reports whether a window of the default strategy after slow
+// start is taken for a stall of the client, which moves the smoothed RTT
+// but not the limit: most of its answers took tailRatio baselines or more
+// (folded: see foldTail), or its mean RTT is stallJump times the smoothed
+// one or more, where the smoothed RTT was below tailRatio baselines and
+// the window before was read as it was. A queue of ours does not grow that
+// much in one window at a limit that grows by a step a window, but a
+// client that stopped running (a loaded machine, a pause of its runtime)
+// delays every answer that comes back meanwhile, and a cut for it halves
+// the limit. The window after it still holds answers that were out across
+// the stall: it moves the limit no more than one after a change does
+// (settle). By the one after that the smoothed RTT has risen, and a
+// server that did get slower is cut then. A stall also ends the chance of
+// slow start resuming (see resume): the windows around it tell nothing of
+// the rise it ended on.
+func (c *control) stalled(folded bool, mean time.Duration) bool {
+	if _, own := c.alg.(*delayAlgorithm); !own || c.slowStart || c.settle || c.base < queueBase || c.srtt == 0 || c.srtt >= c.tailAt() {
+		return false
+	}
+	if !folded && float64(mean) < stallJump*float64(c.srtt) {
+		return false
+	}
+	c.exitAt = 0
+	return true
 }
 
 // tailAt is the RTT from which an answer is one of the server's slow few:
@@ -450,12 +482,13 @@ func (c *control) foldTooSoon() bool {
 }
 
 // foldTail takes the open window's slow answers into its mean when they are
-// most of it: a queue of ours delays every answer that waits in it, a
-// server's heavy tail only some, and a few answers ten times slower than
-// the rest would read as a queue in the mean of all.
-func (c *control) foldTail() {
+// most of it, and reports whether it did: a queue of ours delays every
+// answer that waits in it, a server's heavy tail only some, and a few
+// answers ten times slower than the rest would read as a queue in the mean
+// of all.
+func (c *control) foldTail() bool {
 	if c.tailN == 0 || c.tailN <= c.n {
-		return
+		return false
 	}
 	// The tail's own spread is not kept: its answers count at their mean.
 	m := float64(c.tailSum) / float64(c.tailN)
@@ -463,6 +496,7 @@ func (c *control) foldTail() {
 	c.sum += c.tailSum
 	c.sumSq += float64(c.tailN) * m * m
 	c.tailN, c.tailSum = 0, 0
+	return true
 }
 
 func (c *control) observeRTT(now time.Time, mean time.Duration, n int, stderr time.Duration) {

@@ -914,3 +914,57 @@ func TestSlowStartTakesOnlyARiseNearTheDefaultsOwnAsAKnee(t *testing.T) {
 		})
 	}
 }
+
+func TestAClientStallIsNotReadAsAQueue(t *testing.T) {
+	// 32 out, answers of 20 ms. A client that barely runs for 100 ms (a
+	// loaded machine) reads 20 answers in that time, each about 100 ms
+	// late, two windows of them: the limit holds, and so it does for a
+	// stall of a third of that. A server that got six times slower for
+	// good delays every answer, and is cut within three round trips'
+	// answers.
+	const base, out, stall = 20 * time.Millisecond, 32, 100 * time.Millisecond
+	run := func(rtt func(i int) (time.Duration, time.Duration)) (lowest, cutAt int) {
+		var c control
+		c.init(Config{Initial: out, Min: 1, Max: out})
+		c.slowStart, c.coldN = false, maxNeed*2
+		c.base, c.srtt = base, base
+		now := epoch
+		for i := range out {
+			c.onStart(i + 1)
+		}
+		lowest, cutAt = c.intLimit(), -1
+		for i := range 2000 {
+			d, gap := rtt(i)
+			now = now.Add(gap)
+			c.onSuccess(now, d, out-1, c.seq, c.level)
+			c.onStart(out)
+			if c.intLimit() < lowest && cutAt < 0 {
+				cutAt = i
+			}
+			lowest = min(lowest, c.intLimit())
+		}
+		return lowest, cutAt
+	}
+	lowest, _ := run(func(i int) (time.Duration, time.Duration) {
+		if i >= 500 && i < 520 {
+			return base + stall, stall / 20
+		}
+		return base, base / out
+	})
+	assert.Equal(t, out, lowest, "a stall: the limit holds")
+	lowest, _ = run(func(i int) (time.Duration, time.Duration) {
+		if i >= 500 && i < 520 {
+			return base + stall/3, stall / 60
+		}
+		return base, base / out
+	})
+	assert.Equal(t, out, lowest, "a shorter stall, answers under four baselines late: the limit holds")
+	lowest, cutAt := run(func(i int) (time.Duration, time.Duration) {
+		if i >= 500 {
+			return 6 * base, 6 * base / out
+		}
+		return base, base / out
+	})
+	assert.Less(t, lowest, out, "a server six times slower: the limit is cut")
+	assert.Less(t, cutAt, 500+3*out, "within three round trips' answers")
+}
