@@ -22,7 +22,9 @@ var (
 
 var (
 	simSeedFlag = flag.Uint64("simseed", 42, "seed of the simulations' service times")
-	simLoad     = flag.Duration("simload", 0, "TestSimulationCapacityClasses and -simtrace class: the client stalls for 2-15 ms once per this on average (a loaded machine); 0: never")
+	simLoad     = flag.Duration("simload", 0, "TestSimulationCapacityClasses and -simtrace class: the client stalls (-simstallmin to -simstallmax) once per this on average (a loaded machine); 0: never")
+	simStallMin = flag.Duration("simstallmin", 2*time.Millisecond, "-simload: the shortest stall of the capacity classes' reports")
+	simStallMax = flag.Duration("simstallmax", 15*time.Millisecond, "-simload: the longest stall of the capacity classes' reports")
 )
 
 // simResult holds a scenario's figures.
@@ -533,11 +535,12 @@ func simCrawlCapacity(t testing.TB, alg Algorithm, c capacityClass, seed uint64)
 }
 
 // simCrawlCapacityLoaded is simCrawlCapacity on a client that stalls for
-// 2-15 ms once per load on average; never if load is 0.
+// -simstallmin to -simstallmax (2-15 ms) once per load on average; never if
+// load is 0.
 func simCrawlCapacityLoaded(t testing.TB, alg Algorithm, c capacityClass, seed uint64, load time.Duration) crawlFigures {
 	s := newSim(simLimiter(t, alg, 0), c.server(), seed, crawlRun)
 	if load > 0 {
-		s.loadStalls(seed, load, 2*time.Millisecond, 15*time.Millisecond)
+		s.loadStalls(seed, load, *simStallMin, *simStallMax)
 	}
 	s.run()
 	optimum := float64(c.slots) / c.service.Seconds()
