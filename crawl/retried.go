@@ -31,7 +31,8 @@ func (r *retrier) do(ctx context.Context, fn func(context.Context) error) error 
 
 // doPatiently is do for a request the crawl cannot go on without, a
 // listing page (the pages after it are reached only through it): a
-// retryable failure is retried past the policy's attempts, on its backoff,
+// retryable failure is retried past the policy's attempts, on its backoff
+// capped at the delay before the policy's last attempt (see patientMax),
 // until patience has passed since the first attempt, so that a storm of
 // errors shorter than that does not end the crawl.
 func (r *retrier) doPatiently(ctx context.Context, patience time.Duration, fn func(context.Context) error) error {
@@ -41,6 +42,7 @@ func (r *retrier) doPatiently(ctx context.Context, patience time.Duration, fn fu
 	}
 	if patience > 0 {
 		retry.MaxAttempts = math.MaxInt32
+		retry.Max = patientMax(retry, most)
 	}
 	start := r.clock.Now()
 	n := 0
@@ -66,6 +68,27 @@ func (r *retrier) doPatiently(ctx context.Context, patience time.Duration, fn fu
 		return fmt.Errorf("interrupted: %w", err)
 	}
 	return fmt.Errorf("after %s: %w", attempts(n), err)
+}
+
+// patientMax is the backoff's ceiling for a request retried past the
+// policy's attempts (see doPatiently): the delay before the policy's last
+// attempt, not a ceiling that keeps doubling to backoff.max. The host is in
+// an outage, asked about once a delay of that (full jitter: 1 s on average
+// with the default backoff), and is asked again within that once it is back
+// (a doubling ceiling of 4, 8, 16 s left it idle for seconds after an
+// outage of a few); the limiter's own pause for its refusals still holds it.
+func patientMax(retry engine.Retry, most int) time.Duration {
+	base, ceil := retry.Base, retry.Max
+	if base <= 0 {
+		base = 250 * time.Millisecond // engine.Retry's default
+	}
+	if ceil <= 0 {
+		ceil = 30 * time.Second // engine.Retry's default
+	}
+	for n := 1; n < most-1 && base < ceil; n++ {
+		base *= 2
+	}
+	return min(base, ceil)
 }
 
 func attempts(n int) string {
