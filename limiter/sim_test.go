@@ -655,7 +655,13 @@ var capacityClasses = []capacityClass{
 // headers. It returns the goodput over 10 s and over 30 s as shares of the
 // rate, and the 429 share.
 func simQuotaNoHeaders(t testing.TB, rate, burst float64, service time.Duration, seed uint64) (over10, over30, rejected float64) {
-	srv := &quotaServer{rate: rate, burst: burst, tokens: burst, service: service, rejectAfter: time.Millisecond}
+	return simQuotaNoHeadersJitter(t, rate, burst, service, 0, seed)
+}
+
+// simQuotaNoHeadersJitter is simQuotaNoHeaders with requests reaching the
+// server's bucket up to jitter after they started.
+func simQuotaNoHeadersJitter(t testing.TB, rate, burst float64, service, jitter time.Duration, seed uint64) (over10, over30, rejected float64) {
+	srv := &quotaServer{rate: rate, burst: burst, tokens: burst, service: service, rejectAfter: time.Millisecond, jitter: jitter}
 	s := newSim(simLimiter(t, "", 0), srv, seed, quotaRun)
 	s.run()
 	_, ok10, _ := s.totals(0, 10*time.Second)

@@ -318,13 +318,23 @@ type quotaServer struct {
 	service     time.Duration
 	rejectAfter time.Duration
 	headers     bool
-	noWait      bool // without headers, a 429 carries no Retry-After either
+	noWait      bool          // without headers, a 429 carries no Retry-After either
+	jitter      time.Duration // a request reaches the bucket up to this long after it started (a loopback's and a runtime's timing)
 
 	tokens float64
 	last   time.Duration
 }
 
 func (q *quotaServer) arrive(s *sim, r *simReq) {
+	if q.jitter > 0 {
+		s.after(s.now+time.Duration(s.rng.Float64()*float64(q.jitter)), func() { q.reach(s, r) })
+		return
+	}
+	q.reach(s, r)
+}
+
+// reach takes r at the bucket.
+func (q *quotaServer) reach(s *sim, r *simReq) {
 	q.tokens = math.Min(q.burst, q.tokens+q.rate*(s.now-q.last).Seconds())
 	q.last = s.now
 	admitted := q.tokens >= 1
