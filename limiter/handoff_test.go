@@ -134,6 +134,41 @@ func TestAdmitWaitsForAGateClosedAfterThePermitWasTaken(t *testing.T) {
 	assert.False(t, (<-admitted).Before(until), "no request before the Retry-After")
 }
 
+func TestAdmitSpacesPermitsAGateHeldByTheHostsRate(t *testing.T) {
+	// Two permits taken at 10 a second before a Retry-After closed the
+	// gate: when it opens they go a tenth of a second apart, as paced,
+	// not together (a bucket of one token would refuse the second).
+	l, clk := newTestLimiter(t, Config{Rate: 10, Burst: 2})
+	h := l.Host("a:80")
+	var ps []Permit
+	for range 2 {
+		p, _, ok := h.TryAcquire()
+		require.True(t, ok)
+		ps = append(ps, p)
+	}
+	open := clk.Now().Add(time.Second)
+	h.Gate(open)
+	admitted := make(chan time.Time, 2)
+	for _, p := range ps {
+		go func() {
+			q, err := h.Admit(context.Background(), p)
+			if err == nil {
+				admitted <- clk.Now()
+				q.Release(Success)
+			}
+		}()
+	}
+	require.NoError(t, clk.BlockUntilContext(context.Background(), 2))
+	clk.Advance(time.Second)
+	first := <-admitted
+	assert.False(t, first.Before(open), "no request before the Retry-After")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, clk.BlockUntilContext(ctx, 1), "the second waits for a token, not both going as the gate opened")
+	clk.Advance(100 * time.Millisecond)
+	assert.Equal(t, 100*time.Millisecond, (<-admitted).Sub(open), "the next a tenth of a second later")
+}
+
 func TestAdmitReleasesThePermitWhenTheContextEnds(t *testing.T) {
 	l, clk := newTestLimiter(t, Config{})
 	h := l.Host("a:80")

@@ -101,23 +101,35 @@ func (h *Host) Admit(ctx context.Context, p Permit) (Permit, error) {
 
 // AwaitGate waits while the host's gate is closed, for a request whose permit
 // was taken before a Retry-After closed it and that is not on the wire yet
-// (Admit's wait; a request that waited for a connection meanwhile). It
-// reports whether it waited, and returns an error wrapping ctx.Err() if ctx
-// ended first. An open gate costs it no clock read.
+// (Admit's wait; a request that waited for a connection meanwhile), and
+// then, where the host is paced, for a token: the requests held so would
+// otherwise all go the instant the gate opens, next to the first one paced,
+// and a bucket of a token or two refuses all but one of them (and closes the
+// gate again). It reports whether it waited, and returns an error wrapping
+// ctx.Err() if ctx ended first. An open gate costs it no clock read.
 func (h *Host) AwaitGate(ctx context.Context) (waited bool, err error) {
 	for h.clocked.Load() {
+		now := h.l.clock.Now()
 		h.mu.Lock()
 		until := h.gateUntil
+		var at time.Time
+		switch {
+		case !until.IsZero() && now.Before(until):
+			at = until
+		case waited && h.pace.bucket != nil:
+			if next, ok := h.pace.take(now); !ok {
+				at = next
+			}
+		}
 		h.mu.Unlock()
-		now := h.l.clock.Now()
-		if until.IsZero() || !now.Before(until) {
+		if at.IsZero() {
 			break
 		}
 		waited = true
 		select {
 		case <-ctx.Done():
 			return true, fmt.Errorf("limiter: acquire %s: %w", h.key, ctx.Err())
-		case <-h.l.clock.After(until.Sub(now)):
+		case <-h.l.clock.After(at.Sub(now)):
 		}
 	}
 	return waited, nil
