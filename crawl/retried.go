@@ -71,25 +71,13 @@ func (r *retrier) doPatiently(ctx context.Context, patience time.Duration, fn fu
 }
 
 // patientMax is the backoff's ceiling for a request retried past the
-// policy's attempts (see doPatiently): the delay before the policy's last
-// attempt, not a ceiling that keeps doubling to backoff.max. The host is in
-// an outage, asked about once a delay of that (full jitter: 1 s on average
-// with the default backoff), and is asked again within that once it is back
-// (a doubling ceiling of 4, 8, 16 s left it idle for seconds after an
+// policy's most attempts (see doPatiently): the delay before the policy's
+// last attempt, not a ceiling that keeps doubling to backoff.max. The host is
+// in an outage, asked about once a delay of that (full jitter: 1 s on
+// average with the default backoff), and is asked again within that once it
+// is back (a doubling ceiling of 4, 8, 16 s left it idle for seconds after an
 // outage of a few); the limiter's own pause for its refusals still holds it.
-func patientMax(retry engine.Retry, most int) time.Duration {
-	base, ceil := retry.Base, retry.Max
-	if base <= 0 {
-		base = 250 * time.Millisecond // engine.Retry's default
-	}
-	if ceil <= 0 {
-		ceil = 30 * time.Second // engine.Retry's default
-	}
-	for n := 1; n < most-1 && base < ceil; n++ {
-		base *= 2
-	}
-	return min(base, ceil)
-}
+func patientMax(retry engine.Retry, most int) time.Duration { return retry.Ceiling(most - 1) }
 
 func attempts(n int) string {
 	if n == 1 {

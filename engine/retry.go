@@ -156,13 +156,27 @@ func (r Retry) next(now time.Time, n int, err error) time.Time {
 }
 
 // backoff returns the wait before retry n (n >= 1): full jitter over
-// [0, min(Max, Base·2^(n-1))].
+// [0, ceiling(n)].
 func (r Retry) backoff(n int) time.Duration {
-	ceil := r.Max
+	return time.Duration(rand.Int64N(int64(r.ceiling(n)) + 1))
+}
+
+// ceiling is the longest wait before retry n (n >= 1) of a policy with its
+// defaults: min(Max, Base·2^(n-1)).
+func (r Retry) ceiling(n int) time.Duration {
 	if n-1 < 62 && r.Base <= r.Max>>(n-1) {
-		ceil = r.Base << (n - 1)
+		return r.Base << (n - 1)
 	}
-	return time.Duration(rand.Int64N(int64(ceil) + 1))
+	return r.Max
+}
+
+// Ceiling is the longest wait the policy allows before retry n (n >= 1),
+// min(Max, Base·2^(n-1)), its zero fields taken at their defaults.
+func (r Retry) Ceiling(n int) time.Duration {
+	if d, err := r.withDefaults(); err == nil {
+		r = d
+	}
+	return r.ceiling(max(1, n))
 }
 
 // budgetBuckets is how many slices the budget's sliding window has.

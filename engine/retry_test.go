@@ -417,3 +417,12 @@ func TestRetryForKeepsTheRunsPolicyWhereItGivesNone(t *testing.T) {
 	assert.Equal(t, Retry{MaxAttempts: 2, Base: time.Second, Max: 2 * time.Second, RetryAfterMax: time.Hour}, r.retryOf(1),
 		"its MaxAttempts and Max, the run's Base and RetryAfterMax")
 }
+
+func TestRetryCeilingDoublesToMaxWithTheDefaults(t *testing.T) {
+	assert.Equal(t, 250*time.Millisecond, Retry{}.Ceiling(1))
+	assert.Equal(t, 2*time.Second, Retry{}.Ceiling(4))
+	assert.Equal(t, 30*time.Second, Retry{}.Ceiling(20), "Max caps it")
+	assert.Equal(t, 30*time.Second, Retry{}.Ceiling(100), "no overflow")
+	assert.Equal(t, 40*time.Millisecond, Retry{Base: 5 * time.Millisecond, Max: 50 * time.Millisecond}.Ceiling(4))
+	assert.Equal(t, 250*time.Millisecond, Retry{}.Ceiling(0), "retry 1's at the least")
+}
