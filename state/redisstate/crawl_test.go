@@ -100,18 +100,12 @@ func TestListingLeaseIsExclusiveAndLapsesWhenItsHolderStops(t *testing.T) {
 // The items a dead worker held are taken back a batch after another, as
 // fast as the survivor reads, not one batch per claim interval.
 func TestTheItemsOfASilentWorkerAreTakenBackBatchAfterBatch(t *testing.T) {
-	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	a := open(t, srv.URL(), fpA, "a", WithVisibility(100*time.Millisecond))
-	b := open(t, srv.URL(), fpA, "b", WithVisibility(100*time.Millisecond))
-	_, _, err := a.TakeLease(ctx)
-	require.NoError(t, err)
 	page := make([][]byte, 50)
 	for i := range page {
 		page[i] = fmt.Appendf(nil, "item %d", i)
 	}
-	_, err = a.AddPage(ctx, "", "", true, page)
-	require.NoError(t, err)
+	a, b := twoWorkersAndAPage(t, page)
 	held, err := a.Read(ctx, 50, 10*time.Millisecond)
 	require.NoError(t, err)
 	require.Len(t, held, 50)
@@ -126,15 +120,25 @@ func TestTheItemsOfASilentWorkerAreTakenBackBatchAfterBatch(t *testing.T) {
 	assert.Equal(t, 50, taken, "every item of the silent worker, a batch per read")
 }
 
-func TestAnItemTakenTwiceIsStoredOnce(t *testing.T) {
+// twoWorkersAndAPage opens workers a and b of one crawl on a Redis of the
+// test's own, with a visibility timeout of 100 ms, and has a walk a
+// listing of one page.
+func twoWorkersAndAPage(t *testing.T, page [][]byte) (a, b *Crawl) {
+	t.Helper()
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	a := open(t, srv.URL(), fpA, "a", WithVisibility(100*time.Millisecond))
-	b := open(t, srv.URL(), fpA, "b", WithVisibility(100*time.Millisecond))
+	a = open(t, srv.URL(), fpA, "a", WithVisibility(100*time.Millisecond))
+	b = open(t, srv.URL(), fpA, "b", WithVisibility(100*time.Millisecond))
 	_, _, err := a.TakeLease(ctx)
 	require.NoError(t, err)
-	_, err = a.AddPage(ctx, "", "", true, [][]byte{[]byte("only")})
+	_, err = a.AddPage(ctx, "", "", true, page)
 	require.NoError(t, err)
+	return a, b
+}
+
+func TestAnItemTakenTwiceIsStoredOnce(t *testing.T) {
+	ctx := context.Background()
+	a, b := twoWorkersAndAPage(t, [][]byte{[]byte("only")})
 
 	got, err := a.Read(ctx, 10, 10*time.Millisecond)
 	require.NoError(t, err)
