@@ -294,11 +294,13 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 		t.MaxIdleConns = lc.Concurrency.MaxTotal   // and over many hosts (net/http keeps 100)
 		base = t
 	}
-	silent := newSilences(cfg, o.now, func(key string) int64 {
+	answers := func(key string) int64 {
 		s := lim.Host(key).Snapshot()
 		return s.Successes + s.Throttled
-	}, o.log)
-	w := &wire{next: base, timeout: lc.Timeout, hosts: hostTimeouts(cfg), meter: m, silent: silent}
+	}
+	silent := newSilences(cfg, o.now, answers, o.log)
+	w := &wire{next: base, timeout: lc.Timeout, hosts: hostTimeouts(cfg), meter: m, silent: silent,
+		late: &lateAnswers{log: o.log, answers: answers}}
 	client := &http.Client{Transport: transport.New(lim,
 		transport.WithBase(w),
 		transport.WithObserver(m.observe),

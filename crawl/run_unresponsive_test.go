@@ -159,6 +159,8 @@ func TestRunFailsTheItemsOfAnUnresponsiveHostWithoutSendingThem(t *testing.T) {
 	assert.Positive(t, unresponsive, "items failed because their host is unresponsive")
 	assert.Less(t, hole.count("/task/"), 20, "fewer requests than items")
 	assert.Equal(t, 1, logs.FilterMessageSnippet("host unresponsive").Len(), "%v", logs.All())
+	assert.Zero(t, logs.FilterMessageSnippet("timed out at a host that answers others").Len(),
+		"a host that answered only its robots.txt is not called slow: %v", logs.All())
 }
 
 // TestRunTriesAnUnresponsiveHostAgainAndCrawlsItWhenItAnswers lists, on
@@ -422,4 +424,44 @@ func TestRunFailsATaskWhoseTryOfAnUnresponsiveHostGotNoAnswer(t *testing.T) {
 		}
 		assert.LessOrEqual(t, hole.count("/task/"), 4)
 	}
+}
+
+// TestRunTellsOnceOfTimeoutsAtAHostThatAnswersOthers lists 20 tasks on a host
+// whose tasks 3, 7 and 11 answer only after the 200 ms timeout (every
+// attempt): the user is told once, naming the host and limits.timeout, that
+// a host which answers others timed out, and the three items are in the
+// failed file.
+func TestRunTellsOnceOfTimeoutsAtAHostThatAnswersOthers(t *testing.T) {
+	slow := map[string]bool{"/task/3": true, "/task/7": true, "/task/11": true}
+	host := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/robots.txt":
+			http.NotFound(w, r)
+		case slow[r.URL.Path]:
+			<-r.Context().Done() // later than any timeout: the client gives up
+		default:
+			fmt.Fprint(w, `{"ok":true}`)
+		}
+	})
+	hostURL := host.localhostURL()
+	api := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/items" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, `{"items":[%s]}`, itemsOn(hostURL, seq(20)...))
+	})
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"\n",
+		"limits:\n  concurrency: {initial: 4, max: 32}\n  timeout: 200ms\n  retries: 1\n  backoff: {base: 5ms, max: 20ms}", nil)
+	core, logs := observer.New(zapcore.WarnLevel)
+
+	sum, err := runTest(t, cfg, WithLogger(zap.New(core)))
+	require.NoError(t, err)
+	assert.Equal(t, int64(17), sum.Succeeded)
+	assert.Equal(t, int64(3), sum.Failed)
+	told := logs.FilterMessageSnippet("timed out at a host that answers others")
+	require.Equal(t, 1, told.Len(), "told once for the host, not once a request: %v", logs.All())
+	fields := told.All()[0].ContextMap()
+	assert.Equal(t, strings.TrimPrefix(hostURL, "http://"), fields["host"])
+	assert.Equal(t, 200*time.Millisecond, fields["timeout"])
 }

@@ -29,7 +29,8 @@ type wire struct {
 	timeout time.Duration
 	hosts   map[string]time.Duration // timeouts of the hosts whose own differs, by host key
 	meter   *meter
-	silent  *silences // told whether each request got an answer; nil when no host is ever unresponsive
+	silent  *silences    // told whether each request got an answer; nil when no host is ever unresponsive
+	late    *lateAnswers // told of each request its own timeout ended; nil tells nobody
 
 	deadlines deadlines // the requests in flight, each under its timeout
 }
@@ -60,12 +61,15 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		if req.Context().Err() == nil {
 			w.silent.unanswered(req, sent, timeout)
+			if ctx.Err() == context.DeadlineExceeded {
+				w.late.timedOut(req, timeout)
+			}
 		}
 		w.deadlines.end(ctx, context.Canceled)
 		return nil, err
 	}
 	ctx.ReadCloser = resp.Body
-	ctx.heard = heard{silent: w.silent, req: req, sent: sent, timeout: timeout}
+	ctx.heard = heard{silent: w.silent, late: w.late, req: req, sent: sent, timeout: timeout}
 	resp.Body = ctx
 	return resp, nil
 }
@@ -96,7 +100,8 @@ func (w *wire) CloseIdleConnections() {
 // its headers and then nothing is as silent as one that sends nothing), one
 // closed otherwise is.
 type heard struct {
-	silent  *silences // nil when no host is ever unresponsive
+	silent  *silences    // nil when no host is ever unresponsive
+	late    *lateAnswers // nil tells nobody
 	req     *http.Request
 	sent    time.Time
 	timeout time.Duration
@@ -106,9 +111,11 @@ type heard struct {
 // Read reads the answer's body (timed is its body once it came).
 func (c *timed) Read(p []byte) (int, error) {
 	n, err := c.ReadCloser.Read(p)
-	if err != nil && err != io.EOF && c.silent != nil &&
-		c.Err() == context.DeadlineExceeded && c.req.Context().Err() == nil && c.told.CompareAndSwap(false, true) {
-		c.silent.unanswered(c.req, c.sent, c.timeout)
+	if err != nil && err != io.EOF && c.Err() == context.DeadlineExceeded && c.req.Context().Err() == nil {
+		if c.silent != nil && c.told.CompareAndSwap(false, true) {
+			c.silent.unanswered(c.req, c.sent, c.timeout)
+		}
+		c.late.timedOut(c.req, c.timeout)
 	}
 	return n, err
 }
