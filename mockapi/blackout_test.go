@@ -85,8 +85,21 @@ func TestBlackoutAsAStormOf500sWithoutRetryAfter(t *testing.T) {
 	assert.EqualValues(t, 2, stats.ByStatus[500])
 	assert.Zero(t, stats.Throttled(), "a 500 is not a throttle")
 
-	_, err := NewHandler(Config{Scenario: Scenario{Blackout: Blackout{For: time.Second, Status: 429}}})
+	_, err := NewHandler(Config{Scenario: Scenario{Blackout: Blackout{For: time.Second, Status: 404}}})
 	assert.ErrorContains(t, err, "Blackout.Status")
+}
+
+func TestBlackoutMayAnswer408Or425WithItsRetryAfter(t *testing.T) {
+	for _, status := range []int{http.StatusRequestTimeout, http.StatusTooEarly} {
+		clk := newFakeClock()
+		s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Blackout: Blackout{For: 2 * time.Second, Status: status}}})
+		c := newClient(t, 10*time.Second)
+		r := get(t, c, s.URL()+"/items/1")
+		require.Equal(t, status, r.status)
+		assert.Equal(t, "2", r.header.Get("Retry-After"))
+		clk.Advance(2 * time.Second)
+		assert.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/1").status, "after the window")
+	}
 }
 
 func TestCapacityStatusMustBe503Or429(t *testing.T) {

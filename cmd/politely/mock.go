@@ -42,6 +42,8 @@ type mockFlags struct {
 	blackoutFor    time.Duration
 	blackoutStatus int
 	blackoutNoRA   bool
+	capStatus      int
+	capNoRA        bool
 	detailHosts    []string
 	retryAfter     time.Duration
 	raDate         bool
@@ -112,8 +114,10 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.Uint64Var(&f.seed, "seed", 0, "faults: seed of the injected faults")
 	fl.DurationVar(&f.blackoutAt, "blackout-at", 0, "blackout: when the 503 window starts, after the server started")
 	fl.DurationVar(&f.blackoutFor, "blackout-for", 0, "blackout: how long every request is answered 503 + Retry-After (0: off)")
-	fl.IntVar(&f.blackoutStatus, "blackout-status", 0, "blackout: the answer during the window: 500, 502, 503 or 504 (default 503)")
+	fl.IntVar(&f.blackoutStatus, "blackout-status", 0, "blackout: the answer during the window: 408, 425, 429, 500, 502, 503 or 504 (default 503)")
 	fl.BoolVar(&f.blackoutNoRA, "blackout-no-retry-after", false, "blackout: answer without a Retry-After")
+	fl.IntVar(&f.capStatus, "capacity-status", 0, "capacity: the answer beyond the queue, 503 or 429")
+	fl.BoolVar(&f.capNoRA, "capacity-no-retry-after", false, "capacity: answer beyond the queue without a Retry-After (=false: with one, e.g. for inflight-429)")
 	fl.DurationVar(&f.retryAfter, "retry-after", 0, "capacity and quota: the Retry-After beyond them (quota default: the seconds until a token)")
 	fl.BoolVar(&f.raDate, "retry-after-date", false, "send every Retry-After as an HTTP-date instead of seconds")
 	fl.StringVar(&f.quotaHeaders, "quota-headers", "", "quota: the header families sent: both, ietf (RateLimit, RateLimit-Policy), x (X-RateLimit-*) or none")
@@ -167,6 +171,8 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("blackout-for", func() { sc.Blackout.For = f.blackoutFor })
 	set("blackout-status", func() { sc.Blackout.Status = f.blackoutStatus })
 	set("blackout-no-retry-after", func() { sc.Blackout.NoRetryAfter = f.blackoutNoRA })
+	set("capacity-status", func() { sc.Capacity.Status = f.capStatus })
+	set("capacity-no-retry-after", func() { sc.Capacity.NoRetryAfter = f.capNoRA })
 	set("detail-hosts", func() { sc.DetailHosts = f.detailHosts })
 	set("retry-after", func() { sc.Capacity.RetryAfter, sc.Quota.RetryAfter = f.retryAfter, f.retryAfter })
 	set("retry-after-date", func() { sc.RetryAfterDate = f.raDate })

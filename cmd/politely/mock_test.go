@@ -210,6 +210,24 @@ func TestMockKnobsForChangingSlowAndHurriedServersChangeThePreset(t *testing.T) 
 	assert.True(t, sc.Blackout.NoRetryAfter)
 }
 
+func TestMockKnobsForACapacitysAnswerChangeThePreset(t *testing.T) {
+	f := mockFlags{scenario: "inflight-429", capStatus: 429, capNoRA: false}
+	fl := newMockCmd().Flags()
+	require.NoError(t, fl.Parse([]string{"--capacity-no-retry-after=false"}))
+	sc, err := mockScenario(f, fl)
+	require.NoError(t, err)
+	assert.False(t, sc.Capacity.NoRetryAfter, "an in-flight cap that sends a Retry-After")
+	assert.Equal(t, 429, sc.Capacity.Status)
+
+	fl = newMockCmd().Flags()
+	require.NoError(t, fl.Parse([]string{"--capacity-status", "429"}))
+	f = mockFlags{scenario: "capacity", capStatus: 429}
+	sc, err = mockScenario(f, fl)
+	require.NoError(t, err)
+	assert.Equal(t, 429, sc.Capacity.Status)
+	assert.False(t, sc.Capacity.NoRetryAfter)
+}
+
 func TestMockKnobsForBodiesConnectionsRedirectsAndRobotsChangeThePreset(t *testing.T) {
 	f := mockFlags{scenario: "capacity", crawlDelay: 100 * time.Millisecond, redirectTo: "127.0.0.1:9/private", bodySize: 1 << 20,
 		gzip: true, connClose: true, pageOverlap: 10}
@@ -254,7 +272,7 @@ func TestMockRejectsBadUsage(t *testing.T) {
 		{name: "negative retry-after", args: []string{"mock", "--scenario", "quota", "--retry-after", "-1s"}, code: exitUsage, want: "RetryAfter must be >= 0"},
 		{name: "slots-at without slots", args: []string{"mock", "--scenario", "capacity", "--slots-at", "5s"}, code: exitUsage, want: `--slots-at wants AT=SLOTS values such as 5s=16, got "5s"`},
 		{name: "slots-at to zero", args: []string{"mock", "--scenario", "capacity", "--slots-at", "5s=0"}, code: exitUsage, want: "Capacity.Schedule[0].Slots must be >= 1, got 0"},
-		{name: "blackout as a 429", args: []string{"mock", "--scenario", "blackout", "--blackout-status", "429"}, code: exitUsage, want: "Blackout.Status must be 500, 502, 503 or 504, got 429"},
+		{name: "blackout as a 404", args: []string{"mock", "--scenario", "blackout", "--blackout-status", "404"}, code: exitUsage, want: "Blackout.Status must be 408, 425, 429, 500, 502, 503 or 504, got 404"},
 		{name: "slow share above 1", args: []string{"mock", "--scenario", "capacity", "--slow-share", "2"}, code: exitUsage, want: "SlowShare must be a fraction in [0, 1], got 2"},
 		{name: "retry-after shift in parts of a second", args: []string{"mock", "--scenario", "quota", "--retry-after-shift", "-500ms"}, code: exitUsage, want: "RetryAfterShift must be whole seconds, got -500ms"},
 		{name: "address in use", args: []string{"mock", "--scenario", "fast", "--addr", busy.Addr().String()}, code: exitFailed, want: "address already in use"},
