@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,7 +26,8 @@ type Handler struct {
 	bucket       *bucket       // nil: no quota
 	header       headerLimiter // nil: no header quota
 	rec          *recorder
-	padding      string // Scenario.BodySize of "x", shared by every padded answer
+	padding      string       // Scenario.BodySize of "x", shared by every padded answer
+	inService    atomic.Int64 // listing and detail requests in their service time, for ElasticSlots
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -172,7 +174,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 		}
 		defer h.slots.release()
 	}
-	if !h.wait(r, time.Until(served.Add(h.serviceTime(rq)))) {
+	st := h.serviceTime(rq)
+	if e := int64(h.sc.ElasticSlots); e > 0 {
+		n := h.inService.Add(1)
+		defer h.inService.Add(-1)
+		if n > e {
+			st = time.Duration(float64(st) * float64(n) / float64(e))
+		}
+	}
+	if !h.wait(r, time.Until(served.Add(st))) {
 		out, _ := h.interrupted(w, r)
 		return out
 	}

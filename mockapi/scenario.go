@@ -45,6 +45,12 @@ type Scenario struct {
 	SlowShare float64
 	// SlowFactor multiplies the service time of the SlowShare requests. Default 10.
 	SlowFactor float64
+	// ElasticSlots, when positive, stretches a request's service time by
+	// n/ElasticSlots when n > ElasticSlots requests are in service as it
+	// starts (itself included): a server that never refuses and shares
+	// itself among what it is given, so its latency grows with its load
+	// and its throughput stays at ElasticSlots/Latency. Default 0: off.
+	ElasticSlots int
 	// ListingLatency, when positive, is the service time of a listing page
 	// in place of the above: a listing slower (or faster) than the details.
 	ListingLatency time.Duration
@@ -455,6 +461,8 @@ func (sc Scenario) validate() error {
 		return bad("BodySize", fmt.Sprintf("between 0 and %d", maxBodySize), sc.BodySize)
 	case sc.PageOverlap < 0:
 		return bad("PageOverlap", ">= 0", sc.PageOverlap)
+	case sc.ElasticSlots < 0:
+		return bad("ElasticSlots", ">= 0", sc.ElasticSlots)
 	}
 	switch sc.Pagination {
 	case PaginationPage, PaginationOffset, PaginationCursor, PaginationLink, PaginationNextURL:

@@ -115,3 +115,34 @@ func TestPageOverlapRepeatsTheEndOfThePreviousPageAndStillListsEveryItem(t *test
 		})
 	}
 }
+
+func TestElasticSlotsStretchEveryAnswerByTheLoadAndRefuseNothing(t *testing.T) {
+	s := startServer(t, Config{Scenario: Scenario{Items: 8, Latency: 50 * time.Millisecond, ElasticSlots: 1}})
+	c := newClient(t, 10*time.Second)
+	lone := time.Now()
+	require.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/1").status)
+	assert.Less(t, time.Since(lone), 5*50*time.Millisecond, "alone: about its latency")
+
+	const n = 4
+	took := make(chan time.Duration, n)
+	for i := range n {
+		go func() {
+			t0 := time.Now()
+			resp, err := c.Get(s.URL() + "/items/" + strconv.Itoa(i+1))
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			took <- time.Since(t0)
+		}()
+	}
+	var slowest time.Duration
+	for range n {
+		slowest = max(slowest, <-took)
+	}
+	assert.GreaterOrEqual(t, slowest, (n-1)*50*time.Millisecond, "the last of 4 at once is served at least 3 times slower")
+	assert.Zero(t, s.Stats().Throttled(), "nothing refused")
+
+	_, err := NewHandler(Config{Scenario: Scenario{ElasticSlots: -1}})
+	assert.ErrorContains(t, err, "ElasticSlots")
+}

@@ -44,6 +44,7 @@ type mockFlags struct {
 	blackoutNoRA   bool
 	capStatus      int
 	capNoRA        bool
+	elastic        int
 	detailHosts    []string
 	retryAfter     time.Duration
 	raDate         bool
@@ -127,6 +128,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.DurationVar(&f.drift, "latency-drift", 0, "add this to the service time for every second since the start (negative: take it off)")
 	fl.Float64Var(&f.slowShare, "slow-share", 0, "the share of requests served --slow-factor times slower (a bimodal server)")
 	fl.Float64Var(&f.slowFactor, "slow-factor", 0, "how many times slower the --slow-share requests are (default 10)")
+	fl.IntVar(&f.elastic, "elastic-slots", 0, "stretch every service time by in-service/N beyond N in service: a server that never refuses and slows with its load")
 	fl.DurationVar(&f.listingLat, "listing-latency", 0, "service time of a listing page, in place of --latency")
 	fl.Float64Var(&f.slowBody, "slow-body", 0, "faults: the share of detail answers whose body trickles out over --slow-body-for")
 	fl.DurationVar(&f.slowBodyFor, "slow-body-for", 0, "faults: how long a slow body takes")
@@ -182,6 +184,7 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("slow-share", func() { sc.SlowShare = f.slowShare })
 	set("slow-factor", func() { sc.SlowFactor = f.slowFactor })
 	set("listing-latency", func() { sc.ListingLatency = f.listingLat })
+	set("elastic-slots", func() { sc.ElasticSlots = f.elastic })
 	set("slow-body", func() { sc.Faults.SlowBody = f.slowBody })
 	set("slow-body-for", func() { sc.Faults.SlowBodyDuration = f.slowBodyFor })
 	set("crawl-delay", func() { sc.Robots.CrawlDelay = f.crawlDelay })

@@ -226,6 +226,12 @@ func TestMockKnobsForACapacitysAnswerChangeThePreset(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 429, sc.Capacity.Status)
 	assert.False(t, sc.Capacity.NoRetryAfter)
+
+	fl = newMockCmd().Flags()
+	require.NoError(t, fl.Parse([]string{"--elastic-slots", "8"}))
+	sc, err = mockScenario(mockFlags{scenario: "fast", elastic: 8}, fl)
+	require.NoError(t, err)
+	assert.Equal(t, 8, sc.ElasticSlots)
 }
 
 func TestMockKnobsForBodiesConnectionsRedirectsAndRobotsChangeThePreset(t *testing.T) {
