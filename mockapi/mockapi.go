@@ -40,6 +40,12 @@ type Config struct {
 	ClientHeader string
 	// Now is the clock for everything computed from time. Default time.Now.
 	Now func() time.Time
+	// Handler, when set, is served by Start in place of a new one built
+	// from the fields above (which are then ignored, Addr aside): another
+	// Server's handler, to serve one API on several addresses, as a
+	// server known under several host names is. Closing any of these
+	// Servers closes the handler they share.
+	Handler *Handler
 }
 
 // closeTimeout bounds how long Close waits for connections to finish.
@@ -58,9 +64,12 @@ type Server struct {
 
 // Start validates cfg and serves its scenario on cfg.Addr until Close.
 func Start(cfg Config) (*Server, error) {
-	h, err := NewHandler(cfg)
-	if err != nil {
-		return nil, err
+	h := cfg.Handler
+	if h == nil {
+		var err error
+		if h, err = NewHandler(cfg); err != nil {
+			return nil, err
+		}
 	}
 	addr := cfg.Addr
 	if addr == "" {

@@ -21,6 +21,7 @@ type mockFlags struct {
 	addr     string
 	list     bool
 	servers  int
+	shared   bool
 
 	items          int
 	perPage        int
@@ -89,12 +90,13 @@ the preset. It stops on SIGINT or SIGTERM.`,
 			if f.servers < 1 || f.servers > 1 && !strings.HasSuffix(f.addr, ":0") {
 				return &exitError{code: exitUsage, err: fmt.Errorf("mock: --servers must be >= 1, and more than one needs --addr with port 0, got %d at %s", f.servers, f.addr)}
 			}
-			return serveMock(cmd.Context(), sc, f.addr, f.servers, cmd.OutOrStdout())
+			return serveMock(cmd.Context(), sc, f.addr, f.servers, f.shared, cmd.OutOrStdout())
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.scenario, "scenario", "", "the preset to serve (see --list)")
 	fl.IntVar(&f.servers, "servers", 1, "serve this many independent servers of the preset, each on its own port with its own state and ground truth, one line each (many hosts from one process)")
+	fl.BoolVar(&f.shared, "shared", false, "with --servers: the servers' ports lead to one server (one capacity, quota and ground truth), as one API known under many host names")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:0", "address to listen on; port 0 picks a free one")
 	fl.BoolVar(&f.list, "list", false, "list the presets and exit")
 	fl.IntVar(&f.items, "items", 0, "items in the listing")
@@ -238,8 +240,9 @@ var quotaHeaderFamilies = map[string]mockapi.QuotaHeaders{
 }
 
 // serveMock serves sc on addr (n servers, each on a port of its own, when n >
-// 1) until ctx ends, then prints what they received.
-func serveMock(ctx context.Context, sc mockapi.Scenario, addr string, n int, stdout io.Writer) error {
+// 1; with shared, n ports of one server) until ctx ends, then prints what
+// they received.
+func serveMock(ctx context.Context, sc mockapi.Scenario, addr string, n int, shared bool, stdout io.Writer) error {
 	srvs := make([]*mockapi.Server, 0, n)
 	defer func() { // on a failed start; Close is idempotent
 		for _, srv := range srvs {
@@ -247,7 +250,11 @@ func serveMock(ctx context.Context, sc mockapi.Scenario, addr string, n int, std
 		}
 	}()
 	for range n {
-		srv, err := mockapi.Start(mockapi.Config{Scenario: sc, Addr: addr})
+		cfg := mockapi.Config{Scenario: sc, Addr: addr}
+		if shared && len(srvs) > 0 {
+			cfg.Handler = srvs[0].Handler()
+		}
+		srv, err := mockapi.Start(cfg)
 		if err != nil {
 			return &exitError{code: exitFailed, err: fmt.Errorf("mock: %w", err)}
 		}

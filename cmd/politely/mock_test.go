@@ -136,6 +136,19 @@ func TestMockServesManyIndependentServersFromOneProcess(t *testing.T) {
 	assert.Equal(t, 3, strings.Count(m.stop(t), "stopped: "))
 }
 
+func TestMockSharedServesOneServerOnManyPorts(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	m, urls := startMock(t, 3, "--scenario", "capacity", "--servers", "3", "--shared", "--items", "5")
+	assert.Len(t, map[string]bool{urls[0]: true, urls[1]: true, urls[2]: true}, 3, "each on its own port")
+
+	m.get(t, urls[0]+"/items/1")
+	m.get(t, urls[2]+"/items/2")
+	for i := range urls {
+		assert.Equal(t, int64(2), m.stats(t, urls[i]).Requests, "port %d shows the one server's ground truth", i)
+	}
+	assert.Equal(t, 3, strings.Count(m.stop(t), "stopped: 2 requests"))
+}
+
 func TestMockWithACancelledContextPrintsItsURLAndStops(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithCancel(context.Background())
