@@ -199,7 +199,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 		return out
 	}
 	if rq.class == ClassListing {
-		return h.servePage(w, r, fault)
+		return h.servePage(w, r, rq.attempt, fault)
 	}
 	d := newDetail(rq.id)
 	d.pad(h.sc.BodySize, h.padding)
@@ -352,8 +352,8 @@ func (h *Handler) serveRobots(w http.ResponseWriter) outcome {
 	return outcome{status: http.StatusOK, whole: true}
 }
 
-func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, fault Fault) outcome {
-	body, next, bad := h.sc.page(r)
+func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, attempt int, fault Fault) outcome {
+	body, next, bad := h.sc.page(r, attempt)
 	if bad != nil {
 		return errorJSON(w, http.StatusBadRequest, bad.Error())
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -71,7 +72,7 @@ func (e *badRequest) Error() string { return e.msg }
 // page builds the listing page the request asks for, or a *badRequest. next is
 // the absolute URL of the following page for the link and next_url styles, ""
 // on the last page.
-func (sc *Scenario) page(r *http.Request) (body map[string]any, next string, bad *badRequest) {
+func (sc *Scenario) page(r *http.Request, attempt int) (body map[string]any, next string, bad *badRequest) {
 	q := r.URL.Query()
 	perPage := sc.PerPage
 	if v := q.Get("per_page"); v != "" {
@@ -123,6 +124,12 @@ func (sc *Scenario) page(r *http.Request) (body map[string]any, next string, bad
 	items := make([]listItem, 0, max(0, end-start))
 	for id := start + 1; id <= end; id++ {
 		items = append(items, listItem{ID: id, Name: "item-" + strconv.Itoa(id), DetailPath: sc.DetailPath(id)})
+	}
+	if g := sc.PageGlitch; attempt <= g.Attempts && slices.Contains(g.Pages, offset/perPage+1) {
+		if g.Kind == GlitchError {
+			return map[string]any{"error": "upstream timed out; try again"}, "", nil
+		}
+		items = items[:0]
 	}
 	body["items"] = items
 	if sc.AnnounceTotal {

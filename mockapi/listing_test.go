@@ -198,3 +198,31 @@ func TestRedirectToAnswersEveryDetailRequestWithARedirectToTheOtherServer(t *tes
 	assert.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items").status, "the listing is served")
 	assert.Equal(t, http.StatusNotFound, get(t, c, s.URL()+"/items/4").status, "no such item")
 }
+
+func TestPageGlitchAnswersAPageEmptyOrAnErrorOnItsFirstAttempts(t *testing.T) {
+	s := startServer(t, Config{Scenario: Scenario{Items: 10, PerPage: 2, PageGlitch: PageGlitch{Pages: []int{2}}}})
+	c := newClient(t, 10*time.Second)
+	type page struct {
+		Items []listItem `json:"items"`
+		Page  int        `json:"page"`
+	}
+	assert.Len(t, decode[page](t, get(t, c, s.URL()+"/items?page=1").body).Items, 2)
+	r := get(t, c, s.URL()+"/items?page=2")
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Empty(t, decode[page](t, r.body).Items, "the glitch: 200 and no items")
+	assert.Len(t, decode[page](t, get(t, c, s.URL()+"/items?page=2").body).Items, 2, "asked again: the page")
+
+	s = startServer(t, Config{Scenario: Scenario{Items: 10, PerPage: 2, Pagination: PaginationCursor,
+		PageGlitch: PageGlitch{Pages: []int{1}, Kind: GlitchError, Attempts: 2}}})
+	for range 2 {
+		r = get(t, c, s.URL()+"/items")
+		require.Equal(t, http.StatusOK, r.status)
+		assert.Equal(t, map[string]any{"error": "upstream timed out; try again"}, decode[map[string]any](t, r.body))
+	}
+	assert.Contains(t, string(get(t, c, s.URL()+"/items").body), `"next_cursor"`, "the third attempt gets the page")
+
+	_, err := NewHandler(Config{Scenario: Scenario{PageGlitch: PageGlitch{Pages: []int{0}}}})
+	assert.ErrorContains(t, err, "PageGlitch.Pages")
+	_, err = NewHandler(Config{Scenario: Scenario{PageGlitch: PageGlitch{Kind: "teapot"}}})
+	assert.ErrorContains(t, err, "PageGlitch.Kind")
+}

@@ -97,6 +97,9 @@ type Scenario struct {
 	// repeat across pages, and the listing takes more pages to reach its
 	// last item. At most the page size less one. Default 0.
 	PageOverlap int
+	// PageGlitch answers some listing pages 200 with what a server in
+	// trouble sends in place of a page, on their first attempts. Default: off.
+	PageGlitch PageGlitch
 	// RetryAfterShift moves every Retry-After the server sends by this much
 	// (whole seconds; negative: sooner than its limit frees up), as a
 	// hurried or buggy server does: a delay that falls to zero or below is
@@ -104,6 +107,32 @@ type Scenario struct {
 	// The early count reads what was sent. Default 0.
 	RetryAfterShift time.Duration
 }
+
+// PageGlitch is a listing that sometimes answers 200 without its page: an
+// empty page that still links on (a search index that timed out on a
+// shard), or an error in a 200 body (a gateway or GraphQL-style API).
+type PageGlitch struct {
+	// Pages are the listing pages answered so, by their place in the
+	// listing from 1 (the page holding items (n-1)*per_page+1 on). Empty: off.
+	Pages []int
+	// Kind is GlitchEmpty (the default) or GlitchError.
+	Kind GlitchKind
+	// Attempts is how many first attempts at such a page are answered so
+	// (the same URL asked again); later ones get the page. Default 1.
+	Attempts int
+}
+
+// GlitchKind is what a PageGlitch answers.
+type GlitchKind string
+
+// Kinds of PageGlitch answers.
+const (
+	// GlitchEmpty answers the page with no items, its next link, cursor or
+	// URL as if it had them.
+	GlitchEmpty GlitchKind = "empty"
+	// GlitchError answers {"error": "..."} alone: no items, no next.
+	GlitchError GlitchKind = "error"
+)
 
 // Pagination is a listing style; its values match the crawl config's
 // pagination.style so a scenario and a crawl config can name the same thing.
@@ -413,6 +442,13 @@ func (sc Scenario) withDefaults() Scenario {
 	if sc.HeaderQuota.Burst == 0 {
 		sc.HeaderQuota.Burst = sc.HeaderQuota.Limit
 	}
+	if sc.PageGlitch.Kind == "" {
+		sc.PageGlitch.Kind = GlitchEmpty
+	}
+	if sc.PageGlitch.Attempts == 0 {
+		sc.PageGlitch.Attempts = 1
+	}
+	sc.PageGlitch.Pages = slices.Clone(sc.PageGlitch.Pages)
 	if sc.Faults.TransientAttempts == 0 {
 		sc.Faults.TransientAttempts = 2
 	}
@@ -463,6 +499,12 @@ func (sc Scenario) validate() error {
 		return bad("PageOverlap", ">= 0", sc.PageOverlap)
 	case sc.ElasticSlots < 0:
 		return bad("ElasticSlots", ">= 0", sc.ElasticSlots)
+	case sc.PageGlitch.Kind != GlitchEmpty && sc.PageGlitch.Kind != GlitchError:
+		return bad("PageGlitch.Kind", "empty or error", fmt.Sprintf("%q", sc.PageGlitch.Kind))
+	case sc.PageGlitch.Attempts < 0:
+		return bad("PageGlitch.Attempts", ">= 0", sc.PageGlitch.Attempts)
+	case slices.ContainsFunc(sc.PageGlitch.Pages, func(n int) bool { return n < 1 }):
+		return bad("PageGlitch.Pages", "page places from 1", sc.PageGlitch.Pages)
 	}
 	switch sc.Pagination {
 	case PaginationPage, PaginationOffset, PaginationCursor, PaginationLink, PaginationNextURL:

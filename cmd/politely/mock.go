@@ -46,6 +46,9 @@ type mockFlags struct {
 	capStatus      int
 	capNoRA        bool
 	elastic        int
+	glitchPages    []int
+	glitchKind     string
+	glitchAttempts int
 	detailHosts    []string
 	retryAfter     time.Duration
 	raDate         bool
@@ -130,6 +133,9 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.DurationVar(&f.drift, "latency-drift", 0, "add this to the service time for every second since the start (negative: take it off)")
 	fl.Float64Var(&f.slowShare, "slow-share", 0, "the share of requests served --slow-factor times slower (a bimodal server)")
 	fl.Float64Var(&f.slowFactor, "slow-factor", 0, "how many times slower the --slow-share requests are (default 10)")
+	fl.IntSliceVar(&f.glitchPages, "page-glitch", nil, "N,...: answer these listing pages (by place, from 1) 200 without the page on their first attempts")
+	fl.StringVar(&f.glitchKind, "page-glitch-kind", "", "what --page-glitch answers: empty (no items, the next link as if full; default) or error ({\"error\": ...} alone)")
+	fl.IntVar(&f.glitchAttempts, "page-glitch-attempts", 0, "how many first attempts at a --page-glitch page get the glitch (default 1)")
 	fl.IntVar(&f.elastic, "elastic-slots", 0, "stretch every service time by in-service/N beyond N in service: a server that never refuses and slows with its load")
 	fl.DurationVar(&f.listingLat, "listing-latency", 0, "service time of a listing page, in place of --latency")
 	fl.Float64Var(&f.slowBody, "slow-body", 0, "faults: the share of detail answers whose body trickles out over --slow-body-for")
@@ -187,6 +193,9 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("slow-factor", func() { sc.SlowFactor = f.slowFactor })
 	set("listing-latency", func() { sc.ListingLatency = f.listingLat })
 	set("elastic-slots", func() { sc.ElasticSlots = f.elastic })
+	set("page-glitch", func() { sc.PageGlitch.Pages = f.glitchPages })
+	set("page-glitch-kind", func() { sc.PageGlitch.Kind = mockapi.GlitchKind(f.glitchKind) })
+	set("page-glitch-attempts", func() { sc.PageGlitch.Attempts = f.glitchAttempts })
 	set("slow-body", func() { sc.Faults.SlowBody = f.slowBody })
 	set("slow-body-for", func() { sc.Faults.SlowBodyDuration = f.slowBodyFor })
 	set("crawl-delay", func() { sc.Robots.CrawlDelay = f.crawlDelay })

@@ -245,6 +245,12 @@ func TestMockKnobsForACapacitysAnswerChangeThePreset(t *testing.T) {
 	sc, err = mockScenario(mockFlags{scenario: "fast", elastic: 8}, fl)
 	require.NoError(t, err)
 	assert.Equal(t, 8, sc.ElasticSlots)
+
+	fl = newMockCmd().Flags()
+	require.NoError(t, fl.Parse([]string{"--page-glitch", "3,7", "--page-glitch-kind", "error", "--page-glitch-attempts", "2"}))
+	sc, err = mockScenario(mockFlags{scenario: "capacity", glitchPages: []int{3, 7}, glitchKind: "error", glitchAttempts: 2}, fl)
+	require.NoError(t, err)
+	assert.Equal(t, mockapi.PageGlitch{Pages: []int{3, 7}, Kind: mockapi.GlitchError, Attempts: 2}, sc.PageGlitch)
 }
 
 func TestMockKnobsForBodiesConnectionsRedirectsAndRobotsChangeThePreset(t *testing.T) {
