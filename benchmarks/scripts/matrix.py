@@ -294,6 +294,47 @@ ROWS = [
     # Retry-After of an hour on a 429 (as seconds and as a date): capped at retry_after_max (5 min); the row stops at 20 s
     ('ra1h-nohdr-20-b5', 'quota-no-headers', '--rate 20 --burst 5 --retry-after 3600s', 300, ('bucket', 20, 5), [], 20),
     ('ra1hdate-nohdr-20-b5', 'quota-no-headers', '--rate 20 --burst 5 --retry-after 3600s --retry-after-date', 300, ('bucket', 20, 5), [], 20),
+    # session 15: an inference-like API (answers of 1-19 s or 1-5 s, a concurrency cap answering 429 + Retry-After)
+    ('infer-16x10s-429ra2', 'capacity', '--slots 16 --queue 0 --latency 10s --jitter 9s --capacity-status 429 --retry-after 2s', 64, ('cap', 16, 10.0), [], 120),
+    ('infer-16x10s-429ra2-t30', 'capacity', '--slots 16 --queue 0 --latency 10s --jitter 9s --capacity-status 429 --retry-after 2s', 64, ('cap', 16, 10.0), [], 120,
+     'limits:\n  timeout: 30s\n'),
+    ('infer-32x3s-429ra1', 'capacity', '--slots 32 --queue 0 --latency 3s --jitter 2s --capacity-status 429', 320, ('cap', 32, 3.0), [], 90),
+    ('infer-8x2s-q8-429ra5+quota2', 'capacity', '--slots 8 --queue 8 --latency 2s --jitter 1500ms --capacity-status 429 --retry-after 5s --rate 3 --burst 8 --quota-headers none', 90, ('bucket', 3, 8), [], 90),
+    ('infer-inflight-8x5s-429ra', 'inflight-429', '--slots 8 --latency 5s --jitter 4s --capacity-no-retry-after=false --retry-after 3s', 48, ('cap', 8, 5.0), [], 90),
+    # an elastic server: never refuses, service time x in-service/slots beyond its slots
+    ('elastic-16x50ms', 'fast', '--latency 50ms --jitter 10ms --elastic-slots 16', 2000, ('cap', 16, 0.05), [], 60),
+    ('elastic-64x20ms', 'fast', '--latency 20ms --jitter 5ms --elastic-slots 64', 8000, ('cap', 64, 0.02), [], 60),
+    ('elastic-4x200ms', 'fast', '--latency 200ms --jitter 50ms --elastic-slots 4', 100, ('cap', 4, 0.2), [], 60),
+    ('elastic-8x1s', 'fast', '--latency 1s --jitter 200ms --elastic-slots 8', 80, ('cap', 8, 1.0), [], 60),
+    # a listing that answers 200 without its page on a first attempt: empty (linking on) or an error body
+    ('glitch-empty-p5', 'capacity', '--page-glitch 5', 2000, ('cap', 32, 0.02), [], 60),
+    ('glitch-empty-p5-cursor', 'capacity', '--page-glitch 5 --pagination cursor', 2000, ('cap', 32, 0.02), [], 60),
+    ('glitch-empty-p5-link', 'capacity', '--page-glitch 5 --pagination link', 2000, ('cap', 32, 0.02), [], 60),
+    ('glitch-error-p5', 'capacity', '--page-glitch 5 --page-glitch-kind error', 2000, ('cap', 32, 0.02), [], 60),
+    ('glitch-error-p5-cursor', 'capacity', '--page-glitch 5 --page-glitch-kind error --pagination cursor', 2000, ('cap', 32, 0.02), [], 60),
+    ('glitch-empty-p5x3', 'capacity', '--page-glitch 5,6,7 --page-glitch-attempts 3', 2000, ('cap', 32, 0.02), [], 60),
+    # one server under 10 names (ports): each name its own host to the crawl, one capacity behind them
+    ('shared10-32q32', 'fast', '', 4000, ('hosts',), [('capacity', '--servers 10 --shared')], 60),
+    ('names1-16q4', 'fast', '', 2000, ('hosts',), [('capacity-tight', '--x-weight 2')], 60),
+    ('names1-nohdr100-b10', 'fast', '', 1000, ('hosts',), [('quota-no-headers', '--x-weight 2')], 60),
+    ('names2-16q4', 'fast', '', 2000, ('hosts',), [('capacity-tight', '--x-weight 2 --x-names 2')], 60),
+    ('names2-nohdr100-b10', 'fast', '', 1000, ('hosts',), [('quota-no-headers', '--x-weight 2 --x-names 2')], 60),
+    ('shared10-16q4', 'fast', '', 2000, ('hosts',), [('capacity-tight', '--servers 10 --shared')], 60),
+    ('shared10-nohdr100-b10', 'fast', '', 1000, ('hosts',), [('quota-no-headers', '--servers 10 --shared')], 60),
+    ('shared10-tb100-b20', 'fast', '', 1000, ('hosts',), [('header-quota-token-bucket', '--servers 10 --shared')], 60),
+    # many hosts, 5 ms to 1 s answers (each host's optimum 5 s), one host gated for its first 3 s
+    ('hosts-lat5ms-1s+gated', 'fast', '', 5760, ('hosts',), [
+        ('capacity', '--slots 4 --queue 4 --latency 5ms --jitter 1ms --x-weight 200'), ('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 50'),
+        ('capacity', '--slots 4 --queue 4 --latency 50ms --jitter 10ms --x-weight 20'), ('capacity', '--slots 4 --queue 4 --latency 100ms --jitter 20ms --x-weight 10'),
+        ('capacity', '--slots 4 --queue 4 --latency 200ms --jitter 40ms --x-weight 5'), ('capacity', '--slots 4 --queue 4 --latency 500ms --jitter 100ms --x-weight 2'),
+        ('capacity', '--slots 4 --queue 4 --latency 1s --jitter 200ms --x-weight 1'), ('blackout', '--blackout-at 0s --blackout-for 3s --x-weight 20')], 90),
+    # storms of 4xx that are not throttles, and of 500s, with and without a Retry-After
+    ('storm408-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 408 --blackout-no-retry-after', 8000, ('cap', 32, 0.02, 2), [], 60),
+    ('storm408ra-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 408', 8000, ('cap', 32, 0.02, 2), [], 60),
+    ('storm425-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 425 --blackout-no-retry-after', 8000, ('cap', 32, 0.02, 2), [], 60),
+    ('storm429bare-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 429 --blackout-no-retry-after', 8000, ('cap', 32, 0.02, 2), [], 60),
+    ('storm500ra-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 500', 8000, ('cap', 32, 0.02, 2), [], 60),
+    ('storm502-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 502 --blackout-no-retry-after', 8000, ('cap', 32, 0.02, 2), [], 60),
 ]
 
 
@@ -440,7 +481,9 @@ def run(binary, row, mockbin, lock, t90_poll=False, trace=False):
             p, urls = procs[g]
             mocks.append((p, urls[k], sc, kn, x))
             addrs.append(urls[k][len('http://'):])
-            hosts += [urls[k][len('http://'):]] * w
+            a = urls[k][len('http://'):]
+            # --x-names 2: the host's items alternate between its two names, 127.0.0.1 and localhost
+            hosts += [a if j % 2 == 0 or x.get('names') != '2' else a.replace('127.0.0.1', 'localhost') for j in range(w)]
         if len(model) > 1 and model[1] == 'shuffle':  # each host's items spread over the listing
             random.Random(2).shuffle(hosts)
         knobs, xmain = xknobs(knobs)  # --x-robots off: the one row setting that is not a default (a diagnosis)
@@ -521,10 +564,14 @@ output: {d}/out.jsonl
                 if m:
                     fids.add(int(m.group(1)))
         lost = items - len(ids | fids)
+        # a --shared group's ports are one server: count its ground truth once
+        once = [st for i, st in enumerate(sts) if i == 0 or '--shared' not in mocks[i][3] or mocks[i][1] == procs_first(procs, mocks, i)]
+        allsts, sts = sts, once
         req = sum(st['requests'] for st in sts)
         thr = sum(int(st['by_status'].get(c, 0)) for st in sts for c in ('429', '503', '403'))
         early = sum(st['early_requests'] for st in sts)
         okn = lambda st: sum(int(v) for c, v in st['by_status'].items() if c.startswith('2'))
+        sts = allsts if model[0] == 'hosts' else sts
         if model[0] == 'hosts':
             ide = max([0.0] + [ideal(host_model(sc, kn, st, t0), okn(st), dur, t0) for (_, _, sc, kn, _), st in zip(mocks[1:], sts[1:])])
         else:  # windows are aligned on the server's clock
@@ -551,6 +598,7 @@ output: {d}/out.jsonl
                    max_in_flight=sts[0]['max_in_flight'], final_limit=s.get('final_limit'), max_limit=s.get('max_concurrency'),
                    per_second=[(sec['ok'], sec['throttled'], sec.get('max_in_flight', 0)) for sec in sts[0]['per_second']],
                    e5xx=sum(int(v) for st in sts for c, v in st['by_status'].items() if c.startswith('5') and c != '503'),
+                   e4xx=sum(int(v) for st in sts for c, v in st['by_status'].items() if c in ('408', '425')),
                    stderr=open(f'{d}/stderr').read()[-400:] if rc not in (0,) else '')
         if trace:  # the main mock per 100 ms from the crawl's start: 2xx, throttled, other 5xx, in flight at the sample
             res['trace'] = [(round(a[0] - t0m, 1), a[1] - b[1], a[2] - b[2], a[3] - b[3], a[4]) for b, a in zip(samples, samples[1:])]
@@ -603,6 +651,11 @@ output: {d}/out.jsonl
             lockf.close()
 
 
+def procs_first(procs, mocks, i):
+    """The first URL its process printed for mock i: a --shared group's own ground truth is counted there."""
+    return next(v[1][0] for v in procs.values() if v[0] is mocks[i][0])
+
+
 def started(st):
     """The unix time a mock's Stats say it started (its per-second series counts from then)."""
     m = re.match(r'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$', st['started'])
@@ -616,6 +669,8 @@ def host_model(scenario, knobs, st=None, t0=0):
     one after another, each blackout from its own start)."""
     g = lambda k, dflt: re.search(rf'--{k} (\S+)', knobs).group(1) if f'--{k} ' in knobs else dflt
     dur = lambda v: float(v[:-2]) / 1000 if v.endswith('ms') else float(v[:-1])
+    if scenario == 'capacity-tight':
+        return ('cap', int(g('slots', 16)), dur(g('latency', '20ms')), 0)
     if scenario in ('capacity', 'blackout'):
         out = dur(g('blackout-at', '1s')) + dur(g('blackout-for', '2s')) if scenario == 'blackout' else 0
         if out and st is not None:
@@ -658,7 +713,7 @@ def main():
             res['bin'] = a.bin
             print(f"{res['row']:20s} gp={res['goodput']}%{' avg=%s%%' % res['avg_rate_pct'] if res['avg_rate_pct'] else ''} ideal={res['ideal']}s dur={res['dur']}s t90={res['t90']} "
                   f"thr={res['thr_pct']}% early={res['early']} lost={res['lost']} dup={res['dup']} "
-                  f"failed={res['failed']} 5xx={res['e5xx']} limit={res['final_limit']}/{res['max_limit']} load={res['load']} -> {res['verdict']}", flush=True)
+                  f"failed={res['failed']} 5xx={res['e5xx']} 408/425={res['e4xx']} limit={res['final_limit']}/{res['max_limit']} load={res['load']} -> {res['verdict']}", flush=True)
             if 'hosts' in res:
                 print(f"   hosts={len(res['hosts'])} worst healthy share={res['worst_healthy']}% healthy>=85%: {res['healthy_85']} "
                       f"crawl/ideal={res['over_ideal']}x", flush=True)
