@@ -89,8 +89,8 @@ func TestBlackoutAsAStormOf500sWithoutRetryAfter(t *testing.T) {
 	assert.ErrorContains(t, err, "Blackout.Status")
 }
 
-func TestBlackoutMayAnswer408Or425WithItsRetryAfter(t *testing.T) {
-	for _, status := range []int{http.StatusRequestTimeout, http.StatusTooEarly} {
+func TestBlackoutMayAnswer403Or408Or425WithItsRetryAfter(t *testing.T) {
+	for _, status := range []int{http.StatusForbidden, http.StatusRequestTimeout, http.StatusTooEarly} {
 		clk := newFakeClock()
 		s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Blackout: Blackout{For: 2 * time.Second, Status: status}}})
 		c := newClient(t, 10*time.Second)

@@ -332,8 +332,8 @@ type Faults struct {
 type Blackout struct {
 	At  time.Duration
 	For time.Duration // 0 turns the blackout off
-	// Status is the answer during the window: 408, 425, 429, 500, 502, 503
-	// or 504. Default 503.
+	// Status is the answer during the window: 403, 408, 425, 429, 500, 502,
+	// 503 or 504. Default 503.
 	Status int
 	// NoRetryAfter answers without a Retry-After.
 	NoRetryAfter bool
@@ -542,16 +542,17 @@ func (sc Scenario) validate() error {
 	case sc.Blackout.At < 0 || sc.Blackout.For < 0:
 		return bad("Blackout", "a window with At >= 0 and For >= 0", fmt.Sprintf("%+v", sc.Blackout))
 	case !slices.Contains(blackoutStatuses, sc.Blackout.Status):
-		return bad("Blackout.Status", "408, 425, 429, 500, 502, 503 or 504", sc.Blackout.Status)
+		return bad("Blackout.Status", "403, 408, 425, 429, 500, 502, 503 or 504", sc.Blackout.Status)
 	}
 	return sc.Faults.validate(bad)
 }
 
 // blackoutStatuses are the answers a Blackout may give: the 5xx a server
-// or its gateway sends while down, and the 4xx some send instead (a proxy's
-// 408 Request Timeout, 425 Too Early, a front's 429).
+// or its gateway sends while down, and the 4xx some send instead (a 403
+// with a Retry-After as GitHub's secondary rate limit sends, a proxy's 408
+// Request Timeout, 425 Too Early, a front's 429).
 var blackoutStatuses = []int{
-	http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests,
+	http.StatusForbidden, http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests,
 	http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
 }
 

@@ -69,6 +69,7 @@ ROWS = [
     ('fixed-300/10s', 'header-quota', '--header-limit 300 --header-window 10s', 1000, ('fixed', 300, 10), [], 60),
     ('fixed-200/60s', 'header-quota', '--header-limit 200 --header-window 60s', 150, ('none',), [], 60),
     ('sliding-50/1s', 'header-quota-sliding', '--header-limit 50 --header-window 1s', 1000, ('sliding', 50, 1), [], 60),
+    ('sliding-100/1s', 'header-quota-sliding', '--header-limit 100 --header-window 1s', 1000, ('sliding', 100, 1), [], 60),
     ('sliding-300/10s', 'header-quota-sliding', '--header-limit 300 --header-window 10s', 1000, ('sliding', 300, 10), [], 60),
     ('tb-20/1s-b5', 'header-quota-token-bucket', '--header-limit 20 --header-window 1s --header-burst 5', 400, ('tb', 20, 5), [], 60),
     ('tb-300/1s-b50', 'header-quota-token-bucket', '--header-limit 300 --header-window 1s --header-burst 50', 6000, ('tb', 300, 50), [], 60),
@@ -328,9 +329,13 @@ ROWS = [
         ('capacity', '--slots 4 --queue 4 --latency 50ms --jitter 10ms --x-weight 20'), ('capacity', '--slots 4 --queue 4 --latency 100ms --jitter 20ms --x-weight 10'),
         ('capacity', '--slots 4 --queue 4 --latency 200ms --jitter 40ms --x-weight 5'), ('capacity', '--slots 4 --queue 4 --latency 500ms --jitter 100ms --x-weight 2'),
         ('capacity', '--slots 4 --queue 4 --latency 1s --jitter 200ms --x-weight 1'), ('blackout', '--blackout-at 0s --blackout-for 3s --x-weight 20')], 90),
+    # many slow hosts: 100 hosts at 500 ms (8 items each, 1 s of work), 20 hosts at 2 s (16 items each, 8 s of work)
+    ('hosts-100x500ms', 'fast', '', 0, ('hosts',), [('capacity', '--servers 100 --slots 4 --queue 4 --latency 500ms --jitter 100ms --x-weight 8')], 90),
+    ('hosts-20x2s', 'fast', '', 0, ('hosts',), [('capacity', '--servers 20 --slots 4 --queue 4 --latency 2s --jitter 400ms --x-weight 16')], 90),
     # storms of 4xx that are not throttles, and of 500s, with and without a Retry-After
     ('storm408-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 408 --blackout-no-retry-after', 8000, ('cap', 32, 0.02, 2), [], 60),
     ('storm408ra-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 408', 8000, ('cap', 32, 0.02, 2), [], 60),
+    ('storm403ra-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 403', 8000, ('cap', 32, 0.02, 2), [], 60),
     ('storm425-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 425 --blackout-no-retry-after', 8000, ('cap', 32, 0.02, 2), [], 60),
     ('storm429bare-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 429 --blackout-no-retry-after', 8000, ('cap', 32, 0.02, 2), [], 60),
     ('storm500ra-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 500', 8000, ('cap', 32, 0.02, 2), [], 60),

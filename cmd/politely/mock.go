@@ -120,7 +120,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.Uint64Var(&f.seed, "seed", 0, "faults: seed of the injected faults")
 	fl.DurationVar(&f.blackoutAt, "blackout-at", 0, "blackout: when the 503 window starts, after the server started")
 	fl.DurationVar(&f.blackoutFor, "blackout-for", 0, "blackout: how long every request is answered 503 + Retry-After (0: off)")
-	fl.IntVar(&f.blackoutStatus, "blackout-status", 0, "blackout: the answer during the window: 408, 425, 429, 500, 502, 503 or 504 (default 503)")
+	fl.IntVar(&f.blackoutStatus, "blackout-status", 0, "blackout: the answer during the window: 403, 408, 425, 429, 500, 502, 503 or 504 (default 503)")
 	fl.BoolVar(&f.blackoutNoRA, "blackout-no-retry-after", false, "blackout: answer without a Retry-After")
 	fl.IntVar(&f.capStatus, "capacity-status", 0, "capacity: the answer beyond the queue, 503 or 429")
 	fl.BoolVar(&f.capNoRA, "capacity-no-retry-after", false, "capacity: answer beyond the queue without a Retry-After (=false: with one, e.g. for inflight-429)")

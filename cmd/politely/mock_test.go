@@ -297,7 +297,7 @@ func TestMockRejectsBadUsage(t *testing.T) {
 		{name: "negative retry-after", args: []string{"mock", "--scenario", "quota", "--retry-after", "-1s"}, code: exitUsage, want: "RetryAfter must be >= 0"},
 		{name: "slots-at without slots", args: []string{"mock", "--scenario", "capacity", "--slots-at", "5s"}, code: exitUsage, want: `--slots-at wants AT=SLOTS values such as 5s=16, got "5s"`},
 		{name: "slots-at to zero", args: []string{"mock", "--scenario", "capacity", "--slots-at", "5s=0"}, code: exitUsage, want: "Capacity.Schedule[0].Slots must be >= 1, got 0"},
-		{name: "blackout as a 404", args: []string{"mock", "--scenario", "blackout", "--blackout-status", "404"}, code: exitUsage, want: "Blackout.Status must be 408, 425, 429, 500, 502, 503 or 504, got 404"},
+		{name: "blackout as a 404", args: []string{"mock", "--scenario", "blackout", "--blackout-status", "404"}, code: exitUsage, want: "Blackout.Status must be 403, 408, 425, 429, 500, 502, 503 or 504, got 404"},
 		{name: "slow share above 1", args: []string{"mock", "--scenario", "capacity", "--slow-share", "2"}, code: exitUsage, want: "SlowShare must be a fraction in [0, 1], got 2"},
 		{name: "retry-after shift in parts of a second", args: []string{"mock", "--scenario", "quota", "--retry-after-shift", "-500ms"}, code: exitUsage, want: "RetryAfterShift must be whole seconds, got -500ms"},
 		{name: "address in use", args: []string{"mock", "--scenario", "fast", "--addr", busy.Addr().String()}, code: exitFailed, want: "address already in use"},
