@@ -247,7 +247,7 @@ func (h *Handler) admit(w http.ResponseWriter, rq request) (outcome, bool) {
 				}
 				h.rec.tellWait(rq.client, rq.conn, h.retryAfter(w.Header(), t, wait))
 			}
-			return errorJSON(w, http.StatusTooManyRequests, "rate limit exceeded"), false
+			return errorJSON(w, h.sc.Quota.Status, "rate limit exceeded"), false
 		}
 	}
 	return outcome{}, true

@@ -492,3 +492,19 @@ func refusedWithADate(t *testing.T, s *Server, clk *fakeClock) *http.Client {
 	assert.Equal(t, clk.Now().Add(time.Second).Truncate(time.Second).Unix(), at.Unix())
 	return c
 }
+
+func TestQuotaMayAnswer503WithoutRetryAfterAsNginxLimitReqDoes(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Quota: Quota{Rate: 1, Burst: 1, Status: http.StatusServiceUnavailable,
+		NoRetryAfter: true, Headers: QuotaHeadersNone}}})
+	c := newClient(t, 10*time.Second)
+	require.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/1").status)
+	r := get(t, c, s.URL()+"/items/1")
+	assert.Equal(t, http.StatusServiceUnavailable, r.status, "beyond the burst")
+	assert.Empty(t, r.header.Get("Retry-After"))
+	clk.Advance(time.Second)
+	assert.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/1").status, "a token later")
+
+	_, err := NewHandler(Config{Scenario: Scenario{Quota: Quota{Rate: 1, Status: 500}}})
+	assert.ErrorContains(t, err, "Quota.Status")
+}

@@ -203,6 +203,9 @@ type Quota struct {
 	Headers QuotaHeaders
 	// NoRetryAfter sends the 429 beyond the burst without a Retry-After.
 	NoRetryAfter bool
+	// Status is the answer beyond the burst: 429, or 503 as nginx's
+	// limit_req sends by default. Default 429.
+	Status int
 	// RetryAfter, if positive, is the Retry-After of every 429 (rounded up
 	// to whole seconds), as a limiter that announces a fixed penalty sends
 	// it; 0 announces the whole seconds until the next token.
@@ -430,6 +433,9 @@ func (sc Scenario) withDefaults() Scenario {
 	if sc.Blackout.Status == 0 {
 		sc.Blackout.Status = http.StatusServiceUnavailable
 	}
+	if sc.Quota.Status == 0 {
+		sc.Quota.Status = http.StatusTooManyRequests
+	}
 	if sc.Quota.Burst == 0 {
 		sc.Quota.Burst = 1
 	}
@@ -521,6 +527,8 @@ func (sc Scenario) validate() error {
 		return bad("Quota.Burst", ">= 0", q.Burst)
 	case q.RetryAfter < 0:
 		return bad("Quota.RetryAfter", ">= 0", q.RetryAfter)
+	case q.Status != http.StatusTooManyRequests && q.Status != http.StatusServiceUnavailable:
+		return bad("Quota.Status", "429 or 503", q.Status)
 	case q.Headers < QuotaHeadersBoth || q.Headers > QuotaHeadersNone:
 		return bad("Quota.Headers", "a QuotaHeaders constant", int(q.Headers))
 	case sc.HeaderQuota.Limit < 0:

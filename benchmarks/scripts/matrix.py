@@ -299,6 +299,7 @@ ROWS = [
     ('infer-16x10s-429ra2', 'capacity', '--slots 16 --queue 0 --latency 10s --jitter 9s --capacity-status 429 --retry-after 2s', 64, ('cap', 16, 10.0), [], 120),
     ('infer-16x10s-429ra2-t30', 'capacity', '--slots 16 --queue 0 --latency 10s --jitter 9s --capacity-status 429 --retry-after 2s', 64, ('cap', 16, 10.0), [], 120,
      'limits:\n  timeout: 30s\n'),
+    ('infer-32x1s-429ra1', 'capacity', '--slots 32 --queue 0 --latency 1s --jitter 800ms --capacity-status 429', 600, ('cap', 32, 1.0), [], 90),
     ('infer-32x3s-429ra1', 'capacity', '--slots 32 --queue 0 --latency 3s --jitter 2s --capacity-status 429', 320, ('cap', 32, 3.0), [], 90),
     ('infer-8x2s-q8-429ra5+quota2', 'capacity', '--slots 8 --queue 8 --latency 2s --jitter 1500ms --capacity-status 429 --retry-after 5s --rate 3 --burst 8 --quota-headers none', 90, ('bucket', 3, 8), [], 90),
     ('infer-inflight-8x5s-429ra', 'inflight-429', '--slots 8 --latency 5s --jitter 4s --capacity-no-retry-after=false --retry-after 3s', 48, ('cap', 8, 5.0), [], 90),
@@ -332,6 +333,11 @@ ROWS = [
     # many slow hosts: 100 hosts at 500 ms (8 items each, 1 s of work), 20 hosts at 2 s (16 items each, 8 s of work)
     ('hosts-100x500ms', 'fast', '', 0, ('hosts',), [('capacity', '--servers 100 --slots 4 --queue 4 --latency 500ms --jitter 100ms --x-weight 8')], 90),
     ('hosts-20x2s', 'fast', '', 0, ('hosts',), [('capacity', '--servers 20 --slots 4 --queue 4 --latency 2s --jitter 400ms --x-weight 16')], 90),
+    # nginx's limit_req (a rate, 503 without Retry-After beyond its burst) and limit_conn (a concurrency cap, the same 503)
+    ('nginx-limitreq-100-b10', 'quota-no-headers', '--rate 100 --burst 10 --quota-status 503 --quota-no-retry-after', 1000, ('bucket', 100, 10), [], 60),
+    ('nginx-limitreq-20-b5', 'quota-no-headers', '--rate 20 --burst 5 --quota-status 503 --quota-no-retry-after', 400, ('bucket', 20, 5), [], 60),
+    ('nginx-limitreq-300-b50', 'quota-no-headers', '--rate 300 --burst 50 --quota-status 503 --quota-no-retry-after', 6000, ('bucket', 300, 50), [], 60),
+    ('nginx-limitconn-16x20ms', 'capacity', '--slots 16 --queue 0 --capacity-no-retry-after', 4000, ('cap', 16, 0.02), [], 60),
     # storms of 4xx that are not throttles, and of 500s, with and without a Retry-After
     ('storm408-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 408 --blackout-no-retry-after', 8000, ('cap', 32, 0.02, 2), [], 60),
     ('storm408ra-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 408', 8000, ('cap', 32, 0.02, 2), [], 60),

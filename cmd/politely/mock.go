@@ -45,6 +45,8 @@ type mockFlags struct {
 	blackoutNoRA   bool
 	capStatus      int
 	capNoRA        bool
+	quotaStatus    int
+	quotaNoRA      bool
 	elastic        int
 	glitchPages    []int
 	glitchKind     string
@@ -136,6 +138,8 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.IntSliceVar(&f.glitchPages, "page-glitch", nil, "N,...: answer these listing pages (by place, from 1) 200 without the page on their first attempts")
 	fl.StringVar(&f.glitchKind, "page-glitch-kind", "", "what --page-glitch answers: empty (no items, the next link as if full; default) or error ({\"error\": ...} alone)")
 	fl.IntVar(&f.glitchAttempts, "page-glitch-attempts", 0, "how many first attempts at a --page-glitch page get the glitch (default 1)")
+	fl.IntVar(&f.quotaStatus, "quota-status", 0, "quota: the answer beyond the burst, 429 or 503 (nginx limit_req's default)")
+	fl.BoolVar(&f.quotaNoRA, "quota-no-retry-after", false, "quota: answer beyond the burst without a Retry-After")
 	fl.IntVar(&f.elastic, "elastic-slots", 0, "stretch every service time by in-service/N beyond N in service: a server that never refuses and slows with its load")
 	fl.DurationVar(&f.listingLat, "listing-latency", 0, "service time of a listing page, in place of --latency")
 	fl.Float64Var(&f.slowBody, "slow-body", 0, "faults: the share of detail answers whose body trickles out over --slow-body-for")
@@ -193,6 +197,8 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("slow-factor", func() { sc.SlowFactor = f.slowFactor })
 	set("listing-latency", func() { sc.ListingLatency = f.listingLat })
 	set("elastic-slots", func() { sc.ElasticSlots = f.elastic })
+	set("quota-status", func() { sc.Quota.Status = f.quotaStatus })
+	set("quota-no-retry-after", func() { sc.Quota.NoRetryAfter = f.quotaNoRA })
 	set("page-glitch", func() { sc.PageGlitch.Pages = f.glitchPages })
 	set("page-glitch-kind", func() { sc.PageGlitch.Kind = mockapi.GlitchKind(f.glitchKind) })
 	set("page-glitch-attempts", func() { sc.PageGlitch.Attempts = f.glitchAttempts })

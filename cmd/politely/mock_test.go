@@ -247,6 +247,13 @@ func TestMockKnobsForACapacitysAnswerChangeThePreset(t *testing.T) {
 	assert.Equal(t, 8, sc.ElasticSlots)
 
 	fl = newMockCmd().Flags()
+	require.NoError(t, fl.Parse([]string{"--quota-status", "503", "--quota-no-retry-after"}))
+	sc, err = mockScenario(mockFlags{scenario: "quota-no-headers", quotaStatus: 503, quotaNoRA: true}, fl)
+	require.NoError(t, err)
+	assert.Equal(t, 503, sc.Quota.Status, "nginx's limit_req")
+	assert.True(t, sc.Quota.NoRetryAfter)
+
+	fl = newMockCmd().Flags()
 	require.NoError(t, fl.Parse([]string{"--page-glitch", "3,7", "--page-glitch-kind", "error", "--page-glitch-attempts", "2"}))
 	sc, err = mockScenario(mockFlags{scenario: "capacity", glitchPages: []int{3, 7}, glitchKind: "error", glitchAttempts: 2}, fl)
 	require.NoError(t, err)
