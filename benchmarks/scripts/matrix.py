@@ -330,6 +330,7 @@ ROWS = [
         ('capacity', '--slots 4 --queue 4 --latency 50ms --jitter 10ms --x-weight 20'), ('capacity', '--slots 4 --queue 4 --latency 100ms --jitter 20ms --x-weight 10'),
         ('capacity', '--slots 4 --queue 4 --latency 200ms --jitter 40ms --x-weight 5'), ('capacity', '--slots 4 --queue 4 --latency 500ms --jitter 100ms --x-weight 2'),
         ('capacity', '--slots 4 --queue 4 --latency 1s --jitter 200ms --x-weight 1'), ('blackout', '--blackout-at 0s --blackout-for 3s --x-weight 20')], 90),
+    ('lat5ms-alone', 'capacity', '--slots 4 --queue 4 --latency 5ms --jitter 1ms', 4000, ('cap', 4, 0.005), [], 60),
     # many slow hosts: 100 hosts at 500 ms (8 items each, 1 s of work), 20 hosts at 2 s (16 items each, 8 s of work)
     ('hosts-100x500ms', 'fast', '', 0, ('hosts',), [('capacity', '--servers 100 --slots 4 --queue 4 --latency 500ms --jitter 100ms --x-weight 8')], 90),
     ('hosts-20x2s', 'fast', '', 0, ('hosts',), [('capacity', '--servers 20 --slots 4 --queue 4 --latency 2s --jitter 400ms --x-weight 16')], 90),
