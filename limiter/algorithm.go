@@ -164,6 +164,11 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 		// Just below the last drop: probe beyond it only now and then, and
 		// not while a queue shows (a small one may be all the server has).
 		a.at = min(a.at+1, delayProbeMax)
+	case w.floorRise > 0 && l+1 > float64(a.served):
+		// Past every level served, and the level's fastest answer rose
+		// well over the host's fastest: its requests wait in a queue that
+		// the RTT against a baseline raised by a loaded client's cold
+		// start does not show, and the next level may be refused.
 	default:
 		a.at = 0
 		l = a.grow(l)

@@ -139,9 +139,9 @@ type windowStats struct {
 	// waited is, in slow start, the level's permits over those that did not
 	// wait in a queue (see levelWatch), 0 if none waited.
 	waited float64
-	// floorRise is, in slow start, how far the window's fastest answer
-	// rose over the host's fastest beyond its noise, 0 if not (see
-	// floorRise).
+	// floorRise is how far the window's fastest answer rose over the
+	// host's fastest beyond its noise, 0 if not or if a drop closed the
+	// window (see floorRise).
 	floorRise time.Duration
 }
 
@@ -382,7 +382,7 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 	if c.slowStart && !w.drop && c.due {
 		w.waited = c.watch.waited(now, c.stragglerWait())
 	}
-	if c.slowStart && !w.drop {
+	if !w.drop {
 		w.floorRise = c.floorRise()
 	}
 	if w.drop {

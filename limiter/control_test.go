@@ -688,6 +688,27 @@ func TestDefaultProbesPastARiseLikePastADropOnAServerThatRefusedPastItsLevels(t 
 	assert.Greater(t, rose(false), 50.0, "grows on a server that never refused past its levels")
 }
 
+func TestDefaultDoesNotGrowPastTheLevelsServedWhileTheFastestAnswerRises(t *testing.T) {
+	// A baseline taken from a loaded client's cold start sits above what
+	// a level with a queue shows once the load lifts: 8 in flight on 4
+	// slots + 4 queued read 41 ms against 35 ms. The level's fastest answer,
+	// 20 ms over the host's fastest, shows the queue: no growth past the
+	// levels served while it does, and growth again where it does not, or
+	// below the levels served.
+	const base, mean = 35 * time.Millisecond, 41 * time.Millisecond
+	a := &delayAlgorithm{}
+	window := func(l float64, floorRise time.Duration) float64 {
+		return a.window(windowStats{mean: mean, srtt: mean, base: base, inFlight: int(l), limit: l, floorRise: floorRise})
+	}
+	l := 8.0
+	for range 20 {
+		l = window(l, 20*time.Millisecond)
+	}
+	assert.InDelta(t, 8, l, 0.01, "held while the fastest answer shows a queue")
+	assert.Greater(t, window(8, 0), 8.0, "grows once it does not")
+	assert.Greater(t, window(6, 20*time.Millisecond), 6.0, "and below the levels served, whatever it shows")
+}
+
 // The default strategy's state is allocated once per host, beside the Host:
 // 32 bytes is its size class.
 func TestDefaultStrategysStateFitsTheSizeClassOf32Bytes(t *testing.T) {

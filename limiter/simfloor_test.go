@@ -107,3 +107,42 @@ func TestRebaseLowersABaselineALoadedClientRaised(t *testing.T) {
 		})
 	}
 }
+
+// TestSimulationASmallServerMetByALoadedColdStartIsNotProbedPastItsQueueLater:
+// a server of 4 slots + 4 queued × 20 ms met by a client loaded at its
+// cold start, for 2.5 s. Slow start's baseline, taken from the loaded
+// answers, sits 10-15 ms above the service; once slow start has ended at
+// the queue, 8 in flight read a rise under the default strategy's own, and
+// it grew to 9 and paid a 1 s gate in 10 of 160 runs. The level's fastest
+// answer, against the host's fastest, shows the queue there too.
+func TestSimulationASmallServerMetByALoadedColdStartIsNotProbedPastItsQueueLater(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	c := capacityClass{slots: 4, queue: 4, service: 20 * time.Millisecond}
+	const ms = time.Millisecond
+	later := 0
+	for _, load := range []struct{ lo, hi, until, hi2 time.Duration }{
+		{5 * ms, 15 * ms, 300 * ms, 2 * ms},
+		{8 * ms, 12 * ms, 200 * ms, 2 * ms},
+		{10 * ms, 40 * ms, 300 * ms, 5 * ms},
+		{20 * ms, 50 * ms, 400 * ms, 10 * ms},
+	} {
+		for seed := uint64(1); seed <= 40; seed++ {
+			srv := &loadedServer{capacityServer: c.server(), lo: load.lo, hi: load.hi, until: load.until, hi2: load.hi2}
+			s := newSim(simLimiter(t, "", 0), srv, seed, 2500*time.Millisecond)
+			s.crawlStart = true
+			gated := false
+			s.onAnswer = func(_ *simReq, o Outcome) {
+				if o == Dropped && !gated {
+					gated = true
+					if !s.h.ctl.slowStart {
+						later++
+					}
+				}
+			}
+			s.run()
+		}
+	}
+	assert.LessOrEqual(t, later, 2, "cold starts of 160 whose first gate came after slow start")
+}
