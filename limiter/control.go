@@ -140,8 +140,9 @@ type windowStats struct {
 	// wait in a queue (see levelWatch), 0 if none waited.
 	waited float64
 	// floorRise is how far the window's fastest answer rose over the
-	// host's fastest beyond its noise, 0 if not or if a drop closed the
-	// window (see floorRise).
+	// host's fastest, in slow start beyond its noise (see floorRise),
+	// after it beyond queueBase and floorRatio alone (see floorAbove); 0
+	// if not or if a drop closed the window.
 	floorRise time.Duration
 }
 
@@ -382,8 +383,12 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 	if c.slowStart && !w.drop && c.due {
 		w.waited = c.watch.waited(now, c.stragglerWait())
 	}
-	if !w.drop {
+	switch {
+	case w.drop:
+	case c.slowStart:
 		w.floorRise = c.floorRise()
+	default:
+		w.floorRise = c.floorAbove(0)
 	}
 	if w.drop {
 		w.gate = gate
@@ -581,10 +586,10 @@ func (c *control) slowStartWindow(w windowStats) {
 		ratio = max(ratio, slowGrowRatio, w.waited)
 		grow = max(grow, ratio)
 	}
-	if w.floorRise > 0 && w.mean < w.base {
+	if w.floorRise > 0 && (w.mean < w.base || w.floorRise > floorStderrs*w.stderr) {
 		// The level's fastest answer rose though its mean reads below the
-		// baseline: a queue that a baseline raised by a loaded client
-		// hides.
+		// baseline, or barely above it with every answer alike: a queue
+		// that a baseline raised by a loaded client hides.
 		c.rebase(&w)
 		ratio = max(ratio, w.ratio(), slowGrowRatio)
 		grow = max(grow, ratio)

@@ -11,9 +11,18 @@ import (
 // deviation times √12) have their fastest about W/(n+1) above the lowest a
 // server gives, and a rise of floorNoise such offsets comes by chance in
 // about one window in e^(floorNoise·n/(n+1)); the rise must also pass
-// queueBase and floorRatio, and the mean read below the baseline, before
-// slow start acts on it.
+// queueBase and floorRatio, and the mean read below the baseline or the
+// rise be floorStderrs standard errors of the mean, before slow start acts
+// on it.
 const floorNoise = 2
+
+// floorStderrs is how many standard errors of a slow-start window's mean
+// its fastest answer must rise over the host's fastest to read as a queue
+// where the mean reads above the baseline: the level's answers are then
+// alike, and all of them well above any the host gave before, as a queue
+// at a server whose service time hardly varies makes them; the answers of
+// a server whose service times spread widely never are.
+const floorStderrs = 10
 
 // floorRatio is the least a window's fastest answer must rise to, over
 // the host's fastest, to be read as a queue's: a window of a few answers
@@ -53,14 +62,28 @@ func (c *control) noteFastest(rtt time.Duration, inWindow bool) {
 // fastest since does (HyStart++ compares rounds' fastest RTTs for the same
 // reason).
 func (c *control) floorRise() time.Duration {
-	if c.n < minFloorN || c.lowest == 0 || c.watch.fastest == 0 || c.base < queueBase {
+	if c.n < minFloorN {
 		return 0
 	}
 	n := float64(c.n)
 	m := float64(c.sum) / n
 	sd := math.Sqrt(max(0, c.sumSq/n-m*m))
+	return c.floorAbove(time.Duration(floorNoise * math.Sqrt(12) * sd / (n + 1)))
+}
+
+// floorAbove returns how far the open window's fastest answer rose over
+// the host's fastest, if by more than noise, queueBase and floorRatio
+// times that fastest, else 0. After slow start the default strategy holds
+// its growth past the levels it served on such a rise with no noise
+// allowed for (see delayAlgorithm.window): a window of a server whose
+// answers spread widely may then hold the limit for a window by chance,
+// and a queue one noisy answer hides does not take it past the level
+// where the previous window showed one.
+func (c *control) floorAbove(noise time.Duration) time.Duration {
+	if c.n < minFloorN || c.lowest == 0 || c.watch.fastest == 0 || c.base < queueBase {
+		return 0
+	}
 	rise := time.Duration(c.watch.fastest-c.lowest) * time.Microsecond
-	noise := time.Duration(floorNoise * math.Sqrt(12) * sd / (n + 1))
 	lowest := time.Duration(c.lowest) * time.Microsecond
 	if rise <= max(noise, queueBase) || rise <= time.Duration((floorRatio-1)*float64(lowest)) {
 		return 0

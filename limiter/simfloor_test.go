@@ -146,3 +146,34 @@ func TestSimulationASmallServerMetByALoadedColdStartIsNotProbedPastItsQueueLater
 	}
 	assert.LessOrEqual(t, later, 2, "cold starts of 160 whose first gate came after slow start")
 }
+
+// TestSlowStartReadsAlikeAnswersFarAboveTheHostsFastestAsAQueue: a
+// slow-start window at 8 in flight on a server of 4 slots + 4 queued,
+// after a loaded cold start raised the baseline to 38.7 ms: its answers,
+// all about 40 ms, read barely above the baseline, while its fastest rose
+// 19 ms over the host's fastest. Slow start holds there, as on a rise,
+// instead of growing to 9; answers as far above but spread over several
+// ms say nothing of a queue, and it grows.
+func TestSlowStartReadsAlikeAnswersFarAboveTheHostsFastestAsAQueue(t *testing.T) {
+	const ms = time.Millisecond
+	for _, tc := range []struct {
+		name   string
+		stderr time.Duration
+		grows  bool
+	}{
+		{"alike", 200 * time.Microsecond, false},
+		{"spread", 3 * ms, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c control
+			c.init(Config{Initial: 8, Min: 1, Max: 1000})
+			c.base = 38700 * time.Microsecond
+			c.safe = 7
+			w := windowStats{mean: 40200 * time.Microsecond, stderr: tc.stderr, base: c.base, srtt: c.base,
+				inFlight: 8, limit: 8, floorRise: 19 * ms}
+			c.slowStartWindow(w)
+			assert.True(t, c.slowStart)
+			assert.Equal(t, tc.grows, c.limit > 8, "limit %.2f", c.limit)
+		})
+	}
+}
