@@ -273,6 +273,9 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	case o == Dropped || o == Throttled || o == Errored:
 		now = h.l.clock.Now()
 	}
+	if o == Throttled && h.l.shared != nil {
+		defer h.shareThrottle() // after the unlock below
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.out.close(p.slot, p.gen) {

@@ -39,6 +39,10 @@ type SharedRate struct {
 	// Booked says the request has waited for its place under the shared
 	// rate: it asks only whether the shared gate lets it go.
 	Booked bool
+
+	// Limit is this process's concurrency limit for the host, which the
+	// others count against the level the processes were refused at.
+	Limit int
 }
 
 // SharedAnswer is Allow's answer.
@@ -57,6 +61,12 @@ type SharedAnswer struct {
 	// Gate is when the shared gate opens, while it is closed (zero: open
 	// or not told).
 	Gate time.Time
+	// Cap is the most this process's concurrency limit may be (0: no
+	// cap): the level at which the processes together were last refused
+	// with a gate, less one and less the other processes' limits. Each
+	// process's own limit judges only its share of the answers, and their
+	// sum would grow past that level again.
+	Cap int
 }
 
 // WithShared makes every Acquire also ask s (after the host's own gate,
@@ -97,6 +107,17 @@ func (h *Host) admitShared(ctx context.Context, p Permit, reacquire func(context
 		}
 		h.l.sharedOK()
 		h.useSharedLearnt(a.Learnt)
+		if a.Cap > 0 && h.capShared(a.Cap) && reacquire != nil {
+			// p's slot is past the processes' share: it waits for one
+			// under the capped limit.
+			p.Release(Ignored)
+			np, err := reacquire(ctx)
+			if err != nil {
+				return Permit{}, err
+			}
+			p, booked = np, false
+			continue
+		}
 		if a.Wait <= 0 {
 			break
 		}
@@ -160,11 +181,24 @@ func (h *Host) sharedGate(until time.Time) bool {
 	return true
 }
 
+// capShared lowers the host's concurrency limit to limit when it is above
+// it, and reports whether the requests in flight are more than limit.
+func (h *Host) capShared(limit int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ctl.limit > float64(limit) {
+		h.ctl.set(float64(limit))
+		h.syncLimitLocked()
+	}
+	return h.inFlight > limit
+}
+
 // sharedRate is the host as this process sees it now.
 func (h *Host) sharedRate() SharedRate {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	r := SharedRate{Ceiling: h.pace.ceiling, Burst: h.pace.curBurst, Successes: h.successes, Throttles: h.throttled}
+	r := SharedRate{Ceiling: h.pace.ceiling, Burst: h.pace.curBurst, Successes: h.successes, Throttles: h.throttled,
+		Limit: h.limit}
 	if h.pace.quotaActive(h.l.clock.Now()) {
 		r.Quota, r.Throttles = h.pace.quota, 0
 	}
@@ -195,6 +229,19 @@ func (h *Host) shareGate(until time.Time) {
 		return
 	}
 	h.l.sharedOK()
+}
+
+// shareThrottle tells the shared store at once of a throttle (a refusal
+// for rate) whose gate is closed: the other processes must not take that
+// gate for a refusal of their concurrency (see SharedAnswer.Cap).
+func (h *Host) shareThrottle() {
+	h.mu.Lock()
+	until := h.gateUntil
+	h.mu.Unlock()
+	if until.IsZero() || !until.After(h.l.clock.Now()) {
+		return
+	}
+	h.shareGate(until)
 }
 
 // sharedState logs a failing Shared store once per streak of failures.

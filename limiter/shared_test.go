@@ -21,6 +21,7 @@ type sharedStore struct {
 	waits  []time.Duration
 	rates  []SharedRate
 	learnt float64
+	cap    int
 	err    error
 }
 
@@ -39,7 +40,7 @@ func (s *sharedStore) Allow(_ context.Context, key string, r SharedRate) (Shared
 		s.waits = s.waits[1:]
 		return SharedAnswer{Wait: w, Learnt: s.learnt}, nil
 	}
-	return SharedAnswer{Learnt: s.learnt}, nil
+	return SharedAnswer{Learnt: s.learnt, Cap: s.cap}, nil
 }
 
 func (s *sharedStore) Gate(_ context.Context, key string, until time.Time, r SharedRate) error {
@@ -105,6 +106,46 @@ func TestAnotherProcesssSharedGateCutsTheLimitAndHoldsTheSlot(t *testing.T) {
 	clk.Advance(time.Second)
 	require.NoError(t, <-got)
 	assert.Equal(t, snap.Limit, h.Snapshot().Limit, "one gate, one cut")
+}
+
+func TestTheProcessesShareCapsTheLimitAndHoldsARequestPastIt(t *testing.T) {
+	l, _, s := newSharedLimiter(t, Config{Algorithm: Fixed, Initial: 6, Max: 10})
+	h := l.Host("h")
+	var held []Permit
+	for range 4 {
+		p, err := h.Acquire(context.Background())
+		require.NoError(t, err)
+		held = append(held, p)
+	}
+	s.mu.Lock()
+	s.cap = 3
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := h.Acquire(ctx)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "a fifth request waits: the share is 3")
+	assert.Equal(t, 3, h.Snapshot().Limit)
+	assert.Equal(t, 4, h.Snapshot().InFlight, "the request past the share gave its slot back")
+	for _, p := range held {
+		p.Release(Success)
+	}
+	p, err := h.Acquire(context.Background())
+	require.NoError(t, err)
+	p.Release(Success)
+	last := s.rates[len(s.rates)-1]
+	assert.Equal(t, 3, last.Limit, "the limit is told to the others")
+}
+
+func TestAThrottleIsToldToTheSharedStoreBeforeItsGateOpens(t *testing.T) {
+	l, clk, s := newSharedLimiter(t, Config{Algorithm: Fixed, Initial: 4})
+	h := l.Host("h")
+	p, err := h.Acquire(context.Background())
+	require.NoError(t, err)
+	h.Gate(clk.Now().Add(time.Second)) // a 429's Retry-After, told before its permit is released
+	p.Release(Throttled)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	assert.EqualValues(t, 1, s.rates[len(s.rates)-1].Throttles, "the others learn it was a refusal for rate")
 }
 
 func TestOwnGateReadBackFromTheStoreCutsNothingMore(t *testing.T) {

@@ -403,6 +403,63 @@ func TestSharedGateWithoutAThrottleTeachesNothing(t *testing.T) {
 	assert.InDelta(t, learntCut*30/(1+serverBurst.Seconds()), got.Learnt, 0.01)
 }
 
+func TestWorkersRefusedWithAGateShareTheLevelTheyWereRefusedAt(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	a, b, c := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now), clocked(t, srv.URL(), "c", &now)
+	for _, w := range []struct {
+		s     *Shared
+		limit int
+	}{{a, 8}, {b, 7}, {c, 6}} {
+		got, err := w.s.Allow(ctx, "h", limiter.SharedRate{Limit: w.limit})
+		require.NoError(t, err)
+		assert.Zero(t, got.Cap, "no gate yet: each worker judges its own limit")
+	}
+	// a is refused with a gate (a 503 + Retry-After) at 8 + 7 + 6 = 21.
+	require.NoError(t, a.Gate(ctx, "h", now.Add(time.Second), limiter.SharedRate{Limit: 8}))
+	now = now.Add(time.Second)
+	got, err := b.Allow(ctx, "h", limiter.SharedRate{Limit: 7})
+	require.NoError(t, err)
+	assert.Equal(t, 20-8-6, got.Cap, "b's share of one less than the level refused, the others' limits counted")
+
+	// Refused again at or below that level: the level is one lower.
+	require.NoError(t, c.Gate(ctx, "h", now.Add(time.Second), limiter.SharedRate{Limit: 6}))
+	now = now.Add(time.Second)
+	got, err = b.Allow(ctx, "h", limiter.SharedRate{Limit: 6})
+	require.NoError(t, err)
+	assert.Equal(t, 19-8-6, got.Cap)
+}
+
+func TestARateRefusalSetsNoConcurrencyLevel(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
+	_, err := b.Allow(ctx, "h", limiter.SharedRate{Limit: 5})
+	require.NoError(t, err)
+	until := now.Add(time.Second)
+	require.NoError(t, a.Gate(ctx, "h", until, limiter.SharedRate{Limit: 5}))
+	// The gate was a 429's: a reports the throttle once it is counted.
+	require.NoError(t, a.Gate(ctx, "h", until, limiter.SharedRate{Limit: 5, Throttles: 1}))
+	now = now.Add(time.Second)
+	got, err := b.Allow(ctx, "h", limiter.SharedRate{Limit: 5})
+	require.NoError(t, err)
+	assert.Zero(t, got.Cap)
+}
+
+func TestAWorkerAloneHasNoCap(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	a := clocked(t, srv.URL(), "a", &now)
+	require.NoError(t, a.Gate(ctx, "h", now.Add(time.Second), limiter.SharedRate{Limit: 12}))
+	now = now.Add(time.Second)
+	got, err := a.Allow(ctx, "h", limiter.SharedRate{Limit: 10})
+	require.NoError(t, err)
+	assert.Zero(t, got.Cap, "a worker alone judges its level itself")
+}
+
 func TestFinishAllStoresEachLineOnceInItsList(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()

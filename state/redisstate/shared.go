@@ -34,6 +34,12 @@ import (
 // throttle comes at it and probeConfirmed after. A gate this worker closes
 // applies to it at once; a gate another worker closes reaches this one
 // pushed (Redis pub/sub), not only at its next refresh.
+//
+// Concurrency is shared once the workers together were refused with a gate
+// (a 503 and its Retry-After, not a refusal for rate): each worker's limit
+// is capped at its share of one less than the level they were refused at
+// (the sum of their limits then), the others' limits counted as they
+// reported them at their last refresh (see hostView.capLocked).
 type Shared struct {
 	c   *Crawl
 	gc  *redis_rate.Limiter
@@ -113,6 +119,8 @@ type hostView struct {
 	throttles  int64     // and its throttles
 	applied    float64   // the shared rate as last published in the hosts hash
 	refused    time.Time // when the GCRA last made a request wait
+	others     int       // the other live workers' concurrency limits, summed
+	level      int       // the workers' limits summed when a gate last closed (0: none lately)
 }
 
 func (s *Shared) view(key string) *hostView {
@@ -142,12 +150,13 @@ func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (l
 	gate, learnt := v.gate, v.learnt
 	rate := lowest(r.Ceiling, r.Quota, learnt)
 	contendedNow := now.Sub(v.refused) <= contended
+	capLimit := v.capLocked()
 	v.mu.Unlock()
 	if gate.After(now) {
 		return limiter.SharedAnswer{Wait: min(gate.Sub(now), refresh), Again: true, Learnt: learnt, Gate: gate}, nil
 	}
 	if rate <= 0 || r.Booked {
-		return limiter.SharedAnswer{Learnt: learnt}, nil
+		return limiter.SharedAnswer{Learnt: learnt, Cap: capLimit}, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, roundTrip)
 	defer cancel()
@@ -161,7 +170,7 @@ func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (l
 			return limiter.SharedAnswer{}, err
 		}
 		if res.Allowed > 0 {
-			return limiter.SharedAnswer{Learnt: learnt}, nil
+			return limiter.SharedAnswer{Learnt: learnt, Cap: capLimit}, nil
 		}
 		s.refusedAt(v, now)
 	}
@@ -172,7 +181,18 @@ func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (l
 	if wait > 0 {
 		s.refusedAt(v, now)
 	}
-	return limiter.SharedAnswer{Wait: time.Duration(wait * float64(time.Second)), Learnt: learnt}, nil
+	return limiter.SharedAnswer{Wait: time.Duration(wait * float64(time.Second)), Learnt: learnt, Cap: capLimit}, nil
+}
+
+// capLocked is the most this worker's concurrency limit may be: the level
+// the workers were refused at with a gate, less one and less the others'
+// limits; 0 (no cap) when no gate closed lately or no other worker sends
+// to the host (a worker alone judges its level itself).
+func (v *hostView) capLocked() int {
+	if v.level <= 0 || v.others <= 0 {
+		return 0
+	}
+	return max(1, v.level-1-v.others)
 }
 
 func (s *Shared) refusedAt(v *hostView, now time.Time) {
@@ -180,6 +200,15 @@ func (s *Shared) refusedAt(v *hostView, now time.Time) {
 	v.refused = now
 	v.mu.Unlock()
 }
+
+// The workers' concurrency limits together (see hostView.capLocked): a
+// worker's limit counts while it reported it within limitsLive, and the
+// level they were refused at holds for levelHold after the last gate, then
+// the sum may probe past it again.
+const (
+	limitsLive = 5 * time.Second
+	levelHold  = 30 * time.Second
+)
 
 // contended is how long after a refusal requests book their place at once.
 const contended = time.Second
@@ -230,14 +259,23 @@ func (s *Shared) refreshIfDue(ctx context.Context, key string, v *hostView, r li
 // now. It returns the gate, the learnt rate, when it started to grow and how
 // fast it grows.
 //
+// It also records the worker's concurrency limit, and returns the other
+// live workers' limits summed and the level the workers were refused at: a
+// gate that closes sets it to the workers' limits summed (or one below the
+// level it had, if that is lower), for levelHold; a throttle (a refusal for
+// rate) deletes it (the limiter reports a throttle as soon as it counts it,
+// see Host.shareThrottle, before the gate opens).
+//
 // KEYS: the gate, the host's learning hash (ok: the successes; from, base:
 // the episode's start and the count then; end, until: when the throttle
 // ended it and its gate opens; n, el, paced: a closed episode's successes,
 // length and pacing rate, until it is learnt from; thr: a throttle was
 // reported for it; rate, grows, probe), the channel a gate closed is
-// published on ("UNIXMS HOST"). ARGV: now (ms), successes and throttles to
-// add, the gate (ms, 0: none), learntCut, serverBurst (s), learntProbe
-// before and after a throttle at the learnt rate, learntFloor, the host.
+// published on ("UNIXMS HOST"), the workers' limits (worker: "LIMIT:UNIXMS"),
+// the level. ARGV: now (ms), successes and throttles to add, the gate (ms,
+// 0: none), learntCut, serverBurst (s), learntProbe before and after a
+// throttle at the learnt rate, learntFloor, the host, the worker, its
+// limit, levelHold (ms), limitsLive (ms).
 var learnScript = redis.NewScript(`
 local G, L = KEYS[1], KEYS[2]
 local now, dok, dthr, gu = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -253,8 +291,10 @@ if e > 0 and now >= u then
   from, base, e = u, ok, 0
   redis.call('HSET', L, 'from', from, 'base', base, 'end', 0, 'n', n, 'el', el, 'paced', paced)
 end
+local newGate = false
 if gu > 0 then
   if gu > tonumber(redis.call('GET', G) or '0') then
+    newGate = true
     redis.call('SET', G, gu, 'PXAT', gu)
     redis.call('PUBLISH', KEYS[3], ARGV[4] .. ' ' .. ARGV[10])
   end
@@ -265,6 +305,10 @@ if gu > 0 then
   elseif gu > u then
     redis.call('HSET', L, 'until', gu)
   end
+end
+if dthr > 0 then
+  -- A refusal for rate: the gate says nothing of the workers' concurrency.
+  redis.call('DEL', KEYS[5])
 end
 if dthr > 0 and not thr then
   redis.call('HSET', L, 'thr', '1')
@@ -282,7 +326,24 @@ if thr and n >= 0 then
   redis.call('HDEL', L, 'n', 'el', 'paced', 'thr')
 end
 redis.call('PEXPIRE', L, 3600000)
-return {redis.call('GET', G) or '', tostring(rate), tostring(grows), tostring(probe)}
+local others = 0
+local lims = redis.call('HGETALL', KEYS[4])
+for i = 1, #lims, 2 do
+  if lims[i] ~= ARGV[11] then
+    local l, t = string.match(lims[i + 1], '^(%d+):(%d+)$')
+    if l and now - tonumber(t) <= tonumber(ARGV[14]) then others = others + tonumber(l) else redis.call('HDEL', KEYS[4], lims[i]) end
+  end
+end
+redis.call('HSET', KEYS[4], ARGV[11], ARGV[12] .. ':' .. ARGV[1])
+redis.call('PEXPIRE', KEYS[4], 3600000)
+local lvl = tonumber(redis.call('GET', KEYS[5]) or '0')
+if newGate then
+  local sum = others + tonumber(ARGV[12])
+  if lvl > 0 and lvl <= sum then sum = lvl - 1 end
+  lvl = sum
+  redis.call('SET', KEYS[5], lvl, 'PX', ARGV[13])
+end
+return {redis.call('GET', G) or '', tostring(rate), tostring(grows), tostring(probe), tostring(others), tostring(lvl)}
 `)
 
 // learn runs learnScript for this worker: it adds the successes and
@@ -303,8 +364,10 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 	}
 	ctx, cancel := context.WithTimeout(ctx, roundTrip)
 	defer cancel()
-	res, err := learnScript.Run(ctx, s.c.rdb, []string{s.c.key("gate:" + key), s.c.key("learn:" + key), s.c.key("gates")},
-		now.UnixMilli(), dok, dthr, gateMS, learntCut, serverBurst.Seconds(), probeUnconfirmed, probeConfirmed, learntFloor, key).StringSlice()
+	res, err := learnScript.Run(ctx, s.c.rdb, []string{s.c.key("gate:" + key), s.c.key("learn:" + key), s.c.key("gates"),
+		s.c.key("limits:" + key), s.c.key("level:" + key)},
+		now.UnixMilli(), dok, dthr, gateMS, learntCut, serverBurst.Seconds(), probeUnconfirmed, probeConfirmed, learntFloor, key,
+		s.c.o.worker, max(0, r.Limit), levelHold.Milliseconds(), limitsLive.Milliseconds()).StringSlice()
 	if err != nil {
 		v.mu.Lock()
 		v.successes, v.throttles = v.successes-dok, v.throttles-dthr // added next time
@@ -319,8 +382,11 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 	grows, _ := strconv.ParseFloat(res[2], 64)
 	probe, _ := strconv.ParseFloat(res[3], 64)
 	learnt *= 1 + probe*max(0, now.Sub(time.UnixMilli(int64(grows))).Seconds())
+	others, _ := strconv.Atoi(res[4])
+	level, _ := strconv.Atoi(res[5])
 	v.mu.Lock()
 	v.fetched = now
+	v.others, v.level = others, level
 	if g.After(v.gate) {
 		v.gate = g
 	}
