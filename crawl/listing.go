@@ -72,6 +72,55 @@ type page struct {
 // past the task's attempts, until the backoff's max has passed since its
 // first attempt: the rest of the listing is reached only through it.
 func (l *listing) get(ctx context.Context, rawURL string) (page, error) {
+	p, err := l.load(ctx, rawURL)
+	if err != nil {
+		return page{}, err
+	}
+	l.pages.Add(1)
+	if l.total.Load() == 0 {
+		for _, f := range totalFields {
+			if v, err := f.LookupText(p.body); err == nil {
+				if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+					l.total.Store(n)
+					break
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+// getListed is get for a listing that ends at a page without items (page
+// numbers, offsets) or skips it (cursors, links): such a page after a full
+// one (as many items as any before it) is asked again once before it is
+// believed, since an API whose shard or replica lags answers a page empty
+// for a moment, and believed it would end the listing there or lose the
+// page's items without a word. A listing that announced how many items it
+// has warns where it ends short of that.
+func (l *listing) getListed(ctx context.Context, rawURL string, ends *pageEnds, ending bool) (page, error) {
+	p, err := l.get(ctx, rawURL)
+	if err != nil || len(p.items) > 0 || !ends.afterFullPage() {
+		return p, err
+	}
+	again, err := l.load(ctx, rawURL)
+	if err != nil {
+		return page{}, err
+	}
+	if len(again.items) > 0 {
+		l.log.Warn("a listing page came without items, and with them when asked again",
+			zap.String("page", redact(rawURL)), zap.Int("items", len(again.items)))
+		return again, nil
+	}
+	if total, listed := l.total.Load(), ends.itemsListed(); ending && ends.fromStart && listed < total {
+		l.log.Warn("the listing ends at a page without items short of the items it announced",
+			zap.String("page", redact(rawURL)), zap.Int64("listed", listed), zap.Int64("announced", total))
+	}
+	return p, nil
+}
+
+// load fetches and decodes the page at rawURL, as get says, without
+// counting it.
+func (l *listing) load(ctx context.Context, rawURL string) (page, error) {
 	var p page
 	err := l.retrier.doPatiently(ctx, l.retrier.retry.Max, func(ctx context.Context) error {
 		// A page takes its own time, unlike the items' requests.
@@ -85,7 +134,13 @@ func (l *listing) get(ctx context.Context, rawURL string) (page, error) {
 		}
 		items, err := l.cfg.Source.ItemsField.LookupArray(body)
 		if err != nil {
-			return engine.Permanent(fmt.Errorf("source.items_field: %w%s", err, arrayHint(body)))
+			err = fmt.Errorf("source.items_field: %w%s", err, arrayHint(body))
+			if l.pages.Load() == 0 {
+				return engine.Permanent(err) // on the first page: the config's items_field, most likely
+			}
+			// A page after pages that had it: an API in trouble (a gateway,
+			// a GraphQL error) answers 2xx with an error body.
+			return err
 		}
 		if mark != 0 {
 			body = l.unmarkPage(rawURL, items, body, mark)
@@ -98,17 +153,6 @@ func (l *listing) get(ctx context.Context, rawURL string) (page, error) {
 	})
 	if err != nil {
 		return page{}, fmt.Errorf("listing page %s: %w", redact(rawURL), err)
-	}
-	l.pages.Add(1)
-	if l.total.Load() == 0 {
-		for _, f := range totalFields {
-			if v, err := f.LookupText(p.body); err == nil {
-				if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
-					l.total.Store(n)
-					break
-				}
-			}
-		}
 	}
 	return p, nil
 }
@@ -156,11 +200,11 @@ func (l *listing) source(from source.Cursor) (*loopEnds, error) {
 		src *source.Paginator[listed]
 		err error
 	)
-	ends := &pageEnds{maxEmpty: pg.MaxEmptyPages, log: l.log}
+	ends := &pageEnds{maxEmpty: pg.MaxEmptyPages, fromStart: from == "", log: l.log}
 	switch pg.Style {
 	case StyleLink, StyleNextURL:
 		src, err = source.NextLinks(first, func(ctx context.Context, rawURL string) (source.Page[listed], error) {
-			p, err := l.get(ctx, rawURL)
+			p, err := l.getListed(ctx, rawURL, ends, false)
 			if err != nil {
 				return source.Page[listed]{}, err
 			}
@@ -182,7 +226,7 @@ func (l *listing) source(from source.Cursor) (*loopEnds, error) {
 			if token != "" {
 				rawURL = l.withParam(pg.Param, token)
 			}
-			p, err := l.get(ctx, rawURL)
+			p, err := l.getListed(ctx, rawURL, ends, false)
 			if err != nil {
 				return source.Page[listed]{}, err
 			}
@@ -198,7 +242,7 @@ func (l *listing) source(from source.Cursor) (*loopEnds, error) {
 	case StylePage, StyleOffset:
 		fetch := func(ctx context.Context, n int) (source.Page[listed], error) {
 			rawURL := l.withParam(pg.Param, strconv.Itoa(n))
-			p, err := l.get(ctx, rawURL)
+			p, err := l.getListed(ctx, rawURL, ends, true)
 			if err != nil {
 				return source.Page[listed]{}, err
 			}

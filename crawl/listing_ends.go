@@ -15,12 +15,15 @@ import (
 // with the last one). The repeated-cursor rule is the paginator's own (see
 // loopEnds). Pages must be shown to end in listing order.
 type pageEnds struct {
-	maxEmpty int
-	log      *zap.Logger
+	maxEmpty  int
+	fromStart bool // the listing is read from its first page: itemsListed counts all of it
+	log       *zap.Logger
 
-	mu    sync.Mutex
-	empty int   // pages in a row without items
-	prev  *page // the previous page; nil after a page without items
+	mu     sync.Mutex
+	empty  int   // pages in a row without items
+	prev   *page // the previous page; nil after a page without items
+	listed int64 // the items of the pages let through
+	most   int   // the most items a page let through held
 }
 
 // end reports whether the listing ends at the page at rawURL, which holds
@@ -46,7 +49,25 @@ func (e *pageEnds) end(rawURL string, p page) bool {
 		return true
 	}
 	e.prev = &page{items: items, print: p.print}
+	e.listed += int64(len(items))
+	e.most = max(e.most, len(items))
 	return false
+}
+
+// afterFullPage reports whether the page shown last held items, as many as
+// any page before it: a listing's last page is mostly short, and the page
+// after a short one is no surprise when empty.
+func (e *pageEnds) afterFullPage() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.prev != nil && len(e.prev.items) >= e.most
+}
+
+// itemsListed is how many items the pages shown so far let through.
+func (e *pageEnds) itemsListed() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.listed
 }
 
 // sameItems reports whether pages a and b list the same items: their items'

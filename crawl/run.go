@@ -128,7 +128,10 @@ func WithProgress(interval time.Duration, fn func(Progress)) RunOption {
 // through its host's limits and robots.txt; a loop, a non-http(s) target or
 // an 11th hop fails the item for good. The listing also ends, with a
 // warning, at a repeated cursor or URL, at a page repeating the previous
-// page's items, and after max_empty_pages pages in a row without items.
+// page's items, and after max_empty_pages pages in a row without items. A
+// page without items after a full one is asked again once before the
+// listing ends at it or skips it, and a page after the first whose answer
+// lacks items_field is retried as an error answer is.
 // Before anything else, CheckPaths checks that the files can be written.
 // With cfg.State the crawl keeps its progress there (package state) and a
 // run after an interruption or a crash (kill -9 included) resumes: the

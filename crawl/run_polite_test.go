@@ -179,8 +179,8 @@ func TestRunServesMetrics(t *testing.T) {
 		}
 	}
 	host := strings.TrimPrefix(srv.URL(), "http://")
-	assert.Equal(t, 13.0, names["politely_requests_total,code=200,host="+host], "robots, 2 pages (the second empty), 10 details: %v", names)
-	assert.Equal(t, 13.0, names["politely_request_duration_seconds,host="+host])
+	assert.Equal(t, 14.0, names["politely_requests_total,code=200,host="+host], "robots, 2 pages (the second empty, asked twice), 10 details: %v", names)
+	assert.Equal(t, 14.0, names["politely_request_duration_seconds,host="+host])
 	assert.Equal(t, 10.0, names["politely_items_total,result=succeeded"])
 	assert.Equal(t, 0.0, names["politely_items_total,result=failed"])
 	assert.Equal(t, 0.0, names["politely_requests_in_flight"])

@@ -24,7 +24,8 @@ func TestRunFetchesEveryItemInEachPaginationStyle(t *testing.T) {
 		{name: "link", mock: mockapi.PaginationLink, pagination: "    style: link", pages: 5},
 		{name: "next_url", mock: mockapi.PaginationNextURL, pagination: "    style: next_url\n    next_field: next", pages: 5},
 		{name: "cursor", mock: mockapi.PaginationCursor, pagination: "    style: cursor\n    cursor_field: next_cursor", pages: 5},
-		// page and offset stop at the first empty page, one past the last.
+		// page and offset stop at the first empty page, one past the last
+		// (asked once: it follows a short page).
 		{name: "page", mock: mockapi.PaginationPage, pagination: "    style: page", pages: 6},
 		{name: "offset", mock: mockapi.PaginationOffset, pagination: "    style: offset", pages: 6},
 		{name: "none", mock: mockapi.PaginationPage, pagination: "    style: none", query: "100", pages: 1},
