@@ -267,6 +267,7 @@ func (r *run[T]) attempt(t *tally, tk *task[T], ho *limiter.Handoffs) {
 	t.attempts++
 	if e.attempts > 1 {
 		t.retries++
+		tk.permit = tk.permit.Retried()
 	}
 	if tk.start {
 		tk.permit = tk.permit.Started()

@@ -141,3 +141,44 @@ func TestServerErrorsInFlightWhenTheHostOpenedChangeNothing(t *testing.T) {
 	assert.Equal(t, pause, s.GateUntil, "the errors of requests sent before it opened neither lengthen the pause nor double it")
 	assert.Equal(t, int64(1), s.Dropped)
 }
+
+func TestRetriesFailingInARowDoNotOpenTheHostButFirstAttemptsDo(t *testing.T) {
+	d := newDriver(t, Config{Algorithm: Fixed, Initial: 8})
+	d.rounds(3, 20*time.Millisecond, Success)
+	// A crawl's end: only the retries of a few broken items are left, and
+	// the server fails each of them, 40 in a row with no success between.
+	for range 5 {
+		ps := d.takeAll()
+		require.Len(t, ps, 8)
+		d.now = d.now.Add(time.Millisecond)
+		for _, p := range ps {
+			p.Retried().ReleaseAt(d.now, Errored)
+		}
+	}
+	s := d.h.Snapshot()
+	assert.Zero(t, s.Dropped, "retries failing say the items are broken, not the server")
+	assert.Zero(t, s.GateUntil, "no pause")
+	assert.Equal(t, 8, s.Limit)
+
+	// First attempts failing as long a run as the limit are a storm.
+	ps := d.takeAll()
+	require.Len(t, ps, 8)
+	d.now = d.now.Add(time.Millisecond)
+	for _, p := range ps {
+		p.ReleaseAt(d.now, Errored)
+	}
+	s = d.h.Snapshot()
+	assert.Equal(t, int64(1), s.Dropped, "the host opens")
+	assert.Equal(t, d.now.Add(bareWait), s.GateUntil)
+
+	// Once open, a retry is a probe like any request: its error doubles the pause.
+	d.now = s.GateUntil
+	var probe []Permit
+	for range 20 {
+		probe = append(probe, d.takeAll()...)
+		d.now = d.now.Add(time.Millisecond)
+	}
+	require.Len(t, probe, 1, "one request at a time while the host is open")
+	probe[0].Retried().ReleaseAt(d.now, Errored)
+	assert.Equal(t, d.now.Add(2*bareWait), d.h.Snapshot().GateUntil)
+}

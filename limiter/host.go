@@ -350,8 +350,14 @@ const errorRun = 4
 // see pace.dropPause), then one request at a time until one succeeds, each
 // error of such a probe doubling the pause. The other requests of the run
 // that were in flight when it opened change nothing: they teach no level,
-// since a server in trouble fails every level alike.
+// since a server in trouble fails every level alike. A retry's error (see
+// Permit.Retried) counts only once the host is open.
 func (h *Host) erroredLocked(now time.Time, p Permit) {
+	if p.retry && !h.errOpen {
+		// A retry's error: the item's, not the server's (see Retried).
+		h.ignored++
+		return
+	}
 	if h.errRun < math.MaxUint16 {
 		h.errRun++
 	}

@@ -24,8 +24,8 @@ const (
 	Throttled
 	// Errored is a server error (500): alone it says nothing about load, a
 	// page the server fails to render. A run of them with no success between
-	// that is as long as the host's limit (at least 4) is a server in
-	// trouble: the limit shrinks once, and the host pauses, then sends one
+	// that is as long as the host's limit (at least 4), not counting retries
+	// (see Permit.Retried), is a server in trouble: the limit shrinks once, and the host pauses, then sends one
 	// request at a time until one succeeds (see Host.Snapshot's Dropped). A
 	// server that answers errors at once would otherwise be asked again as
 	// fast as it answers.
@@ -63,6 +63,7 @@ type Permit struct {
 
 	answered bool // released for an answer the server sent (see Answered)
 	peak     bool // taken as the host's in-flight count rose past any it had reached
+	retry    bool // taken for a request its caller already tried and failed (see Retried)
 }
 
 // Release returns the permit's concurrency slot and reports the outcome. The
@@ -97,6 +98,19 @@ func (p Permit) Unsampled() Permit {
 // permit instead of p.
 func (p Permit) Answered() Permit {
 	p.answered = true
+	return p
+}
+
+// Retried returns p marked as taken for a request that its caller already
+// sent and that failed: a retry. A retry's server error (Errored) does not
+// count toward the run of errors that opens the host (see Errored): the
+// last requests of a crawl are often the retries of a few items the server
+// always fails, failing in a row with nothing else to succeed between, and
+// they tell of broken items, not of a server in trouble. First attempts
+// still open the host in a storm; once it is open, a retry's error pauses
+// it as any probe's does. Release the returned permit instead of p.
+func (p Permit) Retried() Permit {
+	p.retry = true
 	return p
 }
 
