@@ -154,6 +154,13 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 	case r.mode == refillUnknown && q.Limit >= quotaReserve:
 		// Until a Reset shows the quota refills then, keep the reserve: a
 		// sliding window used up at its Reset stays used up after it.
+		// A quota full again by the next second or so (a bucket's Reset
+		// is when it is full) that never held four reserves keeps a
+		// quarter of the most it held: a bucket smaller than the reserve
+		// could never keep it, and would be paced at a request a second.
+		if left < fullSpan {
+			reserve = max(1, min(reserve, r.most/4))
+		}
 		spread = max(1, spread-reserve)
 	}
 	rate = float64(spread) / left.Seconds()
@@ -193,13 +200,16 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 	d := q.Reset.Sub(r.reset)
 	switch {
 	case r.moving:
-	case r.mode != refillContinuous && still && d.Abs() <= resetJitter && r.spread.refilled() &&
+	case r.mode != refillContinuous && (still && d.Abs() <= resetJitter && r.spread.refilled() || r.spread.steady()) &&
 		q.Limit > 0 && 2*max(r.most, q.Remaining) <= q.Limit && r.full(q.Remaining) && q.Reset.Sub(now) < fullSpan:
 		// Remaining plus the requests sent rose within the window in
 		// progress while it stayed at its highest, under half its
 		// Limit, and full again by the next second: a bucket of fewer
 		// tokens than its Limit (see below), told without waiting for
-		// the window's end.
+		// the window's end. Its Reset names the same instant answer
+		// after answer (a Unix second), or moves on with each (the
+		// whole seconds until it is full) while the rise came a request
+		// or so at a time, never a window's end at once.
 		r.mode, r.moving = refillContinuous, true
 	case d < -resetJitter:
 		// Back: a Reset in Unix seconds, shifted by the Date header's
@@ -349,6 +359,14 @@ func (s *spread) observe(now time.Time, x int64, inFlight int) {
 // one answered).
 func (s *spread) refilled() bool {
 	return !s.at.IsZero() && s.x-s.x0 > int64(s.flight)
+}
+
+// steady reports whether the span's refill is more than the requests in
+// flight can account for by two, in steps none of which is more than they
+// account for: a quota refilling between answers, with no window's end
+// among them.
+func (s *spread) steady() bool {
+	return !s.at.IsZero() && s.x-s.x0 >= int64(s.flight+2) && s.top[0] <= int64(s.flight+1)
 }
 
 // continuous reports whether the span's refill, less its two largest steps

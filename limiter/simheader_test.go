@@ -631,3 +631,31 @@ func TestSimulationEpochBucketReport(t *testing.T) {
 	}
 	t.Log("\n" + b.String())
 }
+
+// TestSimulationHeaderBucketsFullWithinASecondStartNearTheirRate holds the
+// cold start of token buckets announced in headers whose burst refills in
+// under a second and whose Reset (when the bucket is full) is sent as whole
+// seconds: Remaining stays at its top while the client sends slower than
+// the refill, and each answer's Reset moves a little on. Such a bucket is
+// told from a window within a few answers and is not held to a request a
+// second by a reserve larger than the bucket.
+func TestSimulationHeaderBucketsFullWithinASecondStartNearTheirRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, c := range []struct {
+		limit   int
+		burst   float64
+		service time.Duration
+	}{{100, 10, 5 * time.Millisecond}, {100, 20, 5 * time.Millisecond}, {500, 10, 5 * time.Millisecond}, {1000, 20, 20 * time.Millisecond}, {20, 5, 20 * time.Millisecond}} {
+		for _, crawl := range []bool{false, true} {
+			srv := &headerServer{kind: "bucket", limit: c.limit, window: time.Second, burst: c.burst, tokens: c.burst, service: c.service}
+			s := newSim(simLimiter(t, "", 0), srv, *simSeedFlag, 3*time.Second)
+			s.crawlStart = crawl
+			s.run()
+			_, ok, rej := s.totals(0, 3*time.Second)
+			assert.GreaterOrEqual(t, float64(ok)/3/srv.optimum(), 0.35, "%d/s burst %.0f, first request alone %v: share of the rate over the first 3 s", c.limit, c.burst, crawl)
+			assert.LessOrEqual(t, rej, 1, "%d/s burst %.0f, first request alone %v: refused (a cold start's first requests may outnumber a small bucket)", c.limit, c.burst, crawl)
+		}
+	}
+}
