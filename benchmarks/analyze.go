@@ -56,7 +56,20 @@ func (r Result) expected(from, to time.Duration) float64 {
 }
 
 // Ratio is the items done over the items the optimum allows in the run's time; 0 when unlimited.
+// Under a fixed window (Window) it is the time a client spreading each
+// window's Limit over the window needs for the run's requests, over the run's
+// time: such a window gives its whole Limit to the first window however little
+// of it is left, so the items it allows do not follow the run's time.
 func (r Result) Ratio() float64 {
+	if r.Window != nil && r.Elapsed > 0 {
+		perItem := r.PerItem
+		if perItem <= 0 {
+			perItem = 1
+		}
+		if t := r.Window.ideal(float64(r.Items) / perItem); t > 0 {
+			return t.Seconds() / r.Elapsed.Seconds()
+		}
+	}
 	exp := r.expected(0, r.Elapsed)
 	if exp <= 0 {
 		return 0

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/politely/politely/mockapi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -120,4 +121,32 @@ func TestPercentagesComeFromTheServerAnswers(t *testing.T) {
 	assert.InDelta(t, 1.5, r.ThrottledPct(), 1e-9)
 	assert.InDelta(t, 0.5, r.ErrorPct(), 1e-9)
 	assert.Zero(t, Result{}.ThrottledPct())
+}
+
+func TestRatioUnderAFixedWindowIsTheTimeASpreadingClientNeedsOverTheRunsTime(t *testing.T) {
+	// 100 a second, the server started with 0.2 s left in its window: 1,530
+	// requests, spread over each window, take 0.2 s + 14 windows + 0.3 s.
+	r := synthetic(100, repeat(100, 10)...)
+	r.Items, r.Elapsed = 1530, 14500*ms
+	r.Window = &FixedWindow{Limit: 100, Length: time.Second, Left: 200 * ms}
+	assert.InDelta(t, 1.0, r.Ratio(), 1e-9, "done when such a client is")
+	r.Elapsed = 15500 * ms
+	assert.InDelta(t, 14.5/15.5, r.Ratio(), 1e-9, "a second late")
+	r.Items = 50
+	assert.InDelta(t, 0.1/15.5, r.Ratio(), 1e-9, "within the first window")
+	r.Items, r.Elapsed, r.Window = 1530, 14500*ms, nil
+	assert.Greater(t, r.Ratio(), 1.0, "items over the rate times the run's time count the first window's head start")
+}
+
+func TestFixedWindowOfOnlyWhereTheWindowBinds(t *testing.T) {
+	at := time.Unix(1000, 300*int64(ms))
+	sc := Scenario{Mock: mockapi.Scenario{HeaderQuota: mockapi.HeaderQuota{Limit: 100, Window: time.Second}}}
+	w := fixedWindowOf(sc, at)
+	require.NotNil(t, w)
+	assert.Equal(t, FixedWindow{Limit: 100, Length: time.Second, Left: 700 * ms}, *w)
+	sc.Mock.HeaderQuota.Kind = mockapi.HeaderQuotaSliding
+	assert.Nil(t, fixedWindowOf(sc, at), "a sliding window")
+	sc.Mock.HeaderQuota.Kind = mockapi.HeaderQuotaFixed
+	sc.Mock.Quota.Rate = 50
+	assert.Nil(t, fixedWindowOf(sc, at), "a lower rate binds")
 }

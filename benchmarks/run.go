@@ -71,6 +71,9 @@ type Result struct {
 	PerItem float64 `json:"per_item,omitempty"`
 	// Settle is left out of the steady state after the start and each step.
 	Settle time.Duration `json:"settle"`
+	// Window is set where the scenario's limit is a fixed window counted
+	// from the Unix epoch (see Ratio).
+	Window *FixedWindow `json:"window,omitempty"`
 	// CPU is the process's CPU time (user and system, every goroutine's, the
 	// mock server's included) while the work ran; 0 where it is not read
 	// (cputime.Known). Per item it hardly moves with the machine's load.
@@ -189,6 +192,7 @@ func RunOne(ctx context.Context, sc Scenario, st Strategy, opts ...Option) (Resu
 	done := c.items.Load()
 	series = append(series, Sample{At: end.Sub(started), Items: done, Limit: limit(), Pages: c.pages.Load()})
 	res := c.result(sc, st, srv.Stats(), series, end.Sub(started))
+	res.Window = fixedWindowOf(sc, started)
 	res.CPU = cpu
 	return res, nil
 }
@@ -262,6 +266,43 @@ func (c *client) result(sc Scenario, st Strategy, stats mockapi.Stats, series []
 		}
 	}
 	return res
+}
+
+// FixedWindow is a fixed-window quota as a run met it: Limit requests in
+// each window of Length, the first of which had Left to run when the server
+// started.
+type FixedWindow struct {
+	Limit  int           `json:"limit"`
+	Length time.Duration `json:"length"`
+	Left   time.Duration `json:"left"`
+}
+
+// fixedWindowOf returns sc's fixed window as a run whose server started at
+// started met it, or nil where sc's limit is not a fixed window.
+func fixedWindowOf(sc Scenario, started time.Time) *FixedWindow {
+	q := sc.Mock.HeaderQuota
+	if q.Limit <= 0 || (q.Kind != "" && q.Kind != mockapi.HeaderQuotaFixed) || len(sc.Steps()) > 0 {
+		return nil
+	}
+	if q.Window <= 0 {
+		q.Window = time.Minute
+	}
+	if float64(q.Limit)/q.Window.Seconds() > sc.Optimum(0) {
+		return nil // another limit binds
+	}
+	return &FixedWindow{Limit: q.Limit, Length: q.Window, Left: q.Window - time.Duration(started.UnixNano()%int64(q.Window))}
+}
+
+// ideal returns how soon after the server started a client that spreads
+// each window's Limit evenly over the window could have made n requests:
+// the first window's over what was left of it.
+func (w FixedWindow) ideal(n float64) time.Duration {
+	l := float64(w.Limit)
+	if n <= l {
+		return time.Duration(n / l * float64(w.Left))
+	}
+	k := math.Ceil(n / l) // the window of the n-th request, the first being 1
+	return w.Left + time.Duration((k-2+(n-(k-1)*l)/l)*float64(w.Length))
 }
 
 // client sends the detail requests of a run and measures them: it is the base
