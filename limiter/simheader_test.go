@@ -659,3 +659,36 @@ func TestSimulationHeaderBucketsFullWithinASecondStartNearTheirRate(t *testing.T
 		}
 	}
 }
+
+// TestSimulationHeaderBucketColdStartReport prints the share of a header
+// token bucket's rate over the first 3 s and over 30 s from a cold start,
+// alone and with a crawl's first request alone, for buckets of 2 to 100
+// tokens whose Reset is the whole seconds until they are full:
+//
+//	go test ./limiter -run TestSimulationHeaderBucketColdStartReport -simreport -v
+func TestSimulationHeaderBucketColdStartReport(t *testing.T) {
+	if !*simReport {
+		t.Skip("run with -simreport")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| bucket | service | first request alone | first 3 s | 30 s | refused |\n|---|---|---|---|---|---|\n")
+	for _, c := range []struct {
+		limit   int
+		burst   float64
+		service time.Duration
+	}{{100, 10, 5 * time.Millisecond}, {100, 20, 5 * time.Millisecond}, {100, 5, 20 * time.Millisecond}, {50, 5, 5 * time.Millisecond},
+		{20, 5, 20 * time.Millisecond}, {500, 10, 5 * time.Millisecond}, {1000, 20, 20 * time.Millisecond}, {1000, 100, 20 * time.Millisecond},
+		{200, 50, 5 * time.Millisecond}, {10, 2, 20 * time.Millisecond}, {100, 2, 5 * time.Millisecond}} {
+		for _, crawl := range []bool{false, true} {
+			srv := &headerServer{kind: "bucket", limit: c.limit, window: time.Second, burst: c.burst, tokens: c.burst, service: c.service}
+			s := newSim(simLimiter(t, "", 0), srv, *simSeedFlag, headerRun)
+			s.crawlStart = crawl
+			s.run()
+			_, ok3, _ := s.totals(0, 3*time.Second)
+			a, ok, rej := s.totals(0, headerRun)
+			fmt.Fprintf(&b, "| %d/s burst %.0f | %v | %v | %.1f%% | %.1f%% | %.2f%% |\n", c.limit, c.burst, c.service, crawl,
+				100*float64(ok3)/3/srv.optimum(), 100*float64(ok)/headerRun.Seconds()/srv.optimum(), 100*float64(rej)/float64(a))
+		}
+	}
+	t.Log("\n" + b.String())
+}
