@@ -350,6 +350,36 @@ func (c *control) onDrop(now time.Time, inFlight int, epoch uint32, gateEnd time
 	return true
 }
 
+// restore raises the limit to limit, the level held before an outage's
+// refusals cut it (see Host.outageOverLocked), with slow start on again if
+// slow; it reports whether it raised the limit. The levels the outage's
+// drops left with the default strategy are forgotten (it refused them
+// all) but for the first, the level restored.
+func (c *control) restore(limit float64, slow bool) bool {
+	if c.fixed || limit <= c.limit {
+		return false
+	}
+	old := c.limit
+	c.set(limit)
+	if c.limit <= old {
+		return false
+	}
+	c.alg.reset(c.limit)
+	if a, own := c.alg.(*delayAlgorithm); own {
+		// As after the run's first drop alone: the level is held a few
+		// windows before the limit probes past it.
+		a.wmax, a.at, a.probe = c.limit, 0, delayProbe
+	}
+	if slow && !c.slowStart {
+		c.slowStart, c.rising = true, false
+		c.watch.reset(c.seq)
+	}
+	c.settle = true
+	c.level++
+	c.filling, c.filled = c.slowStart, false
+	return true
+}
+
 // answered tells the default strategy that a request taken at the
 // in-flight count busy came back, refused for load or not, while it holds
 // a level refused at a cold start on trust (see delayAlgorithm.coldAnswer).

@@ -699,3 +699,87 @@ func TestThrottleAtTheFloorKeepsARealRetryAfter(t *testing.T) {
 	assert.False(t, ok, "nothing is sent before it")
 	assert.Equal(t, until, retryAt)
 }
+
+// refuseAll answers every permit the host gives from d.now with a 503
+// without Retry-After a millisecond later, round after round, waiting out
+// the pauses, until a request sent alone was refused; it returns the
+// rounds.
+func (d *driver) refuseAll() int {
+	d.t.Helper()
+	for n := 1; n <= 100; n++ {
+		if until := d.h.Snapshot().GateUntil; until.After(d.now) {
+			d.now = until
+		}
+		ps := d.takeAll()
+		require.NotEmpty(d.t, ps, "no permit at all")
+		d.now = d.now.Add(time.Millisecond)
+		for _, p := range ps {
+			p.Answered().ReleaseAt(d.now, Dropped)
+		}
+		if len(ps) == 1 {
+			return n
+		}
+	}
+	d.t.Fatal("never down to one request")
+	return 0
+}
+
+// TestAnOutageGivesBackTheLimitItsRefusalsCut: a server down for a while
+// answers every request with a 503 and no Retry-After (or one of 0) at
+// once. Each refused burst cuts the limit, a refusal's round trip after
+// the last, down to one request at a time in a few milliseconds; then a
+// request refused alone shows a server that refuses every level. Its
+// first success after that gives back the limit the host held before
+// the outage, and slow start if it was on.
+func TestAnOutageGivesBackTheLimitItsRefusalsCut(t *testing.T) {
+	d := newDriver(t, Config{})
+	d.handOver()
+	d.rounds(40, 20*time.Millisecond, Success)
+	before := d.limit()
+	require.Greater(t, before, 8)
+	assert.Greater(t, d.refuseAll(), 2, "several bursts refused")
+	require.Equal(t, 1, d.limit(), "cut to one request at a time")
+	d.now = d.h.Snapshot().GateUntil
+	d.round(20*time.Millisecond, Success)
+	assert.Equal(t, before, d.limit(), "the level before the outage")
+	assert.False(t, d.h.Snapshot().SlowStart)
+	first := len(d.takeAll())
+	assert.Less(t, first, before, "paced over a round trip, not all at once")
+	n := first
+	for range 30 {
+		d.now = d.now.Add(time.Millisecond)
+		n += len(d.takeAll())
+	}
+	assert.Equal(t, before, n, "the whole limit within about a round trip")
+
+	// In slow start.
+	d = newDriver(t, Config{Initial: 8})
+	d.rounds(3, 20*time.Millisecond, Success)
+	require.True(t, d.h.Snapshot().SlowStart)
+	before = d.limit()
+	d.refuseAll()
+	d.now = d.h.Snapshot().GateUntil
+	d.round(20*time.Millisecond, Success)
+	assert.Equal(t, before, d.limit())
+	assert.True(t, d.h.Snapshot().SlowStart, "slow start goes on from there")
+}
+
+// TestARefusedBurstIsNotGivenBack: a server that refuses a burst but
+// serves a request sent alone is full, not down: the cut stays.
+func TestARefusedBurstIsNotGivenBack(t *testing.T) {
+	d := newDriver(t, Config{})
+	d.handOver()
+	d.rounds(40, 20*time.Millisecond, Success)
+	before := d.limit()
+	for range 3 {
+		ps := d.takeAll()
+		d.now = d.now.Add(time.Millisecond)
+		for _, p := range ps {
+			p.Answered().ReleaseAt(d.now, Dropped)
+		}
+	}
+	cut := d.limit()
+	require.Less(t, cut, before)
+	d.round(20*time.Millisecond, Success)
+	assert.LessOrEqual(t, d.limit(), cut, "no outage: the cut holds")
+}

@@ -288,6 +288,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	switch o {
 	case Success:
 		h.errRun, h.errOpen = 0, false
+		h.outageOverLocked(p)
 		h.successes++
 		h.ctl.answered(int(p.busy), false)
 		h.okSeq = max(h.okSeq, h.seqOf(p))
@@ -303,7 +304,14 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 			if h.dropped == 1 {
 				first = int(p.busy)
 			}
-			h.ctl.onDrop(now, h.inFlight, epoch, h.gateUntil, h.atPeakLocked(p), first)
+			limit, slow := h.ctl.limit, h.ctl.slowStart
+			if h.ctl.onDrop(now, h.inFlight, epoch, h.gateUntil, h.atPeakLocked(p), first) {
+				h.cutLocked(limit, slow)
+			}
+		} else if p.answered && h.restart.before != 0 {
+			// A refusal of a request sent alone, with no gate, during a run
+			// of cuts: the server refuses every level.
+			h.restart.alone = true
 		}
 		if p.answered {
 			h.pauseDropLocked(now, p)
@@ -390,10 +398,48 @@ func (h *Host) erroredLocked(now time.Time, p Permit) {
 func (h *Host) throttleLocked(now time.Time, p Permit) {
 	cut := false
 	if !h.refusedAloneLocked(now, p) {
-		cut = h.ctl.onDrop(now, h.inFlight, p.epoch, time.Time{}, false, 0)
+		limit, slow := h.ctl.limit, h.ctl.slowStart
+		if cut = h.ctl.onDrop(now, h.inFlight, p.epoch, time.Time{}, false, 0); cut {
+			h.cutLocked(limit, slow)
+		}
 	}
 	if until := h.pace.onThrottle(now, h.seqOf(p), cut, h.atFloorLocked(p), h.inFlight+1, int(p.busy)); until.After(h.gateUntil) {
 		h.gateUntil = until
+	}
+}
+
+// cutLocked notes that a drop cut the concurrency limit from limit, with
+// slow start on if slow: the first cut of a run (see restart.before) keeps
+// the level to go back to if the run turns out to be an outage.
+func (h *Host) cutLocked(limit float64, slow bool) {
+	if h.restart.before == 0 {
+		h.restart.before = uint16(max(1, min(limit, math.MaxUint16)))
+		h.restart.slow = slow
+	}
+}
+
+// outageOverLocked ends the run of cuts, if any, at the success of p taken
+// after its last cut, and where the run was an outage (a server down,
+// restarting or shedding everything refuses a request sent alone as it
+// refuses a burst) puts the limit back to the level held before it, and
+// slow start if it was on then, paced over a round trip as after a gate:
+// the cuts a blackout's refusals made, one a refusal's round trip, take
+// any limit to its floor in a few milliseconds and say nothing of how
+// many requests at once the server takes once it is back. A server whose
+// capacity did fall refuses the burst past it, which cuts as any drop.
+func (h *Host) outageOverLocked(p Permit) {
+	r := &h.restart
+	if r.before == 0 || p.epoch != h.ctl.cuts {
+		return
+	}
+	before, slow, alone := r.before, r.slow, r.alone
+	r.before, r.slow, r.alone = 0, false, false
+	if !alone || !h.ctl.restore(float64(before), slow) {
+		return
+	}
+	if h.pace.bucket == nil {
+		r.begin(h.ctl.intLimit(), h.ctl.srtt)
+		h.syncClockedLocked()
 	}
 }
 

@@ -15,10 +15,20 @@ const restartSpread = 10 * time.Millisecond
 // paces: the concurrency limit's worth of permits is spread over one
 // smoothed RTT (burst 1), the rate at which that limit runs anyway once its
 // requests come back, instead of all of them at the instant the gate opens.
+// It also keeps the level a host held before an outage (see Host.outageLocked)
+// to go back to when the server answers again.
 type restart struct {
 	bucket *rate.Limiter
-	left   int // permits still paced; 0: no restart under way
 	r      float64
+	left   int32 // permits still paced; 0: no restart under way
+	// before is the concurrency limit, rounded down, when the current run of
+	// cuts began (the first drop that cut it since a request taken after
+	// the last cut succeeded), 0 if none; slow is whether slow start was on
+	// then, and alone is set once a refusal without a gate of a request
+	// sent with no other in flight came in that run: the server refused
+	// every level, an outage, not a capacity.
+	before      uint16
+	slow, alone bool
 }
 
 // begin starts pacing n permits over spread (restartSpread if zero).
@@ -30,9 +40,10 @@ func (s *restart) begin(n int, spread time.Duration) {
 	if spread <= 0 {
 		spread = restartSpread
 	}
+	n = min(n, math.MaxInt32)
 	s.r = float64(n) / spread.Seconds()
 	s.bucket = rate.NewLimiter(rate.Limit(s.r), 1) // full: the first permit goes at once
-	s.left = n
+	s.left = int32(n)
 }
 
 func (s *restart) active() bool { return s.left > 0 }
