@@ -55,8 +55,8 @@ func (e *StatusError) Permanent() bool { return !e.Temporary() }
 //   - nil for a success (1xx, 2xx, 3xx);
 //   - a *limiter.RetryAfterError (errors.Is limiter.ErrThrottled) wrapping a
 //     *StatusError when the server refused for rate (429; 403 with an
-//     exhausted quota or a Retry-After) or answered 502/503/504 with a
-//     Retry-After. Until is when the server allows the next request (its
+//     exhausted quota or a Retry-After) or answered a Retry-After with a
+//     server error (5xx but 501 and 505), 408 or 425. Until is when the server allows the next request (its
 //     Retry-After or quota reset, capped at now+MaxRetryAfter), or now when
 //     it gave no time: the limiter's learnt rate paces the retry;
 //   - a *StatusError otherwise, whose Permanent() says whether to give up:

@@ -59,11 +59,10 @@ type verdict struct {
 // headers: for any other code a reading without them gives the same verdict.
 func headersDecide(code int) bool {
 	switch code {
-	case http.StatusForbidden, http.StatusTooManyRequests,
-		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	case http.StatusForbidden, http.StatusTooManyRequests, http.StatusRequestTimeout, http.StatusTooEarly:
 		return true
 	}
-	return false
+	return serverError(code)
 }
 
 // classify decides what a response with status code means. See the package
@@ -84,8 +83,11 @@ func (r reading) classify(code int) verdict {
 		return verdict{outcome: limiter.Dropped, until: r.retryAt}
 	case code < 400:
 		return verdict{outcome: limiter.Success}
-	case serverError(code):
-		return verdict{outcome: limiter.Errored}
+	case serverError(code), code == http.StatusRequestTimeout, code == http.StatusTooEarly:
+		// A proxy whose backend is stuck answers 408 or 425 as it would a
+		// 500: alone it says nothing, a run of them is a server in
+		// trouble. A Retry-After on any of them holds the host.
+		return verdict{outcome: limiter.Errored, until: r.retryAt}
 	default:
 		return verdict{outcome: limiter.Ignored}
 	}
@@ -94,7 +96,8 @@ func (r reading) classify(code int) verdict {
 // serverError reports whether code is a server error that a server in
 // trouble answers (500, 507, a proxy's 52x), not one that names a request
 // it will never serve (501 Not Implemented, 505 HTTP Version Not
-// Supported). 502, 503 and 504 are classified before it.
+// Supported). 502, 503 and 504 are classified before it; 501 and 505 are
+// no server in trouble whatever their headers.
 func serverError(code int) bool {
 	return code >= 500 && code <= 599 && code != http.StatusNotImplemented && code != http.StatusHTTPVersionNotSupported
 }

@@ -45,6 +45,8 @@ func TestObserverSeesOneVerdictPerExchange(t *testing.T) {
 		{name: "500", code: 500, outcome: limiter.Errored},
 		{name: "501", code: 501, outcome: limiter.Ignored},
 		{name: "520", code: 520, outcome: limiter.Errored},
+		{name: "408", code: 408, outcome: limiter.Errored},
+		{name: "425", code: 425, outcome: limiter.Errored},
 		{name: "429", code: 429, outcome: limiter.Throttled, throttled: true},
 		{name: "503 without a quota or a Retry-After", code: 503, outcome: limiter.Dropped, throttled: true},
 		{name: "503 with a Retry-After", code: 503, headers: []string{"Retry-After", "2"}, outcome: limiter.Dropped, throttled: true},

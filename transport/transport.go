@@ -22,10 +22,11 @@
 //	502, 503, 504                          Dropped; gate until Retry-After if given;
 //	                                         without one, at one request at a time,
 //	                                         a pause of the host's own (Permit.Answered)
-//	500 and other 5xx but 501 and 505      Errored: alone says nothing about load;
-//	                                         a run as long as the host's limit with
+//	500 and other 5xx but 501 and 505,     Errored: alone says nothing about load;
+//	  408, 425                               a run as long as the host's limit with
 //	                                         no success between reads as overload
-//	                                         (see limiter.Errored)
+//	                                         (see limiter.Errored); gate until
+//	                                         Retry-After if given
 //	other 4xx, 501, 505                    Ignored: says nothing about load
 //	timeout, connection refused or reset,  Dropped
 //	  connection closed mid-answer

@@ -383,3 +383,32 @@ func TestA503WithoutAWaitAtOneRequestAtATimeClosesAPauseButARefusedConnectionDoe
 	require.Error(t, err)
 	assert.Zero(t, r.snapshot(t, srv).GateUntil, "a refused connection: the crawl's rule for unresponsive hosts paces it")
 }
+
+// TestARetryAfterOnAServerErrorHoldsTheHost: a 500, or a proxy's 408 or
+// 425 whose backend is stuck, that says when to come back is obeyed as a
+// 503's is; without one it closes no gate.
+func TestARetryAfterOnAServerErrorHoldsTheHost(t *testing.T) {
+	for _, code := range []int{http.StatusInternalServerError, http.StatusRequestTimeout, http.StatusTooEarly} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			r := newRig(t, limiter.Config{})
+			var hits atomic.Int32
+			srv := r.server(t, func(w http.ResponseWriter, _ *http.Request) {
+				if hits.Add(1) == 1 {
+					w.Header().Set("Retry-After", "10")
+				}
+				w.WriteHeader(code)
+			})
+			start := r.fc.Now()
+			got, err := r.get(srv.URL)
+			require.NoError(t, err)
+			require.Equal(t, code, got)
+			assert.True(t, r.snapshot(t, srv).GateUntil.Equal(start.Add(10*time.Second)), "gate until the Retry-After")
+
+			r = newRig(t, limiter.Config{})
+			srv = r.server(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) })
+			_, err = r.get(srv.URL)
+			require.NoError(t, err)
+			assert.True(t, r.snapshot(t, srv).GateUntil.IsZero(), "one error alone: no gate")
+		})
+	}
+}
