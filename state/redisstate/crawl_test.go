@@ -431,6 +431,25 @@ func TestWorkersRefusedWithAGateShareTheLevelTheyWereRefusedAt(t *testing.T) {
 	assert.Equal(t, 19-8-6, got.Cap)
 }
 
+func TestAWorkerThatStoppedSendingHoldsNoShare(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
+	_, err := b.Allow(ctx, "h", limiter.SharedRate{Limit: 9})
+	require.NoError(t, err)
+	require.NoError(t, a.Gate(ctx, "h", now.Add(time.Second), limiter.SharedRate{Limit: 9}))
+	now = now.Add(time.Second)
+	got, err := a.Allow(ctx, "h", limiter.SharedRate{Limit: 8})
+	require.NoError(t, err)
+	assert.Equal(t, 18-1-9, got.Cap, "b sent before the gate: its limit counts after it")
+	// b has no more items: its share is freed once its report is old.
+	now = now.Add(limitsLive + refresh)
+	got, err = a.Allow(ctx, "h", limiter.SharedRate{Limit: 8})
+	require.NoError(t, err)
+	assert.Zero(t, got.Cap)
+}
+
 func TestARateRefusalSetsNoConcurrencyLevel(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()

@@ -202,11 +202,12 @@ func (s *Shared) refusedAt(v *hostView, now time.Time) {
 }
 
 // The workers' concurrency limits together (see hostView.capLocked): a
-// worker's limit counts while it reported it within limitsLive, and the
-// level they were refused at holds for levelHold after the last gate, then
-// the sum may probe past it again.
+// worker's limit counts while it reported it within limitsLive (or
+// limitsLive after the last gate opened: no worker sends while it is
+// closed), and the level they were refused at holds for levelHold after the
+// last gate, then the sum may probe past it again.
 const (
-	limitsLive = 5 * time.Second
+	limitsLive = 5 * refresh
 	levelHold  = 30 * time.Second
 )
 
@@ -326,12 +327,16 @@ if thr and n >= 0 then
   redis.call('HDEL', L, 'n', 'el', 'paced', 'thr')
 end
 redis.call('PEXPIRE', L, 3600000)
-local others = 0
+local others, opened = 0, math.min(now, tonumber(redis.call('HGET', L, 'until') or '0'))
 local lims = redis.call('HGETALL', KEYS[4])
 for i = 1, #lims, 2 do
   if lims[i] ~= ARGV[11] then
     local l, t = string.match(lims[i + 1], '^(%d+):(%d+)$')
-    if l and now - tonumber(t) <= tonumber(ARGV[14]) then others = others + tonumber(l) else redis.call('HDEL', KEYS[4], lims[i]) end
+    if l and now - math.max(tonumber(t), opened) <= tonumber(ARGV[14]) then
+      others = others + tonumber(l)
+    else
+      redis.call('HDEL', KEYS[4], lims[i])
+    end
   end
 end
 redis.call('HSET', KEYS[4], ARGV[11], ARGV[12] .. ':' .. ARGV[1])
