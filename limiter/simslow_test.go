@@ -1,0 +1,90 @@
+package limiter
+
+import (
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var simSlowSeeds = flag.Int("simslowseeds", 7, "TestSimulationSlowClasses: the seeds 1 to this")
+
+// slowClasses are servers whose answers take 200 ms to 2 s (reports,
+// search, exports, model inference): big ones, which a cold start of 4
+// reaches only after many round trips, and tight ones, whose refusal closes
+// a gate of a second, a few round trips or less.
+var slowClasses = []capacityClass{
+	{slots: 32, queue: 32, service: 200 * time.Millisecond},
+	{slots: 64, queue: 64, service: 500 * time.Millisecond},
+	{slots: 64, queue: 64, service: 2 * time.Second},
+	{slots: 64, queue: 64, service: 2 * time.Second, constant: true},
+	{slots: 256, queue: 32, service: 200 * time.Millisecond},
+	{slots: 16, queue: 16, service: 500 * time.Millisecond},
+	{slots: 16, queue: 4, service: 200 * time.Millisecond},
+	{slots: 16, queue: 4, service: 500 * time.Millisecond},
+	{slots: 16, queue: 4, service: 2 * time.Second},
+	{slots: 8, queue: 2, service: 200 * time.Millisecond, constant: true},
+	{slots: 16, queue: 4, service: 500 * time.Millisecond, constant: true},
+	{slots: 64, queue: 16, service: 2 * time.Second},
+	{slots: 4, queue: 1, service: 500 * time.Millisecond},
+	{slots: 64, service: 500 * time.Millisecond, cap429: true},
+	{slots: 8, service: 2 * time.Second, cap429: true},
+}
+
+// TestSimulationSlowClasses prints, for each of slowClasses, the goodput
+// over a crawl of 20, 50 and 100 round trips (service times) from a cold
+// start, median and worst of seeds 1 to -simslowseeds, the round trip at
+// which the in-flight count first reached the server's slots (median), and
+// in how many runs of 100 round trips the server refused (as
+// TestSimulationCapacityClassesSeeds counts them):
+//
+//	go test ./limiter -run TestSimulationSlowClasses -simreport -v
+func TestSimulationSlowClasses(t *testing.T) {
+	if !*simReport {
+		t.Skip("run with -simreport")
+	}
+	rounds := []int{20, 50, 100}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d seeds:\n\n| server | goodput over %v round trips: median, worst | slots reached (round trip, median) | runs refused | 503/429: mean |\n|---|---|---|---|---|\n", *simSlowSeeds, rounds)
+	for _, c := range slowClasses {
+		shares := make([][]float64, len(rounds))
+		var reached []float64
+		var refused float64
+		bad := 0
+		for seed := 1; seed <= *simSlowSeeds; seed++ {
+			run := time.Duration(rounds[len(rounds)-1]) * c.service
+			s := newSim(simLimiter(t, "", 0), c.server(), uint64(seed), run)
+			s.run()
+			optimum := float64(c.slots) / c.service.Seconds()
+			for i, r := range rounds {
+				d := time.Duration(r) * c.service
+				_, ok, _ := s.totals(0, d)
+				shares[i] = append(shares[i], float64(ok)/d.Seconds()/optimum)
+			}
+			at := float64(rounds[len(rounds)-1])
+			for i, x := range s.bins {
+				if x.inFlight >= c.slots {
+					at = float64(i) * float64(simBin) / float64(c.service)
+					break
+				}
+			}
+			reached = append(reached, at)
+			a, _, rej := s.totals(0, run)
+			share := float64(s.droppedTotal()+rej) / float64(a)
+			refused += share
+			if c.cap429 && share > 0.01 || !c.cap429 && share > 0 {
+				bad++
+			}
+		}
+		var cols []string
+		for _, sh := range shares {
+			slices.Sort(sh)
+			cols = append(cols, fmt.Sprintf("%.1f, %.1f%%", 100*sh[len(sh)/2], 100*sh[0]))
+		}
+		slices.Sort(reached)
+		fmt.Fprintf(&b, "| %v | %s | %.1f | %d | %.2f%% |\n", c, strings.Join(cols, " \\| "), reached[len(reached)/2], bad, 100*refused/float64(*simSlowSeeds))
+	}
+	t.Log("\n" + b.String())
+}
