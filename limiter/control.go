@@ -17,7 +17,7 @@ const (
 	baseDrift     = 30 * time.Second // time constant of the baseline RTT's upward drift
 	slowGrowRatio = 1.1              // below this RTT/base (beyond the noise), slow start grows; at or above it, it ends
 	slowExitRatio = 1.5              // at or above it, slow start falls back to the last level without queueing
-	slowStep      = 1.15             // slow start's growth per window over the level that runs without a queue
+	slowStep      = 1.15             // slow start's growth per window over the level that runs without a queue (see slowStepAt)
 	freeRead      = 1.15             // RTT/base at which a whole window of a level without a queue is read, once shown to be one
 	tailRatio     = 4                // RTT/base from which an answer is one of a heavy tail's, unless most are (see foldTail)
 	minFold       = 8                // answers a window needs before its slow ones are taken for a queue (see foldTooSoon)
@@ -652,7 +652,7 @@ func (c *control) slowStartWindow(w windowStats) {
 		// server whose queue holds a quarter of its slots is never sent more
 		// than slots + queue: that answer may close the gate for a whole
 		// Retry-After.
-		next := max(float64(int(w.limit)+1), slowStep*w.limit/grow)
+		next := max(float64(int(w.limit)+1), slowStepAt(w.base)*w.limit/grow)
 		if w.limit < slowStep*c.strictAt {
 			// Resumed, and not yet clear of the level that showed a rise:
 			// half the step, and not a whole request more where that is
@@ -691,6 +691,28 @@ func (c *control) slowStartWindow(w windowStats) {
 		// mean, and a server with room may read so at any level; the
 		// default strategy's own rule then tells a queue from it.
 	}
+}
+
+// Slow start's step on a slow server (see slowStepAt).
+const (
+	slowStepMax    = 1.5         // slow start's growth per window at most
+	slowGate       = time.Second // the gate a refusal is taken to close: Retry-After's usual second
+	slowGateRounds = 5           // round trips a gate costs at least where slow start grows by slowStep
+)
+
+// slowStepAt is slow start's growth per window over a level without a
+// queue on a server whose baseline RTT is base: slowStep where a refusal's
+// gate (slowGate) costs slowGateRounds round trips or more, and more where
+// it costs fewer, up to slowStepMax. A step past a tight server's slots and
+// queue costs a gate and a cut; on a fast server that is hundreds of round
+// trips, on a slow one a round trip or less, while a slow climb costs the
+// same number of round trips on both.
+func slowStepAt(base time.Duration) float64 {
+	rounds := slowGateRounds * float64(base) / float64(slowGate)
+	if rounds <= 1 {
+		return slowStep
+	}
+	return min(slowStepMax, math.Pow(slowStep, rounds))
 }
 
 // kneeRise reports whether w's rise, ratio, which ended slow start, is one

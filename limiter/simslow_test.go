@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 var simSlowSeeds = flag.Int("simslowseeds", 7, "TestSimulationSlowClasses: the seeds 1 to this")
@@ -87,4 +89,44 @@ func TestSimulationSlowClasses(t *testing.T) {
 		fmt.Fprintf(&b, "| %v | %s | %.1f | %d | %.2f%% |\n", c, strings.Join(cols, " \\| "), reached[len(reached)/2], bad, 100*refused/float64(*simSlowSeeds))
 	}
 	t.Log("\n" + b.String())
+}
+
+// TestSimulationASlowServerIsClimbedInFewRoundTrips: a refusal's gate of a
+// second costs a server at 500 ms or 2 s an answer a round trip or two, not
+// hundreds: slow start grows faster per round trip there, and a big server's
+// slots are reached in 20 round trips, not 30 to 40, while a tight one's
+// refusals stay a small share (those of the default strategy's probes
+// after a gate included).
+func TestSimulationASlowServerIsClimbedInFewRoundTrips(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, c := range []capacityClass{
+		{slots: 64, queue: 64, service: 500 * time.Millisecond},
+		{slots: 64, queue: 64, service: 2 * time.Second, constant: true},
+	} {
+		for _, seed := range simClassSeeds[:3] {
+			s := newSim(simLimiter(t, "", 0), c.server(), seed, 20*c.service)
+			s.run()
+			most := 0
+			for _, b := range s.bins {
+				most = max(most, b.inFlight)
+			}
+			assert.GreaterOrEqual(t, most, c.slots, "%v, seed %d: the most in flight over 20 round trips", c, seed)
+		}
+	}
+	for _, c := range []capacityClass{
+		{slots: 16, queue: 4, service: 500 * time.Millisecond},
+		{slots: 16, queue: 4, service: 2 * time.Second},
+	} {
+		for _, seed := range simClassSeeds[:3] {
+			run := 50 * c.service
+			s := newSim(simLimiter(t, "", 0), c.server(), seed, run)
+			s.run()
+			a, ok, _ := s.totals(0, run)
+			share := float64(ok) / run.Seconds() / (float64(c.slots) / c.service.Seconds())
+			assert.GreaterOrEqual(t, share, 0.8, "%v, seed %d: share of the optimum over 50 round trips", c, seed)
+			assert.LessOrEqual(t, float64(s.droppedTotal()), 0.01*float64(a), "%v, seed %d: 503s", c, seed)
+		}
+	}
 }
