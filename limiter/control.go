@@ -229,7 +229,10 @@ func (c *control) span() time.Duration { return max(minWindow, c.srtt) }
 // than minWindow, or many permits in flight, are timed one in a power of two,
 // and so is in-process work (see inProcessRTT).
 func (c *control) resample(el time.Duration) {
-	per := float64(c.seq-c.winSeq) * float64(c.span()) / float64(el)
+	// A window shorter than a span (a cold start's first, which closes
+	// before the RTT is known) tells the permits of its own length only:
+	// stretched over a span of seconds, a few permits read as thousands.
+	per := float64(c.seq-c.winSeq) * float64(c.span()) / float64(max(el, c.span()))
 	c.mask = 0
 	if k := min(per/sampleTarget, maxMask); k >= 2 {
 		c.mask = 1<<(bits.Len64(uint64(k))-1) - 1

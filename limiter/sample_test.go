@@ -244,3 +244,49 @@ func TestInProcessWorkIsTimedOneInSixteenHoweverFewPermitsAWindowHolds(t *testin
 		})
 	}
 }
+
+// TestASlowServersFirstWindowKeepsEveryPermitTimed: a cold start's first
+// window closes on its first answers, before the smoothed RTT is known, and
+// may last a millisecond where the server takes 2 s an answer. The rate of
+// that window is not to be stretched over a 2 s span: it would time one
+// permit in 64 or 128, and at a few permits a second the next window would
+// wait a minute for its answers while the limit stays where it was. (A
+// window of more than 2×sampleTarget permits is sampled, as ever.)
+func TestASlowServersFirstWindowKeepsEveryPermitTimed(t *testing.T) {
+	clk := clockwork.NewFakeClockAt(epoch)
+	l, err := New(Config{}, WithClock(clk))
+	require.NoError(t, err)
+	h := l.Host("h")
+	const service = 2 * time.Second
+	type out struct {
+		p  Permit
+		at time.Time
+	}
+	var flight []out
+	take := func() {
+		for {
+			p, _, ok := h.TryAcquire()
+			if !ok {
+				return
+			}
+			flight = append(flight, out{p, clk.Now()})
+			clk.Advance(time.Millisecond)
+		}
+	}
+	take()
+	for clk.Since(epoch) < 20*service {
+		if wait := flight[0].at.Add(service).Sub(clk.Now()); wait > 0 {
+			clk.Advance(wait)
+		}
+		flight[0].p.Release(Success)
+		flight = flight[1:]
+		take()
+		h.mu.Lock()
+		mask := h.ctl.mask
+		h.mu.Unlock()
+		if lim := h.Snapshot().Limit; lim < 2*sampleTarget {
+			require.Zero(t, mask, "at %v, limit %d: permits timed one in %d", clk.Since(epoch), lim, mask+1)
+		}
+	}
+	assert.GreaterOrEqual(t, h.Snapshot().Limit, 16, "the limit after 20 round trips")
+}
