@@ -22,26 +22,14 @@ import (
 // twenty retries). The bound is wide for a loaded machine.
 func TestRunEndsSoonAfterItsLastItemsAreBrokenOnes(t *testing.T) {
 	broken := map[string]bool{"/task/3": true, "/task/30": true, "/task/58": true, "/task/59": true, "/task/60": true}
-	host := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == "/robots.txt":
-			http.NotFound(w, r)
-		case broken[r.URL.Path]:
+	hostURL, cfg := taskHost(t, 60, "limits:\n  concurrency: {initial: 4, max: 32}\n  timeout: 2s\n  retries: 4\n  backoff: {base: 5ms, max: 50ms}",
+		func(w http.ResponseWriter, r *http.Request) bool {
+			if !broken[r.URL.Path] {
+				return false
+			}
 			http.Error(w, "internal error", http.StatusInternalServerError)
-		default:
-			fmt.Fprint(w, `{"ok":true}`)
-		}
-	})
-	hostURL := host.localhostURL()
-	api := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/items" {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprintf(w, `{"items":[%s]}`, itemsOn(hostURL, seq(60)...))
-	})
-	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"\n",
-		"limits:\n  concurrency: {initial: 4, max: 32}\n  timeout: 2s\n  retries: 4\n  backoff: {base: 5ms, max: 50ms}", nil)
+			return true
+		})
 
 	start := time.Now()
 	sum, err := runTest(t, cfg)
@@ -56,4 +44,30 @@ func TestRunEndsSoonAfterItsLastItemsAreBrokenOnes(t *testing.T) {
 	}
 	assert.Less(t, took, 10*time.Second, "the broken items' retries waited for the host's breaker")
 	t.Logf("took %v", took)
+}
+
+// taskHost starts a host whose robots.txt is missing and whose tasks answer
+// {"ok":true} unless odd answered them (it reports whether it did), and a
+// listing on another host of n tasks on it; it returns the task host's URL
+// and a config with limits that crawls them.
+func taskHost(t *testing.T, n int, limits string, odd func(w http.ResponseWriter, r *http.Request) bool) (string, *Config) {
+	t.Helper()
+	host := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/robots.txt":
+			http.NotFound(w, r)
+		case odd(w, r):
+		default:
+			fmt.Fprint(w, `{"ok":true}`)
+		}
+	})
+	hostURL := host.localhostURL()
+	api := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/items" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, `{"items":[%s]}`, itemsOn(hostURL, seq(n)...))
+	})
+	return hostURL, testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"\n", limits, nil)
 }

@@ -433,26 +433,14 @@ func TestRunFailsATaskWhoseTryOfAnUnresponsiveHostGotNoAnswer(t *testing.T) {
 // failed file.
 func TestRunTellsOnceOfTimeoutsAtAHostThatAnswersOthers(t *testing.T) {
 	slow := map[string]bool{"/task/3": true, "/task/7": true, "/task/11": true}
-	host := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == "/robots.txt":
-			http.NotFound(w, r)
-		case slow[r.URL.Path]:
+	hostURL, cfg := taskHost(t, 20, "limits:\n  concurrency: {initial: 4, max: 32}\n  timeout: 200ms\n  retries: 1\n  backoff: {base: 5ms, max: 20ms}",
+		func(w http.ResponseWriter, r *http.Request) bool {
+			if !slow[r.URL.Path] {
+				return false
+			}
 			<-r.Context().Done() // later than any timeout: the client gives up
-		default:
-			fmt.Fprint(w, `{"ok":true}`)
-		}
-	})
-	hostURL := host.localhostURL()
-	api := startRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/items" {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprintf(w, `{"items":[%s]}`, itemsOn(hostURL, seq(20)...))
-	})
-	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"\n",
-		"limits:\n  concurrency: {initial: 4, max: 32}\n  timeout: 200ms\n  retries: 1\n  backoff: {base: 5ms, max: 20ms}", nil)
+			return true
+		})
 	core, logs := observer.New(zapcore.WarnLevel)
 
 	sum, err := runTest(t, cfg, WithLogger(zap.New(core)))
