@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,6 +14,8 @@ type conn struct {
 	accepted time.Time // when the server accepted it
 	used     bool      // a request came on it
 	until    time.Time // an answer sent on it told its client not to send before until
+
+	requests atomic.Int64 // requests that came on it, for KeepAliveRequests (no lock needed)
 }
 
 type connKey struct{}

@@ -106,7 +106,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := r.URL.RequestURI() // what faults and jitter are decided by, with the attempt
 	cn := connOf(r)
 	attempt := h.rec.arrive(client, cn, class, key, id, disallowed)
-	out := h.serve(w, r, request{class: class, id: id, key: key, attempt: attempt, client: client, conn: cn})
+	var onConn int64
+	if cn != nil {
+		onConn = cn.requests.Add(1)
+	}
+	out := h.serve(w, r, request{class: class, id: id, key: key, attempt: attempt, client: client, conn: cn, onConn: onConn})
 	h.rec.finish(out.status, out.fault, id, out.whole)
 	if out.abort {
 		panic(http.ErrAbortHandler) // net/http closes the connection quietly
@@ -121,13 +125,14 @@ type request struct {
 	attempt int    // at key, from 1
 	client  string
 	conn    *conn // nil when not served by Start's server
+	onConn  int64 // its place on conn, from 1 (0 without conn)
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outcome {
 	if h.sc.ClockOffset != 0 { // net/http writes Date from the real clock unless it is set
 		w.Header().Set("Date", h.now().UTC().Format(http.TimeFormat))
 	}
-	if h.sc.CloseConnections {
+	if h.sc.CloseConnections || (h.sc.KeepAliveRequests > 0 && rq.onConn >= int64(h.sc.KeepAliveRequests)) {
 		w.Header().Set("Connection", "close")
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -356,6 +361,9 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, attempt int,
 	body, next, bad := h.sc.page(r, attempt)
 	if bad != nil {
 		return errorJSON(w, http.StatusBadRequest, bad.Error())
+	}
+	if msg, ok := body["error"].(string); ok && h.sc.PageGlitch.Kind == GlitchServerError {
+		return errorJSON(w, http.StatusInternalServerError, msg)
 	}
 	if next != "" && h.sc.Pagination == PaginationLink {
 		w.Header().Set("Link", "<"+next+">; rel=\"next\"")

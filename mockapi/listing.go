@@ -126,7 +126,7 @@ func (sc *Scenario) page(r *http.Request, attempt int) (body map[string]any, nex
 		items = append(items, listItem{ID: id, Name: "item-" + strconv.Itoa(id), DetailPath: sc.DetailPath(id)})
 	}
 	if g := sc.PageGlitch; attempt <= g.Attempts && slices.Contains(g.Pages, offset/perPage+1) {
-		if g.Kind == GlitchError {
+		if g.Kind == GlitchError || g.Kind == GlitchServerError {
 			return map[string]any{"error": "upstream timed out; try again"}, "", nil
 		}
 		items = items[:0]

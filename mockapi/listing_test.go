@@ -199,7 +199,7 @@ func TestRedirectToAnswersEveryDetailRequestWithARedirectToTheOtherServer(t *tes
 	assert.Equal(t, http.StatusNotFound, get(t, c, s.URL()+"/items/4").status, "no such item")
 }
 
-func TestPageGlitchAnswersAPageEmptyOrAnErrorOnItsFirstAttempts(t *testing.T) {
+func TestPageGlitchAnswersAPageEmptyAnErrorOrA500OnItsFirstAttempts(t *testing.T) {
 	s := startServer(t, Config{Scenario: Scenario{Items: 10, PerPage: 2, PageGlitch: PageGlitch{Pages: []int{2}}}})
 	c := newClient(t, 10*time.Second)
 	type page struct {
@@ -220,6 +220,13 @@ func TestPageGlitchAnswersAPageEmptyOrAnErrorOnItsFirstAttempts(t *testing.T) {
 		assert.Equal(t, map[string]any{"error": "upstream timed out; try again"}, decode[map[string]any](t, r.body))
 	}
 	assert.Contains(t, string(get(t, c, s.URL()+"/items").body), `"next_cursor"`, "the third attempt gets the page")
+
+	s = startServer(t, Config{Scenario: Scenario{Items: 10, PerPage: 2, Pagination: PaginationCursor,
+		PageGlitch: PageGlitch{Pages: []int{1}, Kind: GlitchServerError}}})
+	r = get(t, c, s.URL()+"/items")
+	assert.Equal(t, http.StatusInternalServerError, r.status, "the glitch: a 500")
+	assert.Equal(t, map[string]any{"error": "upstream timed out; try again"}, decode[map[string]any](t, r.body))
+	assert.Contains(t, string(get(t, c, s.URL()+"/items").body), `"next_cursor"`, "asked again: the page")
 
 	_, err := NewHandler(Config{Scenario: Scenario{PageGlitch: PageGlitch{Pages: []int{0}}}})
 	assert.ErrorContains(t, err, "PageGlitch.Pages")

@@ -91,6 +91,11 @@ type Scenario struct {
 	// server (or a proxy in front of it) that refuses keep-alive, so every
 	// request opens a new connection.
 	CloseConnections bool
+	// KeepAliveRequests, when positive, closes every connection after this
+	// many requests on it (the last one answered with "Connection: close"),
+	// as nginx's keepalive_requests or a proxy's per-connection limit does.
+	// Default 0: no limit.
+	KeepAliveRequests int
 	// PageOverlap makes every listing page after the first start this many
 	// items before where the previous page ended (its size unchanged), as a
 	// listing does into whose head items are inserted while it is paged: ids
@@ -132,6 +137,9 @@ const (
 	GlitchEmpty GlitchKind = "empty"
 	// GlitchError answers {"error": "..."} alone: no items, no next.
 	GlitchError GlitchKind = "error"
+	// GlitchServerError answers 500 with {"error": "..."}: a listing whose
+	// next page sometimes fails and succeeds when asked again.
+	GlitchServerError GlitchKind = "500"
 )
 
 // Pagination is a listing style; its values match the crawl config's
@@ -505,8 +513,10 @@ func (sc Scenario) validate() error {
 		return bad("PageOverlap", ">= 0", sc.PageOverlap)
 	case sc.ElasticSlots < 0:
 		return bad("ElasticSlots", ">= 0", sc.ElasticSlots)
-	case sc.PageGlitch.Kind != GlitchEmpty && sc.PageGlitch.Kind != GlitchError:
-		return bad("PageGlitch.Kind", "empty or error", fmt.Sprintf("%q", sc.PageGlitch.Kind))
+	case !slices.Contains([]GlitchKind{GlitchEmpty, GlitchError, GlitchServerError}, sc.PageGlitch.Kind):
+		return bad("PageGlitch.Kind", "empty, error or 500", fmt.Sprintf("%q", sc.PageGlitch.Kind))
+	case sc.KeepAliveRequests < 0:
+		return bad("KeepAliveRequests", ">= 0", sc.KeepAliveRequests)
 	case sc.PageGlitch.Attempts < 0:
 		return bad("PageGlitch.Attempts", ">= 0", sc.PageGlitch.Attempts)
 	case slices.ContainsFunc(sc.PageGlitch.Pages, func(n int) bool { return n < 1 }):

@@ -146,3 +146,22 @@ func TestElasticSlotsStretchEveryAnswerByTheLoadAndRefuseNothing(t *testing.T) {
 	_, err := NewHandler(Config{Scenario: Scenario{ElasticSlots: -1}})
 	assert.ErrorContains(t, err, "ElasticSlots")
 }
+
+func TestKeepAliveRequestsClosesAConnectionAfterItsLimit(t *testing.T) {
+	s := startServer(t, Config{Scenario: Scenario{Items: 9, KeepAliveRequests: 3}})
+	c := newClient(t, 10*time.Second)
+	for i := range 7 {
+		reused := false
+		trace := &httptrace.ClientTrace{GotConn: func(g httptrace.GotConnInfo) { reused = g.Reused }}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, s.URL()+"/items/1", nil)
+		require.NoError(t, err)
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, i%3 == 2, resp.Close, "request %d: Connection: close on the third of each connection", i+1)
+		assert.Equal(t, i%3 != 0, reused, "request %d: a new connection after each close", i+1)
+	}
+	_, err := NewHandler(Config{Scenario: Scenario{KeepAliveRequests: -1}})
+	assert.ErrorContains(t, err, "KeepAliveRequests")
+}

@@ -347,6 +347,27 @@ ROWS = [
     ('storm429bare-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 429 --blackout-no-retry-after', 8000, ('cap', 32, 0.02, 2), [], 60),
     ('storm500ra-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 500', 8000, ('cap', 32, 0.02, 2), [], 60),
     ('storm502-32q32-1s+2s', 'capacity', '--blackout-at 1s --blackout-for 2s --blackout-status 502 --blackout-no-retry-after', 8000, ('cap', 32, 0.02, 2), [], 60),
+    # session 16. A capacity that halves and comes back every 10 s (a neighbour's batch job, time of day)
+    ('diurnal-32x200ms-q8-10s', 'capacity', '--slots 32 --queue 8 --latency 200ms --jitter 50ms --slots-at 10s=16,20s=32,30s=16,40s=32,50s=16',
+     4800, ('capsched', 0.2, [(0, 32), (10, 16), (20, 32), (30, 16), (40, 32), (50, 16)]), [], 90),
+    ('diurnal-16x20ms-q4-10s', 'capacity', '--slots 16 --queue 4 --latency 20ms --jitter 5ms --slots-at 10s=8,20s=16,30s=8',
+     12000, ('capsched', 0.02, [(0, 16), (10, 8), (20, 16), (30, 8)]), [], 90),
+    # a CDN-like host: hits in 20 ms, misses (30% or 10%) 50x slower (1 s); 64 slots + 64 (mean 314 ms or 118 ms), or no limit
+    ('cdn-64q64-30%miss1s', 'capacity', '--slots 64 --queue 64 --latency 20ms --jitter 5ms --slow-share 0.3 --slow-factor 50', 2000, ('cap', 64, 0.314), [], 60),
+    ('cdn-64q64-10%miss1s', 'capacity', '--slots 64 --queue 64 --latency 20ms --jitter 5ms --slow-share 0.1 --slow-factor 50', 4000, ('cap', 64, 0.118), [], 60),
+    ('cdn-nolimit-10%miss1s', 'fast', '--latency 20ms --jitter 5ms --slow-share 0.1 --slow-factor 50', 4000, ('none',), [], 60),
+    # an API with a header quota and a concurrency cap, both refused with 429 (the cap's 429 carries the quota's
+    # headers with Remaining > 0): the quota binds (16 x 20 ms = 800/s > 500/s), or the cap binds (8 x 20 ms = 400/s < 600/s)
+    ('capq429-16q0-hdr500', 'quota', '--slots 16 --queue 0 --latency 20ms --jitter 5ms --capacity-status 429 --rate 500 --burst 20', 5000, ('bucket', 500, 20), [], 60),
+    ('capq429-8q0-hdr600-bare', 'quota', '--slots 8 --queue 0 --latency 20ms --jitter 5ms --capacity-status 429 --capacity-no-retry-after --rate 600 --burst 50', 4000, ('cap', 8, 0.02), [], 60),
+    # a listing whose pages sometimes answer 500 on their first attempts (one in five pages; twice for a cursor)
+    ('page500-p5-page', 'capacity', '--page-glitch 2,7,12,17,22,27,32,37 --page-glitch-kind 500', 4000, ('cap', 32, 0.02), [], 60),
+    ('page500-p5x2-cursor', 'capacity', '--pagination cursor --page-glitch 2,7,12,17,22,27,32,37 --page-glitch-kind 500 --page-glitch-attempts 2', 4000, ('cap', 32, 0.02), [], 60),
+    # keep-alive limits: a connection closed after 100 requests (nginx's default is 1000) or after 10
+    ('keepalive100-32q32', 'capacity', '--keepalive-requests 100', 4000, ('cap', 32, 0.02), [], 60),
+    ('keepalive10-32q32', 'capacity', '--keepalive-requests 10', 4000, ('cap', 32, 0.02), [], 60),
+    ('keepalive10-8x2ms-q8', 'capacity', '--slots 8 --queue 8 --latency 2ms --jitter 1ms --keepalive-requests 10', 10000, ('cap', 8, 0.002), [], 60),
+    ('keepalive10-16q4', 'capacity-tight', '--keepalive-requests 10', 4000, ('cap', 16, 0.02), [], 60),
 ]
 
 

@@ -69,6 +69,7 @@ type mockFlags struct {
 	bodySize       int
 	gzip           bool
 	connClose      bool
+	keepAliveMax   int
 	pageOverlap    int
 }
 
@@ -136,7 +137,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.Float64Var(&f.slowShare, "slow-share", 0, "the share of requests served --slow-factor times slower (a bimodal server)")
 	fl.Float64Var(&f.slowFactor, "slow-factor", 0, "how many times slower the --slow-share requests are (default 10)")
 	fl.IntSliceVar(&f.glitchPages, "page-glitch", nil, "N,...: answer these listing pages (by place, from 1) 200 without the page on their first attempts")
-	fl.StringVar(&f.glitchKind, "page-glitch-kind", "", "what --page-glitch answers: empty (no items, the next link as if full; default) or error ({\"error\": ...} alone)")
+	fl.StringVar(&f.glitchKind, "page-glitch-kind", "", "what --page-glitch answers: empty (no items, the next link as if full; default), error ({\"error\": ...} alone) or 500 (a 500 with that body)")
 	fl.IntVar(&f.glitchAttempts, "page-glitch-attempts", 0, "how many first attempts at a --page-glitch page get the glitch (default 1)")
 	fl.IntVar(&f.quotaStatus, "quota-status", 0, "quota: the answer beyond the burst, 429 or 503 (nginx limit_req's default)")
 	fl.BoolVar(&f.quotaNoRA, "quota-no-retry-after", false, "quota: answer beyond the burst without a Retry-After")
@@ -149,6 +150,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.IntVar(&f.bodySize, "body-size", 0, "pad every detail answer to about this many bytes")
 	fl.BoolVar(&f.gzip, "gzip", false, "gzip listing and detail answers for clients that accept it")
 	fl.BoolVar(&f.connClose, "connection-close", false, "answer every request with Connection: close (no keep-alive)")
+	fl.IntVar(&f.keepAliveMax, "keepalive-requests", 0, "close every connection after this many requests on it (0: no limit)")
 	fl.IntVar(&f.pageOverlap, "page-overlap", 0, "start every listing page after the first this many items early (ids repeat across pages)")
 	fl.StringSliceVar(&f.detailHosts, "detail-hosts", nil, "HOST:PORT,...: put the items' detail URLs on these servers, in turn")
 	return cmd
@@ -209,6 +211,7 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("body-size", func() { sc.BodySize = f.bodySize })
 	set("gzip", func() { sc.Gzip = f.gzip })
 	set("connection-close", func() { sc.CloseConnections = f.connClose })
+	set("keepalive-requests", func() { sc.KeepAliveRequests = f.keepAliveMax })
 	set("page-overlap", func() { sc.PageOverlap = f.pageOverlap })
 	if fl.Changed("slots-at") {
 		steps, err := slotSteps(f.slotsAt)
