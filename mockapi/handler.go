@@ -163,7 +163,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 	case rq.class == ClassDetail && (rq.id < 1 || rq.id > h.sc.Items):
 		return errorJSON(w, http.StatusNotFound, "no such item: "+r.URL.Path+" (ids are 1.."+strconv.Itoa(h.sc.Items)+")")
 	}
-	if rq.class == ClassDetail && h.sc.RedirectTo != "" {
+	if rq.class == ClassDetail && h.sc.RedirectTo != "" && h.now().Sub(h.rec.start) >= h.sc.RedirectAt {
 		w.Header().Set("Location", "http://"+h.sc.RedirectTo+r.URL.RequestURI())
 		w.WriteHeader(http.StatusFound)
 		return outcome{status: http.StatusFound}

@@ -199,6 +199,20 @@ func TestRedirectToAnswersEveryDetailRequestWithARedirectToTheOtherServer(t *tes
 	assert.Equal(t, http.StatusNotFound, get(t, c, s.URL()+"/items/4").status, "no such item")
 }
 
+func TestRedirectAtRedirectsOnlyFromItsTime(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Items: 3, RedirectTo: "localhost:9", RedirectAt: 5 * time.Second}})
+	c := newClient(t, 10*time.Second)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	assert.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/2").status, "served here before RedirectAt")
+	clk.Advance(5 * time.Second)
+	r := get(t, c, s.URL()+"/items/2")
+	assert.Equal(t, http.StatusFound, r.status, "moved from RedirectAt on")
+	assert.Equal(t, "http://localhost:9/items/2", r.header.Get("Location"))
+	_, err := NewHandler(Config{Scenario: Scenario{RedirectAt: -time.Second}})
+	assert.ErrorContains(t, err, "RedirectAt")
+}
+
 func TestPageGlitchAnswersAPageEmptyAnErrorOrA500OnItsFirstAttempts(t *testing.T) {
 	s := startServer(t, Config{Scenario: Scenario{Items: 10, PerPage: 2, PageGlitch: PageGlitch{Pages: []int{2}}}})
 	c := newClient(t, 10*time.Second)

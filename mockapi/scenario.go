@@ -71,6 +71,9 @@ type Scenario struct {
 	// once with a 302 to the same path and query on that server: a front
 	// whose items live on another host.
 	RedirectTo string
+	// RedirectAt delays RedirectTo until this long after the server
+	// started: a host whose items move to another mid-crawl. Default 0.
+	RedirectAt time.Duration
 	// RetryAfterDate sends every Retry-After as an HTTP-date (the instant
 	// the delay ends, truncated to the second as servers format it) instead
 	// of delay-seconds; the response's Date header is the server's clock.
@@ -515,6 +518,8 @@ func (sc Scenario) validate() error {
 		return bad("ElasticSlots", ">= 0", sc.ElasticSlots)
 	case !slices.Contains([]GlitchKind{GlitchEmpty, GlitchError, GlitchServerError}, sc.PageGlitch.Kind):
 		return bad("PageGlitch.Kind", "empty, error or 500", fmt.Sprintf("%q", sc.PageGlitch.Kind))
+	case sc.RedirectAt < 0:
+		return bad("RedirectAt", ">= 0", sc.RedirectAt)
 	case sc.KeepAliveRequests < 0:
 		return bad("KeepAliveRequests", ">= 0", sc.KeepAliveRequests)
 	case sc.PageGlitch.Attempts < 0:

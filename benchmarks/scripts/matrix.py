@@ -355,6 +355,8 @@ ROWS = [
     # a CDN-like host: hits in 20 ms, misses (30% or 10%) 50x slower (1 s); 64 slots + 64 (mean 314 ms or 118 ms), or no limit
     ('cdn-64q64-30%miss1s', 'capacity', '--slots 64 --queue 64 --latency 20ms --jitter 5ms --slow-share 0.3 --slow-factor 50', 2000, ('cap', 64, 0.314), [], 60),
     ('cdn-64q64-10%miss1s', 'capacity', '--slots 64 --queue 64 --latency 20ms --jitter 5ms --slow-share 0.1 --slow-factor 50', 4000, ('cap', 64, 0.118), [], 60),
+    ('cdn-64q64-30%miss200ms', 'capacity', '--slots 64 --queue 64 --latency 20ms --jitter 5ms --slow-share 0.3 --slow-factor 10', 4000, ('cap', 64, 0.074), [], 60),
+    ('cdn-64q64-20%miss1s', 'capacity', '--slots 64 --queue 64 --latency 20ms --jitter 5ms --slow-share 0.2 --slow-factor 50', 2000, ('cap', 64, 0.216), [], 60),
     ('cdn-nolimit-10%miss1s', 'fast', '--latency 20ms --jitter 5ms --slow-share 0.1 --slow-factor 50', 4000, ('none',), [], 60),
     # an API with a header quota and a concurrency cap, both refused with 429 (the cap's 429 carries the quota's
     # headers with Remaining > 0): the quota binds (16 x 20 ms = 800/s > 500/s), or the cap binds (8 x 20 ms = 400/s < 600/s)
@@ -363,7 +365,12 @@ ROWS = [
     # a listing whose pages sometimes answer 500 on their first attempts (one in five pages; twice for a cursor)
     ('page500-p5-page', 'capacity', '--page-glitch 2,7,12,17,22,27,32,37 --page-glitch-kind 500', 4000, ('cap', 32, 0.02), [], 60),
     ('page500-p5x2-cursor', 'capacity', '--pagination cursor --page-glitch 2,7,12,17,22,27,32,37 --page-glitch-kind 500 --page-glitch-attempts 2', 4000, ('cap', 32, 0.02), [], 60),
+    # items that move to another host (302): from the start, or at 2 s; the host behind is tight (16 + 4) or 4 slots at 200 ms
+    ('redirect-fast->tight16q4', 'fast', '', 4000, ('hosts', 'redirect'), [('capacity-tight', '')], 60),
+    ('redirect-at2s-cap32->tight16q4', 'capacity', '--redirect-at 2s', 6000, ('hosts', 'redirect'), [('capacity-tight', '')], 60),
+    ('redirect-at2s-cap32->4x200ms-q4', 'capacity', '--redirect-at 2s', 2700, ('hosts', 'redirect'), [('capacity', '--slots 4 --queue 4 --latency 200ms --jitter 50ms')], 60),
     # keep-alive limits: a connection closed after 100 requests (nginx's default is 1000) or after 10
+    ('ctl-tight-16q4', 'capacity-tight', '', 4000, ('cap', 16, 0.02), [], 60),
     ('keepalive100-32q32', 'capacity', '--keepalive-requests 100', 4000, ('cap', 32, 0.02), [], 60),
     ('keepalive10-32q32', 'capacity', '--keepalive-requests 10', 4000, ('cap', 32, 0.02), [], 60),
     ('keepalive10-8x2ms-q8', 'capacity', '--slots 8 --queue 8 --latency 2ms --jitter 1ms --keepalive-requests 10', 10000, ('cap', 8, 0.002), [], 60),
@@ -520,6 +527,8 @@ def run(binary, row, mockbin, lock, t90_poll=False, trace=False):
         if len(model) > 1 and model[1] == 'shuffle':  # each host's items spread over the listing
             random.Random(2).shuffle(hosts)
         knobs, xmain = xknobs(knobs)  # --x-robots off: the one row setting that is not a default (a diagnosis)
+        if model[1:2] == ('redirect',):  # the items on the main mock, which answers them 302 to the first detail host
+            knobs, hosts = f'{knobs} --redirect-to {addrs[0]}', None
         p, (url,) = start_mock(mockbin, scenario, knobs, items, hosts)
         mocks.insert(0, (p, url, scenario, knobs, {}))
         style = re.search(r'--pagination (\S+)', knobs)
@@ -607,6 +616,9 @@ output: {d}/out.jsonl
         sts = allsts if model[0] == 'hosts' else sts
         if model[0] == 'hosts':
             ide = max([0.0] + [ideal(host_model(sc, kn, st, t0), okn(st), dur, t0) for (_, _, sc, kn, _), st in zip(mocks[1:], sts[1:])])
+            at = re.search(r'--redirect-at (\d+(?:\.\d+)?)s', knobs)
+            if model[1:2] == ('redirect',) and at:  # the items move at that time: the host behind starts then
+                ide += float(at.group(1))
         else:  # windows are aligned on the server's clock
             skew = re.search(r'--clock-offset (-?\d+)s', knobs)
             n = items if model[0] == 'listing' else okn(sts[0])

@@ -66,6 +66,7 @@ type mockFlags struct {
 	slowBodyFor    time.Duration
 	crawlDelay     time.Duration
 	redirectTo     string
+	redirectAt     time.Duration
 	bodySize       int
 	gzip           bool
 	connClose      bool
@@ -147,6 +148,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.DurationVar(&f.slowBodyFor, "slow-body-for", 0, "faults: how long a slow body takes")
 	fl.DurationVar(&f.crawlDelay, "crawl-delay", 0, "announce this Crawl-delay in robots.txt")
 	fl.StringVar(&f.redirectTo, "redirect-to", "", "HOST:PORT[/PREFIX]: answer every detail request with a 302 to the same path on that server (under PREFIX, e.g. /private)")
+	fl.DurationVar(&f.redirectAt, "redirect-at", 0, "start --redirect-to this long after the start (items that move mid-crawl)")
 	fl.IntVar(&f.bodySize, "body-size", 0, "pad every detail answer to about this many bytes")
 	fl.BoolVar(&f.gzip, "gzip", false, "gzip listing and detail answers for clients that accept it")
 	fl.BoolVar(&f.connClose, "connection-close", false, "answer every request with Connection: close (no keep-alive)")
@@ -208,6 +210,7 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("slow-body-for", func() { sc.Faults.SlowBodyDuration = f.slowBodyFor })
 	set("crawl-delay", func() { sc.Robots.CrawlDelay = f.crawlDelay })
 	set("redirect-to", func() { sc.RedirectTo = f.redirectTo })
+	set("redirect-at", func() { sc.RedirectAt = f.redirectAt })
 	set("body-size", func() { sc.BodySize = f.bodySize })
 	set("gzip", func() { sc.Gzip = f.gzip })
 	set("connection-close", func() { sc.CloseConnections = f.connClose })
