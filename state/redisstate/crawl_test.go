@@ -421,14 +421,14 @@ func TestWorkersRefusedWithAGateShareTheLevelTheyWereRefusedAt(t *testing.T) {
 	now = now.Add(time.Second)
 	got, err := b.Allow(ctx, "h", limiter.SharedRate{Limit: 7})
 	require.NoError(t, err)
-	assert.Equal(t, 20-8-6, got.Cap, "b's share of one less than the level refused, the others' limits counted")
+	assert.Equal(t, 21-2-1-8-6, got.Cap, "b's share of one less than the level refused less a tenth, the others' limits counted")
 
 	// Refused again at or below that level: the level is one lower.
 	require.NoError(t, c.Gate(ctx, "h", now.Add(time.Second), limiter.SharedRate{Limit: 6}))
 	now = now.Add(time.Second)
 	got, err = b.Allow(ctx, "h", limiter.SharedRate{Limit: 6})
 	require.NoError(t, err)
-	assert.Equal(t, 19-8-6, got.Cap)
+	assert.Equal(t, 19-1-1-8-6, got.Cap)
 }
 
 func TestAWorkerThatStoppedSendingHoldsNoShare(t *testing.T) {
@@ -442,7 +442,7 @@ func TestAWorkerThatStoppedSendingHoldsNoShare(t *testing.T) {
 	now = now.Add(time.Second)
 	got, err := a.Allow(ctx, "h", limiter.SharedRate{Limit: 8})
 	require.NoError(t, err)
-	assert.Equal(t, 18-1-9, got.Cap, "b sent before the gate: its limit counts after it")
+	assert.Equal(t, 18-1-1-9, got.Cap, "b sent before the gate: its limit counts after it (the level a tenth below 18)")
 	// b has no more items: its share is freed once its report is old.
 	now = now.Add(limitsLive + refresh)
 	got, err = a.Allow(ctx, "h", limiter.SharedRate{Limit: 8})

@@ -38,8 +38,9 @@ import (
 // Concurrency is shared once the workers together were refused with a gate
 // (a 503 and its Retry-After, not a refusal for rate): each worker's limit
 // is capped at its share of one less than the level they were refused at
-// (the sum of their limits then), the others' limits counted as they
-// reported them at their last refresh (see hostView.capLocked).
+// (the sum of their limits then, less a margin), the others' limits
+// counted as they reported them at their last refresh (see
+// hostView.capLocked).
 type Shared struct {
 	c   *Crawl
 	gc  *redis_rate.Limiter
@@ -206,9 +207,18 @@ func (s *Shared) refusedAt(v *hostView, now time.Time) {
 // limitsLive after the last gate opened: no worker sends while it is
 // closed), and the level they were refused at holds for levelHold after the
 // last gate, then the sum may probe past it again.
+//
+// A first gate sets the level levelMargin of the sum below it (a gate at
+// or below the level held sets it one lower): the sum of the limits the
+// workers reported is above what was in flight when the server refused
+// (a limit a worker grew since its last report counts in nobody's share,
+// and a walker's listing request in none), and one request past a tight
+// server's queue costs every worker a whole Retry-After, where a level a
+// tenth below a server without a queue costs a tenth of its pace.
 const (
-	limitsLive = 5 * refresh
-	levelHold  = 30 * time.Second
+	limitsLive  = 5 * refresh
+	levelHold   = 30 * time.Second
+	levelMargin = 0.1
 )
 
 // contended is how long after a refusal requests book their place at once.
@@ -262,10 +272,11 @@ func (s *Shared) refreshIfDue(ctx context.Context, key string, v *hostView, r li
 //
 // It also records the worker's concurrency limit, and returns the other
 // live workers' limits summed and the level the workers were refused at: a
-// gate that closes sets it to the workers' limits summed (or one below the
-// level it had, if that is lower), for levelHold; a throttle (a refusal for
-// rate) deletes it (the limiter reports a throttle as soon as it counts it,
-// see Host.shareThrottle, before the gate opens).
+// gate that closes sets it to the workers' limits summed less levelMargin
+// of them (or one below the level it had, if that is lower), for
+// levelHold; a throttle (a refusal for rate) deletes it (the limiter
+// reports a throttle as soon as it counts it, see Host.shareThrottle,
+// before the gate opens).
 //
 // KEYS: the gate, the host's learning hash (ok: the successes; from, base:
 // the episode's start and the count then; end, until: when the throttle
@@ -276,7 +287,7 @@ func (s *Shared) refreshIfDue(ctx context.Context, key string, v *hostView, r li
 // the level. ARGV: now (ms), successes and throttles to add, the gate (ms,
 // 0: none), learntCut, serverBurst (s), learntProbe before and after a
 // throttle at the learnt rate, learntFloor, the host, the worker, its
-// limit, levelHold (ms), limitsLive (ms).
+// limit, levelHold (ms), limitsLive (ms), levelMargin.
 var learnScript = redis.NewScript(`
 local G, L = KEYS[1], KEYS[2]
 local now, dok, dthr, gu = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -344,7 +355,11 @@ redis.call('PEXPIRE', KEYS[4], 3600000)
 local lvl = tonumber(redis.call('GET', KEYS[5]) or '0')
 if newGate then
   local sum = others + tonumber(ARGV[12])
-  if lvl > 0 and lvl <= sum then sum = lvl - 1 end
+  if lvl > 0 and lvl <= sum then
+    sum = lvl - 1
+  else
+    sum = sum - math.floor(sum * tonumber(ARGV[15]))
+  end
   lvl = sum
   redis.call('SET', KEYS[5], lvl, 'PX', ARGV[13])
 end
@@ -372,7 +387,7 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 	res, err := learnScript.Run(ctx, s.c.rdb, []string{s.c.key("gate:" + key), s.c.key("learn:" + key), s.c.key("gates"),
 		s.c.key("limits:" + key), s.c.key("level:" + key)},
 		now.UnixMilli(), dok, dthr, gateMS, learntCut, serverBurst.Seconds(), probeUnconfirmed, probeConfirmed, learntFloor, key,
-		s.c.o.worker, max(0, r.Limit), levelHold.Milliseconds(), limitsLive.Milliseconds()).StringSlice()
+		s.c.o.worker, max(0, r.Limit), levelHold.Milliseconds(), limitsLive.Milliseconds(), levelMargin).StringSlice()
 	if err != nil {
 		v.mu.Lock()
 		v.successes, v.throttles = v.successes-dok, v.throttles-dthr // added next time
