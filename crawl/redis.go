@@ -388,21 +388,31 @@ type streamItems struct {
 	r   *runner
 	buf []redisstate.Entry
 
-	// The worker's pace, in items finished per second, sets how many items
-	// it works on at once: about two seconds of work, so that it keeps busy
-	// without holding back items the others could do at the end of the
-	// crawl. Until the pace is measured, a read takes redisBatch items.
+	// The worker's pace, in items finished per second, and its concurrency
+	// limits set how many items it works on at once (see holdLimit). Until
+	// the pace is measured, a read takes redisBatch items.
 	lastAt   time.Time
 	lastN    int64
 	pace     float64
 	measured bool
 
+	exhausted bool      // the listing has ended
+	checked   time.Time // when exhausted was last read from Redis
+
 	dry bool // the last read got fewer items than it asked for
 }
 
 // holdLimit is how many items the worker may work on now (read and not
-// finished by the engine; lines waiting to be stored do not count): about
-// two seconds of its work, within [minHold, maxHold].
+// finished by the engine; lines waiting to be stored do not count), within
+// [minHold, maxHold]: about two seconds of its work while the listing
+// goes on, so that it keeps busy (items of a host that is gated wait in
+// its hold); once the listing has ended, twice its concurrency limits and
+// a quarter of a second of its work. A read comes when it works on half of
+// its hold, so its consumers do not wait for items while the stream has
+// some, and the workers' last items end within about a round trip and an
+// eighth of a second of each other: a worker's last items run at its share
+// of a host's concurrency, and one left alone with seconds of them would
+// end the crawl at that share.
 func (s *streamItems) holdLimit() int {
 	now := time.Now()
 	switch dt := now.Sub(s.lastAt); {
@@ -420,13 +430,18 @@ func (s *streamItems) holdLimit() int {
 	if !s.measured {
 		return redisBatch
 	}
-	return min(maxHold, max(minHold, int(2*s.pace)))
+	if !s.exhausted {
+		return min(maxHold, max(minHold, int(2*s.pace)))
+	}
+	return min(maxHold, max(minHold, 2*s.r.lim.Limit()+int(s.pace/4)))
 }
 
-// The bounds of holdLimit.
+// The bounds of holdLimit, and how often a worker reads whether the listing
+// has ended.
 const (
-	minHold = 32
-	maxHold = 16 * redisBatch
+	minHold       = 32
+	maxHold       = 16 * redisBatch
+	exhaustedPoll = 250 * time.Millisecond
 )
 
 // readBlock is how long a read waits for an item before it checks whether
@@ -458,6 +473,14 @@ func (s *streamItems) Next(ctx context.Context) (source.Item[listed], error) {
 		}
 		if ctx.Err() != nil {
 			return source.Item[listed]{}, ctx.Err()
+		}
+		if !s.exhausted && time.Since(s.checked) >= exhaustedPoll {
+			s.checked = time.Now()
+			ex, err := d.c.Exhausted(ctx)
+			if err != nil {
+				return source.Item[listed]{}, err
+			}
+			s.exhausted = ex
 		}
 		limit := s.holdLimit()
 		// Below half the limit, not at once: reads take several items.

@@ -542,6 +542,27 @@ func TestNothingLeftOnceTheListingIsExhaustedAndEveryItemLeftIsThisWorkers(t *te
 	assert.True(t, none(b), "the crawl is finished")
 }
 
+func TestExhaustedTellsEveryWorkerTheListingHasEnded(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	a := open(t, srv.URL(), fpA, "a")
+	b := open(t, srv.URL(), fpA, "b")
+	ex, err := b.Exhausted(ctx)
+	require.NoError(t, err)
+	assert.False(t, ex, "nothing listed yet")
+	_, _, err = a.TakeLease(ctx)
+	require.NoError(t, err)
+	_, err = a.AddPage(ctx, "", "p2", false, [][]byte{[]byte("1")})
+	require.NoError(t, err)
+	ex, err = b.Exhausted(ctx)
+	require.NoError(t, err)
+	assert.False(t, ex, "the listing goes on")
+	require.NoError(t, a.Exhaust(ctx, "p2"))
+	ex, err = b.Exhausted(ctx)
+	require.NoError(t, err)
+	assert.True(t, ex)
+}
+
 func TestFinishAllStoresAnItemTwiceInABatchOnceAndSkipsWhatAnotherWorkerFinished(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()

@@ -139,6 +139,20 @@ func (c *Crawl) Exhaust(ctx context.Context, from string) error {
 	return err
 }
 
+// Exhausted reports whether the listing has ended: no item joins the
+// stream any more.
+func (c *Crawl) Exhausted(ctx context.Context) (ex bool, err error) {
+	err = c.retry.do(ctx, "check whether the listing has ended", func(ctx context.Context) error {
+		v, err := c.rdb.HGet(ctx, c.key("meta"), "exhausted").Result()
+		if errors.Is(err, redis.Nil) {
+			return nil
+		}
+		ex = v == "1"
+		return err
+	})
+	return ex, err
+}
+
 // Backlog is the number of items in the stream: listed and not finished.
 func (c *Crawl) Backlog(ctx context.Context) (n int64, err error) {
 	err = c.retry.do(ctx, "read the backlog", func(ctx context.Context) error {
