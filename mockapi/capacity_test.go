@@ -217,3 +217,24 @@ func TestCloseReleasesServedAndQueuedRequests(t *testing.T) {
 	assert.Less(t, time.Since(start), 3*time.Second)
 	assert.Equal(t, map[int]int{503: 2}, statuses(<-done))
 }
+
+func TestRefuseShareRefusesItsShareOfDetailsWhateverTheLoad(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, Config{Scenario: Scenario{Items: 400, RefuseShare: 0.25,
+		Capacity: Capacity{Status: http.StatusTooManyRequests, RetryAfter: time.Second}}})
+	c := newClient(t, 10*time.Second)
+	refused := 0
+	for id := 1; id <= 400; id++ { // one at a time: the server is never busy
+		r := get(t, c, s.URL()+"/items/"+strconv.Itoa(id))
+		if r.status == http.StatusTooManyRequests {
+			refused++
+			assert.Equal(t, "1", r.header.Get("Retry-After"), "refused as the capacity refuses")
+			continue
+		}
+		require.Equal(t, http.StatusOK, r.status)
+	}
+	assert.InDelta(t, 100, refused, 30, "about a quarter refused")
+	assert.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items").status, "the listing is never refused")
+	_, err := NewHandler(Config{Scenario: Scenario{RefuseShare: 1.5}})
+	assert.ErrorContains(t, err, "RefuseShare")
+}

@@ -168,6 +168,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 		w.WriteHeader(http.StatusFound)
 		return outcome{status: http.StatusFound}
 	}
+	if rq.class == ClassDetail && h.sc.RefuseShare > 0 && unit(h.sc.Faults.Seed, "refuse", rq.key, rq.attempt) < h.sc.RefuseShare {
+		return h.unavailable(w, rq)
+	}
 	served := time.Now() // when service starts, in real time
 	if h.slots != nil {
 		var ok bool

@@ -45,6 +45,11 @@ type Scenario struct {
 	SlowShare float64
 	// SlowFactor multiplies the service time of the SlowShare requests. Default 10.
 	SlowFactor float64
+	// RefuseShare is the fraction of detail requests, decided per request
+	// by the fault hash, refused as the capacity refuses (its Status, with
+	// its Retry-After unless NoRetryAfter) whatever the load: one sick
+	// backend among many behind a load balancer. Default 0.
+	RefuseShare float64
 	// ElasticSlots, when positive, stretches a request's service time by
 	// n/ElasticSlots when n > ElasticSlots requests are in service as it
 	// starts (itself included): a server that never refuses and shares
@@ -504,6 +509,8 @@ func (sc Scenario) validate() error {
 		return bad("Jitter", fmt.Sprintf("between 0 and Latency (%v)", sc.Latency), sc.Jitter)
 	case !(sc.SlowShare >= 0 && sc.SlowShare <= 1):
 		return bad("SlowShare", "a fraction in [0, 1]", sc.SlowShare)
+	case !(sc.RefuseShare >= 0 && sc.RefuseShare <= 1):
+		return bad("RefuseShare", "a fraction in [0, 1]", sc.RefuseShare)
 	case !(sc.SlowFactor >= 1 && sc.SlowFactor <= 1000):
 		return bad("SlowFactor", "between 1 and 1000", sc.SlowFactor)
 	case sc.ListingLatency < 0:

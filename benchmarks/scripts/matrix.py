@@ -369,6 +369,13 @@ ROWS = [
     ('redirect-fast->tight16q4', 'fast', '', 4000, ('hosts', 'redirect'), [('capacity-tight', '')], 60),
     ('redirect-at2s-cap32->tight16q4', 'capacity', '--redirect-at 2s', 6000, ('hosts', 'redirect'), [('capacity-tight', '')], 60),
     ('redirect-at2s-cap32->4x200ms-q4', 'capacity', '--redirect-at 2s', 2700, ('hosts', 'redirect'), [('capacity', '--slots 4 --queue 4 --latency 200ms --jitter 50ms')], 60),
+    # one sick backend behind a load balancer: a share of detail requests refused whatever the load (503 + Retry-After: 1,
+    # a bare 503 or a bare 429), on 32 + 32 x 20 ms and on 16 + 16 x 200 ms
+    ('sick1%-32q32', 'capacity', '--refuse-share 0.01', 4000, ('cap', 32, 0.02), [], 60),
+    ('sick1%-bare-32q32', 'capacity', '--refuse-share 0.01 --capacity-no-retry-after', 4000, ('cap', 32, 0.02), [], 60),
+    ('sick5%-bare-32q32', 'capacity', '--refuse-share 0.05 --capacity-no-retry-after', 4000, ('cap', 32, 0.02), [], 60),
+    ('sick1%-bare429-32q32', 'capacity', '--refuse-share 0.01 --capacity-status 429 --capacity-no-retry-after', 4000, ('cap', 32, 0.02), [], 60),
+    ('sick2%-bare-16x200ms-q16', 'capacity', '--slots 16 --queue 16 --latency 200ms --jitter 50ms --refuse-share 0.02 --capacity-no-retry-after', 800, ('cap', 16, 0.2), [], 60),
     # keep-alive limits: a connection closed after 100 requests (nginx's default is 1000) or after 10
     ('ctl-tight-16q4', 'capacity-tight', '', 4000, ('cap', 16, 0.02), [], 60),
     ('keepalive100-32q32', 'capacity', '--keepalive-requests 100', 4000, ('cap', 32, 0.02), [], 60),

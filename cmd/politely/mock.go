@@ -60,6 +60,7 @@ type mockFlags struct {
 	slotsAt        []string
 	drift          time.Duration
 	slowShare      float64
+	refuseShare    float64
 	slowFactor     float64
 	listingLat     time.Duration
 	slowBody       float64
@@ -136,6 +137,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.StringSliceVar(&f.slotsAt, "slots-at", nil, "AT=SLOTS,...: capacity: change the slots at these times after the start (e.g. 5s=16,15s=32)")
 	fl.DurationVar(&f.drift, "latency-drift", 0, "add this to the service time for every second since the start (negative: take it off)")
 	fl.Float64Var(&f.slowShare, "slow-share", 0, "the share of requests served --slow-factor times slower (a bimodal server)")
+	fl.Float64Var(&f.refuseShare, "refuse-share", 0, "the share of detail requests refused as the capacity refuses, whatever the load (a sick backend behind a load balancer)")
 	fl.Float64Var(&f.slowFactor, "slow-factor", 0, "how many times slower the --slow-share requests are (default 10)")
 	fl.IntSliceVar(&f.glitchPages, "page-glitch", nil, "N,...: answer these listing pages (by place, from 1) 200 without the page on their first attempts")
 	fl.StringVar(&f.glitchKind, "page-glitch-kind", "", "what --page-glitch answers: empty (no items, the next link as if full; default), error ({\"error\": ...} alone) or 500 (a 500 with that body)")
@@ -198,6 +200,7 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("retry-after-shift", func() { sc.RetryAfterShift = f.raShift })
 	set("latency-drift", func() { sc.LatencyDrift = f.drift })
 	set("slow-share", func() { sc.SlowShare = f.slowShare })
+	set("refuse-share", func() { sc.RefuseShare = f.refuseShare })
 	set("slow-factor", func() { sc.SlowFactor = f.slowFactor })
 	set("listing-latency", func() { sc.ListingLatency = f.listingLat })
 	set("elastic-slots", func() { sc.ElasticSlots = f.elastic })
