@@ -261,6 +261,9 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 			return
 		}
 		if level != c.level || c.filling || c.filled {
+			if level < c.level {
+				c.coldSample(rtt)
+			}
 			return
 		}
 	}
@@ -537,6 +540,25 @@ func (c *control) foldTail() bool {
 	return true
 }
 
+// coldSample takes the answer of a permit started at a lower level of slow
+// start than the current one into the cold start's baseline (see
+// observeRTT), on a slow host (see slowBase): every level below the current
+// one ran without a queue, and its answers that come back after its window
+// closed are its slowest, which a baseline of windows' first answers leaves
+// out. On a server whose service times spread widely (model inference,
+// reports, exports: 1 to 5 s) such a baseline lies a third below the mean
+// of all answers, and a window that holds a whole level's answers reads as
+// a queue of half a service time: slow start ends at a third of the slots,
+// and the default strategy holds there while the baseline drifts up.
+func (c *control) coldSample(rtt time.Duration) {
+	if c.coldN == 0 || c.coldN >= maxNeed*2 || c.base <= slowBase {
+		return
+	}
+	c.coldSum += rtt
+	c.coldN++
+	c.base = c.coldSum / time.Duration(c.coldN)
+}
+
 func (c *control) observeRTT(now time.Time, mean time.Duration, n int, stderr time.Duration) {
 	if c.srtt == 0 {
 		c.srtt = mean
@@ -701,6 +723,11 @@ const (
 	slowStepMax    = 1.5         // slow start's growth per window at most
 	slowGate       = time.Second // the gate a refusal is taken to close: Retry-After's usual second
 	slowGateRounds = 5           // round trips a gate costs at least where slow start grows by slowStep
+
+	// slowBase is the baseline RTT above which a host is slow: a refusal's
+	// gate costs it fewer than slowGateRounds round trips, and a loaded
+	// client's stall of tens of ms hardly moves its answers.
+	slowBase = slowGate / slowGateRounds
 )
 
 // slowStepAt is slow start's growth per window over a level without a

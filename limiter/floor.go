@@ -67,7 +67,7 @@ func (c *control) floorRise() time.Duration {
 	}
 	n := float64(c.n)
 	m := float64(c.sum) / n
-	sd := math.Sqrt(max(0, c.sumSq/n-m*m))
+	sd := max(math.Sqrt(max(0, c.sumSq/n-m*m)), c.spread())
 	return c.floorAbove(time.Duration(floorNoise * math.Sqrt(12) * sd / (n + 1)))
 }
 
@@ -89,6 +89,21 @@ func (c *control) floorAbove(noise time.Duration) time.Duration {
 		return 0
 	}
 	return rise
+}
+
+// spread is, on a slow host (see slowBase), the standard deviation of its
+// service times that its fastest answer shows below the baseline (a uniform
+// spread's mean lies √3 standard deviations above its lowest), 0 on others:
+// a slow-start window holds its level's first answers, the fastest, whose
+// own spread is well under the server's. On a faster host a loaded client's
+// stalls raise the baseline, and with it this spread, where the floor must
+// read the queue the baseline hides.
+func (c *control) spread() float64 {
+	lowest := time.Duration(c.lowest) * time.Microsecond
+	if c.lowest == 0 || c.base <= slowBase || c.base <= lowest {
+		return 0
+	}
+	return float64(c.base-lowest) / math.Sqrt(3)
 }
 
 // rebase lowers the baseline to w's mean less the rise of its fastest
