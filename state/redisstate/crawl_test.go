@@ -305,6 +305,28 @@ func TestSharedRateHoldsAllWorkersTogether(t *testing.T) {
 	assert.InDelta(t, 1.9, last.Seconds(), 0.1, "the 20th request waits for its place at 10/s")
 }
 
+func TestSharedRateSavesNoBurstWhileTheGateIsClosed(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
+	r := limiter.SharedRate{Quota: 1, Burst: 5}
+	got, err := a.Allow(ctx, "h", r)
+	require.NoError(t, err)
+	require.Zero(t, got.Wait)
+	require.NoError(t, a.Gate(ctx, "h", now.Add(time.Second), r))
+	// The GCRA (on Redis's own clock) holds four of its five places when
+	// the gate opens: the first request after it gets one, the next waits
+	// its place at the rate, whichever worker asks.
+	now = now.Add(time.Second)
+	got, err = b.Allow(ctx, "h", r)
+	require.NoError(t, err)
+	assert.Zero(t, got.Wait)
+	got, err = a.Allow(ctx, "h", r)
+	require.NoError(t, err)
+	assert.InDelta(t, 1, got.Wait.Seconds(), 0.1, "no burst saved up while the gate was closed")
+}
+
 // clocked returns a Shared of worker whose clock reads *now.
 func clocked(t *testing.T, url, worker string, now *time.Time) *Shared {
 	s := NewShared(open(t, url, fpA, worker))

@@ -120,6 +120,7 @@ type hostView struct {
 	throttles  int64     // and its throttles
 	applied    float64   // the shared rate as last published in the hosts hash
 	refused    time.Time // when the GCRA last made a request wait
+	drained    time.Time // the gate after which this worker drained the GCRA
 	others     int       // the other live workers' concurrency limits, summed
 	level      int       // the workers' limits summed when a gate last closed (0: none lately)
 }
@@ -152,19 +153,31 @@ func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (l
 	rate := lowest(r.Ceiling, r.Quota, learnt)
 	contendedNow := now.Sub(v.refused) <= contended
 	capLimit := v.capLocked()
-	v.mu.Unlock()
 	if gate.After(now) {
+		v.mu.Unlock()
 		return limiter.SharedAnswer{Wait: min(gate.Sub(now), refresh), Again: true, Learnt: learnt, Gate: gate}, nil
 	}
 	if rate <= 0 || r.Booked {
+		v.mu.Unlock()
 		return limiter.SharedAnswer{Learnt: learnt, Cap: capLimit}, nil
 	}
+	drain := !gate.IsZero() && !v.drained.Equal(gate)
+	v.drained = gate
+	v.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, roundTrip)
 	defer cancel()
 	// redis_rate takes whole requests per period: a period of 1000 s keeps
 	// three decimals of the rate.
 	lim := redis_rate.Limit{Rate: max(1, int(math.Round(rate*1000))), Period: 1000 * time.Second, Burst: max(1, r.Burst)}
 	gcra := s.c.key("host:" + key)
+	if drain {
+		// The gate has opened: the burst the GCRA saved up while it was
+		// closed is not the server's (its bucket refilled no faster than
+		// the rate, and the throttle said it was empty).
+		if err := drainScript.Run(ctx, s.c.rdb, []string{"rate:" + gcra}, lim.Burst, lim.Rate, lim.Period.Seconds()).Err(); err != nil {
+			return limiter.SharedAnswer{}, err
+		}
+	}
 	if !contendedNow {
 		res, err := s.gc.Allow(ctx, gcra, lim)
 		if err != nil {
@@ -242,6 +255,21 @@ local new_tat = tat + emission_interval
 local wait = math.max(0, new_tat - burst_offset - now)
 redis.call("SET", KEYS[1], new_tat, "EX", math.ceil(new_tat - now))
 return tostring(wait)
+`)
+
+// drainScript leaves one request's place in redis_rate's GCRA (the same key
+// and arithmetic as reserveScript): what it saved up beyond that is spent.
+var drainScript = redis.NewScript(`
+redis.replicate_commands()
+local burst = tonumber(ARGV[1])
+local emission_interval = tonumber(ARGV[3]) / tonumber(ARGV[2])
+local jan_1_2017 = 1483228800
+local now = redis.call("TIME")
+now = (now[1] - jan_1_2017) + (now[2] / 1000000)
+local tat = tonumber(redis.call("GET", KEYS[1]) or now)
+local new_tat = math.max(tat, now + emission_interval * (burst - 1))
+redis.call("SET", KEYS[1], new_tat, "EX", math.ceil(new_tat - now) + 1)
+return 1
 `)
 
 // refreshIfDue refreshes v when the refresh interval has passed since the
