@@ -702,10 +702,11 @@ func TestThrottleAtTheFloorKeepsARealRetryAfter(t *testing.T) {
 
 // refuseAll answers every permit the host gives from d.now with a 503
 // without Retry-After a millisecond later, round after round, waiting out
-// the pauses, until a request sent alone was refused; it returns the
-// rounds.
+// the pauses, until a request sent alone was refused twice (after a pause
+// that let none succeed); it returns the rounds.
 func (d *driver) refuseAll() int {
 	d.t.Helper()
+	alone := 0
 	for n := 1; n <= 100; n++ {
 		if until := d.h.Snapshot().GateUntil; until.After(d.now) {
 			d.now = until
@@ -717,7 +718,9 @@ func (d *driver) refuseAll() int {
 			p.Answered().ReleaseAt(d.now, Dropped)
 		}
 		if len(ps) == 1 {
-			return n
+			if alone++; alone == 2 {
+				return n
+			}
 		}
 	}
 	d.t.Fatal("never down to one request")
@@ -782,4 +785,34 @@ func TestARefusedBurstIsNotGivenBack(t *testing.T) {
 	require.Less(t, cut, before)
 	d.round(20*time.Millisecond, Success)
 	assert.LessOrEqual(t, d.limit(), cut, "no outage: the cut holds")
+}
+
+// TestARateRefusingBetweenSuccessesIsNotAnOutage: a rate limit or a
+// server of one slot that answers a bare 503 refuses a request sent alone
+// now and then, and serves the next one after the short pause that
+// refusal closes. That is no outage: the cuts of the refused burst before
+// it hold.
+func TestARateRefusingBetweenSuccessesIsNotAnOutage(t *testing.T) {
+	d := newDriver(t, Config{})
+	d.handOver()
+	d.rounds(40, 20*time.Millisecond, Success)
+	before := d.limit()
+	for range 100 {
+		ps := d.takeAll()
+		require.NotEmpty(t, ps)
+		d.now = d.now.Add(time.Millisecond)
+		for _, p := range ps {
+			p.Answered().ReleaseAt(d.now, Dropped)
+		}
+		if len(ps) == 1 {
+			break
+		}
+	}
+	cut := d.limit()
+	require.Less(t, cut, before)
+	until := d.h.Snapshot().GateUntil
+	require.True(t, until.After(d.now), "a request refused alone: a pause")
+	d.now = until
+	d.round(5*time.Millisecond, Success)
+	assert.LessOrEqual(t, d.limit(), cut, "served after one pause: the cuts hold")
 }

@@ -308,9 +308,10 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 			if h.ctl.onDrop(now, h.inFlight, epoch, h.gateUntil, h.atPeakLocked(p), first) {
 				h.cutLocked(limit, slow)
 			}
-		} else if p.answered && h.restart.before != 0 {
+		} else if p.answered && h.restart.before != 0 && h.pausedInVainLocked() {
 			// A refusal of a request sent alone, with no gate, during a run
-			// of cuts: the server refuses every level.
+			// of cuts, after a pause that let none succeed: the server
+			// refuses every level, for a while.
 			h.restart.alone = true
 		}
 		if p.answered {
@@ -441,6 +442,18 @@ func (h *Host) outageOverLocked(p Permit) {
 		r.begin(h.ctl.intLimit(), h.ctl.srtt)
 		h.syncClockedLocked()
 	}
+}
+
+// pausedInVainLocked reports whether the host's last drop pause (see
+// pauseDropLocked) was followed by no success: the refusal being counted
+// came after it with none between. A server down refuses the request after
+// a pause as it refused the one before; a rate limit or a server of one
+// slot refuses a request sent alone now and then and serves the next one
+// after a short pause (a token, the slot, is free again), and taking that
+// for an outage would send it the level before at once.
+func (h *Host) pausedInVainLocked() bool {
+	pb := h.pace.pushback
+	return pb != nil && pb.dropWait != 0 && pb.dropOK == h.successes
 }
 
 // atFloorLocked reports whether the host sends one request at a time for

@@ -12,6 +12,8 @@ import (
 
 var simBlackoutTrace = flag.String("simblackout", "", "TestSimulationBlackoutTrace: the case to trace per 100 ms, as its report names it (e.g. \"32 slots + 32 queued × 20ms, 5s from 2s, Retry-After 0\")")
 
+var simRefusalTrace = flag.String("simrefusal", "", "TestSimulationRefusalTrace: the case to trace per 100 ms, as its report names it (e.g. \"rate limit 20/s burst 5, bare 503, 5ms\")")
+
 // How a blackoutServer's 503s say when to come back.
 const (
 	blackoutRA0     = iota + 1 // Retry-After: 0 (or none): no gate, every 503 of the server alike
@@ -182,4 +184,157 @@ func TestSimulationBlackoutTrace(t *testing.T) {
 		return
 	}
 	t.Fatalf("no case %q", *simBlackoutTrace)
+}
+
+// answeredServer marks every request's permit as answered by the server
+// (see Permit.Answered), as the transport does for any response: a 503
+// without Retry-After is then an answer, not a timeout.
+type answeredServer struct{ simServer }
+
+func (a answeredServer) arrive(s *sim, r *simReq) {
+	r.permit = r.permit.Answered()
+	a.simServer.arrive(s, r)
+}
+
+// bare503Bucket is a token bucket of rate and burst, full at the start, in
+// front of unlimited capacity, that answers a request beyond it at once
+// with a 503 without Retry-After: nginx's limit_req at its defaults.
+type bare503Bucket struct {
+	rate, burst float64
+	service     time.Duration
+	tokens      float64
+	last        time.Duration
+	started     bool
+}
+
+func (q *bare503Bucket) arrive(s *sim, r *simReq) {
+	if !q.started {
+		q.tokens, q.last, q.started = q.burst, s.now, true
+	}
+	q.tokens = min(q.burst, q.tokens+q.rate*(s.now-q.last).Seconds())
+	q.last = s.now
+	if q.tokens < 1 {
+		s.respond(s.now+time.Millisecond, r, simResponse{outcome: Dropped})
+		return
+	}
+	q.tokens--
+	s.respond(s.now+s.uniform(q.service, 0.25), r, simResponse{outcome: Success})
+}
+
+// refusalCase is a server that refuses with a bare 503 between successes:
+// a rate limit (rate > 0) or a capacity server (slots, queue, service)
+// whose answer beyond its queue is a bare 503.
+type refusalCase struct {
+	rate, burst  float64
+	slots, queue int
+	service      time.Duration
+}
+
+func (c refusalCase) String() string {
+	if c.rate > 0 {
+		return fmt.Sprintf("rate limit %g/s burst %g, bare 503, %v", c.rate, c.burst, c.service)
+	}
+	return fmt.Sprintf("%d slots + %d queued × %v, bare 503", c.slots, c.queue, c.service)
+}
+
+func (c refusalCase) optimum() float64 {
+	if c.rate > 0 {
+		return c.rate
+	}
+	return float64(c.slots) / c.service.Seconds()
+}
+
+func (c refusalCase) server() simServer {
+	if c.rate > 0 {
+		return answeredServer{&bare503Bucket{rate: c.rate, burst: c.burst, service: c.service}}
+	}
+	return answeredServer{&capacityServer{slots: c.slots, queueCap: c.queue, service: c.service,
+		full: simResponse{outcome: Dropped}, rejectAfter: time.Millisecond}}
+}
+
+// refusalRun is how long a refusal case runs from a cold start.
+const refusalRun = 10 * time.Second
+
+// refusalFigures are a refusal case's figures over one run.
+type refusalFigures struct {
+	share   float64 // goodput over the run's second half / optimum
+	refused float64 // 503s / requests over the run
+	s       *sim
+}
+
+func simRefusal(t testing.TB, c refusalCase, seed uint64) refusalFigures {
+	s := newSim(simLimiter(t, "", 0), c.server(), seed, refusalRun)
+	s.crawlStart = true
+	s.run()
+	a, _, _ := s.totals(0, refusalRun)
+	_, ok, _ := s.totals(refusalRun/2, refusalRun)
+	return refusalFigures{
+		share:   float64(ok) / (refusalRun / 2).Seconds() / c.optimum(),
+		refused: float64(s.droppedTotal()) / float64(max(1, a)),
+		s:       s,
+	}
+}
+
+// refusalCases: nginx's limit_req at 20, 100 and 300/s; a one-slot server
+// and an in-flight cap of 16 without a queue (nginx's limit_conn); tight
+// and big capacity servers at 20 ms to 2 s, all answering a bare 503.
+func refusalCases() []refusalCase {
+	ms := time.Millisecond
+	return []refusalCase{
+		{rate: 20, burst: 5, service: 5 * ms},
+		{rate: 100, burst: 10, service: 5 * ms},
+		{rate: 300, burst: 50, service: 5 * ms},
+		{rate: 20, burst: 5, service: 100 * ms},
+		{slots: 1, queue: 1, service: 20 * ms},
+		{slots: 16, queue: 0, service: 20 * ms},
+		{slots: 16, queue: 4, service: 20 * ms},
+		{slots: 32, queue: 32, service: 200 * ms},
+		{slots: 8, queue: 2, service: 2 * time.Second},
+	}
+}
+
+// TestSimulationRefusalReport prints, for servers that refuse with a bare
+// 503 between successes, the goodput over the run's second half and the
+// share of requests refused, median and worst of simClassSeeds:
+//
+//	go test ./limiter -run TestSimulationRefusalReport -simreport -v
+func TestSimulationRefusalReport(t *testing.T) {
+	if !*simReport {
+		t.Skip("run with -simreport")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| server | goodput, last 5 s: median, worst | refused: median, worst |\n|---|---|---|\n")
+	for _, c := range refusalCases() {
+		var shares, refused []float64
+		for _, seed := range simClassSeeds {
+			f := simRefusal(t, c, seed)
+			shares, refused = append(shares, f.share), append(refused, f.refused)
+		}
+		slices.Sort(shares)
+		slices.Sort(refused)
+		mid, last := len(shares)/2, len(shares)-1
+		fmt.Fprintf(&b, "| %v | %.1f%%, %.1f%% | %.2f%%, %.2f%% |\n", c, 100*shares[mid], 100*shares[0], 100*refused[mid], 100*refused[last])
+	}
+	t.Log("\n" + b.String())
+}
+
+// TestSimulationRefusalTrace prints the refusal case -simrefusal names per
+// 100 ms (seed -simseed).
+func TestSimulationRefusalTrace(t *testing.T) {
+	if *simRefusalTrace == "" {
+		t.Skip("run with -simrefusal CASE")
+	}
+	for _, c := range refusalCases() {
+		if c.String() != *simRefusalTrace {
+			continue
+		}
+		f := simRefusal(t, c, *simSeedFlag)
+		var b strings.Builder
+		for i, bin := range f.s.bins {
+			fmt.Fprintf(&b, "%5.1f s ok %4d 503 %4d limit %4d in flight %4d rate %7.1f\n", float64(i)*simBin.Seconds(), bin.successes, bin.dropped, bin.limit, bin.inFlight, bin.rate)
+		}
+		t.Log("\n" + c.String() + "\n" + b.String())
+		return
+	}
+	t.Fatalf("no case %q", *simRefusalTrace)
 }
