@@ -456,6 +456,23 @@ func (h *Host) pausedInVainLocked() bool {
 	return pb != nil && pb.dropWait != 0 && pb.dropOK == h.successes
 }
 
+// rateRepeat is the longest time between two drop pauses of a host (see
+// refusedBetweenLocked) that shows a rate limit: one that refuses a
+// request sent alone less often than this lets through more than a
+// request a second or so between its refusals.
+const rateRepeat = 2 * time.Second
+
+// refusedBetweenLocked reports whether a drop at the floor at now comes
+// within rateRepeat of the host's last drop pause, with requests served
+// since: a server that refuses one request at a time now and then and
+// serves the next ones limits a rate. The first such refusal of a server
+// that goes down after serving for a while is not one: the pause before
+// it, if any, is long past.
+func (h *Host) refusedBetweenLocked(now time.Time) bool {
+	pb := h.pace.pushback
+	return pb != nil && pb.dropWait != 0 && pb.dropOK != h.successes && now.Sub(pb.dropAt) <= rateRepeat
+}
+
 // atFloorLocked reports whether the host sends one request at a time for
 // the refusal of p, already counted: its limit is at its floor, or a limit
 // that lets no more in flight than the floor does (a limit cut to between 1
@@ -475,7 +492,21 @@ func (h *Host) pauseDropLocked(now time.Time, p Permit) {
 	if now.Before(h.gateUntil) || !h.atFloorLocked(p) && !h.droppedAloneLocked(p) {
 		return
 	}
+	between := h.refusedBetweenLocked(now)
 	h.gateUntil = h.pace.dropPause(now, h.successes)
+	if between {
+		// Refused one at a time again and again, with requests served
+		// between the refusals: a rate limit answering a bare 503. The
+		// pause teaches the rate as a bare 429's does.
+		pb := h.pace.pushed()
+		if h.ctl.srtt > 0 {
+			pb.sendRate = float64(h.inFlight+1) / h.ctl.srtt.Seconds()
+		}
+		pb.rtt = h.ctl.srtt
+		h.pace.onThrottle(now, h.seqOf(p), false, false, h.inFlight+1, int(p.busy))
+		h.pace.onGate(now, h.gateUntil)
+		h.applyRateLocked(now)
+	}
 }
 
 // droppedAloneLocked reports whether p's drop, already counted, is a

@@ -93,6 +93,7 @@ type pushback struct {
 	bareWait      time.Duration // the pause the last throttle without a Retry-After closed
 	dropWait      time.Duration // the pause the last drop without a gate closed at the floor (see dropPause)
 	dropOK        int64         // the host's successes when it closed
+	dropAt        time.Time     // and when
 	epStart       time.Time     // start of the current episode: the end of the last learning gate
 	epLearnt      float64       // the learnt rate when the episode began
 	confirmed     bool          // a throttle came while the learnt rate paced the host, after an episode long enough
@@ -410,7 +411,7 @@ func (p *pace) dropPause(now time.Time, ok int64) time.Time {
 	} else {
 		pb.dropWait = min(2*pb.dropWait, bareWaitMax)
 	}
-	pb.dropOK = ok
+	pb.dropOK, pb.dropAt = ok, now
 	return now.Add(pb.dropWait)
 }
 

@@ -198,9 +198,11 @@ func (a answeredServer) arrive(s *sim, r *simReq) {
 
 // bare503Bucket is a token bucket of rate and burst, full at the start, in
 // front of unlimited capacity, that answers a request beyond it at once
-// with a 503 without Retry-After: nginx's limit_req at its defaults.
+// with a 503 without Retry-After: nginx's limit_req at its defaults; with
+// refuse Throttled, a 429 without Retry-After.
 type bare503Bucket struct {
 	rate, burst float64
+	refuse      Outcome
 	service     time.Duration
 	tokens      float64
 	last        time.Duration
@@ -214,7 +216,7 @@ func (q *bare503Bucket) arrive(s *sim, r *simReq) {
 	q.tokens = min(q.burst, q.tokens+q.rate*(s.now-q.last).Seconds())
 	q.last = s.now
 	if q.tokens < 1 {
-		s.respond(s.now+time.Millisecond, r, simResponse{outcome: Dropped})
+		s.respond(s.now+time.Millisecond, r, simResponse{outcome: q.refuse})
 		return
 	}
 	q.tokens--
@@ -228,11 +230,16 @@ type refusalCase struct {
 	rate, burst  float64
 	slots, queue int
 	service      time.Duration
+	bare429      bool // the rate limit answers a bare 429 instead, for comparison
 }
 
 func (c refusalCase) String() string {
 	if c.rate > 0 {
-		return fmt.Sprintf("rate limit %g/s burst %g, bare 503, %v", c.rate, c.burst, c.service)
+		status := 503
+		if c.bare429 {
+			status = 429
+		}
+		return fmt.Sprintf("rate limit %g/s burst %g, bare %d, %v", c.rate, c.burst, status, c.service)
 	}
 	return fmt.Sprintf("%d slots + %d queued × %v, bare 503", c.slots, c.queue, c.service)
 }
@@ -246,7 +253,11 @@ func (c refusalCase) optimum() float64 {
 
 func (c refusalCase) server() simServer {
 	if c.rate > 0 {
-		return answeredServer{&bare503Bucket{rate: c.rate, burst: c.burst, service: c.service}}
+		refuse := Dropped
+		if c.bare429 {
+			refuse = Throttled
+		}
+		return answeredServer{&bare503Bucket{rate: c.rate, burst: c.burst, refuse: refuse, service: c.service}}
 	}
 	return answeredServer{&capacityServer{slots: c.slots, queueCap: c.queue, service: c.service,
 		full: simResponse{outcome: Dropped}, rejectAfter: time.Millisecond}}
@@ -266,16 +277,17 @@ func simRefusal(t testing.TB, c refusalCase, seed uint64) refusalFigures {
 	s := newSim(simLimiter(t, "", 0), c.server(), seed, refusalRun)
 	s.crawlStart = true
 	s.run()
-	a, _, _ := s.totals(0, refusalRun)
+	a, _, rej := s.totals(0, refusalRun)
 	_, ok, _ := s.totals(refusalRun/2, refusalRun)
 	return refusalFigures{
 		share:   float64(ok) / (refusalRun / 2).Seconds() / c.optimum(),
-		refused: float64(s.droppedTotal()) / float64(max(1, a)),
+		refused: float64(s.droppedTotal()+rej) / float64(max(1, a)),
 		s:       s,
 	}
 }
 
-// refusalCases: nginx's limit_req at 20, 100 and 300/s; a one-slot server
+// refusalCases: nginx's limit_req at 20, 100 and 300/s (and, to compare,
+// a rate limit answering a bare 429); a one-slot server
 // and an in-flight cap of 16 without a queue (nginx's limit_conn); tight
 // and big capacity servers at 20 ms to 2 s, all answering a bare 503.
 func refusalCases() []refusalCase {
@@ -285,6 +297,9 @@ func refusalCases() []refusalCase {
 		{rate: 100, burst: 10, service: 5 * ms},
 		{rate: 300, burst: 50, service: 5 * ms},
 		{rate: 20, burst: 5, service: 100 * ms},
+		{rate: 20, burst: 5, service: 5 * ms, bare429: true},
+		{rate: 300, burst: 50, service: 5 * ms, bare429: true},
+		{rate: 20, burst: 5, service: 100 * ms, bare429: true},
 		{slots: 1, queue: 1, service: 20 * ms},
 		{slots: 16, queue: 0, service: 20 * ms},
 		{slots: 16, queue: 4, service: 20 * ms},
