@@ -746,6 +746,7 @@ func TestAnOutageGivesBackTheLimitItsRefusalsCut(t *testing.T) {
 	d.round(20*time.Millisecond, Success)
 	assert.Equal(t, before, d.limit(), "the level before the outage")
 	assert.False(t, d.h.Snapshot().SlowStart)
+	assert.Zero(t, d.h.Snapshot().Rate, "an outage teaches no rate")
 	first := len(d.takeAll())
 	assert.Less(t, first, before, "paced over a round trip, not all at once")
 	n := first

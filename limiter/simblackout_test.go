@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 var simBlackoutTrace = flag.String("simblackout", "", "TestSimulationBlackoutTrace: the case to trace per 100 ms, as its report names it (e.g. \"32 slots + 32 queued × 20ms, 5s from 2s, Retry-After 0\")")
@@ -352,4 +354,23 @@ func TestSimulationRefusalTrace(t *testing.T) {
 		return
 	}
 	t.Fatalf("no case %q", *simRefusalTrace)
+}
+
+// TestSimulationBare503RateLimitIsLearnt: a rate limit that answers a
+// bare 503 (nginx's limit_req at its defaults) is learnt as a rate, as one
+// answering a bare 429 is: over the second half of a run from a cold start
+// the host is refused at most 2% of its requests, at 85% of the rate or
+// more.
+func TestSimulationBare503RateLimitIsLearnt(t *testing.T) {
+	for _, c := range refusalCases()[:2] {
+		for _, seed := range simClassSeeds {
+			f := simRefusal(t, c, seed)
+			var sent, refused int
+			for _, b := range f.s.bins[int(refusalRun/2/simBin):] {
+				sent, refused = sent+b.attempts, refused+b.dropped
+			}
+			assert.LessOrEqual(t, float64(refused), 0.02*float64(sent), "%v, seed %d: refused %d of %d", c, seed, refused, sent)
+			assert.GreaterOrEqual(t, f.share, 0.85, "%v, seed %d", c, seed)
+		}
+	}
 }
