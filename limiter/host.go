@@ -485,9 +485,12 @@ func (h *Host) atFloorLocked(p Permit) bool {
 // answer (see Permit.Answered) already counted, that came with no gate
 // while the host sends one request at a time. The pause doubles while no
 // request succeeds, as a 429's without a Retry-After does (see
-// pace.dropPause); it teaches no rate, as a drop says nothing of one. A
-// timeout or a refused connection closes none: the crawl's rule for
-// unresponsive hosts paces those.
+// pace.dropPause). It teaches no rate, as a drop alone says nothing of
+// one, unless such drops come again and again with requests served between
+// them (see refusedBetweenLocked): a rate limit answering a bare 503 (as
+// nginx's limit_req does by default) is then learnt as one answering a
+// bare 429 is. A timeout or a refused connection closes none: the crawl's
+// rule for unresponsive hosts paces those.
 func (h *Host) pauseDropLocked(now time.Time, p Permit) {
 	if now.Before(h.gateUntil) || !h.atFloorLocked(p) && !h.droppedAloneLocked(p) {
 		return

@@ -94,8 +94,10 @@ func (p Permit) Unsampled() Permit {
 // request at a time and no gate holds, such an answer closes a pause of its
 // own, as a 429 without a Retry-After does: a server that answers every
 // request at once with a bare 503 would otherwise get the next request as
-// soon as the last came back, thousands a second. Release the returned
-// permit instead of p.
+// soon as the last came back, thousands a second. Where such answers come
+// again and again with requests served between them, the host learns a
+// rate from them, as from bare 429s. Release the returned permit instead
+// of p.
 func (p Permit) Answered() Permit {
 	p.answered = true
 	return p
