@@ -225,6 +225,22 @@ func (q *bare503Bucket) arrive(s *sim, r *simReq) {
 	s.respond(s.now+s.uniform(q.service, 0.25), r, simResponse{outcome: Success})
 }
 
+// sickServer refuses a share of the requests it gets with a bare 503 at
+// once, whatever the load (one sick backend behind a load balancer), and
+// serves the others as its capacity server does.
+type sickServer struct {
+	*capacityServer
+	share float64
+}
+
+func (k *sickServer) arrive(s *sim, r *simReq) {
+	if s.rng.Float64() < k.share {
+		s.respond(s.now+time.Millisecond, r, simResponse{outcome: Dropped})
+		return
+	}
+	k.capacityServer.arrive(s, r)
+}
+
 // refusalCase is a server that refuses with a bare 503 between successes:
 // a rate limit (rate > 0) or a capacity server (slots, queue, service)
 // whose answer beyond its queue is a bare 503.
@@ -232,7 +248,8 @@ type refusalCase struct {
 	rate, burst  float64
 	slots, queue int
 	service      time.Duration
-	bare429      bool // the rate limit answers a bare 429 instead, for comparison
+	bare429      bool    // the rate limit answers a bare 429 instead, for comparison
+	sick         float64 // the capacity server refuses this share of requests whatever the load
 }
 
 func (c refusalCase) String() string {
@@ -242,6 +259,9 @@ func (c refusalCase) String() string {
 			status = 429
 		}
 		return fmt.Sprintf("rate limit %g/s burst %g, bare %d, %v", c.rate, c.burst, status, c.service)
+	}
+	if c.sick > 0 {
+		return fmt.Sprintf("%d slots + %d queued × %v, %g%% refused at any load, bare 503", c.slots, c.queue, c.service, 100*c.sick)
 	}
 	return fmt.Sprintf("%d slots + %d queued × %v, bare 503", c.slots, c.queue, c.service)
 }
@@ -261,8 +281,12 @@ func (c refusalCase) server() simServer {
 		}
 		return answeredServer{&bare503Bucket{rate: c.rate, burst: c.burst, refuse: refuse, service: c.service}}
 	}
-	return answeredServer{&capacityServer{slots: c.slots, queueCap: c.queue, service: c.service,
-		full: simResponse{outcome: Dropped}, rejectAfter: time.Millisecond}}
+	srv := &capacityServer{slots: c.slots, queueCap: c.queue, service: c.service,
+		full: simResponse{outcome: Dropped}, rejectAfter: time.Millisecond}
+	if c.sick > 0 {
+		return answeredServer{&sickServer{capacityServer: srv, share: c.sick}}
+	}
+	return answeredServer{srv}
 }
 
 // refusalRun is how long a refusal case runs from a cold start.
@@ -307,6 +331,8 @@ func refusalCases() []refusalCase {
 		{slots: 16, queue: 4, service: 20 * ms},
 		{slots: 32, queue: 32, service: 200 * ms},
 		{slots: 8, queue: 2, service: 2 * time.Second},
+		{slots: 32, queue: 32, service: 20 * ms, sick: 0.01},
+		{slots: 16, queue: 16, service: 200 * ms, sick: 0.02},
 	}
 }
 
