@@ -501,13 +501,11 @@ func (h *Host) pauseDropLocked(now time.Time, p Permit) {
 		// Refused one at a time again and again, with requests served
 		// between the refusals: a rate limit answering a bare 503. The
 		// pause teaches the rate as a bare 429's does.
-		pb := h.pace.pushed()
+		sendRate := 0.0
 		if h.ctl.srtt > 0 {
-			pb.sendRate = float64(h.inFlight+1) / h.ctl.srtt.Seconds()
+			sendRate = float64(h.inFlight+1) / h.ctl.srtt.Seconds()
 		}
-		pb.rtt = h.ctl.srtt
-		h.pace.onThrottle(now, h.seqOf(p), false, false, h.inFlight+1, int(p.busy))
-		h.pace.onGate(now, h.gateUntil)
+		h.pace.learnDrop(now, h.seqOf(p), h.gateUntil, h.inFlight+1, int(p.busy), sendRate, h.ctl.srtt)
 		h.applyRateLocked(now)
 	}
 }

@@ -415,6 +415,23 @@ func (p *pace) dropPause(now time.Time, ok int64) time.Time {
 	return now.Add(pb.dropWait)
 }
 
+// learnDrop learns from the drop of the request numbered seq, refused at
+// now with no gate while the host sends one request at a time, whose pause
+// (see dropPause) ends at until: such refusals, again and again with
+// requests served between them, are a rate limit's answering a bare 503
+// (see Host.refusedBetweenLocked), and teach the rate as a bare 429 at the
+// floor does, the pause read as its Retry-After. inFlight, started,
+// sendRate and rtt are as for a throttle (sendRate 0: not known).
+func (p *pace) learnDrop(now time.Time, seq uint64, until time.Time, inFlight, started int, sendRate float64, rtt time.Duration) {
+	pb := p.pushed()
+	if sendRate > 0 {
+		pb.sendRate = sendRate
+	}
+	pb.rtt = rtt
+	p.onThrottle(now, seq, false, false, inFlight, started)
+	p.onGate(now, until)
+}
+
 // learnFromGate learns from the request numbered seq, refused at now with a
 // gate until until: the first such throttle starts a probe from until, the
 // next ones set the rate the learner fits.
