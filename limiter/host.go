@@ -404,8 +404,16 @@ func (h *Host) throttleLocked(now time.Time, p Permit) {
 			h.cutLocked(limit, slow)
 		}
 	}
-	if until := h.pace.onThrottle(now, h.seqOf(p), cut, h.atFloorLocked(p), h.inFlight+1, int(p.busy)); until.After(h.gateUntil) {
+	until := h.pace.onThrottle(now, h.seqOf(p), cut, h.atFloorLocked(p), h.inFlight+1, int(p.busy))
+	if until.After(h.gateUntil) {
 		h.gateUntil = until
+	}
+	if !until.IsZero() && p.busy <= 1 && h.restart.before != 0 && h.pace.outage(now) {
+		// Refused alone, without a Retry-After, past pauses long enough
+		// for any but the slowest rate's token (see outageWait): the
+		// server refuses every level (a gateway whose backend is down),
+		// an outage.
+		h.restart.alone = true
 	}
 }
 
@@ -437,6 +445,10 @@ func (h *Host) outageOverLocked(p Permit) {
 	r.before, r.slow, r.alone = 0, false, false
 	if !alone || !h.ctl.restore(float64(before), slow) {
 		return
+	}
+	if now := h.l.clock.Now(); h.pace.outage(now) {
+		// The outage's throttles taught a rate the server never had.
+		h.pace.forgetOutage(now, h.ctl.seq)
 	}
 	if h.pace.bucket == nil {
 		r.begin(h.ctl.intLimit(), h.ctl.srtt)

@@ -92,6 +92,7 @@ type pushback struct {
 	admittedHigh  int           // successes since that cut that started with at least refusedLow in flight
 	bareWait      time.Duration // the pause the last throttle without a Retry-After closed
 	dropWait      time.Duration // the pause the last drop without a gate closed at the floor (see dropPause)
+	outageEnd     time.Time     // when the last outage of throttles ended (see forgetOutage)
 	dropOK        int64         // the host's successes when it closed
 	dropAt        time.Time     // and when
 	epStart       time.Time     // start of the current episode: the end of the last learning gate
@@ -397,6 +398,38 @@ func (p *pace) pause(now time.Time) time.Time {
 	until := now.Add(p.bareWait)
 	p.onGate(now, until)
 	return until
+}
+
+// outageWait is the pause without a Retry-After (see pause) past which a
+// request refused alone reads as refused by an outage, not by a rate: the
+// refusals alone it doubled over, with nothing admitted between, spanned
+// 1.5 s, longer than a rate of 0.7 per second takes to refill a token.
+const outageWait = 16 * bareWait
+
+// outageGap is how long after an outage ended (see forgetOutage) another
+// reads as one: a server that refuses everything again this soon after it
+// came back limits a rate too slow for outageWait (a token every few
+// seconds), and forgetting its rate each time would hammer it.
+const outageGap = 10 * time.Second
+
+// outage reports whether the last pause without a Retry-After, at now,
+// doubled to outageWait, outageGap or more after the last outage ended:
+// see outageWait.
+func (p *pace) outage(now time.Time) bool {
+	return p.pushback != nil && p.bareWait >= outageWait && (p.outageEnd.IsZero() || now.Sub(p.outageEnd) >= outageGap)
+}
+
+// forgetOutage drops, at now, what the throttles of an outage (see outage)
+// taught: the learnt rate and the learner's records. A server that refused
+// every request for a while says nothing of its rate; should it limit one,
+// its next throttle is learnt from as a first, in an episode of the
+// requests numbered above sent.
+func (p *pace) forgetOutage(now time.Time, sent uint64) {
+	p.outageEnd = now
+	p.forget()
+	p.learn = learner{base: sent}
+	p.confirmed, p.refusedAt, p.fallback = false, 0, 0
+	p.apply(now)
 }
 
 // dropPause closes a pause at now for a drop without a gate at the floor
