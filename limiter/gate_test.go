@@ -700,6 +700,17 @@ func TestThrottleAtTheFloorKeepsARealRetryAfter(t *testing.T) {
 	assert.Equal(t, until, retryAt)
 }
 
+// refuseTaken takes every permit the host gives now and answers each with
+// a bare refusal (Dropped) 1 ms later; it returns how many it took.
+func (d *driver) refuseTaken() int {
+	ps := d.takeAll()
+	d.now = d.now.Add(time.Millisecond)
+	for _, p := range ps {
+		p.Answered().ReleaseAt(d.now, Dropped)
+	}
+	return len(ps)
+}
+
 // refuseAll answers every permit the host gives from d.now with a 503
 // without Retry-After a millisecond later, round after round, waiting out
 // the pauses, until a request sent alone was refused twice (after a pause
@@ -711,13 +722,9 @@ func (d *driver) refuseAll() int {
 		if until := d.h.Snapshot().GateUntil; until.After(d.now) {
 			d.now = until
 		}
-		ps := d.takeAll()
-		require.NotEmpty(d.t, ps, "no permit at all")
-		d.now = d.now.Add(time.Millisecond)
-		for _, p := range ps {
-			p.Answered().ReleaseAt(d.now, Dropped)
-		}
-		if len(ps) == 1 {
+		taken := d.refuseTaken()
+		require.NotZero(d.t, taken, "no permit at all")
+		if taken == 1 {
 			if alone++; alone == 2 {
 				return n
 			}
@@ -776,11 +783,7 @@ func TestARefusedBurstIsNotGivenBack(t *testing.T) {
 	d.rounds(40, 20*time.Millisecond, Success)
 	before := d.limit()
 	for range 3 {
-		ps := d.takeAll()
-		d.now = d.now.Add(time.Millisecond)
-		for _, p := range ps {
-			p.Answered().ReleaseAt(d.now, Dropped)
-		}
+		d.refuseTaken()
 	}
 	cut := d.limit()
 	require.Less(t, cut, before)
@@ -799,13 +802,9 @@ func TestARateRefusingBetweenSuccessesIsNotAnOutage(t *testing.T) {
 	d.rounds(40, 20*time.Millisecond, Success)
 	before := d.limit()
 	for range 100 {
-		ps := d.takeAll()
-		require.NotEmpty(t, ps)
-		d.now = d.now.Add(time.Millisecond)
-		for _, p := range ps {
-			p.Answered().ReleaseAt(d.now, Dropped)
-		}
-		if len(ps) == 1 {
+		taken := d.refuseTaken()
+		require.NotZero(t, taken)
+		if taken == 1 {
 			break
 		}
 	}
