@@ -64,6 +64,10 @@ func (w *fixedWindow) take(t time.Time, consume bool, h http.Header) headerVerdi
 		setIETF(h, w.cfg, w.cfg.Limit-w.used, reset.Sub(t))
 		return v
 	}
+	if w.cfg.Requests {
+		setRequests(h, w.cfg, w.cfg.Limit-w.used, reset.Sub(t))
+		return v
+	}
 	h.Set("X-RateLimit-Limit", strconv.Itoa(w.cfg.Limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(w.cfg.Limit-w.used))
 	h.Set("X-RateLimit-Used", strconv.Itoa(w.used))
@@ -116,6 +120,10 @@ func (w *slidingWindow) take(t time.Time, consume bool, h http.Header) headerVer
 		setIETF(h, w.cfg, remaining, reset.Sub(t))
 		return v
 	}
+	if w.cfg.Requests {
+		setRequests(h, w.cfg, remaining, reset.Sub(t))
+		return v
+	}
 	h.Set("X-RateLimit-Limit", strconv.Itoa(w.cfg.Limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
 	h.Set("X-RateLimit-Reset", resetValue(w.cfg.Reset, HeaderResetEpoch, t, reset))
@@ -156,6 +164,10 @@ func (b *gcra) take(t time.Time, consume bool, h http.Header) headerVerdict {
 		setIETF(h, b.cfg, int(b.tokens), full)
 		return v
 	}
+	if b.cfg.Requests {
+		setRequests(h, b.cfg, int(b.tokens), full)
+		return v
+	}
 	h.Set("X-RateLimit-Limit", strconv.Itoa(b.cfg.Limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(int(b.tokens)))
 	h.Set("X-RateLimit-Reset", resetValue(b.cfg.Reset, HeaderResetDelta, t, t.Add(full)))
@@ -183,6 +195,19 @@ func resetValue(form, dflt HeaderResetForm, t, reset time.Time) string {
 func setIETF(h http.Header, cfg HeaderQuota, remaining int, resetIn time.Duration) {
 	h.Set("RateLimit-Policy", `"window";q=`+strconv.Itoa(cfg.Limit)+";w="+strconv.FormatInt(max(1, seconds(cfg.Window)), 10))
 	h.Set("RateLimit", `"window";r=`+strconv.Itoa(remaining)+";t="+strconv.FormatInt(seconds(resetIn), 10))
+}
+
+// setRequests writes a header quota's state as HeaderQuota.Requests says:
+// remaining requests, resetIn until they refill, and a token budget 1,000
+// times theirs.
+func setRequests(h http.Header, cfg HeaderQuota, remaining int, resetIn time.Duration) {
+	reset := max(0, resetIn).Round(time.Millisecond).String()
+	h.Set("X-Ratelimit-Limit-Requests", strconv.Itoa(cfg.Limit))
+	h.Set("X-Ratelimit-Remaining-Requests", strconv.Itoa(remaining))
+	h.Set("X-Ratelimit-Reset-Requests", reset)
+	h.Set("X-Ratelimit-Limit-Tokens", strconv.Itoa(cfg.Limit*1000))
+	h.Set("X-Ratelimit-Remaining-Tokens", strconv.Itoa(remaining*1000))
+	h.Set("X-Ratelimit-Reset-Tokens", reset)
 }
 
 func floorDiv(a, b int64) int64 {

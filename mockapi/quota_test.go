@@ -406,6 +406,60 @@ func TestHeaderQuotaIETFAnnouncesEachKindInRateLimitAndPolicy(t *testing.T) {
 	}
 }
 
+func TestHeaderQuotaRequestsAnnouncesEachKindAsInferenceAPIsDo(t *testing.T) {
+	for _, tt := range []struct {
+		kind   HeaderQuotaKind
+		status int // of the third request, 2.5 s into a 10 s window (the clock starts on a window's start)
+	}{
+		{HeaderQuotaFixed, http.StatusForbidden},
+		{HeaderQuotaSliding, http.StatusTooManyRequests},
+		{HeaderQuotaTokenBucket, http.StatusTooManyRequests}, // 2 tokens at 0.2/s: 0.5 left, full in 7.5 s
+	} {
+		t.Run(string(tt.kind), func(t *testing.T) {
+			clk := newFakeClock()
+			s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{
+				HeaderQuota: HeaderQuota{Limit: 2, Window: 10 * time.Second, Kind: tt.kind, Requests: true}}})
+			c := newClient(t, 10*time.Second)
+			r := get(t, c, s.URL()+"/items/1")
+			require.Equal(t, http.StatusOK, r.status)
+			assert.Equal(t, "2", r.header.Get("x-ratelimit-limit-requests"))
+			assert.Equal(t, "1", r.header.Get("x-ratelimit-remaining-requests"))
+			clk.Advance(2500 * time.Millisecond)
+			require.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/2").status)
+			r = get(t, c, s.URL()+"/items/3")
+			assert.Equal(t, tt.status, r.status)
+			assert.Equal(t, "0", r.header.Get("x-ratelimit-remaining-requests"))
+			assert.Equal(t, "7.5s", r.header.Get("x-ratelimit-reset-requests"))
+			assert.Equal(t, "2000", r.header.Get("x-ratelimit-limit-tokens"))
+			assert.Equal(t, "0", r.header.Get("x-ratelimit-remaining-tokens"))
+			assert.Equal(t, "7.5s", r.header.Get("x-ratelimit-reset-tokens"))
+			for _, x := range []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit"} {
+				assert.Empty(t, r.header.Get(x), "the requests form replaces %s", x)
+			}
+		})
+	}
+
+	t.Run("minutes", func(t *testing.T) {
+		clk := newFakeClock()
+		s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{
+			HeaderQuota: HeaderQuota{Limit: 10, Window: 6 * time.Minute, Kind: HeaderQuotaTokenBucket, Requests: true}}})
+		c := newClient(t, 10*time.Second)
+		var r reply
+		for i := 1; i <= 10; i++ {
+			r = get(t, c, s.URL()+"/items/"+strconv.Itoa(i))
+			require.Equal(t, http.StatusOK, r.status)
+		}
+		assert.Equal(t, "6m0s", r.header.Get("x-ratelimit-reset-requests"), "an empty bucket refills in the whole window")
+		clk.Advance(54 * time.Second) // 1.5 tokens at one per 36 s
+		r = get(t, c, s.URL()+"/items/11")
+		require.Equal(t, http.StatusOK, r.status)
+		assert.Equal(t, "5m42s", r.header.Get("x-ratelimit-reset-requests"), "9.5 tokens short after the 11th")
+	})
+
+	_, err := NewHandler(Config{Scenario: Scenario{HeaderQuota: HeaderQuota{Limit: 2, IETF: true, Requests: true}}})
+	assert.Error(t, err, "one form of headers at a time")
+}
+
 func TestRetryAfterShiftSendsZeroOrADateInThePast(t *testing.T) {
 	clk := newFakeClock()
 	c := newClient(t, 10*time.Second)

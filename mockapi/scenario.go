@@ -262,6 +262,14 @@ type HeaderQuota struct {
 	// draft-ietf-httpapi-ratelimit-headers instead of X-RateLimit-*, as
 	// gateways that implement the draft do. Refusals are unchanged.
 	IETF bool
+	// Requests announces the quota as inference APIs do (OpenAI's form, and
+	// others'): x-ratelimit-limit-requests (Limit), -remaining-requests and
+	// -reset-requests, the time until the requests refill as a Go-like
+	// duration rounded to the millisecond ("1s", "6m0s", "20ms", "1m30.5s"),
+	// with -limit-tokens, -remaining-tokens and -reset-tokens siblings for a
+	// token budget 1,000 times the requests' (so it never binds first),
+	// instead of X-RateLimit-*. Refusals are unchanged. Not with IETF.
+	Requests bool
 	// Reset is the form of X-RateLimit-Reset: HeaderResetEpoch (the Unix
 	// second of the reset), HeaderResetEpochMillis (its Unix millisecond) or
 	// HeaderResetDelta (the whole seconds until it, rounded up). Default: the kind's own (epoch for fixed and sliding
@@ -559,6 +567,8 @@ func (sc Scenario) validate() error {
 		return bad("HeaderQuota.Window", ">= 1ms", sc.HeaderQuota.Window)
 	case !slices.Contains([]HeaderQuotaKind{HeaderQuotaFixed, HeaderQuotaSliding, HeaderQuotaTokenBucket}, sc.HeaderQuota.Kind):
 		return bad("HeaderQuota.Kind", "one of fixed, sliding, token-bucket", fmt.Sprintf("%q", sc.HeaderQuota.Kind))
+	case sc.HeaderQuota.IETF && sc.HeaderQuota.Requests:
+		return bad("HeaderQuota.IETF and .Requests", "one of them", "both")
 	case !slices.Contains([]HeaderResetForm{"", HeaderResetEpoch, HeaderResetEpochMillis, HeaderResetDelta}, sc.HeaderQuota.Reset):
 		return bad("HeaderQuota.Reset", "epoch, epoch-ms or delta", fmt.Sprintf("%q", sc.HeaderQuota.Reset))
 	case sc.HeaderQuota.Burst < 0:

@@ -74,6 +74,12 @@ ROWS = [
     ('tb-20/1s-b5', 'header-quota-token-bucket', '--header-limit 20 --header-window 1s --header-burst 5', 400, ('tb', 20, 5), [], 60),
     ('tb-300/1s-b50', 'header-quota-token-bucket', '--header-limit 300 --header-window 1s --header-burst 50', 6000, ('tb', 300, 50), [], 60),
     ('tb-600/60s-b10', 'header-quota-token-bucket', '--header-limit 600 --header-window 60s --header-burst 10', 200, ('tb', 10, 10), [], 60),
+    # header quotas announced as inference APIs do: x-ratelimit-limit-requests, -remaining-requests, -reset-requests
+    # ("1s", "6m0s", "20ms") with -tokens siblings, instead of X-RateLimit-*
+    ('reqhdr-tb-20/1s-b5', 'header-quota-token-bucket', '--header-requests --header-limit 20 --header-window 1s --header-burst 5', 400, ('tb', 20, 5), [], 60),
+    ('reqhdr-tb-300/1s-b50', 'header-quota-token-bucket', '--header-requests --header-limit 300 --header-window 1s --header-burst 50', 6000, ('tb', 300, 50), [], 60),
+    ('reqhdr-tb-600/60s-b10', 'header-quota-token-bucket', '--header-requests --header-limit 600 --header-window 60s --header-burst 10', 200, ('tb', 10, 10), [], 60),
+    ('reqhdr-fixed-50/1s', 'header-quota', '--header-requests --header-limit 50 --header-window 1s', 1000, ('fixed', 50, 1), [], 60),
     # the bench's header quotas, as a guard for changes made for the rows above
     ('bench-fixed-500/5s', 'header-quota', '', 2000, ('fixed', 500, 5), [], 60),
     ('bench-sliding-500/5s', 'header-quota-sliding', '', 2000, ('sliding', 500, 5), [], 60),

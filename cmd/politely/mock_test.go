@@ -190,6 +190,14 @@ func TestMockKnobsForRetryAfterQuotaHeadersAndClockChangeThePreset(t *testing.T)
 	assert.True(t, sc.HeaderQuota.IETF)
 	assert.Equal(t, mockapi.HeaderResetDelta, sc.HeaderQuota.Reset)
 
+	f = mockFlags{scenario: "header-quota-token-bucket", headerRequests: true}
+	fl = newMockCmd().Flags()
+	fl.Lookup("header-requests").Changed = true
+	sc, err = mockScenario(f, fl)
+	require.NoError(t, err)
+	assert.True(t, sc.HeaderQuota.Requests)
+	assert.False(t, sc.HeaderQuota.IETF)
+
 	sc, err = mockScenario(mockFlags{scenario: "quota"}, newMockCmd().Flags())
 	require.NoError(t, err)
 	assert.Zero(t, sc.Quota.RetryAfter, "a knob not given leaves the preset as it is")
@@ -197,6 +205,7 @@ func TestMockKnobsForRetryAfterQuotaHeadersAndClockChangeThePreset(t *testing.T)
 	assert.Equal(t, mockapi.QuotaHeadersBoth, sc.Quota.Headers)
 	assert.Zero(t, sc.ClockOffset)
 	assert.False(t, sc.HeaderQuota.IETF)
+	assert.False(t, sc.HeaderQuota.Requests)
 	assert.Empty(t, sc.HeaderQuota.Reset)
 }
 
