@@ -157,6 +157,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 				return out
 			}
 		}
+		if d := h.sc.Robots.Latency; d > 0 && !h.wait(r, d) {
+			out, _ := h.interrupted(w, r)
+			return out
+		}
+		if c := h.sc.Robots.Status; c != 0 {
+			return errorJSON(w, c, "robots.txt unavailable")
+		}
 		return h.serveRobots(w)
 	case rq.class == ClassOther:
 		return errorJSON(w, http.StatusNotFound, "no such path: "+r.URL.Path)

@@ -54,3 +54,22 @@ func TestPrivateItemsAreListedUnderTheDisallowedPathAndCountedAsViolations(t *te
 	assert.Equal(t, map[int]int{1: 1, 4: 1, 8: 1}, stats.DetailOK, "a private item is still served")
 	assert.Equal(t, int64(1), stats.ByStatus[404])
 }
+
+func TestRobotsTxtCanBeSlowOrAnsweredWithAnErrorWhileTheAPIServes(t *testing.T) {
+	s := startServer(t, Config{Scenario: Scenario{Items: 10, Robots: Robots{Latency: 100 * time.Millisecond, Status: http.StatusServiceUnavailable}}})
+	c := newClient(t, 10*time.Second)
+	start := time.Now()
+	r := get(t, c, s.URL()+"/robots.txt")
+	assert.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond, "robots.txt takes its own latency")
+	assert.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.Empty(t, r.header.Get("Retry-After"))
+	assert.NotContains(t, string(r.body), "Disallow")
+
+	start = time.Now()
+	assert.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/1").status, "the API is not touched")
+	assert.Less(t, time.Since(start), 100*time.Millisecond, "a detail does not take robots.txt's latency")
+	assert.Equal(t, int64(1), s.Stats().ByStatus[http.StatusServiceUnavailable])
+
+	_, err := NewHandler(Config{Scenario: Scenario{Robots: Robots{Status: 42}}})
+	assert.Error(t, err)
+}

@@ -378,6 +378,13 @@ type Robots struct {
 	PrivateEvery int
 	// CrawlDelay, if positive, is announced as Crawl-delay in seconds.
 	CrawlDelay time.Duration
+	// Latency, if positive, is robots.txt's own service time (a robots.txt
+	// served from a slow origin while the API is cached).
+	Latency time.Duration
+	// Status, if not 0, answers every robots.txt request with this status
+	// and an error body instead of the rules: 404 (no robots.txt), 500, 503
+	// (an origin that fails robots.txt alone), 429 or 403. No Retry-After.
+	Status int
 }
 
 // Optimum is the best sustained goodput in requests per second the scenario
@@ -579,6 +586,10 @@ func (sc Scenario) validate() error {
 		return bad("Robots.PrivateEvery", ">= 0", sc.Robots.PrivateEvery)
 	case sc.Robots.CrawlDelay < 0:
 		return bad("Robots.CrawlDelay", ">= 0", sc.Robots.CrawlDelay)
+	case sc.Robots.Latency < 0:
+		return bad("Robots.Latency", ">= 0", sc.Robots.Latency)
+	case sc.Robots.Status != 0 && (sc.Robots.Status < 200 || sc.Robots.Status > 599):
+		return bad("Robots.Status", "0 or an HTTP status", sc.Robots.Status)
 	case sc.Blackout.At < 0 || sc.Blackout.For < 0:
 		return bad("Blackout", "a window with At >= 0 and For >= 0", fmt.Sprintf("%+v", sc.Blackout))
 	case !slices.Contains(blackoutStatuses, sc.Blackout.Status):

@@ -80,6 +80,14 @@ ROWS = [
     ('reqhdr-tb-300/1s-b50', 'header-quota-token-bucket', '--header-requests --header-limit 300 --header-window 1s --header-burst 50', 6000, ('tb', 300, 50), [], 60),
     ('reqhdr-tb-600/60s-b10', 'header-quota-token-bucket', '--header-requests --header-limit 600 --header-window 60s --header-burst 10', 200, ('tb', 10, 10), [], 60),
     ('reqhdr-fixed-50/1s', 'header-quota', '--header-requests --header-limit 50 --header-window 1s', 1000, ('fixed', 50, 1), [], 60),
+    # a robots.txt that is slow (a slow origin behind a cached API) or answered with an error while the API serves
+    # (RFC 9309: a 4xx is no rules, a 5xx after retries disallows the host); the ideal leaves robots.txt's time out
+    ('robots1s-32q32', 'capacity', '--robots-latency 1s', 4000, ('cap', 32, 0.02), [], 60),
+    ('robots404-32q32', 'capacity', '--robots-status 404', 4000, ('cap', 32, 0.02), [], 60),
+    ('robots503-32q32', 'capacity', '--robots-status 503', 4000, ('cap', 32, 0.02), [], 60),
+    ('hosts-20-robots1s', 'fast', '', 2000, ('hosts',), [('capacity', '--servers 20 --slots 4 --queue 4 --latency 20ms --jitter 5ms --robots-latency 1s')], 60),
+    ('hosts-4+robots503', 'fast', '', 1600, ('hosts',), [('capacity', '--servers 3 --slots 4 --queue 4 --latency 20ms --jitter 5ms'),
+        ('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --robots-status 503 --x-sick 1')], 90),
     # the bench's header quotas, as a guard for changes made for the rows above
     ('bench-fixed-500/5s', 'header-quota', '', 2000, ('fixed', 500, 5), [], 60),
     ('bench-sliding-500/5s', 'header-quota-sliding', '', 2000, ('sliding', 500, 5), [], 60),

@@ -67,6 +67,8 @@ type mockFlags struct {
 	slowBody       float64
 	slowBodyFor    time.Duration
 	crawlDelay     time.Duration
+	robotsLatency  time.Duration
+	robotsStatus   int
 	redirectTo     string
 	redirectAt     time.Duration
 	bodySize       int
@@ -151,6 +153,8 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.Float64Var(&f.slowBody, "slow-body", 0, "faults: the share of detail answers whose body trickles out over --slow-body-for")
 	fl.DurationVar(&f.slowBodyFor, "slow-body-for", 0, "faults: how long a slow body takes")
 	fl.DurationVar(&f.crawlDelay, "crawl-delay", 0, "announce this Crawl-delay in robots.txt")
+	fl.DurationVar(&f.robotsLatency, "robots-latency", 0, "robots.txt's own service time (a slow origin behind a cached API)")
+	fl.IntVar(&f.robotsStatus, "robots-status", 0, "answer every robots.txt request with this status instead of its rules (404, 500, 503, 429...; no Retry-After)")
 	fl.StringVar(&f.redirectTo, "redirect-to", "", "HOST:PORT[/PREFIX]: answer every detail request with a 302 to the same path on that server (under PREFIX, e.g. /private)")
 	fl.DurationVar(&f.redirectAt, "redirect-at", 0, "start --redirect-to this long after the start (items that move mid-crawl)")
 	fl.IntVar(&f.bodySize, "body-size", 0, "pad every detail answer to about this many bytes")
@@ -215,6 +219,8 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("slow-body", func() { sc.Faults.SlowBody = f.slowBody })
 	set("slow-body-for", func() { sc.Faults.SlowBodyDuration = f.slowBodyFor })
 	set("crawl-delay", func() { sc.Robots.CrawlDelay = f.crawlDelay })
+	set("robots-latency", func() { sc.Robots.Latency = f.robotsLatency })
+	set("robots-status", func() { sc.Robots.Status = f.robotsStatus })
 	set("redirect-to", func() { sc.RedirectTo = f.redirectTo })
 	set("redirect-at", func() { sc.RedirectAt = f.redirectAt })
 	set("body-size", func() { sc.BodySize = f.bodySize })

@@ -190,6 +190,15 @@ func TestMockKnobsForRetryAfterQuotaHeadersAndClockChangeThePreset(t *testing.T)
 	assert.True(t, sc.HeaderQuota.IETF)
 	assert.Equal(t, mockapi.HeaderResetDelta, sc.HeaderQuota.Reset)
 
+	f = mockFlags{scenario: "capacity", robotsLatency: time.Second, robotsStatus: 503}
+	fl = newMockCmd().Flags()
+	fl.Lookup("robots-latency").Changed = true
+	fl.Lookup("robots-status").Changed = true
+	sc, err = mockScenario(f, fl)
+	require.NoError(t, err)
+	assert.Equal(t, time.Second, sc.Robots.Latency)
+	assert.Equal(t, 503, sc.Robots.Status)
+
 	f = mockFlags{scenario: "header-quota-token-bucket", headerRequests: true}
 	fl = newMockCmd().Flags()
 	fl.Lookup("header-requests").Changed = true
