@@ -24,6 +24,7 @@ type Handler struct {
 	clientHeader string
 	slots        *slots        // nil: unlimited
 	bucket       *bucket       // nil: no quota
+	listing      *bucket       // nil: listing pages take bucket's tokens
 	header       headerLimiter // nil: no header quota
 	rec          *recorder
 	padding      string       // Scenario.BodySize of "x", shared by every padded answer
@@ -66,6 +67,9 @@ func NewHandler(cfg Config) (*Handler, error) {
 	}
 	if sc.Quota.Rate > 0 {
 		h.bucket = newBucket(sc.Quota, start)
+	}
+	if sc.ListingQuota.Rate > 0 {
+		h.listing = newBucket(sc.ListingQuota, start)
 	}
 	if sc.HeaderQuota.Limit > 0 {
 		h.header = newHeaderLimiter(sc.HeaderQuota, start)
@@ -253,16 +257,20 @@ func (h *Handler) admit(w http.ResponseWriter, rq request) (outcome, bool) {
 			return errorJSON(w, v.status, "rate limit exceeded"), false
 		}
 	}
-	if h.bucket != nil {
-		ok, wait := h.bucket.take(t, consume, w.Header())
+	b, q := h.bucket, h.sc.Quota
+	if rq.class == ClassListing && h.listing != nil {
+		b, q = h.listing, h.sc.ListingQuota
+	}
+	if b != nil {
+		ok, wait := b.take(t, consume, w.Header())
 		if !ok {
-			if !h.sc.Quota.NoRetryAfter {
-				if h.sc.Quota.RetryAfter > 0 {
-					wait = h.sc.Quota.RetryAfter
+			if !q.NoRetryAfter {
+				if q.RetryAfter > 0 {
+					wait = q.RetryAfter
 				}
 				h.rec.tellWait(rq.client, rq.conn, h.retryAfter(w.Header(), t, wait))
 			}
-			return errorJSON(w, h.sc.Quota.Status, "rate limit exceeded"), false
+			return errorJSON(w, q.Status, "rate limit exceeded"), false
 		}
 	}
 	return outcome{}, true

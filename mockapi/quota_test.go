@@ -562,3 +562,25 @@ func TestQuotaMayAnswer503WithoutRetryAfterAsNginxLimitReqDoes(t *testing.T) {
 	_, err := NewHandler(Config{Scenario: Scenario{Quota: Quota{Rate: 1, Status: 500}}})
 	assert.ErrorContains(t, err, "Quota.Status")
 }
+
+func TestListingQuotaLimitsTheListingApartFromTheDetails(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Items: 10,
+		Quota:        Quota{Rate: 1, Burst: 2, Headers: QuotaHeadersNone},
+		ListingQuota: Quota{Rate: 0.5, Burst: 1, Headers: QuotaHeadersNone}}})
+	c := newClient(t, 10*time.Second)
+	require.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items").status)
+	r := get(t, c, s.URL()+"/items")
+	assert.Equal(t, http.StatusTooManyRequests, r.status, "the listing's own bucket is empty")
+	assert.Equal(t, "2", r.header.Get("Retry-After"), "a token at 0.5/s")
+	for i := 1; i <= 2; i++ {
+		assert.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/"+strconv.Itoa(i)).status, "the details' burst is untouched by the listing")
+	}
+	assert.Equal(t, http.StatusTooManyRequests, get(t, c, s.URL()+"/items/3").status)
+	clk.Advance(2 * time.Second)
+	assert.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items").status)
+	assert.Equal(t, int64(3), s.Stats().EarlyRequests, "a Retry-After holds for the client, whichever endpoint sent it: the three details came within the listing's")
+
+	_, err := NewHandler(Config{Scenario: Scenario{ListingQuota: Quota{Rate: 1, Status: 500}}})
+	assert.Error(t, err)
+}

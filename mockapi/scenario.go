@@ -59,6 +59,13 @@ type Scenario struct {
 	// ListingLatency, when positive, is the service time of a listing page
 	// in place of the above: a listing slower (or faster) than the details.
 	ListingLatency time.Duration
+	// ListingQuota, when its Rate is set, is a token bucket of the listing's
+	// own: listing pages take its tokens instead of Quota's, as an API
+	// whose search or list endpoint is limited apart from its item
+	// endpoint (per-endpoint limits on one host). Its zero fields default
+	// as Quota's do. EarlyRequests keys a Retry-After by client, so a
+	// detail sent within the listing's Retry-After counts as early.
+	ListingQuota Quota
 
 	Capacity    Capacity
 	Quota       Quota
@@ -226,6 +233,23 @@ type Quota struct {
 	// to whole seconds), as a limiter that announces a fixed penalty sends
 	// it; 0 announces the whole seconds until the next token.
 	RetryAfter time.Duration
+}
+
+// validate checks q, a Quota at field name.
+func (q Quota) validate(bad func(field, want string, got any) error, name string) error {
+	switch {
+	case q.Rate != 0 && !(q.Rate >= 0.001 && q.Rate <= 1e9):
+		return bad(name+".Rate", "0 (off) or between 0.001 and 1e9", q.Rate)
+	case q.Burst < 0:
+		return bad(name+".Burst", ">= 0", q.Burst)
+	case q.RetryAfter < 0:
+		return bad(name+".RetryAfter", ">= 0", q.RetryAfter)
+	case q.Status != http.StatusTooManyRequests && q.Status != http.StatusServiceUnavailable:
+		return bad(name+".Status", "429 or 503", q.Status)
+	case q.Headers < QuotaHeadersBoth || q.Headers > QuotaHeadersNone:
+		return bad(name+".Headers", "a QuotaHeaders constant", int(q.Headers))
+	}
+	return nil
 }
 
 // QuotaHeaders chooses which rate-limit header families a Quota announces.
@@ -470,6 +494,12 @@ func (sc Scenario) withDefaults() Scenario {
 	if sc.Quota.Burst == 0 {
 		sc.Quota.Burst = 1
 	}
+	if sc.ListingQuota.Status == 0 {
+		sc.ListingQuota.Status = http.StatusTooManyRequests
+	}
+	if sc.ListingQuota.Burst == 0 {
+		sc.ListingQuota.Burst = 1
+	}
 	if sc.HeaderQuota.Window == 0 {
 		sc.HeaderQuota.Window = time.Minute
 	}
@@ -557,17 +587,13 @@ func (sc Scenario) validate() error {
 	if err := sc.Capacity.validate(bad); err != nil {
 		return err
 	}
-	switch q := sc.Quota; {
-	case q.Rate != 0 && !(q.Rate >= 0.001 && q.Rate <= 1e9):
-		return bad("Quota.Rate", "0 (off) or between 0.001 and 1e9", q.Rate)
-	case q.Burst < 0:
-		return bad("Quota.Burst", ">= 0", q.Burst)
-	case q.RetryAfter < 0:
-		return bad("Quota.RetryAfter", ">= 0", q.RetryAfter)
-	case q.Status != http.StatusTooManyRequests && q.Status != http.StatusServiceUnavailable:
-		return bad("Quota.Status", "429 or 503", q.Status)
-	case q.Headers < QuotaHeadersBoth || q.Headers > QuotaHeadersNone:
-		return bad("Quota.Headers", "a QuotaHeaders constant", int(q.Headers))
+	if err := sc.Quota.validate(bad, "Quota"); err != nil {
+		return err
+	}
+	if err := sc.ListingQuota.validate(bad, "ListingQuota"); err != nil {
+		return err
+	}
+	switch {
 	case sc.HeaderQuota.Limit < 0:
 		return bad("HeaderQuota.Limit", ">= 0", sc.HeaderQuota.Limit)
 	case sc.HeaderQuota.Window < time.Millisecond:
@@ -580,8 +606,8 @@ func (sc Scenario) validate() error {
 		return bad("HeaderQuota.Reset", "epoch, epoch-ms or delta", fmt.Sprintf("%q", sc.HeaderQuota.Reset))
 	case sc.HeaderQuota.Burst < 0:
 		return bad("HeaderQuota.Burst", ">= 0", sc.HeaderQuota.Burst)
-	case sc.HeaderQuota.Limit > 0 && q.Rate > 0 && (q.Headers == QuotaHeadersBoth || q.Headers == QuotaHeadersX):
-		return bad("Quota.Headers", "QuotaHeadersIETF or QuotaHeadersNone when HeaderQuota is on too (both would send X-RateLimit-*)", int(q.Headers))
+	case sc.HeaderQuota.Limit > 0 && sc.Quota.Rate > 0 && (sc.Quota.Headers == QuotaHeadersBoth || sc.Quota.Headers == QuotaHeadersX):
+		return bad("Quota.Headers", "QuotaHeadersIETF or QuotaHeadersNone when HeaderQuota is on too (both would send X-RateLimit-*)", int(sc.Quota.Headers))
 	case sc.Robots.PrivateEvery < 0:
 		return bad("Robots.PrivateEvery", ">= 0", sc.Robots.PrivateEvery)
 	case sc.Robots.CrawlDelay < 0:

@@ -88,6 +88,12 @@ ROWS = [
     ('hosts-20-robots1s', 'fast', '', 2000, ('hosts',), [('capacity', '--servers 20 --slots 4 --queue 4 --latency 20ms --jitter 5ms --robots-latency 1s')], 60),
     ('hosts-4+robots503', 'fast', '', 1600, ('hosts',), [('capacity', '--servers 3 --slots 4 --queue 4 --latency 20ms --jitter 5ms'),
         ('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --robots-status 503 --x-sick 1')], 90),
+    # a listing limited apart from its details on one host (a search endpoint's own bucket, 429 + Retry-After): the
+    # listing's refusals should not hold the details back; the ideal is the slower of the two
+    ('listq5-32q32', 'capacity', '--listing-rate 5 --listing-burst 1', 4000, ('listing', 0.2, 100, True), [], 60),
+    ('listq5-bare429-32q32', 'capacity', '--listing-rate 5 --listing-burst 1 --quota-no-retry-after', 4000, ('listing', 0.2, 100, True), [], 60),
+    ('listq5-nohdr300-b10', 'quota-no-headers', '--rate 300 --burst 10 --listing-rate 5 --listing-burst 1', 4000, ('bucket', 300, 10), [], 60),
+    ('listq2-tight-16q4', 'capacity-tight', '--listing-rate 2 --listing-burst 2', 2000, ('listing', 0.5, 100, True), [], 60),
     # the bench's header quotas, as a guard for changes made for the rows above
     ('bench-fixed-500/5s', 'header-quota', '', 2000, ('fixed', 500, 5), [], 60),
     ('bench-sliding-500/5s', 'header-quota-sliding', '', 2000, ('sliding', 500, 5), [], 60),

@@ -47,6 +47,8 @@ type mockFlags struct {
 	capStatus      int
 	capNoRA        bool
 	quotaStatus    int
+	listingRate    float64
+	listingBurst   int
 	quotaNoRA      bool
 	elastic        int
 	glitchPages    []int
@@ -119,6 +121,8 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.IntVar(&f.queue, "queue", 0, "capacity: requests that may wait for a slot")
 	fl.Float64Var(&f.rate, "rate", 0, "quota: token bucket rate in requests/s (0: off)")
 	fl.IntVar(&f.burst, "burst", 0, "quota: token bucket burst")
+	fl.Float64Var(&f.listingRate, "listing-rate", 0, "a token bucket of the listing's own, in requests/s: listing pages take its tokens instead of --rate's (per-endpoint limits on one host; the answer beyond it as --rate's)")
+	fl.IntVar(&f.listingBurst, "listing-burst", 0, "the listing's token bucket burst")
 	fl.IntVar(&f.headerLimit, "header-limit", 0, "header quota: requests per window (0: off)")
 	fl.DurationVar(&f.headerWindow, "header-window", 0, "header quota: window length")
 	fl.StringVar(&f.headerKind, "header-kind", "", "header quota: fixed, sliding or token-bucket")
@@ -241,6 +245,11 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 			return sc, fmt.Errorf("mock: --quota-headers must be both, ietf, x or none, got %q", f.quotaHeaders)
 		}
 		sc.Quota.Headers = h
+	}
+	if fl.Changed("listing-rate") || fl.Changed("listing-burst") { // refused as --rate's quota refuses
+		q := sc.Quota
+		q.Rate, q.Burst = f.listingRate, f.listingBurst
+		sc.ListingQuota = q
 	}
 	// NewHandler validates the scenario; a bad knob is a usage error, unlike
 	// an address that cannot be listened on.

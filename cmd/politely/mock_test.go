@@ -190,6 +190,16 @@ func TestMockKnobsForRetryAfterQuotaHeadersAndClockChangeThePreset(t *testing.T)
 	assert.True(t, sc.HeaderQuota.IETF)
 	assert.Equal(t, mockapi.HeaderResetDelta, sc.HeaderQuota.Reset)
 
+	f = mockFlags{scenario: "quota-no-headers", listingRate: 2, listingBurst: 1}
+	fl = newMockCmd().Flags()
+	fl.Lookup("listing-rate").Changed = true
+	fl.Lookup("listing-burst").Changed = true
+	sc, err = mockScenario(f, fl)
+	require.NoError(t, err)
+	assert.Equal(t, 2.0, sc.ListingQuota.Rate)
+	assert.Equal(t, 1, sc.ListingQuota.Burst)
+	assert.Equal(t, sc.Quota.Headers, sc.ListingQuota.Headers, "refused as the preset's quota refuses")
+
 	f = mockFlags{scenario: "capacity", robotsLatency: time.Second, robotsStatus: 503}
 	fl = newMockCmd().Flags()
 	fl.Lookup("robots-latency").Changed = true
