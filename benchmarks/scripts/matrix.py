@@ -79,6 +79,7 @@ ROWS = [
     ('reqhdr-tb-20/1s-b5', 'header-quota-token-bucket', '--header-requests --header-limit 20 --header-window 1s --header-burst 5', 400, ('tb', 20, 5), [], 60),
     ('reqhdr-tb-300/1s-b50', 'header-quota-token-bucket', '--header-requests --header-limit 300 --header-window 1s --header-burst 50', 6000, ('tb', 300, 50), [], 60),
     ('reqhdr-tb-600/60s-b10', 'header-quota-token-bucket', '--header-requests --header-limit 600 --header-window 60s --header-burst 10', 200, ('tb', 10, 10), [], 60),
+    ('reqhdr-sliding-100/1s', 'header-quota-sliding', '--header-requests --header-limit 100 --header-window 1s', 1000, ('sliding', 100, 1), [], 60),
     ('reqhdr-fixed-50/1s', 'header-quota', '--header-requests --header-limit 50 --header-window 1s', 1000, ('fixed', 50, 1), [], 60),
     # a robots.txt that is slow (a slow origin behind a cached API) or answered with an error while the API serves
     # (RFC 9309: a 4xx is no rules, a 5xx after retries disallows the host); the ideal leaves robots.txt's time out
