@@ -179,6 +179,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 		w.WriteHeader(http.StatusFound)
 		return outcome{status: http.StatusFound}
 	}
+	if rq.class == ClassDetail && h.sc.RedirectLoopShare > 0 && unit(h.sc.Faults.Seed, "loop", strconv.Itoa(rq.id), 0) < h.sc.RedirectLoopShare {
+		next := r.URL.Path + "?loop=1"
+		if r.URL.Query().Get("loop") != "" {
+			next = r.URL.Path
+		}
+		w.Header().Set("Location", next)
+		w.WriteHeader(http.StatusFound)
+		return outcome{status: http.StatusFound}
+	}
 	if rq.class == ClassDetail && h.sc.RefuseShare > 0 && unit(h.sc.Faults.Seed, "refuse", rq.key, rq.attempt) < h.sc.RefuseShare {
 		return h.unavailable(w, rq)
 	}

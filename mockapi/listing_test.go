@@ -247,3 +247,26 @@ func TestPageGlitchAnswersAPageEmptyAnErrorOrA500OnItsFirstAttempts(t *testing.T
 	_, err = NewHandler(Config{Scenario: Scenario{PageGlitch: PageGlitch{Kind: "teapot"}}})
 	assert.ErrorContains(t, err, "PageGlitch.Kind")
 }
+
+func TestRedirectLoopShareSendsAShareOfItemsRoundALoopForever(t *testing.T) {
+	s := startServer(t, Config{Scenario: Scenario{Items: 200, RedirectLoopShare: 0.25}})
+	c := newClient(t, 10*time.Second)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	looping := 0
+	for id := 1; id <= 200; id++ {
+		path := "/items/" + strconv.Itoa(id)
+		r := get(t, c, s.URL()+path)
+		if r.status == http.StatusOK {
+			continue
+		}
+		looping++
+		require.Equal(t, http.StatusFound, r.status)
+		require.Equal(t, path+"?loop=1", r.header.Get("Location"))
+		back := get(t, c, s.URL()+path+"?loop=1")
+		require.Equal(t, http.StatusFound, back.status)
+		require.Equal(t, path, back.header.Get("Location"), "and back again")
+		require.Equal(t, http.StatusFound, get(t, c, s.URL()+path).status, "on every attempt")
+	}
+	assert.InDelta(t, 50, looping, 20, "about a quarter of the items loop")
+	assert.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items").status, "the listing is served")
+}

@@ -50,6 +50,11 @@ type Scenario struct {
 	// its Retry-After unless NoRetryAfter) whatever the load: one sick
 	// backend among many behind a load balancer. Default 0.
 	RefuseShare float64
+	// RedirectLoopShare is the fraction of items, decided per item by the
+	// fault hash, whose detail answers 302 to itself with ?loop=1 toggled
+	// (/items/7 -> /items/7?loop=1 -> /items/7 ...) on every attempt: a
+	// redirect loop (a broken canonical-URL rule, a cookie wall). Default 0.
+	RedirectLoopShare float64
 	// ElasticSlots, when positive, stretches a request's service time by
 	// n/ElasticSlots when n > ElasticSlots requests are in service as it
 	// starts (itself included): a server that never refuses and shares
@@ -556,6 +561,8 @@ func (sc Scenario) validate() error {
 		return bad("SlowShare", "a fraction in [0, 1]", sc.SlowShare)
 	case !(sc.RefuseShare >= 0 && sc.RefuseShare <= 1):
 		return bad("RefuseShare", "a fraction in [0, 1]", sc.RefuseShare)
+	case !(sc.RedirectLoopShare >= 0 && sc.RedirectLoopShare <= 1):
+		return bad("RedirectLoopShare", "a fraction in [0, 1]", sc.RedirectLoopShare)
 	case !(sc.SlowFactor >= 1 && sc.SlowFactor <= 1000):
 		return bad("SlowFactor", "between 1 and 1000", sc.SlowFactor)
 	case sc.ListingLatency < 0:

@@ -95,6 +95,10 @@ ROWS = [
     ('listq5-bare429-32q32', 'capacity', '--listing-rate 5 --listing-burst 1 --quota-no-retry-after', 4000, ('listing', 0.2, 100, True), [], 60),
     ('listq5-nohdr300-b10', 'quota-no-headers', '--rate 300 --burst 10 --listing-rate 5 --listing-burst 1', 4000, ('bucket', 300, 10), [], 60),
     ('listq2-tight-16q4', 'capacity-tight', '--listing-rate 2 --listing-burst 2', 2000, ('listing', 0.5, 100, True), [], 60),
+    # a redirect loop on a share of the items (/items/7 -> ?loop=1 -> back): those items fail for good, the rest
+    # should go at the server's pace (failed = the looping items)
+    ('loop10%-32q32', 'capacity', '--redirect-loop-share 0.1', 4000, ('cap', 32, 0.02), [], 60),
+    ('loop50%-32q32', 'capacity', '--redirect-loop-share 0.5', 4000, ('cap', 32, 0.02), [], 60),
     # the bench's header quotas, as a guard for changes made for the rows above
     ('bench-fixed-500/5s', 'header-quota', '', 2000, ('fixed', 500, 5), [], 60),
     ('bench-sliding-500/5s', 'header-quota-sliding', '', 2000, ('sliding', 500, 5), [], 60),
@@ -345,6 +349,10 @@ ROWS = [
     ('shared10-16q4', 'fast', '', 2000, ('hosts',), [('capacity-tight', '--servers 10 --shared')], 60),
     ('shared10-nohdr100-b10', 'fast', '', 1000, ('hosts',), [('quota-no-headers', '--servers 10 --shared')], 60),
     ('shared10-tb100-b20', 'fast', '', 1000, ('hosts',), [('header-quota-token-bucket', '--servers 10 --shared')], 60),
+    # a quota shared by two names of one server (api.example.com and www.example.com/api)
+    ('shared2-nohdr100-b10', 'fast', '', 1000, ('hosts',), [('quota-no-headers', '--servers 2 --shared')], 60),
+    ('shared2-tb100-b20', 'fast', '', 1000, ('hosts',), [('header-quota-token-bucket', '--servers 2 --shared')], 60),
+    ('shared2-16q4', 'fast', '', 2000, ('hosts',), [('capacity-tight', '--servers 2 --shared')], 60),
     # many hosts, 5 ms to 1 s answers (each host's optimum 5 s), one host gated for its first 3 s
     ('hosts-lat5ms-1s+gated', 'fast', '', 5760, ('hosts',), [
         ('capacity', '--slots 4 --queue 4 --latency 5ms --jitter 1ms --x-weight 200'), ('capacity', '--slots 4 --queue 4 --latency 20ms --jitter 5ms --x-weight 50'),
