@@ -179,6 +179,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 		w.WriteHeader(http.StatusFound)
 		return outcome{status: http.StatusFound}
 	}
+	if rq.class == ClassDetail && h.sc.MissingShare > 0 && unit(h.sc.Faults.Seed, "missing", strconv.Itoa(rq.id), 0) < h.sc.MissingShare {
+		return errorJSON(w, http.StatusNotFound, "item "+strconv.Itoa(rq.id)+" was deleted")
+	}
 	if rq.class == ClassDetail && h.sc.RedirectLoopShare > 0 && unit(h.sc.Faults.Seed, "loop", strconv.Itoa(rq.id), 0) < h.sc.RedirectLoopShare {
 		next := r.URL.Path + "?loop=1"
 		if r.URL.Query().Get("loop") != "" {

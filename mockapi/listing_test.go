@@ -270,3 +270,25 @@ func TestRedirectLoopShareSendsAShareOfItemsRoundALoopForever(t *testing.T) {
 	assert.InDelta(t, 50, looping, 20, "about a quarter of the items loop")
 	assert.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items").status, "the listing is served")
 }
+
+func TestMissingShareAnswersAShareOfItems404AtOnce(t *testing.T) {
+	s := startServer(t, Config{Scenario: Scenario{Items: 200, MissingShare: 0.25, Latency: 2 * time.Second}})
+	c := newClient(t, 10*time.Second)
+	var missing []int
+	ok := 0
+	for id := 1; id <= 200; id++ {
+		if unit(0, "missing", strconv.Itoa(id), 0) < 0.25 {
+			missing = append(missing, id)
+		} else if ok == 0 {
+			ok = id
+		}
+	}
+	assert.InDelta(t, 50, len(missing), 20, "about a quarter of the items are missing")
+	start := time.Now()
+	for _, id := range missing[:10] {
+		require.Equal(t, http.StatusNotFound, get(t, c, s.URL()+"/items/"+strconv.Itoa(id)).status)
+		require.Equal(t, http.StatusNotFound, get(t, c, s.URL()+"/items/"+strconv.Itoa(id)).status, "on every attempt")
+	}
+	assert.Less(t, time.Since(start), 2*time.Second, "20 answers without the 2 s service time")
+	assert.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/"+strconv.Itoa(ok)).status)
+}

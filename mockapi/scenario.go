@@ -55,6 +55,10 @@ type Scenario struct {
 	// (/items/7 -> /items/7?loop=1 -> /items/7 ...) on every attempt: a
 	// redirect loop (a broken canonical-URL rule, a cookie wall). Default 0.
 	RedirectLoopShare float64
+	// MissingShare is the fraction of items, decided per item by the fault
+	// hash, whose detail answers 404 at once on every attempt, without
+	// service time: items deleted since they were listed. Default 0.
+	MissingShare float64
 	// ElasticSlots, when positive, stretches a request's service time by
 	// n/ElasticSlots when n > ElasticSlots requests are in service as it
 	// starts (itself included): a server that never refuses and shares
@@ -563,6 +567,8 @@ func (sc Scenario) validate() error {
 		return bad("RefuseShare", "a fraction in [0, 1]", sc.RefuseShare)
 	case !(sc.RedirectLoopShare >= 0 && sc.RedirectLoopShare <= 1):
 		return bad("RedirectLoopShare", "a fraction in [0, 1]", sc.RedirectLoopShare)
+	case !(sc.MissingShare >= 0 && sc.MissingShare <= 1):
+		return bad("MissingShare", "a fraction in [0, 1]", sc.MissingShare)
 	case !(sc.SlowFactor >= 1 && sc.SlowFactor <= 1000):
 		return bad("SlowFactor", "between 1 and 1000", sc.SlowFactor)
 	case sc.ListingLatency < 0:

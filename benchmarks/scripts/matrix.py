@@ -95,6 +95,12 @@ ROWS = [
     ('listq5-bare429-32q32', 'capacity', '--listing-rate 5 --listing-burst 1 --quota-no-retry-after', 4000, ('listing', 0.2, 100, True), [], 60),
     ('listq5-nohdr300-b10', 'quota-no-headers', '--rate 300 --burst 10 --listing-rate 5 --listing-burst 1', 4000, ('bucket', 300, 10), [], 60),
     ('listq2-tight-16q4', 'capacity-tight', '--listing-rate 2 --listing-burst 2', 2000, ('listing', 0.5, 100, True), [], 60),
+    # the control of the rows below (32 + 32 x 20 ms, nothing else)
+    ('ctl-32q32', 'capacity', '', 4000, ('cap', 32, 0.02), [], 60),
+    # items deleted since listing: a share answered 404 at once (no service time), the rest at 20 ms
+    ('missing10%-32q32', 'capacity', '--missing-share 0.1', 4000, ('cap', 32, 0.02), [], 60),
+    ('missing30%-32q32', 'capacity', '--missing-share 0.3', 4000, ('cap', 32, 0.02), [], 60),
+    ('missing10%-16x200ms-q16', 'capacity', '--slots 16 --queue 16 --latency 200ms --jitter 50ms --missing-share 0.1', 800, ('cap', 16, 0.2), [], 60),
     # a redirect loop on a share of the items (/items/7 -> ?loop=1 -> back): those items fail for good, the rest
     # should go at the server's pace (failed = the looping items)
     ('loop10%-32q32', 'capacity', '--redirect-loop-share 0.1', 4000, ('cap', 32, 0.02), [], 60),

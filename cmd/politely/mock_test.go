@@ -200,12 +200,14 @@ func TestMockKnobsForRetryAfterQuotaHeadersAndClockChangeThePreset(t *testing.T)
 	assert.Equal(t, 1, sc.ListingQuota.Burst)
 	assert.Equal(t, sc.Quota.Headers, sc.ListingQuota.Headers, "refused as the preset's quota refuses")
 
-	f = mockFlags{scenario: "capacity", loopShare: 0.1}
+	f = mockFlags{scenario: "capacity", loopShare: 0.1, missingShare: 0.2}
 	fl = newMockCmd().Flags()
 	fl.Lookup("redirect-loop-share").Changed = true
+	fl.Lookup("missing-share").Changed = true
 	sc, err = mockScenario(f, fl)
 	require.NoError(t, err)
 	assert.Equal(t, 0.1, sc.RedirectLoopShare)
+	assert.Equal(t, 0.2, sc.MissingShare)
 
 	f = mockFlags{scenario: "capacity", robotsLatency: time.Second, robotsStatus: 503}
 	fl = newMockCmd().Flags()
