@@ -182,6 +182,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 	if rq.class == ClassDetail && h.sc.MissingShare > 0 && unit(h.sc.Faults.Seed, "missing", strconv.Itoa(rq.id), 0) < h.sc.MissingShare {
 		return errorJSON(w, http.StatusNotFound, "item "+strconv.Itoa(rq.id)+" was deleted")
 	}
+	if rq.class == ClassDetail && h.sc.RedirectOnceShare > 0 && r.URL.Query().Get("canonical") == "" &&
+		unit(h.sc.Faults.Seed, "once", strconv.Itoa(rq.id), 0) < h.sc.RedirectOnceShare {
+		w.Header().Set("Location", r.URL.Path+"?canonical=1")
+		w.WriteHeader(http.StatusFound)
+		return outcome{status: http.StatusFound}
+	}
 	if rq.class == ClassDetail && h.sc.RedirectLoopShare > 0 && unit(h.sc.Faults.Seed, "loop", strconv.Itoa(rq.id), 0) < h.sc.RedirectLoopShare {
 		next := r.URL.Path + "?loop=1"
 		if r.URL.Query().Get("loop") != "" {

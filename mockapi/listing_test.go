@@ -292,3 +292,22 @@ func TestMissingShareAnswersAShareOfItems404AtOnce(t *testing.T) {
 	assert.Less(t, time.Since(start), 2*time.Second, "20 answers without the 2 s service time")
 	assert.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/"+strconv.Itoa(ok)).status)
 }
+
+func TestRedirectOnceShareSendsAShareOfItemsToTheirCanonicalURLOnce(t *testing.T) {
+	s := startServer(t, Config{Scenario: Scenario{Items: 200, RedirectOnceShare: 0.25}})
+	c := newClient(t, 10*time.Second)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	moved := 0
+	for id := 1; id <= 200; id++ {
+		path := "/items/" + strconv.Itoa(id)
+		r := get(t, c, s.URL()+path)
+		if r.status == http.StatusOK {
+			continue
+		}
+		moved++
+		require.Equal(t, http.StatusFound, r.status)
+		require.Equal(t, path+"?canonical=1", r.header.Get("Location"))
+		require.Equal(t, http.StatusOK, get(t, c, s.URL()+path+"?canonical=1").status, "the canonical URL is served")
+	}
+	assert.InDelta(t, 50, moved, 20, "about a quarter of the items move")
+}

@@ -55,6 +55,11 @@ type Scenario struct {
 	// (/items/7 -> /items/7?loop=1 -> /items/7 ...) on every attempt: a
 	// redirect loop (a broken canonical-URL rule, a cookie wall). Default 0.
 	RedirectLoopShare float64
+	// RedirectOnceShare is the fraction of items, decided per item by the
+	// fault hash, whose detail answers 302 to itself with ?canonical=1
+	// added, which is then served: a redirect to a canonical URL on the
+	// same host (a trailing slash, a renamed path). Default 0.
+	RedirectOnceShare float64
 	// MissingShare is the fraction of items, decided per item by the fault
 	// hash, whose detail answers 404 at once on every attempt, without
 	// service time: items deleted since they were listed. Default 0.
@@ -567,6 +572,8 @@ func (sc Scenario) validate() error {
 		return bad("RefuseShare", "a fraction in [0, 1]", sc.RefuseShare)
 	case !(sc.RedirectLoopShare >= 0 && sc.RedirectLoopShare <= 1):
 		return bad("RedirectLoopShare", "a fraction in [0, 1]", sc.RedirectLoopShare)
+	case !(sc.RedirectOnceShare >= 0 && sc.RedirectOnceShare <= 1):
+		return bad("RedirectOnceShare", "a fraction in [0, 1]", sc.RedirectOnceShare)
 	case !(sc.MissingShare >= 0 && sc.MissingShare <= 1):
 		return bad("MissingShare", "a fraction in [0, 1]", sc.MissingShare)
 	case !(sc.SlowFactor >= 1 && sc.SlowFactor <= 1000):

@@ -101,6 +101,10 @@ ROWS = [
     ('missing10%-32q32', 'capacity', '--missing-share 0.1', 4000, ('cap', 32, 0.02), [], 60),
     ('missing30%-32q32', 'capacity', '--missing-share 0.3', 4000, ('cap', 32, 0.02), [], 60),
     ('missing10%-16x200ms-q16', 'capacity', '--slots 16 --queue 16 --latency 200ms --jitter 50ms --missing-share 0.1', 800, ('cap', 16, 0.2), [], 60),
+    # a redirect to a canonical URL on the same host (302, then served): every item, or a share of them
+    ('canon100%-32q32', 'capacity', '--redirect-once-share 1', 4000, ('cap', 32, 0.02), [], 60),
+    ('canon10%-32q32', 'capacity', '--redirect-once-share 0.1', 4000, ('cap', 32, 0.02), [], 60),
+    ('canon100%-16x200ms-q16', 'capacity', '--slots 16 --queue 16 --latency 200ms --jitter 50ms --redirect-once-share 1', 800, ('cap', 16, 0.2), [], 60),
     # a redirect loop on a share of the items (/items/7 -> ?loop=1 -> back): those items fail for good, the rest
     # should go at the server's pace (failed = the looping items)
     ('loop10%-32q32', 'capacity', '--redirect-loop-share 0.1', 4000, ('cap', 32, 0.02), [], 60),

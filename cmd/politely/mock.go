@@ -66,6 +66,7 @@ type mockFlags struct {
 	refuseShare    float64
 	loopShare      float64
 	missingShare   float64
+	onceShare      float64
 	slowFactor     float64
 	listingLat     time.Duration
 	slowBody       float64
@@ -150,6 +151,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.Float64Var(&f.refuseShare, "refuse-share", 0, "the share of detail requests refused as the capacity refuses, whatever the load (a sick backend behind a load balancer)")
 	fl.Float64Var(&f.loopShare, "redirect-loop-share", 0, "the share of items whose detail redirects to itself and back, forever (a redirect loop)")
 	fl.Float64Var(&f.missingShare, "missing-share", 0, "the share of items whose detail answers 404 at once (deleted since they were listed)")
+	fl.Float64Var(&f.onceShare, "redirect-once-share", 0, "the share of items whose detail redirects once to a canonical URL on the same host (?canonical=1), then served")
 	fl.Float64Var(&f.slowFactor, "slow-factor", 0, "how many times slower the --slow-share requests are (default 10)")
 	fl.IntSliceVar(&f.glitchPages, "page-glitch", nil, "N,...: answer these listing pages (by place, from 1) 200 without the page on their first attempts")
 	fl.StringVar(&f.glitchKind, "page-glitch-kind", "", "what --page-glitch answers: empty (no items, the next link as if full; default), error ({\"error\": ...} alone) or 500 (a 500 with that body)")
@@ -218,6 +220,7 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("refuse-share", func() { sc.RefuseShare = f.refuseShare })
 	set("redirect-loop-share", func() { sc.RedirectLoopShare = f.loopShare })
 	set("missing-share", func() { sc.MissingShare = f.missingShare })
+	set("redirect-once-share", func() { sc.RedirectOnceShare = f.onceShare })
 	set("slow-factor", func() { sc.SlowFactor = f.slowFactor })
 	set("listing-latency", func() { sc.ListingLatency = f.listingLat })
 	set("elastic-slots", func() { sc.ElasticSlots = f.elastic })

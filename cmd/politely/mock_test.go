@@ -200,14 +200,16 @@ func TestMockKnobsForRetryAfterQuotaHeadersAndClockChangeThePreset(t *testing.T)
 	assert.Equal(t, 1, sc.ListingQuota.Burst)
 	assert.Equal(t, sc.Quota.Headers, sc.ListingQuota.Headers, "refused as the preset's quota refuses")
 
-	f = mockFlags{scenario: "capacity", loopShare: 0.1, missingShare: 0.2}
+	f = mockFlags{scenario: "capacity", loopShare: 0.1, missingShare: 0.2, onceShare: 0.3}
 	fl = newMockCmd().Flags()
 	fl.Lookup("redirect-loop-share").Changed = true
 	fl.Lookup("missing-share").Changed = true
+	fl.Lookup("redirect-once-share").Changed = true
 	sc, err = mockScenario(f, fl)
 	require.NoError(t, err)
 	assert.Equal(t, 0.1, sc.RedirectLoopShare)
 	assert.Equal(t, 0.2, sc.MissingShare)
+	assert.Equal(t, 0.3, sc.RedirectOnceShare)
 
 	f = mockFlags{scenario: "capacity", robotsLatency: time.Second, robotsStatus: 503}
 	fl = newMockCmd().Flags()
