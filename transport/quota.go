@@ -46,6 +46,12 @@ var (
 	fXDashLimit      = field{"X-Rate-Limit-Limit", "X-Rate-Limit-Limit"}
 	fXDashRemaining  = field{"X-Rate-Limit-Remaining", "X-Rate-Limit-Remaining"}
 	fXDashReset      = field{"X-Rate-Limit-Reset", "X-Rate-Limit-Reset"}
+	fReqLimit        = field{"X-Ratelimit-Limit-Requests", "x-ratelimit-limit-requests"}
+	fReqRemaining    = field{"X-Ratelimit-Remaining-Requests", "x-ratelimit-remaining-requests"}
+	fReqReset        = field{"X-Ratelimit-Reset-Requests", "x-ratelimit-reset-requests"}
+	fAnthLimit       = field{"Anthropic-Ratelimit-Requests-Limit", "anthropic-ratelimit-requests-limit"}
+	fAnthRemaining   = field{"Anthropic-Ratelimit-Requests-Remaining", "anthropic-ratelimit-requests-remaining"}
+	fAnthReset       = field{"Anthropic-Ratelimit-Requests-Reset", "anthropic-ratelimit-requests-reset"}
 	fRetryAfter      = field{"Retry-After", "Retry-After"}
 	fDate            = field{"Date", "Date"}
 )
@@ -84,8 +90,15 @@ const maxCount = math.MaxInt32
 //     (GitHub and many others).
 //   - X-Rate-Limit-Limit, X-Rate-Limit-Remaining and X-Rate-Limit-Reset
 //     (Twitter's API and others).
+//   - x-ratelimit-limit-requests, x-ratelimit-remaining-requests and
+//     x-ratelimit-reset-requests (OpenAI's and other inference APIs' form):
+//     the reset is a Go-like duration ("1s", "20ms", "6m0s", "1m30.5s"), or
+//     read as the other Reset headers are. Their -tokens siblings count
+//     tokens, not requests, and are not read.
+//   - anthropic-ratelimit-requests-limit, -remaining and -reset (an RFC 3339
+//     time); the token budgets beside them are not read either.
 //
-// Remaining and Reset are required in the last three families; a list value
+// Remaining and Reset are required in all but the first family; a list value
 // such as "100, 100;w=60" counts by its first number, a count with a
 // fraction ("599.0", as Reddit sends) by its whole part, and a negative
 // Remaining (limiters that count refused requests send "-1", "-2", ...) as 0. Both Reset headers
@@ -129,7 +142,7 @@ func parseQuota(h http.Header, now time.Time, clock clockRef) (q limiter.Quota, 
 	for _, c := range structured {
 		consider(c)
 	}
-	for _, fam := range [...][3]field{{fLimit, fRemaining, fReset}, {fXLimit, fXRemaining, fXReset}, {fXDashLimit, fXDashRemaining, fXDashReset}} {
+	for _, fam := range [...][3]field{{fLimit, fRemaining, fReset}, {fXLimit, fXRemaining, fXReset}, {fXDashLimit, fXDashRemaining, fXDashReset}, {fReqLimit, fReqRemaining, fReqReset}, {fAnthLimit, fAnthRemaining, fAnthReset}} {
 		c, found, err := legacyQuota(h, now, fam, clock)
 		if err != nil {
 			errs = append(errs, err)
@@ -220,6 +233,9 @@ func legacyQuota(h http.Header, now time.Time, names [3]field, clock clockRef) (
 		return q, false, fmt.Errorf("%s: %w", names[1].name, err)
 	}
 	reset, err := resetTime(sv, now, clock)
+	if err != nil && names[2] == fReqReset {
+		reset, err = resetDuration(sv, now)
+	}
 	if err != nil {
 		return q, false, fmt.Errorf("%s: %w", names[2].name, err)
 	}
@@ -304,6 +320,16 @@ func resetTime(v string, now time.Time, clock clockRef) (time.Time, error) {
 		n = min(n, math.MaxInt64/int64(time.Millisecond)) // keeps UnixMilli's arithmetic in range
 		return time.UnixMilli(n).Add(clock.offset()), nil
 	}
+}
+
+// resetDuration reads a Reset sent as a Go-like duration from now ("6m0s",
+// "1m30.5s", "20ms"), as inference APIs send x-ratelimit-reset-requests.
+func resetDuration(v string, now time.Time) (time.Time, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d < 0 {
+		return time.Time{}, errNotDuration
+	}
+	return now.Add(min(d, MaxReset)), nil
 }
 
 // resetDate reads a Reset sent as a date and time: an HTTP-date

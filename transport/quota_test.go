@@ -31,6 +31,40 @@ func TestParseQuota(t *testing.T) {
 		wantErr string
 	}{
 		{name: "no headers", h: header()},
+		{name: "inference API's requests form: a Go-like duration", ok: true,
+			h: header("x-ratelimit-limit-requests", "500", "x-ratelimit-remaining-requests", "499", "x-ratelimit-reset-requests", "120ms",
+				"x-ratelimit-limit-tokens", "30000", "x-ratelimit-remaining-tokens", "0", "x-ratelimit-reset-tokens", "1m0s"),
+			want: limiter.Quota{Limit: 500, Remaining: 499, Reset: now.Add(120 * time.Millisecond)}},
+		{name: "requests form: minutes and seconds", ok: true,
+			h:    header("x-ratelimit-limit-requests", "10000", "x-ratelimit-remaining-requests", "9000", "x-ratelimit-reset-requests", "6m0s"),
+			want: limiter.Quota{Limit: 10000, Remaining: 9000, Reset: now.Add(6 * time.Minute)}},
+		{name: "requests form: a fraction of a second", ok: true,
+			h:    header("x-ratelimit-limit-requests", "60", "x-ratelimit-remaining-requests", "0", "x-ratelimit-reset-requests", "1m30.5s"),
+			want: limiter.Quota{Limit: 60, Remaining: 0, Reset: now.Add(90*time.Second + 500*time.Millisecond)}},
+		{name: "requests form: a reset in plain seconds", ok: true,
+			h:    header("x-ratelimit-remaining-requests", "7", "x-ratelimit-reset-requests", "2.5"),
+			want: limiter.Quota{Remaining: 7, Reset: now.Add(2500 * time.Millisecond)}},
+		{name: "requests form: a reset of zero says nothing",
+			h: header("x-ratelimit-limit-requests", "60", "x-ratelimit-remaining-requests", "60", "x-ratelimit-reset-requests", "0s")},
+		{name: "requests form: a negative reset is an error",
+			h:       header("x-ratelimit-remaining-requests", "3", "x-ratelimit-reset-requests", "-1s"),
+			wantErr: "x-ratelimit-reset-requests"},
+		{name: "requests form: a reset that is no duration is an error",
+			h:       header("x-ratelimit-remaining-requests", "3", "x-ratelimit-reset-requests", "soon"),
+			wantErr: "x-ratelimit-reset-requests"},
+		{name: "requests form: a reset beyond MaxReset is capped", ok: true,
+			h:    header("x-ratelimit-remaining-requests", "3", "x-ratelimit-reset-requests", "99999h"),
+			want: limiter.Quota{Remaining: 3, Reset: now.Add(MaxReset)}},
+		{name: "tokens alone say nothing",
+			h: header("x-ratelimit-limit-tokens", "30000", "x-ratelimit-remaining-tokens", "0", "x-ratelimit-reset-tokens", "1m0s")},
+		{name: "requests form beside X-RateLimit: the tighter wins", ok: true,
+			h: header("X-RateLimit-Limit", "5000", "X-RateLimit-Remaining", "4999", "X-RateLimit-Reset", "60",
+				"x-ratelimit-limit-requests", "100", "x-ratelimit-remaining-requests", "10", "x-ratelimit-reset-requests", "1s"),
+			want: limiter.Quota{Limit: 100, Remaining: 10, Reset: now.Add(time.Second)}},
+		{name: "anthropic's requests form: an RFC 3339 reset", ok: true,
+			h: header("anthropic-ratelimit-requests-limit", "50", "anthropic-ratelimit-requests-remaining", "49",
+				"anthropic-ratelimit-requests-reset", now.Add(1200*time.Millisecond).UTC().Format(time.RFC3339Nano)),
+			want: limiter.Quota{Limit: 50, Remaining: 49, Reset: now.Add(1200 * time.Millisecond)}},
 		{name: "RateLimit with its policy", ok: true,
 			h:    header("RateLimit-Policy", `"default";q=100;w=60`, "RateLimit", `"default";r=50;t=30`),
 			want: limiter.Quota{Limit: 100, Remaining: 50, Reset: now.Add(30 * time.Second), Window: time.Minute}},
@@ -165,6 +199,26 @@ func TestParseQuota(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseQuotaRequests fuzzes the inference APIs' requests form (and
+// the token budget beside it, which is not read).
+func FuzzParseQuotaRequests(f *testing.F) {
+	f.Add("500", "499", "120ms", "30000", "29000", "1m0s")
+	f.Fuzz(func(t *testing.T, limit, remaining, reset, tlimit, tremaining, treset string) {
+		h := header("x-ratelimit-limit-requests", limit, "x-ratelimit-remaining-requests", remaining, "x-ratelimit-reset-requests", reset,
+			"x-ratelimit-limit-tokens", tlimit, "x-ratelimit-remaining-tokens", tremaining, "x-ratelimit-reset-tokens", treset,
+			"anthropic-ratelimit-requests-limit", limit, "anthropic-ratelimit-requests-remaining", remaining, "anthropic-ratelimit-requests-reset", treset)
+		q, ok, _ := ParseQuota(h, now)
+		if !ok {
+			return
+		}
+		assert.GreaterOrEqual(t, q.Limit, 0)
+		assert.GreaterOrEqual(t, q.Remaining, 0)
+		assert.LessOrEqual(t, q.Remaining, maxCount)
+		assert.True(t, q.Reset.After(now), "reset not after now: %v", q.Reset)
+		assert.False(t, q.Reset.After(now.Add(MaxReset)), "reset beyond MaxReset: %v", q.Reset)
+	})
 }
 
 func FuzzParseQuota(f *testing.F) {

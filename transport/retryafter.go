@@ -17,6 +17,7 @@ var (
 	errNegative       = errors.New("negative delay")
 	errNotRetryAfter  = errors.New("neither delta-seconds nor an HTTP-date")
 	errNotNonNegative = errors.New("not a non-negative number")
+	errNotDuration    = errors.New("neither a duration, a number nor a date")
 )
 
 // ParseRetryAfter parses a Retry-After value (RFC 9110 section 10.2.3) and
