@@ -1,6 +1,7 @@
 package limiter
 
 import (
+	"math"
 	"time"
 
 	"github.com/platinummonkey/go-concurrency-limits/core"
@@ -21,6 +22,7 @@ const (
 	gateProbeMax  = 128              // at most, after refusals at that level again and again
 	gateHoldMax   = 5 * time.Minute  // and at most this long, unless gateProbe gates are longer
 	gateOnce      = 8                // gates' lengths to stay below a level refused once at the in-flight peak
+	lossAfter     = 3                // windows that filled a level without a drop, after which its bare drop is loss
 )
 
 func newAlgorithm(cfg Config) algorithm {
@@ -75,7 +77,9 @@ func (a *coreAlgorithm) gated(windowStats, time.Time, float64) {}
 // after a cut it returns quickly to just below it, and probes beyond it only
 // after a few windows there, since a server that answers overload before
 // any queue shows (an in-flight cap) gives no other warning. Each probe
-// refused at that level again doubles the windows before the next one.
+// refused at that level again doubles the windows before the next one,
+// but a bare refusal at a level served for lossAfter windows is loss, not
+// that level's end (see window).
 // A refusal that closed no gate cuts only to just below its level.
 //
 // A refusal that closed a gate costs the whole gate, which may be hundreds
@@ -99,13 +103,14 @@ type delayAlgorithm struct {
 	gateLevel int32   // permits in use at the last drop that closed a gate at the capacity's end, 0 if none
 	at        uint8   // windows spent just below wmax since the last probe, up to delayProbeMax
 	probe     uint8   // windows to spend there before probing: doubles while drops come back at wmax
-	gateTimes uint8   // the wait before gateUntil was gateProbe gates doubled this many times
+	since     uint8   // windows that filled the limit since it last rose or was cut, up to 255
 	// flags holds refusedPast, set once a refusal with a gate came past
 	// every level served, heldOnce, set while the limit stays below
-	// gateLevel for a single refusal at the in-flight peak, and coldHold,
+	// gateLevel for a single refusal at the in-flight peak, coldHold,
 	// set while that refusal came before anything was served and the
 	// cold start's other answers may still show it was no capacity's end
-	// (see gated and coldAnswer).
+	// (see gated and coldAnswer), and in its top bits (gateTimesMask) how
+	// many times the wait before gateUntil was gateProbe gates doubled.
 	flags uint8
 }
 
@@ -113,7 +118,20 @@ const (
 	refusedPast uint8 = 1 << iota
 	heldOnce
 	coldHold
+	// gateTimesShift is where the count of gateProbe's doublings starts
+	// in flags (at most 3: gateProbe<<3 is gateProbeMax).
+	gateTimesShift = iota
+	gateTimesMask  = 3 << gateTimesShift
 )
+
+// gateTimes is how many times the wait before gateUntil was gateProbe
+// gates doubled.
+func (a *delayAlgorithm) gateTimes() uint8 { return (a.flags & gateTimesMask) >> gateTimesShift }
+
+// setGateTimes sets gateTimes to n (at most 3).
+func (a *delayAlgorithm) setGateTimes(n uint8) {
+	a.flags = a.flags&^gateTimesMask | n<<gateTimesShift&gateTimesMask
+}
 
 func (a *delayAlgorithm) window(w windowStats) float64 {
 	l := w.limit
@@ -126,14 +144,26 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 	}
 	switch {
 	case w.drop:
-		if a.wmax > 0 && l <= a.wmax+1 {
+		// A server refuses past its capacity at once, within a window of
+		// the level that passed it. A bare refusal (no 429, no gate) at a
+		// level that lossAfter windows filled without one is loss: a share
+		// of requests refused at any load (one sick backend behind a load
+		// balancer, a flaky upstream), which comes at lower levels too. It
+		// is cut for, but it neither makes the probe past the last drop's
+		// level rarer nor lowers that level, or such refusals would take
+		// the limit to its floor one by one.
+		loss := w.refused == 0 && w.gate == 0 && a.since >= lossAfter
+		if a.wmax > 0 && l <= a.wmax+1 && !loss {
 			// A probe past the last drop's level was refused again: probe
 			// less often.
 			a.probe = min(2*a.probe, delayProbeMax)
 		} else {
 			a.probe = delayProbe
 		}
-		a.wmax, a.at = l, 0
+		if !loss || l > a.wmax {
+			a.wmax = l
+		}
+		a.at = 0
 		if w.refused > 0 {
 			// A refusal without a gate (an in-flight cap) names its level.
 			a.wmax = min(l, float64(w.refused))
@@ -177,6 +207,12 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 		// Not past a level refused with a gate before its time; the windows
 		// spent below it count as those before a probe.
 		l, a.at = hold, a.probe
+	}
+	switch {
+	case w.drop || l > w.limit:
+		a.since = 0
+	case w.inFlight >= int(w.limit) && a.since < math.MaxUint8:
+		a.since++
 	}
 	return l
 }
@@ -254,13 +290,13 @@ func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 		return
 	}
 	if a.gateLevel > 0 && level >= a.gateLevel-1 && level <= a.gateLevel+1 && a.flags&heldOnce == 0 {
-		if gateProbe<<(a.gateTimes+1) <= gateProbeMax {
-			a.gateTimes++
+		if gateProbe<<(a.gateTimes()+1) <= gateProbeMax {
+			a.setGateTimes(a.gateTimes() + 1)
 		}
 	} else {
-		a.gateTimes = 0
+		a.setGateTimes(0)
 	}
-	wait := max(gateProbe*w.gate, min(time.Duration(gateProbe<<a.gateTimes)*w.gate, gateHoldMax))
+	wait := max(gateProbe*w.gate, min(time.Duration(gateProbe<<a.gateTimes())*w.gate, gateHoldMax))
 	a.gateLevel, a.flags = level, a.flags&^heldOnce
 	a.gateUntil = now.Add(w.gate + wait).UnixNano()
 }
@@ -286,7 +322,9 @@ func (a *delayAlgorithm) coldAnswer(busy int32, refused bool) {
 }
 
 // knee takes the level where slow start ended as that of a drop.
-func (a *delayAlgorithm) knee(l float64) { a.wmax, a.at, a.probe = l, 0, max(a.probe, delayProbe) }
+func (a *delayAlgorithm) knee(l float64) {
+	a.wmax, a.at, a.probe, a.since = l, 0, max(a.probe, delayProbe), 0
+}
 
 // reset forgets the last drop's level when the limit is re-seeded far
 // below it.

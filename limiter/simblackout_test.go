@@ -400,3 +400,20 @@ func TestSimulationBare503RateLimitIsLearnt(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulationRefusalsAtAnyLoadAreLoss: a server that refuses a share of
+// requests with a bare 503 whatever the load (one sick backend behind a
+// load balancer) is not taken down to one request in flight: with 1%
+// refused at 32 slots + 32 × 20 ms, every run from a cold start keeps at
+// least 15% of the server's rate over its second half (at the floor it
+// gets 3–5%).
+func TestSimulationRefusalsAtAnyLoadAreLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	c := refusalCase{slots: 32, queue: 32, service: 20 * time.Millisecond, sick: 0.01}
+	for _, seed := range simClassSeeds {
+		f := simRefusal(t, c, seed)
+		assert.GreaterOrEqual(t, f.share, 0.15, "%v, seed %d", c, seed)
+	}
+}
