@@ -176,8 +176,11 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 			a.wmax = float64(a.served) + 1
 		}
 	case ratio == 0:
-	case lo > delayShrink:
+	case lo > delayShrink && !w.mixed(l):
 		l *= max(0.5, delayGrow/lo)
+	case lo > delayShrink:
+		// Answers of a server whose service times spread widely, not a
+		// queue: the limit holds.
 	case w.inFlight < int(l):
 	case hi >= delayGrow:
 		if a.flags&refusedPast != 0 && l > a.wmax && lo >= delayGrow {
@@ -215,6 +218,19 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 		a.since++
 	}
 	return l
+}
+
+// mixed reports whether w, a window of the default strategy at limit l
+// whose mean RTT is tailRatio baselines or more, holds answers of a server
+// whose service times spread widely (a cache's hits and misses, 20 ms and
+// 1 s) rather than ones a queue delayed: its fastest answer stayed near the
+// host's fastest (see floorAbove) and its answers lie far apart. A queue
+// that raises the mean that much delays every answer, the fastest too, and
+// them all alike. Below 2×minFloorN a window may hold too few answers to
+// tell, and under queueBase the floor is not read.
+func (w windowStats) mixed(l float64) bool {
+	return w.floorRise == 0 && l >= 2*minFloorN && w.base >= queueBase && w.ratio() >= tailRatio &&
+		32*w.stderr >= w.mean-w.base
 }
 
 // grow returns the limit l grown by a step, or by one request where the

@@ -80,7 +80,7 @@ func (c *control) floorRise() time.Duration {
 // and a queue one noisy answer hides does not take it past the level
 // where the previous window showed one.
 func (c *control) floorAbove(noise time.Duration) time.Duration {
-	if c.n < minFloorN || c.lowest == 0 || c.watch.fastest == 0 || c.base < queueBase {
+	if c.n+c.tailN < minFloorN || c.lowest == 0 || c.watch.fastest == 0 || c.base < queueBase {
 		return 0
 	}
 	rise := time.Duration(c.watch.fastest-c.lowest) * time.Microsecond
