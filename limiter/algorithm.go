@@ -139,6 +139,14 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 	// A move needs the window and the smoothed RTT to agree: a single
 	// noisy window neither grows the limit past a small queue nor cuts it.
 	hi, lo := max(ratio, w.smoothRatio()), min(ratio, w.smoothRatio())
+	if hi >= tailRatio && ratio < delayHold && w.floorRise == 0 && l >= 2*minFloorN {
+		// The smoothed RTT still holds a window of slow answers (a
+		// client's stall, or a cache's misses: see mixed) that this one,
+		// at the baseline with its fastest answer near the host's, does
+		// not show: a queue that raised it would delay this window's
+		// answers too.
+		hi = ratio
+	}
 	if !w.drop && w.mean > 0 {
 		a.served = max(a.served, int32(w.inFlight))
 	}
