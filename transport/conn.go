@@ -15,15 +15,20 @@ import (
 )
 
 // connWatch is what a request's trace does when the base RoundTripper gets
-// it a connection, the last moment before the request goes on the wire.
+// it a connection and when it writes the request on an HTTP/1 connection,
+// the last moments before the request goes on the wire.
 //
 // A request may wait for its connection (a new one's handshakes, or an idle
 // one to come back) after its permit was taken, and a Retry-After from
 // another answer of its host may close the gate meanwhile: the request then
 // waits for the gate there, so the host receives nothing before the time it
-// asked for. A timed permit's wait for its connection, that wait included,
-// is measured so that it is left out of the latency sample: it is not the
-// host's work, and the first requests of every new connection would
+// asked for. On a loaded client a request may also be written milliseconds
+// after it got its connection, so the gate is checked again when net/http
+// has put its first header into the connection's write buffer, before any
+// byte of it is sent; not on an HTTP/2 connection, whose other streams that
+// wait would hold. A timed permit's wait for its connection, these waits
+// included, is measured so that it is left out of the latency sample: it is
+// not the host's work, and the first requests of every new connection would
 // otherwise look like a queue forming at the server.
 type connWatch struct {
 	h        *limiter.Host
@@ -31,8 +36,10 @@ type connWatch struct {
 	clock    clockwork.Clock
 	trace    httptrace.ClientTrace
 	timed    bool
-	get, got atomic.Int64 // UnixNano of GetConn and GotConn, timed only; 0 until called
-	held     atomic.Bool  // it waited for the gate once it had its connection
+	get, got atomic.Int64             // UnixNano of GetConn and GotConn, timed only; 0 until called
+	held     atomic.Bool              // it waited for the gate once it had its connection
+	conn     atomic.Pointer[net.Conn] // the HTTP/1 connection it got; nil until then, and for HTTP/2
+	written  atomic.Bool              // the write's first header on that connection was seen
 }
 
 // watchConn returns req with a connWatch of h in its trace; timed measures
@@ -43,20 +50,46 @@ func watchConn(req *http.Request, h *limiter.Host, timed bool, clock clockwork.C
 		w.trace.GetConn = func(string) { w.get.Store(w.clock.Now().UnixNano()) }
 	}
 	w.trace.GotConn = w.gotConn
+	w.trace.WroteHeaderField = w.wroteHeaderField
 	return req.WithContext(httptrace.WithClientTrace(req.Context(), &w.trace)), w
 }
 
 func (w *connWatch) gotConn(info httptrace.GotConnInfo) {
-	if waited, err := w.h.AwaitGate(w.ctx); waited {
+	if info.Conn != nil && !multiplexed(info.Conn) {
+		w.conn.Store(&info.Conn)
+	} else {
+		w.conn.Store(nil)
+	}
+	w.written.Store(false) // net/http may retry the request on a new connection
+	w.awaitGate(true)
+}
+
+// wroteHeaderField is called as net/http writes each header of the request;
+// the first (Host) is in the connection's write buffer, not yet sent.
+func (w *connWatch) wroteHeaderField(string, []string) {
+	if w.written.Swap(true) {
+		return
+	}
+	if w.conn.Load() != nil {
+		w.awaitGate(false)
+	}
+}
+
+// awaitGate waits while the host's gate is closed. A timed permit's setup
+// is measured to its end when it waited, or when got says the connection
+// was just got.
+func (w *connWatch) awaitGate(got bool) {
+	waited, err := w.h.AwaitGate(w.ctx)
+	if waited {
 		w.held.Store(true)
-		if err != nil && info.Conn != nil && !multiplexed(info.Conn) {
+		if c := w.conn.Load(); err != nil && c != nil {
 			// The caller gave up while the gate was closed, and net/http
 			// would still write the request: closing its connection
 			// keeps it from the host.
-			_ = info.Conn.Close()
+			_ = (*c).Close()
 		}
 	}
-	if w.timed {
+	if w.timed && (waited || got) {
 		w.got.Store(w.clock.Now().UnixNano())
 	}
 }

@@ -137,3 +137,70 @@ func TestARequestCancelledWhileItWaitsForTheGateWithItsConnectionIsNotSent(t *te
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, int32(1), g.seconds.Load(), "the cancelled request never reached the host")
 }
+
+// A request that got its connection before a Retry-After closed its host's
+// gate, and that net/http writes after it (on a loaded client, milliseconds
+// later), is not sent before the Retry-After's end.
+func TestARequestWrittenAfterAGateClosesWaitsForTheGateThoughItHadItsConnection(t *testing.T) {
+	r := newRig(t, limiter.Config{Algorithm: limiter.Fixed, Initial: 2})
+	var seconds atomic.Int32
+	arrived, release := make(chan struct{}), make(chan struct{})
+	srv := r.server(t, func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/first" {
+			close(arrived)
+			<-release
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		seconds.Add(1)
+		w.WriteHeader(http.StatusOK)
+	})
+	first := make(chan result, 1)
+	go func() {
+		code, err := r.get(srv.URL + "/first")
+		first <- result{code, err}
+	}()
+	<-arrived
+
+	// The second request gets its own connection while the gate is open;
+	// its trace (called after the transport's) then holds it, as a loaded
+	// client's scheduler would, until the first one's 503 has closed it.
+	gotConn, gated := make(chan struct{}), make(chan struct{})
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { close(gotConn); <-gated },
+	})
+	second := make(chan result, 1)
+	go func() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/second", nil)
+		if err != nil {
+			second <- result{err: err}
+			return
+		}
+		resp, err := r.client.Do(req)
+		if err != nil {
+			second <- result{err: err}
+			return
+		}
+		_ = resp.Body.Close()
+		second <- result{code: resp.StatusCode}
+	}()
+	<-gotConn
+	close(release)
+	res := <-first
+	require.NoError(t, res.err)
+	require.Equal(t, http.StatusServiceUnavailable, res.code)
+	require.True(t, r.snapshot(t, srv).GateUntil.After(r.fc.Now()), "the 503 closed the gate")
+	close(gated)
+
+	wait, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	assert.NoError(t, r.fc.BlockUntilContext(wait, 1), "the second request should wait for the gate as it is written")
+	assert.Zero(t, seconds.Load(), "a request reached the host before its Retry-After")
+
+	r.fc.Advance(time.Second)
+	res = <-second
+	require.NoError(t, res.err)
+	assert.Equal(t, http.StatusOK, res.code)
+	assert.Equal(t, int32(1), seconds.Load())
+}
