@@ -43,6 +43,12 @@ type SharedRate struct {
 	// Limit is this process's concurrency limit for the host, which the
 	// others count against the level the processes were refused at.
 	Limit int
+
+	// Probing says Limit is still in slow start: this process has not
+	// found the level the host takes yet. Full says its requests fill
+	// Limit, so that its slow start's windows judge it. AtMost says Limit
+	// is at its most: the host takes more than this process sends.
+	Probing, Full, AtMost bool
 }
 
 // SharedAnswer is Allow's answer.
@@ -65,7 +71,9 @@ type SharedAnswer struct {
 	// cap): the level at which the processes together were last refused
 	// with a gate, less one and less the other processes' limits. Each
 	// process's own limit judges only its share of the answers, and their
-	// sum would grow past that level again.
+	// sum would grow past that level again. From a cold start, while
+	// another process leads the host's concurrency for all of them, it is
+	// one.
 	Cap int
 }
 
@@ -198,7 +206,8 @@ func (h *Host) sharedRate() SharedRate {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := SharedRate{Ceiling: h.pace.ceiling, Burst: h.pace.curBurst, Successes: h.successes, Throttles: h.throttled,
-		Limit: h.limit}
+		Limit: h.limit, Probing: h.ctl.slowStart, AtMost: h.ctl.limit >= h.ctl.max}
+	r.Full = r.Probing && h.inFlight >= h.limit
 	if h.pace.quotaActive(h.l.clock.Now()) {
 		r.Quota, r.Throttles = h.pace.quota, 0
 	}

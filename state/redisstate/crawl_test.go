@@ -501,6 +501,84 @@ func TestAWorkerAloneHasNoCap(t *testing.T) {
 	assert.Zero(t, got.Cap, "a worker alone judges its level itself")
 }
 
+func TestOneWorkerLeadsAColdStartForAll(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	a, b, c := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now), clocked(t, srv.URL(), "c", &now)
+	allow := func(s *Shared, r limiter.SharedRate) limiter.SharedAnswer {
+		t.Helper()
+		got, err := s.Allow(ctx, "h", r)
+		require.NoError(t, err)
+		return got
+	}
+	starting := limiter.SharedRate{Limit: 4, Probing: true}
+	for _, s := range []*Shared{a, b, c} {
+		assert.Zero(t, allow(s, starting).Cap, "nobody fills its limit yet: nobody leads")
+	}
+	now = now.Add(refresh)
+	assert.Zero(t, allow(a, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap, "a leads")
+	now = now.Add(refresh)
+	assert.Equal(t, 1, allow(b, limiter.SharedRate{Limit: 5, Probing: true, Full: true}).Cap, "b holds one request")
+	assert.Equal(t, 1, allow(c, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap)
+
+	// a's slow start ends at 10, and it goes on leading past probeMax.
+	now = now.Add(refresh)
+	assert.Zero(t, allow(a, limiter.SharedRate{Limit: 10}).Cap)
+	now = now.Add(probeMax)
+	assert.Zero(t, allow(a, limiter.SharedRate{Limit: 12}).Cap)
+	assert.Equal(t, 1, allow(b, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap)
+	// a stops sending: its lead lapses with its report.
+	now = now.Add(limitsLive + refresh)
+	allow(c, limiter.SharedRate{Limit: 4, Probing: true, Full: true})
+	assert.Zero(t, allow(b, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap)
+}
+
+func TestAColdStartsLeadEndsAtAGateAtTheLeadersMostOrAfterProbeMax(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
+	probing := limiter.SharedRate{Limit: 4, Probing: true, Full: true}
+	lead := func(host string) {
+		t.Helper()
+		for _, s := range []*Shared{a, b} {
+			_, err := s.Allow(ctx, host, probing)
+			require.NoError(t, err)
+		}
+		now = now.Add(refresh)
+		got, err := b.Allow(ctx, host, probing)
+		require.NoError(t, err)
+		require.Equal(t, 1, got.Cap, "a leads")
+	}
+	cap := func(host string, r limiter.SharedRate) int {
+		t.Helper()
+		got, err := b.Allow(ctx, host, r)
+		require.NoError(t, err)
+		return got.Cap
+	}
+
+	// a never ends its slow start: after probeMax, b is held no longer.
+	lead("h")
+	now = now.Add(probeMax)
+	_, err := a.Allow(ctx, "h", probing)
+	require.NoError(t, err)
+	assert.Zero(t, cap("h", probing))
+
+	// a's limit reaches its most: the host takes more than a sends.
+	lead("m")
+	_, err = a.Allow(ctx, "m", limiter.SharedRate{Limit: 64, Probing: true, Full: true, AtMost: true})
+	require.NoError(t, err)
+	now = now.Add(refresh)
+	assert.Zero(t, cap("m", probing))
+
+	// A gate closes during the lead: the gate's level takes over.
+	lead("g")
+	require.NoError(t, a.Gate(ctx, "g", now.Add(time.Second), limiter.SharedRate{Limit: 6}))
+	now = now.Add(time.Second)
+	assert.Equal(t, 10-1-1-6, cap("g", probing), "b's share of the level a tenth below 6 + 4")
+}
+
 func TestFinishAllStoresEachLineOnceInItsList(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()

@@ -41,6 +41,17 @@ import (
 // (the sum of their limits then, less a margin), the others' limits
 // counted as they reported them at their last refresh (see
 // hostView.capLocked).
+//
+// From a cold start, the first worker whose slow start fills its limit
+// leads the host's concurrency for all of them: while it does, the others'
+// limits are capped at one, and its own limit alone moves. Each worker's slow start judges only its share of the
+// answers, and several of them together pass a tight server's slots before
+// any sees a queue form; one worker's slow start (and then its own
+// strategy) over the others' steady share sees it as one process would. The
+// lead ends at a gate (its level then caps the limits), when the leader's
+// limit reaches its most (the host takes more than one process sends), when
+// it stops sending, after probeMax if its slow start has not ended by then,
+// or levelHold after it has.
 type Shared struct {
 	c   *Crawl
 	gc  *redis_rate.Limiter
@@ -123,6 +134,7 @@ type hostView struct {
 	drained    time.Time // the gate after which this worker drained the GCRA
 	others     int       // the other live workers' concurrency limits, summed
 	level      int       // the workers' limits summed when a gate last closed (0: none lately)
+	held       bool      // another worker leads the host's concurrency from a cold start
 }
 
 func (s *Shared) view(key string) *hostView {
@@ -203,6 +215,9 @@ func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (l
 // limits; 0 (no cap) when no gate closed lately or no other worker sends
 // to the host (a worker alone judges its level itself).
 func (v *hostView) capLocked() int {
+	if v.held {
+		return 1
+	}
 	if v.level <= 0 || v.others <= 0 {
 		return 0
 	}
@@ -233,6 +248,11 @@ const (
 	levelHold   = 30 * time.Second
 	levelMargin = 0.1
 )
+
+// probeMax bounds a cold start's lead (see Shared) while the leader is in
+// slow start: a slow start that has not ended by then holds the others back
+// no longer.
+const probeMax = 2 * time.Second
 
 // contended is how long after a refusal requests book their place at once.
 const contended = time.Second
@@ -304,7 +324,12 @@ func (s *Shared) refreshIfDue(ctx context.Context, key string, v *hostView, r li
 // of them (or one below the level it had, if that is lower), for
 // levelHold; a throttle (a refusal for rate) deletes it (the limiter
 // reports a throttle as soon as it counts it, see Host.shareThrottle,
-// before the gate opens).
+// before the gate opens). And it runs the cold start's lead (pw, pu: the
+// worker leading and when its lead ends; led: its slow start has ended;
+// pw empty: none was run): the first worker in slow start with its limit
+// full claims it for probeMax, extended to levelHold when its slow start
+// ends; a gate, a throttle, its limit at its most or its report lapsing
+// (see limitsLive) ends it. It returns whether another worker leads now.
 //
 // KEYS: the gate, the host's learning hash (ok: the successes; from, base:
 // the episode's start and the count then; end, until: when the throttle
@@ -315,7 +340,9 @@ func (s *Shared) refreshIfDue(ctx context.Context, key string, v *hostView, r li
 // the level. ARGV: now (ms), successes and throttles to add, the gate (ms,
 // 0: none), learntCut, serverBurst (s), learntProbe before and after a
 // throttle at the learnt rate, learntFloor, the host, the worker, its
-// limit, levelHold (ms), limitsLive (ms), levelMargin.
+// limit, levelHold (ms), limitsLive (ms), levelMargin, its slow start (0:
+// over, 1: on, 2: on with its limit full, 3: its limit at its most),
+// probeMax (ms).
 var learnScript = redis.NewScript(`
 local G, L = KEYS[1], KEYS[2]
 local now, dok, dthr, gu = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -391,7 +418,32 @@ if newGate then
   lvl = sum
   redis.call('SET', KEYS[5], lvl, 'PX', ARGV[13])
 end
-return {redis.call('GET', G) or '', tostring(rate), tostring(grows), tostring(probe), tostring(others), tostring(lvl)}
+local held, pw = '0', redis.call('HGET', L, 'pw')
+local pu = tonumber(redis.call('HGET', L, 'pu') or '0')
+if newGate or dthr > 0 then
+  if not pw then
+    redis.call('HSET', L, 'pw', '', 'pu', now)
+  elseif now < pu then
+    redis.call('HSET', L, 'pu', now)
+  end
+elseif not pw then
+  if ARGV[16] == '2' and lvl == 0 then
+    redis.call('HSET', L, 'pw', ARGV[11], 'pu', now + tonumber(ARGV[17]))
+  end
+elseif now < pu then
+  if pw ~= ARGV[11] then
+    if redis.call('HEXISTS', KEYS[4], pw) == 1 then
+      held = '1'
+    else
+      redis.call('HSET', L, 'pu', now)
+    end
+  elseif ARGV[16] == '3' then
+    redis.call('HSET', L, 'pu', now)
+  elseif ARGV[16] == '0' and redis.call('HSETNX', L, 'led', '1') == 1 then
+    redis.call('HSET', L, 'pu', now + tonumber(ARGV[13]))
+  end
+end
+return {redis.call('GET', G) or '', tostring(rate), tostring(grows), tostring(probe), tostring(others), tostring(lvl), held}
 `)
 
 // learn runs learnScript for this worker: it adds the successes and
@@ -415,7 +467,8 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 	res, err := learnScript.Run(ctx, s.c.rdb, []string{s.c.key("gate:" + key), s.c.key("learn:" + key), s.c.key("gates"),
 		s.c.key("limits:" + key), s.c.key("level:" + key)},
 		now.UnixMilli(), dok, dthr, gateMS, learntCut, serverBurst.Seconds(), probeUnconfirmed, probeConfirmed, learntFloor, key,
-		s.c.o.worker, max(0, r.Limit), levelHold.Milliseconds(), limitsLive.Milliseconds(), levelMargin).StringSlice()
+		s.c.o.worker, max(0, r.Limit), levelHold.Milliseconds(), limitsLive.Milliseconds(), levelMargin, slowStart(r),
+		probeMax.Milliseconds()).StringSlice()
 	if err != nil {
 		v.mu.Lock()
 		v.successes, v.throttles = v.successes-dok, v.throttles-dthr // added next time
@@ -434,7 +487,7 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 	level, _ := strconv.Atoi(res[5])
 	v.mu.Lock()
 	v.fetched = now
-	v.others, v.level = others, level
+	v.others, v.level, v.held = others, level, res[6] == "1"
 	if g.After(v.gate) {
 		v.gate = g
 	}
@@ -467,6 +520,19 @@ func (s *Shared) Gate(ctx context.Context, key string, until time.Time, r limite
 	}
 	v.mu.Unlock()
 	return s.learn(ctx, key, v, r, s.now(), until)
+}
+
+// slowStart is r's slow start as learnScript reads it.
+func slowStart(r limiter.SharedRate) int {
+	switch {
+	case r.AtMost:
+		return 3
+	case r.Full:
+		return 2
+	case r.Probing:
+		return 1
+	}
+	return 0
 }
 
 // lowest is the lowest of the positive rates, 0 when none is.
