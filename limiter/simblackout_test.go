@@ -417,3 +417,82 @@ func TestSimulationRefusalsAtAnyLoadAreLoss(t *testing.T) {
 		assert.GreaterOrEqual(t, f.share, 0.15, "%v, seed %d", c, seed)
 	}
 }
+
+// halvingClasses are the servers TestSimulationHalvingReport halves: tight
+// ones at 20 and 200 ms, and a queued one that the halving leaves room for.
+var halvingClasses = []capacityClass{
+	{slots: 8, queue: 2, service: 20 * time.Millisecond},
+	{slots: 16, queue: 4, service: 20 * time.Millisecond},
+	{slots: 32, queue: 8, service: 20 * time.Millisecond},
+	{slots: 32, queue: 8, service: 200 * time.Millisecond},
+	{slots: 32, queue: 32, service: 20 * time.Millisecond},
+}
+
+// simHalving runs c from a cold start (a crawl's: one request first) whose
+// slots halve at half the run, and returns the goodput over the run's second
+// half as a share of the halved server's optimum, the 503s then, and how
+// many gates after the first were closed by a restart's refusal (the first
+// requests after a gate) and how many of those came back before any of its
+// successes.
+func simHalving(t testing.TB, c capacityClass, seed uint64, run time.Duration) (share float64, dropped, restarts, first int) {
+	srv := c.server()
+	halve := run / 2
+	s := newSim(simLimiter(t, "", 0), srv, seed, run)
+	s.crawlStart = true
+	s.after(halve, func() { srv.setSlots(s, c.slots/2) })
+	// A refusal more than half a second after the last one is a restart's:
+	// count the successes of the requests sent since before it.
+	var last time.Duration
+	served := 0
+	s.onAnswer = func(r *simReq, o Outcome) {
+		switch {
+		case s.now < halve:
+		case o == Success && r.start > last+500*time.Millisecond:
+			served++
+		case o == Dropped && s.now > last+500*time.Millisecond:
+			if last > 0 {
+				restarts++
+				if served == 0 {
+					first++
+				}
+			}
+			last, served = s.now, 0
+		}
+	}
+	s.run()
+	_, ok, _ := s.totals(halve, run)
+	for _, b := range s.bins[int(halve/simBin):] {
+		dropped += b.dropped
+	}
+	return float64(ok) / (run - halve).Seconds() / (float64(c.slots/2) / c.service.Seconds()), dropped, restarts, first
+}
+
+// TestSimulationHalvingReport prints the default strategy's goodput after a
+// server's slots halve (a neighbour's batch job, the time of day), mean and
+// worst of seeds 1 to 20, with the 503s it drew and how many of the gates
+// after the first were refused before the restart's first success came back
+// (on a real server too the refusal and the first successes of a restart
+// come back in either order):
+//
+//	go test ./limiter -run TestSimulationHalvingReport -simreport -v
+func TestSimulationHalvingReport(t *testing.T) {
+	if !*simReport {
+		t.Skip("run with -simreport")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| server | run | after the halving: mean, worst | 503s | gates after the first: all, refused before the restart's first success |\n|---|---|---|---|---|\n")
+	for _, c := range halvingClasses {
+		run := 10 * time.Second
+		if c.service >= 100*time.Millisecond {
+			run = 30 * time.Second
+		}
+		sum, worst, dropped, restarts, first := 0.0, math.Inf(1), 0, 0, 0
+		const seeds = 20
+		for seed := uint64(1); seed <= seeds; seed++ {
+			share, d, r, f := simHalving(t, c, seed, run)
+			sum, worst, dropped, restarts, first = sum+share, min(worst, share), dropped+d, restarts+r, first+f
+		}
+		fmt.Fprintf(&b, "| %v | %v, halved at %v | %.1f%%, %.1f%% | %d | %d, %d |\n", c, run, run/2, 100*sum/seeds, 100*worst, dropped, restarts, first)
+	}
+	t.Log("\n" + b.String())
+}
