@@ -109,8 +109,9 @@ type delayAlgorithm struct {
 	// gateLevel for a single refusal at the in-flight peak, coldHold,
 	// set while that refusal came before anything was served and the
 	// cold start's other answers may still show it was no capacity's end
-	// (see gated and coldAnswer), and in its top bits (gateTimesMask) how
-	// many times the wait before gateUntil was gateProbe gates doubled.
+	// (see gated and coldAnswer), in gateTimesMask how many times the wait
+	// before gateUntil was gateProbe gates doubled, and gatedCut with its
+	// count of full windows in fullMask (see refusedAfterGate).
 	flags uint8
 }
 
@@ -122,7 +123,21 @@ const (
 	// in flags (at most 3: gateProbe<<3 is gateProbeMax).
 	gateTimesShift = iota
 	gateTimesMask  = 3 << gateTimesShift
+	// gatedCut is set by a drop that closed a gate and cleared by the
+	// fullWindows-th window since served in full at its limit: while it is
+	// set, the limit has not been shown to hold since that gate (see
+	// refusedAfterGate). The windows are counted in the two bits at
+	// fullShift.
+	gatedCut  uint8 = 1 << 5
+	fullShift       = 6
+	fullMask  uint8 = 3 << fullShift
 )
+
+// fullWindows is how many windows served in full at the limit show that it
+// holds after a gated drop: the first after it may hold the answers of the
+// requests out when the gate closed, and the next the restart's, sent
+// into a server the gate emptied.
+const fullWindows = 3
 
 // gateTimes is how many times the wait before gateUntil was gateProbe
 // gates doubled.
@@ -149,6 +164,13 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 	}
 	if !w.drop && w.mean > 0 {
 		a.served = max(a.served, int32(w.inFlight))
+		if w.inFlight >= int(l) && a.flags&gatedCut != 0 {
+			if n := a.flags&fullMask>>fullShift + 1; n >= fullWindows {
+				a.flags &^= gatedCut | fullMask
+			} else {
+				a.flags = a.flags&^fullMask | n<<fullShift
+			}
+		}
 	}
 	switch {
 	case w.drop:
@@ -161,6 +183,7 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 		// level rarer nor lowers that level, or such refusals would take
 		// the limit to its floor one by one.
 		loss := w.refused == 0 && w.gate == 0 && a.since >= lossAfter
+		again := a.refusedAfterGate(w)
 		if a.wmax > 0 && l <= a.wmax+1 && !loss {
 			// A probe past the last drop's level was refused again: probe
 			// less often.
@@ -177,6 +200,13 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 			a.wmax = min(l, float64(w.refused))
 		}
 		l = max(l*delayDrop, min(l-1, float64(w.refused-1)))
+		if again {
+			// The level refused is not the one to climb back towards:
+			// the restart's first windows read the RTT of a server the
+			// gate emptied, whatever its capacity.
+			l *= delayDrop
+			a.wmax = l
+		}
 		if w.gate > 0 && a.served > 0 && float64(a.served)+1 < a.wmax {
 			// A refusal with a gate past the highest level served: back
 			// to that level, which was served, not to just below the
@@ -239,6 +269,24 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 func (w windowStats) mixed(l float64) bool {
 	return w.floorRise == 0 && l >= 2*minFloorN && w.base >= queueBase && w.ratio() >= tailRatio &&
 		32*w.stderr >= w.mean-w.base
+}
+
+// refusedAfterGate reports whether the drop w closed a gate right after
+// another drop closed one, with the limit still below that drop's level and
+// fewer than fullWindows windows since served in full at the limit, and its
+// request went out with half the limit or more in flight: the server took
+// part of the restart after the gate and refused the rest, so its capacity
+// fell below what the last cut left (a neighbour's batch job, the time of
+// day), and a cut of delayDrop alone would be refused gate after gate. A
+// blackout refuses a restart's first requests, sent with few in flight, and
+// is not taken for it. It notes whether w closed a gate, for the next drop.
+func (a *delayAlgorithm) refusedAfterGate(w windowStats) bool {
+	again := w.gate > 0 && a.flags&gatedCut != 0 && a.wmax > 0 && w.limit < a.wmax && float64(w.busy) >= w.limit/2
+	a.flags &^= gatedCut | fullMask
+	if w.gate > 0 {
+		a.flags |= gatedCut
+	}
+	return again
 }
 
 // grow returns the limit l grown by a step, or by one request where the

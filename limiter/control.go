@@ -132,6 +132,9 @@ type windowStats struct {
 	// within a moment of the host's in-flight count first reaching its
 	// highest.
 	peak bool
+	// busy is the host's in-flight count, the dropped request's included,
+	// when the request the window's drop refused was taken; 0 if not known.
+	busy int
 	// first is, if the window's drop is the first the host ever had, the
 	// host's in-flight count, the dropped request's included, when that
 	// request was taken; 0 otherwise.
@@ -256,7 +259,7 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 				c.watch.late++
 			}
 			if c.watch.ready(now, c.seq, c.stragglerWait()) {
-				c.closeWindow(now, inFlight, 0, false, 0)
+				c.closeWindow(now, inFlight, 0, false, 0, 0)
 			}
 			return
 		}
@@ -283,7 +286,7 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 				return
 			}
 		}
-		c.closeWindow(now, inFlight, 0, false, 0)
+		c.closeWindow(now, inFlight, 0, false, 0, 0)
 	}
 }
 
@@ -341,8 +344,9 @@ func (c *control) lowerToRefusal() {
 // whether this drop cut the limit. gateEnd is the host's gate as the drop
 // was released (zero if none): a drop whose answer closed a gate ends
 // before it (see gated). peak is set if the dropped request went out as
-// the host's in-flight count first reached its highest (see windowStats).
-func (c *control) onDrop(now time.Time, inFlight int, epoch uint32, gateEnd time.Time, peak bool, first int) bool {
+// the host's in-flight count first reached its highest, and busy is the
+// in-flight count when it was taken (see windowStats).
+func (c *control) onDrop(now time.Time, inFlight int, epoch uint32, gateEnd time.Time, peak bool, first, busy int) bool {
 	if epoch != c.cuts {
 		c.lowerToRefusal()
 		return false
@@ -352,7 +356,7 @@ func (c *control) onDrop(now time.Time, inFlight int, epoch uint32, gateEnd time
 	if gateEnd.After(now) {
 		gate = gateEnd.Sub(now)
 	}
-	c.closeWindow(now, inFlight, gate, peak, first)
+	c.closeWindow(now, inFlight, gate, peak, first, busy)
 	return true
 }
 
@@ -411,11 +415,11 @@ func (c *control) belowColdHold() {
 
 // closeWindow closes the open window at now; gate is how long the gate
 // that a drop closing it closed lasts from now, 0 if none, peak whether
-// the dropped request went out at the host's in-flight peak, and first the
-// in-flight count when it was taken if it is the host's first drop (see
-// windowStats).
-func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, peak bool, first int) {
-	w := windowStats{start: c.winStart, inFlight: int(c.winInFlight), limit: c.limit, drop: c.drops > 0, refused: int(c.refused), peak: peak, first: first}
+// the dropped request went out at the host's in-flight peak, first the
+// in-flight count when it was taken if it is the host's first drop, and
+// busy that count for any drop (see windowStats).
+func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, peak bool, first, busy int) {
+	w := windowStats{start: c.winStart, inFlight: int(c.winInFlight), limit: c.limit, drop: c.drops > 0, refused: int(c.refused), peak: peak, first: first, busy: busy}
 	if c.slowStart && !w.drop && c.due {
 		w.waited = c.watch.waited(now, c.stragglerWait())
 	}

@@ -305,7 +305,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 				first = int(p.busy)
 			}
 			limit, slow := h.ctl.limit, h.ctl.slowStart
-			if h.ctl.onDrop(now, h.inFlight, epoch, h.gateUntil, h.atPeakLocked(p), first) {
+			if h.ctl.onDrop(now, h.inFlight, epoch, h.gateUntil, h.atPeakLocked(p), first, int(p.busy)) {
 				h.cutLocked(limit, slow)
 			}
 		} else if p.answered && h.restart.before != 0 && h.pausedInVainLocked() {
@@ -377,7 +377,7 @@ func (h *Host) erroredLocked(now time.Time, p Permit) {
 	case !h.errOpen:
 		h.errOpen = true
 		h.dropped++
-		h.ctl.onDrop(now, h.inFlight, p.epoch, time.Time{}, false, 0)
+		h.ctl.onDrop(now, h.inFlight, p.epoch, time.Time{}, false, 0, int(p.busy))
 	case now.Before(h.gateUntil):
 		h.ignored++
 		return
@@ -400,7 +400,7 @@ func (h *Host) throttleLocked(now time.Time, p Permit) {
 	cut := false
 	if !h.refusedAloneLocked(now, p) {
 		limit, slow := h.ctl.limit, h.ctl.slowStart
-		if cut = h.ctl.onDrop(now, h.inFlight, p.epoch, time.Time{}, false, 0); cut {
+		if cut = h.ctl.onDrop(now, h.inFlight, p.epoch, time.Time{}, false, 0, int(p.busy)); cut {
 			h.cutLocked(limit, slow)
 		}
 	}

@@ -182,7 +182,7 @@ func (h *Host) sharedGate(until time.Time) bool {
 		h.gateUntil = until
 	}
 	if !known {
-		h.ctl.onDrop(now, h.inFlight, h.ctl.cuts, h.gateUntil, false, 0)
+		h.ctl.onDrop(now, h.inFlight, h.ctl.cuts, h.gateUntil, false, 0, 0)
 		h.syncLimitLocked()
 	}
 	h.syncClockedLocked()

@@ -496,3 +496,27 @@ func TestSimulationHalvingReport(t *testing.T) {
 	}
 	t.Log("\n" + b.String())
 }
+
+// TestSimulationATightServerWhoseCapacityHalvesIsNotRefusedGateAfterGate: a
+// tight server whose slots halve refuses the level the limit held, and each
+// refusal closes a 1 s gate. Once the server has taken part of the restart
+// after that gate and refused the rest, the limit goes below what a step
+// down from the refused level leaves, so that gates do not follow one
+// another down to the new capacity a sixth at a time.
+func TestSimulationATightServerWhoseCapacityHalvesIsNotRefusedGateAfterGate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	const run = 10 * time.Second
+	sum, n := 0.0, 0
+	for _, c := range halvingClasses[:3] {
+		for seed := uint64(1); seed <= 20; seed++ {
+			share, _, _, _ := simHalving(t, c, seed, run)
+			sum += share
+			n++
+		}
+	}
+	// Each gate costs a fifth of the 5 s after the halving: three or four
+	// after the first leave 40% or less.
+	assert.GreaterOrEqual(t, sum/float64(n), 0.45, "mean share of the halved server's optimum over the %v after it", run/2)
+}
