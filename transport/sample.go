@@ -54,3 +54,20 @@ func sampleOnly(req *http.Request, permit limiter.Permit) limiter.Permit {
 	}
 	return permit
 }
+
+// sampleAnswer adjusts permit for the answer's status code: a redirect (301,
+// 302, 303, 307, 308) is a pointer to the work, answered without doing it,
+// often from a cache or a rewrite rule in a fraction of the work's time, so
+// its latency is no sample. Mixed with the work's answers (items moved to a
+// canonical URL, a share of them redirected in a loop) such answers would
+// set the host's RTT baseline far below the work and every real answer would
+// read as a queue. It still counts as a success. A 304 Not Modified is the
+// answer to a conditional request, the work of a recrawl, and stays a sample.
+func sampleAnswer(code int, permit limiter.Permit) limiter.Permit {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return permit.Unsampled()
+	}
+	return permit
+}

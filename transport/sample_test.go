@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptrace"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,4 +61,56 @@ func TestUntimedPermitsAreNotTimed(t *testing.T) {
 	trace.GotConn(httptrace.GotConnInfo{})
 	assert.Zero(t, setup.took())
 	p.Release(limiter.Success)
+}
+
+func TestRedirectsAreNotLatencySamples(t *testing.T) {
+	r := newRig(t, limiter.Config{})
+	h := r.lim.Host("a:80")
+	for _, tc := range []struct {
+		code    int
+		sampled bool
+	}{
+		{http.StatusOK, true},
+		{http.StatusNotModified, true},
+		{http.StatusMovedPermanently, false},
+		{http.StatusFound, false},
+		{http.StatusSeeOther, false},
+		{http.StatusTemporaryRedirect, false},
+		{http.StatusPermanentRedirect, false},
+	} {
+		p, _, ok := h.TryAcquireAt(r.fc.Now())
+		require.True(t, ok)
+		require.True(t, p.Sampled())
+		p = sampleAnswer(tc.code, p)
+		assert.Equal(t, tc.sampled, p.Sampled(), "status %d", tc.code)
+		p.Release(limiter.Success)
+	}
+	assert.Equal(t, int64(7), h.Snapshot().Successes, "a redirect still counts as a request served")
+}
+
+// A redirect followed by the client is two requests through the Transport,
+// both successes: leaving the first hop's latency out of the samples changes
+// neither its outcome nor Check's verdict.
+func TestRedirectHopsThroughTheTransportAreSuccesses(t *testing.T) {
+	var got []Exchange
+	var mu sync.Mutex
+	r := newRig(t, limiter.Config{}, WithObserver(func(e Exchange) { mu.Lock(); got = append(got, e); mu.Unlock() }))
+	srv := r.server(t, func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/old" {
+			http.Redirect(w, req, "/new", http.StatusFound)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	code, err := r.get(srv.URL + "/old")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, code)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, got, 2)
+	assert.Equal(t, http.StatusFound, got[0].Status)
+	assert.Equal(t, limiter.Success, got[0].Outcome)
+	assert.Equal(t, http.StatusOK, got[1].Status)
+	assert.Equal(t, int64(2), r.snapshot(t, srv).Successes)
+	assert.NoError(t, Check(&http.Response{StatusCode: http.StatusFound, Header: http.Header{}}), "Check still takes a redirect for a success")
 }

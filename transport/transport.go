@@ -14,7 +14,10 @@
 // limiter.Host.SetQuota, so a quota that says nothing remains closes the
 // host's gate before the server has to refuse. Then the answer is classified:
 //
-//	1xx, 2xx, 3xx                          Success: its latency is a sample
+//	1xx, 2xx, 304                          Success: its latency is a sample
+//	301, 302, 303, 307, 308                Success; no sample (a redirect points
+//	                                         to the work without doing it)
+//	other 3xx                              Success: its latency is a sample
 //	429                                    Throttled; gate until Retry-After
 //	403 with an exhausted quota or a       Throttled; gate until Retry-After
 //	  Retry-After (GitHub's secondary          or the quota's reset
@@ -56,9 +59,9 @@
 //
 // A permit's latency is a sample for its host's concurrency limit, so it
 // should time the host's work alone. Requests made with an Auxiliary
-// context (a robots.txt, a listing page) are no samples; the time a sampled
-// request waits for its connection (a new one's DNS, TCP and TLS handshakes)
-// is left out of its sample.
+// context (a robots.txt, a listing page) are no samples, nor are redirects;
+// the time a sampled request waits for its connection (a new one's DNS, TCP
+// and TLS handshakes) is left out of its sample.
 //
 // # Retries
 //
@@ -286,6 +289,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		h.SetQuota(r.quota)
 	}
 	ex.status, ex.v = resp.StatusCode, r.classify(resp.StatusCode)
+	ex.permit = sampleAnswer(resp.StatusCode, ex.permit)
 	if !ex.v.until.IsZero() {
 		h.Gate(ex.v.until)
 	} else if ex.v.outcome == limiter.Dropped {
