@@ -209,15 +209,7 @@ func FuzzParseQuotaRequests(f *testing.F) {
 		h := header("x-ratelimit-limit-requests", limit, "x-ratelimit-remaining-requests", remaining, "x-ratelimit-reset-requests", reset,
 			"x-ratelimit-limit-tokens", tlimit, "x-ratelimit-remaining-tokens", tremaining, "x-ratelimit-reset-tokens", treset,
 			"anthropic-ratelimit-requests-limit", limit, "anthropic-ratelimit-requests-remaining", remaining, "anthropic-ratelimit-requests-reset", treset)
-		q, ok, _ := ParseQuota(h, now)
-		if !ok {
-			return
-		}
-		assert.GreaterOrEqual(t, q.Limit, 0)
-		assert.GreaterOrEqual(t, q.Remaining, 0)
-		assert.LessOrEqual(t, q.Remaining, maxCount)
-		assert.True(t, q.Reset.After(now), "reset not after now: %v", q.Reset)
-		assert.False(t, q.Reset.After(now.Add(MaxReset)), "reset beyond MaxReset: %v", q.Reset)
+		assertQuotaInBounds(t, h)
 	})
 }
 
@@ -230,14 +222,22 @@ func FuzzParseQuota(f *testing.F) {
 			"X-RateLimit-Limit", xlimit, "X-RateLimit-Remaining", xremaining, "X-RateLimit-Reset", xreset,
 			"X-Rate-Limit-Limit", limit, "X-Rate-Limit-Remaining", xremaining, "X-Rate-Limit-Reset", reset,
 			"Date", date)
-		q, ok, _ := ParseQuota(h, now)
-		if !ok {
-			return
-		}
-		assert.GreaterOrEqual(t, q.Limit, 0)
-		assert.GreaterOrEqual(t, q.Remaining, 0)
-		assert.LessOrEqual(t, q.Remaining, maxCount)
-		assert.True(t, q.Reset.After(now), "reset not after now: %v", q.Reset)
-		assert.False(t, q.Reset.After(now.Add(MaxReset)), "reset beyond MaxReset: %v", q.Reset)
+		assertQuotaInBounds(t, h)
 	})
+}
+
+// assertQuotaInBounds checks what every quota ParseQuota reads from h must
+// hold, whatever the headers said: counts not negative nor past maxCount,
+// a reset after now and within MaxReset.
+func assertQuotaInBounds(t *testing.T, h http.Header) {
+	t.Helper()
+	q, ok, _ := ParseQuota(h, now)
+	if !ok {
+		return
+	}
+	assert.GreaterOrEqual(t, q.Limit, 0)
+	assert.GreaterOrEqual(t, q.Remaining, 0)
+	assert.LessOrEqual(t, q.Remaining, maxCount)
+	assert.True(t, q.Reset.After(now), "reset not after now: %v", q.Reset)
+	assert.False(t, q.Reset.After(now.Add(MaxReset)), "reset beyond MaxReset: %v", q.Reset)
 }
