@@ -421,6 +421,17 @@ ROWS = [
     ('keepalive10-32q32', 'capacity', '--keepalive-requests 10', 4000, ('cap', 32, 0.02), [], 60),
     ('keepalive10-8x2ms-q8', 'capacity', '--slots 8 --queue 8 --latency 2ms --jitter 1ms --keepalive-requests 10', 10000, ('cap', 8, 0.002), [], 60),
     ('keepalive10-16q4', 'capacity-tight', '--keepalive-requests 10', 4000, ('cap', 16, 0.02), [], 60),
+    # session 18. A share of requests that hang (the server answers after 20 s, past the default 10 s timeout; the client's
+    # give-up frees the slot): 1% on a server with no limit, 0.5% on 32 + 32 x 20 ms; the control is ctl-32q32
+    ('hang1%-nolimit-20s', 'fast', '--latency 20ms --jitter 5ms --slow-share 0.01 --slow-factor 1000', 4000, ('none',), [], 90),
+    ('hang0.5%-32q32-20s', 'capacity', '--slow-share 0.005 --slow-factor 1000', 4000, ('cap', 32, 0.02), [], 90),
+    # a quota of 600 a minute in headers (X-RateLimit-* or IETF) while the crawl's 500 items fit in it
+    ('fixed-600/60s-500', 'header-quota', '--header-limit 600 --header-window 60s', 500, ('fixed', 600, 60), [], 90),
+    ('ietfw-fixed-600/60s-500', 'header-quota', '--header-ietf --header-limit 600 --header-window 60s', 500, ('fixed', 600, 60), [], 90),
+    # a stale listing: nine items in ten deleted since (404 at once), on 32 + 32 x 20 ms and on 16 + 16 x 200 ms; the
+    # listing's pages, one after another at the server's latency, are the ideal (the 200s alone are less)
+    ('missing90%-32q32', 'capacity', '--missing-share 0.9', 8000, ('listing', 0.02, 100, True), [], 60),
+    ('missing90%-16x200ms-q16', 'capacity', '--slots 16 --queue 16 --latency 200ms --jitter 50ms --missing-share 0.9', 2000, ('listing', 0.2, 100, True), [], 60),
 ]
 
 
