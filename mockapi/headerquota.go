@@ -60,6 +60,14 @@ func (w *fixedWindow) take(t time.Time, consume bool, h http.Header) headerVerdi
 	if w.used >= w.cfg.Limit {
 		v.until = reset // Remaining: 0 tells the client to wait for Reset
 	}
+	if w.cfg.Hidden { // no Remaining: 0 tells a wait; a 403 alone says nothing: 429 + Retry-After until the window's end
+		if v.status == 0 {
+			return headerVerdict{}
+		}
+		ra := max(1, seconds(reset.Sub(t)))
+		h.Set("Retry-After", strconv.FormatInt(ra, 10))
+		return headerVerdict{status: http.StatusTooManyRequests, until: t.Add(time.Duration(ra) * time.Second)}
+	}
 	if w.cfg.IETF {
 		setIETF(h, w.cfg, w.cfg.Limit-w.used, reset.Sub(t))
 		return v
@@ -116,6 +124,9 @@ func (w *slidingWindow) take(t time.Time, consume bool, h http.Header) headerVer
 	}
 	reset := time.Unix(0, (idx+1)*length)
 	remaining := max(0, w.cfg.Limit-int(math.Ceil(count-1e-9)))
+	if w.cfg.Hidden {
+		return v
+	}
 	if w.cfg.IETF {
 		setIETF(h, w.cfg, remaining, reset.Sub(t))
 		return v
@@ -160,6 +171,9 @@ func (b *gcra) take(t time.Time, consume bool, h http.Header) headerVerdict {
 		}
 	}
 	full := time.Duration((float64(b.cfg.Burst) - b.tokens) / b.rate * float64(time.Second))
+	if b.cfg.Hidden {
+		return v
+	}
 	if b.cfg.IETF {
 		setIETF(h, b.cfg, int(b.tokens), full)
 		return v

@@ -584,3 +584,38 @@ func TestListingQuotaLimitsTheListingApartFromTheDetails(t *testing.T) {
 	_, err := NewHandler(Config{Scenario: Scenario{ListingQuota: Quota{Rate: 1, Status: 500}}})
 	assert.Error(t, err)
 }
+
+func TestHeaderQuotaHiddenSendsNoHeadersAndRefusesWith429AndRetryAfter(t *testing.T) {
+	for _, tt := range []struct {
+		kind HeaderQuotaKind
+		ra   string // Retry-After of the third request, 2.5 s into a 10 s window (the clock starts on a window's start)
+	}{
+		{HeaderQuotaFixed, "8"},       // until the window's end, rounded up
+		{HeaderQuotaSliding, "10"},    // the window, as without Hidden
+		{HeaderQuotaTokenBucket, "3"}, // 0.5 token short at 0.2/s: 2.5 s, rounded up
+	} {
+		t.Run(string(tt.kind), func(t *testing.T) {
+			clk := newFakeClock()
+			s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{
+				HeaderQuota: HeaderQuota{Limit: 2, Window: 10 * time.Second, Kind: tt.kind, Hidden: true}}})
+			c := newClient(t, 10*time.Second)
+			require.Equal(t, http.StatusOK, get(t, c, s.URL()+"/items/1").status)
+			clk.Advance(2500 * time.Millisecond)
+			ok := get(t, c, s.URL()+"/items/2")
+			require.Equal(t, http.StatusOK, ok.status)
+			r := get(t, c, s.URL()+"/items/3")
+			assert.Equal(t, http.StatusTooManyRequests, r.status)
+			assert.Equal(t, tt.ra, r.header.Get("Retry-After"))
+			for _, h := range []http.Header{ok.header, r.header} {
+				for _, x := range []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit", "RateLimit-Policy", "x-ratelimit-remaining-requests"} {
+					assert.Empty(t, h.Get(x), "no quota header: %s", x)
+				}
+			}
+			require.Equal(t, http.StatusTooManyRequests, get(t, c, s.URL()+"/items/4").status)
+			assert.EqualValues(t, 1, s.Stats().EarlyRequests, "a request inside the Retry-After it was given is early")
+		})
+	}
+
+	_, err := NewHandler(Config{Scenario: Scenario{HeaderQuota: HeaderQuota{Limit: 2, Hidden: true, IETF: true}}})
+	assert.Error(t, err, "hidden headers are no form of headers")
+}

@@ -308,6 +308,11 @@ type HeaderQuota struct {
 	// token budget 1,000 times the requests' (so it never binds first),
 	// instead of X-RateLimit-*. Refusals are unchanged. Not with IETF.
 	Requests bool
+	// Hidden sends no quota headers at all: the quota shows only in its
+	// refusals, 429 + Retry-After (the fixed window's until its end, as APIs
+	// that announce "100 requests a minute" in their docs alone do; the
+	// others' as without Hidden). Not with IETF or Requests.
+	Hidden bool
 	// Reset is the form of X-RateLimit-Reset: HeaderResetEpoch (the Unix
 	// second of the reset), HeaderResetEpochMillis (its Unix millisecond) or
 	// HeaderResetDelta (the whole seconds until it, rounded up). Default: the kind's own (epoch for fixed and sliding
@@ -622,6 +627,8 @@ func (sc Scenario) validate() error {
 		return bad("HeaderQuota.Kind", "one of fixed, sliding, token-bucket", fmt.Sprintf("%q", sc.HeaderQuota.Kind))
 	case sc.HeaderQuota.IETF && sc.HeaderQuota.Requests:
 		return bad("HeaderQuota.IETF and .Requests", "one of them", "both")
+	case sc.HeaderQuota.Hidden && (sc.HeaderQuota.IETF || sc.HeaderQuota.Requests):
+		return bad("HeaderQuota.Hidden with .IETF or .Requests", "one of them", "both")
 	case !slices.Contains([]HeaderResetForm{"", HeaderResetEpoch, HeaderResetEpochMillis, HeaderResetDelta}, sc.HeaderQuota.Reset):
 		return bad("HeaderQuota.Reset", "epoch, epoch-ms or delta", fmt.Sprintf("%q", sc.HeaderQuota.Reset))
 	case sc.HeaderQuota.Burst < 0:

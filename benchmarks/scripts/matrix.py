@@ -428,6 +428,11 @@ ROWS = [
     # a quota of 600 a minute in headers (X-RateLimit-* or IETF) while the crawl's 500 items fit in it
     ('fixed-600/60s-500', 'header-quota', '--header-limit 600 --header-window 60s', 500, ('fixed', 600, 60), [], 90),
     ('ietfw-fixed-600/60s-500', 'header-quota', '--header-ietf --header-limit 600 --header-window 60s', 500, ('fixed', 600, 60), [], 90),
+    # a fixed window stated only in the API's docs: no quota headers, 429 + Retry-After until the window's end
+    # (--header-hidden); per second, per 10 s, and per minute with the crawl fitting in it
+    ('hidden-fixed-50/1s', 'header-quota', '--header-hidden --header-limit 50 --header-window 1s', 1000, ('fixed', 50, 1), [], 60),
+    ('hidden-fixed-100/10s', 'header-quota', '--header-hidden --header-limit 100 --header-window 10s', 400, ('fixed', 100, 10), [], 60),
+    ('hidden-fixed-600/60s-500', 'header-quota', '--header-hidden --header-limit 600 --header-window 60s', 500, ('fixed', 600, 60), [], 90),
     # a stale listing: nine items in ten deleted since (404 at once), on 32 + 32 x 20 ms and on 16 + 16 x 200 ms; the
     # listing's pages, one after another at the server's latency, are the ideal (the 200s alone are less)
     ('missing90%-32q32', 'capacity', '--missing-share 0.9', 8000, ('listing', 0.02, 100, True), [], 60),

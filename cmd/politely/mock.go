@@ -38,6 +38,7 @@ type mockFlags struct {
 	headerBurst    int
 	headerIETF     bool
 	headerRequests bool
+	headerHidden   bool
 	headerReset    string
 	seed           uint64
 	blackoutAt     time.Duration
@@ -132,6 +133,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.IntVar(&f.headerBurst, "header-burst", 0, "header quota: token-bucket size")
 	fl.StringVar(&f.headerReset, "header-reset", "", "header quota: X-RateLimit-Reset as epoch (the Unix second), epoch-ms (the Unix millisecond) or delta (seconds until it); default: the kind's own")
 	fl.BoolVar(&f.headerIETF, "header-ietf", false, "header quota: announce it in RateLimit and RateLimit-Policy instead of X-RateLimit-*")
+	fl.BoolVar(&f.headerHidden, "header-hidden", false, "header quota: send no quota headers; refuse with 429 + Retry-After (a fixed window: until its end), as an API that states its limit only in its docs")
 	fl.BoolVar(&f.headerRequests, "header-requests", false, "header quota: announce it as inference APIs do, in x-ratelimit-limit-requests, -remaining-requests and -reset-requests (\"1s\", \"6m0s\", \"20ms\") with -tokens siblings, instead of X-RateLimit-*")
 	fl.Uint64Var(&f.seed, "seed", 0, "faults: seed of the injected faults")
 	fl.DurationVar(&f.blackoutAt, "blackout-at", 0, "blackout: when the 503 window starts, after the server started")
@@ -202,6 +204,7 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("header-burst", func() { sc.HeaderQuota.Burst = f.headerBurst })
 	set("header-ietf", func() { sc.HeaderQuota.IETF = f.headerIETF })
 	set("header-requests", func() { sc.HeaderQuota.Requests = f.headerRequests })
+	set("header-hidden", func() { sc.HeaderQuota.Hidden = f.headerHidden })
 	set("header-reset", func() { sc.HeaderQuota.Reset = mockapi.HeaderResetForm(f.headerReset) })
 	set("seed", func() { sc.Faults.Seed = f.seed })
 	set("blackout-at", func() { sc.Blackout.At = f.blackoutAt })

@@ -228,6 +228,13 @@ func TestMockKnobsForRetryAfterQuotaHeadersAndClockChangeThePreset(t *testing.T)
 	assert.True(t, sc.HeaderQuota.Requests)
 	assert.False(t, sc.HeaderQuota.IETF)
 
+	f = mockFlags{scenario: "header-quota", headerHidden: true}
+	fl = newMockCmd().Flags()
+	fl.Lookup("header-hidden").Changed = true
+	sc, err = mockScenario(f, fl)
+	require.NoError(t, err)
+	assert.True(t, sc.HeaderQuota.Hidden)
+
 	sc, err = mockScenario(mockFlags{scenario: "quota"}, newMockCmd().Flags())
 	require.NoError(t, err)
 	assert.Zero(t, sc.Quota.RetryAfter, "a knob not given leaves the preset as it is")
