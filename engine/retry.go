@@ -277,9 +277,8 @@ func (h *retryHeap[T]) Pop() any {
 func (r *run[T]) schedule() {
 	defer r.wg.Done()
 	var h retryHeap[T]
-	timer := r.clock.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
+	var timer lazyTimer
+	defer timer.stop()
 	var armed time.Time // when the timer fires; zero when stopped
 	for {
 		var out chan<- entry[T]
@@ -299,7 +298,7 @@ func (r *run[T]) schedule() {
 				w.budgeted = false
 				out, next = r.queue, w.e
 			} else if !armed.Equal(w.at) {
-				timer.Reset(w.at.Sub(now))
+				timer.reset(r.clock, w.at.Sub(now))
 				armed = w.at
 			}
 		}
@@ -311,7 +310,7 @@ func (r *run[T]) schedule() {
 			if w := heap.Pop(&h).(waiting[T]); !w.parked {
 				r.unpend()
 			}
-		case <-timer.Chan():
+		case <-timer.c():
 			armed = time.Time{}
 		case <-r.done:
 			for _, w := range h {
@@ -327,5 +326,32 @@ func (r *run[T]) schedule() {
 func (r *run[T]) unpend() {
 	if r.pending.Add(-1) < int64(r.queueSize) {
 		r.readMore()
+	}
+}
+
+// lazyTimer is a clock's timer made at its first reset. A timer made and
+// stopped at once would, for that moment, be one more waiter on a fake clock:
+// a test that moves its clock while timers wait could move it then.
+type lazyTimer struct{ t clockwork.Timer }
+
+func (l *lazyTimer) reset(c clockwork.Clock, d time.Duration) {
+	if l.t == nil {
+		l.t = c.NewTimer(d)
+		return
+	}
+	l.t.Reset(d)
+}
+
+// c is the timer's channel; nil (never ready) before the first reset.
+func (l *lazyTimer) c() <-chan time.Time {
+	if l.t == nil {
+		return nil
+	}
+	return l.t.Chan()
+}
+
+func (l *lazyTimer) stop() {
+	if l.t != nil {
+		l.t.Stop()
 	}
 }

@@ -343,21 +343,20 @@ func (r *run[T]) wakeIdle() {
 // blocked ones (their host may be held by requests outside the run).
 func (r *run[T]) alarm() {
 	defer r.wg.Done()
-	timer := r.clock.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
+	var timer lazyTimer
+	defer timer.stop()
 	for {
 		r.roomsMu.Lock()
 		at := r.rooms.armed
 		r.roomsMu.Unlock()
 		if !at.IsZero() {
-			timer.Reset(max(0, at.Sub(r.clock.Now())))
+			timer.reset(r.clock, max(0, at.Sub(r.clock.Now())))
 		}
 		select {
-		case <-timer.Chan():
+		case <-timer.c():
 			r.wakeDue(r.clock.Now())
 		case <-r.rearm:
-			timer.Stop()
+			timer.stop()
 		case <-r.done:
 			return
 		}
