@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -149,4 +150,19 @@ func TestFixedWindowOfOnlyWhereTheWindowBinds(t *testing.T) {
 	sc.Mock.HeaderQuota.Kind = mockapi.HeaderQuotaFixed
 	sc.Mock.Quota.Rate = 50
 	assert.Nil(t, fixedWindowOf(sc, at), "a lower rate binds")
+}
+
+func TestAwaitWindowWaitsUntilAFixedWindowBegins(t *testing.T) {
+	sc := Scenario{Mock: mockapi.Scenario{HeaderQuota: mockapi.HeaderQuota{Limit: 20, Window: 200 * ms}}}
+	before := time.Now()
+	boundary := before.Add(fixedWindowOf(sc, before).Left)
+	require.NoError(t, awaitWindow(context.Background(), sc))
+	assert.False(t, time.Now().Before(boundary), "not before the next window begins")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, awaitWindow(ctx, sc), context.Canceled)
+
+	sc.Mock.HeaderQuota.Kind = mockapi.HeaderQuotaSliding
+	assert.NoError(t, awaitWindow(ctx, sc), "no wait where no fixed window binds")
 }

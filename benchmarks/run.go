@@ -153,6 +153,9 @@ func RunOne(ctx context.Context, sc Scenario, st Strategy, opts ...Option) (Resu
 	if sc.Cap <= 0 {
 		return Result{}, fmt.Errorf("benchmarks: scenario %s: cap %v: want > 0", sc.Name, sc.Cap)
 	}
+	if err := awaitWindow(ctx, sc); err != nil {
+		return Result{}, fmt.Errorf("benchmarks: %s/%s: %w", sc.Name, st.Name, err)
+	}
 	srv, err := mockapi.Start(mockapi.Config{Scenario: sc.Mock, Addr: "127.0.0.1:0"})
 	if err != nil {
 		return Result{}, fmt.Errorf("benchmarks: %s/%s: start mock: %w", sc.Name, st.Name, err)
@@ -291,6 +294,27 @@ func fixedWindowOf(sc Scenario, started time.Time) *FixedWindow {
 		return nil // another limit binds
 	}
 	return &FixedWindow{Limit: q.Limit, Length: q.Window, Left: q.Window - time.Duration(started.UnixNano()%int64(q.Window))}
+}
+
+// awaitWindow waits, where sc's limit is a fixed window counted from the Unix
+// epoch, until such a window begins. The first window gives its whole Limit
+// however little of it is left when the run starts: a run that began with
+// a fraction of a second of it left would measure where in the window it
+// began (a whole Limit a cold start cannot take that fast) as much as the
+// client.
+func awaitWindow(ctx context.Context, sc Scenario) error {
+	w := fixedWindowOf(sc, time.Now())
+	if w == nil {
+		return nil
+	}
+	t := time.NewTimer(w.Left)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // ideal returns how soon after the server started a client that spreads
