@@ -26,7 +26,8 @@ type Shared interface {
 
 // SharedRate is what a host's rate is made of, as this process sees it, and
 // what this process tells the others to learn from. The shared rate is the
-// lowest of the ceiling, the quota and the rate learnt together.
+// lower of the ceiling and the quota, or where no quota is announced, of the
+// ceiling and the rate learnt together.
 type SharedRate struct {
 	Ceiling float64 // the user's ceiling, requests/s; 0 = none
 	Quota   float64 // the rate an announced quota allows now; 0 = none

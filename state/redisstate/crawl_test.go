@@ -310,7 +310,7 @@ func TestSharedRateSavesNoBurstWhileTheGateIsClosed(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
-	r := limiter.SharedRate{Quota: 1, Burst: 5}
+	r := limiter.SharedRate{Ceiling: 1, Burst: 5}
 	got, err := a.Allow(ctx, "h", r)
 	require.NoError(t, err)
 	require.Zero(t, got.Wait)
@@ -325,6 +325,38 @@ func TestSharedRateSavesNoBurstWhileTheGateIsClosed(t *testing.T) {
 	got, err = a.Allow(ctx, "h", r)
 	require.NoError(t, err)
 	assert.InDelta(t, 1, got.Wait.Seconds(), 0.1, "no burst saved up while the gate was closed")
+}
+
+func TestAnAnnouncedQuotaReplacesTheLearntRateAndKeepsNoBurst(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
+	_, err := a.Allow(ctx, "h", limiter.SharedRate{})
+	require.NoError(t, err)
+	// An episode of a second with five successes, ended by a throttle:
+	// the workers learn about 4.5/s.
+	now = now.Add(time.Second)
+	require.NoError(t, a.Gate(ctx, "h", now.Add(time.Second), limiter.SharedRate{Successes: 5}))
+	now = now.Add(time.Second)
+	got, err := a.Allow(ctx, "h", limiter.SharedRate{Successes: 5, Throttles: 1})
+	require.NoError(t, err)
+	require.InDelta(t, learntCut*5/(1+serverBurst.Seconds()), got.Learnt, 0.01)
+
+	// The server's headers announce 10/s, and the process would keep a
+	// burst of five: six requests from two workers are paced at 10/s one
+	// place after another, the sixth 0.5 s after the first (the learnt
+	// rate with that burst would let it go 0.22 s after, the quota with it
+	// 0.1 s after).
+	r := limiter.SharedRate{Quota: 10, Burst: 5, Successes: 5}
+	var waits []time.Duration
+	for i := range 6 {
+		got, err := []*Shared{a, b}[i%2].Allow(ctx, "h", r)
+		require.NoError(t, err)
+		require.False(t, got.Again)
+		waits = append(waits, got.Wait)
+	}
+	assert.InDelta(t, 0.5, (waits[5] - waits[0]).Seconds(), 0.1)
 }
 
 // clocked returns a Shared of worker whose clock reads *now.

@@ -15,9 +15,10 @@ import (
 )
 
 // Shared is the politeness every worker of a crawl shares (limiter.Shared):
-// a GCRA per host in Redis (redis_rate) at the lowest of the ceiling, the
-// announced quota and the rate the workers learnt together, and a gate per
-// host that any worker closes for all. Get it from NewShared.
+// a GCRA per host in Redis (redis_rate) at the lower of the ceiling and
+// the announced quota, or where none is announced the rate the workers
+// learnt together (see teamRate), and a gate per host that any worker
+// closes for all. Get it from NewShared.
 //
 // The rate is learnt crawl-wide, from episodes: an episode runs from the end
 // of a gate (or the first request) until a throttle closes the gate again.
@@ -162,7 +163,7 @@ func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (l
 	}
 	v.mu.Lock()
 	gate, learnt := v.gate, v.learnt
-	rate := lowest(r.Ceiling, r.Quota, learnt)
+	rate, burst := teamRate(r, learnt)
 	contendedNow := now.Sub(v.refused) <= contended
 	capLimit := v.capLocked()
 	if gate.After(now) {
@@ -180,7 +181,7 @@ func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (l
 	defer cancel()
 	// redis_rate takes whole requests per period: a period of 1000 s keeps
 	// three decimals of the rate.
-	lim := redis_rate.Limit{Rate: max(1, int(math.Round(rate*1000))), Period: 1000 * time.Second, Burst: max(1, r.Burst)}
+	lim := redis_rate.Limit{Rate: max(1, int(math.Round(rate*1000))), Period: 1000 * time.Second, Burst: burst}
 	gcra := s.c.key("host:" + key)
 	if drain {
 		// The gate has opened: the burst the GCRA saved up while it was
@@ -208,6 +209,26 @@ func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (l
 		s.refusedAt(v, now)
 	}
 	return limiter.SharedAnswer{Wait: time.Duration(wait * float64(time.Second)), Learnt: learnt, Cap: capLimit}, nil
+}
+
+// teamRate is the rate and burst the workers' GCRA holds them to: the
+// lowest of the ceiling, the announced quota and the rate learnt together,
+// with the burst r's process paces its own requests with. An announced
+// quota replaces the learnt rate, as it does in each process (the rate was
+// learnt while no quota was announced, right after a refusal), and the
+// GCRA under it keeps no burst: the quota's rate already spreads what the
+// server holds (Remaining counts its tokens), and the tokens each process
+// reads beyond the refill are measured against its own requests only, so
+// they count the others' share of the refill as tokens the server holds.
+func teamRate(r limiter.SharedRate, learnt float64) (rate float64, burst int) {
+	if r.Quota > 0 {
+		rate = lowest(r.Ceiling, r.Quota)
+		if rate == r.Quota {
+			return rate, 1
+		}
+		return rate, max(1, r.Burst)
+	}
+	return lowest(r.Ceiling, learnt), max(1, r.Burst)
 }
 
 // capLocked is the most this worker's concurrency limit may be: the level
@@ -492,7 +513,7 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 		v.gate = g
 	}
 	v.learnt = learnt
-	rate := lowest(r.Ceiling, r.Quota, learnt)
+	rate, _ := teamRate(r, learnt)
 	// The learnt rate grows a little at every refresh: it is published
 	// when it moved by a hundredth.
 	publish := math.Abs(rate-v.applied) > v.applied/100 || (rate == 0) != (v.applied == 0)
