@@ -105,6 +105,7 @@ type pushback struct {
 	bound         bool          // the bucket refused a token since probeAt
 
 	reader   *quotaReader  // how the announced quota refills; made at the first quota, which few hosts announce
+	others   uint64        // the requests other processes sent to the host, as a shared store last counted them (see SharedAnswer.Others)
 	hidden   bool          // a throttle came while the announced quota held more than the requests in flight: a limit its headers do not describe
 	warned   time.Time     // the end of the last long wait the host warned of (see noteWait)
 	sendRate float64       // requests in flight over the smoothed RTT when the last throttle came
@@ -282,7 +283,9 @@ func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration, sent uint
 	if p.reader == nil {
 		p.reader = new(quotaReader)
 	}
-	rate, end, pause := p.reader.observe(now, q, sent, inFlight, horizon)
+	// The server refills for every process's requests: the reader
+	// counts the others' with this one's.
+	rate, end, pause := p.reader.observe(now, q, sent+p.others, inFlight, horizon)
 	if rate > 0 && p.reader.most > 1 && !p.hidden {
 		// A quota that held more than a token or two tells the rate;
 		// a smaller one may be a bucket of a token or two, whose rate

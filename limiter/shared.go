@@ -76,6 +76,11 @@ type SharedAnswer struct {
 	// another process leads the host's concurrency for all of them, it is
 	// one.
 	Cap int
+	// Others is how many requests the other processes sent to the host so
+	// far, counted while it announces a quota (0: not counted). A quota
+	// refills for every process's requests, and this process reads its
+	// refill from Remaining and the requests sent.
+	Others uint64
 }
 
 // WithShared makes every Acquire also ask s (after the host's own gate,
@@ -116,6 +121,7 @@ func (h *Host) admitShared(ctx context.Context, p Permit, reacquire func(context
 		}
 		h.l.sharedOK()
 		h.useSharedLearnt(a.Learnt)
+		h.useSharedOthers(a.Others)
 		if a.Cap > 0 && h.capShared(a.Cap) && reacquire != nil {
 			// p's slot is past the processes' share: it waits for one
 			// under the capped limit.
@@ -230,6 +236,19 @@ func (h *Host) useSharedLearnt(learnt float64) {
 	}
 	h.pace.learnt, h.pace.pushed().slow = learnt, true
 	h.applyRateLocked(now)
+}
+
+// useSharedOthers notes the requests the other processes sent to the host,
+// for the quota's reader (see SharedAnswer.Others).
+func (h *Host) useSharedOthers(n uint64) {
+	if n == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if pb := h.pace.pushed(); n > pb.others {
+		pb.others = n
+	}
 }
 
 // shareGate closes the shared gate of h until until.

@@ -22,6 +22,7 @@ type sharedStore struct {
 	rates  []SharedRate
 	learnt float64
 	cap    int
+	others uint64
 	err    error
 }
 
@@ -40,7 +41,7 @@ func (s *sharedStore) Allow(_ context.Context, key string, r SharedRate) (Shared
 		s.waits = s.waits[1:]
 		return SharedAnswer{Wait: w, Learnt: s.learnt}, nil
 	}
-	return SharedAnswer{Learnt: s.learnt, Cap: s.cap}, nil
+	return SharedAnswer{Learnt: s.learnt, Cap: s.cap, Others: s.others}, nil
 }
 
 func (s *sharedStore) Gate(_ context.Context, key string, until time.Time, r SharedRate) error {
@@ -206,6 +207,32 @@ func TestSharedLearntRatePacesTheHost(t *testing.T) {
 	require.NoError(t, err)
 	p.Release(Success)
 	assert.InDelta(t, 40, h.Snapshot().Rate, 0.001, "the rate learnt together replaces this process's")
+}
+
+func TestAQuotasRefillIsReadWithTheOtherProcessesRequests(t *testing.T) {
+	l, clk, s := newSharedLimiter(t, Config{Algorithm: Fixed, Initial: 4})
+	s.others = 7
+	h := l.Host("h")
+	p, err := h.Acquire(context.Background())
+	require.NoError(t, err)
+	p.Release(Success)
+	h.mu.Lock()
+	told := h.pace.others
+	h.mu.Unlock()
+	require.EqualValues(t, 7, told, "the store's count of the others' requests")
+	// A token bucket that stays at 20 while the other processes send 300
+	// a second (the store tells their count at each request): it refills
+	// 300 a second, not the nothing this process sent.
+	others := s.others
+	for range 60 {
+		clk.Advance(10 * time.Millisecond)
+		others += 3
+		h.useSharedOthers(others)
+		h.SetQuota(Quota{Limit: 100, Remaining: 20, Reset: clk.Now().Add(800 * time.Millisecond)})
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	assert.InDelta(t, 300, h.pace.reader.rate, 30)
 }
 
 func TestSharedWaitIsNotCountedInTheLatency(t *testing.T) {

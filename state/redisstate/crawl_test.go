@@ -359,6 +359,30 @@ func TestAnAnnouncedQuotaReplacesTheLearntRateAndKeepsNoBurst(t *testing.T) {
 	assert.InDelta(t, 0.5, (waits[5] - waits[0]).Seconds(), 0.1)
 }
 
+func TestEachWorkerIsToldTheOthersRequestsToAHostThatAnnouncesAQuota(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
+	allow := func(s *Shared, r limiter.SharedRate) limiter.SharedAnswer {
+		t.Helper()
+		got, err := s.Allow(ctx, "h", r)
+		require.NoError(t, err)
+		require.Zero(t, got.Wait)
+		return got
+	}
+	// No quota announced yet: nothing is counted.
+	assert.Zero(t, allow(a, limiter.SharedRate{}).Others)
+	assert.Zero(t, allow(b, limiter.SharedRate{}).Others)
+	// Once a quota is announced, every request let go counts.
+	r := limiter.SharedRate{Quota: 1e6, Burst: 1}
+	assert.Zero(t, allow(a, r).Others)
+	assert.Zero(t, allow(a, r).Others)
+	assert.EqualValues(t, 2, allow(b, r).Others)
+	assert.EqualValues(t, 1, allow(a, limiter.SharedRate{Booked: true}).Others, "a booked request counts when it is let go")
+	assert.EqualValues(t, 3, allow(b, limiter.SharedRate{}).Others, "still counted while the quota reads inactive")
+}
+
 // clocked returns a Shared of worker whose clock reads *now.
 func clocked(t *testing.T, url, worker string, now *time.Time) *Shared {
 	s := NewShared(open(t, url, fpA, worker))

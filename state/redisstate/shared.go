@@ -136,6 +136,8 @@ type hostView struct {
 	others     int       // the other live workers' concurrency limits, summed
 	level      int       // the workers' limits summed when a gate last closed (0: none lately)
 	held       bool      // another worker leads the host's concurrency from a cold start
+	counting   bool      // the host announced a quota: this worker counts its requests in Redis
+	sent       int64     // the requests this worker counted there
 }
 
 func (s *Shared) view(key string) *hostView {
@@ -155,8 +157,19 @@ func (s *Shared) view(key string) *hostView {
 // (one round trip each). A request held by the gate asks again at least
 // every refresh interval, so that its worker adds its successes to the
 // crawl's count while the gate is closed.
+//
+// A request let go at once is counted, once the host has announced a
+// quota, for the quota's readers (see limiter.SharedAnswer.Others).
 func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (limiter.SharedAnswer, error) {
 	v := s.view(key)
+	a, err := s.allow(ctx, key, v, r)
+	if err != nil || a.Wait > 0 {
+		return a, err
+	}
+	return s.count(ctx, key, v, r, a)
+}
+
+func (s *Shared) allow(ctx context.Context, key string, v *hostView, r limiter.SharedRate) (limiter.SharedAnswer, error) {
 	now := s.now()
 	if err := s.refreshIfDue(ctx, key, v, r, now); err != nil {
 		return limiter.SharedAnswer{}, err
@@ -209,6 +222,37 @@ func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (l
 		s.refusedAt(v, now)
 	}
 	return limiter.SharedAnswer{Wait: time.Duration(wait * float64(time.Second)), Learnt: learnt, Cap: capLimit}, nil
+}
+
+// count adds a request to key's count of the requests the workers sent,
+// once the host has announced a quota to this worker, and sets a's Others
+// to the other workers' share of it.
+func (s *Shared) count(ctx context.Context, key string, v *hostView, r limiter.SharedRate, a limiter.SharedAnswer) (limiter.SharedAnswer, error) {
+	v.mu.Lock()
+	v.counting = v.counting || r.Quota > 0
+	counting := v.counting
+	v.mu.Unlock()
+	if !counting {
+		return a, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, roundTrip)
+	defer cancel()
+	k := s.c.key("sent:" + key)
+	var n *redis.IntCmd
+	if _, err := s.c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		n = p.Incr(ctx, k)
+		p.Expire(ctx, k, time.Hour)
+		return nil
+	}); err != nil {
+		// The request is let go all the same: the readers miss it, as
+		// they miss a request on its way.
+		return a, nil
+	}
+	v.mu.Lock()
+	v.sent++
+	a.Others = uint64(max(0, n.Val()-v.sent))
+	v.mu.Unlock()
+	return a, nil
 }
 
 // teamRate is the rate and burst the workers' GCRA holds them to: the
