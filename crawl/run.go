@@ -325,7 +325,8 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 	}
 	r.fetch.silent = silent
 	r.retrier = &retrier{retry: r.retry, clock: clockwork.NewRealClock()}
-	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log, keys: itemKeysOf(cfg, r.dist != nil)}
+	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log, keys: itemKeysOf(cfg, r.dist != nil),
+		pace: newListingPace(r.retrier.clock)}
 	if cfg.Task != nil {
 		r.repeats = newRepeats()
 	}
