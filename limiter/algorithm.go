@@ -23,6 +23,10 @@ const (
 	gateHoldMax   = 5 * time.Minute  // and at most this long, unless gateProbe gates are longer
 	gateOnce      = 8                // gates' lengths to stay below a level refused once at the in-flight peak
 	lossAfter     = 3                // windows that filled a level without a drop, after which its bare drop is loss
+	// lossThrottleAfter is lossAfter for a throttle without a Retry-After
+	// (see Host.throttleLossLocked): a rate quota refuses at a level it
+	// admitted for a while, once its burst is spent.
+	lossThrottleAfter = 12
 )
 
 func newAlgorithm(cfg Config) algorithm {

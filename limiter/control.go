@@ -320,6 +320,13 @@ func (c *control) add(rtt time.Duration) {
 // further than below level (see onDrop).
 func (c *control) refusedAt(level int) { c.refused = int32(level) }
 
+// heldFor reports whether the default strategy's limit, after slow start,
+// filled n windows since it last rose or was cut.
+func (c *control) heldFor(n uint8) bool {
+	a, own := c.alg.(*delayAlgorithm)
+	return own && !c.slowStart && a.since >= n
+}
+
 // lowerToRefusal takes a refusal noted by refusedAt that the last cut
 // already answered: several requests past the server's cap were out, and
 // the first refusal back may have been the highest of them. The limit goes

@@ -319,6 +319,13 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		}
 	case Throttled:
 		h.throttled++
+		if h.throttleLossLocked(now, p) {
+			limit, slow := h.ctl.limit, h.ctl.slowStart
+			if h.ctl.onDrop(now, h.inFlight, epoch, time.Time{}, false, 0, int(p.busy)) {
+				h.cutLocked(limit, slow)
+			}
+			break
+		}
 		pb := h.pace.pushed()
 		if h.ctl.srtt > 0 {
 			pb.sendRate = float64(h.inFlight+1) / h.ctl.srtt.Seconds()
@@ -388,6 +395,26 @@ func (h *Host) erroredLocked(now time.Time, p Permit) {
 		h.gateUntil = until
 	}
 	h.syncClockedLocked()
+}
+
+// throttleLossLocked reports whether the throttle of p at now is loss, as a
+// bare drop after a level held a while is (see delayAlgorithm.window): it
+// came without a Retry-After or a quota (no gate holds, no quota paces the
+// host), no rate has been learnt but one from such throttles above the floor
+// (which probes up fast, out of the concurrency limit's way), the limit is
+// above its floor, the refused request started after the last cut, and the
+// default strategy's limit filled lossThrottleAfter windows since it last
+// rose or was cut. A server that refuses a share of requests with a bare 429
+// whatever the load (one sick backend behind a load balancer) does so at
+// every level: read as a rate or a cap, each refusal would take the limit
+// lower, to one request at a time paced at a rate learnt from refusals that
+// have no rate. Such a throttle is cut for as loss: it names no level,
+// learns no rate and closes no pause. A rate quota or an in-flight cap
+// refuses again within a few windows of the level it refused, so its
+// throttles are read as before.
+func (h *Host) throttleLossLocked(now time.Time, p Permit) bool {
+	return (h.gateUntil.IsZero() || !now.Before(h.gateUntil)) && p.epoch == h.ctl.cuts &&
+		(h.pace.learnt == 0 || !h.pace.slow) && !h.pace.quotaActive(now) && h.ctl.limit > h.ctl.min+1 && h.ctl.heldFor(lossThrottleAfter)
 }
 
 // throttleLocked cuts the concurrency limit for the throttle of p at now

@@ -53,7 +53,11 @@
 // in-flight count than the last cut, and the refused request started with
 // fewer in flight than the refusals that cut answered (0.9× the lowest), or
 // at a level that was admitted since: an in-flight cap refuses by the count
-// in flight, so its refusals start at the same level again. A learnt rate
+// in flight, so its refusals start at the same level again. After 12
+// windows that filled the concurrency limit with no cut or rise, such a
+// throttle above the floor, with no rate learnt but such a one, is loss
+// instead (a share refused at any load): the limit is cut to 85% as for a
+// bare 503 there, and no rate is learnt from it. A learnt rate
 // is forgotten once it is twice the success rate. No quota's or learnt rate
 // paces a host slower than a request per Config.RetryAfterMax, and a host
 // whose next request waits 30 s or more for a gate or for such a rate logs
