@@ -87,7 +87,7 @@ type pushback struct {
 	lastGateUntil time.Time     // and until when
 	lastThrottle  time.Time     // when a throttle last arrived
 	throttleSeq   uint64        // and the number of the request it refused
-	cutInFlight   int           // in-flight count at the last throttle that cut the concurrency limit
+	cutInFlight   int           // the fewest in flight a throttle the last cut answered arrived with (the cut's own included)
 	refusedLow    int           // the fewest in flight a refused request started with, of those the last cut answered (see capped)
 	admittedHigh  int           // successes since that cut that started with at least refusedLow in flight
 	bareWait      time.Duration // the pause the last throttle without a Retry-After closed
@@ -334,10 +334,10 @@ func (p *pace) onSuccess(seq uint64, started int) {
 // (floor), the server limits a rate, not concurrency: the throttle closes a
 // pause of its own (see bareWait) and teaches the rate as one with a
 // Retry-After does. When throttles go on at fewer requests in flight than
-// the last cut saw, and not at a level the server refused before (see
-// capped), a rate is learnt relative to the recent success rate,
-// and it probes upward fast so that it gets out of the way of a
-// concurrency limit that holds the line.
+// the throttles the last cut answered saw, and not at a level the server
+// refused before (see capped), a rate is learnt relative to the recent
+// success rate, and it probes upward fast so that it gets out of the way of
+// a concurrency limit that holds the line.
 func (p *pace) onThrottle(now time.Time, seq uint64, cut, floor bool, inFlight, started int) time.Time {
 	p.pushed()
 	p.lastThrottle, p.throttleSeq = now, seq
@@ -366,11 +366,18 @@ func (p *pace) onThrottle(now time.Time, seq uint64, cut, floor bool, inFlight, 
 		}
 		p.lastProbe = now
 	}
-	switch {
-	case cut:
+	if cut {
 		p.cutInFlight, p.refusedLow, p.admittedHigh = inFlight, started, 0
-	case started > 0 && started < p.refusedLow:
+		return until
+	}
+	// The requests sent past a cap before the cut came back drain away:
+	// their refusals arrive with ever fewer in flight, and the last of
+	// them tells the level the cap holds, the first an overshoot past it.
+	if started > 0 && started < p.refusedLow {
 		p.refusedLow = started
+	}
+	if inFlight < p.cutInFlight {
+		p.cutInFlight = inFlight
 	}
 	return until
 }

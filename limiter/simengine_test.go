@@ -252,11 +252,21 @@ type capacityServer struct {
 	full            simResponse   // the answer to a request beyond the queue
 	rejectAfter     time.Duration // how long that answer takes to reach the client
 	back            time.Duration // how long a success takes to reach the client once its slot is free
+	reach           time.Duration // a request reaches the server up to this long after it started (0: at once), so that requests started together may arrive out of order
 	busy            int
 	queue           []*simReq
 }
 
 func (c *capacityServer) arrive(s *sim, r *simReq) {
+	if c.reach > 0 {
+		s.after(s.now+time.Duration(s.rng.Float64()*float64(c.reach)), func() { c.reached(s, r) })
+		return
+	}
+	c.reached(s, r)
+}
+
+// reached handles r once it reaches the server.
+func (c *capacityServer) reached(s *sim, r *simReq) {
 	switch {
 	case c.busy < c.slots:
 		c.serve(s, r)
