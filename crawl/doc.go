@@ -5,9 +5,7 @@
 // strictly into a Config (an unknown key or a bad value is a *ConfigError
 // naming the file, line and key); Run crawls it: it pages through the
 // listing, requests each item's task through one limiter and one transport
-// shared by every request (robots.txt and listing pages included; the
-// listing's own rate limit, announced or learnt from its refusals, paces
-// the listing alone), writes
+// shared by every request (robots.txt and listing pages included), writes
 // the output and failed files as JSON Lines, keeps its progress in a state
 // directory when asked so that a crawl resumes after a crash, reports
 // progress and Prometheus metrics, and returns a Summary. ParseTemplate and

@@ -325,8 +325,7 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 	}
 	r.fetch.silent = silent
 	r.retrier = &retrier{retry: r.retry, clock: clockwork.NewRealClock()}
-	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log, keys: itemKeysOf(cfg, r.dist != nil),
-		pace: newListingPace(r.retrier.clock)}
+	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log, keys: itemKeysOf(cfg, r.dist != nil)}
 	if cfg.Task != nil {
 		r.repeats = newRepeats()
 	}

@@ -52,7 +52,6 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	if w.silent != nil {
 		sent = w.silent.now()
 	}
-	noteSent(req.Context())
 	ctx := w.deadlines.start(req.Context(), timeout)
 	w.meter.start()
 	resp, err := w.next.RoundTrip(req.WithContext(ctx))

@@ -30,37 +30,15 @@ func Prerequisite(ctx context.Context) context.Context {
 	return context.WithValue(ctx, auxiliaryKey{}, prerequisite)
 }
 
-// PacedApart returns a context whose requests are auxiliary (see
-// Auxiliary) and limited apart from their host's others: an endpoint with a
-// rate limit of its own on a host (a listing or search endpoint's), which
-// the caller paces itself. The quota headers of their answers are not
-// applied to the host (they describe the endpoint's quota; the caller reads
-// them), and a throttle of theirs (a 429, or a 403 that announces a quota or
-// a Retry-After) still closes the host's gate until its Retry-After, since
-// the server asked the client to wait, and counts as throttled for
-// WithObserver, but their permit is released Ignored: the host's rate and
-// concurrency limit learn nothing from it, so that the endpoint's rate does
-// not pace the host's other requests. A 503 and other drops are the host's,
-// as for any request.
-func PacedApart(ctx context.Context) context.Context {
-	return context.WithValue(ctx, auxiliaryKey{}, apart)
-}
-
 // The kinds of auxiliary requests.
 const (
 	auxiliary    = 1
 	prerequisite = 2
-	apart        = 3 // see PacedApart
 )
 
 func isAuxiliary(ctx context.Context) bool {
 	aux, _ := ctx.Value(auxiliaryKey{}).(int)
 	return aux != 0
-}
-
-func isApart(ctx context.Context) bool {
-	aux, _ := ctx.Value(auxiliaryKey{}).(int)
-	return aux == apart
 }
 
 func isPrerequisite(ctx context.Context) bool {

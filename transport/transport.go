@@ -41,10 +41,7 @@
 //	other transport errors (DNS, TLS)      Ignored
 //
 // A Retry-After that is unparsable or negative is ignored with a warning;
-// one that is too long is capped by the limiter (Config.RetryAfterMax). The
-// answer to a request made with a PacedApart context (an endpoint limited
-// apart from its host's others, paced by its caller) applies no quota to
-// the host, and its throttle closes the gate but is released Ignored.
+// one that is too long is capped by the limiter (Config.RetryAfterMax).
 //
 // This is the one place an answer is judged: WithObserver reports each
 // exchange with its verdict, and Check reuses it. Exchange.Throttled marks
@@ -260,7 +257,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	permit = sampleOnly(req, permit)
 	sent, watch := watchConn(req, h, permit.Sampled(), t.clock)
-	ex := exchange{t: t, permit: permit, host: key, began: t.clock.Now(), apart: isApart(req.Context())}
+	ex := exchange{t: t, permit: permit, host: key, began: t.clock.Now()}
 	resp, err := t.base.RoundTrip(sent)
 	if watch.timed {
 		ex.permit = ex.permit.Excluding(watch.took())
@@ -288,7 +285,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if r.err != nil {
 		t.badHdr.log(t.log, key, r.err)
 	}
-	if r.hasQuota && !ex.apart {
+	if r.hasQuota {
 		h.SetQuota(r.quota)
 	}
 	ex.status, ex.v = resp.StatusCode, r.classify(resp.StatusCode)
