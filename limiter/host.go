@@ -134,9 +134,6 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 		h.peakAt = now.UnixNano()
 	}
 	h.ctl.onStart(h.inFlight)
-	if pb := h.pace.pushback; pb != nil {
-		pb.window.sent(h.ctl.seq)
-	}
 	if h.pace.learn.recording(h.ctl.seq, !needSlot) {
 		if now.IsZero() {
 			now = h.l.clock.Now()

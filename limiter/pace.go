@@ -104,9 +104,6 @@ type pushback struct {
 	probeAt       time.Time     // when the probe last grew
 	bound         bool          // the bucket refused a token since probeAt
 
-	window   windowEpisodes // the episodes throttles with a gate ended, read for a fixed window's
-	windowed bool           // the learnt rate is the fixed window's they showed
-
 	reader   *quotaReader  // how the announced quota refills; made at the first quota, which few hosts announce
 	others   uint64        // the requests other processes sent to the host, as a shared store last counted them (see SharedAnswer.Others)
 	hidden   bool          // a throttle came while the announced quota held more than the requests in flight: a limit its headers do not describe
@@ -169,7 +166,7 @@ func (p *pace) apply(now time.Time) {
 		// The server holds tokens beyond its refill: a pacer that
 		// wakes late may catch up on half of them.
 		burst = p.reader.spare / 2
-	case p.pushback != nil && r == p.learnt && p.slow && !p.probing && !p.windowed:
+	case p.pushback != nil && r == p.learnt && p.slow && !p.probing:
 		burst = p.learn.pacerBurst()
 	}
 	if !fromCeiling && p.ceiling > 0 && p.cfgBurst > 0 {
@@ -205,10 +202,8 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 		p.drain = false
 	}
 	if p.learn.pending && p.pushback != nil {
-		// The gate a throttle closed has ended: learn from its record
-		// (unless the episodes read as a fixed window's, see
-		// windowEpisodes).
-		if r, ok := p.learn.settle(); ok && !p.windowed {
+		// The gate a throttle closed has ended: learn from its record.
+		if r, ok := p.learn.settle(); ok {
 			if p.learn.unsure || r <= 0 {
 				r = p.fallback
 			}
@@ -411,9 +406,7 @@ func (p *pace) pause(now time.Time) time.Time {
 		p.bareWait = min(2*p.bareWait, bareWaitMax)
 	}
 	until := now.Add(p.bareWait)
-	p.window.own = true
 	p.onGate(now, until)
-	p.window.own = false
 	return until
 }
 
@@ -479,9 +472,7 @@ func (p *pace) learnDrop(now time.Time, seq uint64, until time.Time, inFlight, s
 	}
 	pb.rtt = rtt
 	p.onThrottle(now, seq, false, false, inFlight, started)
-	p.window.own = true
 	p.onGate(now, until)
-	p.window.own = false
 }
 
 // learnFromGate learns from the request numbered seq, refused at now with a
@@ -518,37 +509,9 @@ func (p *pace) learnFromGate(now time.Time, seq uint64, until time.Time) {
 		p.estimate(now)
 		p.fallback, p.learnt = p.learnt, r
 	}
-	from := p.window.from
-	if first {
-		from = p.learn.base + 1
-	}
-	switch el := now.Sub(p.episodeStart()); {
-	case p.windowed && el >= p.window.gate:
-		// Paced at the window's rate and refused after more than a
-		// window: a little too fast for its count.
-		p.learnt, p.probing, p.confirmed = fitMargin*min(p.learnt, p.window.rate), false, true
-		p.window.rate, p.refusedAt = p.learnt, p.learnt
-	default:
-		p.windowed = false
-		if w, ok := p.window.note(el, until.Sub(now), int(seq-min(seq, from))); ok && from > 0 {
-			// Probed no higher than the window's rate.
-			p.learnt, p.probing, p.confirmed, p.windowed = w, false, true, true
-			p.refusedAt = w / fitMargin
-		}
-	}
-	p.window.from = 0
 	p.slow = true
 	p.epStart, p.epCount, p.epLearnt = until, 0, p.learnt
 	p.probeAt, p.bound, p.lastProbe = until, false, until
-}
-
-// episodeStart is when the episode in progress began: the end of the last
-// learning gate, or the host's first request.
-func (p *pace) episodeStart() time.Time {
-	if p.epStart.IsZero() {
-		return p.learn.firstAt
-	}
-	return p.epStart
 }
 
 // estimate sets the learnt rate, where the learner is unsure, from the

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
 )
 
 // windowServer is a fixed window stated only in an API's docs: limit
@@ -74,21 +72,4 @@ func TestSimulationHiddenWindowReport(t *testing.T) {
 		}
 	}
 	t.Log("\n" + b.String())
-}
-
-// TestSimulationHiddenFixedWindowsOfASecondArePacedAtTheirRate holds fixed
-// windows of a second stated only in docs: the episodes after the cold
-// start's refusal read as the window's count, paced evenly at its rate, so
-// that no refusal near a window's end gates the host for most of the next.
-func TestSimulationHiddenFixedWindowsOfASecondArePacedAtTheirRate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("simulation")
-	}
-	for _, limit := range []int{20, 50, 200} {
-		for _, seed := range []uint64{*simSeedFlag, 1, 7} {
-			share, rej := simHiddenWindow(t, limit, time.Second, 300*time.Millisecond, quotaRun, seed)
-			assert.GreaterOrEqual(t, share, 0.9, "%d/1s, seed %d: share of what the windows allow", limit, seed)
-			assert.LessOrEqual(t, rej, 0.01, "%d/1s, seed %d: 429 share", limit, seed)
-		}
-	}
 }
