@@ -361,13 +361,11 @@ func TestAnAnnouncedQuotaReplacesTheLearntRateAndKeepsNoBurst(t *testing.T) {
 
 func TestEachWorkerIsToldTheOthersRequestsToAHostThatAnnouncesAQuota(t *testing.T) {
 	srv := redistest.Start(t, false)
-	ctx := context.Background()
 	now := time.Now()
 	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
 	allow := func(s *Shared, r limiter.SharedRate) limiter.SharedAnswer {
 		t.Helper()
-		got, err := s.Allow(ctx, "h", r)
-		require.NoError(t, err)
+		got := allowed(t, s, r)
 		require.Zero(t, got.Wait)
 		return got
 	}
@@ -383,6 +381,14 @@ func TestEachWorkerIsToldTheOthersRequestsToAHostThatAnnouncesAQuota(t *testing.
 	assert.EqualValues(t, 3, allow(b, limiter.SharedRate{}).Others, "still counted while the quota reads inactive")
 }
 
+// allowed is s.Allow for host "h", which must not fail.
+func allowed(t *testing.T, s *Shared, r limiter.SharedRate) limiter.SharedAnswer {
+	t.Helper()
+	got, err := s.Allow(context.Background(), "h", r)
+	require.NoError(t, err)
+	return got
+}
+
 // clocked returns a Shared of worker whose clock reads *now.
 func clocked(t *testing.T, url, worker string, now *time.Time) *Shared {
 	s := NewShared(open(t, url, fpA, worker))
@@ -395,30 +401,24 @@ func TestSharedRateIsLearntFromEveryWorkersSuccesses(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
-	allow := func(s *Shared, r limiter.SharedRate) limiter.SharedAnswer {
-		t.Helper()
-		got, err := s.Allow(ctx, "h", r)
-		require.NoError(t, err)
-		return got
-	}
-	allow(a, limiter.SharedRate{})
-	allow(b, limiter.SharedRate{})
+	allowed(t, a, limiter.SharedRate{})
+	allowed(t, b, limiter.SharedRate{})
 	// Two seconds at 100/s between them; then a's request is refused with
 	// a gate of one second, and b learns of the gate.
 	now = now.Add(2 * time.Second)
-	allow(b, limiter.SharedRate{Successes: 90})
+	allowed(t, b, limiter.SharedRate{Successes: 90})
 	require.NoError(t, a.Gate(ctx, "h", now.Add(time.Second), limiter.SharedRate{Successes: 110}))
 	now = now.Add(refresh)
-	assert.True(t, allow(b, limiter.SharedRate{Successes: 90}).Again)
+	assert.True(t, allowed(t, b, limiter.SharedRate{Successes: 90}).Again)
 
 	// The gate opens: b, first, closes the episode, but nobody has reported
 	// the throttle yet; a does, and learns for both.
 	now = now.Add(time.Second - refresh)
-	assert.Zero(t, allow(b, limiter.SharedRate{Successes: 90}).Learnt)
-	learnt := allow(a, limiter.SharedRate{Successes: 110, Throttles: 1}).Learnt
+	assert.Zero(t, allowed(t, b, limiter.SharedRate{Successes: 90}).Learnt)
+	learnt := allowed(t, a, limiter.SharedRate{Successes: 110, Throttles: 1}).Learnt
 	assert.InDelta(t, learntCut*200/(2+serverBurst.Seconds()), learnt, 0.01)
 	now = now.Add(refresh)
-	assert.InDelta(t, learnt*(1+probeUnconfirmed*refresh.Seconds()), allow(b, limiter.SharedRate{Successes: 90}).Learnt, 0.01)
+	assert.InDelta(t, learnt*(1+probeUnconfirmed*refresh.Seconds()), allowed(t, b, limiter.SharedRate{Successes: 90}).Learnt, 0.01)
 
 	st, err := a.c.Status(ctx)
 	require.NoError(t, err)
@@ -559,35 +559,28 @@ func TestAWorkerAloneHasNoCap(t *testing.T) {
 
 func TestOneWorkerLeadsAColdStartForAll(t *testing.T) {
 	srv := redistest.Start(t, false)
-	ctx := context.Background()
 	now := time.Now()
 	a, b, c := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now), clocked(t, srv.URL(), "c", &now)
-	allow := func(s *Shared, r limiter.SharedRate) limiter.SharedAnswer {
-		t.Helper()
-		got, err := s.Allow(ctx, "h", r)
-		require.NoError(t, err)
-		return got
-	}
 	starting := limiter.SharedRate{Limit: 4, Probing: true}
 	for _, s := range []*Shared{a, b, c} {
-		assert.Zero(t, allow(s, starting).Cap, "nobody fills its limit yet: nobody leads")
+		assert.Zero(t, allowed(t, s, starting).Cap, "nobody fills its limit yet: nobody leads")
 	}
 	now = now.Add(refresh)
-	assert.Zero(t, allow(a, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap, "a leads")
+	assert.Zero(t, allowed(t, a, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap, "a leads")
 	now = now.Add(refresh)
-	assert.Equal(t, 1, allow(b, limiter.SharedRate{Limit: 5, Probing: true, Full: true}).Cap, "b holds one request")
-	assert.Equal(t, 1, allow(c, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap)
+	assert.Equal(t, 1, allowed(t, b, limiter.SharedRate{Limit: 5, Probing: true, Full: true}).Cap, "b holds one request")
+	assert.Equal(t, 1, allowed(t, c, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap)
 
 	// a's slow start ends at 10, and it goes on leading past probeMax.
 	now = now.Add(refresh)
-	assert.Zero(t, allow(a, limiter.SharedRate{Limit: 10}).Cap)
+	assert.Zero(t, allowed(t, a, limiter.SharedRate{Limit: 10}).Cap)
 	now = now.Add(probeMax)
-	assert.Zero(t, allow(a, limiter.SharedRate{Limit: 12}).Cap)
-	assert.Equal(t, 1, allow(b, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap)
+	assert.Zero(t, allowed(t, a, limiter.SharedRate{Limit: 12}).Cap)
+	assert.Equal(t, 1, allowed(t, b, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap)
 	// a stops sending: its lead lapses with its report.
 	now = now.Add(limitsLive + refresh)
-	allow(c, limiter.SharedRate{Limit: 4, Probing: true, Full: true})
-	assert.Zero(t, allow(b, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap)
+	allowed(t, c, limiter.SharedRate{Limit: 4, Probing: true, Full: true})
+	assert.Zero(t, allowed(t, b, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap)
 }
 
 func TestAColdStartsLeadEndsAtAGateAtTheLeadersMostOrAfterProbeMax(t *testing.T) {
