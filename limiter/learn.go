@@ -199,6 +199,23 @@ func (l *learner) paused(seq uint64, inFlight int) {
 	l.base, l.firstAt, l.workAt, l.aux, l.s1ok = seq, time.Time{}, time.Time{}, 0, 0
 }
 
+// oneToken takes the server, at now, for a bucket of one token (its quota
+// headers said so) that admitted the requests numbered up to sent: the
+// first throttle's bound on the burst is known, and the next throttle
+// tells the rate from the requests started from now on.
+func (l *learner) oneToken(now time.Time, sent uint64) {
+	l.first, l.known, l.unsure = true, true, false
+	l.base, l.firstAt, l.s1, l.burst, l.s1ok = sent, now, 1, 1, 1
+	l.restart(now, 0)
+	l.cur.sends = l.cur.sends[:0]
+}
+
+// oneTokenProbe reports whether the probe is to find the rate of a bucket
+// of one token (its first record not yet fitted).
+func (l *learner) oneTokenProbe() bool {
+	return l.known && l.burst < 2 && l.fits == 0 && l.records != nil
+}
+
 // admitted is what the server admitted before the first throttle: the
 // successes of the requests sent before it, but for a first auxiliary one.
 func (l *learner) admitted() float64 {
@@ -321,7 +338,10 @@ func (l *learner) fit(c *record, n int) float64 {
 	// would let a bucket of one or two admit a short gap, and the rate
 	// fitted to it fall far under the server's.
 	if c.lowest(b, n)*l.t1.Seconds() <= 0.5 {
-		b = max(1, math.Round(b))
+		// b is the middle of [s1 - refill, s1 + 1 - refill): the whole
+		// number in that span is the one below b+0.5 (a bucket that
+		// admitted s1 with no refill holds s1, not s1+1).
+		b = max(1, math.Ceil(b-0.5))
 	}
 	if n < len(c.sends) {
 		fits := func(b float64) bool { return c.lowest(b, n) < c.lowest(b, n+1) }

@@ -26,6 +26,7 @@ const (
 	gateEvidence  = 10 * time.Millisecond  // a Gate this soon after a throttle came with it
 	probeStep     = 5 * time.Millisecond   // a probe's rate grows at most this often
 	probeSends    = 0.5                    // and doubles over this many requests at least
+	oneTokenSends = 3                      // or this many, against a bucket of one token
 	maxProbeSteps = 2                      // and at most this many times between two of its requests
 	afterGate     = 1.5                    // the interval after a gate's first permit, in intervals, for a pacer of one token at a time
 
@@ -295,6 +296,22 @@ func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration, sent uint
 	p.quota, p.quotaEnd = rate, end
 	if !pause.IsZero() {
 		p.learn.paused(sent, inFlight)
+	}
+	if rate == 0 && q.Remaining == 0 && p.reader.mode != refillAtReset && p.reader.most == 0 && inFlight <= 1 && p.learnt == 0 && !p.learn.first && !p.hidden {
+		// A bucket of one token, told by its headers (it said nothing
+		// remains after every request, full again by Reset): its
+		// refusals teach its rate, and the first of them need not be a
+		// cold start's burst. Probe from the rate its Limit over the
+		// time to Reset suggests, from the next request on.
+		left := max(q.Reset.Sub(now), time.Second)
+		r0 := 1 / left.Seconds()
+		if q.Limit > 1 {
+			r0 = float64(q.Limit) / left.Seconds() / 2
+		}
+		p.learn.oneToken(now, sent)
+		p.learnt, p.probing, p.confirmed, p.slow = r0, true, false, true
+		p.epStart, p.epCount, p.epLearnt = now, 0, r0
+		p.probeAt, p.bound, p.lastProbe = now, false, now
 	}
 	return pause
 }
@@ -578,7 +595,13 @@ func (p *pace) grow(now time.Time) bool {
 	// not double many times between two of its requests. A host that used
 	// its rate took a token at least every two doublings (a request every
 	// 1/learnt seconds): a longer step was idle, and doubles no more.
-	p.learnt *= math.Exp2(min(maxProbeSteps, dt.Seconds()/max(probeDouble.Seconds(), probeSends/p.learnt)))
+	sends := probeSends
+	if p.learn.oneTokenProbe() {
+		// Its gaps bound a bucket of one token's rate: a probe doubling
+		// every request or so leaves too few of them near the rate.
+		sends = oneTokenSends
+	}
+	p.learnt *= math.Exp2(min(maxProbeSteps, dt.Seconds()/max(probeDouble.Seconds(), sends/p.learnt)))
 	return true
 }
 
