@@ -25,6 +25,8 @@ var (
 	simLoad     = flag.Duration("simload", 0, "TestSimulationCapacityClasses and -simtrace class: the client stalls (-simstallmin to -simstallmax) once per this on average (a loaded machine); 0: never")
 	simStallMin = flag.Duration("simstallmin", 2*time.Millisecond, "-simload: the shortest stall of the capacity classes' reports")
 	simStallMax = flag.Duration("simstallmax", 15*time.Millisecond, "-simload: the longest stall of the capacity classes' reports")
+	simReach    = flag.Duration("simreach", 0, "TestSimulationCapacityClasses(Seeds): a request reaches the server up to this long after it started, so that requests started together may arrive out of order")
+	simCrawl    = flag.Bool("simcrawl", false, "TestSimulationCapacityClasses(Seeds): one request alone before any other, as a crawl sends its first listing page")
 )
 
 // simResult holds a scenario's figures.
@@ -529,16 +531,20 @@ type crawlFigures struct {
 }
 
 // simCrawlCapacity runs c from a cold start for crawlRun, on a client
-// loaded as -simload says.
+// loaded as -simload says, with requests reaching the server as -simreach
+// says and, with -simcrawl, one request alone first.
 func simCrawlCapacity(t testing.TB, alg Algorithm, c capacityClass, seed uint64) crawlFigures {
 	return simCrawlCapacityLoaded(t, alg, c, seed, *simLoad)
 }
 
 // simCrawlCapacityLoaded is simCrawlCapacity on a client that stalls for
 // -simstallmin to -simstallmax (2-15 ms) once per load on average; never if
-// load is 0.
+// load is 0. -simreach and -simcrawl apply as in simCrawlCapacity.
 func simCrawlCapacityLoaded(t testing.TB, alg Algorithm, c capacityClass, seed uint64, load time.Duration) crawlFigures {
-	s := newSim(simLimiter(t, alg, 0), c.server(), seed, crawlRun)
+	srv := c.server()
+	srv.reach = *simReach
+	s := newSim(simLimiter(t, alg, 0), srv, seed, crawlRun)
+	s.crawlStart = *simCrawl
 	if load > 0 {
 		s.loadStalls(seed, load, *simStallMin, *simStallMax)
 	}
@@ -556,9 +562,12 @@ var simClassSeeds = []uint64{1, 2, 3, 7, 42, 99, 1234}
 
 // TestSimulationCapacityClasses prints the default strategy's figures over a
 // crawl 2.5 s long at the optimum, from a cold start, against servers of the
-// crawl targets' classes, median and worst of 7 seeds:
+// crawl targets' classes, median and worst of 7 seeds, on a client loaded
+// as -simload says, with requests reaching the server up to -simreach after
+// they start (out of order) and, with -simcrawl, one request alone before the
+// others (a crawl's listing page):
 //
-//	go test ./limiter -run TestSimulationCapacityClasses -simreport -v
+//	go test ./limiter -run TestSimulationCapacityClasses -simreport -v [-simload 200ms] [-simreach 2ms] [-simcrawl]
 func TestSimulationCapacityClasses(t *testing.T) {
 	if !*simReport {
 		t.Skip("run with -simreport")
