@@ -16,6 +16,8 @@ const (
 	minFit       = 8                      // the fewest requests a record must hold to fit a rate
 	minFitOne    = 3                      // or against a bucket of one token
 	probeStart   = 2.0                    // a probe starts at this many times what the server admitted over the first throttle's episode and gate
+	tightEpisode = 10 * time.Second       // a bucket of one token's refusal this soon after the gate before cuts twice as far as the last
+	maxTight     = 4                      // and at most 2^maxTight times fitMargin's cut
 )
 
 // learner learns the rate and burst of a server taken for a token bucket,
@@ -45,6 +47,7 @@ type learner struct {
 	unsure  bool          // they were not: the burst is not known, and fit's rates are not to be trusted
 	pending bool          // records.prev is to be learnt from when the gate ends
 	aux     uint8         // 1 if the host's first request was auxiliary and is in the episode
+	tight   uint8         // a bucket of one token's refusals in a row, each within tightEpisode of the gate before
 
 	s1ok     int     // successes of the requests sent before the first throttle
 	*records         // made at the first throttle, which most hosts never see
@@ -248,6 +251,28 @@ func (l *learner) settle() (float64, bool) {
 		r = c.lowest(l.burst, n)
 	}
 	l.fits++
+	// A bucket of one token refused a request while paced at cur: two
+	// requests reached it closer than its interval, however far apart
+	// they were sent (their ways to it differ by some jitter). Each such
+	// refusal within tightEpisode of the gate before cuts twice as far as
+	// the last (tightCut), so that the pace finds its margin under the
+	// server's rate in a few gates, not one percent a gate.
+	tightCut := cur
+	if l.fits > 1 && l.known && l.burst < 2 && cur > 0 && n > 0 {
+		tightCut = cur * (1 - (1-fitMargin)*float64(uint(1)<<l.tight))
+		if c.sends[len(c.sends)-1] < tightEpisode {
+			l.tight = min(l.tight+1, maxTight)
+		} else {
+			l.tight = 0
+		}
+		if n == 2 {
+			// Its one gap is the first after the gate, which the
+			// pacer stretched (see pace.stretchAfterGate): it bounds
+			// the rate at two thirds of cur, not at the server's.
+			l.weak = 0
+			return tightCut, true
+		}
+	}
 	weak := l.weak
 	l.weak = 0
 	if l.fits > 1 && c.admits(l.burst, 0, n) {
@@ -268,7 +293,7 @@ func (l *learner) settle() (float64, bool) {
 			// Its refusal says only that the rate paced at was not
 			// under the server's, as a record fitted at that rate says
 			// (once, it may be the timing of two requests).
-			return fitMargin * cur, true
+			return min(fitMargin*cur, tightCut), true
 		default:
 			// Again: the server's rate has fallen under it.
 			return cur / 2, true
@@ -287,7 +312,7 @@ func (l *learner) settle() (float64, bool) {
 	if rate <= 0 {
 		rate = cur / 2
 	}
-	return rate, true
+	return min(rate, tightCut), true
 }
 
 // succeeded notes that the request numbered seq succeeded: the server

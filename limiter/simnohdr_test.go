@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // noHeaderClasses are quotas without headers (429 + Retry-After in whole
@@ -36,6 +38,8 @@ var noHeaderJitterClasses = []struct {
 	{100, 10, 5 * time.Millisecond, time.Millisecond}, {10, 1, 20 * time.Millisecond, time.Millisecond},
 	{200, 1, 20 * time.Millisecond, time.Millisecond}, {1000, 1, 20 * time.Millisecond, 500 * time.Microsecond},
 	{1000, 1, 20 * time.Millisecond, time.Millisecond}, {1000, 10, 20 * time.Millisecond, time.Millisecond},
+	{100, 1, 5 * time.Millisecond, 500 * time.Microsecond}, {100, 1, 5 * time.Millisecond, time.Millisecond},
+	{100, 1, 5 * time.Millisecond, 2 * time.Millisecond}, {20, 1, 20 * time.Millisecond, 2 * time.Millisecond},
 }
 
 // TestSimulationQuotaNoHeadersClassesReport prints every class of
@@ -64,4 +68,29 @@ func TestSimulationQuotaNoHeadersClassesReport(t *testing.T) {
 		fmt.Fprintf(&b, "| %.0f | %.0f | %v | %v | %s | %s | %s |\n", c.rate, c.burst, c.service, c.jitter, strings.Join(o10, " / "), strings.Join(o30, " / "), strings.Join(rej, " / "))
 	}
 	t.Log("\n" + b.String())
+}
+
+// TestSimulationBucketsOfOneTokenOutOfStepFindTheirMargin holds buckets of
+// one token without headers whose requests reach the bucket up to a jitter
+// after they started: paced at their rate, two requests reach it closer than
+// its interval now and then, and each refusal closes a gate of a second.
+// Each refusal within 10 s of the gate before cuts twice as far as the last
+// (1, 2, 4, 8, 16%), so the pace finds its margin in a few gates; a cut of
+// 1% a gate (or the gaps of a few requests after a stretched first
+// interval, read as the rate) left 100/s at 52-72% and 1,000/s at 24-35%.
+func TestSimulationBucketsOfOneTokenOutOfStepFindTheirMargin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, c := range []struct {
+		rate          float64
+		service, jitt time.Duration
+		share         float64
+	}{{100, 5 * time.Millisecond, time.Millisecond, 0.68}, {200, 20 * time.Millisecond, time.Millisecond, 0.52}, {1000, 20 * time.Millisecond, 500 * time.Microsecond, 0.4}} {
+		for _, seed := range []uint64{42, 1, 7} {
+			_, over30, refused := simQuotaNoHeadersJitter(t, c.rate, 1, c.service, c.jitt, seed)
+			assert.GreaterOrEqual(t, over30, c.share, "%v/s, jitter %v, seed %d: share of the rate over 30 s", c.rate, c.jitt, seed)
+			assert.LessOrEqual(t, refused, 0.01, "%v/s, jitter %v, seed %d: refused share", c.rate, c.jitt, seed)
+		}
+	}
 }
