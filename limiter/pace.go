@@ -292,6 +292,11 @@ func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration, sent uint
 		// a smaller one may be a bucket of a token or two, whose rate
 		// only its refusals teach.
 		p.forget()
+		if p.learn.oneTokenProbe() {
+			// Not a bucket of one token after all (a window others
+			// had used up): its probe's record is no one's.
+			p.learn = learner{base: sent}
+		}
 	}
 	p.quota, p.quotaEnd = rate, end
 	if !pause.IsZero() {

@@ -374,3 +374,22 @@ func TestPaceDoesNotStretchAfterAGateWhereTheBurstIsNotOneToken(t *testing.T) {
 	require.False(t, ok)
 	assert.InDelta(t, 10, next.Sub(at).Seconds()*1000, 0.1)
 }
+
+func TestPaceTakesAFirstAnswerOfNothingLeftForABucketOfOneTokenUntilMoreRemains(t *testing.T) {
+	// The host's first request, alone, is answered Remaining 0: a bucket
+	// of one token, or a window others used up. Its rate is probed from
+	// half its Limit over the time to Reset, and the next throttle tells
+	// it; a quota that then holds more tells the rate instead, and the
+	// probe's record is dropped.
+	p := pace{pushback: new(pushback)}
+	p.learn.sent(epoch, 1, false)
+	p.setQuota(epoch, Quota{Limit: 100, Remaining: 0, Reset: epoch.Add(time.Second)}, time.Hour, 1, 1)
+	assert.InDelta(t, 50, p.learnt, 1e-9, "half of 100 per second")
+	assert.True(t, p.probing)
+	assert.True(t, p.learn.first && p.learn.known, "the first throttle's bound on the burst is known: one token")
+
+	at := epoch.Add(time.Second)
+	p.setQuota(at, Quota{Limit: 100, Remaining: 99, Reset: at.Add(time.Second)}, time.Hour, 2, 1)
+	assert.Zero(t, p.learnt, "a quota of 99 tells the rate")
+	assert.False(t, p.learn.first, "the probe's record is dropped")
+}
