@@ -23,7 +23,7 @@ import (
 // a crawl with state records it done under.
 type listed struct {
 	Page   string
-	Item   any
+	Item   any // nil once its target is resolved, when only that needed it (see wrap)
 	Cursor source.Cursor
 	Index  int
 	ID     string // with Redis: the item's entry in the crawl's stream
@@ -180,6 +180,11 @@ func (l *listing) wrap(rawURL string, items []any) []listed {
 		if targets != nil {
 			targets[i] = resolveTarget(l.cfg, it)
 			out[i].target = &targets[i]
+			if l.keys != nil {
+				// Read only for its task URL (see itemKeysOf): the items
+				// read ahead do not hold it, which the GC would scan.
+				out[i].Item = nil
+			}
 		}
 	}
 	return out
