@@ -15,11 +15,21 @@ func itemKeysOf(cfg *Config, distributed bool) *itemKeys {
 			return nil
 		}
 	}
-	k := &itemKeys{way: way, keep: map[string]struct{}{}}
+	var keep []string
 	for _, part := range cfg.Task.URL.parts {
 		if part.field != nil {
-			k.keep[part.field.keys[0]] = struct{}{}
+			keep = append(keep, part.field.keys[0])
 		}
+	}
+	return newItemKeys(way, keep)
+}
+
+// newItemKeys is the itemKeys of items at way keeping the keys keep.
+func newItemKeys(way, keep []string) *itemKeys {
+	k := &itemKeys{way: way, keep: map[string]struct{}{}}
+	for _, key := range keep {
+		k.keep[key] = struct{}{}
+		k.only = key
 	}
 	return k
 }

@@ -27,6 +27,18 @@ func decodeValidJSON(b []byte) any {
 type itemKeys struct {
 	way  []string            // items_field's keys, from the body down
 	keep map[string]struct{} // the keys an item's object keeps
+	// only is keep's key when it has only one (most task URLs name one
+	// field): each key of each item is compared with it, not looked up.
+	only string
+}
+
+// keeps reports whether an item's object keeps its key named key.
+func (k *itemKeys) keeps(key string) bool {
+	if len(k.keep) == 1 {
+		return key == k.only
+	}
+	_, ok := k.keep[key]
+	return ok
 }
 
 // decodeValidPage is decodeValidJSON with the items as k says (every key
@@ -164,9 +176,9 @@ func (d *jsonDecoder) item() map[string]any {
 		d.space()
 		d.i++ // ':'
 		d.space()
-		_, keep := d.items.keep[string(raw)]
+		keep := d.items.keeps(string(raw))
 		if !plain {
-			_, keep = d.items.keep[unquoteJSON(raw)]
+			keep = d.items.keeps(unquoteJSON(raw))
 		}
 		if keep {
 			d.i = start

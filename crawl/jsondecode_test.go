@@ -91,13 +91,11 @@ func FuzzDecodePageKeepsTheItemsKeys(f *testing.F) {
 		if err != nil || !validJSON(b) {
 			return
 		}
-		k := &itemKeys{keep: map[string]struct{}{}}
+		var wayKeys []string
 		if way != "" {
-			k.way = strings.Split(way, ".")
+			wayKeys = strings.Split(way, ".")
 		}
-		for _, key := range strings.Split(keep, ",") {
-			k.keep[key] = struct{}{}
-		}
+		k := newItemKeys(wayKeys, strings.Split(keep, ","))
 		got, items, err := decodePage(response{body: b}, k)
 		require.NoError(t, err)
 		assert.Equal(t, keepItemsKeys(whole, k.way, true, k.keep), got, "%q", b)

@@ -152,8 +152,13 @@ func (v *jsonValidator) array(depth int) bool {
 func (v *jsonValidator) string() bool {
 	b := v.b
 	for i := v.i + 1; i < len(b); i++ {
+		for stringByte[b[i]] == plainByte {
+			// Most of a string: the loop that costs, kept tight.
+			if i++; i == len(b) {
+				return false
+			}
+		}
 		switch stringByte[b[i]] {
-		case plainByte:
 		case quoteByte:
 			v.i = i + 1
 			return true

@@ -50,7 +50,7 @@ func (l outputLine) appendLine(dst []byte) ([]byte, error) {
 // json.Marshal.
 func appendJSONString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !quotedAsIs[s[i]] {
 			b, _ := json.Marshal(s) // a string always encodes
 			return append(dst, b...)
 		}
@@ -59,6 +59,16 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s...)
 	return append(dst, '"')
 }
+
+// quotedAsIs are the bytes appendJSONString copies as they are: printable
+// ASCII but ", \, <, > and &.
+var quotedAsIs = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'], t['<'], t['>'], t['&'] = false, false, false, false, false
+	return t
+}()
 
 // appendCompactJSON appends the valid JSON text src as json.Marshal writes a
 // json.RawMessage: without the whitespace between tokens, and with <, >, &,

@@ -264,22 +264,53 @@ const upperHex = "0123456789ABCDEF"
 
 // writeEscaped percent-encodes s byte by byte (UTF-8), keeping unreserved
 // characters, and with reserved also reserved characters and %XX escapes.
+// The bytes it keeps are copied a run at a time.
 func writeEscaped(b *strings.Builder, s string, reserved bool) {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case isUnreserved(c), reserved && isReserved(c):
-			b.WriteByte(c)
-		case reserved && c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			b.WriteString(s[i : i+3])
-			i += 2
+	keep := uint8(keepUnreserved)
+	if reserved {
+		keep |= keepReserved
+	}
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && escapeKeep[s[j]]&keep != 0 {
+			j++
+		}
+		b.WriteString(s[i:j])
+		if j == len(s) {
+			return
+		}
+		switch c := s[j]; {
+		case reserved && c == '%' && j+2 < len(s) && isHex(s[j+1]) && isHex(s[j+2]):
+			b.WriteString(s[j : j+3])
+			i = j + 3
 		default:
 			b.WriteByte('%')
 			b.WriteByte(upperHex[c>>4])
 			b.WriteByte(upperHex[c&15])
+			i = j + 1
 		}
 	}
 }
+
+// What writeEscaped keeps of a byte: keepUnreserved always, keepReserved
+// with reserved.
+const (
+	keepUnreserved = 1 << iota
+	keepReserved
+)
+
+// escapeKeep is isUnreserved and isReserved of each byte.
+var escapeKeep = func() (t [256]uint8) {
+	for c := range 256 {
+		if isUnreserved(byte(c)) {
+			t[c] |= keepUnreserved
+		}
+		if isReserved(byte(c)) {
+			t[c] |= keepReserved
+		}
+	}
+	return t
+}()
 
 func isUnreserved(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
