@@ -26,9 +26,9 @@ func itemKeysOf(cfg *Config, distributed bool) *itemKeys {
 
 // newItemKeys is the itemKeys of items at way keeping the keys keep.
 func newItemKeys(way, keep []string) *itemKeys {
-	k := &itemKeys{way: way, keep: map[string]struct{}{}}
+	k := &itemKeys{way: way, keep: map[string]string{}}
 	for _, key := range keep {
-		k.keep[key] = struct{}{}
+		k.keep[key] = key
 		k.only = key
 	}
 	return k

@@ -25,20 +25,21 @@ func decodeValidJSON(b []byte) any {
 // the array at items_field keep only those keys, and the rest of the page is
 // decoded whole.
 type itemKeys struct {
-	way  []string            // items_field's keys, from the body down
-	keep map[string]struct{} // the keys an item's object keeps
+	way  []string          // items_field's keys, from the body down
+	keep map[string]string // the keys an item's object keeps, each its own value
 	// only is keep's key when it has only one (most task URLs name one
 	// field): each key of each item is compared with it, not looked up.
 	only string
 }
 
-// keeps reports whether an item's object keeps its key named key.
-func (k *itemKeys) keeps(key string) bool {
+// kept reports whether an item's object keeps its key named key, and then
+// returns keep's own string of it, which every item shares.
+func (k *itemKeys) kept(key string) (string, bool) {
 	if len(k.keep) == 1 {
-		return key == k.only
+		return k.only, key == k.only
 	}
-	_, ok := k.keep[key]
-	return ok
+	kept, ok := k.keep[key]
+	return kept, ok
 }
 
 // decodeValidPage is decodeValidJSON with the items as k says (every key
@@ -171,21 +172,19 @@ func (d *jsonDecoder) item() map[string]any {
 	d.i++
 	d.space()
 	for d.b[d.i] != '}' {
-		start := d.i
 		raw, plain := d.quoted()
 		d.space()
 		d.i++ // ':'
 		d.space()
-		keep := d.items.keeps(string(raw))
-		if !plain {
-			keep = d.items.keeps(unquoteJSON(raw))
+		var k string
+		keep := false
+		if plain {
+			k, keep = d.items.kept(string(raw))
+		} else {
+			k = unquoteJSON(raw)
+			_, keep = d.items.kept(k)
 		}
 		if keep {
-			d.i = start
-			k := d.key()
-			d.space()
-			d.i++ // ':'
-			d.space()
 			m[k] = d.value()
 		} else {
 			d.skip()

@@ -108,7 +108,7 @@ func FuzzDecodePageKeepsTheItemsKeys(f *testing.F) {
 
 // keepItemsKeys is v with the objects of the array at way keeping only keep,
 // those that hold every key of keep.
-func keepItemsKeys(v any, way []string, on bool, keep map[string]struct{}) any {
+func keepItemsKeys(v any, way []string, on bool, keep map[string]string) any {
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
