@@ -3,7 +3,8 @@
 task URL and the output; every limit at its default; robots.txt on; a cold start) against one `politely mock`
 server, then `politely export`, and print: the sum's goodput over what the server allows, throttled answers,
 early requests, the server's most requests in flight against its slots + queue, lost and duplicated ids in
-the exported output, each worker's summary, and the server's 2xx/throttled/in flight per 100 ms (--trace).
+the exported output, the CPU seconds each worker and redis-server used, each worker's summary, and the
+server's 2xx/throttled/in flight per 100 ms (--trace).
 
 usage: scaleout.py BIN --workers N --scenario NAME --knobs "..." --items N --model cap,SLOTS,LAT|bucket,RATE,BURST|none
                    [--stagger S] [--kill-at S] [--lock] [--trace] [--runs K]
@@ -21,6 +22,31 @@ def free_port():
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+def reap(p, timeout):
+    """Waits up to timeout for p (killed past it) and returns its exit code ('killed') and its CPU (resource usage)."""
+    end = time.monotonic() + timeout
+    while True:
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            p.returncode = os.waitstatus_to_exitcode(status)
+            return p.returncode, ru
+        if time.monotonic() >= end:
+            p.kill()
+            _, status, ru = os.wait4(p.pid, 0)
+            p.returncode = os.waitstatus_to_exitcode(status)
+            return 'killed', ru
+        time.sleep(0.01)
+
+
+def proc_cpu(pid):
+    """The CPU seconds (user + system) a live process used so far."""
+    try:
+        f = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()
+        return round((int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK'), 2)
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def run(a):
@@ -74,13 +100,13 @@ output: {d}/out.jsonl
         if a.kill_at:  # kill -9 the first worker mid-crawl: the others must finish its items, each once
             time.sleep(max(0, a.kill_at - (time.monotonic() - t0m)))
             crawls[0].kill()
-        rcs = []
+        rcs, cpu = [], []
         for c in crawls:
-            try:
-                rcs.append(c.wait(timeout=max(1, 60 - (time.monotonic() - t0m))))
-            except subprocess.TimeoutExpired:
-                c.kill(); c.wait(); rcs.append('killed')
+            rc, ru = reap(c, max(1, 60 - (time.monotonic() - t0m)))
+            rcs.append(rc)
+            cpu.append(round(ru.ru_utime + ru.ru_stime, 2) if ru else None)
         wall = time.monotonic() - t0m
+        rcpu = proc_cpu(rs.pid)
         stop[0] = True
         th.join()
         ex = subprocess.run([a.bin, 'export', '-c', f'{d}/c.yaml', '--redis', rurl, '--out', f'{d}/exp.jsonl', '--failed', f'{d}/exp.failed.jsonl'],
@@ -108,7 +134,7 @@ output: {d}/out.jsonl
         res = dict(workers=a.workers, rcs=rcs, wall=round(wall, 2), ideal=round(ide, 2), goodput=round(100 * ide / wall, 1),
                    ok=okn, requests=req, thr=thr, thr_pct=round(100 * thr / max(1, req), 2), early=st['early_requests'],
                    max_in_flight=st['max_in_flight'], lines=lines, dup=lines - len(set(ids)), lost=a.items - len(set(ids) | fids),
-                   failed=len(fids), load=load, export_rc=ex.returncode,
+                   failed=len(fids), load=load, export_rc=ex.returncode, cpu=cpu, cpu_redis=rcpu,
                    per_worker=[dict(items=w.get('items'), succeeded=w.get('succeeded'), requests=w.get('requests'), throttled=w.get('throttled'),
                                     dur=w.get('duration_s'), maxc=w.get('max_concurrency'), final=w.get('final_limit')) for w in ws],
                    per_second=[(s['ok'], s['throttled'], s.get('max_in_flight', 0)) for s in st['per_second']])
@@ -148,7 +174,7 @@ def main():
         r = run(a)
         print(f"workers={r['workers']} rc={r['rcs']} gp={r['goodput']}% ideal={r['ideal']}s wall={r['wall']}s ok={r['ok']} thr={r['thr_pct']}% ({r['thr']}) "
               f"early={r['early']} maxinfl={r['max_in_flight']} lines={r['lines']} dup={r['dup']} lost={r['lost']} failed={r['failed']} "
-              f"export_rc={r['export_rc']} load={r['load']}", flush=True)
+              f"export_rc={r['export_rc']} load={r['load']} cpu={r['cpu']}s redis_cpu={r['cpu_redis']}s", flush=True)
         for i, w in enumerate(r['per_worker']):
             print(f'   w{i}: {w}', flush=True)
         print('   per second (ok/thr/maxinfl):', r['per_second'], flush=True)
