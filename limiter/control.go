@@ -84,8 +84,12 @@ type control struct {
 	// exitAt is the limit at which slow start last ended on a rising RTT,
 	// while a window without a queue at about that level may still show
 	// the rise was noise (see resume); 0 if none. lastExit is the last
-	// such limit.
-	exitAt, lastExit float64
+	// such limit. climbAt is the level at which slow start last ended on a
+	// rising RTT with no refusal since, and climbRTT that window's mean
+	// RTT in nanoseconds (then the lowest since), while windows past that
+	// level may still show the rise was no queue (see climb); 0 if none.
+	// A float32 holds a level to far less than a request.
+	exitAt, lastExit, climbAt, climbRTT float32
 	// strictAt is the level at which slow start ended before it resumed,
 	// 0 if it never resumed: from there a resumed slow start takes a rise
 	// within the noise as a rise, and grows by half its step up to
@@ -606,8 +610,8 @@ func (c *control) decide(w windowStats) {
 		return
 	}
 	if w.drop {
-		c.exitAt = 0
-	} else if c.resume(w) || c.undoShrink(w) {
+		c.exitAt, c.climbAt = 0, 0
+	} else if c.resume(w) || c.undoShrink(w) || c.climb(w) {
 		return
 	}
 	c.shrunkFrom = 0
@@ -663,7 +667,9 @@ func (c *control) slowStartWindow(w windowStats) {
 	switch {
 	case w.drop || ratio >= slowExitRatio:
 		if !w.drop {
-			c.exited(w.limit)
+			// A rise this large in one window may be a client's stall:
+			// its mean tells nothing of the level's RTT (see climb).
+			c.exited(w.limit, 0)
 		}
 		next := c.safe
 		if next == 0 || next >= w.limit {
@@ -711,7 +717,7 @@ func (c *control) slowStartWindow(w windowStats) {
 		// RTT rise says runs without a queue (Little's law: the in-flight
 		// level over the RTT ratio), or the last level seen without one.
 		c.slowStart = false
-		c.exited(w.limit)
+		c.exited(w.limit, w.mean)
 		c.limit = max(c.min, min(c.max, max(c.safe, w.limit/ratio)))
 		c.alg.reset(c.limit)
 		if (c.strictAt == 0 || w.limit < slowStep*c.strictAt) && c.kneeRise(w, ratio) {
@@ -770,10 +776,17 @@ func (c *control) kneeRise(w windowStats, ratio float64) bool {
 // again only after it ended at a level slowStep times higher than any
 // before, so a rise that comes back at about the same level ends it for
 // good.
-func (c *control) exited(limit float64) {
+//
+// It also notes limit and mean, the RTT of the window that ended slow
+// start, for climb; a mean of 0 notes none.
+func (c *control) exited(limit float64, mean time.Duration) {
+	c.climbAt, c.climbRTT = 0, 0
+	if mean > 0 {
+		c.climbAt, c.climbRTT = float32(limit), float32(mean)
+	}
 	c.exitAt = 0
-	if limit >= slowStep*c.lastExit {
-		c.exitAt, c.lastExit = limit, limit
+	if limit >= slowStep*float64(c.lastExit) {
+		c.exitAt, c.lastExit = float32(limit), float32(limit)
 	}
 }
 
@@ -800,6 +813,55 @@ func (c *control) resume(w windowStats) bool {
 		// Back to the level that showed the rise first, to see it again.
 		c.limit = min(c.limit, exit)
 	}
+	return true
+}
+
+// climbStep is the default strategy's growth per window while windows past
+// the level where slow start ended on a rise show that rise was no queue
+// (see climb).
+const climbStep = 1.1
+
+// climbMin is the lowest limit climb grows: below it, the default
+// strategy's step of one request is climbStep or more.
+const climbMin = 10
+
+// climbRise is the RTT over the lowest since slow start ended (see climb)
+// up to which a window shows no queue.
+const climbRise = 1.05
+
+// climb grows the limit by climbStep after slow start ended on a rising
+// RTT at climbAt that no refusal has confirmed, if w, a window that used a
+// limit climbStep times that level or more, read no more than climbRise
+// over the lowest of the window that ended slow start and those that
+// climbed since (climbRTT): a queue's RTT rises with the requests in
+// flight, and a rise that stays flat while they grow by a tenth and more
+// was a baseline read low or a loaded client, not a queue. A window that
+// rose by the step (or to delayGrow over the baseline) ends the climb for
+// good: the level's queue has shown. It reports whether it grew the limit.
+func (c *control) climb(w windowStats) bool {
+	if c.climbAt == 0 || w.mean == 0 || w.inFlight < int(w.limit) || w.limit < max(climbMin, climbStep*float64(c.climbAt)) {
+		return false
+	}
+	a, own := c.alg.(*delayAlgorithm)
+	if !own {
+		c.climbAt = 0
+		return false
+	}
+	low := float64(c.climbRTT)
+	switch {
+	case w.ratio() >= delayGrow || float64(w.mean) >= climbStep*low:
+		// A rise as large as the step: a queue.
+		c.climbAt = 0
+		return false
+	case float64(w.mean) > climbRise*low:
+		return false
+	}
+	c.climbRTT = float32(min(low, float64(w.mean)))
+	c.shrunkFrom = 0
+	// As the default strategy's own growth step: the windows that filled
+	// the limit count again from here (see delayAlgorithm.since).
+	a.at, a.since = 0, 0
+	c.set(w.limit * climbStep)
 	return true
 }
 

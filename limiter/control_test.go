@@ -989,3 +989,64 @@ func TestAClientStallIsNotReadAsAQueue(t *testing.T) {
 	assert.Less(t, lowest, out, "a server six times slower: the limit is cut")
 	assert.Less(t, cutAt, 500+3*out, "within three round trips' answers")
 }
+
+// exitOnRise ends c's slow start on a rise at limit 20 over a baseline of
+// 18 ms, no request refused, and returns the limit it falls back to.
+func exitOnRise(t *testing.T, c *control, mean time.Duration) float64 {
+	t.Helper()
+	c.init(Config{Min: 1, Max: 256, Initial: 4})
+	c.base, c.srtt, c.limit, c.safe = 18*time.Millisecond, 18*time.Millisecond, 20, 17
+	w := windowStats{mean: mean, stderr: 200 * time.Microsecond, base: c.base, srtt: mean, inFlight: 20, limit: 20}
+	c.decide(w)
+	c.decide(w)
+	require.False(t, c.slowStart, "two windows of a rise end slow start")
+	return c.limit
+}
+
+// climbWindows feeds c n windows at its full limit whose mean RTT is rtt(l)
+// and returns the highest limit it reached.
+func climbWindows(c *control, n int, rtt func(l float64) time.Duration) float64 {
+	high := c.limit
+	for range n {
+		mean := rtt(c.limit)
+		c.decide(windowStats{mean: mean, stderr: 200 * time.Microsecond, base: c.base, srtt: mean, inFlight: int(c.limit), limit: c.limit})
+		high = max(high, c.limit)
+	}
+	return high
+}
+
+func TestDefaultClimbsFastPastAnExitOnARiseThatHigherLevelsDoNotShow(t *testing.T) {
+	// The rise that ended slow start was the baseline's (read low from a
+	// few fast first answers): the RTT stays 20 ms at every level.
+	var c control
+	from := exitOnRise(t, &c, 20*time.Millisecond)
+	assert.Less(t, from, 20.0)
+	flat := func(float64) time.Duration { return 20 * time.Millisecond }
+	climbWindows(&c, 14, flat)
+	// The default strategy's own step (+1 or 5% a window, four windows
+	// held below the level of the rise) would be at about 30.
+	assert.GreaterOrEqual(t, c.limit, 40.0, "a flat RTT past the level of the rise climbs by a tenth a window")
+}
+
+func TestDefaultClimbStopsAtTheQueueOfAServerPastTheExit(t *testing.T) {
+	// The same false exit, on a server of 24 slots and a queue of 6 (a
+	// 503 with a gate beyond): the RTT rises with every request past 24.
+	var c control
+	exitOnRise(t, &c, 20*time.Millisecond)
+	queue := func(l float64) time.Duration {
+		return time.Duration(float64(20*time.Millisecond) * max(1, float64(int(l))/24))
+	}
+	high := climbWindows(&c, 60, queue)
+	assert.GreaterOrEqual(t, high, 24.0, "the climb reaches the slots")
+	assert.LessOrEqual(t, high, 30.0, "and stops before slots + queue")
+	assert.Zero(t, c.climbAt, "the queue's rise ends the climb")
+}
+
+func TestDefaultDoesNotClimbFastAfterAnExitARefusalConfirmed(t *testing.T) {
+	var c control
+	exitOnRise(t, &c, 20*time.Millisecond)
+	c.decide(windowStats{base: c.base, srtt: c.srtt, inFlight: int(c.limit), limit: c.limit, drop: true, refused: int(c.limit)})
+	assert.Zero(t, c.climbAt, "a refusal ends the climb")
+	flat := func(float64) time.Duration { return 20 * time.Millisecond }
+	assert.Less(t, climbWindows(&c, 14, flat), 30.0, "the limit probes past the refusal as the default strategy does")
+}
