@@ -43,10 +43,14 @@ type exchange struct {
 	status int       // 0 until an answer came
 	v      verdict   // the answer's; zero until an answer came
 	began  time.Time // when the request was sent
+	apart  bool      // a throttle is released Ignored (see PacedApart)
 }
 
 // release releases the permit with o and reports the exchange.
 func (e *exchange) release(o limiter.Outcome) {
+	if e.apart && o == limiter.Throttled {
+		o = limiter.Ignored
+	}
 	e.permit.Release(o)
 	if e.t.observe == nil {
 		return

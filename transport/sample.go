@@ -30,6 +30,38 @@ func Prerequisite(ctx context.Context) context.Context {
 	return context.WithValue(ctx, auxiliaryKey{}, prerequisite)
 }
 
+// PacedApart returns a context whose requests are auxiliary (see
+// Auxiliary) and may go to an endpoint limited apart from their host's
+// others: an endpoint with a rate limit of its own on a host (a listing or
+// search endpoint's), which the caller then paces itself. apart is asked
+// when each answer comes. While it reports false, the requests are like any
+// auxiliary request: their answers' quota headers and throttles are the
+// host's, as where the endpoint shares the host's quota (the common case).
+// Once it reports true, the quota headers of their answers are not applied
+// to the host (they describe the endpoint's quota; the caller reads them),
+// and a throttle of theirs (a 429, or a 403 that announces a quota or a
+// Retry-After) still closes the host's gate until its Retry-After, since the
+// server asked the client to wait, and counts as throttled for
+// WithObserver, but their permit is released Ignored: the host's rate and
+// concurrency limit learn nothing from it, so that the endpoint's rate does
+// not pace the host's other requests. A 503 and other drops are the host's,
+// as for any request. A nil apart is always false.
+func PacedApart(ctx context.Context, apart func() bool) context.Context {
+	if apart == nil {
+		return Auxiliary(ctx)
+	}
+	return context.WithValue(Auxiliary(ctx), apartKey{}, apart)
+}
+
+type apartKey struct{}
+
+// isApart reports whether the answer to a request made under ctx is its
+// endpoint's alone (see PacedApart), asking at the answer.
+func isApart(ctx context.Context) bool {
+	apart, _ := ctx.Value(apartKey{}).(func() bool)
+	return apart != nil && apart()
+}
+
 // The kinds of auxiliary requests.
 const (
 	auxiliary    = 1

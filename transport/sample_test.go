@@ -114,3 +114,47 @@ func TestRedirectHopsThroughTheTransportAreSuccesses(t *testing.T) {
 	assert.Equal(t, int64(2), r.snapshot(t, srv).Successes)
 	assert.NoError(t, Check(&http.Response{StatusCode: http.StatusFound, Header: http.Header{}}), "Check still takes a redirect for a success")
 }
+
+func TestAPacedApartThrottleClosesTheGateButTeachesTheHostNothing(t *testing.T) {
+	apart := func(ctx context.Context) context.Context { return PacedApart(ctx, func() bool { return true }) }
+	shared := func(ctx context.Context) context.Context { return PacedApart(ctx, func() bool { return false }) }
+	for _, tc := range []struct {
+		name      string
+		ctx       func(context.Context) context.Context
+		throttled int64
+		rate      bool // the answer's quota paces the host
+	}{
+		{"a listing limited apart", apart, 0, false},
+		{"a listing not known to be limited apart", shared, 1, true},
+		{"an auxiliary request", Auxiliary, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var seen []Exchange
+			var mu sync.Mutex
+			r := newRig(t, limiter.Config{}, WithObserver(func(e Exchange) { mu.Lock(); seen = append(seen, e); mu.Unlock() }))
+			srv := r.server(t, func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Retry-After", "30")
+				w.Header().Set("X-RateLimit-Limit", "60")
+				w.Header().Set("X-RateLimit-Remaining", "40")
+				w.Header().Set("X-RateLimit-Reset", "60")
+				w.WriteHeader(http.StatusTooManyRequests)
+			})
+			req, err := http.NewRequestWithContext(tc.ctx(context.Background()), http.MethodGet, srv.URL+"/items?page=2", nil)
+			require.NoError(t, err)
+			resp, err := r.client.Do(req)
+			require.NoError(t, err)
+			require.NoError(t, resp.Body.Close())
+			var rae *limiter.RetryAfterError
+			require.ErrorAs(t, Check(resp), &rae, "the caller still waits for the Retry-After")
+
+			s := r.snapshot(t, srv)
+			assert.Equal(t, now.Add(30*time.Second), s.GateUntil, "the server asked the client to wait: the host's gate closes")
+			assert.Equal(t, tc.throttled, s.Throttled)
+			assert.Equal(t, tc.rate, s.Rate > 0, "the quota headers pace the host: %g/s", s.Rate)
+			mu.Lock()
+			defer mu.Unlock()
+			require.Len(t, seen, 1)
+			assert.True(t, seen[0].Throttled, "it counts as throttled")
+		})
+	}
+}

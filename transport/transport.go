@@ -41,7 +41,11 @@
 //	other transport errors (DNS, TLS)      Ignored
 //
 // A Retry-After that is unparsable or negative is ignored with a warning;
-// one that is too long is capped by the limiter (Config.RetryAfterMax).
+// one that is too long is capped by the limiter (Config.RetryAfterMax). The
+// answer to a request made with a PacedApart context whose endpoint is
+// limited apart from its host's others (paced by its caller) applies no
+// quota to the host, and its throttle closes the gate but is released
+// Ignored.
 //
 // This is the one place an answer is judged: WithObserver reports each
 // exchange with its verdict, and Check reuses it. Exchange.Throttled marks
@@ -285,7 +289,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if r.err != nil {
 		t.badHdr.log(t.log, key, r.err)
 	}
-	if r.hasQuota {
+	ex.apart = isAuxiliary(req.Context()) && isApart(req.Context())
+	if r.hasQuota && !ex.apart {
 		h.SetQuota(r.quota)
 	}
 	ex.status, ex.v = resp.StatusCode, r.classify(resp.StatusCode)
