@@ -5,7 +5,9 @@
 // strictly into a Config (an unknown key or a bad value is a *ConfigError
 // naming the file, line and key); Run crawls it: it pages through the
 // listing, requests each item's task through one limiter and one transport
-// shared by every request (robots.txt and listing pages included), writes
+// shared by every request (robots.txt and listing pages included; a
+// listing whose announced quota the items' answers show is not theirs is
+// paced by it alone), writes
 // the output and failed files as JSON Lines, keeps its progress in a state
 // directory when asked so that a crawl resumes after a crash, reports
 // progress and Prometheus metrics, and returns a Summary. ParseTemplate and

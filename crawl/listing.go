@@ -15,7 +15,6 @@ import (
 
 	"github.com/politely/politely/engine"
 	"github.com/politely/politely/source"
-	"github.com/politely/politely/transport"
 )
 
 // listed is one item of the listing with the URL of the page it came from,
@@ -40,6 +39,7 @@ type listing struct {
 	retrier *retrier
 	log     *zap.Logger
 	keys    *itemKeys // the items' keys decoded; nil: every key (see itemKeysOf)
+	pace    *listingPace
 
 	pages atomic.Int64 // pages fetched
 	total atomic.Int64 // items the API announces, 0 when it does not
@@ -123,11 +123,17 @@ func (l *listing) getListed(ctx context.Context, rawURL string, ends *pageEnds, 
 func (l *listing) load(ctx context.Context, rawURL string) (page, error) {
 	var p page
 	err := l.retrier.doPatiently(ctx, l.retrier.retry.Max, func(ctx context.Context) error {
-		// A page takes its own time, unlike the items' requests.
-		resp, err := l.fetch.get(transport.Auxiliary(ctx), http.MethodGet, rawURL, nil)
+		// A page takes its own time, unlike the items' requests, and its
+		// endpoint may have a rate limit of its own (see listingPace).
+		var resp response
+		err := l.pace.do(ctx, func(ctx context.Context) (err error) {
+			resp, err = l.fetch.get(ctx, http.MethodGet, rawURL, nil)
+			return err
+		})
 		if err != nil {
 			return err
 		}
+		l.pace.announced(resp.header)
 		body, itemsText, mark, err := decodeMarked(resp, l.keys)
 		if err != nil {
 			return err

@@ -247,6 +247,7 @@ type runner struct {
 	lim     *limiter.Limiter
 	client  *http.Client
 	wire    *wire // under client's limiter
+	apart   *apartWatch
 	meter   *meter
 	fetch   *fetcher
 	retrier *retrier
@@ -302,14 +303,15 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 		return s.Successes + s.Throttled
 	}
 	silent := newSilences(cfg, o.now, answers, o.log)
+	apart := newApartWatch(lim, o.log, clockwork.NewRealClock())
 	w := &wire{next: base, timeout: lc.Timeout, hosts: hostTimeouts(cfg), meter: m, silent: silent,
-		late: &lateAnswers{log: o.log, answers: answers}}
+		late: &lateAnswers{log: o.log, answers: answers}, apart: apart}
 	client := &http.Client{Transport: transport.New(lim,
 		transport.WithBase(w),
 		transport.WithObserver(m.observe),
 		transport.WithLogger(o.log)),
 		CheckRedirect: noRedirects}
-	r := &runner{cfg: cfg, o: o, lim: lim, client: client, wire: w, meter: m,
+	r := &runner{cfg: cfg, o: o, lim: lim, client: client, wire: w, meter: m, apart: apart,
 		fetch: newFetcher(client, cfg),
 		// The engine's retry budget (its default: retries at most a fifth
 		// of the items read over 10 s, beyond ten) protects a failing
@@ -325,7 +327,8 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 	}
 	r.fetch.silent = silent
 	r.retrier = &retrier{retry: r.retry, clock: clockwork.NewRealClock()}
-	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log, keys: itemKeysOf(cfg, r.dist != nil)}
+	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log, keys: itemKeysOf(cfg, r.dist != nil),
+		pace: newListingPace(r.retrier.clock, apart)}
 	if cfg.Task != nil {
 		r.repeats = newRepeats()
 	}

@@ -100,7 +100,7 @@ func (r *runner) sourceAllowed(ctx context.Context) error {
 func (r *runner) job(src source.Source[listed]) engine.Job[listed] {
 	j := engine.NewJob(src, r.handle).WithFailureSink(r.failedForGood)
 	if r.cfg.Task != nil {
-		j = j.WithLimiter(r.lim, r.hostKey)
+		j = j.WithLimiter(r.lim, r.roomKey)
 		if len(r.hostRetries) > 0 {
 			j = j.WithRetryFor(r.taskRetry)
 		}
@@ -315,6 +315,13 @@ func (r *runner) failedForGood(f engine.Failure[listed]) {
 // hostKey is the limiter key of it's task URL, or "" (no permit) when it does
 // not resolve: the handler then fails the item for good.
 func (r *runner) hostKey(it listed) string { return r.target(it).key }
+
+// roomKey is hostKey for the engine, which reads it as the item is listed.
+func (r *runner) roomKey(it listed) string {
+	key := r.hostKey(it)
+	r.apart.listed(key)
+	return key
+}
 
 // taskRetry is the retry policy of the host of it's task URL, when hosts
 // gives that host retries or backoff of its own.

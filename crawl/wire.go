@@ -31,6 +31,7 @@ type wire struct {
 	meter   *meter
 	silent  *silences    // told whether each request got an answer; nil when no host is ever unresponsive
 	late    *lateAnswers // told of each request its own timeout ended; nil tells nobody
+	apart   *apartWatch  // told of each answer, to tell a listing limited apart; nil tells nobody
 
 	deadlines deadlines // the requests in flight, each under its timeout
 }
@@ -52,6 +53,7 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	if w.silent != nil {
 		sent = w.silent.now()
 	}
+	noteSent(req.Context())
 	ctx := w.deadlines.start(req.Context(), timeout)
 	w.meter.start()
 	resp, err := w.next.RoundTrip(req.WithContext(ctx))
@@ -68,6 +70,7 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 		w.deadlines.end(ctx, context.Canceled)
 		return nil, err
 	}
+	w.apart.answered(req, resp)
 	ctx.ReadCloser = resp.Body
 	ctx.heard = heard{silent: w.silent, late: w.late, req: req, sent: sent, timeout: timeout}
 	resp.Body = ctx
