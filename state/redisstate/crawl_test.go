@@ -499,31 +499,14 @@ func TestWorkersRefusedWithAGateShareTheLevelTheyWereRefusedAt(t *testing.T) {
 	now = now.Add(time.Second)
 	got, err := b.Allow(ctx, "h", limiter.SharedRate{Limit: 7})
 	require.NoError(t, err)
-	assert.Equal(t, 7-1, got.Cap, "8 + 7 + 6 is 3 past one less than the level refused less a tenth (21 - 2): b gives back its third")
+	assert.Equal(t, 21-2-1-8-6, got.Cap, "b's share of one less than the level refused less a tenth, the others' limits counted")
 
 	// Refused again at or below that level: the level is one lower.
 	require.NoError(t, c.Gate(ctx, "h", now.Add(time.Second), limiter.SharedRate{Limit: 6}))
 	now = now.Add(time.Second)
 	got, err = b.Allow(ctx, "h", limiter.SharedRate{Limit: 6})
 	require.NoError(t, err)
-	assert.Equal(t, 6-1, got.Cap, "8 + 6 + 6 is 3 past 17")
-}
-
-func TestWorkersUnderTheLevelShareTheRoomLeft(t *testing.T) {
-	srv := redistest.Start(t, false)
-	ctx := context.Background()
-	now := time.Now()
-	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
-	_, err := b.Allow(ctx, "h", limiter.SharedRate{Limit: 8})
-	require.NoError(t, err)
-	require.NoError(t, a.Gate(ctx, "h", now.Add(time.Second), limiter.SharedRate{Limit: 8}))
-	now = now.Add(time.Second)
-	// The gate cut both to 5, under one less than the level (16 - 1 - 1).
-	allowed(t, b, limiter.SharedRate{Limit: 5})
-	assert.Equal(t, 5+2, allowed(t, a, limiter.SharedRate{Limit: 5}).Cap)
-	now = now.Add(refresh)
-	assert.Equal(t, 5+2, allowed(t, b, limiter.SharedRate{Limit: 5}).Cap,
-		"each takes half the room of 4: both grown to their caps, they stay under the level")
+	assert.Equal(t, 19-1-1-8-6, got.Cap)
 }
 
 func TestAWorkerThatStoppedSendingHoldsNoShare(t *testing.T) {
@@ -642,7 +625,7 @@ func TestAColdStartsLeadEndsAtAGateAtTheLeadersMostOrAfterProbeMax(t *testing.T)
 	lead("g")
 	require.NoError(t, a.Gate(ctx, "g", now.Add(time.Second), limiter.SharedRate{Limit: 6}))
 	now = now.Add(time.Second)
-	assert.Equal(t, 4-1, cap("g", probing), "6 + 4 is 2 past one less than the level (10 - 1): b gives back its half")
+	assert.Equal(t, 10-1-1-6, cap("g", probing), "b's share of the level a tenth below 6 + 4")
 }
 
 func TestFinishAllStoresEachLineOnceInItsList(t *testing.T) {
