@@ -68,20 +68,18 @@ const (
 	prerequisite = 2
 )
 
-func isAuxiliary(ctx context.Context) bool {
+// auxKind is the kind of auxiliary request ctx's requests are (auxiliary
+// or prerequisite), 0 for the work's. RoundTrip reads it once a request:
+// the lookup walks the whole context chain.
+func auxKind(ctx context.Context) int {
 	aux, _ := ctx.Value(auxiliaryKey{}).(int)
-	return aux != 0
-}
-
-func isPrerequisite(ctx context.Context) bool {
-	aux, _ := ctx.Value(auxiliaryKey{}).(int)
-	return aux == prerequisite
+	return aux
 }
 
 // sampleOnly adjusts permit so its latency sample covers only the host's
-// work: an auxiliary request's is no sample.
-func sampleOnly(req *http.Request, permit limiter.Permit) limiter.Permit {
-	if isAuxiliary(req.Context()) {
+// work: an auxiliary request's (aux, see auxKind) is no sample.
+func sampleOnly(aux int, permit limiter.Permit) limiter.Permit {
+	if aux != 0 {
 		return permit.Unsampled()
 	}
 	return permit

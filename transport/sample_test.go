@@ -22,7 +22,7 @@ func TestAuxiliaryRequestsAreNotLatencySamples(t *testing.T) {
 	req, err := http.NewRequestWithContext(Auxiliary(context.Background()), http.MethodGet, "http://a/robots.txt", nil)
 	require.NoError(t, err)
 
-	p = sampleOnly(req, p)
+	p = sampleOnly(auxKind(req.Context()), p)
 	assert.False(t, p.Sampled(), "robots.txt and listing pages do not feed the RTT baseline")
 	p.Release(limiter.Success)
 	assert.Equal(t, int64(1), r.lim.Host("a:80").Snapshot().Successes, "but count as requests")
@@ -35,7 +35,7 @@ func TestConnectionSetupIsLeftOutOfTheSample(t *testing.T) {
 	req, err := http.NewRequest(http.MethodGet, "http://a/items/1", nil)
 	require.NoError(t, err)
 
-	p = sampleOnly(req, p)
+	p = sampleOnly(auxKind(req.Context()), p)
 	sent, setup := watchConn(req, r.lim.Host("a:80"), p.Sampled(), r.fc)
 	assert.Zero(t, setup.took(), "no connection asked for yet")
 	trace := httptrace.ContextClientTrace(sent.Context())

@@ -254,12 +254,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("transport: request URL has no host")
 	}
 	h := t.lim.Host(key)
-	permit, err := acquire(req.Context(), h)
+	aux := auxKind(req.Context())
+	permit, err := acquire(req.Context(), h, aux)
 	if err != nil {
 		closeRequestBody(req)
 		return nil, fmt.Errorf("transport: %w", err)
 	}
-	permit = sampleOnly(req, permit)
+	permit = sampleOnly(aux, permit)
 	sent, watch := watchConn(req, h, permit.Sampled(), t.clock)
 	ex := exchange{t: t, permit: permit, host: key, began: t.clock.Now()}
 	resp, err := t.base.RoundTrip(sent)
@@ -289,7 +290,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if r.err != nil {
 		t.badHdr.log(t.log, key, r.err)
 	}
-	ex.apart = isAuxiliary(req.Context()) && isApart(req.Context())
+	ex.apart = aux != 0 && isApart(req.Context())
 	if r.hasQuota && !ex.apart {
 		h.SetQuota(r.quota)
 	}
@@ -313,15 +314,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// acquire takes the permit of a request to h under ctx: a prerequisite's
-// (see Prerequisite) waits for the gate and a token only; an auxiliary
-// request's is a new one; otherwise the one a Handoff in ctx holds for h,
-// readied by Admit, or a new one.
-func acquire(ctx context.Context, h *limiter.Host) (limiter.Permit, error) {
-	switch {
-	case isPrerequisite(ctx):
+// acquire takes the permit of a request to h under ctx, of the auxiliary
+// kind aux (see auxKind): a prerequisite's (see Prerequisite) waits for the
+// gate and a token only; an auxiliary request's is a new one; otherwise the
+// one a Handoff in ctx holds for h, readied by Admit, or a new one.
+func acquire(ctx context.Context, h *limiter.Host, aux int) (limiter.Permit, error) {
+	switch aux {
+	case prerequisite:
 		return h.AcquireAuxiliary(ctx)
-	case isAuxiliary(ctx):
+	case auxiliary:
 		return h.Acquire(ctx)
 	}
 	if p, held := limiter.TakePermit(ctx, h); held {
