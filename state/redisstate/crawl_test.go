@@ -426,6 +426,43 @@ func TestSharedRateIsLearntFromEveryWorkersSuccesses(t *testing.T) {
 	assert.InDelta(t, learnt, st.Hosts[0].Rate, 1, "status shows the rate in force")
 }
 
+func TestSuccessesReportedAfterTheGateOpensCountInTheEpisodeTheyCameIn(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	a, b, c := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now), clocked(t, srv.URL(), "c", &now)
+	for _, w := range []*Shared{a, b, c} {
+		allowed(t, w, limiter.SharedRate{})
+	}
+	// 20 ms into the crawl a's request is refused with a gate of one
+	// second; b and c learn of it before their next refresh and their
+	// requests wait for it.
+	now = now.Add(20 * time.Millisecond)
+	until := now.Add(time.Second)
+	require.NoError(t, a.Gate(ctx, "h", until, limiter.SharedRate{Successes: 2}))
+	require.NoError(t, a.Gate(ctx, "h", until, limiter.SharedRate{Successes: 2, Throttles: 1}))
+
+	// The gate opens: c's refresh closes the episode with a's successes and
+	// its own; b's, a moment later, adds the episode's most.
+	now = until
+	low := allowed(t, c, limiter.SharedRate{Successes: 1}).Learnt
+	assert.InDelta(t, learntCut*3/(0.02+serverBurst.Seconds()), low, 0.01)
+	got := allowed(t, b, limiter.SharedRate{Successes: 10}).Learnt
+	assert.InDelta(t, learntCut*13/(0.02+serverBurst.Seconds()), got, 0.01, "b's successes came before the gate")
+	now = now.Add(refresh)
+	assert.InDelta(t, got*(1+probeUnconfirmed*refresh.Seconds()), allowed(t, c, limiter.SharedRate{Successes: 1}).Learnt, 0.01)
+
+	// b's successes are not the next episode's: a second's 60 successes
+	// paced at got, refused, learn 60 a second (above the floor of got).
+	now = now.Add(time.Second - refresh)
+	until = now.Add(time.Second)
+	require.NoError(t, a.Gate(ctx, "h", until, limiter.SharedRate{Successes: 62, Throttles: 2}))
+	now = until
+	paced := got * (1 + probeUnconfirmed)
+	want := learntCut * min(max(60/(1+serverBurst.Seconds()), learntFloor*paced), paced)
+	assert.InDelta(t, want, allowed(t, a, limiter.SharedRate{Successes: 62, Throttles: 2}).Learnt, 0.01)
+}
+
 func TestSharedRateLearntIsNeverAboveTheRateThatWasRefused(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()

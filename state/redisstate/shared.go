@@ -24,11 +24,13 @@ import (
 // of a gate (or the first request) until a throttle closes the gate again.
 // The workers add their successes to a count in Redis (in the round trip
 // that reads the host's gate and learnt rate, at most every refresh
-// interval, and when they close the gate). When the gate that ended an
-// episode opens, every worker has added the successes of the requests it
-// sent before it knew of the gate: over the episode's length, they are the
-// rate the server allowed. Once a worker reports the throttle, the rate
-// becomes learntCut of that. An episode paced by the learnt rate and still
+// interval, and when they close the gate). The episode closes when its
+// gate opens; a worker that last reported during it adds its successes
+// since at its first refresh after that (its requests waited for the
+// gate), and they count in the episode closed: over the episode's length,
+// the workers' successes are the rate the server allowed. Once a worker
+// reports the throttle, the rate becomes learntCut of that (learnt again
+// as such successes come in). An episode paced by the learnt rate and still
 // refused learns no more than that rate, and no less than learntFloor of
 // it (fewer successes say the workers sent less, not that the server
 // allowed less). The rate then grows, by probeUnconfirmed a second until a
@@ -377,8 +379,10 @@ func (s *Shared) refreshIfDue(ctx context.Context, key string, v *hostView, r li
 	return err
 }
 
-// learnScript adds a worker's successes to a host's count, closes the
-// episode whose gate has opened, learns from it once a throttle is reported,
+// learnScript adds a worker's successes to a host's count (to the episode
+// closed last, within limitsLive of its gate's opening, when the worker last
+// reported during that episode), closes the episode whose gate has opened,
+// learns from it once a throttle is reported,
 // and with a gate time (ARGV[4] > 0) closes the gate and ends the episode
 // now. It returns the gate, the learnt rate, when it started to grow and how
 // fast it grows.
@@ -400,28 +404,56 @@ func (s *Shared) refreshIfDue(ctx context.Context, key string, v *hostView, r li
 // the episode's start and the count then; end, until: when the throttle
 // ended it and its gate opens; n, el, paced: a closed episode's successes,
 // length and pacing rate, until it is learnt from; thr: a throttle was
-// reported for it; rate, grows, probe), the channel a gate closed is
+// reported for it; cf, cn, cel, cp, cr: the episode closed last, its start,
+// successes, length, pacing rate, and whether the rate was learnt from it;
+// rate, grows, probe), the channel a gate closed is
 // published on ("UNIXMS HOST"), the workers' limits (worker: "LIMIT:UNIXMS"),
 // the level. ARGV: now (ms), successes and throttles to add, the gate (ms,
 // 0: none), learntCut, serverBurst (s), learntProbe before and after a
 // throttle at the learnt rate, learntFloor, the host, the worker, its
 // limit, levelHold (ms), limitsLive (ms), levelMargin, its slow start (0:
 // over, 1: on, 2: on with its limit full, 3: its limit at its most),
-// probeMax (ms).
+// probeMax (ms), the worker's last report (ms, 0: none).
 var learnScript = redis.NewScript(`
 local G, L = KEYS[1], KEYS[2]
 local now, dok, dthr, gu = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 if dok > 0 then redis.call('HINCRBY', L, 'ok', dok) end
 redis.call('HSETNX', L, 'from', now)
-local f = redis.call('HMGET', L, 'ok', 'from', 'base', 'end', 'until', 'rate', 'grows', 'probe', 'n', 'el', 'paced', 'thr')
+local f = redis.call('HMGET', L, 'ok', 'from', 'base', 'end', 'until', 'rate', 'grows', 'probe', 'n', 'el', 'paced', 'thr',
+  'cf', 'cn', 'cel', 'cp', 'cr')
 local ok, from, base = tonumber(f[1] or '0'), tonumber(f[2]), tonumber(f[3] or '0')
 local e, u = tonumber(f[4] or '0'), tonumber(f[5] or '0')
 local rate, grows, probe = tonumber(f[6] or '0'), tonumber(f[7] or '0'), tonumber(f[8] or '0')
 local n, el, paced, thr = tonumber(f[9] or '-1'), tonumber(f[10] or '0'), tonumber(f[11] or '0'), f[12] == '1'
+local cf, cn, cel, cp = tonumber(f[13] or '0'), tonumber(f[14] or '0'), tonumber(f[15] or '0'), tonumber(f[16] or '0')
+local function learnt(n, el, paced)
+  local est, pr = n / (math.max(el, 1) / 1000 + tonumber(ARGV[6])), tonumber(ARGV[7])
+  if paced > 0 then
+    est = math.min(math.max(est, tonumber(ARGV[9]) * paced), paced)
+    pr = tonumber(ARGV[8])
+  end
+  return tonumber(ARGV[5]) * est, pr
+end
+local prev = tonumber(ARGV[18])
+if dok > 0 and not (e > 0 and now >= u) and cf > 0 and prev >= cf and prev < from and now - from <= tonumber(ARGV[14]) then
+  -- This worker last reported during the episode closed last, and the
+  -- gate that closed it opened moments ago: its successes since are that
+  -- episode's (its requests waited for the gate).
+  cn, base = cn + dok, base + dok
+  redis.call('HSET', L, 'cn', cn, 'base', base)
+  if n >= 0 then
+    n = n + dok
+    redis.call('HSET', L, 'n', n)
+  elseif f[17] == '1' then
+    rate = learnt(cn, cel, cp)
+    redis.call('HSET', L, 'rate', rate)
+  end
+end
 if e > 0 and now >= u then
   n, el, paced = ok - base, e - from, rate * (1 + probe * math.max(0, e - grows) / 1000)
-  from, base, e = u, ok, 0
-  redis.call('HSET', L, 'from', from, 'base', base, 'end', 0, 'n', n, 'el', el, 'paced', paced)
+  cf, from, base, e = from, u, ok, 0
+  redis.call('HSET', L, 'from', from, 'base', base, 'end', 0, 'n', n, 'el', el, 'paced', paced,
+    'cf', cf, 'cn', n, 'cel', el, 'cp', paced, 'cr', 0)
 end
 local newGate = false
 if gu > 0 then
@@ -447,14 +479,9 @@ if dthr > 0 and not thr then
   thr = true
 end
 if thr and n >= 0 then
-  local est = n / (math.max(el, 1) / 1000 + tonumber(ARGV[6]))
-  probe = tonumber(ARGV[7])
-  if paced > 0 then
-    est = math.min(math.max(est, tonumber(ARGV[9]) * paced), paced)
-    probe = tonumber(ARGV[8])
-  end
-  rate, grows = tonumber(ARGV[5]) * est, from
-  redis.call('HSET', L, 'rate', rate, 'grows', grows, 'probe', probe)
+  rate, probe = learnt(n, el, paced)
+  grows = from
+  redis.call('HSET', L, 'rate', rate, 'grows', grows, 'probe', probe, 'cr', 1)
   redis.call('HDEL', L, 'n', 'el', 'paced', 'thr')
 end
 redis.call('PEXPIRE', L, 3600000)
@@ -522,6 +549,10 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 		dok, dthr = max(0, r.Successes), max(0, r.Throttles)
 	}
 	v.successes, v.throttles = r.Successes, r.Throttles
+	var prev int64
+	if !v.fetched.IsZero() {
+		prev = v.fetched.UnixMilli()
+	}
 	v.mu.Unlock()
 	var gateMS int64
 	if !gate.IsZero() {
@@ -533,7 +564,7 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 		s.c.key("limits:" + key), s.c.key("level:" + key)},
 		now.UnixMilli(), dok, dthr, gateMS, learntCut, serverBurst.Seconds(), probeUnconfirmed, probeConfirmed, learntFloor, key,
 		s.c.o.worker, max(0, r.Limit), levelHold.Milliseconds(), limitsLive.Milliseconds(), levelMargin, slowStart(r),
-		probeMax.Milliseconds()).StringSlice()
+		probeMax.Milliseconds(), prev).StringSlice()
 	if err != nil {
 		v.mu.Lock()
 		v.successes, v.throttles = v.successes-dok, v.throttles-dthr // added next time
