@@ -536,14 +536,31 @@ func TestWorkersRefusedWithAGateShareTheLevelTheyWereRefusedAt(t *testing.T) {
 	now = now.Add(time.Second)
 	got, err := b.Allow(ctx, "h", limiter.SharedRate{Limit: 7})
 	require.NoError(t, err)
-	assert.Equal(t, 21-2-1-8-6, got.Cap, "b's share of one less than the level refused less a tenth, the others' limits counted")
+	assert.Equal(t, 7-1, got.Cap, "8 + 7 + 6 is 3 past one less than the level refused less a tenth (21 - 2): b gives back its third")
 
 	// Refused again at or below that level: the level is one lower.
 	require.NoError(t, c.Gate(ctx, "h", now.Add(time.Second), limiter.SharedRate{Limit: 6}))
 	now = now.Add(time.Second)
 	got, err = b.Allow(ctx, "h", limiter.SharedRate{Limit: 6})
 	require.NoError(t, err)
-	assert.Equal(t, 19-1-1-8-6, got.Cap)
+	assert.Equal(t, 6-1, got.Cap, "8 + 6 + 6 is 3 past 17")
+}
+
+func TestWorkersUnderTheLevelShareTheRoomLeft(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
+	_, err := b.Allow(ctx, "h", limiter.SharedRate{Limit: 8})
+	require.NoError(t, err)
+	require.NoError(t, a.Gate(ctx, "h", now.Add(time.Second), limiter.SharedRate{Limit: 8}))
+	now = now.Add(time.Second)
+	// The gate cut both to 5, under one less than the level (16 - 1 - 1).
+	allowed(t, b, limiter.SharedRate{Limit: 5})
+	assert.Equal(t, 5+2, allowed(t, a, limiter.SharedRate{Limit: 5}).Cap)
+	now = now.Add(refresh)
+	assert.Equal(t, 5+2, allowed(t, b, limiter.SharedRate{Limit: 5}).Cap,
+		"each takes half the room of 4: both grown to their caps, they stay under the level")
 }
 
 func TestAWorkerThatStoppedSendingHoldsNoShare(t *testing.T) {
@@ -580,6 +597,28 @@ func TestARateRefusalSetsNoConcurrencyLevel(t *testing.T) {
 	got, err := b.Allow(ctx, "h", limiter.SharedRate{Limit: 5})
 	require.NoError(t, err)
 	assert.Zero(t, got.Cap)
+}
+
+func TestNoWorkerReadsALevelBeforeItsGateOpens(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
+	allowed(t, b, limiter.SharedRate{Limit: 5})
+	until := now.Add(time.Second)
+	require.NoError(t, a.Gate(ctx, "h", until, limiter.SharedRate{Limit: 5}))
+	// b refreshes before a has counted the throttle of the 429 that closed
+	// the gate: were it told the level, it would cap its limit by it once
+	// the gate opens, with a view no refresh has replaced yet.
+	now = now.Add(refresh)
+	assert.True(t, allowed(t, b, limiter.SharedRate{Limit: 5}).Again)
+	v := b.view("h")
+	v.mu.Lock()
+	assert.Zero(t, v.level, "the gate is closed")
+	v.mu.Unlock()
+	require.NoError(t, a.Gate(ctx, "h", until, limiter.SharedRate{Limit: 5, Throttles: 1}))
+	now = until
+	assert.Zero(t, allowed(t, b, limiter.SharedRate{Limit: 5}).Cap)
 }
 
 func TestAWorkerAloneHasNoCap(t *testing.T) {
@@ -662,7 +701,7 @@ func TestAColdStartsLeadEndsAtAGateAtTheLeadersMostOrAfterProbeMax(t *testing.T)
 	lead("g")
 	require.NoError(t, a.Gate(ctx, "g", now.Add(time.Second), limiter.SharedRate{Limit: 6}))
 	now = now.Add(time.Second)
-	assert.Equal(t, 10-1-1-6, cap("g", probing), "b's share of the level a tenth below 6 + 4")
+	assert.Equal(t, 4-1, cap("g", probing), "6 + 4 is 2 past one less than the level (10 - 1): b gives back its half")
 }
 
 func TestFinishAllStoresEachLineOnceInItsList(t *testing.T) {

@@ -138,6 +138,8 @@ type hostView struct {
 	others     int       // the other live workers' concurrency limits, summed
 	level      int       // the workers' limits summed when a gate last closed (0: none lately)
 	held       bool      // another worker leads the host's concurrency from a cold start
+	limit      int       // this worker's concurrency limit, as last reported
+	peers      int       // the other live workers that reported limits
 	counting   bool      // the host announced a quota: this worker counts its requests in Redis
 	sent       int64     // the requests this worker counted there
 }
@@ -277,10 +279,14 @@ func teamRate(r limiter.SharedRate, learnt float64) (rate float64, burst int) {
 	return lowest(r.Ceiling, learnt), max(1, r.Burst)
 }
 
-// capLocked is the most this worker's concurrency limit may be: the level
-// the workers were refused at with a gate, less one and less the others'
-// limits; 0 (no cap) when no gate closed lately or no other worker sends
-// to the host (a worker alone judges its level itself).
+// capLocked is the most this worker's concurrency limit may be: its limit
+// and its share of the room left under the level the workers were refused
+// at with a gate, less one, once the limits of all of them are counted (a
+// share of the room taken from each, where they are past it); 0 (no cap)
+// when no gate closed lately or no other worker sends to the host (a
+// worker alone judges its level itself). Each worker takes only its share
+// of the room: the workers read the others' limits at their own refreshes,
+// and each given the whole room, two of them grow into it at once.
 func (v *hostView) capLocked() int {
 	if v.held {
 		return 1
@@ -288,7 +294,12 @@ func (v *hostView) capLocked() int {
 	if v.level <= 0 || v.others <= 0 {
 		return 0
 	}
-	return max(1, v.level-1-v.others)
+	room := v.level - 1 - v.others - v.limit
+	share := room / (v.peers + 1)
+	if room < 0 && room%(v.peers+1) != 0 {
+		share-- // rounded down: each worker gives back at least its share
+	}
+	return max(1, v.limit+share)
 }
 
 func (s *Shared) refusedAt(v *hostView, now time.Time) {
@@ -393,12 +404,16 @@ func (s *Shared) refreshIfDue(ctx context.Context, key string, v *hostView, r li
 // of them (or one below the level it had, if that is lower), for
 // levelHold; a throttle (a refusal for rate) deletes it (the limiter
 // reports a throttle as soon as it counts it, see Host.shareThrottle,
-// before the gate opens). And it runs the cold start's lead (pw, pu: the
+// before the gate opens). The level is returned only once its gate has
+// opened: a 429 closes its gate a moment before its throttle is counted,
+// and a worker that read the level in between would cap its limit by a
+// refusal for rate. And it runs the cold start's lead (pw, pu: the
 // worker leading and when its lead ends; led: its slow start has ended;
 // pw empty: none was run): the first worker in slow start with its limit
 // full claims it for probeMax, extended to levelHold when its slow start
 // ends; a gate, a throttle, its limit at its most or its report lapsing
-// (see limitsLive) ends it. It returns whether another worker leads now.
+// (see limitsLive) ends it. It returns whether another worker leads now,
+// and how many other live workers reported limits.
 //
 // KEYS: the gate, the host's learning hash (ok: the successes; from, base:
 // the episode's start and the count then; end, until: when the throttle
@@ -485,13 +500,13 @@ if thr and n >= 0 then
   redis.call('HDEL', L, 'n', 'el', 'paced', 'thr')
 end
 redis.call('PEXPIRE', L, 3600000)
-local others, opened = 0, math.min(now, tonumber(redis.call('HGET', L, 'until') or '0'))
+local others, peers, opened = 0, 0, math.min(now, tonumber(redis.call('HGET', L, 'until') or '0'))
 local lims = redis.call('HGETALL', KEYS[4])
 for i = 1, #lims, 2 do
   if lims[i] ~= ARGV[11] then
     local l, t = string.match(lims[i + 1], '^(%d+):(%d+)$')
     if l and now - math.max(tonumber(t), opened) <= tonumber(ARGV[14]) then
-      others = others + tonumber(l)
+      others, peers = others + tonumber(l), peers + 1
     else
       redis.call('HDEL', KEYS[4], lims[i])
     end
@@ -535,7 +550,9 @@ elseif now < pu then
     redis.call('HSET', L, 'pu', now + tonumber(ARGV[13]))
   end
 end
-return {redis.call('GET', G) or '', tostring(rate), tostring(grows), tostring(probe), tostring(others), tostring(lvl), held}
+local gate = redis.call('GET', G)
+if gate and tonumber(gate) > now then lvl = 0 end
+return {gate or '', tostring(rate), tostring(grows), tostring(probe), tostring(others), tostring(lvl), held, tostring(peers)}
 `)
 
 // learn runs learnScript for this worker: it adds the successes and
@@ -581,9 +598,10 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 	learnt *= 1 + probe*max(0, now.Sub(time.UnixMilli(int64(grows))).Seconds())
 	others, _ := strconv.Atoi(res[4])
 	level, _ := strconv.Atoi(res[5])
+	peers, _ := strconv.Atoi(res[7])
 	v.mu.Lock()
 	v.fetched = now
-	v.others, v.level, v.held = others, level, res[6] == "1"
+	v.others, v.level, v.held, v.peers, v.limit = others, level, res[6] == "1", peers, max(0, r.Limit)
 	if g.After(v.gate) {
 		v.gate = g
 	}
