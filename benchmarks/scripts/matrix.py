@@ -437,6 +437,55 @@ ROWS = [
     # listing's pages, one after another at the server's latency, are the ideal (the 200s alone are less)
     ('missing90%-32q32', 'capacity', '--missing-share 0.9', 8000, ('listing', 0.02, 100, True), [], 60),
     ('missing90%-16x200ms-q16', 'capacity', '--slots 16 --queue 16 --latency 200ms --jitter 50ms --missing-share 0.9', 2000, ('listing', 0.2, 100, True), [], 60),
+    # session 21: a sweep over parameters no row above uses (run them all with --rows '^sweep-'). Capacity rows 2.5 s at
+    # the optimum; quota rows about 20 s; each bounded at 40-45 s. Capacity: 2, 128 and 256 slots; 1, 50 and 300 ms;
+    # queue 0, slots/4 and slots; jitter 0 and as wide as the latency
+    ('sweep-cap-2x20ms-q2', 'capacity', '--slots 2 --queue 2 --latency 20ms --jitter 5ms', 250, ('cap', 2, 0.02), [], 40),
+    ('sweep-cap-2x50ms-q0', 'capacity', '--slots 2 --queue 0 --latency 50ms --jitter 10ms', 100, ('cap', 2, 0.05), [], 40),
+    ('sweep-cap-2x300ms-q2', 'capacity', '--slots 2 --queue 2 --latency 300ms --jitter 50ms', 20, ('cap', 2, 0.3), [], 40),
+    ('sweep-cap-2x1ms-q0', 'capacity', '--slots 2 --queue 0 --latency 1ms --jitter 0s', 5000, ('cap', 2, 0.001), [], 40),
+    ('sweep-cap-4x1ms-q4', 'capacity', '--slots 4 --queue 4 --latency 1ms --jitter 0s', 10000, ('cap', 4, 0.001), [], 40),
+    ('sweep-cap-32x50ms-q8', 'capacity', '--slots 32 --queue 8 --latency 50ms --jitter 10ms', 1600, ('cap', 32, 0.05), [], 40),
+    ('sweep-cap-16x20ms-q4-j0', 'capacity', '--slots 16 --queue 4 --latency 20ms --jitter 0s', 2000, ('cap', 16, 0.02), [], 40),
+    ('sweep-cap-16x20ms-q4-j20', 'capacity', '--slots 16 --queue 4 --latency 20ms --jitter 20ms', 2000, ('cap', 16, 0.02), [], 40),
+    ('sweep-cap-16x20ms-q4-j5', 'capacity', '--slots 16 --queue 4 --latency 20ms --jitter 5ms', 2000, ('cap', 16, 0.02), [], 40),
+    ('sweep-cap-32x20ms-q32-j20', 'capacity', '--slots 32 --queue 32 --latency 20ms --jitter 20ms', 4000, ('cap', 32, 0.02), [], 40),
+    ('sweep-cap-32x20ms-q32-j10', 'capacity', '--slots 32 --queue 32 --latency 20ms --jitter 10ms', 4000, ('cap', 32, 0.02), [], 40),
+    ('sweep-cap-64x50ms-q0-j50', 'capacity', '--slots 64 --queue 0 --latency 50ms --jitter 50ms', 3200, ('cap', 64, 0.05), [], 40),
+    ('sweep-cap-128x50ms-q128', 'capacity', '--slots 128 --queue 128 --latency 50ms --jitter 10ms', 6400, ('cap', 128, 0.05), [], 40),
+    ('sweep-cap-128x50ms-q32', 'capacity', '--slots 128 --queue 32 --latency 50ms --jitter 10ms', 6400, ('cap', 128, 0.05), [], 40),
+    ('sweep-cap-128x300ms-q0', 'capacity', '--slots 128 --queue 0 --latency 300ms --jitter 50ms', 1100, ('cap', 128, 0.3), [], 40),
+    ('sweep-cap-256x300ms-q256', 'capacity', '--slots 256 --queue 256 --latency 300ms --jitter 50ms', 2200, ('cap', 256, 0.3), [], 40),
+    ('sweep-cap-256x100ms-q64', 'capacity', '--slots 256 --queue 64 --latency 100ms --jitter 20ms', 6400, ('cap', 256, 0.1), [], 40),
+    # an in-flight cap answering 429 without Retry-After: 8 and 200 in flight at 5 and 100 ms (200 x 5 ms is beyond
+    # the client's own ceiling: judged on its refusals)
+    ('sweep-inflight-8x100ms', 'inflight-429', '--slots 8 --latency 100ms --jitter 20ms', 200, ('cap', 8, 0.1), [], 40),
+    ('sweep-inflight-200x100ms', 'inflight-429', '--slots 200 --latency 100ms --jitter 20ms', 5000, ('cap', 200, 0.1), [], 40),
+    ('sweep-inflight-200x5ms', 'inflight-429', '--slots 200 --latency 5ms --jitter 1ms', 12000, ('cap', 200, 0.005), [], 40),
+    # quotas without headers (429 + Retry-After in whole seconds): rates 1 to 2,000 a second, bursts 1, 3 and 50,
+    # Retry-After 2 s and 10 s where the server would say 1 s
+    ('sweep-nohdr-1-b1', 'quota-no-headers', '--rate 1 --burst 1', 25, ('bucket', 1, 1), [], 45),
+    ('sweep-nohdr-7-b3', 'quota-no-headers', '--rate 7 --burst 3', 150, ('bucket', 7, 3), [], 45),
+    ('sweep-nohdr-50-b3', 'quota-no-headers', '--rate 50 --burst 3', 1000, ('bucket', 50, 3), [], 45),
+    ('sweep-nohdr-500-b50', 'quota-no-headers', '--rate 500 --burst 50', 10000, ('bucket', 500, 50), [], 45),
+    ('sweep-nohdr-500-b1', 'quota-no-headers', '--rate 500 --burst 1', 10000, ('bucket', 500, 1), [], 45),
+    ('sweep-nohdr-2000-b50', 'quota-no-headers', '--rate 2000 --burst 50', 20000, ('bucket', 2000, 50), [], 45),
+    ('sweep-nohdr-50-b10-ra2', 'quota-no-headers', '--rate 50 --burst 10 --retry-after 2s', 1000, ('bucket', 50, 10), [], 45),
+    ('sweep-nohdr-50-b10-ra10', 'quota-no-headers', '--rate 50 --burst 10 --retry-after 10s', 1000, ('bucket', 50, 10), [], 45),
+    # header quotas: fixed windows of 5/1 s, 100/10 s and 600/60 s (a crawl that fits), sliding 50/1 s and 1000/60 s
+    # (a crawl that fits), token buckets of 2/s burst 1 and 500/s burst 50
+    ('sweep-fixed-5/1s', 'header-quota', '--header-limit 5 --header-window 1s', 100, ('fixed', 5, 1), [], 45),
+    ('sweep-fixed-100/10s', 'header-quota', '--header-limit 100 --header-window 10s', 250, ('fixed', 100, 10), [], 45),
+    ('sweep-fixed-600/60s-300', 'header-quota', '--header-limit 600 --header-window 60s', 300, ('fixed', 600, 60), [], 40),
+    ('sweep-sliding-50/1s', 'header-quota-sliding', '--header-limit 50 --header-window 1s', 600, ('sliding', 50, 1), [], 40),
+    ('sweep-sliding-1000/60s-800', 'header-quota-sliding', '--header-limit 1000 --header-window 60s', 800, ('sliding', 1000, 60), [], 40),
+    ('sweep-tb-2/1s-b1', 'header-quota-token-bucket', '--header-limit 2 --header-window 1s --header-burst 1', 40, ('tb', 2, 1), [], 45),
+    ('sweep-tb-500/1s-b50', 'header-quota-token-bucket', '--header-limit 500 --header-window 1s --header-burst 50', 10000, ('tb', 500, 50), [], 45),
+    # a blackout announced with a Retry-After date (503 from the start for 5 s; 429 for 3 s after 1 s), a slow listing
+    ('sweep-blackout-date-0s+5s', 'blackout', '--blackout-at 0s --blackout-for 5s --retry-after-date', 4000, ('cap', 32, 0.02, 5), [], 40),
+    ('sweep-blackout429-date-1s+3s', 'blackout', '--blackout-at 1s --blackout-for 3s --blackout-status 429 --retry-after-date', 4000, ('cap', 32, 0.02, 3), [], 40),
+    ('sweep-slowlist-2s-page', 'capacity', '--listing-latency 2s', 500, ('listing', 2.0, 100, True), [], 40),
+    ('sweep-slowlist-200ms-16q4', 'capacity-tight', '--listing-latency 200ms', 2000, ('listing', 0.2, 100, True), [], 40),
 ]
 
 

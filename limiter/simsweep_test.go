@@ -1,0 +1,148 @@
+package limiter
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sweepClasses are capacity servers of the matrix's sweep rows (matrix.py
+// rows sweep-*) that no class of capacityClasses models: service times that
+// spread as widely as their mean (±100%: a DB-backed API answering in 0-40
+// ms), beside the same servers at ±25% as the control; and long service
+// times (100-300 ms) on many slots, where slow start's windows are long.
+var sweepClasses = []capacityClass{
+	{slots: 16, queue: 4, service: 20 * time.Millisecond},
+	{slots: 16, queue: 4, service: 20 * time.Millisecond, spread: 1},
+	{slots: 32, queue: 32, service: 20 * time.Millisecond, spread: 1},
+	{slots: 64, service: 50 * time.Millisecond, spread: 0.25},
+	{slots: 64, service: 50 * time.Millisecond, spread: 1},
+	{slots: 32, service: 20 * time.Millisecond, cap429: true, spread: 1},
+	{slots: 128, service: 300 * time.Millisecond},
+	{slots: 256, queue: 256, service: 300 * time.Millisecond},
+	{slots: 200, service: 100 * time.Millisecond, cap429: true},
+}
+
+// TestSimulationSweepClasses prints the default strategy's figures over a
+// crawl 2.5 s long at the optimum, from a cold start, against sweepClasses,
+// as TestSimulationCapacityClasses does for its classes (median and worst of
+// 7 seeds), with the final limit's median beside them:
+//
+//	go test ./limiter -run TestSimulationSweepClasses -simreport -v [-simload 200ms] [-simreach 2ms] [-simcrawl]
+func TestSimulationSweepClasses(t *testing.T) {
+	if !*simReport {
+		t.Skip("run with -simreport")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| server | goodput over 2.5 s: median, worst | to 90%%: median, worst | 503/429: median, worst | final limit: median |\n|---|---|---|---|---|\n")
+	for _, c := range sweepClasses {
+		var shares, refused []float64
+		var to90 []time.Duration
+		var finals []int
+		for _, seed := range simClassSeeds {
+			srv := c.server()
+			srv.reach = *simReach
+			s := newSim(simLimiter(t, Algorithm(*simAlg), 0), srv, seed, crawlRun)
+			s.crawlStart = *simCrawl
+			if *simLoad > 0 {
+				s.loadStalls(seed, *simLoad, *simStallMin, *simStallMax)
+			}
+			s.run()
+			optimum := float64(c.slots) / c.service.Seconds()
+			a, ok, rej := s.totals(0, crawlRun)
+			shares = append(shares, float64(ok)/crawlRun.Seconds()/optimum)
+			refused = append(refused, float64(s.droppedTotal()+rej)/float64(max(1, a)))
+			d := s.firstAtLeast(0, crawlRun, optimum, 0.9)
+			if d < 0 {
+				d = time.Hour
+			}
+			to90 = append(to90, d)
+			_, final := s.limits()
+			finals = append(finals, final)
+		}
+		slices.Sort(shares)
+		slices.Sort(refused)
+		slices.Sort(to90)
+		slices.Sort(finals)
+		mid, last := len(shares)/2, len(shares)-1
+		fmt.Fprintf(&b, "| %v | %.1f%%, %.1f%% | %s, %s | %.2f%%, %.2f%% | %d |\n", c, 100*shares[mid], 100*shares[0],
+			durOrNever(to90[mid]), durOrNever(to90[last]), 100*refused[mid], 100*refused[last], finals[mid])
+	}
+	t.Log("\n" + b.String())
+}
+
+// blackout429Server is blackoutServer with a 429 for its 503 (Throttled, not
+// Dropped), its Retry-After the blackout's end: an API that refuses every
+// request "too many" until a time it names (a ban for a burst, a quota of
+// the day used up, maintenance behind a gateway that answers 429).
+type blackout429Server struct {
+	*capacityServer
+	from, to time.Duration
+}
+
+func (b *blackout429Server) arrive(s *sim, r *simReq) {
+	if s.now < b.from || s.now >= b.to {
+		b.capacityServer.arrive(s, r)
+		return
+	}
+	ra := time.Duration(math.Ceil((b.to - s.now).Seconds())) * time.Second
+	s.respond(s.now+time.Millisecond, r, simResponse{outcome: Throttled, retryAfter: ra})
+}
+
+// TestSimulationSweepBlackout429 prints, for a blackout answered 429 and the
+// same answered 503 (both with a Retry-After to its end), the goodput over
+// the 200 ms before it and the 2 s after it, median and worst of
+// simClassSeeds, as the matrix rows sweep-blackout429-date-1s+3s and
+// blackout-date-1s+3s run them end to end:
+//
+//	go test ./limiter -run TestSimulationSweepBlackout429 -simreport -v
+func TestSimulationSweepBlackout429(t *testing.T) {
+	if !*simReport {
+		t.Skip("run with -simreport")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| case | before: median | 2 s after: median, worst | back to 90%%: median, worst | refused: median |\n|---|---|---|---|---|\n")
+	for _, c := range []capacityClass{{slots: 32, queue: 32, service: 20 * time.Millisecond}, {slots: 16, queue: 4, service: 20 * time.Millisecond}} {
+		for _, from := range []time.Duration{600 * time.Millisecond, time.Second} {
+			d := 3 * time.Second
+			for _, code := range []int{503, 429} {
+				var before, after []float64
+				var back []time.Duration
+				var refused []int
+				to := from + d
+				for _, seed := range simClassSeeds {
+					var srv simServer = &blackoutServer{capacityServer: c.server(), from: from, to: to, ra: blackoutRAEnd}
+					if code == 429 {
+						srv = &blackout429Server{capacityServer: c.server(), from: from, to: to}
+					}
+					run := to + 3*time.Second
+					s := newSim(simLimiter(t, "", 0), srv, seed, run)
+					s.crawlStart = true
+					s.run()
+					optimum := float64(c.slots) / c.service.Seconds()
+					_, okBefore, _ := s.totals(from-200*time.Millisecond, from)
+					_, okAfter, _ := s.totals(to, to+2*time.Second)
+					_, _, rej := s.totals(0, run)
+					before, after = append(before, float64(okBefore)/0.2/optimum), append(after, float64(okAfter)/2/optimum)
+					refused = append(refused, s.droppedTotal()+rej)
+					d := s.firstAtLeast(to, run, optimum, 0.9)
+					if d < 0 {
+						d = time.Hour
+					}
+					back = append(back, d)
+				}
+				slices.Sort(before)
+				slices.Sort(after)
+				slices.Sort(back)
+				slices.Sort(refused)
+				mid, last := len(after)/2, len(after)-1
+				fmt.Fprintf(&b, "| %v, %v from %v, %d + Retry-After to its end | %.1f%% | %.1f%%, %.1f%% | %s, %s | %d |\n", c, d, from, code,
+					100*before[mid], 100*after[mid], 100*after[0], durOrNever(back[mid]), durOrNever(back[last]), refused[mid])
+			}
+		}
+	}
+	t.Log("\n" + b.String())
+}
