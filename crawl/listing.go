@@ -95,12 +95,18 @@ func (l *listing) get(ctx context.Context, rawURL string) (page, error) {
 // one (as many items as any before it) is asked again once before it is
 // believed, since an API whose shard or replica lags answers a page empty
 // for a moment, and believed it would end the listing there or lose the
-// page's items without a word. A listing that announced how many items it
-// has warns where it ends short of that.
+// page's items without a word. A listing read from its start that already
+// gave every item it announced ends there at once: its end is no surprise,
+// and asking again would cost a page's time at the end of every crawl whose
+// last page is full. A listing that announced how many items it has warns
+// where it ends short of that.
 func (l *listing) getListed(ctx context.Context, rawURL string, ends *pageEnds, ending bool) (page, error) {
 	p, err := l.get(ctx, rawURL)
 	if err != nil || len(p.items) > 0 || !ends.afterFullPage() {
 		return p, err
+	}
+	if total := l.total.Load(); total > 0 && ends.fromStart && ends.itemsListed() >= total {
+		return p, nil
 	}
 	again, err := l.load(ctx, rawURL)
 	if err != nil {

@@ -133,3 +133,29 @@ func TestRunFailsAtOnceWhenTheFirstPageLacksItemsField(t *testing.T) {
 	assert.Contains(t, err.Error(), "after 1 attempt: source.items_field:", "on the first page it is the config's key, most likely")
 	assert.Equal(t, 1, api.count("/items"))
 }
+
+func TestRunEndsAtAPageWithoutItemsOnceEveryAnnouncedItemIsListed(t *testing.T) {
+	api := hiccupAPI(t, 3, true, nil, emptyPage)
+	cfg := testConfig(t, api.URL+"/items", "    style: page\n    param: n", "", nil)
+	core, logs := observer.New(zapcore.WarnLevel)
+
+	sum, err := runTest(t, cfg, WithLogger(zap.New(core)))
+	require.NoError(t, err)
+
+	assert.ElementsMatch(t, seq(6), ids(t, readLines[outLine](t, cfg.Output)))
+	assert.Equal(t, 4, api.count("/items"), "pages 1-3, then page 4 once: the 6 items announced were listed: %v", api.paths())
+	assert.Equal(t, int64(4), sum.Pages)
+	assert.Zero(t, logs.Len(), "%v", logs.All())
+}
+
+func TestRunAsksAgainAPageWithoutItemsBeforeEveryAnnouncedItemIsListed(t *testing.T) {
+	api := hiccupAPI(t, 4, true, map[int]int{3: 1}, emptyPage)
+	cfg := testConfig(t, api.URL+"/items", "    style: page\n    param: n", "", nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+
+	assert.ElementsMatch(t, seq(8), ids(t, readLines[outLine](t, cfg.Output)), "page 3, empty once while 4 of 8 were listed, was asked again")
+	assert.Equal(t, 2, api.count("/items?n=3"), "%v", api.paths())
+	assert.Equal(t, int64(8), sum.Succeeded)
+}

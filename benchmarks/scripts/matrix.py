@@ -486,6 +486,9 @@ ROWS = [
     ('sweep-blackout429-date-1s+3s', 'blackout', '--blackout-at 1s --blackout-for 3s --blackout-status 429 --retry-after-date', 4000, ('cap', 32, 0.02, 3), [], 40),
     ('sweep-slowlist-2s-page', 'capacity', '--listing-latency 2s', 500, ('listing', 2.0, 100, True), [], 40),
     ('sweep-slowlist-200ms-16q4', 'capacity-tight', '--listing-latency 200ms', 2000, ('listing', 0.2, 100, True), [], 40),
+    # the same slow listing announcing its item count ("total"), and a page answered empty once mid-listing with it
+    ('sweep-slowlist-2s-page-total', 'capacity', '--listing-latency 2s --announce-total', 500, ('listing', 2.0, 100, True), [], 40),
+    ('sweep-glitch-empty-p5-total', 'capacity', '--page-glitch 5 --announce-total', 2000, ('cap', 32, 0.02), [], 40),
 ]
 
 

@@ -82,6 +82,7 @@ type mockFlags struct {
 	connClose      bool
 	keepAliveMax   int
 	pageOverlap    int
+	announceTotal  bool
 }
 
 func newMockCmd() *cobra.Command {
@@ -174,6 +175,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.BoolVar(&f.connClose, "connection-close", false, "answer every request with Connection: close (no keep-alive)")
 	fl.IntVar(&f.keepAliveMax, "keepalive-requests", 0, "close every connection after this many requests on it (0: no limit)")
 	fl.IntVar(&f.pageOverlap, "page-overlap", 0, "start every listing page after the first this many items early (ids repeat across pages)")
+	fl.BoolVar(&f.announceTotal, "announce-total", false, "announce the listing's item count in every page's \"total\" (and \"total_pages\" for page numbers)")
 	fl.StringSliceVar(&f.detailHosts, "detail-hosts", nil, "HOST:PORT,...: put the items' detail URLs on these servers, in turn")
 	return cmd
 }
@@ -244,6 +246,7 @@ func mockScenario(f mockFlags, fl *pflag.FlagSet) (mockapi.Scenario, error) {
 	set("connection-close", func() { sc.CloseConnections = f.connClose })
 	set("keepalive-requests", func() { sc.KeepAliveRequests = f.keepAliveMax })
 	set("page-overlap", func() { sc.PageOverlap = f.pageOverlap })
+	set("announce-total", func() { sc.AnnounceTotal = f.announceTotal })
 	if fl.Changed("slots-at") {
 		steps, err := slotSteps(f.slotsAt)
 		if err != nil {

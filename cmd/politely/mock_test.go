@@ -308,9 +308,12 @@ func TestMockKnobsForACapacitysAnswerChangeThePreset(t *testing.T) {
 
 func TestMockKnobsForBodiesConnectionsRedirectsAndRobotsChangeThePreset(t *testing.T) {
 	f := mockFlags{scenario: "capacity", crawlDelay: 100 * time.Millisecond, redirectTo: "127.0.0.1:9/private", bodySize: 1 << 20,
-		gzip: true, connClose: true, pageOverlap: 10}
+		gzip: true, connClose: true, pageOverlap: 10, announceTotal: true}
 	fl := newMockCmd().Flags()
-	for _, name := range []string{"crawl-delay", "redirect-to", "body-size", "gzip", "connection-close", "page-overlap"} {
+	preset, err := mockapi.Preset("capacity")
+	require.NoError(t, err)
+	assert.False(t, preset.AnnounceTotal, "the preset announces no total without the knob")
+	for _, name := range []string{"crawl-delay", "redirect-to", "body-size", "gzip", "connection-close", "page-overlap", "announce-total"} {
 		fl.Lookup(name).Changed = true
 	}
 	sc, err := mockScenario(f, fl)
@@ -321,6 +324,7 @@ func TestMockKnobsForBodiesConnectionsRedirectsAndRobotsChangeThePreset(t *testi
 	assert.True(t, sc.Gzip)
 	assert.True(t, sc.CloseConnections)
 	assert.Equal(t, 10, sc.PageOverlap)
+	assert.True(t, sc.AnnounceTotal)
 
 	f.bodySize = -1
 	_, err = mockScenario(f, fl)
