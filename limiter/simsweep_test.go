@@ -146,3 +146,24 @@ func TestSimulationSweepBlackout429(t *testing.T) {
 	}
 	t.Log("\n" + b.String())
 }
+
+// TestSimulationSweepQuotaNoHeaders prints the quota-without-headers figures
+// (429 + Retry-After in whole seconds, no quota headers) for the rates and
+// bursts of the matrix's sweep-nohdr-* rows, at a 5 ms service time, seeds 1,
+// 7 and 42:
+//
+//	go test ./limiter -run TestSimulationSweepQuotaNoHeaders -simreport -v
+func TestSimulationSweepQuotaNoHeaders(t *testing.T) {
+	if !*simReport {
+		t.Skip("run with -simreport")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| rate | burst | seed | over 10 s | over 30 s | 429 |\n|---|---|---|---|---|---|\n")
+	for _, c := range []struct{ rate, burst float64 }{{1, 1}, {7, 3}, {50, 3}, {500, 50}, {500, 1}, {2000, 50}} {
+		for _, seed := range []uint64{1, 7, 42} {
+			o10, o30, rej := simQuotaNoHeaders(t, c.rate, c.burst, 5*time.Millisecond, seed)
+			fmt.Fprintf(&b, "| %.0f | %.0f | %d | %.1f%% | %.1f%% | %.2f%% |\n", c.rate, c.burst, seed, 100*o10, 100*o30, 100*rej)
+		}
+	}
+	t.Log("\n" + b.String())
+}
