@@ -166,6 +166,14 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 		// answers too.
 		hi = ratio
 	}
+	floorRise := w.floorRise
+	if w.capOnly {
+		// A server that refuses past its cap at once and at no cost tells
+		// its level by its refusals: the RTT, which says little there
+		// (service times that spread widely, a baseline read low), neither
+		// holds nor cuts the limit.
+		hi, lo, floorRise = 1, 1, 0
+	}
 	if !w.drop && w.mean > 0 {
 		a.served = max(a.served, int32(w.inFlight))
 		if w.inFlight >= int(l) && a.flags&gatedCut != 0 {
@@ -239,11 +247,16 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 		// Just below the last drop: probe beyond it only now and then, and
 		// not while a queue shows (a small one may be all the server has).
 		a.at = min(a.at+1, delayProbeMax)
-	case w.floorRise > 0 && l+1 > float64(a.served):
+	case floorRise > 0 && l+1 > float64(a.served):
 		// Past every level served, and the level's fastest answer rose
 		// well over the host's fastest: its requests wait in a queue that
 		// the RTT against a baseline raised by a loaded client's cold
 		// start does not show, and the next level may be refused.
+	case w.capOnly && a.wmax > 0 && l < a.wmax+1:
+		// Probing an in-flight cap past the level it refused: a request
+		// more, so that a probe it refuses again costs one refusal.
+		a.at = 0
+		l++
 	default:
 		a.at = 0
 		l = a.grow(l)

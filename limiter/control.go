@@ -94,7 +94,7 @@ type control struct {
 	// 0 if it never resumed: from there a resumed slow start takes a rise
 	// within the noise as a rise, and grows by half its step up to
 	// slowStep times that level.
-	strictAt float64
+	strictAt float32
 	cuts     uint32 // windows closed by a drop; a permit carries the count at its start
 	level    uint32 // changes of the limit; a permit carries the count at its start
 
@@ -104,8 +104,13 @@ type control struct {
 	refused int32
 	// lowest is the host's fastest answer, in microseconds, 0 if none (see
 	// floorRise).
-	lowest  int32
-	coldSum time.Duration // the sum of the RTTs of the first samples (coldN)
+	lowest int32
+	// refusals records the kinds of refusal the host has given: capBare
+	// once a refusal closed no gate with capMin or more in flight (an
+	// in-flight cap's 429), capOther once any other did (see closeWindow)
+	// or the host learnt a rate from one (see Host.throttleLocked).
+	refusals uint8
+	coldSum  time.Duration // the sum of the RTTs of the first samples (coldN)
 
 	// shrunkFrom is the limit before the default strategy last lowered it
 	// without a drop, and shrunkRTT the mean RTT of the window that made it
@@ -117,6 +122,20 @@ type control struct {
 	// (see levelWatch); see due.
 	watch levelWatch
 }
+
+// Kinds of refusal in control.refusals.
+const (
+	capBare  uint8 = 1 << iota // a refusal that closed no gate, capMin or more in flight (an in-flight cap's 429)
+	capOther                   // any other
+)
+
+// capMin is the least in-flight count, the refused request's included, at
+// which a refusal that closed no gate is taken for an in-flight cap's: a
+// rate limit refuses so too, at the few requests in flight its rate and a
+// short service time make (300/s at 5 ms: 2 to 4), and a window of so few
+// answers tells little of a queue that the RTT would have to be ignored
+// for.
+const capMin = 2 * minFloorN
 
 // windowStats is what a closed window tells an algorithm.
 type windowStats struct {
@@ -151,6 +170,10 @@ type windowStats struct {
 	// after it beyond queueBase and floorRatio alone (see floorAbove); 0
 	// if not or if a drop closed the window.
 	floorRise time.Duration
+	// capOnly is set if every refusal the host gave closed no gate (an
+	// in-flight cap's 429s), and it gave one.
+	capOnly bool
+	n       int // the successes the window's mean is of
 }
 
 // ratio is the window's RTT rise as a ratio to the baseline (see
@@ -431,6 +454,14 @@ func (c *control) belowColdHold() {
 // busy that count for any drop (see windowStats).
 func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, peak bool, first, busy int) {
 	w := windowStats{start: c.winStart, inFlight: int(c.winInFlight), limit: c.limit, drop: c.drops > 0, refused: int(c.refused), peak: peak, first: first, busy: busy}
+	if w.drop {
+		if w.refused >= capMin && gate == 0 {
+			c.refusals |= capBare
+		} else {
+			c.refusals |= capOther
+		}
+	}
+	w.capOnly = c.refusals == capBare
 	if c.slowStart && !w.drop && c.due {
 		w.waited = c.watch.waited(now, c.stragglerWait())
 	}
@@ -450,6 +481,7 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 	if c.n > 0 {
 		n := float64(c.n)
 		w.mean = c.sum / time.Duration(c.n)
+		w.n = int(c.n)
 		if c.n > 1 {
 			m := float64(w.mean)
 			w.stderr = time.Duration(math.Sqrt(max(0, c.sumSq/n-m*m) / (n - 1)))
@@ -646,7 +678,7 @@ func (c *control) slowStartWindow(w windowStats) {
 	if ratio >= 1+(slowGrowRatio-1)/5 && float64(w.stderr) < (slowGrowRatio-1)*float64(w.base) {
 		grow = ratio
 	}
-	if w.mean-w.base <= 2*w.stderr && (c.strictAt == 0 || w.limit < c.strictAt) {
+	if w.mean-w.base <= 2*w.stderr && (c.strictAt == 0 || w.limit < float64(c.strictAt)) {
 		// Within the noise of the window's few samples: no rise.
 		ratio = min(ratio, 1)
 	}
@@ -665,7 +697,12 @@ func (c *control) slowStartWindow(w windowStats) {
 		grow = max(grow, ratio)
 	}
 	switch {
-	case w.drop || ratio >= slowExitRatio:
+	case w.drop || ratio >= slowExitRatio && (w.n >= minFloorN || c.rising):
+		// A rise this large on fewer than minFloorN answers (a cold
+		// start's first levels, 2 to 3 answers a window) may be two slow
+		// answers of a server whose service times spread widely, against
+		// a baseline of two fast ones: it holds for a window first, as a
+		// smaller rise does (below).
 		if !w.drop {
 			// A rise this large in one window may be a client's stall:
 			// its mean tells nothing of the level's RTT (see climb).
@@ -695,13 +732,13 @@ func (c *control) slowStartWindow(w windowStats) {
 		// than slots + queue: that answer may close the gate for a whole
 		// Retry-After.
 		next := max(float64(int(w.limit)+1), slowStepAt(w.base)*w.limit/grow)
-		if w.limit < slowStep*c.strictAt {
+		if w.limit < slowStep*float64(c.strictAt) {
 			// Resumed, and not yet clear of the level that showed a rise:
 			// half the step, and not a whole request more where that is
 			// less, so that a rise that was real costs no more than a small
 			// queue.
 			next = max(w.limit, (1+(slowStep-1)/2)*w.limit/grow)
-			if w.limit < c.strictAt {
+			if w.limit < float64(c.strictAt) {
 				next = max(next, float64(int(w.limit)+1))
 			}
 		}
@@ -720,7 +757,7 @@ func (c *control) slowStartWindow(w windowStats) {
 		c.exited(w.limit, w.mean)
 		c.limit = max(c.min, min(c.max, max(c.safe, w.limit/ratio)))
 		c.alg.reset(c.limit)
-		if (c.strictAt == 0 || w.limit < slowStep*c.strictAt) && c.kneeRise(w, ratio) {
+		if (c.strictAt == 0 || w.limit < slowStep*float64(c.strictAt)) && c.kneeRise(w, ratio) {
 			// The first rise, or the same one back at about its level.
 			c.alg.knee(w.limit)
 		}
@@ -805,7 +842,7 @@ func (c *control) resume(w windowStats) bool {
 		return false
 	}
 	exit := float64(int(c.exitAt))
-	c.exitAt, c.strictAt = 0, exit
+	c.exitAt, c.strictAt = 0, float32(exit)
 	c.slowStart, c.rising = true, false
 	c.watch.reset(c.seq)
 	c.slowStartWindow(w)

@@ -1050,3 +1050,82 @@ func TestDefaultDoesNotClimbFastAfterAnExitARefusalConfirmed(t *testing.T) {
 	flat := func(float64) time.Duration { return 20 * time.Millisecond }
 	assert.Less(t, climbWindows(&c, 14, flat), 30.0, "the limit probes past the refusal as the default strategy does")
 }
+
+func TestDefaultHoldsAnInFlightCapByItsRefusalsNotItsRTT(t *testing.T) {
+	// A cap of 64 that refuses past it with a bare 429, answering 10-30 ms:
+	// every window reads 20 ms against a baseline of 14 ms read from slow
+	// start's fastest answers, a rise past delayShrink.
+	const base, mean = 14 * time.Millisecond, 20 * time.Millisecond
+	run := func(capOnly bool) (lowest, highest float64, probes int) {
+		a := &delayAlgorithm{}
+		l := a.window(windowStats{mean: mean, base: base, srtt: mean, inFlight: 65, limit: 65, drop: true, refused: 65, capOnly: capOnly})
+		lowest, highest = l, l
+		for range 40 {
+			next := a.window(windowStats{mean: mean, base: base, srtt: mean, inFlight: int(l), limit: l, capOnly: capOnly})
+			if next > 64 {
+				// The cap refuses the probe: the refused level is the one
+				// past it.
+				probes++
+				require.InDelta(t, 65, next, 0.01, "a probe past the cap by one request")
+				next = a.window(windowStats{mean: mean, base: base, srtt: mean, inFlight: int(next), limit: next, drop: true, refused: 65, capOnly: capOnly})
+			}
+			l = next
+			lowest, highest = min(lowest, l), max(highest, l)
+		}
+		return lowest, highest, probes
+	}
+	lowest, highest, probes := run(true)
+	assert.GreaterOrEqual(t, lowest, 63.0, "a cap that refuses at no cost holds the limit just below it, whatever its RTT")
+	assert.Equal(t, 64.0, highest)
+	assert.Positive(t, probes, "and probes past it now and then")
+	lowest, _, _ = run(false)
+	assert.Less(t, lowest, 50.0, "a server that may refuse with a gate is cut for the same rise")
+}
+
+func TestAnInFlightCapIsTakenForOneOnlyWhileEveryRefusalClosedNoGate(t *testing.T) {
+	d := newDriver(t, Config{Initial: 8})
+	ps := d.takeAll()
+	d.now = d.now.Add(time.Millisecond)
+	ps[7].ReleaseAt(d.now, Throttled)
+	for _, p := range ps[:7] {
+		p.ReleaseAt(d.now, Success)
+	}
+	assert.Equal(t, capBare, d.h.ctl.refusals, "a bare 429: an in-flight cap")
+	d.now = d.now.Add(100 * time.Millisecond)
+	ps = d.takeAll()
+	d.now = d.now.Add(time.Millisecond)
+	d.h.GateAt(d.now, d.now.Add(time.Second))
+	ps[len(ps)-1].ReleaseAt(d.now, Throttled)
+	for _, p := range ps[:len(ps)-1] {
+		p.ReleaseAt(d.now, Success)
+	}
+	assert.Equal(t, capBare|capOther, d.h.ctl.refusals, "a refusal with a gate: not a cap alone")
+
+	d = newDriver(t, Config{Initial: 4})
+	ps = d.takeAll()
+	d.now = d.now.Add(time.Millisecond)
+	ps[3].ReleaseAt(d.now, Throttled)
+	assert.Equal(t, capOther, d.h.ctl.refusals, "a bare 429 at 4 in flight: a rate limit's as likely")
+}
+
+func TestSlowStartHoldsABigRiseOnTwoAnswersForAWindow(t *testing.T) {
+	start := func() *control {
+		c := &control{}
+		c.init(Config{Min: 1, Max: 256, Initial: 4})
+		c.base, c.srtt, c.limit = 14*time.Millisecond, 14*time.Millisecond, 6
+		return c
+	}
+	// Two answers of 22 and 26 ms (a server answering 10-30 ms) against a
+	// baseline of two fast first ones.
+	w := windowStats{mean: 24 * time.Millisecond, stderr: 2 * time.Millisecond, base: 14 * time.Millisecond, srtt: 24 * time.Millisecond, inFlight: 6, limit: 6, n: 2}
+	c := start()
+	c.decide(w)
+	assert.True(t, c.slowStart, "two answers' rise holds for a window")
+	assert.Equal(t, 6.0, c.limit, "without growing")
+	c.decide(w)
+	assert.False(t, c.slowStart, "the rise again: slow start ends")
+	w.n = minFloorN
+	c = start()
+	c.decide(w)
+	assert.False(t, c.slowStart, "as it does at once on minFloorN answers")
+}

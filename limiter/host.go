@@ -432,6 +432,10 @@ func (h *Host) throttleLocked(now time.Time, p Permit) {
 		}
 	}
 	until := h.pace.onThrottle(now, h.seqOf(p), cut, h.atFloorLocked(p), h.inFlight+1, int(p.busy))
+	if h.pace.learnt > 0 || !until.IsZero() {
+		// A rate, not an in-flight cap (see control.refusals).
+		h.ctl.refusals |= capOther
+	}
 	if until.After(h.gateUntil) {
 		h.gateUntil = until
 	}
