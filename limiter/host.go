@@ -292,7 +292,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		h.successes++
 		h.ctl.answered(int(p.busy), false)
 		h.okSeq = max(h.okSeq, h.seqOf(p))
-		h.pace.onSuccess(h.seqOf(p), int(p.busy))
+		h.pace.onSuccess(h.seqOf(p), p.start, int(p.busy))
 		if timed {
 			h.ctl.onSuccess(now, max(0, now.Sub(start)), h.inFlight, h.seqOf(p), p.level)
 		}
@@ -431,7 +431,7 @@ func (h *Host) throttleLocked(now time.Time, p Permit) {
 			h.cutLocked(limit, slow)
 		}
 	}
-	until := h.pace.onThrottle(now, h.seqOf(p), cut, h.atFloorLocked(p), h.inFlight+1, int(p.busy))
+	until := h.pace.onThrottle(now, h.seqOf(p), p.start, cut, h.atFloorLocked(p), h.inFlight+1, int(p.busy))
 	if h.pace.learnt > 0 || !until.IsZero() {
 		// A rate, not an in-flight cap (see control.refusals).
 		h.ctl.refusals |= capOther

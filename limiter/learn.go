@@ -18,6 +18,21 @@ const (
 	probeStart   = 2.0                    // a probe starts at this many times what the server admitted over the first throttle's episode and gate
 	tightEpisode = 10 * time.Second       // a bucket of one token's refusal this soon after the gate before cuts twice as far as the last
 	maxTight     = 4                      // and at most 2^maxTight times fitMargin's cut
+
+	// A first throttle's episode that admitted from drainMin to under
+	// drainMax requests (a burst of about ten) starts its probe from
+	// drainStart times what it admitted over the episode and the gate, and
+	// once the probe's record holds more requests than that, doubles
+	// drainDouble times slower (see drainProbe). wholeMax: a first episode
+	// that admitted under this many has its burst fitted in whole tokens
+	// (see wholeBurst).
+	drainMin    = 8
+	drainMax    = 20
+	drainStart  = 4.0
+	drainDouble = 3.0
+	wholeMax    = 20
+	wholeSpan   = 0.03             // and where the record, at that burst, bounds the rate to within this
+	reachSlack  = time.Millisecond // how much sooner than its start says a request may reach a server, next to one started before it
 )
 
 // learner learns the rate and burst of a server taken for a token bucket,
@@ -60,6 +75,15 @@ type learner struct {
 type records struct {
 	cur  record // the requests since the last learning gate ended
 	prev record // the record before, closed by the last throttle
+
+	// refusedAt is when the first throttle's refused request started,
+	// after the first request of its episode that a server counts (0: not
+	// known; see wholeBurst); refusedSeq is its number, and later counts
+	// the episode's successes that started after it (see succeededAfter).
+	refusedAt  time.Duration
+	refusedSeq uint64
+	later      int
+	whole      float64 // the first record's lowest rate, where its burst was fitted whole (see wholeBurst)
 }
 
 // record holds the requests started since from, the end of a gate that
@@ -120,15 +144,16 @@ func (l *learner) sent(now time.Time, seq uint64, aux bool) {
 	c.sends = append(c.sends, max(0, now.Sub(c.from)))
 }
 
-// throttled learns from the request numbered seq, refused at now with a gate
-// until until, cur being the rate the host was paced at (0: none) and rtt
-// the host's smoothed RTT. At the first throttle it returns a probe's start
-// and first set (the burst is bounded, the rate not known); at a later one
-// it closes the record, returns cur, and settle tells the rate when the
-// gate has ended. ok is false when there is nothing to learn: the request
-// started before the record (it was refused for the throttle already
-// learnt from), or it is a late answer that only corrects the record.
-func (l *learner) throttled(now time.Time, seq uint64, until time.Time, cur float64, rtt time.Duration) (rate float64, first, ok bool) {
+// throttled learns from the request numbered seq, started at start (zero:
+// not timed) and refused at now with a gate until until, cur being the rate
+// the host was paced at (0: none) and rtt the host's smoothed RTT. At the
+// first throttle it returns a probe's start and first set (the burst is
+// bounded, the rate not known); at a later one it closes the record, returns
+// cur, and settle tells the rate when the gate has ended. ok is false when
+// there is nothing to learn: the request started before the record (it was
+// refused for the throttle already learnt from), or it is a late answer that
+// only corrects the record.
+func (l *learner) throttled(now time.Time, seq uint64, start, until time.Time, cur float64, rtt time.Duration) (rate float64, first, ok bool) {
 	gate := until.Sub(now)
 	if !l.first {
 		if l.firstAt.IsZero() || seq <= l.base {
@@ -153,6 +178,14 @@ func (l *learner) throttled(now time.Time, seq uint64, until time.Time, cur floa
 		el := now.Sub(work)
 		l.unsure = rtt > 0 && el > coldThrottle*rtt && el > gate/coldGate
 		l.restart(until, gate)
+		if from := l.firstAt; !start.IsZero() {
+			if l.aux == 1 {
+				// The first request is left out of the episode (a
+				// robots.txt): the bucket drained from the next.
+				from = work
+			}
+			l.refusedAt, l.refusedSeq = max(0, start.Sub(from)), seq
+		}
 		// Twice what the server admitted over the episode and its gate: a
 		// start from which doubling finds the rate in a few steps.
 		// (The successes of the requests sent before it are not all in
@@ -160,7 +193,15 @@ func (l *learner) throttled(now time.Time, seq uint64, until time.Time, cur floa
 		// auxiliary one.)
 		n := seq - l.base - 1
 		sent := float64(n - min(n, uint64(l.aux)))
-		return probeStart * max(1, sent, l.admitted()) / (l.t1 + gate).Seconds(), true, true
+		from := probeStart
+		if a := l.admitted(); a >= drainMin && a < drainMax {
+			// A burst of about ten: its requests said nothing of the
+			// rate, and a probe from twice them over the gate spends
+			// its first few hundred milliseconds far under a rate that
+			// refills such a burst within a gate.
+			from = drainStart
+		}
+		return from * max(1, sent, l.admitted()) / (l.t1 + gate).Seconds(), true, true
 	}
 	c := &l.cur
 	if l.unsure {
@@ -217,6 +258,24 @@ func (l *learner) oneToken(now time.Time, sent uint64) {
 // of one token (its first record not yet fitted).
 func (l *learner) oneTokenProbe() bool {
 	return l.known && l.burst < 2 && l.fits == 0 && l.records != nil
+}
+
+// drainProbe reports whether the probe is past the burst of a first
+// episode that admitted a burst of about ten (drainMin to drainMax): its
+// record holds more requests than that burst, so a probe above the server's
+// rate is draining the server's bucket. Doubling slower from there, the
+// probe is refused nearer the rate, over a longer record: the record then
+// bounds the rate to about 2% instead of 4-5% (a probe doubling every
+// 100 ms is refused at about 2.6 times a rate of 100/s that a burst of 10
+// holds 0.1 s; doubling every 300 ms, at 1.8 times, after 0.2 s more).
+// Against a rate far above the probe the slower doubling costs little: it
+// refills such a burst in a fraction of the probe's step.
+func (l *learner) drainProbe() bool {
+	if !l.first || l.fits != 0 || l.records == nil || l.unsure || l.pending {
+		return false
+	}
+	a := l.admitted()
+	return a >= drainMin && a < drainMax && float64(len(l.cur.sends)) > a
 }
 
 // admitted is what the server admitted before the first throttle: the
@@ -300,6 +359,12 @@ func (l *learner) settle() (float64, bool) {
 		}
 	}
 	rate := fitMargin * r
+	if l.fits == 1 && l.whole > 0 {
+		// The record bounds the rate from below, at a burst the first
+		// episode tells to the token and to within wholeSpan from
+		// above: its lowest is under the server's rate already.
+		rate = r
+	}
 	if cur > 0 {
 		rate = min(rate, fitMargin*cur)
 		if l.fits > 1 {
@@ -320,6 +385,24 @@ func (l *learner) settle() (float64, bool) {
 func (l *learner) succeeded(seq uint64) {
 	if seq > l.base && (!l.first || (l.fits == 0 && !l.pending && !l.cur.holds(seq))) {
 		l.s1ok++
+	}
+}
+
+// succeededAfter notes that the request numbered seq, started at start,
+// succeeded: one of the first throttle's episode that started after its
+// refused request (by more than reachSlack, so that it cannot have reached
+// the server before it) was admitted on a token refilled since (see
+// wholeBurst).
+func (l *learner) succeededAfter(seq uint64, start time.Time) {
+	if l.records == nil || l.refusedSeq == 0 || seq <= l.refusedSeq || start.IsZero() || l.fits != 0 || l.pending || l.cur.holds(seq) {
+		return
+	}
+	from := l.firstAt
+	if l.aux == 1 {
+		from = l.workAt
+	}
+	if start.Sub(from) > l.refusedAt+reachSlack {
+		l.later++
 	}
 }
 
@@ -352,6 +435,11 @@ func (l *learner) restart(until time.Time, gate time.Duration) {
 // which the record is consistent (a bucket admitting the first n requests
 // must be able to refuse request n).
 func (l *learner) fit(c *record, n int) float64 {
+	if b, ok := l.wholeBurst(c, n); ok {
+		l.burst = b
+		l.whole = c.lowest(b, n)
+		return l.whole
+	}
 	top := max(1, l.s1+1)
 	b := bisect(1, top, func(b float64) bool { return l.s1+0.5-c.lowest(b, n)*l.t1.Seconds() >= b })
 	// A server's bucket holds whole tokens: of the bounds a token apart
@@ -379,6 +467,50 @@ func (l *learner) fit(c *record, n int) float64 {
 	}
 	l.burst = b
 	return c.lowest(b, n)
+}
+
+// wholeBurst returns the largest burst of whole tokens with which the first
+// throttle's episode and the record's first n requests agree, where the
+// first throttle's refused request's start is known and that episode
+// admitted from 2 to under wholeMax requests. A bucket full at the episode's
+// first request admitted s1 requests but for those that started after the
+// refused one (see succeededAfter) and refused it, which reached it
+// refusedAt later: b + r·refusedAt < s1 + 1 (refusedAt less reachSlack: the
+// first request of a cold start may reach the server late, on a new
+// connection), and b ≥ s1 − r·t1 (its tokens and the refill until the
+// refusal came back), r being the lowest rate at which a bucket of b admits
+// the record's requests, and the record (refused at request n+1) bounds the
+// rate at that burst to within wholeSpan. A server's bucket holds whole
+// tokens; of those that agree, the largest is the one whose rate is lowest.
+// A burst fitted half a token short puts the rate half a token over the
+// record's span above the server's (at 100/s over a probe of 0.4 s, 1.3%),
+// where a pace drains a burst of 10 within seconds: the fitted burst of a
+// few tokens is what decided whether a host drew a third gate within its
+// first 10 s. A larger burst keeps the fit's middle (a token is a smaller
+// share of it).
+func (l *learner) wholeBurst(c *record, n int) (float64, bool) {
+	s1 := l.s1 - float64(l.later)
+	if l.refusedAt <= 0 || s1 < 2 || s1 >= wholeMax || n == 0 {
+		return 0, false
+	}
+	t := max(0, l.refusedAt-reachSlack).Seconds()
+	for k := math.Floor(s1); k >= max(1, math.Floor(s1)-3); k-- {
+		r := c.lowest(k, n)
+		if k+r*t >= s1+1 {
+			continue
+		}
+		if k < s1-r*l.t1.Seconds()-0.5 || n >= len(c.sends) {
+			return 0, false
+		}
+		if hi := c.lowest(k, n+1); r >= hi || hi > (1+wholeSpan)*r {
+			// The record bounds the rate too loosely for its lowest
+			// to be the rate: the middle fit errs both ways, and
+			// fitMargin under it mostly under the server's.
+			return 0, false
+		}
+		return k, true
+	}
+	return 0, false
 }
 
 // bisect returns the largest x in [lo, hi], to 0.05, at which ok holds,

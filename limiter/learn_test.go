@@ -40,10 +40,10 @@ func coldThenSteady(t *testing.T, l *learner) (until, at time.Time, refused uint
 		l.sent(sent, seq, false)
 		if !b.admit(sent) {
 			until = sent.Add(time.Millisecond + time.Second)
-			r, first, ok := l.throttled(sent.Add(time.Millisecond), seq, until, 0, 5*time.Millisecond)
+			r, first, ok := l.throttled(sent.Add(time.Millisecond), seq, time.Time{}, until, 0, 5*time.Millisecond)
 			require.True(t, ok)
 			require.True(t, first)
-			assert.InDelta(t, 2*10, r, 2, "the probe starts at twice what the server admitted over the episode and its gate")
+			assert.InDelta(t, 4*10, r, 4, "the probe starts at four times what the server admitted over the episode and its gate (a burst of about ten)")
 			break
 		}
 		l.succeeded(seq)
@@ -65,7 +65,7 @@ func coldThenSteady(t *testing.T, l *learner) (until, at time.Time, refused uint
 func TestLearnerFitsTheRateAtTheSecondThrottle(t *testing.T) {
 	var l learner
 	_, at, seq := coldThenSteady(t, &l)
-	_, first, ok := l.throttled(at, seq, at.Add(time.Second), 200, 5*time.Millisecond)
+	_, first, ok := l.throttled(at, seq, time.Time{}, at.Add(time.Second), 200, 5*time.Millisecond)
 	require.True(t, ok)
 	assert.False(t, first)
 	r, ok := l.settle()
@@ -80,12 +80,12 @@ func TestLearnerTakesTheFirstRefusedRequestWhateverOrderTheAnswersCameIn(t *test
 	inOrder, late := learner{}, learner{}
 	_, at, seq := coldThenSteady(t, &inOrder)
 	coldThenSteady(t, &late)
-	_, _, ok := inOrder.throttled(at, seq, at.Add(time.Second), 200, 5*time.Millisecond)
+	_, _, ok := inOrder.throttled(at, seq, time.Time{}, at.Add(time.Second), 200, 5*time.Millisecond)
 	require.True(t, ok)
 	// The next request's refusal comes first, the first refused one's after.
-	_, _, ok = late.throttled(at, seq+1, at.Add(time.Second), 200, 5*time.Millisecond)
+	_, _, ok = late.throttled(at, seq+1, time.Time{}, at.Add(time.Second), 200, 5*time.Millisecond)
 	require.True(t, ok)
-	_, _, ok = late.throttled(at.Add(time.Millisecond), seq, at.Add(time.Second), 200, 5*time.Millisecond)
+	_, _, ok = late.throttled(at.Add(time.Millisecond), seq, time.Time{}, at.Add(time.Second), 200, 5*time.Millisecond)
 	assert.False(t, ok, "a late answer only corrects the record")
 	want, _ := inOrder.settle()
 	got, _ := late.settle()
@@ -96,7 +96,7 @@ func TestLearnerIsUnsureOfAFirstThrottleLongAfterTheFirstRequest(t *testing.T) {
 	var l learner
 	l.sent(epoch, 1, false)
 	l.succeeded(1)
-	_, first, ok := l.throttled(epoch.Add(time.Second), 2, epoch.Add(2*time.Second), 0, 20*time.Millisecond)
+	_, first, ok := l.throttled(epoch.Add(time.Second), 2, time.Time{}, epoch.Add(2*time.Second), 0, 20*time.Millisecond)
 	require.True(t, ok)
 	assert.True(t, first)
 	assert.True(t, l.unsure, "a second after the first request, 50 RTTs: not a cold start's burst")
@@ -115,7 +115,7 @@ func oneTokenThenProbe(t *testing.T, l *learner) float64 {
 	}
 	l.succeeded(1)
 	until := epoch.Add(time.Millisecond + time.Second)
-	_, first, ok := l.throttled(epoch.Add(time.Millisecond), 2, until, 0, 5*time.Millisecond)
+	_, first, ok := l.throttled(epoch.Add(time.Millisecond), 2, time.Time{}, until, 0, 5*time.Millisecond)
 	require.True(t, ok)
 	require.True(t, first)
 	at, seq := until, uint64(4)
@@ -127,7 +127,7 @@ func oneTokenThenProbe(t *testing.T, l *learner) float64 {
 			l.succeeded(seq)
 		}
 	}
-	_, _, ok = l.throttled(at.Add(time.Millisecond), seq, at.Add(time.Second), 40, 5*time.Millisecond)
+	_, _, ok = l.throttled(at.Add(time.Millisecond), seq, time.Time{}, at.Add(time.Second), 40, 5*time.Millisecond)
 	require.True(t, ok)
 	r, ok := l.settle()
 	require.True(t, ok)
@@ -167,7 +167,7 @@ func nextRecord(t *testing.T, l *learner, from time.Time, seq uint64, cur float6
 			seq++
 		}
 	}
-	_, first, ok := l.throttled(at.Add(time.Millisecond), seq, at.Add(time.Millisecond+time.Second), cur, 5*time.Millisecond)
+	_, first, ok := l.throttled(at.Add(time.Millisecond), seq, time.Time{}, at.Add(time.Millisecond+time.Second), cur, 5*time.Millisecond)
 	require.True(t, ok)
 	require.False(t, first)
 	r, ok := l.settle()
@@ -229,7 +229,7 @@ func TestLearnerCutsAFittedRateByHalfAtMost(t *testing.T) {
 	// above one a second.
 	var l learner
 	_, at, seq := coldThenSteady(t, &l)
-	_, _, ok := l.throttled(at, seq, at.Add(time.Second), 200, 5*time.Millisecond)
+	_, _, ok := l.throttled(at, seq, time.Time{}, at.Add(time.Second), 200, 5*time.Millisecond)
 	require.True(t, ok)
 	cur, ok := l.settle()
 	require.True(t, ok)
@@ -255,7 +255,7 @@ func TestLearnerStartsTheFirstEpisodeAfterAPauseNoThrottleClosed(t *testing.T) {
 	l.succeeded(3)
 	l.sent(resumed.Add(6*time.Millisecond), 4, true)
 	until := resumed.Add(7*time.Millisecond + time.Second)
-	_, first, ok := l.throttled(resumed.Add(7*time.Millisecond), 4, until, 0, 0)
+	_, first, ok := l.throttled(resumed.Add(7*time.Millisecond), 4, time.Time{}, until, 0, 0)
 	require.True(t, ok)
 	require.True(t, first)
 	assert.Equal(t, 7*time.Millisecond, l.t1, "the episode starts after the pause")
@@ -271,7 +271,7 @@ func TestLearnerStartsTheFirstEpisodeAfterAPauseNoThrottleClosed(t *testing.T) {
 			l.succeeded(seq)
 		}
 	}
-	_, _, ok = l.throttled(at.Add(time.Millisecond), seq, at.Add(time.Second), 120, 5*time.Millisecond)
+	_, _, ok = l.throttled(at.Add(time.Millisecond), seq, time.Time{}, at.Add(time.Second), 120, 5*time.Millisecond)
 	require.True(t, ok)
 	r, ok := l.settle()
 	require.True(t, ok)
@@ -292,7 +292,7 @@ func TestLearnerKeepsTheColdStartsEpisodeAcrossAPauseWithRequestsInFlight(t *tes
 	}
 	l.paused(4, 4)
 	l.succeeded(1)
-	_, first, ok := l.throttled(epoch.Add(time.Millisecond), 2, epoch.Add(time.Second), 0, 5*time.Millisecond)
+	_, first, ok := l.throttled(epoch.Add(time.Millisecond), 2, time.Time{}, epoch.Add(time.Second), 0, 5*time.Millisecond)
 	require.True(t, ok)
 	assert.True(t, first)
 	assert.Equal(t, time.Millisecond, l.t1)
@@ -338,11 +338,11 @@ func TestLearnerTakesAFirstThrottleWithinATwentiethOfItsGateForABurst(t *testing
 		l.sent(sent, seq, false)
 		if !b.admit(sent) {
 			now := sent.Add(time.Millisecond)
-			r, first, ok := l.throttled(now, seq, now.Add(time.Second), 0, time.Millisecond)
+			r, first, ok := l.throttled(now, seq, time.Time{}, now.Add(time.Second), 0, time.Millisecond)
 			require.True(t, ok)
 			require.True(t, first)
 			assert.False(t, l.unsure, "the episode is read as the server's burst")
-			assert.InDelta(t, 2*12, r, 3, "the probe starts at twice what the server admitted over the episode and its gate")
+			assert.InDelta(t, 4*12, r, 6, "the probe starts at four times what the server admitted over the episode and its gate (a burst of about ten)")
 			assert.True(t, l.recording(seq+1, false), "the learner records the requests after the gate")
 			break
 		}
@@ -353,7 +353,7 @@ func TestLearnerTakesAFirstThrottleWithinATwentiethOfItsGateForABurst(t *testing
 	late.sent(epoch, 1, false)
 	late.succeeded(1)
 	now := epoch.Add(60 * time.Millisecond)
-	_, _, ok := late.throttled(now, 2, now.Add(time.Second), 0, time.Millisecond)
+	_, _, ok := late.throttled(now, 2, time.Time{}, now.Add(time.Second), 0, time.Millisecond)
 	require.True(t, ok)
 	assert.True(t, late.unsure, "60 ms into the work, past a twentieth of a 1 s gate and 4 RTTs")
 }
@@ -391,4 +391,47 @@ func TestPaceProbeDoesNotGrowWhileTheHostIsIdle(t *testing.T) {
 	p.apply(epoch)
 	p.take(epoch.Add(probeDouble))
 	assert.InDelta(t, 200, p.learnt, 1)
+}
+
+func TestLearnerFitsAWholeBurstWhereTheFirstRefusedRequestsStartIsKnown(t *testing.T) {
+	// The cold start's burst as in coldThenSteady, but the first refusal
+	// tells when its request started: a bucket of 10 refilled at 100/s
+	// admitted 11 or so requests 0.5 ms apart, and refused the next.
+	var l learner
+	b := bucketAt{tokens: 10, last: epoch}
+	seq := uint64(0)
+	var until time.Time
+	for {
+		seq++
+		sent := epoch.Add(time.Duration(seq-1) * 500 * time.Microsecond)
+		l.sent(sent, seq, false)
+		if !b.admit(sent) {
+			until = sent.Add(time.Millisecond + time.Second)
+			_, first, ok := l.throttled(sent.Add(time.Millisecond), seq, sent, until, 0, 5*time.Millisecond)
+			require.True(t, ok)
+			require.True(t, first)
+			break
+		}
+		l.succeeded(seq)
+	}
+	// A probe from the gate's end, its gaps shrinking by 2% a request
+	// from 20 ms, until the bucket refuses one.
+	gap, sent := 20*time.Millisecond, until
+	for {
+		seq++
+		l.sent(sent, seq, false)
+		if !b.admit(sent) {
+			break
+		}
+		sent = sent.Add(gap)
+		gap = gap * 98 / 100
+	}
+	_, first, ok := l.throttled(sent.Add(time.Millisecond), seq, sent, sent.Add(time.Second), 200, 5*time.Millisecond)
+	require.True(t, ok)
+	assert.False(t, first)
+	r, ok := l.settle()
+	require.True(t, ok)
+	assert.Equal(t, 10.0, l.burst, "the server's burst, in whole tokens")
+	assert.LessOrEqual(t, r, 100.0, "not above the server's rate")
+	assert.GreaterOrEqual(t, r, 95.0, "99% of the lowest rate that admits the record at that burst")
 }

@@ -29,6 +29,7 @@ const (
 	oneTokenSends = 3                      // or this many, against a bucket of one token
 	maxProbeSteps = 2                      // and at most this many times between two of its requests
 	afterGate     = 1.5                    // the interval after a gate's first permit, in intervals, for a pacer of one token at a time
+	spendBurst    = time.Second            // a burst learnt in whole tokens at a gate's end is spent over this on top of the rate, but for two tokens
 
 	// Where the learner is unsure (see learner):
 	unconfirmedProbe = 0.3                    // upward probe per second until a throttle comes while paced by the learnt rate
@@ -88,6 +89,8 @@ type pushback struct {
 	lastGateUntil time.Time     // and until when
 	lastThrottle  time.Time     // when a throttle last arrived
 	throttleSeq   uint64        // and the number of the request it refused
+	throttleStart time.Time     // and when that request started (zero: not timed)
+	spendUntil    time.Time     // until then the learnt rate spends the server's burst (see spendBurst)
 	cutInFlight   int           // the fewest in flight a throttle the last cut answered arrived with (the cut's own included)
 	refusedLow    int           // the fewest in flight a refused request started with, of those the last cut answered (see capped)
 	admittedHigh  int           // successes since that cut that started with at least refusedLow in flight
@@ -211,8 +214,32 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 			p.learnt, p.probing, p.confirmed = r, false, !p.learn.unsure || p.confirmed
 			if !p.learn.unsure {
 				p.refusedAt = p.learn.cur0
+				if p.learn.fits == 1 && p.learn.whole > 0 {
+					// Paced at the lowest rate its record
+					// allows (see learner.wholeBurst), the
+					// host probes no higher until that bound
+					// rises: the rate is within wholeSpan
+					// above it, and a probe past it drains a
+					// burst of a few tokens within seconds.
+					p.refusedAt = p.learn.whole / refusalCap
+					if p.learn.burst >= drainMin {
+						// The gate refilled the server's
+						// bucket: spend it over a second,
+						// but for two tokens, on top of
+						// the rate (no burst).
+						p.learnt += (p.learn.burst - 2) / spendBurst.Seconds()
+						p.spendUntil = now.Add(spendBurst)
+					}
+				}
 			}
 			p.lastProbe = now
+			p.apply(now)
+		}
+	}
+	if p.pushback != nil && !p.spendUntil.IsZero() && !now.Before(p.spendUntil) {
+		p.spendUntil = time.Time{}
+		if p.learn.fits == 1 && !p.learn.pending {
+			p.learnt = min(p.learnt, p.learn.whole)
 			p.apply(now)
 		}
 	}
@@ -329,35 +356,36 @@ func (p *pace) quotaActive(now time.Time) bool {
 	return p.pushback != nil && p.quota > 0 && now.Before(p.quotaEnd)
 }
 
-// onSuccess notes that the request numbered seq, started with started
-// requests in flight (its own included), succeeded.
-func (p *pace) onSuccess(seq uint64, started int) {
+// onSuccess notes that the request numbered seq, started at start (zero:
+// not timed) with started requests in flight (its own included), succeeded.
+func (p *pace) onSuccess(seq uint64, start time.Time, started int) {
 	if p.pushback != nil && p.refusedLow > 0 && started >= p.refusedLow {
 		p.admittedHigh++
 	}
 	p.gpCount++
 	p.epCount++
 	p.learn.succeeded(seq)
+	p.learn.succeededAfter(seq, start)
 }
 
-// onThrottle learns from a throttle of the request numbered seq and returns
-// the end of a pause it closes (zero: none). With a Retry-After (the
-// throttle is released while a gate holds, or within gateEvidence of the
-// Gate call) the learner learns from it; a Gate that follows the throttle
-// is handled by onGate. Without one the throttle is first a concurrency
-// signal (cut reports whether this one cut the concurrency limit, inFlight
-// is the count when it arrived, started the count the refused request
-// started with, its own included). When it cut a limit already at its floor
-// (floor), the server limits a rate, not concurrency: the throttle closes a
-// pause of its own (see bareWait) and teaches the rate as one with a
-// Retry-After does. When throttles go on at fewer requests in flight than
-// the throttles the last cut answered saw, and not at a level the server
-// refused before (see capped), a rate is learnt relative to the recent
-// success rate, and it probes upward fast so that it gets out of the way of
-// a concurrency limit that holds the line.
-func (p *pace) onThrottle(now time.Time, seq uint64, cut, floor bool, inFlight, started int) time.Time {
+// onThrottle learns from a throttle of the request numbered seq, started at
+// start (zero: not timed), and returns the end of a pause it closes (zero:
+// none). With a Retry-After (the throttle is released while a gate holds, or
+// within gateEvidence of the Gate call) the learner learns from it; a Gate
+// that follows the throttle is handled by onGate. Without one the throttle
+// is first a concurrency signal (cut reports whether this one cut the
+// concurrency limit, inFlight is the count when it arrived, started the
+// count the refused request started with, its own included). When it cut a
+// limit already at its floor (floor), the server limits a rate, not
+// concurrency: the throttle closes a pause of its own (see bareWait) and
+// teaches the rate as one with a Retry-After does. When throttles go on at
+// fewer requests in flight than the throttles the last cut answered saw, and
+// not at a level the server refused before (see capped), a rate is learnt
+// relative to the recent success rate, and it probes upward fast so that it
+// gets out of the way of a concurrency limit that holds the line.
+func (p *pace) onThrottle(now time.Time, seq uint64, start time.Time, cut, floor bool, inFlight, started int) time.Time {
 	p.pushed()
-	p.lastThrottle, p.throttleSeq = now, seq
+	p.lastThrottle, p.throttleSeq, p.throttleStart = now, seq, start
 	if p.quotaActive(now) && p.reader != nil && p.reader.rem > inFlight {
 		// Refused while the quota said more remained than the requests
 		// in flight could take: a limit its headers do not describe
@@ -493,7 +521,7 @@ func (p *pace) learnDrop(now time.Time, seq uint64, until time.Time, inFlight, s
 		pb.sendRate = sendRate
 	}
 	pb.rtt = rtt
-	p.onThrottle(now, seq, false, false, inFlight, started)
+	p.onThrottle(now, seq, time.Time{}, false, false, inFlight, started)
 	p.onGate(now, until)
 }
 
@@ -508,7 +536,11 @@ func (p *pace) learnFromGate(now time.Time, seq uint64, until time.Time) {
 	if p.slow {
 		cur = p.learnt
 	}
-	r, first, ok := p.learn.throttled(now, seq, until, cur, p.rtt)
+	start := p.throttleStart
+	if seq != p.throttleSeq {
+		start = time.Time{}
+	}
+	r, first, ok := p.learn.throttled(now, seq, start, until, cur, p.rtt)
 	if !ok {
 		return
 	}
@@ -606,7 +638,11 @@ func (p *pace) grow(now time.Time) bool {
 		// every request or so leaves too few of them near the rate.
 		sends = oneTokenSends
 	}
-	p.learnt *= math.Exp2(min(maxProbeSteps, dt.Seconds()/max(probeDouble.Seconds(), sends/p.learnt)))
+	double := probeDouble.Seconds()
+	if p.learn.drainProbe() {
+		double *= drainDouble
+	}
+	p.learnt *= math.Exp2(min(maxProbeSteps, dt.Seconds()/max(double, sends/p.learnt)))
 	return true
 }
 

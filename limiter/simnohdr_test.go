@@ -94,3 +94,37 @@ func TestSimulationBucketsOfOneTokenOutOfStepFindTheirMargin(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulationQuotaWithoutHeadersDrawsNoThirdGateWithinTenSeconds holds
+// buckets of a few to a dozen tokens without headers, the bench's row among
+// them: the rate the second throttle's record fits is not above the
+// server's, so no refusal follows the second gate within the first 10 s (a
+// third gate there cost 300/s with a burst of 5 a tenth of those 10 s). The
+// first throttle's refused request's start bounds the burst, which a server
+// holds in whole tokens (a burst fitted half a token short put 100/s at
+// 100.2-100.9/s), and a probe past a burst of about ten doubles slower, so
+// that its record bounds the rate to about 2%, not 4-5%.
+func TestSimulationQuotaWithoutHeadersDrawsNoThirdGateWithinTenSeconds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, c := range []struct {
+		rate, burst     float64
+		service, jitter time.Duration
+		share           float64
+	}{
+		{100, 10, 5 * time.Millisecond, 0, 0.775}, {100, 10, 5 * time.Millisecond, time.Millisecond, 0.77},
+		{100, 10, time.Millisecond, 0, 0.81}, {300, 5, 5 * time.Millisecond, 0, 0.76},
+	} {
+		for _, seed := range []uint64{42, 1, 7} {
+			srv := &quotaServer{rate: c.rate, burst: c.burst, tokens: c.burst, service: c.service, rejectAfter: time.Millisecond, jitter: c.jitter}
+			s := newSim(simLimiter(t, "", 0), srv, seed, 10*time.Second)
+			s.run()
+			_, ok10, _ := s.totals(0, 10*time.Second)
+			_, _, late := s.totals(3*time.Second, 10*time.Second)
+			name := fmt.Sprintf("%v/s burst %v, service %v, jitter %v, seed %d", c.rate, c.burst, c.service, c.jitter, seed)
+			assert.Zero(t, late, "%s: refusals after the second gate within 10 s", name)
+			assert.GreaterOrEqual(t, float64(ok10)/10/c.rate, c.share, "%s: share of the rate over 10 s", name)
+		}
+	}
+}
