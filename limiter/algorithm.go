@@ -322,9 +322,13 @@ func (a *delayAlgorithm) grow(l float64) float64 {
 }
 
 // gated takes the level of a drop that closed a gate of w.gate at now, if
-// it was one growth step above the highest level served without a drop
-// (served, or one a window showed) and the last such drop came at that
-// level or one above: the level where the server's capacity ends. A
+// it was at most one slow-start step (slowStep) above the highest level
+// served without a drop (served, or one a window showed) and the last such
+// drop came at that level or one above: the level where the server's
+// capacity ends. (Slow start's step, not the settled limit's: a server
+// with no queue shows no RTT rise before it refuses, so its first refusal
+// comes a whole slow-start step past the level served; taken for less, it
+// was forgotten, and the limit stepped back into it for a second gate.) A
 // refusal at a level already served says nothing about the level (a
 // blackout refuses them all); the host's first refusal, with none served
 // yet, of a request sent with others in flight is held on trust (see
@@ -358,7 +362,7 @@ func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 		return
 	}
 	a.flags |= refusedPast
-	if float64(level) > float64(a.served)*(1+delayStep)+1 {
+	if float64(level) > float64(a.served)*slowStep+1 {
 		return
 	}
 	if a.seen == 0 || level < a.seen-1 || level > a.seen {
