@@ -449,6 +449,8 @@ ROWS = [
     ('sweep-cap-16x20ms-q4-j0', 'capacity', '--slots 16 --queue 4 --latency 20ms --jitter 0s', 2000, ('cap', 16, 0.02), [], 40),
     ('sweep-cap-16x20ms-q4-j20', 'capacity', '--slots 16 --queue 4 --latency 20ms --jitter 20ms', 2000, ('cap', 16, 0.02), [], 40),
     ('sweep-cap-16x20ms-q4-j5', 'capacity', '--slots 16 --queue 4 --latency 20ms --jitter 5ms', 2000, ('cap', 16, 0.02), [], 40),
+    ('sweep-cap-16x20ms-q0', 'capacity', '--slots 16 --queue 0 --latency 20ms --jitter 5ms', 2000, ('cap', 16, 0.02), [], 40),
+    ('sweep-cap-32x20ms-q0', 'capacity', '--slots 32 --queue 0 --latency 20ms --jitter 5ms', 4000, ('cap', 32, 0.02), [], 40),
     ('sweep-cap-32x20ms-q32-j20', 'capacity', '--slots 32 --queue 32 --latency 20ms --jitter 20ms', 4000, ('cap', 32, 0.02), [], 40),
     ('sweep-cap-32x20ms-q32-j10', 'capacity', '--slots 32 --queue 32 --latency 20ms --jitter 10ms', 4000, ('cap', 32, 0.02), [], 40),
     ('sweep-cap-64x50ms-q0-j50', 'capacity', '--slots 64 --queue 0 --latency 50ms --jitter 50ms', 3200, ('cap', 64, 0.05), [], 40),
