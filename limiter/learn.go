@@ -178,13 +178,8 @@ func (l *learner) throttled(now time.Time, seq uint64, start, until time.Time, c
 		el := now.Sub(work)
 		l.unsure = rtt > 0 && el > coldThrottle*rtt && el > gate/coldGate
 		l.restart(until, gate)
-		if from := l.firstAt; !start.IsZero() {
-			if l.aux == 1 {
-				// The first request is left out of the episode (a
-				// robots.txt): the bucket drained from the next.
-				from = work
-			}
-			l.refusedAt, l.refusedSeq = max(0, start.Sub(from)), seq
+		if !start.IsZero() {
+			l.refusedAt, l.refusedSeq = max(0, start.Sub(l.drainFrom())), seq
 		}
 		// Twice what the server admitted over the episode and its gate: a
 		// start from which doubling finds the rate in a few steps.
@@ -388,6 +383,16 @@ func (l *learner) succeeded(seq uint64) {
 	}
 }
 
+// drainFrom is when the first episode's bucket began to drain: the first
+// request's start, or the first work request's where the first was left
+// out of the episode (a robots.txt sent alone before the work; see aux).
+func (l *learner) drainFrom() time.Time {
+	if l.aux == 1 && !l.workAt.IsZero() {
+		return l.workAt
+	}
+	return l.firstAt
+}
+
 // succeededAfter notes that the request numbered seq, started at start,
 // succeeded: one of the first throttle's episode that started after its
 // refused request (by more than reachSlack, so that it cannot have reached
@@ -397,11 +402,7 @@ func (l *learner) succeededAfter(seq uint64, start time.Time) {
 	if l.records == nil || l.refusedSeq == 0 || seq <= l.refusedSeq || start.IsZero() || l.fits != 0 || l.pending || l.cur.holds(seq) {
 		return
 	}
-	from := l.firstAt
-	if l.aux == 1 {
-		from = l.workAt
-	}
-	if start.Sub(from) > l.refusedAt+reachSlack {
+	if start.Sub(l.drainFrom()) > l.refusedAt+reachSlack {
 		l.later++
 	}
 }
