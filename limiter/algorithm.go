@@ -322,7 +322,7 @@ func (a *delayAlgorithm) grow(l float64) float64 {
 }
 
 // gated takes the level of a drop that closed a gate of w.gate at now, if
-// it was at most one slow-start step (slowStep) above the highest level
+// it was at most one slow-start step (slowStepAt) above the highest level
 // served without a drop (served, or one a window showed) and the last such
 // drop came at that level or one above: the level where the server's
 // capacity ends. (Slow start's step, not the settled limit's: a server
@@ -361,8 +361,17 @@ func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 	if a.served == 0 || level <= a.served {
 		return
 	}
+	step := slowStepAt(w.base)
+	wide := step > slowStep
+	if wide && w.busy > int(a.served) {
+		// A slow host's step (see slowStepAt) sends many requests at
+		// once past the level served: the server refused from the first
+		// one past its capacity on, so that request's in-flight count
+		// names the level, not the step's top.
+		level = min(level, int32(w.busy))
+	}
 	a.flags |= refusedPast
-	if float64(level) > float64(a.served)*slowStep+1 {
+	if float64(level) > float64(a.served)*step+1 {
 		return
 	}
 	if a.seen == 0 || level < a.seen-1 || level > a.seen {
@@ -372,11 +381,13 @@ func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 		// before it was refused (a ramp through a server that flaps)
 		// names a new level.
 		a.seen = level
-		if w.peak {
+		if w.peak || wide {
 			// A refusal of a request sent as the in-flight count first
 			// rose to its peak is where a capacity's end refuses, and a
 			// flap seldom: the level is held for gateOnce gates, so
-			// that a small server's cold start pays a single gate.
+			// that a small server's cold start pays a single gate. So
+			// is the first refused of a slow host's wide step, whose
+			// later requests went out at higher counts.
 			a.gateLevel, a.flags = level, a.flags|heldOnce
 			a.gateUntil = now.Add(w.gate + gateOnce*w.gate).UnixNano()
 		}

@@ -630,6 +630,29 @@ func TestDefaultTakesAGatedDropAsTheCapacitysEndOnlyJustPastTheLevelServed(t *te
 	}
 }
 
+func TestDefaultHoldsTheFirstLevelASlowHostsWideStepWasRefusedAt(t *testing.T) {
+	// On a 500 ms host slow start steps from 4 to 8 at once (slowStepAt):
+	// the server holds 4 and refuses from the fifth request on, the
+	// first refused one taken with 5 in flight. The level is 5, not 8,
+	// and is held for gateOnce gates: the limit does not step back
+	// into it for a second gate.
+	const base, gate = 500 * time.Millisecond, time.Second
+	require.Greater(t, slowStepAt(base), slowStep, "a wide step")
+	a := &delayAlgorithm{}
+	now := epoch
+	w := windowStats{start: now, mean: base, base: base, inFlight: 8, limit: 8, drop: true, gate: gate, busy: 5}
+	a.gated(w, now, 4)
+	l := 4.0 // slow start ends at the level served
+	now = now.Add(gate)
+	highest := l
+	for now.Before(epoch.Add(gateOnce * gate)) {
+		now = now.Add(base)
+		l = a.window(windowStats{start: now, mean: base, base: base, inFlight: int(l), limit: l})
+		highest = max(highest, l)
+	}
+	assert.Less(t, highest, 5.0, "below the level refused for gateOnce gates")
+}
+
 func TestDefaultGoesBackToTheLevelServedAfterAGatedRefusalAndStepsTowardsItByOne(t *testing.T) {
 	// A growth step from 72 took the limit to 76, past a server that holds
 	// 72: back to 72, which was served, not to 75, and then one request
