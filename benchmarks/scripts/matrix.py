@@ -459,6 +459,12 @@ ROWS = [
     ('sweep-cap-128x300ms-q0', 'capacity', '--slots 128 --queue 0 --latency 300ms --jitter 50ms', 1100, ('cap', 128, 0.3), [], 40),
     ('sweep-cap-256x300ms-q256', 'capacity', '--slots 256 --queue 256 --latency 300ms --jitter 50ms', 2200, ('cap', 256, 0.3), [], 40),
     ('sweep-cap-256x100ms-q64', 'capacity', '--slots 256 --queue 64 --latency 100ms --jitter 20ms', 6400, ('cap', 256, 0.1), [], 40),
+    # session 22: tight servers at long service times, where slow start steps further per window (a refusal's 1 s
+    # gate is a few round trips there)
+    ('sweep-cap-16x300ms-q4', 'capacity', '--slots 16 --queue 4 --latency 300ms --jitter 50ms', 133, ('cap', 16, 0.3), [], 40),
+    ('sweep-cap-32x300ms-q8', 'capacity', '--slots 32 --queue 8 --latency 300ms --jitter 50ms', 267, ('cap', 32, 0.3), [], 40),
+    ('sweep-cap-64x200ms-q16', 'capacity', '--slots 64 --queue 16 --latency 200ms --jitter 40ms', 800, ('cap', 64, 0.2), [], 40),
+    ('sweep-cap-32x100ms-q8', 'capacity', '--slots 32 --queue 8 --latency 100ms --jitter 20ms', 800, ('cap', 32, 0.1), [], 40),
     # an in-flight cap answering 429 without Retry-After: 8 and 200 in flight at 5 and 100 ms (200 x 5 ms is beyond
     # the client's own ceiling: judged on its refusals)
     ('sweep-inflight-8x100ms', 'inflight-429', '--slots 8 --latency 100ms --jitter 20ms', 200, ('cap', 8, 0.1), [], 40),
