@@ -120,10 +120,14 @@ func (f *fetcher) get(ctx context.Context, method, rawURL string, into *[]byte) 
 	return f.getAs(ctx, method, rawURL, crawled, into)
 }
 
-// getTask is get for a task's URL (one read from Redis as text): see
-// getURL.
+// getTask is get for a task's URL. A redirect hop to another host is
+// admitted as that host's own tasks are (see hopAdmitted).
 func (f *fetcher) getTask(ctx context.Context, method, rawURL string, into *[]byte) (response, error) {
-	return f.getAs(ctx, method, rawURL, task, into)
+	req, err := newTaskRequest(ctx, method, rawURL)
+	if err != nil {
+		return response{}, err
+	}
+	return f.follow(ctx, req, task, into)
 }
 
 // getAs is get for a request of kind.
@@ -133,13 +137,6 @@ func (f *fetcher) getAs(ctx context.Context, method, rawURL string, kind request
 		return response{}, err
 	}
 	return f.follow(ctx, req, kind, into)
-}
-
-// getURL is get for a task's URL already parsed (resolved when its page
-// was read), which it does not parse again. A redirect hop to another host
-// is admitted as that host's own tasks are (see hopAdmitted).
-func (f *fetcher) getURL(ctx context.Context, method string, u *url.URL, into *[]byte) (response, error) {
-	return f.follow(ctx, requestTo(ctx, method, u), task, into)
 }
 
 // getRobots is get for a robots.txt: it never carries the config's
@@ -247,22 +244,109 @@ func newRequest(ctx context.Context, method, rawURL string) (*http.Request, erro
 	return req, nil
 }
 
-// requestTo is newRequest for a URL already parsed: the request gets a
-// copy of u, without an empty port, and its Host is the copy's, as
-// http.NewRequest sets them. It is made from blankRequest rather than by
-// http.NewRequestWithContext, which would parse a URL and make a header
-// only for them to be replaced: its header is nil until send sets it.
-func requestTo(ctx context.Context, method string, u *url.URL) *http.Request {
+// newTaskRequest is newRequest for a task's URL: the same request, made
+// from blankRequest rather than by http.NewRequestWithContext, which would
+// make a header only for send to replace it (its header is nil until send
+// sets it), and with the URL parsed by parsePlainURL where it can.
+func newTaskRequest(ctx context.Context, method, rawURL string) (*http.Request, error) {
+	u, ok := parsePlainURL(rawURL)
+	if !ok {
+		var err error
+		if u, err = url.Parse(rawURL); err != nil {
+			return nil, &attemptError{err: engine.Permanent(err)}
+		}
+		u.Host = strings.TrimSuffix(u.Host, ":") // an empty port is dropped, as http.NewRequest drops it
+	}
 	req := blankRequest.WithContext(ctx)
-	cp := *u
-	cp.Host = strings.TrimSuffix(cp.Host, ":") // an empty port is dropped
-	req.Method, req.URL, req.Host = method, &cp, cp.Host
-	return req
+	req.Method, req.URL, req.Host = method, u, u.Host
+	return req, nil
 }
 
 // blankRequest is a request as http.NewRequest makes one without a body,
-// before its method, URL, Host and header: requestTo's template.
+// before its method, URL, Host and header: newTaskRequest's template.
 var blankRequest = &http.Request{Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
+
+// parsePlainURL is url.Parse for a URL of the shape most tasks' URLs have,
+// in a few comparisons instead of url.Parse's unescaping and escaping
+// again: http or https, a host of ASCII letters, digits, dots and hyphens
+// with an optional port of digits, and a path (possibly empty) of
+// unreserved characters and slashes only, without query or fragment. ok is
+// false for any other URL.
+func parsePlainURL(s string) (u *url.URL, ok bool) {
+	var scheme string
+	switch {
+	case strings.HasPrefix(s, "https://"):
+		scheme = "https"
+	case strings.HasPrefix(s, "http://"):
+		scheme = "http"
+	default:
+		return nil, false
+	}
+	rest := s[len(scheme)+len("://"):]
+	host, path := rest, ""
+	if slash := strings.IndexByte(rest, '/'); slash >= 0 {
+		host, path = rest[:slash], rest[slash:]
+	}
+	if !plainHost(host) {
+		return nil, false
+	}
+	for i := 0; i < len(path); i++ {
+		if !plainPathByte[path[i]] {
+			return nil, false
+		}
+	}
+	return &url.URL{Scheme: scheme, Host: host, Path: path}, true
+}
+
+// plainHost reports whether h is a host parsePlainURL takes: letters,
+// digits, dots and hyphens, then an optional colon and port of digits.
+func plainHost(h string) bool {
+	i := 0
+	for i < len(h) && plainHostByte[h[i]] {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	if i == len(h) {
+		return true
+	}
+	if h[i] != ':' || i == len(h)-1 {
+		return false
+	}
+	for i++; i < len(h); i++ {
+		if h[i] < '0' || h[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// plainHostByte are the bytes of a host's name plainHost takes.
+var plainHostByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	t['.'], t['-'] = true, true
+	return t
+}()
+
+// plainPathByte are the bytes of a path parsePlainURL takes: RFC 3986's
+// unreserved characters and the slash, which url.Parse keeps as they are
+// (no RawPath).
+var plainPathByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	t['-'], t['.'], t['_'], t['~'], t['/'] = true, true, true, true, true
+	return t
+}()
 
 // check asks robots.txt whether u may be fetched, for a crawled request when
 // robots.txt is obeyed; code is the status of the redirect that led to u, 0

@@ -121,33 +121,52 @@ func TestSendDoesWhatHTTPClientDoWould(t *testing.T) {
 	assert.Equal(t, clientErr.Error(), err.Error(), "the same message as http.Client's")
 }
 
-// FuzzRequestToIsNewRequest checks that a request made from a task's parsed
-// URL (requestTo) goes where one made from its text would: the same URL,
-// request URI and Host.
-func FuzzRequestToIsNewRequest(f *testing.F) {
-	for _, ref := range []string{"/items/1", "a%2Fb?x=1#f", "//Host:/p", "../x/./y?", "http://[::1]:/a%20b", "https://u:p@h:8443/%7e?q=%zz", "/a;b=c/%2f%2F"} {
-		f.Add(ref)
+// FuzzTaskRequestIsNewRequest checks that a task's request (newTaskRequest)
+// is the one http.NewRequest makes from the same text, or fails as it does:
+// the same URL, request URI and Host.
+func FuzzTaskRequestIsNewRequest(f *testing.F) {
+	for _, raw := range plainURLSeeds {
+		f.Add(raw)
 	}
-	base, err := url.Parse("http://api.example.com:8080/v1/items?page=2")
-	require.NoError(f, err)
-	f.Fuzz(func(t *testing.T, ref string) {
-		r, err := url.Parse(ref)
-		if err != nil {
+	f.Fuzz(func(t *testing.T, raw string) {
+		want, wantErr := newRequest(context.Background(), http.MethodGet, raw)
+		got, err := newTaskRequest(context.Background(), http.MethodGet, raw)
+		if wantErr != nil || err != nil {
+			assert.Equal(t, wantErr, err)
 			return
 		}
-		u := base.ResolveReference(r)
-		want, err := newRequest(context.Background(), http.MethodGet, u.String())
-		if err != nil {
-			return // a task URL that does not parse again fails before its request either way
-		}
-		got := requestTo(context.Background(), http.MethodGet, u)
-		assert.Equal(t, want.URL.String(), got.URL.String())
+		assert.Equal(t, want.URL, got.URL)
 		assert.Equal(t, []any{want.Method, want.Proto, want.ProtoMajor, want.ProtoMinor, want.Body, want.ContentLength, want.Context()},
 			[]any{got.Method, got.Proto, got.ProtoMajor, got.ProtoMinor, got.Body, got.ContentLength, got.Context()})
 		assert.Equal(t, want.URL.RequestURI(), got.URL.RequestURI())
 		assert.Equal(t, want.Host, got.Host)
-		assert.NotSame(t, u, got.URL, "the request has its own copy")
 	})
+}
+
+// FuzzParsePlainURLIsURLParse checks that a URL parsePlainURL takes is the
+// one url.Parse makes of it.
+func FuzzParsePlainURLIsURLParse(f *testing.F) {
+	for _, raw := range plainURLSeeds {
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, ok := parsePlainURL(raw)
+		if !ok {
+			return
+		}
+		want, err := url.Parse(raw)
+		require.NoError(t, err, "%q", raw)
+		assert.Equal(t, want, got, "%q", raw)
+	})
+}
+
+// plainURLSeeds are task URLs of the plain shape and of every other.
+var plainURLSeeds = []string{
+	"http://api.example.com:8080/v1/items/1", "https://h/items/~a_b-c.d", "http://h", "http://h/", "http://h//x",
+	"http://127.0.0.1:8080/items/7", "http://h/a%2Fb?x=1#f", "http://Host:/p", "http://[::1]:/a%20b",
+	"https://u:p@h:8443/%7e?q=%zz", "http://h/a;b=c/%2f%2F", "http://h:", "http://:80/x", "http://h:8a/x",
+	"HTTP://h/x", "http://h.-/x", "http://h/x?", "http://h/x#", "http://h/x y", "http://h:1:2/x", "http:/h/x",
+	"http://h:080/x", "http://h:99999999999999999999/x", "http://h/ü", "http://exa mple/x", "http://h/..//./x",
 }
 
 // TestRunWritesEachAnswerWholeWhenTheirBuffersAreReused crawls answers of

@@ -39,6 +39,7 @@ type listing struct {
 	retrier *retrier
 	log     *zap.Logger
 	keys    *itemKeys // the items' keys decoded; nil: every key (see itemKeysOf)
+	targets *targetResolver
 	pace    *listingPace
 
 	pages atomic.Int64 // pages fetched
@@ -190,7 +191,12 @@ func (l *listing) wrap(rawURL string, items []any) []listed {
 	for i, it := range items {
 		out[i] = listed{Page: rawURL, Item: it}
 		if targets != nil {
-			targets[i] = resolveTarget(l.cfg, it)
+			targets[i] = l.targets.target(it)
+			if i > 0 && targets[i].key == targets[i-1].key {
+				// One string for the host of a page's items, not one
+				// each (HostKey makes one for a URL without a port).
+				targets[i].key = targets[i-1].key
+			}
 			out[i].target = &targets[i]
 			if l.keys != nil {
 				// Read only for its task URL (see itemKeysOf): the items

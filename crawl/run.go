@@ -328,7 +328,7 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 	r.fetch.silent = silent
 	r.retrier = &retrier{retry: r.retry, clock: clockwork.NewRealClock()}
 	r.listing = &listing{cfg: cfg, fetch: r.fetch, retrier: r.retrier, log: o.log, keys: itemKeysOf(cfg, r.dist != nil),
-		pace: newListingPace(r.retrier.clock, apart)}
+		pace: newListingPace(r.retrier.clock, apart), targets: newTargetResolver(cfg)}
 	if cfg.Task != nil {
 		r.repeats = newRepeats()
 	}

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
+	"strings"
 	"sync"
 
 	"go.uber.org/zap"
@@ -180,12 +180,14 @@ func (r *runner) handle(ctx context.Context, it listed) error {
 	return nil
 }
 
-// target is an item's task URL.
+// target is an item's task URL, as text: an item read ahead holds its
+// target, and a parsed URL (an object of pointers the GC would scan with
+// every item read ahead, and the expanded template its fields point into)
+// is made again for each request instead (see newTaskRequest).
 type target struct {
-	url *url.URL // nil for an item read from Redis: raw is then the URL
-	raw string   // url's String
-	key string   // url's host key (transport.HostKey)
-	err error    // why the task URL does not resolve; the others are then zero
+	raw string // the resolved URL's String
+	key string // its host key (transport.HostKey)
+	err error  // why the task URL does not resolve; the others are then zero
 }
 
 // resolveTarget resolves the task URL of item.
@@ -194,11 +196,66 @@ func resolveTarget(cfg *Config, item any) target {
 	if err != nil {
 		return target{err: err}
 	}
-	return target{url: u, raw: u.String(), key: hostKey(u)}
+	return target{raw: u.String(), key: hostKey(u)}
+}
+
+// targetResolver is resolveTarget for the items of a listing, made once for
+// the crawl: a task URL that expands to a plain path (see plainPath) under
+// a source.url of a plain host and no user is source.url's scheme and host
+// followed by that path, which it writes without parsing the path and
+// writing it again.
+type targetResolver struct {
+	cfg    *Config
+	origin string // source.url's scheme, "://" and host; "" when it is not plain
+	key    string // its host key
+}
+
+func newTargetResolver(cfg *Config) *targetResolver {
+	tr := &targetResolver{cfg: cfg}
+	if base := cfg.Source.URL; base != nil && base.User == nil && base.Opaque == "" &&
+		(base.Scheme == "http" || base.Scheme == "https") && plainHost(base.Host) {
+		tr.origin, tr.key = base.Scheme+"://"+base.Host, hostKey(base)
+	}
+	return tr
+}
+
+// target is item's task URL.
+func (tr *targetResolver) target(item any) target {
+	if tr.origin == "" {
+		return resolveTarget(tr.cfg, item)
+	}
+	s, err := tr.cfg.Task.URL.Expand(item)
+	if err != nil {
+		return target{err: err}
+	}
+	if plainPath(s) {
+		return target{raw: tr.origin + s, key: tr.key}
+	}
+	u, err := tr.cfg.Task.URL.resolveExpanded(tr.cfg.Source.URL, s)
+	if err != nil {
+		return target{err: err}
+	}
+	return target{raw: u.String(), key: hostKey(u)}
+}
+
+// plainPath reports whether s is an absolute path of plain bytes (see
+// plainPathByte) without dot segments: what url.Parse and then
+// URL.String keep as it is, and what a reference resolves to under any
+// base.
+func plainPath(s string) bool {
+	if len(s) == 0 || s[0] != '/' || len(s) > 1 && s[1] == '/' || strings.Contains(s, "/.") {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !plainPathByte[s[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 // target is it's task URL: resolved with its page, or now for an item that
-// was not (read from Redis).
+// was not (read from Redis without one).
 func (r *runner) target(it listed) target {
 	if it.target != nil {
 		return *it.target
@@ -230,12 +287,7 @@ func (r *runner) task(ctx context.Context, it listed, into *[]byte) (outputLine,
 	if probe {
 		ctx = withProbe(ctx) // its robots.txt may be fetched
 	}
-	var resp response
-	if t.url != nil {
-		resp, err = r.fetch.getURL(ctx, r.cfg.Task.Method, t.url, into)
-	} else {
-		resp, err = r.fetch.getTask(ctx, r.cfg.Task.Method, t.raw, into) // read from Redis as text
-	}
+	resp, err := r.fetch.getTask(ctx, r.cfg.Task.Method, t.raw, into)
 	if probe {
 		r.silent.probed(t.key)
 	}

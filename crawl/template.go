@@ -152,6 +152,11 @@ func (t *Template) Resolve(base *url.URL, item any) (*url.URL, error) {
 	if err != nil {
 		return nil, err
 	}
+	return t.resolveExpanded(base, s)
+}
+
+// resolveExpanded is Resolve for s, the template expanded.
+func (t *Template) resolveExpanded(base *url.URL, s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("template %q: expanded to an invalid URL: %w", t.raw, err)

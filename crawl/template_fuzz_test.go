@@ -105,3 +105,45 @@ func FuzzResolveReferenceIsURLs(f *testing.F) {
 		assert.Equal(t, want.String(), got.String())
 	})
 }
+
+// FuzzTargetResolverIsResolveTarget checks that a listing's items get the
+// task URL and host key resolveTarget gives them, whatever source.url and
+// the value "{+path}" inserts.
+func FuzzTargetResolverIsResolveTarget(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"http://api.example.com:8080/v1/items?page=2", "/items/7"},
+		{"http://127.0.0.1:8080/items", "/items/~a_b-c.d"},
+		{"https://API.example.com/items", "/a//b/"},
+		{"https://u:p@h/x/y", "/a/./b/../c"},
+		{"http://h:/x", "/p"},
+		{"http://h/x", "//other/p"},
+		{"http://h/x", "rel/p"},
+		{"http://h/x", "/"},
+		{"http://h/x", ""},
+		{"http://h/x", "/ü/%zz"},
+		{"http://h/x", "/a b"},
+		{"http://h/x", "https://other:81/p"},
+		{"http://[::1]:80/", "/p"},
+		{"http://h.example./x", "/p"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	tmpl, err := ParseTemplate("{+path}")
+	require.NoError(f, err)
+	f.Fuzz(func(t *testing.T, rawBase, path string) {
+		base, err := url.Parse(rawBase)
+		if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+			return // not a source.url
+		}
+		cfg := &Config{Source: Source{URL: base}, Task: &Task{URL: tmpl}}
+		item := map[string]any{"path": path}
+		want := resolveTarget(cfg, item)
+		got := newTargetResolver(cfg).target(item)
+		if want.err != nil || got.err != nil {
+			require.Error(t, got.err)
+			assert.Equal(t, want.err.Error(), got.err.Error())
+			return
+		}
+		assert.Equal(t, want, got, "base %q, path %q", rawBase, path)
+	})
+}
