@@ -39,7 +39,13 @@ type timed struct {
 
 	io.ReadCloser // the answer's body, once it came
 	heard
+	// fresh says that the wire's sendContext started it for a request the
+	// wire's RoundTrip has not taken yet.
+	fresh bool
 }
+
+// timedKey is the key of a context's own timed (see wire.RoundTrip).
+type timedKey struct{}
 
 // Deadline is the request's deadline, or its caller's if that is earlier.
 func (c *timed) Deadline() (time.Time, bool) { return c.deadline, true }
@@ -74,8 +80,14 @@ func (c *timed) followCaller() {
 	}
 }
 
-// Value is the caller's context's value for key.
-func (c *timed) Value(key any) any { return c.parent.Value(key) }
+// Value is the caller's context's value for key, and c itself for
+// timedKey.
+func (c *timed) Value(key any) any {
+	if key == (timedKey{}) {
+		return c
+	}
+	return c.parent.Value(key)
+}
 
 // AfterFunc arranges for f to be called in its own goroutine once c is done,
 // as context.AfterFunc does; stop stops that if f has not been started.

@@ -308,6 +308,7 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 		late: &lateAnswers{log: o.log, answers: answers}, apart: apart}
 	client := &http.Client{Transport: transport.New(lim,
 		transport.WithBase(w),
+		transport.WithSendContext(w.sendContext),
 		transport.WithObserver(m.observe),
 		transport.WithLogger(o.log)),
 		CheckRedirect: noRedirects}

@@ -37,31 +37,36 @@ type wire struct {
 }
 
 func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := w.hopRefused(req); err != nil {
-		return nil, err
+	timeout := w.timeoutOf(req)
+	ctx, _ := req.Context().Value(timedKey{}).(*timed)
+	if ctx != nil && ctx.d == &w.deadlines && ctx.fresh {
+		ctx.fresh = false // started by sendContext for this request
+	} else {
+		ctx = nil
 	}
-	timeout := w.timeout
-	if len(w.hosts) > 0 {
-		key := transport.HostKey(req)
-		if d, ok := w.hosts[key]; ok {
-			timeout = d
-		} else if d, ok := w.hosts[strings.TrimSuffix(strings.ToLower(req.URL.Hostname()), ".")]; ok {
-			timeout = d
+	if err := w.hopRefused(req); err != nil {
+		if ctx != nil {
+			w.deadlines.end(ctx, context.Canceled)
 		}
+		return nil, err
 	}
 	var sent time.Time
 	if w.silent != nil {
 		sent = w.silent.now()
 	}
 	noteSent(req.Context())
-	ctx := w.deadlines.start(req.Context(), timeout)
+	if ctx == nil {
+		ctx = w.deadlines.start(req.Context(), timeout)
+		req = req.WithContext(ctx)
+	}
+	caller := ctx.parent
 	w.meter.start()
-	resp, err := w.next.RoundTrip(req.WithContext(ctx))
-	if err == nil || req.Context().Err() == nil {
+	resp, err := w.next.RoundTrip(req)
+	if err == nil || caller.Err() == nil {
 		w.meter.sent(req, resp)
 	}
 	if err != nil {
-		if req.Context().Err() == nil {
+		if caller.Err() == nil {
 			w.silent.unanswered(req, sent, timeout)
 			if ctx.Err() == context.DeadlineExceeded {
 				w.late.timedOut(req, timeout)
@@ -75,6 +80,30 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx.heard = heard{silent: w.silent, late: w.late, req: req, sent: sent, timeout: timeout}
 	resp.Body = ctx
 	return resp, nil
+}
+
+// sendContext is the transport's WithSendContext: it starts the request's
+// timeout once it holds its host's permit, so that the transport sends the
+// request under it with the one copy of the request it makes anyway, and
+// RoundTrip, which it passes the request to at once, uses it.
+func (w *wire) sendContext(req *http.Request, ctx context.Context) context.Context {
+	c := w.deadlines.start(ctx, w.timeoutOf(req))
+	c.fresh = true
+	return c
+}
+
+// timeoutOf is limits.timeout for req's host: its own under hosts, or the
+// crawl's.
+func (w *wire) timeoutOf(req *http.Request) time.Duration {
+	if len(w.hosts) > 0 {
+		if d, ok := w.hosts[transport.HostKey(req)]; ok {
+			return d
+		}
+		if d, ok := w.hosts[strings.TrimSuffix(strings.ToLower(req.URL.Hostname()), ".")]; ok {
+			return d
+		}
+	}
+	return w.timeout
 }
 
 // hopRefused is the refusal of a redirect hop (see fetcher.hopAdmitted) to a
@@ -114,7 +143,7 @@ type heard struct {
 // Read reads the answer's body (timed is its body once it came).
 func (c *timed) Read(p []byte) (int, error) {
 	n, err := c.ReadCloser.Read(p)
-	if err != nil && err != io.EOF && c.Err() == context.DeadlineExceeded && c.req.Context().Err() == nil {
+	if err != nil && err != io.EOF && c.Err() == context.DeadlineExceeded && c.parent.Err() == nil {
 		if c.silent != nil && c.told.CompareAndSwap(false, true) {
 			c.silent.unanswered(c.req, c.sent, c.timeout)
 		}

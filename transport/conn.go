@@ -42,16 +42,22 @@ type connWatch struct {
 	written  atomic.Bool              // the write's first header on that connection was seen
 }
 
-// watchConn returns req with a connWatch of h in its trace; timed measures
-// the connection's setup.
-func watchConn(req *http.Request, h *limiter.Host, timed bool, clock clockwork.Clock) (*http.Request, *connWatch) {
+// watchConn returns req with a connWatch of h in its trace, under the
+// context sendCtx makes of that (see WithSendContext) when it is not nil;
+// timed measures the connection's setup.
+func watchConn(req *http.Request, h *limiter.Host, timed bool, clock clockwork.Clock,
+	sendCtx func(*http.Request, context.Context) context.Context) (*http.Request, *connWatch) {
 	w := &connWatch{h: h, ctx: req.Context(), clock: clock, timed: timed}
 	if timed {
 		w.trace.GetConn = func(string) { w.get.Store(w.clock.Now().UnixNano()) }
 	}
 	w.trace.GotConn = w.gotConn
 	w.trace.WroteHeaderField = w.wroteHeaderField
-	return req.WithContext(httptrace.WithClientTrace(req.Context(), &w.trace)), w
+	ctx := httptrace.WithClientTrace(req.Context(), &w.trace)
+	if sendCtx != nil {
+		ctx = sendCtx(req, ctx)
+	}
+	return req.WithContext(ctx), w
 }
 
 func (w *connWatch) gotConn(info httptrace.GotConnInfo) {

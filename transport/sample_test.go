@@ -36,7 +36,7 @@ func TestConnectionSetupIsLeftOutOfTheSample(t *testing.T) {
 	require.NoError(t, err)
 
 	p = sampleOnly(auxKind(req.Context()), p)
-	sent, setup := watchConn(req, r.lim.Host("a:80"), p.Sampled(), r.fc)
+	sent, setup := watchConn(req, r.lim.Host("a:80"), p.Sampled(), r.fc, nil)
 	assert.Zero(t, setup.took(), "no connection asked for yet")
 	trace := httptrace.ContextClientTrace(sent.Context())
 	require.NotNil(t, trace)
@@ -54,7 +54,7 @@ func TestUntimedPermitsAreNotTimed(t *testing.T) {
 	require.True(t, ok)
 	req, err := http.NewRequest(http.MethodGet, "http://a/items/1", nil)
 	require.NoError(t, err)
-	sent, setup := watchConn(req, r.lim.Host("a:80"), p.Unsampled().Sampled(), r.fc)
+	sent, setup := watchConn(req, r.lim.Host("a:80"), p.Unsampled().Sampled(), r.fc, nil)
 	trace := httptrace.ContextClientTrace(sent.Context())
 	require.NotNil(t, trace)
 	assert.Nil(t, trace.GetConn, "an untimed permit reads no clock for its connection")

@@ -101,7 +101,8 @@ type Transport struct {
 	clock clockwork.Clock
 	key   func(*http.Request) string
 
-	observe func(Exchange) // nil without WithObserver
+	observe func(Exchange)                                       // nil without WithObserver
+	sendCtx func(*http.Request, context.Context) context.Context // nil without WithSendContext
 	badHdr  headerWarnings
 	clocks  serverClocks
 }
@@ -146,6 +147,22 @@ func WithHostKey(key func(*http.Request) string) Option {
 	return func(t *Transport) {
 		if key != nil {
 			t.key = key
+		}
+	}
+}
+
+// WithSendContext sets the context each request is sent with: once the
+// request holds its permit, f gets it and ctx, the context the Transport
+// would send it with (its caller's, with the Transport's own trace), and
+// returns ctx or a context under it (with a deadline for the exchange
+// alone, leaving out the wait for the permit, say), which the base
+// RoundTripper gets the request with, in the one copy of the request the
+// Transport makes anyway. The Transport's own waits and verdicts still
+// follow the caller's context. Default: ctx. nil keeps the default.
+func WithSendContext(f func(req *http.Request, ctx context.Context) context.Context) Option {
+	return func(t *Transport) {
+		if f != nil {
+			t.sendCtx = f
 		}
 	}
 }
@@ -261,7 +278,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("transport: %w", err)
 	}
 	permit = sampleOnly(aux, permit)
-	sent, watch := watchConn(req, h, permit.Sampled(), t.clock)
+	sent, watch := watchConn(req, h, permit.Sampled(), t.clock, t.sendCtx)
 	ex := exchange{t: t, permit: permit, host: key, began: t.clock.Now()}
 	resp, err := t.base.RoundTrip(sent)
 	if watch.timed {

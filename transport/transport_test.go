@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -172,6 +173,36 @@ type closeRecorder struct {
 }
 
 func (c *closeRecorder) Close() error { c.closed.Store(true); return nil }
+
+// TestWithSendContextSendsUnderItsContext checks that the base
+// RoundTripper gets the request under the context WithSendContext's
+// function makes, once the request holds its permit, with the caller's
+// values and the Transport's trace under it.
+func TestWithSendContextSendsUnderItsContext(t *testing.T) {
+	type callerKey struct{}
+	type sendKey struct{}
+	var inFlight atomic.Int64
+	base := roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		ctx := req.Context()
+		assert.Equal(t, "caller", ctx.Value(callerKey{}), "the caller's values")
+		assert.Equal(t, "send", ctx.Value(sendKey{}), "the function's context")
+		assert.NotNil(t, httptrace.ContextClientTrace(ctx), "the Transport's trace")
+		return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader("ok")), Request: req}, nil
+	})
+	var lim *limiter.Limiter
+	sendCtx := func(req *http.Request, ctx context.Context) context.Context {
+		inFlight.Store(int64(lim.Host(HostKey(req)).Snapshot().InFlight))
+		return context.WithValue(ctx, sendKey{}, "send")
+	}
+	r := newRig(t, limiter.Config{}, WithBase(base), WithSendContext(sendCtx))
+	lim = r.lim
+	req, err := http.NewRequestWithContext(context.WithValue(context.Background(), callerKey{}, "caller"), http.MethodGet, "http://a/x", nil)
+	require.NoError(t, err)
+	resp, err := r.tr.RoundTrip(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, int64(1), inFlight.Load(), "called once the request holds its permit")
+}
 
 func TestGateHoldsRequestsUntilRetryAfter(t *testing.T) {
 	r := newRig(t, limiter.Config{})
@@ -412,3 +443,8 @@ func TestARetryAfterOnAServerErrorHoldsTheHost(t *testing.T) {
 		})
 	}
 }
+
+// roundTripperFunc is an http.RoundTripper of a function.
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
