@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"time"
@@ -64,6 +65,12 @@ type ManyHosts struct {
 	FaultyShare          float64       // the share of a faulty host's first attempts that fail
 	MaxTotal             int           // limits.concurrency.max_total; 0 leaves the default
 	Cap                  time.Duration // the run stops after this long
+	// Profile, when set, receives a CPU profile of the crawl, from its
+	// start to its end: its goroutines are labelled side=crawl and the
+	// mock servers' side=mock (go tool pprof -tagfocus side=crawl), so
+	// that the servers' CPU, which a real crawl does not pay, is told
+	// from the crawl's.
+	Profile io.Writer
 }
 
 // ManyHostsShape changes the many-host scenario's hosts; a zero field keeps

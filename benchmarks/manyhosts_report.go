@@ -70,6 +70,10 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 			h.Host, h.Role, h.Items, h.Done, h.FirstListed.Seconds(), h.FirstSent.Seconds(), h.FirstItemSent.Seconds(), h.FirstDone.Seconds(), h.Last.Seconds(), g, h.Optimum, ratio, listed, h.Early, h.Refused, h.Served, h.Sent, h.Capacity)
 	}
 	fmt.Fprintf(&b, "\ncrawl: %.2fs, ideal %.2fs (%.2fx); listing read by %.2fs; items lost: %d", r.Elapsed.Seconds(), r.Ideal.Seconds(), r.TimeRatio(), r.Listed.Seconds(), r.Lost)
+	fmt.Fprintf(&b, "; %d requests on %d connections opened", r.Requests, r.Dials)
+	if r.CPU > 0 {
+		fmt.Fprintf(&b, "; the process's CPU during the crawl %.2fs (the mock servers' included)", r.CPU.Seconds())
+	}
 	if mh.BlackHoles+mh.Refusing+mh.Tarpits > 0 {
 		fmt.Fprintf(&b, "; black holes', refusing hosts', tarpits' and redirecting hosts' items given up: %d", r.GaveUp)
 	}

@@ -86,6 +86,13 @@ type ManyHostsResult struct {
 	Redirect failedByWhy   // redirecting hosts' items in the failed file, by why
 	Flaky    failedByWhy   // flaky hosts' items in the failed file, by why
 	Err      error         // the crawl's error, if any
+
+	// CPU is the CPU time the process used during the crawl, the mock
+	// servers' (in the same process) included; 0 where it is not known
+	// (see cputime.Known). Requests counts the requests the crawl sent,
+	// and Dials the connections it opened for them.
+	CPU             time.Duration
+	Requests, Dials int
 }
 
 // WorstHealthyRatio is the lowest goodput over optimum of the healthy hosts.

@@ -7,16 +7,20 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/politely/politely/internal/cputime"
 	"github.com/politely/politely/limiter"
 	"github.com/politely/politely/mockapi"
 )
@@ -56,7 +60,14 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		n += places(role)
 	}
 	items := n * unit
-	servers, roles, scs, err := mh.start(items)
+	var (
+		servers []hostServer
+		roles   []string
+		scs     []mockapi.Scenario
+		err     error
+	)
+	// The servers' goroutines, and those they start, carry the label.
+	pprof.Do(ctx, mockLabel, func(context.Context) { servers, roles, scs, err = mh.start(items) })
 	defer func() {
 		for _, s := range servers {
 			_ = s.Close() // the run's figures are taken
@@ -71,8 +82,11 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		hosts[i] = u.Host
 	}
 	rotation := mh.rotation(hosts, roles, places, unit)
-	listing, err := mockapi.Start(mockapi.Config{Scenario: mockapi.Scenario{
-		Name: ManyHostsName, Items: items, PerPage: crawlPerPage, DetailHosts: rotation}})
+	var listing *mockapi.Server
+	pprof.Do(ctx, mockLabel, func(context.Context) {
+		listing, err = mockapi.Start(mockapi.Config{Scenario: mockapi.Scenario{
+			Name: ManyHostsName, Items: items, PerPage: crawlPerPage, DetailHosts: rotation}})
+	})
 	if err != nil {
 		return res, fmt.Errorf("benchmarks: %s: listing: %w", ManyHostsName, err)
 	}
@@ -88,15 +102,34 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 	// As politely crawl's own transport: an idle connection kept for every
 	// request in flight, on every host.
 	rec.next.MaxIdleConns, rec.next.MaxIdleConnsPerHost = cmp.Or(mh.MaxTotal, maxIdleConns), limiter.DefaultMax
+	var dials atomic.Int64
+	dial := rec.next.DialContext
+	rec.next.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return dial(ctx, network, addr)
+	}
 	defer rec.next.CloseIdleConnections()
 	cctx, cancel := context.WithTimeout(ctx, mh.Cap)
 	defer cancel()
 	config := mh.config(hosts, roles)
-	start := time.Now()
-	res.Err = c(cctx, CrawlJob{URL: listing.URL(), Pagination: mockapi.PaginationPage,
-		Output: filepath.Join(work, "out.jsonl"), Failed: filepath.Join(work, "out.failed.jsonl"),
-		Config: config, Base: rec, Progress: func(int64, int) {}})
-	res.Elapsed = time.Since(start)
+	if mh.Profile != nil {
+		if err := pprof.StartCPUProfile(mh.Profile); err != nil {
+			return res, fmt.Errorf("benchmarks: %s: %w", ManyHostsName, err)
+		}
+	}
+	start, cpu := time.Now(), cputime.Process()
+	pprof.Do(cctx, crawlLabel, func(cctx context.Context) {
+		res.Err = c(cctx, CrawlJob{URL: listing.URL(), Pagination: mockapi.PaginationPage,
+			Output: filepath.Join(work, "out.jsonl"), Failed: filepath.Join(work, "out.failed.jsonl"),
+			Config: config, Base: rec, Progress: func(int64, int) {}})
+	})
+	res.Elapsed, res.CPU = time.Since(start), cputime.Process()-cpu
+	if mh.Profile != nil {
+		pprof.StopCPUProfile()
+	}
+	rec.mu.Lock()
+	res.Dials, res.Requests = int(dials.Load()), rec.requests
+	rec.mu.Unlock()
 	failed := filepath.Join(work, "out.failed.jsonl")
 	if res.Flaky, err = countFailed(failed, hosts, roles, RoleFlaky); err != nil {
 		return res, err
@@ -341,16 +374,23 @@ func firstPage(rotation []string, host string) int {
 	return (first-1)/crawlPerPage + 1
 }
 
+// The labels of a profile's samples (see ManyHosts.Profile).
+var (
+	mockLabel  = pprof.Labels("side", "mock")
+	crawlLabel = pprof.Labels("side", "crawl")
+)
+
 // doneTimes is the crawl's base RoundTripper: it records, per host, when
 // each listing page or detail request answered 200, when each listing page
 // (its page query) was read, and the most requests the crawl had open at
 // each host at once (from the request's start to its body's end or close).
 type doneTimes struct {
-	next  *http.Transport
-	mu    sync.Mutex
-	at    map[string][]time.Time
-	pages map[int]time.Time
-	open  map[string]*openCount
+	next     *http.Transport
+	mu       sync.Mutex
+	at       map[string][]time.Time
+	pages    map[int]time.Time
+	open     map[string]*openCount
+	requests int // sent
 }
 
 // openCount is a host's requests open at the base RoundTripper, the most at
@@ -363,6 +403,7 @@ type openCount struct {
 func (d *doneTimes) RoundTrip(r *http.Request) (*http.Response, error) {
 	host, now := r.URL.Host, time.Now()
 	d.mu.Lock()
+	d.requests++
 	oc := d.open[host]
 	if oc == nil {
 		oc = &openCount{first: now}

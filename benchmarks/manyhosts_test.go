@@ -276,4 +276,5 @@ func TestDoneTimesCountsTheRequestsOpenAtAHostUntilTheirBodiesEnd(t *testing.T) 
 	assert.Len(t, rec.at[host], 3, "three read to their end")
 	assert.Len(t, rec.pages, 3, "pages 1-3 read; page 4 closed unread")
 	assert.NotContains(t, rec.pages, 4)
+	assert.Equal(t, 4, rec.requests, "every request sent is counted")
 }

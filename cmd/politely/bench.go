@@ -23,6 +23,7 @@ type benchFlags struct {
 	scale     float64
 	redis     string
 	hosts     benchmarks.ManyHostsShape
+	profile   string // many-hosts: the crawl's CPU profile
 }
 
 func newBenchCmd() *cobra.Command {
@@ -57,6 +58,7 @@ The full run takes about 13 minutes; --quick about a minute.`,
 	fl.Float64Var(&f.scale, "scale", 0, "size of the runs as a fraction of the full ones (tests)")
 	fl.StringVar(&f.redis, "redis", "", "instead of the suite, compare 1, 2 and 4 politely crawl --redis processes on this Redis against the quota, capacity and fast mocks (REDIS.md, a plot per mock)")
 	addManyHostsFlags(fl, &f.hosts)
+	fl.StringVar(&f.profile, "cpu-profile", "", "many-hosts: write a CPU profile of the crawl to this file, its goroutines labelled side=crawl and the mock servers' side=mock (go tool pprof -tagfocus side=crawl)")
 	_ = fl.MarkHidden("scale") // cannot fail: the flag exists
 	cmd.MarkFlagsMutuallyExclusive("quick", "scale")
 	return cmd
@@ -106,7 +108,7 @@ func runBench(ctx context.Context, f benchFlags, command string, stdout io.Write
 	suite = append(suite, crawls...)
 	names, manyHosts := takeManyHosts(f.scenarios)
 	if manyHosts && len(names) == 0 && len(f.scenarios) > 0 {
-		return runManyHosts(ctx, scale, f.hosts, f.out, stdout)
+		return runManyHosts(ctx, scale, f.hosts, f.profile, f.out, stdout)
 	}
 	if suite, err = benchmarks.Select(suite, names); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("bench: --scenario: %w", err)}
@@ -135,7 +137,7 @@ func runBench(ctx context.Context, f benchFlags, command string, stdout io.Write
 	fmt.Fprintf(stdout, "\nreport: %s\n", filepath.Join(f.out, benchmarks.ReportFile))
 	if manyHosts && runErr == nil {
 		fmt.Fprintln(stdout)
-		if err := runManyHosts(ctx, scale, f.hosts, f.out, stdout); err != nil {
+		if err := runManyHosts(ctx, scale, f.hosts, f.profile, f.out, stdout); err != nil {
 			return err
 		}
 	}

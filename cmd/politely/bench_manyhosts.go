@@ -56,8 +56,9 @@ func addManyHostsFlags(fl *pflag.FlagSet, shape *benchmarks.ManyHostsShape) {
 }
 
 // runManyHosts runs the many-host scenario with politely crawl, prints its
-// table and targets and writes them to many-hosts.md in out.
-func runManyHosts(ctx context.Context, scale float64, shape benchmarks.ManyHostsShape, out string, stdout io.Writer) error {
+// table and targets and writes them to many-hosts.md in out; with a profile
+// path, the crawl's CPU profile too.
+func runManyHosts(ctx context.Context, scale float64, shape benchmarks.ManyHostsShape, profile, out string, stdout io.Writer) error {
 	mh, err := benchmarks.NewManyHosts(scale, shape)
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("bench: many hosts: %w", err)}
@@ -65,7 +66,19 @@ func runManyHosts(ctx context.Context, scale float64, shape benchmarks.ManyHosts
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return &exitError{code: exitFailed, err: fmt.Errorf("bench: %w", err)}
 	}
+	var pf *os.File
+	if profile != "" {
+		if pf, err = os.Create(profile); err != nil {
+			return &exitError{code: exitFailed, err: fmt.Errorf("bench: --cpu-profile: %w", err)}
+		}
+		mh.Profile = pf
+	}
 	res, err := benchmarks.RunManyHosts(ctx, mh, benchCrawler, out)
+	if pf != nil {
+		if cerr := pf.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("bench: --cpu-profile: %w", cerr)
+		}
+	}
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -24,7 +26,8 @@ import (
 func TestBenchManyHostsCrawlsEveryHostAndWritesItsTable(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	out := filepath.Join(t.TempDir(), "bench")
-	code, stdout, stderr := runCLI(t, context.Background(), "bench", "--scale", "0.05", "--scenario", "many-hosts", "--out", out)
+	profile := filepath.Join(t.TempDir(), "crawl.pprof")
+	code, stdout, stderr := runCLI(t, context.Background(), "bench", "--scale", "0.05", "--scenario", "many-hosts", "--out", out, "--cpu-profile", profile)
 	require.Equal(t, exitOK, code, "stderr: %s", stderr)
 	assert.Contains(t, stdout, "met many hosts: nothing lost: 0 items lost")
 	assert.Contains(t, stdout, "met many hosts: a gated host receives nothing before its Retry-After")
@@ -32,7 +35,16 @@ func TestBenchManyHostsCrawlsEveryHostAndWritesItsTable(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(md), "| blackout |")
 	assert.Contains(t, string(md), "| slow |")
+	m := regexp.MustCompile(`; (\d+) requests on (\d+) connections opened`).FindStringSubmatch(string(md))
+	require.NotNil(t, m, "the summary counts the requests and the connections")
+	requests, _ := strconv.Atoi(m[1])
+	conns, _ := strconv.Atoi(m[2])
+	assert.Positive(t, conns)
+	assert.GreaterOrEqual(t, requests, conns, "a connection is opened for a request")
 	assert.NoFileExists(t, filepath.Join(out, "REPORT.md"), "only the many-host scenario ran")
+	p, err := os.ReadFile(profile)
+	require.NoError(t, err)
+	assert.NotEmpty(t, p, "the crawl's CPU profile is written")
 }
 
 func TestTakeManyHosts(t *testing.T) {
