@@ -95,6 +95,11 @@ func (p DotPath) lookup(v any, root string) (any, error) {
 	cur := v
 	for i, k := range p.keys {
 		switch c := cur.(type) {
+		case *oneKeyItem:
+			if k != c.key {
+				return nil, &lookupError{path: p.raw, at: p.at(i, root), msg: fmt.Sprintf("has no key %q (keys: %s)", k, c.key), notFound: true}
+			}
+			cur = c.value
 		case map[string]any:
 			next, ok := c[k]
 			if !ok {
@@ -166,7 +171,7 @@ func describeJSON(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
-	case map[string]any:
+	case map[string]any, *oneKeyItem:
 		return "an object"
 	case []any:
 		return "an array"

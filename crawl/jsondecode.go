@@ -162,11 +162,61 @@ func (d *jsonDecoder) array() []any {
 	}
 }
 
+// oneKeyItem is an item decoded with one kept key (the task URL of most
+// crawls names one field): the object {key: value}, in 32 bytes where a
+// map of one key takes over 300. DotPath's lookups read it as that object.
+type oneKeyItem struct {
+	key   string
+	value any
+}
+
 // item reads an item's object with only the keys of d.items.keep, and the
-// space after it; the other keys' values are passed over, not decoded. An
-// object without every kept key is read whole, for the error that names
-// what it has.
-func (d *jsonDecoder) item() map[string]any {
+// space after it: a map, or a *oneKeyItem for one kept key. The other keys'
+// values are passed over, not decoded. An object without every kept key is
+// read whole, for the error that names what it has.
+func (d *jsonDecoder) item() any {
+	if len(d.items.keep) == 1 {
+		open := d.i
+		d.i++
+		d.space()
+		var one *oneKeyItem
+		for d.b[d.i] != '}' {
+			raw, plain := d.quoted()
+			d.space()
+			d.i++ // ':'
+			d.space()
+			var k string
+			keep := false
+			if plain {
+				k, keep = d.items.kept(string(raw))
+			} else {
+				k = unquoteJSON(raw)
+				_, keep = d.items.kept(k)
+			}
+			if keep {
+				v := d.value()
+				if one == nil {
+					one = &oneKeyItem{key: k}
+				}
+				one.value = v // a repeated key keeps its last value
+			} else {
+				d.skip()
+			}
+			if d.b[d.i] == ',' {
+				d.i++
+				d.space()
+			}
+		}
+		if one == nil {
+			d.i = open
+			m := d.object()
+			d.space()
+			return m
+		}
+		d.i++
+		d.space()
+		return one
+	}
 	m := make(map[string]any, len(d.items.keep))
 	open := d.i
 	d.i++

@@ -61,6 +61,10 @@ func unmark(v any, mark rune) (any, int) {
 			total += n
 		}
 		return x, total
+	case *oneKeyItem:
+		var n int
+		x.value, n = unmark(x.value, mark)
+		return x, n
 	case map[string]any:
 		total := 0
 		for k, e := range x {

@@ -157,3 +157,23 @@ func FuzzReplaceLoneSurrogates(f *testing.F) {
 		assert.Equal(t, got, again)
 	})
 }
+
+// TestUnmarkPageFixesAnItemOfOneKey checks that invalid UTF-8 in the value
+// of an item decoded with one kept key is replaced, with its warning, as in
+// an item of more keys.
+func TestUnmarkPageFixesAnItemOfOneKey(t *testing.T) {
+	body := []byte("{\"items\":[{\"id\":1,\"p\":\"/d/\xff\"},{\"p\":\"/d/2\"}]}")
+	k := newItemKeys([]string{"items"}, []string{"p"})
+	v, _, mark, err := decodeMarked(response{body: body}, k)
+	require.NoError(t, err)
+	require.NotZero(t, mark)
+	items, err := DotPath{keys: k.way}.LookupArray(v)
+	require.NoError(t, err)
+	core, logs := observer.New(zapcore.WarnLevel)
+	l := &listing{log: zap.New(core)}
+	l.unmarkPage("http://a/items", items, v, mark)
+	require.Len(t, items, 2)
+	assert.Equal(t, &oneKeyItem{key: "p", value: "/d/\ufffd"}, items[0])
+	assert.Equal(t, &oneKeyItem{key: "p", value: "/d/2"}, items[1])
+	assert.Equal(t, 1, logs.FilterMessageSnippet("invalid UTF-8").Len())
+}
