@@ -100,8 +100,9 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 	rec := &doneTimes{next: http.DefaultTransport.(*http.Transport).Clone(), at: map[string][]time.Time{},
 		pages: map[int]time.Time{}, open: map[string]*openCount{}}
 	// As politely crawl's own transport: an idle connection kept for every
-	// request in flight, on every host.
-	rec.next.MaxIdleConns, rec.next.MaxIdleConnsPerHost = cmp.Or(mh.MaxTotal, maxIdleConns), limiter.DefaultMax
+	// request in flight, on every host, and over all hosts for as many as
+	// max_total lets out at once, a default crawl's at least.
+	rec.next.MaxIdleConns, rec.next.MaxIdleConnsPerHost = max(mh.MaxTotal, maxIdleConns), limiter.DefaultMax
 	var dials atomic.Int64
 	dial := rec.next.DialContext
 	rec.next.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {

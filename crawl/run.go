@@ -294,8 +294,8 @@ func newRunner(cfg *Config, o runOptions) (*runner, error) {
 	base := o.base
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = lc.Concurrency.Max // reuse connections at any limit
-		t.MaxIdleConns = lc.Concurrency.MaxTotal   // and over many hosts (net/http keeps 100)
+		t.MaxIdleConnsPerHost = lc.Concurrency.Max          // reuse connections at any limit
+		t.MaxIdleConns = idleConns(lc.Concurrency.MaxTotal) // and over many hosts (net/http keeps 100)
 		base = t
 	}
 	answers := func(key string) int64 {

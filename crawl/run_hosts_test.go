@@ -2,8 +2,11 @@ package crawl
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -69,4 +72,56 @@ func TestALowerMaxTotalKeepsTheDefaultReadAhead(t *testing.T) {
 	assert.Equal(t, 4*DefaultMaxTotal, queueSize(1), "a gentle crawl holds as many items of its gated hosts as the default one")
 	assert.Equal(t, queueSize(DefaultMaxTotal), queueSize(100))
 	assert.Equal(t, 4*4096, queueSize(4096), "a larger max_total reads further ahead")
+}
+
+func TestALowerMaxTotalKeepsTheDefaultIdleConnections(t *testing.T) {
+	assert.Equal(t, DefaultMaxTotal, idleConns(1), "a gentle crawl keeps as many idle connections as the default one")
+	assert.Equal(t, idleConns(DefaultMaxTotal), idleConns(256))
+	assert.Equal(t, 4096, idleConns(4096), "a larger max_total keeps more")
+}
+
+// TestACrawlOverMoreHostsThanMaxTotalKeepsEachHostsConnection lists items on
+// two hosts in turn with max_total 1: each host's connection is kept for its
+// next item, not closed when the other host's goes idle and opened again.
+func TestACrawlOverMoreHostsThanMaxTotalKeepsEachHostsConnection(t *testing.T) {
+	var conns atomic.Int64
+	serve := func(handle http.HandlerFunc) *httptest.Server {
+		srv := httptest.NewUnstartedServer(handle)
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				conns.Add(1)
+			}
+		}
+		srv.Start()
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	task := func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/robots.txt" {
+			fmt.Fprint(w, "User-agent: *\nAllow: /\n")
+			return
+		}
+		fmt.Fprint(w, `{"ok":true}`)
+	}
+	other := serve(task)
+	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	const perHost = 8
+	api := serve(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/items" {
+			task(w, r)
+			return
+		}
+		var items []string
+		for i := range perHost {
+			items = append(items, fmt.Sprintf(`{"p":"/task/%d"}`, i), fmt.Sprintf(`{"p":%q}`, fmt.Sprintf("%s/task/%d", otherURL, i)))
+		}
+		fmt.Fprintf(w, `{"items":[%s]}`, strings.Join(items, ","))
+	})
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"\n",
+		"limits:\n  concurrency: {initial: 1, max: 1, max_total: 1}", nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2*perHost), sum.Succeeded)
+	assert.LessOrEqual(t, conns.Load(), int64(4), "a connection or two per host, not one per item")
 }

@@ -388,6 +388,13 @@ func (r *runner) taskRetry(it listed) (engine.Retry, bool) {
 // (a gentler crawl does not hold fewer items of its gated hosts).
 func queueSize(maxTotal int) int { return 4 * max(DefaultMaxTotal, maxTotal) }
 
+// idleConns is how many idle connections the crawl's own transport keeps
+// over all hosts: one for each request max_total lets out at once, and no
+// fewer than a default crawl keeps. A gentler crawl over more hosts than
+// its max_total would otherwise close each host's connection before that
+// host's next request, and open a new one for nearly every request.
+func idleConns(maxTotal int) int { return max(DefaultMaxTotal, maxTotal) }
+
 // failedLine describes an item that failed for good.
 func (r *runner) failedLine(f engine.Failure[listed]) failedLine {
 	line := failedLine{URL: f.Item.Value.Page, Status: statusOf(f.Err), Attempts: f.Attempts}
