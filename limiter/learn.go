@@ -63,6 +63,7 @@ type learner struct {
 	pending bool          // records.prev is to be learnt from when the gate ends
 	aux     uint8         // 1 if the host's first request was auxiliary and is in the episode
 	tight   uint8         // a bucket of one token's refusals in a row, each within tightEpisode of the gate before
+	wide    bool          // the first fit is a loose bound from below (see settle)
 
 	s1ok     int     // successes of the requests sent before the first throttle
 	*records         // made at the first throttle, which most hosts never see
@@ -291,6 +292,7 @@ func (l *learner) settle() (float64, bool) {
 	n := min(int(c.refused-c.seq0), len(c.sends))
 	var r float64
 	if l.fits == 0 {
+		told := l.known // by its headers (see oneToken)
 		l.s1 = l.admitted()
 		r = l.fit(c, n)
 		// Too few requests, or a first throttle whose requests were
@@ -300,6 +302,21 @@ func (l *learner) settle() (float64, bool) {
 		// one request and refused the next holds one token, however much
 		// it refilled in between.
 		l.known = (n >= minFit || (l.s1 <= 1 && n >= minFitOne)) && (l.s1 == 1 || r*l.t1.Seconds() <= l.s1/2)
+		if l.s1 == 1 && !told && n > 0 && !l.known {
+			// A bucket of one token holds none once it admits a
+			// request: the first request after the gate, admitted,
+			// came at most this long after the one the first episode
+			// admitted, which started no sooner than the episode.
+			// Fewer requests tell no more than that: the probe
+			// crossed the rate between two of them (at a rate of a
+			// few a second, a probe's step is a gap).
+			r = max(r, 1/max(c.from.Add(c.sends[0]).Sub(l.drainFrom()), time.Millisecond).Seconds())
+			l.known, l.burst = true, 1
+			// The probe crossed the server's rate within a step or
+			// two, up to four times the bound: probe from it as from
+			// an unconfirmed rate.
+			l.wide = true
+		}
 		l.unsure = !l.known
 	} else {
 		r = c.lowest(l.burst, n)

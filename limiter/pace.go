@@ -212,6 +212,11 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 				r = p.fallback
 			}
 			p.learnt, p.probing, p.confirmed = r, false, !p.learn.unsure || p.confirmed
+			if p.learn.wide {
+				// A loose bound from below (see learner.settle):
+				// probe from it as from an unconfirmed rate.
+				p.confirmed, p.learn.wide = false, false
+			}
 			if !p.learn.unsure {
 				p.refusedAt = p.learn.cur0
 				if p.learn.fits == 1 && p.learn.whole > 0 {

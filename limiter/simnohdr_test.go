@@ -128,3 +128,27 @@ func TestSimulationQuotaWithoutHeadersDrawsNoThirdGateWithinTenSeconds(t *testin
 		}
 	}
 }
+
+// TestSimulationSlowBucketsOfOneTokenProbeFromTheGatesBound holds buckets of
+// one token a few a second without headers: a probe from twice what the
+// first episode admitted over its gate crosses such a rate within a gap or
+// two, so the record it leaves holds one or two admitted requests. Read as
+// no record (the learner unsure), each refusal then cut the rate by a
+// quarter from far above the server's, a gate each time: 70-72% at 2-5/s.
+// The gate's own gap bounds the rate from below (a bucket of one token holds
+// none once it admits a request), and the host probes from there.
+func TestSimulationSlowBucketsOfOneTokenProbeFromTheGatesBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, c := range []struct {
+		rate            float64
+		service, jitter time.Duration
+	}{{2, 5 * time.Millisecond, 0}, {3, 5 * time.Millisecond, 0}, {5, 5 * time.Millisecond, 0}, {10, 20 * time.Millisecond, time.Millisecond}} {
+		for _, seed := range []uint64{42, 1, 7} {
+			_, over30, refused := simQuotaNoHeadersJitter(t, c.rate, 1, c.service, c.jitter, seed)
+			assert.GreaterOrEqual(t, over30, 0.78, "%v/s, jitter %v, seed %d: share of the rate over 30 s", c.rate, c.jitter, seed)
+			assert.LessOrEqual(t, refused, 0.15, "%v/s, jitter %v, seed %d: refused share", c.rate, c.jitter, seed)
+		}
+	}
+}
