@@ -316,6 +316,13 @@ func (l *learner) settle() (float64, bool) {
 			// two, up to four times the bound: probe from it as from
 			// an unconfirmed rate.
 			l.wide = true
+		} else if !told && !l.known && n > 1 && l.s1 >= 2 && l.s1 < drainMin {
+			if lo := c.lowest(l.s1, n); lo > 0 && lo*l.t1.Seconds() <= 0.5 {
+				// Fewer than a few tokens admitted within less
+				// than half a token's refill: the bucket held
+				// that many.
+				r, l.burst, l.known, l.wide = lo, l.s1, true, true
+			}
 		}
 		l.unsure = !l.known
 	} else {
