@@ -85,6 +85,7 @@ type records struct {
 	refusedSeq uint64
 	later      int
 	whole      float64 // the first record's lowest rate, where its burst was fitted whole (see wholeBurst)
+	loose      float64 // the rate a loose first fit paced at, until the next record is learnt from (see learner.wide)
 }
 
 // record holds the requests started since from, the end of a gate that
@@ -328,6 +329,10 @@ func (l *learner) settle() (float64, bool) {
 	} else {
 		r = c.lowest(l.burst, n)
 	}
+	// The rate a loose first fit paced at (see wide), for the record the
+	// probe from it left.
+	loose := l.loose
+	l.loose = 0
 	l.fits++
 	// A bucket of one token refused a request while paced at cur: two
 	// requests reached it closer than its interval, however far apart
@@ -348,6 +353,9 @@ func (l *learner) settle() (float64, bool) {
 			// pacer stretched (see pace.stretchAfterGate): it bounds
 			// the rate at two thirds of cur, not at the server's.
 			l.weak = 0
+			if loose > 0 {
+				return min(loose, tightCut), true
+			}
 			return tightCut, true
 		}
 	}
@@ -367,6 +375,10 @@ func (l *learner) settle() (float64, bool) {
 			// host; an outage of many must not take its rate away.
 			l.weak = weak
 			return cur, true
+		case weak == 0 && loose > 0:
+			// The probe from a loose bound crossed the server's rate
+			// and left nothing better: back to that bound.
+			return min(loose, fitMargin*cur, tightCut), true
 		case weak == 0:
 			// Its refusal says only that the rate paced at was not
 			// under the server's, as a record fitted at that rate says
@@ -396,7 +408,11 @@ func (l *learner) settle() (float64, bool) {
 	if rate <= 0 {
 		rate = cur / 2
 	}
-	return min(rate, tightCut), true
+	rate = min(rate, tightCut)
+	if l.wide {
+		l.loose = rate
+	}
+	return rate, true
 }
 
 // succeeded notes that the request numbered seq succeeded: the server

@@ -134,9 +134,11 @@ func TestSimulationQuotaWithoutHeadersDrawsNoThirdGateWithinTenSeconds(t *testin
 // first episode admitted over its gate crosses such a rate within a gap or
 // two, so the record it leaves holds one or two admitted requests. Read as
 // no record (the learner unsure), each refusal then cut the rate by a
-// quarter from far above the server's, a gate each time: 70-72% at 2-5/s.
-// The gate's own gap bounds the rate from below (a bucket of one token holds
-// none once it admits a request), and the host probes from there.
+// quarter from far above the server's, a gate each time: 70-72% at 2-5/s,
+// and at 1/s 80% with a third of the requests refused. The gate's own gap
+// bounds the rate from below (a bucket of one token holds none once it
+// admits a request), and the host probes from there, back to that bound
+// should the probe cross the rate and leave nothing better.
 func TestSimulationSlowBucketsOfOneTokenProbeFromTheGatesBound(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulation")
@@ -144,11 +146,12 @@ func TestSimulationSlowBucketsOfOneTokenProbeFromTheGatesBound(t *testing.T) {
 	for _, c := range []struct {
 		rate            float64
 		service, jitter time.Duration
-	}{{2, 5 * time.Millisecond, 0}, {3, 5 * time.Millisecond, 0}, {5, 5 * time.Millisecond, 0}, {10, 20 * time.Millisecond, time.Millisecond}} {
+		refused         float64 // the cold start's three refusals of four requests sent at once are a tenth of 30 s at 1/s
+	}{{1, 5 * time.Millisecond, 0, 0.2}, {2, 5 * time.Millisecond, 0, 0.15}, {3, 5 * time.Millisecond, 0, 0.1}, {5, 5 * time.Millisecond, 0, 0.05}, {10, 20 * time.Millisecond, time.Millisecond, 0.03}} {
 		for _, seed := range []uint64{42, 1, 7} {
 			_, over30, refused := simQuotaNoHeadersJitter(t, c.rate, 1, c.service, c.jitter, seed)
 			assert.GreaterOrEqual(t, over30, 0.78, "%v/s, jitter %v, seed %d: share of the rate over 30 s", c.rate, c.jitter, seed)
-			assert.LessOrEqual(t, refused, 0.15, "%v/s, jitter %v, seed %d: refused share", c.rate, c.jitter, seed)
+			assert.LessOrEqual(t, refused, c.refused, "%v/s, jitter %v, seed %d: refused share", c.rate, c.jitter, seed)
 		}
 	}
 }
