@@ -167,3 +167,95 @@ func TestSimulationSweepQuotaNoHeaders(t *testing.T) {
 	}
 	t.Log("\n" + b.String())
 }
+
+// longServiceClasses are servers whose service times (50-300 ms) make slow
+// start's windows long: big ones, which its ramp reaches after seconds, and
+// tight ones, where a step past slots and queue costs a refusal's gate of a
+// second, a few round trips there; with the small servers of the matrix's
+// sweep rows, where a single gate is most of a short crawl.
+var longServiceClasses = []capacityClass{
+	{slots: 128, service: 300 * time.Millisecond},
+	{slots: 256, queue: 256, service: 300 * time.Millisecond},
+	{slots: 256, queue: 64, service: 100 * time.Millisecond},
+	{slots: 128, queue: 128, service: 50 * time.Millisecond},
+	{slots: 32, queue: 8, service: 50 * time.Millisecond},
+	{slots: 200, service: 100 * time.Millisecond, cap429: true},
+	{slots: 64, queue: 64, service: 200 * time.Millisecond},
+	{slots: 16, queue: 4, service: 300 * time.Millisecond},
+	{slots: 16, queue: 4, service: 300 * time.Millisecond, constant: true},
+	{slots: 32, queue: 8, service: 100 * time.Millisecond},
+	{slots: 32, queue: 8, service: 300 * time.Millisecond},
+	{slots: 8, queue: 2, service: 300 * time.Millisecond},
+	{slots: 4, queue: 1, service: 300 * time.Millisecond},
+	{slots: 64, queue: 16, service: 300 * time.Millisecond},
+	{slots: 16, service: 300 * time.Millisecond},
+	{slots: 32, service: 300 * time.Millisecond, cap429: true},
+	{slots: 2, service: time.Millisecond, constant: true},
+	{slots: 4, service: 2 * time.Millisecond, constant: true},
+	{slots: 2, service: 50 * time.Millisecond},
+	{slots: 2, queue: 2, service: 20 * time.Millisecond},
+	{slots: 4, queue: 4, service: time.Millisecond, constant: true},
+	{slots: 2, queue: 2, service: 300 * time.Millisecond},
+}
+
+// TestSimulationLongServiceClasses prints, for each of longServiceClasses,
+// what a crawl of the items the server serves in 2.5 s at its optimum
+// reads from a cold start, as the matrix's rows measure it: 2.5 s over the
+// time to finish them (median and worst of seeds 1 to 20), the share of
+// the optimum over the first 2.5 s, the runs with a 503 (a 429 on more
+// than 1% of the attempts for an in-flight cap), the refusals a run draws
+// (mean), and the final limit (median); -simload, -simreach and -simcrawl
+// as in TestSimulationCapacityClasses:
+//
+//	go test ./limiter -run TestSimulationLongServiceClasses -simreport -v [-simreach 2ms]
+func TestSimulationLongServiceClasses(t *testing.T) {
+	if !*simReport {
+		t.Skip("run with -simreport")
+	}
+	const seeds, run = 20, 40 * time.Second
+	var b strings.Builder
+	fmt.Fprintf(&b, "| server | crawl: median, worst | first 2.5 s: median | runs refused | refusals: mean | final limit |\n|---|---|---|---|---|---|\n")
+	for _, c := range longServiceClasses {
+		var crawl, first []float64
+		var finals []int
+		bad, refusals := 0, 0
+		for seed := uint64(1); seed <= seeds; seed++ {
+			srv := c.server()
+			srv.reach = *simReach
+			s := newSim(simLimiter(t, "", 0), srv, seed, run)
+			s.crawlStart = *simCrawl
+			if *simLoad > 0 {
+				s.loadStalls(seed, *simLoad, *simStallMin, *simStallMax)
+			}
+			s.run()
+			optimum := float64(c.slots) / c.service.Seconds()
+			items, done, sum := optimum*crawlRun.Seconds(), run, 0.0
+			for i, x := range s.bins {
+				if sum+float64(x.successes) >= items {
+					done = time.Duration(i)*simBin + time.Duration((items-sum)/float64(x.successes)*float64(simBin))
+					break
+				}
+				sum += float64(x.successes)
+			}
+			crawl = append(crawl, crawlRun.Seconds()/done.Seconds())
+			_, ok, _ := s.totals(0, crawlRun)
+			first = append(first, float64(ok)/crawlRun.Seconds()/optimum)
+			a, _, rej := s.totals(0, done)
+			n := rej
+			for _, x := range s.bins[:min(len(s.bins), int(done/simBin))] {
+				n += x.dropped
+			}
+			refusals += n
+			if c.cap429 && float64(n) > 0.01*float64(a) || !c.cap429 && n > 0 {
+				bad++
+			}
+			finals = append(finals, s.bins[min(len(s.bins)-1, int(done/simBin))].limit)
+		}
+		slices.Sort(crawl)
+		slices.Sort(first)
+		slices.Sort(finals)
+		m := len(crawl) / 2
+		fmt.Fprintf(&b, "| %v | %.1f%%, %.1f%% | %.1f%% | %d | %.1f | %d |\n", c, 100*crawl[m], 100*crawl[0], 100*first[m], bad, float64(refusals)/seeds, finals[m])
+	}
+	t.Log("\n" + b.String())
+}
