@@ -42,6 +42,12 @@ const (
 	bareWait    = 100 * time.Millisecond
 	bareWaitMax = 3200 * time.Millisecond
 
+	// A first throttle after the host's ramp with a gate of outageRA or
+	// more, over which what the episode admitted a second would refill
+	// outageTokens (see outageGate), is an outage's.
+	outageRA     = 2 * time.Second
+	outageTokens = 10
+
 	// capSlack is how far below the level of the refusals the last cut
 	// answered an in-flight cap's refusal may start (see capped).
 	capSlack = 0.9
@@ -550,6 +556,10 @@ func (p *pace) learnFromGate(now time.Time, seq uint64, until time.Time) {
 		return
 	}
 	switch {
+	case first && p.learn.unsure && p.outageGate(now, until):
+		// No rate: should the server refuse again, that episode's
+		// estimate applies (see estimate).
+		p.learnt, p.confirmed = 0, false
 	case first && p.learn.unsure:
 		// A client still ramping up when refused under-states the
 		// server's rate over the episode: the rate it was sending at says
@@ -571,6 +581,27 @@ func (p *pace) learnFromGate(now time.Time, seq uint64, until time.Time) {
 	p.slow = true
 	p.epStart, p.epCount, p.epLearnt = until, 0, p.learnt
 	p.probeAt, p.bound, p.lastProbe = until, false, until
+}
+
+// outageGate reports whether the first throttle, at now, refused after the
+// host's ramp (the learner is unsure) with a gate until until, reads as an
+// outage's and not a rate's: the gate is at least outageRA long, and a
+// token bucket that admitted what the episode did would have refilled
+// outageTokens tokens over it, less the second a Retry-After's rounding
+// adds. A token bucket's Retry-After is the time to its next token, which
+// is that long only for a bucket that refills a token in a second or more,
+// far less than the requests it admitted a second: a server that refused
+// everything for a while (a ban, maintenance behind a gateway answering
+// 429) names its end. A rate learnt from such an episode is the client's
+// own ramp, and would hold the host under it long after the server is
+// back.
+func (p *pace) outageGate(now, until time.Time) bool {
+	gate := until.Sub(now)
+	el := now.Sub(p.learn.firstAt).Seconds()
+	if gate < outageRA || el <= 0 {
+		return false
+	}
+	return float64(p.epCount)/el*(gate-time.Second).Seconds() >= outageTokens
 }
 
 // estimate sets the learnt rate, where the learner is unsure, from the
@@ -597,7 +628,10 @@ func (p *pace) estimate(now time.Time) {
 		// episode's success rate says little; the rate at the end does.
 		est = max(est, p.learnt/over)
 	}
-	p.learnt = learnCut * min(est, p.learnt)
+	if p.learnt > 0 {
+		est = min(est, p.learnt)
+	}
+	p.learnt = learnCut * est
 	p.probing = false
 	// The estimate assumes a server burst of serverBurst: only an episode
 	// many times longer makes it reliable enough to probe slowly from; a
