@@ -776,8 +776,7 @@ func (c *control) slowStartWindow(w windowStats) {
 const (
 	slowStepMax    = 1.5         // slow start's growth per window at most
 	slowGate       = time.Second // the gate a refusal is taken to close: Retry-After's usual second
-	slowGateRounds = 5           // round trips a gate costs at most on a slow host (see slowBase)
-	slowStepRounds = 8           // round trips a gate costs at least where slow start grows by slowStep
+	slowGateRounds = 5           // round trips a gate costs at least where slow start grows by slowStep
 
 	// slowBase is the baseline RTT above which a host is slow: a refusal's
 	// gate costs it fewer than slowGateRounds round trips, and a loaded
@@ -787,15 +786,13 @@ const (
 
 // slowStepAt is slow start's growth per window over a level without a
 // queue on a server whose baseline RTT is base: slowStep where a refusal's
-// gate (slowGate) costs slowStepRounds round trips or more (125 ms or less),
-// and more where it costs fewer, up to slowStepMax (from about 330 ms). A
-// step past a tight server's slots and queue costs a gate and a cut; on a
-// fast server that is hundreds of round trips, on a slow one a few or less,
-// while a slow climb costs the same number of round trips on both: at
-// 300 ms, a ramp of slowStep a window takes seconds longer than one
-// refusal's gate.
+// gate (slowGate) costs slowGateRounds round trips or more, and more where
+// it costs fewer, up to slowStepMax. A step past a tight server's slots and
+// queue costs a gate and a cut; on a fast server that is hundreds of round
+// trips, on a slow one a round trip or less, while a slow climb costs the
+// same number of round trips on both.
 func slowStepAt(base time.Duration) float64 {
-	rounds := slowStepRounds * float64(base) / float64(slowGate)
+	rounds := slowGateRounds * float64(base) / float64(slowGate)
 	if rounds <= 1 {
 		return slowStep
 	}
