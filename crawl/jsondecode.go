@@ -170,6 +170,21 @@ type oneKeyItem struct {
 	value any
 }
 
+// member reads an object member's key and the colon after it, leaving d at
+// its value: the key, and whether the listing keeps it.
+func (d *jsonDecoder) member() (k string, keep bool) {
+	raw, plain := d.quoted()
+	d.space()
+	d.i++ // ':'
+	d.space()
+	if plain {
+		return d.items.kept(string(raw))
+	}
+	k = unquoteJSON(raw)
+	_, keep = d.items.kept(k)
+	return k, keep
+}
+
 // item reads an item's object with only the keys of d.items.keep, and the
 // space after it: a map, or a *oneKeyItem for one kept key. The other keys'
 // values are passed over, not decoded. An object without every kept key is
@@ -181,18 +196,7 @@ func (d *jsonDecoder) item() any {
 		d.space()
 		var one *oneKeyItem
 		for d.b[d.i] != '}' {
-			raw, plain := d.quoted()
-			d.space()
-			d.i++ // ':'
-			d.space()
-			var k string
-			keep := false
-			if plain {
-				k, keep = d.items.kept(string(raw))
-			} else {
-				k = unquoteJSON(raw)
-				_, keep = d.items.kept(k)
-			}
+			k, keep := d.member()
 			if keep {
 				v := d.value()
 				if one == nil {
@@ -222,18 +226,7 @@ func (d *jsonDecoder) item() any {
 	d.i++
 	d.space()
 	for d.b[d.i] != '}' {
-		raw, plain := d.quoted()
-		d.space()
-		d.i++ // ':'
-		d.space()
-		var k string
-		keep := false
-		if plain {
-			k, keep = d.items.kept(string(raw))
-		} else {
-			k = unquoteJSON(raw)
-			_, keep = d.items.kept(k)
-		}
+		k, keep := d.member()
 		if keep {
 			m[k] = d.value()
 		} else {
