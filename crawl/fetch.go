@@ -323,30 +323,26 @@ func plainHost(h string) bool {
 }
 
 // plainHostByte are the bytes of a host's name plainHost takes.
-var plainHostByte = func() (t [256]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	t['.'], t['-'] = true, true
-	return t
-}()
+var plainHostByte = alnumAnd(".-")
 
 // plainPathByte are the bytes of a path parsePlainURL takes: RFC 3986's
 // unreserved characters and the slash, which url.Parse keeps as they are
 // (no RawPath).
-var plainPathByte = func() (t [256]bool) {
+var plainPathByte = alnumAnd("-._~/")
+
+// alnumAnd is the set of ASCII letters and digits and the bytes of extra.
+func alnumAnd(extra string) (t [256]bool) {
 	for c := 'a'; c <= 'z'; c++ {
 		t[c], t[c-'a'+'A'] = true, true
 	}
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
-	t['-'], t['.'], t['_'], t['~'], t['/'] = true, true, true, true, true
+	for i := 0; i < len(extra); i++ {
+		t[extra[i]] = true
+	}
 	return t
-}()
+}
 
 // check asks robots.txt whether u may be fetched, for a crawled request when
 // robots.txt is obeyed; code is the status of the redirect that led to u, 0
