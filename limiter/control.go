@@ -291,8 +291,17 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 			return
 		}
 		if level != c.level || c.filling || c.filled {
-			if level < c.level {
-				c.coldSample(rtt)
+			switch {
+			case seq <= c.watch.from:
+				if level < c.level {
+					c.coldSample(rtt)
+				}
+			case c.base > slowBase && rtt >= c.stragglerWait():
+				// A permit that filled the current level of a slow host
+				// ran under that level's load: late, it waited in the
+				// queue the level makes (see levelWatch), and it says
+				// nothing of the levels below (see coldSample).
+				c.watch.late++
 			}
 			return
 		}
@@ -487,7 +496,7 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 			w.stderr = time.Duration(math.Sqrt(max(0, c.sumSq/n-m*m) / (n - 1)))
 		}
 		stall = !w.drop && c.stalled(folded, w.mean)
-		c.observeRTT(now, w.mean, int(c.n), w.stderr)
+		c.observeRTT(now, w.mean, int(c.n), c.meanNoise(w.stderr, int(c.n)))
 	}
 	w.base, w.srtt = c.base, c.srtt
 	old := c.limit
@@ -615,7 +624,7 @@ func (c *control) observeRTT(now time.Time, mean time.Duration, n int, stderr ti
 	// The baseline follows lower window means a quarter of the way (a
 	// noisy low window must not set it alone, nor the lowest few pull it
 	// below the host's usual RTT), higher ones only with a long time
-	// constant.
+	// constant, and not in a slow host's slow start.
 	// Until windows hold enough samples it is the mean of all samples
 	// but those of windows that rose beyond the noise.
 	rise := max(2*stderr, time.Duration((slowGrowRatio-1)*float64(max(c.base, queueBase))))
@@ -629,6 +638,11 @@ func (c *control) observeRTT(now time.Time, mean time.Duration, n int, stderr ti
 		c.coldN = uint8(min(cold, math.MaxUint8))
 	case mean < c.base:
 		c.base -= (c.base - mean) / 4
+	case c.slowStart && c.base > slowBase:
+		// Slow start looks for the level whose RTT rises over the
+		// baseline, and a slow host's windows are long against
+		// baseDrift: a baseline that followed the rise would hide the
+		// queue.
 	default:
 		dt := now.Sub(c.winStart)
 		c.base += time.Duration(float64(mean-c.base) * min(1, float64(dt)/float64(baseDrift)))
@@ -678,7 +692,7 @@ func (c *control) slowStartWindow(w windowStats) {
 	if ratio >= 1+(slowGrowRatio-1)/5 && float64(w.stderr) < (slowGrowRatio-1)*float64(w.base) {
 		grow = ratio
 	}
-	if w.mean-w.base <= 2*w.stderr && (c.strictAt == 0 || w.limit < float64(c.strictAt)) {
+	if w.mean-w.base <= 2*c.meanNoise(w.stderr, w.n) && (c.strictAt == 0 || w.limit < float64(c.strictAt)) {
 		// Within the noise of the window's few samples: no rise.
 		ratio = min(ratio, 1)
 	}

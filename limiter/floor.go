@@ -106,6 +106,31 @@ func (c *control) spread() float64 {
 	return float64(c.base-lowest) / math.Sqrt(3)
 }
 
+// spreadNoise is how many times the standard error the host's spread gives
+// a window's mean may be before the window's own is taken for a queue's
+// (see meanNoise): the fastest of a host's first few answers lies well
+// above the lowest it can give, and the spread read from it short of the
+// server's by up to a half.
+const spreadNoise = 2
+
+// meanNoise is the standard error a window's mean of n answers is read
+// against, stderr being the one its own answers give: on a slow host (see
+// slowBase), no more than spreadNoise times what the host's spread gives n
+// answers. A window of a few answers, some of which waited a whole service
+// time in the server's queue, has a standard error as large as the rise
+// that queue makes (answers of 1, 2 and 2 s: a mean 0.67 s over a 1 s
+// baseline, two standard errors of 0.33 s), while a server whose answers
+// take about the same time cannot spread them so by chance. Read against
+// its own standard error, the queue reads as noise, and slow start's wider
+// step on a slow host (see slowStepAt) takes the level past the server's
+// slots and queue.
+func (c *control) meanNoise(stderr time.Duration, n int) time.Duration {
+	if c.base <= slowBase || n < 1 {
+		return stderr
+	}
+	return min(stderr, time.Duration(spreadNoise*c.spread()/math.Sqrt(float64(n))))
+}
+
 // rebase lowers the baseline to w's mean less the rise of its fastest
 // answer (see floorRise), the part of the level's RTT that is no queue,
 // where that answer rose while w's mean fell below the baseline beyond
