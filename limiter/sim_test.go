@@ -27,6 +27,7 @@ var (
 	simStallMax = flag.Duration("simstallmax", 15*time.Millisecond, "-simload: the longest stall of the capacity classes' reports")
 	simReach    = flag.Duration("simreach", 0, "TestSimulationCapacityClasses(Seeds): a request reaches the server up to this long after it started, so that requests started together may arrive out of order")
 	simCrawl    = flag.Bool("simcrawl", false, "TestSimulationCapacityClasses(Seeds): one request alone before any other, as a crawl sends its first listing page")
+	simNoise    = flag.Duration("simnoise", 0, "TestSimulationCapacityClasses(Seeds): the client reads each answer up to this long after it arrived (uniformly, each apart: a loaded client's own timing noise)")
 )
 
 // simResult holds a scenario's figures.
@@ -532,14 +533,15 @@ type crawlFigures struct {
 
 // simCrawlCapacity runs c from a cold start for crawlRun, on a client
 // loaded as -simload says, with requests reaching the server as -simreach
-// says and, with -simcrawl, one request alone first.
+// says, answers read as late as -simnoise says and, with -simcrawl, one
+// request alone first.
 func simCrawlCapacity(t testing.TB, alg Algorithm, c capacityClass, seed uint64) crawlFigures {
 	return simCrawlCapacityLoaded(t, alg, c, seed, *simLoad)
 }
 
 // simCrawlCapacityLoaded is simCrawlCapacity on a client that stalls for
 // -simstallmin to -simstallmax (2-15 ms) once per load on average; never if
-// load is 0. -simreach and -simcrawl apply as in simCrawlCapacity.
+// load is 0. -simreach, -simnoise and -simcrawl apply as in simCrawlCapacity.
 func simCrawlCapacityLoaded(t testing.TB, alg Algorithm, c capacityClass, seed uint64, load time.Duration) crawlFigures {
 	srv := c.server()
 	srv.reach = *simReach
@@ -547,6 +549,9 @@ func simCrawlCapacityLoaded(t testing.TB, alg Algorithm, c capacityClass, seed u
 	s.crawlStart = *simCrawl
 	if load > 0 {
 		s.loadStalls(seed, load, *simStallMin, *simStallMax)
+	}
+	if *simNoise > 0 {
+		s.setNoise(seed, *simNoise)
 	}
 	s.run()
 	optimum := float64(c.slots) / c.service.Seconds()
@@ -567,7 +572,7 @@ var simClassSeeds = []uint64{1, 2, 3, 7, 42, 99, 1234}
 // they start (out of order) and, with -simcrawl, one request alone before the
 // others (a crawl's listing page):
 //
-//	go test ./limiter -run TestSimulationCapacityClasses -simreport -v [-simload 200ms] [-simreach 2ms] [-simcrawl]
+//	go test ./limiter -run TestSimulationCapacityClasses -simreport -v [-simload 200ms] [-simreach 2ms] [-simnoise 2ms] [-simcrawl]
 func TestSimulationCapacityClasses(t *testing.T) {
 	if !*simReport {
 		t.Skip("run with -simreport")

@@ -13,10 +13,10 @@ var simSeeds = flag.Int("simseeds", 40, "TestSimulationCapacityClassesSeeds: the
 // TestSimulationCapacityClassesSeeds prints, for each of capacityClasses, the
 // mean and the worst goodput over seeds 1 to -simseeds, and in how many runs
 // the server refused: a capacity server's 503 at all, an in-flight cap's 429
-// on more than 1% of the attempts (-simload, -simreach and -simcrawl as in
-// TestSimulationCapacityClasses):
+// on more than 1% of the attempts (-simload, -simreach, -simnoise and
+// -simcrawl as in TestSimulationCapacityClasses):
 //
-//	go test ./limiter -run TestSimulationCapacityClassesSeeds -simreport -v [-simload 200ms] [-simreach 2ms] [-simcrawl]
+//	go test ./limiter -run TestSimulationCapacityClassesSeeds -simreport -v [-simload 200ms] [-simreach 2ms] [-simnoise 2ms] [-simcrawl]
 func TestSimulationCapacityClassesSeeds(t *testing.T) {
 	if !*simReport {
 		t.Skip("run with -simreport")

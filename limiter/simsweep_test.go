@@ -33,7 +33,7 @@ var sweepClasses = []capacityClass{
 // as TestSimulationCapacityClasses does for its classes (median and worst of
 // 7 seeds), with the final limit's median beside them:
 //
-//	go test ./limiter -run TestSimulationSweepClasses -simreport -v [-simload 200ms] [-simreach 2ms] [-simcrawl]
+//	go test ./limiter -run TestSimulationSweepClasses -simreport -v [-simload 200ms] [-simreach 2ms] [-simnoise 2ms] [-simcrawl]
 func TestSimulationSweepClasses(t *testing.T) {
 	if !*simReport {
 		t.Skip("run with -simreport")
@@ -51,6 +51,9 @@ func TestSimulationSweepClasses(t *testing.T) {
 			s.crawlStart = *simCrawl
 			if *simLoad > 0 {
 				s.loadStalls(seed, *simLoad, *simStallMin, *simStallMax)
+			}
+			if *simNoise > 0 {
+				s.setNoise(seed, *simNoise)
 			}
 			s.run()
 			optimum := float64(c.slots) / c.service.Seconds()
@@ -256,6 +259,9 @@ func TestSimulationLongServiceClasses(t *testing.T) {
 			s.crawlStart = *simCrawl
 			if *simLoad > 0 {
 				s.loadStalls(seed, *simLoad, *simStallMin, *simStallMax)
+			}
+			if *simNoise > 0 {
+				s.setNoise(seed, *simNoise)
 			}
 			s.run()
 			optimum := float64(c.slots) / c.service.Seconds()
