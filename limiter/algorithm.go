@@ -167,6 +167,11 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 		hi = ratio
 	}
 	floorRise := w.floorRise
+	if w.calm && hi < tailRatio {
+		// Answers that spread as widely as their mean, whose fastest lies
+		// where it does without a queue: the mean's rise is the spread's.
+		hi, lo = min(hi, 1), min(lo, 1)
+	}
 	if w.capOnly {
 		// A server that refuses past its cap at once and at no cost tells
 		// its level by its refusals: the RTT, which says little there
@@ -226,11 +231,13 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 			a.wmax = float64(a.served) + 1
 		}
 	case ratio == 0:
-	case lo > delayShrink && !w.mixed(l):
+	case lo > delayShrink && !w.mixed(l) && (!w.wide || w.floorRise > 0 && w.queued):
 		l *= max(0.5, delayGrow/lo)
 	case lo > delayShrink:
 		// Answers of a server whose service times spread widely, not a
-		// queue: the limit holds.
+		// queue: the limit holds. (Where they spread as widely as their
+		// mean, a queue that delays them all shows in the fastest answer,
+		// floorRise: a rise of the mean it does not show is the spread's.)
 	case w.inFlight < int(l):
 	case hi >= delayGrow:
 		if a.flags&refusedPast != 0 && l > a.wmax && lo >= delayGrow {

@@ -110,7 +110,7 @@ type control struct {
 	// in-flight cap's 429), capOther once any other did (see closeWindow)
 	// or the host learnt a rate from one (see Host.throttleLocked).
 	refusals uint8
-	coldSum  time.Duration // the sum of the RTTs of the first samples (coldN)
+	coldSum  time.Duration // the sum of the RTTs of the first samples (coldN); then fastGap
 
 	// shrunkFrom is the limit before the default strategy last lowered it
 	// without a drop, and shrunkRTT the mean RTT of the window that made it
@@ -173,7 +173,18 @@ type windowStats struct {
 	// capOnly is set if every refusal the host gave closed no gate (an
 	// in-flight cap's 429s), and it gave one.
 	capOnly bool
-	n       int // the successes the window's mean is of
+	// wide is set if the host's service times and the window's answers
+	// spread as widely as their mean (see wideBase): a rise of the mean
+	// that the fastest answer does not show (floorRise) is that spread's.
+	wide bool
+	// queued is set on such a window if its fastest answer rose past twice
+	// where it typically lies (see fastGap): a cut for its mean needs it.
+	queued bool
+	// calm is set on such a window if its fastest answer lies where it
+	// typically lies without a queue (see fastGap): the mean's rise is the
+	// spread's, and the limit may grow.
+	calm bool
+	n    int // the successes the window's mean is of
 }
 
 // ratio is the window's RTT rise as a ratio to the baseline (see
@@ -497,8 +508,24 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		}
 		stall = !w.drop && c.stalled(folded, w.mean)
 		c.observeRTT(now, w.mean, int(c.n), c.meanNoise(w.stderr, int(c.n)))
+		if !w.drop && !stall {
+			var r time.Duration
+			known := c.fastGap() > 0
+			if r, w.wide, w.queued = c.wideBase(w.mean, w.n, w.stderr); r > 0 && w.floorRise == 0 {
+				w.floorRise = r
+			}
+			// Up to the levels slow start saw without a queue: past them a
+			// tight server's small queue hardly moves the fastest answer
+			// before it refuses.
+			w.calm = known && w.wide && !w.queued && w.floorRise == 0 && c.limit+max(1, delayStep*c.limit) <= c.safe
+		}
 	}
 	w.base, w.srtt = c.base, c.srtt
+	if c.slowStart && !w.drop && !stall && w.waited == 0 && w.floorRise == 0 && w.n >= minFloorN && w.ratio() < slowGrowRatio &&
+		c.watch.fastest > 0 && c.wide() {
+		// A level without a queue: where its fastest answer lies.
+		c.learnGap(time.Duration(c.watch.fastest-c.lowest)*time.Microsecond, w.inFlight)
+	}
 	old := c.limit
 	switch {
 	case stall:
@@ -613,6 +640,9 @@ func (c *control) coldSample(rtt time.Duration) {
 	c.coldSum += rtt
 	c.coldN++
 	c.base = c.coldSum / time.Duration(c.coldN)
+	if c.coldN >= maxNeed*2 {
+		c.coldSum = 0 // see fastGap
+	}
 }
 
 func (c *control) observeRTT(now time.Time, mean time.Duration, n int, stderr time.Duration) {
@@ -636,6 +666,9 @@ func (c *control) observeRTT(now time.Time, mean time.Duration, n int, stderr ti
 		cold := int(c.coldN) + n
 		c.base = c.coldSum / time.Duration(cold)
 		c.coldN = uint8(min(cold, math.MaxUint8))
+		if c.coldN >= maxNeed*2 {
+			c.coldSum = 0 // see fastGap
+		}
 	case mean < c.base:
 		c.base -= (c.base - mean) / 4
 	case c.slowStart && c.base > slowBase:
@@ -845,9 +878,13 @@ func (c *control) exited(limit float64, mean time.Duration) {
 // w, a window that used the limit at one below that level or more, shows
 // no rise beyond the noise: the rise was not a queue at the server (as
 // HyStart++ returns to slow start when the RTT falls back). It grows the
-// limit as slow start would from w and reports whether it did.
+// limit as slow start would from w and reports whether it did. Not on a
+// host whose service times spread as widely as their mean (see wide): its
+// baseline is raised after slow start (see wideBase) above what slow
+// start's windows, of each level's first answers, read, and a resumed
+// slow start would read no rise at any level.
 func (c *control) resume(w windowStats) bool {
-	if c.exitAt == 0 || w.inFlight < int(w.limit) || int(w.limit) < int(c.exitAt)-1 {
+	if c.exitAt == 0 || w.inFlight < int(w.limit) || int(w.limit) < int(c.exitAt)-1 || c.wide() {
 		return false
 	}
 	if r := w.ratio(); r >= 1+(slowGrowRatio-1)/2 && (r >= slowGrowRatio || w.mean-w.base > 2*w.stderr) {

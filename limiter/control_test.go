@@ -1,6 +1,7 @@
 package limiter
 
 import (
+	"math"
 	"testing"
 	"time"
 	"unsafe"
@@ -1151,4 +1152,108 @@ func TestSlowStartHoldsABigRiseOnTwoAnswersForAWindow(t *testing.T) {
 	c = start()
 	c.decide(w)
 	assert.False(t, c.slowStart, "as it does at once on minFloorN answers")
+}
+
+func TestDefaultReadsAWideSpreadByItsFastestAnswers(t *testing.T) {
+	// A server whose answers spread evenly over 0.5-40 ms, and a baseline
+	// of 8 ms that slow start took from each level's first answers. With
+	// no queue a whole window reads 2.5× that baseline, but its fastest
+	// answer stays near the host's fastest: the baseline rises, and the
+	// limit is not cut. A queue that delays every answer by 10 ms moves the
+	// fastest too: the baseline does not take it in, and the limit does not
+	// grow.
+	run := func(rtt func(i, n int) time.Duration) *control {
+		c := &control{}
+		c.init(Config{Initial: 16, Min: 1, Max: 100})
+		c.slowStart, c.coldN = false, maxNeed*2
+		c.base, c.srtt = 8*time.Millisecond, 8*time.Millisecond
+		c.lowest = micros(500 * time.Microsecond)
+		now := epoch
+		for range 60 {
+			l := c.intLimit()
+			for range l {
+				c.onStart(l)
+			}
+			for i := range l {
+				now = now.Add(time.Millisecond)
+				c.onSuccess(now, rtt(i, l), l, c.seq, c.level)
+			}
+		}
+		return c
+	}
+	even := func(i, n int) time.Duration {
+		// Evenly over 0.5-40 ms, in an order that mixes them.
+		return 500*time.Microsecond + time.Duration(float64(i*7%n)/float64(n-1)*39.5*float64(time.Millisecond))
+	}
+	c := run(even)
+	assert.GreaterOrEqual(t, c.base, 12*time.Millisecond, "the baseline rises towards the answers' own")
+	assert.GreaterOrEqual(t, c.intLimit(), 16, "the limit is not cut")
+
+	c = run(func(i, n int) time.Duration { return even(i, n) + 10*time.Millisecond })
+	assert.Less(t, c.base, 12*time.Millisecond, "a queue's delay does not raise the baseline")
+	assert.Less(t, c.intLimit(), 16, "and the limit is cut")
+}
+
+func TestAFastAnswerAmongAlikeOnesIsNoWideSpread(t *testing.T) {
+	// Answers of 19-21 ms and one of 0.5 ms (a cache's hit) in a window:
+	// the window's spread is that one answer's, not the server's.
+	c := &control{}
+	c.init(Config{Initial: 16, Min: 1, Max: 100})
+	c.slowStart, c.coldN = false, maxNeed*2
+	c.base, c.srtt = 8*time.Millisecond, 8*time.Millisecond
+	rtts := []time.Duration{500 * time.Microsecond}
+	for i := range 15 {
+		rtts = append(rtts, 19*time.Millisecond+time.Duration(i%3)*time.Millisecond)
+	}
+	for _, rtt := range rtts {
+		c.noteFastest(rtt, true)
+		c.add(rtt)
+	}
+	mean := c.sum / time.Duration(c.n)
+	m := float64(mean)
+	stderr := time.Duration(math.Sqrt((c.sumSq/float64(c.n) - m*m) / float64(c.n-1)))
+	rise, wide, _ := c.wideBase(mean, int(c.n), stderr)
+	assert.False(t, wide, "not read as a wide spread")
+	assert.Zero(t, rise)
+	assert.Equal(t, 8*time.Millisecond, c.base, "the baseline stays")
+}
+
+func TestDefaultGrowsAWideSpreadWhoseFastestAnswerLiesWhereItTypicallyDoes(t *testing.T) {
+	// A server whose answers spread evenly over 0.5-40 ms and a baseline of
+	// 8 ms that slow start took from each level's first answers, which ran
+	// without a queue up to 32 in flight. Windows whose fastest answer lies
+	// where it typically does grow the limit up to that level, whatever
+	// their mean reads against the baseline; a queue that then delays every
+	// answer by 10 ms moves the fastest too, and the limit is cut.
+	c := &control{}
+	c.init(Config{Initial: 16, Min: 1, Max: 100})
+	c.slowStart, c.coldN, c.safe = false, maxNeed*2, 32
+	c.base, c.srtt = 8*time.Millisecond, 8*time.Millisecond
+	c.lowest = micros(500 * time.Microsecond)
+	now := epoch
+	window := func(delay time.Duration) {
+		l := c.intLimit()
+		for range l {
+			c.onStart(l)
+		}
+		for i := range l {
+			now = now.Add(time.Millisecond)
+			// Evenly over 0.5-40 ms, in an order that mixes them, the
+			// fastest a little above the host's.
+			rtt := time.Millisecond + time.Duration(float64(i*7%l)/float64(l-1)*39*float64(time.Millisecond))
+			c.onSuccess(now, rtt+delay, l, c.seq, c.level)
+		}
+	}
+	for range 60 {
+		window(0)
+	}
+	assert.Positive(t, c.fastGap(), "where the fastest answer lies is learnt")
+	assert.GreaterOrEqual(t, c.intLimit(), 28, "the limit grows towards the levels slow start served")
+	assert.LessOrEqual(t, c.limit, c.safe, "and no further")
+
+	grown := c.limit
+	for range 10 {
+		window(10 * time.Millisecond)
+	}
+	assert.Less(t, c.limit, grown, "a queue's delay cuts the limit")
 }

@@ -148,5 +148,129 @@ func (c *control) rebase(w *windowStats) {
 		return
 	}
 	c.base, w.base = b, b
-	c.coldN = math.MaxUint8
+	c.coldN, c.coldSum = math.MaxUint8, 0
+}
+
+// wideFactor is the share of a whole window's RTT without a queue (see
+// wideBase) up to which the baseline of a host whose service times spread
+// widely is raised: a window's mean is noisy on such a host, and the
+// default strategy holds its growth at delayGrow over the baseline, which
+// on a tight server must come before its small queue is full.
+const wideFactor = 0.75
+
+// wideHold is the share of the baseline by which the fastest answer of a
+// window on a host whose service times spread widely must rise, beyond its
+// expected offset, for the default strategy to hold its growth (see
+// wideBase): HyStart++ ends slow start on a rise of an eighth of the
+// lowest RTT in a round's fastest answer.
+const wideHold = 1.0 / 8
+
+// wideBase raises the baseline, after slow start, a quarter of the way to
+// wideFactor times the mean of a window less the rise of its fastest
+// answer, where that is higher by more than its standard error, on a host
+// whose service times spread as widely as their mean (see wide) and whose
+// window's answers do too. Slow start's windows close on a level's first
+// answers, its fastest: on such a host their mean, and the baseline taken
+// from it, lie at half the RTT of a whole window, which then reads as a
+// queue at any level, and the default strategy cuts the limit window after
+// window. A queue delays every answer by about the same time, the fastest
+// too; a spread moves the mean of a window's answers but leaves its fastest
+// near the host's fastest. So the mean less that rise is the part of the
+// RTT no queue of ours made. A window whose mean is high by chance (a long
+// tail's slow answers) raises it no further than its noise allows.
+//
+// It returns that rise if it is wideHold of the baseline or more, else 0
+// (a queue that the noisy mean does not show yet), whether the window was
+// read so, and whether its fastest answer rose past twice where it
+// typically lies (floorNoise): a queue's, not a chance window's. A window
+// that is no clear queue teaches where the fastest answer lies (learnGap).
+func (c *control) wideBase(mean time.Duration, n int, stderr time.Duration) (time.Duration, bool, bool) {
+	if c.slowStart || n < minFloorN || c.lowest == 0 || c.watch.fastest == 0 || c.base < queueBase || !c.wide() {
+		return 0, false, false
+	}
+	f := float64(time.Duration(c.watch.fastest) * time.Microsecond)
+	if math.Sqrt(12)*c.restSpread(f) < float64(mean) {
+		// The answers but the fastest spread less than a uniform spread
+		// of ±50% would: a queue that delays them all, or a few fast
+		// answers (a cache's hits) among alike ones.
+		return 0, false, false
+	}
+	// The fastest of n answers lies above the lowest the server gives by
+	// about sd/(n+1) where most answers come near that lowest (a long tail
+	// of slow ones), and more where they spread evenly: the smaller offset
+	// reads a rise where there may be none, which keeps the baseline low.
+	// Whether the fastest rose is read against where it typically lies,
+	// once the host's windows without a queue have shown that (fastGap,
+	// the client's own timing included), else against an even spread's.
+	sd := float64(stderr) * math.Sqrt(float64(n))
+	gap := time.Duration(c.watch.fastest-c.lowest) * time.Microsecond
+	offset := time.Duration(sd / float64(n+1))
+	typical := time.Duration(math.Sqrt(12) * sd / float64(n+1))
+	if g := c.fastGap(); g > 0 {
+		typical = g / time.Duration(n+1)
+	}
+	rise := max(0, gap-offset)
+	if t := time.Duration(wideFactor * float64(mean-rise)); t > c.base+time.Duration(wideFactor*float64(stderr)) {
+		c.base += (t - c.base) / 4
+	}
+	queued := float64(gap) > floorNoise*float64(typical)
+	if gap <= 2*floorNoise*typical {
+		// Not a clear queue. A window that reads as one by chance counts
+		// too, or fastGap, learnt from the others, would only fall.
+		c.learnGap(gap, n)
+	}
+	if float64(rise) < wideHold*float64(c.base) {
+		return 0, true, queued
+	}
+	return rise, true, queued
+}
+
+// fastGap is how far the fastest of a window's n answers lies above the
+// host's fastest answer, times n+1, in the host's windows without a queue
+// (see learnGap); 0 until known. A queue delays every answer, the fastest
+// too, but the fastest of a few answers never comes as fast as the host's
+// fastest of thousands: n answers spread evenly over a width W have their
+// fastest W/(n+1) above the lowest, those of a long tail less, and a
+// loaded client adds its own delay to every one (on loopback, at a load of
+// 2 on 2 cores, 0.4-2 ms over the server's time). HyStart++ compares a
+// round's fastest RTT with the last round's for the same reason, not with
+// the connection's lowest. It is kept in coldSum, which the cold start no
+// longer needs.
+func (c *control) fastGap() time.Duration {
+	if c.coldN < maxNeed*2 {
+		return 0
+	}
+	return c.coldSum
+}
+
+// learnGap moves fastGap a quarter of the way to gap·(n+1), gap being how
+// far the fastest of a window's n answers without a queue lay above the
+// host's fastest; the first such window sets it.
+func (c *control) learnGap(gap time.Duration, n int) {
+	if c.coldN < maxNeed*2 {
+		return
+	}
+	g := gap * time.Duration(n+1)
+	if c.coldSum == 0 {
+		c.coldSum = max(1, g)
+		return
+	}
+	c.coldSum = max(1, c.coldSum+(g-c.coldSum)/4)
+}
+
+// restSpread is the standard deviation of the open window's answers but
+// its fastest, f nanoseconds.
+func (c *control) restSpread(f float64) float64 {
+	n := float64(c.n - 1)
+	if n < 2 {
+		return 0
+	}
+	m := (float64(c.sum) - f) / n
+	return math.Sqrt(max(0, (c.sumSq-f*f)/n-m*m))
+}
+
+// wide reports whether the host's fastest answer came in under half its
+// baseline: its service times spread about as widely as their mean.
+func (c *control) wide() bool {
+	return 2*time.Duration(c.lowest)*time.Microsecond < c.base
 }
