@@ -33,6 +33,17 @@ const (
 	wholeMax    = 20
 	wholeSpan   = 0.03             // and where the record, at that burst, bounds the rate to within this
 	reachSlack  = time.Millisecond // how much sooner than its start says a request may reach a server, next to one started before it
+
+	// A first fit of a burst from looseMin to looseMax tokens whose record
+	// bounds the rate to no better than looseSpan is probed from as from an
+	// unconfirmed rate (see settle). A narrower span the slow probe closes
+	// within a minute or two, for less than the gate a probe's refusal
+	// costs; bursts of one or two have probes of their own, and a larger
+	// one fitted from a first record is as often a fixed window's count,
+	// which a probe past its average refuses for nothing.
+	looseMin  = 3
+	looseMax  = 10
+	looseSpan = 0.12
 )
 
 // learner learns the rate and burst of a server taken for a token bucket,
@@ -326,6 +337,19 @@ func (l *learner) settle() (float64, bool) {
 			}
 		}
 		l.unsure = !l.known
+		if l.known && !told && !l.wide && l.whole == 0 && l.burst >= looseMin && l.burst <= looseMax && n < len(c.sends) {
+			if hi := c.lowest(l.burst, n+1); hi > (1+looseSpan)*r {
+				// The refused request bounds the rate from above,
+				// far over the record's lowest: the probe crossed the
+				// rate within a few tokens of the burst, and the
+				// server's rate may be anywhere in between. Paced at
+				// the lowest and probing slowly, the host would stay
+				// up to a fifth under it for good: probe from it as
+				// from an unconfirmed rate, whose next refusal's
+				// record, paced near the rate, tells it.
+				l.wide = true
+			}
+		}
 	} else {
 		r = c.lowest(l.burst, n)
 	}
