@@ -37,11 +37,13 @@ const (
 
 	// A first fit of a burst from looseMin to looseMax tokens whose record
 	// bounds the rate to no better than looseSpan is probed from as from an
-	// unconfirmed rate (see settle). A narrower span the slow probe closes
+	// unconfirmed rate (see settle), where the gate before it was a
+	// token's time (under outageRA). A narrower span the slow probe closes
 	// within a minute or two, for less than the gate a probe's refusal
-	// costs; bursts of one or two have probes of their own, and a larger
-	// one fitted from a first record is as often a fixed window's count,
-	// which a probe past its average refuses for nothing.
+	// costs; a server whose Retry-After is longer than a token takes makes
+	// every refusal cost seconds; bursts of one or two have probes of their
+	// own, and a larger one fitted from a first record is as often a fixed
+	// window's count, which a probe past its average refuses for nothing.
 	looseMin  = 3
 	looseMax  = 10
 	looseSpan = 0.12
@@ -339,7 +341,7 @@ func (l *learner) settle() (float64, bool) {
 			}
 		}
 		l.unsure = !l.known
-		if l.known && !told && !l.wide && l.whole == 0 && l.burst >= looseMin && l.burst <= looseMax && n < len(c.sends) {
+		if l.known && !told && !l.wide && l.whole == 0 && l.burst >= looseMin && l.burst <= looseMax && c.gate < outageRA && n < len(c.sends) {
 			if hi := c.lowest(l.burst, n+1); hi > (1+looseSpan)*r {
 				// The refused request bounds the rate from above,
 				// far over the record's lowest: the probe crossed the

@@ -354,6 +354,7 @@ type quotaServer struct {
 	headers     bool
 	noWait      bool          // without headers, a 429 carries no Retry-After either
 	jitter      time.Duration // a request reaches the bucket up to this long after it started (a loopback's and a runtime's timing)
+	fixedRA     time.Duration // without headers, a 429's Retry-After whatever the time to the next token (0: that time, in whole seconds)
 
 	tokens float64
 	last   time.Duration
@@ -402,5 +403,8 @@ func (q *quotaServer) reach(s *sim, r *simReq) {
 	}
 	wait := (1 - q.tokens) / q.rate
 	ra := time.Duration(math.Ceil(wait)) * time.Second
+	if q.fixedRA > 0 {
+		ra = q.fixedRA
+	}
 	s.respond(s.now+q.rejectAfter, r, simResponse{outcome: Throttled, retryAfter: ra})
 }

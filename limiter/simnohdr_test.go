@@ -208,3 +208,27 @@ func TestSimulationSmallBurstsFittedLooselyProbeToTheirRate(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulationALooseFirstFitBehindALongRetryAfterIsNotProbed holds the
+// buckets of TestSimulationSmallBurstsFittedLooselyProbeToTheirRate behind
+// a Retry-After of 2 or 5 s, whatever the time to the next token: each
+// refusal costs seconds there, and the probe from a loose first fit drew
+// one or two more (20/s burst 5, Retry-After 5 s: 81% over 60 s -> 67%).
+func TestSimulationALooseFirstFitBehindALongRetryAfterIsNotProbed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, c := range []struct {
+		rate, burst float64
+		ra          time.Duration
+		share       float64
+	}{{20, 5, 2 * time.Second, 0.89}, {30, 4, 2 * time.Second, 0.9}, {20, 5, 5 * time.Second, 0.78}, {30, 4, 5 * time.Second, 0.69}, {15, 6, 5 * time.Second, 0.8}} {
+		for _, seed := range []uint64{1, 7, 42} {
+			srv := &quotaServer{rate: c.rate, burst: c.burst, tokens: c.burst, service: 5 * time.Millisecond, rejectAfter: time.Millisecond, fixedRA: c.ra}
+			s := newSim(simLimiter(t, "", 0), srv, seed, time.Minute)
+			s.run()
+			_, ok, _ := s.totals(0, time.Minute)
+			assert.GreaterOrEqual(t, float64(ok)/60/c.rate, c.share, "%v/s burst %v, Retry-After %v, seed %d: share of the rate over 60 s", c.rate, c.burst, c.ra, seed)
+		}
+	}
+}
