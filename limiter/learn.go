@@ -2,7 +2,6 @@ package limiter
 
 import (
 	"math"
-	"slices"
 	"time"
 )
 
@@ -98,9 +97,8 @@ type records struct {
 	refusedAt  time.Duration
 	refusedSeq uint64
 	later      int
-	whole      float64  // the first record's lowest rate, where its burst was fitted whole (see wholeBurst)
-	heldSeqs   []uint64 // requests of the first throttle's episode that went only when its gate ended (see learner.held)
-	loose      float64  // the rate a loose first fit paced at, until the next record is learnt from (see learner.wide)
+	whole      float64 // the first record's lowest rate, where its burst was fitted whole (see wholeBurst)
+	loose      float64 // the rate a loose first fit paced at, until the next record is learnt from (see learner.wide)
 }
 
 // record holds the requests started since from, the end of a gate that
@@ -446,31 +444,9 @@ func (l *learner) settle() (float64, bool) {
 // succeeded notes that the request numbered seq succeeded: the server
 // admitted it.
 func (l *learner) succeeded(seq uint64) {
-	if seq > l.base && (!l.first || (l.fits == 0 && !l.pending && !l.cur.holds(seq) && !l.wasHeld(seq))) {
+	if seq > l.base && (!l.first || (l.fits == 0 && !l.pending && !l.cur.holds(seq))) {
 		l.s1ok++
 	}
-}
-
-// maxHeld bounds the requests held a learner notes (see held): a cold
-// start's burst holds a few.
-const maxHeld = 16
-
-// held notes that the request numbered seq, whose permit was taken before
-// the first throttle's gate closed, went only when that gate ended (see
-// Host.Admit). It reached the server on the bucket the gate refilled, not
-// on what the first episode's bucket held: counted with that episode's
-// admitted requests, it takes the burst for a token larger, and at a burst
-// of a few tokens the rate fitted at it for half what it is.
-func (l *learner) held(seq uint64) {
-	if l.records == nil || l.fits != 0 || l.pending || seq <= l.base || l.cur.holds(seq) || len(l.heldSeqs) >= maxHeld {
-		return
-	}
-	l.heldSeqs = append(l.heldSeqs, seq)
-}
-
-// wasHeld reports whether the request numbered seq was noted by held.
-func (l *learner) wasHeld(seq uint64) bool {
-	return l.records != nil && slices.Contains(l.heldSeqs, seq)
 }
 
 // drainFrom is when the first episode's bucket began to drain: the first
@@ -489,7 +465,7 @@ func (l *learner) drainFrom() time.Time {
 // the server before it) was admitted on a token refilled since (see
 // wholeBurst).
 func (l *learner) succeededAfter(seq uint64, start time.Time) {
-	if l.records == nil || l.refusedSeq == 0 || seq <= l.refusedSeq || start.IsZero() || l.fits != 0 || l.pending || l.cur.holds(seq) || l.wasHeld(seq) {
+	if l.records == nil || l.refusedSeq == 0 || seq <= l.refusedSeq || start.IsZero() || l.fits != 0 || l.pending || l.cur.holds(seq) {
 		return
 	}
 	if start.Sub(l.drainFrom()) > l.refusedAt+reachSlack {

@@ -1,7 +1,6 @@
 package limiter
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -435,37 +434,4 @@ func TestLearnerFitsAWholeBurstWhereTheFirstRefusedRequestsStartIsKnown(t *testi
 	assert.Equal(t, 10.0, l.burst, "the server's burst, in whole tokens")
 	assert.LessOrEqual(t, r, 100.0, "not above the server's rate")
 	assert.GreaterOrEqual(t, r, 95.0, "99% of the lowest rate that admits the record at that burst")
-}
-
-func TestLearnerLeavesARequestHeldUntilTheFirstGateEndedOutOfItsEpisode(t *testing.T) {
-	// A cold start's three permits: the first admitted, the second
-	// refused with a Retry-After of a second, the third taken before that
-	// gate closed but sent only when it ended (Admit), on the bucket the
-	// gate refilled. The first episode admitted one request, not two.
-	l, clk := newTestLimiter(t, Config{})
-	h := l.Host("a:80")
-	var ps []Permit
-	for range 3 {
-		p, _, ok := h.TryAcquire()
-		require.True(t, ok)
-		ps = append(ps, p)
-	}
-	clk.Advance(5 * time.Millisecond)
-	ps[0].Release(Success)
-	h.Gate(clk.Now().Add(time.Second))
-	ps[1].Release(Throttled)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		q, err := h.Admit(context.Background(), ps[2])
-		if err == nil {
-			q.Release(Success)
-		}
-	}()
-	require.NoError(t, clk.BlockUntilContext(context.Background(), 1))
-	clk.Advance(time.Second)
-	<-done
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	assert.Equal(t, 1.0, h.pace.learn.admitted(), "what the first episode admitted")
 }

@@ -76,15 +76,9 @@ func (h *Host) stamp(p Permit, sampled bool) Permit {
 // permit's latency is then measured from Admit's return. If ctx ends first it
 // releases p (Ignored) and returns an error wrapping ctx.Err().
 func (h *Host) Admit(ctx context.Context, p Permit) (Permit, error) {
-	waited, err := h.AwaitGate(ctx)
-	if err != nil {
+	if _, err := h.AwaitGate(ctx); err != nil {
 		p.Release(Ignored)
 		return Permit{}, err
-	}
-	if waited {
-		h.mu.Lock()
-		h.pace.learn.held(h.seqOf(p))
-		h.mu.Unlock()
 	}
 	if !p.start.IsZero() {
 		// The latency sample starts now: the time since the permit was
