@@ -22,6 +22,7 @@ const (
 	gateProbeMax  = 128              // at most, after refusals at that level again and again
 	gateHoldMax   = 5 * time.Minute  // and at most this long, unless gateProbe gates are longer
 	gateOnce      = 8                // gates' lengths to stay below a level refused once at the in-flight peak
+	luckWindows   = 16               // windows that filled a level without a refusal, after which it was not served by luck
 	lossAfter     = 3                // windows that filled a level without a drop, after which its bare drop is loss
 	// lossThrottleAfter is lossAfter for a throttle without a Retry-After
 	// (see Host.throttleLossLocked): a rate quota refuses at a level it
@@ -217,6 +218,12 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 			a.wmax = min(l, float64(w.refused))
 		}
 		l = max(l*delayDrop, min(l-1, float64(w.refused-1)))
+		if w.gate > 0 {
+			// A whole request fewer: under 1/(1-delayDrop) requests a cut
+			// may keep the limit's whole number, and the gate's end would
+			// send as many into the same refusal.
+			l = min(l, max(1, math.Floor(w.limit)-1))
+		}
 		if again {
 			// The level refused is not the one to climb back towards:
 			// the restart's first windows read the RTT of a server the
@@ -337,7 +344,8 @@ func (a *delayAlgorithm) grow(l float64) float64 {
 // comes a whole slow-start step past the level served; taken for less, it
 // was forgotten, and the limit stepped back into it for a second gate.) A
 // refusal at a level already served says nothing about the level (a
-// blackout refuses them all); the host's first refusal, with none served
+// blackout refuses them all) unless it recurs there (see refusedServed);
+// the host's first refusal, with none served
 // yet, of a request sent with others in flight is held on trust (see
 // coldAnswer). The limit does not reach
 // that level again for gateProbe gates' lengths after the gate, or twice
@@ -365,7 +373,14 @@ func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 		a.gateUntil = now.Add(w.gate + gateOnce*w.gate).UnixNano()
 		return
 	}
-	if a.served == 0 || level <= a.served {
+	if a.served == 0 {
+		return
+	}
+	if level <= a.served {
+		if w.busy >= int(w.limit)-1 {
+			// Not a restart's first requests, which a blackout refuses.
+			a.refusedServed(max(level, int32(w.busy)), w.gate, now)
+		}
 		return
 	}
 	step := slowStepAt(w.base)
@@ -410,6 +425,35 @@ func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
 	wait := max(gateProbe*w.gate, min(time.Duration(gateProbe<<a.gateTimes())*w.gate, gateHoldMax))
 	a.gateLevel, a.flags = level, a.flags&^heldOnce
 	a.gateUntil = now.Add(w.gate + wait).UnixNano()
+}
+
+// refusedServed takes a refusal with a gate of gate at now, of a request
+// taken with level in flight, at a level already served. A blackout
+// refuses every level and a flap any once, but a server whose capacity
+// ends just below a level served by luck (answers still in flight to the
+// client free the server's slots for requests the client counts one
+// higher; requests sent together arrive out of order) refuses there again
+// each time the limit comes back to it, within luckWindows of a rise or a
+// cut: the third such refusal in a row at that level or one below it is
+// taken as the capacity's end, and the level is held for gateOnce gates,
+// as a refusal at the in-flight peak is. So is one at a level held or
+// refused so before, or one below it. The level served falls below it.
+func (a *delayAlgorithm) refusedServed(level int32, gate time.Duration, now time.Time) {
+	if level < 2 || a.since >= luckWindows {
+		return
+	}
+	held := a.gateLevel > 0 && now.UnixNano() < a.gateUntil
+	switch {
+	case a.gateLevel > 0 && level >= a.gateLevel-1 && level <= a.gateLevel:
+		a.served = min(a.served, level-1)
+		a.seen, a.gateLevel, a.flags = level, level, a.flags|heldOnce
+		a.gateUntil = now.Add(gate + gateOnce*gate).UnixNano()
+	case !held && a.seen > 0 && level >= a.seen-1 && level <= a.seen:
+		// The second: the level is marked, not held.
+		a.seen, a.gateLevel = level, level
+	default:
+		a.seen = level
+	}
 }
 
 // coldAnswer takes the answer to a request taken at the in-flight count

@@ -533,6 +533,10 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 	case w.drop:
 		if w.gate > 0 && !c.fixed {
 			c.alg.gated(w, now, c.safe)
+			if a, own := c.alg.(*delayAlgorithm); own {
+				// A level served by luck (see refusedServed) is not safe.
+				c.safe = min(c.safe, float64(a.served))
+			}
 		}
 		c.decide(w)
 		c.belowColdHold()

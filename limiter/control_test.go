@@ -654,6 +654,64 @@ func TestDefaultHoldsTheFirstLevelASlowHostsWideStepWasRefusedAt(t *testing.T) {
 	assert.Less(t, highest, 5.0, "below the level refused for gateOnce gates")
 }
 
+func TestDefaultTakesALevelServedByLuckWhoseRefusalRecurs(t *testing.T) {
+	// A server of 4 slots, 2 ms a request, whose requests arrive up to
+	// 2 ms late: 5 in flight at the client were served (some were still
+	// on their way), and 5 are refused each time the limit comes back to
+	// it after a gate. Twice is not enough (a server that flaps twice as
+	// the limit passes a level); the third time the level is held for
+	// gateOnce gates and is no longer read as served.
+	const base, gate = 2 * time.Millisecond, time.Second
+	a := &delayAlgorithm{}
+	now := epoch
+	refuse := func() {
+		a.gated(windowStats{start: now, mean: base, base: base, inFlight: 5, limit: 5.1, drop: true, gate: gate, busy: 5}, now, 5)
+		now = now.Add(gate)
+	}
+	refuse()
+	refuse()
+	assert.Zero(t, a.gateUntil, "not held after two refusals")
+	refuse()
+	assert.Greater(t, a.gateUntil, now.UnixNano(), "held after the third")
+	assert.Equal(t, int32(5), a.gateLevel)
+	assert.Equal(t, int32(4), a.served, "5 was served by luck")
+	l := 4.0
+	highest := l
+	for range (gateOnce - 1) * 100 {
+		now = now.Add(5 * base)
+		l = a.window(windowStats{start: now, mean: base, base: base, inFlight: int(l), limit: l})
+		highest = max(highest, l)
+	}
+	assert.Less(t, highest, 5.0, "below the level refused")
+}
+
+func TestDefaultDoesNotTakeALevelServedLongForARefusal(t *testing.T) {
+	// A level filled for luckWindows windows and more was not served by
+	// luck: refusals there again and again (a server that flaps, at
+	// whatever level it serves) do not lower it.
+	const base, gate = 2 * time.Millisecond, time.Second
+	a := &delayAlgorithm{since: luckWindows}
+	now := epoch
+	for range 5 {
+		a.gated(windowStats{start: now, mean: base, base: base, inFlight: 5, limit: 5.1, drop: true, gate: gate, busy: 5}, now, 5)
+		now = now.Add(gate)
+	}
+	assert.Zero(t, a.gateLevel)
+	assert.Equal(t, int32(5), a.served)
+}
+
+func TestDefaultCutsARefusedSmallLimitByAWholeRequest(t *testing.T) {
+	// A cut of delayDrop from 3.5 leaves 2.98, three in flight as before:
+	// the gate's end would send three into the server that refused the
+	// third. A cut after a refusal with a gate takes a whole request.
+	a := &delayAlgorithm{}
+	w := windowStats{start: epoch, mean: 50 * time.Millisecond, base: 50 * time.Millisecond, inFlight: 3, limit: 3.5, drop: true, gate: time.Second, busy: 3}
+	assert.LessOrEqual(t, a.window(w), 2.0)
+	a = &delayAlgorithm{}
+	w.gate = 0
+	assert.Greater(t, a.window(w), 2.0, "without a gate, delayDrop's cut")
+}
+
 func TestDefaultGoesBackToTheLevelServedAfterAGatedRefusalAndStepsTowardsItByOne(t *testing.T) {
 	// A growth step from 72 took the limit to 76, past a server that holds
 	// 72: back to 72, which was served, not to 75, and then one request
