@@ -140,9 +140,16 @@ type heard struct {
 	told    atomic.Bool
 }
 
-// Read reads the answer's body (timed is its body once it came).
+// Read reads the answer's body (timed is its body once it came). The end of
+// the body is told as an answer here, not at Close: the transport releases
+// the host's permit when the body is read to its end, before the caller
+// closes it, and the next task of a host that was unresponsive must find it
+// answering again, not failed while its try's answer is read.
 func (c *timed) Read(p []byte) (int, error) {
 	n, err := c.ReadCloser.Read(p)
+	if err == io.EOF && c.silent != nil && c.told.CompareAndSwap(false, true) {
+		c.silent.answered(c.req)
+	}
 	if err != nil && err != io.EOF && c.Err() == context.DeadlineExceeded && c.parent.Err() == nil {
 		if c.silent != nil && c.told.CompareAndSwap(false, true) {
 			c.silent.unanswered(c.req, c.sent, c.timeout)
