@@ -74,7 +74,7 @@ func (a *coreAlgorithm) reset(n float64) { a.lim = a.make(max(1, int(n))) }
 func (a *coreAlgorithm) knee(float64) {}
 
 // gated does nothing: go-concurrency-limits' algorithms keep no such level.
-func (a *coreAlgorithm) gated(windowStats, time.Time, float64) {}
+func (a *coreAlgorithm) gated(_ windowStats, _ time.Time, served float64) float64 { return served }
 
 // delayAlgorithm is the default strategy: grow while the RTT stays near its
 // baseline, hold while a small queue forms, shrink in proportion to the RTT
@@ -352,7 +352,13 @@ func (a *delayAlgorithm) grow(l float64) float64 {
 // the last wait if the drop came back at that level. Any refusal with a
 // gate past every level served marks the server as one that may refuse
 // before its queue shows (refusedPast).
-func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) {
+func (a *delayAlgorithm) gated(w windowStats, now time.Time, served float64) float64 {
+	a.gate(w, now, served)
+	return float64(a.served)
+}
+
+// gate is gated but for its result.
+func (a *delayAlgorithm) gate(w windowStats, now time.Time, served float64) {
 	a.served = max(a.served, int32(served))
 	a.flags &^= coldHold
 	level := int32(w.limit)

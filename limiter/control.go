@@ -223,8 +223,10 @@ type algorithm interface {
 	knee(limit float64)
 	// gated tells it that a drop at w.limit closed a gate of w.gate, in
 	// slow start or not; served is the highest level slow start saw
-	// without a queue.
-	gated(w windowStats, now time.Time, served float64)
+	// without a queue. It returns the highest level it takes as served
+	// now: a level served by luck (see delayAlgorithm.refusedServed) is
+	// not.
+	gated(w windowStats, now time.Time, served float64) float64
 }
 
 func (c *control) init(cfg Config) {
@@ -532,11 +534,7 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		// The limit does not move.
 	case w.drop:
 		if w.gate > 0 && !c.fixed {
-			c.alg.gated(w, now, c.safe)
-			if a, own := c.alg.(*delayAlgorithm); own {
-				// A level served by luck (see refusedServed) is not safe.
-				c.safe = min(c.safe, float64(a.served))
-			}
+			c.safe = min(c.safe, c.alg.gated(w, now, c.safe))
 		}
 		c.decide(w)
 		c.belowColdHold()
