@@ -247,6 +247,17 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 			}
 			return
 		}
+		if q.Remaining == 0 && r.most == 0 && inFlight <= 1 && q.Limit >= 2 {
+			// A request sent alone after a Reset passed, answered that
+			// nothing remains, by a quota that never said more and
+			// allows more than one: a fixed window would have given
+			// back all but this request. A bucket of one token, whose
+			// Reset (when it is full) is rounded up to whole seconds:
+			// that of a bucket of 2 a second names a second for its
+			// half a second's refill.
+			r.mode = refillContinuous
+			return
+		}
 		if r.small(q) && q.Remaining+inFlight < q.Limit {
 			// Remaining never above a quarter of Limit, a window's end
 			// giving back no more than was held before, nor what a fixed

@@ -318,6 +318,36 @@ func TestQuotaReaderTakesABucketOfTwoTokensUnderASmallLimitForOne(t *testing.T) 
 	assert.Equal(t, refillContinuous, r.mode)
 }
 
+func TestQuotaReaderTakesABucketOfOneTokenUnderALimitOfTwoForOne(t *testing.T) {
+	// A bucket of one token refilling 2 a second, asked once a second (as
+	// a fixed window's reading of its first answer paces it): Remaining 0
+	// of a Limit of 2 after every request, its half a second until full
+	// rounded up to a second. A fixed window of 2 gives back one to a
+	// request sent alone after its end: this is a bucket, left to its
+	// refusals, and paced at a request a second no longer.
+	var r quotaReader
+	var rate float64
+	var pause time.Time
+	for i := range 3 {
+		at := epoch.Add(time.Duration(i) * time.Second)
+		rate, _, pause = r.observe(at, Quota{Limit: 2, Remaining: 0, Reset: at.Add(time.Second)}, uint64(i+1), 1, time.Hour)
+	}
+	assert.Equal(t, refillContinuous, r.mode)
+	assert.Zero(t, rate)
+	assert.True(t, pause.IsZero(), "no pause until Reset")
+}
+
+func TestQuotaReaderKeepsAFixedWindowOfTwoThatItsOwnRequestsUsedUp(t *testing.T) {
+	// A fixed window of 2 used up at each end by this client's two
+	// requests sent together: Remaining 0 is no sign of a bucket.
+	var r quotaReader
+	for i := range 4 {
+		at := epoch.Add(time.Duration(i) * time.Second)
+		r.observe(at, Quota{Limit: 2, Remaining: 0, Reset: at.Add(time.Second)}, uint64(2*i+2), 2, time.Hour)
+	}
+	assert.NotEqual(t, refillContinuous, r.mode)
+}
+
 func TestQuotaReaderKeepsASmallFixedWindowThatItsOwnRequestsUsedUp(t *testing.T) {
 	// A fixed window of 5 whose end comes while 3 more of this client's
 	// requests are on their way: they are counted in the new window with

@@ -208,6 +208,7 @@ var headerServers = []*headerServer{
 // token says Remaining 0 after every request, so only its 429s tell its rate.
 var headerServersMissed = []*headerServer{
 	{kind: "fixed", limit: 5, window: time.Second, service: 20 * time.Millisecond},
+	{kind: "bucket", limit: 2, window: time.Second, burst: 1, service: 20 * time.Millisecond},
 	{kind: "bucket", limit: 5, window: time.Second, burst: 1, service: 20 * time.Millisecond},
 	{kind: "bucket", limit: 200, window: time.Second, burst: 1, service: 5 * time.Millisecond},
 }
@@ -323,6 +324,26 @@ func TestSimulationBucketsOfOneTokenToldByTheirHeadersNeedOneThrottle(t *testing
 			share, refused := simHeaderQuotaStart(t, srv, seed, true)
 			assert.GreaterOrEqual(t, share, c.share, "%d/s, seed %d: share of the quota", c.limit, seed)
 			assert.LessOrEqual(t, refused, 0.01, "%d/s, seed %d: refused share", c.limit, seed)
+		}
+	}
+}
+
+// TestSimulationBucketsOfOneTokenUnderASmallLimitAreNotReadAsFixedWindows
+// holds buckets of one token at 2 to 4 a second when the first request goes
+// alone: Remaining 0 of a Limit of 2 after every request, the half a
+// second until it is full rounded up to a second, read as a window others
+// used up, paced the host at a request a second (41.7% at 2 a second). One
+// refusal, the probe's, is 1-2% of a 30 s run's requests at these rates.
+func TestSimulationBucketsOfOneTokenUnderASmallLimitAreNotReadAsFixedWindows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, limit := range []int{2, 3, 4} {
+		for _, seed := range []uint64{*simSeedFlag, 1} {
+			srv := &headerServer{kind: "bucket", limit: limit, window: time.Second, burst: 1, service: 20 * time.Millisecond}
+			share, refused := simHeaderQuotaStart(t, srv, seed, true)
+			assert.GreaterOrEqual(t, share, 0.8, "%d/s, seed %d: share of the quota", limit, seed)
+			assert.LessOrEqual(t, refused, 0.025, "%d/s, seed %d: refused share", limit, seed)
 		}
 	}
 }
