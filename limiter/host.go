@@ -292,7 +292,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		h.successes++
 		h.ctl.answered(int(p.busy), false)
 		h.okSeq = max(h.okSeq, h.seqOf(p))
-		h.pace.onSuccess(h.seqOf(p), p.start, int(p.busy))
+		h.pace.onSuccess(now, h.seqOf(p), p.start, int(p.busy), h.seqOf(p) == h.ctl.seq)
 		if timed {
 			h.ctl.onSuccess(now, max(0, now.Sub(start)), h.inFlight, h.seqOf(p), p.level)
 		}

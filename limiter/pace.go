@@ -120,6 +120,11 @@ type pushback struct {
 	warned   time.Time     // the end of the last long wait the host warned of (see noteWait)
 	sendRate float64       // requests in flight over the smoothed RTT when the last throttle came
 	rtt      time.Duration // the smoothed RTT then
+
+	// a bucket of one token paced from answers (see fromAnswer)
+	noisy    bool          // it refused a request paced under the rate fitted to it
+	answered time.Time     // when the last request sent succeeded, none sent since (zero: none such)
+	fastest  time.Duration // the host's fastest success, start to answer
 }
 
 // pushed returns the host's pushback state, made on first need.
@@ -243,6 +248,9 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 					}
 				}
 			}
+			if p.learn.fits > 1 && p.learn.known && p.learn.burst < 2 {
+				p.noisy = true
+			}
 			p.lastProbe = now
 			p.apply(now)
 		}
@@ -260,9 +268,15 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 	if p.bucket == nil {
 		return time.Time{}, true
 	}
+	if at := p.fromAnswer(); now.Before(at) {
+		return at, false
+	}
 	if p.bucket.AllowN(now, 1) {
-		if p.pushback != nil && p.stretch != 0 {
-			p.stretchAfterGate(now)
+		if p.pushback != nil {
+			p.answered = time.Time{}
+			if p.stretch != 0 {
+				p.stretchAfterGate(now)
+			}
 		}
 		return time.Time{}, true
 	}
@@ -272,6 +286,28 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 	missing := 1 - p.bucket.TokensAt(now)
 	d := math.Ceil(missing / float64(p.bucket.Limit()) * float64(time.Second))
 	return now.Add(time.Duration(max(1, min(d, float64(maxWait))))), false
+}
+
+// fromAnswer returns the earliest time the next request may start, where
+// the host is paced at the learnt rate of a bucket of one token that
+// refused a request paced under the rate fitted to it (noisy), and the last
+// request sent has succeeded (zero: no bound but the pacer's). A
+// bucket of one token refuses a request that reaches it less than an
+// interval after the one before, however far apart they were sent: a
+// request held up on its way (the client's own timing noise: a runtime, a
+// connection, a loaded machine) and the next one not would reach it closer
+// than the pacer spaced them. The answer bounds when the request reached
+// the server: no later than the answer less the host's fastest success
+// (which took at least the least time to reach it), so a start an interval
+// after that reaches it an interval after that request at least, whatever
+// the delay on its own way was. The bound costs the time the answer took
+// beyond the fastest, where the pacer alone costs refusals, each a gate.
+func (p *pace) fromAnswer() time.Time {
+	if p.pushback == nil || !p.noisy || p.answered.IsZero() || p.fastest == 0 || p.cur == 0 || !p.slow || p.probing || p.learnt != p.cur ||
+		!p.learn.known || p.learn.burst >= 2 {
+		return time.Time{}
+	}
+	return p.answered.Add(time.Duration(float64(time.Second)/p.cur) - p.fastest)
 }
 
 // stretchAfterGate stretches the interval after a gate's first permit by
@@ -368,10 +404,22 @@ func (p *pace) quotaActive(now time.Time) bool {
 }
 
 // onSuccess notes that the request numbered seq, started at start (zero:
-// not timed) with started requests in flight (its own included), succeeded.
-func (p *pace) onSuccess(seq uint64, start time.Time, started int) {
-	if p.pushback != nil && p.refusedLow > 0 && started >= p.refusedLow {
-		p.admittedHigh++
+// not timed) with started requests in flight (its own included), succeeded
+// at now (zero: not timed); last reports whether it is the last request
+// sent.
+func (p *pace) onSuccess(now time.Time, seq uint64, start time.Time, started int, last bool) {
+	if p.pushback != nil {
+		if p.refusedLow > 0 && started >= p.refusedLow {
+			p.admittedHigh++
+		}
+		if !start.IsZero() && !now.IsZero() {
+			if d := now.Sub(start); d > 0 && (p.fastest == 0 || d < p.fastest) {
+				p.fastest = d
+			}
+			if last {
+				p.answered = now
+			}
+		}
 	}
 	p.gpCount++
 	p.epCount++

@@ -398,6 +398,54 @@ func TestPaceStretchesTheIntervalAfterAGatesFirstPermitForABucketOfOneToken(t *t
 	assert.InDelta(t, 10, next.Sub(at).Seconds()*1000, 0.1, "ms: the interval again")
 }
 
+// paceOfOneToken returns a pace of 100 a second against a bucket known to
+// hold one token, fitted fits times, whose fastest success took 5 ms, and
+// when its last permit went.
+func paceOfOneToken(t *testing.T, fits int, noisy bool) (*pace, time.Time) {
+	p := new(pace)
+	p.pushed()
+	p.learn.known, p.learn.burst, p.learn.fits = true, 1, fits
+	p.learnt, p.slow, p.noisy = 100, true, noisy
+	at := epoch
+	p.apply(at)
+	_, ok := p.take(at)
+	require.True(t, ok)
+	p.onSuccess(at.Add(5*time.Millisecond), 1, at, 1, true)
+	at = at.Add(20 * time.Millisecond)
+	_, ok = p.take(at)
+	require.True(t, ok)
+	return p, at
+}
+
+func TestPacePacesANoisyBucketOfOneTokenFromTheLastAnswer(t *testing.T) {
+	// Paced at 100 a second against a bucket of one token that refused a
+	// request paced under its fitted rate: a request whose answer came 3
+	// ms later than the host's fastest may have reached the server that
+	// late, so the next one starts 10 ms after that, not 10 ms after it
+	// started.
+	p, at := paceOfOneToken(t, 2, true)
+	p.onSuccess(at.Add(8*time.Millisecond), 2, at, 1, true)
+	next, ok := p.take(at.Add(9 * time.Millisecond))
+	require.False(t, ok)
+	assert.InDelta(t, 13, next.Sub(at).Seconds()*1000, 0.1, "ms after the start: its answer less the fastest, plus the interval")
+
+	// A request sent meanwhile leaves the pacer alone.
+	at = next
+	_, ok = p.take(at)
+	require.True(t, ok)
+	next, ok = p.take(at.Add(time.Millisecond))
+	require.False(t, ok)
+	assert.InDelta(t, 10, next.Sub(at).Seconds()*1000, 0.1)
+}
+
+func TestPaceDoesNotPaceABucketOfOneTokenFromAnswersBeforeItRefusedAFittedPace(t *testing.T) {
+	p, at := paceOfOneToken(t, 1, false)
+	p.onSuccess(at.Add(8*time.Millisecond), 2, at, 1, true)
+	next, ok := p.take(at.Add(9 * time.Millisecond))
+	require.False(t, ok)
+	assert.InDelta(t, 10, next.Sub(at).Seconds()*1000, 0.1)
+}
+
 func TestPaceDoesNotStretchAfterAGateWhereTheBurstIsNotOneToken(t *testing.T) {
 	p, at := paceAfterAGatesFirstPermit(t, 10)
 	next, ok := p.take(at.Add(time.Millisecond))
