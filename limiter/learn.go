@@ -641,12 +641,16 @@ func (c *record) lowest(b float64, n int) float64 {
 	return hi
 }
 
-// pacerBurst is the burst a pacer under the learnt rate may use: half the
+// pacerBurst is the burst a pacer under the learnt rate r may use: half the
 // server's, so that a pacer that woke late catches up on tokens the server
-// holds.
-func (l *learner) pacerBurst() int {
+// holds. Where the server's burst is not known, a token and what r refills
+// over wakeSlack, rounded: a host paced a few milliseconds or less between
+// requests waits for each token on a timer, which on a loaded runtime fires
+// up to a millisecond or two late, and a pacer that may save no token loses
+// each late wake (2,000/s was paced at 850/s).
+func (l *learner) pacerBurst(r float64) int {
 	if !l.known {
-		return 1
+		return 1 + int(math.Round(r*wakeSlack.Seconds()))
 	}
 	return max(1, int(math.Floor(l.burst/2)))
 }

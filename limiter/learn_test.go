@@ -73,7 +73,7 @@ func TestLearnerFitsTheRateAtTheSecondThrottle(t *testing.T) {
 	assert.True(t, l.known)
 	assert.InDelta(t, 97, r, 4, "99% of the server's rate")
 	assert.InDelta(t, 10, l.burst, 1, "the server's burst")
-	assert.Contains(t, []int{4, 5}, l.pacerBurst(), "half the server's burst")
+	assert.Contains(t, []int{4, 5}, l.pacerBurst(100), "half the server's burst")
 }
 
 func TestLearnerTakesTheFirstRefusedRequestWhateverOrderTheAnswersCameIn(t *testing.T) {

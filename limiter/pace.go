@@ -29,6 +29,7 @@ const (
 	oneTokenSends = 3                      // or this many, against a bucket of one token
 	maxProbeSteps = 2                      // and at most this many times between two of its requests
 	afterGate     = 1.5                    // the interval after a gate's first permit, in intervals, for a pacer of one token at a time
+	wakeSlack     = 2 * time.Millisecond   // a pacer under a learnt rate of an unknown burst saves up this long of it (see learner.pacerBurst)
 	spendBurst    = time.Second            // a burst learnt in whole tokens at a gate's end is spent over this on top of the rate, but for two tokens
 
 	// Where the learner is unsure (see learner):
@@ -182,7 +183,7 @@ func (p *pace) apply(now time.Time) {
 		// wakes late may catch up on half of them.
 		burst = p.reader.spare / 2
 	case p.pushback != nil && r == p.learnt && p.slow && !p.probing:
-		burst = p.learn.pacerBurst()
+		burst = p.learn.pacerBurst(r)
 	}
 	if !fromCeiling && p.ceiling > 0 && p.cfgBurst > 0 {
 		// Under the user's ceiling, no burst beyond the user's.

@@ -27,6 +27,7 @@ var (
 	simStallMax = flag.Duration("simstallmax", 15*time.Millisecond, "-simload: the longest stall of the capacity classes' reports")
 	simReach    = flag.Duration("simreach", 0, "TestSimulationCapacityClasses(Seeds): a request reaches the server up to this long after it started, so that requests started together may arrive out of order")
 	simCrawl    = flag.Bool("simcrawl", false, "TestSimulationCapacityClasses(Seeds): one request alone before any other, as a crawl sends its first listing page")
+	simLate     = flag.Duration("simlate", 0, "the quotas without headers' reports: the client's timers fire up to this long late (uniformly), and a client waiting for one tries again only then")
 	simNoise    = flag.Duration("simnoise", 0, "TestSimulationCapacityClasses(Seeds): the client reads each answer up to this long after it arrived (uniformly, each apart: a loaded client's own timing noise)")
 )
 
@@ -675,8 +676,17 @@ func simQuotaNoHeaders(t testing.TB, rate, burst float64, service time.Duration,
 // simQuotaNoHeadersJitter is simQuotaNoHeaders with requests reaching the
 // server's bucket up to jitter after they started.
 func simQuotaNoHeadersJitter(t testing.TB, rate, burst float64, service, jitter time.Duration, seed uint64) (over10, over30, rejected float64) {
+	return simQuotaNoHeadersLate(t, rate, burst, service, jitter, *simLate, seed)
+}
+
+// simQuotaNoHeadersLate is simQuotaNoHeadersJitter with the client's timers
+// firing up to late after their time (see sim.setLate).
+func simQuotaNoHeadersLate(t testing.TB, rate, burst float64, service, jitter, late time.Duration, seed uint64) (over10, over30, rejected float64) {
 	srv := &quotaServer{rate: rate, burst: burst, tokens: burst, service: service, rejectAfter: time.Millisecond, jitter: jitter}
 	s := newSim(simLimiter(t, "", 0), srv, seed, quotaRun)
+	if late > 0 {
+		s.setLate(seed, late)
+	}
 	s.run()
 	_, ok10, _ := s.totals(0, 10*time.Second)
 	a, ok, rej := s.totals(0, quotaRun)

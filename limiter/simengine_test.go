@@ -93,6 +93,12 @@ type sim struct {
 	// own (see setNoise); 0: none.
 	noise    time.Duration
 	noiseRng *rand.Rand
+
+	// late delays each of the client's timers (a wait for a token or a
+	// gate) a time drawn uniformly from [0, late) after the time it was
+	// set for, from a generator of its own (see setLate); 0: none.
+	late    time.Duration
+	lateRng *rand.Rand
 }
 
 type simBinStats struct {
@@ -145,6 +151,16 @@ func (s *sim) setNoise(seed uint64, noise time.Duration) {
 	s.noiseRng = rand.New(rand.NewPCG(seed^0x6e6f697365, seed+1))
 }
 
+// setLate makes the client's timers fire up to late after their time
+// (uniformly): a loaded runtime's timers and the goroutine they wake run a
+// little late, which a pacer that may save no token loses at every token.
+// Its generator has its own seed, so that the service times' draw is the
+// same as without it.
+func (s *sim) setLate(seed uint64, late time.Duration) {
+	s.late = late
+	s.lateRng = rand.New(rand.NewPCG(seed^0x6c617465, seed+2))
+}
+
 func (s *sim) bin() *simBinStats { return &s.bins[min(len(s.bins)-1, int(s.now/simBin))] }
 
 func (s *sim) run() {
@@ -158,18 +174,25 @@ func (s *sim) run() {
 		switch {
 		case e.fn != nil:
 			e.fn()
+			s.pump()
 		case e.req != nil:
 			if to := s.stalledUntil(s.now); to > s.now {
 				s.schedule(to, e)
 				continue
 			}
 			s.deliver(e.req, e.resp)
+			if s.late > 0 && s.retry != 0 {
+				// A client waiting for a time (a token, a gate's end)
+				// tries again when its timer fires, not at an answer.
+				break
+			}
+			s.pump()
 		default: // the client's retry timer
 			if s.retry == e.at {
 				s.retry = 0
 			}
+			s.pump()
 		}
-		s.pump()
 		b := s.bin()
 		snap := s.h.Snapshot()
 		b.limit, b.inFlight, b.rate = snap.Limit, snap.InFlight, snap.Rate
@@ -242,6 +265,9 @@ func (s *sim) pump() {
 		if !ok {
 			if !retryAt.IsZero() {
 				at := retryAt.Sub(epoch)
+				if s.late > 0 {
+					at += time.Duration(s.lateRng.Float64() * float64(s.late))
+				}
 				if s.retry == 0 || at < s.retry {
 					s.retry = at
 					s.schedule(at, &simEvent{})

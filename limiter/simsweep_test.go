@@ -185,7 +185,7 @@ func TestSimulationA429OutageAfterTheRampTeachesNoRate(t *testing.T) {
 // bursts of the matrix's sweep-nohdr-* rows, at a 5 ms service time, seeds 1,
 // 7 and 42:
 //
-//	go test ./limiter -run TestSimulationSweepQuotaNoHeaders -simreport -v
+//	go test ./limiter -run TestSimulationSweepQuotaNoHeaders -simreport -v [-simlate 1ms]
 func TestSimulationSweepQuotaNoHeaders(t *testing.T) {
 	if !*simReport {
 		t.Skip("run with -simreport")
