@@ -418,6 +418,13 @@ func (a *delayAlgorithm) gate(w windowStats, now time.Time, served float64) {
 			// later requests went out at higher counts.
 			a.gateLevel, a.flags = level, a.flags|heldOnce
 			a.gateUntil = now.Add(w.gate + gateOnce*w.gate).UnixNano()
+		} else if w.step {
+			// A refusal in slow start's step past the levels it served,
+			// of another request than the peak's: a capacity's end or a
+			// flap. It is held as the peak's once the window that follows
+			// shows that the requests out with it waited in a queue (see
+			// stepQueued); until then only its time is kept.
+			a.gateUntil = now.Add(w.gate + gateOnce*w.gate).UnixNano()
 		}
 		return
 	}
@@ -431,6 +438,23 @@ func (a *delayAlgorithm) gate(w windowStats, now time.Time, served float64) {
 	wait := max(gateProbe*w.gate, min(time.Duration(gateProbe<<a.gateTimes())*w.gate, gateHoldMax))
 	a.gateLevel, a.flags = level, a.flags&^heldOnce
 	a.gateUntil = now.Add(w.gate + wait).UnixNano()
+}
+
+// stepQueued takes the first window after a refusal in slow start's step
+// past the levels it served that was not held at once (see gate), queued
+// being whether that window's fastest answer rose (see floorAbove): the
+// requests out with the refused one waited in a queue, so the server was
+// full, not flapping, and the level is held as a refusal at the in-flight
+// peak is. Otherwise the refusal is left as one a flap may have made.
+func (a *delayAlgorithm) stepQueued(queued bool) {
+	if a.gateLevel != 0 || a.gateUntil == 0 {
+		return
+	}
+	if queued {
+		a.gateLevel, a.flags = a.seen, a.flags|heldOnce
+		return
+	}
+	a.gateUntil = 0
 }
 
 // refusedServed takes a refusal with a gate of gate at now, of a request

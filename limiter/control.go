@@ -155,6 +155,13 @@ type windowStats struct {
 	// within a moment of the host's in-flight count first reaching its
 	// highest.
 	peak bool
+	// step is set if the window's drop came in slow start's step past the
+	// highest level it served: the step's requests go out together and
+	// reach the server in any order (a loaded client reads answers late,
+	// and sends the next requests as it reads them), so that the one
+	// refused need not be the one that took the in-flight count to its
+	// peak.
+	step bool
 	// busy is the host's in-flight count, the dropped request's included,
 	// when the request the window's drop refused was taken; 0 if not known.
 	busy int
@@ -484,6 +491,7 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		}
 	}
 	w.capOnly = c.refusals == capBare
+	w.step = w.drop && c.slowStart && c.safe > 0 && w.limit > c.safe
 	if c.slowStart && !w.drop && c.due {
 		w.waited = c.watch.waited(now, c.stragglerWait())
 	}
@@ -527,6 +535,9 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		c.watch.fastest > 0 && c.wide() {
 		// A level without a queue: where its fastest answer lies.
 		c.learnGap(time.Duration(c.watch.fastest-c.lowest)*time.Microsecond, w.inFlight)
+	}
+	if a, own := c.alg.(*delayAlgorithm); own && !w.drop && !c.slowStart {
+		a.stepQueued(w.floorRise > 0)
 	}
 	old := c.limit
 	switch {
