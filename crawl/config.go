@@ -130,7 +130,7 @@ type Limits struct {
 	Burst       int           // burst: the token bucket's size under rate, default 1; at least 1 when Rate > 0 (a rate the server announces or teaches keeps the limiter's own, at most this while rate is set)
 	Concurrency Concurrency   // concurrency
 	Timeout     time.Duration // timeout: per request, whole body included; default 10s
-	Retries     int           // retries: extra attempts after the first for retryable failures; default 4
+	Retries     int           // retries: extra attempts after the first for retryable failures (a task's throttled ones not counted); default 4
 	Backoff     Backoff       // backoff
 	MaxBody     int64         // max_body in bytes: 10MiB, 512KiB, 1GiB, 300B or plain 4096; default 10MiB
 	// UnresponsiveAfter (unresponsive_after): a host whose last this many

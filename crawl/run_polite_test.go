@@ -224,6 +224,30 @@ func TestRunCapsAHostileRetryAfter(t *testing.T) {
 	assert.Less(t, time.Since(began), 10*time.Second, "the year was capped at retry_after_max")
 }
 
+func TestRunLosesNoItemToAServerThatOnlyThrottles(t *testing.T) {
+	// Every answer a 429 with a Retry-After of an hour, capped at
+	// retry_after_max, seven times over: more throttles than the item has
+	// attempts (retries: 4). A server that throttles delays the item, it
+	// does not fail it.
+	var refused atomic.Int64
+	api := faultAPI(t, []string{"/a"}, func(w http.ResponseWriter, r *http.Request) {
+		if refused.Add(1) <= 7 {
+			w.Header().Set("Retry-After", "3600")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return
+		}
+		fmt.Fprint(w, `{"ok":true}`)
+	})
+	cfg := testConfig(t, api.URL+"/items", "    style: none",
+		"task:\n  url: \"{+p}\"\npoliteness:\n  retry_after_max: 20ms", nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), sum.Succeeded)
+	assert.Zero(t, sum.Failed)
+	assert.Equal(t, int64(7), sum.Throttled)
+}
+
 func TestRunCountsThrottledAnswersAsTheSpecSays(t *testing.T) {
 	var first sync.Map // path -> answered once
 	api := faultAPI(t, []string{"/503", "/403-quota", "/403", "/502", "/429"}, func(w http.ResponseWriter, r *http.Request) {

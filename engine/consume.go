@@ -306,7 +306,13 @@ func (r *run[T]) retryLater(t *tally, e *entry[T], host *limiter.Host, err error
 	if r.retryFor != nil {
 		policy = r.retryOf(e.item.Value)
 	}
-	at := policy.next(now, e.attempts, err)
+	if k == kindThrottled {
+		e.throttled++
+	}
+	// Throttles count for nothing in the policy: neither in the attempts
+	// nor in the backoff's doubling (the Retry-After, or the limiter's own
+	// pause, paces them).
+	at := policy.next(now, max(1, e.attempts-e.throttled), err)
 	var ra *limiter.RetryAfterError
 	if host != nil && k == kindThrottled && errors.As(err, &ra) {
 		host.Gate(ra.Until)
@@ -316,7 +322,7 @@ func (r *run[T]) retryLater(t *tally, e *entry[T], host *limiter.Host, err error
 		t.unfinished++
 		r.report(e, ReasonInterrupted, err, nil)
 		return
-	case e.attempts >= policy.MaxAttempts:
+	case e.attempts-e.throttled >= policy.MaxAttempts:
 		r.fail(t, e, ReasonAttempts, err, nil)
 		return
 	}

@@ -37,10 +37,11 @@ import (
 
 // entry is an item on its way through the run. It travels by value.
 type entry[T any] struct {
-	item     source.Item[T]
-	page     *page // nil unless checkpointing
-	attempts int
-	err      error // the last attempt's error
+	item      source.Item[T]
+	page      *page // nil unless checkpointing
+	attempts  int
+	throttled int   // attempts throttled: they spend none of MaxAttempts
+	err       error // the last attempt's error
 }
 
 // run is the state of one call to Run.

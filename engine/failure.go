@@ -51,7 +51,8 @@ const (
 	ReasonPermanent Reason = iota + 1
 	// ReasonPanic: the handler panicked; the item is not retried.
 	ReasonPanic
-	// ReasonAttempts: every allowed attempt failed with a retryable error.
+	// ReasonAttempts: every allowed attempt failed with a retryable error
+	// (throttled attempts are not counted: see Retry).
 	ReasonAttempts
 	// ReasonInterrupted: the run stopped before the item was finished: it was
 	// queued, waiting to be retried, or its attempt was cut at the drain
@@ -79,7 +80,7 @@ func (r Reason) String() string {
 type Failure[T any] struct {
 	Item     source.Item[T]
 	Reason   Reason
-	Attempts int    // attempts made, 0 when the item never started
+	Attempts int    // attempts made, throttled ones included; 0 when the item never started
 	Err      error  // the last attempt's error; nil for an item that never started
 	Stack    []byte // the handler's stack when Reason is ReasonPanic
 }

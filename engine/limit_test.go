@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -91,4 +92,51 @@ func TestRetryAfterGatesTheHost(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, st.Interrupted)
 	assert.EqualValues(t, 5, st.Unfinished)
+}
+
+func TestThrottlesSpendNoAttempts(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clock := clockwork.NewFakeClock()
+	l, err := limiter.New(limiter.Config{Algorithm: limiter.Fixed, Initial: 1}, limiter.WithClock(clock))
+	require.NoError(t, err)
+	// A host that refuses every request ten times over, each refusal with
+	// a Retry-After already past (a date rounded down to its second), then
+	// serves: more throttles than the item has attempts.
+	var calls atomic.Int64
+	var fs failures[int]
+	wait := runAsync(context.Background(), t, NewJob(rangeOf(t, 1, 1), func(context.Context, int) error {
+		if calls.Add(1) <= 10 {
+			return fmt.Errorf("GET /items/0: %w", &limiter.RetryAfterError{Until: clock.Now(), Err: errors.New("429")})
+		}
+		return nil
+	}).WithLimiter(l, func(int) string { return "h" }).WithFailureSink(fs.add),
+		WithClock(clock), WithRetry(Retry{MaxAttempts: 3, Base: time.Millisecond, Max: time.Millisecond}))
+	advanceUntil(t, clock, 50*time.Millisecond, func() bool { return calls.Load() > 10 || len(fs.byReason()) > 0 })
+	st, err := wait()
+	require.NoError(t, err)
+	assert.Empty(t, fs.all, "a server that only throttles fails no item")
+	assert.EqualValues(t, 1, st.Succeeded)
+	assert.EqualValues(t, 10, st.Throttled)
+	assert.EqualValues(t, 11, st.Attempts)
+}
+
+func TestAnItemFailsAfterItsAttemptsThatWereNotThrottled(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	// Throttled, then failing, throttled again, failing again: the
+	// failures alone spend the item's attempts; the failed item counts
+	// every attempt it made.
+	var calls atomic.Int64
+	var fs failures[int]
+	st, err := NewJob(rangeOf(t, 1, 1), func(context.Context, int) error {
+		if calls.Add(1)%2 == 1 {
+			return fmt.Errorf("GET /items/0: 429: %w", limiter.ErrThrottled)
+		}
+		return errors.New("GET /items/0: 500")
+	}).WithFailureSink(fs.add).Run(context.Background(), WithRetry(Retry{MaxAttempts: 3, Base: time.Nanosecond, Max: time.Nanosecond}))
+	require.NoError(t, err)
+	require.Len(t, fs.all, 1)
+	assert.Equal(t, ReasonAttempts, fs.all[0].Reason)
+	assert.Equal(t, 6, fs.all[0].Attempts, "three failures and the three throttles before them")
+	assert.EqualError(t, fs.all[0].Err, "GET /items/0: 500")
+	assert.EqualValues(t, 3, st.Throttled)
 }

@@ -35,8 +35,14 @@ import (
 // ended, no new item can take a retry's place, and retries go as their
 // backoff says. Throttled attempts (errors.Is limiter.ErrThrottled) retry
 // outside the budget: the limiter's gate and rate already pace them.
+//
+// Run counts an item's throttled attempts apart: they spend none of its
+// MaxAttempts and do not double its backoff, so a server that throttles (a
+// blackout with a Retry-After, a quota used up until its reset) delays
+// items however long it lasts and fails none; an item fails after
+// MaxAttempts attempts that failed otherwise. Do counts every attempt.
 type Retry struct {
-	MaxAttempts  int           // attempts per item, the first included; default 5; 1 means no retry
+	MaxAttempts  int           // attempts per item, the first included, not counting Run's throttled ones; default 5; 1 means no retry
 	Base         time.Duration // default 250ms
 	Max          time.Duration // cap on one wait; default 30s
 	BudgetRatio  float64       // default 0.2; +Inf turns the budget off

@@ -250,7 +250,6 @@ func TestErrorTaxonomy(t *testing.T) {
 		{"an error with Permanent() true", fmt.Errorf("GET: %w", notFound{}), 1, ReasonPermanent},
 		{"an error with Permanent() false", maybe{}, 3, ReasonAttempts},
 		{"unknown errors are retried", base, 3, ReasonAttempts},
-		{"throttled", limiter.ErrThrottled, 3, ReasonAttempts},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t)
@@ -425,4 +424,33 @@ func TestRetryCeilingDoublesToMaxWithTheDefaults(t *testing.T) {
 	assert.Equal(t, 30*time.Second, Retry{}.Ceiling(100), "no overflow")
 	assert.Equal(t, 40*time.Millisecond, Retry{Base: 5 * time.Millisecond, Max: 50 * time.Millisecond}.Ceiling(4))
 	assert.Equal(t, 250*time.Millisecond, Retry{}.Ceiling(0), "retry 1's at the least")
+}
+
+func TestThrottlesDoNotDoubleTheBackoff(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clock := clockwork.NewFakeClock()
+	log := &attemptLog{clock: clock}
+	const step = 5 * time.Millisecond
+	pol := Retry{MaxAttempts: 3, Base: 100 * time.Millisecond, Max: 10 * time.Second}
+	// Six throttles without a time, then two failures, then a success: the
+	// waits after the throttles stay within the first retry's ceiling, and
+	// the failures' double from there as if no throttle came before.
+	wait := runAsync(context.Background(), t, NewJob(rangeOf(t, 1, 1), func(context.Context, int) error {
+		switch n := log.add(); {
+		case n <= 6:
+			return fmt.Errorf("429: %w", limiter.ErrThrottled)
+		case n <= 8:
+			return errors.New("500")
+		}
+		return nil
+	}), WithClock(clock), WithRetry(pol), limitOf(1))
+	advanceUntil(t, clock, step, func() bool { return log.n() == 9 })
+	st, err := wait()
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, st.Succeeded)
+	ceilings := []time.Duration{100, 100, 100, 100, 100, 100, 100, 200} // before attempts 2..9, in ms
+	for i := 1; i < len(log.at); i++ {
+		ceil := ceilings[i-1] * time.Millisecond
+		assert.Less(t, log.at[i].Sub(log.at[i-1]), ceil+4*step, "wait before attempt %d is at most %v", i+1, ceil)
+	}
 }
