@@ -162,6 +162,9 @@ func (c *client) runCrawl(ctx context.Context, st Strategy, limit *atomic.Int64)
 	return nil
 }
 
+// disallowed is the failed line's error of an item robots.txt disallows.
+const disallowed = "disallowed by robots.txt"
+
 // countLines sets the items done and failed from the crawl's files, the
 // ground truth of what it delivered, and the items neither holds (lost) or
 // that are there twice.
@@ -171,6 +174,9 @@ func (c *client) countLines(job CrawlJob) error {
 	for i, path := range []string{job.Output, job.Failed} {
 		err := eachLine(path, false, func(l urlLine) {
 			lines[i]++
+			if i == 1 && l.Error != disallowed {
+				c.failedAsked.Add(1)
+			}
 			if seen[l.URL] {
 				c.duplicates.Add(1)
 			}

@@ -52,9 +52,9 @@ func (rep Report) crawlTargets() []Target {
 	for _, name := range []string{CrawlDefault, CrawlState} {
 		if r, ok := rep.find("crawl-blackout", name); ok {
 			ts = append(ts, Target{
-				Name:     "blackout (503 + Retry-After on every request for a while): " + name + " sends no early request, loses no item, writes none twice, fetches nothing robots.txt disallows",
-				Measured: fmt.Sprintf("%d early, %d lost, %d twice, %d robots violations", r.Early, r.Lost, r.Twice, r.RobotsViolations),
-				Met:      !r.Capped && r.Early == 0 && r.Lost == 0 && r.Twice == 0 && r.RobotsViolations == 0,
+				Name:     "blackout (503 + Retry-After on every request for a while): " + name + " sends no early request, loses no item, fails none it requested, writes none twice, fetches nothing robots.txt disallows",
+				Measured: fmt.Sprintf("%d early, %d lost, %d failed, %d twice, %d robots violations", r.Early, r.Lost, r.FailedAsked, r.Twice, r.RobotsViolations),
+				Met:      !r.Capped && r.Early == 0 && r.Lost == 0 && r.FailedAsked == 0 && r.Twice == 0 && r.RobotsViolations == 0,
 			})
 		}
 	}

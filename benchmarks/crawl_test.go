@@ -109,7 +109,12 @@ func TestCrawlTargetsJudgeTheCrawlRow(t *testing.T) {
 	assert.Equal(t, "84.0% of the optimum, 0.91% 503", got[1].Measured)
 	assert.False(t, got[2].Met, "an item lost")
 	assert.Contains(t, got[2].Name, "crawl+state")
-	assert.Equal(t, "0 early, 1 lost, 0 twice, 0 robots violations", got[2].Measured)
+	assert.Equal(t, "0 early, 1 lost, 0 failed, 0 twice, 0 robots violations", got[2].Measured)
+	rep.Results[2].Lost, rep.Results[2].FailedAsked = 0, 2
+	assert.False(t, rep.Targets()[2].Met, "items failed that robots.txt did not disallow")
+	rep.Results[2].FailedAsked = 0
+	assert.True(t, rep.Targets()[2].Met, rep.Targets()[2].Measured)
+	rep.Results[2].Lost = 1
 	assert.True(t, got[3].Met, got[3].Measured)
 	assert.Equal(t, "950 vs 1000 items/s (95.0%)", got[3].Measured)
 	rep.Results[3].CPU, rep.Results[4].CPU = 100*time.Millisecond, 118750*time.Microsecond

@@ -12,7 +12,8 @@ import (
 // urlLine is what the bench reads of a line of a crawl's output or failed
 // file: the URL of its item.
 type urlLine struct {
-	URL string `json:"url"`
+	URL   string `json:"url"`
+	Error string `json:"error"` // a failed line's
 }
 
 // eachLine decodes every line of the JSON-lines file at path (a crawl's

@@ -55,7 +55,10 @@ type Result struct {
 	// Lost counts the items a crawl neither wrote nor reported failed, Twice
 	// those it wrote more than once; RobotsViolations the requests to paths
 	// robots.txt disallows.
-	Lost             int64         `json:"lost,omitempty"`
+	Lost int64 `json:"lost,omitempty"`
+	// FailedAsked counts a crawl's failed items that it requested: all but
+	// those robots.txt disallows.
+	FailedAsked      int64         `json:"failed_asked,omitempty"`
 	Twice            int64         `json:"twice,omitempty"`
 	RobotsViolations int64         `json:"robots_violations,omitempty"`
 	ByStatus         map[int]int64 `json:"by_status"`  // the server's answers by status
@@ -251,7 +254,7 @@ func (c *client) result(sc Scenario, st Strategy, stats mockapi.Stats, series []
 	if st.Kind == KindCrawl {
 		perItem = crawlOptimum(sc.Mock.PerPage)
 		res.PerItem = perItem
-		res.Twice, res.RobotsViolations = c.duplicates.Load(), stats.RobotsViolations
+		res.Twice, res.RobotsViolations, res.FailedAsked = c.duplicates.Load(), stats.RobotsViolations, c.failedAsked.Load()
 		if !res.Capped {
 			res.Lost = max(0, int64(sc.Work)-res.Items-res.Failed+res.Twice)
 		}
@@ -332,14 +335,15 @@ func (w FixedWindow) ideal(n float64) time.Duration {
 // client sends the detail requests of a run and measures them: it is the base
 // RoundTripper under every stack, so each stack pays the same for measuring.
 type client struct {
-	url        string
-	mock       mockapi.Scenario
-	base       *http.Transport
-	http       *http.Client
-	items      atomic.Int64
-	pages      atomic.Int64 // listing pages answered 200
-	failed     atomic.Int64
-	duplicates atomic.Int64 // lines of a crawl's files for an item already seen
+	url         string
+	mock        mockapi.Scenario
+	base        *http.Transport
+	http        *http.Client
+	items       atomic.Int64
+	pages       atomic.Int64 // listing pages answered 200
+	failed      atomic.Int64
+	failedAsked atomic.Int64 // a crawl's failed lines but those robots.txt disallowed
+	duplicates  atomic.Int64 // lines of a crawl's files for an item already seen
 	// tally, set by a crawl's run, counts the lines of its files once its
 	// clock has stopped (items, failed and duplicates).
 	tally   func() error

@@ -23,6 +23,9 @@ What a row measures:
 - early: the mocks' count of requests that arrived before a Retry-After or a used-up fixed window
   (at arrival: it includes requests already on their way when the answer left).
 - lost: items neither written to the output nor to the failed file; dup: ids written twice.
+- failed: lines in the failed file; the verdict counts those the servers' design does not make (see owed:
+  the presets' private items that robots.txt disallows, broken or deleted items, redirect loops, real errors
+  of a host the row makes sick or kills). An item failed on a throttle always counts.
 - T90 (capacity rows, with --t90 only): when detail 200s over the next 200 ms first reach 90% of the
   optimum. The poll costs the mock a snapshot of its per-item maps every 0.1 s, which grows with the
   items: on rows of 20,000 items it may slow the server it measures.
@@ -568,6 +571,10 @@ def self_test():
     assert abs(ideal(('capdrift', 16, 0.02, 0.001), 16000 * math.log(4), 0, 0) - 60.0) < 1e-9  # 20 -> 80 ms
     assert abs(ideal(('capdrift', 16, 0.02, 0), 800, 0, 0) - 1.0) < 1e-9
     assert ideal(('listing', 1.0, 100, True), 1500, 0, 0) == 16.0
+    assert owed({'error': 'disallowed by robots.txt', 'status': 0, 'url': 'http://h/private/items/50'}, set(), (), 50)
+    assert not owed({'error': 'GET http://h/items/7: http 429 Too Many Requests: retry after x', 'status': 429, 'url': 'http://h/items/7'}, set(), ('http://h',), 7)
+    assert not owed({'error': 'GET http://h/items/7: http 500 Internal Server Error', 'status': 500, 'url': 'http://h/items/7'}, set(), (), 7)
+    assert owed({'error': 'GET http://h/items/7: http 500 Internal Server Error', 'status': 500, 'url': 'http://h/items/7'}, {7}, (), 7)
     assert all(any(r[0] == q for r in ROWS) for q in QUICK), 'QUICK names a row that does not exist'
     assert len({r[0] for r in ROWS}) == len(ROWS), 'two rows share a name'
     print('self-test ok')
@@ -718,15 +725,23 @@ output: {d}/out.jsonl
                 lines += 1
                 m = re.search(r'/items/(\d+)', json.loads(ln)['url'])
                 ids.add(int(m.group(1)))
-        failed = 0
+        failed = unowed = 0
         fpath = f'{d}/out.failed.jsonl'
-        fids = set()
+        fids, why = set(), {}
+        broken = {i for st in sts for i in (st.get('broken_items') or [])}
+        troubled = tuple(m[1] for m in mocks if 'sick' in m[4] or 'down-at' in m[4])
         if os.path.exists(fpath):
             for ln in open(fpath):
                 failed += 1
-                m = re.search(r'/items/(\d+)', json.loads(ln)['url'])
+                f = json.loads(ln)
+                m = re.search(r'/items/(\d+)', f['url'])
                 if m:
                     fids.add(int(m.group(1)))
+                if not owed(f, broken, troubled, int(m.group(1)) if m else None):
+                    unowed += 1
+                k = f"{f['error'][:100]} (status {f['status']}, {f['attempts']} attempts)"
+                k = re.sub(r'https?://[^\s"]+', 'URL', re.sub(r'\d{4}-\d\d-\d\dT[\d:.]+Z', 'TIME', k))
+                why[k] = why.get(k, 0) + 1
         lost = items - len(ids | fids)
         # a --shared group's ports are one server: count its ground truth once
         once = [st for i, st in enumerate(sts) if i == 0 or '--shared' not in mocks[i][3] or mocks[i][1] == procs_first(procs, mocks, i)]
@@ -758,7 +773,7 @@ output: {d}/out.jsonl
                         break
                 if t90 is not None:
                     break
-        res = dict(row=name, t0=round(t0, 3), rc=rc, items=items, out=lines, failed=failed, lost=lost, dup=lines - len(ids),
+        res = dict(row=name, t0=round(t0, 3), rc=rc, items=items, out=lines, failed=failed, unowed=unowed, failed_why=why, lost=lost, dup=lines - len(ids),
                    dur=round(dur, 2), ideal=round(ide, 2), goodput=round(100 * ide / dur, 1) if dur else None, avg_rate_pct=avg,
                    t90=t90, requests=req, thr=thr, thr_pct=round(100 * thr / max(1, req), 2), early=early,
                    robots_viol=sum(st['robots_violations'] for st in sts), load=load,
@@ -796,6 +811,8 @@ output: {d}/out.jsonl
             bad.append('early')
         if lost or res['dup']:
             bad.append('lost/dup')
+        if unowed:
+            bad.append(f'failed={unowed}')
         if ide >= 1 and res['goodput'] < 80:
             bad.append('goodput<80%')
         if res['robots_viol']:
@@ -816,6 +833,16 @@ output: {d}/out.jsonl
         shutil.rmtree(d, ignore_errors=True)
         if lockf:
             lockf.close()
+
+
+def owed(f, broken, troubled, item):
+    """Whether failed line f is one the servers' own design makes: an item robots.txt disallows (the presets'
+    private items), one the mock breaks for good, one deleted (404), a redirect loop or a disallowed or 11th
+    hop, or a real error (not a throttle) on a host the row makes sick or kills. A throttle never is: a server
+    that throttles, however long, must cost no item."""
+    throttled = f['status'] in (429, 503) or 'retry after' in f['error']
+    return (f['error'] == 'disallowed by robots.txt' or item in broken or f['status'] == 404 or 'redirect' in f['error']
+            or (not throttled and f['url'].startswith(troubled)))
 
 
 def procs_first(procs, mocks, i):
@@ -880,7 +907,7 @@ def main():
             res['bin'] = a.bin
             print(f"{res['row']:20s} gp={res['goodput']}%{' avg=%s%%' % res['avg_rate_pct'] if res['avg_rate_pct'] else ''} ideal={res['ideal']}s dur={res['dur']}s t90={res['t90']} "
                   f"thr={res['thr_pct']}% early={res['early']} lost={res['lost']} dup={res['dup']} "
-                  f"failed={res['failed']} 5xx={res['e5xx']} 408/425={res['e4xx']} limit={res['final_limit']}/{res['max_limit']} load={res['load']} -> {res['verdict']}", flush=True)
+                  f"failed={res['failed']} ({res['unowed']} not the servers') 5xx={res['e5xx']} 408/425={res['e4xx']} limit={res['final_limit']}/{res['max_limit']} load={res['load']} -> {res['verdict']}", flush=True)
             if 'hosts' in res:
                 print(f"   hosts={len(res['hosts'])} worst healthy share={res['worst_healthy']}% healthy>=85%: {res['healthy_85']} "
                       f"crawl/ideal={res['over_ideal']}x", flush=True)
@@ -899,6 +926,8 @@ def main():
                       f"first min/med/max={pct(q('first_s'))} last_ok={pct(q('last_ok_s'))} share={pct(q('share'))}", flush=True)
             if res.get('trace'):
                 print('   per 100 ms (2xx/thr/5xx/inflight):', ' '.join(f'{t}:{o}/{th}/{e}/{f}' for t, o, th, e, f in res['trace']), flush=True)
+            for k, v in sorted(res['failed_why'].items(), key=lambda kv: -kv[1])[:5]:
+                print(f'   failed {v}: {k}', flush=True)
             if res['stderr']:
                 print('   stderr:', res['stderr'].replace('\n', ' | ')[-300:], flush=True)
             if out:

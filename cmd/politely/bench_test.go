@@ -69,7 +69,7 @@ func TestBenchCrawlsEndToEndNextToTheEngine(t *testing.T) {
 	}
 	// Whether the blackout's targets are met is the bench's to measure; here
 	// the crawl ran and its files were counted.
-	assert.Regexp(t, `crawl\+state sends no early request, loses no item, writes none twice, fetches nothing robots.txt disallows: \d+ early, \d+ lost, 0 twice, 0 robots violations`, stdout)
+	assert.Regexp(t, `crawl\+state sends no early request, loses no item, fails none it requested, writes none twice, fetches nothing robots.txt disallows: \d+ early, \d+ lost, \d+ failed, 0 twice, 0 robots violations`, stdout)
 
 	md, err := os.ReadFile(filepath.Join(out, "REPORT.md"))
 	require.NoError(t, err)
