@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
@@ -306,8 +307,13 @@ func (r *run[T]) retryLater(t *tally, e *entry[T], host *limiter.Host, err error
 	if r.retryFor != nil {
 		policy = r.retryOf(e.item.Value)
 	}
+	throttledFor := time.Duration(0)
 	if k == kindThrottled {
 		e.throttled++
+		if e.throttledAt == 0 {
+			e.throttledAt = now.UnixNano()
+		}
+		throttledFor = now.Sub(time.Unix(0, e.throttledAt))
 	}
 	// Throttles count for nothing in the policy: neither in the attempts
 	// nor in the backoff's doubling (the Retry-After, or the limiter's own
@@ -324,6 +330,9 @@ func (r *run[T]) retryLater(t *tally, e *entry[T], host *limiter.Host, err error
 		return
 	case e.attempts-e.throttled >= policy.MaxAttempts:
 		r.fail(t, e, ReasonAttempts, err, nil)
+		return
+	case throttledFor >= policy.MaxThrottledFor:
+		r.fail(t, e, ReasonAttempts, fmt.Errorf("throttled for %v since its first throttled answer (%d throttled attempts): %w", throttledFor.Round(time.Second), e.throttled, err), nil)
 		return
 	}
 	e.err = err

@@ -120,6 +120,32 @@ func TestThrottlesSpendNoAttempts(t *testing.T) {
 	assert.EqualValues(t, 11, st.Attempts)
 }
 
+func TestAnItemThrottledForLongerThanMaxThrottledForFails(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clock := clockwork.NewFakeClock()
+	l, err := limiter.New(limiter.Config{Algorithm: limiter.Fixed, Initial: 1}, limiter.WithClock(clock))
+	require.NoError(t, err)
+	// A host that throttles one item for ever, each time for a minute: the
+	// item fails once it has been throttled for MaxThrottledFor, and the
+	// run ends.
+	var calls atomic.Int64
+	var fs failures[int]
+	wait := runAsync(context.Background(), t, NewJob(rangeOf(t, 1, 1), func(context.Context, int) error {
+		calls.Add(1)
+		return fmt.Errorf("GET /items/0: %w", &limiter.RetryAfterError{Until: clock.Now().Add(time.Minute), Err: errors.New("429")})
+	}).WithLimiter(l, func(int) string { return "h" }).WithFailureSink(fs.add),
+		WithClock(clock), WithRetry(Retry{MaxAttempts: 3, Base: time.Millisecond, Max: time.Millisecond, MaxThrottledFor: 5 * time.Minute}))
+	advanceUntil(t, clock, 10*time.Second, func() bool { return len(fs.byReason()) > 0 })
+	st, err := wait()
+	require.NoError(t, err)
+	require.Len(t, fs.all, 1)
+	assert.Equal(t, ReasonAttempts, fs.all[0].Reason)
+	assert.ErrorContains(t, fs.all[0].Err, "throttled for 5m0s since its first throttled answer (6 throttled attempts)")
+	assert.ErrorIs(t, fs.all[0].Err, limiter.ErrThrottled, "the throttle's error is kept")
+	assert.EqualValues(t, 6, calls.Load(), "asked at 0, 1, 2, 3, 4 and 5 minutes")
+	assert.EqualValues(t, 6, st.Throttled)
+}
+
 func TestAnItemFailsAfterItsAttemptsThatWereNotThrottled(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	// Throttled, then failing, throttled again, failing again: the

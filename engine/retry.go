@@ -39,8 +39,11 @@ import (
 // Run counts an item's throttled attempts apart: they spend none of its
 // MaxAttempts and do not double its backoff, so a server that throttles (a
 // blackout with a Retry-After, a quota used up until its reset) delays
-// items however long it lasts and fails none; an item fails after
-// MaxAttempts attempts that failed otherwise. Do counts every attempt.
+// items and fails none while it lasts less than MaxThrottledFor; an item
+// fails after MaxAttempts attempts that failed otherwise, or at a throttled
+// attempt MaxThrottledFor or more after its first, so that a server that
+// throttles an item for ever cannot hold the run for ever. Do counts every
+// attempt.
 type Retry struct {
 	MaxAttempts  int           // attempts per item, the first included, not counting Run's throttled ones; default 5; 1 means no retry
 	Base         time.Duration // default 250ms
@@ -50,6 +53,10 @@ type Retry struct {
 	BudgetWindow time.Duration // default 10s
 
 	RetryAfterMax time.Duration // cap on the wait a Retry-After asks for; default limiter.DefaultRetryAfterMax (5m)
+	// MaxThrottledFor: how long Run goes on asking for an item that the
+	// server throttles, from the item's first throttled answer; default 2h
+	// (an hourly quota's whole window, with room to spare).
+	MaxThrottledFor time.Duration
 }
 
 func (r Retry) withDefaults() (Retry, error) {
@@ -71,6 +78,8 @@ func (r Retry) withDefaults() (Retry, error) {
 		return bad("BudgetWindow", r.BudgetWindow, ">= 0")
 	case r.RetryAfterMax < 0:
 		return bad("RetryAfterMax", r.RetryAfterMax, ">= 0")
+	case r.MaxThrottledFor < 0:
+		return bad("MaxThrottledFor", r.MaxThrottledFor, ">= 0")
 	}
 	if r.MaxAttempts == 0 {
 		r.MaxAttempts = 5
@@ -92,6 +101,9 @@ func (r Retry) withDefaults() (Retry, error) {
 	}
 	if r.RetryAfterMax == 0 {
 		r.RetryAfterMax = limiter.DefaultRetryAfterMax
+	}
+	if r.MaxThrottledFor == 0 {
+		r.MaxThrottledFor = 2 * time.Hour
 	}
 	if r.Base > r.Max {
 		return r, fmt.Errorf("engine: WithRetry: Retry.Base %v is above Retry.Max %v", r.Base, r.Max)
