@@ -94,26 +94,38 @@ func TestRetryAfterGatesTheHost(t *testing.T) {
 	assert.EqualValues(t, 5, st.Unfinished)
 }
 
-func TestThrottlesSpendNoAttempts(t *testing.T) {
-	defer goleak.VerifyNone(t)
+// runThrottledItem runs one item on a host "h" under a fake clock: the item's
+// attempt n (from 1) returns answer(n, now), the clock advancing by step until
+// done holds. It returns the run's stats, its failures and the attempts made.
+func runThrottledItem(t *testing.T, retry Retry, step time.Duration, answer func(n int64, now time.Time) error, done func(calls int64, fs *failures[int]) bool) (Stats, *failures[int], int64) {
+	t.Helper()
 	clock := clockwork.NewFakeClock()
 	l, err := limiter.New(limiter.Config{Algorithm: limiter.Fixed, Initial: 1}, limiter.WithClock(clock))
 	require.NoError(t, err)
+	var calls atomic.Int64
+	fs := &failures[int]{}
+	wait := runAsync(context.Background(), t, NewJob(rangeOf(t, 1, 1), func(context.Context, int) error {
+		return answer(calls.Add(1), clock.Now())
+	}).WithLimiter(l, func(int) string { return "h" }).WithFailureSink(fs.add), WithClock(clock), WithRetry(retry))
+	advanceUntil(t, clock, step, func() bool { return done(calls.Load(), fs) })
+	st, err := wait()
+	require.NoError(t, err)
+	return st, fs, calls.Load()
+}
+
+func TestThrottlesSpendNoAttempts(t *testing.T) {
+	defer goleak.VerifyNone(t)
 	// A host that refuses every request ten times over, each refusal with
 	// a Retry-After already past (a date rounded down to its second), then
 	// serves: more throttles than the item has attempts.
-	var calls atomic.Int64
-	var fs failures[int]
-	wait := runAsync(context.Background(), t, NewJob(rangeOf(t, 1, 1), func(context.Context, int) error {
-		if calls.Add(1) <= 10 {
-			return fmt.Errorf("GET /items/0: %w", &limiter.RetryAfterError{Until: clock.Now(), Err: errors.New("429")})
-		}
-		return nil
-	}).WithLimiter(l, func(int) string { return "h" }).WithFailureSink(fs.add),
-		WithClock(clock), WithRetry(Retry{MaxAttempts: 3, Base: time.Millisecond, Max: time.Millisecond}))
-	advanceUntil(t, clock, 50*time.Millisecond, func() bool { return calls.Load() > 10 || len(fs.byReason()) > 0 })
-	st, err := wait()
-	require.NoError(t, err)
+	st, fs, _ := runThrottledItem(t, Retry{MaxAttempts: 3, Base: time.Millisecond, Max: time.Millisecond}, 50*time.Millisecond,
+		func(n int64, now time.Time) error {
+			if n <= 10 {
+				return fmt.Errorf("GET /items/0: %w", &limiter.RetryAfterError{Until: now, Err: errors.New("429")})
+			}
+			return nil
+		},
+		func(calls int64, fs *failures[int]) bool { return calls > 10 || len(fs.byReason()) > 0 })
 	assert.Empty(t, fs.all, "a server that only throttles fails no item")
 	assert.EqualValues(t, 1, st.Succeeded)
 	assert.EqualValues(t, 10, st.Throttled)
@@ -122,27 +134,19 @@ func TestThrottlesSpendNoAttempts(t *testing.T) {
 
 func TestAnItemThrottledForLongerThanMaxThrottledForFails(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	clock := clockwork.NewFakeClock()
-	l, err := limiter.New(limiter.Config{Algorithm: limiter.Fixed, Initial: 1}, limiter.WithClock(clock))
-	require.NoError(t, err)
 	// A host that throttles one item for ever, each time for a minute: the
 	// item fails once it has been throttled for MaxThrottledFor, and the
 	// run ends.
-	var calls atomic.Int64
-	var fs failures[int]
-	wait := runAsync(context.Background(), t, NewJob(rangeOf(t, 1, 1), func(context.Context, int) error {
-		calls.Add(1)
-		return fmt.Errorf("GET /items/0: %w", &limiter.RetryAfterError{Until: clock.Now().Add(time.Minute), Err: errors.New("429")})
-	}).WithLimiter(l, func(int) string { return "h" }).WithFailureSink(fs.add),
-		WithClock(clock), WithRetry(Retry{MaxAttempts: 3, Base: time.Millisecond, Max: time.Millisecond, MaxThrottledFor: 5 * time.Minute}))
-	advanceUntil(t, clock, 10*time.Second, func() bool { return len(fs.byReason()) > 0 })
-	st, err := wait()
-	require.NoError(t, err)
+	st, fs, calls := runThrottledItem(t, Retry{MaxAttempts: 3, Base: time.Millisecond, Max: time.Millisecond, MaxThrottledFor: 5 * time.Minute}, 10*time.Second,
+		func(_ int64, now time.Time) error {
+			return fmt.Errorf("GET /items/0: %w", &limiter.RetryAfterError{Until: now.Add(time.Minute), Err: errors.New("429")})
+		},
+		func(_ int64, fs *failures[int]) bool { return len(fs.byReason()) > 0 })
 	require.Len(t, fs.all, 1)
 	assert.Equal(t, ReasonAttempts, fs.all[0].Reason)
 	assert.ErrorContains(t, fs.all[0].Err, "throttled for 5m0s since its first throttled answer (6 throttled attempts)")
 	assert.ErrorIs(t, fs.all[0].Err, limiter.ErrThrottled, "the throttle's error is kept")
-	assert.EqualValues(t, 6, calls.Load(), "asked at 0, 1, 2, 3, 4 and 5 minutes")
+	assert.EqualValues(t, 6, calls, "asked at 0, 1, 2, 3, 4 and 5 minutes")
 	assert.EqualValues(t, 6, st.Throttled)
 }
 
