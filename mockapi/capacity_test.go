@@ -37,6 +37,19 @@ func inFlight(t *testing.T, s *Server, n int) {
 		"waiting for %d requests in flight", n)
 }
 
+// admitted waits until the capacity holds n requests, in its slots and its
+// queue: a request counts as in flight when it arrives, before the capacity
+// takes it, so inFlight alone lets a later request take its place in the queue.
+func admitted(t *testing.T, s *Server, n int) {
+	t.Helper()
+	sl := s.h.slots
+	require.Eventually(t, func() bool {
+		sl.mu.Lock()
+		defer sl.mu.Unlock()
+		return sl.inUse+len(sl.waiters) == n
+	}, 5*time.Second, time.Millisecond, "waiting for %d requests in the slots and the queue", n)
+}
+
 func statuses(rs []reply) map[int]int {
 	m := map[int]int{}
 	for _, r := range rs {
@@ -61,7 +74,7 @@ func TestCapacityQueuesThenAnswers503WithRetryAfter(t *testing.T) {
 		defer close(done)
 		served = fire(t, c, s.URL(), 1, 4) // 2 in slots, 2 queued
 	}()
-	inFlight(t, s, 4)
+	admitted(t, s, 4)
 	fired := time.Now()
 	rejected := fire(t, c, s.URL(), 5, 2)
 	rejectedAfter := time.Since(fired)
