@@ -11,6 +11,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/politely/politely/engine"
+	"github.com/politely/politely/limiter"
 )
 
 // retrier retries a single request (a listing page, a robots.txt) with the
@@ -33,8 +34,11 @@ func (r *retrier) do(ctx context.Context, fn func(context.Context) error) error 
 // listing page (the pages after it are reached only through it): a
 // retryable failure is retried past the policy's attempts, on its backoff
 // capped at the delay before the policy's last attempt (see patientMax),
-// until patience has passed since the first attempt, so that a storm of
-// errors shorter than that does not end the crawl.
+// until patience has passed since the first failure, so that a storm of
+// errors shorter than that does not end the crawl. Throttled answers count
+// as engine.Retry.Do counts them: in neither the attempts nor the patience
+// (a server that throttles is asked again when it says, for up to the
+// policy's MaxThrottledFor).
 func (r *retrier) doPatiently(ctx context.Context, patience time.Duration, fn func(context.Context) error) error {
 	retry, most := r.retry, r.retry.MaxAttempts
 	if most == 0 {
@@ -44,15 +48,21 @@ func (r *retrier) doPatiently(ctx context.Context, patience time.Duration, fn fu
 		retry.MaxAttempts = math.MaxInt32
 		retry.Max = patientMax(retry, most)
 	}
-	start := r.clock.Now()
-	n := 0
+	n, failed := 0, 0
+	var firstFailed time.Time
 	var gaveUp error
 	err := retry.Do(ctx, r.clock, func(ctx context.Context) error {
 		if n++; n > 1 {
 			r.retries.Add(1)
 		}
 		err := fn(ctx)
-		if patience > 0 && err != nil && !engine.IsPermanent(err) && n >= most && r.clock.Since(start) >= patience {
+		if patience == 0 || err == nil || engine.IsPermanent(err) || errors.Is(err, limiter.ErrThrottled) {
+			return err
+		}
+		if failed++; failed == 1 {
+			firstFailed = r.clock.Now()
+		}
+		if failed >= most && r.clock.Since(firstFailed) >= patience {
 			gaveUp = err
 			return engine.Permanent(err)
 		}

@@ -216,7 +216,8 @@ func (r *robots) load(ctx context.Context, u *url.URL) (data *robotstxt.RobotsDa
 	robotsURL := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/robots.txt"}).String()
 	var got robotsAnswer
 	tries, most := 0, max(1, r.retrier.retry.MaxAttempts)
-	start, patience := r.retrier.clock.Now(), r.retrier.retry.Max
+	var failedAt time.Time // the first failure's that was no throttle
+	patience := r.retrier.retry.Max
 	err = r.retrier.doPatiently(ctx, patience, func(ctx context.Context) error {
 		if err := r.silent.down(key); err != nil && tries > 0 {
 			return err // its next try is a task's
@@ -230,7 +231,20 @@ func (r *robots) load(ctx context.Context, u *url.URL) (data *robotstxt.RobotsDa
 		tries++
 		var err error
 		got, err = r.fetchTogether(ctx, robotsURL, n)
-		if tries += n - 1; err != nil && tries >= most && !(answered(err) && r.retrier.clock.Since(start) < patience) {
+		tries += n - 1
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, limiter.ErrThrottled):
+			// A throttle spends no attempt, as an item's does not: the
+			// host is asked again when it says, for up to the policy's
+			// MaxThrottledFor (see engine.Retry.Do), and its items wait.
+			tries -= n
+			return err
+		case failedAt.IsZero():
+			failedAt = r.retrier.clock.Now()
+		}
+		if tries >= most && !(answered(err) && r.retrier.clock.Since(failedAt) < patience) {
 			return engine.Permanent(err) // no attempt is left
 		}
 		return err

@@ -317,6 +317,67 @@ func TestRunWaitsOutARobotsTxtThatFailsForAWhile(t *testing.T) {
 	assert.Greater(t, sum.Retries, int64(2), "more than a task's attempts")
 }
 
+// throttledFor answers 429 with a Retry-After of a second for d from the
+// first request it gets (a quota used up until its reset), then serves with
+// next.
+func throttledFor(d time.Duration, next http.HandlerFunc) http.HandlerFunc {
+	throttling := failingFor(d)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if throttling() {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "quota used up", http.StatusTooManyRequests)
+			return
+		}
+		next(w, r)
+	}
+}
+
+// A robots.txt and a listing page throttled for longer than the crawl's
+// patience with failures (backoff.max, 5 ms here) and for more requests
+// than their attempts: each is asked again when its Retry-After says (capped
+// at 20 ms), as an item is, and the crawl goes on; neither the host's rules
+// nor the listing are given up for a server that is only throttling.
+func TestRunWaitsOutARobotsTxtThrottledLongerThanItsPatience(t *testing.T) {
+	t.Parallel()
+	api, details := oneItemAPI(t, throttledFor(300*time.Millisecond, http.NotFound))
+	cfg := testConfigLimits(t, api+"/items", "    style: none", "task:\n  url: \"{+p}\"\npoliteness:\n  retry_after_max: 20ms",
+		"limits:\n  retries: 2\n  backoff: {base: 1ms, max: 5ms}", nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), details.Load(), "robots.txt answered in the end: the item was fetched")
+	assert.Equal(t, int64(1), sum.Succeeded)
+	assert.Greater(t, sum.Throttled, int64(3), "more throttles than robots.txt has attempts")
+}
+
+func TestRunWaitsOutAListingPageThrottledLongerThanItsPatience(t *testing.T) {
+	t.Parallel()
+	var details atomic.Int64
+	listing := throttledFor(300*time.Millisecond, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"items":[{"p":"/d/1"}]}`)
+	})
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/robots.txt":
+			http.NotFound(w, r)
+		case "/items":
+			listing(w, r)
+		default:
+			details.Add(1)
+			fmt.Fprint(w, `{}`)
+		}
+	}))
+	t.Cleanup(api.Close)
+	cfg := testConfigLimits(t, api.URL+"/items", "    style: none", "task:\n  url: \"{+p}\"\npoliteness:\n  retry_after_max: 20ms",
+		"limits:\n  retries: 2\n  backoff: {base: 1ms, max: 5ms}", nil)
+
+	sum, err := runTest(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), details.Load())
+	assert.Equal(t, int64(1), sum.Succeeded)
+	assert.Greater(t, sum.Throttled, int64(3), "more throttles than the page has attempts")
+}
+
 // oneItemAPI starts a listing of one item, a task at /d/1, whose robots.txt
 // robots answers; it returns the server's URL and the count of task
 // requests.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"time"
 
 	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
@@ -307,18 +306,11 @@ func (r *run[T]) retryLater(t *tally, e *entry[T], host *limiter.Host, err error
 	if r.retryFor != nil {
 		policy = r.retryOf(e.item.Value)
 	}
-	throttledFor := time.Duration(0)
-	if k == kindThrottled {
-		e.throttled++
-		if e.throttledAt == 0 {
-			e.throttledAt = now.UnixNano()
-		}
-		throttledFor = now.Sub(time.Unix(0, e.throttledAt))
-	}
+	tooLong := e.throttled.add(now, err, policy)
 	// Throttles count for nothing in the policy: neither in the attempts
 	// nor in the backoff's doubling (the Retry-After, or the limiter's own
 	// pause, paces them).
-	at := policy.next(now, max(1, e.attempts-e.throttled), err)
+	at := policy.next(now, max(1, e.attempts-e.throttled.n), err)
 	var ra *limiter.RetryAfterError
 	if host != nil && k == kindThrottled && errors.As(err, &ra) {
 		host.Gate(ra.Until)
@@ -328,11 +320,11 @@ func (r *run[T]) retryLater(t *tally, e *entry[T], host *limiter.Host, err error
 		t.unfinished++
 		r.report(e, ReasonInterrupted, err, nil)
 		return
-	case e.attempts-e.throttled >= policy.MaxAttempts:
-		r.fail(t, e, ReasonAttempts, err, nil)
+	case tooLong != nil:
+		r.fail(t, e, ReasonAttempts, tooLong, nil)
 		return
-	case throttledFor >= policy.MaxThrottledFor:
-		r.fail(t, e, ReasonAttempts, fmt.Errorf("throttled for %v since its first throttled answer (%d throttled attempts): %w", throttledFor.Round(time.Second), e.throttled, err), nil)
+	case e.attempts-e.throttled.n >= policy.MaxAttempts:
+		r.fail(t, e, ReasonAttempts, err, nil)
 		return
 	}
 	e.err = err

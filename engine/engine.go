@@ -40,11 +40,8 @@ type entry[T any] struct {
 	item      source.Item[T]
 	page      *page // nil unless checkpointing
 	attempts  int
-	throttled int // attempts throttled: they spend none of MaxAttempts
-	// throttledAt is when the first throttled attempt failed, in Unix
-	// nanoseconds (0: none yet): Retry.MaxThrottledFor counts from it.
-	throttledAt int64
-	err         error // the last attempt's error
+	throttled throttles // its throttled attempts: they spend none of MaxAttempts
+	err       error     // the last attempt's error
 }
 
 // run is the state of one call to Run.

@@ -42,8 +42,8 @@ import (
 // items and fails none while it lasts less than MaxThrottledFor; an item
 // fails after MaxAttempts attempts that failed otherwise, or at a throttled
 // attempt MaxThrottledFor or more after its first, so that a server that
-// throttles an item for ever cannot hold the run for ever. Do counts every
-// attempt.
+// throttles an item for ever cannot hold the run for ever. Do counts a
+// call's throttled attempts the same way.
 type Retry struct {
 	MaxAttempts  int           // attempts per item, the first included, not counting Run's throttled ones; default 5; 1 means no retry
 	Base         time.Duration // default 250ms
@@ -53,9 +53,9 @@ type Retry struct {
 	BudgetWindow time.Duration // default 10s
 
 	RetryAfterMax time.Duration // cap on the wait a Retry-After asks for; default limiter.DefaultRetryAfterMax (5m)
-	// MaxThrottledFor: how long Run goes on asking for an item that the
-	// server throttles, from the item's first throttled answer; default 2h
-	// (an hourly quota's whole window, with room to spare).
+	// MaxThrottledFor: how long Run (or Do) goes on asking for an item (a
+	// call) that the server throttles, from its first throttled answer;
+	// default 2h (an hourly quota's whole window, with room to spare).
 	MaxThrottledFor time.Duration
 }
 
@@ -112,13 +112,17 @@ func (r Retry) withDefaults() (Retry, error) {
 }
 
 // Do calls fn until it returns nil or a permanent error (see Permanent), or
-// until it has been called MaxAttempts times, waiting on clock before each
-// retry as the policy says (see next). It is the loop for one request that
-// needs the policy's retries; Run applies the same policy to its items
-// without holding a consumer while an item waits. The budget is Run's alone:
-// Do does not consult it.
+// until MaxAttempts of its calls have failed otherwise than throttled, or
+// until it has been throttled for MaxThrottledFor, waiting on clock before
+// each retry as the policy says (see next). Its throttled calls (errors.Is
+// limiter.ErrThrottled) count as Run's do: in neither the attempts nor the
+// backoff's doubling. It is the loop for one request that needs the
+// policy's retries; Run applies the same policy to its items without
+// holding a consumer while an item waits. The budget is Run's alone: Do
+// does not consult it.
 //
-// It returns nil, the permanent error, or the last attempt's error. When ctx
+// It returns nil, the permanent error, or the last attempt's error (for a
+// call throttled too long, wrapped in one that says for how long). When ctx
 // ends first, it returns ctx.Err() wrapped, with the last attempt's error if
 // there was one.
 func (r Retry) Do(ctx context.Context, clock clockwork.Clock, fn func(context.Context) error) error {
@@ -127,25 +131,57 @@ func (r Retry) Do(ctx context.Context, clock clockwork.Clock, fn func(context.Co
 		return err
 	}
 	var last error
+	var th throttles
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return stopped(err, last)
 		}
 		last = fn(ctx)
-		if last == nil || IsPermanent(last) || n >= r.MaxAttempts {
+		if last == nil || IsPermanent(last) {
+			return last
+		}
+		now := clock.Now()
+		if err := th.add(now, last, r); err != nil {
+			return err
+		}
+		if n-th.n >= r.MaxAttempts {
 			return last
 		}
 		if ctx.Err() != nil {
 			continue // reported at the top of the loop
 		}
-		now := clock.Now()
-		t := clock.NewTimer(r.next(now, n, last).Sub(now))
+		t := clock.NewTimer(r.next(now, max(1, n-th.n), last).Sub(now))
 		select {
 		case <-t.Chan():
 		case <-ctx.Done():
 		}
 		t.Stop()
 	}
+}
+
+// throttles counts the throttled attempts of an item (or of Do's call):
+// they spend none of its attempts, and it fails once it has been throttled
+// for the policy's MaxThrottledFor.
+type throttles struct {
+	n     int   // throttled attempts
+	first int64 // the first one's time, in Unix nanoseconds; 0 if none
+}
+
+// add counts err, the answer to an attempt at now, if it is a throttle,
+// and returns the error to fail with when that throttle comes
+// MaxThrottledFor or more after the first; nil otherwise.
+func (t *throttles) add(now time.Time, err error, r Retry) error {
+	if !errors.Is(err, limiter.ErrThrottled) {
+		return nil
+	}
+	t.n++
+	if t.first == 0 {
+		t.first = now.UnixNano()
+	}
+	if d := now.Sub(time.Unix(0, t.first)); d >= r.MaxThrottledFor {
+		return fmt.Errorf("throttled for %v since its first throttled answer (%d throttled attempts): %w", d.Round(time.Second), t.n, err)
+	}
+	return nil
 }
 
 func stopped(ctxErr, last error) error {

@@ -139,3 +139,48 @@ func TestDoRefusesAnInvalidPolicy(t *testing.T) {
 	err := Retry{MaxAttempts: -1}.Do(context.Background(), clockwork.NewFakeClock(), func(context.Context) error { return nil })
 	assert.ErrorContains(t, err, "Retry.MaxAttempts")
 }
+
+func TestDoCountsThrottlesApartFromItsAttempts(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clock := clockwork.NewFakeClock()
+	log := &attemptLog{clock: clock}
+	const step = 5 * time.Millisecond
+	pol := Retry{MaxAttempts: 3, Base: 100 * time.Millisecond, Max: 10 * time.Second}
+	// Ten throttles without a time, a failure, a throttle, a failure, then
+	// a success: more throttles than the call has attempts, and the waits
+	// after the throttles stay within the first retry's ceiling.
+	wait := doAsync(context.Background(), t, pol, clock, func(context.Context) error {
+		switch n := log.add(); {
+		case n <= 10 || n == 12:
+			return fmt.Errorf("429: %w", limiter.ErrThrottled)
+		case n <= 13:
+			return errors.New("500")
+		}
+		return nil
+	})
+	advanceWhileWaiting(t, clock, step, func() bool { return log.n() == 14 })
+	require.NoError(t, wait(), "two failures of three attempts, however many throttles")
+	ceilings := []time.Duration{100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 200, 200} // before calls 2..14, in ms
+	for i := 1; i < len(log.at); i++ {
+		ceil := ceilings[i-1] * time.Millisecond
+		assert.Less(t, log.at[i].Sub(log.at[i-1]), ceil+step, "wait before call %d is at most %v", i+1, ceil)
+	}
+}
+
+func TestDoFailsACallThrottledForLongerThanMaxThrottledFor(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clock := clockwork.NewFakeClock()
+	log := &attemptLog{clock: clock}
+	pol := Retry{MaxAttempts: 3, Base: time.Millisecond, Max: time.Millisecond, MaxThrottledFor: 5 * time.Minute}
+	// Each throttle asks for a minute: the call is made at 0, 1, ... 5
+	// minutes, and fails at the sixth.
+	wait := doAsync(context.Background(), t, pol, clock, func(context.Context) error {
+		log.add()
+		return fmt.Errorf("GET /x: %w", &limiter.RetryAfterError{Until: clock.Now().Add(time.Minute), Err: errors.New("429")})
+	})
+	advanceWhileWaiting(t, clock, 10*time.Second, func() bool { return log.n() == 6 })
+	err := wait()
+	assert.ErrorContains(t, err, "throttled for 5m0s since its first throttled answer (6 throttled attempts)")
+	assert.ErrorIs(t, err, limiter.ErrThrottled, "the throttle's error is kept")
+	assert.Equal(t, 6, log.n())
+}
