@@ -74,6 +74,9 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 	if r.CPU > 0 {
 		fmt.Fprintf(&b, "; the process's CPU during the crawl %.2fs (the mock servers' included)", r.CPU.Seconds())
 	}
+	if a := r.HealthyAnswered(); a > 0 {
+		fmt.Fprintf(&b, "; a healthy host's fastest tenth of item answers took %.2fx its service time as the crawl read them (request to body's end: over 1 where the process ran late)", a)
+	}
 	if mh.BlackHoles+mh.Refusing+mh.Tarpits > 0 {
 		fmt.Fprintf(&b, "; black holes', refusing hosts', tarpits' and redirecting hosts' items given up: %d", r.GaveUp)
 	}

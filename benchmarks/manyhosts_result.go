@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"math"
+	"slices"
 	"time"
 )
 
@@ -39,6 +40,14 @@ type HostResult struct {
 	// first request (its robots.txt) was sent, FirstItemSent its first
 	// item's, and FirstDone when its first item was done (0 if none).
 	FirstListed, FirstSent, FirstItemSent, FirstDone time.Duration
+
+	// Answered is the time its fastest tenth of items' answers took as
+	// the crawl read them, from the request's start to its body's end
+	// (those waited in no queue at the server), and Service its service
+	// time (0 if none was read): on a loaded machine the crawl and the
+	// mock servers, in one process, run late, and even these answers take
+	// longer than the server's own time.
+	Answered, Service time.Duration
 }
 
 // Goodput is the host's items per second from when it could serve (after a
@@ -115,6 +124,24 @@ func (r ManyHostsResult) worstHealthy(goodput func(HostResult, time.Duration) fl
 		}
 	}
 	return worst
+}
+
+// HealthyAnswered is the median over the healthy hosts of their Answered
+// over their Service (0 if none was read): about 1 where the crawl read
+// answers as soon as the server's time allows, more where the process ran
+// late.
+func (r ManyHostsResult) HealthyAnswered() float64 {
+	var over []float64
+	for _, h := range r.Hosts {
+		if h.Role == RoleHealthy && h.Service > 0 && h.Answered > 0 {
+			over = append(over, h.Answered.Seconds()/h.Service.Seconds())
+		}
+	}
+	if len(over) == 0 {
+		return 0
+	}
+	slices.Sort(over)
+	return over[len(over)/2]
 }
 
 // MostSentOverCapacity is the most requests the crawl had open at once to a

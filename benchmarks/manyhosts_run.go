@@ -200,6 +200,10 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		if len(times) > 0 {
 			h.FirstDone = slices.MinFunc(times, time.Time.Compare).Sub(start)
 		}
+		if took := rec.took[hosts[i]]; len(took) > 0 {
+			slices.Sort(took)
+			h.Answered, h.Service = took[len(took)/10], sc.Latency
+		}
 		switch roles[i] {
 		case RoleBlackHole, RoleRefusing, RoleTarpit, RoleRedirect:
 			res.GaveUp += h.Items - min(h.Done, h.Items)
@@ -382,13 +386,16 @@ var (
 )
 
 // doneTimes is the crawl's base RoundTripper: it records, per host, when
-// each listing page or detail request answered 200, when each listing page
-// (its page query) was read, and the most requests the crawl had open at
-// each host at once (from the request's start to its body's end or close).
+// each listing page or detail request answered 200 and how long each
+// detail's answer took (from the request's start to its body's end), when
+// each listing page (its page query) was read, and the most requests the
+// crawl had open at each host at once (from the request's start to its
+// body's end or close).
 type doneTimes struct {
 	next     *http.Transport
 	mu       sync.Mutex
 	at       map[string][]time.Time
+	took     map[string][]time.Duration
 	pages    map[int]time.Time
 	open     map[string]*openCount
 	requests int // sent
@@ -426,10 +433,17 @@ func (d *doneTimes) RoundTrip(r *http.Request) (*http.Response, error) {
 	body := &doneBody{ReadCloser: resp.Body, ended: closed}
 	if resp.StatusCode == http.StatusOK && strings.HasPrefix(r.URL.Path, "/items") {
 		page, perr := strconv.Atoi(r.URL.Query().Get("page"))
+		item, start := strings.HasPrefix(r.URL.Path, "/items/"), now
 		body.done = func() {
 			now := time.Now()
 			d.mu.Lock()
 			d.at[host] = append(d.at[host], now)
+			if item {
+				if d.took == nil {
+					d.took = map[string][]time.Duration{}
+				}
+				d.took[host] = append(d.took[host], now.Sub(start))
+			}
 			if perr == nil {
 				d.pages[page] = now
 			}

@@ -278,3 +278,39 @@ func TestDoneTimesCountsTheRequestsOpenAtAHostUntilTheirBodiesEnd(t *testing.T) 
 	assert.NotContains(t, rec.pages, 4)
 	assert.Equal(t, 4, rec.requests, "every request sent is counted")
 }
+
+func TestDoneTimesTimesEachItemsAnswerToItsBodysEndButNotListingPages(t *testing.T) {
+	srv, err := mockapi.Start(mockapi.Config{Scenario: mockapi.Scenario{Name: "took", Items: 300, PerPage: crawlPerPage}})
+	require.NoError(t, err)
+	defer srv.Close()
+	rec := &doneTimes{next: http.DefaultTransport.(*http.Transport).Clone(), at: map[string][]time.Time{},
+		pages: map[int]time.Time{}, open: map[string]*openCount{}}
+	defer rec.next.CloseIdleConnections()
+	c := &http.Client{Transport: rec}
+	for _, path := range []string{"/items?page=1", "/items/1", "/items/2"} {
+		resp, err := c.Get(srv.URL() + path)
+		require.NoError(t, err)
+		_, err = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+	}
+	host := strings.TrimPrefix(srv.URL(), "http://")
+	assert.Len(t, rec.at[host], 3, "the page and both items done")
+	require.Len(t, rec.took[host], 2, "only the items timed")
+	for _, d := range rec.took[host] {
+		assert.Positive(t, d)
+	}
+}
+
+func TestHealthyAnsweredIsTheMedianHealthyHostsAnswerOverItsServiceTime(t *testing.T) {
+	ms := time.Millisecond
+	r := ManyHostsResult{Hosts: []HostResult{
+		{Role: RoleHealthy, Answered: 22 * ms, Service: 20 * ms},
+		{Role: RoleHealthy, Answered: 30 * ms, Service: 20 * ms},
+		{Role: RoleHealthy, Answered: 48 * ms, Service: 40 * ms},
+		{Role: RoleSlow, Answered: 3000 * ms, Service: 1000 * ms},
+		{Role: RoleHealthy}, // nothing read
+	}}
+	assert.InDelta(t, 1.2, r.HealthyAnswered(), 1e-9, "1.1, 1.2 and 1.5: the slow host and a host with no answer left out")
+	assert.Zero(t, ManyHostsResult{}.HealthyAnswered(), "no healthy host answered")
+}
