@@ -314,6 +314,7 @@ func New(cfg Config, opts ...Option) (*Limiter, error) {
 	if err := l.idle.check(); err != nil {
 		return nil, err
 	}
+	l.listenShared()
 	return l, nil
 }
 

@@ -24,6 +24,19 @@ type Shared interface {
 	Gate(ctx context.Context, key string, until time.Time, r SharedRate) error
 }
 
+// SharedGates is a Shared that pushes the gates other processes close as
+// they close them. A Limiter made WithShared of one applies each pushed gate
+// to the host's own gate at once (as a gate read from Allow, see
+// Host.sharedGate), so that a request whose permit was taken before the
+// gate, and that has not been written yet (see AwaitGate), waits for it
+// too, not only the requests that ask the store after the push.
+type SharedGates interface {
+	Shared
+	// OnGate makes the store call apply with each gate another process
+	// closes or moves later, from its own goroutine; apply does not block.
+	OnGate(apply func(key string, until time.Time))
+}
+
 // SharedRate is what a host's rate is made of, as this process sees it, and
 // what this process tells the others to learn from. The shared rate is the
 // lower of the ceiling and the quota, or where no quota is announced, of the
@@ -87,6 +100,23 @@ type SharedAnswer struct {
 // bucket and concurrency limit allow it) and every Gate close s's gate too.
 // Each process keeps its own adaptive concurrency limit.
 func WithShared(s Shared) Option { return func(l *Limiter) { l.shared = s } }
+
+// listenShared subscribes l to the gates its Shared store pushes, if it
+// pushes them (see SharedGates).
+func (l *Limiter) listenShared() {
+	if sg, ok := l.shared.(SharedGates); ok {
+		sg.OnGate(l.pushedGate)
+	}
+}
+
+// pushedGate applies a gate another process closed to the host key, if
+// this process has it: a host it has not made yet reads the gate from the
+// store at its first request.
+func (l *Limiter) pushedGate(key string, until time.Time) {
+	if h, ok := l.hosts.Load(key); ok {
+		h.(*Host).sharedGate(until)
+	}
+}
 
 // acquireShared is Acquire with a Shared store: the local permit first, then
 // the shared gate and rate; the permit's latency is timed from when both

@@ -109,6 +109,44 @@ func TestAnotherProcesssSharedGateCutsTheLimitAndHoldsTheSlot(t *testing.T) {
 	assert.Equal(t, snap.Limit, h.Snapshot().Limit, "one gate, one cut")
 }
 
+// pushingStore is a sharedStore that pushes the gates other processes
+// close (SharedGates).
+type pushingStore struct {
+	sharedStore
+	apply func(key string, until time.Time)
+}
+
+func (s *pushingStore) OnGate(apply func(key string, until time.Time)) { s.apply = apply }
+
+func TestAPushedGateHoldsARequestWhosePermitWasTakenBefore(t *testing.T) {
+	clk := clockwork.NewFakeClockAt(epoch)
+	s := &pushingStore{sharedStore: sharedStore{clk: clk}}
+	l, err := New(Config{Initial: 10}, WithClock(clk), WithShared(s))
+	require.NoError(t, err)
+	require.NotNil(t, s.apply, "New listens to the gates the store pushes")
+	h := l.Host("h")
+	p, err := h.Acquire(context.Background())
+	require.NoError(t, err)
+	until := clk.Now().Add(time.Second)
+	s.apply("h", until)
+	s.apply("other", until)
+	snap := h.Snapshot()
+	assert.Equal(t, until, snap.GateUntil, "the host's own gate closes at once")
+	assert.Less(t, snap.Limit, 10, "as a gate read from the store does, it cuts this process's share")
+	assert.Len(t, l.Snapshots(), 1, "a host this process has not made is not made for a gate")
+	// The request not written yet waits for the gate (the transport's
+	// last check before it writes).
+	got := make(chan bool, 1)
+	go func() {
+		waited, _ := h.AwaitGate(context.Background())
+		got <- waited
+	}()
+	require.NoError(t, clk.BlockUntilContext(context.Background(), 1))
+	clk.Advance(time.Second)
+	assert.True(t, <-got)
+	p.Release(Success)
+}
+
 func TestTheProcessesShareCapsTheLimitAndHoldsARequestPastIt(t *testing.T) {
 	l, _, s := newSharedLimiter(t, Config{Algorithm: Fixed, Initial: 6, Max: 10})
 	h := l.Host("h")

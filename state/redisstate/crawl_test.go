@@ -284,6 +284,30 @@ func TestSharedGateIsPushedToTheOtherWorkersBeforeTheirRefresh(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond)
 }
 
+func TestAGatePushedByAnotherWorkerHoldsARequestWhosePermitWasTakenBefore(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	a := NewShared(open(t, srv.URL(), fpA, "a"))
+	lim, err := limiter.New(limiter.Config{}, limiter.WithShared(NewShared(open(t, srv.URL(), fpA, "b"))))
+	require.NoError(t, err)
+	h := lim.Host("api:443")
+	// b's request has its permit (the store let it go) and waits for its
+	// connection when a's 429 closes the gate.
+	p, err := h.Acquire(ctx)
+	require.NoError(t, err)
+	defer p.Release(limiter.Ignored)
+	require.NoError(t, a.Gate(ctx, "api:443", time.Now().Add(2*time.Second), limiter.SharedRate{}))
+	// The push closes b's own gate, which the transport reads last before
+	// it writes the request (AwaitGate), while b asks the store nothing.
+	require.Eventually(t, func() bool { return !h.Snapshot().GateUntil.IsZero() }, 5*time.Second, 5*time.Millisecond,
+		"the gate pushed reaches the host without a request asking the store")
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	waited, err := h.AwaitGate(wctx)
+	assert.True(t, waited, "the request waits for the gate before it is written")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
 func TestSharedRateHoldsAllWorkersTogether(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()

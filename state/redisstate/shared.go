@@ -62,6 +62,7 @@ type Shared struct {
 
 	mu    sync.Mutex
 	hosts map[string]*hostView
+	apply func(key string, until time.Time) // OnGate's; nil: none
 }
 
 // refresh is how often a worker reads a host's shared gate and learnt rate,
@@ -81,7 +82,7 @@ const (
 	learntFloor      = 0.8                    // a throttle at the learnt rate cuts it to at least this share (then learntCut)
 )
 
-var _ limiter.Shared = (*Shared)(nil)
+var _ limiter.SharedGates = (*Shared)(nil)
 
 // NewShared returns the shared politeness of c's crawl. It listens for the
 // gates the other workers close until c is closed.
@@ -98,11 +99,13 @@ func NewShared(c *Crawl) *Shared {
 }
 
 // listen applies the gates pushed on ch ("UNIXMS HOST", published by
-// learnScript when a gate closes or moves later) to the hosts' views, until
-// ch is closed: a request this worker sends after a gate another worker
-// closed learns of it at once, not at its next refresh (requests sent in
-// that time would reach the server inside the Retry-After). A missed
-// message costs nothing more than that: the refresh reads the gate too.
+// learnScript when a gate closes or moves later) to the hosts' views, and
+// hands them to OnGate's apply, until ch is closed: a request this worker
+// sends after a gate another worker closed learns of it at once, not at its
+// next refresh (requests sent in that time would reach the server inside
+// the Retry-After), and so does one whose permit it took before and that
+// waits for its connection. A missed message costs nothing more than that:
+// the refresh reads the gate too.
 func (s *Shared) listen(ch <-chan *redis.Message, done chan<- struct{}) {
 	defer close(done)
 	for m := range ch {
@@ -115,12 +118,27 @@ func (s *Shared) listen(ch <-chan *redis.Message, done chan<- struct{}) {
 			continue
 		}
 		v := s.view(key)
+		g := time.UnixMilli(n)
 		v.mu.Lock()
-		if g := time.UnixMilli(n); g.After(v.gate) {
+		if g.After(v.gate) {
 			v.gate = g
 		}
 		v.mu.Unlock()
+		s.mu.Lock()
+		apply := s.apply
+		s.mu.Unlock()
+		if apply != nil {
+			apply(key, g)
+		}
 	}
+}
+
+// OnGate implements limiter.SharedGates: apply is called with each gate
+// pushed (see listen), this worker's own included.
+func (s *Shared) OnGate(apply func(key string, until time.Time)) {
+	s.mu.Lock()
+	s.apply = apply
+	s.mu.Unlock()
 }
 
 // hostView is what this worker knows of a host's shared state.
