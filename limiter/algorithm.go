@@ -238,13 +238,17 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 			a.wmax = float64(a.served) + 1
 		}
 	case ratio == 0:
-	case lo > delayShrink && !w.mixed(l) && (!w.wide || w.floorRise > 0 && w.queued):
+	case lo > delayShrink && !w.mixed(l) && (!w.wideHost || w.floorRise > 0 && w.queued && w.again):
 		l *= max(0.5, delayGrow/lo)
 	case lo > delayShrink:
 		// Answers of a server whose service times spread widely, not a
 		// queue: the limit holds. (Where they spread as widely as their
 		// mean, a queue that delays them all shows in the fastest answer,
-		// floorRise: a rise of the mean it does not show is the spread's.)
+		// floorRise, window after window: a rise of the mean it does not
+		// show is the spread's, and so is a single window whose fastest
+		// answer lies high, as the fastest of a few answers spread that
+		// widely does one window in seven or so. A window of too few
+		// answers to tell, or of alike ones, holds too.)
 	case w.inFlight < int(l):
 	case hi >= delayGrow:
 		if a.flags&refusedPast != 0 && l > a.wmax && lo >= delayGrow {

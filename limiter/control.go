@@ -110,7 +110,11 @@ type control struct {
 	// in-flight cap's 429), capOther once any other did (see closeWindow)
 	// or the host learnt a rate from one (see Host.throttleLocked).
 	refusals uint8
-	coldSum  time.Duration // the sum of the RTTs of the first samples (coldN); then fastGap
+	// queued is set while the last window after slow start was one of a
+	// wide spread whose fastest answer rose past twice where it typically
+	// lies (see windowStats.queued), for the next window's again.
+	queued  bool
+	coldSum time.Duration // the sum of the RTTs of the first samples (coldN); then fastGap
 
 	// shrunkFrom is the limit before the default strategy last lowered it
 	// without a drop, and shrunkRTT the mean RTT of the window that made it
@@ -185,8 +189,15 @@ type windowStats struct {
 	// that the fastest answer does not show (floorRise) is that spread's.
 	wide bool
 	// queued is set on such a window if its fastest answer rose past twice
-	// where it typically lies (see fastGap): a cut for its mean needs it.
-	queued bool
+	// where it typically lies (see fastGap), and again if the window
+	// before was queued too: a cut for its mean needs both.
+	queued, again bool
+	// wideHost is set after slow start if the host's service times spread
+	// as widely as their mean (see control.wide) and its baseline is
+	// queueBase or more, whether or not the window's answers showed it: a
+	// window of few answers, or of alike ones, cannot tell where its
+	// fastest answer lies.
+	wideHost bool
 	// calm is set on such a window if its fastest answer lies where it
 	// typically lies without a queue (see fastGap): the mean's rise is the
 	// spread's, and the limit may grow.
@@ -528,6 +539,9 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 			// tight server's small queue hardly moves the fastest answer
 			// before it refuses.
 			w.calm = known && w.wide && !w.queued && w.floorRise == 0 && c.limit+max(1, delayStep*c.limit) <= c.safe
+			w.wideHost = !c.slowStart && c.lowest != 0 && c.base >= queueBase && c.wide()
+			w.again = c.queued
+			c.queued = w.floorRise > 0 && w.queued
 		}
 	}
 	w.base, w.srtt = c.base, c.srtt

@@ -1217,16 +1217,17 @@ func TestDefaultReadsAWideSpreadByItsFastestAnswers(t *testing.T) {
 	// of 8 ms that slow start took from each level's first answers. With
 	// no queue a whole window reads 2.5× that baseline, but its fastest
 	// answer stays near the host's fastest: the baseline rises, and the
-	// limit is not cut. A queue that delays every answer by 10 ms moves the
-	// fastest too: the baseline does not take it in, and the limit does not
-	// grow.
-	run := func(rtt func(i, n int) time.Duration) *control {
-		c := &control{}
-		c.init(Config{Initial: 16, Min: 1, Max: 100})
-		c.slowStart, c.coldN = false, maxNeed*2
-		c.base, c.srtt = 8*time.Millisecond, 8*time.Millisecond
-		c.lowest = micros(500 * time.Microsecond)
-		now := epoch
+	// limit is not cut. A server whose slots then fall to 11, so that 16
+	// in flight wait 10 ms in its queue and fewer less, delays every
+	// answer, the fastest too, window after window: the baseline does not
+	// take the queue in, and the limit is cut.
+	c := &control{}
+	c.init(Config{Initial: 16, Min: 1, Max: 100})
+	c.slowStart, c.coldN = false, maxNeed*2
+	c.base, c.srtt = 8*time.Millisecond, 8*time.Millisecond
+	c.lowest = micros(500 * time.Microsecond)
+	now := epoch
+	run := func(rtt func(i, n int) time.Duration) {
 		for range 60 {
 			l := c.intLimit()
 			for range l {
@@ -1237,19 +1238,58 @@ func TestDefaultReadsAWideSpreadByItsFastestAnswers(t *testing.T) {
 				c.onSuccess(now, rtt(i, l), l, c.seq, c.level)
 			}
 		}
-		return c
 	}
 	even := func(i, n int) time.Duration {
 		// Evenly over 0.5-40 ms, in an order that mixes them.
 		return 500*time.Microsecond + time.Duration(float64(i*7%n)/float64(n-1)*39.5*float64(time.Millisecond))
 	}
-	c := run(even)
+	run(even)
 	assert.GreaterOrEqual(t, c.base, 12*time.Millisecond, "the baseline rises towards the answers' own")
 	assert.GreaterOrEqual(t, c.intLimit(), 16, "the limit is not cut")
 
-	c = run(func(i, n int) time.Duration { return even(i, n) + 10*time.Millisecond })
-	assert.Less(t, c.base, 12*time.Millisecond, "a queue's delay does not raise the baseline")
+	base := c.base
+	run(func(i, n int) time.Duration { return even(i, n) + time.Duration(max(0, n-11))*2*time.Millisecond })
+	assert.Less(t, c.base, base+base/10, "a queue's delay does not raise the baseline")
 	assert.Less(t, c.intLimit(), 16, "and the limit is cut")
+}
+
+func TestDefaultCutsAWideSpreadForItsRTTOnlyOnAQueueThatStays(t *testing.T) {
+	// A window at 16 in flight whose mean reads twice a baseline of 15 ms,
+	// as do the windows before it. On a host whose service times spread as
+	// widely as their mean, its fastest answer past twice where it
+	// typically lies cuts the limit only if the window before showed that
+	// too (a queue stays; the fastest of a few answers spread that widely
+	// lies that high one window in seven or so), and a window that cannot
+	// show where its fastest answer lies (too few answers, or alike ones)
+	// does not cut it. On another host the mean alone cuts it.
+	queued := windowStats{limit: 16, inFlight: 16, n: 16, mean: 30 * time.Millisecond, stderr: 3 * time.Millisecond,
+		base: 15 * time.Millisecond, srtt: 28 * time.Millisecond, wideHost: true, wide: true, queued: true, floorRise: 10 * time.Millisecond}
+	for _, tc := range []struct {
+		name string
+		w    func(w windowStats) windowStats
+		cut  bool
+	}{
+		{"queued once", func(w windowStats) windowStats { return w }, false},
+		{"queued twice", func(w windowStats) windowStats { w.again = true; return w }, true},
+		{"too few answers to tell", func(w windowStats) windowStats {
+			w.n, w.wide, w.queued, w.floorRise = 3, false, false, 0
+			return w
+		}, false},
+		{"not a wide host", func(w windowStats) windowStats {
+			w.wideHost, w.wide, w.queued, w.floorRise = false, false, false, 0
+			return w
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &delayAlgorithm{}
+			next := a.window(tc.w(queued))
+			if tc.cut {
+				assert.Less(t, next, 16.0)
+			} else {
+				assert.Equal(t, 16.0, next)
+			}
+		})
+	}
 }
 
 func TestAFastAnswerAmongAlikeOnesIsNoWideSpread(t *testing.T) {
