@@ -53,7 +53,7 @@ const (
 // (each request's start, numbered in order), succeeded (a request's
 // number) and throttled (a refused request's number, when its refusal came
 // and the gate it closed); its outputs are the rates throttled and settle
-// return, and pacerBurst.
+// return, lowest, and pacerBurst.
 //
 // The first throttle bounds the burst: at most the requests admitted
 // before it (the successes of the requests sent before its gate). Each later one tells the rate: the lowest at which a bucket,
@@ -98,6 +98,7 @@ type records struct {
 	refusedSeq uint64
 	later      int
 	whole      float64 // the first record's lowest rate, where its burst was fitted whole (see wholeBurst)
+	low        float64 // the first record's lowest rate at the first episode's bound on the burst, where the first fit left the learner unsure (see settle)
 	loose      float64 // the rate a loose first fit paced at, until the next record is learnt from (see learner.wide)
 }
 
@@ -339,6 +340,13 @@ func (l *learner) settle() (float64, bool) {
 			}
 		}
 		l.unsure = !l.known
+		if l.unsure && n >= minFit && l.s1 >= 1 {
+			// The record does not tell the burst, but the first
+			// episode bounds it: a bucket that admitted s1 requests
+			// held no more. At that burst the record's lowest rate
+			// is under the server's, whatever its burst was.
+			l.low = c.lowest(l.s1, n)
+		}
 		if l.known && !told && !l.wide && l.whole == 0 && l.burst >= looseMin && l.burst <= looseMax && c.gate < outageRA && n < len(c.sends) {
 			if hi := c.lowest(l.burst, n+1); hi > (1+looseSpan)*r {
 				// The refused request bounds the rate from above,
@@ -653,4 +661,14 @@ func (l *learner) pacerBurst(r float64) int {
 		return 1 + int(math.Round(r*wakeSlack.Seconds()))
 	}
 	return max(1, int(math.Floor(l.burst/2)))
+}
+
+// lowest returns the lowest rate the first record bounds the server's
+// rate by, at the first episode's bound on the burst, where the first fit
+// left the learner unsure (0: none).
+func (l *learner) lowest() float64 {
+	if l.records == nil {
+		return 0
+	}
+	return l.low
 }

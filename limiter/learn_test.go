@@ -1,6 +1,7 @@
 package limiter
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -8,15 +9,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// bucketAt is a server's token bucket of 100/s with a burst of 10, full at
-// epoch: admit reports whether it admits a request at t.
+// bucketAt is a server's token bucket of rate a second with a burst of
+// burst, holding tokens at last: admit reports whether it admits a request
+// at t.
 type bucketAt struct {
-	tokens float64
-	last   time.Time
+	rate, burst float64
+	tokens      float64
+	last        time.Time
 }
 
 func (b *bucketAt) admit(t time.Time) bool {
-	b.tokens = min(10, b.tokens+100*t.Sub(b.last).Seconds())
+	b.tokens = min(b.burst, b.tokens+b.rate*t.Sub(b.last).Seconds())
 	b.last = t
 	if b.tokens < 1 {
 		return false
@@ -25,14 +28,15 @@ func (b *bucketAt) admit(t time.Time) bool {
 	return true
 }
 
-// coldThenSteady feeds l what that bucket does with a cold start's burst of
+// coldThenSteady feeds l what a bucket of 100/s with a burst of 10, full at
+// epoch, does with a cold start's burst of
 // requests 0.5 ms apart, until the first refusal (answered 1 ms later,
 // with a 1 s gate), then with requests every 5 ms from the gate's end. It
 // returns the gate's end, when the first refusal after it was answered and
 // that request's number.
 func coldThenSteady(t *testing.T, l *learner) (until, at time.Time, refused uint64) {
 	t.Helper()
-	b := bucketAt{tokens: 10, last: epoch}
+	b := bucketAt{rate: 100, burst: 10, tokens: 10, last: epoch}
 	seq := uint64(0)
 	for {
 		seq++
@@ -330,7 +334,7 @@ func TestLearnerTakesAFirstThrottleWithinATwentiethOfItsGateForABurst(t *testing
 	// comes 22 ms (22 RTTs) after the first request, a fiftieth of its 1 s
 	// gate.
 	var l learner
-	b := bucketAt{tokens: 10, last: epoch}
+	b := bucketAt{rate: 100, burst: 10, tokens: 10, last: epoch}
 	seq := uint64(0)
 	for {
 		seq++
@@ -398,7 +402,7 @@ func TestLearnerFitsAWholeBurstWhereTheFirstRefusedRequestsStartIsKnown(t *testi
 	// tells when its request started: a bucket of 10 refilled at 100/s
 	// admitted 11 or so requests 0.5 ms apart, and refused the next.
 	var l learner
-	b := bucketAt{tokens: 10, last: epoch}
+	b := bucketAt{rate: 100, burst: 10, tokens: 10, last: epoch}
 	seq := uint64(0)
 	var until time.Time
 	for {
@@ -434,4 +438,55 @@ func TestLearnerFitsAWholeBurstWhereTheFirstRefusedRequestsStartIsKnown(t *testi
 	assert.Equal(t, 10.0, l.burst, "the server's burst, in whole tokens")
 	assert.LessOrEqual(t, r, 100.0, "not above the server's rate")
 	assert.GreaterOrEqual(t, r, 95.0, "99% of the lowest rate that admits the record at that burst")
+}
+
+func TestPaceAfterAProbeThatLeavesTheLearnerUnsurePacesUnderTheServersRate(t *testing.T) {
+	// 300/s with a burst of 5: a crawl's cold start sends its first
+	// requests 2 ms apart (its own work spaces them), so the first episode's
+	// 12 admitted requests were mostly refill and do not tell the burst.
+	// The probe after the gate doubles every 0.3 s from 50/s and is refused
+	// past the rate. Its episode's estimate read the probe's rate (up to
+	// four times the rate sent) over the 100 ms burst assumed, 345-458/s
+	// end to end, and a pacer at that rate drained the server's bucket
+	// within 0.2 s of the next gate; the first episode bounds the burst,
+	// and at that bound the record's lowest rate is under the server's.
+	p := pace{pushback: new(pushback)}
+	l := &p.learn
+	b := bucketAt{rate: 300, burst: 5, tokens: 5, last: epoch}
+	seq, at := uint64(0), epoch
+	for ; ; at = at.Add(2 * time.Millisecond) {
+		seq++
+		l.sent(at, seq, false)
+		if !b.admit(at) {
+			break
+		}
+		l.succeeded(seq)
+	}
+	until := at.Add(time.Second)
+	_, first, ok := l.throttled(at.Add(time.Millisecond), seq, time.Time{}, until, 0, time.Millisecond)
+	require.True(t, ok)
+	require.True(t, first)
+	require.False(t, l.unsure, "a cold start's burst")
+	var refusedAt time.Time
+	for at = until; refusedAt.IsZero(); {
+		probe := 50 * math.Exp2(at.Sub(until).Seconds()/0.3)
+		seq++
+		l.sent(at, seq, false)
+		if b.admit(at) {
+			l.succeeded(seq)
+		} else {
+			refusedAt = at
+		}
+		at = at.Add(time.Duration(float64(time.Second) / probe))
+	}
+	now := refusedAt.Add(time.Millisecond)
+	_, _, ok = l.throttled(now, seq, time.Time{}, now.Add(time.Second), 600, time.Millisecond)
+	require.True(t, ok)
+	p.learnt, p.slow, p.fallback = 600, true, 450
+	p.apply(now)
+	p.take(now.Add(time.Second))
+	require.True(t, l.unsure, "the first episode does not tell the burst")
+	assert.LessOrEqual(t, p.learnt, 300.0, "not past the server's rate")
+	assert.Greater(t, p.learnt, 0.8*300, "at the first episode's bound on the burst")
+	assert.Equal(t, p.learnt, p.epLearnt, "the next episode's probe is read from the rate paced at")
 }

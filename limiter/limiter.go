@@ -48,7 +48,11 @@
 // upward by 30% a second; a throttle while paced sets it to 95% of the
 // server's rate estimated from the successes since the last gate, after
 // which it probes by 0.1% a second (30% again if that episode was too short
-// to tell). A throttle without a Retry-After is first a
+// to tell); where the record came out mostly refill, the rate after its gate
+// is that estimate, but at most 99% of the lowest at which a bucket as large
+// as the first episode's admitted requests admits the record (the first
+// episode bounds the burst, so that rate is under the server's). A throttle
+// without a Retry-After is first a
 // concurrency signal; a rate is learnt only when throttles go on at a lower
 // in-flight count than the last cut, and the refused request started with
 // fewer in flight than the refusals that cut answered (0.9× the lowest), or

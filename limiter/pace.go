@@ -222,8 +222,24 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 		if r, ok := p.learn.settle(); ok {
 			if p.learn.unsure || r <= 0 {
 				r = p.fallback
+				if lo := p.learn.lowest(); lo > 0 {
+					// The episode's estimate assumes a burst of
+					// serverBurst, and after a probe that doubled
+					// it reads the probe's rate, which ran ahead of
+					// what the host sent: it landed 300/s burst 5
+					// at 345-458/s, whose pacer then drained the
+					// server's bucket within 0.2 s of the gate.
+					r = min(r, fitMargin*lo)
+				}
 			}
 			p.learnt, p.probing, p.confirmed = r, false, !p.learn.unsure || p.confirmed
+			if p.learn.unsure {
+				// The episode since the gate is paced from r: a
+				// probe's growth past it, not past the rate the
+				// record was refused at, tells that it crossed
+				// the server's (see estimate).
+				p.epLearnt = r
+			}
 			if p.learn.wide {
 				// A loose bound from below (see learner.settle):
 				// probe from it as from an unconfirmed rate.
