@@ -54,6 +54,11 @@ type SharedRate struct {
 	// rate: it asks only whether the shared gate lets it go.
 	Booked bool
 
+	// Auxiliary says the request asking is not the host's work but one its
+	// work waits on (a robots.txt, see AcquireAuxiliary): it does not wait
+	// for another process's lead of a cold start (see SharedAnswer.Again).
+	Auxiliary bool
+
 	// Limit is this process's concurrency limit for the host, which the
 	// others count against the level the processes were refused at.
 	Limit int
@@ -69,8 +74,9 @@ type SharedRate struct {
 type SharedAnswer struct {
 	// Wait is how long the request waits before it starts: 0 to start now.
 	Wait time.Duration
-	// Again says the wait is for the shared gate (or part of it) and the
-	// request asks again after it; otherwise its place under the shared rate
+	// Again says the wait is for the shared gate (or part of it), or for
+	// another process that leads the host's cold start, and the request
+	// asks again after it; otherwise its place under the shared rate
 	// is booked, and after the wait it asks again, Booked, whether the gate
 	// closed meanwhile.
 	Again bool
@@ -130,7 +136,8 @@ func (h *Host) acquireShared(ctx context.Context) (Permit, error) {
 }
 
 // admitShared waits until the shared gate and rate allow p's request. With
-// reacquire (p holds a concurrency slot), a request held by a shared gate
+// reacquire (p holds a concurrency slot: the host's work, not an auxiliary
+// request), a request held by a shared gate
 // that another process closed gives its slot back and takes a new permit
 // through the host's own gate (see sharedGate): the permits held when the
 // gate closed would all start the instant it opens, past the limit the gate
@@ -139,7 +146,7 @@ func (h *Host) admitShared(ctx context.Context, p Permit, reacquire func(context
 	waited, booked := false, false
 	for {
 		r := h.sharedRate()
-		r.Booked = booked
+		r.Booked, r.Auxiliary = booked, reacquire == nil
 		a, err := h.l.shared.Allow(ctx, h.key, r)
 		if err != nil {
 			if ctx.Err() != nil {

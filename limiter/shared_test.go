@@ -237,6 +237,20 @@ func TestSharedRateCarriesTheAnswersToLearnFrom(t *testing.T) {
 	assert.EqualValues(t, 1, last.Throttles)
 }
 
+func TestTheSharedStoreIsToldWhichRequestsAreTheHostsWork(t *testing.T) {
+	l, _, s := newSharedLimiter(t, Config{Algorithm: Fixed, Initial: 4})
+	h := l.Host("h")
+	p, err := h.AcquireAuxiliary(context.Background())
+	require.NoError(t, err)
+	p.Release(Success)
+	p, err = h.Acquire(context.Background())
+	require.NoError(t, err)
+	p.Release(Success)
+	require.Len(t, s.rates, 2)
+	assert.True(t, s.rates[0].Auxiliary, "a robots.txt is not the host's work")
+	assert.False(t, s.rates[1].Auxiliary)
+}
+
 func TestSharedLearntRatePacesTheHost(t *testing.T) {
 	l, _, s := newSharedLimiter(t, Config{Algorithm: Fixed, Initial: 4})
 	s.learnt = 40

@@ -270,7 +270,7 @@ func TestSharedGateClosesTheHostForEveryWorker(t *testing.T) {
 func TestSharedGateIsPushedToTheOtherWorkersBeforeTheirRefresh(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
 	got, err := b.Allow(ctx, "api:443", limiter.SharedRate{})
 	require.NoError(t, err)
@@ -280,8 +280,31 @@ func TestSharedGateIsPushedToTheOtherWorkersBeforeTheirRefresh(t *testing.T) {
 	require.NoError(t, a.Gate(ctx, "api:443", until, limiter.SharedRate{}))
 	assert.Eventually(t, func() bool {
 		got, err := b.Allow(ctx, "api:443", limiter.SharedRate{})
-		return err == nil && got.Again && got.Gate.Equal(time.UnixMilli(until.UnixMilli()))
+		return err == nil && got.Again && got.Gate.Equal(time.UnixMilli(until.Add(time.Millisecond-1).UnixMilli()))
 	}, 5*time.Second, 5*time.Millisecond)
+}
+
+func TestAGateIsNeverToldToAnotherWorkerEarlierThanItIs(t *testing.T) {
+	srv := redistest.Start(t, false)
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Millisecond)
+	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
+	allowed(t, b, limiter.SharedRate{})
+	// A Retry-After read 0.9 ms into a millisecond: the gate is carried in
+	// whole milliseconds, and a request the other worker holds for it must
+	// not go before it (it would reach the server inside the wait).
+	until := now.Add(time.Second + 900*time.Microsecond)
+	require.NoError(t, a.Gate(ctx, "h", until, limiter.SharedRate{}))
+	var pushed time.Time
+	require.Eventually(t, func() bool {
+		pushed = allowed(t, b, limiter.SharedRate{}).Gate
+		return !pushed.IsZero()
+	}, 5*time.Second, 5*time.Millisecond, "the push reaches b")
+	assert.False(t, pushed.Before(until), "the pushed gate %v is before the gate %v", pushed, until)
+	// A worker that reads the gate at its refresh reads it the same way.
+	c := clocked(t, srv.URL(), "c", &now)
+	read := allowed(t, c, limiter.SharedRate{}).Gate
+	assert.False(t, read.Before(until), "the gate read %v is before the gate %v", read, until)
 }
 
 func TestAGatePushedByAnotherWorkerHoldsARequestWhosePermitWasTakenBefore(t *testing.T) {
@@ -332,7 +355,7 @@ func TestSharedRateHoldsAllWorkersTogether(t *testing.T) {
 func TestSharedRateSavesNoBurstWhileTheGateIsClosed(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
 	r := limiter.SharedRate{Ceiling: 1, Burst: 5}
 	got, err := a.Allow(ctx, "h", r)
@@ -354,7 +377,7 @@ func TestSharedRateSavesNoBurstWhileTheGateIsClosed(t *testing.T) {
 func TestAnAnnouncedQuotaReplacesTheLearntRateAndKeepsNoBurst(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
 	_, err := a.Allow(ctx, "h", limiter.SharedRate{})
 	require.NoError(t, err)
@@ -385,7 +408,7 @@ func TestAnAnnouncedQuotaReplacesTheLearntRateAndKeepsNoBurst(t *testing.T) {
 
 func TestEachWorkerIsToldTheOthersRequestsToAHostThatAnnouncesAQuota(t *testing.T) {
 	srv := redistest.Start(t, false)
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
 	allow := func(s *Shared, r limiter.SharedRate) limiter.SharedAnswer {
 		t.Helper()
@@ -423,7 +446,7 @@ func clocked(t *testing.T, url, worker string, now *time.Time) *Shared {
 func TestSharedRateIsLearntFromEveryWorkersSuccesses(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
 	allowed(t, a, limiter.SharedRate{})
 	allowed(t, b, limiter.SharedRate{})
@@ -453,7 +476,7 @@ func TestSharedRateIsLearntFromEveryWorkersSuccesses(t *testing.T) {
 func TestSuccessesReportedAfterTheGateOpensCountInTheEpisodeTheyCameIn(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a, b, c := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now), clocked(t, srv.URL(), "c", &now)
 	for _, w := range []*Shared{a, b, c} {
 		allowed(t, w, limiter.SharedRate{})
@@ -490,7 +513,7 @@ func TestSuccessesReportedAfterTheGateOpensCountInTheEpisodeTheyCameIn(t *testin
 func TestSharedRateLearntIsNeverAboveTheRateThatWasRefused(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a := clocked(t, srv.URL(), "a", &now)
 	episode := func(successes int64, gate time.Duration) float64 {
 		t.Helper()
@@ -521,7 +544,7 @@ func TestSharedRateLearntIsNeverAboveTheRateThatWasRefused(t *testing.T) {
 func TestSharedGateWithoutAThrottleTeachesNothing(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a := clocked(t, srv.URL(), "a", &now)
 	_, err := a.Allow(ctx, "h", limiter.SharedRate{})
 	require.NoError(t, err)
@@ -545,7 +568,7 @@ func TestSharedGateWithoutAThrottleTeachesNothing(t *testing.T) {
 func TestWorkersRefusedWithAGateShareTheLevelTheyWereRefusedAt(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a, b, c := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now), clocked(t, srv.URL(), "c", &now)
 	for _, w := range []struct {
 		s     *Shared
@@ -573,7 +596,7 @@ func TestWorkersRefusedWithAGateShareTheLevelTheyWereRefusedAt(t *testing.T) {
 func TestWorkersUnderTheLevelShareTheRoomLeft(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
 	_, err := b.Allow(ctx, "h", limiter.SharedRate{Limit: 8})
 	require.NoError(t, err)
@@ -590,7 +613,7 @@ func TestWorkersUnderTheLevelShareTheRoomLeft(t *testing.T) {
 func TestAWorkerThatStoppedSendingHoldsNoShare(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
 	_, err := b.Allow(ctx, "h", limiter.SharedRate{Limit: 9})
 	require.NoError(t, err)
@@ -609,7 +632,7 @@ func TestAWorkerThatStoppedSendingHoldsNoShare(t *testing.T) {
 func TestARateRefusalSetsNoConcurrencyLevel(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
 	_, err := b.Allow(ctx, "h", limiter.SharedRate{Limit: 5})
 	require.NoError(t, err)
@@ -626,7 +649,7 @@ func TestARateRefusalSetsNoConcurrencyLevel(t *testing.T) {
 func TestNoWorkerReadsALevelBeforeItsGateOpens(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
 	allowed(t, b, limiter.SharedRate{Limit: 5})
 	until := now.Add(time.Second)
@@ -648,7 +671,7 @@ func TestNoWorkerReadsALevelBeforeItsGateOpens(t *testing.T) {
 func TestAWorkerAloneHasNoCap(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a := clocked(t, srv.URL(), "a", &now)
 	require.NoError(t, a.Gate(ctx, "h", now.Add(time.Second), limiter.SharedRate{Limit: 12}))
 	now = now.Add(time.Second)
@@ -659,52 +682,64 @@ func TestAWorkerAloneHasNoCap(t *testing.T) {
 
 func TestOneWorkerLeadsAColdStartForAll(t *testing.T) {
 	srv := redistest.Start(t, false)
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a, b, c := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now), clocked(t, srv.URL(), "c", &now)
 	starting := limiter.SharedRate{Limit: 4, Probing: true}
+	// Each worker's robots.txt goes as it asks; the first to ask for work
+	// in its slow start leads, and the others' work waits while its slow
+	// start runs (their requests would reach the server while another
+	// worker's refusal is on its way to them).
 	for _, s := range []*Shared{a, b, c} {
-		assert.Zero(t, allowed(t, s, starting).Cap, "nobody fills its limit yet: nobody leads")
+		assert.Zero(t, allowed(t, s, limiter.SharedRate{Limit: 4, Probing: true, Auxiliary: true}).Wait)
 	}
+	assert.Zero(t, allowed(t, a, starting).Wait, "a leads")
+	assert.True(t, allowed(t, b, starting).Again, "b's work waits")
+	assert.True(t, allowed(t, c, starting).Again)
 	now = now.Add(refresh)
 	assert.Zero(t, allowed(t, a, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap, "a leads")
+	assert.True(t, allowed(t, b, limiter.SharedRate{Limit: 5, Probing: true, Full: true}).Again)
+	assert.Zero(t, allowed(t, b, limiter.SharedRate{Limit: 5, Probing: true, Auxiliary: true}).Wait, "b's robots.txt does not wait")
+
+	// a's slow start ends at 10: b and c hold one request each, and a goes
+	// on leading past probeMax.
+	now = now.Add(refresh)
+	assert.Zero(t, allowed(t, a, limiter.SharedRate{Limit: 10}).Cap)
 	now = now.Add(refresh)
 	assert.Equal(t, 1, allowed(t, b, limiter.SharedRate{Limit: 5, Probing: true, Full: true}).Cap, "b holds one request")
 	assert.Equal(t, 1, allowed(t, c, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap)
-
-	// a's slow start ends at 10, and it goes on leading past probeMax.
-	now = now.Add(refresh)
-	assert.Zero(t, allowed(t, a, limiter.SharedRate{Limit: 10}).Cap)
 	now = now.Add(probeMax)
 	assert.Zero(t, allowed(t, a, limiter.SharedRate{Limit: 12}).Cap)
 	assert.Equal(t, 1, allowed(t, b, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap)
 	// a stops sending: its lead lapses with its report.
 	now = now.Add(limitsLive + refresh)
 	allowed(t, c, limiter.SharedRate{Limit: 4, Probing: true, Full: true})
-	assert.Zero(t, allowed(t, b, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap)
+	got := allowed(t, b, limiter.SharedRate{Limit: 4, Probing: true, Full: true})
+	assert.Zero(t, got.Cap)
+	assert.False(t, got.Again)
 }
 
 func TestAColdStartsLeadEndsAtAGateAtTheLeadersMostOrAfterProbeMax(t *testing.T) {
 	srv := redistest.Start(t, false)
 	ctx := context.Background()
-	now := time.Now()
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
 	a, b := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now)
 	probing := limiter.SharedRate{Limit: 4, Probing: true, Full: true}
-	lead := func(host string) {
-		t.Helper()
-		for _, s := range []*Shared{a, b} {
-			_, err := s.Allow(ctx, host, probing)
-			require.NoError(t, err)
-		}
-		now = now.Add(refresh)
-		got, err := b.Allow(ctx, host, probing)
-		require.NoError(t, err)
-		require.Equal(t, 1, got.Cap, "a leads")
-	}
+	// cap is b's cap on host, -1 while its work waits for a's lead.
 	cap := func(host string, r limiter.SharedRate) int {
 		t.Helper()
 		got, err := b.Allow(ctx, host, r)
 		require.NoError(t, err)
+		if got.Again {
+			return -1
+		}
 		return got.Cap
+	}
+	lead := func(host string) {
+		t.Helper()
+		_, err := a.Allow(ctx, host, probing)
+		require.NoError(t, err)
+		now = now.Add(refresh)
+		require.Equal(t, -1, cap(host, probing), "a leads")
 	}
 
 	// a never ends its slow start: after probeMax, b is held no longer.

@@ -45,15 +45,21 @@ import (
 // counted as they reported them at their last refresh (see
 // hostView.capLocked).
 //
-// From a cold start, the first worker whose slow start fills its limit
-// leads the host's concurrency for all of them: while it does, the others'
-// limits are capped at one, and its own limit alone moves. Each worker's slow start judges only its share of the
-// answers, and several of them together pass a tight server's slots before
-// any sees a queue form; one worker's slow start (and then its own
-// strategy) over the others' steady share sees it as one process would. The
-// lead ends at a gate (its level then caps the limits), when the leader's
-// limit reaches its most (the host takes more than one process sends), when
-// it stops sending, after probeMax if its slow start has not ended by then,
+// From a cold start, the first worker in slow start to ask for work (or
+// whose slow start fills its limit) leads the host's concurrency for all of
+// them: while its slow start runs, the others' work waits (their
+// robots.txt goes), and once it has ended, the others' limits are capped at
+// one; its own limit alone moves. Each worker's slow start judges only its
+// share of the answers, and several of them together pass a tight server's
+// slots before any sees a queue form; one worker's slow start (and then its
+// own strategy) over the others' steady share sees it as one process
+// would. And the first refusal of a cold start reaches the other workers
+// only through Redis: their requests written meanwhile (a few
+// milliseconds on a loaded machine, where a worker reads the gate pushed
+// to it late) would reach the server inside its Retry-After. The lead ends
+// at a gate (its level then caps the limits), when the leader's limit
+// reaches its most (the host takes more than one process sends), when it
+// stops sending, after probeMax if its slow start has not ended by then,
 // or levelHold after it has.
 type Shared struct {
 	c   *Crawl
@@ -156,10 +162,13 @@ type hostView struct {
 	others     int       // the other live workers' concurrency limits, summed
 	level      int       // the workers' limits summed when a gate last closed (0: none lately)
 	held       bool      // another worker leads the host's concurrency from a cold start
+	hold       bool      // and is still in its slow start: this worker's work waits
 	limit      int       // this worker's concurrency limit, as last reported
 	peers      int       // the other live workers that reported limits
 	counting   bool      // the host announced a quota: this worker counts its requests in Redis
 	sent       int64     // the requests this worker counted there
+	worked     bool      // this worker asked for work (not a robots.txt)
+	workTold   bool      // and told Redis (its first work request may claim the cold start's lead)
 }
 
 func (s *Shared) view(key string) *hostView {
@@ -193,6 +202,11 @@ func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (l
 
 func (s *Shared) allow(ctx context.Context, key string, v *hostView, r limiter.SharedRate) (limiter.SharedAnswer, error) {
 	now := s.now()
+	if !r.Auxiliary {
+		v.mu.Lock()
+		v.worked = true
+		v.mu.Unlock()
+	}
 	if err := s.refreshIfDue(ctx, key, v, r, now); err != nil {
 		return limiter.SharedAnswer{}, err
 	}
@@ -204,6 +218,10 @@ func (s *Shared) allow(ctx context.Context, key string, v *hostView, r limiter.S
 	if gate.After(now) {
 		v.mu.Unlock()
 		return limiter.SharedAnswer{Wait: min(gate.Sub(now), refresh), Again: true, Learnt: learnt, Gate: gate}, nil
+	}
+	if v.hold && !r.Auxiliary {
+		v.mu.Unlock()
+		return limiter.SharedAnswer{Wait: refresh, Again: true, Learnt: learnt}, nil
 	}
 	if rate <= 0 || r.Booked {
 		v.mu.Unlock()
@@ -390,11 +408,13 @@ return 1
 
 // refreshIfDue refreshes v when the refresh interval has passed since the
 // last one, or the gate it knew of has opened since (the rate learnt from
-// the episode it ended is known then), unless another request is refreshing
-// it: that one's view is as good.
+// the episode it ended is known then), or this worker's first work request
+// has not been told (it may claim the cold start's lead), unless another
+// request is refreshing it: that one's view is as good.
 func (s *Shared) refreshIfDue(ctx context.Context, key string, v *hostView, r limiter.SharedRate, now time.Time) error {
 	v.mu.Lock()
-	due := now.Sub(v.fetched) >= refresh || (v.fetched.Before(v.gate) && !now.Before(v.gate))
+	due := now.Sub(v.fetched) >= refresh || (v.fetched.Before(v.gate) && !now.Before(v.gate)) ||
+		(v.worked && !v.workTold)
 	if !due || v.refreshing {
 		v.mu.Unlock()
 		return nil
@@ -427,11 +447,12 @@ func (s *Shared) refreshIfDue(ctx context.Context, key string, v *hostView, r li
 // and a worker that read the level in between would cap its limit by a
 // refusal for rate. And it runs the cold start's lead (pw, pu: the
 // worker leading and when its lead ends; led: its slow start has ended;
-// pw empty: none was run): the first worker in slow start with its limit
-// full claims it for probeMax, extended to levelHold when its slow start
-// ends; a gate, a throttle, its limit at its most or its report lapsing
-// (see limitsLive) ends it. It returns whether another worker leads now,
-// and how many other live workers reported limits.
+// pw empty: none was run): the first worker in slow start asking for work
+// (ARGV[19]) or with its limit full claims it for probeMax, extended to
+// levelHold when its slow start ends; a gate, a throttle, its limit at its
+// most or its report lapsing (see limitsLive) ends it. It returns whether
+// another worker leads now (held: 2 while the leader's slow start runs, 1
+// after), and how many other live workers reported limits.
 //
 // KEYS: the gate, the host's learning hash (ok: the successes; from, base:
 // the episode's start and the count then; end, until: when the throttle
@@ -446,7 +467,8 @@ func (s *Shared) refreshIfDue(ctx context.Context, key string, v *hostView, r li
 // throttle at the learnt rate, learntFloor, the host, the worker, its
 // limit, levelHold (ms), limitsLive (ms), levelMargin, its slow start (0:
 // over, 1: on, 2: on with its limit full, 3: its limit at its most),
-// probeMax (ms), the worker's last report (ms, 0: none).
+// probeMax (ms), the worker's last report (ms, 0: none), 1 if the request
+// asking is work (not a robots.txt, see limiter.SharedRate.Auxiliary).
 var learnScript = redis.NewScript(`
 local G, L = KEYS[1], KEYS[2]
 local now, dok, dthr, gu = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -552,13 +574,14 @@ if newGate or dthr > 0 then
     redis.call('HSET', L, 'pu', now)
   end
 elseif not pw then
-  if ARGV[16] == '2' and lvl == 0 then
+  if (ARGV[16] == '2' or (ARGV[16] == '1' and ARGV[19] == '1')) and lvl == 0 then
     redis.call('HSET', L, 'pw', ARGV[11], 'pu', now + tonumber(ARGV[17]))
   end
 elseif now < pu then
   if pw ~= ARGV[11] then
     if redis.call('HEXISTS', KEYS[4], pw) == 1 then
       held = '1'
+      if redis.call('HEXISTS', L, 'led') == 0 then held = '2' end
     else
       redis.call('HSET', L, 'pu', now)
     end
@@ -591,7 +614,8 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 	v.mu.Unlock()
 	var gateMS int64
 	if !gate.IsZero() {
-		gateMS = gate.UnixMilli()
+		// Rounded up: a gate is never told earlier than it is.
+		gateMS = gate.Add(time.Millisecond - 1).UnixMilli()
 	}
 	ctx, cancel := context.WithTimeout(ctx, roundTrip)
 	defer cancel()
@@ -599,7 +623,7 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 		s.c.key("limits:" + key), s.c.key("level:" + key)},
 		now.UnixMilli(), dok, dthr, gateMS, learntCut, serverBurst.Seconds(), probeUnconfirmed, probeConfirmed, learntFloor, key,
 		s.c.o.worker, max(0, r.Limit), levelHold.Milliseconds(), limitsLive.Milliseconds(), levelMargin, slowStart(r),
-		probeMax.Milliseconds(), prev).StringSlice()
+		probeMax.Milliseconds(), prev, b2i(!r.Auxiliary)).StringSlice()
 	if err != nil {
 		v.mu.Lock()
 		v.successes, v.throttles = v.successes-dok, v.throttles-dthr // added next time
@@ -619,7 +643,8 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 	peers, _ := strconv.Atoi(res[7])
 	v.mu.Lock()
 	v.fetched = now
-	v.others, v.level, v.held, v.peers, v.limit = others, level, res[6] == "1", peers, max(0, r.Limit)
+	v.workTold = v.workTold || !r.Auxiliary
+	v.others, v.level, v.held, v.hold, v.peers, v.limit = others, level, res[6] != "0", res[6] == "2", peers, max(0, r.Limit)
 	if g.After(v.gate) {
 		v.gate = g
 	}
@@ -676,4 +701,11 @@ func lowest(rates ...float64) float64 {
 		}
 	}
 	return out
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
