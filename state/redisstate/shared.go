@@ -167,8 +167,7 @@ type hostView struct {
 	peers      int       // the other live workers that reported limits
 	counting   bool      // the host announced a quota: this worker counts its requests in Redis
 	sent       int64     // the requests this worker counted there
-	worked     bool      // this worker asked for work (not a robots.txt)
-	workTold   bool      // and told Redis (its first work request may claim the cold start's lead)
+	workTold   bool      // this worker told Redis it asks for work, not only a robots.txt (its first work request may claim the cold start's lead)
 }
 
 func (s *Shared) view(key string) *hostView {
@@ -202,11 +201,6 @@ func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (l
 
 func (s *Shared) allow(ctx context.Context, key string, v *hostView, r limiter.SharedRate) (limiter.SharedAnswer, error) {
 	now := s.now()
-	if !r.Auxiliary {
-		v.mu.Lock()
-		v.worked = true
-		v.mu.Unlock()
-	}
 	if err := s.refreshIfDue(ctx, key, v, r, now); err != nil {
 		return limiter.SharedAnswer{}, err
 	}
@@ -414,7 +408,7 @@ return 1
 func (s *Shared) refreshIfDue(ctx context.Context, key string, v *hostView, r limiter.SharedRate, now time.Time) error {
 	v.mu.Lock()
 	due := now.Sub(v.fetched) >= refresh || (v.fetched.Before(v.gate) && !now.Before(v.gate)) ||
-		(v.worked && !v.workTold)
+		(!r.Auxiliary && !v.workTold)
 	if !due || v.refreshing {
 		v.mu.Unlock()
 		return nil
@@ -623,7 +617,7 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 		s.c.key("limits:" + key), s.c.key("level:" + key)},
 		now.UnixMilli(), dok, dthr, gateMS, learntCut, serverBurst.Seconds(), probeUnconfirmed, probeConfirmed, learntFloor, key,
 		s.c.o.worker, max(0, r.Limit), levelHold.Milliseconds(), limitsLive.Milliseconds(), levelMargin, slowStart(r),
-		probeMax.Milliseconds(), prev, b2i(!r.Auxiliary)).StringSlice()
+		probeMax.Milliseconds(), prev, !r.Auxiliary).StringSlice() // go-redis sends a bool as 1 or 0
 	if err != nil {
 		v.mu.Lock()
 		v.successes, v.throttles = v.successes-dok, v.throttles-dthr // added next time
@@ -701,11 +695,4 @@ func lowest(rates ...float64) float64 {
 		}
 	}
 	return out
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
