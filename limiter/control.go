@@ -202,7 +202,12 @@ type windowStats struct {
 	// typically lies without a queue (see fastGap): the mean's rise is the
 	// spread's, and the limit may grow.
 	calm bool
-	n    int // the successes the window's mean is of
+	// coldQueue is set on a cold start's first window (see coldWait) whose
+	// answers came back alike but for some of its level's requests that
+	// waited in a queue: the initial limit already passes the server's
+	// slots.
+	coldQueue bool
+	n         int // the successes the window's mean is of
 }
 
 // ratio is the window's RTT rise as a ratio to the baseline (see
@@ -316,7 +321,7 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 			if seq > c.watch.from && rtt >= c.stragglerWait() {
 				c.watch.late++
 			}
-			if c.watch.ready(now, c.seq, c.stragglerWait()) {
+			if c.watchReady(now) {
 				c.closeWindow(now, inFlight, 0, false, 0, 0)
 			}
 			return
@@ -337,7 +342,13 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 			return
 		}
 	}
-	c.add(rtt)
+	if c.slowStart && seq > c.watch.from && c.coldWait() && rtt >= c.stragglerWait() {
+		// A cold start's first window, and an answer that waited in a queue
+		// the initial limit already makes: it must not set the baseline.
+		c.watch.late++
+	} else {
+		c.add(rtt)
+	}
 	el := now.Sub(c.winStart)
 	if c.winStart.IsZero() || el < 0 {
 		// The first sample, or a clock that went back: start the window here.
@@ -345,11 +356,11 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 		c.winSeq = c.seq
 	}
 	if int(c.n+c.tailN) >= c.need() && el >= c.span() && !c.foldTooSoon() {
-		if c.slowStart && c.base >= queueBase && c.steady() {
+		if c.slowStart && (c.base >= queueBase && c.steady() || c.coldWait()) {
 			// Answers this alike come from requests that start and end
 			// together: those that waited come back a service time later.
 			c.due = true
-			if !c.watch.ready(now, c.seq, c.stragglerWait()) {
+			if !c.watchReady(now) {
 				return
 			}
 		}
@@ -360,7 +371,13 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 // steady reports whether the open window's answers took about the same
 // time: their spread is under steadySpread of their mean.
 func (c *control) steady() bool {
-	if c.n < 3 {
+	return c.n >= 3 && c.alike()
+}
+
+// alike reports whether the open window's answers, two or more, took about
+// the same time: their spread is under steadySpread of their mean.
+func (c *control) alike() bool {
+	if c.n < 2 {
 		return false
 	}
 	m := float64(c.sum) / float64(c.n)
@@ -505,6 +522,7 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 	w.step = w.drop && c.slowStart && c.safe > 0 && w.limit > c.safe
 	if c.slowStart && !w.drop && c.due {
 		w.waited = c.watch.waited(now, c.stragglerWait())
+		w.coldQueue = w.waited > 0 && c.coldWait()
 	}
 	switch {
 	case w.drop:
@@ -817,7 +835,7 @@ func (c *control) slowStartWindow(w windowStats) {
 			}
 		}
 		c.set(next)
-	case !c.rising:
+	case !c.rising && !w.coldQueue:
 		// The RTT has risen: a queue may be forming at the server, or the
 		// window was noisy. Hold the limit for a window to tell them apart.
 		c.rising = true

@@ -83,3 +83,28 @@ func TestSimulationABlackoutAtAColdStartIsNotHeldAsASmallServer(t *testing.T) {
 		assert.GreaterOrEqual(t, share, 0.6, "seed %d: share of the optimum over %v", seed, run)
 	}
 }
+
+// TestSimulationAServerOfFewerSlotsThanTheInitialLimitIsNotRefused: a
+// server whose slots and queue together just hold the initial limit (2 + 2
+// or 3 + 1 under an initial 4), with steady service times, answers the
+// initial level's requests beyond its slots a whole service time after the
+// others. The cold start's first window waits for them, reads the queue
+// they waited in, and ends slow start there instead of stepping past slots
+// and queue into a 503 and a 1 s gate.
+func TestSimulationAServerOfFewerSlotsThanTheInitialLimitIsNotRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, c := range []capacityClass{
+		{slots: 2, queue: 2, service: 20 * time.Millisecond, constant: true},
+		{slots: 2, queue: 2, service: 100 * time.Millisecond, constant: true},
+		{slots: 3, queue: 1, service: 20 * time.Millisecond, constant: true},
+		{slots: 3, queue: 1, service: 50 * time.Millisecond, constant: true},
+	} {
+		for _, seed := range simClassSeeds {
+			f := simCrawlCapacityLoaded(t, "", c, seed, 0)
+			assert.Zero(t, f.refused, "%v, seed %d: refused share", c, seed)
+			assert.GreaterOrEqual(t, f.share, 0.85, "%v, seed %d: share of the optimum over %v", c, seed, crawlRun)
+		}
+	}
+}

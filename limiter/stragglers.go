@@ -18,6 +18,13 @@ const steadySpread = 0.02
 // request waits on top of its own.
 const stragglerAge = 1.25
 
+// coldStragglerAge is stragglerAge for a cold start's first window, whose
+// first answers stand for the baseline (see coldWait): those of a server
+// whose service times spread (±25%) lie that far below its slowest
+// answers without a queue, while a steady server's queued request waits a
+// whole service time more, twice the first answers.
+const coldStragglerAge = 1.75
+
 // maxWatched bounds the permits a level's watch follows.
 const maxWatched = 1 << 14
 
@@ -90,6 +97,21 @@ func (w *levelWatch) ready(now time.Time, seq uint64, age time.Duration) bool {
 	return w.backN >= seq-w.from || len(w.marks) > 0 && now.Sub(w.marks[0].at) >= age
 }
 
+// firstBack reports whether every permit that had started by the first
+// mark has come back.
+func (w *levelWatch) firstBack() bool {
+	if len(w.marks) == 0 {
+		return false
+	}
+	for seq := w.from + 1; seq <= w.marks[0].seq && seq-w.from <= maxWatched; seq++ {
+		i := seq - w.from - 1
+		if i/64 >= uint64(len(w.back)) || w.back[i/64]&(1<<(i%64)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // stragglers returns how many of the permits that started age or more
 // before now are still out, and how many permits started that long ago.
 func (w *levelWatch) stragglers(now time.Time, age time.Duration) (out, started int) {
@@ -127,5 +149,34 @@ func (w *levelWatch) waited(now time.Time, age time.Duration) float64 {
 // stragglerWait is the age of a straggler: stragglerAge baselines (see
 // queueBase).
 func (c *control) stragglerWait() time.Duration {
+	if c.base == 0 && c.n > 0 {
+		// A cold start's first window: its first answers stand for the
+		// baseline (see coldWait).
+		return time.Duration(math.Round(coldStragglerAge * float64(max(c.sum/time.Duration(c.n), queueBase))))
+	}
 	return time.Duration(math.Round(stragglerAge * float64(max(c.base, queueBase))))
+}
+
+// watchReady reports whether the level the due window watches can be told
+// from ones that waited (see levelWatch.ready). A cold start's first window
+// is ready too once the permits out at its first answer are all back: its
+// level is the initial limit's, sent together, and the permits that
+// replace its first answers wait behind no queue it did not already show.
+func (c *control) watchReady(now time.Time) bool {
+	if c.base == 0 && c.watch.firstBack() {
+		return true
+	}
+	return c.watch.ready(now, c.seq, c.stragglerWait())
+}
+
+// coldWait reports whether the open window, a cold start's first (no
+// baseline yet), waits for its level's stragglers before it closes: its
+// first answers took queueBase or more and came back alike (see alike: a
+// server whose service times spread has its fastest answers far below its
+// slowest without any queue). The initial limit may already pass
+// a small server's slots (2 slots and 2 queued under an initial 4): the
+// requests beyond them come back a service time after the first answers,
+// which would otherwise set the baseline and step past slots and queue.
+func (c *control) coldWait() bool {
+	return c.base == 0 && c.n > 0 && c.sum/time.Duration(c.n) >= queueBase && c.alike()
 }

@@ -444,6 +444,8 @@ ROWS = [
     # the optimum; quota rows about 20 s; each bounded at 40-45 s. Capacity: 2, 128 and 256 slots; 1, 50 and 300 ms;
     # queue 0, slots/4 and slots; jitter 0 and as wide as the latency
     ('sweep-cap-2x20ms-q2', 'capacity', '--slots 2 --queue 2 --latency 20ms --jitter 5ms', 250, ('cap', 2, 0.02), [], 40),
+    ('sweep-cap-2x20ms-q2-j0', 'capacity', '--slots 2 --queue 2 --latency 20ms --jitter 0s', 250, ('cap', 2, 0.02), [], 40),
+    ('sweep-cap-3x100ms-q1-j0', 'capacity', '--slots 3 --queue 1 --latency 100ms --jitter 0s', 75, ('cap', 3, 0.1), [], 40),
     ('sweep-cap-2x50ms-q0', 'capacity', '--slots 2 --queue 0 --latency 50ms --jitter 10ms', 100, ('cap', 2, 0.05), [], 40),
     ('sweep-cap-2x300ms-q2', 'capacity', '--slots 2 --queue 2 --latency 300ms --jitter 50ms', 20, ('cap', 2, 0.3), [], 40),
     ('sweep-cap-2x1ms-q0', 'capacity', '--slots 2 --queue 0 --latency 1ms --jitter 0s', 5000, ('cap', 2, 0.001), [], 40),
