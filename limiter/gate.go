@@ -100,7 +100,7 @@ func (h *Host) SetQuotaAt(now time.Time, q Quota) {
 		return
 	}
 	h.mu.Lock()
-	pause := h.pace.setQuota(now, q, h.l.cfg.RetryAfterMax, h.ctl.seq, h.inFlight)
+	pause := h.pace.setQuota(now, q, h.l.cfg.RetryAfterMax, h.ctl.seq, h.inFlight-h.ledLocked())
 	h.applyRateLocked(now)
 	h.mu.Unlock()
 	if !pause.IsZero() {

@@ -632,7 +632,7 @@ func (h *Host) Snapshot() Snapshot {
 	s := Snapshot{
 		Key:         h.key,
 		Limit:       h.limit,
-		InFlight:    h.inFlight,
+		InFlight:    h.inFlight - h.ledLocked(),
 		MaxInFlight: int(h.maxInFlight),
 		SlowStart:   h.ctl.slowStart,
 		Successes:   h.successes,

@@ -83,7 +83,7 @@ func (h *Host) forget(now time.Time) bool {
 	}
 	p := &h.pace
 	switch {
-	case h.inFlight > 0 || len(h.waiters) > 0,
+	case h.inFlight > h.ledLocked() || len(h.waiters) > 0,
 		!h.gateUntil.IsZero() && now.Before(h.gateUntil),
 		p.learnt > 0 || p.quotaActive(now) || p.ceiling != h.configuredRate(),
 		p.bucket != nil && p.bucket.TokensAt(now) < float64(p.curBurst):

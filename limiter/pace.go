@@ -117,6 +117,7 @@ type pushback struct {
 
 	reader   *quotaReader  // how the announced quota refills; made at the first quota, which few hosts announce
 	others   uint64        // the requests other processes sent to the host, as a shared store last counted them (see SharedAnswer.Others)
+	led      int           // the other processes' requests counted in the host's requests in flight while this process leads it (see SharedAnswer.Lead)
 	hidden   bool          // a throttle came while the announced quota held more than the requests in flight: a limit its headers do not describe
 	warned   time.Time     // the end of the last long wait the host warned of (see noteWait)
 	sendRate float64       // requests in flight over the smoothed RTT when the last throttle came

@@ -93,8 +93,18 @@ type SharedAnswer struct {
 	// process's own limit judges only its share of the answers, and their
 	// sum would grow past that level again. From a cold start, while
 	// another process leads the host's concurrency for all of them, it is
-	// one.
+	// one; for the leader, once its slow start has ended, the highest
+	// level its slow start reached (its strategy reads the queue from its
+	// own answers, which the others' requests make a thinner one than
+	// the same level of its own would).
 	Cap int
+	// Lead is, while this process leads the host's concurrency for all
+	// of them once its slow start has ended (see Cap), how many other
+	// processes send to the host, capped at one request each: this
+	// process counts that many requests of its own in flight, so that its
+	// limit bounds what all of them send, as one process's limit would
+	// (0: none).
+	Lead int
 	// Others is how many requests the other processes sent to the host so
 	// far, counted while it announces a quota (0: not counted). A quota
 	// refills for every process's requests, and this process reads its
@@ -159,6 +169,16 @@ func (h *Host) admitShared(ctx context.Context, p Permit, reacquire func(context
 		h.l.sharedOK()
 		h.useSharedLearnt(a.Learnt)
 		h.useSharedOthers(a.Others)
+		if h.useSharedLead(a.Lead) && reacquire != nil {
+			// The others' requests took p's slot: it waits for one.
+			p.Release(Ignored)
+			np, err := reacquire(ctx)
+			if err != nil {
+				return Permit{}, err
+			}
+			p, booked = np, false
+			continue
+		}
 		if a.Cap > 0 && h.capShared(a.Cap) && reacquire != nil {
 			// p's slot is past the processes' share: it waits for one
 			// under the capped limit.
@@ -273,6 +293,34 @@ func (h *Host) useSharedLearnt(learnt float64) {
 	}
 	h.pace.learnt, h.pace.pushed().slow = learnt, true
 	h.applyRateLocked(now)
+}
+
+// useSharedLead counts n of the other processes' requests in h's requests
+// in flight (see SharedAnswer.Lead), and reports whether n grew past the
+// room under the limit.
+func (h *Host) useSharedLead(n int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	led := h.ledLocked()
+	if n == led {
+		return false
+	}
+	h.inFlight += n - led
+	h.pace.pushed().led = n
+	if n < led {
+		h.wakeHeadLocked()
+		return false
+	}
+	return h.inFlight > h.limit
+}
+
+// ledLocked is how many of h's requests in flight are other processes'
+// (see useSharedLead).
+func (h *Host) ledLocked() int {
+	if pb := h.pace.pushback; pb != nil {
+		return pb.led
+	}
+	return 0
 }
 
 // useSharedOthers notes the requests the other processes sent to the host,

@@ -22,6 +22,7 @@ type sharedStore struct {
 	rates  []SharedRate
 	learnt float64
 	cap    int
+	lead   int
 	others uint64
 	err    error
 }
@@ -41,7 +42,7 @@ func (s *sharedStore) Allow(_ context.Context, key string, r SharedRate) (Shared
 		s.waits = s.waits[1:]
 		return SharedAnswer{Wait: w, Learnt: s.learnt}, nil
 	}
-	return SharedAnswer{Learnt: s.learnt, Cap: s.cap, Others: s.others}, nil
+	return SharedAnswer{Learnt: s.learnt, Cap: s.cap, Lead: s.lead, Others: s.others}, nil
 }
 
 func (s *sharedStore) Gate(_ context.Context, key string, until time.Time, r SharedRate) error {
@@ -173,6 +174,52 @@ func TestTheProcessesShareCapsTheLimitAndHoldsARequestPastIt(t *testing.T) {
 	p.Release(Success)
 	last := s.rates[len(s.rates)-1]
 	assert.Equal(t, 3, last.Limit, "the limit is told to the others")
+}
+
+func TestAProcessLeadingAHostCountsTheOthersRequestsInItsLimit(t *testing.T) {
+	l, _, s := newSharedLimiter(t, Config{Algorithm: Fixed, Initial: 6, Max: 10})
+	h := l.Host("h")
+	var held []Permit
+	for range 4 {
+		p, err := h.Acquire(context.Background())
+		require.NoError(t, err)
+		held = append(held, p)
+	}
+	// Two other processes send one request each under this one's lead:
+	// its limit of 6 bounds all of them, as one process's would.
+	s.mu.Lock()
+	s.lead = 2
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := h.Acquire(ctx)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "a fifth request waits: 4 + 2 fill the limit")
+	assert.Equal(t, 6, h.Snapshot().Limit)
+	assert.Equal(t, 4, h.Snapshot().InFlight, "the request past the room gave its slot back; the others' are not this process's")
+	held[0].Release(Success)
+	p, err := h.Acquire(context.Background())
+	require.NoError(t, err)
+	held[0] = p
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = h.Acquire(ctx)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	// The lead ends: the room is this process's again.
+	s.mu.Lock()
+	s.lead = 0
+	s.mu.Unlock()
+	held[0].Release(Success)
+	for range 3 {
+		p, err := h.Acquire(context.Background())
+		require.NoError(t, err)
+		held = append(held, p)
+	}
+	assert.Equal(t, 6, h.Snapshot().InFlight)
+	for _, p := range held[1:] {
+		p.Release(Success)
+	}
+	assert.Zero(t, h.Snapshot().InFlight)
 }
 
 func TestAThrottleIsToldToTheSharedStoreBeforeItsGateOpens(t *testing.T) {

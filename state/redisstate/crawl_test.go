@@ -701,14 +701,14 @@ func TestOneWorkerLeadsAColdStartForAll(t *testing.T) {
 	assert.Zero(t, allowed(t, b, limiter.SharedRate{Limit: 5, Probing: true, Auxiliary: true}).Wait, "b's robots.txt does not wait")
 
 	// a's slow start ends at 10: b and c hold one request each, and a goes
-	// on leading past probeMax.
+	// on leading past probeMax, its limit at most its slow start's level.
 	now = now.Add(refresh)
-	assert.Zero(t, allowed(t, a, limiter.SharedRate{Limit: 10}).Cap)
+	assert.Equal(t, 10, allowed(t, a, limiter.SharedRate{Limit: 10}).Cap)
 	now = now.Add(refresh)
 	assert.Equal(t, 1, allowed(t, b, limiter.SharedRate{Limit: 5, Probing: true, Full: true}).Cap, "b holds one request")
 	assert.Equal(t, 1, allowed(t, c, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap)
 	now = now.Add(probeMax)
-	assert.Zero(t, allowed(t, a, limiter.SharedRate{Limit: 12}).Cap)
+	assert.Equal(t, 10, allowed(t, a, limiter.SharedRate{Limit: 12}).Cap)
 	assert.Equal(t, 1, allowed(t, b, limiter.SharedRate{Limit: 4, Probing: true, Full: true}).Cap)
 	// a stops sending: its lead lapses with its report.
 	now = now.Add(limitsLive + refresh)
@@ -716,6 +716,44 @@ func TestOneWorkerLeadsAColdStartForAll(t *testing.T) {
 	got := allowed(t, b, limiter.SharedRate{Limit: 4, Probing: true, Full: true})
 	assert.Zero(t, got.Cap)
 	assert.False(t, got.Again)
+}
+
+func TestAColdStartsLeaderCountsTheOthersInItsLimitUpToItsSlowStartsLevel(t *testing.T) {
+	srv := redistest.Start(t, false)
+	now := time.Now().Truncate(time.Millisecond) // gates are carried in whole milliseconds, rounded up
+	a, b, c := clocked(t, srv.URL(), "a", &now), clocked(t, srv.URL(), "b", &now), clocked(t, srv.URL(), "c", &now)
+	follow := limiter.SharedRate{Limit: 1, Probing: true, Full: true}
+	assert.Zero(t, allowed(t, a, limiter.SharedRate{Limit: 4, Probing: true}).Wait, "a leads")
+	assert.True(t, allowed(t, b, follow).Again)
+	assert.True(t, allowed(t, c, follow).Again)
+	now = now.Add(refresh)
+	got := allowed(t, a, limiter.SharedRate{Limit: 19, Probing: true, Full: true})
+	assert.Zero(t, got.Lead, "while a's slow start runs, the others' work waits")
+	assert.Zero(t, got.Cap)
+
+	// a's slow start ends: b and c send one request each, which a counts
+	// in its limit, and a's limit (all of them) stays at or below the level
+	// its slow start reached, as one process's would.
+	now = now.Add(refresh)
+	got = allowed(t, a, limiter.SharedRate{Limit: 17})
+	assert.Equal(t, 2, got.Lead, "b's and c's requests")
+	assert.Equal(t, 19, got.Cap, "the level a's slow start reached")
+	assert.Equal(t, 1, allowed(t, b, follow).Cap)
+	assert.Equal(t, 1, allowed(t, c, follow).Cap)
+	now = now.Add(refresh)
+	assert.Equal(t, 19, allowed(t, a, limiter.SharedRate{Limit: 21}).Cap)
+
+	// Its slow start resumes: no cap while it runs, and the level it
+	// reaches then caps it after.
+	now = now.Add(refresh)
+	allowed(t, b, follow)
+	allowed(t, c, follow)
+	got = allowed(t, a, limiter.SharedRate{Limit: 20, Probing: true, Full: true})
+	assert.Zero(t, got.Cap)
+	assert.Equal(t, 2, got.Lead)
+	now = now.Add(refresh)
+	assert.Equal(t, 20, allowed(t, a, limiter.SharedRate{Limit: 19}).Cap)
+	assert.Zero(t, allowed(t, b, follow).Lead, "b does not lead")
 }
 
 func TestAColdStartsLeadEndsAtAGateAtTheLeadersMostOrAfterProbeMax(t *testing.T) {

@@ -49,11 +49,17 @@ import (
 // whose slow start fills its limit) leads the host's concurrency for all of
 // them: while its slow start runs, the others' work waits (their
 // robots.txt goes), and once it has ended, the others' limits are capped at
-// one; its own limit alone moves. Each worker's slow start judges only its
-// share of the answers, and several of them together pass a tight server's
-// slots before any sees a queue form; one worker's slow start (and then its
-// own strategy) over the others' steady share sees it as one process
-// would. And the first refusal of a cold start reaches the other workers
+// one and the leader counts their requests as its own in flight: its limit
+// alone moves, and it bounds what all of them send, as one process's
+// limit would. The leader's limit stays at or below the highest level its
+// slow start reached (a slow start resumed may raise it): its strategy
+// reads a queue from its own answers, and the others' requests, one each
+// and not always in flight, thin the queue it would see at its level, so
+// that it grows past what one process holds. Each worker's slow start
+// judges only its share of the answers, and several of them together pass
+// a tight server's slots before any sees a queue form; one worker's slow
+// start (and then its own strategy) over the others' steady share sees it
+// as one process would. And the first refusal of a cold start reaches the other workers
 // only through Redis: their requests written meanwhile (a few
 // milliseconds on a loaded machine, where a worker reads the gate pushed
 // to it late) would reach the server inside its Retry-After. The lead ends
@@ -163,6 +169,8 @@ type hostView struct {
 	level      int       // the workers' limits summed when a gate last closed (0: none lately)
 	held       bool      // another worker leads the host's concurrency from a cold start
 	hold       bool      // and is still in its slow start: this worker's work waits
+	leads      bool      // this worker leads the host's concurrency and its slow start has ended: it counts the others' requests as its own (see limiter.SharedAnswer.Lead)
+	leadLevel  int       // and the highest level its slow start reached caps its limit (0: none, its slow start runs)
 	limit      int       // this worker's concurrency limit, as last reported
 	peers      int       // the other live workers that reported limits
 	counting   bool      // the host announced a quota: this worker counts its requests in Redis
@@ -193,8 +201,16 @@ func (s *Shared) view(key string) *hostView {
 func (s *Shared) Allow(ctx context.Context, key string, r limiter.SharedRate) (limiter.SharedAnswer, error) {
 	v := s.view(key)
 	a, err := s.allow(ctx, key, v, r)
-	if err != nil || a.Wait > 0 {
+	if err != nil {
 		return a, err
+	}
+	v.mu.Lock()
+	if v.leads {
+		a.Lead = v.peers
+	}
+	v.mu.Unlock()
+	if a.Wait > 0 {
+		return a, nil
 	}
 	return s.count(ctx, key, v, r, a)
 }
@@ -321,6 +337,9 @@ func (v *hostView) capLocked() int {
 	if v.held {
 		return 1
 	}
+	if v.leads {
+		return v.leadLevel
+	}
 	if v.level <= 0 || v.others <= 0 {
 		return 0
 	}
@@ -444,9 +463,13 @@ func (s *Shared) refreshIfDue(ctx context.Context, key string, v *hostView, r li
 // pw empty: none was run): the first worker in slow start asking for work
 // (ARGV[19]) or with its limit full claims it for probeMax, extended to
 // levelHold when its slow start ends; a gate, a throttle, its limit at its
-// most or its report lapsing (see limitsLive) ends it. It returns whether
+// most or its report lapsing (see limitsLive) ends it; ll is the highest
+// limit the leader reported in slow start, or that its slow start ended
+// at (lss: its last report was in slow start). It returns whether
 // another worker leads now (held: 2 while the leader's slow start runs, 1
-// after), and how many other live workers reported limits.
+// after; 3: this worker leads, its slow start over or resumed), how many
+// other live workers reported limits, and the level that caps the
+// leader's limit (0: none, while its slow start runs).
 //
 // KEYS: the gate, the host's learning hash (ok: the successes; from, base:
 // the episode's start and the count then; end, until: when the throttle
@@ -559,7 +582,7 @@ if newGate then
   lvl = sum
   redis.call('SET', KEYS[5], lvl, 'PX', ARGV[13])
 end
-local held, pw = '0', redis.call('HGET', L, 'pw')
+local held, pw, ll = '0', redis.call('HGET', L, 'pw'), '0'
 local pu = tonumber(redis.call('HGET', L, 'pu') or '0')
 if newGate or dthr > 0 then
   if not pw then
@@ -581,13 +604,28 @@ elseif now < pu then
     end
   elseif ARGV[16] == '3' then
     redis.call('HSET', L, 'pu', now)
-  elseif ARGV[16] == '0' and redis.call('HSETNX', L, 'led', '1') == 1 then
-    redis.call('HSET', L, 'pu', now + tonumber(ARGV[13]))
+  elseif ARGV[16] == '0' then
+    if redis.call('HSETNX', L, 'led', '1') == 1 then
+      redis.call('HSET', L, 'pu', now + tonumber(ARGV[13]))
+    end
+    ll = redis.call('HGET', L, 'll') or '0'
+    if redis.call('HGET', L, 'lss') ~= '0' and tonumber(ARGV[12]) > tonumber(ll) then
+      -- The level its slow start ended at, where its reports missed a higher one.
+      ll = ARGV[12]
+    end
+    redis.call('HSET', L, 'll', ll, 'lss', '0')
+    held = '3'
+  else
+    if tonumber(ARGV[12]) > tonumber(redis.call('HGET', L, 'll') or '0') then
+      redis.call('HSET', L, 'll', ARGV[12])
+    end
+    redis.call('HSET', L, 'lss', '1')
+    if redis.call('HEXISTS', L, 'led') == 1 then held = '3' end
   end
 end
 local gate = redis.call('GET', G)
 if gate and tonumber(gate) > now then lvl = 0 end
-return {gate or '', tostring(rate), tostring(grows), tostring(probe), tostring(others), tostring(lvl), held, tostring(peers)}
+return {gate or '', tostring(rate), tostring(grows), tostring(probe), tostring(others), tostring(lvl), held, tostring(peers), ll}
 `)
 
 // learn runs learnScript for this worker: it adds the successes and
@@ -635,10 +673,12 @@ func (s *Shared) learn(ctx context.Context, key string, v *hostView, r limiter.S
 	others, _ := strconv.Atoi(res[4])
 	level, _ := strconv.Atoi(res[5])
 	peers, _ := strconv.Atoi(res[7])
+	leadLevel, _ := strconv.Atoi(res[8])
 	v.mu.Lock()
 	v.fetched = now
 	v.workTold = v.workTold || !r.Auxiliary
-	v.others, v.level, v.held, v.hold, v.peers, v.limit = others, level, res[6] != "0", res[6] == "2", peers, max(0, r.Limit)
+	v.others, v.level, v.peers, v.limit = others, level, peers, max(0, r.Limit)
+	v.held, v.hold, v.leads, v.leadLevel = res[6] == "1" || res[6] == "2", res[6] == "2", res[6] == "3", leadLevel
 	if g.After(v.gate) {
 		v.gate = g
 	}
