@@ -113,7 +113,10 @@ type control struct {
 	// queued is set while the last window after slow start was one of a
 	// wide spread whose fastest answer rose past twice where it typically
 	// lies (see windowStats.queued), for the next window's again.
-	queued  bool
+	queued bool
+	// lateRun is the windows in a row slow start held as read late (see
+	// readLate).
+	lateRun uint8
 	coldSum time.Duration // the sum of the RTTs of the first samples (coldN); then fastGap
 
 	// shrunkFrom is the limit before the default strategy last lowered it
@@ -311,7 +314,10 @@ func (c *control) resample(el time.Duration) {
 // onSuccess adds a latency sample of the permit seq that started at level.
 // In slow start only permits started once the current limit was full count:
 // the others show the load of a lower one.
-func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq uint64, level uint32) {
+//
+// late, if not nil, tells how many of the process's threads waited for a
+// CPU lately; a slow-start window reads it as it closes (see readLate).
+func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq uint64, level uint32, late func(time.Time) float64) {
 	c.noteFastest(rtt, !c.slowStart || !c.due && level == c.level && !c.filling && !c.filled)
 	if c.slowStart {
 		c.watch.mark(now, c.seq, max(c.base, queueBase)/8)
@@ -322,7 +328,7 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 				c.watch.late++
 			}
 			if c.watchReady(now) {
-				c.closeWindow(now, inFlight, 0, false, 0, 0)
+				c.closeWindow(now, inFlight, 0, false, 0, 0, late)
 			}
 			return
 		}
@@ -364,7 +370,7 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 				return
 			}
 		}
-		c.closeWindow(now, inFlight, 0, false, 0, 0)
+		c.closeWindow(now, inFlight, 0, false, 0, 0, late)
 	}
 }
 
@@ -447,7 +453,7 @@ func (c *control) onDrop(now time.Time, inFlight int, epoch uint32, gateEnd time
 	if gateEnd.After(now) {
 		gate = gateEnd.Sub(now)
 	}
-	c.closeWindow(now, inFlight, gate, peak, first, busy)
+	c.closeWindow(now, inFlight, gate, peak, first, busy, nil)
 	return true
 }
 
@@ -509,7 +515,7 @@ func (c *control) belowColdHold() {
 // the dropped request went out at the host's in-flight peak, first the
 // in-flight count when it was taken if it is the host's first drop, and
 // busy that count for any drop (see windowStats).
-func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, peak bool, first, busy int) {
+func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, peak bool, first, busy int, late func(time.Time) float64) {
 	w := windowStats{start: c.winStart, inFlight: int(c.winInFlight), limit: c.limit, drop: c.drops > 0, refused: int(c.refused), peak: peak, first: first, busy: busy}
 	if w.drop {
 		if w.refused >= capMin && gate == 0 {
@@ -545,8 +551,14 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 			m := float64(w.mean)
 			w.stderr = time.Duration(math.Sqrt(max(0, c.sumSq/n-m*m) / (n - 1)))
 		}
-		stall = !w.drop && c.stalled(folded, w.mean)
-		c.observeRTT(now, w.mean, int(c.n), c.meanNoise(w.stderr, int(c.n)))
+		stall = !w.drop && (c.stalled(folded, w.mean) || c.readLate(now, w.mean, late))
+		if stall && c.slowStart {
+			// Read late: the baseline takes it only where it lies lower.
+			c.srtt += (w.mean - c.srtt) / 4
+			c.lowerBase(now, w.mean, int(c.n), c.meanNoise(w.stderr, int(c.n)))
+		} else {
+			c.observeRTT(now, w.mean, int(c.n), c.meanNoise(w.stderr, int(c.n)))
+		}
 		if !w.drop && !stall {
 			var r time.Duration
 			known := c.fastGap() > 0
@@ -634,6 +646,31 @@ func (c *control) stalled(folded bool, mean time.Duration) bool {
 	return true
 }
 
+// readLate reports whether slow start's window, of mean RTT mean, was read
+// while the process waited for a CPU (late's reading, lateWait threads or
+// more): its answers' RTTs hold the process's own delay, which a loaded
+// start (every host, the listing and robots.txt at once) sheds level after
+// level as it grows, so that a queue's rise hides in the fall. Slow start
+// holds the limit and leaves the baseline as it is, for lateHolds windows in
+// a row at most: past them the machine is loaded, not the start; a window
+// that reads lower than the baseline still lowers it (see lowerBase). Not
+// where the window's RTT is half slowBase or more: a loaded client's delay
+// of 5-20 ms moves it a tenth or less.
+func (c *control) readLate(now time.Time, mean time.Duration, late func(time.Time) float64) bool {
+	if !c.slowStart || late == nil {
+		return false
+	}
+	if mean >= slowBase/2 || late(now) < lateWait {
+		c.lateRun = 0
+		return false
+	}
+	if c.lateRun >= lateHolds {
+		return false
+	}
+	c.lateRun++
+	return true
+}
+
 // tailAt is the RTT from which an answer is one of the server's slow few:
 // tailRatio baselines (see queueBase).
 func (c *control) tailAt() time.Duration {
@@ -687,6 +724,23 @@ func (c *control) coldSample(rtt time.Duration) {
 	c.base = c.coldSum / time.Duration(c.coldN)
 	if c.coldN >= maxNeed*2 {
 		c.coldSum = 0 // see fastGap
+	}
+}
+
+// lowerBase takes a window read while the process ran late (see readLate)
+// into the baseline only if its mean lies below it (or there is none yet):
+// such a window's RTTs hold the process's delay on top of the server's
+// time, an upper bound of the server's. In the cold start the baseline
+// becomes that mean, as if every answer before had read it.
+func (c *control) lowerBase(now time.Time, mean time.Duration, n int, stderr time.Duration) {
+	switch {
+	case c.base > 0 && mean >= c.base:
+	case c.coldN < maxNeed*2:
+		c.base = mean
+		c.coldN = uint8(min(max(int(c.coldN), n), maxNeed*2-1))
+		c.coldSum = mean * time.Duration(c.coldN)
+	default:
+		c.observeRTT(now, mean, n, stderr)
 	}
 }
 

@@ -812,7 +812,7 @@ func TestARiseAtOneRequestInFlightIsNotReadAsAQueue(t *testing.T) {
 		}
 		for range c.intLimit() {
 			now = now.Add(30 * time.Millisecond)
-			c.onSuccess(now, 30*time.Millisecond, 0, c.seq, c.level)
+			c.onSuccess(now, 30*time.Millisecond, 0, c.seq, c.level, nil)
 		}
 	}
 	assert.GreaterOrEqual(t, c.base, 26*time.Millisecond, "the baseline follows the lone requests' RTT")
@@ -838,7 +838,7 @@ func TestAFewAnswersTenTimesSlowerAreNotReadAsAQueueButAllAnswersSlowerAre(t *te
 			}
 			for i := range l {
 				now = now.Add(time.Millisecond)
-				c.onSuccess(now, rtt(&c, i), l, c.seq, c.level)
+				c.onSuccess(now, rtt(&c, i), l, c.seq, c.level, nil)
 			}
 		}
 		return c.intLimit()
@@ -983,7 +983,7 @@ func TestAFewAnswersOfAHeavyTailTogetherAtALowLimitAreNotReadAsAQueue(t *testing
 				rtt = 5 * base
 			}
 			now = now.Add(base / out)
-			c.onSuccess(now, rtt, out-1, c.seq, c.level)
+			c.onSuccess(now, rtt, out-1, c.seq, c.level, nil)
 			c.onStart(out)
 			lowest = min(lowest, c.intLimit())
 		}
@@ -1039,7 +1039,7 @@ func TestAClientStallIsNotReadAsAQueue(t *testing.T) {
 		for i := range 2000 {
 			d, gap := rtt(i)
 			now = now.Add(gap)
-			c.onSuccess(now, d, out-1, c.seq, c.level)
+			c.onSuccess(now, d, out-1, c.seq, c.level, nil)
 			c.onStart(out)
 			if c.intLimit() < lowest && cutAt < 0 {
 				cutAt = i
@@ -1235,7 +1235,7 @@ func TestDefaultReadsAWideSpreadByItsFastestAnswers(t *testing.T) {
 			}
 			for i := range l {
 				now = now.Add(time.Millisecond)
-				c.onSuccess(now, rtt(i, l), l, c.seq, c.level)
+				c.onSuccess(now, rtt(i, l), l, c.seq, c.level, nil)
 			}
 		}
 	}
@@ -1339,7 +1339,7 @@ func TestDefaultGrowsAWideSpreadWhoseFastestAnswerLiesWhereItTypicallyDoes(t *te
 			// Evenly over 0.5-40 ms, in an order that mixes them, the
 			// fastest a little above the host's.
 			rtt := time.Millisecond + time.Duration(float64(i*7%l)/float64(l-1)*39*float64(time.Millisecond))
-			c.onSuccess(now, rtt+delay, l, c.seq, c.level)
+			c.onSuccess(now, rtt+delay, l, c.seq, c.level, nil)
 		}
 	}
 	for range 60 {

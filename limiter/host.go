@@ -132,6 +132,10 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 			now = h.l.clock.Now()
 		}
 		h.peakAt = now.UnixNano()
+		if h.ctl.slowStart && h.l.late != nil {
+			// A reading of the process's wait ready for the level's window.
+			h.l.late(now)
+		}
 	}
 	h.ctl.onStart(h.inFlight)
 	if h.pace.learn.recording(h.ctl.seq, !needSlot) {
@@ -294,7 +298,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		h.okSeq = max(h.okSeq, h.seqOf(p))
 		h.pace.onSuccess(now, h.seqOf(p), p.start, int(p.busy), h.seqOf(p) == h.ctl.seq)
 		if timed {
-			h.ctl.onSuccess(now, max(0, now.Sub(start)), h.inFlight, h.seqOf(p), p.level)
+			h.ctl.onSuccess(now, max(0, now.Sub(start)), h.inFlight, h.seqOf(p), p.level, h.l.late)
 		}
 	case Dropped:
 		h.dropped++

@@ -93,6 +93,8 @@ type sim struct {
 	// own (see setNoise); 0: none.
 	noise    time.Duration
 	noiseRng *rand.Rand
+	// noiseAt, if set, is the noise at each time (see setLateStart).
+	noiseAt func(at time.Duration) time.Duration
 
 	// late delays each of the client's timers (a wait for a token or a
 	// gate) a time drawn uniformly from [0, late) after the time it was
@@ -132,7 +134,11 @@ func (s *sim) after(at time.Duration, fn func()) { s.schedule(at, &simEvent{fn: 
 // by the client's own noise, see setNoise).
 func (s *sim) respond(at time.Duration, r *simReq, resp simResponse) {
 	if s.noise > 0 {
-		at += time.Duration(s.noiseRng.Float64() * float64(s.noise))
+		noise := s.noise
+		if s.noiseAt != nil {
+			noise = s.noiseAt(at)
+		}
+		at += time.Duration(s.noiseRng.Float64() * float64(noise))
 	}
 	s.schedule(at, &simEvent{req: r, resp: &resp})
 }

@@ -1,0 +1,97 @@
+package limiter
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeRunQueue is a runQueueWait whose total the test sets.
+type fakeRunQueue struct {
+	mu    sync.Mutex
+	total time.Duration
+	reads int
+}
+
+func (f *fakeRunQueue) read() (time.Duration, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	return f.total, true
+}
+
+func TestLatenessReadsTheThreadsWaitingPerWallTimeBetweenTwoReads(t *testing.T) {
+	f := &fakeRunQueue{}
+	lt := newLateness(f.read)
+	require.NotNil(t, lt)
+	t0 := time.Unix(0, lt.readAt.Load())
+	assert.Zero(t, lt.threads(t0), "one read: no reading yet")
+	// Two threads waited all along 20 ms.
+	f.total = 40 * time.Millisecond
+	require.True(t, lt.sample(t0.Add(20*time.Millisecond)))
+	assert.InDelta(t, 2.0, lt.threads(t0.Add(21*time.Millisecond)), 0.01)
+	// None waited the next 20 ms: the old reading counts half.
+	require.True(t, lt.sample(t0.Add(40*time.Millisecond)))
+	assert.InDelta(t, 1.0, lt.threads(t0.Add(41*time.Millisecond)), 0.01)
+	assert.Zero(t, lt.threads(t0.Add(40*time.Millisecond+lateStale+time.Millisecond)), "a stale reading is none")
+	require.Eventually(t, func() bool { return !lt.busy.Load() }, 5*time.Second, time.Millisecond)
+	// A read over a span longer than lateStale gives no reading.
+	f.total += time.Second
+	require.True(t, lt.sample(t0.Add(time.Second)))
+	assert.Zero(t, lt.threads(t0.Add(time.Second)))
+}
+
+func TestLatenessReadsAtMostOnceEveryLateEvery(t *testing.T) {
+	f := &fakeRunQueue{}
+	lt := newLateness(f.read)
+	now := time.Unix(0, lt.readAt.Load())
+	for i := range 30 {
+		lt.threads(now.Add(time.Duration(i) * time.Millisecond))
+		require.Eventually(t, func() bool { return !lt.busy.Load() }, 5*time.Second, time.Millisecond)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	assert.Equal(t, 2, f.reads, "the priming read and one lateEvery after it")
+}
+
+func TestALimiterOnAnotherClockReadsNoLateness(t *testing.T) {
+	l, _ := newTestLimiter(t, Config{})
+	assert.Nil(t, l.late)
+	real, err := New(Config{})
+	require.NoError(t, err)
+	assert.Equal(t, runQueueWait != nil, real.late != nil, "the real clock reads it where the system tells it")
+}
+
+func TestSlowStartHoldsWindowsReadWhileItsProcessWaitsForACPUAndTakesOnlyTheirLowerMeans(t *testing.T) {
+	// A 20 ms server read 30-45 ms late by a process whose threads wait
+	// for a CPU: slow start neither grows nor takes the late means into its
+	// baseline but the lowest, for lateHolds windows at most.
+	var c control
+	c.init(Config{Initial: 4, Min: 1, Max: 100})
+	threads := 1.2
+	late := func(time.Time) float64 { return threads }
+	now := epoch
+	round := func(rtt time.Duration) {
+		for range c.intLimit() {
+			c.onStart(c.intLimit())
+		}
+		for range c.intLimit() {
+			now = now.Add(rtt / time.Duration(c.intLimit()))
+			c.onSuccess(now, rtt, c.intLimit()-1, c.seq, c.level, late)
+		}
+	}
+	rtts := []time.Duration{40, 32, 45, 38, 30, 44}
+	for _, ms := range rtts {
+		round(ms * time.Millisecond)
+	}
+	assert.Equal(t, 4, c.intLimit(), "held while read late")
+	assert.True(t, c.slowStart)
+	assert.LessOrEqual(t, c.base, 32*time.Millisecond, "the lowest late means, not their mean (38 ms)")
+	for range 2 * lateHolds {
+		round(30 * time.Millisecond)
+	}
+	assert.Greater(t, c.intLimit(), 4, "past lateHolds windows in a row the machine is loaded, not its start: it grows")
+}
