@@ -14,6 +14,7 @@ type conn struct {
 	accepted time.Time // when the server accepted it
 	used     bool      // a request came on it
 	until    time.Time // an answer sent on it told its client not to send before until
+	answered time.Time // when the last answer on it was written (the handler returned)
 
 	requests atomic.Int64 // requests that came on it, for KeepAliveRequests (no lock needed)
 }

@@ -115,7 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		onConn = cn.requests.Add(1)
 	}
 	out := h.serve(w, r, request{class: class, id: id, key: key, attempt: attempt, client: client, conn: cn, onConn: onConn})
-	h.rec.finish(out.status, out.fault, id, out.whole)
+	h.rec.finish(client, cn, out.status, out.fault, id, out.whole)
 	if out.abort {
 		panic(http.ErrAbortHandler) // net/http closes the connection quietly
 	}

@@ -42,13 +42,21 @@ type Stats struct {
 	// EarlyRequests counts requests that arrived while their client had been
 	// told to wait: before the Retry-After of a 429 or 503 it was given had
 	// passed, or in a fixed header-quota window it had been told was used up.
-	// A request on the connection that carried that answer, after it, counts:
-	// the client had read the answer. On another connection, one that arrives
-	// within inFlightSlack of the answer, or is the first on a connection the
-	// server had accepted before it, may have been sent before the client got
-	// the answer (it was on its way, or the client opened the connection for
-	// it) and does not count. Outside Start's server every request in the
-	// wait counts, those on their way included.
+	// A request counts only if its client sent it after it could have read
+	// the answer. A client sends a request on an HTTP/1 connection only once
+	// it has read the answer to the one before on it, so what a request
+	// followed is what the server had written on its connection before it:
+	// a request on the connection that carried the answer, after it, counts;
+	// one on another connection counts if the answer before it on that
+	// connection was written inFlightSlack or more after the one that told
+	// the client to wait was written (the client had read something written
+	// that much later); the first on a connection counts if the server
+	// accepted the connection that long after. Others were sent by a client that may not
+	// have read the answer yet, however late they reached the handler: a
+	// loaded client reads the answers waiting on its connections in no
+	// particular order, and a loaded server reads a request long after it
+	// was sent. Outside Start's server every request in the wait counts,
+	// those on their way included.
 	EarlyRequests int64 `json:"early_requests"`
 	// RobotsViolations counts requests to paths robots.txt disallows.
 	RobotsViolations int64 `json:"robots_violations"`
@@ -138,15 +146,23 @@ func newRecorder(sc *Scenario, clientKey string, start time.Time, now func() tim
 	return r
 }
 
-// inFlightSlack is how long after an answer a request on another connection
-// may arrive that its client sent before the answer reached it: a round trip
-// on a loaded machine, where a request sent first can reach the handler
-// after an answer written later.
-const inFlightSlack = 5 * time.Millisecond
+// inFlightSlack is how much later than the answer that told its client to
+// wait another answer must be written for the client to be taken to have read
+// them in that order (see Stats.EarlyRequests): a loaded client reads the
+// answers that reached it together in no particular order. Traces of crawls
+// on 2 cores at a load of 1-8 with busy loops: the client read the 503 0.1 to
+// 17 ms after it was written, and before it answers written up to 15 ms after
+// it (at a cold start; up to 2.4 ms otherwise).
+const inFlightSlack = 20 * time.Millisecond
 
-// wait is what a client was told: not to send before until, first at told
-// (answers that lengthened the wait came later).
-type wait struct{ told, until time.Time }
+// wait is what a client was told: not to send before until, first by the
+// answer written at told (answers that lengthened the wait came later); by
+// is that answer's connection until it is written (told is then when it was
+// decided), nil after, and outside Start's server.
+type wait struct {
+	told, until time.Time
+	by          *conn
+}
 
 // arrive counts a request that arrived from client on cn (nil outside
 // Start's server) for key (path and query); id is the item id of a detail
@@ -182,12 +198,20 @@ func (r *recorder) arrive(client string, cn *conn, class Class, key string, id i
 	return r.attempts[key]
 }
 
-// finish counts the answer to a request: its status (0 for a reset), the
-// fault injected if any, and whether a whole, well-formed body was sent.
-func (r *recorder) finish(status int, fault Fault, id int, whole bool) {
+// finish counts the answer to a request from client on cn (nil outside
+// Start's server): its status (0 for a reset), the fault injected if any,
+// and whether a whole, well-formed body was sent.
+func (r *recorder) finish(client string, cn *conn, status int, fault Fault, id int, whole bool) {
 	t := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if cn != nil {
+		cn.answered = t
+		if w := r.waits[client]; w.by == cn {
+			w.told, w.by = t, nil // the answer that told the client to wait is written
+			r.waits[client] = w
+		}
+	}
 	r.inFlight--
 	r.byStatus[status]++
 	if fault != "" {
@@ -212,8 +236,8 @@ func (r *recorder) finish(status int, fault Fault, id int, whole bool) {
 }
 
 // early says whether a request from client arriving at t on cn, the first
-// on it or not, came while the client had been told to wait (see
-// Stats.EarlyRequests); r.mu is held.
+// on it or not, came while the client had been told to wait and was sent
+// after it could have read that (see Stats.EarlyRequests); r.mu is held.
 func (r *recorder) early(client string, cn *conn, first bool, t time.Time) bool {
 	w := r.waits[client]
 	switch {
@@ -223,11 +247,16 @@ func (r *recorder) early(client string, cn *conn, first bool, t time.Time) bool 
 		return true
 	case t.Before(cn.until):
 		return true // the client read the answer on this connection first
-	case t.Sub(w.told) < inFlightSlack:
-		return false
-	default:
-		return !first || !cn.accepted.Before(w.told)
+	case w.by != nil:
+		return false // the answer is not written yet
 	}
+	// What the client had read when it sent this request: an answer on this
+	// connection, or (the first on it) nothing since it opened it.
+	after := cn.answered
+	if first || after.IsZero() {
+		after = cn.accepted
+	}
+	return !after.Before(w.told.Add(inFlightSlack))
 }
 
 // tellWait notes that client was told on cn (nil outside Start's server),
@@ -244,7 +273,7 @@ func (r *recorder) tellWait(client string, cn *conn, until time.Time) {
 		return
 	}
 	if !t.Before(w.until) { // no wait stood: this answer is the first to tell
-		w.told = t
+		w.told, w.by = t, cn
 	}
 	w.until = until
 	r.waits[client] = w

@@ -122,23 +122,25 @@ func TestEarlyRequestsLeaveOutThoseOnTheirWayWhenTheAnswerLeft(t *testing.T) {
 	clk := newFakeClock()
 	r := newRecorder(&Scenario{}, "remote-ip", clk.Now(), clk.Now)
 	opened := &conn{accepted: clk.Now()} // opened for a request of the cold start
-	idle := &conn{accepted: clk.Now(), used: true}
-	answered := &conn{accepted: clk.Now(), used: true}
+	idle := &conn{accepted: clk.Now(), used: true, answered: clk.Now()}
+	answered := &conn{accepted: clk.Now(), used: true, answered: clk.Now()}
 	clk.Advance(time.Millisecond)
-	r.tellWait("c", answered, clk.Now().Add(time.Second))
-
 	arrive := func(cn *conn) { r.arrive("c", cn, ClassDetail, "/items/1", 1, false) }
+	arrive(answered)
+	r.tellWait("c", answered, clk.Now().Add(time.Second))
+	r.finish("c", answered, 429, "", 1, false)
+
 	arrive(idle)     // on its way: within a round trip of the answer, on another connection
 	arrive(answered) // after the answer on its own connection: the client had read it
-	clk.Advance(10 * time.Millisecond)
+	clk.Advance(2 * inFlightSlack)
 	arrive(opened)                     // the first request on a connection opened before the answer
 	arrive(&conn{accepted: clk.Now()}) // a connection opened after it
-	arrive(idle)                       // a round trip after the answer
+	arrive(idle)                       // a round trip after the answer, but after an answer from before it
 	arrive(nil)                        // outside Start's server every request in the wait counts
-	assert.EqualValues(t, 4, r.snapshot().EarlyRequests)
+	assert.EqualValues(t, 3, r.snapshot().EarlyRequests)
 	clk.Advance(time.Second)
 	arrive(opened)
-	assert.EqualValues(t, 4, r.snapshot().EarlyRequests, "after the wait")
+	assert.EqualValues(t, 3, r.snapshot().EarlyRequests, "after the wait")
 }
 
 // Start's server tells connections apart: a request on the connection that
@@ -159,4 +161,71 @@ func TestEarlyRequestsOnTheAnswersConnectionCountAtOnce(t *testing.T) {
 	assert.EqualValues(t, 0, s.Stats().EarlyRequests)
 	assert.Equal(t, 429, get(t, c, s.URL()+"/items/2").status, "the answer's connection, at once")
 	assert.EqualValues(t, 1, s.Stats().EarlyRequests)
+}
+
+// A request on another connection than the answer's counts only if the
+// client had read something the server wrote inFlightSlack or more after the
+// answer: the answer before it on its connection, or (the first on it) the
+// connection's accept. However late it reached the handler, a request the
+// client sent after an answer written before, or about with, the one that
+// told it to wait may have been sent before it read that one (a trace of a
+// loaded crawl: two requests sent 0.1 ms before the client read a 503,
+// after answers written 1.8 ms after it, reached the handler 5.9 ms after
+// the 503; another, sent 38 ms before the 503 was written, 55 ms after it).
+func TestEarlyRequestsCountThoseSentAfterTheClientCouldHaveReadTheAnswer(t *testing.T) {
+	clk := newFakeClock()
+	r := newRecorder(&Scenario{}, "remote-ip", clk.Now(), clk.Now)
+	arrive := func(cn *conn) { r.arrive("c", cn, ClassDetail, "/items/1", 1, false) }
+	answer := func(cn *conn) { arrive(cn); r.finish("c", cn, 200, "", 1, true) }
+	before, with, after := &conn{accepted: clk.Now()}, &conn{accepted: clk.Now()}, &conn{accepted: clk.Now()}
+	answer(before)
+	clk.Advance(time.Millisecond)
+	told := &conn{accepted: clk.Now()}
+	arrive(told)
+	r.tellWait("c", told, clk.Now().Add(time.Second))
+	clk.Advance(2 * inFlightSlack) // a loaded server writes the 503 late
+	pending := &conn{accepted: clk.Now()}
+	answer(pending)
+	r.finish("c", told, 503, "", 1, false)
+	clk.Advance(inFlightSlack - time.Millisecond)
+	answer(with)
+	opened := &conn{accepted: clk.Now()}
+	clk.Advance(time.Millisecond)
+	answer(after) // its answer is written a slack after the 503
+	assert.EqualValues(t, 0, r.snapshot().EarlyRequests, "each was sent before the client could have read the 503")
+
+	clk.Advance(5 * inFlightSlack) // the handler reads them late
+	arrive(before)
+	arrive(pending)
+	arrive(with)
+	arrive(opened)
+	assert.EqualValues(t, 0, r.snapshot().EarlyRequests, "sent after answers written before the 503 was, or within a slack of it")
+	arrive(after)
+	assert.EqualValues(t, 1, r.snapshot().EarlyRequests, "sent after an answer written a slack after the 503")
+	arrive(&conn{accepted: clk.Now()})
+	assert.EqualValues(t, 2, r.snapshot().EarlyRequests, "the first on a connection opened a slack after the 503")
+}
+
+// Through Start's server: a request the handler reads long after an answer
+// told its client to wait is not early when its connection's answer before
+// it was written before that one.
+func TestEarlyRequestsLeaveOutThoseTheServerReadLate(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Quota: Quota{Rate: 1, Burst: 2}}})
+	one := func() *http.Client { // one connection, kept alive
+		tr := &http.Transport{MaxConnsPerHost: 1}
+		t.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	}
+	a, b := one(), one()
+	assert.Equal(t, 200, get(t, b, s.URL()+"/items/1").status)
+	assert.Equal(t, 200, get(t, a, s.URL()+"/items/2").status)
+	assert.Equal(t, 429, get(t, a, s.URL()+"/items/3").status, "told to wait")
+	clk.Advance(5 * inFlightSlack)
+	assert.Equal(t, 429, get(t, b, s.URL()+"/items/4").status, "sent after an answer from before the wait, read late")
+	assert.EqualValues(t, 0, s.Stats().EarlyRequests)
+	assert.Equal(t, 429, get(t, b, s.URL()+"/items/5").status, "after the answer on its own connection")
+	assert.EqualValues(t, 1, s.Stats().EarlyRequests)
+	assert.Equal(t, 429, get(t, one(), s.URL()+"/items/6").status, "a connection opened well after the answer")
+	assert.EqualValues(t, 2, s.Stats().EarlyRequests)
 }

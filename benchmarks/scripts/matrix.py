@@ -20,8 +20,9 @@ What a row measures:
 - avg (window rows): the same 2xx over the window's average rate, limit/window, as `politely bench` measures its
   header quotas; goodput counts a window's whole limit as usable at its start.
 - thr%: 429 + 503 + 403 over every request the servers received.
-- early: the mocks' count of requests that arrived before a Retry-After or a used-up fixed window
-  (at arrival: it includes requests already on their way when the answer left).
+- early: the mocks' count of requests that arrived before a Retry-After or a used-up fixed window and
+  that the client sent after it could have read the answer (see mockapi's Stats.EarlyRequests: what
+  the server had written on the request's connection before it, not when the handler read it).
 - lost: items neither written to the output nor to the failed file; dup: ids written twice.
 - failed: lines in the failed file; the verdict counts those the servers' design does not make (see owed:
   the presets' private items that robots.txt disallows, broken or deleted items, redirect loops, real errors
