@@ -51,11 +51,12 @@ type Stats struct {
 	// connection was written inFlightSlack or more after the one that told
 	// the client to wait was written (the client had read something written
 	// that much later); the first on a connection counts if the server
-	// accepted the connection that long after. Others were sent by a client that may not
-	// have read the answer yet, however late they reached the handler: a
-	// loaded client reads the answers waiting on its connections in no
-	// particular order, and a loaded server reads a request long after it
-	// was sent. Outside Start's server every request in the wait counts,
+	// accepted the connection that long after. Others, up to readSlack
+	// after the answer was written, were sent by a client that may not have
+	// read it yet: a loaded client reads the answers waiting on its
+	// connections in no particular order, and a loaded server reads a
+	// request long after it was sent. Past readSlack every request in the
+	// wait counts. Outside Start's server every request in the wait counts,
 	// those on their way included.
 	EarlyRequests int64 `json:"early_requests"`
 	// RobotsViolations counts requests to paths robots.txt disallows.
@@ -155,6 +156,14 @@ func newRecorder(sc *Scenario, clientKey string, start time.Time, now func() tim
 // it (at a cold start; up to 2.4 ms otherwise).
 const inFlightSlack = 20 * time.Millisecond
 
+// readSlack bounds inFlightSlack's rule: a request that reaches the handler
+// this long after the answer that told its client to wait was written counts
+// whatever it followed on its connection, so that a client that ignores the
+// wait is counted from its first request on each connection it kept open.
+// The traces above: the client read the answer within 17 ms, the server a
+// request within 93 ms of its writing.
+const readSlack = 250 * time.Millisecond
+
 // wait is what a client was told: not to send before until, first by the
 // answer written at told (answers that lengthened the wait came later); by
 // is that answer's connection until it is written (told is then when it was
@@ -249,6 +258,11 @@ func (r *recorder) early(client string, cn *conn, first bool, t time.Time) bool 
 		return true // the client read the answer on this connection first
 	case w.by != nil:
 		return false // the answer is not written yet
+	case t.Sub(w.told) >= readSlack:
+		// However its connection was used, no client is that late to read
+		// an answer, nor a server to read a request: one that sends during
+		// a wait on a connection it last read from before the answer counts.
+		return true
 	}
 	// What the client had read when it sent this request: an answer on this
 	// connection, or (the first on it) nothing since it opened it.

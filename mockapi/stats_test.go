@@ -229,3 +229,25 @@ func TestEarlyRequestsLeaveOutThoseTheServerReadLate(t *testing.T) {
 	assert.Equal(t, 429, get(t, one(), s.URL()+"/items/6").status, "a connection opened well after the answer")
 	assert.EqualValues(t, 2, s.Stats().EarlyRequests)
 }
+
+// A client that ignores a wait is counted from its first request on each
+// connection it kept open: past readSlack after the answer that told it to
+// wait, a request counts whatever it followed on its connection (a client
+// that read an answer written before the wait and sends only a second
+// later has read the wait too).
+func TestEarlyRequestsCountARequestLongAfterTheAnswerWhateverItFollowed(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Quota: Quota{Rate: 1, Burst: 2}}})
+	one := func() *http.Client { // one connection, kept alive
+		tr := &http.Transport{MaxConnsPerHost: 1}
+		t.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	}
+	a, b := one(), one()
+	assert.Equal(t, 200, get(t, b, s.URL()+"/items/1").status)
+	assert.Equal(t, 200, get(t, a, s.URL()+"/items/2").status)
+	assert.Equal(t, 429, get(t, a, s.URL()+"/items/3").status, "told to wait")
+	clk.Advance(readSlack)
+	assert.Equal(t, 429, get(t, b, s.URL()+"/items/4").status, "on a connection last read before the wait, long after it")
+	assert.EqualValues(t, 1, s.Stats().EarlyRequests)
+}
