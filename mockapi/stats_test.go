@@ -212,11 +212,7 @@ func TestEarlyRequestsCountThoseSentAfterTheClientCouldHaveReadTheAnswer(t *test
 func TestEarlyRequestsLeaveOutThoseTheServerReadLate(t *testing.T) {
 	clk := newFakeClock()
 	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Quota: Quota{Rate: 1, Burst: 2}}})
-	one := func() *http.Client { // one connection, kept alive
-		tr := &http.Transport{MaxConnsPerHost: 1}
-		t.Cleanup(tr.CloseIdleConnections)
-		return &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	}
+	one := func() *http.Client { return oneConnClient(t) }
 	a, b := one(), one()
 	assert.Equal(t, 200, get(t, b, s.URL()+"/items/1").status)
 	assert.Equal(t, 200, get(t, a, s.URL()+"/items/2").status)
@@ -238,11 +234,7 @@ func TestEarlyRequestsLeaveOutThoseTheServerReadLate(t *testing.T) {
 func TestEarlyRequestsCountARequestLongAfterTheAnswerWhateverItFollowed(t *testing.T) {
 	clk := newFakeClock()
 	s := startServer(t, Config{Now: clk.Now, Scenario: Scenario{Quota: Quota{Rate: 1, Burst: 2}}})
-	one := func() *http.Client { // one connection, kept alive
-		tr := &http.Transport{MaxConnsPerHost: 1}
-		t.Cleanup(tr.CloseIdleConnections)
-		return &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	}
+	one := func() *http.Client { return oneConnClient(t) }
 	a, b := one(), one()
 	assert.Equal(t, 200, get(t, b, s.URL()+"/items/1").status)
 	assert.Equal(t, 200, get(t, a, s.URL()+"/items/2").status)
@@ -250,4 +242,11 @@ func TestEarlyRequestsCountARequestLongAfterTheAnswerWhateverItFollowed(t *testi
 	clk.Advance(readSlack)
 	assert.Equal(t, 429, get(t, b, s.URL()+"/items/4").status, "on a connection last read before the wait, long after it")
 	assert.EqualValues(t, 1, s.Stats().EarlyRequests)
+}
+
+// oneConnClient returns a client that keeps one connection alive.
+func oneConnClient(t *testing.T) *http.Client {
+	tr := &http.Transport{MaxConnsPerHost: 1}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
