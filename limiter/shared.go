@@ -154,6 +154,17 @@ func (h *Host) acquireShared(ctx context.Context) (Permit, error) {
 // cut.
 func (h *Host) admitShared(ctx context.Context, p Permit, reacquire func(context.Context) (Permit, error)) (Permit, error) {
 	waited, booked := false, false
+	// retake gives p's slot back and takes a new permit through the host's
+	// own limit and gate.
+	retake := func() error {
+		p.Release(Ignored)
+		np, err := reacquire(ctx)
+		if err != nil {
+			return err
+		}
+		p, booked = np, false
+		return nil
+	}
 	for {
 		r := h.sharedRate()
 		r.Booked, r.Auxiliary = booked, reacquire == nil
@@ -171,23 +182,17 @@ func (h *Host) admitShared(ctx context.Context, p Permit, reacquire func(context
 		h.useSharedOthers(a.Others)
 		if h.useSharedLead(a.Lead) && reacquire != nil {
 			// The others' requests took p's slot: it waits for one.
-			p.Release(Ignored)
-			np, err := reacquire(ctx)
-			if err != nil {
+			if err := retake(); err != nil {
 				return Permit{}, err
 			}
-			p, booked = np, false
 			continue
 		}
 		if a.Cap > 0 && h.capShared(a.Cap) && reacquire != nil {
 			// p's slot is past the processes' share: it waits for one
 			// under the capped limit.
-			p.Release(Ignored)
-			np, err := reacquire(ctx)
-			if err != nil {
+			if err := retake(); err != nil {
 				return Permit{}, err
 			}
-			p, booked = np, false
 			continue
 		}
 		if a.Wait <= 0 {
@@ -195,12 +200,9 @@ func (h *Host) admitShared(ctx context.Context, p Permit, reacquire func(context
 		}
 		waited = true
 		if a.Again && reacquire != nil && h.sharedGate(a.Gate) {
-			p.Release(Ignored)
-			np, err := reacquire(ctx)
-			if err != nil {
+			if err := retake(); err != nil {
 				return Permit{}, err
 			}
-			p, booked = np, false
 			continue
 		}
 		select {

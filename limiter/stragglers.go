@@ -147,7 +147,8 @@ func (w *levelWatch) waited(now time.Time, age time.Duration) float64 {
 }
 
 // stragglerWait is the age of a straggler: stragglerAge baselines (see
-// queueBase).
+// queueBase), or in a cold start's first window coldStragglerAge times its
+// first answers' mean.
 func (c *control) stragglerWait() time.Duration {
 	if c.base == 0 && c.n > 0 {
 		// A cold start's first window: its first answers stand for the
