@@ -102,7 +102,10 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 		}
 		h.syncClockedLocked()
 	}
-	if needSlot && (h.inFlight >= h.limit || h.errOpen && h.inFlight > 0) {
+	// The other processes' requests a leader counts (see useSharedLead)
+	// never hold its own first one: with none of its own in flight, no
+	// answer of its own would come to lower that count or close errOpen.
+	if needSlot && h.inFlight > h.ledLocked() && (h.inFlight >= h.limit || h.errOpen) {
 		return Permit{}, time.Time{}, false
 	}
 	switch {

@@ -175,6 +175,9 @@ func (h *Host) admitShared(ctx context.Context, p Permit, reacquire func(context
 				return Permit{}, fmt.Errorf("limiter: acquire %s: %w", h.key, ctx.Err())
 			}
 			h.l.sharedFailed(h.key, err)
+			// Without the store this process runs alone: the others'
+			// requests it counted are theirs to bound.
+			h.useSharedLead(0)
 			break
 		}
 		h.l.sharedOK()
@@ -299,7 +302,8 @@ func (h *Host) useSharedLearnt(learnt float64) {
 
 // useSharedLead counts n of the other processes' requests in h's requests
 // in flight (see SharedAnswer.Lead), and reports whether n grew past the
-// room under the limit.
+// room under the limit for the permit just taken, which is kept when it is
+// the process's only one (see takeLocked).
 func (h *Host) useSharedLead(n int) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -313,7 +317,7 @@ func (h *Host) useSharedLead(n int) bool {
 		h.wakeHeadLocked()
 		return false
 	}
-	return h.inFlight > h.limit
+	return h.inFlight > h.limit && h.inFlight-n > 1
 }
 
 // ledLocked is how many of h's requests in flight are other processes'

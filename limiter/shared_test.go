@@ -222,6 +222,66 @@ func TestAProcessLeadingAHostCountsTheOthersRequestsInItsLimit(t *testing.T) {
 	assert.Zero(t, h.Snapshot().InFlight)
 }
 
+// The others' requests a leader counts never hold its own last one: with
+// none of its own in flight, nothing of its own would answer to lower that
+// count or to close a host a run of errors opened, and the crawl would
+// stall (seen with three workers whose leader's limit fell to the others'
+// count after its items' errors).
+func TestALeadersCountOfTheOthersNeverHoldsItsOwnOnlyRequest(t *testing.T) {
+	l, clk, s := newSharedLimiter(t, Config{Algorithm: Fixed, Initial: 2, Max: 4})
+	h := l.Host("h")
+	s.mu.Lock()
+	s.lead = 2
+	s.mu.Unlock()
+	acquire := func() (Permit, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		return h.Acquire(ctx)
+	}
+	p, err := acquire()
+	require.NoError(t, err, "2 others fill a limit of 2: one request of its own still goes")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = h.Acquire(ctx)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "a second waits for the room")
+	assert.Equal(t, 1, h.Snapshot().InFlight)
+	p.Release(Success)
+
+	// The store fails: this process runs alone, its whole limit its own.
+	s.mu.Lock()
+	s.err = errors.New("store down")
+	s.mu.Unlock()
+	p, err = acquire()
+	require.NoError(t, err)
+	p2, err := acquire()
+	require.NoError(t, err, "the others' count went with the store")
+	p.Release(Success)
+	p2.Release(Success)
+
+	// A run of server errors opens a host: after its pause, one request
+	// of its own goes although the others' count is in flight.
+	l, clk, s = newSharedLimiter(t, Config{Algorithm: Fixed, Initial: 4})
+	h = l.Host("h")
+	s.mu.Lock()
+	s.lead = 2
+	s.mu.Unlock()
+	p, err = acquire()
+	require.NoError(t, err)
+	p.Release(Errored)
+	for range errorRun - 1 {
+		p, err = acquire()
+		require.NoError(t, err)
+		p.Release(Errored)
+	}
+	gate := h.Snapshot().GateUntil
+	require.False(t, gate.IsZero(), "the run opened the host")
+	clk.Advance(gate.Sub(clk.Now()))
+	p, err = acquire()
+	require.NoError(t, err, "the probe after the pause")
+	p.Release(Success)
+	assert.Zero(t, h.Snapshot().InFlight)
+}
+
 func TestAThrottleIsToldToTheSharedStoreBeforeItsGateOpens(t *testing.T) {
 	l, clk, s := newSharedLimiter(t, Config{Algorithm: Fixed, Initial: 4})
 	h := l.Host("h")
