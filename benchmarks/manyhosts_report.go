@@ -59,15 +59,19 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 		fmt.Fprintf(&b, " with max_total %d (a healthy host's optimum is at most its even share of it among the hosts that are not gated, %.1f in service)", mh.MaxTotal, mh.fairShare())
 	}
 	b.WriteString(".\n\n")
-	b.WriteString("| host | role | items | done | first listed | first sent | first item sent | first done | last done | goodput/s | optimum/s | ratio | ratio from listed | early requests | 429/503 | most in flight (server) | most open (crawl) | slots + queue |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| host | role | items | done | first listed | first sent | first item sent | first done | last done | goodput/s | optimum/s | ratio | ratio from listed | listing allowed/s | ratio of listing allowed | early requests | 429/503 | most in flight (server) | most open (crawl) | slots + queue |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, h := range r.Hosts {
 		g, ratio, listed := h.Goodput(mh.Blackout), "-", "-"
 		if h.Optimum > 0 {
 			ratio = fmt.Sprintf("%.0f%%", 100*g/h.Optimum)
 			listed = fmt.Sprintf("%.0f%%", 100*h.GoodputListed(mh.Blackout)/h.Optimum)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.2fs | %.2fs | %.2fs | %.2fs | %.2fs | %.0f | %.0f | %s | %s | %d | %d | %d | %d | %d |\n",
-			h.Host, h.Role, h.Items, h.Done, h.FirstListed.Seconds(), h.FirstSent.Seconds(), h.FirstItemSent.Seconds(), h.FirstDone.Seconds(), h.Last.Seconds(), g, h.Optimum, ratio, listed, h.Early, h.Refused, h.Served, h.Sent, h.Capacity)
+		allowed, ofAllowed := "-", "-"
+		if a := h.ListingAllowed(); a > 0 && h.Role == RoleHealthy && r.ListingBound() {
+			allowed, ofAllowed = fmt.Sprintf("%.0f", a), fmt.Sprintf("%.0f%%", 100*h.Goodput(0)/a)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.2fs | %.2fs | %.2fs | %.2fs | %.2fs | %.0f | %.0f | %s | %s | %s | %s | %d | %d | %d | %d | %d |\n",
+			h.Host, h.Role, h.Items, h.Done, h.FirstListed.Seconds(), h.FirstSent.Seconds(), h.FirstItemSent.Seconds(), h.FirstDone.Seconds(), h.Last.Seconds(), g, h.Optimum, ratio, listed, allowed, ofAllowed, h.Early, h.Refused, h.Served, h.Sent, h.Capacity)
 	}
 	fmt.Fprintf(&b, "\ncrawl: %.2fs, ideal %.2fs (%.2fx); listing read by %.2fs; items lost: %d", r.Elapsed.Seconds(), r.Ideal.Seconds(), r.TimeRatio(), r.Listed.Seconds(), r.Lost)
 	fmt.Fprintf(&b, "; %d requests on %d connections opened", r.Requests, r.Dials)
@@ -97,6 +101,13 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 		}
 	}
 	b.WriteString("\n\n")
+	switch {
+	case r.ListingBound():
+		fmt.Fprintf(&b, "Beside the optimum, what the listing allowed: the crawl read at most %d items ahead of those whose answers had ended, and with the %d its handlers may still hold, under the %d it reads ahead before its reader waits: the listing never waited for the hosts, and its pace bounded theirs. A healthy host's \"listing allowed\" is the lesser of its optimum and its items over when its last item was listed; its goodput over that, worst healthy host: %.0f%%. The targets below still count the optimum.\n\n",
+			r.ReadAhead, r.MaxTotal, r.ReadAheadCap, 100*r.WorstHealthyListingRatio())
+	case r.ReadAheadCap > 0:
+		fmt.Fprintf(&b, "The crawl read up to %d items ahead of those whose answers had ended (and its handlers may hold %d more), against the %d it reads ahead before its reader waits: the listing may have waited for the hosts, so no figure against its pace is given.\n\n", r.ReadAhead, r.MaxTotal, r.ReadAheadCap)
+	}
 	for _, t := range r.Targets() {
 		verdict := "met"
 		if !t.Met {

@@ -36,10 +36,11 @@ type HostResult struct {
 	Capacity int           // its slots and queue (0: unlimited)
 
 	// FirstListed is when the listing page holding its first item was
-	// read, after the crawl started (0 if not read); FirstSent when its
+	// read, after the crawl started (0 if not read), and LastListed the
+	// page holding its last item (0 if not read); FirstSent when its
 	// first request (its robots.txt) was sent, FirstItemSent its first
 	// item's, and FirstDone when its first item was done (0 if none).
-	FirstListed, FirstSent, FirstItemSent, FirstDone time.Duration
+	FirstListed, LastListed, FirstSent, FirstItemSent, FirstDone time.Duration
 
 	// Answered is the time its fastest tenth of items' answers took as
 	// the crawl read them, from the request's start to its body's end
@@ -80,6 +81,18 @@ func (h HostResult) GoodputListed(blackout time.Duration) float64 {
 	return float64(h.Done) / (h.Last - from).Seconds()
 }
 
+// ListingAllowed is the most items per second the listing's measured pace
+// let the host do from the crawl's start: its optimum, or, where the
+// listing handed it its items more slowly, its items over when the last
+// of them was listed (it can finish no sooner). 0 if its last item's page
+// was not read or it has no optimum.
+func (h HostResult) ListingAllowed() float64 {
+	if h.Optimum <= 0 || h.LastListed <= 0 {
+		return 0
+	}
+	return min(h.Optimum, float64(h.Items)/h.LastListed.Seconds())
+}
+
 // ManyHostsResult is a run of the many-host scenario.
 type ManyHostsResult struct {
 	Scenario ManyHosts
@@ -95,6 +108,14 @@ type ManyHostsResult struct {
 	Redirect failedByWhy   // redirecting hosts' items in the failed file, by why
 	Flaky    failedByWhy   // flaky hosts' items in the failed file, by why
 	Err      error         // the crawl's error, if any
+
+	// ReadAhead is the most items the listing had handed the crawl that
+	// were not yet done (done: its answer's body read to its end; an item
+	// that failed counts as not done, so this is at most that many too
+	// high), ReadAheadCap how many politely crawl reads ahead at most
+	// before its reader waits for the hosts, and MaxTotal its
+	// limits.concurrency.max_total (see ListingBound).
+	ReadAhead, ReadAheadCap, MaxTotal int
 
 	// CPU is the CPU time the process used during the crawl, the mock
 	// servers' (in the same process) included; 0 where it is not known
@@ -113,6 +134,40 @@ func (r ManyHostsResult) WorstHealthyRatio() float64 {
 // hosts, each counted from when its first item was listed (GoodputListed).
 func (r ManyHostsResult) WorstHealthyListedRatio() float64 {
 	return r.worstHealthy(HostResult.GoodputListed)
+}
+
+// ListingBound reports whether the listing never waited for the hosts, so
+// that its pace bounded theirs, not they its pace. The crawl holds an item
+// from its listing until its handler is done, after its body's end: at
+// most MaxTotal items at once are between the two, so it held at most
+// ReadAhead + MaxTotal, and below ReadAheadCap its reader never waited.
+func (r ManyHostsResult) ListingBound() bool {
+	return r.ReadAheadCap > 0 && r.Listed > 0 && r.ReadAhead+r.MaxTotal < r.ReadAheadCap
+}
+
+// WorstHealthyListingRatio is the lowest goodput (from the crawl's start)
+// over what the listing's pace allowed (ListingAllowed) of the healthy
+// hosts, or 0 if the listing may have waited for the hosts (see
+// ListingBound) or a healthy host's last item was not listed.
+func (r ManyHostsResult) WorstHealthyListingRatio() float64 {
+	if !r.ListingBound() {
+		return 0
+	}
+	worst := math.Inf(1)
+	for _, h := range r.Hosts {
+		if h.Role != RoleHealthy {
+			continue
+		}
+		allowed := h.ListingAllowed()
+		if allowed <= 0 {
+			return 0
+		}
+		worst = min(worst, h.Goodput(0)/allowed)
+	}
+	if math.IsInf(worst, 1) {
+		return 0
+	}
+	return worst
 }
 
 // worstHealthy is the lowest goodput(h, 0) over optimum of the healthy hosts.

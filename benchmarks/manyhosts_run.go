@@ -191,6 +191,9 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		if at, ok := rec.pages[firstPage(rotation, hosts[i])]; ok {
 			h.FirstListed = at.Sub(start)
 		}
+		if at, ok := rec.pages[lastPage(rotation, hosts[i], items)]; ok {
+			h.LastListed = at.Sub(start)
+		}
 		if oc := rec.open[hosts[i]]; oc != nil && !oc.first.IsZero() {
 			h.FirstSent = oc.first.Sub(start)
 		}
@@ -215,6 +218,10 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		res.Ideal = max(res.Ideal, h.Ideal)
 		res.Hosts = append(res.Hosts, h)
 	}
+	rec.mu.Lock()
+	res.ReadAhead = readAhead(rec.pages, rec.at, strings.TrimPrefix(listing.URL(), "http://"), items)
+	rec.mu.Unlock()
+	res.ReadAheadCap, res.MaxTotal = crawlReadAhead(mh.MaxTotal), cmp.Or(mh.MaxTotal, maxIdleConns)
 	// Every item's service time, max_total at a time.
 	res.Ideal = max(res.Ideal, busy/time.Duration(cmp.Or(mh.MaxTotal, maxIdleConns)))
 	if res.Err != nil && !errors.Is(res.Err, context.DeadlineExceeded) {
@@ -377,6 +384,58 @@ func firstPage(rotation []string, host string) int {
 		return 0
 	}
 	return (first-1)/crawlPerPage + 1
+}
+
+// lastPage is the listing page (from 1) that holds the last of the items
+// (ids 1 to items) whose detail host is host, with rotation as
+// mockapi.Scenario.DetailHosts; 0 if none does.
+func lastPage(rotation []string, host string, items int) int {
+	for k := items; k >= 1 && k > items-len(rotation); k-- {
+		if rotation[k%len(rotation)] == host {
+			return (k-1)/crawlPerPage + 1
+		}
+	}
+	return 0
+}
+
+// crawlReadAhead is how many items politely crawl reads ahead of those done
+// at most, with limits.concurrency.max_total maxTotal (0: the default): its
+// engine's queue of 4 x max_total (1,024 at least), and the hosts' waiting
+// rooms up to as many again (crawl's queueSize and engine.WithQueueSize).
+func crawlReadAhead(maxTotal int) int { return 2 * 4 * max(maxIdleConns, maxTotal) }
+
+// readAhead is the most items listed (pages read, crawlPerPage each, items
+// in all) and not yet done (the times in at of every host but listing) at
+// any moment.
+func readAhead(pages map[int]time.Time, at map[string][]time.Time, listing string, items int) int {
+	type event struct {
+		t time.Time
+		n int
+	}
+	var evs []event
+	for p, t := range pages {
+		evs = append(evs, event{t, max(0, min(crawlPerPage, items-(p-1)*crawlPerPage))})
+	}
+	for host, times := range at {
+		if host == listing {
+			continue
+		}
+		for _, t := range times {
+			evs = append(evs, event{t, -1})
+		}
+	}
+	slices.SortFunc(evs, func(a, b event) int {
+		if c := a.t.Compare(b.t); c != 0 {
+			return c
+		}
+		return b.n - a.n // a page before the items done at its instant
+	})
+	most, now := 0, 0
+	for _, e := range evs {
+		now += e.n
+		most = max(most, now)
+	}
+	return most
 }
 
 // The labels of a profile's samples (see ManyHosts.Profile).

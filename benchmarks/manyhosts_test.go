@@ -314,3 +314,47 @@ func TestHealthyAnsweredIsTheMedianHealthyHostsAnswerOverItsServiceTime(t *testi
 	assert.InDelta(t, 1.2, r.HealthyAnswered(), 1e-9, "1.1, 1.2 and 1.5: the slow host and a host with no answer left out")
 	assert.Zero(t, ManyHostsResult{}.HealthyAnswered(), "no healthy host answered")
 }
+
+func TestLastPageIsTheListingPageOfAHostsLastItem(t *testing.T) {
+	// Item id k's host is rotation[k mod len]: of items 1..250, a has 3, 6, ..., 249.
+	rotation := []string{"a:1", "b:2", "c:3"}
+	assert.Equal(t, 3, lastPage(rotation, "a:1", 250), "item 249")
+	assert.Equal(t, 3, lastPage(rotation, "b:2", 250), "item 250")
+	assert.Equal(t, 2, lastPage(rotation, "c:3", 200), "item 200")
+	assert.Equal(t, 0, lastPage(rotation, "d:4", 250), "no item")
+}
+
+func TestReadAheadIsTheMostItemsListedAndNotYetDone(t *testing.T) {
+	t0 := time.Now()
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	// Three pages of an item list of 250: 100, 100 and 50 items.
+	pages := map[int]time.Time{1: at(0), 2: at(10), 3: at(30)}
+	done := map[string][]time.Time{"listing:1": {at(0), at(10), at(30)}}
+	for i := range 150 {
+		done["h:1"] = append(done["h:1"], at(5+i/10)) // 150 done from 5 to 19 ms
+	}
+	// By 10 ms 200 listed and 50 done (5..9 ms, ten a ms; a page counts
+	// before the items done at its instant): 150; by 30 ms 250 and 150: 100.
+	// The listing's own pages are no items.
+	assert.Equal(t, 150, readAhead(pages, done, "listing:1", 250))
+}
+
+func TestTheListingsAllowanceCountsOnlyWhereTheListingNeverWaitedForTheHosts(t *testing.T) {
+	host := HostResult{Role: RoleHealthy, Items: 1000, Optimum: 400, Done: 1000, Last: 4 * time.Second, LastListed: 3 * time.Second}
+	assert.InDelta(t, 1000.0/3, host.ListingAllowed(), 1e-9, "its items over when the last was listed, below its optimum")
+	fast := host
+	fast.LastListed = time.Second
+	assert.InDelta(t, 400, fast.ListingAllowed(), 1e-9, "its optimum, where the listing handed it its items sooner")
+
+	r := ManyHostsResult{Hosts: []HostResult{host}, Listed: 3 * time.Second, ReadAhead: 5000, ReadAheadCap: 8192, MaxTotal: 1024}
+	assert.True(t, r.ListingBound())
+	assert.InDelta(t, 0.75, r.WorstHealthyListingRatio(), 1e-9, "250/s of the 333/s the listing allowed")
+	assert.InDelta(t, 0.625, r.WorstHealthyRatio(), 1e-9, "the optimum's figure is unchanged")
+
+	r.ReadAhead = 7200 // with the handlers' 1,024 past the cap: the reader may have waited
+	assert.False(t, r.ListingBound())
+	assert.Zero(t, r.WorstHealthyListingRatio())
+	var b strings.Builder
+	require.NoError(t, WriteManyHosts(&b, r))
+	assert.Contains(t, b.String(), "the listing may have waited for the hosts")
+}
