@@ -210,7 +210,13 @@ type windowStats struct {
 	// waited in a queue: the initial limit already passes the server's
 	// slots.
 	coldQueue bool
-	n         int // the successes the window's mean is of
+	// coldLate is set on a cold start's first window whose answers did not
+	// come back alike and some of whose level's requests came back
+	// coldStragglerAge first answers late or later: a queue the initial
+	// limit already makes on a small server, or a server whose service
+	// times spread. The level holds for a window, which tells them apart.
+	coldLate bool
+	n        int // the successes the window's mean is of
 }
 
 // ratio is the window's RTT rise as a ratio to the baseline (see
@@ -326,6 +332,11 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 			// comes back late shows a queue.
 			if seq > c.watch.from && rtt >= c.stragglerWait() {
 				c.watch.late++
+			} else if c.base == 0 && seq > c.watch.from {
+				// A cold start's first window: its level's answers that
+				// did not wait are its baseline's too, not only the
+				// fastest that made it due.
+				c.add(rtt)
 			}
 			if c.watchReady(now) {
 				c.closeWindow(now, inFlight, 0, false, 0, 0, late)
@@ -528,7 +539,8 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 	w.step = w.drop && c.slowStart && c.safe > 0 && w.limit > c.safe
 	if c.slowStart && !w.drop && c.due {
 		w.waited = c.watch.waited(now, c.stragglerWait())
-		w.coldQueue = w.waited > 0 && c.coldWait()
+		w.coldQueue = w.waited > 0 && c.coldWait() && c.alike()
+		w.coldLate = w.waited > 0 && c.coldWait() && !w.coldQueue
 	}
 	switch {
 	case w.drop:
@@ -843,6 +855,10 @@ func (c *control) slowStartWindow(w windowStats) {
 		grow = max(grow, ratio)
 	}
 	switch {
+	case w.coldLate && !w.drop:
+		// The limit holds for a window (see coldLate), whatever the
+		// stragglers' share: a spread server's slow answers may be most
+		// of the level's.
 	case w.drop || ratio >= slowExitRatio && (w.n >= minFloorN || c.rising):
 		// A rise this large on fewer than minFloorN answers (a cold
 		// start's first levels, 2 to 3 answers a window) may be two slow

@@ -108,3 +108,30 @@ func TestSimulationAServerOfFewerSlotsThanTheInitialLimitIsNotRefused(t *testing
 		}
 	}
 }
+
+// TestSimulationASmallServerWhoseServiceTimesSpreadIsSeldomRefused: 2
+// slots and 2 queued under the initial 4, service times spread ±25%. The
+// first answers do not come back alike, so the cold start's first window
+// cannot end slow start on a straggler as it does for a steady server; it
+// holds the level for a window instead, which reads the queue. Before, 82
+// of the 100 held-out cold starts stepped past slots and queue into a 503
+// and a 1 s gate, 11 now. (3 slots and 1 queued still are in 74, 99
+// before: its one queued request's answer is seldom late enough to tell.)
+func TestSimulationASmallServerWhoseServiceTimesSpreadIsSeldomRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, c := range []capacityClass{
+		{slots: 2, queue: 2, service: 20 * time.Millisecond},
+		{slots: 2, queue: 2, service: 100 * time.Millisecond},
+	} {
+		sum := 0.0
+		refused := missedBy(func(seed uint64) bool {
+			f := simCrawlCapacityLoaded(t, "", c, seed, 0)
+			sum += f.share
+			return f.refused > 0
+		})
+		assert.LessOrEqual(t, refused, 12, "%v: held-out cold starts refused", c)
+		assert.GreaterOrEqual(t, sum/float64(len(heldOutSeeds())), 0.92, "%v: the held-out runs' mean share of the optimum over %v", c, crawlRun)
+	}
+}

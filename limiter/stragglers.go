@@ -172,12 +172,23 @@ func (c *control) watchReady(now time.Time) bool {
 
 // coldWait reports whether the open window, a cold start's first (no
 // baseline yet), waits for its level's stragglers before it closes: its
-// first answers took queueBase or more and came back alike (see alike: a
-// server whose service times spread has its fastest answers far below its
-// slowest without any queue). The initial limit may already pass
+// first answers took queueBase or more. The initial limit may already pass
 // a small server's slots (2 slots and 2 queued under an initial 4): the
 // requests beyond them come back a service time after the first answers,
 // which would otherwise set the baseline and step past slots and queue.
+// Where the first answers came back alike (a server with steady service
+// times), a straggler ends slow start at once (see coldQueue); where they
+// spread, a straggler may be a slow answer of a server with room, and the
+// level holds for a window instead (see coldLate). The answers that come
+// back before coldStragglerAge join the window: the baseline is the
+// level's, not only its fastest answers'. A slow host (slowBase) waits
+// only where they came back alike: its level's slowest answers, which a
+// spread of seconds puts past coldStragglerAge without any queue, join its
+// baseline after the window instead (see coldSample).
 func (c *control) coldWait() bool {
-	return c.base == 0 && c.n > 0 && c.sum/time.Duration(c.n) >= queueBase && c.alike()
+	if c.base != 0 || c.n == 0 {
+		return false
+	}
+	mean := c.sum / time.Duration(c.n)
+	return mean >= queueBase && (mean < slowBase || c.alike())
 }
