@@ -50,6 +50,7 @@ type ManyHosts struct {
 	Mixed                bool          // every second healthy host has half the slots and queue
 	Latency              time.Duration // a healthy or gated host's service time
 	Spread               float64       // the slowest healthy host's service time over Latency (<= 1: all the same)
+	Jitter               float64       // each request's service time on a healthy, faulty or gated host spreads uniformly by ± this share of it (0: none)
 	Blackout             time.Duration // a gated host answers 503 for this long after it starts
 	SlowLatency          time.Duration // a slow host's service time
 	SlowItems            int           // each slow host's items
@@ -91,6 +92,7 @@ type ManyHostsShape struct {
 	FlakyDies            time.Duration // flaky hosts stop answering anything this long after their start (default never)
 	Latency              time.Duration // a healthy host's service time
 	Spread               float64       // the slowest healthy host's service time over Latency (default 1)
+	Jitter               float64       // each request's service time spreads ± this share of it (default 0: none)
 	Blackout             time.Duration // a gated host's blackout (default 5 s at scale 1)
 	BlackHoleItems       int           // each black hole's items (default 4)
 	BlackHoleTimeout     time.Duration // a black hole's and a flaky host's timeout in the config's hosts: (default 2 s at scale 1)
@@ -110,10 +112,10 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 	}
 	if shape.Healthy < 0 || shape.Gated < -1 || shape.Slow < -1 || shape.Quota < 0 || shape.BlackHoles < 0 || shape.BlackHoleItems < 0 ||
 		shape.Latency < 0 || shape.Blackout < 0 || shape.BlackHoleTimeout < 0 || shape.MaxTotal < 0 ||
-		shape.Spread < 0 || math.IsNaN(shape.Spread) || math.IsInf(shape.Spread, 0) ||
+		shape.Spread < 0 || math.IsNaN(shape.Spread) || math.IsInf(shape.Spread, 0) || !(shape.Jitter >= 0 && shape.Jitter < 1) ||
 		shape.Flaky < 0 || shape.FlakyItems < 0 || shape.Refusing < 0 || shape.Tarpits < 0 || shape.Redirecting < 0 || !(shape.FlakyHang >= 0 && shape.FlakyHang < 1) ||
 		shape.Faulty < 0 || shape.ItemsPerHost < 0 || shape.FlakyDies < 0 || !(shape.FaultyShare >= 0 && shape.FaultyShare <= 1) {
-		return ManyHosts{}, fmt.Errorf("benchmarks: many hosts: %+v: want no count below zero (-1 for none gated or slow), a latency, blackout and timeout of 0 or more, a finite spread of 0 or more, a flaky hang share in [0, 1) and a faulty share in [0, 1]", shape)
+		return ManyHosts{}, fmt.Errorf("benchmarks: many hosts: %+v: want no count below zero (-1 for none gated or slow), a latency, blackout and timeout of 0 or more, a finite spread of 0 or more, a jitter in [0, 1), a flaky hang share in [0, 1) and a faulty share in [0, 1]", shape)
 	}
 	pick := func(n, def int) int {
 		switch n {
@@ -137,7 +139,7 @@ func NewManyHosts(scale float64, shape ManyHostsShape) (ManyHosts, error) {
 		Healthy: pick(shape.Healthy, 8), Gated: pick(shape.Gated, 1), Slow: pick(shape.Slow, 1),
 		Quota: shape.Quota, BlackHoles: blackHoles(shape), Redirecting: shape.Redirecting, Flaky: shape.Flaky, FlakyItems: flakyItems, FlakyHang: flakyHang, FlakyDies: shape.FlakyDies, Refusing: shape.Refusing, Tarpits: shape.Tarpits,
 		Faulty: shape.Faulty, FaultyShare: cmp.Or(shape.FaultyShare, 0.3), Grouped: shape.Grouped,
-		ItemsPerHost: items, Slots: slots, Queue: 4, Mixed: shape.Mixed, Latency: latency, Spread: spread,
+		ItemsPerHost: items, Slots: slots, Queue: 4, Mixed: shape.Mixed, Latency: latency, Spread: spread, Jitter: shape.Jitter,
 		Blackout: blackout, SlowLatency: time.Second, SlowItems: max(4, int(24*scale)),
 		QuotaRate: 100, QuotaBurst: 10, QuotaHeaders: shape.QuotaHeaders, BlackHoleItems: cmp.Or(shape.BlackHoleItems, 4), BlackHoleTimeout: holeTimeout, DeadRobots: shape.DeadRobots,
 		MaxTotal: shape.MaxTotal, Cap: d(40) + blackout + 10*time.Second + time.Duration(10*spread*float64(items)*float64(latency)/slots) +

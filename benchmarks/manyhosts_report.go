@@ -17,6 +17,9 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 	if mh.Spread > 1 {
 		mixed += fmt.Sprintf(", service times spread up to %.3gx", mh.Spread)
 	}
+	if mh.Jitter > 0 {
+		mixed += fmt.Sprintf(", each request's ±%.0f%%", 100*mh.Jitter)
+	}
 	fmt.Fprintf(&b, "## %s\n\n%d healthy hosts (%d slots x %v, %d queued, 503 + Retry-After beyond%s), %d answering 503 + Retry-After for their first %v, %d taking %v per request",
 		ManyHostsName, mh.Healthy, mh.Slots, mh.Latency, mh.Queue, mixed, mh.Gated, mh.Blackout, mh.Slow, mh.SlowLatency)
 	if mh.Quota > 0 {

@@ -355,6 +355,10 @@ func (mh ManyHosts) start(items int) (servers []hostServer, roles []string, scs 
 		case RoleRedirect:
 			sc.RedirectTo = firstHole
 		}
+		switch role {
+		case RoleHealthy, RoleFaulty, RoleBlackout:
+			sc.Jitter = time.Duration(mh.Jitter * float64(sc.Latency))
+		}
 		add(role, sc)
 		if role == RoleBlackHole && firstHole == "" && err == nil {
 			u, _ := url.Parse(servers[len(servers)-1].URL()) // Start's URL parses

@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -80,6 +81,33 @@ func TestNewManyHostsTakesTheShapesBeyondGatedAndSlow(t *testing.T) {
 		{BlackHoleItems: -1}, {BlackHoleTimeout: -time.Second}} {
 		_, err := NewManyHosts(1, shape)
 		assert.ErrorContains(t, err, "want no count below zero", "%+v", shape)
+	}
+}
+
+func TestManyHostsSpreadsEachRequestsServiceTimeByItsJitter(t *testing.T) {
+	mh, err := NewManyHosts(0.1, ManyHostsShape{Healthy: 2, Faulty: 1, Gated: 1, Slow: 1, Jitter: 0.25, Latency: 40 * time.Millisecond, Mixed: true})
+	require.NoError(t, err)
+	assert.Equal(t, 0.25, mh.Jitter)
+	servers, roles, scs, err := mh.start(10)
+	require.NoError(t, err)
+	defer func() {
+		for _, s := range servers {
+			_ = s.Close()
+		}
+	}()
+	require.Len(t, scs, len(roles))
+	for i, role := range roles {
+		switch role {
+		case RoleHealthy, RoleFaulty, RoleBlackout:
+			assert.Equal(t, 10*time.Millisecond, scs[i].Jitter, "%s: ±25%% of 40 ms", role)
+		default:
+			assert.Zero(t, scs[i].Jitter, "%s: its own service time", role)
+		}
+	}
+
+	for _, jitter := range []float64{-0.1, 1, math.NaN()} {
+		_, err := NewManyHosts(1, ManyHostsShape{Jitter: jitter})
+		assert.ErrorContains(t, err, "a jitter in [0, 1)", "%v", jitter)
 	}
 }
 

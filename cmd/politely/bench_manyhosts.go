@@ -50,6 +50,7 @@ func addManyHostsFlags(fl *pflag.FlagSet, shape *benchmarks.ManyHostsShape) {
 	fl.BoolVar(&shape.Grouped, "grouped", false, "many-hosts: the listing holds each host's items together, the hosts that are not healthy first (default: the hosts in turn)")
 	fl.DurationVar(&shape.Latency, "latency", 0, "many-hosts: a healthy host's service time (default 20ms: 200 req/s over 4 slots)")
 	fl.Float64Var(&shape.Spread, "latency-spread", 0, "many-hosts: the slowest healthy host's service time over --latency, the others spread between (default 1: all the same)")
+	fl.Float64Var(&shape.Jitter, "jitter", 0, "many-hosts: each request's service time on a healthy, faulty or gated host spreads uniformly by ± this share of it, 0 to 1 (default 0: every request takes the same)")
 	fl.DurationVar(&shape.Blackout, "blackout", 0, "many-hosts: a gated host's blackout (default 5s)")
 	fl.IntVar(&shape.MaxTotal, "max-total", 0, "many-hosts: the crawl's limits.concurrency.max_total (default: the config's)")
 	fl.BoolVar(&shape.Mixed, "mixed", false, "many-hosts: every second healthy host has half the capacity")
