@@ -344,10 +344,13 @@ func (p *pace) stretchAfterGate(now time.Time) {
 }
 
 // onGate notes a pause: saved-up tokens must not burst out when it ends,
-// and a throttle that came with it teaches the rate.
+// and a throttle that came with it teaches the rate. The tokens are
+// drained whatever the bucket's burst now: the refusal's own quota may
+// have just set it to one (an allowance that says nothing remains), and
+// answers read while the gate holds may raise it again.
 func (p *pace) onGate(now, until time.Time) {
 	p.pushed()
-	p.drain = p.bucket != nil && p.curBurst > 1
+	p.drain = p.bucket != nil
 	if p.bucket != nil && p.curBurst == 1 && p.stretch == 0 && p.learn.known && p.learn.burst < 2 {
 		p.stretch = 1
 	}

@@ -200,6 +200,37 @@ func paceThreeSecondsOfSpare(p *pace) {
 	}
 }
 
+func TestPaceDrainsAtAGatesEndABurstThatRoseWhileItHeld(t *testing.T) {
+	// A 429 of that allowance says nothing remains, which paces the host
+	// at a request a second with a burst of one when its gate closes; the
+	// answers to requests sent before it, read while the gate holds, give
+	// the burst back (the refusal's Remaining of 0 also lowered the refill
+	// measured, so it comes back larger). What the pacer saves up over the
+	// gate must not go out at once when it opens: in the many-hosts bench
+	// it went as a dozen requests within a few ms, which emptied the
+	// server's bucket of 10 and drew the next 429, gate after gate.
+	var p pace
+	p.init(Config{RetryAfterMax: time.Minute})
+	paceThreeSecondsOfSpare(&p)
+	at := epoch.Add(3 * time.Second)
+	p.setQuota(at, Quota{Limit: 110, Remaining: 0, Reset: at.Add(time.Second)}, time.Hour, 301, 3)
+	p.apply(at)
+	require.Equal(t, 1, p.curBurst)
+	until := at.Add(time.Second)
+	p.onGate(at, until)
+	later := at.Add(5 * time.Millisecond)
+	p.setQuota(later, Quota{Limit: 110, Remaining: 108, Reset: later.Add(time.Second)}, time.Hour, 301, 2)
+	p.apply(later)
+	require.Greater(t, p.curBurst, 1)
+	n := 0
+	for ; n < 100; n++ {
+		if _, ok := p.take(until); !ok {
+			break
+		}
+	}
+	assert.Equal(t, 1, n, "tokens at once when the gate opens")
+}
+
 func TestPaceTakesTheUsersBurstForTheUsersCeilingOnly(t *testing.T) {
 	// The same allowance as above, under each config: Burst is the burst
 	// of the user's ceiling, and caps a server's while a ceiling is set.
