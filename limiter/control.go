@@ -117,6 +117,12 @@ type control struct {
 	// lateRun is the windows in a row slow start held as read late (see
 	// readLate).
 	lateRun uint8
+	// coldLow is, while slow start holds a cold start's first level for a
+	// window (see windowStats.coldLate), the mean RTT of that level's
+	// answers that did not come back late (the ones its server served at
+	// once) over the baseline the window set, in 255ths (see
+	// windowStats.coldHeld); 0 at any other time.
+	coldLow uint8
 	coldSum time.Duration // the sum of the RTTs of the first samples (coldN); then fastGap
 
 	// shrunkFrom is the limit before the default strategy last lowered it
@@ -214,8 +220,19 @@ type windowStats struct {
 	// come back alike and some of whose level's requests came back
 	// coldStragglerAge first answers late or later: a queue the initial
 	// limit already makes on a small server, or a server whose service
-	// times spread. The level holds for a window, which tells them apart.
+	// times spread. The level holds for a window, which tells them apart
+	// (see coldHeld).
 	coldLate bool
+	// coldHeld is set on the window after a coldLate one (see
+	// control.coldLow) if even its fastest answer took coldHeldFloor times
+	// the mean of the first window's answers that did not come back late:
+	// every request of the level waited behind another. The level's mean
+	// does not tell that from a server with room whose service times
+	// spread: over the first window's faster answers, its answers read
+	// 1.3 times higher at the median, as high as a level that queued one
+	// request in four. heldRise is that window's mean over those answers.
+	coldHeld bool
+	heldRise float64
 	n        int // the successes the window's mean is of
 }
 
@@ -324,14 +341,20 @@ func (c *control) resample(el time.Duration) {
 // late, if not nil, tells how many of the process's threads waited for a
 // CPU lately; a slow-start window reads it as it closes (see readLate).
 func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq uint64, level uint32, late func(time.Time) float64) {
+	if c.coldLow > 0 && seq <= c.watch.from && rtt >= time.Duration(coldSpreadAge*float64(c.lowest))*time.Microsecond {
+		// A cold start's first window counted it as a straggler when it
+		// closed: the level held does not read it again.
+		c.noteFastest(rtt, false)
+		return
+	}
 	c.noteFastest(rtt, !c.slowStart || !c.due && level == c.level && !c.filling && !c.filled)
 	if c.slowStart {
 		c.watch.mark(now, c.seq, max(c.base, queueBase)/8)
 		if c.due {
 			// The window has its answers; a permit of its level that
 			// comes back late shows a queue.
-			if seq > c.watch.from && rtt >= c.stragglerWait() {
-				c.watch.late++
+			if seq > c.watch.from && rtt >= c.lateRTT() {
+				c.lateCold(rtt)
 			} else if c.base == 0 && seq > c.watch.from {
 				// A cold start's first window: its level's answers that
 				// did not wait are its baseline's too, not only the
@@ -359,10 +382,11 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 			return
 		}
 	}
-	if c.slowStart && seq > c.watch.from && c.coldWait() && rtt >= c.stragglerWait() {
+	if c.slowStart && seq > c.watch.from && c.coldWait() && rtt >= c.lateRTT() {
 		// A cold start's first window, and an answer that waited in a queue
-		// the initial limit already makes: it must not set the baseline.
-		c.watch.late++
+		// the initial limit already makes: it must not set the baseline
+		// alone (see lateCold).
+		c.lateCold(rtt)
 	} else {
 		c.add(rtt)
 	}
@@ -383,6 +407,38 @@ func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq 
 		}
 		c.closeWindow(now, inFlight, 0, false, 0, 0, late)
 	}
+}
+
+// lateCold counts an answer of a cold start's first level that came back
+// late (see lateRTT). Where the level's answers spread, it joins the
+// window kept apart, as a tail (see foldCold), if it came back within
+// stragglerWait: a slow answer of a server with room belongs in the
+// baseline, and the window after tells it from a queue (see coldHeld).
+func (c *control) lateCold(rtt time.Duration) {
+	c.watch.late++
+	if c.base == 0 && !c.alike() && rtt < c.stragglerWait() {
+		c.tailN++
+		c.tailSum += rtt
+	}
+}
+
+// foldCold takes the late answers of a cold start's first window into its
+// mean (see lateCold) and returns the mean of the others, 0 if none.
+func (c *control) foldCold() time.Duration {
+	if !c.slowStart || c.base != 0 || c.n == 0 {
+		return 0
+	}
+	low := c.sum / time.Duration(c.n)
+	if c.tailN == 0 {
+		return low
+	}
+	c.n += c.tailN
+	c.sum += c.tailSum
+	// As in foldTail, the late answers count at their mean.
+	m := float64(c.tailSum) / float64(c.tailN)
+	c.sumSq += float64(c.tailN) * m * m
+	c.tailN, c.tailSum = 0, 0
+	return low
 }
 
 // steady reports whether the open window's answers took about the same
@@ -538,10 +594,19 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 	w.capOnly = c.refusals == capBare
 	w.step = w.drop && c.slowStart && c.safe > 0 && w.limit > c.safe
 	if c.slowStart && !w.drop && c.due {
-		w.waited = c.watch.waited(now, c.stragglerWait())
+		w.waited = c.watch.waited(now, c.stragglerWait(), c.coldFirst())
 		w.coldQueue = w.waited > 0 && c.coldWait() && c.alike()
 		w.coldLate = w.waited > 0 && c.coldWait() && !w.coldQueue
 	}
+	if c.coldLow > 0 && c.slowStart && !w.drop && c.n > 0 {
+		// The window after a coldLate one, read against the first
+		// window's answers that did not come back late.
+		low := float64(c.base) * float64(c.coldLow) / math.MaxUint8
+		w.coldHeld = float64(c.watch.fastest)*float64(time.Microsecond) >= coldHeldFloor*low
+		w.heldRise = float64(c.sum/time.Duration(c.n)) / low
+	}
+	c.coldLow = 0
+	low := c.foldCold()
 	switch {
 	case w.drop:
 	case c.slowStart:
@@ -559,6 +624,9 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		n := float64(c.n)
 		w.mean = c.sum / time.Duration(c.n)
 		w.n = int(c.n)
+		if w.coldLate && low > 0 {
+			c.coldLow = uint8(max(1, math.Round(math.MaxUint8*min(1, float64(low)/float64(w.mean)))))
+		}
 		if c.n > 1 {
 			m := float64(w.mean)
 			w.stderr = time.Duration(math.Sqrt(max(0, c.sumSq/n-m*m) / (n - 1)))
@@ -859,6 +927,15 @@ func (c *control) slowStartWindow(w windowStats) {
 		// The limit holds for a window (see coldLate), whatever the
 		// stragglers' share: a spread server's slow answers may be most
 		// of the level's.
+	case w.coldHeld && !w.drop:
+		// The cold start's first level queued (see coldHeld): slow start
+		// ends at the level its answers served at once say runs without
+		// a queue (Little's law).
+		c.slowStart = false
+		c.exited(w.limit, w.mean)
+		c.limit = max(c.min, min(c.max, w.limit/max(w.heldRise, 1)))
+		c.alg.reset(c.limit)
+		c.alg.knee(w.limit)
 	case w.drop || ratio >= slowExitRatio && (w.n >= minFloorN || c.rising):
 		// A rise this large on fewer than minFloorN answers (a cold
 		// start's first levels, 2 to 3 answers a window) may be two slow

@@ -75,12 +75,17 @@ func TestSlowStartHoldsWindowsReadWhileItsProcessWaitsForACPUAndTakesOnlyTheirLo
 	late := func(time.Time) float64 { return threads }
 	now := epoch
 	round := func(rtt time.Duration) {
-		for range c.intLimit() {
-			c.onStart(c.intLimit())
+		n := c.intLimit()
+		for range n {
+			c.onStart(n)
 		}
-		for range c.intLimit() {
-			now = now.Add(rtt / time.Duration(c.intLimit()))
-			c.onSuccess(now, rtt, c.intLimit()-1, c.seq, c.level, late)
+		// Each answer of its own permit, marked back as Host does.
+		first := c.seq - uint64(n) + 1
+		for i := range n {
+			now = now.Add(rtt / time.Duration(n))
+			seq := first + uint64(i)
+			c.watch.returned(seq)
+			c.onSuccess(now, rtt, n-1-i, seq, c.level, late)
 		}
 	}
 	rtts := []time.Duration{40, 32, 45, 38, 30, 44}

@@ -18,12 +18,29 @@ const steadySpread = 0.02
 // request waits on top of its own.
 const stragglerAge = 1.25
 
-// coldStragglerAge is stragglerAge for a cold start's first window, whose
-// first answers stand for the baseline (see coldWait): those of a server
-// whose service times spread (±25%) lie that far below its slowest
-// answers without a queue, while a steady server's queued request waits a
-// whole service time more, twice the first answers.
-const coldStragglerAge = 1.75
+// coldStragglerAge is, in a cold start's first window, how many times its
+// first answer's RTT an answer of its level takes at least to count as one
+// that waited (see lateRTT). The initial limit's requests start together;
+// one it queued starts once a slot is free, at the first answer at the
+// earliest, and then takes a service time of its own: about twice the
+// first answer. A server whose service times spread ±25% without a queue
+// answers within 1.25/0.75 = 1.67 first answers.
+const coldStragglerAge = 1.7
+
+// coldSpreadAge is how many times its first answer's RTT a cold start's
+// first window whose answers spread waits for its level's answers: those
+// that come back by then join the window, late or not (see coldLate).
+const coldSpreadAge = 3
+
+// coldHeldFloor is how many times the mean of the first window's answers
+// that did not come back late the fastest answer of the window after takes
+// at least where the level queued (see windowStats.coldHeld): at a server
+// of two slots every request of a level of four waits behind another and
+// takes about two service times, while at a server with room the fastest
+// answer lies near that mean. Over held-out cold starts it read so for 98%
+// of 2 + 2 servers at ±25%, 77% at ±50%, and 9% of servers with room at
+// ±50%.
+const coldHeldFloor = 1.4
 
 // maxWatched bounds the permits a level's watch follows.
 const maxWatched = 1 << 14
@@ -92,9 +109,10 @@ func (w *levelWatch) mark(now time.Time, seq uint64, gap time.Duration) {
 
 // ready reports whether the permits up to seq, the last one handed out,
 // can be told from ones that waited: all have come back, or the first have
-// been out for age.
-func (w *levelWatch) ready(now time.Time, seq uint64, age time.Duration) bool {
-	return w.backN >= seq-w.from || len(w.marks) > 0 && now.Sub(w.marks[0].at) >= age
+// been out for age. lead is how long before the first mark its permits
+// started (see control.coldFirst), 0 if not known.
+func (w *levelWatch) ready(now time.Time, seq uint64, age, lead time.Duration) bool {
+	return w.backN >= seq-w.from || len(w.marks) > 0 && now.Sub(w.marks[0].at)+lead >= age
 }
 
 // firstBack reports whether every permit that had started by the first
@@ -113,11 +131,12 @@ func (w *levelWatch) firstBack() bool {
 }
 
 // stragglers returns how many of the permits that started age or more
-// before now are still out, and how many permits started that long ago.
-func (w *levelWatch) stragglers(now time.Time, age time.Duration) (out, started int) {
+// before now are still out, and how many permits started that long ago
+// (lead: see ready).
+func (w *levelWatch) stragglers(now time.Time, age, lead time.Duration) (out, started int) {
 	prev := w.from
-	for _, m := range w.marks {
-		if now.Sub(m.at) < age {
+	for i, m := range w.marks {
+		if el := now.Sub(m.at); el < age && (i > 0 || el+lead < age) {
 			break
 		}
 		for seq := prev + 1; seq <= m.seq && seq-w.from <= maxWatched; seq++ {
@@ -133,9 +152,9 @@ func (w *levelWatch) stragglers(now time.Time, age time.Duration) (out, started 
 }
 
 // waited returns the level's permits judged over those that did not wait
-// in a queue, at now: 0 if none waited.
-func (w *levelWatch) waited(now time.Time, age time.Duration) float64 {
-	out, judged := w.stragglers(now, age)
+// in a queue, at now: 0 if none waited (lead: see ready).
+func (w *levelWatch) waited(now time.Time, age, lead time.Duration) float64 {
+	out, judged := w.stragglers(now, age, lead)
 	switch n := out + int(w.late); {
 	case n == 0:
 		return 0
@@ -147,15 +166,41 @@ func (w *levelWatch) waited(now time.Time, age time.Duration) float64 {
 }
 
 // stragglerWait is the age of a straggler: stragglerAge baselines (see
-// queueBase), or in a cold start's first window coldStragglerAge times its
-// first answers' mean.
+// queueBase), or in a cold start's first window lateRTT, and where its
+// answers spread coldSpreadAge first answers (counted from the level's
+// start: see coldFirst).
 func (c *control) stragglerWait() time.Duration {
-	if c.base == 0 && c.n > 0 {
-		// A cold start's first window: its first answers stand for the
-		// baseline (see coldWait).
-		return time.Duration(math.Round(coldStragglerAge * float64(max(c.sum/time.Duration(c.n), queueBase))))
+	if f := c.coldFirst(); f > 0 {
+		if !c.alike() {
+			return time.Duration(coldSpreadAge * float64(f))
+		}
+		return c.lateRTT()
 	}
 	return time.Duration(math.Round(stragglerAge * float64(max(c.base, queueBase))))
+}
+
+// lateRTT is the RTT from which an answer of the level the watch follows
+// waited in a queue: stragglerWait, or in a cold start's first window
+// coldStragglerAge times its first answer's.
+func (c *control) lateRTT() time.Duration {
+	if f := c.coldFirst(); f > 0 {
+		return time.Duration(math.Round(coldStragglerAge * float64(f)))
+	}
+	return c.stragglerWait()
+}
+
+// coldFirst is, in a cold start's first window, its first answer's RTT
+// (queueBase at least): the level's requests started together, that long
+// before the watch's first mark. 0 in any other window.
+func (c *control) coldFirst() time.Duration {
+	if c.base != 0 || c.n == 0 {
+		return 0
+	}
+	f := time.Duration(c.watch.fastest) * time.Microsecond
+	if f == 0 {
+		f = c.sum / time.Duration(c.n)
+	}
+	return max(f, queueBase)
 }
 
 // watchReady reports whether the level the due window watches can be told
@@ -167,7 +212,7 @@ func (c *control) watchReady(now time.Time) bool {
 	if c.base == 0 && c.watch.firstBack() {
 		return true
 	}
-	return c.watch.ready(now, c.seq, c.stragglerWait())
+	return c.watch.ready(now, c.seq, c.stragglerWait(), c.coldFirst())
 }
 
 // coldWait reports whether the open window, a cold start's first (no
@@ -179,12 +224,13 @@ func (c *control) watchReady(now time.Time) bool {
 // Where the first answers came back alike (a server with steady service
 // times), a straggler ends slow start at once (see coldQueue); where they
 // spread, a straggler may be a slow answer of a server with room, and the
-// level holds for a window instead (see coldLate). The answers that come
-// back before coldStragglerAge join the window: the baseline is the
-// level's, not only its fastest answers'. A slow host (slowBase) waits
-// only where they came back alike: its level's slowest answers, which a
-// spread of seconds puts past coldStragglerAge without any queue, join its
-// baseline after the window instead (see coldSample).
+// level holds for a window instead (see coldLate). The level's answers
+// that come back within coldSpreadAge first answers join the window, the
+// late ones too where the answers spread: the baseline is the level's, not
+// only its fastest answers'. A slow host (slowBase) waits only where they
+// came back alike: its level's slowest answers, which a spread of seconds
+// puts past coldStragglerAge without any queue, join its baseline after
+// the window instead (see coldSample).
 func (c *control) coldWait() bool {
 	if c.base != 0 || c.n == 0 {
 		return false
