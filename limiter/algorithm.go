@@ -102,7 +102,7 @@ func (a *coreAlgorithm) gated(_ windowStats, _ time.Time, served float64) float6
 // delayGrow is taken as that of a drop.
 type delayAlgorithm struct {
 	wmax      float64 // the limit when the last drop came (see window), 0 if none
-	gateUntil int64   // Unix nanoseconds: the limit stays below gateLevel until then
+	gateUntil int64   // Unix nanoseconds: the limit stays below heldLevel until then
 	served    int32   // highest in-flight level of a window without a drop
 	seen      int32   // the level of the last such drop not yet taken as the capacity's end
 	gateLevel int32   // permits in use at the last drop that closed a gate at the capacity's end, 0 if none
@@ -279,7 +279,7 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 		a.at = 0
 		l = a.grow(l)
 	}
-	if hold := max(w.limit, float64(a.gateLevel-1)); a.gateLevel > 0 && l > hold && w.start.UnixNano() < a.gateUntil {
+	if hold := max(w.limit, float64(a.heldLevel()-1)); a.heldLevel() > 0 && l > hold && w.start.UnixNano() < a.gateUntil {
 		// Not past a level refused with a gate before its time; the windows
 		// spent below it count as those before a probe.
 		l, a.at = hold, a.probe
@@ -291,6 +291,16 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 		a.since++
 	}
 	return l
+}
+
+// heldLevel is the level the limit stays below until gateUntil: gateLevel,
+// or the level of a refusal in slow start's step that no window has told
+// from a flap yet (see stepQueued), 0 if none.
+func (a *delayAlgorithm) heldLevel() int32 {
+	if a.gateLevel == 0 && a.gateUntil != 0 {
+		return a.seen
+	}
+	return a.gateLevel
 }
 
 // mixed reports whether w, a window of the default strategy at limit l
@@ -425,9 +435,11 @@ func (a *delayAlgorithm) gate(w windowStats, now time.Time, served float64) {
 		} else if w.step {
 			// A refusal in slow start's step past the levels it served,
 			// of another request than the peak's: a capacity's end or a
-			// flap. It is held as the peak's once the window that follows
-			// shows that the requests out with it waited in a queue (see
-			// stepQueued); until then only its time is kept.
+			// flap. It is held as the peak's once a window that follows
+			// shows that the requests out with it waited in a queue, and
+			// let go once one shows they did not (see stepQueued); until
+			// then only its time is kept, and the limit stays below it
+			// (see heldLevel).
 			a.gateUntil = now.Add(w.gate + gateOnce*w.gate).UnixNano()
 		}
 		return
@@ -444,14 +456,27 @@ func (a *delayAlgorithm) gate(w windowStats, now time.Time, served float64) {
 	a.gateUntil = now.Add(w.gate + wait).UnixNano()
 }
 
-// stepQueued takes the first window after a refusal in slow start's step
-// past the levels it served that was not held at once (see gate), queued
-// being whether that window's fastest answer rose (see floorAbove): the
-// requests out with the refused one waited in a queue, so the server was
-// full, not flapping, and the level is held as a refusal at the in-flight
-// peak is. Otherwise the refusal is left as one a flap may have made.
-func (a *delayAlgorithm) stepQueued(queued bool) {
+// stepQueued takes a window after a refusal in slow start's step past the
+// levels it served that was not held at once (see gate), told being
+// whether the window holds answers enough to tell a queue (see
+// floorTells) and queued whether its fastest answer rose (see
+// floorAbove): the requests out with the refused one waited in a queue,
+// so the server was full, not flapping, and the level is held as a
+// refusal at the in-flight peak is. A window that tells no queue lets the
+// refusal go as one a flap may have made; one too small to tell leaves it
+// to the next (a small server's window after its gate closes on two or
+// three answers, all of them queued, and a refusal let go on it stepped
+// the limit back into the level for a second gate). A refusal no window
+// told by its time, gateUntil, is let go.
+func (a *delayAlgorithm) stepQueued(start time.Time, told, queued bool) {
 	if a.gateLevel != 0 || a.gateUntil == 0 {
+		return
+	}
+	if start.UnixNano() >= a.gateUntil {
+		a.gateUntil = 0
+		return
+	}
+	if !told && !queued {
 		return
 	}
 	if queued {

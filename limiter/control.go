@@ -661,7 +661,7 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		c.learnGap(time.Duration(c.watch.fastest-c.lowest)*time.Microsecond, w.inFlight)
 	}
 	if a, own := c.alg.(*delayAlgorithm); own && !w.drop && !c.slowStart {
-		a.stepQueued(w.floorRise > 0)
+		a.stepQueued(w.start, c.floorTells(), w.floorRise > 0)
 	}
 	old := c.limit
 	switch {

@@ -885,6 +885,35 @@ func TestDefaultHoldsALevelRefusedOnceAtThePeakForGateOnceGates(t *testing.T) {
 	}
 }
 
+func TestDefaultLetsARefusalInSlowStartsStepGoOnlyOnAWindowThatTellsNoQueue(t *testing.T) {
+	// A small server refused a request of slow start's step from 4 to 5
+	// that was not the peak's. The windows after its gate that hold too few
+	// answers to tell a queue keep the limit below 5; the first that tells
+	// none lets the refusal go as a flap's, and the limit steps to 5.
+	const base, gate = 50 * time.Millisecond, time.Second
+	a := &delayAlgorithm{}
+	now := epoch
+	w := windowStats{start: now, mean: base, base: base, inFlight: 5, limit: 5, drop: true, gate: gate, step: true, busy: 4}
+	a.gated(w, now, 4)
+	a.window(w)
+	now = now.Add(gate)
+	for range 2 * delayProbe {
+		now = now.Add(2 * base)
+		a.stepQueued(now, false, false)
+		assert.Equal(t, 4.0, a.window(windowStats{start: now, mean: base, base: base, inFlight: 4, limit: 4}), "a window too small to tell: held below 5")
+	}
+	now = now.Add(2 * base)
+	a.stepQueued(now, true, false)
+	assert.Equal(t, 5.0, a.window(windowStats{start: now, mean: base, base: base, inFlight: 4, limit: 4}), "no queue told: the refusal was a flap's")
+
+	a = &delayAlgorithm{}
+	a.gated(w, epoch, 4)
+	a.window(w)
+	now = epoch.Add(gate + 2*base)
+	a.stepQueued(now, true, true)
+	assert.Equal(t, 4.0, a.window(windowStats{start: now, mean: base, base: base, inFlight: 4, limit: 4}), "a queue told: held as the capacity's end")
+}
+
 func TestADropSentAsTheInFlightCountFirstReachedItsPeakIsMarked(t *testing.T) {
 	// Four requests run; a fifth, sent as the count first reaches 5, is
 	// refused with a gate; a later refusal at 5 is not at the peak.

@@ -80,7 +80,7 @@ func (c *control) floorRise() time.Duration {
 // and a queue one noisy answer hides does not take it past the level
 // where the previous window showed one.
 func (c *control) floorAbove(noise time.Duration) time.Duration {
-	if c.n+c.tailN < minFloorN || c.lowest == 0 || c.watch.fastest == 0 || c.base < queueBase {
+	if !c.floorTells() {
 		return 0
 	}
 	rise := time.Duration(c.watch.fastest-c.lowest) * time.Microsecond
@@ -89,6 +89,12 @@ func (c *control) floorAbove(noise time.Duration) time.Duration {
 		return 0
 	}
 	return rise
+}
+
+// floorTells reports whether the open window holds answers enough, on a
+// host known well enough, for floorAbove to tell a queue.
+func (c *control) floorTells() bool {
+	return c.n+c.tailN >= minFloorN && c.lowest != 0 && c.watch.fastest != 0 && c.base >= queueBase
 }
 
 // spread is, on a slow host (see slowBase), the standard deviation of its
