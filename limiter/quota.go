@@ -33,9 +33,11 @@ type quotaReader struct {
 	span    time.Duration // until then, the distance between the Resets of a window and the next, where Remaining did not jump
 	curMin  time.Time     // the earliest Reset seen in the current window
 	prevMin time.Time     // and in the window before
+	ends    int           // the windows' ends seen
 	at      time.Time     // when the last quota was seen
 	reset   time.Time     // the last Reset seen
 	first   time.Time     // the first Reset of the current run of Resets moving forward in small steps
+	step    time.Duration // the longest of those steps
 	spread  spread        // how the quota refilled during that run
 	rem     int           // the last Remaining seen
 	most    int           // the highest Remaining seen, for a Limit the server does not give
@@ -173,7 +175,7 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 // classify learns how the quota refills from q and the last quota seen.
 func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int) {
 	if r.reset.IsZero() {
-		r.first = q.Reset
+		r.first, r.step = q.Reset, 0
 		r.spread.restart(now, int64(q.Remaining)+int64(sent))
 		return
 	}
@@ -198,6 +200,9 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 		limit = r.most
 	}
 	d := q.Reset.Sub(r.reset)
+	if d > 0 && d < time.Second/2 {
+		r.step = max(r.step, d)
+	}
 	switch {
 	case r.moving:
 	case r.mode != refillContinuous && (still && d.Abs() <= resetJitter && r.spread.refilled() || r.spread.steady()) &&
@@ -214,18 +219,30 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 	case d < -resetJitter:
 		// Back: a Reset in Unix seconds, shifted by the Date header's
 		// rounding, which wraps every second.
-		r.first = q.Reset
+		r.first, r.step = q.Reset, 0
 		r.spread.restart(now, int64(q.Remaining)+int64(sent))
 	case d >= time.Second/2 && !now.Add(resetSlack).Before(r.reset):
 		// A Reset passed and the next window began.
-		r.first = q.Reset
+		r.first, r.step = q.Reset, 0
 		r.spread.restart(now, int64(q.Remaining)+int64(sent))
 		if !r.prevMin.IsZero() {
 			// The earliest Reset of each window is the least shifted by
 			// the Date header's rounding: their distance is the window.
-			r.window = max(r.window, r.curMin.Sub(r.prevMin))
+			// One half again as long spans a window no answer came in
+			// (a gate's): it does not lengthen the window. The first
+			// window's Resets may have been read before the answers'
+			// Date showed the server's clock (up to a second late): a
+			// window of a second read so takes in the next one's end, or
+			// ends early, so its distance to the next counts only near
+			// whole seconds (a Unix second's windows are).
+			d := r.curMin.Sub(r.prevMin)
+			whole := d.Round(time.Second)
+			if (r.ends > 1 || whole > 0 && 20*(d-whole).Abs() <= whole) && (r.window == 0 || 2*d < 3*r.window) {
+				r.window = max(r.window, d)
+			}
 		}
 		r.prevMin, r.curMin = r.curMin, q.Reset
+		r.ends++
 		if r.mode != refillContinuous && still && within.refilled() {
 			// Remaining plus the requests sent rose within the window
 			// that ended, every answer naming the same Reset: the quota
@@ -273,7 +290,9 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 			return
 		}
 		switch {
-		case q.Remaining-r.rem > max(r.most/2, inFlight+1):
+		case q.Remaining-r.rem > max(r.most/2, inFlight+1) && r.mode != refillContinuous:
+			// A sliding window jumps back so too after a window it was
+			// sent nothing in (a gate's): one read as sliding stays so.
 			r.mode = refillAtReset
 		case q.Remaining-r.rem <= max(r.most/8, 2*inFlight+1) && 2*(q.Remaining-r.rem) < limit-r.rem-inFlight-1:
 			// No jump, and less than half of what a window's end would
@@ -282,14 +301,18 @@ func (r *quotaReader) classify(now time.Time, q Quota, sent uint64, inFlight int
 			r.mode, r.span = refillContinuous, d
 		}
 	case d >= time.Second/2:
-		r.first = q.Reset
+		r.first, r.step = q.Reset, 0
 		r.spread.restart(now, int64(q.Remaining)+int64(sent))
-	case q.Reset.Sub(r.first) > movingReset && r.spread.continuous():
+	case q.Reset.Sub(r.first)-r.step > movingReset && r.spread.continuous():
 		// Reset keeps moving away in small steps and the quota refilled
 		// between answers, not at one instant: the time until a bucket is
 		// full, not a window's end (a window of a second whose Reset in
 		// Unix seconds is read through the Date header moves like it, but
-		// refills all at once).
+		// refills all at once). Its longest step is left out: the
+		// transport puts a Reset in Unix seconds on our clock by the
+		// answers' Date, up to a second late until the Date first
+		// turns, and a sliding window of a second read so (it refills
+		// between answers too) moves on in one step when it does.
 		r.mode, r.moving = refillContinuous, true
 	case q.Reset.Sub(r.first) > 2*resetSlack && r.small(q):
 		// Reset moved away in small steps further than a window's end
