@@ -60,6 +60,7 @@ type quotaReader struct {
 
 	// the refill rate: Remaining's rise plus the requests sent, over time
 	anchorAt   time.Time
+	quiet      time.Time // an allowance's refusal holds the host until then: no span begins before
 	anchorRem  int
 	anchorSent uint64
 	rate       float64
@@ -98,6 +99,16 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 		}
 		end = now.Add(max(left, time.Second, window))
 		switch {
+		case r.allowance && q.Remaining == 0 && r.rate > 0:
+			// A refusal: it holds the host until its Reset (the wait
+			// for a token), and the server refills meanwhile and after
+			// at its rate. Nothing remaining spread over that wait, a
+			// request a second, would slow the host long after it (the
+			// requests waiting for a token wake only at theirs). Nor
+			// slower than that: a refill measured low would hold a
+			// host with nothing in flight, no answer to raise it.
+			rate = max(r.rate, 1/left.Seconds())
+			return rate, end, now.Add(left)
 		case r.allowance:
 			// Remaining already counts the refill until Reset: spread it
 			// over that time, less one, like a window's. Each answer
@@ -437,6 +448,18 @@ func (r *quotaReader) learnAllowance(now time.Time, q Quota, left time.Duration)
 // measure updates the refill rate: over spans of at least refillSpan, what
 // Remaining rose plus what was sent is what the server refilled.
 func (r *quotaReader) measure(now time.Time, q Quota, sent uint64) {
+	if r.allowance && (q.Remaining == 0 || now.Before(r.quiet)) {
+		// A refusal's Remaining is not what the server holds plus its
+		// refill, as the allowance's others are, and the host waits
+		// until its Reset, over which the server's bucket fills to its
+		// cap and hides the refill: the first answer after it begins a
+		// span afresh.
+		if q.Remaining == 0 && q.Reset.After(r.quiet) {
+			r.quiet = q.Reset
+		}
+		r.anchorAt = time.Time{}
+		return
+	}
 	el := now.Sub(r.anchorAt)
 	if r.anchorAt.IsZero() || el < 0 || (r.mode == refillAtReset && !now.Before(r.reset)) {
 		r.anchor(now, q, sent)

@@ -502,3 +502,36 @@ func TestPaceTakesAFirstAnswerOfNothingLeftForABucketOfOneTokenUntilMoreRemains(
 	assert.Zero(t, p.learnt, "a quota of 99 tells the rate")
 	assert.False(t, p.learn.first, "the probe's record is dropped")
 }
+
+func TestPaceKeepsAnAllowancesRefillAfterARefusal(t *testing.T) {
+	// A 429 of an allowance says nothing remains until its Reset, the wait
+	// for a token: the host pauses until then, and is paced at the refill
+	// measured, not at a request a second, which would hold the requests
+	// waiting for a token a second after the gate opens.
+	var p pace
+	p.init(Config{RetryAfterMax: time.Minute})
+	paceThreeSecondsOfSpare(&p)
+	refill := p.reader.rate
+	require.InDelta(t, 100, refill, 5)
+	at := epoch.Add(3 * time.Second)
+	pause := p.setQuota(at, Quota{Limit: 110, Remaining: 0, Reset: at.Add(time.Second)}, time.Hour, 301, 3)
+	p.apply(at)
+	assert.Equal(t, at.Add(time.Second), pause, "paused until the refusal's Reset")
+	assert.InDelta(t, p.reader.rate, p.cur, 1e-9, "paced at the refill measured")
+	assert.Greater(t, p.cur, 50.0)
+	assert.Equal(t, 1, p.curBurst)
+}
+
+func TestPacePacesAnAllowancesRefusalNoSlowerThanARequestUntilItsReset(t *testing.T) {
+	// A refill measured low (a few requests over a long span) must not pace
+	// a refused host slower than a request by the refusal's Reset: with
+	// nothing in flight, no answer would raise it again.
+	var p pace
+	p.init(Config{RetryAfterMax: time.Minute})
+	paceThreeSecondsOfSpare(&p)
+	p.reader.rate = 0.01
+	at := epoch.Add(3 * time.Second)
+	p.setQuota(at, Quota{Limit: 110, Remaining: 0, Reset: at.Add(time.Second)}, time.Hour, 301, 3)
+	p.apply(at)
+	assert.InDelta(t, 1, p.cur, 1e-9)
+}
