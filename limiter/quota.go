@@ -473,10 +473,13 @@ func (r *quotaReader) measure(now time.Time, q Quota, sent uint64) {
 	switch {
 	case r.rate == 0:
 		r.rate = s
-	case r.full(q.Remaining) && r.full(r.anchorRem):
-		// Full at both ends (but for the request answered): the refill
-		// hid behind the cap, and s (what was sent) only bounds it from
-		// below.
+	case r.full(q.Remaining) || r.full(r.anchorRem):
+		// Full at an end (but for the request answered): the refill hid
+		// behind the cap for part of the span, and s only bounds it from
+		// below. A host sent less than its quota allows (its crawl
+		// underfed it) fills the server's bucket: averaged in, what was
+		// sent would lower the refill measured, and raise the burst an
+		// allowance's spare gives the pacer past the server's.
 		r.rate = max(r.rate, s)
 	default:
 		r.rate = (r.rate + s) / 2

@@ -535,3 +535,29 @@ func TestPacePacesAnAllowancesRefusalNoSlowerThanARequestUntilItsReset(t *testin
 	p.apply(at)
 	assert.InDelta(t, 1, p.cur, 1e-9)
 }
+
+func TestPaceKeepsAnAllowancesBurstWhileTheCrawlUnderfeedsIt(t *testing.T) {
+	// The allowance above, then 0.7 s in which the crawl sends 60 a
+	// second: the server's bucket fills to its cap (Remaining 109) and
+	// hides the refill. The refill measured must not fall to what was
+	// sent, or the allowance's spare (Remaining less the refill until
+	// Reset) raises the pacer's burst past the server's bucket, and the
+	// tokens it saves up go at once when the crawl's work comes back (a
+	// natural trigger of a 429 after which the host lost a second a
+	// refusal).
+	var p pace
+	p.init(Config{RetryAfterMax: time.Minute})
+	paceThreeSecondsOfSpare(&p)
+	before := p.curBurst
+	for i := range 42 {
+		at := epoch.Add(3*time.Second + time.Duration(i)*time.Second/60)
+		rem := 109
+		if i == 0 {
+			rem = 108
+		}
+		p.setQuota(at, Quota{Limit: 110, Remaining: rem, Reset: at.Add(time.Second)}, time.Hour, uint64(301+i), 1)
+		p.apply(at)
+	}
+	assert.InDelta(t, 100, p.reader.rate, 5, "the refill measured")
+	assert.LessOrEqual(t, p.curBurst, before+1, "the pacer's burst")
+}
