@@ -279,10 +279,12 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 		a.at = 0
 		l = a.grow(l)
 	}
-	if hold := max(w.limit, float64(a.heldLevel()-1)); a.heldLevel() > 0 && l > hold && w.start.UnixNano() < a.gateUntil {
+	if level := a.heldLevel(); level > 0 && w.start.UnixNano() < a.gateUntil {
 		// Not past a level refused with a gate before its time; the windows
 		// spent below it count as those before a probe.
-		l, a.at = hold, a.probe
+		if hold := max(w.limit, float64(level-1)); l > hold {
+			l, a.at = hold, a.probe
+		}
 	}
 	switch {
 	case w.drop || l > w.limit:

@@ -113,10 +113,12 @@ func TestSimulationAServerOfFewerSlotsThanTheInitialLimitIsNotRefused(t *testing
 // slots and 2 queued under the initial 4, service times spread ±25%. The
 // first answers do not come back alike, so the cold start's first window
 // cannot end slow start on a straggler as it does for a steady server; it
-// holds the level for a window instead, which reads the queue. Before, 82
+// holds the level for a window instead, which reads the queue. Once, 82
 // of the 100 held-out cold starts stepped past slots and queue into a 503
-// and a 1 s gate, 11 now. (3 slots and 1 queued still are in 74, 99
-// before: its one queued request's answer is seldom late enough to tell.)
+// and a 1 s gate; 11 when the held level came in, none since a queued
+// answer is read from the first answer's RTT (see coldStragglerAge).
+// (3 slots and 1 queued still are in 95: over two windows its one queued
+// request reads like a spread of a server with room.)
 func TestSimulationASmallServerWhoseServiceTimesSpreadIsSeldomRefused(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulation")
@@ -131,7 +133,7 @@ func TestSimulationASmallServerWhoseServiceTimesSpreadIsSeldomRefused(t *testing
 			sum += f.share
 			return f.refused > 0
 		})
-		assert.LessOrEqual(t, refused, 12, "%v: held-out cold starts refused", c)
-		assert.GreaterOrEqual(t, sum/float64(len(heldOutSeeds())), 0.92, "%v: the held-out runs' mean share of the optimum over %v", c, crawlRun)
+		assert.LessOrEqual(t, refused, 1, "%v: held-out cold starts refused", c)
+		assert.GreaterOrEqual(t, sum/float64(len(heldOutSeeds())), 0.95, "%v: the held-out runs' mean share of the optimum over %v", c, crawlRun)
 	}
 }
