@@ -111,7 +111,7 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 	switch {
 	case h.pace.bucket != nil:
 		h.restart.stop()
-		if at, ok := h.pace.take(now); !ok {
+		if at, ok := h.pace.take(now); !ok && !(h.inFlight <= h.ledLocked() && h.pace.reread(now)) {
 			if _, fromCeiling := h.pace.effective(now); !fromCeiling {
 				h.noteWaitLocked(now, at, "rate")
 			}

@@ -206,9 +206,10 @@ func (p *pace) apply(now time.Time) {
 	p.cur, p.curBurst = r, burst
 }
 
-// take takes a token at now, or returns when one will be available.
-// Settling or growing a learnt rate may take the effective rate past
-// maxRate, which leaves no bucket: the token is then taken at once.
+// take takes a token at now, or returns when one will be available, or
+// the announced quota's end if that is sooner (see reread). Settling or
+// growing a learnt rate may take the effective rate past maxRate, which
+// leaves no bucket: the token is then taken at once.
 func (p *pace) take(now time.Time) (time.Time, bool) {
 	if p.pushback != nil && p.drain {
 		// Cap what was saved up during the pause at one token.
@@ -303,7 +304,28 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 	}
 	missing := 1 - p.bucket.TokensAt(now)
 	d := math.Ceil(missing / float64(p.bucket.Limit()) * float64(time.Second))
-	return now.Add(time.Duration(max(1, min(d, float64(maxWait))))), false
+	at := now.Add(time.Duration(max(1, min(d, float64(maxWait)))))
+	if p.quotaActive(now) && p.quotaEnd.Before(at) {
+		at = p.quotaEnd
+	}
+	return at, false
+}
+
+// reread lets a request go at now on credit (the bucket's next token),
+// where the bucket paces at the announced quota's rate, the quota's end
+// has passed and no answer is on its way to read the quota again (the
+// caller knows nothing is in flight): it reports whether it did. The rate
+// a quota's answer set holds until the next answer sets another, past its
+// end too (a refusal's rate paces the requests after its gate), but with
+// nothing in flight no answer comes, and a rate read wrong (a refill
+// measured low) would hold the host for its own token, seconds on: the
+// request it lets go reads the quota again. The other requests stay paced.
+func (p *pace) reread(now time.Time) bool {
+	if p.pushback == nil || p.quota == 0 || p.quotaActive(now) || p.bucket == nil || p.cur != max(p.quota, p.floor) {
+		return false
+	}
+	p.bucket.ReserveN(now, 1)
+	return true
 }
 
 // fromAnswer returns the earliest time the next request may start, where

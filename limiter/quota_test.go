@@ -561,3 +561,31 @@ func TestPaceKeepsAnAllowancesBurstWhileTheCrawlUnderfeedsIt(t *testing.T) {
 	assert.InDelta(t, 100, p.reader.rate, 5, "the refill measured")
 	assert.LessOrEqual(t, p.curBurst, before+1, "the pacer's burst")
 }
+
+func TestAQuotasRateHoldsAHostWithNothingInFlightNoLongerThanTheQuotasEnd(t *testing.T) {
+	// A quota's rate read wrong (here a request every 20 s, for a quota
+	// read again within 2 s) and nothing in flight: no answer comes to
+	// read the quota again, and no release to find it ended. The next
+	// request waits no longer than the quota's end, and goes then to read
+	// it again; the others stay paced until its answer.
+	l, clk := newTestLimiter(t, Config{RetryAfterMax: time.Minute})
+	h := l.Host("h")
+	now := clk.Now()
+	end := now.Add(2 * time.Second)
+	h.mu.Lock()
+	h.pace.pushed().quota, h.pace.quotaEnd = 0.05, end
+	h.applyRateLocked(now)
+	h.mu.Unlock()
+	p, _, ok := h.TryAcquireAt(now)
+	require.True(t, ok)
+	p.ReleaseAt(now.Add(10*time.Millisecond), Success)
+
+	_, retryAt, ok := h.TryAcquireAt(now.Add(20 * time.Millisecond))
+	require.False(t, ok, "paced at the quota's rate until its end")
+	assert.Equal(t, end, retryAt, "the wait ends at the quota's end, not at the token 20 s on")
+	p, _, ok = h.TryAcquireAt(end)
+	require.True(t, ok, "at the quota's end, with nothing in flight, a request goes")
+	_, _, ok = h.TryAcquireAt(end)
+	assert.False(t, ok, "the others stay paced until its answer")
+	p.ReleaseAt(end.Add(10*time.Millisecond), Success)
+}

@@ -117,7 +117,7 @@ func (h *Host) AwaitGate(ctx context.Context) (waited bool, err error) {
 		case !until.IsZero() && now.Before(until):
 			at = until
 		case waited && h.pace.bucket != nil:
-			if next, ok := h.pace.take(now); !ok {
+			if next, ok := h.pace.take(now); !ok && !(h.inFlight <= 1+h.ledLocked() && h.pace.reread(now)) {
 				at = next
 			}
 		}
