@@ -816,3 +816,49 @@ func TestARateRefusingBetweenSuccessesIsNotAnOutage(t *testing.T) {
 	d.round(5*time.Millisecond, Success)
 	assert.LessOrEqual(t, d.limit(), cut, "served after one pause: the cuts hold")
 }
+
+func TestARequestHeldForATokenAfterAGateWakesWhenTheRateRises(t *testing.T) {
+	// Two requests whose permits were taken before a gate closed wait in
+	// AwaitGate. The quota said two requests remained over its reserve
+	// until its Reset 2 s on, so the host is paced at a request a second:
+	// when the gate opens, the first goes and the
+	// second waits for the next token. An answer then reads a quota of a
+	// hundred: the second goes within its new token, not a second on.
+	l, clk := newTestLimiter(t, Config{RetryAfterMax: time.Minute})
+	h := l.Host("h")
+	now := clk.Now()
+	h.SetQuotaAt(now, Quota{Limit: 100, Remaining: 7, Reset: now.Add(2 * time.Second)})
+	require.InDelta(t, 1, h.Snapshot().Rate, 1e-9)
+	h.GateAt(now, now.Add(time.Second))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan time.Time, 2)
+	for range 2 {
+		go func() {
+			if _, err := h.AwaitGate(ctx); err == nil {
+				done <- clk.Now()
+			}
+		}()
+	}
+	require.NoError(t, clk.BlockUntilContext(ctx, 2), "both held by the gate")
+	clk.Advance(time.Second)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("the first request did not go when the gate opened")
+	}
+	require.NoError(t, clk.BlockUntilContext(ctx, 1), "the second waits for a token")
+	require.Empty(t, done)
+
+	at := clk.Now()
+	h.SetQuotaAt(at, Quota{Limit: 100, Remaining: 100, Reset: at.Add(time.Second)})
+	require.Greater(t, h.Snapshot().Rate, 50.0)
+	clk.Advance(20 * time.Millisecond)
+	select {
+	case went := <-done:
+		assert.LessOrEqual(t, went.Sub(at), 20*time.Millisecond)
+	case <-ctx.Done():
+		t.Fatal("the second request still waits for the token of a request a second")
+	}
+}

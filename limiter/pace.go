@@ -87,8 +87,9 @@ type pushback struct {
 	quota     float64 // rate the announced quota allows, 0 = none
 	quotaEnd  time.Time
 	lastProbe time.Time
-	drain     bool  // drop saved-up tokens when the gate opens
-	stretch   uint8 // a pacer of one token at a time after a gate: 1 = its first permit is to go, 2 = the next one's interval is stretched
+	drain     bool          // drop saved-up tokens when the gate opens
+	moved     chan struct{} // closed when the rate rises or ends, to wake the requests held for a token (nil: none waits; see sleep)
+	stretch   uint8         // a pacer of one token at a time after a gate: 1 = its first permit is to go, 2 = the next one's interval is stretched
 
 	// rate learning
 	slow          bool          // the learnt rate came from throttles with a Retry-After or a pause of their own
@@ -129,6 +130,15 @@ type pushback struct {
 	fastest  time.Duration // the host's fastest success, start to answer
 }
 
+// sleep returns a channel closed when the rate rises or ends.
+func (p *pace) sleep() <-chan struct{} {
+	pb := p.pushed()
+	if pb.moved == nil {
+		pb.moved = make(chan struct{})
+	}
+	return pb.moved
+}
+
 // pushed returns the host's pushback state, made on first need.
 func (p *pace) pushed() *pushback {
 	if p.pushback == nil {
@@ -165,9 +175,14 @@ func (p *pace) effective(now time.Time) (float64, bool) {
 	return r, fromCeiling
 }
 
-// apply makes the bucket follow the effective rate.
+// apply makes the bucket follow the effective rate, and wakes the requests
+// held for a token (see Host.AwaitGate) when it rises or ends.
 func (p *pace) apply(now time.Time) {
 	r, fromCeiling := p.effective(now)
+	if (r == 0 || r > p.cur) && p.pushback != nil && p.moved != nil {
+		close(p.moved)
+		p.moved = nil
+	}
 	if r == 0 {
 		p.bucket, p.cur = nil, 0
 		return

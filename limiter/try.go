@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // TryAcquire is the non-blocking Acquire, for schedulers that keep their
@@ -105,20 +107,31 @@ func (h *Host) Admit(ctx context.Context, p Permit) (Permit, error) {
 // then, where the host is paced, for a token: the requests held so would
 // otherwise all go the instant the gate opens, next to the first one paced,
 // and a bucket of a token or two refuses all but one of them (and closes the
-// gate again). It reports whether it waited, and returns an error wrapping
-// ctx.Err() if ctx ended first. An open gate costs it no clock read.
+// gate again). A rate that rises or ends wakes it to take its token
+// anew: a rate that rose since (the gate's refusal paced the host at a
+// request a second, the answers read during the gate at a hundred) would
+// otherwise hold it for the old rate's token. It reports whether it waited,
+// and returns an error wrapping ctx.Err() if ctx ended first. An open gate
+// costs it no clock read.
 func (h *Host) AwaitGate(ctx context.Context) (waited bool, err error) {
+	var timer clockwork.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for h.clocked.Load() {
 		now := h.l.clock.Now()
 		h.mu.Lock()
 		until := h.gateUntil
 		var at time.Time
+		var moved <-chan struct{}
 		switch {
 		case !until.IsZero() && now.Before(until):
 			at = until
 		case waited && h.pace.bucket != nil:
 			if next, ok := h.pace.take(now); !ok && !(h.inFlight <= 1+h.ledLocked() && h.pace.reread(now)) {
-				at = next
+				at, moved = next, h.pace.sleep()
 			}
 		}
 		h.mu.Unlock()
@@ -126,10 +139,17 @@ func (h *Host) AwaitGate(ctx context.Context) (waited bool, err error) {
 			break
 		}
 		waited = true
+		if timer == nil {
+			timer = h.l.clock.NewTimer(at.Sub(now))
+		} else {
+			timer.Stop()
+			timer.Reset(at.Sub(now))
+		}
 		select {
 		case <-ctx.Done():
 			return true, fmt.Errorf("limiter: acquire %s: %w", h.key, ctx.Err())
-		case <-h.l.clock.After(at.Sub(now)):
+		case <-timer.Chan():
+		case <-moved:
 		}
 	}
 	return waited, nil
