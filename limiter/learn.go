@@ -94,8 +94,12 @@ type records struct {
 	// after the first request of its episode that a server counts (0: not
 	// known; see wholeBurst); refusedSeq is its number, and later counts
 	// the episode's successes that started after it (see succeededAfter).
+	// Where its start was not timed (a permit latency sampling skipped),
+	// untimed is its number, and refusedAt the latest start of a request
+	// of the episode numbered below it: a bound from below.
 	refusedAt  time.Duration
 	refusedSeq uint64
+	untimed    uint64
 	later      int
 	whole      float64 // the first record's lowest rate, where its burst was fitted whole (see wholeBurst)
 	low        float64 // the first record's lowest rate at the first episode's bound on the burst, where the first fit left the learner unsure (see settle)
@@ -196,6 +200,8 @@ func (l *learner) throttled(now time.Time, seq uint64, start, until time.Time, c
 		l.restart(until, gate)
 		if !start.IsZero() {
 			l.refusedAt, l.refusedSeq = max(0, start.Sub(l.drainFrom())), seq
+		} else {
+			l.untimed = seq
 		}
 		// Twice what the server admitted over the episode and its gate: a
 		// start from which doubling finds the rate in a few steps.
@@ -472,7 +478,17 @@ func (l *learner) drainFrom() time.Time {
 // refused request (by more than reachSlack, so that it cannot have reached
 // the server before it) was admitted on a token refilled since (see
 // wholeBurst).
+//
+// Where the refused request's start was not timed, a request of the episode
+// numbered below it, taken before it, started no later but for the
+// scheduling of the two (reachSlack): its start, if timed, bounds the
+// refused request's from below (the answers of the requests taken just
+// before it mostly come after its refusal).
 func (l *learner) succeededAfter(seq uint64, start time.Time) {
+	if l.records != nil && l.untimed != 0 && seq > l.base && seq < l.untimed && !start.IsZero() && l.fits == 0 && !l.pending {
+		l.refusedAt = max(l.refusedAt, start.Sub(l.drainFrom())-reachSlack)
+		return
+	}
 	if l.records == nil || l.refusedSeq == 0 || seq <= l.refusedSeq || start.IsZero() || l.fits != 0 || l.pending || l.cur.holds(seq) {
 		return
 	}

@@ -490,3 +490,60 @@ func TestPaceAfterAProbeThatLeavesTheLearnerUnsurePacesUnderTheServersRate(t *te
 	assert.Greater(t, p.learnt, 0.8*300, "at the first episode's bound on the burst")
 	assert.Equal(t, p.learnt, p.epLearnt, "the next episode's probe is read from the rate paced at")
 }
+
+func TestLearnerBoundsAnUntimedRefusedRequestsStartByTheRequestsTakenBeforeIt(t *testing.T) {
+	// A crawl's cold start, requests 2 ms apart, against a bucket of 100/s
+	// with a burst of 10: it refills two tokens over them, admits 12 and
+	// refuses the 13th, whose start was not timed (a listing page, an
+	// auxiliary request, is no latency sample). A loaded client reads that
+	// refusal 16 ms late, and the answers of the last requests before it
+	// later still. Their starts bound the refused request's from below,
+	// which tells the burst in whole tokens as its own start does; without
+	// that, the burst was fitted in between from the late refusal (8.5
+	// tokens), and the rate above the server's (a third gate within the
+	// crawl's first 10 s).
+	var l learner
+	b := bucketAt{rate: 100, burst: 10, tokens: 10, last: epoch}
+	start := func(seq uint64) time.Time { return epoch.Add(time.Duration(seq-1) * 2 * time.Millisecond) }
+	seq := uint64(0)
+	for {
+		seq++
+		l.sent(start(seq), seq, false)
+		if !b.admit(start(seq)) {
+			break
+		}
+	}
+	require.Equal(t, uint64(13), seq, "12 admitted")
+	for s := uint64(1); s < 10; s++ {
+		l.succeeded(s)
+		l.succeededAfter(s, start(s))
+	}
+	refused := start(seq).Add(16 * time.Millisecond)
+	until := refused.Add(time.Second)
+	_, first, ok := l.throttled(refused, seq, time.Time{}, until, 0, 10*time.Millisecond)
+	require.True(t, ok)
+	require.True(t, first)
+	for s := uint64(10); s < seq; s++ {
+		l.succeeded(s)
+		l.succeededAfter(s, start(s))
+	}
+	gap, sent := 20*time.Millisecond, until
+	for {
+		seq++
+		l.sent(sent, seq, false)
+		if !b.admit(sent) {
+			break
+		}
+		l.succeeded(seq)
+		sent = sent.Add(gap)
+		gap = gap * 98 / 100
+	}
+	_, first, ok = l.throttled(sent.Add(time.Millisecond), seq, sent, sent.Add(time.Second), 200, 10*time.Millisecond)
+	require.True(t, ok)
+	assert.False(t, first)
+	r, ok := l.settle()
+	require.True(t, ok)
+	assert.Equal(t, math.Round(l.burst), l.burst, "a whole burst")
+	assert.LessOrEqual(t, r, 100.0, "not above the server's rate")
+	assert.GreaterOrEqual(t, r, 93.0)
+}
