@@ -291,6 +291,13 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	h.inFlight--
 	if h.ctl.slowStart {
 		h.ctl.watch.returned(h.seqOf(p))
+		if !timed && h.ctl.coldLevelBack(h.inFlight+1) {
+			at := now
+			if at.IsZero() {
+				at = h.l.clock.Now()
+			}
+			h.ctl.watch.mark(at, h.ctl.seq, queueBase/8)
+		}
 	}
 	switch o {
 	case Success:

@@ -215,6 +215,22 @@ func (c *control) watchReady(now time.Time) bool {
 	return c.watch.ready(now, c.seq, c.stragglerWait(), c.coldFirst())
 }
 
+// coldLevelBack reports whether a permit that came back with busy permits
+// out, its own included, is the first of a cold start's first level in
+// full (no baseline yet, the limit in use) to come back before the watch
+// has a mark. Where its answer is no sample (a crawl's listing page, read
+// ahead beside the items) it marks the watch as a sample's would (see
+// control.onSuccess): the permits handed out after it replace an answer
+// and wait behind no queue the level did not already show, so the first
+// window does not wait for them (see watchReady). Requests sent alone
+// before the level (robots.txt, the listing's first page) mark nothing,
+// and nor does any answer after the first mark: a host none of whose
+// answers is a sample (every one a redirect) closes no window that would
+// drop its marks.
+func (c *control) coldLevelBack(busy int) bool {
+	return c.base == 0 && busy >= c.intLimit() && len(c.watch.marks) == 0
+}
+
 // coldWait reports whether the open window, a cold start's first (no
 // baseline yet), waits for its level's stragglers before it closes: its
 // first answers took queueBase or more. The initial limit may already pass

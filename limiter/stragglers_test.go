@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestLevelWatchCountsPermitsStillOutOrBackLate(t *testing.T) {
@@ -37,4 +38,67 @@ func TestLevelWatchCountsPermitsStillOutOrBackLate(t *testing.T) {
 	w.returned(17)
 	w.returned(18)
 	assert.True(t, w.ready(now, 18, age, 0), "every permit of the level is back")
+}
+
+func TestAColdStartsFirstWindowWaitsOnlyForItsLevel(t *testing.T) {
+	// A crawl's cold start: its listing's next page is read ahead beside the
+	// items, a permit whose answer is no sample. The initial level of 4
+	// holds three items and a page; the page comes back first, and the page
+	// after it is out when the items come back at 22-25 ms. The first
+	// window closes on the items: it does not wait for that page, which
+	// replaced an answer of the level, as a sample's replacement would not
+	// be waited for either.
+	const page = 20 * time.Millisecond
+	release := func(p Permit, d *driver, at time.Duration) {
+		d.now = epoch.Add(at)
+		p.ReleaseAt(d.now, Success)
+	}
+	t.Run("a page read ahead", func(t *testing.T) {
+		d := newDriver(t, Config{})
+		ps := d.takeAll()
+		require.Len(t, ps, 4)
+		release(ps[3].Unsampled(), d, page)
+		next, _, ok := d.h.TryAcquireAt(d.now)
+		require.True(t, ok)
+		release(ps[0], d, 22*time.Millisecond)
+		release(ps[1], d, 23500*time.Microsecond)
+		assert.Equal(t, 4, d.limit(), "two answers, the third still out")
+		release(ps[2], d, 25*time.Millisecond)
+		assert.Equal(t, 5, d.limit(), "the level's answers are all back")
+		next.Unsampled().ReleaseAt(d.now, Success)
+	})
+	t.Run("a page alone before the level", func(t *testing.T) {
+		// The listing's first page, before any item: no level yet, and
+		// the level after it still waits for its stragglers.
+		d := newDriver(t, Config{})
+		first, _, ok := d.h.TryAcquireAt(d.now)
+		require.True(t, ok)
+		release(first.Unsampled(), d, page)
+		ps := d.takeAll()
+		require.Len(t, ps, 4)
+		release(ps[0], d, page+22*time.Millisecond)
+		release(ps[1], d, page+23500*time.Microsecond)
+		assert.Equal(t, 4, d.limit(), "two answers, two of the level still out")
+		release(ps[2], d, page+24*time.Millisecond)
+		release(ps[3], d, page+25*time.Millisecond)
+		assert.Equal(t, 5, d.limit(), "the level's answers are all back")
+	})
+	t.Run("no answer a sample", func(t *testing.T) {
+		// A host whose every answer is a redirect: no window closes, and
+		// the watch keeps the one mark.
+		d := newDriver(t, Config{})
+		ps := d.takeAll()
+		for i := range 1000 {
+			d.now = d.now.Add(time.Millisecond)
+			ps[i%len(ps)].Unsampled().ReleaseAt(d.now, Success)
+			p, _, ok := d.h.TryAcquireAt(d.now)
+			require.True(t, ok)
+			ps[i%len(ps)] = p
+		}
+		assert.Equal(t, 4, d.limit())
+		assert.Len(t, d.h.ctl.watch.marks, 1)
+		for _, p := range ps {
+			p.Unsampled().ReleaseAt(d.now, Success)
+		}
+	})
 }
