@@ -131,6 +131,16 @@ type control struct {
 	// (see undoShrink); 0 if none.
 	shrunkFrom, shrunkRTT float32
 
+	// gatedAt is level once a drop that closed a gate closed its window,
+	// until the first window of answers to permits all taken after it
+	// closes (see afterGate); 0 if none. preFastest is the fastest of the
+	// open window's answers to permits taken before it, in microseconds,
+	// 0 if none: the restart's answers, sent into a server the gate
+	// emptied, tell nothing of whether the requests out with the refusal
+	// waited in a queue (see delayAlgorithm.stepQueued).
+	gatedAt    uint32
+	preFastest int32
+
 	// watch follows slow start's level for permits that waited in a queue
 	// (see levelWatch); see due.
 	watch levelWatch
@@ -341,6 +351,11 @@ func (c *control) resample(el time.Duration) {
 // late, if not nil, tells how many of the process's threads waited for a
 // CPU lately; a slow-start window reads it as it closes (see readLate).
 func (c *control) onSuccess(now time.Time, rtt time.Duration, inFlight int, seq uint64, level uint32, late func(time.Time) float64) {
+	if level < c.gatedAt {
+		if us := micros(rtt); c.preFastest == 0 || us < c.preFastest {
+			c.preFastest = us
+		}
+	}
 	if c.coldLow > 0 && seq <= c.watch.from && rtt >= time.Duration(coldSpreadAge*float64(c.lowest))*time.Microsecond {
 		// A cold start's first window counted it as a straggler when it
 		// closed: the level held does not read it again.
@@ -661,7 +676,17 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		c.learnGap(time.Duration(c.watch.fastest-c.lowest)*time.Microsecond, w.inFlight)
 	}
 	if a, own := c.alg.(*delayAlgorithm); own && !w.drop && !c.slowStart {
-		a.stepQueued(w.start, c.floorTells(), w.floorRise > 0)
+		told, queued := c.floorTells(), w.floorRise > 0
+		if c.gatedAt != 0 {
+			// Since a gate: only the answers of the requests out when
+			// it closed tell.
+			told = told && c.preFastest != 0
+			queued = told && c.above(c.preFastest, 0) > 0
+		}
+		a.stepQueued(w.start, told, queued)
+	}
+	if c.gatedAt != 0 && c.preFastest == 0 && !w.drop && w.n > 0 {
+		c.afterGate(w)
 	}
 	old := c.limit
 	switch {
@@ -690,6 +715,10 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		// A window closed early by a drop is too short to tell the rate.
 		c.resample(now.Sub(c.winStart))
 	}
+	if w.drop && w.gate > 0 {
+		c.gatedAt = c.level
+	}
+	c.preFastest = 0
 	c.winStart, c.n, c.sum, c.sumSq, c.drops = now, 0, 0, 0, 0
 	c.tailN, c.tailSum = 0, 0
 	c.winSeq = c.seq
@@ -698,6 +727,36 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		c.watch.reset(c.seq)
 	}
 	c.winInFlight = int32(inFlight)
+}
+
+// gateAlike is the spread of a window's answers, relative to their mean,
+// under which afterGate takes them for a server's time without a queue;
+// gateAnswers is the fewest answers it reads so.
+const (
+	gateAlike   = 0.2
+	gateAnswers = 3
+)
+
+// afterGate takes w, the first window of answers to permits all taken
+// after a gate (see gatedAt): they went into a server the gate emptied,
+// read by a client that has had the whole gate to catch up, so that their
+// mean is the server's time without a queue. Where it lies below the
+// baseline beyond twice its standard error the baseline becomes it: a
+// baseline taken while a loaded client read its cold start's answers late
+// sits well above it, and hides the queue that a full server's slots make.
+// Only where w holds gateAnswers answers or more, alike (a spread under
+// gateAlike of their mean), on a host whose service times do not spread
+// widely (see wide): a window closes on its first answers, which after a
+// gate are the server's fastest, well below the mean of all where service
+// times spread.
+func (c *control) afterGate(w windowStats) {
+	c.gatedAt = 0
+	if c.wide() || w.n < gateAnswers || w.mean < queueBase || w.base-w.mean <= 2*w.stderr ||
+		float64(w.stderr)*math.Sqrt(float64(w.n)) >= gateAlike*float64(w.mean) {
+		return
+	}
+	c.base = w.mean
+	c.coldN, c.coldSum = math.MaxUint8, 0
 }
 
 // stalled reports whether a window of the default strategy after slow

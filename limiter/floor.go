@@ -83,7 +83,14 @@ func (c *control) floorAbove(noise time.Duration) time.Duration {
 	if !c.floorTells() {
 		return 0
 	}
-	rise := time.Duration(c.watch.fastest-c.lowest) * time.Microsecond
+	return c.above(c.watch.fastest, noise)
+}
+
+// above returns how far fastest, an answer in microseconds, lies over the
+// host's fastest, if by more than noise, queueBase and floorRatio times
+// that fastest, else 0.
+func (c *control) above(fastest int32, noise time.Duration) time.Duration {
+	rise := time.Duration(fastest-c.lowest) * time.Microsecond
 	lowest := time.Duration(c.lowest) * time.Microsecond
 	if rise <= max(noise, queueBase) || rise <= time.Duration((floorRatio-1)*float64(lowest)) {
 		return 0

@@ -19,7 +19,6 @@ const restartSpread = 10 * time.Millisecond
 // to go back to when the server answers again.
 type restart struct {
 	bucket *rate.Limiter
-	r      float64
 	left   int32 // permits still paced; 0: no restart under way
 	// before is the concurrency limit, rounded down, when the current run of
 	// cuts began (the first drop that cut it since a request taken after
@@ -41,8 +40,7 @@ func (s *restart) begin(n int, spread time.Duration) {
 		spread = restartSpread
 	}
 	n = min(n, math.MaxInt32)
-	s.r = float64(n) / spread.Seconds()
-	s.bucket = rate.NewLimiter(rate.Limit(s.r), 1) // full: the first permit goes at once
+	s.bucket = rate.NewLimiter(rate.Limit(float64(n)/spread.Seconds()), 1) // full: the first permit goes at once
 	s.left = int32(n)
 }
 
@@ -60,6 +58,6 @@ func (s *restart) take(now time.Time) (time.Time, bool) {
 		return time.Time{}, true
 	}
 	missing := 1 - s.bucket.TokensAt(now)
-	d := math.Ceil(missing / s.r * float64(time.Second))
+	d := math.Ceil(missing / float64(s.bucket.Limit()) * float64(time.Second))
 	return now.Add(time.Duration(max(1, d))), false
 }
