@@ -716,6 +716,11 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		c.resample(now.Sub(c.winStart))
 	}
 	if w.drop && w.gate > 0 {
+		if c.limit == old {
+			// The permits out when the gate closed are told from the
+			// restart's by their level count.
+			c.level++
+		}
 		c.gatedAt = c.level
 	}
 	c.preFastest = 0
