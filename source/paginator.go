@@ -59,8 +59,9 @@ type position struct {
 // Paginator is a Source over the pages of a caller-supplied fetcher. It
 // fetches a page only when Next is called and the previous page is used up,
 // so at most one page is held in memory, and it starts no goroutines; with
-// WithPrefetch it fetches the next page ahead instead. It is not safe for
-// concurrent use; the engine calls Next from one goroutine.
+// WithPrefetch it fetches the next page ahead instead, and Prefetch starts
+// fetching one before Next asks for it. It is not safe for concurrent use;
+// the engine calls Next from one goroutine.
 //
 // Build one with PageNumbers, Offsets, Tokens or NextLinks. The zero value is
 // not usable.
@@ -84,9 +85,10 @@ type Paginator[T any] struct {
 	ahead    *ahead[T] // the page being fetched ahead; nil when none
 }
 
-// ahead is a page fetched in a goroutine of its own (WithPrefetch).
+// ahead is a page fetched in a goroutine of its own (WithPrefetch, Prefetch).
 type ahead[T any] struct {
 	at     position
+	ctx    context.Context // the fetch's
 	cancel context.CancelFunc
 	done   chan struct{} // closed when pg and err are set
 	pg     Page[T]
@@ -358,14 +360,20 @@ func (p *Paginator[T]) get(ctx context.Context, at position) (Page[T], error) {
 		return Page[T]{}, ctx.Err()
 	}
 	p.ahead = nil
+	stopped := a.ctx.Err() != nil
 	a.cancel()
+	if a.err != nil && stopped && ctx.Err() == nil {
+		// Stopped by the context it was started under (Prefetch's), not
+		// by this one: the page has yet to be asked for.
+		return p.fetch(ctx, at)
+	}
 	return a.pg, a.err
 }
 
 // fetchAhead starts fetching the page at in a goroutine of its own.
 func (p *Paginator[T]) fetchAhead(ctx context.Context, at position) {
 	ctx, cancel := context.WithCancel(ctx)
-	a := &ahead[T]{at: at, cancel: cancel, done: make(chan struct{})}
+	a := &ahead[T]{at: at, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	p.ahead = a
 	go func() {
 		defer close(a.done)
@@ -373,8 +381,22 @@ func (p *Paginator[T]) fetchAhead(ctx context.Context, at position) {
 	}()
 }
 
-// Close stops a page being fetched ahead (WithPrefetch) and waits for its
-// fetcher to return. It does nothing without WithPrefetch, and may be called
+// Prefetch starts fetching the page that Next fetches next, in a goroutine of
+// its own under ctx, so that a caller with other work to do before its first
+// Next (opening files, starting workers) finds that page there or on its way.
+// It does nothing when that page is already being fetched or there is none.
+// A Next whose context is live fetches the page again if ctx ended the
+// fetch. Close stops it; like Next, it must not be called concurrently with
+// the paginator's other methods.
+func (p *Paginator[T]) Prefetch(ctx context.Context) {
+	if p.ahead != nil || p.err != nil || p.loop != nil || p.done || p.maxPages > 0 && p.at.ord > p.maxPages {
+		return
+	}
+	p.fetchAhead(ctx, p.at)
+}
+
+// Close stops a page being fetched ahead (WithPrefetch, Prefetch) and waits
+// for its fetcher to return. It does nothing when none is, and may be called
 // more than once; a Next after it fetches the page again.
 func (p *Paginator[T]) Close() {
 	if a := p.ahead; a != nil {

@@ -3,6 +3,8 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -150,4 +152,139 @@ func TestPrefetchEndsWithTheContextOfNext(t *testing.T) {
 func TestPrefetchIsAPaginatorOption(t *testing.T) {
 	_, err := Slice([]int{1}, WithPrefetch())
 	assert.ErrorContains(t, err, "WithPrefetch")
+}
+
+func TestPrefetchYieldsAndFetchesWhatNextAloneDoes(t *testing.T) {
+	for _, tc := range prefetchCases {
+		for _, opts := range [][]Option{nil, {WithPrefetch()}} {
+			t.Run(fmt.Sprintf("%s, %d options", tc.name, len(opts)), func(t *testing.T) {
+				plain, plainFetches, err := tc.build(opts...)
+				require.NoError(t, err)
+				wantItems, wantErr := drain(t, plain)
+				plain.Close()
+
+				p, fetches, err := tc.build(opts...)
+				require.NoError(t, err)
+				p.Prefetch(context.Background())
+				p.Prefetch(context.Background()) // the page is on its way: nothing more
+				items, err := drain(t, p)
+				p.Prefetch(context.Background()) // after the end: nothing
+				p.Close()
+				assert.Equal(t, wantItems, items, "the same items and cursors")
+				assert.Equal(t, wantErr, err)
+				assert.Equal(t, plainFetches(), fetches(), "the same pages, each once")
+			})
+		}
+	}
+}
+
+func TestPrefetchFetchesTheFirstPageBeforeNext(t *testing.T) {
+	for _, opts := range [][]Option{nil, {WithPrefetch()}} {
+		t.Run(fmt.Sprintf("%d options", len(opts)), func(t *testing.T) {
+			asked := make(chan int, 3)
+			p, err := PageNumbers(func(_ context.Context, n int) (Page[string], error) {
+				asked <- n
+				if n > 2 {
+					return Page[string]{}, nil
+				}
+				return Page[string]{Items: []string{"x"}}, nil
+			}, opts...)
+			require.NoError(t, err)
+			defer p.Close()
+			p.Prefetch(context.Background())
+			select {
+			case n := <-asked:
+				assert.Equal(t, 1, n, "page 1 is asked for before any Next")
+			case <-time.After(10 * time.Second):
+				t.Fatal("page 1 was not fetched ahead")
+			}
+			it, err := p.Next(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, Cursor("page:1:1"), it.Page)
+			p.Close()
+			select {
+			case n := <-asked:
+				assert.Equal(t, 2, n, "only page 2, when fetched ahead, follows page 1")
+				assert.NotEmpty(t, opts)
+			default:
+				assert.Empty(t, opts, "page 2 is fetched ahead with WithPrefetch")
+			}
+		})
+	}
+}
+
+func TestPrefetchAtTheEndFetchesNothing(t *testing.T) {
+	api := &numbered{pages: [][]string{{"a"}}, first: 1}
+	p, err := PageNumbers(api.page, WithCursor(End))
+	require.NoError(t, err)
+	p.Prefetch(context.Background())
+	p.Close()
+	_, err = p.Next(context.Background())
+	assert.ErrorIs(t, err, io.EOF)
+	assert.Empty(t, api.fetches)
+
+	api = &numbered{pages: [][]string{{"a"}, {"b"}}, first: 1}
+	p, err = PageNumbers(api.page, WithMaxPages(1))
+	require.NoError(t, err)
+	_, err = drain(t, p)
+	require.NoError(t, err)
+	p.Prefetch(context.Background())
+	p.Close()
+	assert.Equal(t, []int{1}, api.fetches, "nothing past WithMaxPages")
+}
+
+func TestCloseStopsAPrefetchAndWaitsForIt(t *testing.T) {
+	var ended bool
+	started := make(chan struct{})
+	p, err := PageNumbers(func(ctx context.Context, _ int) (Page[string], error) {
+		close(started)
+		<-ctx.Done() // a page that hangs until its context ends
+		ended = true
+		return Page[string]{}, ctx.Err()
+	})
+	require.NoError(t, err)
+	p.Prefetch(context.Background())
+	<-started
+	p.Close()
+	assert.True(t, ended, "Close returns after the fetcher")
+}
+
+func TestAPrefetchStoppedByItsContextIsFetchedAgainByNext(t *testing.T) {
+	var fetches []context.Context
+	p, err := PageNumbers(func(ctx context.Context, n int) (Page[string], error) {
+		fetches = append(fetches, ctx)
+		if len(fetches) == 1 {
+			<-ctx.Done()
+			return Page[string]{}, ctx.Err()
+		}
+		if n > 1 {
+			return Page[string]{}, nil
+		}
+		return Page[string]{Items: []string{"a"}}, nil
+	})
+	require.NoError(t, err)
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	p.Prefetch(ctx)
+	cancel()
+	items, err := drain(t, p)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a"}, values(items), "the page, asked again under Next's context")
+	assert.Len(t, fetches, 3, "page 1 twice, then page 2")
+}
+
+func TestNextEndsWithItsContextWhileAPrefetchRuns(t *testing.T) {
+	release := make(chan struct{})
+	p, err := PageNumbers(func(ctx context.Context, _ int) (Page[string], error) {
+		<-release
+		return Page[string]{Items: []string{"a"}}, nil
+	})
+	require.NoError(t, err)
+	p.Prefetch(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = p.Next(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+	close(release)
+	p.Close()
 }
