@@ -118,7 +118,7 @@ func (r *runner) runDistributed(ctx context.Context) (Summary, error) {
 	var finishing sync.WaitGroup
 	finishing.Go(d.finisher)
 
-	st, err := r.crawl(ctx)
+	st, err := r.crawl(ctx, nil)
 	close(d.lines)
 	finishing.Wait()
 	stopBg()

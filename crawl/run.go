@@ -84,6 +84,7 @@ type runOptions struct {
 
 	resetState bool
 	stateOpts  []state.Option
+	openStore  func(dir, fingerprint string, opts ...state.Option) (*state.Store, error) // state.Open; tests put their own
 
 	redisURL, worker string            // WithRedis
 	redis            *redisstate.Crawl // opened by Run
@@ -353,18 +354,33 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 	if r.dist != nil {
 		return r.runDistributed(ctx)
 	}
+	var early *start
 	if r.cfg.State != "" {
+		if r.freshState() {
+			early = r.begin(ctx, "")
+		}
 		if r.state, err = r.openState(); err != nil {
+			early.stop()
 			return Summary{}, err
 		}
 		if r.state.from.Finished {
+			early.stop()
 			r.o.log.Info("the crawl finished in an earlier run: nothing to do", zap.String("state", r.cfg.State))
 			if err := r.state.store.Close(); err != nil {
 				return Summary{}, fmt.Errorf("crawl: %w", err)
 			}
 			return finishedSummary(r.state.from), nil
 		}
+		if early != nil && early.from != r.state.from.Cursor {
+			// Another run made the state meanwhile: it says where to start.
+			early.stop()
+			early = nil
+		}
+		if early == nil {
+			early = r.begin(ctx, r.state.from.Cursor)
+		}
 		if err = r.state.openJournal(r.cfg); err != nil {
+			early.stop()
 			_ = r.state.store.Close() // nothing was written yet
 			return Summary{}, err
 		}
@@ -375,18 +391,21 @@ func (r *runner) run(ctx context.Context) (sum Summary, err error) {
 			}
 		}()
 	} else {
+		early = r.begin(ctx, "")
 		if err = r.createFiles(); err != nil {
+			early.stop()
 			return Summary{}, err
 		}
 		defer func() { err = errors.Join(err, r.closeFiles()) }()
 	}
+	defer early.stop()
 
 	if r.o.live != nil {
 		current := r.current
 		r.o.live.current.Store(&current)
 	}
 	var st engine.Stats
-	st, err = r.crawl(ctx)
+	st, err = r.crawl(ctx, early)
 	sum = Summary{
 		Pages:          r.listing.pages.Load(),
 		Items:          st.Read,

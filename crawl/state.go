@@ -108,7 +108,11 @@ func (r *runner) openState() (*resumed, error) {
 			return nil, fmt.Errorf("crawl: --reset-state: %w", err)
 		}
 	}
-	st, err := state.Open(dir, r.cfg.Fingerprint(), append([]state.Option{state.WithLogger(r.o.log)}, r.o.stateOpts...)...)
+	open := r.o.openStore
+	if open == nil {
+		open = state.Open
+	}
+	st, err := open(dir, r.cfg.Fingerprint(), append([]state.Option{state.WithLogger(r.o.log)}, r.o.stateOpts...)...)
 	var me *state.MismatchError
 	switch {
 	case errors.As(err, &me):

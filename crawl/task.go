@@ -37,23 +37,22 @@ type failedLine struct {
 	Attempts int    `json:"attempts"`
 }
 
-// crawl runs the listing through the engine and returns its stats.
-func (r *runner) crawl(ctx context.Context) (engine.Stats, error) {
-	if err := r.sourceAllowed(ctx); err != nil {
-		return engine.Stats{}, err
-	}
-	var from source.Cursor
-	if r.state != nil {
-		from = r.state.from.Cursor
-	}
-	src, err := r.listing.source(from)
-	if err != nil {
-		return engine.Stats{}, fmt.Errorf("crawl: %w", err)
-	}
-	defer src.Close()
-	var read source.Source[listed] = src
+// crawl runs the listing that early got under way (with Redis, the items
+// stored there) through the engine and returns its stats.
+func (r *runner) crawl(ctx context.Context, early *start) (engine.Stats, error) {
+	var read source.Source[listed]
 	if r.dist != nil {
+		if err := r.sourceAllowed(ctx); err != nil {
+			return engine.Stats{}, err
+		}
 		read = &streamItems{r: r}
+	} else {
+		src, err := early.wait()
+		if err != nil {
+			return engine.Stats{}, err
+		}
+		defer src.Close()
+		read = src
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
