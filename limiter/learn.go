@@ -345,6 +345,22 @@ func (l *learner) settle() (float64, bool) {
 				r, l.burst, l.known, l.wide = lo, l.s1, true, true
 			}
 		}
+		if !told && !l.known && l.whole > 0 && n >= minFit {
+			// The first episode's bounds fitted a burst of whole
+			// tokens (see wholeBurst), though its refill was more than
+			// half of what it admitted: a fast server, whose bucket a
+			// cold start's requests, a few milliseconds apart, refill
+			// by a token each. Those bounds lean on when each request
+			// started and reached the server: a token lost to the
+			// bucket's cap while the client waited for its first
+			// answer, or a refused request that reached it late, puts
+			// the fit a token short, and its lowest rate above the
+			// server's. At a token more, the record's lowest is under
+			// the server's rate either way.
+			l.burst++
+			l.whole = c.lowest(l.burst, n)
+			r, l.known = l.whole, true
+		}
 		l.unsure = !l.known
 		if l.unsure && n >= minFit && l.s1 >= 1 {
 			// The record does not tell the burst, but the first
@@ -585,7 +601,7 @@ func (l *learner) wholeBurst(c *record, n int) (float64, bool) {
 		return 0, false
 	}
 	t := max(0, l.refusedAt-reachSlack).Seconds()
-	for k := math.Floor(s1); k >= max(1, math.Floor(s1)-3); k-- {
+	for k := math.Floor(s1); k >= 1; k-- {
 		r := c.lowest(k, n)
 		if k+r*t >= s1+1 {
 			continue

@@ -260,3 +260,53 @@ func TestSimulationFastBucketsPacedOnLateTimersKeepTheirRate(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulationAFastQuotaSettlesAfterTwoThrottlesOnASlowClient holds a
+// quota without headers of 300 a second with a burst of 5 against a client
+// that takes a millisecond or two to start each request, or reads its
+// answers up to 2 ms late (a loaded machine, end to end): its cold start's
+// requests go out a few milliseconds apart, so that the server's bucket
+// refills by as many tokens as its burst holds over the first throttle's
+// episode, and that episode tells its burst only to within a token. Read
+// as not telling it, the second throttle's record was left unfitted: the
+// host paced at a tenth under the rate for good, or probed from an estimate
+// into a third and a fourth gate (72-73% end to end). The burst it fits to
+// a whole token, and the record's lowest at a token more, settle it after
+// the second throttle under the server's rate.
+func TestSimulationAFastQuotaSettlesAfterTwoThrottlesOnASlowClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, c := range []struct{ cost, noise time.Duration }{
+		{time.Millisecond, 0}, {2 * time.Millisecond, 0}, {0, 2 * time.Millisecond}, {2 * time.Millisecond, 2 * time.Millisecond},
+	} {
+		for _, seed := range []uint64{42, 1, 7} {
+			srv := &quotaServer{rate: 300, burst: 5, tokens: 5, service: 5 * time.Millisecond, rejectAfter: time.Millisecond}
+			s := newSim(simLimiter(t, "", 0), srv, seed, 10*time.Second)
+			s.crawlStart = true
+			s.setStartCost(c.cost)
+			if c.noise > 0 {
+				s.setNoise(seed, c.noise)
+			}
+			episodes, last := 0, -time.Hour
+			s.onAnswer = func(_ *simReq, o Outcome) {
+				if o == Throttled && s.now-last > 500*time.Millisecond {
+					episodes++
+				}
+				if o == Throttled {
+					last = s.now
+				}
+			}
+			s.run()
+			all, _, refused := s.totals(0, 10*time.Second)
+			_, ok, _ := s.totals(3*time.Second, 10*time.Second)
+			name := fmt.Sprintf("start cost %v, noise %v, seed %d", c.cost, c.noise, seed)
+			t.Logf("%s: %d throttles, %.1f%% of the rate from 3 to 10 s, %.2f%% refused", name, episodes, 100*float64(ok)/7/300, 100*float64(refused)/float64(all))
+			assert.LessOrEqual(t, episodes, 2, "%s: throttles within 10 s", name)
+			share := float64(ok) / 7 / 300
+			assert.GreaterOrEqual(t, share, 0.9, "%s: share of the rate from 3 to 10 s", name)
+			assert.LessOrEqual(t, share, 1.0, "%s: share of the rate from 3 to 10 s", name)
+			assert.LessOrEqual(t, float64(refused)/float64(all), 0.01, "%s: refused share", name)
+		}
+	}
+}
