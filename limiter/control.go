@@ -609,7 +609,7 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 	w.capOnly = c.refusals == capBare
 	w.step = w.drop && c.slowStart && c.safe > 0 && w.limit > c.safe
 	if c.slowStart && !w.drop && c.due {
-		w.waited = c.watch.waited(now, c.stragglerWait(), c.coldFirst())
+		w.waited = c.watch.waited(now, c.stragglerWait(), c.coldLead())
 		w.coldQueue = w.waited > 0 && c.coldWait() && c.alike()
 		w.coldLate = w.waited > 0 && c.coldWait() && !w.coldQueue
 	}

@@ -141,6 +141,13 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 		}
 	}
 	h.ctl.onStart(h.inFlight)
+	if h.ctl.coldFilling() {
+		at := now
+		if at.IsZero() {
+			at = h.l.clock.Now()
+		}
+		h.ctl.watch.took = uint32(at.UnixMicro())
+	}
 	if h.pace.learn.recording(h.ctl.seq, !needSlot) {
 		if now.IsZero() {
 			now = h.l.clock.Now()

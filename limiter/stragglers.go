@@ -59,12 +59,16 @@ const maxWatched = 1 << 14
 type levelWatch struct {
 	from  uint64   // the seq before the level's first permit
 	back  []uint64 // bit i: the permit of seq from+1+i came back
-	backN uint64   // the permits after from that came back
+	backN uint32   // the permits after from that came back (maxWatched at most)
 	late  int32    // the permits after from that came back stragglerAge baselines or more after they started, while a window waited
 	// fastest is the open window's fastest answer, in microseconds, 0 if
 	// none (see control.floorRise).
 	fastest int32
-	marks   []seqMark
+	// took is when the last permit before the first mark started, in
+	// microseconds of the Unix clock modulo 2^32, 0 if not noted (a cold
+	// start's first window: see control.coldLead).
+	took  uint32
+	marks []seqMark
 }
 
 // seqMark says that the permits up to seq started at or before at.
@@ -75,7 +79,7 @@ type seqMark struct {
 
 // reset starts watching the permits after seq.
 func (w *levelWatch) reset(seq uint64) {
-	w.from, w.backN, w.late = seq, 0, 0
+	w.from, w.backN, w.late, w.took = seq, 0, 0, 0
 	w.back = w.back[:0]
 	w.marks = w.marks[:0]
 }
@@ -112,7 +116,7 @@ func (w *levelWatch) mark(now time.Time, seq uint64, gap time.Duration) {
 // been out for age. lead is how long before the first mark its permits
 // started (see control.coldFirst), 0 if not known.
 func (w *levelWatch) ready(now time.Time, seq uint64, age, lead time.Duration) bool {
-	return w.backN >= seq-w.from || len(w.marks) > 0 && now.Sub(w.marks[0].at)+lead >= age
+	return uint64(w.backN) >= seq-w.from || len(w.marks) > 0 && now.Sub(w.marks[0].at)+lead >= age
 }
 
 // firstBack reports whether every permit that had started by the first
@@ -203,6 +207,31 @@ func (c *control) coldFirst() time.Duration {
 	return max(f, queueBase)
 }
 
+// coldLead is how long before the watch's first mark the permits up to it
+// had all started (see levelWatch.ready): in a cold start's first window
+// the age at that mark of the last of them, its first answer's RTT at most
+// (see coldFirst); 0 in any other window. A level's permits start together
+// only where its work was there to take: a crawl's listing may hand a host
+// its first items a page or two apart, and an answer that is no sample (a
+// listing page read beside the items) may mark the watch a few ms after
+// the level filled. Read as started a whole first answer's RTT before such
+// a mark, the permits taken last would be judged stragglers before they
+// could be back, and slow start would end on a queue there is not.
+func (c *control) coldLead() time.Duration {
+	f := c.coldFirst()
+	if f == 0 || len(c.watch.marks) == 0 || c.watch.took == 0 {
+		return f
+	}
+	last := time.Duration(int32(uint32(c.watch.marks[0].at.UnixMicro())-c.watch.took)) * time.Microsecond
+	return max(0, min(f, last))
+}
+
+// coldFilling reports whether a permit handed out now belongs to a cold
+// start's first level before its first mark, whose start coldLead reads.
+func (c *control) coldFilling() bool {
+	return c.slowStart && c.base == 0 && len(c.watch.marks) == 0
+}
+
 // watchReady reports whether the level the due window watches can be told
 // from ones that waited (see levelWatch.ready). A cold start's first window
 // is ready too once the permits out at its first answer are all back: its
@@ -212,7 +241,7 @@ func (c *control) watchReady(now time.Time) bool {
 	if c.base == 0 && c.watch.firstBack() {
 		return true
 	}
-	return c.watch.ready(now, c.seq, c.stragglerWait(), c.coldFirst())
+	return c.watch.ready(now, c.seq, c.stragglerWait(), c.coldLead())
 }
 
 // coldLevelBack reports whether a permit that came back with busy permits

@@ -102,3 +102,50 @@ func TestAColdStartsFirstWindowWaitsOnlyForItsLevel(t *testing.T) {
 		}
 	})
 }
+
+func TestAColdStartsFirstLevelIsJudgedFromItsLastPermitsStart(t *testing.T) {
+	// Many hosts share a crawl's listing: a host's first items reach it a
+	// few ms apart, beside an answer that is no sample (a page read ahead),
+	// which comes back first and marks the watch while the level's last
+	// items are 4 ms old. On a server of 4 slots × 200 ms every item comes
+	// back after 200 ms: none waited, and slow start goes on. (Reading
+	// every permit as started a first answer's RTT before that mark judged
+	// the last item a straggler when the first two were back, and ended
+	// slow start at 3 on a server of 4 slots.)
+	const service = 200 * time.Millisecond
+	d := newDriver(t, Config{})
+	take := func(at time.Duration) Permit {
+		d.now = epoch.Add(at)
+		p, _, ok := d.h.TryAcquireAt(d.now)
+		require.True(t, ok, "a permit at %v", at)
+		return p
+	}
+	items := []Permit{take(0)}
+	page := take(0)
+	items = append(items, take(4*time.Millisecond), take(5*time.Millisecond))
+	d.now = epoch.Add(9 * time.Millisecond)
+	page.Unsampled().ReleaseAt(d.now, Success)
+	items = append(items, take(16*time.Millisecond))
+	for i, sent := range []time.Duration{0, 4 * time.Millisecond, 5 * time.Millisecond, 16 * time.Millisecond} {
+		d.now = epoch.Add(sent + service + time.Duration(i)*time.Millisecond/2)
+		items[i].ReleaseAt(d.now, Success)
+		assert.True(t, d.h.ctl.slowStart, "slow start goes on after item %d", i)
+	}
+	assert.Equal(t, 5, d.limit(), "the level of 4 ran without a queue")
+
+	// Sent together, on a server of 2 slots, the last two wait a whole
+	// service time behind the first two: read as a queue, as before.
+	d = newDriver(t, Config{})
+	items = []Permit{take(0)}
+	page = take(0)
+	items = append(items, take(0), take(0))
+	d.now = epoch.Add(5 * time.Millisecond)
+	page.Unsampled().ReleaseAt(d.now, Success)
+	items = append(items, take(5*time.Millisecond))
+	for i, back := range []time.Duration{service, service + time.Millisecond, 2 * service, 2*service + 5*time.Millisecond} {
+		d.now = epoch.Add(back)
+		items[i].ReleaseAt(d.now, Success)
+	}
+	assert.False(t, d.h.ctl.slowStart)
+	assert.Less(t, d.limit(), 4, "the level of 4 queued on 2 slots")
+}
