@@ -499,6 +499,14 @@ func (c *control) heldFor(n uint8) bool {
 	return own && !c.slowStart && a.since >= n
 }
 
+// quiet reports whether the default strategy's limit, after slow start,
+// shows no queue: its smoothed RTT lies under delayGrow baselines.
+func (c *control) quiet() bool {
+	_, own := c.alg.(*delayAlgorithm)
+	return own && !c.slowStart && c.base > 0 && c.srtt > 0 &&
+		windowStats{base: c.base}.rise(c.srtt) < delayGrow
+}
+
 // lowerToRefusal takes a refusal noted by refusedAt that the last cut
 // already answered: several requests past the server's cap were out, and
 // the first refusal back may have been the highest of them. The limit goes

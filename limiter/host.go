@@ -313,6 +313,9 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		h.successes++
 		h.ctl.answered(int(p.busy), false)
 		h.okSeq = max(h.okSeq, h.seqOf(p))
+		if pb := h.pace.pushback; pb != nil {
+			pb.bg.answer(int(p.busy), false, p.epoch == h.ctl.cuts, h.ctl.limit)
+		}
 		h.pace.onSuccess(now, h.seqOf(p), p.start, int(p.busy), h.seqOf(p) == h.ctl.seq)
 		if timed {
 			h.ctl.onSuccess(now, max(0, now.Sub(start)), h.inFlight, h.seqOf(p), p.level, h.l.late)
@@ -320,7 +323,10 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	case Dropped:
 		h.dropped++
 		h.ctl.answered(int(p.busy), true)
-		if !h.refusedAloneLocked(now, p) && !h.droppedAloneLocked(p) {
+		bare := h.gateUntil.IsZero() || !now.Before(h.gateUntil)
+		if bare && h.pace.pushed().bg.drop(int(p.busy), p.epoch == h.ctl.cuts, h.ctl.limit) && h.withinBackgroundLocked(now, p) {
+			// Refused at any load: counted, not cut for.
+		} else if !h.refusedAloneLocked(now, p) && !h.droppedAloneLocked(p) {
 			first := 0
 			if h.dropped == 1 {
 				first = int(p.busy)
@@ -328,6 +334,9 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 			limit, slow := h.ctl.limit, h.ctl.slowStart
 			if h.ctl.onDrop(now, h.inFlight, epoch, h.gateUntil, h.atPeakLocked(p), first, int(p.busy)) {
 				h.cutLocked(limit, slow)
+				if bare {
+					h.pace.bg.cut(int(p.busy), h.ctl.limit, slow)
+				}
 			}
 		} else if p.answered && h.restart.before != 0 && h.pausedInVainLocked() {
 			// A refusal of a request sent alone, with no gate, during a run
@@ -416,6 +425,18 @@ func (h *Host) erroredLocked(now time.Time, p Permit) {
 		h.gateUntil = until
 	}
 	h.syncClockedLocked()
+}
+
+// withinBackgroundLocked reports whether the bare drop of p at now, which
+// the host's share of requests refused at any load explains (see
+// background.drop), is not to be cut for, as a cut would not stop it:
+// after slow start, with the default strategy, at a limit of bgMinLimit or
+// more whose smoothed RTT shows no queue (a full server that queues
+// refuses past a rise), no rate learnt or announced, and the refused
+// request started after the last cut.
+func (h *Host) withinBackgroundLocked(now time.Time, p Permit) bool {
+	return p.epoch == h.ctl.cuts && h.ctl.limit >= bgMinLimit && h.ctl.quiet() &&
+		h.pace.learnt == 0 && !h.pace.quotaActive(now)
 }
 
 // throttleLossLocked reports whether the throttle of p at now is loss, as a

@@ -128,6 +128,8 @@ type pushback struct {
 	noisy    bool          // it refused a request paced under the rate fitted to it
 	answered time.Time     // when the last request sent succeeded, none sent since (zero: none such)
 	fastest  time.Duration // the host's fastest success, start to answer
+
+	bg background // the share of requests refused at any load
 }
 
 // sleep returns a channel closed when the rate rises or ends.
