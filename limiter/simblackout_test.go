@@ -451,6 +451,37 @@ func TestSimulationBare429sAtAnyLoadAreLoss(t *testing.T) {
 	assert.GreaterOrEqual(t, sum/float64(len(shares)), 0.15, "%v: the mean run's goodput", c)
 }
 
+// TestSimulationRefusalsAtAnyLoadKeepTheLevel: a server that refuses a
+// share of requests with a bare 503 whatever the load (one sick backend
+// behind a load balancer) is crawled near its capacity, the refused
+// requests retried: over 24 seeds, the mean run from a cold start keeps
+// its floor of the server's rate over its second half (each refusal cut
+// for, it gets 24%, 12%, 2% and 39%).
+func TestSimulationRefusalsAtAnyLoadKeepTheLevel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		c     refusalCase
+		floor float64
+	}{
+		{refusalCase{slots: 32, queue: 32, service: 20 * ms, sick: 0.01}, 0.8},
+		{refusalCase{slots: 32, queue: 32, service: 20 * ms, sick: 0.02}, 0.7},
+		{refusalCase{slots: 32, queue: 32, service: 20 * ms, sick: 0.05}, 0.4},
+		{refusalCase{slots: 16, queue: 16, service: 200 * ms, sick: 0.02}, 0.5},
+	} {
+		var shares []float64
+		sum := 0.0
+		for seed := uint64(1); seed <= 24; seed++ {
+			f := simRefusal(t, tc.c, seed)
+			shares, sum = append(shares, f.share), sum+f.share
+		}
+		t.Logf("%v: goodput over the second half, seeds 1 to 24: %.3f", tc.c, shares)
+		assert.GreaterOrEqual(t, sum/float64(len(shares)), tc.floor, "%v: the mean run's goodput", tc.c)
+	}
+}
+
 // halvingClasses are the servers TestSimulationHalvingReport halves: tight
 // ones at 20 and 200 ms, and a queued one that the halving leaves room for.
 var halvingClasses = []capacityClass{
