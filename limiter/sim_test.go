@@ -27,6 +27,7 @@ var (
 	simStallMax = flag.Duration("simstallmax", 15*time.Millisecond, "-simload: the longest stall of the capacity classes' reports")
 	simReach    = flag.Duration("simreach", 0, "TestSimulationCapacityClasses(Seeds): a request reaches the server up to this long after it started, so that requests started together may arrive out of order")
 	simCrawl    = flag.Bool("simcrawl", false, "TestSimulationCapacityClasses(Seeds): one request alone before any other, as a crawl sends its first listing page")
+	simCrawlAux = flag.Bool("simcrawlaux", false, "with -simcrawl: that request untimed and no sample, as the crawl's listing page is (its answer marks nothing)")
 	simLate     = flag.Duration("simlate", 0, "the quotas without headers' reports: the client's timers fire up to this long late (uniformly), and a client waiting for one tries again only then")
 	simNoise    = flag.Duration("simnoise", 0, "TestSimulationCapacityClasses(Seeds): the client reads each answer up to this long after it arrived (uniformly, each apart: a loaded client's own timing noise)")
 )
@@ -579,6 +580,7 @@ func simCrawlCapacityLoaded(t testing.TB, alg Algorithm, c capacityClass, seed u
 	srv.reach = *simReach
 	s := newSim(simLimiter(t, alg, 0), srv, seed, crawlRun)
 	s.crawlStart = *simCrawl
+	s.crawlAux = *simCrawlAux
 	if load > 0 {
 		s.loadStalls(seed, load, *simStallMin, *simStallMax)
 	}

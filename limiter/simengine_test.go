@@ -75,7 +75,11 @@ type sim struct {
 	// crawlStart sends one request alone before any other, as a crawl
 	// sends its first listing page before the items it lists.
 	crawlStart bool
-	sent       int // requests started
+	// crawlAux makes crawlStart's lone request untimed and no sample, as
+	// the crawl's listing page is (transport.Auxiliary): a timed one marks
+	// the cold start's watch at its answer, which the crawl's does not.
+	crawlAux bool
+	sent     int // requests started
 
 	answered     bool // a response reached the client
 	lateRejected int  // 429s that reached the client after the first response
@@ -299,6 +303,9 @@ func (s *sim) pump() {
 				}
 			}
 			return
+		}
+		if s.crawlAux && s.crawlStart && s.sent == 0 {
+			p = p.Unsampled()
 		}
 		s.bin().attempts++
 		s.sent++
