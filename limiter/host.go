@@ -323,10 +323,11 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	case Dropped:
 		h.dropped++
 		h.ctl.answered(int(p.busy), true)
-		bare := h.gateUntil.IsZero() || !now.Before(h.gateUntil)
-		if bare && h.pace.pushed().bg.drop(int(p.busy), p.epoch == h.ctl.cuts, h.ctl.limit) && h.withinBackgroundLocked(now, p) {
+		bare := h.ungatedLocked(now)
+		switch {
+		case bare && h.pace.pushed().bg.drop(int(p.busy), p.epoch == h.ctl.cuts, h.ctl.limit) && h.withinBackgroundLocked(now, p):
 			// Refused at any load: counted, not cut for.
-		} else if !h.refusedAloneLocked(now, p) && !h.droppedAloneLocked(p) {
+		case !h.refusedAloneLocked(now, p) && !h.droppedAloneLocked(p):
 			first := 0
 			if h.dropped == 1 {
 				first = int(p.busy)
@@ -338,7 +339,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 					h.pace.bg.cut(int(p.busy), h.ctl.limit, slow)
 				}
 			}
-		} else if p.answered && h.restart.before != 0 && h.pausedInVainLocked() {
+		case p.answered && h.restart.before != 0 && h.pausedInVainLocked():
 			// A refusal of a request sent alone, with no gate, during a run
 			// of cuts, after a pause that let none succeed: the server
 			// refuses every level, for a while.
@@ -361,7 +362,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 			pb.sendRate = float64(h.inFlight+1) / h.ctl.srtt.Seconds()
 		}
 		pb.rtt = h.ctl.srtt
-		if h.gateUntil.IsZero() || !now.Before(h.gateUntil) {
+		if h.ungatedLocked(now) {
 			h.ctl.refusedAt(h.inFlight + 1)
 		}
 		h.throttleLocked(now, p)
@@ -427,6 +428,12 @@ func (h *Host) erroredLocked(now time.Time, p Permit) {
 	h.syncClockedLocked()
 }
 
+// ungatedLocked reports whether no gate holds the host at now: an answer
+// that comes then is bare (no Retry-After or quota closed the host).
+func (h *Host) ungatedLocked(now time.Time) bool {
+	return h.gateUntil.IsZero() || !now.Before(h.gateUntil)
+}
+
 // withinBackgroundLocked reports whether the bare drop of p at now, which
 // the host's share of requests refused at any load explains (see
 // background.drop), is not to be cut for, as a cut would not stop it:
@@ -455,7 +462,7 @@ func (h *Host) withinBackgroundLocked(now time.Time, p Permit) bool {
 // refuses again within a few windows of the level it refused, so its
 // throttles are read as before.
 func (h *Host) throttleLossLocked(now time.Time, p Permit) bool {
-	return (h.gateUntil.IsZero() || !now.Before(h.gateUntil)) && p.epoch == h.ctl.cuts &&
+	return h.ungatedLocked(now) && p.epoch == h.ctl.cuts &&
 		(h.pace.learnt == 0 || !h.pace.slow) && !h.pace.quotaActive(now) && h.ctl.limit > h.ctl.min+1 && h.ctl.heldFor(lossThrottleAfter)
 }
 

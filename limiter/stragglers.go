@@ -114,7 +114,7 @@ func (w *levelWatch) mark(now time.Time, seq uint64, gap time.Duration) {
 // ready reports whether the permits up to seq, the last one handed out,
 // can be told from ones that waited: all have come back, or the first have
 // been out for age. lead is how long before the first mark its permits
-// started (see control.coldFirst), 0 if not known.
+// started (see control.coldLead), 0 if not known.
 func (w *levelWatch) ready(now time.Time, seq uint64, age, lead time.Duration) bool {
 	return uint64(w.backN) >= seq-w.from || len(w.marks) > 0 && now.Sub(w.marks[0].at)+lead >= age
 }
