@@ -352,7 +352,10 @@ func (r *run[T]) schedule() {
 				w.budgeted = false
 				out, next = r.queue, w.e
 			} else if !armed.Equal(w.at) {
-				timer.reset(r.clock, w.at.Sub(now))
+				if timer.set(r.clock, w.at) {
+					armed = time.Time{}
+					continue // its time came before the timer was set
+				}
 				armed = w.at
 			}
 		}
@@ -394,6 +397,22 @@ func (l *lazyTimer) reset(c clockwork.Clock, d time.Duration) {
 		return
 	}
 	l.t.Reset(d)
+}
+
+// set makes the timer fire at at, by c, or stops it and reports that at has
+// passed. A timer counts its duration from the clock as it reads when the
+// timer is set, so a clock that moved past at after the read the duration
+// came from (a fake clock that a test moves in one step) would leave it
+// firing that much later: set reads the clock again once the timer is set.
+func (l *lazyTimer) set(c clockwork.Clock, at time.Time) (passed bool) {
+	if d := at.Sub(c.Now()); d > 0 {
+		l.reset(c, d)
+		if c.Now().Before(at) {
+			return false
+		}
+	}
+	l.stop()
+	return true
 }
 
 // c is the timer's channel; nil (never ready) before the first reset.

@@ -62,6 +62,20 @@ func advanceUntil(t *testing.T, c *clockwork.FakeClock, step time.Duration, cond
 	}
 }
 
+// steppingClock is a fake clock that moves by step as its first timer is
+// made, before making it: as a test's Advance that lands between the read of
+// the clock a timer's duration comes from and the timer.
+type steppingClock struct {
+	*clockwork.FakeClock
+	step time.Duration
+	once sync.Once
+}
+
+func (c *steppingClock) NewTimer(d time.Duration) clockwork.Timer {
+	c.once.Do(func() { c.Advance(c.step) })
+	return c.FakeClock.NewTimer(d)
+}
+
 // attemptLog records when each attempt of a single item started, by the fake clock.
 type attemptLog struct {
 	mu    sync.Mutex
@@ -109,6 +123,27 @@ func TestBackoffIsCappedExponentialWithJitter(t *testing.T) {
 		ceil := min(pol.Max, pol.Base<<(i-1))
 		assert.Less(t, log.at[i].Sub(log.at[i-1]), ceil+4*step, "wait before retry %d is at most %v", i, ceil)
 	}
+}
+
+// The clock reaches a retry's time while the scheduler sets its timer: the
+// retry starts then, not once the clock has moved as far again.
+func TestARetryStartsWhenTheClockReachesItsTimeAsItsTimerIsSet(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clk := &steppingClock{FakeClock: clockwork.NewFakeClock(), step: time.Minute}
+	until := clk.Now().Add(time.Minute)
+	var attempts atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // ends the run if the retry is lost, before goleak looks
+	wait := runAsync(ctx, t, NewJob(rangeOf(t, 1, 1), func(context.Context, int) error {
+		if attempts.Add(1) == 1 {
+			return &limiter.RetryAfterError{Until: until}
+		}
+		return nil
+	}), WithClock(clk), limitOf(1))
+	st, err := wait()
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, st.Succeeded)
+	assert.EqualValues(t, 2, attempts.Load())
 }
 
 func TestBackoffDrawsFromTheWholeRange(t *testing.T) {

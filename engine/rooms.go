@@ -349,8 +349,9 @@ func (r *run[T]) alarm() {
 		r.roomsMu.Lock()
 		at := r.rooms.armed
 		r.roomsMu.Unlock()
-		if !at.IsZero() {
-			timer.reset(r.clock, max(0, at.Sub(r.clock.Now())))
+		if !at.IsZero() && timer.set(r.clock, at) {
+			r.wakeDue(r.clock.Now()) // its time came before the timer was set
+			continue
 		}
 		select {
 		case <-timer.c():

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,41 @@ func TestAGatedHostHoldsNoConsumer(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 200, st.Succeeded)
 	assert.False(t, early.Load(), "no request to h0 before its Retry-After")
+}
+
+// The clock reaches a gated host's time while the rooms' alarm sets its
+// timer: the host's item starts then, not once the clock has moved as far
+// again.
+func TestAGatedHostsItemStartsWhenTheClockReachesItsTimeAsTheAlarmIsSet(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clk := &steppingClock{FakeClock: clockwork.NewFakeClock(), step: time.Minute}
+	l, err := limiter.New(limiter.Config{}, limiter.WithClock(clk.FakeClock))
+	require.NoError(t, err)
+	l.Host("gated").Gate(clk.Now().Add(time.Minute))
+	// The item is read once the alarm waits: it then sets its timer once, as
+	// the room parks (had it read the room's time before it waited, the
+	// room's rearm would make it set its timer again, after the step).
+	read, sent := make(chan struct{}), false
+	src := sourceFunc[int](func(ctx context.Context) (source.Item[int], error) {
+		if sent {
+			return source.Item[int]{}, io.EOF
+		}
+		select {
+		case <-read:
+		case <-ctx.Done():
+			return source.Item[int]{}, ctx.Err()
+		}
+		sent = true
+		return source.Item[int]{Count: 1}, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // ends the run if the wake-up is lost, before goleak looks
+	wait := runAsync(ctx, t, NewJob(src, func(context.Context, int) error { return nil }).WithLimiter(l, func(int) string { return "gated" }), WithClock(clk))
+	waitFor(t, "the rooms' alarm waits", func() bool { return parkedIn("engine.(*run[...]).alarm") == 1 })
+	close(read)
+	st, err := wait()
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, st.Succeeded)
 }
 
 // counting counts the items read from a source.
