@@ -132,6 +132,8 @@ func (r Retry) Do(ctx context.Context, clock clockwork.Clock, fn func(context.Co
 	}
 	var last error
 	var th throttles
+	var timer lazyTimer
+	defer timer.stop()
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return stopped(err, last)
@@ -150,12 +152,13 @@ func (r Retry) Do(ctx context.Context, clock clockwork.Clock, fn func(context.Co
 		if ctx.Err() != nil {
 			continue // reported at the top of the loop
 		}
-		t := clock.NewTimer(r.next(now, max(1, n-th.n), last).Sub(now))
+		if timer.set(clock, r.next(now, max(1, n-th.n), last)) {
+			continue // its time came before the timer was set
+		}
 		select {
-		case <-t.Chan():
+		case <-timer.c():
 		case <-ctx.Done():
 		}
-		t.Stop()
 	}
 }
 

@@ -118,6 +118,23 @@ func TestDoWaitsForRetryAfterCappedAtRetryAfterMax(t *testing.T) {
 	}
 }
 
+// The clock reaches a retry's time while Do sets its timer: the retry
+// starts then, not once the clock has moved as far again.
+func TestDoRetriesWhenTheClockReachesItsTimeAsItsTimerIsSet(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clock := &steppingClock{FakeClock: clockwork.NewFakeClock(), step: time.Minute}
+	until := clock.Now().Add(time.Minute)
+	calls := 0
+	wait := doAsync(context.Background(), t, Retry{Base: time.Millisecond, Max: time.Millisecond}, clock, func(context.Context) error {
+		if calls++; calls == 1 {
+			return &limiter.RetryAfterError{Until: until}
+		}
+		return nil
+	})
+	require.NoError(t, wait())
+	assert.Equal(t, 2, calls)
+}
+
 func TestDoEndsWithItsContext(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clock := clockwork.NewFakeClock()

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
 )
 
@@ -51,6 +50,14 @@ type Host struct {
 }
 
 type waiter struct{ wake chan struct{} }
+
+// poke tells w to try again.
+func (w *waiter) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
 
 func newHost(l *Limiter, key string, now time.Time) *Host {
 	cfg := l.configFor(key)
@@ -205,13 +212,9 @@ func (h *Host) acquire(ctx context.Context) (Permit, error) {
 // wait parks w until it is the head of the queue and acquires, or ctx ends.
 // Only the head tries, so at most one timer per host is armed at a time.
 func (h *Host) wait(ctx context.Context, w *waiter) (Permit, error) {
-	var timer clockwork.Timer
+	var timer lazyTimer
 	var timerC <-chan time.Time
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	defer timer.stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -241,14 +244,12 @@ func (h *Host) wait(ctx context.Context, w *waiter) (Permit, error) {
 		if retryAt.IsZero() {
 			continue // a release, a larger limit or a rate change wakes us
 		}
-		d := retryAt.Sub(now)
-		if timer == nil {
-			timer = h.l.clock.NewTimer(d)
+		if timer.set(h.l.clock, retryAt) {
+			timerC = nil
+			w.poke() // its time came before the timer was set
 		} else {
-			timer.Stop()
-			timer.Reset(d)
+			timerC = timer.c()
 		}
-		timerC = timer.Chan()
 	}
 }
 
@@ -266,12 +267,8 @@ func (h *Host) removeWaiterLocked(w *waiter) {
 
 // wakeHeadLocked tells the head waiter to try again.
 func (h *Host) wakeHeadLocked() {
-	if len(h.waiters) == 0 {
-		return
-	}
-	select {
-	case h.waiters[0].wake <- struct{}{}:
-	default:
+	if len(h.waiters) > 0 {
+		h.waiters[0].poke()
 	}
 }
 

@@ -154,6 +154,8 @@ func (h *Host) acquireShared(ctx context.Context) (Permit, error) {
 // cut.
 func (h *Host) admitShared(ctx context.Context, p Permit, reacquire func(context.Context) (Permit, error)) (Permit, error) {
 	waited, booked := false, false
+	var timer lazyTimer
+	defer timer.stop()
 	// retake gives p's slot back and takes a new permit through the host's
 	// own limit and gate.
 	retake := func() error {
@@ -208,11 +210,14 @@ func (h *Host) admitShared(ctx context.Context, p Permit, reacquire func(context
 			}
 			continue
 		}
-		select {
-		case <-ctx.Done():
-			p.Release(Ignored)
-			return Permit{}, fmt.Errorf("limiter: acquire %s: %w", h.key, ctx.Err())
-		case <-h.l.clock.After(a.Wait):
+		// The wait counts from the answer, read here.
+		if !timer.set(h.l.clock, h.l.clock.Now().Add(a.Wait)) {
+			select {
+			case <-ctx.Done():
+				p.Release(Ignored)
+				return Permit{}, fmt.Errorf("limiter: acquire %s: %w", h.key, ctx.Err())
+			case <-timer.c():
+			}
 		}
 		// After a gate the place is booked anew: places booked before it
 		// would all start when it opens.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/jonboulle/clockwork"
 )
 
 // TryAcquire is the non-blocking Acquire, for schedulers that keep their
@@ -114,12 +112,8 @@ func (h *Host) Admit(ctx context.Context, p Permit) (Permit, error) {
 // and returns an error wrapping ctx.Err() if ctx ended first. An open gate
 // costs it no clock read.
 func (h *Host) AwaitGate(ctx context.Context) (waited bool, err error) {
-	var timer clockwork.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	var timer lazyTimer
+	defer timer.stop()
 	for h.clocked.Load() {
 		now := h.l.clock.Now()
 		h.mu.Lock()
@@ -139,16 +133,13 @@ func (h *Host) AwaitGate(ctx context.Context) (waited bool, err error) {
 			break
 		}
 		waited = true
-		if timer == nil {
-			timer = h.l.clock.NewTimer(at.Sub(now))
-		} else {
-			timer.Stop()
-			timer.Reset(at.Sub(now))
+		if timer.set(h.l.clock, at) {
+			continue // its time came before the timer was set
 		}
 		select {
 		case <-ctx.Done():
 			return true, fmt.Errorf("limiter: acquire %s: %w", h.key, ctx.Err())
-		case <-timer.Chan():
+		case <-timer.c():
 		case <-moved:
 		}
 	}
@@ -162,6 +153,8 @@ func (h *Host) AwaitGate(ctx context.Context) (waited bool, err error) {
 // deadlock. Its permit counts in flight like any other; its latency is not a
 // sample.
 func (h *Host) AcquireAuxiliary(ctx context.Context) (Permit, error) {
+	var timer lazyTimer
+	defer timer.stop()
 	for {
 		if err := ctx.Err(); err != nil {
 			return Permit{}, fmt.Errorf("limiter: acquire %s: %w", h.key, err)
@@ -177,9 +170,12 @@ func (h *Host) AcquireAuxiliary(ctx context.Context) (Permit, error) {
 			}
 			return p, nil
 		}
+		if timer.set(h.l.clock, at) {
+			continue // its time came before the timer was set
+		}
 		select {
 		case <-ctx.Done():
-		case <-h.l.clock.After(at.Sub(now)):
+		case <-timer.c():
 		}
 	}
 }
