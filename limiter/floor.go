@@ -258,9 +258,13 @@ func (c *control) fastGap() time.Duration {
 
 // learnGap moves fastGap a quarter of the way to gap·(n+1), gap being how
 // far the fastest of a window's n answers without a queue lay above the
-// host's fastest; the first such window sets it.
+// host's fastest; the first such window sets it. A window whose fastest
+// answer is the host's fastest (gap 0: it set the floor it is read
+// against) tells nothing of where a window's fastest lies, and is not
+// learnt from: a fastGap of about nothing would read every later window
+// as queued (see wideBase), and only windows within it would move it.
 func (c *control) learnGap(gap time.Duration, n int) {
-	if c.coldN < maxNeed*2 {
+	if c.coldN < maxNeed*2 || gap <= 0 {
 		return
 	}
 	g := gap * time.Duration(n+1)
