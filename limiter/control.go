@@ -946,16 +946,20 @@ func (c *control) decide(w windowStats) {
 	}
 	c.shrunkFrom = 0
 	next := c.alg.window(w)
-	if _, own := c.alg.(*delayAlgorithm); own && !w.drop && next < w.limit && w.mean > 0 && w.base >= queueBase {
+	if _, own := c.alg.(*delayAlgorithm); own && !w.drop && next <= w.limit && w.mean > 0 {
 		// The default strategy reads the RTT against this baseline (the
-		// others keep their own): a cut for a rise is checked.
-		if w.inFlight <= 1 {
+		// others keep their own): a cut or a hold for a rise is checked.
+		switch {
+		case w.base < queueBase:
+		case w.inFlight <= 1 && (next < w.limit || int(w.limit) <= 1 && max(w.ratio(), w.smoothRatio()) >= delayGrow):
 			// A request alone waits behind none of ours: the rise is
-			// the server's own time, not a queue a cut would relieve.
+			// the server's own time, not a queue a cut would relieve,
+			// and a limit of one held for it would stay there.
 			c.base = max(c.base, time.Duration(float64(w.mean)/freeRead))
 			return
+		case next < w.limit:
+			c.shrunkFrom, c.shrunkRTT = float32(w.limit), float32(w.mean)
 		}
-		c.shrunkFrom, c.shrunkRTT = float32(w.limit), float32(w.mean)
 	}
 	if cut := w.cut(); w.drop && !c.fixed && next > cut {
 		// Every adaptive algorithm shrinks on a drop (Gradient2 ignores
