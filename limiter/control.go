@@ -87,8 +87,9 @@ type control struct {
 	// such limit. climbAt is the level at which slow start last ended on a
 	// rising RTT with no refusal since, and climbRTT that window's mean
 	// RTT in nanoseconds (then the lowest since), while windows past that
-	// level may still show the rise was no queue (see climb); 0 if none.
-	// A float32 holds a level to far less than a request.
+	// level may still show the rise was no queue (see climb), or, where
+	// that was its first level, windows below it (see coldUndone); 0 if
+	// none. A float32 holds a level to far less than a request.
 	exitAt, lastExit, climbAt, climbRTT float32
 	// strictAt is the level at which slow start ended before it resumed,
 	// 0 if it never resumed: from there a resumed slow start takes a rise
@@ -950,6 +951,8 @@ func (c *control) decide(w windowStats) {
 		// The default strategy reads the RTT against this baseline (the
 		// others keep their own): a cut or a hold for a rise is checked.
 		switch {
+		case next < w.limit && c.coldUndone(w):
+			return
 		case w.base < queueBase:
 		case w.inFlight <= 1 && (next < w.limit || int(w.limit) <= 1 && max(w.ratio(), w.smoothRatio()) >= delayGrow):
 			// A request alone waits behind none of ours: the rise is
@@ -1218,6 +1221,31 @@ func (c *control) climb(w windowStats) bool {
 	// the limit count again from here (see delayAlgorithm.since).
 	a.at, a.since = 0, 0
 	c.set(w.limit * climbStep)
+	return true
+}
+
+// coldUndone takes back where slow start ended at its first level on a
+// queue that level seemed to show (see exited: climbAt is that level, and
+// safe is 0), if w, a window the default strategy would cut for its rise,
+// is one at the lower level slow start fell back to: that level runs
+// without a queue if the first one had one, and its RTT would have fallen
+// to the baseline. One that rose beyond the default strategy's cut
+// instead says the baseline, taken from the first level's fastest
+// answers, lies under the server's time: its service times spread, and
+// the first level's late answers were slow ones, not queued ones. The
+// limit goes back to that level, which the server took without a refusal,
+// as a knee (probed past as a drop's), and the baseline rises so that w
+// reads freeRead. It reports whether it did so, once per cold start.
+func (c *control) coldUndone(w windowStats) bool {
+	if c.safe != 0 || c.climbAt == 0 || w.limit >= float64(c.climbAt) {
+		return false
+	}
+	back := float64(c.climbAt)
+	c.climbAt, c.climbRTT = 0, 0
+	c.base = max(c.base, time.Duration(float64(min(w.mean, w.srtt))/freeRead))
+	c.alg.reset(back)
+	c.alg.knee(back)
+	c.set(back)
 	return true
 }
 
