@@ -115,11 +115,15 @@
 // constant; until 20 samples it is their mean, leaving out windows that rose
 // beyond the noise. A cut for a rise is taken back when the next window's
 // RTT held within half the fall a queue would show: the limit returns, is
-// kept as a knee, and the baseline rises so that the window reads 1.15×. A
-// window with one request in flight raises the baseline so rather than cut
-// (a request alone waits behind none of ours). AIMD, Gradient2, Vegas and
-// Fixed are go-concurrency-limits' algorithms, fed one sample per window and
-// re-seeded after slow start and when clamped to [Min, Max]; after a drop
+// kept as a knee, and the baseline rises so that the window reads 1.15×;
+// where slow start ended at its first level on a queue, a cut for a rise
+// at the level it fell back to (one that runs without a queue if the
+// first had one) takes the limit back to that first level so instead. A
+// window with one request in flight raises the baseline so rather than cut,
+// or than hold a limit of one (a request alone waits behind none of ours).
+// AIMD, Gradient2, Vegas and Fixed are go-concurrency-limits' algorithms,
+// fed one sample per window and re-seeded after slow start and when
+// clamped to [Min, Max]; after a drop
 // every adaptive algorithm ends at most at 90% of its limit. Fixed keeps
 // Initial and skips slow start.
 package limiter
