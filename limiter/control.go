@@ -953,14 +953,15 @@ func (c *control) decide(w windowStats) {
 		switch {
 		case next < w.limit && c.coldUndone(w):
 			return
-		case w.base < queueBase:
-		case w.inFlight <= 1 && (next < w.limit || int(w.limit) <= 1 && max(w.ratio(), w.smoothRatio()) >= delayGrow):
+		case w.inFlight <= 1 && (next < w.limit && w.base >= queueBase ||
+			next == w.limit && int(w.limit) <= 1 && max(w.ratio(), w.smoothRatio()) >= delayGrow):
 			// A request alone waits behind none of ours: the rise is
 			// the server's own time, not a queue a cut would relieve,
-			// and a limit of one held for it would stay there.
+			// and a limit of one held for it would stay there, even
+			// where a rebase took the baseline under queueBase.
 			c.base = max(c.base, time.Duration(float64(w.mean)/freeRead))
 			return
-		case next < w.limit:
+		case next < w.limit && w.base >= queueBase:
 			c.shrunkFrom, c.shrunkRTT = float32(w.limit), float32(w.mean)
 		}
 	}
