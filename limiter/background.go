@@ -35,6 +35,9 @@ type background struct {
 	// in runs, once its burst is spent.
 	n, k, rn, rk float32
 	low          int32
+	// ran is set while the last answer counted was a bare drop: a drop
+	// right after another, no success between, is a run's.
+	ran bool
 }
 
 // answer counts the answer to a request taken at the in-flight count busy
@@ -42,6 +45,7 @@ type background struct {
 // (after): the answers of the requests out at the cut tell nothing of
 // whether the cut stopped the drops.
 func (b *background) answer(busy int, drop, after bool, limit float64) {
+	b.ran = drop
 	if !after {
 		return
 	}
@@ -83,9 +87,9 @@ func (b *background) share() float64 {
 // more as came since the cut, and as came lately (rk over rn), come with
 // a chance of bgAlpha or more.
 func (b *background) drop(busy int, after bool, limit float64) bool {
-	share := b.share()
+	share, run := b.share(), b.ran
 	b.answer(busy, true, after, limit)
-	return b.k < b.n && poissonTail(share*float64(b.n), int(math.Round(float64(b.k)))) >= bgAlpha &&
+	return !run && b.k < b.n && poissonTail(share*float64(b.n), int(math.Round(float64(b.k)))) >= bgAlpha &&
 		poissonTail(share*float64(b.rn), int(math.Round(float64(b.rk)))) >= bgAlpha
 }
 

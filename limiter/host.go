@@ -321,6 +321,8 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		h.dropped++
 		h.ctl.answered(int(p.busy), true)
 		bare := h.ungatedLocked(now)
+		again := bare && h.refusedAgainLocked(p)
+		cut := false
 		switch {
 		case bare && h.pace.pushed().bg.drop(int(p.busy), p.epoch == h.ctl.cuts, h.ctl.limit) && h.withinBackgroundLocked(now, p):
 			// Refused at any load: counted, not cut for.
@@ -330,10 +332,11 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 				first = int(p.busy)
 			}
 			limit, slow := h.ctl.limit, h.ctl.slowStart
-			if h.ctl.onDrop(now, h.inFlight, epoch, h.gateUntil, h.atPeakLocked(p), first, int(p.busy)) {
+			if cut = h.ctl.onDrop(now, h.inFlight, epoch, h.gateUntil, h.atPeakLocked(p), first, int(p.busy)); cut {
 				h.cutLocked(limit, slow)
 				if bare {
 					h.pace.bg.cut(int(p.busy), h.ctl.limit, slow)
+					h.pace.cutSeq = h.ctl.seq
 				}
 			}
 		case p.answered && h.restart.before != 0 && h.pausedInVainLocked():
@@ -343,7 +346,12 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 			h.restart.alone = true
 		}
 		if p.answered {
-			h.pauseDropLocked(now, p)
+			// A drop that cut while a rate learnt from refusals paces the
+			// host is the rate's (the cut alone would only hold the host
+			// a request or two under the level it refused, to be refused
+			// again once the server's burst is spent): it pauses and
+			// teaches the rate as at the floor.
+			h.pauseDropLocked(now, p, again || cut && h.pace.refusalPaced())
 		}
 	case Throttled:
 		h.throttled++
@@ -556,10 +564,32 @@ const rateRepeat = 2 * time.Second
 // since: a server that refuses one request at a time now and then and
 // serves the next ones limits a rate. The first such refusal of a server
 // that goes down after serving for a while is not one: the pause before
-// it, if any, is long past.
+// it, if any, is long past. Once such refusals taught a rate that paces
+// the host, any later one, however long after, is the rate's: a pace
+// near the server's rate is refused seconds apart.
 func (h *Host) refusedBetweenLocked(now time.Time) bool {
 	pb := h.pace.pushback
-	return pb != nil && pb.dropWait != 0 && pb.dropOK != h.successes && now.Sub(pb.dropAt) <= rateRepeat
+	return pb != nil && pb.dropWait != 0 && pb.dropOK != h.successes && (now.Sub(pb.dropAt) <= rateRepeat || h.pace.refusalPaced())
+}
+
+// againMax is the highest limit a run of cuts may start from for a bare
+// drop after its last cut to pause the host (see refusedAgainLocked).
+const againMax = 4
+
+// refusedAgainLocked reports whether the bare drop of p, an answer not yet
+// cut for, is of a request taken after the last bare drop's cut, with at
+// most two in flight, none of the requests taken since that cut having
+// succeeded, in a run of cuts that began at a limit of againMax or less: a
+// host that sent a few requests at a time, whose cut did not stop the
+// refusals (a rate limit whose burst is spent refuses every request until
+// its next token, each refusal back in a moment), pauses as at its floor
+// (see pauseDropLocked) instead of sending into it while its limit comes
+// down. A server down after a higher level is an outage's (see
+// outageOverLocked), which the cuts take to the floor.
+func (h *Host) refusedAgainLocked(p Permit) bool {
+	pb := h.pace.pushback
+	return p.answered && p.busy <= 2 && p.epoch == h.ctl.cuts && h.restart.before != 0 && h.restart.before <= againMax &&
+		pb != nil && pb.cutSeq != 0 && h.okSeq <= pb.cutSeq
 }
 
 // atFloorLocked reports whether the host sends one request at a time for
@@ -572,7 +602,8 @@ func (h *Host) atFloorLocked(p Permit) bool {
 
 // pauseDropLocked closes a pause of its own at now for the drop of p, an
 // answer (see Permit.Answered) already counted, that came with no gate
-// while the host sends one request at a time. The pause doubles while no
+// while the host sends one request at a time, or where force says the
+// drop is to pause the host all the same. The pause doubles while no
 // request succeeds, as a 429's without a Retry-After does (see
 // pace.dropPause). It teaches no rate, as a drop alone says nothing of
 // one, unless such drops come again and again with requests served between
@@ -580,8 +611,8 @@ func (h *Host) atFloorLocked(p Permit) bool {
 // nginx's limit_req does by default) is then learnt as one answering a
 // bare 429 is. A timeout or a refused connection closes none: the crawl's
 // rule for unresponsive hosts paces those.
-func (h *Host) pauseDropLocked(now time.Time, p Permit) {
-	if now.Before(h.gateUntil) || !h.atFloorLocked(p) && !h.droppedAloneLocked(p) {
+func (h *Host) pauseDropLocked(now time.Time, p Permit, force bool) {
+	if now.Before(h.gateUntil) || !force && !h.atFloorLocked(p) && !h.droppedAloneLocked(p) {
 		return
 	}
 	between := h.refusedBetweenLocked(now)

@@ -107,6 +107,7 @@ type pushback struct {
 	outageEnd     time.Time     // when the last outage of throttles ended (see forgetOutage)
 	dropOK        int64         // the host's successes when it closed
 	dropAt        time.Time     // and when
+	cutSeq        uint64        // the requests taken when a bare drop last cut the limit (0: none; see Host.refusedAgainLocked)
 	epStart       time.Time     // start of the current episode: the end of the last learning gate
 	epLearnt      float64       // the learnt rate when the episode began
 	confirmed     bool          // a throttle came while the learnt rate paced the host, after an episode long enough
@@ -459,6 +460,10 @@ func (p *pace) setQuota(now time.Time, q Quota, horizon time.Duration, sent uint
 // replaces it.
 func (p *pace) forget() { p.learnt, p.slow, p.probing = 0, false, false }
 
+// refusalPaced reports whether a rate learnt from refusals with a
+// Retry-After or a pause of their own paces the host.
+func (p *pace) refusalPaced() bool { return p.pushback != nil && p.learnt > 0 && p.slow }
+
 func (p *pace) quotaActive(now time.Time) bool {
 	return p.pushback != nil && p.quota > 0 && now.Before(p.quotaEnd)
 }
@@ -744,8 +749,10 @@ func (p *pace) estimate(now time.Time) {
 	// The estimate assumes a server burst of serverBurst: only an episode
 	// many times longer makes it reliable enough to probe slowly from; a
 	// shorter one keeps probing fast, or a rate learnt too low would stay
-	// there.
-	p.confirmed = el >= confirmEpisode
+	// there. A shorter episode after one that confirmed the rate was
+	// refused past it: the estimate lowers a rate already found, and a fast
+	// probe from it would be refused again within a second or two.
+	p.confirmed = p.confirmed || el >= confirmEpisode
 }
 
 // probeBelowRefusal returns the learnt rate probed slowly upward over dt
