@@ -619,8 +619,12 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 	w.step = w.drop && c.slowStart && c.safe > 0 && w.limit > c.safe
 	if c.slowStart && !w.drop && c.due {
 		w.waited = c.watch.waited(now, c.stragglerWait(), c.coldLead())
-		w.coldQueue = w.waited > 0 && c.coldWait() && c.alike()
-		w.coldLate = w.waited > 0 && c.coldWait() && !w.coldQueue
+		// A due window with no baseline is a cold start's first, made due
+		// by coldWait; a slow host's answers may have stopped coming back
+		// alike since (two alike by chance on a server that spreads).
+		cold := c.coldFirst() > 0
+		w.coldQueue = w.waited > 0 && cold && c.alike()
+		w.coldLate = w.waited > 0 && cold && !w.coldQueue
 	}
 	if c.coldLow > 0 && c.slowStart && !w.drop && c.n > 0 {
 		// The window after a coldLate one, read against the first
@@ -994,10 +998,14 @@ func (c *control) slowStartWindow(w windowStats) {
 		ratio = max(ratio, slowGrowRatio, w.waited)
 		grow = max(grow, ratio)
 	}
-	if w.floorRise > 0 && (w.mean < w.base || w.floorRise > floorStderrs*w.stderr) {
+	if w.floorRise > 0 && (w.mean < w.base && w.base <= slowBase || w.floorRise > floorStderrs*w.stderr) {
 		// The level's fastest answer rose though its mean reads below the
 		// baseline, or barely above it with every answer alike: a queue
-		// that a baseline raised by a loaded client hides.
+		// that a baseline raised by a loaded client hides. Not a mean
+		// below the baseline on a slow host: a loaded client hardly moves
+		// its answers, and where its service times spread widely a level's
+		// first answers read so by chance (the rebased baseline then sat at
+		// the fastest answers, and a server with room read as queued).
 		c.rebase(&w)
 		ratio = max(ratio, w.ratio(), slowGrowRatio)
 		grow = max(grow, ratio)
