@@ -12,6 +12,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/politely/politely/internal/clocktimer"
 	"github.com/politely/politely/limiter"
 )
 
@@ -132,8 +133,8 @@ func (r Retry) Do(ctx context.Context, clock clockwork.Clock, fn func(context.Co
 	}
 	var last error
 	var th throttles
-	var timer lazyTimer
-	defer timer.stop()
+	var timer clocktimer.Timer
+	defer timer.Stop()
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return stopped(err, last)
@@ -152,11 +153,11 @@ func (r Retry) Do(ctx context.Context, clock clockwork.Clock, fn func(context.Co
 		if ctx.Err() != nil {
 			continue // reported at the top of the loop
 		}
-		if timer.set(clock, r.next(now, max(1, n-th.n), last)) {
+		if timer.Set(clock, r.next(now, max(1, n-th.n), last)) {
 			continue // its time came before the timer was set
 		}
 		select {
-		case <-timer.c():
+		case <-timer.C():
 		case <-ctx.Done():
 		}
 	}
@@ -334,8 +335,8 @@ func (h *retryHeap[T]) Pop() any {
 func (r *run[T]) schedule() {
 	defer r.wg.Done()
 	var h retryHeap[T]
-	var timer lazyTimer
-	defer timer.stop()
+	var timer clocktimer.Timer
+	defer timer.Stop()
 	var armed time.Time // when the timer fires; zero when stopped
 	for {
 		var out chan<- entry[T]
@@ -355,7 +356,7 @@ func (r *run[T]) schedule() {
 				w.budgeted = false
 				out, next = r.queue, w.e
 			} else if !armed.Equal(w.at) {
-				if timer.set(r.clock, w.at) {
+				if timer.Set(r.clock, w.at) {
 					armed = time.Time{}
 					continue // its time came before the timer was set
 				}
@@ -370,7 +371,7 @@ func (r *run[T]) schedule() {
 			if w := heap.Pop(&h).(waiting[T]); !w.parked {
 				r.unpend()
 			}
-		case <-timer.c():
+		case <-timer.C():
 			armed = time.Time{}
 		case <-r.done:
 			for _, w := range h {
@@ -386,48 +387,5 @@ func (r *run[T]) schedule() {
 func (r *run[T]) unpend() {
 	if r.pending.Add(-1) < int64(r.queueSize) {
 		r.readMore()
-	}
-}
-
-// lazyTimer is a clock's timer made at its first reset. A timer made and
-// stopped at once would, for that moment, be one more waiter on a fake clock:
-// a test that moves its clock while timers wait could move it then.
-type lazyTimer struct{ t clockwork.Timer }
-
-func (l *lazyTimer) reset(c clockwork.Clock, d time.Duration) {
-	if l.t == nil {
-		l.t = c.NewTimer(d)
-		return
-	}
-	l.t.Reset(d)
-}
-
-// set makes the timer fire at at, by c, or stops it and reports that at has
-// passed. A timer counts its duration from the clock as it reads when the
-// timer is set, so a clock that moved past at after the read the duration
-// came from (a fake clock that a test moves in one step) would leave it
-// firing that much later: set reads the clock again once the timer is set.
-func (l *lazyTimer) set(c clockwork.Clock, at time.Time) (passed bool) {
-	if d := at.Sub(c.Now()); d > 0 {
-		l.reset(c, d)
-		if c.Now().Before(at) {
-			return false
-		}
-	}
-	l.stop()
-	return true
-}
-
-// c is the timer's channel; nil (never ready) before the first reset.
-func (l *lazyTimer) c() <-chan time.Time {
-	if l.t == nil {
-		return nil
-	}
-	return l.t.Chan()
-}
-
-func (l *lazyTimer) stop() {
-	if l.t != nil {
-		l.t.Stop()
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/politely/politely/internal/clocktimer"
 	"github.com/politely/politely/limiter"
 )
 
@@ -122,7 +123,7 @@ func TestDoWaitsForRetryAfterCappedAtRetryAfterMax(t *testing.T) {
 // starts then, not once the clock has moved as far again.
 func TestDoRetriesWhenTheClockReachesItsTimeAsItsTimerIsSet(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	clock := &steppingClock{FakeClock: clockwork.NewFakeClock(), step: time.Minute}
+	clock := &clocktimer.Stepping{FakeClock: clockwork.NewFakeClock(), Step: time.Minute}
 	until := clock.Now().Add(time.Minute)
 	calls := 0
 	wait := doAsync(context.Background(), t, Retry{Base: time.Millisecond, Max: time.Millisecond}, clock, func(context.Context) error {

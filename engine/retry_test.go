@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/politely/politely/internal/clocktimer"
 	"github.com/politely/politely/limiter"
 	"github.com/politely/politely/source"
 )
@@ -60,20 +61,6 @@ func advanceUntil(t *testing.T, c *clockwork.FakeClock, step time.Duration, cond
 			c.Advance(step)
 		}
 	}
-}
-
-// steppingClock is a fake clock that moves by step as its first timer is
-// made, before making it: as a test's Advance that lands between the read of
-// the clock a timer's duration comes from and the timer.
-type steppingClock struct {
-	*clockwork.FakeClock
-	step time.Duration
-	once sync.Once
-}
-
-func (c *steppingClock) NewTimer(d time.Duration) clockwork.Timer {
-	c.once.Do(func() { c.Advance(c.step) })
-	return c.FakeClock.NewTimer(d)
 }
 
 // attemptLog records when each attempt of a single item started, by the fake clock.
@@ -129,7 +116,7 @@ func TestBackoffIsCappedExponentialWithJitter(t *testing.T) {
 // retry starts then, not once the clock has moved as far again.
 func TestARetryStartsWhenTheClockReachesItsTimeAsItsTimerIsSet(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	clk := &steppingClock{FakeClock: clockwork.NewFakeClock(), step: time.Minute}
+	clk := &clocktimer.Stepping{FakeClock: clockwork.NewFakeClock(), Step: time.Minute}
 	until := clk.Now().Add(time.Minute)
 	var attempts atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())

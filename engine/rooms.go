@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/politely/politely/internal/clocktimer"
 	"github.com/politely/politely/limiter"
 )
 
@@ -343,21 +344,21 @@ func (r *run[T]) wakeIdle() {
 // blocked ones (their host may be held by requests outside the run).
 func (r *run[T]) alarm() {
 	defer r.wg.Done()
-	var timer lazyTimer
-	defer timer.stop()
+	var timer clocktimer.Timer
+	defer timer.Stop()
 	for {
 		r.roomsMu.Lock()
 		at := r.rooms.armed
 		r.roomsMu.Unlock()
-		if !at.IsZero() && timer.set(r.clock, at) {
+		if !at.IsZero() && timer.Set(r.clock, at) {
 			r.wakeDue(r.clock.Now()) // its time came before the timer was set
 			continue
 		}
 		select {
-		case <-timer.c():
+		case <-timer.C():
 			r.wakeDue(r.clock.Now())
 		case <-r.rearm:
-			timer.stop()
+			timer.Stop()
 		case <-r.done:
 			return
 		}

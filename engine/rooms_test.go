@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/politely/politely/internal/clocktimer"
 	"github.com/politely/politely/limiter"
 	"github.com/politely/politely/source"
 )
@@ -59,7 +60,7 @@ func TestAGatedHostHoldsNoConsumer(t *testing.T) {
 // again.
 func TestAGatedHostsItemStartsWhenTheClockReachesItsTimeAsTheAlarmIsSet(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	clk := &steppingClock{FakeClock: clockwork.NewFakeClock(), step: time.Minute}
+	clk := &clocktimer.Stepping{FakeClock: clockwork.NewFakeClock(), Step: time.Minute}
 	l, err := limiter.New(limiter.Config{}, limiter.WithClock(clk.FakeClock))
 	require.NoError(t, err)
 	l.Host("gated").Gate(clk.Now().Add(time.Minute))

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/politely/politely/internal/clocktimer"
 )
 
 // Host is the state of one host: its gate, token bucket and concurrency
@@ -212,9 +214,9 @@ func (h *Host) acquire(ctx context.Context) (Permit, error) {
 // wait parks w until it is the head of the queue and acquires, or ctx ends.
 // Only the head tries, so at most one timer per host is armed at a time.
 func (h *Host) wait(ctx context.Context, w *waiter) (Permit, error) {
-	var timer lazyTimer
+	var timer clocktimer.Timer
 	var timerC <-chan time.Time
-	defer timer.stop()
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -244,11 +246,11 @@ func (h *Host) wait(ctx context.Context, w *waiter) (Permit, error) {
 		if retryAt.IsZero() {
 			continue // a release, a larger limit or a rate change wakes us
 		}
-		if timer.set(h.l.clock, retryAt) {
+		if timer.Set(h.l.clock, retryAt) {
 			timerC = nil
 			w.poke() // its time came before the timer was set
 		} else {
-			timerC = timer.c()
+			timerC = timer.C()
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/politely/politely/internal/clocktimer"
 )
 
 // Shared is a host's politeness shared with other processes: a rate
@@ -154,8 +156,8 @@ func (h *Host) acquireShared(ctx context.Context) (Permit, error) {
 // cut.
 func (h *Host) admitShared(ctx context.Context, p Permit, reacquire func(context.Context) (Permit, error)) (Permit, error) {
 	waited, booked := false, false
-	var timer lazyTimer
-	defer timer.stop()
+	var timer clocktimer.Timer
+	defer timer.Stop()
 	// retake gives p's slot back and takes a new permit through the host's
 	// own limit and gate.
 	retake := func() error {
@@ -211,12 +213,12 @@ func (h *Host) admitShared(ctx context.Context, p Permit, reacquire func(context
 			continue
 		}
 		// The wait counts from the answer, read here.
-		if !timer.set(h.l.clock, h.l.clock.Now().Add(a.Wait)) {
+		if !timer.Set(h.l.clock, h.l.clock.Now().Add(a.Wait)) {
 			select {
 			case <-ctx.Done():
 				p.Release(Ignored)
 				return Permit{}, fmt.Errorf("limiter: acquire %s: %w", h.key, ctx.Err())
-			case <-timer.c():
+			case <-timer.C():
 			}
 		}
 		// After a gate the place is booked anew: places booked before it

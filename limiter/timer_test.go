@@ -2,36 +2,21 @@ package limiter
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/politely/politely/internal/clocktimer"
 )
-
-// steppingClock is a fake clock that moves by step as its first timer is
-// made, before making it: as a test's Advance that lands between the read of
-// the clock a timer's duration comes from and the timer.
-type steppingClock struct {
-	*clockwork.FakeClock
-	step time.Duration
-	once sync.Once
-}
-
-func (c *steppingClock) NewTimer(d time.Duration) clockwork.Timer {
-	c.once.Do(func() { c.Advance(c.step) })
-	return c.FakeClock.NewTimer(d)
-}
-
-func (c *steppingClock) After(d time.Duration) <-chan time.Time { return c.NewTimer(d).Chan() }
 
 // newSteppingLimiter is a limiter on a clock that moves by step as its first
 // timer is made, and a gate closed on its host "h" for that long.
-func newSteppingLimiter(t *testing.T, step time.Duration, opts ...Option) (*Host, *steppingClock) {
+func newSteppingLimiter(t *testing.T, step time.Duration, opts ...Option) (*Host, *clocktimer.Stepping) {
 	t.Helper()
-	clk := &steppingClock{FakeClock: clockwork.NewFakeClockAt(epoch), step: step}
+	clk := &clocktimer.Stepping{FakeClock: clockwork.NewFakeClockAt(epoch), Step: step}
 	l, err := New(Config{Algorithm: Fixed, Initial: 2}, append([]Option{WithClock(clk)}, opts...)...)
 	require.NoError(t, err)
 	h := l.Host("h")
@@ -77,7 +62,7 @@ func TestAcquireAuxiliaryStartsWhenTheClockReachesTheGatesEndAsItsTimerIsSet(t *
 // The clock reaches the end of the shared store's wait as the request's
 // timer is set: the request starts then.
 func TestASharedWaitEndsWhenTheClockReachesItsEndAsItsTimerIsSet(t *testing.T) {
-	clk := &steppingClock{FakeClock: clockwork.NewFakeClockAt(epoch), step: time.Minute}
+	clk := &clocktimer.Stepping{FakeClock: clockwork.NewFakeClockAt(epoch), Step: time.Minute}
 	s := &sharedStore{clk: clk.FakeClock, waits: []time.Duration{time.Minute}}
 	l, err := New(Config{Algorithm: Fixed}, WithClock(clk), WithShared(s))
 	require.NoError(t, err)

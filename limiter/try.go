@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/politely/politely/internal/clocktimer"
 )
 
 // TryAcquire is the non-blocking Acquire, for schedulers that keep their
@@ -112,8 +114,8 @@ func (h *Host) Admit(ctx context.Context, p Permit) (Permit, error) {
 // and returns an error wrapping ctx.Err() if ctx ended first. An open gate
 // costs it no clock read.
 func (h *Host) AwaitGate(ctx context.Context) (waited bool, err error) {
-	var timer lazyTimer
-	defer timer.stop()
+	var timer clocktimer.Timer
+	defer timer.Stop()
 	for h.clocked.Load() {
 		now := h.l.clock.Now()
 		h.mu.Lock()
@@ -133,13 +135,13 @@ func (h *Host) AwaitGate(ctx context.Context) (waited bool, err error) {
 			break
 		}
 		waited = true
-		if timer.set(h.l.clock, at) {
+		if timer.Set(h.l.clock, at) {
 			continue // its time came before the timer was set
 		}
 		select {
 		case <-ctx.Done():
 			return true, fmt.Errorf("limiter: acquire %s: %w", h.key, ctx.Err())
-		case <-timer.c():
+		case <-timer.C():
 		case <-moved:
 		}
 	}
@@ -153,8 +155,8 @@ func (h *Host) AwaitGate(ctx context.Context) (waited bool, err error) {
 // deadlock. Its permit counts in flight like any other; its latency is not a
 // sample.
 func (h *Host) AcquireAuxiliary(ctx context.Context) (Permit, error) {
-	var timer lazyTimer
-	defer timer.stop()
+	var timer clocktimer.Timer
+	defer timer.Stop()
 	for {
 		if err := ctx.Err(); err != nil {
 			return Permit{}, fmt.Errorf("limiter: acquire %s: %w", h.key, err)
@@ -170,12 +172,12 @@ func (h *Host) AcquireAuxiliary(ctx context.Context) (Permit, error) {
 			}
 			return p, nil
 		}
-		if timer.set(h.l.clock, at) {
+		if timer.Set(h.l.clock, at) {
 			continue // its time came before the timer was set
 		}
 		select {
 		case <-ctx.Done():
-		case <-timer.c():
+		case <-timer.C():
 		}
 	}
 }
