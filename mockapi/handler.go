@@ -29,6 +29,7 @@ type Handler struct {
 	rec          *recorder
 	padding      string       // Scenario.BodySize of "x", shared by every padded answer
 	inService    atomic.Int64 // listing and detail requests in their service time, for ElasticSlots
+	lag          timerLag     // how early wait sets its timers
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -349,20 +350,27 @@ func (h *Handler) sendRetryAfter(hdr http.Header, t time.Time) (time.Time, bool)
 	return t.Add(time.Duration(secs) * time.Second), true
 }
 
-// wait sleeps for d; false if the client left or the handler closed first.
+// wait sleeps for d, its timer set early by the lag learnt (see timerLag) so
+// that waits last d on average; false if the client left or the handler
+// closed first.
 func (h *Handler) wait(r *http.Request, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-	case <-h.closed:
+	due := time.Now().Add(d)
+	if early := h.lag.early(d); early > 0 {
+		t := time.NewTimer(early)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return false
+		case <-h.closed:
+			return false
+		}
 	}
-	return false
+	h.lag.observe(time.Since(due))
+	return true
 }
 
 // interrupted reports why a wait ended early: the client left (499, nothing
