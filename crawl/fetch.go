@@ -541,10 +541,9 @@ func decodeJSON(r response) (any, error) {
 }
 
 // decodePage is decodeJSON with a listing page's items as k says (see
-// decodeValidPage), and the text of the items' array when k is not nil.
+// decodeCheckedPage), and the text of the items' array when k is not nil.
 func decodePage(r response, k *itemKeys) (any, []byte, error) {
-	if validJSON(r.body) {
-		v, items := decodeValidPage(r.body, k)
+	if v, items, ok := decodeCheckedPage(r.body, k); ok {
 		return v, items, nil
 	}
 	v, err := decodeJSONWithDecoder(r)
@@ -552,7 +551,7 @@ func decodePage(r response, k *itemKeys) (any, []byte, error) {
 }
 
 // decodeJSONWithDecoder is decodeJSON through encoding/json's Decoder, for
-// a body validJSON refuses: its error says where the body is malformed
+// a body that is not valid JSON: its error says where the body is malformed
 // (and a body that is one value followed by a closing bracket decodes, as
 // the Decoder's More allows).
 func decodeJSONWithDecoder(r response) (any, error) {

@@ -7,16 +7,9 @@ import (
 )
 
 // decodeValidJSON decodes b, a text validJSON accepts, into the value
-// encoding/json's Decoder with UseNumber gives for it: map[string]any,
-// []any, string, json.Number, bool or nil. Strings are unquoted as
-// encoding/json unquotes them (a lone surrogate escape and each byte that is
-// not UTF-8 become U+FFFD), a repeated key keeps its last value, and an
-// empty array is an empty slice, not nil. It reads b in one pass of a byte
-// loop, without the scanner's call per byte that encoding/json makes twice
-// (once to find the value's end, once to decode it): a listing page is
-// decoded for every hundred or so items.
+// encoding/json's Decoder with UseNumber gives for it (see decodeCheckedPage).
 func decodeValidJSON(b []byte) any {
-	v, _ := decodeValidPage(b, nil)
+	v, _, _ := decodeCheckedPage(b, nil)
 	return v
 }
 
@@ -42,29 +35,61 @@ func (k *itemKeys) kept(key string) (string, bool) {
 	return kept, ok
 }
 
-// decodeValidPage is decodeValidJSON with the items as k says (every key
-// when k is nil), and the text of the items' array (the last one read where
-// items_field leads to more than one); nil when k is nil or the page has no
-// array there.
-func decodeValidPage(b []byte, k *itemKeys) (any, []byte) {
+// decodeCheckedPage decodes b into the value encoding/json's Decoder with
+// UseNumber gives for it: map[string]any, []any, string, json.Number, bool
+// or nil, with the items as k says (every key when k is nil), and returns
+// the text of the items' array (the last one read where items_field leads
+// to more than one; nil when k is nil or the page has no array there). ok
+// says that b is one JSON value with optional whitespace around it, exactly
+// as validJSON does; when it is false, the value is to be dropped.
+//
+// Strings are unquoted as encoding/json unquotes them (a lone surrogate
+// escape and each byte that is not UTF-8 become U+FFFD), a repeated key
+// keeps its last value, and an empty array is an empty slice, not nil. It
+// reads b once, checking it as it decodes it, in a byte loop without the
+// scanner's call per byte that encoding/json makes twice (once to find the
+// value's end, once to decode it): a listing page is decoded for every
+// hundred or so items.
+func decodeCheckedPage(b []byte, k *itemKeys) (v any, itemsText []byte, ok bool) {
 	d := jsonDecoder{b: b, items: k}
 	if k != nil {
 		d.way, d.onWay = k.way, true
 	}
 	d.space()
-	return d.value(), d.itemsText
+	v = d.value(0)
+	if d.bad || d.i != len(b) {
+		return nil, nil, false
+	}
+	return v, d.itemsText, true
 }
 
-// jsonDecoder reads b, valid JSON, from i.
+// jsonDecoder reads b from i. bad says that b is not valid JSON: it is set
+// at the first byte that shows it, which also moves i to b's end, so that
+// every loop ends.
 type jsonDecoder struct {
 	b    []byte
 	i    int
+	bad  bool
 	keys map[string]string // the object keys decoded so far, so that items share theirs
 
 	items     *itemKeys // nil: every item decoded whole
 	onWay     bool      // the value read next is on items_field's way...
 	way       []string  // ...with these keys left of it
 	itemsText []byte    // the items' array, read whole
+}
+
+// at is the byte at i, or 0 (never valid where a value or a delimiter is
+// read) at b's end.
+func (d *jsonDecoder) at() byte {
+	if d.i < len(d.b) {
+		return d.b[d.i]
+	}
+	return 0
+}
+
+// fail marks b as not valid JSON.
+func (d *jsonDecoder) fail() {
+	d.bad, d.i = true, len(d.b)
 }
 
 func (d *jsonDecoder) space() {
@@ -78,66 +103,94 @@ func (d *jsonDecoder) space() {
 	}
 }
 
-// value reads the value at i and the space after it.
-func (d *jsonDecoder) value() any {
+// value reads the value at i, at nesting depth, and the space after it.
+func (d *jsonDecoder) value(depth int) any {
 	var v any
-	switch c := d.b[d.i]; c {
-	case '{':
-		v = d.object()
-	case '[':
-		v = d.array()
-	case '"':
+	switch c := d.at(); {
+	case c == '{':
+		if depth >= maxJSONDepth {
+			d.fail()
+			return nil
+		}
+		v = d.object(depth + 1)
+	case c == '[':
+		if depth >= maxJSONDepth {
+			d.fail()
+			return nil
+		}
+		v = d.array(depth + 1)
+	case c == '"':
 		v = d.string()
-	case 't':
-		v, d.i = true, d.i+len("true")
-	case 'f':
-		v, d.i = false, d.i+len("false")
-	case 'n':
-		d.i += len("null")
-	default:
+	case c == 't':
+		v = true
+		d.literal("true")
+	case c == 'f':
+		v = false
+		d.literal("false")
+	case c == 'n':
+		d.literal("null")
+	case c == '-' || isDigit(c):
 		v = d.number()
+	default:
+		d.fail()
+		return nil
 	}
 	d.space()
 	return v
 }
 
-func (d *jsonDecoder) object() map[string]any {
+// object reads an object from its '{', whose members are at depth.
+func (d *jsonDecoder) object(depth int) map[string]any {
 	on, way := d.onWay, d.way
 	d.onWay = false
 	m := make(map[string]any)
 	d.i++
 	d.space()
-	if d.b[d.i] == '}' {
+	if d.at() == '}' {
 		d.i++
 		return m
 	}
 	for {
+		if d.at() != '"' {
+			d.fail()
+			return m
+		}
 		k := d.key()
 		d.space()
-		d.i++ // ':'
+		if d.at() != ':' {
+			d.fail()
+			return m
+		}
+		d.i++
 		d.space()
 		if on && len(way) > 0 && k == way[0] {
 			d.onWay, d.way = true, way[1:]
 		}
-		m[k] = d.value()
+		m[k] = d.value(depth)
 		d.onWay = false
-		if d.b[d.i] == '}' {
+		switch d.at() {
+		case '}':
 			d.i++
 			return m
+		case ',':
+			d.i++
+			d.space()
+		default:
+			d.fail()
+			return m
 		}
-		d.i++ // ','
-		d.space()
 	}
 }
 
-func (d *jsonDecoder) array() []any {
+// array reads an array from its '[', whose elements are at depth.
+func (d *jsonDecoder) array(depth int) []any {
 	items := d.onWay && len(d.way) == 0
 	d.onWay = false
 	start := d.i
 	a := make([]any, 0)
 	d.i++
 	d.space()
-	if d.b[d.i] == ']' {
+	if d.at() == ']' {
 		d.i++
 		if items {
 			d.itemsText = d.b[start:d.i]
@@ -145,20 +198,25 @@ func (d *jsonDecoder) array() []any {
 		return a
 	}
 	for {
-		if items && d.b[d.i] == '{' {
-			a = append(a, d.item())
+		if items && d.at() == '{' {
+			a = append(a, d.item(depth))
 		} else {
-			a = append(a, d.value())
+			a = append(a, d.value(depth))
 		}
-		if d.b[d.i] == ']' {
+		switch d.at() {
+		case ']':
 			d.i++
 			if items {
 				d.itemsText = d.b[start:d.i]
 			}
 			return a
+		case ',':
+			d.i++
+			d.space()
+		default:
+			d.fail()
+			return a
 		}
-		d.i++ // ','
-		d.space()
 	}
 }
 
@@ -175,7 +233,11 @@ type oneKeyItem struct {
 func (d *jsonDecoder) member() (k string, keep bool) {
 	raw, plain := d.quoted()
 	d.space()
-	d.i++ // ':'
+	if d.at() != ':' {
+		d.fail()
+		return "", false
+	}
+	d.i++
 	d.space()
 	if plain {
 		return d.items.kept(string(raw))
@@ -185,93 +247,88 @@ func (d *jsonDecoder) member() (k string, keep bool) {
 	return k, keep
 }
 
-// item reads an item's object with only the keys of d.items.keep, and the
-// space after it: a map, or a *oneKeyItem for one kept key. The other keys'
-// values are passed over, not decoded. An object without every kept key is
-// read whole, for the error that names what it has.
-func (d *jsonDecoder) item() any {
-	if len(d.items.keep) == 1 {
-		open := d.i
-		d.i++
-		d.space()
-		var one *oneKeyItem
-		for d.b[d.i] != '}' {
-			k, keep := d.member()
-			if keep {
-				v := d.value()
-				if one == nil {
-					one = &oneKeyItem{key: k}
-				}
-				one.value = v // a repeated key keeps its last value
-			} else {
-				d.skip()
-			}
-			if d.b[d.i] == ',' {
-				d.i++
-				d.space()
-			}
-		}
-		if one == nil {
-			d.i = open
-			m := d.object()
-			d.space()
-			return m
-		}
-		d.i++
-		d.space()
-		return one
-	}
-	m := make(map[string]any, len(d.items.keep))
-	open := d.i
+// members reads the members of the object whose '{' is at i, at depth,
+// calling kept for each member the listing keeps (with d at its value,
+// which kept reads) and passing over the others' values, and the space
+// after the object.
+func (d *jsonDecoder) members(depth int, kept func(k string)) {
 	d.i++
 	d.space()
-	for d.b[d.i] != '}' {
-		k, keep := d.member()
-		if keep {
-			m[k] = d.value()
-		} else {
-			d.skip()
-		}
-		if d.b[d.i] == ',' {
-			d.i++
-			d.space()
-		}
-	}
-	if len(m) < len(d.items.keep) {
-		d.i = open
-		m = d.object()
-	} else {
+	if d.at() == '}' {
 		d.i++
+		d.space()
+		return
 	}
-	d.space()
-	return m
-}
-
-// skip passes over the value at i, and the space after it.
-func (d *jsonDecoder) skip() {
-	depth := 0
 	for {
-		switch c := d.b[d.i]; {
-		case c == '"':
-			d.quoted()
-		case c == '{' || c == '[':
-			depth++
-			d.i++
-		case c == '}' || c == ']':
-			depth--
-			d.i++
-		case depth == 0: // a number or a literal
-			for d.i < len(d.b) && (isNumberByte(d.b[d.i]) || 'a' <= d.b[d.i] && d.b[d.i] <= 'z') {
-				d.i++
-			}
-		default: // space, ',' or ':' within an array or object
-			d.i++
+		if d.at() != '"' {
+			d.fail()
+			return
 		}
-		if depth == 0 {
+		if k, keep := d.member(); keep {
+			kept(k)
+		} else {
+			d.skip(depth)
+		}
+		switch d.at() {
+		case '}':
+			d.i++
 			d.space()
+			return
+		case ',':
+			d.i++
+			d.space()
+		default:
+			d.fail()
 			return
 		}
 	}
+}
+
+// item reads an item's object, an element at depth, with only the keys of
+// d.items.keep, and the space after it: a map, or a *oneKeyItem for one
+// kept key. The other keys' values are checked and passed over, not
+// decoded. An object without every kept key is read whole, for the error
+// that names what it has.
+func (d *jsonDecoder) item(depth int) any {
+	if depth >= maxJSONDepth {
+		d.fail()
+		return nil
+	}
+	open := d.i
+	if len(d.items.keep) == 1 {
+		var one *oneKeyItem
+		d.members(depth+1, func(k string) {
+			v := d.value(depth + 1)
+			if one == nil {
+				one = &oneKeyItem{key: k}
+			}
+			one.value = v // a repeated key keeps its last value
+		})
+		if one == nil && !d.bad {
+			d.i = open
+			return d.value(depth)
+		}
+		return one
+	}
+	m := make(map[string]any, len(d.items.keep))
+	d.members(depth+1, func(k string) { m[k] = d.value(depth + 1) })
+	if len(m) < len(d.items.keep) && !d.bad {
+		d.i = open
+		return d.value(depth)
+	}
+	return m
+}
+
+// skip checks and passes over the value at i, at depth, and the space after
+// it.
+func (d *jsonDecoder) skip(depth int) {
+	v := jsonValidator{b: d.b, i: d.i}
+	if !v.value(depth) {
+		d.fail()
+		return
+	}
+	d.i = v.i
+	d.space()
 }
 
 // key reads an object's key: a string, the same string for the same plain
@@ -300,49 +357,81 @@ func (d *jsonDecoder) string() string {
 	return unquoteJSON(raw)
 }
 
-// quoted reads a string and returns what is between its quotes, and whether
-// that is its text as it is: no escape, and UTF-8.
-func (d *jsonDecoder) quoted() ([]byte, bool) {
+// quoted reads a string from its opening quote and returns what is between
+// its quotes, and whether that is its text as it is: no escape, and UTF-8.
+// A string that is not valid JSON (a control byte, an unknown escape, no
+// closing quote) fails d.
+func (d *jsonDecoder) quoted() (raw []byte, plain bool) {
+	b := d.b
 	start := d.i + 1
-	plain := true
+	escaped, ascii := false, true
 	i := start
-	for ; d.b[i] != '"'; i++ {
-		switch c := d.b[i]; {
-		case c == '\\':
-			plain = false
-			i++ // the escaped byte; a \u's hex digits are no quote
-		case c >= utf8.RuneSelf:
-			plain = false
+	for {
+		for i < len(b) && stringByte[b[i]] == plainByte {
+			i++ // most of a string: the loop that costs, kept tight
+		}
+		if i >= len(b) {
+			d.fail()
+			return nil, false
+		}
+		switch stringByte[b[i]] {
+		case quoteByte:
+			d.i = i + 1
+			raw = b[start:i]
+			if escaped {
+				return raw, false
+			}
+			return raw, ascii || utf8.Valid(raw)
+		case controlByte:
+			d.fail()
+			return nil, false
+		case notableByte:
+			if b[i] >= utf8.RuneSelf {
+				ascii = false
+			}
+			i++
+		case backslashByte:
+			escaped = true
+			if i++; i >= len(b) {
+				d.fail()
+				return nil, false
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			case 'u':
+				if i+4 >= len(b) || hex4(b[i+1:i+5]) < 0 {
+					d.fail()
+					return nil, false
+				}
+				i += 5
+			default:
+				d.fail()
+				return nil, false
+			}
 		}
 	}
-	d.i = i + 1
-	raw := d.b[start:i]
-	if !plain && !hasEscape(raw) && utf8.Valid(raw) {
-		plain = true
-	}
-	return raw, plain
 }
 
-func hasEscape(b []byte) bool {
-	for _, c := range b {
-		if c == '\\' {
-			return true
-		}
-	}
-	return false
-}
-
+// number reads a number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func (d *jsonDecoder) number() json.Number {
-	start := d.i
-	for d.i < len(d.b) && isNumberByte(d.b[d.i]) {
-		d.i++
+	v := jsonValidator{b: d.b, i: d.i}
+	if !v.number() {
+		d.fail()
+		return ""
 	}
+	start := d.i
+	d.i = v.i
 	return json.Number(d.b[start:d.i])
 }
 
-// isNumberByte reports whether c may be part of a number.
-func isNumberByte(c byte) bool {
-	return isDigit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
+// literal reads true, false or null.
+func (d *jsonDecoder) literal(word string) {
+	if len(d.b)-d.i < len(word) || string(d.b[d.i:d.i+len(word)]) != word {
+		d.fail()
+		return
+	}
+	d.i += len(word)
 }
 
 // unquoteJSON is the text of a valid string's contents s, as encoding/json

@@ -168,3 +168,63 @@ func lookupWay(v any, way []string) any {
 	}
 	return v
 }
+
+// FuzzDecodePageChecksAsValidJSON checks that decodeCheckedPage, with or
+// without item keys, accepts exactly the bodies validJSON accepts.
+func FuzzDecodePageChecksAsValidJSON(f *testing.F) {
+	f.Add([]byte(`{"items":[{"id":1,"detail_path":"/items/1","x":{"y":[1,"}"]}},{"id":2}],"total":2}`), "items", "detail_path")
+	f.Add([]byte(`{"items":[{"id":1,"detail_path":"/items/1" "x":2}]}`), "items", "detail_path")
+	f.Add([]byte(`{"items":[{"id":1,"detail_path":"/items/1",}]}`), "items", "id,detail_path")
+	f.Add([]byte(`{"items":[{"id":01,"detail_path":"\x"}]}`), "items", "id")
+	f.Add([]byte(`{"items":[{"a":[1,2,]}]}`), "items", "b")
+	f.Add([]byte("{\"items\":[{\"a\":\"\x01\"}]}"), "items", "a")
+	f.Add([]byte(`[{"a":tru}]`), "", "a")
+	f.Add([]byte(`{"items":[{}]} x`), "items", "a")
+	f.Fuzz(func(t *testing.T, b []byte, way, keep string) {
+		var k *itemKeys
+		if keep != "" {
+			var wayKeys []string
+			if way != "" {
+				wayKeys = strings.Split(way, ".")
+			}
+			k = newItemKeys(wayKeys, strings.Split(keep, ","))
+		}
+		_, _, ok := decodeCheckedPage(b, k)
+		assert.Equal(t, validJSON(b), ok, "%q", b)
+	})
+}
+
+func TestDecodeCheckedPageNestsItemsAsDeepAsValidJSON(t *testing.T) {
+	k := newItemKeys(nil, []string{"a"})
+	for _, depth := range []int{maxJSONDepth - 2, maxJSONDepth - 1, maxJSONDepth} {
+		for _, inner := range []string{`{"a":1}`, `{"b":1}`, `{"a":[]}`, `{"b":{}}`} {
+			b := []byte(strings.Repeat("[", depth) + inner + strings.Repeat("]", depth))
+			_, _, ok := decodeCheckedPage(b, k)
+			assert.Equal(t, validJSON(b), ok, "depth %d, %s", depth, inner)
+		}
+	}
+}
+
+// BenchmarkDecodePageItemKeys decodes a page of the fast mock's listing
+// (100 items) as the crawl of its bench config does: its items keeping only
+// the key the task's URL names.
+func BenchmarkDecodePageItemKeys(b *testing.B) {
+	var page strings.Builder
+	page.WriteString(`{"items":[`)
+	for i := range 100 {
+		if i > 0 {
+			page.WriteByte(',')
+		}
+		fmt.Fprintf(&page, `{"id":%d,"name":"item-%d","detail_path":"/items/%d"}`, i+1, i+1, i+1)
+	}
+	page.WriteString(`],"page":1,"per_page":100}`)
+	r := response{body: []byte(page.String())}
+	k := newItemKeys([]string{"items"}, []string{"detail_path"})
+	b.SetBytes(int64(len(r.body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := decodePage(r, k); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
