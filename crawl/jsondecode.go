@@ -72,10 +72,12 @@ type jsonDecoder struct {
 	bad  bool
 	keys map[string]string // the object keys decoded so far, so that items share theirs
 
-	items     *itemKeys // nil: every item decoded whole
-	onWay     bool      // the value read next is on items_field's way...
-	way       []string  // ...with these keys left of it
-	itemsText []byte    // the items' array, read whole
+	items     *itemKeys    // nil: every item decoded whole
+	onWay     bool         // the value read next is on items_field's way...
+	way       []string     // ...with these keys left of it
+	itemsText []byte       // the items' array, read whole
+	ones      []oneKeyItem // where the next items of one kept key are made (see newOne)
+	onesMade  int          // the size of ones' block
 }
 
 // at is the byte at i, or 0 (never valid where a value or a delimiter is
@@ -300,7 +302,7 @@ func (d *jsonDecoder) item(depth int) any {
 		d.members(depth+1, func(k string) {
 			v := d.value(depth + 1)
 			if one == nil {
-				one = &oneKeyItem{key: k}
+				one = d.newOne(k)
 			}
 			one.value = v // a repeated key keeps its last value
 		})
@@ -317,6 +319,22 @@ func (d *jsonDecoder) item(depth int) any {
 		return d.value(depth)
 	}
 	return m
+}
+
+// newOne is a new item of the one kept key k, made in a block with the
+// next items of the page (an allocation for a block, not for each item):
+// the blocks double from 16 items to 64, so that a page of a few items
+// makes few spare ones, and a page of many a few blocks. A block lives as
+// long as any of its items, no longer than their page's items do.
+func (d *jsonDecoder) newOne(k string) *oneKeyItem {
+	if len(d.ones) == 0 {
+		d.onesMade = min(64, max(16, 2*d.onesMade))
+		d.ones = make([]oneKeyItem, d.onesMade)
+	}
+	one := &d.ones[0]
+	d.ones = d.ones[1:]
+	one.key = k
+	return one
 }
 
 // skip checks and passes over the value at i, at depth, and the space after
