@@ -35,9 +35,10 @@ type background struct {
 	// in runs, once its burst is spent.
 	n, k, rn, rk float32
 	low          int32
-	// ran is set while the last answer counted was a bare drop: a drop
-	// right after another, no success between, is a run's.
-	ran bool
+	// run counts the bare drops in a row among the last answers counted,
+	// no success between: a rate limit whose burst is spent refuses in
+	// runs, a share refused at any load only by chance.
+	run uint8
 }
 
 // answer counts the answer to a request taken at the in-flight count busy
@@ -45,7 +46,12 @@ type background struct {
 // (after): the answers of the requests out at the cut tell nothing of
 // whether the cut stopped the drops.
 func (b *background) answer(busy int, drop, after bool, limit float64) {
-	b.ran = drop
+	switch {
+	case !drop:
+		b.run = 0
+	case b.run < math.MaxUint8:
+		b.run++
+	}
 	if !after {
 		return
 	}
@@ -83,13 +89,17 @@ func (b *background) share() float64 {
 // under limit (see answer) and reports whether the share the answers
 // before it tell explains it: a request since the last cut succeeded (a
 // server that refuses everything for a while refuses every request after
-// a cut too), and under a Poisson law of the share's mean as many drops or
-// more as came since the cut, and as came lately (rk over rn), come with
-// a chance of bgAlpha or more.
+// a cut too), the bare drops right before it, no success between, come in
+// a row with a chance of bgAlpha or more at the share (a rate limit whose
+// burst is spent refuses every request until its next token), and under a
+// Poisson law of the share's mean as many drops or more as came since the
+// cut, and as came lately (rk over rn), come with a chance of bgAlpha or
+// more.
 func (b *background) drop(busy int, after bool, limit float64) bool {
-	share, run := b.share(), b.ran
+	share, run := b.share(), b.run
 	b.answer(busy, true, after, limit)
-	return !run && b.k < b.n && poissonTail(share*float64(b.n), int(math.Round(float64(b.k)))) >= bgAlpha &&
+	return math.Pow(share, float64(run)) >= bgAlpha && b.k < b.n &&
+		poissonTail(share*float64(b.n), int(math.Round(float64(b.k)))) >= bgAlpha &&
 		poissonTail(share*float64(b.rn), int(math.Round(float64(b.rk)))) >= bgAlpha
 }
 
