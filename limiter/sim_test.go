@@ -21,15 +21,15 @@ var (
 )
 
 var (
-	simSeedFlag = flag.Uint64("simseed", 42, "seed of the simulations' service times")
-	simLoad     = flag.Duration("simload", 0, "TestSimulationCapacityClasses and -simtrace class: the client stalls (-simstallmin to -simstallmax) once per this on average (a loaded machine); 0: never")
-	simStallMin = flag.Duration("simstallmin", 2*time.Millisecond, "-simload: the shortest stall of the capacity classes' reports")
-	simStallMax = flag.Duration("simstallmax", 15*time.Millisecond, "-simload: the longest stall of the capacity classes' reports")
-	simReach    = flag.Duration("simreach", 0, "TestSimulationCapacityClasses(Seeds): a request reaches the server up to this long after it started, so that requests started together may arrive out of order")
-	simCrawl    = flag.Bool("simcrawl", false, "TestSimulationCapacityClasses(Seeds): one request alone before any other, as a crawl sends its first listing page")
-	simCrawlAux = flag.Bool("simcrawlaux", false, "with -simcrawl: that request untimed and no sample, as the crawl's listing page is (its answer marks nothing)")
-	simLate     = flag.Duration("simlate", 0, "the quotas without headers' reports: the client's timers fire up to this long late (uniformly), and a client waiting for one tries again only then")
-	simNoise    = flag.Duration("simnoise", 0, "TestSimulationCapacityClasses(Seeds): the client reads each answer up to this long after it arrived (uniformly, each apart: a loaded client's own timing noise)")
+	simSeedFlag   = flag.Uint64("simseed", 42, "seed of the simulations' service times")
+	simLoad       = flag.Duration("simload", 0, "TestSimulationCapacityClasses and -simtrace class: the client stalls (-simstallmin to -simstallmax) once per this on average (a loaded machine); 0: never")
+	simStallMin   = flag.Duration("simstallmin", 2*time.Millisecond, "-simload: the shortest stall of the capacity classes' reports")
+	simStallMax   = flag.Duration("simstallmax", 15*time.Millisecond, "-simload: the longest stall of the capacity classes' reports")
+	simReach      = flag.Duration("simreach", 0, "TestSimulationCapacityClasses(Seeds): a request reaches the server up to this long after it started, so that requests started together may arrive out of order")
+	simCrawl      = flag.Bool("simcrawl", false, "TestSimulationCapacityClasses(Seeds): one request alone before any other, untimed and no sample, as a crawl sends its first listing page")
+	simCrawlTimed = flag.Bool("simcrawltimed", false, "with -simcrawl: that request timed and a sample, unlike the crawl's listing page (the simulation's crawl start before it was the crawl's), to compare against")
+	simLate       = flag.Duration("simlate", 0, "the quotas without headers' reports: the client's timers fire up to this long late (uniformly), and a client waiting for one tries again only then")
+	simNoise      = flag.Duration("simnoise", 0, "TestSimulationCapacityClasses(Seeds): the client reads each answer up to this long after it arrived (uniformly, each apart: a loaded client's own timing noise)")
 )
 
 // simResult holds a scenario's figures.
@@ -580,7 +580,7 @@ func simCrawlCapacityLoaded(t testing.TB, alg Algorithm, c capacityClass, seed u
 	srv.reach = *simReach
 	s := newSim(simLimiter(t, alg, 0), srv, seed, crawlRun)
 	s.crawlStart = *simCrawl
-	s.crawlAux = *simCrawlAux
+	s.crawlTimed = *simCrawlTimed
 	if load > 0 {
 		s.loadStalls(seed, load, *simStallMin, *simStallMax)
 	}

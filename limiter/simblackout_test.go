@@ -430,7 +430,7 @@ func TestSimulationBare503RateLimitSettles(t *testing.T) {
 		sum := 0.0
 		for seed := uint64(1); seed <= 24; seed++ {
 			s := newSim(simLimiter(t, "", 0), c.server(), seed, run)
-			s.crawlStart, s.crawlAux = true, true
+			s.crawlStart = true
 			s.run()
 			var all, late, ok int
 			for i, b := range s.bins {

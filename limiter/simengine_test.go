@@ -73,13 +73,15 @@ type sim struct {
 	bins []simBinStats
 
 	// crawlStart sends one request alone before any other, as a crawl
-	// sends its first listing page before the items it lists.
+	// sends its first listing page before the items it lists: untimed and
+	// no sample, as the crawl's listing page is (transport.Auxiliary), so
+	// that its answer marks nothing on the cold start's watch.
 	crawlStart bool
-	// crawlAux makes crawlStart's lone request untimed and no sample, as
-	// the crawl's listing page is (transport.Auxiliary): a timed one marks
-	// the cold start's watch at its answer, which the crawl's does not.
-	crawlAux bool
-	sent     int // requests started
+	// crawlTimed makes crawlStart's lone request a timed sample instead,
+	// to compare against the simulation's crawl start before it was the
+	// crawl's.
+	crawlTimed bool
+	sent       int // requests started
 
 	answered     bool // a response reached the client
 	lateRejected int  // 429s that reached the client after the first response
@@ -304,7 +306,7 @@ func (s *sim) pump() {
 			}
 			return
 		}
-		if s.crawlAux && s.crawlStart && s.sent == 0 {
+		if s.crawlStart && !s.crawlTimed && s.sent == 0 {
 			p = p.Unsampled()
 		}
 		s.bin().attempts++
