@@ -99,7 +99,8 @@ func (a *coreAlgorithm) gated(_ windowStats, _ time.Time, served float64) float6
 // towards a level refused with a gate one request at a time. A server that
 // has refused with a gate past the levels it served may have a queue too
 // small to show a rise before it refuses: there a level whose RTT rose to
-// delayGrow is taken as that of a drop.
+// delayGrow is taken as that of a drop, and one whose RTT rose to delayHold
+// is not grown past.
 type delayAlgorithm struct {
 	wmax      float64 // the limit when the last drop came (see window), 0 if none
 	gateUntil int64   // Unix nanoseconds: the limit stays below heldLevel until then
@@ -265,6 +266,12 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 		// Just below the last drop: probe beyond it only now and then, and
 		// not while a queue shows (a small one may be all the server has).
 		a.at = min(a.at+1, delayProbeMax)
+	case a.flags&refusedPast != 0 && hi >= delayHold && w.mean-w.base >= max(holdFloor, 2*w.stderr):
+		// A server that refused with a gate past the levels it served,
+		// and a queue shows: its queue may be too small to show delayGrow
+		// before it refuses again (one of an eighth of its slots delays
+		// the mean by an eighth at most), and past its slots a level more
+		// serves no faster. The limit holds, as just below the last drop.
 	case floorRise > 0 && l+1 > float64(a.served):
 		// Past every level served, and the level's fastest answer rose
 		// well over the host's fastest: its requests wait in a queue that
