@@ -112,6 +112,11 @@ type sim struct {
 	// setStartCost): no two start closer than it; 0: any number at once.
 	startCost time.Duration
 	busyUntil time.Duration
+
+	// listed, if set, is when each of the client's first requests is there
+	// to start (see setTrickle): request i starts at listed[i] at the
+	// earliest; those past it are there from the start.
+	listed []time.Duration
 }
 
 type simBinStats struct {
@@ -184,6 +189,20 @@ func (s *sim) setLate(seed uint64, late time.Duration) {
 // that a fast server's bucket refills a few tokens over its first burst
 // (end to end at 300/s, 2-3 ms a request: 6-9 requests over 12-14 ms).
 func (s *sim) setStartCost(cost time.Duration) { s.startCost = cost }
+
+// setTrickle makes the client's first n requests there to start one every
+// gap apart on average (each gap drawn uniformly from [0, 2*gap)), the
+// first at the start, and the rest from the last of them: a crawl whose
+// listing hands a host its first items a page or two apart, so that the
+// cold start's first level does not fill at once. Its generator has its
+// own seed, so that the service times' draw is the same as without it.
+func (s *sim) setTrickle(seed uint64, n int, gap time.Duration) {
+	rng := rand.New(rand.NewPCG(seed^0x747269636b6c65, seed+3))
+	s.listed = make([]time.Duration, n)
+	for i := 1; i < n; i++ {
+		s.listed[i] = s.listed[i-1] + time.Duration(rng.Float64()*float64(2*gap))
+	}
+}
 
 func (s *sim) bin() *simBinStats { return &s.bins[min(len(s.bins)-1, int(s.now/simBin))] }
 
@@ -283,6 +302,13 @@ func (s *sim) deliver(r *simReq, resp *simResponse) {
 func (s *sim) pump() {
 	for {
 		if s.crawlStart && !s.answered && s.sent > 0 {
+			return
+		}
+		if s.sent < len(s.listed) && s.listed[s.sent] > s.now {
+			if at := s.listed[s.sent]; s.retry == 0 || at < s.retry {
+				s.retry = at
+				s.schedule(at, &simEvent{})
+			}
 			return
 		}
 		if s.startCost > 0 && s.busyUntil > s.now {
