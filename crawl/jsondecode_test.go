@@ -52,16 +52,7 @@ func TestDecodeJSONNestsAsDeepAsTheDecoder(t *testing.T) {
 // BenchmarkDecodeListingPage decodes a page of the fast mock's listing (100
 // items), with decodeJSON and with encoding/json's Decoder.
 func BenchmarkDecodeListingPage(b *testing.B) {
-	var page strings.Builder
-	page.WriteString(`{"items":[`)
-	for i := range 100 {
-		if i > 0 {
-			page.WriteByte(',')
-		}
-		fmt.Fprintf(&page, `{"id":%d,"name":"item-%d","detail_path":"/items/%d"}`, i+1, i+1, i+1)
-	}
-	page.WriteString(`],"page":1,"per_page":100,"total":10000}`)
-	r := response{body: []byte(page.String())}
+	r := response{body: fastListingPage(`"page":1,"per_page":100,"total":10000`)}
 	for name, decode := range map[string]func(response) (any, error){"decodeJSON": decodeJSON, "Decoder": decodeJSONWithDecoder} {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -209,16 +200,7 @@ func TestDecodeCheckedPageNestsItemsAsDeepAsValidJSON(t *testing.T) {
 // (100 items) as the crawl of its bench config does: its items keeping only
 // the key the task's URL names.
 func BenchmarkDecodePageItemKeys(b *testing.B) {
-	var page strings.Builder
-	page.WriteString(`{"items":[`)
-	for i := range 100 {
-		if i > 0 {
-			page.WriteByte(',')
-		}
-		fmt.Fprintf(&page, `{"id":%d,"name":"item-%d","detail_path":"/items/%d"}`, i+1, i+1, i+1)
-	}
-	page.WriteString(`],"page":1,"per_page":100}`)
-	r := response{body: []byte(page.String())}
+	r := response{body: fastListingPage(`"page":1,"per_page":100`)}
 	k := newItemKeys([]string{"items"}, []string{"detail_path"})
 	b.SetBytes(int64(len(r.body)))
 	b.ReportAllocs()
@@ -227,4 +209,19 @@ func BenchmarkDecodePageItemKeys(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// fastListingPage is a page of the fast mock's listing: 100 items, then the
+// page's other members (JSON members without braces).
+func fastListingPage(members string) []byte {
+	var page strings.Builder
+	page.WriteString(`{"items":[`)
+	for i := range 100 {
+		if i > 0 {
+			page.WriteByte(',')
+		}
+		fmt.Fprintf(&page, `{"id":%d,"name":"item-%d","detail_path":"/items/%d"}`, i+1, i+1, i+1)
+	}
+	page.WriteString(`],` + members + `}`)
+	return []byte(page.String())
 }
