@@ -157,11 +157,20 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 		}
 		h.ctl.watch.took = uint32(at.UnixMicro())
 	}
+	alone := h.inFlight == 1
 	if h.pace.learn.recording(h.ctl.seq, !needSlot) {
 		if now.IsZero() {
 			now = h.l.clock.Now()
 		}
-		h.pace.learn.sent(now, h.ctl.seq, !needSlot)
+		h.pace.learn.sent(now, h.ctl.seq, !needSlot, alone)
+	} else if alone && h.pace.learn.recordingAlone(h.ctl.seq) {
+		// The learner's own reading: the permit stays untimed until its
+		// caller starts it (see TryAcquireUntimed).
+		at := now
+		if at.IsZero() {
+			at = h.l.clock.Now()
+		}
+		h.pace.learn.sent(at, h.ctl.seq, !needSlot, true)
 	}
 	slot, gen := h.out.open()
 	return Permit{h: h, start: now, seq: uint32(h.ctl.seq), epoch: h.ctl.cuts, level: h.ctl.level, slot: slot, gen: gen, busy: uint32(h.inFlight), peak: peak}, time.Time{}, true

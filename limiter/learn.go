@@ -77,12 +77,19 @@ type learner struct {
 	aux     uint8         // 1 if the host's first request was auxiliary and is in the episode
 	tight   uint8         // a bucket of one token's refusals in a row, each within tightEpisode of the gate before
 	wide    bool          // the first fit is a loose bound from below (see settle)
+	warm    bool          // the episode's first work request followed the answer of an auxiliary first one (see wholeBurst)
 
-	s1ok     int     // successes of the requests sent before the first throttle
 	*records         // made at the first throttle, which most hosts never see
 	cur0     float64 // the rate paced at when prev was closed
-	fits     int     // the records learnt from
-	weak     int     // the records in a row (but for empty ones) that bounded the rate from below by nothing
+	s1ok     int32   // successes of the requests sent before the first throttle
+	fits     int32   // the records learnt from
+	weak     uint16  // the records in a row (but for empty ones) that bounded the rate from below by nothing
+
+	// The first throttle's episode's last request that started with no
+	// other in flight, after its first (see wholeBurst): its number less
+	// base (0: none), and its start in microseconds after firstAt.
+	aloneSeq uint8
+	aloneAt  int32
 }
 
 // records are the learner's records of request starts.
@@ -123,11 +130,19 @@ func (l *learner) recording(seq uint64, aux bool) bool {
 	return seq == l.base+1 || (l.records != nil && l.cur.sends != nil) || (!aux && l.workAt.IsZero())
 }
 
-// sent notes that the request numbered seq started at now. An auxiliary
-// request (a robots.txt, a listing page) counts as a request, but for a
-// first one: a crawl's robots.txt, which servers commonly leave out of
-// their quotas.
-func (l *learner) sent(now time.Time, seq uint64, aux bool) {
+// recordingAlone reports whether sent wants the request numbered seq,
+// started with no other of the host's in flight: one of the first
+// throttle's episode that a burst fitted in whole tokens may start from
+// (see wholeBurst).
+func (l *learner) recordingAlone(seq uint64) bool {
+	return !l.first && seq > l.base+1 && seq-l.base <= wholeMax+1
+}
+
+// sent notes that the request numbered seq started at now, alone if no
+// other request of the host was in flight. An auxiliary request (a
+// robots.txt, a listing page) counts as a request, but for a first one: a
+// crawl's robots.txt, which servers commonly leave out of their quotas.
+func (l *learner) sent(now time.Time, seq uint64, aux bool, alone bool) {
 	if seq == l.base+1 {
 		l.firstAt = now
 		if aux && seq == 1 {
@@ -136,6 +151,10 @@ func (l *learner) sent(now time.Time, seq uint64, aux bool) {
 	}
 	if !aux && l.workAt.IsZero() {
 		l.workAt = now
+		l.warm = l.aux == 1 && l.s1ok > 0
+	}
+	if alone && l.recordingAlone(seq) {
+		l.aloneSeq, l.aloneAt = uint8(seq-l.base), int32(min(now.Sub(l.firstAt).Microseconds(), math.MaxInt32))
 	}
 	if l.records == nil {
 		return
@@ -257,7 +276,7 @@ func (l *learner) paused(seq uint64, inFlight int) {
 	if l.first || inFlight > 1 {
 		return
 	}
-	l.base, l.firstAt, l.workAt, l.aux, l.s1ok = seq, time.Time{}, time.Time{}, 0, 0
+	l.base, l.firstAt, l.workAt, l.aux, l.s1ok, l.warm, l.aloneSeq = seq, time.Time{}, time.Time{}, 0, 0, false, 0
 }
 
 // oneToken takes the server, at now, for a bucket of one token (its quota
@@ -298,7 +317,7 @@ func (l *learner) drainProbe() bool {
 // admitted is what the server admitted before the first throttle: the
 // successes of the requests sent before it, but for a first auxiliary one.
 func (l *learner) admitted() float64 {
-	return float64(l.s1ok) - float64(min(l.s1ok, int(l.aux)))
+	return float64(l.s1ok) - float64(min(l.s1ok, int32(l.aux)))
 }
 
 // settle returns the rate to pace at from the record the last throttle
@@ -600,10 +619,36 @@ func (l *learner) wholeBurst(c *record, n int) (float64, bool) {
 	if l.refusedAt <= 0 || s1 < 2 || s1 >= wholeMax || n == 0 {
 		return 0, false
 	}
-	t := max(0, l.refusedAt-reachSlack).Seconds()
+	slack := reachSlack
+	if l.warm {
+		// The first counted request followed the answer of the host's
+		// first, auxiliary one (a crawl's robots.txt) and went on its
+		// connection: it reached the server when it started.
+		slack = 0
+	}
+	t := max(0, l.refusedAt-slack).Seconds()
+	// A request that started alone after the episode's first, all the
+	// requests before it answered, may have found the bucket full again:
+	// a client that paused between its first request and the rest (a
+	// crawl writing its first listing page's items before it fetches
+	// them) had the bucket refill up to its cap meanwhile, and the refill
+	// over the whole episode over-states what it held. The bucket held no
+	// more than it would from either start; a burst is too large only if
+	// from both it would have admitted the refused request. That request
+	// went on the connection of the one answered before it: it reached
+	// the server when it started. Where the episode's refill is more than
+	// half of what it admitted, settle's token more covers that loss.
+	ta, pre := -1.0, 0.0
+	if l.aloneSeq > 0 {
+		at := time.Duration(l.aloneAt)*time.Microsecond - l.drainFrom().Sub(l.firstAt)
+		pre = float64(l.aloneSeq) - 1 - float64(l.aux)
+		if at > 0 && at < l.refusedAt && pre >= 1 && pre < s1 {
+			ta = (l.refusedAt - at).Seconds()
+		}
+	}
 	for k := math.Floor(s1); k >= 1; k-- {
 		r := c.lowest(k, n)
-		if k+r*t >= s1+1 {
+		if k+r*t >= s1+1 && (ta < 0 || k+r*ta >= s1-pre+1 || r*l.t1.Seconds() > s1/2) {
 			continue
 		}
 		if k < s1-r*l.t1.Seconds()-0.5 || n >= len(c.sends) {

@@ -41,7 +41,7 @@ func coldThenSteady(t *testing.T, l *learner) (until, at time.Time, refused uint
 	for {
 		seq++
 		sent := epoch.Add(time.Duration(seq-1) * 500 * time.Microsecond)
-		l.sent(sent, seq, false)
+		l.sent(sent, seq, false, false)
 		if !b.admit(sent) {
 			until = sent.Add(time.Millisecond + time.Second)
 			r, first, ok := l.throttled(sent.Add(time.Millisecond), seq, time.Time{}, until, 0, 5*time.Millisecond)
@@ -55,11 +55,11 @@ func coldThenSteady(t *testing.T, l *learner) (until, at time.Time, refused uint
 	for i := 0; ; i++ {
 		seq++
 		sent := until.Add(time.Duration(i) * 5 * time.Millisecond)
-		l.sent(sent, seq, false)
+		l.sent(sent, seq, false, false)
 		if !b.admit(sent) {
 			// One more is on its way when the refusal comes back.
 			seq++
-			l.sent(sent.Add(time.Millisecond), seq, false)
+			l.sent(sent.Add(time.Millisecond), seq, false, false)
 			return until, sent.Add(time.Millisecond), seq - 1
 		}
 		l.succeeded(seq)
@@ -98,7 +98,7 @@ func TestLearnerTakesTheFirstRefusedRequestWhateverOrderTheAnswersCameIn(t *test
 
 func TestLearnerIsUnsureOfAFirstThrottleLongAfterTheFirstRequest(t *testing.T) {
 	var l learner
-	l.sent(epoch, 1, false)
+	l.sent(epoch, 1, false, false)
 	l.succeeded(1)
 	_, first, ok := l.throttled(epoch.Add(time.Second), 2, time.Time{}, epoch.Add(2*time.Second), 0, 20*time.Millisecond)
 	require.True(t, ok)
@@ -115,7 +115,7 @@ func TestLearnerIsUnsureOfAFirstThrottleLongAfterTheFirstRequest(t *testing.T) {
 func oneTokenThenProbe(t *testing.T, l *learner) float64 {
 	t.Helper()
 	for seq := uint64(1); seq <= 4; seq++ {
-		l.sent(epoch, seq, false)
+		l.sent(epoch, seq, false, false)
 	}
 	l.succeeded(1)
 	until := epoch.Add(time.Millisecond + time.Second)
@@ -126,7 +126,7 @@ func oneTokenThenProbe(t *testing.T, l *learner) float64 {
 	for _, gap := range []time.Duration{0, 60, 55, 50, 45} {
 		at = at.Add(gap * time.Millisecond)
 		seq++
-		l.sent(at, seq, false)
+		l.sent(at, seq, false, false)
 		if gap != 45 {
 			l.succeeded(seq)
 		}
@@ -165,7 +165,7 @@ func nextRecord(t *testing.T, l *learner, from time.Time, seq uint64, cur float6
 	at := from
 	for i, gap := range gaps {
 		at = at.Add(gap)
-		l.sent(at, seq, false)
+		l.sent(at, seq, false, false)
 		if i < len(gaps)-1 {
 			l.succeeded(seq)
 			seq++
@@ -249,15 +249,15 @@ func TestLearnerStartsTheFirstEpisodeAfterAPauseNoThrottleClosed(t *testing.T) {
 	// second. Then two pages go 6 ms apart and the second is refused. The
 	// episode is those two: the bucket refilled during the pause.
 	var l learner
-	l.sent(epoch, 1, true)
+	l.sent(epoch, 1, true, false)
 	l.succeeded(1)
-	l.sent(epoch.Add(time.Millisecond), 2, true)
+	l.sent(epoch.Add(time.Millisecond), 2, true, false)
 	l.paused(2, 1)
 	l.succeeded(2)
 	resumed := epoch.Add(time.Second)
-	l.sent(resumed, 3, true)
+	l.sent(resumed, 3, true, false)
 	l.succeeded(3)
-	l.sent(resumed.Add(6*time.Millisecond), 4, true)
+	l.sent(resumed.Add(6*time.Millisecond), 4, true, false)
 	until := resumed.Add(7*time.Millisecond + time.Second)
 	_, first, ok := l.throttled(resumed.Add(7*time.Millisecond), 4, time.Time{}, until, 0, 0)
 	require.True(t, ok)
@@ -270,7 +270,7 @@ func TestLearnerStartsTheFirstEpisodeAfterAPauseNoThrottleClosed(t *testing.T) {
 	for _, gap := range []time.Duration{0, 12000, 11000, 10500, 9000} {
 		at = at.Add(gap * time.Microsecond)
 		seq++
-		l.sent(at, seq, false)
+		l.sent(at, seq, false, false)
 		if gap != 9000 {
 			l.succeeded(seq)
 		}
@@ -292,7 +292,7 @@ func TestLearnerKeepsTheColdStartsEpisodeAcrossAPauseWithRequestsInFlight(t *tes
 	// before the pause, are refused after it began. They are the episode.
 	var l learner
 	for seq := uint64(1); seq <= 4; seq++ {
-		l.sent(epoch, seq, false)
+		l.sent(epoch, seq, false, false)
 	}
 	l.paused(4, 4)
 	l.succeeded(1)
@@ -339,7 +339,7 @@ func TestLearnerTakesAFirstThrottleWithinATwentiethOfItsGateForABurst(t *testing
 	for {
 		seq++
 		sent := epoch.Add(time.Duration(seq-1) * 2 * time.Millisecond)
-		l.sent(sent, seq, false)
+		l.sent(sent, seq, false, false)
 		if !b.admit(sent) {
 			now := sent.Add(time.Millisecond)
 			r, first, ok := l.throttled(now, seq, time.Time{}, now.Add(time.Second), 0, time.Millisecond)
@@ -354,7 +354,7 @@ func TestLearnerTakesAFirstThrottleWithinATwentiethOfItsGateForABurst(t *testing
 	}
 	// Later than a twentieth of its gate, the same episode is a ramp's.
 	var late learner
-	late.sent(epoch, 1, false)
+	late.sent(epoch, 1, false, false)
 	late.succeeded(1)
 	now := epoch.Add(60 * time.Millisecond)
 	_, _, ok := late.throttled(now, 2, time.Time{}, now.Add(time.Second), 0, time.Millisecond)
@@ -408,7 +408,7 @@ func TestLearnerFitsAWholeBurstWhereTheFirstRefusedRequestsStartIsKnown(t *testi
 	for {
 		seq++
 		sent := epoch.Add(time.Duration(seq-1) * 500 * time.Microsecond)
-		l.sent(sent, seq, false)
+		l.sent(sent, seq, false, false)
 		if !b.admit(sent) {
 			until = sent.Add(time.Millisecond + time.Second)
 			_, first, ok := l.throttled(sent.Add(time.Millisecond), seq, sent, until, 0, 5*time.Millisecond)
@@ -423,7 +423,7 @@ func TestLearnerFitsAWholeBurstWhereTheFirstRefusedRequestsStartIsKnown(t *testi
 	gap, sent := 20*time.Millisecond, until
 	for {
 		seq++
-		l.sent(sent, seq, false)
+		l.sent(sent, seq, false, false)
 		if !b.admit(sent) {
 			break
 		}
@@ -456,7 +456,7 @@ func TestPaceAfterAProbeThatLeavesTheLearnerUnsurePacesUnderTheServersRate(t *te
 	seq, at := uint64(0), epoch
 	for ; ; at = at.Add(2 * time.Millisecond) {
 		seq++
-		l.sent(at, seq, false)
+		l.sent(at, seq, false, false)
 		if !b.admit(at) {
 			break
 		}
@@ -471,7 +471,7 @@ func TestPaceAfterAProbeThatLeavesTheLearnerUnsurePacesUnderTheServersRate(t *te
 	for at = until; refusedAt.IsZero(); {
 		probe := 50 * math.Exp2(at.Sub(until).Seconds()/0.3)
 		seq++
-		l.sent(at, seq, false)
+		l.sent(at, seq, false, false)
 		if b.admit(at) {
 			l.succeeded(seq)
 		} else {
@@ -508,7 +508,7 @@ func TestLearnerBoundsAnUntimedRefusedRequestsStartByTheRequestsTakenBeforeIt(t 
 	seq := uint64(0)
 	for {
 		seq++
-		l.sent(start(seq), seq, false)
+		l.sent(start(seq), seq, false, false)
 		if !b.admit(start(seq)) {
 			break
 		}
@@ -530,7 +530,7 @@ func TestLearnerBoundsAnUntimedRefusedRequestsStartByTheRequestsTakenBeforeIt(t 
 	gap, sent := 20*time.Millisecond, until
 	for {
 		seq++
-		l.sent(sent, seq, false)
+		l.sent(sent, seq, false, false)
 		if !b.admit(sent) {
 			break
 		}

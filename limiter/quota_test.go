@@ -435,7 +435,7 @@ func TestPaceStretchesTheIntervalAfterAGatesFirstPermitForABucketOfOneToken(t *t
 func paceOfOneToken(t *testing.T, fits int, noisy bool) (*pace, time.Time) {
 	p := new(pace)
 	p.pushed()
-	p.learn.known, p.learn.burst, p.learn.fits = true, 1, fits
+	p.learn.known, p.learn.burst, p.learn.fits = true, 1, int32(fits)
 	p.learnt, p.slow, p.noisy = 100, true, noisy
 	at := epoch
 	p.apply(at)
@@ -491,7 +491,7 @@ func TestPaceTakesAFirstAnswerOfNothingLeftForABucketOfOneTokenUntilMoreRemains(
 	// it; a quota that then holds more tells the rate instead, and the
 	// probe's record is dropped.
 	p := pace{pushback: new(pushback)}
-	p.learn.sent(epoch, 1, false)
+	p.learn.sent(epoch, 1, false, false)
 	p.setQuota(epoch, Quota{Limit: 100, Remaining: 0, Reset: epoch.Add(time.Second)}, time.Hour, 1, 1)
 	assert.InDelta(t, 50, p.learnt, 1e-9, "half of 100 per second")
 	assert.True(t, p.probing)

@@ -17,6 +17,7 @@ const simBin = 100 * time.Millisecond
 type simReq struct {
 	permit Permit
 	start  time.Duration
+	free   bool // outside the server's quota (a crawl's robots.txt; see sim.crawlRobots)
 }
 
 // simResponse is what the client receives: the outcome the transport would
@@ -81,7 +82,17 @@ type sim struct {
 	// to compare against the simulation's crawl start before it was the
 	// crawl's.
 	crawlTimed bool
-	sent       int // requests started
+	// crawlRobots sends, before crawlStart's lone request, an auxiliary
+	// one alone (a crawl's robots.txt, see AcquireAuxiliary) that the
+	// server answers outside its quota; crawlPause holds the requests
+	// after crawlStart's lone one this long after its answer (a crawl
+	// with state writing the first listing page's items before it fetches
+	// them).
+	crawlRobots bool
+	crawlPause  time.Duration
+	resumeAt    time.Duration
+	answers     int
+	sent        int // requests started
 
 	answered     bool // a response reached the client
 	lateRejected int  // 429s that reached the client after the first response
@@ -295,13 +306,27 @@ func (s *sim) deliver(r *simReq, resp *simResponse) {
 	}
 	r.permit.ReleaseAt(now, resp.outcome)
 	s.answered = true
+	s.answers++
+	if s.crawlStart && s.crawlPause > 0 && s.answers == s.lone() {
+		s.resumeAt = s.now + s.crawlPause
+		s.after(s.resumeAt, func() {})
+	}
+}
+
+// lone returns how many requests of a crawl's start go out one at a time,
+// each after the last one's answer.
+func (s *sim) lone() int {
+	if s.crawlRobots {
+		return 2
+	}
+	return 1
 }
 
 // pump starts requests while the limiter allows, and arms a retry at the time
 // it names.
 func (s *sim) pump() {
 	for {
-		if s.crawlStart && !s.answered && s.sent > 0 {
+		if s.crawlStart && s.sent > 0 && s.answers < min(s.sent, s.lone()) || s.now < s.resumeAt {
 			return
 		}
 		if s.sent < len(s.listed) && s.listed[s.sent] > s.now {
@@ -318,7 +343,18 @@ func (s *sim) pump() {
 			}
 			return
 		}
-		p, retryAt, ok := s.h.TryAcquireAt(s.at(s.now))
+		robots := s.crawlStart && s.crawlRobots && s.sent == 0
+		var p Permit
+		var retryAt time.Time
+		var ok bool
+		if robots {
+			s.h.mu.Lock()
+			p, retryAt, ok = s.h.takeLocked(s.at(s.now), false)
+			s.h.mu.Unlock()
+			p = p.Unsampled()
+		} else {
+			p, retryAt, ok = s.h.TryAcquireAt(s.at(s.now))
+		}
 		if !ok {
 			if !retryAt.IsZero() {
 				at := retryAt.Sub(epoch)
@@ -332,13 +368,13 @@ func (s *sim) pump() {
 			}
 			return
 		}
-		if s.crawlStart && !s.crawlTimed && s.sent == 0 {
+		if s.crawlStart && !s.crawlTimed && s.sent == s.lone()-1 {
 			p = p.Unsampled()
 		}
 		s.bin().attempts++
 		s.sent++
 		s.busyUntil = s.now + s.startCost
-		s.server.arrive(s, &simReq{permit: p, start: s.now})
+		s.server.arrive(s, &simReq{permit: p, start: s.now, free: robots})
 	}
 }
 
@@ -457,6 +493,10 @@ func (q *quotaServer) arrive(s *sim, r *simReq) {
 
 // reach takes r at the bucket.
 func (q *quotaServer) reach(s *sim, r *simReq) {
+	if r.free {
+		s.respond(s.now+q.rejectAfter, r, simResponse{outcome: Success})
+		return
+	}
 	q.tokens = math.Min(q.burst, q.tokens+q.rate*(s.now-q.last).Seconds())
 	q.last = s.now
 	admitted := q.tokens >= 1
