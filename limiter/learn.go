@@ -77,7 +77,6 @@ type learner struct {
 	aux     uint8         // 1 if the host's first request was auxiliary and is in the episode
 	tight   uint8         // a bucket of one token's refusals in a row, each within tightEpisode of the gate before
 	wide    bool          // the first fit is a loose bound from below (see settle)
-	warm    bool          // the episode's first work request followed the answer of an auxiliary first one (see wholeBurst)
 
 	*records         // made at the first throttle, which most hosts never see
 	cur0     float64 // the rate paced at when prev was closed
@@ -151,7 +150,6 @@ func (l *learner) sent(now time.Time, seq uint64, aux bool, alone bool) {
 	}
 	if !aux && l.workAt.IsZero() {
 		l.workAt = now
-		l.warm = l.aux == 1 && l.s1ok > 0
 	}
 	if alone && l.recordingAlone(seq) {
 		l.aloneSeq, l.aloneAt = uint8(seq-l.base), int32(min(now.Sub(l.firstAt).Microseconds(), math.MaxInt32))
@@ -276,7 +274,7 @@ func (l *learner) paused(seq uint64, inFlight int) {
 	if l.first || inFlight > 1 {
 		return
 	}
-	l.base, l.firstAt, l.workAt, l.aux, l.s1ok, l.warm, l.aloneSeq = seq, time.Time{}, time.Time{}, 0, 0, false, 0
+	l.base, l.firstAt, l.workAt, l.aux, l.s1ok, l.aloneSeq = seq, time.Time{}, time.Time{}, 0, 0, 0
 }
 
 // oneToken takes the server, at now, for a bucket of one token (its quota
@@ -619,14 +617,7 @@ func (l *learner) wholeBurst(c *record, n int) (float64, bool) {
 	if l.refusedAt <= 0 || s1 < 2 || s1 >= wholeMax || n == 0 {
 		return 0, false
 	}
-	slack := reachSlack
-	if l.warm {
-		// The first counted request followed the answer of the host's
-		// first, auxiliary one (a crawl's robots.txt) and went on its
-		// connection: it reached the server when it started.
-		slack = 0
-	}
-	t := max(0, l.refusedAt-slack).Seconds()
+	t := max(0, l.refusedAt-reachSlack).Seconds()
 	// A request that started alone after the episode's first, all the
 	// requests before it answered, may have found the bucket full again:
 	// a client that paused between its first request and the rest (a
