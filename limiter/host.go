@@ -120,7 +120,13 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 	switch {
 	case h.pace.bucket != nil:
 		h.restart.stop()
-		if at, ok := h.pace.take(now); !ok && !(h.inFlight <= h.ledLocked() && h.pace.reread(now)) {
+		settling := h.pace.learn.pending
+		at, ok := h.pace.take(now)
+		if settling && !h.pace.learn.pending {
+			h.l.log.Debug("limiter: rate learnt from throttles", zap.String("host", h.key), zap.Float64("rate", h.pace.learnt),
+				zap.Float64("burst", h.pace.learn.burst), zap.Bool("burst_known", h.pace.learn.known))
+		}
+		if !ok && !(h.inFlight <= h.ledLocked() && h.pace.reread(now)) {
 			if _, fromCeiling := h.pace.effective(now); !fromCeiling {
 				h.noteWaitLocked(now, at, "rate")
 			}

@@ -104,7 +104,55 @@ func TestLearnerIsUnsureOfAFirstThrottleLongAfterTheFirstRequest(t *testing.T) {
 	require.True(t, ok)
 	assert.True(t, first)
 	assert.True(t, l.unsure, "a second after the first request, 50 RTTs: not a cold start's burst")
-	assert.False(t, l.recording(3, false), "an unsure learner keeps no record")
+	assert.True(t, l.recording(3, false), "an unsure learner records the requests after its gate, to fit them with the next record's")
+}
+
+// bucketRecord returns the record of requests sent at the given starts to
+// a bucket of burst b refilling at r, full at the first: its requests up
+// to the first one refused, and that one.
+func bucketRecord(b, r float64, starts []time.Duration) (record, int) {
+	c := record{gate: -1}
+	tokens, at := b, time.Duration(0)
+	for i, s := range starts {
+		tokens = min(b, tokens+r*(s-at).Seconds())
+		at = s
+		c.sends = append(c.sends, s)
+		if tokens < 1 {
+			return c, i
+		}
+		tokens--
+	}
+	return c, len(starts)
+}
+
+func TestJointFitTellsTheBurstFromASteadyRecordAndAClimb(t *testing.T) {
+	// A bucket of 10 refilling 300 a second: a probe's steady 427/s, and
+	// a climb from 166/s at 100% a second, each from a full bucket.
+	var steady, climb []time.Duration
+	for i := range 200 {
+		steady = append(steady, time.Duration(float64(i)/427*float64(time.Second)))
+	}
+	for at, r := 0.0, 166.0; at < 5; at += 1 / r {
+		r *= 1 + 1/r
+		climb = append(climb, time.Duration(at*float64(time.Second)))
+	}
+	a, na := bucketRecord(10, 300, steady)
+	c, nc := bucketRecord(10, 300, climb)
+	require.Less(t, na, len(a.sends))
+	require.Less(t, nc, len(c.sends))
+	// Each alone, at the first episode's bound of 50 tokens, bounds the
+	// rate far under the server's.
+	assert.Less(t, a.lowest(50, na), 150.0)
+	assert.Less(t, c.lowest(50, nc), 290.0)
+	b, r, hi, ok := jointFit(&a, na, &c, nc, 50)
+	require.True(t, ok)
+	assert.InDelta(t, 10, b, 1, "burst")
+	assert.InDelta(t, 300, r, 300*0.03, "rate")
+	assert.LessOrEqual(t, r, 300.0, "the lowest rate both admit is under the server's")
+	assert.Greater(t, hi, 300.0, "the refused requests bound it from above")
+	// Records of no refusal, or none at all, tell nothing.
+	_, _, _, ok = jointFit(&a, len(a.sends), &c, nc, 50)
+	assert.False(t, ok)
 }
 
 // oneTokenThenProbe feeds l what a bucket of one token refilling 20 a

@@ -34,6 +34,7 @@ const (
 
 	// Where the learner is unsure (see learner):
 	unconfirmedProbe = 0.3                    // upward probe per second until a throttle comes while paced by the learnt rate
+	heldProbe        = 1.0                    // or while a record is held to tell the burst with the next (see jointFit)
 	serverBurst      = 100 * time.Millisecond // the server's burst assumed, in time at its rate
 	confirmEpisode   = 10 * serverBurst       // an episode this long confirms the learnt rate
 
@@ -239,6 +240,8 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 	}
 	if p.learn.pending && p.pushback != nil {
 		// The gate a throttle closed has ended: learn from its record.
+		measured := p.learn.measured
+		p.learn.measured = 0
 		if r, ok := p.learn.settle(); ok {
 			if p.learn.unsure || r <= 0 {
 				r = p.fallback
@@ -252,6 +255,7 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 					r = min(r, fitMargin*lo)
 				}
 			}
+			prev := p.learnt
 			p.learnt, p.probing, p.confirmed = r, false, !p.learn.unsure || p.confirmed
 			if p.learn.unsure {
 				// The episode since the gate is paced from r: a
@@ -267,6 +271,16 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 			}
 			if !p.learn.unsure {
 				p.refusedAt = p.learn.cur0
+				if hi := p.learn.jointHi; hi > 0 {
+					// The two records bound the rate from above
+					// too: probe no higher than that bound. Their
+					// lowest is a bound from below at the burst
+					// they agree on best; where they agree on a
+					// wide span of bursts, the episode's estimate
+					// (already applied) may be the higher.
+					p.refusedAt, p.learn.jointHi = min(p.refusedAt, hi), 0
+					p.learnt = max(p.learnt, prev)
+				}
 				if p.learn.fits == 1 && p.learn.whole > 0 {
 					// Paced at the lowest rate its record
 					// allows (see learner.wholeBurst), the
@@ -289,6 +303,20 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 				p.noisy = true
 			}
 			p.lastProbe = now
+			p.apply(now)
+		} else if m := p.learn.measure; m > 0 {
+			// The record held climbed: pace steadily just under
+			// where it was refused, so that the next record, if
+			// any, tells the burst with it (see jointFit).
+			p.learn.measure, p.learn.measured = 0, p.learnt
+			p.learnt, p.probing, p.confirmed = max(p.learnt, m), false, true
+			p.lastProbe = now
+			p.apply(now)
+		}
+		if measured > 0 && p.learnt < measured {
+			// The steady pace was refused within a short episode,
+			// whose estimate says little: no lower than before it.
+			p.learnt = measured
 			p.apply(now)
 		}
 	}
@@ -682,6 +710,9 @@ func (p *pace) learnFromGate(now time.Time, seq uint64, until time.Time) {
 		ep := float64(p.epCount) / el
 		p.learnt, p.confirmed = learnCut*max(ep, min(p.sendRate, 1.5*ep)), false
 	case p.learn.unsure:
+		if p.learn.records != nil {
+			p.learn.climbed = p.epLearnt > 0 && p.learnt >= 1.1*p.epLearnt
+		}
 		p.estimate(now)
 	case first:
 		p.learnt, p.probing, p.confirmed = r, true, false
@@ -730,7 +761,10 @@ func (p *pace) estimate(now time.Time) {
 		return
 	}
 	g := slowProbe
-	if !p.confirmed {
+	switch {
+	case p.learn.holds():
+		g = heldProbe
+	case !p.confirmed:
 		g = unconfirmedProbe
 	}
 	over := 1 + math.Sqrt(2*serverBurst.Seconds()*g)
@@ -834,7 +868,11 @@ func (p *pace) onRelease(now time.Time) bool {
 		p.learnt = p.probeBelowRefusal(dt)
 	case p.slow:
 		if p.goodput >= 0.8*p.learnt {
-			p.learnt *= 1 + unconfirmedProbe*dt
+			g := unconfirmedProbe
+			if p.learn.holds() {
+				g = heldProbe
+			}
+			p.learnt *= 1 + g*dt
 		}
 	default:
 		p.learnt *= 1 + fastProbe*dt

@@ -339,3 +339,24 @@ func TestSimulationACrawlThatPausesAfterItsFirstPageDrawsNoThirdGate(t *testing.
 		}
 	}
 }
+
+// TestSimulationFastQuotasBehindARoundTripTellTheirBurstFromTwoRecords
+// holds quotas without headers of 200-1,000 a second with a burst of 10
+// behind a service of 20 ms: a cold start ramps over many round trips and
+// is refused long after its first request, its episode mostly refill, so
+// the learner is unsure of the burst from the first throttle on. One record
+// alone bounds the rate only at the first episode's bound on the burst (50
+// tokens or more, a rate far under the server's), and the episode's
+// estimate assumes a burst of a tenth of a second of rate: paced at 0.87 of
+// the rate and probing a tenth of a percent a second, they kept 77-84% of
+// it over 30 s. Two records of different shapes (a steady pace and a climb)
+// agree on one burst, and at it on the rate (see jointFit).
+func TestSimulationFastQuotasBehindARoundTripTellTheirBurstFromTwoRecords(t *testing.T) {
+	for _, rate := range []float64{200, 300, 500, 1000} {
+		for _, seed := range []uint64{42, 1} {
+			_, over30, refused := simQuotaNoHeaders(t, rate, 10, 20*time.Millisecond, seed)
+			assert.GreaterOrEqual(t, over30, 0.86, "%v/s burst 10, seed %d: share of the rate over 30 s", rate, seed)
+			assert.LessOrEqual(t, refused, 0.002, "%v/s burst 10, seed %d: refused share", rate, seed)
+		}
+	}
+}
