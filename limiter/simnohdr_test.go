@@ -12,7 +12,9 @@ import (
 // noHeaderClasses are quotas without headers (429 + Retry-After in whole
 // seconds): the bench's row, servers near the client (a service of a
 // millisecond, where a cold start's burst spans many RTTs), high rates,
-// small buckets and bursts of half a second of rate.
+// small buckets, bursts of half a second of rate, and bursts of 10 behind
+// 20 ms at 200-500 a second (a cold start that ramps for many round trips
+// before its first refusal).
 var noHeaderClasses = []struct {
 	rate, burst float64
 	service     time.Duration
@@ -24,6 +26,8 @@ var noHeaderClasses = []struct {
 	{1000, 50, 5 * time.Millisecond}, {1000, 100, 20 * time.Millisecond}, {2000, 20, 5 * time.Millisecond},
 	{100, 50, 5 * time.Millisecond}, {300, 150, 5 * time.Millisecond}, {1000, 500, 5 * time.Millisecond},
 	{10, 1, 20 * time.Millisecond}, {200, 1, 20 * time.Millisecond}, {1000, 1, 20 * time.Millisecond},
+	{200, 10, 20 * time.Millisecond}, {300, 10, 20 * time.Millisecond}, {500, 10, 20 * time.Millisecond},
+	{2000, 10, 5 * time.Millisecond},
 }
 
 // noHeaderJitterClasses are quotas without headers whose requests reach the
