@@ -63,7 +63,10 @@ const (
 // as the first throttle's requests less what the bucket refilled while they
 // were sent at that rate; where that refill is more than half of them (the
 // client did not start with a burst, so it may have sent below the rate for
-// a while), the burst is not known and the learner is unsure.
+// a while), the burst is not known and the learner is unsure. An unsure
+// learner (from the first throttle, where that came long after the first
+// request, or from that fit) holds its next record and fits it with the one
+// after (jointFit): two records of different shapes tell the burst.
 type learner struct {
 	base    uint64        // the first throttle's episode holds the requests numbered above base
 	firstAt time.Time     // the episode's first request's start
