@@ -57,6 +57,13 @@ type apartWatch struct {
 	mu    sync.Mutex
 	quota limiter.Quota // the listing's last announced quota
 	other int           // items' answers that showed another limit
+
+	// Without quota headers (see waitless): the listing's pages refused
+	// with a wait, the items' answers admitted on its host since the first
+	// of them, and whether an item of its host was ever refused so.
+	pagesRefused int
+	itemsOK      int
+	itemRefused  bool
 }
 
 // listingKey marks a listing page's request (see asListing).
@@ -104,18 +111,27 @@ func (a *apartWatch) answered(req *http.Request, resp *http.Response) {
 		if ok && err == nil {
 			a.quota = q
 			a.known.Store(true)
+		} else if refusedWithWait(resp) {
+			a.pagesRefused++
 		}
 		a.mu.Unlock()
 		return
 	}
-	if !a.known.Load() || resp.StatusCode < 200 || resp.StatusCode > 299 || req.URL.Path == "/robots.txt" {
-		return // a refusal says nothing of which limit admits the items
+	if req.URL.Path == "/robots.txt" {
+		return
 	}
 	key := transport.HostKey(req)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if h := a.host.Load(); h == nil || *h != key || a.state.Load() != listingUndecided {
 		return
+	}
+	if !a.known.Load() {
+		a.waitless(key, resp)
+		return
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return // a refusal says nothing of which limit admits the items
 	}
 	q, ok, err := transport.ParseQuota(resp.Header, now)
 	if ok && err == nil && sameLimit(q, a.quota) {
@@ -131,6 +147,44 @@ func (a *apartWatch) answered(req *http.Request, resp *http.Response) {
 	a.lim.Host(key).SetQuota(limiter.Quota{})
 	a.log.Info("the listing's rate limit is its own: the items' answers on its host carry another; the listing is paced apart",
 		zap.String("host", key))
+}
+
+// waitless watches, where the listing announces no quota, an item's answer
+// resp on the listing's host key: the listing's pages refused with a wait
+// (a 429, or a Retry-After) twice, while no item of the host was ever
+// refused so and apartAnswers items were admitted since the first of those
+// refusals, show a listing limited apart (a search endpoint's own rate, far
+// under the items'). A shared limit that refuses a page refuses the items
+// that come as its bucket empties too: a page is one request of the
+// host's in a hundred. The rate the pages' refusals taught the host is
+// dropped, and the listing is paced apart. mu is held.
+func (a *apartWatch) waitless(key string, resp *http.Response) {
+	switch {
+	case refusedWithWait(resp):
+		a.itemRefused = true
+		return
+	case resp.StatusCode < 200 || resp.StatusCode > 299 || a.pagesRefused == 0:
+		return
+	}
+	if a.itemsOK++; a.itemRefused || a.pagesRefused < 2 || a.itemsOK < apartAnswers {
+		return
+	}
+	a.decide(listingOwn)
+	a.lim.Host(key).ForgetRate()
+	a.log.Info("the listing's rate limit is its own: its pages were refused while the items on its host were admitted; the listing is paced apart",
+		zap.String("host", key))
+}
+
+// refusedWithWait reports whether resp refuses its request for a while: a
+// 429, or a 403 or 503 that names a Retry-After.
+func refusedWithWait(resp *http.Response) bool {
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+		return true
+	case http.StatusForbidden, http.StatusServiceUnavailable:
+		return resp.Header.Get("Retry-After") != ""
+	}
+	return false
 }
 
 // sameLimit reports whether q and l name the same limit: the same Limit

@@ -2,6 +2,7 @@ package crawl
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -86,6 +87,46 @@ func TestApartWatchTellsAListingLimitedApartFromTheItemsAnswers(t *testing.T) {
 		})
 	}
 	assert.False(t, (*apartWatch)(nil).apart())
+}
+
+func TestApartWatchTellsAListingLimitedApartWithoutQuotaHeadersFromItsRefusals(t *testing.T) {
+	type answer struct {
+		listing bool
+		status  int
+	}
+	page, pageRefused := answer{listing: true, status: 200}, answer{listing: true, status: 429}
+	item, itemRefused := answer{status: 200}, answer{status: 429}
+	for _, tc := range []struct {
+		name    string
+		answers []answer
+		want    int32
+	}{
+		{"pages refused twice, items admitted", []answer{page, pageRefused, item, item, pageRefused, item}, listingOwn},
+		{"a page refused once", []answer{page, pageRefused, item, item, item, item}, listingUndecided},
+		{"an item refused too: a shared limit", []answer{page, itemRefused, pageRefused, item, item, pageRefused, item, item}, listingUndecided},
+		{"an item refused after the pages", []answer{page, pageRefused, item, itemRefused, pageRefused, item, item}, listingUndecided},
+		{"too few items admitted", []answer{page, pageRefused, pageRefused, item}, listingUndecided},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lim, err := limiter.New(limiter.Config{})
+			require.NoError(t, err)
+			a := newApartWatch(lim, zap.NewNop(), clockwork.NewFakeClock())
+			for i, an := range tc.answers {
+				ctx, url := context.Background(), fmt.Sprintf("http://api.test/items/%d", i)
+				if an.listing {
+					ctx, url = asListing(ctx), "http://api.test/items?page=1"
+				}
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				require.NoError(t, err)
+				h := http.Header{}
+				if an.status == 429 {
+					h.Set("Retry-After", "1")
+				}
+				a.answered(req, &http.Response{StatusCode: an.status, Header: h})
+			}
+			assert.Equal(t, tc.want, a.state.Load())
+		})
+	}
 }
 
 func TestTheListingWaitsForTheItemsOfItsHostToTellItsLimit(t *testing.T) {

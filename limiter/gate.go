@@ -108,6 +108,21 @@ func (h *Host) SetQuotaAt(now time.Time, q Quota) {
 	}
 }
 
+// ForgetRate drops what the host's throttles taught it where no quota is
+// announced: its learnt rate and what its learner recorded. A caller that
+// finds those throttles were another limit's (an endpoint limited apart
+// from the host's other requests) calls it; the host's next throttle is
+// then learnt from as its first. A gate already closed stays.
+func (h *Host) ForgetRate() {
+	now := h.l.clock.Now()
+	h.mu.Lock()
+	if h.pace.pushback != nil {
+		h.pace.forgetLearnt(now, h.ctl.seq)
+	}
+	h.applyRateLocked(now)
+	h.mu.Unlock()
+}
+
 // SetCeiling lowers or raises this host's rate ceiling (e.g. a robots.txt
 // Crawl-delay), in requests/s; 0 goes back to the host's Config.Rate. A negative or
 // non-finite rate is ignored with a warning.

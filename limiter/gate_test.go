@@ -312,6 +312,23 @@ func TestThrottleWithRetryAfterLearnsTheRate(t *testing.T) {
 	assert.Equal(t, int64(1), s.Throttled)
 }
 
+func TestForgetRateDropsTheRateThrottlesTaughtButNotTheGate(t *testing.T) {
+	d := newDriver(t, Config{})
+	d.rounds(10, 20*time.Millisecond, Success)
+	p, _, got := d.h.TryAcquireAt(d.now)
+	require.True(t, got)
+	d.h.GateAt(d.now, d.now.Add(time.Second))
+	p.ReleaseAt(d.now, Throttled)
+	require.Positive(t, d.h.Snapshot().Rate)
+	d.h.ForgetRate()
+	s := d.h.Snapshot()
+	assert.Zero(t, s.Rate, "no rate paces the host")
+	assert.True(t, s.GateUntil.After(d.now), "the server's Retry-After still holds")
+	fresh := newDriver(t, Config{}) // a host that learnt nothing: nothing to drop
+	fresh.h.ForgetRate()
+	assert.Zero(t, fresh.h.Snapshot().Rate)
+}
+
 func TestARequestRefusedAloneWithRetryAfterDoesNotCutTheLimit(t *testing.T) {
 	for _, o := range []Outcome{Dropped, Throttled} { // a 503 and a 429, each with a Retry-After
 		d := newDriver(t, Config{Initial: 8, Max: 100})

@@ -638,6 +638,13 @@ func (p *pace) outage(now time.Time) bool {
 // requests numbered above sent.
 func (p *pace) forgetOutage(now time.Time, sent uint64) {
 	p.outageEnd = now
+	p.forgetLearnt(now, sent)
+}
+
+// forgetLearnt drops, at now, the learnt rate and the learner's records:
+// the host's next throttle is learnt from as a first, in an episode of the
+// requests numbered above sent.
+func (p *pace) forgetLearnt(now time.Time, sent uint64) {
 	p.forget()
 	p.learn = learner{base: sent}
 	p.confirmed, p.refusedAt, p.fallback = false, 0, 0
