@@ -111,8 +111,9 @@ func (a *apartWatch) answered(req *http.Request, resp *http.Response) {
 		if ok && err == nil {
 			a.quota = q
 			a.known.Store(true)
-		} else if refusedWithWait(resp) {
+		} else if refusedWithWait(resp) && a.state.Load() == listingUndecided {
 			a.pagesRefused++
+			a.tellWaitless(key)
 		}
 		a.mu.Unlock()
 		return
@@ -166,7 +167,14 @@ func (a *apartWatch) waitless(key string, resp *http.Response) {
 	case resp.StatusCode < 200 || resp.StatusCode > 299 || a.pagesRefused == 0:
 		return
 	}
-	if a.itemsOK++; a.itemRefused || a.pagesRefused < 2 || a.itemsOK < apartAnswers {
+	a.itemsOK++
+	a.tellWaitless(key)
+}
+
+// tellWaitless decides the listing on host key limited apart where
+// waitless's signs are all in. mu is held.
+func (a *apartWatch) tellWaitless(key string) {
+	if a.known.Load() || a.itemRefused || a.pagesRefused < 2 || a.itemsOK < apartAnswers {
 		return
 	}
 	a.decide(listingOwn)

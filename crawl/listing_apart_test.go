@@ -102,6 +102,7 @@ func TestApartWatchTellsAListingLimitedApartWithoutQuotaHeadersFromItsRefusals(t
 		want    int32
 	}{
 		{"pages refused twice, items admitted", []answer{page, pageRefused, item, item, pageRefused, item}, listingOwn},
+		{"told at the second page refused", []answer{page, pageRefused, item, item, pageRefused}, listingOwn},
 		{"a page refused once", []answer{page, pageRefused, item, item, item, item}, listingUndecided},
 		{"an item refused too: a shared limit", []answer{page, itemRefused, pageRefused, item, item, pageRefused, item, item}, listingUndecided},
 		{"an item refused after the pages", []answer{page, pageRefused, item, itemRefused, pageRefused, item, item}, listingUndecided},
