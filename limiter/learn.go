@@ -353,8 +353,7 @@ func (l *learner) settle() (float64, bool) {
 		l.fits++
 		l.s1 = l.admitted()
 		if n >= minFit && n < len(c.sends) {
-			l.held = record{from: c.from, gate: c.gate, seq0: c.seq0, sends: slices.Clone(c.sends[:n+1]), refused: c.refused}
-			l.heldN = n
+			l.hold(c, n)
 			if cur > 0 && l.climbed {
 				l.measure = fitMargin * cur
 			}
@@ -418,8 +417,7 @@ func (l *learner) settle() (float64, bool) {
 			// is under the server's, whatever its burst was.
 			l.low = c.lowest(l.s1, n)
 			if n < len(c.sends) {
-				l.held = record{from: c.from, gate: c.gate, seq0: c.seq0, sends: slices.Clone(c.sends[:n+1]), refused: c.refused}
-				l.heldN = n
+				l.hold(c, n)
 			}
 		}
 		if l.known && !told && !l.wide && l.whole == 0 && l.burst >= looseMin && l.burst <= looseMax && c.gate < outageRA && n < len(c.sends) {
@@ -701,6 +699,13 @@ func (l *learner) wholeBurst(c *record, n int) (float64, bool) {
 		return k, true
 	}
 	return 0, false
+}
+
+// hold keeps a copy of record c to its refused request, the n before it
+// admitted, to fit it with the next record (see jointFit).
+func (l *learner) hold(c *record, n int) {
+	l.held = record{from: c.from, gate: c.gate, seq0: c.seq0, sends: slices.Clone(c.sends[:n+1]), refused: c.refused}
+	l.heldN = n
 }
 
 // recordsUnsure reports whether an unsure learner records its requests:
