@@ -830,3 +830,28 @@ func TestSimulationQuotaWithoutHeadersSettlesInTwoThrottles(t *testing.T) {
 		assert.Contains(t, []int{4, 5}, s.h.pace.curBurst, "seed %d: the pacer's burst, about half the server's", seed)
 	}
 }
+
+// coldStartRuns runs server class c from a crawl's start over crawlRun at
+// seeds 1 to seeds, each sim set up by setup (nil: none), and returns the
+// runs with a refusal, the refusals in all, and the goodput over the
+// optimum in percent, mean and worst: the cold-start reports' row.
+func coldStartRuns(t testing.TB, c capacityClass, seeds uint64, setup func(s *sim, seed uint64)) (runs, drops int, mean, worst float64) {
+	worst = 2
+	for seed := uint64(1); seed <= seeds; seed++ {
+		s := newSim(simLimiter(t, "", 0), c.server(), seed, crawlRun)
+		s.crawlStart = true
+		if setup != nil {
+			setup(s, seed)
+		}
+		s.run()
+		if d := s.droppedTotal(); d > 0 {
+			runs++
+			drops += d
+		}
+		_, ok, _ := s.totals(0, crawlRun)
+		g := float64(ok) / crawlRun.Seconds() / (float64(c.slots) / c.service.Seconds())
+		mean += g
+		worst = min(worst, g)
+	}
+	return runs, drops, 100 * mean / float64(seeds), 100 * worst
+}

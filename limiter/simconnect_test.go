@@ -37,11 +37,7 @@ func TestSimulationConnectColdStartReport(t *testing.T) {
 			{"crawl, connect, trickle", true, true, 0},
 			{"crawl, connect, trickle, noise", true, true, 2 * time.Millisecond},
 		} {
-			runs, drops := 0, 0
-			sum, worst := 0.0, 2.0
-			for seed := uint64(1); seed <= seeds; seed++ {
-				s := newSim(simLimiter(t, "", 0), c.server(), seed, crawlRun)
-				s.crawlStart = true
+			runs, drops, mean, worst := coldStartRuns(t, c, seeds, func(s *sim, seed uint64) {
 				if v.connect {
 					s.setConnect(seed, 2*time.Millisecond, 12*time.Millisecond)
 				}
@@ -51,18 +47,9 @@ func TestSimulationConnectColdStartReport(t *testing.T) {
 				if v.noise > 0 {
 					s.setNoise(seed, v.noise)
 				}
-				s.run()
-				if d := s.droppedTotal(); d > 0 {
-					runs++
-					drops += d
-				}
-				_, ok, _ := s.totals(0, crawlRun)
-				g := float64(ok) / crawlRun.Seconds() / (float64(c.slots) / c.service.Seconds())
-				sum += g
-				worst = min(worst, g)
-			}
+			})
 			totalRuns[v.name] += runs
-			fmt.Fprintf(&b, "| %v | %s | %d | %d | %.1f%%, %.1f%% |\n", c, v.name, runs, drops, 100*sum/float64(seeds), 100*worst)
+			fmt.Fprintf(&b, "| %v | %s | %d | %d | %.1f%%, %.1f%% |\n", c, v.name, runs, drops, mean, worst)
 		}
 	}
 	fmt.Fprintf(&b, "\nruns refused: %v\n", totalRuns)

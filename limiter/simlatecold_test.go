@@ -35,23 +35,10 @@ func TestSimulationLateColdStartReport(t *testing.T) {
 				{2 * time.Millisecond, 20 * time.Millisecond, 300 * time.Millisecond},
 				{8 * time.Millisecond, 40 * time.Millisecond, 600 * time.Millisecond},
 			} {
-				runs, drops := 0, 0
-				sum, worst := 0.0, 2.0
-				for seed := uint64(1); seed <= 40; seed++ {
-					s := newSim(simLimiter(t, "", 0), c.server(), seed, crawlRun)
-					s.crawlStart = true
+				runs, drops, mean, worst := coldStartRuns(t, c, 40, func(s *sim, seed uint64) {
 					s.setLateStart(seed, l[0], l[1], l[2], told)
-					s.run()
-					if d := s.droppedTotal(); d > 0 {
-						runs++
-						drops += d
-					}
-					_, ok, _ := s.totals(0, crawlRun)
-					g := float64(ok) / crawlRun.Seconds() / (float64(c.slots) / c.service.Seconds())
-					sum += g
-					worst = min(worst, g)
-				}
-				fmt.Fprintf(&b, "| %v | %v, %v, %v, told %v | %d | %d | %.1f%%, %.1f%% |\n", c, l[0], l[1], l[2], told, runs, drops, 100*sum/40, 100*worst)
+				})
+				fmt.Fprintf(&b, "| %v | %v, %v, %v, told %v | %d | %d | %.1f%%, %.1f%% |\n", c, l[0], l[1], l[2], told, runs, drops, mean, worst)
 			}
 		}
 	}

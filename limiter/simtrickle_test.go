@@ -26,25 +26,12 @@ func TestSimulationTrickleColdStartReport(t *testing.T) {
 			n   int
 			gap time.Duration
 		}{{0, 0}, {6, 5 * time.Millisecond}, {6, 10 * time.Millisecond}, {6, 20 * time.Millisecond}, {12, 10 * time.Millisecond}} {
-			runs, drops := 0, 0
-			sum, worst := 0.0, 2.0
-			for seed := uint64(1); seed <= 40; seed++ {
-				s := newSim(simLimiter(t, "", 0), c.server(), seed, crawlRun)
-				s.crawlStart = true
+			runs, drops, mean, worst := coldStartRuns(t, c, 40, func(s *sim, seed uint64) {
 				if tr.n > 0 {
 					s.setTrickle(seed, tr.n, tr.gap)
 				}
-				s.run()
-				if d := s.droppedTotal(); d > 0 {
-					runs++
-					drops += d
-				}
-				_, ok, _ := s.totals(0, crawlRun)
-				g := float64(ok) / crawlRun.Seconds() / (float64(c.slots) / c.service.Seconds())
-				sum += g
-				worst = min(worst, g)
-			}
-			fmt.Fprintf(&b, "| %v | %d, %v | %d | %d | %.1f%%, %.1f%% |\n", c, tr.n, tr.gap, runs, drops, 100*sum/40, 100*worst)
+			})
+			fmt.Fprintf(&b, "| %v | %d, %v | %d | %d | %.1f%%, %.1f%% |\n", c, tr.n, tr.gap, runs, drops, mean, worst)
 		}
 	}
 	t.Log("\n" + b.String())
