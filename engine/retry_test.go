@@ -46,9 +46,11 @@ func runAsync[T any](ctx context.Context, t *testing.T, job Job[T], opts ...Opti
 
 // advanceUntil moves the fake clock by step until cond holds (at most 10 s
 // of real time), but only while a retry waits: with two waiters on the clock,
-// the controller's ticker and the retry timer. So the clock never moves
-// while an attempt runs, and an attempt starts less than one step after its
-// retry time.
+// the controller's ticker and the retry timer. With one item, the clock never
+// moves while its attempt runs, and an attempt starts less than one step
+// after its retry time. With many, the clock moves while some wait and
+// others run, a step each time the loop turns: the slower the machine runs
+// them, the further it moves.
 func advanceUntil(t *testing.T, c *clockwork.FakeClock, step time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -189,17 +191,26 @@ func (s *heldOpen) Next(ctx context.Context) (source.Item[int], error) {
 
 func TestRetryBudgetDelaysRetriesWithoutFailingItemsOrHoldingTheSourceBack(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	const n = 100
-	clock := clockwork.NewFakeClock()
+	const n, consumers = 100, 4
+	const window = 10 * time.Second
+	// The run starts as a tenth of the window begins: for 10 s, the window
+	// holds every item read and every retry granted.
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := clockwork.NewFakeClockAt(start)
 	src := &heldOpen{n: n, end: make(chan struct{})}
 	var mu sync.Mutex
 	tried := map[int]bool{}
 	var attempts atomic.Int64
 	var fs failures[int]
 	// Every item fails its first attempt; a retry is allowed for a tenth of
-	// the items read in the last 10 s.
-	pol := Retry{Base: time.Millisecond, Max: time.Millisecond, BudgetRatio: 0.1, BudgetMin: 1, BudgetWindow: 10 * time.Second}
-	wait := runAsync(context.Background(), t, NewJob(src, func(_ context.Context, v int) error {
+	// the items read in the last 10 s. The backoff is a nanosecond, and so is
+	// the clock's step while the items are read: the clock moves while other
+	// items run (advanceUntil), and however slowly a loaded machine runs
+	// them, the reads and the first retries stay in the window's first tenth.
+	pol := Retry{Base: time.Nanosecond, Max: time.Nanosecond, BudgetRatio: 0.1, BudgetMin: 1, BudgetWindow: window}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // ends the run if a check fails, before goleak looks
+	wait := runAsync(ctx, t, NewJob(src, func(_ context.Context, v int) error {
 		attempts.Add(1)
 		mu.Lock()
 		defer mu.Unlock()
@@ -208,14 +219,23 @@ func TestRetryBudgetDelaysRetriesWithoutFailingItemsOrHoldingTheSourceBack(t *te
 			return errors.New("500 internal server error")
 		}
 		return nil
-	}).WithFailureSink(fs.add), WithClock(clock), WithRetry(pol), WithQueueSize(8), limitOf(4))
+	}).WithFailureSink(fs.add), WithClock(clock), WithRetry(pol), WithQueueSize(8), limitOf(consumers))
 
-	advanceUntil(t, clock, time.Millisecond, func() bool { return attempts.Load() == n+n/10 })
+	advanceUntil(t, clock, time.Nanosecond, func() bool { return attempts.Load() >= n+n/10 })
+	require.Less(t, clock.Since(start), window/10, "the reads and the first retries fall in the window's first tenth")
 	assert.EqualValues(t, n, src.reads.Load(), "retries waiting for the budget do not hold the source back")
-	for range 20 { // two more seconds of the window: still no room
+	// Two more seconds of the window: the refused retries ask again at each
+	// tenth, and there is still no room. The scheduler sets its timer again
+	// once it has asked and sent what the budget granted; the consumers then
+	// wait, idle, once they have run it.
+	waitCtx, stop := context.WithTimeout(ctx, 10*time.Second)
+	defer stop()
+	for range 20 {
+		require.NoError(t, clock.BlockUntilContext(waitCtx, 2))
 		clock.Advance(100 * time.Millisecond)
-		time.Sleep(time.Millisecond)
 	}
+	require.NoError(t, clock.BlockUntilContext(waitCtx, 2))
+	waitFor(t, "the consumers are idle", func() bool { return parkedIn("engine.(*run[...]).await(") == consumers })
 	assert.EqualValues(t, n+n/10, attempts.Load(), "the budget allows a tenth of the items read")
 	assert.Empty(t, fs.all, "no item fails for want of budget")
 
