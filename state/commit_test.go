@@ -109,6 +109,12 @@ func engineLine(n int) (out, failed []byte) {
 // until a run finishes: every item is then in the files exactly once. A
 // kill comes after the run's first group commit, so that every resume
 // starts from a committed state however slow the disk's fsync is.
+//
+// A kill stops every handler at once, as a killed process stops: a handler
+// that reaches it waits until the store is abandoned, however long a loaded
+// machine takes to run the crash. So a killed run commits fewer items than
+// its killAt, which the next resume checks, and every planned kill finds
+// items left to happen at.
 func TestEngineRunKilledAtRandomMomentsWritesEveryItemOnce(t *testing.T) {
 	const n, kills = 4000, 12
 	seed := uint64(time.Now().UnixNano())
@@ -117,6 +123,7 @@ func TestEngineRunKilledAtRandomMomentsWritesEveryItemOnce(t *testing.T) {
 	dir := t.TempDir()
 	group := 1 + rng.IntN(64) // the pages must be the same in every run, as a config's are
 	var resumedWithProgress, killedRuns int
+	var lastKillAt, lastLines int64 = -1, 0 // the last round's kill and the lines it resumed with
 	for round := 0; ; round++ {
 		require.LessOrEqual(t, round, kills+1, "the run after the kills finishes")
 		committed := make(chan struct{})
@@ -132,15 +139,27 @@ func TestEngineRunKilledAtRandomMomentsWritesEveryItemOnce(t *testing.T) {
 			resumedWithProgress++
 		}
 		requireEngineConsistent(t, dir, r)
+		// Each item has one line, so the lines count the items committed.
+		lines := r.Lines["output"] + r.Lines["failed"]
+		if lastKillAt >= 0 {
+			require.Less(t, lines-lastLines, lastKillAt, "round %d: the killed run committed only items whose handlers ran before the kill", round-1)
+		}
+		lastLines = lines
 		src, err := source.Range(0, n, 1, source.WithGroup(group), source.WithCursor(r.Cursor))
 		require.NoError(t, err)
 
+		// Late enough for group commits (killAt updates fill a batch); early
+		// enough for every kill to happen: a killed run commits fewer than
+		// killAt < n/kills items, so a run before the last kill finds more
+		// than n/kills left.
 		killAt := int64(-1)
 		if round < kills {
-			killAt = 50 + rng.Int64N(n/kills) // late enough for group commits, early enough for every kill to happen
+			killAt = 50 + rng.Int64N(n/kills-50)
 		}
+		lastKillAt = killAt
 		var handled atomic.Int64
 		var killed atomic.Bool
+		crashed := make(chan struct{})
 		kill := func() {
 			if killAt < 0 || handled.Add(1) < killAt {
 				return
@@ -154,8 +173,15 @@ func TestEngineRunKilledAtRandomMomentsWritesEveryItemOnce(t *testing.T) {
 				t.Errorf("round %d: no group commit a minute after %d items", round, killAt)
 			}
 			if killed.CompareAndSwap(false, true) {
-				crash(t, s)
+				func() {
+					defer close(crashed)
+					crash(t, s)
+				}()
 			}
+			// The other handlers wait for the crash: a killed process
+			// does no more work, however long crash takes to get the
+			// store's lock or to finish a commit under way.
+			<-crashed
 		}
 		st, err := engine.NewJob(placed{src}, func(_ context.Context, v rec) error {
 			kill()
