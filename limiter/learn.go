@@ -533,10 +533,20 @@ func (l *learner) settle() (float64, bool) {
 	return rate, true
 }
 
-// succeeded notes that the request numbered seq succeeded: the server
-// admitted it.
-func (l *learner) succeeded(seq uint64) {
-	if seq > l.base && (!l.first || (l.fits == 0 && !l.pending && !l.cur.holds(seq))) {
+// succeeded notes that the request numbered seq succeeded at now (zero: not
+// timed): the server admitted it. Until the first throttle's record is
+// learnt from, the successes of the requests numbered before its gate count
+// as what its episode admitted, but for one answered after the gate ended:
+// a request whose permit was taken before the throttle and that waited at
+// the gate (see Host.AwaitGate), sent after it on the bucket's refill. A
+// crawl's listing page read ahead, and the items taken with it, so counted
+// made a bucket of one token at 10/s look like one of two or three, fitted
+// at 0.4-0.7/s.
+func (l *learner) succeeded(now time.Time, seq uint64) {
+	if seq <= l.base {
+		return
+	}
+	if !l.first || (l.fits == 0 && !l.pending && !l.cur.holds(seq) && (now.IsZero() || now.Before(l.cur.from))) {
 		l.s1ok++
 	}
 }

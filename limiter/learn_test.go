@@ -50,7 +50,7 @@ func coldThenSteady(t *testing.T, l *learner) (until, at time.Time, refused uint
 			assert.InDelta(t, 4*10, r, 4, "the probe starts at four times what the server admitted over the episode and its gate (a burst of about ten)")
 			break
 		}
-		l.succeeded(seq)
+		l.succeeded(time.Time{}, seq)
 	}
 	for i := 0; ; i++ {
 		seq++
@@ -62,7 +62,7 @@ func coldThenSteady(t *testing.T, l *learner) (until, at time.Time, refused uint
 			l.sent(sent.Add(time.Millisecond), seq, false, false)
 			return until, sent.Add(time.Millisecond), seq - 1
 		}
-		l.succeeded(seq)
+		l.succeeded(time.Time{}, seq)
 	}
 }
 
@@ -96,10 +96,33 @@ func TestLearnerTakesTheFirstRefusedRequestWhateverOrderTheAnswersCameIn(t *test
 	assert.InDelta(t, want, got, 1e-9)
 }
 
+func TestLearnerCountsARequestHeldAtTheGateAsAdmittedAfterIt(t *testing.T) {
+	for _, c := range []struct {
+		answered time.Duration // after the gate ends
+		admitted float64
+	}{{-990 * time.Millisecond, 2}, {5 * time.Millisecond, 1}} {
+		var l learner
+		// A listing page, admitted; then three items taken at once, the
+		// first two refused, the third's permit held at the gate the
+		// first refusal closes.
+		l.sent(epoch, 1, false, false)
+		l.succeeded(epoch.Add(5*time.Millisecond), 1)
+		for seq := uint64(2); seq <= 4; seq++ {
+			l.sent(epoch.Add(6*time.Millisecond), seq, false, false)
+		}
+		until := epoch.Add(time.Second + 7*time.Millisecond)
+		_, first, ok := l.throttled(epoch.Add(7*time.Millisecond), 2, epoch.Add(6*time.Millisecond), until, 0, 5*time.Millisecond)
+		require.True(t, ok)
+		require.True(t, first)
+		l.succeeded(until.Add(c.answered), 4)
+		assert.EqualValues(t, c.admitted, l.admitted(), "answered %v after the gate: admitted by the first episode's bucket only if before it ended", c.answered)
+	}
+}
+
 func TestLearnerIsUnsureOfAFirstThrottleLongAfterTheFirstRequest(t *testing.T) {
 	var l learner
 	l.sent(epoch, 1, false, false)
-	l.succeeded(1)
+	l.succeeded(time.Time{}, 1)
 	_, first, ok := l.throttled(epoch.Add(time.Second), 2, time.Time{}, epoch.Add(2*time.Second), 0, 20*time.Millisecond)
 	require.True(t, ok)
 	assert.True(t, first)
@@ -165,7 +188,7 @@ func oneTokenThenProbe(t *testing.T, l *learner) float64 {
 	for seq := uint64(1); seq <= 4; seq++ {
 		l.sent(epoch, seq, false, false)
 	}
-	l.succeeded(1)
+	l.succeeded(time.Time{}, 1)
 	until := epoch.Add(time.Millisecond + time.Second)
 	_, first, ok := l.throttled(epoch.Add(time.Millisecond), 2, time.Time{}, until, 0, 5*time.Millisecond)
 	require.True(t, ok)
@@ -176,7 +199,7 @@ func oneTokenThenProbe(t *testing.T, l *learner) float64 {
 		seq++
 		l.sent(at, seq, false, false)
 		if gap != 45 {
-			l.succeeded(seq)
+			l.succeeded(time.Time{}, seq)
 		}
 	}
 	_, _, ok = l.throttled(at.Add(time.Millisecond), seq, time.Time{}, at.Add(time.Second), 40, 5*time.Millisecond)
@@ -215,7 +238,7 @@ func nextRecord(t *testing.T, l *learner, from time.Time, seq uint64, cur float6
 		at = at.Add(gap)
 		l.sent(at, seq, false, false)
 		if i < len(gaps)-1 {
-			l.succeeded(seq)
+			l.succeeded(time.Time{}, seq)
 			seq++
 		}
 	}
@@ -298,13 +321,13 @@ func TestLearnerStartsTheFirstEpisodeAfterAPauseNoThrottleClosed(t *testing.T) {
 	// episode is those two: the bucket refilled during the pause.
 	var l learner
 	l.sent(epoch, 1, true, false)
-	l.succeeded(1)
+	l.succeeded(time.Time{}, 1)
 	l.sent(epoch.Add(time.Millisecond), 2, true, false)
 	l.paused(2, 1)
-	l.succeeded(2)
+	l.succeeded(time.Time{}, 2)
 	resumed := epoch.Add(time.Second)
 	l.sent(resumed, 3, true, false)
-	l.succeeded(3)
+	l.succeeded(time.Time{}, 3)
 	l.sent(resumed.Add(6*time.Millisecond), 4, true, false)
 	until := resumed.Add(7*time.Millisecond + time.Second)
 	_, first, ok := l.throttled(resumed.Add(7*time.Millisecond), 4, time.Time{}, until, 0, 0)
@@ -320,7 +343,7 @@ func TestLearnerStartsTheFirstEpisodeAfterAPauseNoThrottleClosed(t *testing.T) {
 		seq++
 		l.sent(at, seq, false, false)
 		if gap != 9000 {
-			l.succeeded(seq)
+			l.succeeded(time.Time{}, seq)
 		}
 	}
 	_, _, ok = l.throttled(at.Add(time.Millisecond), seq, time.Time{}, at.Add(time.Second), 120, 5*time.Millisecond)
@@ -343,7 +366,7 @@ func TestLearnerKeepsTheColdStartsEpisodeAcrossAPauseWithRequestsInFlight(t *tes
 		l.sent(epoch, seq, false, false)
 	}
 	l.paused(4, 4)
-	l.succeeded(1)
+	l.succeeded(time.Time{}, 1)
 	_, first, ok := l.throttled(epoch.Add(time.Millisecond), 2, time.Time{}, epoch.Add(time.Second), 0, 5*time.Millisecond)
 	require.True(t, ok)
 	assert.True(t, first)
@@ -398,12 +421,12 @@ func TestLearnerTakesAFirstThrottleWithinATwentiethOfItsGateForABurst(t *testing
 			assert.True(t, l.recording(seq+1, false), "the learner records the requests after the gate")
 			break
 		}
-		l.succeeded(seq)
+		l.succeeded(time.Time{}, seq)
 	}
 	// Later than a twentieth of its gate, the same episode is a ramp's.
 	var late learner
 	late.sent(epoch, 1, false, false)
-	late.succeeded(1)
+	late.succeeded(time.Time{}, 1)
 	now := epoch.Add(60 * time.Millisecond)
 	_, _, ok := late.throttled(now, 2, time.Time{}, now.Add(time.Second), 0, time.Millisecond)
 	require.True(t, ok)
@@ -464,7 +487,7 @@ func TestLearnerFitsAWholeBurstWhereTheFirstRefusedRequestsStartIsKnown(t *testi
 			require.True(t, first)
 			break
 		}
-		l.succeeded(seq)
+		l.succeeded(time.Time{}, seq)
 	}
 	// A probe from the gate's end, its gaps shrinking by 2% a request
 	// from 20 ms, until the bucket refuses one.
@@ -508,7 +531,7 @@ func TestPaceAfterAProbeThatLeavesTheLearnerUnsurePacesUnderTheServersRate(t *te
 		if !b.admit(at) {
 			break
 		}
-		l.succeeded(seq)
+		l.succeeded(time.Time{}, seq)
 	}
 	until := at.Add(time.Second)
 	_, first, ok := l.throttled(at.Add(time.Millisecond), seq, time.Time{}, until, 0, time.Millisecond)
@@ -521,7 +544,7 @@ func TestPaceAfterAProbeThatLeavesTheLearnerUnsurePacesUnderTheServersRate(t *te
 		seq++
 		l.sent(at, seq, false, false)
 		if b.admit(at) {
-			l.succeeded(seq)
+			l.succeeded(time.Time{}, seq)
 		} else {
 			refusedAt = at
 		}
@@ -563,7 +586,7 @@ func TestLearnerBoundsAnUntimedRefusedRequestsStartByTheRequestsTakenBeforeIt(t 
 	}
 	require.Equal(t, uint64(13), seq, "12 admitted")
 	for s := uint64(1); s < 10; s++ {
-		l.succeeded(s)
+		l.succeeded(time.Time{}, s)
 		l.succeededAfter(s, start(s))
 	}
 	refused := start(seq).Add(16 * time.Millisecond)
@@ -572,7 +595,7 @@ func TestLearnerBoundsAnUntimedRefusedRequestsStartByTheRequestsTakenBeforeIt(t 
 	require.True(t, ok)
 	require.True(t, first)
 	for s := uint64(10); s < seq; s++ {
-		l.succeeded(s)
+		l.succeeded(time.Time{}, s)
 		l.succeededAfter(s, start(s))
 	}
 	gap, sent := 20*time.Millisecond, until
@@ -582,7 +605,7 @@ func TestLearnerBoundsAnUntimedRefusedRequestsStartByTheRequestsTakenBeforeIt(t 
 		if !b.admit(sent) {
 			break
 		}
-		l.succeeded(seq)
+		l.succeeded(time.Time{}, seq)
 		sent = sent.Add(gap)
 		gap = gap * 98 / 100
 	}

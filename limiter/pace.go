@@ -516,7 +516,7 @@ func (p *pace) onSuccess(now time.Time, seq uint64, start time.Time, started int
 	}
 	p.gpCount++
 	p.epCount++
-	p.learn.succeeded(seq)
+	p.learn.succeeded(now, seq)
 	p.learn.succeededAfter(seq, start)
 }
 
