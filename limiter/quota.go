@@ -134,7 +134,15 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 			reserve = max(1, min(reserve, r.most/4))
 			rate = max(r.rate/2, r.rate+float64(q.Remaining-reserve))
 			if r.full(q.Remaining) {
-				rate = max(rate, 2*r.rate)
+				// What it refilled beyond what was sent was lost to its
+				// cap: the rate measured is only a floor. At least
+				// double it, and spend what it holds above the reserve
+				// (less what the requests in flight take) within a
+				// span the refill is measured over, so the next span
+				// shows the refill or starts from a rate that much
+				// higher.
+				excess := float64(q.Remaining-reserve-inFlight) / refillSpan.Seconds()
+				rate = max(rate, 2*r.rate, r.rate+excess)
 			}
 			// The server holds Remaining now, less what the requests in
 			// flight take: a pacer that wakes late may catch up on half.
@@ -157,12 +165,13 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 		}
 		return 0, time.Time{}, q.Reset
 	}
-	spread := q.Remaining
+	spread, over := q.Remaining, left
 	switch {
 	case ended:
 		// The refills seen show when it refills: what the requests in
 		// flight will take is spent already.
 		left = min(left, next.Sub(now))
+		over = left
 		spread = max(1, spread-inFlight)
 	case r.mode == refillUnknown && q.Limit >= quotaReserve:
 		// Until a Reset shows the quota refills then, keep the reserve: a
@@ -175,8 +184,19 @@ func (r *quotaReader) observe(now time.Time, q Quota, sent uint64, inFlight int,
 			reserve = max(1, min(reserve, r.most/4))
 		}
 		spread = max(1, spread-reserve)
+		if left < fullSpan && 2*r.most <= q.Limit {
+			// Nor did it ever hold half its Limit: a bucket of fewer
+			// tokens than its Limit (or a window others use). Until
+			// Reset it allows no more than Remaining whatever the pace:
+			// spent within a span the refill is measured over, less
+			// what the requests in flight take, it shows sooner whether
+			// it refills between answers. Spread over the second, a
+			// bucket refilling faster hides its refill behind its cap.
+			spread = max(1, spread-inFlight)
+			over = min(left, refillSpan)
+		}
 	}
-	rate = float64(spread) / left.Seconds()
+	rate = float64(spread) / over.Seconds()
 	if q.Limit > 0 && q.Window > 0 {
 		rate = min(rate, float64(q.Limit)/q.Window.Seconds())
 	}

@@ -687,7 +687,13 @@ func TestSimulationEpochBucketReport(t *testing.T) {
 // seconds: Remaining stays at its top while the client sends slower than
 // the refill, and each answer's Reset moves a little on. Such a bucket is
 // told from a window within a few answers and is not held to a request a
-// second by a reserve larger than the bucket.
+// second by a reserve larger than the bucket. Before its refill is known,
+// and once it is while the bucket stays full, what it holds is spent
+// within a refill span rather than over the second its Reset names: the
+// buckets of 10 and 20 tokens reach 70-100% of their rate over the first
+// 3 s (bar: each case's), where pacing by the second left them at 46-90%.
+// A bucket of 20 a second and 5 tokens whose first requests go out
+// together is refused at once and gated for its Retry-After's second.
 func TestSimulationHeaderBucketsFullWithinASecondStartNearTheirRate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulation")
@@ -696,14 +702,16 @@ func TestSimulationHeaderBucketsFullWithinASecondStartNearTheirRate(t *testing.T
 		limit   int
 		burst   float64
 		service time.Duration
-	}{{100, 10, 5 * time.Millisecond}, {100, 20, 5 * time.Millisecond}, {500, 10, 5 * time.Millisecond}, {1000, 20, 20 * time.Millisecond}, {20, 5, 20 * time.Millisecond}} {
+		bar     float64
+	}{{100, 10, 5 * time.Millisecond, 0.85}, {100, 20, 5 * time.Millisecond, 0.95}, {500, 10, 5 * time.Millisecond, 0.65},
+		{1000, 20, 20 * time.Millisecond, 0.65}, {20, 5, 20 * time.Millisecond, 0.35}} {
 		for _, crawl := range []bool{false, true} {
 			srv := &headerServer{kind: "bucket", limit: c.limit, window: time.Second, burst: c.burst, tokens: c.burst, service: c.service}
 			s := newSim(simLimiter(t, "", 0), srv, *simSeedFlag, 3*time.Second)
 			s.crawlStart = crawl
 			s.run()
 			_, ok, rej := s.totals(0, 3*time.Second)
-			assert.GreaterOrEqual(t, float64(ok)/3/srv.optimum(), 0.35, "%d/s burst %.0f, first request alone %v: share of the rate over the first 3 s", c.limit, c.burst, crawl)
+			assert.GreaterOrEqual(t, float64(ok)/3/srv.optimum(), c.bar, "%d/s burst %.0f, first request alone %v: share of the rate over the first 3 s", c.limit, c.burst, crawl)
 			assert.LessOrEqual(t, rej, 1, "%d/s burst %.0f, first request alone %v: refused (a cold start's first requests may outnumber a small bucket)", c.limit, c.burst, crawl)
 		}
 	}
