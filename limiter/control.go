@@ -132,6 +132,13 @@ type control struct {
 	// (see undoShrink); 0 if none.
 	shrunkFrom, shrunkRTT float32
 
+	// spreadAt is the level slow start last fell back to on a rise, in
+	// whole requests, 0 if none; spreadMean is the mean RTT, in
+	// nanoseconds, of the spreadN answers of the windows at or below it
+	// that read as a wide spread with no queue (see spreadBase).
+	spreadAt, spreadN uint16
+	spreadMean        float32
+
 	// gatedAt is level once a drop that closed a gate closed its window,
 	// until the first window of answers to permits all taken after it
 	// closes (see afterGate); 0 if none. preFastest is the fastest of the
@@ -942,6 +949,9 @@ func (c *control) observeRTT(now time.Time, mean time.Duration, n int, stderr ti
 func (c *control) decide(w windowStats) {
 	if c.slowStart {
 		c.slowStartWindow(w)
+		if !c.slowStart && !w.drop {
+			c.spreadAt = uint16(min(math.MaxUint16, c.limit))
+		}
 		return
 	}
 	if w.drop {
@@ -949,6 +959,7 @@ func (c *control) decide(w windowStats) {
 	} else if c.resume(w) || c.undoShrink(w) || c.climb(w) {
 		return
 	}
+	c.spreadBase(&w)
 	c.shrunkFrom = 0
 	next := c.alg.window(w)
 	if _, own := c.alg.(*delayAlgorithm); own && !w.drop && next <= w.limit && w.mean > 0 {

@@ -1384,3 +1384,43 @@ func TestDefaultGrowsAWideSpreadWhoseFastestAnswerLiesWhereItTypicallyDoes(t *te
 	}
 	assert.Less(t, c.limit, grown, "a queue's delay cuts the limit")
 }
+
+func TestDefaultReadsAWideSpreadHeldByARiseByTheLevelItFellBackTo(t *testing.T) {
+	// Slow start fell back to 16 on a rise, with a baseline of 15 ms from
+	// each level's first answers, on a server whose answers spread evenly
+	// over 10-30 ms and which has refused nothing. Whole windows at 16 read
+	// 1.33 baselines, a queue to the default strategy, but their fastest
+	// answer is the host's fastest: the baseline rises to the windows' mean
+	// over freeRead, and the limit grows. The same windows with every
+	// answer 4 ms later (a queue delays them all) leave the baseline, and
+	// so do they on a host that has refused a request.
+	run := func(delay time.Duration, refusals uint8) *control {
+		c := &control{}
+		c.init(Config{Initial: 16, Min: 1, Max: 100})
+		c.slowStart, c.coldN = false, maxNeed*2
+		c.base, c.srtt = 15*time.Millisecond, 15*time.Millisecond
+		c.lowest = micros(10 * time.Millisecond)
+		c.spreadAt, c.refusals = 16, refusals
+		now := epoch
+		for range 30 {
+			l := c.intLimit()
+			for range l {
+				c.onStart(l)
+			}
+			for i := range l {
+				now = now.Add(time.Millisecond)
+				rtt := 10*time.Millisecond + time.Duration(float64(i*7%l)/float64(l-1)*20*float64(time.Millisecond))
+				c.onSuccess(now, rtt+delay, l, c.seq, c.level, nil)
+			}
+		}
+		return c
+	}
+	c := run(0, 0)
+	assert.GreaterOrEqual(t, c.base, 16*time.Millisecond, "the baseline rises to the whole windows' mean over freeRead")
+	assert.Greater(t, c.intLimit(), 16, "and the limit grows")
+
+	c = run(4*time.Millisecond, 0)
+	assert.Less(t, c.base, 15500*time.Microsecond, "a queue that delays every answer does not raise the baseline")
+	c = run(0, capOther)
+	assert.Less(t, c.base, 15500*time.Microsecond, "nor do the windows of a host that refused")
+}

@@ -238,6 +238,61 @@ func (c *control) wideBase(mean time.Duration, n int, stderr time.Duration) (tim
 	return rise, true, queued
 }
 
+// spreadCV is the spread of a window's answers, relative to their mean,
+// from which spreadBase reads them as a wide spread's: ±50% spread evenly
+// is 0.29, ±25% 0.14.
+const spreadCV = 0.22
+
+// spreadLowest is the share of the baseline under which the host's fastest
+// answer must lie for spreadBase: where service times spread ±50% it lies
+// at two thirds of a baseline taken from each level's first answers, at
+// ±25% at four fifths.
+const spreadLowest = 0.75
+
+// spreadBase raises the baseline to the mean of the whole windows read at
+// the level slow start fell back to on a rise (spreadAt) or below, less
+// their fastest answer's rise, over freeRead, while the host has refused
+// nothing, if w is such a window of a wide spread (spreadCV) whose fastest
+// answer lies within wideHold of the baseline above the host's fastest, on
+// a host whose fastest answer lies well under its baseline (spreadLowest).
+//
+// Slow start's windows close on a level's first answers, and where service
+// times spread ±50% a baseline taken from them lies a quarter under a whole
+// window's mean; a window whose answers came from requests started over a
+// round trip holds slower ones too and reads as a queue of a quarter, which
+// ends slow start far below the slots of a server with room (an in-flight
+// cap, which refuses only past them, has no queue to show). Every whole
+// window then reads 1.2-1.45 baselines at any level, and the default
+// strategy holds the limit there. A queue delays every answer, the fastest
+// too; a spread leaves the fastest near the host's fastest. Only the
+// windows at or below the level slow start fell back to are pooled, so that
+// the levels past a small queue's start, which the fastest answer of a
+// wide spread hardly shows, do not raise the baseline with it; and only
+// before a refusal, after which an in-flight cap is held by its refusals
+// (see windowStats.capOnly) and a server that refuses with a gate is known
+// to have levels it refuses.
+func (c *control) spreadBase(w *windowStats) {
+	if c.refusals != 0 || c.spreadAt == 0 || int(w.limit) > int(c.spreadAt) || w.drop || w.mean == 0 ||
+		w.n < minFold || w.inFlight < int(w.limit) || c.lowest == 0 || c.watch.fastest == 0 {
+		return
+	}
+	lowest := time.Duration(c.lowest) * time.Microsecond
+	if float64(lowest) >= spreadLowest*float64(c.base) ||
+		float64(w.stderr)*math.Sqrt(float64(w.n)) < spreadCV*float64(w.mean) {
+		return
+	}
+	rise := time.Duration(c.watch.fastest-c.lowest) * time.Microsecond
+	if float64(rise) > wideHold*float64(c.base) {
+		return
+	}
+	n := float64(c.spreadN)
+	c.spreadMean = float32((float64(c.spreadMean)*n + float64(w.mean)*float64(w.n)) / (n + float64(w.n)))
+	c.spreadN = uint16(min(math.MaxUint16, int(c.spreadN)+w.n))
+	if b := time.Duration((float64(c.spreadMean) - float64(max(0, rise))) / freeRead); b > c.base {
+		c.base, w.base = b, b
+	}
+}
+
 // fastGap is how far the fastest of a window's n answers lies above the
 // host's fastest answer, times n+1, in the host's windows without a queue
 // (see learnGap); 0 until known. A queue delays every answer, the fastest

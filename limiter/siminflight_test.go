@@ -165,3 +165,30 @@ func TestSimulationATightServerIsNotRefusedAfterARiseEndedSlowStart(t *testing.T
 	}
 	assert.Empty(t, refused, "seeds whose run the server refused")
 }
+
+// TestSimulationAWideSpreadInflightCapComesBackFromAFalseRise: an in-flight
+// cap of 64 answering 10-30 ms, a bare 429 past it, from a cold start over a
+// crawl's 2.5 s, held-out seeds: slow start often ends on a rise far below
+// the cap (a window of answers to requests started over a round trip holds
+// slow ones that a baseline of each level's first answers does not), and
+// whole windows then read a quarter over that baseline at any level. The
+// level slow start fell back to, whose fastest answers show no queue, tells
+// the baseline, and the limit climbs back: 22 of 100 held-out runs stayed
+// under half the optimum when this was stated so (41 without that reading),
+// and none drew 429s on more than 1% of its attempts.
+func TestSimulationAWideSpreadInflightCapComesBackFromAFalseRise(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	c := capacityClass{slots: 64, service: 20 * time.Millisecond, cap429: true, spread: 0.5}
+	refused := 0
+	low := missedBy(func(seed uint64) bool {
+		f := simCrawlCapacity(t, "", c, seed)
+		if f.refused > 0.01 {
+			refused++
+		}
+		return f.share < 0.5
+	})
+	assert.LessOrEqual(t, low, 25, "held-out runs under half the optimum over 2.5 s")
+	assert.Zero(t, refused, "held-out runs with 429s on more than 1%% of their attempts")
+}
