@@ -830,17 +830,7 @@ func TestAFewAnswersTenTimesSlowerAreNotReadAsAQueueButAllAnswersSlowerAre(t *te
 		c.init(Config{Initial: 100, Min: 1, Max: 100})
 		c.slowStart, c.coldN = false, maxNeed*2
 		c.base, c.srtt = 20*time.Millisecond, 20*time.Millisecond
-		now := epoch
-		for range 40 {
-			l := c.intLimit()
-			for range l {
-				c.onStart(l)
-			}
-			for i := range l {
-				now = now.Add(time.Millisecond)
-				c.onSuccess(now, rtt(&c, i), l, c.seq, c.level, nil)
-			}
-		}
+		answerWindows(&c, epoch, 40, func(i, _ int) time.Duration { return rtt(&c, i) })
 		return c.intLimit()
 	}
 	tail := run(func(_ *control, i int) time.Duration {
@@ -1257,16 +1247,7 @@ func TestDefaultReadsAWideSpreadByItsFastestAnswers(t *testing.T) {
 	c.lowest = micros(500 * time.Microsecond)
 	now := epoch
 	run := func(rtt func(i, n int) time.Duration) {
-		for range 60 {
-			l := c.intLimit()
-			for range l {
-				c.onStart(l)
-			}
-			for i := range l {
-				now = now.Add(time.Millisecond)
-				c.onSuccess(now, rtt(i, l), l, c.seq, c.level, nil)
-			}
-		}
+		now = answerWindows(c, now, 60, rtt)
 	}
 	even := func(i, n int) time.Duration {
 		// Evenly over 0.5-40 ms, in an order that mixes them.
@@ -1401,18 +1382,9 @@ func TestDefaultReadsAWideSpreadHeldByARiseByTheLevelItFellBackTo(t *testing.T) 
 		c.base, c.srtt = 15*time.Millisecond, 15*time.Millisecond
 		c.lowest = micros(10 * time.Millisecond)
 		c.spreadAt, c.refusals = 16, refusals
-		now := epoch
-		for range 30 {
-			l := c.intLimit()
-			for range l {
-				c.onStart(l)
-			}
-			for i := range l {
-				now = now.Add(time.Millisecond)
-				rtt := 10*time.Millisecond + time.Duration(float64(i*7%l)/float64(l-1)*20*float64(time.Millisecond))
-				c.onSuccess(now, rtt+delay, l, c.seq, c.level, nil)
-			}
-		}
+		answerWindows(c, epoch, 30, func(i, l int) time.Duration {
+			return 10*time.Millisecond + time.Duration(float64(i*7%l)/float64(l-1)*20*float64(time.Millisecond)) + delay
+		})
 		return c
 	}
 	c := run(0, 0)
@@ -1423,4 +1395,22 @@ func TestDefaultReadsAWideSpreadHeldByARiseByTheLevelItFellBackTo(t *testing.T) 
 	assert.Less(t, c.base, 15500*time.Microsecond, "a queue that delays every answer does not raise the baseline")
 	c = run(0, capOther)
 	assert.Less(t, c.base, 15500*time.Microsecond, "nor do the windows of a host that refused")
+}
+
+// answerWindows hands out c's limit in permits and answers them, n windows
+// in a row after now: the i-th answer of a window of l comes a millisecond
+// after the one before and took rtt(i, l). It returns the last answer's
+// time.
+func answerWindows(c *control, now time.Time, n int, rtt func(i, l int) time.Duration) time.Time {
+	for range n {
+		l := c.intLimit()
+		for range l {
+			c.onStart(l)
+		}
+		for i := range l {
+			now = now.Add(time.Millisecond)
+			c.onSuccess(now, rtt(i, l), l, c.seq, c.level, nil)
+		}
+	}
+	return now
 }
