@@ -190,5 +190,5 @@ func TestSimulationAWideSpreadInflightCapComesBackFromAFalseRise(t *testing.T) {
 		return f.share < 0.5
 	})
 	assert.LessOrEqual(t, low, 25, "held-out runs under half the optimum over 2.5 s")
-	assert.Zero(t, refused, "held-out runs with 429s on more than 1%% of their attempts")
+	assert.Zero(t, refused, "held-out runs with 429s on more than 1% of their attempts")
 }
