@@ -21,11 +21,18 @@ type Timer struct{ t clockwork.Timer }
 // timer is set, so a clock that moved past at after the read the duration
 // came from (a fake clock that a test moves in one step) would leave it
 // firing that much later: Set reads the clock again once the timer is set.
+//
+// A timer that fired while nobody read it (the clock passed at between the
+// two reads, or its reader left for another reason) keeps that tick in its
+// channel: a fake clock's timer does even after Stop or Reset. Set drains
+// it whenever it stops or resets the timer, so that C never hands the next
+// wait an old tick and ends it early.
 func (l *Timer) Set(c clockwork.Clock, at time.Time) (passed bool) {
 	if d := at.Sub(c.Now()); d > 0 {
 		if l.t == nil {
 			l.t = c.NewTimer(d)
 		} else {
+			l.drain()
 			l.t.Reset(d)
 		}
 		if c.Now().Before(at) {
@@ -36,6 +43,15 @@ func (l *Timer) Set(c clockwork.Clock, at time.Time) (passed bool) {
 	return true
 }
 
+// drain stops the timer and takes a tick left in its channel, if any.
+func (l *Timer) drain() {
+	l.t.Stop()
+	select {
+	case <-l.t.Chan():
+	default:
+	}
+}
+
 // C is the timer's channel; nil (never ready) before the first Set.
 func (l *Timer) C() <-chan time.Time {
 	if l.t == nil {
@@ -44,10 +60,10 @@ func (l *Timer) C() <-chan time.Time {
 	return l.t.Chan()
 }
 
-// Stop stops the timer, if one was made.
+// Stop stops the timer, if one was made, and drops a tick it left unread.
 func (l *Timer) Stop() {
 	if l.t != nil {
-		l.t.Stop()
+		l.drain()
 	}
 }
 
