@@ -248,7 +248,13 @@ type windowStats struct {
 	// does not tell that from a server with room whose service times
 	// spread: over the first window's faster answers, its answers read
 	// 1.3 times higher at the median, as high as a level that queued one
-	// request in four. heldRise is that window's mean over those answers.
+	// request in four. Not on a host whose service times spread about as
+	// widely as their mean (see control.wide): the first window's answers
+	// that did not come back late are its few fastest, and the next
+	// window's fastest lies past coldHeldFloor times their mean by chance
+	// (a server of 32 slots answering in 0-40 ms ended its cold start at
+	// the initial limit so in about one simulated run in six). heldRise is
+	// that window's mean over those answers.
 	coldHeld bool
 	heldRise float64
 	n        int // the successes the window's mean is of
@@ -637,7 +643,7 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		// The window after a coldLate one, read against the first
 		// window's answers that did not come back late.
 		low := float64(c.base) * float64(c.coldLow) / math.MaxUint8
-		w.coldHeld = float64(c.watch.fastest)*float64(time.Microsecond) >= coldHeldFloor*low
+		w.coldHeld = float64(c.watch.fastest)*float64(time.Microsecond) >= coldHeldFloor*low && !c.wide()
 		w.heldRise = float64(c.sum/time.Duration(c.n)) / low
 	}
 	c.coldLow = 0
@@ -871,16 +877,21 @@ func (c *control) foldTail() bool {
 
 // coldSample takes the answer of a permit started at a lower level of slow
 // start than the current one into the cold start's baseline (see
-// observeRTT), on a slow host (see slowBase): every level below the current
-// one ran without a queue, and its answers that come back after its window
-// closed are its slowest, which a baseline of windows' first answers leaves
-// out. On a server whose service times spread widely (model inference,
-// reports, exports: 1 to 5 s) such a baseline lies a third below the mean
-// of all answers, and a window that holds a whole level's answers reads as
-// a queue of half a service time: slow start ends at a third of the slots,
-// and the default strategy holds there while the baseline drifts up.
+// observeRTT), on a slow host (see slowBase) or one whose service times
+// spread about as widely as their mean (see wide): every level below the
+// current one ran without a queue, and its answers that come back after its
+// window closed are its slowest, which a baseline of windows' first answers
+// leaves out. On a server whose service times spread widely (model
+// inference, reports, exports: 1 to 5 s) such a baseline lies a third below
+// the mean of all answers, and a window that holds a whole level's answers
+// reads as a queue of half a service time: slow start ends at a third of
+// the slots, and the default strategy holds there while the baseline
+// drifts up. Where they spread over 0-40 ms the baseline lay lower still,
+// and a window of a few answers read two to six baselines: slow start
+// ended below 16 in about half of the simulated cold starts against 32
+// slots, most at the initial limit.
 func (c *control) coldSample(rtt time.Duration) {
-	if c.coldN == 0 || c.coldN >= maxNeed*2 || c.base <= slowBase {
+	if c.coldN == 0 || c.coldN >= maxNeed*2 || c.base <= slowBase && !c.wide() {
 		return
 	}
 	c.coldSum += rtt
@@ -895,11 +906,17 @@ func (c *control) coldSample(rtt time.Duration) {
 // into the baseline only if its mean lies below it (or there is none yet):
 // such a window's RTTs hold the process's delay on top of the server's
 // time, an upper bound of the server's. In the cold start the baseline
-// becomes that mean, as if every answer before had read it.
+// becomes that mean, as if every answer before had read it; not on a host
+// whose service times spread about as widely as their mean (see wide),
+// where a mean of a few answers lies anywhere from a fifth of the host's
+// mean up (a crawl on a loaded machine took three answers of 7 ms for the
+// baseline of a server answering in 0-40 ms, and ended slow start on the
+// next window at 5 in flight): there it joins the baseline as any window
+// does.
 func (c *control) lowerBase(now time.Time, mean time.Duration, n int, stderr time.Duration) {
 	switch {
 	case c.base > 0 && mean >= c.base:
-	case c.coldN < maxNeed*2:
+	case c.coldN < maxNeed*2 && !c.wide():
 		c.base = mean
 		c.coldN = uint8(min(max(int(c.coldN), n), maxNeed*2-1))
 		c.coldSum = mean * time.Duration(c.coldN)

@@ -104,16 +104,22 @@ func (c *control) floorTells() bool {
 	return c.n+c.tailN >= minFloorN && c.lowest != 0 && c.watch.fastest != 0 && c.base >= queueBase
 }
 
-// spread is, on a slow host (see slowBase), the standard deviation of its
-// service times that its fastest answer shows below the baseline (a uniform
-// spread's mean lies √3 standard deviations above its lowest), 0 on others:
-// a slow-start window holds its level's first answers, the fastest, whose
-// own spread is well under the server's. On a faster host a loaded client's
-// stalls raise the baseline, and with it this spread, where the floor must
-// read the queue the baseline hides.
+// spread is, on a slow host (see slowBase) or one whose service times
+// spread about as widely as their mean (see wide), the standard deviation
+// of its service times that its fastest answer shows below the baseline (a
+// uniform spread's mean lies √3 standard deviations above its lowest), 0
+// on others: a slow-start window holds its level's first answers, the
+// fastest, whose own spread is well under the server's. Where service
+// times spread over 0-40 ms, four such answers come back within 6 ms of
+// each other about one window in ten, and their fastest, read against that
+// window's own spread, took slow start's end for a queue and rebased the
+// baseline to a fifth of the host's mean (see rebase): the limit then held
+// at one for the rest of the crawl. On a faster host whose answers spread
+// less a loaded client's stalls raise the baseline, and with it this
+// spread, where the floor must read the queue the baseline hides.
 func (c *control) spread() float64 {
 	lowest := time.Duration(c.lowest) * time.Microsecond
-	if c.lowest == 0 || c.base <= slowBase || c.base <= lowest {
+	if c.lowest == 0 || c.base <= slowBase && !c.wide() || c.base <= lowest {
 		return 0
 	}
 	return float64(c.base-lowest) / math.Sqrt(3)
