@@ -277,9 +277,15 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 					// lowest is a bound from below at the burst
 					// they agree on best; where they agree on a
 					// wide span of bursts, the episode's estimate
-					// (already applied) may be the higher.
+					// (already applied) may be the higher, but not
+					// above that bound either: an estimate read
+					// from a first episode that drained a burst of
+					// 50 (61-85/s against a server of 10/s, whose
+					// records bounded it at 12-20/s) was paced at,
+					// and each record after it cut the pace by half
+					// at most, one refusal a halving.
 					p.refusedAt, p.learn.jointHi = min(p.refusedAt, hi), 0
-					p.learnt = max(p.learnt, prev)
+					p.learnt = min(max(p.learnt, prev), hi)
 				}
 				if p.learn.fits == 1 && p.learn.whole > 0 {
 					// Paced at the lowest rate its record

@@ -364,3 +364,33 @@ func TestSimulationFastQuotasBehindARoundTripTellTheirBurstFromTwoRecords(t *tes
 		}
 	}
 }
+
+// TestSimulationABurstDrainedByATricklingStartIsNotPacedPastItsRecords
+// holds quotas without headers whose burst is seconds of their rate (50
+// at 10/s, 20 at 20/s) met by a crawl whose first requests trickle in (the
+// engine adds its consumers one by one): the bucket runs dry after its
+// first requests' round trips, so the learner is unsure of the burst and
+// fits two records together (see jointFit). They bound the rate from above
+// too; the episode's estimate, read from a burst drained in 60-90 ms, lay
+// three to eight times over that bound, was paced at, and lost a refusal
+// for every halving after it. Held-out seeds, refused share of all
+// requests over 30 s when this was stated so (before: 2.73% and 0.99%):
+// 2.40% and 0.66%.
+func TestSimulationABurstDrainedByATricklingStartIsNotPacedPastItsRecords(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, c := range []struct{ rate, burst, refused float64 }{{10, 50, 0.025}, {20, 20, 0.0075}} {
+		attempts, refused := 0, 0
+		for _, seed := range heldOutSeeds() {
+			srv := &quotaServer{rate: c.rate, burst: c.burst, tokens: c.burst, service: 5 * time.Millisecond, rejectAfter: time.Millisecond}
+			s := newSim(simLimiter(t, "", 0), srv, seed, quotaRun)
+			s.setTrickle(seed, 8, 8*time.Millisecond)
+			s.run()
+			a, _, rej := s.totals(0, quotaRun)
+			attempts += a
+			refused += rej
+		}
+		assert.LessOrEqual(t, float64(refused)/float64(attempts), c.refused, "%v/s burst %v: refused share over the held-out runs", c.rate, c.burst)
+	}
+}
