@@ -59,20 +59,31 @@ func TestFloorRiseReadsAQueueNotAServersSpread(t *testing.T) {
 	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
 	for _, tc := range []struct {
 		name    string
+		base    float64 // 40 ms if 0
 		lowest  float64
 		answers []float64
 		queue   bool
 	}{
-		{"8 in flight on 4 slots after a loaded start", 18.5, []float64{36.8, 37.5, 34.7, 38.9, 37.0}, true},
-		{"the level's first answers, a queue forming", 20.7, []float64{34.3, 26.7, 29.9, 34.5, 34.0, 35.2}, true},
-		{"service times of 10-30 ms, no queue", 10.3, []float64{12.1, 25.0, 17.4, 11.2, 29.0, 14.3}, false},
-		{"a window of a few lucky-slow answers", 15.0, []float64{17.2, 17.9, 17.4, 16.6}, false},
-		{"too few answers", 18.5, []float64{36.8, 37.5, 34.7}, false},
-		{"a fast service and a stall of a few ms", 5.0, []float64{9.0, 9.5, 9.2, 9.8, 9.1}, false},
+		{"8 in flight on 4 slots after a loaded start", 0, 18.5, []float64{36.8, 37.5, 34.7, 38.9, 37.0}, true},
+		{"the level's first answers, a queue forming", 0, 20.7, []float64{34.3, 26.7, 29.9, 34.5, 34.0, 35.2}, true},
+		{"service times of 10-30 ms, no queue", 0, 10.3, []float64{12.1, 25.0, 17.4, 11.2, 29.0, 14.3}, false},
+		{"a window of a few lucky-slow answers", 0, 15.0, []float64{17.2, 17.9, 17.4, 16.6}, false},
+		{"too few answers", 0, 18.5, []float64{36.8, 37.5, 34.7}, false},
+		{"a fast service and a stall of a few ms", 0, 5.0, []float64{9.0, 9.5, 9.2, 9.8, 9.1}, false},
+		// Four answers within 6 ms of each other, their fastest 5 ms over
+		// the host's: where service times spread over 0-40 ms, the fastest
+		// of four lies 8 ms over the lowest on average. They are read
+		// against the host's spread (see control.spread), not their own.
+		{"four alike answers of a wide spread", 13, 0.4, []float64{5.5, 8.0, 10.5, 11.6}, false},
+		{"a queue of 20 ms on a wide spread", 13, 0.4, []float64{21.0, 24.0, 26.0, 28.0}, true},
+		{"four alike answers of a narrow spread", 13, 9.0, []float64{14.5, 17.0, 19.5, 20.6}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c control
 			c.base = 40 * time.Millisecond
+			if tc.base != 0 {
+				c.base = ms(tc.base)
+			}
 			c.noteFastest(ms(tc.lowest), false)
 			for _, a := range tc.answers {
 				c.noteFastest(ms(a), true)

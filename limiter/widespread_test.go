@@ -12,35 +12,6 @@ import (
 // slow start's readings of a few answers are taken against the host's
 // spread, not a window's own, and a mean of a few answers is no baseline.
 
-func TestFloorRiseReadsAWideSpreadsAlikeAnswersAgainstTheHostsSpread(t *testing.T) {
-	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
-	for _, tc := range []struct {
-		name    string
-		lowest  float64
-		answers []float64
-		queue   bool
-	}{
-		// Four answers within 6 ms of each other, their fastest 5 ms
-		// over the host's: where service times spread over 0-40 ms, the
-		// fastest of four lies 8 ms over the lowest on average.
-		{"four alike answers of a wide spread", 0.4, []float64{5.5, 8.0, 10.5, 11.6}, false},
-		{"a queue of 20 ms on a wide spread", 0.4, []float64{21.0, 24.0, 26.0, 28.0}, true},
-		// The same answers on a host whose fastest answer lies near its
-		// baseline: their own spread is the host's.
-		{"four alike answers of a narrow spread", 9.0, []float64{14.5, 17.0, 19.5, 20.6}, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := control{base: ms(13)}
-			c.noteFastest(ms(tc.lowest), false)
-			for _, a := range tc.answers {
-				c.noteFastest(ms(a), true)
-				c.add(ms(a))
-			}
-			assert.Equal(t, tc.queue, c.floorRise() > 0, "floor rise %v", c.floorRise())
-		})
-	}
-}
-
 func TestSpreadIsReadOnSlowAndWideHostsOnly(t *testing.T) {
 	ms := time.Millisecond
 	for _, tc := range []struct {
@@ -59,34 +30,33 @@ func TestSpreadIsReadOnSlowAndWideHostsOnly(t *testing.T) {
 	}
 }
 
+// coldStart is a host in slow start at initial in flight whose cold
+// baseline is base, the mean of its first five answers, and whose fastest
+// answer took lowest.
+func coldStart(initial int, base, lowest time.Duration) *control {
+	c := &control{}
+	c.init(Config{Initial: initial, Min: 1, Max: 100})
+	c.base, c.srtt, c.coldN, c.coldSum = base, base, 5, 5*base
+	c.noteFastest(lowest, false)
+	return c
+}
+
 func TestColdSampleTakesALevelsLateAnswersOnAWideHost(t *testing.T) {
 	ms := time.Millisecond
-	start := func(lowest time.Duration) *control {
-		c := &control{}
-		c.init(Config{Initial: 8, Min: 1, Max: 100})
-		c.base, c.coldN, c.coldSum, c.lowest = 12*ms, 5, 60*ms, micros(lowest)
-		return c
-	}
-	c := start(1 * ms)
+	c := coldStart(8, 12*ms, 1*ms)
 	c.coldSample(30 * ms)
 	assert.Equal(t, 15*ms, c.base, "a wide host's late answer of a lower level joins the baseline")
-	c = start(8 * ms)
+	c = coldStart(8, 12*ms, 8*ms)
 	c.coldSample(30 * ms)
 	assert.Equal(t, 12*ms, c.base, "not a narrow fast host's")
 }
 
 func TestLowerBaseDoesNotTakeAFewAnswersOfAWideHostForTheBaseline(t *testing.T) {
 	ms := time.Millisecond
-	start := func(lowest time.Duration) *control {
-		c := &control{}
-		c.init(Config{Initial: 8, Min: 1, Max: 100})
-		c.base, c.srtt, c.coldN, c.coldSum, c.lowest = 16*ms, 16*ms, 5, 80*ms, micros(lowest)
-		return c
-	}
-	c := start(500 * time.Microsecond)
+	c := coldStart(8, 16*ms, 500*time.Microsecond)
 	c.lowerBase(epoch, 7*ms, 3, 0)
 	assert.Equal(t, (80*ms+21*ms)/8, c.base, "three answers of 7 ms join a wide host's baseline")
-	c = start(12 * ms)
+	c = coldStart(8, 16*ms, 12*ms)
 	c.lowerBase(epoch, 7*ms, 3, 0)
 	assert.Equal(t, 7*ms, c.base, "and become a narrow host's")
 }
@@ -97,11 +67,8 @@ func TestColdHeldIsNotReadOnAWideHost(t *testing.T) {
 	// come back late averaged 8 ms: its fastest of 14 ms lies past
 	// coldHeldFloor times that.
 	run := func(lowest time.Duration) *control {
-		c := &control{}
-		c.init(Config{Initial: 4, Min: 1, Max: 100})
-		c.base, c.srtt, c.coldN, c.coldSum = 16*ms, 16*ms, 5, 80*ms
+		c := coldStart(4, 16*ms, lowest)
 		c.coldLow = math.MaxUint8 / 2
-		c.noteFastest(lowest, false)
 		c.winStart = epoch
 		c.winInFlight = 4
 		for _, rtt := range []time.Duration{14 * ms, 30 * ms, 35 * ms} {
