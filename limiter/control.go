@@ -1087,6 +1087,17 @@ func (c *control) slowStartWindow(w windowStats) {
 		// than slots + queue: that answer may close the gate for a whole
 		// Retry-After.
 		next := max(float64(int(w.limit)+1), slowStepAt(w.base)*w.limit/grow)
+		if r := w.ratio(); r >= slowGrowRatio && c.riseBeyondSpread(w) {
+			// A rise of a tenth or more, within the noise of the window's
+			// own few answers but beyond what the host's spread gives them
+			// (see riseBeyondSpread): a small server's queue, one or two
+			// requests past its slots, whose waits mixed with the answers
+			// served at once. The step then stops at the level that runs
+			// without a queue by Little's law, with no whole request more:
+			// on 8 slots + 2 queued, 10 in flight read 1.16 over the
+			// baseline, and the request that floor added was refused.
+			next = max(w.limit, slowStepAt(w.base)*w.limit/max(grow, r))
+		}
 		if w.limit < slowStep*float64(c.strictAt) {
 			// Resumed, and not yet clear of the level that showed a rise:
 			// half the step, and not a whole request more where that is

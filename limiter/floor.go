@@ -132,6 +132,34 @@ func (c *control) spread() float64 {
 // server's by up to a half.
 const spreadNoise = 2
 
+// narrowSpread bounds the hosts riseBeyondSpread reads: those whose fastest
+// answer lies within this share of the baseline under it (service times
+// within about ±30% of their mean). On a host that spreads more, a
+// fastest answer read from a cold start's few windows lies far above the
+// lowest it can give, and the spread it tells is too narrow to read a
+// window against (an in-flight cap whose answers take 10-30 ms, read so,
+// ended slow start on chance rises).
+const narrowSpread = 0.3
+
+// riseBeyondSpread reports whether w's mean lies above its baseline by more
+// than spreadNoise standard errors of its answers, as the host's spread
+// gives them (see spread), on a host whose answers spread narrowly (see
+// narrowSpread). A window of a few answers, some of which waited in a small
+// server's queue while the others were served at once, has a standard
+// error of its own as large as that queue's rise (10 in flight on 8 slots +
+// 2 queued, ±25%: a mean 1.16 over the baseline, two standard errors of
+// its own 0.24), where the host's spread gives five answers one of 0.065.
+func (c *control) riseBeyondSpread(w windowStats) bool {
+	if c.lowest == 0 || w.n < 1 || c.wide() {
+		return false
+	}
+	under := w.base - time.Duration(c.lowest)*time.Microsecond
+	if under <= 0 || float64(under) >= narrowSpread*float64(w.base) {
+		return false
+	}
+	return float64(w.mean-w.base) > spreadNoise*float64(under)/math.Sqrt(3*float64(w.n))
+}
+
 // meanNoise is the standard error a window's mean of n answers is read
 // against, stderr being the one its own answers give: on a slow host (see
 // slowBase), no more than spreadNoise times what the host's spread gives n

@@ -188,3 +188,39 @@ func TestSlowStartReadsAlikeAnswersFarAboveTheHostsFastestAsAQueue(t *testing.T)
 		})
 	}
 }
+
+// TestSlowStartReadsARiseBeyondTheHostsSpreadAsASmallQueue: a slow-start
+// window at 10 in flight on a server of 8 slots + 2 queued, ±25% (its
+// fastest answer 15.3 ms, the baseline 20.4 ms): five answers whose mean
+// reads 1.16 over the baseline, within two standard errors of their own
+// (2.43 ms) but beyond two of what the host's spread gives five answers.
+// Slow start then grows by Little's law alone, which keeps it at 10, and
+// not by the whole request more that the server refuses. The same window
+// on a host whose answers spread ±50%, a window within the host's spread,
+// and one with no rise, grow by the step.
+func TestSlowStartReadsARiseBeyondTheHostsSpreadAsASmallQueue(t *testing.T) {
+	const us = time.Microsecond
+	for _, tc := range []struct {
+		name   string
+		lowest time.Duration
+		mean   time.Duration
+		grows  bool
+	}{
+		{"a queue of two on 8 slots", 15300 * us, 23760 * us, false},
+		{"the same rise on a host spread ±50%", 10500 * us, 23760 * us, true},
+		{"a rise within the host's spread", 15300 * us, 22500 * us, true},
+		{"no rise", 15300 * us, 20600 * us, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c control
+			c.init(Config{Initial: 10, Min: 1, Max: 1000})
+			c.limit = 10.6
+			c.base, c.srtt = 20400*us, 20400*us
+			c.noteFastest(tc.lowest, false)
+			w := windowStats{mean: tc.mean, stderr: 2430 * us, n: 5, base: c.base, srtt: c.base, inFlight: 10, limit: c.limit}
+			c.slowStartWindow(w)
+			assert.True(t, c.slowStart)
+			assert.Equal(t, tc.grows, c.intLimit() > 10, "limit %.2f", c.limit)
+		})
+	}
+}
