@@ -118,8 +118,17 @@ func (c *control) floorTells() bool {
 // less a loaded client's stalls raise the baseline, and with it this
 // spread, where the floor must read the queue the baseline hides.
 func (c *control) spread() float64 {
+	if c.base <= slowBase && !c.wide() {
+		return 0
+	}
+	return c.hostSpread()
+}
+
+// hostSpread is the standard deviation of the host's service times as its
+// fastest answer tells it on any host (see spread), 0 if it tells none.
+func (c *control) hostSpread() float64 {
 	lowest := time.Duration(c.lowest) * time.Microsecond
-	if c.lowest == 0 || c.base <= slowBase && !c.wide() || c.base <= lowest {
+	if c.lowest == 0 || c.base <= lowest {
 		return 0
 	}
 	return float64(c.base-lowest) / math.Sqrt(3)
@@ -143,21 +152,18 @@ const narrowSpread = 0.3
 
 // riseBeyondSpread reports whether w's mean lies above its baseline by more
 // than spreadNoise standard errors of its answers, as the host's spread
-// gives them (see spread), on a host whose answers spread narrowly (see
+// gives them (see hostSpread), on a host whose answers spread narrowly (see
 // narrowSpread). A window of a few answers, some of which waited in a small
 // server's queue while the others were served at once, has a standard
 // error of its own as large as that queue's rise (10 in flight on 8 slots +
 // 2 queued, ±25%: a mean 1.16 over the baseline, two standard errors of
 // its own 0.24), where the host's spread gives five answers one of 0.065.
 func (c *control) riseBeyondSpread(w windowStats) bool {
-	if c.lowest == 0 || w.n < 1 || c.wide() {
+	s := c.hostSpread()
+	if s == 0 || w.n < 1 || c.wide() || math.Sqrt(3)*s >= narrowSpread*float64(c.base) {
 		return false
 	}
-	under := w.base - time.Duration(c.lowest)*time.Microsecond
-	if under <= 0 || float64(under) >= narrowSpread*float64(w.base) {
-		return false
-	}
-	return float64(w.mean-w.base) > spreadNoise*float64(under)/math.Sqrt(3*float64(w.n))
+	return float64(w.mean-w.base) > spreadNoise*s/math.Sqrt(float64(w.n))
 }
 
 // meanNoise is the standard error a window's mean of n answers is read
