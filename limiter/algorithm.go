@@ -100,7 +100,9 @@ func (a *coreAlgorithm) gated(_ windowStats, _ time.Time, served float64) float6
 // has refused with a gate past the levels it served may have a queue too
 // small to show a rise before it refuses: there a level whose RTT rose to
 // delayGrow is taken as that of a drop, and one whose RTT rose to delayHold
-// is not grown past.
+// is not grown past. Just below the last drop, a level whose RTT rose over
+// the level the limit grew from as a queue there makes it is not probed
+// past either (see queuedPastLevel).
 type delayAlgorithm struct {
 	wmax      float64 // the limit when the last drop came (see window), 0 if none
 	gateUntil int64   // Unix nanoseconds: the limit stays below heldLevel until then
@@ -119,6 +121,11 @@ type delayAlgorithm struct {
 	// before gateUntil was gateProbe gates doubled, and gatedCut with its
 	// count of full windows in fullMask (see refusedAfterGate).
 	flags uint8
+	// grewFrom is the in-flight level of the last window the limit grew
+	// from, and grewRTT its smoothed RTT in seconds (see queuedPastLevel);
+	// 0 if none since the last drop.
+	grewFrom int32
+	grewRTT  float32
 }
 
 const (
@@ -262,9 +269,10 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 	case l+1 < a.wmax:
 		// Back towards the level of the last drop, half the way a window.
 		l = min(a.wmax-1, max(l+max(1, l*delayStep), l+(a.wmax-1-l)/2))
-	case a.wmax > 0 && l < a.wmax+1 && (a.at < a.probe || hi >= delayHold && w.mean-w.base >= max(holdFloor, 2*w.stderr)):
+	case a.wmax > 0 && l < a.wmax+1 && (a.at < a.probe || hi >= delayHold && w.mean-w.base >= max(holdFloor, 2*w.stderr) || a.queuedPastLevel(w)):
 		// Just below the last drop: probe beyond it only now and then, and
-		// not while a queue shows (a small one may be all the server has).
+		// not while a queue shows (a small one may be all the server has),
+		// against the baseline or against the level the limit grew from.
 		a.at = min(a.at+1, delayProbeMax)
 	case a.flags&refusedPast != 0 && hi >= delayHold && w.mean-w.base >= max(holdFloor, 2*w.stderr):
 		// A server that refused with a gate past the levels it served,
@@ -294,12 +302,47 @@ func (a *delayAlgorithm) window(w windowStats) float64 {
 		}
 	}
 	switch {
+	case w.drop:
+		a.grewFrom, a.grewRTT = 0, 0
+	case l > w.limit && w.srtt > 0 && w.inFlight >= int(w.limit):
+		a.grewFrom, a.grewRTT = int32(w.inFlight), float32(w.srtt.Seconds())
+	}
+	switch {
 	case w.drop || l > w.limit:
 		a.since = 0
 	case w.inFlight >= int(w.limit) && a.since < math.MaxUint8:
 		a.since++
 	}
 	return l
+}
+
+// queuedPastLevel reports whether w, a window of a level above grewFrom,
+// the one the limit last grew from, reads a queue against that level's
+// RTT: its mean or the smoothed RTT lies nearer the RTT a server whose
+// slots end at grewFrom gives the window's level (grewRTT times the levels'
+// ratio, by Little's law) than grewRTT. Past its slots a level more serves
+// no faster, and on a server whose queue holds a few requests it is the one
+// refused: on 8 slots + 1 queued × 5 ms, 9 in flight read 1.125 over 8, a
+// rise of 0.6 ms that the baseline test reads as scheduling noise (see
+// holdFloor), and the probe to 10 was refused with a 1 s gate in every
+// cold start. Read against a level served in the same steady state, not
+// the baseline: slow start's baseline is taken from each level's first
+// answers, its fastest, and a server with room whose service times spread
+// reads a rise of a tenth against it at any level. Not for an in-flight cap
+// known to refuse at no cost (capOnly), whose RTT says little.
+func (a *delayAlgorithm) queuedPastLevel(w windowStats) bool {
+	at := a.queueAt(w)
+	return at > 0 && max(w.mean, w.srtt) >= at
+}
+
+// queueAt is the RTT from which w reads a queue against the level the
+// limit grew from (see queuedPastLevel), 0 if it reads none.
+func (a *delayAlgorithm) queueAt(w windowStats) time.Duration {
+	if a.grewRTT == 0 || w.capOnly || int32(w.inFlight) <= a.grewFrom {
+		return 0
+	}
+	queued := float64(w.inFlight) / float64(a.grewFrom)
+	return time.Duration(float64(a.grewRTT) * (1 + (queued-1)/2) * float64(time.Second))
 }
 
 // heldLevel is the level the limit stays below until gateUntil: gateLevel,

@@ -792,9 +792,10 @@ func TestDefaultDoesNotGrowPastTheLevelsServedWhileTheFastestAnswerRises(t *test
 }
 
 // The default strategy's state is allocated once per host, beside the Host:
-// 32 bytes is its size class.
-func TestDefaultStrategysStateFitsTheSizeClassOf32Bytes(t *testing.T) {
-	assert.LessOrEqual(t, unsafe.Sizeof(delayAlgorithm{}), uintptr(32))
+// 48 bytes is its size class (32 until it kept the RTT of the level the
+// limit grew from, see queuedPastLevel).
+func TestDefaultStrategysStateFitsTheSizeClassOf48Bytes(t *testing.T) {
+	assert.LessOrEqual(t, unsafe.Sizeof(delayAlgorithm{}), uintptr(48))
 }
 
 func TestARiseAtOneRequestInFlightIsNotReadAsAQueue(t *testing.T) {
