@@ -1206,14 +1206,16 @@ func (c *control) resume(w windowStats) bool {
 	if c.exitAt == 0 || w.inFlight < int(w.limit) || int(w.limit) < int(c.exitAt)-1 || c.wide() {
 		return false
 	}
-	if a, own := c.alg.(*delayAlgorithm); own && a.queueAt(w) > 0 && min(w.mean, w.srtt) >= a.queueAt(w) {
-		// A queue against the level the limit grew from, in the window
-		// and the smoothed RTT both: a baseline that drifted up while the
-		// level was held there reads none (4 slots + 4 queued × 1 s: 6 in
-		// flight held for 40 s, then slow start resumed and stepped to 10,
-		// past the queue). Both, since a resume a noisy window holds back
-		// may not come again.
-		return false
+	if a, own := c.alg.(*delayAlgorithm); own {
+		if at := a.queueAt(w); at > 0 && min(w.mean, w.srtt) >= at {
+			// A queue against the level the limit grew from, in the window
+			// and the smoothed RTT both: a baseline that drifted up while the
+			// level was held there reads none (4 slots + 4 queued × 1 s: 6 in
+			// flight held for 40 s, then slow start resumed and stepped to 10,
+			// past the queue). Both, since a resume a noisy window holds back
+			// may not come again.
+			return false
+		}
 	}
 	if r := w.ratio(); r >= 1+(slowGrowRatio-1)/2 && (r >= slowGrowRatio || w.mean-w.base > 2*w.stderr) {
 		// A rise, within the noise or not, or one beyond the noise even if
