@@ -121,9 +121,11 @@ type delayAlgorithm struct {
 	// before gateUntil was gateProbe gates doubled, and gatedCut with its
 	// count of full windows in fullMask (see refusedAfterGate).
 	flags uint8
-	// grewFrom is the in-flight level of the last window the limit grew
-	// from, and grewRTT its smoothed RTT in seconds (see queuedPastLevel);
-	// 0 if none since the last drop.
+	// grewFrom is the in-flight level of the last window this strategy
+	// grew the limit from, and grewRTT its smoothed RTT in seconds (see
+	// queuedPastLevel); 0 if none since the last drop it read (slow start's
+	// own steps and drops do not pass through window). A record left from
+	// a lower level only reads a queue that rose by its levels' ratio.
 	grewFrom int32
 	grewRTT  float32
 }
