@@ -1142,7 +1142,8 @@ func (c *control) slowStartWindow(w windowStats) {
 const (
 	slowStepMax    = 1.5         // slow start's growth per window at most
 	slowGate       = time.Second // the gate a refusal is taken to close: Retry-After's usual second
-	slowGateRounds = 5           // round trips a gate costs at least where slow start grows by slowStep
+	slowGateRounds = 5           // a gate of fewer round trips than this makes a host slow (slowBase)
+	stepGateRounds = 10          // round trips a gate costs at least where slow start grows by slowStep
 
 	// slowBase is the baseline RTT above which a host is slow: a refusal's
 	// gate costs it fewer than slowGateRounds round trips, and a loaded
@@ -1152,13 +1153,17 @@ const (
 
 // slowStepAt is slow start's growth per window over a level without a
 // queue on a server whose baseline RTT is base: slowStep where a refusal's
-// gate (slowGate) costs slowGateRounds round trips or more, and more where
-// it costs fewer, up to slowStepMax. A step past a tight server's slots and
-// queue costs a gate and a cut; on a fast server that is hundreds of round
-// trips, on a slow one a round trip or less, while a slow climb costs the
-// same number of round trips on both.
+// gate (slowGate) costs stepGateRounds round trips or more (a baseline of
+// 100 ms or less), and more where it costs fewer, up to slowStepMax (from
+// 300 ms). A step past a tight server's slots and queue costs a gate and a
+// cut; on a fast server that is hundreds of round trips, on a slow one a few
+// or less, while a slow climb costs the same number of round trips on both.
+// From a gate of ten round trips (rather than five), servers of 150 to
+// 300 ms reach their slots in about a third fewer round trips; the cost is
+// a refusal in more cold starts of small tight servers (8 slots + 2 queued
+// at 150-200 ms), each under half a percent of the requests.
 func slowStepAt(base time.Duration) float64 {
-	rounds := slowGateRounds * float64(base) / float64(slowGate)
+	rounds := stepGateRounds * float64(base) / float64(slowGate)
 	if rounds <= 1 {
 		return slowStep
 	}
