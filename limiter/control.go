@@ -1160,8 +1160,10 @@ const (
 // or less, while a slow climb costs the same number of round trips on both.
 // From a gate of ten round trips (rather than five), servers of 150 to
 // 300 ms reach their slots in about a third fewer round trips; the cost is
-// a refusal in more cold starts of small tight servers (8 slots + 2 queued
-// at 150-200 ms), each under half a percent of the requests.
+// a refusal in more cold starts of small tight servers, whose level one or
+// two requests past their slots reads no rise within a window's noise (8
+// slots + 2 queued: 0.2-0.3% of the requests refused at 150-200 ms, 0.7%
+// at 300 ms, where it was 0.05-0.25%).
 func slowStepAt(base time.Duration) float64 {
 	rounds := stepGateRounds * float64(base) / float64(slowGate)
 	if rounds <= 1 {
