@@ -336,6 +336,10 @@ func (c *control) onStart(inFlight int) {
 // that read the clock anyway (TryAcquireAt) time every permit.
 func (c *control) sampled() bool { return c.seq&c.mask == 0 }
 
+// inProcess reports whether the host's work takes microseconds (its RTT
+// baseline is under inProcessRTT): no request crosses a network.
+func (c *control) inProcess() bool { return c.base > 0 && c.base < inProcessRTT }
+
 // span is the shortest duration of a window.
 func (c *control) span() time.Duration { return max(minWindow, c.srtt) }
 
@@ -353,7 +357,7 @@ func (c *control) resample(el time.Duration) {
 	if k := min(per/sampleTarget, maxMask); k >= 2 {
 		c.mask = 1<<(bits.Len64(uint64(k))-1) - 1
 	}
-	if c.base > 0 && c.base < inProcessRTT {
+	if c.inProcess() {
 		c.mask = max(c.mask, inProcessMask)
 	}
 }

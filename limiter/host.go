@@ -169,14 +169,35 @@ func (h *Host) takeLocked(now time.Time, needSlot bool) (Permit, time.Time, bool
 			now = h.l.clock.Now()
 		}
 		h.pace.learn.sent(now, h.ctl.seq, !needSlot, alone)
-	} else if alone && h.pace.learn.recordingAlone(h.ctl.seq) {
-		// The learner's own reading: the permit stays untimed until its
-		// caller starts it (see TryAcquireUntimed).
-		at := now
-		if at.IsZero() {
-			at = h.l.clock.Now()
+	} else {
+		// The learner's own readings: the permit stays untimed until
+		// its caller starts it (see TryAcquireUntimed).
+		var at time.Time
+		if h.pace.learn.episodeWants(h.ctl.seq) && !h.pace.learn.first {
+			// The first throttle's episode counts every request's
+			// start (see learner.started). A sampled permit's comes
+			// with its answer; an auxiliary request (a listing page)
+			// is no sample, nor is a permit sampling skipped (one in
+			// two or more where a window holds many), so theirs is
+			// read here: for a host's first requests at most, and not
+			// for in-process work, whose clock reads sampling spares.
+			if !needSlot || !now.IsZero() || (!h.ctl.sampled() && !h.ctl.inProcess()) {
+				at = now
+				if at.IsZero() {
+					at = h.l.clock.Now()
+				}
+			}
+			h.pace.learn.started(h.ctl.seq, at)
 		}
-		h.pace.learn.sent(at, h.ctl.seq, !needSlot, true)
+		if alone && h.pace.learn.recordingAlone(h.ctl.seq) {
+			if at.IsZero() {
+				at = now
+			}
+			if at.IsZero() {
+				at = h.l.clock.Now()
+			}
+			h.pace.learn.sent(at, h.ctl.seq, !needSlot, true)
+		}
 	}
 	slot, gen := h.out.open()
 	return Permit{h: h, start: now, seq: uint32(h.ctl.seq), epoch: h.ctl.cuts, level: h.ctl.level, slot: slot, gen: gen, busy: uint32(h.inFlight), peak: peak}, time.Time{}, true
@@ -310,6 +331,9 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 		panic("limiter: a Permit of host " + h.key + " was released twice")
 	}
 	h.inFlight--
+	if timed && h.pace.learn.ep != nil {
+		h.pace.learn.started(h.seqOf(p), start)
+	}
 	if h.ctl.slowStart {
 		h.ctl.watch.returned(h.seqOf(p))
 		if !timed && h.ctl.coldLevelBack(h.inFlight+1) {

@@ -65,12 +65,14 @@ const (
 // client did not start with a burst, so it may have sent below the rate for
 // a while), the burst is not known and the learner is unsure. An unsure
 // learner (from the first throttle, where that came long after the first
-// request, or from that fit) holds its next record and fits it with the one
-// after (jointFit): two records of different shapes tell the burst.
+// request, or from that fit) fits its next record with the first throttle's
+// episode, recorded (see episode), and where those two do not tell the
+// burst, holds that record and fits it with the one after (jointFit): two
+// records of different shapes tell the burst.
 type learner struct {
 	base    uint64        // the first throttle's episode holds the requests numbered above base
 	firstAt time.Time     // the episode's first request's start
-	workAt  time.Time     // the episode's first request that was not auxiliary
+	work    time.Duration // the episode's first request that was not auxiliary, after firstAt (see worked)
 	s1      float64       // requests admitted before the first throttle, once known
 	t1      time.Duration // from the episode's first request to that throttle
 	burst   float64       // the server's burst
@@ -81,6 +83,7 @@ type learner struct {
 	aux     uint8         // 1 if the host's first request was auxiliary and is in the episode
 	tight   uint8         // a bucket of one token's refusals in a row, each within tightEpisode of the gate before
 	wide    bool          // the first fit is a loose bound from below (see settle)
+	worked  bool          // work is set
 
 	*records         // made at the first throttle, which most hosts never see
 	cur0     float64 // the rate paced at when prev was closed
@@ -93,7 +96,85 @@ type learner struct {
 	// base (0: none), and its start in microseconds after firstAt.
 	aloneSeq uint8
 	aloneAt  int32
+
+	ep *episode // the first throttle's episode's request starts, until its first record is learnt from (nil: none)
 }
+
+// episode records the request starts of the first throttle's episode, from
+// a host's first request (a cold start: the server's bucket full) to its
+// first throttle, for the record after that throttle's gate to be fitted
+// with (see episodeFit). It keeps the first epMax requests at most: a host
+// that sent that many unthrottled is past its cold start. Starts are kept
+// in microseconds after the learner's firstAt, as each request's answer
+// comes with its permit's start (see started): made at a host's second
+// request, 4 KB at most, let go at the first fit.
+type episode struct {
+	at    []int32  // the start of the request numbered base+1+i (-1: not known)
+	ref   uint64   // the lowest number of the episode's refused requests (0: none yet)
+	first [6]int32 // at's first requests, in the one allocation a host makes for its episode
+}
+
+// started notes that the request numbered seq started at start (zero: it
+// was taken, and its start comes with its answer, as its permit's latency
+// sample), for the first throttle's episode: before that throttle any
+// request of the host's first epMax, after it those taken before it.
+func (l *learner) started(seq uint64, start time.Time) {
+	if !l.episodeWants(seq) {
+		return
+	}
+	ep := l.ep
+	if ep == nil {
+		// A host's second request: one sent alone needs no episode
+		// (most hosts of a crawl over many), and the first started at
+		// firstAt.
+		ep = new(episode)
+		ep.at = append(ep.first[:0], 0)
+		l.ep = ep
+	}
+	i := seq - l.base - 1
+	if l.first && i >= uint64(len(ep.at)) {
+		return
+	}
+	if i >= epMax {
+		l.ep = nil
+		return
+	}
+	for uint64(len(ep.at)) <= i {
+		ep.at = append(ep.at, -1)
+	}
+	if !start.IsZero() {
+		ep.at[i] = int32(min(max(0, start.Sub(l.firstAt).Microseconds()), math.MaxInt32))
+	}
+}
+
+// episodeWants reports whether started wants the request numbered seq:
+// the first throttle's episode is being recorded, or begins with it (its
+// second request). After that throttle, started takes the starts of the
+// episode's requests still in flight.
+func (l *learner) episodeWants(seq uint64) bool {
+	if seq <= l.base || l.firstAt.IsZero() {
+		return false
+	}
+	return l.ep != nil || (!l.first && seq == l.base+2)
+}
+
+// epMax is the most requests of a first throttle's episode that a learner
+// records: a cold start at 1,000/s behind 20 ms sends 300-550 before its
+// first throttle.
+const epMax = 1024
+
+// episodeSlack is jointSlack for the first throttle's episode (see
+// episodeFit): its starts are read where each permit's is (its latency
+// sample's, when its request began, or when it was taken, a listing
+// page's or one sampling skipped), and a cold start's requests go out a
+// few together: the episode's lowest rate read 4.5% over the server's end
+// to end (700/s burst 10, 13 requests over 4.4 ms at its end).
+const episodeSlack = 0.06
+
+// episodeSpan is how far apart the rates of the bursts on which the first
+// throttle's episode and the record after it agree may lie, for their joint
+// fit to be taken as the server's (see episodeFit).
+const episodeSpan = 0.06
 
 // records are the learner's records of request starts.
 type records struct {
@@ -140,7 +221,7 @@ type record struct {
 // recording reports whether sent wants the request numbered seq, aux if it
 // is auxiliary.
 func (l *learner) recording(seq uint64, aux bool) bool {
-	return seq == l.base+1 || (l.records != nil && l.cur.sends != nil) || (!aux && l.workAt.IsZero())
+	return seq == l.base+1 || (l.records != nil && l.cur.sends != nil) || (!aux && !l.worked)
 }
 
 // recordingAlone reports whether sent wants the request numbered seq,
@@ -161,10 +242,13 @@ func (l *learner) sent(now time.Time, seq uint64, aux bool, alone bool) {
 		if aux && seq == 1 {
 			l.aux = 1
 		}
+		// The episode is made at its second request (see started).
+		l.ep = nil
 	}
-	if !aux && l.workAt.IsZero() {
-		l.workAt = now
+	if !aux && !l.worked {
+		l.worked, l.work = true, now.Sub(l.firstAt)
 	}
+	l.started(seq, now)
 	if alone && l.recordingAlone(seq) {
 		l.aloneSeq, l.aloneAt = uint8(seq-l.base), int32(min(now.Sub(l.firstAt).Microseconds(), math.MaxInt32))
 	}
@@ -211,6 +295,9 @@ func (l *learner) throttled(now time.Time, seq uint64, start, until time.Time, c
 			return 0, false, false
 		}
 		l.first, l.t1 = true, now.Sub(l.firstAt)
+		if l.ep != nil {
+			l.ep.ref = seq
+		}
 		// A throttle later than a few round trips after the first request
 		// of the host's work, and later than a twentieth of its gate, did
 		// not come from a burst sent at a cold start. The twentieth holds
@@ -222,11 +309,7 @@ func (l *learner) throttled(now time.Time, seq uint64, start, until time.Time, c
 		// within four doublings; an episode that was mostly burst, read as
 		// a client's ramp, sends at once far above the rate and costs a
 		// whole gate.
-		work := l.workAt
-		if work.IsZero() {
-			work = l.firstAt
-		}
-		el := now.Sub(work)
+		el := now.Sub(l.firstAt.Add(l.work))
 		l.unsure = rtt > 0 && el > coldThrottle*rtt && el > gate/coldGate
 		l.restart(until, gate)
 		if !start.IsZero() {
@@ -250,6 +333,12 @@ func (l *learner) throttled(now time.Time, seq uint64, start, until time.Time, c
 			from = drainStart
 		}
 		return from * max(1, sent, l.admitted()) / (l.t1 + gate).Seconds(), true, true
+	}
+	if l.ep != nil && seq > l.base && seq < l.ep.ref {
+		// Of the first episode, refused before the request its
+		// throttle came for, answered after it.
+		l.ep.ref = seq
+		return 0, false, false
 	}
 	c := &l.cur
 	if l.unsure && !l.recordsUnsure() {
@@ -288,7 +377,7 @@ func (l *learner) paused(seq uint64, inFlight int) {
 	if l.first || inFlight > 1 {
 		return
 	}
-	l.base, l.firstAt, l.workAt, l.aux, l.s1ok, l.aloneSeq = seq, time.Time{}, time.Time{}, 0, 0, 0
+	l.base, l.firstAt, l.work, l.worked, l.aux, l.s1ok, l.aloneSeq = seq, time.Time{}, 0, false, 0, 0, 0
 }
 
 // oneToken takes the server, at now, for a bucket of one token (its quota
@@ -297,7 +386,7 @@ func (l *learner) paused(seq uint64, inFlight int) {
 // tells the rate from the requests started from now on.
 func (l *learner) oneToken(now time.Time, sent uint64) {
 	l.first, l.known, l.unsure = true, true, false
-	l.base, l.firstAt, l.s1, l.burst, l.s1ok = sent, now, 1, 1, 1
+	l.base, l.firstAt, l.s1, l.burst, l.s1ok, l.ep = sent, now, 1, 1, 1, nil
 	l.restart(now, 0)
 	l.cur.sends = l.cur.sends[:0]
 }
@@ -350,8 +439,12 @@ func (l *learner) settle() (float64, bool) {
 		// that grew) is followed by a steady pace just under the one it
 		// was refused at: two records of different shapes tell the
 		// burst.
-		l.fits++
 		l.s1 = l.admitted()
+		if b, lo, hi, ok := l.episodeFit(c, n); ok {
+			l.burst, l.known, l.unsure, l.jointHi = b, true, false, hi
+			return l.fitted(c, n, cur, min(lo, hi))
+		}
+		l.fits++
 		if n >= minFit && n < len(c.sends) {
 			l.hold(c, n)
 			if cur > 0 && l.climbed {
@@ -410,6 +503,11 @@ func (l *learner) settle() (float64, bool) {
 			r, l.known = l.whole, true
 		}
 		l.unsure = !l.known
+		if !l.unsure {
+			l.ep = nil
+		} else if b, lo, hi, ok := l.episodeFit(c, n); ok {
+			l.burst, l.known, l.unsure, l.jointHi, r = b, true, false, hi, min(lo, hi)
+		}
 		if l.unsure && n >= minFit && l.s1 >= 1 {
 			// The record does not tell the burst, but the first
 			// episode bounds it: a bucket that admitted s1 requests
@@ -434,8 +532,9 @@ func (l *learner) settle() (float64, bool) {
 			}
 		}
 	} else if l.unsure {
-		b, lo, hi, ok := jointFit(&l.held, l.heldN, c, n, l.s1)
-		if !ok {
+		f := jointFit(&l.held, l.heldN, c, n, l.s1, jointSlack)
+		b, lo, hi := f.burst, f.rate, f.hi
+		if !f.ok {
 			// The records disagree (timing, or a server that
 			// changed): the episode's estimate stays (see
 			// pace.estimate), and no record is kept.
@@ -447,6 +546,12 @@ func (l *learner) settle() (float64, bool) {
 	} else {
 		r = c.lowest(l.burst, n)
 	}
+	return l.fitted(c, n, cur, r)
+}
+
+// fitted returns the rate to pace at from record c, whose first n requests
+// were admitted, fitted at r; cur is the rate paced at when c was closed.
+func (l *learner) fitted(c *record, n int, cur, r float64) (float64, bool) {
 	// The rate a loose first fit paced at (see wide), for the record the
 	// probe from it left.
 	loose := l.loose
@@ -555,8 +660,8 @@ func (l *learner) succeeded(now time.Time, seq uint64) {
 // request's start, or the first work request's where the first was left
 // out of the episode (a robots.txt sent alone before the work; see aux).
 func (l *learner) drainFrom() time.Time {
-	if l.aux == 1 && !l.workAt.IsZero() {
-		return l.workAt
+	if l.aux == 1 && l.worked {
+		return l.firstAt.Add(l.work)
 	}
 	return l.firstAt
 }
@@ -742,6 +847,17 @@ const jointSlack = 0.03
 // over them under the host's lock.
 const jointSteps = 20
 
+// joint is what jointFit found: the burst on which two records agree best
+// and the lowest rate at which a bucket of it admits both (hi: the lowest
+// that admits the refused one of either too), and the lowest and highest
+// such rates of the bursts they agree on about as well (a span that tells
+// how well the two records tell the burst apart).
+type joint struct {
+	burst, rate, hi float64
+	low, top        float64
+	ok              bool
+}
+
 // jointFit returns the burst of at most bmax tokens on which both records
 // agree best, a bucket full when each began, and the lowest rate at which
 // such a bucket admits the first n of each (hi: the lowest that admits the
@@ -754,25 +870,42 @@ const jointSteps = 20
 // at least), and the one whose lowest over highest rate is least is taken:
 // about a hundred tries over two records of a few hundred requests, 5-17 ms
 // on a loaded 2-core machine, once per throttle of an unsure host.
-func jointFit(a *record, na int, c *record, nc int, bmax float64) (burst, rate, hi float64, ok bool) {
+func jointFit(a *record, na int, c *record, nc int, bmax, slack float64) (f joint) {
 	if na == 0 || nc == 0 || na >= len(a.sends) || nc >= len(c.sends) || bmax < 1 {
-		return 0, 0, 0, false
+		return f
 	}
 	agree := func(k float64) (lo, hi float64, ok bool) {
 		lo = max(a.lowestTo(k, na, jointSteps), c.lowestTo(k, nc, jointSteps))
 		hi = min(a.lowestTo(k, na+1, jointSteps), c.lowestTo(k, nc+1, jointSteps))
-		return lo, hi, lo < (1+jointSlack)*hi
+		// A burst too small for either record's requests at any rate
+		// (two went out together to a bucket of one) agrees on none.
+		return lo, hi, lo < (1+slack)*hi && a.admits(k, lo, na) && c.admits(k, lo, nc)
 	}
 	// A burst over either record's admitted requests would have admitted
 	// its refused one at any rate.
 	bmax = min(bmax, float64(na), float64(nc))
 	best := math.Inf(1)
+	var agreed [][2]float64 // each agreeing burst's lowest rate and its lowest over highest
 	for k := 1.0; k <= bmax; k += max(1, math.Floor(k/50)) {
-		if lo, h, ok := agree(k); ok && lo/h < best {
-			best, burst, rate, hi = lo/h, k, lo, h
+		lo, h, ok := agree(k)
+		if !ok {
+			continue
+		}
+		agreed = append(agreed, [2]float64{lo, lo / h})
+		if lo/h < best {
+			best, f.burst, f.rate, f.hi = lo/h, k, lo, h
 		}
 	}
-	return burst, rate, hi, burst > 0
+	// The span: the bursts that agree within jointSlack of the best (of
+	// one, where the best overlaps).
+	f.low = math.Inf(1)
+	for _, g := range agreed {
+		if g[1] < max(1, best)*(1+jointSlack) {
+			f.low, f.top = min(f.low, g[0]), max(f.top, g[0])
+		}
+	}
+	f.ok = f.burst > 0
+	return f
 }
 
 // bisect returns the largest x in [lo, hi], to 0.05, at which ok holds,
@@ -838,6 +971,49 @@ func (c *record) lowestTo(b float64, n, steps int) float64 {
 		}
 	}
 	return hi
+}
+
+// episodeFit fits the first throttle's episode (see episode) with record
+// c, whose first n requests were admitted (see jointFit), and lets the
+// episode go. A bucket full at a cold start and drained by the client's
+// ramp, and the same bucket refilled during a gate and drained at a pace,
+// agree near the server's burst, where the two drained it over different
+// times. Where they drained it over about the same time (a first pace
+// near the episode's rate, which its burst inflated), they agree on a line
+// of bursts and rates: 200/s burst 10 fitted at burst 4 to 13 for 288 to
+// 160/s, 2,000/s burst 10 at 9 to 97 for 2,054 to 206/s. Only where the
+// bursts they agree on span rates within episodeSpan is the fit taken;
+// otherwise the record is held as before.
+func (l *learner) episodeFit(c *record, n int) (burst, rate, hi float64, ok bool) {
+	ep := l.ep
+	l.ep = nil
+	a := uint64(l.aux)
+	if ep == nil || n == 0 || n >= len(c.sends) || ep.ref <= l.base+1+a || ep.ref-l.base > uint64(len(ep.at)) {
+		return 0, 0, 0, false
+	}
+	// Requests sent together reach the server in any order: of the
+	// episode's, the bucket admitted s1 before it ran dry, whichever
+	// they were. Their starts, in order, and the next one's are the
+	// record: each must be known (a request whose permit was not timed,
+	// in-process work's, leaves the episode's shape open).
+	ne := max(int(ep.ref-(l.base+1+a)), int(l.s1))
+	if ne+int(a) >= len(ep.at) {
+		return 0, 0, 0, false
+	}
+	e := record{from: l.firstAt, gate: -1, seq0: l.base + 1 + a, sends: make([]time.Duration, ne+1)}
+	for i := range e.sends {
+		us := ep.at[int(a)+i]
+		if us < 0 {
+			return 0, 0, 0, false
+		}
+		e.sends[i] = time.Duration(us) * time.Microsecond
+	}
+	slices.Sort(e.sends)
+	f := jointFit(&e, ne, c, n, max(1, l.s1), episodeSlack)
+	if !f.ok || f.top > (1+episodeSpan)*f.low {
+		return 0, 0, 0, false
+	}
+	return f.burst, f.rate, f.hi, true
 }
 
 // pacerBurst is the burst a pacer under the learnt rate r may use: half the

@@ -1,6 +1,7 @@
 package limiter
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -167,15 +168,16 @@ func TestJointFitTellsTheBurstFromASteadyRecordAndAClimb(t *testing.T) {
 	// rate far under the server's.
 	assert.Less(t, a.lowest(50, na), 150.0)
 	assert.Less(t, c.lowest(50, nc), 290.0)
-	b, r, hi, ok := jointFit(&a, na, &c, nc, 50)
-	require.True(t, ok)
-	assert.InDelta(t, 10, b, 1, "burst")
-	assert.InDelta(t, 300, r, 300*0.03, "rate")
-	assert.LessOrEqual(t, r, 300.0, "the lowest rate both admit is under the server's")
-	assert.Greater(t, hi, 300.0, "the refused requests bound it from above")
+	f := jointFit(&a, na, &c, nc, 50, jointSlack)
+	require.True(t, f.ok)
+	assert.InDelta(t, 10, f.burst, 1, "burst")
+	assert.InDelta(t, 300, f.rate, 300*0.03, "rate")
+	assert.LessOrEqual(t, f.rate, 300.0, "the lowest rate both admit is under the server's")
+	assert.Greater(t, f.hi, 300.0, "the refused requests bound it from above")
+	assert.LessOrEqual(t, f.low, f.rate, "the span of the bursts they agree on holds the fit")
+	assert.GreaterOrEqual(t, f.top, f.rate)
 	// Records of no refusal, or none at all, tell nothing.
-	_, _, _, ok = jointFit(&a, len(a.sends), &c, nc, 50)
-	assert.False(t, ok)
+	assert.False(t, jointFit(&a, len(a.sends), &c, nc, 50, jointSlack).ok)
 }
 
 // oneTokenThenProbe feeds l what a bucket of one token refilling 20 a
@@ -512,6 +514,16 @@ func TestLearnerFitsAWholeBurstWhereTheFirstRefusedRequestsStartIsKnown(t *testi
 }
 
 func TestPaceAfterAProbeThatLeavesTheLearnerUnsurePacesUnderTheServersRate(t *testing.T) {
+	for _, recorded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("episode recorded %v", recorded), func(t *testing.T) { paceAfterAnUnsureProbe(t, recorded) })
+	}
+}
+
+// paceAfterAnUnsureProbe is TestPaceAfterAProbeThatLeavesTheLearnerUnsure-
+// PacesUnderTheServersRate with the first episode's starts recorded (see
+// episode) or not (a host past epMax requests, or whose work sampling
+// skipped): recorded, the episode and the probe's record tell the burst.
+func paceAfterAnUnsureProbe(t *testing.T, recorded bool) {
 	// 300/s with a burst of 5: a crawl's cold start sends its first
 	// requests 2 ms apart (its own work spaces them), so the first episode's
 	// 12 admitted requests were mostly refill and do not tell the burst.
@@ -538,6 +550,9 @@ func TestPaceAfterAProbeThatLeavesTheLearnerUnsurePacesUnderTheServersRate(t *te
 	require.True(t, ok)
 	require.True(t, first)
 	require.False(t, l.unsure, "a cold start's burst")
+	if !recorded {
+		l.ep = nil
+	}
 	var refusedAt time.Time
 	for at = until; refusedAt.IsZero(); {
 		probe := 50 * math.Exp2(at.Sub(until).Seconds()/0.3)
@@ -556,6 +571,13 @@ func TestPaceAfterAProbeThatLeavesTheLearnerUnsurePacesUnderTheServersRate(t *te
 	p.learnt, p.slow, p.fallback = 600, true, 450
 	p.apply(now)
 	p.take(now.Add(time.Second))
+	if recorded {
+		require.True(t, l.known, "the first episode and the probe's record tell the burst")
+		assert.InDelta(t, 5, l.burst, 1, "the server's burst")
+		assert.LessOrEqual(t, p.learnt, 300.0, "not past the server's rate")
+		assert.Greater(t, p.learnt, 0.9*300, "near it")
+		return
+	}
 	require.True(t, l.unsure, "the first episode does not tell the burst")
 	assert.LessOrEqual(t, p.learnt, 300.0, "not past the server's rate")
 	assert.Greater(t, p.learnt, 0.8*300, "at the first episode's bound on the burst")
@@ -617,4 +639,18 @@ func TestLearnerBoundsAnUntimedRefusedRequestsStartByTheRequestsTakenBeforeIt(t 
 	assert.Equal(t, math.Round(l.burst), l.burst, "a whole burst")
 	assert.LessOrEqual(t, r, 100.0, "not above the server's rate")
 	assert.GreaterOrEqual(t, r, 93.0)
+}
+
+func TestLearnerLetsTheFirstEpisodeGoPastItsColdStart(t *testing.T) {
+	var l learner
+	at := epoch
+	for seq := uint64(1); seq <= epMax; seq++ {
+		l.sent(at, seq, false, false)
+		l.started(seq, at)
+		at = at.Add(time.Millisecond)
+	}
+	require.NotNil(t, l.ep, "a host's first requests are its first throttle's episode")
+	assert.Len(t, l.ep.at, epMax)
+	l.started(epMax+1, at)
+	assert.Nil(t, l.ep, "a host that sent epMax requests unthrottled is past its cold start: the episode is let go")
 }

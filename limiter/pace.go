@@ -284,8 +284,14 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 					// records bounded it at 12-20/s) was paced at,
 					// and each record after it cut the pace by half
 					// at most, one refusal a halving.
+					// A first fit, with the first throttle's
+					// episode (see learner.episodeFit), agrees
+					// only on bursts whose rates lie within
+					// episodeSpan: its lowest is the rate.
 					p.refusedAt, p.learn.jointHi = min(p.refusedAt, hi), 0
-					p.learnt = min(max(p.learnt, prev), hi)
+					if p.learn.fits > 1 {
+						p.learnt = min(max(p.learnt, prev), hi)
+					}
 				}
 				if p.learn.fits == 1 && p.learn.whole > 0 {
 					// Paced at the lowest rate its record

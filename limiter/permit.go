@@ -81,9 +81,24 @@ func (p Permit) Release(o Outcome) {
 // request that is not like the host's work (a robots.txt, a listing page):
 // answered much faster or slower than the work, it would mislead the RTT
 // baseline and slow start. Its release still counts for the concurrency
-// limit, drops, throttles and the rate. Release the returned permit instead
-// of p.
+// limit, drops, throttles and the rate, and when it started still counts for
+// what the host learns from its first throttle. Release the returned permit
+// instead of p.
 func (p Permit) Unsampled() Permit {
+	if p.h != nil && !p.start.IsZero() {
+		// When it started still counts for the host's first throttle's
+		// episode (see learner.started).
+		p.h.mu.Lock()
+		if p.h.pace.learn.ep != nil {
+			p.h.pace.learn.started(p.h.seqOf(p), p.start)
+		}
+		p.h.mu.Unlock()
+	}
+	return p.untimed()
+}
+
+// untimed returns p with no latency sample.
+func (p Permit) untimed() Permit {
 	p.start = time.Time{}
 	return p
 }

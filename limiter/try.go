@@ -44,7 +44,7 @@ func (h *Host) TryAcquireUntimed() (p Permit, start bool, retryAt time.Time, ok 
 		return Permit{}, false, retryAt, false
 	}
 	if !sampled {
-		return p.Unsampled(), false, time.Time{}, true
+		return p.untimed(), false, time.Time{}, true
 	}
 	return p, p.start.IsZero(), time.Time{}, true
 }
@@ -166,7 +166,7 @@ func (h *Host) AcquireAuxiliary(ctx context.Context) (Permit, error) {
 		p, at, ok := h.takeLocked(now, false)
 		h.mu.Unlock()
 		if ok {
-			p = p.Unsampled()
+			p = p.untimed()
 			if h.l.shared != nil {
 				return h.admitShared(ctx, p, nil)
 			}
