@@ -253,6 +253,10 @@ ROWS = [
     ('nohdr-10-b1', 'quota-no-headers', '--rate 10 --burst 1', 200, ('bucket', 10, 1), [], 60),
     ('nohdr-10-b50', 'quota-no-headers', '--rate 10 --burst 50', 250, ('bucket', 10, 50), [], 60),
     ('nohdr-1000-b1', 'quota-no-headers', '--rate 1000 --burst 1', 12000, ('bucket', 1000, 1), [], 60),
+    # bursts of 10 behind 20 ms at rates whose cold start ramps for many round trips: a crawl of about 10 s
+    ('nohdr-200-b10-20ms', 'quota-no-headers', '--rate 200 --burst 10 --latency 20ms', 2000, ('bucket', 200, 10), [], 60),
+    ('nohdr-700-b10-20ms', 'quota-no-headers', '--rate 700 --burst 10 --latency 20ms', 7000, ('bucket', 700, 10), [], 60),
+    ('nohdr-1500-b10-20ms', 'quota-no-headers', '--rate 1500 --burst 10 --latency 20ms', 15000, ('bucket', 1500, 10), [], 60),
     # Retry-After as an HTTP-date on a tight capacity and a quota at another rate
     ('radate-tight-16q4', 'capacity-tight', '--retry-after-date', 4000, ('cap', 16, 0.02), [], 60),
     ('radate-nohdr-200-b1', 'quota-no-headers', '--rate 200 --burst 1 --retry-after-date', 4000, ('bucket', 200, 1), [], 60),
