@@ -159,8 +159,8 @@ func (l *learner) episodeWants(seq uint64) bool {
 }
 
 // epMax is the most requests of a first throttle's episode that a learner
-// records: a cold start at 1,000/s behind 20 ms sends 300-550 before its
-// first throttle.
+// records: in the simulation a cold start sent 280 of them before its first
+// throttle at 1,000/s behind 20 ms (burst 10), 540 with a burst of 100.
 const epMax = 1024
 
 // episodeSlack is jointSlack for the first throttle's episode (see

@@ -519,10 +519,10 @@ func TestPaceAfterAProbeThatLeavesTheLearnerUnsurePacesUnderTheServersRate(t *te
 	}
 }
 
-// paceAfterAnUnsureProbe is TestPaceAfterAProbeThatLeavesTheLearnerUnsure-
-// PacesUnderTheServersRate with the first episode's starts recorded (see
-// episode) or not (a host past epMax requests, or whose work sampling
-// skipped): recorded, the episode and the probe's record tell the burst.
+// paceAfterAnUnsureProbe is the test above with the first episode's starts
+// recorded (see episode) or not (a host past epMax requests, or whose work
+// sampling skipped): recorded, the episode and the probe's record tell the
+// burst.
 func paceAfterAnUnsureProbe(t *testing.T, recorded bool) {
 	// 300/s with a burst of 5: a crawl's cold start sends its first
 	// requests 2 ms apart (its own work spaces them), so the first episode's
