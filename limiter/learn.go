@@ -442,7 +442,13 @@ func (l *learner) settle() (float64, bool) {
 		l.s1 = l.admitted()
 		if b, lo, hi, ok := l.episodeFit(c, n); ok {
 			l.burst, l.known, l.unsure, l.jointHi = b, true, false, hi
-			return l.fitted(c, n, cur, min(lo, hi))
+			r = min(lo, hi)
+			l.refilled(c, n, r)
+			return l.fitted(c, n, cur, r)
+		}
+		if r, ok := l.oneRefilled(c, n); ok {
+			l.unsure = false
+			return l.fitted(c, n, cur, r)
 		}
 		l.fits++
 		if n >= minFit && n < len(c.sends) {
@@ -464,6 +470,15 @@ func (l *learner) settle() (float64, bool) {
 		// one request and refused the next holds one token, however much
 		// it refilled in between.
 		l.known = (n >= minFit || (l.s1 <= 1 && n >= minFitOne)) && (l.s1 == 1 || r*l.t1.Seconds() <= l.s1/2)
+		// A record after a gate that admitted fewer requests than the
+		// burst was the gate's refill: where the first episode was
+		// mostly the burst (under half a token's refill), it bounds the
+		// rate from both sides however few it holds (see refillHi). A
+		// quota of a few a second, whose gate refills a few tokens, was
+		// left to the episode's estimate (87/s for 5/s burst 20), and
+		// drew a gate every second or two.
+		refill := !told && n >= 2 && r*l.t1.Seconds() <= 0.5 && refillHi(c, n, l.burst) > 0
+		l.known = l.known || refill
 		if l.s1 == 1 && !told && n > 0 && !l.known {
 			// A bucket of one token holds none once it admits a
 			// request: the first request after the gate, admitted,
@@ -502,11 +517,17 @@ func (l *learner) settle() (float64, bool) {
 			l.whole = c.lowest(l.burst, n)
 			r, l.known = l.whole, true
 		}
+		if !told && !l.known {
+			if r1, ok := l.oneRefilled(c, n); ok {
+				r = r1
+			}
+		}
 		l.unsure = !l.known
 		if !l.unsure {
 			l.ep = nil
 		} else if b, lo, hi, ok := l.episodeFit(c, n); ok {
 			l.burst, l.known, l.unsure, l.jointHi, r = b, true, false, hi, min(lo, hi)
+			l.refilled(c, n, r)
 		}
 		if l.unsure && n >= minFit && l.s1 >= 1 {
 			// The record does not tell the burst, but the first
@@ -531,6 +552,9 @@ func (l *learner) settle() (float64, bool) {
 				l.wide = true
 			}
 		}
+		if refill {
+			l.refilled(c, n, r)
+		}
 	} else if l.unsure {
 		f := jointFit(&l.held, l.heldN, c, n, l.s1, jointSlack)
 		b, lo, hi := f.burst, f.rate, f.hi
@@ -545,8 +569,79 @@ func (l *learner) settle() (float64, bool) {
 		l.held = record{}
 	} else {
 		r = c.lowest(l.burst, n)
+		// A later record may be the gate's refill too (a pace that
+		// drained the burst before its refusal): its lowest is a bound
+		// from below only, which confirmed would hold the host there
+		// (75% of 5/s burst 20).
+		l.refilled(c, n, r)
 	}
 	return l.fitted(c, n, cur, r)
+}
+
+// refillHi returns the rate that record c's refused request bounds the
+// server's by from above where its bucket, of burst b, never filled after
+// the gate: a gate closed by a refusal opens on a bucket of under a token,
+// which refills at the rate r until the record's request n+1 (the refused
+// one) finds under a token again, so r·(gate + its start) < n+1 whatever the
+// burst, as long as n+1 < b (the refill never reached the cap). 0 where the
+// record tells no such bound: no gate before it, fewer than two requests
+// admitted (a gate's end and its first request's jitter weigh on one), or
+// a bucket that may have filled.
+func refillHi(c *record, n int, b float64) float64 {
+	if c.gate <= 0 || n < 2 || n >= len(c.sends) || float64(n+1) >= b {
+		return 0
+	}
+	return float64(n+1) / (c.gate + c.sends[n]).Seconds()
+}
+
+// refilled marks a fit at r of record c, whose first n requests were
+// admitted, as a loose bound from below where c was the gate's refill and
+// its refused request bounds the rate (see refillHi) well over r: the host
+// probes from r as from an unconfirmed rate (see learner.wide), to no
+// higher than that bound (jointHi). A record of a few requests after a
+// gate of a second spans its refill, which bounds the rate within a token
+// of the gate's: 2/s burst 10 read at 1-2.7/s.
+func (l *learner) refilled(c *record, n int, r float64) {
+	if hi := refillHi(c, n, l.burst); hi > (1+looseSpan)*r {
+		l.wide, l.jointHi = true, hi
+	}
+}
+
+// oneRefilled fits a first record c after a gate that admitted one request
+// (n == 1) and refused the next, where the first episode admitted at least
+// three within less than half a token's refill of the rate the record bounds
+// it by: the episode drained the burst, and the gate refilled a token or
+// two. The bucket held under a token when the gate opened and under a token
+// at the refused request, so r·(gate + its start) < 2: the rate lies under
+// that bound, and no lower than half of it where the gate refilled the
+// token admitted, which a server whose Retry-After is the time to its next
+// token makes about a token's time (r·gate ≈ 1). The burst is the
+// episode's; the rate is probed from half the bound, unconfirmed (see
+// refilled), to no higher than the bound. A quota of one a second, burst
+// 10, behind a Retry-After of a second, fitted nothing from such records
+// and drew a gate every second or two.
+func (l *learner) oneRefilled(c *record, n int) (float64, bool) {
+	if n != 1 || c.gate <= 0 || n >= len(c.sends) || l.s1 < 3 {
+		return 0, false
+	}
+	hi := 2 / (c.gate + c.sends[1]).Seconds()
+	if hi*l.t1.Seconds() > 0.5 {
+		return 0, false
+	}
+	// A bucket of one token refuses the second request for its cap,
+	// whatever it refilled during the gate: that bound holds only where
+	// the episode rules such a bucket out. One admits s1 requests over
+	// t1 at (s1-1)/t1 at least, a rate that would have admitted the
+	// second request too. A bucket of one token at 100/s that admitted
+	// three requests 10 ms apart, refused the next and, after the gate,
+	// one of two 5 ms apart was taken for a burst of 3 and paced at
+	// 1/s.
+	if (l.s1-1)/l.t1.Seconds()*(c.sends[1]-c.sends[0]).Seconds() < 1 {
+		return 0, false
+	}
+	l.burst, l.known, l.wide, l.jointHi = l.s1, true, true, hi
+	l.ep = nil
+	return hi / 2, true
 }
 
 // fitted returns the rate to pace at from record c, whose first n requests
@@ -631,7 +726,11 @@ func (l *learner) fitted(c *record, n int, cur, r float64) (float64, bool) {
 	if rate <= 0 {
 		rate = cur / 2
 	}
-	rate = min(rate, tightCut)
+	if cur > 0 {
+		// With no rate paced at (a first throttle read as an outage's),
+		// tightCut is 0: the record's fit stands.
+		rate = min(rate, tightCut)
+	}
 	if l.wide {
 		l.loose = rate
 	}
@@ -855,6 +954,7 @@ const jointSteps = 20
 type joint struct {
 	burst, rate, hi float64
 	low, top        float64
+	kmin            float64 // the smallest of those bursts
 	ok              bool
 }
 
@@ -881,19 +981,47 @@ func jointFit(a *record, na int, c *record, nc int, bmax, slack float64) (f join
 		// (two went out together to a bucket of one) agrees on none.
 		return lo, hi, lo < (1+slack)*hi && a.admits(k, lo, na) && c.admits(k, lo, nc)
 	}
-	// A burst over either record's admitted requests would have admitted
-	// its refused one at any rate.
-	bmax = min(bmax, float64(na), float64(nc))
+	// A burst over a record's admitted requests would have admitted its
+	// refused one at any rate, where its bucket was full when it began
+	// (no gate before it) or may have been (a gate's refill of one).
+	// After a gate, a bucket refilled by fewer tokens than its burst
+	// admits fewer requests than that: 2/s burst 40, whose record after
+	// a gate of a second admitted 3, was fitted at burst 3 and 965/s.
+	if a.gate < 0 || na < 2 {
+		bmax = min(bmax, float64(na))
+	}
+	if c.gate < 0 || nc < 2 {
+		bmax = min(bmax, float64(nc))
+	}
 	best := math.Inf(1)
-	var agreed [][2]float64 // each agreeing burst's lowest rate and its lowest over highest
-	for k := 1.0; k <= bmax; k += max(1, math.Floor(k/50)) {
+	var agreed [][3]float64 // each agreeing burst's lowest rate, its lowest over highest, and the burst
+	near, nearest := 0.0, math.Inf(1)
+	try := func(k float64) {
 		lo, h, ok := agree(k)
-		if !ok {
-			continue
+		if lo/h < nearest {
+			near, nearest = k, lo/h
 		}
-		agreed = append(agreed, [2]float64{lo, lo / h})
+		if !ok {
+			return
+		}
+		agreed = append(agreed, [3]float64{lo, lo / h, k})
 		if lo/h < best {
 			best, f.burst, f.rate, f.hi = lo/h, k, lo, h
+		}
+	}
+	for k := 1.0; k <= bmax; k += max(1, math.Floor(k/50)) {
+		try(k)
+	}
+	// Past 100 tokens the bursts tried are a few apart, where a record
+	// that drained a bucket within its refill of a token or two (a cold
+	// start's burst of 200 at 20/s) agrees with the other on one burst
+	// alone: the whole bursts around the one nearest to agreeing are
+	// tried too.
+	if step := math.Floor(near / 50); step > 1 {
+		for k := near - step + 1; k < near+step && k <= bmax; k++ {
+			if k != near {
+				try(k)
+			}
 		}
 	}
 	// The span: the bursts that agree within jointSlack of the best (of
@@ -902,6 +1030,9 @@ func jointFit(a *record, na int, c *record, nc int, bmax, slack float64) (f join
 	for _, g := range agreed {
 		if g[1] < max(1, best)*(1+jointSlack) {
 			f.low, f.top = min(f.low, g[0]), max(f.top, g[0])
+			if f.kmin == 0 || g[2] < f.kmin {
+				f.kmin = g[2]
+			}
 		}
 	}
 	f.ok = f.burst > 0
@@ -1010,8 +1141,18 @@ func (l *learner) episodeFit(c *record, n int) (burst, rate, hi float64, ok bool
 	}
 	slices.Sort(e.sends)
 	f := jointFit(&e, ne, c, n, max(1, l.s1), episodeSlack)
-	if !f.ok || f.top > (1+episodeSpan)*f.low {
+	if !f.ok {
 		return 0, 0, 0, false
+	}
+	if f.top > (1+episodeSpan)*f.low {
+		// Where the record is the gate's refill at every burst they
+		// agree on (see refillHi), its refused request bounds the rate
+		// whatever the burst: the lowest of the span is a bound from
+		// below, probed from up to that one (see refilled).
+		if refillHi(c, n, f.kmin) <= 0 {
+			return 0, 0, 0, false
+		}
+		return f.burst, f.low, f.hi, true
 	}
 	return f.burst, f.rate, f.hi, true
 }

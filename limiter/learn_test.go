@@ -654,3 +654,209 @@ func TestLearnerLetsTheFirstEpisodeGoPastItsColdStart(t *testing.T) {
 	l.started(epMax+1, at)
 	assert.Nil(t, l.ep, "a host that sent epMax requests unthrottled is past its cold start: the episode is let go")
 }
+
+// coldThenRefill feeds l what a bucket of rate a second with a burst of
+// burst, full at epoch, does with a cold start's burst of requests 0.5 ms
+// apart, until the first refusal (answered 1 ms later, with a 1 s gate),
+// then with requests gap apart from the gate's end until the next refusal,
+// whose gate it closes with cur the rate paced at. It returns the rate
+// settle tells, and the requests admitted after the gate.
+func coldThenRefill(t *testing.T, l *learner, rate, burst float64, gap time.Duration, cur float64) (float64, int) {
+	t.Helper()
+	b := bucketAt{rate: rate, burst: burst, tokens: burst, last: epoch}
+	seq := uint64(0)
+	var until time.Time
+	for {
+		seq++
+		sent := epoch.Add(time.Duration(seq-1) * 500 * time.Microsecond)
+		l.sent(sent, seq, false, false)
+		if !b.admit(sent) {
+			until = sent.Add(time.Millisecond + time.Second)
+			_, first, ok := l.throttled(sent.Add(time.Millisecond), seq, time.Time{}, until, 0, 5*time.Millisecond)
+			require.True(t, ok)
+			require.True(t, first)
+			break
+		}
+		l.succeeded(time.Time{}, seq)
+	}
+	for i := 0; ; i++ {
+		seq++
+		sent := until.Add(time.Duration(i) * gap)
+		l.sent(sent, seq, false, false)
+		if !b.admit(sent) {
+			_, first, ok := l.throttled(sent.Add(time.Millisecond), seq, time.Time{}, sent.Add(time.Millisecond+time.Second), cur, 5*time.Millisecond)
+			require.True(t, ok)
+			require.False(t, first)
+			r, ok := l.settle()
+			require.True(t, ok)
+			return r, i
+		}
+		l.succeeded(time.Time{}, seq)
+	}
+}
+
+func TestLearnerFitsTheGatesRefillWhereItWasUnderTheBurst(t *testing.T) {
+	// 2/s burst 10: the gate of a second refills two tokens, and the
+	// record after it, requests 20 ms apart, admits two. Too short for a
+	// fit of the burst, it bounds the rate from both sides: from below
+	// by its two admitted requests, from above by the refused third
+	// (3 / 1.04 s). Left unfitted, the host was paced at the first
+	// episode's estimate, far over the server's rate.
+	var l learner
+	r, n := coldThenRefill(t, &l, 2, 10, 20*time.Millisecond, 40)
+	require.Equal(t, 2, n)
+	assert.True(t, l.known, "the burst is the first episode's")
+	assert.InDelta(t, 10, l.burst, 1)
+	assert.Greater(t, r, 0.8, "the record's lowest")
+	assert.LessOrEqual(t, r, 2.0, "under the server's rate")
+	assert.True(t, l.wide, "a loose bound from below: probed from")
+	assert.InDelta(t, 3/1.041, l.jointHi, 0.05, "the refused request's bound")
+}
+
+func TestLearnerFitsAGateThatAdmittedOneRequestAfterABurstItDrained(t *testing.T) {
+	// 1/s burst 10: the gate refills one token, and of the requests
+	// after it the first is admitted and the next, 20 ms later, refused.
+	// The bucket held under a token at both ends of that span: the rate
+	// is under 2 / 1.02 s.
+	var l learner
+	r, n := coldThenRefill(t, &l, 1, 10, 20*time.Millisecond, 40)
+	require.Equal(t, 1, n)
+	assert.True(t, l.known)
+	assert.InDelta(t, 10, l.burst, 1, "the first episode's")
+	assert.InDelta(t, 2/1.021, l.jointHi, 0.02, "the bound from above")
+	assert.InDelta(t, 0.99/1.021, r, 0.02, "probed from half the bound")
+	assert.True(t, l.wide)
+}
+
+func TestLearnerPacesAFitAfterAGateThatLeftNoRate(t *testing.T) {
+	// A first throttle read as an outage's leaves no rate paced at (cur
+	// 0): the record after its gate is fitted as any other, not cut to
+	// the rate paced at (the host was paced at 0, a gate every
+	// Retry-After).
+	var l learner
+	r, _ := coldThenRefill(t, &l, 100, 10, 5*time.Millisecond, 0)
+	assert.InDelta(t, 97, r, 4)
+}
+
+// gateRecord is the record a bucket of burst b refilling at r makes of
+// requests started at starts after a gate of gate that it began with
+// tokens0 tokens, to the first it refuses; it returns the record and the
+// requests admitted.
+func gateRecord(b, r, tokens0 float64, gate time.Duration, starts []time.Duration) (record, int) {
+	c := record{gate: gate}
+	tokens, at := min(b, tokens0+r*gate.Seconds()), time.Duration(0)
+	for i, s := range starts {
+		tokens = min(b, tokens+r*(s-at).Seconds())
+		at = s
+		c.sends = append(c.sends, s)
+		if tokens < 1 {
+			return c, i
+		}
+		tokens--
+	}
+	return c, len(starts)
+}
+
+func TestJointFitTriesBurstsOverARecordAfterAGateThatWasNotFull(t *testing.T) {
+	// 2/s burst 40: after each gate of a second the bucket holds a few
+	// tokens, far under its burst, and a record admits those. Capped at
+	// the records' admitted requests, the fit tried no burst over 2 here
+	// (2.5/s, which these records allow too), and took a burst of 3 and
+	// 965/s in the simulation. Over them, both records are the gates'
+	// refill: the span of bursts they agree on reaches the server's
+	// rate, and the episode's fit takes its lowest (see episodeFit).
+	var fast, slow []time.Duration
+	for i := range 20 {
+		fast = append(fast, time.Duration(i)*20*time.Millisecond)
+		slow = append(slow, time.Duration(i)*300*time.Millisecond)
+	}
+	a, na := gateRecord(40, 2, 0.9, time.Second, fast)
+	c, nc := gateRecord(40, 2, 0.95, time.Second, slow)
+	require.Less(t, na, len(a.sends))
+	require.Less(t, nc, len(c.sends))
+	f := jointFit(&a, na, &c, nc, 40, jointSlack)
+	require.True(t, f.ok)
+	assert.LessOrEqual(t, f.low, 2.0, "the span's lowest is under the server's rate")
+	assert.Greater(t, f.low, 1.5)
+}
+
+func TestJointFitFindsABurstBetweenThoseTriedAFewApart(t *testing.T) {
+	// 20/s burst 200: a cold start that doubles its requests every 5 ms
+	// drains the bucket within 25 ms, half a token's refill, and only a
+	// burst of 200 agrees with the record after the gate, which admits
+	// its refill of 20. Past 100 tokens the bursts tried are three or
+	// four apart (198, 201).
+	var cold, after []time.Duration
+	for w, k := 0, 4; w < 6; w, k = w+1, k*2 {
+		for i := range k {
+			cold = append(cold, time.Duration(w)*5*time.Millisecond+time.Duration(i)*time.Microsecond)
+		}
+	}
+	for i := range 30 {
+		after = append(after, time.Duration(i)*350*time.Microsecond)
+	}
+	a, na := bucketRecord(200, 20, cold)
+	c, nc := gateRecord(200, 20, 0.2, time.Second, after)
+	require.Less(t, na, len(a.sends))
+	require.Less(t, nc, len(c.sends))
+	f := jointFit(&a, na, &c, nc, float64(na), episodeSlack)
+	require.True(t, f.ok)
+	assert.InDelta(t, 200, f.burst, 1)
+	assert.InDelta(t, 19.5, f.rate, 1)
+	assert.LessOrEqual(t, f.rate, 20.0)
+}
+
+func TestPaceProbesAnUnconfirmedRateNoHigherThanItsRecordsBound(t *testing.T) {
+	// A loose bound from below (a gate's refill, 1/s) is probed from at
+	// 30% a second, to no higher than the bound from above its record's
+	// refused request told (2.9/s), which a server of 2/s burst 10 lies
+	// under: past it, each burst the gates refill ran out at once.
+	p := pace{pushback: new(pushback)}
+	p.learnt, p.slow, p.confirmed, p.ceiling = 1, true, false, 2.9
+	at := epoch
+	p.lastProbe = at
+	for range 120 {
+		at = at.Add(250 * time.Millisecond)
+		p.gpCount = int(math.Ceil(p.learnt / 4))
+		p.onRelease(at)
+	}
+	assert.LessOrEqual(t, p.learnt, refusalCap*2.9, "under the bound")
+	assert.Greater(t, p.learnt, 2.5, "probed up to it")
+}
+
+func TestLearnerDoesNotTakeABucketOfOneTokenForTheBurstItsRefillAdmitted(t *testing.T) {
+	// 100/s, one token: three requests 10 ms apart are admitted on its
+	// refill, the next, a millisecond later, refused, within a
+	// twentieth of the gate (a cold start's burst, see throttled).
+	// After the gate one request is admitted and the next, 5 ms later,
+	// refused for the bucket's cap. Taken for a burst of 3 whose gate
+	// refilled a token or two, the host would be paced at 1/s.
+	var l learner
+	b := bucketAt{rate: 100, burst: 1, tokens: 1, last: epoch}
+	starts := []time.Duration{0, 10 * time.Millisecond, 20 * time.Millisecond, 21 * time.Millisecond}
+	for i, s := range starts {
+		seq := uint64(i + 1)
+		l.sent(epoch.Add(s), seq, false, false)
+		if b.admit(epoch.Add(s)) {
+			l.succeeded(time.Time{}, seq)
+			continue
+		}
+		require.Equal(t, 4, int(seq))
+		at := epoch.Add(s + time.Millisecond)
+		_, first, ok := l.throttled(at, seq, time.Time{}, at.Add(time.Second), 0, 5*time.Millisecond)
+		require.True(t, ok)
+		require.True(t, first)
+	}
+	require.False(t, l.unsure, "a cold start's burst")
+	from := epoch.Add(22*time.Millisecond + time.Second)
+	require.True(t, b.admit(from))
+	l.sent(from, 5, false, false)
+	l.succeeded(time.Time{}, 5)
+	l.sent(from.Add(5*time.Millisecond), 6, false, false)
+	require.False(t, b.admit(from.Add(5*time.Millisecond)))
+	at := from.Add(6 * time.Millisecond)
+	_, _, ok := l.throttled(at, 6, time.Time{}, at.Add(time.Second), 200, 5*time.Millisecond)
+	require.True(t, ok)
+	r, _ := l.settle()
+	assert.False(t, l.known && l.burst >= 2, "taken for a burst of %v at %v/s", l.burst, r)
+}

@@ -115,6 +115,7 @@ type pushback struct {
 	probing       bool          // the learnt rate is a probe that doubles while it is used
 	fallback      float64       // the rate estimated from the last episode, should the learner turn unsure
 	refusedAt     float64       // the learnt rate the last fitted record was refused at (0: none), rising slowly
+	ceiling       float64       // the rate a loose fit's record bounds the server's by from above, which its probe does not pass (0: none; see learner.refilled)
 	probeAt       time.Time     // when the probe last grew
 	bound         bool          // the bucket refused a token since probeAt
 
@@ -255,8 +256,9 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 					r = min(r, fitMargin*lo)
 				}
 			}
-			prev := p.learnt
+			prev, wide := p.learnt, p.learn.wide
 			p.learnt, p.probing, p.confirmed = r, false, !p.learn.unsure || p.confirmed
+			p.ceiling = 0
 			if p.learn.unsure {
 				// The episode since the gate is paced from r: a
 				// probe's growth past it, not past the rate the
@@ -287,9 +289,18 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 					// A first fit, with the first throttle's
 					// episode (see learner.episodeFit), agrees
 					// only on bursts whose rates lie within
-					// episodeSpan: its lowest is the rate.
-					p.refusedAt, p.learn.jointHi = min(p.refusedAt, hi), 0
-					if p.learn.fits > 1 {
+					// episodeSpan (its lowest is the rate), or
+					// on a record that was the gate's refill. A
+					// loose bound from below (wide, a refill) is
+					// paced at and probed from, up to the bound.
+					if p.refusedAt == 0 || hi < p.refusedAt {
+						p.refusedAt = hi
+					}
+					if wide {
+						p.ceiling = hi
+					}
+					p.learn.jointHi = 0
+					if p.learn.fits > 1 && !wide {
 						p.learnt = min(max(p.learnt, prev), hi)
 					}
 				}
@@ -659,7 +670,7 @@ func (p *pace) forgetOutage(now time.Time, sent uint64) {
 func (p *pace) forgetLearnt(now time.Time, sent uint64) {
 	p.forget()
 	p.learn = learner{base: sent}
-	p.confirmed, p.refusedAt, p.fallback = false, 0, 0
+	p.confirmed, p.refusedAt, p.ceiling, p.fallback = false, 0, 0, 0
 	p.apply(now)
 }
 
@@ -891,7 +902,19 @@ func (p *pace) onRelease(now time.Time) bool {
 			if p.learn.holds() {
 				g = heldProbe
 			}
-			p.learnt *= 1 + g*dt
+			r := p.learnt * (1 + g*dt)
+			if p.ceiling > 0 {
+				// A loose fit's record bounds the rate from above
+				// (see learner.refilled): probe no higher. A quota
+				// of 2/s burst 10 probed past its bound drew a gate
+				// each time the burst ran out. The rate a record
+				// was refused at is no such bound: a bucket of one
+				// token refuses a pace under its rate now and then
+				// (two requests that reach it closer than its
+				// interval).
+				r = min(r, max(p.learnt, refusalCap*p.ceiling))
+			}
+			p.learnt = r
 		}
 	default:
 		p.learnt *= 1 + fastProbe*dt
