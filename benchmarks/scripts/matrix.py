@@ -252,6 +252,10 @@ ROWS = [
     # quotas without headers at other rates and bursts
     ('nohdr-10-b1', 'quota-no-headers', '--rate 10 --burst 1', 200, ('bucket', 10, 1), [], 60),
     ('nohdr-10-b50', 'quota-no-headers', '--rate 10 --burst 50', 250, ('bucket', 10, 50), [], 60),
+    ('nohdr-2-b10', 'quota-no-headers', '--rate 2 --burst 10', 60, ('bucket', 2, 10), [], 60),
+    ('nohdr-5-b20', 'quota-no-headers', '--rate 5 --burst 20', 150, ('bucket', 5, 20), [], 60),
+    ('nohdr-5-b50-50ms', 'quota-no-headers', '--rate 5 --burst 50 --latency 50ms', 200, ('bucket', 5, 50), [], 60),
+    ('nohdr-20-b200', 'quota-no-headers', '--rate 20 --burst 200', 800, ('bucket', 20, 200), [], 60),
     ('nohdr-1000-b1', 'quota-no-headers', '--rate 1000 --burst 1', 12000, ('bucket', 1000, 1), [], 60),
     # bursts of 10 behind 20 ms at rates whose cold start ramps for many round trips: a crawl of about 10 s
     ('nohdr-200-b10-20ms', 'quota-no-headers', '--rate 200 --burst 10 --latency 20ms', 2000, ('bucket', 200, 10), [], 60),
