@@ -135,18 +135,7 @@ func TestLearnerIsUnsureOfAFirstThrottleLongAfterTheFirstRequest(t *testing.T) {
 // a bucket of burst b refilling at r, full at the first: its requests up
 // to the first one refused, and that one.
 func bucketRecord(b, r float64, starts []time.Duration) (record, int) {
-	c := record{gate: -1}
-	tokens, at := b, time.Duration(0)
-	for i, s := range starts {
-		tokens = min(b, tokens+r*(s-at).Seconds())
-		at = s
-		c.sends = append(c.sends, s)
-		if tokens < 1 {
-			return c, i
-		}
-		tokens--
-	}
-	return c, len(starts)
+	return gateRecord(b, r, b, -1, starts)
 }
 
 func TestJointFitTellsTheBurstFromASteadyRecordAndAClimb(t *testing.T) {
@@ -739,12 +728,15 @@ func TestLearnerPacesAFitAfterAGateThatLeftNoRate(t *testing.T) {
 }
 
 // gateRecord is the record a bucket of burst b refilling at r makes of
-// requests started at starts after a gate of gate that it began with
-// tokens0 tokens, to the first it refuses; it returns the record and the
-// requests admitted.
+// requests started at starts after a gate of gate (< 0: none, the bucket
+// full) that it began with tokens0 tokens, to the first it refuses; it
+// returns the record and the requests admitted.
 func gateRecord(b, r, tokens0 float64, gate time.Duration, starts []time.Duration) (record, int) {
 	c := record{gate: gate}
-	tokens, at := min(b, tokens0+r*gate.Seconds()), time.Duration(0)
+	tokens, at := b, time.Duration(0)
+	if gate >= 0 {
+		tokens = min(b, tokens0+r*gate.Seconds())
+	}
 	for i, s := range starts {
 		tokens = min(b, tokens+r*(s-at).Seconds())
 		at = s
