@@ -358,6 +358,17 @@ func (l *learner) throttled(now time.Time, seq uint64, start, until time.Time, c
 		return 0, false, false
 	}
 	if !c.holds(seq) {
+		if len(c.sends) > 0 && now.After(c.from) && until.After(c.from) {
+			// A request outside the record (its permit taken before
+			// the last gate, sent after it) was refused after the
+			// record began, and closed a gate of its own: the
+			// record's gaps would span that gate, and a bucket of
+			// one token's fit read them as its rate (0.98/s for
+			// 3/s, a crawl at a third of it). The record starts
+			// over from that gate.
+			c.sends = c.sends[:0]
+			c.from, c.gate = until, gate
+		}
 		return 0, false, false
 	}
 	c.refused = seq

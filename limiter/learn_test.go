@@ -852,3 +852,29 @@ func TestLearnerDoesNotTakeABucketOfOneTokenForTheBurstItsRefillAdmitted(t *test
 	r, _ := l.settle()
 	assert.False(t, l.known && l.burst >= 2, "taken for a burst of %v at %v/s", l.burst, r)
 }
+
+func TestLearnerStartsTheRecordOverAtAGateARequestOutsideItClosed(t *testing.T) {
+	// 3/s, one token: a request whose permit was taken before the first
+	// gate goes out after it, alongside the record's, and is refused,
+	// closing a gate of its own. The record's gaps would span that gate
+	// (a fit of 1/s, for good): it starts over from its end.
+	var l learner
+	l.sent(epoch, 1, false, false)
+	l.succeeded(time.Time{}, 1)
+	l.sent(epoch.Add(time.Millisecond), 2, false, false)
+	l.sent(epoch.Add(time.Millisecond), 3, false, false)
+	until := epoch.Add(time.Second + 2*time.Millisecond)
+	_, first, ok := l.throttled(epoch.Add(2*time.Millisecond), 2, time.Time{}, until, 0, 5*time.Millisecond)
+	require.True(t, ok)
+	require.True(t, first)
+	l.sent(until.Add(time.Millisecond), 4, false, false)
+	l.succeeded(time.Time{}, 4)
+	require.Len(t, l.cur.sends, 1)
+	// Request 3, held at the gate, goes out after it and is refused.
+	at := until.Add(5 * time.Millisecond)
+	_, _, ok = l.throttled(at, 3, until.Add(2*time.Millisecond), at.Add(time.Second), 3, 5*time.Millisecond)
+	assert.False(t, ok, "nothing to learn from it")
+	assert.Empty(t, l.cur.sends, "the record starts over")
+	assert.Equal(t, at.Add(time.Second), l.cur.from)
+	assert.Equal(t, time.Second, l.cur.gate)
+}
