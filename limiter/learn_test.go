@@ -369,25 +369,26 @@ func TestPaceProbesNoHigherThanTheRateARecordWasRefusedAt(t *testing.T) {
 	// a second would cross 100 again in 10 s and draw the next refusal.
 	p := pace{pushback: new(pushback)}
 	p.learnt, p.slow, p.confirmed, p.refusedAt = 99, true, true, 100
-	at := epoch
-	p.lastProbe = at
-	for range 120 {
-		at = at.Add(250 * time.Millisecond)
-		p.gpCount = 25
-		p.onRelease(at)
-	}
-	assert.Less(t, p.learnt, 100.0, "a minute later, still under the rate refused")
+	p.lastProbe = epoch
+	releaseFor30s(&p)
+	assert.Less(t, p.learnt, 100.0, "30 s later, still under the rate refused")
 	assert.Greater(t, p.learnt, 99.4, "probed up to the bound")
 
 	// Without a refusal of a fitted record the probe goes on.
 	p = pace{learnt: 99, pushback: &pushback{slow: true, confirmed: true, lastProbe: epoch}}
-	at = epoch
+	releaseFor30s(&p)
+	assert.Greater(t, p.learnt, 100.0)
+}
+
+// releaseFor30s releases p's requests every 250 ms for 30 s from
+// epoch, each window's successes its learnt rate's worth (at least one).
+func releaseFor30s(p *pace) {
+	at := epoch
 	for range 120 {
 		at = at.Add(250 * time.Millisecond)
-		p.gpCount = 25
+		p.gpCount = int(math.Ceil(p.learnt / 4))
 		p.onRelease(at)
 	}
-	assert.Greater(t, p.learnt, 100.0)
 }
 
 func TestLearnerTakesAFirstThrottleWithinATwentiethOfItsGateForABurst(t *testing.T) {
@@ -805,13 +806,8 @@ func TestPaceProbesAnUnconfirmedRateNoHigherThanItsRecordsBound(t *testing.T) {
 	// under: past it, each burst the gates refill ran out at once.
 	p := pace{pushback: new(pushback)}
 	p.learnt, p.slow, p.confirmed, p.ceiling = 1, true, false, 2.9
-	at := epoch
-	p.lastProbe = at
-	for range 120 {
-		at = at.Add(250 * time.Millisecond)
-		p.gpCount = int(math.Ceil(p.learnt / 4))
-		p.onRelease(at)
-	}
+	p.lastProbe = epoch
+	releaseFor30s(&p)
 	assert.LessOrEqual(t, p.learnt, refusalCap*2.9, "under the bound")
 	assert.Greater(t, p.learnt, 2.5, "probed up to it")
 }
