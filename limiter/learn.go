@@ -651,7 +651,6 @@ func (l *learner) oneRefilled(c *record, n int) (float64, bool) {
 		return 0, false
 	}
 	l.burst, l.known, l.wide, l.jointHi = l.s1, true, true, hi
-	l.ep = nil
 	return hi / 2, true
 }
 
