@@ -38,15 +38,27 @@ const (
 	// A first fit of a burst from looseMin to looseMax tokens whose record
 	// bounds the rate to no better than looseSpan is probed from as from an
 	// unconfirmed rate (see settle), where the gate before it was a
-	// token's time (under outageRA). A narrower span the slow probe closes
-	// within a minute or two, for less than the gate a probe's refusal
-	// costs; a server whose Retry-After is longer than a token takes makes
-	// every refusal cost seconds; bursts of one or two have probes of their
-	// own, and a larger one fitted from a first record is as often a fixed
-	// window's count, which a probe past its average refuses for nothing.
+	// token's time (under outageRA). A narrower bound, or one of a larger
+	// burst within bracketSpan, is probed up to at bracketProbe: the rate
+	// lies under it, and the slow probe took minutes to close it (a host
+	// up to a tenth under the server's rate for a whole crawl). A server
+	// whose Retry-After is longer than a token takes makes every refusal
+	// cost seconds, and is probed slowly; bursts of one or two have probes
+	// of their own (their refused request's bound is the client's timing
+	// noise: 50/s burst 2 probed so lost 5 points in simulation); and a
+	// larger burst is never probed as unconfirmed: fitted from a first
+	// record, it is as often a fixed window's count, which a probe past its
+	// average refuses for nothing.
 	looseMin  = 3
 	looseMax  = 10
 	looseSpan = 0.12
+
+	// bracketSpan is how far above its lowest a first fit's refused
+	// request may bound the rate for the host to probe up to that bound at
+	// bracketProbe (the fits seen bounded it within 2-16%). A looser bound
+	// says little: a fixed window's count, fitted as a burst, has its
+	// refused request need many times the window's average.
+	bracketSpan = 0.25
 )
 
 // learner learns the rate and burst of a server taken for a token bucket,
@@ -550,8 +562,9 @@ func (l *learner) settle() (float64, bool) {
 				l.hold(c, n)
 			}
 		}
-		if l.known && !told && !l.wide && l.whole == 0 && l.burst >= looseMin && l.burst <= looseMax && c.gate < outageRA && n < len(c.sends) {
-			if hi := c.lowest(l.burst, n+1); hi > (1+looseSpan)*r {
+		if l.known && !told && !l.wide && l.whole == 0 && l.burst >= looseMin && c.gate < outageRA && n < len(c.sends) {
+			switch hi := c.lowest(l.burst, n+1); {
+			case l.burst <= looseMax && hi > (1+looseSpan)*r:
 				// The refused request bounds the rate from above,
 				// far over the record's lowest: the probe crossed the
 				// rate within a few tokens of the burst, and the
@@ -561,6 +574,12 @@ func (l *learner) settle() (float64, bool) {
 				// from an unconfirmed rate, whose next refusal's
 				// record, paced near the rate, tells it.
 				l.wide = true
+			case hi > r && hi <= (1+bracketSpan)*r:
+				// The refused request bounds the rate from above
+				// within bracketSpan: the host probes up to that bound
+				// faster than slowly (see pushback.bracket), since the
+				// rate lies under it.
+				l.jointHi = hi
 			}
 		}
 		if refill {

@@ -89,6 +89,22 @@ func TestLearnerFitsTheRateAtTheSecondThrottle(t *testing.T) {
 	assert.Contains(t, []int{4, 5}, l.pacerBurst(100), "half the server's burst")
 }
 
+func TestLearnerBoundsAFirstFitFromAboveByItsRefusedRequest(t *testing.T) {
+	// 100/s burst 10, sent 200/s after the gate: the record's lowest rate
+	// (97/s) lies within a tenth under the one its refused request would
+	// have needed to be admitted, which the server's lies under: the host
+	// probes up to that bound, not 0.1% a second from the lowest.
+	var l learner
+	_, at, seq := coldThenSteady(t, &l)
+	_, _, ok := l.throttled(at, seq, time.Time{}, at.Add(time.Second), 200, 5*time.Millisecond)
+	require.True(t, ok)
+	r, ok := l.settle()
+	require.True(t, ok)
+	require.False(t, l.wide, "a bound within looseSpan")
+	assert.GreaterOrEqual(t, l.jointHi, 100.0, "the server's rate lies under the bound")
+	assert.LessOrEqual(t, l.jointHi, (1+looseSpan)*r/fitMargin)
+}
+
 func TestLearnerTakesTheFirstRefusedRequestWhateverOrderTheAnswersCameIn(t *testing.T) {
 	inOrder, late := learner{}, learner{}
 	_, at, seq := coldThenSteady(t, &inOrder)
@@ -791,6 +807,24 @@ func TestJointFitFindsABurstBetweenThoseTriedAFewApart(t *testing.T) {
 	assert.InDelta(t, 200, f.burst, 1)
 	assert.InDelta(t, 19.5, f.rate, 1)
 	assert.LessOrEqual(t, f.rate, 20.0)
+}
+
+func TestPaceProbesABracketedRateToItsBoundWithinSeconds(t *testing.T) {
+	// Paced at 90/s, under a bound of 100/s a fitted record's refused
+	// request set: the probe of 1% a second reaches the bound within 15 s
+	// and stays under it; 0.1% a second would take two minutes.
+	p := pace{pushback: new(pushback)}
+	p.learnt, p.slow, p.confirmed, p.refusedAt, p.bracket = 90, true, true, 100, true
+	p.lastProbe = epoch
+	releaseFor30s(&p)
+	assert.LessOrEqual(t, p.learnt, refusalCap*100.5, "under the bound, which rises a tenth as fast as the probe")
+	assert.Greater(t, p.learnt, 99.0, "probed up to it")
+
+	p = pace{pushback: new(pushback)}
+	p.learnt, p.slow, p.confirmed, p.refusedAt = 90, true, true, 100
+	p.lastProbe = epoch
+	releaseFor30s(&p)
+	assert.Less(t, p.learnt, 93.0, "a rate refused at 100/s, not bracketed, probes slowly")
 }
 
 func TestPaceProbesAnUnconfirmedRateNoHigherThanItsRecordsBound(t *testing.T) {

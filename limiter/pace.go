@@ -20,6 +20,7 @@ const (
 	learnCut      = 0.95                   // the learnt rate after a throttle without a Retry-After, relative to the success rate
 	slowProbe     = 0.001                  // upward probe per second of a rate learnt from throttles with a Retry-After
 	refusalCap    = 0.995                  // and the most it probes to, relative to the last rate a fitted record was refused at
+	bracketProbe  = 0.01                   // upward probe per second of such a rate up to fitted records' bound on the server's rate (see pushback.bracket)
 	fastProbe     = 0.5                    // upward probe per second after throttles without a Retry-After
 	forgetAt      = 2.0                    // a fast-learnt rate this far above the success rate is forgotten
 	goodputWindow = 250 * time.Millisecond // success rate measurement window
@@ -115,6 +116,7 @@ type pushback struct {
 	probing       bool          // the learnt rate is a probe that doubles while it is used
 	fallback      float64       // the rate estimated from the last episode, should the learner turn unsure
 	refusedAt     float64       // the learnt rate the last fitted record was refused at (0: none), rising slowly
+	bracket       bool          // refusedAt is fitted records' bound on the server's rate from above (learner.jointHi), probed up to at bracketProbe
 	ceiling       float64       // the rate a loose fit's record bounds the server's by from above, which its probe does not pass (0: none; see learner.refilled)
 	probeAt       time.Time     // when the probe last grew
 	bound         bool          // the bucket refused a token since probeAt
@@ -272,7 +274,7 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 				p.confirmed, p.learn.wide = false, false
 			}
 			if !p.learn.unsure {
-				p.refusedAt = p.learn.cur0
+				p.refusedAt, p.bracket = p.learn.cur0, false
 				if hi := p.learn.jointHi; hi > 0 {
 					// The two records bound the rate from above
 					// too: probe no higher than that bound. Their
@@ -294,7 +296,7 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 					// loose bound from below (wide, a refill) is
 					// paced at and probed from, up to the bound.
 					if p.refusedAt == 0 || hi < p.refusedAt {
-						p.refusedAt = hi
+						p.refusedAt, p.bracket = hi, true
 					}
 					if wide {
 						p.ceiling = hi
@@ -824,9 +826,17 @@ func (p *pace) estimate(now time.Time) {
 // refused at: a server's bucket refused it, so probing past it again only
 // draws the next refusal and its gate (at a slow probe a gate every few
 // seconds). That bound itself rises a tenth as fast, so that a server that
-// raises its rate is followed, slowly.
+// raises its rate is followed, slowly. Where it is the records' bound on
+// the server's rate (bracket), the rate lies under it, and the probe
+// closes the gap at bracketProbe: a rate paced at its records' lowest and
+// probed 0.1% a second stayed up to a tenth under the server's for a
+// whole crawl.
 func (p *pace) probeBelowRefusal(dt float64) float64 {
-	r := p.learnt * (1 + slowProbe*dt)
+	g := slowProbe
+	if p.bracket {
+		g = bracketProbe
+	}
+	r := p.learnt * (1 + g*dt)
 	if p.refusedAt == 0 {
 		return r
 	}

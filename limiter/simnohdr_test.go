@@ -242,6 +242,32 @@ func TestSimulationALooseFirstFitBehindALongRetryAfterIsNotProbed(t *testing.T) 
 	}
 }
 
+// TestSimulationAFirstFitBoundedFromAboveProbesToItsBound holds buckets
+// whose first fitted record bounds the rate closely from both sides: its
+// lowest, paced at, and the rate its refused request would have needed,
+// within looseSpan above it. Probed from the lowest at 0.1% a second, the
+// host stayed up to a tenth under the server's rate for the whole crawl
+// (50/s burst 5: 88.3% over 30 s on average, 30/s burst 12: 90.0%); probed
+// at 1% a second up to that bound, which the rate lies under, it reaches
+// the rate within seconds.
+func TestSimulationAFirstFitBoundedFromAboveProbesToItsBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	for _, c := range []struct {
+		rate, burst, share float64
+	}{{50, 5, 0.89}, {30, 12, 0.92}} {
+		var sum float64
+		const seeds = 12
+		for seed := uint64(1); seed <= seeds; seed++ {
+			_, over30, refused := simQuotaNoHeaders(t, c.rate, c.burst, 5*time.Millisecond, seed)
+			sum += over30
+			assert.LessOrEqual(t, refused, 0.01, "%v/s burst %v, seed %d: refused share", c.rate, c.burst, seed)
+		}
+		assert.GreaterOrEqual(t, sum/seeds, c.share, "%v/s burst %v: mean share of the rate over 30 s, %d seeds", c.rate, c.burst, seeds)
+	}
+}
+
 // TestSimulationFastBucketsPacedOnLateTimersKeepTheirRate holds quotas
 // without headers of 1,000-2,000 a second whose burst the learner does not
 // know (the first throttle comes after the ramp), on a client whose timers
