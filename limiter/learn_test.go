@@ -75,14 +75,23 @@ func bucketColdStart(t *testing.T, l *learner, b *bucketAt) (until time.Time, se
 	}
 }
 
-func TestLearnerFitsTheRateAtTheSecondThrottle(t *testing.T) {
-	var l learner
-	_, at, seq := coldThenSteady(t, &l)
+// secondThrottle feeds l coldThenSteady's requests and the refusal that
+// ends them (with a 1 s gate, paced at 200/s), and returns the rate settle
+// fitted, when that refusal came and the refused request's number.
+func secondThrottle(t *testing.T, l *learner) (r float64, at time.Time, seq uint64) {
+	t.Helper()
+	_, at, seq = coldThenSteady(t, l)
 	_, first, ok := l.throttled(at, seq, time.Time{}, at.Add(time.Second), 200, 5*time.Millisecond)
 	require.True(t, ok)
-	assert.False(t, first)
-	r, ok := l.settle()
+	require.False(t, first)
+	r, ok = l.settle()
 	require.True(t, ok)
+	return r, at, seq
+}
+
+func TestLearnerFitsTheRateAtTheSecondThrottle(t *testing.T) {
+	var l learner
+	r, _, _ := secondThrottle(t, &l)
 	assert.True(t, l.known)
 	assert.InDelta(t, 97, r, 4, "99% of the server's rate")
 	assert.InDelta(t, 10, l.burst, 1, "the server's burst")
@@ -95,11 +104,7 @@ func TestLearnerBoundsAFirstFitFromAboveByItsRefusedRequest(t *testing.T) {
 	// have needed to be admitted, which the server's lies under: the host
 	// probes up to that bound, not 0.1% a second from the lowest.
 	var l learner
-	_, at, seq := coldThenSteady(t, &l)
-	_, _, ok := l.throttled(at, seq, time.Time{}, at.Add(time.Second), 200, 5*time.Millisecond)
-	require.True(t, ok)
-	r, ok := l.settle()
-	require.True(t, ok)
+	r, _, _ := secondThrottle(t, &l)
 	require.False(t, l.wide, "a bound within looseSpan")
 	assert.GreaterOrEqual(t, l.jointHi, 100.0, "the server's rate lies under the bound")
 	assert.LessOrEqual(t, l.jointHi, (1+looseSpan)*r/fitMargin)
@@ -318,11 +323,7 @@ func TestLearnerCutsAFittedRateByHalfAtMost(t *testing.T) {
 	// third refused. Under a burst of 10 the gate refilled them at any rate
 	// above one a second.
 	var l learner
-	_, at, seq := coldThenSteady(t, &l)
-	_, _, ok := l.throttled(at, seq, time.Time{}, at.Add(time.Second), 200, 5*time.Millisecond)
-	require.True(t, ok)
-	cur, ok := l.settle()
-	require.True(t, ok)
+	cur, at, seq := secondThrottle(t, &l)
 	require.True(t, l.known)
 	r := nextRecord(t, &l, at.Add(time.Second), seq+2, cur, 0, 10*time.Millisecond, 10*time.Millisecond)
 	assert.InDelta(t, cur/2, r, 1e-6, "half the rate fitted before")
