@@ -38,7 +38,7 @@ func (b *bucketAt) admit(t time.Time) bool {
 func coldThenSteady(t *testing.T, l *learner) (until, at time.Time, refused uint64) {
 	t.Helper()
 	b := bucketAt{rate: 100, burst: 10, tokens: 10, last: epoch}
-	until, seq, r := bucketColdStart(t, l, &b)
+	until, seq, r := bucketColdStart(t, l, &b, false)
 	assert.InDelta(t, 4*10, r, 4, "the probe starts at four times what the server admitted over the episode and its gate (a burst of about ten)")
 	for i := 0; ; i++ {
 		seq++
@@ -57,8 +57,9 @@ func coldThenSteady(t *testing.T, l *learner) (until, at time.Time, refused uint
 // bucketColdStart feeds l what bucket b, full at epoch, does with a cold
 // start's burst of requests 0.5 ms apart, until the first refusal
 // (answered 1 ms later, with a 1 s gate). It returns the gate's end, the
-// refused request's number and the probe's start throttled tells.
-func bucketColdStart(t *testing.T, l *learner, b *bucketAt) (until time.Time, seq uint64, probe float64) {
+// refused request's number and the probe's start throttled tells. Where
+// timed, the refusal tells when its request started.
+func bucketColdStart(t *testing.T, l *learner, b *bucketAt, timed bool) (until time.Time, seq uint64, probe float64) {
 	t.Helper()
 	for {
 		seq++
@@ -66,7 +67,11 @@ func bucketColdStart(t *testing.T, l *learner, b *bucketAt) (until time.Time, se
 		l.sent(sent, seq, false, false)
 		if !b.admit(sent) {
 			until = sent.Add(time.Millisecond + time.Second)
-			r, first, ok := l.throttled(sent.Add(time.Millisecond), seq, time.Time{}, until, 0, 5*time.Millisecond)
+			var start time.Time
+			if timed {
+				start = sent
+			}
+			r, first, ok := l.throttled(sent.Add(time.Millisecond), seq, start, until, 0, 5*time.Millisecond)
 			require.True(t, ok)
 			require.True(t, first)
 			return until, seq, r
@@ -491,21 +496,7 @@ func TestLearnerFitsAWholeBurstWhereTheFirstRefusedRequestsStartIsKnown(t *testi
 	// admitted 11 or so requests 0.5 ms apart, and refused the next.
 	var l learner
 	b := bucketAt{rate: 100, burst: 10, tokens: 10, last: epoch}
-	seq := uint64(0)
-	var until time.Time
-	for {
-		seq++
-		sent := epoch.Add(time.Duration(seq-1) * 500 * time.Microsecond)
-		l.sent(sent, seq, false, false)
-		if !b.admit(sent) {
-			until = sent.Add(time.Millisecond + time.Second)
-			_, first, ok := l.throttled(sent.Add(time.Millisecond), seq, sent, until, 0, 5*time.Millisecond)
-			require.True(t, ok)
-			require.True(t, first)
-			break
-		}
-		l.succeeded(time.Time{}, seq)
-	}
+	until, seq, _ := bucketColdStart(t, &l, &b, true)
 	// A probe from the gate's end, its gaps shrinking by 2% a request
 	// from 20 ms, until the bucket refuses one.
 	gap, sent := 20*time.Millisecond, until
@@ -679,7 +670,7 @@ func TestLearnerLetsTheFirstEpisodeGoPastItsColdStart(t *testing.T) {
 func coldThenRefill(t *testing.T, l *learner, rate, burst float64, gap time.Duration, cur float64) (float64, int) {
 	t.Helper()
 	b := bucketAt{rate: rate, burst: burst, tokens: burst, last: epoch}
-	until, seq, _ := bucketColdStart(t, l, &b)
+	until, seq, _ := bucketColdStart(t, l, &b, false)
 	for i := 0; ; i++ {
 		seq++
 		sent := until.Add(time.Duration(i) * gap)
