@@ -43,7 +43,10 @@ const (
 	// lies under it, and the slow probe took minutes to close it (a host
 	// up to a tenth under the server's rate for a whole crawl). A server
 	// whose Retry-After is longer than a token takes makes every refusal
-	// cost seconds, and is probed slowly; bursts of one or two have probes
+	// cost seconds: its first fit is probed from only where the bound is
+	// looser by looseSpan for each second of the gate, of a burst up to
+	// drainMax, and slower by as many times (costly; see pushback.probeG).
+	// Bursts of one or two have probes
 	// of their own (their refused request's bound is the client's timing
 	// noise: 50/s burst 2 probed so lost 5 points in simulation); and a
 	// larger burst is never probed as unconfirmed: fitted from a first
@@ -107,6 +110,7 @@ type learner struct {
 	// other in flight, after its first (see wholeBurst): its number less
 	// base (0: none), and its start in microseconds after firstAt.
 	aloneSeq uint8
+	costly   bool // wide from a first fit behind a gate of outageRA or longer (see looseSpan): probed slower
 	aloneAt  int32
 
 	ep *episode // the first throttle's episode's request starts, until its first record is learnt from (nil: none)
@@ -562,8 +566,22 @@ func (l *learner) settle() (float64, bool) {
 				l.hold(c, n)
 			}
 		}
-		if l.known && !told && !l.wide && l.whole == 0 && l.burst >= looseMin && c.gate < outageRA && n < len(c.sends) {
+		if l.known && !told && !l.wide && l.whole == 0 && l.burst >= looseMin && n < len(c.sends) {
 			switch hi := c.lowest(l.burst, n+1); {
+			case c.gate >= outageRA:
+				// Each refusal costs its gate, seconds of the rate,
+				// but a host paced at the lowest and probing 0.1% a
+				// second stays there: 5/s burst 10 behind 3 s, whose
+				// record after the gate (paced at 85/s, the episode's
+				// rate) bounded it at 3-5.7/s, got 57-68% of what it
+				// allows over 30 s, 10/s burst 10 50-75%. Where the
+				// bound is loose for the gate's cost, probe from the
+				// lowest, as slowly as the gate is long: the next
+				// refusal's record, paced near the rate for seconds,
+				// tells it (74-82%, with one gate more).
+				if l.burst <= drainMax && hi > (1+looseSpan*c.gate.Seconds())*r {
+					l.wide, l.costly = true, true
+				}
 			case l.burst <= looseMax && hi > (1+looseSpan)*r:
 				// The refused request bounds the rate from above,
 				// far over the record's lowest: the probe crossed the

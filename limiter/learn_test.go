@@ -38,7 +38,7 @@ func (b *bucketAt) admit(t time.Time) bool {
 func coldThenSteady(t *testing.T, l *learner) (until, at time.Time, refused uint64) {
 	t.Helper()
 	b := bucketAt{rate: 100, burst: 10, tokens: 10, last: epoch}
-	until, seq, r := bucketColdStart(t, l, &b, false)
+	until, seq, r := bucketColdStart(t, l, &b, time.Second, false)
 	assert.InDelta(t, 4*10, r, 4, "the probe starts at four times what the server admitted over the episode and its gate (a burst of about ten)")
 	for i := 0; ; i++ {
 		seq++
@@ -56,17 +56,17 @@ func coldThenSteady(t *testing.T, l *learner) (until, at time.Time, refused uint
 
 // bucketColdStart feeds l what bucket b, full at epoch, does with a cold
 // start's burst of requests 0.5 ms apart, until the first refusal
-// (answered 1 ms later, with a 1 s gate). It returns the gate's end, the
+// (answered 1 ms later, with a gate of gate). It returns the gate's end, the
 // refused request's number and the probe's start throttled tells. Where
 // timed, the refusal tells when its request started.
-func bucketColdStart(t *testing.T, l *learner, b *bucketAt, timed bool) (until time.Time, seq uint64, probe float64) {
+func bucketColdStart(t *testing.T, l *learner, b *bucketAt, gate time.Duration, timed bool) (until time.Time, seq uint64, probe float64) {
 	t.Helper()
 	for {
 		seq++
 		sent := epoch.Add(time.Duration(seq-1) * 500 * time.Microsecond)
 		l.sent(sent, seq, false, false)
 		if !b.admit(sent) {
-			until = sent.Add(time.Millisecond + time.Second)
+			until = sent.Add(time.Millisecond + gate)
 			var start time.Time
 			if timed {
 				start = sent
@@ -113,6 +113,57 @@ func TestLearnerBoundsAFirstFitFromAboveByItsRefusedRequest(t *testing.T) {
 	require.False(t, l.wide, "a bound within looseSpan")
 	assert.GreaterOrEqual(t, l.jointHi, 100.0, "the server's rate lies under the bound")
 	assert.LessOrEqual(t, l.jointHi, (1+looseSpan)*r/fitMargin)
+}
+
+func TestLearnerProbesALooseFirstFitBehindALongGateAsSlowlyAsTheGateIsLong(t *testing.T) {
+	// 10/s burst 10: a cold start drains the burst, and after the gate
+	// requests 11.5 ms apart (87/s, the episode's rate) drain it again
+	// within 0.15 s. That record's lowest rate is under 10/s and its
+	// refused request bounds the rate far above it: behind a gate of 3 s
+	// it is probed from (costly, at a third of the probe behind 1 s).
+	for _, c := range []struct {
+		gate   time.Duration
+		costly bool
+	}{{3 * time.Second, true}, {time.Second, false}} {
+		var l learner
+		b := bucketAt{rate: 10, burst: 10, tokens: 10, last: epoch}
+		until, seq, _ := bucketColdStart(t, &l, &b, c.gate, false)
+		for i := 0; ; i++ {
+			seq++
+			sent := until.Add(time.Duration(i) * 11500 * time.Microsecond)
+			l.sent(sent, seq, false, false)
+			if !b.admit(sent) {
+				_, first, ok := l.throttled(sent.Add(time.Millisecond), seq, time.Time{}, sent.Add(time.Millisecond+c.gate), 87, 5*time.Millisecond)
+				require.True(t, ok)
+				require.False(t, first)
+				break
+			}
+			l.succeeded(time.Time{}, seq)
+		}
+		r, ok := l.settle()
+		require.True(t, ok)
+		require.True(t, l.known)
+		assert.Less(t, r, 10.0, "gate %v: the record's lowest, under the server's rate", c.gate)
+		assert.Equal(t, c.costly, l.costly, "gate %v", c.gate)
+		if c.costly {
+			assert.True(t, l.wide, "gate %v: probed from", c.gate)
+		}
+	}
+}
+
+func TestPaceProbesALooseFirstFitBehindALongGateAsSlowlyAsTheGateIsLong(t *testing.T) {
+	// A loose fit at 5/s behind a gate of 3 s: probed at 10% a second,
+	// a third of 30%, the next refusal's record then tells the rate.
+	p := pace{pushback: new(pushback)}
+	p.learnt, p.slow, p.confirmed, p.probeG = 5, true, false, unconfirmedProbe/3
+	p.lastProbe = epoch
+	at := epoch
+	for range 20 { // 5 s
+		at = at.Add(250 * time.Millisecond)
+		p.gpCount = int(math.Ceil(p.learnt / 4))
+		p.onRelease(at)
+	}
+	assert.InDelta(t, 5*math.Pow(1+0.1*0.25, 20), p.learnt, 0.01, "10%% a second, compounded every 250 ms")
 }
 
 func TestLearnerTakesTheFirstRefusedRequestWhateverOrderTheAnswersCameIn(t *testing.T) {
@@ -496,7 +547,7 @@ func TestLearnerFitsAWholeBurstWhereTheFirstRefusedRequestsStartIsKnown(t *testi
 	// admitted 11 or so requests 0.5 ms apart, and refused the next.
 	var l learner
 	b := bucketAt{rate: 100, burst: 10, tokens: 10, last: epoch}
-	until, seq, _ := bucketColdStart(t, &l, &b, true)
+	until, seq, _ := bucketColdStart(t, &l, &b, time.Second, true)
 	// A probe from the gate's end, its gaps shrinking by 2% a request
 	// from 20 ms, until the bucket refuses one.
 	gap, sent := 20*time.Millisecond, until
@@ -670,7 +721,7 @@ func TestLearnerLetsTheFirstEpisodeGoPastItsColdStart(t *testing.T) {
 func coldThenRefill(t *testing.T, l *learner, rate, burst float64, gap time.Duration, cur float64) (float64, int) {
 	t.Helper()
 	b := bucketAt{rate: rate, burst: burst, tokens: burst, last: epoch}
-	until, seq, _ := bucketColdStart(t, l, &b, false)
+	until, seq, _ := bucketColdStart(t, l, &b, time.Second, false)
 	for i := 0; ; i++ {
 		seq++
 		sent := until.Add(time.Duration(i) * gap)

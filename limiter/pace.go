@@ -116,6 +116,7 @@ type pushback struct {
 	probing       bool          // the learnt rate is a probe that doubles while it is used
 	fallback      float64       // the rate estimated from the last episode, should the learner turn unsure
 	refusedAt     float64       // the learnt rate the last fitted record was refused at (0: none), rising slowly
+	probeG        float64       // an unconfirmed rate's probe per second where it is not unconfirmedProbe: a loose first fit behind a long gate (learner.costly)
 	bracket       bool          // refusedAt is fitted records' bound on the server's rate from above (learner.jointHi), probed up to at bracketProbe
 	ceiling       float64       // the rate a loose fit's record bounds the server's by from above, which its probe does not pass (0: none; see learner.refilled)
 	probeAt       time.Time     // when the probe last grew
@@ -268,10 +269,17 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 				// the server's (see estimate).
 				p.epLearnt = r
 			}
+			p.probeG = 0
 			if p.learn.wide {
 				// A loose bound from below (see learner.settle):
 				// probe from it as from an unconfirmed rate.
 				p.confirmed, p.learn.wide = false, false
+				if p.learn.costly {
+					// Behind a long gate: as many times slower
+					// as the gate is seconds long.
+					p.probeG = unconfirmedProbe / p.learn.prev.gate.Seconds()
+				}
+				p.learn.costly = false
 			}
 			if !p.learn.unsure {
 				p.refusedAt, p.bracket = p.learn.cur0, false
@@ -672,7 +680,7 @@ func (p *pace) forgetOutage(now time.Time, sent uint64) {
 func (p *pace) forgetLearnt(now time.Time, sent uint64) {
 	p.forget()
 	p.learn = learner{base: sent}
-	p.confirmed, p.refusedAt, p.ceiling, p.fallback = false, 0, 0, 0
+	p.confirmed, p.refusedAt, p.ceiling, p.fallback, p.probeG = false, 0, 0, 0, 0
 	p.apply(now)
 }
 
@@ -911,6 +919,8 @@ func (p *pace) onRelease(now time.Time) bool {
 			g := unconfirmedProbe
 			if p.learn.holds() {
 				g = heldProbe
+			} else if p.probeG > 0 {
+				g = p.probeG
 			}
 			r := p.learnt * (1 + g*dt)
 			if p.ceiling > 0 {

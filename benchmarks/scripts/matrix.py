@@ -261,6 +261,11 @@ ROWS = [
     ('nohdr-200-b10-20ms', 'quota-no-headers', '--rate 200 --burst 10 --latency 20ms', 2000, ('bucket', 200, 10), [], 60),
     ('nohdr-700-b10-20ms', 'quota-no-headers', '--rate 700 --burst 10 --latency 20ms', 7000, ('bucket', 700, 10), [], 60),
     ('nohdr-1500-b10-20ms', 'quota-no-headers', '--rate 1500 --burst 10 --latency 20ms', 15000, ('bucket', 1500, 10), [], 60),
+    # a Retry-After of 3-5 s on quotas of a few a second whose burst a cold start drains: crawls of about 30 s
+    ('nohdr-5-b10-ra3', 'quota-no-headers', '--rate 5 --burst 10 --retry-after 3s', 160, ('bucket', 5, 10), [], 120),
+    ('nohdr-10-b10-ra3', 'quota-no-headers', '--rate 10 --burst 10 --retry-after 3s', 310, ('bucket', 10, 10), [], 120),
+    ('nohdr-7-b12-ra3-20ms', 'quota-no-headers', '--rate 7 --burst 12 --retry-after 3s --latency 20ms', 222, ('bucket', 7, 12), [], 120),
+    ('nohdr-7-b8-ra5-20ms', 'quota-no-headers', '--rate 7 --burst 8 --retry-after 5s --latency 20ms', 218, ('bucket', 7, 8), [], 120),
     # Retry-After as an HTTP-date on a tight capacity and a quota at another rate
     ('radate-tight-16q4', 'capacity-tight', '--retry-after-date', 4000, ('cap', 16, 0.02), [], 60),
     ('radate-nohdr-200-b1', 'quota-no-headers', '--rate 200 --burst 1 --retry-after-date', 4000, ('bucket', 200, 1), [], 60),
