@@ -43,44 +43,6 @@ func simRefill(t testing.TB, rate, burst float64, service, ra time.Duration, see
 	return *g, float64(ok) / (rate*quotaRun.Seconds() + burst), float64(rej) / float64(a)
 }
 
-// TestSimulationQuotasBehindALongRetryAfterAreProbedFromALooseFirstFit
-// holds quotas without headers of a few to ten requests a second, bursts of
-// 8-20, behind a Retry-After of 3 or 5 s. The record after the first gate,
-// paced at the cold start's rate (85/s), drains the refilled burst within
-// 0.15 s and bounds the rate from below at a third to three quarters of
-// the server's; paced there and probed 0.1% a second, the host stayed there
-// for the crawl (medians over 30 s on main when this was written: 5/s
-// burst 10 67.5%, 10/s burst 10 61.0%, 10/s burst 20 67.2%, 7/s burst 12
-// 50.9%, 4/s burst 8 63.3%, 7/s burst 8 behind 5 s 44.0%). Probed as
-// slowly as the gate is long, the next refusal's record tells the rate: a
-// gate more, and 53-82%. Ten held-out seeds each.
-func TestSimulationQuotasBehindALongRetryAfterAreProbedFromALooseFirstFit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("simulation")
-	}
-	for _, c := range []struct {
-		rate, burst float64
-		service, ra time.Duration
-		share       float64
-	}{
-		{5, 10, 5 * time.Millisecond, 3 * time.Second, 0.78},
-		{10, 10, 5 * time.Millisecond, 3 * time.Second, 0.72},
-		{10, 20, 5 * time.Millisecond, 3 * time.Second, 0.78},
-		{7, 12, 20 * time.Millisecond, 3 * time.Second, 0.72},
-		{4, 8, 20 * time.Millisecond, 3 * time.Second, 0.77},
-		{7, 8, 20 * time.Millisecond, 5 * time.Second, 0.5},
-	} {
-		var shares []float64
-		for _, seed := range heldOutSeeds()[:10] {
-			gates, share, _ := simRefill(t, c.rate, c.burst, c.service, c.ra, seed)
-			assert.LessOrEqual(t, gates, 3, "%v/s burst %v, service %v, Retry-After %v, seed %d: gates in 30 s", c.rate, c.burst, c.service, c.ra, seed)
-			shares = append(shares, share)
-		}
-		slices.Sort(shares)
-		assert.GreaterOrEqual(t, shares[len(shares)/2], c.share, "%v/s burst %v, service %v, Retry-After %v: median share of what the server allows over 30 s", c.rate, c.burst, c.service, c.ra)
-	}
-}
-
 // TestSimulationQuotasWhoseBurstOutlastsTheirGateSettleWithinThreeGates holds
 // quotas without headers of a few requests a second whose bucket holds
 // seconds of their rate: a gate of a second refills a few tokens of it, so
@@ -98,6 +60,16 @@ func TestSimulationQuotasBehindALongRetryAfterAreProbedFromALooseFirstFit(t *tes
 // 97-98% of what these servers allow, this 93-97%, at about half the
 // refusals. Ten held-out seeds each; the gates of every run, and the share
 // of what the server allows of the median run.
+//
+// The classes behind a Retry-After of 3 or 5 s with a share of their own
+// are quotas of a few to ten a second whose burst (8-20) a cold start
+// drains: the record after the first gate, paced at the cold start's rate
+// (85/s), drains the refilled burst within 0.15 s and bounds the rate from
+// below at a third to three quarters of the server's. Paced there and
+// probed 0.1% a second, the host stayed there for the crawl (medians on
+// main when this was written, in the order below: 67.5, 61.0, 67.2, 50.9,
+// 63.3, 44.0%). Probed as slowly as the gate is long (see looseSpan), the
+// next refusal's record tells the rate: a gate more, and 53-82%.
 func TestSimulationQuotasWhoseBurstOutlastsTheirGateSettleWithinThreeGates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulation")
@@ -106,23 +78,30 @@ func TestSimulationQuotasWhoseBurstOutlastsTheirGateSettleWithinThreeGates(t *te
 		rate, burst float64
 		service, ra time.Duration
 		gates       int
+		share       float64 // the median run's share at least; 0.85 if 0
 	}{
-		{1, 10, 5 * time.Millisecond, 0, 4},
-		{1, 5, 50 * time.Millisecond, 0, 4},
-		{2, 10, 5 * time.Millisecond, 0, 3},
-		{3, 10, 5 * time.Millisecond, 0, 3},
-		{5, 20, 5 * time.Millisecond, 0, 3},
-		{2, 40, 5 * time.Millisecond, 0, 3},
-		{10, 50, 5 * time.Millisecond, 0, 3},
+		{1, 10, 5 * time.Millisecond, 0, 4, 0},
+		{1, 5, 50 * time.Millisecond, 0, 4, 0},
+		{2, 10, 5 * time.Millisecond, 0, 3, 0},
+		{3, 10, 5 * time.Millisecond, 0, 3, 0},
+		{5, 20, 5 * time.Millisecond, 0, 3, 0},
+		{2, 40, 5 * time.Millisecond, 0, 3, 0},
+		{10, 50, 5 * time.Millisecond, 0, 3, 0},
 		// Main draws 4 here too, in 2 of 10 seeds: two records after
 		// gates, both the gates' refill, are fitted jointly at the burst
 		// where the first's cap loosens its bound from above (31 of
 		// 100), and the host is paced at that bound, 32.7/s.
-		{30, 100, 5 * time.Millisecond, 0, 4},
-		{5, 50, 50 * time.Millisecond, 0, 3},
-		{5, 50, 50 * time.Millisecond, 3 * time.Second, 4},
-		{10, 100, 5 * time.Millisecond, 0, 3},
-		{20, 200, 5 * time.Millisecond, 0, 3},
+		{30, 100, 5 * time.Millisecond, 0, 4, 0},
+		{5, 50, 50 * time.Millisecond, 0, 3, 0},
+		{5, 50, 50 * time.Millisecond, 3 * time.Second, 4, 0},
+		{10, 100, 5 * time.Millisecond, 0, 3, 0},
+		{20, 200, 5 * time.Millisecond, 0, 3, 0},
+		{5, 10, 5 * time.Millisecond, 3 * time.Second, 3, 0.78},
+		{10, 10, 5 * time.Millisecond, 3 * time.Second, 3, 0.72},
+		{10, 20, 5 * time.Millisecond, 3 * time.Second, 3, 0.78},
+		{7, 12, 20 * time.Millisecond, 3 * time.Second, 3, 0.72},
+		{4, 8, 20 * time.Millisecond, 3 * time.Second, 3, 0.77},
+		{7, 8, 20 * time.Millisecond, 5 * time.Second, 3, 0.5},
 	} {
 		var shares []float64
 		for _, seed := range heldOutSeeds()[:10] {
@@ -131,7 +110,10 @@ func TestSimulationQuotasWhoseBurstOutlastsTheirGateSettleWithinThreeGates(t *te
 			shares = append(shares, share)
 		}
 		slices.Sort(shares)
-		assert.GreaterOrEqual(t, shares[len(shares)/2], 0.85, "%v/s burst %v, service %v, Retry-After %v: median share of what the server allows over 30 s", c.rate, c.burst, c.service, c.ra)
+		if c.share == 0 {
+			c.share = 0.85
+		}
+		assert.GreaterOrEqual(t, shares[len(shares)/2], c.share, "%v/s burst %v, service %v, Retry-After %v: median share of what the server allows over 30 s", c.rate, c.burst, c.service, c.ra)
 	}
 }
 
