@@ -41,17 +41,17 @@ const (
 	// token's time (under outageRA). A narrower bound, or one of a larger
 	// burst within bracketSpan, is probed up to at bracketProbe: the rate
 	// lies under it, and the slow probe took minutes to close it (a host
-	// up to a tenth under the server's rate for a whole crawl). A server
-	// whose Retry-After is longer than a token takes makes every refusal
-	// cost seconds: its first fit is probed from only where the bound is
-	// looser by looseSpan for each second of the gate, of a burst up to
-	// drainMax, and slower by as many times (costly; see pushback.probeG).
-	// Bursts of one or two have probes
-	// of their own (their refused request's bound is the client's timing
-	// noise: 50/s burst 2 probed so lost 5 points in simulation); and a
-	// larger burst is never probed as unconfirmed: fitted from a first
-	// record, it is as often a fixed window's count, which a probe past its
-	// average refuses for nothing.
+	// up to a tenth under the server's rate for a whole crawl). Bursts of
+	// one or two have probes of their own (their refused request's bound
+	// is the client's timing noise: 50/s burst 2 probed so lost 5 points in
+	// simulation); and a larger burst is not probed as unconfirmed: fitted
+	// from a first record, it is as often a fixed window's count, which a
+	// probe past its average refuses for nothing. A server whose
+	// Retry-After is longer than a token takes (outageRA or more) makes
+	// every refusal cost seconds, and a host paced at its lowest stays
+	// there: its first fit, of a burst up to drainMax, is probed from where
+	// its bound is looser by looseSpan for each second of the gate, as many
+	// times slower (costly; see pushback.probeG).
 	looseMin  = 3
 	looseMax  = 10
 	looseSpan = 0.12
