@@ -157,13 +157,8 @@ func TestPaceProbesALooseFirstFitBehindALongGateAsSlowlyAsTheGateIsLong(t *testi
 	p := pace{pushback: new(pushback)}
 	p.learnt, p.slow, p.confirmed, p.probeG = 5, true, false, unconfirmedProbe/3
 	p.lastProbe = epoch
-	at := epoch
-	for range 20 { // 5 s
-		at = at.Add(250 * time.Millisecond)
-		p.gpCount = int(math.Ceil(p.learnt / 4))
-		p.onRelease(at)
-	}
-	assert.InDelta(t, 5*math.Pow(1+0.1*0.25, 20), p.learnt, 0.01, "10%% a second, compounded every 250 ms")
+	releaseFor30s(&p)
+	assert.InEpsilon(t, 5*math.Pow(1+0.1*0.25, 120), p.learnt, 0.01, "10% a second, compounded every 250 ms")
 }
 
 func TestLearnerTakesTheFirstRefusedRequestWhateverOrderTheAnswersCameIn(t *testing.T) {
