@@ -110,7 +110,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	client := h.client(r)
 	key := r.URL.RequestURI() // what faults and jitter are decided by, with the attempt
 	cn := connOf(r)
-	attempt := h.rec.arrive(client, cn, class, key, id, disallowed)
+	attempt := h.rec.arrive(client, cn, multiplexed(r), class, key, id, disallowed)
 	var onConn int64
 	if cn != nil {
 		onConn = cn.requests.Add(1)
@@ -176,7 +176,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 		return errorJSON(w, http.StatusNotFound, "no such item: "+r.URL.Path+" (ids are 1.."+strconv.Itoa(h.sc.Items)+")")
 	}
 	if rq.class == ClassDetail && h.sc.RedirectTo != "" && h.now().Sub(h.rec.start) >= h.sc.RedirectAt {
-		w.Header().Set("Location", "http://"+h.sc.RedirectTo+r.URL.RequestURI())
+		to := h.sc.RedirectTo
+		if !strings.Contains(to, "://") {
+			to = "http://" + to
+		}
+		w.Header().Set("Location", to+r.URL.RequestURI())
 		w.WriteHeader(http.StatusFound)
 		return outcome{status: http.StatusFound}
 	}

@@ -37,7 +37,11 @@ func (sc Scenario) DetailPath(id int) string {
 		p = "/private" + p
 	}
 	if n := len(sc.DetailHosts); n > 0 {
-		p = "http://" + sc.DetailHosts[id%n] + p
+		h := sc.DetailHosts[id%n]
+		if !strings.Contains(h, "://") {
+			h = "http://" + h
+		}
+		p = h + p
 	}
 	return p
 }

@@ -46,6 +46,9 @@ type Config struct {
 	// server known under several host names is. Closing any of these
 	// Servers closes the handler they share.
 	Handler *Handler
+	// TLS, when set, serves HTTPS with this certificate, HTTP/2 offered
+	// (see Cert); nil serves plain HTTP/1.1.
+	TLS *Cert
 }
 
 // closeTimeout bounds how long Close waits for connections to finish.
@@ -55,6 +58,7 @@ const closeTimeout = 5 * time.Second
 type Server struct {
 	h      *Handler
 	ln     net.Listener
+	tls    bool
 	srv    *http.Server
 	served chan error // Serve's result
 
@@ -82,15 +86,27 @@ func Start(cfg Config) (*Server, error) {
 	s := &Server{
 		h:      h,
 		ln:     ln,
+		tls:    cfg.TLS != nil,
 		srv:    &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ConnContext: h.connContext},
 		served: make(chan error, 1),
+	}
+	if cfg.TLS != nil {
+		s.srv.TLSConfig = cfg.TLS.serverConfig()
+		go func() { s.served <- s.srv.ServeTLS(ln, "", "") }()
+		return s, nil
 	}
 	go func() { s.served <- s.srv.Serve(ln) }()
 	return s, nil
 }
 
-// URL is the server's base URL, e.g. "http://127.0.0.1:38411", without a trailing slash.
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+// URL is the server's base URL, e.g. "http://127.0.0.1:38411" ("https://"
+// with Config.TLS), without a trailing slash.
+func (s *Server) URL() string {
+	if s.tls {
+		return "https://" + s.ln.Addr().String()
+	}
+	return "http://" + s.ln.Addr().String()
+}
 
 // Handler is the server's handler, e.g. to mount the same API elsewhere.
 func (s *Server) Handler() *Handler { return s.h }

@@ -90,10 +90,12 @@ type Scenario struct {
 
 	// DetailHosts, when set, spreads the items' detail endpoints over other
 	// servers: item id's detail_path is the absolute URL
-	// http://DetailHosts[id mod len]/items/{id} (each "host:port"), for a
-	// crawl over many hosts. Empty: detail paths are on this server.
+	// http://DetailHosts[id mod len]/items/{id} (each "host:port", or
+	// "https://host:port" for a server with Config.TLS), for a crawl over
+	// many hosts. Empty: detail paths are on this server.
 	DetailHosts []string
-	// RedirectTo, when set ("host:port"), answers every detail request at
+	// RedirectTo, when set ("host:port", or "https://host:port" for a
+	// server with Config.TLS), answers every detail request at
 	// once with a 302 to the same path and query on that server: a front
 	// whose items live on another host.
 	RedirectTo string

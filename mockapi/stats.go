@@ -56,8 +56,10 @@ type Stats struct {
 	// read it yet: a loaded client reads the answers waiting on its
 	// connections in no particular order, and a loaded server reads a
 	// request long after it was sent. Past readSlack every request in the
-	// wait counts. Outside Start's server every request in the wait counts,
-	// those on their way included.
+	// wait counts. On an HTTP/2 connection, whose requests are streams sent
+	// while answers are on their way, only that rule counts a request.
+	// Outside Start's server every request in the wait counts, those on
+	// their way included.
 	EarlyRequests int64 `json:"early_requests"`
 	// RobotsViolations counts requests to paths robots.txt disallows.
 	RobotsViolations int64 `json:"robots_violations"`
@@ -174,10 +176,10 @@ type wait struct {
 }
 
 // arrive counts a request that arrived from client on cn (nil outside
-// Start's server) for key (path and query); id is the item id of a detail
-// request, else 0. It returns the attempt number at key: 1 for the first
-// request to it.
-func (r *recorder) arrive(client string, cn *conn, class Class, key string, id int, disallowed bool) int {
+// Start's server), a stream of an HTTP/2 connection if mux, for key (path
+// and query); id is the item id of a detail request, else 0. It returns the
+// attempt number at key: 1 for the first request to it.
+func (r *recorder) arrive(client string, cn *conn, mux bool, class Class, key string, id int, disallowed bool) int {
 	t := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -190,6 +192,7 @@ func (r *recorder) arrive(client string, cn *conn, class Class, key string, id i
 	first := cn != nil && !cn.used
 	if cn != nil {
 		cn.used = true
+		cn.multiplexed = cn.multiplexed || mux
 	}
 	if r.early(client, cn, first, t) {
 		r.earlyRequests++
@@ -254,8 +257,11 @@ func (r *recorder) early(client string, cn *conn, first bool, t time.Time) bool 
 		return false
 	case cn == nil:
 		return true
-	case t.Before(cn.until):
-		return true // the client read the answer on this connection first
+	case t.Before(cn.until) && !cn.multiplexed:
+		// The client read the answer on this connection first: an HTTP/1
+		// connection carries its next request only after that answer, an
+		// HTTP/2 one its streams at once.
+		return true
 	case w.by != nil:
 		return false // the answer is not written yet
 	case t.Sub(w.told) >= readSlack:
@@ -263,6 +269,10 @@ func (r *recorder) early(client string, cn *conn, first bool, t time.Time) bool 
 		// an answer, nor a server to read a request: one that sends during
 		// a wait on a connection it last read from before the answer counts.
 		return true
+	case cn.multiplexed:
+		// A stream sent while answers were on their way on its connection:
+		// nothing tells which of them the client had read.
+		return false
 	}
 	// What the client had read when it sent this request: an answer on this
 	// connection, or (the first on it) nothing since it opened it.

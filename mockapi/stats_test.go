@@ -125,7 +125,7 @@ func TestEarlyRequestsLeaveOutThoseOnTheirWayWhenTheAnswerLeft(t *testing.T) {
 	idle := &conn{accepted: clk.Now(), used: true, answered: clk.Now()}
 	answered := &conn{accepted: clk.Now(), used: true, answered: clk.Now()}
 	clk.Advance(time.Millisecond)
-	arrive := func(cn *conn) { r.arrive("c", cn, ClassDetail, "/items/1", 1, false) }
+	arrive := func(cn *conn) { r.arrive("c", cn, false, ClassDetail, "/items/1", 1, false) }
 	arrive(answered)
 	r.tellWait("c", answered, clk.Now().Add(time.Second))
 	r.finish("c", answered, 429, "", 1, false)
@@ -175,7 +175,7 @@ func TestEarlyRequestsOnTheAnswersConnectionCountAtOnce(t *testing.T) {
 func TestEarlyRequestsCountThoseSentAfterTheClientCouldHaveReadTheAnswer(t *testing.T) {
 	clk := newFakeClock()
 	r := newRecorder(&Scenario{}, "remote-ip", clk.Now(), clk.Now)
-	arrive := func(cn *conn) { r.arrive("c", cn, ClassDetail, "/items/1", 1, false) }
+	arrive := func(cn *conn) { r.arrive("c", cn, false, ClassDetail, "/items/1", 1, false) }
 	answer := func(cn *conn) { arrive(cn); r.finish("c", cn, 200, "", 1, true) }
 	before, with, after := &conn{accepted: clk.Now()}, &conn{accepted: clk.Now()}, &conn{accepted: clk.Now()}
 	answer(before)
