@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -401,12 +402,28 @@ func (f *fetcher) send(req *http.Request, header http.Header) (*http.Response, e
 		if tlsErr, ok := err.(tls.RecordHeaderError); ok && string(tlsErr.RecordHeader[:]) == "HTTP/" {
 			err = http.ErrSchemeMismatch
 		}
-		return nil, &attemptError{err: &url.Error{Op: urlErrorOp(req.Method), URL: stripPassword(req.URL), Err: err}}
+		uerr := &url.Error{Op: urlErrorOp(req.Method), URL: stripPassword(req.URL), Err: err}
+		if untrusted(err) {
+			return nil, &attemptError{err: engine.Permanent(uerr)}
+		}
+		return nil, &attemptError{err: uerr}
 	}
 	if resp.Body == nil {
 		resp.Body = http.NoBody
 	}
 	return resp, nil
+}
+
+// untrusted reports whether err is a server certificate that failed
+// verification (an unknown authority, another host's name, expired): the
+// host answered, and no retry will make its certificate trusted. A
+// certificate of one's own CA is trusted through SSL_CERT_FILE.
+func untrusted(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var authority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &hostname) || errors.As(err, &invalid)
 }
 
 // urlErrorOp is the Op of a request's *url.Error, as http.Client names it:

@@ -120,8 +120,9 @@ func newRules(fetched time.Time, data *robotstxt.RobotsData, agent string) *rule
 func (rl *rules) allows(path string) bool { return rl.group != nil && rl.group.Test(path) }
 
 // allowed reports whether u may be fetched, fetching its robots.txt first if
-// needed. An error means ctx ended before the rules were known, or that u's
-// host is unresponsive (a permanent error wrapping errUnresponsive).
+// needed. An error means ctx ended before the rules were known, that u's
+// host is unresponsive (a permanent error wrapping errUnresponsive), or
+// that its certificate failed verification (permanent: see untrusted).
 func (r *robots) allowed(ctx context.Context, u *url.URL) (bool, error) {
 	key := originKey{u.Scheme, u.Host}
 	o := r.last.Load()
@@ -144,6 +145,11 @@ func (r *robots) allowed(ctx context.Context, u *url.URL) (bool, error) {
 		if rl, err = r.fetchRules(ctx, o, u); err != nil {
 			return false, err
 		}
+	}
+	if rl.unreachable != nil && untrusted(rl.unreachable) {
+		// No rule of the site's: its certificate failed verification, and
+		// so would any request to it.
+		return false, engine.Permanent(rl.unreachable)
 	}
 	return rl.allows(u.RequestURI()), nil
 }

@@ -74,6 +74,10 @@ func (r *runner) sourceAllowed(ctx context.Context) error {
 		return nil
 	}
 	ok, err := r.robots.allowed(ctx, r.cfg.Source.URL)
+	if err != nil && untrusted(err) {
+		return fmt.Errorf("source.url %s: its host's certificate is not trusted (%w); a certificate of an authority of your own is trusted through SSL_CERT_FILE=FILE",
+			r.cfg.Source.URL.Redacted(), err)
+	}
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,9 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 		w.meter.sent(req, resp)
 	}
 	if err != nil {
-		if caller.Err() == nil {
+		if caller.Err() == nil && !untrusted(err) {
+			// A certificate that failed verification came from a host
+			// that answers.
 			w.silent.unanswered(req, sent, timeout)
 			if ctx.Err() == context.DeadlineExceeded {
 				w.late.timedOut(req, timeout)
