@@ -95,6 +95,7 @@ type Option func(*runSettings)
 type runSettings struct {
 	log      *zap.Logger
 	onResult func(Result)
+	tls      *mockapi.Cert
 }
 
 // WithLogger sets the logger of the client stack; default zap.NewNop().
@@ -105,6 +106,12 @@ func WithLogger(l *zap.Logger) Option {
 		}
 	}
 }
+
+// WithTLS serves every scenario's mock over HTTPS with cert, HTTP/2
+// offered, and has every client trust it: the transport of a real API,
+// whose new connections cost a TLS handshake and whose requests share
+// connections as HTTP/2 streams. Default: plain HTTP/1.1.
+func WithTLS(cert *mockapi.Cert) Option { return func(s *runSettings) { s.tls = cert } }
 
 // WithOnResult calls fn after each run, e.g. to print progress.
 func WithOnResult(fn func(Result)) Option { return func(s *runSettings) { s.onResult = fn } }
@@ -127,7 +134,7 @@ func Run(ctx context.Context, suite []Scenario, strategies []Strategy, opts ...O
 			if err := ctx.Err(); err != nil {
 				return results, fmt.Errorf("benchmarks: interrupted before %s/%s: %w", sc.Name, st.Name, err)
 			}
-			res, err := RunOne(ctx, sc, st, WithLogger(s.log))
+			res, err := RunOne(ctx, sc, st, WithLogger(s.log), WithTLS(s.tls))
 			if err != nil {
 				return results, err
 			}
@@ -159,12 +166,15 @@ func RunOne(ctx context.Context, sc Scenario, st Strategy, opts ...Option) (Resu
 	if err := awaitWindow(ctx, sc); err != nil {
 		return Result{}, fmt.Errorf("benchmarks: %s/%s: %w", sc.Name, st.Name, err)
 	}
-	srv, err := mockapi.Start(mockapi.Config{Scenario: sc.Mock, Addr: "127.0.0.1:0"})
+	srv, err := mockapi.Start(mockapi.Config{Scenario: sc.Mock, Addr: "127.0.0.1:0", TLS: s.tls})
 	if err != nil {
 		return Result{}, fmt.Errorf("benchmarks: %s/%s: start mock: %w", sc.Name, st.Name, err)
 	}
 	defer srv.Close()
 	c := newClient(srv.URL(), sc.Mock)
+	if s.tls != nil {
+		c.base.TLSClientConfig = s.tls.ClientConfig() // HTTP/2 offered: the clone keeps ForceAttemptHTTP2
+	}
 	defer c.base.CloseIdleConnections()
 	limit, work, err := c.stack(st, sc.Work, s.log)
 	if err != nil {

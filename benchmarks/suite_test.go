@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/politely/politely/internal/cputime"
+	"github.com/politely/politely/mockapi"
 )
 
 // TestQuickSuiteWritesEveryTableAndDecodablePlots runs the whole suite, every
@@ -127,4 +128,22 @@ func TestRunStopsWhenItsContextEnds(t *testing.T) {
 	results, err := Run(ctx, suite, Strategies())
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Empty(t, results)
+}
+
+// WithTLS serves the mock over HTTPS and every client trusts it: the
+// default strategy and the fixed-50 baseline fetch the fast mock's work
+// over it, every item answered 200.
+func TestRunOneOverTLS(t *testing.T) {
+	cert, err := mockapi.NewCert()
+	require.NoError(t, err)
+	suite, err := Suite(0.02)
+	require.NoError(t, err)
+	fast, err := Select(suite, []string{"fast"})
+	require.NoError(t, err)
+	for _, st := range []Strategy{{Name: Default, Kind: KindPolitely}, {Name: Baseline, Kind: KindFixedPool, Consumers: 50}} {
+		res, err := RunOne(context.Background(), fast[0], st, WithTLS(cert))
+		require.NoError(t, err, st.Name)
+		assert.Equal(t, int64(fast[0].Work), res.Items, st.Name)
+		assert.Equal(t, int64(fast[0].Work), res.ByStatus[200], st.Name)
+	}
 }

@@ -31,7 +31,7 @@ What a row measures:
   optimum. The poll costs the mock a snapshot of its per-item maps every 0.1 s, which grows with the
   items: on rows of 20,000 items it may slow the server it measures.
 """
-import argparse, datetime, random, fcntl, json, math, os, re, shutil, subprocess, sys, tempfile, threading, time, urllib.request
+import argparse, datetime, random, fcntl, json, math, os, re, shutil, ssl, subprocess, sys, tempfile, threading, time, urllib.request
 
 # The four kinds of hosts-mixed4, repeated for the rows of hundreds of hosts.
 MIXED = [('capacity', '--slots 8 --queue 8 --latency 20ms'), ('quota-no-headers', '--rate 50 --burst 5'),
@@ -598,19 +598,41 @@ def self_test():
     print('self-test ok')
 
 
+# --tls: every mock serves HTTPS (HTTP/2 offered) and writes its certificate into TLS_DIR; the crawl and
+# the ground truth's reads trust their bundle (SSL_CERT_FILE).
+TLS_DIR = None
+TLS_CTX = None
+
+
+def tls_bundle():
+    """The certificates of the mocks started so far, in one file, and an SSL context that trusts them."""
+    global TLS_CTX
+    path = os.path.join(TLS_DIR, 'bundle.pem')
+    with open(path, 'w') as b:
+        for f in sorted(os.listdir(TLS_DIR)):
+            if f.startswith('mock-'):
+                b.write(open(os.path.join(TLS_DIR, f)).read())
+    TLS_CTX = ssl.create_default_context(cafile=path)
+    return path
+
+
 def start_mock(binary, scenario, knobs, items=None, hosts=None):
     """Starts one mock process; with --servers N in knobs it serves N hosts. Returns the process and its URLs."""
     args = [binary, 'mock', '--scenario', scenario] + knobs.split()
     if items is not None and '--items' not in knobs:
         args += ['--items', str(items)]
     if hosts:
-        args += ['--detail-hosts', ','.join(hosts)]
+        args += ['--detail-hosts', ','.join(('https://' + h if TLS_DIR else h) for h in hosts)]
+    if TLS_DIR:
+        args += ['--tls', '--tls-cert', tempfile.mktemp(prefix='mock-', suffix='.pem', dir=TLS_DIR)]
     n = int(re.search(r'--servers (\d+)', knobs).group(1)) if '--servers ' in knobs else 1
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     urls = []
+    if TLS_DIR:
+        p.stdout.readline()  # where the certificate is
     for _ in range(n):
         line = p.stdout.readline()
-        m = re.search(r'at (http://\S+) ', line)
+        m = re.search(r'at (https?://\S+) ', line)
         if not m:
             p.kill()
             raise RuntimeError(f'mock did not start: {args}: {line} {p.stderr.read()}')
@@ -644,7 +666,7 @@ def when(ts):
 
 
 def stats(url):
-    return json.load(urllib.request.urlopen(url + '/__stats', timeout=5))
+    return json.load(urllib.request.urlopen(url + '/__stats', timeout=5, context=TLS_CTX))
 
 
 def run(binary, row, mockbin, lock, t90_poll=False, trace=False):
@@ -667,15 +689,15 @@ def run(binary, row, mockbin, lock, t90_poll=False, trace=False):
             k = seen[g] = seen.get(g, -1) + 1
             p, urls = procs[g]
             mocks.append((p, urls[k], sc, kn, x))
-            addrs.append(urls[k][len('http://'):])
-            a = urls[k][len('http://'):]
+            a = re.sub(r'^https?://', '', urls[k])
+            addrs.append(a)
             # --x-names 2: the host's items alternate between its two names, 127.0.0.1 and localhost
             hosts += [a if j % 2 == 0 or x.get('names') != '2' else a.replace('127.0.0.1', 'localhost') for j in range(w)]
         if len(model) > 1 and model[1] == 'shuffle':  # each host's items spread over the listing
             random.Random(2).shuffle(hosts)
         knobs, xmain = xknobs(knobs)  # --x-robots off: the one row setting that is not a default (a diagnosis)
         if model[1:2] == ('redirect',):  # the items on the main mock, which answers them 302 to the first detail host
-            knobs, hosts = f'{knobs} --redirect-to {addrs[0]}', None
+            knobs, hosts = f"{knobs} --redirect-to {'https://' if TLS_DIR else ''}{addrs[0]}", None
         p, (url,) = start_mock(mockbin, scenario, knobs, items, hosts)
         mocks.insert(0, (p, url, scenario, knobs, {}))
         style = re.search(r'--pagination (\S+)', knobs)
@@ -707,6 +729,7 @@ output: {d}/out.jsonl
                 time.sleep(0.1)
         th = threading.Thread(target=poll if (model[0] == 'cap' and t90_poll) or trace else (lambda: None))
         cmd = [binary, 'crawl', '-c', f'{d}/c.yaml', '--quiet', '--stats', f'{d}/s.json']
+        env = dict(os.environ, SSL_CERT_FILE=tls_bundle()) if TLS_DIR else None
         load = open('/proc/loadavg').read().split()[0]
         t0m, t0 = time.monotonic(), time.time()
         th.start()
@@ -722,7 +745,7 @@ output: {d}/out.jsonl
                 procs[g][0].kill()
             downs.append(threading.Timer(at, down))
         with open(f'{d}/stderr', 'w') as errf:
-            cr = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errf)
+            cr = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errf, env=env)
             for tm in downs:
                 tm.start()
             try:
@@ -909,7 +932,11 @@ def main():
     ap.add_argument('--lock', action='store_true')
     ap.add_argument('--json', default='')
     ap.add_argument('--list', action='store_true')
+    ap.add_argument('--tls', action='store_true', help='serve every mock over HTTPS, HTTP/2 offered; the crawl trusts their certificates through SSL_CERT_FILE')
     a = ap.parse_args()
+    if a.tls:
+        global TLS_DIR
+        TLS_DIR = tempfile.mkdtemp(prefix='matrix-tls-')
     if a.self_test:
         self_test()
         return

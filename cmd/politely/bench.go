@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/politely/politely/benchmarks"
+	"github.com/politely/politely/mockapi"
 )
 
 // benchFlags are politely bench's flags.
@@ -24,6 +25,7 @@ type benchFlags struct {
 	redis     string
 	hosts     benchmarks.ManyHostsShape
 	profile   string // many-hosts: the crawl's CPU profile
+	tls       bool
 }
 
 func newBenchCmd() *cobra.Command {
@@ -57,6 +59,7 @@ The full run takes about 13 minutes; --quick about a minute.`,
 	fl.StringSliceVar(&f.scenarios, "scenario", nil, "run only these scenarios (repeat or separate by commas)")
 	fl.Float64Var(&f.scale, "scale", 0, "size of the runs as a fraction of the full ones (tests)")
 	fl.StringVar(&f.redis, "redis", "", "instead of the suite, compare 1, 2 and 4 politely crawl --redis processes on this Redis against the quota, capacity and fast mocks (REDIS.md, a plot per mock)")
+	fl.BoolVar(&f.tls, "tls", false, "serve the scenarios' mocks over HTTPS, HTTP/2 offered (a self-signed certificate the clients trust), as real APIs are; many-hosts and --redis are not run over it")
 	addManyHostsFlags(fl, &f.hosts)
 	fl.StringVar(&f.profile, "cpu-profile", "", "many-hosts: write a CPU profile of the crawl to this file, its goroutines labelled side=crawl and the mock servers' side=mock (go tool pprof -tagfocus side=crawl)")
 	_ = fl.MarkHidden("scale") // cannot fail: the flag exists
@@ -91,8 +94,23 @@ func runBench(ctx context.Context, f benchFlags, command string, stdout io.Write
 	case f.scale != 0:
 		scale = f.scale
 	}
+	names, manyHosts := takeManyHosts(f.scenarios)
+	if f.tls && len(f.scenarios) == 0 {
+		manyHosts = false // the whole suite over HTTPS: many-hosts serves plain HTTP only
+	}
+	if f.tls && (f.redis != "" || manyHosts) {
+		return &exitError{code: exitUsage, err: errors.New("bench: --tls serves the suite's scenarios; --redis and many-hosts serve plain HTTP only")}
+	}
 	if f.redis != "" {
 		return runRedisBench(ctx, f.redis, f.out, scale, f.scenarios, stdout)
+	}
+	var opts []benchmarks.Option
+	if f.tls {
+		cert, err := mockapi.NewCert()
+		if err != nil {
+			return &exitError{code: exitFailed, err: fmt.Errorf("bench: --tls: %w", err)}
+		}
+		opts = append(opts, benchmarks.WithTLS(cert))
 	}
 	suite, err := benchmarks.Suite(scale)
 	if err != nil {
@@ -106,7 +124,6 @@ func runBench(ctx context.Context, f benchFlags, command string, stdout io.Write
 		crawls = benchmarks.QuickCrawls(crawls)
 	}
 	suite = append(suite, crawls...)
-	names, manyHosts := takeManyHosts(f.scenarios)
 	if manyHosts && len(names) == 0 && len(f.scenarios) > 0 {
 		return runManyHosts(ctx, scale, f.hosts, f.profile, f.out, stdout)
 	}
@@ -115,10 +132,11 @@ func runBench(ctx context.Context, f benchFlags, command string, stdout io.Write
 	}
 	date := time.Now()
 	machine := benchmarks.ThisMachine()
-	results, runErr := benchmarks.Run(ctx, suite, benchmarks.Strategies(), benchmarks.WithOnResult(func(r benchmarks.Result) {
+	opts = append(opts, benchmarks.WithOnResult(func(r benchmarks.Result) {
 		fmt.Fprintf(stdout, "%-14s %-18s %7d items in %6.2fs  %8.0f items/s  throttled %5.2f%%  p99 %v\n",
 			r.Scenario, r.Strategy, r.Items, r.Elapsed.Seconds(), r.Goodput(), r.ThrottledPct(), r.P99.Round(100*time.Microsecond))
 	}))
+	results, runErr := benchmarks.Run(ctx, suite, benchmarks.Strategies(), opts...)
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return &exitError{code: exitFailed, err: runErr}
 	}

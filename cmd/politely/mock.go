@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -22,6 +24,8 @@ type mockFlags struct {
 	list     bool
 	servers  int
 	shared   bool
+	tls      bool
+	tlsCert  string
 
 	items          int
 	perPage        int
@@ -108,7 +112,13 @@ the preset. It stops on SIGINT or SIGTERM.`,
 			if f.servers < 1 || f.servers > 1 && !strings.HasSuffix(f.addr, ":0") {
 				return &exitError{code: exitUsage, err: fmt.Errorf("mock: --servers must be >= 1, and more than one needs --addr with port 0, got %d at %s", f.servers, f.addr)}
 			}
-			return serveMock(cmd.Context(), sc, f.addr, f.servers, f.shared, cmd.OutOrStdout())
+			var cert *mockapi.Cert
+			if f.tls || f.tlsCert != "" {
+				if cert, err = mockCert(f.tlsCert, cmd.OutOrStdout()); err != nil {
+					return err
+				}
+			}
+			return serveMock(cmd.Context(), sc, f.addr, f.servers, f.shared, cert, cmd.OutOrStdout())
 		},
 	}
 	fl := cmd.Flags()
@@ -116,6 +126,8 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.IntVar(&f.servers, "servers", 1, "serve this many independent servers of the preset, each on its own port with its own state and ground truth, one line each (many hosts from one process)")
 	fl.BoolVar(&f.shared, "shared", false, "with --servers: the servers' ports lead to one server (one capacity, quota and ground truth), as one API known under many host names")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:0", "address to listen on; port 0 picks a free one")
+	fl.BoolVar(&f.tls, "tls", false, "serve HTTPS, HTTP/2 offered, with a self-signed certificate for 127.0.0.1 and localhost, written to --tls-cert (politely crawl trusts it with SSL_CERT_FILE=that file)")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "with --tls: write the certificate (PEM) to this file (default: politely-mock-PID.pem in the temporary directory)")
 	fl.BoolVar(&f.list, "list", false, "list the presets and exit")
 	fl.IntVar(&f.items, "items", 0, "items in the listing")
 	fl.IntVar(&f.perPage, "per-page", 0, "listing page size")
@@ -168,7 +180,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.DurationVar(&f.crawlDelay, "crawl-delay", 0, "announce this Crawl-delay in robots.txt")
 	fl.DurationVar(&f.robotsLatency, "robots-latency", 0, "robots.txt's own service time (a slow origin behind a cached API)")
 	fl.IntVar(&f.robotsStatus, "robots-status", 0, "answer every robots.txt request with this status instead of its rules (404, 500, 503, 429...; no Retry-After)")
-	fl.StringVar(&f.redirectTo, "redirect-to", "", "HOST:PORT[/PREFIX]: answer every detail request with a 302 to the same path on that server (under PREFIX, e.g. /private)")
+	fl.StringVar(&f.redirectTo, "redirect-to", "", "[https://]HOST:PORT[/PREFIX]: answer every detail request with a 302 to the same path on that server (under PREFIX, e.g. /private)")
 	fl.DurationVar(&f.redirectAt, "redirect-at", 0, "start --redirect-to this long after the start (items that move mid-crawl)")
 	fl.IntVar(&f.bodySize, "body-size", 0, "pad every detail answer to about this many bytes")
 	fl.BoolVar(&f.gzip, "gzip", false, "gzip listing and detail answers for clients that accept it")
@@ -176,7 +188,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.IntVar(&f.keepAliveMax, "keepalive-requests", 0, "close every connection after this many requests on it (0: no limit)")
 	fl.IntVar(&f.pageOverlap, "page-overlap", 0, "start every listing page after the first this many items early (ids repeat across pages)")
 	fl.BoolVar(&f.announceTotal, "announce-total", false, "announce the listing's item count in every page's \"total\" (and \"total_pages\" for page numbers)")
-	fl.StringSliceVar(&f.detailHosts, "detail-hosts", nil, "HOST:PORT,...: put the items' detail URLs on these servers, in turn")
+	fl.StringSliceVar(&f.detailHosts, "detail-hosts", nil, "[https://]HOST:PORT,...: put the items' detail URLs on these servers, in turn")
 	return cmd
 }
 
@@ -291,6 +303,23 @@ func slotSteps(vals []string) ([]mockapi.Step, error) {
 	return steps, nil
 }
 
+// mockCert makes the certificate of --tls and writes it to path (a file in
+// the temporary directory if empty), saying so on stdout.
+func mockCert(path string, stdout io.Writer) (*mockapi.Cert, error) {
+	cert, err := mockapi.NewCert()
+	if err != nil {
+		return nil, &exitError{code: exitFailed, err: fmt.Errorf("mock: %w", err)}
+	}
+	if path == "" {
+		path = filepath.Join(os.TempDir(), fmt.Sprintf("politely-mock-%d.pem", os.Getpid()))
+	}
+	if err := os.WriteFile(path, cert.PEM(), 0o644); err != nil {
+		return nil, &exitError{code: exitFailed, err: fmt.Errorf("mock: --tls-cert: %w", err)}
+	}
+	fmt.Fprintf(stdout, "certificate in %s: a crawl trusts it with SSL_CERT_FILE=%s\n", path, path)
+	return cert, nil
+}
+
 // quotaHeaderFamilies are --quota-headers' values.
 var quotaHeaderFamilies = map[string]mockapi.QuotaHeaders{
 	"both": mockapi.QuotaHeadersBoth, "ietf": mockapi.QuotaHeadersIETF, "x": mockapi.QuotaHeadersX, "none": mockapi.QuotaHeadersNone,
@@ -299,7 +328,7 @@ var quotaHeaderFamilies = map[string]mockapi.QuotaHeaders{
 // serveMock serves sc on addr (n servers, each on a port of its own, when n >
 // 1; with shared, n ports of one server) until ctx ends, then prints what
 // they received.
-func serveMock(ctx context.Context, sc mockapi.Scenario, addr string, n int, shared bool, stdout io.Writer) error {
+func serveMock(ctx context.Context, sc mockapi.Scenario, addr string, n int, shared bool, cert *mockapi.Cert, stdout io.Writer) error {
 	srvs := make([]*mockapi.Server, 0, n)
 	defer func() { // on a failed start; Close is idempotent
 		for _, srv := range srvs {
@@ -307,7 +336,7 @@ func serveMock(ctx context.Context, sc mockapi.Scenario, addr string, n int, sha
 		}
 	}()
 	for range n {
-		cfg := mockapi.Config{Scenario: sc, Addr: addr}
+		cfg := mockapi.Config{Scenario: sc, Addr: addr, TLS: cert}
 		if shared && len(srvs) > 0 {
 			cfg.Handler = srvs[0].Handler()
 		}

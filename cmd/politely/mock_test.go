@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -38,7 +42,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-var mockURL = regexp.MustCompile(`at (http://127\.0\.0\.1:\d+) `)
+var mockURL = regexp.MustCompile(`at (https?://127\.0\.0\.1:\d+) `)
 
 // mockRun is `politely mock` running in a goroutine until stop.
 type mockRun struct {
@@ -118,6 +122,35 @@ func TestMockServesThePresetUntilTheContextEnds(t *testing.T) {
 	assert.Equal(t, "quota", st.Scenario)
 	assert.Equal(t, int64(1), st.Requests)
 
+	assert.Contains(t, m.stop(t), "stopped: 1 requests")
+}
+
+// --tls serves HTTPS and HTTP/2 with a certificate written where
+// --tls-cert says, which a client that trusts it (a crawl through
+// SSL_CERT_FILE) verifies.
+func TestMockServesHTTPSWithTheCertificateItWrites(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	path := filepath.Join(t.TempDir(), "mock.pem")
+	m, urls := startMock(t, 1, "--scenario", "capacity", "--items", "5", "--tls", "--tls-cert", path)
+	assert.True(t, strings.HasPrefix(urls[0], "https://"), urls[0])
+	assert.Contains(t, m.stdout.String(), "SSL_CERT_FILE="+path)
+
+	pemBytes, err := os.ReadFile(path)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(pemBytes), "the file holds a PEM certificate")
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get(urls[0] + "/items/1")
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, 2, resp.ProtoMajor, "HTTP/2")
+
+	_, err = m.client.Get(urls[0] + "/items/1")
+	assert.Error(t, err, "a client that does not trust it")
+	tr.CloseIdleConnections()
 	assert.Contains(t, m.stop(t), "stopped: 1 requests")
 }
 
