@@ -89,7 +89,7 @@ type learner struct {
 	firstAt time.Time     // the episode's first request's start
 	work    time.Duration // the episode's first request that was not auxiliary, after firstAt (see worked)
 	s1      float64       // requests admitted before the first throttle, once known
-	t1      time.Duration // from the episode's first request to that throttle
+	t1      time.Duration // from the episode's drain (see drainFrom) to that throttle
 	burst   float64       // the server's burst
 	first   bool          // a throttle was seen: s1, t1 and burst are set
 	known   bool          // the burst is known: the first throttle's requests were mostly the burst
@@ -310,7 +310,12 @@ func (l *learner) throttled(now time.Time, seq uint64, start, until time.Time, c
 		if l.firstAt.IsZero() || seq <= l.base {
 			return 0, false, false
 		}
-		l.first, l.t1 = true, now.Sub(l.firstAt)
+		// The refill over the episode runs from when its bucket began to
+		// drain: a robots.txt left out of it may have started long
+		// before the work (on an HTTPS host it waits for its
+		// connection's handshakes, 40 ms here), and a refill counted
+		// over that time reads the burst short and the rate high.
+		l.first, l.t1 = true, now.Sub(l.drainFrom())
 		if l.ep != nil {
 			l.ep.ref = seq
 		}

@@ -940,3 +940,61 @@ func TestLearnerStartsTheRecordOverAtAGateARequestOutsideItClosed(t *testing.T) 
 	assert.Equal(t, at.Add(time.Second), l.cur.from)
 	assert.Equal(t, time.Second, l.cur.gate)
 }
+
+// TestLearnerTimesTheFirstEpisodeFromTheWorkNotFromARobotsTxtsHandshake:
+// a crawl of an HTTPS host asks its robots.txt first (which the server's
+// quota leaves out), on a new connection whose handshakes take 41 ms, then
+// the listing and four items at once on it; a bucket of 20/s with a burst of
+// 5 admits the listing and the four, and refuses the fifth item 60 ms after
+// the robots.txt started (a 5 s gate). The refill over the episode is the
+// one since the listing took the first token (0.4 of a token at 20/s), not
+// since the robots.txt started (1.2): a burst fitted from the longer span
+// reads 4.3 tokens, and a rate 10% over the server's drew a gate of 5 s
+// after 2 s (an HTTP/2 crawl at 50% of the optimum, over HTTP/1.1 at 63%).
+func TestLearnerTimesTheFirstEpisodeFromTheWorkNotFromARobotsTxtsHandshake(t *testing.T) {
+	var l learner
+	b := bucketAt{rate: 20, burst: 5, tokens: 5, last: epoch}
+	ms := func(f float64) time.Time { return epoch.Add(time.Duration(f * float64(time.Millisecond))) }
+	l.sent(ms(0), 1, true, true) // robots.txt: not the quota's
+	l.succeeded(time.Time{}, 1)
+	l.sent(ms(41), 2, true, true) // the listing page, on the same connection
+	require.True(t, b.admit(ms(41)))
+	l.succeeded(time.Time{}, 2)
+	seq := uint64(2)
+	for i := range 4 { // its items, four at once
+		seq++
+		at := ms(45 + float64(i)*0.2)
+		l.sent(at, seq, false, false)
+		require.True(t, b.admit(at))
+		l.succeeded(time.Time{}, seq)
+	}
+	seq++
+	refused := ms(60)
+	l.sent(refused, seq, false, false)
+	require.False(t, b.admit(refused))
+	until := ms(60.8).Add(5 * time.Second)
+	_, first, ok := l.throttled(ms(60.8), seq, refused, until, 0, 20*time.Millisecond)
+	require.True(t, ok)
+	require.True(t, first)
+	// A probe from the gate's end, its gaps shrinking by a tenth a
+	// request from 125 ms, until the bucket refuses one.
+	gap, sent := 125*time.Millisecond, until
+	for {
+		seq++
+		l.sent(sent, seq, false, false)
+		if !b.admit(sent) {
+			break
+		}
+		l.succeeded(time.Time{}, seq)
+		sent = sent.Add(gap)
+		gap = gap * 9 / 10
+	}
+	_, first, ok = l.throttled(sent.Add(time.Millisecond), seq, sent, sent.Add(5*time.Second), 80, 20*time.Millisecond)
+	require.True(t, ok)
+	require.False(t, first)
+	r, ok := l.settle()
+	require.True(t, ok)
+	assert.Equal(t, 5.0, l.burst, "the server's burst, in whole tokens")
+	assert.LessOrEqual(t, r, 20.0, "not above the server's rate")
+	assert.GreaterOrEqual(t, r, 15.0)
+}
