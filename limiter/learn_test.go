@@ -536,6 +536,31 @@ func TestPaceProbeDoesNotGrowWhileTheHostIsIdle(t *testing.T) {
 	assert.InDelta(t, 200, p.learnt, 1)
 }
 
+// probeUntilRefused feeds l a probe of requests numbered from seq+1, from
+// sent, gap apart at first and each gap pct% of the one before, that bucket
+// b admits until it refuses one; the refusal comes back 1 ms later with a
+// gate of gate, the host paced at cur with a smoothed RTT of rtt. It
+// returns the rate settle fitted.
+func probeUntilRefused(t *testing.T, l *learner, b *bucketAt, seq uint64, sent time.Time, gap time.Duration, pct int64, gate time.Duration, cur float64, rtt time.Duration) float64 {
+	t.Helper()
+	for {
+		seq++
+		l.sent(sent, seq, false, false)
+		if !b.admit(sent) {
+			break
+		}
+		l.succeeded(time.Time{}, seq)
+		sent = sent.Add(gap)
+		gap = gap * time.Duration(pct) / 100
+	}
+	_, first, ok := l.throttled(sent.Add(time.Millisecond), seq, sent, sent.Add(gate), cur, rtt)
+	require.True(t, ok)
+	require.False(t, first)
+	r, ok := l.settle()
+	require.True(t, ok)
+	return r
+}
+
 func TestLearnerFitsAWholeBurstWhereTheFirstRefusedRequestsStartIsKnown(t *testing.T) {
 	// The cold start's burst as in coldThenSteady, but the first refusal
 	// tells when its request started: a bucket of 10 refilled at 100/s
@@ -672,22 +697,7 @@ func TestLearnerBoundsAnUntimedRefusedRequestsStartByTheRequestsTakenBeforeIt(t 
 		l.succeeded(time.Time{}, s)
 		l.succeededAfter(s, start(s))
 	}
-	gap, sent := 20*time.Millisecond, until
-	for {
-		seq++
-		l.sent(sent, seq, false, false)
-		if !b.admit(sent) {
-			break
-		}
-		l.succeeded(time.Time{}, seq)
-		sent = sent.Add(gap)
-		gap = gap * 98 / 100
-	}
-	_, first, ok = l.throttled(sent.Add(time.Millisecond), seq, sent, sent.Add(time.Second), 200, 10*time.Millisecond)
-	require.True(t, ok)
-	assert.False(t, first)
-	r, ok := l.settle()
-	require.True(t, ok)
+	r := probeUntilRefused(t, &l, &b, seq, until, 20*time.Millisecond, 98, time.Second, 200, 10*time.Millisecond)
 	assert.Equal(t, math.Round(l.burst), l.burst, "a whole burst")
 	assert.LessOrEqual(t, r, 100.0, "not above the server's rate")
 	assert.GreaterOrEqual(t, r, 93.0)
@@ -978,22 +988,7 @@ func TestLearnerTimesTheFirstEpisodeFromTheWorkNotFromARobotsTxtsHandshake(t *te
 	require.True(t, first)
 	// A probe from the gate's end, its gaps shrinking by a tenth a
 	// request from 125 ms, until the bucket refuses one.
-	gap, sent := 125*time.Millisecond, until
-	for {
-		seq++
-		l.sent(sent, seq, false, false)
-		if !b.admit(sent) {
-			break
-		}
-		l.succeeded(time.Time{}, seq)
-		sent = sent.Add(gap)
-		gap = gap * 9 / 10
-	}
-	_, first, ok = l.throttled(sent.Add(time.Millisecond), seq, sent, sent.Add(5*time.Second), 80, 20*time.Millisecond)
-	require.True(t, ok)
-	require.False(t, first)
-	r, ok := l.settle()
-	require.True(t, ok)
+	r := probeUntilRefused(t, &l, &b, seq, until, 125*time.Millisecond, 90, 5*time.Second, 80, 20*time.Millisecond)
 	assert.Equal(t, 5.0, l.burst, "the server's burst, in whole tokens")
 	assert.LessOrEqual(t, r, 20.0, "not above the server's rate")
 	assert.GreaterOrEqual(t, r, 15.0)
