@@ -107,7 +107,7 @@ func TestCapacityScheduleStepsDownAndUp(t *testing.T) {
 	}})
 	c := newClient(t, 10*time.Second)
 
-	// hold starts one request, waits until the server holds it, then sends
+	// hold starts one request, waits until the capacity holds it, then sends
 	// n more at once and returns their statuses and the held one's.
 	hold := func(first, n int) (held reply, more map[int]int) {
 		done := make(chan struct{})
@@ -115,7 +115,7 @@ func TestCapacityScheduleStepsDownAndUp(t *testing.T) {
 			defer close(done)
 			held = fire(t, c, s.URL(), first, 1)[0]
 		}()
-		inFlight(t, s, 1)
+		admitted(t, s, 1) // in its slot: arrived alone, a later one could take it first
 		more = statuses(fire(t, c, s.URL(), first+1, n))
 		<-done
 		return held, more
