@@ -18,7 +18,7 @@ func TestInFlightCapAnswers429WithoutRetryAfter(t *testing.T) {
 	c := newClient(t, 10*time.Second)
 	done := make(chan []reply)
 	go func() { done <- fire(t, c, s.URL(), 1, 1) }()
-	inFlight(t, s, 1)
+	admitted(t, s, 1)
 	rejected := fire(t, c, s.URL(), 2, 2)
 	for _, r := range rejected {
 		assert.Equal(t, http.StatusTooManyRequests, r.status)
