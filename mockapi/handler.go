@@ -176,11 +176,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq request) outc
 		return errorJSON(w, http.StatusNotFound, "no such item: "+r.URL.Path+" (ids are 1.."+strconv.Itoa(h.sc.Items)+")")
 	}
 	if rq.class == ClassDetail && h.sc.RedirectTo != "" && h.now().Sub(h.rec.start) >= h.sc.RedirectAt {
-		to := h.sc.RedirectTo
-		if !strings.Contains(to, "://") {
-			to = "http://" + to
-		}
-		w.Header().Set("Location", to+r.URL.RequestURI())
+		w.Header().Set("Location", baseURL(h.sc.RedirectTo)+r.URL.RequestURI())
 		w.WriteHeader(http.StatusFound)
 		return outcome{status: http.StatusFound}
 	}

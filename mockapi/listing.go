@@ -37,13 +37,18 @@ func (sc Scenario) DetailPath(id int) string {
 		p = "/private" + p
 	}
 	if n := len(sc.DetailHosts); n > 0 {
-		h := sc.DetailHosts[id%n]
-		if !strings.Contains(h, "://") {
-			h = "http://" + h
-		}
-		p = h + p
+		p = baseURL(sc.DetailHosts[id%n]) + p
 	}
 	return p
+}
+
+// baseURL is the URL of the server at host, "host:port" (plain HTTP) or
+// one that names its scheme ("https://host:port").
+func baseURL(host string) string {
+	if strings.Contains(host, "://") {
+		return host
+	}
+	return "http://" + host
 }
 
 func newDetail(id int) detail {

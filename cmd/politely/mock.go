@@ -127,7 +127,7 @@ the preset. It stops on SIGINT or SIGTERM.`,
 	fl.BoolVar(&f.shared, "shared", false, "with --servers: the servers' ports lead to one server (one capacity, quota and ground truth), as one API known under many host names")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:0", "address to listen on; port 0 picks a free one")
 	fl.BoolVar(&f.tls, "tls", false, "serve HTTPS, HTTP/2 offered, with a self-signed certificate for 127.0.0.1 and localhost, written to --tls-cert (politely crawl trusts it with SSL_CERT_FILE=that file)")
-	fl.StringVar(&f.tlsCert, "tls-cert", "", "with --tls: write the certificate (PEM) to this file (default: politely-mock-PID.pem in the temporary directory)")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "write --tls's certificate (PEM) to this file, and serve HTTPS (default: politely-mock-PID.pem in the temporary directory)")
 	fl.BoolVar(&f.list, "list", false, "list the presets and exit")
 	fl.IntVar(&f.items, "items", 0, "items in the listing")
 	fl.IntVar(&f.perPage, "per-page", 0, "listing page size")
