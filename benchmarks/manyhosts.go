@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/politely/politely/mockapi"
 )
 
 // ManyHostsName names the many-host scenario for --scenario.
@@ -66,6 +68,12 @@ type ManyHosts struct {
 	FaultyShare          float64       // the share of a faulty host's first attempts that fail
 	MaxTotal             int           // limits.concurrency.max_total; 0 leaves the default
 	Cap                  time.Duration // the run stops after this long
+	// TLS, when set, serves every host and the listing over HTTPS with it,
+	// HTTP/2 offered (a dying host's front too), and the crawl trusts it:
+	// each host then costs the crawl a TLS handshake, and its requests
+	// share one connection as streams where HTTP/2 is agreed, as a real
+	// host's do. A refusing host refuses the connection either way.
+	TLS *mockapi.Cert
 	// Profile, when set, receives a CPU profile of the crawl, from its
 	// start to its end: its goroutines are labelled side=crawl and the
 	// mock servers' side=mock (go tool pprof -tagfocus side=crawl), so

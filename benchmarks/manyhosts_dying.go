@@ -2,6 +2,8 @@ package benchmarks
 
 import (
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -27,11 +29,12 @@ type dyingHost struct {
 	ln    net.Listener
 	proxy *httputil.ReverseProxy
 	dies  time.Time
+	tls   bool // the front serves HTTPS
 }
 
 // startDying puts a front before s that passes requests on for after, then
-// hangs them.
-func startDying(s *mockapi.Server, after time.Duration) (*dyingHost, error) {
+// hangs them; with cert, the front serves HTTPS with it as s does.
+func startDying(s *mockapi.Server, after time.Duration, cert *mockapi.Cert) (*dyingHost, error) {
 	target, err := url.Parse(s.URL())
 	if err != nil {
 		return nil, fmt.Errorf("benchmarks: %s: dying host: %w", ManyHostsName, err)
@@ -44,8 +47,15 @@ func startDying(s *mockapi.Server, after time.Duration) (*dyingHost, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = maxIdleConns
 	d.proxy.Transport = tr
-	d.proxy.ErrorLog = nil
+	d.proxy.ErrorLog = log.New(io.Discard, "", 0) // a request the crawl gave up on is no news
 	d.front = &http.Server{Handler: d, ReadHeaderTimeout: 10 * time.Second}
+	if cert != nil {
+		d.tls = true
+		tr.TLSClientConfig = cert.ClientConfig()
+		d.front.TLSConfig = cert.ServerConfig()
+		go func() { _ = d.front.ServeTLS(ln, "", "") }() // ends at Close
+		return d, nil
+	}
 	go func() { _ = d.front.Serve(ln) }() // ends at Close
 	return d, nil
 }
@@ -58,8 +68,13 @@ func (d *dyingHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	<-r.Context().Done() // the client gave up, or the front closed
 }
 
-// URL is the front's.
-func (d *dyingHost) URL() string { return "http://" + d.ln.Addr().String() }
+// URL is the front's, of the scheme of the server behind it.
+func (d *dyingHost) URL() string {
+	if d.tls {
+		return "https://" + d.ln.Addr().String()
+	}
+	return "http://" + d.ln.Addr().String()
+}
 
 // Close closes the front, then the server behind it.
 func (d *dyingHost) Close() error {

@@ -54,6 +54,9 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 		}
 	}
 	b.WriteString("; separate mock servers on 127.0.0.1")
+	if mh.TLS != nil {
+		b.WriteString(" serving HTTPS (HTTP/2 offered; the crawl trusts their certificate)")
+	}
 	if mh.Grouped {
 		b.WriteString(", the listing holding each host's items together (the hosts that are not healthy first)")
 	}
@@ -78,6 +81,9 @@ func WriteManyHosts(w io.Writer, r ManyHostsResult) error {
 	}
 	fmt.Fprintf(&b, "\ncrawl: %.2fs, ideal %.2fs (%.2fx); listing read by %.2fs; items lost: %d", r.Elapsed.Seconds(), r.Ideal.Seconds(), r.TimeRatio(), r.Listed.Seconds(), r.Lost)
 	fmt.Fprintf(&b, "; %d requests on %d connections opened", r.Requests, r.Dials)
+	if r.HTTP2 > 0 {
+		fmt.Fprintf(&b, " (%d answered over HTTP/2)", r.HTTP2)
+	}
 	if r.CPU > 0 {
 		fmt.Fprintf(&b, "; the process's CPU during the crawl %.2fs (the mock servers' included)", r.CPU.Seconds())
 	}

@@ -120,9 +120,10 @@ type ManyHostsResult struct {
 	// CPU is the CPU time the process used during the crawl, the mock
 	// servers' (in the same process) included; 0 where it is not known
 	// (see cputime.Known). Requests counts the requests the crawl sent,
-	// and Dials the connections it opened for them.
-	CPU             time.Duration
-	Requests, Dials int
+	// Dials the connections it opened for them, and HTTP2 the requests
+	// answered over HTTP/2.
+	CPU                    time.Duration
+	Requests, Dials, HTTP2 int
 }
 
 // WorstHealthyRatio is the lowest goodput over optimum of the healthy hosts.

@@ -78,19 +78,26 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 	}
 	hosts := make([]string, len(roles))
 	for i, s := range servers {
-		u, _ := url.Parse(s.URL()) // Start's URL parses
-		hosts[i] = u.Host
+		hosts[i] = hostOf(s.URL())
 	}
 	rotation := mh.rotation(hosts, roles, places, unit)
+	detailHosts := rotation
+	if mh.TLS != nil {
+		detailHosts = make([]string, len(rotation))
+		for i, h := range rotation {
+			detailHosts[i] = "https://" + h
+		}
+	}
 	var listing *mockapi.Server
 	pprof.Do(ctx, mockLabel, func(context.Context) {
 		listing, err = mockapi.Start(mockapi.Config{Scenario: mockapi.Scenario{
-			Name: ManyHostsName, Items: items, PerPage: crawlPerPage, DetailHosts: rotation}})
+			Name: ManyHostsName, Items: items, PerPage: crawlPerPage, DetailHosts: detailHosts}, TLS: mh.TLS})
 	})
 	if err != nil {
 		return res, fmt.Errorf("benchmarks: %s: listing: %w", ManyHostsName, err)
 	}
 	servers = append(servers, hostServer(listing))
+	listingHost := hostOf(listing.URL())
 
 	work, err := os.MkdirTemp(dir, "many-hosts-*")
 	if err != nil {
@@ -103,6 +110,9 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 	// request in flight, on every host, and over all hosts for as many as
 	// max_total lets out at once, a default crawl's at least.
 	rec.next.MaxIdleConns, rec.next.MaxIdleConnsPerHost = max(mh.MaxTotal, maxIdleConns), limiter.DefaultMax
+	if mh.TLS != nil {
+		rec.next.TLSClientConfig = mh.TLS.ClientConfig() // HTTP/2 offered: the clone keeps ForceAttemptHTTP2
+	}
 	var dials atomic.Int64
 	dial := rec.next.DialContext
 	rec.next.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -129,7 +139,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		pprof.StopCPUProfile()
 	}
 	rec.mu.Lock()
-	res.Dials, res.Requests = int(dials.Load()), rec.requests
+	res.Dials, res.Requests, res.HTTP2 = int(dials.Load()), rec.requests, rec.http2
 	rec.mu.Unlock()
 	failed := filepath.Join(work, "out.failed.jsonl")
 	if res.Flaky, err = countFailed(failed, hosts, roles, RoleFlaky); err != nil {
@@ -152,7 +162,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 	if err != nil {
 		return res, err
 	}
-	if pages := rec.at[strings.TrimPrefix(listing.URL(), "http://")]; len(pages) > 0 {
+	if pages := rec.at[listingHost]; len(pages) > 0 {
 		res.Listed = slices.MaxFunc(pages, time.Time.Compare).Sub(start)
 	}
 	share := mh.fairShare()
@@ -219,7 +229,7 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		res.Hosts = append(res.Hosts, h)
 	}
 	rec.mu.Lock()
-	res.ReadAhead = readAhead(rec.pages, rec.at, strings.TrimPrefix(listing.URL(), "http://"), items)
+	res.ReadAhead = readAhead(rec.pages, rec.at, listingHost, items)
 	rec.mu.Unlock()
 	res.ReadAheadCap, res.MaxTotal = crawlReadAhead(mh.MaxTotal), cmp.Or(mh.MaxTotal, maxIdleConns)
 	// Every item's service time, max_total at a time.
@@ -228,6 +238,12 @@ func RunManyHosts(ctx context.Context, mh ManyHosts, c Crawler, dir string) (Man
 		return res, fmt.Errorf("benchmarks: %s: crawl: %w", ManyHostsName, res.Err)
 	}
 	return res, nil
+}
+
+// hostOf is the host:port of a server's URL (Start's, which parses).
+func hostOf(serverURL string) string {
+	u, _ := url.Parse(serverURL)
+	return u.Host
 }
 
 // faultyAttempts is how many first attempts at a faulty host's item may
@@ -303,14 +319,14 @@ func (mh ManyHosts) start(items int) (servers []hostServer, roles []string, scs 
 			servers, roles, scs = append(servers, r), append(roles, role), append(scs, sc)
 			return
 		}
-		s, serr := mockapi.Start(mockapi.Config{Scenario: sc})
+		s, serr := mockapi.Start(mockapi.Config{Scenario: sc, TLS: mh.TLS})
 		if serr != nil {
 			err = fmt.Errorf("benchmarks: %s: %s host: %w", ManyHostsName, role, serr)
 			return
 		}
 		var hs hostServer = s
 		if role == RoleFlaky && mh.FlakyDies > 0 {
-			if hs, err = startDying(s, mh.FlakyDies); err != nil {
+			if hs, err = startDying(s, mh.FlakyDies, mh.TLS); err != nil {
 				_ = s.Close() // not started
 				return
 			}
@@ -361,8 +377,7 @@ func (mh ManyHosts) start(items int) (servers []hostServer, roles []string, scs 
 		}
 		add(role, sc)
 		if role == RoleBlackHole && firstHole == "" && err == nil {
-			u, _ := url.Parse(servers[len(servers)-1].URL()) // Start's URL parses
-			firstHole = u.Host
+			firstHole = servers[len(servers)-1].URL() // its scheme too: a redirect to it over HTTPS stays HTTPS
 		}
 	}
 	return servers, roles, scs, err
@@ -453,7 +468,8 @@ var (
 // detail's answer took (from the request's start to its body's end), when
 // each listing page (its page query) was read, and the most requests the
 // crawl had open at each host at once (from the request's start to its
-// body's end or close).
+// body's end or close); and how many requests it sent, and how many of
+// them were answered over HTTP/2.
 type doneTimes struct {
 	next     *http.Transport
 	mu       sync.Mutex
@@ -462,6 +478,7 @@ type doneTimes struct {
 	pages    map[int]time.Time
 	open     map[string]*openCount
 	requests int // sent
+	http2    int // answered over HTTP/2
 }
 
 // openCount is a host's requests open at the base RoundTripper, the most at
@@ -492,6 +509,11 @@ func (d *doneTimes) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		closed()
 		return resp, err
+	}
+	if resp.ProtoMajor == 2 {
+		d.mu.Lock()
+		d.http2++
+		d.mu.Unlock()
 	}
 	body := &doneBody{ReadCloser: resp.Body, ended: closed}
 	if resp.StatusCode == http.StatusOK && strings.HasPrefix(r.URL.Path, "/items") {

@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -210,32 +211,75 @@ func TestRotationListsTheHostsInTurnOrEachHostsItemsTogether(t *testing.T) {
 }
 
 func TestADyingHostPassesRequestsOnThenLeavesThemHanging(t *testing.T) {
-	get := func(d *dyingHost, timeout time.Duration) (int, error) {
-		c := &http.Client{Timeout: timeout}
+	cert, err := mockapi.NewCert()
+	require.NoError(t, err)
+	get := func(d *dyingHost, timeout time.Duration, cert *mockapi.Cert) (int, error) {
+		tr := &http.Transport{ForceAttemptHTTP2: true}
+		if cert != nil {
+			tr.TLSClientConfig = cert.ClientConfig()
+		}
+		defer tr.CloseIdleConnections()
+		c := &http.Client{Timeout: timeout, Transport: tr}
 		resp, err := c.Get(d.URL() + "/items/1")
 		if err != nil {
 			return 0, err
 		}
 		resp.Body.Close()
+		if cert != nil && (resp.TLS == nil || resp.ProtoMajor != 2) {
+			return 0, fmt.Errorf("over HTTPS, answered in %s (TLS state %v)", resp.Proto, resp.TLS != nil)
+		}
 		return resp.StatusCode, nil
 	}
 	for _, tc := range []struct {
 		after, timeout time.Duration
 		alive          bool
-	}{{time.Hour, 5 * time.Second, true}, {0, 200 * time.Millisecond, false}} {
-		s, err := mockapi.Start(mockapi.Config{Scenario: mockapi.Scenario{Items: 1}})
+		cert           *mockapi.Cert
+	}{{time.Hour, 5 * time.Second, true, nil}, {0, 200 * time.Millisecond, false, nil}, {time.Hour, 5 * time.Second, true, cert}, {0, 200 * time.Millisecond, false, cert}} {
+		s, err := mockapi.Start(mockapi.Config{Scenario: mockapi.Scenario{Items: 1}, TLS: tc.cert})
 		require.NoError(t, err)
-		d, err := startDying(s, tc.after)
+		d, err := startDying(s, tc.after, tc.cert)
 		require.NoError(t, err)
-		code, err := get(d, tc.timeout)
+		assert.Equal(t, tc.cert != nil, strings.HasPrefix(d.URL(), "https://"), "the front serves the scheme of the server behind it")
+		code, err := get(d, tc.timeout, tc.cert)
 		if tc.alive {
 			require.NoError(t, err)
-			assert.Equal(t, http.StatusOK, code, "alive: passed on to the mock")
+			assert.Equal(t, http.StatusOK, code, "alive: passed on to the mock, over HTTP/2 where it serves HTTPS")
 		} else {
 			assert.ErrorContains(t, err, "Client.Timeout", "dead: nothing comes back")
 			assert.NotEqual(t, d.URL(), s.URL(), "the front has its own address")
 		}
 		require.NoError(t, d.Close())
+	}
+}
+
+func TestManyHostsOverTLSRedirectsToTheBlackHolesHTTPSURL(t *testing.T) {
+	cert, err := mockapi.NewCert()
+	require.NoError(t, err)
+	for _, c := range []*mockapi.Cert{nil, cert} {
+		mh, err := NewManyHosts(0.05, ManyHostsShape{Healthy: 1, Gated: -1, Slow: -1, Redirecting: 1})
+		require.NoError(t, err)
+		mh.TLS = c
+		servers, roles, scs, err := mh.start(4)
+		for _, s := range servers {
+			defer s.Close()
+		}
+		require.NoError(t, err)
+		require.Equal(t, []string{RoleHealthy, RoleBlackHole, RoleRedirect}, roles)
+		scheme := "http://"
+		tr := &http.Transport{}
+		if c != nil {
+			scheme, tr.TLSClientConfig = "https://", c.ClientConfig()
+		}
+		for _, s := range servers {
+			assert.True(t, strings.HasPrefix(s.URL(), scheme), "%s serves %s", s.URL(), scheme)
+		}
+		client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := client.Get(servers[2].URL() + "/items/1")
+		require.NoError(t, err)
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		assert.Equal(t, servers[1].URL()+"/items/1", resp.Header.Get("Location"), "the redirect names the black hole's own URL, its scheme too")
+		assert.Equal(t, scs[2].RedirectTo, servers[1].URL())
 	}
 }
 

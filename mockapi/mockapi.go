@@ -91,7 +91,7 @@ func Start(cfg Config) (*Server, error) {
 		served: make(chan error, 1),
 	}
 	if cfg.TLS != nil {
-		s.srv.TLSConfig = cfg.TLS.serverConfig()
+		s.srv.TLSConfig = cfg.TLS.ServerConfig()
 		go func() { s.served <- s.srv.ServeTLS(ln, "", "") }()
 		return s, nil
 	}

@@ -77,8 +77,9 @@ func (c *Cert) ClientConfig() *tls.Config {
 	return &tls.Config{RootCAs: c.pool, MinVersion: tls.VersionTLS12}
 }
 
-// serverConfig is the TLS config Start serves c with; http.Server.ServeTLS
+// ServerConfig is a TLS server config that serves c, as Start does (a front
+// before a mock serves the same certificate with it); http.Server.ServeTLS
 // adds HTTP/2 to its protocols.
-func (c *Cert) serverConfig() *tls.Config {
+func (c *Cert) ServerConfig() *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{c.cert}, MinVersion: tls.VersionTLS12}
 }

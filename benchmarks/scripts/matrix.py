@@ -31,7 +31,7 @@ What a row measures:
   optimum. The poll costs the mock a snapshot of its per-item maps every 0.1 s, which grows with the
   items: on rows of 20,000 items it may slow the server it measures.
 """
-import argparse, datetime, random, fcntl, json, math, os, re, shutil, ssl, subprocess, sys, tempfile, threading, time, urllib.request
+import argparse, atexit, datetime, random, fcntl, json, math, os, re, shutil, ssl, subprocess, sys, tempfile, threading, time, urllib.request
 
 # The four kinds of hosts-mixed4, repeated for the rows of hundreds of hosts.
 MIXED = [('capacity', '--slots 8 --queue 8 --latency 20ms'), ('quota-no-headers', '--rate 50 --burst 5'),
@@ -937,6 +937,7 @@ def main():
     if a.tls:
         global TLS_DIR
         TLS_DIR = tempfile.mkdtemp(prefix='matrix-tls-')
+        atexit.register(shutil.rmtree, TLS_DIR, ignore_errors=True)
     if a.self_test:
         self_test()
         return

@@ -59,7 +59,7 @@ The full run takes about 13 minutes; --quick about a minute.`,
 	fl.StringSliceVar(&f.scenarios, "scenario", nil, "run only these scenarios (repeat or separate by commas)")
 	fl.Float64Var(&f.scale, "scale", 0, "size of the runs as a fraction of the full ones (tests)")
 	fl.StringVar(&f.redis, "redis", "", "instead of the suite, compare 1, 2 and 4 politely crawl --redis processes on this Redis against the quota, capacity and fast mocks (REDIS.md, a plot per mock)")
-	fl.BoolVar(&f.tls, "tls", false, "serve the scenarios' mocks over HTTPS, HTTP/2 offered (a self-signed certificate the clients trust), as real APIs are; many-hosts and --redis are not run over it")
+	fl.BoolVar(&f.tls, "tls", false, "serve the scenarios' mocks (many-hosts' hosts and listing too) over HTTPS, HTTP/2 offered (a self-signed certificate the clients trust), as real APIs are; --redis is not run over it")
 	addManyHostsFlags(fl, &f.hosts)
 	fl.StringVar(&f.profile, "cpu-profile", "", "many-hosts: write a CPU profile of the crawl to this file, its goroutines labelled side=crawl and the mock servers' side=mock (go tool pprof -tagfocus side=crawl)")
 	_ = fl.MarkHidden("scale") // cannot fail: the flag exists
@@ -95,19 +95,19 @@ func runBench(ctx context.Context, f benchFlags, command string, stdout io.Write
 		scale = f.scale
 	}
 	names, manyHosts := takeManyHosts(f.scenarios)
-	if f.tls && len(f.scenarios) == 0 {
-		manyHosts = false // the whole suite over HTTPS: many-hosts serves plain HTTP only
-	}
-	if f.tls && (f.redis != "" || manyHosts) {
-		return &exitError{code: exitUsage, err: errors.New("bench: --tls serves the suite's scenarios; --redis and many-hosts serve plain HTTP only")}
+	if f.tls && f.redis != "" {
+		return &exitError{code: exitUsage, err: errors.New("bench: --tls serves the suite's scenarios and many-hosts; --redis serves plain HTTP only")}
 	}
 	if f.redis != "" {
 		return runRedisBench(ctx, f.redis, f.out, scale, f.scenarios, stdout)
 	}
-	var opts []benchmarks.Option
+	var (
+		opts []benchmarks.Option
+		cert *mockapi.Cert
+	)
 	if f.tls {
-		cert, err := mockapi.NewCert()
-		if err != nil {
+		var err error
+		if cert, err = mockapi.NewCert(); err != nil {
 			return &exitError{code: exitFailed, err: fmt.Errorf("bench: --tls: %w", err)}
 		}
 		opts = append(opts, benchmarks.WithTLS(cert))
@@ -125,7 +125,7 @@ func runBench(ctx context.Context, f benchFlags, command string, stdout io.Write
 	}
 	suite = append(suite, crawls...)
 	if manyHosts && len(names) == 0 && len(f.scenarios) > 0 {
-		return runManyHosts(ctx, scale, f.hosts, f.profile, f.out, stdout)
+		return runManyHosts(ctx, scale, f.hosts, cert, f.profile, f.out, stdout)
 	}
 	if suite, err = benchmarks.Select(suite, names); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("bench: --scenario: %w", err)}
@@ -155,7 +155,7 @@ func runBench(ctx context.Context, f benchFlags, command string, stdout io.Write
 	fmt.Fprintf(stdout, "\nreport: %s\n", filepath.Join(f.out, benchmarks.ReportFile))
 	if manyHosts && runErr == nil {
 		fmt.Fprintln(stdout)
-		if err := runManyHosts(ctx, scale, f.hosts, f.profile, f.out, stdout); err != nil {
+		if err := runManyHosts(ctx, scale, f.hosts, cert, f.profile, f.out, stdout); err != nil {
 			return err
 		}
 	}

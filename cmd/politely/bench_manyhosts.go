@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/politely/politely/benchmarks"
+	"github.com/politely/politely/mockapi"
 )
 
 // takeManyHosts removes the many-host scenario from the names --scenario
@@ -57,13 +58,15 @@ func addManyHostsFlags(fl *pflag.FlagSet, shape *benchmarks.ManyHostsShape) {
 }
 
 // runManyHosts runs the many-host scenario with politely crawl, prints its
-// table and targets and writes them to many-hosts.md in out; with a profile
-// path, the crawl's CPU profile too.
-func runManyHosts(ctx context.Context, scale float64, shape benchmarks.ManyHostsShape, profile, out string, stdout io.Writer) error {
+// table and targets and writes them to many-hosts.md in out; with cert, its
+// hosts serve HTTPS with it; with a profile path, the crawl's CPU profile
+// too.
+func runManyHosts(ctx context.Context, scale float64, shape benchmarks.ManyHostsShape, cert *mockapi.Cert, profile, out string, stdout io.Writer) error {
 	mh, err := benchmarks.NewManyHosts(scale, shape)
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("bench: many hosts: %w", err)}
 	}
+	mh.TLS = cert
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return &exitError{code: exitFailed, err: fmt.Errorf("bench: %w", err)}
 	}

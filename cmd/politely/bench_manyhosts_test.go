@@ -102,6 +102,30 @@ func TestBenchManyHostsRunsQuotaHostsBlackHolesAndSpreadLatencies(t *testing.T) 
 	assert.Contains(t, stdout, "; flaky hosts' items failed: ")
 }
 
+// With --tls every host and the listing serve HTTPS, HTTP/2 offered (a
+// redirecting host's and a dying host's front too): the crawl keeps its
+// figures, and its requests are answered over HTTP/2.
+func TestBenchManyHostsServesEveryHostOverHTTPSWithTLS(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	out := filepath.Join(t.TempDir(), "bench")
+	code, stdout, stderr := runCLI(t, context.Background(), "bench", "--tls", "--scale", "0.05", "--scenario", "many-hosts",
+		"--hosts", "3", "--gated", "1", "--slow", "-1", "--blackout", "1s", "--redirecting-hosts", "1", "--black-hole-items", "2",
+		"--flaky-hosts", "1", "--flaky-items", "4", "--flaky-hang", "0.25", "--flaky-dies", "300ms", "--out", out)
+	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	assert.Contains(t, stdout, "separate mock servers on 127.0.0.1 serving HTTPS (HTTP/2 offered")
+	assert.Contains(t, stdout, "met many hosts: nothing lost: 0 items lost")
+	assert.Contains(t, stdout, "met many hosts: a gated host receives nothing before its Retry-After")
+	m := regexp.MustCompile(`; (\d+) requests on (\d+) connections opened \((\d+) answered over HTTP/2\)`).FindStringSubmatch(stdout)
+	require.NotNil(t, m, "the summary counts the requests answered over HTTP/2: %s", stdout)
+	requests, _ := strconv.Atoi(m[1])
+	h2, _ := strconv.Atoi(m[3])
+	assert.Greater(t, h2, requests/2, "most requests are answered, all of them over HTTP/2")
+
+	code, _, stderr = runCLI(t, context.Background(), "bench", "--tls", "--redis", "redis://127.0.0.1:1", "--out", out)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "--redis serves plain HTTP only", "a bench over Redis is refused --tls before it connects")
+}
+
 // BenchmarkCrawlDistinctHosts crawls, with politely crawl's default config,
 // a listing of one item on each of n distinct hosts ("h1.many.test:80" and
 // on; every connection goes to one mock server on 127.0.0.1), robots.txt
