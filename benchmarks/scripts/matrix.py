@@ -241,6 +241,10 @@ ROWS = [
         ('capacity', '--servers 10 --slots 4 --queue 4 --latency 20ms --jitter 5ms --x-down-at 2')], 120),
     ('hosts-50+10', 'fast', '', 6000, ('hosts',), [('capacity', '--servers 50 --slots 4 --queue 4 --latency 20ms --jitter 5ms'),
         ('capacity', '--servers 10 --slots 4 --queue 4 --latency 20ms --jitter 5ms')], 120),
+    # 20 and 30 hosts of 4 + 4 slots × 20 ms ± 25%, 2.5 s each at their optimum (4,000 and 6,000 requests/s asked), the
+    # servers in one process apart from the crawl's: where in-process servers got refused at slow start's step from 8
+    ('hosts-20-cap-j25', 'fast', '', 10000, ('hosts',), [('capacity', '--servers 20 --slots 4 --queue 4 --latency 20ms --jitter 5ms')], 120),
+    ('hosts-30-cap-j25', 'fast', '', 15000, ('hosts',), [('capacity', '--servers 30 --slots 4 --queue 4 --latency 20ms --jitter 5ms')], 120),
     # single hosts at other latencies, slots and queues (each 2.5 s at its optimum where the client can go so fast)
     ('cap-32x2ms-q32', 'capacity', '--slots 32 --queue 32 --latency 2ms --jitter 1ms', 20000, ('cap', 32, 0.002), [], 60),
     ('cap-32x200ms-q32', 'capacity', '--slots 32 --queue 32 --latency 200ms --jitter 50ms', 400, ('cap', 32, 0.2), [], 60),
