@@ -1,6 +1,8 @@
 package limiter
 
 import (
+	"math"
+	"runtime/metrics"
 	"sync/atomic"
 	"time"
 )
@@ -15,7 +17,7 @@ const (
 // Slow start holds a window read while the process waited for a CPU (see
 // control.readLate).
 const (
-	lateWait  = 0.5 // threads of the process waiting on a run queue, on average, from which it runs late (a quiet 2-core machine reads 0.1-0.3, three busy loops beside a crawl 1.0-1.8)
+	lateWait  = 0.5 // threads of the process waiting on a run queue, or sampled goroutines waiting to run (see schedLatency), on average, from which it runs late (a quiet 2-core machine reads 0.1-0.3 threads, three busy loops beside a crawl 1.0-1.8; a crawl of 8 hosts × 200/s reads 0.06-0.24 goroutines, of 30 hosts 1.7-3.1 in its first 300 ms)
 	lateHolds = 8   // windows in a row slow start holds at most: past them the machine is loaded, not its start
 )
 
@@ -24,31 +26,63 @@ const (
 // started (see late_linux.go); nil elsewhere.
 var runQueueWait func() (time.Duration, bool)
 
+// schedLatency returns the time the process's goroutines have waited to run
+// since it started, as the runtime samples it (runtime/metrics'
+// /sched/latencies:seconds times one goroutine in eight): each bucket's
+// count at its middle, the last, unbounded one's at its lower bound.
+func schedLatency() time.Duration {
+	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return 0
+	}
+	h := s[0].Value.Float64Histogram()
+	sum := 0.0
+	for i, n := range h.Counts {
+		lo, hi := h.Buckets[i], h.Buckets[i+1]
+		if math.IsInf(lo, -1) {
+			lo = 0
+		}
+		if math.IsInf(hi, 1) {
+			hi = lo
+		}
+		sum += float64(n) * (lo + hi) / 2
+	}
+	return time.Duration(sum * float64(time.Second))
+}
+
 // lateness measures how many of the process's threads waited for a CPU,
-// on average over the wall time between two readings of runQueueWait, read
+// or of its sampled goroutines waited to run, whichever is more, on average over
+// the wall time between two readings of runQueueWait and schedLatency, read
 // at most once every lateEvery and only while some host asks. Where the
 // machine's CPUs are busy (other processes, a crawl's own start), a
 // goroutine that reads an answer waits for a thread that waits for a CPU,
 // and each answer reads the server's time plus that wait: time the
-// runtime's own clocks (a timer's wake delay, its scheduler latency) do not
-// see, as the kernel takes it from the whole process.
+// runtime's own clocks do not see, as the kernel takes it from the whole
+// process. Where the runtime's own work holds its threads (the garbage
+// collector's mark workers take one of two, 6-9 ms a cycle, several cycles
+// a second while a crawl's heap grows at its start), goroutines wait for a
+// thread that the kernel runs: only the runtime's scheduler latency sees
+// that.
 type lateness struct {
-	read func() (time.Duration, bool)
+	read   func() (time.Duration, bool) // runQueueWait, or nil
+	goRead func() time.Duration         // schedLatency, or nil
 
-	waiting atomic.Int64 // the last readings' threads waiting, in thousandths
+	waiting atomic.Int64 // the last readings' threads or goroutines waiting, in thousandths
 	fresh   atomic.Int64 // Unix ns of the last reading of waiting; 0: none
 	readAt  atomic.Int64 // Unix ns of the last read
-	total   atomic.Int64 // runQueueWait at the last read, in ns
+	total   atomic.Int64 // read's total at the last read, in ns
+	goTotal atomic.Int64 // goRead's total at the last read, in ns
 	busy    atomic.Bool  // a read is under way
 }
 
-// newLateness returns a lateness that reads read, primed with one reading,
-// or nil if read is nil or fails.
-func newLateness(read func() (time.Duration, bool)) *lateness {
-	if read == nil {
+// newLateness returns a lateness that reads read and goRead (either may be
+// nil), primed with one reading, or nil if both are nil or read fails.
+func newLateness(read func() (time.Duration, bool), goRead func() time.Duration) *lateness {
+	if read == nil && goRead == nil {
 		return nil
 	}
-	lt := &lateness{read: read}
+	lt := &lateness{read: read, goRead: goRead}
 	if !lt.sample(time.Now()) {
 		return nil
 	}
@@ -74,23 +108,31 @@ func (lt *lateness) threads(now time.Time) float64 {
 	return float64(lt.waiting.Load()) / 1000
 }
 
-// sample reads runQueueWait at now and, if the read before it is at most
-// lateStale old, takes the threads waiting between them into the reading
-// (halving the old one's weight). It reports whether the read succeeded.
+// sample reads runQueueWait and schedLatency at now and, if the read before
+// it is at most lateStale old, takes the threads or goroutines waiting
+// between them, whichever are more, into the reading (halving the old one's
+// weight). It reports whether the read succeeded.
 func (lt *lateness) sample(now time.Time) bool {
-	total, ok := lt.read()
-	if !ok {
-		return false
+	var total, goTotal time.Duration
+	if lt.read != nil {
+		var ok bool
+		if total, ok = lt.read(); !ok {
+			return false
+		}
+	}
+	if lt.goRead != nil {
+		goTotal = lt.goRead()
 	}
 	ns := now.UnixNano()
-	prevAt, prevTotal := lt.readAt.Load(), lt.total.Load()
+	prevAt, prevTotal, prevGo := lt.readAt.Load(), lt.total.Load(), lt.goTotal.Load()
 	lt.readAt.Store(ns)
 	lt.total.Store(int64(total))
+	lt.goTotal.Store(int64(goTotal))
 	span := ns - prevAt
 	if prevAt == 0 || span <= 0 || span > int64(lateStale) {
 		return true
 	}
-	w := max(0, (int64(total)-prevTotal)*1000/span)
+	w := max(0, (int64(total)-prevTotal)*1000/span, (int64(goTotal)-prevGo)*1000/span)
 	if ns-lt.fresh.Load() <= int64(lateStale) {
 		old := lt.waiting.Load()
 		w = old + (w-old)/2

@@ -1,7 +1,9 @@
 package limiter
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,7 +27,7 @@ func (f *fakeRunQueue) read() (time.Duration, bool) {
 
 func TestLatenessReadsTheThreadsWaitingPerWallTimeBetweenTwoReads(t *testing.T) {
 	f := &fakeRunQueue{}
-	lt := newLateness(f.read)
+	lt := newLateness(f.read, nil)
 	require.NotNil(t, lt)
 	t0 := time.Unix(0, lt.readAt.Load())
 	assert.Zero(t, lt.threads(t0), "one read: no reading yet")
@@ -44,9 +46,53 @@ func TestLatenessReadsTheThreadsWaitingPerWallTimeBetweenTwoReads(t *testing.T) 
 	assert.Zero(t, lt.threads(t0.Add(time.Second)))
 }
 
+func TestLatenessReadsTheGoroutinesWaitingWhereMoreThanTheThreads(t *testing.T) {
+	f := &fakeRunQueue{}
+	var goTotal atomic.Int64
+	lt := newLateness(f.read, func() time.Duration { return time.Duration(goTotal.Load()) })
+	require.NotNil(t, lt)
+	t0 := time.Unix(0, lt.readAt.Load())
+	// Over 20 ms, one thread waited for a CPU and three goroutines for a
+	// thread (a collector's mark worker held one of two).
+	f.total = 20 * time.Millisecond
+	goTotal.Store(int64(60 * time.Millisecond))
+	require.True(t, lt.sample(t0.Add(20*time.Millisecond)))
+	assert.InDelta(t, 3.0, lt.threads(t0.Add(21*time.Millisecond)), 0.01, "the goroutines: more than the threads")
+	require.Eventually(t, func() bool { return !lt.busy.Load() }, 5*time.Second, time.Millisecond)
+
+	// The runtime's own reading alone, where the system tells no run queue.
+	goOnly := newLateness(nil, func() time.Duration { return time.Duration(goTotal.Load()) })
+	require.NotNil(t, goOnly)
+	g0 := time.Unix(0, goOnly.readAt.Load())
+	goTotal.Add(int64(10 * time.Millisecond))
+	require.True(t, goOnly.sample(g0.Add(20*time.Millisecond)))
+	assert.InDelta(t, 0.5, goOnly.threads(g0.Add(21*time.Millisecond)), 0.01)
+	require.Eventually(t, func() bool { return !goOnly.busy.Load() }, 5*time.Second, time.Millisecond)
+	assert.Nil(t, newLateness(nil, nil), "nothing to read")
+}
+
+func TestSchedLatencyGrowsWithTheTimeGoroutinesWaitToRun(t *testing.T) {
+	before := schedLatency()
+	var wg sync.WaitGroup
+	procs := runtime.GOMAXPROCS(0)
+	for range 64 * procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for end := time.Now().Add(2 * time.Millisecond); time.Now().Before(end); {
+			}
+		}()
+	}
+	wg.Wait()
+	// 64 goroutines for each thread, each busy 2 ms: they waited about
+	// 64 ms on average, 8 s in all on two threads; the runtime times one
+	// goroutine in eight, so about 1 s of it. 20 ms is far below either.
+	assert.Greater(t, schedLatency()-before, 20*time.Millisecond, "goroutines that waited for a thread add their wait")
+}
+
 func TestLatenessReadsAtMostOnceEveryLateEvery(t *testing.T) {
 	f := &fakeRunQueue{}
-	lt := newLateness(f.read)
+	lt := newLateness(f.read, nil)
 	now := time.Unix(0, lt.readAt.Load())
 	for i := range 30 {
 		lt.threads(now.Add(time.Duration(i) * time.Millisecond))
@@ -62,7 +108,7 @@ func TestALimiterOnAnotherClockReadsNoLateness(t *testing.T) {
 	assert.Nil(t, l.late)
 	real, err := New(Config{})
 	require.NoError(t, err)
-	assert.Equal(t, runQueueWait != nil, real.late != nil, "the real clock reads it where the system tells it")
+	assert.NotNil(t, real.late, "the real clock reads it: the runtime's scheduler latency everywhere, the run queue where the system tells it")
 }
 
 func TestSlowStartHoldsWindowsReadWhileItsProcessWaitsForACPUAndTakesOnlyTheirLowerMeans(t *testing.T) {

@@ -328,7 +328,7 @@ func New(cfg Config, opts ...Option) (*Limiter, error) {
 		return nil, err
 	}
 	if l.realClock {
-		if lt := newLateness(runQueueWait); lt != nil {
+		if lt := newLateness(runQueueWait, schedLatency); lt != nil {
 			l.late = lt.threads
 		}
 	}
