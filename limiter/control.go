@@ -821,8 +821,8 @@ func (c *control) stalled(folded bool, mean time.Duration) bool {
 }
 
 // readLate reports whether slow start's window, of mean RTT mean, was read
-// while the process waited for a CPU (late's reading, lateWait threads or
-// more): its answers' RTTs hold the process's own delay, which a loaded
+// while the process waited for a CPU or its goroutines to run (late's
+// reading, lateWait threads or goroutines or more): its answers' RTTs hold the process's own delay, which a loaded
 // start (every host, the listing and robots.txt at once) sheds level after
 // level as it grows, so that a queue's rise hides in the fall. Slow start
 // holds the limit and leaves the baseline as it is, for lateHolds windows in

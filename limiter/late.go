@@ -14,8 +14,8 @@ const (
 	lateStale = 100 * time.Millisecond // a reading older than this, or over a span longer than this, is none
 )
 
-// Slow start holds a window read while the process waited for a CPU (see
-// control.readLate).
+// Slow start holds a window read while the process waited for a CPU or its
+// goroutines to run (see control.readLate).
 const (
 	lateWait  = 0.5 // threads of the process waiting on a run queue, or sampled goroutines waiting to run (see schedLatency), on average, from which it runs late (a quiet 2-core machine reads 0.1-0.3 threads, three busy loops beside a crawl 1.0-1.8; a crawl of 8 hosts × 200/s reads 0.06-0.24 goroutines, of 30 hosts 1.7-3.1 in its first 300 ms)
 	lateHolds = 8   // windows in a row slow start holds at most: past them the machine is loaded, not its start
@@ -89,8 +89,8 @@ func newLateness(read func() (time.Duration, bool), goRead func() time.Duration)
 	return lt
 }
 
-// threads returns how many of the process's threads waited for a CPU
-// lately (see lateness), 0 if no reading is recent; if the last read is
+// threads returns how many of the process's threads waited for a CPU, or
+// of its goroutines to run, lately (see lateness), 0 if no reading is recent; if the last read is
 // lateEvery old it reads again in a goroutine of its own (a glob and a
 // small read per thread, tens of µs, off the request's path; a host's new
 // peak in slow start asks too, so that its level's window finds a reading).

@@ -287,10 +287,10 @@ type Limiter struct {
 	clock     clockwork.Clock
 	realClock bool // the default clock: since reads the monotonic clock alone
 	log       *zap.Logger
-	// late returns how many of the process's threads waited for a CPU
-	// lately (see lateness), nil where the system does not tell it or the
-	// clock is not the real one: the process's wait says nothing of a
-	// clock's time that is not the process's.
+	// late returns how many of the process's threads waited for a CPU, or
+	// of its goroutines to run, lately (see lateness), nil where the clock
+	// is not the real one: the process's wait says nothing of a clock's
+	// time that is not the process's.
 	late func(now time.Time) float64
 
 	hosts sync.Map // string -> *Host
