@@ -108,6 +108,8 @@ func CrawlSuite(scale float64, c Crawler) ([]Scenario, error) {
 	// The blackout's targets need a finished crawl (lost items), however slow
 	// the way back; its Retry-After is in whole seconds at any scale.
 	blackout.Cap = seconds(18) + 2*time.Second
+	fast := mk("crawl-fast", "fast", 10, nil)
+	fast.Rounds = fastRounds
 	return []Scenario{
 		mk("crawl-capacity", "capacity", 2.5, nil),
 		mk("crawl-capacity-tight", "capacity-tight", 2.5, nil),
@@ -119,7 +121,7 @@ func CrawlSuite(scale float64, c Crawler) ([]Scenario, error) {
 		mk("crawl-header-token-bucket", "header-quota-token-bucket", 15, nil),
 		mk("crawl-header-token-bucket-1", "header-quota-token-bucket-1", 15, nil),
 		blackout,
-		mk("crawl-fast", "fast", 10, nil),
+		fast,
 	}, nil
 }
 

@@ -134,6 +134,9 @@ func (rep Report) WriteMarkdown(w io.Writer) error {
 		if rs[0].Limited() {
 			p(" Optimum: %s items/s.", optimumText(rs[0]))
 		}
+		if rs[0].Runs > 1 {
+			p(" Each row is its strategy's median run by items/s of %d, the strategies run in an order rotated each round.", rs[0].Runs)
+		}
 		p("\n\n")
 		writeTable(bw, rs)
 		rep.writeCrawlNotes(bw, sc.Name)

@@ -1,12 +1,14 @@
 package benchmarks
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,6 +83,9 @@ type Result struct {
 	// mock server's included) while the work ran; 0 where it is not read
 	// (cputime.Known). Per item it hardly moves with the machine's load.
 	CPU time.Duration `json:"cpu,omitempty"`
+	// Runs is how many runs of the strategy this one is the median of by
+	// items/s (see Scenario.Rounds); 0 or 1: it is the only one.
+	Runs int `json:"runs,omitempty"`
 }
 
 // Level is the optimum goodput, in items/s, from At after the server started.
@@ -117,8 +122,11 @@ func WithTLS(cert *mockapi.Cert) Option { return func(s *runSettings) { s.tls = 
 func WithOnResult(fn func(Result)) Option { return func(s *runSettings) { s.onResult = fn } }
 
 // Run runs every strategy (and each scenario's Extra ones) in every scenario,
-// each against a fresh mock server on 127.0.0.1, one at a time. When ctx ends
-// it returns the results so far with ctx's error.
+// each against a fresh mock server on 127.0.0.1, one at a time; a scenario
+// of Rounds over 1 runs them that many times, in an order rotated by one
+// each round, and keeps each strategy's median run by items/s (see
+// medianRun). When ctx ends it returns the results so far with ctx's error
+// (an unfinished scenario's median of the runs it finished).
 func Run(ctx context.Context, suite []Scenario, strategies []Strategy, opts ...Option) ([]Result, error) {
 	s := runSettings{log: zap.NewNop()}
 	for _, o := range opts {
@@ -130,21 +138,64 @@ func Run(ctx context.Context, suite []Scenario, strategies []Strategy, opts ...O
 		if sc.Strategies != nil {
 			run = sc.Strategies
 		}
-		for _, st := range append(append([]Strategy(nil), run...), sc.Extra...) {
-			if err := ctx.Err(); err != nil {
-				return results, fmt.Errorf("benchmarks: interrupted before %s/%s: %w", sc.Name, st.Name, err)
+		all := append(append([]Strategy(nil), run...), sc.Extra...)
+		runs := make([][]Result, len(all))
+		var err error
+	rounds:
+		for round := range max(1, sc.Rounds) {
+			for _, i := range roundOrder(len(all), round) {
+				st := all[i]
+				if err = ctx.Err(); err != nil {
+					err = fmt.Errorf("benchmarks: interrupted before %s/%s: %w", sc.Name, st.Name, err)
+					break rounds
+				}
+				var res Result
+				if res, err = RunOne(ctx, sc, st, WithLogger(s.log), WithTLS(s.tls)); err != nil {
+					break rounds
+				}
+				runs[i] = append(runs[i], res)
 			}
-			res, err := RunOne(ctx, sc, st, WithLogger(s.log), WithTLS(s.tls))
-			if err != nil {
-				return results, err
+		}
+		for _, rs := range runs {
+			if len(rs) == 0 {
+				continue
 			}
+			res := medianRun(rs)
 			results = append(results, res)
 			if s.onResult != nil {
 				s.onResult(res)
 			}
 		}
+		if err != nil {
+			return results, err
+		}
 	}
 	return results, nil
+}
+
+// roundOrder is the order in which round runs n strategies: rotated by
+// one a round, so that each runs first, last and between as often.
+func roundOrder(n, round int) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = (i + round) % n
+	}
+	return order
+}
+
+// medianRun returns, of one strategy's runs of a scenario, the one of
+// median items/s (of an even count the lower middle one), its Runs set to
+// their count where there are several: every figure of a row then comes
+// from one run.
+func medianRun(runs []Result) Result {
+	if len(runs) == 1 {
+		return runs[0]
+	}
+	sorted := slices.Clone(runs)
+	slices.SortStableFunc(sorted, func(a, b Result) int { return cmp.Compare(a.Goodput(), b.Goodput()) })
+	res := sorted[(len(sorted)-1)/2]
+	res.Runs = len(runs)
+	return res
 }
 
 // RunOne runs one strategy in one scenario against a fresh mock server.

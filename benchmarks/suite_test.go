@@ -48,7 +48,9 @@ func TestQuickSuiteWritesEveryTableAndDecodablePlots(t *testing.T) {
 		if r.Scenario == "fast" {
 			assert.Zero(t, r.Throttled+r.Errors, "the fast mock refuses nothing")
 			assert.Empty(t, r.Optimum)
+			assert.Equal(t, fastRounds, r.Runs, "%s/%s: the median of the fast mock's rounds", r.Scenario, r.Strategy)
 		} else {
+			assert.Zero(t, r.Runs, "%s/%s: one run", r.Scenario, r.Strategy)
 			assert.NotEmpty(t, r.Optimum)
 			assert.Positive(t, r.P50)
 		}
@@ -69,6 +71,7 @@ func TestQuickSuiteWritesEveryTableAndDecodablePlots(t *testing.T) {
 		assert.Contains(t, report, "| "+sc.Name+" | ", "headline row of %s", sc.Name)
 	}
 	assert.Contains(t, report, "HTTP overhead: `politely-fixed-50`")
+	assert.Contains(t, report, "Each row is its strategy's median run by items/s of 3, the strategies run in an order rotated each round.")
 	for _, sc := range suite {
 		section := report[strings.Index(report, "## "+sc.Name+"\n"):]
 		if next := strings.Index(section[3:], "\n## "); next >= 0 {

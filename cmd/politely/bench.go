@@ -47,7 +47,7 @@ against a fresh mock server on 127.0.0.1. Write REPORT.md (a table per
 scenario and the targets with their verdicts), results.json and a PNG per
 scenario into --out.
 
-The full run takes about 13 minutes; --quick about a minute.`,
+The full run takes about 17 minutes; --quick about a minute.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBench(cmd.Context(), f, benchCommandLine(cmd), cmd.OutOrStdout())
@@ -133,8 +133,12 @@ func runBench(ctx context.Context, f benchFlags, command string, stdout io.Write
 	date := time.Now()
 	machine := benchmarks.ThisMachine()
 	opts = append(opts, benchmarks.WithOnResult(func(r benchmarks.Result) {
-		fmt.Fprintf(stdout, "%-14s %-18s %7d items in %6.2fs  %8.0f items/s  throttled %5.2f%%  p99 %v\n",
-			r.Scenario, r.Strategy, r.Items, r.Elapsed.Seconds(), r.Goodput(), r.ThrottledPct(), r.P99.Round(100*time.Microsecond))
+		median := ""
+		if r.Runs > 1 {
+			median = fmt.Sprintf("  (median of %d runs)", r.Runs)
+		}
+		fmt.Fprintf(stdout, "%-14s %-18s %7d items in %6.2fs  %8.0f items/s  throttled %5.2f%%  p99 %v%s\n",
+			r.Scenario, r.Strategy, r.Items, r.Elapsed.Seconds(), r.Goodput(), r.ThrottledPct(), r.P99.Round(100*time.Microsecond), median)
 	}))
 	results, runErr := benchmarks.Run(ctx, suite, benchmarks.Strategies(), opts...)
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
