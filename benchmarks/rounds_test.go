@@ -10,14 +10,35 @@ import (
 func TestRoundOrderPutsEachStrategyFirstAndLastOnceInAsManyRounds(t *testing.T) {
 	first, last := map[int]int{}, map[int]int{}
 	for round := range 3 {
-		order := roundOrder(3, round)
+		order := roundOrder(3, round, 3)
 		assert.ElementsMatch(t, []int{0, 1, 2}, order, "round %d runs every strategy once", round)
 		first[order[0]]++
 		last[order[2]]++
 	}
 	assert.Equal(t, map[int]int{0: 1, 1: 1, 2: 1}, first)
 	assert.Equal(t, map[int]int{0: 1, 1: 1, 2: 1}, last)
-	assert.Equal(t, []int{0, 1, 2, 3}, roundOrder(4, 0), "the first round keeps the given order")
+	assert.Equal(t, []int{0, 1, 2, 3}, roundOrder(4, 0, 2), "the first round keeps the given order")
+}
+
+// The fast mock's seven strategies in three rounds: no strategy keeps to one
+// end of the order.
+func TestRoundOrderSpreadsEachStrategysPlacesWhereStrategiesOutnumberRounds(t *testing.T) {
+	const n, rounds = 7, 3
+	sum := make([]int, n)
+	firsts := map[int]bool{}
+	for round := range rounds {
+		order := roundOrder(n, round, rounds)
+		assert.ElementsMatch(t, []int{0, 1, 2, 3, 4, 5, 6}, order, "round %d runs every strategy once", round)
+		firsts[order[0]] = true
+		for place, i := range order {
+			sum[i] += place
+		}
+	}
+	assert.Len(t, firsts, rounds, "each round starts with another strategy")
+	for i, s := range sum {
+		mean := float64(s) / rounds
+		assert.InDelta(t, float64(n-1)/2, mean, 1, "strategy %d's mean place", i)
+	}
 }
 
 func TestMedianRunKeepsTheRunOfMedianItemsPerSecondWhole(t *testing.T) {

@@ -123,8 +123,8 @@ func WithOnResult(fn func(Result)) Option { return func(s *runSettings) { s.onRe
 
 // Run runs every strategy (and each scenario's Extra ones) in every scenario,
 // each against a fresh mock server on 127.0.0.1, one at a time; a scenario
-// of Rounds over 1 runs them that many times, in an order rotated by one
-// each round, and keeps each strategy's median run by items/s (see
+// of Rounds over 1 runs them that many times, in an order rotated each
+// round (see roundOrder), and keeps each strategy's median run by items/s (see
 // medianRun). When ctx ends it returns the results so far with ctx's error
 // (an unfinished scenario's median of the runs it finished).
 func Run(ctx context.Context, suite []Scenario, strategies []Strategy, opts ...Option) ([]Result, error) {
@@ -143,7 +143,7 @@ func Run(ctx context.Context, suite []Scenario, strategies []Strategy, opts ...O
 		var err error
 	rounds:
 		for round := range max(1, sc.Rounds) {
-			for _, i := range roundOrder(len(all), round) {
+			for _, i := range roundOrder(len(all), round, max(1, sc.Rounds)) {
 				st := all[i]
 				if err = ctx.Err(); err != nil {
 					err = fmt.Errorf("benchmarks: interrupted before %s/%s: %w", sc.Name, st.Name, err)
@@ -173,12 +173,16 @@ func Run(ctx context.Context, suite []Scenario, strategies []Strategy, opts ...O
 	return results, nil
 }
 
-// roundOrder is the order in which round runs n strategies: rotated by
-// one a round, so that each runs first, last and between as often.
-func roundOrder(n, round int) []int {
+// roundOrder is the order in which round (of rounds) runs n strategies:
+// the given one rotated by round*n/rounds, so that over the rounds each
+// strategy's places spread over the order as evenly as whole places allow
+// (a rotation by one a round would keep the last strategies late in every
+// round where the strategies outnumber the rounds).
+func roundOrder(n, round, rounds int) []int {
+	shift := round * n / rounds
 	order := make([]int, n)
 	for i := range order {
-		order[i] = (i + round) % n
+		order[i] = (i + shift) % n
 	}
 	return order
 }

@@ -29,11 +29,10 @@ type Scenario struct {
 	// (the crawl scenarios' CrawlStrategies).
 	Strategies []Strategy
 	// Rounds, when over 1, runs every strategy of the scenario that many
-	// times, the strategies' order rotated by one each round, and keeps each
+	// times, the strategies' order rotated each round, and keeps each
 	// one's median run by items/s (see Run): a scenario bound by the client's
 	// own CPU (the fast mock, two cores shared with the server) spreads by a
-	// fifth from one run to the next, and the strategy run first gained from
-	// it, where its targets ask for 5%.
+	// fifth from one run to the next, where its targets ask for 5%.
 	Rounds int
 }
 
