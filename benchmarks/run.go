@@ -140,18 +140,19 @@ func Run(ctx context.Context, suite []Scenario, strategies []Strategy, opts ...O
 		}
 		all := append(append([]Strategy(nil), run...), sc.Extra...)
 		runs := make([][]Result, len(all))
+		rounds := max(1, sc.Rounds)
 		var err error
-	rounds:
-		for round := range max(1, sc.Rounds) {
-			for _, i := range roundOrder(len(all), round, max(1, sc.Rounds)) {
+	loop:
+		for round := range rounds {
+			for _, i := range roundOrder(len(all), round, rounds) {
 				st := all[i]
 				if err = ctx.Err(); err != nil {
 					err = fmt.Errorf("benchmarks: interrupted before %s/%s: %w", sc.Name, st.Name, err)
-					break rounds
+					break loop
 				}
 				var res Result
 				if res, err = RunOne(ctx, sc, st, WithLogger(s.log), WithTLS(s.tls)); err != nil {
-					break rounds
+					break loop
 				}
 				runs[i] = append(runs[i], res)
 			}
