@@ -124,6 +124,11 @@ type control struct {
 	// once) over the baseline the window set, in 255ths (see
 	// windowStats.coldHeld); 0 at any other time.
 	coldLow uint8
+	// heldN is, while slow start holds that level for a second window
+	// (its first held one's fastest answer having passed coldHeldFastest
+	// times the host's fastest only), the answers of that first held
+	// window; 0 at any other time.
+	heldN   uint8
 	coldSum time.Duration // the sum of the RTTs of the first samples (coldN); then fastGap
 
 	// shrunkFrom is the limit before the default strategy last lowered it
@@ -253,8 +258,13 @@ type windowStats struct {
 	// that did not come back late are its few fastest, and the next
 	// window's fastest lies past coldHeldFloor times their mean by chance
 	// (a server of 32 slots answering in 0-40 ms ended its cold start at
-	// the initial limit so in about one simulated run in six). heldRise is
-	// that window's mean over those answers.
+	// the initial limit so in about one simulated run in six). Nor where
+	// it misses that floor but passes coldHeldFastest times the host's
+	// fastest answer: the level holds for a window more (coldLate), and
+	// coldHeld is set on that one if its fastest passes either, over
+	// coldHeldAnswers answers of the two windows at least. heldRise
+	// is the window's mean over the first window's answers that did not
+	// come back late.
 	coldHeld bool
 	heldRise float64
 	n        int // the successes the window's mean is of
@@ -643,14 +653,26 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		w.coldQueue = w.waited > 0 && cold && c.alike()
 		w.coldLate = w.waited > 0 && cold && !w.coldQueue
 	}
+	// The low the level held once more is read against, and the answers
+	// of the held window that made it hold.
+	again, heldN := 0.0, uint8(0)
 	if c.coldLow > 0 && c.slowStart && !w.drop && c.n > 0 {
 		// The window after a coldLate one, read against the first
-		// window's answers that did not come back late.
+		// window's answers that did not come back late, and against the
+		// host's fastest answer.
 		low := float64(c.base) * float64(c.coldLow) / math.MaxUint8
 		w.coldHeld = float64(c.watch.fastest)*float64(time.Microsecond) >= coldHeldFloor*low && !c.wide()
 		w.heldRise = float64(c.sum/time.Duration(c.n)) / low
+		if !w.coldHeld && !c.wide() && float64(c.watch.fastest) >= coldHeldFastest*float64(c.lowest) {
+			switch {
+			case c.heldN == 0:
+				again, heldN = low, uint8(min(c.n, math.MaxUint8))
+			case int(c.heldN)+int(c.n) >= coldHeldAnswers:
+				w.coldHeld = true
+			}
+		}
 	}
-	c.coldLow = 0
+	c.coldLow, c.heldN = 0, 0
 	low := c.foldCold()
 	switch {
 	case w.drop:
@@ -672,6 +694,7 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		if w.coldLate && low > 0 {
 			c.coldLow = uint8(max(1, math.Round(math.MaxUint8*min(1, float64(low)/float64(w.mean)))))
 		}
+		w.coldLate = w.coldLate || again > 0
 		if c.n > 1 {
 			m := float64(w.mean)
 			w.stderr = time.Duration(math.Sqrt(max(0, c.sumSq/n-m*m) / (n - 1)))
@@ -683,6 +706,11 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 			c.lowerBase(now, w.mean, int(c.n), c.meanNoise(w.stderr, int(c.n)))
 		} else {
 			c.observeRTT(now, w.mean, int(c.n), c.meanNoise(w.stderr, int(c.n)))
+		}
+		if again > 0 {
+			// Against the baseline this window moved.
+			c.coldLow = uint8(max(1, math.Round(math.MaxUint8*min(1, again/float64(c.base)))))
+			c.heldN = heldN
 		}
 		if !w.drop && !stall {
 			var r time.Duration

@@ -336,7 +336,7 @@ func (h *Host) releaseAt(now time.Time, p Permit, o Outcome) {
 	}
 	if h.ctl.slowStart {
 		h.ctl.watch.returned(h.seqOf(p))
-		if !timed && h.ctl.coldLevelBack(h.inFlight+1) {
+		if !timed && !p.aux && h.ctl.coldLevelBack(h.inFlight+1) {
 			at := now
 			if at.IsZero() {
 				at = h.l.clock.Now()

@@ -64,6 +64,7 @@ type Permit struct {
 	answered bool // released for an answer the server sent (see Answered)
 	peak     bool // taken as the host's in-flight count rose past any it had reached
 	retry    bool // taken for a request its caller already tried and failed (see Retried)
+	aux      bool // taken by AcquireAuxiliary
 }
 
 // Release returns the permit's concurrency slot and reports the outcome. The

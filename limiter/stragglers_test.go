@@ -1,6 +1,7 @@
 package limiter
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -148,4 +149,45 @@ func TestAColdStartsFirstLevelIsJudgedFromItsLastPermitsStart(t *testing.T) {
 	}
 	assert.False(t, d.h.ctl.slowStart)
 	assert.Less(t, d.limit(), 4, "the level of 4 queued on 2 slots")
+}
+
+func TestARobotsTxtBesideAColdStartsFirstLevelMarksNothing(t *testing.T) {
+	// A crawl's first items to a host wait on its robots.txt, an auxiliary
+	// request that counts in flight: three items and the robots.txt fill
+	// the initial level of 4, and the fourth item is sent once the
+	// robots.txt is back, at 9 ms. The server has 2 slots and 2 queued,
+	// ±25% around 50 ms: the first two items come back at 55 and 58 ms,
+	// the third, queued and served quickly, at 88 ms (1.6 first answers:
+	// not late), the fourth at 108 ms. The robots.txt is no answer of the
+	// level: the first window waits for the fourth item, which came back
+	// late, and the level holds (read as a replacement for the robots.txt,
+	// the fourth item was not waited for, and the level stepped to 5,
+	// past slots and queue).
+	d := newDriver(t, Config{})
+	take := func(at time.Duration) Permit {
+		d.now = epoch.Add(at)
+		p, _, ok := d.h.TryAcquireAt(d.now)
+		require.True(t, ok, "a permit at %v", at)
+		return p
+	}
+	items := []Permit{take(0)}
+	robots, err := d.h.AcquireAuxiliary(context.Background())
+	require.NoError(t, err)
+	items = append(items, take(0), take(0))
+	_, _, ok := d.h.TryAcquireAt(d.now)
+	require.False(t, ok, "the robots.txt counts in flight")
+	d.now = epoch.Add(5 * time.Millisecond)
+	robots.ReleaseAt(d.now, Success)
+	assert.Empty(t, d.h.ctl.watch.marks, "the robots.txt's answer marks nothing")
+	items = append(items, take(9*time.Millisecond))
+	for i, back := range []time.Duration{55, 58, 88, 108} {
+		d.now = epoch.Add(back * time.Millisecond)
+		items[i].ReleaseAt(d.now, Success)
+		if i < 3 {
+			assert.Equal(t, 4, d.limit(), "the level's fourth item is still out after answer %d", i+1)
+		}
+	}
+	assert.True(t, d.h.ctl.slowStart)
+	assert.Equal(t, 4, d.limit(), "the level holds: its fourth item came back late")
+	assert.NotZero(t, d.h.ctl.coldLow, "for a window that tells a queue from a spread")
 }

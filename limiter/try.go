@@ -167,6 +167,7 @@ func (h *Host) AcquireAuxiliary(ctx context.Context) (Permit, error) {
 		h.mu.Unlock()
 		if ok {
 			p = p.untimed()
+			p.aux = true
 			if h.l.shared != nil {
 				return h.admitShared(ctx, p, nil)
 			}

@@ -84,3 +84,53 @@ func TestColdHeldIsNotReadOnAWideHost(t *testing.T) {
 	assert.False(t, c.slowStart, "a narrow host's level held")
 	assert.Less(t, c.limit, 4.0, "and ends below it")
 }
+
+func TestColdHeldOnTheHostsFastestAnswerTakesTwoWindowsInARow(t *testing.T) {
+	ms := time.Millisecond
+	// A cold start's first level of 4 came back at 60, 64, 88 and 112 ms:
+	// the last one late, the one at 88 ms (a queued request served
+	// quickly) not, so that the answers that did not come back late
+	// average 71 ms. On 2 slots + 2 queued the held level's answers wait
+	// behind another, 1.3 to 1.6 times the host's fastest, but not
+	// coldHeldFloor times 71 ms.
+	window := func(c *control, at time.Duration, rtts ...time.Duration) {
+		for _, rtt := range rtts {
+			c.noteFastest(rtt, true)
+			c.add(rtt)
+		}
+		c.closeWindow(epoch.Add(at), 4, 0, false, 0, 0, nil)
+	}
+	held := func() *control {
+		c := coldStart(4, 81*ms, 60*ms)
+		c.coldLow = uint8(math.Round(math.MaxUint8 * 71.0 / 81))
+		c.winStart, c.winInFlight = epoch, 4
+		return c
+	}
+
+	c := held()
+	window(c, 100*ms, 98*ms, 92*ms, 84*ms)
+	assert.True(t, c.slowStart, "one window's fastest at 1.4 times the host's: the level holds once more")
+	assert.Equal(t, 4.0, c.limit)
+	assert.Equal(t, uint8(3), c.heldN)
+	window(c, 190*ms, 91*ms, 95*ms, 79*ms)
+	assert.False(t, c.slowStart, "two in a row: the level queued")
+	assert.Less(t, c.limit, 4.0, "and slow start ends below it")
+
+	c = held()
+	window(c, 100*ms, 98*ms, 92*ms, 84*ms)
+	window(c, 170*ms, 62*ms, 75*ms, 66*ms)
+	assert.True(t, c.slowStart, "the next window's fastest back near the host's: a server with room")
+	assert.Zero(t, c.heldN)
+	assert.Zero(t, c.coldLow)
+
+	c = held()
+	window(c, 100*ms, 98*ms, 84*ms)
+	window(c, 170*ms, 91*ms, 79*ms)
+	assert.True(t, c.slowStart, "two windows of two answers each: too few to tell")
+
+	c = held()
+	window(c, 100*ms, 63*ms, 70*ms, 88*ms)
+	assert.True(t, c.slowStart, "a held window with an answer near the host's fastest")
+	assert.Zero(t, c.heldN, "goes on without holding again")
+	assert.Zero(t, c.coldLow)
+}
