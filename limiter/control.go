@@ -124,10 +124,10 @@ type control struct {
 	// once) over the baseline the window set, in 255ths (see
 	// windowStats.coldHeld); 0 at any other time.
 	coldLow uint8
-	// heldN is, while slow start holds that level for a second window
-	// (its first held one's fastest answer having passed coldHeldFastest
-	// times the host's fastest only), the answers of that first held
-	// window; 0 at any other time.
+	// heldN is, while slow start holds that level for a window more (the
+	// held windows' fastest answers having passed coldHeldFastest times
+	// the host's fastest only), the answers of those held windows; 0 at
+	// any other time.
 	heldN   uint8
 	coldSum time.Duration // the sum of the RTTs of the first samples (coldN); then fastGap
 
@@ -261,8 +261,10 @@ type windowStats struct {
 	// the initial limit so in about one simulated run in six). Nor where
 	// it misses that floor but passes coldHeldFastest times the host's
 	// fastest answer: the level holds for a window more (coldLate), and
-	// coldHeld is set on that one if its fastest passes either, over
-	// coldHeldAnswers answers of the two windows at least. heldRise
+	// coldHeld is set on a later one if its fastest passes either and
+	// the held windows hold coldHeldAnswers answers. A held window read
+	// while the process ran late (see control.readLate) is not read: the
+	// level holds for the next one. heldRise
 	// is the window's mean over the first window's answers that did not
 	// come back late.
 	coldHeld bool
@@ -654,21 +656,25 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 		w.coldLate = w.waited > 0 && cold && !w.coldQueue
 	}
 	// The low the level held once more is read against, and the answers
-	// of the held window that made it hold.
+	// of the held windows that made it hold.
 	again, heldN := 0.0, uint8(0)
+	// A held window read late tells nothing: the level holds for the next
+	// (see below), with the answers counted before it.
+	heldLow, heldBefore := 0.0, c.heldN
 	if c.coldLow > 0 && c.slowStart && !w.drop && c.n > 0 {
 		// The window after a coldLate one, read against the first
 		// window's answers that did not come back late, and against the
 		// host's fastest answer.
 		low := float64(c.base) * float64(c.coldLow) / math.MaxUint8
+		heldLow = low
 		w.coldHeld = float64(c.watch.fastest)*float64(time.Microsecond) >= coldHeldFloor*low && !c.wide()
 		w.heldRise = float64(c.sum/time.Duration(c.n)) / low
 		if !w.coldHeld && !c.wide() && float64(c.watch.fastest) >= coldHeldFastest*float64(c.lowest) {
-			switch {
-			case c.heldN == 0:
-				again, heldN = low, uint8(min(c.n, math.MaxUint8))
-			case int(c.heldN)+int(c.n) >= coldHeldAnswers:
+			n := int(c.heldN) + int(c.n)
+			if c.heldN > 0 && n >= coldHeldAnswers {
 				w.coldHeld = true
+			} else {
+				again, heldN = low, uint8(min(n, math.MaxUint8))
 			}
 		}
 	}
@@ -706,6 +712,9 @@ func (c *control) closeWindow(now time.Time, inFlight int, gate time.Duration, p
 			c.lowerBase(now, w.mean, int(c.n), c.meanNoise(w.stderr, int(c.n)))
 		} else {
 			c.observeRTT(now, w.mean, int(c.n), c.meanNoise(w.stderr, int(c.n)))
+		}
+		if stall && heldLow > 0 {
+			again, heldN = heldLow, heldBefore
 		}
 		if again > 0 {
 			// Against the baseline this window moved.

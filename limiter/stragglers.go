@@ -45,7 +45,7 @@ const coldHeldFloor = 1.4
 // coldHeldFastest is how many times the host's fastest answer (one of the
 // first window's, served at once) the fastest answer of the window after a
 // coldLate one takes at least for the level to hold for a window more
-// where it misses coldHeldFloor, and that next window's for slow start to
+// where it misses coldHeldFloor, and the next windows' for slow start to
 // end as there. The first window's answers that did not come back late
 // may hold a queued one: on 2 slots + 2 queued at ±25%, a queued request
 // sent a few ms after the others (behind a robots.txt), or one served
@@ -58,8 +58,9 @@ const coldHeldFloor = 1.4
 // next window's fastest lies back near the host's fastest. Two windows of
 // two answers each from a server answering in 0-40 ms did so in 2 of 100
 // held-out simulated runs, and one of them, held there, ran at a tenth of
-// the optimum instead of 90%: the two windows must hold coldHeldAnswers
-// answers or more.
+// the optimum instead of 90%: the level holds window after window while
+// each passes, until the held windows hold coldHeldAnswers answers or
+// more, two windows at least (three windows of two answers at most).
 const (
 	coldHeldFastest = 1.25
 	coldHeldAnswers = 5

@@ -127,10 +127,62 @@ func TestColdHeldOnTheHostsFastestAnswerTakesTwoWindowsInARow(t *testing.T) {
 	window(c, 100*ms, 98*ms, 84*ms)
 	window(c, 170*ms, 91*ms, 79*ms)
 	assert.True(t, c.slowStart, "two windows of two answers each: too few to tell")
+	assert.Equal(t, 4.0, c.limit, "the level holds a third window")
+	assert.Equal(t, uint8(4), c.heldN)
+	window(c, 240*ms, 90*ms, 85*ms)
+	assert.False(t, c.slowStart, "whose answers wait too")
+	assert.Less(t, c.limit, 4.0)
 
 	c = held()
 	window(c, 100*ms, 63*ms, 70*ms, 88*ms)
 	assert.True(t, c.slowStart, "a held window with an answer near the host's fastest")
 	assert.Zero(t, c.heldN, "goes on without holding again")
+	assert.Zero(t, c.coldLow)
+}
+
+func TestAColdHeldWindowReadLateHoldsTheLevelForTheNext(t *testing.T) {
+	ms := time.Millisecond
+	// A 2 + 2 server of 20 ms: the first window's answers that did not
+	// come back late averaged 29 ms, the host's fastest 24 ms. The held
+	// level's window read while the process ran late (see
+	// readLate): its answers hold the process's own delay, and tell
+	// neither a queue nor its absence. The level holds, and the window
+	// after it is read as the held one would have been. (Its hold let go,
+	// the next window stepped past 2 slots + 2 queued.)
+	late := func(time.Time) float64 { return 1 }
+	window := func(c *control, at time.Duration, late func(time.Time) float64, rtts ...time.Duration) {
+		for _, rtt := range rtts {
+			c.noteFastest(rtt, true)
+			c.add(rtt)
+		}
+		c.closeWindow(epoch.Add(at), 4, 0, false, 0, 0, late)
+	}
+	held := func() *control {
+		c := coldStart(4, 33*ms, 24*ms)
+		c.coldLow = uint8(math.Round(math.MaxUint8 * 29.0 / 33))
+		c.winStart, c.winInFlight = epoch, 4
+		return c
+	}
+
+	c := held()
+	window(c, 50*ms, late, 45*ms, 48*ms, 43*ms)
+	assert.True(t, c.slowStart, "read late: no queue read, even past coldHeldFloor")
+	assert.Equal(t, 4.0, c.limit, "and the level holds")
+	assert.NotZero(t, c.coldLow, "for the next window to read")
+	assert.Zero(t, c.heldN)
+	window(c, 95*ms, nil, 40*ms, 38*ms, 35*ms)
+	assert.True(t, c.slowStart)
+	assert.Equal(t, uint8(3), c.heldN, "read as the first held window")
+	window(c, 140*ms, late, 39*ms, 41*ms, 33*ms)
+	assert.Equal(t, uint8(3), c.heldN, "a late one between counts nothing")
+	assert.True(t, c.slowStart)
+	window(c, 185*ms, nil, 39*ms, 41*ms, 33*ms)
+	assert.False(t, c.slowStart, "the level queued")
+	assert.Less(t, c.limit, 4.0)
+
+	c = held()
+	window(c, 50*ms, late, 45*ms, 48*ms, 43*ms)
+	window(c, 95*ms, nil, 25*ms, 30*ms, 27*ms)
+	assert.True(t, c.slowStart, "a server with room goes on")
 	assert.Zero(t, c.coldLow)
 }
