@@ -36,6 +36,15 @@ func (d *driver) round(latency time.Duration, o Outcome) {
 	}
 }
 
+// takeAt takes a permit at epoch+at, which the host must give.
+func (d *driver) takeAt(at time.Duration) Permit {
+	d.t.Helper()
+	d.now = epoch.Add(at)
+	p, _, ok := d.h.TryAcquireAt(d.now)
+	require.True(d.t, ok, "a permit at %v", at)
+	return p
+}
+
 // takeAll takes every permit the host gives at d.now.
 func (d *driver) takeAll() []Permit {
 	var ps []Permit

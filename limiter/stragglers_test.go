@@ -115,18 +115,12 @@ func TestAColdStartsFirstLevelIsJudgedFromItsLastPermitsStart(t *testing.T) {
 	// slow start at 3 on a server of 4 slots.)
 	const service = 200 * time.Millisecond
 	d := newDriver(t, Config{})
-	take := func(at time.Duration) Permit {
-		d.now = epoch.Add(at)
-		p, _, ok := d.h.TryAcquireAt(d.now)
-		require.True(t, ok, "a permit at %v", at)
-		return p
-	}
-	items := []Permit{take(0)}
-	page := take(0)
-	items = append(items, take(4*time.Millisecond), take(5*time.Millisecond))
+	items := []Permit{d.takeAt(0)}
+	page := d.takeAt(0)
+	items = append(items, d.takeAt(4*time.Millisecond), d.takeAt(5*time.Millisecond))
 	d.now = epoch.Add(9 * time.Millisecond)
 	page.Unsampled().ReleaseAt(d.now, Success)
-	items = append(items, take(16*time.Millisecond))
+	items = append(items, d.takeAt(16*time.Millisecond))
 	for i, sent := range []time.Duration{0, 4 * time.Millisecond, 5 * time.Millisecond, 16 * time.Millisecond} {
 		d.now = epoch.Add(sent + service + time.Duration(i)*time.Millisecond/2)
 		items[i].ReleaseAt(d.now, Success)
@@ -137,12 +131,12 @@ func TestAColdStartsFirstLevelIsJudgedFromItsLastPermitsStart(t *testing.T) {
 	// Sent together, on a server of 2 slots, the last two wait a whole
 	// service time behind the first two: read as a queue, as before.
 	d = newDriver(t, Config{})
-	items = []Permit{take(0)}
-	page = take(0)
-	items = append(items, take(0), take(0))
+	items = []Permit{d.takeAt(0)}
+	page = d.takeAt(0)
+	items = append(items, d.takeAt(0), d.takeAt(0))
 	d.now = epoch.Add(5 * time.Millisecond)
 	page.Unsampled().ReleaseAt(d.now, Success)
-	items = append(items, take(5*time.Millisecond))
+	items = append(items, d.takeAt(5*time.Millisecond))
 	for i, back := range []time.Duration{service, service + time.Millisecond, 2 * service, 2*service + 5*time.Millisecond} {
 		d.now = epoch.Add(back)
 		items[i].ReleaseAt(d.now, Success)
@@ -164,22 +158,16 @@ func TestARobotsTxtBesideAColdStartsFirstLevelMarksNothing(t *testing.T) {
 	// the fourth item was not waited for, and the level stepped to 5,
 	// past slots and queue).
 	d := newDriver(t, Config{})
-	take := func(at time.Duration) Permit {
-		d.now = epoch.Add(at)
-		p, _, ok := d.h.TryAcquireAt(d.now)
-		require.True(t, ok, "a permit at %v", at)
-		return p
-	}
-	items := []Permit{take(0)}
+	items := []Permit{d.takeAt(0)}
 	robots, err := d.h.AcquireAuxiliary(context.Background())
 	require.NoError(t, err)
-	items = append(items, take(0), take(0))
+	items = append(items, d.takeAt(0), d.takeAt(0))
 	_, _, ok := d.h.TryAcquireAt(d.now)
 	require.False(t, ok, "the robots.txt counts in flight")
 	d.now = epoch.Add(5 * time.Millisecond)
 	robots.ReleaseAt(d.now, Success)
 	assert.Empty(t, d.h.ctl.watch.marks, "the robots.txt's answer marks nothing")
-	items = append(items, take(9*time.Millisecond))
+	items = append(items, d.takeAt(9*time.Millisecond))
 	for i, back := range []time.Duration{55, 58, 88, 108} {
 		d.now = epoch.Add(back * time.Millisecond)
 		items[i].ReleaseAt(d.now, Success)

@@ -93,19 +93,8 @@ func TestColdHeldOnTheHostsFastestAnswerTakesTwoWindowsInARow(t *testing.T) {
 	// average 71 ms. On 2 slots + 2 queued the held level's answers wait
 	// behind another, 1.3 to 1.6 times the host's fastest, but not
 	// coldHeldFloor times 71 ms.
-	window := func(c *control, at time.Duration, rtts ...time.Duration) {
-		for _, rtt := range rtts {
-			c.noteFastest(rtt, true)
-			c.add(rtt)
-		}
-		c.closeWindow(epoch.Add(at), 4, 0, false, 0, 0, nil)
-	}
-	held := func() *control {
-		c := coldStart(4, 81*ms, 60*ms)
-		c.coldLow = uint8(math.Round(math.MaxUint8 * 71.0 / 81))
-		c.winStart, c.winInFlight = epoch, 4
-		return c
-	}
+	window := func(c *control, at time.Duration, rtts ...time.Duration) { heldWindow(c, at, nil, rtts...) }
+	held := func() *control { return heldLevel(81*ms, 60*ms, 71*ms) }
 
 	c := held()
 	window(c, 100*ms, 98*ms, 92*ms, 84*ms)
@@ -150,19 +139,8 @@ func TestAColdHeldWindowReadLateHoldsTheLevelForTheNext(t *testing.T) {
 	// after it is read as the held one would have been. (Its hold let go,
 	// the next window stepped past 2 slots + 2 queued.)
 	late := func(time.Time) float64 { return 1 }
-	window := func(c *control, at time.Duration, late func(time.Time) float64, rtts ...time.Duration) {
-		for _, rtt := range rtts {
-			c.noteFastest(rtt, true)
-			c.add(rtt)
-		}
-		c.closeWindow(epoch.Add(at), 4, 0, false, 0, 0, late)
-	}
-	held := func() *control {
-		c := coldStart(4, 33*ms, 24*ms)
-		c.coldLow = uint8(math.Round(math.MaxUint8 * 29.0 / 33))
-		c.winStart, c.winInFlight = epoch, 4
-		return c
-	}
+	window := heldWindow
+	held := func() *control { return heldLevel(33*ms, 24*ms, 29*ms) }
 
 	c := held()
 	window(c, 50*ms, late, 45*ms, 48*ms, 43*ms)
@@ -185,4 +163,25 @@ func TestAColdHeldWindowReadLateHoldsTheLevelForTheNext(t *testing.T) {
 	window(c, 95*ms, nil, 25*ms, 30*ms, 27*ms)
 	assert.True(t, c.slowStart, "a server with room goes on")
 	assert.Zero(t, c.coldLow)
+}
+
+// heldLevel is a cold start held at the initial limit of 4 after a coldLate
+// first window (see windowStats.coldHeld): its baseline base, its fastest
+// answer lowest, and the mean of the answers that did not come back late
+// low.
+func heldLevel(base, lowest, low time.Duration) *control {
+	c := coldStart(4, base, lowest)
+	c.coldLow = uint8(math.Round(math.MaxUint8 * float64(low) / float64(base)))
+	c.winStart, c.winInFlight = epoch, 4
+	return c
+}
+
+// heldWindow closes c's window of rtts at epoch+at, the process's lateness
+// read from late (nil: never late).
+func heldWindow(c *control, at time.Duration, late func(time.Time) float64, rtts ...time.Duration) {
+	for _, rtt := range rtts {
+		c.noteFastest(rtt, true)
+		c.add(rtt)
+	}
+	c.closeWindow(epoch.Add(at), 4, 0, false, 0, 0, late)
 }
