@@ -261,12 +261,11 @@ type windowStats struct {
 	// the initial limit so in about one simulated run in six). Nor where
 	// it misses that floor but passes coldHeldFastest times the host's
 	// fastest answer: the level holds for a window more (coldLate), and
-	// coldHeld is set on a later one if its fastest passes either and
-	// the held windows hold coldHeldAnswers answers. A held window read
-	// while the process ran late (see control.readLate) is not read: the
-	// level holds for the next one. heldRise
-	// is the window's mean over the first window's answers that did not
-	// come back late.
+	// coldHeld is set on a later one if its fastest passes either and the
+	// held windows hold coldHeldAnswers answers. A held window read while
+	// the process ran late (see control.readLate) is not read: the level
+	// holds for the next one. heldRise is the window's mean over the first
+	// window's answers that did not come back late.
 	coldHeld bool
 	heldRise float64
 	n        int // the successes the window's mean is of
